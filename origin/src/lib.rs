@@ -1,0 +1,1 @@
+//! Not built yet: this crate's capability lands with its own issue. See README.md.

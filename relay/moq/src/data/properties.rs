@@ -1,0 +1,134 @@
+//! Properties (draft-18 §2.5, §11.2.1.2) and Object Status.
+
+use bytes::{Buf, BufMut, Bytes};
+
+use crate::coding::{
+    DecodeError, EncodeError, KeyValuePairs, decode_varint, encode_varint, read_bytes,
+};
+
+/// Property type code points.
+pub mod property_type {
+    /// OBJECT_DELIVERY_TIMEOUT (Track).
+    pub const OBJECT_DELIVERY_TIMEOUT: u64 = 0x02;
+    /// MAX_CACHE_DURATION (Track).
+    pub const MAX_CACHE_DURATION: u64 = 0x04;
+    /// SUBGROUP_DELIVERY_TIMEOUT (Track).
+    pub const SUBGROUP_DELIVERY_TIMEOUT: u64 = 0x06;
+    /// IMMUTABLE_PROPERTIES (Track, Object).
+    pub const IMMUTABLE_PROPERTIES: u64 = 0x0B;
+    /// DEFAULT_PUBLISHER_PRIORITY (Track).
+    pub const DEFAULT_PUBLISHER_PRIORITY: u64 = 0x0E;
+    /// DEFAULT_PUBLISHER_GROUP_ORDER (Track).
+    pub const DEFAULT_PUBLISHER_GROUP_ORDER: u64 = 0x22;
+    /// DYNAMIC_GROUPS (Track).
+    pub const DYNAMIC_GROUPS: u64 = 0x30;
+    /// PRIOR_GROUP_ID_GAP (Object).
+    pub const PRIOR_GROUP_ID_GAP: u64 = 0x3C;
+    /// PRIOR_OBJECT_ID_GAP (Object).
+    pub const PRIOR_OBJECT_ID_GAP: u64 = 0x3E;
+}
+
+/// Track or Object Properties: the exact wire bytes (forwarded unmodified by
+/// relays) plus the parsed Key-Value-Pairs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Properties {
+    raw: Bytes,
+    pairs: KeyValuePairs,
+}
+
+impl Properties {
+    /// No properties.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Serialize `pairs`.
+    pub fn from_pairs(pairs: KeyValuePairs) -> Result<Self, EncodeError> {
+        let mut raw = Vec::new();
+        pairs.encode_all(&mut raw)?;
+        Ok(Self {
+            raw: raw.into(),
+            pairs,
+        })
+    }
+
+    /// Parse wire bytes, keeping them.
+    pub fn from_raw(raw: Bytes) -> Result<Self, DecodeError> {
+        let pairs = KeyValuePairs::decode_all(&mut raw.clone()).map_err(|e| match e {
+            DecodeError::Short => DecodeError::KeyValueFormatting {
+                key: 0,
+                what: "truncated property",
+            },
+            other => other,
+        })?;
+        Ok(Self { raw, pairs })
+    }
+
+    /// The wire bytes (without a length prefix).
+    pub fn raw(&self) -> &Bytes {
+        &self.raw
+    }
+
+    /// The parsed pairs.
+    pub fn pairs(&self) -> &KeyValuePairs {
+        &self.pairs
+    }
+
+    /// True when there are no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.raw.is_empty()
+    }
+
+    /// Read properties filling the rest of `buf` (Track Properties).
+    pub(crate) fn decode_rest(buf: &mut impl Buf) -> Result<Self, DecodeError> {
+        let len = buf.remaining() as u64;
+        Self::from_raw(read_bytes(buf, len)?)
+    }
+
+    /// Read `Properties Length` and the properties, refusing more than `max` bytes.
+    pub fn decode_prefixed(buf: &mut impl Buf, max: usize) -> Result<Self, DecodeError> {
+        let len = decode_varint(buf)?;
+        if len > max as u64 {
+            return Err(DecodeError::PropertiesTooLong { len, max });
+        }
+        Self::from_raw(read_bytes(buf, len)?)
+    }
+
+    /// Write `Properties Length` and the properties.
+    pub fn encode_prefixed(&self, buf: &mut impl BufMut) {
+        encode_varint(self.raw.len() as u64, buf);
+        buf.put_slice(&self.raw);
+    }
+}
+
+/// Object Status (draft-18 §11.2.1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ObjectStatus {
+    /// 0x0: a normal object.
+    #[default]
+    Normal = 0x0,
+    /// 0x3: no objects at or after this Object ID in the group.
+    EndOfGroup = 0x3,
+    /// 0x4: no objects at or after this Location in the track.
+    EndOfTrack = 0x4,
+}
+
+impl ObjectStatus {
+    /// Read an Object Status varint.
+    pub fn decode(buf: &mut impl Buf) -> Result<Self, DecodeError> {
+        match decode_varint(buf)? {
+            0x0 => Ok(Self::Normal),
+            0x3 => Ok(Self::EndOfGroup),
+            0x4 => Ok(Self::EndOfTrack),
+            value => Err(DecodeError::InvalidValue {
+                field: "Object Status",
+                value,
+            }),
+        }
+    }
+
+    /// Write the status varint.
+    pub fn encode(self, buf: &mut impl BufMut) {
+        encode_varint(self as u64, buf);
+    }
+}

@@ -1,0 +1,373 @@
+//! Incremental, allocation-bounded readers: push received `Bytes`, poll items.
+//! No I/O: the session's transport driver feeds them.
+
+use std::collections::VecDeque;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use crate::Limits;
+use crate::coding::{DecodeError, decode_varint, peek_varint};
+use crate::data::{
+    FetchHeader, FetchObject, FetchObjectState, StreamType, SubgroupHeader, SubgroupObject,
+};
+use crate::message::{GroupOrder, Message};
+
+/// Reads control messages from a control or request stream.
+#[derive(Debug)]
+pub struct ControlReader {
+    buf: BytesMut,
+    limits: Limits,
+}
+
+impl ControlReader {
+    /// An empty reader.
+    pub fn new(limits: Limits) -> Self {
+        Self {
+            buf: BytesMut::new(),
+            limits,
+        }
+    }
+
+    /// Append received bytes; refused when more than
+    /// `limits.max_control_buffer` bytes would be buffered.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<(), DecodeError> {
+        let buffered = self.buf.len() + chunk.len();
+        if buffered > self.limits.max_control_buffer {
+            return Err(DecodeError::BufferFull {
+                buffered,
+                max: self.limits.max_control_buffer,
+            });
+        }
+        self.buf.extend_from_slice(chunk);
+        Ok(())
+    }
+
+    /// The next complete message, `None` when more bytes are needed.
+    pub fn pop(&mut self) -> Result<Option<Message>, DecodeError> {
+        match Message::decode(&mut self.buf, &self.limits) {
+            Ok(m) => Ok(Some(m)),
+            Err(DecodeError::Short) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Bytes received but not yet returned as messages.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// The stream ended (FIN): an incomplete message is a violation.
+    pub fn finish(&self) -> Result<(), DecodeError> {
+        if self.buf.is_empty() {
+            Ok(())
+        } else {
+            Err(DecodeError::TruncatedStream)
+        }
+    }
+}
+
+/// One item from a unidirectional stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataStreamEvent {
+    /// The stream is a subgroup stream with this header.
+    SubgroupHeader(SubgroupHeader),
+    /// The stream is a fetch stream with this header. Call
+    /// [`DataStreamReader::set_fetch_group_order`] now if the FETCH was descending.
+    FetchHeader(FetchHeader),
+    /// The stream is the peer's control stream (it starts with SETUP):
+    /// continue with [`DataStreamReader::into_control_reader`].
+    Control,
+    /// A padding stream: everything after is discarded.
+    Padding,
+    /// An object on a subgroup stream.
+    SubgroupObject {
+        /// Object fields.
+        object: SubgroupObject,
+        /// Payload: a zero-copy slice when it arrived in one chunk.
+        payload: Bytes,
+    },
+    /// An entry on a fetch stream (End of Range entries have an empty payload).
+    FetchObject {
+        /// Object fields or range marker.
+        object: FetchObject,
+        /// Payload: a zero-copy slice when it arrived in one chunk.
+        payload: Bytes,
+    },
+}
+
+#[derive(Debug)]
+enum State {
+    Type,
+    Subgroup {
+        header: SubgroupHeader,
+        prev_object_id: Option<u64>,
+    },
+    Fetch(FetchObjectState),
+    Control,
+    Padding,
+}
+
+#[derive(Debug)]
+enum Pending {
+    Subgroup(SubgroupObject),
+    Fetch(FetchObject),
+}
+
+/// Reads a unidirectional stream: detects its type, yields the header, then
+/// objects with their payloads.
+#[derive(Debug)]
+pub struct DataStreamReader {
+    chunks: VecDeque<Bytes>,
+    len: usize,
+    limits: Limits,
+    state: State,
+    pending: Option<(Pending, usize)>,
+}
+
+impl DataStreamReader {
+    /// A reader for a new stream.
+    pub fn new(limits: Limits) -> Self {
+        Self {
+            chunks: VecDeque::new(),
+            len: 0,
+            limits,
+            state: State::Type,
+            pending: None,
+        }
+    }
+
+    /// Append received bytes (kept as-is, no copy); refused when more than
+    /// `limits.max_stream_buffer` bytes would be buffered.
+    pub fn push(&mut self, chunk: Bytes) -> Result<(), DecodeError> {
+        if matches!(self.state, State::Padding) || chunk.is_empty() {
+            return Ok(());
+        }
+        let buffered = self.len + chunk.len();
+        if buffered > self.limits.max_stream_buffer {
+            return Err(DecodeError::BufferFull {
+                buffered,
+                max: self.limits.max_stream_buffer,
+            });
+        }
+        self.len = buffered;
+        self.chunks.push_back(chunk);
+        Ok(())
+    }
+
+    /// Bytes buffered and not yet returned.
+    pub fn buffered(&self) -> usize {
+        self.len
+    }
+
+    /// Set the group order used to decode fetch Group ID deltas.
+    pub fn set_fetch_group_order(&mut self, order: GroupOrder) {
+        if let State::Fetch(s) = &mut self.state {
+            s.set_order(order);
+        }
+    }
+
+    /// Hand a control stream's bytes (starting with SETUP) to a [`ControlReader`].
+    pub fn into_control_reader(self) -> Result<ControlReader, DecodeError> {
+        let mut reader = ControlReader::new(self.limits);
+        for c in &self.chunks {
+            reader.push(c)?;
+        }
+        Ok(reader)
+    }
+
+    /// The stream ended (FIN): a partial header or object is a violation.
+    pub fn finish(&self) -> Result<(), DecodeError> {
+        if self.pending.is_some() || (self.len > 0 && !matches!(self.state, State::Control)) {
+            Err(DecodeError::TruncatedStream)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn consume(&mut self, mut n: usize) {
+        self.len -= n;
+        while n > 0 {
+            let Some(front) = self.chunks.front_mut() else {
+                return;
+            };
+            if front.len() > n {
+                front.advance(n);
+                return;
+            }
+            n -= front.len();
+            self.chunks.pop_front();
+        }
+    }
+
+    /// Make the front chunk hold at least `min(want, len)` bytes.
+    fn make_contiguous(&mut self, want: usize) {
+        let want = want.min(self.len);
+        let front_len = self.chunks.front().map_or(0, Bytes::len);
+        if front_len >= want {
+            return;
+        }
+        let mut merged = BytesMut::with_capacity(want);
+        while merged.len() < want {
+            let Some(mut c) = self.chunks.pop_front() else {
+                break;
+            };
+            let take = (want - merged.len()).min(c.len());
+            merged.extend_from_slice(&c.split_to(take));
+            if !c.is_empty() {
+                self.chunks.push_front(c);
+            }
+        }
+        self.chunks.push_front(merged.freeze());
+    }
+
+    /// Run `parse` on the front bytes, merging chunks while it reports Short.
+    fn parse<T>(
+        &mut self,
+        mut parse: impl FnMut(&mut &[u8]) -> Result<T, DecodeError>,
+    ) -> Result<Option<T>, DecodeError> {
+        loop {
+            let Some(front) = self.chunks.front().cloned() else {
+                return Ok(None);
+            };
+            let mut s = &front[..];
+            match parse(&mut s) {
+                Ok(v) => {
+                    let used = front.len() - s.len();
+                    self.consume(used);
+                    return Ok(Some(v));
+                }
+                Err(DecodeError::Short) if front.len() < self.len => {
+                    self.make_contiguous((front.len() * 2).max(64));
+                }
+                Err(DecodeError::Short) => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Take `n` payload bytes if all are buffered: zero-copy when they sit in
+    /// one chunk; otherwise one allocation of exactly `n` bytes.
+    fn take_payload(&mut self, n: usize) -> Option<Bytes> {
+        if self.len < n {
+            return None;
+        }
+        if n == 0 {
+            return Some(Bytes::new());
+        }
+        if let Some(front) = self.chunks.front_mut()
+            && front.len() >= n
+        {
+            let out = front.split_to(n);
+            if front.is_empty() {
+                self.chunks.pop_front();
+            }
+            self.len -= n;
+            return Some(out);
+        }
+        let mut out = BytesMut::with_capacity(n);
+        while out.len() < n {
+            let mut c = self.chunks.pop_front()?;
+            let take = (n - out.len()).min(c.len());
+            out.extend_from_slice(&c.split_to(take));
+            if !c.is_empty() {
+                self.chunks.push_front(c);
+            }
+        }
+        self.len -= n;
+        Some(out.freeze())
+    }
+
+    /// The next item, `None` when more bytes are needed.
+    pub fn poll(&mut self) -> Result<Option<DataStreamEvent>, DecodeError> {
+        if let Some((pending, n)) = self.pending.take() {
+            let Some(payload) = self.take_payload(n) else {
+                self.pending = Some((pending, n));
+                return Ok(None);
+            };
+            return Ok(Some(match pending {
+                Pending::Subgroup(object) => DataStreamEvent::SubgroupObject { object, payload },
+                Pending::Fetch(object) => DataStreamEvent::FetchObject { object, payload },
+            }));
+        }
+        let limits = self.limits;
+        match &mut self.state {
+            State::Type => {
+                let Some(t) = self.parse(|b| peek_varint(b).map(|(v, _)| v))? else {
+                    return Ok(None);
+                };
+                match StreamType::from_wire(t)? {
+                    StreamType::Setup => {
+                        self.state = State::Control;
+                        Ok(Some(DataStreamEvent::Control))
+                    }
+                    StreamType::Padding => {
+                        self.state = State::Padding;
+                        self.chunks.clear();
+                        self.len = 0;
+                        Ok(Some(DataStreamEvent::Padding))
+                    }
+                    StreamType::Fetch => {
+                        let Some(h) = self.parse(|b| FetchHeader::decode(b))? else {
+                            return Ok(None);
+                        };
+                        self.state = State::Fetch(FetchObjectState::new(GroupOrder::Ascending));
+                        Ok(Some(DataStreamEvent::FetchHeader(h)))
+                    }
+                    StreamType::Subgroup(_) => {
+                        let Some(h) = self.parse(|b| SubgroupHeader::decode(b))? else {
+                            return Ok(None);
+                        };
+                        self.state = State::Subgroup {
+                            header: h,
+                            prev_object_id: None,
+                        };
+                        Ok(Some(DataStreamEvent::SubgroupHeader(h)))
+                    }
+                }
+            }
+            State::Subgroup {
+                header,
+                prev_object_id,
+            } => {
+                let (has_props, prev) = (header.has_properties, *prev_object_id);
+                let Some(obj) =
+                    self.parse(|b| SubgroupObject::decode(b, has_props, prev, &limits))?
+                else {
+                    return Ok(None);
+                };
+                if let State::Subgroup { prev_object_id, .. } = &mut self.state {
+                    *prev_object_id = Some(obj.object_id);
+                }
+                let n = payload_len(obj.payload_length)?;
+                self.pending = Some((Pending::Subgroup(obj), n));
+                self.poll()
+            }
+            State::Fetch(state) => {
+                let mut st = state.clone();
+                let Some(obj) = self.parse(|b| st.decode(b, &limits))? else {
+                    return Ok(None);
+                };
+                self.state = State::Fetch(st);
+                let n = match &obj {
+                    FetchObject::Object(o) => payload_len(o.payload_length)?,
+                    _ => 0,
+                };
+                self.pending = Some((Pending::Fetch(obj), n));
+                self.poll()
+            }
+            State::Control | State::Padding => Ok(None),
+        }
+    }
+}
+
+fn payload_len(n: u64) -> Result<usize, DecodeError> {
+    usize::try_from(n).map_err(|_| DecodeError::ObjectTooLarge {
+        len: n,
+        max: usize::MAX as u64,
+    })
+}
+
+/// Read just the stream type of a unidirectional stream from its first bytes.
+pub fn peek_stream_type(first: &[u8]) -> Result<StreamType, DecodeError> {
+    StreamType::from_wire(decode_varint(&mut &first[..])?)
+}

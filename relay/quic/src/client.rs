@@ -1,0 +1,321 @@
+//! [`Client`]: connect to `https://` (WebTransport) and `moqt://` (raw QUIC) MoQ servers.
+//!
+//! Failures come back as a [`ConnectError`] whose variants a CLI can print as they are:
+//! unreachable, untrusted certificate, protocol refused, bad URL.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use url::Url;
+use web_transport_quinn as wtq;
+
+use crate::config::{ALPN_H3, ClientConfig};
+use crate::session::Session;
+use crate::verify;
+
+/// Why a connection attempt failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectError {
+    /// The URL is not `https://host[:port]/…` or `moqt://host[:port]/…`.
+    #[error("invalid URL {url:?}: {reason}")]
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The host name did not resolve.
+    #[error("cannot resolve {host}: {reason}")]
+    Resolve {
+        /// The host name.
+        host: String,
+        /// The resolver's message.
+        reason: String,
+    },
+    /// No QUIC handshake completed in time: nothing listens there, a firewall drops UDP, or
+    /// there is no route.
+    #[error("{addr} unreachable: no QUIC handshake after {after:?}")]
+    Unreachable {
+        /// The address tried.
+        addr: SocketAddr,
+        /// How long we waited.
+        after: Duration,
+    },
+    /// The server's certificate is not trusted (unknown issuer, expired, wrong name, hash not
+    /// pinned) or TLS failed otherwise.
+    #[error("TLS: {reason}")]
+    Tls {
+        /// rustls' or the peer's description.
+        reason: String,
+    },
+    /// The server supports none of the offered MoQ protocols (ALPN, or HTTP 406 / no
+    /// `WT-Protocol` on WebTransport).
+    #[error("protocol refused: {reason}")]
+    ProtocolRefused {
+        /// What was offered and what came back.
+        reason: String,
+    },
+    /// The server refused the session (connection limit, HTTP status other than 406).
+    #[error("refused by server: {reason}")]
+    Refused {
+        /// The close code or HTTP status.
+        reason: String,
+    },
+    /// The connection broke during setup.
+    #[error("connection lost during setup: {reason}")]
+    Lost {
+        /// quinn's or the HTTP/3 layer's description.
+        reason: String,
+    },
+    /// The local configuration is unusable (socket bind, root certificate files).
+    #[error("client configuration: {reason}")]
+    Config {
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// A client endpoint (one UDP socket) that can open many sessions.
+#[derive(Debug)]
+pub struct Client {
+    endpoint: quinn::Endpoint,
+    raw: quinn::ClientConfig,
+    web_transport: quinn::ClientConfig,
+    config: ClientConfig,
+}
+
+impl Client {
+    /// Bind the UDP socket and build the TLS settings. Needs a tokio runtime.
+    pub fn new(config: ClientConfig) -> Result<Self, ConnectError> {
+        let endpoint = quinn::Endpoint::client(config.bind)
+            .or_else(|first| {
+                let v4 = SocketAddr::from(([0, 0, 0, 0], config.bind.port()));
+                quinn::Endpoint::client(v4).map_err(|_| first)
+            })
+            .map_err(|e| ConnectError::Config {
+                reason: format!("cannot bind {}: {e}", config.bind),
+            })?;
+        let transport = Arc::new(config.transport.to_quinn());
+        let quic = |alpn: Vec<Vec<u8>>| -> Result<quinn::ClientConfig, ConnectError> {
+            let mut tls = verify::tls_config(&config)?;
+            tls.alpn_protocols = alpn;
+            let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls)
+                .map_err(|e| ConnectError::Config {
+                    reason: e.to_string(),
+                })?;
+            let mut quic = quinn::ClientConfig::new(Arc::new(crypto));
+            quic.transport_config(transport.clone());
+            Ok(quic)
+        };
+        let raw = quic(config.protocols.iter().map(|p| p.as_bytes().to_vec()).collect())?;
+        let web_transport = quic(vec![ALPN_H3.as_bytes().to_vec()])?;
+        Ok(Self {
+            endpoint,
+            raw,
+            web_transport,
+            config,
+        })
+    }
+
+    /// Open a session to `url`: `https://` is WebTransport offering the configured protocols
+    /// in `WT-Available-Protocols`; `moqt://` is raw QUIC with them as ALPN. The whole attempt
+    /// is bounded by [`ClientConfig::connect_timeout`].
+    pub async fn connect(&self, url: &str) -> Result<Session, ConnectError> {
+        let invalid = |reason: &str| ConnectError::InvalidUrl {
+            url: url.to_string(),
+            reason: reason.to_string(),
+        };
+        let parsed = Url::parse(url).map_err(|e| invalid(&e.to_string()))?;
+        let web_transport = match parsed.scheme() {
+            "https" => true,
+            "moqt" => false,
+            _ => return Err(invalid("scheme must be https (WebTransport) or moqt (raw QUIC)")),
+        };
+        let host = match parsed.host() {
+            Some(url::Host::Domain(d)) => d.to_string(),
+            Some(url::Host::Ipv4(ip)) => ip.to_string(),
+            Some(url::Host::Ipv6(ip)) => ip.to_string(),
+            None => return Err(invalid("no host")),
+        };
+        let port = parsed.port().unwrap_or(443);
+        let started = Instant::now();
+        let budget = self.config.connect_timeout;
+
+        let addr = tokio::time::timeout(budget, self.resolve(&host, port))
+            .await
+            .map_err(|_| ConnectError::Resolve {
+                host: host.clone(),
+                reason: format!("no answer within {budget:?}"),
+            })??;
+
+        let quic = if web_transport {
+            &self.web_transport
+        } else {
+            &self.raw
+        };
+        let connecting = self
+            .endpoint
+            .connect_with(quic.clone(), addr, &host)
+            .map_err(|e| ConnectError::Config {
+                reason: e.to_string(),
+            })?;
+        let left = budget.saturating_sub(started.elapsed());
+        let conn = match tokio::time::timeout(left, connecting).await {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(e)) => return Err(from_connection(e, addr, started.elapsed())),
+            Err(_) => {
+                return Err(ConnectError::Unreachable {
+                    addr,
+                    after: started.elapsed(),
+                });
+            }
+        };
+
+        if !web_transport {
+            let alpn = conn
+                .handshake_data()
+                .and_then(|d| d.downcast::<quinn::crypto::rustls::HandshakeData>().ok())
+                .and_then(|d| d.protocol)
+                .and_then(|p| String::from_utf8(p).ok());
+            return match alpn {
+                Some(p) if self.config.protocols.contains(&p) => Ok(Session::raw(conn, p)),
+                other => {
+                    conn.close(0u32.into(), b"no protocol");
+                    Err(ConnectError::ProtocolRefused {
+                        reason: format!("server negotiated ALPN {other:?}"),
+                    })
+                }
+            };
+        }
+
+        let request = wtq::proto::ConnectRequest::new(parsed.clone())
+            .with_protocols(self.config.protocols.iter().cloned());
+        let left = budget.saturating_sub(started.elapsed());
+        let inner = match tokio::time::timeout(left, wtq::Session::connect(conn.clone(), request))
+            .await
+        {
+            Ok(Ok(inner)) => inner,
+            Ok(Err(e)) => {
+                conn.close(0x100u32.into(), b"");
+                return Err(from_client(e, addr, started.elapsed()));
+            }
+            Err(_) => {
+                conn.close(0x100u32.into(), b"");
+                return Err(ConnectError::Lost {
+                    reason: format!("no WebTransport response within {budget:?}"),
+                });
+            }
+        };
+        match inner.protocol().map(str::to_string) {
+            Some(p) if self.config.protocols.contains(&p) => Ok(Session::web_transport(inner, p)),
+            other => {
+                inner.close(0, b"no protocol");
+                Err(ConnectError::ProtocolRefused {
+                    reason: format!(
+                        "offered {:?}, server selected {other:?}",
+                        self.config.protocols
+                    ),
+                })
+            }
+        }
+    }
+
+    /// The local UDP address.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.endpoint.local_addr()
+    }
+
+    async fn resolve(&self, host: &str, port: u16) -> Result<SocketAddr, ConnectError> {
+        let resolve_err = |reason: String| ConnectError::Resolve {
+            host: host.to_string(),
+            reason,
+        };
+        let ipv6_ok = self
+            .endpoint
+            .local_addr()
+            .map(|a| a.is_ipv6())
+            .unwrap_or(false);
+        let addrs = tokio::net::lookup_host((host, port))
+            .await
+            .map_err(|e| resolve_err(e.to_string()))?;
+        let mut first = None;
+        for addr in addrs {
+            if addr.is_ipv4() || ipv6_ok {
+                first = Some(addr);
+                break;
+            }
+        }
+        first.ok_or_else(|| resolve_err("no usable address".into()))
+    }
+}
+
+/// Connect once with a fresh endpoint; see [`Client::connect`].
+pub async fn connect(url: &str, config: &ClientConfig) -> Result<Session, ConnectError> {
+    Client::new(config.clone())?.connect(url).await
+}
+
+/// TLS alert `no_application_protocol` (120) as a QUIC CRYPTO_ERROR code.
+const NO_APPLICATION_PROTOCOL: u64 = 0x100 + 120;
+/// QUIC transport error CONNECTION_REFUSED.
+const CONNECTION_REFUSED: u64 = 0x2;
+
+fn from_connection(err: quinn::ConnectionError, addr: SocketAddr, after: Duration) -> ConnectError {
+    use quinn::ConnectionError as E;
+    match err {
+        E::TimedOut => ConnectError::Unreachable { addr, after },
+        E::TransportError(e) if (0x100..0x200).contains(&u64::from(e.code)) => {
+            ConnectError::Tls {
+                reason: e.reason.clone(),
+            }
+        }
+        E::ConnectionClosed(c) if u64::from(c.error_code) == NO_APPLICATION_PROTOCOL => {
+            ConnectError::ProtocolRefused {
+                reason: "server accepts none of the offered ALPN protocols".into(),
+            }
+        }
+        E::ConnectionClosed(c) if u64::from(c.error_code) == CONNECTION_REFUSED => {
+            ConnectError::Refused {
+                reason: "connection refused (too many sessions or shutting down)".into(),
+            }
+        }
+        E::ConnectionClosed(c) if (0x100..0x200).contains(&u64::from(c.error_code)) => {
+            ConnectError::Tls {
+                reason: format!("server aborted the handshake: {c}"),
+            }
+        }
+        e => ConnectError::Lost {
+            reason: e.to_string(),
+        },
+    }
+}
+
+fn from_client(err: wtq::ClientError, addr: SocketAddr, after: Duration) -> ConnectError {
+    match err {
+        wtq::ClientError::Connection(e) => from_connection(e, addr, after),
+        wtq::ClientError::HttpError(wtq::ConnectError::ErrorStatus(status))
+            if status == wtq::http::StatusCode::NOT_ACCEPTABLE =>
+        {
+            ConnectError::ProtocolRefused {
+                reason: "server answered 406: no offered WebTransport protocol is supported"
+                    .into(),
+            }
+        }
+        wtq::ClientError::HttpError(wtq::ConnectError::ErrorStatus(status)) => {
+            ConnectError::Refused {
+                reason: format!("HTTP {status}"),
+            }
+        }
+        wtq::ClientError::HttpError(wtq::ConnectError::ProtocolMismatch(p)) => {
+            ConnectError::ProtocolRefused {
+                reason: format!("server selected {p:?}, which was not offered"),
+            }
+        }
+        wtq::ClientError::HttpError(wtq::ConnectError::ConnectionError(e)) => {
+            from_connection(e, addr, after)
+        }
+        e => ConnectError::Lost {
+            reason: e.to_string(),
+        },
+    }
+}

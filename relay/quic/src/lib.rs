@@ -1,0 +1,36 @@
+//! tern's QUIC layer: the only crate that touches sockets.
+//!
+//! - [`Server`] binds one UDP port and accepts MoQ sessions over raw QUIC (ALPN `moqt-18`)
+//!   and WebTransport (ALPN `h3`, `WT-Available-Protocols: "moqt-18"`), dispatching on the
+//!   negotiated ALPN. Admission: stateless Retry under load, a per-IP session cap, refusal of
+//!   clients offering no supported protocol.
+//! - [`Client`] / [`connect`] open sessions to `https://` and `moqt://` URLs.
+//! - [`Session`], [`SendStream`], [`RecvStream`]: one API over both transports; application
+//!   codes given to `close`/`reset`/`stop` reach a tern peer unchanged on either.
+//! - [`CertStore`]: PEM or self-signed ECDSA P-256 certificates (13 days, re-issued before
+//!   expiry) with their SHA-256 [`Fingerprint`] for browsers' `serverCertificateHashes`.
+//!
+//! No MoQ message is parsed here: that is `tern-moq`'s job.
+
+mod admission;
+pub mod cert;
+mod client;
+mod config;
+mod server;
+mod session;
+mod store;
+mod stream;
+mod verify;
+
+pub use cert::{CertError, Fingerprint, SelfSignedConfig};
+pub use client::{Client, ConnectError, connect};
+pub use config::{
+    ALPN_H3, CertSource, ClientConfig, CongestionControl, MOQT_18, ServerConfig, TransportLimits,
+};
+pub use server::{IncomingSession, Server, ServerError};
+pub use session::{DatagramError, Session, SessionError, Transport};
+pub use store::{CertStore, CertTask};
+pub use stream::{RecvStream, SendStream, StreamError};
+
+/// Re-exported so callers can name quinn's statistics and config types.
+pub use quinn;

@@ -1,0 +1,253 @@
+//! [`Session`]: one type for a raw QUIC connection and a WebTransport session.
+//!
+//! Both shapes are carried by [`web_transport_quinn::Session`]: a raw connection through
+//! `Session::raw` (codes pass as they are), WebTransport with its HTTP/3 framing (codes are
+//! mapped into the HTTP/3 space and back). Either way a `u32` code given to
+//! [`Session::close`], [`SendStream::reset`] or [`RecvStream::stop`] arrives unchanged
+//! at a tern peer.
+
+use std::any::Any;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use web_transport_quinn as wtq;
+
+use crate::stream::{RecvStream, SendStream};
+
+/// How a session reached us.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Transport {
+    /// QUIC with the MoQ ALPN (`moqt://` URLs).
+    RawQuic,
+    /// WebTransport over HTTP/3 (`https://` URLs, browsers).
+    WebTransport,
+}
+
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::RawQuic => "quic",
+            Self::WebTransport => "webtransport",
+        })
+    }
+}
+
+/// Why a session ended.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SessionError {
+    /// The peer closed the session with an application code (a MoQ termination code).
+    #[error("closed by peer: code {code:#x}, reason {reason:?}")]
+    Closed {
+        /// The code given to the peer's `close`.
+        code: u32,
+        /// The reason phrase, lossily decoded as UTF-8.
+        reason: String,
+    },
+    /// We closed it with [`Session::close`].
+    #[error("closed locally")]
+    LocallyClosed,
+    /// No packet within the idle timeout.
+    #[error("idle timeout")]
+    TimedOut,
+    /// The connection failed at the QUIC or HTTP/3 level.
+    #[error("connection lost: {0}")]
+    Lost(String),
+}
+
+impl From<wtq::SessionError> for SessionError {
+    fn from(err: wtq::SessionError) -> Self {
+        match err {
+            wtq::SessionError::ConnectionError(e) => e.into(),
+            wtq::SessionError::WebTransportError(wtq::WebTransportError::Closed(code, reason)) => {
+                Self::Closed { code, reason }
+            }
+            wtq::SessionError::WebTransportError(e) => Self::Lost(e.to_string()),
+            wtq::SessionError::SendDatagramError(quinn::SendDatagramError::ConnectionLost(e)) => {
+                e.into()
+            }
+            wtq::SessionError::SendDatagramError(e) => Self::Lost(e.to_string()),
+        }
+    }
+}
+
+impl From<quinn::ConnectionError> for SessionError {
+    fn from(err: quinn::ConnectionError) -> Self {
+        use quinn::ConnectionError as E;
+        match err {
+            E::LocallyClosed => Self::LocallyClosed,
+            E::TimedOut => Self::TimedOut,
+            E::ApplicationClosed(close) => match u32::try_from(close.error_code.into_inner()) {
+                Ok(code) => Self::Closed {
+                    code,
+                    reason: String::from_utf8_lossy(&close.reason).into_owned(),
+                },
+                Err(_) => Self::Lost(format!("application close {}", close.error_code)),
+            },
+            e => Self::Lost(e.to_string()),
+        }
+    }
+}
+
+/// Why a datagram was not sent.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DatagramError {
+    /// Larger than [`Session::max_datagram_size`].
+    #[error("datagram larger than the path allows")]
+    TooLarge,
+    /// The peer did not enable datagrams, or we disabled them.
+    #[error("datagrams not supported on this session")]
+    Unsupported,
+    /// The session is gone.
+    #[error(transparent)]
+    Session(#[from] SessionError),
+}
+
+impl From<wtq::SessionError> for DatagramError {
+    fn from(err: wtq::SessionError) -> Self {
+        match err {
+            wtq::SessionError::SendDatagramError(quinn::SendDatagramError::TooLarge) => {
+                Self::TooLarge
+            }
+            wtq::SessionError::SendDatagramError(
+                quinn::SendDatagramError::UnsupportedByPeer | quinn::SendDatagramError::Disabled,
+            ) => Self::Unsupported,
+            other => Self::Session(other.into()),
+        }
+    }
+}
+
+/// An established MoQ session over raw QUIC or WebTransport. Cheap to clone; every clone
+/// refers to the same connection.
+#[derive(Clone)]
+pub struct Session {
+    inner: wtq::Session,
+    transport: Transport,
+    protocol: String,
+    /// Released when the last clone drops: the server's per-IP admission slot.
+    _slot: Option<Arc<dyn Any + Send + Sync>>,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("transport", &self.transport)
+            .field("protocol", &self.protocol)
+            .field("remote", &self.inner.remote_address())
+            .finish()
+    }
+}
+
+impl Session {
+    /// Wrap a raw QUIC connection whose negotiated ALPN was `protocol`.
+    pub(crate) fn raw(conn: quinn::Connection, protocol: String) -> Self {
+        Self {
+            inner: wtq::Session::raw(conn),
+            transport: Transport::RawQuic,
+            protocol,
+            _slot: None,
+        }
+    }
+
+    /// Wrap an established WebTransport session that negotiated `protocol`.
+    pub(crate) fn web_transport(inner: wtq::Session, protocol: String) -> Self {
+        Self {
+            inner,
+            transport: Transport::WebTransport,
+            protocol,
+            _slot: None,
+        }
+    }
+
+    /// Keep `slot` alive as long as any clone of this session.
+    pub(crate) fn hold(mut self, slot: Arc<dyn Any + Send + Sync>) -> Self {
+        self._slot = Some(slot);
+        self
+    }
+
+    /// Raw QUIC or WebTransport.
+    pub fn transport(&self) -> Transport {
+        self.transport
+    }
+
+    /// The negotiated MoQ protocol, e.g. `"moqt-18"`.
+    pub fn protocol(&self) -> &str {
+        &self.protocol
+    }
+
+    /// Open a bidirectional stream (waits while the peer's stream limit is reached).
+    pub async fn open_bi(&self) -> Result<(SendStream, RecvStream), SessionError> {
+        let (send, recv) = self.inner.open_bi().await?;
+        Ok((SendStream::new(send), RecvStream::new(recv)))
+    }
+
+    /// Open a unidirectional stream (waits while the peer's stream limit is reached).
+    pub async fn open_uni(&self) -> Result<SendStream, SessionError> {
+        Ok(SendStream::new(self.inner.open_uni().await?))
+    }
+
+    /// Wait for the peer's next bidirectional stream.
+    pub async fn accept_bi(&self) -> Result<(SendStream, RecvStream), SessionError> {
+        let (send, recv) = self.inner.accept_bi().await?;
+        Ok((SendStream::new(send), RecvStream::new(recv)))
+    }
+
+    /// Wait for the peer's next unidirectional stream.
+    pub async fn accept_uni(&self) -> Result<RecvStream, SessionError> {
+        Ok(RecvStream::new(self.inner.accept_uni().await?))
+    }
+
+    /// Send an unreliable datagram of at most [`max_datagram_size`](Self::max_datagram_size)
+    /// bytes. When the send buffer is full the oldest queued datagram is dropped.
+    pub fn send_datagram(&self, payload: Bytes) -> Result<(), DatagramError> {
+        Ok(self.inner.send_datagram(payload)?)
+    }
+
+    /// Wait for the next datagram from the peer.
+    pub async fn read_datagram(&self) -> Result<Bytes, SessionError> {
+        Ok(self.inner.read_datagram().await?)
+    }
+
+    /// The largest payload [`send_datagram`](Self::send_datagram) accepts now; 0 when the peer
+    /// does not accept datagrams. It follows the path MTU, so it can change.
+    pub fn max_datagram_size(&self) -> usize {
+        self.inner.max_datagram_size()
+    }
+
+    /// Close the session with an application (MoQ) code and a reason the peer sees.
+    pub fn close(&self, code: u32, reason: &str) {
+        self.inner.close(code, reason.as_bytes());
+    }
+
+    /// Wait until the session is closed, for whatever reason.
+    pub async fn closed(&self) -> SessionError {
+        self.inner.closed().await.into()
+    }
+
+    /// Why the session closed, or `None` while it is open.
+    pub fn close_reason(&self) -> Option<SessionError> {
+        self.inner.close_reason().map(Into::into)
+    }
+
+    /// The peer's UDP address (it can change when the peer migrates).
+    pub fn remote_address(&self) -> SocketAddr {
+        self.inner.remote_address()
+    }
+
+    /// The current smoothed round-trip time.
+    pub fn rtt(&self) -> Duration {
+        self.inner.rtt()
+    }
+
+    /// quinn's counters for this connection (packets, bytes, losses, congestion events).
+    pub fn stats(&self) -> quinn::ConnectionStats {
+        (*self.inner).stats()
+    }
+
+    /// A number that identifies this connection among the endpoint's live connections.
+    pub fn stable_id(&self) -> usize {
+        self.inner.stable_id()
+    }
+}

@@ -1,0 +1,115 @@
+//! Failures a CLI must explain, and the server's admission rules.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{BOTH, bounded, client_config, pair, server, server_with, url};
+use tern_quic::{Client, ConnectError, Fingerprint, Transport};
+
+#[tokio::test]
+async fn wrong_pinned_hash_is_a_tls_error() {
+    let server = server();
+    for transport in BOTH {
+        let mut config = client_config(&server);
+        config.cert_hashes = vec![Fingerprint([7; 32])];
+        let err = bounded("connect", tern_quic::connect(&url(&server, transport, "/"), &config))
+            .await
+            .expect_err("must fail");
+        assert!(matches!(err, ConnectError::Tls { .. }), "{transport}: {err:?}");
+    }
+}
+
+#[tokio::test]
+async fn silent_port_is_unreachable_within_the_timeout() {
+    // A bound UDP socket that never answers: the handshake can only time out.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let port = silent.local_addr().expect("addr").port();
+    for url in [format!("moqt://127.0.0.1:{port}/"), format!("https://127.0.0.1:{port}/")] {
+        let config = tern_quic::ClientConfig {
+            disable_verify: true,
+            system_roots: false,
+            connect_timeout: Duration::from_millis(400),
+            ..Default::default()
+        };
+        let started = Instant::now();
+        let err = bounded("connect", tern_quic::connect(&url, &config)).await.expect_err("must fail");
+        let ConnectError::Unreachable { addr, after } = err else {
+            panic!("{url}: expected Unreachable, got {err:?}");
+        };
+        assert_eq!(addr.port(), port);
+        assert!(after >= Duration::from_millis(400), "{after:?}");
+        assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    }
+}
+
+#[tokio::test]
+async fn unsupported_protocol_is_refused_on_both_transports() {
+    let mut server = server();
+    for transport in BOTH {
+        let mut config = client_config(&server);
+        config.protocols = vec!["moqt-99".into()];
+        let err = bounded("connect", tern_quic::connect(&url(&server, transport, "/"), &config))
+            .await
+            .expect_err("must be refused");
+        assert!(matches!(err, ConnectError::ProtocolRefused { .. }), "{transport}: {err:?}");
+    }
+    // The server stays healthy and serves a well-behaved client next.
+    let (_client, incoming) = pair(&mut server, Transport::WebTransport).await;
+    assert_eq!(incoming.protocol, "moqt-18");
+}
+
+#[tokio::test]
+async fn bad_urls_are_reported() {
+    let config = tern_quic::ClientConfig::default();
+    for bad in ["ftp://example.com/", "not a url", "https:///nohost"] {
+        let err = tern_quic::connect(bad, &config).await.expect_err("must fail");
+        assert!(matches!(err, ConnectError::InvalidUrl { .. }), "{bad}: {err:?}");
+    }
+}
+
+#[tokio::test]
+async fn per_ip_cap_refuses_the_extra_session() {
+    let mut server = server_with(|c| c.max_sessions_per_ip = 2);
+    let config = client_config(&server);
+    let client = Client::new(config).expect("client");
+    let mut held = Vec::new();
+    for transport in [Transport::RawQuic, Transport::WebTransport] {
+        let target = url(&server, transport, "/");
+        let (session, incoming) =
+            bounded("connect", async { tokio::join!(client.connect(&target), server.accept()) }).await;
+        held.push((session.expect("within cap"), incoming.expect("accepted")));
+    }
+    assert_eq!(server.admitted(), 2);
+    let err = bounded("third", client.connect(&url(&server, Transport::RawQuic, "/")))
+        .await
+        .expect_err("over the cap");
+    assert!(matches!(err, ConnectError::Refused { .. }), "{err:?}");
+
+    // Ending one session frees its slot.
+    let (session, incoming) = held.pop().expect("held");
+    session.close(0, "done");
+    drop(incoming);
+    drop(session);
+    bounded("slot freed", async {
+        while server.admitted() > 1 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    let target = url(&server, Transport::RawQuic, "/");
+    let (again, incoming) =
+        bounded("reconnect", async { tokio::join!(client.connect(&target), server.accept()) }).await;
+    again.expect("slot reused");
+    incoming.expect("accepted");
+}
+
+#[tokio::test]
+async fn retry_under_load_still_admits_clients() {
+    // A threshold of 0 sends every unvalidated client a stateless Retry first.
+    let mut server = server_with(|c| c.retry_threshold = 0);
+    for transport in BOTH {
+        let (client, incoming) = pair(&mut server, transport).await;
+        assert_eq!(client.protocol(), incoming.protocol);
+    }
+}

@@ -1,0 +1,769 @@
+//! Operator configuration of a relay node.
+//!
+//! [`Config`] is plain data (serde, every table `deny_unknown_fields`). [`Config::load`] is the one
+//! place that merges the layers, each overriding the one before:
+//!
+//! 1. built-in defaults (documented in `deploy/relay.example.toml`),
+//! 2. the TOML file,
+//! 3. `TERN_<TABLE>_<KEY>` environment variables (`TERN_CACHE_MAX_BYTES`, `TERN_UPSTREAMS`),
+//! 4. command-line flags ([`Overrides`]).
+//!
+//! Every [`ConfigError`] names where the bad value came from (the file, the variable or the flag)
+//! and the key (`cache.max_bytes`).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+mod duration;
+mod env;
+mod file;
+#[cfg(test)]
+mod tests;
+
+pub use duration::{format_duration, parse_duration};
+pub use env::process_env;
+
+const KIB: u64 = 1024;
+const MIB: u64 = 1024 * 1024;
+
+/// The largest control message the wire format can carry (a 16-bit length).
+pub const MAX_CONTROL_MESSAGE_LIMIT: u32 = 65_535;
+/// Draft-18 allows at most 32 fields in a track namespace tuple.
+pub const MAX_NAMESPACE_FIELDS_LIMIT: u32 = 32;
+/// The largest value a QUIC variable-length integer holds (2^62 - 1).
+pub const QUIC_VARINT_MAX: u64 = (1 << 62) - 1;
+
+/// The whole configuration of a relay node.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Upstream relays or origins (`https://` for WebTransport, `moqt://` for raw QUIC), tried in
+    /// order. Empty: this node is a root.
+    pub upstreams: Vec<Url>,
+    /// `[relay]`: the MoQ listener.
+    pub relay: RelayConfig,
+    /// `[admin]`: the internal HTTP port.
+    pub admin: AdminConfig,
+    /// `[log]`.
+    pub log: LogConfig,
+    /// `[limits]`: protocol limits per session and per peer.
+    pub limits: LimitsConfig,
+    /// `[cache]`: the group cache, bounded per process.
+    pub cache: CacheConfig,
+    /// `[subscriber]`: slow-subscriber policy.
+    pub subscriber: SubscriberConfig,
+    /// `[quic]`: transport parameters.
+    pub quic: QuicConfig,
+}
+
+/// `[relay]`: the MoQ listener (raw QUIC and WebTransport on one UDP port).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RelayConfig {
+    /// UDP address to listen on.
+    pub bind: SocketAddr,
+    /// PEM certificate chain. Neither this nor `tls_key`: a self-signed development certificate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for `tls_cert`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
+    /// This node's name in logs and metrics.
+    pub name: String,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 4443),
+            tls_cert: None,
+            tls_key: None,
+            name: "tern-relay".to_owned(),
+        }
+    }
+}
+
+/// `[admin]`: the internal HTTP port (`/metrics`, `/health`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminConfig {
+    /// TCP address of the admin HTTP server. Keep it internal.
+    pub bind: SocketAddr,
+    /// Whether to serve it at all.
+    pub enabled: bool,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9464),
+            enabled: true,
+        }
+    }
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// Human-readable lines or one JSON object per line.
+    pub format: LogFormat,
+    /// A `tracing` env-filter directive, e.g. `info` or `info,tern_relay=debug`.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".to_owned(),
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[limits]`: protocol limits. Exceeding one closes that session alone (or refuses the request).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Largest object payload accepted, in bytes; refused before allocating.
+    pub max_object_size: u64,
+    /// Largest control message, in bytes (at most 65535).
+    pub max_control_message: u32,
+    /// Requests a session may have open at once; more get REQUEST_ERROR (EXCESSIVE_LOAD).
+    pub max_requests_per_session: u32,
+    /// Live subscriptions per session.
+    pub max_subscriptions_per_session: u32,
+    /// Fields in a track namespace tuple (at most 32).
+    pub max_namespace_fields: u32,
+    /// Concurrent sessions from one IP address.
+    pub max_sessions_per_ip: u32,
+    /// Once more handshakes than this are in flight, new clients must prove their address with a
+    /// QUIC Retry. 0: always.
+    pub retry_above_handshakes: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_object_size: 16 * MIB,
+            max_control_message: 16 * KIB as u32,
+            max_requests_per_session: 1000,
+            max_subscriptions_per_session: 1000,
+            max_namespace_fields: 32,
+            max_sessions_per_ip: 64,
+            retry_above_handshakes: 64,
+        }
+    }
+}
+
+/// `[cache]`: recent groups per track, bounded per process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheConfig {
+    /// Bytes of object payload the whole process may cache.
+    pub max_bytes: u64,
+    /// How long a group stays cached after it ends (`"30s"`, `"500ms"`, `"2m"`).
+    #[serde(with = "duration::human")]
+    pub max_duration: Duration,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            max_bytes: 256 * MIB,
+            max_duration: Duration::from_secs(30),
+        }
+    }
+}
+
+/// `[subscriber]`: what happens to a subscriber that falls behind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SubscriberConfig {
+    /// Bytes queued for one subscriber before it is considered behind.
+    pub max_queued_bytes: u64,
+    /// Groups a subscriber may lag before it skips to the newest group.
+    pub max_lag_groups: u64,
+    /// A subscriber still behind after this long is ended as too far behind.
+    #[serde(with = "duration::human")]
+    pub too_far_behind_after: Duration,
+}
+
+impl Default for SubscriberConfig {
+    fn default() -> Self {
+        Self {
+            max_queued_bytes: 4 * MIB,
+            max_lag_groups: 2,
+            too_far_behind_after: Duration::from_secs(10),
+        }
+    }
+}
+
+/// `[quic]`: transport parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QuicConfig {
+    /// Congestion controller.
+    pub congestion: Congestion,
+    /// A connection silent for this long is closed.
+    #[serde(with = "duration::human")]
+    pub idle_timeout: Duration,
+    /// Interval of keep-alive packets; `"0s"` disables them. Must be below `idle_timeout`.
+    #[serde(with = "duration::human")]
+    pub keep_alive: Duration,
+    /// Flow-control window per stream, in bytes.
+    pub stream_receive_window: u64,
+    /// Flow-control window per connection, in bytes.
+    pub receive_window: u64,
+    /// Bytes buffered for sending per connection.
+    pub send_window: u64,
+    /// Bidirectional streams a peer may open at once (draft-18 carries requests on them).
+    pub max_concurrent_bidi_streams: u64,
+    /// Unidirectional streams a peer may open at once (one per subgroup).
+    pub max_concurrent_uni_streams: u64,
+}
+
+impl Default for QuicConfig {
+    fn default() -> Self {
+        Self {
+            congestion: Congestion::Bbr,
+            idle_timeout: Duration::from_secs(10),
+            keep_alive: Duration::from_secs(2),
+            stream_receive_window: MIB,
+            receive_window: 8 * MIB,
+            send_window: 8 * MIB,
+            max_concurrent_bidi_streams: 1000,
+            max_concurrent_uni_streams: 1000,
+        }
+    }
+}
+
+/// QUIC congestion controller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Congestion {
+    /// BBR.
+    #[default]
+    Bbr,
+    /// CUBIC (quinn's default).
+    Cubic,
+    /// NewReno.
+    NewReno,
+}
+
+/// Values given on the command line; `None` leaves the lower layers alone.
+///
+/// The binary fills it from clap; the library knows nothing of clap.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// `--bind`: `relay.bind`.
+    pub bind: Option<SocketAddr>,
+    /// `--tls-cert`: `relay.tls_cert`.
+    pub tls_cert: Option<PathBuf>,
+    /// `--tls-key`: `relay.tls_key`.
+    pub tls_key: Option<PathBuf>,
+    /// `--admin-bind`: `admin.bind`.
+    pub admin_bind: Option<SocketAddr>,
+    /// `--log-format`: `log.format`.
+    pub log_format: Option<LogFormat>,
+}
+
+/// Where a setting's value came from; errors name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// The built-in default.
+    Default,
+    /// The TOML file at this path.
+    File(PathBuf),
+    /// This environment variable.
+    Env(String),
+    /// This command-line flag (without the dashes).
+    Flag(&'static str),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Default => f.write_str("default"),
+            Self::File(path) => write!(f, "{}", path.display()),
+            Self::Env(var) => write!(f, "environment {var}"),
+            Self::Flag(flag) => write!(f, "flag --{flag}"),
+        }
+    }
+}
+
+/// A configuration that cannot be used. Each variant names its source and its key.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{}: cannot read: {source}", file.display())]
+    Read {
+        /// The file.
+        file: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML.
+    #[error("{}:{line}:{column}: {message}", file.display())]
+    Syntax {
+        /// The file.
+        file: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column (in characters).
+        column: usize,
+        /// What the parser expected.
+        message: String,
+    },
+    /// The file has a key that is not a setting.
+    #[error("{}: unknown key '{key}'{}", file.display(), did_you_mean(suggestion))]
+    UnknownKey {
+        /// The file.
+        file: PathBuf,
+        /// Dotted path of the unknown key.
+        key: String,
+        /// The closest known key, if one is close.
+        suggestion: Option<String>,
+    },
+    /// A value in the file has the wrong type or form.
+    #[error("{}: {key}: {message} (line {line}, column {column})", file.display())]
+    InvalidValue {
+        /// The file.
+        file: PathBuf,
+        /// Dotted path of the key (empty if the error is not at a key).
+        key: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// A `TERN_<TABLE>_<KEY>` variable names no setting.
+    #[error("environment {var}: unknown setting{}", did_you_mean(suggestion))]
+    UnknownEnv {
+        /// The variable.
+        var: String,
+        /// The closest known variable, if one is close.
+        suggestion: Option<String>,
+    },
+    /// A `TERN_*` variable's value does not parse as the setting's type.
+    #[error("environment {var}: invalid value '{value}': {message}")]
+    InvalidEnv {
+        /// The variable.
+        var: String,
+        /// Its value.
+        value: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A value parsed but breaks a rule (a zero size, a limit, a missing companion setting).
+    #[error("{origin}: {key}: {message}")]
+    Invalid {
+        /// Where the offending value came from.
+        origin: Origin,
+        /// Dotted path of the key.
+        key: &'static str,
+        /// The rule broken.
+        message: String,
+    },
+}
+
+fn did_you_mean(suggestion: &Option<String>) -> String {
+    match suggestion {
+        Some(s) => format!(" (did you mean '{s}'?)"),
+        None => String::new(),
+    }
+}
+
+/// Every setting as a dotted key, in file order, with a setter that parses an environment value
+/// with the setting's own type. One list, so the environment cannot forget a setting.
+macro_rules! settings {
+    ($($table:ident . $field:ident),* $(,)?) => {
+        /// Every setting, as `table.key` (`upstreams` is top-level).
+        pub const KEYS: &[&str] = &[
+            "upstreams",
+            $(concat!(stringify!($table), ".", stringify!($field)),)*
+        ];
+
+        /// Parses `value` as the type of setting `key` and stores it. `None`: no such key.
+        fn set_from_str(config: &mut Config, key: &str, value: &str) -> Option<Result<(), String>> {
+            let result = match key {
+                "upstreams" => env::FromEnv::from_env(value).map(|v| config.upstreams = v),
+                $(concat!(stringify!($table), ".", stringify!($field)) => {
+                    env::FromEnv::from_env(value).map(|v| config.$table.$field = v)
+                })*
+                _ => return None,
+            };
+            Some(result)
+        }
+    };
+}
+
+settings! {
+    relay.bind, relay.tls_cert, relay.tls_key, relay.name,
+    admin.bind, admin.enabled,
+    log.format, log.level,
+    limits.max_object_size, limits.max_control_message, limits.max_requests_per_session,
+    limits.max_subscriptions_per_session, limits.max_namespace_fields, limits.max_sessions_per_ip,
+    limits.retry_above_handshakes,
+    cache.max_bytes, cache.max_duration,
+    subscriber.max_queued_bytes, subscriber.max_lag_groups, subscriber.too_far_behind_after,
+    quic.congestion, quic.idle_timeout, quic.keep_alive, quic.stream_receive_window,
+    quic.receive_window, quic.send_window, quic.max_concurrent_bidi_streams,
+    quic.max_concurrent_uni_streams,
+}
+
+/// Which layer last set each key; keys absent here are defaults.
+type Origins = BTreeMap<&'static str, Origin>;
+
+impl Config {
+    /// Merges defaults < `file` < `TERN_*` variables in `env` < `flags`, then validates.
+    ///
+    /// Pass [`process_env()`] as `env` in a binary and a literal list in tests. Variables that do
+    /// not start with `TERN_<TABLE>_` for a known table are ignored (`TERN_CACHE` is not a
+    /// setting); others must name a setting.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        flags: &Overrides,
+    ) -> Result<Self, ConfigError> {
+        let text = match file {
+            Some(path) => {
+                Some(
+                    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                        file: path.to_owned(),
+                        source,
+                    })?,
+                )
+            }
+            None => None,
+        };
+        Self::load_str(file.zip(text.as_deref()), env, flags)
+    }
+
+    /// [`Config::load`] with the file's text already read: `file` is `(name for errors, text)`.
+    pub fn load_str(
+        file: Option<(&Path, &str)>,
+        env: impl IntoIterator<Item = (String, String)>,
+        flags: &Overrides,
+    ) -> Result<Self, ConfigError> {
+        let mut origins = Origins::new();
+        let mut config = match file {
+            Some((path, text)) => file::parse(path, text, &mut origins)?,
+            None => Self::default(),
+        };
+        env::apply(&mut config, env, &mut origins)?;
+        config.apply_flags(flags, &mut origins);
+        config.validate_with(&origins)?;
+        Ok(config)
+    }
+
+    /// Parses a TOML document (no environment, no flags) and validates it.
+    pub fn from_toml(file: &Path, text: &str) -> Result<Self, ConfigError> {
+        Self::load_str(Some((file, text)), [], &Overrides::default())
+    }
+
+    /// Renders the configuration as a TOML document that [`Config::from_toml`] reads back.
+    ///
+    /// Fails only for a TLS path that is not UTF-8.
+    pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
+        toml::to_string(self)
+    }
+
+    fn apply_flags(&mut self, flags: &Overrides, origins: &mut Origins) {
+        let mut set = |key: &'static str, flag: &'static str| {
+            origins.insert(key, Origin::Flag(flag));
+        };
+        if let Some(bind) = flags.bind {
+            self.relay.bind = bind;
+            set("relay.bind", "bind");
+        }
+        if let Some(path) = &flags.tls_cert {
+            self.relay.tls_cert = Some(path.clone());
+            set("relay.tls_cert", "tls-cert");
+        }
+        if let Some(path) = &flags.tls_key {
+            self.relay.tls_key = Some(path.clone());
+            set("relay.tls_key", "tls-key");
+        }
+        if let Some(bind) = flags.admin_bind {
+            self.admin.bind = bind;
+            set("admin.bind", "admin-bind");
+        }
+        if let Some(format) = flags.log_format {
+            self.log.format = format;
+            set("log.format", "log-format");
+        }
+    }
+
+    /// Checks the rules that types cannot: limits, zero sizes, settings that need each other.
+    /// Errors name the key; [`Config::load`] also names where the value came from.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_with(&Origins::new())
+    }
+
+    fn validate_with(&self, origins: &Origins) -> Result<(), ConfigError> {
+        let fail = |key: &'static str, message: String| {
+            let origin = origins.get(key).cloned().unwrap_or(Origin::Default);
+            Err(ConfigError::Invalid {
+                origin,
+                key,
+                message,
+            })
+        };
+
+        match (&self.relay.tls_cert, &self.relay.tls_key) {
+            (Some(_), None) => {
+                return fail("relay.tls_cert", "set without relay.tls_key".into());
+            }
+            (None, Some(_)) => {
+                return fail("relay.tls_key", "set without relay.tls_cert".into());
+            }
+            _ => {}
+        }
+        if self.relay.name.trim().is_empty() {
+            return fail("relay.name", "must not be empty".into());
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
+            return fail("log.level", format!("not a tracing env-filter: {e}"));
+        }
+
+        let limits = &self.limits;
+        let nonzero: [(&'static str, u64); 17] = [
+            ("limits.max_object_size", limits.max_object_size),
+            (
+                "limits.max_control_message",
+                limits.max_control_message.into(),
+            ),
+            (
+                "limits.max_requests_per_session",
+                limits.max_requests_per_session.into(),
+            ),
+            (
+                "limits.max_subscriptions_per_session",
+                limits.max_subscriptions_per_session.into(),
+            ),
+            (
+                "limits.max_namespace_fields",
+                limits.max_namespace_fields.into(),
+            ),
+            (
+                "limits.max_sessions_per_ip",
+                limits.max_sessions_per_ip.into(),
+            ),
+            ("cache.max_bytes", self.cache.max_bytes),
+            ("cache.max_duration", nanos(self.cache.max_duration)),
+            (
+                "subscriber.max_queued_bytes",
+                self.subscriber.max_queued_bytes,
+            ),
+            ("subscriber.max_lag_groups", self.subscriber.max_lag_groups),
+            (
+                "subscriber.too_far_behind_after",
+                nanos(self.subscriber.too_far_behind_after),
+            ),
+            ("quic.idle_timeout", nanos(self.quic.idle_timeout)),
+            (
+                "quic.stream_receive_window",
+                self.quic.stream_receive_window,
+            ),
+            ("quic.receive_window", self.quic.receive_window),
+            ("quic.send_window", self.quic.send_window),
+            (
+                "quic.max_concurrent_bidi_streams",
+                self.quic.max_concurrent_bidi_streams,
+            ),
+            (
+                "quic.max_concurrent_uni_streams",
+                self.quic.max_concurrent_uni_streams,
+            ),
+        ];
+        for (key, value) in nonzero {
+            if value == 0 {
+                return fail(key, "must be greater than 0".into());
+            }
+        }
+        if limits.max_control_message > MAX_CONTROL_MESSAGE_LIMIT {
+            return fail(
+                "limits.max_control_message",
+                format!(
+                    "{} exceeds {MAX_CONTROL_MESSAGE_LIMIT} (a control message length is 16 bits)",
+                    limits.max_control_message
+                ),
+            );
+        }
+        if limits.max_namespace_fields > MAX_NAMESPACE_FIELDS_LIMIT {
+            return fail(
+                "limits.max_namespace_fields",
+                format!(
+                    "{} exceeds {MAX_NAMESPACE_FIELDS_LIMIT} (the draft-18 maximum)",
+                    limits.max_namespace_fields
+                ),
+            );
+        }
+
+        let quic = &self.quic;
+        for (key, value) in [
+            ("quic.stream_receive_window", quic.stream_receive_window),
+            ("quic.receive_window", quic.receive_window),
+            ("quic.send_window", quic.send_window),
+            (
+                "quic.max_concurrent_bidi_streams",
+                quic.max_concurrent_bidi_streams,
+            ),
+            (
+                "quic.max_concurrent_uni_streams",
+                quic.max_concurrent_uni_streams,
+            ),
+        ] {
+            if value > QUIC_VARINT_MAX {
+                return fail(
+                    key,
+                    format!("{value} exceeds the QUIC maximum {QUIC_VARINT_MAX}"),
+                );
+            }
+        }
+        if !quic.keep_alive.is_zero() && quic.keep_alive >= quic.idle_timeout {
+            let (keep_alive, idle_timeout) = (
+                format_duration(quic.keep_alive),
+                format_duration(quic.idle_timeout),
+            );
+            // Blame the one the operator set, the keep-alive when both were.
+            return if origins.contains_key("quic.keep_alive")
+                || !origins.contains_key("quic.idle_timeout")
+            {
+                fail(
+                    "quic.keep_alive",
+                    format!(
+                        "{keep_alive} must be below quic.idle_timeout ({idle_timeout}) or the \
+                         connection idles out; \"0s\" disables keep-alives"
+                    ),
+                )
+            } else {
+                fail(
+                    "quic.idle_timeout",
+                    format!(
+                        "{idle_timeout} must be above quic.keep_alive ({keep_alive}) or the \
+                         connection idles out"
+                    ),
+                )
+            };
+        }
+
+        for url in &self.upstreams {
+            if !matches!(url.scheme(), "https" | "moqt") {
+                return fail(
+                    "upstreams",
+                    format!("{url}: scheme must be https (WebTransport) or moqt (raw QUIC)"),
+                );
+            }
+            if url.host().is_none() {
+                return fail("upstreams", format!("{url}: no host"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A duration's nanoseconds for the zero check (saturating; only zero matters).
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl LogFormat {
+    /// The name used in TOML, the environment and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Json => "json",
+        }
+    }
+}
+
+impl fmt::Display for LogFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+
+    /// Accepts exactly what the TOML file accepts (for clap's `value_parser` and the environment).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        env::from_serde_str(s)
+    }
+}
+
+impl Congestion {
+    /// The name used in TOML and the environment.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Bbr => "bbr",
+            Self::Cubic => "cubic",
+            Self::NewReno => "newreno",
+        }
+    }
+}
+
+impl fmt::Display for Congestion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Congestion {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        env::from_serde_str(s)
+    }
+}
+
+/// The known key or table name closest to `unknown`, if it is a likely typo.
+fn closest<'a>(unknown: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(unknown, c), c))
+        .filter(|&(d, c)| d <= 3 && d < c.len().max(unknown.len()) / 2 + 1)
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance over bytes (keys are ASCII).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, &ca) in a.iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}

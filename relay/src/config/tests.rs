@@ -1,0 +1,611 @@
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::*;
+
+const EXAMPLE: &str = include_str!("../../../deploy/relay.example.toml");
+const FILE: &str = "relay.toml";
+
+fn env(vars: &[(&str, &str)]) -> Vec<(String, String)> {
+    vars.iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn load(
+    toml: Option<&str>,
+    vars: &[(&str, &str)],
+    flags: &Overrides,
+) -> Result<Config, ConfigError> {
+    Config::load_str(toml.map(|text| (Path::new(FILE), text)), env(vars), flags)
+}
+
+/// The error message of loading `toml` (from `relay.toml`) with `vars`.
+fn error(toml: Option<&str>, vars: &[(&str, &str)]) -> String {
+    match load(toml, vars, &Overrides::default()) {
+        Ok(config) => panic!("expected an error, got {config:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[track_caller]
+fn assert_starts(message: &str, prefix: &str) {
+    assert!(
+        message.starts_with(prefix),
+        "got {message:?}, want it to start with {prefix:?}"
+    );
+}
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().expect("test address")
+}
+
+#[test]
+fn defaults_without_file_env_or_flags() {
+    let config = load(None, &[], &Overrides::default()).expect("defaults are valid");
+    assert_eq!(config, Config::default());
+    assert_eq!(config.relay.bind, addr("[::]:4443"));
+    assert_eq!(config.admin.bind, addr("127.0.0.1:9464"));
+    assert_eq!(config.limits.max_object_size, 16 << 20);
+    assert_eq!(config.limits.max_control_message, 16 << 10);
+    assert_eq!(config.cache.max_bytes, 256 << 20);
+    assert_eq!(config.cache.max_duration, Duration::from_secs(30));
+    assert_eq!(config.quic.congestion, Congestion::Bbr);
+    assert!(config.upstreams.is_empty());
+}
+
+#[test]
+fn precedence_defaults_file_env_flags() {
+    let file = r#"
+        [relay]
+        bind = "10.0.0.1:1000"
+        name = "from-file"
+        [cache]
+        max_bytes = 1000
+        max_duration = "5s"
+        [log]
+        format = "json"
+    "#;
+    let vars = [
+        ("TERN_RELAY_BIND", "10.0.0.2:2000"),
+        ("TERN_CACHE_MAX_BYTES", "2000"),
+        ("TERN_ADMIN_ENABLED", "false"),
+        (
+            "TERN_UPSTREAMS",
+            "https://up.example:4443, moqt://up2.example:4443",
+        ),
+        // Not settings: ignored.
+        ("TERN_CACHE", "/root/.cache/tern"),
+        ("TERN_PEERS_BIN", "/root/.cache/tern/peers/bin"),
+        ("HOME", "/root"),
+    ];
+    let flags = Overrides {
+        bind: Some(addr("10.0.0.3:3000")),
+        ..Overrides::default()
+    };
+
+    let file_only = load(Some(file), &[], &Overrides::default()).expect("file");
+    assert_eq!(file_only.relay.bind, addr("10.0.0.1:1000"));
+    assert_eq!(file_only.cache.max_bytes, 1000);
+    assert!(file_only.admin.enabled, "untouched keys keep defaults");
+
+    let with_env = load(Some(file), &vars, &Overrides::default()).expect("file + env");
+    assert_eq!(with_env.relay.bind, addr("10.0.0.2:2000"), "env beats file");
+    assert_eq!(with_env.cache.max_bytes, 2000);
+    assert_eq!(
+        with_env.cache.max_duration,
+        Duration::from_secs(5),
+        "file beats default"
+    );
+    assert_eq!(with_env.relay.name, "from-file");
+    assert!(!with_env.admin.enabled, "env beats default");
+    assert_eq!(with_env.upstreams.len(), 2);
+    assert_eq!(with_env.upstreams[1].as_str(), "moqt://up2.example:4443");
+
+    let all = load(Some(file), &vars, &flags).expect("file + env + flags");
+    assert_eq!(all.relay.bind, addr("10.0.0.3:3000"), "flag beats env");
+    assert_eq!(all.cache.max_bytes, 2000);
+    assert_eq!(all.log.format, LogFormat::Json);
+}
+
+#[test]
+fn every_flag_overrides_env() {
+    let vars = [
+        ("TERN_RELAY_BIND", "10.0.0.2:2000"),
+        ("TERN_RELAY_TLS_CERT", "/env/cert.pem"),
+        ("TERN_RELAY_TLS_KEY", "/env/key.pem"),
+        ("TERN_ADMIN_BIND", "10.0.0.2:9000"),
+        ("TERN_LOG_FORMAT", "json"),
+    ];
+    let flags = Overrides {
+        bind: Some(addr("10.0.0.3:3000")),
+        tls_cert: Some(PathBuf::from("/flag/cert.pem")),
+        tls_key: Some(PathBuf::from("/flag/key.pem")),
+        admin_bind: Some(addr("10.0.0.3:9000")),
+        log_format: Some(LogFormat::Text),
+    };
+    let config = load(None, &vars, &flags).expect("valid");
+    assert_eq!(config.relay.bind, addr("10.0.0.3:3000"));
+    assert_eq!(
+        config.relay.tls_cert.as_deref(),
+        Some(Path::new("/flag/cert.pem"))
+    );
+    assert_eq!(
+        config.relay.tls_key.as_deref(),
+        Some(Path::new("/flag/key.pem"))
+    );
+    assert_eq!(config.admin.bind, addr("10.0.0.3:9000"));
+    assert_eq!(config.log.format, LogFormat::Text);
+}
+
+#[test]
+fn every_key_settable_from_env() {
+    let vars: Vec<(String, &str)> = vec![
+        ("upstreams", "moqt://a.example:1"),
+        ("relay.bind", "127.0.0.1:1"),
+        ("relay.tls_cert", "c.pem"),
+        ("relay.tls_key", "k.pem"),
+        ("relay.name", "edge-7"),
+        ("admin.bind", "127.0.0.1:2"),
+        ("admin.enabled", "false"),
+        ("log.format", "json"),
+        ("log.level", "debug"),
+        ("limits.max_object_size", "1"),
+        ("limits.max_control_message", "2"),
+        ("limits.max_requests_per_session", "3"),
+        ("limits.max_subscriptions_per_session", "4"),
+        ("limits.max_namespace_fields", "5"),
+        ("limits.max_sessions_per_ip", "6"),
+        ("limits.retry_above_handshakes", "0"),
+        ("cache.max_bytes", "8"),
+        ("cache.max_duration", "9ms"),
+        ("subscriber.max_queued_bytes", "10"),
+        ("subscriber.max_lag_groups", "11"),
+        ("subscriber.too_far_behind_after", "12m"),
+        ("quic.congestion", "newreno"),
+        ("quic.idle_timeout", "1h"),
+        ("quic.keep_alive", "0s"),
+        ("quic.stream_receive_window", "13"),
+        ("quic.receive_window", "14"),
+        ("quic.send_window", "15"),
+        ("quic.max_concurrent_bidi_streams", "16"),
+        ("quic.max_concurrent_uni_streams", "17"),
+    ]
+    .into_iter()
+    .map(|(key, value)| (env::var_name(key), value))
+    .collect();
+    let listed: BTreeSet<String> = vars.iter().map(|(var, _)| var.clone()).collect();
+    let known: BTreeSet<String> = KEYS.iter().map(|key| env::var_name(key)).collect();
+    assert_eq!(listed, known, "this test lists every setting");
+
+    let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    let config = load(None, &pairs, &Overrides::default()).expect("valid");
+    assert_eq!(config.upstreams[0].as_str(), "moqt://a.example:1");
+    assert_eq!(config.relay.name, "edge-7");
+    assert_eq!(config.log.level, "debug");
+    assert_eq!(config.limits.retry_above_handshakes, 0);
+    assert_eq!(config.cache.max_duration, Duration::from_millis(9));
+    assert_eq!(
+        config.subscriber.too_far_behind_after,
+        Duration::from_secs(720)
+    );
+    assert_eq!(config.quic.congestion, Congestion::NewReno);
+    assert_eq!(config.quic.keep_alive, Duration::ZERO);
+    assert_eq!(config.quic.max_concurrent_uni_streams, 17);
+}
+
+#[test]
+fn keys_match_the_serialized_config() {
+    let mut config = Config::default();
+    config.relay.tls_cert = Some("c.pem".into());
+    config.relay.tls_key = Some("k.pem".into());
+    let table: toml::Table = toml::from_str(&config.to_toml().expect("serializes")).expect("toml");
+    let mut serialized = BTreeSet::new();
+    for (name, value) in &table {
+        match value {
+            toml::Value::Table(inner) => {
+                serialized.extend(inner.keys().map(|field| format!("{name}.{field}")));
+            }
+            _ => {
+                serialized.insert(name.clone());
+            }
+        }
+    }
+    let known: BTreeSet<String> = KEYS.iter().map(|key| (*key).to_owned()).collect();
+    assert_eq!(
+        serialized, known,
+        "KEYS (the env list) and the struct fields must agree"
+    );
+}
+
+#[test]
+fn example_file_documents_every_default() {
+    let path = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../deploy/relay.example.toml"
+    ));
+    let config = Config::load(Some(path), env(&[]), &Overrides::default()).expect("example loads");
+    assert_eq!(
+        config,
+        Config::default(),
+        "the example sets every key to its default"
+    );
+
+    // Every key appears, the optional ones commented out.
+    let mut table = "";
+    let mut documented = BTreeSet::new();
+    for line in EXAMPLE.lines() {
+        let line = line.trim().trim_start_matches("# ");
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            table = name;
+        } else if let Some((key, _)) = line.split_once(" = ") {
+            if table.is_empty() {
+                documented.insert(key.to_owned());
+            } else {
+                documented.insert(format!("{table}.{key}"));
+            }
+        }
+    }
+    for key in KEYS {
+        assert!(
+            documented.contains(*key),
+            "{key} is missing from deploy/relay.example.toml"
+        );
+    }
+
+    // The commented TLS lines are valid when uncommented.
+    let uncommented = EXAMPLE.replace("# tls_", "tls_");
+    let config = Config::from_toml(Path::new(FILE), &uncommented).expect("with TLS");
+    assert_eq!(
+        config.relay.tls_key.as_deref(),
+        Some(Path::new("/etc/tern/tls/key.pem"))
+    );
+}
+
+#[test]
+fn non_default_config_round_trips() {
+    let mut config = Config::default();
+    config.relay.bind = addr("0.0.0.0:443");
+    config.relay.tls_cert = Some("/tls/cert.pem".into());
+    config.relay.tls_key = Some("/tls/key.pem".into());
+    config.relay.name = "edge \"quoted\" ünïcode".into();
+    config.admin.enabled = false;
+    config.log.format = LogFormat::Json;
+    config.log.level = "info,tern_relay=trace".into();
+    config.limits.max_control_message = 65_535;
+    config.cache.max_duration = Duration::from_millis(1500);
+    config.subscriber.too_far_behind_after = Duration::from_secs(90);
+    config.quic.congestion = Congestion::Cubic;
+    config.quic.keep_alive = Duration::from_micros(2500);
+    config.upstreams = vec![
+        "https://parent.example:4443/".parse().expect("url"),
+        "moqt://[2001:db8::1]:4443".parse().expect("url"),
+    ];
+    let text = config.to_toml().expect("serializes");
+    assert_eq!(
+        Config::from_toml(Path::new(FILE), &text).expect("parses"),
+        config,
+        "{text}"
+    );
+}
+
+#[test]
+fn file_unknown_keys_name_file_and_key() {
+    assert_eq!(
+        error(Some("[cache]\nmax_byts = 1\n"), &[]),
+        "relay.toml: unknown key 'cache.max_byts' (did you mean 'cache.max_bytes'?)"
+    );
+    assert_eq!(
+        error(Some("[cahce]\nmax_bytes = 1\n"), &[]),
+        "relay.toml: unknown key 'cahce' (did you mean 'cache'?)"
+    );
+    assert_eq!(
+        error(Some("[relay.tls]\ncert = 'x'\n"), &[]),
+        "relay.toml: unknown key 'relay.tls'"
+    );
+    // A top-level key written after a table header belongs to that table.
+    assert_eq!(
+        error(Some("[relay]\nname = 'a'\nupstreams = []\n"), &[]),
+        "relay.toml: unknown key 'relay.upstreams'"
+    );
+    assert_eq!(
+        error(Some("cache.max_bytes = 1\nbogus = 2\n"), &[]),
+        "relay.toml: unknown key 'bogus'"
+    );
+}
+
+#[test]
+fn file_bad_values_name_file_key_and_position() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "[cache]\nmax_bytes = \"lots\"\n",
+            "relay.toml: cache.max_bytes: invalid type: string \"lots\", expected a non-negative \
+             integer (line 2, column 13)",
+        ),
+        ("[cache]\nmax_bytes = -1\n", "relay.toml: cache.max_bytes: "),
+        (
+            "[cache]\nmax_duration = \"30 parsecs\"\n",
+            "relay.toml: cache.max_duration: unknown unit",
+        ),
+        (
+            "[cache]\nmax_duration = 30\n",
+            "relay.toml: cache.max_duration: invalid type: integer",
+        ),
+        (
+            "[relay]\nbind = \"nope\"\n",
+            "relay.toml: relay.bind: invalid socket address, expected an",
+        ),
+        (
+            "[log]\nformat = \"xml\"\n",
+            "relay.toml: log.format: unknown variant `xml`",
+        ),
+        (
+            "[quic]\ncongestion = \"vegas\"\n",
+            "relay.toml: quic.congestion: unknown variant",
+        ),
+        (
+            "[admin]\nenabled = \"yes\"\n",
+            "relay.toml: admin.enabled: invalid type: string",
+        ),
+        (
+            "[limits]\nmax_control_message = 5000000000\n",
+            "relay.toml: limits.max_control_message",
+        ),
+        (
+            "upstreams = [\"https://a:1\", \"not a url\"]\n",
+            "relay.toml: upstreams[1]: ",
+        ),
+        (
+            "upstreams = \"https://a:1\"\n",
+            "relay.toml: upstreams: invalid type: string",
+        ),
+        (
+            "cache = 5\n",
+            "relay.toml: cache: invalid type: integer `5`, expected a table",
+        ),
+        (
+            "[relay]\nbind = 5\n",
+            "relay.toml: relay.bind: invalid type: integer `5`, expected an",
+        ),
+    ];
+    for (toml, expected) in cases {
+        let message = error(Some(toml), &[]);
+        assert!(
+            message.starts_with(expected),
+            "{toml:?}: got {message:?}, want {expected:?}"
+        );
+        assert!(message.contains("(line "), "{message}");
+    }
+}
+
+#[test]
+fn file_syntax_error_names_file_line_and_column() {
+    let message = error(Some("[relay]\nname = \"unterminated\n"), &[]);
+    assert!(message.starts_with("relay.toml:2:"), "{message}");
+    let message = error(Some("[relay]\nname = 'a'\nname = 'b'\n"), &[]);
+    assert!(message.starts_with("relay.toml:3:"), "{message}");
+}
+
+#[test]
+fn missing_file_names_the_file() {
+    let path = Path::new("/nonexistent/tern/relay.toml");
+    let message = Config::load(Some(path), env(&[]), &Overrides::default())
+        .expect_err("missing")
+        .to_string();
+    assert!(
+        message.starts_with("/nonexistent/tern/relay.toml: cannot read"),
+        "{message}"
+    );
+}
+
+#[test]
+fn env_errors_name_the_variable() {
+    assert_eq!(
+        error(None, &[("TERN_CACHE_MAX_BYTES", "lots")]),
+        "environment TERN_CACHE_MAX_BYTES: invalid value 'lots': expected a non-negative integer"
+    );
+    assert_eq!(
+        error(None, &[("TERN_CACHE_MAX_BYTS", "1")]),
+        "environment TERN_CACHE_MAX_BYTS: unknown setting (did you mean 'TERN_CACHE_MAX_BYTES'?)"
+    );
+    assert_eq!(
+        error(None, &[("TERN_RELAY_BIND", "localhost")]),
+        "environment TERN_RELAY_BIND: invalid value 'localhost': expected an address and port \
+         such as 127.0.0.1:9464 or [::]:4443"
+    );
+    assert_eq!(
+        error(None, &[("TERN_LOG_FORMAT", "xml")]),
+        "environment TERN_LOG_FORMAT: invalid value 'xml': unknown variant `xml`, expected `text` \
+         or `json`"
+    );
+    assert_eq!(
+        error(None, &[("TERN_QUIC_IDLE_TIMEOUT", "10")]),
+        "environment TERN_QUIC_IDLE_TIMEOUT: invalid value '10': missing unit in \"10\" (use ms, \
+         s, m or h)"
+    );
+    assert_starts(
+        &error(None, &[("TERN_UPSTREAMS", "https://a:1,nope")]),
+        "environment TERN_UPSTREAMS: invalid value 'https://a:1,nope': 'nope'",
+    );
+    assert!(error(None, &[("TERN_ADMIN_ENABLED", "yes")]).contains("expected true or false"));
+}
+
+#[test]
+fn cross_field_rules_name_origin_and_key() {
+    let file = |toml: &str| error(Some(toml), &[]);
+    assert_eq!(
+        file("[relay]\ntls_cert = 'c.pem'\n"),
+        "relay.toml: relay.tls_cert: set without relay.tls_key"
+    );
+    assert_eq!(
+        file("[relay]\ntls_key = 'k.pem'\n"),
+        "relay.toml: relay.tls_key: set without relay.tls_cert"
+    );
+    let flags = Overrides {
+        tls_cert: Some("c.pem".into()),
+        ..Overrides::default()
+    };
+    assert_eq!(
+        load(None, &[], &flags).expect_err("cert alone").to_string(),
+        "flag --tls-cert: relay.tls_cert: set without relay.tls_key"
+    );
+    assert_eq!(
+        error(None, &[("TERN_LIMITS_MAX_CONTROL_MESSAGE", "70000")]),
+        "environment TERN_LIMITS_MAX_CONTROL_MESSAGE: limits.max_control_message: 70000 exceeds \
+         65535 (a control message length is 16 bits)"
+    );
+    assert_starts(
+        &file("[limits]\nmax_namespace_fields = 33\n"),
+        "relay.toml: limits.max_namespace_fields: 33 exceeds 32",
+    );
+    assert_eq!(
+        file("[quic]\nidle_timeout = '2s'\n"),
+        "relay.toml: quic.idle_timeout: 2s must be above quic.keep_alive (2s) or the connection \
+         idles out"
+    );
+    assert_starts(
+        &error(
+            Some("[quic]\nidle_timeout = '2s'\n"),
+            &[("TERN_QUIC_KEEP_ALIVE", "3s")],
+        ),
+        "environment TERN_QUIC_KEEP_ALIVE: quic.keep_alive: 3s must be below",
+    );
+    let keep_alive_off = load(
+        Some("[quic]\nidle_timeout = '1s'\n"),
+        &[("TERN_QUIC_KEEP_ALIVE", "0s")],
+        &Overrides::default(),
+    );
+    assert!(
+        keep_alive_off.is_ok(),
+        "0s disables keep-alive: {keep_alive_off:?}"
+    );
+    assert_starts(
+        &file("[log]\nlevel = 'info,[[['\n"),
+        "relay.toml: log.level: ",
+    );
+    assert_starts(
+        &file("upstreams = ['http://a.example:8080']\n"),
+        "relay.toml: upstreams: http://a.example:8080/: scheme must be https",
+    );
+    assert_starts(
+        &file("[quic]\nsend_window = 4611686018427387904\n"),
+        "relay.toml: quic.send_window: ",
+    );
+    assert_starts(
+        &file("[relay]\nname = ' '\n"),
+        "relay.toml: relay.name: must not be empty",
+    );
+}
+
+#[test]
+fn zero_sizes_are_refused_naming_the_key() {
+    let zero_keys = [
+        ("limits.max_object_size", "0"),
+        ("limits.max_control_message", "0"),
+        ("limits.max_requests_per_session", "0"),
+        ("limits.max_subscriptions_per_session", "0"),
+        ("limits.max_namespace_fields", "0"),
+        ("limits.max_sessions_per_ip", "0"),
+        ("cache.max_bytes", "0"),
+        ("cache.max_duration", "0s"),
+        ("subscriber.max_queued_bytes", "0"),
+        ("subscriber.max_lag_groups", "0"),
+        ("subscriber.too_far_behind_after", "0ms"),
+        ("quic.idle_timeout", "0s"),
+        ("quic.stream_receive_window", "0"),
+        ("quic.receive_window", "0"),
+        ("quic.send_window", "0"),
+        ("quic.max_concurrent_bidi_streams", "0"),
+        ("quic.max_concurrent_uni_streams", "0"),
+    ];
+    for (key, zero) in zero_keys {
+        // From the environment...
+        let var = env::var_name(key);
+        let mut vars = vec![(var.as_str(), zero)];
+        if key == "quic.idle_timeout" {
+            vars.push(("TERN_QUIC_KEEP_ALIVE", "0s"));
+        }
+        assert_eq!(
+            error(None, &vars),
+            format!("environment {var}: {key}: must be greater than 0")
+        );
+        // ...and from the file.
+        let (table, field) = key.split_once('.').expect("dotted");
+        let value = if zero.ends_with('s') {
+            format!("'{zero}'")
+        } else {
+            zero.to_owned()
+        };
+        let mut toml = format!("[{table}]\n{field} = {value}\n");
+        if key == "quic.idle_timeout" {
+            toml.push_str("keep_alive = '0s'\n");
+        }
+        assert_eq!(
+            error(Some(&toml), &[]),
+            format!("relay.toml: {key}: must be greater than 0")
+        );
+    }
+}
+
+#[test]
+fn validate_on_programmatic_config() {
+    let mut config = Config::default();
+    assert!(config.validate().is_ok());
+    config.cache.max_bytes = 0;
+    assert_eq!(
+        config.validate().expect_err("zero").to_string(),
+        "default: cache.max_bytes: must be greater than 0"
+    );
+}
+
+#[test]
+fn durations_parse_and_format() {
+    let ok = [
+        ("30s", Duration::from_secs(30)),
+        ("500ms", Duration::from_millis(500)),
+        ("1m30s", Duration::from_secs(90)),
+        ("1m 30s", Duration::from_secs(90)),
+        (" 2h ", Duration::from_secs(7200)),
+        ("250us", Duration::from_micros(250)),
+        ("7ns", Duration::from_nanos(7)),
+        ("0s", Duration::ZERO),
+    ];
+    for (text, expected) in ok {
+        assert_eq!(parse_duration(text), Ok(expected), "{text}");
+        assert_eq!(
+            parse_duration(&format_duration(expected)),
+            Ok(expected),
+            "{text}"
+        );
+    }
+    assert_eq!(format_duration(Duration::from_secs(90)), "90s");
+    assert_eq!(format_duration(Duration::from_secs(120)), "2m");
+    assert_eq!(format_duration(Duration::from_millis(1500)), "1500ms");
+    for bad in [
+        "",
+        "30",
+        "s",
+        "5x",
+        "1.5s",
+        "-1s",
+        "99999999999999999999999h",
+        "6000000h",
+    ] {
+        assert!(parse_duration(bad).is_err(), "{bad:?} should fail");
+    }
+}
+
+#[test]
+fn enums_parse_like_the_file() {
+    for format in [LogFormat::Text, LogFormat::Json] {
+        assert_eq!(format.as_str().parse::<LogFormat>(), Ok(format));
+    }
+    for congestion in [Congestion::Bbr, Congestion::Cubic, Congestion::NewReno] {
+        assert_eq!(congestion.as_str().parse::<Congestion>(), Ok(congestion));
+        let toml = format!("[quic]\ncongestion = '{congestion}'\n");
+        let config = Config::from_toml(Path::new(FILE), &toml).expect("valid");
+        assert_eq!(config.quic.congestion, congestion);
+    }
+}

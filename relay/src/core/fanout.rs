@@ -1,0 +1,338 @@
+//! Fan-out: one downstream subscription reading a cached track.
+//!
+//! Every subscriber of a track holds a [`Fanout`]: a cursor into the track's log plus the set of
+//! subgroup streams it has open. [`Fanout::poll`] turns log entries into [`Delivery`] steps for
+//! the session driver (open a stream, write an object, finish, reset). Objects are handed out by
+//! cloning [`bytes::Bytes`] handles, so N subscribers share one payload allocation, and nothing is
+//! queued per subscriber beyond the cursor: a slow subscriber simply lags in the log.
+//!
+//! A subscriber that lags more than `max_lag_groups` groups, or whose next object is older than
+//! `max_lag`, has its old subgroup streams reset and jumps to the start of the newest group. One
+//! that keeps having to skip (more than `max_skips` within `skip_window`) is ended with
+//! PUBLISH_DONE(TOO_FAR_BEHIND).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use super::track::{Cursor, Read, SubgroupEnd, Track};
+use super::types::{Object, ObjectStatus, Range};
+
+/// Stream reset code DELIVERY_TIMEOUT (draft-18 "Stream Reset Error Codes").
+pub const RESET_DELIVERY_TIMEOUT: u64 = 0x2;
+/// Stream reset code CANCELLED.
+pub const RESET_CANCELLED: u64 = 0x1;
+
+/// Policy for slow subscribers.
+#[derive(Debug, Clone, Copy)]
+pub struct LagPolicy {
+    /// Groups a subscriber may trail the newest group before skipping.
+    pub max_lag_groups: u64,
+    /// Age of the next pending object beyond which the subscriber skips (the delivery timeout).
+    pub max_lag: Duration,
+    /// Skips tolerated within `skip_window` before TOO_FAR_BEHIND.
+    pub max_skips: usize,
+    /// Window for counting skips.
+    pub skip_window: Duration,
+}
+
+impl Default for LagPolicy {
+    fn default() -> Self {
+        Self {
+            max_lag_groups: 2,
+            max_lag: Duration::from_secs(5),
+            max_skips: 5,
+            skip_window: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why a subscription ended from the relay's side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DoneReason {
+    /// The subscriber stayed too far behind (PUBLISH_DONE TOO_FAR_BEHIND).
+    TooFarBehind,
+    /// The requested range is complete (PUBLISH_DONE SUBSCRIPTION_ENDED).
+    RangeComplete,
+    /// The track ended (PUBLISH_DONE TRACK_ENDED).
+    TrackEnded,
+}
+
+/// One step for the session driver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// Open a subgroup stream.
+    Open {
+        /// Group ID.
+        group: u64,
+        /// Subgroup ID.
+        subgroup: u64,
+        /// Publisher priority from the upstream subgroup.
+        publisher_priority: u8,
+        /// QUIC stream priority (higher is sent first).
+        send_order: i32,
+    },
+    /// Write an object on an open subgroup stream.
+    Object {
+        /// Group ID.
+        group: u64,
+        /// Subgroup ID.
+        subgroup: u64,
+        /// Object ID of the previous object written on this stream (for the ID delta).
+        previous: Option<u64>,
+        /// The object; its payload is shared with every other subscriber.
+        object: Object,
+    },
+    /// Finish (FIN) a subgroup stream.
+    Finish {
+        /// Group ID.
+        group: u64,
+        /// Subgroup ID.
+        subgroup: u64,
+    },
+    /// Reset a subgroup stream.
+    Reset {
+        /// Group ID.
+        group: u64,
+        /// Subgroup ID.
+        subgroup: u64,
+        /// Reset code.
+        code: u64,
+    },
+    /// The subscription is over.
+    Done(DoneReason),
+}
+
+/// Counters for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FanoutStats {
+    /// Objects handed out.
+    pub objects: u64,
+    /// Payload bytes handed out.
+    pub bytes: u64,
+    /// Times the subscriber jumped to the newest group.
+    pub skips: u64,
+    /// Subgroup streams reset because of lag.
+    pub resets: u64,
+}
+
+/// One downstream subscription's delivery state.
+#[derive(Debug)]
+pub struct Fanout {
+    range: Range,
+    cursor: Cursor,
+    forward: bool,
+    subscriber_priority: u8,
+    descending: bool,
+    policy: LagPolicy,
+    /// Open subgroup streams: (group, subgroup) → last object ID written.
+    open: BTreeMap<(u64, u64), Option<u64>>,
+    pending: VecDeque<Delivery>,
+    skips: VecDeque<Instant>,
+    done: bool,
+    stats: FanoutStats,
+}
+
+impl Fanout {
+    /// Start delivering `range` from `cursor` (use [`Track::head`] to include cached objects,
+    /// [`Track::tail`] for only new ones).
+    pub fn new(range: Range, cursor: Cursor, subscriber_priority: u8, policy: LagPolicy) -> Self {
+        Self {
+            range,
+            cursor,
+            forward: true,
+            subscriber_priority,
+            descending: false,
+            policy,
+            open: BTreeMap::new(),
+            pending: VecDeque::new(),
+            skips: VecDeque::new(),
+            done: false,
+            stats: FanoutStats::default(),
+        }
+    }
+
+    /// Set the Forward State (0 pauses delivery; control messages still flow).
+    pub fn set_forward(&mut self, forward: bool) {
+        self.forward = forward;
+    }
+
+    /// Change the subscriber priority (REQUEST_UPDATE); applies to streams opened later.
+    pub fn set_subscriber_priority(&mut self, priority: u8) {
+        self.subscriber_priority = priority;
+    }
+
+    /// Prefer newer groups first.
+    pub fn set_descending(&mut self, descending: bool) {
+        self.descending = descending;
+    }
+
+    /// Narrow or change the range (REQUEST_UPDATE).
+    pub fn set_range(&mut self, range: Range) {
+        self.range = range;
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> FanoutStats {
+        self.stats
+    }
+
+    /// Number of subgroup streams currently open.
+    pub fn open_streams(&self) -> usize {
+        self.open.len()
+    }
+
+    /// Whether the subscription has ended.
+    pub fn is_done(&self) -> bool {
+        self.done && self.pending.is_empty()
+    }
+
+    /// QUIC stream priority for a subgroup: subscriber priority, then publisher priority, then
+    /// group order (draft-18 "Scheduling Algorithm"). Higher values are sent first.
+    pub fn send_order(&self, publisher_priority: u8, group: u64) -> i32 {
+        let sub = (255 - self.subscriber_priority as i32) << 23;
+        let publ = (255 - publisher_priority as i32) << 15;
+        let g = (group & 0x7fff) as i32;
+        let order = if self.descending { g } else { 0x7fff - g };
+        sub | publ | order
+    }
+
+    /// Next step, or `None` when caught up.
+    pub fn poll(&mut self, track: &Track, now: Instant) -> Option<Delivery> {
+        loop {
+            if let Some(d) = self.pending.pop_front() {
+                return Some(d);
+            }
+            if self.done {
+                return None;
+            }
+            if self.is_lagging(track, now) {
+                self.skip(track, now);
+                continue;
+            }
+            match track.read(&mut self.cursor)? {
+                Read::Lagged => self.skip(track, now),
+                Read::Object(object, subgroup, priority) => {
+                    self.on_object(object, subgroup, priority);
+                }
+                Read::SubgroupEnd(group, subgroup, end) => {
+                    if self.open.remove(&(group, subgroup)).is_some() {
+                        self.pending.push_back(match end {
+                            SubgroupEnd::Fin => Delivery::Finish { group, subgroup },
+                            SubgroupEnd::Reset(code) => Delivery::Reset {
+                                group,
+                                subgroup,
+                                code,
+                            },
+                        });
+                    }
+                    self.check_range_complete(group);
+                }
+            }
+        }
+    }
+
+    fn on_object(&mut self, object: &Object, subgroup: u64, priority: u8) {
+        let loc = object.location;
+        if !self.forward || !self.range.contains(loc) {
+            return;
+        }
+        let key = (loc.group, subgroup);
+        let previous = match self.open.get(&key) {
+            Some(prev) => *prev,
+            None => {
+                self.pending.push_back(Delivery::Open {
+                    group: loc.group,
+                    subgroup,
+                    publisher_priority: priority,
+                    send_order: self.send_order(priority, loc.group),
+                });
+                None
+            }
+        };
+        self.open.insert(key, Some(loc.object));
+        self.stats.objects += 1;
+        self.stats.bytes += object.payload.len() as u64;
+        self.pending.push_back(Delivery::Object {
+            group: loc.group,
+            subgroup,
+            previous,
+            object: object.clone(),
+        });
+        if object.status == ObjectStatus::EndOfTrack {
+            self.finish_all();
+            self.pending.push_back(Delivery::Done(DoneReason::TrackEnded));
+            self.done = true;
+        }
+    }
+
+    fn check_range_complete(&mut self, group: u64) {
+        if let Some(end) = self.range.end_group
+            && group >= end
+            && !self.open.keys().any(|(g, _)| *g <= end)
+        {
+            self.pending.push_back(Delivery::Done(DoneReason::RangeComplete));
+            self.done = true;
+        }
+    }
+
+    fn finish_all(&mut self) {
+        for ((group, subgroup), _) in std::mem::take(&mut self.open) {
+            self.pending.push_back(Delivery::Finish { group, subgroup });
+        }
+    }
+
+    fn is_lagging(&self, track: &Track, now: Instant) -> bool {
+        let (Some(at), Some(newest)) = (track.group_at(self.cursor), track.newest_group()) else {
+            return false;
+        };
+        if newest.saturating_sub(at) > self.policy.max_lag_groups {
+            return true;
+        }
+        at < newest
+            && track
+                .age_at(self.cursor, now)
+                .is_some_and(|age| age > self.policy.max_lag)
+    }
+
+    /// Reset streams of old groups and jump to the newest group's first entry.
+    fn skip(&mut self, track: &Track, now: Instant) {
+        let newest = track.newest_group().unwrap_or(0);
+        let old: Vec<(u64, u64)> = self
+            .open
+            .keys()
+            .copied()
+            .filter(|(g, _)| *g < newest)
+            .collect();
+        for (group, subgroup) in old {
+            self.open.remove(&(group, subgroup));
+            self.stats.resets += 1;
+            self.pending.push_back(Delivery::Reset {
+                group,
+                subgroup,
+                code: RESET_DELIVERY_TIMEOUT,
+            });
+        }
+        let target = track.newest_group_start();
+        // The cursor only moves forward: no entry of the newest group lies before the target,
+        // so nothing is written twice.
+        self.cursor = if target.next > self.cursor.next {
+            target
+        } else {
+            self.cursor
+        };
+        self.stats.skips += 1;
+        self.skips.push_back(now);
+        while self
+            .skips
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) > self.policy.skip_window)
+        {
+            self.skips.pop_front();
+        }
+        if self.skips.len() > self.policy.max_skips {
+            self.finish_all();
+            self.pending.push_back(Delivery::Done(DoneReason::TooFarBehind));
+            self.done = true;
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! Sans-IO relay core: no sockets, no runtime, no clock (every input carries `now`).
+//!
+//! - [`router`]: the control plane (publishers, subscribers, one upstream subscription per track).
+//! - [`track`]: one track's cached groups as a log that readers follow with cursors.
+//! - [`fanout`]: one downstream subscriber reading a track: **the fan-out**.
+//! - [`cache`]: the process-wide byte and age budget.
+//! - [`types`]: names, locations, objects, filters.
+
+pub mod cache;
+pub mod fanout;
+pub mod router;
+pub mod track;
+pub mod types;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,670 @@
+//! The relay's control plane: who publishes what, who subscribes to what.
+//!
+//! Sans-IO: inputs are `handle_*` calls with `now`, outputs are [`Command`]s drained with
+//! [`Router::poll_command`] and a deadline from [`Router::poll_timeout`]. It keeps **one upstream
+//! subscription per track**, whatever the number of downstream subscribers, holds subscribers
+//! that arrive before any publisher for their rendezvous timeout, and lets an upstream
+//! subscription linger briefly after its last subscriber leaves.
+//!
+//! Object data never passes through here: tracks are addressed by [`TrackId`] and their cached
+//! groups live in [`super::track::Track`]s owned by the driver.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use super::types::{Filter, Namespace, TrackName, is_prefix};
+
+/// A session, named by the driver.
+pub type SessionId = u64;
+/// A request on a session (the peer's Request ID, or a driver-local handle).
+pub type RequestId = u64;
+/// A track known to the relay.
+pub type TrackId = u64;
+
+/// Why a request was refused (mapped to REQUEST_ERROR codes by the driver).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No publisher for this track or namespace.
+    DoesNotExist,
+    /// No publisher appeared within the rendezvous timeout.
+    Timeout,
+    /// Too many subscriptions on this session.
+    ExcessiveLoad,
+    /// The same session already subscribes to the track.
+    DuplicateSubscription,
+    /// The upstream publisher refused, with its code.
+    Upstream(u64),
+    /// The namespace is reserved or malformed.
+    Invalid,
+}
+
+/// Why a downstream subscription ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// The upstream ended the track normally, with its PUBLISH_DONE status code.
+    Upstream(u64),
+    /// The publisher went away.
+    PublisherGone,
+    /// The relay is shutting down.
+    GoingAway,
+}
+
+/// What the router asks the driver to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Accept a downstream SUBSCRIBE: resolve `filter` against the track's cache, send
+    /// SUBSCRIBE_OK and start a fan-out reader.
+    SubscribeOk {
+        /// Subscriber session.
+        session: SessionId,
+        /// Its request.
+        request: RequestId,
+        /// Track to read.
+        track: TrackId,
+        /// The filter to resolve.
+        filter: Filter,
+    },
+    /// Refuse a request.
+    Refuse {
+        /// Session.
+        session: SessionId,
+        /// Request.
+        request: RequestId,
+        /// Why.
+        reason: Refusal,
+    },
+    /// Acknowledge a request with REQUEST_OK (PUBLISH_NAMESPACE, SUBSCRIBE_NAMESPACE, PUBLISH).
+    Ok {
+        /// Session.
+        session: SessionId,
+        /// Request.
+        request: RequestId,
+    },
+    /// Subscribe to a track at an upstream publisher session.
+    SubscribeUpstream {
+        /// Publisher session.
+        session: SessionId,
+        /// Track.
+        track: TrackId,
+        /// Its name.
+        name: TrackName,
+    },
+    /// Cancel an upstream subscription.
+    UnsubscribeUpstream {
+        /// Publisher session.
+        session: SessionId,
+        /// Track.
+        track: TrackId,
+    },
+    /// End a downstream subscription (PUBLISH_DONE after its reader drains).
+    PublishDone {
+        /// Subscriber session.
+        session: SessionId,
+        /// Its request.
+        request: RequestId,
+        /// Why.
+        reason: Ended,
+    },
+    /// Tell a SUBSCRIBE_NAMESPACE subscriber about a namespace (NAMESPACE).
+    Namespace {
+        /// Session.
+        session: SessionId,
+        /// Its SUBSCRIBE_NAMESPACE request.
+        request: RequestId,
+        /// The full namespace.
+        namespace: Namespace,
+    },
+    /// Tell it a namespace is gone (NAMESPACE_DONE).
+    NamespaceDone {
+        /// Session.
+        session: SessionId,
+        /// Its SUBSCRIBE_NAMESPACE request.
+        request: RequestId,
+        /// The full namespace.
+        namespace: Namespace,
+    },
+}
+
+/// Router settings.
+#[derive(Debug, Clone, Copy)]
+pub struct RouterConfig {
+    /// How long an upstream subscription stays after its last subscriber leaves.
+    pub linger: Duration,
+    /// Upper bound on a subscriber's RENDEZVOUS_TIMEOUT.
+    pub max_rendezvous: Duration,
+    /// Subscriptions one session may hold.
+    pub max_subscriptions_per_session: usize,
+}
+
+impl Default for RouterConfig {
+    fn default() -> Self {
+        Self {
+            linger: Duration::from_secs(2),
+            max_rendezvous: Duration::from_secs(30),
+            max_subscriptions_per_session: 1000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Upstream {
+    /// SUBSCRIBE sent, waiting for SUBSCRIBE_OK.
+    Pending(SessionId),
+    /// Established through our SUBSCRIBE.
+    Subscribed(SessionId),
+    /// The publisher pushed it with PUBLISH.
+    Published(SessionId, RequestId),
+}
+
+impl Upstream {
+    fn session(self) -> SessionId {
+        match self {
+            Upstream::Pending(s) | Upstream::Subscribed(s) | Upstream::Published(s, _) => s,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct TrackEntry {
+    name: TrackName,
+    upstream: Upstream,
+    /// Established downstream subscriptions.
+    subscribers: Vec<(SessionId, RequestId)>,
+    /// Downstream SUBSCRIBEs waiting for the upstream SUBSCRIBE_OK.
+    waiting: Vec<(SessionId, RequestId, Filter)>,
+    idle_since: Option<Instant>,
+}
+
+#[derive(Debug)]
+struct Rendezvous {
+    session: SessionId,
+    request: RequestId,
+    name: TrackName,
+    filter: Filter,
+    deadline: Instant,
+}
+
+/// The control plane of one relay node.
+#[derive(Debug, Default)]
+pub struct Router {
+    config: RouterConfig,
+    next_track: TrackId,
+    tracks: HashMap<TrackId, TrackEntry>,
+    by_name: HashMap<TrackName, TrackId>,
+    /// PUBLISH_NAMESPACE: namespace → publishers, newest last.
+    namespaces: BTreeMap<Namespace, Vec<(SessionId, RequestId)>>,
+    /// SUBSCRIBE_NAMESPACE: (session, request) → prefix.
+    namespace_subscribers: BTreeMap<(SessionId, RequestId), Namespace>,
+    rendezvous: Vec<Rendezvous>,
+    /// Live downstream subscriptions per session (for the per-session cap).
+    per_session: HashMap<SessionId, usize>,
+    commands: VecDeque<Command>,
+    upstream_subscribes: u64,
+}
+
+impl Router {
+    /// A router with `config`.
+    pub fn new(config: RouterConfig) -> Self {
+        Self {
+            config,
+            ..Self::default()
+        }
+    }
+
+    /// Next command for the driver.
+    pub fn poll_command(&mut self) -> Option<Command> {
+        self.commands.pop_front()
+    }
+
+    /// Earliest time [`Router::handle_timeout`] has work to do.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let linger = self
+            .tracks
+            .values()
+            .filter_map(|t| t.idle_since.map(|i| i + self.config.linger));
+        let rdv = self.rendezvous.iter().map(|r| r.deadline);
+        linger.chain(rdv).min()
+    }
+
+    /// Upstream SUBSCRIBEs sent so far (one per track per upstream, whatever the fan-out).
+    pub fn upstream_subscribes(&self) -> u64 {
+        self.upstream_subscribes
+    }
+
+    /// Name of a track.
+    pub fn track_name(&self, track: TrackId) -> Option<&TrackName> {
+        self.tracks.get(&track).map(|t| &t.name)
+    }
+
+    /// Track ID by name, if the relay has it.
+    pub fn track_id(&self, name: &TrackName) -> Option<TrackId> {
+        self.by_name.get(name).copied()
+    }
+
+    /// Downstream subscribers of a track.
+    pub fn subscribers(&self, track: TrackId) -> &[(SessionId, RequestId)] {
+        self.tracks.get(&track).map_or(&[], |t| &t.subscribers)
+    }
+
+    /// Number of tracks known.
+    pub fn track_count(&self) -> usize {
+        self.tracks.len()
+    }
+
+    /// Which session publishes a namespace covering `name` (longest prefix, newest publisher).
+    fn publisher_for(&self, name: &TrackName) -> Option<SessionId> {
+        self.namespaces
+            .iter()
+            .filter(|(ns, pubs)| is_prefix(ns, &name.namespace) && !pubs.is_empty())
+            .max_by_key(|(ns, _)| ns.len())
+            .and_then(|(_, pubs)| pubs.last().map(|(s, _)| *s))
+    }
+
+    fn new_track(&mut self, name: TrackName, upstream: Upstream) -> TrackId {
+        let id = self.next_track;
+        self.next_track += 1;
+        self.by_name.insert(name.clone(), id);
+        self.tracks.insert(
+            id,
+            TrackEntry {
+                name,
+                upstream,
+                subscribers: Vec::new(),
+                waiting: Vec::new(),
+                idle_since: None,
+            },
+        );
+        id
+    }
+
+    /// A downstream SUBSCRIBE. `rendezvous` is how long to wait for a publisher that is not
+    /// there yet (zero: refuse at once).
+    pub fn handle_subscribe(
+        &mut self,
+        session: SessionId,
+        request: RequestId,
+        name: TrackName,
+        filter: Filter,
+        rendezvous: Duration,
+        now: Instant,
+    ) {
+        let count = self.per_session.get(&session).copied().unwrap_or(0);
+        if count >= self.config.max_subscriptions_per_session {
+            self.refuse(session, request, Refusal::ExcessiveLoad);
+            return;
+        }
+        if name.namespace.first().is_some_and(|f| f.as_ref() == b".") {
+            self.refuse(session, request, Refusal::Invalid);
+            return;
+        }
+        if let Some(&track) = self.by_name.get(&name) {
+            let entry = &self.tracks[&track];
+            if entry.subscribers.iter().any(|(s, _)| *s == session)
+                || entry.waiting.iter().any(|(s, _, _)| *s == session)
+            {
+                self.refuse(session, request, Refusal::DuplicateSubscription);
+                return;
+            }
+            *self.per_session.entry(session).or_default() += 1;
+            self.attach(track, session, request, filter);
+            return;
+        }
+        if let Some(publisher) = self.publisher_for(&name) {
+            *self.per_session.entry(session).or_default() += 1;
+            let track = self.new_track(name.clone(), Upstream::Pending(publisher));
+            self.upstream_subscribes += 1;
+            self.commands.push_back(Command::SubscribeUpstream {
+                session: publisher,
+                track,
+                name,
+            });
+            self.attach(track, session, request, filter);
+            return;
+        }
+        let wait = rendezvous.min(self.config.max_rendezvous);
+        if wait.is_zero() {
+            self.refuse(session, request, Refusal::DoesNotExist);
+            return;
+        }
+        *self.per_session.entry(session).or_default() += 1;
+        self.rendezvous.push(Rendezvous {
+            session,
+            request,
+            name,
+            filter,
+            deadline: now + wait,
+        });
+    }
+
+    fn attach(&mut self, track: TrackId, session: SessionId, request: RequestId, filter: Filter) {
+        let Some(entry) = self.tracks.get_mut(&track) else {
+            return;
+        };
+        entry.idle_since = None;
+        match entry.upstream {
+            Upstream::Pending(_) => entry.waiting.push((session, request, filter)),
+            Upstream::Subscribed(_) | Upstream::Published(..) => {
+                entry.subscribers.push((session, request));
+                self.commands.push_back(Command::SubscribeOk {
+                    session,
+                    request,
+                    track,
+                    filter,
+                });
+            }
+        }
+    }
+
+    fn refuse(&mut self, session: SessionId, request: RequestId, reason: Refusal) {
+        self.commands.push_back(Command::Refuse {
+            session,
+            request,
+            reason,
+        });
+    }
+
+    /// The upstream accepted our SUBSCRIBE.
+    pub fn handle_upstream_ok(&mut self, track: TrackId) {
+        let Some(entry) = self.tracks.get_mut(&track) else {
+            return;
+        };
+        if let Upstream::Pending(s) = entry.upstream {
+            entry.upstream = Upstream::Subscribed(s);
+        }
+        for (session, request, filter) in std::mem::take(&mut entry.waiting) {
+            entry.subscribers.push((session, request));
+            self.commands.push_back(Command::SubscribeOk {
+                session,
+                request,
+                track,
+                filter,
+            });
+        }
+    }
+
+    /// The upstream refused our SUBSCRIBE (REQUEST_ERROR with `code`).
+    pub fn handle_upstream_error(&mut self, track: TrackId, code: u64) {
+        let Some(entry) = self.remove_track(track) else {
+            return;
+        };
+        for (session, request, _) in entry.waiting {
+            self.release(session);
+            self.refuse(session, request, Refusal::Upstream(code));
+        }
+        for (session, request) in entry.subscribers {
+            self.release(session);
+            self.commands.push_back(Command::PublishDone {
+                session,
+                request,
+                reason: Ended::Upstream(code),
+            });
+        }
+    }
+
+    /// The upstream ended the track (PUBLISH_DONE with `status`).
+    pub fn handle_upstream_done(&mut self, track: TrackId, status: u64) {
+        let Some(entry) = self.remove_track(track) else {
+            return;
+        };
+        for (session, request, _) in entry.waiting {
+            self.release(session);
+            self.refuse(session, request, Refusal::Upstream(status));
+        }
+        for (session, request) in entry.subscribers {
+            self.release(session);
+            self.commands.push_back(Command::PublishDone {
+                session,
+                request,
+                reason: Ended::Upstream(status),
+            });
+        }
+    }
+
+    fn remove_track(&mut self, track: TrackId) -> Option<TrackEntry> {
+        let entry = self.tracks.remove(&track)?;
+        self.by_name.remove(&entry.name);
+        Some(entry)
+    }
+
+    fn release(&mut self, session: SessionId) {
+        if let Some(n) = self.per_session.get_mut(&session) {
+            *n = n.saturating_sub(1);
+        }
+    }
+
+    /// A downstream subscriber cancelled (STOP_SENDING on its request stream / UNSUBSCRIBE).
+    pub fn handle_unsubscribe(&mut self, session: SessionId, request: RequestId, now: Instant) {
+        let before = self.rendezvous.len();
+        self.rendezvous
+            .retain(|r| !(r.session == session && r.request == request));
+        if self.rendezvous.len() != before {
+            self.release(session);
+            return;
+        }
+        let mut found = false;
+        for entry in self.tracks.values_mut() {
+            let n = entry.subscribers.len() + entry.waiting.len();
+            entry
+                .subscribers
+                .retain(|&(s, r)| !(s == session && r == request));
+            entry
+                .waiting
+                .retain(|&(s, r, _)| !(s == session && r == request));
+            if entry.subscribers.len() + entry.waiting.len() != n {
+                found = true;
+                if entry.subscribers.is_empty() && entry.waiting.is_empty() {
+                    entry.idle_since = Some(now);
+                }
+                break;
+            }
+        }
+        if found {
+            self.release(session);
+        }
+    }
+
+    /// A publisher pushed a track with PUBLISH. Objects may follow at once.
+    pub fn handle_publish(
+        &mut self,
+        session: SessionId,
+        request: RequestId,
+        name: TrackName,
+        now: Instant,
+    ) -> TrackId {
+        let track = match self.by_name.get(&name) {
+            Some(&t) => {
+                // A new publisher of the same track takes over: no ghost publisher.
+                if let Some(entry) = self.tracks.get_mut(&t) {
+                    entry.upstream = Upstream::Published(session, request);
+                }
+                t
+            }
+            None => {
+                let t = self.new_track(name.clone(), Upstream::Published(session, request));
+                if let Some(entry) = self.tracks.get_mut(&t) {
+                    entry.idle_since = Some(now);
+                }
+                t
+            }
+        };
+        self.commands.push_back(Command::Ok { session, request });
+        self.handle_upstream_ok(track);
+        self.match_rendezvous(now);
+        track
+    }
+
+    /// PUBLISH_NAMESPACE from a publisher.
+    pub fn handle_publish_namespace(
+        &mut self,
+        session: SessionId,
+        request: RequestId,
+        namespace: Namespace,
+        now: Instant,
+    ) {
+        if namespace.first().is_some_and(|f| f.as_ref() == b".") {
+            self.refuse(session, request, Refusal::Invalid);
+            return;
+        }
+        let pubs = self.namespaces.entry(namespace.clone()).or_default();
+        let first = pubs.is_empty();
+        pubs.push((session, request));
+        self.commands.push_back(Command::Ok { session, request });
+        if first {
+            self.notify_namespace(&namespace, true);
+        }
+        self.match_rendezvous(now);
+    }
+
+    /// The publisher withdrew a namespace (cancelled its PUBLISH_NAMESPACE request).
+    pub fn handle_publish_namespace_done(&mut self, session: SessionId, request: RequestId) {
+        let mut emptied = Vec::new();
+        for (ns, pubs) in self.namespaces.iter_mut() {
+            let n = pubs.len();
+            pubs.retain(|&(s, r)| !(s == session && r == request));
+            if n != pubs.len() && pubs.is_empty() {
+                emptied.push(ns.clone());
+            }
+        }
+        for ns in emptied {
+            self.namespaces.remove(&ns);
+            self.notify_namespace(&ns, false);
+        }
+    }
+
+    fn notify_namespace(&mut self, namespace: &Namespace, available: bool) {
+        for (&(session, request), prefix) in &self.namespace_subscribers {
+            if !is_prefix(prefix, namespace) {
+                continue;
+            }
+            let namespace = namespace.clone();
+            self.commands.push_back(if available {
+                Command::Namespace {
+                    session,
+                    request,
+                    namespace,
+                }
+            } else {
+                Command::NamespaceDone {
+                    session,
+                    request,
+                    namespace,
+                }
+            });
+        }
+    }
+
+    /// SUBSCRIBE_NAMESPACE: acknowledge, then list matching namespaces now and as they come.
+    pub fn handle_subscribe_namespace(
+        &mut self,
+        session: SessionId,
+        request: RequestId,
+        prefix: Namespace,
+    ) {
+        self.commands.push_back(Command::Ok { session, request });
+        for ns in self.namespaces.keys() {
+            if is_prefix(&prefix, ns) {
+                self.commands.push_back(Command::Namespace {
+                    session,
+                    request,
+                    namespace: ns.clone(),
+                });
+            }
+        }
+        self.namespace_subscribers
+            .insert((session, request), prefix);
+    }
+
+    /// The subscriber cancelled its SUBSCRIBE_NAMESPACE.
+    pub fn handle_subscribe_namespace_done(&mut self, session: SessionId, request: RequestId) {
+        self.namespace_subscribers.remove(&(session, request));
+    }
+
+    /// Serve waiting subscribers whose publisher has appeared.
+    fn match_rendezvous(&mut self, now: Instant) {
+        let waiting = std::mem::take(&mut self.rendezvous);
+        for r in waiting {
+            let known = self.by_name.contains_key(&r.name) || self.publisher_for(&r.name).is_some();
+            if known {
+                self.release(r.session);
+                self.handle_subscribe(r.session, r.request, r.name, r.filter, Duration::ZERO, now);
+            } else {
+                self.rendezvous.push(r);
+            }
+        }
+    }
+
+    /// A session ended: drop everything it published or subscribed.
+    pub fn handle_session_closed(&mut self, session: SessionId, now: Instant) {
+        self.per_session.remove(&session);
+        self.rendezvous.retain(|r| r.session != session);
+        self.namespace_subscribers.retain(|(s, _), _| *s != session);
+        let requests: Vec<RequestId> = self
+            .namespaces
+            .values()
+            .flat_map(|p| p.iter().filter(|(s, _)| *s == session).map(|(_, r)| *r))
+            .collect();
+        for r in requests {
+            self.handle_publish_namespace_done(session, r);
+        }
+        let mut gone = Vec::new();
+        for (&id, entry) in self.tracks.iter_mut() {
+            entry.subscribers.retain(|(s, _)| *s != session);
+            entry.waiting.retain(|(s, _, _)| *s != session);
+            if entry.upstream.session() == session {
+                gone.push(id);
+            } else if entry.subscribers.is_empty() && entry.waiting.is_empty() {
+                entry.idle_since.get_or_insert(now);
+            }
+        }
+        for id in gone {
+            if let Some(entry) = self.remove_track(id) {
+                for (s, r, _) in entry.waiting {
+                    self.release(s);
+                    self.refuse(s, r, Refusal::DoesNotExist);
+                }
+                for (s, r) in entry.subscribers {
+                    self.release(s);
+                    self.commands.push_back(Command::PublishDone {
+                        session: s,
+                        request: r,
+                        reason: Ended::PublisherGone,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Expire rendezvous waits and lingering upstream subscriptions.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let (expired, keep): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.rendezvous).into_iter().partition(|r| r.deadline <= now);
+        self.rendezvous = keep;
+        for r in expired {
+            self.release(r.session);
+            self.refuse(r.session, r.request, Refusal::Timeout);
+        }
+        let linger = self.config.linger;
+        let idle: Vec<TrackId> = self
+            .tracks
+            .iter()
+            .filter(|(_, t)| t.idle_since.is_some_and(|i| now >= i + linger))
+            .map(|(&id, _)| id)
+            .collect();
+        for id in idle {
+            let Some(entry) = self.tracks.get(&id) else {
+                continue;
+            };
+            // A PUBLISHed track stays while its publisher does: it pushes regardless.
+            if matches!(entry.upstream, Upstream::Published(..)) {
+                if let Some(e) = self.tracks.get_mut(&id) {
+                    e.idle_since = None;
+                }
+                continue;
+            }
+            let session = entry.upstream.session();
+            self.remove_track(id);
+            self.commands
+                .push_back(Command::UnsubscribeUpstream { session, track: id });
+        }
+    }
+}

@@ -1,0 +1,418 @@
+//! One track's recent groups, as an append-only log that subscribers read with cursors.
+//!
+//! Objects arrive from one or more upstream publishers (deduplicated by location) and are kept
+//! until the cache evicts their group. Every arrival is also appended to a log of [`Entry`]s;
+//! each downstream subscription owns a [`Cursor`] into that log, so fan-out costs one cursor per
+//! subscriber and no copy of any payload. The newest group is never evicted.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::types::{Location, Object, ObjectStatus};
+
+/// Bytes charged for an object beyond its payload and properties (bookkeeping overhead).
+const OBJECT_OVERHEAD: usize = 64;
+
+/// What happened to an object offered to [`Track::append`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Appended {
+    /// A new object, charged this many bytes.
+    New(usize),
+    /// An object already cached at this location (another publisher, or a retransmission).
+    Duplicate,
+    /// The object is older than anything the cache still holds for its group (evicted).
+    Stale,
+    /// The track is malformed by this object (spec "Malformed Tracks"); it was not cached.
+    Malformed(&'static str),
+}
+
+/// How a subgroup stream ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubgroupEnd {
+    /// Clean FIN: every object of the subgroup was delivered.
+    Fin,
+    /// The publisher reset it with this code.
+    Reset(u64),
+}
+
+/// One entry of the track log, in arrival order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entry {
+    /// An object was cached at `index` of subgroup `subgroup` of group `group`.
+    Object {
+        /// Group ID.
+        group: u64,
+        /// Subgroup ID.
+        subgroup: u64,
+        /// Index into the subgroup's object list.
+        index: usize,
+    },
+    /// A subgroup ended.
+    SubgroupEnd {
+        /// Group ID.
+        group: u64,
+        /// Subgroup ID.
+        subgroup: u64,
+        /// How it ended.
+        end: SubgroupEnd,
+    },
+}
+
+/// A reader position in a track's log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Cursor {
+    /// Sequence number of the next entry to read.
+    pub next: u64,
+}
+
+/// What a cursor read returned.
+#[derive(Debug, Clone)]
+pub enum Read<'a> {
+    /// The next entry, with the object it refers to.
+    Object(&'a Object, u64 /* subgroup */, u8 /* publisher priority */),
+    /// A subgroup ended.
+    SubgroupEnd(u64 /* group */, u64 /* subgroup */, SubgroupEnd),
+    /// The cursor pointed at entries that were evicted; it has been moved to the oldest entry.
+    Lagged,
+}
+
+#[derive(Debug)]
+struct Subgroup {
+    priority: u8,
+    objects: Vec<Object>,
+    end: Option<SubgroupEnd>,
+}
+
+#[derive(Debug)]
+struct Group {
+    created: Instant,
+    bytes: usize,
+    /// Sequence number of the group's first log entry.
+    first_seq: u64,
+    subgroups: BTreeMap<u64, Subgroup>,
+    /// Object ID of the last object of the group, once known.
+    end: Option<u64>,
+}
+
+/// The cached state of one track.
+#[derive(Debug, Default)]
+pub struct Track {
+    groups: BTreeMap<u64, Group>,
+    log: VecDeque<Entry>,
+    /// Sequence number of `log[0]`.
+    log_base: u64,
+    largest: Option<Location>,
+    bytes: usize,
+    /// Location of the END_OF_TRACK object, once seen.
+    end: Option<Location>,
+    /// Groups evicted so far (for metrics).
+    evicted_groups: u64,
+}
+
+impl Track {
+    /// An empty track.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Largest location received so far (the spec's "Largest Object").
+    pub fn largest(&self) -> Option<Location> {
+        self.largest
+    }
+
+    /// Bytes charged to the cache by this track.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Number of groups held.
+    pub fn group_count(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// Groups evicted since the track was created.
+    pub fn evicted_groups(&self) -> u64 {
+        self.evicted_groups
+    }
+
+    /// Group IDs currently held, oldest first.
+    pub fn group_ids(&self) -> impl Iterator<Item = u64> + '_ {
+        self.groups.keys().copied()
+    }
+
+    /// Whether the track has ended (END_OF_TRACK seen).
+    pub fn ended(&self) -> Option<Location> {
+        self.end
+    }
+
+    /// Sequence number one past the newest log entry: a cursor here sees only future entries.
+    pub fn tail(&self) -> Cursor {
+        Cursor {
+            next: self.log_base + self.log.len() as u64,
+        }
+    }
+
+    /// Cursor at the oldest entry still held.
+    pub fn head(&self) -> Cursor {
+        Cursor {
+            next: self.log_base,
+        }
+    }
+
+    /// Cursor at the first entry of the newest group (where a lagging reader jumps to).
+    pub fn newest_group_start(&self) -> Cursor {
+        match self.groups.values().next_back() {
+            Some(g) => Cursor {
+                next: g.first_seq.max(self.log_base),
+            },
+            None => self.tail(),
+        }
+    }
+
+    /// Group ID of the newest group held.
+    pub fn newest_group(&self) -> Option<u64> {
+        self.groups.keys().next_back().copied()
+    }
+
+    /// Cache an object. Duplicates (same location) are dropped; objects that contradict what is
+    /// known about the track are refused as malformed and never cached.
+    pub fn append(&mut self, object: Object, subgroup: u64, priority: u8, now: Instant) -> Appended {
+        let loc = object.location;
+        if let Some(end) = self.end
+            && loc > end
+        {
+            return Appended::Malformed("object after the end of the track");
+        }
+        if !self.groups.contains_key(&loc.group)
+            && let Some((&oldest, _)) = self.groups.first_key_value()
+            && loc.group < oldest
+            && self.evicted_groups > 0
+        {
+            return Appended::Stale;
+        }
+        let seq = self.log_base + self.log.len() as u64;
+        let group = self.groups.entry(loc.group).or_insert_with(|| Group {
+            created: now,
+            bytes: 0,
+            first_seq: seq,
+            subgroups: BTreeMap::new(),
+            end: None,
+        });
+        if let Some(end) = group.end
+            && loc.object > end
+        {
+            return Appended::Malformed("object after the end of its group");
+        }
+        // Deduplicate by location across every subgroup of the group.
+        for sg in group.subgroups.values() {
+            if sg.objects.iter().any(|o| o.location.object == loc.object) {
+                return Appended::Duplicate;
+            }
+        }
+        let sg = group.subgroups.entry(subgroup).or_insert_with(|| Subgroup {
+            priority,
+            objects: Vec::new(),
+            end: None,
+        });
+        if sg.priority != priority {
+            return Appended::Malformed("publisher priority changed within a subgroup");
+        }
+        if sg.end.is_some() {
+            return Appended::Malformed("object after its subgroup ended");
+        }
+        if let Some(last) = sg.objects.last()
+            && last.location.object > loc.object
+        {
+            // Out-of-order inside a subgroup only happens on a re-opened stream; keep order.
+            return Appended::Malformed("object IDs out of order within a subgroup");
+        }
+        match object.status {
+            ObjectStatus::EndOfGroup => group.end = Some(loc.object),
+            ObjectStatus::EndOfTrack => self.end = Some(loc),
+            _ => {}
+        }
+        let charge = OBJECT_OVERHEAD + object.payload.len() + object.properties.len();
+        group.bytes += charge;
+        self.bytes += charge;
+        let index = sg.objects.len();
+        sg.objects.push(object);
+        self.log.push_back(Entry::Object {
+            group: loc.group,
+            subgroup,
+            index,
+        });
+        if self.largest.is_none_or(|l| loc > l) {
+            self.largest = Some(loc);
+        }
+        Appended::New(charge)
+    }
+
+    /// Record the end of a subgroup stream. `end_of_group` marks the group complete (the
+    /// stream header's END_OF_GROUP bit with a FIN).
+    pub fn end_subgroup(&mut self, group: u64, subgroup: u64, end: SubgroupEnd, end_of_group: bool) {
+        let Some(g) = self.groups.get_mut(&group) else {
+            return;
+        };
+        let Some(sg) = g.subgroups.get_mut(&subgroup) else {
+            return;
+        };
+        if sg.end.is_some() {
+            return;
+        }
+        sg.end = Some(end);
+        if end_of_group
+            && end == SubgroupEnd::Fin
+            && let Some(last) = sg.objects.last()
+        {
+            g.end = Some(last.location.object);
+        }
+        self.log.push_back(Entry::SubgroupEnd {
+            group,
+            subgroup,
+            end,
+        });
+    }
+
+    /// Read the entry under `cursor` and advance it.
+    pub fn read(&self, cursor: &mut Cursor) -> Option<Read<'_>> {
+        if cursor.next < self.log_base {
+            cursor.next = self.log_base;
+            return Some(Read::Lagged);
+        }
+        let entry = *self.log.get((cursor.next - self.log_base) as usize)?;
+        cursor.next += 1;
+        Some(match entry {
+            Entry::Object {
+                group,
+                subgroup,
+                index,
+            } => {
+                let Some(sg) = self.groups.get(&group).and_then(|g| g.subgroups.get(&subgroup))
+                else {
+                    // Evicted between log trims: treat as lag.
+                    return Some(Read::Lagged);
+                };
+                let Some(obj) = sg.objects.get(index) else {
+                    return Some(Read::Lagged);
+                };
+                Read::Object(obj, subgroup, sg.priority)
+            }
+            Entry::SubgroupEnd {
+                group,
+                subgroup,
+                end,
+            } => Read::SubgroupEnd(group, subgroup, end),
+        })
+    }
+
+    /// Look up a cached object.
+    pub fn object(&self, loc: Location) -> Option<(&Object, u64, u8)> {
+        let g = self.groups.get(&loc.group)?;
+        g.subgroups.iter().find_map(|(id, sg)| {
+            sg.objects
+                .iter()
+                .find(|o| o.location.object == loc.object)
+                .map(|o| (o, *id, sg.priority))
+        })
+    }
+
+    /// All cached objects in `[start, end]` (inclusive), in location order, with their subgroup
+    /// and priority. `complete` says whether the cache can vouch for the whole range (every group
+    /// in it held and, for groups before the last, known to be complete).
+    pub fn range(&self, start: Location, end: Location) -> (Vec<(Object, u64, u8)>, bool) {
+        let mut out = Vec::new();
+        let mut complete = true;
+        if self.groups.first_key_value().is_none_or(|(&g, _)| g > start.group) && start.group > 0 {
+            complete = !self.groups.is_empty() && self.evicted_groups == 0;
+        }
+        for (&gid, g) in self.groups.range(start.group..=end.group) {
+            let mut objs: Vec<(Object, u64, u8)> = g
+                .subgroups
+                .iter()
+                .flat_map(|(sid, sg)| sg.objects.iter().map(move |o| (o.clone(), *sid, sg.priority)))
+                .filter(|(o, _, _)| o.location >= start && o.location <= end)
+                .collect();
+            objs.sort_by_key(|(o, _, _)| o.location.object);
+            if gid < end.group && g.end.is_none() {
+                complete = false;
+            }
+            out.extend(objs);
+        }
+        if self.largest.is_none_or(|l| l < end) {
+            complete = false;
+        }
+        (out, complete)
+    }
+
+    /// Creation time of the oldest group that may be evicted (never the newest).
+    pub fn oldest_evictable(&self) -> Option<Instant> {
+        if self.groups.len() < 2 {
+            return None;
+        }
+        self.groups.values().next().map(|g| g.created)
+    }
+
+    /// Evict the oldest group unless it is the newest. Returns the bytes released.
+    pub fn evict_oldest(&mut self) -> Option<usize> {
+        if self.groups.len() < 2 {
+            return None;
+        }
+        let (_, g) = self.groups.pop_first()?;
+        self.bytes -= g.bytes;
+        self.evicted_groups += 1;
+        self.trim_log();
+        Some(g.bytes)
+    }
+
+    /// Evict groups older than `max_age` (never the newest). Returns the bytes released.
+    pub fn evict_expired(&mut self, now: Instant, max_age: Duration) -> usize {
+        let mut released = 0;
+        while let Some(created) = self.oldest_evictable() {
+            if now.saturating_duration_since(created) <= max_age {
+                break;
+            }
+            released += self.evict_oldest().unwrap_or(0);
+        }
+        released
+    }
+
+    /// Drop log entries whose group is gone.
+    fn trim_log(&mut self) {
+        while let Some(e) = self.log.front() {
+            let group = match *e {
+                Entry::Object { group, .. } | Entry::SubgroupEnd { group, .. } => group,
+            };
+            if self.groups.contains_key(&group) {
+                break;
+            }
+            self.log.pop_front();
+            self.log_base += 1;
+        }
+    }
+
+    /// Age of the entry under a cursor (how far a reader is behind in time), if known.
+    pub fn age_at(&self, cursor: Cursor, now: Instant) -> Option<Duration> {
+        let entry = self.log.get(cursor.next.checked_sub(self.log_base)? as usize)?;
+        let group = match *entry {
+            Entry::Object { group, .. } | Entry::SubgroupEnd { group, .. } => group,
+        };
+        self.groups
+            .get(&group)
+            .map(|g| now.saturating_duration_since(g.created))
+    }
+
+    /// Group ID of the entry under a cursor.
+    pub fn group_at(&self, cursor: Cursor) -> Option<u64> {
+        let entry = self.log.get(cursor.next.checked_sub(self.log_base)? as usize)?;
+        Some(match *entry {
+            Entry::Object { group, .. } | Entry::SubgroupEnd { group, .. } => group,
+        })
+    }
+
+    /// Payload bytes of one object (helper for tests and metrics).
+    pub fn payload(&self, loc: Location) -> Option<Bytes> {
+        self.object(loc).map(|(o, _, _)| o.payload.clone())
+    }
+}

@@ -1,0 +1,164 @@
+//! Plain data the relay core routes: track names, locations, objects, filters.
+
+use bytes::Bytes;
+use std::fmt;
+
+/// A track namespace: an ordered tuple of non-empty byte fields.
+pub type Namespace = Vec<Bytes>;
+
+/// A full track name: namespace tuple plus track name. The relay's cache key.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TrackName {
+    /// Namespace fields.
+    pub namespace: Namespace,
+    /// Track name bytes (may be empty).
+    pub name: Bytes,
+}
+
+impl TrackName {
+    /// Build from `a/b` style namespace and a track name (tests and CLI).
+    pub fn from_path(namespace: &str, name: &str) -> Self {
+        Self {
+            namespace: namespace
+                .split('/')
+                .filter(|f| !f.is_empty())
+                .map(|f| Bytes::copy_from_slice(f.as_bytes()))
+                .collect(),
+            name: Bytes::copy_from_slice(name.as_bytes()),
+        }
+    }
+}
+
+/// Render bytes in the spec's safe form ("Representing Namespace and Track Names").
+pub fn safe_field(f: &mut fmt::Formatter<'_>, bytes: &[u8]) -> fmt::Result {
+    for &b in bytes {
+        if b.is_ascii_alphanumeric() || b == b'_' {
+            write!(f, "{}", b as char)?;
+        } else {
+            write!(f, ".{b:02x}")?;
+        }
+    }
+    Ok(())
+}
+
+impl fmt::Display for TrackName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, field) in self.namespace.iter().enumerate() {
+            if i > 0 {
+                f.write_str("-")?;
+            }
+            safe_field(f, field)?;
+        }
+        f.write_str("--")?;
+        safe_field(f, &self.name)
+    }
+}
+
+impl fmt::Debug for TrackName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// Whether `prefix` is a field-wise prefix of `namespace`.
+pub fn is_prefix(prefix: &[Bytes], namespace: &[Bytes]) -> bool {
+    prefix.len() <= namespace.len() && prefix.iter().zip(namespace).all(|(a, b)| a == b)
+}
+
+/// {Group, Object}: ordered by group then object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Location {
+    /// Group ID.
+    pub group: u64,
+    /// Object ID within the group.
+    pub object: u64,
+}
+
+impl Location {
+    /// Shorthand constructor.
+    pub const fn new(group: u64, object: u64) -> Self {
+        Self { group, object }
+    }
+}
+
+/// Object status (draft-18 "Object Status").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ObjectStatus {
+    /// A normal object with a payload.
+    #[default]
+    Normal,
+    /// The object does not exist.
+    DoesNotExist,
+    /// Marks the end of a group: no object with a larger ID exists in it.
+    EndOfGroup,
+    /// Marks the end of the track.
+    EndOfTrack,
+}
+
+/// An object as the relay caches and forwards it: payload and properties are shared, never
+/// copied per subscriber.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Object {
+    /// Where it sits in the track.
+    pub location: Location,
+    /// Status (Normal unless the publisher signalled otherwise).
+    pub status: ObjectStatus,
+    /// Serialized object Properties (key-value pairs), forwarded unchanged.
+    pub properties: Bytes,
+    /// Payload bytes.
+    pub payload: Bytes,
+}
+
+/// A subscription filter resolved against the track's Largest Object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Range {
+    /// First location that passes.
+    pub start: Location,
+    /// Last group that passes (inclusive), if bounded.
+    pub end_group: Option<u64>,
+}
+
+impl Range {
+    /// Whether an object at `loc` passes.
+    pub fn contains(&self, loc: Location) -> bool {
+        loc >= self.start && self.end_group.is_none_or(|g| loc.group <= g)
+    }
+}
+
+/// Draft-18 subscription filter types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Filter {
+    /// 0x1: from the start of the group after the largest object.
+    NextGroupStart,
+    /// 0x2: from the object after the largest object.
+    LargestObject,
+    /// 0x3: from an explicit location, open ended.
+    AbsoluteStart(Location),
+    /// 0x4: from an explicit location to the end of `start.group + end_group_delta`.
+    AbsoluteRange(Location, u64),
+}
+
+impl Filter {
+    /// Resolve against the publisher's Largest Object. Returns `None` when the range end
+    /// overflows (a protocol violation).
+    pub fn resolve(self, largest: Option<Location>) -> Option<Range> {
+        Some(match self {
+            Filter::LargestObject => Range {
+                start: largest.map_or(Location::new(0, 0), |l| Location::new(l.group, l.object + 1)),
+                end_group: None,
+            },
+            Filter::NextGroupStart => Range {
+                start: largest.map_or(Location::new(0, 0), |l| Location::new(l.group + 1, 0)),
+                end_group: None,
+            },
+            Filter::AbsoluteStart(start) => Range {
+                start,
+                end_group: None,
+            },
+            Filter::AbsoluteRange(start, delta) => Range {
+                start,
+                end_group: Some(start.group.checked_add(delta)?),
+            },
+        })
+    }
+}

@@ -1,0 +1,12 @@
+//! The tern relay node.
+//!
+//! - [`core`]: the sans-IO relay logic (routing, one upstream subscription per track, fan-out,
+//!   the group cache, slow-subscriber policy). No sockets, no clock: `now` is passed in.
+//! - [`config`]: the operator's configuration (TOML file + `TERN_*` environment + flags).
+//! - [`admin`]: the internal HTTP port (`/metrics`, `/health`).
+
+pub mod admin;
+pub mod config;
+pub mod core;
+pub mod logging;
+pub mod metrics;

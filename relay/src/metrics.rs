@@ -1,0 +1,143 @@
+//! Names of the relay's metrics, in one place.
+//!
+//! Record with the `metrics` crate's macros against these constants, e.g.
+//! `metrics::counter!(OBJECTS_IN).increment(1)` or
+//! `metrics::counter!(SESSIONS_REFUSED, REASON => refused::PER_IP).increment(1)`.
+//! Without an installed recorder (tests, sims) recording is a no-op; the admin server installs the
+//! Prometheus recorder and calls [`describe`]. Counters end in `_total`, as Prometheus expects.
+
+use ::metrics::{Unit, describe_counter, describe_gauge};
+
+/// Gauge: open MoQ sessions (downstream and upstream).
+pub const SESSIONS: &str = "tern_sessions";
+/// Gauge: live downstream subscriptions.
+pub const SUBSCRIPTIONS: &str = "tern_subscriptions";
+/// Gauge: live subscriptions this relay holds upstream (one per track, whatever the fan-out).
+pub const UPSTREAM_SUBSCRIPTIONS: &str = "tern_upstream_subscriptions";
+/// Counter: objects received from publishers and upstreams.
+pub const OBJECTS_IN: &str = "tern_objects_in_total";
+/// Counter: objects sent to subscribers.
+pub const OBJECTS_OUT: &str = "tern_objects_out_total";
+/// Counter: object payload bytes received.
+pub const BYTES_IN: &str = "tern_bytes_in_total";
+/// Counter: object payload bytes sent.
+pub const BYTES_OUT: &str = "tern_bytes_out_total";
+/// Gauge: payload bytes held by the group cache (bounded by `cache.max_bytes`).
+pub const CACHE_BYTES: &str = "tern_cache_bytes";
+/// Gauge: groups held by the group cache.
+pub const CACHE_GROUPS: &str = "tern_cache_groups";
+/// Counter: groups evicted from the cache under its byte budget or age limit.
+pub const CACHE_EVICTIONS: &str = "tern_cache_evictions_total";
+/// Counter: subgroup streams reset (a subscriber skipped past them, or the group was evicted).
+pub const SUBGROUP_RESETS: &str = "tern_subgroup_resets_total";
+/// Counter: times a slow subscriber jumped to the newest group.
+pub const SUBSCRIBER_SKIPS: &str = "tern_subscriber_skips_total";
+/// Counter: subscriptions ended because the subscriber stayed too far behind.
+pub const TOO_FAR_BEHIND: &str = "tern_too_far_behind_total";
+/// Counter, label [`REASON`]: sessions refused before or at setup.
+pub const SESSIONS_REFUSED: &str = "tern_sessions_refused_total";
+/// Counter: sessions closed with PROTOCOL_VIOLATION (malformed or oversized input).
+pub const PROTOCOL_VIOLATIONS: &str = "tern_protocol_violations_total";
+
+/// Label on [`SESSIONS_REFUSED`]; values in [`refused`].
+pub const REASON: &str = "reason";
+
+/// Values of the [`REASON`] label.
+pub mod refused {
+    /// `limits.max_sessions_per_ip` reached.
+    pub const PER_IP: &str = "per_ip";
+    /// The node is draining (SIGTERM).
+    pub const DRAINING: &str = "draining";
+    /// Authentication or authorization failed.
+    pub const UNAUTHORIZED: &str = "unauthorized";
+    /// No MoQ version or ALPN in common.
+    pub const VERSION: &str = "version";
+    /// The setup was malformed or timed out.
+    pub const BAD_SETUP: &str = "bad_setup";
+}
+
+/// Every metric name, for tests and dashboards.
+pub const ALL: &[&str] = &[
+    SESSIONS,
+    SUBSCRIPTIONS,
+    UPSTREAM_SUBSCRIPTIONS,
+    OBJECTS_IN,
+    OBJECTS_OUT,
+    BYTES_IN,
+    BYTES_OUT,
+    CACHE_BYTES,
+    CACHE_GROUPS,
+    CACHE_EVICTIONS,
+    SUBGROUP_RESETS,
+    SUBSCRIBER_SKIPS,
+    TOO_FAR_BEHIND,
+    SESSIONS_REFUSED,
+    PROTOCOL_VIOLATIONS,
+];
+
+/// Registers units and help texts with the installed recorder (`# HELP` lines in Prometheus).
+pub fn describe() {
+    describe_gauge!(SESSIONS, Unit::Count, "Open MoQ sessions.");
+    describe_gauge!(SUBSCRIPTIONS, Unit::Count, "Live downstream subscriptions.");
+    describe_gauge!(
+        UPSTREAM_SUBSCRIPTIONS,
+        Unit::Count,
+        "Live upstream subscriptions (one per track)."
+    );
+    describe_counter!(OBJECTS_IN, Unit::Count, "Objects received.");
+    describe_counter!(OBJECTS_OUT, Unit::Count, "Objects sent to subscribers.");
+    describe_counter!(BYTES_IN, Unit::Bytes, "Object payload bytes received.");
+    describe_counter!(BYTES_OUT, Unit::Bytes, "Object payload bytes sent.");
+    describe_gauge!(
+        CACHE_BYTES,
+        Unit::Bytes,
+        "Payload bytes in the group cache."
+    );
+    describe_gauge!(CACHE_GROUPS, Unit::Count, "Groups in the group cache.");
+    describe_counter!(
+        CACHE_EVICTIONS,
+        Unit::Count,
+        "Groups evicted from the cache."
+    );
+    describe_counter!(SUBGROUP_RESETS, Unit::Count, "Subgroup streams reset.");
+    describe_counter!(
+        SUBSCRIBER_SKIPS,
+        Unit::Count,
+        "Slow subscribers that jumped to the newest group."
+    );
+    describe_counter!(
+        TOO_FAR_BEHIND,
+        Unit::Count,
+        "Subscriptions ended as too far behind."
+    );
+    describe_counter!(
+        SESSIONS_REFUSED,
+        Unit::Count,
+        "Sessions refused, by reason."
+    );
+    describe_counter!(
+        PROTOCOL_VIOLATIONS,
+        Unit::Count,
+        "Sessions closed for a protocol violation."
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    #[test]
+    fn names_are_unique_prometheus_names() {
+        let unique: BTreeSet<&str> = ALL.iter().copied().collect();
+        assert_eq!(unique.len(), ALL.len());
+        for name in ALL {
+            assert!(name.starts_with("tern_"), "{name}");
+            assert!(
+                name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{name}"
+            );
+        }
+    }
+}
