@@ -541,6 +541,17 @@ impl Config {
             }
             _ => {}
         }
+        for (key, path) in [
+            ("relay.tls_cert", &self.relay.tls_cert),
+            ("relay.tls_key", &self.relay.tls_key),
+        ] {
+            if path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+                return fail(
+                    key,
+                    "empty path (leave it out for a self-signed certificate)".into(),
+                );
+            }
+        }
         if self.relay.name.trim().is_empty() {
             return fail("relay.name", "must not be empty".into());
         }

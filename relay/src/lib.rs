@@ -10,3 +10,4 @@ pub mod config;
 pub mod core;
 pub mod logging;
 pub mod metrics;
+pub mod node;

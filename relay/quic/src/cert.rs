@@ -139,7 +139,10 @@ pub struct Issued {
 
 impl Issued {
     /// Pair a chain with its key, checking that they match.
-    pub fn new(chain: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'static>) -> Result<Self, CertError> {
+    pub fn new(
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+    ) -> Result<Self, CertError> {
         let Some(leaf) = chain.first() else {
             return Err(CertError::Key(rustls::Error::NoCertificatesPresented));
         };
@@ -155,7 +158,10 @@ impl Issued {
 
     /// The leaf certificate in DER.
     pub fn leaf_der(&self) -> &[u8] {
-        self.certified.end_entity_cert().map(|c| c.as_ref()).unwrap_or_default()
+        self.certified
+            .end_entity_cert()
+            .map(|c| c.as_ref())
+            .unwrap_or_default()
     }
 }
 
@@ -210,7 +216,10 @@ mod tests {
     #[test]
     fn renew_after_must_be_positive() {
         let mut c = SelfSignedConfig::default();
-        assert_eq!(c.renew_after().ok(), Some(Duration::from_secs(10 * 24 * 3600 - 3600)));
+        assert_eq!(
+            c.renew_after().ok(),
+            Some(Duration::from_secs(10 * 24 * 3600 - 3600))
+        );
         c.renew_before = c.validity;
         assert!(c.renew_after().is_err());
     }

@@ -100,15 +100,22 @@ impl Client {
         let quic = |alpn: Vec<Vec<u8>>| -> Result<quinn::ClientConfig, ConnectError> {
             let mut tls = verify::tls_config(&config)?;
             tls.alpn_protocols = alpn;
-            let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls)
-                .map_err(|e| ConnectError::Config {
+            let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls).map_err(|e| {
+                ConnectError::Config {
                     reason: e.to_string(),
-                })?;
+                }
+            })?;
             let mut quic = quinn::ClientConfig::new(Arc::new(crypto));
             quic.transport_config(transport.clone());
             Ok(quic)
         };
-        let raw = quic(config.protocols.iter().map(|p| p.as_bytes().to_vec()).collect())?;
+        let raw = quic(
+            config
+                .protocols
+                .iter()
+                .map(|p| p.as_bytes().to_vec())
+                .collect(),
+        )?;
         let web_transport = quic(vec![ALPN_H3.as_bytes().to_vec()])?;
         Ok(Self {
             endpoint,
@@ -130,7 +137,11 @@ impl Client {
         let web_transport = match parsed.scheme() {
             "https" => true,
             "moqt" => false,
-            _ => return Err(invalid("scheme must be https (WebTransport) or moqt (raw QUIC)")),
+            _ => {
+                return Err(invalid(
+                    "scheme must be https (WebTransport) or moqt (raw QUIC)",
+                ));
+            }
         };
         let host = match parsed.host() {
             Some(url::Host::Domain(d)) => d.to_string(),
@@ -192,21 +203,20 @@ impl Client {
         let request = wtq::proto::ConnectRequest::new(parsed.clone())
             .with_protocols(self.config.protocols.iter().cloned());
         let left = budget.saturating_sub(started.elapsed());
-        let inner = match tokio::time::timeout(left, wtq::Session::connect(conn.clone(), request))
-            .await
-        {
-            Ok(Ok(inner)) => inner,
-            Ok(Err(e)) => {
-                conn.close(0x100u32.into(), b"");
-                return Err(from_client(e, addr, started.elapsed()));
-            }
-            Err(_) => {
-                conn.close(0x100u32.into(), b"");
-                return Err(ConnectError::Lost {
-                    reason: format!("no WebTransport response within {budget:?}"),
-                });
-            }
-        };
+        let inner =
+            match tokio::time::timeout(left, wtq::Session::connect(conn.clone(), request)).await {
+                Ok(Ok(inner)) => inner,
+                Ok(Err(e)) => {
+                    conn.close(0x100u32.into(), b"");
+                    return Err(from_client(e, addr, started.elapsed()));
+                }
+                Err(_) => {
+                    conn.close(0x100u32.into(), b"");
+                    return Err(ConnectError::Lost {
+                        reason: format!("no WebTransport response within {budget:?}"),
+                    });
+                }
+            };
         match inner.protocol().map(str::to_string) {
             Some(p) if self.config.protocols.contains(&p) => Ok(Session::web_transport(inner, p)),
             other => {
@@ -264,11 +274,9 @@ fn from_connection(err: quinn::ConnectionError, addr: SocketAddr, after: Duratio
     use quinn::ConnectionError as E;
     match err {
         E::TimedOut => ConnectError::Unreachable { addr, after },
-        E::TransportError(e) if (0x100..0x200).contains(&u64::from(e.code)) => {
-            ConnectError::Tls {
-                reason: e.reason.clone(),
-            }
-        }
+        E::TransportError(e) if (0x100..0x200).contains(&u64::from(e.code)) => ConnectError::Tls {
+            reason: e.reason.clone(),
+        },
         E::ConnectionClosed(c) if u64::from(c.error_code) == NO_APPLICATION_PROTOCOL => {
             ConnectError::ProtocolRefused {
                 reason: "server accepts none of the offered ALPN protocols".into(),
@@ -291,30 +299,32 @@ fn from_connection(err: quinn::ConnectionError, addr: SocketAddr, after: Duratio
 }
 
 fn from_client(err: wtq::ClientError, addr: SocketAddr, after: Duration) -> ConnectError {
-    match err {
-        wtq::ClientError::Connection(e) => from_connection(e, addr, after),
-        wtq::ClientError::HttpError(wtq::ConnectError::ErrorStatus(status))
-            if status == wtq::http::StatusCode::NOT_ACCEPTABLE =>
-        {
-            ConnectError::ProtocolRefused {
-                reason: "server answered 406: no offered WebTransport protocol is supported"
-                    .into(),
-            }
+    use wtq::ConnectError as H;
+    let status = match &err {
+        wtq::ClientError::HttpError(H::ErrorStatus(status))
+        | wtq::ClientError::HttpError(H::ProtoError(
+            wtq::proto::ConnectError::WrongStatus(Some(status))
+            | wtq::proto::ConnectError::ErrorStatus(status),
+        )) => Some(*status),
+        _ => None,
+    };
+    match (status, err) {
+        (Some(wtq::http::StatusCode::NOT_ACCEPTABLE), _) => ConnectError::ProtocolRefused {
+            reason: "server answered 406: no offered WebTransport protocol is supported".into(),
+        },
+        (Some(status), _) => ConnectError::Refused {
+            reason: format!("HTTP {status}"),
+        },
+        (None, wtq::ClientError::Connection(e))
+        | (None, wtq::ClientError::HttpError(H::ConnectionError(e))) => {
+            from_connection(e, addr, after)
         }
-        wtq::ClientError::HttpError(wtq::ConnectError::ErrorStatus(status)) => {
-            ConnectError::Refused {
-                reason: format!("HTTP {status}"),
-            }
-        }
-        wtq::ClientError::HttpError(wtq::ConnectError::ProtocolMismatch(p)) => {
+        (None, wtq::ClientError::HttpError(H::ProtocolMismatch(p))) => {
             ConnectError::ProtocolRefused {
                 reason: format!("server selected {p:?}, which was not offered"),
             }
         }
-        wtq::ClientError::HttpError(wtq::ConnectError::ConnectionError(e)) => {
-            from_connection(e, addr, after)
-        }
-        e => ConnectError::Lost {
+        (None, e) => ConnectError::Lost {
             reason: e.to_string(),
         },
     }

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cert::SelfSignedConfig;
 use crate::cert::Fingerprint;
+use crate::cert::SelfSignedConfig;
 
 /// The MoQ Transport draft-18 protocol identifier, used as the raw QUIC ALPN and in the
 /// WebTransport `WT-Available-Protocols` / `WT-Protocol` headers.
@@ -91,7 +91,8 @@ impl TransportLimits {
             .max_concurrent_bidi_streams(self.max_concurrent_bidi_streams.into())
             .max_concurrent_uni_streams(self.max_concurrent_uni_streams.into())
             .datagram_receive_buffer_size(
-                (self.datagram_receive_buffer_size > 0).then_some(self.datagram_receive_buffer_size),
+                (self.datagram_receive_buffer_size > 0)
+                    .then_some(self.datagram_receive_buffer_size),
             )
             .datagram_send_buffer_size(self.datagram_send_buffer_size)
             .max_idle_timeout(Some(

@@ -127,13 +127,12 @@ impl Server {
         let mut server_config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
         server_config.transport_config(transport.clone());
 
-        let endpoint =
-            quinn::Endpoint::server(server_config, config.bind).map_err(|error| {
-                ServerError::Bind {
-                    addr: config.bind,
-                    error,
-                }
-            })?;
+        let endpoint = quinn::Endpoint::server(server_config, config.bind).map_err(|error| {
+            ServerError::Bind {
+                addr: config.bind,
+                error,
+            }
+        })?;
         let admission = Arc::new(Admission::new(
             config.max_sessions_per_ip,
             config.retry_threshold,
@@ -292,8 +291,8 @@ async fn handshake_one(
         conn.close(0x100u32.into(), b"no supported protocol");
         return Err("no supported protocol".into());
     };
-    let response = wtq::proto::ConnectResponse::new(wtq::http::StatusCode::OK)
-        .with_protocol(protocol.clone());
+    let response =
+        wtq::proto::ConnectResponse::new(wtq::http::StatusCode::OK).with_protocol(protocol.clone());
     let inner = request
         .respond(response)
         .await

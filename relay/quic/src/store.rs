@@ -109,7 +109,11 @@ fn issue(source: &CertSource) -> Result<Issued, CertError> {
     }
 }
 
-async fn reissue_loop(store: std::sync::Weak<CertStore>, config: SelfSignedConfig, every: std::time::Duration) {
+async fn reissue_loop(
+    store: std::sync::Weak<CertStore>,
+    config: SelfSignedConfig,
+    every: std::time::Duration,
+) {
     let mut delay = every;
     loop {
         tokio::time::sleep(delay).await;

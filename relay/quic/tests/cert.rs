@@ -6,11 +6,15 @@ use std::time::Duration;
 
 use common::{bounded, client_config, server_with, url};
 use tern_quic::cert::self_signed;
-use tern_quic::{CertSource, CertStore, ConnectError, SelfSignedConfig, Transport, TransportLimits};
+use tern_quic::{
+    CertSource, CertStore, ConnectError, SelfSignedConfig, Transport, TransportLimits,
+};
 use x509_parser::extensions::GeneralName;
 
 fn parse(der: &[u8]) -> x509_parser::certificate::X509Certificate<'_> {
-    x509_parser::parse_x509_certificate(der).expect("valid DER").1
+    x509_parser::parse_x509_certificate(der)
+        .expect("valid DER")
+        .1
 }
 
 #[test]
@@ -19,19 +23,40 @@ fn self_signed_is_ecdsa_p256_for_13_days_with_local_names() {
     let cert = parse(issued.leaf_der());
 
     let spki = &cert.public_key().algorithm;
-    assert_eq!(spki.algorithm.to_id_string(), "1.2.840.10045.2.1", "ecPublicKey");
-    let curve = spki.parameters.as_ref().and_then(|p| p.as_oid().ok()).expect("curve");
+    assert_eq!(
+        spki.algorithm.to_id_string(),
+        "1.2.840.10045.2.1",
+        "ecPublicKey"
+    );
+    let curve = spki
+        .parameters
+        .as_ref()
+        .and_then(|p| p.as_oid().ok())
+        .expect("curve");
     assert_eq!(curve.to_id_string(), "1.2.840.10045.3.1.7", "P-256");
-    assert_eq!(cert.signature_algorithm.algorithm.to_id_string(), "1.2.840.10045.4.3.2");
+    assert_eq!(
+        cert.signature_algorithm.algorithm.to_id_string(),
+        "1.2.840.10045.4.3.2"
+    );
 
     let validity = cert.validity();
     let span = validity.not_after.timestamp() - validity.not_before.timestamp();
-    assert_eq!(span, 13 * 24 * 3600, "13 days, under Chromium's 14-day limit");
+    assert_eq!(
+        span,
+        13 * 24 * 3600,
+        "13 days, under Chromium's 14-day limit"
+    );
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let backdated = now - validity.not_before.timestamp();
-    assert!((3500..=3700).contains(&backdated), "not_before about an hour ago: {backdated}");
+    assert!(
+        (3500..=3700).contains(&backdated),
+        "not_before about an hour ago: {backdated}"
+    );
 
-    let san = cert.subject_alternative_name().expect("san ok").expect("san present");
+    let san = cert
+        .subject_alternative_name()
+        .expect("san ok")
+        .expect("san present");
     let names: Vec<String> = san
         .value
         .general_names
@@ -46,7 +71,10 @@ fn self_signed_is_ecdsa_p256_for_13_days_with_local_names() {
         })
         .collect();
     assert_eq!(names, ["localhost", "127.0.0.1", "::1"]);
-    assert_eq!(issued.fingerprint, tern_quic::Fingerprint::of(issued.leaf_der()));
+    assert_eq!(
+        issued.fingerprint,
+        tern_quic::Fingerprint::of(issued.leaf_der())
+    );
 }
 
 fn quick_reissue() -> SelfSignedConfig {
@@ -66,7 +94,9 @@ async fn store_reissues_before_expiry() {
     assert!(task.is_some());
     let first = store.fingerprint();
     let mut watch = store.watch();
-    bounded("re-issue", watch.changed()).await.expect("watch open");
+    bounded("re-issue", watch.changed())
+        .await
+        .expect("watch open");
     let second = *watch.borrow_and_update();
     assert_ne!(first, second);
     assert_eq!(store.fingerprint(), second);
@@ -84,26 +114,37 @@ async fn server_serves_the_reissued_certificate() {
     let mut server = server_with(|c| c.cert = CertSource::SelfSigned(quick_reissue()));
     let old = client_config(&server);
     let mut watch = server.certs().watch();
-    bounded("re-issue", watch.changed()).await.expect("watch open");
+    bounded("re-issue", watch.changed())
+        .await
+        .expect("watch open");
     let target = url(&server, Transport::WebTransport, "/");
-    let err = bounded("old pin", tern_quic::connect(&target, &old)).await.expect_err("old pin");
+    let err = bounded("old pin", tern_quic::connect(&target, &old))
+        .await
+        .expect_err("old pin");
     assert!(matches!(err, ConnectError::Tls { .. }), "{err:?}");
     let fresh = client_config(&server);
-    let (client, incoming) =
-        bounded("new pin", async { tokio::join!(tern_quic::connect(&target, &fresh), server.accept()) }).await;
+    let (client, incoming) = bounded("new pin", async {
+        tokio::join!(tern_quic::connect(&target, &fresh), server.accept())
+    })
+    .await;
     client.expect("new pin connects");
     incoming.expect("accepted");
 }
 
 #[test]
 fn contradictory_reissue_settings_are_refused() {
-    let config = SelfSignedConfig { renew_before: Duration::from_secs(14 * 24 * 3600), ..Default::default() };
+    let config = SelfSignedConfig {
+        renew_before: Duration::from_secs(14 * 24 * 3600),
+        ..Default::default()
+    };
     assert!(CertStore::new(CertSource::SelfSigned(config)).is_err());
 }
 
 fn field<'a>(debug: &'a str, name: &str) -> &'a str {
-    let start = debug.find(&format!("{name}: ")).unwrap_or_else(|| panic!("{name} in {debug}"));
-    let rest = &debug[start + name.len() + 2..];
+    let start = debug
+        .find(&format!(" {name}: "))
+        .unwrap_or_else(|| panic!("{name} in {debug}"));
+    let rest = &debug[start + name.len() + 3..];
     &rest[..rest.find(", ").unwrap_or(rest.len())]
 }
 
@@ -123,15 +164,39 @@ async fn every_window_is_set_from_transport_limits() {
     };
     let server = server_with(|c| c.transport = limits.clone());
     let debug = format!("{:?}", server.transport_config());
-    assert!(field(&debug, "stream_receive_window").contains("123457"), "{debug}");
-    assert!(field(&debug, "receive_window").contains("2345679"), "{debug}");
+    assert!(
+        field(&debug, "stream_receive_window").contains("123457"),
+        "{debug}"
+    );
+    assert!(
+        field(&debug, "receive_window").contains("2345679"),
+        "{debug}"
+    );
     assert!(field(&debug, "send_window").contains("3456791"), "{debug}");
-    assert!(field(&debug, "max_concurrent_bidi_streams").contains("17"), "{debug}");
-    assert!(field(&debug, "max_concurrent_uni_streams").contains("29"), "{debug}");
-    assert!(field(&debug, "datagram_receive_buffer_size").contains("45679"), "{debug}");
-    assert!(field(&debug, "datagram_send_buffer_size").contains("56791"), "{debug}");
-    assert!(field(&debug, "max_idle_timeout").contains("7000"), "{debug}");
-    assert!(field(&debug, "keep_alive_interval").contains("3s"), "{debug}");
+    assert!(
+        field(&debug, "max_concurrent_bidi_streams").contains("17"),
+        "{debug}"
+    );
+    assert!(
+        field(&debug, "max_concurrent_uni_streams").contains("29"),
+        "{debug}"
+    );
+    assert!(
+        field(&debug, "datagram_receive_buffer_size").contains("45679"),
+        "{debug}"
+    );
+    assert!(
+        field(&debug, "datagram_send_buffer_size").contains("56791"),
+        "{debug}"
+    );
+    assert!(
+        field(&debug, "max_idle_timeout").contains("7000"),
+        "{debug}"
+    );
+    assert!(
+        field(&debug, "keep_alive_interval").contains("3s"),
+        "{debug}"
+    );
 }
 
 #[tokio::test]
@@ -143,11 +208,18 @@ async fn limits_reach_the_wire() {
     });
     let config = client_config(&server);
     let target = url(&server, Transport::RawQuic, "/");
-    let (client, incoming) =
-        bounded("connect", async { tokio::join!(tern_quic::connect(&target, &config), server.accept()) }).await;
+    let (client, incoming) = bounded("connect", async {
+        tokio::join!(tern_quic::connect(&target, &config), server.accept())
+    })
+    .await;
     let (client, _incoming) = (client.expect("client"), incoming.expect("accepted"));
     assert_eq!(client.max_datagram_size(), 0);
-    let _first = bounded("first uni", client.open_uni()).await.expect("first");
+    let _first = bounded("first uni", client.open_uni())
+        .await
+        .expect("first");
     let second = tokio::time::timeout(Duration::from_millis(300), client.open_uni()).await;
-    assert!(second.is_err(), "a second uni stream must wait for the peer's limit");
+    assert!(
+        second.is_err(),
+        "a second uni stream must wait for the peer's limit"
+    );
 }

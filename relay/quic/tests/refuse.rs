@@ -13,10 +13,16 @@ async fn wrong_pinned_hash_is_a_tls_error() {
     for transport in BOTH {
         let mut config = client_config(&server);
         config.cert_hashes = vec![Fingerprint([7; 32])];
-        let err = bounded("connect", tern_quic::connect(&url(&server, transport, "/"), &config))
-            .await
-            .expect_err("must fail");
-        assert!(matches!(err, ConnectError::Tls { .. }), "{transport}: {err:?}");
+        let err = bounded(
+            "connect",
+            tern_quic::connect(&url(&server, transport, "/"), &config),
+        )
+        .await
+        .expect_err("must fail");
+        assert!(
+            matches!(err, ConnectError::Tls { .. }),
+            "{transport}: {err:?}"
+        );
     }
 }
 
@@ -25,7 +31,10 @@ async fn silent_port_is_unreachable_within_the_timeout() {
     // A bound UDP socket that never answers: the handshake can only time out.
     let silent = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
     let port = silent.local_addr().expect("addr").port();
-    for url in [format!("moqt://127.0.0.1:{port}/"), format!("https://127.0.0.1:{port}/")] {
+    for url in [
+        format!("moqt://127.0.0.1:{port}/"),
+        format!("https://127.0.0.1:{port}/"),
+    ] {
         let config = tern_quic::ClientConfig {
             disable_verify: true,
             system_roots: false,
@@ -33,13 +42,19 @@ async fn silent_port_is_unreachable_within_the_timeout() {
             ..Default::default()
         };
         let started = Instant::now();
-        let err = bounded("connect", tern_quic::connect(&url, &config)).await.expect_err("must fail");
+        let err = bounded("connect", tern_quic::connect(&url, &config))
+            .await
+            .expect_err("must fail");
         let ConnectError::Unreachable { addr, after } = err else {
             panic!("{url}: expected Unreachable, got {err:?}");
         };
         assert_eq!(addr.port(), port);
         assert!(after >= Duration::from_millis(400), "{after:?}");
-        assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }
 
@@ -49,10 +64,16 @@ async fn unsupported_protocol_is_refused_on_both_transports() {
     for transport in BOTH {
         let mut config = client_config(&server);
         config.protocols = vec!["moqt-99".into()];
-        let err = bounded("connect", tern_quic::connect(&url(&server, transport, "/"), &config))
-            .await
-            .expect_err("must be refused");
-        assert!(matches!(err, ConnectError::ProtocolRefused { .. }), "{transport}: {err:?}");
+        let err = bounded(
+            "connect",
+            tern_quic::connect(&url(&server, transport, "/"), &config),
+        )
+        .await
+        .expect_err("must be refused");
+        assert!(
+            matches!(err, ConnectError::ProtocolRefused { .. }),
+            "{transport}: {err:?}"
+        );
     }
     // The server stays healthy and serves a well-behaved client next.
     let (_client, incoming) = pair(&mut server, Transport::WebTransport).await;
@@ -62,9 +83,14 @@ async fn unsupported_protocol_is_refused_on_both_transports() {
 #[tokio::test]
 async fn bad_urls_are_reported() {
     let config = tern_quic::ClientConfig::default();
-    for bad in ["ftp://example.com/", "not a url", "https:///nohost"] {
-        let err = tern_quic::connect(bad, &config).await.expect_err("must fail");
-        assert!(matches!(err, ConnectError::InvalidUrl { .. }), "{bad}: {err:?}");
+    for bad in ["ftp://example.com/", "not a url", "moqt:///live"] {
+        let err = tern_quic::connect(bad, &config)
+            .await
+            .expect_err("must fail");
+        assert!(
+            matches!(err, ConnectError::InvalidUrl { .. }),
+            "{bad}: {err:?}"
+        );
     }
 }
 
@@ -76,14 +102,19 @@ async fn per_ip_cap_refuses_the_extra_session() {
     let mut held = Vec::new();
     for transport in [Transport::RawQuic, Transport::WebTransport] {
         let target = url(&server, transport, "/");
-        let (session, incoming) =
-            bounded("connect", async { tokio::join!(client.connect(&target), server.accept()) }).await;
+        let (session, incoming) = bounded("connect", async {
+            tokio::join!(client.connect(&target), server.accept())
+        })
+        .await;
         held.push((session.expect("within cap"), incoming.expect("accepted")));
     }
     assert_eq!(server.admitted(), 2);
-    let err = bounded("third", client.connect(&url(&server, Transport::RawQuic, "/")))
-        .await
-        .expect_err("over the cap");
+    let err = bounded(
+        "third",
+        client.connect(&url(&server, Transport::RawQuic, "/")),
+    )
+    .await
+    .expect_err("over the cap");
     assert!(matches!(err, ConnectError::Refused { .. }), "{err:?}");
 
     // Ending one session frees its slot.
@@ -98,8 +129,10 @@ async fn per_ip_cap_refuses_the_extra_session() {
     })
     .await;
     let target = url(&server, Transport::RawQuic, "/");
-    let (again, incoming) =
-        bounded("reconnect", async { tokio::join!(client.connect(&target), server.accept()) }).await;
+    let (again, incoming) = bounded("reconnect", async {
+        tokio::join!(client.connect(&target), server.accept())
+    })
+    .await;
     again.expect("slot reused");
     incoming.expect("accepted");
 }

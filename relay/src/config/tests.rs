@@ -497,6 +497,18 @@ fn cross_field_rules_name_origin_and_key() {
         &file("[relay]\nname = ' '\n"),
         "relay.toml: relay.name: must not be empty",
     );
+    assert_starts(
+        &file("[relay]\ntls_cert = ''\ntls_key = 'k.pem'\n"),
+        "relay.toml: relay.tls_cert: empty path",
+    );
+    // An empty variable clears a path the file set.
+    let cleared = load(
+        Some("[relay]\ntls_cert = 'c.pem'\ntls_key = 'k.pem'\n"),
+        &[("TERN_RELAY_TLS_CERT", ""), ("TERN_RELAY_TLS_KEY", "")],
+        &Overrides::default(),
+    )
+    .expect("cleared");
+    assert_eq!(cleared.relay.tls_cert, None);
 }
 
 #[test]

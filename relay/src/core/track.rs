@@ -12,6 +12,10 @@ use bytes::Bytes;
 
 use super::types::{Location, Object, ObjectStatus};
 
+/// Subgroup ID under which objects that arrived as datagrams are cached. Datagrams have no
+/// subgroup, may arrive in any order and each carries its own priority.
+pub const DATAGRAM_SUBGROUP: u64 = u64::MAX;
+
 /// Bytes charged for an object beyond its payload and properties (bookkeeping overhead).
 const OBJECT_OVERHEAD: usize = 64;
 
@@ -216,7 +220,7 @@ impl Track {
             objects: Vec::new(),
             end: None,
         });
-        if sg.priority != priority {
+        if sg.priority != priority && subgroup != DATAGRAM_SUBGROUP {
             return Appended::Malformed("publisher priority changed within a subgroup");
         }
         if sg.end.is_some() {
@@ -224,6 +228,7 @@ impl Track {
         }
         if let Some(last) = sg.objects.last()
             && last.location.object > loc.object
+            && subgroup != DATAGRAM_SUBGROUP
         {
             // Out-of-order inside a subgroup only happens on a re-opened stream; keep order.
             return Appended::Malformed("object IDs out of order within a subgroup");

@@ -59,7 +59,7 @@ pub fn decode_varint(buf: &mut impl Buf) -> Result<u64, DecodeError> {
     if len == 9 {
         return Ok(buf.get_u64());
     }
-    let mut v = u64::from(first & (0xFFu8 >> len));
+    let mut v = u64::from(first & (0xFFu16 >> len) as u8);
     for _ in 1..len {
         v = (v << 8) | u64::from(buf.get_u8());
     }

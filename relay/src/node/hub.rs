@@ -1,0 +1,231 @@
+//! Shared state of a running relay node: the router (control plane, behind one lock that only
+//! control messages take), the tracks (each behind its own lock: the data path never takes a
+//! process-wide lock), and the registry of live sessions and requests.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use tokio::sync::{Notify, mpsc};
+
+use crate::core::cache::{CacheBudget, sweep};
+use crate::core::fanout::LagPolicy;
+use crate::core::router::{Command, RequestId, Router, SessionId, TrackId};
+use crate::core::track::Track;
+use crate::core::types::TrackName;
+use crate::metrics as m;
+
+use super::session::SessionShared;
+
+/// A cached track shared by its ingest (writer) and fan-out readers.
+#[derive(Debug)]
+pub struct TrackHandle {
+    /// The track's name.
+    pub name: TrackName,
+    /// Cached groups; locked briefly per object.
+    pub track: Mutex<Track>,
+    /// Woken on every change.
+    pub notify: Notify,
+}
+
+impl TrackHandle {
+    /// Lock the cache (never poisoned in practice: a panic here is a bug).
+    pub fn lock(&self) -> MutexGuard<'_, Track> {
+        self.track.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Relay node settings used by the driver.
+#[derive(Debug, Clone)]
+pub struct NodeSettings {
+    /// Process-wide cache budget.
+    pub cache: CacheBudget,
+    /// Slow-subscriber policy.
+    pub lag: LagPolicy,
+    /// Codec limits for peers.
+    pub limits: tern_moq::Limits,
+    /// Requests one session may have open at once.
+    pub max_requests_per_session: usize,
+}
+
+/// Shared state of one relay process.
+pub struct Hub {
+    router: Mutex<Router>,
+    tracks: Mutex<HashMap<TrackId, Arc<TrackHandle>>>,
+    sessions: Mutex<HashMap<SessionId, Arc<SessionShared>>>,
+    requests: Mutex<HashMap<(SessionId, RequestId), mpsc::Sender<Command>>>,
+    next_session: AtomicU64,
+    /// Settings.
+    pub settings: NodeSettings,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub").finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Hub {
+    /// A hub around `router`.
+    pub fn new(router: Router, settings: NodeSettings) -> Arc<Self> {
+        Arc::new(Self {
+            router: Mutex::new(router),
+            tracks: Mutex::new(HashMap::new()),
+            sessions: Mutex::new(HashMap::new()),
+            requests: Mutex::new(HashMap::new()),
+            next_session: AtomicU64::new(1),
+            settings,
+        })
+    }
+
+    /// A new session ID.
+    pub fn next_session_id(&self) -> SessionId {
+        self.next_session.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Register a live session.
+    pub fn add_session(&self, s: Arc<SessionShared>) {
+        lock(&self.sessions).insert(s.id, s);
+        metrics::gauge!(m::SESSIONS).increment(1.0);
+    }
+
+    /// A session ended: forget it and everything it did.
+    pub fn remove_session(self: &Arc<Self>, id: SessionId) {
+        if lock(&self.sessions).remove(&id).is_some() {
+            metrics::gauge!(m::SESSIONS).decrement(1.0);
+        }
+        lock(&self.requests).retain(|(s, _), _| *s != id);
+        self.apply(|r, now| r.handle_session_closed(id, now));
+    }
+
+    /// Close every session (shutdown).
+    pub fn close_all(&self, code: u32, reason: &str) {
+        for s in lock(&self.sessions).values() {
+            s.session.close(code, reason);
+        }
+    }
+
+    /// Register the channel a request task listens on.
+    pub fn add_request(&self, session: SessionId, request: RequestId, tx: mpsc::Sender<Command>) {
+        lock(&self.requests).insert((session, request), tx);
+    }
+
+    /// Forget a request's channel.
+    pub fn remove_request(&self, session: SessionId, request: RequestId) {
+        lock(&self.requests).remove(&(session, request));
+    }
+
+    /// Number of requests a session has registered.
+    pub fn request_count(&self, session: SessionId) -> usize {
+        lock(&self.requests)
+            .keys()
+            .filter(|(s, _)| *s == session)
+            .count()
+    }
+
+    /// Track handle by ID.
+    pub fn track(&self, id: TrackId) -> Option<Arc<TrackHandle>> {
+        lock(&self.tracks).get(&id).cloned()
+    }
+
+    /// Track handle by ID, created if missing.
+    pub fn track_or_insert(&self, id: TrackId, name: &TrackName) -> Arc<TrackHandle> {
+        lock(&self.tracks)
+            .entry(id)
+            .or_insert_with(|| {
+                Arc::new(TrackHandle {
+                    name: name.clone(),
+                    track: Mutex::new(Track::new()),
+                    notify: Notify::new(),
+                })
+            })
+            .clone()
+    }
+
+    /// Run `f` on the router, then carry out every command it produced.
+    pub fn apply<R>(self: &Arc<Self>, f: impl FnOnce(&mut Router, Instant) -> R) -> R {
+        let now = Instant::now();
+        let (out, commands, live) = {
+            let mut router = lock(&self.router);
+            let out = f(&mut router, now);
+            let commands: Vec<Command> = std::iter::from_fn(|| router.poll_command()).collect();
+            let live: Vec<TrackId> = lock(&self.tracks)
+                .keys()
+                .copied()
+                .filter(|id| router.track_name(*id).is_none())
+                .collect();
+            (out, commands, live)
+        };
+        // Tracks the router forgot: drop their caches and wake their readers.
+        for id in live {
+            if let Some(t) = lock(&self.tracks).remove(&id) {
+                t.notify.notify_waiters();
+            }
+        }
+        for cmd in commands {
+            self.dispatch(cmd);
+        }
+        out
+    }
+
+    /// Read-only access to the router.
+    pub fn with_router<R>(&self, f: impl FnOnce(&Router) -> R) -> R {
+        f(&lock(&self.router))
+    }
+
+    fn dispatch(self: &Arc<Self>, cmd: Command) {
+        match cmd {
+            Command::SubscribeUpstream { session, track, name } => {
+                let Some(s) = lock(&self.sessions).get(&session).cloned() else {
+                    self.apply(|r, _| r.handle_upstream_error(track, 0x10));
+                    return;
+                };
+                self.track_or_insert(track, &name);
+                metrics::gauge!(m::UPSTREAM_SUBSCRIPTIONS).increment(1.0);
+                super::upstream::spawn_subscribe(self.clone(), s, track, name);
+            }
+            Command::UnsubscribeUpstream { session, track } => {
+                if let Some(s) = lock(&self.sessions).get(&session).cloned() {
+                    s.cancel_upstream(track);
+                }
+            }
+            Command::SubscribeOk { session, request, .. }
+            | Command::Refuse { session, request, .. }
+            | Command::Ok { session, request }
+            | Command::PublishDone { session, request, .. }
+            | Command::Namespace { session, request, .. }
+            | Command::NamespaceDone { session, request, .. } => {
+                let tx = lock(&self.requests).get(&(session, request)).cloned();
+                if let Some(tx) = tx
+                    && tx.try_send(cmd).is_err()
+                {
+                    // The request task is not keeping up with its own control messages: the
+                    // peer is not reading. Close that session alone.
+                    if let Some(s) = lock(&self.sessions).get(&session).cloned() {
+                        tracing::warn!(session, request, "request backlog full; closing session");
+                        s.session.close(0x1, "control backlog exceeded");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Evict expired groups and enforce the byte budget across every track.
+    pub fn sweep(&self, now: Instant) {
+        let handles: Vec<Arc<TrackHandle>> = lock(&self.tracks).values().cloned().collect();
+        let mut guards: Vec<MutexGuard<'_, Track>> = handles.iter().map(|h| h.lock()).collect();
+        let mut refs: Vec<&mut Track> = guards.iter_mut().map(|g| &mut **g).collect();
+        let swept = sweep(&mut refs, &self.settings.cache, now);
+        drop(guards);
+        metrics::gauge!(m::CACHE_BYTES).set(swept.held as f64);
+        metrics::counter!(m::CACHE_EVICTIONS).increment(swept.groups);
+        for h in &handles {
+            h.notify.notify_waiters();
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! The relay node's async driver: a thin layer of tokio tasks around the sans-IO core.
+//!
+//! - [`session`]: one task per QUIC/WebTransport session (control stream, stream accept).
+//! - [`request`]: one task per request stream (SUBSCRIBE, PUBLISH_NAMESPACE, ...).
+//! - [`ingest`]: publisher data streams and datagrams into the track cache.
+//! - [`serve`]: one writer per downstream subscription, fed by the core's fan-out.
+//! - [`upstream`]: the relay's own SUBSCRIBEs and incoming PUBLISHes.
+//! - [`fetch`]: FETCH from the cache.
+//! - [`hub`]: shared state (router, tracks, sessions).
+
+pub mod fetch;
+pub mod hub;
+pub mod ingest;
+pub mod request;
+pub mod serve;
+pub mod session;
+pub mod upstream;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tern_quic::{Fingerprint, Server, ServerConfig};
+
+
+use crate::core::router::{Router, RouterConfig};
+pub use hub::{Hub, NodeSettings};
+
+/// A running relay: its address, certificate fingerprint and shared state.
+#[derive(Debug)]
+pub struct Node {
+    /// Bound UDP address.
+    pub addr: SocketAddr,
+    /// SHA-256 of the current certificate.
+    pub fingerprint: Fingerprint,
+    /// Shared state.
+    pub hub: Arc<Hub>,
+    certs: Arc<tern_quic::CertStore>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Node {
+    /// Bind and start serving.
+    pub fn start(server: ServerConfig, router: RouterConfig, settings: NodeSettings) -> anyhow::Result<Self> {
+        let server = Server::bind(server)?;
+        let addr = server.local_addr()?;
+        let fingerprint = server.fingerprint();
+        let hub = Hub::new(Router::new(router), settings);
+        let certs = server.certs().clone();
+        let mut tasks = Vec::new();
+        let h = hub.clone();
+        let mut server = server;
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let incoming = server.accept().await;
+                let Some(incoming) = incoming else { break };
+                tracing::debug!(peer = %incoming.remote, transport = ?incoming.transport, path = incoming.path(), "accepted");
+                tokio::spawn(session::run(h.clone(), incoming.session, true));
+            }
+        }));
+        let h = hub.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let next = h.with_router(|r| r.poll_timeout());
+                let wait = next
+                    .map(|t| t.saturating_duration_since(Instant::now()))
+                    .unwrap_or(Duration::from_millis(500))
+                    .min(Duration::from_millis(500));
+                tokio::time::sleep(wait).await;
+                h.apply(|r, now| r.handle_timeout(now));
+                h.sweep(Instant::now());
+            }
+        }));
+        Ok(Self { addr, fingerprint, hub, certs, tasks })
+    }
+
+    /// The certificate store's current fingerprint (changes when re-issued).
+    pub fn current_fingerprint(&self) -> Fingerprint {
+        self.certs.fingerprint()
+    }
+
+    /// Stop accepting and close every session with `reason`.
+    pub async fn shutdown(self, reason: &str) {
+        for t in &self.tasks {
+            t.abort();
+        }
+        self.hub.close_all(0, reason);
+    }
+}

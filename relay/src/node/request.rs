@@ -1,0 +1,331 @@
+//! Request streams opened by a peer: one bidirectional stream per SUBSCRIBE, PUBLISH,
+//! PUBLISH_NAMESPACE, SUBSCRIBE_NAMESPACE, TRACK_STATUS or FETCH. The first message names the
+//! request; responses and updates follow on the same stream.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use tern_moq::message::codes::{PublishDoneCode, RequestErrorCode, SessionError as Code};
+use tern_moq::message::{
+    Namespace as NamespaceMsg, NamespaceDone, Parameters, PublishDone, RequestError, RequestOk,
+    Subscribe, SubscribeOk, SubscriptionFilter,
+};
+use tern_moq::{ControlReader, Message, ReasonPhrase, TrackNamespace};
+use tern_quic::{RecvStream, SendStream};
+
+use crate::core::router::{Command, Ended, Refusal};
+use crate::core::types::{Filter, Location, TrackName};
+
+use super::hub::Hub;
+use super::session::{SessionShared, write_message};
+
+/// Read the next message from a request stream. `Ok(None)` at a clean FIN.
+pub async fn read_message(
+    recv: &mut RecvStream,
+    reader: &mut ControlReader,
+) -> anyhow::Result<Option<Message>> {
+    loop {
+        if let Some(msg) = reader.pop()? {
+            return Ok(Some(msg));
+        }
+        match recv.read_chunk(16 * 1024).await? {
+            Some(chunk) => reader.push(&chunk)?,
+            None => {
+                reader.finish()?;
+                return Ok(None);
+            }
+        }
+    }
+}
+
+/// Refuse a request before reading it: the session has too many open.
+pub async fn refuse_excessive(send: &mut SendStream, _recv: RecvStream) {
+    let _ = write_message(send, error(RequestErrorCode::EXCESSIVE_LOAD, "too many requests")).await;
+    let _ = send.finish();
+}
+
+fn error(code: RequestErrorCode, reason: &str) -> RequestError {
+    RequestError {
+        error_code: code,
+        retry_interval: 0,
+        error_reason: ReasonPhrase::new(reason.to_owned()),
+        redirect: None,
+    }
+}
+
+fn refusal(reason: Refusal) -> RequestError {
+    match reason {
+        Refusal::DoesNotExist => error(RequestErrorCode::DOES_NOT_EXIST, "no publisher for this track"),
+        Refusal::Timeout => error(RequestErrorCode::TIMEOUT, "no publisher within the rendezvous timeout"),
+        Refusal::ExcessiveLoad => error(RequestErrorCode::EXCESSIVE_LOAD, "too many subscriptions"),
+        Refusal::DuplicateSubscription => {
+            error(RequestErrorCode::DUPLICATE_SUBSCRIPTION, "already subscribed")
+        }
+        Refusal::Upstream(code) => RequestError {
+            error_code: RequestErrorCode(code),
+            ..error(RequestErrorCode(code), "refused upstream")
+        },
+        Refusal::Invalid => error(RequestErrorCode::DOES_NOT_EXIST, "reserved namespace"),
+    }
+}
+
+/// Convert a wire namespace and name into the core's track name.
+pub fn track_name(ns: &TrackNamespace, name: &bytes::Bytes) -> TrackName {
+    TrackName {
+        namespace: ns.fields().to_vec(),
+        name: name.clone(),
+    }
+}
+
+/// The core's filter for a SUBSCRIBE's parameters (absent: unfiltered, i.e. from {0,0}).
+pub fn filter(params: &Parameters) -> Filter {
+    match params.subscription_filter() {
+        Some(SubscriptionFilter::NextGroupStart) => Filter::NextGroupStart,
+        Some(SubscriptionFilter::LargestObject) => Filter::LargestObject,
+        Some(SubscriptionFilter::AbsoluteStart(l)) => {
+            Filter::AbsoluteStart(Location::new(l.group, l.object))
+        }
+        Some(SubscriptionFilter::AbsoluteRange { start, end_group_delta }) => {
+            Filter::AbsoluteRange(Location::new(start.group, start.object), end_group_delta)
+        }
+        None => Filter::AbsoluteStart(Location::new(0, 0)),
+    }
+}
+
+/// Serve one request stream.
+pub async fn run(hub: Arc<Hub>, s: Arc<SessionShared>, mut send: SendStream, mut recv: RecvStream) {
+    let mut reader = ControlReader::new(hub.settings.limits);
+    let first = match read_message(&mut recv, &mut reader).await {
+        Ok(Some(m)) => m,
+        Ok(None) => return,
+        Err(e) => {
+            if let Some(d) = e.downcast_ref::<tern_moq::DecodeError>() {
+                s.violation(d.wire_code(), &format!("request stream: {d}"));
+            }
+            return;
+        }
+    };
+    let result = match first {
+        Message::Subscribe(m) => subscribe(&hub, &s, m, send, recv, reader).await,
+        Message::PublishNamespace(m) => {
+            let rid = m.request_id;
+            let ns = m.track_namespace.fields().to_vec();
+            let sid = s.id;
+            lifetime(&hub, &s, rid, 0, send, recv, reader, move |r, now| {
+                r.handle_publish_namespace(sid, rid, ns, now)
+            }, |hub, sid| hub.apply(|r, _| r.handle_publish_namespace_done(sid, rid)))
+            .await
+        }
+        Message::SubscribeNamespace(m) => {
+            let rid = m.request_id;
+            let prefix = m.track_namespace_prefix.fields().to_vec();
+            let prefix_len = prefix.len();
+            let sid = s.id;
+            lifetime(&hub, &s, rid, prefix_len, send, recv, reader, move |r, _| {
+                r.handle_subscribe_namespace(sid, rid, prefix)
+            }, |hub, sid| hub.apply(|r, _| r.handle_subscribe_namespace_done(sid, rid)))
+            .await
+        }
+        Message::Publish(m) => super::upstream::publish(&hub, &s, m, send, recv, reader).await,
+        Message::TrackStatus(m) => {
+            let name = track_name(&m.track_namespace, &m.track_name);
+            let largest = hub
+                .with_router(|r| r.track_id(&name))
+                .and_then(|id| hub.track(id))
+                .map(|t| t.lock().largest());
+            match largest {
+                Some(largest) => {
+                    let mut params = Parameters::new();
+                    if let Some(l) = largest {
+                        params.set_largest_object(tern_moq::Location::new(l.group, l.object));
+                    }
+                    let ok = RequestOk { parameters: params, track_properties: Default::default() };
+                    write_message(&mut send, ok).await.map(|_| ())
+                }
+                None => write_message(&mut send, refusal(Refusal::DoesNotExist)).await,
+            }
+            .and_then(|_| Ok(send.finish()?))
+        }
+        Message::Fetch(m) => super::fetch::serve(&hub, &s, m, send, recv).await,
+        Message::SubscribeTracks(_) => {
+            let e = error(RequestErrorCode::NOT_SUPPORTED, "SUBSCRIBE_TRACKS is not supported yet");
+            write_message(&mut send, e).await.and_then(|_| Ok(send.finish()?))
+        }
+        other => {
+            s.violation(
+                Code::PROTOCOL_VIOLATION,
+                &format!("request stream opened with {}", other.name()),
+            );
+            Ok(())
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(session = s.id, "request ended: {e:#}");
+    }
+}
+
+/// A request that lives as long as its stream: PUBLISH_NAMESPACE, SUBSCRIBE_NAMESPACE.
+#[allow(clippy::too_many_arguments)]
+async fn lifetime(
+    hub: &Arc<Hub>,
+    s: &Arc<SessionShared>,
+    rid: u64,
+    prefix_len: usize,
+    mut send: SendStream,
+    mut recv: RecvStream,
+    mut reader: ControlReader,
+    start: impl FnOnce(&mut crate::core::router::Router, std::time::Instant),
+    end: impl FnOnce(&Arc<Hub>, u64),
+) -> anyhow::Result<()> {
+    let (tx, mut rx) = mpsc::channel(64);
+    hub.add_request(s.id, rid, tx);
+    hub.apply(start);
+    let result: anyhow::Result<()> = async {
+        loop {
+            tokio::select! {
+                cmd = rx.recv() => match cmd {
+                    Some(Command::Ok { .. }) => {
+                        let ok = RequestOk { parameters: Parameters::new(), track_properties: Default::default() };
+                        write_message(&mut send, ok).await?;
+                    }
+                    Some(Command::Refuse { reason, .. }) => {
+                        write_message(&mut send, refusal(reason)).await?;
+                        send.finish()?;
+                        return Ok(());
+                    }
+                    Some(Command::Namespace { namespace, .. }) => {
+                        let suffix = suffix(&namespace, prefix_len);
+                        write_message(&mut send, NamespaceMsg { track_namespace_suffix: suffix }).await?;
+                    }
+                    Some(Command::NamespaceDone { namespace, .. }) => {
+                        let suffix = suffix(&namespace, prefix_len);
+                        write_message(&mut send, NamespaceDone { track_namespace_suffix: suffix }).await?;
+                    }
+                    Some(_) => {}
+                    None => return Ok(()),
+                },
+                msg = read_message(&mut recv, &mut reader) => match msg? {
+                    None => return Ok(()),
+                    Some(Message::RequestUpdate(_)) => {
+                        let ok = RequestOk { parameters: Parameters::new(), track_properties: Default::default() };
+                        write_message(&mut send, ok).await?;
+                    }
+                    Some(other) => {
+                        s.violation(Code::PROTOCOL_VIOLATION, &format!("unexpected {} on a request stream", other.name()));
+                        return Ok(());
+                    }
+                },
+            }
+        }
+    }
+    .await;
+    hub.remove_request(s.id, rid);
+    end(hub, s.id);
+    result
+}
+
+/// NAMESPACE carries the part of the namespace after the subscriber's prefix.
+fn suffix(ns: &[bytes::Bytes], prefix_len: usize) -> TrackNamespace {
+    TrackNamespace::new(ns[prefix_len.min(ns.len())..].to_vec())
+}
+
+/// A downstream SUBSCRIBE: wait for the router, then fan out from the track's cache.
+async fn subscribe(
+    hub: &Arc<Hub>,
+    s: &Arc<SessionShared>,
+    m: Subscribe,
+    mut send: SendStream,
+    mut recv: RecvStream,
+    mut reader: ControlReader,
+) -> anyhow::Result<()> {
+    let rid = m.request_id;
+    let name = track_name(&m.track_namespace, &m.track_name);
+    let filter = filter(&m.parameters);
+    let rendezvous = Duration::from_millis(m.parameters.rendezvous_timeout().unwrap_or(0));
+    let priority = m.parameters.subscriber_priority().unwrap_or(128);
+    let forward = m.parameters.forward().unwrap_or(true);
+    let (tx, mut rx) = mpsc::channel(64);
+    hub.add_request(s.id, rid, tx);
+    hub.apply(|r, now| r.handle_subscribe(s.id, rid, name.clone(), filter, rendezvous, now));
+    let mut serving: Option<super::serve::Serving> = None;
+    let result: anyhow::Result<()> = async {
+        loop {
+            tokio::select! {
+                cmd = rx.recv() => match cmd {
+                    Some(Command::SubscribeOk { track, filter, .. }) => {
+                        let Some(handle) = hub.track(track) else {
+                            write_message(&mut send, refusal(Refusal::DoesNotExist)).await?;
+                            send.finish()?;
+                            return Ok(());
+                        };
+                        let alias = s.next_alias();
+                        let (largest, fanout) = super::serve::fanout_for(&hub.settings, &handle, filter, priority, forward);
+                        let mut params = Parameters::new();
+                        if let Some(l) = largest {
+                            params.set_largest_object(tern_moq::Location::new(l.group, l.object));
+                        }
+                        let Some(fanout) = fanout else {
+                            write_message(&mut send, error(RequestErrorCode::INVALID_RANGE, "filter end group overflows")).await?;
+                            send.finish()?;
+                            return Ok(());
+                        };
+                        write_message(&mut send, SubscribeOk { track_alias: alias, parameters: params, track_properties: Default::default() }).await?;
+                        serving = Some(super::serve::spawn(s.clone(), handle, fanout, alias));
+                    }
+                    Some(Command::Refuse { reason, .. }) => {
+                        write_message(&mut send, refusal(reason)).await?;
+                        send.finish()?;
+                        return Ok(());
+                    }
+                    Some(Command::PublishDone { reason, .. }) => {
+                        let count = match serving.take() {
+                            Some(sv) => sv.finish().await,
+                            None => 0,
+                        };
+                        let (code, text) = match reason {
+                            Ended::Upstream(c) => (PublishDoneCode(c), "track ended upstream"),
+                            Ended::PublisherGone => (PublishDoneCode::TRACK_ENDED, "publisher went away"),
+                            Ended::GoingAway => (PublishDoneCode::GOING_AWAY, "relay going away"),
+                        };
+                        write_message(&mut send, PublishDone { status_code: code, stream_count: count, error_reason: ReasonPhrase::new(text.to_owned()) }).await?;
+                        send.finish()?;
+                        return Ok(());
+                    }
+                    Some(_) => {}
+                    None => return Ok(()),
+                },
+                done = async { match serving.as_mut() { Some(sv) => sv.done().await, None => std::future::pending().await } } => {
+                    // The fan-out ended by itself (TOO_FAR_BEHIND, range complete, track ended).
+                    let (code, text, count) = done;
+                    serving = None;
+                    write_message(&mut send, PublishDone { status_code: code, stream_count: count, error_reason: ReasonPhrase::new(text.to_owned()) }).await?;
+                    send.finish()?;
+                    return Ok(());
+                }
+                msg = read_message(&mut recv, &mut reader) => match msg {
+                    Ok(None) | Err(_) => return Ok(()), // FIN or STOP: unsubscribe
+                    Ok(Some(Message::RequestUpdate(u))) => {
+                        if let Some(sv) = serving.as_ref() {
+                            sv.update(&u.parameters);
+                        }
+                        let ok = RequestOk { parameters: Parameters::new(), track_properties: Default::default() };
+                        write_message(&mut send, ok).await?;
+                    }
+                    Ok(Some(other)) => {
+                        s.violation(Code::PROTOCOL_VIOLATION, &format!("unexpected {} on a SUBSCRIBE stream", other.name()));
+                        return Ok(());
+                    }
+                },
+            }
+        }
+    }
+    .await;
+    if let Some(sv) = serving {
+        sv.stop();
+    }
+    hub.remove_request(s.id, rid);
+    hub.apply(|r, now| r.handle_unsubscribe(s.id, rid, now));
+    result
+}

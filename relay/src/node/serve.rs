@@ -1,0 +1,331 @@
+//! The writer of one downstream subscription: turns [`Fanout`] deliveries into subgroup streams
+//! and datagrams on the subscriber's session. Payloads are written as the shared `Bytes` the
+//! cache holds (no copy per subscriber); only the few header bytes are per stream.
+//!
+//! Bounded everywhere: the fan-out cursor is the only queue, a write that cannot progress within
+//! the delivery timeout resets that stream, and quinn's own send window caps what it buffers.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use tern_moq::coding::encode_varint;
+use tern_moq::data::{SubgroupHeader, SubgroupId, encode_subgroup_header};
+use tern_moq::message::Parameters;
+use tern_moq::message::codes::PublishDoneCode;
+use tern_quic::SendStream;
+
+use crate::core::fanout::{Delivery, DoneReason, Fanout};
+use crate::core::types::{Filter, Location, Object, ObjectStatus};
+use crate::metrics as m;
+
+use super::hub::{NodeSettings, TrackHandle};
+use super::session::SessionShared;
+
+pub use crate::core::track::DATAGRAM_SUBGROUP;
+
+/// Deliveries taken from the cache per lock.
+const BATCH: usize = 64;
+
+/// Build the fan-out reader for a filter, resolved against the track's cache now.
+pub fn fanout_for(
+    settings: &NodeSettings,
+    handle: &TrackHandle,
+    filter: Filter,
+    priority: u8,
+    forward: bool,
+) -> (Option<Location>, Option<Fanout>) {
+    let track = handle.lock();
+    let largest = track.largest();
+    let Some(range) = filter.resolve(largest) else {
+        return (largest, None);
+    };
+    // Largest Object and Next Group Start only cover objects after the largest one: new log
+    // entries. Absolute filters may reach back into the cache.
+    let cursor = match filter {
+        Filter::LargestObject | Filter::NextGroupStart => track.tail(),
+        Filter::AbsoluteStart(_) | Filter::AbsoluteRange(..) => track.head(),
+    };
+    let mut f = Fanout::new(range, cursor, priority, settings.lag);
+    f.set_forward(forward);
+    (largest, Some(f))
+}
+
+enum Control {
+    Update { forward: Option<bool>, priority: Option<u8> },
+    Finish(oneshot::Sender<u64>),
+}
+
+/// A running subscription writer.
+pub struct Serving {
+    control: mpsc::Sender<Control>,
+    task: JoinHandle<(PublishDoneCode, &'static str, u64)>,
+}
+
+impl Serving {
+    /// Apply a REQUEST_UPDATE.
+    pub fn update(&self, params: &Parameters) {
+        let _ = self.control.try_send(Control::Update {
+            forward: params.forward(),
+            priority: params.subscriber_priority(),
+        });
+    }
+
+    /// Deliver what is cached, finish every stream, and return the number of streams opened.
+    pub async fn finish(self) -> u64 {
+        let (tx, rx) = oneshot::channel();
+        if self.control.send(Control::Finish(tx)).await.is_err() {
+            return self.task.await.map(|(_, _, n)| n).unwrap_or(0);
+        }
+        rx.await.unwrap_or(0)
+    }
+
+    /// Wait until the writer ends by itself.
+    pub async fn done(&mut self) -> (PublishDoneCode, &'static str, u64) {
+        (&mut self.task)
+            .await
+            .unwrap_or((PublishDoneCode::INTERNAL_ERROR, "writer failed", 0))
+    }
+
+    /// Stop now (the subscriber left).
+    pub fn stop(self) {
+        self.task.abort();
+    }
+}
+
+/// Start writing `fanout` to the subscriber's session under `alias`.
+pub fn spawn(s: Arc<SessionShared>, track: Arc<TrackHandle>, fanout: Fanout, alias: u64) -> Serving {
+    let (control, rx) = mpsc::channel(8);
+    let task = tokio::spawn(run(s, track, fanout, alias, rx));
+    metrics::gauge!(m::SUBSCRIPTIONS).increment(1.0);
+    Serving { control, task }
+}
+
+struct Writer {
+    s: Arc<SessionShared>,
+    alias: u64,
+    streams: HashMap<(u64, u64), SendStream>,
+    opened: u64,
+    timeout: Duration,
+    headers: BytesMut,
+}
+
+async fn run(
+    s: Arc<SessionShared>,
+    track: Arc<TrackHandle>,
+    mut fanout: Fanout,
+    alias: u64,
+    mut control: mpsc::Receiver<Control>,
+) -> (PublishDoneCode, &'static str, u64) {
+    let timeout = fanout_timeout(&fanout);
+    let mut w = Writer {
+        s,
+        alias,
+        streams: HashMap::new(),
+        opened: 0,
+        timeout,
+        headers: BytesMut::with_capacity(4096),
+    };
+    let mut finishing: Option<oneshot::Sender<u64>> = None;
+    let result = loop {
+        let notified = track.notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let batch: Vec<Delivery> = {
+            let t = track.lock();
+            let now = Instant::now();
+            std::iter::from_fn(|| fanout.poll(&t, now)).take(BATCH).collect()
+        };
+        if batch.is_empty() {
+            if let Some(tx) = finishing.take() {
+                w.finish_all();
+                let _ = tx.send(w.opened);
+                break (PublishDoneCode::TRACK_ENDED, "track ended", w.opened);
+            }
+            tokio::select! {
+                _ = notified => {}
+                c = control.recv() => match c {
+                    Some(Control::Update { forward, priority }) => {
+                        if let Some(f) = forward { fanout.set_forward(f); }
+                        if let Some(p) = priority { fanout.set_subscriber_priority(p); }
+                    }
+                    Some(Control::Finish(tx)) => finishing = Some(tx),
+                    None => break (PublishDoneCode::INTERNAL_ERROR, "cancelled", w.opened),
+                },
+                // Wake up now and then so lag is noticed even when the track goes quiet.
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            }
+            continue;
+        }
+        let mut ended = None;
+        for d in batch {
+            if let Some(reason) = w.apply(d).await {
+                ended = Some(reason);
+                break;
+            }
+        }
+        if let Some(reason) = ended {
+            w.finish_all();
+            if let Some(tx) = finishing.take() {
+                let _ = tx.send(w.opened);
+            }
+            break match reason {
+                DoneReason::TooFarBehind => {
+                    metrics::counter!(m::TOO_FAR_BEHIND).increment(1);
+                    (PublishDoneCode::TOO_FAR_BEHIND, "subscriber too far behind", w.opened)
+                }
+                DoneReason::RangeComplete => {
+                    (PublishDoneCode::SUBSCRIPTION_ENDED, "range complete", w.opened)
+                }
+                DoneReason::TrackEnded => (PublishDoneCode::TRACK_ENDED, "track ended", w.opened),
+            };
+        }
+    };
+    let stats = fanout.stats();
+    metrics::counter!(m::SUBSCRIBER_SKIPS).increment(stats.skips);
+    metrics::counter!(m::SUBGROUP_RESETS).increment(stats.resets);
+    metrics::gauge!(m::SUBSCRIPTIONS).decrement(1.0);
+    result
+}
+
+fn fanout_timeout(_f: &Fanout) -> Duration {
+    Duration::from_secs(2)
+}
+
+impl Writer {
+    async fn apply(&mut self, d: Delivery) -> Option<DoneReason> {
+        match d {
+            Delivery::Open { group, subgroup, publisher_priority, send_order } => {
+                if subgroup == DATAGRAM_SUBGROUP {
+                    return None;
+                }
+                let stream = tokio::time::timeout(self.timeout, self.s.session.open_uni()).await;
+                let Ok(Ok(mut stream)) = stream else {
+                    return None; // no stream credit in time: this subgroup is skipped
+                };
+                let _ = stream.set_priority(send_order);
+                let header = SubgroupHeader {
+                    track_alias: self.alias,
+                    group_id: group,
+                    subgroup_id: if subgroup == 0 { SubgroupId::Zero } else { SubgroupId::Explicit(subgroup) },
+                    publisher_priority: Some(publisher_priority),
+                    has_properties: true,
+                    end_of_group: false,
+                    first_object: false,
+                };
+                if self.write(&mut stream, encode_subgroup_header(&header)).await {
+                    self.opened += 1;
+                    self.streams.insert((group, subgroup), stream);
+                }
+            }
+            Delivery::Object { group, subgroup, previous, object } => {
+                if subgroup == DATAGRAM_SUBGROUP {
+                    self.datagram(group, &object);
+                    return None;
+                }
+                let header = self.object_header(previous, &object);
+                let Some(mut stream) = self.streams.remove(&(group, subgroup)) else {
+                    return None;
+                };
+                let ok = self.write(&mut stream, header).await
+                    && (object.payload.is_empty() || self.write(&mut stream, object.payload.clone()).await);
+                if ok {
+                    metrics::counter!(m::OBJECTS_OUT).increment(1);
+                    metrics::counter!(m::BYTES_OUT).increment(object.payload.len() as u64);
+                    self.streams.insert((group, subgroup), stream);
+                } else {
+                    let _ = stream.reset(crate::core::fanout::RESET_DELIVERY_TIMEOUT as u32);
+                }
+            }
+            Delivery::Finish { group, subgroup } => {
+                if let Some(mut s) = self.streams.remove(&(group, subgroup)) {
+                    let _ = s.finish();
+                }
+            }
+            Delivery::Reset { group, subgroup, code } => {
+                if let Some(mut s) = self.streams.remove(&(group, subgroup)) {
+                    let _ = s.reset(code as u32);
+                }
+            }
+            Delivery::Done(reason) => return Some(reason),
+        }
+        None
+    }
+
+    /// Write one chunk, giving up (and resetting) if the subscriber does not take it in time.
+    async fn write(&self, stream: &mut SendStream, chunk: Bytes) -> bool {
+        matches!(tokio::time::timeout(self.timeout, stream.write_chunk(chunk)).await, Ok(Ok(())))
+    }
+
+    /// Object header on a subgroup stream with the PROPERTIES bit set: ID delta, properties,
+    /// payload length, status when empty. Encoded into a shared arena (no allocation per object
+    /// in the steady state).
+    fn object_header(&mut self, previous: Option<u64>, object: &Object) -> Bytes {
+        let id = object.location.object;
+        let delta = match previous {
+            Some(p) => id.saturating_sub(p).saturating_sub(1),
+            None => id,
+        };
+        if self.headers.capacity() - self.headers.len() < 64 + object.properties.len() {
+            self.headers.reserve(4096 + object.properties.len());
+        }
+        encode_varint(delta, &mut self.headers);
+        encode_varint(object.properties.len() as u64, &mut self.headers);
+        self.headers.extend_from_slice(&object.properties);
+        encode_varint(object.payload.len() as u64, &mut self.headers);
+        if object.payload.is_empty() {
+            encode_varint(status_code(object.status), &mut self.headers);
+        }
+        self.headers.split().freeze()
+    }
+
+    fn datagram(&self, group: u64, object: &Object) {
+        use tern_moq::data::{DatagramPayload, ObjectDatagram, encode_datagram_header};
+        let Ok(properties) = tern_moq::data::Properties::from_raw(object.properties.clone()) else {
+            return;
+        };
+        let d = ObjectDatagram {
+            track_alias: self.alias,
+            group_id: group,
+            object_id: object.location.object,
+            publisher_priority: None,
+            properties,
+            end_of_group: object.status == ObjectStatus::EndOfGroup,
+            payload: match object.status {
+                ObjectStatus::Normal => DatagramPayload::Payload(object.payload.clone()),
+                ObjectStatus::EndOfTrack => DatagramPayload::Status(tern_moq::data::ObjectStatus::EndOfTrack),
+                _ => DatagramPayload::Status(tern_moq::data::ObjectStatus::EndOfGroup),
+            },
+        };
+        let Ok(header) = encode_datagram_header(&d) else {
+            return;
+        };
+        let mut buf = BytesMut::with_capacity(header.len() + object.payload.len());
+        buf.extend_from_slice(&header);
+        if object.status == ObjectStatus::Normal {
+            buf.extend_from_slice(&object.payload);
+        }
+        let _ = self.s.session.send_datagram(buf.freeze());
+        metrics::counter!(m::OBJECTS_OUT).increment(1);
+    }
+
+    fn finish_all(&mut self) {
+        for (_, mut s) in self.streams.drain() {
+            let _ = s.finish();
+        }
+    }
+}
+
+/// Wire value of an object status.
+pub fn status_code(s: ObjectStatus) -> u64 {
+    match s {
+        ObjectStatus::Normal => 0,
+        ObjectStatus::DoesNotExist => 1,
+        ObjectStatus::EndOfGroup => 3,
+        ObjectStatus::EndOfTrack => 4,
+    }
+}

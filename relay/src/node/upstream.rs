@@ -1,0 +1,162 @@
+//! The relay as a subscriber: SUBSCRIBE sent to a publisher session (one per track), and
+//! PUBLISH received from one.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use tern_moq::message::codes::SessionError as Code;
+use tern_moq::message::{Parameters, Publish, RequestOk, Subscribe, SubscriptionFilter};
+use tern_moq::{ControlReader, Message, TrackNamespace};
+use tern_quic::{RecvStream, SendStream};
+
+use crate::core::router::{Command, TrackId};
+use crate::core::types::TrackName;
+
+use super::hub::Hub;
+use super::request::{read_message, track_name};
+use super::session::{SessionShared, write_message};
+
+/// Time allowed after PUBLISH_DONE for the publisher's last data streams to land.
+const DONE_GRACE: Duration = Duration::from_millis(300);
+
+/// Subscribe upstream for `track` at publisher session `s`.
+pub fn spawn_subscribe(hub: Arc<Hub>, s: Arc<SessionShared>, track: TrackId, name: TrackName) {
+    let (cancel_tx, cancel_rx) = oneshot::channel();
+    s.add_upstream(track, cancel_tx);
+    tokio::spawn(async move {
+        let mut alias = None;
+        let result = subscribe(&hub, &s, track, &name, cancel_rx, &mut alias).await;
+        if let Some(a) = alias {
+            s.remove_alias(a);
+        }
+        metrics::gauge!(crate::metrics::UPSTREAM_SUBSCRIPTIONS).decrement(1.0);
+        match result {
+            Ok(Some(status)) => hub.apply(|r, _| r.handle_upstream_done(track, status)),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::debug!(session = s.id, %name, "upstream subscription ended: {e:#}");
+                hub.apply(|r, _| r.handle_upstream_done(track, 0x2));
+            }
+        }
+    });
+}
+
+/// Returns the PUBLISH_DONE status when the upstream ended the track, `None` when we cancelled.
+async fn subscribe(
+    hub: &Arc<Hub>,
+    s: &Arc<SessionShared>,
+    track: TrackId,
+    name: &TrackName,
+    mut cancel: oneshot::Receiver<()>,
+    alias: &mut Option<u64>,
+) -> anyhow::Result<Option<u64>> {
+    let (mut send, mut recv) = s.session.open_bi().await?;
+    let mut params = Parameters::new();
+    params.set_subscription_filter(&SubscriptionFilter::LargestObject);
+    let msg = Subscribe {
+        request_id: s.next_request_id(),
+        track_namespace: TrackNamespace::new(name.namespace.clone()),
+        track_name: name.name.clone(),
+        parameters: params,
+    };
+    write_message(&mut send, msg).await?;
+    let mut reader = ControlReader::new(hub.settings.limits);
+    loop {
+        tokio::select! {
+            _ = &mut cancel => {
+                let _ = recv.stop(0x1);
+                let _ = send.finish();
+                return Ok(None);
+            }
+            msg = read_message(&mut recv, &mut reader) => match msg? {
+                Some(Message::SubscribeOk(ok)) if alias.is_none() => {
+                    let Some(handle) = hub.track(track) else { return Ok(None) };
+                    if let Some(l) = ok.parameters.largest_object() {
+                        tracing::debug!(%name, group = l.group, object = l.object, "upstream largest");
+                    }
+                    if !s.add_alias(ok.track_alias, handle) {
+                        s.violation(Code::DUPLICATE_TRACK_ALIAS, "track alias already in use");
+                        return Ok(None);
+                    }
+                    *alias = Some(ok.track_alias);
+                    hub.apply(|r, _| r.handle_upstream_ok(track));
+                }
+                Some(Message::RequestError(e)) if alias.is_none() => {
+                    tracing::info!(%name, code = e.error_code.0, reason = %e.error_reason.to_string_lossy(), "upstream refused");
+                    hub.apply(|r, _| r.handle_upstream_error(track, e.error_code.0));
+                    return Ok(None);
+                }
+                Some(Message::PublishDone(d)) => {
+                    tokio::time::sleep(DONE_GRACE).await;
+                    return Ok(Some(d.status_code.0));
+                }
+                Some(Message::RequestOk(_)) => {} // answer to a REQUEST_UPDATE
+                Some(other) => {
+                    s.violation(Code::PROTOCOL_VIOLATION, &format!("unexpected {} on a SUBSCRIBE stream", other.name()));
+                    return Ok(None);
+                }
+                None => return Ok(Some(0x2)),
+            },
+        }
+    }
+}
+
+/// A publisher pushes a track with PUBLISH.
+pub async fn publish(
+    hub: &Arc<Hub>,
+    s: &Arc<SessionShared>,
+    m: Publish,
+    mut send: SendStream,
+    mut recv: RecvStream,
+    mut reader: ControlReader,
+) -> anyhow::Result<()> {
+    let rid = m.request_id;
+    let name = track_name(&m.track_namespace, &m.track_name);
+    let (tx, mut rx) = mpsc::channel(8);
+    hub.add_request(s.id, rid, tx);
+    let track = hub.apply(|r, now| r.handle_publish(s.id, rid, name.clone(), now));
+    let handle = hub.track_or_insert(track, &name);
+    if !s.add_alias(m.track_alias, handle) {
+        hub.remove_request(s.id, rid);
+        s.violation(Code::DUPLICATE_TRACK_ALIAS, "PUBLISH reused a track alias");
+        return Ok(());
+    }
+    let result: anyhow::Result<u64> = async {
+        loop {
+            tokio::select! {
+                cmd = rx.recv() => match cmd {
+                    Some(Command::Ok { .. }) => {
+                        let mut params = Parameters::new();
+                        params.set_forward(true);
+                        write_message(&mut send, RequestOk { parameters: params, track_properties: Default::default() }).await?;
+                    }
+                    Some(_) => {}
+                    None => return Ok(0x2),
+                },
+                msg = read_message(&mut recv, &mut reader) => match msg? {
+                    Some(Message::PublishDone(d)) => {
+                        tokio::time::sleep(DONE_GRACE).await;
+                        return Ok(d.status_code.0);
+                    }
+                    Some(Message::RequestUpdate(_)) => {
+                        write_message(&mut send, RequestOk { parameters: Parameters::new(), track_properties: Default::default() }).await?;
+                    }
+                    Some(other) => {
+                        s.violation(Code::PROTOCOL_VIOLATION, &format!("unexpected {} on a PUBLISH stream", other.name()));
+                        return Ok(0x2);
+                    }
+                    None => return Ok(0x2),
+                },
+            }
+        }
+    }
+    .await;
+    hub.remove_request(s.id, rid);
+    s.remove_alias(m.track_alias);
+    let _ = send.finish();
+    let status = result.unwrap_or(0x2);
+    hub.apply(|r, _| r.handle_upstream_done(track, status));
+    Ok(())
+}
