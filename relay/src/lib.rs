@@ -11,3 +11,4 @@ pub mod core;
 pub mod logging;
 pub mod metrics;
 pub mod node;
+pub mod run;

@@ -11,6 +11,8 @@
 
 pub mod coding;
 pub mod data;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod message;
 pub mod reader;
 

@@ -58,31 +58,49 @@ fn varint(rng: &mut StdRng) -> u64 {
 
 fn bytes(rng: &mut StdRng, min: usize, max: usize) -> Bytes {
     let n = rng.random_range(min..=max);
-    (0..n).map(|_| rng.random::<u8>()).collect::<Vec<_>>().into()
+    (0..n)
+        .map(|_| rng.random::<u8>())
+        .collect::<Vec<_>>()
+        .into()
 }
 
 fn utf8(rng: &mut StdRng, max: usize) -> Bytes {
     let n = rng.random_range(0..=max);
-    (0..n).map(|_| rng.random_range(b' '..=b'~')).collect::<Vec<_>>().into()
+    (0..n)
+        .map(|_| rng.random_range(b' '..=b'~'))
+        .collect::<Vec<_>>()
+        .into()
 }
 
 fn namespace(rng: &mut StdRng, min_fields: usize) -> TrackNamespace {
-    let n = if rng.random_bool(0.1) { 32 } else { rng.random_range(min_fields..=6) };
+    let n = if rng.random_bool(0.1) {
+        32
+    } else {
+        rng.random_range(min_fields..=6)
+    };
     let n = n.max(min_fields);
-    let per = if n > 0 { 3000 / n / 4 } else { 0 };
+    let per = (3000 / 4usize).checked_div(n).unwrap_or(0);
     TrackNamespace::new((0..n).map(|_| bytes(rng, 1, per.max(1))).collect())
 }
 
 fn track_name(rng: &mut StdRng, ns: &TrackNamespace) -> Bytes {
     let room = 4096 - ns.byte_len();
-    if rng.random_bool(0.1) { bytes(rng, room, room) } else { bytes(rng, 0, room.min(40)) }
+    if rng.random_bool(0.1) {
+        bytes(rng, room, room)
+    } else {
+        bytes(rng, 0, room.min(40))
+    }
 }
 
 fn kvps(rng: &mut StdRng, max: usize) -> KeyValuePairs {
     let mut k = KeyValuePairs::new();
     for _ in 0..rng.random_range(0..=max) {
-        let kind = if rng.random_bool(0.8) { rng.random_range(0..0x100) } else { varint(rng) };
-        let value = if kind % 2 == 0 {
+        let kind = if rng.random_bool(0.8) {
+            rng.random_range(0..0x100)
+        } else {
+            varint(rng)
+        };
+        let value = if kind.is_multiple_of(2) {
             KvpValue::Varint(varint(rng))
         } else {
             KvpValue::Bytes(bytes(rng, 0, 30))
@@ -99,9 +117,16 @@ fn properties(rng: &mut StdRng, max: usize) -> Properties {
 fn token(rng: &mut StdRng) -> AuthToken {
     match rng.random_range(0..4) {
         0 => AuthToken::Delete { alias: varint(rng) },
-        1 => AuthToken::Register { alias: varint(rng), token_type: varint(rng), token_value: bytes(rng, 0, 40) },
+        1 => AuthToken::Register {
+            alias: varint(rng),
+            token_type: varint(rng),
+            token_value: bytes(rng, 0, 40),
+        },
         2 => AuthToken::UseAlias { alias: varint(rng) },
-        _ => AuthToken::UseValue { token_type: varint(rng), token_value: bytes(rng, 0, 40) },
+        _ => AuthToken::UseValue {
+            token_type: varint(rng),
+            token_value: bytes(rng, 0, 40),
+        },
     }
 }
 
@@ -151,7 +176,11 @@ fn parameters(rng: &mut StdRng, scope: Scope) -> Parameters {
             7 => p.set_forward(rng.random()),
             8 => p.set_subscriber_priority(rng.random()),
             9 => p.set_subscription_filter(&filter(rng)),
-            10 => p.set_group_order(if rng.random() { GroupOrder::Ascending } else { GroupOrder::Descending }),
+            10 => p.set_group_order(if rng.random() {
+                GroupOrder::Ascending
+            } else {
+                GroupOrder::Descending
+            }),
             11 => p.set_new_group_request(varint(rng)),
             12 => {
                 // Unknown even type (varint), large type numbers included.
@@ -187,7 +216,9 @@ fn cf_params(p: &Parameters) -> cf::coding::KeyValuePairs {
         p.iter()
             .map(|p| match &p.value {
                 ParameterValue::Varint(v) => cf::coding::KeyValuePair::new_int(p.kind, *v),
-                ParameterValue::Uint8(v) => cf::coding::KeyValuePair::new_int(p.kind, u64::from(*v)),
+                ParameterValue::Uint8(v) => {
+                    cf::coding::KeyValuePair::new_int(p.kind, u64::from(*v))
+                }
                 ParameterValue::Location(l) => {
                     let mut b = Vec::new();
                     encode_varint(l.group, &mut b);
@@ -195,7 +226,9 @@ fn cf_params(p: &Parameters) -> cf::coding::KeyValuePairs {
                     cf::coding::KeyValuePair::new_bytes(p.kind, b)
                 }
                 ParameterValue::Bytes(b) => cf::coding::KeyValuePair::new_bytes(p.kind, b.to_vec()),
-                ParameterValue::Namespace(_) => unreachable!("excluded: not known to moq-transport"),
+                ParameterValue::Namespace(_) => {
+                    unreachable!("excluded: not known to moq-transport")
+                }
             })
             .collect(),
     )
@@ -210,7 +243,10 @@ fn cf_headers(p: &Properties) -> cf::data::ExtensionHeaders {
 }
 
 fn fields(ns: &TrackNamespace) -> Vec<cf::coding::TupleField> {
-    ns.fields().iter().map(|f| cf::coding::TupleField { value: f.to_vec() }).collect()
+    ns.fields()
+        .iter()
+        .map(|f| cf::coding::TupleField { value: f.to_vec() })
+        .collect()
 }
 
 fn cf_ns(ns: &TrackNamespace) -> cf::coding::TrackNamespace {
@@ -291,8 +327,17 @@ fn decode_theirs(wire: &[u8]) -> cf::message::Message {
 fn check(ours_msg: Message, theirs_msg: cf::message::Message, response: Option<u64>) {
     let our_wire = ours(&ours_msg);
     let their_wire = theirs(&theirs_msg);
-    let their_stream_form = if response.is_some() { strip_id(&their_wire) } else { their_wire.clone() };
-    assert_eq!(our_wire, their_stream_form, "identical bytes for {}", ours_msg.name());
+    let their_stream_form = if response.is_some() {
+        strip_id(&their_wire)
+    } else {
+        their_wire.clone()
+    };
+    assert_eq!(
+        our_wire,
+        their_stream_form,
+        "identical bytes for {}",
+        ours_msg.name()
+    );
     assert_eq!(decode_ours(&their_stream_form), ours_msg);
     let for_them = match response {
         Some(id) => inject_id(&our_wire, id),
@@ -313,68 +358,175 @@ fn requests_round_trip() {
         let name = track_name(&mut rng, &ns);
         let p = parameters(&mut rng, Scope::Subscribe);
         check(
-            Message::Subscribe(Subscribe { request_id: id, track_namespace: ns.clone(), track_name: name.clone(), parameters: p.clone() }),
-            cf::message::Message::Subscribe(cf::message::Subscribe { id, track_namespace: cf_ns(&ns), track_name: cf_name(&name), params: cf_params(&p) }),
+            Message::Subscribe(Subscribe {
+                request_id: id,
+                track_namespace: ns.clone(),
+                track_name: name.clone(),
+                parameters: p.clone(),
+            }),
+            cf::message::Message::Subscribe(cf::message::Subscribe {
+                id,
+                track_namespace: cf_ns(&ns),
+                track_name: cf_name(&name),
+                params: cf_params(&p),
+            }),
             None,
         );
         let p = parameters(&mut rng, Scope::Other);
         check(
-            Message::TrackStatus(TrackStatus { request_id: id, track_namespace: ns.clone(), track_name: name.clone(), parameters: p.clone() }),
-            cf::message::Message::TrackStatus(cf::message::TrackStatus { id, track_namespace: cf_ns(&ns), track_name: cf_name(&name), params: cf_params(&p) }),
+            Message::TrackStatus(TrackStatus {
+                request_id: id,
+                track_namespace: ns.clone(),
+                track_name: name.clone(),
+                parameters: p.clone(),
+            }),
+            cf::message::Message::TrackStatus(cf::message::TrackStatus {
+                id,
+                track_namespace: cf_ns(&ns),
+                track_name: cf_name(&name),
+                params: cf_params(&p),
+            }),
             None,
         );
         let alias = varint(&mut rng);
         let props = properties(&mut rng, 4);
         check(
-            Message::Publish(Publish { request_id: id, track_namespace: ns.clone(), track_name: name.clone(), track_alias: alias, parameters: p.clone(), track_properties: props.clone() }),
-            cf::message::Message::Publish(cf::message::Publish { id, track_namespace: cf_ns(&ns), track_name: cf_name(&name), track_alias: alias, params: cf_params(&p), track_extensions: cf_ext(&props) }),
+            Message::Publish(Publish {
+                request_id: id,
+                track_namespace: ns.clone(),
+                track_name: name.clone(),
+                track_alias: alias,
+                parameters: p.clone(),
+                track_properties: props.clone(),
+            }),
+            cf::message::Message::Publish(cf::message::Publish {
+                id,
+                track_namespace: cf_ns(&ns),
+                track_name: cf_name(&name),
+                track_alias: alias,
+                params: cf_params(&p),
+                track_extensions: cf_ext(&props),
+            }),
             None,
         );
         check(
-            Message::PublishNamespace(PublishNamespace { request_id: id, track_namespace: ns.clone(), parameters: p.clone() }),
-            cf::message::Message::PublishNamespace(cf::message::PublishNamespace { id, track_namespace: cf_ns(&ns), params: cf_params(&p) }),
+            Message::PublishNamespace(PublishNamespace {
+                request_id: id,
+                track_namespace: ns.clone(),
+                parameters: p.clone(),
+            }),
+            cf::message::Message::PublishNamespace(cf::message::PublishNamespace {
+                id,
+                track_namespace: cf_ns(&ns),
+                params: cf_params(&p),
+            }),
             None,
         );
         let prefix = namespace(&mut rng, 0);
         check(
-            Message::SubscribeNamespace(SubscribeNamespace { request_id: id, track_namespace_prefix: prefix.clone(), parameters: p.clone() }),
-            cf::message::Message::SubscribeNamespace(cf::message::SubscribeNamespace { id, track_namespace_prefix: cf_prefix(&prefix), params: cf_params(&p) }),
+            Message::SubscribeNamespace(SubscribeNamespace {
+                request_id: id,
+                track_namespace_prefix: prefix.clone(),
+                parameters: p.clone(),
+            }),
+            cf::message::Message::SubscribeNamespace(cf::message::SubscribeNamespace {
+                id,
+                track_namespace_prefix: cf_prefix(&prefix),
+                params: cf_params(&p),
+            }),
             None,
         );
         let pt = parameters(&mut rng, Scope::SubscribeTracks);
         check(
-            Message::SubscribeTracks(SubscribeTracks { request_id: id, track_namespace_prefix: prefix.clone(), parameters: pt.clone() }),
-            cf::message::Message::SubscribeTracks(cf::message::SubscribeTracks { id, track_namespace_prefix: cf_prefix(&prefix), params: cf_params(&pt) }),
+            Message::SubscribeTracks(SubscribeTracks {
+                request_id: id,
+                track_namespace_prefix: prefix.clone(),
+                parameters: pt.clone(),
+            }),
+            cf::message::Message::SubscribeTracks(cf::message::SubscribeTracks {
+                id,
+                track_namespace_prefix: cf_prefix(&prefix),
+                params: cf_params(&pt),
+            }),
             None,
         );
         check(
-            Message::RequestUpdate(RequestUpdate { request_id: id, parameters: p.clone() }),
-            cf::message::Message::RequestUpdate(cf::message::RequestUpdate { id, existing_request_id: id, params: cf_params(&p) }),
+            Message::RequestUpdate(RequestUpdate {
+                request_id: id,
+                parameters: p.clone(),
+            }),
+            cf::message::Message::RequestUpdate(cf::message::RequestUpdate {
+                id,
+                existing_request_id: id,
+                params: cf_params(&p),
+            }),
             None,
         );
         let (fetch_type, cf_type, sa, jf) = match rng.random_range(0..3) {
             0 => {
-                let (s, e) = (Location::new(varint(&mut rng), varint(&mut rng)), Location::new(varint(&mut rng), varint(&mut rng)));
+                let (s, e) = (
+                    Location::new(varint(&mut rng), varint(&mut rng)),
+                    Location::new(varint(&mut rng), varint(&mut rng)),
+                );
                 (
-                    FetchType::Standalone { track_namespace: ns.clone(), track_name: name.clone(), start_location: s, end_location: e },
+                    FetchType::Standalone {
+                        track_namespace: ns.clone(),
+                        track_name: name.clone(),
+                        start_location: s,
+                        end_location: e,
+                    },
                     cf::message::FetchType::Standalone,
-                    Some(cf::message::StandaloneFetch { track_namespace: cf_ns(&ns), track_name: cf_name(&name), start_location: cf_loc(s), end_location: cf_loc(e) }),
+                    Some(cf::message::StandaloneFetch {
+                        track_namespace: cf_ns(&ns),
+                        track_name: cf_name(&name),
+                        start_location: cf_loc(s),
+                        end_location: cf_loc(e),
+                    }),
                     None,
                 )
             }
             k => {
                 let (jr, js) = (varint(&mut rng), varint(&mut rng));
-                let j = Some(cf::message::JoiningFetch { joining_request_id: jr, joining_start: js });
+                let j = Some(cf::message::JoiningFetch {
+                    joining_request_id: jr,
+                    joining_start: js,
+                });
                 if k == 1 {
-                    (FetchType::RelativeJoining { joining_request_id: jr, joining_start: js }, cf::message::FetchType::RelativeJoining, None, j)
+                    (
+                        FetchType::RelativeJoining {
+                            joining_request_id: jr,
+                            joining_start: js,
+                        },
+                        cf::message::FetchType::RelativeJoining,
+                        None,
+                        j,
+                    )
                 } else {
-                    (FetchType::AbsoluteJoining { joining_request_id: jr, joining_start: js }, cf::message::FetchType::AbsoluteJoining, None, j)
+                    (
+                        FetchType::AbsoluteJoining {
+                            joining_request_id: jr,
+                            joining_start: js,
+                        },
+                        cf::message::FetchType::AbsoluteJoining,
+                        None,
+                        j,
+                    )
                 }
             }
         };
         check(
-            Message::Fetch(Fetch { request_id: id, fetch_type, parameters: p.clone() }),
-            cf::message::Message::Fetch(cf::message::Fetch { id, fetch_type: cf_type, standalone_fetch: sa, joining_fetch: jf, params: cf_params(&p) }),
+            Message::Fetch(Fetch {
+                request_id: id,
+                fetch_type,
+                parameters: p.clone(),
+            }),
+            cf::message::Message::Fetch(cf::message::Fetch {
+                id,
+                fetch_type: cf_type,
+                standalone_fetch: sa,
+                joining_fetch: jf,
+                params: cf_params(&p),
+            }),
             None,
         );
     }
@@ -389,25 +541,57 @@ fn responses_round_trip() {
         let props = properties(&mut rng, 4);
         let alias = varint(&mut rng);
         check(
-            Message::SubscribeOk(SubscribeOk { track_alias: alias, parameters: p.clone(), track_properties: props.clone() }),
-            cf::message::Message::SubscribeOk(cf::message::SubscribeOk { id, track_alias: alias, params: cf_params(&p), track_extensions: cf_ext(&props) }),
+            Message::SubscribeOk(SubscribeOk {
+                track_alias: alias,
+                parameters: p.clone(),
+                track_properties: props.clone(),
+            }),
+            cf::message::Message::SubscribeOk(cf::message::SubscribeOk {
+                id,
+                track_alias: alias,
+                params: cf_params(&p),
+                track_extensions: cf_ext(&props),
+            }),
             Some(id),
         );
         check(
-            Message::RequestOk(RequestOk { parameters: p.clone(), track_properties: Properties::new() }),
-            cf::message::Message::RequestOk(cf::message::RequestOk { id, params: cf_params(&p) }),
+            Message::RequestOk(RequestOk {
+                parameters: p.clone(),
+                track_properties: Properties::new(),
+            }),
+            cf::message::Message::RequestOk(cf::message::RequestOk {
+                id,
+                params: cf_params(&p),
+            }),
             Some(id),
         );
         check(
-            Message::PublishOk(PublishOk { parameters: p.clone(), track_properties: Properties::new() }),
-            cf::message::Message::PublishOk(cf::message::PublishOk { id, params: cf_params(&p) }),
+            Message::PublishOk(PublishOk {
+                parameters: p.clone(),
+                track_properties: Properties::new(),
+            }),
+            cf::message::Message::PublishOk(cf::message::PublishOk {
+                id,
+                params: cf_params(&p),
+            }),
             Some(id),
         );
         let end = Location::new(varint(&mut rng), varint(&mut rng));
         let eot = rng.random();
         check(
-            Message::FetchOk(FetchOk { end_of_track: eot, end_location: end, parameters: p.clone(), track_properties: props.clone() }),
-            cf::message::Message::FetchOk(cf::message::FetchOk { id, end_of_track: eot, end_location: cf_loc(end), params: cf_params(&p), track_extensions: cf_ext(&props) }),
+            Message::FetchOk(FetchOk {
+                end_of_track: eot,
+                end_location: end,
+                parameters: p.clone(),
+                track_properties: props.clone(),
+            }),
+            cf::message::Message::FetchOk(cf::message::FetchOk {
+                id,
+                end_of_track: eot,
+                end_location: cf_loc(end),
+                params: cf_params(&p),
+                track_extensions: cf_ext(&props),
+            }),
             Some(id),
         );
         let mut code = varint(&mut rng);
@@ -418,31 +602,64 @@ fn responses_round_trip() {
         let reason = ReasonPhrase::new(utf8(&mut rng, max));
         let retry = varint(&mut rng);
         check(
-            Message::RequestError(RequestError { error_code: codes::RequestErrorCode(code), retry_interval: retry, error_reason: reason.clone(), redirect: None }),
-            cf::message::Message::RequestError(cf::message::RequestError { id, error_code: code, retry_interval: retry, reason: cf_reason(&reason) }),
+            Message::RequestError(RequestError {
+                error_code: codes::RequestErrorCode(code),
+                retry_interval: retry,
+                error_reason: reason.clone(),
+                redirect: None,
+            }),
+            cf::message::Message::RequestError(cf::message::RequestError {
+                id,
+                error_code: code,
+                retry_interval: retry,
+                reason: cf_reason(&reason),
+            }),
             Some(id),
         );
         let (status, count) = (varint(&mut rng), varint(&mut rng));
         check(
-            Message::PublishDone(PublishDone { status_code: codes::PublishDoneCode(status), stream_count: count, error_reason: reason.clone() }),
-            cf::message::Message::PublishDone(cf::message::PublishDone { id, status_code: status, stream_count: count, reason: cf_reason(&reason) }),
+            Message::PublishDone(PublishDone {
+                status_code: codes::PublishDoneCode(status),
+                stream_count: count,
+                error_reason: reason.clone(),
+            }),
+            cf::message::Message::PublishDone(cf::message::PublishDone {
+                id,
+                status_code: status,
+                stream_count: count,
+                reason: cf_reason(&reason),
+            }),
             Some(id),
         );
         let suffix = namespace(&mut rng, 0);
         check(
-            Message::Namespace(Namespace { track_namespace_suffix: suffix.clone() }),
-            cf::message::Message::Namespace(cf::message::Namespace { track_namespace_suffix: cf_prefix(&suffix) }),
+            Message::Namespace(Namespace {
+                track_namespace_suffix: suffix.clone(),
+            }),
+            cf::message::Message::Namespace(cf::message::Namespace {
+                track_namespace_suffix: cf_prefix(&suffix),
+            }),
             None,
         );
         check(
-            Message::NamespaceDone(NamespaceDone { track_namespace_suffix: suffix.clone() }),
-            cf::message::Message::NamespaceDone(cf::message::NamespaceDone { track_namespace_suffix: cf_prefix(&suffix) }),
+            Message::NamespaceDone(NamespaceDone {
+                track_namespace_suffix: suffix.clone(),
+            }),
+            cf::message::Message::NamespaceDone(cf::message::NamespaceDone {
+                track_namespace_suffix: cf_prefix(&suffix),
+            }),
             None,
         );
         let name = track_name(&mut rng, &suffix);
         check(
-            Message::PublishBlocked(PublishBlocked { track_namespace_suffix: suffix.clone(), track_name: name.clone() }),
-            cf::message::Message::PublishBlocked(cf::message::PublishBlocked { track_namespace_suffix: cf_prefix(&suffix), track_name: cf_name(&name) }),
+            Message::PublishBlocked(PublishBlocked {
+                track_namespace_suffix: suffix.clone(),
+                track_name: name.clone(),
+            }),
+            cf::message::Message::PublishBlocked(cf::message::PublishBlocked {
+                track_namespace_suffix: cf_prefix(&suffix),
+                track_name: cf_name(&name),
+            }),
             None,
         );
     }
@@ -455,19 +672,35 @@ fn setup_round_trip() {
     let mut rng = StdRng::seed_from_u64(0x5e7);
     for _ in 0..CASES {
         let mut s = Setup::default();
-        if rng.random() { s.set_path(utf8(&mut rng, 100)); }
-        if rng.random() { s.set_authority(utf8(&mut rng, 100)); }
-        if rng.random() { s.set_moqt_implementation(utf8(&mut rng, 30)); }
-        if rng.random() { s.set_max_auth_token_cache_size(varint(&mut rng)); }
-        for _ in 0..rng.random_range(0..3) { s.push_authorization_token(&token(&mut rng)); }
+        if rng.random() {
+            s.set_path(utf8(&mut rng, 100));
+        }
+        if rng.random() {
+            s.set_authority(utf8(&mut rng, 100));
+        }
+        if rng.random() {
+            s.set_moqt_implementation(utf8(&mut rng, 30));
+        }
+        if rng.random() {
+            s.set_max_auth_token_cache_size(varint(&mut rng));
+        }
+        for _ in 0..rng.random_range(0..3) {
+            s.push_authorization_token(&token(&mut rng));
+        }
         // Unknown and GREASE options.
         for _ in 0..rng.random_range(0..3) {
             let k = 0x9D + 0x7f * rng.random_range(0..1000u64);
-            let v = if k % 2 == 0 { KvpValue::Varint(varint(&mut rng)) } else { KvpValue::Bytes(bytes(&mut rng, 0, 20)) };
+            let v = if k.is_multiple_of(2) {
+                KvpValue::Varint(varint(&mut rng))
+            } else {
+                KvpValue::Bytes(bytes(&mut rng, 0, 20))
+            };
             s.options.push(k, v);
         }
         let ours_wire = ours(&Message::Setup(s.clone()));
-        let theirs_setup = cf::setup::Setup { params: cf_kvps(&s.options) };
+        let theirs_setup = cf::setup::Setup {
+            params: cf_kvps(&s.options),
+        };
         let mut tw = BytesMut::new();
         theirs_setup.encode(&mut tw).expect("theirs encodes");
         assert_eq!(ours_wire, tw.to_vec());
@@ -480,10 +713,16 @@ fn setup_round_trip() {
 #[test]
 fn goaway_differs() {
     // Theirs: New Session URI only. Ours (draft-18): URI, Timeout, [Request ID].
-    let m = cf::message::Message::GoAway(cf::message::GoAway { uri: cf::coding::SessionUri("moqt://x".into()) });
+    let m = cf::message::Message::GoAway(cf::message::GoAway {
+        uri: cf::coding::SessionUri("moqt://x".into()),
+    });
     let mut b = &theirs(&m)[..];
     assert!(Message::decode(&mut b, &Limits::default()).is_err());
-    let g = Message::GoAway(GoAway { new_session_uri: Bytes::from_static(b"moqt://x"), timeout: 5, request_id: Some(2) });
+    let g = Message::GoAway(GoAway {
+        new_session_uri: Bytes::from_static(b"moqt://x"),
+        timeout: 5,
+        request_id: Some(2),
+    });
     let back = Message::decode(&mut &ours(&g)[..], &Limits::default()).expect("ours round trips");
     assert_eq!(back, g);
 }
@@ -494,7 +733,11 @@ fn redirect_differs() {
         error_code: RequestErrorCode::REDIRECT,
         retry_interval: 1,
         error_reason: ReasonPhrase::from("moved"),
-        redirect: Some(Redirect { connect_uri: Bytes::from_static(b"moqt://b"), track_namespace: TrackNamespace::from_path("a"), track_name: Bytes::from_static(b"t") }),
+        redirect: Some(Redirect {
+            connect_uri: Bytes::from_static(b"moqt://b"),
+            track_namespace: TrackNamespace::from_path("a"),
+            track_name: Bytes::from_static(b"t"),
+        }),
     });
     let wire = inject_id(&ours(&m), 0);
     assert!(cf::message::Message::decode(&mut Bytes::from(wire)).is_err());
@@ -518,7 +761,10 @@ fn removed_messages_refused() {
 #[test]
 fn subgroup_headers_and_objects_round_trip() {
     let mut rng = StdRng::seed_from_u64(0x10);
-    let limits = Limits { max_object_size: u64::MAX, ..Limits::default() };
+    let limits = Limits {
+        max_object_size: u64::MAX,
+        ..Limits::default()
+    };
     for t in (0x10u64..0x80).filter(|t| tern_moq::data::is_subgroup_header_type(*t)) {
         for _ in 0..CASES {
             let sub = match (t & 0x06) >> 1 {
@@ -543,7 +789,13 @@ fn subgroup_headers_and_objects_round_trip() {
             let ht = cf::data::StreamHeaderType::decode(&mut b).expect("their type");
             let th = cf::data::SubgroupHeader::decode(ht, &mut b).expect("their header");
             assert_eq!((th.track_alias, th.group_id), (h.track_alias, h.group_id));
-            assert_eq!(th.subgroup_id, match sub { SubgroupId::Explicit(x) => Some(x), _ => None });
+            assert_eq!(
+                th.subgroup_id,
+                match sub {
+                    SubgroupId::Explicit(x) => Some(x),
+                    _ => None,
+                }
+            );
             assert_eq!(th.publisher_priority, h.publisher_priority.unwrap_or(128));
             assert_eq!(ht.has_properties(), h.has_properties);
             assert_eq!(ht.end_of_group(), h.end_of_group);
@@ -552,18 +804,41 @@ fn subgroup_headers_and_objects_round_trip() {
             let mut tw = BytesMut::new();
             th.encode(&mut tw).expect("theirs encodes");
             assert_eq!(tw.to_vec(), ow);
-            assert_eq!(SubgroupHeader::decode(&mut &tw[..]).expect("ours decodes"), h);
+            assert_eq!(
+                SubgroupHeader::decode(&mut &tw[..]).expect("ours decodes"),
+                h
+            );
 
             // objects: delta encoding, properties, status
             let mut prev: Option<u64> = None;
             let mut next = rng.random_range(0..1000u64);
             for _ in 0..3 {
-                let status = match rng.random_range(0..4) { 0 => ObjectStatus::EndOfGroup, 1 => ObjectStatus::EndOfTrack, _ => ObjectStatus::Normal };
-                let payload_length = if status == ObjectStatus::Normal && rng.random() { varint(&mut rng) } else { 0 };
-                let props = if h.has_properties && status == ObjectStatus::Normal { properties(&mut rng, 3) } else { Properties::new() };
-                let o = SubgroupObject { object_id: next, properties: props.clone(), payload_length, object_status: status };
+                let status = match rng.random_range(0..4) {
+                    0 => ObjectStatus::EndOfGroup,
+                    1 => ObjectStatus::EndOfTrack,
+                    _ => ObjectStatus::Normal,
+                };
+                let payload_length = if status == ObjectStatus::Normal && rng.random() {
+                    varint(&mut rng)
+                } else {
+                    0
+                };
+                let props = if h.has_properties && status == ObjectStatus::Normal {
+                    properties(&mut rng, 3)
+                } else {
+                    Properties::new()
+                };
+                let o = SubgroupObject {
+                    object_id: next,
+                    properties: props.clone(),
+                    payload_length,
+                    object_status: status,
+                };
                 let ow = encode_subgroup_object_header(&h, prev, &o).expect("ours encodes object");
-                let delta = match prev { None => next, Some(p) => next - p - 1 };
+                let delta = match prev {
+                    None => next,
+                    Some(p) => next - p - 1,
+                };
                 let cf_status = |s: ObjectStatus| match s {
                     ObjectStatus::Normal => cf::data::ObjectStatus::NormalObject,
                     ObjectStatus::EndOfGroup => cf::data::ObjectStatus::EndOfGroup,
@@ -572,22 +847,36 @@ fn subgroup_headers_and_objects_round_trip() {
                 let st = (payload_length == 0).then(|| cf_status(status));
                 let mut tw = BytesMut::new();
                 if h.has_properties {
-                    let to = cf::data::SubgroupObjectExt { object_id_delta: delta, extension_headers: cf_headers(&props), payload_length: payload_length as usize, status: st };
+                    let to = cf::data::SubgroupObjectExt {
+                        object_id_delta: delta,
+                        extension_headers: cf_headers(&props),
+                        payload_length: payload_length as usize,
+                        status: st,
+                    };
                     to.encode(&mut tw).expect("theirs encodes object");
-                    let back = cf::data::SubgroupObjectExt::decode(&mut ow.clone()).expect("theirs decodes object");
+                    let back = cf::data::SubgroupObjectExt::decode(&mut ow.clone())
+                        .expect("theirs decodes object");
                     assert_eq!(back, to);
                 } else {
-                    let to = cf::data::SubgroupObject { object_id_delta: delta, payload_length: payload_length as usize, status: st };
+                    let to = cf::data::SubgroupObject {
+                        object_id_delta: delta,
+                        payload_length: payload_length as usize,
+                        status: st,
+                    };
                     to.encode(&mut tw).expect("theirs encodes object");
-                    let back = cf::data::SubgroupObject::decode(&mut ow.clone()).expect("theirs decodes object");
+                    let back = cf::data::SubgroupObject::decode(&mut ow.clone())
+                        .expect("theirs decodes object");
                     assert_eq!(back, to);
                 }
                 assert_eq!(tw.to_vec(), ow.to_vec());
-                let mine = SubgroupObject::decode(&mut &tw[..], h.has_properties, prev, &limits).expect("ours decodes object");
+                let mine = SubgroupObject::decode(&mut &tw[..], h.has_properties, prev, &limits)
+                    .expect("ours decodes object");
                 assert_eq!(mine, o);
                 prev = Some(next);
                 next = next.saturating_add(1 + rng.random_range(0..3));
-                if next == u64::MAX { break; }
+                if next == u64::MAX {
+                    break;
+                }
             }
         }
     }
@@ -597,7 +886,9 @@ fn subgroup_headers_and_objects_round_trip() {
 fn fetch_header_round_trip() {
     let mut rng = StdRng::seed_from_u64(5);
     for _ in 0..CASES {
-        let h = FetchHeader { request_id: varint(&mut rng) };
+        let h = FetchHeader {
+            request_id: varint(&mut rng),
+        };
         let mut ow = Vec::new();
         h.encode(&mut ow);
         let mut b = Bytes::from(ow.clone());
@@ -615,11 +906,17 @@ fn fetch_header_round_trip() {
 fn datagrams_round_trip() {
     let mut rng = StdRng::seed_from_u64(0xd6);
     let limits = Limits::default();
-    let types: Vec<u64> = (0..=0x0F).chain([0x20, 0x21, 0x24, 0x25, 0x28, 0x29, 0x2C, 0x2D]).collect();
+    let types: Vec<u64> = (0..=0x0F)
+        .chain([0x20, 0x21, 0x24, 0x25, 0x28, 0x29, 0x2C, 0x2D])
+        .collect();
     for t in types {
         for _ in 0..CASES {
             let status = t & 0x20 != 0;
-            let st = match rng.random_range(0..3) { 0 => ObjectStatus::Normal, 1 => ObjectStatus::EndOfGroup, _ => ObjectStatus::EndOfTrack };
+            let st = match rng.random_range(0..3) {
+                0 => ObjectStatus::Normal,
+                1 => ObjectStatus::EndOfGroup,
+                _ => ObjectStatus::EndOfTrack,
+            };
             let st = if t & 1 != 0 { ObjectStatus::Normal } else { st };
             let mut props = Properties::new();
             while t & 1 != 0 && props.is_empty() {
@@ -628,20 +925,32 @@ fn datagrams_round_trip() {
             let d = ObjectDatagram {
                 track_alias: varint(&mut rng),
                 group_id: varint(&mut rng),
-                object_id: if t & 4 != 0 { 0 } else { varint(&mut rng).max(1) },
+                object_id: if t & 4 != 0 {
+                    0
+                } else {
+                    varint(&mut rng).max(1)
+                },
                 publisher_priority: (t & 8 == 0).then(|| rng.random()),
                 properties: props.clone(),
                 end_of_group: t & 2 != 0,
-                payload: if status { DatagramPayload::Status(st) } else { DatagramPayload::Payload(bytes(&mut rng, 1, 200)) },
+                payload: if status {
+                    DatagramPayload::Status(st)
+                } else {
+                    DatagramPayload::Payload(bytes(&mut rng, 1, 200))
+                },
             };
             assert_eq!(d.datagram_type(), t);
             let mut ow = encode_datagram_header(&d).expect("ours encodes").to_vec();
             if let DatagramPayload::Payload(p) = &d.payload {
                 ow.extend_from_slice(p);
             }
-            let back = cf::data::Datagram::decode(&mut Bytes::from(ow.clone())).expect("theirs decodes");
+            let back =
+                cf::data::Datagram::decode(&mut Bytes::from(ow.clone())).expect("theirs decodes");
             assert_eq!(back.datagram_type as u64, t);
-            assert_eq!((back.track_alias, back.group_id), (d.track_alias, d.group_id));
+            assert_eq!(
+                (back.track_alias, back.group_id),
+                (d.track_alias, d.group_id)
+            );
             assert_eq!(back.object_id.unwrap_or(0), d.object_id);
             assert_eq!(back.publisher_priority, d.publisher_priority);
             assert_eq!(back.extension_headers.is_some(), !d.properties.is_empty());
@@ -651,7 +960,10 @@ fn datagrams_round_trip() {
             let mut tw = BytesMut::new();
             back.encode(&mut tw).expect("theirs encodes");
             assert_eq!(tw.to_vec(), ow);
-            assert_eq!(decode_datagram(tw.freeze(), &limits), Ok(Datagram::Object(d)));
+            assert_eq!(
+                decode_datagram(tw.freeze(), &limits),
+                Ok(Datagram::Object(d))
+            );
         }
     }
 }

@@ -17,19 +17,14 @@ pub(crate) struct Admission {
     retry_threshold: usize,
 }
 
-/// The outcome for one incoming connection.
-pub(crate) enum Admit {
-    /// Retried or refused; nothing more to do.
-    Handled,
-    /// Go on with the handshake, holding both slots.
-    Accept {
-        /// The connection attempt.
-        incoming: quinn::Incoming,
-        /// Released when the session ends (the last clone of it drops).
-        slot: Arc<IpSlot>,
-        /// Released when the handshake ends.
-        handshake: HandshakeSlot,
-    },
+/// An incoming connection allowed to handshake, holding both of its slots.
+pub(crate) struct Admitted {
+    /// The connection attempt.
+    pub(crate) incoming: quinn::Incoming,
+    /// Released when the session ends (the last clone of it drops).
+    pub(crate) slot: Arc<IpSlot>,
+    /// Released when the handshake ends.
+    pub(crate) handshake: HandshakeSlot,
 }
 
 impl Admission {
@@ -53,8 +48,8 @@ impl Admission {
         self.counts().values().sum()
     }
 
-    /// Decide what to do with `incoming`.
-    pub(crate) fn admit(self: &Arc<Self>, incoming: quinn::Incoming) -> Admit {
+    /// Retry or refuse `incoming` (`None`), or admit it to the handshake.
+    pub(crate) fn admit(self: &Arc<Self>, incoming: quinn::Incoming) -> Option<Admitted> {
         let remote = incoming.remote_address();
         let in_flight = self.handshakes.load(Ordering::Relaxed);
         if in_flight >= self.retry_threshold
@@ -66,7 +61,7 @@ impl Admission {
                 // Cannot happen after may_retry(); drop the attempt rather than guess.
                 err.into_incoming().ignore();
             }
-            return Admit::Handled;
+            return None;
         }
 
         let ip = remote.ip().to_canonical();
@@ -79,19 +74,19 @@ impl Admission {
                 tracing::info!(%remote, admitted, max = self.max_per_ip,
                     "refused connection: too many sessions from this address");
                 incoming.refuse();
-                return Admit::Handled;
+                return None;
             }
             *count += 1;
         }
         self.handshakes.fetch_add(1, Ordering::Relaxed);
-        Admit::Accept {
+        Some(Admitted {
             incoming,
             slot: Arc::new(IpSlot {
                 admission: self.clone(),
                 ip,
             }),
             handshake: HandshakeSlot(self.clone()),
-        }
+        })
     }
 }
 

@@ -137,7 +137,7 @@ pub struct ServerConfig {
     pub protocols: Vec<String>,
     /// Connection transport limits.
     pub transport: TransportLimits,
-    /// Send a stateless Retry to unvalidated clients once more than this many handshakes are
+    /// Send a stateless Retry to unvalidated clients while at least this many handshakes are
     /// in flight. `0` retries every client. Default 64.
     pub retry_threshold: usize,
     /// Concurrent sessions (handshakes included) allowed from one IP address; extra ones are

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use url::Url;
 use web_transport_quinn as wtq;
 
-use crate::admission::{Admission, Admit};
+use crate::admission::{Admission, Admitted};
 use crate::cert::{CertError, Fingerprint};
 use crate::config::{ALPN_H3, ServerConfig};
 use crate::session::{Session, Transport};
@@ -203,11 +203,11 @@ async fn accept_loop(
     tx: mpsc::Sender<IncomingSession>,
 ) {
     while let Some(incoming) = endpoint.accept().await {
-        let Admit::Accept {
+        let Some(Admitted {
             incoming,
             slot,
             handshake,
-        } = admission.admit(incoming)
+        }) = admission.admit(incoming)
         else {
             continue;
         };
@@ -222,7 +222,8 @@ async fn accept_loop(
             let mut accepted = match result {
                 Ok(Ok(accepted)) => accepted,
                 Ok(Err(reason)) => {
-                    tracing::debug!(%remote, %reason, "handshake failed");
+                    // Includes raw QUIC clients refused at TLS for offering no known ALPN.
+                    tracing::info!(%remote, %reason, "handshake failed");
                     return;
                 }
                 Err(_) => {

@@ -4,7 +4,6 @@
 //! certificate, and a background task replaces it (self-signed: before expiry; PEM: on
 //! [`CertStore::reload`]). Sessions already established keep their TLS keys.
 
-use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use rustls::server::{ClientHello, ResolvesServerCert};
@@ -136,7 +135,7 @@ async fn reissue_loop(
 /// Paths of a PEM source, for messages.
 pub(crate) fn describe(source: &CertSource) -> String {
     match source {
-        CertSource::Pem { cert, .. } => PathBuf::from(cert).display().to_string(),
+        CertSource::Pem { cert, .. } => cert.display().to_string(),
         CertSource::SelfSigned(_) => "self-signed".into(),
     }
 }

@@ -88,6 +88,9 @@ pub enum Command {
         track: TrackId,
         /// Its name.
         name: TrackName,
+        /// The filter to ask for: the first subscriber's when it reaches back to an absolute
+        /// start (the publisher may still hold those objects), otherwise Largest Object.
+        filter: Filter,
     },
     /// Cancel an upstream subscription.
     UnsubscribeUpstream {
@@ -313,10 +316,15 @@ impl Router {
             *self.per_session.entry(session).or_default() += 1;
             let track = self.new_track(name.clone(), Upstream::Pending(publisher));
             self.upstream_subscribes += 1;
+            let upstream_filter = match filter {
+                Filter::AbsoluteStart(_) | Filter::AbsoluteRange(..) => filter,
+                Filter::LargestObject | Filter::NextGroupStart => Filter::LargestObject,
+            };
             self.commands.push_back(Command::SubscribeUpstream {
                 session: publisher,
                 track,
                 name,
+                filter: upstream_filter,
             });
             self.attach(track, session, request, filter);
             return;

@@ -17,6 +17,7 @@ fn obj(group: u64, object: u64, payload: Bytes) -> Object {
         status: ObjectStatus::Normal,
         properties: Bytes::new(),
         payload,
+        end_of_group: false,
     }
 }
 

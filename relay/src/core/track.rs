@@ -233,6 +233,9 @@ impl Track {
             // Out-of-order inside a subgroup only happens on a re-opened stream; keep order.
             return Appended::Malformed("object IDs out of order within a subgroup");
         }
+        if object.end_of_group {
+            group.end = Some(loc.object);
+        }
         match object.status {
             ObjectStatus::EndOfGroup => group.end = Some(loc.object),
             ObjectStatus::EndOfTrack => self.end = Some(loc),

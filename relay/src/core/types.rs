@@ -107,6 +107,8 @@ pub struct Object {
     pub properties: Bytes,
     /// Payload bytes.
     pub payload: Bytes,
+    /// This object is known to be the last of its group (a datagram's END_OF_GROUP bit).
+    pub end_of_group: bool,
 }
 
 /// A subscription filter resolved against the track's Largest Object.

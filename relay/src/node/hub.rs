@@ -10,10 +10,10 @@ use std::time::Instant;
 use tokio::sync::{Notify, mpsc};
 
 use crate::core::cache::{CacheBudget, sweep};
-use crate::core::fanout::LagPolicy;
+use crate::core::fanout::{Fanout, LagPolicy};
 use crate::core::router::{Command, RequestId, Router, SessionId, TrackId};
 use crate::core::track::Track;
-use crate::core::types::TrackName;
+use crate::core::types::{Location, TrackName};
 use crate::metrics as m;
 
 use super::session::SessionShared;
@@ -36,6 +36,16 @@ impl TrackHandle {
     }
 }
 
+/// What the router's decisions become for a request task.
+#[derive(Debug)]
+pub struct ToRequest {
+    /// The router's command.
+    pub command: Command,
+    /// For SUBSCRIBE_OK: the track's Largest Object and the fan-out reader, resolved at the
+    /// moment the router accepted (so no object that arrives later is missed).
+    pub accepted: Option<(Option<Location>, Option<Fanout>, Arc<TrackHandle>)>,
+}
+
 /// Relay node settings used by the driver.
 #[derive(Debug, Clone)]
 pub struct NodeSettings {
@@ -54,7 +64,7 @@ pub struct Hub {
     router: Mutex<Router>,
     tracks: Mutex<HashMap<TrackId, Arc<TrackHandle>>>,
     sessions: Mutex<HashMap<SessionId, Arc<SessionShared>>>,
-    requests: Mutex<HashMap<(SessionId, RequestId), mpsc::Sender<Command>>>,
+    requests: Mutex<HashMap<(SessionId, RequestId), mpsc::Sender<ToRequest>>>,
     next_session: AtomicU64,
     /// Settings.
     pub settings: NodeSettings,
@@ -111,7 +121,7 @@ impl Hub {
     }
 
     /// Register the channel a request task listens on.
-    pub fn add_request(&self, session: SessionId, request: RequestId, tx: mpsc::Sender<Command>) {
+    pub fn add_request(&self, session: SessionId, request: RequestId, tx: mpsc::Sender<ToRequest>) {
         lock(&self.requests).insert((session, request), tx);
     }
 
@@ -180,14 +190,14 @@ impl Hub {
 
     fn dispatch(self: &Arc<Self>, cmd: Command) {
         match cmd {
-            Command::SubscribeUpstream { session, track, name } => {
+            Command::SubscribeUpstream { session, track, name, filter } => {
                 let Some(s) = lock(&self.sessions).get(&session).cloned() else {
                     self.apply(|r, _| r.handle_upstream_error(track, 0x10));
                     return;
                 };
                 self.track_or_insert(track, &name);
                 metrics::gauge!(m::UPSTREAM_SUBSCRIPTIONS).increment(1.0);
-                super::upstream::spawn_subscribe(self.clone(), s, track, name);
+                super::upstream::spawn_subscribe(self.clone(), s, track, name, filter);
             }
             Command::UnsubscribeUpstream { session, track } => {
                 if let Some(s) = lock(&self.sessions).get(&session).cloned() {
@@ -201,8 +211,19 @@ impl Hub {
             | Command::Namespace { session, request, .. }
             | Command::NamespaceDone { session, request, .. } => {
                 let tx = lock(&self.requests).get(&(session, request)).cloned();
+                let accepted = match &cmd {
+                    Command::SubscribeOk { track, filter, .. } => self
+                        .with_router(|r| r.track_name(*track).cloned())
+                        .map(|name| self.track_or_insert(*track, &name))
+                        .map(|h| {
+                        let (largest, fanout) =
+                            super::serve::fanout_for(&self.settings, &h, *filter, 128, true);
+                        (largest, fanout, h)
+                    }),
+                    _ => None,
+                };
                 if let Some(tx) = tx
-                    && tx.try_send(cmd).is_err()
+                    && tx.try_send(ToRequest { command: cmd, accepted }).is_err()
                 {
                     // The request task is not keeping up with its own control messages: the
                     // peer is not reading. Close that session alone.

@@ -107,6 +107,7 @@ pub async fn data_stream(
                         status: status(object.object_status),
                         properties: object.properties.raw().clone(),
                         payload,
+                        end_of_group: false,
                     };
                     if let Appended::Malformed(why) = append(&track, obj, sg, priority) {
                         let _ = recv.stop(0x12);
@@ -174,9 +175,10 @@ pub fn datagram(hub: &Arc<Hub>, s: &Arc<SessionShared>, datagram: Bytes) {
     };
     let obj = Object {
         location: Location::new(d.group_id, d.object_id),
-        status: if d.end_of_group && st == ObjectStatus::Normal { st } else { st },
+        status: st,
         properties: d.properties.raw().clone(),
         payload,
+        end_of_group: d.end_of_group,
     };
     append(&track, obj, DATAGRAM_SUBGROUP, d.publisher_priority.unwrap_or(128));
 }

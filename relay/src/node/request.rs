@@ -18,7 +18,7 @@ use tern_quic::{RecvStream, SendStream};
 use crate::core::router::{Command, Ended, Refusal};
 use crate::core::types::{Filter, Location, TrackName};
 
-use super::hub::Hub;
+use super::hub::{Hub, ToRequest};
 use super::session::{SessionShared, write_message};
 
 /// Read the next message from a request stream. `Ok(None)` at a clean FIN.
@@ -107,6 +107,7 @@ pub async fn run(hub: Arc<Hub>, s: Arc<SessionShared>, mut send: SendStream, mut
             return;
         }
     };
+    tracing::debug!(session = s.id, message = first.name(), "request");
     let result = match first {
         Message::Subscribe(m) => subscribe(&hub, &s, m, send, recv, reader).await,
         Message::PublishNamespace(m) => {
@@ -185,7 +186,7 @@ async fn lifetime(
     let result: anyhow::Result<()> = async {
         loop {
             tokio::select! {
-                cmd = rx.recv() => match cmd {
+                cmd = rx.recv() => match cmd.map(|c: ToRequest| c.command) {
                     Some(Command::Ok { .. }) => {
                         let ok = RequestOk { parameters: Parameters::new(), track_properties: Default::default() };
                         write_message(&mut send, ok).await?;
@@ -246,6 +247,7 @@ async fn subscribe(
     let rendezvous = Duration::from_millis(m.parameters.rendezvous_timeout().unwrap_or(0));
     let priority = m.parameters.subscriber_priority().unwrap_or(128);
     let forward = m.parameters.forward().unwrap_or(true);
+    tracing::debug!(session = s.id, request = rid, track = %name, ?filter, ?rendezvous, "SUBSCRIBE");
     let (tx, mut rx) = mpsc::channel(64);
     hub.add_request(s.id, rid, tx);
     hub.apply(|r, now| r.handle_subscribe(s.id, rid, name.clone(), filter, rendezvous, now));
@@ -253,15 +255,19 @@ async fn subscribe(
     let result: anyhow::Result<()> = async {
         loop {
             tokio::select! {
-                cmd = rx.recv() => match cmd {
-                    Some(Command::SubscribeOk { track, filter, .. }) => {
-                        let Some(handle) = hub.track(track) else {
+                cmd = rx.recv() => match cmd.map(|c: ToRequest| (c.command, c.accepted)) {
+                    Some((Command::SubscribeOk { .. }, accepted)) => {
+                        let Some((largest, fanout, handle)) = accepted else {
                             write_message(&mut send, refusal(Refusal::DoesNotExist)).await?;
                             send.finish()?;
                             return Ok(());
                         };
                         let alias = s.next_alias();
-                        let (largest, fanout) = super::serve::fanout_for(&hub.settings, &handle, filter, priority, forward);
+                        let fanout = fanout.map(|mut f| {
+                            f.set_forward(forward);
+                            f.set_subscriber_priority(priority);
+                            f
+                        });
                         let mut params = Parameters::new();
                         if let Some(l) = largest {
                             params.set_largest_object(tern_moq::Location::new(l.group, l.object));
@@ -274,12 +280,13 @@ async fn subscribe(
                         write_message(&mut send, SubscribeOk { track_alias: alias, parameters: params, track_properties: Default::default() }).await?;
                         serving = Some(super::serve::spawn(s.clone(), handle, fanout, alias));
                     }
-                    Some(Command::Refuse { reason, .. }) => {
+                    Some((Command::Refuse { reason, .. }, _)) => {
+                        tracing::debug!(session = s.id, request = rid, ?reason, "SUBSCRIBE refused");
                         write_message(&mut send, refusal(reason)).await?;
                         send.finish()?;
                         return Ok(());
                     }
-                    Some(Command::PublishDone { reason, .. }) => {
+                    Some((Command::PublishDone { reason, .. }, _)) => {
                         let count = match serving.take() {
                             Some(sv) => sv.finish().await,
                             None => 0,

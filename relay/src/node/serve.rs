@@ -45,10 +45,10 @@ pub fn fanout_for(
         return (largest, None);
     };
     // Largest Object and Next Group Start only cover objects after the largest one: new log
-    // entries. Absolute filters may reach back into the cache.
+    // entries (plus late ones that still pass the range). Absolute filters reach into the cache.
     let cursor = match filter {
-        Filter::LargestObject | Filter::NextGroupStart => track.tail(),
-        Filter::AbsoluteStart(_) | Filter::AbsoluteRange(..) => track.head(),
+        Filter::LargestObject | Filter::NextGroupStart if largest.is_some() => track.tail(),
+        _ => track.head(),
     };
     let mut f = Fanout::new(range, cursor, priority, settings.lag);
     f.set_forward(forward);
@@ -294,7 +294,7 @@ impl Writer {
             object_id: object.location.object,
             publisher_priority: None,
             properties,
-            end_of_group: object.status == ObjectStatus::EndOfGroup,
+            end_of_group: object.end_of_group,
             payload: match object.status {
                 ObjectStatus::Normal => DatagramPayload::Payload(object.payload.clone()),
                 ObjectStatus::EndOfTrack => DatagramPayload::Status(tern_moq::data::ObjectStatus::EndOfTrack),

@@ -12,7 +12,7 @@ use tern_moq::{ControlReader, Message, TrackNamespace};
 use tern_quic::{RecvStream, SendStream};
 
 use crate::core::router::{Command, TrackId};
-use crate::core::types::TrackName;
+use crate::core::types::{Filter, TrackName};
 
 use super::hub::Hub;
 use super::request::{read_message, track_name};
@@ -22,12 +22,18 @@ use super::session::{SessionShared, write_message};
 const DONE_GRACE: Duration = Duration::from_millis(300);
 
 /// Subscribe upstream for `track` at publisher session `s`.
-pub fn spawn_subscribe(hub: Arc<Hub>, s: Arc<SessionShared>, track: TrackId, name: TrackName) {
+pub fn spawn_subscribe(
+    hub: Arc<Hub>,
+    s: Arc<SessionShared>,
+    track: TrackId,
+    name: TrackName,
+    filter: Filter,
+) {
     let (cancel_tx, cancel_rx) = oneshot::channel();
     s.add_upstream(track, cancel_tx);
     tokio::spawn(async move {
         let mut alias = None;
-        let result = subscribe(&hub, &s, track, &name, cancel_rx, &mut alias).await;
+        let result = subscribe(&hub, &s, track, &name, filter, cancel_rx, &mut alias).await;
         if let Some(a) = alias {
             s.remove_alias(a);
         }
@@ -49,12 +55,24 @@ async fn subscribe(
     s: &Arc<SessionShared>,
     track: TrackId,
     name: &TrackName,
+    filter: Filter,
     mut cancel: oneshot::Receiver<()>,
     alias: &mut Option<u64>,
 ) -> anyhow::Result<Option<u64>> {
     let (mut send, mut recv) = s.session.open_bi().await?;
     let mut params = Parameters::new();
-    params.set_subscription_filter(&SubscriptionFilter::LargestObject);
+    let wire = match filter {
+        Filter::NextGroupStart => SubscriptionFilter::NextGroupStart,
+        Filter::LargestObject => SubscriptionFilter::LargestObject,
+        Filter::AbsoluteStart(l) => {
+            SubscriptionFilter::AbsoluteStart(tern_moq::Location::new(l.group, l.object))
+        }
+        Filter::AbsoluteRange(l, delta) => SubscriptionFilter::AbsoluteRange {
+            start: tern_moq::Location::new(l.group, l.object),
+            end_group_delta: delta,
+        },
+    };
+    params.set_subscription_filter(&wire);
     let msg = Subscribe {
         request_id: s.next_request_id(),
         track_namespace: TrackNamespace::new(name.namespace.clone()),
@@ -76,12 +94,14 @@ async fn subscribe(
                     if let Some(l) = ok.parameters.largest_object() {
                         tracing::debug!(%name, group = l.group, object = l.object, "upstream largest");
                     }
+                    // Accept the waiting subscribers first (their readers start at the current
+                    // end of the cache), then let data for the alias in.
+                    hub.apply(|r, _| r.handle_upstream_ok(track));
                     if !s.add_alias(ok.track_alias, handle) {
                         s.violation(Code::DUPLICATE_TRACK_ALIAS, "track alias already in use");
                         return Ok(None);
                     }
                     *alias = Some(ok.track_alias);
-                    hub.apply(|r, _| r.handle_upstream_ok(track));
                 }
                 Some(Message::RequestError(e)) if alias.is_none() => {
                     tracing::info!(%name, code = e.error_code.0, reason = %e.error_reason.to_string_lossy(), "upstream refused");
@@ -126,7 +146,7 @@ pub async fn publish(
     let result: anyhow::Result<u64> = async {
         loop {
             tokio::select! {
-                cmd = rx.recv() => match cmd {
+                cmd = rx.recv() => match cmd.map(|c: super::hub::ToRequest| c.command) {
                     Some(Command::Ok { .. }) => {
                         let mut params = Parameters::new();
                         params.set_forward(true);

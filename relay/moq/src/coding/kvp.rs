@@ -32,8 +32,10 @@ impl KeyValuePair {
     /// Read one pair whose type is `prev + delta`.
     pub fn decode(buf: &mut impl Buf, prev: u64) -> Result<Self, DecodeError> {
         let delta = decode_varint(buf)?;
-        let kind = prev.checked_add(delta).ok_or(DecodeError::TypeDeltaOverflow)?;
-        let value = if kind % 2 == 0 {
+        let kind = prev
+            .checked_add(delta)
+            .ok_or(DecodeError::TypeDeltaOverflow)?;
+        let value = if kind.is_multiple_of(2) {
             KvpValue::Varint(decode_varint(buf)?)
         } else {
             let len = decode_varint(buf)?;
@@ -64,7 +66,11 @@ impl KeyValuePair {
                 encode_varint(b.len() as u64, buf);
                 buf.put_slice(b);
             }
-            _ => return Err(EncodeError::Invalid("key-value parity does not match value")),
+            _ => {
+                return Err(EncodeError::Invalid(
+                    "key-value parity does not match value",
+                ));
+            }
         }
         Ok(())
     }
@@ -102,7 +108,10 @@ impl KeyValuePairs {
 
     /// Every value of type `kind`, in order.
     pub fn get_all(&self, kind: u64) -> impl Iterator<Item = &KvpValue> {
-        self.0.iter().filter(move |p| p.kind == kind).map(|p| &p.value)
+        self.0
+            .iter()
+            .filter(move |p| p.kind == kind)
+            .map(|p| &p.value)
     }
 
     /// Add a pair, keeping ascending type order (after existing equal types).

@@ -163,7 +163,9 @@ pub fn encode_track_name(
     buf: &mut impl BufMut,
 ) -> Result<(), EncodeError> {
     if namespace.byte_len() + name.len() > MAX_FULL_TRACK_NAME_LEN {
-        return Err(EncodeError::Invalid("full track name longer than 4096 bytes"));
+        return Err(EncodeError::Invalid(
+            "full track name longer than 4096 bytes",
+        ));
     }
     encode_varint(name.len() as u64, buf);
     buf.put_slice(name);
@@ -320,7 +322,10 @@ mod tests {
             Err(DecodeError::TooManyNamespaceFields(33))
         );
         let ok = ns_wire(32, &fields[..32]);
-        assert_eq!(TrackNamespace::decode(&mut &ok[..]).map(|n| n.len()), Ok(32));
+        assert_eq!(
+            TrackNamespace::decode(&mut &ok[..]).map(|n| n.len()),
+            Ok(32)
+        );
         let too_many = TrackNamespace::new(vec![Bytes::from_static(b"a"); 33]);
         assert!(too_many.encode(&mut Vec::new()).is_err());
     }
@@ -358,7 +363,11 @@ mod tests {
             ReasonPhrase::decode(&mut &wire[..]),
             Err(DecodeError::ReasonPhraseTooLong(1025))
         );
-        assert!(ReasonPhrase::new(vec![b'r'; 1025]).encode(&mut Vec::new()).is_err());
+        assert!(
+            ReasonPhrase::new(vec![b'r'; 1025])
+                .encode(&mut Vec::new())
+                .is_err()
+        );
     }
 
     #[test]

@@ -155,7 +155,9 @@ pub fn decode_datagram(mut datagram: Bytes, limits: &Limits) -> Result<Datagram,
 pub fn encode_datagram_header(d: &ObjectDatagram) -> Result<Bytes, EncodeError> {
     if let DatagramPayload::Status(status) = d.payload {
         if d.end_of_group {
-            return Err(EncodeError::Invalid("status datagram cannot signal end of group"));
+            return Err(EncodeError::Invalid(
+                "status datagram cannot signal end of group",
+            ));
         }
         if status != ObjectStatus::Normal && !d.properties.is_empty() {
             return Err(EncodeError::Invalid("properties on a non-normal object"));

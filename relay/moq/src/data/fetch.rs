@@ -122,7 +122,11 @@ impl FetchObjectState {
 
     /// Read one entry. The state changes only on success, so a caller may
     /// retry after [`DecodeError::Short`] with more bytes.
-    pub fn decode(&mut self, buf: &mut impl Buf, limits: &Limits) -> Result<FetchObject, DecodeError> {
+    pub fn decode(
+        &mut self,
+        buf: &mut impl Buf,
+        limits: &Limits,
+    ) -> Result<FetchObject, DecodeError> {
         let flags = decode_varint(buf)?;
         let entry = match flags {
             FETCH_END_OF_NON_EXISTENT_RANGE => {
@@ -166,7 +170,10 @@ impl FetchObjectState {
         let subgroup_id = if flags & DATAGRAM != 0 {
             None
         } else {
-            let prior_sub = || self.prior_subgroup.ok_or(DecodeError::NoPriorObject("Subgroup ID"));
+            let prior_sub = || {
+                self.prior_subgroup
+                    .ok_or(DecodeError::NoPriorObject("Subgroup ID"))
+            };
             Some(match flags & SUBGROUP_MASK {
                 0 => 0,
                 1 => prior_sub()?,
@@ -248,10 +255,12 @@ impl FetchObjectState {
             }
             Some(prior) if prior.group == o.group_id => {
                 if prior.object.checked_add(1) != Some(o.object_id) {
-                    let delta = o
-                        .object_id
-                        .checked_sub(prior.object)
-                        .ok_or(EncodeError::Invalid("object IDs must not decrease within a group"))?;
+                    let delta =
+                        o.object_id
+                            .checked_sub(prior.object)
+                            .ok_or(EncodeError::Invalid(
+                                "object IDs must not decrease within a group",
+                            ))?;
                     flags |= OBJECT_ID_PRESENT;
                     object_field = Some(delta);
                 }
@@ -281,8 +290,8 @@ impl FetchObjectState {
                 subgroup_field = Some(s);
             }
         }
-        let priority_field = (self.prior_priority != Some(o.publisher_priority))
-            .then_some(o.publisher_priority);
+        let priority_field =
+            (self.prior_priority != Some(o.publisher_priority)).then_some(o.publisher_priority);
         if priority_field.is_some() {
             flags |= PRIORITY_PRESENT;
         }
@@ -348,7 +357,10 @@ mod tests {
             let mut dec = FetchObjectState::new(order);
             let mut buf = &wire[..];
             for e in &entries {
-                assert_eq!(&dec.decode(&mut buf, &Limits::default()).expect("decodes"), e);
+                assert_eq!(
+                    &dec.decode(&mut buf, &Limits::default()).expect("decodes"),
+                    e
+                );
             }
             assert!(buf.is_empty());
         }

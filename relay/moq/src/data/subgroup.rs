@@ -211,10 +211,14 @@ pub fn encode_subgroup_object_header(
             .object_id
             .checked_sub(prev)
             .and_then(|d| d.checked_sub(1))
-            .ok_or(EncodeError::Invalid("object IDs must increase on a subgroup stream"))?,
+            .ok_or(EncodeError::Invalid(
+                "object IDs must increase on a subgroup stream",
+            ))?,
     };
     if !header.has_properties && !object.properties.is_empty() {
-        return Err(EncodeError::Invalid("properties without the PROPERTIES bit"));
+        return Err(EncodeError::Invalid(
+            "properties without the PROPERTIES bit",
+        ));
     }
     if object.payload_length != 0 && object.object_status != ObjectStatus::Normal {
         return Err(EncodeError::Invalid("non-normal status with a payload"));

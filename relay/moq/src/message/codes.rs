@@ -193,5 +193,5 @@ code_type!(
 
 /// True for a GREASE value `0x7f * N + 0x9D`.
 pub fn is_grease(v: u64) -> bool {
-    v >= 0x9D && (v - 0x9D) % 0x7f == 0
+    v >= 0x9D && (v - 0x9D).is_multiple_of(0x7f)
 }

@@ -10,7 +10,9 @@ mod setup;
 mod subscribe;
 
 pub use fetch::{Fetch, FetchOk, FetchType};
-pub use namespace::{Namespace, NamespaceDone, PublishNamespace, SubscribeNamespace, SubscribeTracks};
+pub use namespace::{
+    Namespace, NamespaceDone, PublishNamespace, SubscribeNamespace, SubscribeTracks,
+};
 pub use params::{
     AuthToken, GroupOrder, Parameter, ParameterValue, Parameters, SubscriptionFilter,
     is_known_parameter, parameter_type,
@@ -275,7 +277,10 @@ mod tests {
         wire.extend_from_slice(&1000u16.to_be_bytes());
         assert_eq!(
             Message::decode(&mut &wire[..], &limits),
-            Err(DecodeError::MessageTooLong { len: 1000, max: 100 })
+            Err(DecodeError::MessageTooLong {
+                len: 1000,
+                max: 100
+            })
         );
     }
 
@@ -294,14 +299,20 @@ mod tests {
     fn too_long_payload_is_an_encode_error() {
         let mut p = Parameters::new();
         for i in 0..40u64 {
-            p.push(0x1001 + 2 * i, ParameterValue::Bytes(Bytes::from(vec![0u8; 2000])));
+            p.push(
+                0x1001 + 2 * i,
+                ParameterValue::Bytes(Bytes::from(vec![0u8; 2000])),
+            );
         }
         let msg = Message::RequestUpdate(RequestUpdate {
             request_id: 0,
             parameters: p,
         });
         let mut buf = BytesMut::new();
-        assert!(matches!(msg.encode(&mut buf), Err(EncodeError::MessageTooLong(_))));
+        assert!(matches!(
+            msg.encode(&mut buf),
+            Err(EncodeError::MessageTooLong(_))
+        ));
         assert!(buf.is_empty());
     }
 }

@@ -299,7 +299,7 @@ fn encoding_of(kind: u64) -> Encoding {
         pt::LARGEST_OBJECT => Encoding::Location,
         pt::TRACK_NAMESPACE_PREFIX => Encoding::Namespace,
         pt::AUTHORIZATION_TOKEN | pt::SUBSCRIPTION_FILTER => Encoding::Bytes,
-        k if k % 2 == 0 => Encoding::Varint,
+        k if k.is_multiple_of(2) => Encoding::Varint,
         _ => Encoding::Bytes,
     }
 }
@@ -406,7 +406,10 @@ impl Parameters {
 
     /// Append an AUTHORIZATION_TOKEN.
     pub fn push_authorization_token(&mut self, token: &AuthToken) {
-        self.push(pt::AUTHORIZATION_TOKEN, ParameterValue::Bytes(token.to_bytes()));
+        self.push(
+            pt::AUTHORIZATION_TOKEN,
+            ParameterValue::Bytes(token.to_bytes()),
+        );
     }
 
     /// OBJECT_DELIVERY_TIMEOUT in ms.
@@ -515,7 +518,10 @@ impl Parameters {
     }
     /// Set TRACK_NAMESPACE_PREFIX.
     pub fn set_track_namespace_prefix(&mut self, prefix: TrackNamespace) {
-        self.set(pt::TRACK_NAMESPACE_PREFIX, ParameterValue::Namespace(prefix));
+        self.set(
+            pt::TRACK_NAMESPACE_PREFIX,
+            ParameterValue::Namespace(prefix),
+        );
     }
 
     /// Read `Number of Parameters` and the parameters, validating known values.
@@ -525,7 +531,9 @@ impl Parameters {
         let mut prev = 0u64;
         for _ in 0..count {
             let delta = decode_varint(buf)?;
-            let kind = prev.checked_add(delta).ok_or(DecodeError::TypeDeltaOverflow)?;
+            let kind = prev
+                .checked_add(delta)
+                .ok_or(DecodeError::TypeDeltaOverflow)?;
             prev = kind;
             let value = match encoding_of(kind) {
                 Encoding::Varint => ParameterValue::Varint(decode_varint(buf)?),
@@ -538,7 +546,11 @@ impl Parameters {
                     };
                     if !valid {
                         return Err(DecodeError::InvalidValue {
-                            field: if kind == pt::FORWARD { "FORWARD" } else { "GROUP_ORDER" },
+                            field: if kind == pt::FORWARD {
+                                "FORWARD"
+                            } else {
+                                "GROUP_ORDER"
+                            },
                             value: u64::from(v),
                         });
                     }
@@ -593,7 +605,11 @@ impl Parameters {
                     encode_varint(b.len() as u64, buf);
                     buf.put_slice(b);
                 }
-                _ => return Err(EncodeError::Invalid("parameter value does not match its type")),
+                _ => {
+                    return Err(EncodeError::Invalid(
+                        "parameter value does not match its type",
+                    ));
+                }
             }
         }
         Ok(())
@@ -639,7 +655,11 @@ mod tests {
 
     #[test]
     fn invalid_forward_and_group_order_refused() {
-        for (kind, v) in [(pt::FORWARD, 2u8), (pt::GROUP_ORDER, 0), (pt::GROUP_ORDER, 3)] {
+        for (kind, v) in [
+            (pt::FORWARD, 2u8),
+            (pt::GROUP_ORDER, 0),
+            (pt::GROUP_ORDER, 3),
+        ] {
             let mut wire = Vec::new();
             encode_varint(1, &mut wire);
             encode_varint(kind, &mut wire);

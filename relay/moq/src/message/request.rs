@@ -110,14 +110,19 @@ impl RequestError {
         encode_varint(self.error_code.0, buf);
         encode_varint(self.retry_interval, buf);
         self.error_reason.encode(buf)?;
-        match (&self.redirect, self.error_code == RequestErrorCode::REDIRECT) {
+        match (
+            &self.redirect,
+            self.error_code == RequestErrorCode::REDIRECT,
+        ) {
             (Some(r), true) => {
                 encode_uri(&r.connect_uri, buf)?;
                 r.track_namespace.encode(buf)?;
                 encode_track_name(&r.track_name, &r.track_namespace, buf)
             }
             (None, false) => Ok(()),
-            _ => Err(EncodeError::Invalid("Redirect present iff code is REDIRECT")),
+            _ => Err(EncodeError::Invalid(
+                "Redirect present iff code is REDIRECT",
+            )),
         }
     }
 }

@@ -1,0 +1,43 @@
+//! `tern relay`: run a relay node.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use tern_relay::config::{Config, LogFormat, Overrides, process_env};
+
+/// Options of `tern relay`; every one can also come from the config file or `TERN_*`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// UDP address to listen on (relay.bind).
+    #[arg(long)]
+    bind: Option<SocketAddr>,
+    /// PEM certificate chain (relay.tls_cert); without one a 13-day self-signed certificate is made.
+    #[arg(long)]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key (relay.tls_key).
+    #[arg(long)]
+    tls_key: Option<PathBuf>,
+    /// TOML configuration file.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Admin HTTP address for /metrics and /health (admin.bind).
+    #[arg(long)]
+    admin_bind: Option<SocketAddr>,
+    /// Log format: text or json (log.format).
+    #[arg(long)]
+    log_format: Option<LogFormat>,
+}
+
+/// Run until SIGINT/SIGTERM.
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let flags = Overrides {
+        bind: args.bind,
+        tls_cert: args.tls_cert,
+        tls_key: args.tls_key,
+        admin_bind: args.admin_bind,
+        log_format: args.log_format,
+    };
+    let config = Config::load(args.config.as_deref(), process_env(), &flags)?;
+    tern_relay::logging::init(config.log.format, &config.log.level)?;
+    tern_relay::run::run(config).await
+}

@@ -1,0 +1,112 @@
+//! Run a relay node from an operator's [`Config`]: the one place config becomes running parts.
+
+use std::time::Duration;
+
+use tern_quic::{CertSource, CongestionControl, SelfSignedConfig, ServerConfig, TransportLimits};
+
+use crate::admin::{Admin, Readiness};
+use crate::config::{Config, Congestion};
+use crate::core::fanout::LagPolicy;
+use crate::core::cache::CacheBudget;
+use crate::core::router::RouterConfig;
+use crate::node::{Node, NodeSettings};
+
+/// How long sessions get to move elsewhere after GOAWAY on shutdown.
+pub const DRAIN: Duration = Duration::from_secs(2);
+
+/// QUIC server settings from the config.
+pub fn server_config(c: &Config) -> ServerConfig {
+    let cert = match (&c.relay.tls_cert, &c.relay.tls_key) {
+        (Some(cert), Some(key)) => CertSource::Pem { cert: cert.clone(), key: key.clone() },
+        _ => CertSource::SelfSigned(SelfSignedConfig::default()),
+    };
+    let q = &c.quic;
+    ServerConfig {
+        bind: c.relay.bind,
+        cert,
+        transport: TransportLimits {
+            stream_receive_window: q.stream_receive_window.min(u32::MAX as u64) as u32,
+            receive_window: q.receive_window.min(u32::MAX as u64) as u32,
+            send_window: q.send_window,
+            max_concurrent_bidi_streams: q.max_concurrent_bidi_streams.min(u32::MAX as u64) as u32,
+            max_concurrent_uni_streams: q.max_concurrent_uni_streams.min(u32::MAX as u64) as u32,
+            idle_timeout: q.idle_timeout,
+            keep_alive: Some(q.keep_alive),
+            congestion: match q.congestion {
+                Congestion::Bbr => CongestionControl::Bbr,
+                Congestion::Cubic => CongestionControl::Cubic,
+                Congestion::NewReno => CongestionControl::NewReno,
+            },
+            ..TransportLimits::default()
+        },
+        retry_threshold: c.limits.retry_above_handshakes as usize,
+        max_sessions_per_ip: c.limits.max_sessions_per_ip as usize,
+        ..ServerConfig::default()
+    }
+}
+
+/// Driver settings from the config.
+pub fn node_settings(c: &Config) -> (RouterConfig, NodeSettings) {
+    let router = RouterConfig {
+        max_subscriptions_per_session: c.limits.max_subscriptions_per_session as usize,
+        ..RouterConfig::default()
+    };
+    let settings = NodeSettings {
+        cache: CacheBudget { max_bytes: c.cache.max_bytes as usize, max_age: c.cache.max_duration },
+        lag: LagPolicy {
+            max_lag_groups: c.subscriber.max_lag_groups,
+            skip_window: c.subscriber.too_far_behind_after,
+            ..LagPolicy::default()
+        },
+        limits: tern_moq::Limits {
+            max_control_message: c.limits.max_control_message as usize,
+            max_object_size: c.limits.max_object_size,
+            ..tern_moq::Limits::default()
+        },
+        max_requests_per_session: c.limits.max_requests_per_session as usize,
+    };
+    (router, settings)
+}
+
+/// Start a relay node (and its admin port when enabled).
+pub async fn start(c: &Config) -> anyhow::Result<(Node, Readiness)> {
+    let (router, settings) = node_settings(c);
+    let node = Node::start(server_config(c), router, settings)?;
+    let readiness = Readiness::new();
+    if c.admin.enabled {
+        Admin::new(readiness.clone())?.serve(c.admin.bind).await?;
+    }
+    Ok((node, readiness))
+}
+
+/// Run until SIGINT/SIGTERM, then drain: `/health` turns not-ready, sessions are closed.
+pub async fn run(c: Config) -> anyhow::Result<()> {
+    let (node, readiness) = start(&c).await?;
+    println!("tern relay listening on {} (raw QUIC moqt-18 and WebTransport)", node.addr);
+    println!("certificate sha-256: {}", node.fingerprint.to_hex());
+    shutdown_signal().await;
+    readiness.drain();
+    tracing::info!("draining for {DRAIN:?}");
+    tokio::time::sleep(DRAIN).await;
+    node.shutdown("relay shutting down").await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
