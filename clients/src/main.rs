@@ -6,7 +6,10 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = cmd::Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("tern: cannot start the runtime: {e}");

@@ -6,8 +6,8 @@ use tern_quic::{CertSource, CongestionControl, SelfSignedConfig, ServerConfig, T
 
 use crate::admin::{Admin, Readiness};
 use crate::config::{Config, Congestion};
-use crate::core::fanout::LagPolicy;
 use crate::core::cache::CacheBudget;
+use crate::core::fanout::LagPolicy;
 use crate::core::router::RouterConfig;
 use crate::node::{Node, NodeSettings};
 
@@ -17,7 +17,10 @@ pub const DRAIN: Duration = Duration::from_secs(2);
 /// QUIC server settings from the config.
 pub fn server_config(c: &Config) -> ServerConfig {
     let cert = match (&c.relay.tls_cert, &c.relay.tls_key) {
-        (Some(cert), Some(key)) => CertSource::Pem { cert: cert.clone(), key: key.clone() },
+        (Some(cert), Some(key)) => CertSource::Pem {
+            cert: cert.clone(),
+            key: key.clone(),
+        },
         _ => CertSource::SelfSigned(SelfSignedConfig::default()),
     };
     let q = &c.quic;
@@ -52,7 +55,10 @@ pub fn node_settings(c: &Config) -> (RouterConfig, NodeSettings) {
         ..RouterConfig::default()
     };
     let settings = NodeSettings {
-        cache: CacheBudget { max_bytes: c.cache.max_bytes as usize, max_age: c.cache.max_duration },
+        cache: CacheBudget {
+            max_bytes: c.cache.max_bytes as usize,
+            max_age: c.cache.max_duration,
+        },
         lag: LagPolicy {
             max_lag_groups: c.subscriber.max_lag_groups,
             skip_window: c.subscriber.too_far_behind_after,
@@ -82,7 +88,10 @@ pub async fn start(c: &Config) -> anyhow::Result<(Node, Readiness)> {
 /// Run until SIGINT/SIGTERM, then drain: `/health` turns not-ready, sessions are closed.
 pub async fn run(c: Config) -> anyhow::Result<()> {
     let (node, readiness) = start(&c).await?;
-    println!("tern relay listening on {} (raw QUIC moqt-18 and WebTransport)", node.addr);
+    println!(
+        "tern relay listening on {} (raw QUIC moqt-18 and WebTransport)",
+        node.addr
+    );
     println!("certificate sha-256: {}", node.fingerprint.to_hex());
     shutdown_signal().await;
     readiness.drain();
@@ -95,13 +104,14 @@ pub async fn run(c: Config) -> anyhow::Result<()> {
 async fn shutdown_signal() {
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}

@@ -29,6 +29,9 @@ pub struct LagPolicy {
     pub max_lag_groups: u64,
     /// Age of the next pending object beyond which the subscriber skips (the delivery timeout).
     pub max_lag: Duration,
+    /// How long a reader may trail by more than `max_lag_groups` before it skips: a reader
+    /// catching up from the cache (an absolute filter, a burst of groups) is not slow.
+    pub group_grace: Duration,
     /// Skips tolerated within `skip_window` before TOO_FAR_BEHIND.
     pub max_skips: usize,
     /// Window for counting skips.
@@ -40,6 +43,7 @@ impl Default for LagPolicy {
         Self {
             max_lag_groups: 2,
             max_lag: Duration::from_secs(5),
+            group_grace: Duration::from_millis(500),
             max_skips: 5,
             skip_window: Duration::from_secs(10),
         }
@@ -128,6 +132,8 @@ pub struct Fanout {
     open: BTreeMap<(u64, u64), Option<u64>>,
     pending: VecDeque<Delivery>,
     skips: VecDeque<Instant>,
+    /// When the reader was last caught up with the track's log (or first polled).
+    caught_up_at: Option<Instant>,
     done: bool,
     stats: FanoutStats,
 }
@@ -146,6 +152,7 @@ impl Fanout {
             open: BTreeMap::new(),
             pending: VecDeque::new(),
             skips: VecDeque::new(),
+            caught_up_at: None,
             done: false,
             stats: FanoutStats::default(),
         }
@@ -198,6 +205,9 @@ impl Fanout {
 
     /// Next step, or `None` when caught up.
     pub fn poll(&mut self, track: &Track, now: Instant) -> Option<Delivery> {
+        if self.cursor.next >= track.tail().next || self.caught_up_at.is_none() {
+            self.caught_up_at = Some(now);
+        }
         loop {
             if let Some(d) = self.pending.pop_front() {
                 return Some(d);
@@ -260,7 +270,8 @@ impl Fanout {
         });
         if object.status == ObjectStatus::EndOfTrack {
             self.finish_all();
-            self.pending.push_back(Delivery::Done(DoneReason::TrackEnded));
+            self.pending
+                .push_back(Delivery::Done(DoneReason::TrackEnded));
             self.done = true;
         }
     }
@@ -270,7 +281,8 @@ impl Fanout {
             && group >= end
             && !self.open.keys().any(|(g, _)| *g <= end)
         {
-            self.pending.push_back(Delivery::Done(DoneReason::RangeComplete));
+            self.pending
+                .push_back(Delivery::Done(DoneReason::RangeComplete));
             self.done = true;
         }
     }
@@ -281,17 +293,21 @@ impl Fanout {
         }
     }
 
+    /// Behind for longer than the grace with too many groups to go, or behind for longer than
+    /// the delivery timeout with a newer group waiting.
     fn is_lagging(&self, track: &Track, now: Instant) -> bool {
         let (Some(at), Some(newest)) = (track.group_at(self.cursor), track.newest_group()) else {
             return false;
         };
-        if newest.saturating_sub(at) > self.policy.max_lag_groups {
+        let behind = self
+            .caught_up_at
+            .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
+        if newest.saturating_sub(at) > self.policy.max_lag_groups
+            && behind > self.policy.group_grace
+        {
             return true;
         }
-        at < newest
-            && track
-                .age_at(self.cursor, now)
-                .is_some_and(|age| age > self.policy.max_lag)
+        at < newest && behind > self.policy.max_lag
     }
 
     /// Reset streams of old groups and jump to the newest group's first entry.
@@ -321,6 +337,7 @@ impl Fanout {
             self.cursor
         };
         self.stats.skips += 1;
+        self.caught_up_at = Some(now);
         self.skips.push_back(now);
         while self
             .skips
@@ -331,7 +348,8 @@ impl Fanout {
         }
         if self.skips.len() > self.policy.max_skips {
             self.finish_all();
-            self.pending.push_back(Delivery::Done(DoneReason::TooFarBehind));
+            self.pending
+                .push_back(Delivery::Done(DoneReason::TooFarBehind));
             self.done = true;
         }
     }

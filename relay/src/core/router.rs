@@ -644,8 +644,9 @@ impl Router {
 
     /// Expire rendezvous waits and lingering upstream subscriptions.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let (expired, keep): (Vec<_>, Vec<_>) =
-            std::mem::take(&mut self.rendezvous).into_iter().partition(|r| r.deadline <= now);
+        let (expired, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.rendezvous)
+            .into_iter()
+            .partition(|r| r.deadline <= now);
         self.rendezvous = keep;
         for r in expired {
             self.release(r.session);

@@ -42,17 +42,37 @@ fn publisher_to_three_subscribers_virtual_clock() {
     let mut router = Router::new(RouterConfig::default());
     let name = TrackName::from_path("live/demo", "video");
     router.handle_publish_namespace(1, 0, name.namespace.clone(), t0);
-    assert_eq!(router.poll_command(), Some(Command::Ok { session: 1, request: 0 }));
+    assert_eq!(
+        router.poll_command(),
+        Some(Command::Ok {
+            session: 1,
+            request: 0
+        })
+    );
 
     // Three subscribers: exactly one upstream SUBSCRIBE.
     for s in 10..13 {
-        router.handle_subscribe(s, 0, name.clone(), Filter::NextGroupStart, Duration::ZERO, t0);
+        router.handle_subscribe(
+            s,
+            0,
+            name.clone(),
+            Filter::NextGroupStart,
+            Duration::ZERO,
+            t0,
+        );
     }
     let up = router.poll_command();
-    let Some(Command::SubscribeUpstream { session: 1, track, .. }) = up else {
+    let Some(Command::SubscribeUpstream {
+        session: 1, track, ..
+    }) = up
+    else {
         panic!("expected one upstream subscribe, got {up:?}");
     };
-    assert_eq!(router.poll_command(), None, "waiting subscribers get nothing before upstream OK");
+    assert_eq!(
+        router.poll_command(),
+        None,
+        "waiting subscribers get nothing before upstream OK"
+    );
     assert_eq!(router.upstream_subscribes(), 1);
     router.handle_upstream_ok(track);
 
@@ -60,12 +80,21 @@ fn publisher_to_three_subscribers_virtual_clock() {
     let t = tracks.entry(track).or_default();
     let mut readers = Vec::new();
     while let Some(cmd) = router.poll_command() {
-        let Command::SubscribeOk { session, filter, track: id, .. } = cmd else {
+        let Command::SubscribeOk {
+            session,
+            filter,
+            track: id,
+            ..
+        } = cmd
+        else {
             panic!("unexpected {cmd:?}");
         };
         assert_eq!(id, track);
         let range = filter.resolve(t.largest()).expect("range");
-        readers.push((session, Fanout::new(range, t.head(), 128, LagPolicy::default())));
+        readers.push((
+            session,
+            Fanout::new(range, t.head(), 128, LagPolicy::default()),
+        ));
     }
     assert_eq!(readers.len(), 3);
 
@@ -75,7 +104,10 @@ fn publisher_to_three_subscribers_virtual_clock() {
     for g in 0..3u64 {
         for o in 0..5u64 {
             now += Duration::from_millis(200);
-            assert_eq!(t.append(obj(g, o, payload.clone()), 0, 128, now), Appended::New(1064));
+            assert_eq!(
+                t.append(obj(g, o, payload.clone()), 0, 128, now),
+                Appended::New(1064)
+            );
         }
         t.end_subgroup(g, 0, SubgroupEnd::Fin, true);
     }
@@ -84,8 +116,18 @@ fn publisher_to_three_subscribers_virtual_clock() {
         let locs = objects(&ds);
         assert_eq!(locs.len(), 15);
         assert!(locs.windows(2).all(|w| w[0] < w[1]));
-        assert_eq!(ds.iter().filter(|d| matches!(d, Delivery::Open { .. })).count(), 3);
-        assert_eq!(ds.iter().filter(|d| matches!(d, Delivery::Finish { .. })).count(), 3);
+        assert_eq!(
+            ds.iter()
+                .filter(|d| matches!(d, Delivery::Open { .. }))
+                .count(),
+            3
+        );
+        assert_eq!(
+            ds.iter()
+                .filter(|d| matches!(d, Delivery::Finish { .. }))
+                .count(),
+            3
+        );
         // Zero-copy: every delivered payload points at the publisher's allocation.
         for d in &ds {
             if let Delivery::Object { object, .. } = d {
@@ -113,7 +155,14 @@ fn fifty_subscribers_one_upstream_subscribe() {
     let name = TrackName::from_path("a/b", "t");
     router.handle_publish_namespace(1, 0, name.namespace.clone(), t0);
     for s in 0..50 {
-        router.handle_subscribe(100 + s, 2, name.clone(), Filter::LargestObject, Duration::ZERO, t0);
+        router.handle_subscribe(
+            100 + s,
+            2,
+            name.clone(),
+            Filter::LargestObject,
+            Duration::ZERO,
+            t0,
+        );
     }
     let cmds: Vec<Command> = std::iter::from_fn(|| router.poll_command()).collect();
     let ups = cmds
@@ -129,10 +178,28 @@ fn rendezvous_then_publisher_arrives() {
     let t0 = Instant::now();
     let mut router = Router::new(RouterConfig::default());
     let name = TrackName::from_path("moq-test/interop", "test-track");
-    router.handle_subscribe(5, 0, name.clone(), Filter::LargestObject, Duration::from_secs(3), t0);
+    router.handle_subscribe(
+        5,
+        0,
+        name.clone(),
+        Filter::LargestObject,
+        Duration::from_secs(3),
+        t0,
+    );
     assert_eq!(router.poll_command(), None);
-    router.handle_publish_namespace(1, 0, name.namespace.clone(), t0 + Duration::from_millis(500));
-    assert_eq!(router.poll_command(), Some(Command::Ok { session: 1, request: 0 }));
+    router.handle_publish_namespace(
+        1,
+        0,
+        name.namespace.clone(),
+        t0 + Duration::from_millis(500),
+    );
+    assert_eq!(
+        router.poll_command(),
+        Some(Command::Ok {
+            session: 1,
+            request: 0
+        })
+    );
     assert!(matches!(
         router.poll_command(),
         Some(Command::SubscribeUpstream { session: 1, .. })
@@ -144,17 +211,39 @@ fn rendezvous_times_out_and_unknown_is_refused() {
     let t0 = Instant::now();
     let mut router = Router::new(RouterConfig::default());
     let name = TrackName::from_path("nonexistent/namespace", "test-track");
-    router.handle_subscribe(5, 0, name.clone(), Filter::LargestObject, Duration::ZERO, t0);
+    router.handle_subscribe(
+        5,
+        0,
+        name.clone(),
+        Filter::LargestObject,
+        Duration::ZERO,
+        t0,
+    );
     assert_eq!(
         router.poll_command(),
-        Some(Command::Refuse { session: 5, request: 0, reason: Refusal::DoesNotExist })
+        Some(Command::Refuse {
+            session: 5,
+            request: 0,
+            reason: Refusal::DoesNotExist
+        })
     );
-    router.handle_subscribe(5, 2, name, Filter::LargestObject, Duration::from_secs(1), t0);
+    router.handle_subscribe(
+        5,
+        2,
+        name,
+        Filter::LargestObject,
+        Duration::from_secs(1),
+        t0,
+    );
     assert_eq!(router.poll_command(), None);
     router.handle_timeout(t0 + Duration::from_secs(1));
     assert_eq!(
         router.poll_command(),
-        Some(Command::Refuse { session: 5, request: 2, reason: Refusal::Timeout })
+        Some(Command::Refuse {
+            session: 5,
+            request: 2,
+            reason: Refusal::Timeout
+        })
     );
 }
 
@@ -167,10 +256,21 @@ fn too_many_subscriptions_is_excessive_load() {
     });
     router.handle_publish_namespace(1, 0, TrackName::from_path("a", "x").namespace, t0);
     for i in 0..3 {
-        router.handle_subscribe(9, i, TrackName::from_path("a", &format!("t{i}")), Filter::LargestObject, Duration::ZERO, t0);
+        router.handle_subscribe(
+            9,
+            i,
+            TrackName::from_path("a", &format!("t{i}")),
+            Filter::LargestObject,
+            Duration::ZERO,
+            t0,
+        );
     }
     let cmds: Vec<Command> = std::iter::from_fn(|| router.poll_command()).collect();
-    assert!(cmds.contains(&Command::Refuse { session: 9, request: 2, reason: Refusal::ExcessiveLoad }));
+    assert!(cmds.contains(&Command::Refuse {
+        session: 9,
+        request: 2,
+        reason: Refusal::ExcessiveLoad
+    }));
 }
 
 #[test]
@@ -195,7 +295,10 @@ fn filters_deliver_what_draft18_covers() {
             Filter::AbsoluteRange(Location::new(0, 3), 1),
             vec![(0, 3), (1, 0), (1, 1), (1, 2), (1, 3)],
         ),
-        (Filter::AbsoluteRange(Location::new(2, 1), 0), vec![(2, 1), (2, 2), (2, 3)]),
+        (
+            Filter::AbsoluteRange(Location::new(2, 1), 0),
+            vec![(2, 1), (2, 2), (2, 3)],
+        ),
     ];
     for (filter, want) in cases {
         let range = filter.resolve(t.largest()).expect("range");
@@ -205,11 +308,24 @@ fn filters_deliver_what_draft18_covers() {
         assert_eq!(got, want, "{filter:?}");
     }
     // New objects: Largest Object starts after {2,3}; Next Group Start at {3,0}.
-    let mut lo = Fanout::new(Filter::LargestObject.resolve(t.largest()).expect("r"), t.tail(), 0, LagPolicy::default());
-    let mut ng = Fanout::new(Filter::NextGroupStart.resolve(t.largest()).expect("r"), t.tail(), 0, LagPolicy::default());
+    let mut lo = Fanout::new(
+        Filter::LargestObject.resolve(t.largest()).expect("r"),
+        t.tail(),
+        0,
+        LagPolicy::default(),
+    );
+    let mut ng = Fanout::new(
+        Filter::NextGroupStart.resolve(t.largest()).expect("r"),
+        t.tail(),
+        0,
+        LagPolicy::default(),
+    );
     t.append(obj(2, 4, p.clone()), 0, 0, now);
     t.append(obj(3, 0, p.clone()), 0, 0, now);
-    assert_eq!(objects(&drain(&mut lo, &t, now)), vec![Location::new(2, 4), Location::new(3, 0)]);
+    assert_eq!(
+        objects(&drain(&mut lo, &t, now)),
+        vec![Location::new(2, 4), Location::new(3, 0)]
+    );
     assert_eq!(objects(&drain(&mut ng, &t, now)), vec![Location::new(3, 0)]);
 }
 
@@ -218,8 +334,14 @@ fn duplicates_from_two_publishers_are_dropped() {
     let now = Instant::now();
     let mut t = Track::new();
     let a = Bytes::from_static(b"a");
-    assert!(matches!(t.append(obj(0, 0, a.clone()), 0, 0, now), Appended::New(_)));
-    assert_eq!(t.append(obj(0, 0, a.clone()), 0, 0, now), Appended::Duplicate);
+    assert!(matches!(
+        t.append(obj(0, 0, a.clone()), 0, 0, now),
+        Appended::New(_)
+    ));
+    assert_eq!(
+        t.append(obj(0, 0, a.clone()), 0, 0, now),
+        Appended::Duplicate
+    );
     assert_eq!(t.append(obj(0, 0, a), 1, 0, now), Appended::Duplicate);
 }
 
@@ -230,22 +352,44 @@ fn slow_subscriber_skips_to_newest_group_then_too_far_behind() {
     let policy = LagPolicy {
         max_lag_groups: 1,
         max_lag: Duration::from_secs(60),
+        group_grace: Duration::from_millis(500),
         max_skips: 2,
         skip_window: Duration::from_secs(60),
     };
-    let mut slow = Fanout::new(Filter::AbsoluteStart(Location::new(0, 0)).resolve(None).expect("r"), t.head(), 0, policy);
+    let mut slow = Fanout::new(
+        Filter::AbsoluteStart(Location::new(0, 0))
+            .resolve(None)
+            .expect("r"),
+        t.head(),
+        0,
+        policy,
+    );
     let p = Bytes::from_static(b"p");
     t.append(obj(0, 0, p.clone()), 0, 0, now);
     // The subscriber writes one object then stalls.
-    assert!(matches!(slow.poll(&t, now), Some(Delivery::Open { group: 0, .. })));
+    assert!(matches!(
+        slow.poll(&t, now),
+        Some(Delivery::Open { group: 0, .. })
+    ));
     assert!(matches!(slow.poll(&t, now), Some(Delivery::Object { .. })));
     for g in 1..4 {
         now += Duration::from_secs(1);
         t.append(obj(g, 0, p.clone()), 0, 0, now);
     }
     let ds = drain(&mut slow, &t, now);
-    assert!(ds.contains(&Delivery::Reset { group: 0, subgroup: 0, code: 2 }), "{ds:?}");
-    assert_eq!(objects(&ds), vec![Location::new(3, 0)], "jumped to the newest group");
+    assert!(
+        ds.contains(&Delivery::Reset {
+            group: 0,
+            subgroup: 0,
+            code: 2
+        }),
+        "{ds:?}"
+    );
+    assert_eq!(
+        objects(&ds),
+        vec![Location::new(3, 0)],
+        "jumped to the newest group"
+    );
     assert_eq!(slow.stats().skips, 1);
     // Keeps falling behind: ends with TOO_FAR_BEHIND.
     for round in 0..3 {
@@ -269,15 +413,25 @@ fn cache_budget_evicts_oldest_but_never_the_newest_group() {
         now += Duration::from_secs(1);
         video.append(obj(g, 0, Bytes::from(vec![0; 10_000])), 0, 0, now);
     }
-    let budget = CacheBudget { max_bytes: 35_000, max_age: Duration::from_secs(3600) };
+    let budget = CacheBudget {
+        max_bytes: 35_000,
+        max_age: Duration::from_secs(3600),
+    };
     let swept = sweep(&mut [&mut video, &mut init], &budget, now);
     assert!(swept.held <= 35_000, "{swept:?}");
     assert_eq!(init.group_count(), 1, "the init track's only group stays");
     assert_eq!(video.newest_group(), Some(9));
     assert!(video.payload(Location::new(9, 0)).is_some());
     // Age limit: everything but the newest group goes.
-    let budget = CacheBudget { max_bytes: usize::MAX, max_age: Duration::from_millis(1500) };
-    sweep(&mut [&mut video, &mut init], &budget, now + Duration::from_secs(100));
+    let budget = CacheBudget {
+        max_bytes: usize::MAX,
+        max_age: Duration::from_millis(1500),
+    };
+    sweep(
+        &mut [&mut video, &mut init],
+        &budget,
+        now + Duration::from_secs(100),
+    );
     assert_eq!(video.group_count(), 1);
     assert_eq!(init.group_count(), 1);
 }

@@ -75,7 +75,11 @@ pub struct Cursor {
 #[derive(Debug, Clone)]
 pub enum Read<'a> {
     /// The next entry, with the object it refers to.
-    Object(&'a Object, u64 /* subgroup */, u8 /* publisher priority */),
+    Object(
+        &'a Object,
+        u64, /* subgroup */
+        u8,  /* publisher priority */
+    ),
     /// A subgroup ended.
     SubgroupEnd(u64 /* group */, u64 /* subgroup */, SubgroupEnd),
     /// The cursor pointed at entries that were evicted; it has been moved to the oldest entry.
@@ -182,7 +186,13 @@ impl Track {
 
     /// Cache an object. Duplicates (same location) are dropped; objects that contradict what is
     /// known about the track are refused as malformed and never cached.
-    pub fn append(&mut self, object: Object, subgroup: u64, priority: u8, now: Instant) -> Appended {
+    pub fn append(
+        &mut self,
+        object: Object,
+        subgroup: u64,
+        priority: u8,
+        now: Instant,
+    ) -> Appended {
         let loc = object.location;
         if let Some(end) = self.end
             && loc > end
@@ -259,7 +269,13 @@ impl Track {
 
     /// Record the end of a subgroup stream. `end_of_group` marks the group complete (the
     /// stream header's END_OF_GROUP bit with a FIN).
-    pub fn end_subgroup(&mut self, group: u64, subgroup: u64, end: SubgroupEnd, end_of_group: bool) {
+    pub fn end_subgroup(
+        &mut self,
+        group: u64,
+        subgroup: u64,
+        end: SubgroupEnd,
+        end_of_group: bool,
+    ) {
         let Some(g) = self.groups.get_mut(&group) else {
             return;
         };
@@ -297,7 +313,10 @@ impl Track {
                 subgroup,
                 index,
             } => {
-                let Some(sg) = self.groups.get(&group).and_then(|g| g.subgroups.get(&subgroup))
+                let Some(sg) = self
+                    .groups
+                    .get(&group)
+                    .and_then(|g| g.subgroups.get(&subgroup))
                 else {
                     // Evicted between log trims: treat as lag.
                     return Some(Read::Lagged);
@@ -332,14 +351,23 @@ impl Track {
     pub fn range(&self, start: Location, end: Location) -> (Vec<(Object, u64, u8)>, bool) {
         let mut out = Vec::new();
         let mut complete = true;
-        if self.groups.first_key_value().is_none_or(|(&g, _)| g > start.group) && start.group > 0 {
+        if self
+            .groups
+            .first_key_value()
+            .is_none_or(|(&g, _)| g > start.group)
+            && start.group > 0
+        {
             complete = !self.groups.is_empty() && self.evicted_groups == 0;
         }
         for (&gid, g) in self.groups.range(start.group..=end.group) {
             let mut objs: Vec<(Object, u64, u8)> = g
                 .subgroups
                 .iter()
-                .flat_map(|(sid, sg)| sg.objects.iter().map(move |o| (o.clone(), *sid, sg.priority)))
+                .flat_map(|(sid, sg)| {
+                    sg.objects
+                        .iter()
+                        .map(move |o| (o.clone(), *sid, sg.priority))
+                })
                 .filter(|(o, _, _)| o.location >= start && o.location <= end)
                 .collect();
             objs.sort_by_key(|(o, _, _)| o.location.object);
@@ -402,7 +430,9 @@ impl Track {
 
     /// Age of the entry under a cursor (how far a reader is behind in time), if known.
     pub fn age_at(&self, cursor: Cursor, now: Instant) -> Option<Duration> {
-        let entry = self.log.get(cursor.next.checked_sub(self.log_base)? as usize)?;
+        let entry = self
+            .log
+            .get(cursor.next.checked_sub(self.log_base)? as usize)?;
         let group = match *entry {
             Entry::Object { group, .. } | Entry::SubgroupEnd { group, .. } => group,
         };
@@ -413,7 +443,9 @@ impl Track {
 
     /// Group ID of the entry under a cursor.
     pub fn group_at(&self, cursor: Cursor) -> Option<u64> {
-        let entry = self.log.get(cursor.next.checked_sub(self.log_base)? as usize)?;
+        let entry = self
+            .log
+            .get(cursor.next.checked_sub(self.log_base)? as usize)?;
         Some(match *entry {
             Entry::Object { group, .. } | Entry::SubgroupEnd { group, .. } => group,
         })

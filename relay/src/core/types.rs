@@ -146,7 +146,9 @@ impl Filter {
     pub fn resolve(self, largest: Option<Location>) -> Option<Range> {
         Some(match self {
             Filter::LargestObject => Range {
-                start: largest.map_or(Location::new(0, 0), |l| Location::new(l.group, l.object + 1)),
+                start: largest.map_or(Location::new(0, 0), |l| {
+                    Location::new(l.group, l.object + 1)
+                }),
                 end_group: None,
             },
             Filter::NextGroupStart => Range {

@@ -37,16 +37,30 @@ pub async fn serve(
     mut send: SendStream,
     _recv: RecvStream,
 ) -> anyhow::Result<()> {
-    let FetchType::Standalone { track_namespace, track_name: name, start_location, end_location } = m.fetch_type else {
-        let e = error(RequestErrorCode::NOT_SUPPORTED, "joining FETCH is not supported yet".into());
+    let FetchType::Standalone {
+        track_namespace,
+        track_name: name,
+        start_location,
+        end_location,
+    } = m.fetch_type
+    else {
+        let e = error(
+            RequestErrorCode::NOT_SUPPORTED,
+            "joining FETCH is not supported yet".into(),
+        );
         write_message(&mut send, e).await?;
         send.finish()?;
         return Ok(());
     };
     let name = track_name(&track_namespace, &name);
-    let handle = hub.with_router(|r| r.track_id(&name)).and_then(|id| hub.track(id));
+    let handle = hub
+        .with_router(|r| r.track_id(&name))
+        .and_then(|id| hub.track(id));
     let Some(handle) = handle else {
-        let e = error(RequestErrorCode::DOES_NOT_EXIST, format!("{name} is not cached here"));
+        let e = error(
+            RequestErrorCode::DOES_NOT_EXIST,
+            format!("{name} is not cached here"),
+        );
         write_message(&mut send, e).await?;
         send.finish()?;
         return Ok(());
@@ -83,7 +97,10 @@ pub async fn serve(
     send.finish()?;
     let mut data = s.session.open_uni().await?;
     let mut head = BytesMut::new();
-    FetchHeader { request_id: m.request_id }.encode(&mut head);
+    FetchHeader {
+        request_id: m.request_id,
+    }
+    .encode(&mut head);
     data.write_chunk(head.freeze()).await?;
     let mut state = FetchObjectState::new(GroupOrder::Ascending);
     for (object, subgroup, priority) in objects {
@@ -113,6 +130,10 @@ pub async fn upstream_fetch_stream(
     header: FetchHeader,
     mut recv: RecvStream,
 ) {
-    tracing::debug!(session = s.id, request = header.request_id, "unexpected fetch stream stopped");
+    tracing::debug!(
+        session = s.id,
+        request = header.request_id,
+        "unexpected fetch stream stopped"
+    );
     let _ = recv.stop(0x1);
 }

@@ -190,7 +190,12 @@ impl Hub {
 
     fn dispatch(self: &Arc<Self>, cmd: Command) {
         match cmd {
-            Command::SubscribeUpstream { session, track, name, filter } => {
+            Command::SubscribeUpstream {
+                session,
+                track,
+                name,
+                filter,
+            } => {
                 let Some(s) = lock(&self.sessions).get(&session).cloned() else {
                     self.apply(|r, _| r.handle_upstream_error(track, 0x10));
                     return;
@@ -204,26 +209,41 @@ impl Hub {
                     s.cancel_upstream(track);
                 }
             }
-            Command::SubscribeOk { session, request, .. }
-            | Command::Refuse { session, request, .. }
+            Command::SubscribeOk {
+                session, request, ..
+            }
+            | Command::Refuse {
+                session, request, ..
+            }
             | Command::Ok { session, request }
-            | Command::PublishDone { session, request, .. }
-            | Command::Namespace { session, request, .. }
-            | Command::NamespaceDone { session, request, .. } => {
+            | Command::PublishDone {
+                session, request, ..
+            }
+            | Command::Namespace {
+                session, request, ..
+            }
+            | Command::NamespaceDone {
+                session, request, ..
+            } => {
                 let tx = lock(&self.requests).get(&(session, request)).cloned();
                 let accepted = match &cmd {
                     Command::SubscribeOk { track, filter, .. } => self
                         .with_router(|r| r.track_name(*track).cloned())
                         .map(|name| self.track_or_insert(*track, &name))
                         .map(|h| {
-                        let (largest, fanout) =
-                            super::serve::fanout_for(&self.settings, &h, *filter, 128, true);
-                        (largest, fanout, h)
-                    }),
+                            let (largest, fanout) =
+                                super::serve::fanout_for(&self.settings, &h, *filter, 128, true);
+                            (largest, fanout, h)
+                        }),
                     _ => None,
                 };
                 if let Some(tx) = tx
-                    && tx.try_send(ToRequest { command: cmd, accepted }).is_err()
+                    && tx
+                        .try_send(ToRequest {
+                            command: cmd,
+                            accepted,
+                        })
+                        .is_err()
                 {
                     // The request task is not keeping up with its own control messages: the
                     // peer is not reading. Close that session alone.

@@ -47,7 +47,9 @@ async fn wait_alias(s: &SessionShared, alias: u64) -> Option<Arc<TrackHandle>> {
 /// Append one object and wake the track's readers.
 fn append(track: &TrackHandle, object: Object, subgroup: u64, priority: u8) -> Appended {
     let len = object.payload.len() as u64;
-    let result = track.lock().append(object, subgroup, priority, Instant::now());
+    let result = track
+        .lock()
+        .append(object, subgroup, priority, Instant::now());
     match &result {
         Appended::New(_) => {
             metrics::counter!(m::OBJECTS_IN).increment(1);
@@ -81,7 +83,10 @@ pub async fn data_stream(
             return;
         }
         other => {
-            s.violation(Code::PROTOCOL_VIOLATION, &format!("unexpected data stream start {other:?}"));
+            s.violation(
+                Code::PROTOCOL_VIOLATION,
+                &format!("unexpected data stream start {other:?}"),
+            );
             return;
         }
     };
@@ -116,7 +121,10 @@ pub async fn data_stream(
                     }
                 }
                 Ok(Some(other)) => {
-                    s.violation(Code::PROTOCOL_VIOLATION, &format!("unexpected {other:?} on a subgroup stream"));
+                    s.violation(
+                        Code::PROTOCOL_VIOLATION,
+                        &format!("unexpected {other:?} on a subgroup stream"),
+                    );
                     return;
                 }
                 Ok(None) => break,
@@ -139,15 +147,22 @@ pub async fn data_stream(
                     return;
                 }
                 if let Some(sg) = subgroup {
-                    track.lock().end_subgroup(group, sg, SubgroupEnd::Fin, header.end_of_group);
+                    track
+                        .lock()
+                        .end_subgroup(group, sg, SubgroupEnd::Fin, header.end_of_group);
                     track.notify.notify_waiters();
                 }
                 return;
             }
             Err(e) => {
-                let code = match e { tern_quic::StreamError::Reset(c) => u64::from(c), _ => 0 };
+                let code = match e {
+                    tern_quic::StreamError::Reset(c) => u64::from(c),
+                    _ => 0,
+                };
                 if let Some(sg) = subgroup {
-                    track.lock().end_subgroup(group, sg, SubgroupEnd::Reset(code), false);
+                    track
+                        .lock()
+                        .end_subgroup(group, sg, SubgroupEnd::Reset(code), false);
                     track.notify.notify_waiters();
                 }
                 return;
@@ -180,5 +195,10 @@ pub fn datagram(hub: &Arc<Hub>, s: &Arc<SessionShared>, datagram: Bytes) {
         payload,
         end_of_group: d.end_of_group,
     };
-    append(&track, obj, DATAGRAM_SUBGROUP, d.publisher_priority.unwrap_or(128));
+    append(
+        &track,
+        obj,
+        DATAGRAM_SUBGROUP,
+        d.publisher_priority.unwrap_or(128),
+    );
 }

@@ -22,7 +22,6 @@ use std::time::{Duration, Instant};
 
 use tern_quic::{Fingerprint, Server, ServerConfig};
 
-
 use crate::core::router::{Router, RouterConfig};
 pub use hub::{Hub, NodeSettings};
 
@@ -41,7 +40,11 @@ pub struct Node {
 
 impl Node {
     /// Bind and start serving.
-    pub fn start(server: ServerConfig, router: RouterConfig, settings: NodeSettings) -> anyhow::Result<Self> {
+    pub fn start(
+        server: ServerConfig,
+        router: RouterConfig,
+        settings: NodeSettings,
+    ) -> anyhow::Result<Self> {
         let server = Server::bind(server)?;
         let addr = server.local_addr()?;
         let fingerprint = server.fingerprint();
@@ -71,7 +74,13 @@ impl Node {
                 h.sweep(Instant::now());
             }
         }));
-        Ok(Self { addr, fingerprint, hub, certs, tasks })
+        Ok(Self {
+            addr,
+            fingerprint,
+            hub,
+            certs,
+            tasks,
+        })
     }
 
     /// The certificate store's current fingerprint (changes when re-issued).

@@ -42,7 +42,11 @@ pub async fn read_message(
 
 /// Refuse a request before reading it: the session has too many open.
 pub async fn refuse_excessive(send: &mut SendStream, _recv: RecvStream) {
-    let _ = write_message(send, error(RequestErrorCode::EXCESSIVE_LOAD, "too many requests")).await;
+    let _ = write_message(
+        send,
+        error(RequestErrorCode::EXCESSIVE_LOAD, "too many requests"),
+    )
+    .await;
     let _ = send.finish();
 }
 
@@ -57,12 +61,19 @@ fn error(code: RequestErrorCode, reason: &str) -> RequestError {
 
 fn refusal(reason: Refusal) -> RequestError {
     match reason {
-        Refusal::DoesNotExist => error(RequestErrorCode::DOES_NOT_EXIST, "no publisher for this track"),
-        Refusal::Timeout => error(RequestErrorCode::TIMEOUT, "no publisher within the rendezvous timeout"),
+        Refusal::DoesNotExist => error(
+            RequestErrorCode::DOES_NOT_EXIST,
+            "no publisher for this track",
+        ),
+        Refusal::Timeout => error(
+            RequestErrorCode::TIMEOUT,
+            "no publisher within the rendezvous timeout",
+        ),
         Refusal::ExcessiveLoad => error(RequestErrorCode::EXCESSIVE_LOAD, "too many subscriptions"),
-        Refusal::DuplicateSubscription => {
-            error(RequestErrorCode::DUPLICATE_SUBSCRIPTION, "already subscribed")
-        }
+        Refusal::DuplicateSubscription => error(
+            RequestErrorCode::DUPLICATE_SUBSCRIPTION,
+            "already subscribed",
+        ),
         Refusal::Upstream(code) => RequestError {
             error_code: RequestErrorCode(code),
             ..error(RequestErrorCode(code), "refused upstream")
@@ -87,9 +98,10 @@ pub fn filter(params: &Parameters) -> Filter {
         Some(SubscriptionFilter::AbsoluteStart(l)) => {
             Filter::AbsoluteStart(Location::new(l.group, l.object))
         }
-        Some(SubscriptionFilter::AbsoluteRange { start, end_group_delta }) => {
-            Filter::AbsoluteRange(Location::new(start.group, start.object), end_group_delta)
-        }
+        Some(SubscriptionFilter::AbsoluteRange {
+            start,
+            end_group_delta,
+        }) => Filter::AbsoluteRange(Location::new(start.group, start.object), end_group_delta),
         None => Filter::AbsoluteStart(Location::new(0, 0)),
     }
 }
@@ -114,9 +126,17 @@ pub async fn run(hub: Arc<Hub>, s: Arc<SessionShared>, mut send: SendStream, mut
             let rid = m.request_id;
             let ns = m.track_namespace.fields().to_vec();
             let sid = s.id;
-            lifetime(&hub, &s, rid, 0, send, recv, reader, move |r, now| {
-                r.handle_publish_namespace(sid, rid, ns, now)
-            }, |hub, sid| hub.apply(|r, _| r.handle_publish_namespace_done(sid, rid)))
+            lifetime(
+                &hub,
+                &s,
+                rid,
+                0,
+                send,
+                recv,
+                reader,
+                move |r, now| r.handle_publish_namespace(sid, rid, ns, now),
+                |hub, sid| hub.apply(|r, _| r.handle_publish_namespace_done(sid, rid)),
+            )
             .await
         }
         Message::SubscribeNamespace(m) => {
@@ -124,9 +144,17 @@ pub async fn run(hub: Arc<Hub>, s: Arc<SessionShared>, mut send: SendStream, mut
             let prefix = m.track_namespace_prefix.fields().to_vec();
             let prefix_len = prefix.len();
             let sid = s.id;
-            lifetime(&hub, &s, rid, prefix_len, send, recv, reader, move |r, _| {
-                r.handle_subscribe_namespace(sid, rid, prefix)
-            }, |hub, sid| hub.apply(|r, _| r.handle_subscribe_namespace_done(sid, rid)))
+            lifetime(
+                &hub,
+                &s,
+                rid,
+                prefix_len,
+                send,
+                recv,
+                reader,
+                move |r, _| r.handle_subscribe_namespace(sid, rid, prefix),
+                |hub, sid| hub.apply(|r, _| r.handle_subscribe_namespace_done(sid, rid)),
+            )
             .await
         }
         Message::Publish(m) => super::upstream::publish(&hub, &s, m, send, recv, reader).await,
@@ -142,7 +170,10 @@ pub async fn run(hub: Arc<Hub>, s: Arc<SessionShared>, mut send: SendStream, mut
                     if let Some(l) = largest {
                         params.set_largest_object(tern_moq::Location::new(l.group, l.object));
                     }
-                    let ok = RequestOk { parameters: params, track_properties: Default::default() };
+                    let ok = RequestOk {
+                        parameters: params,
+                        track_properties: Default::default(),
+                    };
                     write_message(&mut send, ok).await.map(|_| ())
                 }
                 None => write_message(&mut send, refusal(Refusal::DoesNotExist)).await,
@@ -151,8 +182,13 @@ pub async fn run(hub: Arc<Hub>, s: Arc<SessionShared>, mut send: SendStream, mut
         }
         Message::Fetch(m) => super::fetch::serve(&hub, &s, m, send, recv).await,
         Message::SubscribeTracks(_) => {
-            let e = error(RequestErrorCode::NOT_SUPPORTED, "SUBSCRIBE_TRACKS is not supported yet");
-            write_message(&mut send, e).await.and_then(|_| Ok(send.finish()?))
+            let e = error(
+                RequestErrorCode::NOT_SUPPORTED,
+                "SUBSCRIBE_TRACKS is not supported yet",
+            );
+            write_message(&mut send, e)
+                .await
+                .and_then(|_| Ok(send.finish()?))
         }
         other => {
             s.violation(

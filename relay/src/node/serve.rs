@@ -56,7 +56,10 @@ pub fn fanout_for(
 }
 
 enum Control {
-    Update { forward: Option<bool>, priority: Option<u8> },
+    Update {
+        forward: Option<bool>,
+        priority: Option<u8>,
+    },
     Finish(oneshot::Sender<u64>),
 }
 
@@ -98,7 +101,12 @@ impl Serving {
 }
 
 /// Start writing `fanout` to the subscriber's session under `alias`.
-pub fn spawn(s: Arc<SessionShared>, track: Arc<TrackHandle>, fanout: Fanout, alias: u64) -> Serving {
+pub fn spawn(
+    s: Arc<SessionShared>,
+    track: Arc<TrackHandle>,
+    fanout: Fanout,
+    alias: u64,
+) -> Serving {
     let (control, rx) = mpsc::channel(8);
     let task = tokio::spawn(run(s, track, fanout, alias, rx));
     metrics::gauge!(m::SUBSCRIPTIONS).increment(1.0);
@@ -138,7 +146,9 @@ async fn run(
         let batch: Vec<Delivery> = {
             let t = track.lock();
             let now = Instant::now();
-            std::iter::from_fn(|| fanout.poll(&t, now)).take(BATCH).collect()
+            std::iter::from_fn(|| fanout.poll(&t, now))
+                .take(BATCH)
+                .collect()
         };
         if batch.is_empty() {
             if let Some(tx) = finishing.take() {
@@ -176,11 +186,17 @@ async fn run(
             break match reason {
                 DoneReason::TooFarBehind => {
                     metrics::counter!(m::TOO_FAR_BEHIND).increment(1);
-                    (PublishDoneCode::TOO_FAR_BEHIND, "subscriber too far behind", w.opened)
+                    (
+                        PublishDoneCode::TOO_FAR_BEHIND,
+                        "subscriber too far behind",
+                        w.opened,
+                    )
                 }
-                DoneReason::RangeComplete => {
-                    (PublishDoneCode::SUBSCRIPTION_ENDED, "range complete", w.opened)
-                }
+                DoneReason::RangeComplete => (
+                    PublishDoneCode::SUBSCRIPTION_ENDED,
+                    "range complete",
+                    w.opened,
+                ),
                 DoneReason::TrackEnded => (PublishDoneCode::TRACK_ENDED, "track ended", w.opened),
             };
         }
@@ -199,7 +215,12 @@ fn fanout_timeout(_f: &Fanout) -> Duration {
 impl Writer {
     async fn apply(&mut self, d: Delivery) -> Option<DoneReason> {
         match d {
-            Delivery::Open { group, subgroup, publisher_priority, send_order } => {
+            Delivery::Open {
+                group,
+                subgroup,
+                publisher_priority,
+                send_order,
+            } => {
                 if subgroup == DATAGRAM_SUBGROUP {
                     return None;
                 }
@@ -211,18 +232,30 @@ impl Writer {
                 let header = SubgroupHeader {
                     track_alias: self.alias,
                     group_id: group,
-                    subgroup_id: if subgroup == 0 { SubgroupId::Zero } else { SubgroupId::Explicit(subgroup) },
+                    subgroup_id: if subgroup == 0 {
+                        SubgroupId::Zero
+                    } else {
+                        SubgroupId::Explicit(subgroup)
+                    },
                     publisher_priority: Some(publisher_priority),
                     has_properties: true,
                     end_of_group: false,
                     first_object: false,
                 };
-                if self.write(&mut stream, encode_subgroup_header(&header)).await {
+                if self
+                    .write(&mut stream, encode_subgroup_header(&header))
+                    .await
+                {
                     self.opened += 1;
                     self.streams.insert((group, subgroup), stream);
                 }
             }
-            Delivery::Object { group, subgroup, previous, object } => {
+            Delivery::Object {
+                group,
+                subgroup,
+                previous,
+                object,
+            } => {
                 if subgroup == DATAGRAM_SUBGROUP {
                     self.datagram(group, &object);
                     return None;
@@ -232,7 +265,8 @@ impl Writer {
                     return None;
                 };
                 let ok = self.write(&mut stream, header).await
-                    && (object.payload.is_empty() || self.write(&mut stream, object.payload.clone()).await);
+                    && (object.payload.is_empty()
+                        || self.write(&mut stream, object.payload.clone()).await);
                 if ok {
                     metrics::counter!(m::OBJECTS_OUT).increment(1);
                     metrics::counter!(m::BYTES_OUT).increment(object.payload.len() as u64);
@@ -246,7 +280,11 @@ impl Writer {
                     let _ = s.finish();
                 }
             }
-            Delivery::Reset { group, subgroup, code } => {
+            Delivery::Reset {
+                group,
+                subgroup,
+                code,
+            } => {
                 if let Some(mut s) = self.streams.remove(&(group, subgroup)) {
                     let _ = s.reset(code as u32);
                 }
@@ -258,7 +296,10 @@ impl Writer {
 
     /// Write one chunk, giving up (and resetting) if the subscriber does not take it in time.
     async fn write(&self, stream: &mut SendStream, chunk: Bytes) -> bool {
-        matches!(tokio::time::timeout(self.timeout, stream.write_chunk(chunk)).await, Ok(Ok(())))
+        matches!(
+            tokio::time::timeout(self.timeout, stream.write_chunk(chunk)).await,
+            Ok(Ok(()))
+        )
     }
 
     /// Object header on a subgroup stream with the PROPERTIES bit set: ID delta, properties,
@@ -297,7 +338,9 @@ impl Writer {
             end_of_group: object.end_of_group,
             payload: match object.status {
                 ObjectStatus::Normal => DatagramPayload::Payload(object.payload.clone()),
-                ObjectStatus::EndOfTrack => DatagramPayload::Status(tern_moq::data::ObjectStatus::EndOfTrack),
+                ObjectStatus::EndOfTrack => {
+                    DatagramPayload::Status(tern_moq::data::ObjectStatus::EndOfTrack)
+                }
                 _ => DatagramPayload::Status(tern_moq::data::ObjectStatus::EndOfGroup),
             },
         };

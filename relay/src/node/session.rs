@@ -49,7 +49,9 @@ pub struct SessionShared {
 
 impl std::fmt::Debug for SessionShared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SessionShared").field("id", &self.id).finish()
+        f.debug_struct("SessionShared")
+            .field("id", &self.id)
+            .finish()
     }
 }
 

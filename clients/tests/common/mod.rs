@@ -1,0 +1,140 @@
+//! Helpers for end-to-end tests: child processes killed on drop, peers from the cache,
+//! a relay on an ephemeral port.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A child process that is killed (and reaped) when dropped.
+pub struct ChildGuard {
+    pub child: Child,
+    pub name: String,
+}
+
+impl ChildGuard {
+    /// Spawn `cmd`, naming it for messages.
+    pub fn spawn(name: &str, cmd: &mut Command) -> Self {
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        Self {
+            child,
+            name: name.to_owned(),
+        }
+    }
+
+    /// Send SIGINT (lets moq-sub and friends flush) and wait up to `timeout`.
+    pub fn interrupt(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Directory of the foreign peers installed by `.ci/install-peers.sh`. Panics (never skips)
+/// when a peer is missing: the test command installs them.
+pub fn peer(bin: &str) -> PathBuf {
+    let dir = std::env::var_os("TERN_PEERS_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let home = std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .unwrap_or_default();
+            std::env::var_os("TERN_CACHE")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| home.join(".cache/tern"))
+                .join("peers/bin")
+        });
+    let path = dir.join(bin);
+    assert!(
+        path.is_file(),
+        "peer {bin} is not installed at {}: run .ci/install-peers.sh (the test command does)",
+        path.display()
+    );
+    path
+}
+
+/// The `tern` binary under test.
+pub fn tern() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_tern"))
+}
+
+/// A `tern relay` child on 127.0.0.1:0 with its bound address and certificate hash.
+pub struct Relay {
+    pub guard: ChildGuard,
+    pub addr: std::net::SocketAddr,
+    pub fingerprint: String,
+}
+
+impl Relay {
+    /// Start `tern relay --bind 127.0.0.1:0` plus `extra` args; waits for its banner (≤ 30 s).
+    pub fn start(extra: &[&str]) -> Self {
+        let mut cmd = Command::new(tern());
+        cmd.args([
+            "relay",
+            "--bind",
+            "127.0.0.1:0",
+            "--admin-bind",
+            "127.0.0.1:0",
+        ])
+        .args(extra)
+        .env("TERN_LOG_LEVEL", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+        let mut guard = ChildGuard::spawn("tern relay", &mut cmd);
+        let stdout = guard.child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut addr = None;
+        let mut fingerprint = None;
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while addr.is_none() || fingerprint.is_none() {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let line = rx.recv_timeout(left).expect("relay banner within 30 s");
+            if let Some(rest) = line.strip_prefix("tern relay listening on ") {
+                addr = rest.split_whitespace().next().and_then(|a| a.parse().ok());
+            }
+            if let Some(rest) = line.strip_prefix("certificate sha-256: ") {
+                fingerprint = Some(rest.trim().to_owned());
+            }
+        }
+        Self {
+            guard,
+            addr: addr.expect("addr"),
+            fingerprint: fingerprint.expect("fp"),
+        }
+    }
+
+    /// `moqt://127.0.0.1:PORT` (raw QUIC).
+    pub fn moqt_url(&self) -> String {
+        format!("moqt://{}", self.addr)
+    }
+
+    /// `https://127.0.0.1:PORT` (WebTransport).
+    pub fn https_url(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+}
