@@ -95,9 +95,8 @@ pub async fn run(c: Config) -> anyhow::Result<()> {
     println!("certificate sha-256: {}", node.fingerprint.to_hex());
     shutdown_signal().await;
     readiness.drain();
-    tracing::info!("draining for {DRAIN:?}");
-    tokio::time::sleep(DRAIN).await;
-    node.shutdown("relay shutting down").await;
+    tracing::info!("draining: GOAWAY sent, waiting up to {DRAIN:?}");
+    node.shutdown("", DRAIN).await;
     Ok(())
 }
 

@@ -40,7 +40,7 @@ pub struct Swept {
 }
 
 /// Evict expired groups, then the globally oldest groups until under the byte budget.
-pub fn sweep<'a>(tracks: &mut [&'a mut Track], budget: &CacheBudget, now: Instant) -> Swept {
+pub fn sweep(tracks: &mut [&mut Track], budget: &CacheBudget, now: Instant) -> Swept {
     let mut swept = Swept::default();
     for t in tracks.iter_mut() {
         let before = t.evicted_groups();

@@ -254,6 +254,16 @@ impl Router {
         self.tracks.len()
     }
 
+    /// The session to ask upstream about `name`: the track's upstream if the relay has the
+    /// track, else the publisher of the longest matching namespace.
+    pub fn upstream_for(&self, name: &TrackName) -> Option<SessionId> {
+        self.by_name
+            .get(name)
+            .and_then(|id| self.tracks.get(id))
+            .map(|t| t.upstream.session())
+            .or_else(|| self.publisher_for(name))
+    }
+
     /// Which session publishes a namespace covering `name` (longest prefix, newest publisher).
     fn publisher_for(&self, name: &TrackName) -> Option<SessionId> {
         self.namespaces

@@ -37,47 +37,71 @@ pub async fn serve(
     mut send: SendStream,
     _recv: RecvStream,
 ) -> anyhow::Result<()> {
-    let FetchType::Standalone {
-        track_namespace,
-        track_name: name,
-        start_location,
-        end_location,
-    } = m.fetch_type
-    else {
-        let e = error(
-            RequestErrorCode::NOT_SUPPORTED,
-            "joining FETCH is not supported yet".into(),
-        );
-        write_message(&mut send, e).await?;
-        send.finish()?;
-        return Ok(());
+    let joining = !matches!(m.fetch_type, FetchType::Standalone { .. });
+    let original = m.fetch_type.clone();
+    let resolved = match m.fetch_type {
+        FetchType::Standalone { track_namespace, track_name: name, start_location, end_location } => {
+            let name = track_name(&track_namespace, &name);
+            let handle = hub.with_router(|r| r.track_id(&name)).and_then(|id| hub.track(id));
+            let upstream = hub
+                .with_router(|r| r.upstream_for(&name))
+                .filter(|id| *id != s.id)
+                .and_then(|id| hub.session(id));
+            let cached = handle.as_ref().is_some_and(|h| {
+                let end = match end_location.object {
+                    0 => Location::new(end_location.group, u64::MAX),
+                    o => Location::new(end_location.group, o - 1),
+                };
+                h.lock().range(Location::new(start_location.group, start_location.object), end).1
+            });
+            if !cached && let Some(up) = upstream {
+                return forward(hub, s, up, m.request_id, original, send, handle).await;
+            }
+            let Some(handle) = handle else {
+                let e = error(RequestErrorCode::DOES_NOT_EXIST, format!("{name} is not cached here"));
+                write_message(&mut send, e).await?;
+                send.finish()?;
+                return Ok(());
+            };
+            // End Location is exclusive in its object (0: the whole end group).
+            let end = if end_location.object == 0 {
+                Location::new(end_location.group, u64::MAX)
+            } else {
+                Location::new(end_location.group, end_location.object - 1)
+            };
+            (handle, Location::new(start_location.group, start_location.object), end)
+        }
+        FetchType::RelativeJoining { joining_request_id: id, joining_start }
+        | FetchType::AbsoluteJoining { joining_request_id: id, joining_start } => {
+            let relative = m.fetch_type.code() == 0x2;
+            let Some((handle, joining)) = s.subscription(id) else {
+                let e = error(
+                    RequestErrorCode::INVALID_JOINING_REQUEST_ID,
+                    format!("request {id} is not an established subscription"),
+                );
+                write_message(&mut send, e).await?;
+                send.finish()?;
+                return Ok(());
+            };
+            // Up to and including the Joining Location; nothing when the track was empty.
+            let end = joining.unwrap_or(Location::new(0, 0));
+            let start_group = if relative { end.group.saturating_sub(joining_start) } else { joining_start };
+            if joining.is_none() {
+                (handle, Location::new(1, 0), Location::new(0, 0))
+            } else {
+                (handle, Location::new(start_group, 0), end)
+            }
+        }
     };
-    let name = track_name(&track_namespace, &name);
-    let handle = hub
-        .with_router(|r| r.track_id(&name))
-        .and_then(|id| hub.track(id));
-    let Some(handle) = handle else {
-        let e = error(
-            RequestErrorCode::DOES_NOT_EXIST,
-            format!("{name} is not cached here"),
-        );
-        write_message(&mut send, e).await?;
-        send.finish()?;
-        return Ok(());
-    };
-    // End Location is exclusive in its object (0: the whole end group).
-    let end = if end_location.object == 0 {
-        Location::new(end_location.group, u64::MAX)
-    } else {
-        Location::new(end_location.group, end_location.object - 1)
-    };
-    let start = Location::new(start_location.group, start_location.object);
+    let (handle, start, end) = resolved;
+    let name = handle.name.clone();
+    let joining_empty = end < start;
     let (objects, complete, largest) = {
         let t = handle.lock();
-        let (objects, complete) = t.range(start, end);
+        let (objects, complete) = if joining_empty { (Vec::new(), true) } else { t.range(start, end) };
         (objects, complete, t.largest())
     };
-    if end < start || (!complete && largest.is_none_or(|l| l < end)) && objects.is_empty() {
+    if (!joining && end < start) || ((!complete && largest.is_none_or(|l| l < end)) && objects.is_empty() && !joining_empty) {
         let e = error(
             RequestErrorCode::INVALID_RANGE,
             format!("{name}: {start:?}..{end:?} is not in this relay's cache"),
@@ -136,4 +160,87 @@ pub async fn upstream_fetch_stream(
         "unexpected fetch stream stopped"
     );
     let _ = recv.stop(0x1);
+}
+
+/// Forward a FETCH the cache cannot answer to the track's upstream, relaying its response and
+/// objects downstream (and caching them where they fit).
+async fn forward(
+    hub: &Arc<Hub>,
+    s: &Arc<SessionShared>,
+    up: Arc<SessionShared>,
+    request_id: u64,
+    fetch_type: FetchType,
+    mut send: SendStream,
+    handle: Option<Arc<super::hub::TrackHandle>>,
+) -> anyhow::Result<()> {
+    use std::time::Duration;
+    use tern_moq::{ControlReader, DataStreamEvent, Message};
+
+    let (mut usend, mut urecv) = up.session.open_bi().await?;
+    let rid = up.next_request_id();
+    let data = up.expect_fetch(rid);
+    let fetch = Fetch { request_id: rid, fetch_type, parameters: Parameters::new() };
+    write_message(&mut usend, fetch).await?;
+    let mut reader = ControlReader::new(hub.settings.limits);
+    let reply = tokio::time::timeout(
+        Duration::from_secs(5),
+        super::request::read_message(&mut urecv, &mut reader),
+    )
+    .await;
+    match reply {
+        Ok(Ok(Some(Message::FetchOk(ok)))) => {
+            write_message(&mut send, ok).await?;
+            send.finish()?;
+        }
+        Ok(Ok(Some(Message::RequestError(e)))) => {
+            up.forget_fetch(rid);
+            write_message(&mut send, e).await?;
+            send.finish()?;
+            return Ok(());
+        }
+        other => {
+            up.forget_fetch(rid);
+            tracing::debug!(session = s.id, ?other, "upstream FETCH failed");
+            let e = error(RequestErrorCode::TIMEOUT, "upstream did not answer the FETCH".into());
+            write_message(&mut send, e).await?;
+            send.finish()?;
+            return Ok(());
+        }
+    }
+    let (mut ureader, mut ustream) = tokio::time::timeout(Duration::from_secs(5), data).await??;
+    let mut down = s.session.open_uni().await?;
+    let mut head = BytesMut::new();
+    FetchHeader { request_id }.encode(&mut head);
+    down.write_chunk(head.freeze()).await?;
+    let mut state = FetchObjectState::new(GroupOrder::Ascending);
+    loop {
+        match ureader.poll()? {
+            Some(DataStreamEvent::FetchObject { object, payload }) => {
+                down.write_chunk(state.encode(&object)?).await?;
+                if !payload.is_empty() {
+                    down.write_chunk(payload.clone()).await?;
+                }
+                if let (Some(h), FetchObject::Object(o)) = (&handle, &object) {
+                    let obj = crate::core::types::Object {
+                        location: Location::new(o.group_id, o.object_id),
+                        status: crate::core::types::ObjectStatus::Normal,
+                        properties: o.properties.raw().clone(),
+                        payload,
+                        end_of_group: false,
+                    };
+                    let sg = o.subgroup_id.unwrap_or(crate::core::track::DATAGRAM_SUBGROUP);
+                    let _ = h.lock().append(obj, sg, o.publisher_priority, std::time::Instant::now());
+                }
+            }
+            Some(_) => anyhow::bail!("unexpected item on an upstream fetch stream"),
+            None => match ustream.read_chunk(64 * 1024).await? {
+                Some(chunk) => ureader.push(chunk)?,
+                None => {
+                    ureader.finish()?;
+                    down.finish()?;
+                    return Ok(());
+                }
+            },
+        }
+    }
 }

@@ -113,6 +113,24 @@ impl Hub {
         self.apply(|r, now| r.handle_session_closed(id, now));
     }
 
+    /// A live session by ID.
+    pub fn session(&self, id: SessionId) -> Option<Arc<SessionShared>> {
+        lock(&self.sessions).get(&id).cloned()
+    }
+
+    /// Number of live sessions.
+    pub fn session_count(&self) -> usize {
+        lock(&self.sessions).len()
+    }
+
+    /// Send GOAWAY to every session.
+    pub async fn goaway_all(&self, uri: &str, timeout: std::time::Duration) {
+        let sessions: Vec<Arc<SessionShared>> = lock(&self.sessions).values().cloned().collect();
+        for s in sessions {
+            s.goaway(uri, timeout).await;
+        }
+    }
+
     /// Close every session (shutdown).
     pub fn close_all(&self, code: u32, reason: &str) {
         for s in lock(&self.sessions).values() {

@@ -88,11 +88,21 @@ impl Node {
         self.certs.fingerprint()
     }
 
-    /// Stop accepting and close every session with `reason`.
-    pub async fn shutdown(self, reason: &str) {
+    /// Graceful shutdown: stop accepting, send GOAWAY (pointing at `next_uri`, empty for none)
+    /// to every session, wait up to `drain` for them to leave, then close the rest with
+    /// GOAWAY_TIMEOUT.
+    pub async fn shutdown(self, next_uri: &str, drain: Duration) {
+        if let Some(accept) = self.tasks.first() {
+            accept.abort();
+        }
+        self.hub.goaway_all(next_uri, drain).await;
+        let deadline = Instant::now() + drain;
+        while self.hub.session_count() > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         for t in &self.tasks {
             t.abort();
         }
-        self.hub.close_all(0, reason);
+        self.hub.close_all(0x10, "relay shutting down (GOAWAY timeout)");
     }
 }

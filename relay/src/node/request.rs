@@ -106,6 +106,20 @@ pub fn filter(params: &Parameters) -> Filter {
     }
 }
 
+/// The Request ID a request message carries.
+fn request_id(m: &Message) -> Option<u64> {
+    Some(match m {
+        Message::Subscribe(m) => m.request_id,
+        Message::Publish(m) => m.request_id,
+        Message::PublishNamespace(m) => m.request_id,
+        Message::SubscribeNamespace(m) => m.request_id,
+        Message::SubscribeTracks(m) => m.request_id,
+        Message::TrackStatus(m) => m.request_id,
+        Message::Fetch(m) => m.request_id,
+        _ => return None,
+    })
+}
+
 /// Serve one request stream.
 pub async fn run(hub: Arc<Hub>, s: Arc<SessionShared>, mut send: SendStream, mut recv: RecvStream) {
     let mut reader = ControlReader::new(hub.settings.limits);
@@ -120,6 +134,14 @@ pub async fn run(hub: Arc<Hub>, s: Arc<SessionShared>, mut send: SendStream, mut
         }
     };
     tracing::debug!(session = s.id, message = first.name(), "request");
+    if let Some(id) = request_id(&first) {
+        s.saw_request(id);
+    }
+    if s.going_away.load(std::sync::atomic::Ordering::Relaxed) {
+        let _ = write_message(&mut send, error(RequestErrorCode::GOING_AWAY, "relay is going away")).await;
+        let _ = send.finish();
+        return;
+    }
     let result = match first {
         Message::Subscribe(m) => subscribe(&hub, &s, m, send, recv, reader).await,
         Message::PublishNamespace(m) => {
@@ -314,6 +336,7 @@ async fn subscribe(
                             return Ok(());
                         };
                         write_message(&mut send, SubscribeOk { track_alias: alias, parameters: params, track_properties: Default::default() }).await?;
+                        s.add_subscription(rid, handle.clone(), largest);
                         serving = Some(super::serve::spawn(s.clone(), handle, fanout, alias));
                     }
                     Some((Command::Refuse { reason, .. }, _)) => {
@@ -368,6 +391,7 @@ async fn subscribe(
     if let Some(sv) = serving {
         sv.stop();
     }
+    s.remove_subscription(rid);
     hub.remove_request(s.id, rid);
     hub.apply(|r, now| r.handle_unsubscribe(s.id, rid, now));
     result

@@ -261,9 +261,7 @@ impl Writer {
                     return None;
                 }
                 let header = self.object_header(previous, &object);
-                let Some(mut stream) = self.streams.remove(&(group, subgroup)) else {
-                    return None;
-                };
+                let mut stream = self.streams.remove(&(group, subgroup))?;
                 let ok = self.write(&mut stream, header).await
                     && (object.payload.is_empty()
                         || self.write(&mut stream, object.payload.clone()).await);

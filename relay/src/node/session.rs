@@ -45,6 +45,15 @@ pub struct SessionShared {
     next_alias: AtomicU64,
     /// Set once a GOAWAY was sent.
     pub going_away: AtomicBool,
+    /// Our control stream (SETUP was written on it; GOAWAY goes there too).
+    control: tokio::sync::Mutex<Option<SendStream>>,
+    /// One past the largest Request ID the peer has used (0 before any).
+    peer_requests: AtomicU64,
+    /// Established downstream subscriptions: Request ID → track and Joining Location (the
+    /// Largest Object sent in SUBSCRIBE_OK), for Joining FETCH.
+    subscriptions: Mutex<HashMap<u64, (Arc<TrackHandle>, Option<crate::core::types::Location>)>>,
+    /// FETCHes we sent this peer, waiting for their data stream: Request ID → hand-off.
+    fetches: Mutex<HashMap<u64, oneshot::Sender<(DataStreamReader, RecvStream)>>>,
 }
 
 impl std::fmt::Debug for SessionShared {
@@ -71,7 +80,81 @@ impl SessionShared {
             next_request_id: AtomicU64::new(if server { 1 } else { 0 }),
             next_alias: AtomicU64::new(1),
             going_away: AtomicBool::new(false),
+            control: tokio::sync::Mutex::new(None),
+            peer_requests: AtomicU64::new(if server { 0 } else { 1 }),
+            subscriptions: Mutex::new(HashMap::new()),
+            fetches: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Expect the data stream of a FETCH we send with Request ID `request`.
+    pub fn expect_fetch(&self, request: u64) -> oneshot::Receiver<(DataStreamReader, RecvStream)> {
+        let (tx, rx) = oneshot::channel();
+        lock(&self.fetches).insert(request, tx);
+        rx
+    }
+
+    /// Hand a fetch data stream to the FETCH that asked for it; gives it back if none did.
+    pub fn deliver_fetch(
+        &self,
+        request: u64,
+        stream: (DataStreamReader, RecvStream),
+    ) -> Result<(), (DataStreamReader, RecvStream)> {
+        match lock(&self.fetches).remove(&request) {
+            Some(tx) => tx.send(stream),
+            None => Err(stream),
+        }
+    }
+
+    /// Forget a FETCH we sent.
+    pub fn forget_fetch(&self, request: u64) {
+        lock(&self.fetches).remove(&request);
+    }
+
+    /// Record an established subscription (for Joining FETCH).
+    pub fn add_subscription(
+        &self,
+        request: u64,
+        track: Arc<TrackHandle>,
+        joining: Option<crate::core::types::Location>,
+    ) {
+        lock(&self.subscriptions).insert(request, (track, joining));
+    }
+
+    /// Forget a subscription.
+    pub fn remove_subscription(&self, request: u64) {
+        lock(&self.subscriptions).remove(&request);
+    }
+
+    /// Track and Joining Location of an established subscription.
+    pub fn subscription(
+        &self,
+        request: u64,
+    ) -> Option<(Arc<TrackHandle>, Option<crate::core::types::Location>)> {
+        lock(&self.subscriptions).get(&request).cloned()
+    }
+
+    /// Note a Request ID the peer used.
+    pub fn saw_request(&self, id: u64) {
+        self.peer_requests.fetch_max(id + 2, Ordering::Relaxed);
+    }
+
+    /// Send GOAWAY on our control stream: the peer should move to `uri` (empty: this one)
+    /// within `timeout`; requests from the returned Request ID on are refused.
+    pub async fn goaway(&self, uri: &str, timeout: Duration) {
+        if self.going_away.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let msg = GoAway {
+            new_session_uri: bytes::Bytes::copy_from_slice(uri.as_bytes()),
+            timeout: timeout.as_millis() as u64,
+            request_id: Some(self.peer_requests.load(Ordering::Relaxed)),
+        };
+        if let Some(control) = self.control.lock().await.as_mut()
+            && let Err(e) = write_message(control, msg).await
+        {
+            tracing::debug!(session = self.id, "GOAWAY not sent: {e:#}");
+        }
     }
 
     /// Allocate a Request ID for a request we send.
@@ -149,6 +232,7 @@ async fn drive(hub: &Arc<Hub>, s: &Arc<SessionShared>) -> anyhow::Result<()> {
     let mut setup = Setup::default();
     setup.set_moqt_implementation(concat!("tern/", env!("CARGO_PKG_VERSION")));
     write_message(&mut control, setup).await?;
+    *s.control.lock().await = Some(control);
 
     let (setup_tx, setup_rx) = oneshot::channel::<()>();
     let mut setup_tx = Some(setup_tx);
