@@ -1,6 +1,7 @@
 //! `tern`: the command line for relays, publishers and subscribers.
 
 mod cmd;
+pub mod web;
 
 use clap::Parser;
 

@@ -15,6 +15,7 @@ pub mod data;
 pub mod fuzz;
 pub mod message;
 pub mod reader;
+pub mod session;
 
 pub use coding::{DecodeError, EncodeError, FullTrackName, Location, ReasonPhrase, TrackNamespace};
 pub use message::Message;

@@ -1,0 +1,116 @@
+//! A MoQ Transport draft-18 client over `tern-quic` (sockets) and `tern-moq` (the codec).
+//!
+//! - [`Session::connect`]: QUIC or WebTransport, the SETUP exchange, and background tasks that
+//!   accept the server's streams (its control stream, SUBSCRIBEs for our tracks, data streams
+//!   for our subscriptions, datagrams).
+//! - Publishing: [`TrackWriter`] holds a track's current group; [`Session::publish_namespace`]
+//!   and [`Session::serve_track`] let the relay SUBSCRIBE to it, [`Session::publish`] pushes it
+//!   with PUBLISH. Each subscriber gets one subgroup stream per group, written without copying
+//!   the payloads, through a bounded queue: a subscriber that cannot keep up loses the rest of
+//!   the group (its stream is reset), it is never buffered without bound.
+//! - Subscribing: [`Session::subscribe`] returns a [`Subscription`] yielding [`Object`]s in
+//!   group order until PUBLISH_DONE, or a typed [`Error`].
+//!
+//! Protocol decisions that need no I/O live in sans-IO pieces ([`Reorder`], the track state
+//! behind [`TrackWriter`]); the async code around them only moves bytes.
+
+mod publisher;
+mod reorder;
+mod session;
+mod sink;
+mod subscriber;
+mod track;
+
+pub use publisher::Announcement;
+pub use reorder::Reorder;
+pub use session::{ConnectOptions, Session};
+pub use subscriber::Subscription;
+pub use track::TrackWriter;
+
+use bytes::Bytes;
+use tern_moq::message::codes::{PublishDoneCode, RequestErrorCode};
+
+/// One object as a subscriber sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Object {
+    /// Group ID.
+    pub group: u64,
+    /// Object ID within the group.
+    pub object: u64,
+    /// The payload (a slice of the received buffer, not a copy).
+    pub payload: Bytes,
+}
+
+/// Why a session or a request failed, with the blame where it is known.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Error {
+    /// The transport could not be established (unreachable, TLS, refused, bad URL).
+    #[error(transparent)]
+    Connect(#[from] tern_quic::ConnectError),
+    /// The server did not complete the SETUP exchange.
+    #[error("no SETUP from the server: {0}")]
+    Setup(String),
+    /// The session ended.
+    #[error("session ended: {0}")]
+    Session(#[from] tern_quic::SessionError),
+    /// A stream failed.
+    #[error("stream failed: {0}")]
+    Stream(#[from] tern_quic::StreamError),
+    /// The peer broke the protocol; the session was closed with PROTOCOL_VIOLATION.
+    #[error("protocol violation by the peer: {0}")]
+    Protocol(String),
+    /// REQUEST_ERROR with DOES_NOT_EXIST: nobody publishes this track (or namespace).
+    #[error("not found: {reason}")]
+    NotFound {
+        /// The server's reason phrase.
+        reason: String,
+    },
+    /// REQUEST_ERROR with another code.
+    #[error("refused ({}): {reason}", request_code_name(*.code))]
+    Refused {
+        /// The REQUEST_ERROR code.
+        code: u64,
+        /// The server's reason phrase.
+        reason: String,
+    },
+    /// PUBLISH_DONE with a status other than TRACK_ENDED / SUBSCRIPTION_ENDED.
+    #[error("ended by the publisher ({}): {reason}", done_code_name(*.code))]
+    Ended {
+        /// The PUBLISH_DONE status code.
+        code: u64,
+        /// The publisher's reason phrase.
+        reason: String,
+    },
+    /// A local misuse of the API (for example a group ID that does not increase).
+    #[error("{0}")]
+    Invalid(&'static str),
+}
+
+impl Error {
+    /// REQUEST_ERROR as a typed error.
+    pub(crate) fn from_request_error(e: &tern_moq::message::RequestError) -> Self {
+        let reason = e.error_reason.to_string_lossy();
+        if e.error_code == RequestErrorCode::DOES_NOT_EXIST {
+            Self::NotFound { reason }
+        } else {
+            Self::Refused {
+                code: e.error_code.0,
+                reason,
+            }
+        }
+    }
+}
+
+fn request_code_name(code: u64) -> String {
+    match RequestErrorCode(code).name() {
+        Some(name) => format!("{name}, {code:#x}"),
+        None => format!("{code:#x}"),
+    }
+}
+
+fn done_code_name(code: u64) -> String {
+    match PublishDoneCode(code).name() {
+        Some(name) => format!("{name}, {code:#x}"),
+        None => format!("{code:#x}"),
+    }
+}

@@ -1,0 +1,15 @@
+//! tern's client side: a MoQ Transport draft-18 client library and the pieces the `tern`
+//! command line is built from.
+//!
+//! - [`client`]: sessions, publishers ([`client::TrackWriter`]) and subscribers
+//!   ([`client::Subscription`]) over `tern-quic` and the `tern-moq` codec.
+//! - [`framing`]: how `tern publish` / `tern subscribe` cut stdin into objects and write them
+//!   back (sans-IO).
+//! - [`clock`]: the clock track of Cloudflare's `moq-clock-ietf` (time ↔ groups and objects).
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod client;
+pub mod clock;
+pub mod framing;

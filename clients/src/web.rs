@@ -1,0 +1,159 @@
+//! The web page that plays a MoQ track in a browser: a small HTTP server for `clock.html`,
+//! its draft-18 subscriber `moq.js` (plain JavaScript, no build step), the relay's
+//! certificate fingerprint and the page's configuration.
+//!
+//! Routes: `/` (the page), `/moq.js`, `/fingerprint` (the relay certificate's SHA-256 as hex,
+//! for WebTransport's `serverCertificateHashes`) and `/config.json`
+//! (`{"relay": URL, "namespace": "a/b", "track": NAME}`). The files are compiled in.
+
+// `tern demo` is the caller; until it lands the binary does not reach these items.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// The page (`/`).
+pub const CLOCK_HTML: &str = include_str!("../web/clock.html");
+/// The subscriber module (`/moq.js`).
+pub const MOQ_JS: &str = include_str!("../web/moq.js");
+
+/// The namespace `moq-clock-ietf --publish` uses by default.
+pub const DEFAULT_NAMESPACE: &str = "clock";
+/// The track `moq-clock-ietf --publish` uses by default.
+pub const DEFAULT_TRACK: &str = "now";
+
+/// What the page subscribes to and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageConfig {
+    /// WebTransport URL of the relay (`https://host:port`).
+    pub relay_url: String,
+    /// SHA-256 of the relay's certificate, hex (colons and case are accepted by the page).
+    pub fingerprint_hex: String,
+    /// Track namespace, fields joined by `/`.
+    pub namespace: String,
+    /// Track name.
+    pub track: String,
+}
+
+impl PageConfig {
+    /// The clock track (`clock` / `now`) on `relay_url`.
+    pub fn clock(relay_url: String, fingerprint_hex: String) -> Self {
+        Self {
+            relay_url,
+            fingerprint_hex,
+            namespace: DEFAULT_NAMESPACE.to_owned(),
+            track: DEFAULT_TRACK.to_owned(),
+        }
+    }
+
+    /// The body of `/config.json`.
+    pub fn config_json(&self) -> String {
+        serde_json::json!({
+            "relay": self.relay_url,
+            "namespace": self.namespace,
+            "track": self.track,
+        })
+        .to_string()
+    }
+}
+
+/// Serve the clock page for `relay_url` on `bind` (port 0 picks one). Returns the bound
+/// address and the server task (abort it to stop).
+pub async fn serve(
+    bind: SocketAddr,
+    relay_url: String,
+    fingerprint_hex: String,
+) -> anyhow::Result<(SocketAddr, JoinHandle<()>)> {
+    serve_page(bind, PageConfig::clock(relay_url, fingerprint_hex)).await
+}
+
+/// Serve the page with any track configuration.
+pub async fn serve_page(
+    bind: SocketAddr,
+    config: PageConfig,
+) -> anyhow::Result<(SocketAddr, JoinHandle<()>)> {
+    let listener = TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("web page: cannot bind {bind}"))?;
+    let addr = listener
+        .local_addr()
+        .context("web page: no local address")?;
+    let app = router(&config);
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::warn!(error = %e, "web page server stopped");
+        }
+    });
+    Ok((addr, task))
+}
+
+/// The routes, for embedding in another server.
+pub fn router(config: &PageConfig) -> Router {
+    let fingerprint = format!("{}\n", config.fingerprint_hex);
+    let config_json = config.config_json();
+    Router::new()
+        .route(
+            "/",
+            get(|| async { respond("text/html; charset=utf-8", CLOCK_HTML.to_owned()) }),
+        )
+        .route(
+            "/clock.html",
+            get(|| async { respond("text/html; charset=utf-8", CLOCK_HTML.to_owned()) }),
+        )
+        .route(
+            "/moq.js",
+            // Module scripts need a JavaScript MIME type.
+            get(|| async { respond("text/javascript; charset=utf-8", MOQ_JS.to_owned()) }),
+        )
+        .route(
+            "/fingerprint",
+            get(move || async move { respond("text/plain; charset=utf-8", fingerprint) }),
+        )
+        .route(
+            "/config.json",
+            get(move || async move { respond("application/json", config_json) }),
+        )
+}
+
+fn respond(content_type: &'static str, body: String) -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            // The fingerprint changes when the relay's certificate is renewed.
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        body,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_json_is_escaped_json() {
+        let c = PageConfig {
+            relay_url: "https://127.0.0.1:4443".into(),
+            fingerprint_hex: "ab".into(),
+            namespace: "live/\"x\"".into(),
+            track: "now".into(),
+        };
+        let v: serde_json::Value = serde_json::from_str(&c.config_json()).expect("json");
+        assert_eq!(v["relay"], "https://127.0.0.1:4443");
+        assert_eq!(v["namespace"], "live/\"x\"");
+        assert_eq!(v["track"], "now");
+    }
+
+    #[test]
+    fn assets_are_embedded() {
+        assert!(CLOCK_HTML.contains("./moq.js"));
+        assert!(MOQ_JS.contains("moqt-18"));
+    }
+}

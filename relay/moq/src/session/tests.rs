@@ -1,0 +1,255 @@
+//! Two sessions talking in memory: no transport, no runtime.
+
+use std::collections::HashSet;
+
+use bytes::{Bytes, BytesMut};
+
+use super::*;
+use crate::TrackNamespace;
+use crate::data::{SubgroupHeader, SubgroupId, SubgroupObject, encode_subgroup_header, encode_subgroup_object_header};
+use crate::message::{Parameters, RequestOk, Subscribe, SubscribeOk};
+
+/// A client and a server session with a loss-free pipe between them. Stream IDs are shared:
+/// even IDs are opened by the client, odd by the server; bidi streams are tagged by the caller.
+struct Pair {
+    client: Session,
+    server: Session,
+    known_client: HashSet<StreamId>,
+    known_server: HashSet<StreamId>,
+    bidi: HashSet<StreamId>,
+}
+
+impl Pair {
+    fn new() -> Self {
+        Self {
+            client: Session::new(Version::Draft18, Role::Client, Limits::default()),
+            server: Session::new(Version::Draft18, Role::Server, Limits::default()),
+            known_client: HashSet::new(),
+            known_server: HashSet::new(),
+            bidi: HashSet::new(),
+        }
+    }
+
+    /// Move every pending transmit to the other side.
+    fn pump(&mut self) -> Result<(), SessionError> {
+        loop {
+            let mut moved = false;
+            while let Some(t) = self.client.poll_transmit() {
+                moved = true;
+                self.known_client.insert(stream_of(&t));
+                deliver(&mut self.server, &mut self.known_server, &self.bidi, t)?;
+            }
+            while let Some(t) = self.server.poll_transmit() {
+                moved = true;
+                self.known_server.insert(stream_of(&t));
+                deliver(&mut self.client, &mut self.known_client, &self.bidi, t)?;
+            }
+            if !moved {
+                return Ok(());
+            }
+        }
+    }
+
+    fn setup(&mut self) {
+        self.client.open_control(StreamId(0), Setup::default()).expect("client setup");
+        self.server.open_control(StreamId(1), Setup::default()).expect("server setup");
+        self.pump().expect("pump");
+        assert!(matches!(self.client.poll_event(), Some(Event::Setup(_))));
+        assert!(matches!(self.server.poll_event(), Some(Event::Setup(_))));
+    }
+}
+
+fn stream_of(t: &Transmit) -> StreamId {
+    match t {
+        Transmit::Write { stream, .. } | Transmit::Finish { stream } | Transmit::Reset { stream, .. } => *stream,
+    }
+}
+
+fn deliver(
+    to: &mut Session,
+    known: &mut HashSet<StreamId>,
+    bidi: &HashSet<StreamId>,
+    t: Transmit,
+) -> Result<(), SessionError> {
+    let stream = stream_of(&t);
+    if known.insert(stream) && !matches!(t, Transmit::Reset { .. }) {
+        if bidi.contains(&stream) {
+            to.handle_bi_opened(stream);
+        } else {
+            to.handle_uni_opened(stream);
+        }
+    }
+    match t {
+        Transmit::Write { stream, data } => to.handle_data(stream, data, false),
+        Transmit::Finish { stream } => to.handle_data(stream, Bytes::new(), true),
+        Transmit::Reset { stream, code } => to.handle_reset(stream, code),
+    }
+}
+
+fn subscribe(id: u64) -> Message {
+    Subscribe {
+        request_id: id,
+        track_namespace: TrackNamespace::from_path("live/demo"),
+        track_name: Bytes::from_static(b"video"),
+        parameters: Parameters::new(),
+    }
+    .into()
+}
+
+#[test]
+fn setup_subscribe_and_objects() {
+    let mut p = Pair::new();
+    p.setup();
+    // Client subscribes on bidi stream 4.
+    p.bidi.insert(StreamId(4));
+    let id = p.client.next_request_id();
+    assert_eq!(id, 0);
+    let req = p.client.send_request(StreamId(4), subscribe(id)).expect("send");
+    p.pump().expect("pump");
+    let Some(Event::Request { request, message: Message::Subscribe(sub), .. }) = p.server.poll_event() else {
+        panic!("server saw no SUBSCRIBE");
+    };
+    assert_eq!(sub.track_name.as_ref(), b"video");
+    // Server accepts with alias 7 and sends one object on a subgroup stream (uni stream 3).
+    let ok = SubscribeOk { track_alias: 7, parameters: Parameters::new(), track_properties: Default::default() };
+    p.server.send(request, ok.into()).expect("ok");
+    p.pump().expect("pump");
+    let Some(Event::Message { request: r, message: Message::SubscribeOk(ok) }) = p.client.poll_event() else {
+        panic!("client saw no SUBSCRIBE_OK");
+    };
+    assert_eq!(r, req);
+    p.client.register_alias(ok.track_alias, req).expect("alias");
+    let header = SubgroupHeader {
+        track_alias: 7,
+        group_id: 3,
+        subgroup_id: SubgroupId::Zero,
+        publisher_priority: Some(1),
+        has_properties: false,
+        end_of_group: true,
+        first_object: true,
+    };
+    let object = SubgroupObject { object_id: 0, properties: Default::default(), payload_length: 5, object_status: Default::default() };
+    let mut bytes = BytesMut::new();
+    bytes.extend_from_slice(&encode_subgroup_header(&header));
+    bytes.extend_from_slice(&encode_subgroup_object_header(&header, None, &object).expect("obj"));
+    bytes.extend_from_slice(b"hello");
+    p.client.handle_uni_opened(StreamId(3));
+    // Split across two chunks: the payload arrives later.
+    let all = bytes.freeze();
+    p.client.handle_data(StreamId(3), all.slice(..all.len() - 2), false).expect("data");
+    p.client.handle_data(StreamId(3), all.slice(all.len() - 2..), true).expect("data");
+    let Some(Event::Subgroup { header: h, .. }) = p.client.poll_event() else { panic!("no header") };
+    assert_eq!(p.client.alias(h.track_alias), Some(req));
+    let Some(Event::Object { payload, .. }) = p.client.poll_event() else { panic!("no object") };
+    assert_eq!(payload.as_ref(), b"hello");
+    assert!(matches!(p.client.poll_event(), Some(Event::DataEnd { reset: None, .. })));
+}
+
+#[test]
+fn wrong_parity_or_reused_request_id_is_invalid_request_id() {
+    let mut p = Pair::new();
+    p.setup();
+    p.bidi.insert(StreamId(4));
+    p.bidi.insert(StreamId(8));
+    // A client must use even IDs.
+    p.client.send_request(StreamId(4), subscribe(1)).expect("send");
+    let err = p.pump().expect_err("odd client request ID");
+    assert_eq!(err.code, Code::INVALID_REQUEST_ID);
+
+    let mut p = Pair::new();
+    p.setup();
+    p.bidi.insert(StreamId(4));
+    p.bidi.insert(StreamId(8));
+    p.client.send_request(StreamId(4), subscribe(0)).expect("send");
+    p.client.send_request(StreamId(8), subscribe(0)).expect("send");
+    let err = p.pump().expect_err("reused request ID");
+    assert_eq!(err.code, Code::INVALID_REQUEST_ID);
+}
+
+#[test]
+fn request_stream_must_open_with_a_request() {
+    let mut p = Pair::new();
+    p.setup();
+    let mut s = Session::new(Version::Draft18, Role::Server, Limits::default());
+    s.handle_bi_opened(StreamId(4));
+    let mut buf = BytesMut::new();
+    Message::from(RequestOk { parameters: Parameters::new(), track_properties: Default::default() })
+        .encode(&mut buf)
+        .expect("encode");
+    let err = s.handle_data(StreamId(4), buf.freeze(), false).expect_err("REQUEST_OK first");
+    assert_eq!(err.code, Code::PROTOCOL_VIOLATION);
+    assert!(err.reason.contains("opened with"), "{err}");
+    drop(p);
+}
+
+#[test]
+fn control_stream_rules() {
+    // Closing the control stream is a violation.
+    let mut p = Pair::new();
+    p.setup();
+    p.client.transmits.push_back(Transmit::Finish { stream: StreamId(0) });
+    assert_eq!(p.pump().expect_err("fin").code, Code::PROTOCOL_VIOLATION);
+    // A second SETUP is a violation.
+    let mut p = Pair::new();
+    p.setup();
+    p.client.write(StreamId(0), Setup::default()).expect("write");
+    assert_eq!(p.pump().expect_err("setup twice").code, Code::PROTOCOL_VIOLATION);
+    // A second control stream is a violation.
+    let mut p = Pair::new();
+    p.setup();
+    p.client.open_control(StreamId(2), Setup::default()).expect("second");
+    assert_eq!(p.pump().expect_err("two control streams").code, Code::PROTOCOL_VIOLATION);
+    // GOAWAY once is fine, twice is not.
+    let mut p = Pair::new();
+    p.setup();
+    let g = GoAway { new_session_uri: Bytes::from_static(b"moqt://next:4443"), timeout: 1000, request_id: Some(0) };
+    p.server.send_goaway(g.clone()).expect("goaway");
+    p.pump().expect("first goaway");
+    assert!(matches!(p.client.poll_event(), Some(Event::GoAway(_))));
+    p.server.send_goaway(g).expect("goaway");
+    assert_eq!(p.pump().expect_err("second goaway").code, Code::PROTOCOL_VIOLATION);
+}
+
+#[test]
+fn duplicate_alias_is_refused() {
+    let mut s = Session::new(Version::Draft18, Role::Client, Limits::default());
+    s.register_alias(5, RequestHandle(0)).expect("first");
+    s.register_alias(5, RequestHandle(0)).expect("same request again is fine");
+    let err = s.register_alias(5, RequestHandle(2)).expect_err("second request");
+    assert_eq!(err.code, Code::DUPLICATE_TRACK_ALIAS);
+}
+
+#[test]
+fn huge_object_is_refused_before_allocating() {
+    let mut s = Session::new(Version::Draft18, Role::Server, Limits::default());
+    s.handle_uni_opened(StreamId(2));
+    let header = SubgroupHeader {
+        track_alias: 1,
+        group_id: 0,
+        subgroup_id: SubgroupId::Zero,
+        publisher_priority: Some(0),
+        has_properties: false,
+        end_of_group: false,
+        first_object: false,
+    };
+    let object = SubgroupObject { object_id: 0, properties: Default::default(), payload_length: 1 << 40, object_status: Default::default() };
+    let mut bytes = BytesMut::new();
+    bytes.extend_from_slice(&encode_subgroup_header(&header));
+    bytes.extend_from_slice(&encode_subgroup_object_header(&header, None, &object).expect("obj"));
+    let err = s.handle_data(StreamId(2), bytes.freeze(), false).expect_err("2^40 bytes");
+    assert_eq!(err.code, Code::PROTOCOL_VIOLATION);
+}
+
+#[test]
+fn reset_request_stream_is_reported() {
+    let mut p = Pair::new();
+    p.setup();
+    p.bidi.insert(StreamId(4));
+    let id = p.client.next_request_id();
+    let req = p.client.send_request(StreamId(4), subscribe(id)).expect("send");
+    p.pump().expect("pump");
+    let Some(Event::Request { request, .. }) = p.server.poll_event() else { panic!() };
+    p.client.cancel(req, 0x1);
+    p.pump().expect("pump");
+    assert_eq!(p.server.poll_event(), Some(Event::RequestClosed { request, reset: Some(0x1) }));
+}
