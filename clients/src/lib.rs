@@ -13,3 +13,4 @@
 pub mod client;
 pub mod clock;
 pub mod framing;
+pub mod web;

@@ -6,9 +6,6 @@
 //! for WebTransport's `serverCertificateHashes`) and `/config.json`
 //! (`{"relay": URL, "namespace": "a/b", "track": NAME}`). The files are compiled in.
 
-// `tern demo` is the caller; until it lands the binary does not reach these items.
-#![allow(dead_code)]
-
 use std::net::SocketAddr;
 
 use anyhow::Context;

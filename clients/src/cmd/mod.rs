@@ -1,6 +1,11 @@
 //! Subcommands.
 
+mod client;
+mod clock;
+mod demo;
+mod publish;
 mod relay;
+mod subscribe;
 
 use clap::{Parser, Subcommand};
 
@@ -16,11 +21,33 @@ pub struct Cli {
 enum Command {
     /// Run a relay node (raw QUIC and WebTransport on one UDP port).
     Relay(relay::Args),
+    /// Publish objects read from stdin as a track (see --framing).
+    Publish(publish::Args),
+    /// Write a track's objects to stdout (see --framing).
+    Subscribe(subscribe::Args),
+    /// The clock of Cloudflare's moq-clock-ietf: publish or print it.
+    #[command(subcommand)]
+    Clock(clock::Command),
+    /// A relay, a clock publisher and the web player in one process.
+    Demo(demo::Args),
 }
 
 /// Run the chosen subcommand.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Relay(args) => relay::run(args).await,
+        Command::Publish(args) => {
+            client::init_logging();
+            publish::run(args).await
+        }
+        Command::Subscribe(args) => {
+            client::init_logging();
+            subscribe::run(args).await
+        }
+        Command::Clock(c) => {
+            client::init_logging();
+            clock::run(c).await
+        }
+        Command::Demo(args) => demo::run(args).await,
     }
 }

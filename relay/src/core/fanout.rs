@@ -235,7 +235,7 @@ impl Fanout {
                             },
                         });
                     }
-                    self.check_range_complete(group);
+                    self.check_range_complete(track, group);
                 }
             }
         }
@@ -276,9 +276,16 @@ impl Fanout {
         }
     }
 
-    fn check_range_complete(&mut self, group: u64) {
+    /// An AbsoluteRange is complete once the reader has read everything cached, every cached
+    /// group in range (the end group included) is over, and no stream in range is open.
+    fn check_range_complete(&mut self, track: &Track, _group: u64) {
         if let Some(end) = self.range.end_group
-            && group >= end
+            && self.cursor.next >= track.tail().next
+            && track.group_finished(end)
+            && track
+                .group_ids()
+                .filter(|g| (self.range.start.group..=end).contains(g))
+                .all(|g| track.group_finished(g))
             && !self.open.keys().any(|(g, _)| *g <= end)
         {
             self.pending

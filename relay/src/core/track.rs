@@ -346,19 +346,16 @@ impl Track {
     }
 
     /// All cached objects in `[start, end]` (inclusive), in location order, with their subgroup
-    /// and priority. `complete` says whether the cache can vouch for the whole range (every group
-    /// in it held and, for groups before the last, known to be complete).
+    /// and priority. `complete` says whether the cache can vouch for the whole range: nothing in
+    /// it was evicted, every group before the end group is known to be complete, and the end
+    /// group is complete (`end.object == u64::MAX`: the whole group) or reached `end`.
     pub fn range(&self, start: Location, end: Location) -> (Vec<(Object, u64, u8)>, bool) {
         let mut out = Vec::new();
-        let mut complete = true;
-        if self
-            .groups
-            .first_key_value()
-            .is_none_or(|(&g, _)| g > start.group)
-            && start.group > 0
-        {
-            complete = !self.groups.is_empty() && self.evicted_groups == 0;
+        if end < start {
+            return (out, true);
         }
+        let oldest = self.groups.keys().next().copied();
+        let mut complete = !(self.evicted_groups > 0 && oldest.is_none_or(|g| start.group < g));
         for (&gid, g) in self.groups.range(start.group..=end.group) {
             let mut objs: Vec<(Object, u64, u8)> = g
                 .subgroups
@@ -371,15 +368,24 @@ impl Track {
                 .filter(|(o, _, _)| o.location >= start && o.location <= end)
                 .collect();
             objs.sort_by_key(|(o, _, _)| o.location.object);
-            if gid < end.group && g.end.is_none() {
+            let whole = gid < end.group || end.object == u64::MAX;
+            if whole && g.end.is_none() {
                 complete = false;
             }
             out.extend(objs);
         }
-        if self.largest.is_none_or(|l| l < end) {
-            complete = false;
-        }
-        (out, complete)
+        let reached = match end.object {
+            u64::MAX => self.groups.get(&end.group).is_some_and(|g| g.end.is_some()),
+            _ => self.largest.is_some_and(|l| l >= end),
+        };
+        (out, complete && reached)
+    }
+
+    /// Whether a group is over: its last object is known and every subgroup stream ended.
+    pub fn group_finished(&self, group: u64) -> bool {
+        self.groups
+            .get(&group)
+            .is_some_and(|g| g.end.is_some() && g.subgroups.values().all(|sg| sg.end.is_some()))
     }
 
     /// Creation time of the oldest group that may be evicted (never the newest).

@@ -8,17 +8,17 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 
+use tern_moq::ReasonPhrase;
 use tern_moq::data::{FetchHeader, FetchObject, FetchObjectHeader, FetchObjectState, Properties};
 use tern_moq::message::codes::RequestErrorCode;
 use tern_moq::message::{Fetch, FetchOk, FetchType, GroupOrder, Parameters, RequestError};
-use tern_moq::{DataStreamReader, ReasonPhrase};
-use tern_quic::{RecvStream, SendStream};
+use tern_quic::SendStream;
 
 use crate::core::types::Location;
 
 use super::hub::Hub;
 use super::request::track_name;
-use super::session::{SessionShared, write_message};
+use super::session::{Inbound, SessionShared, write_message};
 
 fn error(code: RequestErrorCode, reason: String) -> RequestError {
     RequestError {
@@ -35,14 +35,21 @@ pub async fn serve(
     s: &Arc<SessionShared>,
     m: Fetch,
     mut send: SendStream,
-    _recv: RecvStream,
+    _inbound: Inbound,
 ) -> anyhow::Result<()> {
     let joining = !matches!(m.fetch_type, FetchType::Standalone { .. });
     let original = m.fetch_type.clone();
     let resolved = match m.fetch_type {
-        FetchType::Standalone { track_namespace, track_name: name, start_location, end_location } => {
+        FetchType::Standalone {
+            track_namespace,
+            track_name: name,
+            start_location,
+            end_location,
+        } => {
             let name = track_name(&track_namespace, &name);
-            let handle = hub.with_router(|r| r.track_id(&name)).and_then(|id| hub.track(id));
+            let handle = hub
+                .with_router(|r| r.track_id(&name))
+                .and_then(|id| hub.track(id));
             let upstream = hub
                 .with_router(|r| r.upstream_for(&name))
                 .filter(|id| *id != s.id)
@@ -52,13 +59,21 @@ pub async fn serve(
                     0 => Location::new(end_location.group, u64::MAX),
                     o => Location::new(end_location.group, o - 1),
                 };
-                h.lock().range(Location::new(start_location.group, start_location.object), end).1
+                h.lock()
+                    .range(
+                        Location::new(start_location.group, start_location.object),
+                        end,
+                    )
+                    .1
             });
             if !cached && let Some(up) = upstream {
                 return forward(hub, s, up, m.request_id, original, send, handle).await;
             }
             let Some(handle) = handle else {
-                let e = error(RequestErrorCode::DOES_NOT_EXIST, format!("{name} is not cached here"));
+                let e = error(
+                    RequestErrorCode::DOES_NOT_EXIST,
+                    format!("{name} is not cached here"),
+                );
                 write_message(&mut send, e).await?;
                 send.finish()?;
                 return Ok(());
@@ -69,10 +84,20 @@ pub async fn serve(
             } else {
                 Location::new(end_location.group, end_location.object - 1)
             };
-            (handle, Location::new(start_location.group, start_location.object), end)
+            (
+                handle,
+                Location::new(start_location.group, start_location.object),
+                end,
+            )
         }
-        FetchType::RelativeJoining { joining_request_id: id, joining_start }
-        | FetchType::AbsoluteJoining { joining_request_id: id, joining_start } => {
+        FetchType::RelativeJoining {
+            joining_request_id: id,
+            joining_start,
+        }
+        | FetchType::AbsoluteJoining {
+            joining_request_id: id,
+            joining_start,
+        } => {
             let relative = m.fetch_type.code() == 0x2;
             let Some((handle, joining)) = s.subscription(id) else {
                 let e = error(
@@ -85,7 +110,11 @@ pub async fn serve(
             };
             // Up to and including the Joining Location; nothing when the track was empty.
             let end = joining.unwrap_or(Location::new(0, 0));
-            let start_group = if relative { end.group.saturating_sub(joining_start) } else { joining_start };
+            let start_group = if relative {
+                end.group.saturating_sub(joining_start)
+            } else {
+                joining_start
+            };
             if joining.is_none() {
                 (handle, Location::new(1, 0), Location::new(0, 0))
             } else {
@@ -98,10 +127,16 @@ pub async fn serve(
     let joining_empty = end < start;
     let (objects, complete, largest) = {
         let t = handle.lock();
-        let (objects, complete) = if joining_empty { (Vec::new(), true) } else { t.range(start, end) };
+        let (objects, complete) = if joining_empty {
+            (Vec::new(), true)
+        } else {
+            t.range(start, end)
+        };
         (objects, complete, t.largest())
     };
-    if (!joining && end < start) || ((!complete && largest.is_none_or(|l| l < end)) && objects.is_empty() && !joining_empty) {
+    if (!joining && end < start)
+        || ((!complete && largest.is_none_or(|l| l < end)) && objects.is_empty() && !joining_empty)
+    {
         let e = error(
             RequestErrorCode::INVALID_RANGE,
             format!("{name}: {start:?}..{end:?} is not in this relay's cache"),
@@ -145,27 +180,35 @@ pub async fn serve(
     Ok(())
 }
 
-/// A fetch data stream from upstream: the relay sends no FETCH upstream yet, so none is
-/// expected; it is stopped.
+/// A fetch data stream from upstream: its events go to the FETCH we forwarded, or it is
+/// stopped.
 pub async fn upstream_fetch_stream(
     _hub: &Arc<Hub>,
     s: &Arc<SessionShared>,
-    _reader: DataStreamReader,
+    mut inbound: Inbound,
     header: FetchHeader,
-    mut recv: RecvStream,
 ) {
-    tracing::debug!(
-        session = s.id,
-        request = header.request_id,
-        "unexpected fetch stream stopped"
-    );
-    let _ = recv.stop(0x1);
+    let Some(sink) = s.fetch_sink(header.request_id) else {
+        tracing::debug!(
+            session = s.id,
+            request = header.request_id,
+            "unexpected fetch stream stopped"
+        );
+        inbound.stop(0x1);
+        return;
+    };
+    while let Some(event) = inbound.next(s).await {
+        if sink.send(event).await.is_err() {
+            inbound.stop(0x1);
+            return;
+        }
+    }
 }
 
 /// Forward a FETCH the cache cannot answer to the track's upstream, relaying its response and
 /// objects downstream (and caching them where they fit).
 async fn forward(
-    hub: &Arc<Hub>,
+    _hub: &Arc<Hub>,
     s: &Arc<SessionShared>,
     up: Arc<SessionShared>,
     request_id: u64,
@@ -174,25 +217,34 @@ async fn forward(
     handle: Option<Arc<super::hub::TrackHandle>>,
 ) -> anyhow::Result<()> {
     use std::time::Duration;
-    use tern_moq::{ControlReader, DataStreamEvent, Message};
+    use tern_moq::Message;
+    use tern_moq::session::Event;
 
-    let (mut usend, mut urecv) = up.session.open_bi().await?;
-    let rid = up.next_request_id();
-    let data = up.expect_fetch(rid);
-    let fetch = Fetch { request_id: rid, fetch_type, parameters: Parameters::new() };
-    write_message(&mut usend, fetch).await?;
-    let mut reader = ControlReader::new(hub.settings.limits);
+    let (mut usend, urecv) = up.session.open_bi().await?;
+    let (rid, stream) = up
+        .send_request(&mut usend, |rid| {
+            Fetch {
+                request_id: rid,
+                fetch_type,
+                parameters: Parameters::new(),
+            }
+            .into()
+        })
+        .await?;
+    // Registered before the answer can arrive; the data stream may race the FETCH_OK.
+    let mut data = up.expect_fetch(rid);
+    let mut inbound = Inbound::ours(stream, urecv);
     let reply = tokio::time::timeout(
         Duration::from_secs(5),
-        super::request::read_message(&mut urecv, &mut reader),
+        super::request::next_message(&mut inbound, &up),
     )
     .await;
     match reply {
-        Ok(Ok(Some(Message::FetchOk(ok)))) => {
+        Ok(Some(Message::FetchOk(ok))) => {
             write_message(&mut send, ok).await?;
             send.finish()?;
         }
-        Ok(Ok(Some(Message::RequestError(e)))) => {
+        Ok(Some(Message::RequestError(e))) => {
             up.forget_fetch(rid);
             write_message(&mut send, e).await?;
             send.finish()?;
@@ -201,21 +253,26 @@ async fn forward(
         other => {
             up.forget_fetch(rid);
             tracing::debug!(session = s.id, ?other, "upstream FETCH failed");
-            let e = error(RequestErrorCode::TIMEOUT, "upstream did not answer the FETCH".into());
+            let e = error(
+                RequestErrorCode::TIMEOUT,
+                "upstream did not answer the FETCH".into(),
+            );
             write_message(&mut send, e).await?;
             send.finish()?;
             return Ok(());
         }
     }
-    let (mut ureader, mut ustream) = tokio::time::timeout(Duration::from_secs(5), data).await??;
     let mut down = s.session.open_uni().await?;
     let mut head = BytesMut::new();
     FetchHeader { request_id }.encode(&mut head);
     down.write_chunk(head.freeze()).await?;
     let mut state = FetchObjectState::new(GroupOrder::Ascending);
     loop {
-        match ureader.poll()? {
-            Some(DataStreamEvent::FetchObject { object, payload }) => {
+        let event = tokio::time::timeout(Duration::from_secs(10), data.recv()).await?;
+        match event {
+            Some(Event::FetchObject {
+                object, payload, ..
+            }) => {
                 down.write_chunk(state.encode(&object)?).await?;
                 if !payload.is_empty() {
                     down.write_chunk(payload.clone()).await?;
@@ -228,19 +285,25 @@ async fn forward(
                         payload,
                         end_of_group: false,
                     };
-                    let sg = o.subgroup_id.unwrap_or(crate::core::track::DATAGRAM_SUBGROUP);
-                    let _ = h.lock().append(obj, sg, o.publisher_priority, std::time::Instant::now());
+                    let sg = o
+                        .subgroup_id
+                        .unwrap_or(crate::core::track::DATAGRAM_SUBGROUP);
+                    let _ =
+                        h.lock()
+                            .append(obj, sg, o.publisher_priority, std::time::Instant::now());
                 }
             }
+            Some(Event::DataEnd { reset: None, .. }) | None => {
+                down.finish()?;
+                return Ok(());
+            }
+            Some(Event::DataEnd {
+                reset: Some(code), ..
+            }) => {
+                let _ = down.reset(code as u32);
+                return Ok(());
+            }
             Some(_) => anyhow::bail!("unexpected item on an upstream fetch stream"),
-            None => match ustream.read_chunk(64 * 1024).await? {
-                Some(chunk) => ureader.push(chunk)?,
-                None => {
-                    ureader.finish()?;
-                    down.finish()?;
-                    return Ok(());
-                }
-            },
         }
     }
 }

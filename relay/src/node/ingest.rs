@@ -5,10 +5,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use tern_moq::data::{Datagram, DatagramPayload, ObjectStatus as WireStatus, decode_datagram};
+use tern_moq::data::{DatagramPayload, ObjectDatagram, ObjectStatus as WireStatus, SubgroupId};
 use tern_moq::message::codes::SessionError as Code;
-use tern_moq::{DataStreamEvent, DataStreamReader};
-use tern_quic::RecvStream;
+use tern_moq::session::Event;
 
 use crate::core::track::{Appended, SubgroupEnd};
 use crate::core::types::{Location, Object, ObjectStatus};
@@ -16,6 +15,7 @@ use crate::metrics as m;
 
 use super::hub::{Hub, TrackHandle};
 use super::serve::DATAGRAM_SUBGROUP;
+use super::session::Inbound;
 use super::session::SessionShared;
 
 /// How long data may wait for the control message that names its track alias.
@@ -64,24 +64,20 @@ fn append(track: &TrackHandle, object: Object, subgroup: u64, priority: u8) -> A
     result
 }
 
-/// A data stream from a publisher. `first` is the stream header event already read.
+/// A data stream from a publisher. `first` is its first event (the stream header).
 pub async fn data_stream(
     hub: &Arc<Hub>,
     s: &Arc<SessionShared>,
-    mut reader: DataStreamReader,
-    first: DataStreamEvent,
-    mut recv: RecvStream,
+    mut inbound: Inbound,
+    first: Event,
 ) {
     let header = match first {
-        DataStreamEvent::SubgroupHeader(h) => h,
-        DataStreamEvent::Padding => {
-            while let Ok(Some(_)) = recv.read_chunk(64 * 1024).await {}
+        Event::Subgroup { header, .. } => header,
+        Event::Fetch { header, .. } => {
+            super::fetch::upstream_fetch_stream(hub, s, inbound, header).await;
             return;
         }
-        DataStreamEvent::FetchHeader(h) => {
-            super::fetch::upstream_fetch_stream(hub, s, reader, h, recv).await;
-            return;
-        }
+        Event::DataEnd { .. } => return,
         other => {
             s.violation(
                 Code::PROTOCOL_VIOLATION,
@@ -92,79 +88,56 @@ pub async fn data_stream(
     };
     let Some(track) = wait_alias(s, header.track_alias).await else {
         // Not a track we asked for (or it already ended): stop reading it.
-        let _ = recv.stop(0x1);
+        inbound.stop(0x1);
         return;
     };
     let group = header.group_id;
     let priority = header.publisher_priority.unwrap_or(128);
     let mut subgroup: Option<u64> = match header.subgroup_id {
-        tern_moq::data::SubgroupId::Zero => Some(0),
-        tern_moq::data::SubgroupId::Explicit(id) => Some(id),
-        tern_moq::data::SubgroupId::FirstObject => None,
+        SubgroupId::Zero => Some(0),
+        SubgroupId::Explicit(id) => Some(id),
+        SubgroupId::FirstObject => None,
     };
-    loop {
-        loop {
-            match reader.poll() {
-                Ok(Some(DataStreamEvent::SubgroupObject { object, payload })) => {
-                    let sg = *subgroup.get_or_insert(object.object_id);
-                    let obj = Object {
-                        location: Location::new(group, object.object_id),
-                        status: status(object.object_status),
-                        properties: object.properties.raw().clone(),
-                        payload,
-                        end_of_group: false,
-                    };
-                    if let Appended::Malformed(why) = append(&track, obj, sg, priority) {
-                        let _ = recv.stop(0x12);
-                        tracing::warn!(session = s.id, why, "stopped a malformed subgroup stream");
-                        return;
-                    }
-                }
-                Ok(Some(other)) => {
-                    s.violation(
-                        Code::PROTOCOL_VIOLATION,
-                        &format!("unexpected {other:?} on a subgroup stream"),
-                    );
-                    return;
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    s.violation(e.wire_code(), &format!("subgroup stream: {e}"));
+    while let Some(event) = inbound.next(s).await {
+        match event {
+            Event::Object {
+                object, payload, ..
+            } => {
+                let sg = *subgroup.get_or_insert(object.object_id);
+                let obj = Object {
+                    location: Location::new(group, object.object_id),
+                    status: status(object.object_status),
+                    properties: object.properties.raw().clone(),
+                    payload,
+                    end_of_group: false,
+                };
+                if let Appended::Malformed(why) = append(&track, obj, sg, priority) {
+                    inbound.stop(0x12);
+                    tracing::warn!(session = s.id, why, "stopped a malformed subgroup stream");
                     return;
                 }
             }
-        }
-        match recv.read_chunk(64 * 1024).await {
-            Ok(Some(chunk)) => {
-                if let Err(e) = reader.push(chunk) {
-                    s.violation(e.wire_code(), &format!("subgroup stream: {e}"));
-                    return;
-                }
-            }
-            Ok(None) => {
-                if let Err(e) = reader.finish() {
-                    s.violation(e.wire_code(), &format!("subgroup stream: {e}"));
-                    return;
-                }
+            Event::DataEnd { reset, .. } => {
                 if let Some(sg) = subgroup {
-                    track
-                        .lock()
-                        .end_subgroup(group, sg, SubgroupEnd::Fin, header.end_of_group);
+                    let end = match reset {
+                        None => SubgroupEnd::Fin,
+                        Some(code) => SubgroupEnd::Reset(code),
+                    };
+                    track.lock().end_subgroup(
+                        group,
+                        sg,
+                        end,
+                        reset.is_none() && header.end_of_group,
+                    );
                     track.notify.notify_waiters();
                 }
                 return;
             }
-            Err(e) => {
-                let code = match e {
-                    tern_quic::StreamError::Reset(c) => u64::from(c),
-                    _ => 0,
-                };
-                if let Some(sg) = subgroup {
-                    track
-                        .lock()
-                        .end_subgroup(group, sg, SubgroupEnd::Reset(code), false);
-                    track.notify.notify_waiters();
-                }
+            other => {
+                s.violation(
+                    Code::PROTOCOL_VIOLATION,
+                    &format!("unexpected {other:?} on a subgroup stream"),
+                );
                 return;
             }
         }
@@ -172,15 +145,7 @@ pub async fn data_stream(
 }
 
 /// A datagram from a publisher.
-pub fn datagram(hub: &Arc<Hub>, s: &Arc<SessionShared>, datagram: Bytes) {
-    let d = match decode_datagram(datagram, &hub.settings.limits) {
-        Ok(Datagram::Object(d)) => d,
-        Ok(_) => return, // padding
-        Err(e) => {
-            s.violation(e.wire_code(), &format!("datagram: {e}"));
-            return;
-        }
-    };
+pub fn datagram(s: &SessionShared, d: ObjectDatagram) {
     let Some(track) = s.alias(d.track_alias) else {
         return; // datagrams are unreliable: one for an unknown alias is dropped
     };

@@ -103,6 +103,7 @@ impl Node {
         for t in &self.tasks {
             t.abort();
         }
-        self.hub.close_all(0x10, "relay shutting down (GOAWAY timeout)");
+        self.hub
+            .close_all(0x10, "relay shutting down (GOAWAY timeout)");
     }
 }

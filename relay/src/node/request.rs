@@ -12,30 +12,26 @@ use tern_moq::message::{
     Namespace as NamespaceMsg, NamespaceDone, Parameters, PublishDone, RequestError, RequestOk,
     Subscribe, SubscribeOk, SubscriptionFilter,
 };
-use tern_moq::{ControlReader, Message, ReasonPhrase, TrackNamespace};
+use tern_moq::session::Event;
+use tern_moq::{Message, ReasonPhrase, TrackNamespace};
 use tern_quic::{RecvStream, SendStream};
 
 use crate::core::router::{Command, Ended, Refusal};
 use crate::core::types::{Filter, Location, TrackName};
 
 use super::hub::{Hub, ToRequest};
-use super::session::{SessionShared, write_message};
+use super::session::{Inbound, SessionShared, write_message};
 
-/// Read the next message from a request stream. `Ok(None)` at a clean FIN.
-pub async fn read_message(
-    recv: &mut RecvStream,
-    reader: &mut ControlReader,
-) -> anyhow::Result<Option<Message>> {
+/// The next message on a request stream; `None` once the peer finished or reset it (or the
+/// session broke: the protocol state already closed it with the reason).
+pub async fn next_message(inbound: &mut Inbound, s: &SessionShared) -> Option<Message> {
     loop {
-        if let Some(msg) = reader.pop()? {
-            return Ok(Some(msg));
-        }
-        match recv.read_chunk(16 * 1024).await? {
-            Some(chunk) => reader.push(&chunk)?,
-            None => {
-                reader.finish()?;
-                return Ok(None);
+        match inbound.next(s).await? {
+            Event::Request { message, .. } | Event::Message { message, .. } => {
+                return Some(message);
             }
+            Event::RequestClosed { .. } => return None,
+            _ => {}
         }
     }
 }
@@ -106,44 +102,23 @@ pub fn filter(params: &Parameters) -> Filter {
     }
 }
 
-/// The Request ID a request message carries.
-fn request_id(m: &Message) -> Option<u64> {
-    Some(match m {
-        Message::Subscribe(m) => m.request_id,
-        Message::Publish(m) => m.request_id,
-        Message::PublishNamespace(m) => m.request_id,
-        Message::SubscribeNamespace(m) => m.request_id,
-        Message::SubscribeTracks(m) => m.request_id,
-        Message::TrackStatus(m) => m.request_id,
-        Message::Fetch(m) => m.request_id,
-        _ => return None,
-    })
-}
-
 /// Serve one request stream.
-pub async fn run(hub: Arc<Hub>, s: Arc<SessionShared>, mut send: SendStream, mut recv: RecvStream) {
-    let mut reader = ControlReader::new(hub.settings.limits);
-    let first = match read_message(&mut recv, &mut reader).await {
-        Ok(Some(m)) => m,
-        Ok(None) => return,
-        Err(e) => {
-            if let Some(d) = e.downcast_ref::<tern_moq::DecodeError>() {
-                s.violation(d.wire_code(), &format!("request stream: {d}"));
-            }
-            return;
-        }
+pub async fn run(hub: Arc<Hub>, s: Arc<SessionShared>, mut send: SendStream, mut inbound: Inbound) {
+    let Some(first) = next_message(&mut inbound, &s).await else {
+        return;
     };
     tracing::debug!(session = s.id, message = first.name(), "request");
-    if let Some(id) = request_id(&first) {
-        s.saw_request(id);
-    }
     if s.going_away.load(std::sync::atomic::Ordering::Relaxed) {
-        let _ = write_message(&mut send, error(RequestErrorCode::GOING_AWAY, "relay is going away")).await;
+        let _ = write_message(
+            &mut send,
+            error(RequestErrorCode::GOING_AWAY, "relay is going away"),
+        )
+        .await;
         let _ = send.finish();
         return;
     }
     let result = match first {
-        Message::Subscribe(m) => subscribe(&hub, &s, m, send, recv, reader).await,
+        Message::Subscribe(m) => subscribe(&hub, &s, m, send, inbound).await,
         Message::PublishNamespace(m) => {
             let rid = m.request_id;
             let ns = m.track_namespace.fields().to_vec();
@@ -154,8 +129,7 @@ pub async fn run(hub: Arc<Hub>, s: Arc<SessionShared>, mut send: SendStream, mut
                 rid,
                 0,
                 send,
-                recv,
-                reader,
+                inbound,
                 move |r, now| r.handle_publish_namespace(sid, rid, ns, now),
                 |hub, sid| hub.apply(|r, _| r.handle_publish_namespace_done(sid, rid)),
             )
@@ -172,14 +146,13 @@ pub async fn run(hub: Arc<Hub>, s: Arc<SessionShared>, mut send: SendStream, mut
                 rid,
                 prefix_len,
                 send,
-                recv,
-                reader,
+                inbound,
                 move |r, _| r.handle_subscribe_namespace(sid, rid, prefix),
                 |hub, sid| hub.apply(|r, _| r.handle_subscribe_namespace_done(sid, rid)),
             )
             .await
         }
-        Message::Publish(m) => super::upstream::publish(&hub, &s, m, send, recv, reader).await,
+        Message::Publish(m) => super::upstream::publish(&hub, &s, m, send, inbound).await,
         Message::TrackStatus(m) => {
             let name = track_name(&m.track_namespace, &m.track_name);
             let largest = hub
@@ -202,7 +175,7 @@ pub async fn run(hub: Arc<Hub>, s: Arc<SessionShared>, mut send: SendStream, mut
             }
             .and_then(|_| Ok(send.finish()?))
         }
-        Message::Fetch(m) => super::fetch::serve(&hub, &s, m, send, recv).await,
+        Message::Fetch(m) => super::fetch::serve(&hub, &s, m, send, inbound).await,
         Message::SubscribeTracks(_) => {
             let e = error(
                 RequestErrorCode::NOT_SUPPORTED,
@@ -233,8 +206,7 @@ async fn lifetime(
     rid: u64,
     prefix_len: usize,
     mut send: SendStream,
-    mut recv: RecvStream,
-    mut reader: ControlReader,
+    mut inbound: Inbound,
     start: impl FnOnce(&mut crate::core::router::Router, std::time::Instant),
     end: impl FnOnce(&Arc<Hub>, u64),
 ) -> anyhow::Result<()> {
@@ -265,7 +237,7 @@ async fn lifetime(
                     Some(_) => {}
                     None => return Ok(()),
                 },
-                msg = read_message(&mut recv, &mut reader) => match msg? {
+                msg = next_message(&mut inbound, s) => match msg {
                     None => return Ok(()),
                     Some(Message::RequestUpdate(_)) => {
                         let ok = RequestOk { parameters: Parameters::new(), track_properties: Default::default() };
@@ -296,8 +268,7 @@ async fn subscribe(
     s: &Arc<SessionShared>,
     m: Subscribe,
     mut send: SendStream,
-    mut recv: RecvStream,
-    mut reader: ControlReader,
+    mut inbound: Inbound,
 ) -> anyhow::Result<()> {
     let rid = m.request_id;
     let name = track_name(&m.track_namespace, &m.track_name);
@@ -370,16 +341,16 @@ async fn subscribe(
                     send.finish()?;
                     return Ok(());
                 }
-                msg = read_message(&mut recv, &mut reader) => match msg {
-                    Ok(None) | Err(_) => return Ok(()), // FIN or STOP: unsubscribe
-                    Ok(Some(Message::RequestUpdate(u))) => {
+                msg = next_message(&mut inbound, s) => match msg {
+                    None => return Ok(()), // FIN or reset: unsubscribe
+                    Some(Message::RequestUpdate(u)) => {
                         if let Some(sv) = serving.as_ref() {
                             sv.update(&u.parameters);
                         }
                         let ok = RequestOk { parameters: Parameters::new(), track_properties: Default::default() };
                         write_message(&mut send, ok).await?;
                     }
-                    Ok(Some(other)) => {
+                    Some(other) => {
                         s.violation(Code::PROTOCOL_VIOLATION, &format!("unexpected {} on a SUBSCRIBE stream", other.name()));
                         return Ok(());
                     }

@@ -10,13 +10,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use bytes::BytesMut;
-use tokio::sync::{Notify, oneshot};
+use bytes::{Bytes, BytesMut};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinSet;
 
+use tern_moq::Message;
 use tern_moq::message::codes::SessionError as Code;
 use tern_moq::message::{GoAway, Setup};
-use tern_moq::{ControlReader, DataStreamEvent, DataStreamReader, Message};
+use tern_moq::session::{Event, Role, Session as Proto, StreamId, Transmit, Version};
 use tern_quic::{RecvStream, SendStream, Session};
 
 use crate::core::router::{SessionId, TrackId};
@@ -27,33 +28,36 @@ use super::hub::{Hub, TrackHandle};
 /// How long a session has to send its SETUP.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// An established downstream subscription: its track and Joining Location.
+pub type Joined = (Arc<TrackHandle>, Option<crate::core::types::Location>);
+
 /// Per-session state shared by its tasks.
 pub struct SessionShared {
     /// Relay-wide ID.
     pub id: SessionId,
     /// The transport session.
     pub session: Session,
+    /// The sans-IO protocol state: every inbound byte passes through it.
+    proto: Mutex<Proto>,
+    /// Next driver-side stream name.
+    next_stream: AtomicU64,
     /// Track aliases the peer publishes on (from PUBLISH or our SUBSCRIBE_OK), to tracks.
     aliases: Mutex<HashMap<u64, Arc<TrackHandle>>>,
     /// Woken when an alias is registered (data can race ahead of the control message).
     pub alias_added: Notify,
     /// Upstream subscriptions this session serves for us: track → cancel.
     upstream: Mutex<HashMap<TrackId, oneshot::Sender<()>>>,
-    /// Our next Request ID (server: odd, client: even).
-    next_request_id: AtomicU64,
     /// Our next Track Alias for tracks we send to the peer.
     next_alias: AtomicU64,
     /// Set once a GOAWAY was sent.
     pub going_away: AtomicBool,
     /// Our control stream (SETUP was written on it; GOAWAY goes there too).
     control: tokio::sync::Mutex<Option<SendStream>>,
-    /// One past the largest Request ID the peer has used (0 before any).
-    peer_requests: AtomicU64,
     /// Established downstream subscriptions: Request ID → track and Joining Location (the
     /// Largest Object sent in SUBSCRIBE_OK), for Joining FETCH.
-    subscriptions: Mutex<HashMap<u64, (Arc<TrackHandle>, Option<crate::core::types::Location>)>>,
-    /// FETCHes we sent this peer, waiting for their data stream: Request ID → hand-off.
-    fetches: Mutex<HashMap<u64, oneshot::Sender<(DataStreamReader, RecvStream)>>>,
+    subscriptions: Mutex<HashMap<u64, Joined>>,
+    /// FETCHes we sent this peer, waiting for their data stream: Request ID → its events.
+    fetches: Mutex<HashMap<u64, mpsc::Sender<Event>>>,
 }
 
 impl std::fmt::Debug for SessionShared {
@@ -70,96 +74,108 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl SessionShared {
     /// State for a new session; `server` picks the Request ID parity.
-    pub fn new(id: SessionId, session: Session, server: bool) -> Arc<Self> {
+    pub fn new(
+        id: SessionId,
+        session: Session,
+        server: bool,
+        limits: tern_moq::Limits,
+    ) -> Arc<Self> {
+        let role = if server { Role::Server } else { Role::Client };
+        let version = Version::from_alpn(session.protocol()).unwrap_or(Version::Draft18);
         Arc::new(Self {
             id,
             session,
+            proto: Mutex::new(Proto::new(version, role, limits)),
+            next_stream: AtomicU64::new(0),
             aliases: Mutex::new(HashMap::new()),
             alias_added: Notify::new(),
             upstream: Mutex::new(HashMap::new()),
-            next_request_id: AtomicU64::new(if server { 1 } else { 0 }),
             next_alias: AtomicU64::new(1),
             going_away: AtomicBool::new(false),
             control: tokio::sync::Mutex::new(None),
-            peer_requests: AtomicU64::new(if server { 0 } else { 1 }),
             subscriptions: Mutex::new(HashMap::new()),
             fetches: Mutex::new(HashMap::new()),
         })
     }
 
-    /// Expect the data stream of a FETCH we send with Request ID `request`.
-    pub fn expect_fetch(&self, request: u64) -> oneshot::Receiver<(DataStreamReader, RecvStream)> {
-        let (tx, rx) = oneshot::channel();
-        lock(&self.fetches).insert(request, tx);
-        rx
+    /// A new driver-side name for a stream.
+    pub fn new_stream_id(&self) -> StreamId {
+        StreamId(self.next_stream.fetch_add(1, Ordering::Relaxed))
     }
 
-    /// Hand a fetch data stream to the FETCH that asked for it; gives it back if none did.
-    pub fn deliver_fetch(
+    /// Run `f` on the protocol state.
+    pub fn proto<R>(&self, f: impl FnOnce(&mut Proto) -> R) -> R {
+        f(&mut lock(&self.proto))
+    }
+
+    /// Feed what arrived on a stream (`reset` when the peer reset it) and take the events it
+    /// produced. Each caller drains under the lock, so the events are this stream's own. A
+    /// protocol violation closes the session and gives `None`.
+    pub fn feed(
         &self,
-        request: u64,
-        stream: (DataStreamReader, RecvStream),
-    ) -> Result<(), (DataStreamReader, RecvStream)> {
-        match lock(&self.fetches).remove(&request) {
-            Some(tx) => tx.send(stream),
-            None => Err(stream),
+        stream: StreamId,
+        data: Bytes,
+        fin: bool,
+        reset: Option<u64>,
+    ) -> Option<Vec<Event>> {
+        let mut proto = lock(&self.proto);
+        let result = match reset {
+            Some(code) => proto.handle_reset(stream, code),
+            None => proto.handle_data(stream, data, fin),
+        };
+        let events: Vec<Event> = std::iter::from_fn(|| proto.poll_event()).collect();
+        while proto.poll_transmit().is_some() {}
+        drop(proto);
+        match result {
+            Ok(()) => Some(events),
+            Err(e) => {
+                self.violation(e.code, &e.reason);
+                None
+            }
         }
     }
 
-    /// Forget a FETCH we sent.
-    pub fn forget_fetch(&self, request: u64) {
-        lock(&self.fetches).remove(&request);
-    }
-
-    /// Record an established subscription (for Joining FETCH).
-    pub fn add_subscription(
+    /// Send a request of ours on a bidirectional stream we just opened; returns its Request ID
+    /// (chosen by the session) and the stream name to read its responses with.
+    pub async fn send_request(
         &self,
-        request: u64,
-        track: Arc<TrackHandle>,
-        joining: Option<crate::core::types::Location>,
-    ) {
-        lock(&self.subscriptions).insert(request, (track, joining));
-    }
-
-    /// Forget a subscription.
-    pub fn remove_subscription(&self, request: u64) {
-        lock(&self.subscriptions).remove(&request);
-    }
-
-    /// Track and Joining Location of an established subscription.
-    pub fn subscription(
-        &self,
-        request: u64,
-    ) -> Option<(Arc<TrackHandle>, Option<crate::core::types::Location>)> {
-        lock(&self.subscriptions).get(&request).cloned()
-    }
-
-    /// Note a Request ID the peer used.
-    pub fn saw_request(&self, id: u64) {
-        self.peer_requests.fetch_max(id + 2, Ordering::Relaxed);
+        send: &mut SendStream,
+        make: impl FnOnce(u64) -> Message,
+    ) -> anyhow::Result<(u64, StreamId)> {
+        let stream = self.new_stream_id();
+        let (id, transmits) = {
+            let mut proto = lock(&self.proto);
+            let id = proto.next_request_id();
+            proto.send_request(stream, make(id))?;
+            (
+                id,
+                std::iter::from_fn(|| proto.poll_transmit()).collect::<Vec<_>>(),
+            )
+        };
+        for t in transmits {
+            if let Transmit::Write { data, .. } = t {
+                send.write_chunk(data).await?;
+            }
+        }
+        Ok((id, stream))
     }
 
     /// Send GOAWAY on our control stream: the peer should move to `uri` (empty: this one)
-    /// within `timeout`; requests from the returned Request ID on are refused.
+    /// within `timeout`; requests from the included Request ID on are refused.
     pub async fn goaway(&self, uri: &str, timeout: Duration) {
         if self.going_away.swap(true, Ordering::SeqCst) {
             return;
         }
         let msg = GoAway {
-            new_session_uri: bytes::Bytes::copy_from_slice(uri.as_bytes()),
+            new_session_uri: Bytes::copy_from_slice(uri.as_bytes()),
             timeout: timeout.as_millis() as u64,
-            request_id: Some(self.peer_requests.load(Ordering::Relaxed)),
+            request_id: Some(self.proto(|p| p.next_peer_request_id())),
         };
         if let Some(control) = self.control.lock().await.as_mut()
             && let Err(e) = write_message(control, msg).await
         {
             tracing::debug!(session = self.id, "GOAWAY not sent: {e:#}");
         }
-    }
-
-    /// Allocate a Request ID for a request we send.
-    pub fn next_request_id(&self) -> u64 {
-        self.next_request_id.fetch_add(2, Ordering::Relaxed)
     }
 
     /// Allocate a Track Alias for a track we send.
@@ -202,6 +218,116 @@ impl SessionShared {
         metrics::counter!(m::PROTOCOL_VIOLATIONS).increment(1);
         self.session.close(code.0 as u32, reason);
     }
+
+    /// Expect the data stream of a FETCH we send with Request ID `request`.
+    pub fn expect_fetch(&self, request: u64) -> mpsc::Receiver<Event> {
+        let (tx, rx) = mpsc::channel(64);
+        lock(&self.fetches).insert(request, tx);
+        rx
+    }
+
+    /// Where the events of the fetch stream for `request` go, if we asked for it.
+    pub fn fetch_sink(&self, request: u64) -> Option<mpsc::Sender<Event>> {
+        lock(&self.fetches).remove(&request)
+    }
+
+    /// Forget a FETCH we sent.
+    pub fn forget_fetch(&self, request: u64) {
+        lock(&self.fetches).remove(&request);
+    }
+
+    /// Record an established subscription (for Joining FETCH).
+    pub fn add_subscription(
+        &self,
+        request: u64,
+        track: Arc<TrackHandle>,
+        joining: Option<crate::core::types::Location>,
+    ) {
+        lock(&self.subscriptions).insert(request, (track, joining));
+    }
+
+    /// Forget a subscription.
+    pub fn remove_subscription(&self, request: u64) {
+        lock(&self.subscriptions).remove(&request);
+    }
+
+    /// Track and Joining Location of an established subscription.
+    pub fn subscription(&self, request: u64) -> Option<Joined> {
+        lock(&self.subscriptions).get(&request).cloned()
+    }
+}
+
+/// The inbound side of one stream, fed through the session's protocol state.
+pub struct Inbound {
+    /// The driver's name for the stream.
+    pub id: StreamId,
+    recv: RecvStream,
+    queue: std::collections::VecDeque<Event>,
+    done: bool,
+}
+
+impl Inbound {
+    /// A unidirectional stream the peer opened.
+    pub fn uni(s: &SessionShared, recv: RecvStream) -> Self {
+        let id = s.new_stream_id();
+        s.proto(|p| p.handle_uni_opened(id));
+        Self::ours(id, recv)
+    }
+
+    /// A bidirectional (request) stream the peer opened.
+    pub fn bi(s: &SessionShared, recv: RecvStream) -> Self {
+        let id = s.new_stream_id();
+        s.proto(|p| p.handle_bi_opened(id));
+        Self::ours(id, recv)
+    }
+
+    /// The receive side of a request stream we opened (named by [`SessionShared::send_request`]).
+    pub fn ours(id: StreamId, recv: RecvStream) -> Self {
+        Self {
+            id,
+            recv,
+            queue: Default::default(),
+            done: false,
+        }
+    }
+
+    /// The next event of this stream; `None` once it is over (its end was reported as an
+    /// event) or the session broke.
+    pub async fn next(&mut self, s: &SessionShared) -> Option<Event> {
+        loop {
+            if let Some(e) = self.queue.pop_front() {
+                return Some(e);
+            }
+            if self.done {
+                return None;
+            }
+            let fed = match self.recv.read_chunk(64 * 1024).await {
+                Ok(Some(chunk)) => s.feed(self.id, chunk, false, None),
+                Ok(None) => {
+                    self.done = true;
+                    s.feed(self.id, Bytes::new(), true, None)
+                }
+                Err(tern_quic::StreamError::Reset(code)) => {
+                    self.done = true;
+                    s.feed(self.id, Bytes::new(), false, Some(u64::from(code)))
+                }
+                Err(_) => {
+                    self.done = true;
+                    None
+                }
+            };
+            match fed {
+                Some(events) => self.queue.extend(events),
+                None => self.done = true,
+            }
+        }
+    }
+
+    /// Ask the peer to stop sending (STOP_SENDING).
+    pub fn stop(&mut self, code: u32) {
+        let _ = self.recv.stop(code);
+        self.done = true;
+    }
 }
 
 /// Write one control message on a stream.
@@ -215,7 +341,7 @@ pub async fn write_message(send: &mut SendStream, msg: impl Into<Message>) -> an
 /// Drive one accepted session until it ends.
 pub async fn run(hub: Arc<Hub>, session: Session, server: bool) {
     let id = hub.next_session_id();
-    let shared = SessionShared::new(id, session, server);
+    let shared = SessionShared::new(id, session, server, hub.settings.limits);
     hub.add_session(shared.clone());
     tracing::info!(session = id, peer = %shared.session.remote_address(), "session open");
     let reason = drive(&hub, &shared).await;
@@ -231,11 +357,22 @@ async fn drive(hub: &Arc<Hub>, s: &Arc<SessionShared>) -> anyhow::Result<()> {
     let mut control = s.session.open_uni().await?;
     let mut setup = Setup::default();
     setup.set_moqt_implementation(concat!("tern/", env!("CARGO_PKG_VERSION")));
-    write_message(&mut control, setup).await?;
+    let control_id = s.new_stream_id();
+    let transmits = s.proto(
+        |p| -> Result<Vec<Transmit>, tern_moq::session::SessionError> {
+            p.open_control(control_id, setup)?;
+            Ok(std::iter::from_fn(|| p.poll_transmit()).collect())
+        },
+    )?;
+    for t in transmits {
+        if let Transmit::Write { data, .. } = t {
+            control.write_chunk(data).await?;
+        }
+    }
     *s.control.lock().await = Some(control);
 
     let (setup_tx, setup_rx) = oneshot::channel::<()>();
-    let mut setup_tx = Some(setup_tx);
+    let setup_tx = Arc::new(Mutex::new(Some(setup_tx)));
     let mut tasks = JoinSet::new();
     let setup_deadline = tokio::time::sleep(SETUP_TIMEOUT);
     tokio::pin!(setup_deadline);
@@ -253,10 +390,9 @@ async fn drive(hub: &Arc<Hub>, s: &Arc<SessionShared>) -> anyhow::Result<()> {
                 }
             }
             uni = s.session.accept_uni() => {
-                let recv = uni?;
-                let (hub, s2) = (hub.clone(), s.clone());
-                let tx = setup_tx.take();
-                tasks.spawn(async move { uni_stream(hub, s2, recv, tx).await });
+                let inbound = Inbound::uni(s, uni?);
+                let (hub, s2, tx) = (hub.clone(), s.clone(), setup_tx.clone());
+                tasks.spawn(async move { uni_stream(hub, s2, inbound, tx).await });
             }
             bi = s.session.accept_bi() => {
                 let (send, recv) = bi?;
@@ -265,12 +401,26 @@ async fn drive(hub: &Arc<Hub>, s: &Arc<SessionShared>) -> anyhow::Result<()> {
                     super::request::refuse_excessive(&mut send, recv).await;
                     continue;
                 }
+                let inbound = Inbound::bi(s, recv);
                 let (hub, s2) = (hub.clone(), s.clone());
-                tasks.spawn(async move { super::request::run(hub, s2, send, recv).await });
+                tasks.spawn(async move { super::request::run(hub, s2, send, inbound).await });
             }
             dg = s.session.read_datagram() => {
                 let dg = dg?;
-                super::ingest::datagram(hub, s, dg);
+                let (result, events) = s.proto(|p| {
+                    let r = p.handle_datagram(dg);
+                    (r, std::iter::from_fn(|| p.poll_event()).collect::<Vec<_>>())
+                });
+                match result {
+                    Ok(()) => {
+                        for e in events {
+                            if let Event::Datagram(d) = e {
+                                super::ingest::datagram(s, d);
+                            }
+                        }
+                    }
+                    Err(e) => s.violation(e.code, &e.reason),
+                }
             }
             Some(_) = tasks.join_next() => {}
             err = s.session.closed() => {
@@ -284,93 +434,24 @@ async fn drive(hub: &Arc<Hub>, s: &Arc<SessionShared>) -> anyhow::Result<()> {
 async fn uni_stream(
     hub: Arc<Hub>,
     s: Arc<SessionShared>,
-    mut recv: RecvStream,
-    setup_tx: Option<oneshot::Sender<()>>,
+    mut inbound: Inbound,
+    setup_tx: Arc<Mutex<Option<oneshot::Sender<()>>>>,
 ) {
-    let mut reader = DataStreamReader::new(hub.settings.limits);
-    loop {
-        match reader.poll() {
-            Ok(Some(DataStreamEvent::Control)) => {
-                let Some(tx) = setup_tx else {
-                    s.violation(Code::PROTOCOL_VIOLATION, "second control stream");
-                    return;
-                };
-                match reader.into_control_reader() {
-                    Ok(control) => control_stream(&s, control, recv, tx).await,
-                    Err(e) => s.violation(e.wire_code(), &e.to_string()),
-                }
-                return;
+    match inbound.next(&s).await {
+        Some(Event::Setup(setup)) => {
+            tracing::debug!(session = s.id, ?setup, "peer SETUP");
+            if let Some(tx) = lock(&setup_tx).take() {
+                let _ = tx.send(());
             }
-            Ok(Some(first)) => {
-                super::ingest::data_stream(&hub, &s, reader, first, recv).await;
-                return;
-            }
-            Ok(None) => {}
-            Err(e) => {
-                s.violation(e.wire_code(), &format!("uni stream: {e}"));
-                return;
-            }
-        }
-        match recv.read_chunk(64 * 1024).await {
-            Ok(Some(chunk)) => {
-                if let Err(e) = reader.push(chunk) {
-                    s.violation(e.wire_code(), &format!("uni stream: {e}"));
-                    return;
-                }
-            }
-            Ok(None) | Err(_) => return,
-        }
-    }
-}
-
-/// The peer's control stream: SETUP, then at most one GOAWAY. It must stay open.
-async fn control_stream(
-    s: &Arc<SessionShared>,
-    mut control: ControlReader,
-    mut recv: RecvStream,
-    setup_tx: oneshot::Sender<()>,
-) {
-    let mut setup_tx = Some(setup_tx);
-    let mut goaway = false;
-    loop {
-        loop {
-            match control.pop() {
-                Ok(Some(Message::Setup(setup))) if setup_tx.is_some() => {
-                    tracing::debug!(session = s.id, ?setup, "peer SETUP");
-                    if let Some(tx) = setup_tx.take() {
-                        let _ = tx.send(());
-                    }
-                }
-                Ok(Some(Message::GoAway(GoAway { .. }))) if setup_tx.is_none() && !goaway => {
-                    goaway = true;
-                    tracing::info!(session = s.id, "peer sent GOAWAY");
-                }
-                Ok(Some(other)) => {
-                    s.violation(
-                        Code::PROTOCOL_VIOLATION,
-                        &format!("unexpected {} on the control stream", other.name()),
-                    );
-                    return;
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    s.violation(e.wire_code(), &format!("control stream: {e}"));
-                    return;
+            // The control stream stays open for the session's life; GOAWAY may come.
+            while let Some(event) = inbound.next(&s).await {
+                if let Event::GoAway(g) = event {
+                    let uri = String::from_utf8_lossy(&g.new_session_uri).into_owned();
+                    tracing::info!(session = s.id, uri, "peer sent GOAWAY");
                 }
             }
         }
-        match recv.read_chunk(16 * 1024).await {
-            Ok(Some(chunk)) => {
-                if let Err(e) = control.push(&chunk) {
-                    s.violation(e.wire_code(), &format!("control stream: {e}"));
-                    return;
-                }
-            }
-            Ok(None) => {
-                s.violation(Code::PROTOCOL_VIOLATION, "control stream closed");
-                return;
-            }
-            Err(_) => return,
-        }
+        Some(first) => super::ingest::data_stream(&hub, &s, inbound, first).await,
+        None => {}
     }
 }

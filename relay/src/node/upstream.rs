@@ -8,15 +8,15 @@ use tokio::sync::{mpsc, oneshot};
 
 use tern_moq::message::codes::SessionError as Code;
 use tern_moq::message::{Parameters, Publish, RequestOk, Subscribe, SubscriptionFilter};
-use tern_moq::{ControlReader, Message, TrackNamespace};
-use tern_quic::{RecvStream, SendStream};
+use tern_moq::{Message, TrackNamespace};
+use tern_quic::SendStream;
 
 use crate::core::router::{Command, TrackId};
 use crate::core::types::{Filter, TrackName};
 
 use super::hub::Hub;
-use super::request::{read_message, track_name};
-use super::session::{SessionShared, write_message};
+use super::request::{next_message, track_name};
+use super::session::{Inbound, SessionShared, write_message};
 
 /// Time allowed after PUBLISH_DONE for the publisher's last data streams to land.
 const DONE_GRACE: Duration = Duration::from_millis(300);
@@ -59,7 +59,7 @@ async fn subscribe(
     mut cancel: oneshot::Receiver<()>,
     alias: &mut Option<u64>,
 ) -> anyhow::Result<Option<u64>> {
-    let (mut send, mut recv) = s.session.open_bi().await?;
+    let (mut send, recv) = s.session.open_bi().await?;
     let mut params = Parameters::new();
     let wire = match filter {
         Filter::NextGroupStart => SubscriptionFilter::NextGroupStart,
@@ -73,22 +73,26 @@ async fn subscribe(
         },
     };
     params.set_subscription_filter(&wire);
-    let msg = Subscribe {
-        request_id: s.next_request_id(),
-        track_namespace: TrackNamespace::new(name.namespace.clone()),
-        track_name: name.name.clone(),
-        parameters: params,
-    };
-    write_message(&mut send, msg).await?;
-    let mut reader = ControlReader::new(hub.settings.limits);
+    let (_, stream) = s
+        .send_request(&mut send, |request_id| {
+            Subscribe {
+                request_id,
+                track_namespace: TrackNamespace::new(name.namespace.clone()),
+                track_name: name.name.clone(),
+                parameters: params,
+            }
+            .into()
+        })
+        .await?;
+    let mut inbound = Inbound::ours(stream, recv);
     loop {
         tokio::select! {
             _ = &mut cancel => {
-                let _ = recv.stop(0x1);
+                inbound.stop(0x1);
                 let _ = send.finish();
                 return Ok(None);
             }
-            msg = read_message(&mut recv, &mut reader) => match msg? {
+            msg = next_message(&mut inbound, s) => match msg {
                 Some(Message::SubscribeOk(ok)) if alias.is_none() => {
                     let Some(handle) = hub.track(track) else { return Ok(None) };
                     if let Some(l) = ok.parameters.largest_object() {
@@ -129,8 +133,7 @@ pub async fn publish(
     s: &Arc<SessionShared>,
     m: Publish,
     mut send: SendStream,
-    mut recv: RecvStream,
-    mut reader: ControlReader,
+    mut inbound: Inbound,
 ) -> anyhow::Result<()> {
     let rid = m.request_id;
     let name = track_name(&m.track_namespace, &m.track_name);
@@ -155,7 +158,7 @@ pub async fn publish(
                     Some(_) => {}
                     None => return Ok(0x2),
                 },
-                msg = read_message(&mut recv, &mut reader) => match msg? {
+                msg = next_message(&mut inbound, s) => match msg {
                     Some(Message::PublishDone(d)) => {
                         tokio::time::sleep(DONE_GRACE).await;
                         return Ok(d.status_code.0);

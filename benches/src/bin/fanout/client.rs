@@ -7,15 +7,26 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use bytes::{Bytes, BytesMut};
-use tern_moq::data::{SubgroupHeader, SubgroupId, SubgroupObject, encode_subgroup_header, encode_subgroup_object_header};
-use tern_moq::message::{Parameters, PublishNamespace, Setup, Subscribe, SubscribeOk, SubscriptionFilter};
+use tern_moq::data::{
+    SubgroupHeader, SubgroupId, SubgroupObject, encode_subgroup_header,
+    encode_subgroup_object_header,
+};
+use tern_moq::message::{
+    Parameters, PublishNamespace, Setup, Subscribe, SubscribeOk, SubscriptionFilter,
+};
 use tern_moq::{ControlReader, DataStreamEvent, DataStreamReader, Limits, Message, TrackNamespace};
 use tern_quic::{ClientConfig, RecvStream, SendStream, Session};
 
 /// Connect and exchange SETUP.
 pub async fn connect(url: &str) -> anyhow::Result<Session> {
-    let config = ClientConfig { disable_verify: true, system_roots: false, ..ClientConfig::default() };
-    let session = tern_quic::connect(url, &config).await.with_context(|| format!("connect {url}"))?;
+    let config = ClientConfig {
+        disable_verify: true,
+        system_roots: false,
+        ..ClientConfig::default()
+    };
+    let session = tern_quic::connect(url, &config)
+        .await
+        .with_context(|| format!("connect {url}"))?;
     let mut control = session.open_uni().await?;
     let mut setup = Setup::default();
     setup.set_moqt_implementation("tern-bench");
@@ -86,7 +97,15 @@ impl Publisher {
         let session = connect(url).await?;
         let (mut send, mut recv) = session.open_bi().await?;
         let ns = TrackNamespace::from_path(namespace);
-        write(&mut send, PublishNamespace { request_id: 0, track_namespace: ns, parameters: Parameters::new() }).await?;
+        write(
+            &mut send,
+            PublishNamespace {
+                request_id: 0,
+                track_namespace: ns,
+                parameters: Parameters::new(),
+            },
+        )
+        .await?;
         let mut reader = ControlReader::new(Limits::default());
         match read(&mut recv, &mut reader).await? {
             Message::RequestOk(_) => {}
@@ -103,9 +122,15 @@ impl Publisher {
             let mut alias = 1;
             while let Ok((mut send, mut recv)) = s.accept_bi().await {
                 let mut reader = ControlReader::new(Limits::default());
-                let Ok(Message::Subscribe(_)) = read(&mut recv, &mut reader).await else { continue };
+                let Ok(Message::Subscribe(_)) = read(&mut recv, &mut reader).await else {
+                    continue;
+                };
                 *count.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-                let ok = SubscribeOk { track_alias: alias, parameters: Parameters::new(), track_properties: Default::default() };
+                let ok = SubscribeOk {
+                    track_alias: alias,
+                    parameters: Parameters::new(),
+                    track_properties: Default::default(),
+                };
                 if write(&mut send, ok).await.is_ok() {
                     subs.lock().unwrap_or_else(|e| e.into_inner()).push(alias);
                 }
@@ -116,12 +141,22 @@ impl Publisher {
                 });
             }
         });
-        Ok(Self { session, subscribers, subscribes })
+        Ok(Self {
+            session,
+            subscribers,
+            subscribes,
+        })
     }
 
     /// Publish `fps` objects/s of `object_size` bytes, a group every `gop` objects, until
     /// `until`. Returns every location sent with its send time.
-    pub async fn run(&self, fps: u32, object_size: usize, gop: u64, until: Instant) -> anyhow::Result<Vec<((u64, u64), Instant)>> {
+    pub async fn run(
+        &self,
+        fps: u32,
+        object_size: usize,
+        gop: u64,
+        until: Instant,
+    ) -> anyhow::Result<Vec<((u64, u64), Instant)>> {
         let mut sent = Vec::new();
         let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / fps as f64));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -136,7 +171,11 @@ impl Publisher {
                 for (mut s, _) in streams.drain(..) {
                     let _ = s.finish();
                 }
-                let aliases = self.subscribers.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                let aliases = self
+                    .subscribers
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone();
                 for alias in aliases {
                     let header = SubgroupHeader {
                         track_alias: alias,
@@ -166,7 +205,8 @@ impl Publisher {
                     object_status: Default::default(),
                 };
                 let prev = object.checked_sub(1);
-                s.write_chunk(encode_subgroup_object_header(header, prev, &obj)?).await?;
+                s.write_chunk(encode_subgroup_object_header(header, prev, &obj)?)
+                    .await?;
                 s.write_chunk(payload.clone()).await?;
             }
             sent.push(((group, object), Instant::now()));
@@ -190,7 +230,11 @@ pub struct Received {
 }
 
 /// Subscribe to `namespace`/`track` and record everything received.
-pub async fn subscribe(url: &str, namespace: &str, track: &str) -> anyhow::Result<(Session, Arc<Mutex<Received>>)> {
+pub async fn subscribe(
+    url: &str,
+    namespace: &str,
+    track: &str,
+) -> anyhow::Result<(Session, Arc<Mutex<Received>>)> {
     let session = connect(url).await?;
     let (mut send, mut recv) = session.open_bi().await?;
     let mut params = Parameters::new();

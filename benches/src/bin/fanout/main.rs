@@ -72,10 +72,19 @@ fn expand(p: &str) -> PathBuf {
 }
 
 fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::UdpSocket::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
-async fn one(kind: Kind, n: usize, args: &Args, bins: &Bins, cert: &std::path::Path, key: &std::path::Path) -> anyhow::Result<Run> {
+async fn one(
+    kind: Kind,
+    n: usize,
+    args: &Args,
+    bins: &Bins,
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> anyhow::Result<Run> {
     let port = free_port()?;
     let relay = relay::start(kind, bins, port, cert, key, 1)?;
     let url = format!("https://localhost:{port}");
@@ -93,7 +102,12 @@ async fn one(kind: Kind, n: usize, args: &Args, bins: &Bins, cert: &std::path::P
     let until = start + warmup + Duration::from_secs(args.seconds) + Duration::from_secs(1);
     let pub_task = {
         let fps = args.fps;
-        tokio::spawn(async move { publisher.run(fps, object_size, 30, until).await.map(|s| (s, publisher)) })
+        tokio::spawn(async move {
+            publisher
+                .run(fps, object_size, 30, until)
+                .await
+                .map(|s| (s, publisher))
+        })
     };
     tokio::time::sleep(warmup).await;
     for (_, r) in &subs {
@@ -108,7 +122,10 @@ async fn one(kind: Kind, n: usize, args: &Args, bins: &Bins, cert: &std::path::P
     let pss = relay::pss_bytes(relay.pid)?;
     let (sent, publisher) = pub_task.await??;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let bytes: u64 = subs.iter().map(|(_, r)| r.lock().unwrap_or_else(|e| e.into_inner()).window_bytes).sum();
+    let bytes: u64 = subs
+        .iter()
+        .map(|(_, r)| r.lock().unwrap_or_else(|e| e.into_inner()).window_bytes)
+        .sum();
     let gbit = bytes as f64 * 8.0 / 1e9;
     // Objects lost: for each subscriber, locations sent after its first received object.
     let (mut lost, mut expected) = (0u64, 0u64);
@@ -126,7 +143,10 @@ async fn one(kind: Kind, n: usize, args: &Args, bins: &Bins, cert: &std::path::P
             }
         }
     }
-    let upstream_subscribes = *publisher.subscribes.lock().unwrap_or_else(|e| e.into_inner());
+    let upstream_subscribes = *publisher
+        .subscribes
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     for (s, _) in subs.iter() {
         s.close(0, "done");
     }
@@ -134,7 +154,11 @@ async fn one(kind: Kind, n: usize, args: &Args, bins: &Bins, cert: &std::path::P
     Ok(Run {
         relay: kind,
         n,
-        cpu_s_per_gbit: if gbit > 0.0 { (cpu1 - cpu0) / gbit } else { f64::INFINITY },
+        cpu_s_per_gbit: if gbit > 0.0 {
+            (cpu1 - cpu0) / gbit
+        } else {
+            f64::INFINITY
+        },
         gbit,
         pss,
         lost,
@@ -146,12 +170,20 @@ async fn one(kind: Kind, n: usize, args: &Args, bins: &Bins, cert: &std::path::P
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
-    if v.is_empty() { f64::NAN } else { v[v.len() / 2] }
+    if v.is_empty() {
+        f64::NAN
+    } else {
+        v[v.len() / 2]
+    }
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let kinds: Vec<Kind> = args.relays.iter().map(|r| Kind::parse(r)).collect::<anyhow::Result<_>>()?;
+    let kinds: Vec<Kind> = args
+        .relays
+        .iter()
+        .map(|r| Kind::parse(r))
+        .collect::<anyhow::Result<_>>()?;
     let bins = Bins {
         tern: args.tern.clone(),
         cloudflare: expand(&args.peers).join("moq-relay-ietf"),
@@ -159,10 +191,15 @@ fn main() -> anyhow::Result<()> {
     };
     // 8 MiB UDP buffers, as the peers want.
     for key in ["net.core.rmem_max", "net.core.wmem_max"] {
-        let _ = std::process::Command::new("sysctl").arg("-qw").arg(format!("{key}=8388608")).status();
+        let _ = std::process::Command::new("sysctl")
+            .arg("-qw")
+            .arg(format!("{key}=8388608"))
+            .status();
     }
     // The load generator stays off the relay's core.
-    let _ = std::process::Command::new("taskset").args(["-cp", "0", &std::process::id().to_string()]).status();
+    let _ = std::process::Command::new("taskset")
+        .args(["-cp", "0", &std::process::id().to_string()])
+        .status();
     let dir = std::env::temp_dir().join(format!("tern-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])?;
@@ -170,19 +207,33 @@ fn main() -> anyhow::Result<()> {
     std::fs::write(&cert_path, cert.cert.pem())?;
     std::fs::write(&key_path, cert.signing_key.serialize_pem())?;
 
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
     let mut runs = Vec::new();
     for rep in 0..args.reps {
         // ABBA: forward on even repetitions, backward on odd ones.
-        let order: Vec<Kind> = if rep % 2 == 0 { kinds.clone() } else { kinds.iter().rev().copied().collect() };
+        let order: Vec<Kind> = if rep % 2 == 0 {
+            kinds.clone()
+        } else {
+            kinds.iter().rev().copied().collect()
+        };
         for &n in &args.n {
             for &kind in &order {
                 match rt.block_on(one(kind, n, &args, &bins, &cert_path, &key_path)) {
                     Ok(r) => {
                         println!(
                             "rep {rep} {:>15} N={:<4} subs={:<4} upstream_subscribes={} cpu/Gbit={:.3}s delivered={:.3}Gbit pss={:.1}MiB lost={}/{}",
-                            r.relay.name(), r.n, r.subscribed, r.upstream_subscribes, r.cpu_s_per_gbit, r.gbit,
-                            r.pss as f64 / 1048576.0, r.lost, r.expected
+                            r.relay.name(),
+                            r.n,
+                            r.subscribed,
+                            r.upstream_subscribes,
+                            r.cpu_s_per_gbit,
+                            r.gbit,
+                            r.pss as f64 / 1048576.0,
+                            r.lost,
+                            r.expected
                         );
                         runs.push(r);
                     }
@@ -198,19 +249,36 @@ fn main() -> anyhow::Result<()> {
 
 fn summarize(kinds: &[Kind], ns: &[usize], runs: &[Run]) {
     println!("\nsummary (median over repetitions)");
-    let (lo, hi) = (ns.iter().min().copied().unwrap_or(0), ns.iter().max().copied().unwrap_or(0));
+    let (lo, hi) = (
+        ns.iter().min().copied().unwrap_or(0),
+        ns.iter().max().copied().unwrap_or(0),
+    );
     for &k in kinds {
         for &n in ns {
             let rs: Vec<&Run> = runs.iter().filter(|r| r.relay == k && r.n == n).collect();
             let cpu = median(rs.iter().map(|r| r.cpu_s_per_gbit).collect());
             let lost: u64 = rs.iter().map(|r| r.lost).sum();
             let exp: u64 = rs.iter().map(|r| r.expected).sum();
-            println!("{:>15} N={n:<4} cpu-s/Gbit={cpu:.3} lost={lost}/{exp}", k.name());
+            println!(
+                "{:>15} N={n:<4} cpu-s/Gbit={cpu:.3} lost={lost}/{exp}",
+                k.name()
+            );
         }
         if lo != hi {
-            let pss = |n: usize| median(runs.iter().filter(|r| r.relay == k && r.n == n).map(|r| r.pss as f64).collect());
+            let pss = |n: usize| {
+                median(
+                    runs.iter()
+                        .filter(|r| r.relay == k && r.n == n)
+                        .map(|r| r.pss as f64)
+                        .collect(),
+                )
+            };
             let slope = (pss(hi) - pss(lo)) / (hi - lo) as f64;
-            println!("{:>15} memory per subscriber (Pss slope N={lo}..{hi}) = {:.1} KiB", k.name(), slope / 1024.0);
+            println!(
+                "{:>15} memory per subscriber (Pss slope N={lo}..{hi}) = {:.1} KiB",
+                k.name(),
+                slope / 1024.0
+            );
         }
     }
     if let Some(&base) = kinds.first() {
@@ -219,7 +287,10 @@ fn summarize(kinds: &[Kind], ns: &[usize], runs: &[Run]) {
                 let ratios: Vec<f64> = (0..)
                     .map_while(|i| {
                         let a = runs.iter().filter(|r| r.relay == base && r.n == n).nth(i)?;
-                        let b = runs.iter().filter(|r| r.relay == other && r.n == n).nth(i)?;
+                        let b = runs
+                            .iter()
+                            .filter(|r| r.relay == other && r.n == n)
+                            .nth(i)?;
                         Some(a.cpu_s_per_gbit / b.cpu_s_per_gbit)
                     })
                     .collect();
@@ -230,7 +301,11 @@ fn summarize(kinds: &[Kind], ns: &[usize], runs: &[Run]) {
                 let max = ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
                 println!(
                     "cpu ratio {} / {} at N={n}: median {:.2} [{:.2}–{:.2}]",
-                    base.name(), other.name(), median(ratios), min, max
+                    base.name(),
+                    other.name(),
+                    median(ratios),
+                    min,
+                    max
                 );
             }
         }

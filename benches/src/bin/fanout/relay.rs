@@ -65,22 +65,56 @@ impl Drop for Running {
 }
 
 /// Start `kind` on `127.0.0.1:port` pinned to `core`.
-pub fn start(kind: Kind, bins: &Bins, port: u16, cert: &Path, key: &Path, core: u32) -> anyhow::Result<Running> {
+pub fn start(
+    kind: Kind,
+    bins: &Bins,
+    port: u16,
+    cert: &Path,
+    key: &Path,
+    core: u32,
+) -> anyhow::Result<Running> {
     let addr = format!("127.0.0.1:{port}");
     let (bin, args): (&Path, Vec<String>) = match kind {
-        Kind::Tern => (&bins.tern, vec![
-            "relay".into(), "--bind".into(), addr, "--tls-cert".into(), cert.display().to_string(),
-            "--tls-key".into(), key.display().to_string(), "--admin-bind".into(), "127.0.0.1:0".into(),
-        ]),
-        Kind::Cloudflare => (&bins.cloudflare, vec![
-            "--bind".into(), addr, "--tls-cert".into(), cert.display().to_string(),
-            "--tls-key".into(), key.display().to_string(),
-        ]),
-        Kind::MoqDev => (&bins.moqdev, vec![
-            "--listen".into(), addr, "--listen-tls-cert".into(), cert.display().to_string(),
-            "--listen-tls-key".into(), key.display().to_string(), "--auth-public".into(), "**".into(),
-            "--listen-version".into(), "moq-transport-18".into(),
-        ]),
+        Kind::Tern => (
+            &bins.tern,
+            vec![
+                "relay".into(),
+                "--bind".into(),
+                addr,
+                "--tls-cert".into(),
+                cert.display().to_string(),
+                "--tls-key".into(),
+                key.display().to_string(),
+                "--admin-bind".into(),
+                "127.0.0.1:0".into(),
+            ],
+        ),
+        Kind::Cloudflare => (
+            &bins.cloudflare,
+            vec![
+                "--bind".into(),
+                addr,
+                "--tls-cert".into(),
+                cert.display().to_string(),
+                "--tls-key".into(),
+                key.display().to_string(),
+            ],
+        ),
+        Kind::MoqDev => (
+            &bins.moqdev,
+            vec![
+                "--listen".into(),
+                addr,
+                "--listen-tls-cert".into(),
+                cert.display().to_string(),
+                "--listen-tls-key".into(),
+                key.display().to_string(),
+                "--auth-public".into(),
+                "**".into(),
+                "--listen-version".into(),
+                "moq-transport-18".into(),
+            ],
+        ),
     };
     let child = Command::new("taskset")
         .arg("-c")
@@ -102,7 +136,10 @@ pub fn start(kind: Kind, bins: &Bins, port: u16, cert: &Path, key: &Path, core: 
 /// User + system CPU time of a process, in seconds.
 pub fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    let after = stat.rsplit_once(") ").map(|(_, r)| r).context("stat format")?;
+    let after = stat
+        .rsplit_once(") ")
+        .map(|(_, r)| r)
+        .context("stat format")?;
     let fields: Vec<&str> = after.split_whitespace().collect();
     // Fields 14 and 15 (utime, stime) are at 11 and 12 after the command name.
     let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;

@@ -24,8 +24,8 @@ use crate::data::{FetchHeader, FetchObject, ObjectDatagram, SubgroupHeader, Subg
 use crate::message::codes::SessionError as Code;
 use crate::message::{GoAway, Message, Setup};
 
-pub use streams::request_id;
 use streams::StreamState;
+pub use streams::request_id;
 
 /// The MoQ Transport draft a session speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -291,10 +291,7 @@ impl Session {
             Role::Client => 1,
             Role::Server => 0,
         };
-        self.peer_request_ids
-            .iter()
-            .max()
-            .map_or(first, |m| m + 2)
+        self.peer_request_ids.iter().max().map_or(first, |m| m + 2)
     }
 
     /// Allocate the Request ID for a request we are about to send.
@@ -347,7 +344,11 @@ impl Session {
 
     /// Data for `alias` belongs to `request` (from SUBSCRIBE_OK or PUBLISH). A second request
     /// with the same alias is the peer's DUPLICATE_TRACK_ALIAS.
-    pub fn register_alias(&mut self, alias: u64, request: RequestHandle) -> Result<(), SessionError> {
+    pub fn register_alias(
+        &mut self,
+        alias: u64,
+        request: RequestHandle,
+    ) -> Result<(), SessionError> {
         match self.aliases.insert(alias, request) {
             Some(prev) if prev != request => Err(SessionError::new(
                 Code::DUPLICATE_TRACK_ALIAS,
@@ -374,11 +375,17 @@ impl Session {
 
     /// The peer opened a bidirectional stream (a request stream).
     pub fn handle_bi_opened(&mut self, stream: StreamId) {
-        self.streams.insert(stream, StreamState::peer_request(self.limits));
+        self.streams
+            .insert(stream, StreamState::peer_request(self.limits));
     }
 
     /// Bytes arrived on a stream; `fin` when the peer finished it.
-    pub fn handle_data(&mut self, stream: StreamId, data: Bytes, fin: bool) -> Result<(), SessionError> {
+    pub fn handle_data(
+        &mut self,
+        stream: StreamId,
+        data: Bytes,
+        fin: bool,
+    ) -> Result<(), SessionError> {
         streams::handle_data(self, stream, data, fin)
     }
 

@@ -148,7 +148,9 @@ fn feed(
     match state {
         StreamState::OurControl | StreamState::Closed => Ok(()),
         StreamState::PeerControl(reader) => {
-            reader.push(&data).map_err(|e| decode(e, "control stream"))?;
+            reader
+                .push(&data)
+                .map_err(|e| decode(e, "control stream"))?;
             control_messages(s, reader)?;
             if fin {
                 return Err(SessionError::violation("control stream closed"));
@@ -164,7 +166,8 @@ fn feed(
                             return Err(SessionError::violation("second control stream"));
                         }
                         s.peer_control = Some(stream);
-                        let old = std::mem::replace(reader, Box::new(DataStreamReader::new(s.limits)));
+                        let old =
+                            std::mem::replace(reader, Box::new(DataStreamReader::new(s.limits)));
                         let mut control = old
                             .into_control_reader()
                             .map_err(|e| decode(e, "control stream"))?;
@@ -183,27 +186,41 @@ fn feed(
                         s.events.push_back(Event::Fetch { stream, header });
                     }
                     Some(DataStreamEvent::SubgroupObject { object, payload }) => {
-                        s.events.push_back(Event::Object { stream, object, payload });
+                        s.events.push_back(Event::Object {
+                            stream,
+                            object,
+                            payload,
+                        });
                     }
                     Some(DataStreamEvent::FetchObject { object, payload }) => {
-                        s.events.push_back(Event::FetchObject { stream, object, payload });
+                        s.events.push_back(Event::FetchObject {
+                            stream,
+                            object,
+                            payload,
+                        });
                     }
                     None => break,
                 }
             }
             if fin {
                 reader.finish().map_err(|e| decode(e, "data stream"))?;
-                s.events.push_back(Event::DataEnd { stream, reset: None });
+                s.events.push_back(Event::DataEnd {
+                    stream,
+                    reset: None,
+                });
             }
             Ok(())
         }
         StreamState::Request { request, reader } => {
-            reader.push(&data).map_err(|e| decode(e, "request stream"))?;
+            reader
+                .push(&data)
+                .map_err(|e| decode(e, "request stream"))?;
             while let Some(m) = reader.pop().map_err(|e| decode(e, "request stream"))? {
                 check_parameters(&m)?;
                 match *request {
                     None => {
-                        let Some(id) = request_id(&m).filter(|_| !matches!(m, Message::RequestUpdate(_)))
+                        let Some(id) =
+                            request_id(&m).filter(|_| !matches!(m, Message::RequestUpdate(_)))
                         else {
                             return Err(SessionError::violation(format!(
                                 "request stream opened with {}",
@@ -224,20 +241,28 @@ fn feed(
                         if let Message::RequestUpdate(u) = &m {
                             check_request_id(s, u.request_id)?;
                         }
-                        if matches!(m, Message::Setup(_)) || request_id(&m).is_some() && !matches!(m, Message::RequestUpdate(_)) {
+                        if matches!(m, Message::Setup(_))
+                            || request_id(&m).is_some() && !matches!(m, Message::RequestUpdate(_))
+                        {
                             return Err(SessionError::violation(format!(
                                 "{} in the middle of a request stream",
                                 m.name()
                             )));
                         }
-                        s.events.push_back(Event::Message { request: handle, message: m });
+                        s.events.push_back(Event::Message {
+                            request: handle,
+                            message: m,
+                        });
                     }
                 }
             }
             if fin {
                 reader.finish().map_err(|e| decode(e, "request stream"))?;
                 if let Some(handle) = *request {
-                    s.events.push_back(Event::RequestClosed { request: handle, reset: None });
+                    s.events.push_back(Event::RequestClosed {
+                        request: handle,
+                        reset: None,
+                    });
                 }
             }
             Ok(())
@@ -270,16 +295,29 @@ fn control_messages(s: &mut Session, reader: &mut ControlReader) -> Result<(), S
     Ok(())
 }
 
-pub(super) fn handle_reset(s: &mut Session, stream: StreamId, code: u64) -> Result<(), SessionError> {
+pub(super) fn handle_reset(
+    s: &mut Session,
+    stream: StreamId,
+    code: u64,
+) -> Result<(), SessionError> {
     match s.streams.remove(&stream) {
         Some(StreamState::PeerControl(_)) => Err(SessionError::violation("control stream reset")),
-        Some(StreamState::Request { request: Some(request), .. }) => {
-            s.events.push_back(Event::RequestClosed { request, reset: Some(code) });
+        Some(StreamState::Request {
+            request: Some(request),
+            ..
+        }) => {
+            s.events.push_back(Event::RequestClosed {
+                request,
+                reset: Some(code),
+            });
             s.streams.insert(stream, StreamState::Closed);
             Ok(())
         }
         Some(StreamState::Uni(_)) => {
-            s.events.push_back(Event::DataEnd { stream, reset: Some(code) });
+            s.events.push_back(Event::DataEnd {
+                stream,
+                reset: Some(code),
+            });
             Ok(())
         }
         _ => Ok(()),

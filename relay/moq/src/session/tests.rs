@@ -6,7 +6,10 @@ use bytes::{Bytes, BytesMut};
 
 use super::*;
 use crate::TrackNamespace;
-use crate::data::{SubgroupHeader, SubgroupId, SubgroupObject, encode_subgroup_header, encode_subgroup_object_header};
+use crate::data::{
+    SubgroupHeader, SubgroupId, SubgroupObject, encode_subgroup_header,
+    encode_subgroup_object_header,
+};
 use crate::message::{Parameters, RequestOk, Subscribe, SubscribeOk};
 
 /// A client and a server session with a loss-free pipe between them. Stream IDs are shared:
@@ -51,8 +54,12 @@ impl Pair {
     }
 
     fn setup(&mut self) {
-        self.client.open_control(StreamId(0), Setup::default()).expect("client setup");
-        self.server.open_control(StreamId(1), Setup::default()).expect("server setup");
+        self.client
+            .open_control(StreamId(0), Setup::default())
+            .expect("client setup");
+        self.server
+            .open_control(StreamId(1), Setup::default())
+            .expect("server setup");
         self.pump().expect("pump");
         assert!(matches!(self.client.poll_event(), Some(Event::Setup(_))));
         assert!(matches!(self.server.poll_event(), Some(Event::Setup(_))));
@@ -61,7 +68,9 @@ impl Pair {
 
 fn stream_of(t: &Transmit) -> StreamId {
     match t {
-        Transmit::Write { stream, .. } | Transmit::Finish { stream } | Transmit::Reset { stream, .. } => *stream,
+        Transmit::Write { stream, .. }
+        | Transmit::Finish { stream }
+        | Transmit::Reset { stream, .. } => *stream,
     }
 }
 
@@ -104,17 +113,33 @@ fn setup_subscribe_and_objects() {
     p.bidi.insert(StreamId(4));
     let id = p.client.next_request_id();
     assert_eq!(id, 0);
-    let req = p.client.send_request(StreamId(4), subscribe(id)).expect("send");
+    let req = p
+        .client
+        .send_request(StreamId(4), subscribe(id))
+        .expect("send");
     p.pump().expect("pump");
-    let Some(Event::Request { request, message: Message::Subscribe(sub), .. }) = p.server.poll_event() else {
+    let Some(Event::Request {
+        request,
+        message: Message::Subscribe(sub),
+        ..
+    }) = p.server.poll_event()
+    else {
         panic!("server saw no SUBSCRIBE");
     };
     assert_eq!(sub.track_name.as_ref(), b"video");
     // Server accepts with alias 7 and sends one object on a subgroup stream (uni stream 3).
-    let ok = SubscribeOk { track_alias: 7, parameters: Parameters::new(), track_properties: Default::default() };
+    let ok = SubscribeOk {
+        track_alias: 7,
+        parameters: Parameters::new(),
+        track_properties: Default::default(),
+    };
     p.server.send(request, ok.into()).expect("ok");
     p.pump().expect("pump");
-    let Some(Event::Message { request: r, message: Message::SubscribeOk(ok) }) = p.client.poll_event() else {
+    let Some(Event::Message {
+        request: r,
+        message: Message::SubscribeOk(ok),
+    }) = p.client.poll_event()
+    else {
         panic!("client saw no SUBSCRIBE_OK");
     };
     assert_eq!(r, req);
@@ -128,7 +153,12 @@ fn setup_subscribe_and_objects() {
         end_of_group: true,
         first_object: true,
     };
-    let object = SubgroupObject { object_id: 0, properties: Default::default(), payload_length: 5, object_status: Default::default() };
+    let object = SubgroupObject {
+        object_id: 0,
+        properties: Default::default(),
+        payload_length: 5,
+        object_status: Default::default(),
+    };
     let mut bytes = BytesMut::new();
     bytes.extend_from_slice(&encode_subgroup_header(&header));
     bytes.extend_from_slice(&encode_subgroup_object_header(&header, None, &object).expect("obj"));
@@ -136,13 +166,24 @@ fn setup_subscribe_and_objects() {
     p.client.handle_uni_opened(StreamId(3));
     // Split across two chunks: the payload arrives later.
     let all = bytes.freeze();
-    p.client.handle_data(StreamId(3), all.slice(..all.len() - 2), false).expect("data");
-    p.client.handle_data(StreamId(3), all.slice(all.len() - 2..), true).expect("data");
-    let Some(Event::Subgroup { header: h, .. }) = p.client.poll_event() else { panic!("no header") };
+    p.client
+        .handle_data(StreamId(3), all.slice(..all.len() - 2), false)
+        .expect("data");
+    p.client
+        .handle_data(StreamId(3), all.slice(all.len() - 2..), true)
+        .expect("data");
+    let Some(Event::Subgroup { header: h, .. }) = p.client.poll_event() else {
+        panic!("no header")
+    };
     assert_eq!(p.client.alias(h.track_alias), Some(req));
-    let Some(Event::Object { payload, .. }) = p.client.poll_event() else { panic!("no object") };
+    let Some(Event::Object { payload, .. }) = p.client.poll_event() else {
+        panic!("no object")
+    };
     assert_eq!(payload.as_ref(), b"hello");
-    assert!(matches!(p.client.poll_event(), Some(Event::DataEnd { reset: None, .. })));
+    assert!(matches!(
+        p.client.poll_event(),
+        Some(Event::DataEnd { reset: None, .. })
+    ));
 }
 
 #[test]
@@ -152,7 +193,9 @@ fn wrong_parity_or_reused_request_id_is_invalid_request_id() {
     p.bidi.insert(StreamId(4));
     p.bidi.insert(StreamId(8));
     // A client must use even IDs.
-    p.client.send_request(StreamId(4), subscribe(1)).expect("send");
+    p.client
+        .send_request(StreamId(4), subscribe(1))
+        .expect("send");
     let err = p.pump().expect_err("odd client request ID");
     assert_eq!(err.code, Code::INVALID_REQUEST_ID);
 
@@ -160,8 +203,12 @@ fn wrong_parity_or_reused_request_id_is_invalid_request_id() {
     p.setup();
     p.bidi.insert(StreamId(4));
     p.bidi.insert(StreamId(8));
-    p.client.send_request(StreamId(4), subscribe(0)).expect("send");
-    p.client.send_request(StreamId(8), subscribe(0)).expect("send");
+    p.client
+        .send_request(StreamId(4), subscribe(0))
+        .expect("send");
+    p.client
+        .send_request(StreamId(8), subscribe(0))
+        .expect("send");
     let err = p.pump().expect_err("reused request ID");
     assert_eq!(err.code, Code::INVALID_REQUEST_ID);
 }
@@ -173,10 +220,15 @@ fn request_stream_must_open_with_a_request() {
     let mut s = Session::new(Version::Draft18, Role::Server, Limits::default());
     s.handle_bi_opened(StreamId(4));
     let mut buf = BytesMut::new();
-    Message::from(RequestOk { parameters: Parameters::new(), track_properties: Default::default() })
-        .encode(&mut buf)
-        .expect("encode");
-    let err = s.handle_data(StreamId(4), buf.freeze(), false).expect_err("REQUEST_OK first");
+    Message::from(RequestOk {
+        parameters: Parameters::new(),
+        track_properties: Default::default(),
+    })
+    .encode(&mut buf)
+    .expect("encode");
+    let err = s
+        .handle_data(StreamId(4), buf.freeze(), false)
+        .expect_err("REQUEST_OK first");
     assert_eq!(err.code, Code::PROTOCOL_VIOLATION);
     assert!(err.reason.contains("opened with"), "{err}");
     drop(p);
@@ -187,35 +239,57 @@ fn control_stream_rules() {
     // Closing the control stream is a violation.
     let mut p = Pair::new();
     p.setup();
-    p.client.transmits.push_back(Transmit::Finish { stream: StreamId(0) });
+    p.client.transmits.push_back(Transmit::Finish {
+        stream: StreamId(0),
+    });
     assert_eq!(p.pump().expect_err("fin").code, Code::PROTOCOL_VIOLATION);
     // A second SETUP is a violation.
     let mut p = Pair::new();
     p.setup();
-    p.client.write(StreamId(0), Setup::default()).expect("write");
-    assert_eq!(p.pump().expect_err("setup twice").code, Code::PROTOCOL_VIOLATION);
+    p.client
+        .write(StreamId(0), Setup::default())
+        .expect("write");
+    assert_eq!(
+        p.pump().expect_err("setup twice").code,
+        Code::PROTOCOL_VIOLATION
+    );
     // A second control stream is a violation.
     let mut p = Pair::new();
     p.setup();
-    p.client.open_control(StreamId(2), Setup::default()).expect("second");
-    assert_eq!(p.pump().expect_err("two control streams").code, Code::PROTOCOL_VIOLATION);
+    p.client
+        .open_control(StreamId(2), Setup::default())
+        .expect("second");
+    assert_eq!(
+        p.pump().expect_err("two control streams").code,
+        Code::PROTOCOL_VIOLATION
+    );
     // GOAWAY once is fine, twice is not.
     let mut p = Pair::new();
     p.setup();
-    let g = GoAway { new_session_uri: Bytes::from_static(b"moqt://next:4443"), timeout: 1000, request_id: Some(0) };
+    let g = GoAway {
+        new_session_uri: Bytes::from_static(b"moqt://next:4443"),
+        timeout: 1000,
+        request_id: Some(0),
+    };
     p.server.send_goaway(g.clone()).expect("goaway");
     p.pump().expect("first goaway");
     assert!(matches!(p.client.poll_event(), Some(Event::GoAway(_))));
     p.server.send_goaway(g).expect("goaway");
-    assert_eq!(p.pump().expect_err("second goaway").code, Code::PROTOCOL_VIOLATION);
+    assert_eq!(
+        p.pump().expect_err("second goaway").code,
+        Code::PROTOCOL_VIOLATION
+    );
 }
 
 #[test]
 fn duplicate_alias_is_refused() {
     let mut s = Session::new(Version::Draft18, Role::Client, Limits::default());
     s.register_alias(5, RequestHandle(0)).expect("first");
-    s.register_alias(5, RequestHandle(0)).expect("same request again is fine");
-    let err = s.register_alias(5, RequestHandle(2)).expect_err("second request");
+    s.register_alias(5, RequestHandle(0))
+        .expect("same request again is fine");
+    let err = s
+        .register_alias(5, RequestHandle(2))
+        .expect_err("second request");
     assert_eq!(err.code, Code::DUPLICATE_TRACK_ALIAS);
 }
 
@@ -232,11 +306,18 @@ fn huge_object_is_refused_before_allocating() {
         end_of_group: false,
         first_object: false,
     };
-    let object = SubgroupObject { object_id: 0, properties: Default::default(), payload_length: 1 << 40, object_status: Default::default() };
+    let object = SubgroupObject {
+        object_id: 0,
+        properties: Default::default(),
+        payload_length: 1 << 40,
+        object_status: Default::default(),
+    };
     let mut bytes = BytesMut::new();
     bytes.extend_from_slice(&encode_subgroup_header(&header));
     bytes.extend_from_slice(&encode_subgroup_object_header(&header, None, &object).expect("obj"));
-    let err = s.handle_data(StreamId(2), bytes.freeze(), false).expect_err("2^40 bytes");
+    let err = s
+        .handle_data(StreamId(2), bytes.freeze(), false)
+        .expect_err("2^40 bytes");
     assert_eq!(err.code, Code::PROTOCOL_VIOLATION);
 }
 
@@ -246,10 +327,21 @@ fn reset_request_stream_is_reported() {
     p.setup();
     p.bidi.insert(StreamId(4));
     let id = p.client.next_request_id();
-    let req = p.client.send_request(StreamId(4), subscribe(id)).expect("send");
+    let req = p
+        .client
+        .send_request(StreamId(4), subscribe(id))
+        .expect("send");
     p.pump().expect("pump");
-    let Some(Event::Request { request, .. }) = p.server.poll_event() else { panic!() };
+    let Some(Event::Request { request, .. }) = p.server.poll_event() else {
+        panic!()
+    };
     p.client.cancel(req, 0x1);
     p.pump().expect("pump");
-    assert_eq!(p.server.poll_event(), Some(Event::RequestClosed { request, reset: Some(0x1) }));
+    assert_eq!(
+        p.server.poll_event(),
+        Some(Event::RequestClosed {
+            request,
+            reset: Some(0x1)
+        })
+    );
 }

@@ -1,0 +1,239 @@
+//! The publisher side: PUBLISH_NAMESPACE, PUBLISH, and the requests a server sends us
+//! (SUBSCRIBE for our tracks; FETCH and TRACK_STATUS are answered too).
+
+use std::sync::Arc;
+
+use tokio::sync::oneshot;
+
+use tern_moq::message::codes::{RequestErrorCode, SessionError as Code};
+use tern_moq::message::{
+    Parameters, Publish, PublishNamespace, RequestError, RequestOk, Subscribe, SubscribeOk,
+};
+use tern_moq::{ControlReader, FullTrackName, Message, ReasonPhrase, TrackNamespace};
+use tern_quic::{RecvStream, SendStream};
+
+use super::Error;
+use super::session::{Session, Shared, read_message, write_message};
+use super::sink;
+use super::track::TrackWriter;
+
+/// A namespace published with PUBLISH_NAMESPACE. Dropping it (or [`done`](Self::done)) ends the
+/// request stream, which withdraws the namespace.
+#[derive(Debug)]
+pub struct Announcement {
+    namespace: TrackNamespace,
+    cancel: Option<oneshot::Sender<()>>,
+    ended: oneshot::Receiver<Error>,
+}
+
+impl Announcement {
+    /// The namespace.
+    pub fn namespace(&self) -> &TrackNamespace {
+        &self.namespace
+    }
+
+    /// Withdraw the namespace (PUBLISH_NAMESPACE_DONE: the request stream is finished).
+    pub fn done(mut self) {
+        if let Some(c) = self.cancel.take() {
+            let _ = c.send(());
+        }
+    }
+
+    /// Wait until the server ends the announcement (REQUEST_ERROR, stream or session closed).
+    pub async fn ended(&mut self) -> Error {
+        match (&mut self.ended).await {
+            Ok(e) => e,
+            Err(_) => Error::Invalid("announcement withdrawn"),
+        }
+    }
+}
+
+fn request_error(code: RequestErrorCode, reason: &str) -> RequestError {
+    RequestError {
+        error_code: code,
+        retry_interval: 0,
+        error_reason: ReasonPhrase::new(reason.to_owned()),
+        redirect: None,
+    }
+}
+
+fn ok() -> RequestOk {
+    RequestOk {
+        parameters: Parameters::new(),
+        track_properties: Default::default(),
+    }
+}
+
+impl Session {
+    /// Answer SUBSCRIBEs for `track` from now on (the relay sends them after
+    /// [`publish_namespace`](Self::publish_namespace) of its namespace, or a prefix of it).
+    pub fn serve_track(&self, track: &TrackWriter) {
+        self.shared.add_track(track.shared.clone());
+    }
+
+    /// Send PUBLISH_NAMESPACE and wait for REQUEST_OK; a REQUEST_ERROR becomes
+    /// [`Error::Refused`] (or [`Error::NotFound`]).
+    pub async fn publish_namespace(
+        &self,
+        namespace: TrackNamespace,
+    ) -> Result<Announcement, Error> {
+        let shared = &self.shared;
+        let (mut send, mut recv) = shared.quic.open_bi().await?;
+        let msg = PublishNamespace {
+            request_id: shared.next_request_id(),
+            track_namespace: namespace.clone(),
+            parameters: Parameters::new(),
+        };
+        write_message(&mut send, msg).await?;
+        let mut reader = ControlReader::new(shared.limits);
+        match read_message(shared, &mut recv, &mut reader).await? {
+            Some(Message::RequestOk(_)) => {}
+            Some(Message::RequestError(e)) => return Err(Error::from_request_error(&e)),
+            Some(other) => {
+                let why = format!("{} in answer to PUBLISH_NAMESPACE", other.name());
+                shared.violation(Code::PROTOCOL_VIOLATION, &why);
+                return Err(Error::Protocol(why));
+            }
+            None => return Err(Error::Protocol("PUBLISH_NAMESPACE stream closed".into())),
+        }
+        let (cancel_tx, mut cancel_rx) = oneshot::channel();
+        let (ended_tx, ended_rx) = oneshot::channel();
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let why = tokio::select! {
+                _ = &mut cancel_rx => {
+                    let _ = send.finish();
+                    return;
+                }
+                m = read_message(&shared, &mut recv, &mut reader) => match m {
+                    Ok(Some(Message::RequestError(e))) => Error::from_request_error(&e),
+                    Ok(Some(other)) => Error::Protocol(format!("{} on a PUBLISH_NAMESPACE stream", other.name())),
+                    Ok(None) => Error::Protocol("PUBLISH_NAMESPACE stream closed by the server".into()),
+                    Err(e) => e,
+                },
+            };
+            tracing::debug!("announcement ended: {why}");
+            let _ = ended_tx.send(why);
+        });
+        Ok(Announcement {
+            namespace,
+            cancel: Some(cancel_tx),
+            ended: ended_rx,
+        })
+    }
+
+    /// Push `track` with PUBLISH: wait for the server's REQUEST_OK (PUBLISH_OK), then send it
+    /// every group from the next one on (the current group too when its start is kept).
+    /// Returns when the track is accepted; the data flows in the background until the track
+    /// ends or the server stops it.
+    pub async fn publish(&self, track: &TrackWriter) -> Result<(), Error> {
+        let shared = self.shared.clone();
+        let (mut send, mut recv) = shared.quic.open_bi().await?;
+        let alias = shared.next_alias();
+        let msg = Publish {
+            request_id: shared.next_request_id(),
+            track_namespace: track.namespace().clone(),
+            track_name: track.name().clone(),
+            track_alias: alias,
+            parameters: Parameters::new(),
+            track_properties: Default::default(),
+        };
+        write_message(&mut send, msg).await?;
+        let mut reader = ControlReader::new(shared.limits);
+        match read_message(&shared, &mut recv, &mut reader).await? {
+            Some(Message::RequestOk(_) | Message::PublishOk(_)) => {}
+            Some(Message::RequestError(e)) => return Err(Error::from_request_error(&e)),
+            Some(other) => {
+                let why = format!("{} in answer to PUBLISH", other.name());
+                shared.violation(Code::PROTOCOL_VIOLATION, &why);
+                return Err(Error::Protocol(why));
+            }
+            None => return Err(Error::Protocol("PUBLISH stream closed".into())),
+        }
+        let attached = track.shared.attach(None);
+        tokio::spawn(sink::run(shared, alias, attached, send, recv, reader));
+        Ok(())
+    }
+}
+
+/// A request stream the server opened.
+pub(crate) async fn request(shared: Arc<Shared>, mut send: SendStream, mut recv: RecvStream) {
+    let mut reader = ControlReader::new(shared.limits);
+    let first = match read_message(&shared, &mut recv, &mut reader).await {
+        Ok(Some(m)) => m,
+        Ok(None) | Err(_) => return,
+    };
+    let refuse = |code, why: &str| request_error(code, why);
+    let answer = match first {
+        Message::Subscribe(m) => return subscribe(shared, m, send, recv, reader).await,
+        Message::TrackStatus(m) => {
+            let name = FullTrackName::new(m.track_namespace, m.track_name);
+            match shared.track(&name) {
+                Some(track) => {
+                    let mut ok = ok();
+                    if let Some(l) = track.largest() {
+                        ok.parameters.set_largest_object(l);
+                    }
+                    Message::RequestOk(ok)
+                }
+                None => refuse(RequestErrorCode::DOES_NOT_EXIST, "no such track").into(),
+            }
+        }
+        Message::Fetch(_) => refuse(
+            RequestErrorCode::NOT_SUPPORTED,
+            "FETCH is not supported by this publisher",
+        )
+        .into(),
+        Message::SubscribeNamespace(_) | Message::SubscribeTracks(_) | Message::Publish(_) => {
+            refuse(
+                RequestErrorCode::NOT_SUPPORTED,
+                "not supported by this client",
+            )
+            .into()
+        }
+        Message::PublishNamespace(_) => ok().into(),
+        other => {
+            let why = format!("request stream opened with {}", other.name());
+            shared.violation(Code::PROTOCOL_VIOLATION, &why);
+            return;
+        }
+    };
+    if write_message(&mut send, answer).await.is_ok() {
+        let _ = send.finish();
+    }
+}
+
+/// SUBSCRIBE for one of our tracks: SUBSCRIBE_OK with a fresh alias, then the sink runs.
+async fn subscribe(
+    shared: Arc<Shared>,
+    m: Subscribe,
+    mut send: SendStream,
+    recv: RecvStream,
+    reader: ControlReader,
+) {
+    let name = FullTrackName::new(m.track_namespace, m.track_name);
+    let Some(track) = shared.track(&name) else {
+        tracing::debug!(track = %name, "SUBSCRIBE for an unknown track");
+        let e = request_error(RequestErrorCode::DOES_NOT_EXIST, "no such track");
+        if write_message(&mut send, e).await.is_ok() {
+            let _ = send.finish();
+        }
+        return;
+    };
+    let alias = shared.next_alias();
+    let attached = track.attach(m.parameters.subscription_filter());
+    let mut parameters = Parameters::new();
+    if let Some(l) = attached.largest {
+        parameters.set_largest_object(l);
+    }
+    let ok = SubscribeOk {
+        track_alias: alias,
+        parameters,
+        track_properties: Default::default(),
+    };
+    if write_message(&mut send, ok).await.is_err() {
+        return;
+    }
+    tracing::debug!(track = %name, alias, "subscriber attached");
+    sink::run(shared, alias, attached, send, recv, reader).await;
+}

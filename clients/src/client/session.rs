@@ -1,0 +1,456 @@
+//! [`Session`]: connect, exchange SETUP, and run the tasks that accept the server's streams.
+//!
+//! Draft-18 shape: each peer opens one unidirectional control stream starting with SETUP; every
+//! request is its own bidirectional stream (client Request IDs are even, from 0); objects arrive
+//! on unidirectional subgroup streams keyed by Track Alias, or as datagrams.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::sync::{Notify, mpsc, oneshot};
+use url::Url;
+
+use tern_moq::message::Setup;
+use tern_moq::message::codes::SessionError as Code;
+use tern_moq::{ControlReader, DataStreamEvent, DataStreamReader, FullTrackName, Limits, Message};
+use tern_quic::{ClientConfig, Fingerprint, RecvStream, SendStream, Transport};
+
+use super::Error;
+use super::subscriber::Inbound;
+use super::track::TrackShared;
+
+/// How a client connects.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// Accept any server certificate (local tests and self-signed relays only).
+    pub disable_verify: bool,
+    /// Accept exactly the certificates with these SHA-256 hashes.
+    pub cert_hashes: Vec<Fingerprint>,
+    /// Time allowed for resolution, the QUIC handshake and the WebTransport CONNECT.
+    pub connect_timeout: Duration,
+    /// Time allowed for the server's SETUP once connected.
+    pub setup_timeout: Duration,
+    /// MOQT_IMPLEMENTATION sent in SETUP.
+    pub implementation: String,
+    /// Codec limits applied to the server's input.
+    pub limits: Limits,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        Self {
+            disable_verify: false,
+            cert_hashes: Vec::new(),
+            connect_timeout: Duration::from_secs(5),
+            setup_timeout: Duration::from_secs(5),
+            implementation: concat!("tern/", env!("CARGO_PKG_VERSION")).to_owned(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// State shared by a session's tasks.
+pub(crate) struct Shared {
+    pub quic: tern_quic::Session,
+    pub limits: Limits,
+    next_request_id: AtomicU64,
+    next_alias: AtomicU64,
+    /// Track Alias (from SUBSCRIBE_OK) → the subscription's inbox.
+    subscriptions: Mutex<HashMap<u64, mpsc::Sender<Inbound>>>,
+    /// Woken when an alias is registered (data can overtake SUBSCRIBE_OK's processing).
+    pub alias_added: Notify,
+    /// Tracks we answer SUBSCRIBEs for.
+    tracks: Mutex<HashMap<FullTrackName, Arc<TrackShared>>>,
+    /// Our control stream; it must stay open for the session's life.
+    control: Mutex<Option<SendStream>>,
+    setup_tx: Mutex<Option<oneshot::Sender<Setup>>>,
+    pub going_away: AtomicBool,
+    /// Subscriber writers still running, and a wake-up when one ends.
+    active_sinks: AtomicUsize,
+    sinks_changed: Notify,
+}
+
+/// Counts a running subscriber writer for [`Session::flush`].
+pub(crate) struct SinkGuard(Arc<Shared>);
+
+impl Drop for SinkGuard {
+    fn drop(&mut self) {
+        self.0.active_sinks.fetch_sub(1, Ordering::SeqCst);
+        self.0.sinks_changed.notify_waiters();
+    }
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").field("quic", &self.quic).finish()
+    }
+}
+
+impl Shared {
+    pub fn sink_started(self: &Arc<Self>) -> SinkGuard {
+        self.active_sinks.fetch_add(1, Ordering::SeqCst);
+        SinkGuard(self.clone())
+    }
+
+    pub fn next_request_id(&self) -> u64 {
+        self.next_request_id.fetch_add(2, Ordering::Relaxed)
+    }
+
+    pub fn next_alias(&self) -> u64 {
+        self.next_alias.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn add_subscription(&self, alias: u64, tx: mpsc::Sender<Inbound>) -> bool {
+        let fresh = lock(&self.subscriptions).insert(alias, tx).is_none();
+        self.alias_added.notify_waiters();
+        fresh
+    }
+
+    pub fn remove_subscription(&self, alias: u64) {
+        lock(&self.subscriptions).remove(&alias);
+    }
+
+    pub fn subscription(&self, alias: u64) -> Option<mpsc::Sender<Inbound>> {
+        lock(&self.subscriptions).get(&alias).cloned()
+    }
+
+    pub fn add_track(&self, track: Arc<TrackShared>) {
+        let key = FullTrackName::new(track.namespace.clone(), track.name.clone());
+        lock(&self.tracks).insert(key, track);
+    }
+
+    pub fn track(&self, name: &FullTrackName) -> Option<Arc<TrackShared>> {
+        lock(&self.tracks).get(name).cloned()
+    }
+
+    /// Close the session because the peer broke the protocol.
+    pub fn violation(&self, code: Code, reason: &str) {
+        tracing::warn!(
+            code = code.0,
+            reason,
+            "closing the session: protocol violation"
+        );
+        self.quic.close(code.0 as u32, reason);
+    }
+}
+
+/// A MoQ session with a relay (or any draft-18 server). Cheap to clone; the background tasks
+/// stop when the last clone is dropped or the session closes.
+#[derive(Clone)]
+pub struct Session {
+    pub(crate) shared: Arc<Shared>,
+    peer_setup: Arc<Setup>,
+    _driver: Arc<AbortOnDrop>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("quic", &self.shared.quic)
+            .finish()
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// PATH (path and query) and AUTHORITY (host:port) of a `moqt://` URL, for SETUP.
+fn path_and_authority(url: &str) -> Option<(String, String)> {
+    let u = Url::parse(url).ok()?;
+    let mut path = u.path().to_owned();
+    if path.is_empty() {
+        path.push('/');
+    }
+    if let Some(q) = u.query() {
+        path.push('?');
+        path.push_str(q);
+    }
+    let host = match u.host()? {
+        url::Host::Ipv6(ip) => format!("[{ip}]"),
+        other => other.to_string(),
+    };
+    let authority = match u.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host,
+    };
+    Some((path, authority))
+}
+
+impl Session {
+    /// Connect to `url` (`https://` for WebTransport, `moqt://` for raw QUIC), send SETUP and
+    /// wait for the server's.
+    pub async fn connect(url: &str, opts: &ConnectOptions) -> Result<Self, Error> {
+        let config = ClientConfig {
+            disable_verify: opts.disable_verify,
+            cert_hashes: opts.cert_hashes.clone(),
+            connect_timeout: opts.connect_timeout,
+            ..ClientConfig::default()
+        };
+        let quic = tern_quic::connect(url, &config).await?;
+        let mut setup = Setup::default();
+        setup.set_moqt_implementation(opts.implementation.clone());
+        if quic.transport() == Transport::RawQuic
+            && let Some((path, authority)) = path_and_authority(url)
+        {
+            setup.set_path(path);
+            setup.set_authority(authority);
+        }
+        let mut control = quic.open_uni().await?;
+        write_message(&mut control, setup).await?;
+        let (setup_tx, setup_rx) = oneshot::channel();
+        let shared = Arc::new(Shared {
+            quic,
+            limits: opts.limits,
+            next_request_id: AtomicU64::new(0),
+            next_alias: AtomicU64::new(1),
+            subscriptions: Mutex::new(HashMap::new()),
+            alias_added: Notify::new(),
+            tracks: Mutex::new(HashMap::new()),
+            control: Mutex::new(Some(control)),
+            setup_tx: Mutex::new(Some(setup_tx)),
+            going_away: AtomicBool::new(false),
+            active_sinks: AtomicUsize::new(0),
+            sinks_changed: Notify::new(),
+        });
+        let driver = AbortOnDrop(tokio::spawn(drive(shared.clone())));
+        let peer_setup = tokio::select! {
+            r = tokio::time::timeout(opts.setup_timeout, setup_rx) => match r {
+                Ok(Ok(setup)) => setup,
+                Ok(Err(_)) => {
+                    let why = shared.quic.close_reason().map(|e| e.to_string());
+                    return Err(Error::Setup(why.unwrap_or_else(|| "control stream failed".into())));
+                }
+                Err(_) => {
+                    shared.quic.close(Code::PROTOCOL_VIOLATION.0 as u32, "no SETUP");
+                    return Err(Error::Setup(format!("none within {:?}", opts.setup_timeout)));
+                }
+            },
+            e = shared.quic.closed() => return Err(Error::Session(e)),
+        };
+        tracing::debug!(peer = ?peer_setup.moqt_implementation(), "session set up");
+        Ok(Self {
+            shared,
+            peer_setup: Arc::new(peer_setup),
+            _driver: Arc::new(driver),
+        })
+    }
+
+    /// The server's MOQT_IMPLEMENTATION, if it sent one.
+    pub fn peer_implementation(&self) -> Option<String> {
+        self.peer_setup
+            .moqt_implementation()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+    }
+
+    /// Raw QUIC or WebTransport.
+    pub fn transport(&self) -> Transport {
+        self.shared.quic.transport()
+    }
+
+    /// True once the server sent GOAWAY.
+    pub fn going_away(&self) -> bool {
+        self.shared.going_away.load(Ordering::Relaxed)
+    }
+
+    /// Wait (at most `timeout`) until every subscriber writer has ended: after
+    /// [`TrackWriter::finish`](super::TrackWriter::finish), this is when closing loses nothing.
+    pub async fn flush(&self, timeout: Duration) {
+        let wait = async {
+            loop {
+                let changed = self.shared.sinks_changed.notified();
+                tokio::pin!(changed);
+                changed.as_mut().enable();
+                if self.shared.active_sinks.load(Ordering::SeqCst) == 0 {
+                    return;
+                }
+                changed.await;
+            }
+        };
+        let _ = tokio::time::timeout(timeout, wait).await;
+    }
+
+    /// Close the session with `code` (0: NO_ERROR) and a reason.
+    pub fn close(&self, code: u32, reason: &str) {
+        lock(&self.shared.control).take();
+        self.shared.quic.close(code, reason);
+    }
+
+    /// Wait until the session ends and say why.
+    pub async fn closed(&self) -> Error {
+        Error::Session(self.shared.quic.closed().await)
+    }
+}
+
+/// Write one control message on a stream.
+pub(crate) async fn write_message(
+    send: &mut SendStream,
+    msg: impl Into<Message>,
+) -> Result<(), Error> {
+    let mut buf = BytesMut::new();
+    msg.into()
+        .encode(&mut buf)
+        .map_err(|_| Error::Invalid("message does not fit in a control frame"))?;
+    send.write_chunk(buf.freeze()).await?;
+    Ok(())
+}
+
+/// Read the next message from a request stream; `Ok(None)` at a clean FIN. Malformed input
+/// closes the session.
+pub(crate) async fn read_message(
+    shared: &Shared,
+    recv: &mut RecvStream,
+    reader: &mut ControlReader,
+) -> Result<Option<Message>, Error> {
+    let bad = |e: tern_moq::DecodeError| {
+        shared.violation(e.wire_code(), &format!("request stream: {e}"));
+        Error::Protocol(e.to_string())
+    };
+    loop {
+        if let Some(msg) = reader.pop().map_err(bad)? {
+            return Ok(Some(msg));
+        }
+        match recv.read_chunk(16 * 1024).await? {
+            Some(chunk) => reader.push(&chunk).map_err(bad)?,
+            None => {
+                reader.finish().map_err(bad)?;
+                return Ok(None);
+            }
+        }
+    }
+}
+
+async fn drive(shared: Arc<Shared>) {
+    loop {
+        tokio::select! {
+            uni = shared.quic.accept_uni() => match uni {
+                Ok(recv) => { tokio::spawn(uni_stream(shared.clone(), recv)); }
+                Err(_) => break,
+            },
+            bi = shared.quic.accept_bi() => match bi {
+                Ok((send, recv)) => { tokio::spawn(super::publisher::request(shared.clone(), send, recv)); }
+                Err(_) => break,
+            },
+            dg = shared.quic.read_datagram() => match dg {
+                Ok(dg) => super::subscriber::datagram(&shared, dg),
+                Err(_) => break,
+            },
+        }
+    }
+    // Wake every subscription: their request streams fail with the session's error.
+    lock(&shared.subscriptions).clear();
+}
+
+async fn uni_stream(shared: Arc<Shared>, mut recv: RecvStream) {
+    let mut reader = DataStreamReader::new(shared.limits);
+    loop {
+        match reader.poll() {
+            Ok(Some(DataStreamEvent::Control)) => {
+                match reader.into_control_reader() {
+                    Ok(control) => control_stream(&shared, control, recv).await,
+                    Err(e) => shared.violation(e.wire_code(), &e.to_string()),
+                }
+                return;
+            }
+            Ok(Some(first)) => {
+                super::subscriber::data_stream(&shared, reader, first, recv).await;
+                return;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                shared.violation(e.wire_code(), &format!("uni stream: {e}"));
+                return;
+            }
+        }
+        match recv.read_chunk(64 * 1024).await {
+            Ok(Some(chunk)) => {
+                if let Err(e) = reader.push(chunk) {
+                    shared.violation(e.wire_code(), &format!("uni stream: {e}"));
+                    return;
+                }
+            }
+            Ok(None) | Err(_) => return,
+        }
+    }
+}
+
+/// The server's control stream: SETUP, then at most one GOAWAY; it must stay open.
+async fn control_stream(shared: &Shared, mut control: ControlReader, mut recv: RecvStream) {
+    let Some(setup_tx) = lock(&shared.setup_tx).take() else {
+        shared.violation(Code::PROTOCOL_VIOLATION, "second control stream");
+        return;
+    };
+    let mut setup_tx = Some(setup_tx);
+    loop {
+        loop {
+            match control.pop() {
+                Ok(Some(Message::Setup(setup))) if setup_tx.is_some() => {
+                    if let Some(tx) = setup_tx.take() {
+                        let _ = tx.send(setup);
+                    }
+                }
+                Ok(Some(Message::GoAway(g)))
+                    if setup_tx.is_none() && !shared.going_away.load(Ordering::Relaxed) =>
+                {
+                    shared.going_away.store(true, Ordering::Relaxed);
+                    tracing::info!(
+                        uri = %String::from_utf8_lossy(&g.new_session_uri),
+                        timeout_ms = g.timeout,
+                        "server sent GOAWAY"
+                    );
+                }
+                Ok(Some(other)) => {
+                    let why = format!("unexpected {} on the control stream", other.name());
+                    shared.violation(Code::PROTOCOL_VIOLATION, &why);
+                    return;
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    shared.violation(e.wire_code(), &format!("control stream: {e}"));
+                    return;
+                }
+            }
+        }
+        match recv.read_chunk(16 * 1024).await {
+            Ok(Some(chunk)) => {
+                if let Err(e) = control.push(&chunk) {
+                    shared.violation(e.wire_code(), &format!("control stream: {e}"));
+                    return;
+                }
+            }
+            Ok(None) => {
+                shared.violation(Code::PROTOCOL_VIOLATION, "control stream closed");
+                return;
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_and_authority;
+
+    #[test]
+    fn setup_path_and_authority_from_url() {
+        assert_eq!(
+            path_and_authority("moqt://relay.example:4443/live?token=x"),
+            Some(("/live?token=x".into(), "relay.example:4443".into()))
+        );
+        assert_eq!(
+            path_and_authority("moqt://[::1]:9"),
+            Some(("/".into(), "[::1]:9".into()))
+        );
+    }
+}

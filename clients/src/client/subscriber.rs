@@ -1,0 +1,351 @@
+//! The subscriber side: SUBSCRIBE, the subgroup streams and datagrams it brings, and
+//! [`Subscription`], which yields them in group order until PUBLISH_DONE.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use tern_moq::data::{Datagram, DatagramPayload, ObjectStatus, decode_datagram};
+use tern_moq::message::codes::{PublishDoneCode, SessionError as Code};
+use tern_moq::message::{Parameters, Subscribe, SubscriptionFilter};
+use tern_moq::{
+    ControlReader, DataStreamEvent, DataStreamReader, Location, Message, TrackNamespace,
+};
+use tern_quic::RecvStream;
+
+use super::session::{Session, Shared, read_message, write_message};
+use super::{Error, Object, Reorder};
+
+/// Objects (and stream events) queued for one subscription; a full queue slows its streams
+/// down through QUIC flow control instead of growing.
+const INBOX: usize = 1024;
+/// How long data may wait for the SUBSCRIBE_OK that names its Track Alias.
+const ALIAS_WAIT: Duration = Duration::from_secs(2);
+/// After PUBLISH_DONE, how long the last data streams get to arrive.
+const DONE_GRACE: Duration = Duration::from_secs(2);
+
+/// What the session's tasks tell a subscription.
+#[derive(Debug)]
+pub(crate) enum Inbound {
+    Open {
+        group: u64,
+    },
+    Object(Object),
+    End {
+        group: u64,
+    },
+    Datagram(Object),
+    Done {
+        result: Result<(), Error>,
+        streams: Option<u64>,
+    },
+}
+
+/// An active subscription. Dropping it unsubscribes (the request stream is finished).
+#[derive(Debug)]
+pub struct Subscription {
+    shared: Arc<Shared>,
+    alias: u64,
+    largest: Option<Location>,
+    rx: mpsc::Receiver<Inbound>,
+    reorder: Reorder,
+    streams_seen: u64,
+    done: Option<(Result<(), Error>, Option<u64>, Instant)>,
+    finished: bool,
+    _cancel: oneshot::Sender<()>,
+}
+
+impl Session {
+    /// SUBSCRIBE to `track` in `namespace`; `filter` `None` sends no filter (the publisher
+    /// starts from the oldest object it has). Waits for SUBSCRIBE_OK; a REQUEST_ERROR becomes
+    /// [`Error::NotFound`] or [`Error::Refused`].
+    pub async fn subscribe(
+        &self,
+        namespace: TrackNamespace,
+        track: impl Into<Bytes>,
+        filter: Option<SubscriptionFilter>,
+    ) -> Result<Subscription, Error> {
+        let shared = self.shared.clone();
+        let (mut send, mut recv) = shared.quic.open_bi().await?;
+        let mut parameters = Parameters::new();
+        if let Some(f) = &filter {
+            parameters.set_subscription_filter(f);
+        }
+        let msg = Subscribe {
+            request_id: shared.next_request_id(),
+            track_namespace: namespace,
+            track_name: track.into(),
+            parameters,
+        };
+        write_message(&mut send, msg).await?;
+        let mut reader = ControlReader::new(shared.limits);
+        let ok = match read_message(&shared, &mut recv, &mut reader).await? {
+            Some(Message::SubscribeOk(ok)) => ok,
+            Some(Message::RequestError(e)) => return Err(Error::from_request_error(&e)),
+            Some(other) => {
+                let why = format!("{} in answer to SUBSCRIBE", other.name());
+                shared.violation(Code::PROTOCOL_VIOLATION, &why);
+                return Err(Error::Protocol(why));
+            }
+            None => return Err(Error::Protocol("SUBSCRIBE stream closed".into())),
+        };
+        let alias = ok.track_alias;
+        let (tx, rx) = mpsc::channel(INBOX);
+        if !shared.add_subscription(alias, tx.clone()) {
+            shared.violation(Code::DUPLICATE_TRACK_ALIAS, "track alias already in use");
+            return Err(Error::Protocol("duplicate track alias".into()));
+        }
+        let (cancel, mut cancelled) = oneshot::channel::<()>();
+        let control_shared = shared.clone();
+        tokio::spawn(async move {
+            let shared = control_shared;
+            let (result, streams) = loop {
+                tokio::select! {
+                    _ = &mut cancelled => {
+                        let _ = send.finish();
+                        let _ = recv.stop(0);
+                        return;
+                    }
+                    m = read_message(&shared, &mut recv, &mut reader) => match m {
+                        Ok(Some(Message::PublishDone(d))) => {
+                            let code = d.status_code;
+                            let clean = code == PublishDoneCode::TRACK_ENDED
+                                || code == PublishDoneCode::SUBSCRIPTION_ENDED;
+                            let result = if clean {
+                                Ok(())
+                            } else {
+                                Err(Error::Ended { code: code.0, reason: d.error_reason.to_string_lossy() })
+                            };
+                            break (result, Some(d.stream_count));
+                        }
+                        Ok(Some(Message::RequestOk(_))) => {}
+                        Ok(Some(Message::RequestError(e))) => break (Err(Error::from_request_error(&e)), None),
+                        Ok(Some(other)) => {
+                            let why = format!("unexpected {} on a SUBSCRIBE stream", other.name());
+                            shared.violation(Code::PROTOCOL_VIOLATION, &why);
+                            break (Err(Error::Protocol(why)), None);
+                        }
+                        Ok(None) => break (Err(Error::Protocol("subscription closed without PUBLISH_DONE".into())), None),
+                        Err(e) => break (Err(e), None),
+                    },
+                }
+            };
+            let _ = tx.send(Inbound::Done { result, streams }).await;
+            // Keep the stream open until the subscription is dropped.
+            let _ = cancelled.await;
+            let _ = send.finish();
+        });
+        Ok(Subscription {
+            shared,
+            alias,
+            largest: ok.parameters.largest_object(),
+            rx,
+            reorder: Reorder::default(),
+            streams_seen: 0,
+            done: None,
+            finished: false,
+            _cancel: cancel,
+        })
+    }
+}
+
+impl Subscription {
+    /// The Track Alias the publisher chose.
+    pub fn alias(&self) -> u64 {
+        self.alias
+    }
+
+    /// The Largest Object announced in SUBSCRIBE_OK.
+    pub fn largest(&self) -> Option<Location> {
+        self.largest
+    }
+
+    fn handle(&mut self, m: Inbound, now: std::time::Instant) -> Option<Object> {
+        match m {
+            Inbound::Open { group } => {
+                self.streams_seen += 1;
+                self.reorder.handle_open(group, now);
+            }
+            Inbound::Object(o) => self.reorder.handle_object(o, now),
+            Inbound::End { group } => self.reorder.handle_end(group, now),
+            Inbound::Datagram(o) => return Some(o),
+            Inbound::Done { result, streams } => {
+                self.done = Some((result, streams, Instant::now() + DONE_GRACE));
+            }
+        }
+        None
+    }
+
+    /// The next object in group order; `Ok(None)` once the publisher ended the track
+    /// (PUBLISH_DONE TRACK_ENDED or SUBSCRIPTION_ENDED) and everything it sent was read.
+    pub async fn next(&mut self) -> Result<Option<Object>, Error> {
+        loop {
+            if self.finished {
+                return Ok(None);
+            }
+            let now = Instant::now();
+            if let Some(o) = self.reorder.poll(now.into_std()) {
+                return Ok(Some(o));
+            }
+            if let Some((_, streams, deadline)) = &self.done {
+                let all = streams.is_none_or(|n| self.streams_seen >= n);
+                if (all && self.reorder.is_idle()) || now >= *deadline {
+                    self.reorder.close();
+                    if let Some(o) = self.reorder.poll(now.into_std()) {
+                        return Ok(Some(o));
+                    }
+                    self.finished = true;
+                    let (result, _, _) = self.done.take().unwrap_or((Ok(()), None, now));
+                    return result.map(|()| None);
+                }
+            }
+            let wake = [
+                self.reorder.poll_timeout().map(Instant::from_std),
+                self.done.as_ref().map(|d| d.2),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            tokio::select! {
+                m = self.rx.recv() => match m {
+                    Some(m) => {
+                        if let Some(o) = self.handle(m, std::time::Instant::now()) {
+                            return Ok(Some(o));
+                        }
+                    }
+                    None => {
+                        let e = match self.shared.quic.close_reason() {
+                            Some(e) => Error::Session(e),
+                            None => Error::Protocol("subscription lost".into()),
+                        };
+                        self.done.get_or_insert((Err(e), None, Instant::now()));
+                    }
+                },
+                _ = tokio::time::sleep_until(wake.unwrap_or(now)), if wake.is_some() => {}
+            }
+        }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.shared.remove_subscription(self.alias);
+    }
+}
+
+async fn wait_alias(shared: &Shared, alias: u64) -> Option<mpsc::Sender<Inbound>> {
+    let deadline = Instant::now() + ALIAS_WAIT;
+    loop {
+        let added = shared.alias_added.notified();
+        tokio::pin!(added);
+        added.as_mut().enable();
+        if let Some(tx) = shared.subscription(alias) {
+            return Some(tx);
+        }
+        if tokio::time::timeout_at(deadline, added).await.is_err() {
+            return None;
+        }
+    }
+}
+
+/// A unidirectional data stream from the server; `first` is its header event.
+pub(crate) async fn data_stream(
+    shared: &Shared,
+    mut reader: DataStreamReader,
+    first: DataStreamEvent,
+    mut recv: RecvStream,
+) {
+    let header = match first {
+        DataStreamEvent::SubgroupHeader(h) => h,
+        DataStreamEvent::Padding => {
+            while let Ok(Some(_)) = recv.read_chunk(64 * 1024).await {}
+            return;
+        }
+        DataStreamEvent::FetchHeader(_) => {
+            let _ = recv.stop(0); // we send no FETCH
+            return;
+        }
+        other => {
+            let why = format!("unexpected data stream start {other:?}");
+            shared.violation(Code::PROTOCOL_VIOLATION, &why);
+            return;
+        }
+    };
+    let Some(tx) = wait_alias(shared, header.track_alias).await else {
+        let _ = recv.stop(0); // not (or no longer) subscribed
+        return;
+    };
+    let group = header.group_id;
+    if tx.send(Inbound::Open { group }).await.is_err() {
+        return;
+    }
+    loop {
+        match reader.poll() {
+            Ok(Some(DataStreamEvent::SubgroupObject { object, payload })) => {
+                if object.object_status != ObjectStatus::Normal {
+                    continue; // end-of-group / end-of-track markers carry no payload
+                }
+                let o = Object {
+                    group,
+                    object: object.object_id,
+                    payload,
+                };
+                if tx.send(Inbound::Object(o)).await.is_err() {
+                    let _ = recv.stop(0);
+                    return;
+                }
+            }
+            Ok(Some(other)) => {
+                let why = format!("unexpected {other:?} on a subgroup stream");
+                shared.violation(Code::PROTOCOL_VIOLATION, &why);
+                break;
+            }
+            Ok(None) => match recv.read_chunk(64 * 1024).await {
+                Ok(Some(chunk)) => {
+                    if let Err(e) = reader.push(chunk) {
+                        shared.violation(e.wire_code(), &format!("subgroup stream: {e}"));
+                        break;
+                    }
+                }
+                Ok(None) => {
+                    if let Err(e) = reader.finish() {
+                        shared.violation(e.wire_code(), &format!("subgroup stream: {e}"));
+                    }
+                    break;
+                }
+                Err(_) => break, // reset: the group ends here
+            },
+            Err(e) => {
+                shared.violation(e.wire_code(), &format!("subgroup stream: {e}"));
+                break;
+            }
+        }
+    }
+    let _ = tx.send(Inbound::End { group }).await;
+}
+
+/// A datagram from the server: an object outside any stream (unordered, may be lost).
+pub(crate) fn datagram(shared: &Shared, datagram: Bytes) {
+    let d = match decode_datagram(datagram, &shared.limits) {
+        Ok(Datagram::Object(d)) => d,
+        Ok(_) => return,
+        Err(e) => {
+            shared.violation(e.wire_code(), &format!("datagram: {e}"));
+            return;
+        }
+    };
+    let DatagramPayload::Payload(payload) = d.payload else {
+        return;
+    };
+    if let Some(tx) = shared.subscription(d.track_alias) {
+        let o = Object {
+            group: d.group_id,
+            object: d.object_id,
+            payload,
+        };
+        let _ = tx.try_send(Inbound::Datagram(o)); // unreliable by nature: dropped when full
+    }
+}

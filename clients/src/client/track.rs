@@ -1,0 +1,296 @@
+//! [`TrackWriter`]: the publisher side of one track. It keeps the current group (so a subscriber
+//! that arrives mid-group can start at the group's first object) and hands every object to each
+//! subscriber's bounded queue without copying the payload.
+//!
+//! A subscriber whose queue is full loses the rest of the current group: its writer resets that
+//! group's stream and resumes at the next group. Nothing is buffered beyond the queue.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::{Bytes, BytesMut};
+use tern_moq::message::SubscriptionFilter;
+use tern_moq::{Location, TrackNamespace};
+use tokio::sync::mpsc;
+
+use super::Error;
+
+/// Commands queued for one subscriber's writer.
+#[derive(Debug)]
+pub(crate) enum SinkCmd {
+    /// Group `0` starts: finish the previous group's stream.
+    Group(u64),
+    /// An object of the current group.
+    Object {
+        group: u64,
+        object: u64,
+        payload: Bytes,
+    },
+    /// The track ended.
+    End,
+}
+
+/// Commands a subscriber's queue holds. Bounds memory per subscriber.
+pub(crate) const SINK_QUEUE: usize = 512;
+/// Objects of the current group kept for late joiners; beyond this they start at the next group.
+const BACKLOG_OBJECTS: usize = SINK_QUEUE / 2;
+/// Payload bytes of the current group kept for late joiners.
+const BACKLOG_BYTES: usize = 8 * 1024 * 1024;
+
+#[derive(Debug)]
+struct Sink {
+    tx: mpsc::Sender<SinkCmd>,
+    /// Groups below this value are not sent (a filter's start, or a lost group).
+    start_group: u64,
+    /// Shared with the writer: groups below it must be dropped and their streams reset.
+    skip_below: Arc<AtomicU64>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    group: Option<u64>,
+    next_object: u64,
+    backlog: Vec<Bytes>,
+    backlog_bytes: usize,
+    backlog_complete: bool,
+    sinks: Vec<Sink>,
+    ended: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct TrackShared {
+    pub namespace: TrackNamespace,
+    pub name: Bytes,
+    state: Mutex<State>,
+}
+
+/// What a new subscriber needs: its queue, the skip marker, and the Largest Object.
+pub(crate) struct Attached {
+    pub rx: mpsc::Receiver<SinkCmd>,
+    pub skip_below: Arc<AtomicU64>,
+    pub largest: Option<Location>,
+}
+
+impl TrackShared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The largest object written, if any.
+    pub fn largest(&self) -> Option<Location> {
+        let st = self.lock();
+        st.group
+            .filter(|_| st.next_object > 0)
+            .map(|g| Location::new(g, st.next_object - 1))
+    }
+
+    /// Add a subscriber starting where `filter` says (absent: from the start of what we have).
+    pub fn attach(&self, filter: Option<SubscriptionFilter>) -> Attached {
+        let (tx, rx) = mpsc::channel(SINK_QUEUE);
+        let skip_below = Arc::new(AtomicU64::new(0));
+        let mut st = self.lock();
+        let largest = st
+            .group
+            .filter(|_| st.next_object > 0)
+            .map(|g| Location::new(g, st.next_object - 1));
+        let current = st.group;
+        // (first group sent, first object of the current group sent)
+        let (start_group, from_object) = match (filter, current) {
+            (_, None) => (0, 0),
+            (Some(SubscriptionFilter::NextGroupStart), Some(g)) => (g + 1, 0),
+            (Some(SubscriptionFilter::LargestObject), Some(g)) => (g, st.next_object),
+            (
+                Some(
+                    SubscriptionFilter::AbsoluteStart(l)
+                    | SubscriptionFilter::AbsoluteRange { start: l, .. },
+                ),
+                Some(g),
+            ) => match l.group.cmp(&g) {
+                std::cmp::Ordering::Less => (g, 0),
+                std::cmp::Ordering::Equal => (g, l.object),
+                std::cmp::Ordering::Greater => (l.group, 0),
+            },
+            (None, Some(g)) => (g, 0),
+        };
+        let mut start_group = start_group;
+        if let Some(g) = current
+            && start_group == g
+        {
+            if from_object < st.next_object && !st.backlog_complete {
+                // Part of what the filter asks for is no longer kept: begin with the next group.
+                start_group = g + 1;
+            } else {
+                let _ = tx.try_send(SinkCmd::Group(g));
+                // The backlog holds objects 0.. of the current group.
+                for (i, payload) in st.backlog.iter().enumerate() {
+                    let object = i as u64;
+                    if object >= from_object {
+                        let _ = tx.try_send(SinkCmd::Object {
+                            group: g,
+                            object,
+                            payload: payload.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        if st.ended {
+            let _ = tx.try_send(SinkCmd::End);
+        } else {
+            st.sinks.push(Sink {
+                tx,
+                start_group,
+                skip_below: skip_below.clone(),
+            });
+        }
+        Attached {
+            rx,
+            skip_below,
+            largest,
+        }
+    }
+}
+
+/// Offer `cmd` to a sink; a full queue makes it lose `group`. Returns false when it is gone.
+fn offer(sink: &mut Sink, group: u64, cmd: SinkCmd) -> bool {
+    if group < sink.start_group {
+        return true;
+    }
+    match sink.tx.try_send(cmd) {
+        Ok(()) => true,
+        Err(mpsc::error::TrySendError::Full(_)) => {
+            sink.start_group = group + 1;
+            sink.skip_below.fetch_max(group + 1, Ordering::Relaxed);
+            tracing::debug!(group, "subscriber too slow: rest of the group dropped");
+            true
+        }
+        Err(mpsc::error::TrySendError::Closed(_)) => false,
+    }
+}
+
+/// Writes one track: groups of objects, each object's payload shared by every subscriber.
+/// Cheap to clone; clones write the same track. The track ends when [`finish`](Self::finish)
+/// is called or the last clone is dropped.
+#[derive(Debug, Clone)]
+pub struct TrackWriter {
+    pub(crate) shared: Arc<TrackShared>,
+    _end: Arc<EndOnDrop>,
+}
+
+#[derive(Debug)]
+struct EndOnDrop(Arc<TrackShared>);
+
+impl Drop for EndOnDrop {
+    fn drop(&mut self) {
+        end(&self.0);
+    }
+}
+
+fn end(shared: &TrackShared) {
+    let mut st = shared.lock();
+    if st.ended {
+        return;
+    }
+    st.ended = true;
+    for sink in st.sinks.drain(..) {
+        // A full queue still ends: the writer sees the channel close.
+        let _ = sink.tx.try_send(SinkCmd::End);
+    }
+}
+
+impl TrackWriter {
+    /// A new track `name` in `namespace`, with no group yet.
+    pub fn new(namespace: TrackNamespace, name: impl Into<Bytes>) -> Self {
+        let shared = Arc::new(TrackShared {
+            namespace,
+            name: name.into(),
+            state: Mutex::new(State::default()),
+        });
+        Self {
+            _end: Arc::new(EndOnDrop(shared.clone())),
+            shared,
+        }
+    }
+
+    /// The track namespace.
+    pub fn namespace(&self) -> &TrackNamespace {
+        &self.shared.namespace
+    }
+
+    /// The track name.
+    pub fn name(&self) -> &Bytes {
+        &self.shared.name
+    }
+
+    /// Start group `group` (IDs must increase); the previous group's streams are finished.
+    pub fn new_group(&self, group: u64) -> Result<(), Error> {
+        let mut st = self.shared.lock();
+        if st.ended {
+            return Err(Error::Invalid("the track has ended"));
+        }
+        if st.group.is_some_and(|g| group <= g) {
+            return Err(Error::Invalid("group IDs must increase"));
+        }
+        st.group = Some(group);
+        st.next_object = 0;
+        st.backlog.clear();
+        st.backlog_bytes = 0;
+        st.backlog_complete = true;
+        st.sinks
+            .retain_mut(|s| offer(s, group, SinkCmd::Group(group)));
+        Ok(())
+    }
+
+    /// Append an object to the current group (group 0 if none was started); returns its
+    /// location. The payload is shared with every subscriber, not copied.
+    pub fn write_object(&self, payload: Bytes) -> Result<Location, Error> {
+        if self.shared.lock().group.is_none() {
+            self.new_group(0)?;
+        }
+        let mut st = self.shared.lock();
+        if st.ended {
+            return Err(Error::Invalid("the track has ended"));
+        }
+        let group = st.group.unwrap_or(0);
+        let object = st.next_object;
+        st.next_object += 1;
+        if st.backlog_complete
+            && st.backlog.len() < BACKLOG_OBJECTS
+            && st.backlog_bytes + payload.len() <= BACKLOG_BYTES
+        {
+            st.backlog_bytes += payload.len();
+            st.backlog.push(payload.clone());
+        } else {
+            st.backlog_complete = false;
+        }
+        st.sinks.retain_mut(|s| {
+            let cmd = SinkCmd::Object {
+                group,
+                object,
+                payload: payload.clone(),
+            };
+            offer(s, group, cmd)
+        });
+        Ok(Location::new(group, object))
+    }
+
+    /// Copy `data` once into a shared buffer and write it (for callers holding a slice).
+    pub fn write_slice(&self, data: &[u8]) -> Result<Location, Error> {
+        self.write_object(BytesMut::from(data).freeze())
+    }
+
+    /// The largest object written, if any.
+    pub fn largest(&self) -> Option<Location> {
+        self.shared.largest()
+    }
+
+    /// Number of subscribers currently attached.
+    pub fn subscribers(&self) -> usize {
+        self.shared.lock().sinks.len()
+    }
+
+    /// End the track: every subscriber's streams are finished and it gets PUBLISH_DONE.
+    pub fn finish(&self) {
+        end(&self.shared);
+    }
+}

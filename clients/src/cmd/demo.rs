@@ -1,0 +1,104 @@
+//! `tern demo`: a relay, a clock publisher and the web player in one process.
+
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::time::Duration;
+
+use tern::client::{ConnectOptions, Session};
+use tern::clock::{NAMESPACE, TRACK};
+use tern_relay::config::Config;
+
+use super::client::{init_logging, shutdown_signal};
+
+/// Options of `tern demo`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// UDP port of the relay (0: any free port). Default: 4443 when free, else any.
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// TCP port of the web page (0: any free port). Default: 8080 when free, else any.
+    #[arg(long)]
+    pub http_port: Option<u16>,
+}
+
+/// `preferred` when it can be bound now, else 0 (the OS picks).
+fn free_udp(preferred: u16) -> u16 {
+    match UdpSocket::bind((Ipv4Addr::LOCALHOST, preferred)) {
+        Ok(_) => preferred,
+        Err(_) => 0,
+    }
+}
+
+fn free_tcp(preferred: u16) -> u16 {
+    match std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, preferred)) {
+        Ok(_) => preferred,
+        Err(_) => 0,
+    }
+}
+
+/// Run until Ctrl-C.
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    init_logging();
+    let mut config = Config::default();
+    let port = args.port.unwrap_or_else(|| free_udp(4443));
+    config.relay.bind = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    config.admin.enabled = false;
+    let (node, _readiness) = tern_relay::run::start(&config).await?;
+    let addr = node.addr;
+    let fingerprint = node.fingerprint.clone();
+    let https = format!("https://{addr}");
+
+    let opts = ConnectOptions {
+        cert_hashes: vec![fingerprint.clone()],
+        ..ConnectOptions::default()
+    };
+    let session = Session::connect(&format!("moqt://{addr}"), &opts)
+        .await
+        .map_err(|e| anyhow::anyhow!("demo clock publisher: {e}"))?;
+    let (track, _announcement) = super::clock::start_publisher(&session, NAMESPACE, TRACK)
+        .await
+        .map_err(|e| anyhow::anyhow!("demo clock publisher: {e}"))?;
+    let clock = tokio::spawn(async move {
+        if let Err(e) = super::clock::tick(&track, false).await {
+            tracing::warn!("clock publisher stopped: {e:#}");
+        }
+    });
+
+    let http_port = args.http_port.unwrap_or_else(|| free_tcp(8080));
+    let web = tern::web::serve(
+        SocketAddr::from((Ipv4Addr::LOCALHOST, http_port)),
+        https.clone(),
+        fingerprint.to_hex(),
+    )
+    .await;
+    let (page, web_task) = match web {
+        Ok((page, task)) => (Some(page), Some(task)),
+        Err(e) => {
+            eprintln!("tern demo: web page unavailable: {e:#}");
+            (None, None)
+        }
+    };
+
+    println!("tern demo: relay listening on {addr} (raw QUIC moqt-18 and WebTransport)");
+    println!("certificate sha-256: {}", fingerprint.to_hex());
+    println!("clock publisher: namespace {NAMESPACE}, track {TRACK}");
+    println!("subscribe from a terminal:");
+    println!("  tern clock subscribe {https} --tls-disable-verify");
+    println!(
+        "  (or pin the certificate: tern clock subscribe {https} --cert-hash {})",
+        fingerprint.to_hex()
+    );
+    if let Some(page) = page {
+        println!("open in a browser: http://{page}/");
+    }
+    println!("Ctrl-C stops everything.");
+
+    shutdown_signal().await;
+    eprintln!("tern demo: stopping");
+    clock.abort();
+    session.close(0, "demo stopping");
+    if let Some(t) = web_task {
+        t.abort();
+    }
+    node.shutdown("", Duration::from_millis(500)).await;
+    Ok(())
+}

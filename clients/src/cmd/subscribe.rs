@@ -1,0 +1,66 @@
+//! `tern subscribe`: objects of one track to stdout.
+
+use tokio::io::AsyncWriteExt;
+
+use tern::framing::{Encoder, Framing};
+
+use super::client::{ConnectArgs, namespace, shutdown_signal};
+use super::publish::FRAMING_HELP;
+
+/// Options of `tern subscribe`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = FRAMING_HELP)]
+pub struct Args {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// Track namespace; `/` separates tuple fields.
+    #[arg(long)]
+    pub namespace: String,
+    /// Track name.
+    #[arg(long)]
+    pub track: String,
+    /// How objects are written to stdout.
+    #[arg(long, value_enum, default_value_t = Framing::Lines)]
+    pub framing: Framing,
+}
+
+/// Run until the publisher ends the track (or Ctrl-C).
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let session = args.connect.connect().await?;
+    let mut sub = session
+        .subscribe(
+            namespace(&args.namespace),
+            args.track.clone().into_bytes(),
+            None,
+        )
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                args.connect
+                    .describe_subscribe(&args.namespace, &args.track, &e)
+            )
+        })?;
+    eprintln!("tern: subscribed to {}/{}", args.namespace, args.track);
+    let mut out = tokio::io::stdout();
+    let mut encoder = Encoder::new(args.framing);
+    let mut buf = Vec::new();
+    let result = loop {
+        let next = tokio::select! {
+            n = sub.next() => n,
+            _ = shutdown_signal() => break Ok(()),
+        };
+        match next {
+            Ok(Some(o)) => {
+                buf.clear();
+                encoder.encode(o.group, &o.payload, &mut buf);
+                out.write_all(&buf).await?;
+                out.flush().await?;
+            }
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(anyhow::anyhow!(args.connect.describe(&e))),
+        }
+    };
+    drop(sub);
+    session.close(0, "done");
+    result
+}
