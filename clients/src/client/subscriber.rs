@@ -167,12 +167,15 @@ impl Subscription {
         match m {
             Inbound::Open { group } => {
                 self.streams_seen += 1;
-                self.reorder.handle_open(group, now);
+                if !self.reorder.handle_open(group, now) {
+                    tracing::debug!(group, "stream for a group already passed: ignored");
+                }
             }
             Inbound::Object(o) => self.reorder.handle_object(o, now),
             Inbound::End { group } => self.reorder.handle_end(group, now),
             Inbound::Datagram(o) => return Some(o),
             Inbound::Done { result, streams } => {
+                tracing::debug!(?result, ?streams, seen = self.streams_seen, "PUBLISH_DONE");
                 self.done = Some((result, streams, Instant::now() + DONE_GRACE));
             }
         }

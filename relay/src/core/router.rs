@@ -36,6 +36,8 @@ pub enum Refusal {
     Upstream(u64),
     /// The namespace is reserved or malformed.
     Invalid,
+    /// The prefix overlaps another SUBSCRIBE_NAMESPACE / SUBSCRIBE_TRACKS of the session.
+    PrefixOverlap,
 }
 
 /// Why a downstream subscription ends.
@@ -107,6 +109,15 @@ pub enum Command {
         request: RequestId,
         /// Why.
         reason: Ended,
+    },
+    /// Offer a published track to a SUBSCRIBE_TRACKS subscriber (send it PUBLISH).
+    PublishDownstream {
+        /// Subscriber session.
+        session: SessionId,
+        /// Its SUBSCRIBE_TRACKS request.
+        request: RequestId,
+        /// The track.
+        track: TrackId,
     },
     /// Tell a SUBSCRIBE_NAMESPACE subscriber about a namespace (NAMESPACE).
     Namespace {
@@ -198,6 +209,8 @@ pub struct Router {
     namespaces: BTreeMap<Namespace, Vec<(SessionId, RequestId)>>,
     /// SUBSCRIBE_NAMESPACE: (session, request) → prefix.
     namespace_subscribers: BTreeMap<(SessionId, RequestId), Namespace>,
+    /// SUBSCRIBE_TRACKS: (session, request) → prefix.
+    track_subscribers: BTreeMap<(SessionId, RequestId), Namespace>,
     rendezvous: Vec<Rendezvous>,
     /// Live downstream subscriptions per session (for the per-session cap).
     per_session: HashMap<SessionId, usize>,
@@ -507,7 +520,29 @@ impl Router {
         };
         self.commands.push_back(Command::Ok { session, request });
         self.handle_upstream_ok(track);
+        // Subscribers waiting for this track get it through their SUBSCRIBE, not a PUBLISH.
+        let waiting: Vec<SessionId> = self
+            .rendezvous
+            .iter()
+            .filter(|r| r.name == name)
+            .map(|r| r.session)
+            .collect();
         self.match_rendezvous(now);
+        let offers: Vec<(SessionId, RequestId)> = self
+            .track_subscribers
+            .iter()
+            .filter(|((s, _), prefix)| {
+                *s != session && !waiting.contains(s) && is_prefix(prefix, &name.namespace)
+            })
+            .map(|(&k, _)| k)
+            .collect();
+        for (s, r) in offers {
+            self.commands.push_back(Command::PublishDownstream {
+                session: s,
+                request: r,
+                track,
+            });
+        }
         track
     }
 
@@ -578,6 +613,10 @@ impl Router {
         request: RequestId,
         prefix: Namespace,
     ) {
+        if overlaps(&self.namespace_subscribers, session, &prefix) {
+            self.refuse(session, request, Refusal::PrefixOverlap);
+            return;
+        }
         self.commands.push_back(Command::Ok { session, request });
         for ns in self.namespaces.keys() {
             if is_prefix(&prefix, ns) {
@@ -590,6 +629,43 @@ impl Router {
         }
         self.namespace_subscribers
             .insert((session, request), prefix);
+    }
+
+    /// SUBSCRIBE_TRACKS: acknowledge, then offer every PUBLISHed track under the prefix (not
+    /// the subscriber's own), now and as they come.
+    pub fn handle_subscribe_tracks(
+        &mut self,
+        session: SessionId,
+        request: RequestId,
+        prefix: Namespace,
+    ) {
+        if overlaps(&self.track_subscribers, session, &prefix) {
+            self.refuse(session, request, Refusal::PrefixOverlap);
+            return;
+        }
+        self.commands.push_back(Command::Ok { session, request });
+        let offers: Vec<TrackId> = self
+            .tracks
+            .iter()
+            .filter(|(_, t)| {
+                matches!(t.upstream, Upstream::Published(s, _) if s != session)
+                    && is_prefix(&prefix, &t.name.namespace)
+            })
+            .map(|(&id, _)| id)
+            .collect();
+        for track in offers {
+            self.commands.push_back(Command::PublishDownstream {
+                session,
+                request,
+                track,
+            });
+        }
+        self.track_subscribers.insert((session, request), prefix);
+    }
+
+    /// The subscriber cancelled its SUBSCRIBE_TRACKS.
+    pub fn handle_subscribe_tracks_done(&mut self, session: SessionId, request: RequestId) {
+        self.track_subscribers.remove(&(session, request));
     }
 
     /// The subscriber cancelled its SUBSCRIBE_NAMESPACE.
@@ -616,6 +692,7 @@ impl Router {
         self.per_session.remove(&session);
         self.rendezvous.retain(|r| r.session != session);
         self.namespace_subscribers.retain(|(s, _), _| *s != session);
+        self.track_subscribers.retain(|(s, _), _| *s != session);
         let requests: Vec<RequestId> = self
             .namespaces
             .values()
@@ -686,4 +763,15 @@ impl Router {
                 .push_back(Command::UnsubscribeUpstream { session, track: id });
         }
     }
+}
+
+/// Whether `prefix` shares a prefix with another subscription of `session` in `subs`.
+fn overlaps(
+    subs: &BTreeMap<(SessionId, RequestId), Namespace>,
+    session: SessionId,
+    prefix: &[bytes::Bytes],
+) -> bool {
+    subs.iter()
+        .filter(|((s, _), _)| *s == session)
+        .any(|(_, p)| is_prefix(p, prefix) || is_prefix(prefix, p))
 }

@@ -435,3 +435,81 @@ fn cache_budget_evicts_oldest_but_never_the_newest_group() {
     assert_eq!(video.group_count(), 1);
     assert_eq!(init.group_count(), 1);
 }
+
+#[test]
+fn subscribe_tracks_offers_published_tracks_now_and_later() {
+    let t0 = Instant::now();
+    let mut router = Router::new(RouterConfig::default());
+    let a = TrackName::from_path("room/1", "alice");
+    let pub_a = router.handle_publish(1, 0, a.clone(), t0);
+    let _ = std::iter::from_fn(|| router.poll_command()).count();
+    // Viewer 9 asks for every track under room/.
+    router.handle_subscribe_tracks(9, 4, TrackName::from_path("room", "").namespace);
+    assert_eq!(
+        router.poll_command(),
+        Some(Command::Ok {
+            session: 9,
+            request: 4
+        })
+    );
+    assert_eq!(
+        router.poll_command(),
+        Some(Command::PublishDownstream {
+            session: 9,
+            request: 4,
+            track: pub_a
+        })
+    );
+    // A later PUBLISH under the prefix is offered too; one outside it is not; the publisher's
+    // own SUBSCRIBE_TRACKS never gets its own track back.
+    router.handle_subscribe_tracks(2, 6, TrackName::from_path("room", "").namespace);
+    let _ = std::iter::from_fn(|| router.poll_command()).count();
+    let b = router.handle_publish(2, 2, TrackName::from_path("room/2", "bob"), t0);
+    router.handle_publish(3, 0, TrackName::from_path("hall", "x"), t0);
+    let cmds: Vec<Command> = std::iter::from_fn(|| router.poll_command()).collect();
+    assert!(cmds.contains(&Command::PublishDownstream {
+        session: 9,
+        request: 4,
+        track: b
+    }));
+    assert!(
+        !cmds
+            .iter()
+            .any(|c| matches!(c, Command::PublishDownstream { session: 2, .. }))
+    );
+    assert_eq!(
+        cmds.iter()
+            .filter(|c| matches!(c, Command::PublishDownstream { .. }))
+            .count(),
+        1,
+        "{cmds:?}"
+    );
+}
+
+#[test]
+fn overlapping_prefixes_are_refused() {
+    let mut router = Router::new(RouterConfig::default());
+    router.handle_subscribe_namespace(9, 0, TrackName::from_path("a/b", "").namespace);
+    router.handle_subscribe_namespace(9, 2, TrackName::from_path("a", "").namespace);
+    router.handle_subscribe_tracks(9, 4, TrackName::from_path("a", "").namespace);
+    let cmds: Vec<Command> = std::iter::from_fn(|| router.poll_command()).collect();
+    assert_eq!(
+        cmds,
+        vec![
+            Command::Ok {
+                session: 9,
+                request: 0
+            },
+            Command::Refuse {
+                session: 9,
+                request: 2,
+                reason: Refusal::PrefixOverlap
+            },
+            Command::Ok {
+                session: 9,
+                request: 4
+            },
+        ],
+        "SUBSCRIBE_NAMESPACE and SUBSCRIBE_TRACKS have separate overlap spaces"
+    );
+}

@@ -27,6 +27,8 @@ pub struct TrackHandle {
     pub track: Mutex<Track>,
     /// Woken on every change.
     pub notify: Notify,
+    /// Set when the relay dropped the track (its publisher is gone): readers finish.
+    pub closed: std::sync::atomic::AtomicBool,
 }
 
 impl TrackHandle {
@@ -170,6 +172,7 @@ impl Hub {
                     name: name.clone(),
                     track: Mutex::new(Track::new()),
                     notify: Notify::new(),
+                    closed: std::sync::atomic::AtomicBool::new(false),
                 })
             })
             .clone()
@@ -192,6 +195,7 @@ impl Hub {
         // Tracks the router forgot: drop their caches and wake their readers.
         for id in live {
             if let Some(t) = lock(&self.tracks).remove(&id) {
+                t.closed.store(true, std::sync::atomic::Ordering::SeqCst);
                 t.notify.notify_waiters();
             }
         }
@@ -221,6 +225,11 @@ impl Hub {
                 self.track_or_insert(track, &name);
                 metrics::gauge!(m::UPSTREAM_SUBSCRIPTIONS).increment(1.0);
                 super::upstream::spawn_subscribe(self.clone(), s, track, name, filter);
+            }
+            Command::PublishDownstream { session, track, .. } => {
+                if let Some(s) = lock(&self.sessions).get(&session).cloned() {
+                    super::offer::spawn(self.clone(), s, track);
+                }
             }
             Command::UnsubscribeUpstream { session, track } => {
                 if let Some(s) = lock(&self.sessions).get(&session).cloned() {

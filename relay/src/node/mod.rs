@@ -6,11 +6,13 @@
 //! - [`serve`]: one writer per downstream subscription, fed by the core's fan-out.
 //! - [`upstream`]: the relay's own SUBSCRIBEs and incoming PUBLISHes.
 //! - [`fetch`]: FETCH from the cache.
+//! - [`offer`]: PUBLISH to SUBSCRIBE_TRACKS subscribers.
 //! - [`hub`]: shared state (router, tracks, sessions).
 
 pub mod fetch;
 pub mod hub;
 pub mod ingest;
+pub mod offer;
 pub mod request;
 pub mod serve;
 pub mod session;

@@ -75,6 +75,10 @@ fn refusal(reason: Refusal) -> RequestError {
             ..error(RequestErrorCode(code), "refused upstream")
         },
         Refusal::Invalid => error(RequestErrorCode::DOES_NOT_EXIST, "reserved namespace"),
+        Refusal::PrefixOverlap => error(
+            RequestErrorCode::PREFIX_OVERLAP,
+            "prefix overlaps another subscription of this session",
+        ),
     }
 }
 
@@ -153,28 +157,7 @@ pub async fn run(hub: Arc<Hub>, s: Arc<SessionShared>, mut send: SendStream, mut
             .await
         }
         Message::Publish(m) => super::upstream::publish(&hub, &s, m, send, inbound).await,
-        Message::TrackStatus(m) => {
-            let name = track_name(&m.track_namespace, &m.track_name);
-            let largest = hub
-                .with_router(|r| r.track_id(&name))
-                .and_then(|id| hub.track(id))
-                .map(|t| t.lock().largest());
-            match largest {
-                Some(largest) => {
-                    let mut params = Parameters::new();
-                    if let Some(l) = largest {
-                        params.set_largest_object(tern_moq::Location::new(l.group, l.object));
-                    }
-                    let ok = RequestOk {
-                        parameters: params,
-                        track_properties: Default::default(),
-                    };
-                    write_message(&mut send, ok).await.map(|_| ())
-                }
-                None => write_message(&mut send, refusal(Refusal::DoesNotExist)).await,
-            }
-            .and_then(|_| Ok(send.finish()?))
-        }
+        Message::TrackStatus(m) => track_status(&hub, &s, m, send).await,
         Message::Fetch(m) => super::fetch::serve(&hub, &s, m, send, inbound).await,
         Message::SubscribeTracks(_) => {
             let e = error(
@@ -366,4 +349,65 @@ async fn subscribe(
     hub.remove_request(s.id, rid);
     hub.apply(|r, now| r.handle_unsubscribe(s.id, rid, now));
     result
+}
+
+/// TRACK_STATUS: answered from the cache, else asked of the track's upstream, else
+/// DOES_NOT_EXIST.
+async fn track_status(
+    hub: &Arc<Hub>,
+    s: &Arc<SessionShared>,
+    m: tern_moq::message::TrackStatus,
+    mut send: SendStream,
+) -> anyhow::Result<()> {
+    let name = track_name(&m.track_namespace, &m.track_name);
+    let cached = hub
+        .with_router(|r| r.track_id(&name))
+        .and_then(|id| hub.track(id))
+        .map(|t| t.lock().largest());
+    let upstream = hub
+        .with_router(|r| r.upstream_for(&name))
+        .filter(|id| *id != s.id)
+        .and_then(|id| hub.session(id));
+    let reply: Message = match (cached, upstream) {
+        (Some(largest), _) => {
+            let mut params = Parameters::new();
+            if let Some(l) = largest {
+                params.set_largest_object(tern_moq::Location::new(l.group, l.object));
+            }
+            RequestOk {
+                parameters: params,
+                track_properties: Default::default(),
+            }
+            .into()
+        }
+        (None, Some(up)) => {
+            let (mut usend, urecv) = up.session.open_bi().await?;
+            let (_, stream) = up
+                .send_request(&mut usend, |request_id| {
+                    tern_moq::message::TrackStatus {
+                        request_id,
+                        parameters: Parameters::new(),
+                        ..m
+                    }
+                    .into()
+                })
+                .await?;
+            let mut inbound = Inbound::ours(stream, urecv);
+            let answer =
+                tokio::time::timeout(Duration::from_secs(5), next_message(&mut inbound, &up)).await;
+            let _ = usend.finish();
+            match answer {
+                Ok(Some(reply @ (Message::RequestOk(_) | Message::RequestError(_)))) => reply,
+                _ => error(
+                    RequestErrorCode::TIMEOUT,
+                    "upstream did not answer TRACK_STATUS",
+                )
+                .into(),
+            }
+        }
+        (None, None) => refusal(Refusal::DoesNotExist).into(),
+    };
+    write_message(&mut send, reply).await?;
+    send.finish()?;
+    Ok(())
 }

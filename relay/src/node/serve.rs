@@ -150,6 +150,13 @@ async fn run(
                 .take(BATCH)
                 .collect()
         };
+        if batch.is_empty()
+            && track.closed.load(std::sync::atomic::Ordering::SeqCst)
+            && finishing.is_none()
+        {
+            w.finish_all();
+            break (PublishDoneCode::TRACK_ENDED, "track ended", w.opened);
+        }
         if batch.is_empty() {
             if let Some(tx) = finishing.take() {
                 w.finish_all();

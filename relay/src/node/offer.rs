@@ -1,0 +1,100 @@
+//! The relay offering tracks to SUBSCRIBE_TRACKS subscribers: a PUBLISH on a new request stream,
+//! then the same fan-out writer a SUBSCRIBE gets once the subscriber answers PUBLISH_OK.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tern_moq::message::codes::PublishDoneCode;
+use tern_moq::message::{Parameters, Publish, PublishDone};
+use tern_moq::{Message, ReasonPhrase, TrackNamespace};
+
+use crate::core::router::TrackId;
+use crate::core::types::Filter;
+
+use super::hub::Hub;
+use super::request::next_message;
+use super::session::{Inbound, SessionShared, write_message};
+
+/// How long a subscriber has to answer a PUBLISH.
+const ANSWER: Duration = Duration::from_secs(10);
+
+/// Offer `track` to session `s` with PUBLISH.
+pub fn spawn(hub: Arc<Hub>, s: Arc<SessionShared>, track: TrackId) {
+    tokio::spawn(async move {
+        if let Err(e) = offer(&hub, &s, track).await {
+            tracing::debug!(session = s.id, track, "PUBLISH offer ended: {e:#}");
+        }
+    });
+}
+
+async fn offer(hub: &Arc<Hub>, s: &Arc<SessionShared>, track: TrackId) -> anyhow::Result<()> {
+    let Some(handle) = hub.track(track) else {
+        return Ok(());
+    };
+    let alias = s.next_alias();
+    let largest = handle.lock().largest();
+    let (mut send, recv) = s.session.open_bi().await?;
+    let name = handle.name.clone();
+    let (_, stream) = s
+        .send_request(&mut send, |request_id| {
+            let mut parameters = Parameters::new();
+            if let Some(l) = largest {
+                parameters.set_largest_object(tern_moq::Location::new(l.group, l.object));
+            }
+            Publish {
+                request_id,
+                track_namespace: TrackNamespace::new(name.namespace.clone()),
+                track_name: name.name.clone(),
+                track_alias: alias,
+                parameters,
+                track_properties: Default::default(),
+            }
+            .into()
+        })
+        .await?;
+    let mut inbound = Inbound::ours(stream, recv);
+    let answer = tokio::time::timeout(ANSWER, next_message(&mut inbound, s)).await?;
+    let (forward, priority) = match answer {
+        Some(Message::RequestOk(ok)) => (
+            ok.parameters.forward().unwrap_or(true),
+            ok.parameters.subscriber_priority().unwrap_or(128),
+        ),
+        Some(Message::PublishOk(ok)) => (
+            ok.parameters.forward().unwrap_or(true),
+            ok.parameters.subscriber_priority().unwrap_or(128),
+        ),
+        Some(Message::RequestError(e)) => {
+            tracing::debug!(session = s.id, code = e.error_code.0, "PUBLISH declined");
+            return Ok(());
+        }
+        other => anyhow::bail!("PUBLISH answered with {other:?}"),
+    };
+    let (_, fanout) = super::serve::fanout_for(
+        &hub.settings,
+        &handle,
+        Filter::LargestObject,
+        priority,
+        forward,
+    );
+    let Some(fanout) = fanout else { return Ok(()) };
+    let mut serving = super::serve::spawn(s.clone(), handle, fanout, alias);
+    tokio::select! {
+        (code, text, count) = serving.done() => {
+            let done = PublishDone { status_code: code, stream_count: count, error_reason: ReasonPhrase::new(text.to_owned()) };
+            write_message(&mut send, done).await?;
+            send.finish()?;
+        }
+        _ = async { while next_message(&mut inbound, s).await.is_some() {} } => {
+            // The subscriber cancelled (STOP_SENDING / FIN): stop writing.
+            serving.stop();
+            let done = PublishDone {
+                status_code: PublishDoneCode::SUBSCRIPTION_ENDED,
+                stream_count: 0,
+                error_reason: ReasonPhrase::new("cancelled by subscriber".to_owned()),
+            };
+            let _ = write_message(&mut send, done).await;
+            let _ = send.finish();
+        }
+    }
+    Ok(())
+}
