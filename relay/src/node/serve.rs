@@ -81,10 +81,13 @@ impl Serving {
     /// Deliver what is cached, finish every stream, and return the number of streams opened.
     pub async fn finish(self) -> u64 {
         let (tx, rx) = oneshot::channel();
-        if self.control.send(Control::Finish(tx)).await.is_err() {
-            return self.task.await.map(|(_, _, n)| n).unwrap_or(0);
+        if self.control.send(Control::Finish(tx)).await.is_ok()
+            && let Ok(n) = rx.await
+        {
+            return n;
         }
-        rx.await.unwrap_or(0)
+        // The writer ended on its own (track dropped) before reading the request.
+        self.task.await.map(|(_, _, n)| n).unwrap_or(0)
     }
 
     /// Wait until the writer ends by itself.

@@ -1,0 +1,258 @@
+//! Interop of `tern clock` with Cloudflare's `moq-clock-ietf` 0.6.25, through `tern relay` and
+//! through Cloudflare's `moq-relay-ietf`; and `tern publish` → `tern relay` → `tern subscribe`
+//! round trips over raw QUIC and WebTransport.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{ChildGuard, Lines, Relay, TempDir, free_udp_port, peer, tern, wait_exit};
+
+/// `YYYY-MM-DD HH:MM:SS`, as both clocks print.
+fn is_tick(line: &str) -> bool {
+    let b = line.as_bytes();
+    b.len() == 19
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b' ',
+            13 | 16 => *c == b':',
+            _ => c.is_ascii_digit(),
+        })
+}
+
+/// Cloudflare's relay on a free port with a fresh self-signed certificate.
+struct CfRelay {
+    _guard: ChildGuard,
+    _dir: TempDir,
+    addr: String,
+}
+
+impl CfRelay {
+    fn start() -> Self {
+        let dir = TempDir::new("cf-relay");
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
+            .expect("self-signed certificate");
+        let (cert_path, key_path) = (dir.0.join("cert.pem"), dir.0.join("key.pem"));
+        std::fs::write(&cert_path, cert.cert.pem()).expect("write cert");
+        std::fs::write(&key_path, cert.signing_key.serialize_pem()).expect("write key");
+        let addr = format!("127.0.0.1:{}", free_udp_port());
+        let mut cmd = Command::new(peer("moq-relay-ietf"));
+        cmd.arg("--bind")
+            .arg(&addr)
+            .arg("--tls-cert")
+            .arg(&cert_path)
+            .arg("--tls-key")
+            .arg(&key_path)
+            .arg("--coordinator-file")
+            .arg(dir.0.join("coordinator.json"))
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut guard = ChildGuard::spawn("moq-relay-ietf", &mut cmd);
+        let mut out = Lines::new(guard.child.stdout.take().expect("stdout"));
+        let mut err = Lines::new(guard.child.stderr.take().expect("stderr"));
+        let listening = |l: &str| l.contains("listening on");
+        let mut ready = false;
+        for _ in 0..100 {
+            ready = !out.wait_for(1, Duration::from_millis(50), listening).is_empty()
+                || !err.wait_for(1, Duration::from_millis(50), listening).is_empty();
+            if ready {
+                break;
+            }
+        }
+        assert!(ready, "moq-relay-ietf did not start: {:?} {:?}", out.seen, err.seen);
+        Self {
+            _guard: guard,
+            _dir: dir,
+            addr,
+        }
+    }
+
+    fn https_url(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+
+    fn moqt_url(&self) -> String {
+        format!("moqt://{}", self.addr)
+    }
+}
+
+/// Start a clock publisher and give it a moment to announce its namespace.
+fn clock_publisher(program: &std::path::Path, args: &[&str]) -> ChildGuard {
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    let guard = ChildGuard::spawn("clock publisher", &mut cmd);
+    std::thread::sleep(Duration::from_millis(1500));
+    guard
+}
+
+/// Run a clock subscriber until it printed two ticks (at most 20 s).
+fn two_ticks(program: &std::path::Path, args: &[&str]) -> Vec<String> {
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut guard = ChildGuard::spawn("clock subscriber", &mut cmd);
+    let mut lines = Lines::new(guard.child.stdout.take().expect("stdout"));
+    let ticks = lines.wait_for(2, Duration::from_secs(20), is_tick);
+    assert!(ticks.len() >= 2, "fewer than 2 ticks: {:?}", lines.seen);
+    ticks
+}
+
+#[test]
+fn e2e_moq_clock_publisher_tern_relay_tern_subscriber() {
+    let relay = Relay::start(&[]);
+    let url = relay.https_url();
+    let _publisher = clock_publisher(
+        &peer("moq-clock-ietf"),
+        &[&url, "--publish", "--tls-disable-verify"],
+    );
+    let moqt = relay.moqt_url();
+    let args = ["clock", "subscribe", &moqt, "--cert-hash", &relay.fingerprint];
+    two_ticks(&tern(), &args);
+}
+
+#[test]
+fn e2e_tern_clock_publisher_tern_relay_moq_clock_subscriber() {
+    let relay = Relay::start(&[]);
+    let moqt = relay.moqt_url();
+    let _publisher = clock_publisher(
+        &tern(),
+        &["clock", "publish", &moqt, "--tls-disable-verify"],
+    );
+    let url = relay.https_url();
+    two_ticks(&peer("moq-clock-ietf"), &[&url, "--tls-disable-verify"]);
+}
+
+#[test]
+fn e2e_moq_clock_publisher_cloudflare_relay_tern_subscriber() {
+    let relay = CfRelay::start();
+    let url = relay.https_url();
+    let _publisher = clock_publisher(
+        &peer("moq-clock-ietf"),
+        &[&url, "--publish", "--tls-disable-verify"],
+    );
+    two_ticks(&tern(), &["clock", "subscribe", &url, "--tls-disable-verify"]);
+}
+
+#[test]
+fn e2e_tern_clock_publisher_cloudflare_relay_moq_clock_subscriber() {
+    let relay = CfRelay::start();
+    let moqt = relay.moqt_url();
+    let _publisher = clock_publisher(
+        &tern(),
+        &["clock", "publish", &moqt, "--tls-disable-verify"],
+    );
+    let url = relay.https_url();
+    two_ticks(&peer("moq-clock-ietf"), &[&url, "--tls-disable-verify"]);
+}
+
+/// 100 records and the bytes `tern subscribe` must print back for them.
+fn records(framing: &str) -> (Vec<Vec<u8>>, Vec<u8>) {
+    let mut chunks = Vec::new();
+    let mut expected = Vec::new();
+    for i in 0..100u32 {
+        let mut rec = Vec::new();
+        match framing {
+            "lines" => {
+                rec.extend_from_slice(format!("record {i:03} ").as_bytes());
+                rec.extend(std::iter::repeat_n(b'a' + (i % 26) as u8, (i * 37 % 1500) as usize));
+                rec.push(b'\n');
+            }
+            _ => {
+                if i > 0 && i % 10 == 0 {
+                    rec.extend_from_slice(&0u32.to_be_bytes()); // next group
+                }
+                let body: Vec<u8> = (0..(1 + i * 53 % 3000)).map(|j| (i * 7 + j) as u8).collect();
+                rec.extend_from_slice(&(body.len() as u32).to_be_bytes());
+                rec.extend_from_slice(&body);
+            }
+        }
+        expected.extend_from_slice(&rec);
+        chunks.push(rec);
+    }
+    (chunks, expected)
+}
+
+/// `tern publish` → relay → `tern subscribe`, 100 records in groups of 10, byte-exact.
+fn round_trip(publish_url: &str, subscribe_url: &str, fingerprint: &str, framing: &str) {
+    let track = format!("data-{framing}");
+    let common = |cmd: &mut Command, url: &str| {
+        cmd.arg(url)
+            .args(["--cert-hash", fingerprint, "--namespace", "test/round-trip"])
+            .args(["--track", &track, "--framing", framing]);
+    };
+    let mut cmd = Command::new(tern());
+    cmd.arg("publish");
+    common(&mut cmd, publish_url);
+    cmd.args(["--group-size", "10"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut publisher = ChildGuard::spawn("tern publish", &mut cmd);
+    let mut pub_err = Lines::new(publisher.child.stderr.take().expect("stderr"));
+    let ready = pub_err.wait_for(1, Duration::from_secs(10), |l| l.starts_with("tern: publishing"));
+    assert!(!ready.is_empty(), "publisher not ready: {:?}", pub_err.seen);
+
+    let mut cmd = Command::new(tern());
+    cmd.arg("subscribe");
+    common(&mut cmd, subscribe_url);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut subscriber = ChildGuard::spawn("tern subscribe", &mut cmd);
+    let mut sub_out = subscriber.child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut sub_out, &mut all);
+        all
+    });
+    let mut sub_err = Lines::new(subscriber.child.stderr.take().expect("stderr"));
+    let ready = sub_err.wait_for(1, Duration::from_secs(10), |l| l.starts_with("tern: subscribed"));
+    assert!(!ready.is_empty(), "subscriber not ready: {:?}", sub_err.seen);
+
+    let (chunks, expected) = records(framing);
+    let mut stdin = publisher.child.stdin.take().expect("stdin");
+    // A live source: ten records (one group) at a time.
+    for batch in chunks.chunks(10) {
+        for rec in batch {
+            stdin.write_all(rec).expect("write to tern publish");
+        }
+        stdin.flush().expect("flush");
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    drop(stdin);
+
+    let status = wait_exit(&mut subscriber, Duration::from_secs(20));
+    let got = reader.join().expect("reader");
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "tern subscribe: {status:?} {:?}",
+        sub_err.seen
+    );
+    assert_eq!(got.len(), expected.len(), "{framing}: byte count");
+    assert!(got == expected, "{framing}: bytes differ");
+    let status = wait_exit(&mut publisher, Duration::from_secs(10));
+    assert!(status.is_some_and(|s| s.success()), "tern publish: {status:?}");
+}
+
+#[test]
+fn e2e_publish_subscribe_round_trip_raw_quic() {
+    let relay = Relay::start(&[]);
+    let url = relay.moqt_url();
+    round_trip(&url, &url, &relay.fingerprint, "lines");
+    round_trip(&url, &url, &relay.fingerprint, "length");
+}
+
+#[test]
+fn e2e_publish_subscribe_round_trip_webtransport() {
+    let relay = Relay::start(&[]);
+    let url = relay.https_url();
+    round_trip(&url, &url, &relay.fingerprint, "lines");
+    round_trip(&url, &url, &relay.fingerprint, "length");
+}
