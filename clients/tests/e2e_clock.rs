@@ -57,13 +57,21 @@ impl CfRelay {
         let listening = |l: &str| l.contains("listening on");
         let mut ready = false;
         for _ in 0..100 {
-            ready = !out.wait_for(1, Duration::from_millis(50), listening).is_empty()
-                || !err.wait_for(1, Duration::from_millis(50), listening).is_empty();
+            ready = !out
+                .wait_for(1, Duration::from_millis(50), listening)
+                .is_empty()
+                || !err
+                    .wait_for(1, Duration::from_millis(50), listening)
+                    .is_empty();
             if ready {
                 break;
             }
         }
-        assert!(ready, "moq-relay-ietf did not start: {:?} {:?}", out.seen, err.seen);
+        assert!(
+            ready,
+            "moq-relay-ietf did not start: {:?} {:?}",
+            out.seen, err.seen
+        );
         Self {
             _guard: guard,
             _dir: dir,
@@ -115,7 +123,13 @@ fn e2e_moq_clock_publisher_tern_relay_tern_subscriber() {
         &[&url, "--publish", "--tls-disable-verify"],
     );
     let moqt = relay.moqt_url();
-    let args = ["clock", "subscribe", &moqt, "--cert-hash", &relay.fingerprint];
+    let args = [
+        "clock",
+        "subscribe",
+        &moqt,
+        "--cert-hash",
+        &relay.fingerprint,
+    ];
     two_ticks(&tern(), &args);
 }
 
@@ -139,7 +153,10 @@ fn e2e_moq_clock_publisher_cloudflare_relay_tern_subscriber() {
         &peer("moq-clock-ietf"),
         &[&url, "--publish", "--tls-disable-verify"],
     );
-    two_ticks(&tern(), &["clock", "subscribe", &url, "--tls-disable-verify"]);
+    two_ticks(
+        &tern(),
+        &["clock", "subscribe", &url, "--tls-disable-verify"],
+    );
 }
 
 #[test]
@@ -163,14 +180,19 @@ fn records(framing: &str) -> (Vec<Vec<u8>>, Vec<u8>) {
         match framing {
             "lines" => {
                 rec.extend_from_slice(format!("record {i:03} ").as_bytes());
-                rec.extend(std::iter::repeat_n(b'a' + (i % 26) as u8, (i * 37 % 1500) as usize));
+                rec.extend(std::iter::repeat_n(
+                    b'a' + (i % 26) as u8,
+                    (i * 37 % 1500) as usize,
+                ));
                 rec.push(b'\n');
             }
             _ => {
                 if i > 0 && i % 10 == 0 {
                     rec.extend_from_slice(&0u32.to_be_bytes()); // next group
                 }
-                let body: Vec<u8> = (0..(1 + i * 53 % 3000)).map(|j| (i * 7 + j) as u8).collect();
+                let body: Vec<u8> = (0..(1 + i * 53 % 3000))
+                    .map(|j| (i * 7 + j) as u8)
+                    .collect();
                 rec.extend_from_slice(&(body.len() as u32).to_be_bytes());
                 rec.extend_from_slice(&body);
             }
@@ -198,7 +220,9 @@ fn round_trip(publish_url: &str, subscribe_url: &str, fingerprint: &str, framing
         .stderr(Stdio::piped());
     let mut publisher = ChildGuard::spawn("tern publish", &mut cmd);
     let mut pub_err = Lines::new(publisher.child.stderr.take().expect("stderr"));
-    let ready = pub_err.wait_for(1, Duration::from_secs(10), |l| l.starts_with("tern: publishing"));
+    let ready = pub_err.wait_for(1, Duration::from_secs(10), |l| {
+        l.starts_with("tern: publishing")
+    });
     assert!(!ready.is_empty(), "publisher not ready: {:?}", pub_err.seen);
 
     let mut cmd = Command::new(tern());
@@ -213,8 +237,14 @@ fn round_trip(publish_url: &str, subscribe_url: &str, fingerprint: &str, framing
         all
     });
     let mut sub_err = Lines::new(subscriber.child.stderr.take().expect("stderr"));
-    let ready = sub_err.wait_for(1, Duration::from_secs(10), |l| l.starts_with("tern: subscribed"));
-    assert!(!ready.is_empty(), "subscriber not ready: {:?}", sub_err.seen);
+    let ready = sub_err.wait_for(1, Duration::from_secs(10), |l| {
+        l.starts_with("tern: subscribed")
+    });
+    assert!(
+        !ready.is_empty(),
+        "subscriber not ready: {:?}",
+        sub_err.seen
+    );
 
     let (chunks, expected) = records(framing);
     let mut stdin = publisher.child.stdin.take().expect("stdin");
@@ -238,7 +268,10 @@ fn round_trip(publish_url: &str, subscribe_url: &str, fingerprint: &str, framing
     assert_eq!(got.len(), expected.len(), "{framing}: byte count");
     assert!(got == expected, "{framing}: bytes differ");
     let status = wait_exit(&mut publisher, Duration::from_secs(10));
-    assert!(status.is_some_and(|s| s.success()), "tern publish: {status:?}");
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "tern publish: {status:?}"
+    );
 }
 
 #[test]

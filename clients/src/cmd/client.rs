@@ -59,6 +59,7 @@ impl ConnectArgs {
                 self.connect_timeout.max(1)
             ),
             Error::Connect(ConnectError::Tls { reason }) if !self.cert_hash.is_empty() => {
+                let reason = reason.trim_start_matches("unexpected error: ");
                 format!("the certificate of {url} did not match --cert-hash ({reason})")
             }
             Error::Connect(ConnectError::Tls { reason }) => format!(

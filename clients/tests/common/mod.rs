@@ -151,10 +151,9 @@ impl Lines {
     pub fn new(pipe: impl std::io::Read + Send + 'static) -> Self {
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
+            // Keep draining after the receiver is gone: a closed pipe would kill the child.
             for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
+                let _ = tx.send(line);
             }
         });
         Self {

@@ -168,6 +168,17 @@ impl Fanout {
         self.subscriber_priority = priority;
     }
 
+    /// The subscriber's delivery timeout (SUBGROUP_ / OBJECT_DELIVERY_TIMEOUT): objects older
+    /// than this are not worth sending, so a reader this far behind skips ahead.
+    pub fn set_delivery_timeout(&mut self, timeout: Duration) {
+        self.policy.max_lag = timeout;
+    }
+
+    /// The slow-subscriber policy in force.
+    pub fn policy(&self) -> LagPolicy {
+        self.policy
+    }
+
     /// Prefer newer groups first.
     pub fn set_descending(&mut self, descending: bool) {
         self.descending = descending;

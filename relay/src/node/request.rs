@@ -259,6 +259,13 @@ async fn subscribe(
     let rendezvous = Duration::from_millis(m.parameters.rendezvous_timeout().unwrap_or(0));
     let priority = m.parameters.subscriber_priority().unwrap_or(128);
     let forward = m.parameters.forward().unwrap_or(true);
+    let delivery_timeout = m
+        .parameters
+        .subgroup_delivery_timeout()
+        .or(m.parameters.object_delivery_timeout())
+        .filter(|ms| *ms > 0)
+        .map(Duration::from_millis);
+    let descending = m.parameters.group_order() == Some(tern_moq::message::GroupOrder::Descending);
     tracing::debug!(session = s.id, request = rid, track = %name, ?filter, ?rendezvous, "SUBSCRIBE");
     let (tx, mut rx) = mpsc::channel(64);
     hub.add_request(s.id, rid, tx);
@@ -278,6 +285,10 @@ async fn subscribe(
                         let fanout = fanout.map(|mut f| {
                             f.set_forward(forward);
                             f.set_subscriber_priority(priority);
+                            if let Some(t) = delivery_timeout {
+                                f.set_delivery_timeout(t);
+                            }
+                            f.set_descending(descending);
                             f
                         });
                         let mut params = Parameters::new();

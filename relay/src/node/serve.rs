@@ -218,8 +218,9 @@ async fn run(
     result
 }
 
-fn fanout_timeout(_f: &Fanout) -> Duration {
-    Duration::from_secs(2)
+/// How long one write may wait for the subscriber: its delivery timeout, at most 2 s.
+fn fanout_timeout(f: &Fanout) -> Duration {
+    f.policy().max_lag.min(Duration::from_secs(2))
 }
 
 impl Writer {

@@ -1,0 +1,135 @@
+//! What users see from the `tern` client subcommands: help text and one-line errors with exit
+//! code 1.
+
+mod common;
+
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use common::{Relay, tern};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(tern())
+        .args(args)
+        .env("TERN_LOG", "error")
+        .output()
+        .expect("run tern")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn cli_help_documents_the_framing() {
+    for sub in ["publish", "subscribe"] {
+        let out = run(&[sub, "--help"]);
+        assert!(out.status.success());
+        let help = String::from_utf8_lossy(&out.stdout);
+        for needle in [
+            "--framing",
+            "lines",
+            "length",
+            "u32 big-endian",
+            "--namespace",
+            "--cert-hash",
+        ] {
+            assert!(
+                help.contains(needle),
+                "`tern {sub} --help` lacks {needle:?}:\n{help}"
+            );
+        }
+    }
+    let out = run(&["clock", "publish", "--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains("[default: clock]") && help.contains("[default: now]"),
+        "{help}"
+    );
+}
+
+#[test]
+fn e2e_cli_unreachable_relay() {
+    let started = std::time::Instant::now();
+    let out = run(&[
+        "subscribe",
+        "moqt://127.0.0.1:9",
+        "--tls-disable-verify",
+        "--namespace",
+        "clock",
+        "--track",
+        "now",
+        "--connect-timeout",
+        "2",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out).trim(),
+        "tern: cannot reach 127.0.0.1:9 (no answer within 2s)"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn e2e_cli_wrong_cert_hash() {
+    let relay = Relay::start(&[]);
+    let wrong = "00".repeat(32);
+    let url = relay.https_url();
+    let out = run(&["clock", "subscribe", &url, "--cert-hash", &wrong]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with(&format!(
+            "tern: the certificate of {url} did not match --cert-hash"
+        )),
+        "{err}"
+    );
+    // Without any trust setting the message says how to fix it.
+    let out = run(&["clock", "subscribe", &url]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("--cert-hash HEX"), "{}", stderr(&out));
+}
+
+#[test]
+fn e2e_cli_unknown_track() {
+    let relay = Relay::start(&[]);
+    for url in [relay.moqt_url(), relay.https_url()] {
+        let out = run(&[
+            "clock",
+            "subscribe",
+            &url,
+            "--cert-hash",
+            &relay.fingerprint,
+            "--track",
+            "nope",
+        ]);
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(
+            stderr(&out).trim(),
+            format!("tern: track clock/nope not found at {url}")
+        );
+    }
+}
+
+#[test]
+fn cli_bad_arguments() {
+    let out = run(&["subscribe", "ftp://x", "--namespace", "a", "--track", "b"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("invalid relay URL"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(&[
+        "subscribe",
+        "moqt://x",
+        "--namespace",
+        "a",
+        "--track",
+        "b",
+        "--cert-hash",
+        "zz",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("--cert-hash"), "{}", stderr(&out));
+}
