@@ -44,11 +44,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     config.admin.enabled = false;
     let (node, _readiness) = tern_relay::run::start(&config).await?;
     let addr = node.addr;
-    let fingerprint = node.fingerprint.clone();
+    let fingerprint = node.fingerprint;
     let https = format!("https://{addr}");
 
     let opts = ConnectOptions {
-        cert_hashes: vec![fingerprint.clone()],
+        cert_hashes: vec![fingerprint],
         ..ConnectOptions::default()
     };
     let session = Session::connect(&format!("moqt://{addr}"), &opts)

@@ -546,6 +546,20 @@ impl Router {
         track
     }
 
+    /// A PUBLISHed track ended (PUBLISH_DONE, or its request stream closed). If another
+    /// publisher has taken the track over since, it carries on and nothing ends.
+    pub fn handle_publish_done(&mut self, session: SessionId, request: RequestId, status: u64) {
+        let Some(track) = self
+            .tracks
+            .iter()
+            .find(|(_, t)| t.upstream == Upstream::Published(session, request))
+            .map(|(&id, _)| id)
+        else {
+            return;
+        };
+        self.handle_upstream_done(track, status);
+    }
+
     /// PUBLISH_NAMESPACE from a publisher.
     pub fn handle_publish_namespace(
         &mut self,

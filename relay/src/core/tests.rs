@@ -513,3 +513,34 @@ fn overlapping_prefixes_are_refused() {
         "SUBSCRIBE_NAMESPACE and SUBSCRIBE_TRACKS have separate overlap spaces"
     );
 }
+
+#[test]
+fn a_new_publisher_takes_over_and_the_old_one_leaving_ends_nothing() {
+    let t0 = Instant::now();
+    let mut router = Router::new(RouterConfig::default());
+    let name = TrackName::from_path("live", "cam");
+    let t = router.handle_publish(1, 0, name.clone(), t0);
+    router.handle_subscribe(
+        9,
+        0,
+        name.clone(),
+        Filter::LargestObject,
+        Duration::ZERO,
+        t0,
+    );
+    let _ = std::iter::from_fn(|| router.poll_command()).count();
+    // A second publisher of the same track: same track, no ghost.
+    assert_eq!(router.handle_publish(2, 0, name.clone(), t0), t);
+    let _ = std::iter::from_fn(|| router.poll_command()).count();
+    // The first one leaves: the subscriber keeps its subscription.
+    router.handle_publish_done(1, 0, 0x2);
+    router.handle_session_closed(1, t0);
+    assert_eq!(router.poll_command(), None);
+    assert_eq!(router.subscribers(t), &[(9, 0)]);
+    // The current one ends the track.
+    router.handle_publish_done(2, 0, 0x2);
+    assert!(matches!(
+        router.poll_command(),
+        Some(Command::PublishDone { session: 9, .. })
+    ));
+}

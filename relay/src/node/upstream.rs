@@ -180,6 +180,7 @@ pub async fn publish(
     s.remove_alias(m.track_alias);
     let _ = send.finish();
     let status = result.unwrap_or(0x2);
-    hub.apply(|r, _| r.handle_upstream_done(track, status));
+    let sid = s.id;
+    hub.apply(|r, _| r.handle_publish_done(sid, rid, status));
     Ok(())
 }
