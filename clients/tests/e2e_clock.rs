@@ -289,3 +289,67 @@ fn e2e_publish_subscribe_round_trip_webtransport() {
     round_trip(&url, &url, &relay.fingerprint, "lines");
     round_trip(&url, &url, &relay.fingerprint, "length");
 }
+
+/// The library's PUBLISH flow (no PUBLISH_NAMESPACE) through `tern relay`, read back with the
+/// library's subscriber until PUBLISH_DONE.
+#[test]
+fn e2e_library_publish_then_subscribe() {
+    use tern::client::{ConnectOptions, Session, TrackWriter};
+    use tern_moq::TrackNamespace;
+
+    let relay = Relay::start(&[]);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let opts = ConnectOptions {
+            cert_hashes: vec![tern_quic::Fingerprint::from_hex(&relay.fingerprint).expect("hex")],
+            ..ConnectOptions::default()
+        };
+        let publisher = Session::connect(&relay.moqt_url(), &opts)
+            .await
+            .expect("publisher");
+        let ns = TrackNamespace::from_path("lib/test");
+        let track = TrackWriter::new(ns.clone(), &b"objects"[..]);
+        publisher.publish(&track).await.expect("PUBLISH accepted");
+
+        let subscriber = Session::connect(&relay.https_url(), &opts)
+            .await
+            .expect("subscriber");
+        let mut sub = subscriber
+            .subscribe(ns, &b"objects"[..], None)
+            .await
+            .expect("SUBSCRIBE_OK");
+        for group in [5u64, 6] {
+            track.new_group(group).expect("group");
+            for i in 0..3 {
+                track
+                    .write_object(format!("{group}/{i}").into())
+                    .expect("object");
+            }
+        }
+        let mut got = Vec::new();
+        let read = async {
+            while got.len() < 6 {
+                match sub.next().await.expect("object") {
+                    Some(o) => got.push((o.group, o.object, o.payload)),
+                    None => break,
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), read)
+            .await
+            .expect("six objects within 10 s");
+        let want: Vec<(u64, u64, bytes::Bytes)> = [5u64, 6]
+            .iter()
+            .flat_map(|g| (0..3).map(move |i| (*g, i, format!("{g}/{i}").into())))
+            .collect();
+        assert_eq!(got, want);
+        track.finish();
+        let end = tokio::time::timeout(Duration::from_secs(10), sub.next())
+            .await
+            .expect("PUBLISH_DONE within 10 s");
+        assert!(matches!(end, Ok(None)), "{end:?}");
+    });
+}

@@ -152,17 +152,42 @@ fn fragments(data: &[u8]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// What a subscriber whose output is `got` should have written: the init segment, then the
-/// reference fragments from the first one `got` holds to the last. `None` until `got` holds
-/// the init segment and the start of a known fragment.
-fn expected_output(got: &[u8], init: &[u8], fragments: &[Vec<u8>]) -> Option<Vec<u8>> {
-    let rest = got.strip_prefix(init)?;
-    let first = fragments.iter().position(|f| rest.starts_with(f))?;
-    let mut out = init.to_vec();
-    for f in &fragments[first..] {
-        out.extend_from_slice(f);
+/// The groups (GOPs) a subscriber's output `got` holds, in the order it wrote them, and what
+/// it should have written given that order: the init segment, then each group's fragments
+/// whole and in order. `None` until `got` holds the init segment and a known fragment, or
+/// when a complete fragment in `got` is none of the reference's.
+fn expected_output(
+    got: &[u8],
+    init: &[u8],
+    fragments: &[Vec<u8>],
+) -> Option<(Vec<usize>, Vec<u8>)> {
+    let mut rest = got.strip_prefix(init)?;
+    let mut groups: Vec<usize> = Vec::new();
+    while !rest.is_empty() {
+        let known = fragments.iter().position(|f| rest.starts_with(f));
+        let index = match known {
+            Some(i) => i,
+            // The unflushed tail: the start of a fragment (a group's first one when it opens
+            // a new group).
+            None => fragments
+                .iter()
+                .position(|f| f.starts_with(rest))
+                .filter(|i| groups.last() == Some(&(i / GOP)) || i % GOP == 0)?,
+        };
+        if groups.last() != Some(&(index / GOP)) {
+            groups.push(index / GOP);
+        }
+        let Some(i) = known else { break };
+        rest = &rest[fragments[i].len()..];
     }
-    Some(out)
+    groups.first()?;
+    let mut out = init.to_vec();
+    for g in &groups {
+        for f in &fragments[g * GOP..((g + 1) * GOP).min(fragments.len())] {
+            out.extend_from_slice(f);
+        }
+    }
+    Some((groups, out))
 }
 
 fn ffmpeg_command() -> Command {
@@ -349,15 +374,16 @@ fn run_case(mode: PubMode, join: Join) {
         FRAMES,
         "ffmpeg wrote one fragment per frame"
     );
+    let last_group = (FRAMES - 1) / GOP;
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let got = std::fs::read(&out_path).unwrap_or_default();
-        if let Some(expected) = expected_output(&got, reference_init, &fragments) {
+        if let Some((groups, expected)) = expected_output(&got, reference_init, &fragments) {
             let flushable = expected
                 .iter()
                 .rposition(|b| *b == b'\n')
                 .map_or(0, |i| i + 1);
-            if got.len() >= flushable {
+            if groups.contains(&last_group) && got.len() >= flushable {
                 break;
             }
         }
@@ -376,8 +402,8 @@ fn run_case(mode: PubMode, join: Join) {
     let elapsed = started.elapsed();
 
     // 6. Byte-exact media: the output is the init segment (ftyp + moov: the init object, even
-    //    for the late subscriber) followed by ffmpeg's fragments from the first one received
-    //    to the last, unaltered; only the unflushed tail (see 5) may be missing.
+    //    for the late subscriber) followed by whole groups of ffmpeg's fragments, each group
+    //    complete and in order, unaltered; only the unflushed tail (see 5) may be missing.
     let out = std::fs::read(&out_path).expect("read out.mp4");
     assert!(
         out.starts_with(reference_init),
@@ -388,15 +414,11 @@ fn run_case(mode: PubMode, join: Join) {
             .map(|(k, b)| (String::from_utf8_lossy(k).into_owned(), b.len()))
             .collect::<Vec<_>>()
     );
-    let first = &out[reference_init.len()..];
-    let skipped = fragments
-        .iter()
-        .position(|f| first.starts_with(f))
-        .unwrap_or_else(|| panic!("{case}: the first fragment received is none of ffmpeg's"));
-    let expected = expected_output(&out, reference_init, &fragments).expect("expected output");
+    let (groups, expected) = expected_output(&out, reference_init, &fragments)
+        .unwrap_or_else(|| panic!("{case}: the output holds fragments ffmpeg did not produce"));
     assert!(
         expected.starts_with(&out),
-        "{case}: received bytes differ from ffmpeg's (from fragment {skipped} on)"
+        "{case}: received bytes differ from ffmpeg's (groups in arrival order: {groups:?})"
     );
     let flushable = expected
         .iter()
@@ -404,16 +426,45 @@ fn run_case(mode: PubMode, join: Join) {
         .map_or(0, |i| i + 1);
     assert!(
         out.len() >= flushable,
-        "{case}: {} of {} bytes received; frames were lost before the end",
+        "{case}: {} of {} bytes received; frames were lost before the end (groups {groups:?})",
         out.len(),
         expected.len()
     );
-    // Every frame, in both cases. moq-sub's SUBSCRIBEs carry no SUBSCRIPTION_FILTER, which
-    // draft-18 reads as unfiltered (from {0, 0}), and the relay's cache keeps ended groups
-    // for 30 s (256 MiB) by default: the late subscriber, arriving in group 1 or later, gets
-    // group 0 and the init object from the cache, then the live groups.
-    assert_eq!(skipped, 0, "{case}: the first {skipped} frames are missing");
-    let received = FRAMES - skipped;
+    let mut sorted = groups.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(
+        sorted.len(),
+        groups.len(),
+        "{case}: a group came twice: {groups:?}"
+    );
+    let first_group = sorted[0];
+    assert_eq!(
+        sorted,
+        (first_group..=last_group).collect::<Vec<_>>(),
+        "{case}: groups missing: {groups:?}"
+    );
+    match join {
+        // Present before the first object: every group, in order.
+        Join::BeforeMedia => assert_eq!(
+            groups,
+            (0..=last_group).collect::<Vec<_>>(),
+            "{case}: groups"
+        ),
+        // Arrived in group 1 (after init and group 0 were published). moq-sub's SUBSCRIBEs
+        // carry no SUBSCRIPTION_FILTER, which draft-18 reads as unfiltered (from {0, 0}), so
+        // it gets every group still held upstream: from the relay's cache (ended groups stay
+        // 30 s by default) in `--publish` mode, and from moq-pub, which the relay subscribes
+        // to on demand, in PUBLISH_NAMESPACE mode. Group 0 may arrive after group 1 (it is
+        // not live; moq-sub writes groups in arrival order), so the order is not asserted;
+        // the join group and every later one must be there.
+        Join::Late => assert!(
+            first_group <= 2,
+            "{case}: the subscriber started in group 1 but got only groups {groups:?}"
+        ),
+    }
+    let received = sorted.len() * GOP;
+    let skipped = FRAMES - received;
 
     // 7. ffprobe: H.264 320x240, one packet per frame received; every frame decodes except
     //    the last when its tail was lost (see 5).
@@ -427,8 +478,8 @@ fn run_case(mode: PubMode, join: Join) {
         "{case}: ffprobe decoded {frames} frames of {packets} packets"
     );
     eprintln!(
-        "{case}: {received} of {FRAMES} frames ({skipped} skipped at join), {frames} decoded, \
-         {} of {} bytes, {:.1} s",
+        "{case}: {received} of {FRAMES} frames ({skipped} skipped at join), groups {groups:?}, \
+         {frames} decoded, {} of {} bytes, {:.1} s",
         out.len(),
         expected.len(),
         elapsed.as_secs_f64()

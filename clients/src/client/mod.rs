@@ -14,6 +14,7 @@
 //! Protocol decisions that need no I/O live in sans-IO pieces ([`Reorder`], the track state
 //! behind [`TrackWriter`]); the async code around them only moves bytes.
 
+mod driver;
 mod publisher;
 mod reorder;
 mod session;

@@ -15,7 +15,7 @@ use url::Url;
 
 use tern_moq::message::Setup;
 use tern_moq::message::codes::SessionError as Code;
-use tern_moq::{ControlReader, DataStreamEvent, DataStreamReader, FullTrackName, Limits, Message};
+use tern_moq::{ControlReader, FullTrackName, Limits, Message};
 use tern_quic::{ClientConfig, Fingerprint, RecvStream, SendStream, Transport};
 
 use super::Error;
@@ -52,7 +52,7 @@ impl Default for ConnectOptions {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -63,14 +63,14 @@ pub(crate) struct Shared {
     next_request_id: AtomicU64,
     next_alias: AtomicU64,
     /// Track Alias (from SUBSCRIBE_OK) → the subscription's inbox.
-    subscriptions: Mutex<HashMap<u64, mpsc::Sender<Inbound>>>,
+    pub(super) subscriptions: Mutex<HashMap<u64, mpsc::Sender<Inbound>>>,
     /// Woken when an alias is registered (data can overtake SUBSCRIBE_OK's processing).
     pub alias_added: Notify,
     /// Tracks we answer SUBSCRIBEs for.
     tracks: Mutex<HashMap<FullTrackName, Arc<TrackShared>>>,
     /// Our control stream; it must stay open for the session's life.
     control: Mutex<Option<SendStream>>,
-    setup_tx: Mutex<Option<oneshot::Sender<Setup>>>,
+    pub(super) setup_tx: Mutex<Option<oneshot::Sender<Setup>>>,
     pub going_away: AtomicBool,
     /// Subscriber writers still running, and a wake-up when one ends.
     active_sinks: AtomicUsize,
@@ -224,7 +224,7 @@ impl Session {
             active_sinks: AtomicUsize::new(0),
             sinks_changed: Notify::new(),
         });
-        let driver = AbortOnDrop(tokio::spawn(drive(shared.clone())));
+        let driver = AbortOnDrop(tokio::spawn(super::driver::drive(shared.clone())));
         let peer_setup = tokio::select! {
             r = tokio::time::timeout(opts.setup_timeout, setup_rx) => match r {
                 Ok(Ok(setup)) => setup,
@@ -327,113 +327,6 @@ pub(crate) async fn read_message(
                 reader.finish().map_err(bad)?;
                 return Ok(None);
             }
-        }
-    }
-}
-
-async fn drive(shared: Arc<Shared>) {
-    loop {
-        tokio::select! {
-            uni = shared.quic.accept_uni() => match uni {
-                Ok(recv) => { tokio::spawn(uni_stream(shared.clone(), recv)); }
-                Err(_) => break,
-            },
-            bi = shared.quic.accept_bi() => match bi {
-                Ok((send, recv)) => { tokio::spawn(super::publisher::request(shared.clone(), send, recv)); }
-                Err(_) => break,
-            },
-            dg = shared.quic.read_datagram() => match dg {
-                Ok(dg) => super::subscriber::datagram(&shared, dg),
-                Err(_) => break,
-            },
-        }
-    }
-    // Wake every subscription: their request streams fail with the session's error.
-    lock(&shared.subscriptions).clear();
-}
-
-async fn uni_stream(shared: Arc<Shared>, mut recv: RecvStream) {
-    let mut reader = DataStreamReader::new(shared.limits);
-    loop {
-        match reader.poll() {
-            Ok(Some(DataStreamEvent::Control)) => {
-                match reader.into_control_reader() {
-                    Ok(control) => control_stream(&shared, control, recv).await,
-                    Err(e) => shared.violation(e.wire_code(), &e.to_string()),
-                }
-                return;
-            }
-            Ok(Some(first)) => {
-                super::subscriber::data_stream(&shared, reader, first, recv).await;
-                return;
-            }
-            Ok(None) => {}
-            Err(e) => {
-                shared.violation(e.wire_code(), &format!("uni stream: {e}"));
-                return;
-            }
-        }
-        match recv.read_chunk(64 * 1024).await {
-            Ok(Some(chunk)) => {
-                if let Err(e) = reader.push(chunk) {
-                    shared.violation(e.wire_code(), &format!("uni stream: {e}"));
-                    return;
-                }
-            }
-            Ok(None) | Err(_) => return,
-        }
-    }
-}
-
-/// The server's control stream: SETUP, then at most one GOAWAY; it must stay open.
-async fn control_stream(shared: &Shared, mut control: ControlReader, mut recv: RecvStream) {
-    let Some(setup_tx) = lock(&shared.setup_tx).take() else {
-        shared.violation(Code::PROTOCOL_VIOLATION, "second control stream");
-        return;
-    };
-    let mut setup_tx = Some(setup_tx);
-    loop {
-        loop {
-            match control.pop() {
-                Ok(Some(Message::Setup(setup))) if setup_tx.is_some() => {
-                    if let Some(tx) = setup_tx.take() {
-                        let _ = tx.send(setup);
-                    }
-                }
-                Ok(Some(Message::GoAway(g)))
-                    if setup_tx.is_none() && !shared.going_away.load(Ordering::Relaxed) =>
-                {
-                    shared.going_away.store(true, Ordering::Relaxed);
-                    tracing::info!(
-                        uri = %String::from_utf8_lossy(&g.new_session_uri),
-                        timeout_ms = g.timeout,
-                        "server sent GOAWAY"
-                    );
-                }
-                Ok(Some(other)) => {
-                    let why = format!("unexpected {} on the control stream", other.name());
-                    shared.violation(Code::PROTOCOL_VIOLATION, &why);
-                    return;
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    shared.violation(e.wire_code(), &format!("control stream: {e}"));
-                    return;
-                }
-            }
-        }
-        match recv.read_chunk(16 * 1024).await {
-            Ok(Some(chunk)) => {
-                if let Err(e) = control.push(&chunk) {
-                    shared.violation(e.wire_code(), &format!("control stream: {e}"));
-                    return;
-                }
-            }
-            Ok(None) => {
-                shared.violation(Code::PROTOCOL_VIOLATION, "control stream closed");
-                return;
-            }
-            Err(_) => return,
         }
     }
 }

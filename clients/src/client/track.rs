@@ -294,3 +294,53 @@ impl TrackWriter {
         end(&self.shared);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drain(rx: &mut mpsc::Receiver<SinkCmd>) -> Vec<String> {
+        std::iter::from_fn(|| rx.try_recv().ok())
+            .map(|c| match c {
+                SinkCmd::Group(g) => format!("G{g}"),
+                SinkCmd::Object { group, object, .. } => format!("{group}.{object}"),
+                SinkCmd::End => "end".into(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn late_joiner_gets_the_current_group_from_its_start() {
+        let t = TrackWriter::new(TrackNamespace::from_path("a"), "t");
+        t.new_group(3).expect("group");
+        t.write_object(Bytes::from_static(b"x")).expect("obj");
+        t.write_object(Bytes::from_static(b"y")).expect("obj");
+        let mut all = t.shared.attach(None);
+        let mut next = t.shared.attach(Some(SubscriptionFilter::NextGroupStart));
+        let mut largest = t.shared.attach(Some(SubscriptionFilter::LargestObject));
+        assert_eq!(all.largest, Some(Location::new(3, 1)));
+        t.write_object(Bytes::from_static(b"z")).expect("obj");
+        t.new_group(4).expect("group");
+        t.finish();
+        assert_eq!(drain(&mut all.rx), ["G3", "3.0", "3.1", "3.2", "G4", "end"]);
+        assert_eq!(drain(&mut next.rx), ["G4", "end"]);
+        assert_eq!(drain(&mut largest.rx), ["G3", "3.2", "G4", "end"]);
+        assert!(t.new_group(5).is_err());
+    }
+
+    #[test]
+    fn full_queue_loses_the_rest_of_the_group_only() {
+        let t = TrackWriter::new(TrackNamespace::from_path("a"), "t");
+        let mut slow = t.shared.attach(None);
+        t.new_group(0).expect("group");
+        for _ in 0..SINK_QUEUE + 10 {
+            t.write_object(Bytes::from_static(b"x")).expect("obj");
+        }
+        assert_eq!(slow.skip_below.load(Ordering::Relaxed), 1);
+        assert_eq!(drain(&mut slow.rx).len(), SINK_QUEUE);
+        t.new_group(1).expect("group");
+        t.write_object(Bytes::from_static(b"y")).expect("obj");
+        assert_eq!(drain(&mut slow.rx), ["G1", "1.0"]);
+        assert!(t.new_group(1).is_err(), "group IDs must increase");
+    }
+}

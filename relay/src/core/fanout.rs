@@ -317,9 +317,12 @@ impl Fanout {
         let (Some(at), Some(newest)) = (track.group_at(self.cursor), track.newest_group()) else {
             return false;
         };
+        // Behind for as long as the reader has not been caught up, but no longer than the entry
+        // it is at has existed: a reader idle at the tail is not behind when a burst lands.
         let behind = self
             .caught_up_at
-            .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
+            .map_or(Duration::ZERO, |t| now.saturating_duration_since(t))
+            .min(track.age_at(self.cursor, now).unwrap_or(Duration::ZERO));
         if newest.saturating_sub(at) > self.policy.max_lag_groups
             && behind > self.policy.group_grace
         {

@@ -544,3 +544,34 @@ fn a_new_publisher_takes_over_and_the_old_one_leaving_ends_nothing() {
         Some(Command::PublishDone { session: 9, .. })
     ));
 }
+
+#[test]
+fn a_burst_after_an_idle_period_is_not_lag() {
+    let t0 = Instant::now();
+    let mut t = Track::new();
+    let policy = LagPolicy {
+        max_lag_groups: 2,
+        ..LagPolicy::default()
+    };
+    let mut f = Fanout::new(
+        Filter::AbsoluteStart(Location::new(0, 0))
+            .resolve(None)
+            .expect("r"),
+        t.head(),
+        0,
+        policy,
+    );
+    assert!(f.poll(&t, t0).is_none(), "nothing yet: caught up");
+    // Idle for 5 s, then 10 groups land at once.
+    let later = t0 + Duration::from_secs(5);
+    for g in 0..10 {
+        t.append(obj(g, 0, Bytes::from_static(b"x")), 0, 0, later);
+    }
+    let got = objects(&drain(&mut f, &t, later + Duration::from_millis(1)));
+    assert_eq!(
+        got.len(),
+        10,
+        "every group of the burst is delivered: {got:?}"
+    );
+    assert_eq!(f.stats().skips, 0);
+}
