@@ -1,8 +1,6 @@
 //! `tern`: the command line for relays, publishers and subscribers.
 
 mod cmd;
-// Also in lib.rs (`tern::web`); kept here while `cmd/demo.rs` calls `crate::web`.
-pub mod web;
 
 use clap::Parser;
 

@@ -308,7 +308,9 @@ impl Cached {
 async fn filters_and_cache_over_the_wire() {
     let c = Cached::start().await;
     // Largest Object is {3,2} now.
-    let cases: Vec<(&str, SubscriptionFilter, Vec<(u64, u64)>)> = vec![
+    // (name, filter, expected (group, object) locations)
+    type Case = (&'static str, SubscriptionFilter, Vec<(u64, u64)>);
+    let cases: Vec<Case> = vec![
         // After the largest object: only what is published from now on (group 4).
         (
             "Largest Object",

@@ -115,6 +115,8 @@ pub struct Track {
     bytes: usize,
     /// Location of the END_OF_TRACK object, once seen.
     end: Option<Location>,
+    /// Smallest location ever cached: before it the relay saw nothing of the track.
+    first: Option<Location>,
     /// Groups evicted so far (for metrics).
     evicted_groups: u64,
 }
@@ -128,6 +130,14 @@ impl Track {
     /// Largest location received so far (the spec's "Largest Object").
     pub fn largest(&self) -> Option<Location> {
         self.largest
+    }
+
+    /// The upstream's LARGEST_OBJECT (from SUBSCRIBE_OK or PUBLISH): the relay's Largest Object
+    /// is the larger of it and what was received.
+    pub fn note_upstream_largest(&mut self, loc: Location) {
+        if self.largest.is_none_or(|l| loc > l) {
+            self.largest = Some(loc);
+        }
     }
 
     /// Bytes charged to the cache by this track.
@@ -264,6 +274,9 @@ impl Track {
         if self.largest.is_none_or(|l| loc > l) {
             self.largest = Some(loc);
         }
+        if self.first.is_none_or(|f| loc < f) {
+            self.first = Some(loc);
+        }
         Appended::New(charge)
     }
 
@@ -355,7 +368,10 @@ impl Track {
             return (out, true);
         }
         let oldest = self.groups.keys().next().copied();
-        let mut complete = !(self.evicted_groups > 0 && oldest.is_none_or(|g| start.group < g));
+        // The relay can only vouch from the first object it ever cached on, and not for what
+        // it has since evicted.
+        let mut complete = self.first.is_some_and(|f| f <= start)
+            && !(self.evicted_groups > 0 && oldest.is_none_or(|g| start.group < g));
         for (&gid, g) in self.groups.range(start.group..=end.group) {
             let mut objs: Vec<(Object, u64, u8)> = g
                 .subgroups

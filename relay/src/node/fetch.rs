@@ -118,7 +118,25 @@ pub async fn serve(
             if joining.is_none() {
                 (handle, Location::new(1, 0), Location::new(0, 0))
             } else {
-                (handle, Location::new(start_group, 0), end)
+                let start = Location::new(start_group, 0);
+                let cached = handle.lock().range(start, end).1;
+                let upstream = hub
+                    .with_router(|r| r.upstream_for(&handle.name))
+                    .filter(|id| *id != s.id)
+                    .and_then(|id| hub.session(id));
+                if !cached && let Some(up) = upstream {
+                    // Ask upstream for the same range as a standalone FETCH.
+                    let fetch = FetchType::Standalone {
+                        track_namespace: tern_moq::TrackNamespace::new(
+                            handle.name.namespace.clone(),
+                        ),
+                        track_name: handle.name.name.clone(),
+                        start_location: tern_moq::Location::new(start.group, 0),
+                        end_location: tern_moq::Location::new(end.group, end.object + 1),
+                    };
+                    return forward(hub, s, up, m.request_id, fetch, send, Some(handle)).await;
+                }
+                (handle, start, end)
             }
         }
     };
@@ -146,6 +164,7 @@ pub async fn serve(
         return Ok(());
     }
     let last = objects.last().map(|(o, _, _)| o.location).unwrap_or(start);
+    tracing::debug!(session = s.id, %name, ?start, ?end, objects = objects.len(), "FETCH from cache");
     let ok = FetchOk {
         end_of_track: false,
         end_location: tern_moq::Location::new(last.group, last.object + 1),
@@ -221,8 +240,11 @@ async fn forward(
     use tern_moq::session::Event;
 
     let (mut usend, urecv) = up.session.open_bi().await?;
+    // Register for the data stream before the FETCH leaves: it may race the FETCH_OK.
+    let mut data = None;
     let (rid, stream) = up
         .send_request(&mut usend, |rid| {
+            data = Some(up.expect_fetch(rid));
             Fetch {
                 request_id: rid,
                 fetch_type,
@@ -231,8 +253,9 @@ async fn forward(
             .into()
         })
         .await?;
-    // Registered before the answer can arrive; the data stream may race the FETCH_OK.
-    let mut data = up.expect_fetch(rid);
+    let Some(mut data) = data else {
+        anyhow::bail!("FETCH not sent");
+    };
     let mut inbound = Inbound::ours(stream, urecv);
     let reply = tokio::time::timeout(
         Duration::from_secs(5),
@@ -241,6 +264,7 @@ async fn forward(
     .await;
     match reply {
         Ok(Some(Message::FetchOk(ok))) => {
+            tracing::debug!(session = s.id, end = ?ok.end_location, "upstream FETCH_OK");
             write_message(&mut send, ok).await?;
             send.finish()?;
         }

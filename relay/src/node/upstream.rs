@@ -96,7 +96,7 @@ async fn subscribe(
                 Some(Message::SubscribeOk(ok)) if alias.is_none() => {
                     let Some(handle) = hub.track(track) else { return Ok(None) };
                     if let Some(l) = ok.parameters.largest_object() {
-                        tracing::debug!(%name, group = l.group, object = l.object, "upstream largest");
+                        handle.lock().note_upstream_largest(crate::core::types::Location::new(l.group, l.object));
                     }
                     // Accept the waiting subscribers first (their readers start at the current
                     // end of the cache), then let data for the alias in.
@@ -141,6 +141,11 @@ pub async fn publish(
     hub.add_request(s.id, rid, tx);
     let track = hub.apply(|r, now| r.handle_publish(s.id, rid, name.clone(), now));
     let handle = hub.track_or_insert(track, &name);
+    if let Some(l) = m.parameters.largest_object() {
+        handle
+            .lock()
+            .note_upstream_largest(crate::core::types::Location::new(l.group, l.object));
+    }
     if !s.add_alias(m.track_alias, handle) {
         hub.remove_request(s.id, rid);
         s.violation(Code::DUPLICATE_TRACK_ALIAS, "PUBLISH reused a track alias");

@@ -123,6 +123,9 @@ pub fn start(
         .args(&args)
         .env("TOKIO_WORKER_THREADS", "1")
         .env("TERN_LOG_LEVEL", "warn")
+        // Every subscriber comes from 127.0.0.1: lift tern's per-IP session cap (the peers
+        // have none).
+        .env("TERN_LIMITS_MAX_SESSIONS_PER_IP", "100000")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
