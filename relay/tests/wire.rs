@@ -501,7 +501,6 @@ async fn fetch_end_before_start_is_invalid_range() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "relay bug: Fanout ends an AbsoluteRange at the first SubgroupEnd of a group >= the end group, even if in-range groups arrive later"]
 async fn absolute_range_with_groups_arriving_out_of_order() {
     let (router, settings) = default_settings();
     let relay = start_relay(router, settings);
