@@ -81,10 +81,18 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     println!("tern demo: relay listening on {addr} (raw QUIC moqt-18 and WebTransport)");
     println!("certificate sha-256: {}", fingerprint.to_hex());
     println!("clock publisher: namespace {NAMESPACE}, track {TRACK}");
+    // The command to copy names this very binary, so it works before `tern` is on PATH.
+    let tern = std::env::current_exe()
+        .ok()
+        .and_then(|p| {
+            let cwd = std::env::current_dir().ok()?;
+            Some(p.strip_prefix(&cwd).map(|r| r.to_path_buf()).unwrap_or(p))
+        })
+        .map_or_else(|| "tern".to_owned(), |p| p.display().to_string());
     println!("subscribe from a terminal:");
-    println!("  tern clock subscribe {https} --tls-disable-verify");
+    println!("  {tern} clock subscribe {https} --tls-disable-verify");
     println!(
-        "  (or pin the certificate: tern clock subscribe {https} --cert-hash {})",
+        "  (or pin the certificate: {tern} clock subscribe {https} --cert-hash {})",
         fingerprint.to_hex()
     );
     if let Some(page) = page {
