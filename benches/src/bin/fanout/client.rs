@@ -11,8 +11,10 @@ use tern_moq::data::{
     SubgroupHeader, SubgroupId, SubgroupObject, encode_subgroup_header,
     encode_subgroup_object_header,
 };
+use tern_moq::ReasonPhrase;
+use tern_moq::message::codes::RequestErrorCode;
 use tern_moq::message::{
-    Parameters, PublishNamespace, Setup, Subscribe, SubscribeOk, SubscriptionFilter,
+    Parameters, PublishNamespace, RequestError, Setup, Subscribe, SubscribeOk, SubscriptionFilter,
 };
 use tern_moq::{ControlReader, DataStreamEvent, DataStreamReader, Limits, Message, TrackNamespace};
 use tern_quic::{ClientConfig, RecvStream, SendStream, Session};
@@ -122,9 +124,22 @@ impl Publisher {
             let mut alias = 1;
             while let Ok((mut send, mut recv)) = s.accept_bi().await {
                 let mut reader = ControlReader::new(Limits::default());
-                let Ok(Message::Subscribe(_)) = read(&mut recv, &mut reader).await else {
-                    continue;
-                };
+                match read(&mut recv, &mut reader).await {
+                    Ok(Message::Subscribe(_)) => {}
+                    Ok(_) => {
+                        // Other requests (a relay's SUBSCRIBE_NAMESPACE, say): say so, do not hang.
+                        let refuse = RequestError {
+                            error_code: RequestErrorCode::NOT_SUPPORTED,
+                            retry_interval: 0,
+                            error_reason: ReasonPhrase::new("not supported by this publisher".to_owned()),
+                            redirect: None,
+                        };
+                        let _ = write(&mut send, refuse).await;
+                        let _ = send.finish();
+                        continue;
+                    }
+                    Err(_) => continue,
+                }
                 *count.lock().unwrap_or_else(|e| e.into_inner()) += 1;
                 let ok = SubscribeOk {
                     track_alias: alias,

@@ -89,6 +89,8 @@ async fn one(
     let relay = relay::start(kind, bins, port, cert, key, 1)?;
     let url = format!("https://localhost:{port}");
     let publisher = client::Publisher::start(&url, "bench").await?;
+    // Some relays route an announced namespace asynchronously after acknowledging it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let mut subs = Vec::new();
     for _ in 0..n {
         match client::subscribe(&url, "bench", "video").await {
