@@ -183,6 +183,9 @@ pub struct CacheConfig {
     /// How long a group stays cached after it ends (`"30s"`, `"500ms"`, `"2m"`).
     #[serde(with = "duration::human")]
     pub max_duration: Duration,
+    /// Bytes one group may hold (a publisher that never ends its group loses the oldest objects
+    /// of it from the cache past this; live delivery goes on).
+    pub max_group_bytes: u64,
 }
 
 impl Default for CacheConfig {
@@ -190,6 +193,7 @@ impl Default for CacheConfig {
         Self {
             max_bytes: 256 * MIB,
             max_duration: Duration::from_secs(30),
+            max_group_bytes: 32 * MIB,
         }
     }
 }
@@ -198,7 +202,8 @@ impl Default for CacheConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SubscriberConfig {
-    /// Bytes queued for one subscriber before it is considered behind.
+    /// Bytes of older groups queued for one subscriber (cached, not yet sent to it) before it
+    /// skips to the newest group.
     pub max_queued_bytes: u64,
     /// Groups a subscriber may lag before it skips to the newest group.
     pub max_lag_groups: u64,
@@ -426,7 +431,7 @@ settings! {
     limits.max_object_size, limits.max_control_message, limits.max_requests_per_session,
     limits.max_subscriptions_per_session, limits.max_namespace_fields, limits.max_sessions_per_ip,
     limits.retry_above_handshakes,
-    cache.max_bytes, cache.max_duration,
+    cache.max_bytes, cache.max_duration, cache.max_group_bytes,
     subscriber.max_queued_bytes, subscriber.max_lag_groups, subscriber.too_far_behind_after,
     quic.congestion, quic.idle_timeout, quic.keep_alive, quic.stream_receive_window,
     quic.receive_window, quic.send_window, quic.max_concurrent_bidi_streams,
@@ -560,7 +565,7 @@ impl Config {
         }
 
         let limits = &self.limits;
-        let nonzero: [(&'static str, u64); 17] = [
+        let nonzero: [(&'static str, u64); 18] = [
             ("limits.max_object_size", limits.max_object_size),
             (
                 "limits.max_control_message",
@@ -584,6 +589,7 @@ impl Config {
             ),
             ("cache.max_bytes", self.cache.max_bytes),
             ("cache.max_duration", nanos(self.cache.max_duration)),
+            ("cache.max_group_bytes", self.cache.max_group_bytes),
             (
                 "subscriber.max_queued_bytes",
                 self.subscriber.max_queued_bytes,

@@ -58,9 +58,11 @@ pub fn node_settings(c: &Config) -> (RouterConfig, NodeSettings) {
         cache: CacheBudget {
             max_bytes: c.cache.max_bytes as usize,
             max_age: c.cache.max_duration,
+            max_group_bytes: c.cache.max_group_bytes as usize,
         },
         lag: LagPolicy {
             max_lag_groups: c.subscriber.max_lag_groups,
+            max_pending_bytes: c.subscriber.max_queued_bytes,
             skip_window: c.subscriber.too_far_behind_after,
             ..LagPolicy::default()
         },
@@ -70,6 +72,7 @@ pub fn node_settings(c: &Config) -> (RouterConfig, NodeSettings) {
             ..tern_moq::Limits::default()
         },
         max_requests_per_session: c.limits.max_requests_per_session as usize,
+        max_namespace_fields: c.limits.max_namespace_fields as usize,
     };
     (router, settings)
 }

@@ -17,6 +17,9 @@ pub struct CacheBudget {
     pub max_bytes: usize,
     /// Groups older than this are evicted (except each track's newest).
     pub max_age: Duration,
+    /// Bytes one group may hold; past it the group's oldest objects are dropped (see
+    /// [`Track::with_group_limit`]), so a group that never ends stays bounded.
+    pub max_group_bytes: usize,
 }
 
 impl Default for CacheBudget {
@@ -24,6 +27,7 @@ impl Default for CacheBudget {
         Self {
             max_bytes: 256 << 20,
             max_age: Duration::from_secs(30),
+            max_group_bytes: super::track::DEFAULT_MAX_GROUP_BYTES,
         }
     }
 }

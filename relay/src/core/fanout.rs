@@ -6,8 +6,9 @@
 //! cloning [`bytes::Bytes`] handles, so N subscribers share one payload allocation, and nothing is
 //! queued per subscriber beyond the cursor: a slow subscriber simply lags in the log.
 //!
-//! A subscriber that lags more than `max_lag_groups` groups, or whose next object is older than
-//! `max_lag`, has its old subgroup streams reset and jumps to the start of the newest group. One
+//! A subscriber that lags more than `max_lag_groups` groups or `max_pending_bytes` bytes, or whose
+//! next object is older than `max_lag`, has its old subgroup streams reset and jumps to the start
+//! of the newest group. One
 //! that keeps having to skip (more than `max_skips` within `skip_window`) is ended with
 //! PUBLISH_DONE(TOO_FAR_BEHIND).
 
@@ -27,6 +28,9 @@ pub const RESET_CANCELLED: u64 = 0x1;
 pub struct LagPolicy {
     /// Groups a subscriber may trail the newest group before skipping.
     pub max_lag_groups: u64,
+    /// Bytes of older groups a subscriber may have left to send before skipping (what is queued
+    /// for it: the cache holds them, the cursor has not reached them).
+    pub max_pending_bytes: u64,
     /// Age of the next pending object beyond which the subscriber skips (the delivery timeout).
     pub max_lag: Duration,
     /// How long a reader may trail by more than `max_lag_groups` before it skips: a reader
@@ -42,6 +46,7 @@ impl Default for LagPolicy {
     fn default() -> Self {
         Self {
             max_lag_groups: 2,
+            max_pending_bytes: 4 << 20,
             max_lag: Duration::from_secs(5),
             group_grace: Duration::from_millis(500),
             max_skips: 5,
@@ -323,9 +328,11 @@ impl Fanout {
             .caught_up_at
             .map_or(Duration::ZERO, |t| now.saturating_duration_since(t))
             .min(track.age_at(self.cursor, now).unwrap_or(Duration::ZERO));
-        if newest.saturating_sub(at) > self.policy.max_lag_groups
-            && behind > self.policy.group_grace
-        {
+        // Groups held after the reader's, not the difference of IDs: IDs may leap (an origin
+        // that numbers groups by media time).
+        let too_much = track.groups_after(at) > self.policy.max_lag_groups
+            || (at < newest && track.pending_bytes(self.cursor) > self.policy.max_pending_bytes);
+        if too_much && behind > self.policy.group_grace {
             return true;
         }
         at < newest && behind > self.policy.max_lag

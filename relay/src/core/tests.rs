@@ -351,6 +351,7 @@ fn slow_subscriber_skips_to_newest_group_then_too_far_behind() {
     let mut t = Track::new();
     let policy = LagPolicy {
         max_lag_groups: 1,
+        max_pending_bytes: u64::MAX,
         max_lag: Duration::from_secs(60),
         group_grace: Duration::from_millis(500),
         max_skips: 2,
@@ -391,16 +392,121 @@ fn slow_subscriber_skips_to_newest_group_then_too_far_behind() {
         "jumped to the newest group"
     );
     assert_eq!(slow.stats().skips, 1);
-    // Keeps falling behind: ends with TOO_FAR_BEHIND.
+    // Keeps falling behind: the third skip within the window ends it with TOO_FAR_BEHIND, and
+    // its open stream is closed first.
+    let mut last = Vec::new();
     for round in 0..3 {
         for g in 0..3 {
             now += Duration::from_secs(1);
             t.append(obj(4 + round * 3 + g, 0, p.clone()), 0, 0, now);
         }
-        let _ = drain(&mut slow, &t, now);
+        last = drain(&mut slow, &t, now);
+        if slow.is_done() {
+            break;
+        }
     }
     assert!(slow.is_done());
-    let _ = DoneReason::TooFarBehind;
+    assert_eq!(slow.stats().skips, 3, "{last:?}");
+    assert_eq!(
+        last.last(),
+        Some(&Delivery::Done(DoneReason::TooFarBehind)),
+        "{last:?}"
+    );
+    assert_eq!(slow.open_streams(), 0);
+    assert!(slow.poll(&t, now).is_none(), "nothing after the end");
+}
+
+#[test]
+fn a_group_that_never_ends_stays_under_the_group_cap() {
+    let now = Instant::now();
+    let mut t = Track::with_group_limit(10_000);
+    let mut reader = Fanout::new(
+        Filter::AbsoluteStart(Location::new(0, 0))
+            .resolve(None)
+            .expect("r"),
+        t.head(),
+        0,
+        LagPolicy::default(),
+    );
+    let payload = Bytes::from(vec![7u8; 1_000]);
+    for o in 0..1_000 {
+        assert!(matches!(
+            t.append(obj(0, o, payload.clone()), 0, 0, now),
+            Appended::New(_)
+        ));
+        assert!(t.bytes() <= 10_000, "object {o}: {} bytes held", t.bytes());
+    }
+    // The newest objects are there, the oldest are gone, and the group is still the track's.
+    assert_eq!(t.group_count(), 1);
+    assert!(t.payload(Location::new(0, 999)).is_some());
+    assert!(t.payload(Location::new(0, 0)).is_none());
+    // A repeat of a trimmed object is stale, not a new object or a malformed track.
+    assert_eq!(
+        t.append(obj(0, 3, payload.clone()), 0, 0, now),
+        Appended::Stale
+    );
+    // A reader that had not started lags to what is left and gets only held objects, in order.
+    let got = objects(&drain(&mut reader, &t, now));
+    assert!(!got.is_empty() && got.len() <= 10, "{got:?}");
+    assert!(got.windows(2).all(|w| w[0] < w[1]), "{got:?}");
+    assert_eq!(got.last(), Some(&Location::new(0, 999)));
+    // The cache cannot vouch for the trimmed start of the group.
+    let (held, complete) = t.range(Location::new(0, 0), Location::new(0, 999));
+    assert!(!complete);
+    assert_eq!(held.len(), got.len());
+    let (_, tail_complete) = t.range(Location::new(0, 995), Location::new(0, 999));
+    assert!(tail_complete, "the held tail is vouched for");
+}
+
+#[test]
+fn a_group_over_the_cap_evicts_older_groups_first() {
+    let now = Instant::now();
+    let mut t = Track::with_group_limit(5_000);
+    let payload = Bytes::from(vec![1u8; 1_000]);
+    t.append(obj(0, 0, payload.clone()), 0, 0, now);
+    for o in 0..5 {
+        t.append(obj(1, o, payload.clone()), 0, 0, now);
+    }
+    assert_eq!(t.group_ids().collect::<Vec<_>>(), vec![1]);
+    assert!(t.bytes() <= 5_000);
+    assert!(t.payload(Location::new(1, 4)).is_some());
+}
+
+#[test]
+fn a_reader_with_too_many_bytes_queued_skips_ahead() {
+    let t0 = Instant::now();
+    let mut t = Track::new();
+    let policy = LagPolicy {
+        max_lag_groups: 100,
+        max_pending_bytes: 50_000,
+        ..LagPolicy::default()
+    };
+    let mut f = Fanout::new(
+        Filter::AbsoluteStart(Location::new(0, 0))
+            .resolve(None)
+            .expect("r"),
+        t.head(),
+        0,
+        policy,
+    );
+    let payload = Bytes::from(vec![0u8; 10_000]);
+    t.append(obj(0, 0, payload.clone()), 0, 0, t0);
+    assert!(matches!(f.poll(&t, t0), Some(Delivery::Open { .. })));
+    assert!(matches!(f.poll(&t, t0), Some(Delivery::Object { .. })));
+    assert_eq!(t.pending_bytes(t.tail()), 0);
+    // 100 kB lands in 10 groups while the reader is stalled for 1 s: twice its byte budget,
+    // though only 10 groups behind (it may trail 100).
+    let later = t0 + Duration::from_secs(1);
+    for g in 1..=10 {
+        t.append(obj(g, 0, payload.clone()), 0, 0, later);
+    }
+    let got = objects(&drain(&mut f, &t, later + Duration::from_secs(1)));
+    assert_eq!(
+        got,
+        vec![Location::new(10, 0)],
+        "skipped to the newest group"
+    );
+    assert_eq!(f.stats().skips, 1);
 }
 
 #[test]
@@ -416,6 +522,7 @@ fn cache_budget_evicts_oldest_but_never_the_newest_group() {
     let budget = CacheBudget {
         max_bytes: 35_000,
         max_age: Duration::from_secs(3600),
+        ..CacheBudget::default()
     };
     let swept = sweep(&mut [&mut video, &mut init], &budget, now);
     assert!(swept.held <= 35_000, "{swept:?}");
@@ -426,6 +533,7 @@ fn cache_budget_evicts_oldest_but_never_the_newest_group() {
     let budget = CacheBudget {
         max_bytes: usize::MAX,
         max_age: Duration::from_millis(1500),
+        ..CacheBudget::default()
     };
     sweep(
         &mut [&mut video, &mut init],
@@ -572,6 +680,43 @@ fn a_burst_after_an_idle_period_is_not_lag() {
         got.len(),
         10,
         "every group of the burst is delivered: {got:?}"
+    );
+    assert_eq!(f.stats().skips, 0);
+}
+
+#[test]
+fn group_ids_that_leap_are_counted_as_groups() {
+    // An origin numbering groups by media time (milliseconds): 0, 1000, 2000, …
+    let t0 = Instant::now();
+    let mut t = Track::new();
+    let policy = LagPolicy {
+        max_lag_groups: 2,
+        group_grace: Duration::from_millis(100),
+        ..LagPolicy::default()
+    };
+    let mut f = Fanout::new(
+        Filter::AbsoluteStart(Location::new(0, 0))
+            .resolve(None)
+            .expect("r"),
+        t.head(),
+        0,
+        policy,
+    );
+    let p = Bytes::from_static(b"frame");
+    t.append(obj(0, 0, p.clone()), 0, 0, t0);
+    let mut got = objects(&drain(&mut f, &t, t0));
+    // Two groups later (2 s of media) the reader is 2 groups behind, not 2000: no skip.
+    let later = t0 + Duration::from_secs(1);
+    t.append(obj(1000, 0, p.clone()), 0, 0, later);
+    t.append(obj(2000, 0, p.clone()), 0, 0, later);
+    got.extend(objects(&drain(&mut f, &t, later + Duration::from_secs(1))));
+    assert_eq!(
+        got,
+        vec![
+            Location::new(0, 0),
+            Location::new(1000, 0),
+            Location::new(2000, 0)
+        ]
     );
     assert_eq!(f.stats().skips, 0);
 }

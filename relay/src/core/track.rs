@@ -3,7 +3,9 @@
 //! Objects arrive from one or more upstream publishers (deduplicated by location) and are kept
 //! until the cache evicts their group. Every arrival is also appended to a log of [`Entry`]s;
 //! each downstream subscription owns a [`Cursor`] into that log, so fan-out costs one cursor per
-//! subscriber and no copy of any payload. The newest group is never evicted.
+//! subscriber and no copy of any payload. The newest group is never evicted as a whole; a group
+//! that grows past the per-group byte cap (a publisher that never closes its group) loses its
+//! oldest objects instead, so one track never holds more than that cap.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -89,8 +91,28 @@ pub enum Read<'a> {
 #[derive(Debug)]
 struct Subgroup {
     priority: u8,
-    objects: Vec<Object>,
+    /// Objects still held, in arrival order (ascending IDs except in [`DATAGRAM_SUBGROUP`]).
+    objects: VecDeque<Object>,
+    /// Log index of `objects[0]`: how many objects were trimmed from the front.
+    base: usize,
     end: Option<SubgroupEnd>,
+}
+
+impl Subgroup {
+    fn get(&self, index: usize) -> Option<&Object> {
+        self.objects.get(index.checked_sub(self.base)?)
+    }
+
+    /// Whether an object with this ID is held (binary search: IDs ascend within a subgroup).
+    fn holds(&self, id: u64, datagrams: bool) -> bool {
+        if datagrams {
+            self.objects.iter().any(|o| o.location.object == id)
+        } else {
+            self.objects
+                .binary_search_by_key(&id, |o| o.location.object)
+                .is_ok()
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -102,13 +124,24 @@ struct Group {
     subgroups: BTreeMap<u64, Subgroup>,
     /// Object ID of the last object of the group, once known.
     end: Option<u64>,
+    /// Largest object ID trimmed from the front of this group under the per-group cap.
+    trimmed: Option<u64>,
 }
 
+/// Default for [`Track::with_group_limit`]: bytes one group may hold before its oldest objects
+/// are dropped.
+pub const DEFAULT_MAX_GROUP_BYTES: usize = 32 << 20;
+
 /// The cached state of one track.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Track {
     groups: BTreeMap<u64, Group>,
-    log: VecDeque<Entry>,
+    /// Entries in arrival order, each with the bytes appended to the track before it.
+    log: VecDeque<(Entry, u64)>,
+    /// Bytes charged by every object ever appended (the log's running total).
+    appended: u64,
+    /// Bytes one group may hold.
+    max_group_bytes: usize,
     /// Sequence number of `log[0]`.
     log_base: u64,
     largest: Option<Location>,
@@ -121,10 +154,33 @@ pub struct Track {
     evicted_groups: u64,
 }
 
+impl Default for Track {
+    fn default() -> Self {
+        Self::with_group_limit(DEFAULT_MAX_GROUP_BYTES)
+    }
+}
+
 impl Track {
-    /// An empty track.
+    /// An empty track with the default per-group cap.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty track whose groups hold at most `max_group_bytes` each: past it, a group's
+    /// oldest objects are dropped (readers still on them lag and skip ahead).
+    pub fn with_group_limit(max_group_bytes: usize) -> Self {
+        Self {
+            groups: BTreeMap::new(),
+            log: VecDeque::new(),
+            appended: 0,
+            max_group_bytes: max_group_bytes.max(1),
+            log_base: 0,
+            largest: None,
+            bytes: 0,
+            end: None,
+            first: None,
+            evicted_groups: 0,
+        }
     }
 
     /// Largest location received so far (the spec's "Largest Object").
@@ -189,6 +245,14 @@ impl Track {
         }
     }
 
+    /// Number of groups held with an ID above `group`.
+    pub fn groups_after(&self, group: u64) -> u64 {
+        match group.checked_add(1) {
+            Some(next) => self.groups.range(next..).count() as u64,
+            None => 0,
+        }
+    }
+
     /// Group ID of the newest group held.
     pub fn newest_group(&self) -> Option<u64> {
         self.groups.keys().next_back().copied()
@@ -223,6 +287,7 @@ impl Track {
             first_seq: seq,
             subgroups: BTreeMap::new(),
             end: None,
+            trimmed: None,
         });
         if let Some(end) = group.end
             && loc.object > end
@@ -230,14 +295,20 @@ impl Track {
             return Appended::Malformed("object after the end of its group");
         }
         // Deduplicate by location across every subgroup of the group.
-        for sg in group.subgroups.values() {
-            if sg.objects.iter().any(|o| o.location.object == loc.object) {
-                return Appended::Duplicate;
-            }
+        if group
+            .subgroups
+            .iter()
+            .any(|(id, sg)| sg.holds(loc.object, *id == DATAGRAM_SUBGROUP))
+        {
+            return Appended::Duplicate;
+        }
+        if group.trimmed.is_some_and(|t| loc.object <= t) {
+            return Appended::Stale;
         }
         let sg = group.subgroups.entry(subgroup).or_insert_with(|| Subgroup {
             priority,
-            objects: Vec::new(),
+            objects: VecDeque::new(),
+            base: 0,
             end: None,
         });
         if sg.priority != priority && subgroup != DATAGRAM_SUBGROUP {
@@ -246,7 +317,7 @@ impl Track {
         if sg.end.is_some() {
             return Appended::Malformed("object after its subgroup ended");
         }
-        if let Some(last) = sg.objects.last()
+        if let Some(last) = sg.objects.back()
             && last.location.object > loc.object
             && subgroup != DATAGRAM_SUBGROUP
         {
@@ -263,21 +334,79 @@ impl Track {
         }
         let charge = OBJECT_OVERHEAD + object.payload.len() + object.properties.len();
         group.bytes += charge;
+        let over_cap = group.bytes > self.max_group_bytes;
         self.bytes += charge;
-        let index = sg.objects.len();
-        sg.objects.push(object);
-        self.log.push_back(Entry::Object {
-            group: loc.group,
-            subgroup,
-            index,
-        });
+        let index = sg.base + sg.objects.len();
+        sg.objects.push_back(object);
+        self.log.push_back((
+            Entry::Object {
+                group: loc.group,
+                subgroup,
+                index,
+            },
+            self.appended,
+        ));
+        self.appended += charge as u64;
         if self.largest.is_none_or(|l| loc > l) {
             self.largest = Some(loc);
         }
         if self.first.is_none_or(|f| loc < f) {
             self.first = Some(loc);
         }
+        if over_cap {
+            self.enforce_group_cap(loc.group);
+        }
         Appended::New(charge)
+    }
+
+    /// Bring group `id` back under the per-group cap: older groups go first (they are older than
+    /// an over-full group anyway); once it is the only group, its oldest objects go.
+    fn enforce_group_cap(&mut self, id: u64) {
+        while self
+            .groups
+            .get(&id)
+            .is_some_and(|g| g.bytes > self.max_group_bytes)
+        {
+            if self.groups.len() > 1 {
+                self.evict_oldest();
+            } else if !self.trim_front() {
+                break;
+            }
+        }
+    }
+
+    /// Drop the oldest log entry of a track holding a single group, and the object it names.
+    /// Returns false when the log is empty.
+    fn trim_front(&mut self) -> bool {
+        let Some((entry, _)) = self.log.pop_front() else {
+            return false;
+        };
+        self.log_base += 1;
+        if let Entry::Object {
+            group,
+            subgroup,
+            index,
+        } = entry
+            && let Some(g) = self.groups.get_mut(&group)
+            && let Some(sg) = g.subgroups.get_mut(&subgroup)
+            && index == sg.base
+            && let Some(o) = sg.objects.pop_front()
+        {
+            sg.base += 1;
+            let charge = OBJECT_OVERHEAD + o.payload.len() + o.properties.len();
+            g.bytes -= charge;
+            self.bytes -= charge;
+            g.trimmed = g.trimmed.max(Some(o.location.object));
+        }
+        true
+    }
+
+    /// Bytes appended after `cursor`: what a reader there still has to send.
+    pub fn pending_bytes(&self, cursor: Cursor) -> u64 {
+        let offset = cursor.next.saturating_sub(self.log_base) as usize;
+        self.log
+            .get(offset)
+            .map_or(0, |(_, before)| self.appended - before)
     }
 
     /// Record the end of a subgroup stream. `end_of_group` marks the group complete (the
@@ -301,15 +430,18 @@ impl Track {
         sg.end = Some(end);
         if end_of_group
             && end == SubgroupEnd::Fin
-            && let Some(last) = sg.objects.last()
+            && let Some(last) = sg.objects.back()
         {
             g.end = Some(last.location.object);
         }
-        self.log.push_back(Entry::SubgroupEnd {
-            group,
-            subgroup,
-            end,
-        });
+        self.log.push_back((
+            Entry::SubgroupEnd {
+                group,
+                subgroup,
+                end,
+            },
+            self.appended,
+        ));
     }
 
     /// Read the entry under `cursor` and advance it.
@@ -318,7 +450,7 @@ impl Track {
             cursor.next = self.log_base;
             return Some(Read::Lagged);
         }
-        let entry = *self.log.get((cursor.next - self.log_base) as usize)?;
+        let (entry, _) = *self.log.get((cursor.next - self.log_base) as usize)?;
         cursor.next += 1;
         Some(match entry {
             Entry::Object {
@@ -334,7 +466,7 @@ impl Track {
                     // Evicted between log trims: treat as lag.
                     return Some(Read::Lagged);
                 };
-                let Some(obj) = sg.objects.get(index) else {
+                let Some(obj) = sg.get(index) else {
                     return Some(Read::Lagged);
                 };
                 Read::Object(obj, subgroup, sg.priority)
@@ -388,6 +520,12 @@ impl Track {
             if whole && g.end.is_none() {
                 complete = false;
             }
+            // Objects trimmed from the front of the group under the per-group cap.
+            if g.trimmed
+                .is_some_and(|t| gid > start.group || start.object <= t)
+            {
+                complete = false;
+            }
             out.extend(objs);
         }
         let reached = match end.object {
@@ -438,7 +576,7 @@ impl Track {
 
     /// Drop log entries whose group is gone.
     fn trim_log(&mut self) {
-        while let Some(e) = self.log.front() {
+        while let Some((e, _)) = self.log.front() {
             let group = match *e {
                 Entry::Object { group, .. } | Entry::SubgroupEnd { group, .. } => group,
             };
@@ -452,7 +590,7 @@ impl Track {
 
     /// Age of the entry under a cursor (how far a reader is behind in time), if known.
     pub fn age_at(&self, cursor: Cursor, now: Instant) -> Option<Duration> {
-        let entry = self
+        let (entry, _) = self
             .log
             .get(cursor.next.checked_sub(self.log_base)? as usize)?;
         let group = match *entry {
@@ -465,7 +603,7 @@ impl Track {
 
     /// Group ID of the entry under a cursor.
     pub fn group_at(&self, cursor: Cursor) -> Option<u64> {
-        let entry = self
+        let (entry, _) = self
             .log
             .get(cursor.next.checked_sub(self.log_base)? as usize)?;
         Some(match *entry {

@@ -59,6 +59,8 @@ pub struct NodeSettings {
     pub limits: tern_moq::Limits,
     /// Requests one session may have open at once.
     pub max_requests_per_session: usize,
+    /// Fields a request's track namespace may have (the draft allows 32).
+    pub max_namespace_fields: usize,
 }
 
 /// Shared state of one relay process.
@@ -170,7 +172,7 @@ impl Hub {
             .or_insert_with(|| {
                 Arc::new(TrackHandle {
                     name: name.clone(),
-                    track: Mutex::new(Track::new()),
+                    track: Mutex::new(Track::with_group_limit(self.settings.cache.max_group_bytes)),
                     notify: Notify::new(),
                     closed: std::sync::atomic::AtomicBool::new(false),
                 })
@@ -289,8 +291,10 @@ impl Hub {
         let mut guards: Vec<MutexGuard<'_, Track>> = handles.iter().map(|h| h.lock()).collect();
         let mut refs: Vec<&mut Track> = guards.iter_mut().map(|g| &mut **g).collect();
         let swept = sweep(&mut refs, &self.settings.cache, now);
+        let groups: usize = refs.iter().map(|t| t.group_count()).sum();
         drop(guards);
         metrics::gauge!(m::CACHE_BYTES).set(swept.held as f64);
+        metrics::gauge!(m::CACHE_GROUPS).set(groups as f64);
         metrics::counter!(m::CACHE_EVICTIONS).increment(swept.groups);
         for h in &handles {
             h.notify.notify_waiters();

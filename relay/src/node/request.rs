@@ -121,6 +121,17 @@ pub async fn run(hub: Arc<Hub>, s: Arc<SessionShared>, mut send: SendStream, mut
         let _ = send.finish();
         return;
     }
+    let max_fields = hub.settings.max_namespace_fields;
+    if let Some(fields) = namespace_fields(&first).filter(|n| *n > max_fields) {
+        let reason = format!(
+            "track namespace has {fields} fields; this relay allows {max_fields} \
+             (limits.max_namespace_fields)"
+        );
+        tracing::info!(session = s.id, message = first.name(), "{reason}");
+        let _ = write_message(&mut send, error(RequestErrorCode::NOT_SUPPORTED, &reason)).await;
+        let _ = send.finish();
+        return;
+    }
     let result = match first {
         Message::Subscribe(m) => subscribe(&hub, &s, m, send, inbound).await,
         Message::PublishNamespace(m) => {
@@ -159,14 +170,21 @@ pub async fn run(hub: Arc<Hub>, s: Arc<SessionShared>, mut send: SendStream, mut
         Message::Publish(m) => super::upstream::publish(&hub, &s, m, send, inbound).await,
         Message::TrackStatus(m) => track_status(&hub, &s, m, send).await,
         Message::Fetch(m) => super::fetch::serve(&hub, &s, m, send, inbound).await,
-        Message::SubscribeTracks(_) => {
-            let e = error(
-                RequestErrorCode::NOT_SUPPORTED,
-                "SUBSCRIBE_TRACKS is not supported yet",
-            );
-            write_message(&mut send, e)
-                .await
-                .and_then(|_| Ok(send.finish()?))
+        Message::SubscribeTracks(m) => {
+            let rid = m.request_id;
+            let prefix = m.track_namespace_prefix.fields().to_vec();
+            let sid = s.id;
+            lifetime(
+                &hub,
+                &s,
+                rid,
+                0,
+                send,
+                inbound,
+                move |r, _| r.handle_subscribe_tracks(sid, rid, prefix),
+                |hub, sid| hub.apply(|r, _| r.handle_subscribe_tracks_done(sid, rid)),
+            )
+            .await
         }
         other => {
             s.violation(
@@ -179,6 +197,26 @@ pub async fn run(hub: Arc<Hub>, s: Arc<SessionShared>, mut send: SendStream, mut
     if let Err(e) = result {
         tracing::debug!(session = s.id, "request ended: {e:#}");
     }
+}
+
+/// Fields of the track namespace (or prefix) a request names.
+fn namespace_fields(m: &Message) -> Option<usize> {
+    let ns = match m {
+        Message::Subscribe(m) => &m.track_namespace,
+        Message::Publish(m) => &m.track_namespace,
+        Message::PublishNamespace(m) => &m.track_namespace,
+        Message::SubscribeNamespace(m) => &m.track_namespace_prefix,
+        Message::SubscribeTracks(m) => &m.track_namespace_prefix,
+        Message::TrackStatus(m) => &m.track_namespace,
+        Message::Fetch(m) => match &m.fetch_type {
+            tern_moq::message::FetchType::Standalone {
+                track_namespace, ..
+            } => track_namespace,
+            _ => return None,
+        },
+        _ => return None,
+    };
+    Some(ns.fields().len())
 }
 
 /// A request that lives as long as its stream: PUBLISH_NAMESPACE, SUBSCRIBE_NAMESPACE.

@@ -19,7 +19,7 @@ use tern_moq::message::Parameters;
 use tern_moq::message::codes::PublishDoneCode;
 use tern_quic::SendStream;
 
-use crate::core::fanout::{Delivery, DoneReason, Fanout};
+use crate::core::fanout::{Delivery, DoneReason, Fanout, FanoutStats};
 use crate::core::types::{Filter, Location, Object, ObjectStatus};
 use crate::metrics as m;
 
@@ -142,6 +142,7 @@ async fn run(
         headers: BytesMut::with_capacity(4096),
     };
     let mut finishing: Option<oneshot::Sender<u64>> = None;
+    let mut reported = FanoutStats::default();
     let result = loop {
         let notified = track.notify.notified();
         tokio::pin!(notified);
@@ -181,6 +182,7 @@ async fn run(
             }
             continue;
         }
+        report(&fanout, &mut reported);
         let mut ended = None;
         for d in batch {
             if let Some(reason) = w.apply(d).await {
@@ -211,11 +213,17 @@ async fn run(
             };
         }
     };
-    let stats = fanout.stats();
-    metrics::counter!(m::SUBSCRIBER_SKIPS).increment(stats.skips);
-    metrics::counter!(m::SUBGROUP_RESETS).increment(stats.resets);
+    report(&fanout, &mut reported);
     metrics::gauge!(m::SUBSCRIPTIONS).decrement(1.0);
     result
+}
+
+/// Count the skips and lag resets the fan-out made since the last report, as they happen.
+fn report(fanout: &Fanout, reported: &mut FanoutStats) {
+    let now = fanout.stats();
+    metrics::counter!(m::SUBSCRIBER_SKIPS).increment(now.skips - reported.skips);
+    metrics::counter!(m::SUBGROUP_RESETS).increment(now.resets - reported.resets);
+    *reported = now;
 }
 
 /// How long one write may wait for the subscriber: its delivery timeout, at most 2 s.
@@ -281,6 +289,8 @@ impl Writer {
                     metrics::counter!(m::BYTES_OUT).increment(object.payload.len() as u64);
                     self.streams.insert((group, subgroup), stream);
                 } else {
+                    // The subscriber did not take the object within its delivery timeout.
+                    metrics::counter!(m::SUBGROUP_RESETS).increment(1);
                     let _ = stream.reset(crate::core::fanout::RESET_DELIVERY_TIMEOUT as u32);
                 }
             }
