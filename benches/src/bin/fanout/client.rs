@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use bytes::{Bytes, BytesMut};
+use tern_moq::ReasonPhrase;
 use tern_moq::data::{
     SubgroupHeader, SubgroupId, SubgroupObject, encode_subgroup_header,
     encode_subgroup_object_header,
 };
-use tern_moq::ReasonPhrase;
 use tern_moq::message::codes::RequestErrorCode;
 use tern_moq::message::{
     Parameters, PublishNamespace, RequestError, Setup, Subscribe, SubscribeOk, SubscriptionFilter,
@@ -131,7 +131,9 @@ impl Publisher {
                         let refuse = RequestError {
                             error_code: RequestErrorCode::NOT_SUPPORTED,
                             retry_interval: 0,
-                            error_reason: ReasonPhrase::new("not supported by this publisher".to_owned()),
+                            error_reason: ReasonPhrase::new(
+                                "not supported by this publisher".to_owned(),
+                            ),
                             redirect: None,
                         };
                         let _ = write(&mut send, refuse).await;
