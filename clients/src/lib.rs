@@ -2,7 +2,7 @@
 //! command line is built from.
 //!
 //! - [`client`]: sessions, publishers ([`client::TrackWriter`]) and subscribers
-//!   ([`client::Subscription`]) over `tern-quic` and the `tern-moq` codec.
+//!   ([`client::Subscription`]): the `tern-client` crate, re-exported.
 //! - [`framing`]: how `tern publish` / `tern subscribe` cut stdin into objects and write them
 //!   back (sans-IO).
 //! - [`clock`]: the clock track of Cloudflare's `moq-clock-ietf` (time ↔ groups and objects).
@@ -10,7 +10,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod client;
+pub use tern_client as client;
 pub mod clock;
 pub mod framing;
 pub mod web;

@@ -14,6 +14,9 @@
 //! Protocol decisions that need no I/O live in sans-IO pieces ([`Reorder`], the track state
 //! behind [`TrackWriter`]); the async code around them only moves bytes.
 
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
 mod driver;
 mod publisher;
 mod reorder;

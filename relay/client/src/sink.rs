@@ -44,6 +44,8 @@ struct Writer {
     failed: Option<u64>,
     finished: VecDeque<SendStream>,
     opened: u64,
+    /// Publisher priority written in every subgroup header.
+    priority: u8,
 }
 
 impl Writer {
@@ -70,11 +72,13 @@ impl Writer {
             tracing::debug!(group, "no stream credit in time: group skipped");
             return None;
         };
+        // More important tracks (lower publisher priority) are sent first.
+        let _ = stream.set_priority(255 - i32::from(self.priority));
         let header = SubgroupHeader {
             track_alias: self.alias,
             group_id: group,
             subgroup_id: SubgroupId::Zero,
-            publisher_priority: Some(0),
+            publisher_priority: Some(self.priority),
             has_properties: false,
             end_of_group: false,
             first_object: false,
@@ -149,7 +153,10 @@ pub(crate) async fn run(
     mut reader: ControlReader,
 ) {
     let Attached {
-        mut rx, skip_below, ..
+        mut rx,
+        skip_below,
+        priority,
+        ..
     } = attached;
     let _active = shared.sink_started();
     let mut w = Writer {
@@ -159,6 +166,7 @@ pub(crate) async fn run(
         failed: None,
         finished: VecDeque::new(),
         opened: 0,
+        priority,
     };
     let outcome = loop {
         tokio::select! {

@@ -5,7 +5,7 @@
 //! A subscriber whose queue is full loses the rest of the current group: its writer resets that
 //! group's stream and resumes at the next group. Nothing is buffered beyond the queue.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::{Bytes, BytesMut};
@@ -29,6 +29,9 @@ pub(crate) enum SinkCmd {
     /// The track ended.
     End,
 }
+
+/// Publisher priority of a track nobody set one for (the middle of the range).
+pub const DEFAULT_PRIORITY: u8 = 128;
 
 /// Commands a subscriber's queue holds. Bounds memory per subscriber.
 pub(crate) const SINK_QUEUE: usize = 512;
@@ -61,6 +64,8 @@ struct State {
 pub(crate) struct TrackShared {
     pub namespace: TrackNamespace,
     pub name: Bytes,
+    /// Publisher priority of the track's subgroups (lower is more important).
+    pub priority: AtomicU8,
     state: Mutex<State>,
 }
 
@@ -69,6 +74,7 @@ pub(crate) struct Attached {
     pub rx: mpsc::Receiver<SinkCmd>,
     pub skip_below: Arc<AtomicU64>,
     pub largest: Option<Location>,
+    pub priority: u8,
 }
 
 impl TrackShared {
@@ -144,6 +150,7 @@ impl TrackShared {
             });
         }
         Attached {
+            priority: self.priority.load(Ordering::Relaxed),
             rx,
             skip_below,
             largest,
@@ -204,12 +211,20 @@ impl TrackWriter {
         let shared = Arc::new(TrackShared {
             namespace,
             name: name.into(),
+            priority: AtomicU8::new(DEFAULT_PRIORITY),
             state: Mutex::new(State::default()),
         });
         Self {
             _end: Arc::new(EndOnDrop(shared.clone())),
             shared,
         }
+    }
+
+    /// Set the publisher priority of this track's subgroups (0 is the most important;
+    /// default 128). Applies to subscribers that attach from now on; the QUIC streams of the
+    /// more important tracks are sent first.
+    pub fn set_priority(&self, priority: u8) {
+        self.shared.priority.store(priority, Ordering::Relaxed);
     }
 
     /// The track namespace.
