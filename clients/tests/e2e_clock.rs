@@ -8,7 +8,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{ChildGuard, Lines, Relay, TempDir, free_udp_port, peer, tern, wait_exit};
+use common::{CfRelay, ChildGuard, Lines, Relay, peer, tern, wait_exit};
 
 /// `YYYY-MM-DD HH:MM:SS`, as both clocks print.
 fn is_tick(line: &str) -> bool {
@@ -20,72 +20,6 @@ fn is_tick(line: &str) -> bool {
             13 | 16 => *c == b':',
             _ => c.is_ascii_digit(),
         })
-}
-
-/// Cloudflare's relay on a free port with a fresh self-signed certificate.
-struct CfRelay {
-    _guard: ChildGuard,
-    _dir: TempDir,
-    addr: String,
-}
-
-impl CfRelay {
-    fn start() -> Self {
-        let dir = TempDir::new("cf-relay");
-        let cert = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
-            .expect("self-signed certificate");
-        let (cert_path, key_path) = (dir.0.join("cert.pem"), dir.0.join("key.pem"));
-        std::fs::write(&cert_path, cert.cert.pem()).expect("write cert");
-        std::fs::write(&key_path, cert.signing_key.serialize_pem()).expect("write key");
-        let addr = format!("127.0.0.1:{}", free_udp_port());
-        let mut cmd = Command::new(peer("moq-relay-ietf"));
-        cmd.arg("--bind")
-            .arg(&addr)
-            .arg("--tls-cert")
-            .arg(&cert_path)
-            .arg("--tls-key")
-            .arg(&key_path)
-            .arg("--coordinator-file")
-            .arg(dir.0.join("coordinator.json"))
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut guard = ChildGuard::spawn("moq-relay-ietf", &mut cmd);
-        let mut out = Lines::new(guard.child.stdout.take().expect("stdout"));
-        let mut err = Lines::new(guard.child.stderr.take().expect("stderr"));
-        let listening = |l: &str| l.contains("listening on");
-        let mut ready = false;
-        for _ in 0..100 {
-            ready = !out
-                .wait_for(1, Duration::from_millis(50), listening)
-                .is_empty()
-                || !err
-                    .wait_for(1, Duration::from_millis(50), listening)
-                    .is_empty();
-            if ready {
-                break;
-            }
-        }
-        assert!(
-            ready,
-            "moq-relay-ietf did not start: {:?} {:?}",
-            out.seen, err.seen
-        );
-        Self {
-            _guard: guard,
-            _dir: dir,
-            addr,
-        }
-    }
-
-    fn https_url(&self) -> String {
-        format!("https://{}", self.addr)
-    }
-
-    fn moqt_url(&self) -> String {
-        format!("moqt://{}", self.addr)
-    }
 }
 
 /// Start a clock publisher and give it a moment to announce its namespace.

@@ -1,1 +1,18 @@
-//! Not built yet: this crate's capability lands with its own issue. See README.md.
+//! The origin: media in, a MoQ broadcast out.
+//!
+//! - [`Broadcast`]: the publish side, a library the gateways reuse. It takes the tracks of a
+//!   broadcast and then [`Sample`](tern_cmaf::Sample)s, packages them with
+//!   [`tern_cmaf::packager`] (one group per GOP, one object per frame, a `prft` publish stamp)
+//!   and publishes the media tracks, the init track and both catalogs on a relay session.
+//! - [`source`]: where samples come from: fragmented MP4 on a pipe (an ffmpeg process), an MP4
+//!   file or the embedded sample clip looped with continuous timestamps.
+//! - [`ladder`]: a live ffmpeg encoding ladder (three renditions, AAC and Opus).
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod broadcast;
+pub mod ladder;
+pub mod source;
+
+pub use broadcast::{Broadcast, Priorities};

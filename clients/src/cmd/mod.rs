@@ -3,6 +3,7 @@
 mod client;
 mod clock;
 mod demo;
+mod origin;
 mod publish;
 mod relay;
 mod subscribe;
@@ -21,6 +22,9 @@ pub struct Cli {
 enum Command {
     /// Run a relay node (raw QUIC and WebTransport on one UDP port).
     Relay(relay::Args),
+    /// Publish a broadcast (media tracks, init track, catalogs) from fMP4, a file, the sample
+    /// clip or a live ffmpeg ladder.
+    Origin(origin::Args),
     /// Publish objects read from stdin as a track (see --framing).
     Publish(publish::Args),
     /// Write a track's objects to stdout (see --framing).
@@ -36,6 +40,10 @@ enum Command {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Relay(args) => relay::run(args).await,
+        Command::Origin(args) => {
+            client::init_logging();
+            origin::run(args).await
+        }
         Command::Publish(args) => {
             client::init_logging();
             publish::run(args).await

@@ -22,6 +22,9 @@ pub struct Args {
     /// How objects are written to stdout.
     #[arg(long, value_enum, default_value_t = Framing::Lines)]
     pub framing: Framing,
+    /// Exit after writing this many objects (for example 1 to print a catalog).
+    #[arg(long, value_name = "N")]
+    pub max_objects: Option<u64>,
 }
 
 /// Run until the publisher ends the track (or Ctrl-C).
@@ -44,7 +47,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let mut out = tokio::io::stdout();
     let mut encoder = Encoder::new(args.framing);
     let mut buf = Vec::new();
+    let mut written = 0u64;
     let result = loop {
+        if args.max_objects.is_some_and(|max| written >= max) {
+            break Ok(());
+        }
         let next = tokio::select! {
             n = sub.next() => n,
             _ = shutdown_signal() => break Ok(()),
@@ -55,6 +62,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 encoder.encode(o.group, &o.payload, &mut buf);
                 out.write_all(&buf).await?;
                 out.flush().await?;
+                written += 1;
             }
             Ok(None) => break Ok(()),
             Err(e) => break Err(anyhow::anyhow!(args.connect.describe(&e))),

@@ -225,3 +225,69 @@ pub fn wait_exit(guard: &mut ChildGuard, timeout: Duration) -> Option<std::proce
     }
     None
 }
+
+/// Cloudflare's relay (`moq-relay-ietf`) on a free port with a fresh self-signed certificate.
+pub struct CfRelay {
+    _guard: ChildGuard,
+    _dir: TempDir,
+    addr: String,
+}
+
+impl CfRelay {
+    pub fn start() -> Self {
+        let dir = TempDir::new("cf-relay");
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
+            .expect("self-signed certificate");
+        let (cert_path, key_path) = (dir.0.join("cert.pem"), dir.0.join("key.pem"));
+        std::fs::write(&cert_path, cert.cert.pem()).expect("write cert");
+        std::fs::write(&key_path, cert.signing_key.serialize_pem()).expect("write key");
+        let addr = format!("127.0.0.1:{}", free_udp_port());
+        let mut cmd = Command::new(peer("moq-relay-ietf"));
+        cmd.arg("--bind")
+            .arg(&addr)
+            .arg("--tls-cert")
+            .arg(&cert_path)
+            .arg("--tls-key")
+            .arg(&key_path)
+            .arg("--coordinator-file")
+            .arg(dir.0.join("coordinator.json"))
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut guard = ChildGuard::spawn("moq-relay-ietf", &mut cmd);
+        let mut out = Lines::new(guard.child.stdout.take().expect("stdout"));
+        let mut err = Lines::new(guard.child.stderr.take().expect("stderr"));
+        let listening = |l: &str| l.contains("listening on");
+        let mut ready = false;
+        for _ in 0..100 {
+            ready = !out
+                .wait_for(1, Duration::from_millis(50), listening)
+                .is_empty()
+                || !err
+                    .wait_for(1, Duration::from_millis(50), listening)
+                    .is_empty();
+            if ready {
+                break;
+            }
+        }
+        assert!(
+            ready,
+            "moq-relay-ietf did not start: {:?} {:?}",
+            out.seen, err.seen
+        );
+        Self {
+            _guard: guard,
+            _dir: dir,
+            addr,
+        }
+    }
+
+    pub fn https_url(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+
+    pub fn moqt_url(&self) -> String {
+        format!("moqt://{}", self.addr)
+    }
+}

@@ -1,0 +1,237 @@
+//! `tern origin` with peers nobody here wrote: an ffmpeg-made fragmented MP4 (H.264 without
+//! B-frames + AAC) published by `tern origin`, through `tern relay` and through Cloudflare's
+//! `moq-relay-ietf`, played by Cloudflare's `moq-sub --catalog` (it reads the catalogformat-01
+//! `.catalog` and the `0.mp4` init track) into an MP4 that ffprobe reads with the right codecs,
+//! size and frame count. The MSF `catalog` is read back with `tern subscribe`.
+//!
+//! Every wait is bounded; children are killed on drop; only 127.0.0.1 and port 0 are used.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{CfRelay, ChildGuard, Lines, Relay, TempDir, peer, tern, wait_exit};
+
+const FPS: u64 = 30;
+const SECONDS: u64 = 6;
+
+/// 6 s of 320x240 test pattern (keyframe every 30 frames, no B-frames) and a 48 kHz tone, as
+/// fragmented MP4 with a fragment per frame.
+fn make_input(dir: &Path) -> PathBuf {
+    let path = dir.join("input.mp4");
+    let status = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
+        .args(["-f", "lavfi", "-i"])
+        .arg(format!(
+            "testsrc=size=320x240:rate={FPS}:duration={SECONDS}"
+        ))
+        .args(["-f", "lavfi", "-i"])
+        .arg(format!(
+            "sine=frequency=440:sample_rate=48000:duration={SECONDS}"
+        ))
+        .args(["-c:v", "libx264", "-preset", "ultrafast", "-bf", "0"])
+        .args([
+            "-g",
+            "30",
+            "-keyint_min",
+            "30",
+            "-sc_threshold",
+            "0",
+            "-pix_fmt",
+            "yuv420p",
+        ])
+        .args(["-c:a", "aac", "-b:a", "64k"])
+        .args([
+            "-f",
+            "mp4",
+            "-movflags",
+            "cmaf+frag_every_frame+empty_moov+default_base_moof",
+        ])
+        .arg(&path)
+        .status()
+        .expect("run ffmpeg (apt-get install ffmpeg)");
+    assert!(status.success(), "ffmpeg failed: {status}");
+    path
+}
+
+/// Start `tern origin` on `url` and wait (bounded) until it announced its broadcast.
+fn start_origin(url: &str, namespace: &str, args: &[&str]) -> (ChildGuard, Lines) {
+    let mut cmd = Command::new(tern());
+    cmd.args([
+        "origin",
+        url,
+        "--tls-disable-verify",
+        "--namespace",
+        namespace,
+    ])
+    .args(args)
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped());
+    let mut origin = ChildGuard::spawn("tern origin", &mut cmd);
+    let mut err = Lines::new(origin.child.stderr.take().expect("stderr"));
+    let started = err.wait_for(1, Duration::from_secs(20), |l| {
+        l.contains("tern: publishing")
+    });
+    assert!(
+        !started.is_empty(),
+        "tern origin did not start: {:?}",
+        err.seen
+    );
+    (origin, err)
+}
+
+/// ffprobe's streams of a file as JSON values.
+fn ffprobe_streams(path: &Path) -> Vec<serde_json::Value> {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-count_frames",
+            "-count_packets",
+            "-show_streams",
+        ])
+        .args(["-of", "json"])
+        .arg(path)
+        .output()
+        .expect("run ffprobe");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "ffprobe printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    json["streams"].as_array().cloned().unwrap_or_default()
+}
+
+fn num(stream: &serde_json::Value, key: &str) -> u64 {
+    stream[key]
+        .as_u64()
+        .or_else(|| stream[key].as_str().and_then(|s| s.parse().ok()))
+        .unwrap_or_else(|| panic!("ffprobe {key} missing: {stream}"))
+}
+
+/// moq-sub --catalog from `url` into `out` until the origin ends (bounded), then SIGINT.
+fn play_with_moq_sub(url: &str, namespace: &str, out: &Path, origin: &mut ChildGuard) {
+    let mut cmd = Command::new(peer("moq-sub"));
+    cmd.args([
+        "--name",
+        namespace,
+        url,
+        "--catalog",
+        "--tls-disable-verify",
+    ])
+    .env("RUST_LOG", "info")
+    .stdout(std::fs::File::create(out).expect("create out.mp4"))
+    .stderr(Stdio::inherit());
+    let mut sub = ChildGuard::spawn("moq-sub", &mut cmd);
+    let status = wait_exit(origin, Duration::from_secs(SECONDS + 20)).expect("origin ends");
+    assert!(status.success(), "tern origin failed: {status}");
+    // Let the tail of the last group arrive, then stop moq-sub so it writes what it has.
+    std::thread::sleep(Duration::from_millis(1500));
+    if let Ok(Some(status)) = sub.child.try_wait() {
+        eprintln!("moq-sub already exited: {status}");
+    } else {
+        assert!(
+            sub.interrupt(Duration::from_secs(10)).is_some(),
+            "moq-sub did not stop"
+        );
+    }
+}
+
+/// What moq-sub wrote: H.264 320x240 and AAC 48 kHz, with at least `min_video` frames, each
+/// packet decoded but possibly the last one (moq-sub never flushes the bytes after the last
+/// 0x0A it wrote).
+fn check_output(path: &Path, min_video: u64, case: &str) {
+    let streams = ffprobe_streams(path);
+    let video = streams
+        .iter()
+        .find(|s| s["codec_type"] == "video")
+        .unwrap_or_else(|| panic!("{case}: no video stream: {streams:?}"));
+    assert_eq!(video["codec_name"], "h264", "{case}");
+    assert_eq!(
+        (num(video, "width"), num(video, "height")),
+        (320, 240),
+        "{case}"
+    );
+    let (packets, frames) = (num(video, "nb_read_packets"), num(video, "nb_read_frames"));
+    assert!(
+        frames >= min_video && frames <= FPS * SECONDS && frames + 1 >= packets,
+        "{case}: {frames} video frames decoded of {packets} packets (want ≥ {min_video})"
+    );
+    let audio = streams
+        .iter()
+        .find(|s| s["codec_type"] == "audio")
+        .unwrap_or_else(|| panic!("{case}: no audio stream: {streams:?}"));
+    assert_eq!(audio["codec_name"], "aac", "{case}");
+    assert_eq!(num(audio, "sample_rate"), 48_000, "{case}");
+    // 1024 samples per AAC frame: 46.9 frames a second.
+    let audio_frames = num(audio, "nb_read_frames");
+    assert!(
+        audio_frames * 1024 >= min_video * 48_000 / FPS,
+        "{case}: {audio_frames} audio frames for {frames} video frames"
+    );
+    eprintln!("{case}: {frames} video frames, {audio_frames} audio frames");
+}
+
+#[test]
+fn e2e_origin_through_tern_relay_plays_in_moq_sub() {
+    let dir = TempDir::new("origin-tern");
+    let input = make_input(&dir.0);
+    let relay = Relay::start(&[]);
+    let url = relay.https_url();
+    let ns = "e2e/origin";
+    let started = Instant::now();
+    let (mut origin, _err) = start_origin(&url, ns, &["--input", input.to_str().expect("utf-8")]);
+
+    // The MSF catalog, read back with tern's own subscriber.
+    let msf = Command::new(tern())
+        .args(["subscribe", &relay.moqt_url(), "--tls-disable-verify"])
+        .args([
+            "--namespace",
+            ns,
+            "--track",
+            "catalog",
+            "--max-objects",
+            "1",
+        ])
+        .output()
+        .expect("tern subscribe");
+    let text = String::from_utf8_lossy(&msf.stdout);
+    let catalog: serde_json::Value = serde_json::from_str(text.lines().next().unwrap_or(""))
+        .unwrap_or_else(|e| panic!("MSF catalog is not JSON ({e}): {text}"));
+    let tracks = catalog["tracks"].as_array().expect("tracks");
+    let names: Vec<&str> = tracks.iter().filter_map(|t| t["name"].as_str()).collect();
+    assert_eq!(names, ["video-240p", "audio-aac"], "{catalog}");
+    assert_eq!(tracks[0]["packaging"], "cmaf");
+    assert_eq!(tracks[0]["role"], "video");
+    assert!(
+        tracks[0]["codec"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("avc1."))
+    );
+    assert_eq!(tracks[1]["codec"], "mp4a.40.2");
+    assert_eq!(tracks[1]["samplerate"], 48_000);
+
+    // moq-sub joins after the first frames: the relay's cache still has every group.
+    let out = dir.0.join("out.mp4");
+    play_with_moq_sub(&url, ns, &out, &mut origin);
+    check_output(&out, FPS * SECONDS - 2, "through tern relay");
+    eprintln!("took {:.1} s", started.elapsed().as_secs_f64());
+}
+
+#[test]
+fn e2e_origin_through_cloudflare_relay_plays_in_moq_sub() {
+    let dir = TempDir::new("origin-cf");
+    let input = make_input(&dir.0);
+    let relay = CfRelay::start();
+    let url = relay.https_url();
+    let ns = "e2e/origin-cf";
+    let (mut origin, _err) = start_origin(&url, ns, &["--input", input.to_str().expect("utf-8")]);
+    // Cloudflare's relay keeps no history: moq-sub starts at the group being published when its
+    // subscription reaches the origin, so at least the last 3 of the 6 seconds.
+    let out = dir.0.join("out.mp4");
+    play_with_moq_sub(&url, ns, &out, &mut origin);
+    check_output(&out, FPS * 3, "through moq-relay-ietf");
+}

@@ -1,0 +1,194 @@
+//! A broadcast on a relay session: the media tracks, `0.mp4`, `catalog` and `.catalog`.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use tern_client::{Announcement, Session, TrackWriter};
+use tern_cmaf::catalog::{self, CF_TRACK, INIT_TRACK, MSF_TRACK};
+use tern_cmaf::packager::Packager;
+use tern_cmaf::{Sample, TrackInfo, TrackKind};
+use tern_moq::TrackNamespace;
+
+/// When the catalogs are published again with bitrates and frame rates measured from the media.
+const MEASURED_CATALOG_AFTER: Duration = Duration::from_secs(2);
+
+/// Publisher priorities (lower is more important, as in MoQ).
+#[derive(Debug, Clone, Copy)]
+pub struct Priorities {
+    /// Catalogs and the init track.
+    pub metadata: u8,
+    /// Audio tracks.
+    pub audio: u8,
+    /// Video tracks.
+    pub video: u8,
+}
+
+impl Default for Priorities {
+    fn default() -> Self {
+        Self {
+            metadata: 0,
+            audio: 1,
+            video: 2,
+        }
+    }
+}
+
+/// Wall-clock time now, in Unix microseconds (the publish stamp).
+fn unix_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+/// A broadcast being published.
+pub struct Broadcast {
+    namespace: TrackNamespace,
+    path: String,
+    packager: Packager,
+    media: Vec<TrackWriter>,
+    msf: TrackWriter,
+    cf: TrackWriter,
+    init: TrackWriter,
+    announcement: Option<Announcement>,
+    /// Media time (ms) of the first sample, and whether the measured catalog went out.
+    first_ms: Option<u64>,
+    measured: bool,
+    /// Group ID base (also the first catalog and init group).
+    base: u64,
+}
+
+impl std::fmt::Debug for Broadcast {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Broadcast")
+            .field("namespace", &self.path)
+            .field("tracks", &self.track_names())
+            .finish()
+    }
+}
+
+impl Broadcast {
+    /// Announce `namespace` on `session` (PUBLISH_NAMESPACE) with `tracks`, publish the init
+    /// track and both catalogs, and serve every track to the relay's SUBSCRIBEs.
+    ///
+    /// Group IDs are `group_base` plus media time in milliseconds; `None` takes the Unix time
+    /// in milliseconds now, so a restarted origin's groups are newer than its last run's.
+    pub async fn start(
+        session: &Session,
+        namespace: TrackNamespace,
+        tracks: Vec<TrackInfo>,
+        priorities: Priorities,
+        group_base: Option<u64>,
+    ) -> anyhow::Result<Self> {
+        let base = group_base.unwrap_or_else(|| unix_micros() / 1000);
+        let packager = Packager::new(tracks)?.with_group_base(base);
+        let path = namespace_path(&namespace);
+        let writer = |name: &str, priority: u8| {
+            let w = TrackWriter::new(namespace.clone(), Bytes::copy_from_slice(name.as_bytes()));
+            w.set_priority(priority);
+            session.serve_track(&w);
+            w
+        };
+        let media = packager
+            .tracks()
+            .iter()
+            .map(|t| {
+                let p = match t.info.kind {
+                    TrackKind::Video => priorities.video,
+                    TrackKind::Audio => priorities.audio,
+                };
+                writer(&t.name, p)
+            })
+            .collect();
+        let mut b = Self {
+            msf: writer(MSF_TRACK, priorities.metadata),
+            cf: writer(CF_TRACK, priorities.metadata),
+            init: writer(INIT_TRACK, priorities.metadata),
+            namespace: namespace.clone(),
+            path,
+            packager,
+            media,
+            announcement: None,
+            first_ms: None,
+            measured: false,
+            base,
+        };
+        b.init.new_group(base)?;
+        b.init.write_object(b.packager.init_segment())?;
+        b.publish_catalogs(base)?;
+        let announcement = session
+            .publish_namespace(namespace)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot publish namespace {}: {e}", b.path))?;
+        b.announcement = Some(announcement);
+        Ok(b)
+    }
+
+    /// The namespace, fields joined by `/`.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The namespace.
+    pub fn namespace(&self) -> &TrackNamespace {
+        &self.namespace
+    }
+
+    /// MoQ names of the media tracks, in input order.
+    pub fn track_names(&self) -> Vec<String> {
+        self.packager
+            .tracks()
+            .iter()
+            .map(|t| t.name.clone())
+            .collect()
+    }
+
+    /// Package and publish one sample.
+    pub fn push(&mut self, sample: &Sample) -> anyhow::Result<()> {
+        let Some(object) = self.packager.push(sample, unix_micros())? else {
+            return Ok(());
+        };
+        let writer = &self.media[object.track];
+        if object.new_group {
+            writer.new_group(object.group)?;
+        }
+        writer.write_object(object.payload)?;
+        let ms = sample.decode_time().as_millis();
+        let first = *self.first_ms.get_or_insert(ms);
+        if !self.measured && ms.saturating_sub(first) >= MEASURED_CATALOG_AFTER.as_millis() as u64 {
+            self.measured = true;
+            self.publish_catalogs(self.base + 1)?;
+        }
+        Ok(())
+    }
+
+    /// End every track (subscribers get PUBLISH_DONE) and withdraw the namespace.
+    pub fn finish(mut self) {
+        for w in self.media.iter().chain([&self.msf, &self.cf, &self.init]) {
+            w.finish();
+        }
+        if let Some(a) = self.announcement.take() {
+            a.done();
+        }
+    }
+
+    fn publish_catalogs(&self, group: u64) -> anyhow::Result<()> {
+        let now_ms = unix_micros() / 1000;
+        let tracks = self.packager.tracks();
+        let msf = catalog::msf(&self.path, tracks, now_ms);
+        let cf = catalog::catalogformat01(&self.path, tracks);
+        for (w, json) in [(&self.msf, msf), (&self.cf, cf)] {
+            w.new_group(group)?;
+            w.write_object(Bytes::from(serde_json::to_vec(&json)?))?;
+        }
+        Ok(())
+    }
+}
+
+/// Namespace fields joined by `/` (lossy for non-UTF-8 fields).
+fn namespace_path(ns: &TrackNamespace) -> String {
+    ns.fields()
+        .iter()
+        .map(|f| String::from_utf8_lossy(f).into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
