@@ -35,10 +35,20 @@ fn chromium_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/chromium")
 }
 
-/// ffmpeg at real-time pace: testsrc 320x240 (and a 160x120 copy when `two_renditions`) in
-/// H.264 with a keyframe every 30 frames and no B-frames, a 440 Hz sine in AAC, as CMAF with
-/// one fragment per frame on stdout.
-fn ffmpeg(two_renditions: bool) -> Command {
+/// What ffmpeg encodes: testsrc 320x240 at 30 fps with a keyframe every 30 frames and no
+/// B-frames, and a 440 Hz sine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Media {
+    /// H.264 + AAC.
+    H264Aac,
+    /// H.264 320x240 and a 160x120 copy (two video tracks) + AAC.
+    TwoH264Aac,
+    /// HEVC (`hvc1`, which headless Chromium cannot decode) + Opus.
+    HevcOpus,
+}
+
+/// ffmpeg at real-time pace writing `media` as CMAF with one fragment per frame on stdout.
+fn ffmpeg(media: Media) -> Command {
     let mut cmd = Command::new("ffmpeg");
     cmd.args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
         .args(["-f", "lavfi", "-i"])
@@ -49,7 +59,7 @@ fn ffmpeg(two_renditions: bool) -> Command {
         .arg(format!(
             "sine=frequency=440:sample_rate=48000:duration={MEDIA_SECONDS}"
         ));
-    if two_renditions {
+    if media == Media::TwoH264Aac {
         cmd.args([
             "-filter_complex",
             "[0:v]split=2[hi][lo0];[lo0]scale=160:120[lo]",
@@ -63,20 +73,30 @@ fn ffmpeg(two_renditions: bool) -> Command {
     } else {
         cmd.args(["-map", "0:v", "-map", "1:a"]);
     }
-    cmd.args([
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-tune",
-        "zerolatency",
-    ])
-    .args(["-pix_fmt", "yuv420p", "-bf", "0"])
-    .args(["-g", "30", "-keyint_min", "30", "-sc_threshold", "0"])
-    .args(["-c:a", "aac", "-b:a", "64k", "-ac", "2"])
-    .args(["-f", "mp4", "-movflags"])
-    .arg("cmaf+frag_every_frame+empty_moov+default_base_moof")
-    .arg("-");
+    if media == Media::HevcOpus {
+        cmd.args(["-c:v", "libx265", "-preset", "ultrafast", "-tag:v", "hvc1"])
+            .args([
+                "-x265-params",
+                "log-level=error:keyint=30:min-keyint=30:scenecut=0:bframes=0",
+            ])
+            .args(["-pix_fmt", "yuv420p"])
+            .args(["-c:a", "libopus", "-b:a", "64k", "-ac", "2"]);
+    } else {
+        cmd.args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-tune",
+            "zerolatency",
+        ])
+        .args(["-pix_fmt", "yuv420p", "-bf", "0"])
+        .args(["-g", "30", "-keyint_min", "30", "-sc_threshold", "0"])
+        .args(["-c:a", "aac", "-b:a", "64k", "-ac", "2"]);
+    }
+    cmd.args(["-f", "mp4", "-movflags"])
+        .arg("cmaf+frag_every_frame+empty_moov+default_base_moof")
+        .arg("-");
     cmd
 }
 
@@ -92,7 +112,7 @@ enum Publisher {
 /// Run the whole chain and return the page's JSON report.
 fn play(
     case: &str,
-    two_renditions: bool,
+    media: Media,
     publisher_kind: Publisher,
     options: serde_json::Value,
 ) -> serde_json::Value {
@@ -122,7 +142,7 @@ fn play(
         .expect("tokio runtime");
 
     // 2. The publisher, fed by ffmpeg's stdout; the page starts once media flows.
-    let mut ff_cmd = ffmpeg(two_renditions);
+    let mut ff_cmd = ffmpeg(media);
     ff_cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
     let mut ffmpeg = ChildGuard::spawn("ffmpeg", &mut ff_cmd);
     let ff_out = ffmpeg.child.stdout.take().expect("ffmpeg stdout");
@@ -292,7 +312,7 @@ fn check_playing(result: &serde_json::Value, publisher: Publisher) {
 fn e2e_player_plays_moq_pub_broadcast() {
     let result = play(
         "single",
-        false,
+        Media::H264Aac,
         Publisher::MoqPub,
         serde_json::json!({ "minFrames": 30, "audio": true }),
     );
@@ -316,7 +336,7 @@ fn e2e_player_switches_renditions() {
     // Tracks: 1.m4s 320x240, 2.m4s 160x120, 3.m4s audio. The page starts on the largest.
     let result = play(
         "switch",
-        true,
+        Media::TwoH264Aac,
         Publisher::MoqPub,
         serde_json::json!({ "minFrames": 30, "audio": true, "switchTo": "2.m4s" }),
     );
@@ -342,7 +362,7 @@ fn e2e_player_switches_renditions() {
 fn e2e_player_msf_catalog_and_latency() {
     let result = play(
         "msf",
-        false,
+        Media::H264Aac,
         Publisher::Msf,
         serde_json::json!({ "minFrames": 30, "audio": true }),
     );
@@ -375,6 +395,32 @@ fn e2e_player_msf_catalog_and_latency() {
             .as_str()
             .is_some_and(|t| t.contains(" ms (median ")),
         "{result}"
+    );
+}
+
+#[test]
+fn e2e_player_names_unsupported_codec() {
+    // HEVC video: headless Chromium has no decoder for it. The page says so, naming the codec,
+    // and still plays the Opus audio.
+    let result = play(
+        "unsupported",
+        Media::HevcOpus,
+        Publisher::Msf,
+        serde_json::json!({ "audio": true, "expectUnsupported": "hvc1" }),
+    );
+    assert_eq!(result["ok"], true, "{result}");
+    let player = &result["player"];
+    assert_eq!(player["state"], "unsupported codec", "{player}");
+    assert_eq!(player["framesDrawn"], 0, "{player}");
+    let message = result["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains("cannot decode hvc1.") && message.contains("video"),
+        "message: {message:?}"
+    );
+    assert_eq!(player["audioCodec"], "opus", "{player}");
+    assert!(
+        player["audioChunksDecoded"].as_u64().unwrap_or(0) > 20,
+        "Opus audio decoded: {player}"
     );
 }
 
@@ -626,7 +672,13 @@ mod msf {
             .position(|w| w == b"avcC")
             .map(|i| &init[i + 4..i + 8])
             .unwrap_or(&[1, 0x64, 0, 0x0d]);
-        let codec = format!("avc1.{:02x}{:02x}{:02x}", avcc[1], avcc[2], avcc[3]);
+        let has = |kind: &[u8]| init.windows(4).any(|w| w == kind);
+        let codec = if has(b"hvcC") {
+            "hvc1".to_owned()
+        } else {
+            format!("avc1.{:02x}{:02x}{:02x}", avcc[1], avcc[2], avcc[3])
+        };
+        let audio_codec = if has(b"dOps") { "opus" } else { "mp4a.40.2" };
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
@@ -642,7 +694,7 @@ mod msf {
                 },
                 {
                     "name": "audio", "packaging": "cmaf", "isLive": true, "role": "audio",
-                    "codec": "mp4a.40.2", "samplerate": 48000, "channelConfig": "2",
+                    "codec": audio_codec, "samplerate": 48000, "channelConfig": "2",
                     "renderGroup": 1,
                     "initData": base64(&init_for(init, AUDIO_ID)),
                 },

@@ -26,6 +26,7 @@ const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
 const userDataDir = mkdtempSync(join(tmpdir(), 'tern-chromium-'));
 const result = { ok: false, page: pageUrl, console: [], checks: {} };
 let context;
+let started = Date.now();
 const hardStop = setTimeout(() => {
   result.reason = `hard timeout after ${timeoutMs + 60000} ms`;
   console.log(JSON.stringify(result));
@@ -67,33 +68,8 @@ async function waitFor(page, what, fn, arg, ms) {
   }
 }
 
-try {
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath,
-    headless: true,
-    timeout: 30000,
-    viewport: { width: 900, height: 760 },
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--autoplay-policy=no-user-gesture-required',
-      // WebTransport needs QUIC: no --disable-quic here.
-    ],
-  });
-  const page = context.pages()[0] || (await context.newPage());
-  page.on('console', (m) => {
-    if (result.console.length < 200) result.console.push(`${m.type()}: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => result.console.push(`pageerror: ${e.message}`));
-  const started = Date.now();
-  await page.goto(pageUrl, { timeout: 15000 });
-  const deadline = () => Math.max(1000, timeoutMs - (Date.now() - started));
-
+/** Frames drawn and advancing, a picture, audio; optionally a rendition switch both ways. */
+async function playChecks(page, deadline) {
   // 1. Playing: enough frames drawn (and audio decoded), or a failure.
   const playing = await waitFor(
     page,
@@ -160,6 +136,53 @@ try {
     }
   }
 
+}
+
+try {
+  context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath,
+    headless: true,
+    timeout: 30000,
+    viewport: { width: 900, height: 760 },
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--autoplay-policy=no-user-gesture-required',
+      // WebTransport needs QUIC: no --disable-quic here.
+    ],
+  });
+  const page = context.pages()[0] || (await context.newPage());
+  page.on('console', (m) => {
+    if (result.console.length < 200) result.console.push(`${m.type()}: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => result.console.push(`pageerror: ${e.message}`));
+  started = Date.now();
+  await page.goto(pageUrl, { timeout: 15000 });
+  const deadline = () => Math.max(1000, timeoutMs - (Date.now() - started));
+
+  if (options.expectUnsupported) {
+    // The page must say it cannot decode the video codec (and may play the audio).
+    const said = await waitFor(
+      page,
+      'the unsupported-codec message',
+      (o) => {
+        const s = window.ternPlayer;
+        return !!s && s.state === 'unsupported codec' && (!o.audio || s.audioChunksDecoded > 20);
+      },
+      options,
+      deadline(),
+    );
+    result.message = await page.textContent('#message', { timeout: 5000 });
+    result.checks.unsupported = said && (result.message || '').includes(options.expectUnsupported);
+  } else {
+    await playChecks(page, deadline);
+  }
+
   // 4. A last look: one more frame-count sample, the screenshot.
   await page.waitForTimeout(500);
   const last = await status(page);
@@ -182,7 +205,9 @@ try {
   } else {
     result.errors = ['window.ternPlayer is missing'];
   }
-  result.ok = Object.values(result.checks).every(Boolean) && result.errors.length === 0;
+  // In the unsupported-codec case the page reports exactly that error.
+  const errorsOk = options.expectUnsupported ? result.errors.length === 1 : result.errors.length === 0;
+  result.ok = Object.keys(result.checks).length > 0 && Object.values(result.checks).every(Boolean) && errorsOk;
   if (!result.ok && !result.reason) {
     const failed = Object.entries(result.checks)
       .filter(([, v]) => !v)
