@@ -114,6 +114,7 @@ fn play(
     case: &str,
     media: Media,
     publisher_kind: Publisher,
+    page_first: bool,
     options: serde_json::Value,
 ) -> serde_json::Value {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
@@ -141,7 +142,50 @@ fn play(
         .build()
         .expect("tokio runtime");
 
-    // 2. The publisher, fed by ffmpeg's stdout; the page starts once media flows.
+    // The page server on 127.0.0.1:0, configured for this broadcast, and Chromium driven by
+    // playwright-core.
+    let screenshot = dir.join("player.png");
+    let started = Instant::now();
+    let open_page = || {
+        let (page_addr, server) = runtime
+            .block_on(web::serve_page(
+                "127.0.0.1:0".parse().expect("addr"),
+                web::PageConfig {
+                    relay_url: relay.https_url(),
+                    fingerprint_hex: relay.fingerprint.clone(),
+                    namespace: name.clone(),
+                    track: String::new(),
+                },
+            ))
+            .expect("serve the page");
+
+        let mut node = Command::new("node");
+        node.current_dir(chromium_dir())
+            .arg("player.mjs")
+            .arg(format!("http://{page_addr}/player.html"))
+            .arg(&screenshot)
+            .arg(PAGE_TIMEOUT_MS.to_string())
+            .arg(options.to_string())
+            .env("CHROMIUM", &chromium)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut node = ChildGuard::spawn("node player.mjs", &mut node);
+        let mut stdout = node.child.stdout.take().expect("node stdout");
+        let reader = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = stdout.read_to_string(&mut s);
+            s
+        });
+        (node, reader, server)
+    };
+    let mut page = None;
+    if page_first {
+        // The page opens before the broadcast exists: it waits for the catalog.
+        page = Some(open_page());
+        std::thread::sleep(Duration::from_secs(3));
+    }
+
+    // 2. The publisher, fed by ffmpeg's stdout.
     let mut ff_cmd = ffmpeg(media);
     ff_cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
     let mut ffmpeg = ChildGuard::spawn("ffmpeg", &mut ff_cmd);
@@ -186,39 +230,11 @@ fn play(
         }
     }
 
-    // 3. The page server on 127.0.0.1:0, configured for this broadcast.
-    let (page_addr, server) = runtime
-        .block_on(web::serve_page(
-            "127.0.0.1:0".parse().expect("addr"),
-            web::PageConfig {
-                relay_url: relay.https_url(),
-                fingerprint_hex: relay.fingerprint.clone(),
-                namespace: name.clone(),
-                track: String::new(),
-            },
-        ))
-        .expect("serve the page");
-
-    // 4. Chromium via playwright-core.
-    let screenshot = dir.join("player.png");
-    let started = Instant::now();
-    let mut node = Command::new("node");
-    node.current_dir(chromium_dir())
-        .arg("player.mjs")
-        .arg(format!("http://{page_addr}/player.html"))
-        .arg(&screenshot)
-        .arg(PAGE_TIMEOUT_MS.to_string())
-        .arg(options.to_string())
-        .env("CHROMIUM", &chromium)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    let mut node = ChildGuard::spawn("node player.mjs", &mut node);
-    let mut stdout = node.child.stdout.take().expect("node stdout");
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
+    // 3. The page (after the publisher, unless `page_first`).
+    let (mut node, reader, server) = match page.take() {
+        Some(opened) => opened,
+        None => open_page(),
+    };
     let deadline = Instant::now() + Duration::from_millis(3 * PAGE_TIMEOUT_MS + 60_000);
     while node.child.try_wait().expect("wait node").is_none() {
         assert!(
@@ -308,12 +324,14 @@ fn check_playing(result: &serde_json::Value, publisher: Publisher) {
     );
 }
 
+/// The page is opened before the broadcast exists: it waits for a catalog, then plays.
 #[test]
 fn e2e_player_plays_moq_pub_broadcast() {
     let result = play(
         "single",
         Media::H264Aac,
         Publisher::MoqPub,
+        true,
         serde_json::json!({ "minFrames": 30, "audio": true }),
     );
     check_playing(&result, Publisher::MoqPub);
@@ -329,6 +347,13 @@ fn e2e_player_plays_moq_pub_broadcast() {
         (Some(320), Some(240))
     );
     assert_eq!(player["audioTrack"], "2.m4s", "{player}");
+    let waited = result["log"].as_array().is_some_and(|l| {
+        l.iter().any(|x| {
+            x.as_str()
+                .is_some_and(|x| x.ends_with("waiting for the broadcast"))
+        })
+    });
+    eprintln!("the page waited for the broadcast: {waited}");
 }
 
 #[test]
@@ -338,6 +363,7 @@ fn e2e_player_switches_renditions() {
         "switch",
         Media::TwoH264Aac,
         Publisher::MoqPub,
+        false,
         serde_json::json!({ "minFrames": 30, "audio": true, "switchTo": "2.m4s" }),
     );
     check_playing(&result, Publisher::MoqPub);
@@ -364,6 +390,7 @@ fn e2e_player_msf_catalog_and_latency() {
         "msf",
         Media::H264Aac,
         Publisher::Msf,
+        false,
         serde_json::json!({ "minFrames": 30, "audio": true }),
     );
     check_playing(&result, Publisher::Msf);
@@ -406,6 +433,7 @@ fn e2e_player_names_unsupported_codec() {
         "unsupported",
         Media::HevcOpus,
         Publisher::Msf,
+        false,
         serde_json::json!({ "audio": true, "expectUnsupported": "hvc1" }),
     );
     assert_eq!(result["ok"], true, "{result}");

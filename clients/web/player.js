@@ -856,6 +856,7 @@ async function readFetchObjects(r, onObject) {
 }
 
 // src/session.ts
+var ANSWER_TIMEOUT_MS = 1e4;
 var RequestRefused = class extends Error {
 };
 var Subscription = class {
@@ -980,8 +981,17 @@ var MoqSession = class _MoqSession {
     const sub = new Subscription(this, requestId, track, options, writer);
     await writer.write(subscribeMessage(requestId, namespace, track, options.priority ?? 128));
     const reader = new StreamReader(stream.readable);
-    const reply = await reader.message();
-    if (!reply) throw new RequestRefused(`SUBSCRIBE ${track}: the relay closed the request without an answer`);
+    let timer = 0;
+    const timeout = new Promise((resolve) => {
+      timer = self.setTimeout(() => resolve(null), ANSWER_TIMEOUT_MS);
+    });
+    const reply = await Promise.race([reader.message(), timeout]).finally(() => self.clearTimeout(timer));
+    if (!reply) {
+      writer.close().catch(() => {
+      });
+      reader.cancel();
+      throw new RequestRefused(`SUBSCRIBE ${track}: no answer from the relay`);
+    }
     if (reply.type === MSG_REQUEST_ERROR) {
       writer.close().catch(() => {
       });
@@ -1116,6 +1126,7 @@ var US = 1e6;
 var TARGET_BUFFER_US = 15e4;
 var MAX_BUFFER_US = 35e4;
 var LATENCY_SAMPLES = 300;
+var CATALOG_RETRY_MS = 2e3;
 var AUDIO_CLOCK_STALL_MS = 500;
 var LOG_LINES = 200;
 var MediaClock = class {
@@ -1566,8 +1577,22 @@ var Player = class {
   autoChoice(renditions) {
     return renditions[0];
   }
-  /** The MSF catalog, or Cloudflare's catalogformat-01 `.catalog` when there is none. */
+  /**
+   * The MSF catalog, or Cloudflare's catalogformat-01 `.catalog` when there is none. While
+   * neither exists (the broadcast has not started), ask again every two seconds.
+   */
   async loadCatalog() {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.tryCatalog();
+      } catch (e) {
+        if (!(e instanceof RequestRefused) || this.stopped) throw e;
+        if (attempt === 0) this.setState("waiting for the broadcast");
+        await new Promise((r) => setTimeout(r, CATALOG_RETRY_MS));
+      }
+    }
+  }
+  async tryCatalog() {
     try {
       const { object: object2, sub: sub2 } = await this.firstObject("catalog", (o) => this.onCatalogUpdate(o));
       this.catalogSub = sub2;

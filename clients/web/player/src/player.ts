@@ -73,6 +73,8 @@ const TARGET_BUFFER_US = 150_000;
 /** More buffered than this and the clock jumps forward to TARGET_BUFFER_US. */
 const MAX_BUFFER_US = 350_000;
 const LATENCY_SAMPLES = 300;
+/** How often to look for the catalog again while the broadcast does not exist. */
+const CATALOG_RETRY_MS = 2000;
 /** An AudioContext clock that has not moved for this long is not followed. */
 const AUDIO_CLOCK_STALL_MS = 500;
 const LOG_LINES = 200;
@@ -600,8 +602,23 @@ export class Player {
     return renditions[0];
   }
 
-  /** The MSF catalog, or Cloudflare's catalogformat-01 `.catalog` when there is none. */
+  /**
+   * The MSF catalog, or Cloudflare's catalogformat-01 `.catalog` when there is none. While
+   * neither exists (the broadcast has not started), ask again every two seconds.
+   */
   private async loadCatalog(): Promise<Catalog> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.tryCatalog();
+      } catch (e) {
+        if (!(e instanceof RequestRefused) || this.stopped) throw e;
+        if (attempt === 0) this.setState('waiting for the broadcast');
+        await new Promise((r) => setTimeout(r, CATALOG_RETRY_MS));
+      }
+    }
+  }
+
+  private async tryCatalog(): Promise<Catalog> {
     try {
       const { object, sub } = await this.firstObject('catalog', (o) => this.onCatalogUpdate(o));
       this.catalogSub = sub;

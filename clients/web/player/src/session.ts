@@ -25,6 +25,9 @@ import {
   subscribeMessage,
 } from './wire';
 
+/** How long the relay may take to answer a SUBSCRIBE. */
+const ANSWER_TIMEOUT_MS = 10_000;
+
 /** The relay refused a request (REQUEST_ERROR) or closed its stream without an answer. */
 export class RequestRefused extends Error {}
 
@@ -168,8 +171,16 @@ export class MoqSession {
     const sub = new Subscription(this, requestId, track, options, writer);
     await writer.write(subscribeMessage(requestId, namespace, track, options.priority ?? 128));
     const reader = new StreamReader(stream.readable);
-    const reply = await reader.message();
-    if (!reply) throw new RequestRefused(`SUBSCRIBE ${track}: the relay closed the request without an answer`);
+    let timer = 0;
+    const timeout = new Promise<null>((resolve) => {
+      timer = self.setTimeout(() => resolve(null), ANSWER_TIMEOUT_MS);
+    });
+    const reply = await Promise.race([reader.message(), timeout]).finally(() => self.clearTimeout(timer));
+    if (!reply) {
+      writer.close().catch(() => {});
+      reader.cancel();
+      throw new RequestRefused(`SUBSCRIBE ${track}: no answer from the relay`);
+    }
     if (reply.type === MSG_REQUEST_ERROR) {
       writer.close().catch(() => {});
       throw new RequestRefused(`SUBSCRIBE ${track} refused: ${requestErrorText(reply.payload)}`);
