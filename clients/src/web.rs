@@ -1,9 +1,12 @@
-//! The web page that plays a MoQ track in a browser: a small HTTP server for `clock.html`,
-//! its draft-18 subscriber `moq.js` (plain JavaScript, no build step), the relay's
-//! certificate fingerprint and the page's configuration.
+//! The web pages that play MoQ in a browser: a small HTTP server for `clock.html` with its
+//! draft-18 subscriber `moq.js` (plain JavaScript, no build step), the media player
+//! `player.html` with its bundle `player.js` (built from `web/player/`, TypeScript), the
+//! relay's certificate fingerprint and the pages' configuration.
 //!
-//! Routes: `/` (the page), `/moq.js`, `/fingerprint` (the relay certificate's SHA-256 as hex,
-//! for WebTransport's `serverCertificateHashes`) and `/config.json`
+//! Routes: `/` (the clock page), `/moq.js`, `/player.html` and `/player.js` (the player; it
+//! plays the broadcast named by the configuration's namespace, or by `?namespace=a/b`),
+//! `/fingerprint` (the relay certificate's SHA-256 as hex, for WebTransport's
+//! `serverCertificateHashes`) and `/config.json`
 //! (`{"relay": URL, "namespace": "a/b", "track": NAME}`). The files are compiled in.
 
 use std::net::SocketAddr;
@@ -20,6 +23,10 @@ use tokio::task::JoinHandle;
 pub const CLOCK_HTML: &str = include_str!("../web/clock.html");
 /// The subscriber module (`/moq.js`).
 pub const MOQ_JS: &str = include_str!("../web/moq.js");
+/// The player page (`/player.html`).
+pub const PLAYER_HTML: &str = include_str!("../web/player.html");
+/// The player bundle (`/player.js`), built by `npm run build` in `web/player/`.
+pub const PLAYER_JS: &str = include_str!("../web/player.js");
 
 /// The namespace `moq-clock-ietf --publish` uses by default.
 pub const DEFAULT_NAMESPACE: &str = "clock";
@@ -110,6 +117,14 @@ pub fn router(config: &PageConfig) -> Router {
             get(|| async { respond("text/javascript; charset=utf-8", MOQ_JS.to_owned()) }),
         )
         .route(
+            "/player.html",
+            get(|| async { respond("text/html; charset=utf-8", PLAYER_HTML.to_owned()) }),
+        )
+        .route(
+            "/player.js",
+            get(|| async { respond("text/javascript; charset=utf-8", PLAYER_JS.to_owned()) }),
+        )
+        .route(
             "/fingerprint",
             get(move || async move { respond("text/plain; charset=utf-8", fingerprint) }),
         )
@@ -152,5 +167,7 @@ mod tests {
     fn assets_are_embedded() {
         assert!(CLOCK_HTML.contains("./moq.js"));
         assert!(MOQ_JS.contains("moqt-18"));
+        assert!(PLAYER_HTML.contains("./player.js"));
+        assert!(PLAYER_JS.contains("moqt-18"));
     }
 }

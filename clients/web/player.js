@@ -1,0 +1,1968 @@
+// src/catalog.ts
+var CatalogError = class extends Error {
+};
+function str(v) {
+  return typeof v === "string" ? v : void 0;
+}
+function num(v) {
+  if (typeof v === "number" && Number.isFinite(v)) return v;
+  if (typeof v === "string" && v.trim() !== "" && Number.isFinite(Number(v))) return Number(v);
+  return void 0;
+}
+function base64(s) {
+  const bin = atob(s.replace(/\s+/g, ""));
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+var VIDEO_CODECS = ["avc1", "avc3", "hvc1", "hev1", "av01", "vp09", "vp8", "vp08"];
+var AUDIO_CODECS = ["mp4a", "opus", "flac", "ac-3", "ec-3", "pcm"];
+function roleOf(role, codec, t) {
+  if (role === "video" || role === "audio") return role;
+  if (role) return "other";
+  const prefix = codec.split(".")[0].toLowerCase();
+  if (VIDEO_CODECS.includes(prefix)) return "video";
+  if (AUDIO_CODECS.includes(prefix)) return "audio";
+  if (num(t.width) !== void 0) return "video";
+  if (num(t.samplerate) !== void 0) return "audio";
+  return "other";
+}
+function parseJson(bytes) {
+  let v;
+  try {
+    v = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (e) {
+    throw new CatalogError(`catalog is not JSON: ${e instanceof Error ? e.message : e}`);
+  }
+  if (!v || typeof v !== "object" || Array.isArray(v)) throw new CatalogError("catalog is not a JSON object");
+  return v;
+}
+function msfTrack(t) {
+  const name = str(t.name);
+  if (!name) throw new CatalogError("MSF catalog track without a name");
+  const codec = str(t.codec) ?? "";
+  const track = {
+    name,
+    role: roleOf(str(t.role), codec, t),
+    packaging: str(t.packaging) ?? "",
+    codec,
+    width: num(t.width),
+    height: num(t.height),
+    framerate: num(t.framerate),
+    bitrate: num(t.bitrate),
+    samplerate: num(t.samplerate),
+    channelConfig: str(t.channelConfig),
+    altGroup: num(t.altGroup),
+    renderGroup: num(t.renderGroup),
+    label: str(t.label),
+    initTrack: str(t.initTrack)
+  };
+  const initData = str(t.initData);
+  if (initData) {
+    try {
+      track.initData = base64(initData);
+    } catch {
+      throw new CatalogError(`track ${name}: initData is not base64`);
+    }
+  }
+  return track;
+}
+function parseMsf(bytes, previous = null) {
+  const root = parseJson(bytes);
+  if (root.deltaUpdate === true) {
+    if (!previous) throw new CatalogError("MSF delta update without a catalog to apply it to");
+    const tracks = previous.tracks.slice();
+    for (const t of asArray(root.addTracks)) tracks.push(msfTrack(t));
+    for (const t of asArray(root.removeTracks)) {
+      const i = tracks.findIndex((x) => x.name === str(t.name));
+      if (i >= 0) tracks.splice(i, 1);
+    }
+    for (const t of asArray(root.cloneTracks)) {
+      const parent = tracks.find((x) => x.name === str(t.parentName));
+      if (!parent) continue;
+      const merged = msfTrack({ ...t });
+      tracks.push({ ...parent, ...definedOnly(merged), name: merged.name });
+    }
+    return { format: "msf", tracks };
+  }
+  if (!Array.isArray(root.tracks)) throw new CatalogError("MSF catalog without tracks");
+  return { format: "msf", tracks: asArray(root.tracks).map(msfTrack) };
+}
+function definedOnly(o) {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== void 0 && v !== ""));
+}
+function asArray(v) {
+  return Array.isArray(v) ? v.filter((x) => x && typeof x === "object") : [];
+}
+function parseCatalogFormat01(bytes) {
+  const root = parseJson(bytes);
+  if (!Array.isArray(root.tracks)) throw new CatalogError("catalog without tracks");
+  const common = root.commonTrackFields && typeof root.commonTrackFields === "object" ? root.commonTrackFields : {};
+  const tracks = asArray(root.tracks).map((t) => {
+    const name = str(t.name);
+    if (!name) throw new CatalogError("catalog track without a name");
+    const sp = t.selectionParams && typeof t.selectionParams === "object" ? t.selectionParams : {};
+    const codec = str(sp.codec) ?? "";
+    return {
+      name,
+      role: roleOf(void 0, codec, sp),
+      packaging: str(t.packaging) ?? str(common.packaging) ?? "",
+      codec,
+      width: num(sp.width),
+      height: num(sp.height),
+      framerate: num(sp.framerate),
+      bitrate: num(sp.bitrate),
+      samplerate: num(sp.samplerate),
+      channelConfig: str(sp.channelConfig),
+      altGroup: num(t.altGroup) ?? num(common.altGroup),
+      renderGroup: num(t.renderGroup) ?? num(common.renderGroup),
+      initTrack: str(t.initTrack) ?? str(common.initTrack),
+      initData: str(t.initData) ? base64(str(t.initData)) : void 0
+    };
+  });
+  return { format: "catalogformat-01", tracks };
+}
+function videoRenditions(c) {
+  return c.tracks.filter((t) => t.role === "video").sort((a, b) => (b.height ?? 0) - (a.height ?? 0) || (b.bitrate ?? 0) - (a.bitrate ?? 0));
+}
+function audioTrack(c) {
+  return c.tracks.find((t) => t.role === "audio");
+}
+function describe(t) {
+  const parts = [];
+  if (t.width && t.height) parts.push(`${t.width}x${t.height}`);
+  if (t.codec) parts.push(t.codec);
+  if (t.bitrate) parts.push(`${Math.round(t.bitrate / 1e3)} kb/s`);
+  return `${t.label ?? t.name}${parts.length ? ` (${parts.join(", ")})` : ""}`;
+}
+
+// src/assembler.ts
+var MAX_PENDING = 1024;
+var GroupAssembler = class {
+  /** `emit(o, groupStart)` receives objects with a payload, in play order. */
+  constructor(emit) {
+    this.emit = emit;
+  }
+  emit;
+  /** The group being played, or null before the first group start. */
+  group = null;
+  next = 0;
+  pending = /* @__PURE__ */ new Map();
+  pendingCount = 0;
+  /** Objects dropped: older than the group being played, or duplicates. */
+  dropped = 0;
+  push(o) {
+    if (this.group !== null && o.group < this.group) {
+      this.dropped += 1;
+      return;
+    }
+    if (this.group === null || o.group > this.group) {
+      if (o.object === 0) {
+        this.startGroup(o.group);
+        this.accept(o);
+        this.drain();
+      } else {
+        this.hold(o);
+      }
+      return;
+    }
+    if (o.object < this.next) {
+      this.dropped += 1;
+      return;
+    }
+    if (o.object === this.next) {
+      this.accept(o);
+      this.drain();
+    } else {
+      this.hold(o);
+    }
+  }
+  startGroup(g) {
+    this.group = g;
+    this.next = 0;
+    for (const [pg, objects] of this.pending) {
+      if (pg < g) {
+        this.pendingCount -= objects.size;
+        this.dropped += objects.size;
+        this.pending.delete(pg);
+      }
+    }
+  }
+  accept(o) {
+    this.next = o.object + 1;
+    if (o.status === 0 && o.payload.length > 0) this.emit(o, o.object === 0);
+  }
+  drain() {
+    const objects = this.group === null ? void 0 : this.pending.get(this.group);
+    if (!objects) return;
+    for (; ; ) {
+      const o = objects.get(this.next);
+      if (!o) break;
+      objects.delete(this.next);
+      this.pendingCount -= 1;
+      this.accept(o);
+    }
+    if (objects.size === 0 && this.group !== null) this.pending.delete(this.group);
+  }
+  hold(o) {
+    let objects = this.pending.get(o.group);
+    if (!objects) {
+      objects = /* @__PURE__ */ new Map();
+      this.pending.set(o.group, objects);
+    }
+    if (objects.has(o.object)) {
+      this.dropped += 1;
+      return;
+    }
+    objects.set(o.object, o);
+    this.pendingCount += 1;
+    while (this.pendingCount > MAX_PENDING) {
+      const oldest = Math.min(...this.pending.keys());
+      const list = this.pending.get(oldest);
+      if (!list) break;
+      this.pendingCount -= list.size;
+      this.dropped += list.size;
+      this.pending.delete(oldest);
+    }
+  }
+};
+
+// src/mp4.ts
+var Mp4Error = class extends Error {
+};
+function view(b) {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength);
+}
+function fourcc(b, at) {
+  return String.fromCharCode(b[at], b[at + 1], b[at + 2], b[at + 3]);
+}
+function boxes(b) {
+  const out = [];
+  const v = view(b);
+  let at = 0;
+  while (at + 8 <= b.length) {
+    let size = v.getUint32(at);
+    const type = fourcc(b, at + 4);
+    let header = 8;
+    if (size === 1) {
+      if (at + 16 > b.length) throw new Mp4Error(`truncated ${type} box`);
+      size = Number(v.getBigUint64(at + 8));
+      header = 16;
+    } else if (size === 0) {
+      size = b.length - at;
+    }
+    if (size < header || at + size > b.length) throw new Mp4Error(`truncated ${type} box (${size} bytes)`);
+    out.push({ type, body: b.subarray(at + header, at + size), start: at });
+    at += size;
+  }
+  return out;
+}
+function child(b, type) {
+  for (const x of boxes(b)) if (x.type === type) return x.body;
+  return null;
+}
+function children(b, type) {
+  return boxes(b).filter((x) => x.type === type).map((x) => x.body);
+}
+function path(b, ...types) {
+  let cur = b;
+  for (const t of types) {
+    if (!cur) return null;
+    cur = child(cur, t);
+  }
+  return cur;
+}
+function hex2(n) {
+  return n.toString(16).padStart(2, "0");
+}
+function parseInit(bytes) {
+  const moov = child(bytes, "moov");
+  if (!moov) throw new Mp4Error("init segment has no moov box");
+  const trex = /* @__PURE__ */ new Map();
+  const mvex = child(moov, "mvex");
+  if (mvex) {
+    for (const t of children(mvex, "trex")) {
+      const v = view(t);
+      trex.set(v.getUint32(4), { duration: v.getUint32(12), size: v.getUint32(16), flags: v.getUint32(20) });
+    }
+  }
+  const tracks = /* @__PURE__ */ new Map();
+  for (const trak of children(moov, "trak")) {
+    const tkhd = child(trak, "tkhd");
+    const mdhd = path(trak, "mdia", "mdhd");
+    const hdlr = path(trak, "mdia", "hdlr");
+    const stsd = path(trak, "mdia", "minf", "stbl", "stsd");
+    if (!tkhd || !mdhd || !hdlr || !stsd) throw new Mp4Error("trak without tkhd, mdhd, hdlr or stsd");
+    const id = view(tkhd).getUint32(tkhd[0] === 1 ? 20 : 12);
+    const timescale = view(mdhd).getUint32(mdhd[0] === 1 ? 20 : 12);
+    const handler = fourcc(hdlr, 8);
+    const d = trex.get(id) ?? { duration: 0, size: 0, flags: 0 };
+    const track = {
+      id,
+      kind: handler === "vide" ? "video" : handler === "soun" ? "audio" : "other",
+      handler,
+      timescale,
+      entry: "",
+      codec: "",
+      defaultDuration: d.duration,
+      defaultSize: d.size,
+      defaultFlags: d.flags
+    };
+    const entries = boxes(stsd.subarray(8));
+    if (entries.length > 0) sampleEntry(track, entries[0]);
+    tracks.set(id, track);
+  }
+  return { tracks };
+}
+function sampleEntry(track, entry) {
+  track.entry = entry.type;
+  const b = entry.body;
+  const v = view(b);
+  if (track.kind === "video") {
+    track.width = v.getUint16(24);
+    track.height = v.getUint16(26);
+    const inner = b.subarray(78);
+    switch (entry.type) {
+      case "avc1":
+      case "avc3": {
+        const avcC = child(inner, "avcC");
+        if (avcC) {
+          track.description = avcC.slice();
+          track.codec = `${entry.type}.${hex2(avcC[1])}${hex2(avcC[2])}${hex2(avcC[3])}`;
+        }
+        break;
+      }
+      case "hvc1":
+      case "hev1": {
+        const hvcC = child(inner, "hvcC");
+        if (hvcC) {
+          track.description = hvcC.slice();
+          track.codec = hevcCodec(entry.type, hvcC);
+        }
+        break;
+      }
+      case "av01": {
+        const av1C = child(inner, "av1C");
+        if (av1C) track.codec = av1Codec(av1C);
+        break;
+      }
+      case "vp09": {
+        const vpcC = child(inner, "vpcC");
+        if (vpcC) track.codec = `vp09.${pad2(vpcC[4])}.${pad2(vpcC[5])}.${pad2(vpcC[6] >> 4)}`;
+        break;
+      }
+      default:
+        track.codec = entry.type;
+    }
+  } else if (track.kind === "audio") {
+    track.channels = v.getUint16(16);
+    track.sampleRate = v.getUint32(24) >>> 16;
+    const inner = b.subarray(28);
+    switch (entry.type) {
+      case "mp4a": {
+        const esds = child(inner, "esds");
+        const asc = esds ? audioSpecificConfig(esds.subarray(4)) : null;
+        if (asc && asc.length >= 2) {
+          track.description = asc;
+          let aot = asc[0] >> 3;
+          if (aot === 31) aot = 32 + ((asc[0] & 7) << 3 | asc[1] >> 5);
+          track.codec = `mp4a.40.${aot}`;
+        } else {
+          track.codec = "mp4a.40.2";
+        }
+        break;
+      }
+      case "Opus": {
+        const dOps = child(inner, "dOps");
+        track.codec = "opus";
+        if (dOps) track.description = opusHead(dOps);
+        break;
+      }
+      default:
+        track.codec = entry.type;
+    }
+  }
+}
+function pad2(n) {
+  return n.toString().padStart(2, "0");
+}
+function hevcCodec(entry, c) {
+  const space = c[1] >> 6;
+  const tier = c[1] >> 5 & 1;
+  const profile = c[1] & 31;
+  const compat = (c[2] << 24 | c[3] << 16 | c[4] << 8 | c[5]) >>> 0;
+  let rev = 0;
+  for (let i = 0; i < 32; i++) if (compat & 1 << i) rev |= 1 << 31 - i;
+  rev >>>= 0;
+  const level = c[12];
+  const constraints = [c[6], c[7], c[8], c[9], c[10], c[11]];
+  while (constraints.length > 0 && constraints[constraints.length - 1] === 0) constraints.pop();
+  const prefix = ["", "A", "B", "C"][space];
+  let s = `${entry}.${prefix}${profile}.${rev.toString(16)}.${tier ? "H" : "L"}${level}`;
+  for (const b of constraints) s += `.${b.toString(16).toUpperCase()}`;
+  return s;
+}
+function av1Codec(c) {
+  const profile = c[1] >> 5;
+  const level = c[1] & 31;
+  const tier = c[2] >> 7;
+  const highBitdepth = c[2] >> 6 & 1;
+  const twelveBit = c[2] >> 5 & 1;
+  const depth = highBitdepth ? twelveBit ? 12 : 10 : 8;
+  return `av01.${profile}.${pad2(level)}${tier ? "H" : "M"}.${pad2(depth)}`;
+}
+function audioSpecificConfig(b) {
+  let at = 0;
+  const readLen = () => {
+    let len = 0;
+    for (let i = 0; i < 4 && at < b.length; i++) {
+      const x = b[at++];
+      len = len << 7 | x & 127;
+      if (!(x & 128)) break;
+    }
+    return len;
+  };
+  while (at < b.length) {
+    const tag = b[at++];
+    const len = readLen();
+    if (tag === 3) {
+      const flags = b[at + 2];
+      at += 3;
+      if (flags & 128) at += 2;
+      if (flags & 64) at += 1 + b[at];
+      if (flags & 32) at += 2;
+    } else if (tag === 4) {
+      at += 13;
+    } else if (tag === 5) {
+      return b.slice(at, at + len);
+    } else {
+      at += len;
+    }
+  }
+  return null;
+}
+function opusHead(d) {
+  const v = view(d);
+  const out = new Uint8Array(19 + Math.max(0, d.length - 11));
+  const o = new DataView(out.buffer);
+  out.set([79, 112, 117, 115, 72, 101, 97, 100]);
+  out[8] = 1;
+  out[9] = d[1];
+  o.setUint16(10, v.getUint16(2), true);
+  o.setUint32(12, v.getUint32(4), true);
+  o.setInt16(16, v.getInt16(8), true);
+  out[18] = d[10];
+  if (d.length > 11) out.set(d.subarray(11), 19);
+  return out;
+}
+var NTP_UNIX_OFFSET_S = 2208988800;
+function ntpToUnixMs(secs, frac) {
+  return (secs - NTP_UNIX_OFFSET_S) * 1e3 + frac * 1e3 / 2 ** 32;
+}
+function parseChunk(bytes, init) {
+  const top = boxes(bytes);
+  const samples = [];
+  let publishedMs = null;
+  for (let i = 0; i < top.length; i++) {
+    const box = top[i];
+    if (box.type === "prft") {
+      const v = view(box.body);
+      publishedMs = ntpToUnixMs(v.getUint32(8), v.getUint32(12));
+    } else if (box.type === "moof") {
+      const moofStart = box.start;
+      for (const traf of children(box.body, "traf")) {
+        samples.push(...trafSamples(traf, bytes, moofStart, init));
+      }
+    }
+  }
+  return { samples, publishedMs };
+}
+function trafSamples(traf, whole, moofStart, init) {
+  const tfhd = child(traf, "tfhd");
+  if (!tfhd) throw new Mp4Error("traf without tfhd");
+  const hv = view(tfhd);
+  const hflags = hv.getUint32(0) & 16777215;
+  const trackId = hv.getUint32(4);
+  const t = init?.tracks.get(trackId);
+  let at = 8;
+  let base = moofStart;
+  if (hflags & 1) {
+    base = Number(hv.getBigUint64(at));
+    at += 8;
+  }
+  if (hflags & 2) at += 4;
+  let defDuration = t?.defaultDuration ?? 0;
+  let defSize = t?.defaultSize ?? 0;
+  let defFlags = t?.defaultFlags ?? 0;
+  if (hflags & 8) {
+    defDuration = hv.getUint32(at);
+    at += 4;
+  }
+  if (hflags & 16) {
+    defSize = hv.getUint32(at);
+    at += 4;
+  }
+  if (hflags & 32) defFlags = hv.getUint32(at);
+  let dts = 0;
+  const tfdt = child(traf, "tfdt");
+  if (tfdt) {
+    const v = view(tfdt);
+    dts = tfdt[0] === 1 ? Number(v.getBigUint64(4)) : v.getUint32(4);
+  }
+  const out = [];
+  for (const trun of children(traf, "trun")) {
+    const v = view(trun);
+    const version = trun[0];
+    const flags = v.getUint32(0) & 16777215;
+    const count = v.getUint32(4);
+    let p = 8;
+    let offset = 0;
+    if (flags & 1) {
+      offset = v.getInt32(p);
+      p += 4;
+    }
+    let firstFlags = null;
+    if (flags & 4) {
+      firstFlags = v.getUint32(p);
+      p += 4;
+    }
+    let dataAt = base + offset;
+    for (let i = 0; i < count; i++) {
+      let duration = defDuration;
+      let size = defSize;
+      let sflags = i === 0 && firstFlags !== null ? firstFlags : defFlags;
+      let cto = 0;
+      if (flags & 256) {
+        duration = v.getUint32(p);
+        p += 4;
+      }
+      if (flags & 512) {
+        size = v.getUint32(p);
+        p += 4;
+      }
+      if (flags & 1024) {
+        sflags = v.getUint32(p);
+        p += 4;
+      }
+      if (flags & 2048) {
+        cto = version === 0 ? v.getUint32(p) : v.getInt32(p);
+        p += 4;
+      }
+      if (dataAt < 0 || dataAt + size > whole.length) {
+        throw new Mp4Error(`sample ${i} of track ${trackId} lies outside the object (${size} bytes at ${dataAt})`);
+      }
+      const sync = (sflags >> 16 & 1) === 0;
+      out.push({ trackId, dts, pts: dts + cto, duration, sync, data: whole.subarray(dataAt, dataAt + size) });
+      dataAt += size;
+      dts += duration;
+    }
+  }
+  return out;
+}
+
+// src/wire.ts
+var ALPN = "moqt-18";
+var MSG_SETUP = 12032;
+var MSG_SUBSCRIBE = 3;
+var MSG_SUBSCRIBE_OK = 4;
+var MSG_REQUEST_ERROR = 5;
+var MSG_FETCH = 22;
+var MSG_FETCH_OK = 24;
+var MSG_PUBLISH_DONE = 11;
+var MSG_GOAWAY = 16;
+var STREAM_FETCH_HEADER = 5;
+var STREAM_PADDING = 321601064;
+var SETUP_OPTION_MOQT_IMPLEMENTATION = 7;
+var PARAM_SUBSCRIBER_PRIORITY = 32;
+var PARAM_SUBSCRIPTION_FILTER = 33;
+var PARAM_GROUP_ORDER = 34;
+var FILTER_LARGEST_OBJECT = 2;
+var FETCH_RELATIVE_JOINING = 2;
+var MAX_CONTROL_MESSAGE = 65535;
+var MAX_OBJECT_SIZE = 16 << 20;
+var ProtocolError = class extends Error {
+};
+function encodeVarint(v) {
+  if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`bad varint ${v}`);
+  let big = BigInt(v);
+  let len = 1;
+  while (len < 8 && big >= 1n << BigInt(7 * len)) len++;
+  if (len === 8 && big >= 1n << 56n) len = 9;
+  const out = new Uint8Array(len);
+  if (len === 9) {
+    out[0] = 255;
+    for (let i = 8; i >= 1; i--) {
+      out[i] = Number(big & 0xffn);
+      big >>= 8n;
+    }
+    return out;
+  }
+  for (let i = len - 1; i >= 0; i--) {
+    out[i] = Number(big & 0xffn);
+    big >>= 8n;
+  }
+  out[0] |= 65280 >> len - 1 & 255;
+  return out;
+}
+function varintLength(first) {
+  let n = 0;
+  while (n < 8 && first & 128 >> n) n++;
+  return n + 1;
+}
+function decodeVarint(bytes, offset = 0) {
+  if (offset >= bytes.length) return null;
+  const first = bytes[offset];
+  const len = varintLength(first);
+  if (offset + len > bytes.length) return null;
+  let v = len === 9 ? 0n : BigInt(first & 255 >> len);
+  for (let i = 1; i < len; i++) v = v << 8n | BigInt(bytes[offset + i]);
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new ProtocolError(`varint ${v} too large`);
+  return [Number(v), len];
+}
+function concat(parts) {
+  const total = parts.reduce((n, p) => n + p.length, 0);
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+var utf8 = new TextEncoder();
+var fromUtf8 = new TextDecoder("utf-8", { fatal: false });
+function lengthPrefixed(bytes) {
+  return concat([encodeVarint(bytes.length), bytes]);
+}
+function encodeNamespace(fields) {
+  return concat([encodeVarint(fields.length), ...fields.map((f) => lengthPrefixed(utf8.encode(f)))]);
+}
+function frameMessage(type, payload) {
+  if (payload.length > MAX_CONTROL_MESSAGE) throw new RangeError("control message too long");
+  const len = new Uint8Array([payload.length >> 8, payload.length & 255]);
+  return concat([encodeVarint(type), len, payload]);
+}
+var StreamReader = class {
+  reader;
+  buf = new Uint8Array(0);
+  done = false;
+  constructor(readable) {
+    this.reader = readable.getReader();
+  }
+  /** Read more bytes; false at the end of the stream. */
+  async fill() {
+    if (this.done) return false;
+    const { value, done } = await this.reader.read();
+    if (done || !value) {
+      this.done = true;
+      return false;
+    }
+    this.buf = this.buf.length ? concat([this.buf, value]) : value;
+    return true;
+  }
+  /** True when the stream ended with nothing buffered. */
+  async atEnd() {
+    while (this.buf.length === 0) {
+      if (!await this.fill()) return true;
+    }
+    return false;
+  }
+  async varint() {
+    for (; ; ) {
+      const got = decodeVarint(this.buf, 0);
+      if (got) {
+        this.buf = this.buf.subarray(got[1]);
+        return got[0];
+      }
+      if (!await this.fill()) throw new ProtocolError("stream ended inside a varint");
+    }
+  }
+  async bytes(n) {
+    while (this.buf.length < n) {
+      if (!await this.fill()) throw new ProtocolError(`stream ended: wanted ${n} bytes`);
+    }
+    const out = this.buf.slice(0, n);
+    this.buf = this.buf.subarray(n);
+    return out;
+  }
+  async u8() {
+    return (await this.bytes(1))[0];
+  }
+  /** One control message, or null at a clean end of stream. */
+  async message() {
+    if (await this.atEnd()) return null;
+    const type = await this.varint();
+    const lenBytes = await this.bytes(2);
+    const len = lenBytes[0] << 8 | lenBytes[1];
+    return { type, payload: new Payload(await this.bytes(len)) };
+  }
+  cancel() {
+    this.reader.cancel().catch(() => {
+    });
+  }
+};
+var Payload = class {
+  constructor(bytes) {
+    this.bytes = bytes;
+  }
+  bytes;
+  at = 0;
+  varint() {
+    const got = decodeVarint(this.bytes, this.at);
+    if (!got) throw new ProtocolError("control message ended inside a varint");
+    this.at += got[1];
+    return got[0];
+  }
+  take(n) {
+    if (this.at + n > this.bytes.length) throw new ProtocolError("control message too short");
+    const out = this.bytes.subarray(this.at, this.at + n);
+    this.at += n;
+    return out;
+  }
+  reasonPhrase() {
+    return fromUtf8.decode(this.take(this.varint()));
+  }
+};
+function setupMessage(implementation) {
+  return frameMessage(
+    MSG_SETUP,
+    concat([encodeVarint(SETUP_OPTION_MOQT_IMPLEMENTATION), lengthPrefixed(utf8.encode(implementation))])
+  );
+}
+function subscribeMessage(requestId, namespace, track, priority = 128) {
+  const params = concat([
+    encodeVarint(3),
+    encodeVarint(PARAM_SUBSCRIBER_PRIORITY),
+    new Uint8Array([priority & 255]),
+    encodeVarint(PARAM_SUBSCRIPTION_FILTER - PARAM_SUBSCRIBER_PRIORITY),
+    lengthPrefixed(encodeVarint(FILTER_LARGEST_OBJECT)),
+    encodeVarint(PARAM_GROUP_ORDER - PARAM_SUBSCRIPTION_FILTER),
+    new Uint8Array([1])
+  ]);
+  return frameMessage(
+    MSG_SUBSCRIBE,
+    concat([encodeVarint(requestId), encodeNamespace(namespace), lengthPrefixed(utf8.encode(track)), params])
+  );
+}
+function joiningFetchMessage(requestId, joiningRequestId) {
+  return frameMessage(
+    MSG_FETCH,
+    concat([
+      encodeVarint(requestId),
+      encodeVarint(FETCH_RELATIVE_JOINING),
+      encodeVarint(joiningRequestId),
+      encodeVarint(0),
+      encodeVarint(0)
+      // no parameters
+    ])
+  );
+}
+function requestErrorText(payload) {
+  const code = payload.varint();
+  payload.varint();
+  const reason = payload.reasonPhrase();
+  return `error 0x${code.toString(16)}${reason ? `: ${reason}` : ""}`;
+}
+var SG_PROPERTIES = 1;
+var SG_ID_MODE = 6;
+var SG_BASE = 16;
+var SG_DEFAULT_PRIORITY = 32;
+function isSubgroupType(t) {
+  return t < 128 && (t & SG_BASE) !== 0 && (t & SG_ID_MODE) !== SG_ID_MODE;
+}
+async function objectPayload(r, length) {
+  if (length > MAX_OBJECT_SIZE) throw new ProtocolError(`object of ${length} bytes is too large`);
+  return r.bytes(length);
+}
+async function readSubgroupHeader(t, r) {
+  const trackAlias = await r.varint();
+  const group = await r.varint();
+  const mode = (t & SG_ID_MODE) >> 1;
+  const subgroup = mode === 2 ? await r.varint() : 0;
+  if ((t & SG_DEFAULT_PRIORITY) === 0) await r.u8();
+  return { trackAlias, group, subgroup, mode, hasProperties: (t & SG_PROPERTIES) !== 0 };
+}
+async function readSubgroupObjects(header, r, onObject) {
+  let subgroup = header.subgroup;
+  let prev = null;
+  while (!await r.atEnd()) {
+    const delta = await r.varint();
+    const object = prev === null ? delta : prev + delta + 1;
+    if (prev === null && header.mode === 1) subgroup = object;
+    prev = object;
+    if (header.hasProperties) await r.bytes(await r.varint());
+    const length = await r.varint();
+    let status = 0;
+    let payload = new Uint8Array(0);
+    if (length === 0) status = await r.varint();
+    else payload = await objectPayload(r, length);
+    onObject({ group: header.group, subgroup, object, status, payload, fetched: false });
+  }
+}
+var FF_SUBGROUP_MASK = 3;
+var FF_OBJECT_ID_PRESENT = 4;
+var FF_GROUP_ID_PRESENT = 8;
+var FF_PRIORITY_PRESENT = 16;
+var FF_PROPERTIES_PRESENT = 32;
+var FF_DATAGRAM = 64;
+var FF_END_OF_NON_EXISTENT_RANGE = 140;
+var FF_END_OF_UNKNOWN_RANGE = 268;
+async function readFetchObjects(r, onObject) {
+  let prior = null;
+  while (!await r.atEnd()) {
+    const flags = await r.varint();
+    if (flags === FF_END_OF_NON_EXISTENT_RANGE || flags === FF_END_OF_UNKNOWN_RANGE) {
+      const group2 = await r.varint();
+      const object2 = await r.varint();
+      prior = { group: group2, object: object2, subgroup: prior ? prior.subgroup : null };
+      continue;
+    }
+    if (flags >= 128) throw new ProtocolError(`bad fetch serialization flags 0x${flags.toString(16)}`);
+    const groupPresent = (flags & FF_GROUP_ID_PRESENT) !== 0;
+    let group;
+    if (groupPresent) group = prior === null ? await r.varint() : prior.group + await r.varint() + 1;
+    else if (prior) group = prior.group;
+    else throw new ProtocolError("fetch object without a Group ID");
+    let subgroup = null;
+    if ((flags & FF_DATAGRAM) === 0) {
+      switch (flags & FF_SUBGROUP_MASK) {
+        case 0:
+          subgroup = 0;
+          break;
+        case 1:
+          subgroup = prior?.subgroup ?? null;
+          break;
+        case 2:
+          subgroup = prior?.subgroup == null ? null : prior.subgroup + 1;
+          break;
+        default:
+          subgroup = await r.varint();
+      }
+      if (subgroup === null) throw new ProtocolError("fetch object without a prior Subgroup ID");
+    }
+    let object;
+    if (flags & FF_OBJECT_ID_PRESENT) {
+      const v = await r.varint();
+      object = prior === null || groupPresent ? v : prior.object + v;
+    } else if (prior) object = prior.object + 1;
+    else throw new ProtocolError("fetch object without an Object ID");
+    if (flags & FF_PRIORITY_PRESENT) await r.u8();
+    if (flags & FF_PROPERTIES_PRESENT) await r.bytes(await r.varint());
+    const length = await r.varint();
+    const payload = await objectPayload(r, length);
+    prior = { group, object, subgroup };
+    onObject({ group, subgroup, object, status: 0, payload, fetched: true });
+  }
+}
+
+// src/session.ts
+var ANSWER_TIMEOUT_MS = 1e4;
+var RequestRefused = class extends Error {
+};
+var Subscription = class {
+  constructor(session, requestId, track, options, writer) {
+    this.session = session;
+    this.requestId = requestId;
+    this.track = track;
+    this.options = options;
+    this.writer = writer;
+  }
+  session;
+  requestId;
+  track;
+  options;
+  writer;
+  closed = false;
+  trackAlias = -1;
+  /** Objects received on subgroup streams and fetch streams. */
+  objects = 0;
+  deliver(o) {
+    if (this.closed) return;
+    this.objects += 1;
+    try {
+      this.options.onObject(o);
+    } catch (e) {
+      this.session.log(`${this.track}: object handler failed: ${errorText(e)}`);
+    }
+  }
+  /** Unsubscribe: finish the request stream (draft-18 has no UNSUBSCRIBE message). */
+  close() {
+    if (this.closed) return;
+    this.closed = true;
+    this.session.forget(this);
+    this.writer.close().catch(() => {
+    });
+  }
+};
+var Cancelled = class extends Error {
+};
+function errorText(e) {
+  if (e instanceof Error) return e.message;
+  return String(e);
+}
+var MoqSession = class _MoqSession {
+  constructor(transport, incoming, serverControl, log, onProtocolError) {
+    this.transport = transport;
+    this.incoming = incoming;
+    this.serverControl = serverControl;
+    this.log = log;
+    this.onProtocolError = onProtocolError;
+    this.closed = transport.closed.then(
+      (info) => `session closed${info && info.reason ? `: ${info.reason}` : ""}`,
+      (e) => `session failed: ${errorText(e)}`
+    );
+    this.dataLoop().catch((e) => this.onProtocolError(e instanceof Error ? e : new Error(String(e))));
+    this.controlLoop().catch(() => {
+    });
+  }
+  transport;
+  incoming;
+  serverControl;
+  log;
+  onProtocolError;
+  nextRequestId = 0;
+  byAlias = /* @__PURE__ */ new Map();
+  byRequest = /* @__PURE__ */ new Map();
+  /** Objects of subgroup streams that arrived before their SUBSCRIBE_OK (bounded). */
+  early = /* @__PURE__ */ new Map();
+  earlyCount = 0;
+  /** Track Aliases of subscriptions this side closed: their streams are cancelled. */
+  closedAliases = /* @__PURE__ */ new Set();
+  closed;
+  goingAway = false;
+  /** Connect to `url` (https://host:port) pinning `fingerprintHex` when given, and do SETUP. */
+  static async connect(url, fingerprintHex, log, onProtocolError) {
+    const options = { protocols: [ALPN] };
+    if (fingerprintHex) {
+      const hex = fingerprintHex.replace(/[^0-9a-fA-F]/g, "");
+      if (hex.length !== 64) throw new Error(`certificate fingerprint is not a SHA-256 hex string: ${fingerprintHex}`);
+      const value = new Uint8Array(32);
+      for (let i = 0; i < 32; i++) value[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+      options.serverCertificateHashes = [{ algorithm: "sha-256", value }];
+    }
+    let transport;
+    try {
+      transport = new WebTransport(url, options);
+      await transport.ready;
+    } catch (e) {
+      throw new Error(`WebTransport to ${url} failed: ${errorText(e)}`);
+    }
+    const chosen = transport.protocol;
+    if (chosen !== void 0 && chosen !== "" && chosen !== ALPN) {
+      transport.close();
+      throw new Error(`the relay chose protocol ${chosen}, not ${ALPN}`);
+    }
+    const control = await transport.createUnidirectionalStream();
+    const controlWriter = control.getWriter();
+    await controlWriter.write(setupMessage("tern-player"));
+    controlWriter.releaseLock();
+    const incoming = transport.incomingUnidirectionalStreams.getReader();
+    const first = await incoming.read();
+    if (first.done || !first.value) throw new Error("the relay closed the session before its SETUP");
+    const serverControl = new StreamReader(first.value);
+    const setup = await serverControl.message();
+    if (!setup || setup.type !== MSG_SETUP) {
+      throw new ProtocolError(
+        `expected SETUP from the relay, got ${setup ? `type 0x${setup.type.toString(16)}` : "end of stream"}`
+      );
+    }
+    return new _MoqSession(transport, incoming, serverControl, log, onProtocolError);
+  }
+  allocRequestId() {
+    const id = this.nextRequestId;
+    this.nextRequestId += 2;
+    return id;
+  }
+  /** SUBSCRIBE to `track`; resolves at SUBSCRIBE_OK, throws RequestRefused on REQUEST_ERROR. */
+  async subscribe(namespace, track, options) {
+    const requestId = this.allocRequestId();
+    const stream = await this.transport.createBidirectionalStream();
+    const writer = stream.writable.getWriter();
+    const sub = new Subscription(this, requestId, track, options, writer);
+    await writer.write(subscribeMessage(requestId, namespace, track, options.priority ?? 128));
+    const reader = new StreamReader(stream.readable);
+    let timer = 0;
+    const timeout = new Promise((resolve) => {
+      timer = self.setTimeout(() => resolve(null), ANSWER_TIMEOUT_MS);
+    });
+    const reply = await Promise.race([reader.message(), timeout]).finally(() => self.clearTimeout(timer));
+    if (!reply) {
+      writer.close().catch(() => {
+      });
+      reader.cancel();
+      throw new RequestRefused(`SUBSCRIBE ${track}: no answer from the relay`);
+    }
+    if (reply.type === MSG_REQUEST_ERROR) {
+      writer.close().catch(() => {
+      });
+      throw new RequestRefused(`SUBSCRIBE ${track} refused: ${requestErrorText(reply.payload)}`);
+    }
+    if (reply.type !== MSG_SUBSCRIBE_OK) {
+      throw new ProtocolError(`expected SUBSCRIBE_OK for ${track}, got type 0x${reply.type.toString(16)}`);
+    }
+    sub.trackAlias = reply.payload.varint();
+    this.byAlias.set(sub.trackAlias, sub);
+    this.byRequest.set(requestId, sub);
+    const early = this.early.get(sub.trackAlias);
+    if (early) {
+      this.early.delete(sub.trackAlias);
+      this.earlyCount -= early.length;
+      for (const o of early) sub.deliver(o);
+    }
+    (async () => {
+      for (; ; ) {
+        const m = await reader.message();
+        if (!m) break;
+        if (m.type === MSG_PUBLISH_DONE) break;
+      }
+      if (!sub.closed) {
+        this.forget(sub);
+        sub.closed = true;
+        options.onEnd?.("the publisher is done");
+      }
+    })().catch(() => {
+      if (!sub.closed) options.onEnd?.("the request stream broke");
+    });
+    if (options.joiningFetch) this.joiningFetch(sub);
+    return sub;
+  }
+  /** The current group's objects from object 0, delivered to `sub` like subgroup objects. */
+  joiningFetch(sub) {
+    const requestId = this.allocRequestId();
+    this.byRequest.set(requestId, sub);
+    (async () => {
+      const stream = await this.transport.createBidirectionalStream();
+      const w = stream.writable.getWriter();
+      await w.write(joiningFetchMessage(requestId, sub.requestId));
+      const r = new StreamReader(stream.readable);
+      const ok = await r.message();
+      if (!ok) this.log(`${sub.track}: joining FETCH: no answer`);
+      else if (ok.type === MSG_REQUEST_ERROR) this.log(`${sub.track}: joining FETCH refused: ${requestErrorText(ok.payload)}`);
+      else if (ok.type !== MSG_FETCH_OK) throw new ProtocolError(`expected FETCH_OK, got type 0x${ok.type.toString(16)}`);
+      w.close().catch(() => {
+      });
+    })().catch((e) => this.log(`${sub.track}: joining FETCH failed: ${errorText(e)}`));
+  }
+  forget(sub) {
+    if (this.byAlias.get(sub.trackAlias) === sub) {
+      this.byAlias.delete(sub.trackAlias);
+      this.closedAliases.add(sub.trackAlias);
+    }
+    for (const [id, s] of this.byRequest) if (s === sub) this.byRequest.delete(id);
+  }
+  close() {
+    try {
+      this.transport.close();
+    } catch {
+    }
+  }
+  async dataLoop() {
+    for (; ; ) {
+      const { value, done } = await this.incoming.read();
+      if (done || !value) return;
+      const r = new StreamReader(value);
+      this.readDataStream(r).catch((e) => {
+        if (e instanceof ProtocolError) this.onProtocolError(e);
+      });
+    }
+  }
+  async readDataStream(r) {
+    const t = await r.varint();
+    if (isSubgroupType(t)) {
+      const header = await readSubgroupHeader(t, r);
+      if (this.closedAliases.has(header.trackAlias)) {
+        r.cancel();
+        return;
+      }
+      await readSubgroupObjects(header, r, (o) => {
+        const sub = this.byAlias.get(header.trackAlias);
+        if (sub) sub.deliver(o);
+        else if (this.closedAliases.has(header.trackAlias)) throw new Cancelled();
+        else this.keepEarly(header.trackAlias, o);
+      }).catch((e) => {
+        if (e instanceof Cancelled) r.cancel();
+        else throw e;
+      });
+    } else if (t === STREAM_FETCH_HEADER) {
+      const requestId = await r.varint();
+      const sub = this.byRequest.get(requestId);
+      if (!sub) {
+        r.cancel();
+        return;
+      }
+      let n = 0;
+      await readFetchObjects(r, (o) => {
+        n += 1;
+        sub.deliver(o);
+      });
+      this.log(`${sub.track}: joining FETCH delivered ${n} objects`);
+    } else if (t === STREAM_PADDING) {
+      r.cancel();
+    } else {
+      throw new ProtocolError(`unknown data stream type 0x${t.toString(16)}`);
+    }
+  }
+  keepEarly(alias, o) {
+    if (this.earlyCount >= 512) return;
+    const list = this.early.get(alias) ?? [];
+    list.push(o);
+    this.early.set(alias, list);
+    this.earlyCount += 1;
+  }
+  async controlLoop() {
+    for (; ; ) {
+      const m = await this.serverControl.message();
+      if (!m) return;
+      if (m.type === MSG_GOAWAY) {
+        this.goingAway = true;
+        this.log("the relay is going away (GOAWAY)");
+      }
+    }
+  }
+};
+
+// src/player.ts
+var US = 1e6;
+var TARGET_BUFFER_US = 15e4;
+var MAX_BUFFER_US = 35e4;
+var LATENCY_SAMPLES = 300;
+var CATALOG_RETRY_MS = 2e3;
+var AUDIO_CLOCK_STALL_MS = 500;
+var LOG_LINES = 200;
+var MediaClock = class {
+  started = false;
+  baseMedia = 0;
+  baseWall = 0;
+  baseAudio = 0;
+  onAudio = false;
+  lastAudioTime = -1;
+  lastAudioChange = 0;
+  audio = null;
+  /** The AudioContext runs and its clock advances (a context without an output may not). */
+  audioRunning() {
+    if (!this.audio || this.audio.state !== "running") return false;
+    const t = this.audio.currentTime;
+    const wall = performance.now();
+    if (t !== this.lastAudioTime) {
+      this.lastAudioTime = t;
+      this.lastAudioChange = wall;
+    }
+    return t > 0 && wall - this.lastAudioChange < AUDIO_CLOCK_STALL_MS;
+  }
+  /** Media time now, in µs. */
+  now() {
+    if (!this.started) return 0;
+    const running = this.audioRunning();
+    if (running !== this.onAudio) this.rebase(this.rawNow(), running);
+    return this.rawNow();
+  }
+  rawNow() {
+    if (this.onAudio && this.audio) return this.baseMedia + (this.audio.currentTime - this.baseAudio) * US;
+    return this.baseMedia + (performance.now() - this.baseWall) * 1e3;
+  }
+  rebase(media, onAudio) {
+    this.baseMedia = media;
+    this.baseWall = performance.now();
+    this.baseAudio = this.audio ? this.audio.currentTime : 0;
+    this.onAudio = onAudio;
+  }
+  /** Play `media` now (start, or jump). */
+  set(media) {
+    this.started = true;
+    this.rebase(media, this.audioRunning());
+  }
+  /** The AudioContext time at which media time `media` plays, or null when not on audio. */
+  audioTimeFor(media) {
+    if (!this.started || !this.audio) return null;
+    this.now();
+    if (!this.onAudio) return null;
+    return this.baseAudio + (media - this.baseMedia) / US;
+  }
+};
+var Pipeline = class {
+  constructor(player, track) {
+    this.player = player;
+    this.track = track;
+    this.assembler = new GroupAssembler((o, groupStart) => {
+      this.work = this.work.then(() => this.onObject(o, groupStart)).catch((e) => this.player.error(`${this.track.name}: ${errorText(e)}`));
+    });
+  }
+  player;
+  track;
+  sub = null;
+  closed = false;
+  assembler;
+  init = null;
+  trackInit = null;
+  /** Stamps by media time (µs) of chunks given to the decoder. */
+  stamps = /* @__PURE__ */ new Map();
+  /** Newest media time (µs) given to the decoder. */
+  newest = -Infinity;
+  /** Media time (µs) of the first sample of the first group played. */
+  firstTimestamp = null;
+  work = Promise.resolve();
+  async start(loadInit, joiningFetch, priority) {
+    this.init = await loadInit(this.track);
+    this.pickTrackInit(null);
+    await this.checkSupport();
+    if (this.closed) return;
+    this.sub = await this.player.session().subscribe(this.player.namespace, this.track.name, {
+      onObject: (o) => this.assembler.push(o),
+      onEnd: (reason) => this.player.note(`${this.track.name}: ${reason}`),
+      joiningFetch,
+      priority
+    });
+    if (this.closed) this.sub.close();
+  }
+  /** The init segment's track for samples of `trackId` (null: guess from the role). */
+  pickTrackInit(trackId) {
+    if (!this.init) return null;
+    if (trackId !== null) {
+      const t = this.init.tracks.get(trackId);
+      if (t) return this.trackInit = t;
+      if (this.init.tracks.size === 1) return this.trackInit = [...this.init.tracks.values()][0];
+      throw new Error(`the init segment has no track ${trackId}`);
+    }
+    const kind = this.track.role === "audio" ? "audio" : "video";
+    const candidates = [...this.init.tracks.values()].filter((t) => t.kind === kind);
+    if (candidates.length === 1) this.trackInit = candidates[0];
+    return this.trackInit;
+  }
+  async onObject(o, groupStart) {
+    if (this.closed) return;
+    const chunk = parseChunk(o.payload, this.init);
+    for (let i = 0; i < chunk.samples.length; i++) {
+      const s = chunk.samples[i];
+      if (!this.trackInit || this.trackInit.id !== s.trackId) this.pickTrackInit(s.trackId);
+      const t = this.trackInit;
+      const timestamp = Math.round(s.pts * US / t.timescale);
+      const duration = Math.round(s.duration * US / t.timescale);
+      const key = s.sync;
+      if (this.firstTimestamp === null) this.firstTimestamp = timestamp;
+      this.stamps.set(timestamp, chunk.publishedMs);
+      if (this.stamps.size > 512) this.stamps.delete(this.stamps.keys().next().value);
+      this.newest = Math.max(this.newest, timestamp);
+      await this.decode(t, s.data, timestamp, duration, key, groupStart && i === 0);
+    }
+  }
+  close() {
+    this.closed = true;
+    this.sub?.close();
+  }
+};
+var VideoPipeline = class extends Pipeline {
+  decoder = null;
+  configured = null;
+  needKey = true;
+  /** Set when this pipeline replaces another: media time from which it is drawn. */
+  cutover = null;
+  codec = null;
+  async checkSupport() {
+    const t = this.trackInit;
+    const codec = t?.codec || this.track.codec;
+    if (!codec) return;
+    const supported = await VideoDecoder.isConfigSupported(this.config(t, codec)).catch(() => null);
+    if (!supported || !supported.supported) {
+      throw new UnsupportedCodec(
+        `this browser cannot decode ${codec} video (VideoDecoder.isConfigSupported said no) — track ${this.track.name}`
+      );
+    }
+  }
+  config(t, codec) {
+    const c = { codec, optimizeForLatency: true };
+    if (t?.description) c.description = t.description;
+    const w = t?.width ?? this.track.width;
+    const h = t?.height ?? this.track.height;
+    if (w && h) {
+      c.codedWidth = w;
+      c.codedHeight = h;
+    }
+    return c;
+  }
+  async decode(t, data, timestamp, duration, key, groupStart) {
+    if (!key && this.needKey) return;
+    if (this.cutover === null && this.player.isSwitchTarget(this)) this.player.setCutover(this, timestamp, groupStart);
+    const codec = t.codec || this.track.codec;
+    if (!this.decoder || this.decoder.state === "closed" || this.configured !== `${t.id}/${codec}`) {
+      if (!key) {
+        this.needKey = true;
+        return;
+      }
+      await this.configure(t, codec);
+    }
+    const decoder = this.decoder;
+    if (decoder.decodeQueueSize > 90) {
+      this.needKey = true;
+      this.player.note(`${this.track.name}: decoder behind, waiting for the next keyframe`);
+      return;
+    }
+    this.needKey = false;
+    decoder.decode(new EncodedVideoChunk({ type: key ? "key" : "delta", timestamp, duration, data }));
+  }
+  async configure(t, codec) {
+    this.decoder?.close();
+    const config = this.config(t, codec);
+    const support = await VideoDecoder.isConfigSupported(config).catch(() => null);
+    if (!support || !support.supported) {
+      throw new UnsupportedCodec(`this browser cannot decode ${codec} video (VideoDecoder.isConfigSupported said no)`);
+    }
+    const decoder = new VideoDecoder({
+      output: (frame) => {
+        if (this.closed) {
+          frame.close();
+          return;
+        }
+        this.player.videoFrame(this, frame, this.stamps.get(frame.timestamp) ?? null);
+      },
+      error: (e) => {
+        this.player.error(`${this.track.name}: video decoder: ${errorText(e)}`);
+        this.needKey = true;
+        this.configured = null;
+      }
+    });
+    decoder.configure(config);
+    this.decoder = decoder;
+    this.configured = `${t.id}/${codec}`;
+    this.codec = codec;
+    this.player.stats.videoCodec = codec;
+    this.player.changed();
+  }
+  close() {
+    super.close();
+    if (this.decoder && this.decoder.state !== "closed") this.decoder.close();
+  }
+};
+var AudioPipeline = class extends Pipeline {
+  decoder = null;
+  configured = null;
+  sources = /* @__PURE__ */ new Set();
+  gain = null;
+  async checkSupport() {
+    const t = this.trackInit;
+    const codec = t?.codec || this.track.codec;
+    if (!codec || !t) return;
+    const supported = await AudioDecoder.isConfigSupported(this.config(t, codec)).catch(() => null);
+    if (!supported || !supported.supported) {
+      throw new UnsupportedCodec(
+        `this browser cannot decode ${codec} audio (AudioDecoder.isConfigSupported said no) — track ${this.track.name}`
+      );
+    }
+  }
+  config(t, codec) {
+    const c = {
+      codec,
+      sampleRate: t.sampleRate || this.track.samplerate || 48e3,
+      numberOfChannels: t.channels || Number(this.track.channelConfig) || 2
+    };
+    if (t.description) c.description = t.description;
+    return c;
+  }
+  async decode(t, data, timestamp, duration) {
+    const codec = t.codec || this.track.codec;
+    if (!this.decoder || this.decoder.state === "closed" || this.configured !== `${t.id}/${codec}`) {
+      this.decoder?.close();
+      const decoder = new AudioDecoder({
+        output: (d) => this.play(d),
+        error: (e) => {
+          this.player.error(`${this.track.name}: audio decoder: ${errorText(e)}`);
+          this.configured = null;
+        }
+      });
+      decoder.configure(this.config(t, codec));
+      this.decoder = decoder;
+      this.configured = `${t.id}/${codec}`;
+      this.player.stats.audioCodec = codec;
+      this.player.changed();
+    }
+    this.decoder.decode(new EncodedAudioChunk({ type: "key", timestamp, duration, data }));
+  }
+  play(d) {
+    const stats = this.player.stats;
+    try {
+      stats.audioChunksDecoded += 1;
+      if (this.closed) return;
+      this.player.mediaStarted(d.timestamp);
+      const ctx = this.player.audioContext();
+      const when = this.player.clock.audioTimeFor(d.timestamp);
+      if (!ctx || when === null) return;
+      if (when < ctx.currentTime + 2e-3) {
+        stats.audioLate += 1;
+        return;
+      }
+      const frames = d.numberOfFrames;
+      const channels = d.numberOfChannels;
+      const buffer = ctx.createBuffer(channels, frames, d.sampleRate);
+      if (d.format === "f32") {
+        const all = new Float32Array(frames * channels);
+        d.copyTo(all, { planeIndex: 0 });
+        for (let c = 0; c < channels; c++) {
+          const out = buffer.getChannelData(c);
+          for (let i = 0; i < frames; i++) out[i] = all[i * channels + c];
+        }
+      } else {
+        for (let c = 0; c < channels; c++) {
+          buffer.copyToChannel(planar(d, c, frames), c);
+        }
+      }
+      if (!this.gain) {
+        this.gain = ctx.createGain();
+        this.gain.connect(ctx.destination);
+      }
+      const src = ctx.createBufferSource();
+      src.buffer = buffer;
+      src.connect(this.gain);
+      src.onended = () => {
+        this.sources.delete(src);
+        stats.audioSamplesPlayed += frames;
+      };
+      src.start(when);
+      this.sources.add(src);
+      stats.audioSamplesScheduled += frames;
+    } finally {
+      d.close();
+    }
+  }
+  /** Drop what is scheduled (the clock jumped). */
+  flush() {
+    for (const s of this.sources) {
+      s.onended = null;
+      try {
+        s.stop();
+      } catch {
+      }
+    }
+    this.sources.clear();
+  }
+  close() {
+    super.close();
+    this.flush();
+    if (this.decoder && this.decoder.state !== "closed") this.decoder.close();
+  }
+};
+function planar(d, plane, frames) {
+  const out = new Float32Array(frames);
+  d.copyTo(out, { planeIndex: plane, format: "f32-planar" });
+  return out;
+}
+var UnsupportedCodec = class extends Error {
+};
+var Player = class {
+  constructor(options) {
+    this.options = options;
+    this.namespace = options.namespace;
+    const ctx = options.canvas.getContext("2d");
+    if (!ctx) throw new Error("no 2D canvas context");
+    this.ctx2d = ctx;
+  }
+  options;
+  stats = {
+    state: "idle",
+    catalogFormat: null,
+    renditions: [],
+    rendition: null,
+    switchingTo: null,
+    mode: "auto",
+    audioTrack: null,
+    videoCodec: null,
+    audioCodec: null,
+    width: 0,
+    height: 0,
+    framesDecoded: 0,
+    framesDrawn: 0,
+    framesSkipped: 0,
+    drawnByRendition: {},
+    lastFrameTime: 0,
+    lastFrameTimestamp: 0,
+    latencyMs: [],
+    latencyUnknownFrames: 0,
+    switches: 0,
+    catchUps: 0,
+    audioState: "none",
+    audioChunksDecoded: 0,
+    audioSamplesScheduled: 0,
+    audioSamplesPlayed: 0,
+    audioLate: 0,
+    errors: [],
+    log: []
+  };
+  clock = new MediaClock();
+  namespace;
+  catalog = null;
+  moq = null;
+  video = null;
+  nextVideo = null;
+  audio = null;
+  queue = [];
+  ctx2d;
+  inits = /* @__PURE__ */ new Map();
+  audioCtx = null;
+  stopped = false;
+  catalogSub = null;
+  session() {
+    if (!this.moq) throw new Error("not connected");
+    return this.moq;
+  }
+  changed() {
+    this.options.onChange?.();
+  }
+  setState(s) {
+    this.stats.state = s;
+    this.note(`state: ${s}`);
+  }
+  note(text) {
+    this.stats.log.push(`${(performance.now() / 1e3).toFixed(3)} ${text}`);
+    if (this.stats.log.length > LOG_LINES) this.stats.log.shift();
+    console.info(`tern-player: ${text}`);
+    this.changed();
+  }
+  error(text) {
+    this.stats.errors.push(text);
+    console.error(`tern-player: ${text}`);
+    this.changed();
+  }
+  async start() {
+    if (typeof WebTransport === "undefined") throw new Error("this browser has no WebTransport");
+    if (typeof VideoDecoder === "undefined") throw new Error("this browser has no WebCodecs VideoDecoder");
+    this.setState("connecting");
+    this.moq = await MoqSession.connect(
+      this.options.relay,
+      this.options.fingerprint,
+      (t) => this.note(t),
+      (e) => this.error(`protocol: ${e.message}`)
+    );
+    this.moq.closed.then((reason) => {
+      if (!this.stopped) {
+        this.setState(reason);
+        this.error(reason);
+      }
+    });
+    this.setState("catalog");
+    this.catalog = await this.loadCatalog();
+    const renditions = videoRenditions(this.catalog);
+    this.stats.renditions = renditions.map((t) => t.name);
+    const audio = audioTrack(this.catalog);
+    if (renditions.length === 0 && !audio) throw new CatalogError("the catalog lists no video or audio track");
+    this.setState("starting");
+    requestAnimationFrame(() => this.render());
+    const starts = [];
+    if (renditions.length > 0) {
+      const first = this.autoChoice(renditions);
+      this.video = new VideoPipeline(this, first);
+      this.stats.rendition = first.name;
+      starts.push(this.video.start((t) => this.loadInit(t), true, 2));
+    }
+    if (audio) {
+      this.stats.audioTrack = audio.name;
+      this.audio = new AudioPipeline(this, audio);
+      this.setupAudio();
+      starts.push(
+        this.audio.start((t) => this.loadInit(t), true, 1).catch((e) => {
+          this.error(`audio: ${errorText(e)}`);
+        })
+      );
+    }
+    await Promise.all(starts);
+    this.setState("playing");
+  }
+  stop() {
+    this.stopped = true;
+    this.video?.close();
+    this.nextVideo?.close();
+    this.audio?.close();
+    this.catalogSub?.close();
+    this.moq?.close();
+    void this.audioCtx?.close();
+  }
+  /** Auto mode (placeholder for ABR): the largest rendition. */
+  autoChoice(renditions) {
+    return renditions[0];
+  }
+  /**
+   * The MSF catalog, or Cloudflare's catalogformat-01 `.catalog` when there is none. While
+   * neither exists (the broadcast has not started), ask again every two seconds.
+   */
+  async loadCatalog() {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.tryCatalog();
+      } catch (e) {
+        if (!(e instanceof RequestRefused) || this.stopped) throw e;
+        if (attempt === 0) this.setState("waiting for the broadcast");
+        await new Promise((r) => setTimeout(r, CATALOG_RETRY_MS));
+      }
+    }
+  }
+  async tryCatalog() {
+    try {
+      const { object: object2, sub: sub2 } = await this.firstObject("catalog", (o) => this.onCatalogUpdate(o));
+      this.catalogSub = sub2;
+      const c2 = parseMsf(object2.payload);
+      this.stats.catalogFormat = "msf";
+      this.note(`MSF catalog: ${c2.tracks.map((t) => `${t.name} (${t.role})`).join(", ")}`);
+      return c2;
+    } catch (e) {
+      if (!(e instanceof RequestRefused)) throw e;
+      this.note(`no MSF catalog (${e.message}); trying .catalog`);
+    }
+    const { object, sub } = await this.firstObject(".catalog", null);
+    sub.close();
+    const c = parseCatalogFormat01(object.payload);
+    this.stats.catalogFormat = "catalogformat-01";
+    this.note(`catalogformat-01 catalog: ${c.tracks.map((t) => `${t.name} (${t.role})`).join(", ")}`);
+    return c;
+  }
+  /** A new MSF catalog version (a later group): the rendition list follows it. */
+  onCatalogUpdate(o) {
+    if (!this.catalog || o.object !== 0 || o.payload.length === 0) return;
+    try {
+      this.catalog = parseMsf(o.payload, this.catalog);
+      this.stats.renditions = videoRenditions(this.catalog).map((t) => t.name);
+      this.note("catalog updated");
+    } catch (e) {
+      this.error(`catalog update: ${errorText(e)}`);
+    }
+  }
+  /**
+   * Subscribe to `track` with a Joining FETCH and wait (bounded) for its first object with a
+   * payload. Later objects go to `later`.
+   */
+  async firstObject(track, later, timeoutMs = 1e4) {
+    let resolve = () => {
+    };
+    const got = new Promise((r) => resolve = r);
+    let first = null;
+    const sub = await this.session().subscribe(this.namespace, track, {
+      joiningFetch: true,
+      priority: 0,
+      onObject: (o) => {
+        if (o.status !== 0 || o.payload.length === 0) return;
+        if (!first) {
+          first = o;
+          resolve(o);
+        } else if (later && (o.group > first.group || o.group === first.group && o.object > first.object)) {
+          later(o);
+        }
+      }
+    });
+    let timer = 0;
+    const timeout = new Promise((_, reject) => {
+      timer = window.setTimeout(() => reject(new Error(`no object on track ${track} within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      return { object: await Promise.race([got, timeout]), sub };
+    } catch (e) {
+      sub.close();
+      throw e;
+    } finally {
+      window.clearTimeout(timer);
+    }
+  }
+  loadInit(t) {
+    if (t.initData) return Promise.resolve(parseInit(t.initData));
+    const name = t.initTrack;
+    if (!name) return Promise.reject(new CatalogError(`track ${t.name} has neither initData nor initTrack`));
+    let p = this.inits.get(name);
+    if (!p) {
+      p = this.firstObject(name, null).then(({ object, sub }) => {
+        sub.close();
+        return parseInit(object.payload);
+      });
+      this.inits.set(name, p);
+      p.catch(() => this.inits.delete(name));
+    }
+    return p;
+  }
+  // -------------------------------------------------------------------------
+  // Audio output.
+  setupAudio() {
+    try {
+      this.audioCtx = new AudioContext({ latencyHint: "interactive" });
+    } catch (e) {
+      this.error(`audio: no AudioContext: ${errorText(e)}`);
+      return;
+    }
+    this.clock.audio = this.audioCtx;
+    const update = () => {
+      this.stats.audioState = this.audioCtx ? this.audioCtx.state : "none";
+      this.changed();
+    };
+    this.audioCtx.onstatechange = update;
+    update();
+    void this.audioCtx.resume().catch(() => {
+    });
+  }
+  audioContext() {
+    return this.audioCtx;
+  }
+  /** Resume audio after a user gesture (browsers keep an AudioContext suspended until one). */
+  unmute() {
+    void this.audioCtx?.resume();
+  }
+  // -------------------------------------------------------------------------
+  // Video output.
+  /** First decoded media starts the clock. */
+  mediaStarted(timestamp) {
+    if (!this.clock.started) {
+      this.clock.set(timestamp - 2e4);
+      this.note(`playback starts at media time ${(timestamp / US).toFixed(3)} s`);
+    }
+  }
+  videoFrame(p, frame, publishedMs) {
+    this.stats.framesDecoded += 1;
+    if (p === this.video && this.nextVideo?.cutover != null && frame.timestamp >= this.nextVideo.cutover) {
+      frame.close();
+      return;
+    }
+    if (p !== this.video && p !== this.nextVideo) {
+      frame.close();
+      return;
+    }
+    this.mediaStarted(frame.timestamp);
+    const entry = { frame, pipeline: p, publishedMs };
+    let i = this.queue.length;
+    while (i > 0 && this.queue[i - 1].frame.timestamp > frame.timestamp) i--;
+    this.queue.splice(i, 0, entry);
+    while (this.queue.length > 120) this.skip(this.queue.shift());
+  }
+  skip(q) {
+    q.frame.close();
+    this.stats.framesSkipped += 1;
+  }
+  render() {
+    if (this.stopped) return;
+    requestAnimationFrame(() => this.render());
+    if (!this.clock.started) return;
+    this.catchUp();
+    const latencyUs = this.audioCtx && this.audioCtx.state === "running" ? outputLatency(this.audioCtx) : 0;
+    const now = this.clock.now() - latencyUs;
+    let pick = null;
+    while (this.queue.length > 0 && this.queue[0].frame.timestamp <= now) {
+      if (pick) this.skip(pick);
+      pick = this.queue.shift();
+    }
+    if (pick) this.draw(pick);
+  }
+  /** Too far behind the newest media (the joining burst, a stall): jump to near live. */
+  catchUp() {
+    const newest = Math.max(this.video?.newest ?? -Infinity, this.nextVideo?.newest ?? -Infinity, this.audio?.newest ?? -Infinity);
+    if (!Number.isFinite(newest)) return;
+    const now = this.clock.now();
+    if (newest - now > MAX_BUFFER_US) {
+      this.clock.set(newest - TARGET_BUFFER_US);
+      this.audio?.flush();
+      this.stats.catchUps += 1;
+      this.note(`caught up to live: skipped ${((newest - TARGET_BUFFER_US - now) / 1e3).toFixed(0)} ms`);
+    }
+  }
+  draw(q) {
+    const { frame, pipeline } = q;
+    const canvas = this.options.canvas;
+    const w = frame.displayWidth;
+    const h = frame.displayHeight;
+    if (canvas.width !== w || canvas.height !== h) {
+      canvas.width = w;
+      canvas.height = h;
+    }
+    this.ctx2d.drawImage(frame, 0, 0, w, h);
+    const s = this.stats;
+    s.width = w;
+    s.height = h;
+    s.framesDrawn += 1;
+    s.lastFrameTime = performance.now();
+    s.lastFrameTimestamp = frame.timestamp;
+    s.drawnByRendition[pipeline.track.name] = (s.drawnByRendition[pipeline.track.name] ?? 0) + 1;
+    if (q.publishedMs === null) {
+      s.latencyUnknownFrames += 1;
+    } else {
+      s.latencyMs.push(performance.timeOrigin + performance.now() - q.publishedMs);
+      if (s.latencyMs.length > LATENCY_SAMPLES) s.latencyMs.shift();
+    }
+    frame.close();
+    if (pipeline === this.nextVideo) this.finishSwitch();
+  }
+  // -------------------------------------------------------------------------
+  // Rendition switching, at group boundaries.
+  /** Switch to `name` (a video track of the catalog), or back to auto with 'auto'. */
+  select(name) {
+    if (!this.catalog) return;
+    const renditions = videoRenditions(this.catalog);
+    let target;
+    if (name === "auto") {
+      this.stats.mode = "auto";
+      target = renditions.length ? this.autoChoice(renditions) : void 0;
+    } else {
+      this.stats.mode = "manual";
+      target = renditions.find((t) => t.name === name);
+      if (!target) {
+        this.error(`no video rendition named ${name}`);
+        return;
+      }
+    }
+    if (!target) return;
+    if (this.nextVideo) {
+      if (this.nextVideo.track.name === target.name) return;
+      this.nextVideo.close();
+      this.nextVideo = null;
+      this.stats.switchingTo = null;
+    }
+    if (this.video?.track.name === target.name) {
+      this.changed();
+      return;
+    }
+    this.note(`switching to ${target.name} at its next group`);
+    const next = new VideoPipeline(this, target);
+    this.nextVideo = next;
+    this.stats.switchingTo = target.name;
+    next.start((t) => this.loadInit(t), false, 2).catch((e) => {
+      this.error(`switch to ${target.name}: ${errorText(e)}`);
+      if (this.nextVideo === next) {
+        this.nextVideo = null;
+        this.stats.switchingTo = null;
+      }
+      next.close();
+    });
+    this.changed();
+  }
+  isSwitchTarget(p) {
+    return p === this.nextVideo;
+  }
+  /** The new rendition's first group starts at `timestamp`: the old one is drawn until then. */
+  setCutover(p, timestamp, groupStart) {
+    p.cutover = timestamp;
+    this.note(
+      `${p.track.name}: ${groupStart ? "next group starts" : "first keyframe"} at ${(timestamp / US).toFixed(3)} s; switching there`
+    );
+    this.queue = this.queue.filter((q) => {
+      if (q.pipeline !== p && q.frame.timestamp >= timestamp) {
+        this.skip(q);
+        return false;
+      }
+      return true;
+    });
+  }
+  finishSwitch() {
+    const next = this.nextVideo;
+    const old = this.video;
+    this.video = next;
+    this.nextVideo = null;
+    this.stats.rendition = next.track.name;
+    this.stats.switchingTo = null;
+    this.stats.switches += 1;
+    this.note(`now drawing ${next.track.name}`);
+    if (old) {
+      old.close();
+      this.queue = this.queue.filter((q) => {
+        if (q.pipeline === old) {
+          this.skip(q);
+          return false;
+        }
+        return true;
+      });
+    }
+  }
+};
+function outputLatency(ctx) {
+  const s = (ctx.outputLatency || 0) + (ctx.baseLatency || 0);
+  return Math.min(Math.max(s, 0), 0.5) * US;
+}
+
+// src/main.ts
+var $ = (id) => {
+  const e = document.getElementById(id);
+  if (!e) throw new Error(`page element #${id} is missing`);
+  return e;
+};
+function median(xs) {
+  const s = xs.slice().sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+async function loadConfig() {
+  const params = new URLSearchParams(location.search);
+  let config;
+  try {
+    config = await (await fetch("/config.json", { cache: "no-store" })).json();
+  } catch (e) {
+    throw new Error(`cannot load /config.json: ${errorText(e)}`);
+  }
+  let fingerprint = null;
+  const fp = await fetch("/fingerprint", { cache: "no-store" }).catch(() => null);
+  if (fp && fp.ok) fingerprint = (await fp.text()).trim() || null;
+  const ns = params.get("namespace") ?? config.namespace;
+  const namespace = Array.isArray(ns) ? ns : String(ns).split("/").filter((f) => f.length > 0);
+  return { relay: params.get("relay") ?? config.relay, namespace, fingerprint };
+}
+async function main() {
+  const canvas = $("video");
+  const picker = $("rendition");
+  const unmute = $("unmute");
+  const config = await loadConfig();
+  $("relay").textContent = config.relay;
+  $("namespace").textContent = config.namespace.join("/");
+  let player = null;
+  let pickerFor = "";
+  const render = () => {
+    if (!player) return;
+    const s = player.stats;
+    $("state").textContent = s.state;
+    $("catalog").textContent = s.catalogFormat ?? "-";
+    $("shown").textContent = s.rendition ? `${s.rendition}${s.width ? ` · ${s.width}x${s.height}` : ""}${s.videoCodec ? ` · ${s.videoCodec}` : ""}${s.switchingTo ? ` → switching to ${s.switchingTo}` : ""}` : "-";
+    $("frames").textContent = `${s.framesDrawn} drawn, ${s.framesDecoded} decoded, ${s.framesSkipped} skipped`;
+    const latest = s.latencyMs[s.latencyMs.length - 1];
+    $("latency").textContent = latest !== void 0 ? `${latest.toFixed(0)} ms (median ${median(s.latencyMs).toFixed(0)} ms of ${s.latencyMs.length})` : s.framesDrawn > 0 ? "unknown (the objects carry no prft publish stamp)" : "-";
+    $("audio").textContent = s.audioTrack ? `${s.audioTrack}${s.audioCodec ? ` · ${s.audioCodec}` : ""} · ${s.audioState} · ${s.audioSamplesPlayed} samples played` : "none";
+    unmute.hidden = !(s.audioTrack && s.audioState === "suspended");
+    $("error").textContent = s.errors.join("\n");
+    $("log").textContent = s.log.slice(-40).join("\n");
+    const key = s.renditions.join("\n");
+    if (key !== pickerFor && player.catalog) {
+      pickerFor = key;
+      picker.replaceChildren();
+      const auto = document.createElement("option");
+      auto.value = "auto";
+      auto.textContent = "auto (largest)";
+      picker.append(auto);
+      for (const t of videoRenditions(player.catalog)) {
+        const o = document.createElement("option");
+        o.value = t.name;
+        o.textContent = describe(t);
+        picker.append(o);
+      }
+      picker.disabled = false;
+    }
+    const want = s.mode === "auto" ? "auto" : s.switchingTo ?? s.rendition ?? "auto";
+    if (document.activeElement !== picker && picker.value !== want) picker.value = want;
+  };
+  let scheduled = false;
+  const changed = () => {
+    if (scheduled) return;
+    scheduled = true;
+    setTimeout(() => {
+      scheduled = false;
+      render();
+    }, 100);
+  };
+  player = new Player({ ...config, canvas, onChange: changed });
+  const p = player;
+  window.ternPlayer = Object.assign(p.stats, {
+    select: (name) => p.select(name),
+    unmute: () => p.unmute()
+  });
+  picker.addEventListener("change", () => p.select(picker.value));
+  unmute.addEventListener("click", () => p.unmute());
+  setInterval(render, 500);
+  try {
+    await p.start();
+  } catch (e) {
+    const text = errorText(e);
+    p.stats.state = e instanceof UnsupportedCodec ? "unsupported codec" : "failed";
+    p.error(text);
+    if (e instanceof UnsupportedCodec) $("message").textContent = text;
+  }
+  render();
+}
+main().catch((e) => {
+  const text = errorText(e);
+  console.error(text);
+  const el = document.getElementById("error");
+  if (el) el.textContent = text;
+});

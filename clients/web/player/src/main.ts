@@ -1,0 +1,137 @@
+// The player page (player.html): reads /config.json and /fingerprint from the server that
+// served it, plays the broadcast, shows what happens and exposes it on `window.ternPlayer`.
+//
+// Query parameters override the configuration: `?namespace=live/demo&relay=https://host:port`.
+
+import { describe, videoRenditions } from './catalog';
+import { Player, PlayerStats, UnsupportedCodec } from './player';
+import { errorText } from './session';
+
+declare global {
+  interface Window {
+    ternPlayer: PlayerStats & { select(name: string): void; unmute(): void };
+  }
+}
+
+interface PageConfig {
+  relay: string;
+  namespace: string | string[];
+}
+
+const $ = (id: string): HTMLElement => {
+  const e = document.getElementById(id);
+  if (!e) throw new Error(`page element #${id} is missing`);
+  return e;
+};
+
+function median(xs: number[]): number {
+  const s = xs.slice().sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+async function loadConfig(): Promise<{ relay: string; namespace: string[]; fingerprint: string | null }> {
+  const params = new URLSearchParams(location.search);
+  let config: PageConfig;
+  try {
+    config = await (await fetch('/config.json', { cache: 'no-store' })).json();
+  } catch (e) {
+    throw new Error(`cannot load /config.json: ${errorText(e)}`);
+  }
+  let fingerprint: string | null = null;
+  const fp = await fetch('/fingerprint', { cache: 'no-store' }).catch(() => null);
+  if (fp && fp.ok) fingerprint = (await fp.text()).trim() || null;
+  const ns = params.get('namespace') ?? config.namespace;
+  const namespace = Array.isArray(ns) ? ns : String(ns).split('/').filter((f) => f.length > 0);
+  return { relay: params.get('relay') ?? config.relay, namespace, fingerprint };
+}
+
+async function main(): Promise<void> {
+  const canvas = $('video') as HTMLCanvasElement;
+  const picker = $('rendition') as HTMLSelectElement;
+  const unmute = $('unmute') as HTMLButtonElement;
+  const config = await loadConfig();
+  $('relay').textContent = config.relay;
+  $('namespace').textContent = config.namespace.join('/');
+
+  let player: Player | null = null;
+  let pickerFor = '';
+  const render = (): void => {
+    if (!player) return;
+    const s = player.stats;
+    $('state').textContent = s.state;
+    $('catalog').textContent = s.catalogFormat ?? '-';
+    $('shown').textContent = s.rendition
+      ? `${s.rendition}${s.width ? ` · ${s.width}x${s.height}` : ''}${s.videoCodec ? ` · ${s.videoCodec}` : ''}${
+          s.switchingTo ? ` → switching to ${s.switchingTo}` : ''
+        }`
+      : '-';
+    $('frames').textContent = `${s.framesDrawn} drawn, ${s.framesDecoded} decoded, ${s.framesSkipped} skipped`;
+    const latest = s.latencyMs[s.latencyMs.length - 1];
+    $('latency').textContent =
+      latest !== undefined
+        ? `${latest.toFixed(0)} ms (median ${median(s.latencyMs).toFixed(0)} ms of ${s.latencyMs.length})`
+        : s.framesDrawn > 0
+          ? 'unknown (the objects carry no prft publish stamp)'
+          : '-';
+    $('audio').textContent = s.audioTrack
+      ? `${s.audioTrack}${s.audioCodec ? ` · ${s.audioCodec}` : ''} · ${s.audioState} · ${s.audioSamplesPlayed} samples played`
+      : 'none';
+    unmute.hidden = !(s.audioTrack && s.audioState === 'suspended');
+    $('error').textContent = s.errors.join('\n');
+    $('log').textContent = s.log.slice(-40).join('\n');
+    // The picker follows the catalog.
+    const key = s.renditions.join('\n');
+    if (key !== pickerFor && player.catalog) {
+      pickerFor = key;
+      picker.replaceChildren();
+      const auto = document.createElement('option');
+      auto.value = 'auto';
+      auto.textContent = 'auto (largest)';
+      picker.append(auto);
+      for (const t of videoRenditions(player.catalog)) {
+        const o = document.createElement('option');
+        o.value = t.name;
+        o.textContent = describe(t);
+        picker.append(o);
+      }
+      picker.disabled = false;
+    }
+    const want = s.mode === 'auto' ? 'auto' : (s.switchingTo ?? s.rendition ?? 'auto');
+    if (document.activeElement !== picker && picker.value !== want) picker.value = want;
+  };
+  let scheduled = false;
+  const changed = (): void => {
+    if (scheduled) return;
+    scheduled = true;
+    setTimeout(() => {
+      scheduled = false;
+      render();
+    }, 100);
+  };
+
+  player = new Player({ ...config, canvas, onChange: changed });
+  const p = player;
+  window.ternPlayer = Object.assign(p.stats, {
+    select: (name: string) => p.select(name),
+    unmute: () => p.unmute(),
+  });
+  picker.addEventListener('change', () => p.select(picker.value));
+  unmute.addEventListener('click', () => p.unmute());
+  setInterval(render, 500);
+  try {
+    await p.start();
+  } catch (e) {
+    const text = errorText(e);
+    p.stats.state = e instanceof UnsupportedCodec ? 'unsupported codec' : 'failed';
+    p.error(text);
+    if (e instanceof UnsupportedCodec) $('message').textContent = text;
+  }
+  render();
+}
+
+main().catch((e) => {
+  const text = errorText(e);
+  console.error(text);
+  const el = document.getElementById('error');
+  if (el) el.textContent = text;
+});

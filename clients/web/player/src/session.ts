@@ -1,0 +1,321 @@
+// One draft-18 MoQ session over WebTransport: SETUP, then any number of subscriptions (each on
+// its own request stream, optionally with a Joining FETCH), objects routed to them by Track
+// Alias (subgroup streams) or Request ID (fetch streams).
+
+import {
+  ALPN,
+  MSG_FETCH_OK,
+  MSG_GOAWAY,
+  MSG_PUBLISH_DONE,
+  MSG_REQUEST_ERROR,
+  MSG_SETUP,
+  MSG_SUBSCRIBE_OK,
+  MoqObject,
+  ProtocolError,
+  STREAM_FETCH_HEADER,
+  STREAM_PADDING,
+  StreamReader,
+  isSubgroupType,
+  joiningFetchMessage,
+  readFetchObjects,
+  readSubgroupHeader,
+  readSubgroupObjects,
+  requestErrorText,
+  setupMessage,
+  subscribeMessage,
+} from './wire';
+
+/** How long the relay may take to answer a SUBSCRIBE. */
+const ANSWER_TIMEOUT_MS = 10_000;
+
+/** The relay refused a request (REQUEST_ERROR) or closed its stream without an answer. */
+export class RequestRefused extends Error {}
+
+export interface SubscribeOptions {
+  /** Called for each object, from subgroup streams and from the Joining FETCH. */
+  onObject: (o: MoqObject) => void;
+  /** The subscription ended (PUBLISH_DONE, stream closed); not called after `close()`. */
+  onEnd?: (reason: string) => void;
+  /** Ask for the current group from its first object (a Relative Joining FETCH, offset 0). */
+  joiningFetch?: boolean;
+  /** Subscriber Priority (0 is the highest). */
+  priority?: number;
+}
+
+export class Subscription {
+  closed = false;
+  trackAlias = -1;
+  /** Objects received on subgroup streams and fetch streams. */
+  objects = 0;
+
+  constructor(
+    readonly session: MoqSession,
+    readonly requestId: number,
+    readonly track: string,
+    readonly options: SubscribeOptions,
+    private writer: WritableStreamDefaultWriter<Uint8Array>,
+  ) {}
+
+  deliver(o: MoqObject): void {
+    if (this.closed) return;
+    this.objects += 1;
+    try {
+      this.options.onObject(o);
+    } catch (e) {
+      this.session.log(`${this.track}: object handler failed: ${errorText(e)}`);
+    }
+  }
+
+  /** Unsubscribe: finish the request stream (draft-18 has no UNSUBSCRIBE message). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.session.forget(this);
+    this.writer.close().catch(() => {});
+  }
+}
+
+/** Thrown inside a stream reader to stop reading a stream nobody wants any more. */
+class Cancelled extends Error {}
+
+export function errorText(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  return String(e);
+}
+
+export class MoqSession {
+  private nextRequestId = 0;
+  private byAlias = new Map<number, Subscription>();
+  private byRequest = new Map<number, Subscription>();
+  /** Objects of subgroup streams that arrived before their SUBSCRIBE_OK (bounded). */
+  private early = new Map<number, MoqObject[]>();
+  private earlyCount = 0;
+  /** Track Aliases of subscriptions this side closed: their streams are cancelled. */
+  private closedAliases = new Set<number>();
+  readonly closed: Promise<string>;
+  goingAway = false;
+
+  private constructor(
+    private transport: WebTransport,
+    private incoming: ReadableStreamDefaultReader<ReadableStream<Uint8Array>>,
+    private serverControl: StreamReader,
+    readonly log: (text: string) => void,
+    private onProtocolError: (e: Error) => void,
+  ) {
+    this.closed = transport.closed.then(
+      (info) => `session closed${info && info.reason ? `: ${info.reason}` : ''}`,
+      (e) => `session failed: ${errorText(e)}`,
+    );
+    this.dataLoop().catch((e) => this.onProtocolError(e instanceof Error ? e : new Error(String(e))));
+    this.controlLoop().catch(() => {});
+  }
+
+  /** Connect to `url` (https://host:port) pinning `fingerprintHex` when given, and do SETUP. */
+  static async connect(
+    url: string,
+    fingerprintHex: string | null,
+    log: (text: string) => void,
+    onProtocolError: (e: Error) => void,
+  ): Promise<MoqSession> {
+    const options: WebTransportOptions & { protocols?: string[] } = { protocols: [ALPN] };
+    if (fingerprintHex) {
+      const hex = fingerprintHex.replace(/[^0-9a-fA-F]/g, '');
+      if (hex.length !== 64) throw new Error(`certificate fingerprint is not a SHA-256 hex string: ${fingerprintHex}`);
+      const value = new Uint8Array(32);
+      for (let i = 0; i < 32; i++) value[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+      options.serverCertificateHashes = [{ algorithm: 'sha-256', value }];
+    }
+    let transport: WebTransport;
+    try {
+      transport = new WebTransport(url, options);
+      await transport.ready;
+    } catch (e) {
+      throw new Error(`WebTransport to ${url} failed: ${errorText(e)}`);
+    }
+    const chosen = (transport as WebTransport & { protocol?: string }).protocol;
+    if (chosen !== undefined && chosen !== '' && chosen !== ALPN) {
+      transport.close();
+      throw new Error(`the relay chose protocol ${chosen}, not ${ALPN}`);
+    }
+    const control = await transport.createUnidirectionalStream();
+    const controlWriter = control.getWriter();
+    await controlWriter.write(setupMessage('tern-player'));
+    controlWriter.releaseLock();
+
+    // The relay's control stream is its first unidirectional stream; data streams follow.
+    const incoming = transport.incomingUnidirectionalStreams.getReader();
+    const first = await incoming.read();
+    if (first.done || !first.value) throw new Error('the relay closed the session before its SETUP');
+    const serverControl = new StreamReader(first.value);
+    const setup = await serverControl.message();
+    if (!setup || setup.type !== MSG_SETUP) {
+      throw new ProtocolError(
+        `expected SETUP from the relay, got ${setup ? `type 0x${setup.type.toString(16)}` : 'end of stream'}`,
+      );
+    }
+    return new MoqSession(transport, incoming, serverControl, log, onProtocolError);
+  }
+
+  private allocRequestId(): number {
+    // The client opened the session: even Request IDs.
+    const id = this.nextRequestId;
+    this.nextRequestId += 2;
+    return id;
+  }
+
+  /** SUBSCRIBE to `track`; resolves at SUBSCRIBE_OK, throws RequestRefused on REQUEST_ERROR. */
+  async subscribe(namespace: string[], track: string, options: SubscribeOptions): Promise<Subscription> {
+    const requestId = this.allocRequestId();
+    const stream = await this.transport.createBidirectionalStream();
+    const writer = stream.writable.getWriter();
+    const sub = new Subscription(this, requestId, track, options, writer);
+    await writer.write(subscribeMessage(requestId, namespace, track, options.priority ?? 128));
+    const reader = new StreamReader(stream.readable);
+    let timer = 0;
+    const timeout = new Promise<null>((resolve) => {
+      timer = self.setTimeout(() => resolve(null), ANSWER_TIMEOUT_MS);
+    });
+    const reply = await Promise.race([reader.message(), timeout]).finally(() => self.clearTimeout(timer));
+    if (!reply) {
+      writer.close().catch(() => {});
+      reader.cancel();
+      throw new RequestRefused(`SUBSCRIBE ${track}: no answer from the relay`);
+    }
+    if (reply.type === MSG_REQUEST_ERROR) {
+      writer.close().catch(() => {});
+      throw new RequestRefused(`SUBSCRIBE ${track} refused: ${requestErrorText(reply.payload)}`);
+    }
+    if (reply.type !== MSG_SUBSCRIBE_OK) {
+      throw new ProtocolError(`expected SUBSCRIBE_OK for ${track}, got type 0x${reply.type.toString(16)}`);
+    }
+    sub.trackAlias = reply.payload.varint();
+    this.byAlias.set(sub.trackAlias, sub);
+    this.byRequest.set(requestId, sub);
+    const early = this.early.get(sub.trackAlias);
+    if (early) {
+      this.early.delete(sub.trackAlias);
+      this.earlyCount -= early.length;
+      for (const o of early) sub.deliver(o);
+    }
+    // PUBLISH_DONE (or the end of the stream) ends the subscription.
+    (async () => {
+      for (;;) {
+        const m = await reader.message();
+        if (!m) break;
+        if (m.type === MSG_PUBLISH_DONE) break;
+      }
+      if (!sub.closed) {
+        this.forget(sub);
+        sub.closed = true;
+        options.onEnd?.('the publisher is done');
+      }
+    })().catch(() => {
+      if (!sub.closed) options.onEnd?.('the request stream broke');
+    });
+    if (options.joiningFetch) this.joiningFetch(sub);
+    return sub;
+  }
+
+  /** The current group's objects from object 0, delivered to `sub` like subgroup objects. */
+  private joiningFetch(sub: Subscription): void {
+    const requestId = this.allocRequestId();
+    this.byRequest.set(requestId, sub);
+    (async () => {
+      const stream = await this.transport.createBidirectionalStream();
+      const w = stream.writable.getWriter();
+      await w.write(joiningFetchMessage(requestId, sub.requestId));
+      const r = new StreamReader(stream.readable);
+      const ok = await r.message();
+      if (!ok) this.log(`${sub.track}: joining FETCH: no answer`);
+      else if (ok.type === MSG_REQUEST_ERROR) this.log(`${sub.track}: joining FETCH refused: ${requestErrorText(ok.payload)}`);
+      else if (ok.type !== MSG_FETCH_OK) throw new ProtocolError(`expected FETCH_OK, got type 0x${ok.type.toString(16)}`);
+      w.close().catch(() => {});
+    })().catch((e) => this.log(`${sub.track}: joining FETCH failed: ${errorText(e)}`));
+  }
+
+  forget(sub: Subscription): void {
+    if (this.byAlias.get(sub.trackAlias) === sub) {
+      this.byAlias.delete(sub.trackAlias);
+      this.closedAliases.add(sub.trackAlias);
+    }
+    for (const [id, s] of this.byRequest) if (s === sub) this.byRequest.delete(id);
+  }
+
+  close(): void {
+    try {
+      this.transport.close();
+    } catch {
+      // Already closed.
+    }
+  }
+
+  private async dataLoop(): Promise<void> {
+    for (;;) {
+      const { value, done } = await this.incoming.read();
+      if (done || !value) return;
+      const r = new StreamReader(value);
+      this.readDataStream(r).catch((e) => {
+        // A reset stream (the relay skipped ahead, or we unsubscribed) is normal.
+        if (e instanceof ProtocolError) this.onProtocolError(e);
+      });
+    }
+  }
+
+  private async readDataStream(r: StreamReader): Promise<void> {
+    const t = await r.varint();
+    if (isSubgroupType(t)) {
+      const header = await readSubgroupHeader(t, r);
+      if (this.closedAliases.has(header.trackAlias)) {
+        r.cancel();
+        return;
+      }
+      await readSubgroupObjects(header, r, (o) => {
+        const sub = this.byAlias.get(header.trackAlias);
+        if (sub) sub.deliver(o);
+        else if (this.closedAliases.has(header.trackAlias)) throw new Cancelled();
+        else this.keepEarly(header.trackAlias, o);
+      }).catch((e) => {
+        if (e instanceof Cancelled) r.cancel();
+        else throw e;
+      });
+    } else if (t === STREAM_FETCH_HEADER) {
+      const requestId = await r.varint();
+      const sub = this.byRequest.get(requestId);
+      if (!sub) {
+        r.cancel();
+        return;
+      }
+      let n = 0;
+      await readFetchObjects(r, (o) => {
+        n += 1;
+        sub.deliver(o);
+      });
+      this.log(`${sub.track}: joining FETCH delivered ${n} objects`);
+    } else if (t === STREAM_PADDING) {
+      r.cancel();
+    } else {
+      throw new ProtocolError(`unknown data stream type 0x${t.toString(16)}`);
+    }
+  }
+
+  private keepEarly(alias: number, o: MoqObject): void {
+    // Objects for a Track Alias whose SUBSCRIBE_OK is still on its way (or for a subscription
+    // just closed). Bounded: the oldest are dropped.
+    if (this.earlyCount >= 512) return;
+    const list = this.early.get(alias) ?? [];
+    list.push(o);
+    this.early.set(alias, list);
+    this.earlyCount += 1;
+  }
+
+  private async controlLoop(): Promise<void> {
+    for (;;) {
+      const m = await this.serverControl.message();
+      if (!m) return;
+      if (m.type === MSG_GOAWAY) {
+        this.goingAway = true;
+        this.log('the relay is going away (GOAWAY)');
+      }
+    }
+  }
+}

@@ -1,0 +1,203 @@
+// Unit tests of the player's parsers, run in Node (`npm test`: esbuild bundles this file).
+
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+
+import { GroupAssembler } from '../src/assembler';
+import { parseCatalogFormat01, parseMsf, videoRenditions } from '../src/catalog';
+import { ntpToUnixMs, parseChunk, parseInit } from '../src/mp4';
+import { MoqObject, decodeVarint, encodeVarint } from '../src/wire';
+
+const fixture = (name: string): Uint8Array =>
+  new Uint8Array(readFileSync(`${process.cwd()}/test/fixtures/${name}`));
+
+test('draft-18 varints: minimal encodings round-trip', () => {
+  const cases: [number, number[]][] = [
+    [0, [0x00]],
+    [127, [0x7f]],
+    [128, [0x80, 0x80]],
+    [16383, [0xbf, 0xff]],
+    [16384, [0xc0, 0x40, 0x00]],
+  ];
+  for (const [v, bytes] of cases) {
+    assert.deepEqual([...encodeVarint(v)], bytes, `encode ${v}`);
+    assert.deepEqual(decodeVarint(new Uint8Array(bytes)), [v, bytes.length], `decode ${v}`);
+  }
+  for (const v of [2 ** 20, 2 ** 35, 2 ** 53 - 1]) {
+    const e = encodeVarint(v);
+    assert.deepEqual(decodeVarint(e), [v, e.length]);
+  }
+  assert.equal(decodeVarint(new Uint8Array([0xc0, 0x40])), null, 'short input');
+});
+
+test('NTP timestamps convert to Unix milliseconds', () => {
+  assert.equal(ntpToUnixMs(2208988800, 0), 0);
+  assert.equal(ntpToUnixMs(2208988801, 2 ** 31), 1500);
+});
+
+test('init segment: ffmpeg avc1 + mp4a', () => {
+  const init = parseInit(fixture('init-avc1-mp4a.mp4'));
+  const video = init.tracks.get(1);
+  const audio = init.tracks.get(2);
+  assert.ok(video && audio);
+  assert.equal(video.kind, 'video');
+  assert.match(video.codec, /^avc1\.[0-9a-f]{6}$/);
+  assert.equal(video.width, 320);
+  assert.equal(video.height, 240);
+  assert.ok(video.description && video.description[0] === 1, 'avcC record');
+  assert.equal(audio.kind, 'audio');
+  assert.equal(audio.codec, 'mp4a.40.2');
+  assert.equal(audio.sampleRate, 48000);
+  assert.equal(audio.channels, 2);
+  // AudioSpecificConfig: AAC LC, 48 kHz, 2 channels (ffmpeg adds a 3-byte SBR sync extension).
+  assert.deepEqual([...(audio.description ?? [])].slice(0, 2), [0x11, 0x90]);
+});
+
+// Boxes for synthetic chunks.
+function box(type: string, ...parts: Uint8Array[]): Uint8Array {
+  const size = 8 + parts.reduce((n, p) => n + p.length, 0);
+  const out = new Uint8Array(size);
+  new DataView(out.buffer).setUint32(0, size);
+  for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
+  let at = 8;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+function u32s(...values: number[]): Uint8Array {
+  const out = new Uint8Array(values.length * 4);
+  const v = new DataView(out.buffer);
+  values.forEach((x, i) => v.setUint32(i * 4, x >>> 0));
+  return out;
+}
+
+/** prft v1 + moof (tfhd default-base-is-moof, tfdt v1, one-sample trun) + mdat. */
+function chunk(trackId: number, dts: number, duration: number, sync: boolean, data: Uint8Array, ntp?: [number, number]): Uint8Array {
+  const flags = sync ? 0x02000000 : 0x01010000;
+  const tfhd = box('tfhd', u32s(0x00020000, trackId));
+  const tfdt = box('tfdt', u32s(0x01000000, Math.floor(dts / 2 ** 32), dts >>> 0));
+  // trun: data-offset, duration, size, flags, composition offset (version 1, signed).
+  const trunBody = (offset: number) => u32s(0x01000f01, 1, offset, duration, data.length, flags, 0);
+  const mfhd = box('mfhd', u32s(0, 1));
+  const moofLen = 8 + mfhd.length + 8 + tfhd.length + tfdt.length + 8 + trunBody(0).length;
+  const moof = box('moof', mfhd, box('traf', tfhd, tfdt, box('trun', trunBody(moofLen + 8))));
+  const parts = [moof, box('mdat', data)];
+  if (ntp) parts.unshift(box('prft', u32s(0x01000000, trackId, ntp[0], ntp[1], 0, dts)));
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+test('chunk: prft publish stamp, tfdt, trun sample and its bytes', () => {
+  const init = parseInit(fixture('init-avc1-mp4a.mp4'));
+  const data = new Uint8Array([1, 2, 3, 4, 5]);
+  // 2026-11-30T00:00:00.250Z as NTP.
+  const unix = Date.UTC(2026, 10, 30) / 1000;
+  const c = parseChunk(chunk(1, 90_000, 512, true, data, [unix + 2208988800, 2 ** 30]), init);
+  assert.equal(c.publishedMs, unix * 1000 + 250);
+  assert.equal(c.samples.length, 1);
+  const s = c.samples[0];
+  assert.equal(s.trackId, 1);
+  assert.equal(s.dts, 90_000);
+  assert.equal(s.pts, 90_000);
+  assert.equal(s.duration, 512);
+  assert.equal(s.sync, true);
+  assert.deepEqual([...s.data], [1, 2, 3, 4, 5]);
+
+  const d = parseChunk(chunk(1, 2 ** 33, 512, false, data), init);
+  assert.equal(d.publishedMs, null, 'no prft: unknown');
+  assert.equal(d.samples[0].sync, false);
+  assert.equal(d.samples[0].dts, 2 ** 33, '64-bit tfdt');
+});
+
+const enc = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
+
+test('MSF catalog: tracks, roles, initData; delta updates', () => {
+  const initData = Buffer.from(fixture('init-avc1-mp4a.mp4')).toString('base64');
+  const c = parseMsf(
+    enc({
+      version: 1,
+      generatedAt: 1,
+      tracks: [
+        { name: 'video-240p', packaging: 'cmaf', isLive: true, role: 'video', codec: 'avc1.64000d', width: 320, height: 240, bitrate: 500000, altGroup: 1, initData },
+        { name: 'video-720p', packaging: 'cmaf', isLive: true, role: 'video', codec: 'avc1.64001f', width: 1280, height: 720, bitrate: 3000000, altGroup: 1, initData },
+        { name: 'audio-aac', packaging: 'cmaf', isLive: true, role: 'audio', codec: 'mp4a.40.2', samplerate: 48000, channelConfig: '2', initData },
+      ],
+    }),
+  );
+  assert.equal(c.format, 'msf');
+  assert.deepEqual(
+    videoRenditions(c).map((t) => t.name),
+    ['video-720p', 'video-240p'],
+  );
+  const audio = c.tracks[2];
+  assert.equal(audio.role, 'audio');
+  assert.equal(audio.samplerate, 48000);
+  assert.ok(audio.initData && parseInit(audio.initData).tracks.size === 2);
+
+  const d = parseMsf(enc({ deltaUpdate: true, removeTracks: [{ name: 'video-720p' }], addTracks: [{ name: 'video-1080p', role: 'video', height: 1080 }] }), c);
+  assert.deepEqual(
+    videoRenditions(d).map((t) => t.name),
+    ['video-1080p', 'video-240p'],
+  );
+});
+
+test("catalogformat-01 catalog (moq-pub's)", () => {
+  const c = parseCatalogFormat01(
+    enc({
+      version: 1,
+      streamingFormat: 1,
+      streamingFormatVersion: '0.2',
+      supportsDeltaUpdates: true,
+      commonTrackFields: { namespace: 'e2e/x', packaging: 'cmaf', renderGroup: 1 },
+      tracks: [
+        { name: '1.m4s', initTrack: '0.mp4', selectionParams: { codec: 'avc1.64000d', width: 320, height: 240 } },
+        { name: '2.m4s', initTrack: '0.mp4', selectionParams: { codec: 'mp4a.40.2', samplerate: 48000, channelConfig: '2', bitrate: 69000 } },
+      ],
+    }),
+  );
+  assert.equal(c.format, 'catalogformat-01');
+  assert.deepEqual(
+    c.tracks.map((t) => [t.name, t.role, t.initTrack, t.packaging]),
+    [
+      ['1.m4s', 'video', '0.mp4', 'cmaf'],
+      ['2.m4s', 'audio', '0.mp4', 'cmaf'],
+    ],
+  );
+});
+
+test('group assembler: joining FETCH and subscription interleaved, newer groups win', () => {
+  const out: string[] = [];
+  const a = new GroupAssembler((o, start) => out.push(`${o.group}/${o.object}${start ? '*' : ''}`));
+  const o = (group: number, object: number, fetched = false): MoqObject => ({
+    group,
+    subgroup: 0,
+    object,
+    status: 0,
+    payload: new Uint8Array([1]),
+    fetched,
+  });
+  // The subscription's objects of group 5 arrive before the fetch's.
+  a.push(o(5, 3));
+  a.push(o(5, 4));
+  assert.deepEqual(out, []);
+  a.push(o(5, 0, true));
+  a.push(o(5, 1, true));
+  a.push(o(5, 2, true));
+  assert.deepEqual(out, ['5/0*', '5/1', '5/2', '5/3', '5/4']);
+  a.push(o(5, 2, true)); // duplicate
+  // Group 6 starts while 5/5 is missing: 5 is abandoned.
+  a.push(o(6, 1));
+  a.push(o(6, 0));
+  a.push(o(5, 5));
+  assert.deepEqual(out.slice(5), ['6/0*', '6/1']);
+  assert.equal(a.dropped, 2);
+});
