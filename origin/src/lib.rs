@@ -7,12 +7,14 @@
 //! - [`source`]: where samples come from: fragmented MP4 on a pipe (an ffmpeg process), an MP4
 //!   file or the embedded sample clip looped with continuous timestamps.
 //! - [`ladder`]: a live ffmpeg encoding ladder (three renditions, AAC and Opus).
+//! - [`publish`]: a source driven into a broadcast, once or in a loop.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod broadcast;
 pub mod ladder;
+pub mod publish;
 pub mod source;
 
 pub use broadcast::{Broadcast, Priorities};

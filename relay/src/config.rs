@@ -61,6 +61,19 @@ pub struct Config {
     pub subscriber: SubscriberConfig,
     /// `[quic]`: transport parameters.
     pub quic: QuicConfig,
+    /// `[upstream]`: how this relay trusts its upstreams.
+    pub upstream: UpstreamConfig,
+}
+
+/// `[upstream]`: trust in the certificates of the relays in `upstreams`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UpstreamConfig {
+    /// Accept exactly the certificates with these SHA-256 hashes (64 hex digits, as `tern relay`
+    /// prints); empty: the system's trusted roots.
+    pub cert_hashes: Vec<String>,
+    /// Accept any upstream certificate (local test trees only).
+    pub disable_verify: bool,
 }
 
 /// `[relay]`: the MoQ listener (raw QUIC and WebTransport on one UDP port).
@@ -436,6 +449,7 @@ settings! {
     quic.congestion, quic.idle_timeout, quic.keep_alive, quic.stream_receive_window,
     quic.receive_window, quic.send_window, quic.max_concurrent_bidi_streams,
     quic.max_concurrent_uni_streams,
+    upstream.cert_hashes, upstream.disable_verify,
 }
 
 /// Which layer last set each key; keys absent here are defaults.
@@ -696,6 +710,14 @@ impl Config {
             }
             if url.host().is_none() {
                 return fail("upstreams", format!("{url}: no host"));
+            }
+        }
+        for hash in &self.upstream.cert_hashes {
+            if tern_quic::Fingerprint::from_hex(hash).is_none() {
+                return fail(
+                    "upstream.cert_hashes",
+                    format!("{hash:?} is not a SHA-256 (64 hex digits, colons allowed)"),
+                );
             }
         }
         Ok(())

@@ -9,7 +9,7 @@ use crate::config::{Config, Congestion};
 use crate::core::cache::CacheBudget;
 use crate::core::fanout::LagPolicy;
 use crate::core::router::RouterConfig;
-use crate::node::{Node, NodeSettings};
+use crate::node::{Node, NodeSettings, UpstreamTls};
 
 /// How long sessions get to move elsewhere after GOAWAY on shutdown.
 pub const DRAIN: Duration = Duration::from_secs(2);
@@ -73,6 +73,16 @@ pub fn node_settings(c: &Config) -> (RouterConfig, NodeSettings) {
         },
         max_requests_per_session: c.limits.max_requests_per_session as usize,
         max_namespace_fields: c.limits.max_namespace_fields as usize,
+        upstreams: c.upstreams.iter().map(|u| u.to_string()).collect(),
+        upstream_tls: UpstreamTls {
+            disable_verify: c.upstream.disable_verify,
+            cert_hashes: c
+                .upstream
+                .cert_hashes
+                .iter()
+                .filter_map(|h| tern_quic::Fingerprint::from_hex(h))
+                .collect(),
+        },
     };
     (router, settings)
 }

@@ -1,10 +1,14 @@
-//! `tern demo`: a relay, a clock publisher and the web player in one process.
+//! `tern demo`: a root relay with an origin (the embedded sample clip) and a clock publisher, an
+//! edge relay linked to it, and the web player on the edge, in one process.
 
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::time::Duration;
 
 use tern::client::{ConnectOptions, Session};
 use tern::clock::{NAMESPACE, TRACK};
+use tern_moq::TrackNamespace;
+use tern_origin::publish;
+use tern_origin::source::{Input, SAMPLE_CLIP};
 use tern_relay::config::Config;
 
 use super::client::{init_logging, shutdown_signal};
@@ -35,25 +39,39 @@ fn free_tcp(preferred: u16) -> u16 {
     }
 }
 
-/// Run until Ctrl-C.
+/// The broadcast the demo publishes.
+pub const DEMO_NAMESPACE: &str = "live/demo";
+
+/// Run until Ctrl-C: a root relay with the origin (the embedded clip, looped) and the clock
+/// publisher on it, an edge relay that links to the root, and the web pages on the edge.
 pub async fn run(args: Args) -> anyhow::Result<()> {
     init_logging();
+    // The root: publishers connect here.
+    let mut root_config = Config::default();
+    root_config.relay.bind = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    root_config.admin.enabled = false;
+    let (root, _root_ready) = tern_relay::run::start(&root_config).await?;
+    let root_url = format!("moqt://{}", root.addr);
+
+    // The edge: viewers connect here; it subscribes to the root once per track.
     let mut config = Config::default();
     let port = args.port.unwrap_or_else(|| free_udp(4443));
     config.relay.bind = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     config.admin.enabled = false;
+    config.upstreams = vec![root_url.parse()?];
+    config.upstream.cert_hashes = vec![root.fingerprint.to_hex()];
     let (node, _readiness) = tern_relay::run::start(&config).await?;
     let addr = node.addr;
     let fingerprint = node.fingerprint;
     let https = format!("https://{addr}");
 
     let opts = ConnectOptions {
-        cert_hashes: vec![fingerprint],
+        cert_hashes: vec![root.fingerprint],
         ..ConnectOptions::default()
     };
-    let session = Session::connect(&format!("moqt://{addr}"), &opts)
+    let session = Session::connect(&root_url, &opts)
         .await
-        .map_err(|e| anyhow::anyhow!("demo clock publisher: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("demo publishers: {e}"))?;
     let (track, _announcement) = super::clock::start_publisher(&session, NAMESPACE, TRACK)
         .await
         .map_err(|e| anyhow::anyhow!("demo clock publisher: {e}"))?;
@@ -62,6 +80,17 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             tracing::warn!("clock publisher stopped: {e:#}");
         }
     });
+    let origin = {
+        let session = session.clone();
+        tokio::spawn(async move {
+            let input = Input::Embedded(SAMPLE_CLIP);
+            let ns = TrackNamespace::from_path(DEMO_NAMESPACE);
+            let r = publish::looped(&session, ns, input, publish::Options::default(), |_| {}).await;
+            if let Err(e) = r {
+                eprintln!("tern demo: origin stopped: {e:#}");
+            }
+        })
+    };
 
     let http_port = args.http_port.unwrap_or_else(|| free_tcp(8080));
     let web = tern::web::serve(
@@ -78,9 +107,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
     };
 
-    println!("tern demo: relay listening on {addr} (raw QUIC moqt-18 and WebTransport)");
+    println!(
+        "tern demo: edge relay listening on {addr} (raw QUIC moqt-18 and WebTransport), \
+         linked to the root relay at {}",
+        root.addr
+    );
     println!("certificate sha-256: {}", fingerprint.to_hex());
-    println!("clock publisher: namespace {NAMESPACE}, track {TRACK}");
+    println!(
+        "origin: the sample clip (360p, 240p, 144p, AAC, Opus) as {DEMO_NAMESPACE}; \
+         clock: namespace {NAMESPACE}, track {TRACK}"
+    );
     // The command to copy names this very binary, so it works before `tern` is on PATH.
     let tern = std::env::current_exe()
         .ok()
@@ -96,17 +132,20 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         fingerprint.to_hex()
     );
     if let Some(page) = page {
-        println!("open in a browser: http://{page}/");
+        println!("watch in a browser: http://{page}/player.html?namespace={DEMO_NAMESPACE}");
+        println!("the clock in a browser: http://{page}/");
     }
     println!("Ctrl-C stops everything.");
 
     shutdown_signal().await;
     eprintln!("tern demo: stopping");
     clock.abort();
+    origin.abort();
     session.close(0, "demo stopping");
     if let Some(t) = web_task {
         t.abort();
     }
     node.shutdown("", Duration::from_millis(500)).await;
+    root.shutdown("", Duration::from_millis(500)).await;
     Ok(())
 }

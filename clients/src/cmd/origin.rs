@@ -4,9 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use tern_cmaf::demux::Event;
-use tern_origin::source::{FileLoop, Fmp4Reader, Input, Pacer, SAMPLE_CLIP};
-use tern_origin::{Broadcast, Priorities, ladder};
+use tern_origin::source::{Fmp4Reader, Input, SAMPLE_CLIP};
+use tern_origin::{Broadcast, ladder, publish};
 
 use super::client::{ConnectArgs, namespace, shutdown_signal};
 
@@ -25,7 +24,8 @@ pub struct Args {
     /// Play the input file again and again, timestamps continuing (a file is paced at real time).
     #[arg(long = "loop")]
     pub looped: bool,
-    /// Publish the embedded sample clip (three renditions, AAC and Opus) in a loop.
+    /// Publish the embedded sample clip (three renditions, AAC and Opus) in a loop (the default
+    /// without --input or --ladder).
     #[arg(long, conflicts_with = "ladder")]
     pub clip: bool,
     /// Encode a live test pattern with ffmpeg: 360p, 240p and 144p, AAC and Opus.
@@ -41,100 +41,51 @@ pub struct Args {
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let session = args.connect.connect().await?;
     let ns = namespace(&args.namespace);
-    let publish = async {
-        if args.clip || args.ladder || args.input.is_none() {
-            if args.ladder {
-                let (_ffmpeg, stdout) = ladder::spawn(&ladder::LADDER)?;
-                return stream(&session, &args, ns.clone(), Fmp4Reader::new(stdout), false).await;
-            }
-            return looped(&session, &args, ns.clone(), Input::Embedded(SAMPLE_CLIP)).await;
+    let options = publish::Options {
+        group_base: args.group_base,
+        ..publish::Options::default()
+    };
+    let url = args.connect.url.clone();
+    let started = move |b: &Broadcast| {
+        eprintln!(
+            "tern: publishing {} ({}) at {url}",
+            b.path(),
+            b.track_names().join(", ")
+        );
+    };
+    let work = async {
+        if args.ladder {
+            let (_ffmpeg, stdout) = ladder::spawn(&ladder::LADDER)?;
+            let reader = Fmp4Reader::new(stdout);
+            return publish::stream(&session, ns, reader, false, options, started).await;
         }
         match args.input.as_deref() {
+            None => {
+                publish::looped(&session, ns, Input::Embedded(SAMPLE_CLIP), options, started).await
+            }
             Some("-") => {
                 let stdin = Fmp4Reader::new(tokio::io::stdin());
-                stream(&session, &args, ns.clone(), stdin, false).await
+                publish::stream(&session, ns, stdin, false, options, started).await
             }
             Some(path) if args.looped => {
-                looped(
-                    &session,
-                    &args,
-                    ns.clone(),
-                    Input::File(PathBuf::from(path)),
-                )
-                .await
+                let input = Input::File(PathBuf::from(path));
+                publish::looped(&session, ns, input, options, started).await
             }
             Some(path) => {
                 let file = tokio::fs::File::open(path)
                     .await
                     .map_err(|e| anyhow::anyhow!("cannot open {path}: {e}"))?;
-                stream(&session, &args, ns.clone(), Fmp4Reader::new(file), true).await
+                let reader = Fmp4Reader::new(file);
+                publish::stream(&session, ns, reader, true, options, started).await
             }
-            None => Ok(()),
         }
     };
     tokio::select! {
-        r = publish => r?,
+        r = work => r?,
         _ = shutdown_signal() => {}
         e = session.closed() => anyhow::bail!("{}", args.connect.describe(&e)),
     }
     session.flush(Duration::from_secs(5)).await;
     session.close(0, "done");
     Ok(())
-}
-
-async fn start(
-    session: &tern_client::Session,
-    args: &Args,
-    ns: tern_moq::TrackNamespace,
-    tracks: Vec<tern_cmaf::TrackInfo>,
-) -> anyhow::Result<Broadcast> {
-    let b = Broadcast::start(session, ns, tracks, Priorities::default(), args.group_base).await?;
-    eprintln!(
-        "tern: publishing {} ({}) at {}",
-        b.path(),
-        b.track_names().join(", "),
-        args.connect.url
-    );
-    Ok(b)
-}
-
-/// Publish a stream of fragmented MP4 until it ends: a live pipe as samples arrive, a file
-/// (`pace`) at the speed of its timestamps.
-async fn stream<R: tokio::io::AsyncRead + Unpin>(
-    session: &tern_client::Session,
-    args: &Args,
-    ns: tern_moq::TrackNamespace,
-    mut reader: Fmp4Reader<R>,
-    pace: bool,
-) -> anyhow::Result<()> {
-    let tracks = reader.tracks().await?;
-    let mut b = start(session, args, ns, tracks).await?;
-    let mut pacer = Pacer::new();
-    while let Some(event) = reader.next().await? {
-        if let Event::Sample(s) = event {
-            if pace {
-                pacer.wait(&s).await;
-            }
-            b.push(&s)?;
-        }
-    }
-    b.finish();
-    Ok(())
-}
-
-/// A file (or the clip) looped forever at real time.
-async fn looped(
-    session: &tern_client::Session,
-    args: &Args,
-    ns: tern_moq::TrackNamespace,
-    input: Input,
-) -> anyhow::Result<()> {
-    let mut source = FileLoop::from_input(input).await?;
-    let mut b = start(session, args, ns, source.tracks().to_vec()).await?;
-    let mut pacer = Pacer::new();
-    loop {
-        let s = source.next().await?;
-        pacer.wait(&s).await;
-        b.push(&s)?;
-    }
 }

@@ -133,6 +133,18 @@ impl FromEnv for Congestion {
     }
 }
 
+/// Comma-separated; empty means none.
+impl FromEnv for Vec<String> {
+    fn from_env(value: &str) -> Result<Self, String> {
+        Ok(value
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(str::to_owned)
+            .collect())
+    }
+}
+
 /// Comma-separated; empty means no upstreams.
 impl FromEnv for Vec<Url> {
     fn from_env(value: &str) -> Result<Self, String> {

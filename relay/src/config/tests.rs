@@ -173,6 +173,8 @@ fn every_key_settable_from_env() {
         ("quic.send_window", "15"),
         ("quic.max_concurrent_bidi_streams", "16"),
         ("quic.max_concurrent_uni_streams", "17"),
+        ("upstream.cert_hashes", ""),
+        ("upstream.disable_verify", "true"),
     ]
     .into_iter()
     .map(|(key, value)| (env::var_name(key), value))

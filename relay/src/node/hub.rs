@@ -61,6 +61,19 @@ pub struct NodeSettings {
     pub max_requests_per_session: usize,
     /// Fields a request's track namespace may have (the draft allows 32).
     pub max_namespace_fields: usize,
+    /// Upstream relays to link to (URLs), each kept connected.
+    pub upstreams: Vec<String>,
+    /// How this relay trusts its upstreams' certificates.
+    pub upstream_tls: UpstreamTls,
+}
+
+/// Trust in upstream certificates: the system roots unless pinned hashes are given.
+#[derive(Debug, Clone, Default)]
+pub struct UpstreamTls {
+    /// Accept any certificate (tests and local trees only).
+    pub disable_verify: bool,
+    /// Accept exactly these certificates (SHA-256), as `--cert-hash` does for clients.
+    pub cert_hashes: Vec<tern_quic::Fingerprint>,
 }
 
 /// Shared state of one relay process.

@@ -7,11 +7,13 @@
 //! - [`upstream`]: the relay's own SUBSCRIBEs and incoming PUBLISHes.
 //! - [`fetch`]: FETCH from the cache.
 //! - [`offer`]: PUBLISH to SUBSCRIBE_TRACKS subscribers.
+//! - [`link`]: sessions to upstream relays and the namespaces learned over them.
 //! - [`hub`]: shared state (router, tracks, sessions).
 
 pub mod fetch;
 pub mod hub;
 pub mod ingest;
+pub mod link;
 pub mod offer;
 pub mod request;
 pub mod serve;
@@ -25,7 +27,7 @@ use std::time::{Duration, Instant};
 use tern_quic::{Fingerprint, Server, ServerConfig};
 
 use crate::core::router::{Router, RouterConfig};
-pub use hub::{Hub, NodeSettings};
+pub use hub::{Hub, NodeSettings, UpstreamTls};
 
 /// A running relay: its address, certificate fingerprint and shared state.
 #[derive(Debug)]
@@ -50,9 +52,25 @@ impl Node {
         let server = Server::bind(server)?;
         let addr = server.local_addr()?;
         let fingerprint = server.fingerprint();
+        let upstream_client = (!settings.upstreams.is_empty())
+            .then(|| {
+                tern_quic::Client::new(tern_quic::ClientConfig {
+                    disable_verify: settings.upstream_tls.disable_verify,
+                    cert_hashes: settings.upstream_tls.cert_hashes.clone(),
+                    ..tern_quic::ClientConfig::default()
+                })
+            })
+            .transpose()?
+            .map(Arc::new);
+        let upstreams = settings.upstreams.clone();
         let hub = Hub::new(Router::new(router), settings);
         let certs = server.certs().clone();
         let mut tasks = Vec::new();
+        if let Some(client) = upstream_client {
+            for url in upstreams {
+                tasks.push(link::spawn(hub.clone(), url, client.clone()));
+            }
+        }
         let h = hub.clone();
         let mut server = server;
         tasks.push(tokio::spawn(async move {

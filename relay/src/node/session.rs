@@ -58,6 +58,9 @@ pub struct SessionShared {
     subscriptions: Mutex<HashMap<u64, Joined>>,
     /// FETCHes we sent this peer, waiting for their data stream: Request ID → its events.
     fetches: Mutex<HashMap<u64, mpsc::Sender<Event>>>,
+    /// Set (and notified) when the peer's SETUP has arrived.
+    peer_setup: AtomicBool,
+    peer_setup_seen: Notify,
 }
 
 impl std::fmt::Debug for SessionShared {
@@ -95,7 +98,25 @@ impl SessionShared {
             control: tokio::sync::Mutex::new(None),
             subscriptions: Mutex::new(HashMap::new()),
             fetches: Mutex::new(HashMap::new()),
+            peer_setup: AtomicBool::new(false),
+            peer_setup_seen: Notify::new(),
         })
+    }
+
+    /// Wait (at most `limit`) until the peer's SETUP arrived; false when it did not.
+    pub async fn wait_peer_setup(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let seen = self.peer_setup_seen.notified();
+            tokio::pin!(seen);
+            seen.as_mut().enable();
+            if self.peer_setup.load(Ordering::SeqCst) {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, seen).await.is_err() {
+                return false;
+            }
+        }
     }
 
     /// A new driver-side name for a stream.
@@ -340,9 +361,21 @@ pub async fn write_message(send: &mut SendStream, msg: impl Into<Message>) -> an
 
 /// Drive one accepted session until it ends.
 pub async fn run(hub: Arc<Hub>, session: Session, server: bool) {
+    run_with(hub, session, server, |_| {}).await;
+}
+
+/// Drive one session until it ends, handing its shared state to `opened` once registered (the
+/// relay's own sessions to its upstreams use it to send requests).
+pub async fn run_with(
+    hub: Arc<Hub>,
+    session: Session,
+    server: bool,
+    opened: impl FnOnce(Arc<SessionShared>),
+) {
     let id = hub.next_session_id();
     let shared = SessionShared::new(id, session, server, hub.settings.limits);
     hub.add_session(shared.clone());
+    opened(shared.clone());
     tracing::info!(session = id, peer = %shared.session.remote_address(), "session open");
     let reason = drive(&hub, &shared).await;
     match &reason {
@@ -443,6 +476,8 @@ async fn uni_stream(
             if let Some(tx) = lock(&setup_tx).take() {
                 let _ = tx.send(());
             }
+            s.peer_setup.store(true, Ordering::SeqCst);
+            s.peer_setup_seen.notify_waiters();
             // The control stream stays open for the session's life; GOAWAY may come.
             while let Some(event) = inbound.next(&s).await {
                 if let Event::GoAway(g) = event {

@@ -1,0 +1,157 @@
+//! The main job, `tern demo`: a root relay with the origin (the embedded clip) and a clock, an
+//! edge relay linked to the root, and the web pages on the edge. A viewer of the edge gets the
+//! broadcast the origin published at the root: its MSF catalog and frames of every rendition,
+//! and Cloudflare's `moq-sub --catalog` plays it into an MP4 that ffprobe reads.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{ChildGuard, Lines, TempDir, peer, tern};
+
+/// Start `tern demo` on free ports; returns it and the edge's `https://` URL and player URL.
+fn start_demo() -> (ChildGuard, String, String) {
+    let mut cmd = Command::new(tern());
+    cmd.args(["demo", "--port", "0", "--http-port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut demo = ChildGuard::spawn("tern demo", &mut cmd);
+    let mut out = Lines::new(demo.child.stdout.take().expect("stdout"));
+    let lines = out.wait_for(1, Duration::from_secs(30), |l| l.starts_with("Ctrl-C"));
+    assert!(!lines.is_empty(), "tern demo did not start: {:?}", out.seen);
+    let find = |prefix: &str| {
+        out.seen
+            .iter()
+            .find_map(|l| l.split_whitespace().find(|w| w.starts_with(prefix)))
+            .map(|w| w.trim_end_matches(',').to_owned())
+            .unwrap_or_else(|| panic!("no {prefix} in {:?}", out.seen))
+    };
+    let edge = find("https://");
+    let player = find("http://");
+    (demo, edge, player)
+}
+
+fn subscribe(url: &str, track: &str, objects: u32) -> Vec<u8> {
+    let out = Command::new(tern())
+        .args([
+            "subscribe",
+            url,
+            "--tls-disable-verify",
+            "--namespace",
+            "live/demo",
+        ])
+        .args(["--track", track, "--framing", "length"])
+        .args([
+            "--max-objects",
+            &objects.to_string(),
+            "--connect-timeout",
+            "5",
+        ])
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("tern subscribe");
+    assert!(
+        out.status.success(),
+        "tern subscribe {track}: {}",
+        out.status
+    );
+    out.stdout
+}
+
+/// Records of `length` framing: u32 big-endian length, then that many bytes (0: a new group).
+fn records(mut data: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    while data.len() >= 4 {
+        let n = u32::from_be_bytes([data[0], data[1], data[2], data[3]]) as usize;
+        data = &data[4..];
+        if n == 0 {
+            continue;
+        }
+        out.push(&data[..n.min(data.len())]);
+        data = &data[n.min(data.len())..];
+    }
+    out
+}
+
+#[test]
+fn e2e_demo_plays_the_clip_through_the_edge() {
+    let (_demo, edge, player) = start_demo();
+    assert!(
+        player.contains("/player.html?namespace=live/demo"),
+        "{player}"
+    );
+
+    // The MSF catalog, through the edge, lists the clip's five tracks.
+    let catalog = subscribe(&edge, "catalog", 1);
+    let recs = records(&catalog);
+    let json: serde_json::Value = serde_json::from_slice(recs[0]).expect("catalog JSON");
+    let names: Vec<&str> = json["tracks"]
+        .as_array()
+        .expect("tracks")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "video-360p",
+            "video-240p",
+            "video-144p",
+            "audio-aac",
+            "audio-opus"
+        ]
+    );
+
+    // Frames of a rendition: each a CMAF chunk with its publish stamp.
+    let video = subscribe(&edge, "video-144p", 45);
+    let frames = records(&video);
+    assert_eq!(frames.len(), 45);
+    assert!(
+        frames
+            .iter()
+            .all(|f| &f[4..8] == b"prft" && f.windows(4).any(|w| w == b"mdat"))
+    );
+
+    // Cloudflare's moq-sub plays the broadcast from the edge.
+    let dir = TempDir::new("demo");
+    let out_path = dir.0.join("out.mp4");
+    let mut cmd = Command::new(peer("moq-sub"));
+    cmd.args([
+        "--name",
+        "live/demo",
+        &edge,
+        "--catalog",
+        "--tls-disable-verify",
+    ])
+    .stdout(std::fs::File::create(&out_path).expect("create"))
+    .stderr(Stdio::inherit());
+    let mut sub = ChildGuard::spawn("moq-sub", &mut cmd);
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(
+        sub.interrupt(Duration::from_secs(10)).is_some(),
+        "moq-sub did not stop"
+    );
+    let probe = Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-show_entries"])
+        .args([
+            "stream=codec_name,width,height,nb_read_frames",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(&out_path)
+        .output()
+        .expect("ffprobe");
+    let text = String::from_utf8_lossy(&probe.stdout);
+    let video_line = text
+        .lines()
+        .find(|l| l.starts_with("h264,640,360,"))
+        .unwrap_or_else(|| panic!("no 360p H.264 in moq-sub's output: {text}"));
+    let decoded: u64 = video_line
+        .rsplit(',')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(decoded >= 60, "{decoded} frames in 4 s: {text}");
+    assert!(text.lines().any(|l| l.starts_with("aac,")), "{text}");
+}

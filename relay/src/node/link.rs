@@ -1,0 +1,129 @@
+//! Links to upstream relays: for each configured upstream, a session the relay opens as a
+//! client and keeps up (reconnecting with backoff). Over it the relay asks for every namespace
+//! the upstream knows (SUBSCRIBE_NAMESPACE with the empty prefix) and routes each one it learns
+//! to that session, exactly as if a publisher had announced it here: a downstream SUBSCRIBE then
+//! becomes one upstream SUBSCRIBE per track, shared by every subscriber.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tern_moq::message::codes::SessionError as Code;
+use tern_moq::message::{Parameters, SubscribeNamespace};
+use tern_moq::{Message, TrackNamespace};
+use tern_quic::Client;
+
+use super::hub::Hub;
+use super::request::next_message;
+use super::session::{Inbound, SessionShared};
+
+/// Wait before the first reconnection; doubled up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+/// Longest wait between reconnections.
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// Time the upstream has to send its SETUP.
+const SETUP_WAIT: Duration = Duration::from_secs(10);
+/// Request IDs of the namespaces learned from an upstream, in the router: far above any the
+/// upstream can use itself, so they never collide with its own requests.
+const LEARNED_BASE: u64 = 1 << 60;
+
+/// Keep a link to `url` up for as long as the relay runs.
+pub fn spawn(hub: Arc<Hub>, url: String, client: Arc<Client>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            let started = tokio::time::Instant::now();
+            match link(&hub, &url, &client).await {
+                Ok(()) => tracing::info!(upstream = %url, "upstream session ended"),
+                Err(e) => tracing::warn!(upstream = %url, "upstream link: {e:#}"),
+            }
+            // A link that stayed up a while starts its backoff over.
+            if started.elapsed() > MAX_BACKOFF {
+                backoff = FIRST_BACKOFF;
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    })
+}
+
+/// One upstream session, from connect to its end.
+async fn link(hub: &Arc<Hub>, url: &str, client: &Client) -> anyhow::Result<()> {
+    let session = client
+        .connect(url)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot connect: {e}"))?;
+    tracing::info!(upstream = %url, "upstream connected");
+    let (opened_tx, opened_rx) = tokio::sync::oneshot::channel();
+    let driver = tokio::spawn(super::session::run_with(hub.clone(), session, false, |s| {
+        let _ = opened_tx.send(s);
+    }));
+    let s = opened_rx
+        .await
+        .map_err(|_| anyhow::anyhow!("session ended at once"))?;
+    let result = namespaces(hub, &s).await;
+    if let Err(e) = &result {
+        tracing::warn!(upstream = %url, session = s.id, "namespace listing ended: {e:#}");
+    }
+    // The session carries the upstream SUBSCRIBEs too: it lives until it closes.
+    let _ = driver.await;
+    Ok(())
+}
+
+/// Ask for every namespace and route each one to this session until the listing ends.
+async fn namespaces(hub: &Arc<Hub>, s: &Arc<SessionShared>) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        s.wait_peer_setup(SETUP_WAIT).await,
+        "no SETUP from the upstream within {SETUP_WAIT:?}"
+    );
+    let (mut send, recv) = s.session.open_bi().await?;
+    let (_, stream) = s
+        .send_request(&mut send, |request_id| {
+            SubscribeNamespace {
+                request_id,
+                track_namespace_prefix: TrackNamespace::new(Vec::new()),
+                parameters: Parameters::new(),
+            }
+            .into()
+        })
+        .await?;
+    let mut inbound = Inbound::ours(stream, recv);
+    let mut learned: HashMap<Vec<bytes::Bytes>, u64> = HashMap::new();
+    let mut next_id = LEARNED_BASE;
+    let sid = s.id;
+    while let Some(msg) = next_message(&mut inbound, s).await {
+        match msg {
+            Message::RequestOk(_) => {}
+            Message::RequestError(e) => anyhow::bail!(
+                "SUBSCRIBE_NAMESPACE refused: {}",
+                e.error_reason.to_string_lossy()
+            ),
+            Message::Namespace(n) => {
+                let ns = n.track_namespace_suffix.fields().to_vec();
+                if learned.contains_key(&ns) {
+                    continue;
+                }
+                let rid = next_id;
+                next_id += 1;
+                learned.insert(ns.clone(), rid);
+                tracing::debug!(session = sid, namespace = ?ns, "namespace from upstream");
+                hub.apply(|r, now| r.handle_publish_namespace(sid, rid, ns, now));
+            }
+            Message::NamespaceDone(n) => {
+                let ns = n.track_namespace_suffix.fields().to_vec();
+                if let Some(rid) = learned.remove(&ns) {
+                    hub.apply(|r, _| r.handle_publish_namespace_done(sid, rid));
+                }
+            }
+            other => {
+                let why = format!(
+                    "unexpected {} on a SUBSCRIBE_NAMESPACE stream",
+                    other.name()
+                );
+                s.violation(Code::PROTOCOL_VIOLATION, &why);
+                anyhow::bail!(why);
+            }
+        }
+    }
+    Ok(())
+}
