@@ -235,3 +235,98 @@ fn e2e_origin_through_cloudflare_relay_plays_in_moq_sub() {
     play_with_moq_sub(&url, ns, &out, &mut origin);
     check_output(&out, FPS * 3, "through moq-relay-ietf");
 }
+
+/// Payloads of `length` framing (u32 big-endian length + bytes; zero-length records mark a new
+/// group and are skipped).
+fn length_records(mut data: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    while data.len() >= 4 {
+        let n = u32::from_be_bytes([data[0], data[1], data[2], data[3]]) as usize;
+        data = &data[4..];
+        let n = n.min(data.len());
+        if n > 0 {
+            out.push(data[..n].to_vec());
+        }
+        data = &data[n..];
+    }
+    out
+}
+
+/// HEVC in, HEVC out. Cloudflare's moq-sub 0.5 plays only avc1 and mp4a tracks, so the
+/// broadcast is read back with `tern subscribe`: the init track and every object of the video
+/// track, concatenated, are a fragmented MP4 that ffprobe decodes as HEVC of the right size and
+/// frame count.
+#[test]
+fn e2e_origin_publishes_hevc() {
+    let dir = TempDir::new("origin-hevc");
+    let input = dir.0.join("hevc.mp4");
+    let status = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=320x240:rate=30:duration=3",
+        ])
+        .args(["-c:v", "libx265", "-preset", "ultrafast", "-tag:v", "hvc1"])
+        .args([
+            "-x265-params",
+            "bframes=0:keyint=30:min-keyint=30:scenecut=0:log-level=error",
+        ])
+        .args(["-pix_fmt", "yuv420p", "-f", "mp4"])
+        .args([
+            "-movflags",
+            "cmaf+frag_every_frame+empty_moov+default_base_moof",
+        ])
+        .arg(&input)
+        .status()
+        .expect("run ffmpeg");
+    assert!(status.success(), "ffmpeg (libx265) failed: {status}");
+    let relay = Relay::start(&[]);
+    let url = relay.moqt_url();
+    let ns = "e2e/hevc";
+    // Subscribers first (the origin holds the track open until it ends), then the origin.
+    let subscribe = |track: &str, max: Option<&str>| {
+        let mut cmd = Command::new(tern());
+        cmd.args(["subscribe", &url, "--tls-disable-verify", "--namespace", ns])
+            .args(["--track", track, "--framing", "length"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        if let Some(m) = max {
+            cmd.args(["--max-objects", m]);
+        }
+        cmd
+    };
+    let (mut origin, _err) = start_origin(
+        &relay.https_url(),
+        ns,
+        &["--input", input.to_str().expect("utf-8")],
+    );
+    let init = subscribe("0.mp4", Some("1")).output().expect("init");
+    let mut video_cmd = subscribe("video-240p", None);
+    let mut video = ChildGuard::spawn("tern subscribe", &mut video_cmd);
+    let mut stdout = video.child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut stdout, &mut buf);
+        buf
+    });
+    let status = wait_exit(&mut origin, Duration::from_secs(20)).expect("origin ends");
+    assert!(status.success(), "tern origin: {status}");
+    // The track ends with the input: the subscriber gets PUBLISH_DONE and exits.
+    let done = wait_exit(&mut video, Duration::from_secs(10)).expect("subscriber ends");
+    assert!(done.success(), "tern subscribe: {done}");
+    let output = reader.join().expect("reader");
+    let mut file = length_records(&init.stdout).concat();
+    assert_eq!(&file[4..8], b"ftyp", "the init track holds ftyp + moov");
+    for chunk in length_records(&output) {
+        file.extend_from_slice(&chunk);
+    }
+    let path = dir.0.join("hevc-out.mp4");
+    std::fs::write(&path, &file).expect("write");
+    let streams = ffprobe_streams(&path);
+    let v = &streams[0];
+    assert_eq!(v["codec_name"], "hevc", "{streams:?}");
+    assert_eq!((num(v, "width"), num(v, "height")), (320, 240));
+    assert_eq!(num(v, "nb_read_frames"), 90, "3 s at 30 fps, every frame");
+}
