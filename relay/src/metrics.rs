@@ -36,6 +36,8 @@ pub const SUBSCRIBER_SKIPS: &str = "tern_subscriber_skips_total";
 pub const TOO_FAR_BEHIND: &str = "tern_too_far_behind_total";
 /// Counter, label [`REASON`]: sessions refused before or at setup.
 pub const SESSIONS_REFUSED: &str = "tern_sessions_refused_total";
+/// Counter: stateless Retry packets sent (handshakes over `limits.retry_above_handshakes`).
+pub const RETRIES: &str = "tern_quic_retries_total";
 /// Counter: sessions closed with PROTOCOL_VIOLATION (malformed or oversized input).
 pub const PROTOCOL_VIOLATIONS: &str = "tern_protocol_violations_total";
 
@@ -72,6 +74,7 @@ pub const ALL: &[&str] = &[
     SUBSCRIBER_SKIPS,
     TOO_FAR_BEHIND,
     SESSIONS_REFUSED,
+    RETRIES,
     PROTOCOL_VIOLATIONS,
 ];
 
@@ -115,6 +118,7 @@ pub fn describe() {
         Unit::Count,
         "Sessions refused, by reason."
     );
+    describe_counter!(RETRIES, Unit::Count, "Stateless QUIC Retry packets sent.");
     describe_counter!(
         PROTOCOL_VIOLATIONS,
         Unit::Count,

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Counts of handshakes in flight and of admitted sessions per IP address.
@@ -15,6 +15,21 @@ pub(crate) struct Admission {
     handshakes: AtomicUsize,
     max_per_ip: usize,
     retry_threshold: usize,
+    pub(crate) stats: Arc<AdmissionStats>,
+}
+
+/// What admission refused so far, for metrics. Counters only grow.
+#[derive(Debug, Default)]
+pub struct AdmissionStats {
+    /// Connections refused because their address had `max_sessions_per_ip` sessions.
+    pub refused_per_ip: AtomicU64,
+    /// Sessions refused for offering no MoQ version this server speaks (ALPN or
+    /// WT-Available-Protocols).
+    pub refused_version: AtomicU64,
+    /// Stateless Retry packets sent (handshakes over the threshold, address not yet proven).
+    pub retries: AtomicU64,
+    /// Handshakes that failed or timed out for another reason.
+    pub failed_handshakes: AtomicU64,
 }
 
 /// An incoming connection allowed to handshake, holding both of its slots.
@@ -34,6 +49,7 @@ impl Admission {
             handshakes: AtomicUsize::new(0),
             max_per_ip,
             retry_threshold,
+            stats: Arc::default(),
         }
     }
 
@@ -57,6 +73,7 @@ impl Admission {
             && incoming.may_retry()
         {
             tracing::debug!(%remote, in_flight, "sending stateless retry");
+            self.stats.retries.fetch_add(1, Ordering::Relaxed);
             if let Err(err) = incoming.retry() {
                 // Cannot happen after may_retry(); drop the attempt rather than guess.
                 err.into_incoming().ignore();
@@ -73,6 +90,7 @@ impl Admission {
                 drop(counts);
                 tracing::info!(%remote, admitted, max = self.max_per_ip,
                     "refused connection: too many sessions from this address");
+                self.stats.refused_per_ip.fetch_add(1, Ordering::Relaxed);
                 incoming.refuse();
                 return None;
             }

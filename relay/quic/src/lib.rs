@@ -22,6 +22,7 @@ mod store;
 mod stream;
 mod verify;
 
+pub use admission::AdmissionStats;
 pub use cert::{CertError, Fingerprint, SelfSignedConfig};
 pub use client::{Client, ConnectError, connect};
 pub use config::{

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use url::Url;
 use web_transport_quinn as wtq;
 
-use crate::admission::{Admission, Admitted};
+use crate::admission::{Admission, AdmissionStats, Admitted};
 use crate::cert::{CertError, Fingerprint};
 use crate::config::{ALPN_H3, ServerConfig};
 use crate::session::{Session, Transport};
@@ -185,6 +185,11 @@ impl Server {
         self.admission.admitted()
     }
 
+    /// Refusals and Retries so far (shared; read it while the server runs).
+    pub fn admission_stats(&self) -> Arc<AdmissionStats> {
+        self.admission.stats.clone()
+    }
+
     /// Close every connection with `code` and stop accepting.
     pub fn close(&self, code: u32, reason: &str) {
         self.endpoint.close(code.into(), reason.as_bytes());
@@ -213,6 +218,7 @@ async fn accept_loop(
         };
         let config = config.clone();
         let tx = tx.clone();
+        let stats = admission.stats.clone();
         tokio::spawn(async move {
             let remote = incoming.remote_address();
             let result =
@@ -224,10 +230,19 @@ async fn accept_loop(
                 Ok(Err(reason)) => {
                     // Includes raw QUIC clients refused at TLS for offering no known ALPN.
                     tracing::info!(%remote, %reason, "handshake failed");
+                    let counter = if reason.contains("protocol") {
+                        &stats.refused_version
+                    } else {
+                        &stats.failed_handshakes
+                    };
+                    counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     return;
                 }
                 Err(_) => {
                     tracing::info!(%remote, timeout = ?config.handshake_timeout, "handshake timed out");
+                    stats
+                        .failed_handshakes
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     return;
                 }
             };

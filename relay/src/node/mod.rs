@@ -71,6 +71,7 @@ impl Node {
                 tasks.push(link::spawn(hub.clone(), url, client.clone()));
             }
         }
+        let admission = server.admission_stats();
         let h = hub.clone();
         let mut server = server;
         tasks.push(tokio::spawn(async move {
@@ -92,6 +93,7 @@ impl Node {
                 tokio::time::sleep(wait).await;
                 h.apply(|r, now| r.handle_timeout(now));
                 h.sweep(Instant::now());
+                report_admission(&admission);
             }
         }));
         Ok(Self {
@@ -126,4 +128,18 @@ impl Node {
         self.hub
             .close_all(0x10, "relay shutting down (GOAWAY timeout)");
     }
+}
+
+/// Copy the QUIC endpoint's refusal counts into the metrics.
+fn report_admission(stats: &tern_quic::AdmissionStats) {
+    use crate::metrics::{REASON, SESSIONS_REFUSED, refused};
+    use std::sync::atomic::Ordering::Relaxed;
+    for (reason, value) in [
+        (refused::PER_IP, stats.refused_per_ip.load(Relaxed)),
+        (refused::VERSION, stats.refused_version.load(Relaxed)),
+        (refused::BAD_SETUP, stats.failed_handshakes.load(Relaxed)),
+    ] {
+        metrics::counter!(SESSIONS_REFUSED, REASON => reason).absolute(value);
+    }
+    metrics::counter!(crate::metrics::RETRIES).absolute(stats.retries.load(Relaxed));
 }
