@@ -781,3 +781,72 @@ async fn serve_fetch(peer: &Peer, f: Fetch, history: &History, mut req: Request)
     }
     let _ = data.finish();
 }
+
+/// A UDP forwarder in front of the relay whose relay-to-client direction carries at most
+/// `bytes_per_sec` (packets queue, none are dropped): a slow downlink, so the relay's sends
+/// queue up behind its congestion controller and stream priorities decide what goes first.
+pub struct SlowLink {
+    /// Where clients connect.
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SlowLink {
+    /// Start forwarding to `relay`.
+    pub async fn start(relay: SocketAddr, bytes_per_sec: f64) -> SlowLink {
+        use tokio::net::UdpSocket;
+        let front = Arc::new(UdpSocket::bind("127.0.0.1:0").await.expect("bind link"));
+        let addr = front.local_addr().expect("link addr");
+        let task = tokio::spawn(async move {
+            // One upstream socket per client; its readers end with this task.
+            let mut upstream: std::collections::HashMap<SocketAddr, Arc<UdpSocket>> =
+                Default::default();
+            let mut readers = tokio::task::JoinSet::new();
+            let mut buf = vec![0u8; 65536];
+            while let Ok((n, client)) = front.recv_from(&mut buf).await {
+                let up = match upstream.get(&client) {
+                    Some(up) => up.clone(),
+                    None => {
+                        let up = Arc::new(UdpSocket::bind("127.0.0.1:0").await.expect("bind"));
+                        up.connect(relay).await.expect("connect relay");
+                        upstream.insert(client, up.clone());
+                        let (front, up2) = (front.clone(), up.clone());
+                        readers.spawn(async move {
+                            let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+                            let pace = tokio::spawn(async move {
+                                let mut next = tokio::time::Instant::now();
+                                while let Some(d) = rx.recv().await {
+                                    next = next.max(tokio::time::Instant::now())
+                                        + Duration::from_secs_f64(d.len() as f64 / bytes_per_sec);
+                                    tokio::time::sleep_until(next).await;
+                                    let _ = front.send_to(&d, client).await;
+                                }
+                            });
+                            let mut buf = vec![0u8; 65536];
+                            while let Ok(n) = up2.recv(&mut buf).await {
+                                if tx.send(buf[..n].to_vec()).is_err() {
+                                    break;
+                                }
+                            }
+                            pace.abort();
+                        });
+                        up
+                    }
+                };
+                let _ = up.send(&buf[..n]).await;
+            }
+        });
+        SlowLink { addr, task }
+    }
+
+    /// `moqt://` URL through the link.
+    pub fn url(&self) -> String {
+        format!("moqt://127.0.0.1:{}", self.addr.port())
+    }
+}
+
+impl Drop for SlowLink {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
