@@ -88,6 +88,12 @@ pub struct Relay {
 impl Relay {
     /// Start `tern relay --bind 127.0.0.1:0` plus `extra` args; waits for its banner (≤ 30 s).
     pub fn start(extra: &[&str]) -> Self {
+        Self::start_with_stderr(extra, Stdio::inherit())
+    }
+
+    /// [`Relay::start`] with the child's stderr going to `stderr` (`Stdio::piped()` to read
+    /// its logs from `guard.child.stderr`).
+    pub fn start_with_stderr(extra: &[&str], stderr: Stdio) -> Self {
         let mut cmd = Command::new(tern());
         cmd.args([
             "relay",
@@ -99,7 +105,7 @@ impl Relay {
         .args(extra)
         .env("TERN_LOG_LEVEL", "info")
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+        .stderr(stderr);
         let mut guard = ChildGuard::spawn("tern relay", &mut cmd);
         let stdout = guard.child.stdout.take().expect("stdout");
         let (tx, rx) = mpsc::channel();

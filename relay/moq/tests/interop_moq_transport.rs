@@ -727,6 +727,72 @@ fn goaway_differs() {
     assert_eq!(back, g);
 }
 
+/// GOAWAY as draft-18 lays it out, built by hand: type 0x10, u16 length, New Session URI
+/// (varint length + bytes), Timeout, and the Request ID only when present.
+fn goaway_by_hand(uri: &[u8], timeout: u64, request_id: Option<u64>) -> Vec<u8> {
+    let mut payload = Vec::new();
+    encode_varint(uri.len() as u64, &mut payload);
+    payload.extend_from_slice(uri);
+    encode_varint(timeout, &mut payload);
+    if let Some(id) = request_id {
+        encode_varint(id, &mut payload);
+    }
+    let mut frame = Vec::new();
+    encode_varint(0x10, &mut frame);
+    frame.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+    frame.extend_from_slice(&payload);
+    frame
+}
+
+#[test]
+fn goaway_round_trip() {
+    // Theirs cannot carry draft-18's GOAWAY (see `goaway_differs`), so ours is checked against
+    // the layout built by hand, both ways.
+    let mut rng = StdRng::seed_from_u64(0x60a);
+    for case in 0..CASES {
+        let uri = match rng.random_range(0..4) {
+            0 => Bytes::new(),
+            1 => bytes(&mut rng, MAX_URI_LEN - 8, MAX_URI_LEN),
+            _ => utf8(&mut rng, 200),
+        };
+        let timeout = varint(&mut rng);
+        let request_id = rng.random_bool(0.7).then(|| varint(&mut rng));
+        let g = GoAway {
+            new_session_uri: uri.clone(),
+            timeout,
+            request_id,
+        };
+        let wire = ours(&Message::GoAway(g.clone()));
+        assert_eq!(
+            wire,
+            goaway_by_hand(&uri, timeout, request_id),
+            "case {case}: bytes of {g:?}"
+        );
+        assert_eq!(decode_ours(&wire), Message::GoAway(g), "case {case}");
+    }
+
+    // One byte over the URI limit is refused both ways.
+    let long = vec![b'a'; MAX_URI_LEN + 1];
+    let too_long = Message::GoAway(GoAway {
+        new_session_uri: Bytes::from(long.clone()),
+        timeout: 1,
+        request_id: None,
+    });
+    assert!(too_long.encode(&mut BytesMut::new()).is_err());
+    assert!(matches!(
+        Message::decode(&mut &goaway_by_hand(&long, 1, None)[..], &Limits::default()),
+        Err(tern_moq::DecodeError::UriTooLong(_))
+    ));
+    // Anything after the Request ID is a length mismatch, not a second field.
+    let mut extra = goaway_by_hand(b"moqt://x", 5, Some(2));
+    extra.push(0x00);
+    extra[2] += 1;
+    assert!(matches!(
+        Message::decode(&mut &extra[..], &Limits::default()),
+        Err(tern_moq::DecodeError::LengthMismatch { .. })
+    ));
+}
+
 #[test]
 fn redirect_differs() {
     let m = Message::RequestError(RequestError {

@@ -2,9 +2,10 @@
 
 mod common;
 
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use common::{BOTH, bounded, client_config, pair, server, server_with, url};
+use common::{BOTH, UdpTap, bounded, client_config, pair, server, server_with, url};
 use tern_quic::{Client, ConnectError, Fingerprint, Transport};
 
 #[tokio::test]
@@ -139,10 +140,54 @@ async fn per_ip_cap_refuses_the_extra_session() {
 
 #[tokio::test]
 async fn retry_under_load_still_admits_clients() {
-    // A threshold of 0 sends every unvalidated client a stateless Retry first.
+    // A threshold of 0 sends every unvalidated client a stateless Retry first. The clients
+    // connect through a tap that sees the packets: each connection must get exactly one Retry
+    // from the server and come back with an Initial carrying its token, and still be admitted.
     let mut server = server_with(|c| c.retry_threshold = 0);
-    for transport in BOTH {
-        let (client, incoming) = pair(&mut server, transport).await;
+    let tap = UdpTap::start(server.local_addr().expect("server addr")).await;
+    let config = client_config(&server);
+    let seen = |c: &std::sync::atomic::AtomicUsize| c.load(Ordering::SeqCst);
+    for (n, transport) in BOTH.into_iter().enumerate() {
+        let with_token = seen(&tap.seen.initials_with_token);
+        let target = match transport {
+            Transport::RawQuic => format!("moqt://127.0.0.1:{}/", tap.addr.port()),
+            Transport::WebTransport => format!("https://localhost:{}/live", tap.addr.port()),
+        };
+        let (client, incoming) = bounded("connect through the tap", async {
+            tokio::join!(tern_quic::connect(&target, &config), server.accept())
+        })
+        .await;
+        let client = client.expect("client connects after the Retry");
+        let incoming = incoming.expect("server accepts after the Retry");
         assert_eq!(client.protocol(), incoming.protocol);
+        assert_eq!(
+            seen(&tap.seen.retries),
+            n + 1,
+            "{transport}: one Retry per connection attempt"
+        );
+        // Every Initial after the Retry carries its token.
+        assert!(
+            seen(&tap.seen.initials_with_token) > with_token,
+            "{transport}: the client answered the Retry with its token"
+        );
+        assert!(seen(&tap.seen.initials_without_token) > n, "{transport}");
     }
+
+    // Above the threshold nobody is retried: the same tap sees no Retry.
+    let mut calm = server_with(|c| c.retry_threshold = 64);
+    let tap = UdpTap::start(calm.local_addr().expect("server addr")).await;
+    let config = client_config(&calm);
+    let target = format!("moqt://127.0.0.1:{}/", tap.addr.port());
+    let (client, incoming) = bounded("connect through the tap", async {
+        tokio::join!(tern_quic::connect(&target, &config), calm.accept())
+    })
+    .await;
+    client.expect("client connects");
+    incoming.expect("server accepts");
+    assert_eq!(
+        tap.seen.retries.load(Ordering::SeqCst),
+        0,
+        "no load, no Retry"
+    );
+    assert_eq!(tap.seen.initials_with_token.load(Ordering::SeqCst), 0);
 }

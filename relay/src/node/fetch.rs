@@ -9,12 +9,14 @@ use std::sync::Arc;
 use bytes::BytesMut;
 
 use tern_moq::ReasonPhrase;
+use tern_moq::coding::MAX_REASON_PHRASE_LEN;
 use tern_moq::data::{FetchHeader, FetchObject, FetchObjectHeader, FetchObjectState, Properties};
 use tern_moq::message::codes::RequestErrorCode;
 use tern_moq::message::{Fetch, FetchOk, FetchType, GroupOrder, Parameters, RequestError};
 use tern_quic::SendStream;
 
-use crate::core::types::Location;
+use crate::core::track::Track;
+use crate::core::types::{Location, TrackName};
 
 use super::hub::Hub;
 use super::request::track_name;
@@ -27,6 +29,29 @@ fn error(code: RequestErrorCode, reason: String) -> RequestError {
         error_reason: ReasonPhrase::new(reason),
         redirect: None,
     }
+}
+
+/// Why the cache cannot answer for a range from `start_group`: evicted, or never held.
+fn missing(name: &TrackName, track: &Track, start_group: u64) -> String {
+    let oldest = track.group_ids().next();
+    match oldest {
+        Some(oldest) if track.evicted_groups() > 0 && start_group < oldest => {
+            format!("{name}: groups before {oldest} were evicted from this relay's cache")
+        }
+        _ => format!("{name}: this relay's cache does not hold the whole range"),
+    }
+}
+
+/// A Reason Phrase from `text`, cut to the 1024 bytes the wire allows.
+fn phrase(mut text: String) -> ReasonPhrase {
+    if text.len() > MAX_REASON_PHRASE_LEN {
+        let mut at = MAX_REASON_PHRASE_LEN;
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        text.truncate(at);
+    }
+    ReasonPhrase::new(text)
 }
 
 /// Serve a FETCH request stream.
@@ -67,7 +92,11 @@ pub async fn serve(
                     .1
             });
             if !cached && let Some(up) = upstream {
-                return forward(hub, s, up, m.request_id, original, send, handle).await;
+                let why = match &handle {
+                    None => format!("{name} is not cached here"),
+                    Some(h) => missing(&name, &h.lock(), start_location.group),
+                };
+                return forward(hub, s, up, m.request_id, original, send, handle, why).await;
             }
             let Some(handle) = handle else {
                 let e = error(
@@ -134,7 +163,8 @@ pub async fn serve(
                         start_location: tern_moq::Location::new(start.group, 0),
                         end_location: tern_moq::Location::new(end.group, end.object + 1),
                     };
-                    return forward(hub, s, up, m.request_id, fetch, send, Some(handle)).await;
+                    let why = missing(&handle.name, &handle.lock(), start.group);
+                    return forward(hub, s, up, m.request_id, fetch, send, Some(handle), why).await;
                 }
                 (handle, start, end)
             }
@@ -224,8 +254,10 @@ pub async fn upstream_fetch_stream(
     }
 }
 
-/// Forward a FETCH the cache cannot answer to the track's upstream, relaying its response and
-/// objects downstream (and caching them where they fit).
+/// Forward a FETCH the cache cannot answer (`why`) to the track's upstream, relaying its
+/// response and objects downstream (and caching them where they fit). A refusal keeps the
+/// upstream's code, and its reason says why the relay could not answer either.
+#[allow(clippy::too_many_arguments)]
 async fn forward(
     _hub: &Arc<Hub>,
     s: &Arc<SessionShared>,
@@ -234,6 +266,7 @@ async fn forward(
     fetch_type: FetchType,
     mut send: SendStream,
     handle: Option<Arc<super::hub::TrackHandle>>,
+    why: String,
 ) -> anyhow::Result<()> {
     use std::time::Duration;
     use tern_moq::Message;
@@ -268,8 +301,10 @@ async fn forward(
             write_message(&mut send, ok).await?;
             send.finish()?;
         }
-        Ok(Some(Message::RequestError(e))) => {
+        Ok(Some(Message::RequestError(mut e))) => {
             up.forget_fetch(rid);
+            let theirs = e.error_reason.to_string_lossy();
+            e.error_reason = phrase(format!("{why}; upstream refused: {theirs}"));
             write_message(&mut send, e).await?;
             send.finish()?;
             return Ok(());
@@ -279,7 +314,7 @@ async fn forward(
             tracing::debug!(session = s.id, ?other, "upstream FETCH failed");
             let e = error(
                 RequestErrorCode::TIMEOUT,
-                "upstream did not answer the FETCH".into(),
+                format!("{why}; upstream did not answer the FETCH"),
             );
             write_message(&mut send, e).await?;
             send.finish()?;

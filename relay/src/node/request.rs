@@ -338,8 +338,9 @@ async fn subscribe(
                             send.finish()?;
                             return Ok(());
                         };
-                        write_message(&mut send, SubscribeOk { track_alias: alias, parameters: params, track_properties: Default::default() }).await?;
+                        // Known as a Joining FETCH target before the subscriber can see the OK.
                         s.add_subscription(rid, handle.clone(), largest);
+                        write_message(&mut send, SubscribeOk { track_alias: alias, parameters: params, track_properties: Default::default() }).await?;
                         serving = Some(super::serve::spawn(s.clone(), handle, fanout, alias));
                     }
                     Some((Command::Refuse { reason, .. }, _)) => {

@@ -1,10 +1,15 @@
 //! A counting global allocator for tests that assert on allocation: bytes allocated in total,
 //! bytes live now, the peak of live bytes, and the largest single request. Include it with
 //! `#[path = "support/counting.rs"] mod counting;` and install it with `#[global_allocator]`.
+//!
+//! Threads can be tagged ([`tag_thread`], e.g. every worker of the relay's own runtime): the
+//! bytes allocated on tagged threads are also counted apart ([`Snapshot::tagged`]), which
+//! separates what the relay allocates from what the test's clients do in the same process.
 
 #![allow(dead_code)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 /// The system allocator, counted.
@@ -14,9 +19,23 @@ static TOTAL: AtomicUsize = AtomicUsize::new(0);
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
 static LARGEST: AtomicUsize = AtomicUsize::new(0);
+static TAGGED: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static TAG: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Count what this thread allocates in [`Snapshot::tagged`] too.
+pub fn tag_thread() {
+    TAG.with(|t| t.set(true));
+}
 
 fn on_alloc(size: usize) {
     TOTAL.fetch_add(size, Relaxed);
+    // `try_with`: a thread being torn down has no thread-locals left.
+    if TAG.try_with(Cell::get).unwrap_or(false) {
+        TAGGED.fetch_add(size, Relaxed);
+    }
     let live = LIVE.fetch_add(size, Relaxed) + size;
     PEAK.fetch_max(live, Relaxed);
     LARGEST.fetch_max(size, Relaxed);
@@ -56,6 +75,8 @@ pub struct Snapshot {
     pub total: usize,
     /// Bytes live now.
     pub live: usize,
+    /// Bytes allocated on tagged threads since the process started (never decreases).
+    pub tagged: usize,
 }
 
 /// Read the counters now.
@@ -63,6 +84,7 @@ pub fn snapshot() -> Snapshot {
     Snapshot {
         total: TOTAL.load(Relaxed),
         live: LIVE.load(Relaxed),
+        tagged: TAGGED.load(Relaxed),
     }
 }
 

@@ -14,13 +14,13 @@ use bytes::{Bytes, BytesMut};
 use tokio::sync::{Mutex, mpsc};
 
 use tern_moq::data::{
-    FetchObject, SubgroupHeader, SubgroupId, SubgroupObject, encode_subgroup_header,
-    encode_subgroup_object_header,
+    FetchHeader, FetchObject, FetchObjectHeader, FetchObjectState, SubgroupHeader, SubgroupId,
+    SubgroupObject, encode_subgroup_header, encode_subgroup_object_header,
 };
 use tern_moq::message::codes::RequestErrorCode;
 use tern_moq::message::{
-    Fetch, FetchType, Parameters, PublishNamespace, RequestError, Setup, Subscribe, SubscribeOk,
-    SubscriptionFilter,
+    Fetch, FetchOk, FetchType, GroupOrder, Parameters, PublishNamespace, RequestError, RequestOk,
+    Setup, Subscribe, SubscribeOk, SubscriptionFilter,
 };
 use tern_moq::{ControlReader, DataStreamEvent, DataStreamReader, Limits, Location, Message};
 use tern_moq::{ReasonPhrase, TrackNamespace};
@@ -241,9 +241,22 @@ impl Peer {
         if let Some(f) = filter {
             parameters.set_subscription_filter(&f);
         }
+        let (_, req, answer) = self.subscribe_with(namespace, track, parameters).await;
+        (req, answer)
+    }
+
+    /// Send a SUBSCRIBE with `parameters` and wait for the first answer; also returns the
+    /// SUBSCRIBE's Request ID (for a Joining FETCH).
+    pub async fn subscribe_with(
+        &self,
+        namespace: &str,
+        track: &str,
+        parameters: Parameters,
+    ) -> (u64, Request, Result<SubscribeOk, RequestError>) {
+        let id = self.request_id();
         let mut req = self
             .request(Subscribe {
-                request_id: self.request_id(),
+                request_id: id,
                 track_namespace: ns(namespace),
                 track_name: Bytes::copy_from_slice(track.as_bytes()),
                 parameters,
@@ -254,7 +267,7 @@ impl Peer {
             Some(Message::RequestError(e)) => Err(e),
             other => panic!("SUBSCRIBE {namespace}/{track}: unexpected answer {other:?}"),
         };
-        (req, answer)
+        (id, req, answer)
     }
 
     /// SUBSCRIBE that must succeed.
@@ -289,6 +302,31 @@ impl Peer {
                     start_location: start,
                     end_location: end,
                 },
+                parameters: Parameters::new(),
+            })
+            .await;
+        (id, req)
+    }
+
+    /// Joining FETCH for the subscription with Request ID `joining`: `relative` counts
+    /// `start` groups back from its Joining Location, otherwise `start` is a group ID.
+    pub async fn joining_fetch(&self, joining: u64, relative: bool, start: u64) -> (u64, Request) {
+        let id = self.request_id();
+        let fetch_type = if relative {
+            FetchType::RelativeJoining {
+                joining_request_id: joining,
+                joining_start: start,
+            }
+        } else {
+            FetchType::AbsoluteJoining {
+                joining_request_id: joining,
+                joining_start: start,
+            }
+        };
+        let req = self
+            .request(Fetch {
+                request_id: id,
+                fetch_type,
                 parameters: Parameters::new(),
             })
             .await;
@@ -569,8 +607,9 @@ pub struct Subscribed {
 }
 
 /// A publisher peer: announces a namespace and answers every SUBSCRIBE the relay sends with
-/// SUBSCRIBE_OK (a fresh alias), and every FETCH with REQUEST_ERROR INVALID_RANGE (a live
-/// source keeps no history).
+/// SUBSCRIBE_OK (a fresh alias). Without history (see [`Publisher::with_history`]) it answers
+/// every FETCH with REQUEST_ERROR INVALID_RANGE (a live source keeps no history) and every
+/// TRACK_STATUS with a REQUEST_OK carrying no Largest Object.
 pub struct Publisher {
     /// The session.
     pub peer: Arc<Peer>,
@@ -578,24 +617,41 @@ pub struct Publisher {
     pub subscribes: Arc<AtomicUsize>,
     /// FETCHes received.
     pub fetches: Arc<AtomicUsize>,
+    /// TRACK_STATUS requests received.
+    pub track_statuses: Arc<AtomicUsize>,
     subscribed: Mutex<mpsc::UnboundedReceiver<Subscribed>>,
     _namespace: Request,
 }
 
+/// Objects a [`Publisher`] keeps for FETCH, in location order.
+pub type History = Vec<(Location, Bytes)>;
+
 impl Publisher {
     /// Connect, announce `namespace` and start answering requests.
     pub async fn start(url: &str, namespace: &str) -> Publisher {
+        Self::with_history(url, namespace, History::new()).await
+    }
+
+    /// Like [`Publisher::start`], but FETCHes are served from `history` (one fetch stream
+    /// with the objects in the requested range, the same for every track), and TRACK_STATUS
+    /// names its last object as the Largest Object. A range with none of its objects gets
+    /// INVALID_RANGE.
+    pub async fn with_history(url: &str, namespace: &str, history: History) -> Publisher {
         let peer = Arc::new(Peer::connect(url).await);
         let subscribes = Arc::new(AtomicUsize::new(0));
         let fetches = Arc::new(AtomicUsize::new(0));
+        let track_statuses = Arc::new(AtomicUsize::new(0));
+        let history = Arc::new(history);
         let (tx, rx) = mpsc::unbounded_channel();
-        let (p, subs, fetch) = (peer.clone(), subscribes.clone(), fetches.clone());
+        let counters = (subscribes.clone(), fetches.clone(), track_statuses.clone());
+        let p = peer.clone();
         tokio::spawn(async move {
             let next_alias = Arc::new(AtomicU64::new(1));
             while let Ok((send, recv)) = p.session.accept_bi().await {
-                let (tx, subs, fetch, next_alias) =
-                    (tx.clone(), subs.clone(), fetch.clone(), next_alias.clone());
+                let (tx, counters, next_alias) = (tx.clone(), counters.clone(), next_alias.clone());
+                let (p, history) = (p.clone(), history.clone());
                 tokio::spawn(async move {
+                    let (subs, fetch, status) = counters;
                     let mut req = Request::new(send, recv);
                     match req.next().await {
                         Some(Message::Subscribe(s)) => {
@@ -616,15 +672,21 @@ impl Publisher {
                             // Keep the subscription open until the relay cancels it.
                             while req.next_within(Duration::from_secs(3600)).await.is_some() {}
                         }
-                        Some(Message::Fetch(_)) => {
+                        Some(Message::Fetch(f)) => {
                             fetch.fetch_add(1, Ordering::SeqCst);
-                            let e = RequestError {
-                                error_code: RequestErrorCode::INVALID_RANGE,
-                                retry_interval: 0,
-                                error_reason: ReasonPhrase::new("no history".to_owned()),
-                                redirect: None,
+                            serve_fetch(&p, f, &history, req).await;
+                        }
+                        Some(Message::TrackStatus(_)) => {
+                            status.fetch_add(1, Ordering::SeqCst);
+                            let mut parameters = Parameters::new();
+                            if let Some((l, _)) = history.last() {
+                                parameters.set_largest_object(*l);
+                            }
+                            let ok = RequestOk {
+                                parameters,
+                                track_properties: Default::default(),
                             };
-                            let _ = write(&mut req.send, e).await;
+                            let _ = write(&mut req.send, ok).await;
                             let _ = req.send.finish();
                         }
                         _ => {}
@@ -637,6 +699,7 @@ impl Publisher {
             peer,
             subscribes,
             fetches,
+            track_statuses,
             subscribed: Mutex::new(rx),
             _namespace: namespace_req,
         }
@@ -648,5 +711,142 @@ impl Publisher {
         within(STEP, "relay SUBSCRIBE at the publisher", rx.recv())
             .await
             .expect("publisher running")
+    }
+}
+
+/// Answer a FETCH from `history`: FETCH_OK and one fetch stream, or INVALID_RANGE.
+async fn serve_fetch(peer: &Peer, f: Fetch, history: &History, mut req: Request) {
+    let FetchType::Standalone {
+        start_location: start,
+        end_location: end,
+        ..
+    } = f.fetch_type
+    else {
+        return;
+    };
+    // End Location is exclusive in its object; object 0 means the whole end group.
+    let within = |l: &Location| {
+        *l >= start
+            && match end.object {
+                0 => l.group <= end.group,
+                o => *l < Location::new(end.group, o),
+            }
+    };
+    let objects: Vec<&(Location, Bytes)> = history.iter().filter(|(l, _)| within(l)).collect();
+    let Some((last, _)) = objects.last() else {
+        let e = RequestError {
+            error_code: RequestErrorCode::INVALID_RANGE,
+            retry_interval: 0,
+            error_reason: ReasonPhrase::new("no history".to_owned()),
+            redirect: None,
+        };
+        let _ = write(&mut req.send, e).await;
+        let _ = req.send.finish();
+        return;
+    };
+    let ok = FetchOk {
+        end_of_track: false,
+        end_location: Location::new(last.group, last.object + 1),
+        parameters: Parameters::new(),
+        track_properties: Default::default(),
+    };
+    if write(&mut req.send, ok).await.is_err() {
+        return;
+    }
+    let _ = req.send.finish();
+    let Ok(mut data) = peer.session.open_uni().await else {
+        return;
+    };
+    let mut head = BytesMut::new();
+    FetchHeader {
+        request_id: f.request_id,
+    }
+    .encode(&mut head);
+    let _ = data.write_chunk(head.freeze()).await;
+    let mut state = FetchObjectState::new(GroupOrder::Ascending);
+    for (l, payload) in objects {
+        let header = FetchObject::Object(FetchObjectHeader {
+            group_id: l.group,
+            subgroup_id: Some(0),
+            object_id: l.object,
+            publisher_priority: 128,
+            properties: Default::default(),
+            payload_length: payload.len() as u64,
+        });
+        let head = state.encode(&header).expect("fetch object header encodes");
+        if data.write_chunk(head).await.is_err() || data.write_chunk(payload.clone()).await.is_err()
+        {
+            return;
+        }
+    }
+    let _ = data.finish();
+}
+
+/// A UDP forwarder in front of the relay whose relay-to-client direction carries at most
+/// `bytes_per_sec` (packets queue, none are dropped): a slow downlink, so the relay's sends
+/// queue up behind its congestion controller and stream priorities decide what goes first.
+pub struct SlowLink {
+    /// Where clients connect.
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SlowLink {
+    /// Start forwarding to `relay`.
+    pub async fn start(relay: SocketAddr, bytes_per_sec: f64) -> SlowLink {
+        use tokio::net::UdpSocket;
+        let front = Arc::new(UdpSocket::bind("127.0.0.1:0").await.expect("bind link"));
+        let addr = front.local_addr().expect("link addr");
+        let task = tokio::spawn(async move {
+            // One upstream socket per client; its readers end with this task.
+            let mut upstream: std::collections::HashMap<SocketAddr, Arc<UdpSocket>> =
+                Default::default();
+            let mut readers = tokio::task::JoinSet::new();
+            let mut buf = vec![0u8; 65536];
+            while let Ok((n, client)) = front.recv_from(&mut buf).await {
+                let up = match upstream.get(&client) {
+                    Some(up) => up.clone(),
+                    None => {
+                        let up = Arc::new(UdpSocket::bind("127.0.0.1:0").await.expect("bind"));
+                        up.connect(relay).await.expect("connect relay");
+                        upstream.insert(client, up.clone());
+                        let (front, up2) = (front.clone(), up.clone());
+                        readers.spawn(async move {
+                            let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+                            let pace = tokio::spawn(async move {
+                                let mut next = tokio::time::Instant::now();
+                                while let Some(d) = rx.recv().await {
+                                    next = next.max(tokio::time::Instant::now())
+                                        + Duration::from_secs_f64(d.len() as f64 / bytes_per_sec);
+                                    tokio::time::sleep_until(next).await;
+                                    let _ = front.send_to(&d, client).await;
+                                }
+                            });
+                            let mut buf = vec![0u8; 65536];
+                            while let Ok(n) = up2.recv(&mut buf).await {
+                                if tx.send(buf[..n].to_vec()).is_err() {
+                                    break;
+                                }
+                            }
+                            pace.abort();
+                        });
+                        up
+                    }
+                };
+                let _ = up.send(&buf[..n]).await;
+            }
+        });
+        SlowLink { addr, task }
+    }
+
+    /// `moqt://` URL through the link.
+    pub fn url(&self) -> String {
+        format!("moqt://127.0.0.1:{}", self.addr.port())
+    }
+}
+
+impl Drop for SlowLink {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
