@@ -12,28 +12,9 @@ use tern_moq::Message;
 use tern_moq::message::codes::PublishDoneCode;
 use tern_quic::TransportLimits;
 
-use support::{Peer, Publisher, default_settings, payload, start_relay, url, within};
-
-async fn scrape(addr: std::net::SocketAddr) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr)
-        .await
-        .expect("admin port");
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .await
-        .expect("request");
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.expect("response");
-    out
-}
-
-fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .find(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
-}
+use support::{
+    Peer, Publisher, default_settings, metric, payload, scrape, start_relay, url, within,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stalled_subscriber_is_skipped_then_ended_too_far_behind() {
@@ -101,12 +82,10 @@ async fn stalled_subscriber_is_skipped_then_ended_too_far_behind() {
     // Counted as they happened: at least the three skips that ended it, the resets of its
     // stalled streams, and one TOO_FAR_BEHIND.
     let text = scrape(admin).await;
-    assert_eq!(metric(&text, "tern_too_far_behind_total"), 1.0, "{text}");
-    assert!(
-        metric(&text, "tern_subscriber_skips_total") >= 3.0,
-        "{text}"
-    );
-    assert!(metric(&text, "tern_subgroup_resets_total") >= 1.0, "{text}");
+    let count = |name| metric(&text, name).unwrap_or(0.0);
+    assert_eq!(count("tern_too_far_behind_total"), 1.0, "{text}");
+    assert!(count("tern_subscriber_skips_total") >= 3.0, "{text}");
+    assert!(count("tern_subgroup_resets_total") >= 1.0, "{text}");
 
     // The reading subscriber got every object of every group, and the stalled viewer's
     // session is still up (only its subscription ended).

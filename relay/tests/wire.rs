@@ -533,26 +533,6 @@ async fn absolute_range_with_groups_arriving_out_of_order() {
 }
 
 /// Fetch the admin port's `/metrics` text.
-async fn scrape(addr: std::net::SocketAddr) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr)
-        .await
-        .expect("admin port");
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .await
-        .expect("request");
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.expect("response");
-    out
-}
-
-fn metric(text: &str, name: &str) -> Option<f64> {
-    text.lines()
-        .find(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_subscriber_skips_and_others_unaffected() {
     let (admin, _task) = tern_relay::admin::serve(

@@ -1,0 +1,75 @@
+//! `/metrics` from real traffic: refusals counted by reason as they happen on the wire.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tern_quic::{Client, ClientConfig, ServerConfig};
+use tern_relay::node::Node;
+
+use support::{Peer, default_settings, metric, scrape, url};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_are_counted_by_reason() {
+    let (admin, _task) = tern_relay::admin::serve(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        tern_relay::admin::Readiness::new(),
+    )
+    .await
+    .expect("admin port");
+    let (router, settings) = default_settings();
+    let server = ServerConfig {
+        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+        max_sessions_per_ip: 2,
+        ..ServerConfig::default()
+    };
+    let relay = Node::start(server, router, settings).expect("relay starts");
+    let url = url(&relay);
+
+    let client = |protocols: &[&str]| {
+        Client::new(ClientConfig {
+            disable_verify: true,
+            protocols: protocols.iter().map(|p| p.to_string()).collect(),
+            connect_timeout: Duration::from_secs(3),
+            ..ClientConfig::default()
+        })
+        .expect("client")
+    };
+    // A client that speaks no MoQ version this relay knows: refused at the handshake.
+    let _first = Peer::connect(&url).await;
+    assert!(
+        client(&["moq-00"]).connect(&url).await.is_err(),
+        "no common version"
+    );
+    // Two sessions from 127.0.0.1 are the cap: the third is refused.
+    let _second = Peer::connect(&url).await;
+    assert!(
+        client(&["moqt-18"]).connect(&url).await.is_err(),
+        "over the per-IP cap"
+    );
+
+    // The relay copies its endpoint's counts into the metrics at least every 500 ms.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let text = loop {
+        let text = scrape(admin).await;
+        let per_ip = metric(&text, "tern_sessions_refused_total{reason=\"per_ip\"}");
+        if per_ip.is_some_and(|v| v >= 1.0) || tokio::time::Instant::now() > deadline {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let get = |series: &str| metric(&text, series).unwrap_or(0.0);
+    assert_eq!(
+        get("tern_sessions_refused_total{reason=\"per_ip\"}"),
+        1.0,
+        "{text}"
+    );
+    assert!(
+        get("tern_sessions_refused_total{reason=\"per_ip\"}")
+            + get("tern_sessions_refused_total{reason=\"version\"}")
+            >= 1.0,
+        "{text}"
+    );
+    assert_eq!(get("tern_quic_retries_total"), 0.0, "{text}");
+}
