@@ -8,7 +8,7 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{ChildGuard, Lines, TempDir, peer, tern};
+use common::{ChildGuard, Lines, TempDir, ffprobe_streams, num, peer, tern};
 
 /// Start `tern demo` on free ports; returns it and the edge's `https://` URL and player URL.
 fn start_demo() -> (ChildGuard, String, String) {
@@ -132,26 +132,15 @@ fn e2e_demo_plays_the_clip_through_the_edge() {
         sub.interrupt(Duration::from_secs(10)).is_some(),
         "moq-sub did not stop"
     );
-    let probe = Command::new("ffprobe")
-        .args(["-v", "error", "-count_frames", "-show_entries"])
-        .args([
-            "stream=codec_name,width,height,nb_read_frames",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(&out_path)
-        .output()
-        .expect("ffprobe");
-    let text = String::from_utf8_lossy(&probe.stdout);
-    let video_line = text
-        .lines()
-        .find(|l| l.starts_with("h264,640,360,"))
-        .unwrap_or_else(|| panic!("no 360p H.264 in moq-sub's output: {text}"));
-    let decoded: u64 = video_line
-        .rsplit(',')
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
-    assert!(decoded >= 60, "{decoded} frames in 4 s: {text}");
-    assert!(text.lines().any(|l| l.starts_with("aac,")), "{text}");
+    let streams = ffprobe_streams(&out_path);
+    let video = streams
+        .iter()
+        .find(|s| s["codec_name"] == "h264" && s["height"] == 360)
+        .unwrap_or_else(|| panic!("no 360p H.264 in moq-sub's output: {streams:?}"));
+    let decoded = num(video, "nb_read_frames");
+    assert!(decoded >= 60, "{decoded} frames in 4 s: {streams:?}");
+    assert!(
+        streams.iter().any(|s| s["codec_name"] == "aac"),
+        "{streams:?}"
+    );
 }

@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{CfRelay, ChildGuard, Lines, Relay, TempDir, peer, tern, wait_exit};
+use common::{
+    CfRelay, ChildGuard, Lines, Relay, TempDir, ffprobe_streams, num, peer, tern, wait_exit,
+};
 
 const FPS: u64 = 30;
 const SECONDS: u64 = 6;
@@ -80,36 +82,6 @@ fn start_origin(url: &str, namespace: &str, args: &[&str]) -> (ChildGuard, Lines
         err.seen
     );
     (origin, err)
-}
-
-/// ffprobe's streams of a file as JSON values.
-fn ffprobe_streams(path: &Path) -> Vec<serde_json::Value> {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-count_frames",
-            "-count_packets",
-            "-show_streams",
-        ])
-        .args(["-of", "json"])
-        .arg(path)
-        .output()
-        .expect("run ffprobe");
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "ffprobe printed no JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    json["streams"].as_array().cloned().unwrap_or_default()
-}
-
-fn num(stream: &serde_json::Value, key: &str) -> u64 {
-    stream[key]
-        .as_u64()
-        .or_else(|| stream[key].as_str().and_then(|s| s.parse().ok()))
-        .unwrap_or_else(|| panic!("ffprobe {key} missing: {stream}"))
 }
 
 /// moq-sub --catalog from `url` into `out` until the origin ends (bounded), then SIGINT.

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -296,4 +296,35 @@ impl CfRelay {
     pub fn moqt_url(&self) -> String {
         format!("moqt://{}", self.addr)
     }
+}
+
+/// ffprobe's streams of a file (`-count_frames -count_packets -show_streams`) as JSON values.
+pub fn ffprobe_streams(path: &Path) -> Vec<serde_json::Value> {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-count_frames",
+            "-count_packets",
+            "-show_streams",
+        ])
+        .args(["-of", "json"])
+        .arg(path)
+        .output()
+        .expect("run ffprobe");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "ffprobe printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    json["streams"].as_array().cloned().unwrap_or_default()
+}
+
+/// A numeric field of an ffprobe stream (ffprobe writes some as strings).
+pub fn num(stream: &serde_json::Value, key: &str) -> u64 {
+    stream[key]
+        .as_u64()
+        .or_else(|| stream[key].as_str().and_then(|s| s.parse().ok()))
+        .unwrap_or_else(|| panic!("ffprobe {key} missing: {stream}"))
 }
