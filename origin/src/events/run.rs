@@ -9,7 +9,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use tern_client::{NamespaceEvent, NamespaceSubscription, Session, TrackWriter};
+use tern_client::{NamespaceEvent, Session, TrackWriter};
 use tern_moq::TrackNamespace;
 
 use super::sequencer::{Arrival, Config, Sequencer, Stats};
@@ -41,7 +41,6 @@ pub struct Sequencing {
     session: Session,
     broadcast: TrackNamespace,
     writer: TrackWriter,
-    listing: NamespaceSubscription,
     sequencer: Sequencer,
 }
 
@@ -55,29 +54,24 @@ impl std::fmt::Debug for Sequencing {
 }
 
 impl Sequencing {
-    /// Serve the `events` track of `broadcast` on `session` (priority 0) and start listing the
-    /// viewers (SUBSCRIBE_NAMESPACE on `<broadcast>/viewers`). Call before the broadcast's
-    /// namespace is announced, so that the track is there for the first SUBSCRIBE. Groups are
-    /// numbered from `group_base` (`None`: the Unix time in milliseconds now).
-    pub async fn start(
+    /// Serve the `events` track of `broadcast` on `session` (priority 0). Call before the
+    /// broadcast's namespace is announced, so that the track is there for the first SUBSCRIBE.
+    /// Groups are numbered from `group_base` (`None`: the Unix time in milliseconds now).
+    pub fn new(
         session: &Session,
         broadcast: TrackNamespace,
         config: Config,
         group_base: Option<u64>,
-    ) -> Result<Self, tern_client::Error> {
+    ) -> Self {
         let writer = TrackWriter::new(broadcast.clone(), EVENTS_TRACK);
         writer.set_priority(EVENTS_PRIORITY);
         session.serve_track(&writer);
-        let listing = session
-            .subscribe_namespace(viewers_prefix(&broadcast))
-            .await?;
-        Ok(Self {
+        Self {
             session: session.clone(),
             broadcast,
             writer,
-            listing,
             sequencer: Sequencer::new(config, group_base.unwrap_or_else(unix_ms)),
-        })
+        }
     }
 
     /// The ordered track.
@@ -90,14 +84,22 @@ impl Sequencing {
         self.sequencer.stats()
     }
 
-    /// Run until the relay ends the viewer listing or the session fails.
+    /// List the viewers (SUBSCRIBE_NAMESPACE on `<broadcast>/viewers`) and sequence their
+    /// events until the relay ends the listing or the session fails. The track stays served
+    /// (empty) when the relay refuses the listing.
     pub async fn run(mut self) -> anyhow::Result<()> {
+        let prefix = viewers_prefix(&self.broadcast);
+        let mut listing = self
+            .session
+            .subscribe_namespace(prefix.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot list the viewers: {e}"))?;
         let (tx, mut rx) = mpsc::channel::<(String, Bytes)>(INBOX);
         let mut viewers: HashMap<TrackNamespace, ViewerTask> = HashMap::new();
-        let depth = viewers_prefix(&self.broadcast).len() + 1;
+        let depth = prefix.len() + 1;
         loop {
             tokio::select! {
-                event = self.listing.next() => match event? {
+                event = listing.next() => match event? {
                     Some(NamespaceEvent::Published(ns)) if ns.len() == depth => {
                         if viewers.contains_key(&ns) {
                             continue;
