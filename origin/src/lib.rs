@@ -8,11 +8,14 @@
 //!   file or the embedded sample clip looped with continuous timestamps.
 //! - [`ladder`]: a live ffmpeg encoding ladder (three renditions, AAC and Opus).
 //! - [`publish`]: a source driven into a broadcast, once or in a loop.
+//! - [`events`]: viewers' events (chat, reactions, bids) put in one order by a sans-IO
+//!   sequencer and republished as the broadcast's `events` track.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod broadcast;
+pub mod events;
 pub mod ladder;
 pub mod publish;
 pub mod source;

@@ -3,6 +3,7 @@
 mod client;
 mod clock;
 mod demo;
+mod events;
 mod origin;
 mod publish;
 mod relay;
@@ -32,6 +33,10 @@ enum Command {
     /// The clock of Cloudflare's moq-clock-ietf: publish or print it.
     #[command(subcommand)]
     Clock(clock::Command),
+    /// A broadcast's events (chat, reactions, bids): send them as a viewer, or watch them in
+    /// the order the origin gave them.
+    #[command(subcommand)]
+    Events(events::Command),
     /// A relay, a clock publisher and the web player in one process.
     Demo(demo::Args),
 }
@@ -55,6 +60,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Clock(c) => {
             client::init_logging();
             clock::run(c).await
+        }
+        Command::Events(c) => {
+            client::init_logging();
+            events::run(c).await
         }
         Command::Demo(args) => demo::run(args).await,
     }

@@ -1,9 +1,11 @@
 //! `tern origin`: publish a broadcast (media tracks, init track, both catalogs) to a relay from
-//! fragmented MP4 on stdin, an MP4 file, the embedded sample clip, or a live ffmpeg ladder.
+//! fragmented MP4 on stdin, an MP4 file, the embedded sample clip, or a live ffmpeg ladder; and
+//! sequence the viewers' events into its `events` track.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use tern_origin::events::{self, Sequencing};
 use tern_origin::source::{Fmp4Reader, Input, SAMPLE_CLIP};
 use tern_origin::{Broadcast, ladder, publish};
 
@@ -35,12 +37,37 @@ pub struct Args {
     /// milliseconds at start, so a restarted origin's groups are newer).
     #[arg(long, value_name = "ID")]
     pub group_base: Option<u64>,
+    /// Sequence the viewers' events (published on `<namespace>/viewers/<id>`) into the
+    /// broadcast's ordered `events` track; `--events false` turns it off.
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub events: bool,
 }
 
 /// Run until the input ends (or Ctrl-C).
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let session = args.connect.connect().await?;
     let ns = namespace(&args.namespace);
+    // Served before the broadcast is announced, so the first SUBSCRIBE finds the track. The
+    // media does not depend on it: a relay that refuses the listing only turns events off.
+    let _events = args.events.then(|| {
+        let seq = Sequencing::new(
+            &session,
+            ns.clone(),
+            events::Config::default(),
+            args.group_base,
+        );
+        eprintln!(
+            "tern: sequencing the events of {} (viewers publish on {}/{}/<id>)",
+            args.namespace,
+            args.namespace,
+            events::VIEWERS
+        );
+        AbortOnDrop(tokio::spawn(async move {
+            if let Err(e) = seq.run().await {
+                tracing::warn!("events are off: {e:#}");
+            }
+        }))
+    });
     let options = publish::Options {
         group_base: args.group_base,
         ..publish::Options::default()
@@ -88,4 +115,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     session.flush(Duration::from_secs(5)).await;
     session.close(0, "done");
     Ok(())
+}
+
+/// A task that ends with the command.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

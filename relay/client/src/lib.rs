@@ -10,6 +10,8 @@
 //!   the group (its stream is reset), it is never buffered without bound.
 //! - Subscribing: [`Session::subscribe`] returns a [`Subscription`] yielding [`Object`]s in
 //!   group order until PUBLISH_DONE, or a typed [`Error`].
+//! - Discovery: [`Session::subscribe_namespace`] returns a [`NamespaceSubscription`] yielding
+//!   the namespaces published under a prefix as they come and go.
 //!
 //! Protocol decisions that need no I/O live in sans-IO pieces ([`Reorder`], the track state
 //! behind [`TrackWriter`]); the async code around them only moves bytes.
@@ -18,6 +20,7 @@
 #![warn(missing_docs)]
 
 mod driver;
+mod namespaces;
 mod publisher;
 mod reorder;
 mod session;
@@ -25,6 +28,7 @@ mod sink;
 mod subscriber;
 mod track;
 
+pub use namespaces::{NamespaceEvent, NamespaceSubscription};
 pub use publisher::Announcement;
 pub use reorder::Reorder;
 pub use session::{ConnectOptions, Session};

@@ -11,6 +11,14 @@
 //! of the newest group. One
 //! that keeps having to skip (more than `max_skips` within `skip_window`) is ended with
 //! PUBLISH_DONE(TOO_FAR_BEHIND).
+//!
+//! Publisher priority 0 ([`NEVER_SKIP_PRIORITY`]) is the publisher saying "every group matters"
+//! (catalogs, the init track, the origin's ordered `events` track): a reader on such a subgroup
+//! is never skipped by this policy, only slowed down to its own pace. It stays bounded: the
+//! cache still evicts under its byte and age budget (a reader whose entries were evicted lags
+//! and skips, counted like any skip), and a subscriber that asked for a DELIVERY_TIMEOUT itself
+//! still gets it. (The driver's per-write timeout still resets a stream that the subscriber's
+//! QUIC flow control keeps shut for that long: a stuck connection, not a slow reader.)
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -22,6 +30,9 @@ use super::types::{Object, ObjectStatus, Range};
 pub const RESET_DELIVERY_TIMEOUT: u64 = 0x2;
 /// Stream reset code CANCELLED.
 pub const RESET_CANCELLED: u64 = 0x1;
+
+/// Publisher priority of subgroups the lag policy never skips.
+pub const NEVER_SKIP_PRIORITY: u8 = 0;
 
 /// Policy for slow subscribers.
 #[derive(Debug, Clone, Copy)]
@@ -133,6 +144,8 @@ pub struct Fanout {
     subscriber_priority: u8,
     descending: bool,
     policy: LagPolicy,
+    /// The subscriber asked for a delivery timeout (it applies even at priority 0).
+    subscriber_timeout: bool,
     /// Open subgroup streams: (group, subgroup) → last object ID written.
     open: BTreeMap<(u64, u64), Option<u64>>,
     pending: VecDeque<Delivery>,
@@ -154,6 +167,7 @@ impl Fanout {
             subscriber_priority,
             descending: false,
             policy,
+            subscriber_timeout: false,
             open: BTreeMap::new(),
             pending: VecDeque::new(),
             skips: VecDeque::new(),
@@ -177,6 +191,7 @@ impl Fanout {
     /// than this are not worth sending, so a reader this far behind skips ahead.
     pub fn set_delivery_timeout(&mut self, timeout: Duration) {
         self.policy.max_lag = timeout;
+        self.subscriber_timeout = true;
     }
 
     /// The slow-subscriber policy in force.
@@ -236,7 +251,7 @@ impl Fanout {
                 continue;
             }
             match track.read(&mut self.cursor)? {
-                Read::Lagged => self.skip(track, now),
+                Read::Lagged => self.evicted(track, now),
                 Read::Object(object, subgroup, priority) => {
                     self.on_object(object, subgroup, priority);
                 }
@@ -317,11 +332,16 @@ impl Fanout {
     }
 
     /// Behind for longer than the grace with too many groups to go, or behind for longer than
-    /// the delivery timeout with a newer group waiting.
+    /// the delivery timeout with a newer group waiting. Never at publisher priority 0, unless
+    /// the subscriber set its own delivery timeout.
     fn is_lagging(&self, track: &Track, now: Instant) -> bool {
         let (Some(at), Some(newest)) = (track.group_at(self.cursor), track.newest_group()) else {
             return false;
         };
+        let never_skip = track.priority_at(self.cursor) == Some(NEVER_SKIP_PRIORITY);
+        if never_skip && !self.subscriber_timeout {
+            return false;
+        }
         // Behind for as long as the reader has not been caught up, but no longer than the entry
         // it is at has existed: a reader idle at the tail is not behind when a burst lands.
         let behind = self
@@ -338,14 +358,31 @@ impl Fanout {
         at < newest && behind > self.policy.max_lag
     }
 
+    /// The cache evicted entries the reader had not read (the cursor is now at the oldest one
+    /// held). A priority-0 reader carries on from there, having lost only what was evicted;
+    /// any other reader jumps to the newest group. Either way it counts as a skip.
+    fn evicted(&mut self, track: &Track, now: Instant) {
+        if track.priority_at(self.cursor) == Some(NEVER_SKIP_PRIORITY) {
+            let oldest = track.group_at(self.cursor).unwrap_or(0);
+            self.jump(oldest, self.cursor, now);
+        } else {
+            self.skip(track, now);
+        }
+    }
+
     /// Reset streams of old groups and jump to the newest group's first entry.
     fn skip(&mut self, track: &Track, now: Instant) {
         let newest = track.newest_group().unwrap_or(0);
+        self.jump(newest, track.newest_group_start(), now);
+    }
+
+    /// Reset the streams of groups before `group` and move the cursor to `target`.
+    fn jump(&mut self, group: u64, target: Cursor, now: Instant) {
         let old: Vec<(u64, u64)> = self
             .open
             .keys()
             .copied()
-            .filter(|(g, _)| *g < newest)
+            .filter(|(g, _)| *g < group)
             .collect();
         for (group, subgroup) in old {
             self.open.remove(&(group, subgroup));
@@ -356,8 +393,7 @@ impl Fanout {
                 code: RESET_DELIVERY_TIMEOUT,
             });
         }
-        let target = track.newest_group_start();
-        // The cursor only moves forward: no entry of the newest group lies before the target,
+        // The cursor only moves forward: no entry of the target group lies before the target,
         // so nothing is written twice.
         self.cursor = if target.next > self.cursor.next {
             target

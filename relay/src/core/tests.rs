@@ -11,6 +11,10 @@ use super::router::{Command, Refusal, Router, RouterConfig, TrackId};
 use super::track::{Appended, SubgroupEnd, Track};
 use super::types::{Filter, Location, Object, ObjectStatus, TrackName};
 
+/// Publisher priority of a video track (the lag policy may skip its groups; priority 0 it never
+/// skips).
+const VIDEO: u8 = 2;
+
 fn obj(group: u64, object: u64, payload: Bytes) -> Object {
     Object {
         location: Location::new(group, object),
@@ -366,7 +370,7 @@ fn slow_subscriber_skips_to_newest_group_then_too_far_behind() {
         policy,
     );
     let p = Bytes::from_static(b"p");
-    t.append(obj(0, 0, p.clone()), 0, 0, now);
+    t.append(obj(0, 0, p.clone()), 0, VIDEO, now);
     // The subscriber writes one object then stalls.
     assert!(matches!(
         slow.poll(&t, now),
@@ -375,7 +379,7 @@ fn slow_subscriber_skips_to_newest_group_then_too_far_behind() {
     assert!(matches!(slow.poll(&t, now), Some(Delivery::Object { .. })));
     for g in 1..4 {
         now += Duration::from_secs(1);
-        t.append(obj(g, 0, p.clone()), 0, 0, now);
+        t.append(obj(g, 0, p.clone()), 0, VIDEO, now);
     }
     let ds = drain(&mut slow, &t, now);
     assert!(
@@ -398,7 +402,7 @@ fn slow_subscriber_skips_to_newest_group_then_too_far_behind() {
     for round in 0..3 {
         for g in 0..3 {
             now += Duration::from_secs(1);
-            t.append(obj(4 + round * 3 + g, 0, p.clone()), 0, 0, now);
+            t.append(obj(4 + round * 3 + g, 0, p.clone()), 0, VIDEO, now);
         }
         last = drain(&mut slow, &t, now);
         if slow.is_done() {
@@ -490,7 +494,7 @@ fn a_reader_with_too_many_bytes_queued_skips_ahead() {
         policy,
     );
     let payload = Bytes::from(vec![0u8; 10_000]);
-    t.append(obj(0, 0, payload.clone()), 0, 0, t0);
+    t.append(obj(0, 0, payload.clone()), 0, VIDEO, t0);
     assert!(matches!(f.poll(&t, t0), Some(Delivery::Open { .. })));
     assert!(matches!(f.poll(&t, t0), Some(Delivery::Object { .. })));
     assert_eq!(t.pending_bytes(t.tail()), 0);
@@ -498,7 +502,7 @@ fn a_reader_with_too_many_bytes_queued_skips_ahead() {
     // though only 10 groups behind (it may trail 100).
     let later = t0 + Duration::from_secs(1);
     for g in 1..=10 {
-        t.append(obj(g, 0, payload.clone()), 0, 0, later);
+        t.append(obj(g, 0, payload.clone()), 0, VIDEO, later);
     }
     let got = objects(&drain(&mut f, &t, later + Duration::from_secs(1)));
     assert_eq!(
@@ -673,7 +677,7 @@ fn a_burst_after_an_idle_period_is_not_lag() {
     // Idle for 5 s, then 10 groups land at once.
     let later = t0 + Duration::from_secs(5);
     for g in 0..10 {
-        t.append(obj(g, 0, Bytes::from_static(b"x")), 0, 0, later);
+        t.append(obj(g, 0, Bytes::from_static(b"x")), 0, VIDEO, later);
     }
     let got = objects(&drain(&mut f, &t, later + Duration::from_millis(1)));
     assert_eq!(
@@ -703,12 +707,12 @@ fn group_ids_that_leap_are_counted_as_groups() {
         policy,
     );
     let p = Bytes::from_static(b"frame");
-    t.append(obj(0, 0, p.clone()), 0, 0, t0);
+    t.append(obj(0, 0, p.clone()), 0, VIDEO, t0);
     let mut got = objects(&drain(&mut f, &t, t0));
     // Two groups later (2 s of media) the reader is 2 groups behind, not 2000: no skip.
     let later = t0 + Duration::from_secs(1);
-    t.append(obj(1000, 0, p.clone()), 0, 0, later);
-    t.append(obj(2000, 0, p.clone()), 0, 0, later);
+    t.append(obj(1000, 0, p.clone()), 0, VIDEO, later);
+    t.append(obj(2000, 0, p.clone()), 0, VIDEO, later);
     got.extend(objects(&drain(&mut f, &t, later + Duration::from_secs(1))));
     assert_eq!(
         got,
@@ -719,4 +723,75 @@ fn group_ids_that_leap_are_counted_as_groups() {
         ]
     );
     assert_eq!(f.stats().skips, 0);
+}
+
+/// Publisher priority 0 (the ordered `events` track, catalogs): a reader far behind is slowed
+/// to its own pace but never skipped by the lag policy, while a video reader in the same spot
+/// is; a subscriber that set its own delivery timeout is still skipped; and the cache budget
+/// still bounds what it may trail (evicted entries are lost, counted as a skip).
+#[test]
+fn priority_zero_groups_are_never_skipped_by_the_lag_policy() {
+    let t0 = Instant::now();
+    let policy = LagPolicy {
+        max_lag_groups: 1,
+        max_pending_bytes: 10,
+        max_lag: Duration::from_millis(100),
+        group_grace: Duration::from_millis(100),
+        ..LagPolicy::default()
+    };
+    let reader = |t: &Track| {
+        Fanout::new(
+            Filter::AbsoluteStart(Location::new(0, 0))
+                .resolve(None)
+                .expect("r"),
+            t.head(),
+            0,
+            policy,
+        )
+    };
+    let mut events = Track::new();
+    let mut video = Track::new();
+    let mut ev = reader(&events);
+    let mut timed = reader(&events);
+    timed.set_delivery_timeout(Duration::from_millis(100));
+    let mut vid = reader(&video);
+    let p = Bytes::from_static(b"{\"seq\":0}");
+    events.append(obj(0, 0, p.clone()), 0, 0, t0);
+    video.append(obj(0, 0, p.clone()), 0, VIDEO, t0);
+    for f in [&mut ev, &mut timed] {
+        assert!(matches!(f.poll(&events, t0), Some(Delivery::Open { .. })));
+    }
+    assert!(matches!(vid.poll(&video, t0), Some(Delivery::Open { .. })));
+    // The readers stall for 10 s while 20 groups land: far past every limit of the policy.
+    let mut now = t0;
+    for g in 1..=20 {
+        now += Duration::from_millis(500);
+        events.append(obj(g, 0, p.clone()), 0, 0, now);
+        video.append(obj(g, 0, p.clone()), 0, VIDEO, now);
+    }
+    let got = objects(&drain(&mut ev, &events, now));
+    let all: Vec<Location> = (0..=20).map(|g| Location::new(g, 0)).collect();
+    assert_eq!(got, all, "every event group, in order");
+    assert_eq!(ev.stats().skips, 0);
+    assert_eq!(ev.stats().resets, 0);
+    assert!(!ev.is_done());
+    let got = objects(&drain(&mut vid, &video, now));
+    assert_eq!(got.last(), Some(&Location::new(20, 0)));
+    assert!(got.len() < 5, "video skips ahead: {got:?}");
+    assert_eq!(vid.stats().skips, 1);
+    let got = objects(&drain(&mut timed, &events, now));
+    assert_eq!(
+        timed.stats().skips,
+        1,
+        "the subscriber's own timeout: {got:?}"
+    );
+    // The cache still bounds the track: a reader whose groups were evicted goes on from the
+    // oldest group left, not the newest.
+    let mut late = reader(&events);
+    while events.group_count() > 3 {
+        events.evict_oldest();
+    }
+    let got = objects(&drain(&mut late, &events, now));
+    assert_eq!(got, all[18..].to_vec());
+    assert_eq!(late.stats().skips, 1, "eviction is counted as a skip");
 }

@@ -611,6 +611,23 @@ impl Track {
         })
     }
 
+    /// Publisher priority of the subgroup the entry under a cursor belongs to.
+    pub fn priority_at(&self, cursor: Cursor) -> Option<u8> {
+        let (entry, _) = self
+            .log
+            .get(cursor.next.checked_sub(self.log_base)? as usize)?;
+        let (group, subgroup) = match *entry {
+            Entry::Object {
+                group, subgroup, ..
+            }
+            | Entry::SubgroupEnd {
+                group, subgroup, ..
+            } => (group, subgroup),
+        };
+        let g = self.groups.get(&group)?;
+        g.subgroups.get(&subgroup).map(|sg| sg.priority)
+    }
+
     /// Payload bytes of one object (helper for tests and metrics).
     pub fn payload(&self, loc: Location) -> Option<Bytes> {
         self.object(loc).map(|(o, _, _)| o.payload.clone())
