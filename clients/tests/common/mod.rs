@@ -190,14 +190,6 @@ impl Lines {
     }
 }
 
-/// A UDP port that was free a moment ago (bound to 127.0.0.1:0, then released).
-pub fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .map(|a| a.port())
-        .expect("bind an ephemeral UDP port")
-}
-
 /// A fresh directory under the system temp dir, removed on drop.
 pub struct TempDir(pub PathBuf);
 
@@ -247,10 +239,9 @@ impl CfRelay {
         let (cert_path, key_path) = (dir.0.join("cert.pem"), dir.0.join("key.pem"));
         std::fs::write(&cert_path, cert.cert.pem()).expect("write cert");
         std::fs::write(&key_path, cert.signing_key.serialize_pem()).expect("write key");
-        let addr = format!("127.0.0.1:{}", free_udp_port());
         let mut cmd = Command::new(peer("moq-relay-ietf"));
         cmd.arg("--bind")
-            .arg(&addr)
+            .arg("127.0.0.1:0")
             .arg("--tls-cert")
             .arg(&cert_path)
             .arg("--tls-key")
@@ -264,24 +255,28 @@ impl CfRelay {
         let mut guard = ChildGuard::spawn("moq-relay-ietf", &mut cmd);
         let mut out = Lines::new(guard.child.stdout.take().expect("stdout"));
         let mut err = Lines::new(guard.child.stderr.take().expect("stderr"));
+        // It binds port 0 and logs "listening on 127.0.0.1:PORT".
         let listening = |l: &str| l.contains("listening on");
-        let mut ready = false;
+        let mut line = None;
         for _ in 0..100 {
-            ready = !out
+            line = out
                 .wait_for(1, Duration::from_millis(50), listening)
-                .is_empty()
-                || !err
-                    .wait_for(1, Duration::from_millis(50), listening)
-                    .is_empty();
-            if ready {
+                .pop()
+                .or_else(|| err.wait_for(1, Duration::from_millis(50), listening).pop());
+            if line.is_some() {
                 break;
             }
         }
-        assert!(
-            ready,
-            "moq-relay-ietf did not start: {:?} {:?}",
-            out.seen, err.seen
-        );
+        let addr = line
+            .as_deref()
+            .and_then(|l| l.rsplit("listening on ").next())
+            .map(|a| a.trim().to_owned())
+            .unwrap_or_else(|| {
+                panic!(
+                    "moq-relay-ietf did not start: {:?} {:?}",
+                    out.seen, err.seen
+                )
+            });
         Self {
             _guard: guard,
             _dir: dir,
