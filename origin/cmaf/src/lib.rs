@@ -18,6 +18,7 @@ pub mod catalog;
 pub mod codec;
 pub mod demux;
 mod error;
+pub mod fuzz;
 pub mod mux;
 pub mod packager;
 mod time;
