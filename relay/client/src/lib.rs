@@ -10,14 +10,20 @@
 //!   the group (its stream is reset), it is never buffered without bound.
 //! - Subscribing: [`Session::subscribe`] returns a [`Subscription`] yielding [`Object`]s in
 //!   group order until PUBLISH_DONE, or a typed [`Error`].
+//! - The past: a [`TrackWriter`] given a [`History`] keeps completed groups (within a duration
+//!   and a byte budget) and answers FETCH from them; [`Session::fetch`] and
+//!   [`Session::joining_fetch`] ask for a range and return a [`Fetch`] yielding its entries.
 //!
 //! Protocol decisions that need no I/O live in sans-IO pieces ([`Reorder`], the track state
-//! behind [`TrackWriter`]); the async code around them only moves bytes.
+//! behind [`TrackWriter`] and the groups its [`History`] keeps); the async code around them
+//! only moves bytes.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod driver;
+mod fetch;
+mod history;
 mod publisher;
 mod reorder;
 mod session;
@@ -25,6 +31,8 @@ mod sink;
 mod subscriber;
 mod track;
 
+pub use fetch::{Fetch, FetchEntry, JoiningStart};
+pub use history::History;
 pub use publisher::Announcement;
 pub use reorder::Reorder;
 pub use session::{ConnectOptions, Session};
