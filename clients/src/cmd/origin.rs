@@ -1,11 +1,12 @@
 //! `tern origin`: publish a broadcast (media tracks, init track, both catalogs) to a relay from
-//! fragmented MP4 on stdin, an MP4 file, the embedded sample clip, or a live ffmpeg ladder.
+//! fragmented MP4 on stdin, an MP4 file, the embedded sample clip, or a live ffmpeg ladder. The
+//! media tracks answer FETCH from the last `--dvr` of groups.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use tern_origin::source::{Fmp4Reader, Input, SAMPLE_CLIP};
-use tern_origin::{Broadcast, ladder, publish};
+use tern_origin::{Broadcast, Dvr, ladder, publish};
 
 use super::client::{ConnectArgs, namespace, shutdown_signal};
 
@@ -35,16 +36,34 @@ pub struct Args {
     /// milliseconds at start, so a restarted origin's groups are newer).
     #[arg(long, value_name = "ID")]
     pub group_base: Option<u64>,
+    /// How long the media tracks keep completed groups in memory for FETCH (DVR): `5m`,
+    /// `90s`; `0s` keeps only each current group.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = tern_relay::config::parse_duration)]
+    pub dvr: Duration,
+    /// Memory the DVR window may use, all media tracks of the broadcast together, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    pub dvr_max_mib: usize,
+}
+
+impl Args {
+    /// How the broadcast is published.
+    fn options(&self) -> publish::Options {
+        publish::Options {
+            group_base: self.group_base,
+            dvr: (!self.dvr.is_zero()).then_some(Dvr {
+                window: self.dvr,
+                max_bytes: self.dvr_max_mib.saturating_mul(1024 * 1024),
+            }),
+            ..publish::Options::default()
+        }
+    }
 }
 
 /// Run until the input ends (or Ctrl-C).
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let session = args.connect.connect().await?;
     let ns = namespace(&args.namespace);
-    let options = publish::Options {
-        group_base: args.group_base,
-        ..publish::Options::default()
-    };
+    let options = args.options();
     let url = args.connect.url.clone();
     let started = move |b: &Broadcast| {
         eprintln!(
