@@ -3,7 +3,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use tern_client::{Announcement, Session, TrackWriter};
+use tern_client::{Announcement, History, Session, TrackWriter};
 use tern_cmaf::catalog::{self, CF_TRACK, INIT_TRACK, MSF_TRACK};
 use tern_cmaf::packager::Packager;
 use tern_cmaf::{Sample, TrackInfo, TrackKind};
@@ -29,6 +29,47 @@ impl Default for Priorities {
             metadata: 0,
             audio: 1,
             video: 2,
+        }
+    }
+}
+
+/// How much of its media tracks' past a broadcast keeps in memory for FETCH (DVR): groups that
+/// ended less than `window` ago, within `max_bytes` of payload for the whole broadcast.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dvr {
+    /// How long a completed group is kept.
+    pub window: Duration,
+    /// Payload bytes kept at most, all media tracks together.
+    pub max_bytes: usize,
+}
+
+impl Default for Dvr {
+    /// 5 minutes within 256 MiB.
+    fn default() -> Self {
+        Self {
+            window: Duration::from_secs(5 * 60),
+            max_bytes: 256 * 1024 * 1024,
+        }
+    }
+}
+
+/// How a broadcast is published.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Publisher priorities of the tracks.
+    pub priorities: Priorities,
+    /// Group ID base (see [`Broadcast::start`]); `None`: the Unix time in milliseconds.
+    pub group_base: Option<u64>,
+    /// The media tracks' history for FETCH; `None` keeps only each current group.
+    pub dvr: Option<Dvr>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            priorities: Priorities::default(),
+            group_base: None,
+            dvr: Some(Dvr::default()),
         }
     }
 }
@@ -70,16 +111,22 @@ impl Broadcast {
     /// Announce `namespace` on `session` (PUBLISH_NAMESPACE) with `tracks`, publish the init
     /// track and both catalogs, and serve every track to the relay's SUBSCRIBEs.
     ///
-    /// Group IDs are `group_base` plus media time in milliseconds; `None` takes the Unix time
-    /// in milliseconds now, so a restarted origin's groups are newer than its last run's.
+    /// Group IDs are `options.group_base` plus media time in milliseconds; `None` takes the
+    /// Unix time in milliseconds now, so a restarted origin's groups are newer than its last
+    /// run's. With `options.dvr` the media tracks keep their recent groups (one byte budget for
+    /// the broadcast) and answer FETCH from them.
     pub async fn start(
         session: &Session,
         namespace: TrackNamespace,
         tracks: Vec<TrackInfo>,
-        priorities: Priorities,
-        group_base: Option<u64>,
+        options: &Options,
     ) -> anyhow::Result<Self> {
-        let base = group_base.unwrap_or_else(|| unix_micros() / 1000);
+        let priorities = options.priorities;
+        let history = options
+            .dvr
+            .filter(|d| !d.window.is_zero())
+            .map(|d| History::new(d.window, d.max_bytes));
+        let base = options.group_base.unwrap_or_else(|| unix_micros() / 1000);
         let packager = Packager::new(tracks)?.with_group_base(base);
         let path = namespace_path(&namespace);
         let writer = |name: &str, priority: u8| {
@@ -96,7 +143,11 @@ impl Broadcast {
                     TrackKind::Video => priorities.video,
                     TrackKind::Audio => priorities.audio,
                 };
-                writer(&t.name, p)
+                let w = writer(&t.name, p);
+                match &history {
+                    Some(h) => w.with_history(h.clone()),
+                    None => w,
+                }
             })
             .collect();
         let mut b = Self {

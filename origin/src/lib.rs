@@ -3,7 +3,8 @@
 //! - [`Broadcast`]: the publish side, a library the gateways reuse. It takes the tracks of a
 //!   broadcast and then [`Sample`](tern_cmaf::Sample)s, packages them with
 //!   [`tern_cmaf::packager`] (one group per GOP, one object per frame, a `prft` publish stamp)
-//!   and publishes the media tracks, the init track and both catalogs on a relay session.
+//!   and publishes the media tracks, the init track and both catalogs on a relay session. The
+//!   media tracks keep a window of recent groups ([`Dvr`]) and answer FETCH from it.
 //! - [`source`]: where samples come from: fragmented MP4 on a pipe (an ffmpeg process), an MP4
 //!   file or the embedded sample clip looped with continuous timestamps.
 //! - [`ladder`]: a live ffmpeg encoding ladder (three renditions, AAC and Opus).
@@ -20,4 +21,4 @@ pub mod ladder;
 pub mod publish;
 pub mod source;
 
-pub use broadcast::{Broadcast, Priorities};
+pub use broadcast::{Broadcast, Dvr, Options, Priorities};

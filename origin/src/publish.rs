@@ -6,17 +6,10 @@ use tern_cmaf::demux::Event;
 use tern_moq::TrackNamespace;
 use tokio::io::AsyncRead;
 
+use crate::Broadcast;
 use crate::source::{FileLoop, Fmp4Reader, Input, Pacer};
-use crate::{Broadcast, Priorities};
 
-/// How a source is published.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Options {
-    /// Publisher priorities of the tracks.
-    pub priorities: Priorities,
-    /// Group ID base (see [`Broadcast::start`]); `None`: the Unix time in milliseconds.
-    pub group_base: Option<u64>,
-}
+pub use crate::broadcast::Options;
 
 /// Publish `reader` under `namespace` until it ends: a live pipe as samples arrive, a file
 /// (`pace`) at the speed of its timestamps. `started` sees the broadcast once it is announced.
@@ -29,14 +22,7 @@ pub async fn stream<R: AsyncRead + Unpin>(
     started: impl FnOnce(&Broadcast),
 ) -> anyhow::Result<()> {
     let tracks = reader.tracks().await?;
-    let mut b = Broadcast::start(
-        session,
-        namespace,
-        tracks,
-        options.priorities,
-        options.group_base,
-    )
-    .await?;
+    let mut b = Broadcast::start(session, namespace, tracks, &options).await?;
     started(&b);
     let mut pacer = Pacer::new();
     while let Some(event) = reader.next().await? {
@@ -61,14 +47,7 @@ pub async fn looped(
     started: impl FnOnce(&Broadcast),
 ) -> anyhow::Result<()> {
     let mut source = FileLoop::from_input(input).await?;
-    let mut b = Broadcast::start(
-        session,
-        namespace,
-        source.tracks().to_vec(),
-        options.priorities,
-        options.group_base,
-    )
-    .await?;
+    let mut b = Broadcast::start(session, namespace, source.tracks().to_vec(), &options).await?;
     started(&b);
     let mut pacer = Pacer::new();
     loop {

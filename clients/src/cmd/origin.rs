@@ -1,13 +1,14 @@
 //! `tern origin`: publish a broadcast (media tracks, init track, both catalogs) to a relay from
-//! fragmented MP4 on stdin, an MP4 file, the embedded sample clip, or a live ffmpeg ladder; and
-//! sequence the viewers' events into its `events` track.
+//! fragmented MP4 on stdin, an MP4 file, the embedded sample clip, or a live ffmpeg ladder; the
+//! media tracks answer FETCH from the last `--dvr` of groups; the viewers' events are sequenced
+//! into its `events` track.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use tern_origin::events::{self, Sequencing};
 use tern_origin::source::{Fmp4Reader, Input, SAMPLE_CLIP};
-use tern_origin::{Broadcast, ladder, publish};
+use tern_origin::{Broadcast, Dvr, ladder, publish};
 
 use super::client::{ConnectArgs, namespace, shutdown_signal};
 
@@ -41,6 +42,27 @@ pub struct Args {
     /// broadcast's ordered `events` track; `--events false` turns it off.
     #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
     pub events: bool,
+    /// How long the media tracks keep completed groups in memory for FETCH (DVR): `5m`,
+    /// `90s`; `0s` keeps only each current group.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = tern_relay::config::parse_duration)]
+    pub dvr: Duration,
+    /// Memory the DVR window may use, all media tracks of the broadcast together, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    pub dvr_max_mib: usize,
+}
+
+impl Args {
+    /// How the broadcast is published.
+    fn options(&self) -> publish::Options {
+        publish::Options {
+            group_base: self.group_base,
+            dvr: (!self.dvr.is_zero()).then_some(Dvr {
+                window: self.dvr,
+                max_bytes: self.dvr_max_mib.saturating_mul(1024 * 1024),
+            }),
+            ..publish::Options::default()
+        }
+    }
 }
 
 /// Run until the input ends (or Ctrl-C).
@@ -68,10 +90,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             }
         }))
     });
-    let options = publish::Options {
-        group_base: args.group_base,
-        ..publish::Options::default()
-    };
+    let options = args.options();
     let url = args.connect.url.clone();
     let started = move |b: &Broadcast| {
         eprintln!(

@@ -12,14 +12,20 @@
 //!   group order until PUBLISH_DONE, or a typed [`Error`].
 //! - Discovery: [`Session::subscribe_namespace`] returns a [`NamespaceSubscription`] yielding
 //!   the namespaces published under a prefix as they come and go.
+//! - The past: a [`TrackWriter`] given a [`History`] keeps completed groups (within a duration
+//!   and a byte budget) and answers FETCH from them; [`Session::fetch`] and
+//!   [`Session::joining_fetch`] ask for a range and return a [`Fetch`] yielding its entries.
 //!
 //! Protocol decisions that need no I/O live in sans-IO pieces ([`Reorder`], the track state
-//! behind [`TrackWriter`]); the async code around them only moves bytes.
+//! behind [`TrackWriter`] and the groups its [`History`] keeps); the async code around them
+//! only moves bytes.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod driver;
+mod fetch;
+mod history;
 mod namespaces;
 mod publisher;
 mod reorder;
@@ -28,6 +34,8 @@ mod sink;
 mod subscriber;
 mod track;
 
+pub use fetch::{Fetch, FetchEntry, JoiningStart};
+pub use history::History;
 pub use namespaces::{NamespaceEvent, NamespaceSubscription};
 pub use publisher::Announcement;
 pub use reorder::Reorder;

@@ -48,7 +48,7 @@ impl Announcement {
     }
 }
 
-fn request_error(code: RequestErrorCode, reason: &str) -> RequestError {
+pub(crate) fn request_error(code: RequestErrorCode, reason: &str) -> RequestError {
     RequestError {
         error_code: code,
         retry_interval: 0,
@@ -179,11 +179,7 @@ pub(crate) async fn request(shared: Arc<Shared>, mut send: SendStream, mut recv:
                 None => refuse(RequestErrorCode::DOES_NOT_EXIST, "no such track").into(),
             }
         }
-        Message::Fetch(_) => refuse(
-            RequestErrorCode::NOT_SUPPORTED,
-            "FETCH is not supported by this publisher",
-        )
-        .into(),
+        Message::Fetch(m) => return super::fetch::serve(shared, m, send).await,
         Message::SubscribeNamespace(_) | Message::SubscribeTracks(_) | Message::Publish(_) => {
             refuse(
                 RequestErrorCode::NOT_SUPPORTED,
@@ -226,6 +222,8 @@ async fn subscribe(
     if let Some(l) = attached.largest {
         parameters.set_largest_object(l);
     }
+    // A Joining FETCH may follow SUBSCRIBE_OK at once: the Joining Location is known before.
+    let _served = shared.add_served(m.request_id, track.clone(), attached.largest);
     let ok = SubscribeOk {
         track_alias: alias,
         parameters,

@@ -15,7 +15,7 @@ use url::Url;
 
 use tern_moq::message::Setup;
 use tern_moq::message::codes::SessionError as Code;
-use tern_moq::{ControlReader, FullTrackName, Limits, Message};
+use tern_moq::{ControlReader, DataStreamReader, FullTrackName, Limits, Location, Message};
 use tern_quic::{ClientConfig, Fingerprint, RecvStream, SendStream, Transport};
 
 use super::Error;
@@ -68,6 +68,11 @@ pub(crate) struct Shared {
     pub alias_added: Notify,
     /// Tracks we answer SUBSCRIBEs for.
     tracks: Mutex<HashMap<FullTrackName, Arc<TrackShared>>>,
+    /// SUBSCRIBEs we serve: Request ID → the track and the Joining Location (the Largest
+    /// Object in our SUBSCRIBE_OK), for Joining FETCH.
+    served: Mutex<HashMap<u64, Served>>,
+    /// FETCHes we sent, waiting for their data stream.
+    fetches: Mutex<HashMap<u64, oneshot::Sender<(DataStreamReader, RecvStream)>>>,
     /// Our control stream; it must stay open for the session's life.
     control: Mutex<Option<SendStream>>,
     pub(super) setup_tx: Mutex<Option<oneshot::Sender<Setup>>>,
@@ -75,6 +80,18 @@ pub(crate) struct Shared {
     /// Subscriber writers still running, and a wake-up when one ends.
     active_sinks: AtomicUsize,
     sinks_changed: Notify,
+}
+
+/// A subscription we serve: its track and Joining Location.
+pub(crate) type Served = (Arc<TrackShared>, Option<Location>);
+
+/// Forgets a served subscription when dropped.
+pub(crate) struct ServedGuard(Arc<Shared>, u64);
+
+impl Drop for ServedGuard {
+    fn drop(&mut self) {
+        lock(&self.0.served).remove(&self.1);
+    }
 }
 
 /// Counts a running subscriber writer for [`Session::flush`].
@@ -128,6 +145,44 @@ impl Shared {
 
     pub fn track(&self, name: &FullTrackName) -> Option<Arc<TrackShared>> {
         lock(&self.tracks).get(name).cloned()
+    }
+
+    /// Record a SUBSCRIBE we serve until the guard is dropped.
+    pub fn add_served(
+        self: &Arc<Self>,
+        request_id: u64,
+        track: Arc<TrackShared>,
+        joining: Option<Location>,
+    ) -> ServedGuard {
+        lock(&self.served).insert(request_id, (track, joining));
+        ServedGuard(self.clone(), request_id)
+    }
+
+    /// The track and Joining Location of a SUBSCRIBE we serve.
+    pub fn served(&self, request_id: u64) -> Option<Served> {
+        lock(&self.served).get(&request_id).cloned()
+    }
+
+    /// Wait for the data stream of the FETCH `request_id` (sent next).
+    pub fn expect_fetch(
+        &self,
+        request_id: u64,
+        tx: oneshot::Sender<(DataStreamReader, RecvStream)>,
+    ) {
+        lock(&self.fetches).insert(request_id, tx);
+    }
+
+    /// The waiter for a FETCH's data stream.
+    pub fn take_fetch(
+        &self,
+        request_id: u64,
+    ) -> Option<oneshot::Sender<(DataStreamReader, RecvStream)>> {
+        lock(&self.fetches).remove(&request_id)
+    }
+
+    /// Stop waiting for a FETCH's data stream.
+    pub fn forget_fetch(&self, request_id: u64) {
+        lock(&self.fetches).remove(&request_id);
     }
 
     /// Close the session because the peer broke the protocol.
@@ -218,6 +273,8 @@ impl Session {
             subscriptions: Mutex::new(HashMap::new()),
             alias_added: Notify::new(),
             tracks: Mutex::new(HashMap::new()),
+            served: Mutex::new(HashMap::new()),
+            fetches: Mutex::new(HashMap::new()),
             control: Mutex::new(Some(control)),
             setup_tx: Mutex::new(Some(setup_tx)),
             going_away: AtomicBool::new(false),

@@ -131,7 +131,8 @@ impl Writer {
     }
 }
 
-async fn write(stream: &mut SendStream, chunk: Bytes) -> bool {
+/// Write one chunk within [`WRITE_TIMEOUT`]; false when it could not.
+pub(crate) async fn write(stream: &mut SendStream, chunk: Bytes) -> bool {
     matches!(
         tokio::time::timeout(WRITE_TIMEOUT, stream.write_chunk(chunk)).await,
         Ok(Ok(()))

@@ -48,6 +48,7 @@ pub(crate) enum Inbound {
 #[derive(Debug)]
 pub struct Subscription {
     shared: Arc<Shared>,
+    request_id: u64,
     alias: u64,
     largest: Option<Location>,
     rx: mpsc::Receiver<Inbound>,
@@ -74,8 +75,9 @@ impl Session {
         if let Some(f) = &filter {
             parameters.set_subscription_filter(f);
         }
+        let request_id = shared.next_request_id();
         let msg = Subscribe {
-            request_id: shared.next_request_id(),
+            request_id,
             track_namespace: namespace,
             track_name: track.into(),
             parameters,
@@ -140,6 +142,7 @@ impl Session {
         });
         Ok(Subscription {
             shared,
+            request_id,
             alias,
             largest: ok.parameters.largest_object(),
             rx,
@@ -153,6 +156,11 @@ impl Session {
 }
 
 impl Subscription {
+    /// The Request ID of the SUBSCRIBE (what a Joining FETCH names).
+    pub fn request_id(&self) -> u64 {
+        self.request_id
+    }
+
     /// The Track Alias the publisher chose.
     pub fn alias(&self) -> u64 {
         self.alias
@@ -267,8 +275,8 @@ pub(crate) async fn data_stream(
             while let Ok(Some(_)) = recv.read_chunk(64 * 1024).await {}
             return;
         }
-        DataStreamEvent::FetchHeader(_) => {
-            let _ = recv.stop(0); // we send no FETCH
+        DataStreamEvent::FetchHeader(h) => {
+            super::fetch::data_stream(shared, reader, h, recv);
             return;
         }
         other => {

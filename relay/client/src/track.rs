@@ -1,12 +1,14 @@
 //! [`TrackWriter`]: the publisher side of one track. It keeps the current group (so a subscriber
-//! that arrives mid-group can start at the group's first object) and hands every object to each
-//! subscriber's bounded queue without copying the payload.
+//! that arrives mid-group can start at the group's first object), and as much of the past as its
+//! [`History`] says (for FETCH), and hands every object to each subscriber's bounded queue
+//! without copying the payload.
 //!
 //! A subscriber whose queue is full loses the rest of the current group: its writer resets that
 //! group's stream and resumes at the next group. Nothing is buffered beyond the queue.
 
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use tern_moq::message::SubscriptionFilter;
@@ -14,6 +16,7 @@ use tern_moq::{Location, TrackNamespace};
 use tokio::sync::mpsc;
 
 use super::Error;
+use super::history::{History, Kept, Plan, Refusal};
 
 /// Commands queued for one subscriber's writer.
 #[derive(Debug)]
@@ -35,10 +38,9 @@ pub const DEFAULT_PRIORITY: u8 = 128;
 
 /// Commands a subscriber's queue holds. Bounds memory per subscriber.
 pub(crate) const SINK_QUEUE: usize = 512;
-/// Objects of the current group kept for late joiners; beyond this they start at the next group.
+/// Objects of the current group replayed to a late joiner; beyond this it starts at the next
+/// group.
 const BACKLOG_OBJECTS: usize = SINK_QUEUE / 2;
-/// Payload bytes of the current group kept for late joiners.
-const BACKLOG_BYTES: usize = 8 * 1024 * 1024;
 
 #[derive(Debug)]
 struct Sink {
@@ -53,9 +55,8 @@ struct Sink {
 struct State {
     group: Option<u64>,
     next_object: u64,
-    backlog: Vec<Bytes>,
-    backlog_bytes: usize,
-    backlog_complete: bool,
+    /// The current group and the past groups kept.
+    kept: Kept,
     sinks: Vec<Sink>,
     ended: bool,
 }
@@ -77,6 +78,14 @@ pub(crate) struct Attached {
     pub priority: u8,
 }
 
+impl State {
+    fn largest(&self) -> Option<Location> {
+        self.group
+            .filter(|_| self.next_object > 0)
+            .map(|g| Location::new(g, self.next_object - 1))
+    }
+}
+
 impl TrackShared {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
@@ -84,10 +93,17 @@ impl TrackShared {
 
     /// The largest object written, if any.
     pub fn largest(&self) -> Option<Location> {
-        let st = self.lock();
-        st.group
-            .filter(|_| st.next_object > 0)
-            .map(|g| Location::new(g, st.next_object - 1))
+        self.lock().largest()
+    }
+
+    /// What a FETCH of `start..=end` gets now, and whether it reaches the end of the track.
+    pub fn fetch(&self, start: Location, end: Location) -> Result<(Plan, bool), Refusal> {
+        let mut st = self.lock();
+        st.kept.evict(Instant::now());
+        let largest = st.largest();
+        let plan = st.kept.plan(start, end, largest)?;
+        let end_of_track = st.ended && Some(plan.last) == largest;
+        Ok((plan, end_of_track))
     }
 
     /// Add a subscriber starting where `filter` says (absent: from the start of what we have).
@@ -95,10 +111,7 @@ impl TrackShared {
         let (tx, rx) = mpsc::channel(SINK_QUEUE);
         let skip_below = Arc::new(AtomicU64::new(0));
         let mut st = self.lock();
-        let largest = st
-            .group
-            .filter(|_| st.next_object > 0)
-            .map(|g| Location::new(g, st.next_object - 1));
+        let largest = st.largest();
         let current = st.group;
         // (first group sent, first object of the current group sent)
         let (start_group, from_object) = match (filter, current) {
@@ -122,18 +135,24 @@ impl TrackShared {
         if let Some(g) = current
             && start_group == g
         {
-            if from_object < st.next_object && !st.backlog_complete {
-                // Part of what the filter asks for is no longer kept: begin with the next group.
-                start_group = g + 1;
+            // The current group's objects from `from_object` on, if they are all kept.
+            let backlog = if from_object >= st.next_object {
+                Some(&[][..])
             } else {
-                let _ = tx.try_send(SinkCmd::Group(g));
-                // The backlog holds objects 0.. of the current group.
-                for (i, payload) in st.backlog.iter().enumerate() {
-                    let object = i as u64;
-                    if object >= from_object {
+                st.kept
+                    .current()
+                    .filter(|k| k.id == g && k.objects.len() as u64 == st.next_object)
+                    .and_then(|k| k.objects.get(from_object as usize..))
+                    .filter(|rest| rest.len() <= BACKLOG_OBJECTS)
+            };
+            match backlog {
+                None => start_group = g + 1,
+                Some(rest) => {
+                    let _ = tx.try_send(SinkCmd::Group(g));
+                    for (i, payload) in rest.iter().enumerate() {
                         let _ = tx.try_send(SinkCmd::Object {
                             group: g,
-                            object,
+                            object: from_object + i as u64,
                             payload: payload.clone(),
                         });
                     }
@@ -220,6 +239,14 @@ impl TrackWriter {
         }
     }
 
+    /// Keep completed groups as `history` says (default: none, only the current group), so
+    /// that FETCH can be answered from them. Returns the writer, for chaining after
+    /// [`new`](Self::new).
+    pub fn with_history(self, history: History) -> Self {
+        self.shared.lock().kept.set_history(history, Instant::now());
+        self
+    }
+
     /// Set the publisher priority of this track's subgroups (0 is the most important;
     /// default 128). Applies to subscribers that attach from now on; the QUIC streams of the
     /// more important tracks are sent first.
@@ -248,9 +275,8 @@ impl TrackWriter {
         }
         st.group = Some(group);
         st.next_object = 0;
-        st.backlog.clear();
-        st.backlog_bytes = 0;
-        st.backlog_complete = true;
+        let priority = self.shared.priority.load(Ordering::Relaxed);
+        st.kept.handle_group(group, priority, Instant::now());
         st.sinks
             .retain_mut(|s| offer(s, group, SinkCmd::Group(group)));
         Ok(())
@@ -269,15 +295,7 @@ impl TrackWriter {
         let group = st.group.unwrap_or(0);
         let object = st.next_object;
         st.next_object += 1;
-        if st.backlog_complete
-            && st.backlog.len() < BACKLOG_OBJECTS
-            && st.backlog_bytes + payload.len() <= BACKLOG_BYTES
-        {
-            st.backlog_bytes += payload.len();
-            st.backlog.push(payload.clone());
-        } else {
-            st.backlog_complete = false;
-        }
+        st.kept.handle_object(payload.clone(), Instant::now());
         st.sinks.retain_mut(|s| {
             let cmd = SinkCmd::Object {
                 group,

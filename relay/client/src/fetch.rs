@@ -1,0 +1,501 @@
+//! FETCH both ways: answering a peer's FETCH for one of our tracks from what its
+//! [`TrackWriter`](super::TrackWriter) keeps, and sending one ([`Session::fetch`]).
+//!
+//! Answering: FETCH_OK with the End Location of what will be sent, then one fetch data stream
+//! (FETCH_HEADER, the objects in order); a range that begins before the history starts with an
+//! End of Unknown Range; a range none of which is held gets REQUEST_ERROR INVALID_RANGE naming
+//! the window. The data stream is sent below every live subgroup stream.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::sync::oneshot;
+
+use tern_moq::data::{FetchHeader, FetchObject, FetchObjectHeader, FetchObjectState, Properties};
+use tern_moq::message::codes::{RequestErrorCode, SessionError as Code, StreamResetCode};
+use tern_moq::message::{Fetch as FetchMsg, FetchOk, FetchType, GroupOrder, Parameters};
+use tern_moq::{
+    ControlReader, DataStreamEvent, DataStreamReader, FullTrackName, Location, Message,
+    TrackNamespace,
+};
+use tern_quic::{RecvStream, SendStream};
+
+use super::history::{Entry, Plan};
+use super::publisher::request_error;
+use super::session::{Session, Shared, read_message, write_message};
+use super::sink::{WRITE_TIMEOUT, write};
+use super::subscriber::Subscription;
+use super::track::TrackShared;
+use super::{Error, Object};
+
+/// How long a FETCH may wait for its data stream after FETCH_OK.
+const DATA_WAIT: Duration = Duration::from_secs(5);
+/// How long the end of a fetch stream waits for the subscriber to have read it.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// A FETCH for one of our tracks, on the request stream `send`.
+pub(crate) async fn serve(shared: Arc<Shared>, m: FetchMsg, mut send: SendStream) {
+    let order = m.parameters.group_order().unwrap_or(GroupOrder::Ascending);
+    let (track, plan, end_of_track) = match resolve(&shared, &m.fetch_type) {
+        Ok(answer) => answer,
+        Err((code, why)) => {
+            tracing::debug!(request = m.request_id, %why, "FETCH refused");
+            if write_message(&mut send, request_error(code, &why))
+                .await
+                .is_ok()
+            {
+                let _ = send.finish();
+            }
+            return;
+        }
+    };
+    let end_location = match plan.last {
+        // The whole of a group (a range that ends in a gap between groups).
+        l if l.object == u64::MAX => Location::new(l.group, 0),
+        l => Location::new(l.group, l.object + 1),
+    };
+    let ok = FetchOk {
+        end_of_track,
+        end_location,
+        parameters: Parameters::new(),
+        track_properties: Default::default(),
+    };
+    if write_message(&mut send, ok).await.is_err() {
+        return;
+    }
+    let _ = send.finish();
+    tracing::debug!(
+        request = m.request_id,
+        entries = plan.entries.len(),
+        ?end_location,
+        "FETCH answered from history"
+    );
+    let priority = track.priority.load(std::sync::atomic::Ordering::Relaxed);
+    send_entries(
+        &shared,
+        m.request_id,
+        priority,
+        order,
+        in_order(plan, order),
+    )
+    .await;
+}
+
+type Refused = (RequestErrorCode, String);
+
+/// The track and what a FETCH gets from it.
+fn resolve(
+    shared: &Shared,
+    fetch_type: &FetchType,
+) -> Result<(Arc<TrackShared>, Plan, bool), Refused> {
+    let (track, start, end) = match fetch_type {
+        FetchType::Standalone {
+            track_namespace,
+            track_name,
+            start_location,
+            end_location,
+        } => {
+            let name = FullTrackName::new(track_namespace.clone(), track_name.clone());
+            let Some(track) = shared.track(&name) else {
+                return Err((RequestErrorCode::DOES_NOT_EXIST, "no such track".into()));
+            };
+            // End Location is the last object plus one; object 0 is the whole group.
+            let end = match end_location.object {
+                0 => Location::new(end_location.group, u64::MAX),
+                o => Location::new(end_location.group, o - 1),
+            };
+            (track, *start_location, end)
+        }
+        FetchType::RelativeJoining {
+            joining_request_id: id,
+            joining_start,
+        }
+        | FetchType::AbsoluteJoining {
+            joining_request_id: id,
+            joining_start,
+        } => {
+            let Some((track, joining)) = shared.served(*id) else {
+                let why = format!("request {id} is not a subscription of this session");
+                return Err((RequestErrorCode::INVALID_JOINING_REQUEST_ID, why));
+            };
+            let Some(joining) = joining else {
+                let why = "nothing was published when the subscription began";
+                return Err((RequestErrorCode::INVALID_RANGE, why.into()));
+            };
+            let start = match fetch_type {
+                FetchType::RelativeJoining { .. } => joining.group.saturating_sub(*joining_start),
+                _ => *joining_start,
+            };
+            (track, Location::new(start, 0), joining)
+        }
+    };
+    let name = FullTrackName::new(track.namespace.clone(), track.name.clone());
+    match track.fetch(start, end) {
+        Ok((plan, end_of_track)) => Ok((track, plan, end_of_track)),
+        Err(refusal) => Err((
+            RequestErrorCode::INVALID_RANGE,
+            format!("{name}: {refusal}"),
+        )),
+    }
+}
+
+/// `plan`'s entries in the order the FETCH asked for: descending takes whole groups from the
+/// newest, and an unknown range at the start becomes the last entry, reaching down to the
+/// range's start.
+fn in_order(plan: Plan, order: GroupOrder) -> Vec<Entry> {
+    let mut entries = plan.entries;
+    if order != GroupOrder::Descending {
+        return entries;
+    }
+    let unknown = match entries.first() {
+        Some(Entry::Unknown(_)) => {
+            entries.remove(0);
+            Some(Entry::Unknown(plan.start))
+        }
+        _ => None,
+    };
+    let mut groups: Vec<Vec<Entry>> = Vec::new();
+    for e in entries {
+        let group = match &e {
+            Entry::Object { location, .. } | Entry::Unknown(location) => location.group,
+        };
+        match groups.last_mut() {
+            Some(g) if matches!(g.first(), Some(Entry::Object { location, .. }) if location.group == group) => {
+                g.push(e)
+            }
+            _ => groups.push(vec![e]),
+        }
+    }
+    let mut out: Vec<Entry> = groups.into_iter().rev().flatten().collect();
+    out.extend(unknown);
+    out
+}
+
+/// One fetch data stream: FETCH_HEADER, then `entries`.
+async fn send_entries(
+    shared: &Arc<Shared>,
+    request_id: u64,
+    priority: u8,
+    order: GroupOrder,
+    entries: Vec<Entry>,
+) {
+    let _active = shared.sink_started();
+    let opened = tokio::time::timeout(WRITE_TIMEOUT, shared.quic.open_uni()).await;
+    let Ok(Ok(mut stream)) = opened else {
+        tracing::debug!(request_id, "no stream credit for a fetch stream");
+        return;
+    };
+    // Below every live subgroup stream (those use 0..=255): the past never delays the present.
+    let _ = stream.set_priority(-1 - i32::from(priority));
+    let mut head = BytesMut::new();
+    FetchHeader { request_id }.encode(&mut head);
+    if !write(&mut stream, head.freeze()).await {
+        let _ = stream.reset(StreamResetCode::DELIVERY_TIMEOUT.0 as u32);
+        return;
+    }
+    let mut state = FetchObjectState::new(order);
+    for entry in entries {
+        let (fields, payload) = match entry {
+            Entry::Object {
+                location,
+                priority,
+                payload,
+            } => {
+                let fields = FetchObject::Object(FetchObjectHeader {
+                    group_id: location.group,
+                    subgroup_id: Some(0),
+                    object_id: location.object,
+                    publisher_priority: priority,
+                    properties: Properties::new(),
+                    payload_length: payload.len() as u64,
+                });
+                (fields, payload)
+            }
+            Entry::Unknown(l) => (FetchObject::EndOfUnknownRange(l), Bytes::new()),
+        };
+        let Ok(head) = state.encode(&fields) else {
+            let _ = stream.reset(StreamResetCode::INTERNAL_ERROR.0 as u32);
+            return;
+        };
+        let ok = write(&mut stream, head).await
+            && (payload.is_empty() || write(&mut stream, payload).await);
+        if !ok {
+            tracing::debug!(request_id, "fetch stream not read: reset");
+            let _ = stream.reset(StreamResetCode::DELIVERY_TIMEOUT.0 as u32);
+            return;
+        }
+    }
+    let _ = stream.finish();
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, stream.stopped()).await;
+}
+
+/// Where a Joining FETCH starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoiningStart {
+    /// This many groups before the subscription's Joining Location (0: its group only).
+    Relative(u64),
+    /// This group.
+    Absolute(u64),
+}
+
+/// One entry of a FETCH answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchEntry {
+    /// An object.
+    Object(Object),
+    /// Every object after the previous entry (or the start of the range) up to this Location,
+    /// inclusive, is of unknown status at the publisher (no longer held).
+    Unknown(Location),
+}
+
+enum DataStream {
+    Waiting(oneshot::Receiver<(DataStreamReader, RecvStream)>),
+    Reading(Box<DataStreamReader>, RecvStream),
+    Done,
+}
+
+/// An accepted FETCH: its End Location and the entries of its data stream. Dropping it cancels
+/// the FETCH (the data stream is stopped).
+pub struct Fetch {
+    shared: Arc<Shared>,
+    request_id: u64,
+    end_location: Location,
+    end_of_track: bool,
+    data: DataStream,
+}
+
+impl std::fmt::Debug for Fetch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fetch")
+            .field("request_id", &self.request_id)
+            .field("end_location", &self.end_location)
+            .finish()
+    }
+}
+
+impl Drop for Fetch {
+    fn drop(&mut self) {
+        self.shared.forget_fetch(self.request_id);
+        if let DataStream::Reading(_, recv) = &mut self.data {
+            let _ = recv.stop(StreamResetCode::CANCELLED.0 as u32);
+        }
+    }
+}
+
+impl Session {
+    /// Standalone FETCH of `track` from `start` to `end`; `end` is draft-18's End Location
+    /// (the last object plus one; object 0 asks for the whole group). Waits for FETCH_OK; a
+    /// REQUEST_ERROR becomes [`Error::Refused`] (INVALID_RANGE when the range is not held) or
+    /// [`Error::NotFound`].
+    pub async fn fetch(
+        &self,
+        namespace: TrackNamespace,
+        track: impl Into<Bytes>,
+        start: Location,
+        end: Location,
+    ) -> Result<Fetch, Error> {
+        let fetch_type = FetchType::Standalone {
+            track_namespace: namespace,
+            track_name: track.into(),
+            start_location: start,
+            end_location: end,
+        };
+        request(&self.shared, fetch_type).await
+    }
+
+    /// Joining FETCH: the objects before `subscription`'s first, from `start` up to its
+    /// Joining Location (the Largest Object in SUBSCRIBE_OK).
+    pub async fn joining_fetch(
+        &self,
+        subscription: &Subscription,
+        start: JoiningStart,
+    ) -> Result<Fetch, Error> {
+        let joining_request_id = subscription.request_id();
+        let fetch_type = match start {
+            JoiningStart::Relative(n) => FetchType::RelativeJoining {
+                joining_request_id,
+                joining_start: n,
+            },
+            JoiningStart::Absolute(g) => FetchType::AbsoluteJoining {
+                joining_request_id,
+                joining_start: g,
+            },
+        };
+        request(&self.shared, fetch_type).await
+    }
+}
+
+async fn request(shared: &Arc<Shared>, fetch_type: FetchType) -> Result<Fetch, Error> {
+    let (mut send, mut recv) = shared.quic.open_bi().await?;
+    let request_id = shared.next_request_id();
+    // Registered before the FETCH leaves: the data stream may overtake FETCH_OK.
+    let (tx, rx) = oneshot::channel();
+    shared.expect_fetch(request_id, tx);
+    let mut fetch = Fetch {
+        shared: shared.clone(),
+        request_id,
+        end_location: Location::default(),
+        end_of_track: false,
+        data: DataStream::Waiting(rx),
+    };
+    let msg = FetchMsg {
+        request_id,
+        fetch_type,
+        parameters: Parameters::new(),
+    };
+    write_message(&mut send, msg).await?;
+    let mut reader = ControlReader::new(shared.limits);
+    let ok = match read_message(shared, &mut recv, &mut reader).await? {
+        Some(Message::FetchOk(ok)) => ok,
+        Some(Message::RequestError(e)) => return Err(Error::from_request_error(&e)),
+        Some(other) => {
+            let why = format!("{} in answer to FETCH", other.name());
+            shared.violation(Code::PROTOCOL_VIOLATION, &why);
+            return Err(Error::Protocol(why));
+        }
+        None => return Err(Error::Protocol("FETCH stream closed".into())),
+    };
+    let _ = send.finish();
+    fetch.end_location = ok.end_location;
+    fetch.end_of_track = ok.end_of_track;
+    Ok(fetch)
+}
+
+impl Fetch {
+    /// The Request ID of the FETCH.
+    pub fn request_id(&self) -> u64 {
+        self.request_id
+    }
+
+    /// FETCH_OK's End Location: the last object the answer covers, plus one (object 0: the
+    /// whole group).
+    pub fn end_location(&self) -> Location {
+        self.end_location
+    }
+
+    /// FETCH_OK's End Of Track: the answer reaches the track's final object.
+    pub fn end_of_track(&self) -> bool {
+        self.end_of_track
+    }
+
+    /// The next entry of the answer, in order; `Ok(None)` when the data stream ended with FIN.
+    /// A reset stream is an [`Error::Stream`].
+    pub async fn next(&mut self) -> Result<Option<FetchEntry>, Error> {
+        loop {
+            match &mut self.data {
+                DataStream::Done => return Ok(None),
+                DataStream::Waiting(rx) => match tokio::time::timeout(DATA_WAIT, rx).await {
+                    Ok(Ok((reader, recv))) => {
+                        self.data = DataStream::Reading(Box::new(reader), recv)
+                    }
+                    Ok(Err(_)) => return Err(Error::Protocol("fetch data stream lost".into())),
+                    Err(_) => {
+                        return Err(Error::Protocol(format!(
+                            "no fetch data stream within {DATA_WAIT:?}"
+                        )));
+                    }
+                },
+                DataStream::Reading(reader, recv) => {
+                    let bad = |e: tern_moq::DecodeError| {
+                        self.shared
+                            .violation(e.wire_code(), &format!("fetch stream: {e}"));
+                        Error::Protocol(e.to_string())
+                    };
+                    match reader.poll().map_err(bad)? {
+                        Some(DataStreamEvent::FetchObject { object, payload }) => match object {
+                            FetchObject::Object(h) => {
+                                return Ok(Some(FetchEntry::Object(Object {
+                                    group: h.group_id,
+                                    object: h.object_id,
+                                    payload,
+                                })));
+                            }
+                            FetchObject::EndOfUnknownRange(l) => {
+                                return Ok(Some(FetchEntry::Unknown(l)));
+                            }
+                            // Gaps already say that objects do not exist.
+                            FetchObject::EndOfNonExistentRange(_) => {}
+                        },
+                        Some(other) => {
+                            let why = format!("unexpected {other:?} on a fetch stream");
+                            self.shared.violation(Code::PROTOCOL_VIOLATION, &why);
+                            return Err(Error::Protocol(why));
+                        }
+                        None => match recv.read_chunk(64 * 1024).await? {
+                            Some(chunk) => reader.push(chunk).map_err(bad)?,
+                            None => {
+                                reader.finish().map_err(bad)?;
+                                self.data = DataStream::Done;
+                            }
+                        },
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A fetch data stream from the server: handed to the FETCH that waits for it, or stopped.
+pub(crate) fn data_stream(
+    shared: &Shared,
+    reader: DataStreamReader,
+    header: FetchHeader,
+    mut recv: RecvStream,
+) {
+    match shared.take_fetch(header.request_id) {
+        Some(tx) => {
+            if let Err((_, mut recv)) = tx.send((reader, recv)) {
+                let _ = recv.stop(StreamResetCode::CANCELLED.0 as u32);
+            }
+        }
+        None => {
+            tracing::debug!(request = header.request_id, "fetch stream for no FETCH");
+            let _ = recv.stop(StreamResetCode::CANCELLED.0 as u32);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obj(group: u64, object: u64) -> Entry {
+        Entry::Object {
+            location: Location::new(group, object),
+            priority: 1,
+            payload: Bytes::new(),
+        }
+    }
+
+    #[test]
+    fn descending_takes_groups_newest_first_with_objects_in_order() {
+        let plan = Plan {
+            start: Location::new(1, 0),
+            entries: vec![
+                Entry::Unknown(Location::new(3, 9)),
+                obj(5, 0),
+                obj(5, 1),
+                obj(7, 0),
+                obj(7, 1),
+            ],
+            last: Location::new(7, 1),
+        };
+        assert_eq!(
+            in_order(plan.clone(), GroupOrder::Ascending),
+            plan.entries,
+            "ascending is as planned"
+        );
+        assert_eq!(
+            in_order(plan, GroupOrder::Descending),
+            vec![
+                obj(7, 0),
+                obj(7, 1),
+                obj(5, 0),
+                obj(5, 1),
+                Entry::Unknown(Location::new(1, 0))
+            ],
+            "the unknown range reaches down to the start"
+        );
+    }
+}
