@@ -6,6 +6,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -322,4 +323,141 @@ pub fn num(stream: &serde_json::Value, key: &str) -> u64 {
         .as_u64()
         .or_else(|| stream[key].as_str().and_then(|s| s.parse().ok()))
         .unwrap_or_else(|| panic!("ffprobe {key} missing: {stream}"))
+}
+
+/// A network namespace holding the relay, joined to the host by a veth pair; `tc tbf` on the
+/// namespace's end caps what the relay sends to the host.
+pub struct NetNs {
+    /// Namespace name.
+    pub name: String,
+    /// Host end of the veth pair.
+    pub host_if: String,
+    /// Namespace end of the veth pair.
+    pub ns_if: String,
+    /// The namespace's address on the pair.
+    pub ns_ip: String,
+}
+
+static NETNS_SEQ: AtomicU32 = AtomicU32::new(0);
+
+impl NetNs {
+    /// Create the namespace and its veth pair (root only).
+    pub fn create() -> Result<Self, String> {
+        let pid = std::process::id();
+        let seq = NETNS_SEQ.fetch_add(1, Ordering::SeqCst);
+        let tag = format!("{}{seq}", pid % 100_000);
+        let subnet = format!("10.200.{}.{}", pid % 250, (seq % 60) * 4);
+        let base: Vec<u32> = subnet.split('.').map(|x| x.parse().unwrap_or(0)).collect();
+        let host_ip = format!("10.200.{}.{}", base[2], base[3] + 1);
+        let ns_ip = format!("10.200.{}.{}", base[2], base[3] + 2);
+        let n = Self {
+            name: format!("tern-e2e-{tag}"),
+            host_if: format!("tvh{tag}"),
+            ns_if: format!("tvn{tag}"),
+            ns_ip,
+        };
+        let ns = n.name.as_str();
+        run_checked(&["ip", "netns", "add", ns])?;
+        run_checked(&[
+            "ip", "link", "add", &n.host_if, "type", "veth", "peer", "name", &n.ns_if,
+        ])?;
+        run_checked(&["ip", "link", "set", &n.ns_if, "netns", ns])?;
+        run_checked(&[
+            "ip",
+            "addr",
+            "add",
+            &format!("{host_ip}/30"),
+            "dev",
+            &n.host_if,
+        ])?;
+        run_checked(&["ip", "link", "set", &n.host_if, "up"])?;
+        run_checked(&[
+            "ip",
+            "netns",
+            "exec",
+            ns,
+            "ip",
+            "addr",
+            "add",
+            &format!("{}/30", n.ns_ip),
+            "dev",
+            &n.ns_if,
+        ])?;
+        run_checked(&[
+            "ip", "netns", "exec", ns, "ip", "link", "set", &n.ns_if, "up",
+        ])?;
+        run_checked(&["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"])?;
+        Ok(n)
+    }
+
+    /// `program` run inside the namespace.
+    pub fn command(&self, program: &Path) -> Command {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.name]).arg(program);
+        cmd
+    }
+
+    /// Cap what leaves the namespace (relay → Chromium) at `kbit` kbit/s.
+    pub fn cap(&self, kbit: u32) -> Result<(), String> {
+        run_checked(&[
+            "ip",
+            "netns",
+            "exec",
+            &self.name,
+            "tc",
+            "qdisc",
+            "replace",
+            "dev",
+            &self.ns_if,
+            "root",
+            "tbf",
+            "rate",
+            &format!("{kbit}kbit"),
+            "burst",
+            "4kb",
+            "latency",
+            "150ms",
+        ])
+    }
+
+    /// Remove the cap.
+    pub fn uncap(&self) -> Result<(), String> {
+        run_checked(&[
+            "ip",
+            "netns",
+            "exec",
+            &self.name,
+            "tc",
+            "qdisc",
+            "del",
+            "dev",
+            &self.ns_if,
+            "root",
+        ])
+    }
+}
+
+impl Drop for NetNs {
+    fn drop(&mut self) {
+        let _ = run_checked(&["ip", "link", "del", &self.host_if]);
+        let _ = run_checked(&["ip", "netns", "del", &self.name]);
+    }
+}
+
+/// Run a command; its stderr in the error.
+pub fn run_checked(args: &[&str]) -> Result<(), String> {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .map_err(|e| format!("`{}`: {e}", args.join(" ")))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{}` failed ({}): {}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
 }
