@@ -23,6 +23,9 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// Time the upstream has to send its SETUP.
 const SETUP_WAIT: Duration = Duration::from_secs(10);
+/// Namespaces one upstream may make this relay route at once; more closes the link (the
+/// upstream is misbehaving or far larger than one relay should follow).
+const MAX_LEARNED: usize = 100_000;
 /// Request IDs of the namespaces learned from an upstream, in the router: far above any the
 /// upstream can use itself, so they never collide with its own requests.
 const LEARNED_BASE: u64 = 1 << 60;
@@ -102,6 +105,11 @@ async fn namespaces(hub: &Arc<Hub>, s: &Arc<SessionShared>) -> anyhow::Result<()
                 let ns = n.track_namespace_suffix.fields().to_vec();
                 if learned.contains_key(&ns) {
                     continue;
+                }
+                if learned.len() >= MAX_LEARNED {
+                    let why = format!("upstream announced more than {MAX_LEARNED} namespaces");
+                    s.violation(Code::PROTOCOL_VIOLATION, &why);
+                    anyhow::bail!(why);
                 }
                 let rid = next_id;
                 next_id += 1;
