@@ -9,7 +9,7 @@
 //! Object data never passes through here: tracks are addressed by [`TrackId`] and their cached
 //! groups live in [`super::track::Track`]s owned by the driver.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use super::types::{Filter, Namespace, TrackName, is_prefix};
@@ -137,6 +137,21 @@ pub enum Command {
         /// The full namespace.
         namespace: Namespace,
     },
+    /// Announce a namespace published below this relay to an upstream relay (PUBLISH_NAMESPACE
+    /// on the link session), kept until [`Command::WithdrawUpstream`].
+    AnnounceUpstream {
+        /// The link session.
+        session: SessionId,
+        /// The namespace.
+        namespace: Namespace,
+    },
+    /// Withdraw an announcement made with [`Command::AnnounceUpstream`].
+    WithdrawUpstream {
+        /// The link session.
+        session: SessionId,
+        /// The namespace.
+        namespace: Namespace,
+    },
 }
 
 /// Router settings.
@@ -216,6 +231,8 @@ pub struct Router {
     per_session: HashMap<SessionId, usize>,
     commands: VecDeque<Command>,
     upstream_subscribes: u64,
+    /// Sessions to upstream relays, and the namespaces announced on each.
+    links: BTreeMap<SessionId, BTreeSet<Namespace>>,
 }
 
 impl Router {
@@ -274,16 +291,29 @@ impl Router {
             .get(name)
             .and_then(|id| self.tracks.get(id))
             .map(|t| t.upstream.session())
-            .or_else(|| self.publisher_for(name))
+            .or_else(|| self.publisher_for(name, None))
     }
 
-    /// Which session publishes a namespace covering `name` (longest prefix, newest publisher).
-    fn publisher_for(&self, name: &TrackName) -> Option<SessionId> {
+    /// Which session publishes a namespace covering `name` for a subscriber on `asking`
+    /// (never itself): the longest prefix; within it a publisher below this relay before a
+    /// route learned from an upstream, then the newest.
+    fn publisher_for(&self, name: &TrackName, asking: Option<SessionId>) -> Option<SessionId> {
         self.namespaces
             .iter()
-            .filter(|(ns, pubs)| is_prefix(ns, &name.namespace) && !pubs.is_empty())
-            .max_by_key(|(ns, _)| ns.len())
-            .and_then(|(_, pubs)| pubs.last().map(|(s, _)| *s))
+            .filter(|(ns, _)| is_prefix(ns, &name.namespace))
+            .flat_map(|(ns, pubs)| {
+                pubs.iter()
+                    .enumerate()
+                    .filter(|(_, (s, _))| Some(*s) != asking)
+                    .map(move |(i, (s, _))| (ns.len(), !self.links.contains_key(s), i, *s))
+            })
+            .max()
+            .map(|(.., s)| s)
+    }
+
+    /// Whether `session` is one of this relay's links to an upstream relay.
+    pub fn is_link(&self, session: SessionId) -> bool {
+        self.links.contains_key(&session)
     }
 
     fn new_track(&mut self, name: TrackName, upstream: Upstream) -> TrackId {
@@ -325,6 +355,11 @@ impl Router {
         }
         if let Some(&track) = self.by_name.get(&name) {
             let entry = &self.tracks[&track];
+            if entry.upstream.session() == session {
+                // The track comes from this very session: serving it back would loop.
+                self.refuse(session, request, Refusal::DoesNotExist);
+                return;
+            }
             if entry.subscribers.iter().any(|(s, _)| *s == session)
                 || entry.waiting.iter().any(|(s, _, _)| *s == session)
             {
@@ -335,7 +370,7 @@ impl Router {
             self.attach(track, session, request, filter);
             return;
         }
-        if let Some(publisher) = self.publisher_for(&name) {
+        if let Some(publisher) = self.publisher_for(&name, Some(session)) {
             *self.per_session.entry(session).or_default() += 1;
             let track = self.new_track(name.clone(), Upstream::Pending(publisher));
             self.upstream_subscribes += 1;
@@ -560,7 +595,7 @@ impl Router {
         self.handle_upstream_done(track, status);
     }
 
-    /// PUBLISH_NAMESPACE from a publisher.
+    /// PUBLISH_NAMESPACE from a publisher (or a namespace learned over an upstream link).
     pub fn handle_publish_namespace(
         &mut self,
         session: SessionId,
@@ -572,39 +607,78 @@ impl Router {
             self.refuse(session, request, Refusal::Invalid);
             return;
         }
-        let pubs = self.namespaces.entry(namespace.clone()).or_default();
-        let first = pubs.is_empty();
-        pubs.push((session, request));
+        let before = self.watchers(&namespace);
+        self.namespaces
+            .entry(namespace.clone())
+            .or_default()
+            .push((session, request));
         self.commands.push_back(Command::Ok { session, request });
-        if first {
-            self.notify_namespace(&namespace, true);
-        }
+        self.namespace_changed(&namespace, before);
         self.match_rendezvous(now);
     }
 
     /// The publisher withdrew a namespace (cancelled its PUBLISH_NAMESPACE request).
     pub fn handle_publish_namespace_done(&mut self, session: SessionId, request: RequestId) {
-        let mut emptied = Vec::new();
-        for (ns, pubs) in self.namespaces.iter_mut() {
-            let n = pubs.len();
-            pubs.retain(|&(s, r)| !(s == session && r == request));
-            if n != pubs.len() && pubs.is_empty() {
-                emptied.push(ns.clone());
+        let touched: Vec<Namespace> = self
+            .namespaces
+            .iter()
+            .filter(|(_, pubs)| pubs.contains(&(session, request)))
+            .map(|(ns, _)| ns.clone())
+            .collect();
+        for ns in touched {
+            let before = self.watchers(&ns);
+            if let Some(pubs) = self.namespaces.get_mut(&ns) {
+                pubs.retain(|&p| p != (session, request));
+                if pubs.is_empty() {
+                    self.namespaces.remove(&ns);
+                }
             }
-        }
-        for ns in emptied {
-            self.namespaces.remove(&ns);
-            self.notify_namespace(&ns, false);
+            self.namespace_changed(&ns, before);
         }
     }
 
-    fn notify_namespace(&mut self, namespace: &Namespace, available: bool) {
-        for (&(session, request), prefix) in &self.namespace_subscribers {
-            if !is_prefix(prefix, namespace) {
+    /// An upstream link is up: announce every namespace published below this relay to it.
+    pub fn handle_link_up(&mut self, session: SessionId) {
+        self.links.entry(session).or_default();
+        let all: Vec<Namespace> = self.namespaces.keys().cloned().collect();
+        for ns in all {
+            self.sync_upstream(&ns);
+        }
+    }
+
+    /// Whether `subscriber` may see `namespace`: some publisher of it is another session
+    /// (a session is never told about what only it publishes).
+    fn visible(&self, namespace: &Namespace, subscriber: SessionId) -> bool {
+        self.namespaces
+            .get(namespace)
+            .is_some_and(|pubs| pubs.iter().any(|(s, _)| *s != subscriber))
+    }
+
+    /// The SUBSCRIBE_NAMESPACE subscribers whose prefix covers `namespace`, and whether it is
+    /// visible to each.
+    fn watchers(&self, namespace: &Namespace) -> Vec<((SessionId, RequestId), bool)> {
+        self.namespace_subscribers
+            .iter()
+            .filter(|(_, prefix)| is_prefix(prefix, namespace))
+            .map(|(&key, _)| (key, self.visible(namespace, key.0)))
+            .collect()
+    }
+
+    /// After the publishers of `namespace` changed: NAMESPACE / NAMESPACE_DONE to each
+    /// subscriber whose view changed (`before` from [`Router::watchers`]), and the
+    /// announcements to the upstream links.
+    fn namespace_changed(
+        &mut self,
+        namespace: &Namespace,
+        before: Vec<((SessionId, RequestId), bool)>,
+    ) {
+        for ((session, request), was) in before {
+            let now = self.visible(namespace, session);
+            if now == was {
                 continue;
             }
             let namespace = namespace.clone();
-            self.commands.push_back(if available {
+            self.commands.push_back(if now {
                 Command::Namespace {
                     session,
                     request,
@@ -617,6 +691,33 @@ impl Router {
                     namespace,
                 }
             });
+        }
+        self.sync_upstream(namespace);
+    }
+
+    /// Announce `namespace` to each upstream link while a publisher below this relay has it,
+    /// withdraw it when the last one leaves. Routes learned from an upstream never go back
+    /// up (split horizon).
+    fn sync_upstream(&mut self, namespace: &Namespace) {
+        let local = self
+            .namespaces
+            .get(namespace)
+            .is_some_and(|pubs| pubs.iter().any(|(s, _)| !self.links.contains_key(s)));
+        for (&session, announced) in self.links.iter_mut() {
+            let has = announced.contains(namespace);
+            if local && !has {
+                announced.insert(namespace.clone());
+                self.commands.push_back(Command::AnnounceUpstream {
+                    session,
+                    namespace: namespace.clone(),
+                });
+            } else if !local && has {
+                announced.remove(namespace);
+                self.commands.push_back(Command::WithdrawUpstream {
+                    session,
+                    namespace: namespace.clone(),
+                });
+            }
         }
     }
 
@@ -633,7 +734,7 @@ impl Router {
         }
         self.commands.push_back(Command::Ok { session, request });
         for ns in self.namespaces.keys() {
-            if is_prefix(&prefix, ns) {
+            if is_prefix(&prefix, ns) && self.visible(ns, session) {
                 self.commands.push_back(Command::Namespace {
                     session,
                     request,
@@ -691,7 +792,8 @@ impl Router {
     fn match_rendezvous(&mut self, now: Instant) {
         let waiting = std::mem::take(&mut self.rendezvous);
         for r in waiting {
-            let known = self.by_name.contains_key(&r.name) || self.publisher_for(&r.name).is_some();
+            let known = self.by_name.contains_key(&r.name)
+                || self.publisher_for(&r.name, Some(r.session)).is_some();
             if known {
                 self.release(r.session);
                 self.handle_subscribe(r.session, r.request, r.name, r.filter, Duration::ZERO, now);
@@ -704,6 +806,7 @@ impl Router {
     /// A session ended: drop everything it published or subscribed.
     pub fn handle_session_closed(&mut self, session: SessionId, now: Instant) {
         self.per_session.remove(&session);
+        self.links.remove(&session);
         self.rendezvous.retain(|r| r.session != session);
         self.namespace_subscribers.retain(|(s, _), _| *s != session);
         self.track_subscribers.retain(|(s, _), _| *s != session);

@@ -47,6 +47,8 @@ pub struct SessionShared {
     pub alias_added: Notify,
     /// Upstream subscriptions this session serves for us: track → cancel.
     upstream: Mutex<HashMap<TrackId, oneshot::Sender<()>>>,
+    /// Namespaces we announced to the peer (an upstream relay): namespace → withdraw.
+    announced: Mutex<HashMap<crate::core::types::Namespace, oneshot::Sender<()>>>,
     /// Our next Track Alias for tracks we send to the peer.
     next_alias: AtomicU64,
     /// Set once a GOAWAY was sent.
@@ -93,6 +95,7 @@ impl SessionShared {
             aliases: Mutex::new(HashMap::new()),
             alias_added: Notify::new(),
             upstream: Mutex::new(HashMap::new()),
+            announced: Mutex::new(HashMap::new()),
             next_alias: AtomicU64::new(1),
             going_away: AtomicBool::new(false),
             control: tokio::sync::Mutex::new(None),
@@ -230,6 +233,22 @@ impl SessionShared {
     pub fn cancel_upstream(&self, track: TrackId) {
         if let Some(c) = lock(&self.upstream).remove(&track) {
             let _ = c.send(());
+        }
+    }
+
+    /// Remember how to withdraw an announcement we made to the peer.
+    pub fn add_announced(
+        &self,
+        namespace: crate::core::types::Namespace,
+        withdraw: oneshot::Sender<()>,
+    ) {
+        lock(&self.announced).insert(namespace, withdraw);
+    }
+
+    /// Withdraw an announcement (its task closes the PUBLISH_NAMESPACE stream).
+    pub fn withdraw(&self, namespace: &crate::core::types::Namespace) {
+        if let Some(w) = lock(&self.announced).remove(namespace) {
+            let _ = w.send(());
         }
     }
 
