@@ -12,6 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
+use super::hops::Hops;
 use super::types::{Filter, Namespace, TrackName, is_prefix};
 
 /// A session, named by the driver.
@@ -38,6 +39,10 @@ pub enum Refusal {
     Invalid,
     /// The prefix overlaps another SUBSCRIBE_NAMESPACE / SUBSCRIBE_TRACKS of the session.
     PrefixOverlap,
+    /// The announcement's hop list already contains this relay: a loop in the tree.
+    Loop,
+    /// The announcement's hop list is as long as the maximum depth.
+    TooDeep,
 }
 
 /// Why a downstream subscription ends.
@@ -144,6 +149,8 @@ pub enum Command {
         session: SessionId,
         /// The namespace.
         namespace: Namespace,
+        /// Its path so far, ending with this relay (sent only to a tern upstream).
+        hops: Hops,
     },
     /// Withdraw an announcement made with [`Command::AnnounceUpstream`].
     WithdrawUpstream {
@@ -155,8 +162,12 @@ pub enum Command {
 }
 
 /// Router settings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct RouterConfig {
+    /// This relay's id in hop lists.
+    pub relay_id: bytes::Bytes,
+    /// Longest hop list an announcement may arrive with.
+    pub max_depth: usize,
     /// How long an upstream subscription stays after its last subscriber leaves.
     pub linger: Duration,
     /// Upper bound on a subscriber's RENDEZVOUS_TIMEOUT.
@@ -168,7 +179,9 @@ pub struct RouterConfig {
 impl Default for RouterConfig {
     fn default() -> Self {
         Self {
-            linger: Duration::from_secs(2),
+            relay_id: bytes::Bytes::from_static(b"tern-relay"),
+            max_depth: 8,
+            linger: Duration::from_secs(5),
             max_rendezvous: Duration::from_secs(30),
             max_subscriptions_per_session: 1000,
         }
@@ -233,6 +246,12 @@ pub struct Router {
     upstream_subscribes: u64,
     /// Sessions to upstream relays, and the namespaces announced on each.
     links: BTreeMap<SessionId, BTreeSet<Namespace>>,
+    /// Hop lists of PUBLISH_NAMESPACEs that came with one.
+    hops: HashMap<(SessionId, RequestId), Hops>,
+    /// The relay id behind a session, when the peer is a tern relay.
+    peer_relays: HashMap<SessionId, bytes::Bytes>,
+    /// Loops detected so far (refused announcements, relays both above and below this one).
+    loops: u64,
 }
 
 impl Router {
@@ -596,16 +615,34 @@ impl Router {
     }
 
     /// PUBLISH_NAMESPACE from a publisher (or a namespace learned over an upstream link).
+    /// `hops` is the path it came along (empty from a plain publisher).
     pub fn handle_publish_namespace(
         &mut self,
         session: SessionId,
         request: RequestId,
         namespace: Namespace,
+        hops: Hops,
         now: Instant,
     ) {
         if namespace.first().is_some_and(|f| f.as_ref() == b".") {
             self.refuse(session, request, Refusal::Invalid);
             return;
+        }
+        if hops.contains(&self.config.relay_id) {
+            self.loops += 1;
+            self.refuse(session, request, Refusal::Loop);
+            return;
+        }
+        if hops.len() >= self.config.max_depth {
+            self.loops += 1;
+            self.refuse(session, request, Refusal::TooDeep);
+            return;
+        }
+        if let Some(last) = hops.last() {
+            self.handle_peer_relay(session, last.clone());
+        }
+        if !hops.is_empty() {
+            self.hops.insert((session, request), hops);
         }
         let before = self.watchers(&namespace);
         self.namespaces
@@ -635,6 +672,53 @@ impl Router {
             }
             self.namespace_changed(&ns, before);
         }
+        self.hops.remove(&(session, request));
+    }
+
+    /// The peer on `session` is the tern relay `relay` (its SETUP option, or the last hop of
+    /// what it sent). Returns why this is a loop when that relay is also on the other side of
+    /// this one (above and below at once).
+    pub fn handle_peer_relay(&mut self, session: SessionId, relay: bytes::Bytes) -> Option<String> {
+        if self.peer_relays.get(&session) == Some(&relay) {
+            return None;
+        }
+        let all: Vec<Namespace> = self.namespaces.keys().cloned().collect();
+        let before: Vec<_> = all.iter().map(|ns| self.watchers(ns)).collect();
+        let is_link = self.links.contains_key(&session);
+        let twin = self
+            .peer_relays
+            .iter()
+            .find(|(s, r)| **r == relay && self.links.contains_key(s) != is_link)
+            .map(|(s, _)| *s);
+        let loop_reason = (relay == self.config.relay_id || twin.is_some()).then(|| {
+            self.loops += 1;
+            format!(
+                "relay {} is both upstream and downstream of this one (sessions {session} and \
+                 {}): a misconfigured loop; namespaces are not echoed between them",
+                String::from_utf8_lossy(&relay),
+                twin.unwrap_or(session)
+            )
+        });
+        self.peer_relays.insert(session, relay);
+        for (ns, before) in all.iter().zip(before) {
+            self.namespace_changed(ns, before);
+        }
+        loop_reason
+    }
+
+    /// This relay's id in hop lists.
+    pub fn relay_id(&self) -> &bytes::Bytes {
+        &self.config.relay_id
+    }
+
+    /// Longest hop list accepted.
+    pub fn max_depth(&self) -> usize {
+        self.config.max_depth
+    }
+
+    /// Loops detected so far.
+    pub fn loops_detected(&self) -> u64 {
+        self.loops
     }
 
     /// An upstream link is up: announce every namespace published below this relay to it.
@@ -648,10 +732,15 @@ impl Router {
 
     /// Whether `subscriber` may see `namespace`: some publisher of it is another session
     /// (a session is never told about what only it publishes).
+    /// A session is never told about what only it publishes, and a tern relay never about
+    /// what only it publishes over another session (a loop between two relays).
     fn visible(&self, namespace: &Namespace, subscriber: SessionId) -> bool {
-        self.namespaces
-            .get(namespace)
-            .is_some_and(|pubs| pubs.iter().any(|(s, _)| *s != subscriber))
+        let relay = self.peer_relays.get(&subscriber);
+        self.namespaces.get(namespace).is_some_and(|pubs| {
+            pubs.iter().any(|(s, _)| {
+                *s != subscriber && (relay.is_none() || self.peer_relays.get(s) != relay)
+            })
+        })
     }
 
     /// The SUBSCRIBE_NAMESPACE subscribers whose prefix covers `namespace`, and whether it is
@@ -699,24 +788,34 @@ impl Router {
     /// withdraw it when the last one leaves. Routes learned from an upstream never go back
     /// up (split horizon).
     fn sync_upstream(&mut self, namespace: &Namespace) {
-        let local = self
-            .namespaces
-            .get(namespace)
-            .is_some_and(|pubs| pubs.iter().any(|(s, _)| !self.links.contains_key(s)));
+        // The shortest path among the publishers below this relay, then this relay.
+        let path: Option<Hops> = self.namespaces.get(namespace).and_then(|pubs| {
+            pubs.iter()
+                .filter(|(s, _)| !self.links.contains_key(s))
+                .map(|key| self.hops.get(key).cloned().unwrap_or_default())
+                .min_by_key(|h| h.len())
+        });
         for (&session, announced) in self.links.iter_mut() {
             let has = announced.contains(namespace);
-            if local && !has {
-                announced.insert(namespace.clone());
-                self.commands.push_back(Command::AnnounceUpstream {
-                    session,
-                    namespace: namespace.clone(),
-                });
-            } else if !local && has {
-                announced.remove(namespace);
-                self.commands.push_back(Command::WithdrawUpstream {
-                    session,
-                    namespace: namespace.clone(),
-                });
+            match &path {
+                Some(path) if !has => {
+                    announced.insert(namespace.clone());
+                    let mut hops = path.clone();
+                    hops.push(self.config.relay_id.clone());
+                    self.commands.push_back(Command::AnnounceUpstream {
+                        session,
+                        namespace: namespace.clone(),
+                        hops,
+                    });
+                }
+                None if has => {
+                    announced.remove(namespace);
+                    self.commands.push_back(Command::WithdrawUpstream {
+                        session,
+                        namespace: namespace.clone(),
+                    });
+                }
+                _ => {}
             }
         }
     }
@@ -807,6 +906,7 @@ impl Router {
     pub fn handle_session_closed(&mut self, session: SessionId, now: Instant) {
         self.per_session.remove(&session);
         self.links.remove(&session);
+        self.peer_relays.remove(&session);
         self.rendezvous.retain(|r| r.session != session);
         self.namespace_subscribers.retain(|(s, _), _| *s != session);
         self.track_subscribers.retain(|(s, _), _| *s != session);

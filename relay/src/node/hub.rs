@@ -246,9 +246,13 @@ impl Hub {
                     super::offer::spawn(self.clone(), s, track);
                 }
             }
-            Command::AnnounceUpstream { session, namespace } => {
+            Command::AnnounceUpstream {
+                session,
+                namespace,
+                hops,
+            } => {
                 if let Some(s) = lock(&self.sessions).get(&session).cloned() {
-                    super::link::spawn_announce(s, namespace);
+                    super::link::spawn_announce(s, namespace, hops);
                 }
             }
             Command::WithdrawUpstream { session, namespace } => {

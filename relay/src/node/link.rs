@@ -17,6 +17,7 @@ use tern_moq::message::{Parameters, PublishNamespace, SubscribeNamespace};
 use tern_moq::{Message, TrackNamespace};
 use tern_quic::Client;
 
+use crate::core::hops::{self, Hops};
 use crate::core::types::Namespace;
 
 use super::hub::Hub;
@@ -74,6 +75,11 @@ async fn link(hub: &Arc<Hub>, url: &str, client: &Client) -> anyhow::Result<()> 
         );
         let sid = s.id;
         hub.apply(|r, _| r.handle_link_up(sid));
+        if let Some(relay) = s.peer_relay()
+            && let Some(why) = hub.apply(|r, _| r.handle_peer_relay(sid, relay))
+        {
+            tracing::warn!(upstream = %url, session = sid, "{why}");
+        }
         namespaces(hub, &s).await
     }
     .await;
@@ -93,7 +99,7 @@ async fn namespaces(hub: &Arc<Hub>, s: &Arc<SessionShared>) -> anyhow::Result<()
             SubscribeNamespace {
                 request_id,
                 track_namespace_prefix: TrackNamespace::new(Vec::new()),
-                parameters: Parameters::new(),
+                parameters: hop_parameters(s, &[hub.with_router(|r| r.relay_id().clone())]),
             }
             .into()
         })
@@ -118,7 +124,7 @@ async fn namespaces(hub: &Arc<Hub>, s: &Arc<SessionShared>) -> anyhow::Result<()
                 next_id += 1;
                 learned.insert(ns.clone(), rid);
                 tracing::debug!(session = sid, namespace = ?ns, "namespace from upstream");
-                hub.apply(|r, now| r.handle_publish_namespace(sid, rid, ns, now));
+                hub.apply(|r, now| r.handle_publish_namespace(sid, rid, ns, Vec::new(), now));
             }
             Message::NamespaceDone(n) => {
                 let ns = n.track_namespace_suffix.fields().to_vec();
@@ -141,11 +147,11 @@ async fn namespaces(hub: &Arc<Hub>, s: &Arc<SessionShared>) -> anyhow::Result<()
 
 /// Announce `namespace` to the upstream on link `s` until the router withdraws it (or the
 /// upstream refuses it or closes the request).
-pub fn spawn_announce(s: Arc<SessionShared>, namespace: Namespace) {
+pub fn spawn_announce(s: Arc<SessionShared>, namespace: Namespace, hops: Hops) {
     let (withdraw_tx, withdraw_rx) = tokio::sync::oneshot::channel();
     s.add_announced(namespace.clone(), withdraw_tx);
     tokio::spawn(async move {
-        if let Err(e) = announce(&s, &namespace, withdraw_rx).await {
+        if let Err(e) = announce(&s, &namespace, &hops, withdraw_rx).await {
             tracing::debug!(session = s.id, namespace = ?namespace, "announcement upstream ended: {e:#}");
         }
     });
@@ -154,6 +160,7 @@ pub fn spawn_announce(s: Arc<SessionShared>, namespace: Namespace) {
 async fn announce(
     s: &Arc<SessionShared>,
     namespace: &Namespace,
+    hops: &[bytes::Bytes],
     mut withdraw: tokio::sync::oneshot::Receiver<()>,
 ) -> anyhow::Result<()> {
     let (mut send, recv) = s.session.open_bi().await?;
@@ -162,7 +169,7 @@ async fn announce(
             PublishNamespace {
                 request_id,
                 track_namespace: TrackNamespace::new(namespace.clone()),
-                parameters: Parameters::new(),
+                parameters: hop_parameters(s, hops),
             }
             .into()
         })
@@ -197,4 +204,16 @@ async fn announce(
             },
         }
     }
+}
+
+/// The hop-list parameter, only where the upstream offered the extension.
+fn hop_parameters(s: &SessionShared, path: &[bytes::Bytes]) -> Parameters {
+    let mut params = Parameters::new();
+    if s.hops_negotiated() {
+        params.set(
+            hops::TERN_HOPS,
+            tern_moq::message::ParameterValue::Bytes(hops::encode(path)),
+        );
+    }
+    params
 }
