@@ -65,8 +65,8 @@ pub struct Config {
     pub upstream: UpstreamConfig,
 }
 
-/// `[upstream]`: trust in the certificates of the relays in `upstreams`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// `[upstream]`: trust in the relays in `upstreams`, and how the tree behaves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct UpstreamConfig {
     /// Accept exactly the certificates with these SHA-256 hashes (64 hex digits, as `tern relay`
@@ -74,6 +74,24 @@ pub struct UpstreamConfig {
     pub cert_hashes: Vec<String>,
     /// Accept any upstream certificate (local test trees only).
     pub disable_verify: bool,
+    /// Longest hop list a namespace announcement may arrive with (relays it passed through);
+    /// longer ones are refused, as are those that already passed through this relay.
+    pub max_depth: u32,
+    /// How long an upstream subscription stays after its last downstream subscriber leaves
+    /// (`"5s"`), so that a viewer who comes straight back does not re-subscribe upstream.
+    #[serde(with = "duration::human")]
+    pub linger: Duration,
+}
+
+impl Default for UpstreamConfig {
+    fn default() -> Self {
+        Self {
+            cert_hashes: Vec::new(),
+            disable_verify: false,
+            max_depth: 8,
+            linger: Duration::from_secs(5),
+        }
+    }
 }
 
 /// `[relay]`: the MoQ listener (raw QUIC and WebTransport on one UDP port).
@@ -88,7 +106,8 @@ pub struct RelayConfig {
     /// PEM private key for `tls_cert`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_key: Option<PathBuf>,
-    /// This node's name in logs and metrics.
+    /// This node's name in logs and metrics, and its id in the hop lists of the relay tree
+    /// (unique per relay). The default `tern-relay` picks a random id at start instead.
     pub name: String,
 }
 
@@ -449,7 +468,7 @@ settings! {
     quic.congestion, quic.idle_timeout, quic.keep_alive, quic.stream_receive_window,
     quic.receive_window, quic.send_window, quic.max_concurrent_bidi_streams,
     quic.max_concurrent_uni_streams,
-    upstream.cert_hashes, upstream.disable_verify,
+    upstream.cert_hashes, upstream.disable_verify, upstream.max_depth, upstream.linger,
 }
 
 /// Which layer last set each key; keys absent here are defaults.
@@ -579,7 +598,7 @@ impl Config {
         }
 
         let limits = &self.limits;
-        let nonzero: [(&'static str, u64); 18] = [
+        let nonzero: [(&'static str, u64); 19] = [
             ("limits.max_object_size", limits.max_object_size),
             (
                 "limits.max_control_message",
@@ -601,6 +620,7 @@ impl Config {
                 "limits.max_sessions_per_ip",
                 limits.max_sessions_per_ip.into(),
             ),
+            ("upstream.max_depth", self.upstream.max_depth.into()),
             ("cache.max_bytes", self.cache.max_bytes),
             ("cache.max_duration", nanos(self.cache.max_duration)),
             ("cache.max_group_bytes", self.cache.max_group_bytes),

@@ -51,6 +51,9 @@ pub fn server_config(c: &Config) -> ServerConfig {
 /// Driver settings from the config.
 pub fn node_settings(c: &Config) -> (RouterConfig, NodeSettings) {
     let router = RouterConfig {
+        relay_id: relay_id(&c.relay.name),
+        max_depth: c.upstream.max_depth as usize,
+        linger: c.upstream.linger,
         max_subscriptions_per_session: c.limits.max_subscriptions_per_session as usize,
         ..RouterConfig::default()
     };
@@ -85,6 +88,23 @@ pub fn node_settings(c: &Config) -> (RouterConfig, NodeSettings) {
         },
     };
     (router, settings)
+}
+
+/// The relay's id in hop lists: its configured name, or a random one when the name was left at
+/// the default (every relay of a tree must have its own).
+fn relay_id(name: &str) -> bytes::Bytes {
+    if name != crate::config::RelayConfig::default().name {
+        return bytes::Bytes::copy_from_slice(name.as_bytes());
+    }
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
+    bytes::Bytes::from(format!("tern-{:016x}", h.finish()))
 }
 
 /// Start a relay node (and its admin port when enabled).

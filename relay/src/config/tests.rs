@@ -175,6 +175,8 @@ fn every_key_settable_from_env() {
         ("quic.max_concurrent_uni_streams", "17"),
         ("upstream.cert_hashes", ""),
         ("upstream.disable_verify", "true"),
+        ("upstream.max_depth", "3"),
+        ("upstream.linger", "250ms"),
     ]
     .into_iter()
     .map(|(key, value)| (env::var_name(key), value))

@@ -9,9 +9,10 @@
 //! Object data never passes through here: tracks are addressed by [`TrackId`] and their cached
 //! groups live in [`super::track::Track`]s owned by the driver.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
+use super::hops::Hops;
 use super::types::{Filter, Namespace, TrackName, is_prefix};
 
 /// A session, named by the driver.
@@ -38,6 +39,10 @@ pub enum Refusal {
     Invalid,
     /// The prefix overlaps another SUBSCRIBE_NAMESPACE / SUBSCRIBE_TRACKS of the session.
     PrefixOverlap,
+    /// The announcement's hop list already contains this relay: a loop in the tree.
+    Loop,
+    /// The announcement's hop list is as long as the maximum depth.
+    TooDeep,
 }
 
 /// Why a downstream subscription ends.
@@ -137,11 +142,32 @@ pub enum Command {
         /// The full namespace.
         namespace: Namespace,
     },
+    /// Announce a namespace published below this relay to an upstream relay (PUBLISH_NAMESPACE
+    /// on the link session), kept until [`Command::WithdrawUpstream`].
+    AnnounceUpstream {
+        /// The link session.
+        session: SessionId,
+        /// The namespace.
+        namespace: Namespace,
+        /// Its path so far, ending with this relay (sent only to a tern upstream).
+        hops: Hops,
+    },
+    /// Withdraw an announcement made with [`Command::AnnounceUpstream`].
+    WithdrawUpstream {
+        /// The link session.
+        session: SessionId,
+        /// The namespace.
+        namespace: Namespace,
+    },
 }
 
 /// Router settings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct RouterConfig {
+    /// This relay's id in hop lists.
+    pub relay_id: bytes::Bytes,
+    /// Longest hop list an announcement may arrive with.
+    pub max_depth: usize,
     /// How long an upstream subscription stays after its last subscriber leaves.
     pub linger: Duration,
     /// Upper bound on a subscriber's RENDEZVOUS_TIMEOUT.
@@ -153,7 +179,9 @@ pub struct RouterConfig {
 impl Default for RouterConfig {
     fn default() -> Self {
         Self {
-            linger: Duration::from_secs(2),
+            relay_id: bytes::Bytes::from_static(b"tern-relay"),
+            max_depth: 8,
+            linger: Duration::from_secs(5),
             max_rendezvous: Duration::from_secs(30),
             max_subscriptions_per_session: 1000,
         }
@@ -216,6 +244,14 @@ pub struct Router {
     per_session: HashMap<SessionId, usize>,
     commands: VecDeque<Command>,
     upstream_subscribes: u64,
+    /// Sessions to upstream relays, and the namespaces announced on each.
+    links: BTreeMap<SessionId, BTreeSet<Namespace>>,
+    /// Hop lists of PUBLISH_NAMESPACEs that came with one.
+    hops: HashMap<(SessionId, RequestId), Hops>,
+    /// The relay id behind a session, when the peer is a tern relay.
+    peer_relays: HashMap<SessionId, bytes::Bytes>,
+    /// Loops detected so far (refused announcements, relays both above and below this one).
+    loops: u64,
 }
 
 impl Router {
@@ -274,16 +310,29 @@ impl Router {
             .get(name)
             .and_then(|id| self.tracks.get(id))
             .map(|t| t.upstream.session())
-            .or_else(|| self.publisher_for(name))
+            .or_else(|| self.publisher_for(name, None))
     }
 
-    /// Which session publishes a namespace covering `name` (longest prefix, newest publisher).
-    fn publisher_for(&self, name: &TrackName) -> Option<SessionId> {
+    /// Which session publishes a namespace covering `name` for a subscriber on `asking`
+    /// (never itself): the longest prefix; within it a publisher below this relay before a
+    /// route learned from an upstream, then the newest.
+    fn publisher_for(&self, name: &TrackName, asking: Option<SessionId>) -> Option<SessionId> {
         self.namespaces
             .iter()
-            .filter(|(ns, pubs)| is_prefix(ns, &name.namespace) && !pubs.is_empty())
-            .max_by_key(|(ns, _)| ns.len())
-            .and_then(|(_, pubs)| pubs.last().map(|(s, _)| *s))
+            .filter(|(ns, _)| is_prefix(ns, &name.namespace))
+            .flat_map(|(ns, pubs)| {
+                pubs.iter()
+                    .enumerate()
+                    .filter(|(_, (s, _))| Some(*s) != asking)
+                    .map(move |(i, (s, _))| (ns.len(), !self.links.contains_key(s), i, *s))
+            })
+            .max()
+            .map(|(.., s)| s)
+    }
+
+    /// Whether `session` is one of this relay's links to an upstream relay.
+    pub fn is_link(&self, session: SessionId) -> bool {
+        self.links.contains_key(&session)
     }
 
     fn new_track(&mut self, name: TrackName, upstream: Upstream) -> TrackId {
@@ -325,6 +374,11 @@ impl Router {
         }
         if let Some(&track) = self.by_name.get(&name) {
             let entry = &self.tracks[&track];
+            if entry.upstream.session() == session {
+                // The track comes from this very session: serving it back would loop.
+                self.refuse(session, request, Refusal::DoesNotExist);
+                return;
+            }
             if entry.subscribers.iter().any(|(s, _)| *s == session)
                 || entry.waiting.iter().any(|(s, _, _)| *s == session)
             {
@@ -335,7 +389,7 @@ impl Router {
             self.attach(track, session, request, filter);
             return;
         }
-        if let Some(publisher) = self.publisher_for(&name) {
+        if let Some(publisher) = self.publisher_for(&name, Some(session)) {
             *self.per_session.entry(session).or_default() += 1;
             let track = self.new_track(name.clone(), Upstream::Pending(publisher));
             self.upstream_subscribes += 1;
@@ -560,51 +614,160 @@ impl Router {
         self.handle_upstream_done(track, status);
     }
 
-    /// PUBLISH_NAMESPACE from a publisher.
+    /// PUBLISH_NAMESPACE from a publisher (or a namespace learned over an upstream link).
+    /// `hops` is the path it came along (empty from a plain publisher).
     pub fn handle_publish_namespace(
         &mut self,
         session: SessionId,
         request: RequestId,
         namespace: Namespace,
+        hops: Hops,
         now: Instant,
     ) {
         if namespace.first().is_some_and(|f| f.as_ref() == b".") {
             self.refuse(session, request, Refusal::Invalid);
             return;
         }
-        let pubs = self.namespaces.entry(namespace.clone()).or_default();
-        let first = pubs.is_empty();
-        pubs.push((session, request));
-        self.commands.push_back(Command::Ok { session, request });
-        if first {
-            self.notify_namespace(&namespace, true);
+        if hops.contains(&self.config.relay_id) {
+            self.loops += 1;
+            self.refuse(session, request, Refusal::Loop);
+            return;
         }
+        if hops.len() >= self.config.max_depth {
+            self.loops += 1;
+            self.refuse(session, request, Refusal::TooDeep);
+            return;
+        }
+        if let Some(last) = hops.last() {
+            self.handle_peer_relay(session, last.clone());
+        }
+        if !hops.is_empty() {
+            self.hops.insert((session, request), hops);
+        }
+        let before = self.watchers(&namespace);
+        self.namespaces
+            .entry(namespace.clone())
+            .or_default()
+            .push((session, request));
+        self.commands.push_back(Command::Ok { session, request });
+        self.namespace_changed(&namespace, before);
         self.match_rendezvous(now);
     }
 
     /// The publisher withdrew a namespace (cancelled its PUBLISH_NAMESPACE request).
     pub fn handle_publish_namespace_done(&mut self, session: SessionId, request: RequestId) {
-        let mut emptied = Vec::new();
-        for (ns, pubs) in self.namespaces.iter_mut() {
-            let n = pubs.len();
-            pubs.retain(|&(s, r)| !(s == session && r == request));
-            if n != pubs.len() && pubs.is_empty() {
-                emptied.push(ns.clone());
+        let touched: Vec<Namespace> = self
+            .namespaces
+            .iter()
+            .filter(|(_, pubs)| pubs.contains(&(session, request)))
+            .map(|(ns, _)| ns.clone())
+            .collect();
+        for ns in touched {
+            let before = self.watchers(&ns);
+            if let Some(pubs) = self.namespaces.get_mut(&ns) {
+                pubs.retain(|&p| p != (session, request));
+                if pubs.is_empty() {
+                    self.namespaces.remove(&ns);
+                }
             }
+            self.namespace_changed(&ns, before);
         }
-        for ns in emptied {
-            self.namespaces.remove(&ns);
-            self.notify_namespace(&ns, false);
+        self.hops.remove(&(session, request));
+    }
+
+    /// The peer on `session` is the tern relay `relay` (its SETUP option, or the last hop of
+    /// what it sent). Returns why this is a loop when that relay is also on the other side of
+    /// this one (above and below at once).
+    pub fn handle_peer_relay(&mut self, session: SessionId, relay: bytes::Bytes) -> Option<String> {
+        if self.peer_relays.get(&session) == Some(&relay) {
+            return None;
+        }
+        let all: Vec<Namespace> = self.namespaces.keys().cloned().collect();
+        let before: Vec<_> = all.iter().map(|ns| self.watchers(ns)).collect();
+        let is_link = self.links.contains_key(&session);
+        let twin = self
+            .peer_relays
+            .iter()
+            .find(|(s, r)| **r == relay && self.links.contains_key(s) != is_link)
+            .map(|(s, _)| *s);
+        let loop_reason = (relay == self.config.relay_id || twin.is_some()).then(|| {
+            self.loops += 1;
+            format!(
+                "relay {} is both upstream and downstream of this one (sessions {session} and \
+                 {}): a misconfigured loop; namespaces are not echoed between them",
+                String::from_utf8_lossy(&relay),
+                twin.unwrap_or(session)
+            )
+        });
+        self.peer_relays.insert(session, relay);
+        for (ns, before) in all.iter().zip(before) {
+            self.namespace_changed(ns, before);
+        }
+        loop_reason
+    }
+
+    /// This relay's id in hop lists.
+    pub fn relay_id(&self) -> &bytes::Bytes {
+        &self.config.relay_id
+    }
+
+    /// Longest hop list accepted.
+    pub fn max_depth(&self) -> usize {
+        self.config.max_depth
+    }
+
+    /// Loops detected so far.
+    pub fn loops_detected(&self) -> u64 {
+        self.loops
+    }
+
+    /// An upstream link is up: announce every namespace published below this relay to it.
+    pub fn handle_link_up(&mut self, session: SessionId) {
+        self.links.entry(session).or_default();
+        let all: Vec<Namespace> = self.namespaces.keys().cloned().collect();
+        for ns in all {
+            self.sync_upstream(&ns);
         }
     }
 
-    fn notify_namespace(&mut self, namespace: &Namespace, available: bool) {
-        for (&(session, request), prefix) in &self.namespace_subscribers {
-            if !is_prefix(prefix, namespace) {
+    /// Whether `subscriber` may see `namespace`: some publisher of it is another session
+    /// (a session is never told about what only it publishes).
+    /// A session is never told about what only it publishes, and a tern relay never about
+    /// what only it publishes over another session (a loop between two relays).
+    fn visible(&self, namespace: &Namespace, subscriber: SessionId) -> bool {
+        let relay = self.peer_relays.get(&subscriber);
+        self.namespaces.get(namespace).is_some_and(|pubs| {
+            pubs.iter().any(|(s, _)| {
+                *s != subscriber && (relay.is_none() || self.peer_relays.get(s) != relay)
+            })
+        })
+    }
+
+    /// The SUBSCRIBE_NAMESPACE subscribers whose prefix covers `namespace`, and whether it is
+    /// visible to each.
+    fn watchers(&self, namespace: &Namespace) -> Vec<((SessionId, RequestId), bool)> {
+        self.namespace_subscribers
+            .iter()
+            .filter(|(_, prefix)| is_prefix(prefix, namespace))
+            .map(|(&key, _)| (key, self.visible(namespace, key.0)))
+            .collect()
+    }
+
+    /// After the publishers of `namespace` changed: NAMESPACE / NAMESPACE_DONE to each
+    /// subscriber whose view changed (`before` from [`Router::watchers`]), and the
+    /// announcements to the upstream links.
+    fn namespace_changed(
+        &mut self,
+        namespace: &Namespace,
+        before: Vec<((SessionId, RequestId), bool)>,
+    ) {
+        for ((session, request), was) in before {
+            let now = self.visible(namespace, session);
+            if now == was {
                 continue;
             }
             let namespace = namespace.clone();
-            self.commands.push_back(if available {
+            self.commands.push_back(if now {
                 Command::Namespace {
                     session,
                     request,
@@ -617,6 +780,43 @@ impl Router {
                     namespace,
                 }
             });
+        }
+        self.sync_upstream(namespace);
+    }
+
+    /// Announce `namespace` to each upstream link while a publisher below this relay has it,
+    /// withdraw it when the last one leaves. Routes learned from an upstream never go back
+    /// up (split horizon).
+    fn sync_upstream(&mut self, namespace: &Namespace) {
+        // The shortest path among the publishers below this relay, then this relay.
+        let path: Option<Hops> = self.namespaces.get(namespace).and_then(|pubs| {
+            pubs.iter()
+                .filter(|(s, _)| !self.links.contains_key(s))
+                .map(|key| self.hops.get(key).cloned().unwrap_or_default())
+                .min_by_key(|h| h.len())
+        });
+        for (&session, announced) in self.links.iter_mut() {
+            let has = announced.contains(namespace);
+            match &path {
+                Some(path) if !has => {
+                    announced.insert(namespace.clone());
+                    let mut hops = path.clone();
+                    hops.push(self.config.relay_id.clone());
+                    self.commands.push_back(Command::AnnounceUpstream {
+                        session,
+                        namespace: namespace.clone(),
+                        hops,
+                    });
+                }
+                None if has => {
+                    announced.remove(namespace);
+                    self.commands.push_back(Command::WithdrawUpstream {
+                        session,
+                        namespace: namespace.clone(),
+                    });
+                }
+                _ => {}
+            }
         }
     }
 
@@ -633,7 +833,7 @@ impl Router {
         }
         self.commands.push_back(Command::Ok { session, request });
         for ns in self.namespaces.keys() {
-            if is_prefix(&prefix, ns) {
+            if is_prefix(&prefix, ns) && self.visible(ns, session) {
                 self.commands.push_back(Command::Namespace {
                     session,
                     request,
@@ -691,7 +891,8 @@ impl Router {
     fn match_rendezvous(&mut self, now: Instant) {
         let waiting = std::mem::take(&mut self.rendezvous);
         for r in waiting {
-            let known = self.by_name.contains_key(&r.name) || self.publisher_for(&r.name).is_some();
+            let known = self.by_name.contains_key(&r.name)
+                || self.publisher_for(&r.name, Some(r.session)).is_some();
             if known {
                 self.release(r.session);
                 self.handle_subscribe(r.session, r.request, r.name, r.filter, Duration::ZERO, now);
@@ -704,6 +905,8 @@ impl Router {
     /// A session ended: drop everything it published or subscribed.
     pub fn handle_session_closed(&mut self, session: SessionId, now: Instant) {
         self.per_session.remove(&session);
+        self.links.remove(&session);
+        self.peer_relays.remove(&session);
         self.rendezvous.retain(|r| r.session != session);
         self.namespace_subscribers.retain(|(s, _), _| *s != session);
         self.track_subscribers.retain(|(s, _), _| *s != session);

@@ -45,7 +45,7 @@ fn publisher_to_three_subscribers_virtual_clock() {
     let t0 = Instant::now();
     let mut router = Router::new(RouterConfig::default());
     let name = TrackName::from_path("live/demo", "video");
-    router.handle_publish_namespace(1, 0, name.namespace.clone(), t0);
+    router.handle_publish_namespace(1, 0, name.namespace.clone(), Vec::new(), t0);
     assert_eq!(
         router.poll_command(),
         Some(Command::Ok {
@@ -157,7 +157,7 @@ fn fifty_subscribers_one_upstream_subscribe() {
     let t0 = Instant::now();
     let mut router = Router::new(RouterConfig::default());
     let name = TrackName::from_path("a/b", "t");
-    router.handle_publish_namespace(1, 0, name.namespace.clone(), t0);
+    router.handle_publish_namespace(1, 0, name.namespace.clone(), Vec::new(), t0);
     for s in 0..50 {
         router.handle_subscribe(
             100 + s,
@@ -195,6 +195,7 @@ fn rendezvous_then_publisher_arrives() {
         1,
         0,
         name.namespace.clone(),
+        Vec::new(),
         t0 + Duration::from_millis(500),
     );
     assert_eq!(
@@ -258,7 +259,13 @@ fn too_many_subscriptions_is_excessive_load() {
         max_subscriptions_per_session: 2,
         ..RouterConfig::default()
     });
-    router.handle_publish_namespace(1, 0, TrackName::from_path("a", "x").namespace, t0);
+    router.handle_publish_namespace(
+        1,
+        0,
+        TrackName::from_path("a", "x").namespace,
+        Vec::new(),
+        t0,
+    );
     for i in 0..3 {
         router.handle_subscribe(
             9,

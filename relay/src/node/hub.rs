@@ -246,6 +246,20 @@ impl Hub {
                     super::offer::spawn(self.clone(), s, track);
                 }
             }
+            Command::AnnounceUpstream {
+                session,
+                namespace,
+                hops,
+            } => {
+                if let Some(s) = lock(&self.sessions).get(&session).cloned() {
+                    super::link::spawn_announce(s, namespace, hops);
+                }
+            }
+            Command::WithdrawUpstream { session, namespace } => {
+                if let Some(s) = lock(&self.sessions).get(&session).cloned() {
+                    s.withdraw(&namespace);
+                }
+            }
             Command::UnsubscribeUpstream { session, track } => {
                 if let Some(s) = lock(&self.sessions).get(&session).cloned() {
                     s.cancel_upstream(track);

@@ -3,15 +3,22 @@
 //! the upstream knows (SUBSCRIBE_NAMESPACE with the empty prefix) and routes each one it learns
 //! to that session, exactly as if a publisher had announced it here: a downstream SUBSCRIBE then
 //! becomes one upstream SUBSCRIBE per track, shared by every subscriber.
+//!
+//! Announcements travel up: each namespace published below this relay is announced on every
+//! link (PUBLISH_NAMESPACE, held open until the router withdraws it), never one learned from an
+//! upstream (split horizon).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tern_moq::message::codes::SessionError as Code;
-use tern_moq::message::{Parameters, SubscribeNamespace};
+use tern_moq::message::{Parameters, PublishNamespace, SubscribeNamespace};
 use tern_moq::{Message, TrackNamespace};
 use tern_quic::Client;
+
+use crate::core::hops::{self, Hops};
+use crate::core::types::Namespace;
 
 use super::hub::Hub;
 use super::request::next_message;
@@ -64,7 +71,21 @@ async fn link(hub: &Arc<Hub>, url: &str, client: &Client) -> anyhow::Result<()> 
     let s = opened_rx
         .await
         .map_err(|_| anyhow::anyhow!("session ended at once"))?;
-    let result = namespaces(hub, &s).await;
+    let result = async {
+        anyhow::ensure!(
+            s.wait_peer_setup(SETUP_WAIT).await,
+            "no SETUP from the upstream within {SETUP_WAIT:?}"
+        );
+        let sid = s.id;
+        hub.apply(|r, _| r.handle_link_up(sid));
+        if let Some(relay) = s.peer_relay()
+            && let Some(why) = hub.apply(|r, _| r.handle_peer_relay(sid, relay))
+        {
+            tracing::warn!(upstream = %url, session = sid, "{why}");
+        }
+        namespaces(hub, &s).await
+    }
+    .await;
     if let Err(e) = &result {
         tracing::warn!(upstream = %url, session = s.id, "namespace listing ended: {e:#}");
     }
@@ -75,17 +96,13 @@ async fn link(hub: &Arc<Hub>, url: &str, client: &Client) -> anyhow::Result<()> 
 
 /// Ask for every namespace and route each one to this session until the listing ends.
 async fn namespaces(hub: &Arc<Hub>, s: &Arc<SessionShared>) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        s.wait_peer_setup(SETUP_WAIT).await,
-        "no SETUP from the upstream within {SETUP_WAIT:?}"
-    );
     let (mut send, recv) = s.session.open_bi().await?;
     let (_, stream) = s
         .send_request(&mut send, |request_id| {
             SubscribeNamespace {
                 request_id,
                 track_namespace_prefix: TrackNamespace::new(Vec::new()),
-                parameters: Parameters::new(),
+                parameters: hop_parameters(s, &[hub.with_router(|r| r.relay_id().clone())]),
             }
             .into()
         })
@@ -115,7 +132,7 @@ async fn namespaces(hub: &Arc<Hub>, s: &Arc<SessionShared>) -> anyhow::Result<()
                 next_id += 1;
                 learned.insert(ns.clone(), rid);
                 tracing::debug!(session = sid, namespace = ?ns, "namespace from upstream");
-                hub.apply(|r, now| r.handle_publish_namespace(sid, rid, ns, now));
+                hub.apply(|r, now| r.handle_publish_namespace(sid, rid, ns, Vec::new(), now));
             }
             Message::NamespaceDone(n) => {
                 let ns = n.track_namespace_suffix.fields().to_vec();
@@ -134,4 +151,77 @@ async fn namespaces(hub: &Arc<Hub>, s: &Arc<SessionShared>) -> anyhow::Result<()
         }
     }
     Ok(())
+}
+
+/// Announce `namespace` to the upstream on link `s` until the router withdraws it (or the
+/// upstream refuses it or closes the request).
+pub fn spawn_announce(s: Arc<SessionShared>, namespace: Namespace, hops: Hops) {
+    let (withdraw_tx, withdraw_rx) = tokio::sync::oneshot::channel();
+    s.add_announced(namespace.clone(), withdraw_tx);
+    tokio::spawn(async move {
+        if let Err(e) = announce(&s, &namespace, &hops, withdraw_rx).await {
+            tracing::debug!(session = s.id, namespace = ?namespace, "announcement upstream ended: {e:#}");
+        }
+    });
+}
+
+async fn announce(
+    s: &Arc<SessionShared>,
+    namespace: &Namespace,
+    hops: &[bytes::Bytes],
+    mut withdraw: tokio::sync::oneshot::Receiver<()>,
+) -> anyhow::Result<()> {
+    let (mut send, recv) = s.session.open_bi().await?;
+    let (_, stream) = s
+        .send_request(&mut send, |request_id| {
+            PublishNamespace {
+                request_id,
+                track_namespace: TrackNamespace::new(namespace.clone()),
+                parameters: hop_parameters(s, hops),
+            }
+            .into()
+        })
+        .await?;
+    let mut inbound = Inbound::ours(stream, recv);
+    loop {
+        tokio::select! {
+            _ = &mut withdraw => {
+                let _ = send.finish();
+                return Ok(());
+            }
+            msg = next_message(&mut inbound, s) => match msg {
+                Some(Message::RequestOk(_)) => {
+                    tracing::debug!(session = s.id, namespace = ?namespace, "announced upstream");
+                }
+                Some(Message::RequestError(e)) => {
+                    tracing::warn!(
+                        session = s.id,
+                        namespace = ?namespace,
+                        code = e.error_code.0,
+                        reason = %e.error_reason.to_string_lossy(),
+                        "upstream refused our announcement"
+                    );
+                    return Ok(());
+                }
+                Some(other) => {
+                    let why = format!("unexpected {} on a PUBLISH_NAMESPACE stream", other.name());
+                    s.violation(Code::PROTOCOL_VIOLATION, &why);
+                    anyhow::bail!(why);
+                }
+                None => return Ok(()),
+            },
+        }
+    }
+}
+
+/// The hop-list parameter, only where the upstream offered the extension.
+fn hop_parameters(s: &SessionShared, path: &[bytes::Bytes]) -> Parameters {
+    let mut params = Parameters::new();
+    if s.hops_negotiated() {
+        params.set(
+            hops::TERN_HOPS,
+            tern_moq::message::ParameterValue::Bytes(hops::encode(path)),
+        );
+    }
+    params
 }

@@ -79,6 +79,14 @@ fn refusal(reason: Refusal) -> RequestError {
             RequestErrorCode::PREFIX_OVERLAP,
             "prefix overlaps another subscription of this session",
         ),
+        Refusal::Loop => error(
+            RequestErrorCode::NOT_SUPPORTED,
+            "announcement loop: the hop list already contains this relay",
+        ),
+        Refusal::TooDeep => error(
+            RequestErrorCode::NOT_SUPPORTED,
+            "announcement too deep: the hop list reached the maximum depth",
+        ),
     }
 }
 
@@ -138,6 +146,9 @@ pub async fn run(hub: Arc<Hub>, s: Arc<SessionShared>, mut send: SendStream, mut
             let rid = m.request_id;
             let ns = m.track_namespace.fields().to_vec();
             let sid = s.id;
+            let Some(hops) = hops_of(&hub, &s, &m.parameters) else {
+                return;
+            };
             lifetime(
                 &hub,
                 &s,
@@ -145,13 +156,24 @@ pub async fn run(hub: Arc<Hub>, s: Arc<SessionShared>, mut send: SendStream, mut
                 0,
                 send,
                 inbound,
-                move |r, now| r.handle_publish_namespace(sid, rid, ns, now),
+                move |r, now| r.handle_publish_namespace(sid, rid, ns, hops, now),
                 |hub, sid| hub.apply(|r, _| r.handle_publish_namespace_done(sid, rid)),
             )
             .await
         }
         Message::SubscribeNamespace(m) => {
             let rid = m.request_id;
+            // A tern relay below names itself, so that nothing it publishes is echoed back to
+            // it over another session.
+            let Some(hops) = hops_of(&hub, &s, &m.parameters) else {
+                return;
+            };
+            if let Some(relay) = hops.last().cloned() {
+                let sid = s.id;
+                if let Some(why) = hub.apply(|r, _| r.handle_peer_relay(sid, relay)) {
+                    tracing::warn!(session = s.id, "{why}");
+                }
+            }
             let prefix = m.track_namespace_prefix.fields().to_vec();
             let prefix_len = prefix.len();
             let sid = s.id;
@@ -199,6 +221,34 @@ pub async fn run(hub: Arc<Hub>, s: Arc<SessionShared>, mut send: SendStream, mut
     }
 }
 
+/// The hop list a request carries (empty without one, or when the extension was not
+/// negotiated); `None` when it is malformed (the session is closed with the reason).
+fn hops_of(hub: &Hub, s: &SessionShared, params: &Parameters) -> Option<crate::core::hops::Hops> {
+    use crate::core::hops;
+    use tern_moq::message::ParameterValue;
+    if !s.hops_negotiated() {
+        return Some(Vec::new());
+    }
+    match params.get(hops::TERN_HOPS) {
+        None => Some(Vec::new()),
+        Some(ParameterValue::Bytes(b)) => {
+            // One more than the limit so that the router can refuse it with the reason.
+            let max = hub.with_router(|r| r.max_depth()) + 1;
+            match hops::decode(b.clone(), max) {
+                Ok(h) => Some(h),
+                Err(why) => {
+                    s.violation(Code::PROTOCOL_VIOLATION, &format!("hop list: {why}"));
+                    None
+                }
+            }
+        }
+        Some(_) => {
+            s.violation(Code::PROTOCOL_VIOLATION, "hop list is not bytes");
+            None
+        }
+    }
+}
+
 /// Fields of the track namespace (or prefix) a request names.
 fn namespace_fields(m: &Message) -> Option<usize> {
     let ns = match m {
@@ -243,6 +293,9 @@ async fn lifetime(
                         write_message(&mut send, ok).await?;
                     }
                     Some(Command::Refuse { reason, .. }) => {
+                        if matches!(reason, Refusal::Loop | Refusal::TooDeep) {
+                            tracing::warn!(session = s.id, reason = %refusal(reason).error_reason.to_string_lossy(), "announcement refused");
+                        }
                         write_message(&mut send, refusal(reason)).await?;
                         send.finish()?;
                         return Ok(());

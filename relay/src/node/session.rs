@@ -20,6 +20,7 @@ use tern_moq::message::{GoAway, Setup};
 use tern_moq::session::{Event, Role, Session as Proto, StreamId, Transmit, Version};
 use tern_quic::{RecvStream, SendStream, Session};
 
+use crate::core::hops;
 use crate::core::router::{SessionId, TrackId};
 use crate::metrics as m;
 
@@ -47,6 +48,8 @@ pub struct SessionShared {
     pub alias_added: Notify,
     /// Upstream subscriptions this session serves for us: track → cancel.
     upstream: Mutex<HashMap<TrackId, oneshot::Sender<()>>>,
+    /// Namespaces we announced to the peer (an upstream relay): namespace → withdraw.
+    announced: Mutex<HashMap<crate::core::types::Namespace, oneshot::Sender<()>>>,
     /// Our next Track Alias for tracks we send to the peer.
     next_alias: AtomicU64,
     /// Set once a GOAWAY was sent.
@@ -58,6 +61,13 @@ pub struct SessionShared {
     subscriptions: Mutex<HashMap<u64, Joined>>,
     /// FETCHes we sent this peer, waiting for their data stream: Request ID → its events.
     fetches: Mutex<HashMap<u64, mpsc::Sender<Event>>>,
+    /// The peer's SETUP, once it arrived.
+    peer_setup_msg: Mutex<Option<Setup>>,
+    /// The hop-list extension was exchanged: the peer is a tern relay (or a tern client we
+    /// told we are one) and hop lists may travel in both directions.
+    hops: AtomicBool,
+    /// The peer's relay id, from its SETUP (our upstreams).
+    peer_relay: Mutex<Option<Bytes>>,
     /// Set (and notified) when the peer's SETUP has arrived.
     peer_setup: AtomicBool,
     peer_setup_seen: Notify,
@@ -93,11 +103,15 @@ impl SessionShared {
             aliases: Mutex::new(HashMap::new()),
             alias_added: Notify::new(),
             upstream: Mutex::new(HashMap::new()),
+            announced: Mutex::new(HashMap::new()),
             next_alias: AtomicU64::new(1),
             going_away: AtomicBool::new(false),
             control: tokio::sync::Mutex::new(None),
             subscriptions: Mutex::new(HashMap::new()),
             fetches: Mutex::new(HashMap::new()),
+            peer_setup_msg: Mutex::new(None),
+            hops: AtomicBool::new(false),
+            peer_relay: Mutex::new(None),
             peer_setup: AtomicBool::new(false),
             peer_setup_seen: Notify::new(),
         })
@@ -117,6 +131,21 @@ impl SessionShared {
                 return false;
             }
         }
+    }
+
+    /// Whether hop lists travel on this session (see [`crate::core::hops`]).
+    pub fn hops_negotiated(&self) -> bool {
+        self.hops.load(Ordering::SeqCst)
+    }
+
+    /// The peer's relay id, when it is a tern relay that said so in its SETUP.
+    pub fn peer_relay(&self) -> Option<Bytes> {
+        lock(&self.peer_relay).clone()
+    }
+
+    fn negotiate_hops(&self) {
+        self.proto(|p| p.allow_parameter(hops::TERN_HOPS));
+        self.hops.store(true, Ordering::SeqCst);
     }
 
     /// A new driver-side name for a stream.
@@ -230,6 +259,22 @@ impl SessionShared {
     pub fn cancel_upstream(&self, track: TrackId) {
         if let Some(c) = lock(&self.upstream).remove(&track) {
             let _ = c.send(());
+        }
+    }
+
+    /// Remember how to withdraw an announcement we made to the peer.
+    pub fn add_announced(
+        &self,
+        namespace: crate::core::types::Namespace,
+        withdraw: oneshot::Sender<()>,
+    ) {
+        lock(&self.announced).insert(namespace, withdraw);
+    }
+
+    /// Withdraw an announcement (its task closes the PUBLISH_NAMESPACE stream).
+    pub fn withdraw(&self, namespace: &crate::core::types::Namespace) {
+        if let Some(w) = lock(&self.announced).remove(namespace) {
+            let _ = w.send(());
         }
     }
 
@@ -386,23 +431,12 @@ pub async fn run_with(
 }
 
 async fn drive(hub: &Arc<Hub>, s: &Arc<SessionShared>) -> anyhow::Result<()> {
-    // Our control stream: SETUP first.
-    let mut control = s.session.open_uni().await?;
-    let mut setup = Setup::default();
-    setup.set_moqt_implementation(concat!("tern/", env!("CARGO_PKG_VERSION")));
-    let control_id = s.new_stream_id();
-    let transmits = s.proto(
-        |p| -> Result<Vec<Transmit>, tern_moq::session::SessionError> {
-            p.open_control(control_id, setup)?;
-            Ok(std::iter::from_fn(|| p.poll_transmit()).collect())
-        },
-    )?;
-    for t in transmits {
-        if let Transmit::Write { data, .. } = t {
-            control.write_chunk(data).await?;
-        }
+    // A client sends its SETUP at once; a server answers the client's (so that it knows
+    // whether the peer is tern before offering the hop-list extension).
+    let server = s.proto(|p| p.role()) == Role::Server;
+    if !server {
+        send_setup(hub, s, false).await?;
     }
-    *s.control.lock().await = Some(control);
 
     let (setup_tx, setup_rx) = oneshot::channel::<()>();
     let setup_tx = Arc::new(Mutex::new(Some(setup_tx)));
@@ -420,6 +454,11 @@ async fn drive(hub: &Arc<Hub>, s: &Arc<SessionShared>) -> anyhow::Result<()> {
                 setup_rx = None;
                 if r.is_err() {
                     anyhow::bail!("control stream ended before SETUP");
+                }
+                if server {
+                    let tern = lock(&s.peer_setup_msg).as_ref().and_then(|p| p.moqt_implementation().cloned())
+                        .is_some_and(|i| i.starts_with(hops::TERN_IMPLEMENTATION_PREFIX));
+                    send_setup(hub, s, tern).await?;
                 }
             }
             uni = s.session.accept_uni() => {
@@ -463,6 +502,39 @@ async fn drive(hub: &Arc<Hub>, s: &Arc<SessionShared>) -> anyhow::Result<()> {
     }
 }
 
+/// Write our SETUP on a new control stream; `tern_relay` adds the hop-list option (only for a
+/// peer whose SETUP showed it is tern).
+async fn send_setup(
+    hub: &Arc<Hub>,
+    s: &Arc<SessionShared>,
+    tern_relay: bool,
+) -> anyhow::Result<()> {
+    let mut control = s.session.open_uni().await?;
+    let mut setup = Setup::default();
+    setup.set_moqt_implementation(concat!("tern/", env!("CARGO_PKG_VERSION")));
+    if tern_relay {
+        let id = hub.with_router(|r| r.relay_id().clone());
+        setup
+            .options
+            .set(hops::TERN_RELAY, tern_moq::coding::KvpValue::Bytes(id));
+        s.negotiate_hops();
+    }
+    let control_id = s.new_stream_id();
+    let transmits = s.proto(
+        |p| -> Result<Vec<Transmit>, tern_moq::session::SessionError> {
+            p.open_control(control_id, setup)?;
+            Ok(std::iter::from_fn(|| p.poll_transmit()).collect())
+        },
+    )?;
+    for t in transmits {
+        if let Transmit::Write { data, .. } = t {
+            control.write_chunk(data).await?;
+        }
+    }
+    *s.control.lock().await = Some(control);
+    Ok(())
+}
+
 /// A unidirectional stream from the peer: its control stream or a data stream.
 async fn uni_stream(
     hub: Arc<Hub>,
@@ -473,6 +545,17 @@ async fn uni_stream(
     match inbound.next(&s).await {
         Some(Event::Setup(setup)) => {
             tracing::debug!(session = s.id, ?setup, "peer SETUP");
+            // Our upstream answered with the hop-list option: it is a tern relay.
+            if s.proto(|p| p.role()) == Role::Client
+                && let Some(tern_moq::coding::KvpValue::Bytes(id)) =
+                    setup.options.get(hops::TERN_RELAY)
+                && !id.is_empty()
+                && id.len() <= hops::MAX_ID_LEN
+            {
+                *lock(&s.peer_relay) = Some(id.clone());
+                s.negotiate_hops();
+            }
+            *lock(&s.peer_setup_msg) = Some(setup);
             if let Some(tx) = lock(&setup_tx).take() {
                 let _ = tx.send(());
             }

@@ -198,6 +198,8 @@ pub struct Session {
     /// Request → its stream.
     requests: HashMap<RequestHandle, StreamId>,
     peer_request_ids: HashSet<u64>,
+    /// Parameter types outside draft-18 that an extension negotiated for this session allows.
+    extension_parameters: HashSet<u64>,
     next_request_id: u64,
     peer_control: Option<StreamId>,
     our_control: Option<StreamId>,
@@ -218,6 +220,7 @@ impl Session {
             streams: HashMap::new(),
             requests: HashMap::new(),
             peer_request_ids: HashSet::new(),
+            extension_parameters: HashSet::new(),
             next_request_id: match role {
                 Role::Client => 0,
                 Role::Server => 1,
@@ -275,6 +278,17 @@ impl Session {
         self.our_control = Some(stream);
         self.streams.insert(stream, StreamState::OurControl);
         self.write(stream, setup)
+    }
+
+    /// Which end of the session this is.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Accept Message Parameters of type `kind` from the peer (an extension both ends
+    /// negotiated); any other unknown parameter still closes the session.
+    pub fn allow_parameter(&mut self, kind: u64) {
+        self.extension_parameters.insert(kind);
     }
 
     /// Send GOAWAY on our control stream.

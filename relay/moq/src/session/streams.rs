@@ -106,9 +106,11 @@ fn check_request_id(s: &mut Session, id: u64) -> Result<(), SessionError> {
     Ok(())
 }
 
-fn check_parameters(m: &Message) -> Result<(), SessionError> {
+fn check_parameters(s: &Session, m: &Message) -> Result<(), SessionError> {
     if let Some(p) = parameters(m)
-        && let Some(unknown) = p.unknown().next()
+        && let Some(unknown) = p
+            .unknown()
+            .find(|p| !s.extension_parameters.contains(&p.kind))
     {
         return Err(SessionError::violation(format!(
             "unknown parameter {:#x} in {}",
@@ -216,7 +218,7 @@ fn feed(
                 .push(&data)
                 .map_err(|e| decode(e, "request stream"))?;
             while let Some(m) = reader.pop().map_err(|e| decode(e, "request stream"))? {
-                check_parameters(&m)?;
+                check_parameters(s, &m)?;
                 match *request {
                     None => {
                         let Some(id) =
