@@ -125,8 +125,17 @@ function parseCatalogFormat01(bytes) {
 function videoRenditions(c) {
   return c.tracks.filter((t) => t.role === "video").sort((a, b) => (b.height ?? 0) - (a.height ?? 0) || (b.bitrate ?? 0) - (a.bitrate ?? 0));
 }
-function audioTrack(c) {
-  return c.tracks.find((t) => t.role === "audio");
+var AUDIO_PREFERENCE = ["mp4a", "opus"];
+function audioRank(t) {
+  const i = AUDIO_PREFERENCE.indexOf(t.codec.split(".")[0].toLowerCase());
+  return i < 0 ? AUDIO_PREFERENCE.length : i;
+}
+function audioTracks(c) {
+  const audio = c.tracks.filter((t) => t.role === "audio");
+  if (audio.length === 0) return [];
+  const group = audio[0].altGroup;
+  const candidates = group === void 0 ? audio : audio.filter((t) => t.altGroup === group);
+  return candidates.map((t, i) => ({ t, i })).sort((a, b) => audioRank(a.t) - audioRank(b.t) || a.i - b.i).map(({ t }) => t);
 }
 function describe(t) {
   const parts = [];
@@ -1206,6 +1215,9 @@ var Pipeline = class {
     this.pickTrackInit(null);
     await this.checkSupport();
     if (this.closed) return;
+    if (this.track.role === "video" && this.player.stats.timing.videoSubscribe === null) {
+      this.player.stats.timing.videoSubscribe = performance.now();
+    }
     this.sub = await this.player.session().subscribe(this.player.namespace, this.track.name, {
       onObject: (o) => this.assembler.push(o),
       onEnd: (reason) => this.player.note(`${this.track.name}: ${reason}`),
@@ -1474,7 +1486,9 @@ var Player = class {
     lastFrameTime: 0,
     lastFrameTimestamp: 0,
     latencyMs: [],
+    latencyCount: 0,
     latencyUnknownFrames: 0,
+    timing: { connected: null, catalog: null, videoSubscribe: null, firstFrame: null },
     switches: 0,
     catchUps: 0,
     audioState: "none",
@@ -1536,33 +1550,59 @@ var Player = class {
         this.error(reason);
       }
     });
+    this.stats.timing.connected = performance.now();
     this.setState("catalog");
     this.catalog = await this.loadCatalog();
+    this.stats.timing.catalog = performance.now();
     const renditions = videoRenditions(this.catalog);
     this.stats.renditions = renditions.map((t) => t.name);
-    const audio = audioTrack(this.catalog);
-    if (renditions.length === 0 && !audio) throw new CatalogError("the catalog lists no video or audio track");
+    let audio = audioTracks(this.catalog);
+    const wantedAudio = this.options.audio ? this.catalog.tracks.find((t) => t.name === this.options.audio) : void 0;
+    if (this.options.audio && (!wantedAudio || wantedAudio.role !== "audio")) this.note(`no audio track ${this.options.audio}`);
+    else if (wantedAudio) audio = [wantedAudio, ...audio.filter((t) => t !== wantedAudio)];
+    if (renditions.length === 0 && audio.length === 0) throw new CatalogError("the catalog lists no video or audio track");
     this.setState("starting");
     requestAnimationFrame(() => this.render());
     const starts = [];
     if (renditions.length > 0) {
-      const first = this.autoChoice(renditions);
+      const wanted = this.options.rendition ? renditions.find((t) => t.name === this.options.rendition) : void 0;
+      if (this.options.rendition && !wanted) this.note(`no video track ${this.options.rendition}; auto mode`);
+      if (wanted) this.stats.mode = "manual";
+      const first = wanted ?? this.autoChoice(renditions);
       this.video = new VideoPipeline(this, first);
       this.stats.rendition = first.name;
       starts.push(this.video.start((t) => this.loadInit(t), true, 2));
     }
-    if (audio) {
-      this.stats.audioTrack = audio.name;
-      this.audio = new AudioPipeline(this, audio);
+    if (audio.length > 0) {
       this.setupAudio();
       starts.push(
-        this.audio.start((t) => this.loadInit(t), true, 1).catch((e) => {
+        this.startAudio(audio).catch((e) => {
           this.error(`audio: ${errorText(e)}`);
         })
       );
     }
     await Promise.all(starts);
     this.setState("playing");
+  }
+  /** Play the first of `candidates` (best first) whose codec this browser decodes. */
+  async startAudio(candidates) {
+    for (let i = 0; i < candidates.length; i++) {
+      const track = candidates[i];
+      const pipeline = new AudioPipeline(this, track);
+      this.audio = pipeline;
+      this.stats.audioTrack = track.name;
+      try {
+        await pipeline.start((t) => this.loadInit(t), true, 1);
+        if (i > 0) this.note(`audio: playing ${track.name} (${track.codec})`);
+        return;
+      } catch (e) {
+        pipeline.close();
+        this.audio = null;
+        this.stats.audioTrack = null;
+        if (!(e instanceof UnsupportedCodec) || i === candidates.length - 1) throw e;
+        this.note(`audio: ${errorText(e)}; trying ${candidates[i + 1].name}`);
+      }
+    }
   }
   stop() {
     this.stopped = true;
@@ -1769,12 +1809,14 @@ var Player = class {
     s.height = h;
     s.framesDrawn += 1;
     s.lastFrameTime = performance.now();
+    if (s.timing.firstFrame === null) s.timing.firstFrame = s.lastFrameTime;
     s.lastFrameTimestamp = frame.timestamp;
     s.drawnByRendition[pipeline.track.name] = (s.drawnByRendition[pipeline.track.name] ?? 0) + 1;
     if (q.publishedMs === null) {
       s.latencyUnknownFrames += 1;
     } else {
       s.latencyMs.push(performance.timeOrigin + performance.now() - q.publishedMs);
+      s.latencyCount += 1;
       if (s.latencyMs.length > LATENCY_SAMPLES) s.latencyMs.shift();
     }
     frame.close();
@@ -1889,7 +1931,13 @@ async function loadConfig() {
   if (fp && fp.ok) fingerprint = (await fp.text()).trim() || null;
   const ns = params.get("namespace") ?? config.namespace;
   const namespace = Array.isArray(ns) ? ns : String(ns).split("/").filter((f) => f.length > 0);
-  return { relay: params.get("relay") ?? config.relay, namespace, fingerprint };
+  return {
+    relay: params.get("relay") ?? config.relay,
+    namespace,
+    fingerprint,
+    rendition: params.get("rendition"),
+    audio: params.get("audio")
+  };
 }
 async function main() {
   const canvas = $("video");

@@ -1,7 +1,9 @@
 // The player page (player.html): reads /config.json and /fingerprint from the server that
 // served it, plays the broadcast, shows what happens and exposes it on `window.ternPlayer`.
 //
-// Query parameters override the configuration: `?namespace=live/demo&relay=https://host:port`.
+// Query parameters override the configuration: `?namespace=live/demo&relay=https://host:port`;
+// `?rendition=video-240p` starts on that video track (manual mode), `?audio=audio-opus` plays that
+// audio track.
 
 import { describe, videoRenditions } from './catalog';
 import { Player, PlayerStats, UnsupportedCodec } from './player';
@@ -29,7 +31,13 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-async function loadConfig(): Promise<{ relay: string; namespace: string[]; fingerprint: string | null }> {
+async function loadConfig(): Promise<{
+  relay: string;
+  namespace: string[];
+  fingerprint: string | null;
+  rendition: string | null;
+  audio: string | null;
+}> {
   const params = new URLSearchParams(location.search);
   let config: PageConfig;
   try {
@@ -42,7 +50,13 @@ async function loadConfig(): Promise<{ relay: string; namespace: string[]; finge
   if (fp && fp.ok) fingerprint = (await fp.text()).trim() || null;
   const ns = params.get('namespace') ?? config.namespace;
   const namespace = Array.isArray(ns) ? ns : String(ns).split('/').filter((f) => f.length > 0);
-  return { relay: params.get('relay') ?? config.relay, namespace, fingerprint };
+  return {
+    relay: params.get('relay') ?? config.relay,
+    namespace,
+    fingerprint,
+    rendition: params.get('rendition'),
+    audio: params.get('audio'),
+  };
 }
 
 async function main(): Promise<void> {

@@ -8,7 +8,7 @@ import {
   Catalog,
   CatalogError,
   CatalogTrack,
-  audioTrack,
+  audioTracks,
   parseCatalogFormat01,
   parseMsf,
   videoRenditions,
@@ -44,8 +44,15 @@ export interface PlayerStats {
   lastFrameTimestamp: number;
   /** Glass-to-glass latency samples (ms): wall clock at draw minus the `prft` publish stamp. */
   latencyMs: number[];
+  /** Latency samples taken since the start (`latencyMs` keeps the last ones). */
+  latencyCount: number;
   /** Frames drawn without a publish stamp (latency unknown). */
   latencyUnknownFrames: number;
+  /**
+   * When things happened, performance.now() ms (null until they do): the session is up, the
+   * catalog arrived, the first video SUBSCRIBE was sent, the first frame was drawn.
+   */
+  timing: { connected: number | null; catalog: number | null; videoSubscribe: number | null; firstFrame: number | null };
   switches: number;
   catchUps: number;
   audioState: string;
@@ -62,6 +69,10 @@ export interface PlayerOptions {
   fingerprint: string | null;
   namespace: string[];
   canvas: HTMLCanvasElement;
+  /** Start on this video track (manual mode) rather than in auto mode. */
+  rendition?: string | null;
+  /** Play this audio track rather than the preferred one (AAC, else Opus, else the first). */
+  audio?: string | null;
   /** Called when something worth showing changed. */
   onChange?: () => void;
 }
@@ -180,6 +191,9 @@ abstract class Pipeline {
     this.pickTrackInit(null);
     await this.checkSupport();
     if (this.closed) return;
+    if (this.track.role === 'video' && this.player.stats.timing.videoSubscribe === null) {
+      this.player.stats.timing.videoSubscribe = performance.now();
+    }
     this.sub = await this.player.session().subscribe(this.player.namespace, this.track.name, {
       onObject: (o) => this.assembler.push(o),
       onEnd: (reason) => this.player.note(`${this.track.name}: ${reason}`),
@@ -482,7 +496,9 @@ export class Player {
     lastFrameTime: 0,
     lastFrameTimestamp: 0,
     latencyMs: [],
+    latencyCount: 0,
     latencyUnknownFrames: 0,
+    timing: { connected: null, catalog: null, videoSubscribe: null, firstFrame: null },
     switches: 0,
     catchUps: 0,
     audioState: 'none',
@@ -557,27 +573,33 @@ export class Player {
         this.error(reason);
       }
     });
+    this.stats.timing.connected = performance.now();
     this.setState('catalog');
     this.catalog = await this.loadCatalog();
+    this.stats.timing.catalog = performance.now();
     const renditions = videoRenditions(this.catalog);
     this.stats.renditions = renditions.map((t) => t.name);
-    const audio = audioTrack(this.catalog);
-    if (renditions.length === 0 && !audio) throw new CatalogError('the catalog lists no video or audio track');
+    let audio = audioTracks(this.catalog);
+    const wantedAudio = this.options.audio ? this.catalog.tracks.find((t) => t.name === this.options.audio) : undefined;
+    if (this.options.audio && (!wantedAudio || wantedAudio.role !== 'audio')) this.note(`no audio track ${this.options.audio}`);
+    else if (wantedAudio) audio = [wantedAudio, ...audio.filter((t) => t !== wantedAudio)];
+    if (renditions.length === 0 && audio.length === 0) throw new CatalogError('the catalog lists no video or audio track');
     this.setState('starting');
     requestAnimationFrame(() => this.render());
     const starts: Promise<void>[] = [];
     if (renditions.length > 0) {
-      const first = this.autoChoice(renditions);
+      const wanted = this.options.rendition ? renditions.find((t) => t.name === this.options.rendition) : undefined;
+      if (this.options.rendition && !wanted) this.note(`no video track ${this.options.rendition}; auto mode`);
+      if (wanted) this.stats.mode = 'manual';
+      const first = wanted ?? this.autoChoice(renditions);
       this.video = new VideoPipeline(this, first);
       this.stats.rendition = first.name;
       starts.push(this.video.start((t) => this.loadInit(t), true, 2));
     }
-    if (audio) {
-      this.stats.audioTrack = audio.name;
-      this.audio = new AudioPipeline(this, audio);
+    if (audio.length > 0) {
       this.setupAudio();
       starts.push(
-        this.audio.start((t) => this.loadInit(t), true, 1).catch((e) => {
+        this.startAudio(audio).catch((e) => {
           // Video plays on without audio.
           this.error(`audio: ${errorText(e)}`);
         }),
@@ -585,6 +607,27 @@ export class Player {
     }
     await Promise.all(starts);
     this.setState('playing');
+  }
+
+  /** Play the first of `candidates` (best first) whose codec this browser decodes. */
+  private async startAudio(candidates: CatalogTrack[]): Promise<void> {
+    for (let i = 0; i < candidates.length; i++) {
+      const track = candidates[i];
+      const pipeline = new AudioPipeline(this, track);
+      this.audio = pipeline;
+      this.stats.audioTrack = track.name;
+      try {
+        await pipeline.start((t) => this.loadInit(t), true, 1);
+        if (i > 0) this.note(`audio: playing ${track.name} (${track.codec})`);
+        return;
+      } catch (e) {
+        pipeline.close();
+        this.audio = null;
+        this.stats.audioTrack = null;
+        if (!(e instanceof UnsupportedCodec) || i === candidates.length - 1) throw e;
+        this.note(`audio: ${errorText(e)}; trying ${candidates[i + 1].name}`);
+      }
+    }
   }
 
   stop(): void {
@@ -813,12 +856,14 @@ export class Player {
     s.height = h;
     s.framesDrawn += 1;
     s.lastFrameTime = performance.now();
+    if (s.timing.firstFrame === null) s.timing.firstFrame = s.lastFrameTime;
     s.lastFrameTimestamp = frame.timestamp;
     s.drawnByRendition[pipeline.track.name] = (s.drawnByRendition[pipeline.track.name] ?? 0) + 1;
     if (q.publishedMs === null) {
       s.latencyUnknownFrames += 1;
     } else {
       s.latencyMs.push(performance.timeOrigin + performance.now() - q.publishedMs);
+      s.latencyCount += 1;
       if (s.latencyMs.length > LATENCY_SAMPLES) s.latencyMs.shift();
     }
     frame.close();

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 
 import { GroupAssembler } from '../src/assembler';
-import { parseCatalogFormat01, parseMsf, videoRenditions } from '../src/catalog';
+import { audioTracks, parseCatalogFormat01, parseMsf, videoRenditions } from '../src/catalog';
 import { ntpToUnixMs, parseChunk, parseInit } from '../src/mp4';
 import { MoqObject, decodeVarint, encodeVarint } from '../src/wire';
 
@@ -147,6 +147,30 @@ test('MSF catalog: tracks, roles, initData; delta updates', () => {
   assert.deepEqual(
     videoRenditions(d).map((t) => t.name),
     ['video-1080p', 'video-240p'],
+  );
+});
+
+test('audio: AAC before Opus before the rest, within the first audio track\'s alternate group', () => {
+  const c = parseMsf(
+    enc({
+      version: 1,
+      tracks: [
+        { name: 'video-360p', role: 'video', codec: 'avc1.64001e', height: 360, altGroup: 1 },
+        { name: 'audio-opus', role: 'audio', codec: 'opus', altGroup: 2 },
+        { name: 'audio-flac', role: 'audio', codec: 'flac', altGroup: 2 },
+        { name: 'audio-aac', role: 'audio', codec: 'mp4a.40.2', altGroup: 2 },
+        { name: 'commentary', role: 'audio', codec: 'mp4a.40.2', altGroup: 3 },
+      ],
+    }),
+  );
+  assert.deepEqual(
+    audioTracks(c).map((t) => t.name),
+    ['audio-aac', 'audio-opus', 'audio-flac'],
+  );
+  const opusOnly = parseMsf(enc({ version: 1, tracks: [{ name: 'a', role: 'audio', codec: 'opus' }] }));
+  assert.deepEqual(
+    audioTracks(opusOnly).map((t) => t.name),
+    ['a'],
   );
 });
 
