@@ -5,8 +5,9 @@
 // env: CHROMIUM (default /usr/bin/chromium)
 //
 // stdout, one line each:
-//   STATUS {json}  every 200 ms: window.ternPlayer without its log and latency ring, plus
-//                  `latencyMedianMs` (median of the last 30 samples) and `now` (Date.now())
+//   STATUS {json}  every 200 ms: window.ternPlayer without its latency ring, its log cut to
+//                  the last 12 lines (`logTail`), plus `latencyMedianMs` (median of the last 30
+//                  samples), `now` (Date.now()) and `perfNow` (the page's performance.now())
 //   REPLY {json}   the answer to a command: {"id": N, "ok": bool, "value": ...}
 //   FINAL {json}   once, at the end: the whole player state, log, console, page errors
 // stdin, one JSON command per line:
@@ -71,6 +72,8 @@ async function status() {
     const recent = latencyMs.slice(-30).sort((a, b) => a - b);
     rest.latencyMedianMs = recent.length ? recent[recent.length >> 1] : null;
     rest.now = Date.now();
+    rest.perfNow = performance.now();
+    rest.logTail = log.slice(-12);
     return rest;
   });
 }

@@ -89,17 +89,18 @@ impl Relay {
     /// Start `tern relay --bind 127.0.0.1:0` plus `extra` args; waits for its banner (≤ 30 s).
     pub fn start(extra: &[&str]) -> Self {
         let mut cmd = Command::new(tern());
-        cmd.args([
-            "relay",
-            "--bind",
-            "127.0.0.1:0",
-            "--admin-bind",
-            "127.0.0.1:0",
-        ])
-        .args(extra)
-        .env("TERN_LOG_LEVEL", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+        cmd.args(["relay", "--bind", "127.0.0.1:0"]);
+        Self::start_cmd(cmd, extra)
+    }
+
+    /// Start the relay as `cmd` (a `tern relay --bind ...` command, possibly wrapped, e.g. in
+    /// `ip netns exec`) plus `extra` args; waits for its banner (≤ 30 s).
+    pub fn start_cmd(mut cmd: Command, extra: &[&str]) -> Self {
+        cmd.args(["--admin-bind", "127.0.0.1:0"])
+            .args(extra)
+            .env("TERN_LOG_LEVEL", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
         let mut guard = ChildGuard::spawn("tern relay", &mut cmd);
         let stdout = guard.child.stdout.take().expect("stdout");
         let (tx, rx) = mpsc::channel();

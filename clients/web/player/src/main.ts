@@ -3,7 +3,7 @@
 //
 // Query parameters override the configuration: `?namespace=live/demo&relay=https://host:port`;
 // `?rendition=video-240p` starts on that video track (manual mode), `?audio=audio-opus` plays that
-// audio track.
+// audio track, `?latency=300` sets the playout delay target (ms).
 
 import { describe, videoRenditions } from './catalog';
 import { Player, PlayerStats, UnsupportedCodec } from './player';
@@ -37,6 +37,7 @@ async function loadConfig(): Promise<{
   fingerprint: string | null;
   rendition: string | null;
   audio: string | null;
+  latencyMs: number | null;
 }> {
   const params = new URLSearchParams(location.search);
   let config: PageConfig;
@@ -56,6 +57,7 @@ async function loadConfig(): Promise<{
     fingerprint,
     rendition: params.get('rendition'),
     audio: params.get('audio'),
+    latencyMs: params.has('latency') ? Number(params.get('latency')) : null,
   };
 }
 
@@ -87,6 +89,13 @@ async function main(): Promise<void> {
         : s.framesDrawn > 0
           ? 'unknown (the objects carry no prft publish stamp)'
           : '-';
+    const abr = s.abr;
+    const decision = abr?.decisions[abr.decisions.length - 1];
+    $('abr').textContent = abr
+      ? `${s.mode} · received ${(abr.throughputBps / 1000).toFixed(0)} kbit/s · lag +${abr.lagExcessMs.toFixed(0)} ms` +
+        (abr.probe ? ` · probe ${(abr.probe.spareBps / 1000).toFixed(0)} kbit/s spare` : '') +
+        (decision ? ` · last: → ${decision.to} (${decision.reason})` : '')
+      : s.mode;
     $('audio').textContent = s.audioTrack
       ? `${s.audioTrack}${s.audioCodec ? ` · ${s.audioCodec}` : ''} · ${s.audioState} · ${s.audioSamplesPlayed} samples played`
       : 'none';
@@ -100,7 +109,7 @@ async function main(): Promise<void> {
       picker.replaceChildren();
       const auto = document.createElement('option');
       auto.value = 'auto';
-      auto.textContent = 'auto (largest)';
+      auto.textContent = 'auto';
       picker.append(auto);
       for (const t of videoRenditions(player.catalog)) {
         const o = document.createElement('option');
