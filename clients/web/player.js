@@ -1558,6 +1558,7 @@ var SEAM_WINDOW_MS = 1e3;
 var PRIORITY_AUDIO = 1;
 var PRIORITY_VIDEO = 2;
 var OBJECT_OVERHEAD_BYTES = 150;
+var PRIORITY_DVR = 3;
 var PRIORITY_PROBE = 255;
 var MediaClock = class {
   started = false;
@@ -1568,6 +1569,8 @@ var MediaClock = class {
   lastAudioTime = -1;
   lastAudioChange = 0;
   audio = null;
+  /** Held at this media time (paused, or waiting for a seek's media), or null. */
+  frozen = null;
   /** The AudioContext runs and its clock advances (a context without an output may not). */
   audioRunning() {
     if (!this.audio || this.audio.state !== "running") return false;
@@ -1582,6 +1585,7 @@ var MediaClock = class {
   /** Media time now, in µs. */
   now() {
     if (!this.started) return 0;
+    if (this.frozen !== null) return this.frozen;
     const running = this.audioRunning();
     if (running !== this.onAudio) this.rebase(this.rawNow(), running);
     return this.rawNow();
@@ -1599,11 +1603,17 @@ var MediaClock = class {
   /** Play `media` now (start, or jump). */
   set(media) {
     this.started = true;
+    this.frozen = null;
     this.rebase(media, this.audioRunning());
+  }
+  /** Hold at `media` (the current time by default) until the next `set`. */
+  freeze(media = this.now()) {
+    this.started = true;
+    this.frozen = media;
   }
   /** The AudioContext time at which media time `media` plays, or null when not on audio. */
   audioTimeFor(media) {
-    if (!this.started || !this.audio) return null;
+    if (!this.started || !this.audio || this.frozen !== null) return null;
     this.now();
     if (!this.onAudio) return null;
     return this.baseAudio + (media - this.baseMedia) / US;
@@ -1638,6 +1648,8 @@ var Pipeline = class {
   newest = -Infinity;
   /** Media time (µs) of the first sample of the first group played. */
   firstTimestamp = null;
+  /** Fed from FETCHes (the past): decoding waits for the decoder instead of skipping ahead. */
+  paced = false;
   /** Bytes and objects (largest Object ID + 1) received of each recent live group (for probes: groups the relay has cached). */
   groupBytes = /* @__PURE__ */ new Map();
   groupObjects = /* @__PURE__ */ new Map();
@@ -1679,6 +1691,17 @@ var Pipeline = class {
     });
     if (this.closed) this.sub.close();
   }
+  /** Load the init segment and check the codec, for a pipeline fed by `feed` (FETCHes). */
+  async prepare(loadInit) {
+    this.init = await loadInit(this.track);
+    this.pickTrackInit(null);
+    await this.checkSupport();
+  }
+  /** An object from a FETCH. */
+  feed(o) {
+    this.paced = true;
+    if (!this.closed) this.assembler.push(o);
+  }
   receive(o) {
     if (!o.fetched) {
       this.player.arrived(o, this.track.role === "audio");
@@ -1716,7 +1739,10 @@ var Pipeline = class {
       const t = this.trackInit;
       const timestamp = Math.round(s.pts * US / t.timescale);
       const duration = Math.round(s.duration * US / t.timescale);
-      if (i === 0 && !o.fetched && this.track.role === "video") this.player.videoArrived(o.receivedAt, timestamp);
+      if (i === 0 && !o.fetched && this.track.role === "video") {
+        this.player.videoArrived(o.receivedAt, timestamp);
+        if (groupStart) this.player.groupStarted(o.group, timestamp);
+      }
       if (duration > 0) this.frameDuration = duration;
       const key = s.sync;
       if (this.firstTimestamp === null) this.firstTimestamp = timestamp;
@@ -1737,6 +1763,8 @@ var VideoPipeline = class extends Pipeline {
   needKey = true;
   /** Set when this pipeline replaces another: media time from which it is drawn. */
   cutover = null;
+  /** How early its first frame from the cutover on was decoded before it was due (ms). */
+  readyMs = null;
   codec = null;
   async checkSupport() {
     const t = this.trackInit;
@@ -1774,7 +1802,16 @@ var VideoPipeline = class extends Pipeline {
       await this.configure(t, codec);
     }
     const decoder = this.decoder;
-    if (decoder.decodeQueueSize > 90) {
+    if (this.paced) {
+      while (decoder.decodeQueueSize >= 16 && decoder.state === "configured" && !this.closed) {
+        await new Promise((r) => {
+          const done = () => r();
+          decoder.addEventListener("dequeue", done, { once: true });
+          setTimeout(done, 20);
+        });
+      }
+      if (this.closed || decoder.state !== "configured") return;
+    } else if (decoder.decodeQueueSize > 90) {
       this.needKey = true;
       this.player.note(`${this.track.name}: decoder behind, waiting for the next keyframe`);
       return;
@@ -1859,11 +1896,28 @@ var AudioPipeline = class extends Pipeline {
     }
     this.decoder.decode(new EncodedAudioChunk({ type: "key", timestamp, duration, data }));
   }
+  /** Decoded audio held until the clock runs (a seek waiting for its media). */
+  waiting = [];
+  /** Play the audio held while the clock waited. */
+  release() {
+    const held = this.waiting;
+    this.waiting = [];
+    for (const d of held) this.schedule(d);
+  }
+  /** Decoder output. */
   play(d) {
+    this.player.stats.audioChunksDecoded += 1;
+    if (!this.closed && this.player.holdAudio(this)) {
+      this.waiting.push(d);
+      if (this.waiting.length > 400) this.waiting.shift()?.close();
+      return;
+    }
+    this.schedule(d);
+  }
+  schedule(d) {
     const stats = this.player.stats;
     try {
-      stats.audioChunksDecoded += 1;
-      if (this.closed) return;
+      if (this.closed || !this.player.audible(this)) return;
       this.player.mediaStarted(d.timestamp);
       const ctx = this.player.audioContext();
       const when = this.player.clock.audioTimeFor(d.timestamp);
@@ -1919,6 +1973,8 @@ var AudioPipeline = class extends Pipeline {
   close() {
     super.close();
     this.flush();
+    for (const d of this.waiting) d.close();
+    this.waiting = [];
     if (this.decoder && this.decoder.state !== "closed") this.decoder.close();
   }
 };
@@ -1963,6 +2019,10 @@ var Player = class {
     switches: 0,
     switchLog: [],
     abr: null,
+    playback: "live",
+    behindLiveMs: null,
+    seeks: 0,
+    dvrGroupsFetched: 0,
     catchUps: 0,
     audioState: "none",
     audioChunksDecoded: 0,
@@ -1994,6 +2054,11 @@ var Player = class {
    * whose link is full may be slow to give.
    */
   held = /* @__PURE__ */ new Map();
+  dvr = null;
+  /** Live groups seen: media time (µs) of their first video frame, objects of video and audio. */
+  groupsSeen = /* @__PURE__ */ new Map();
+  /** Media time (µs) of the frame on screen when paused. */
+  pausedAt = null;
   heldRetryAt = /* @__PURE__ */ new Map();
   /** The switch in progress: when it was asked for and why. */
   switchAskedAt = 0;
@@ -2002,6 +2067,8 @@ var Player = class {
   lastDraw = null;
   /** Gaps between drawn frames (ms) of the last seconds, by when they ended. */
   drawGaps = [];
+  /** Decoded frames passed over (late) since the last frame drawn. */
+  skippedSinceDraw = 0;
   session() {
     if (!this.moq) throw new Error("not connected");
     return this.moq;
@@ -2117,6 +2184,169 @@ var Player = class {
   /** A live object arrived (any track the player subscribed to). */
   arrived(o, audio) {
     this.abr.onBytes(o.receivedAt, o.payload.length, audio);
+    const g = this.seen(o.group);
+    if (audio) g.audio = Math.max(g.audio, o.object + 1);
+    else g.video = Math.max(g.video, o.object + 1);
+  }
+  /** A live video group started at media time `timestamp` (µs). */
+  groupStarted(group, timestamp) {
+    this.seen(group).start = timestamp;
+  }
+  seen(group) {
+    let g = this.groupsSeen.get(group);
+    if (!g) {
+      g = { start: null, video: 0, audio: 0 };
+      this.groupsSeen.set(group, g);
+      if (this.groupsSeen.size > 120) this.groupsSeen.delete(Math.min(...this.groupsSeen.keys()));
+    }
+    return g;
+  }
+  // -------------------------------------------------------------------------
+  // Pause, the past (DVR), live.
+  /** Whether `p`'s decoded audio is to be kept until the clock runs (a seek waiting for its media). */
+  holdAudio(p) {
+    return !!this.dvr && p === this.dvr.audio && this.dvr.waiting;
+  }
+  /** Whether `p`'s audio is to be heard now. */
+  audible(p) {
+    const playback = this.stats.playback;
+    if (p === this.audio) return playback === "live";
+    return playback === "dvr" && p === this.dvr?.audio && !this.dvr.waiting;
+  }
+  /** Hold the picture; the sound stops. `play()` goes on from here. */
+  pause() {
+    if (this.stats.playback === "paused" || !this.clock.started) return;
+    this.pausedAt = this.lastDraw?.ts ?? this.clock.now();
+    this.stopDvr();
+    this.clock.freeze(this.pausedAt);
+    this.audio?.flush();
+    this.stats.playback = "paused";
+    this.note(`paused at media time ${(this.pausedAt / US).toFixed(3)} s`);
+  }
+  /** After a pause: play on from where it stopped (from the relay's cache). */
+  play() {
+    if (this.stats.playback !== "paused") return;
+    void this.seek(this.pausedAt ?? this.clock.now());
+  }
+  /** Go `seconds` back from the picture on screen (within what the relay keeps). */
+  rewind(seconds) {
+    const from = this.lastDraw?.ts ?? this.clock.now();
+    void this.seek(from - seconds * US);
+  }
+  /** Back to live: the newest media, the target delay behind. */
+  live() {
+    if (this.stats.playback === "live") return;
+    this.stopDvr();
+    this.dropQueue();
+    this.audio?.flush();
+    const newest = Math.max(this.video?.newest ?? -Infinity, this.audio?.newest ?? -Infinity);
+    this.lastDraw = null;
+    this.stats.playback = "live";
+    if (Number.isFinite(newest)) this.clock.set(newest - this.targetUs());
+    this.note("live");
+  }
+  dropQueue() {
+    for (const q of this.queue) this.skip(q);
+    this.queue = [];
+  }
+  stopDvr() {
+    const d = this.dvr;
+    if (!d) return;
+    d.stopped = true;
+    for (const f of d.fetches) f.cancel();
+    d.video?.close();
+    d.audio?.close();
+    this.dvr = null;
+    this.dropQueue();
+  }
+  /**
+   * Play from media time `target` (µs): decode from the start of the live group that holds it
+   * (FETCHed from the relay's cache, video and audio), hold the clock until that media is
+   * decoded, then fetch group after group ahead of the playhead. Near live it goes live.
+   */
+  async seek(target) {
+    const video = this.video;
+    if (!video) return;
+    const liveAt = Math.max(video.newest, this.audio?.newest ?? -Infinity);
+    const groups = [...this.groupsSeen.entries()].filter(([, g]) => g.start !== null).sort((a, b) => a[0] - b[0]);
+    if (groups.length === 0 || target >= liveAt - this.targetUs()) {
+      this.live();
+      return;
+    }
+    let start = groups[0];
+    for (const g of groups) if (g[1].start <= target) start = g;
+    if (start[1].start > target) {
+      this.note(`media from ${(target / US).toFixed(3)} s is older than what this page saw; from ${(start[1].start / US).toFixed(3)} s`);
+      target = start[1].start;
+    }
+    this.stopDvr();
+    this.audio?.flush();
+    const d = {
+      video: new VideoPipeline(this, video.track),
+      audio: this.audio ? new AudioPipeline(this, this.audio.track) : null,
+      target,
+      liveAt,
+      waiting: true,
+      last: null,
+      first: start[0],
+      stopped: false,
+      fetches: []
+    };
+    this.dvr = d;
+    this.stats.playback = "dvr";
+    this.stats.seeks += 1;
+    this.lastDraw = null;
+    this.clock.freeze(target);
+    this.note(`to media time ${(target / US).toFixed(3)} s: from group ${start[0]} of ${video.track.name}`);
+    try {
+      await Promise.all([d.video?.prepare((t) => this.loadInit(t)), d.audio?.prepare((t) => this.loadInit(t))]);
+      await this.dvrFeed(d);
+    } catch (e) {
+      if (this.dvr === d) {
+        this.note(`playing the past: ${errorText(e)}; live again`);
+        this.live();
+      }
+    }
+  }
+  /** Fetch the next complete group while less than 1.5 s of media are fetched ahead of the playhead. */
+  async dvrFeed(d) {
+    while (!d.stopped && !this.stopped) {
+      const later = [...this.groupsSeen.keys()].filter((g) => d.last === null ? g >= d.first : g > d.last).sort((a, b) => a - b);
+      const fetchedTo = d.last === null ? null : this.groupsSeen.get(later[0])?.start ?? null;
+      const ahead = fetchedTo === null ? 0 : fetchedTo - Math.max(this.clock.now(), d.target);
+      if (ahead > 1.5 * US) {
+        await sleep(100);
+        continue;
+      }
+      if (later.length < 2) {
+        if (!d.waiting && ahead < 3e5) {
+          this.note("caught up with live");
+          this.live();
+          return;
+        }
+        await sleep(200);
+        continue;
+      }
+      const group = later[0];
+      const seen = this.groupsSeen.get(group);
+      const one = async (p, objects) => {
+        if (!p) return;
+        const r = await this.session().fetch(
+          this.namespace,
+          p.track.name,
+          { group, object: 0 },
+          { group, object: objects },
+          { priority: PRIORITY_DVR, onObject: (o) => p.feed(o) }
+        );
+        d.fetches.push(r);
+        if (d.stopped) r.cancel();
+        await r.done;
+        d.fetches = d.fetches.filter((f) => f !== r);
+      };
+      await Promise.all([one(d.video, seen.video), one(d.audio, seen.audio)]);
+      d.last = group;
+      this.stats.dvrGroupsFetched += 1;
+    }
   }
   /** A live video object with media time `timestamp` (µs) arrived at `at` (performance.now()). */
   videoArrived(at, timestamp) {
@@ -2135,7 +2365,9 @@ var Player = class {
     if (this.stopped || !this.video) return;
     const now = performance.now();
     const newest = Math.max(this.video.newest, this.nextVideo?.newest ?? -Infinity);
-    const bufferMs = this.clock.started && Number.isFinite(newest) ? (newest - this.clock.now()) / 1e3 : null;
+    const ahead = this.clock.started && Number.isFinite(newest) ? (newest - this.clock.now()) / 1e3 : null;
+    this.stats.behindLiveMs = ahead;
+    const bufferMs = this.stats.playback === "live" ? ahead : null;
     const current = this.nextVideo?.track.name ?? this.video.track.name;
     const busy = this.nextVideo !== null || this.stats.mode !== "auto";
     const audioBps = this.audio ? (this.audio.track.bitrate ?? 64e3) + 47 * 8 * OBJECT_OVERHEAD_BYTES : 0;
@@ -2300,8 +2532,8 @@ var Player = class {
     }
   }
   /**
-   * Subscribe to `track` with a Joining FETCH and wait (bounded) for its first object with a
-   * payload. Later objects go to `later`.
+   * Subscribe to `track` (a catalog or an init track) from its start and wait (bounded) for its
+   * first object with a payload. Later objects go to `later`.
    */
   async firstObject(track, later, timeoutMs = 1e4) {
     let resolve = () => {
@@ -2309,7 +2541,7 @@ var Player = class {
     const got = new Promise((r) => resolve = r);
     let first = null;
     const sub = await this.session().subscribe(this.namespace, track, {
-      joiningFetch: true,
+      filter: { kind: "from", group: 0 },
       priority: 0,
       onObject: (o) => {
         if (o.status !== 0 || o.payload.length === 0) return;
@@ -2392,15 +2624,31 @@ var Player = class {
   }
   videoFrame(p, frame, info) {
     this.stats.framesDecoded += 1;
+    const live = p === this.video || p === this.nextVideo;
+    if (live && this.stats.playback !== "live") {
+      if (p === this.nextVideo && p.cutover !== null && frame.timestamp >= p.cutover) this.finishSwitch(null, performance.now(), frame.timestamp);
+      frame.close();
+      return;
+    }
     if (p === this.video && this.nextVideo?.cutover != null && frame.timestamp >= this.nextVideo.cutover) {
       frame.close();
       return;
     }
-    if (p !== this.video && p !== this.nextVideo) {
+    const dvr = this.dvr;
+    if (!live && (!dvr || p !== dvr.video)) {
       frame.close();
       return;
     }
+    if (dvr && p === dvr.video && dvr.waiting && frame.timestamp + p.frameDuration > dvr.target) {
+      dvr.waiting = false;
+      this.clock.set(dvr.target);
+      dvr.audio?.release();
+      this.note(`playing ${((dvr.liveAt - dvr.target) / US).toFixed(1)} s behind live`);
+    }
     this.mediaStarted(frame.timestamp);
+    if (p === this.nextVideo && p.readyMs === null && p.cutover !== null && frame.timestamp >= p.cutover) {
+      p.readyMs = (frame.timestamp - this.clock.now()) / 1e3;
+    }
     const entry = { frame, pipeline: p, publishedMs: info.publishedMs, group: info.group };
     if (this.stats.framesDrawn === 0 && p === this.video) {
       this.draw(entry);
@@ -2419,13 +2667,16 @@ var Player = class {
     if (this.stopped) return;
     requestAnimationFrame(() => this.render());
     if (!this.clock.started) return;
-    this.catchUp();
+    if (this.stats.playback === "live") this.catchUp();
     const latencyUs = this.audioCtx && this.audioCtx.state === "running" ? outputLatency(this.audioCtx) : 0;
     const now = this.clock.now() - latencyUs;
     let pick = null;
     const floor = this.lastDraw?.ts ?? -Infinity;
     while (this.queue.length > 0 && this.queue[0].frame.timestamp <= now) {
-      if (pick) this.skip(pick);
+      if (pick) {
+        this.skip(pick);
+        this.skippedSinceDraw += 1;
+      }
       pick = this.queue.shift();
       if (pick.frame.timestamp <= floor) {
         this.skip(pick);
@@ -2451,7 +2702,13 @@ var Player = class {
     const { frame, pipeline } = q;
     const drawnAt = performance.now();
     const prev = this.lastDraw;
-    if (prev) this.drawGap(drawnAt, drawnAt - prev.t);
+    const skipped = this.skippedSinceDraw;
+    this.skippedSinceDraw = 0;
+    if (prev) {
+      const raw = drawnAt - prev.t;
+      const hole = skipped === 0 ? Math.max(0, (frame.timestamp - prev.ts - pipeline.frameDuration) / 1e3) : 0;
+      this.drawGap(drawnAt, raw - hole, raw);
+    }
     this.lastDraw = { t: drawnAt, ts: frame.timestamp, group: q.group };
     const canvas = this.options.canvas;
     const w = frame.displayWidth;
@@ -2477,14 +2734,17 @@ var Player = class {
       if (s.latencyMs.length > LATENCY_SAMPLES) s.latencyMs.shift();
     }
     frame.close();
-    if (pipeline === this.nextVideo) this.finishSwitch(prev, drawnAt, this.lastDraw.ts);
+    if (pipeline === this.nextVideo) this.finishSwitch(prev, drawnAt, this.lastDraw.ts, skipped);
   }
   /** A gap of `gap` ms between drawn frames ended at `t`. */
-  drawGap(t, gap) {
-    this.drawGaps.push({ t, gap });
+  drawGap(t, gap, raw) {
+    this.drawGaps.push({ t, gap, raw });
     while (this.drawGaps.length > 0 && this.drawGaps[0].t < t - 2 * SEAM_WINDOW_MS) this.drawGaps.shift();
     for (const ev of this.stats.switchLog) {
-      if (t > ev.at && t <= ev.at + SEAM_WINDOW_MS) ev.maxGapAfterMs = Math.max(ev.maxGapAfterMs, gap);
+      if (t > ev.at && t <= ev.at + SEAM_WINDOW_MS) {
+        ev.maxGapAfterMs = Math.max(ev.maxGapAfterMs, gap);
+        ev.maxRawGapAfterMs = Math.max(ev.maxRawGapAfterMs, raw);
+      }
     }
   }
   // -------------------------------------------------------------------------
@@ -2572,7 +2832,7 @@ var Player = class {
     });
   }
   /** The new rendition's first frame was drawn at `at` (media time `ts`); `prev` was the last before. */
-  finishSwitch(prev, at, ts) {
+  finishSwitch(prev, at, ts, skipped = 0) {
     const next = this.nextVideo;
     const old = this.video;
     this.video = next;
@@ -2582,7 +2842,13 @@ var Player = class {
     this.stats.switches += 1;
     this.abr.switched(at);
     let before = 0;
-    for (const g of this.drawGaps) if (g.t >= at - SEAM_WINDOW_MS && g.t < at) before = Math.max(before, g.gap);
+    let rawBefore = 0;
+    for (const g of this.drawGaps) {
+      if (g.t >= at - SEAM_WINDOW_MS && g.t < at) {
+        before = Math.max(before, g.gap);
+        rawBefore = Math.max(rawBefore, g.raw);
+      }
+    }
     const ev = {
       from: old?.track.name ?? null,
       to: next.track.name,
@@ -2591,11 +2857,15 @@ var Player = class {
       at,
       seamGapMs: prev ? at - prev.t : 0,
       seamMediaGapMs: prev ? (ts - prev.ts) / 1e3 : 0,
+      seamSkipped: skipped,
       maxGapBeforeMs: before,
       maxGapAfterMs: 0,
-      frameMs: next.frameDuration / 1e3
+      maxRawGapBeforeMs: rawBefore,
+      maxRawGapAfterMs: 0,
+      frameMs: next.frameDuration / 1e3,
+      readyMs: next.readyMs
     };
-    this.stats.switchLog.push(ev);
+    if (this.stats.playback === "live") this.stats.switchLog.push(ev);
     if (this.stats.switchLog.length > 20) this.stats.switchLog.shift();
     this.note(
       `now drawing ${next.track.name}: seam ${ev.seamGapMs.toFixed(0)} ms (media ${ev.seamMediaGapMs.toFixed(0)} ms), ${(at - this.switchAskedAt).toFixed(0)} ms after it was asked for`
@@ -2615,6 +2885,9 @@ var Player = class {
 function outputLatency(ctx) {
   const s = (ctx.outputLatency || 0) + (ctx.baseLatency || 0);
   return Math.min(Math.max(s, 0), 0.5) * US;
+}
+function sleep(ms) {
+  return new Promise((r) => setTimeout(r, ms));
 }
 
 // src/main.ts
@@ -2653,6 +2926,9 @@ async function main() {
   const canvas = $("video");
   const picker = $("rendition");
   const unmute = $("unmute");
+  const pause = $("pause");
+  const back = $("back");
+  const live = $("live");
   const config = await loadConfig();
   $("relay").textContent = config.relay;
   $("namespace").textContent = config.namespace.join("/");
@@ -2667,6 +2943,11 @@ async function main() {
     $("frames").textContent = `${s.framesDrawn} drawn, ${s.framesDecoded} decoded, ${s.framesSkipped} skipped`;
     const latest = s.latencyMs[s.latencyMs.length - 1];
     $("latency").textContent = latest !== void 0 ? `${latest.toFixed(0)} ms (median ${median(s.latencyMs).toFixed(0)} ms of ${s.latencyMs.length})` : s.framesDrawn > 0 ? "unknown (the objects carry no prft publish stamp)" : "-";
+    const playing = s.framesDrawn > 0;
+    pause.disabled = back.disabled = !playing;
+    pause.textContent = s.playback === "paused" ? "play" : "pause";
+    live.disabled = s.playback === "live";
+    $("playback").textContent = s.playback === "live" ? "live" : `${s.playback}${s.behindLiveMs !== null ? ` · ${(s.behindLiveMs / 1e3).toFixed(1)} s behind live` : ""}`;
     const abr = s.abr;
     const decision = abr?.decisions[abr.decisions.length - 1];
     $("abr").textContent = abr ? `${s.mode} · received ${(abr.throughputBps / 1e3).toFixed(0)} kbit/s · lag +${abr.lagExcessMs.toFixed(0)} ms` + (abr.probe ? ` · probe ${(abr.probe.spareBps / 1e3).toFixed(0)} kbit/s spare` : "") + (decision ? ` · last: → ${decision.to} (${decision.reason})` : "") : s.mode;
@@ -2706,10 +2987,17 @@ async function main() {
   const p = player;
   window.ternPlayer = Object.assign(p.stats, {
     select: (name) => p.select(name),
-    unmute: () => p.unmute()
+    unmute: () => p.unmute(),
+    pause: () => p.pause(),
+    play: () => p.play(),
+    rewind: (seconds) => p.rewind(seconds),
+    live: () => p.live()
   });
   picker.addEventListener("change", () => p.select(picker.value));
   unmute.addEventListener("click", () => p.unmute());
+  pause.addEventListener("click", () => p.stats.playback === "paused" ? p.play() : p.pause());
+  back.addEventListener("click", () => p.rewind(10));
+  live.addEventListener("click", () => p.live());
   setInterval(render, 500);
   try {
     await p.start();

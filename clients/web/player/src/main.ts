@@ -11,7 +11,14 @@ import { errorText } from './session';
 
 declare global {
   interface Window {
-    ternPlayer: PlayerStats & { select(name: string): void; unmute(): void };
+    ternPlayer: PlayerStats & {
+      select(name: string): void;
+      unmute(): void;
+      pause(): void;
+      play(): void;
+      rewind(seconds: number): void;
+      live(): void;
+    };
   }
 }
 
@@ -65,6 +72,9 @@ async function main(): Promise<void> {
   const canvas = $('video') as HTMLCanvasElement;
   const picker = $('rendition') as HTMLSelectElement;
   const unmute = $('unmute') as HTMLButtonElement;
+  const pause = $('pause') as HTMLButtonElement;
+  const back = $('back') as HTMLButtonElement;
+  const live = $('live') as HTMLButtonElement;
   const config = await loadConfig();
   $('relay').textContent = config.relay;
   $('namespace').textContent = config.namespace.join('/');
@@ -89,6 +99,12 @@ async function main(): Promise<void> {
         : s.framesDrawn > 0
           ? 'unknown (the objects carry no prft publish stamp)'
           : '-';
+    const playing = s.framesDrawn > 0;
+    pause.disabled = back.disabled = !playing;
+    pause.textContent = s.playback === 'paused' ? 'play' : 'pause';
+    live.disabled = s.playback === 'live';
+    $('playback').textContent =
+      s.playback === 'live' ? 'live' : `${s.playback}${s.behindLiveMs !== null ? ` · ${(s.behindLiveMs / 1000).toFixed(1)} s behind live` : ''}`;
     const abr = s.abr;
     const decision = abr?.decisions[abr.decisions.length - 1];
     $('abr').textContent = abr
@@ -137,9 +153,16 @@ async function main(): Promise<void> {
   window.ternPlayer = Object.assign(p.stats, {
     select: (name: string) => p.select(name),
     unmute: () => p.unmute(),
+    pause: () => p.pause(),
+    play: () => p.play(),
+    rewind: (seconds: number) => p.rewind(seconds),
+    live: () => p.live(),
   });
   picker.addEventListener('change', () => p.select(picker.value));
   unmute.addEventListener('click', () => p.unmute());
+  pause.addEventListener('click', () => (p.stats.playback === 'paused' ? p.play() : p.pause()));
+  back.addEventListener('click', () => p.rewind(10));
+  live.addEventListener('click', () => p.live());
   setInterval(render, 500);
   try {
     await p.start();

@@ -61,6 +61,13 @@ export interface PlayerStats {
   switchLog: SwitchEvent[];
   /** Auto mode's measurements and decisions. */
   abr: AbrStats | null;
+  /** 'live', 'paused', or 'dvr' (playing the past, from FETCHes of the relay's cache). */
+  playback: 'live' | 'paused' | 'dvr';
+  /** How far the playhead is behind the newest live media received (ms). */
+  behindLiveMs: number | null;
+  /** Seeks into the past (rewinds, plays after a pause) and groups fetched for them. */
+  seeks: number;
+  dvrGroupsFetched: number;
   catchUps: number;
   audioState: string;
   audioChunksDecoded: number;
@@ -84,11 +91,22 @@ export interface SwitchEvent {
   seamGapMs: number;
   /** Media time between those two frames (ms): one frame duration when nothing was skipped. */
   seamMediaGapMs: number;
-  /** Largest gap between drawn frames in the second before and after the seam (ms). */
+  /** Decoded frames passed over (late) between those two frames. */
+  seamSkipped: number;
+  /**
+   * Largest gap between drawn frames in the second before and after the seam (ms), less what
+   * the media's own timestamps leave between two consecutive frames beyond one frame duration
+   * (a source with a hole in its timeline is drawn with that hole).
+   */
   maxGapBeforeMs: number;
   maxGapAfterMs: number;
+  /** The same, as measured (ms). */
+  maxRawGapBeforeMs: number;
+  maxRawGapAfterMs: number;
   /** Frame duration of the new rendition (ms), for comparison. */
   frameMs: number;
+  /** How early the new rendition's first frame was decoded before it was due (ms; negative: late). */
+  readyMs: number | null;
 }
 
 export interface PlayerOptions {
@@ -130,6 +148,8 @@ const PRIORITY_AUDIO = 1;
 const PRIORITY_VIDEO = 2;
 /** Bytes an object carries besides its media: prft, moof, MoQ object header. */
 const OBJECT_OVERHEAD_BYTES = 150;
+/** Playing the past. */
+const PRIORITY_DVR = 3;
 /** Probes are the least urgent data. */
 const PRIORITY_PROBE = 255;
 
@@ -146,6 +166,8 @@ class MediaClock {
   private lastAudioTime = -1;
   private lastAudioChange = 0;
   audio: AudioContext | null = null;
+  /** Held at this media time (paused, or waiting for a seek's media), or null. */
+  frozen: number | null = null;
 
   /** The AudioContext runs and its clock advances (a context without an output may not). */
   private audioRunning(): boolean {
@@ -162,6 +184,7 @@ class MediaClock {
   /** Media time now, in µs. */
   now(): number {
     if (!this.started) return 0;
+    if (this.frozen !== null) return this.frozen;
     const running = this.audioRunning();
     if (running !== this.onAudio) this.rebase(this.rawNow(), running);
     return this.rawNow();
@@ -182,12 +205,19 @@ class MediaClock {
   /** Play `media` now (start, or jump). */
   set(media: number): void {
     this.started = true;
+    this.frozen = null;
     this.rebase(media, this.audioRunning());
+  }
+
+  /** Hold at `media` (the current time by default) until the next `set`. */
+  freeze(media: number = this.now()): void {
+    this.started = true;
+    this.frozen = media;
   }
 
   /** The AudioContext time at which media time `media` plays, or null when not on audio. */
   audioTimeFor(media: number): number | null {
-    if (!this.started || !this.audio) return null;
+    if (!this.started || !this.audio || this.frozen !== null) return null;
     this.now();
     if (!this.onAudio) return null;
     return this.baseAudio + (media - this.baseMedia) / US;
@@ -212,6 +242,22 @@ interface Held {
   dropped?: boolean;
 }
 
+/** Playing the past: pipelines fed by FETCHes of the relay's cache, group by group. */
+interface Dvr {
+  video: VideoPipeline | null;
+  audio: AudioPipeline | null;
+  /** Media time (µs) the seek asked for, and the newest live media when it was asked. */
+  target: number;
+  liveAt: number;
+  /** The clock holds at `target` until the media for it is decoded. */
+  waiting: boolean;
+  /** The last group fetched (null before the first: then `first` is next). */
+  last: number | null;
+  first: number;
+  stopped: boolean;
+  fetches: FetchRequest[];
+}
+
 /** What the player remembers of a chunk given to the decoder, by media time. */
 interface ChunkInfo {
   publishedMs: number | null;
@@ -234,6 +280,8 @@ abstract class Pipeline {
   newest = -Infinity;
   /** Media time (µs) of the first sample of the first group played. */
   firstTimestamp: number | null = null;
+  /** Fed from FETCHes (the past): decoding waits for the decoder instead of skipping ahead. */
+  paced = false;
   /** Bytes and objects (largest Object ID + 1) received of each recent live group (for probes: groups the relay has cached). */
   groupBytes = new Map<number, number>();
   groupObjects = new Map<number, number>();
@@ -303,6 +351,19 @@ abstract class Pipeline {
     if (this.closed) this.sub.close();
   }
 
+  /** Load the init segment and check the codec, for a pipeline fed by `feed` (FETCHes). */
+  async prepare(loadInit: InitLoader): Promise<void> {
+    this.init = await loadInit(this.track);
+    this.pickTrackInit(null);
+    await this.checkSupport();
+  }
+
+  /** An object from a FETCH. */
+  feed(o: MoqObject): void {
+    this.paced = true;
+    if (!this.closed) this.assembler.push(o);
+  }
+
   private receive(o: MoqObject): void {
     if (!o.fetched) {
       this.player.arrived(o, this.track.role === 'audio');
@@ -342,7 +403,10 @@ abstract class Pipeline {
       const t = this.trackInit as TrackInit;
       const timestamp = Math.round((s.pts * US) / t.timescale);
       const duration = Math.round((s.duration * US) / t.timescale);
-      if (i === 0 && !o.fetched && this.track.role === 'video') this.player.videoArrived(o.receivedAt, timestamp);
+      if (i === 0 && !o.fetched && this.track.role === 'video') {
+        this.player.videoArrived(o.receivedAt, timestamp);
+        if (groupStart) this.player.groupStarted(o.group, timestamp);
+      }
       if (duration > 0) this.frameDuration = duration;
       // The sample flags say which samples are keyframes. A group should start with one (one
       // group = one GOP); when a publisher cuts groups elsewhere, decoding still starts at a
@@ -378,6 +442,8 @@ class VideoPipeline extends Pipeline {
   private needKey = true;
   /** Set when this pipeline replaces another: media time from which it is drawn. */
   cutover: number | null = null;
+  /** How early its first frame from the cutover on was decoded before it was due (ms). */
+  readyMs: number | null = null;
   codec: string | null = null;
 
   protected async checkSupport(): Promise<void> {
@@ -426,7 +492,17 @@ class VideoPipeline extends Pipeline {
       await this.configure(t, codec);
     }
     const decoder = this.decoder as VideoDecoder;
-    if (decoder.decodeQueueSize > 90) {
+    if (this.paced) {
+      // Fed from FETCHes, as fast as they come: wait for the decoder rather than skip.
+      while (decoder.decodeQueueSize >= 16 && decoder.state === 'configured' && !this.closed) {
+        await new Promise<void>((r) => {
+          const done = () => r();
+          decoder.addEventListener('dequeue', done, { once: true });
+          setTimeout(done, 20);
+        });
+      }
+      if (this.closed || decoder.state !== 'configured') return;
+    } else if (decoder.decodeQueueSize > 90) {
       // The decoder cannot keep up: skip to the next keyframe.
       this.needKey = true;
       this.player.note(`${this.track.name}: decoder behind, waiting for the next keyframe`);
@@ -519,11 +595,32 @@ class AudioPipeline extends Pipeline {
     (this.decoder as AudioDecoder).decode(new EncodedAudioChunk({ type: 'key', timestamp, duration, data }));
   }
 
+  /** Decoded audio held until the clock runs (a seek waiting for its media). */
+  private waiting: AudioData[] = [];
+
+  /** Play the audio held while the clock waited. */
+  release(): void {
+    const held = this.waiting;
+    this.waiting = [];
+    for (const d of held) this.schedule(d);
+  }
+
+  /** Decoder output. */
   private play(d: AudioData): void {
+    this.player.stats.audioChunksDecoded += 1;
+    if (!this.closed && this.player.holdAudio(this)) {
+      // A seek's audio before its clock runs: kept for then.
+      this.waiting.push(d);
+      if (this.waiting.length > 400) this.waiting.shift()?.close();
+      return;
+    }
+    this.schedule(d);
+  }
+
+  private schedule(d: AudioData): void {
     const stats = this.player.stats;
     try {
-      stats.audioChunksDecoded += 1;
-      if (this.closed) return;
+      if (this.closed || !this.player.audible(this)) return;
       this.player.mediaStarted(d.timestamp);
       const ctx = this.player.audioContext();
       const when = this.player.clock.audioTimeFor(d.timestamp);
@@ -582,6 +679,8 @@ class AudioPipeline extends Pipeline {
   close(): void {
     super.close();
     this.flush();
+    for (const d of this.waiting) d.close();
+    this.waiting = [];
     if (this.decoder && this.decoder.state !== 'closed') this.decoder.close();
   }
 }
@@ -621,6 +720,10 @@ export class Player {
     switches: 0,
     switchLog: [],
     abr: null,
+    playback: 'live',
+    behindLiveMs: null,
+    seeks: 0,
+    dvrGroupsFetched: 0,
     catchUps: 0,
     audioState: 'none',
     audioChunksDecoded: 0,
@@ -652,6 +755,11 @@ export class Player {
    * whose link is full may be slow to give.
    */
   private held = new Map<string, Held>();
+  private dvr: Dvr | null = null;
+  /** Live groups seen: media time (µs) of their first video frame, objects of video and audio. */
+  private groupsSeen = new Map<number, { start: number | null; video: number; audio: number }>();
+  /** Media time (µs) of the frame on screen when paused. */
+  private pausedAt: number | null = null;
   private heldRetryAt = new Map<string, number>();
   /** The switch in progress: when it was asked for and why. */
   private switchAskedAt = 0;
@@ -659,7 +767,9 @@ export class Player {
   /** The last frame drawn: when, and its media time (µs). */
   private lastDraw: { t: number; ts: number; group: number } | null = null;
   /** Gaps between drawn frames (ms) of the last seconds, by when they ended. */
-  private drawGaps: { t: number; gap: number }[] = [];
+  private drawGaps: { t: number; gap: number; raw: number }[] = [];
+  /** Decoded frames passed over (late) since the last frame drawn. */
+  private skippedSinceDraw = 0;
 
   constructor(private options: PlayerOptions) {
     this.namespace = options.namespace;
@@ -794,6 +904,189 @@ export class Player {
   /** A live object arrived (any track the player subscribed to). */
   arrived(o: MoqObject, audio: boolean): void {
     this.abr.onBytes(o.receivedAt, o.payload.length, audio);
+    const g = this.seen(o.group);
+    if (audio) g.audio = Math.max(g.audio, o.object + 1);
+    else g.video = Math.max(g.video, o.object + 1);
+  }
+
+  /** A live video group started at media time `timestamp` (µs). */
+  groupStarted(group: number, timestamp: number): void {
+    this.seen(group).start = timestamp;
+  }
+
+  private seen(group: number): { start: number | null; video: number; audio: number } {
+    let g = this.groupsSeen.get(group);
+    if (!g) {
+      g = { start: null, video: 0, audio: 0 };
+      this.groupsSeen.set(group, g);
+      // About two minutes of one-second groups (the relay keeps 30 s by default).
+      if (this.groupsSeen.size > 120) this.groupsSeen.delete(Math.min(...this.groupsSeen.keys()));
+    }
+    return g;
+  }
+
+  // -------------------------------------------------------------------------
+  // Pause, the past (DVR), live.
+
+  /** Whether `p`'s decoded audio is to be kept until the clock runs (a seek waiting for its media). */
+  holdAudio(p: AudioPipeline): boolean {
+    return !!this.dvr && p === this.dvr.audio && this.dvr.waiting;
+  }
+
+  /** Whether `p`'s audio is to be heard now. */
+  audible(p: AudioPipeline): boolean {
+    const playback = this.stats.playback;
+    if (p === this.audio) return playback === 'live';
+    return playback === 'dvr' && p === this.dvr?.audio && !this.dvr.waiting;
+  }
+
+  /** Hold the picture; the sound stops. `play()` goes on from here. */
+  pause(): void {
+    if (this.stats.playback === 'paused' || !this.clock.started) return;
+    this.pausedAt = this.lastDraw?.ts ?? this.clock.now();
+    this.stopDvr();
+    this.clock.freeze(this.pausedAt);
+    this.audio?.flush();
+    this.stats.playback = 'paused';
+    this.note(`paused at media time ${(this.pausedAt / US).toFixed(3)} s`);
+  }
+
+  /** After a pause: play on from where it stopped (from the relay's cache). */
+  play(): void {
+    if (this.stats.playback !== 'paused') return;
+    void this.seek(this.pausedAt ?? this.clock.now());
+  }
+
+  /** Go `seconds` back from the picture on screen (within what the relay keeps). */
+  rewind(seconds: number): void {
+    const from = this.lastDraw?.ts ?? this.clock.now();
+    void this.seek(from - seconds * US);
+  }
+
+  /** Back to live: the newest media, the target delay behind. */
+  live(): void {
+    if (this.stats.playback === 'live') return;
+    this.stopDvr();
+    this.dropQueue();
+    this.audio?.flush();
+    const newest = Math.max(this.video?.newest ?? -Infinity, this.audio?.newest ?? -Infinity);
+    this.lastDraw = null;
+    this.stats.playback = 'live';
+    if (Number.isFinite(newest)) this.clock.set(newest - this.targetUs());
+    this.note('live');
+  }
+
+  private dropQueue(): void {
+    for (const q of this.queue) this.skip(q);
+    this.queue = [];
+  }
+
+  private stopDvr(): void {
+    const d = this.dvr;
+    if (!d) return;
+    d.stopped = true;
+    for (const f of d.fetches) f.cancel();
+    d.video?.close();
+    d.audio?.close();
+    this.dvr = null;
+    this.dropQueue();
+  }
+
+  /**
+   * Play from media time `target` (µs): decode from the start of the live group that holds it
+   * (FETCHed from the relay's cache, video and audio), hold the clock until that media is
+   * decoded, then fetch group after group ahead of the playhead. Near live it goes live.
+   */
+  private async seek(target: number): Promise<void> {
+    const video = this.video;
+    if (!video) return;
+    const liveAt = Math.max(video.newest, this.audio?.newest ?? -Infinity);
+    const groups = [...this.groupsSeen.entries()]
+      .filter(([, g]) => g.start !== null)
+      .sort((a, b) => a[0] - b[0]);
+    if (groups.length === 0 || target >= liveAt - this.targetUs()) {
+      this.live();
+      return;
+    }
+    let start = groups[0];
+    for (const g of groups) if ((g[1].start as number) <= target) start = g;
+    if ((start[1].start as number) > target) {
+      this.note(`media from ${(target / US).toFixed(3)} s is older than what this page saw; from ${((start[1].start as number) / US).toFixed(3)} s`);
+      target = start[1].start as number;
+    }
+    this.stopDvr();
+    this.audio?.flush();
+    const d: Dvr = {
+      video: new VideoPipeline(this, video.track),
+      audio: this.audio ? new AudioPipeline(this, this.audio.track) : null,
+      target,
+      liveAt,
+      waiting: true,
+      last: null,
+      first: start[0],
+      stopped: false,
+      fetches: [],
+    };
+    this.dvr = d;
+    this.stats.playback = 'dvr';
+    this.stats.seeks += 1;
+    this.lastDraw = null;
+    this.clock.freeze(target);
+    this.note(`to media time ${(target / US).toFixed(3)} s: from group ${start[0]} of ${video.track.name}`);
+    try {
+      await Promise.all([d.video?.prepare((t) => this.loadInit(t)), d.audio?.prepare((t) => this.loadInit(t))]);
+      await this.dvrFeed(d);
+    } catch (e) {
+      if (this.dvr === d) {
+        this.note(`playing the past: ${errorText(e)}; live again`);
+        this.live();
+      }
+    }
+  }
+
+  /** Fetch the next complete group while less than 1.5 s of media are fetched ahead of the playhead. */
+  private async dvrFeed(d: Dvr): Promise<void> {
+    while (!d.stopped && !this.stopped) {
+      // The next group seen live; complete once a later one has started.
+      const later = [...this.groupsSeen.keys()]
+        .filter((g) => (d.last === null ? g >= d.first : g > d.last))
+        .sort((a, b) => a - b);
+      // Fetched up to where the next group starts.
+      const fetchedTo = d.last === null ? null : (this.groupsSeen.get(later[0])?.start ?? null);
+      const ahead = fetchedTo === null ? 0 : fetchedTo - Math.max(this.clock.now(), d.target);
+      if (ahead > 1.5 * US) {
+        await sleep(100);
+        continue;
+      }
+      if (later.length < 2) {
+        if (!d.waiting && ahead < 300_000) {
+          this.note('caught up with live');
+          this.live();
+          return;
+        }
+        await sleep(200);
+        continue;
+      }
+      const group = later[0];
+      const seen = this.groupsSeen.get(group) as { video: number; audio: number };
+      const one = async (p: Pipeline | null, objects: number): Promise<void> => {
+        if (!p) return;
+        const r = await this.session().fetch(
+          this.namespace,
+          p.track.name,
+          { group, object: 0 },
+          { group, object: objects },
+          { priority: PRIORITY_DVR, onObject: (o) => p.feed(o) },
+        );
+        d.fetches.push(r);
+        if (d.stopped) r.cancel();
+        await r.done;
+        d.fetches = d.fetches.filter((f) => f !== r);
+      };
+      await Promise.all([one(d.video, seen.video), one(d.audio, seen.audio)]);
+      d.last = group;
+      this.stats.dvrGroupsFetched += 1;
+    }
   }
 
   /** A live video object with media time `timestamp` (µs) arrived at `at` (performance.now()). */
@@ -817,7 +1110,9 @@ export class Player {
     if (this.stopped || !this.video) return;
     const now = performance.now();
     const newest = Math.max(this.video.newest, this.nextVideo?.newest ?? -Infinity);
-    const bufferMs = this.clock.started && Number.isFinite(newest) ? (newest - this.clock.now()) / 1000 : null;
+    const ahead = this.clock.started && Number.isFinite(newest) ? (newest - this.clock.now()) / 1000 : null;
+    this.stats.behindLiveMs = ahead;
+    const bufferMs = this.stats.playback === 'live' ? ahead : null;
     const current = this.nextVideo?.track.name ?? this.video.track.name;
     const busy = this.nextVideo !== null || this.stats.mode !== 'auto';
     // Until measured: the catalog's audio bitrate plus the per-object overhead (about 47
@@ -995,8 +1290,8 @@ export class Player {
   }
 
   /**
-   * Subscribe to `track` with a Joining FETCH and wait (bounded) for its first object with a
-   * payload. Later objects go to `later`.
+   * Subscribe to `track` (a catalog or an init track) from its start and wait (bounded) for its
+   * first object with a payload. Later objects go to `later`.
    */
   private async firstObject(
     track: string,
@@ -1006,8 +1301,11 @@ export class Player {
     let resolve: (o: MoqObject) => void = () => {};
     const got = new Promise<MoqObject>((r) => (resolve = r));
     let first: MoqObject | null = null;
+    // From group 0 on: everything the relay has of this small track, and when the relay has
+    // nothing yet, the publisher's current group from its first object (a Joining FETCH would
+    // be refused then: the relay forwards it to the publisher, which may not serve FETCH).
     const sub = await this.session().subscribe(this.namespace, track, {
-      joiningFetch: true,
+      filter: { kind: 'from', group: 0 },
       priority: 0,
       onObject: (o) => {
         if (o.status !== 0 || o.payload.length === 0) return;
@@ -1098,16 +1396,35 @@ export class Player {
 
   videoFrame(p: VideoPipeline, frame: VideoFrame, info: ChunkInfo): void {
     this.stats.framesDecoded += 1;
+    const live = p === this.video || p === this.nextVideo;
+    if (live && this.stats.playback !== 'live') {
+      // Paused or playing the past: live video is decoded (to go live at once) but not shown;
+      // a rendition switch completes when the new one has a frame from its cutover on.
+      if (p === this.nextVideo && p.cutover !== null && frame.timestamp >= p.cutover) this.finishSwitch(null, performance.now(), frame.timestamp);
+      frame.close();
+      return;
+    }
     // The old rendition's frames from the cutover on are replaced by the new one's.
     if (p === this.video && this.nextVideo?.cutover != null && frame.timestamp >= this.nextVideo.cutover) {
       frame.close();
       return;
     }
-    if (p !== this.video && p !== this.nextVideo) {
+    const dvr = this.dvr;
+    if (!live && (!dvr || p !== dvr.video)) {
       frame.close();
       return;
     }
+    if (dvr && p === dvr.video && dvr.waiting && frame.timestamp + p.frameDuration > dvr.target) {
+      // The media at the seek's target is here: the clock runs from it.
+      dvr.waiting = false;
+      this.clock.set(dvr.target);
+      dvr.audio?.release();
+      this.note(`playing ${((dvr.liveAt - dvr.target) / US).toFixed(1)} s behind live`);
+    }
     this.mediaStarted(frame.timestamp);
+    if (p === this.nextVideo && p.readyMs === null && p.cutover !== null && frame.timestamp >= p.cutover) {
+      p.readyMs = (frame.timestamp - this.clock.now()) / 1000;
+    }
     const entry = { frame, pipeline: p, publishedMs: info.publishedMs, group: info.group };
     if (this.stats.framesDrawn === 0 && p === this.video) {
       // The first picture is shown at once; playback follows at the target delay.
@@ -1130,7 +1447,7 @@ export class Player {
     if (this.stopped) return;
     requestAnimationFrame(() => this.render());
     if (!this.clock.started) return;
-    this.catchUp();
+    if (this.stats.playback === 'live') this.catchUp();
     const latencyUs = this.audioCtx && this.audioCtx.state === 'running' ? outputLatency(this.audioCtx) : 0;
     const now = this.clock.now() - latencyUs;
     let pick: QueuedFrame | null = null;
@@ -1138,7 +1455,10 @@ export class Player {
     // rendition may have been drawn past the new one's start before that start arrived).
     const floor = this.lastDraw?.ts ?? -Infinity;
     while (this.queue.length > 0 && this.queue[0].frame.timestamp <= now) {
-      if (pick) this.skip(pick);
+      if (pick) {
+        this.skip(pick);
+        this.skippedSinceDraw += 1;
+      }
       pick = this.queue.shift() as QueuedFrame;
       if (pick.frame.timestamp <= floor) {
         this.skip(pick);
@@ -1166,7 +1486,15 @@ export class Player {
     const { frame, pipeline } = q;
     const drawnAt = performance.now();
     const prev = this.lastDraw;
-    if (prev) this.drawGap(drawnAt, drawnAt - prev.t);
+    const skipped = this.skippedSinceDraw;
+    this.skippedSinceDraw = 0;
+    if (prev) {
+      // A hole in the media's own timeline (consecutive frames further apart than one frame
+      // duration, nothing skipped) is drawn as such: it is not the player's gap.
+      const raw = drawnAt - prev.t;
+      const hole = skipped === 0 ? Math.max(0, (frame.timestamp - prev.ts - pipeline.frameDuration) / 1000) : 0;
+      this.drawGap(drawnAt, raw - hole, raw);
+    }
     this.lastDraw = { t: drawnAt, ts: frame.timestamp, group: q.group };
     const canvas = this.options.canvas;
     const w = frame.displayWidth;
@@ -1192,15 +1520,18 @@ export class Player {
       if (s.latencyMs.length > LATENCY_SAMPLES) s.latencyMs.shift();
     }
     frame.close();
-    if (pipeline === this.nextVideo) this.finishSwitch(prev, drawnAt, this.lastDraw.ts);
+    if (pipeline === this.nextVideo) this.finishSwitch(prev, drawnAt, this.lastDraw.ts, skipped);
   }
 
   /** A gap of `gap` ms between drawn frames ended at `t`. */
-  private drawGap(t: number, gap: number): void {
-    this.drawGaps.push({ t, gap });
+  private drawGap(t: number, gap: number, raw: number): void {
+    this.drawGaps.push({ t, gap, raw });
     while (this.drawGaps.length > 0 && this.drawGaps[0].t < t - 2 * SEAM_WINDOW_MS) this.drawGaps.shift();
     for (const ev of this.stats.switchLog) {
-      if (t > ev.at && t <= ev.at + SEAM_WINDOW_MS) ev.maxGapAfterMs = Math.max(ev.maxGapAfterMs, gap);
+      if (t > ev.at && t <= ev.at + SEAM_WINDOW_MS) {
+        ev.maxGapAfterMs = Math.max(ev.maxGapAfterMs, gap);
+        ev.maxRawGapAfterMs = Math.max(ev.maxRawGapAfterMs, raw);
+      }
     }
   }
 
@@ -1301,7 +1632,7 @@ export class Player {
   }
 
   /** The new rendition's first frame was drawn at `at` (media time `ts`); `prev` was the last before. */
-  private finishSwitch(prev: { t: number; ts: number; group: number } | null, at: number, ts: number): void {
+  private finishSwitch(prev: { t: number; ts: number; group: number } | null, at: number, ts: number, skipped = 0): void {
     const next = this.nextVideo as VideoPipeline;
     const old = this.video;
     this.video = next;
@@ -1311,7 +1642,13 @@ export class Player {
     this.stats.switches += 1;
     this.abr.switched(at);
     let before = 0;
-    for (const g of this.drawGaps) if (g.t >= at - SEAM_WINDOW_MS && g.t < at) before = Math.max(before, g.gap);
+    let rawBefore = 0;
+    for (const g of this.drawGaps) {
+      if (g.t >= at - SEAM_WINDOW_MS && g.t < at) {
+        before = Math.max(before, g.gap);
+        rawBefore = Math.max(rawBefore, g.raw);
+      }
+    }
     const ev: SwitchEvent = {
       from: old?.track.name ?? null,
       to: next.track.name,
@@ -1320,11 +1657,16 @@ export class Player {
       at,
       seamGapMs: prev ? at - prev.t : 0,
       seamMediaGapMs: prev ? (ts - prev.ts) / 1000 : 0,
+      seamSkipped: skipped,
       maxGapBeforeMs: before,
       maxGapAfterMs: 0,
+      maxRawGapBeforeMs: rawBefore,
+      maxRawGapAfterMs: 0,
       frameMs: next.frameDuration / 1000,
+      readyMs: next.readyMs,
     };
-    this.stats.switchLog.push(ev);
+    // (Switches made while paused or playing the past have no seam on screen.)
+    if (this.stats.playback === 'live') this.stats.switchLog.push(ev);
     if (this.stats.switchLog.length > 20) this.stats.switchLog.shift();
     this.note(
       `now drawing ${next.track.name}: seam ${ev.seamGapMs.toFixed(0)} ms (media ${ev.seamMediaGapMs.toFixed(0)} ms), ` +
@@ -1346,4 +1688,8 @@ export class Player {
 function outputLatency(ctx: AudioContext): number {
   const s = (ctx.outputLatency || 0) + (ctx.baseLatency || 0);
   return Math.min(Math.max(s, 0), 0.5) * US;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }
