@@ -125,8 +125,17 @@ function parseCatalogFormat01(bytes) {
 function videoRenditions(c) {
   return c.tracks.filter((t) => t.role === "video").sort((a, b) => (b.height ?? 0) - (a.height ?? 0) || (b.bitrate ?? 0) - (a.bitrate ?? 0));
 }
-function audioTrack(c) {
-  return c.tracks.find((t) => t.role === "audio");
+var AUDIO_PREFERENCE = ["mp4a", "opus"];
+function audioRank(t) {
+  const i = AUDIO_PREFERENCE.indexOf(t.codec.split(".")[0].toLowerCase());
+  return i < 0 ? AUDIO_PREFERENCE.length : i;
+}
+function audioTracks(c) {
+  const audio = c.tracks.filter((t) => t.role === "audio");
+  if (audio.length === 0) return [];
+  const group = audio[0].altGroup;
+  const candidates = group === void 0 ? audio : audio.filter((t) => t.altGroup === group);
+  return candidates.map((t, i) => ({ t, i })).sort((a, b) => audioRank(a.t) - audioRank(b.t) || a.i - b.i).map(({ t }) => t);
 }
 function describe(t) {
   const parts = [];
@@ -136,14 +145,228 @@ function describe(t) {
   return `${t.label ?? t.name}${parts.length ? ` (${parts.join(", ")})` : ""}`;
 }
 
+// src/abr.ts
+var DEFAULT_ABR = {
+  lateMs: 250,
+  lateForMs: 600,
+  slope: 0.15,
+  slopeWindowMs: 800,
+  slopeExcessMs: 100,
+  stallMs: 800,
+  bufferLateMs: 250,
+  bufferLateForMs: 500,
+  baselineMs: 1e4,
+  windowMs: 2e3,
+  graceMs: 2e3,
+  stableMs: 4e3,
+  probeEveryMs: 3e3,
+  maxProbeEveryMs: 8e3,
+  probeSettleMs: 1e3,
+  probeTimeoutMs: 1e3,
+  probeFreshMs: 1e3,
+  downSafety: 1.2,
+  upSafety: 1.5,
+  minProbeBytes: 12e3,
+  maxProbeBytes: 32e3,
+  probeMs: 300,
+  drainSlope: -0.05
+};
+var Abr = class {
+  constructor(params = DEFAULT_ABR) {
+    this.params = params;
+    this.probeEvery = params.probeEveryMs;
+  }
+  params;
+  video = [];
+  bytes = [];
+  lastVideoAt = null;
+  lastSwitchAt = -Infinity;
+  lastBehindAt = -Infinity;
+  bufferLateSince = null;
+  probeRunning = false;
+  lastProbeEnd = -Infinity;
+  probeEvery;
+  stats = {
+    throughputBps: 0,
+    lagExcessMs: 0,
+    slope: 0,
+    bufferMs: null,
+    behind: false,
+    probe: null,
+    probes: 0,
+    decisions: []
+  };
+  /** A live (not fetched) video object arrived at `now` (ms) with media time `mediaMs`. */
+  onVideo(now, mediaMs) {
+    this.video.push({ t: now, offset: now - mediaMs });
+    if (this.lastVideoAt === null || now > this.lastVideoAt) this.lastVideoAt = now;
+    this.trim(now);
+  }
+  /** A live object (video or audio) of `bytes` arrived at `now`. */
+  onBytes(now, bytes, audio = false) {
+    this.bytes.push({ t: now, bytes, audio });
+  }
+  trim(now) {
+    while (this.video.length > 0 && this.video[0].t < now - this.params.baselineMs) this.video.shift();
+    while (this.bytes.length > 0 && this.bytes[0].t < now - this.params.windowMs) this.bytes.shift();
+  }
+  /** Bits per second received over the last window (only the audio's with `audioOnly`). */
+  throughput(now, audioOnly = false) {
+    this.trim(now);
+    let sum = 0;
+    for (const b of this.bytes) if (!audioOnly || b.audio) sum += b.bytes;
+    return sum * 8 / (this.params.windowMs / 1e3);
+  }
+  /** A switch was made (or the playback started): judge the new rendition after a grace period. */
+  switched(now) {
+    this.lastSwitchAt = now;
+    this.bufferLateSince = null;
+  }
+  probeStarted() {
+    this.probeRunning = true;
+    this.stats.probes += 1;
+  }
+  /** A probe ended at `now`: `spareBps` is what it got, null when it failed. */
+  probeDone(now, result) {
+    this.probeRunning = false;
+    this.lastProbeEnd = now;
+    this.stats.probe = result ? { ...result, at: now } : null;
+  }
+  /**
+   * The lag excess now, whether the last `lateForMs` were all late, and whether the offset is
+   * growing (least-squares slope over `slopeWindowMs`).
+   */
+  lag(now) {
+    if (this.video.length === 0) return { excess: 0, late: false, falling: false, slope: 0 };
+    let best = Infinity;
+    for (const a of this.video) best = Math.min(best, a.offset);
+    const newest = this.video[this.video.length - 1];
+    let recentMin = Infinity;
+    let recent = 0;
+    for (let i = this.video.length - 1; i >= 0 && this.video[i].t >= now - this.params.lateForMs; i--) {
+      recentMin = Math.min(recentMin, this.video[i].offset - best);
+      recent += 1;
+    }
+    const covered = this.video[0].t <= now - this.params.lateForMs;
+    const slope = this.slope(now);
+    const excess = newest.offset - best;
+    return {
+      excess,
+      late: covered && recent >= 3 && recentMin > this.params.lateMs && slope > this.params.drainSlope,
+      falling: slope > this.params.slope && excess > this.params.slopeExcessMs,
+      slope
+    };
+  }
+  /** Least-squares slope of the offset over the last `slopeWindowMs` (0 without enough points). */
+  slope(now) {
+    const from = now - this.params.slopeWindowMs;
+    const pts = this.video.filter((a) => a.t >= from);
+    if (pts.length < 8 || pts[pts.length - 1].t - pts[0].t < this.params.slopeWindowMs / 2) return 0;
+    const mt = pts.reduce((n, a) => n + a.t, 0) / pts.length;
+    const mo = pts.reduce((n, a) => n + a.offset, 0) / pts.length;
+    let num2 = 0;
+    let den = 0;
+    for (const a of pts) {
+      num2 += (a.t - mt) * (a.offset - mo);
+      den += (a.t - mt) ** 2;
+    }
+    return den > 0 ? num2 / den : 0;
+  }
+  /**
+   * What to do now. `renditions` largest first; `current` the rendition playing (or being
+   * switched to); `busy` while a switch is in progress; `bufferMs` received video ahead of the
+   * playback clock (null when unknown); `audioBps` what the audio needs when it has not been
+   * measured yet.
+   */
+  decide(now, renditions, current, busy, bufferMs, audioBps) {
+    const p = this.params;
+    const lag = this.lag(now);
+    const throughput = this.throughput(now);
+    const audio = this.throughput(now, true);
+    if (audio > 0) audioBps = audio;
+    const s = this.stats;
+    s.throughputBps = throughput;
+    s.lagExcessMs = lag.excess;
+    s.bufferMs = bufferMs;
+    if (bufferMs !== null && bufferMs < -p.bufferLateMs) this.bufferLateSince ??= now;
+    else this.bufferLateSince = null;
+    const idx = renditions.findIndex((r) => r.name === current);
+    if (busy || idx < 0) return { kind: "none" };
+    if (now - this.lastSwitchAt < p.graceMs) {
+      s.behind = false;
+      return { kind: "none" };
+    }
+    const stalled = this.lastVideoAt !== null && now - this.lastVideoAt > p.stallMs;
+    const bufferLate = this.bufferLateSince !== null && now - this.bufferLateSince >= p.bufferLateForMs && lag.slope > p.drainSlope;
+    s.slope = lag.slope;
+    s.behind = lag.late || lag.falling || stalled || bufferLate;
+    if (s.behind) {
+      if (this.probeRunning) return { kind: "cancel-probe", reason: "late while probing" };
+      if (now - this.lastProbeEnd < p.probeSettleMs) return { kind: "none" };
+      this.lastBehindAt = now;
+      if (idx === renditions.length - 1) return { kind: "none" };
+      const lower = renditions.slice(idx + 1);
+      const fit = lower.find((r) => (r.bitrate + audioBps) * p.downSafety <= throughput) ?? lower[lower.length - 1];
+      const why = lag.late ? `${current} arrives ${lag.excess.toFixed(0)} ms late` : lag.falling ? `${current} falls behind (${lag.excess.toFixed(0)} ms late, +${(lag.slope * 1e3).toFixed(0)} ms/s)` : stalled ? `no ${current} for ${(now - (this.lastVideoAt ?? now)).toFixed(0)} ms` : `${current} is ${(-(bufferMs ?? 0)).toFixed(0)} ms behind playback`;
+      this.probeEvery = p.probeEveryMs;
+      return this.decision(now, fit.name, `${why}; received ${(throughput / 1e3).toFixed(0)} kbit/s`);
+    }
+    if (idx === 0) return { kind: "none" };
+    if (now - Math.max(this.lastSwitchAt, this.lastBehindAt) < p.stableMs) return { kind: "none" };
+    const need = (r) => (r.bitrate + audioBps) * p.upSafety;
+    const next = renditions[idx - 1];
+    const probe = s.probe;
+    if (probe && now - probe.at < p.probeFreshMs) {
+      const capacity = throughput + (probe.complete ? probe.spareBps : 0);
+      s.probe = { ...probe, at: -Infinity };
+      const up = renditions.slice(0, idx).find((r) => capacity >= need(r));
+      if (up) {
+        this.probeEvery = p.probeEveryMs;
+        return this.decision(
+          now,
+          up.name,
+          `capacity ${(capacity / 1e3).toFixed(0)} kbit/s (probe ${(probe.spareBps / 1e3).toFixed(0)} spare) ≥ ${(need(up) / 1e3).toFixed(0)}`
+        );
+      }
+      this.probeEvery = Math.min(this.probeEvery * 2, p.maxProbeEveryMs);
+    }
+    if (!this.probeRunning && now - this.lastProbeEnd >= this.probeEvery) {
+      return {
+        kind: "probe",
+        bytes: Math.min(p.maxProbeBytes, Math.max(p.minProbeBytes, Math.ceil(need(next) / 8 * p.probeMs / 1e3))),
+        reason: `stable on ${current} for ${((now - Math.max(this.lastSwitchAt, this.lastBehindAt)) / 1e3).toFixed(1)} s`
+      };
+    }
+    return { kind: "none" };
+  }
+  decision(now, to, reason) {
+    this.stats.decisions.push({ at: now, to, reason });
+    if (this.stats.decisions.length > 20) this.stats.decisions.shift();
+    return { kind: "switch", to, reason };
+  }
+};
+function probeRate(r, startedAt, now) {
+  if (r.firstChunkAt === null) return 0;
+  if (!r.complete) return r.bytes * 8 / Math.max((now - startedAt) / 1e3, 2e-3);
+  const span = (r.lastChunkAt ?? r.firstChunkAt) - r.firstChunkAt;
+  if (span <= 0) return r.bytes * 8 / 2e-3;
+  return Math.max(r.bytes - r.firstChunkBytes, 0) * 8 / Math.max(span / 1e3, 2e-3);
+}
+
 // src/assembler.ts
 var MAX_PENDING = 1024;
 var GroupAssembler = class {
-  /** `emit(o, groupStart)` receives objects with a payload, in play order. */
-  constructor(emit) {
+  /**
+   * `emit(o, groupStart)` receives objects with a payload, in play order; `onGroup(g)` hears
+   * when group `g` starts being played (older groups are then of no use).
+   */
+  constructor(emit, onGroup = () => {
+  }) {
     this.emit = emit;
+    this.onGroup = onGroup;
   }
   emit;
+  onGroup;
   /** The group being played, or null before the first group start. */
   group = null;
   next = 0;
@@ -180,6 +403,7 @@ var GroupAssembler = class {
   startGroup(g) {
     this.group = g;
     this.next = 0;
+    this.onGroup(g);
     for (const [pg, objects] of this.pending) {
       if (pg < g) {
         this.pendingCount -= objects.size;
@@ -563,6 +787,7 @@ function trafSamples(traf, whole, moofStart, init) {
 // src/wire.ts
 var ALPN = "moqt-18";
 var MSG_SETUP = 12032;
+var MSG_REQUEST_UPDATE = 2;
 var MSG_SUBSCRIBE = 3;
 var MSG_SUBSCRIBE_OK = 4;
 var MSG_REQUEST_ERROR = 5;
@@ -573,14 +798,20 @@ var MSG_GOAWAY = 16;
 var STREAM_FETCH_HEADER = 5;
 var STREAM_PADDING = 321601064;
 var SETUP_OPTION_MOQT_IMPLEMENTATION = 7;
+var PARAM_FORWARD = 16;
 var PARAM_SUBSCRIBER_PRIORITY = 32;
 var PARAM_SUBSCRIPTION_FILTER = 33;
 var PARAM_GROUP_ORDER = 34;
+var FILTER_NEXT_GROUP_START = 1;
 var FILTER_LARGEST_OBJECT = 2;
+var FILTER_ABSOLUTE_START = 3;
+var FETCH_STANDALONE = 1;
 var FETCH_RELATIVE_JOINING = 2;
 var MAX_CONTROL_MESSAGE = 65535;
 var MAX_OBJECT_SIZE = 16 << 20;
 var ProtocolError = class extends Error {
+};
+var StreamCancelled = class extends Error {
 };
 function encodeVarint(v) {
   if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`bad varint ${v}`);
@@ -646,18 +877,35 @@ var StreamReader = class {
   reader;
   buf = new Uint8Array(0);
   done = false;
+  cancelled = false;
+  /** Bytes read from the stream so far. */
+  bytesRead = 0;
+  /** performance.now() when the first and the latest chunk arrived (null before). */
+  firstChunkAt = null;
+  lastChunkAt = null;
+  /** Size of the first chunk. */
+  firstChunkBytes = 0;
   constructor(readable) {
     this.reader = readable.getReader();
   }
-  /** Read more bytes; false at the end of the stream. */
+  /** Read more bytes; false at the end of the stream. Throws StreamCancelled after `cancel`. */
   async fill() {
+    if (this.cancelled) throw new StreamCancelled("stream cancelled");
     if (this.done) return false;
     const { value, done } = await this.reader.read();
+    if (this.cancelled) throw new StreamCancelled("stream cancelled");
     if (done || !value) {
       this.done = true;
       return false;
     }
     this.buf = this.buf.length ? concat([this.buf, value]) : value;
+    const now = performance.now();
+    if (this.firstChunkAt === null) {
+      this.firstChunkAt = now;
+      this.firstChunkBytes = value.length;
+    }
+    this.lastChunkAt = now;
+    this.bytesRead += value.length;
     return true;
   }
   /** True when the stream ended with nothing buffered. */
@@ -697,6 +945,7 @@ var StreamReader = class {
     return { type, payload: new Payload(await this.bytes(len)) };
   }
   cancel() {
+    this.cancelled = true;
     this.reader.cancel().catch(() => {
     });
   }
@@ -729,13 +978,24 @@ function setupMessage(implementation) {
     concat([encodeVarint(SETUP_OPTION_MOQT_IMPLEMENTATION), lengthPrefixed(utf8.encode(implementation))])
   );
 }
-function subscribeMessage(requestId, namespace, track, priority = 128) {
+function encodeFilter(f) {
+  switch (f.kind) {
+    case "largest":
+      return encodeVarint(FILTER_LARGEST_OBJECT);
+    case "nextGroup":
+      return encodeVarint(FILTER_NEXT_GROUP_START);
+    case "from":
+      return concat([encodeVarint(FILTER_ABSOLUTE_START), encodeVarint(f.group), encodeVarint(0)]);
+  }
+}
+function subscribeMessage(requestId, namespace, track, priority = 128, filter = { kind: "largest" }, forward = true) {
   const params = concat([
-    encodeVarint(3),
-    encodeVarint(PARAM_SUBSCRIBER_PRIORITY),
+    encodeVarint(forward ? 3 : 4),
+    ...forward ? [] : [encodeVarint(PARAM_FORWARD), new Uint8Array([0])],
+    encodeVarint(PARAM_SUBSCRIBER_PRIORITY - (forward ? 0 : PARAM_FORWARD)),
     new Uint8Array([priority & 255]),
     encodeVarint(PARAM_SUBSCRIPTION_FILTER - PARAM_SUBSCRIBER_PRIORITY),
-    lengthPrefixed(encodeVarint(FILTER_LARGEST_OBJECT)),
+    lengthPrefixed(encodeFilter(filter)),
     encodeVarint(PARAM_GROUP_ORDER - PARAM_SUBSCRIPTION_FILTER),
     new Uint8Array([1])
   ]);
@@ -754,6 +1014,40 @@ function joiningFetchMessage(requestId, joiningRequestId) {
       encodeVarint(0),
       encodeVarint(0)
       // no parameters
+    ])
+  );
+}
+function requestUpdateMessage(requestId, update) {
+  const parts = [];
+  let last = 0;
+  let count = 0;
+  if (update.forward !== void 0) {
+    parts.push(encodeVarint(PARAM_FORWARD - last), new Uint8Array([update.forward ? 1 : 0]));
+    last = PARAM_FORWARD;
+    count += 1;
+  }
+  if (update.priority !== void 0) {
+    parts.push(encodeVarint(PARAM_SUBSCRIBER_PRIORITY - last), new Uint8Array([update.priority & 255]));
+    count += 1;
+  }
+  return frameMessage(MSG_REQUEST_UPDATE, concat([encodeVarint(requestId), encodeVarint(count), ...parts]));
+}
+function fetchMessage(requestId, namespace, track, start, end, priority = 128) {
+  return frameMessage(
+    MSG_FETCH,
+    concat([
+      encodeVarint(requestId),
+      encodeVarint(FETCH_STANDALONE),
+      encodeNamespace(namespace),
+      lengthPrefixed(utf8.encode(track)),
+      encodeVarint(start.group),
+      encodeVarint(start.object),
+      encodeVarint(end.group),
+      encodeVarint(end.object),
+      // Parameters: Subscriber Priority.
+      encodeVarint(1),
+      encodeVarint(PARAM_SUBSCRIBER_PRIORITY),
+      new Uint8Array([priority & 255])
     ])
   );
 }
@@ -796,7 +1090,7 @@ async function readSubgroupObjects(header, r, onObject) {
     let payload = new Uint8Array(0);
     if (length === 0) status = await r.varint();
     else payload = await objectPayload(r, length);
-    onObject({ group: header.group, subgroup, object, status, payload, fetched: false });
+    onObject({ group: header.group, subgroup, object, status, payload, fetched: false, receivedAt: performance.now() });
   }
 }
 var FF_SUBGROUP_MASK = 3;
@@ -851,13 +1145,49 @@ async function readFetchObjects(r, onObject) {
     const length = await r.varint();
     const payload = await objectPayload(r, length);
     prior = { group, object, subgroup };
-    onObject({ group, subgroup, object, status: 0, payload, fetched: true });
+    onObject({ group, subgroup, object, status: 0, payload, fetched: true, receivedAt: performance.now() });
   }
 }
 
 // src/session.ts
 var ANSWER_TIMEOUT_MS = 1e4;
 var RequestRefused = class extends Error {
+};
+var FetchRequest = class {
+  constructor(requestId, track, options) {
+    this.requestId = requestId;
+    this.track = track;
+    this.options = options;
+    this.done = new Promise((r) => this.resolve = r);
+  }
+  requestId;
+  track;
+  options;
+  cancelled = false;
+  reader = null;
+  objects = 0;
+  done;
+  resolve = () => {
+  };
+  /** What arrived so far. */
+  progress(complete) {
+    const r = this.reader;
+    return {
+      complete,
+      objects: this.objects,
+      bytes: r?.bytesRead ?? 0,
+      firstChunkBytes: r?.firstChunkBytes ?? 0,
+      firstChunkAt: r?.firstChunkAt ?? null,
+      lastChunkAt: r?.lastChunkAt ?? null
+    };
+  }
+  /** Stop reading (STOP_SENDING on the data stream); `done` resolves with what arrived. */
+  cancel() {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    this.reader?.cancel();
+    this.resolve(this.progress(false));
+  }
 };
 var Subscription = class {
   constructor(session, requestId, track, options, writer) {
@@ -876,14 +1206,42 @@ var Subscription = class {
   trackAlias = -1;
   /** Objects received on subgroup streams and fetch streams. */
   objects = 0;
+  /** Groups from this one on are not wanted (another rendition plays them). */
+  dropFrom = null;
+  /** Groups below this one are not wanted (the player moved on to a newer group). */
+  dropBelow = -1;
+  /** Subgroup streams being read, with their group. */
+  streams = /* @__PURE__ */ new Map();
+  /** Whether objects of `group` are still wanted. */
+  wants(group) {
+    return group >= this.dropBelow && (this.dropFrom === null || group < this.dropFrom);
+  }
+  /**
+   * Stop reading the streams of groups no longer wanted (STOP_SENDING): the relay stops
+   * sending them, which leaves the link to what is still wanted.
+   */
+  prune() {
+    for (const [r, group] of this.streams) {
+      if (!this.wants(group)) {
+        this.streams.delete(r);
+        r.cancel();
+      }
+    }
+  }
   deliver(o) {
-    if (this.closed) return;
+    if (this.closed || !this.wants(o.group)) return;
     this.objects += 1;
     try {
       this.options.onObject(o);
     } catch (e) {
       this.session.log(`${this.track}: object handler failed: ${errorText(e)}`);
     }
+  }
+  /** REQUEST_UPDATE: start or stop forwarding, change the priority. */
+  update(u) {
+    if (this.closed) return;
+    this.writer.write(requestUpdateMessage(this.session.nextId(), u)).catch(() => {
+    });
   }
   /** Unsubscribe: finish the request stream (draft-18 has no UNSUBSCRIBE message). */
   close() {
@@ -923,6 +1281,7 @@ var MoqSession = class _MoqSession {
   nextRequestId = 0;
   byAlias = /* @__PURE__ */ new Map();
   byRequest = /* @__PURE__ */ new Map();
+  fetches = /* @__PURE__ */ new Map();
   /** Objects of subgroup streams that arrived before their SUBSCRIBE_OK (bounded). */
   early = /* @__PURE__ */ new Map();
   earlyCount = 0;
@@ -968,6 +1327,10 @@ var MoqSession = class _MoqSession {
     }
     return new _MoqSession(transport, incoming, serverControl, log, onProtocolError);
   }
+  /** A Request ID for a message on an existing request stream (REQUEST_UPDATE). */
+  nextId() {
+    return this.allocRequestId();
+  }
   allocRequestId() {
     const id = this.nextRequestId;
     this.nextRequestId += 2;
@@ -979,7 +1342,7 @@ var MoqSession = class _MoqSession {
     const stream = await this.transport.createBidirectionalStream();
     const writer = stream.writable.getWriter();
     const sub = new Subscription(this, requestId, track, options, writer);
-    await writer.write(subscribeMessage(requestId, namespace, track, options.priority ?? 128));
+    await writer.write(subscribeMessage(requestId, namespace, track, options.priority ?? 128, options.filter, options.forward ?? true));
     const reader = new StreamReader(stream.readable);
     let timer = 0;
     const timeout = new Promise((resolve) => {
@@ -1043,6 +1406,41 @@ var MoqSession = class _MoqSession {
       });
     })().catch((e) => this.log(`${sub.track}: joining FETCH failed: ${errorText(e)}`));
   }
+  /**
+   * Standalone FETCH of `track` from `start` to `end` (End Location: Object ID plus one, or
+   * Object 0 for the whole end group). Resolves once the relay accepted it; its `done` resolves
+   * when the data stream ends or the request is cancelled. Throws RequestRefused on
+   * REQUEST_ERROR.
+   */
+  async fetch(namespace, track, start, end, options = {}) {
+    const requestId = this.allocRequestId();
+    const req = new FetchRequest(requestId, track, options);
+    this.fetches.set(requestId, req);
+    req.done.then(() => this.fetches.delete(requestId));
+    const stream = await this.transport.createBidirectionalStream();
+    const w = stream.writable.getWriter();
+    await w.write(fetchMessage(requestId, namespace, track, start, end, options.priority ?? 128));
+    const r = new StreamReader(stream.readable);
+    let timer = 0;
+    const timeout = new Promise((resolve) => {
+      timer = self.setTimeout(() => resolve(null), ANSWER_TIMEOUT_MS);
+    });
+    const reply = await Promise.race([r.message(), timeout]).finally(() => self.clearTimeout(timer));
+    w.close().catch(() => {
+    });
+    if (!reply || reply.type === MSG_REQUEST_ERROR) {
+      req.cancel();
+      if (!reply) r.cancel();
+      throw new RequestRefused(
+        `FETCH ${track}: ${reply ? `refused: ${requestErrorText(reply.payload)}` : "no answer from the relay"}`
+      );
+    }
+    if (reply.type !== MSG_FETCH_OK) {
+      req.cancel();
+      throw new ProtocolError(`expected FETCH_OK for ${track}, got type 0x${reply.type.toString(16)}`);
+    }
+    return req;
+  }
   forget(sub) {
     if (this.byAlias.get(sub.trackAlias) === sub) {
       this.byAlias.delete(sub.trackAlias);
@@ -1070,21 +1468,47 @@ var MoqSession = class _MoqSession {
     const t = await r.varint();
     if (isSubgroupType(t)) {
       const header = await readSubgroupHeader(t, r);
-      if (this.closedAliases.has(header.trackAlias)) {
+      const known = this.byAlias.get(header.trackAlias);
+      if (this.closedAliases.has(header.trackAlias) || known && !known.wants(header.group)) {
         r.cancel();
         return;
       }
+      known?.streams.set(r, header.group);
       await readSubgroupObjects(header, r, (o) => {
         const sub = this.byAlias.get(header.trackAlias);
-        if (sub) sub.deliver(o);
-        else if (this.closedAliases.has(header.trackAlias)) throw new Cancelled();
+        if (sub && !sub.wants(o.group)) throw new Cancelled();
+        if (sub) {
+          if (!sub.streams.has(r)) sub.streams.set(r, header.group);
+          sub.deliver(o);
+        } else if (this.closedAliases.has(header.trackAlias)) throw new Cancelled();
         else this.keepEarly(header.trackAlias, o);
       }).catch((e) => {
         if (e instanceof Cancelled) r.cancel();
         else throw e;
-      });
+      }).finally(() => this.byAlias.get(header.trackAlias)?.streams.delete(r));
     } else if (t === STREAM_FETCH_HEADER) {
       const requestId = await r.varint();
+      const req = this.fetches.get(requestId);
+      if (req) {
+        req.reader = r;
+        if (req.cancelled) {
+          r.cancel();
+          return;
+        }
+        try {
+          await readFetchObjects(r, (o) => {
+            if (req.cancelled) throw new Cancelled();
+            req.objects += 1;
+            req.options.onObject?.(o);
+          });
+          req.resolve(req.progress(true));
+        } catch (e) {
+          req.resolve(req.progress(false));
+          if (!(e instanceof Cancelled)) throw e;
+          r.cancel();
+        }
+        return;
+      }
       const sub = this.byRequest.get(requestId);
       if (!sub) {
         r.cancel();
@@ -1123,12 +1547,19 @@ var MoqSession = class _MoqSession {
 
 // src/player.ts
 var US = 1e6;
-var TARGET_BUFFER_US = 15e4;
-var MAX_BUFFER_US = 35e4;
+var DEFAULT_LATENCY_MS = 500;
+var MAX_EXTRA_BUFFER_US = 3e5;
 var LATENCY_SAMPLES = 300;
 var CATALOG_RETRY_MS = 2e3;
 var AUDIO_CLOCK_STALL_MS = 500;
 var LOG_LINES = 200;
+var ABR_INTERVAL_MS = 250;
+var SEAM_WINDOW_MS = 1e3;
+var PRIORITY_AUDIO = 1;
+var PRIORITY_VIDEO = 2;
+var OBJECT_OVERHEAD_BYTES = 150;
+var PRIORITY_DVR = 3;
+var PRIORITY_PROBE = 255;
 var MediaClock = class {
   started = false;
   baseMedia = 0;
@@ -1138,6 +1569,8 @@ var MediaClock = class {
   lastAudioTime = -1;
   lastAudioChange = 0;
   audio = null;
+  /** Held at this media time (paused, or waiting for a seek's media), or null. */
+  frozen = null;
   /** The AudioContext runs and its clock advances (a context without an output may not). */
   audioRunning() {
     if (!this.audio || this.audio.state !== "running") return false;
@@ -1152,6 +1585,7 @@ var MediaClock = class {
   /** Media time now, in µs. */
   now() {
     if (!this.started) return 0;
+    if (this.frozen !== null) return this.frozen;
     const running = this.audioRunning();
     if (running !== this.onAudio) this.rebase(this.rawNow(), running);
     return this.rawNow();
@@ -1169,11 +1603,17 @@ var MediaClock = class {
   /** Play `media` now (start, or jump). */
   set(media) {
     this.started = true;
+    this.frozen = null;
     this.rebase(media, this.audioRunning());
+  }
+  /** Hold at `media` (the current time by default) until the next `set`. */
+  freeze(media = this.now()) {
+    this.started = true;
+    this.frozen = media;
   }
   /** The AudioContext time at which media time `media` plays, or null when not on audio. */
   audioTimeFor(media) {
-    if (!this.started || !this.audio) return null;
+    if (!this.started || !this.audio || this.frozen !== null) return null;
     this.now();
     if (!this.onAudio) return null;
     return this.baseAudio + (media - this.baseMedia) / US;
@@ -1183,9 +1623,17 @@ var Pipeline = class {
   constructor(player, track) {
     this.player = player;
     this.track = track;
-    this.assembler = new GroupAssembler((o, groupStart) => {
-      this.work = this.work.then(() => this.onObject(o, groupStart)).catch((e) => this.player.error(`${this.track.name}: ${errorText(e)}`));
-    });
+    this.assembler = new GroupAssembler(
+      (o, groupStart) => {
+        this.work = this.work.then(() => this.onObject(o, groupStart)).catch((e) => this.player.error(`${this.track.name}: ${errorText(e)}`));
+      },
+      (group) => {
+        if (this.sub) {
+          this.sub.dropBelow = group;
+          this.sub.prune();
+        }
+      }
+    );
   }
   player;
   track;
@@ -1200,19 +1648,72 @@ var Pipeline = class {
   newest = -Infinity;
   /** Media time (µs) of the first sample of the first group played. */
   firstTimestamp = null;
+  /** Fed from FETCHes (the past): decoding waits for the decoder instead of skipping ahead. */
+  paced = false;
+  /** Bytes and objects (largest Object ID + 1) received of each recent live group (for probes: groups the relay has cached). */
+  groupBytes = /* @__PURE__ */ new Map();
+  groupObjects = /* @__PURE__ */ new Map();
+  /** Group of the object being decoded. */
+  group = 0;
+  /** Frame duration (µs) of the latest sample. */
+  frameDuration = 0;
   work = Promise.resolve();
-  async start(loadInit, joiningFetch, priority) {
+  /**
+   * Subscribe (with a Joining FETCH when asked, from `filter`), or take over `held`: a
+   * subscription made with forward off, which is now turned on.
+   */
+  async start(loadInit, joiningFetch, priority, filter = { kind: "largest" }, heldReady = null) {
+    const held = heldReady ? await heldReady : null;
     this.init = await loadInit(this.track);
     this.pickTrackInit(null);
     await this.checkSupport();
-    if (this.closed) return;
+    if (this.closed) {
+      held?.close();
+      return;
+    }
+    if (this.track.role === "video" && this.player.stats.timing.videoSubscribe === null) {
+      this.player.stats.timing.videoSubscribe = performance.now();
+    }
+    const onEnd = (reason) => this.player.note(`${this.track.name}: ${reason}`);
+    if (held) {
+      held.options.onObject = (o) => this.receive(o);
+      held.options.onEnd = onEnd;
+      held.update({ forward: true });
+      this.sub = held;
+      return;
+    }
     this.sub = await this.player.session().subscribe(this.player.namespace, this.track.name, {
-      onObject: (o) => this.assembler.push(o),
-      onEnd: (reason) => this.player.note(`${this.track.name}: ${reason}`),
+      onObject: (o) => this.receive(o),
+      onEnd,
       joiningFetch,
-      priority
+      priority,
+      filter
     });
     if (this.closed) this.sub.close();
+  }
+  /** Load the init segment and check the codec, for a pipeline fed by `feed` (FETCHes). */
+  async prepare(loadInit) {
+    this.init = await loadInit(this.track);
+    this.pickTrackInit(null);
+    await this.checkSupport();
+  }
+  /** An object from a FETCH. */
+  feed(o) {
+    this.paced = true;
+    if (!this.closed) this.assembler.push(o);
+  }
+  receive(o) {
+    if (!o.fetched) {
+      this.player.arrived(o, this.track.role === "audio");
+      this.groupBytes.set(o.group, (this.groupBytes.get(o.group) ?? 0) + o.payload.length);
+      this.groupObjects.set(o.group, Math.max(this.groupObjects.get(o.group) ?? 0, o.object + 1));
+      if (this.groupBytes.size > 40) {
+        const oldest = Math.min(...this.groupBytes.keys());
+        this.groupBytes.delete(oldest);
+        this.groupObjects.delete(oldest);
+      }
+    }
+    this.assembler.push(o);
   }
   /** The init segment's track for samples of `trackId` (null: guess from the role). */
   pickTrackInit(trackId) {
@@ -1230,6 +1731,7 @@ var Pipeline = class {
   }
   async onObject(o, groupStart) {
     if (this.closed) return;
+    this.group = o.group;
     const chunk = parseChunk(o.payload, this.init);
     for (let i = 0; i < chunk.samples.length; i++) {
       const s = chunk.samples[i];
@@ -1237,9 +1739,14 @@ var Pipeline = class {
       const t = this.trackInit;
       const timestamp = Math.round(s.pts * US / t.timescale);
       const duration = Math.round(s.duration * US / t.timescale);
+      if (i === 0 && !o.fetched && this.track.role === "video") {
+        this.player.videoArrived(o.receivedAt, timestamp);
+        if (groupStart) this.player.groupStarted(o.group, timestamp);
+      }
+      if (duration > 0) this.frameDuration = duration;
       const key = s.sync;
       if (this.firstTimestamp === null) this.firstTimestamp = timestamp;
-      this.stamps.set(timestamp, chunk.publishedMs);
+      this.stamps.set(timestamp, { publishedMs: chunk.publishedMs, group: o.group });
       if (this.stamps.size > 512) this.stamps.delete(this.stamps.keys().next().value);
       this.newest = Math.max(this.newest, timestamp);
       await this.decode(t, s.data, timestamp, duration, key, groupStart && i === 0);
@@ -1256,6 +1763,8 @@ var VideoPipeline = class extends Pipeline {
   needKey = true;
   /** Set when this pipeline replaces another: media time from which it is drawn. */
   cutover = null;
+  /** How early its first frame from the cutover on was decoded before it was due (ms). */
+  readyMs = null;
   codec = null;
   async checkSupport() {
     const t = this.trackInit;
@@ -1281,7 +1790,9 @@ var VideoPipeline = class extends Pipeline {
   }
   async decode(t, data, timestamp, duration, key, groupStart) {
     if (!key && this.needKey) return;
-    if (this.cutover === null && this.player.isSwitchTarget(this)) this.player.setCutover(this, timestamp, groupStart);
+    if (this.cutover === null && this.player.isSwitchTarget(this)) {
+      this.player.setCutover(this, timestamp, groupStart ? this.group : null);
+    }
     const codec = t.codec || this.track.codec;
     if (!this.decoder || this.decoder.state === "closed" || this.configured !== `${t.id}/${codec}`) {
       if (!key) {
@@ -1291,7 +1802,16 @@ var VideoPipeline = class extends Pipeline {
       await this.configure(t, codec);
     }
     const decoder = this.decoder;
-    if (decoder.decodeQueueSize > 90) {
+    if (this.paced) {
+      while (decoder.decodeQueueSize >= 16 && decoder.state === "configured" && !this.closed) {
+        await new Promise((r) => {
+          const done = () => r();
+          decoder.addEventListener("dequeue", done, { once: true });
+          setTimeout(done, 20);
+        });
+      }
+      if (this.closed || decoder.state !== "configured") return;
+    } else if (decoder.decodeQueueSize > 90) {
       this.needKey = true;
       this.player.note(`${this.track.name}: decoder behind, waiting for the next keyframe`);
       return;
@@ -1312,7 +1832,7 @@ var VideoPipeline = class extends Pipeline {
           frame.close();
           return;
         }
-        this.player.videoFrame(this, frame, this.stamps.get(frame.timestamp) ?? null);
+        this.player.videoFrame(this, frame, this.stamps.get(frame.timestamp) ?? { publishedMs: null, group: -1 });
       },
       error: (e) => {
         this.player.error(`${this.track.name}: video decoder: ${errorText(e)}`);
@@ -1376,11 +1896,28 @@ var AudioPipeline = class extends Pipeline {
     }
     this.decoder.decode(new EncodedAudioChunk({ type: "key", timestamp, duration, data }));
   }
+  /** Decoded audio held until the clock runs (a seek waiting for its media). */
+  waiting = [];
+  /** Play the audio held while the clock waited. */
+  release() {
+    const held = this.waiting;
+    this.waiting = [];
+    for (const d of held) this.schedule(d);
+  }
+  /** Decoder output. */
   play(d) {
+    this.player.stats.audioChunksDecoded += 1;
+    if (!this.closed && this.player.holdAudio(this)) {
+      this.waiting.push(d);
+      if (this.waiting.length > 400) this.waiting.shift()?.close();
+      return;
+    }
+    this.schedule(d);
+  }
+  schedule(d) {
     const stats = this.player.stats;
     try {
-      stats.audioChunksDecoded += 1;
-      if (this.closed) return;
+      if (this.closed || !this.player.audible(this)) return;
       this.player.mediaStarted(d.timestamp);
       const ctx = this.player.audioContext();
       const when = this.player.clock.audioTimeFor(d.timestamp);
@@ -1436,6 +1973,8 @@ var AudioPipeline = class extends Pipeline {
   close() {
     super.close();
     this.flush();
+    for (const d of this.waiting) d.close();
+    this.waiting = [];
     if (this.decoder && this.decoder.state !== "closed") this.decoder.close();
   }
 };
@@ -1474,8 +2013,16 @@ var Player = class {
     lastFrameTime: 0,
     lastFrameTimestamp: 0,
     latencyMs: [],
+    latencyCount: 0,
     latencyUnknownFrames: 0,
+    timing: { connected: null, catalog: null, videoSubscribe: null, firstFrame: null },
     switches: 0,
+    switchLog: [],
+    abr: null,
+    playback: "live",
+    behindLiveMs: null,
+    seeks: 0,
+    dvrGroupsFetched: 0,
     catchUps: 0,
     audioState: "none",
     audioChunksDecoded: 0,
@@ -1498,6 +2045,30 @@ var Player = class {
   audioCtx = null;
   stopped = false;
   catalogSub = null;
+  abr = new Abr();
+  abrTimer = 0;
+  probing = null;
+  /**
+   * Subscriptions to the other renditions, held ready with forward off (the relay sends
+   * nothing for them): a switch turns one on and needs no SUBSCRIBE answer, which a relay
+   * whose link is full may be slow to give.
+   */
+  held = /* @__PURE__ */ new Map();
+  dvr = null;
+  /** Live groups seen: media time (µs) of their first video frame, objects of video and audio. */
+  groupsSeen = /* @__PURE__ */ new Map();
+  /** Media time (µs) of the frame on screen when paused. */
+  pausedAt = null;
+  heldRetryAt = /* @__PURE__ */ new Map();
+  /** The switch in progress: when it was asked for and why. */
+  switchAskedAt = 0;
+  switchReason = "";
+  /** The last frame drawn: when, and its media time (µs). */
+  lastDraw = null;
+  /** Gaps between drawn frames (ms) of the last seconds, by when they ended. */
+  drawGaps = [];
+  /** Decoded frames passed over (late) since the last frame drawn. */
+  skippedSinceDraw = 0;
   session() {
     if (!this.moq) throw new Error("not connected");
     return this.moq;
@@ -1536,27 +2107,35 @@ var Player = class {
         this.error(reason);
       }
     });
+    this.stats.timing.connected = performance.now();
     this.setState("catalog");
     this.catalog = await this.loadCatalog();
+    this.stats.timing.catalog = performance.now();
     const renditions = videoRenditions(this.catalog);
     this.stats.renditions = renditions.map((t) => t.name);
-    const audio = audioTrack(this.catalog);
-    if (renditions.length === 0 && !audio) throw new CatalogError("the catalog lists no video or audio track");
+    let audio = audioTracks(this.catalog);
+    const wantedAudio = this.options.audio ? this.catalog.tracks.find((t) => t.name === this.options.audio) : void 0;
+    if (this.options.audio && (!wantedAudio || wantedAudio.role !== "audio")) this.note(`no audio track ${this.options.audio}`);
+    else if (wantedAudio) audio = [wantedAudio, ...audio.filter((t) => t !== wantedAudio)];
+    if (renditions.length === 0 && audio.length === 0) throw new CatalogError("the catalog lists no video or audio track");
     this.setState("starting");
     requestAnimationFrame(() => this.render());
     const starts = [];
     if (renditions.length > 0) {
-      const first = this.autoChoice(renditions);
+      const wanted = this.options.rendition ? renditions.find((t) => t.name === this.options.rendition) : void 0;
+      if (this.options.rendition && !wanted) this.note(`no video track ${this.options.rendition}; auto mode`);
+      if (wanted) this.stats.mode = "manual";
+      const first = wanted ?? this.autoChoice(renditions);
       this.video = new VideoPipeline(this, first);
       this.stats.rendition = first.name;
-      starts.push(this.video.start((t) => this.loadInit(t), true, 2));
+      starts.push(this.video.start((t) => this.loadInit(t), true, PRIORITY_VIDEO));
+      this.stats.abr = this.abr.stats;
+      this.abrTimer = window.setInterval(() => this.adapt(), ABR_INTERVAL_MS);
     }
-    if (audio) {
-      this.stats.audioTrack = audio.name;
-      this.audio = new AudioPipeline(this, audio);
+    if (audio.length > 0) {
       this.setupAudio();
       starts.push(
-        this.audio.start((t) => this.loadInit(t), true, 1).catch((e) => {
+        this.startAudio(audio).catch((e) => {
           this.error(`audio: ${errorText(e)}`);
         })
       );
@@ -1564,8 +2143,31 @@ var Player = class {
     await Promise.all(starts);
     this.setState("playing");
   }
+  /** Play the first of `candidates` (best first) whose codec this browser decodes. */
+  async startAudio(candidates) {
+    for (let i = 0; i < candidates.length; i++) {
+      const track = candidates[i];
+      const pipeline = new AudioPipeline(this, track);
+      this.audio = pipeline;
+      this.stats.audioTrack = track.name;
+      try {
+        await pipeline.start((t) => this.loadInit(t), true, PRIORITY_AUDIO);
+        if (i > 0) this.note(`audio: playing ${track.name} (${track.codec})`);
+        return;
+      } catch (e) {
+        pipeline.close();
+        this.audio = null;
+        this.stats.audioTrack = null;
+        if (!(e instanceof UnsupportedCodec) || i === candidates.length - 1) throw e;
+        this.note(`audio: ${errorText(e)}; trying ${candidates[i + 1].name}`);
+      }
+    }
+  }
   stop() {
     this.stopped = true;
+    window.clearInterval(this.abrTimer);
+    this.cancelProbe();
+    this.dropHeld();
     this.video?.close();
     this.nextVideo?.close();
     this.audio?.close();
@@ -1573,9 +2175,316 @@ var Player = class {
     this.moq?.close();
     void this.audioCtx?.close();
   }
-  /** Auto mode (placeholder for ABR): the largest rendition. */
+  /** Auto mode starts on the largest rendition; `adapt` moves from there. */
   autoChoice(renditions) {
     return renditions[0];
+  }
+  // -------------------------------------------------------------------------
+  // Auto mode (ABR, see abr.ts).
+  /** A live object arrived (any track the player subscribed to). */
+  arrived(o, audio) {
+    this.abr.onBytes(o.receivedAt, o.payload.length, audio);
+    const g = this.seen(o.group);
+    if (audio) g.audio = Math.max(g.audio, o.object + 1);
+    else g.video = Math.max(g.video, o.object + 1);
+  }
+  /** A live video group started at media time `timestamp` (µs). */
+  groupStarted(group, timestamp) {
+    this.seen(group).start = timestamp;
+  }
+  seen(group) {
+    let g = this.groupsSeen.get(group);
+    if (!g) {
+      g = { start: null, video: 0, audio: 0 };
+      this.groupsSeen.set(group, g);
+      if (this.groupsSeen.size > 120) this.groupsSeen.delete(Math.min(...this.groupsSeen.keys()));
+    }
+    return g;
+  }
+  // -------------------------------------------------------------------------
+  // Pause, the past (DVR), live.
+  /** Whether `p`'s decoded audio is to be kept until the clock runs (a seek waiting for its media). */
+  holdAudio(p) {
+    return !!this.dvr && p === this.dvr.audio && this.dvr.waiting;
+  }
+  /** Whether `p`'s audio is to be heard now. */
+  audible(p) {
+    const playback = this.stats.playback;
+    if (p === this.audio) return playback === "live";
+    return playback === "dvr" && p === this.dvr?.audio && !this.dvr.waiting;
+  }
+  /** Hold the picture; the sound stops. `play()` goes on from here. */
+  pause() {
+    if (this.stats.playback === "paused" || !this.clock.started) return;
+    this.pausedAt = this.lastDraw?.ts ?? this.clock.now();
+    this.stopDvr();
+    this.clock.freeze(this.pausedAt);
+    this.audio?.flush();
+    this.stats.playback = "paused";
+    this.note(`paused at media time ${(this.pausedAt / US).toFixed(3)} s`);
+  }
+  /** After a pause: play on from where it stopped (from the relay's cache). */
+  play() {
+    if (this.stats.playback !== "paused") return;
+    void this.seek(this.pausedAt ?? this.clock.now());
+  }
+  /** Go `seconds` back from the picture on screen (within what the relay keeps). */
+  rewind(seconds) {
+    const from = this.lastDraw?.ts ?? this.clock.now();
+    void this.seek(from - seconds * US);
+  }
+  /** Back to live: the newest media, the target delay behind. */
+  live() {
+    if (this.stats.playback === "live") return;
+    this.stopDvr();
+    this.dropQueue();
+    this.audio?.flush();
+    const newest = Math.max(this.video?.newest ?? -Infinity, this.audio?.newest ?? -Infinity);
+    this.lastDraw = null;
+    this.stats.playback = "live";
+    if (Number.isFinite(newest)) this.clock.set(newest - this.targetUs());
+    this.note("live");
+  }
+  dropQueue() {
+    for (const q of this.queue) this.skip(q);
+    this.queue = [];
+  }
+  stopDvr() {
+    const d = this.dvr;
+    if (!d) return;
+    d.stopped = true;
+    for (const f of d.fetches) f.cancel();
+    d.video?.close();
+    d.audio?.close();
+    this.dvr = null;
+    this.dropQueue();
+  }
+  /**
+   * Play from media time `target` (µs): decode from the start of the live group that holds it
+   * (FETCHed from the relay's cache, video and audio), hold the clock until that media is
+   * decoded, then fetch group after group ahead of the playhead. Near live it goes live.
+   */
+  async seek(target) {
+    const video = this.video;
+    if (!video) return;
+    const liveAt = Math.max(video.newest, this.audio?.newest ?? -Infinity);
+    const groups = [...this.groupsSeen.entries()].filter(([, g]) => g.start !== null).sort((a, b) => a[0] - b[0]);
+    if (groups.length === 0 || target >= liveAt - this.targetUs()) {
+      this.live();
+      return;
+    }
+    let start = groups[0];
+    for (const g of groups) if (g[1].start <= target) start = g;
+    if (start[1].start > target) {
+      this.note(`media from ${(target / US).toFixed(3)} s is older than what this page saw; from ${(start[1].start / US).toFixed(3)} s`);
+      target = start[1].start;
+    }
+    this.stopDvr();
+    this.audio?.flush();
+    const d = {
+      video: new VideoPipeline(this, video.track),
+      audio: this.audio ? new AudioPipeline(this, this.audio.track) : null,
+      target,
+      liveAt,
+      waiting: true,
+      last: null,
+      first: start[0],
+      stopped: false,
+      fetches: []
+    };
+    this.dvr = d;
+    this.stats.playback = "dvr";
+    this.stats.seeks += 1;
+    this.lastDraw = null;
+    this.clock.freeze(target);
+    this.note(`to media time ${(target / US).toFixed(3)} s: from group ${start[0]} of ${video.track.name}`);
+    try {
+      await Promise.all([d.video?.prepare((t) => this.loadInit(t)), d.audio?.prepare((t) => this.loadInit(t))]);
+      await this.dvrFeed(d);
+    } catch (e) {
+      if (this.dvr === d) {
+        this.note(`playing the past: ${errorText(e)}; live again`);
+        this.live();
+      }
+    }
+  }
+  /** Fetch the next complete group while less than 1.5 s of media are fetched ahead of the playhead. */
+  async dvrFeed(d) {
+    while (!d.stopped && !this.stopped) {
+      const later = [...this.groupsSeen.keys()].filter((g) => d.last === null ? g >= d.first : g > d.last).sort((a, b) => a - b);
+      const fetchedTo = d.last === null ? null : this.groupsSeen.get(later[0])?.start ?? null;
+      const ahead = fetchedTo === null ? 0 : fetchedTo - Math.max(this.clock.now(), d.target);
+      if (ahead > 1.5 * US) {
+        await sleep(100);
+        continue;
+      }
+      if (later.length < 2) {
+        if (!d.waiting && ahead < 3e5) {
+          this.note("caught up with live");
+          this.live();
+          return;
+        }
+        await sleep(200);
+        continue;
+      }
+      const group = later[0];
+      const seen = this.groupsSeen.get(group);
+      const one = async (p, objects) => {
+        if (!p) return;
+        const r = await this.session().fetch(
+          this.namespace,
+          p.track.name,
+          { group, object: 0 },
+          { group, object: objects },
+          { priority: PRIORITY_DVR, onObject: (o) => p.feed(o) }
+        );
+        d.fetches.push(r);
+        if (d.stopped) r.cancel();
+        await r.done;
+        d.fetches = d.fetches.filter((f) => f !== r);
+      };
+      await Promise.all([one(d.video, seen.video), one(d.audio, seen.audio)]);
+      d.last = group;
+      this.stats.dvrGroupsFetched += 1;
+    }
+  }
+  /** A live video object with media time `timestamp` (µs) arrived at `at` (performance.now()). */
+  videoArrived(at, timestamp) {
+    this.abr.onVideo(at, timestamp / 1e3);
+  }
+  abrRenditions() {
+    if (!this.catalog) return [];
+    return videoRenditions(this.catalog).map((t) => {
+      const fps = t.framerate ?? 30;
+      const media = t.bitrate ?? (t.width ?? 640) * (t.height ?? 360) * fps * 0.1;
+      return { name: t.name, bitrate: media + fps * 8 * OBJECT_OVERHEAD_BYTES };
+    });
+  }
+  /** Look at the measurements; switch or probe when auto mode says so. */
+  adapt() {
+    if (this.stopped || !this.video) return;
+    const now = performance.now();
+    const newest = Math.max(this.video.newest, this.nextVideo?.newest ?? -Infinity);
+    const ahead = this.clock.started && Number.isFinite(newest) ? (newest - this.clock.now()) / 1e3 : null;
+    this.stats.behindLiveMs = ahead;
+    const bufferMs = this.stats.playback === "live" ? ahead : null;
+    const current = this.nextVideo?.track.name ?? this.video.track.name;
+    const busy = this.nextVideo !== null || this.stats.mode !== "auto";
+    const audioBps = this.audio ? (this.audio.track.bitrate ?? 64e3) + 47 * 8 * OBJECT_OVERHEAD_BYTES : 0;
+    const d = this.abr.decide(now, this.abrRenditions(), current, busy, bufferMs, audioBps);
+    if (d.kind === "switch") {
+      const target = this.catalog && videoRenditions(this.catalog).find((t) => t.name === d.to);
+      if (!target) return;
+      this.cancelProbe();
+      this.switchTo(target, `auto: ${d.reason}`);
+    } else if (d.kind === "probe") {
+      void this.probe(d.bytes);
+    } else if (d.kind === "cancel-probe") {
+      this.cancelProbe();
+    }
+    this.keepHeld(now);
+  }
+  /** Hold every rendition not playing ready (SUBSCRIBE with forward off). */
+  keepHeld(now) {
+    if (!this.catalog || !this.video) return;
+    const active = /* @__PURE__ */ new Set([this.video.track.name, this.nextVideo?.track.name]);
+    for (const track of videoRenditions(this.catalog)) {
+      const name = track.name;
+      if (active.has(name) || this.held.has(name) || now < (this.heldRetryAt.get(name) ?? 0)) continue;
+      const h = { track, sub: null, ready: Promise.resolve(null) };
+      this.held.set(name, h);
+      h.ready = this.session().subscribe(this.namespace, name, {
+        onObject: () => {
+        },
+        onEnd: () => {
+          if (this.held.get(name) === h) this.held.delete(name);
+        },
+        priority: PRIORITY_VIDEO,
+        forward: false
+      }).then((sub) => {
+        h.sub = sub;
+        if (h.dropped) sub.close();
+        return sub;
+      }).catch((e) => {
+        if (this.held.get(name) === h) this.held.delete(name);
+        this.heldRetryAt.set(name, performance.now() + 5e3);
+        this.note(`holding ${name} ready: ${errorText(e)}`);
+        return null;
+      });
+    }
+  }
+  dropHeld() {
+    for (const h of this.held.values()) {
+      h.dropped = true;
+      h.sub?.close();
+    }
+    this.held.clear();
+  }
+  cancelProbe() {
+    for (const r of this.probing ?? []) r.cancel();
+    this.probing = null;
+  }
+  /**
+   * Measure spare capacity: FETCH recent groups of the rendition playing, at least `bytes` of
+   * them, all at once (the relay has them cached and sends FETCH data behind the live streams).
+   * One FETCH per group, each up to the last object received (a relay vouches for that range
+   * without knowing where the group ended).
+   */
+  async probe(bytes) {
+    const p = this.video;
+    if (!p || this.probing) return;
+    const groups = [...p.groupBytes.entries()].sort((a, b) => b[0] - a[0]).slice(1);
+    const picked = [];
+    let total = 0;
+    for (const [group, b] of groups) {
+      const objects = p.groupObjects.get(group);
+      if (!objects) continue;
+      picked.push({ group, objects });
+      total += b;
+      if (total >= bytes) break;
+    }
+    if (picked.length === 0) return;
+    this.abr.probeStarted();
+    const t0 = performance.now();
+    const reqs = [];
+    this.probing = reqs;
+    let timer = 0;
+    try {
+      timer = window.setTimeout(() => {
+        for (const r of reqs) r.cancel();
+      }, this.abr.params.probeTimeoutMs);
+      await Promise.all(
+        picked.map(async ({ group, objects }) => {
+          const r = await this.session().fetch(
+            this.namespace,
+            p.track.name,
+            { group, object: 0 },
+            { group, object: objects },
+            { priority: PRIORITY_PROBE }
+          );
+          reqs.push(r);
+          if (this.probing !== reqs) r.cancel();
+        })
+      );
+      const results = await Promise.all(reqs.map((r) => r.done));
+      const now = performance.now();
+      const first = results.filter((r) => r.firstChunkAt !== null).sort((a, b) => (a.firstChunkAt ?? 0) - (b.firstChunkAt ?? 0))[0];
+      const combined = {
+        complete: results.every((r) => r.complete),
+        bytes: results.reduce((n, r) => n + r.bytes, 0),
+        firstChunkBytes: first?.firstChunkBytes ?? 0,
+        firstChunkAt: first?.firstChunkAt ?? null,
+        lastChunkAt: results.reduce((m, r) => r.lastChunkAt === null ? m : Math.max(m ?? 0, r.lastChunkAt), null)
+      };
+      this.abr.probeDone(now, { spareBps: probeRate(combined, t0, now), bytes: combined.bytes, complete: combined.complete });
+    } catch (e) {
+      for (const r of reqs) r.cancel();
+      this.abr.probeDone(performance.now(), null);
+      this.note(`probe of ${p.track.name}: ${errorText(e)}`);
+    } finally {
+      window.clearTimeout(timer);
+      if (this.probing === reqs) this.probing = null;
+    }
   }
   /**
    * The MSF catalog, or Cloudflare's catalogformat-01 `.catalog` when there is none. While
@@ -1623,8 +2532,8 @@ var Player = class {
     }
   }
   /**
-   * Subscribe to `track` with a Joining FETCH and wait (bounded) for its first object with a
-   * payload. Later objects go to `later`.
+   * Subscribe to `track` (a catalog or an init track) from its start and wait (bounded) for its
+   * first object with a payload. Later objects go to `later`.
    */
   async firstObject(track, later, timeoutMs = 1e4) {
     let resolve = () => {
@@ -1632,7 +2541,7 @@ var Player = class {
     const got = new Promise((r) => resolve = r);
     let first = null;
     const sub = await this.session().subscribe(this.namespace, track, {
-      joiningFetch: true,
+      filter: { kind: "from", group: 0 },
       priority: 0,
       onObject: (o) => {
         if (o.status !== 0 || o.payload.length === 0) return;
@@ -1700,25 +2609,51 @@ var Player = class {
   }
   // -------------------------------------------------------------------------
   // Video output.
-  /** First decoded media starts the clock. */
+  /** Target playout delay (µs). */
+  targetUs() {
+    return (this.options.latencyMs ?? DEFAULT_LATENCY_MS) * 1e3;
+  }
+  /** First decoded media starts the clock, the target delay behind it. */
   mediaStarted(timestamp) {
     if (!this.clock.started) {
-      this.clock.set(timestamp - 2e4);
-      this.note(`playback starts at media time ${(timestamp / US).toFixed(3)} s`);
+      this.clock.set(timestamp - this.targetUs());
+      this.note(
+        `playback starts at media time ${(timestamp / US).toFixed(3)} s, ${(this.targetUs() / 1e3).toFixed(0)} ms behind`
+      );
     }
   }
-  videoFrame(p, frame, publishedMs) {
+  videoFrame(p, frame, info) {
     this.stats.framesDecoded += 1;
+    const live = p === this.video || p === this.nextVideo;
+    if (live && this.stats.playback !== "live") {
+      if (p === this.nextVideo && p.cutover !== null && frame.timestamp >= p.cutover) this.finishSwitch(null, performance.now(), frame.timestamp);
+      frame.close();
+      return;
+    }
     if (p === this.video && this.nextVideo?.cutover != null && frame.timestamp >= this.nextVideo.cutover) {
       frame.close();
       return;
     }
-    if (p !== this.video && p !== this.nextVideo) {
+    const dvr = this.dvr;
+    if (!live && (!dvr || p !== dvr.video)) {
       frame.close();
       return;
     }
+    if (dvr && p === dvr.video && dvr.waiting && frame.timestamp + p.frameDuration > dvr.target) {
+      dvr.waiting = false;
+      this.clock.set(dvr.target);
+      dvr.audio?.release();
+      this.note(`playing ${((dvr.liveAt - dvr.target) / US).toFixed(1)} s behind live`);
+    }
     this.mediaStarted(frame.timestamp);
-    const entry = { frame, pipeline: p, publishedMs };
+    if (p === this.nextVideo && p.readyMs === null && p.cutover !== null && frame.timestamp >= p.cutover) {
+      p.readyMs = (frame.timestamp - this.clock.now()) / 1e3;
+    }
+    const entry = { frame, pipeline: p, publishedMs: info.publishedMs, group: info.group };
+    if (this.stats.framesDrawn === 0 && p === this.video) {
+      this.draw(entry);
+      return;
+    }
     let i = this.queue.length;
     while (i > 0 && this.queue[i - 1].frame.timestamp > frame.timestamp) i--;
     this.queue.splice(i, 0, entry);
@@ -1732,13 +2667,21 @@ var Player = class {
     if (this.stopped) return;
     requestAnimationFrame(() => this.render());
     if (!this.clock.started) return;
-    this.catchUp();
+    if (this.stats.playback === "live") this.catchUp();
     const latencyUs = this.audioCtx && this.audioCtx.state === "running" ? outputLatency(this.audioCtx) : 0;
     const now = this.clock.now() - latencyUs;
     let pick = null;
+    const floor = this.lastDraw?.ts ?? -Infinity;
     while (this.queue.length > 0 && this.queue[0].frame.timestamp <= now) {
-      if (pick) this.skip(pick);
+      if (pick) {
+        this.skip(pick);
+        this.skippedSinceDraw += 1;
+      }
       pick = this.queue.shift();
+      if (pick.frame.timestamp <= floor) {
+        this.skip(pick);
+        pick = null;
+      }
     }
     if (pick) this.draw(pick);
   }
@@ -1747,15 +2690,26 @@ var Player = class {
     const newest = Math.max(this.video?.newest ?? -Infinity, this.nextVideo?.newest ?? -Infinity, this.audio?.newest ?? -Infinity);
     if (!Number.isFinite(newest)) return;
     const now = this.clock.now();
-    if (newest - now > MAX_BUFFER_US) {
-      this.clock.set(newest - TARGET_BUFFER_US);
+    const target = this.targetUs();
+    if (newest - now > target + MAX_EXTRA_BUFFER_US) {
+      this.clock.set(newest - target);
       this.audio?.flush();
       this.stats.catchUps += 1;
-      this.note(`caught up to live: skipped ${((newest - TARGET_BUFFER_US - now) / 1e3).toFixed(0)} ms`);
+      this.note(`caught up to live: skipped ${((newest - target - now) / 1e3).toFixed(0)} ms`);
     }
   }
   draw(q) {
     const { frame, pipeline } = q;
+    const drawnAt = performance.now();
+    const prev = this.lastDraw;
+    const skipped = this.skippedSinceDraw;
+    this.skippedSinceDraw = 0;
+    if (prev) {
+      const raw = drawnAt - prev.t;
+      const hole = skipped === 0 ? Math.max(0, (frame.timestamp - prev.ts - pipeline.frameDuration) / 1e3) : 0;
+      this.drawGap(drawnAt, raw - hole, raw);
+    }
+    this.lastDraw = { t: drawnAt, ts: frame.timestamp, group: q.group };
     const canvas = this.options.canvas;
     const w = frame.displayWidth;
     const h = frame.displayHeight;
@@ -1769,68 +2723,105 @@ var Player = class {
     s.height = h;
     s.framesDrawn += 1;
     s.lastFrameTime = performance.now();
+    if (s.timing.firstFrame === null) s.timing.firstFrame = s.lastFrameTime;
     s.lastFrameTimestamp = frame.timestamp;
     s.drawnByRendition[pipeline.track.name] = (s.drawnByRendition[pipeline.track.name] ?? 0) + 1;
     if (q.publishedMs === null) {
       s.latencyUnknownFrames += 1;
     } else {
       s.latencyMs.push(performance.timeOrigin + performance.now() - q.publishedMs);
+      s.latencyCount += 1;
       if (s.latencyMs.length > LATENCY_SAMPLES) s.latencyMs.shift();
     }
     frame.close();
-    if (pipeline === this.nextVideo) this.finishSwitch();
+    if (pipeline === this.nextVideo) this.finishSwitch(prev, drawnAt, this.lastDraw.ts, skipped);
+  }
+  /** A gap of `gap` ms between drawn frames ended at `t`. */
+  drawGap(t, gap, raw) {
+    this.drawGaps.push({ t, gap, raw });
+    while (this.drawGaps.length > 0 && this.drawGaps[0].t < t - 2 * SEAM_WINDOW_MS) this.drawGaps.shift();
+    for (const ev of this.stats.switchLog) {
+      if (t > ev.at && t <= ev.at + SEAM_WINDOW_MS) {
+        ev.maxGapAfterMs = Math.max(ev.maxGapAfterMs, gap);
+        ev.maxRawGapAfterMs = Math.max(ev.maxRawGapAfterMs, raw);
+      }
+    }
   }
   // -------------------------------------------------------------------------
   // Rendition switching, at group boundaries.
-  /** Switch to `name` (a video track of the catalog), or back to auto with 'auto'. */
+  /**
+   * Switch to `name` (a video track of the catalog; manual mode), or let auto mode choose
+   * again with 'auto'.
+   */
   select(name) {
     if (!this.catalog) return;
-    const renditions = videoRenditions(this.catalog);
-    let target;
     if (name === "auto") {
       this.stats.mode = "auto";
-      target = renditions.length ? this.autoChoice(renditions) : void 0;
-    } else {
-      this.stats.mode = "manual";
-      target = renditions.find((t) => t.name === name);
-      if (!target) {
-        this.error(`no video rendition named ${name}`);
-        return;
-      }
+      this.note("auto mode");
+      this.changed();
+      return;
     }
-    if (!target) return;
+    const target = videoRenditions(this.catalog).find((t) => t.name === name);
+    if (!target) {
+      this.error(`no video rendition named ${name}`);
+      return;
+    }
+    this.stats.mode = "manual";
+    this.cancelProbe();
+    this.switchTo(target, "manual");
+  }
+  /** Start drawing `target` from its next group on (the current rendition until then). */
+  switchTo(target, reason) {
     if (this.nextVideo) {
       if (this.nextVideo.track.name === target.name) return;
-      this.nextVideo.close();
-      this.nextVideo = null;
-      this.stats.switchingTo = null;
+      this.cancelSwitch();
     }
     if (this.video?.track.name === target.name) {
       this.changed();
       return;
     }
-    this.note(`switching to ${target.name} at its next group`);
+    this.note(`switching to ${target.name} at its next group (${reason})`);
     const next = new VideoPipeline(this, target);
     this.nextVideo = next;
+    this.switchAskedAt = performance.now();
+    this.switchReason = reason;
     this.stats.switchingTo = target.name;
-    next.start((t) => this.loadInit(t), false, 2).catch((e) => {
+    const playing = this.lastDraw?.group ?? -1;
+    const filter = playing >= 0 ? { kind: "from", group: playing + 1 } : { kind: "nextGroup" };
+    let held = null;
+    const h = this.held.get(target.name);
+    if (h) {
+      held = h.ready;
+      this.held.delete(target.name);
+      this.note(`${target.name} is held ready: forwarding starts`);
+    }
+    next.start((t) => this.loadInit(t), false, PRIORITY_VIDEO, filter, held).catch((e) => {
       this.error(`switch to ${target.name}: ${errorText(e)}`);
-      if (this.nextVideo === next) {
-        this.nextVideo = null;
-        this.stats.switchingTo = null;
-      }
+      if (this.nextVideo === next) this.cancelSwitch();
       next.close();
     });
     this.changed();
   }
+  /** Give up the switch in progress: the current rendition plays on, all of it. */
+  cancelSwitch() {
+    this.nextVideo?.close();
+    this.nextVideo = null;
+    this.stats.switchingTo = null;
+    if (this.video?.sub) this.video.sub.dropFrom = null;
+  }
   isSwitchTarget(p) {
     return p === this.nextVideo;
   }
-  /** The new rendition's first group starts at `timestamp`: the old one is drawn until then. */
-  setCutover(p, timestamp, groupStart) {
+  /**
+   * The new rendition's first group (`group`, null when it did not start at a group's first
+   * object) starts at `timestamp`: the old one is drawn until then, and its streams of that
+   * group on are not wanted (cancelled, so they do not compete for the link).
+   */
+  setCutover(p, timestamp, group) {
     p.cutover = timestamp;
+    if (group !== null && this.video?.sub) this.video.sub.dropFrom = group;
     this.note(
-      `${p.track.name}: ${groupStart ? "next group starts" : "first keyframe"} at ${(timestamp / US).toFixed(3)} s; switching there`
+      `${p.track.name}: ${group !== null ? `group ${group} starts` : "first keyframe"} at ${(timestamp / US).toFixed(3)} s; switching there`
     );
     this.queue = this.queue.filter((q) => {
       if (q.pipeline !== p && q.frame.timestamp >= timestamp) {
@@ -1840,7 +2831,8 @@ var Player = class {
       return true;
     });
   }
-  finishSwitch() {
+  /** The new rendition's first frame was drawn at `at` (media time `ts`); `prev` was the last before. */
+  finishSwitch(prev, at, ts, skipped = 0) {
     const next = this.nextVideo;
     const old = this.video;
     this.video = next;
@@ -1848,7 +2840,36 @@ var Player = class {
     this.stats.rendition = next.track.name;
     this.stats.switchingTo = null;
     this.stats.switches += 1;
-    this.note(`now drawing ${next.track.name}`);
+    this.abr.switched(at);
+    let before = 0;
+    let rawBefore = 0;
+    for (const g of this.drawGaps) {
+      if (g.t >= at - SEAM_WINDOW_MS && g.t < at) {
+        before = Math.max(before, g.gap);
+        rawBefore = Math.max(rawBefore, g.raw);
+      }
+    }
+    const ev = {
+      from: old?.track.name ?? null,
+      to: next.track.name,
+      reason: this.switchReason,
+      askedAt: this.switchAskedAt,
+      at,
+      seamGapMs: prev ? at - prev.t : 0,
+      seamMediaGapMs: prev ? (ts - prev.ts) / 1e3 : 0,
+      seamSkipped: skipped,
+      maxGapBeforeMs: before,
+      maxGapAfterMs: 0,
+      maxRawGapBeforeMs: rawBefore,
+      maxRawGapAfterMs: 0,
+      frameMs: next.frameDuration / 1e3,
+      readyMs: next.readyMs
+    };
+    if (this.stats.playback === "live") this.stats.switchLog.push(ev);
+    if (this.stats.switchLog.length > 20) this.stats.switchLog.shift();
+    this.note(
+      `now drawing ${next.track.name}: seam ${ev.seamGapMs.toFixed(0)} ms (media ${ev.seamMediaGapMs.toFixed(0)} ms), ${(at - this.switchAskedAt).toFixed(0)} ms after it was asked for`
+    );
     if (old) {
       old.close();
       this.queue = this.queue.filter((q) => {
@@ -1864,6 +2885,9 @@ var Player = class {
 function outputLatency(ctx) {
   const s = (ctx.outputLatency || 0) + (ctx.baseLatency || 0);
   return Math.min(Math.max(s, 0), 0.5) * US;
+}
+function sleep(ms) {
+  return new Promise((r) => setTimeout(r, ms));
 }
 
 // src/main.ts
@@ -1889,12 +2913,22 @@ async function loadConfig() {
   if (fp && fp.ok) fingerprint = (await fp.text()).trim() || null;
   const ns = params.get("namespace") ?? config.namespace;
   const namespace = Array.isArray(ns) ? ns : String(ns).split("/").filter((f) => f.length > 0);
-  return { relay: params.get("relay") ?? config.relay, namespace, fingerprint };
+  return {
+    relay: params.get("relay") ?? config.relay,
+    namespace,
+    fingerprint,
+    rendition: params.get("rendition"),
+    audio: params.get("audio"),
+    latencyMs: params.has("latency") ? Number(params.get("latency")) : null
+  };
 }
 async function main() {
   const canvas = $("video");
   const picker = $("rendition");
   const unmute = $("unmute");
+  const pause = $("pause");
+  const back = $("back");
+  const live = $("live");
   const config = await loadConfig();
   $("relay").textContent = config.relay;
   $("namespace").textContent = config.namespace.join("/");
@@ -1909,6 +2943,14 @@ async function main() {
     $("frames").textContent = `${s.framesDrawn} drawn, ${s.framesDecoded} decoded, ${s.framesSkipped} skipped`;
     const latest = s.latencyMs[s.latencyMs.length - 1];
     $("latency").textContent = latest !== void 0 ? `${latest.toFixed(0)} ms (median ${median(s.latencyMs).toFixed(0)} ms of ${s.latencyMs.length})` : s.framesDrawn > 0 ? "unknown (the objects carry no prft publish stamp)" : "-";
+    const playing = s.framesDrawn > 0;
+    pause.disabled = back.disabled = !playing;
+    pause.textContent = s.playback === "paused" ? "play" : "pause";
+    live.disabled = s.playback === "live";
+    $("playback").textContent = s.playback === "live" ? "live" : `${s.playback}${s.behindLiveMs !== null ? ` · ${(s.behindLiveMs / 1e3).toFixed(1)} s behind live` : ""}`;
+    const abr = s.abr;
+    const decision = abr?.decisions[abr.decisions.length - 1];
+    $("abr").textContent = abr ? `${s.mode} · received ${(abr.throughputBps / 1e3).toFixed(0)} kbit/s · lag +${abr.lagExcessMs.toFixed(0)} ms` + (abr.probe ? ` · probe ${(abr.probe.spareBps / 1e3).toFixed(0)} kbit/s spare` : "") + (decision ? ` · last: → ${decision.to} (${decision.reason})` : "") : s.mode;
     $("audio").textContent = s.audioTrack ? `${s.audioTrack}${s.audioCodec ? ` · ${s.audioCodec}` : ""} · ${s.audioState} · ${s.audioSamplesPlayed} samples played` : "none";
     unmute.hidden = !(s.audioTrack && s.audioState === "suspended");
     $("error").textContent = s.errors.join("\n");
@@ -1919,7 +2961,7 @@ async function main() {
       picker.replaceChildren();
       const auto = document.createElement("option");
       auto.value = "auto";
-      auto.textContent = "auto (largest)";
+      auto.textContent = "auto";
       picker.append(auto);
       for (const t of videoRenditions(player.catalog)) {
         const o = document.createElement("option");
@@ -1945,10 +2987,17 @@ async function main() {
   const p = player;
   window.ternPlayer = Object.assign(p.stats, {
     select: (name) => p.select(name),
-    unmute: () => p.unmute()
+    unmute: () => p.unmute(),
+    pause: () => p.pause(),
+    play: () => p.play(),
+    rewind: (seconds) => p.rewind(seconds),
+    live: () => p.live()
   });
   picker.addEventListener("change", () => p.select(picker.value));
   unmute.addEventListener("click", () => p.unmute());
+  pause.addEventListener("click", () => p.stats.playback === "paused" ? p.play() : p.pause());
+  back.addEventListener("click", () => p.rewind(10));
+  live.addEventListener("click", () => p.live());
   setInterval(render, 500);
   try {
     await p.start();

@@ -96,17 +96,22 @@ impl Relay {
     /// its logs from `guard.child.stderr`).
     pub fn start_with_stderr(extra: &[&str], stderr: Stdio) -> Self {
         let mut cmd = Command::new(tern());
-        cmd.args([
-            "relay",
-            "--bind",
-            "127.0.0.1:0",
-            "--admin-bind",
-            "127.0.0.1:0",
-        ])
-        .args(extra)
-        .env("TERN_LOG_LEVEL", "info")
-        .stdout(Stdio::piped())
-        .stderr(stderr);
+        cmd.args(["relay", "--bind", "127.0.0.1:0"]);
+        Self::start_cmd_with_stderr(cmd, extra, stderr)
+    }
+
+    /// Start the relay as `cmd` (a `tern relay --bind ...` command, possibly wrapped, e.g. in
+    /// `ip netns exec`) plus `extra` args; waits for its banner (≤ 30 s).
+    pub fn start_cmd(cmd: Command, extra: &[&str]) -> Self {
+        Self::start_cmd_with_stderr(cmd, extra, Stdio::inherit())
+    }
+
+    fn start_cmd_with_stderr(mut cmd: Command, extra: &[&str], stderr: Stdio) -> Self {
+        cmd.args(["--admin-bind", "127.0.0.1:0"])
+            .args(extra)
+            .env("TERN_LOG_LEVEL", "info")
+            .stdout(Stdio::piped())
+            .stderr(stderr);
         let mut guard = ChildGuard::spawn("tern relay", &mut cmd);
         let stdout = guard.child.stdout.take().expect("stdout");
         let (tx, rx) = mpsc::channel();

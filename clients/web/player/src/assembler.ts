@@ -16,8 +16,14 @@ export class GroupAssembler {
   /** Objects dropped: older than the group being played, or duplicates. */
   dropped = 0;
 
-  /** `emit(o, groupStart)` receives objects with a payload, in play order. */
-  constructor(private emit: (o: MoqObject, groupStart: boolean) => void) {}
+  /**
+   * `emit(o, groupStart)` receives objects with a payload, in play order; `onGroup(g)` hears
+   * when group `g` starts being played (older groups are then of no use).
+   */
+  constructor(
+    private emit: (o: MoqObject, groupStart: boolean) => void,
+    private onGroup: (group: number) => void = () => {},
+  ) {}
 
   push(o: MoqObject): void {
     if (this.group !== null && o.group < this.group) {
@@ -51,6 +57,7 @@ export class GroupAssembler {
   private startGroup(g: number): void {
     this.group = g;
     this.next = 0;
+    this.onGroup(g);
     for (const [pg, objects] of this.pending) {
       if (pg < g) {
         this.pendingCount -= objects.size;

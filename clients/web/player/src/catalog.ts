@@ -179,9 +179,33 @@ export function videoRenditions(c: Catalog): CatalogTrack[] {
     .sort((a, b) => (b.height ?? 0) - (a.height ?? 0) || (b.bitrate ?? 0) - (a.bitrate ?? 0));
 }
 
-/** The audio track to play: the first one in the catalog. */
+/** Audio codecs in the order the player prefers them (AAC, then Opus, then anything else). */
+const AUDIO_PREFERENCE = ['mp4a', 'opus'];
+
+function audioRank(t: CatalogTrack): number {
+  const i = AUDIO_PREFERENCE.indexOf(t.codec.split('.')[0].toLowerCase());
+  return i < 0 ? AUDIO_PREFERENCE.length : i;
+}
+
+/**
+ * The audio tracks to try, best first: those of the first audio track's alternate group (the
+ * same audio in different codecs), AAC before Opus before anything else, catalog order
+ * otherwise. The player plays the first one the browser can decode.
+ */
+export function audioTracks(c: Catalog): CatalogTrack[] {
+  const audio = c.tracks.filter((t) => t.role === 'audio');
+  if (audio.length === 0) return [];
+  const group = audio[0].altGroup;
+  const candidates = group === undefined ? audio : audio.filter((t) => t.altGroup === group);
+  return candidates
+    .map((t, i) => ({ t, i }))
+    .sort((a, b) => audioRank(a.t) - audioRank(b.t) || a.i - b.i)
+    .map(({ t }) => t);
+}
+
+/** The preferred audio track (see `audioTracks`). */
 export function audioTrack(c: Catalog): CatalogTrack | undefined {
-  return c.tracks.find((t) => t.role === 'audio');
+  return audioTracks(c)[0];
 }
 
 /** A short description of a rendition for the picker. */

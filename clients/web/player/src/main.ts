@@ -1,7 +1,9 @@
 // The player page (player.html): reads /config.json and /fingerprint from the server that
 // served it, plays the broadcast, shows what happens and exposes it on `window.ternPlayer`.
 //
-// Query parameters override the configuration: `?namespace=live/demo&relay=https://host:port`.
+// Query parameters override the configuration: `?namespace=live/demo&relay=https://host:port`;
+// `?rendition=video-240p` starts on that video track (manual mode), `?audio=audio-opus` plays that
+// audio track, `?latency=300` sets the playout delay target (ms).
 
 import { describe, videoRenditions } from './catalog';
 import { Player, PlayerStats, UnsupportedCodec } from './player';
@@ -9,7 +11,14 @@ import { errorText } from './session';
 
 declare global {
   interface Window {
-    ternPlayer: PlayerStats & { select(name: string): void; unmute(): void };
+    ternPlayer: PlayerStats & {
+      select(name: string): void;
+      unmute(): void;
+      pause(): void;
+      play(): void;
+      rewind(seconds: number): void;
+      live(): void;
+    };
   }
 }
 
@@ -29,7 +38,14 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-async function loadConfig(): Promise<{ relay: string; namespace: string[]; fingerprint: string | null }> {
+async function loadConfig(): Promise<{
+  relay: string;
+  namespace: string[];
+  fingerprint: string | null;
+  rendition: string | null;
+  audio: string | null;
+  latencyMs: number | null;
+}> {
   const params = new URLSearchParams(location.search);
   let config: PageConfig;
   try {
@@ -42,13 +58,23 @@ async function loadConfig(): Promise<{ relay: string; namespace: string[]; finge
   if (fp && fp.ok) fingerprint = (await fp.text()).trim() || null;
   const ns = params.get('namespace') ?? config.namespace;
   const namespace = Array.isArray(ns) ? ns : String(ns).split('/').filter((f) => f.length > 0);
-  return { relay: params.get('relay') ?? config.relay, namespace, fingerprint };
+  return {
+    relay: params.get('relay') ?? config.relay,
+    namespace,
+    fingerprint,
+    rendition: params.get('rendition'),
+    audio: params.get('audio'),
+    latencyMs: params.has('latency') ? Number(params.get('latency')) : null,
+  };
 }
 
 async function main(): Promise<void> {
   const canvas = $('video') as HTMLCanvasElement;
   const picker = $('rendition') as HTMLSelectElement;
   const unmute = $('unmute') as HTMLButtonElement;
+  const pause = $('pause') as HTMLButtonElement;
+  const back = $('back') as HTMLButtonElement;
+  const live = $('live') as HTMLButtonElement;
   const config = await loadConfig();
   $('relay').textContent = config.relay;
   $('namespace').textContent = config.namespace.join('/');
@@ -73,6 +99,19 @@ async function main(): Promise<void> {
         : s.framesDrawn > 0
           ? 'unknown (the objects carry no prft publish stamp)'
           : '-';
+    const playing = s.framesDrawn > 0;
+    pause.disabled = back.disabled = !playing;
+    pause.textContent = s.playback === 'paused' ? 'play' : 'pause';
+    live.disabled = s.playback === 'live';
+    $('playback').textContent =
+      s.playback === 'live' ? 'live' : `${s.playback}${s.behindLiveMs !== null ? ` · ${(s.behindLiveMs / 1000).toFixed(1)} s behind live` : ''}`;
+    const abr = s.abr;
+    const decision = abr?.decisions[abr.decisions.length - 1];
+    $('abr').textContent = abr
+      ? `${s.mode} · received ${(abr.throughputBps / 1000).toFixed(0)} kbit/s · lag +${abr.lagExcessMs.toFixed(0)} ms` +
+        (abr.probe ? ` · probe ${(abr.probe.spareBps / 1000).toFixed(0)} kbit/s spare` : '') +
+        (decision ? ` · last: → ${decision.to} (${decision.reason})` : '')
+      : s.mode;
     $('audio').textContent = s.audioTrack
       ? `${s.audioTrack}${s.audioCodec ? ` · ${s.audioCodec}` : ''} · ${s.audioState} · ${s.audioSamplesPlayed} samples played`
       : 'none';
@@ -86,7 +125,7 @@ async function main(): Promise<void> {
       picker.replaceChildren();
       const auto = document.createElement('option');
       auto.value = 'auto';
-      auto.textContent = 'auto (largest)';
+      auto.textContent = 'auto';
       picker.append(auto);
       for (const t of videoRenditions(player.catalog)) {
         const o = document.createElement('option');
@@ -114,9 +153,16 @@ async function main(): Promise<void> {
   window.ternPlayer = Object.assign(p.stats, {
     select: (name: string) => p.select(name),
     unmute: () => p.unmute(),
+    pause: () => p.pause(),
+    play: () => p.play(),
+    rewind: (seconds: number) => p.rewind(seconds),
+    live: () => p.live(),
   });
   picker.addEventListener('change', () => p.select(picker.value));
   unmute.addEventListener('click', () => p.unmute());
+  pause.addEventListener('click', () => (p.stats.playback === 'paused' ? p.play() : p.pause()));
+  back.addEventListener('click', () => p.rewind(10));
+  live.addEventListener('click', () => p.live());
   setInterval(render, 500);
   try {
     await p.start();

@@ -15,6 +15,9 @@ import {
   STREAM_FETCH_HEADER,
   STREAM_PADDING,
   StreamReader,
+  SubscribeFilter,
+  fetchMessage,
+  requestUpdateMessage,
   isSubgroupType,
   joiningFetchMessage,
   readFetchObjects,
@@ -32,7 +35,7 @@ const ANSWER_TIMEOUT_MS = 10_000;
 export class RequestRefused extends Error {}
 
 export interface SubscribeOptions {
-  /** Called for each object, from subgroup streams and from the Joining FETCH. */
+  /** Called for each object, from subgroup streams and from the Joining FETCH (replaceable). */
   onObject: (o: MoqObject) => void;
   /** The subscription ended (PUBLISH_DONE, stream closed); not called after `close()`. */
   onEnd?: (reason: string) => void;
@@ -40,6 +43,69 @@ export interface SubscribeOptions {
   joiningFetch?: boolean;
   /** Subscriber Priority (0 is the highest). */
   priority?: number;
+  /** Where the subscription starts (default: the next object). */
+  filter?: SubscribeFilter;
+  /** False: the relay holds the subscription ready and sends nothing until `update({forward: true})`. */
+  forward?: boolean;
+}
+
+export interface FetchOptions {
+  /** Called for each object of the FETCH stream. */
+  onObject?: (o: MoqObject) => void;
+  /** Subscriber Priority (0 is the highest). */
+  priority?: number;
+}
+
+/** How a FETCH went: its objects' bytes and when its data stream's chunks arrived. */
+export interface FetchResult {
+  /** The data stream ended (false: cancelled or broken). */
+  complete: boolean;
+  objects: number;
+  /** Bytes of the data stream (headers included). */
+  bytes: number;
+  /** Bytes of its first chunk (they arrived at once, at `firstChunkAt`). */
+  firstChunkBytes: number;
+  /** performance.now() of the first and last chunk (null when no data came). */
+  firstChunkAt: number | null;
+  lastChunkAt: number | null;
+}
+
+/** A standalone FETCH in progress. */
+export class FetchRequest {
+  cancelled = false;
+  reader: StreamReader | null = null;
+  objects = 0;
+  readonly done: Promise<FetchResult>;
+  resolve: (r: FetchResult) => void = () => {};
+
+  constructor(
+    readonly requestId: number,
+    readonly track: string,
+    readonly options: FetchOptions,
+  ) {
+    this.done = new Promise((r) => (this.resolve = r));
+  }
+
+  /** What arrived so far. */
+  progress(complete: boolean): FetchResult {
+    const r = this.reader;
+    return {
+      complete,
+      objects: this.objects,
+      bytes: r?.bytesRead ?? 0,
+      firstChunkBytes: r?.firstChunkBytes ?? 0,
+      firstChunkAt: r?.firstChunkAt ?? null,
+      lastChunkAt: r?.lastChunkAt ?? null,
+    };
+  }
+
+  /** Stop reading (STOP_SENDING on the data stream); `done` resolves with what arrived. */
+  cancel(): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    this.reader?.cancel();
+    this.resolve(this.progress(false));
+  }
 }
 
 export class Subscription {
@@ -47,6 +113,12 @@ export class Subscription {
   trackAlias = -1;
   /** Objects received on subgroup streams and fetch streams. */
   objects = 0;
+  /** Groups from this one on are not wanted (another rendition plays them). */
+  dropFrom: number | null = null;
+  /** Groups below this one are not wanted (the player moved on to a newer group). */
+  dropBelow = -1;
+  /** Subgroup streams being read, with their group. */
+  readonly streams = new Map<StreamReader, number>();
 
   constructor(
     readonly session: MoqSession,
@@ -56,14 +128,38 @@ export class Subscription {
     private writer: WritableStreamDefaultWriter<Uint8Array>,
   ) {}
 
+  /** Whether objects of `group` are still wanted. */
+  wants(group: number): boolean {
+    return group >= this.dropBelow && (this.dropFrom === null || group < this.dropFrom);
+  }
+
+  /**
+   * Stop reading the streams of groups no longer wanted (STOP_SENDING): the relay stops
+   * sending them, which leaves the link to what is still wanted.
+   */
+  prune(): void {
+    for (const [r, group] of this.streams) {
+      if (!this.wants(group)) {
+        this.streams.delete(r);
+        r.cancel();
+      }
+    }
+  }
+
   deliver(o: MoqObject): void {
-    if (this.closed) return;
+    if (this.closed || !this.wants(o.group)) return;
     this.objects += 1;
     try {
       this.options.onObject(o);
     } catch (e) {
       this.session.log(`${this.track}: object handler failed: ${errorText(e)}`);
     }
+  }
+
+  /** REQUEST_UPDATE: start or stop forwarding, change the priority. */
+  update(u: { forward?: boolean; priority?: number }): void {
+    if (this.closed) return;
+    this.writer.write(requestUpdateMessage(this.session.nextId(), u)).catch(() => {});
   }
 
   /** Unsubscribe: finish the request stream (draft-18 has no UNSUBSCRIBE message). */
@@ -87,6 +183,7 @@ export class MoqSession {
   private nextRequestId = 0;
   private byAlias = new Map<number, Subscription>();
   private byRequest = new Map<number, Subscription>();
+  private fetches = new Map<number, FetchRequest>();
   /** Objects of subgroup streams that arrived before their SUBSCRIBE_OK (bounded). */
   private early = new Map<number, MoqObject[]>();
   private earlyCount = 0;
@@ -156,6 +253,11 @@ export class MoqSession {
     return new MoqSession(transport, incoming, serverControl, log, onProtocolError);
   }
 
+  /** A Request ID for a message on an existing request stream (REQUEST_UPDATE). */
+  nextId(): number {
+    return this.allocRequestId();
+  }
+
   private allocRequestId(): number {
     // The client opened the session: even Request IDs.
     const id = this.nextRequestId;
@@ -169,7 +271,7 @@ export class MoqSession {
     const stream = await this.transport.createBidirectionalStream();
     const writer = stream.writable.getWriter();
     const sub = new Subscription(this, requestId, track, options, writer);
-    await writer.write(subscribeMessage(requestId, namespace, track, options.priority ?? 128));
+    await writer.write(subscribeMessage(requestId, namespace, track, options.priority ?? 128, options.filter, options.forward ?? true));
     const reader = new StreamReader(stream.readable);
     let timer = 0;
     const timeout = new Promise<null>((resolve) => {
@@ -233,6 +335,47 @@ export class MoqSession {
     })().catch((e) => this.log(`${sub.track}: joining FETCH failed: ${errorText(e)}`));
   }
 
+  /**
+   * Standalone FETCH of `track` from `start` to `end` (End Location: Object ID plus one, or
+   * Object 0 for the whole end group). Resolves once the relay accepted it; its `done` resolves
+   * when the data stream ends or the request is cancelled. Throws RequestRefused on
+   * REQUEST_ERROR.
+   */
+  async fetch(
+    namespace: string[],
+    track: string,
+    start: { group: number; object: number },
+    end: { group: number; object: number },
+    options: FetchOptions = {},
+  ): Promise<FetchRequest> {
+    const requestId = this.allocRequestId();
+    const req = new FetchRequest(requestId, track, options);
+    this.fetches.set(requestId, req);
+    req.done.then(() => this.fetches.delete(requestId));
+    const stream = await this.transport.createBidirectionalStream();
+    const w = stream.writable.getWriter();
+    await w.write(fetchMessage(requestId, namespace, track, start, end, options.priority ?? 128));
+    const r = new StreamReader(stream.readable);
+    let timer = 0;
+    const timeout = new Promise<null>((resolve) => {
+      timer = self.setTimeout(() => resolve(null), ANSWER_TIMEOUT_MS);
+    });
+    const reply = await Promise.race([r.message(), timeout]).finally(() => self.clearTimeout(timer));
+    w.close().catch(() => {});
+    if (!reply || reply.type === MSG_REQUEST_ERROR) {
+      req.cancel();
+      if (!reply) r.cancel();
+      throw new RequestRefused(
+        `FETCH ${track}: ${reply ? `refused: ${requestErrorText(reply.payload)}` : 'no answer from the relay'}`,
+      );
+    }
+    if (reply.type !== MSG_FETCH_OK) {
+      req.cancel();
+      throw new ProtocolError(`expected FETCH_OK for ${track}, got type 0x${reply.type.toString(16)}`);
+    }
+    return req;
+  }
+
   forget(sub: Subscription): void {
     if (this.byAlias.get(sub.trackAlias) === sub) {
       this.byAlias.delete(sub.trackAlias);
@@ -265,21 +408,49 @@ export class MoqSession {
     const t = await r.varint();
     if (isSubgroupType(t)) {
       const header = await readSubgroupHeader(t, r);
-      if (this.closedAliases.has(header.trackAlias)) {
+      const known = this.byAlias.get(header.trackAlias);
+      if (this.closedAliases.has(header.trackAlias) || (known && !known.wants(header.group))) {
         r.cancel();
         return;
       }
+      known?.streams.set(r, header.group);
       await readSubgroupObjects(header, r, (o) => {
         const sub = this.byAlias.get(header.trackAlias);
-        if (sub) sub.deliver(o);
-        else if (this.closedAliases.has(header.trackAlias)) throw new Cancelled();
+        if (sub && !sub.wants(o.group)) throw new Cancelled();
+        if (sub) {
+          if (!sub.streams.has(r)) sub.streams.set(r, header.group);
+          sub.deliver(o);
+        } else if (this.closedAliases.has(header.trackAlias)) throw new Cancelled();
         else this.keepEarly(header.trackAlias, o);
-      }).catch((e) => {
-        if (e instanceof Cancelled) r.cancel();
-        else throw e;
-      });
+      })
+        .catch((e) => {
+          if (e instanceof Cancelled) r.cancel();
+          else throw e;
+        })
+        .finally(() => this.byAlias.get(header.trackAlias)?.streams.delete(r));
     } else if (t === STREAM_FETCH_HEADER) {
       const requestId = await r.varint();
+      const req = this.fetches.get(requestId);
+      if (req) {
+        req.reader = r;
+        if (req.cancelled) {
+          r.cancel();
+          return;
+        }
+        try {
+          await readFetchObjects(r, (o) => {
+            if (req.cancelled) throw new Cancelled();
+            req.objects += 1;
+            req.options.onObject?.(o);
+          });
+          req.resolve(req.progress(true));
+        } catch (e) {
+          req.resolve(req.progress(false));
+          if (!(e instanceof Cancelled)) throw e;
+          r.cancel();
+        }
+        return;
+      }
       const sub = this.byRequest.get(requestId);
       if (!sub) {
         r.cancel();

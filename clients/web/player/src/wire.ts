@@ -9,6 +9,7 @@
 export const ALPN = 'moqt-18';
 
 export const MSG_SETUP = 0x2f00;
+export const MSG_REQUEST_UPDATE = 0x2;
 export const MSG_SUBSCRIBE = 0x3;
 export const MSG_SUBSCRIBE_OK = 0x4;
 export const MSG_REQUEST_ERROR = 0x5;
@@ -21,10 +22,14 @@ export const STREAM_FETCH_HEADER = 0x05;
 export const STREAM_PADDING = 0x132b3e28;
 
 const SETUP_OPTION_MOQT_IMPLEMENTATION = 0x07;
+const PARAM_FORWARD = 0x10;
 const PARAM_SUBSCRIBER_PRIORITY = 0x20;
 const PARAM_SUBSCRIPTION_FILTER = 0x21;
 const PARAM_GROUP_ORDER = 0x22;
+const FILTER_NEXT_GROUP_START = 0x1;
 const FILTER_LARGEST_OBJECT = 0x2;
+const FILTER_ABSOLUTE_START = 0x3;
+const FETCH_STANDALONE = 0x1;
 const FETCH_RELATIVE_JOINING = 0x2;
 
 /** Largest control message (the u16 length allows 64 KiB). */
@@ -34,6 +39,9 @@ export const MAX_OBJECT_SIZE = 16 << 20;
 
 /** The peer sent something draft-18 does not allow. */
 export class ProtocolError extends Error {}
+
+/** This side stopped reading the stream (`StreamReader.cancel`). */
+export class StreamCancelled extends Error {}
 
 // ---------------------------------------------------------------------------
 // Varints (draft-18 §1.4.1). Values above 2^53 do not fit a JS number: refused.
@@ -117,20 +125,37 @@ export class StreamReader {
   private reader: ReadableStreamDefaultReader<Uint8Array>;
   private buf: Uint8Array = new Uint8Array(0);
   private done = false;
+  private cancelled = false;
+  /** Bytes read from the stream so far. */
+  bytesRead = 0;
+  /** performance.now() when the first and the latest chunk arrived (null before). */
+  firstChunkAt: number | null = null;
+  lastChunkAt: number | null = null;
+  /** Size of the first chunk. */
+  firstChunkBytes = 0;
 
   constructor(readable: ReadableStream<Uint8Array>) {
     this.reader = readable.getReader();
   }
 
-  /** Read more bytes; false at the end of the stream. */
+  /** Read more bytes; false at the end of the stream. Throws StreamCancelled after `cancel`. */
   private async fill(): Promise<boolean> {
+    if (this.cancelled) throw new StreamCancelled('stream cancelled');
     if (this.done) return false;
     const { value, done } = await this.reader.read();
+    if (this.cancelled) throw new StreamCancelled('stream cancelled');
     if (done || !value) {
       this.done = true;
       return false;
     }
     this.buf = this.buf.length ? concat([this.buf, value]) : value;
+    const now = performance.now();
+    if (this.firstChunkAt === null) {
+      this.firstChunkAt = now;
+      this.firstChunkBytes = value.length;
+    }
+    this.lastChunkAt = now;
+    this.bytesRead += value.length;
     return true;
   }
 
@@ -176,6 +201,7 @@ export class StreamReader {
   }
 
   cancel(): void {
+    this.cancelled = true;
     this.reader.cancel().catch(() => {});
   }
 }
@@ -215,15 +241,44 @@ export function setupMessage(implementation: string): Uint8Array {
   );
 }
 
-/** SUBSCRIBE with the Largest Object filter, ascending group order and `priority`. */
-export function subscribeMessage(requestId: number, namespace: string[], track: string, priority = 128): Uint8Array {
+/**
+ * Where a subscription starts: the next object (Largest Object filter), the next group's first
+ * object (Next Group Start), or a given group's first object on (Absolute Start; a group the
+ * relay no longer has, or never had, begins at the next one it has).
+ */
+export type SubscribeFilter = { kind: 'largest' } | { kind: 'nextGroup' } | { kind: 'from'; group: number };
+
+function encodeFilter(f: SubscribeFilter): Uint8Array {
+  switch (f.kind) {
+    case 'largest':
+      return encodeVarint(FILTER_LARGEST_OBJECT);
+    case 'nextGroup':
+      return encodeVarint(FILTER_NEXT_GROUP_START);
+    case 'from':
+      return concat([encodeVarint(FILTER_ABSOLUTE_START), encodeVarint(f.group), encodeVarint(0)]);
+  }
+}
+
+/**
+ * SUBSCRIBE with ascending group order, `priority` and `filter`; with `forward` false the relay
+ * sends nothing until a REQUEST_UPDATE says so (a subscription held ready).
+ */
+export function subscribeMessage(
+  requestId: number,
+  namespace: string[],
+  track: string,
+  priority = 128,
+  filter: SubscribeFilter = { kind: 'largest' },
+  forward = true,
+): Uint8Array {
   // Parameters: count, then (delta type, value) in ascending type order.
   const params = concat([
-    encodeVarint(3),
-    encodeVarint(PARAM_SUBSCRIBER_PRIORITY),
+    encodeVarint(forward ? 3 : 4),
+    ...(forward ? [] : [encodeVarint(PARAM_FORWARD), new Uint8Array([0])]),
+    encodeVarint(PARAM_SUBSCRIBER_PRIORITY - (forward ? 0 : PARAM_FORWARD)),
     new Uint8Array([priority & 0xff]),
     encodeVarint(PARAM_SUBSCRIPTION_FILTER - PARAM_SUBSCRIBER_PRIORITY),
-    lengthPrefixed(encodeVarint(FILTER_LARGEST_OBJECT)),
+    lengthPrefixed(encodeFilter(filter)),
     encodeVarint(PARAM_GROUP_ORDER - PARAM_SUBSCRIPTION_FILTER),
     new Uint8Array([1]),
   ]);
@@ -250,6 +305,54 @@ export function joiningFetchMessage(requestId: number, joiningRequestId: number)
   );
 }
 
+/** REQUEST_UPDATE of a subscription (on its request stream): Forward and/or Subscriber Priority. */
+export function requestUpdateMessage(requestId: number, update: { forward?: boolean; priority?: number }): Uint8Array {
+  const parts: Uint8Array[] = [];
+  let last = 0;
+  let count = 0;
+  if (update.forward !== undefined) {
+    parts.push(encodeVarint(PARAM_FORWARD - last), new Uint8Array([update.forward ? 1 : 0]));
+    last = PARAM_FORWARD;
+    count += 1;
+  }
+  if (update.priority !== undefined) {
+    parts.push(encodeVarint(PARAM_SUBSCRIBER_PRIORITY - last), new Uint8Array([update.priority & 0xff]));
+    count += 1;
+  }
+  return frameMessage(MSG_REQUEST_UPDATE, concat([encodeVarint(requestId), encodeVarint(count), ...parts]));
+}
+
+/**
+ * Standalone FETCH of `track` from `start` to `end` (End Location: Object ID plus one, or 0 for
+ * the whole end group) with `priority`.
+ */
+export function fetchMessage(
+  requestId: number,
+  namespace: string[],
+  track: string,
+  start: { group: number; object: number },
+  end: { group: number; object: number },
+  priority = 128,
+): Uint8Array {
+  return frameMessage(
+    MSG_FETCH,
+    concat([
+      encodeVarint(requestId),
+      encodeVarint(FETCH_STANDALONE),
+      encodeNamespace(namespace),
+      lengthPrefixed(utf8.encode(track)),
+      encodeVarint(start.group),
+      encodeVarint(start.object),
+      encodeVarint(end.group),
+      encodeVarint(end.object),
+      // Parameters: Subscriber Priority.
+      encodeVarint(1),
+      encodeVarint(PARAM_SUBSCRIBER_PRIORITY),
+      new Uint8Array([priority & 0xff]),
+    ]),
+  );
+}
+
 /** REQUEST_ERROR in words: Error Code, Retry Interval, Reason Phrase. */
 export function requestErrorText(payload: Payload): string {
   const code = payload.varint();
@@ -270,6 +373,8 @@ export interface MoqObject {
   payload: Uint8Array;
   /** Arrived on a FETCH stream. */
   fetched: boolean;
+  /** performance.now() when the whole object had arrived. */
+  receivedAt: number;
 }
 
 const SG_PROPERTIES = 0x01;
@@ -318,7 +423,7 @@ export async function readSubgroupObjects(
     let payload: Uint8Array = new Uint8Array(0);
     if (length === 0) status = await r.varint();
     else payload = await objectPayload(r, length);
-    onObject({ group: header.group, subgroup, object, status, payload, fetched: false });
+    onObject({ group: header.group, subgroup, object, status, payload, fetched: false, receivedAt: performance.now() });
   }
 }
 
@@ -377,6 +482,6 @@ export async function readFetchObjects(r: StreamReader, onObject: (o: MoqObject)
     const length = await r.varint();
     const payload = await objectPayload(r, length);
     prior = { group, object, subgroup };
-    onObject({ group, subgroup, object, status: 0, payload, fetched: true });
+    onObject({ group, subgroup, object, status: 0, payload, fetched: true, receivedAt: performance.now() });
   }
 }

@@ -4,8 +4,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 
+import { Abr, probeRate } from '../src/abr';
 import { GroupAssembler } from '../src/assembler';
-import { parseCatalogFormat01, parseMsf, videoRenditions } from '../src/catalog';
+import { audioTracks, parseCatalogFormat01, parseMsf, videoRenditions } from '../src/catalog';
 import { ntpToUnixMs, parseChunk, parseInit } from '../src/mp4';
 import { MoqObject, decodeVarint, encodeVarint } from '../src/wire';
 
@@ -150,6 +151,30 @@ test('MSF catalog: tracks, roles, initData; delta updates', () => {
   );
 });
 
+test('audio: AAC before Opus before the rest, within the first audio track\'s alternate group', () => {
+  const c = parseMsf(
+    enc({
+      version: 1,
+      tracks: [
+        { name: 'video-360p', role: 'video', codec: 'avc1.64001e', height: 360, altGroup: 1 },
+        { name: 'audio-opus', role: 'audio', codec: 'opus', altGroup: 2 },
+        { name: 'audio-flac', role: 'audio', codec: 'flac', altGroup: 2 },
+        { name: 'audio-aac', role: 'audio', codec: 'mp4a.40.2', altGroup: 2 },
+        { name: 'commentary', role: 'audio', codec: 'mp4a.40.2', altGroup: 3 },
+      ],
+    }),
+  );
+  assert.deepEqual(
+    audioTracks(c).map((t) => t.name),
+    ['audio-aac', 'audio-opus', 'audio-flac'],
+  );
+  const opusOnly = parseMsf(enc({ version: 1, tracks: [{ name: 'a', role: 'audio', codec: 'opus' }] }));
+  assert.deepEqual(
+    audioTracks(opusOnly).map((t) => t.name),
+    ['a'],
+  );
+});
+
 test("catalogformat-01 catalog (moq-pub's)", () => {
   const c = parseCatalogFormat01(
     enc({
@@ -200,4 +225,104 @@ test('group assembler: joining FETCH and subscription interleaved, newer groups 
   a.push(o(5, 5));
   assert.deepEqual(out.slice(5), ['6/0*', '6/1']);
   assert.equal(a.dropped, 2);
+});
+
+// Auto mode's decisions, fed synthetic arrivals: 30 video objects a second, audio alongside.
+const RENDITIONS = [
+  { name: 'video-360p', bitrate: 420_000 },
+  { name: 'video-240p', bitrate: 210_000 },
+  { name: 'video-144p', bitrate: 117_000 },
+];
+
+/** Feed `seconds` of media from `t0` (ms): each object `delay(t)` ms after its media time. */
+function feed(abr: Abr, t0: number, seconds: number, bytesPerSecond: number, delay: (t: number) => number): number {
+  const n = Math.round(seconds * 30);
+  for (let i = 0; i < n; i++) {
+    const media = t0 + (i * 1000) / 30;
+    const at = media + delay(media);
+    abr.onVideo(at, media);
+    abr.onBytes(at, bytesPerSecond / 30);
+    abr.onBytes(at, 15_000 / 30, true);
+  }
+  return t0 + seconds * 1000;
+}
+
+test('auto mode: stays while the rendition keeps up, steps down to what fits when it falls behind', () => {
+  const abr = new Abr();
+  let t = feed(abr, 0, 10, 56_000, () => 20);
+  for (let now = 1000; now <= t; now += 250) {
+    const d = abr.decide(now, RENDITIONS, 'video-360p', false, 480, 120_000);
+    assert.ok(d.kind === 'none' || d.kind === 'probe', `no switch while keeping up: ${JSON.stringify(d)}`);
+  }
+  // The link now carries 80 % of what 360p needs: every object later than the one before.
+  const capped = t;
+  t = feed(abr, t, 1.5, 45_000, (m) => 20 + (m - capped) * 0.25);
+  const d = abr.decide(t + 20, RENDITIONS, 'video-360p', false, 300, 120_000);
+  assert.equal(d.kind, 'switch');
+  assert.equal(d.kind === 'switch' && d.to, 'video-240p', JSON.stringify(abr.stats));
+  assert.match(d.kind === 'switch' ? d.reason : '', /falls behind/);
+  // While a switch is in progress, and during the grace period after it: nothing.
+  assert.equal(abr.decide(t + 300, RENDITIONS, 'video-240p', true, 200, 120_000).kind, 'none');
+  abr.switched(t + 500);
+  assert.equal(abr.decide(t + 600, RENDITIONS, 'video-240p', false, 200, 120_000).kind, 'none');
+});
+
+test('auto mode: a backlog draining after a step down is not a reason to step down again', () => {
+  const abr = new Abr();
+  let t = feed(abr, 0, 10, 28_000, () => 20);
+  const start = t;
+  // 800 ms late at first, catching up by 300 ms a second.
+  t = feed(abr, t, 2, 28_000, (m) => 20 + Math.max(0, 800 - (m - start) * 0.3));
+  const d = abr.decide(t + 20, RENDITIONS, 'video-240p', false, 100, 120_000);
+  assert.notEqual(d.kind, 'switch', JSON.stringify(abr.stats));
+});
+
+test('auto mode: steps up only on a finished probe that shows room; probes less often when there is none', () => {
+  const abr = new Abr();
+  let fed = feed(abr, 0, 10, 15_000, () => 20);
+  // Media keeps arriving on time up to `now`.
+  const at = (now: number): number => {
+    if (now > fed) fed = feed(abr, fed, (now - fed) / 1000, 15_000, () => 20);
+    return now;
+  };
+  const decide = (now: number) => abr.decide(at(now), RENDITIONS, 'video-144p', false, 480, 120_000);
+  const t = fed;
+  const d1 = decide(t);
+  assert.equal(d1.kind, 'probe');
+  assert.ok(d1.kind === 'probe' && d1.bytes >= 12_000 && d1.bytes <= 32_000);
+  abr.probeStarted();
+  assert.equal(decide(t + 100).kind, 'none');
+  // Little room: no switch, and the next probe comes later.
+  abr.probeDone(at(t + 500), { spareBps: 50_000, bytes: 20_000, complete: true });
+  assert.equal(decide(t + 600).kind, 'none');
+  assert.equal(decide(t + 500 + 3500).kind, 'none');
+  assert.equal(decide(t + 500 + 6100).kind, 'probe');
+  abr.probeStarted();
+  // A cancelled probe says nothing good, however fast its first bytes came.
+  abr.probeDone(at(t + 7000), { spareBps: 5_000_000, bytes: 20_000, complete: false });
+  assert.equal(decide(t + 7100).kind, 'none');
+  // Plenty of room: straight to the largest rendition that fits.
+  abr.probeStarted();
+  abr.probeDone(at(t + 20_000), { spareBps: 50_000_000, bytes: 20_000, complete: true });
+  const up = decide(t + 20_100);
+  assert.equal(up.kind === 'switch' && up.to, 'video-360p', JSON.stringify(up));
+});
+
+test('auto mode: lateness while probing cancels the probe rather than stepping down', () => {
+  const abr = new Abr();
+  let t = feed(abr, 0, 10, 28_000, () => 20);
+  abr.probeStarted();
+  const start = t;
+  t = feed(abr, t, 1.5, 28_000, (m) => 20 + (m - start) * 0.3);
+  const d = abr.decide(t + 20, RENDITIONS, 'video-240p', false, 200, 120_000);
+  assert.equal(d.kind, 'cancel-probe', JSON.stringify(d));
+  abr.probeDone(t + 50, null);
+  assert.equal(abr.decide(t + 100, RENDITIONS, 'video-240p', false, 200, 120_000).kind, 'none');
+});
+
+test('probe rate: bytes after the first chunk over the chunks\' spread', () => {
+  assert.equal(probeRate({ bytes: 10_000, firstChunkBytes: 2000, firstChunkAt: 100, lastChunkAt: 200, complete: true }, 50, 300), 640_000);
+  assert.equal(probeRate({ bytes: 10_000, firstChunkBytes: 10_000, firstChunkAt: 100, lastChunkAt: 100, complete: true }, 50, 300), 40_000_000);
+  assert.equal(probeRate({ bytes: 10_000, firstChunkBytes: 2000, firstChunkAt: 100, lastChunkAt: 900, complete: false }, 0, 1000), 80_000);
+  assert.equal(probeRate({ bytes: 0, firstChunkBytes: 0, firstChunkAt: null, lastChunkAt: null, complete: false }, 0, 1000), 0);
 });
