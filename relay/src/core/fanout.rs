@@ -225,11 +225,14 @@ impl Fanout {
     }
 
     /// QUIC stream priority for a subgroup: subscriber priority, then publisher priority, then
-    /// group order (draft-18 "Scheduling Algorithm"). Higher values are sent first.
-    pub fn send_order(&self, publisher_priority: u8, group: u64) -> i32 {
+    /// group order (draft-18 "Scheduling Algorithm"). Higher values are sent first. Groups are
+    /// ordered by their rank in the track (`ordinal`, see [`Track::group_ordinal`]) rather than
+    /// their ID, whose low bits say nothing when IDs leap (an origin numbering groups by media
+    /// time in milliseconds); 15 bits of rank wrap once every 32,768 groups.
+    pub fn send_order(&self, publisher_priority: u8, ordinal: u64) -> i32 {
         let sub = (255 - self.subscriber_priority as i32) << 23;
         let publ = (255 - publisher_priority as i32) << 15;
-        let g = (group & 0x7fff) as i32;
+        let g = (ordinal & 0x7fff) as i32;
         let order = if self.descending { g } else { 0x7fff - g };
         sub | publ | order
     }
@@ -253,7 +256,9 @@ impl Fanout {
             match track.read(&mut self.cursor)? {
                 Read::Lagged => self.evicted(track, now),
                 Read::Object(object, subgroup, priority) => {
-                    self.on_object(object, subgroup, priority);
+                    let group = object.location.group;
+                    let ordinal = track.group_ordinal(group).unwrap_or(group);
+                    self.on_object(object, subgroup, priority, ordinal);
                 }
                 Read::SubgroupEnd(group, subgroup, end) => {
                     if self.open.remove(&(group, subgroup)).is_some() {
@@ -272,7 +277,7 @@ impl Fanout {
         }
     }
 
-    fn on_object(&mut self, object: &Object, subgroup: u64, priority: u8) {
+    fn on_object(&mut self, object: &Object, subgroup: u64, priority: u8, ordinal: u64) {
         let loc = object.location;
         if !self.forward || !self.range.contains(loc) {
             return;
@@ -285,7 +290,7 @@ impl Fanout {
                     group: loc.group,
                     subgroup,
                     publisher_priority: priority,
-                    send_order: self.send_order(priority, loc.group),
+                    send_order: self.send_order(priority, ordinal),
                 });
                 None
             }

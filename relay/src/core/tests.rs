@@ -802,3 +802,37 @@ fn priority_zero_groups_are_never_skipped_by_the_lag_policy() {
     assert_eq!(got, all[18..].to_vec());
     assert_eq!(late.stats().skips, 1, "eviction is counted as a skip");
 }
+
+#[test]
+fn group_order_follows_rank_not_id_bits() {
+    // Millisecond group IDs across a multiple of 32,768: the older group is still sent first.
+    let now = Instant::now();
+    let mut t = Track::new();
+    let mut f = Fanout::new(
+        Filter::AbsoluteStart(Location::new(0, 0))
+            .resolve(None)
+            .expect("r"),
+        t.head(),
+        128,
+        LagPolicy::default(),
+    );
+    let p = Bytes::from_static(b"x");
+    t.append(obj(32_000, 0, p.clone()), 0, 2, now);
+    t.append(obj(33_000, 0, p), 0, 2, now);
+    let orders: Vec<(u64, i32)> = drain(&mut f, &t, now)
+        .into_iter()
+        .filter_map(|d| match d {
+            Delivery::Open {
+                group, send_order, ..
+            } => Some((group, send_order)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(orders.len(), 2, "{orders:?}");
+    assert!(
+        orders[0].1 > orders[1].1,
+        "ascending: group 32000 before 33000: {orders:?}"
+    );
+    assert_eq!(t.group_ordinal(32_000), Some(0));
+    assert_eq!(t.group_ordinal(33_000), Some(1));
+}

@@ -126,6 +126,8 @@ struct Group {
     end: Option<u64>,
     /// Largest object ID trimmed from the front of this group under the per-group cap.
     trimmed: Option<u64>,
+    /// Rank of the group among those the track has had, in order of creation.
+    ordinal: u64,
 }
 
 /// Default for [`Track::with_group_limit`]: bytes one group may hold before its oldest objects
@@ -142,6 +144,8 @@ pub struct Track {
     appended: u64,
     /// Bytes one group may hold.
     max_group_bytes: usize,
+    /// Groups created so far (the next group's ordinal).
+    groups_created: u64,
     /// Sequence number of `log[0]`.
     log_base: u64,
     largest: Option<Location>,
@@ -174,6 +178,7 @@ impl Track {
             log: VecDeque::new(),
             appended: 0,
             max_group_bytes: max_group_bytes.max(1),
+            groups_created: 0,
             log_base: 0,
             largest: None,
             bytes: 0,
@@ -245,6 +250,12 @@ impl Track {
         }
     }
 
+    /// Rank of a held group among every group the track has had, in order of creation: what
+    /// orders groups for sending whatever their IDs.
+    pub fn group_ordinal(&self, group: u64) -> Option<u64> {
+        self.groups.get(&group).map(|g| g.ordinal)
+    }
+
     /// Number of groups held with an ID above `group`.
     pub fn groups_after(&self, group: u64) -> u64 {
         match group.checked_add(1) {
@@ -281,6 +292,7 @@ impl Track {
             return Appended::Stale;
         }
         let seq = self.log_base + self.log.len() as u64;
+        let ordinal = self.groups_created;
         let group = self.groups.entry(loc.group).or_insert_with(|| Group {
             created: now,
             bytes: 0,
@@ -288,7 +300,11 @@ impl Track {
             subgroups: BTreeMap::new(),
             end: None,
             trimmed: None,
+            ordinal,
         });
+        if group.ordinal == ordinal {
+            self.groups_created = ordinal + 1;
+        }
         if let Some(end) = group.end
             && loc.object > end
         {
