@@ -7,7 +7,7 @@ use tern_moq::{ControlReader, Message, TrackNamespace};
 use tern_quic::{RecvStream, SendStream};
 
 use super::Error;
-use super::session::{Session, read_message, write_message};
+use super::session::{Session, read_message, request_ok};
 
 /// A change in the namespaces under a prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,24 +37,12 @@ impl Session {
         prefix: TrackNamespace,
     ) -> Result<NamespaceSubscription, Error> {
         let shared = &self.shared;
-        let (mut send, mut recv) = shared.quic.open_bi().await?;
         let msg = SubscribeNamespace {
             request_id: shared.next_request_id(),
             track_namespace_prefix: prefix.clone(),
             parameters: Parameters::new(),
         };
-        write_message(&mut send, msg).await?;
-        let mut reader = ControlReader::new(shared.limits);
-        match read_message(shared, &mut recv, &mut reader).await? {
-            Some(Message::RequestOk(_)) => {}
-            Some(Message::RequestError(e)) => return Err(Error::from_request_error(&e)),
-            Some(other) => {
-                let why = format!("{} in answer to SUBSCRIBE_NAMESPACE", other.name());
-                shared.violation(Code::PROTOCOL_VIOLATION, &why);
-                return Err(Error::Protocol(why));
-            }
-            None => return Err(Error::Protocol("SUBSCRIBE_NAMESPACE stream closed".into())),
-        }
+        let (send, recv, reader) = request_ok(shared, msg, "SUBSCRIBE_NAMESPACE").await?;
         Ok(NamespaceSubscription {
             session: self.clone(),
             prefix,

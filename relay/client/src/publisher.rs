@@ -13,7 +13,7 @@ use tern_moq::{ControlReader, FullTrackName, Message, ReasonPhrase, TrackNamespa
 use tern_quic::{RecvStream, SendStream};
 
 use super::Error;
-use super::session::{Session, Shared, read_message, write_message};
+use super::session::{Session, Shared, read_message, request_ok, write_message};
 use super::sink;
 use super::track::TrackWriter;
 
@@ -78,24 +78,12 @@ impl Session {
         namespace: TrackNamespace,
     ) -> Result<Announcement, Error> {
         let shared = &self.shared;
-        let (mut send, mut recv) = shared.quic.open_bi().await?;
         let msg = PublishNamespace {
             request_id: shared.next_request_id(),
             track_namespace: namespace.clone(),
             parameters: Parameters::new(),
         };
-        write_message(&mut send, msg).await?;
-        let mut reader = ControlReader::new(shared.limits);
-        match read_message(shared, &mut recv, &mut reader).await? {
-            Some(Message::RequestOk(_)) => {}
-            Some(Message::RequestError(e)) => return Err(Error::from_request_error(&e)),
-            Some(other) => {
-                let why = format!("{} in answer to PUBLISH_NAMESPACE", other.name());
-                shared.violation(Code::PROTOCOL_VIOLATION, &why);
-                return Err(Error::Protocol(why));
-            }
-            None => return Err(Error::Protocol("PUBLISH_NAMESPACE stream closed".into())),
-        }
+        let (mut send, mut recv, mut reader) = request_ok(shared, msg, "PUBLISH_NAMESPACE").await?;
         let (cancel_tx, mut cancel_rx) = oneshot::channel();
         let (ended_tx, ended_rx) = oneshot::channel();
         let shared = shared.clone();

@@ -363,6 +363,33 @@ pub(crate) async fn write_message(
     Ok(())
 }
 
+/// A request stream whose first answer was REQUEST_OK: its halves and the reader of what comes
+/// next on it.
+pub(crate) type Accepted = (SendStream, RecvStream, ControlReader);
+
+/// Open a request stream, send `msg` (named `what` in errors) and wait for REQUEST_OK; a
+/// REQUEST_ERROR becomes [`Error::Refused`] (or [`Error::NotFound`]), anything else closes the
+/// session as a protocol violation.
+pub(crate) async fn request_ok(
+    shared: &Arc<Shared>,
+    msg: impl Into<Message>,
+    what: &str,
+) -> Result<Accepted, Error> {
+    let (mut send, mut recv) = shared.quic.open_bi().await?;
+    write_message(&mut send, msg).await?;
+    let mut reader = ControlReader::new(shared.limits);
+    match read_message(shared, &mut recv, &mut reader).await? {
+        Some(Message::RequestOk(_)) => Ok((send, recv, reader)),
+        Some(Message::RequestError(e)) => Err(Error::from_request_error(&e)),
+        Some(other) => {
+            let why = format!("{} in answer to {what}", other.name());
+            shared.violation(Code::PROTOCOL_VIOLATION, &why);
+            Err(Error::Protocol(why))
+        }
+        None => Err(Error::Protocol(format!("{what} stream closed"))),
+    }
+}
+
 /// Read the next message from a request stream; `Ok(None)` at a clean FIN. Malformed input
 /// closes the session.
 pub(crate) async fn read_message(
