@@ -348,6 +348,7 @@ static NETNS_SEQ: AtomicU32 = AtomicU32::new(0);
 impl NetNs {
     /// Create the namespace and its veth pair (root only).
     pub fn create() -> Result<Self, String> {
+        Self::remove_stale();
         let pid = std::process::id();
         let seq = NETNS_SEQ.fetch_add(1, Ordering::SeqCst);
         let tag = format!("{}{seq}", pid % 100_000);
@@ -356,7 +357,7 @@ impl NetNs {
         let host_ip = format!("10.200.{}.{}", base[2], base[3] + 1);
         let ns_ip = format!("10.200.{}.{}", base[2], base[3] + 2);
         let n = Self {
-            name: format!("tern-e2e-{tag}"),
+            name: format!("tern-e2e-{pid}-{seq}"),
             host_if: format!("tvh{tag}"),
             ns_if: format!("tvn{tag}"),
             ns_ip,
@@ -393,6 +394,28 @@ impl NetNs {
         ])?;
         run_checked(&["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"])?;
         Ok(n)
+    }
+
+    /// Namespaces of test processes that are gone (killed before their drop ran): deleting one
+    /// deletes its veth pair too.
+    fn remove_stale() {
+        let Ok(out) = Command::new("ip").args(["netns", "list"]).output() else {
+            return;
+        };
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let Some(name) = line.split_whitespace().next() else {
+                continue;
+            };
+            let Some(pid) = name
+                .strip_prefix("tern-e2e-")
+                .and_then(|rest| rest.split('-').next())
+            else {
+                continue;
+            };
+            if !Path::new("/proc").join(pid).exists() {
+                let _ = run_checked(&["ip", "netns", "del", name]);
+            }
+        }
     }
 
     /// `program` run inside the namespace.
