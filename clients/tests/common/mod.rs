@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
+pub mod page;
+
 /// A child process that is killed (and reaped) when dropped.
 pub struct ChildGuard {
     pub child: Child,
