@@ -129,26 +129,7 @@ impl Client {
     /// in `WT-Available-Protocols`; `moqt://` is raw QUIC with them as ALPN. The whole attempt
     /// is bounded by [`ClientConfig::connect_timeout`].
     pub async fn connect(&self, url: &str) -> Result<Session, ConnectError> {
-        let invalid = |reason: &str| ConnectError::InvalidUrl {
-            url: url.to_string(),
-            reason: reason.to_string(),
-        };
-        let parsed = Url::parse(url).map_err(|e| invalid(&e.to_string()))?;
-        let web_transport = match parsed.scheme() {
-            "https" => true,
-            "moqt" => false,
-            _ => {
-                return Err(invalid(
-                    "scheme must be https (WebTransport) or moqt (raw QUIC)",
-                ));
-            }
-        };
-        let host = match parsed.host() {
-            Some(url::Host::Domain(d)) => d.to_string(),
-            Some(url::Host::Ipv4(ip)) => ip.to_string(),
-            Some(url::Host::Ipv6(ip)) => ip.to_string(),
-            None => return Err(invalid("no host")),
-        };
+        let (parsed, web_transport, host) = parse_url(url)?;
         let port = parsed.port().unwrap_or(443);
         let started = Instant::now();
         let budget = self.config.connect_timeout;
@@ -159,6 +140,28 @@ impl Client {
                 host: host.clone(),
                 reason: format!("no answer within {budget:?}"),
             })??;
+        self.connect_parsed(parsed, web_transport, host, addr, started)
+            .await
+    }
+
+    /// Like [`Client::connect`], to `addr` (found by the caller, for example through DNS SRV)
+    /// rather than to what the system resolver says of the URL's host; the host still names
+    /// the server for TLS.
+    pub async fn connect_to(&self, url: &str, addr: SocketAddr) -> Result<Session, ConnectError> {
+        let (parsed, web_transport, host) = parse_url(url)?;
+        self.connect_parsed(parsed, web_transport, host, addr, Instant::now())
+            .await
+    }
+
+    async fn connect_parsed(
+        &self,
+        parsed: Url,
+        web_transport: bool,
+        host: String,
+        addr: SocketAddr,
+        started: Instant,
+    ) -> Result<Session, ConnectError> {
+        let budget = self.config.connect_timeout;
 
         let quic = if web_transport {
             &self.web_transport
@@ -258,6 +261,31 @@ impl Client {
         }
         first.ok_or_else(|| resolve_err("no usable address".into()))
     }
+}
+
+/// The URL, whether it is WebTransport (`https`) rather than raw QUIC (`moqt`), and its host.
+fn parse_url(url: &str) -> Result<(Url, bool, String), ConnectError> {
+    let invalid = |reason: &str| ConnectError::InvalidUrl {
+        url: url.to_string(),
+        reason: reason.to_string(),
+    };
+    let parsed = Url::parse(url).map_err(|e| invalid(&e.to_string()))?;
+    let web_transport = match parsed.scheme() {
+        "https" => true,
+        "moqt" => false,
+        _ => {
+            return Err(invalid(
+                "scheme must be https (WebTransport) or moqt (raw QUIC)",
+            ));
+        }
+    };
+    let host = match parsed.host() {
+        Some(url::Host::Domain(d)) => d.to_string(),
+        Some(url::Host::Ipv4(ip)) => ip.to_string(),
+        Some(url::Host::Ipv6(ip)) => ip.to_string(),
+        None => return Err(invalid("no host")),
+    };
+    Ok((parsed, web_transport, host))
 }
 
 /// Connect once with a fresh endpoint; see [`Client::connect`].

@@ -10,6 +10,7 @@
 //! - [`link`]: sessions to upstream relays and the namespaces learned over them.
 //! - [`hub`]: shared state (router, tracks, sessions).
 
+pub mod discovery;
 pub mod fetch;
 pub mod hub;
 pub mod ingest;
