@@ -22,12 +22,20 @@ async fn relay_with(name: &str, config: String) -> Node {
     let mut host = HostConfig::new(plugin(name));
     host.config = config;
     host.reload_interval = None;
-    let host = tokio::task::spawn_blocking(move || PluginHost::start(host))
+    relay_with_host(start_host(host).await)
+}
+
+async fn start_host(config: HostConfig) -> Arc<PluginHost> {
+    let host = tokio::task::spawn_blocking(move || PluginHost::start(config))
         .await
         .unwrap()
         .expect("plugin starts");
+    Arc::new(host)
+}
+
+fn relay_with_host(host: Arc<PluginHost>) -> Node {
     let (router, mut settings) = default_settings();
-    settings.plugin = Some(Arc::new(host));
+    settings.plugin = Some(host);
     start_relay(router, settings)
 }
 
@@ -242,4 +250,60 @@ async fn a_failing_plugin_fails_closed_and_admitted_sessions_keep_receiving() {
             "after {bad}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_reloaded_plugin_serves_new_sessions_and_live_ones_stay() {
+    let dir = std::env::temp_dir().join(format!("tern-relay-reload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("plugin.wasm");
+    std::fs::copy(plugin("template"), &file).unwrap();
+    let mut config = HostConfig::new(&file);
+    config.reload_interval = Some(Duration::from_millis(20));
+    let host = start_host(config).await;
+    tokio::spawn(host.clone().watch());
+    let node = relay_with_host(host.clone());
+
+    // The template admits anything, even `panic`.
+    let publisher = Publisher::start(&format!("{}/?jwt=panic", url(&node)), "live/room").await;
+    let viewer = Peer::connect(&url(&node)).await;
+    let (_sub, _) = viewer.subscribe_ok("live/room", "video", None).await;
+    let upstream = publisher.subscribed().await;
+    let first = Bytes::from_static(b"before reload");
+    publisher
+        .peer
+        .write_group(upstream.alias, 0, std::slice::from_ref(&first))
+        .await;
+    assert_eq!(
+        viewer.objects(1, STEP).await,
+        [(Location::new(0, 0), first)]
+    );
+
+    // Deploy the testbed over it: new sessions meet the new version (which traps on `panic`).
+    let next = dir.join("next.wasm");
+    std::fs::copy(plugin("testbed"), &next).unwrap();
+    std::fs::rename(&next, &file).unwrap();
+    within(STEP, "reload", async {
+        while host.generation() < 2 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    let refused = Peer::connect(&format!("{}/?jwt=panic", url(&node))).await;
+    assert_eq!(
+        code_of(refused.closed(STEP).await),
+        Code::UNAUTHORIZED.0 as u32
+    );
+
+    // The sessions admitted before the reload are still up and receiving.
+    let second = Bytes::from_static(b"after reload");
+    publisher
+        .peer
+        .write_group(upstream.alias, 1, std::slice::from_ref(&second))
+        .await;
+    assert_eq!(
+        viewer.objects(1, STEP).await,
+        [(Location::new(1, 0), second)]
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -2,6 +2,7 @@
 //! a plugin of your own (see edge-wasm/README.md).
 
 #[cfg(target_arch = "wasm32")]
+#[allow(clippy::too_many_arguments)] // the generated export glue
 mod bindings {
     wit_bindgen::generate!({ world: "plugin", path: "../../wit" });
 

@@ -39,6 +39,7 @@ pub fn recurse(depth: u64) -> u64 {
 }
 
 #[cfg(target_arch = "wasm32")]
+#[allow(clippy::too_many_arguments)] // the generated export glue
 mod bindings {
     wit_bindgen::generate!({ world: "plugin", path: "../../wit" });
 

@@ -46,6 +46,7 @@ pub fn check_request(
 }
 
 #[cfg(target_arch = "wasm32")]
+#[allow(clippy::too_many_arguments)] // the generated export glue
 mod bindings {
     wit_bindgen::generate!({ world: "plugin", path: "../../wit" });
 
