@@ -59,7 +59,12 @@ async fn denied(host: &PluginHost, token: Option<Vec<u8>>) -> (u32, String) {
 
 #[tokio::test]
 async fn a_valid_token_admits_with_its_scopes_and_expiry() {
+    let started = std::time::Instant::now();
     let host = tokio::task::spawn_blocking(host).await.unwrap();
+    println!(
+        "token plugin compiled and configured in {:?}",
+        started.elapsed()
+    );
     let claims = match host
         .session_open(open(Some(es_token(|_| {}))))
         .await

@@ -126,7 +126,7 @@ async fn every_subscriber_is_authorised_on_its_own() {
 }
 
 #[tokio::test]
-async fn a_token_in_setup_authorization_token_admits() {
+async fn tokens_are_read_from_setup_and_from_the_webtransport_url() {
     let node = token_relay().await;
     let mut setup = Setup::default();
     setup.push_authorization_token(&AuthToken::UseValue {
@@ -135,6 +135,19 @@ async fn a_token_in_setup_authorization_token_admits() {
     });
     let peer = Peer::connect_setup(&url(&node), TransportLimits::default(), true, setup).await;
     let _announced = peer.publish_namespace("live/a").await;
+
+    let web = format!(
+        "https://127.0.0.1:{}/live?jwt={}",
+        node.addr.port(),
+        token(&["live/b"], &[], HOUR)
+    );
+    let peer = Peer::connect(&web).await;
+    let _announced = peer.publish_namespace("live/b").await;
+    let refused = Peer::connect(&format!("https://127.0.0.1:{}/live", node.addr.port())).await;
+    assert_eq!(
+        code_of(refused.closed(STEP).await),
+        Code::UNAUTHORIZED.0 as u32
+    );
 }
 
 #[tokio::test]

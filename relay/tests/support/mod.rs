@@ -153,7 +153,7 @@ impl Peer {
         let mut setup = Setup::default();
         setup.set_moqt_implementation("tern-relay-tests");
         // As a raw QUIC client does: the URL's path and query travel in SETUP's PATH.
-        if let Some((_, rest)) = url.split_once("://")
+        if let Some(rest) = url.strip_prefix("moqt://")
             && let Some(at) = rest.find('/')
         {
             setup.set_path(rest[at..].to_owned());
