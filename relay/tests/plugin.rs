@@ -320,3 +320,51 @@ async fn a_reloaded_plugin_serves_new_sessions_and_live_ones_stay() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+fn with_token(token: &str) -> Parameters {
+    let mut parameters = Parameters::new();
+    parameters.push_authorization_token(&AuthToken::UseValue {
+        token_type: 0,
+        token_value: Bytes::copy_from_slice(token.as_bytes()),
+    });
+    parameters
+}
+
+#[tokio::test]
+async fn a_per_request_token_stands_for_that_request() {
+    let node = token_relay().await;
+    let _publisher = Publisher::start(
+        &jwt_url(&node, &token(&["live/room"], &[], HOUR)),
+        "live/room",
+    )
+    .await;
+    // The session's own token grants nothing to subscribe to.
+    let viewer = Peer::connect(&jwt_url(&node, &token(&[], &["live/other"], HOUR))).await;
+    let (_, _req, answer) = viewer
+        .subscribe_with("live/room", "video", Parameters::new())
+        .await;
+    assert_eq!(
+        answer.unwrap_err().error_code,
+        RequestErrorCode::UNAUTHORIZED
+    );
+
+    let granted = token(&[], &["live/room"], HOUR);
+    let (_, _req, answer) = viewer
+        .subscribe_with("live/room", "video", with_token(&granted))
+        .await;
+    answer.expect("a request token scoped to live/room admits the SUBSCRIBE");
+
+    let expired = mint(&Mint {
+        now: SystemTime::now() - HOUR,
+        subscribe: vec!["live/room".into()],
+        ..token_mint()
+    })
+    .unwrap();
+    let (_, _req, answer) = viewer
+        .subscribe_with("live/room", "audio", with_token(&expired))
+        .await;
+    assert_eq!(
+        answer.unwrap_err().error_code,
+        RequestErrorCode::EXPIRED_AUTH_TOKEN
+    );
+}

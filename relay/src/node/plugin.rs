@@ -16,7 +16,7 @@ use tern_edge_wasm::{
 };
 use tern_moq::Message;
 use tern_moq::message::codes::{RequestErrorCode, SessionError as Code};
-use tern_moq::message::{AuthToken, FetchType, Setup};
+use tern_moq::message::{AuthToken, FetchType, Parameters, Setup};
 
 use super::session::SessionShared;
 
@@ -79,24 +79,28 @@ fn jwt_param(query: &str) -> Option<Vec<u8>> {
         .map(|(_, value)| value.into_owned().into_bytes())
 }
 
+/// The first AUTHORIZATION TOKEN of type 0 carried by value (USE_VALUE or REGISTER).
+fn plugin_token(
+    tokens: impl Iterator<Item = Result<AuthToken, tern_moq::DecodeError>>,
+) -> Option<Vec<u8>> {
+    tokens.flatten().find_map(|t| match t {
+        AuthToken::UseValue {
+            token_type,
+            token_value,
+        }
+        | AuthToken::Register {
+            token_type,
+            token_value,
+            ..
+        } if token_type == TOKEN_TYPE_PLUGIN => Some(token_value.to_vec()),
+        _ => None,
+    })
+}
+
 /// Where the session's token is, in order: SETUP's AUTHORIZATION TOKEN (type 0, by value or
 /// registered), `?jwt=` on the WebTransport URL, `?jwt=` in SETUP's PATH. Also the path.
 fn token_and_path(setup: &Setup, url: Option<&Url>) -> (Option<Vec<u8>>, String) {
-    let from_setup = setup
-        .authorization_tokens()
-        .flatten()
-        .find_map(|t| match t {
-            AuthToken::UseValue {
-                token_type,
-                token_value,
-            }
-            | AuthToken::Register {
-                token_type,
-                token_value,
-                ..
-            } if token_type == TOKEN_TYPE_PLUGIN => Some(token_value.to_vec()),
-            _ => None,
-        });
+    let from_setup = plugin_token(setup.authorization_tokens());
     let setup_path = setup
         .path()
         .map(|p| String::from_utf8_lossy(p).into_owned());
@@ -195,25 +199,94 @@ pub async fn expire(s: std::sync::Arc<SessionShared>, expires_at_ms: u64) {
     );
 }
 
-/// Which phase a request goes through, with its namespace and track.
-fn phase_of(message: &Message) -> Option<(bool, &tern_moq::TrackNamespace, Option<&Bytes>)> {
+/// What the phases need from a request: publish or subscribe, namespace, track, parameters.
+type Phase<'a> = (
+    bool,
+    &'a tern_moq::TrackNamespace,
+    Option<&'a Bytes>,
+    &'a Parameters,
+);
+
+/// Which phase a request goes through, with its namespace, track and parameters.
+fn phase_of(message: &Message) -> Option<Phase<'_>> {
     match message {
-        Message::Subscribe(m) => Some((false, &m.track_namespace, Some(&m.track_name))),
-        Message::TrackStatus(m) => Some((false, &m.track_namespace, Some(&m.track_name))),
-        Message::SubscribeNamespace(m) => Some((false, &m.track_namespace_prefix, None)),
-        Message::SubscribeTracks(m) => Some((false, &m.track_namespace_prefix, None)),
+        Message::Subscribe(m) => Some((
+            false,
+            &m.track_namespace,
+            Some(&m.track_name),
+            &m.parameters,
+        )),
+        Message::TrackStatus(m) => Some((
+            false,
+            &m.track_namespace,
+            Some(&m.track_name),
+            &m.parameters,
+        )),
+        Message::SubscribeNamespace(m) => {
+            Some((false, &m.track_namespace_prefix, None, &m.parameters))
+        }
+        Message::SubscribeTracks(m) => {
+            Some((false, &m.track_namespace_prefix, None, &m.parameters))
+        }
         Message::Fetch(m) => match &m.fetch_type {
             FetchType::Standalone {
                 track_namespace,
                 track_name,
                 ..
-            } => Some((false, track_namespace, Some(track_name))),
+            } => Some((false, track_namespace, Some(track_name), &m.parameters)),
             // A joining FETCH rides on a subscription that was authorised.
             _ => None,
         },
-        Message::PublishNamespace(m) => Some((true, &m.track_namespace, None)),
-        Message::Publish(m) => Some((true, &m.track_namespace, Some(&m.track_name))),
+        Message::PublishNamespace(m) => Some((true, &m.track_namespace, None, &m.parameters)),
+        Message::Publish(m) => Some((true, &m.track_namespace, Some(&m.track_name), &m.parameters)),
         _ => None,
+    }
+}
+
+/// The claims a request is judged by: those of its own token when it carries one (checked by
+/// session open), else the session's.
+async fn request_claims(
+    plugin: &PluginHost,
+    s: &SessionShared,
+    parameters: &Parameters,
+) -> Result<Claims, (RequestErrorCode, String)> {
+    let unauthorized = |why: &str| (RequestErrorCode::UNAUTHORIZED, why.to_owned());
+    let session = s
+        .auth
+        .claims()
+        .await
+        .ok_or_else(|| unauthorized("session not admitted"))?;
+    // A per-request token stands for the session's token for this request alone.
+    let Some(token) = plugin_token(parameters.authorization_tokens()) else {
+        return Ok(session);
+    };
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err((
+            RequestErrorCode::MALFORMED_AUTH_TOKEN,
+            "token too long".into(),
+        ));
+    }
+    let req = tern_edge_wasm::SessionRequest {
+        token: Some(token),
+        path: "/".into(),
+        peer: s.session.remote_address().to_string(),
+        now_ms: now_ms(),
+    };
+    match plugin.session_open(req).await {
+        Ok(SessionDecision::Allow(claims)) => Ok(claims),
+        Ok(SessionDecision::Deny(deny)) => Err((request_code(&deny), deny.reason)),
+        Err(error) => {
+            tracing::warn!(session = s.id, %error, "plugin failed on a request token: refusing");
+            Err(unauthorized("authorization unavailable"))
+        }
+    }
+}
+
+fn request_code(deny: &Deny) -> RequestErrorCode {
+    match deny.code {
+        deny_code::MALFORMED_TOKEN => RequestErrorCode::MALFORMED_AUTH_TOKEN,
+        deny_code::EXPIRED_TOKEN => RequestErrorCode::EXPIRED_AUTH_TOKEN,
+        _ => RequestErrorCode::UNAUTHORIZED,
     }
 }
 
@@ -231,16 +304,16 @@ pub async fn authorize(
     if s.proto(|p| p.role()) != tern_moq::session::Role::Server {
         return Ok(());
     }
-    let Some((publish, namespace, track)) = phase_of(message) else {
+    let Some((publish, namespace, track, parameters)) = phase_of(message) else {
         return Ok(());
     };
     let phase = if publish { "publish" } else { "subscribe" };
-    let Some(claims) = s.auth.claims().await else {
-        count(phase, "deny");
-        return Err(Refused(Some((
-            RequestErrorCode::UNAUTHORIZED,
-            "session not admitted".into(),
-        ))));
+    let claims = match request_claims(plugin, s, parameters).await {
+        Ok(claims) => claims,
+        Err(refusal) => {
+            count(phase, "deny");
+            return Err(Refused(Some(refusal)));
+        }
     };
     let req = Request {
         claims,
@@ -273,16 +346,11 @@ pub async fn authorize(
                 reason = deny.reason,
                 "request refused by plugin"
             );
-            let code = match deny.code {
-                deny_code::MALFORMED_TOKEN => RequestErrorCode::MALFORMED_AUTH_TOKEN,
-                deny_code::EXPIRED_TOKEN => RequestErrorCode::EXPIRED_AUTH_TOKEN,
-                deny_code::PROTOCOL_VIOLATION => {
-                    s.violation(Code::PROTOCOL_VIOLATION, &deny.reason);
-                    return Err(Refused(None));
-                }
-                _ => RequestErrorCode::UNAUTHORIZED,
-            };
-            Err(Refused(Some((code, deny.reason))))
+            if deny.code == deny_code::PROTOCOL_VIOLATION {
+                s.violation(Code::PROTOCOL_VIOLATION, &deny.reason);
+                return Err(Refused(None));
+            }
+            Err(Refused(Some((request_code(&deny), deny.reason))))
         }
         Err(error) => {
             count(phase, "error");
