@@ -63,6 +63,47 @@ pub struct Config {
     pub quic: QuicConfig,
     /// `[upstream]`: how this relay trusts its upstreams.
     pub upstream: UpstreamConfig,
+    /// `[plugin]`: the edge plugin (Wasm) that admits sessions and requests.
+    pub plugin: PluginConfig,
+}
+
+/// `[plugin]`: an edge plugin, a WebAssembly component of the `tern:edge` world. Without `file`
+/// there is no plugin at all (no engine, no threads) and every session is admitted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PluginConfig {
+    /// The component (`.wasm`); reloaded when it changes, without dropping sessions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<PathBuf>,
+    /// A JSON file handed to the plugin's `configure` (its keys, audience, ...); none: `{}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config_file: Option<PathBuf>,
+    /// Longest run of one call before the plugin is interrupted (1 ms to 10 s).
+    #[serde(with = "duration::human")]
+    pub deadline: Duration,
+    /// Linear memory of one plugin instance, in bytes (1 MiB to 1 GiB).
+    pub max_memory: u64,
+    /// Worker threads calling the plugin, each with its own instance (1 to 16).
+    pub workers: u32,
+    /// Calls waiting for a worker; more are refused (and so are their sessions).
+    pub queue: u32,
+    /// How often `file` is checked for a new version; `"0s"` never reloads.
+    #[serde(with = "duration::human")]
+    pub reload_interval: Duration,
+}
+
+impl Default for PluginConfig {
+    fn default() -> Self {
+        Self {
+            file: None,
+            config_file: None,
+            deadline: Duration::from_millis(20),
+            max_memory: 16 * MIB,
+            workers: 2,
+            queue: 256,
+            reload_interval: Duration::from_secs(1),
+        }
+    }
 }
 
 /// `[upstream]`: trust in the relays in `upstreams`, and how the tree behaves.
@@ -469,6 +510,8 @@ settings! {
     quic.receive_window, quic.send_window, quic.max_concurrent_bidi_streams,
     quic.max_concurrent_uni_streams,
     upstream.cert_hashes, upstream.disable_verify, upstream.max_depth, upstream.linger,
+    plugin.file, plugin.config_file, plugin.deadline, plugin.max_memory, plugin.workers,
+    plugin.queue, plugin.reload_interval,
 }
 
 /// Which layer last set each key; keys absent here are defaults.
@@ -731,6 +774,22 @@ impl Config {
             if url.host().is_none() {
                 return fail("upstreams", format!("{url}: no host"));
             }
+        }
+        let plugin = &self.plugin;
+        if plugin.file.is_none() && plugin.config_file.is_some() {
+            return fail("plugin.config_file", "set without plugin.file".into());
+        }
+        if !(Duration::from_millis(1)..=Duration::from_secs(10)).contains(&plugin.deadline) {
+            return fail("plugin.deadline", "must be 1ms to 10s".into());
+        }
+        if !(MIB..=1024 * MIB).contains(&plugin.max_memory) {
+            return fail("plugin.max_memory", "must be 1 MiB to 1 GiB".into());
+        }
+        if !(1..=16).contains(&plugin.workers) {
+            return fail("plugin.workers", "must be 1 to 16".into());
+        }
+        if !(1..=65_536).contains(&plugin.queue) {
+            return fail("plugin.queue", "must be 1 to 65536".into());
         }
         for hash in &self.upstream.cert_hashes {
             if tern_quic::Fingerprint::from_hex(hash).is_none() {

@@ -86,6 +86,7 @@ pub fn node_settings(c: &Config) -> (RouterConfig, NodeSettings) {
                 .filter_map(|h| tern_quic::Fingerprint::from_hex(h))
                 .collect(),
         },
+        plugin: None,
     };
     (router, settings)
 }
@@ -109,13 +110,43 @@ fn relay_id(name: &str) -> bytes::Bytes {
 
 /// Start a relay node (and its admin port when enabled).
 pub async fn start(c: &Config) -> anyhow::Result<(Node, Readiness)> {
-    let (router, settings) = node_settings(c);
+    let (router, mut settings) = node_settings(c);
+    settings.plugin = plugin_host(&c.plugin).await?;
     let node = Node::start(server_config(c), router, settings)?;
     let readiness = Readiness::new();
     if c.admin.enabled {
         Admin::new(readiness.clone())?.serve(c.admin.bind).await?;
     }
     Ok((node, readiness))
+}
+
+/// The edge plugin host when `[plugin] file` is set, compiled off the runtime's threads, with
+/// its file watched for new versions; `None` (no engine, no threads) otherwise.
+pub async fn plugin_host(
+    c: &crate::config::PluginConfig,
+) -> anyhow::Result<Option<std::sync::Arc<tern_edge_wasm::PluginHost>>> {
+    use anyhow::Context as _;
+    let Some(file) = &c.file else {
+        return Ok(None);
+    };
+    let mut host = tern_edge_wasm::HostConfig::new(file);
+    if let Some(path) = &c.config_file {
+        host.config = std::fs::read_to_string(path)
+            .with_context(|| format!("plugin.config_file: cannot read {}", path.display()))?;
+    }
+    host.deadline = c.deadline;
+    host.memory_bytes = usize::try_from(c.max_memory).unwrap_or(usize::MAX);
+    host.workers = c.workers as usize;
+    host.queue = c.queue as usize;
+    host.reload_interval = (!c.reload_interval.is_zero()).then_some(c.reload_interval);
+    let host = tokio::task::spawn_blocking(move || tern_edge_wasm::PluginHost::start(host))
+        .await
+        .context("plugin loader panicked")?
+        .context("plugin.file")?;
+    let host = std::sync::Arc::new(host);
+    tokio::spawn(host.clone().watch());
+    tracing::info!(file = %file.display(), "edge plugin loaded");
+    Ok(Some(host))
 }
 
 /// Run until SIGINT/SIGTERM, then drain: `/health` turns not-ready, sessions are closed.

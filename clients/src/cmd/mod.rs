@@ -8,6 +8,7 @@ mod origin;
 mod publish;
 mod relay;
 mod subscribe;
+mod token;
 
 use clap::{Parser, Subcommand};
 
@@ -39,6 +40,9 @@ enum Command {
     Events(events::Command),
     /// A relay, a clock publisher and the web player in one process.
     Demo(demo::Args),
+    /// Tokens for the token plugin.
+    #[command(subcommand)]
+    Token(token::Command),
 }
 
 /// Run the chosen subcommand.
@@ -66,5 +70,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             events::run(c).await
         }
         Command::Demo(args) => demo::run(args).await,
+        Command::Token(c) => token::run(c),
     }
 }

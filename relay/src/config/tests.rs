@@ -177,6 +177,13 @@ fn every_key_settable_from_env() {
         ("upstream.disable_verify", "true"),
         ("upstream.max_depth", "3"),
         ("upstream.linger", "250ms"),
+        ("plugin.file", "token.wasm"),
+        ("plugin.config_file", "token.json"),
+        ("plugin.deadline", "5ms"),
+        ("plugin.max_memory", "2097152"),
+        ("plugin.workers", "3"),
+        ("plugin.queue", "4"),
+        ("plugin.reload_interval", "0s"),
     ]
     .into_iter()
     .map(|(key, value)| (env::var_name(key), value))
@@ -199,6 +206,9 @@ fn every_key_settable_from_env() {
     assert_eq!(config.quic.congestion, Congestion::NewReno);
     assert_eq!(config.quic.keep_alive, Duration::ZERO);
     assert_eq!(config.quic.max_concurrent_uni_streams, 17);
+    assert_eq!(config.plugin.file.as_deref(), Some(Path::new("token.wasm")));
+    assert_eq!(config.plugin.deadline, Duration::from_millis(5));
+    assert_eq!(config.plugin.reload_interval, Duration::ZERO);
 }
 
 #[test]
@@ -206,6 +216,8 @@ fn keys_match_the_serialized_config() {
     let mut config = Config::default();
     config.relay.tls_cert = Some("c.pem".into());
     config.relay.tls_key = Some("k.pem".into());
+    config.plugin.file = Some("p.wasm".into());
+    config.plugin.config_file = Some("p.json".into());
     let table: toml::Table = toml::from_str(&config.to_toml().expect("serializes")).expect("toml");
     let mut serialized = BTreeSet::new();
     for (name, value) in &table {
@@ -626,4 +638,33 @@ fn enums_parse_like_the_file() {
         let config = Config::from_toml(Path::new(FILE), &toml).expect("valid");
         assert_eq!(config.quic.congestion, congestion);
     }
+}
+
+#[test]
+fn plugin_settings_are_checked_naming_the_key() {
+    let cases = [
+        (
+            "[plugin]\nconfig_file = \"t.json\"",
+            "plugin.config_file: set without plugin.file",
+        ),
+        (
+            "[plugin]\nfile = \"t.wasm\"\ndeadline = \"30s\"",
+            "plugin.deadline: must be 1ms to 10s",
+        ),
+        (
+            "[plugin]\nfile = \"t.wasm\"\nmax_memory = 1024",
+            "plugin.max_memory: must be 1 MiB",
+        ),
+        (
+            "[plugin]\nfile = \"t.wasm\"\nworkers = 0",
+            "plugin.workers: must be 1 to 16",
+        ),
+    ];
+    for (toml, expected) in cases {
+        let message = error(Some(toml), &[]);
+        assert!(message.contains(expected), "{toml:?}: {message}");
+        assert!(message.starts_with(FILE), "{message}");
+    }
+    let message = error(Some("[plugin]\nfiel = \"t.wasm\""), &[]);
+    assert!(message.contains("unknown key 'plugin.fiel'"), "{message}");
 }

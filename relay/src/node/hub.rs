@@ -65,6 +65,8 @@ pub struct NodeSettings {
     pub upstreams: Vec<String>,
     /// How this relay trusts its upstreams' certificates.
     pub upstream_tls: UpstreamTls,
+    /// The edge plugin that admits sessions and requests; `None`: everything is admitted.
+    pub plugin: Option<Arc<tern_edge_wasm::PluginHost>>,
 }
 
 /// Trust in upstream certificates: the system roots unless pinned hashes are given.

@@ -7,6 +7,7 @@
 //! - [`upstream`]: the relay's own SUBSCRIBEs and incoming PUBLISHes.
 //! - [`fetch`]: FETCH from the cache.
 //! - [`offer`]: PUBLISH to SUBSCRIBE_TRACKS subscribers.
+//! - [`plugin`]: edge plugin hooks (session open, subscribe and publish, token expiry).
 //! - [`link`]: sessions to upstream relays and the namespaces learned over them.
 //! - [`hub`]: shared state (router, tracks, sessions).
 
@@ -16,6 +17,7 @@ pub mod hub;
 pub mod ingest;
 pub mod link;
 pub mod offer;
+pub mod plugin;
 pub mod request;
 pub mod serve;
 pub mod session;
@@ -84,7 +86,10 @@ impl Node {
                 let incoming = server.accept().await;
                 let Some(incoming) = incoming else { break };
                 tracing::debug!(peer = %incoming.remote, transport = ?incoming.transport, path = incoming.path(), "accepted");
-                tokio::spawn(session::run(h.clone(), incoming.session, true));
+                let url = incoming.url;
+                tokio::spawn(session::run_with(h.clone(), incoming.session, true, move |s| {
+                    s.auth.set_url(url)
+                }));
             }
         }));
         let h = hub.clone();

@@ -116,7 +116,7 @@ pub fn filter(params: &Parameters) -> Filter {
 
 /// Serve one request stream.
 pub async fn run(hub: Arc<Hub>, s: Arc<SessionShared>, mut send: SendStream, mut inbound: Inbound) {
-    let Some(first) = next_message(&mut inbound, &s).await else {
+    let Some(mut first) = next_message(&mut inbound, &s).await else {
         return;
     };
     tracing::debug!(session = s.id, message = first.name(), "request");
@@ -138,6 +138,16 @@ pub async fn run(hub: Arc<Hub>, s: Arc<SessionShared>, mut send: SendStream, mut
         tracing::info!(session = s.id, message = first.name(), "{reason}");
         let _ = write_message(&mut send, error(RequestErrorCode::NOT_SUPPORTED, &reason)).await;
         let _ = send.finish();
+        return;
+    }
+    if let Some(plugin) = &hub.settings.plugin
+        && let Err(super::plugin::Refused(answer)) =
+            super::plugin::authorize(plugin, &s, &mut first).await
+    {
+        if let Some((code, reason)) = answer {
+            let _ = write_message(&mut send, error(code, &reason)).await;
+            let _ = send.finish();
+        }
         return;
     }
     let result = match first {

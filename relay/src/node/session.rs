@@ -71,6 +71,8 @@ pub struct SessionShared {
     /// Set (and notified) when the peer's SETUP has arrived.
     peer_setup: AtomicBool,
     peer_setup_seen: Notify,
+    /// The edge plugin's decision on this session (see [`super::plugin`]).
+    pub auth: super::plugin::SessionAuth,
 }
 
 impl std::fmt::Debug for SessionShared {
@@ -114,6 +116,7 @@ impl SessionShared {
             peer_relay: Mutex::new(None),
             peer_setup: AtomicBool::new(false),
             peer_setup_seen: Notify::new(),
+            auth: super::plugin::SessionAuth::default(),
         })
     }
 
@@ -454,6 +457,12 @@ async fn drive(hub: &Arc<Hub>, s: &Arc<SessionShared>) -> anyhow::Result<()> {
                 setup_rx = None;
                 if r.is_err() {
                     anyhow::bail!("control stream ended before SETUP");
+                }
+                if server && let Some(plugin) = &hub.settings.plugin {
+                    let setup = lock(&s.peer_setup_msg).clone().unwrap_or_default();
+                    if let Some(at) = super::plugin::open_session(plugin, s, &setup).await? {
+                        tasks.spawn(super::plugin::expire(s.clone(), at));
+                    }
                 }
                 if server {
                     let tern = lock(&s.peer_setup_msg).as_ref().and_then(|p| p.moqt_implementation().cloned())

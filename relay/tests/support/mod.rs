@@ -150,6 +150,25 @@ impl Peer {
     /// Connect with `transport` limits; when `read_data` is false, the relay's unidirectional
     /// streams are accepted and kept but never read (a stalled viewer).
     pub async fn connect_with(url: &str, transport: TransportLimits, read_data: bool) -> Peer {
+        let mut setup = Setup::default();
+        setup.set_moqt_implementation("tern-relay-tests");
+        // As a raw QUIC client does: the URL's path and query travel in SETUP's PATH.
+        if let Some(rest) = url.strip_prefix("moqt://")
+            && let Some(at) = rest.find('/')
+        {
+            setup.set_path(rest[at..].to_owned());
+        }
+        Self::connect_setup(url, transport, read_data, setup).await
+    }
+
+    /// Like [`Peer::connect_with`], sending `setup` as the SETUP (with a PATH or an
+    /// AUTHORIZATION TOKEN, say).
+    pub async fn connect_setup(
+        url: &str,
+        transport: TransportLimits,
+        read_data: bool,
+        setup: Setup,
+    ) -> Peer {
         let config = ClientConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             disable_verify: true,
@@ -165,8 +184,6 @@ impl Peer {
         let mut control = within(STEP, "open control stream", session.open_uni())
             .await
             .expect("control stream");
-        let mut setup = Setup::default();
-        setup.set_moqt_implementation("tern-relay-tests");
         write(&mut control, setup).await.expect("SETUP written");
 
         let (tx, rx) = mpsc::unbounded_channel();

@@ -1,0 +1,216 @@
+//! The relay-facing handle: async calls into the phases, hot reload of the plugin file.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::oneshot;
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+use crate::engine::{self, Ticker};
+use crate::worker::{self, Call, Job, Loaded, Reply, Shared};
+use crate::{
+    HostConfig, LogEvent, ObjectDecision, ObjectRequest, PluginError, Request, RequestDecision,
+    SessionDecision, SessionRequest,
+};
+
+/// A loaded plugin, its worker threads and its epoch ticker. Made only when a plugin is
+/// configured; dropping it stops the workers once the calls they run end.
+pub struct PluginHost {
+    engine: Engine,
+    shared: Arc<Shared>,
+    jobs: SyncSender<Job>,
+    /// File modification time and length of the loaded version.
+    stamp: Mutex<Option<(SystemTime, u64)>>,
+    generation: AtomicU64,
+    timeout: Duration,
+    _ticker: Arc<Ticker>,
+}
+
+impl std::fmt::Debug for PluginHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginHost")
+            .field("file", &self.shared.config.file)
+            .field("generation", &self.generation())
+            .finish_non_exhaustive()
+    }
+}
+
+fn load_error(path: &Path, reason: impl std::fmt::Display) -> PluginError {
+    PluginError::Load {
+        path: path.display().to_string(),
+        reason: format!("{reason:#}"),
+    }
+}
+
+fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.modified().ok()?, meta.len()))
+}
+
+impl PluginHost {
+    /// Compile the plugin, start the epoch ticker and the workers, and check that an instance
+    /// accepts its configuration. Blocking (compiling takes milliseconds to seconds): call it
+    /// from `spawn_blocking` on a runtime.
+    pub fn start(config: HostConfig) -> Result<Self, PluginError> {
+        config
+            .validate()
+            .map_err(|error| load_error(&config.file, error))?;
+        let engine = engine::build(&config).map_err(|error| load_error(&config.file, error))?;
+        let file_stamp = stamp(&config.file);
+        let component = Component::from_file(&engine, &config.file)
+            .map_err(|error| load_error(&config.file, error))?;
+        let loaded =
+            Loaded::new(&engine, &component, 1).map_err(|error| load_error(&config.file, error))?;
+        // The ticker first: the probe's `configure` runs under the epoch deadline too.
+        let ticker =
+            Arc::new(Ticker::start(&engine).map_err(|error| load_error(&config.file, error))?);
+        let (jobs, queue) = sync_channel(config.queue);
+        let queue = Arc::new(Mutex::new(queue));
+        let timeout = config.deadline * 3 + Duration::from_millis(100);
+        let shared = Arc::new(Shared {
+            config,
+            current: Mutex::new(Arc::new(loaded)),
+        });
+        // A configuration the plugin refuses is reported now, not at the first session.
+        worker::probe(&shared)?;
+        for index in 0..shared.config.workers {
+            let (worker_shared, queue, ticker) = (shared.clone(), queue.clone(), ticker.clone());
+            std::thread::Builder::new()
+                .name(format!("tern-wasm-{index}"))
+                .spawn(move || {
+                    worker::serve(worker_shared, queue);
+                    drop(ticker);
+                })
+                .map_err(|error| load_error(&shared.config.file, error))?;
+        }
+        Ok(Self {
+            engine,
+            shared,
+            jobs,
+            stamp: Mutex::new(file_stamp),
+            generation: AtomicU64::new(1),
+            timeout,
+            _ticker: ticker,
+        })
+    }
+
+    /// The loaded version: 1 at start, one more per reload.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Relaxed)
+    }
+
+    /// The settings this host runs with.
+    pub fn config(&self) -> &HostConfig {
+        &self.shared.config
+    }
+
+    /// Recompile the plugin file if it changed since it was loaded. New calls use the new
+    /// version; sessions admitted by the old one keep their claims. A file that does not compile
+    /// leaves the old version in place. Blocking, like [`PluginHost::start`].
+    pub fn reload_if_changed(&self) -> Result<bool, PluginError> {
+        let path = &self.shared.config.file;
+        let now = stamp(path);
+        if now.is_none() || *self.stamp.lock().unwrap_or_else(|p| p.into_inner()) == now {
+            return Ok(false);
+        }
+        let component =
+            Component::from_file(&self.engine, path).map_err(|error| load_error(path, error))?;
+        let generation = self.generation() + 1;
+        let loaded = Loaded::new(&self.engine, &component, generation)
+            .map_err(|error| load_error(path, error))?;
+        worker::probe_version(&self.shared, &loaded)?;
+        *self
+            .shared
+            .current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Arc::new(loaded);
+        *self.stamp.lock().unwrap_or_else(|p| p.into_inner()) = now;
+        self.generation.store(generation, Ordering::Relaxed);
+        tracing::info!(file = %path.display(), generation, "plugin reloaded");
+        Ok(true)
+    }
+
+    /// Check the file every `reload_interval` and reload it when it changed; runs until the
+    /// host is dropped. Spawn it on a tokio runtime.
+    pub async fn watch(self: Arc<Self>) {
+        let Some(every) = self.shared.config.reload_interval else {
+            return;
+        };
+        let weak = Arc::downgrade(&self);
+        drop(self);
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(host) = weak.upgrade() else { return };
+            let result = tokio::task::spawn_blocking(move || host.reload_if_changed()).await;
+            if let Ok(Err(error)) = result {
+                tracing::warn!(%error, "plugin reload failed; the previous version stays");
+            }
+        }
+    }
+
+    fn submit(
+        &self,
+        call: Call,
+        reply: Option<oneshot::Sender<Result<Reply, PluginError>>>,
+    ) -> Result<(), PluginError> {
+        match self.jobs.try_send(Job { call, reply }) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => Err(PluginError::Busy),
+            Err(TrySendError::Disconnected(_)) => Err(PluginError::Stopped),
+        }
+    }
+
+    async fn call(&self, call: Call) -> Result<Reply, PluginError> {
+        let (reply, answer) = oneshot::channel();
+        self.submit(call, Some(reply))?;
+        match tokio::time::timeout(self.timeout, answer).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(PluginError::Stopped),
+            Err(_) => Err(PluginError::Timeout(self.timeout)),
+        }
+    }
+
+    /// Session open: admit (with claims) or refuse a session.
+    pub async fn session_open(&self, req: SessionRequest) -> Result<SessionDecision, PluginError> {
+        match self.call(Call::SessionOpen(req)).await? {
+            Reply::Session(decision) => Ok(decision),
+            _ => unreachable!("session-open answers with a session decision"),
+        }
+    }
+
+    /// Subscribe: may this session subscribe to the track (or to a variant of it)?
+    pub async fn subscribe(&self, req: Request) -> Result<RequestDecision, PluginError> {
+        match self.call(Call::Subscribe(req)).await? {
+            Reply::Request(decision) => Ok(decision),
+            _ => unreachable!("subscribe answers with a request decision"),
+        }
+    }
+
+    /// Publish: may this session publish the namespace (or the track)?
+    pub async fn publish(&self, req: Request) -> Result<RequestDecision, PluginError> {
+        match self.call(Call::Publish(req)).await? {
+            Reply::Request(decision) => Ok(decision),
+            _ => unreachable!("publish answers with a request decision"),
+        }
+    }
+
+    /// Object: which variant of this object goes to this viewer.
+    pub async fn object(&self, req: ObjectRequest) -> Result<ObjectDecision, PluginError> {
+        match self.call(Call::Object(req)).await? {
+            Reply::Object(decision) => Ok(decision),
+            _ => unreachable!("object answers with an object decision"),
+        }
+    }
+
+    /// Log: hand an event to the plugin without waiting. Returns false when the queue was full
+    /// and the event was dropped.
+    pub fn log(&self, event: LogEvent) -> bool {
+        self.submit(Call::Log(event), None).is_ok()
+    }
+}

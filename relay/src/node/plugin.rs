@@ -1,0 +1,398 @@
+//! Edge plugin hooks of a session: session open at SETUP, subscribe and publish per request,
+//! and the close at token expiry. The plugin runs on the host's worker threads; these hooks only
+//! await its decision (bounded by the host's timeout) and fail closed on any error.
+//!
+//! Without a plugin (`NodeSettings::plugin` is `None`) every hook admits at once.
+
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use tokio::sync::Notify;
+use url::Url;
+
+use tern_edge_wasm::{
+    Claims, Deny, PluginHost, Request, RequestDecision, SessionDecision, deny_code,
+};
+use tern_moq::Message;
+use tern_moq::message::codes::{RequestErrorCode, SessionError as Code};
+use tern_moq::message::{AuthToken, FetchType, Parameters, Setup};
+
+use super::session::SessionShared;
+
+/// Token type 0 in AUTHORIZATION TOKEN: the relay hands the value to the plugin as is.
+const TOKEN_TYPE_PLUGIN: u64 = 0;
+/// Longest token handed to a plugin; the plugin applies its own (smaller) maximum.
+const MAX_TOKEN_BYTES: usize = 64 << 10;
+/// How long a request waits for its session's admission.
+const ADMISSION_WAIT: Duration = Duration::from_secs(10);
+
+/// Counter, labels `phase` and `outcome` (`allow`, `deny`, `error`): plugin decisions.
+pub const PLUGIN_DECISIONS: &str = "tern_plugin_decisions_total";
+
+/// What the plugin decided about a session, once it has.
+#[derive(Debug, Default)]
+pub struct SessionAuth {
+    url: Mutex<Option<Url>>,
+    claims: OnceLock<Option<Claims>>,
+    settled: Notify,
+}
+
+impl SessionAuth {
+    /// Remember the WebTransport URL (its query may carry `?jwt=`).
+    pub fn set_url(&self, url: Option<Url>) {
+        *self.url.lock().unwrap_or_else(|e| e.into_inner()) = url;
+    }
+
+    fn settle(&self, claims: Option<Claims>) {
+        let _ = self.claims.set(claims);
+        self.settled.notify_waiters();
+    }
+
+    /// The session's claims once admitted; `None` when refused or not settled in time.
+    async fn claims(&self) -> Option<Claims> {
+        let deadline = tokio::time::Instant::now() + ADMISSION_WAIT;
+        loop {
+            let settled = self.settled.notified();
+            tokio::pin!(settled);
+            settled.as_mut().enable();
+            if let Some(claims) = self.claims.get() {
+                return claims.clone();
+            }
+            if tokio::time::timeout_at(deadline, settled).await.is_err() {
+                return None;
+            }
+        }
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The `jwt` query parameter of a URL, or of a SETUP PATH (`/path?jwt=...`).
+fn jwt_param(query: &str) -> Option<Vec<u8>> {
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(key, _)| key == "jwt")
+        .map(|(_, value)| value.into_owned().into_bytes())
+}
+
+/// The first AUTHORIZATION TOKEN of type 0 carried by value (USE_VALUE or REGISTER).
+fn plugin_token(
+    tokens: impl Iterator<Item = Result<AuthToken, tern_moq::DecodeError>>,
+) -> Option<Vec<u8>> {
+    tokens.flatten().find_map(|t| match t {
+        AuthToken::UseValue {
+            token_type,
+            token_value,
+        }
+        | AuthToken::Register {
+            token_type,
+            token_value,
+            ..
+        } if token_type == TOKEN_TYPE_PLUGIN => Some(token_value.to_vec()),
+        _ => None,
+    })
+}
+
+/// Where the session's token is, in order: SETUP's AUTHORIZATION TOKEN (type 0, by value or
+/// registered), `?jwt=` on the WebTransport URL, `?jwt=` in SETUP's PATH. Also the path.
+fn token_and_path(setup: &Setup, url: Option<&Url>) -> (Option<Vec<u8>>, String) {
+    let from_setup = plugin_token(setup.authorization_tokens());
+    let setup_path = setup
+        .path()
+        .map(|p| String::from_utf8_lossy(p).into_owned());
+    let (path, query) = match (url, &setup_path) {
+        (Some(url), _) => (url.path().to_owned(), url.query().map(str::to_owned)),
+        (None, Some(p)) => match p.split_once('?') {
+            Some((path, query)) => (path.to_owned(), Some(query.to_owned())),
+            None => (p.clone(), None),
+        },
+        (None, None) => ("/".to_owned(), None),
+    };
+    let token = from_setup.or_else(|| query.as_deref().and_then(jwt_param));
+    (token, path)
+}
+
+fn session_code(deny: &Deny) -> Code {
+    match deny.code {
+        deny_code::MALFORMED_TOKEN => Code::MALFORMED_AUTH_TOKEN,
+        deny_code::EXPIRED_TOKEN => Code::EXPIRED_AUTH_TOKEN,
+        deny_code::PROTOCOL_VIOLATION => Code::PROTOCOL_VIOLATION,
+        _ => Code::UNAUTHORIZED,
+    }
+}
+
+fn count(phase: &'static str, outcome: &'static str) {
+    metrics::counter!(PLUGIN_DECISIONS, "phase" => phase, "outcome" => outcome).increment(1);
+}
+
+fn refuse_session(s: &SessionShared, code: Code, reason: &str) {
+    tracing::info!(
+        session = s.id,
+        code = code.0,
+        reason,
+        "session refused by plugin"
+    );
+    metrics::counter!(crate::metrics::SESSIONS_REFUSED, crate::metrics::REASON => crate::metrics::refused::UNAUTHORIZED)
+        .increment(1);
+    s.auth.settle(None);
+    s.session.close(code.0 as u32, reason);
+}
+
+/// Session open, at the peer's SETUP: ask the plugin, close the session if it refuses (or
+/// fails), and return when the admitted session's token expires (Unix ms), if it does.
+pub async fn open_session(
+    plugin: &PluginHost,
+    s: &SessionShared,
+    setup: &Setup,
+) -> anyhow::Result<Option<u64>> {
+    let url = s.auth.url.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let (token, path) = token_and_path(setup, url.as_ref());
+    if token.as_ref().is_some_and(|t| t.len() > MAX_TOKEN_BYTES) {
+        count("session-open", "deny");
+        refuse_session(s, Code::MALFORMED_AUTH_TOKEN, "token too long");
+        anyhow::bail!("token too long");
+    }
+    let req = tern_edge_wasm::SessionRequest {
+        token,
+        path,
+        peer: s.session.remote_address().to_string(),
+        now_ms: now_ms(),
+    };
+    match plugin.session_open(req).await {
+        Ok(SessionDecision::Allow(claims)) => {
+            count("session-open", "allow");
+            tracing::info!(
+                session = s.id,
+                subject = claims.subject,
+                "session admitted by plugin"
+            );
+            let expires = claims.expires_at_ms;
+            s.auth.settle(Some(claims));
+            Ok(expires)
+        }
+        Ok(SessionDecision::Deny(deny)) => {
+            count("session-open", "deny");
+            refuse_session(s, session_code(&deny), &deny.reason);
+            anyhow::bail!("refused: {}", deny.reason)
+        }
+        Err(error) => {
+            count("session-open", "error");
+            tracing::warn!(session = s.id, %error, "plugin failed at session open: refusing");
+            refuse_session(s, Code::UNAUTHORIZED, "authorization unavailable");
+            anyhow::bail!("plugin failed: {error}")
+        }
+    }
+}
+
+/// Close the session with EXPIRED_AUTH_TOKEN at `expires_at_ms` (Unix ms).
+pub async fn expire(s: std::sync::Arc<SessionShared>, expires_at_ms: u64) {
+    let wait = Duration::from_millis(expires_at_ms.saturating_sub(now_ms()));
+    tokio::time::sleep(wait).await;
+    tracing::info!(session = s.id, "token expired: closing session");
+    s.session.close(
+        Code::EXPIRED_AUTH_TOKEN.0 as u32,
+        "authorization token expired",
+    );
+}
+
+/// What the phases need from a request: publish or subscribe, namespace, track, parameters.
+type Phase<'a> = (
+    bool,
+    &'a tern_moq::TrackNamespace,
+    Option<&'a Bytes>,
+    &'a Parameters,
+);
+
+/// Which phase a request goes through, with its namespace, track and parameters.
+fn phase_of(message: &Message) -> Option<Phase<'_>> {
+    match message {
+        Message::Subscribe(m) => Some((
+            false,
+            &m.track_namespace,
+            Some(&m.track_name),
+            &m.parameters,
+        )),
+        Message::TrackStatus(m) => Some((
+            false,
+            &m.track_namespace,
+            Some(&m.track_name),
+            &m.parameters,
+        )),
+        Message::SubscribeNamespace(m) => {
+            Some((false, &m.track_namespace_prefix, None, &m.parameters))
+        }
+        Message::SubscribeTracks(m) => {
+            Some((false, &m.track_namespace_prefix, None, &m.parameters))
+        }
+        Message::Fetch(m) => match &m.fetch_type {
+            FetchType::Standalone {
+                track_namespace,
+                track_name,
+                ..
+            } => Some((false, track_namespace, Some(track_name), &m.parameters)),
+            // A joining FETCH rides on a subscription that was authorised.
+            _ => None,
+        },
+        Message::PublishNamespace(m) => Some((true, &m.track_namespace, None, &m.parameters)),
+        Message::Publish(m) => Some((true, &m.track_namespace, Some(&m.track_name), &m.parameters)),
+        _ => None,
+    }
+}
+
+/// The claims a request is judged by: those of its own token when it carries one (checked by
+/// session open), else the session's.
+async fn request_claims(
+    plugin: &PluginHost,
+    s: &SessionShared,
+    parameters: &Parameters,
+) -> Result<Claims, (RequestErrorCode, String)> {
+    let unauthorized = |why: &str| (RequestErrorCode::UNAUTHORIZED, why.to_owned());
+    let session = s
+        .auth
+        .claims()
+        .await
+        .ok_or_else(|| unauthorized("session not admitted"))?;
+    // A per-request token stands for the session's token for this request alone.
+    let Some(token) = plugin_token(parameters.authorization_tokens()) else {
+        return Ok(session);
+    };
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err((
+            RequestErrorCode::MALFORMED_AUTH_TOKEN,
+            "token too long".into(),
+        ));
+    }
+    let req = tern_edge_wasm::SessionRequest {
+        token: Some(token),
+        path: "/".into(),
+        peer: s.session.remote_address().to_string(),
+        now_ms: now_ms(),
+    };
+    match plugin.session_open(req).await {
+        Ok(SessionDecision::Allow(claims)) => Ok(claims),
+        Ok(SessionDecision::Deny(deny)) => Err((request_code(&deny), deny.reason)),
+        Err(error) => {
+            tracing::warn!(session = s.id, %error, "plugin failed on a request token: refusing");
+            Err(unauthorized("authorization unavailable"))
+        }
+    }
+}
+
+fn request_code(deny: &Deny) -> RequestErrorCode {
+    match deny.code {
+        deny_code::MALFORMED_TOKEN => RequestErrorCode::MALFORMED_AUTH_TOKEN,
+        deny_code::EXPIRED_TOKEN => RequestErrorCode::EXPIRED_AUTH_TOKEN,
+        _ => RequestErrorCode::UNAUTHORIZED,
+    }
+}
+
+/// A refused request: the REQUEST_ERROR to send, or `None` when the session was closed.
+pub struct Refused(pub Option<(RequestErrorCode, String)>);
+
+/// Ask the plugin about one request of a downstream session (every request on its own, even
+/// when the relay already holds the track upstream). A SUBSCRIBE may be pointed at a variant
+/// track. Sessions the relay opened itself (to its upstreams) are not asked about.
+pub async fn authorize(
+    plugin: &PluginHost,
+    s: &SessionShared,
+    message: &mut Message,
+) -> Result<(), Refused> {
+    if s.proto(|p| p.role()) != tern_moq::session::Role::Server {
+        return Ok(());
+    }
+    let Some((publish, namespace, track, parameters)) = phase_of(message) else {
+        return Ok(());
+    };
+    let phase = if publish { "publish" } else { "subscribe" };
+    let claims = match request_claims(plugin, s, parameters).await {
+        Ok(claims) => claims,
+        Err(refusal) => {
+            count(phase, "deny");
+            return Err(Refused(Some(refusal)));
+        }
+    };
+    let req = Request {
+        claims,
+        namespace: namespace.fields().iter().map(|f| f.to_vec()).collect(),
+        track: track.map(|t| t.to_vec()),
+        now_ms: now_ms(),
+    };
+    let decision = if publish {
+        plugin.publish(req).await
+    } else {
+        plugin.subscribe(req).await
+    };
+    match decision {
+        Ok(RequestDecision::Allow) => {
+            count(phase, "allow");
+            Ok(())
+        }
+        Ok(RequestDecision::UseTrack(name)) => {
+            count(phase, "allow");
+            if let Message::Subscribe(m) = message {
+                m.track_name = Bytes::from(name);
+            }
+            Ok(())
+        }
+        Ok(RequestDecision::Deny(deny)) => {
+            count(phase, "deny");
+            tracing::info!(
+                session = s.id,
+                phase,
+                reason = deny.reason,
+                "request refused by plugin"
+            );
+            if deny.code == deny_code::PROTOCOL_VIOLATION {
+                s.violation(Code::PROTOCOL_VIOLATION, &deny.reason);
+                return Err(Refused(None));
+            }
+            Err(Refused(Some((request_code(&deny), deny.reason))))
+        }
+        Err(error) => {
+            count(phase, "error");
+            tracing::warn!(session = s.id, phase, %error, "plugin failed: refusing the request");
+            Err(Refused(Some((
+                RequestErrorCode::UNAUTHORIZED,
+                "authorization unavailable".into(),
+            ))))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_comes_from_setup_then_the_url_then_the_path() {
+        let url = Url::parse("https://relay.example/live?jwt=from-url").unwrap();
+        let mut setup = Setup::default();
+        setup.set_path("/room?x=1&jwt=from-path");
+        assert_eq!(
+            token_and_path(&setup, Some(&url)),
+            (Some(b"from-url".to_vec()), "/live".to_owned())
+        );
+        assert_eq!(
+            token_and_path(&setup, None),
+            (Some(b"from-path".to_vec()), "/room".to_owned())
+        );
+        setup.push_authorization_token(&AuthToken::UseValue {
+            token_type: 0,
+            token_value: Bytes::from_static(b"from-setup"),
+        });
+        assert_eq!(
+            token_and_path(&setup, Some(&url)).0,
+            Some(b"from-setup".to_vec())
+        );
+        let mut other = Setup::default();
+        other.push_authorization_token(&AuthToken::UseValue {
+            token_type: 7,
+            token_value: Bytes::from_static(b"other"),
+        });
+        assert_eq!(token_and_path(&other, None), (None, "/".to_owned()));
+    }
+}
