@@ -45,7 +45,7 @@ async fn wait_alias(s: &SessionShared, alias: u64) -> Option<Arc<TrackHandle>> {
 }
 
 /// Append one object and wake the track's readers.
-fn append(track: &TrackHandle, object: Object, subgroup: u64, priority: u8) -> Appended {
+pub(super) fn append(track: &TrackHandle, object: Object, subgroup: u64, priority: u8) -> Appended {
     let len = object.payload.len() as u64;
     let result = track
         .lock()

@@ -10,6 +10,7 @@
 //! - [`link`]: sessions to upstream relays and the namespaces learned over them.
 //! - [`hub`]: shared state (router, tracks, sessions).
 
+pub mod backfill;
 pub mod fetch;
 pub mod hub;
 pub mod ingest;
@@ -57,6 +58,7 @@ impl Node {
                 tern_quic::Client::new(tern_quic::ClientConfig {
                     disable_verify: settings.upstream_tls.disable_verify,
                     cert_hashes: settings.upstream_tls.cert_hashes.clone(),
+                    transport: link::transport(),
                     ..tern_quic::ClientConfig::default()
                 })
             })

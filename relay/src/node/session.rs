@@ -71,6 +71,8 @@ pub struct SessionShared {
     /// Set (and notified) when the peer's SETUP has arrived.
     peer_setup: AtomicBool,
     peer_setup_seen: Notify,
+    /// The peer's GOAWAY, once it came: the URI it names (empty: none).
+    pub peer_goaway: tokio::sync::watch::Sender<Option<String>>,
 }
 
 impl std::fmt::Debug for SessionShared {
@@ -114,6 +116,7 @@ impl SessionShared {
             peer_relay: Mutex::new(None),
             peer_setup: AtomicBool::new(false),
             peer_setup_seen: Notify::new(),
+            peer_goaway: tokio::sync::watch::Sender::new(None),
         })
     }
 
@@ -566,6 +569,9 @@ async fn uni_stream(
                 if let Event::GoAway(g) = event {
                     let uri = String::from_utf8_lossy(&g.new_session_uri).into_owned();
                     tracing::info!(session = s.id, uri, "peer sent GOAWAY");
+                    let sid = s.id;
+                    hub.apply(|r, now| r.handle_goaway(sid, now));
+                    s.peer_goaway.send_replace(Some(uri));
                 }
             }
         }
