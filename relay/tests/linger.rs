@@ -18,10 +18,9 @@ const LINGER: Duration = Duration::from_millis(1200);
 /// Downstream subscribers the relay has for `live/l` `video` (0 when it forgot the track).
 fn subscribers(relay: &Node) -> usize {
     let name = TrackName::from_path("live/l", "video");
-    relay.hub.with_router(|r| {
-        r.track_id(&name)
-            .map_or(0, |t| r.subscribers(t).len())
-    })
+    relay
+        .hub
+        .with_router(|r| r.track_id(&name).map_or(0, |t| r.subscribers(t).len()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -49,9 +48,16 @@ async fn an_edge_keeps_its_upstream_subscription_for_the_linger_window_then_unsu
     let req = waiting.expect("the edge learns live/l from the root within 5 s");
     let subscribed = publisher.subscribed().await;
     let payloads: Vec<_> = (0..2).map(|o| payload(3, 0, o, 300)).collect();
-    publisher.peer.write_group(subscribed.alias, 0, &payloads).await;
+    publisher
+        .peer
+        .write_group(subscribed.alias, 0, &payloads)
+        .await;
     assert_eq!(first.objects(2, STEP).await.len(), 2);
-    assert_eq!(subscribers(&root), 1, "the edge's one subscription at the root");
+    assert_eq!(
+        subscribers(&root),
+        1,
+        "the edge's one subscription at the root"
+    );
 
     // The last viewer leaves; another comes back within the window.
     req.close(Duration::from_millis(200)).await;
@@ -59,12 +65,23 @@ async fn an_edge_keeps_its_upstream_subscription_for_the_linger_window_then_unsu
     tokio::time::sleep(LINGER / 3).await;
     let second = Peer::connect(&url(&edge)).await;
     let (_again, _ok) = second
-        .subscribe_ok("live/l", "video", Some(SubscriptionFilter::LargestObject)).await;
-    assert!(left.elapsed() < LINGER, "the test was too slow to come back in time");
+        .subscribe_ok("live/l", "video", Some(SubscriptionFilter::LargestObject))
+        .await;
+    assert!(
+        left.elapsed() < LINGER,
+        "the test was too slow to come back in time"
+    );
     let payloads: Vec<_> = (0..2).map(|o| payload(3, 1, o, 300)).collect();
-    publisher.peer.write_group(subscribed.alias, 1, &payloads).await;
+    publisher
+        .peer
+        .write_group(subscribed.alias, 1, &payloads)
+        .await;
     let got = second.objects(2, STEP).await;
-    assert_eq!(got[0].0, Location::new(1, 0), "the lingering subscription carries on");
+    assert_eq!(
+        got[0].0,
+        Location::new(1, 0),
+        "the lingering subscription carries on"
+    );
     assert_eq!(
         edge.hub.with_router(|r| r.upstream_subscribes()),
         1,

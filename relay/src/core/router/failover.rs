@@ -27,6 +27,21 @@ impl Router {
         self.failovers
     }
 
+    /// Sessions a new subscription to `name` could go to (publishers of a namespace covering
+    /// it, none going away).
+    pub fn routes(&self, name: &crate::core::types::TrackName) -> usize {
+        let mut sessions: Vec<SessionId> = self
+            .namespaces
+            .iter()
+            .filter(|(ns, _)| is_prefix(ns, &name.namespace))
+            .flat_map(|(_, pubs)| pubs.iter().map(|(s, _)| *s))
+            .filter(|s| !self.going_away.contains(s))
+            .collect();
+        sessions.sort_unstable();
+        sessions.dedup();
+        sessions.len()
+    }
+
     /// Tracks held without a live upstream, waiting for a publisher to return.
     pub fn lost_tracks(&self) -> usize {
         self.tracks

@@ -78,7 +78,11 @@ fn a_dead_upstream_moves_its_tracks_to_the_next_route_without_ending_subscribers
     r.handle_upstream_ended(track, 2, None, t0);
     r.handle_session_closed(2, t0);
     let cmds = drain(&mut r);
-    assert_eq!(resubscribed(&cmds), vec![1], "one SUBSCRIBE at the other link");
+    assert_eq!(
+        resubscribed(&cmds),
+        vec![1],
+        "one SUBSCRIBE at the other link"
+    );
     assert!(!ends_a_subscription(&cmds), "{cmds:?}");
     assert_eq!(r.subscribers(track), &[(9, 0)], "same downstream request");
     assert_eq!(r.failovers(), 1);
@@ -145,7 +149,14 @@ fn with_no_other_route_subscribers_wait_for_the_linger_window() {
     let mut r = router();
     r.handle_publish_namespace(1, 100, vec!["live".into()], Vec::new(), t0);
     let name = TrackName::from_path("live", "cam");
-    r.handle_subscribe(9, 0, name.clone(), Filter::LargestObject, Duration::ZERO, t0);
+    r.handle_subscribe(
+        9,
+        0,
+        name.clone(),
+        Filter::LargestObject,
+        Duration::ZERO,
+        t0,
+    );
     let track = r.track_id(&name).expect("track");
     r.handle_upstream_ok(track);
     drain(&mut r);
@@ -185,7 +196,14 @@ fn a_dropped_publisher_is_replaced_by_the_next_publish_of_the_track() {
     let mut r = router();
     let name = TrackName::from_path("live", "cam");
     let track = r.handle_publish(1, 4, name.clone(), t0);
-    r.handle_subscribe(9, 0, name.clone(), Filter::LargestObject, Duration::ZERO, t0);
+    r.handle_subscribe(
+        9,
+        0,
+        name.clone(),
+        Filter::LargestObject,
+        Duration::ZERO,
+        t0,
+    );
     drain(&mut r);
     r.handle_publish_lost(1, 4, t0);
     r.handle_session_closed(1, t0);
@@ -206,7 +224,11 @@ fn a_refused_move_tries_the_next_route() {
     r.handle_publish_namespace(3, 100, vec!["live".into()], Vec::new(), t0);
     drain(&mut r);
     r.handle_session_closed(2, t0);
-    assert_eq!(resubscribed(&drain(&mut r)), vec![3], "the newest route first");
+    assert_eq!(
+        resubscribed(&drain(&mut r)),
+        vec![3],
+        "the newest route first"
+    );
     r.handle_upstream_refused(track, 3, 0x4, t0);
     let cmds = drain(&mut r);
     assert_eq!(resubscribed(&cmds), vec![1], "then the next one");
