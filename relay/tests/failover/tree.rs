@@ -1,5 +1,8 @@
 //! Two roots fed the same track, an edge with both as upstreams behind kill switches, and
-//! subscribers at the edge that record every object they get.
+//! subscribers at the edge that record every object they get. Shared by several test
+//! binaries, each using part of it.
+
+#![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -102,13 +105,37 @@ pub fn payload(group: u64, object: u64) -> Bytes {
     Bytes::from(p)
 }
 
+/// A publisher of the track (PUBLISH_NAMESPACE, answering SUBSCRIBE and FETCH from 30 s of
+/// history), as `tern origin` publishes.
+pub struct Origin {
+    pub session: Session,
+    pub writer: TrackWriter,
+    _announcement: tern_client::Announcement,
+}
+
+impl Origin {
+    pub async fn start(relay_url: &str) -> Origin {
+        let session = connect(relay_url).await;
+        let writer = TrackWriter::new(ns(), TRACK)
+            .with_history(History::new(Duration::from_secs(30), 16 << 20));
+        session.serve_track(&writer);
+        let announcement = session
+            .publish_namespace(ns())
+            .await
+            .expect("PUBLISH_NAMESPACE");
+        Origin {
+            session,
+            writer,
+            _announcement: announcement,
+        }
+    }
+}
+
 /// One root relay with a publisher of the track.
 pub struct Root {
     pub node: Option<Node>,
     pub cut: Cut,
-    _publisher: Session,
-    pub writer: TrackWriter,
-    _announcement: tern_client::Announcement,
+    pub origin: Origin,
 }
 
 impl Root {
@@ -116,20 +143,11 @@ impl Root {
         let (router, settings) = default_settings();
         let node = start_relay(router, settings);
         let cut = Cut::start(node.addr).await;
-        let publisher = connect(&url(&node)).await;
-        let writer = TrackWriter::new(ns(), TRACK)
-            .with_history(History::new(Duration::from_secs(30), 16 << 20));
-        publisher.serve_track(&writer);
-        let announcement = publisher
-            .publish_namespace(ns())
-            .await
-            .expect("PUBLISH_NAMESPACE at the root");
+        let origin = Origin::start(&url(&node)).await;
         Root {
             node: Some(node),
             cut,
-            _publisher: publisher,
-            writer,
-            _announcement: announcement,
+            origin,
         }
     }
 }
@@ -174,43 +192,28 @@ pub struct Tree {
     _viewers: Vec<Session>,
 }
 
+/// Failover decisions are logged: shown with the output of a failing test.
+pub fn logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("tern_relay=info")
+        .try_init();
+}
+
 impl Tree {
     pub async fn start(subscribers: usize) -> Tree {
-        // Failover decisions are logged: shown with the output of a failing test.
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter("tern_relay=info")
-            .try_init();
+        logs();
         let roots = [Root::start().await, Root::start().await];
         let (mut router, mut settings) = default_settings();
         router.linger = Duration::from_secs(2);
         settings.upstreams = roots.iter().map(|r| r.cut.url()).collect();
         settings.upstream_tls.disable_verify = true;
         let edge = start_relay(router, settings);
-
-        // The same objects at the same locations at both roots; group IDs from the clock.
-        let written = Arc::new(Mutex::new(Vec::new()));
-        let writers = [roots[0].writer.clone(), roots[1].writer.clone()];
-        let w = written.clone();
-        let base = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let producer = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(INTERVAL);
-            for i in 0u64.. {
-                tick.tick().await;
-                let (group, object) = (base + i / PER_GROUP, i % PER_GROUP);
-                for writer in &writers {
-                    if object == 0 {
-                        writer.new_group(group).expect("new group");
-                    }
-                    writer
-                        .write_object(payload(group, object))
-                        .expect("write object");
-                }
-                w.lock().expect("lock").push((group, object));
-            }
-        });
-
+        // The same objects at the same locations at both roots.
+        let writers = Arc::new(Mutex::new(vec![
+            roots[0].origin.writer.clone(),
+            roots[1].origin.writer.clone(),
+        ]));
+        let (producer, written) = produce(writers);
         wait_for(
             Duration::from_secs(10),
             "the edge learns the track from both roots",
@@ -220,34 +223,7 @@ impl Tree {
         let mut seen = Vec::new();
         let mut viewers = Vec::new();
         for _ in 0..subscribers {
-            let viewer = connect(&url(&edge)).await;
-            let mut sub = viewer
-                .subscribe(ns(), TRACK, Some(SubscriptionFilter::LargestObject))
-                .await
-                .expect("SUBSCRIBE at the edge");
-            let s = Arc::new(Mutex::new(Seen::default()));
-            let s2 = s.clone();
-            tokio::spawn(async move {
-                loop {
-                    match sub.next().await {
-                        Ok(Some(o)) => {
-                            assert_eq!(o.payload, payload(o.group, o.object), "object content");
-                            s2.lock()
-                                .expect("lock")
-                                .objects
-                                .push(((o.group, o.object), Instant::now()));
-                        }
-                        Ok(None) => {
-                            s2.lock().expect("lock").ended = Some("ended".into());
-                            return;
-                        }
-                        Err(e) => {
-                            s2.lock().expect("lock").ended = Some(e.to_string());
-                            return;
-                        }
-                    }
-                }
-            });
+            let (viewer, s) = watch(&url(&edge)).await;
             seen.push(s);
             viewers.push(viewer);
         }
@@ -265,79 +241,21 @@ impl Tree {
 
     /// Which root the edge takes the track from now.
     pub fn in_use(&self) -> usize {
-        let session = self
-            .edge
-            .hub
-            .with_router(|r| r.upstream_for(&name()))
-            .expect("the edge has an upstream for the track");
-        let remote = self
-            .edge
-            .hub
-            .session(session)
-            .expect("live session")
-            .session
-            .remote_address();
+        let remote = upstream_address(&self.edge).port();
         self.roots
             .iter()
-            .position(|r| r.cut.addr.port() == remote.port())
+            .position(|r| r.cut.addr.port() == remote)
             .expect("the upstream is one of the roots")
     }
 
     /// Wait until every subscriber got an object newer than now.
     pub async fn wait_flowing(&self, limit: Duration) -> Vec<Duration> {
-        let from = Instant::now();
-        let deadline = from + limit;
-        let mut firsts = vec![None; self.seen.len()];
-        while firsts.iter().any(Option::is_none) {
-            assert!(
-                Instant::now() < deadline,
-                "subscribers got nothing new within {limit:?}"
-            );
-            for (i, s) in self.seen.iter().enumerate() {
-                let s = s.lock().expect("lock");
-                assert!(s.ended.is_none(), "subscription {i} ended: {:?}", s.ended);
-                if firsts[i].is_none()
-                    && let Some((_, at)) = s.objects.iter().find(|(_, at)| *at > from)
-                {
-                    firsts[i] = Some(*at - from);
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        firsts.into_iter().flatten().collect()
+        wait_flowing(&self.seen, limit).await
     }
 
     /// Every subscriber got a contiguous run of what was written: no gap, no duplicate.
     pub fn assert_contiguous(&self) {
-        let written = self.written.lock().expect("lock").clone();
-        for (i, s) in self.seen.iter().enumerate() {
-            let got: Vec<(u64, u64)> = s
-                .lock()
-                .expect("lock")
-                .objects
-                .iter()
-                .map(|o| o.0)
-                .collect();
-            let first = got.first().expect("objects");
-            let start = written
-                .iter()
-                .position(|l| l == first)
-                .expect("first object was written");
-            let want = &written[start..(start + got.len()).min(written.len())];
-            if let Some(at) = got.iter().zip(want).position(|(g, w)| g != w) {
-                panic!(
-                    "subscriber {i}: object {at} is {:?} where {:?} was due (around: got {:?})",
-                    got[at],
-                    want[at],
-                    &got[at.saturating_sub(3)..(at + 3).min(got.len())]
-                );
-            }
-            assert_eq!(
-                got.len(),
-                want.len(),
-                "subscriber {i} got more than was written"
-            );
-        }
+        assert_contiguous(&self.written.lock().expect("lock"), &self.seen);
     }
 
     pub fn stop(&self) {
@@ -348,6 +266,141 @@ impl Tree {
 impl Drop for Tree {
     fn drop(&mut self) {
         self.producer.abort();
+    }
+}
+
+/// The address of the session `relay` takes the track from.
+pub fn upstream_address(relay: &Node) -> SocketAddr {
+    let session = relay
+        .hub
+        .with_router(|r| r.upstream_for(&name()))
+        .expect("the relay has an upstream for the track");
+    relay
+        .hub
+        .session(session)
+        .expect("live session")
+        .session
+        .remote_address()
+}
+
+/// Write the same objects at the same locations to every writer in `writers` (which the
+/// caller may change), 30 a second, group IDs from the clock; returns the task and the list of
+/// locations written.
+pub fn produce(
+    writers: Arc<Mutex<Vec<TrackWriter>>>,
+) -> (tokio::task::JoinHandle<()>, Arc<Mutex<Vec<(u64, u64)>>>) {
+    let written = Arc::new(Mutex::new(Vec::new()));
+    let w = written.clone();
+    let base = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let task = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(INTERVAL);
+        for i in 0u64.. {
+            tick.tick().await;
+            let (group, object) = (base + i / PER_GROUP, i % PER_GROUP);
+            for writer in writers.lock().expect("lock").iter() {
+                if object == 0 {
+                    writer.new_group(group).expect("new group");
+                } else if writer.largest().is_none_or(|l| l.group != group) {
+                    continue; // a writer added mid-group starts with the next group
+                }
+                writer
+                    .write_object(payload(group, object))
+                    .expect("write object");
+            }
+            w.lock().expect("lock").push((group, object));
+        }
+    });
+    (task, written)
+}
+
+/// A viewer at `relay_url` subscribed to the track (Largest Object), recording what it gets.
+pub async fn watch(relay_url: &str) -> (Session, Arc<Mutex<Seen>>) {
+    let viewer = connect(relay_url).await;
+    let mut sub = viewer
+        .subscribe(ns(), TRACK, Some(SubscriptionFilter::LargestObject))
+        .await
+        .expect("SUBSCRIBE");
+    let s = Arc::new(Mutex::new(Seen::default()));
+    let s2 = s.clone();
+    tokio::spawn(async move {
+        loop {
+            let next = sub.next().await;
+            let mut seen = s2.lock().expect("lock");
+            match next {
+                Ok(Some(o)) => {
+                    assert_eq!(o.payload, payload(o.group, o.object), "object content");
+                    seen.objects.push(((o.group, o.object), Instant::now()));
+                }
+                Ok(None) => {
+                    seen.ended = Some("ended".into());
+                    return;
+                }
+                Err(e) => {
+                    seen.ended = Some(e.to_string());
+                    return;
+                }
+            }
+        }
+    });
+    (viewer, s)
+}
+
+/// Wait until every subscriber in `seen` got an object newer than now; returns how long each
+/// waited. Panics if a subscription ended.
+pub async fn wait_flowing(seen: &[Arc<Mutex<Seen>>], limit: Duration) -> Vec<Duration> {
+    let from = Instant::now();
+    let deadline = from + limit;
+    let mut firsts = vec![None; seen.len()];
+    while firsts.iter().any(Option::is_none) {
+        assert!(
+            Instant::now() < deadline,
+            "subscribers got nothing new within {limit:?}"
+        );
+        for (i, s) in seen.iter().enumerate() {
+            let s = s.lock().expect("lock");
+            assert!(s.ended.is_none(), "subscription {i} ended: {:?}", s.ended);
+            if firsts[i].is_none()
+                && let Some((_, at)) = s.objects.iter().find(|(_, at)| *at > from)
+            {
+                firsts[i] = Some(*at - from);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    firsts.into_iter().flatten().collect()
+}
+
+/// Every subscriber in `seen` got a contiguous run of `written`: no gap, no duplicate.
+pub fn assert_contiguous(written: &[(u64, u64)], seen: &[Arc<Mutex<Seen>>]) {
+    for (i, s) in seen.iter().enumerate() {
+        let got: Vec<(u64, u64)> = s
+            .lock()
+            .expect("lock")
+            .objects
+            .iter()
+            .map(|o| o.0)
+            .collect();
+        let first = got.first().expect("objects");
+        let start = written
+            .iter()
+            .position(|l| l == first)
+            .expect("first object was written");
+        let want = &written[start..(start + got.len()).min(written.len())];
+        if let Some(at) = got.iter().zip(want).position(|(g, w)| g != w) {
+            panic!(
+                "subscriber {i}: object {at} is {:?} where {:?} was due (around: got {:?})",
+                got[at],
+                want[at],
+                &got[at.saturating_sub(3)..(at + 3).min(got.len())]
+            );
+        }
+        assert_eq!(
+            got.len(),
+            want.len(),
+            "subscriber {i} got more than was written"
+        );
     }
 }
 
