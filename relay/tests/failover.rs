@@ -33,7 +33,8 @@ async fn a_killed_upstream_is_replaced_without_gap_duplicate_or_resubscribe() {
     eprintln!("kill → next object at each subscriber: {waited:?}");
     assert_ne!(tree.in_use(), used, "the edge moved to the other root");
     assert!(tree.edge.hub.with_router(|r| r.failovers()) >= 1);
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Longer than a player waits on a stalled group (2 s): a group left open would show.
+    tokio::time::sleep(Duration::from_secs(3)).await;
     tree.stop();
     tokio::time::sleep(Duration::from_millis(300)).await;
     tree.assert_contiguous();
@@ -80,12 +81,22 @@ async fn interruption_over_repeated_kills() {
     for kill in 0..KILLS {
         tokio::time::sleep(Duration::from_millis(700)).await;
         let used = tree.in_use();
+        let moved = tree.edge.hub.with_router(|r| r.failovers());
+        let last = tree.seen[0].lock().expect("lock").objects.last().map(|o| o.0);
         let at = Instant::now();
         tree.roots[used].cut.kill();
         let waited = tree.wait_flowing(Duration::from_secs(15)).await;
+        let next = tree.seen[0]
+            .lock()
+            .expect("lock")
+            .objects
+            .iter()
+            .find(|o| o.1 > at)
+            .map(|o| o.0);
+        let moves = tree.edge.hub.with_router(|r| r.failovers()) - moved;
         eprintln!(
-            "kill {kill} of root {used}: {waited:?} (after {:?})",
-            at.elapsed()
+            "kill {kill} of root {used}: {waited:?} (last {last:?}, next {next:?}, {moves} moves, now at root {})",
+            tree.in_use()
         );
         samples.extend(waited);
         tree.roots[used].cut.revive();

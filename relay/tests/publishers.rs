@@ -167,7 +167,8 @@ async fn primary_and_backup_origins_switch_without_viewers_noticing() {
     writers.lock().expect("lock").remove(primary);
     let waited = wait_flowing(&seen, Duration::from_secs(10)).await;
     eprintln!("primary killed → next object at each viewer: {waited:?}");
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Longer than a player waits on a stalled group (2 s): a group left open would show.
+    tokio::time::sleep(Duration::from_secs(3)).await;
     producer.abort();
     tokio::time::sleep(Duration::from_millis(300)).await;
     tree::assert_contiguous(&written.lock().expect("lock"), &seen);

@@ -471,6 +471,22 @@ impl Track {
         ));
     }
 
+    /// End (FIN) every open subgroup of `group` but the datagram one: all its objects are in
+    /// (a backfill fetched the rest of it). Returns how many it ended.
+    pub fn finish_group(&mut self, group: u64) -> usize {
+        let open: Vec<u64> = self.groups.get(&group).map_or_else(Vec::new, |g| {
+            g.subgroups
+                .iter()
+                .filter(|(id, sg)| sg.end.is_none() && **id != DATAGRAM_SUBGROUP)
+                .map(|(id, _)| *id)
+                .collect()
+        });
+        for &sg in &open {
+            self.end_subgroup(group, sg, SubgroupEnd::Fin, false);
+        }
+        open.len()
+    }
+
     /// Read the entry under `cursor` and advance it.
     pub fn read(&self, cursor: &mut Cursor) -> Option<Read<'_>> {
         if cursor.next < self.log_base {

@@ -94,8 +94,22 @@ pub async fn backfill(
     let out = tokio::time::timeout(BACKFILL_WAIT, result).await;
     s.forget_fetch(rid);
     let _ = send.finish();
-    match out {
-        Ok(r) => r,
+    let added = match out {
+        Ok(r) => r?,
         Err(_) => anyhow::bail!("backfill took longer than {BACKFILL_WAIT:?}"),
+    };
+    // Every group before the new subscription's own is now complete, the one the old upstream
+    // left half-sent included: its subgroups end here (no upstream stream will end them).
+    {
+        let mut t = track.lock();
+        let done: Vec<u64> = t
+            .group_ids()
+            .filter(|g| (after.group..upto.group).contains(g))
+            .collect();
+        for group in done {
+            t.finish_group(group);
+        }
     }
+    track.notify.notify_waiters();
+    Ok(added)
 }
