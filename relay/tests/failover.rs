@@ -82,10 +82,17 @@ async fn interruption_over_repeated_kills() {
         tokio::time::sleep(Duration::from_millis(700)).await;
         let used = tree.in_use();
         let moved = tree.edge.hub.with_router(|r| r.failovers());
-        let last = tree.seen[0].lock().expect("lock").objects.last().map(|o| o.0);
+        let last = tree.seen[0]
+            .lock()
+            .expect("lock")
+            .objects
+            .last()
+            .map(|o| o.0);
+        let index = tree.written.lock().expect("lock").len();
         let at = Instant::now();
         tree.roots[used].cut.kill();
-        let waited = tree.wait_flowing(Duration::from_secs(15)).await;
+        // The first object written after the cut, not one already on its way.
+        let waited = tree.wait_written(at, index, Duration::from_secs(15)).await;
         let next = tree.seen[0]
             .lock()
             .expect("lock")

@@ -113,3 +113,38 @@ pub async fn backfill(
     track.notify.notify_waiters();
     Ok(added)
 }
+
+/// Longest [`finish_when_passed`] watches a track.
+const PASS_WAIT: Duration = Duration::from_secs(10);
+
+/// The new subscription starts after `upto`: once it delivers a later group, the group of
+/// `upto` is complete unless the new upstream continued it (then its own stream ends it).
+/// Without this, a group the dead upstream left open at `upto` would never end downstream.
+pub fn finish_when_passed(track: Arc<TrackHandle>, upto: Location) {
+    tokio::spawn(async move {
+        let deadline = tokio::time::Instant::now() + PASS_WAIT;
+        loop {
+            let changed = track.notify.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            {
+                let mut t = track.lock();
+                if t.received_largest().is_some_and(|l| l.group > upto.group) {
+                    let continued = t
+                        .object(Location::new(upto.group, upto.object + 1))
+                        .is_some();
+                    if !continued && t.finish_group(upto.group) > 0 {
+                        drop(t);
+                        track.notify.notify_waiters();
+                    }
+                    return;
+                }
+            }
+            if track.closed.load(std::sync::atomic::Ordering::SeqCst)
+                || tokio::time::timeout_at(deadline, changed).await.is_err()
+            {
+                return;
+            }
+        }
+    });
+}

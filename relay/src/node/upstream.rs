@@ -74,7 +74,7 @@ pub fn spawn_subscribe(
 /// Fill the gap between what `handle` cached and the new upstream's Largest Object `upto`.
 async fn resume_gap(
     s: &Arc<SessionShared>,
-    handle: &TrackHandle,
+    handle: &Arc<TrackHandle>,
     name: &TrackName,
     upto: Location,
 ) {
@@ -86,7 +86,8 @@ async fn resume_gap(
     }
     match super::backfill::backfill(s, handle, after, upto).await {
         Ok(n) => {
-            tracing::info!(session = s.id, %name, ?after, ?upto, objects = n, "backfilled the gap from the new upstream")
+            tracing::info!(session = s.id, %name, ?after, ?upto, objects = n, "backfilled the gap from the new upstream");
+            super::backfill::finish_when_passed(handle.clone(), upto);
         }
         Err(e) => tracing::warn!(session = s.id, %name, ?after, ?upto, "gap not backfilled: {e:#}"),
     }

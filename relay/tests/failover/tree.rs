@@ -187,7 +187,7 @@ pub struct Tree {
     pub edge: Node,
     pub seen: Vec<Arc<Mutex<Seen>>>,
     /// Every location written (to both roots, same bytes), in order.
-    pub written: Arc<Mutex<Vec<(u64, u64)>>>,
+    pub written: Written,
     producer: tokio::task::JoinHandle<()>,
     _viewers: Vec<Session>,
 }
@@ -253,6 +253,34 @@ impl Tree {
         wait_flowing(&self.seen, limit).await
     }
 
+    /// Wait until every subscriber got the object written `index`th (or a later one); returns
+    /// for each the time from `at` to the arrival of the first such object.
+    pub async fn wait_written(&self, at: Instant, index: usize, limit: Duration) -> Vec<Duration> {
+        let deadline = at + limit;
+        loop {
+            assert!(
+                Instant::now() < deadline,
+                "object {index} not delivered within {limit:?}"
+            );
+            let due = self.written.lock().expect("lock").get(index).copied();
+            if let Some(due) = due {
+                let arrivals: Vec<Option<Instant>> = self
+                    .seen
+                    .iter()
+                    .map(|s| {
+                        let s = s.lock().expect("lock");
+                        assert!(s.ended.is_none(), "a subscription ended: {:?}", s.ended);
+                        s.objects.iter().find(|o| o.0 >= due).map(|o| o.1)
+                    })
+                    .collect();
+                if arrivals.iter().all(Option::is_some) {
+                    return arrivals.into_iter().flatten().map(|t| t - at).collect();
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     /// Every subscriber got a contiguous run of what was written: no gap, no duplicate.
     pub fn assert_contiguous(&self) {
         assert_contiguous(&self.written.lock().expect("lock"), &self.seen);
@@ -283,12 +311,13 @@ pub fn upstream_address(relay: &Node) -> SocketAddr {
         .remote_address()
 }
 
+/// Every location written, in order.
+pub type Written = Arc<Mutex<Vec<(u64, u64)>>>;
+
 /// Write the same objects at the same locations to every writer in `writers` (which the
 /// caller may change), 30 a second, group IDs from the clock; returns the task and the list of
 /// locations written.
-pub fn produce(
-    writers: Arc<Mutex<Vec<TrackWriter>>>,
-) -> (tokio::task::JoinHandle<()>, Arc<Mutex<Vec<(u64, u64)>>>) {
+pub fn produce(writers: Arc<Mutex<Vec<TrackWriter>>>) -> (tokio::task::JoinHandle<()>, Written) {
     let written = Arc::new(Mutex::new(Vec::new()));
     let w = written.clone();
     let base = std::time::SystemTime::now()

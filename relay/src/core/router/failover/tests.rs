@@ -234,3 +234,36 @@ fn a_refused_move_tries_the_next_route() {
     assert_eq!(resubscribed(&cmds), vec![1], "then the next one");
     assert!(!ends_a_subscription(&cmds));
 }
+
+#[test]
+fn a_backfilled_group_is_finished_once_and_only_its_open_subgroups() {
+    use crate::core::track::{Read, SubgroupEnd, Track};
+    use crate::core::types::{Location, Object, ObjectStatus};
+    let t0 = Instant::now();
+    let mut t = Track::new();
+    let obj = |g, o| Object {
+        location: Location::new(g, o),
+        status: ObjectStatus::Normal,
+        properties: bytes::Bytes::new(),
+        payload: bytes::Bytes::from_static(b"x"),
+        end_of_group: false,
+    };
+    t.append(obj(5, 0), 0, 1, t0);
+    t.append(obj(5, 1), 1, 1, t0);
+    t.end_subgroup(5, 1, SubgroupEnd::Fin, false);
+    assert_eq!(t.received_largest(), Some(Location::new(5, 1)));
+    assert_eq!(t.finish_group(5), 1, "only subgroup 0 was open");
+    assert_eq!(t.finish_group(5), 0);
+    assert_eq!(t.finish_group(6), 0, "a group the cache lacks");
+    let mut cursor = t.head();
+    let mut ends = Vec::new();
+    while let Some(read) = t.read(&mut cursor) {
+        if let Read::SubgroupEnd(g, sg, end) = read {
+            ends.push((g, sg, end));
+        }
+    }
+    assert_eq!(
+        ends,
+        vec![(5, 1, SubgroupEnd::Fin), (5, 0, SubgroupEnd::Fin)]
+    );
+}
