@@ -20,6 +20,16 @@ fn subscriptions(tree: &Tree) -> Vec<(u64, u64)> {
     })
 }
 
+/// Let the track run past a player's stall limit (2 s: a group left open would show), stop it,
+/// and check that every viewer got every object once, in order, on its first subscription.
+async fn finish(tree: &Tree, before: &[(u64, u64)]) {
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    tree.stop();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    tree.assert_contiguous();
+    assert_eq!(subscriptions(tree), before, "nobody re-subscribed");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_upstream_is_replaced_without_gap_duplicate_or_resubscribe() {
     let tree = Tree::start(3).await;
@@ -61,11 +71,29 @@ async fn goaway_from_an_upstream_moves_the_track_without_a_gap() {
         || tree.in_use() != used,
     )
     .await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    tree.stop();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    tree.assert_contiguous();
-    assert_eq!(subscriptions(&tree), before);
+    finish(&tree, &before).await;
+    let _ = draining.await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn goaway_naming_a_successor_moves_the_edge_to_it() {
+    // The edge knows only root 0; root 0 drains and names root 1 in its GOAWAY.
+    let mut tree = Tree::start_with(2, &[0]).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = subscriptions(&tree);
+    assert_eq!(tree.in_use(), 0);
+    let successor = tree.roots[1].cut.url();
+    let node = tree.roots[0].node.take().expect("root running");
+    let draining =
+        tokio::spawn(async move { node.shutdown(&successor, Duration::from_secs(3)).await });
+    tree::wait_for(
+        Duration::from_secs(5),
+        "the edge links to the successor and moves the track there",
+        || tree.in_use() == 1,
+    )
+    .await;
+    tree.wait_flowing(Duration::from_secs(5)).await;
+    finish(&tree, &before).await;
     let _ = draining.await;
 }
 

@@ -201,11 +201,16 @@ pub fn logs() {
 
 impl Tree {
     pub async fn start(subscribers: usize) -> Tree {
+        Self::start_with(subscribers, &[0, 1]).await
+    }
+
+    /// [`Tree::start`] with only the roots `upstreams` configured at the edge.
+    pub async fn start_with(subscribers: usize, upstreams: &[usize]) -> Tree {
         logs();
         let roots = [Root::start().await, Root::start().await];
         let (mut router, mut settings) = default_settings();
         router.linger = Duration::from_secs(2);
-        settings.upstreams = roots.iter().map(|r| r.cut.url()).collect();
+        settings.upstreams = upstreams.iter().map(|&i| roots[i].cut.url()).collect();
         settings.upstream_tls.disable_verify = true;
         let edge = start_relay(router, settings);
         // The same objects at the same locations at both roots.
@@ -216,8 +221,8 @@ impl Tree {
         let (producer, written) = produce(writers);
         wait_for(
             Duration::from_secs(10),
-            "the edge learns the track from both roots",
-            || edge.hub.with_router(|r| r.routes(&name())) == 2,
+            "the edge learns the track from its upstreams",
+            || edge.hub.with_router(|r| r.routes(&name())) == upstreams.len(),
         )
         .await;
         let mut seen = Vec::new();

@@ -222,12 +222,14 @@ impl Router {
     /// Returns whether one was found.
     fn move_from(&mut self, track: TrackId, from: SessionId, why: &str, _now: Instant) -> bool {
         let Some(next) = self.next_upstream(track, from) else {
-            tracing::info!(
-                track,
-                from,
-                why,
-                "no other upstream offers the track yet: staying"
-            );
+            if let Some(entry) = self.tracks.get(&track) {
+                tracing::info!(
+                    track = %entry.name,
+                    from,
+                    why,
+                    "no other upstream offers the track yet: staying"
+                );
+            }
             return false;
         };
         if let Some(entry) = self.tracks.get_mut(&track) {
