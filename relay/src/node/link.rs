@@ -37,14 +37,43 @@ const MAX_LEARNED: usize = 100_000;
 /// upstream can use itself, so they never collide with its own requests.
 const LEARNED_BASE: u64 = 1 << 60;
 
+/// An upstream that sends nothing for this long is dead (a killed process sends no
+/// CONNECTION_CLOSE): its tracks move to the next upstream. Keep-alives go out at a third of it.
+pub const LINK_IDLE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Transport settings of links: the relay's own (`base`: congestion control, windows) with a
+/// short idle timeout, so that failover does not wait long for an upstream that died silently.
+pub fn transport(base: tern_quic::TransportLimits) -> tern_quic::TransportLimits {
+    tern_quic::TransportLimits {
+        idle_timeout: LINK_IDLE_TIMEOUT,
+        keep_alive: Some(LINK_IDLE_TIMEOUT / 3),
+        ..base
+    }
+}
+
 /// Keep a link to `url` up for as long as the relay runs.
+///
+/// When the upstream sends GOAWAY, a new session is opened at once (to the URI the GOAWAY
+/// names, else `url` again) while the old one drains: the router has already moved the tracks
+/// it fed to other upstreams where it could, and moves the rest as soon as the new session
+/// learns their namespaces.
 pub fn spawn(hub: Arc<Hub>, url: String, client: Arc<Client>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut backoff = FIRST_BACKOFF;
+        let mut target = url.clone();
         loop {
             let started = tokio::time::Instant::now();
-            match link(&hub, &url, &client).await {
-                Ok(()) => tracing::info!(upstream = %url, "upstream session ended"),
+            let result = link(&hub, &target, &client).await;
+            target = url.clone();
+            match result {
+                Ok(Some(next)) => {
+                    tracing::info!(upstream = %url, next = %next, "upstream going away: linking to its successor");
+                    if !next.is_empty() {
+                        target = next;
+                    }
+                    continue;
+                }
+                Ok(None) => tracing::info!(upstream = %url, "upstream session ended"),
                 Err(e) => tracing::warn!(upstream = %url, "upstream link: {e:#}"),
             }
             // A link that stayed up a while starts its backoff over.
@@ -57,8 +86,8 @@ pub fn spawn(hub: Arc<Hub>, url: String, client: Arc<Client>) -> tokio::task::Jo
     })
 }
 
-/// One upstream session, from connect to its end.
-async fn link(hub: &Arc<Hub>, url: &str, client: &Client) -> anyhow::Result<()> {
+/// One upstream session, from connect to its end, or to its GOAWAY: then the URI it names.
+async fn link(hub: &Arc<Hub>, url: &str, client: &Client) -> anyhow::Result<Option<String>> {
     let session = client
         .connect(url)
         .await
@@ -71,7 +100,8 @@ async fn link(hub: &Arc<Hub>, url: &str, client: &Client) -> anyhow::Result<()> 
     let s = opened_rx
         .await
         .map_err(|_| anyhow::anyhow!("session ended at once"))?;
-    let result = async {
+    let mut goaway = s.peer_goaway.subscribe();
+    let listing = async {
         anyhow::ensure!(
             s.wait_peer_setup(SETUP_WAIT).await,
             "no SETUP from the upstream within {SETUP_WAIT:?}"
@@ -84,14 +114,21 @@ async fn link(hub: &Arc<Hub>, url: &str, client: &Client) -> anyhow::Result<()> 
             tracing::warn!(upstream = %url, session = sid, "{why}");
         }
         namespaces(hub, &s).await
-    }
-    .await;
-    if let Err(e) = &result {
-        tracing::warn!(upstream = %url, session = s.id, "namespace listing ended: {e:#}");
+    };
+    tokio::select! {
+        result = listing => {
+            if let Err(e) = &result {
+                tracing::warn!(upstream = %url, session = s.id, "namespace listing ended: {e:#}");
+            }
+        }
+        uri = goaway.wait_for(Option::is_some) => {
+            // The old session drains on its own (its driver task runs until it closes).
+            return Ok(Some(uri.ok().and_then(|u| u.clone()).unwrap_or_default()));
+        }
     }
     // The session carries the upstream SUBSCRIBEs too: it lives until it closes.
     let _ = driver.await;
-    Ok(())
+    Ok(None)
 }
 
 /// Ask for every namespace and route each one to this session until the listing ends.

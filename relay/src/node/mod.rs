@@ -12,6 +12,7 @@
 //! - [`hub`]: shared state (router, tracks, sessions).
 
 pub mod discovery;
+pub mod backfill;
 pub mod fetch;
 pub mod hub;
 pub mod ingest;
@@ -53,7 +54,7 @@ impl Node {
         settings: NodeSettings,
     ) -> anyhow::Result<Self> {
         // Upstream links use the transport settings of the relay's own port (congestion
-        // control, windows, timeouts): the path to a parent is as lossy as any other.
+        // control, windows): the path to a parent is as lossy as any other.
         let transport = server.transport.clone();
         let server = Server::bind(server)?;
         let addr = server.local_addr()?;
@@ -63,7 +64,7 @@ impl Node {
                 tern_quic::Client::new(tern_quic::ClientConfig {
                     disable_verify: settings.upstream_tls.disable_verify,
                     cert_hashes: settings.upstream_tls.cert_hashes.clone(),
-                    transport,
+                    transport: link::transport(transport),
                     ..tern_quic::ClientConfig::default()
                 })
             })
