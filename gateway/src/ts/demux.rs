@@ -4,7 +4,7 @@ use std::collections::{HashMap, VecDeque};
 
 use bytes::Bytes;
 
-use super::packet::{NULL_PID, PACKET_SIZE, PAT_PID, Packet, PacketError};
+use super::packet::{NULL_PID, PACKET_SIZE, PAT_PID, Packet, PacketError, SYNC_BYTE};
 use super::pes::parse_header;
 use super::psi::{SectionBuffer, parse_pat, parse_pmt};
 use super::unwrap::Unwrapper;
@@ -136,7 +136,18 @@ impl Demuxer {
             let packet: &[u8; PACKET_SIZE] = chunk.try_into().expect("chunks_exact");
             self.on_packet(packet)?;
         }
-        self.partial.extend_from_slice(chunks.remainder());
+        let rest = chunks.remainder();
+        // A packet's first byte is known before the rest of it: refuse what is not TS at once.
+        if self.partial.is_empty()
+            && let Some(&found) = rest.first()
+            && found != SYNC_BYTE
+        {
+            return Err(Error::LostSync {
+                offset: self.offset,
+                found,
+            });
+        }
+        self.partial.extend_from_slice(rest);
         Ok(())
     }
 
