@@ -63,6 +63,31 @@ pub struct Config {
     pub quic: QuicConfig,
     /// `[upstream]`: how this relay trusts its upstreams.
     pub upstream: UpstreamConfig,
+    /// `[drain]`: graceful shutdown on SIGTERM.
+    pub drain: DrainConfig,
+}
+
+/// `[drain]`: what the relay does on SIGTERM. `/health` answers 503 at once, every session
+/// gets GOAWAY naming `goaway_uri`, and the process exits once the sessions left or `timeout`
+/// passed (whichever comes first). Give the orchestrator a grace period longer than `timeout`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DrainConfig {
+    /// Where sessions should reconnect (`https://` or `moqt://`), e.g. the relay tier's service
+    /// name; empty: the same URI (a load balancer picks another node).
+    pub goaway_uri: String,
+    /// How long sessions get to leave before they are closed and the process exits.
+    #[serde(with = "duration::human")]
+    pub timeout: Duration,
+}
+
+impl Default for DrainConfig {
+    fn default() -> Self {
+        Self {
+            goaway_uri: String::new(),
+            timeout: Duration::from_secs(2),
+        }
+    }
 }
 
 /// `[upstream]`: trust in the relays in `upstreams`, and how the tree behaves.
@@ -469,6 +494,7 @@ settings! {
     quic.receive_window, quic.send_window, quic.max_concurrent_bidi_streams,
     quic.max_concurrent_uni_streams,
     upstream.cert_hashes, upstream.disable_verify, upstream.max_depth, upstream.linger,
+    drain.goaway_uri, drain.timeout,
 }
 
 /// Which layer last set each key; keys absent here are defaults.
@@ -595,6 +621,28 @@ impl Config {
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             return fail("log.level", format!("not a tracing env-filter: {e}"));
+        }
+        if !self.drain.goaway_uri.is_empty() {
+            match Url::parse(&self.drain.goaway_uri) {
+                Ok(u) if matches!(u.scheme(), "https" | "moqt") && u.host().is_some() => {}
+                Ok(u) => {
+                    return fail(
+                        "drain.goaway_uri",
+                        format!("{u}: must be https:// or moqt:// with a host"),
+                    );
+                }
+                Err(e) => return fail("drain.goaway_uri", format!("not a URI: {e}")),
+            }
+            // GOAWAY's New Session URI is at most 8,192 bytes (draft-18).
+            if self.drain.goaway_uri.len() > 8192 {
+                return fail("drain.goaway_uri", "longer than 8192 bytes".into());
+            }
+        }
+        if self.drain.timeout.is_zero() || self.drain.timeout > Duration::from_secs(3600) {
+            return fail(
+                "drain.timeout",
+                "must be more than 0s and at most 1h".into(),
+            );
         }
 
         let limits = &self.limits;

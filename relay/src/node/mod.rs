@@ -19,6 +19,7 @@ pub mod request;
 pub mod serve;
 pub mod session;
 pub mod upstream;
+pub mod viewers;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -40,6 +41,9 @@ pub struct Node {
     pub hub: Arc<Hub>,
     certs: Arc<tern_quic::CertStore>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Set on shutdown: new sessions are refused while the endpoint (and every session on it)
+    /// stays up for the drain.
+    draining: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Node {
@@ -74,10 +78,17 @@ impl Node {
         let admission = server.admission_stats();
         let h = hub.clone();
         let mut server = server;
+        let draining = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let refuse = draining.clone();
         tasks.push(tokio::spawn(async move {
             loop {
                 let incoming = server.accept().await;
                 let Some(incoming) = incoming else { break };
+                if refuse.load(std::sync::atomic::Ordering::Acquire) {
+                    metrics::counter!(crate::metrics::SESSIONS_REFUSED, crate::metrics::REASON => crate::metrics::refused::DRAINING).increment(1);
+                    incoming.session.close(0, "relay draining");
+                    continue;
+                }
                 tracing::debug!(peer = %incoming.remote, transport = ?incoming.transport, path = incoming.path(), "accepted");
                 tokio::spawn(session::run(h.clone(), incoming.session, true));
             }
@@ -102,6 +113,7 @@ impl Node {
             hub,
             certs,
             tasks,
+            draining,
         })
     }
 
@@ -114,11 +126,12 @@ impl Node {
     /// to every session, wait up to `drain` for them to leave, then close the rest with
     /// GOAWAY_TIMEOUT.
     pub async fn shutdown(self, next_uri: &str, drain: Duration) {
-        if let Some(accept) = self.tasks.first() {
-            accept.abort();
-        }
-        self.hub.goaway_all(next_uri, drain).await;
+        // Stop taking sessions but keep the endpoint: the current ones get their drain time.
+        self.draining
+            .store(true, std::sync::atomic::Ordering::Release);
         let deadline = Instant::now() + drain;
+        // A peer that grants no flow-control credit cannot hold the drain past its time.
+        let _ = tokio::time::timeout(drain, self.hub.goaway_all(next_uri, drain)).await;
         while self.hub.session_count() > 0 && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
