@@ -195,6 +195,22 @@ fn e2e_drain_names_the_next_relay_turns_health_503_and_exits_within_the_drain_ti
         503,
         "not ready while draining"
     );
+    // A newcomer is turned away (its session closed "relay draining") while the current
+    // session stays up.
+    let refused = rt.block_on(async {
+        let config = ClientConfig {
+            disable_verify: true,
+            system_roots: false,
+            ..ClientConfig::default()
+        };
+        match tern_quic::connect(&url, &config).await {
+            Err(_) => true,
+            Ok(s) => tokio::time::timeout(Duration::from_secs(2), s.closed())
+                .await
+                .is_ok(),
+        }
+    });
+    assert!(refused, "a new session is refused while draining");
 
     // The session does not leave: the relay closes it when the drain time is up, and exits.
     let exited = wait_exit(&mut relay, DRAIN + Duration::from_secs(5));
