@@ -287,3 +287,36 @@ fn e2e_library_publish_then_subscribe() {
         assert!(matches!(end, Ok(None)), "{end:?}");
     });
 }
+
+/// A relay tree with a foreign root: Cloudflare's relay is the upstream of a tern edge
+/// (`TERN_UPSTREAMS`). The edge learns the clock's namespace from it (SUBSCRIBE_NAMESPACE), so a
+/// subscriber at the edge — Cloudflare's own clock and tern's — gets the ticks published at
+/// the root; the edge sends the root nothing it does not know (the hop list stays between tern
+/// relays), or the root would close the session.
+#[test]
+fn e2e_cloudflare_relay_upstream_of_a_tern_edge() {
+    let root = CfRelay::start();
+    let _publisher = clock_publisher(
+        &peer("moq-clock-ietf"),
+        &[&root.https_url(), "--publish", "--tls-disable-verify"],
+    );
+    let mut cmd = Command::new(tern());
+    cmd.args(["relay", "--bind", "127.0.0.1:0"])
+        .env("TERN_UPSTREAMS", root.moqt_url())
+        .env("TERN_UPSTREAM_DISABLE_VERIFY", "true");
+    let edge = Relay::start_cmd(cmd, &[]);
+    let edge_url = edge.https_url();
+    two_ticks(
+        &peer("moq-clock-ietf"),
+        &[&edge_url, "--tls-disable-verify"],
+    );
+    two_ticks(
+        &tern(),
+        &[
+            "clock",
+            "subscribe",
+            &edge.moqt_url(),
+            "--tls-disable-verify",
+        ],
+    );
+}

@@ -145,645 +145,6 @@ function describe(t) {
   return `${t.label ?? t.name}${parts.length ? ` (${parts.join(", ")})` : ""}`;
 }
 
-// src/abr.ts
-var DEFAULT_ABR = {
-  lateMs: 250,
-  lateForMs: 600,
-  slope: 0.15,
-  slopeWindowMs: 800,
-  slopeExcessMs: 100,
-  stallMs: 800,
-  bufferLateMs: 250,
-  bufferLateForMs: 500,
-  baselineMs: 1e4,
-  windowMs: 2e3,
-  graceMs: 2e3,
-  stableMs: 4e3,
-  probeEveryMs: 3e3,
-  maxProbeEveryMs: 8e3,
-  probeSettleMs: 1e3,
-  probeTimeoutMs: 1e3,
-  probeFreshMs: 1e3,
-  downSafety: 1.2,
-  upSafety: 1.5,
-  minProbeBytes: 12e3,
-  maxProbeBytes: 32e3,
-  probeMs: 300,
-  drainSlope: -0.05
-};
-var Abr = class {
-  constructor(params = DEFAULT_ABR) {
-    this.params = params;
-    this.probeEvery = params.probeEveryMs;
-  }
-  params;
-  video = [];
-  bytes = [];
-  lastVideoAt = null;
-  lastSwitchAt = -Infinity;
-  lastBehindAt = -Infinity;
-  bufferLateSince = null;
-  probeRunning = false;
-  lastProbeEnd = -Infinity;
-  probeEvery;
-  stats = {
-    throughputBps: 0,
-    lagExcessMs: 0,
-    slope: 0,
-    bufferMs: null,
-    behind: false,
-    probe: null,
-    probes: 0,
-    decisions: []
-  };
-  /** A live (not fetched) video object arrived at `now` (ms) with media time `mediaMs`. */
-  onVideo(now, mediaMs) {
-    this.video.push({ t: now, offset: now - mediaMs });
-    if (this.lastVideoAt === null || now > this.lastVideoAt) this.lastVideoAt = now;
-    this.trim(now);
-  }
-  /** A live object (video or audio) of `bytes` arrived at `now`. */
-  onBytes(now, bytes, audio = false) {
-    this.bytes.push({ t: now, bytes, audio });
-  }
-  trim(now) {
-    while (this.video.length > 0 && this.video[0].t < now - this.params.baselineMs) this.video.shift();
-    while (this.bytes.length > 0 && this.bytes[0].t < now - this.params.windowMs) this.bytes.shift();
-  }
-  /** Bits per second received over the last window (only the audio's with `audioOnly`). */
-  throughput(now, audioOnly = false) {
-    this.trim(now);
-    let sum = 0;
-    for (const b of this.bytes) if (!audioOnly || b.audio) sum += b.bytes;
-    return sum * 8 / (this.params.windowMs / 1e3);
-  }
-  /** A switch was made (or the playback started): judge the new rendition after a grace period. */
-  switched(now) {
-    this.lastSwitchAt = now;
-    this.bufferLateSince = null;
-  }
-  probeStarted() {
-    this.probeRunning = true;
-    this.stats.probes += 1;
-  }
-  /** A probe ended at `now`: `spareBps` is what it got, null when it failed. */
-  probeDone(now, result) {
-    this.probeRunning = false;
-    this.lastProbeEnd = now;
-    this.stats.probe = result ? { ...result, at: now } : null;
-  }
-  /**
-   * The lag excess now, whether the last `lateForMs` were all late, and whether the offset is
-   * growing (least-squares slope over `slopeWindowMs`).
-   */
-  lag(now) {
-    if (this.video.length === 0) return { excess: 0, late: false, falling: false, slope: 0 };
-    let best = Infinity;
-    for (const a of this.video) best = Math.min(best, a.offset);
-    const newest = this.video[this.video.length - 1];
-    let recentMin = Infinity;
-    let recent = 0;
-    for (let i = this.video.length - 1; i >= 0 && this.video[i].t >= now - this.params.lateForMs; i--) {
-      recentMin = Math.min(recentMin, this.video[i].offset - best);
-      recent += 1;
-    }
-    const covered = this.video[0].t <= now - this.params.lateForMs;
-    const slope = this.slope(now);
-    const excess = newest.offset - best;
-    return {
-      excess,
-      late: covered && recent >= 3 && recentMin > this.params.lateMs && slope > this.params.drainSlope,
-      falling: slope > this.params.slope && excess > this.params.slopeExcessMs,
-      slope
-    };
-  }
-  /** Least-squares slope of the offset over the last `slopeWindowMs` (0 without enough points). */
-  slope(now) {
-    const from = now - this.params.slopeWindowMs;
-    const pts = this.video.filter((a) => a.t >= from);
-    if (pts.length < 8 || pts[pts.length - 1].t - pts[0].t < this.params.slopeWindowMs / 2) return 0;
-    const mt = pts.reduce((n, a) => n + a.t, 0) / pts.length;
-    const mo = pts.reduce((n, a) => n + a.offset, 0) / pts.length;
-    let num2 = 0;
-    let den = 0;
-    for (const a of pts) {
-      num2 += (a.t - mt) * (a.offset - mo);
-      den += (a.t - mt) ** 2;
-    }
-    return den > 0 ? num2 / den : 0;
-  }
-  /**
-   * What to do now. `renditions` largest first; `current` the rendition playing (or being
-   * switched to); `busy` while a switch is in progress; `bufferMs` received video ahead of the
-   * playback clock (null when unknown); `audioBps` what the audio needs when it has not been
-   * measured yet.
-   */
-  decide(now, renditions, current, busy, bufferMs, audioBps) {
-    const p = this.params;
-    const lag = this.lag(now);
-    const throughput = this.throughput(now);
-    const audio = this.throughput(now, true);
-    if (audio > 0) audioBps = audio;
-    const s = this.stats;
-    s.throughputBps = throughput;
-    s.lagExcessMs = lag.excess;
-    s.bufferMs = bufferMs;
-    if (bufferMs !== null && bufferMs < -p.bufferLateMs) this.bufferLateSince ??= now;
-    else this.bufferLateSince = null;
-    const idx = renditions.findIndex((r) => r.name === current);
-    if (busy || idx < 0) return { kind: "none" };
-    if (now - this.lastSwitchAt < p.graceMs) {
-      s.behind = false;
-      return { kind: "none" };
-    }
-    const stalled = this.lastVideoAt !== null && now - this.lastVideoAt > p.stallMs;
-    const bufferLate = this.bufferLateSince !== null && now - this.bufferLateSince >= p.bufferLateForMs && lag.slope > p.drainSlope;
-    s.slope = lag.slope;
-    s.behind = lag.late || lag.falling || stalled || bufferLate;
-    if (s.behind) {
-      if (this.probeRunning) return { kind: "cancel-probe", reason: "late while probing" };
-      if (now - this.lastProbeEnd < p.probeSettleMs) return { kind: "none" };
-      this.lastBehindAt = now;
-      if (idx === renditions.length - 1) return { kind: "none" };
-      const lower = renditions.slice(idx + 1);
-      const fit = lower.find((r) => (r.bitrate + audioBps) * p.downSafety <= throughput) ?? lower[lower.length - 1];
-      const why = lag.late ? `${current} arrives ${lag.excess.toFixed(0)} ms late` : lag.falling ? `${current} falls behind (${lag.excess.toFixed(0)} ms late, +${(lag.slope * 1e3).toFixed(0)} ms/s)` : stalled ? `no ${current} for ${(now - (this.lastVideoAt ?? now)).toFixed(0)} ms` : `${current} is ${(-(bufferMs ?? 0)).toFixed(0)} ms behind playback`;
-      this.probeEvery = p.probeEveryMs;
-      return this.decision(now, fit.name, `${why}; received ${(throughput / 1e3).toFixed(0)} kbit/s`);
-    }
-    if (idx === 0) return { kind: "none" };
-    if (now - Math.max(this.lastSwitchAt, this.lastBehindAt) < p.stableMs) return { kind: "none" };
-    const need = (r) => (r.bitrate + audioBps) * p.upSafety;
-    const next = renditions[idx - 1];
-    const probe = s.probe;
-    if (probe && now - probe.at < p.probeFreshMs) {
-      const capacity = throughput + (probe.complete ? probe.spareBps : 0);
-      s.probe = { ...probe, at: -Infinity };
-      const up = renditions.slice(0, idx).find((r) => capacity >= need(r));
-      if (up) {
-        this.probeEvery = p.probeEveryMs;
-        return this.decision(
-          now,
-          up.name,
-          `capacity ${(capacity / 1e3).toFixed(0)} kbit/s (probe ${(probe.spareBps / 1e3).toFixed(0)} spare) ≥ ${(need(up) / 1e3).toFixed(0)}`
-        );
-      }
-      this.probeEvery = Math.min(this.probeEvery * 2, p.maxProbeEveryMs);
-    }
-    if (!this.probeRunning && now - this.lastProbeEnd >= this.probeEvery) {
-      return {
-        kind: "probe",
-        bytes: Math.min(p.maxProbeBytes, Math.max(p.minProbeBytes, Math.ceil(need(next) / 8 * p.probeMs / 1e3))),
-        reason: `stable on ${current} for ${((now - Math.max(this.lastSwitchAt, this.lastBehindAt)) / 1e3).toFixed(1)} s`
-      };
-    }
-    return { kind: "none" };
-  }
-  decision(now, to, reason) {
-    this.stats.decisions.push({ at: now, to, reason });
-    if (this.stats.decisions.length > 20) this.stats.decisions.shift();
-    return { kind: "switch", to, reason };
-  }
-};
-function probeRate(r, startedAt, now) {
-  if (r.firstChunkAt === null) return 0;
-  if (!r.complete) return r.bytes * 8 / Math.max((now - startedAt) / 1e3, 2e-3);
-  const span = (r.lastChunkAt ?? r.firstChunkAt) - r.firstChunkAt;
-  if (span <= 0) return r.bytes * 8 / 2e-3;
-  return Math.max(r.bytes - r.firstChunkBytes, 0) * 8 / Math.max(span / 1e3, 2e-3);
-}
-
-// src/assembler.ts
-var MAX_PENDING = 1024;
-var GroupAssembler = class {
-  /**
-   * `emit(o, groupStart)` receives objects with a payload, in play order; `onGroup(g)` hears
-   * when group `g` starts being played (older groups are then of no use).
-   */
-  constructor(emit, onGroup = () => {
-  }) {
-    this.emit = emit;
-    this.onGroup = onGroup;
-  }
-  emit;
-  onGroup;
-  /** The group being played, or null before the first group start. */
-  group = null;
-  next = 0;
-  pending = /* @__PURE__ */ new Map();
-  pendingCount = 0;
-  /** Objects dropped: older than the group being played, or duplicates. */
-  dropped = 0;
-  push(o) {
-    if (this.group !== null && o.group < this.group) {
-      this.dropped += 1;
-      return;
-    }
-    if (this.group === null || o.group > this.group) {
-      if (o.object === 0) {
-        this.startGroup(o.group);
-        this.accept(o);
-        this.drain();
-      } else {
-        this.hold(o);
-      }
-      return;
-    }
-    if (o.object < this.next) {
-      this.dropped += 1;
-      return;
-    }
-    if (o.object === this.next) {
-      this.accept(o);
-      this.drain();
-    } else {
-      this.hold(o);
-    }
-  }
-  startGroup(g) {
-    this.group = g;
-    this.next = 0;
-    this.onGroup(g);
-    for (const [pg, objects] of this.pending) {
-      if (pg < g) {
-        this.pendingCount -= objects.size;
-        this.dropped += objects.size;
-        this.pending.delete(pg);
-      }
-    }
-  }
-  accept(o) {
-    this.next = o.object + 1;
-    if (o.status === 0 && o.payload.length > 0) this.emit(o, o.object === 0);
-  }
-  drain() {
-    const objects = this.group === null ? void 0 : this.pending.get(this.group);
-    if (!objects) return;
-    for (; ; ) {
-      const o = objects.get(this.next);
-      if (!o) break;
-      objects.delete(this.next);
-      this.pendingCount -= 1;
-      this.accept(o);
-    }
-    if (objects.size === 0 && this.group !== null) this.pending.delete(this.group);
-  }
-  hold(o) {
-    let objects = this.pending.get(o.group);
-    if (!objects) {
-      objects = /* @__PURE__ */ new Map();
-      this.pending.set(o.group, objects);
-    }
-    if (objects.has(o.object)) {
-      this.dropped += 1;
-      return;
-    }
-    objects.set(o.object, o);
-    this.pendingCount += 1;
-    while (this.pendingCount > MAX_PENDING) {
-      const oldest = Math.min(...this.pending.keys());
-      const list = this.pending.get(oldest);
-      if (!list) break;
-      this.pendingCount -= list.size;
-      this.dropped += list.size;
-      this.pending.delete(oldest);
-    }
-  }
-};
-
-// src/mp4.ts
-var Mp4Error = class extends Error {
-};
-function view(b) {
-  return new DataView(b.buffer, b.byteOffset, b.byteLength);
-}
-function fourcc(b, at) {
-  return String.fromCharCode(b[at], b[at + 1], b[at + 2], b[at + 3]);
-}
-function boxes(b) {
-  const out = [];
-  const v = view(b);
-  let at = 0;
-  while (at + 8 <= b.length) {
-    let size = v.getUint32(at);
-    const type = fourcc(b, at + 4);
-    let header = 8;
-    if (size === 1) {
-      if (at + 16 > b.length) throw new Mp4Error(`truncated ${type} box`);
-      size = Number(v.getBigUint64(at + 8));
-      header = 16;
-    } else if (size === 0) {
-      size = b.length - at;
-    }
-    if (size < header || at + size > b.length) throw new Mp4Error(`truncated ${type} box (${size} bytes)`);
-    out.push({ type, body: b.subarray(at + header, at + size), start: at });
-    at += size;
-  }
-  return out;
-}
-function child(b, type) {
-  for (const x of boxes(b)) if (x.type === type) return x.body;
-  return null;
-}
-function children(b, type) {
-  return boxes(b).filter((x) => x.type === type).map((x) => x.body);
-}
-function path(b, ...types) {
-  let cur = b;
-  for (const t of types) {
-    if (!cur) return null;
-    cur = child(cur, t);
-  }
-  return cur;
-}
-function hex2(n) {
-  return n.toString(16).padStart(2, "0");
-}
-function parseInit(bytes) {
-  const moov = child(bytes, "moov");
-  if (!moov) throw new Mp4Error("init segment has no moov box");
-  const trex = /* @__PURE__ */ new Map();
-  const mvex = child(moov, "mvex");
-  if (mvex) {
-    for (const t of children(mvex, "trex")) {
-      const v = view(t);
-      trex.set(v.getUint32(4), { duration: v.getUint32(12), size: v.getUint32(16), flags: v.getUint32(20) });
-    }
-  }
-  const tracks = /* @__PURE__ */ new Map();
-  for (const trak of children(moov, "trak")) {
-    const tkhd = child(trak, "tkhd");
-    const mdhd = path(trak, "mdia", "mdhd");
-    const hdlr = path(trak, "mdia", "hdlr");
-    const stsd = path(trak, "mdia", "minf", "stbl", "stsd");
-    if (!tkhd || !mdhd || !hdlr || !stsd) throw new Mp4Error("trak without tkhd, mdhd, hdlr or stsd");
-    const id = view(tkhd).getUint32(tkhd[0] === 1 ? 20 : 12);
-    const timescale = view(mdhd).getUint32(mdhd[0] === 1 ? 20 : 12);
-    const handler = fourcc(hdlr, 8);
-    const d = trex.get(id) ?? { duration: 0, size: 0, flags: 0 };
-    const track = {
-      id,
-      kind: handler === "vide" ? "video" : handler === "soun" ? "audio" : "other",
-      handler,
-      timescale,
-      entry: "",
-      codec: "",
-      defaultDuration: d.duration,
-      defaultSize: d.size,
-      defaultFlags: d.flags
-    };
-    const entries = boxes(stsd.subarray(8));
-    if (entries.length > 0) sampleEntry(track, entries[0]);
-    tracks.set(id, track);
-  }
-  return { tracks };
-}
-function sampleEntry(track, entry) {
-  track.entry = entry.type;
-  const b = entry.body;
-  const v = view(b);
-  if (track.kind === "video") {
-    track.width = v.getUint16(24);
-    track.height = v.getUint16(26);
-    const inner = b.subarray(78);
-    switch (entry.type) {
-      case "avc1":
-      case "avc3": {
-        const avcC = child(inner, "avcC");
-        if (avcC) {
-          track.description = avcC.slice();
-          track.codec = `${entry.type}.${hex2(avcC[1])}${hex2(avcC[2])}${hex2(avcC[3])}`;
-        }
-        break;
-      }
-      case "hvc1":
-      case "hev1": {
-        const hvcC = child(inner, "hvcC");
-        if (hvcC) {
-          track.description = hvcC.slice();
-          track.codec = hevcCodec(entry.type, hvcC);
-        }
-        break;
-      }
-      case "av01": {
-        const av1C = child(inner, "av1C");
-        if (av1C) track.codec = av1Codec(av1C);
-        break;
-      }
-      case "vp09": {
-        const vpcC = child(inner, "vpcC");
-        if (vpcC) track.codec = `vp09.${pad2(vpcC[4])}.${pad2(vpcC[5])}.${pad2(vpcC[6] >> 4)}`;
-        break;
-      }
-      default:
-        track.codec = entry.type;
-    }
-  } else if (track.kind === "audio") {
-    track.channels = v.getUint16(16);
-    track.sampleRate = v.getUint32(24) >>> 16;
-    const inner = b.subarray(28);
-    switch (entry.type) {
-      case "mp4a": {
-        const esds = child(inner, "esds");
-        const asc = esds ? audioSpecificConfig(esds.subarray(4)) : null;
-        if (asc && asc.length >= 2) {
-          track.description = asc;
-          let aot = asc[0] >> 3;
-          if (aot === 31) aot = 32 + ((asc[0] & 7) << 3 | asc[1] >> 5);
-          track.codec = `mp4a.40.${aot}`;
-        } else {
-          track.codec = "mp4a.40.2";
-        }
-        break;
-      }
-      case "Opus": {
-        const dOps = child(inner, "dOps");
-        track.codec = "opus";
-        if (dOps) track.description = opusHead(dOps);
-        break;
-      }
-      default:
-        track.codec = entry.type;
-    }
-  }
-}
-function pad2(n) {
-  return n.toString().padStart(2, "0");
-}
-function hevcCodec(entry, c) {
-  const space = c[1] >> 6;
-  const tier = c[1] >> 5 & 1;
-  const profile = c[1] & 31;
-  const compat = (c[2] << 24 | c[3] << 16 | c[4] << 8 | c[5]) >>> 0;
-  let rev = 0;
-  for (let i = 0; i < 32; i++) if (compat & 1 << i) rev |= 1 << 31 - i;
-  rev >>>= 0;
-  const level = c[12];
-  const constraints = [c[6], c[7], c[8], c[9], c[10], c[11]];
-  while (constraints.length > 0 && constraints[constraints.length - 1] === 0) constraints.pop();
-  const prefix = ["", "A", "B", "C"][space];
-  let s = `${entry}.${prefix}${profile}.${rev.toString(16)}.${tier ? "H" : "L"}${level}`;
-  for (const b of constraints) s += `.${b.toString(16).toUpperCase()}`;
-  return s;
-}
-function av1Codec(c) {
-  const profile = c[1] >> 5;
-  const level = c[1] & 31;
-  const tier = c[2] >> 7;
-  const highBitdepth = c[2] >> 6 & 1;
-  const twelveBit = c[2] >> 5 & 1;
-  const depth = highBitdepth ? twelveBit ? 12 : 10 : 8;
-  return `av01.${profile}.${pad2(level)}${tier ? "H" : "M"}.${pad2(depth)}`;
-}
-function audioSpecificConfig(b) {
-  let at = 0;
-  const readLen = () => {
-    let len = 0;
-    for (let i = 0; i < 4 && at < b.length; i++) {
-      const x = b[at++];
-      len = len << 7 | x & 127;
-      if (!(x & 128)) break;
-    }
-    return len;
-  };
-  while (at < b.length) {
-    const tag = b[at++];
-    const len = readLen();
-    if (tag === 3) {
-      const flags = b[at + 2];
-      at += 3;
-      if (flags & 128) at += 2;
-      if (flags & 64) at += 1 + b[at];
-      if (flags & 32) at += 2;
-    } else if (tag === 4) {
-      at += 13;
-    } else if (tag === 5) {
-      return b.slice(at, at + len);
-    } else {
-      at += len;
-    }
-  }
-  return null;
-}
-function opusHead(d) {
-  const v = view(d);
-  const out = new Uint8Array(19 + Math.max(0, d.length - 11));
-  const o = new DataView(out.buffer);
-  out.set([79, 112, 117, 115, 72, 101, 97, 100]);
-  out[8] = 1;
-  out[9] = d[1];
-  o.setUint16(10, v.getUint16(2), true);
-  o.setUint32(12, v.getUint32(4), true);
-  o.setInt16(16, v.getInt16(8), true);
-  out[18] = d[10];
-  if (d.length > 11) out.set(d.subarray(11), 19);
-  return out;
-}
-var NTP_UNIX_OFFSET_S = 2208988800;
-function ntpToUnixMs(secs, frac) {
-  return (secs - NTP_UNIX_OFFSET_S) * 1e3 + frac * 1e3 / 2 ** 32;
-}
-function parseChunk(bytes, init) {
-  const top = boxes(bytes);
-  const samples = [];
-  let publishedMs = null;
-  for (let i = 0; i < top.length; i++) {
-    const box = top[i];
-    if (box.type === "prft") {
-      const v = view(box.body);
-      publishedMs = ntpToUnixMs(v.getUint32(8), v.getUint32(12));
-    } else if (box.type === "moof") {
-      const moofStart = box.start;
-      for (const traf of children(box.body, "traf")) {
-        samples.push(...trafSamples(traf, bytes, moofStart, init));
-      }
-    }
-  }
-  return { samples, publishedMs };
-}
-function trafSamples(traf, whole, moofStart, init) {
-  const tfhd = child(traf, "tfhd");
-  if (!tfhd) throw new Mp4Error("traf without tfhd");
-  const hv = view(tfhd);
-  const hflags = hv.getUint32(0) & 16777215;
-  const trackId = hv.getUint32(4);
-  const t = init?.tracks.get(trackId);
-  let at = 8;
-  let base = moofStart;
-  if (hflags & 1) {
-    base = Number(hv.getBigUint64(at));
-    at += 8;
-  }
-  if (hflags & 2) at += 4;
-  let defDuration = t?.defaultDuration ?? 0;
-  let defSize = t?.defaultSize ?? 0;
-  let defFlags = t?.defaultFlags ?? 0;
-  if (hflags & 8) {
-    defDuration = hv.getUint32(at);
-    at += 4;
-  }
-  if (hflags & 16) {
-    defSize = hv.getUint32(at);
-    at += 4;
-  }
-  if (hflags & 32) defFlags = hv.getUint32(at);
-  let dts = 0;
-  const tfdt = child(traf, "tfdt");
-  if (tfdt) {
-    const v = view(tfdt);
-    dts = tfdt[0] === 1 ? Number(v.getBigUint64(4)) : v.getUint32(4);
-  }
-  const out = [];
-  for (const trun of children(traf, "trun")) {
-    const v = view(trun);
-    const version = trun[0];
-    const flags = v.getUint32(0) & 16777215;
-    const count = v.getUint32(4);
-    let p = 8;
-    let offset = 0;
-    if (flags & 1) {
-      offset = v.getInt32(p);
-      p += 4;
-    }
-    let firstFlags = null;
-    if (flags & 4) {
-      firstFlags = v.getUint32(p);
-      p += 4;
-    }
-    let dataAt = base + offset;
-    for (let i = 0; i < count; i++) {
-      let duration = defDuration;
-      let size = defSize;
-      let sflags = i === 0 && firstFlags !== null ? firstFlags : defFlags;
-      let cto = 0;
-      if (flags & 256) {
-        duration = v.getUint32(p);
-        p += 4;
-      }
-      if (flags & 512) {
-        size = v.getUint32(p);
-        p += 4;
-      }
-      if (flags & 1024) {
-        sflags = v.getUint32(p);
-        p += 4;
-      }
-      if (flags & 2048) {
-        cto = version === 0 ? v.getUint32(p) : v.getInt32(p);
-        p += 4;
-      }
-      if (dataAt < 0 || dataAt + size > whole.length) {
-        throw new Mp4Error(`sample ${i} of track ${trackId} lies outside the object (${size} bytes at ${dataAt})`);
-      }
-      const sync = (sflags >> 16 & 1) === 0;
-      out.push({ trackId, dts, pts: dts + cto, duration, sync, data: whole.subarray(dataAt, dataAt + size) });
-      dataAt += size;
-      dts += duration;
-    }
-  }
-  return out;
-}
-
 // src/wire.ts
 var ALPN = "moqt-18";
 var MSG_SETUP = 12032;
@@ -795,6 +156,8 @@ var MSG_FETCH = 22;
 var MSG_FETCH_OK = 24;
 var MSG_PUBLISH_DONE = 11;
 var MSG_GOAWAY = 16;
+var MSG_PUBLISH_NAMESPACE = 6;
+var MSG_REQUEST_OK = 7;
 var STREAM_FETCH_HEADER = 5;
 var STREAM_PADDING = 321601064;
 var SETUP_OPTION_MOQT_IMPLEMENTATION = 7;
@@ -1148,6 +511,138 @@ async function readFetchObjects(r, onObject) {
     onObject({ group, subgroup, object, status: 0, payload, fetched: true, receivedAt: performance.now() });
   }
 }
+var ERROR_DOES_NOT_EXIST = 16;
+var MAX_NAME = 4096;
+function publishNamespaceMessage(requestId, namespace) {
+  return frameMessage(MSG_PUBLISH_NAMESPACE, concat([encodeVarint(requestId), encodeNamespace(namespace), encodeVarint(0)]));
+}
+function subscribeOkMessage(trackAlias) {
+  return frameMessage(MSG_SUBSCRIBE_OK, concat([encodeVarint(trackAlias), encodeVarint(0)]));
+}
+function requestErrorMessage(code, reason) {
+  return frameMessage(MSG_REQUEST_ERROR, concat([encodeVarint(code), encodeVarint(0), lengthPrefixed(utf8.encode(reason))]));
+}
+function parseSubscribe(payload) {
+  const requestId = payload.varint();
+  const count = payload.varint();
+  if (count < 1 || count > 32) throw new ProtocolError(`SUBSCRIBE with ${count} namespace fields`);
+  const namespace = [];
+  for (let i = 0; i < count; i++) namespace.push(fromUtf8.decode(payload.take(boundedLength(payload))));
+  const track = fromUtf8.decode(payload.take(boundedLength(payload)));
+  return { requestId, namespace, track };
+}
+function boundedLength(payload) {
+  const n = payload.varint();
+  if (n > MAX_NAME) throw new ProtocolError(`SUBSCRIBE with a name of ${n} bytes`);
+  return n;
+}
+function singleObjectStream(trackAlias, group, priority, payload) {
+  return concat([
+    encodeVarint(SG_BASE),
+    encodeVarint(trackAlias),
+    encodeVarint(group),
+    new Uint8Array([priority & 255]),
+    encodeVarint(0),
+    lengthPrefixed(payload)
+  ]);
+}
+
+// src/publisher.ts
+var MAX_TRACKS = 8;
+var MAX_SUBSCRIBERS = 16;
+var MAX_OBJECT = 16 * 1024;
+var LocalTrack = class {
+  constructor(namespace, name, priority) {
+    this.namespace = namespace;
+    this.name = name;
+    this.priority = priority;
+  }
+  namespace;
+  name;
+  priority;
+  subscribers = /* @__PURE__ */ new Map();
+  /** Called when a subscriber comes or goes. */
+  onSubscribers = null;
+  /** @internal set by the publisher that serves it */
+  open = null;
+  get key() {
+    return trackKey(this.namespace, this.name);
+  }
+  /** Send `payload` as object 0 of `group` to every subscriber; resolves with how many. */
+  async send(group, payload) {
+    if (payload.length === 0 || payload.length > MAX_OBJECT) {
+      throw new RangeError(`an object of ${payload.length} bytes (1 to ${MAX_OBJECT})`);
+    }
+    const open = this.open;
+    if (!open) throw new Error(`${this.name} is not served on a session`);
+    const sent = await Promise.all(
+      [...this.subscribers.values()].map(async (s) => {
+        const stream = await open();
+        const w = stream.getWriter();
+        await w.write(singleObjectStream(s.trackAlias, group, this.priority, payload));
+        await w.close();
+        return 1;
+      })
+    );
+    return sent.length;
+  }
+};
+function trackKey(namespace, name) {
+  return JSON.stringify([namespace, name]);
+}
+var Publisher = class {
+  constructor(openStream, log) {
+    this.openStream = openStream;
+    this.log = log;
+  }
+  openStream;
+  log;
+  tracks = /* @__PURE__ */ new Map();
+  nextAlias = 0;
+  /** Answer SUBSCRIBEs for `track` from now on. */
+  serve(track) {
+    if (this.tracks.size >= MAX_TRACKS && !this.tracks.has(track.key)) throw new Error(`at most ${MAX_TRACKS} tracks published`);
+    track.open = this.openStream;
+    this.tracks.set(track.key, track);
+  }
+  /** A request stream the relay opened: a SUBSCRIBE for one of our tracks, held until it ends. */
+  async accept(stream) {
+    const reader = new StreamReader(stream.readable);
+    const writer = stream.writable.getWriter();
+    const m = await reader.message();
+    if (!m) return;
+    if (m.type !== MSG_SUBSCRIBE) {
+      await writer.write(requestErrorMessage(3, `request type 0x${m.type.toString(16)} is not supported by a player`));
+      await writer.close().catch(() => {
+      });
+      return;
+    }
+    const req = parseSubscribe(m.payload);
+    const track = this.tracks.get(trackKey(req.namespace, req.track));
+    const where = `${req.namespace.join("/")}/${req.track}`;
+    if (!track || track.subscribers.size >= MAX_SUBSCRIBERS) {
+      await writer.write(requestErrorMessage(ERROR_DOES_NOT_EXIST, track ? "too many subscribers" : `${where} is not published here`));
+      await writer.close().catch(() => {
+      });
+      return;
+    }
+    const sub = { requestId: req.requestId, trackAlias: this.nextAlias++ };
+    await writer.write(subscribeOkMessage(sub.trackAlias));
+    track.subscribers.set(sub.requestId, sub);
+    track.onSubscribers?.();
+    this.log(`${where}: the relay subscribed`);
+    try {
+      while (await reader.message()) {
+      }
+    } catch (e) {
+      if (e instanceof ProtocolError) this.log(`${where}: ${e.message}`);
+    } finally {
+      track.subscribers.delete(sub.requestId);
+      track.onSubscribers?.();
+      this.log(`${where}: the subscription ended`);
+    }
+  }
+};
 
 // src/session.ts
 var ANSWER_TIMEOUT_MS = 1e4;
@@ -1269,8 +764,11 @@ var MoqSession = class _MoqSession {
       (info) => `session closed${info && info.reason ? `: ${info.reason}` : ""}`,
       (e) => `session failed: ${errorText(e)}`
     );
+    this.publisher = new Publisher(() => this.transport.createUnidirectionalStream(), log);
     this.dataLoop().catch((e) => this.onProtocolError(e instanceof Error ? e : new Error(String(e))));
     this.controlLoop().catch(() => {
+    });
+    this.requestLoop().catch(() => {
     });
   }
   transport;
@@ -1289,6 +787,8 @@ var MoqSession = class _MoqSession {
   closedAliases = /* @__PURE__ */ new Set();
   closed;
   goingAway = false;
+  /** The tracks this side publishes. */
+  publisher;
   /** Connect to `url` (https://host:port) pinning `fingerprintHex` when given, and do SETUP. */
   static async connect(url, fingerprintHex, log, onProtocolError) {
     const options = { protocols: [ALPN] };
@@ -1441,6 +941,45 @@ var MoqSession = class _MoqSession {
     }
     return req;
   }
+  /**
+   * PUBLISH_NAMESPACE `namespace`: resolves at REQUEST_OK (throws RequestRefused on
+   * REQUEST_ERROR) with a function that withdraws it.
+   */
+  async publishNamespace(namespace) {
+    const requestId = this.allocRequestId();
+    const stream = await this.transport.createBidirectionalStream();
+    const writer = stream.writable.getWriter();
+    await writer.write(publishNamespaceMessage(requestId, namespace));
+    const reader = new StreamReader(stream.readable);
+    let timer = 0;
+    const timeout = new Promise((resolve) => {
+      timer = self.setTimeout(() => resolve(null), ANSWER_TIMEOUT_MS);
+    });
+    const reply = await Promise.race([reader.message(), timeout]).finally(() => self.clearTimeout(timer));
+    const what = `PUBLISH_NAMESPACE ${namespace.join("/")}`;
+    if (!reply || reply.type !== MSG_REQUEST_OK) {
+      writer.close().catch(() => {
+      });
+      reader.cancel();
+      if (!reply) throw new RequestRefused(`${what}: no answer from the relay`);
+      if (reply.type === MSG_REQUEST_ERROR) throw new RequestRefused(`${what} refused: ${requestErrorText(reply.payload)}`);
+      throw new ProtocolError(`expected REQUEST_OK for ${what}, got type 0x${reply.type.toString(16)}`);
+    }
+    return () => {
+      writer.close().catch(() => {
+      });
+      reader.cancel();
+    };
+  }
+  /** Request streams the relay opens: SUBSCRIBEs for what this side publishes. */
+  async requestLoop() {
+    const incoming = this.transport.incomingBidirectionalStreams.getReader();
+    for (; ; ) {
+      const { value, done } = await incoming.read();
+      if (done || !value) return;
+      this.publisher.accept(value).catch((e) => this.log(`a request from the relay failed: ${errorText(e)}`));
+    }
+  }
   forget(sub) {
     if (this.byAlias.get(sub.trackAlias) === sub) {
       this.byAlias.delete(sub.trackAlias);
@@ -1545,10 +1084,838 @@ var MoqSession = class _MoqSession {
   }
 };
 
+// src/chat.ts
+var EVENTS_TRACK = "events";
+var VIEWERS = "viewers";
+var EVENTS_PRIORITY = 0;
+var MAX_RECORDS = 200;
+var MAX_BODY_BYTES = 1e3;
+function validViewer(id) {
+  return /^[A-Za-z0-9_.-]{1,32}$/.test(id);
+}
+var Chat = class {
+  constructor(session, broadcast, viewer, onChange, log) {
+    this.session = session;
+    this.broadcast = broadcast;
+    this.onChange = onChange;
+    this.log = log;
+    this.stats = { state: "connecting", viewer, records: [], sent: 0, reason: null };
+  }
+  session;
+  broadcast;
+  onChange;
+  log;
+  stats;
+  sub = null;
+  own = null;
+  withdraw = null;
+  seen = /* @__PURE__ */ new Set();
+  groupBase = Date.now();
+  /** Read the ordered track, then announce this viewer's own. */
+  async start() {
+    try {
+      this.sub = await this.session.subscribe(this.broadcast, EVENTS_TRACK, {
+        onObject: (o) => this.record(o),
+        onEnd: (reason) => this.off(`the events track ended: ${reason}`),
+        joiningFetch: true,
+        priority: EVENTS_PRIORITY
+      });
+    } catch (e) {
+      this.off(e instanceof RequestRefused ? `no events on this broadcast (${e.message})` : errorText(e));
+      return;
+    }
+    const ns = [...this.broadcast, VIEWERS, this.stats.viewer];
+    const own = new LocalTrack(ns, EVENTS_TRACK, EVENTS_PRIORITY);
+    own.onSubscribers = () => this.set(own.subscribers.size > 0 ? "ready" : "connecting", null);
+    this.session.publisher.serve(own);
+    this.own = own;
+    try {
+      this.withdraw = await this.session.publishNamespace(ns);
+      this.log(`chat: publishing as ${ns.join("/")}; waiting for the origin to listen`);
+    } catch (e) {
+      this.set("read-only", `cannot publish: ${errorText(e)}`);
+    }
+  }
+  /** Send a chat message; resolves once it is on its way to the origin. */
+  async send(body, kind = "chat") {
+    const own = this.own;
+    if (!own || this.stats.state !== "ready") throw new Error(`chat is ${this.stats.state}${this.stats.reason ? `: ${this.stats.reason}` : ""}`);
+    const text = body.trim();
+    const payload = new TextEncoder().encode(JSON.stringify({ kind, body: text, sentAt: Date.now() }));
+    if (text.length === 0) throw new Error("nothing to send");
+    if (payload.length > MAX_BODY_BYTES) throw new Error(`the message is ${payload.length} bytes; at most ${MAX_BODY_BYTES}`);
+    const group = this.groupBase + this.stats.sent;
+    this.stats.sent += 1;
+    await own.send(group, payload);
+    this.onChange();
+  }
+  close() {
+    this.sub?.close();
+    this.withdraw?.();
+  }
+  record(o) {
+    let r;
+    try {
+      r = JSON.parse(new TextDecoder().decode(o.payload));
+    } catch {
+      this.log(`events: object ${o.group}/${o.object} is not JSON`);
+      return;
+    }
+    if (typeof r.seq !== "number" || this.seen.has(r.seq)) return;
+    this.seen.add(r.seq);
+    const receivedAt = Date.now();
+    const rec = {
+      seq: r.seq,
+      viewer: String(r.viewer),
+      kind: String(r.kind),
+      body: String(r.body),
+      sentAt: typeof r.sentAt === "number" ? r.sentAt : null,
+      sequencedAt: Number(r.sequencedAt),
+      receivedAt,
+      latencyMs: typeof r.sentAt === "number" ? receivedAt - r.sentAt : null
+    };
+    const list = this.stats.records;
+    let i = list.length;
+    while (i > 0 && list[i - 1].seq > rec.seq) i--;
+    list.splice(i, 0, rec);
+    while (list.length > MAX_RECORDS) this.seen.delete(list.shift().seq);
+    this.onChange();
+  }
+  off(reason) {
+    this.set("off", reason);
+  }
+  set(state, reason) {
+    if (this.stats.state === "off") return;
+    this.stats.state = state;
+    this.stats.reason = reason;
+    if (reason) this.log(`chat: ${reason}`);
+    this.onChange();
+  }
+};
+
+// src/abr.ts
+var DEFAULT_ABR = {
+  lateMs: 250,
+  lateForMs: 600,
+  slope: 0.15,
+  slopeWindowMs: 800,
+  slopeExcessMs: 100,
+  stallMs: 800,
+  bufferLateMs: 250,
+  bufferLateForMs: 500,
+  baselineMs: 1e4,
+  windowMs: 2e3,
+  graceMs: 2e3,
+  stableMs: 4e3,
+  probeEveryMs: 3e3,
+  maxProbeEveryMs: 8e3,
+  probeSettleMs: 1e3,
+  probeTimeoutMs: 1e3,
+  probeFreshMs: 1e3,
+  downSafety: 1.2,
+  upSafety: 1.5,
+  minProbeBytes: 12e3,
+  maxProbeBytes: 32e3,
+  probeMs: 300,
+  drainSlope: -0.05
+};
+var Abr = class {
+  constructor(params = DEFAULT_ABR) {
+    this.params = params;
+    this.probeEvery = params.probeEveryMs;
+  }
+  params;
+  video = [];
+  bytes = [];
+  lastVideoAt = null;
+  lastSwitchAt = -Infinity;
+  lastBehindAt = -Infinity;
+  bufferLateSince = null;
+  probeRunning = false;
+  lastProbeEnd = -Infinity;
+  probeEvery;
+  stats = {
+    throughputBps: 0,
+    lagExcessMs: 0,
+    slope: 0,
+    bufferMs: null,
+    behind: false,
+    probe: null,
+    probes: 0,
+    decisions: []
+  };
+  /** A live (not fetched) video object arrived at `now` (ms) with media time `mediaMs`. */
+  onVideo(now, mediaMs) {
+    this.video.push({ t: now, offset: now - mediaMs });
+    if (this.lastVideoAt === null || now > this.lastVideoAt) this.lastVideoAt = now;
+    this.trim(now);
+  }
+  /** A live object (video or audio) of `bytes` arrived at `now`. */
+  onBytes(now, bytes, audio = false) {
+    this.bytes.push({ t: now, bytes, audio });
+  }
+  trim(now) {
+    while (this.video.length > 0 && this.video[0].t < now - this.params.baselineMs) this.video.shift();
+    while (this.bytes.length > 0 && this.bytes[0].t < now - this.params.windowMs) this.bytes.shift();
+  }
+  /** Bits per second received over the last window (only the audio's with `audioOnly`). */
+  throughput(now, audioOnly = false) {
+    this.trim(now);
+    let sum = 0;
+    for (const b of this.bytes) if (!audioOnly || b.audio) sum += b.bytes;
+    return sum * 8 / (this.params.windowMs / 1e3);
+  }
+  /** A switch was made (or the playback started): judge the new rendition after a grace period. */
+  switched(now) {
+    this.lastSwitchAt = now;
+    this.bufferLateSince = null;
+  }
+  probeStarted() {
+    this.probeRunning = true;
+    this.stats.probes += 1;
+  }
+  /** A probe ended at `now`: `spareBps` is what it got, null when it failed. */
+  probeDone(now, result) {
+    this.probeRunning = false;
+    this.lastProbeEnd = now;
+    this.stats.probe = result ? { ...result, at: now } : null;
+  }
+  /**
+   * The lag excess now, whether the last `lateForMs` were all late, and whether the offset is
+   * growing (least-squares slope over `slopeWindowMs`).
+   */
+  lag(now) {
+    if (this.video.length === 0) return { excess: 0, late: false, falling: false, slope: 0 };
+    let best = Infinity;
+    for (const a of this.video) best = Math.min(best, a.offset);
+    const newest = this.video[this.video.length - 1];
+    let recentMin = Infinity;
+    let recent = 0;
+    for (let i = this.video.length - 1; i >= 0 && this.video[i].t >= now - this.params.lateForMs; i--) {
+      recentMin = Math.min(recentMin, this.video[i].offset - best);
+      recent += 1;
+    }
+    const covered = this.video[0].t <= now - this.params.lateForMs;
+    const slope = this.slope(now);
+    const excess = newest.offset - best;
+    return {
+      excess,
+      late: covered && recent >= 3 && recentMin > this.params.lateMs && slope > this.params.drainSlope,
+      falling: slope > this.params.slope && excess > this.params.slopeExcessMs,
+      slope
+    };
+  }
+  /** Least-squares slope of the offset over the last `slopeWindowMs` (0 without enough points). */
+  slope(now) {
+    const from = now - this.params.slopeWindowMs;
+    const pts = this.video.filter((a) => a.t >= from);
+    if (pts.length < 8 || pts[pts.length - 1].t - pts[0].t < this.params.slopeWindowMs / 2) return 0;
+    const mt = pts.reduce((n, a) => n + a.t, 0) / pts.length;
+    const mo = pts.reduce((n, a) => n + a.offset, 0) / pts.length;
+    let num2 = 0;
+    let den = 0;
+    for (const a of pts) {
+      num2 += (a.t - mt) * (a.offset - mo);
+      den += (a.t - mt) ** 2;
+    }
+    return den > 0 ? num2 / den : 0;
+  }
+  /**
+   * What to do now. `renditions` largest first; `current` the rendition playing (or being
+   * switched to); `busy` while a switch is in progress; `bufferMs` received video ahead of the
+   * playback clock (null when unknown); `audioBps` what the audio needs when it has not been
+   * measured yet.
+   */
+  decide(now, renditions, current, busy, bufferMs, audioBps) {
+    const p = this.params;
+    const lag = this.lag(now);
+    const throughput = this.throughput(now);
+    const audio = this.throughput(now, true);
+    if (audio > 0) audioBps = audio;
+    const s = this.stats;
+    s.throughputBps = throughput;
+    s.lagExcessMs = lag.excess;
+    s.bufferMs = bufferMs;
+    if (bufferMs !== null && bufferMs < -p.bufferLateMs) this.bufferLateSince ??= now;
+    else this.bufferLateSince = null;
+    const idx = renditions.findIndex((r) => r.name === current);
+    if (busy || idx < 0) return { kind: "none" };
+    if (now - this.lastSwitchAt < p.graceMs) {
+      s.behind = false;
+      return { kind: "none" };
+    }
+    const stalled = this.lastVideoAt !== null && now - this.lastVideoAt > p.stallMs;
+    const bufferLate = this.bufferLateSince !== null && now - this.bufferLateSince >= p.bufferLateForMs && lag.slope > p.drainSlope;
+    s.slope = lag.slope;
+    s.behind = lag.late || lag.falling || stalled || bufferLate;
+    if (s.behind) {
+      if (this.probeRunning) return { kind: "cancel-probe", reason: "late while probing" };
+      if (now - this.lastProbeEnd < p.probeSettleMs) return { kind: "none" };
+      this.lastBehindAt = now;
+      if (idx === renditions.length - 1) return { kind: "none" };
+      const lower = renditions.slice(idx + 1);
+      const fit = lower.find((r) => (r.bitrate + audioBps) * p.downSafety <= throughput) ?? lower[lower.length - 1];
+      const why = lag.late ? `${current} arrives ${lag.excess.toFixed(0)} ms late` : lag.falling ? `${current} falls behind (${lag.excess.toFixed(0)} ms late, +${(lag.slope * 1e3).toFixed(0)} ms/s)` : stalled ? `no ${current} for ${(now - (this.lastVideoAt ?? now)).toFixed(0)} ms` : `${current} is ${(-(bufferMs ?? 0)).toFixed(0)} ms behind playback`;
+      this.probeEvery = p.probeEveryMs;
+      return this.decision(now, fit.name, `${why}; received ${(throughput / 1e3).toFixed(0)} kbit/s`);
+    }
+    if (idx === 0) return { kind: "none" };
+    if (now - Math.max(this.lastSwitchAt, this.lastBehindAt) < p.stableMs) return { kind: "none" };
+    const need = (r) => (r.bitrate + audioBps) * p.upSafety;
+    const next = renditions[idx - 1];
+    const probe = s.probe;
+    if (probe && now - probe.at < p.probeFreshMs) {
+      const capacity = throughput + (probe.complete ? probe.spareBps : 0);
+      s.probe = { ...probe, at: -Infinity };
+      const up = renditions.slice(0, idx).find((r) => capacity >= need(r));
+      if (up) {
+        this.probeEvery = p.probeEveryMs;
+        return this.decision(
+          now,
+          up.name,
+          `capacity ${(capacity / 1e3).toFixed(0)} kbit/s (probe ${(probe.spareBps / 1e3).toFixed(0)} spare) ≥ ${(need(up) / 1e3).toFixed(0)}`
+        );
+      }
+      this.probeEvery = Math.min(this.probeEvery * 2, p.maxProbeEveryMs);
+    }
+    if (!this.probeRunning && now - this.lastProbeEnd >= this.probeEvery) {
+      return {
+        kind: "probe",
+        bytes: Math.min(p.maxProbeBytes, Math.max(p.minProbeBytes, Math.ceil(need(next) / 8 * p.probeMs / 1e3))),
+        reason: `stable on ${current} for ${((now - Math.max(this.lastSwitchAt, this.lastBehindAt)) / 1e3).toFixed(1)} s`
+      };
+    }
+    return { kind: "none" };
+  }
+  decision(now, to, reason) {
+    this.stats.decisions.push({ at: now, to, reason });
+    if (this.stats.decisions.length > 20) this.stats.decisions.shift();
+    return { kind: "switch", to, reason };
+  }
+};
+function probeRate(r, startedAt, now) {
+  if (r.firstChunkAt === null) return 0;
+  if (!r.complete) return r.bytes * 8 / Math.max((now - startedAt) / 1e3, 2e-3);
+  const span = (r.lastChunkAt ?? r.firstChunkAt) - r.firstChunkAt;
+  if (span <= 0) return r.bytes * 8 / 2e-3;
+  return Math.max(r.bytes - r.firstChunkBytes, 0) * 8 / Math.max(span / 1e3, 2e-3);
+}
+
+// src/assembler.ts
+var MAX_PENDING = 1024;
+var GroupAssembler = class {
+  /**
+   * `emit(o, groupStart)` receives objects with a payload, in play order; `onGroup(g)` hears
+   * when group `g` starts being played (older groups are then of no use).
+   */
+  constructor(emit, onGroup = () => {
+  }) {
+    this.emit = emit;
+    this.onGroup = onGroup;
+  }
+  emit;
+  onGroup;
+  /** The group being played, or null before the first group start. */
+  group = null;
+  next = 0;
+  pending = /* @__PURE__ */ new Map();
+  pendingCount = 0;
+  /** Objects dropped: older than the group being played, or duplicates. */
+  dropped = 0;
+  push(o) {
+    if (this.group !== null && o.group < this.group) {
+      this.dropped += 1;
+      return;
+    }
+    if (this.group === null || o.group > this.group) {
+      if (o.object === 0) {
+        this.startGroup(o.group);
+        this.accept(o);
+        this.drain();
+      } else {
+        this.hold(o);
+      }
+      return;
+    }
+    if (o.object < this.next) {
+      this.dropped += 1;
+      return;
+    }
+    if (o.object === this.next) {
+      this.accept(o);
+      this.drain();
+    } else {
+      this.hold(o);
+    }
+  }
+  startGroup(g) {
+    this.group = g;
+    this.next = 0;
+    this.onGroup(g);
+    for (const [pg, objects] of this.pending) {
+      if (pg < g) {
+        this.pendingCount -= objects.size;
+        this.dropped += objects.size;
+        this.pending.delete(pg);
+      }
+    }
+  }
+  accept(o) {
+    this.next = o.object + 1;
+    if (o.status === 0 && o.payload.length > 0) this.emit(o, o.object === 0);
+  }
+  drain() {
+    const objects = this.group === null ? void 0 : this.pending.get(this.group);
+    if (!objects) return;
+    for (; ; ) {
+      const o = objects.get(this.next);
+      if (!o) break;
+      objects.delete(this.next);
+      this.pendingCount -= 1;
+      this.accept(o);
+    }
+    if (objects.size === 0 && this.group !== null) this.pending.delete(this.group);
+  }
+  hold(o) {
+    let objects = this.pending.get(o.group);
+    if (!objects) {
+      objects = /* @__PURE__ */ new Map();
+      this.pending.set(o.group, objects);
+    }
+    if (objects.has(o.object)) {
+      this.dropped += 1;
+      return;
+    }
+    objects.set(o.object, o);
+    this.pendingCount += 1;
+    while (this.pendingCount > MAX_PENDING) {
+      const oldest = Math.min(...this.pending.keys());
+      const list = this.pending.get(oldest);
+      if (!list) break;
+      this.pendingCount -= list.size;
+      this.dropped += list.size;
+      this.pending.delete(oldest);
+    }
+  }
+};
+
+// src/live-edge.ts
+var DEFAULT_LIVE_EDGE = {
+  startMs: 120,
+  minMs: 50,
+  maxMs: 3e3,
+  raiseMarginMs: 40,
+  keepMs: 30,
+  windowMs: 4e3,
+  firstWindowMs: 1e3,
+  minStepMs: 20,
+  graceMs: 500,
+  memoryMs: 3e4
+};
+var US_PER_MS = 1e3;
+var LiveEdge = class {
+  /** `fixedMs`: a target the page asked for (null: adaptive). */
+  constructor(fixedMs, config = DEFAULT_LIVE_EDGE) {
+    this.fixedMs = fixedMs;
+    this.config = config;
+    this.targetUs = (fixedMs ?? config.startMs) * US_PER_MS;
+  }
+  fixedMs;
+  config;
+  /** The current playout target (µs). */
+  targetUs;
+  /** Raises (stalls) and lowerings so far. */
+  raises = 0;
+  lowerings = 0;
+  graceUntil = -Infinity;
+  windowStart = null;
+  windowMin = Infinity;
+  firstWindow = true;
+  /** The last raise: when, and the target it set. */
+  raised = null;
+  get adaptive() {
+    return this.fixedMs === null;
+  }
+  /** Playback (re)started at `wallMs` (join, back to live, a switch, a catch-up). */
+  restart(wallMs) {
+    this.graceUntil = wallMs + this.config.graceMs;
+    this.windowStart = null;
+    this.windowMin = Infinity;
+    this.firstWindow = true;
+  }
+  /**
+   * Live media for `mediaUs` is ready to play while the clock reads `clockUs`. Returns how far
+   * to move the clock (µs): negative plays later (the target was raised), positive jumps ahead
+   * (it was lowered), 0 leaves it.
+   */
+  arrived(mediaUs, clockUs, wallMs) {
+    if (!this.adaptive || wallMs < this.graceUntil) return 0;
+    const c = this.config;
+    const room = mediaUs - clockUs;
+    if (room < 0) {
+      const before = this.targetUs;
+      this.targetUs = Math.min(c.maxMs * US_PER_MS, before - room + c.raiseMarginMs * US_PER_MS);
+      this.windowStart = wallMs;
+      this.windowMin = Infinity;
+      this.firstWindow = false;
+      this.raised = { at: wallMs, targetUs: this.targetUs };
+      if (this.targetUs === before) return 0;
+      this.raises += 1;
+      return before - this.targetUs;
+    }
+    if (this.windowStart === null) this.windowStart = wallMs;
+    this.windowMin = Math.min(this.windowMin, room);
+    if (wallMs - this.windowStart < (this.firstWindow ? c.firstWindowMs : c.windowMs)) return 0;
+    this.firstWindow = false;
+    let floor = Math.max(c.keepMs, c.minMs) * US_PER_MS;
+    if (this.raised && wallMs - this.raised.at < c.memoryMs) floor = Math.max(floor, this.raised.targetUs);
+    const step = this.windowMin - floor;
+    this.windowStart = wallMs;
+    this.windowMin = Infinity;
+    if (step < c.minStepMs * US_PER_MS) return 0;
+    this.targetUs = floor;
+    this.lowerings += 1;
+    return step;
+  }
+};
+
+// src/mp4.ts
+var Mp4Error = class extends Error {
+};
+function view(b) {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength);
+}
+function fourcc(b, at) {
+  return String.fromCharCode(b[at], b[at + 1], b[at + 2], b[at + 3]);
+}
+function boxes(b) {
+  const out = [];
+  const v = view(b);
+  let at = 0;
+  while (at + 8 <= b.length) {
+    let size = v.getUint32(at);
+    const type = fourcc(b, at + 4);
+    let header = 8;
+    if (size === 1) {
+      if (at + 16 > b.length) throw new Mp4Error(`truncated ${type} box`);
+      size = Number(v.getBigUint64(at + 8));
+      header = 16;
+    } else if (size === 0) {
+      size = b.length - at;
+    }
+    if (size < header || at + size > b.length) throw new Mp4Error(`truncated ${type} box (${size} bytes)`);
+    out.push({ type, body: b.subarray(at + header, at + size), start: at });
+    at += size;
+  }
+  return out;
+}
+function child(b, type) {
+  for (const x of boxes(b)) if (x.type === type) return x.body;
+  return null;
+}
+function children(b, type) {
+  return boxes(b).filter((x) => x.type === type).map((x) => x.body);
+}
+function path(b, ...types) {
+  let cur = b;
+  for (const t of types) {
+    if (!cur) return null;
+    cur = child(cur, t);
+  }
+  return cur;
+}
+function hex2(n) {
+  return n.toString(16).padStart(2, "0");
+}
+function parseInit(bytes) {
+  const moov = child(bytes, "moov");
+  if (!moov) throw new Mp4Error("init segment has no moov box");
+  const trex = /* @__PURE__ */ new Map();
+  const mvex = child(moov, "mvex");
+  if (mvex) {
+    for (const t of children(mvex, "trex")) {
+      const v = view(t);
+      trex.set(v.getUint32(4), { duration: v.getUint32(12), size: v.getUint32(16), flags: v.getUint32(20) });
+    }
+  }
+  const tracks = /* @__PURE__ */ new Map();
+  for (const trak of children(moov, "trak")) {
+    const tkhd = child(trak, "tkhd");
+    const mdhd = path(trak, "mdia", "mdhd");
+    const hdlr = path(trak, "mdia", "hdlr");
+    const stsd = path(trak, "mdia", "minf", "stbl", "stsd");
+    if (!tkhd || !mdhd || !hdlr || !stsd) throw new Mp4Error("trak without tkhd, mdhd, hdlr or stsd");
+    const id = view(tkhd).getUint32(tkhd[0] === 1 ? 20 : 12);
+    const timescale = view(mdhd).getUint32(mdhd[0] === 1 ? 20 : 12);
+    const handler = fourcc(hdlr, 8);
+    const d = trex.get(id) ?? { duration: 0, size: 0, flags: 0 };
+    const track = {
+      id,
+      kind: handler === "vide" ? "video" : handler === "soun" ? "audio" : "other",
+      handler,
+      timescale,
+      entry: "",
+      codec: "",
+      defaultDuration: d.duration,
+      defaultSize: d.size,
+      defaultFlags: d.flags
+    };
+    const entries = boxes(stsd.subarray(8));
+    if (entries.length > 0) sampleEntry(track, entries[0]);
+    tracks.set(id, track);
+  }
+  return { tracks };
+}
+function sampleEntry(track, entry) {
+  track.entry = entry.type;
+  const b = entry.body;
+  const v = view(b);
+  if (track.kind === "video") {
+    track.width = v.getUint16(24);
+    track.height = v.getUint16(26);
+    const inner = b.subarray(78);
+    switch (entry.type) {
+      case "avc1":
+      case "avc3": {
+        const avcC = child(inner, "avcC");
+        if (avcC) {
+          track.description = avcC.slice();
+          track.codec = `${entry.type}.${hex2(avcC[1])}${hex2(avcC[2])}${hex2(avcC[3])}`;
+        }
+        break;
+      }
+      case "hvc1":
+      case "hev1": {
+        const hvcC = child(inner, "hvcC");
+        if (hvcC) {
+          track.description = hvcC.slice();
+          track.codec = hevcCodec(entry.type, hvcC);
+        }
+        break;
+      }
+      case "av01": {
+        const av1C = child(inner, "av1C");
+        if (av1C) track.codec = av1Codec(av1C);
+        break;
+      }
+      case "vp09": {
+        const vpcC = child(inner, "vpcC");
+        if (vpcC) track.codec = `vp09.${pad2(vpcC[4])}.${pad2(vpcC[5])}.${pad2(vpcC[6] >> 4)}`;
+        break;
+      }
+      default:
+        track.codec = entry.type;
+    }
+  } else if (track.kind === "audio") {
+    track.channels = v.getUint16(16);
+    track.sampleRate = v.getUint32(24) >>> 16;
+    const inner = b.subarray(28);
+    switch (entry.type) {
+      case "mp4a": {
+        const esds = child(inner, "esds");
+        const asc = esds ? audioSpecificConfig(esds.subarray(4)) : null;
+        if (asc && asc.length >= 2) {
+          track.description = asc;
+          let aot = asc[0] >> 3;
+          if (aot === 31) aot = 32 + ((asc[0] & 7) << 3 | asc[1] >> 5);
+          track.codec = `mp4a.40.${aot}`;
+        } else {
+          track.codec = "mp4a.40.2";
+        }
+        break;
+      }
+      case "Opus": {
+        const dOps = child(inner, "dOps");
+        track.codec = "opus";
+        if (dOps) track.description = opusHead(dOps);
+        break;
+      }
+      default:
+        track.codec = entry.type;
+    }
+  }
+}
+function pad2(n) {
+  return n.toString().padStart(2, "0");
+}
+function hevcCodec(entry, c) {
+  const space = c[1] >> 6;
+  const tier = c[1] >> 5 & 1;
+  const profile = c[1] & 31;
+  const compat = (c[2] << 24 | c[3] << 16 | c[4] << 8 | c[5]) >>> 0;
+  let rev = 0;
+  for (let i = 0; i < 32; i++) if (compat & 1 << i) rev |= 1 << 31 - i;
+  rev >>>= 0;
+  const level = c[12];
+  const constraints = [c[6], c[7], c[8], c[9], c[10], c[11]];
+  while (constraints.length > 0 && constraints[constraints.length - 1] === 0) constraints.pop();
+  const prefix = ["", "A", "B", "C"][space];
+  let s = `${entry}.${prefix}${profile}.${rev.toString(16)}.${tier ? "H" : "L"}${level}`;
+  for (const b of constraints) s += `.${b.toString(16).toUpperCase()}`;
+  return s;
+}
+function av1Codec(c) {
+  const profile = c[1] >> 5;
+  const level = c[1] & 31;
+  const tier = c[2] >> 7;
+  const highBitdepth = c[2] >> 6 & 1;
+  const twelveBit = c[2] >> 5 & 1;
+  const depth = highBitdepth ? twelveBit ? 12 : 10 : 8;
+  return `av01.${profile}.${pad2(level)}${tier ? "H" : "M"}.${pad2(depth)}`;
+}
+function audioSpecificConfig(b) {
+  let at = 0;
+  const readLen = () => {
+    let len = 0;
+    for (let i = 0; i < 4 && at < b.length; i++) {
+      const x = b[at++];
+      len = len << 7 | x & 127;
+      if (!(x & 128)) break;
+    }
+    return len;
+  };
+  while (at < b.length) {
+    const tag = b[at++];
+    const len = readLen();
+    if (tag === 3) {
+      const flags = b[at + 2];
+      at += 3;
+      if (flags & 128) at += 2;
+      if (flags & 64) at += 1 + b[at];
+      if (flags & 32) at += 2;
+    } else if (tag === 4) {
+      at += 13;
+    } else if (tag === 5) {
+      return b.slice(at, at + len);
+    } else {
+      at += len;
+    }
+  }
+  return null;
+}
+function opusHead(d) {
+  const v = view(d);
+  const out = new Uint8Array(19 + Math.max(0, d.length - 11));
+  const o = new DataView(out.buffer);
+  out.set([79, 112, 117, 115, 72, 101, 97, 100]);
+  out[8] = 1;
+  out[9] = d[1];
+  o.setUint16(10, v.getUint16(2), true);
+  o.setUint32(12, v.getUint32(4), true);
+  o.setInt16(16, v.getInt16(8), true);
+  out[18] = d[10];
+  if (d.length > 11) out.set(d.subarray(11), 19);
+  return out;
+}
+var NTP_UNIX_OFFSET_S = 2208988800;
+function ntpToUnixMs(secs, frac) {
+  return (secs - NTP_UNIX_OFFSET_S) * 1e3 + frac * 1e3 / 2 ** 32;
+}
+function parseChunk(bytes, init) {
+  const top = boxes(bytes);
+  const samples = [];
+  let publishedMs = null;
+  for (let i = 0; i < top.length; i++) {
+    const box = top[i];
+    if (box.type === "prft") {
+      const v = view(box.body);
+      publishedMs = ntpToUnixMs(v.getUint32(8), v.getUint32(12));
+    } else if (box.type === "moof") {
+      const moofStart = box.start;
+      for (const traf of children(box.body, "traf")) {
+        samples.push(...trafSamples(traf, bytes, moofStart, init));
+      }
+    }
+  }
+  return { samples, publishedMs };
+}
+function trafSamples(traf, whole, moofStart, init) {
+  const tfhd = child(traf, "tfhd");
+  if (!tfhd) throw new Mp4Error("traf without tfhd");
+  const hv = view(tfhd);
+  const hflags = hv.getUint32(0) & 16777215;
+  const trackId = hv.getUint32(4);
+  const t = init?.tracks.get(trackId);
+  let at = 8;
+  let base = moofStart;
+  if (hflags & 1) {
+    base = Number(hv.getBigUint64(at));
+    at += 8;
+  }
+  if (hflags & 2) at += 4;
+  let defDuration = t?.defaultDuration ?? 0;
+  let defSize = t?.defaultSize ?? 0;
+  let defFlags = t?.defaultFlags ?? 0;
+  if (hflags & 8) {
+    defDuration = hv.getUint32(at);
+    at += 4;
+  }
+  if (hflags & 16) {
+    defSize = hv.getUint32(at);
+    at += 4;
+  }
+  if (hflags & 32) defFlags = hv.getUint32(at);
+  let dts = 0;
+  const tfdt = child(traf, "tfdt");
+  if (tfdt) {
+    const v = view(tfdt);
+    dts = tfdt[0] === 1 ? Number(v.getBigUint64(4)) : v.getUint32(4);
+  }
+  const out = [];
+  for (const trun of children(traf, "trun")) {
+    const v = view(trun);
+    const version = trun[0];
+    const flags = v.getUint32(0) & 16777215;
+    const count = v.getUint32(4);
+    let p = 8;
+    let offset = 0;
+    if (flags & 1) {
+      offset = v.getInt32(p);
+      p += 4;
+    }
+    let firstFlags = null;
+    if (flags & 4) {
+      firstFlags = v.getUint32(p);
+      p += 4;
+    }
+    let dataAt = base + offset;
+    for (let i = 0; i < count; i++) {
+      let duration = defDuration;
+      let size = defSize;
+      let sflags = i === 0 && firstFlags !== null ? firstFlags : defFlags;
+      let cto = 0;
+      if (flags & 256) {
+        duration = v.getUint32(p);
+        p += 4;
+      }
+      if (flags & 512) {
+        size = v.getUint32(p);
+        p += 4;
+      }
+      if (flags & 1024) {
+        sflags = v.getUint32(p);
+        p += 4;
+      }
+      if (flags & 2048) {
+        cto = version === 0 ? v.getUint32(p) : v.getInt32(p);
+        p += 4;
+      }
+      if (dataAt < 0 || dataAt + size > whole.length) {
+        throw new Mp4Error(`sample ${i} of track ${trackId} lies outside the object (${size} bytes at ${dataAt})`);
+      }
+      const sync = (sflags >> 16 & 1) === 0;
+      out.push({ trackId, dts, pts: dts + cto, duration, sync, data: whole.subarray(dataAt, dataAt + size) });
+      dataAt += size;
+      dts += duration;
+    }
+  }
+  return out;
+}
+
 // src/player.ts
 var US = 1e6;
-var DEFAULT_LATENCY_MS = 500;
 var MAX_EXTRA_BUFFER_US = 3e5;
+var MAX_EXTRA_BUFFER_ADAPTIVE_US = 15e4;
 var LATENCY_SAMPLES = 300;
 var CATALOG_RETRY_MS = 2e3;
 var AUDIO_CLOCK_STALL_MS = 500;
@@ -1919,6 +2286,7 @@ var AudioPipeline = class extends Pipeline {
     try {
       if (this.closed || !this.player.audible(this)) return;
       this.player.mediaStarted(d.timestamp);
+      if (this.player.isLiveAudio(this)) this.player.liveArrival(d.timestamp);
       const ctx = this.player.audioContext();
       const when = this.player.clock.audioTimeFor(d.timestamp);
       if (!ctx || when === null) return;
@@ -1989,6 +2357,9 @@ var Player = class {
   constructor(options) {
     this.options = options;
     this.namespace = options.namespace;
+    this.edge = new LiveEdge(options.latencyMs ?? null);
+    this.stats.targetMs = this.edge.targetUs / 1e3;
+    this.stats.targetAdaptive = this.edge.adaptive;
     const ctx = options.canvas.getContext("2d");
     if (!ctx) throw new Error("no 2D canvas context");
     this.ctx2d = ctx;
@@ -2024,6 +2395,10 @@ var Player = class {
     seeks: 0,
     dvrGroupsFetched: 0,
     catchUps: 0,
+    targetMs: 0,
+    targetAdaptive: true,
+    targetRaises: 0,
+    targetLowerings: 0,
     audioState: "none",
     audioChunksDecoded: 0,
     audioSamplesScheduled: 0,
@@ -2069,6 +2444,8 @@ var Player = class {
   drawGaps = [];
   /** Decoded frames passed over (late) since the last frame drawn. */
   skippedSinceDraw = 0;
+  /** The playout target. */
+  edge;
   session() {
     if (!this.moq) throw new Error("not connected");
     return this.moq;
@@ -2108,6 +2485,7 @@ var Player = class {
       }
     });
     this.stats.timing.connected = performance.now();
+    this.options.onSession?.(this.moq);
     this.setState("catalog");
     this.catalog = await this.loadCatalog();
     this.stats.timing.catalog = performance.now();
@@ -2243,6 +2621,7 @@ var Player = class {
     this.lastDraw = null;
     this.stats.playback = "live";
     if (Number.isFinite(newest)) this.clock.set(newest - this.targetUs());
+    this.edge.restart(performance.now());
     this.note("live");
   }
   dropQueue() {
@@ -2611,11 +2990,29 @@ var Player = class {
   // Video output.
   /** Target playout delay (µs). */
   targetUs() {
-    return (this.options.latencyMs ?? DEFAULT_LATENCY_MS) * 1e3;
+    return this.edge.targetUs;
+  }
+  /**
+   * Live media for `timestamp` is decoded and ready to play: the adaptive target judges how
+   * much room it had, and the clock moves when the target does.
+   */
+  liveArrival(timestamp) {
+    if (this.stats.playback !== "live" || !this.clock.started || this.nextVideo) return;
+    const shift = this.edge.arrived(timestamp, this.clock.now(), performance.now());
+    if (shift === 0) return;
+    this.clock.set(this.clock.now() + shift);
+    this.audio?.flush();
+    this.stats.targetMs = Math.round(this.edge.targetUs / 1e3);
+    this.stats.targetRaises = this.edge.raises;
+    this.stats.targetLowerings = this.edge.lowerings;
+    this.note(
+      shift < 0 ? `media came ${(-shift / 1e3).toFixed(0)} ms too late: playing ${this.stats.targetMs} ms behind live` : `steady: playing ${this.stats.targetMs} ms behind live (${(shift / 1e3).toFixed(0)} ms closer)`
+    );
   }
   /** First decoded media starts the clock, the target delay behind it. */
   mediaStarted(timestamp) {
     if (!this.clock.started) {
+      this.edge.restart(performance.now());
       this.clock.set(timestamp - this.targetUs());
       this.note(
         `playback starts at media time ${(timestamp / US).toFixed(3)} s, ${(this.targetUs() / 1e3).toFixed(0)} ms behind`
@@ -2646,6 +3043,7 @@ var Player = class {
       this.note(`playing ${((dvr.liveAt - dvr.target) / US).toFixed(1)} s behind live`);
     }
     this.mediaStarted(frame.timestamp);
+    if (p === this.video) this.liveArrival(frame.timestamp);
     if (p === this.nextVideo && p.readyMs === null && p.cutover !== null && frame.timestamp >= p.cutover) {
       p.readyMs = (frame.timestamp - this.clock.now()) / 1e3;
     }
@@ -2691,8 +3089,10 @@ var Player = class {
     if (!Number.isFinite(newest)) return;
     const now = this.clock.now();
     const target = this.targetUs();
-    if (newest - now > target + MAX_EXTRA_BUFFER_US) {
+    const extra = this.edge.adaptive ? MAX_EXTRA_BUFFER_ADAPTIVE_US : MAX_EXTRA_BUFFER_US;
+    if (newest - now > target + extra) {
       this.clock.set(newest - target);
+      this.edge.restart(performance.now());
       this.audio?.flush();
       this.stats.catchUps += 1;
       this.note(`caught up to live: skipped ${((newest - target - now) / 1e3).toFixed(0)} ms`);
@@ -2809,6 +3209,9 @@ var Player = class {
     this.stats.switchingTo = null;
     if (this.video?.sub) this.video.sub.dropFrom = null;
   }
+  isLiveAudio(p) {
+    return p === this.audio;
+  }
   isSwitchTarget(p) {
     return p === this.nextVideo;
   }
@@ -2919,7 +3322,8 @@ async function loadConfig() {
     fingerprint,
     rendition: params.get("rendition"),
     audio: params.get("audio"),
-    latencyMs: params.has("latency") ? Number(params.get("latency")) : null
+    latencyMs: params.has("latency") ? Number(params.get("latency")) : null,
+    viewer: params.get("viewer") ?? `web-${Math.random().toString(16).slice(2, 8)}`
   };
 }
 async function main() {
@@ -2942,7 +3346,7 @@ async function main() {
     $("shown").textContent = s.rendition ? `${s.rendition}${s.width ? ` · ${s.width}x${s.height}` : ""}${s.videoCodec ? ` · ${s.videoCodec}` : ""}${s.switchingTo ? ` → switching to ${s.switchingTo}` : ""}` : "-";
     $("frames").textContent = `${s.framesDrawn} drawn, ${s.framesDecoded} decoded, ${s.framesSkipped} skipped`;
     const latest = s.latencyMs[s.latencyMs.length - 1];
-    $("latency").textContent = latest !== void 0 ? `${latest.toFixed(0)} ms (median ${median(s.latencyMs).toFixed(0)} ms of ${s.latencyMs.length})` : s.framesDrawn > 0 ? "unknown (the objects carry no prft publish stamp)" : "-";
+    $("latency").textContent = latest !== void 0 ? `${latest.toFixed(0)} ms (median ${median(s.latencyMs).toFixed(0)} ms of ${s.latencyMs.length}) · playing ${s.targetMs} ms behind the newest media (${s.targetAdaptive ? `adaptive, ${s.targetRaises} stalls` : "fixed"})` : s.framesDrawn > 0 ? "unknown (the objects carry no prft publish stamp)" : "-";
     const playing = s.framesDrawn > 0;
     pause.disabled = back.disabled = !playing;
     pause.textContent = s.playback === "paused" ? "play" : "pause";
@@ -2983,7 +3387,43 @@ async function main() {
       render();
     }, 100);
   };
-  player = new Player({ ...config, canvas, onChange: changed });
+  if (!validViewer(config.viewer)) throw new Error(`?viewer=${config.viewer}: use 1 to 32 of A-Z a-z 0-9 _ - .`);
+  let chat = null;
+  const chatInput = $("chat-input");
+  const chatForm = $("chat-form");
+  const renderChat = () => {
+    if (!chat) return;
+    const c = chat.stats;
+    $("chat-state").textContent = `${c.viewer} · ${c.state}${c.reason ? ` · ${c.reason}` : ""}`;
+    chatForm.querySelector("button").disabled = c.state !== "ready";
+    const list = $("chat-events");
+    list.replaceChildren(
+      ...c.records.slice(-50).map((r) => {
+        const li = document.createElement("li");
+        li.textContent = `#${r.seq} ${r.viewer}${r.kind === "chat" ? "" : ` [${r.kind}]`}: ${r.body}`;
+        const small = document.createElement("small");
+        small.textContent = r.latencyMs === null ? "" : ` ${r.latencyMs} ms`;
+        li.append(small);
+        return li;
+      })
+    );
+    list.scrollTop = list.scrollHeight;
+  };
+  const onSession = (session) => {
+    const c = new Chat(session, config.namespace, config.viewer, renderChat, (t) => player?.note(t));
+    chat = c;
+    window.ternChat = Object.assign(c.stats, { send: (text) => c.send(text) });
+    void c.start();
+  };
+  chatForm.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    if (!chat) return;
+    chat.send(chatInput.value).then(
+      () => chatInput.value = "",
+      (e) => $("chat-state").textContent = errorText(e)
+    );
+  });
+  player = new Player({ ...config, canvas, onChange: changed, onSession });
   const p = player;
   window.ternPlayer = Object.assign(p.stats, {
     select: (name) => p.select(name),

@@ -628,3 +628,66 @@ async fn slow_subscriber_skips_and_others_unaffected() {
         "cache holds {cache} bytes, budget {budget}"
     );
 }
+
+/// The relay's SETUP in answer to a client whose SETUP names `implementation`.
+async fn relay_setup_for(url: &str, implementation: &'static str) -> tern_moq::message::Setup {
+    let client = tern_quic::Client::new(tern_quic::ClientConfig {
+        bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        disable_verify: true,
+        system_roots: false,
+        connect_timeout: STEP,
+        ..tern_quic::ClientConfig::default()
+    })
+    .expect("client endpoint");
+    let session = within(STEP, "connect", client.connect(url))
+        .await
+        .expect("connected");
+    let mut control = within(STEP, "open control stream", session.open_uni())
+        .await
+        .expect("control stream");
+    let mut setup = tern_moq::message::Setup::default();
+    setup.set_moqt_implementation(implementation);
+    write(&mut control, setup).await.expect("SETUP written");
+    let mut recv = within(STEP, "the relay's control stream", session.accept_uni())
+        .await
+        .expect("control stream");
+    let mut reader = tern_moq::ControlReader::new(tern_moq::Limits::default());
+    loop {
+        if let Some(m) = reader.pop().expect("a valid message") {
+            match m {
+                Message::Setup(s) => return s,
+                other => panic!("expected SETUP first, got {other:?}"),
+            }
+        }
+        let chunk = within(STEP, "read SETUP", recv.read_chunk(4096))
+            .await
+            .expect("readable")
+            .expect("SETUP before the end of the stream");
+        reader.push(&chunk).expect("within limits");
+    }
+}
+
+/// The hop-list option (0x7E71) goes only to a peer whose SETUP named a `tern/`
+/// implementation: a foreign peer never receives a SETUP option it does not know.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hop_list_option_only_in_answer_to_a_tern_peer() {
+    let (router, settings) = default_settings();
+    let node = start_relay(router, settings);
+    let url = url(&node);
+    let foreign = relay_setup_for(&url, "moq-rs/0.10").await;
+    assert!(
+        foreign
+            .options
+            .get(tern_relay::core::hops::TERN_RELAY)
+            .is_none(),
+        "a foreign peer got the hop-list option: {foreign:?}"
+    );
+    let tern = relay_setup_for(&url, "tern/0.1.0").await;
+    assert!(
+        matches!(
+            tern.options.get(tern_relay::core::hops::TERN_RELAY),
+            Some(tern_moq::coding::KvpValue::Bytes(id)) if !id.is_empty()
+        ),
+        "a tern peer did not get the relay id: {tern:?}"
+    );
+}

@@ -7,6 +7,7 @@ use std::time::Duration;
 use tern::client::{ConnectOptions, Session};
 use tern::clock::{NAMESPACE, TRACK};
 use tern_moq::TrackNamespace;
+use tern_origin::events::{self, Sequencing};
 use tern_origin::publish;
 use tern_origin::source::{Input, SAMPLE_CLIP};
 use tern_relay::config::Config;
@@ -80,6 +81,18 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             tracing::warn!("clock publisher stopped: {e:#}");
         }
     });
+    // The broadcast's events (the player's chat box), served before the broadcast is announced.
+    let sequencing = Sequencing::new(
+        &session,
+        TrackNamespace::from_path(DEMO_NAMESPACE),
+        events::Config::default(),
+        None,
+    );
+    let events = tokio::spawn(async move {
+        if let Err(e) = sequencing.run().await {
+            tracing::warn!("events are off: {e:#}");
+        }
+    });
     let origin = {
         let session = session.clone();
         tokio::spawn(async move {
@@ -114,8 +127,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     );
     println!("certificate sha-256: {}", fingerprint.to_hex());
     println!(
-        "origin: the sample clip (360p, 240p, 144p, AAC, Opus) as {DEMO_NAMESPACE}; \
-         clock: namespace {NAMESPACE}, track {TRACK}"
+        "origin: the sample clip (360p, 240p, 144p, AAC, Opus) as {DEMO_NAMESPACE}, with its \
+         events (the player's chat box; `tern events watch` from a terminal); clock: namespace \
+         {NAMESPACE}, track {TRACK}"
     );
     // The command to copy names this very binary, so it works before `tern` is on PATH.
     let tern = std::env::current_exe()
@@ -141,6 +155,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     eprintln!("tern demo: stopping");
     clock.abort();
     origin.abort();
+    events.abort();
     session.close(0, "demo stopping");
     if let Some(t) = web_task {
         t.abort();

@@ -7,11 +7,13 @@
 // stdout, one line each:
 //   STATUS {json}  every 200 ms: window.ternPlayer without its latency ring, its log cut to
 //                  the last 12 lines (`logTail`), plus `latencyMedianMs` (median of the last 30
-//                  samples), `now` (Date.now()) and `perfNow` (the page's performance.now())
+//                  samples), `now` (Date.now()), `perfNow` (the page's performance.now()) and
+//                  `chat` (window.ternChat: the chat box's state and the events it shows)
 //   REPLY {json}   the answer to a command: {"id": N, "ok": bool, "value": ...}
 //   FINAL {json}   once, at the end: the whole player state, log, console, page errors
 // stdin, one JSON command per line:
 //   {"id": N, "op": "call", "fn": "select", "args": ["video-144p"]}  window.ternPlayer.fn(...args)
+//   {"id": N, "op": "chat", "text": "hi"}  send a chat message from the page's chat box
 //   {"id": N, "op": "canvas"}      distinct colours and mean brightness of the canvas
 //   {"id": N, "op": "screenshot", "path": "/tmp/x.png"}
 //   {"id": N, "op": "finish"}      print FINAL and exit
@@ -74,6 +76,7 @@ async function status() {
     rest.now = Date.now();
     rest.perfNow = performance.now();
     rest.logTail = log.slice(-12);
+    rest.chat = window.ternChat ? JSON.parse(JSON.stringify(window.ternChat)) : null;
     return rest;
   });
 }
@@ -99,6 +102,11 @@ async function command(c) {
         const r = window.ternPlayer[fn](...(args || []));
         return r === undefined ? null : r;
       }, c);
+    case 'chat':
+      return page.evaluate(async (text) => {
+        await window.ternChat.send(text);
+        return null;
+      }, c.text);
     case 'canvas':
       return canvas();
     case 'screenshot':

@@ -10,6 +10,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
+pub mod delay_proxy;
+pub mod page;
+
 /// A child process that is killed (and reaped) when dropped.
 pub struct ChildGuard {
     pub child: Child,
@@ -341,6 +344,8 @@ pub struct NetNs {
     pub ns_if: String,
     /// The namespace's address on the pair.
     pub ns_ip: String,
+    /// The host's address on the pair.
+    pub host_ip: String,
 }
 
 static NETNS_SEQ: AtomicU32 = AtomicU32::new(0);
@@ -361,6 +366,7 @@ impl NetNs {
             host_if: format!("tvh{tag}"),
             ns_if: format!("tvn{tag}"),
             ns_ip,
+            host_ip: host_ip.clone(),
         };
         let ns = n.name.as_str();
         run_checked(&["ip", "netns", "add", ns])?;
@@ -446,6 +452,76 @@ impl NetNs {
             "latency",
             "150ms",
         ])
+    }
+
+    /// Drop `percent` % of the UDP datagrams the namespace sends to `daddr`:`dport`, at random
+    /// (nftables `numgen random`).
+    pub fn lose_udp(&self, percent: u32, daddr: &str, dport: u16) -> Result<(), String> {
+        let ns = self.name.as_str();
+        let nft = |args: &[&str]| {
+            let mut all = vec!["ip", "netns", "exec", ns, "nft"];
+            all.extend_from_slice(args);
+            run_checked(&all)
+        };
+        nft(&["add", "table", "inet", "tern_loss"])?;
+        nft(&[
+            "add",
+            "chain",
+            "inet",
+            "tern_loss",
+            "out",
+            "{ type filter hook output priority 0; }",
+        ])?;
+        let (dport, percent) = (dport.to_string(), percent.to_string());
+        nft(&[
+            "add",
+            "rule",
+            "inet",
+            "tern_loss",
+            "out",
+            "ip",
+            "daddr",
+            daddr,
+            "udp",
+            "dport",
+            &dport,
+            "numgen",
+            "random",
+            "mod",
+            "100",
+            "<",
+            &percent,
+            "counter",
+            "drop",
+        ])
+    }
+
+    /// What the [`NetNs::lose_udp`] rule dropped so far: (packets, bytes). A packet is what the
+    /// kernel's output hook sees: a whole segmentation-offload batch of datagrams counts once.
+    pub fn udp_dropped(&self) -> (u64, u64) {
+        let out = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.name,
+                "nft",
+                "list",
+                "chain",
+                "inet",
+                "tern_loss",
+                "out",
+            ])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        let field = |name: &str| {
+            out.split(name)
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0)
+        };
+        (field("counter packets "), field(" bytes "))
     }
 
     /// Remove the cap.

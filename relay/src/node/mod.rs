@@ -53,6 +53,9 @@ impl Node {
         router: RouterConfig,
         settings: NodeSettings,
     ) -> anyhow::Result<Self> {
+        // Upstream links use the transport settings of the relay's own port (congestion
+        // control, windows, timeouts): the path to a parent is as lossy as any other.
+        let transport = server.transport.clone();
         let server = Server::bind(server)?;
         let addr = server.local_addr()?;
         let fingerprint = server.fingerprint();
@@ -61,6 +64,7 @@ impl Node {
                 tern_quic::Client::new(tern_quic::ClientConfig {
                     disable_verify: settings.upstream_tls.disable_verify,
                     cert_hashes: settings.upstream_tls.cert_hashes.clone(),
+                    transport,
                     ..tern_quic::ClientConfig::default()
                 })
             })

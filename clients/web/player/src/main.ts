@@ -3,11 +3,12 @@
 //
 // Query parameters override the configuration: `?namespace=live/demo&relay=https://host:port`;
 // `?rendition=video-240p` starts on that video track (manual mode), `?audio=audio-opus` plays that
-// audio track, `?latency=300` sets the playout delay target (ms).
+// audio track, `?latency=300` fixes the playout delay target (ms; adaptive by default).
 
 import { describe, videoRenditions } from './catalog';
+import { Chat, ChatStats, validViewer } from './chat';
 import { Player, PlayerStats, UnsupportedCodec } from './player';
-import { errorText } from './session';
+import { MoqSession, errorText } from './session';
 
 declare global {
   interface Window {
@@ -19,6 +20,7 @@ declare global {
       rewind(seconds: number): void;
       live(): void;
     };
+    ternChat: ChatStats & { send(text: string): Promise<void> };
   }
 }
 
@@ -45,6 +47,7 @@ async function loadConfig(): Promise<{
   rendition: string | null;
   audio: string | null;
   latencyMs: number | null;
+  viewer: string;
 }> {
   const params = new URLSearchParams(location.search);
   let config: PageConfig;
@@ -65,6 +68,7 @@ async function loadConfig(): Promise<{
     rendition: params.get('rendition'),
     audio: params.get('audio'),
     latencyMs: params.has('latency') ? Number(params.get('latency')) : null,
+    viewer: params.get('viewer') ?? `web-${Math.random().toString(16).slice(2, 8)}`,
   };
 }
 
@@ -95,7 +99,8 @@ async function main(): Promise<void> {
     const latest = s.latencyMs[s.latencyMs.length - 1];
     $('latency').textContent =
       latest !== undefined
-        ? `${latest.toFixed(0)} ms (median ${median(s.latencyMs).toFixed(0)} ms of ${s.latencyMs.length})`
+        ? `${latest.toFixed(0)} ms (median ${median(s.latencyMs).toFixed(0)} ms of ${s.latencyMs.length}) · ` +
+          `playing ${s.targetMs} ms behind the newest media (${s.targetAdaptive ? `adaptive, ${s.targetRaises} stalls` : 'fixed'})`
         : s.framesDrawn > 0
           ? 'unknown (the objects carry no prft publish stamp)'
           : '-';
@@ -148,7 +153,44 @@ async function main(): Promise<void> {
     }, 100);
   };
 
-  player = new Player({ ...config, canvas, onChange: changed });
+  if (!validViewer(config.viewer)) throw new Error(`?viewer=${config.viewer}: use 1 to 32 of A-Z a-z 0-9 _ - .`);
+  let chat: Chat | null = null;
+  const chatInput = $('chat-input') as HTMLInputElement;
+  const chatForm = $('chat-form') as HTMLFormElement;
+  const renderChat = (): void => {
+    if (!chat) return;
+    const c = chat.stats;
+    $('chat-state').textContent = `${c.viewer} · ${c.state}${c.reason ? ` · ${c.reason}` : ''}`;
+    (chatForm.querySelector('button') as HTMLButtonElement).disabled = c.state !== 'ready';
+    const list = $('chat-events');
+    list.replaceChildren(
+      ...c.records.slice(-50).map((r) => {
+        const li = document.createElement('li');
+        li.textContent = `#${r.seq} ${r.viewer}${r.kind === 'chat' ? '' : ` [${r.kind}]`}: ${r.body}`;
+        const small = document.createElement('small');
+        small.textContent = r.latencyMs === null ? '' : ` ${r.latencyMs} ms`;
+        li.append(small);
+        return li;
+      }),
+    );
+    list.scrollTop = list.scrollHeight;
+  };
+  const onSession = (session: MoqSession): void => {
+    const c = new Chat(session, config.namespace, config.viewer, renderChat, (t) => player?.note(t));
+    chat = c;
+    window.ternChat = Object.assign(c.stats, { send: (text: string) => c.send(text) });
+    void c.start();
+  };
+  chatForm.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    if (!chat) return;
+    chat.send(chatInput.value).then(
+      () => (chatInput.value = ''),
+      (e) => ($('chat-state').textContent = errorText(e)),
+    );
+  });
+
+  player = new Player({ ...config, canvas, onChange: changed, onSession });
   const p = player;
   window.ternPlayer = Object.assign(p.stats, {
     select: (name: string) => p.select(name),

@@ -16,6 +16,7 @@ import {
   parseMsf,
   videoRenditions,
 } from './catalog';
+import { LiveEdge } from './live-edge';
 import { InitSegment, TrackInit, parseChunk, parseInit } from './mp4';
 import { FetchRequest, MoqSession, RequestRefused, Subscription, errorText } from './session';
 import type { MoqObject, SubscribeFilter } from './wire';
@@ -69,6 +70,12 @@ export interface PlayerStats {
   seeks: number;
   dvrGroupsFetched: number;
   catchUps: number;
+  /** The playout target now (ms) and whether it adapts (no `?latency=` asked for). */
+  targetMs: number;
+  targetAdaptive: boolean;
+  /** The adaptive target raised after media came too late (a stall), and lowered. */
+  targetRaises: number;
+  targetLowerings: number;
   audioState: string;
   audioChunksDecoded: number;
   audioSamplesScheduled: number;
@@ -118,21 +125,25 @@ export interface PlayerOptions {
   rendition?: string | null;
   /** Play this audio track rather than the preferred one (AAC, else Opus, else the first). */
   audio?: string | null;
-  /** Target playout delay behind the newest media received (ms; default 500). */
+  /**
+   * Playout delay behind the newest media received (ms). Unset: adaptive, starting low and
+   * raised after a stall (see `live-edge.ts`).
+   */
   latencyMs?: number | null;
   /** Called when something worth showing changed. */
   onChange?: () => void;
+  /** Called once the session is up (the chat box uses it too). */
+  onSession?: (session: MoqSession) => void;
 }
 
 /** Media time is kept in microseconds, like WebCodecs timestamps. */
 const US = 1_000_000;
 /**
- * How far behind the newest received media the clock plays when it (re)starts, unless the page
- * asks for another latency: room for the network to slow down while auto mode steps down.
+ * More buffered than the target plus this and the clock jumps forward to the target (a fixed
+ * target; an adaptive one lowers itself, and jumps past a smaller excess).
  */
-const DEFAULT_LATENCY_MS = 500;
-/** More buffered than the target plus this and the clock jumps forward to the target. */
 const MAX_EXTRA_BUFFER_US = 300_000;
+const MAX_EXTRA_BUFFER_ADAPTIVE_US = 150_000;
 const LATENCY_SAMPLES = 300;
 /** How often to look for the catalog again while the broadcast does not exist. */
 const CATALOG_RETRY_MS = 2000;
@@ -622,6 +633,7 @@ class AudioPipeline extends Pipeline {
     try {
       if (this.closed || !this.player.audible(this)) return;
       this.player.mediaStarted(d.timestamp);
+      if (this.player.isLiveAudio(this)) this.player.liveArrival(d.timestamp);
       const ctx = this.player.audioContext();
       const when = this.player.clock.audioTimeFor(d.timestamp);
       if (!ctx || when === null) return; // Muted until the AudioContext runs.
@@ -725,6 +737,10 @@ export class Player {
     seeks: 0,
     dvrGroupsFetched: 0,
     catchUps: 0,
+    targetMs: 0,
+    targetAdaptive: true,
+    targetRaises: 0,
+    targetLowerings: 0,
     audioState: 'none',
     audioChunksDecoded: 0,
     audioSamplesScheduled: 0,
@@ -770,9 +786,14 @@ export class Player {
   private drawGaps: { t: number; gap: number; raw: number }[] = [];
   /** Decoded frames passed over (late) since the last frame drawn. */
   private skippedSinceDraw = 0;
+  /** The playout target. */
+  private edge: LiveEdge;
 
   constructor(private options: PlayerOptions) {
     this.namespace = options.namespace;
+    this.edge = new LiveEdge(options.latencyMs ?? null);
+    this.stats.targetMs = this.edge.targetUs / 1000;
+    this.stats.targetAdaptive = this.edge.adaptive;
     const ctx = options.canvas.getContext('2d');
     if (!ctx) throw new Error('no 2D canvas context');
     this.ctx2d = ctx;
@@ -822,6 +843,7 @@ export class Player {
       }
     });
     this.stats.timing.connected = performance.now();
+    this.options.onSession?.(this.moq);
     this.setState('catalog');
     this.catalog = await this.loadCatalog();
     this.stats.timing.catalog = performance.now();
@@ -973,6 +995,7 @@ export class Player {
     this.lastDraw = null;
     this.stats.playback = 'live';
     if (Number.isFinite(newest)) this.clock.set(newest - this.targetUs());
+    this.edge.restart(performance.now());
     this.note('live');
   }
 
@@ -1381,12 +1404,33 @@ export class Player {
 
   /** Target playout delay (µs). */
   private targetUs(): number {
-    return (this.options.latencyMs ?? DEFAULT_LATENCY_MS) * 1000;
+    return this.edge.targetUs;
+  }
+
+  /**
+   * Live media for `timestamp` is decoded and ready to play: the adaptive target judges how
+   * much room it had, and the clock moves when the target does.
+   */
+  liveArrival(timestamp: number): void {
+    if (this.stats.playback !== 'live' || !this.clock.started || this.nextVideo) return;
+    const shift = this.edge.arrived(timestamp, this.clock.now(), performance.now());
+    if (shift === 0) return;
+    this.clock.set(this.clock.now() + shift);
+    this.audio?.flush();
+    this.stats.targetMs = Math.round(this.edge.targetUs / 1000);
+    this.stats.targetRaises = this.edge.raises;
+    this.stats.targetLowerings = this.edge.lowerings;
+    this.note(
+      shift < 0
+        ? `media came ${(-shift / 1000).toFixed(0)} ms too late: playing ${this.stats.targetMs} ms behind live`
+        : `steady: playing ${this.stats.targetMs} ms behind live (${(shift / 1000).toFixed(0)} ms closer)`,
+    );
   }
 
   /** First decoded media starts the clock, the target delay behind it. */
   mediaStarted(timestamp: number): void {
     if (!this.clock.started) {
+      this.edge.restart(performance.now());
       this.clock.set(timestamp - this.targetUs());
       this.note(
         `playback starts at media time ${(timestamp / US).toFixed(3)} s, ${(this.targetUs() / 1000).toFixed(0)} ms behind`,
@@ -1422,6 +1466,7 @@ export class Player {
       this.note(`playing ${((dvr.liveAt - dvr.target) / US).toFixed(1)} s behind live`);
     }
     this.mediaStarted(frame.timestamp);
+    if (p === this.video) this.liveArrival(frame.timestamp);
     if (p === this.nextVideo && p.readyMs === null && p.cutover !== null && frame.timestamp >= p.cutover) {
       p.readyMs = (frame.timestamp - this.clock.now()) / 1000;
     }
@@ -1474,8 +1519,10 @@ export class Player {
     if (!Number.isFinite(newest)) return;
     const now = this.clock.now();
     const target = this.targetUs();
-    if (newest - now > target + MAX_EXTRA_BUFFER_US) {
+    const extra = this.edge.adaptive ? MAX_EXTRA_BUFFER_ADAPTIVE_US : MAX_EXTRA_BUFFER_US;
+    if (newest - now > target + extra) {
       this.clock.set(newest - target);
+      this.edge.restart(performance.now());
       this.audio?.flush();
       this.stats.catchUps += 1;
       this.note(`caught up to live: skipped ${((newest - target - now) / 1000).toFixed(0)} ms`);
@@ -1605,6 +1652,10 @@ export class Player {
     this.nextVideo = null;
     this.stats.switchingTo = null;
     if (this.video?.sub) this.video.sub.dropFrom = null;
+  }
+
+  isLiveAudio(p: AudioPipeline): boolean {
+    return p === this.audio;
   }
 
   isSwitchTarget(p: VideoPipeline): boolean {

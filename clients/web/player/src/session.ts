@@ -1,13 +1,16 @@
 // One draft-18 MoQ session over WebTransport: SETUP, then any number of subscriptions (each on
 // its own request stream, optionally with a Joining FETCH), objects routed to them by Track
-// Alias (subgroup streams) or Request ID (fetch streams).
+// Alias (subgroup streams) or Request ID (fetch streams). As a publisher (a viewer's events) it
+// announces namespaces and answers the SUBSCRIBEs the relay forwards (see `publisher.ts`).
 
+import { Publisher } from './publisher';
 import {
   ALPN,
   MSG_FETCH_OK,
   MSG_GOAWAY,
   MSG_PUBLISH_DONE,
   MSG_REQUEST_ERROR,
+  MSG_REQUEST_OK,
   MSG_SETUP,
   MSG_SUBSCRIBE_OK,
   MoqObject,
@@ -20,6 +23,7 @@ import {
   requestUpdateMessage,
   isSubgroupType,
   joiningFetchMessage,
+  publishNamespaceMessage,
   readFetchObjects,
   readSubgroupHeader,
   readSubgroupObjects,
@@ -191,6 +195,8 @@ export class MoqSession {
   private closedAliases = new Set<number>();
   readonly closed: Promise<string>;
   goingAway = false;
+  /** The tracks this side publishes. */
+  readonly publisher: Publisher;
 
   private constructor(
     private transport: WebTransport,
@@ -203,8 +209,10 @@ export class MoqSession {
       (info) => `session closed${info && info.reason ? `: ${info.reason}` : ''}`,
       (e) => `session failed: ${errorText(e)}`,
     );
+    this.publisher = new Publisher(() => this.transport.createUnidirectionalStream(), log);
     this.dataLoop().catch((e) => this.onProtocolError(e instanceof Error ? e : new Error(String(e))));
     this.controlLoop().catch(() => {});
+    this.requestLoop().catch(() => {});
   }
 
   /** Connect to `url` (https://host:port) pinning `fingerprintHex` when given, and do SETUP. */
@@ -374,6 +382,45 @@ export class MoqSession {
       throw new ProtocolError(`expected FETCH_OK for ${track}, got type 0x${reply.type.toString(16)}`);
     }
     return req;
+  }
+
+  /**
+   * PUBLISH_NAMESPACE `namespace`: resolves at REQUEST_OK (throws RequestRefused on
+   * REQUEST_ERROR) with a function that withdraws it.
+   */
+  async publishNamespace(namespace: string[]): Promise<() => void> {
+    const requestId = this.allocRequestId();
+    const stream = await this.transport.createBidirectionalStream();
+    const writer = stream.writable.getWriter();
+    await writer.write(publishNamespaceMessage(requestId, namespace));
+    const reader = new StreamReader(stream.readable);
+    let timer = 0;
+    const timeout = new Promise<null>((resolve) => {
+      timer = self.setTimeout(() => resolve(null), ANSWER_TIMEOUT_MS);
+    });
+    const reply = await Promise.race([reader.message(), timeout]).finally(() => self.clearTimeout(timer));
+    const what = `PUBLISH_NAMESPACE ${namespace.join('/')}`;
+    if (!reply || reply.type !== MSG_REQUEST_OK) {
+      writer.close().catch(() => {});
+      reader.cancel();
+      if (!reply) throw new RequestRefused(`${what}: no answer from the relay`);
+      if (reply.type === MSG_REQUEST_ERROR) throw new RequestRefused(`${what} refused: ${requestErrorText(reply.payload)}`);
+      throw new ProtocolError(`expected REQUEST_OK for ${what}, got type 0x${reply.type.toString(16)}`);
+    }
+    return () => {
+      writer.close().catch(() => {});
+      reader.cancel();
+    };
+  }
+
+  /** Request streams the relay opens: SUBSCRIBEs for what this side publishes. */
+  private async requestLoop(): Promise<void> {
+    const incoming = this.transport.incomingBidirectionalStreams.getReader();
+    for (;;) {
+      const { value, done } = await incoming.read();
+      if (done || !value) return;
+      this.publisher.accept(value).catch((e) => this.log(`a request from the relay failed: ${errorText(e)}`));
+    }
   }
 
   forget(sub: Subscription): void {

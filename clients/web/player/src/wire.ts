@@ -17,6 +17,8 @@ export const MSG_FETCH = 0x16;
 export const MSG_FETCH_OK = 0x18;
 export const MSG_PUBLISH_DONE = 0xb;
 export const MSG_GOAWAY = 0x10;
+export const MSG_PUBLISH_NAMESPACE = 0x6;
+export const MSG_REQUEST_OK = 0x7;
 
 export const STREAM_FETCH_HEADER = 0x05;
 export const STREAM_PADDING = 0x132b3e28;
@@ -484,4 +486,66 @@ export async function readFetchObjects(r: StreamReader, onObject: (o: MoqObject)
     prior = { group, object, subgroup };
     onObject({ group, subgroup, object, status: 0, payload, fetched: true, receivedAt: performance.now() });
   }
+}
+
+// ---------------------------------------------------------------------------
+// The player as a publisher (a viewer's own events track).
+
+/** REQUEST_ERROR code DOES_NOT_EXIST. */
+export const ERROR_DOES_NOT_EXIST = 0x10;
+/** Longest namespace field or track name accepted from the relay (bytes). */
+const MAX_NAME = 4096;
+
+/** PUBLISH_NAMESPACE of `namespace`, no parameters. */
+export function publishNamespaceMessage(requestId: number, namespace: string[]): Uint8Array {
+  return frameMessage(MSG_PUBLISH_NAMESPACE, concat([encodeVarint(requestId), encodeNamespace(namespace), encodeVarint(0)]));
+}
+
+/** SUBSCRIBE_OK with the Track Alias this side chose, no parameters, no track properties. */
+export function subscribeOkMessage(trackAlias: number): Uint8Array {
+  return frameMessage(MSG_SUBSCRIBE_OK, concat([encodeVarint(trackAlias), encodeVarint(0)]));
+}
+
+/** REQUEST_ERROR with `code`, no retry, and `reason`. */
+export function requestErrorMessage(code: number, reason: string): Uint8Array {
+  return frameMessage(MSG_REQUEST_ERROR, concat([encodeVarint(code), encodeVarint(0), lengthPrefixed(utf8.encode(reason))]));
+}
+
+/** What a SUBSCRIBE asks for (its parameters are not needed to serve an events track). */
+export interface SubscribeRequest {
+  requestId: number;
+  namespace: string[];
+  track: string;
+}
+
+/** The start of a SUBSCRIBE's payload: Request ID, Track Namespace, Track Name. */
+export function parseSubscribe(payload: Payload): SubscribeRequest {
+  const requestId = payload.varint();
+  const count = payload.varint();
+  if (count < 1 || count > 32) throw new ProtocolError(`SUBSCRIBE with ${count} namespace fields`);
+  const namespace: string[] = [];
+  for (let i = 0; i < count; i++) namespace.push(fromUtf8.decode(payload.take(boundedLength(payload))));
+  const track = fromUtf8.decode(payload.take(boundedLength(payload)));
+  return { requestId, namespace, track };
+}
+
+function boundedLength(payload: Payload): number {
+  const n = payload.varint();
+  if (n > MAX_NAME) throw new ProtocolError(`SUBSCRIBE with a name of ${n} bytes`);
+  return n;
+}
+
+/**
+ * A whole SUBGROUP stream of one object: header (type 0x10: subgroup 0, no properties,
+ * Publisher Priority present), then Object ID 0 and its payload.
+ */
+export function singleObjectStream(trackAlias: number, group: number, priority: number, payload: Uint8Array): Uint8Array {
+  return concat([
+    encodeVarint(SG_BASE),
+    encodeVarint(trackAlias),
+    encodeVarint(group),
+    new Uint8Array([priority & 0xff]),
+    encodeVarint(0),
+    lengthPrefixed(payload),
+  ]);
 }

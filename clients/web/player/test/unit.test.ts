@@ -6,9 +6,22 @@ import { test } from 'node:test';
 
 import { Abr, probeRate } from '../src/abr';
 import { GroupAssembler } from '../src/assembler';
+import { DEFAULT_LIVE_EDGE, LiveEdge } from '../src/live-edge';
 import { audioTracks, parseCatalogFormat01, parseMsf, videoRenditions } from '../src/catalog';
 import { ntpToUnixMs, parseChunk, parseInit } from '../src/mp4';
-import { MoqObject, decodeVarint, encodeVarint } from '../src/wire';
+import {
+  MSG_SUBSCRIBE,
+  MoqObject,
+  StreamReader,
+  decodeVarint,
+  encodeVarint,
+  isSubgroupType,
+  parseSubscribe,
+  readSubgroupHeader,
+  readSubgroupObjects,
+  singleObjectStream,
+  subscribeMessage,
+} from '../src/wire';
 
 const fixture = (name: string): Uint8Array =>
   new Uint8Array(readFileSync(`${process.cwd()}/test/fixtures/${name}`));
@@ -325,4 +338,96 @@ test('probe rate: bytes after the first chunk over the chunks\' spread', () => {
   assert.equal(probeRate({ bytes: 10_000, firstChunkBytes: 10_000, firstChunkAt: 100, lastChunkAt: 100, complete: true }, 50, 300), 40_000_000);
   assert.equal(probeRate({ bytes: 10_000, firstChunkBytes: 2000, firstChunkAt: 100, lastChunkAt: 900, complete: false }, 0, 1000), 80_000);
   assert.equal(probeRate({ bytes: 0, firstChunkBytes: 0, firstChunkAt: null, lastChunkAt: null, complete: false }, 0, 1000), 0);
+});
+
+test('live edge: a fixed target never moves', () => {
+  const e = new LiveEdge(300);
+  assert.equal(e.targetUs, 300_000);
+  e.restart(0);
+  assert.equal(e.arrived(0, 500_000, 5000), 0);
+  assert.equal(e.targetUs, 300_000);
+});
+
+test('live edge: late media raises the target by its lateness and a margin; steady room lowers it', () => {
+  const c = { ...DEFAULT_LIVE_EDGE };
+  const e = new LiveEdge(null, c);
+  assert.equal(e.targetUs, c.startMs * 1000);
+  e.restart(0);
+  // The joining burst (old media) is not judged.
+  assert.equal(e.arrived(0, 400_000, c.graceMs - 100), 0);
+  // 100 ms late after the grace: 100 + margin more, the clock moved back as much.
+  const shift = e.arrived(1_000_000, 1_100_000, 2000);
+  assert.equal(shift, -(100 + c.raiseMarginMs) * 1000);
+  assert.equal(e.targetUs, (c.startMs + 100 + c.raiseMarginMs) * 1000);
+  assert.equal(e.raises, 1);
+  // A window in which every arrival had 400 ms of room: lowered.
+  let t = 2000;
+  let moved = 0;
+  for (let i = 0; i * 33 <= c.windowMs + 33; i++) {
+    t += 33;
+    moved += e.arrived(10_000_000 + i * 33_000, 10_000_000 + i * 33_000 - 400_000, t);
+  }
+  // Lowered, but not below what the raise just before asked for.
+  const raisedTo = (c.startMs + 100 + c.raiseMarginMs) * 1000;
+  assert.equal(moved, 400_000 - raisedTo);
+  assert.equal(e.targetUs, raisedTo);
+  assert.equal(e.lowerings, 1);
+  // Never past the bounds.
+  for (let i = 0; i < 100; i++) e.arrived(0, 10_000_000, 10_000 + i);
+  assert.equal(e.targetUs, c.maxMs * 1000);
+  const low = new LiveEdge(null, c);
+  low.restart(0);
+  let w = 2000;
+  for (let n = 0; n < 10; n++) {
+    for (let i = 0; i * 33 <= c.windowMs + 33; i++) {
+      w += 33;
+      low.arrived(5_000_000, 0, w);
+    }
+  }
+  assert.equal(low.targetUs, c.minMs * 1000);
+});
+
+const readerOf = (bytes: Uint8Array): StreamReader =>
+  new StreamReader(
+    new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(bytes);
+        c.close();
+      },
+    }),
+  );
+
+test('publishing: a SUBSCRIBE names its track; a one-object stream reads back', async () => {
+  const sub = readerOf(subscribeMessage(6, ['live', 'demo', 'viewers', 'web-1'], 'events', 0));
+  const m = await sub.message();
+  assert.ok(m);
+  assert.equal(m.type, MSG_SUBSCRIBE);
+  assert.deepEqual(parseSubscribe(m.payload), { requestId: 6, namespace: ['live', 'demo', 'viewers', 'web-1'], track: 'events' });
+
+  const payload = new TextEncoder().encode('{"body":"hi"}');
+  const r = readerOf(singleObjectStream(3, 1_700_000_000_123, 0, payload));
+  const t = await r.varint();
+  assert.ok(isSubgroupType(t));
+  const header = await readSubgroupHeader(t, r);
+  assert.equal(header.trackAlias, 3);
+  assert.equal(header.group, 1_700_000_000_123);
+  const objects: MoqObject[] = [];
+  await readSubgroupObjects(header, r, (o) => objects.push(o));
+  assert.equal(objects.length, 1);
+  assert.equal(objects[0].object, 0);
+  assert.deepEqual([...objects[0].payload], [...payload]);
+});
+
+test('live edge: a join with room to spare settles within the first short window', () => {
+  const c = { ...DEFAULT_LIVE_EDGE };
+  const e = new LiveEdge(null, c);
+  e.restart(0);
+  let moved = 0;
+  let t = c.graceMs;
+  while (t <= c.graceMs + c.firstWindowMs + 40) {
+    moved += e.arrived(t * 1000, t * 1000 - 250_000, t);
+    t += 33;
+  }
+  assert.equal(e.lowerings, 1, 'lowered after the first window');
+  assert.equal(moved, (250 - Math.max(c.keepMs, c.minMs)) * 1000);
 });
