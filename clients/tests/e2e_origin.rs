@@ -13,7 +13,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
-    CfRelay, ChildGuard, Lines, Relay, TempDir, ffprobe_streams, num, peer, tern, wait_exit,
+    CfRelay, ChildGuard, Lines, Relay, TempDir, ffprobe_streams, num, peer, tern, test_av_args,
+    wait_exit,
 };
 
 const FPS: u64 = 30;
@@ -24,27 +25,7 @@ const SECONDS: u64 = 6;
 fn make_input(dir: &Path) -> PathBuf {
     let path = dir.join("input.mp4");
     let status = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
-        .args(["-f", "lavfi", "-i"])
-        .arg(format!(
-            "testsrc=size=320x240:rate={FPS}:duration={SECONDS}"
-        ))
-        .args(["-f", "lavfi", "-i"])
-        .arg(format!(
-            "sine=frequency=440:sample_rate=48000:duration={SECONDS}"
-        ))
-        .args(["-c:v", "libx264", "-preset", "ultrafast", "-bf", "0"])
-        .args([
-            "-g",
-            "30",
-            "-keyint_min",
-            "30",
-            "-sc_threshold",
-            "0",
-            "-pix_fmt",
-            "yuv420p",
-        ])
-        .args(["-c:a", "aac", "-b:a", "64k"])
+        .args(test_av_args("320x240", FPS, SECONDS, "ultrafast"))
         .args([
             "-f",
             "mp4",

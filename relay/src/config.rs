@@ -65,6 +65,8 @@ pub struct Config {
     pub upstream: UpstreamConfig,
     /// `[plugin]`: the edge plugin (Wasm) that admits sessions and requests.
     pub plugin: PluginConfig,
+    /// `[drain]`: graceful shutdown on SIGTERM.
+    pub drain: DrainConfig,
 }
 
 /// `[plugin]`: an edge plugin, a WebAssembly component of the `tern:edge` world. Without `file`
@@ -106,6 +108,29 @@ impl Default for PluginConfig {
     }
 }
 
+/// `[drain]`: what the relay does on SIGTERM. `/health` answers 503 at once, every session
+/// gets GOAWAY naming `goaway_uri`, and the process exits once the sessions left or `timeout`
+/// passed (whichever comes first). Give the orchestrator a grace period longer than `timeout`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DrainConfig {
+    /// Where sessions should reconnect (`https://` or `moqt://`), e.g. the relay tier's service
+    /// name; empty: the same URI (a load balancer picks another node).
+    pub goaway_uri: String,
+    /// How long sessions get to leave before they are closed and the process exits.
+    #[serde(with = "duration::human")]
+    pub timeout: Duration,
+}
+
+impl Default for DrainConfig {
+    fn default() -> Self {
+        Self {
+            goaway_uri: String::new(),
+            timeout: Duration::from_secs(2),
+        }
+    }
+}
+
 /// `[upstream]`: trust in the relays in `upstreams`, and how the tree behaves.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -122,6 +147,9 @@ pub struct UpstreamConfig {
     /// (`"5s"`), so that a viewer who comes straight back does not re-subscribe upstream.
     #[serde(with = "duration::human")]
     pub linger: Duration,
+    /// DNS servers (`ip:port`, UDP) for upstream URLs that name a host: SRV
+    /// `_moqt._udp.<host>` first, then A/AAAA. Empty: the system's resolver configuration.
+    pub dns_servers: Vec<String>,
 }
 
 impl Default for UpstreamConfig {
@@ -131,6 +159,7 @@ impl Default for UpstreamConfig {
             disable_verify: false,
             max_depth: 8,
             linger: Duration::from_secs(5),
+            dns_servers: Vec::new(),
         }
     }
 }
@@ -510,8 +539,10 @@ settings! {
     quic.receive_window, quic.send_window, quic.max_concurrent_bidi_streams,
     quic.max_concurrent_uni_streams,
     upstream.cert_hashes, upstream.disable_verify, upstream.max_depth, upstream.linger,
+    upstream.dns_servers,
     plugin.file, plugin.config_file, plugin.deadline, plugin.max_memory, plugin.workers,
     plugin.queue, plugin.reload_interval,
+    drain.goaway_uri, drain.timeout,
 }
 
 /// Which layer last set each key; keys absent here are defaults.
@@ -638,6 +669,28 @@ impl Config {
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             return fail("log.level", format!("not a tracing env-filter: {e}"));
+        }
+        if !self.drain.goaway_uri.is_empty() {
+            match Url::parse(&self.drain.goaway_uri) {
+                Ok(u) if matches!(u.scheme(), "https" | "moqt") && u.host().is_some() => {}
+                Ok(u) => {
+                    return fail(
+                        "drain.goaway_uri",
+                        format!("{u}: must be https:// or moqt:// with a host"),
+                    );
+                }
+                Err(e) => return fail("drain.goaway_uri", format!("not a URI: {e}")),
+            }
+            // GOAWAY's New Session URI is at most 8,192 bytes (draft-18).
+            if self.drain.goaway_uri.len() > 8192 {
+                return fail("drain.goaway_uri", "longer than 8192 bytes".into());
+            }
+        }
+        if self.drain.timeout.is_zero() || self.drain.timeout > Duration::from_secs(3600) {
+            return fail(
+                "drain.timeout",
+                "must be more than 0s and at most 1h".into(),
+            );
         }
 
         let limits = &self.limits;
@@ -790,6 +843,14 @@ impl Config {
         }
         if !(1..=65_536).contains(&plugin.queue) {
             return fail("plugin.queue", "must be 1 to 65536".into());
+        }
+        for server in &self.upstream.dns_servers {
+            if server.parse::<SocketAddr>().is_err() {
+                return fail(
+                    "upstream.dns_servers",
+                    format!("{server:?} is not an address and port such as 10.0.0.2:53"),
+                );
+            }
         }
         for hash in &self.upstream.cert_hashes {
             if tern_quic::Fingerprint::from_hex(hash).is_none() {

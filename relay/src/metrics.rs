@@ -14,6 +14,9 @@ pub const SESSIONS: &str = "tern_sessions";
 pub const SUBSCRIPTIONS: &str = "tern_subscriptions";
 /// Gauge: live subscriptions this relay holds upstream (one per track, whatever the fan-out).
 pub const UPSTREAM_SUBSCRIPTIONS: &str = "tern_upstream_subscriptions";
+/// Gauge, label [`NAMESPACE`]: sessions subscribed to a track of a broadcast (see
+/// `node::viewers` for what counts and for the cap on labelled namespaces).
+pub const BROADCAST_VIEWERS: &str = "tern_broadcast_viewers";
 /// Counter: objects received from publishers and upstreams.
 pub const OBJECTS_IN: &str = "tern_objects_in_total";
 /// Counter: objects sent to subscribers.
@@ -44,6 +47,10 @@ pub const PROTOCOL_VIOLATIONS: &str = "tern_protocol_violations_total";
 /// Label on [`SESSIONS_REFUSED`]; values in [`refused`].
 pub const REASON: &str = "reason";
 
+/// Label on [`BROADCAST_VIEWERS`]: the namespace, fields joined by `/`, or `_other` for the
+/// namespaces past the cap.
+pub const NAMESPACE: &str = "namespace";
+
 /// Values of the [`REASON`] label.
 pub mod refused {
     /// `limits.max_sessions_per_ip` reached.
@@ -63,6 +70,7 @@ pub const ALL: &[&str] = &[
     SESSIONS,
     SUBSCRIPTIONS,
     UPSTREAM_SUBSCRIPTIONS,
+    BROADCAST_VIEWERS,
     OBJECTS_IN,
     OBJECTS_OUT,
     BYTES_IN,
@@ -86,6 +94,11 @@ pub fn describe() {
         UPSTREAM_SUBSCRIPTIONS,
         Unit::Count,
         "Live upstream subscriptions (one per track)."
+    );
+    describe_gauge!(
+        BROADCAST_VIEWERS,
+        Unit::Count,
+        "Sessions subscribed to a broadcast, by namespace (past the cap: namespace=\"_other\")."
     );
     describe_counter!(OBJECTS_IN, Unit::Count, "Objects received.");
     describe_counter!(OBJECTS_OUT, Unit::Count, "Objects sent to subscribers.");

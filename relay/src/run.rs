@@ -1,7 +1,5 @@
 //! Run a relay node from an operator's [`Config`]: the one place config becomes running parts.
 
-use std::time::Duration;
-
 use tern_quic::{CertSource, CongestionControl, SelfSignedConfig, ServerConfig, TransportLimits};
 
 use crate::admin::{Admin, Readiness};
@@ -10,9 +8,6 @@ use crate::core::cache::CacheBudget;
 use crate::core::fanout::LagPolicy;
 use crate::core::router::RouterConfig;
 use crate::node::{Node, NodeSettings, UpstreamTls};
-
-/// How long sessions get to move elsewhere after GOAWAY on shutdown.
-pub const DRAIN: Duration = Duration::from_secs(2);
 
 /// QUIC server settings from the config.
 pub fn server_config(c: &Config) -> ServerConfig {
@@ -85,6 +80,12 @@ pub fn node_settings(c: &Config) -> (RouterConfig, NodeSettings) {
                 .iter()
                 .filter_map(|h| tern_quic::Fingerprint::from_hex(h))
                 .collect(),
+            dns_servers: c
+                .upstream
+                .dns_servers
+                .iter()
+                .filter_map(|s| s.parse().ok())
+                .collect(),
         },
         plugin: None,
     };
@@ -149,7 +150,8 @@ pub async fn plugin_host(
     Ok(Some(host))
 }
 
-/// Run until SIGINT/SIGTERM, then drain: `/health` turns not-ready, sessions are closed.
+/// Run until SIGINT/SIGTERM, then drain: `/health` turns not-ready, every session gets GOAWAY
+/// naming `drain.goaway_uri`, and the process returns once they left or `drain.timeout` passed.
 pub async fn run(c: Config) -> anyhow::Result<()> {
     let (node, readiness) = start(&c).await?;
     println!(
@@ -159,8 +161,9 @@ pub async fn run(c: Config) -> anyhow::Result<()> {
     println!("certificate sha-256: {}", node.fingerprint.to_hex());
     shutdown_signal().await;
     readiness.drain();
-    tracing::info!("draining: GOAWAY sent, waiting up to {DRAIN:?}");
-    node.shutdown("", DRAIN).await;
+    let (uri, timeout) = (&c.drain.goaway_uri, c.drain.timeout);
+    tracing::info!(goaway_uri = %uri, "draining: GOAWAY sent, waiting up to {timeout:?}");
+    node.shutdown(uri, timeout).await;
     Ok(())
 }
 

@@ -1,4 +1,5 @@
-//! `/metrics` from real traffic: refusals counted by reason as they happen on the wire.
+//! `/metrics` from real traffic: refusals counted by reason as they happen on the wire, and
+//! viewers counted per broadcast.
 
 mod support;
 
@@ -8,23 +9,35 @@ use std::time::Duration;
 use tern_quic::{Client, ClientConfig, ServerConfig};
 use tern_relay::node::Node;
 
-use support::{Peer, default_settings, metric, scrape, url};
+use support::{Peer, Publisher, default_settings, metric, scrape, url};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refusals_are_counted_by_reason() {
-    let (admin, _task) = tern_relay::admin::serve(
+/// The admin port (the process-wide Prometheus recorder) and a relay on `server`.
+async fn start(
+    server: ServerConfig,
+) -> (
+    SocketAddr,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+    Node,
+) {
+    let (admin, task) = tern_relay::admin::serve(
         SocketAddr::from(([127, 0, 0, 1], 0)),
         tern_relay::admin::Readiness::new(),
     )
     .await
     .expect("admin port");
     let (router, settings) = default_settings();
-    let server = ServerConfig {
+    let relay = Node::start(server, router, settings).expect("relay starts");
+    (admin, task, relay)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_are_counted_by_reason() {
+    let (admin, _task, relay) = start(ServerConfig {
         bind: SocketAddr::from(([127, 0, 0, 1], 0)),
         max_sessions_per_ip: 2,
         ..ServerConfig::default()
-    };
-    let relay = Node::start(server, router, settings).expect("relay starts");
+    })
+    .await;
     let url = url(&relay);
 
     let client = |protocols: &[&str]| {
@@ -80,4 +93,52 @@ async fn refusals_are_counted_by_reason() {
         "{text}"
     );
     assert_eq!(get("tern_quic_retries_total"), 0.0, "{text}");
+}
+
+/// `tern_broadcast_viewers{namespace}` counts sessions, not subscriptions, per broadcast, and
+/// follows viewers as they come and go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viewers_are_counted_per_broadcast() {
+    let (admin, _task, relay) = start(ServerConfig {
+        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+        ..ServerConfig::default()
+    })
+    .await;
+    let url = url(&relay);
+    let _a = Publisher::start(&url, "live/viewers-a").await;
+    let _b = Publisher::start(&url, "live/viewers-b").await;
+    const A: &str = "tern_broadcast_viewers{namespace=\"live/viewers-a\"}";
+    const B: &str = "tern_broadcast_viewers{namespace=\"live/viewers-b\"}";
+    let wait_for = |want_a: f64, want_b: f64| async move {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let text = scrape(admin).await;
+            let (a, b) = (metric(&text, A), metric(&text, B));
+            if (a == Some(want_a) && b.unwrap_or(0.0) == want_b)
+                || tokio::time::Instant::now() > deadline
+            {
+                return (a, b.unwrap_or(0.0), text);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+
+    // One player on video and audio of A is one viewer; a second player on A's video and a
+    // third on B make A 2 and B 1.
+    let first = Peer::connect(&url).await;
+    let _v1 = first.subscribe_ok("live/viewers-a", "video", None).await;
+    let _a1 = first.subscribe_ok("live/viewers-a", "audio", None).await;
+    let second = Peer::connect(&url).await;
+    let _v2 = second.subscribe_ok("live/viewers-a", "video", None).await;
+    let third = Peer::connect(&url).await;
+    let _v3 = third.subscribe_ok("live/viewers-b", "video", None).await;
+    let (a, b, text) = wait_for(2.0, 1.0).await;
+    assert_eq!((a, b), (Some(2.0), 1.0), "{text}");
+
+    // The first player leaves: A drops to 1, B is untouched.
+    drop((_v1, _a1));
+    drop(first);
+    let (a, b, text) = wait_for(1.0, 1.0).await;
+    assert_eq!((a, b), (Some(1.0), 1.0), "{text}");
+    assert!(text.contains("# HELP tern_broadcast_viewers"), "{text}");
 }

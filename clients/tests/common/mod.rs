@@ -565,3 +565,42 @@ pub fn run_checked(args: &[&str]) -> Result<(), String> {
         ))
     }
 }
+
+/// ffmpeg arguments for `seconds` of a `WxH` test pattern at `fps` (libx264 without B-frames,
+/// a keyframe every 30 frames) and a 48 kHz tone (AAC 64 kb/s): the inputs and encoders,
+/// without the output format.
+pub fn test_av_args(size: &str, fps: u64, seconds: u64, preset: &str) -> Vec<String> {
+    let mut args: Vec<String> = ["-hide_banner", "-loglevel", "error", "-nostdin", "-y"]
+        .map(String::from)
+        .to_vec();
+    args.extend(["-f", "lavfi", "-i"].map(String::from));
+    args.push(format!("testsrc=size={size}:rate={fps}:duration={seconds}"));
+    args.extend(["-f", "lavfi", "-i"].map(String::from));
+    args.push(format!(
+        "sine=frequency=440:sample_rate=48000:duration={seconds}"
+    ));
+    args.extend(
+        [
+            "-c:v",
+            "libx264",
+            "-preset",
+            preset,
+            "-bf",
+            "0",
+            "-g",
+            "30",
+            "-keyint_min",
+            "30",
+            "-sc_threshold",
+            "0",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "64k",
+        ]
+        .map(String::from),
+    );
+    args
+}

@@ -177,6 +177,7 @@ fn every_key_settable_from_env() {
         ("upstream.disable_verify", "true"),
         ("upstream.max_depth", "3"),
         ("upstream.linger", "250ms"),
+        ("upstream.dns_servers", "10.0.0.2:53, 10.0.0.3:5353"),
         ("plugin.file", "token.wasm"),
         ("plugin.config_file", "token.json"),
         ("plugin.deadline", "5ms"),
@@ -184,6 +185,8 @@ fn every_key_settable_from_env() {
         ("plugin.workers", "3"),
         ("plugin.queue", "4"),
         ("plugin.reload_interval", "0s"),
+        ("drain.goaway_uri", "moqt://edge-next.example:4443"),
+        ("drain.timeout", "25s"),
     ]
     .into_iter()
     .map(|(key, value)| (env::var_name(key), value))
@@ -206,9 +209,15 @@ fn every_key_settable_from_env() {
     assert_eq!(config.quic.congestion, Congestion::NewReno);
     assert_eq!(config.quic.keep_alive, Duration::ZERO);
     assert_eq!(config.quic.max_concurrent_uni_streams, 17);
+    assert_eq!(
+        config.upstream.dns_servers,
+        ["10.0.0.2:53", "10.0.0.3:5353"]
+    );
     assert_eq!(config.plugin.file.as_deref(), Some(Path::new("token.wasm")));
     assert_eq!(config.plugin.deadline, Duration::from_millis(5));
     assert_eq!(config.plugin.reload_interval, Duration::ZERO);
+    assert_eq!(config.drain.goaway_uri, "moqt://edge-next.example:4443");
+    assert_eq!(config.drain.timeout, Duration::from_secs(25));
 }
 
 #[test]
@@ -667,4 +676,74 @@ fn plugin_settings_are_checked_naming_the_key() {
     }
     let message = error(Some("[plugin]\nfiel = \"t.wasm\""), &[]);
     assert!(message.contains("unknown key 'plugin.fiel'"), "{message}");
+}
+
+/// The fleet's example configs (root, mid and edge tiers) load as they are, with the tier
+/// layout they describe.
+#[test]
+fn fleet_examples_load() {
+    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy"));
+    let load_tier = |name: &str| {
+        Config::load(Some(&dir.join(name)), env(&[]), &Overrides::default())
+            .unwrap_or_else(|e| panic!("deploy/{name}: {e}"))
+    };
+    let root = load_tier("root.toml");
+    let mid = load_tier("mid.toml");
+    let edge = load_tier("edge.toml");
+    assert!(root.upstreams.is_empty(), "the root has no upstream");
+    assert!(!mid.upstreams.is_empty() && !edge.upstreams.is_empty());
+    for (tier, c) in [("root", &root), ("mid", &mid), ("edge", &edge)] {
+        assert_ne!(
+            c.relay.name,
+            RelayConfig::default().name,
+            "{tier}: a name of its own"
+        );
+        assert!(
+            c.admin.enabled,
+            "{tier}: /health and /metrics for the orchestrator"
+        );
+        assert!(
+            !c.admin.bind.ip().is_loopback(),
+            "{tier}: probes reach the admin port"
+        );
+    }
+    assert!(!edge.drain.goaway_uri.is_empty(), "edges send viewers on");
+    // The Kubernetes ConfigMaps carry these files as they are.
+    for tier in ["root", "mid", "edge"] {
+        let toml = std::fs::read_to_string(dir.join(format!("{tier}.toml"))).expect("toml");
+        let yaml = std::fs::read_to_string(dir.join(format!("k8s/{tier}.yaml"))).expect("yaml");
+        let embedded: String = toml
+            .lines()
+            .map(|l| {
+                if l.is_empty() {
+                    "\n".to_owned()
+                } else {
+                    format!("    {l}\n")
+                }
+            })
+            .collect();
+        assert!(
+            yaml.contains(&format!("  relay.toml: |\n{embedded}---")),
+            "deploy/k8s/{tier}.yaml's ConfigMap differs from deploy/{tier}.toml"
+        );
+    }
+    // Every example in deploy/ loads, including the full reference.
+    for entry in std::fs::read_dir(dir).expect("deploy/") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            Config::load(Some(&path), env(&[]), &Overrides::default())
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        }
+    }
+}
+
+#[test]
+fn drain_settings_are_checked() {
+    let err = error(Some("[drain]\ngoaway_uri = 'http://next:80'\n"), &[]);
+    assert!(
+        err.contains("drain.goaway_uri") && err.contains("https:// or moqt://"),
+        "{err}"
+    );
+    let err = error(Some("[drain]\ntimeout = '0s'\n"), &[]);
+    assert!(err.contains("drain.timeout"), "{err}");
 }

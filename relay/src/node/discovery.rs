@@ -167,16 +167,13 @@ impl Discovery {
         };
         let parsed = url::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
         let port = parsed.port().unwrap_or(DEFAULT_PORT);
-        let name = match parsed.host() {
-            Some(url::Host::Domain(d)) => d.trim_end_matches('.').to_owned(),
-            Some(url::Host::Ipv4(ip)) => {
-                return Ok(fixed(url, SocketAddr::new(IpAddr::V4(ip), port)));
-            }
-            Some(url::Host::Ipv6(ip)) => {
-                return Ok(fixed(url, SocketAddr::new(IpAddr::V6(ip), port)));
-            }
-            None => return Err(bad("no host")),
+        let Some(host) = parsed.host() else {
+            return Err(bad("no host"));
         };
+        if let Some(ip) = literal_ip(&host) {
+            return Ok(fixed(url, SocketAddr::new(ip, port)));
+        }
+        let name = host.to_string().trim_end_matches('.').to_owned();
         let not_found = |reason: String| DiscoveryError::NotFound {
             name: name.clone(),
             reason,
@@ -276,6 +273,24 @@ impl Discovery {
     }
 }
 
+/// The host of a URL as an address, if it is one: `moqt://` URLs keep their host as text (the
+/// scheme is not one the URL standard knows), so `127.0.0.1` arrives as a "domain".
+fn literal_ip(host: &url::Host<&str>) -> Option<IpAddr> {
+    match host {
+        url::Host::Ipv4(ip) => Some(IpAddr::V4(*ip)),
+        url::Host::Ipv6(ip) => Some(IpAddr::V6(*ip)),
+        url::Host::Domain(d) => d.trim_start_matches('[').trim_end_matches(']').parse().ok(),
+    }
+}
+
+/// Whether `url` names its host (DNS has a say) rather than giving an address.
+pub fn names_a_host(url: &str) -> bool {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|p| p.host().map(|h| literal_ip(&h).is_none()))
+        .unwrap_or(false)
+}
+
 fn fixed(url: &str, addr: SocketAddr) -> Resolved {
     Resolved {
         candidates: vec![Candidate {
@@ -297,6 +312,15 @@ mod tests {
             port: 4443,
             target: target.to_owned(),
         }
+    }
+
+    #[test]
+    fn addresses_are_not_names() {
+        assert!(!names_a_host("moqt://127.0.0.1:4443"));
+        assert!(!names_a_host("moqt://[::1]:4443"));
+        assert!(!names_a_host("https://10.0.0.1:4443/x"));
+        assert!(names_a_host("moqt://root.tree.test"));
+        assert!(names_a_host("https://relay.example:443"));
     }
 
     #[test]

@@ -76,6 +76,8 @@ pub struct UpstreamTls {
     pub disable_verify: bool,
     /// Accept exactly these certificates (SHA-256), as `--cert-hash` does for clients.
     pub cert_hashes: Vec<tern_quic::Fingerprint>,
+    /// DNS servers for upstream names (empty: the system's configuration).
+    pub dns_servers: Vec<std::net::SocketAddr>,
 }
 
 /// Shared state of one relay process.

@@ -12,10 +12,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::net::SocketAddr;
 use tern_moq::message::codes::SessionError as Code;
 use tern_moq::message::{Parameters, PublishNamespace, SubscribeNamespace};
 use tern_moq::{Message, TrackNamespace};
+
 use tern_quic::Client;
+
+use super::discovery::Discovery;
 
 use crate::core::hops::{self, Hops};
 use crate::core::types::Namespace;
@@ -57,13 +61,23 @@ pub fn transport(base: tern_quic::TransportLimits) -> tern_quic::TransportLimits
 /// names, else `url` again) while the old one drains: the router has already moved the tracks
 /// it fed to other upstreams where it could, and moves the rest as soon as the new session
 /// learns their namespaces.
-pub fn spawn(hub: Arc<Hub>, url: String, client: Arc<Client>) -> tokio::task::JoinHandle<()> {
+///
+/// With `discovery`, a URL that names a host is resolved through DNS at each attempt (SRV,
+/// then A/AAAA; see [`super::discovery`]): the candidates are tried in order, and a link whose
+/// upstream the DNS answer no longer lists (checked when its TTL runs out) is closed so that
+/// the next attempt follows DNS.
+pub fn spawn(
+    hub: Arc<Hub>,
+    url: String,
+    client: Arc<Client>,
+    discovery: Option<Arc<Discovery>>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut backoff = FIRST_BACKOFF;
         let mut target = url.clone();
         loop {
             let started = tokio::time::Instant::now();
-            let result = link(&hub, &target, &client).await;
+            let result = link(&hub, &target, &client, discovery.as_deref()).await;
             target = url.clone();
             match result {
                 Ok(Some(next)) => {
@@ -86,12 +100,81 @@ pub fn spawn(hub: Arc<Hub>, url: String, client: Arc<Client>) -> tokio::task::Jo
     })
 }
 
+/// Connect to `url`: straight, or to the first DNS candidate that answers. Returns the session,
+/// the address it went to and until when DNS vouches for it (`None`: no DNS involved).
+async fn connect(
+    client: &Client,
+    discovery: Option<&Discovery>,
+    url: &str,
+) -> anyhow::Result<(
+    tern_quic::Session,
+    Option<(SocketAddr, tokio::time::Instant)>,
+)> {
+    let Some(discovery) = discovery else {
+        let session = client
+            .connect(url)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot connect: {e}"))?;
+        return Ok((session, None));
+    };
+    let resolved = discovery.resolve(url).await?;
+    let mut failures = Vec::new();
+    for c in &resolved.candidates {
+        match client.connect_to(&c.url, c.addr).await {
+            Ok(session) => {
+                tracing::info!(upstream = %url, candidate = %c.url, addr = %c.addr, "connected to a DNS candidate");
+                return Ok((session, resolved.valid_until.map(|t| (c.addr, t))));
+            }
+            Err(e) => {
+                tracing::info!(upstream = %url, candidate = %c.url, addr = %c.addr, "DNS candidate did not answer: {e}");
+                failures.push(format!("{} at {}: {e}", c.url, c.addr));
+            }
+        }
+    }
+    anyhow::bail!("no candidate answered: {}", failures.join("; "))
+}
+
+/// Resolve `url` again each time the answer expires, until DNS stops listing `addr`.
+async fn dns_dropped(
+    discovery: &Discovery,
+    url: &str,
+    addr: SocketAddr,
+    mut until: tokio::time::Instant,
+) -> String {
+    loop {
+        tokio::time::sleep_until(until).await;
+        match discovery.resolve(url).await {
+            Ok(r) if r.candidates.iter().any(|c| c.addr == addr) => {
+                until = r.valid_until.unwrap_or(until + super::discovery::MAX_TTL);
+            }
+            Ok(r) => {
+                let now = r
+                    .candidates
+                    .iter()
+                    .map(|c| c.addr.to_string())
+                    .collect::<Vec<_>>();
+                return format!(
+                    "DNS no longer lists {addr} for {url} (now: {})",
+                    now.join(", ")
+                );
+            }
+            // A failed lookup keeps the link: DNS trouble is no reason to drop a working path.
+            Err(e) => {
+                tracing::warn!(upstream = %url, "DNS re-resolution failed: {e}; keeping {addr}");
+                until = tokio::time::Instant::now() + super::discovery::MIN_TTL * 5;
+            }
+        }
+    }
+}
+
 /// One upstream session, from connect to its end, or to its GOAWAY: then the URI it names.
-async fn link(hub: &Arc<Hub>, url: &str, client: &Client) -> anyhow::Result<Option<String>> {
-    let session = client
-        .connect(url)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot connect: {e}"))?;
+async fn link(
+    hub: &Arc<Hub>,
+    url: &str,
+    client: &Client,
+    discovery: Option<&Discovery>,
+) -> anyhow::Result<Option<String>> {
+    let (session, dns) = connect(client, discovery, url).await?;
     tracing::info!(upstream = %url, "upstream connected");
     let (opened_tx, opened_rx) = tokio::sync::oneshot::channel();
     let driver = tokio::spawn(super::session::run_with(hub.clone(), session, false, |s| {
@@ -124,6 +207,15 @@ async fn link(hub: &Arc<Hub>, url: &str, client: &Client) -> anyhow::Result<Opti
         uri = goaway.wait_for(Option::is_some) => {
             // The old session drains on its own (its driver task runs until it closes).
             return Ok(Some(uri.ok().and_then(|u| u.clone()).unwrap_or_default()));
+        }
+        why = async {
+            match (discovery, dns) {
+                (Some(d), Some((addr, until))) => dns_dropped(d, url, addr, until).await,
+                _ => std::future::pending().await,
+            }
+        } => {
+            tracing::info!(upstream = %url, session = s.id, "{why}: closing the link");
+            s.session.close(0, "moved by DNS");
         }
     }
     // The session carries the upstream SUBSCRIBEs too: it lives until it closes.

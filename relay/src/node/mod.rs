@@ -11,8 +11,8 @@
 //! - [`link`]: sessions to upstream relays and the namespaces learned over them.
 //! - [`hub`]: shared state (router, tracks, sessions).
 
-pub mod discovery;
 pub mod backfill;
+pub mod discovery;
 pub mod fetch;
 pub mod hub;
 pub mod ingest;
@@ -23,6 +23,7 @@ pub mod request;
 pub mod serve;
 pub mod session;
 pub mod upstream;
+pub mod viewers;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -44,6 +45,9 @@ pub struct Node {
     pub hub: Arc<Hub>,
     certs: Arc<tern_quic::CertStore>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Set on shutdown: new sessions are refused while the endpoint (and every session on it)
+    /// stays up for the drain.
+    draining: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Node {
@@ -71,21 +75,37 @@ impl Node {
             .transpose()?
             .map(Arc::new);
         let upstreams = settings.upstreams.clone();
+        // A resolver only when an upstream is given by name.
+        let named = |u: &String| discovery::names_a_host(u);
+        let discovery = upstreams
+            .iter()
+            .any(named)
+            .then(|| discovery::Discovery::new(&settings.upstream_tls.dns_servers))
+            .transpose()?
+            .map(Arc::new);
         let hub = Hub::new(Router::new(router), settings);
         let certs = server.certs().clone();
         let mut tasks = Vec::new();
         if let Some(client) = upstream_client {
             for url in upstreams {
-                tasks.push(link::spawn(hub.clone(), url, client.clone()));
+                let d = discovery.clone().filter(|_| named(&url));
+                tasks.push(link::spawn(hub.clone(), url, client.clone(), d));
             }
         }
         let admission = server.admission_stats();
         let h = hub.clone();
         let mut server = server;
+        let draining = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let refuse = draining.clone();
         tasks.push(tokio::spawn(async move {
             loop {
                 let incoming = server.accept().await;
                 let Some(incoming) = incoming else { break };
+                if refuse.load(std::sync::atomic::Ordering::Acquire) {
+                    metrics::counter!(crate::metrics::SESSIONS_REFUSED, crate::metrics::REASON => crate::metrics::refused::DRAINING).increment(1);
+                    incoming.session.close(0, "relay draining");
+                    continue;
+                }
                 tracing::debug!(peer = %incoming.remote, transport = ?incoming.transport, path = incoming.path(), "accepted");
                 let url = incoming.url;
                 tokio::spawn(session::run_with(h.clone(), incoming.session, true, move |s| {
@@ -113,6 +133,7 @@ impl Node {
             hub,
             certs,
             tasks,
+            draining,
         })
     }
 
@@ -125,11 +146,12 @@ impl Node {
     /// to every session, wait up to `drain` for them to leave, then close the rest with
     /// GOAWAY_TIMEOUT.
     pub async fn shutdown(self, next_uri: &str, drain: Duration) {
-        if let Some(accept) = self.tasks.first() {
-            accept.abort();
-        }
-        self.hub.goaway_all(next_uri, drain).await;
+        // Stop taking sessions but keep the endpoint: the current ones get their drain time.
+        self.draining
+            .store(true, std::sync::atomic::Ordering::Release);
         let deadline = Instant::now() + drain;
+        // A peer that grants no flow-control credit cannot hold the drain past its time.
+        let _ = tokio::time::timeout(drain, self.hub.goaway_all(next_uri, drain)).await;
         while self.hub.session_count() > 0 && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

@@ -111,7 +111,13 @@ pub fn spawn(
     alias: u64,
 ) -> Serving {
     let (control, rx) = mpsc::channel(8);
-    let task = tokio::spawn(run(s, track, fanout, alias, rx));
+    // Counted while the task lives, however it ends (an abort drops the guard too).
+    let watching = super::viewers::Watching::new(&track.name.namespace, s.id);
+    let task = tokio::spawn(async move {
+        let done = run(s, track, fanout, alias, rx).await;
+        drop(watching);
+        done
+    });
     metrics::gauge!(m::SUBSCRIPTIONS).increment(1.0);
     Serving { control, task }
 }

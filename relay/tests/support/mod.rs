@@ -722,6 +722,12 @@ impl Publisher {
         }
     }
 
+    /// The next SUBSCRIBE the relay sends within `limit`, if one comes.
+    pub async fn subscribed_within(&self, limit: Duration) -> Option<Subscribed> {
+        let mut rx = self.subscribed.lock().await;
+        tokio::time::timeout(limit, rx.recv()).await.ok().flatten()
+    }
+
     /// The next SUBSCRIBE the relay sent (panics after [`STEP`]).
     pub async fn subscribed(&self) -> Subscribed {
         let mut rx = self.subscribed.lock().await;

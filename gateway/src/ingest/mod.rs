@@ -1,0 +1,444 @@
+//! MPEG-TS in, the tracks and samples of a broadcast out: what `tern_origin::Broadcast`
+//! publishes.
+//!
+//! The program's H.264 (stream type 0x1b) and AAC in ADTS (0x0f) streams become tracks 1, 2, …
+//! in PMT order. Samples are held until every track has its configuration (an H.264 keyframe
+//! with its SPS and PPS, an AAC frame), then [`Event::Tracks`] comes first and every sample
+//! after it, in input order. Video is timed at 90 kHz (the PES clock), each sample's duration
+//! being the distance to the next decode time (one frame of delay); audio is timed at its
+//! sample rate, 1024 samples per frame, each PES's frames placed from its PTS and snapped to
+//! the previous frame's end when within half a frame (no rounding jitter).
+//!
+//! Stream types that carry no audio or video (private sections, SCTE-35, ID3 metadata) are
+//! ignored; other codecs are an [`Error::UnsupportedStreamType`].
+
+mod trak;
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+use tern_cmaf::{Sample, TrackInfo};
+
+use crate::Error;
+use crate::codec::aac::{AdtsHeader, FRAME_SAMPLES, split_adts};
+use crate::codec::h264::{Sps, nal, nal_type, split_annexb, to_avcc};
+use crate::ts::{self, Demuxer, Pes};
+
+pub use trak::VIDEO_TIMESCALE;
+
+/// H.264 in an MPEG-TS PMT.
+pub const STREAM_TYPE_H264: u8 = 0x1b;
+/// AAC with ADTS headers in an MPEG-TS PMT.
+pub const STREAM_TYPE_AAC: u8 = 0x0f;
+
+/// Bounds of the ingest.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// The demuxer's bounds.
+    pub ts: ts::Limits,
+    /// Samples held while a track waits for its configuration.
+    pub max_pending: usize,
+}
+
+impl Default for Limits {
+    /// The demuxer's defaults; 1,000 samples held (10 s of 30 fps video and 48 kHz AAC).
+    fn default() -> Self {
+        Self {
+            ts: ts::Limits::default(),
+            max_pending: 1000,
+        }
+    }
+}
+
+/// What the ingest found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The broadcast's tracks (once, before any sample).
+    Tracks(Vec<TrackInfo>),
+    /// One coded frame.
+    Sample(Sample),
+    /// Packets were lost on `pid`: the frame they belonged to was dropped.
+    Loss {
+        /// The PID.
+        pid: u16,
+        /// What the demuxer saw.
+        reason: String,
+    },
+}
+
+#[derive(Debug)]
+enum Codec {
+    H264 {
+        sps: Option<Vec<u8>>,
+        pps: Option<Vec<u8>>,
+        /// The SPS the track was built from.
+        used_sps: Option<Vec<u8>>,
+        /// The sample waiting for the next decode time to know its duration.
+        held: Option<Sample>,
+        /// Keyframe-less access units dropped before the first keyframe.
+        skipped: u64,
+    },
+    Aac {
+        config: Option<AdtsHeader>,
+        /// Decode time of the next frame, at the sample rate.
+        next: Option<u64>,
+    },
+}
+
+#[derive(Debug)]
+struct Track {
+    pid: u16,
+    id: u32,
+    codec: Codec,
+    info: Option<TrackInfo>,
+    last_dts: Option<u64>,
+    last_duration: u32,
+}
+
+/// MPEG-TS bytes in, [`Event`]s out. Sans-IO: push what arrives, poll what it made.
+#[derive(Debug)]
+pub struct TsIngest {
+    demux: Demuxer,
+    limits: Limits,
+    tracks: Vec<Track>,
+    ready: bool,
+    pending: VecDeque<Sample>,
+    out: VecDeque<Event>,
+}
+
+impl Default for TsIngest {
+    fn default() -> Self {
+        Self::new(Limits::default())
+    }
+}
+
+/// What an unsupported stream type is, for the error.
+fn stream_type_name(t: u8) -> Option<&'static str> {
+    Some(match t {
+        0x01 => "MPEG-1 video",
+        0x02 => "MPEG-2 video",
+        0x03 => "MPEG-1 audio",
+        0x04 => "MPEG-2 audio",
+        0x10 => "MPEG-4 Part 2 video",
+        0x11 => "AAC in LATM",
+        0x1c => "MPEG-4 audio without ADTS",
+        0x20 => "H.264 SVC/MVC sub-bitstream",
+        0x24 => "H.265",
+        0x33 => "H.266",
+        0x42 => "AVS video",
+        0x81 => "AC-3",
+        0x82 => "DTS",
+        0x87 => "E-AC-3",
+        0xd1 => "Dirac",
+        0xea => "VC-1",
+        _ => return None,
+    })
+}
+
+impl TsIngest {
+    /// An ingest with these bounds.
+    pub fn new(limits: Limits) -> Self {
+        Self {
+            demux: Demuxer::new(limits.ts),
+            limits,
+            tracks: Vec::new(),
+            ready: false,
+            pending: VecDeque::new(),
+            out: VecDeque::new(),
+        }
+    }
+
+    /// Feed bytes (any split). An error ends the input.
+    pub fn push(&mut self, data: &[u8]) -> Result<(), Error> {
+        self.demux.push(data)?;
+        self.drain()
+    }
+
+    /// The input ended: the last samples get their durations.
+    pub fn finish(&mut self) -> Result<(), Error> {
+        self.demux.finish()?;
+        self.drain()?;
+        for i in 0..self.tracks.len() {
+            let t = &mut self.tracks[i];
+            let last = t.last_duration;
+            if let Codec::H264 { held, .. } = &mut t.codec
+                && let Some(mut s) = held.take()
+            {
+                // One frame at 30 fps when the stream had a single frame.
+                s.duration = if last > 0 { last } else { 3000 };
+                self.emit(s)?;
+            }
+        }
+        if !self.ready {
+            return Err(match self.tracks.iter().find(|t| t.info.is_none()) {
+                Some(t) => Error::NoConfig {
+                    what: match t.codec {
+                        Codec::H264 { .. } => "the input ended before an H.264 keyframe",
+                        Codec::Aac { .. } => "the input ended before an AAC frame",
+                    },
+                    pid: t.pid,
+                    waited: self.pending.len(),
+                },
+                None => Error::Truncated("a program with H.264 or AAC streams"),
+            });
+        }
+        Ok(())
+    }
+
+    /// The next event.
+    pub fn poll(&mut self) -> Option<Event> {
+        self.out.pop_front()
+    }
+
+    fn drain(&mut self) -> Result<(), Error> {
+        while let Some(e) = self.demux.poll() {
+            match e {
+                ts::Event::Program(streams) => self.on_program(&streams)?,
+                ts::Event::Pes(pes) => self.on_pes(pes)?,
+                ts::Event::ContinuityError {
+                    pid,
+                    expected,
+                    found,
+                } => self.out.push_back(Event::Loss {
+                    pid,
+                    reason: format!("continuity counter {found}, expected {expected}"),
+                }),
+                ts::Event::Damaged { pid } => self.out.push_back(Event::Loss {
+                    pid,
+                    reason: "a packet marked damaged (transport_error_indicator)".into(),
+                }),
+            }
+        }
+        Ok(())
+    }
+
+    fn on_program(&mut self, streams: &[ts::Stream]) -> Result<(), Error> {
+        for s in streams {
+            let codec = match s.stream_type {
+                STREAM_TYPE_H264 => Codec::H264 {
+                    sps: None,
+                    pps: None,
+                    used_sps: None,
+                    held: None,
+                    skipped: 0,
+                },
+                STREAM_TYPE_AAC => Codec::Aac {
+                    config: None,
+                    next: None,
+                },
+                t => match stream_type_name(t) {
+                    Some(name) => {
+                        return Err(Error::UnsupportedStreamType {
+                            stream_type: t,
+                            name,
+                            pid: s.pid,
+                        });
+                    }
+                    None => continue,
+                },
+            };
+            self.tracks.push(Track {
+                pid: s.pid,
+                id: self.tracks.len() as u32 + 1,
+                codec,
+                info: None,
+                last_dts: None,
+                last_duration: 0,
+            });
+        }
+        if self.tracks.is_empty() {
+            return Err(Error::NoStreams);
+        }
+        Ok(())
+    }
+
+    fn on_pes(&mut self, pes: Pes) -> Result<(), Error> {
+        let Some(i) = self.tracks.iter().position(|t| t.pid == pes.pid) else {
+            return Ok(());
+        };
+        let pts = pes.pts.ok_or(Error::NoTimestamp { pid: pes.pid })?;
+        let samples = match self.tracks[i].codec {
+            Codec::H264 { .. } => self.on_h264(i, pts, pes.dts.unwrap_or(pts), &pes.data)?,
+            Codec::Aac { .. } => self.on_aac(i, pts, &pes.data)?,
+        };
+        for s in samples {
+            self.emit(s)?;
+        }
+        Ok(())
+    }
+
+    fn on_h264(&mut self, i: usize, pts: u64, dts: u64, data: &[u8]) -> Result<Vec<Sample>, Error> {
+        let t = &mut self.tracks[i];
+        let pid = t.pid;
+        let Codec::H264 {
+            sps,
+            pps,
+            used_sps,
+            held,
+            skipped,
+        } = &mut t.codec
+        else {
+            unreachable!("an H.264 track");
+        };
+        let nals = split_annexb(data);
+        let mut keyframe = false;
+        for n in &nals {
+            match nal_type(n) {
+                nal::SPS => *sps = Some(n.to_vec()),
+                nal::PPS => *pps = Some(n.to_vec()),
+                nal::IDR => keyframe = true,
+                _ => {}
+            }
+        }
+        if let (Some(used), Some(now)) = (used_sps.as_ref(), sps.as_ref())
+            && used != now
+        {
+            return Err(Error::BadH264 {
+                pid,
+                reason: "the SPS changed mid-stream (a new size or profile needs a new broadcast)"
+                    .into(),
+            });
+        }
+        if t.info.is_none() {
+            if !keyframe {
+                *skipped += 1;
+                return Ok(Vec::new());
+            }
+            let (s, p) = match (sps.as_ref(), pps.as_ref()) {
+                (Some(s), Some(p)) => (s, p),
+                (None, None) => return Err(missing(pid, "SPS and PPS")),
+                (None, _) => return Err(missing(pid, "SPS")),
+                (_, None) => return Err(missing(pid, "PPS")),
+            };
+            let parsed = Sps::parse(s)?;
+            t.info = Some(trak::h264(t.id, &parsed, s, p));
+            *used_sps = Some(s.clone());
+        }
+        let payload = to_avcc(&nals);
+        if payload.is_empty() {
+            return Ok(Vec::new());
+        }
+        if let Some(last) = t.last_dts
+            && dts < last
+        {
+            return Err(Error::TimeWentBack {
+                pid,
+                from: last,
+                to: dts,
+                timescale: VIDEO_TIMESCALE,
+            });
+        }
+        t.last_dts = Some(dts);
+        let sample = Sample {
+            track: t.id,
+            dts,
+            duration: 0,
+            cts_offset: i32::try_from(pts as i64 - dts as i64).unwrap_or(0),
+            keyframe,
+            timescale: VIDEO_TIMESCALE,
+            data: Bytes::from(payload),
+        };
+        let mut out = Vec::new();
+        if let Some(mut prev) = held.replace(sample) {
+            prev.duration = match u32::try_from(dts - prev.dts) {
+                Ok(d) if d > 0 => d,
+                // Two frames at one decode time, or a jump of hours: keep the last duration.
+                _ => t.last_duration.max(1),
+            };
+            t.last_duration = prev.duration;
+            out.push(prev);
+        }
+        Ok(out)
+    }
+
+    fn on_aac(&mut self, i: usize, pts: u64, data: &[u8]) -> Result<Vec<Sample>, Error> {
+        let t = &mut self.tracks[i];
+        let pid = t.pid;
+        let Codec::Aac { config, next } = &mut t.codec else {
+            unreachable!("an AAC track");
+        };
+        let frames = split_adts(data).map_err(|reason| Error::BadAdts { pid, reason })?;
+        let mut out = Vec::with_capacity(frames.len());
+        for (n, (h, raw)) in frames.into_iter().enumerate() {
+            let c = *config.get_or_insert(h);
+            if (c.object_type, c.frequency_index, c.channels)
+                != (h.object_type, h.frequency_index, h.channels)
+            {
+                return Err(Error::BadAdts {
+                    pid,
+                    reason: "the audio configuration (profile, sample rate or channels) changed mid-stream".into(),
+                });
+            }
+            if t.info.is_none() {
+                t.info = Some(trak::aac(t.id, &h));
+            }
+            let rate = h.sample_rate();
+            let frame = u64::from(FRAME_SAMPLES);
+            let mut at = (u128::from(pts) * u128::from(rate) / 90_000) as u64 + n as u64 * frame;
+            if let Some(expected) = *next
+                && at.abs_diff(expected) < frame / 2
+            {
+                at = expected;
+            }
+            if let Some(last) = t.last_dts
+                && at < last
+            {
+                return Err(Error::TimeWentBack {
+                    pid,
+                    from: last,
+                    to: at,
+                    timescale: rate,
+                });
+            }
+            t.last_dts = Some(at);
+            t.last_duration = FRAME_SAMPLES;
+            *next = Some(at + frame);
+            out.push(Sample {
+                track: t.id,
+                dts: at,
+                duration: FRAME_SAMPLES,
+                cts_offset: 0,
+                keyframe: true,
+                timescale: rate,
+                data: Bytes::copy_from_slice(raw),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Out once every track is configured; held (bounded) until then.
+    fn emit(&mut self, sample: Sample) -> Result<(), Error> {
+        if self.ready {
+            self.out.push_back(Event::Sample(sample));
+            return Ok(());
+        }
+        self.pending.push_back(sample);
+        if self.tracks.iter().all(|t| t.info.is_some()) {
+            self.ready = true;
+            let infos = self.tracks.iter().filter_map(|t| t.info.clone()).collect();
+            self.out.push_back(Event::Tracks(infos));
+            self.out.extend(self.pending.drain(..).map(Event::Sample));
+            return Ok(());
+        }
+        if self.pending.len() > self.limits.max_pending {
+            let waiting = self
+                .tracks
+                .iter()
+                .find(|t| t.info.is_none())
+                .expect("a track without its configuration");
+            return Err(Error::NoConfig {
+                what: match waiting.codec {
+                    Codec::H264 { .. } => "no H.264 keyframe with SPS and PPS",
+                    Codec::Aac { .. } => "no AAC frame",
+                },
+                pid: waiting.pid,
+                waited: self.pending.len(),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn missing(pid: u16, what: &'static str) -> Error {
+    Error::MissingParameterSets { pid, missing: what }
+}

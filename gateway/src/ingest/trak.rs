@@ -1,0 +1,154 @@
+//! `TrackInfo`s built from codec configuration, as the fMP4 demuxer reads them from a `moov`.
+
+use mp4_atom::{
+    Audio, Avc1, Dinf, Dref, Esds, Hdlr, Mdhd, Mdia, Minf, Mp4a, Smhd, Stbl, Stco, Stsd, Tkhd,
+    Trak, Trex, Url, Visual, Vmhd, esds,
+};
+use tern_cmaf::{TrackInfo, TrackKind};
+
+use crate::codec::aac::AdtsHeader;
+use crate::codec::h264::Sps;
+
+/// The timescale of video tracks: MPEG-TS's 90 kHz clock.
+pub const VIDEO_TIMESCALE: u32 = 90_000;
+
+fn trak(id: u32, timescale: u32, handler: &[u8; 4], name: &str, minf: Minf, tkhd: Tkhd) -> Trak {
+    Trak {
+        tkhd: Tkhd {
+            track_id: id,
+            enabled: true,
+            in_movie: true,
+            ..tkhd
+        },
+        mdia: Mdia {
+            mdhd: Mdhd {
+                timescale,
+                language: "und".into(),
+                ..Default::default()
+            },
+            hdlr: Hdlr {
+                handler: handler.into(),
+                name: name.into(),
+            },
+            minf,
+        },
+        ..Default::default()
+    }
+}
+
+fn minf(codec: mp4_atom::Codec, video: bool) -> Minf {
+    Minf {
+        vmhd: video.then(Vmhd::default),
+        smhd: (!video).then(Smhd::default),
+        dinf: Dinf {
+            dref: Dref {
+                entries: vec![
+                    Url {
+                        location: String::new(),
+                    }
+                    .into(),
+                ],
+            },
+        },
+        stbl: Stbl {
+            stsd: Stsd {
+                codecs: vec![codec],
+            },
+            stco: Some(Stco::default()),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+fn info(trak: Trak) -> TrackInfo {
+    let trex = Trex {
+        track_id: trak.tkhd.track_id,
+        default_sample_description_index: 1,
+        ..Default::default()
+    };
+    TrackInfo::from_trak(&trak, Some(&trex))
+        .ok()
+        .flatten()
+        .expect("an avc1 or mp4a track built here is always described")
+}
+
+/// An H.264 track (`avc1`) at 90 kHz from its SPS and PPS.
+pub fn h264(id: u32, sps: &Sps, sps_nal: &[u8], pps_nal: &[u8]) -> TrackInfo {
+    let (width, height) = (sps.width as u16, sps.height as u16);
+    let entry = Avc1 {
+        visual: Visual {
+            data_reference_index: 1,
+            width,
+            height,
+            horizresolution: 72.into(),
+            vertresolution: 72.into(),
+            frame_count: 1,
+            compressor: "".into(),
+            depth: 24,
+        },
+        avcc: sps.avcc(sps_nal, pps_nal),
+        ..Default::default()
+    };
+    let tkhd = Tkhd {
+        width: width.into(),
+        height: height.into(),
+        ..Default::default()
+    };
+    info(trak(
+        id,
+        VIDEO_TIMESCALE,
+        b"vide",
+        "VideoHandler",
+        minf(entry.into(), true),
+        tkhd,
+    ))
+}
+
+/// An AAC track (`mp4a`) at its sample rate from an ADTS header.
+pub fn aac(id: u32, h: &AdtsHeader) -> TrackInfo {
+    let rate = h.sample_rate();
+    let entry = Mp4a {
+        audio: Audio {
+            data_reference_index: 1,
+            channel_count: u16::from(h.channels),
+            sample_size: 16,
+            // 16.16 fixed point: rates above 65535 Hz do not fit (TrackInfo keeps the real one).
+            sample_rate: u16::try_from(rate).unwrap_or(0).into(),
+        },
+        esds: Esds {
+            es_desc: esds::EsDescriptor {
+                es_id: id as u16,
+                depends_on_es_id: None,
+                url: None,
+                ocr_es_id: None,
+                stream_priority: 0,
+                dec_config: esds::DecoderConfig {
+                    object_type_indication: 0x40,
+                    stream_type: 5,
+                    dec_specific: Some(h.decoder_specific()),
+                    ..Default::default()
+                },
+                sl_config: esds::SLConfig {},
+            },
+        },
+        btrt: None,
+        taic: None,
+    };
+    let tkhd = Tkhd {
+        alternate_group: 1,
+        volume: 1.into(),
+        ..Default::default()
+    };
+    let mut t = info(trak(
+        id,
+        rate,
+        b"soun",
+        "SoundHandler",
+        minf(entry.into(), false),
+        tkhd,
+    ));
+    debug_assert_eq!(t.kind, TrackKind::Audio);
+    t.sample_rate = rate;
+    t
+}
