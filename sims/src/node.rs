@@ -253,6 +253,11 @@ impl Relay {
             .sum()
     }
 
+    /// Whether the relay has lost its upstream and has had no new object since.
+    pub fn in_outage(&self) -> bool {
+        self.outage_since.is_some()
+    }
+
     /// Number of tracks in the relay's cache.
     pub fn track_count(&self) -> usize {
         self.tracks.len()

@@ -2,7 +2,6 @@
 //! precision, so the same run gives the same bytes.
 
 use std::fmt::Write;
-use std::time::Duration;
 
 use crate::plot::Plot;
 use crate::scenario::{Failure, Scenario};
@@ -171,6 +170,7 @@ pub fn build(sc: &Scenario, seed: u64, scale: f64, mut o: Outcome) -> Report {
     let mids_up = o.mid_subs.len().max(1) as f64;
     let mid = vec![
         ("nodes_up", Value::Int(o.mid_subs.len() as u64)),
+        ("subscribes_received", Value::Int(o.mid_subscribes_in)),
         ("upstream_subscribes", Value::Int(o.mid_upstream_subscribes)),
         (
             "edge_subscriptions_mean",
@@ -192,6 +192,7 @@ pub fn build(sc: &Scenario, seed: u64, scale: f64, mut o: Outcome) -> Report {
     let edges_up = o.edge_subs.len().max(1) as f64;
     let edge = vec![
         ("nodes_up", Value::Int(o.edge_subs.len() as u64)),
+        ("subscribes_received", Value::Int(o.edge_subscribes_in)),
         (
             "upstream_subscribes",
             Value::Int(o.edge_upstream_subscribes),
@@ -223,45 +224,36 @@ pub fn build(sc: &Scenario, seed: u64, scale: f64, mut o: Outcome) -> Report {
     latency_rows(&mut joins, &mut o.join_us);
     let mut recovery: Vec<(&'static str, Value)> = Vec::new();
     match sc.failure {
-        Some(Failure::Edges { .. }) => {
-            recovery.push((
-                "kind",
-                Value::Str("edge tier: viewers rejoin another edge".into()),
-            ));
-            recovery.push(("viewers_lost", Value::Int(o.lost)));
-            recovery.push(("viewers_back", Value::Int(o.rejoin_us.len() as u64)));
-            let mut r = std::mem::take(&mut o.rejoin_us);
-            latency_rows(&mut recovery, &mut r);
-            recovery.push(("recovery_s", Value::Num(pct_ms(&r, 100.0) / 1000.0)));
-        }
-        Some(Failure::Mid { .. }) => {
-            recovery.push((
-                "kind",
-                Value::Str("mid tier: edges fail over to another mid".into()),
-            ));
-            recovery.push(("edges_failed_over", Value::Int(o.failover_edges)));
-            recovery.push(("edges_recovered", Value::Int(o.failover_us.len() as u64)));
-            let mut r = std::mem::take(&mut o.failover_us);
+        Some(failure) => {
+            let (kind, affected, mut r) = match failure {
+                Failure::Edges { .. } => (
+                    "edge tier: viewers rejoin another edge (failure to media again)",
+                    o.lost,
+                    std::mem::take(&mut o.rejoin_us),
+                ),
+                Failure::Mid { .. } => (
+                    "mid tier: edges fail over to another mid (failure to next new object)",
+                    o.failover_edges,
+                    std::mem::take(&mut o.failover_us),
+                ),
+            };
+            recovery.push(("kind", Value::Str(kind.into())));
+            recovery.push(("affected", Value::Int(affected)));
+            recovery.push(("recovered", Value::Int(r.len() as u64)));
             latency_rows(&mut recovery, &mut r);
             recovery.push(("recovery_s", Value::Num(pct_ms(&r, 100.0) / 1000.0)));
         }
         None => {
-            let target = (sc.viewers as f64 * 0.99).ceil() as u64;
-            let reached = o.watching.iter().position(|&w| w >= target);
+            let mut w = std::mem::take(&mut o.watching_from_us);
+            w.sort_unstable();
+            let at = pct_ms(&w, 99.0) / 1000.0;
             recovery.push((
                 "kind",
-                Value::Str("none: time for 99 % of viewers to watch".into()),
+                Value::Str("none: time from the first join until 99 % of viewers watch".into()),
             ));
             recovery.push((
-                "s_from_first_join_to_99pct",
-                match reached {
-                    Some(s) => Value::Num(
-                        Duration::from_secs(s as u64)
-                            .saturating_sub(sc.join_start)
-                            .as_secs_f64(),
-                    ),
-                    None => Value::Str("never".into()),
-                },
+                "s_to_99pct_watching",
+                Value::Num((at - sc.join_start.as_secs_f64()).max(0.0)),
             ));
         }
     }

@@ -60,6 +60,8 @@ pub struct Scenario {
     pub viewer_detect: (Duration, Duration),
     /// Control-plane time a relay spends per control message (queued one at a time).
     pub control_cost: Duration,
+    /// Extra edge time per viewer join for its QUIC/TLS handshake, on the same queue.
+    pub handshake_cost: Duration,
     /// Upstream linger after the last subscriber leaves.
     pub linger: Duration,
     /// Upstream candidates each edge knows (primary first).
@@ -98,6 +100,7 @@ impl Scenario {
             detect: Duration::from_secs(1),
             viewer_detect: (Duration::from_millis(500), Duration::from_millis(1500)),
             control_cost: Duration::from_micros(50),
+            handshake_cost: Duration::from_micros(200),
             linger: Duration::from_secs(5),
             edge_candidates: 3,
         }
@@ -126,12 +129,13 @@ impl Scenario {
         }
     }
 
-    /// Every viewer joins within 3 s, starting at 10 s, on a cold tree.
+    /// Every viewer joins within 1 s, starting at 10 s, on a cold tree: each edge spends about
+    /// half of that second on handshakes, so joins queue.
     pub fn flash_crowd(scale: f64) -> Self {
         Self {
             name: "flash-crowd",
             join_start: Duration::from_secs(10),
-            join_span: Duration::from_secs(3),
+            join_span: Duration::from_secs(1),
             duration: Duration::from_secs(30),
             ..Self::baseline(scale)
         }

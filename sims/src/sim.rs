@@ -70,6 +70,8 @@ struct Viewer {
 pub struct Outcome {
     /// Join latencies of first joins, microseconds.
     pub join_us: Vec<u64>,
+    /// When each first join's first object reached its viewer, microseconds of virtual time.
+    pub watching_from_us: Vec<u64>,
     /// Interruptions of viewers that lost their edge (failure → media again), microseconds.
     pub rejoin_us: Vec<u64>,
     /// Viewers that lost their edge.
@@ -78,7 +80,7 @@ pub struct Outcome {
     pub refused: u64,
     /// Viewers watching at the end.
     pub watching_end: u64,
-    /// Viewers watching, sampled every second.
+    /// Viewers watching, sampled every second (viewers of an edge in failover excluded).
     pub watching: Vec<u64>,
     /// Per tier: bytes sent to relays per second (summed over the tier).
     pub origin_egress: Vec<u64>,
@@ -96,6 +98,11 @@ pub struct Outcome {
     pub edge_subs: Vec<usize>,
     /// SUBSCRIBEs the origin received, and upstream SUBSCRIBEs the mid tier sent.
     pub origin_subscribes_in: u64,
+    /// SUBSCRIBEs received by the mid tier (edges, failovers included) and the edge tier
+    /// (viewers).
+    pub mid_subscribes_in: u64,
+    /// See `mid_subscribes_in`.
+    pub edge_subscribes_in: u64,
     /// Upstream SUBSCRIBEs sent by the mid tier.
     pub mid_upstream_subscribes: u64,
     /// Upstream SUBSCRIBEs sent by the edge tier.
@@ -250,7 +257,7 @@ impl Sim {
                 if !self.net.is_up(to, t) {
                     return;
                 }
-                if msg.is_control() && !self.take_cpu(to, t) {
+                if msg.is_control() && !self.take_cpu(to, t, self.sc.control_cost) {
                     let at = self.relays[to].busy_until;
                     self.queue.push(at, Ev::Deliver { from, to, msg });
                     return;
@@ -264,7 +271,8 @@ impl Sim {
                 if !self.net.is_up(edge, t) {
                     return; // the edge died meanwhile: the viewer notices with the others
                 }
-                if !self.take_cpu(edge, t) {
+                let cost = self.sc.control_cost + self.sc.handshake_cost;
+                if !self.take_cpu(edge, t, cost) {
                     let at = self.relays[edge].busy_until;
                     self.queue.push(at, Ev::Subscribe { viewer });
                     return;
@@ -305,19 +313,35 @@ impl Sim {
                         self.relays[id].sweep(t);
                     }
                 }
-                self.out.watching.push(self.watching);
+                // Viewers of an edge cut off from its upstream are not watching, though
+                // subscribed: they wait for the failover.
+                let stalled: u64 = self
+                    .edge_ids()
+                    .map(|e| &self.relays[e])
+                    .filter(|r| self.net.is_up(r.id, t))
+                    .filter(|r| {
+                        r.in_outage()
+                            || r.uplink
+                                .as_ref()
+                                .is_some_and(|u| !self.net.is_up(u.node, t))
+                    })
+                    .map(|r| r.subscriptions() as u64)
+                    .sum();
+                self.out
+                    .watching
+                    .push(self.watching.saturating_sub(stalled));
                 self.queue.push(t + Duration::from_secs(1), Ev::Tick);
             }
         }
     }
 
     /// Whether the relay's control plane is free now; if so it is taken for one message.
-    fn take_cpu(&mut self, node: NodeId, t: Duration) -> bool {
+    fn take_cpu(&mut self, node: NodeId, t: Duration, cost: Duration) -> bool {
         let r = &mut self.relays[node];
         if r.busy_until > t {
             return false;
         }
-        r.busy_until = t + self.sc.control_cost;
+        r.busy_until = t + cost;
         true
     }
 
@@ -412,7 +436,10 @@ impl Sim {
                         let at = t + d;
                         match viewer.lost_at.take() {
                             Some(since) => self.out.rejoin_us.push(micros(at - since)),
-                            None => self.out.join_us.push(micros(at - viewer.joined_at)),
+                            None => {
+                                self.out.join_us.push(micros(at - viewer.joined_at));
+                                self.out.watching_from_us.push(micros(at));
+                            }
                         }
                         viewer.state = State::Watching;
                         self.watching += 1;
@@ -563,6 +590,7 @@ impl Sim {
                         .zip(&bins)
                         .for_each(|(a, b)| *a += b);
                     o.mid_upstream_subscribes += r.upstream_subscribes();
+                    o.mid_subscribes_in += r.stats.subscribes_in;
                     o.mids_used += u64::from(r.stats.subscribes_in > 0);
                     if up {
                         o.mid_peak.push(bins.iter().copied().max().unwrap_or(0));
@@ -576,6 +604,7 @@ impl Sim {
                         .zip(&bins)
                         .for_each(|(a, b)| *a += b);
                     o.edge_upstream_subscribes += r.upstream_subscribes();
+                    o.edge_subscribes_in += r.stats.subscribes_in;
                     o.failover_us
                         .extend(r.stats.recoveries.iter().map(|d| micros(*d)));
                     o.edge_gaps += r.stats.gaps;
