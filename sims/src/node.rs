@@ -711,3 +711,106 @@ fn command_key(c: &Command) -> (SessionId, u64) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use tern_relay::core::types::ObjectStatus;
+
+    fn object(group: u64, id: u64) -> Msg {
+        Msg::Object {
+            request: 0,
+            subgroup: 0,
+            priority: 2,
+            object: Object {
+                location: Location::new(group, id),
+                status: ObjectStatus::Normal,
+                properties: Bytes::new(),
+                payload: Bytes::from_static(b"frame"),
+                end_of_group: false,
+            },
+        }
+    }
+
+    /// An edge with two upstream candidates: a viewer joins through the real router, the first
+    /// mid dies, the edge re-subscribes at the second from the object after its largest, and the
+    /// overlap of the backfill is dropped by location.
+    #[test]
+    fn failover_resubscribes_from_the_object_after_the_largest() {
+        let ms = Duration::from_millis;
+        let name = TrackName::from_path("live/event", "video");
+        let mut edge = Relay::new(10, Tier::Edge, Instant::now(), ms(5000), vec![1, 2]);
+        edge.start();
+        assert!(matches!(
+            edge.take_out().as_slice(),
+            [Out::Send(1, Msg::SubscribeNamespace { .. })]
+        ));
+        let namespace = name.namespace.clone();
+        edge.handle(
+            1,
+            Msg::Namespace {
+                request: 0,
+                namespace,
+            },
+            ms(10),
+        );
+        edge.viewer_subscribe(7, &name, ms(20));
+        let out = edge.take_out();
+        let [
+            Out::Send(
+                1,
+                Msg::Subscribe {
+                    request, filter, ..
+                },
+            ),
+        ] = out.as_slice()
+        else {
+            panic!("one upstream SUBSCRIBE expected, got {out:?}");
+        };
+        assert_eq!((*request, *filter), (0, Filter::LargestObject));
+        edge.handle(
+            1,
+            Msg::SubscribeOk {
+                request: 0,
+                largest: None,
+            },
+            ms(30),
+        );
+        edge.handle(1, object(3, 0), ms(40));
+        edge.handle(1, object(3, 1), ms(50));
+        let out = edge.take_out();
+        assert!(
+            matches!(out.as_slice(), [Out::FirstMedia(v)] if v == &[7]),
+            "{out:?}"
+        );
+        assert_eq!(edge.subscriptions(), 1);
+
+        // Mid 1 dies at 60 ms; noticed later. Mid 2 is the next candidate that is up.
+        assert_eq!(edge.uplink_lost(ms(60), |n| n != 1), Some(2));
+        assert!(edge.in_outage());
+        edge.uplink_connected(ms(1100));
+        let out = edge.take_out();
+        let [Out::Send(2, Msg::Subscribe { filter, .. })] = out.as_slice() else {
+            panic!("re-SUBSCRIBE at mid 2 expected, got {out:?}");
+        };
+        assert_eq!(*filter, Filter::AbsoluteStart(Location::new(3, 2)));
+        edge.handle(
+            2,
+            Msg::SubscribeOk {
+                request: 0,
+                largest: None,
+            },
+            ms(1110),
+        );
+        edge.handle(2, object(3, 1), ms(1120)); // overlap: dropped by location
+        edge.handle(2, object(3, 2), ms(1130));
+        assert_eq!(edge.stats.duplicates, 1);
+        assert_eq!(edge.stats.gaps, 0);
+        assert_eq!(edge.stats.recoveries, vec![ms(1130 - 60)]);
+        assert!(!edge.in_outage());
+        // The viewer never re-subscribed: the router still holds its one subscription.
+        assert_eq!(edge.subscriptions(), 1);
+        assert_eq!(edge.upstream_subscribes(), 1);
+    }
+}
