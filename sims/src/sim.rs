@@ -269,7 +269,13 @@ impl Sim {
             Ev::Subscribe { viewer } => {
                 let edge = self.viewers[viewer].edge;
                 if !self.net.is_up(edge, t) {
-                    return; // the edge died meanwhile: the viewer notices with the others
+                    // The edge died while the viewer was connecting: its player gives up after
+                    // the usual detection time and joins another edge.
+                    let (lo, hi) = self.sc.viewer_detect;
+                    let d = self.rng.range(lo.as_secs_f64(), hi.as_secs_f64());
+                    self.queue
+                        .push(t + Duration::from_secs_f64(d), Ev::Rejoin { viewer });
+                    return;
                 }
                 let cost = self.sc.control_cost + self.sc.handshake_cost;
                 if !self.take_cpu(edge, t, cost) {

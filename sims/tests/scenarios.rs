@@ -93,3 +93,20 @@ fn same_seed_same_bytes_other_seed_other_bytes() {
     let c = report::run_all(Scenario::by_name("mid-failure", SCALE).unwrap(), 8, SCALE);
     assert_ne!(report::json(&a[2..3]), report::json(&c));
 }
+
+#[test]
+fn edge_failure_during_the_ramp_loses_no_viewer() {
+    // Viewers are still arriving and connecting when the edge dies: every one ends up watching.
+    let mut sc = Scenario::edge_failure(SCALE);
+    sc.failure = Some(tern_sims::scenario::Failure::Edges {
+        at: std::time::Duration::from_secs(15),
+        fraction: 0.05,
+    });
+    let r = report::run_all(vec![sc], 1, SCALE).remove(0);
+    assert_eq!(r.num("joins", "refused"), 0.0, "{}", r.text());
+    assert_eq!(r.num("joins", "watching_at_end"), 10_000.0, "{}", r.text());
+    assert_eq!(
+        r.num("recovery", "recovered"),
+        r.num("recovery", "affected")
+    );
+}
