@@ -236,15 +236,14 @@ impl Hub {
                 track,
                 name,
                 filter,
-                resume,
             } => {
                 let Some(s) = lock(&self.sessions).get(&session).cloned() else {
-                    self.apply(|r, now| r.handle_upstream_refused(track, session, 0x10, now));
+                    self.apply(|r, _| r.handle_upstream_error(track, 0x10));
                     return;
                 };
                 self.track_or_insert(track, &name);
                 metrics::gauge!(m::UPSTREAM_SUBSCRIPTIONS).increment(1.0);
-                super::upstream::spawn_subscribe(self.clone(), s, track, name, filter, resume);
+                super::upstream::spawn_subscribe(self.clone(), s, track, name, filter);
             }
             Command::PublishDownstream { session, track, .. } => {
                 if let Some(s) = lock(&self.sessions).get(&session).cloned() {
