@@ -193,6 +193,10 @@ fn round_trip(publish_url: &str, subscribe_url: &str, fingerprint: &str, framing
     drop(stdin);
 
     let status = wait_exit(&mut subscriber, Duration::from_secs(20));
+    if status.is_none() {
+        // Still running: end it, so that its stdout closes and the reader returns.
+        let _ = subscriber.child.kill();
+    }
     let got = reader.join().expect("reader");
     assert!(
         status.is_some_and(|s| s.success()),
