@@ -511,6 +511,7 @@ async function readFetchObjects(r, onObject) {
     onObject({ group, subgroup, object, status: 0, payload, fetched: true, receivedAt: performance.now() });
   }
 }
+var ERROR_NOT_SUPPORTED = 3;
 var ERROR_DOES_NOT_EXIST = 16;
 var MAX_NAME = 4096;
 function publishNamespaceMessage(requestId, namespace) {
@@ -575,16 +576,16 @@ var LocalTrack = class {
     }
     const open = this.open;
     if (!open) throw new Error(`${this.name} is not served on a session`);
-    const sent = await Promise.all(
-      [...this.subscribers.values()].map(async (s) => {
+    const subscribers = [...this.subscribers.values()];
+    await Promise.all(
+      subscribers.map(async (s) => {
         const stream = await open();
         const w = stream.getWriter();
         await w.write(singleObjectStream(s.trackAlias, group, this.priority, payload));
         await w.close();
-        return 1;
       })
     );
-    return sent.length;
+    return subscribers.length;
   }
 };
 function trackKey(namespace, name) {
@@ -612,7 +613,7 @@ var Publisher = class {
     const m = await reader.message();
     if (!m) return;
     if (m.type !== MSG_SUBSCRIBE) {
-      await writer.write(requestErrorMessage(3, `request type 0x${m.type.toString(16)} is not supported by a player`));
+      await writer.write(requestErrorMessage(ERROR_NOT_SUPPORTED, `request type 0x${m.type.toString(16)} is not supported by a player`));
       await writer.close().catch(() => {
       });
       return;
@@ -648,6 +649,13 @@ var Publisher = class {
 var ANSWER_TIMEOUT_MS = 1e4;
 var RequestRefused = class extends Error {
 };
+async function answer(reader) {
+  let timer = 0;
+  const timeout = new Promise((resolve) => {
+    timer = self.setTimeout(() => resolve(null), ANSWER_TIMEOUT_MS);
+  });
+  return Promise.race([reader.message(), timeout]).finally(() => self.clearTimeout(timer));
+}
 var FetchRequest = class {
   constructor(requestId, track, options) {
     this.requestId = requestId;
@@ -844,11 +852,7 @@ var MoqSession = class _MoqSession {
     const sub = new Subscription(this, requestId, track, options, writer);
     await writer.write(subscribeMessage(requestId, namespace, track, options.priority ?? 128, options.filter, options.forward ?? true));
     const reader = new StreamReader(stream.readable);
-    let timer = 0;
-    const timeout = new Promise((resolve) => {
-      timer = self.setTimeout(() => resolve(null), ANSWER_TIMEOUT_MS);
-    });
-    const reply = await Promise.race([reader.message(), timeout]).finally(() => self.clearTimeout(timer));
+    const reply = await answer(reader);
     if (!reply) {
       writer.close().catch(() => {
       });
@@ -921,11 +925,7 @@ var MoqSession = class _MoqSession {
     const w = stream.writable.getWriter();
     await w.write(fetchMessage(requestId, namespace, track, start, end, options.priority ?? 128));
     const r = new StreamReader(stream.readable);
-    let timer = 0;
-    const timeout = new Promise((resolve) => {
-      timer = self.setTimeout(() => resolve(null), ANSWER_TIMEOUT_MS);
-    });
-    const reply = await Promise.race([r.message(), timeout]).finally(() => self.clearTimeout(timer));
+    const reply = await answer(r);
     w.close().catch(() => {
     });
     if (!reply || reply.type === MSG_REQUEST_ERROR) {
@@ -951,11 +951,7 @@ var MoqSession = class _MoqSession {
     const writer = stream.writable.getWriter();
     await writer.write(publishNamespaceMessage(requestId, namespace));
     const reader = new StreamReader(stream.readable);
-    let timer = 0;
-    const timeout = new Promise((resolve) => {
-      timer = self.setTimeout(() => resolve(null), ANSWER_TIMEOUT_MS);
-    });
-    const reply = await Promise.race([reader.message(), timeout]).finally(() => self.clearTimeout(timer));
+    const reply = await answer(reader);
     const what = `PUBLISH_NAMESPACE ${namespace.join("/")}`;
     if (!reply || reply.type !== MSG_REQUEST_OK) {
       writer.close().catch(() => {

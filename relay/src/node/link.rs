@@ -9,14 +9,13 @@
 //! upstream (split horizon).
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use std::net::SocketAddr;
 use tern_moq::message::codes::SessionError as Code;
 use tern_moq::message::{Parameters, PublishNamespace, SubscribeNamespace};
 use tern_moq::{Message, TrackNamespace};
-
 use tern_quic::Client;
 
 use super::discovery::Discovery;

@@ -14,7 +14,7 @@ export const VIEWERS = 'viewers';
 const EVENTS_PRIORITY = 0;
 /** Records kept for the page. */
 const MAX_RECORDS = 200;
-/** Longest event body (bytes of UTF-8); the origin refuses larger events. */
+/** Longest event sent, its JSON in bytes (under the origin's default limit of 1024). */
 export const MAX_BODY_BYTES = 1000;
 
 /** One event in the broadcast's order, as the origin republished it. */

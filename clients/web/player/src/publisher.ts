@@ -5,6 +5,7 @@
 
 import {
   ERROR_DOES_NOT_EXIST,
+  ERROR_NOT_SUPPORTED,
   MSG_SUBSCRIBE,
   ProtocolError,
   StreamReader,
@@ -48,16 +49,16 @@ export class LocalTrack {
     }
     const open = this.open;
     if (!open) throw new Error(`${this.name} is not served on a session`);
-    const sent = await Promise.all(
-      [...this.subscribers.values()].map(async (s) => {
+    const subscribers = [...this.subscribers.values()];
+    await Promise.all(
+      subscribers.map(async (s) => {
         const stream = await open();
         const w = stream.getWriter();
         await w.write(singleObjectStream(s.trackAlias, group, this.priority, payload));
         await w.close();
-        return 1;
       }),
     );
-    return sent.length;
+    return subscribers.length;
   }
 }
 
@@ -88,7 +89,7 @@ export class Publisher {
     const m = await reader.message();
     if (!m) return;
     if (m.type !== MSG_SUBSCRIBE) {
-      await writer.write(requestErrorMessage(0x3, `request type 0x${m.type.toString(16)} is not supported by a player`));
+      await writer.write(requestErrorMessage(ERROR_NOT_SUPPORTED, `request type 0x${m.type.toString(16)} is not supported by a player`));
       await writer.close().catch(() => {});
       return;
     }

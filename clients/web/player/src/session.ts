@@ -14,6 +14,7 @@ import {
   MSG_SETUP,
   MSG_SUBSCRIBE_OK,
   MoqObject,
+  Payload,
   ProtocolError,
   STREAM_FETCH_HEADER,
   STREAM_PADDING,
@@ -37,6 +38,15 @@ const ANSWER_TIMEOUT_MS = 10_000;
 
 /** The relay refused a request (REQUEST_ERROR) or closed its stream without an answer. */
 export class RequestRefused extends Error {}
+
+/** The first message on a request stream, or null when none came within ANSWER_TIMEOUT_MS. */
+async function answer(reader: StreamReader): Promise<{ type: number; payload: Payload } | null> {
+  let timer = 0;
+  const timeout = new Promise<null>((resolve) => {
+    timer = self.setTimeout(() => resolve(null), ANSWER_TIMEOUT_MS);
+  });
+  return Promise.race([reader.message(), timeout]).finally(() => self.clearTimeout(timer));
+}
 
 export interface SubscribeOptions {
   /** Called for each object, from subgroup streams and from the Joining FETCH (replaceable). */
@@ -281,11 +291,7 @@ export class MoqSession {
     const sub = new Subscription(this, requestId, track, options, writer);
     await writer.write(subscribeMessage(requestId, namespace, track, options.priority ?? 128, options.filter, options.forward ?? true));
     const reader = new StreamReader(stream.readable);
-    let timer = 0;
-    const timeout = new Promise<null>((resolve) => {
-      timer = self.setTimeout(() => resolve(null), ANSWER_TIMEOUT_MS);
-    });
-    const reply = await Promise.race([reader.message(), timeout]).finally(() => self.clearTimeout(timer));
+    const reply = await answer(reader);
     if (!reply) {
       writer.close().catch(() => {});
       reader.cancel();
@@ -364,11 +370,7 @@ export class MoqSession {
     const w = stream.writable.getWriter();
     await w.write(fetchMessage(requestId, namespace, track, start, end, options.priority ?? 128));
     const r = new StreamReader(stream.readable);
-    let timer = 0;
-    const timeout = new Promise<null>((resolve) => {
-      timer = self.setTimeout(() => resolve(null), ANSWER_TIMEOUT_MS);
-    });
-    const reply = await Promise.race([r.message(), timeout]).finally(() => self.clearTimeout(timer));
+    const reply = await answer(r);
     w.close().catch(() => {});
     if (!reply || reply.type === MSG_REQUEST_ERROR) {
       req.cancel();
@@ -394,11 +396,7 @@ export class MoqSession {
     const writer = stream.writable.getWriter();
     await writer.write(publishNamespaceMessage(requestId, namespace));
     const reader = new StreamReader(stream.readable);
-    let timer = 0;
-    const timeout = new Promise<null>((resolve) => {
-      timer = self.setTimeout(() => resolve(null), ANSWER_TIMEOUT_MS);
-    });
-    const reply = await Promise.race([reader.message(), timeout]).finally(() => self.clearTimeout(timer));
+    const reply = await answer(reader);
     const what = `PUBLISH_NAMESPACE ${namespace.join('/')}`;
     if (!reply || reply.type !== MSG_REQUEST_OK) {
       writer.close().catch(() => {});

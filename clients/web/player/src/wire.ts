@@ -491,7 +491,8 @@ export async function readFetchObjects(r: StreamReader, onObject: (o: MoqObject)
 // ---------------------------------------------------------------------------
 // The player as a publisher (a viewer's own events track).
 
-/** REQUEST_ERROR code DOES_NOT_EXIST. */
+/** REQUEST_ERROR codes NOT_SUPPORTED and DOES_NOT_EXIST. */
+export const ERROR_NOT_SUPPORTED = 0x3;
 export const ERROR_DOES_NOT_EXIST = 0x10;
 /** Longest namespace field or track name accepted from the relay (bytes). */
 const MAX_NAME = 4096;
