@@ -153,7 +153,7 @@ impl Reorder {
                 self.drop_first(false);
                 continue;
             }
-            let stalled = now >= first.last_activity + self.stall;
+            let stalled = now >= self.stall_deadline().unwrap_or(now);
             if (waiting && stalled) || self.bytes > self.max_bytes {
                 self.drop_first(true);
                 continue;
@@ -170,8 +170,21 @@ impl Reorder {
         {
             return Some(first.first_seen + self.gap_wait);
         }
-        (self.groups.len() > 1 && first.objects.is_empty())
-            .then_some(first.last_activity + self.stall)
+        if first.objects.is_empty() {
+            self.stall_deadline()
+        } else {
+            None
+        }
+    }
+
+    /// When the oldest group counts as stalled: `stall` after its last activity, counted from
+    /// no earlier than when a newer group started waiting (a group that was silent while
+    /// nothing newer came, as when the relay fails over to another upstream, is not stalled).
+    fn stall_deadline(&self) -> Option<Instant> {
+        let mut groups = self.groups.values();
+        let first = groups.next()?;
+        let waiting_since = groups.next()?.first_seen;
+        Some(first.last_activity.max(waiting_since) + self.stall)
     }
 }
 
@@ -211,6 +224,26 @@ mod tests {
         assert!(!r.handle_open(0, t));
         r.handle_object(obj(0, 2), t);
         assert_eq!(drain(&mut r, t), vec![]);
+    }
+
+    #[test]
+    fn a_group_silent_before_a_newer_one_came_gets_the_whole_stall_time() {
+        // A relay failing over: group 5 is silent for a while, then its rest and group 6 come
+        // at once, group 6's stream first. Group 5 is not abandoned for its earlier silence.
+        let t = Instant::now();
+        let mut r = Reorder::new(1 << 20, Duration::from_secs(1), Duration::ZERO);
+        r.handle_open(5, t);
+        r.handle_object(obj(5, 0), t);
+        assert_eq!(drain(&mut r, t), vec![(5, 0)]);
+        let back = t + Duration::from_secs(4);
+        r.handle_open(6, back);
+        r.handle_object(obj(6, 0), back);
+        assert_eq!(drain(&mut r, back), vec![]);
+        assert_eq!(r.poll_timeout(), Some(back + Duration::from_secs(1)));
+        r.handle_object(obj(5, 1), back);
+        r.handle_end(5, back);
+        assert_eq!(drain(&mut r, back), vec![(5, 1), (6, 0)]);
+        assert_eq!(r.abandoned(), 0);
     }
 
     #[test]

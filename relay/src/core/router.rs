@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 use super::hops::Hops;
 use super::types::{Filter, Namespace, TrackName, is_prefix};
 
+mod failover;
+
 /// A session, named by the driver.
 pub type SessionId = u64;
 /// A request on a session (the peer's Request ID, or a driver-local handle).
@@ -98,6 +100,9 @@ pub enum Command {
         /// The filter to ask for: the first subscriber's when it reaches back to an absolute
         /// start (the publisher may still hold those objects), otherwise Largest Object.
         filter: Filter,
+        /// The track moves here from another upstream: the objects between the last one
+        /// cached and this subscription's start are fetched from the new upstream first.
+        resume: bool,
     },
     /// Cancel an upstream subscription.
     UnsubscribeUpstream {
@@ -215,6 +220,14 @@ struct TrackEntry {
     /// Downstream SUBSCRIBEs waiting for the upstream SUBSCRIBE_OK.
     waiting: Vec<(SessionId, RequestId, Filter)>,
     idle_since: Option<Instant>,
+    /// Since when the track has had no live upstream: its subscribers are held for the linger
+    /// window while a publisher may come back.
+    lost_since: Option<Instant>,
+    /// During a move away from an upstream that sent GOAWAY: that upstream, still feeding the
+    /// track until the new one answers.
+    replacing: Option<SessionId>,
+    /// Upstreams that failed this track since it last had a working one (not tried again).
+    tried: Vec<SessionId>,
 }
 
 #[derive(Debug)]
@@ -252,6 +265,10 @@ pub struct Router {
     peer_relays: HashMap<SessionId, bytes::Bytes>,
     /// Loops detected so far (refused announcements, relays both above and below this one).
     loops: u64,
+    /// Sessions that sent GOAWAY: no new subscription goes to them.
+    going_away: BTreeSet<SessionId>,
+    /// Upstream subscriptions moved to another upstream so far.
+    failovers: u64,
 }
 
 impl Router {
@@ -275,7 +292,11 @@ impl Router {
             .values()
             .filter_map(|t| t.idle_since.map(|i| i + self.config.linger));
         let rdv = self.rendezvous.iter().map(|r| r.deadline);
-        linger.chain(rdv).min()
+        let lost = self
+            .tracks
+            .values()
+            .filter_map(|t| t.lost_since.map(|i| i + self.config.linger));
+        linger.chain(rdv).chain(lost).min()
     }
 
     /// Upstream SUBSCRIBEs sent so far (one per track per upstream, whatever the fan-out).
@@ -310,20 +331,20 @@ impl Router {
             .get(name)
             .and_then(|id| self.tracks.get(id))
             .map(|t| t.upstream.session())
-            .or_else(|| self.publisher_for(name, None))
+            .or_else(|| self.publisher_for(name, &[]))
     }
 
-    /// Which session publishes a namespace covering `name` for a subscriber on `asking`
-    /// (never itself): the longest prefix; within it a publisher below this relay before a
-    /// route learned from an upstream, then the newest.
-    fn publisher_for(&self, name: &TrackName, asking: Option<SessionId>) -> Option<SessionId> {
+    /// Which session publishes a namespace covering `name`, never one in `avoid` (the asking
+    /// subscriber, upstreams that failed) nor one going away: the longest prefix; within it a
+    /// publisher below this relay before a route learned from an upstream, then the newest.
+    fn publisher_for(&self, name: &TrackName, avoid: &[SessionId]) -> Option<SessionId> {
         self.namespaces
             .iter()
             .filter(|(ns, _)| is_prefix(ns, &name.namespace))
             .flat_map(|(ns, pubs)| {
                 pubs.iter()
                     .enumerate()
-                    .filter(|(_, (s, _))| Some(*s) != asking)
+                    .filter(|(_, (s, _))| !avoid.contains(s) && !self.going_away.contains(s))
                     .map(move |(i, (s, _))| (ns.len(), !self.links.contains_key(s), i, *s))
             })
             .max()
@@ -347,6 +368,9 @@ impl Router {
                 subscribers: Vec::new(),
                 waiting: Vec::new(),
                 idle_since: None,
+                lost_since: None,
+                replacing: None,
+                tried: Vec::new(),
             },
         );
         id
@@ -389,7 +413,7 @@ impl Router {
             self.attach(track, session, request, filter);
             return;
         }
-        if let Some(publisher) = self.publisher_for(&name, Some(session)) {
+        if let Some(publisher) = self.publisher_for(&name, &[session]) {
             *self.per_session.entry(session).or_default() += 1;
             let track = self.new_track(name.clone(), Upstream::Pending(publisher));
             self.upstream_subscribes += 1;
@@ -402,6 +426,7 @@ impl Router {
                 track,
                 name,
                 filter: upstream_filter,
+                resume: false,
             });
             self.attach(track, session, request, filter);
             return;
@@ -456,6 +481,14 @@ impl Router {
         if let Upstream::Pending(s) = entry.upstream {
             entry.upstream = Upstream::Subscribed(s);
         }
+        entry.tried.clear();
+        if let Some(old) = entry.replacing.take() {
+            // The move away from an upstream going away is done: let go of the old one.
+            self.commands.push_back(Command::UnsubscribeUpstream {
+                session: old,
+                track,
+            });
+        }
         for (session, request, filter) in std::mem::take(&mut entry.waiting) {
             entry.subscribers.push((session, request));
             self.commands.push_back(Command::SubscribeOk {
@@ -469,39 +502,40 @@ impl Router {
 
     /// The upstream refused our SUBSCRIBE (REQUEST_ERROR with `code`).
     pub fn handle_upstream_error(&mut self, track: TrackId, code: u64) {
-        let Some(entry) = self.remove_track(track) else {
-            return;
-        };
+        if let Some(entry) = self.remove_track(track) {
+            self.end_track(entry, Refusal::Upstream(code), Ended::Upstream(code));
+        }
+    }
+
+    /// A removed track's waiting subscribers are refused with `refusal`, its established ones
+    /// get PUBLISH_DONE for `reason`.
+    fn end_track(&mut self, entry: TrackEntry, refusal: Refusal, reason: Ended) {
         for (session, request, _) in entry.waiting {
             self.release(session);
-            self.refuse(session, request, Refusal::Upstream(code));
+            self.refuse(session, request, refusal);
         }
         for (session, request) in entry.subscribers {
             self.release(session);
             self.commands.push_back(Command::PublishDone {
                 session,
                 request,
-                reason: Ended::Upstream(code),
+                reason,
             });
         }
     }
 
+    /// The track `session` pushes with PUBLISH request `request`.
+    fn published_track(&self, session: SessionId, request: RequestId) -> Option<TrackId> {
+        self.tracks
+            .iter()
+            .find(|(_, t)| t.upstream == Upstream::Published(session, request))
+            .map(|(&id, _)| id)
+    }
+
     /// The upstream ended the track (PUBLISH_DONE with `status`).
     pub fn handle_upstream_done(&mut self, track: TrackId, status: u64) {
-        let Some(entry) = self.remove_track(track) else {
-            return;
-        };
-        for (session, request, _) in entry.waiting {
-            self.release(session);
-            self.refuse(session, request, Refusal::Upstream(status));
-        }
-        for (session, request) in entry.subscribers {
-            self.release(session);
-            self.commands.push_back(Command::PublishDone {
-                session,
-                request,
-                reason: Ended::Upstream(status),
-            });
+        if let Some(entry) = self.remove_track(track) {
+            self.end_track(entry, Refusal::Upstream(status), Ended::Upstream(status));
         }
     }
 
@@ -559,9 +593,7 @@ impl Router {
         let track = match self.by_name.get(&name) {
             Some(&t) => {
                 // A new publisher of the same track takes over: no ghost publisher.
-                if let Some(entry) = self.tracks.get_mut(&t) {
-                    entry.upstream = Upstream::Published(session, request);
-                }
+                self.take_over(t, session, request);
                 t
             }
             None => {
@@ -603,15 +635,9 @@ impl Router {
     /// A PUBLISHed track ended (PUBLISH_DONE, or its request stream closed). If another
     /// publisher has taken the track over since, it carries on and nothing ends.
     pub fn handle_publish_done(&mut self, session: SessionId, request: RequestId, status: u64) {
-        let Some(track) = self
-            .tracks
-            .iter()
-            .find(|(_, t)| t.upstream == Upstream::Published(session, request))
-            .map(|(&id, _)| id)
-        else {
-            return;
-        };
-        self.handle_upstream_done(track, status);
+        if let Some(track) = self.published_track(session, request) {
+            self.handle_upstream_done(track, status);
+        }
     }
 
     /// PUBLISH_NAMESPACE from a publisher (or a namespace learned over an upstream link).
@@ -652,6 +678,7 @@ impl Router {
         self.commands.push_back(Command::Ok { session, request });
         self.namespace_changed(&namespace, before);
         self.match_rendezvous(now);
+        self.recover(&namespace, now);
     }
 
     /// The publisher withdrew a namespace (cancelled its PUBLISH_NAMESPACE request).
@@ -892,7 +919,7 @@ impl Router {
         let waiting = std::mem::take(&mut self.rendezvous);
         for r in waiting {
             let known = self.by_name.contains_key(&r.name)
-                || self.publisher_for(&r.name, Some(r.session)).is_some();
+                || self.publisher_for(&r.name, &[r.session]).is_some();
             if known {
                 self.release(r.session);
                 self.handle_subscribe(r.session, r.request, r.name, r.filter, Duration::ZERO, now);
@@ -918,30 +945,32 @@ impl Router {
         for r in requests {
             self.handle_publish_namespace_done(session, r);
         }
+        self.going_away.remove(&session);
         let mut gone = Vec::new();
+        let mut lost = Vec::new();
         for (&id, entry) in self.tracks.iter_mut() {
             entry.subscribers.retain(|(s, _)| *s != session);
             entry.waiting.retain(|(s, _, _)| *s != session);
+            if entry.replacing == Some(session) {
+                entry.replacing = None;
+            }
+            let idle = entry.subscribers.is_empty() && entry.waiting.is_empty();
             if entry.upstream.session() == session {
-                gone.push(id);
-            } else if entry.subscribers.is_empty() && entry.waiting.is_empty() {
+                if idle {
+                    gone.push(id);
+                } else {
+                    lost.push(id);
+                }
+            } else if idle {
                 entry.idle_since.get_or_insert(now);
             }
         }
+        for id in lost {
+            self.fail_over(id, session, "upstream session closed", now);
+        }
         for id in gone {
             if let Some(entry) = self.remove_track(id) {
-                for (s, r, _) in entry.waiting {
-                    self.release(s);
-                    self.refuse(s, r, Refusal::DoesNotExist);
-                }
-                for (s, r) in entry.subscribers {
-                    self.release(s);
-                    self.commands.push_back(Command::PublishDone {
-                        session: s,
-                        request: r,
-                        reason: Ended::PublisherGone,
-                    });
-                }
+                self.end_track(entry, Refusal::DoesNotExist, Ended::PublisherGone);
             }
         }
     }
@@ -956,6 +985,7 @@ impl Router {
             self.release(r.session);
             self.refuse(r.session, r.request, Refusal::Timeout);
         }
+        self.expire_lost(now);
         let linger = self.config.linger;
         let idle: Vec<TrackId> = self
             .tracks

@@ -149,6 +149,8 @@ pub struct Track {
     /// Sequence number of `log[0]`.
     log_base: u64,
     largest: Option<Location>,
+    /// Largest location of an object actually cached (not the upstream's word for it).
+    received: Option<Location>,
     bytes: usize,
     /// Location of the END_OF_TRACK object, once seen.
     end: Option<Location>,
@@ -181,6 +183,7 @@ impl Track {
             groups_created: 0,
             log_base: 0,
             largest: None,
+            received: None,
             bytes: 0,
             end: None,
             first: None,
@@ -191,6 +194,11 @@ impl Track {
     /// Largest location received so far (the spec's "Largest Object").
     pub fn largest(&self) -> Option<Location> {
         self.largest
+    }
+
+    /// Largest location of an object that arrived (a new upstream resumes after it).
+    pub fn received_largest(&self) -> Option<Location> {
+        self.received
     }
 
     /// The upstream's LARGEST_OBJECT (from SUBSCRIBE_OK or PUBLISH): the relay's Largest Object
@@ -366,6 +374,9 @@ impl Track {
         if self.largest.is_none_or(|l| loc > l) {
             self.largest = Some(loc);
         }
+        if self.received.is_none_or(|l| loc > l) {
+            self.received = Some(loc);
+        }
         if self.first.is_none_or(|f| loc < f) {
             self.first = Some(loc);
         }
@@ -458,6 +469,22 @@ impl Track {
             },
             self.appended,
         ));
+    }
+
+    /// End (FIN) every open subgroup of `group` but the datagram one: all its objects are in
+    /// (a backfill fetched the rest of it). Returns how many it ended.
+    pub fn finish_group(&mut self, group: u64) -> usize {
+        let open: Vec<u64> = self.groups.get(&group).map_or_else(Vec::new, |g| {
+            g.subgroups
+                .iter()
+                .filter(|(id, sg)| sg.end.is_none() && **id != DATAGRAM_SUBGROUP)
+                .map(|(id, _)| *id)
+                .collect()
+        });
+        for &sg in &open {
+            self.end_subgroup(group, sg, SubgroupEnd::Fin, false);
+        }
+        open.len()
     }
 
     /// Read the entry under `cursor` and advance it.

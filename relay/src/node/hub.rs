@@ -236,14 +236,15 @@ impl Hub {
                 track,
                 name,
                 filter,
+                resume,
             } => {
                 let Some(s) = lock(&self.sessions).get(&session).cloned() else {
-                    self.apply(|r, _| r.handle_upstream_error(track, 0x10));
+                    self.apply(|r, now| r.handle_upstream_refused(track, session, 0x10, now));
                     return;
                 };
                 self.track_or_insert(track, &name);
                 metrics::gauge!(m::UPSTREAM_SUBSCRIPTIONS).increment(1.0);
-                super::upstream::spawn_subscribe(self.clone(), s, track, name, filter);
+                super::upstream::spawn_subscribe(self.clone(), s, track, name, filter, resume);
             }
             Command::PublishDownstream { session, track, .. } => {
                 if let Some(s) = lock(&self.sessions).get(&session).cloned() {

@@ -45,7 +45,7 @@ async fn wait_alias(s: &SessionShared, alias: u64) -> Option<Arc<TrackHandle>> {
 }
 
 /// Append one object and wake the track's readers.
-fn append(track: &TrackHandle, object: Object, subgroup: u64, priority: u8) -> Appended {
+pub(super) fn append(track: &TrackHandle, object: Object, subgroup: u64, priority: u8) -> Appended {
     let len = object.payload.len() as u64;
     let result = track
         .lock()
@@ -118,7 +118,13 @@ pub async fn data_stream(
                 }
             }
             Event::DataEnd { reset, .. } => {
-                if let Some(sg) = subgroup {
+                // The end of a subgroup from an upstream the track is moving (or has moved)
+                // away from is not the subgroup's end: that upstream may be draining or cut
+                // off, and the new one carries the subgroup on (and ends it itself).
+                let stale = hub.with_router(|r| r.upstream_for(&track.name)) != Some(s.id);
+                if let Some(sg) = subgroup
+                    && !stale
+                {
                     let end = match reset {
                         None => SubgroupEnd::Fin,
                         Some(code) => SubgroupEnd::Reset(code),

@@ -40,7 +40,26 @@ const MAX_LEARNED: usize = 100_000;
 /// upstream can use itself, so they never collide with its own requests.
 const LEARNED_BASE: u64 = 1 << 60;
 
+/// An upstream that sends nothing for this long is dead (a killed process sends no
+/// CONNECTION_CLOSE): its tracks move to the next upstream. Keep-alives go out at a third of it.
+pub const LINK_IDLE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Transport settings of links: the relay's own (`base`: congestion control, windows) with a
+/// short idle timeout, so that failover does not wait long for an upstream that died silently.
+pub fn transport(base: tern_quic::TransportLimits) -> tern_quic::TransportLimits {
+    tern_quic::TransportLimits {
+        idle_timeout: LINK_IDLE_TIMEOUT,
+        keep_alive: Some(LINK_IDLE_TIMEOUT / 3),
+        ..base
+    }
+}
+
 /// Keep a link to `url` up for as long as the relay runs.
+///
+/// When the upstream sends GOAWAY, a new session is opened at once (to the URI the GOAWAY
+/// names, else `url` again) while the old one drains: the router has already moved the tracks
+/// it fed to other upstreams where it could, and moves the rest as soon as the new session
+/// learns their namespaces.
 ///
 /// With `discovery`, a URL that names a host is resolved through DNS at each attempt (SRV,
 /// then A/AAAA; see [`super::discovery`]): the candidates are tried in order, and a link whose
@@ -54,10 +73,20 @@ pub fn spawn(
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut backoff = FIRST_BACKOFF;
+        let mut target = url.clone();
         loop {
             let started = tokio::time::Instant::now();
-            match link(&hub, &url, &client, discovery.as_deref()).await {
-                Ok(()) => tracing::info!(upstream = %url, "upstream session ended"),
+            let result = link(&hub, &target, &client, discovery.as_deref()).await;
+            target = url.clone();
+            match result {
+                Ok(Some(next)) => {
+                    tracing::info!(upstream = %url, next = %next, "upstream going away: linking to its successor");
+                    if !next.is_empty() {
+                        target = next;
+                    }
+                    continue;
+                }
+                Ok(None) => tracing::info!(upstream = %url, "upstream session ended"),
                 Err(e) => tracing::warn!(upstream = %url, "upstream link: {e:#}"),
             }
             // A link that stayed up a while starts its backoff over.
@@ -137,13 +166,13 @@ async fn dns_dropped(
     }
 }
 
-/// One upstream session, from connect to its end.
+/// One upstream session, from connect to its end, or to its GOAWAY: then the URI it names.
 async fn link(
     hub: &Arc<Hub>,
     url: &str,
     client: &Client,
     discovery: Option<&Discovery>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<String>> {
     let (session, dns) = connect(client, discovery, url).await?;
     tracing::info!(upstream = %url, "upstream connected");
     let (opened_tx, opened_rx) = tokio::sync::oneshot::channel();
@@ -153,6 +182,7 @@ async fn link(
     let s = opened_rx
         .await
         .map_err(|_| anyhow::anyhow!("session ended at once"))?;
+    let mut goaway = s.peer_goaway.subscribe();
     let listing = async {
         anyhow::ensure!(
             s.wait_peer_setup(SETUP_WAIT).await,
@@ -173,6 +203,10 @@ async fn link(
                 tracing::warn!(upstream = %url, session = s.id, "namespace listing ended: {e:#}");
             }
         }
+        uri = goaway.wait_for(Option::is_some) => {
+            // The old session drains on its own (its driver task runs until it closes).
+            return Ok(Some(uri.ok().and_then(|u| u.clone()).unwrap_or_default()));
+        }
         why = async {
             match (discovery, dns) {
                 (Some(d), Some((addr, until))) => dns_dropped(d, url, addr, until).await,
@@ -185,7 +219,7 @@ async fn link(
     }
     // The session carries the upstream SUBSCRIBEs too: it lives until it closes.
     let _ = driver.await;
-    Ok(())
+    Ok(None)
 }
 
 /// Ask for every namespace and route each one to this session until the listing ends.

@@ -11,6 +11,7 @@
 //! - [`link`]: sessions to upstream relays and the namespaces learned over them.
 //! - [`hub`]: shared state (router, tracks, sessions).
 
+pub mod backfill;
 pub mod discovery;
 pub mod fetch;
 pub mod hub;
@@ -57,7 +58,7 @@ impl Node {
         settings: NodeSettings,
     ) -> anyhow::Result<Self> {
         // Upstream links use the transport settings of the relay's own port (congestion
-        // control, windows, timeouts): the path to a parent is as lossy as any other.
+        // control, windows): the path to a parent is as lossy as any other.
         let transport = server.transport.clone();
         let server = Server::bind(server)?;
         let addr = server.local_addr()?;
@@ -67,7 +68,7 @@ impl Node {
                 tern_quic::Client::new(tern_quic::ClientConfig {
                     disable_verify: settings.upstream_tls.disable_verify,
                     cert_hashes: settings.upstream_tls.cert_hashes.clone(),
-                    transport,
+                    transport: link::transport(transport),
                     ..tern_quic::ClientConfig::default()
                 })
             })

@@ -73,6 +73,8 @@ pub struct SessionShared {
     peer_setup_seen: Notify,
     /// The edge plugin's decision on this session (see [`super::plugin`]).
     pub auth: super::plugin::SessionAuth,
+    /// The peer's GOAWAY, once it came: the URI it names (empty: none).
+    pub peer_goaway: tokio::sync::watch::Sender<Option<String>>,
 }
 
 impl std::fmt::Debug for SessionShared {
@@ -117,6 +119,7 @@ impl SessionShared {
             peer_setup: AtomicBool::new(false),
             peer_setup_seen: Notify::new(),
             auth: super::plugin::SessionAuth::default(),
+            peer_goaway: tokio::sync::watch::Sender::new(None),
         })
     }
 
@@ -575,6 +578,9 @@ async fn uni_stream(
                 if let Event::GoAway(g) = event {
                     let uri = String::from_utf8_lossy(&g.new_session_uri).into_owned();
                     tracing::info!(session = s.id, uri, "peer sent GOAWAY");
+                    let sid = s.id;
+                    hub.apply(|r, now| r.handle_goaway(sid, now));
+                    s.peer_goaway.send_replace(Some(uri));
                 }
             }
         }

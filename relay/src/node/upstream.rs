@@ -12,53 +12,98 @@ use tern_moq::{Message, TrackNamespace};
 use tern_quic::SendStream;
 
 use crate::core::router::{Command, TrackId};
-use crate::core::types::{Filter, TrackName};
+use crate::core::types::{Filter, Location, TrackName};
 
-use super::hub::Hub;
+use super::hub::{Hub, TrackHandle};
 use super::request::{next_message, track_name};
 use super::session::{Inbound, SessionShared, write_message};
 
 /// Time allowed after PUBLISH_DONE for the publisher's last data streams to land.
 const DONE_GRACE: Duration = Duration::from_millis(300);
 
-/// Subscribe upstream for `track` at publisher session `s`.
+/// How an upstream subscription ended.
+enum End {
+    /// We cancelled it, or the router was told already (a refusal).
+    Quiet,
+    /// PUBLISH_DONE with this status.
+    Done(u64),
+    /// Its stream or session went away without PUBLISH_DONE.
+    Lost,
+}
+
+/// Subscribe upstream for `track` at publisher session `s`; `resume` when the track moves here
+/// from another upstream (the gap is backfilled first).
 pub fn spawn_subscribe(
     hub: Arc<Hub>,
     s: Arc<SessionShared>,
     track: TrackId,
     name: TrackName,
     filter: Filter,
+    resume: bool,
 ) {
     let (cancel_tx, cancel_rx) = oneshot::channel();
     s.add_upstream(track, cancel_tx);
     tokio::spawn(async move {
         let mut alias = None;
-        let result = subscribe(&hub, &s, track, &name, filter, cancel_rx, &mut alias).await;
+        let result = subscribe(
+            &hub, &s, track, &name, filter, resume, cancel_rx, &mut alias,
+        )
+        .await;
         if let Some(a) = alias {
             s.remove_alias(a);
         }
         metrics::gauge!(crate::metrics::UPSTREAM_SUBSCRIPTIONS).decrement(1.0);
+        let sid = s.id;
         match result {
-            Ok(Some(status)) => hub.apply(|r, _| r.handle_upstream_done(track, status)),
-            Ok(None) => {}
+            Ok(End::Done(status)) => {
+                hub.apply(|r, now| r.handle_upstream_ended(track, sid, Some(status), now));
+            }
+            Ok(End::Quiet) => {}
+            Ok(End::Lost) => {
+                tracing::info!(session = sid, %name, "upstream subscription lost");
+                hub.apply(|r, now| r.handle_upstream_ended(track, sid, None, now));
+            }
             Err(e) => {
-                tracing::debug!(session = s.id, %name, "upstream subscription ended: {e:#}");
-                hub.apply(|r, _| r.handle_upstream_done(track, 0x2));
+                tracing::info!(session = sid, %name, "upstream subscription lost: {e:#}");
+                hub.apply(|r, now| r.handle_upstream_ended(track, sid, None, now));
             }
         }
     });
 }
 
-/// Returns the PUBLISH_DONE status when the upstream ended the track, `None` when we cancelled.
+/// Fill the gap between what `handle` cached and the new upstream's Largest Object `upto`.
+async fn resume_gap(
+    s: &Arc<SessionShared>,
+    handle: &Arc<TrackHandle>,
+    name: &TrackName,
+    upto: Location,
+) {
+    let Some(after) = handle.lock().received_largest() else {
+        return; // nothing cached: nothing to continue from
+    };
+    if upto <= after {
+        return;
+    }
+    match super::backfill::backfill(s, handle, after, upto).await {
+        Ok(n) => {
+            tracing::info!(session = s.id, %name, ?after, ?upto, objects = n, "backfilled the gap from the new upstream");
+            super::backfill::finish_when_passed(handle.clone(), upto);
+        }
+        Err(e) => tracing::warn!(session = s.id, %name, ?after, ?upto, "gap not backfilled: {e:#}"),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn subscribe(
     hub: &Arc<Hub>,
     s: &Arc<SessionShared>,
     track: TrackId,
     name: &TrackName,
     filter: Filter,
+    resume: bool,
     mut cancel: oneshot::Receiver<()>,
     alias: &mut Option<u64>,
-) -> anyhow::Result<Option<u64>> {
+) -> anyhow::Result<End> {
     let (mut send, recv) = s.session.open_bi().await?;
     let mut params = Parameters::new();
     let wire = match filter {
@@ -90,38 +135,43 @@ async fn subscribe(
             _ = &mut cancel => {
                 inbound.stop(0x1);
                 let _ = send.finish();
-                return Ok(None);
+                return Ok(End::Quiet);
             }
             msg = next_message(&mut inbound, s) => match msg {
                 Some(Message::SubscribeOk(ok)) if alias.is_none() => {
-                    let Some(handle) = hub.track(track) else { return Ok(None) };
+                    let Some(handle) = hub.track(track) else { return Ok(End::Quiet) };
                     if let Some(l) = ok.parameters.largest_object() {
-                        handle.lock().note_upstream_largest(crate::core::types::Location::new(l.group, l.object));
+                        let l = Location::new(l.group, l.object);
+                        if resume {
+                            resume_gap(s, &handle, name, l).await;
+                        }
+                        handle.lock().note_upstream_largest(l);
                     }
                     // Accept the waiting subscribers first (their readers start at the current
                     // end of the cache), then let data for the alias in.
                     hub.apply(|r, _| r.handle_upstream_ok(track));
                     if !s.add_alias(ok.track_alias, handle) {
                         s.violation(Code::DUPLICATE_TRACK_ALIAS, "track alias already in use");
-                        return Ok(None);
+                        return Ok(End::Lost);
                     }
                     *alias = Some(ok.track_alias);
                 }
                 Some(Message::RequestError(e)) if alias.is_none() => {
                     tracing::info!(%name, code = e.error_code.0, reason = %e.error_reason.to_string_lossy(), "upstream refused");
-                    hub.apply(|r, _| r.handle_upstream_error(track, e.error_code.0));
-                    return Ok(None);
+                    let (sid, code) = (s.id, e.error_code.0);
+                    hub.apply(|r, now| r.handle_upstream_refused(track, sid, code, now));
+                    return Ok(End::Quiet);
                 }
                 Some(Message::PublishDone(d)) => {
                     tokio::time::sleep(DONE_GRACE).await;
-                    return Ok(Some(d.status_code.0));
+                    return Ok(End::Done(d.status_code.0));
                 }
                 Some(Message::RequestOk(_)) => {} // answer to a REQUEST_UPDATE
                 Some(other) => {
                     s.violation(Code::PROTOCOL_VIOLATION, &format!("unexpected {} on a SUBSCRIBE stream", other.name()));
-                    return Ok(None);
+                    return Ok(End::Lost);
                 }
-                None => return Ok(Some(0x2)),
+                None => return Ok(End::Lost),
             },
         }
     }
@@ -151,7 +201,8 @@ pub async fn publish(
         s.violation(Code::DUPLICATE_TRACK_ALIAS, "PUBLISH reused a track alias");
         return Ok(());
     }
-    let result: anyhow::Result<u64> = async {
+    // `Some(status)`: PUBLISH_DONE; `None`: the publisher dropped without one.
+    let result: anyhow::Result<Option<u64>> = async {
         loop {
             tokio::select! {
                 cmd = rx.recv() => match cmd.map(|c: super::hub::ToRequest| c.command) {
@@ -161,21 +212,21 @@ pub async fn publish(
                         write_message(&mut send, RequestOk { parameters: params, track_properties: Default::default() }).await?;
                     }
                     Some(_) => {}
-                    None => return Ok(0x2),
+                    None => return Ok(Some(0x2)),
                 },
                 msg = next_message(&mut inbound, s) => match msg {
                     Some(Message::PublishDone(d)) => {
                         tokio::time::sleep(DONE_GRACE).await;
-                        return Ok(d.status_code.0);
+                        return Ok(Some(d.status_code.0));
                     }
                     Some(Message::RequestUpdate(_)) => {
                         write_message(&mut send, RequestOk { parameters: Parameters::new(), track_properties: Default::default() }).await?;
                     }
                     Some(other) => {
                         s.violation(Code::PROTOCOL_VIOLATION, &format!("unexpected {} on a PUBLISH stream", other.name()));
-                        return Ok(0x2);
+                        return Ok(Some(0x2));
                     }
-                    None => return Ok(0x2),
+                    None => return Ok(None),
                 },
             }
         }
@@ -184,8 +235,13 @@ pub async fn publish(
     hub.remove_request(s.id, rid);
     s.remove_alias(m.track_alias);
     let _ = send.finish();
-    let status = result.unwrap_or(0x2);
     let sid = s.id;
-    hub.apply(|r, _| r.handle_publish_done(sid, rid, status));
+    match result.unwrap_or(None) {
+        Some(status) => hub.apply(|r, _| r.handle_publish_done(sid, rid, status)),
+        None => {
+            tracing::info!(session = sid, %name, "publisher dropped without PUBLISH_DONE");
+            hub.apply(|r, now| r.handle_publish_lost(sid, rid, now));
+        }
+    }
     Ok(())
 }

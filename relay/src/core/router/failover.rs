@@ -1,0 +1,325 @@
+//! Moving a track to another upstream without its subscribers noticing.
+//!
+//! When a track's upstream dies (its session closes, its subscription stream ends without
+//! PUBLISH_DONE), sends GOAWAY, refuses a moved subscription or ends it with GOING_AWAY, the
+//! router picks the next session publishing a namespace that covers the track and subscribes
+//! there with [`Command::SubscribeUpstream`] `resume: true` (the driver then backfills the gap
+//! with FETCH). Downstream subscriptions are untouched: same request, same reader. With no other
+//! upstream, the track is *lost*: its subscribers are held for the linger window, and a publisher
+//! that comes back within it (PUBLISH of the track, or PUBLISH_NAMESPACE covering it) carries on
+//! where the old one stopped. Past the window the subscribers get PUBLISH_DONE.
+
+use std::time::Instant;
+
+use super::{Command, Ended, Refusal, RequestId, Router, SessionId, TrackId, Upstream};
+use crate::core::types::{Filter, Namespace, is_prefix};
+
+/// Upstreams remembered as failed per track (more are forgotten oldest first): bounds the
+/// state a flapping tree can make the router keep.
+const MAX_TRIED: usize = 16;
+
+/// PUBLISH_DONE status GOING_AWAY: the upstream is leaving, the track is not over.
+const GOING_AWAY: u64 = 0x4;
+
+impl Router {
+    /// Upstream subscriptions moved to another upstream so far.
+    pub fn failovers(&self) -> u64 {
+        self.failovers
+    }
+
+    /// Sessions a new subscription to `name` could go to (publishers of a namespace covering
+    /// it, none going away).
+    pub fn routes(&self, name: &crate::core::types::TrackName) -> usize {
+        let mut sessions: Vec<SessionId> = self
+            .namespaces
+            .iter()
+            .filter(|(ns, _)| is_prefix(ns, &name.namespace))
+            .flat_map(|(_, pubs)| pubs.iter().map(|(s, _)| *s))
+            .filter(|s| !self.going_away.contains(s))
+            .collect();
+        sessions.sort_unstable();
+        sessions.dedup();
+        sessions.len()
+    }
+
+    /// Tracks held without a live upstream, waiting for a publisher to return.
+    pub fn lost_tracks(&self) -> usize {
+        self.tracks
+            .values()
+            .filter(|t| t.lost_since.is_some())
+            .count()
+    }
+
+    /// The upstream subscription for `track` on `session` ended: `status` is the PUBLISH_DONE
+    /// status, `None` when its stream or session went away without one. A clean end ends the
+    /// downstream subscriptions; GOING_AWAY or a loss moves the track to the next upstream.
+    pub fn handle_upstream_ended(
+        &mut self,
+        track: TrackId,
+        session: SessionId,
+        status: Option<u64>,
+        now: Instant,
+    ) {
+        let Some(entry) = self.tracks.get_mut(&track) else {
+            return;
+        };
+        if entry.replacing == Some(session) {
+            // The upstream we were moving away from finished first: nothing is lost.
+            entry.replacing = None;
+            return;
+        }
+        if entry.upstream.session() != session || matches!(entry.upstream, Upstream::Published(..))
+        {
+            return; // a subscription the track has already moved away from
+        }
+        match status {
+            Some(s) if s != GOING_AWAY => self.handle_upstream_done(track, s),
+            Some(_) => {
+                self.fail_over(
+                    track,
+                    session,
+                    "upstream ended the subscription with GOING_AWAY",
+                    now,
+                );
+            }
+            None => {
+                self.fail_over(track, session, "upstream subscription lost", now);
+            }
+        }
+    }
+
+    /// The upstream on `session` refused our SUBSCRIBE for `track` with `code`. A track that
+    /// was moving tries the next upstream; a new one refuses its waiting subscribers.
+    pub fn handle_upstream_refused(
+        &mut self,
+        track: TrackId,
+        session: SessionId,
+        code: u64,
+        now: Instant,
+    ) {
+        let Some(entry) = self.tracks.get(&track) else {
+            return;
+        };
+        if entry.upstream.session() != session {
+            return;
+        }
+        let moving = !entry.tried.is_empty();
+        if moving
+            && self.fail_over(
+                track,
+                session,
+                "upstream refused the moved subscription",
+                now,
+            )
+        {
+            return;
+        }
+        if moving
+            && self
+                .tracks
+                .get(&track)
+                .is_some_and(|t| t.lost_since.is_some())
+        {
+            return; // held for the linger window
+        }
+        self.handle_upstream_error(track, code);
+    }
+
+    /// A PUBLISHed track's request stream went away without PUBLISH_DONE (the publisher
+    /// dropped): keep its subscribers while a publisher may return.
+    pub fn handle_publish_lost(&mut self, session: SessionId, request: RequestId, now: Instant) {
+        let Some(track) = self.published_track(session, request) else {
+            return;
+        };
+        let idle = self
+            .tracks
+            .get(&track)
+            .is_some_and(|t| t.subscribers.is_empty() && t.waiting.is_empty());
+        if idle {
+            self.handle_upstream_done(track, 0x2);
+            return;
+        }
+        self.fail_over(track, session, "publisher dropped", now);
+    }
+
+    /// The peer on `session` sent GOAWAY: new subscriptions avoid it, and each track it feeds
+    /// moves to another upstream where one offers it (the old subscription keeps feeding the
+    /// track until the new one answers). Tracks with nowhere else to go stay until the session
+    /// ends or a new route appears.
+    pub fn handle_goaway(&mut self, session: SessionId, now: Instant) {
+        if !self.going_away.insert(session) {
+            return;
+        }
+        let fed: Vec<TrackId> = self
+            .tracks
+            .iter()
+            .filter(|(_, t)| matches!(t.upstream, Upstream::Subscribed(s) if s == session))
+            .map(|(&id, _)| id)
+            .collect();
+        for track in fed {
+            self.move_from(track, session, "upstream sent GOAWAY", now);
+        }
+    }
+
+    /// A new publisher of `namespace` appeared: lost tracks under it come back, and tracks fed
+    /// by a session going away move to it.
+    pub(super) fn recover(&mut self, namespace: &Namespace, now: Instant) {
+        let covered: Vec<(TrackId, SessionId, bool)> = self
+            .tracks
+            .iter()
+            .filter(|(_, t)| is_prefix(namespace, &t.name.namespace))
+            .filter(|(_, t)| {
+                t.lost_since.is_some()
+                    || (t.replacing.is_none() && self.going_away.contains(&t.upstream.session()))
+            })
+            .map(|(&id, t)| (id, t.upstream.session(), t.lost_since.is_some()))
+            .collect();
+        for (track, from, lost) in covered {
+            if lost {
+                self.fail_over(track, from, "a publisher of the track returned", now);
+            } else {
+                self.move_from(
+                    track,
+                    from,
+                    "a route away from an upstream going away appeared",
+                    now,
+                );
+            }
+        }
+    }
+
+    /// A PUBLISH of a track the relay already has: the new publisher takes over.
+    pub(super) fn take_over(&mut self, track: TrackId, session: SessionId, request: RequestId) {
+        let Some(entry) = self.tracks.get_mut(&track) else {
+            return;
+        };
+        let old = entry.upstream;
+        entry.upstream = Upstream::Published(session, request);
+        entry.lost_since = None;
+        entry.tried.clear();
+        if let Some(r) = entry.replacing.take() {
+            self.commands
+                .push_back(Command::UnsubscribeUpstream { session: r, track });
+        }
+        if let Upstream::Pending(s) | Upstream::Subscribed(s) = old
+            && s != session
+        {
+            self.commands
+                .push_back(Command::UnsubscribeUpstream { session: s, track });
+        }
+        if old.session() != session {
+            self.failovers += 1;
+            tracing::info!(
+                track = %self.tracks[&track].name,
+                from = old.session(),
+                to = session,
+                "a new publisher took the track over"
+            );
+        }
+    }
+
+    /// Make-before-break: subscribe `track` at another upstream while `from` keeps feeding it.
+    /// Returns whether one was found.
+    fn move_from(&mut self, track: TrackId, from: SessionId, why: &str, _now: Instant) -> bool {
+        let Some(next) = self.next_upstream(track, from) else {
+            if let Some(entry) = self.tracks.get(&track) {
+                tracing::info!(
+                    track = %entry.name,
+                    from,
+                    why,
+                    "no other upstream offers the track yet: staying"
+                );
+            }
+            return false;
+        };
+        if let Some(entry) = self.tracks.get_mut(&track) {
+            entry.replacing = Some(from);
+        }
+        self.resubscribe(track, from, next, why);
+        true
+    }
+
+    /// Break-then-make: `from` no longer feeds `track`; subscribe at the next upstream, or hold
+    /// the subscribers for the linger window. Returns whether an upstream was found.
+    pub(super) fn fail_over(
+        &mut self,
+        track: TrackId,
+        from: SessionId,
+        why: &str,
+        now: Instant,
+    ) -> bool {
+        let Some(next) = self.next_upstream(track, from) else {
+            if let Some(entry) = self.tracks.get_mut(&track) {
+                if entry.lost_since.is_none() {
+                    tracing::warn!(
+                        track = %entry.name,
+                        from,
+                        why,
+                        linger = ?self.config.linger,
+                        "no other upstream offers the track: holding its subscribers"
+                    );
+                }
+                entry.lost_since.get_or_insert(now);
+                entry.replacing = None;
+            }
+            return false;
+        };
+        self.resubscribe(track, from, next, why);
+        true
+    }
+
+    /// The session to move `track` to from `from`: not `from`, not one that failed it already,
+    /// not one of its own subscribers (that would loop).
+    fn next_upstream(&self, track: TrackId, from: SessionId) -> Option<SessionId> {
+        let entry = self.tracks.get(&track)?;
+        let mut avoid = entry.tried.clone();
+        avoid.push(from);
+        avoid.extend(entry.subscribers.iter().map(|(s, _)| *s));
+        avoid.extend(entry.waiting.iter().map(|(s, _, _)| *s));
+        self.publisher_for(&entry.name, &avoid)
+    }
+
+    fn resubscribe(&mut self, track: TrackId, from: SessionId, to: SessionId, why: &str) {
+        let Some(entry) = self.tracks.get_mut(&track) else {
+            return;
+        };
+        tracing::info!(track = %entry.name, from, to, why, "moving the track to another upstream");
+        if entry.tried.len() >= MAX_TRIED {
+            entry.tried.remove(0);
+        }
+        entry.tried.push(from);
+        entry.upstream = Upstream::Pending(to);
+        entry.lost_since = None;
+        let name = entry.name.clone();
+        self.failovers += 1;
+        self.upstream_subscribes += 1;
+        self.commands.push_back(Command::SubscribeUpstream {
+            session: to,
+            track,
+            name,
+            filter: Filter::LargestObject,
+            resume: true,
+        });
+    }
+
+    /// Lost tracks whose publisher did not return within the linger window end.
+    pub(super) fn expire_lost(&mut self, now: Instant) {
+        let linger = self.config.linger;
+        let expired: Vec<TrackId> = self
+            .tracks
+            .iter()
+            .filter(|(_, t)| t.lost_since.is_some_and(|i| now >= i + linger))
+            .map(|(&id, _)| id)
+            .collect();
+        for id in expired {
+            let Some(entry) = self.remove_track(id) else {
+                continue;
+            };
+            tracing::info!(track = %entry.name, ?linger, "no publisher returned within the linger window: track ended");
+            self.end_track(entry, Refusal::DoesNotExist, Ended::PublisherGone);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,150 @@
+//! Backfill after a failover: the objects a track missed between the last one it cached and
+//! the new upstream's SUBSCRIBE_OK, fetched with a standalone FETCH from that upstream into the
+//! cache *before* the new subscription's objects are let in, so that every subgroup stays in
+//! order and a subscriber sees no gap. Objects the cache already holds are dropped by location.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tern_moq::data::FetchObject;
+use tern_moq::message::{Fetch, FetchType, Parameters};
+use tern_moq::session::Event;
+use tern_moq::{Message, TrackNamespace};
+
+use crate::core::track::{Appended, DATAGRAM_SUBGROUP};
+use crate::core::types::{Location, Object, ObjectStatus};
+
+use super::hub::TrackHandle;
+use super::request::next_message;
+use super::session::{Inbound, SessionShared};
+
+/// Longest a backfill may take; under the time data waits for its track alias, so that the
+/// new subscription's first objects are still waiting when it is done.
+pub const BACKFILL_WAIT: Duration = Duration::from_millis(1500);
+
+/// Fetch the objects after `after` up to `upto` (inclusive) of `track` from upstream `s` into
+/// the cache. Returns how many new objects it added.
+pub async fn backfill(
+    s: &Arc<SessionShared>,
+    track: &TrackHandle,
+    after: Location,
+    upto: Location,
+) -> anyhow::Result<usize> {
+    let (mut send, recv) = s.session.open_bi().await?;
+    let mut data = None;
+    let (rid, stream) = s
+        .send_request(&mut send, |request_id| {
+            data = Some(s.expect_fetch(request_id));
+            Fetch {
+                request_id,
+                fetch_type: FetchType::Standalone {
+                    track_namespace: TrackNamespace::new(track.name.namespace.clone()),
+                    track_name: track.name.name.clone(),
+                    start_location: tern_moq::Location::new(after.group, after.object + 1),
+                    // End Location is exclusive in its object.
+                    end_location: tern_moq::Location::new(upto.group, upto.object + 1),
+                },
+                parameters: Parameters::new(),
+            }
+            .into()
+        })
+        .await?;
+    let Some(mut data) = data else {
+        anyhow::bail!("FETCH not sent");
+    };
+    let result = async {
+        let mut inbound = Inbound::ours(stream, recv);
+        match next_message(&mut inbound, s).await {
+            Some(Message::FetchOk(_)) => {}
+            Some(Message::RequestError(e)) => anyhow::bail!(
+                "upstream refused the FETCH: {}",
+                e.error_reason.to_string_lossy()
+            ),
+            other => anyhow::bail!("no FETCH_OK from the upstream: {other:?}"),
+        }
+        let mut added = 0;
+        while let Some(event) = data.recv().await {
+            match event {
+                Event::FetchObject {
+                    object: FetchObject::Object(o),
+                    payload,
+                    ..
+                } => {
+                    let obj = Object {
+                        location: Location::new(o.group_id, o.object_id),
+                        status: ObjectStatus::Normal,
+                        properties: o.properties.raw().clone(),
+                        payload,
+                        end_of_group: false,
+                    };
+                    let sg = o.subgroup_id.unwrap_or(DATAGRAM_SUBGROUP);
+                    if let Appended::New(_) =
+                        super::ingest::append(track, obj, sg, o.publisher_priority)
+                    {
+                        added += 1;
+                    }
+                }
+                Event::FetchObject { .. } => {}
+                Event::DataEnd { .. } => break,
+                other => anyhow::bail!("unexpected {other:?} on a fetch stream"),
+            }
+        }
+        Ok(added)
+    };
+    let out = tokio::time::timeout(BACKFILL_WAIT, result).await;
+    s.forget_fetch(rid);
+    let _ = send.finish();
+    let added = match out {
+        Ok(r) => r?,
+        Err(_) => anyhow::bail!("backfill took longer than {BACKFILL_WAIT:?}"),
+    };
+    // Every group before the new subscription's own is now complete, the one the old upstream
+    // left half-sent included: its subgroups end here (no upstream stream will end them).
+    {
+        let mut t = track.lock();
+        let done: Vec<u64> = t
+            .group_ids()
+            .filter(|g| (after.group..upto.group).contains(g))
+            .collect();
+        for group in done {
+            t.finish_group(group);
+        }
+    }
+    track.notify.notify_waiters();
+    Ok(added)
+}
+
+/// Longest [`finish_when_passed`] watches a track.
+const PASS_WAIT: Duration = Duration::from_secs(10);
+
+/// The new subscription starts after `upto`: once it delivers a later group, the group of
+/// `upto` is complete unless the new upstream continued it (then its own stream ends it).
+/// Without this, a group the dead upstream left open at `upto` would never end downstream.
+pub fn finish_when_passed(track: Arc<TrackHandle>, upto: Location) {
+    tokio::spawn(async move {
+        let deadline = tokio::time::Instant::now() + PASS_WAIT;
+        loop {
+            let changed = track.notify.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            {
+                let mut t = track.lock();
+                if t.received_largest().is_some_and(|l| l.group > upto.group) {
+                    let continued = t
+                        .object(Location::new(upto.group, upto.object + 1))
+                        .is_some();
+                    if !continued && t.finish_group(upto.group) > 0 {
+                        drop(t);
+                        track.notify.notify_waiters();
+                    }
+                    return;
+                }
+            }
+            if track.closed.load(std::sync::atomic::Ordering::SeqCst)
+                || tokio::time::timeout_at(deadline, changed).await.is_err()
+            {
+                return;
+            }
+        }
+    });
+}

@@ -1,0 +1,156 @@
+//! Failover in a relay tree: two roots fed the same track, an edge with both as upstreams and
+//! viewers at the edge. When the root in use dies (silently: its packets stop) or sends GOAWAY,
+//! the edge moves its one upstream subscription to the other root; the viewers keep their
+//! subscriptions and get every object once, in order (the gap is backfilled with FETCH).
+
+mod support;
+
+#[path = "failover/tree.rs"]
+mod tree;
+
+use std::time::{Duration, Instant};
+
+use tree::{Tree, name};
+
+/// The edge's downstream subscriptions to the track: (session, request) each.
+fn subscriptions(tree: &Tree) -> Vec<(u64, u64)> {
+    tree.edge.hub.with_router(|r| {
+        let track = r.track_id(&name()).expect("the edge has the track");
+        r.subscribers(track).to_vec()
+    })
+}
+
+/// Let the track run past a player's stall limit (2 s: a group left open would show), stop it,
+/// and check that every viewer got every object once, in order, on its first subscription.
+async fn finish(tree: &Tree, before: &[(u64, u64)]) {
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    tree.stop();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    tree.assert_contiguous();
+    assert_eq!(subscriptions(tree), before, "nobody re-subscribed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_upstream_is_replaced_without_gap_duplicate_or_resubscribe() {
+    let tree = Tree::start(3).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = subscriptions(&tree);
+    assert_eq!(before.len(), 3);
+    let used = tree.in_use();
+    tracing::info!(root = used, "cutting the root in use");
+    tree.roots[used].cut.kill();
+    let waited = tree.wait_flowing(Duration::from_secs(15)).await;
+    eprintln!("kill → next object at each subscriber: {waited:?}");
+    assert_ne!(tree.in_use(), used, "the edge moved to the other root");
+    assert!(tree.edge.hub.with_router(|r| r.failovers()) >= 1);
+    // Longer than a player waits on a stalled group (2 s): a group left open would show.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    tree.stop();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    tree.assert_contiguous();
+    assert_eq!(
+        subscriptions(&tree),
+        before,
+        "the same downstream subscriptions: nobody re-subscribed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn goaway_from_an_upstream_moves_the_track_without_a_gap() {
+    let mut tree = Tree::start(2).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = subscriptions(&tree);
+    let used = tree.in_use();
+    let node = tree.roots[used].node.take().expect("root running");
+    let draining = tokio::spawn(node.shutdown("", Duration::from_secs(3)));
+    let waited = tree.wait_flowing(Duration::from_secs(10)).await;
+    eprintln!("GOAWAY → next object at each subscriber: {waited:?}");
+    tree::wait_for(
+        Duration::from_secs(5),
+        "the edge moves to the other root",
+        || tree.in_use() != used,
+    )
+    .await;
+    finish(&tree, &before).await;
+    let _ = draining.await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn goaway_naming_a_successor_moves_the_edge_to_it() {
+    // The edge knows only root 0; root 0 drains and names root 1 in its GOAWAY.
+    let mut tree = Tree::start_with(2, &[0]).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = subscriptions(&tree);
+    assert_eq!(tree.in_use(), 0);
+    let successor = tree.roots[1].cut.url();
+    let node = tree.roots[0].node.take().expect("root running");
+    let draining =
+        tokio::spawn(async move { node.shutdown(&successor, Duration::from_secs(3)).await });
+    tree::wait_for(
+        Duration::from_secs(5),
+        "the edge links to the successor and moves the track there",
+        || tree.in_use() == 1,
+    )
+    .await;
+    tree.wait_flowing(Duration::from_secs(5)).await;
+    finish(&tree, &before).await;
+    let _ = draining.await;
+}
+
+/// Interruption (kill → next object at a subscriber) over repeated silent kills of the root
+/// in use, alternating roots. Prints p50/p99 for `benches/README.md`:
+/// `cargo nextest run -p tern-relay --test failover --run-ignored only`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement (a few minutes), not a check"]
+async fn interruption_over_repeated_kills() {
+    const KILLS: usize = 15;
+    let tree = Tree::start(3).await;
+    let mut samples = Vec::new();
+    for kill in 0..KILLS {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let used = tree.in_use();
+        let moved = tree.edge.hub.with_router(|r| r.failovers());
+        let last = tree.seen[0]
+            .lock()
+            .expect("lock")
+            .objects
+            .last()
+            .map(|o| o.0);
+        let index = tree.written.lock().expect("lock").len();
+        let at = Instant::now();
+        tree.roots[used].cut.kill();
+        // The first object written after the cut, not one already on its way.
+        let waited = tree.wait_written(at, index, Duration::from_secs(15)).await;
+        let next = tree.seen[0]
+            .lock()
+            .expect("lock")
+            .objects
+            .iter()
+            .find(|o| o.1 > at)
+            .map(|o| o.0);
+        let moves = tree.edge.hub.with_router(|r| r.failovers()) - moved;
+        eprintln!(
+            "kill {kill} of root {used}: {waited:?} (last {last:?}, next {next:?}, {moves} moves, now at root {})",
+            tree.in_use()
+        );
+        samples.extend(waited);
+        tree.roots[used].cut.revive();
+        tree::wait_for(
+            Duration::from_secs(30),
+            "the edge relinks to the revived root",
+            || tree.edge.hub.with_router(|r| r.routes(&name())) == 2,
+        )
+        .await;
+    }
+    tree.stop();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    tree.assert_contiguous();
+    samples.sort();
+    let pct = |p: f64| samples[((samples.len() - 1) as f64 * p).round() as usize];
+    println!(
+        "interruption over {KILLS} kills x 3 subscribers: p50 {:?}, p99 {:?}, max {:?}",
+        pct(0.5),
+        pct(0.99),
+        samples.last().expect("samples")
+    );
+}

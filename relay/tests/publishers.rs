@@ -1,0 +1,177 @@
+//! Publishers that come and go: one that drops and returns within the linger window keeps its
+//! subscribers; a new publisher of a track takes it over (no ghost, no "already publishing");
+//! primary and backup origins publishing byte-identical objects at the same locations (group
+//! IDs from media time, as `tern origin --group-base` does) switch without viewers noticing.
+
+mod support;
+
+#[path = "failover/tree.rs"]
+mod tree;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tern_client::{History, TrackWriter};
+use tern_quic::{ServerConfig, TransportLimits};
+use tern_relay::node::Node;
+
+use support::{default_settings, url};
+use tree::{Cut, Origin, Seen, name, ns, produce, wait_flowing, watch};
+
+const LINGER: Duration = Duration::from_secs(3);
+
+/// A relay whose sessions idle out after 2 s (a killed publisher is noticed quickly).
+fn relay() -> Node {
+    tree::logs();
+    let (mut router, settings) = default_settings();
+    router.linger = LINGER;
+    let server = ServerConfig {
+        bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        max_sessions_per_ip: 256,
+        retry_threshold: 1024,
+        transport: TransportLimits {
+            idle_timeout: Duration::from_secs(2),
+            keep_alive: Some(Duration::from_millis(500)),
+            ..TransportLimits::default()
+        },
+        ..ServerConfig::default()
+    };
+    Node::start(server, router, settings).expect("relay starts")
+}
+
+fn subscriptions(relay: &Node) -> Vec<(u64, u64)> {
+    relay.hub.with_router(|r| {
+        let track = r.track_id(&name()).expect("the relay has the track");
+        r.subscribers(track).to_vec()
+    })
+}
+
+/// Each viewer's locations only ever increase (no duplicate, no step back).
+fn assert_increasing(seen: &[Arc<Mutex<Seen>>]) {
+    for (i, s) in seen.iter().enumerate() {
+        let s = s.lock().expect("lock");
+        if let Some(w) = s.objects.windows(2).find(|w| w[0].0 >= w[1].0) {
+            panic!("viewer {i} got {:?} then {:?}", w[0].0, w[1].0);
+        }
+    }
+}
+
+async fn viewers(relay: &Node, n: usize) -> (Vec<tern_client::Session>, Vec<Arc<Mutex<Seen>>>) {
+    let mut sessions = Vec::new();
+    let mut seen = Vec::new();
+    for _ in 0..n {
+        let (v, s) = watch(&url(relay)).await;
+        sessions.push(v);
+        seen.push(s);
+    }
+    (sessions, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publisher_that_drops_and_returns_within_the_linger_window_keeps_its_subscribers() {
+    let relay = relay();
+    let first = Origin::start(&url(&relay)).await;
+    let writers = Arc::new(Mutex::new(vec![first.writer.clone()]));
+    let (producer, _written) = produce(writers.clone());
+    let (_v, seen) = viewers(&relay, 2).await;
+    wait_flowing(&seen, Duration::from_secs(5)).await;
+    let before = subscriptions(&relay);
+
+    // The publisher drops (its connection closes)...
+    writers.lock().expect("lock").clear();
+    first.session.close(0, "restarting");
+    drop(first);
+    tokio::time::sleep(LINGER / 3).await;
+    assert_eq!(
+        relay.hub.with_router(|r| r.lost_tracks()),
+        1,
+        "held, not ended"
+    );
+    assert_eq!(subscriptions(&relay), before);
+
+    // ...and comes back on a new session within the window.
+    let back = Origin::start(&url(&relay)).await;
+    writers.lock().expect("lock").push(back.writer.clone());
+    wait_flowing(&seen, Duration::from_secs(5)).await;
+    assert_eq!(relay.hub.with_router(|r| r.lost_tracks()), 0);
+    assert_eq!(subscriptions(&relay), before, "nobody re-subscribed");
+    // Past the window nothing ends either: the track is the returned publisher's.
+    tokio::time::sleep(LINGER).await;
+    wait_flowing(&seen, Duration::from_secs(5)).await;
+    producer.abort();
+    assert_increasing(&seen);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_publisher_of_the_same_track_takes_over_cleanly() {
+    let relay = relay();
+    // Both push the track with PUBLISH.
+    let first = tree::connect(&url(&relay)).await;
+    let w1 = TrackWriter::new(ns(), tree::TRACK)
+        .with_history(History::new(Duration::from_secs(30), 1 << 20));
+    let writers = Arc::new(Mutex::new(vec![w1.clone()]));
+    let (producer, written) = produce(writers.clone());
+    first.publish(&w1).await.expect("first PUBLISH accepted");
+    let (_v, seen) = viewers(&relay, 2).await;
+    wait_flowing(&seen, Duration::from_secs(5)).await;
+    let before = subscriptions(&relay);
+
+    // A second publisher of the same track while the first is still there: accepted.
+    let second = tree::connect(&url(&relay)).await;
+    let w2 = TrackWriter::new(ns(), tree::TRACK)
+        .with_history(History::new(Duration::from_secs(30), 1 << 20));
+    writers.lock().expect("lock").push(w2.clone());
+    second
+        .publish(&w2)
+        .await
+        .expect("the second PUBLISH of a live track is accepted (no \"already publishing\")");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The first leaves: no ghost is left holding the track, viewers carry on.
+    writers.lock().expect("lock").remove(0);
+    first.close(0, "replaced");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_flowing(&seen, Duration::from_secs(5)).await;
+    let second_session = tree::upstream_address(&relay);
+    assert_eq!(relay.hub.with_router(|r| r.lost_tracks()), 0);
+    assert_eq!(subscriptions(&relay), before, "nobody re-subscribed");
+    assert_ne!(second_session.port(), 0);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    producer.abort();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    tree::assert_contiguous(&written.lock().expect("lock"), &seen);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn primary_and_backup_origins_switch_without_viewers_noticing() {
+    let relay = relay();
+    let cuts = [Cut::start(relay.addr).await, Cut::start(relay.addr).await];
+    let origins = [
+        Origin::start(&cuts[0].url()).await,
+        Origin::start(&cuts[1].url()).await,
+    ];
+    let writers = Arc::new(Mutex::new(vec![
+        origins[0].writer.clone(),
+        origins[1].writer.clone(),
+    ]));
+    let (producer, written) = produce(writers.clone());
+    let (_v, seen) = viewers(&relay, 3).await;
+    wait_flowing(&seen, Duration::from_secs(5)).await;
+    let before = subscriptions(&relay);
+
+    // The origin in use dies silently (its packets stop, as when its process is killed).
+    let primary = origins
+        .iter()
+        .position(|o| o.writer.subscribers() == 1)
+        .expect("the relay subscribes at one of the origins");
+    cuts[primary].kill();
+    writers.lock().expect("lock").remove(primary);
+    let waited = wait_flowing(&seen, Duration::from_secs(10)).await;
+    eprintln!("primary killed → next object at each viewer: {waited:?}");
+    // Longer than a player waits on a stalled group (2 s): a group left open would show.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    producer.abort();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    tree::assert_contiguous(&written.lock().expect("lock"), &seen);
+    assert_eq!(subscriptions(&relay), before, "nobody re-subscribed");
+    assert!(relay.hub.with_router(|r| r.failovers()) >= 1);
+}
