@@ -67,6 +67,49 @@ pub struct Config {
     pub plugin: PluginConfig,
     /// `[drain]`: graceful shutdown on SIGTERM.
     pub drain: DrainConfig,
+    /// `[cluster]`: trust between the relays of one tree.
+    pub cluster: ClusterConfig,
+}
+
+/// `[cluster]`: trust between the relays of one tree, by mutual TLS with a private CA
+/// (`tern cluster ca`, `tern cluster cert`). With `ca` set, a peer whose client certificate
+/// that CA signed is a member; others publish only as `publish` allows, and can never take over
+/// or capture a broadcast a member feeds. Without `ca` every peer is trusted.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// PEM certificate of the cluster CA. It also verifies upstreams' server certificates,
+    /// besides the system roots.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca: Option<PathBuf>,
+    /// PEM certificate the CA issued to this relay, shown to its upstreams.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert: Option<PathBuf>,
+    /// PEM private key of `cert`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<PathBuf>,
+    /// Who besides members may publish here: `"cluster"` (nobody; a root or mid relay) or
+    /// `"any"` (an ingest edge; the edge plugin still admits each publisher).
+    pub publish: ClusterPublish,
+}
+
+/// `cluster.publish`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClusterPublish {
+    /// Only members publish.
+    #[default]
+    Cluster,
+    /// Anyone admitted publishes; members' broadcasts stay theirs.
+    Any,
+}
+
+impl FromStr for ClusterPublish {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        env::from_serde_str(s)
+    }
 }
 
 /// `[plugin]`: an edge plugin, a WebAssembly component of the `tern:edge` world. Without `file`
@@ -147,6 +190,11 @@ pub struct UpstreamConfig {
     /// (`"5s"`), so that a viewer who comes straight back does not re-subscribe upstream.
     #[serde(with = "duration::human")]
     pub linger: Duration,
+    /// How long an upstream link may stay silent before it counts as dead and its tracks fail
+    /// over (keep-alives go every third of it): the detection time of a silently killed
+    /// upstream (100ms to 60s).
+    #[serde(with = "duration::human")]
+    pub idle_timeout: Duration,
     /// DNS servers (`ip:port`, UDP) for upstream URLs that name a host: SRV
     /// `_moqt._udp.<host>` first, then A/AAAA. Empty: the system's resolver configuration.
     pub dns_servers: Vec<String>,
@@ -159,6 +207,7 @@ impl Default for UpstreamConfig {
             disable_verify: false,
             max_depth: 8,
             linger: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(3),
             dns_servers: Vec::new(),
         }
     }
@@ -539,10 +588,12 @@ settings! {
     quic.receive_window, quic.send_window, quic.max_concurrent_bidi_streams,
     quic.max_concurrent_uni_streams,
     upstream.cert_hashes, upstream.disable_verify, upstream.max_depth, upstream.linger,
+    upstream.idle_timeout,
     upstream.dns_servers,
     plugin.file, plugin.config_file, plugin.deadline, plugin.max_memory, plugin.workers,
     plugin.queue, plugin.reload_interval,
     drain.goaway_uri, drain.timeout,
+    cluster.ca, cluster.cert, cluster.key, cluster.publish,
 }
 
 /// Which layer last set each key; keys absent here are defaults.
@@ -663,6 +714,17 @@ impl Config {
                     "empty path (leave it out for a self-signed certificate)".into(),
                 );
             }
+        }
+        match (&self.cluster.cert, &self.cluster.key) {
+            (Some(_), None) => return fail("cluster.cert", "set without cluster.key".into()),
+            (None, Some(_)) => return fail("cluster.key", "set without cluster.cert".into()),
+            _ => {}
+        }
+        if self.cluster.cert.is_some() && self.cluster.ca.is_none() {
+            return fail(
+                "cluster.cert",
+                "set without cluster.ca (the CA that makes peers members)".into(),
+            );
         }
         if self.relay.name.trim().is_empty() {
             return fail("relay.name", "must not be empty".into());
@@ -831,6 +893,11 @@ impl Config {
         let plugin = &self.plugin;
         if plugin.file.is_none() && plugin.config_file.is_some() {
             return fail("plugin.config_file", "set without plugin.file".into());
+        }
+        if !(Duration::from_millis(100)..=Duration::from_secs(60))
+            .contains(&self.upstream.idle_timeout)
+        {
+            return fail("upstream.idle_timeout", "must be 100ms to 60s".into());
         }
         if !(Duration::from_millis(1)..=Duration::from_secs(10)).contains(&plugin.deadline) {
             return fail("plugin.deadline", "must be 1ms to 10s".into());

@@ -43,6 +43,14 @@ pub const SESSIONS_REFUSED: &str = "tern_sessions_refused_total";
 pub const RETRIES: &str = "tern_quic_retries_total";
 /// Counter: sessions closed with PROTOCOL_VIOLATION (malformed or oversized input).
 pub const PROTOCOL_VIOLATIONS: &str = "tern_protocol_violations_total";
+/// Counter: upstream subscriptions moved to another upstream (failover, GOAWAY, takeover).
+pub const FAILOVERS: &str = "tern_failovers_total";
+/// Gauge: tracks without a live upstream whose subscribers are held for the linger window.
+pub const TRACKS_HELD: &str = "tern_tracks_held";
+/// Counter: announcements, PUBLISHes and takeovers refused to peers outside the cluster.
+pub const PUBLISHERS_REFUSED: &str = "tern_untrusted_publishers_refused_total";
+/// Counter: announcement loops detected in the relay tree.
+pub const LOOPS: &str = "tern_loops_detected_total";
 
 /// Label on [`SESSIONS_REFUSED`]; values in [`refused`].
 pub const REASON: &str = "reason";
@@ -84,6 +92,10 @@ pub const ALL: &[&str] = &[
     SESSIONS_REFUSED,
     RETRIES,
     PROTOCOL_VIOLATIONS,
+    FAILOVERS,
+    TRACKS_HELD,
+    PUBLISHERS_REFUSED,
+    LOOPS,
 ];
 
 /// Registers units and help texts with the installed recorder (`# HELP` lines in Prometheus).
@@ -136,6 +148,26 @@ pub fn describe() {
         PROTOCOL_VIOLATIONS,
         Unit::Count,
         "Sessions closed for a protocol violation."
+    );
+    describe_counter!(
+        FAILOVERS,
+        Unit::Count,
+        "Upstream subscriptions moved to another upstream."
+    );
+    describe_gauge!(
+        TRACKS_HELD,
+        Unit::Count,
+        "Tracks without an upstream, subscribers held for the linger window."
+    );
+    describe_counter!(
+        PUBLISHERS_REFUSED,
+        Unit::Count,
+        "Announcements, PUBLISHes and takeovers refused to peers outside the cluster."
+    );
+    describe_counter!(
+        LOOPS,
+        Unit::Count,
+        "Announcement loops detected in the tree."
     );
 }
 

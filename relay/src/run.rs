@@ -3,10 +3,10 @@
 use tern_quic::{CertSource, CongestionControl, SelfSignedConfig, ServerConfig, TransportLimits};
 
 use crate::admin::{Admin, Readiness};
-use crate::config::{Config, Congestion};
+use crate::config::{ClusterPublish, Config, Congestion};
 use crate::core::cache::CacheBudget;
 use crate::core::fanout::LagPolicy;
-use crate::core::router::RouterConfig;
+use crate::core::router::{Publishers, RouterConfig};
 use crate::node::{Node, NodeSettings, UpstreamTls};
 
 /// QUIC server settings from the config.
@@ -39,6 +39,7 @@ pub fn server_config(c: &Config) -> ServerConfig {
         },
         retry_threshold: c.limits.retry_above_handshakes as usize,
         max_sessions_per_ip: c.limits.max_sessions_per_ip as usize,
+        client_roots: c.cluster.ca.iter().cloned().collect(),
         ..ServerConfig::default()
     }
 }
@@ -50,6 +51,10 @@ pub fn node_settings(c: &Config) -> (RouterConfig, NodeSettings) {
         max_depth: c.upstream.max_depth as usize,
         linger: c.upstream.linger,
         max_subscriptions_per_session: c.limits.max_subscriptions_per_session as usize,
+        cluster: c.cluster.ca.as_ref().map(|_| match c.cluster.publish {
+            ClusterPublish::Cluster => Publishers::Cluster,
+            ClusterPublish::Any => Publishers::Any,
+        }),
         ..RouterConfig::default()
     };
     let settings = NodeSettings {
@@ -86,7 +91,15 @@ pub fn node_settings(c: &Config) -> (RouterConfig, NodeSettings) {
                 .iter()
                 .filter_map(|s| s.parse().ok())
                 .collect(),
+            roots: c.cluster.ca.iter().cloned().collect(),
+            identity: c
+                .cluster
+                .cert
+                .clone()
+                .zip(c.cluster.key.clone())
+                .map(|(cert, key)| tern_quic::Identity { cert, key }),
         },
+        link_idle_timeout: c.upstream.idle_timeout,
         plugin: None,
     };
     (router, settings)

@@ -271,7 +271,10 @@ impl Relay {
         let now = self.at(t);
         self.router
             .handle_publish_namespace(s, 0, name.namespace.clone(), Vec::new(), now);
-        let track = self.router.handle_publish(s, 1, name.clone(), now);
+        let track = self
+            .router
+            .handle_publish(s, 1, name.clone(), now)
+            .expect("the simulated tree has no cluster: every publisher is admitted");
         self.tracks.entry(track).or_default();
         self.drain(t);
         track

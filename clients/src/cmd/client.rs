@@ -22,6 +22,13 @@ pub struct ConnectArgs {
     /// Seconds to wait for the relay to answer.
     #[arg(long, value_name = "SECS", default_value_t = 5)]
     pub connect_timeout: u64,
+    /// Certificate to show a relay that asks for one (mutual TLS): an origin publishing into
+    /// a cluster's root relay uses one from `tern cluster cert`.
+    #[arg(long, value_name = "PEM", requires = "client_key")]
+    pub client_cert: Option<std::path::PathBuf>,
+    /// Private key of --client-cert.
+    #[arg(long, value_name = "PEM", requires = "client_cert")]
+    pub client_key: Option<std::path::PathBuf>,
 }
 
 /// Split `a/b` into the namespace tuple `("a", "b")`.
@@ -43,6 +50,11 @@ impl ConnectArgs {
             disable_verify: self.tls_disable_verify,
             cert_hashes,
             connect_timeout: Duration::from_secs(self.connect_timeout.max(1)),
+            identity: self
+                .client_cert
+                .clone()
+                .zip(self.client_key.clone())
+                .map(|(cert, key)| tern_quic::Identity { cert, key }),
             ..ConnectOptions::default()
         };
         Session::connect(&self.url, &opts)

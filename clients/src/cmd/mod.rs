@@ -2,6 +2,7 @@
 
 mod client;
 mod clock;
+mod cluster;
 mod demo;
 mod events;
 mod origin;
@@ -43,6 +44,9 @@ enum Command {
     /// Tokens for the token plugin.
     #[command(subcommand)]
     Token(token::Command),
+    /// The private CA and certificates that make relays members of one cluster.
+    #[command(subcommand)]
+    Cluster(cluster::Command),
 }
 
 /// Run the chosen subcommand.
@@ -71,5 +75,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Demo(args) => demo::run(args).await,
         Command::Token(c) => token::run(c),
+        Command::Cluster(c) => cluster::run(c),
     }
 }

@@ -37,6 +37,8 @@ pub struct ConnectOptions {
     pub implementation: String,
     /// Codec limits applied to the server's input.
     pub limits: Limits,
+    /// Certificate shown to a server that asks for one (mutual TLS, e.g. a cluster's relay).
+    pub identity: Option<tern_quic::Identity>,
 }
 
 impl Default for ConnectOptions {
@@ -48,6 +50,7 @@ impl Default for ConnectOptions {
             setup_timeout: Duration::from_secs(5),
             implementation: concat!("tern/", env!("CARGO_PKG_VERSION")).to_owned(),
             limits: Limits::default(),
+            identity: None,
         }
     }
 }
@@ -251,6 +254,7 @@ impl Session {
             disable_verify: opts.disable_verify,
             cert_hashes: opts.cert_hashes.clone(),
             connect_timeout: opts.connect_timeout,
+            identity: opts.identity.clone(),
             ..ClientConfig::default()
         };
         let quic = tern_quic::connect(url, &config).await?;

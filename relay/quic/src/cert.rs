@@ -182,19 +182,144 @@ pub fn self_signed(config: &SelfSignedConfig) -> Result<Issued, CertError> {
 
 /// Load a PEM certificate chain and a PEM private key.
 pub fn load_pem(cert: &Path, key: &Path) -> Result<Issued, CertError> {
-    let pem_err = |path: &Path, reason: String| CertError::Pem {
+    let (chain, key_der) = read_pem(cert, key)?;
+    Issued::new(chain, key_der)
+}
+
+/// Read a PEM certificate chain (at least one certificate) and a PEM private key.
+pub(crate) fn read_pem(
+    cert: &Path,
+    key: &Path,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), CertError> {
+    let chain = read_certs(cert)?;
+    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| pem_err(key, e.to_string()))?;
+    Ok((chain, key_der))
+}
+
+/// Read every certificate of a PEM file; none is an error.
+pub(crate) fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, CertError> {
+    let chain = CertificateDer::pem_file_iter(path)
+        .map_err(|e| pem_err(path, e.to_string()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| pem_err(path, e.to_string()))?;
+    if chain.is_empty() {
+        return Err(pem_err(path, "no CERTIFICATE block".into()));
+    }
+    Ok(chain)
+}
+
+fn pem_err(path: &Path, reason: String) -> CertError {
+    CertError::Pem {
         path: path.display().to_string(),
         reason,
-    };
-    let chain = CertificateDer::pem_file_iter(cert)
-        .map_err(|e| pem_err(cert, e.to_string()))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| pem_err(cert, e.to_string()))?;
-    if chain.is_empty() {
-        return Err(pem_err(cert, "no CERTIFICATE block".into()));
     }
-    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| pem_err(key, e.to_string()))?;
-    Issued::new(chain, key_der)
+}
+
+/// A certificate and its private key, both PEM text.
+#[derive(Clone, Debug)]
+pub struct PemPair {
+    /// The certificate (`-----BEGIN CERTIFICATE-----`).
+    pub cert: String,
+    /// The PKCS#8 private key (`-----BEGIN PRIVATE KEY-----`).
+    pub key: String,
+}
+
+/// Common name of a cluster CA: `tern cluster CA <name>`.
+fn ca_subject(name: &str) -> rcgen::DistinguishedName {
+    let mut dn = rcgen::DistinguishedName::new();
+    dn.push(rcgen::DnType::CommonName, format!("tern cluster CA {name}"));
+    dn
+}
+
+fn ca_params(name: &str) -> Result<rcgen::CertificateParams, CertError> {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new())?;
+    params.distinguished_name = ca_subject(name);
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
+    params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+        rcgen::KeyUsagePurpose::DigitalSignature,
+    ];
+    Ok(params)
+}
+
+/// A new private CA (ECDSA P-256, valid for `validity`) for the relays of one cluster: its
+/// certificate goes into every relay's `[cluster] ca`, its key stays with the operator.
+pub fn cluster_ca(name: &str, validity: Duration) -> Result<PemPair, CertError> {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+    let mut params = ca_params(name)?;
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - Duration::from_secs(3600);
+    params.not_after = now + validity;
+    let cert = params.self_signed(&key)?;
+    Ok(PemPair {
+        cert: cert.pem(),
+        key: key.serialize_pem(),
+    })
+}
+
+/// A certificate for relay `name` (also its DNS name, so one certificate serves both as the
+/// relay's server certificate and as its client certificate to upstreams), signed by a CA
+/// made with [`cluster_ca`], valid for `validity`.
+pub fn issue(ca: &PemPair, name: &str, validity: Duration) -> Result<PemPair, CertError> {
+    let parsed = x509_parser::pem::parse_x509_pem(ca.cert.as_bytes())
+        .map_err(|e| CertError::Pem {
+            path: "CA certificate".into(),
+            reason: e.to_string(),
+        })?
+        .1;
+    let x509 = parsed.parse_x509().map_err(|e| CertError::Pem {
+        path: "CA certificate".into(),
+        reason: e.to_string(),
+    })?;
+    let cn = x509
+        .subject()
+        .iter_common_name()
+        .next()
+        .and_then(|c| c.as_str().ok())
+        .unwrap_or_default();
+    let Some(ca_name) = cn.strip_prefix("tern cluster CA ") else {
+        return Err(CertError::Config(
+            "not a CA made by `tern cluster ca` (sign with your own PKI instead)",
+        ));
+    };
+    let ca_key = rcgen::KeyPair::from_pem(&ca.key)?;
+    let issuer = rcgen::Issuer::new(ca_params(ca_name)?, ca_key);
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+    let mut params = rcgen::CertificateParams::new(vec![name.to_owned()])?;
+    let mut dn = rcgen::DistinguishedName::new();
+    dn.push(rcgen::DnType::CommonName, name);
+    params.distinguished_name = dn;
+    params.extended_key_usages = vec![
+        rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+        rcgen::ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - Duration::from_secs(3600);
+    params.not_after = now + validity;
+    let cert = params.signed_by(&key, &issuer)?;
+    Ok(PemPair {
+        cert: cert.pem(),
+        key: key.serialize_pem(),
+    })
+}
+
+/// The name a verified peer certificate gives: its first DNS subject alternative name, else
+/// its common name.
+pub(crate) fn peer_name(der: &[u8]) -> Option<String> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    if let Ok(Some(san)) = cert.subject_alternative_name() {
+        for name in &san.value.general_names {
+            if let x509_parser::extensions::GeneralName::DNSName(dns) = name {
+                return Some((*dns).to_owned());
+            }
+        }
+    }
+    cert.subject()
+        .iter_common_name()
+        .next()
+        .and_then(|c| c.as_str().ok())
+        .map(str::to_owned)
 }
 
 #[cfg(test)]

@@ -148,6 +148,12 @@ pub struct ServerConfig {
     /// Established sessions waiting for [`Server::accept`](crate::Server::accept); when full,
     /// handshakes wait. Default 64.
     pub accept_queue: usize,
+    /// PEM files of the roots that sign client certificates (mutual TLS). When non-empty,
+    /// clients are asked for a certificate: one that chains to these roots gives the session a
+    /// [`peer_name`](crate::Session::peer_name), one that does not fails the handshake, and a
+    /// client without one is still accepted (as an anonymous viewer or publisher). Default
+    /// empty: no certificate is asked for.
+    pub client_roots: Vec<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -161,6 +167,7 @@ impl Default for ServerConfig {
             max_sessions_per_ip: 64,
             handshake_timeout: Duration::from_secs(10),
             accept_queue: 64,
+            client_roots: Vec::new(),
         }
     }
 }
@@ -187,6 +194,17 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
     /// Connection transport limits.
     pub transport: TransportLimits,
+    /// The certificate presented when a server asks for one (mutual TLS). Default none.
+    pub identity: Option<Identity>,
+}
+
+/// A certificate chain and its private key, as PEM files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    /// The PEM certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// The PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
 }
 
 impl Default for ClientConfig {
@@ -200,6 +218,7 @@ impl Default for ClientConfig {
             protocols: vec![MOQT_18.to_string()],
             connect_timeout: Duration::from_secs(10),
             transport: TransportLimits::default(),
+            identity: None,
         }
     }
 }

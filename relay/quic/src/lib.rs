@@ -7,6 +7,9 @@
 //! - [`Client`] / [`connect`] open sessions to `https://` and `moqt://` URLs.
 //! - [`Session`], [`SendStream`], [`RecvStream`]: one API over both transports; application
 //!   codes given to `close`/`reset`/`stop` reach a tern peer unchanged on either.
+//! - Mutual TLS: [`ServerConfig::client_roots`] asks clients for a certificate, and
+//!   [`Session::peer_name`] names a peer whose certificate verified; [`cert::cluster_ca`] and
+//!   [`cert::issue`] make a private CA and the certificates it signs.
 //! - [`CertStore`]: PEM or self-signed ECDSA P-256 certificates (13 days, re-issued before
 //!   expiry) with their SHA-256 [`Fingerprint`] for browsers' `serverCertificateHashes`.
 //!
@@ -26,7 +29,8 @@ pub use admission::AdmissionStats;
 pub use cert::{CertError, Fingerprint, SelfSignedConfig};
 pub use client::{Client, ConnectError, connect};
 pub use config::{
-    ALPN_H3, CertSource, ClientConfig, CongestionControl, MOQT_18, ServerConfig, TransportLimits,
+    ALPN_H3, CertSource, ClientConfig, CongestionControl, Identity, MOQT_18, ServerConfig,
+    TransportLimits,
 };
 pub use server::{IncomingSession, Server, ServerError};
 pub use session::{DatagramError, Session, SessionError, Transport};

@@ -110,11 +110,25 @@ impl Server {
             })?;
 
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let mut tls = rustls::ServerConfig::builder_with_provider(provider)
+        let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&[&rustls::version::TLS13])
-            .map_err(|e| ServerError::Tls(e.to_string()))?
-            .with_no_client_auth()
-            .with_cert_resolver(certs.clone());
+            .map_err(|e| ServerError::Tls(e.to_string()))?;
+        let builder = if config.client_roots.is_empty() {
+            builder.with_no_client_auth()
+        } else {
+            let mut roots = rustls::RootCertStore::empty();
+            crate::verify::add_roots(&mut roots, &config.client_roots)
+                .map_err(|e| ServerError::Tls(format!("client_roots: {e}")))?;
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .allow_unauthenticated()
+            .build()
+            .map_err(|e| ServerError::Tls(format!("client_roots: {e}")))?;
+            builder.with_client_cert_verifier(verifier)
+        };
+        let mut tls = builder.with_cert_resolver(certs.clone());
         tls.alpn_protocols = config
             .protocols
             .iter()

@@ -246,6 +246,17 @@ impl Session {
         (*self.inner).stats()
     }
 
+    /// The name (first DNS name, else common name) in the certificate the peer presented and
+    /// TLS verified: a client's under [`ServerConfig::client_roots`](crate::ServerConfig), the
+    /// server's for a client. `None` when the peer presented none.
+    pub fn peer_name(&self) -> Option<String> {
+        let identity = (*self.inner).peer_identity()?;
+        let chain = identity
+            .downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>()
+            .ok()?;
+        crate::cert::peer_name(chain.first()?)
+    }
+
     /// A number that identifies this connection among the endpoint's live connections.
     pub fn stable_id(&self) -> usize {
         self.inner.stable_id()

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
@@ -43,10 +42,23 @@ pub(crate) fn tls_config(config: &ClientConfig) -> Result<rustls::ClientConfig, 
                 reason: format!("no usable root certificate: {e}"),
             })?
     };
-    Ok(builder
+    let builder = builder
         .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth())
+        .with_custom_certificate_verifier(verifier);
+    match &config.identity {
+        None => Ok(builder.with_no_client_auth()),
+        Some(id) => {
+            let (chain, key) =
+                crate::cert::read_pem(&id.cert, &id.key).map_err(|e| ConnectError::Config {
+                    reason: format!("client certificate: {e}"),
+                })?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| ConnectError::Config {
+                    reason: format!("client certificate {}: {e}", id.cert.display()),
+                })
+        }
+    }
 }
 
 fn roots(config: &ClientConfig) -> Result<rustls::RootCertStore, ConnectError> {
@@ -59,19 +71,24 @@ fn roots(config: &ClientConfig) -> Result<rustls::RootCertStore, ConnectError> {
         let (added, ignored) = roots.add_parsable_certificates(native.certs);
         tracing::trace!(added, ignored, "system roots loaded");
     }
-    for path in &config.roots {
-        let certs = CertificateDer::pem_file_iter(path)
-            .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| ConnectError::Config {
-                reason: format!("cannot read root certificates {}: {e}", path.display()),
-            })?;
+    add_roots(&mut roots, &config.roots).map_err(|reason| ConnectError::Config { reason })?;
+    Ok(roots)
+}
+
+/// Add every certificate of the PEM files `paths` to `roots`.
+pub(crate) fn add_roots(
+    roots: &mut rustls::RootCertStore,
+    paths: &[std::path::PathBuf],
+) -> Result<(), String> {
+    for path in paths {
+        let certs = crate::cert::read_certs(path).map_err(|e| e.to_string())?;
         for cert in certs {
-            roots.add(cert).map_err(|e| ConnectError::Config {
-                reason: format!("bad root certificate in {}: {e}", path.display()),
-            })?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("bad root certificate in {}: {e}", path.display()))?;
         }
     }
-    Ok(roots)
+    Ok(())
 }
 
 /// Accepts a certificate whose SHA-256 is pinned (`hashes: Some`) or any (`None`).

@@ -1,9 +1,9 @@
-//! Durations as operators write them: `"30s"`, `"500ms"`, `"1m30s"`, `"2h"`.
+//! Durations as operators write them: `"30s"`, `"500ms"`, `"1m30s"`, `"2h"`, `"365d"`.
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
-/// Parses a duration: one or more `<integer><unit>` parts, units `ns`, `us`, `ms`, `s`, `m`, `h`,
+/// Parses a duration: one or more `<integer><unit>` parts, units `ns`, `us`, `ms`, `s`, `m`, `h`, `d`,
 /// spaces allowed between them (`"1m 30s"`, `"30 s"`). A bare number is refused: the unit is required.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let mut rest = text.trim();
@@ -32,6 +32,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "s" => 1_000_000_000,
             "m" => 60 * 1_000_000_000,
             "h" => 3600 * 1_000_000_000,
+            "d" => 86_400 * 1_000_000_000,
             "" => return Err(format!("missing unit in \"{text}\" (use ms, s, m or h)")),
             unit => {
                 return Err(format!(

@@ -127,6 +127,12 @@ impl FromEnv for LogFormat {
     }
 }
 
+impl FromEnv for super::ClusterPublish {
+    fn from_env(value: &str) -> Result<Self, String> {
+        value.trim().parse()
+    }
+}
+
 impl FromEnv for Congestion {
     fn from_env(value: &str) -> Result<Self, String> {
         value.trim().parse()

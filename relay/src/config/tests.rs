@@ -187,6 +187,11 @@ fn every_key_settable_from_env() {
         ("plugin.reload_interval", "0s"),
         ("drain.goaway_uri", "moqt://edge-next.example:4443"),
         ("drain.timeout", "25s"),
+        ("upstream.idle_timeout", "1500ms"),
+        ("cluster.ca", "/etc/tern/cluster/ca.pem"),
+        ("cluster.cert", "/etc/tern/cluster/tls.crt"),
+        ("cluster.key", "/etc/tern/cluster/tls.key"),
+        ("cluster.publish", "any"),
     ]
     .into_iter()
     .map(|(key, value)| (env::var_name(key), value))
@@ -218,6 +223,12 @@ fn every_key_settable_from_env() {
     assert_eq!(config.plugin.reload_interval, Duration::ZERO);
     assert_eq!(config.drain.goaway_uri, "moqt://edge-next.example:4443");
     assert_eq!(config.drain.timeout, Duration::from_secs(25));
+    assert_eq!(config.upstream.idle_timeout, Duration::from_millis(1500));
+    assert_eq!(config.cluster.publish, super::ClusterPublish::Any);
+    assert_eq!(
+        config.cluster.key.as_deref(),
+        Some(Path::new("/etc/tern/cluster/tls.key"))
+    );
 }
 
 #[test]
@@ -227,6 +238,9 @@ fn keys_match_the_serialized_config() {
     config.relay.tls_key = Some("k.pem".into());
     config.plugin.file = Some("p.wasm".into());
     config.plugin.config_file = Some("p.json".into());
+    config.cluster.ca = Some("ca.pem".into());
+    config.cluster.cert = Some("n.pem".into());
+    config.cluster.key = Some("n.key".into());
     let table: toml::Table = toml::from_str(&config.to_toml().expect("serializes")).expect("toml");
     let mut serialized = BTreeSet::new();
     for (name, value) in &table {
@@ -506,6 +520,22 @@ fn cross_field_rules_name_origin_and_key() {
     assert!(
         keep_alive_off.is_ok(),
         "0s disables keep-alive: {keep_alive_off:?}"
+    );
+    assert_eq!(
+        file("[cluster]\ncert = 'n.pem'\n"),
+        "relay.toml: cluster.cert: set without cluster.key"
+    );
+    assert_eq!(
+        file("[cluster]\ncert = 'n.pem'\nkey = 'n.key'\n"),
+        "relay.toml: cluster.cert: set without cluster.ca (the CA that makes peers members)"
+    );
+    assert_eq!(
+        error(None, &[("TERN_UPSTREAM_IDLE_TIMEOUT", "50ms")]),
+        "environment TERN_UPSTREAM_IDLE_TIMEOUT: upstream.idle_timeout: must be 100ms to 60s"
+    );
+    assert_starts(
+        &file("[cluster]\npublish = 'everyone'\n"),
+        "relay.toml: cluster.publish",
     );
     assert_starts(
         &file("[log]\nlevel = 'info,[[['\n"),

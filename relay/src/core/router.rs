@@ -16,6 +16,9 @@ use super::hops::Hops;
 use super::types::{Filter, Namespace, TrackName, is_prefix};
 
 mod failover;
+mod trust;
+
+pub use trust::Publishers;
 
 /// A session, named by the driver.
 pub type SessionId = u64;
@@ -45,6 +48,8 @@ pub enum Refusal {
     Loop,
     /// The announcement's hop list is as long as the maximum depth.
     TooDeep,
+    /// The publisher is not a member of the cluster (see [`Publishers`]).
+    Unauthorized,
 }
 
 /// Why a downstream subscription ends.
@@ -179,6 +184,8 @@ pub struct RouterConfig {
     pub max_rendezvous: Duration,
     /// Subscriptions one session may hold.
     pub max_subscriptions_per_session: usize,
+    /// Trust between relays (see [`Publishers`]): `None`, no cluster, every session trusted.
+    pub cluster: Option<Publishers>,
 }
 
 impl Default for RouterConfig {
@@ -189,6 +196,7 @@ impl Default for RouterConfig {
             linger: Duration::from_secs(5),
             max_rendezvous: Duration::from_secs(30),
             max_subscriptions_per_session: 1000,
+            cluster: None,
         }
     }
 }
@@ -228,6 +236,11 @@ struct TrackEntry {
     replacing: Option<SessionId>,
     /// Upstreams that failed this track since it last had a working one (not tried again).
     tried: Vec<SessionId>,
+    /// The upstream that sent PUBLISH_DONE for the track, while the driver lets its last data
+    /// land: its session closing meanwhile is the end the publisher announced, not a loss.
+    done_from: Option<SessionId>,
+    /// A cluster member has fed the track: from now on only members may (see [`Publishers`]).
+    member_fed: bool,
 }
 
 #[derive(Debug)]
@@ -269,6 +282,10 @@ pub struct Router {
     going_away: BTreeSet<SessionId>,
     /// Upstream subscriptions moved to another upstream so far.
     failovers: u64,
+    /// Sessions whose peer proved membership of the cluster.
+    members: BTreeSet<SessionId>,
+    /// Publishers refused for lack of trust so far.
+    untrusted_refusals: u64,
 }
 
 impl Router {
@@ -335,8 +352,9 @@ impl Router {
     }
 
     /// Which session publishes a namespace covering `name`, never one in `avoid` (the asking
-    /// subscriber, upstreams that failed) nor one going away: the longest prefix; within it a
-    /// publisher below this relay before a route learned from an upstream, then the newest.
+    /// subscriber, upstreams that failed) nor one going away: a trusted one before an outsider
+    /// (see [`Publishers`]), then the longest prefix; within it a publisher below this relay
+    /// before a route learned from an upstream, then the newest.
     fn publisher_for(&self, name: &TrackName, avoid: &[SessionId]) -> Option<SessionId> {
         self.namespaces
             .iter()
@@ -345,7 +363,10 @@ impl Router {
                 pubs.iter()
                     .enumerate()
                     .filter(|(_, (s, _))| !avoid.contains(s) && !self.going_away.contains(s))
-                    .map(move |(i, (s, _))| (ns.len(), !self.links.contains_key(s), i, *s))
+                    .map(move |(i, (s, _))| {
+                        let trusted = self.is_trusted(*s);
+                        (trusted, ns.len(), !self.links.contains_key(s), i, *s)
+                    })
             })
             .max()
             .map(|(.., s)| s)
@@ -357,6 +378,7 @@ impl Router {
     }
 
     fn new_track(&mut self, name: TrackName, upstream: Upstream) -> TrackId {
+        let member_fed = self.is_trusted(upstream.session());
         let id = self.next_track;
         self.next_track += 1;
         self.by_name.insert(name.clone(), id);
@@ -371,6 +393,8 @@ impl Router {
                 lost_since: None,
                 replacing: None,
                 tried: Vec::new(),
+                done_from: None,
+                member_fed,
             },
         );
         id
@@ -532,6 +556,31 @@ impl Router {
             .map(|(&id, _)| id)
     }
 
+    /// Before a new PUBLISH of `name`: a track nobody watches, or whose publisher already
+    /// said PUBLISH_DONE, is not taken over but ended, so that the new publisher starts afresh
+    /// (its objects are not judged against the old one's cache).
+    fn end_stale(&mut self, name: &TrackName) {
+        let Some(&old) = self.by_name.get(name) else {
+            return;
+        };
+        let stale = self.tracks.get(&old).is_some_and(|e| {
+            e.done_from.is_some() || (e.subscribers.is_empty() && e.waiting.is_empty())
+        });
+        if !stale {
+            return;
+        }
+        let Some(entry) = self.remove_track(old) else {
+            return;
+        };
+        if let Upstream::Pending(s) | Upstream::Subscribed(s) = entry.upstream {
+            self.commands.push_back(Command::UnsubscribeUpstream {
+                session: s,
+                track: old,
+            });
+        }
+        self.end_track(entry, Refusal::DoesNotExist, Ended::Upstream(0x2));
+    }
+
     /// The upstream ended the track (PUBLISH_DONE with `status`).
     pub fn handle_upstream_done(&mut self, track: TrackId, status: u64) {
         if let Some(entry) = self.remove_track(track) {
@@ -589,9 +638,16 @@ impl Router {
         request: RequestId,
         name: TrackName,
         now: Instant,
-    ) -> TrackId {
+    ) -> Option<TrackId> {
+        if !self.admit_publisher(session, request) {
+            return None;
+        }
+        self.end_stale(&name);
         let track = match self.by_name.get(&name) {
             Some(&t) => {
+                if !self.admit_takeover(t, session, request) {
+                    return None;
+                }
                 // A new publisher of the same track takes over: no ghost publisher.
                 self.take_over(t, session, request);
                 t
@@ -629,7 +685,7 @@ impl Router {
                 track,
             });
         }
-        track
+        Some(track)
     }
 
     /// A PUBLISHed track ended (PUBLISH_DONE, or its request stream closed). If another
@@ -662,6 +718,9 @@ impl Router {
         if hops.len() >= self.config.max_depth {
             self.loops += 1;
             self.refuse(session, request, Refusal::TooDeep);
+            return;
+        }
+        if !self.admit_publisher(session, request) {
             return;
         }
         if let Some(last) = hops.last() {
@@ -932,6 +991,7 @@ impl Router {
     /// A session ended: drop everything it published or subscribed.
     pub fn handle_session_closed(&mut self, session: SessionId, now: Instant) {
         self.per_session.remove(&session);
+        self.members.remove(&session);
         self.links.remove(&session);
         self.peer_relays.remove(&session);
         self.rendezvous.retain(|r| r.session != session);
@@ -955,7 +1015,9 @@ impl Router {
                 entry.replacing = None;
             }
             let idle = entry.subscribers.is_empty() && entry.waiting.is_empty();
-            if entry.upstream.session() == session {
+            if entry.done_from == Some(session) {
+                // Ends with its PUBLISH_DONE's status once the driver's grace is over.
+            } else if entry.upstream.session() == session {
                 if idle {
                     gone.push(id);
                 } else {

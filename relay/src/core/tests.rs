@@ -560,7 +560,9 @@ fn subscribe_tracks_offers_published_tracks_now_and_later() {
     let t0 = Instant::now();
     let mut router = Router::new(RouterConfig::default());
     let a = TrackName::from_path("room/1", "alice");
-    let pub_a = router.handle_publish(1, 0, a.clone(), t0);
+    let pub_a = router
+        .handle_publish(1, 0, a.clone(), t0)
+        .expect("admitted");
     let _ = std::iter::from_fn(|| router.poll_command()).count();
     // Viewer 9 asks for every track under room/.
     router.handle_subscribe_tracks(9, 4, TrackName::from_path("room", "").namespace);
@@ -583,7 +585,9 @@ fn subscribe_tracks_offers_published_tracks_now_and_later() {
     // own SUBSCRIBE_TRACKS never gets its own track back.
     router.handle_subscribe_tracks(2, 6, TrackName::from_path("room", "").namespace);
     let _ = std::iter::from_fn(|| router.poll_command()).count();
-    let b = router.handle_publish(2, 2, TrackName::from_path("room/2", "bob"), t0);
+    let b = router
+        .handle_publish(2, 2, TrackName::from_path("room/2", "bob"), t0)
+        .expect("admitted");
     router.handle_publish(3, 0, TrackName::from_path("hall", "x"), t0);
     let cmds: Vec<Command> = std::iter::from_fn(|| router.poll_command()).collect();
     assert!(cmds.contains(&Command::PublishDownstream {
@@ -638,7 +642,9 @@ fn a_new_publisher_takes_over_and_the_old_one_leaving_ends_nothing() {
     let t0 = Instant::now();
     let mut router = Router::new(RouterConfig::default());
     let name = TrackName::from_path("live", "cam");
-    let t = router.handle_publish(1, 0, name.clone(), t0);
+    let t = router
+        .handle_publish(1, 0, name.clone(), t0)
+        .expect("admitted");
     router.handle_subscribe(
         9,
         0,
@@ -649,7 +655,7 @@ fn a_new_publisher_takes_over_and_the_old_one_leaving_ends_nothing() {
     );
     let _ = std::iter::from_fn(|| router.poll_command()).count();
     // A second publisher of the same track: same track, no ghost.
-    assert_eq!(router.handle_publish(2, 0, name.clone(), t0), t);
+    assert_eq!(router.handle_publish(2, 0, name.clone(), t0), Some(t));
     let _ = std::iter::from_fn(|| router.poll_command()).count();
     // The first one leaves: the subscriber keeps its subscription.
     router.handle_publish_done(1, 0, 0x2);

@@ -65,6 +65,8 @@ pub struct NodeSettings {
     pub upstreams: Vec<String>,
     /// How this relay trusts its upstreams' certificates.
     pub upstream_tls: UpstreamTls,
+    /// Silence after which an upstream link counts as dead (`upstream.idle_timeout`).
+    pub link_idle_timeout: std::time::Duration,
     /// The edge plugin that admits sessions and requests; `None`: everything is admitted.
     pub plugin: Option<Arc<tern_edge_wasm::PluginHost>>,
 }
@@ -78,6 +80,10 @@ pub struct UpstreamTls {
     pub cert_hashes: Vec<tern_quic::Fingerprint>,
     /// DNS servers for upstream names (empty: the system's configuration).
     pub dns_servers: Vec<std::net::SocketAddr>,
+    /// Extra PEM roots for upstream certificates (the cluster CA).
+    pub roots: Vec<std::path::PathBuf>,
+    /// The cluster certificate shown to upstreams that ask for one.
+    pub identity: Option<tern_quic::Identity>,
 }
 
 /// Shared state of one relay process.
@@ -203,6 +209,10 @@ impl Hub {
         let (out, commands, live) = {
             let mut router = lock(&self.router);
             let out = f(&mut router, now);
+            metrics::counter!(m::FAILOVERS).absolute(router.failovers());
+            metrics::gauge!(m::TRACKS_HELD).set(router.lost_tracks() as f64);
+            metrics::counter!(m::PUBLISHERS_REFUSED).absolute(router.untrusted_refusals());
+            metrics::counter!(m::LOOPS).absolute(router.loops_detected());
             let commands: Vec<Command> = std::iter::from_fn(|| router.poll_command()).collect();
             let live: Vec<TrackId> = lock(&self.tracks)
                 .keys()

@@ -42,14 +42,13 @@ const LEARNED_BASE: u64 = 1 << 60;
 
 /// An upstream that sends nothing for this long is dead (a killed process sends no
 /// CONNECTION_CLOSE): its tracks move to the next upstream. Keep-alives go out at a third of it.
-pub const LINK_IDLE_TIMEOUT: Duration = Duration::from_secs(3);
-
 /// Transport settings of links: the relay's own (`base`: congestion control, windows) with a
-/// short idle timeout, so that failover does not wait long for an upstream that died silently.
-pub fn transport(base: tern_quic::TransportLimits) -> tern_quic::TransportLimits {
+/// short idle timeout (`upstream.idle_timeout`), so that failover does not wait long for an
+/// upstream that died silently; keep-alives go every third of it.
+pub fn transport(base: tern_quic::TransportLimits, idle: Duration) -> tern_quic::TransportLimits {
     tern_quic::TransportLimits {
-        idle_timeout: LINK_IDLE_TIMEOUT,
-        keep_alive: Some(LINK_IDLE_TIMEOUT / 3),
+        idle_timeout: idle,
+        keep_alive: Some(idle / 3),
         ..base
     }
 }

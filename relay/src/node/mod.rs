@@ -68,7 +68,9 @@ impl Node {
                 tern_quic::Client::new(tern_quic::ClientConfig {
                     disable_verify: settings.upstream_tls.disable_verify,
                     cert_hashes: settings.upstream_tls.cert_hashes.clone(),
-                    transport: link::transport(transport),
+                    roots: settings.upstream_tls.roots.clone(),
+                    identity: settings.upstream_tls.identity.clone(),
+                    transport: link::transport(transport, settings.link_idle_timeout),
                     ..tern_quic::ClientConfig::default()
                 })
             })

@@ -295,13 +295,14 @@ pub struct Refused(pub Option<(RequestErrorCode, String)>);
 
 /// Ask the plugin about one request of a downstream session (every request on its own, even
 /// when the relay already holds the track upstream). A SUBSCRIBE may be pointed at a variant
-/// track. Sessions the relay opened itself (to its upstreams) are not asked about.
+/// track. Sessions the relay opened itself (to its upstreams) and cluster members (relays that
+/// judged their own viewers) are not asked about.
 pub async fn authorize(
     plugin: &PluginHost,
     s: &SessionShared,
     message: &mut Message,
 ) -> Result<(), Refused> {
-    if s.proto(|p| p.role()) != tern_moq::session::Role::Server {
+    if s.proto(|p| p.role()) != tern_moq::session::Role::Server || s.is_member() {
         return Ok(());
     }
     let Some((publish, namespace, track, parameters)) = phase_of(message) else {

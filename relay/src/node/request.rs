@@ -55,7 +55,7 @@ fn error(code: RequestErrorCode, reason: &str) -> RequestError {
     }
 }
 
-fn refusal(reason: Refusal) -> RequestError {
+pub(super) fn refusal(reason: Refusal) -> RequestError {
     match reason {
         Refusal::DoesNotExist => error(
             RequestErrorCode::DOES_NOT_EXIST,
@@ -86,6 +86,10 @@ fn refusal(reason: Refusal) -> RequestError {
         Refusal::TooDeep => error(
             RequestErrorCode::NOT_SUPPORTED,
             "announcement too deep: the hop list reached the maximum depth",
+        ),
+        Refusal::Unauthorized => error(
+            RequestErrorCode::UNAUTHORIZED,
+            "not a member of this relay's cluster",
         ),
     }
 }
@@ -303,7 +307,7 @@ async fn lifetime(
                         write_message(&mut send, ok).await?;
                     }
                     Some(Command::Refuse { reason, .. }) => {
-                        if matches!(reason, Refusal::Loop | Refusal::TooDeep) {
+                        if matches!(reason, Refusal::Loop | Refusal::TooDeep | Refusal::Unauthorized) {
                             tracing::warn!(session = s.id, reason = %refusal(reason).error_reason.to_string_lossy(), "announcement refused");
                         }
                         write_message(&mut send, refusal(reason)).await?;

@@ -29,6 +29,11 @@ use super::hub::{Hub, TrackHandle};
 /// How long a session has to send its SETUP.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a peer that finished its control stream has to close the session itself. Draft-18
+/// makes that finish a protocol violation, but a leaving client often finishes its streams
+/// before its close arrives; meanwhile its last objects and PUBLISH_DONEs still land.
+const LEAVE_GRACE: Duration = Duration::from_secs(2);
+
 /// An established downstream subscription: its track and Joining Location.
 pub type Joined = (Arc<TrackHandle>, Option<crate::core::types::Location>);
 
@@ -75,6 +80,11 @@ pub struct SessionShared {
     pub auth: super::plugin::SessionAuth,
     /// The peer's GOAWAY, once it came: the URI it names (empty: none).
     pub peer_goaway: tokio::sync::watch::Sender<Option<String>>,
+    /// Notified when the peer finished its control stream (it is leaving).
+    peer_leaving: Notify,
+    /// The peer proved membership of this relay's cluster (mutual TLS): the edge plugin does
+    /// not judge it, it judged its own viewers.
+    member: AtomicBool,
 }
 
 impl std::fmt::Debug for SessionShared {
@@ -120,6 +130,8 @@ impl SessionShared {
             peer_setup_seen: Notify::new(),
             auth: super::plugin::SessionAuth::default(),
             peer_goaway: tokio::sync::watch::Sender::new(None),
+            peer_leaving: Notify::new(),
+            member: AtomicBool::new(false),
         })
     }
 
@@ -137,6 +149,11 @@ impl SessionShared {
                 return false;
             }
         }
+    }
+
+    /// Whether the peer is a member of this relay's cluster (see [`crate::core::router`]).
+    pub fn is_member(&self) -> bool {
+        self.member.load(Ordering::SeqCst)
     }
 
     /// Whether hop lists travel on this session (see [`crate::core::hops`]).
@@ -175,10 +192,17 @@ impl SessionShared {
         reset: Option<u64>,
     ) -> Option<Vec<Event>> {
         let mut proto = lock(&self.proto);
+        // The end of the peer's control stream is held back from the protocol state: the
+        // driver gives the peer [`LEAVE_GRACE`] to close the session before calling it a
+        // violation.
+        let leaving = fin && reset.is_none() && proto.peer_control() == Some(stream);
         let result = match reset {
             Some(code) => proto.handle_reset(stream, code),
-            None => proto.handle_data(stream, data, fin),
+            None => proto.handle_data(stream, data, fin && !leaving),
         };
+        if leaving {
+            self.peer_leaving.notify_one();
+        }
         let events: Vec<Event> = std::iter::from_fn(|| proto.poll_event()).collect();
         while proto.poll_transmit().is_some() {}
         drop(proto);
@@ -426,6 +450,13 @@ pub async fn run_with(
     let id = hub.next_session_id();
     let shared = SessionShared::new(id, session, server, hub.settings.limits);
     hub.add_session(shared.clone());
+    // A client certificate only exists when the relay asks for one (a cluster CA is
+    // configured) and TLS verified it: the peer is a member of the cluster.
+    if server && let Some(name) = shared.session.peer_name() {
+        tracing::info!(session = id, member = name, "cluster member connected");
+        shared.member.store(true, Ordering::SeqCst);
+        hub.apply(|r, _| r.handle_member(id));
+    }
     opened(shared.clone());
     tracing::info!(session = id, peer = %shared.session.remote_address(), "session open");
     let reason = drive(&hub, &shared).await;
@@ -450,8 +481,24 @@ async fn drive(hub: &Arc<Hub>, s: &Arc<SessionShared>) -> anyhow::Result<()> {
     let setup_deadline = tokio::time::sleep(SETUP_TIMEOUT);
     tokio::pin!(setup_deadline);
     let mut setup_rx = Some(setup_rx);
+    let leave_deadline = tokio::time::sleep(Duration::MAX);
+    tokio::pin!(leave_deadline);
+    let mut leaving = false;
     loop {
         tokio::select! {
+            _ = s.peer_leaving.notified(), if !leaving => {
+                leaving = true;
+                tracing::info!(session = s.id, grace = ?LEAVE_GRACE, "peer finished its control stream: waiting for it to close the session");
+                leave_deadline.as_mut().reset(tokio::time::Instant::now() + LEAVE_GRACE);
+                // For routing the session is over now (a new publisher of its tracks starts
+                // afresh); its last objects and PUBLISH_DONEs still land meanwhile.
+                let sid = s.id;
+                hub.apply(|r, now| r.handle_session_closed(sid, now));
+            }
+            _ = &mut leave_deadline, if leaving => {
+                s.violation(Code::PROTOCOL_VIOLATION, "control stream closed");
+                anyhow::bail!("control stream closed");
+            }
             _ = &mut setup_deadline, if setup_rx.is_some() => {
                 s.violation(Code::PROTOCOL_VIOLATION, "no SETUP within 10 s");
                 anyhow::bail!("no SETUP");
@@ -461,15 +508,17 @@ async fn drive(hub: &Arc<Hub>, s: &Arc<SessionShared>) -> anyhow::Result<()> {
                 if r.is_err() {
                     anyhow::bail!("control stream ended before SETUP");
                 }
-                if server && let Some(plugin) = &hub.settings.plugin {
+                if server && !s.is_member() && let Some(plugin) = &hub.settings.plugin {
                     let setup = lock(&s.peer_setup_msg).clone().unwrap_or_default();
                     if let Some(at) = super::plugin::open_session(plugin, s, &setup).await? {
                         tasks.spawn(super::plugin::expire(s.clone(), at));
                     }
                 }
                 if server {
+                    // Hop lists only with a tern peer, and within a cluster only with members.
                     let tern = lock(&s.peer_setup_msg).as_ref().and_then(|p| p.moqt_implementation().cloned())
-                        .is_some_and(|i| i.starts_with(hops::TERN_IMPLEMENTATION_PREFIX));
+                        .is_some_and(|i| i.starts_with(hops::TERN_IMPLEMENTATION_PREFIX))
+                        && hub.with_router(|r| r.is_trusted(s.id));
                     send_setup(hub, s, tern).await?;
                 }
             }

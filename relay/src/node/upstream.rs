@@ -163,6 +163,10 @@ async fn subscribe(
                     return Ok(End::Quiet);
                 }
                 Some(Message::PublishDone(d)) => {
+                    if d.status_code != tern_moq::message::codes::PublishDoneCode::GOING_AWAY {
+                        let sid = s.id;
+                        hub.apply(|r, _| r.handle_upstream_done_received(track, sid));
+                    }
                     tokio::time::sleep(DONE_GRACE).await;
                     return Ok(End::Done(d.status_code.0));
                 }
@@ -189,7 +193,17 @@ pub async fn publish(
     let name = track_name(&m.track_namespace, &m.track_name);
     let (tx, mut rx) = mpsc::channel(8);
     hub.add_request(s.id, rid, tx);
-    let track = hub.apply(|r, now| r.handle_publish(s.id, rid, name.clone(), now));
+    let Some(track) = hub.apply(|r, now| r.handle_publish(s.id, rid, name.clone(), now)) else {
+        // Refused (the router said why in a command to this request).
+        hub.remove_request(s.id, rid);
+        let reason = match rx.try_recv().map(|c| c.command) {
+            Ok(Command::Refuse { reason, .. }) => reason,
+            _ => crate::core::router::Refusal::Unauthorized,
+        };
+        write_message(&mut send, super::request::refusal(reason)).await?;
+        let _ = send.finish();
+        return Ok(());
+    };
     let handle = hub.track_or_insert(track, &name);
     if let Some(l) = m.parameters.largest_object() {
         handle
@@ -216,6 +230,8 @@ pub async fn publish(
                 },
                 msg = next_message(&mut inbound, s) => match msg {
                     Some(Message::PublishDone(d)) => {
+                        let sid = s.id;
+                        hub.apply(|r, _| r.handle_publish_done_received(sid, rid));
                         tokio::time::sleep(DONE_GRACE).await;
                         return Ok(Some(d.status_code.0));
                     }

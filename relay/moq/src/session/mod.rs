@@ -245,6 +245,11 @@ impl Session {
         self.setup_received
     }
 
+    /// The peer's control stream, once its first bytes named it one.
+    pub fn peer_control(&self) -> Option<StreamId> {
+        self.peer_control
+    }
+
     /// Whether the peer sent GOAWAY.
     pub fn goaway_received(&self) -> bool {
         self.goaway_received

@@ -88,6 +88,24 @@ impl Router {
         }
     }
 
+    /// PUBLISH_DONE (or a PUBLISH's) arrived from `session` for `track`; the driver reports
+    /// the end itself after letting the last data land. Until then the session closing is not
+    /// a loss.
+    pub fn handle_upstream_done_received(&mut self, track: TrackId, session: SessionId) {
+        if let Some(entry) = self.tracks.get_mut(&track)
+            && entry.upstream.session() == session
+        {
+            entry.done_from = Some(session);
+        }
+    }
+
+    /// [`Self::handle_upstream_done_received`] for a PUBLISHed track, by its request.
+    pub fn handle_publish_done_received(&mut self, session: SessionId, request: RequestId) {
+        if let Some(track) = self.published_track(session, request) {
+            self.handle_upstream_done_received(track, session);
+        }
+    }
+
     /// The upstream on `session` refused our SUBSCRIBE for `track` with `code`. A track that
     /// was moving tries the next upstream; a new one refuses its waiting subscribers.
     pub fn handle_upstream_refused(
@@ -190,11 +208,13 @@ impl Router {
 
     /// A PUBLISH of a track the relay already has: the new publisher takes over.
     pub(super) fn take_over(&mut self, track: TrackId, session: SessionId, request: RequestId) {
+        let trusted = self.is_trusted(session);
         let Some(entry) = self.tracks.get_mut(&track) else {
             return;
         };
         let old = entry.upstream;
         entry.upstream = Upstream::Published(session, request);
+        entry.member_fed |= trusted;
         entry.lost_since = None;
         entry.tried.clear();
         if let Some(r) = entry.replacing.take() {
@@ -276,13 +296,16 @@ impl Router {
         avoid.push(from);
         avoid.extend(entry.subscribers.iter().map(|(s, _)| *s));
         avoid.extend(entry.waiting.iter().map(|(s, _, _)| *s));
+        avoid.extend(self.untrusted_for(track));
         self.publisher_for(&entry.name, &avoid)
     }
 
     fn resubscribe(&mut self, track: TrackId, from: SessionId, to: SessionId, why: &str) {
+        let trusted = self.is_trusted(to);
         let Some(entry) = self.tracks.get_mut(&track) else {
             return;
         };
+        entry.member_fed |= trusted;
         tracing::info!(track = %entry.name, from, to, why, "moving the track to another upstream");
         if entry.tried.len() >= MAX_TRIED {
             entry.tried.remove(0);

@@ -195,7 +195,7 @@ fn a_dropped_publisher_is_replaced_by_the_next_publish_of_the_track() {
     let t0 = Instant::now();
     let mut r = router();
     let name = TrackName::from_path("live", "cam");
-    let track = r.handle_publish(1, 4, name.clone(), t0);
+    let track = r.handle_publish(1, 4, name.clone(), t0).expect("admitted");
     r.handle_subscribe(
         9,
         0,
@@ -209,7 +209,7 @@ fn a_dropped_publisher_is_replaced_by_the_next_publish_of_the_track() {
     r.handle_session_closed(1, t0);
     assert!(!ends_a_subscription(&drain(&mut r)));
     // The same publisher reconnects (a new session) and publishes again: same track.
-    assert_eq!(r.handle_publish(2, 4, name, t0), track);
+    assert_eq!(r.handle_publish(2, 4, name, t0), Some(track));
     assert_eq!(r.lost_tracks(), 0);
     r.handle_timeout(t0 + LINGER * 3);
     assert!(!ends_a_subscription(&drain(&mut r)));
@@ -265,5 +265,35 @@ fn a_backfilled_group_is_finished_once_and_only_its_open_subgroups() {
     assert_eq!(
         ends,
         vec![(5, 1, SubgroupEnd::Fin), (5, 0, SubgroupEnd::Fin)]
+    );
+}
+
+#[test]
+fn a_new_publish_of_an_unwatched_or_finished_track_starts_afresh() {
+    let t0 = Instant::now();
+    let mut r = router();
+    let name = TrackName::from_path("live", "cam");
+    let first = r.handle_publish(1, 0, name.clone(), t0).expect("admitted");
+    // Nobody watches: the next publisher gets a new track, not the old one's cache.
+    let second = r.handle_publish(2, 0, name.clone(), t0).expect("admitted");
+    assert_ne!(first, second);
+    // Watched, but its publisher said PUBLISH_DONE: a new track too, and the old one's
+    // subscriber is told it ended.
+    r.handle_subscribe(
+        9,
+        0,
+        name.clone(),
+        Filter::LargestObject,
+        Duration::ZERO,
+        t0,
+    );
+    drain(&mut r);
+    r.handle_publish_done_received(2, 0);
+    let third = r.handle_publish(3, 0, name, t0).expect("admitted");
+    assert_ne!(second, third);
+    assert!(
+        drain(&mut r)
+            .iter()
+            .any(|c| matches!(c, Command::PublishDone { session: 9, .. }))
     );
 }
