@@ -45,7 +45,7 @@ pub fn check_request(
     }
 }
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "component"))]
 #[allow(clippy::too_many_arguments)] // the generated export glue
 mod bindings {
     wit_bindgen::generate!({ world: "plugin", path: "../../wit" });
