@@ -147,9 +147,8 @@ impl Code {
             (1u128 << params.length) - 1
         };
         let mut state = seed;
-        let mut draw = || {
-            (u128::from(splitmix(&mut state)) << 64 | u128::from(splitmix(&mut state))) & mask
-        };
+        let mut draw =
+            || (u128::from(splitmix(&mut state)) << 64 | u128::from(splitmix(&mut state))) & mask;
         // Draw until the rows are independent (distinct ids, distinct codewords).
         let rows = loop {
             let rows: Vec<u128> = (0..params.id_bits).map(|_| draw()).collect();

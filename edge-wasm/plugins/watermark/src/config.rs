@@ -39,14 +39,13 @@ pub struct Config {
     /// Track names served as A/B variants (`video-720p` → `video-720p.wm-a`/`.wm-b`).
     pub tracks: Vec<String>,
     /// JWT checks, when sessions carry tokens.
-    pub token: Option<tern_plugin_token::config::Config>,
+    pub token: Option<tern_edge_jwt::config::Config>,
 }
 
 impl Config {
     /// Parse and check; the error names the problem.
     pub fn parse(json: &str) -> Result<Self, String> {
-        let raw: Raw =
-            serde_json::from_str(json).map_err(|e| format!("watermark config: {e}"))?;
+        let raw: Raw = serde_json::from_str(json).map_err(|e| format!("watermark config: {e}"))?;
         let code = Code::new(Params {
             key: raw.key,
             id_bits: raw.id_bits,
@@ -57,14 +56,18 @@ impl Config {
         if raw.tracks.is_empty() || raw.tracks.iter().any(|t| t.is_empty()) {
             return Err("watermark config: `tracks` must name at least one track".into());
         }
-        if let Some(t) = raw.tracks.iter().find(|t| tern_watermark::split_variant(t.as_bytes()).is_some()) {
+        if let Some(t) = raw
+            .tracks
+            .iter()
+            .find(|t| tern_watermark::split_variant(t.as_bytes()).is_some())
+        {
             return Err(format!(
                 "watermark config: `{t}` is a variant name; list the track viewers subscribe to"
             ));
         }
         let token = raw
             .token
-            .map(|v| tern_plugin_token::config::Config::parse(&v.to_string()))
+            .map(|v| tern_edge_jwt::config::Config::parse(&v.to_string()))
             .transpose()
             .map_err(|e| format!("watermark config: {e}"))?;
         Ok(Self {

@@ -35,7 +35,7 @@ impl Config {
     /// Session open: who is watching.
     pub fn open(&self, token: Option<&[u8]>, now_ms: u64) -> Result<Viewer, (u32, String)> {
         if let Some(tokens) = &self.token {
-            let grant = tern_plugin_token::verify::verify(tokens, token, now_ms)
+            let grant = tern_edge_jwt::verify::verify(tokens, token, now_ms)
                 .map_err(|r| (r.code(), r.to_string()))?;
             return Ok(Viewer {
                 subject: grant.subject,
@@ -97,9 +97,9 @@ impl Config {
         now_ms: u64,
     ) -> Option<Decision> {
         self.token.as_ref()?;
-        match tern_plugin_token::check_request(scopes, namespace, viewer.expires_at_ms, now_ms) {
-            tern_plugin_token::Check::Allow => None,
-            tern_plugin_token::Check::Deny(code, reason) => Some(Decision::Deny(code, reason)),
+        match tern_edge_jwt::check_request(scopes, namespace, viewer.expires_at_ms, now_ms) {
+            tern_edge_jwt::Check::Allow => None,
+            tern_edge_jwt::Check::Deny(code, reason) => Some(Decision::Deny(code, reason)),
         }
     }
 

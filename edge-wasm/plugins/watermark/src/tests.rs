@@ -32,7 +32,10 @@ fn a_marked_track_goes_to_its_variant_set() {
         c.subscribe(&v, &ns(), Some(b"video-180p"), 0),
         Decision::UseTrack(b"video-180p.wm-a".to_vec())
     );
-    assert_eq!(c.subscribe(&v, &ns(), Some(b"audio-aac"), 0), Decision::Allow);
+    assert_eq!(
+        c.subscribe(&v, &ns(), Some(b"audio-aac"), 0),
+        Decision::Allow
+    );
     // Variant tracks asked for by name are the relay's business (relay links carry them).
     assert_eq!(
         c.subscribe(&v, &ns(), Some(b"video-180p.wm-b"), 0),
@@ -71,9 +74,17 @@ fn configuration_errors_name_the_field() {
     assert!(bad(r#"{"key": "k", "tracks": [], "group_ms": 200}"#).contains("tracks"));
     assert!(bad(r#"{"key": "k", "tracks": ["v.wm-a"], "group_ms": 200}"#).contains("variant"));
     assert!(bad(r#"{"key": "k", "tracks": ["v"], "group_ms": 0}"#).contains("group_ms"));
-    assert!(bad(r#"{"key": "k", "tracks": ["v"], "group_ms": 9, "id_bits": 8}"#).contains("id_bits"));
-    assert!(bad(r#"{"key": "k", "tracks": ["v"], "group_ms": 9, "token": {"keys": []}}"#).contains("token config"));
-    assert!(bad(r#"{"key": "k", "tracks": ["v"], "group_ms": 9, "extra": 1}"#).contains("unknown field"));
+    assert!(
+        bad(r#"{"key": "k", "tracks": ["v"], "group_ms": 9, "id_bits": 8}"#).contains("id_bits")
+    );
+    assert!(
+        bad(r#"{"key": "k", "tracks": ["v"], "group_ms": 9, "token": {"keys": []}}"#)
+            .contains("token config")
+    );
+    assert!(
+        bad(r#"{"key": "k", "tracks": ["v"], "group_ms": 9, "extra": 1}"#)
+            .contains("unknown field")
+    );
 }
 
 #[test]

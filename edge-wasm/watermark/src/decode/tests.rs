@@ -140,11 +140,19 @@ fn parameters_are_checked() {
     use crate::CodeError;
     let p = Params::new("k");
     assert_eq!(
-        Code::new(Params { id_bits: 12, ..p.clone() }).unwrap_err(),
+        Code::new(Params {
+            id_bits: 12,
+            ..p.clone()
+        })
+        .unwrap_err(),
         CodeError::IdBits(12)
     );
     assert!(matches!(
-        Code::new(Params { length: 20, ..p.clone() }).unwrap_err(),
+        Code::new(Params {
+            length: 20,
+            ..p.clone()
+        })
+        .unwrap_err(),
         CodeError::Length { .. }
     ));
     assert_eq!(Code::new(Params::new("")).unwrap_err(), CodeError::EmptyKey);
