@@ -9,6 +9,7 @@ mod publish;
 mod relay;
 mod subscribe;
 mod token;
+mod watermark;
 
 use clap::{Parser, Subcommand};
 
@@ -43,6 +44,9 @@ enum Command {
     /// Tokens for the token plugin.
     #[command(subcommand)]
     Token(token::Command),
+    /// Forensic watermarking: recover a viewer's id from a capture, print viewers' ids.
+    #[command(subcommand)]
+    Watermark(watermark::Command),
 }
 
 /// Run the chosen subcommand.
@@ -71,5 +75,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Demo(args) => demo::run(args).await,
         Command::Token(c) => token::run(c),
+        Command::Watermark(c) => watermark::run(c),
     }
 }

@@ -140,5 +140,43 @@ impl Code {
     }
 }
 
+impl Code {
+    /// [`Code::decode`] for observations whose group IDs lack the broadcast's base (media time
+    /// only): every codeword shift is tried and the best (id, shift) wins; the runner-up is the
+    /// best other pair. Returns the decoding and the shift in groups.
+    pub fn decode_unaligned(
+        &self,
+        observations: &[Observation],
+    ) -> Result<(Decoded, u64), DecodeError> {
+        let step = self.params().group_ms;
+        let mut best: Option<(Decoded, u64)> = None;
+        let mut others = f64::NEG_INFINITY;
+        for shift in 0..self.length() as u64 {
+            let shifted: Vec<Observation> = observations
+                .iter()
+                .map(|o| Observation {
+                    group: o.group + shift * step,
+                    ..*o
+                })
+                .collect();
+            let d = self.decode(&shifted)?;
+            match &best {
+                Some((b, _)) if b.score >= d.score => others = others.max(d.score),
+                _ => {
+                    if let Some((b, _)) = &best {
+                        others = others.max(b.score);
+                    }
+                    best = Some((d, shift));
+                }
+            }
+        }
+        let (mut d, shift) = best.expect("a code has at least one position");
+        if others > d.runner_up.1 {
+            d.runner_up = (u32::MAX, others);
+        }
+        Ok((d, shift))
+    }
+}
+
 #[cfg(test)]
 mod tests;

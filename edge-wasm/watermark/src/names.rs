@@ -24,7 +24,7 @@ pub fn variant_track(track: &[u8], variant: u32) -> Option<Vec<u8>> {
 pub fn split_variant(name: &[u8]) -> Option<(&[u8], u32)> {
     let (&letter, rest) = name.split_last()?;
     let base = rest.strip_suffix(VARIANT_SUFFIX)?;
-    (letter.is_ascii_lowercase() && !base.is_empty()).then_some((base, u32::from(letter - b'a')))
+    (letter.is_ascii_lowercase() && !base.is_empty()).then(|| (base, u32::from(letter - b'a')))
 }
 
 #[cfg(test)]

@@ -59,7 +59,7 @@ fn ids_depend_on_key_and_subject() {
 #[test]
 fn every_position_is_used_once_per_cycle() {
     let c = code("k1");
-    let base = 1_700_000_000_000u64 - 1_700_000_000_000 % (64 * 200);
+    let base = 1_733_000_000_123u64;
     let positions: std::collections::BTreeSet<usize> =
         (0..64).map(|i| c.position(base + i * 200)).collect();
     assert_eq!(positions.len(), 64);
@@ -160,4 +160,21 @@ fn parameters_are_checked() {
         Code::new(Params { group_ms: 0, ..p }).unwrap_err(),
         CodeError::GroupMs
     );
+}
+
+#[test]
+fn an_unknown_base_is_found_by_shifting() {
+    let c = code("k1");
+    let id = 0x5a5a;
+    // The broadcast's groups start at a base the detector does not know.
+    let base = 1_733_000_000_000u64;
+    let mut obs = observe(&c, id, base, 60);
+    obs.retain(|o| (o.group / 200) % 10 != 3);
+    for o in &mut obs {
+        o.group -= base;
+    }
+    let (d, shift) = c.decode_unaligned(&obs).unwrap();
+    assert_eq!(d.id, id, "{d:?}");
+    assert!(d.reliable(), "{d:?}");
+    assert_eq!((shift as usize + c.position(0)) % 64, c.position(base));
 }
