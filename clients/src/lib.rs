@@ -5,6 +5,7 @@
 //!   ([`client::Subscription`]): the `tern-client` crate, re-exported.
 //! - [`framing`]: how `tern publish` / `tern subscribe` cut stdin into objects and write them
 //!   back (sans-IO).
+//! - [`detect`]: which watermark variant each group of a capture shows, from decoded pixels.
 //! - [`clock`]: the clock track of Cloudflare's `moq-clock-ietf` (time ↔ groups and objects).
 
 #![forbid(unsafe_code)]
@@ -12,5 +13,6 @@
 
 pub use tern_client as client;
 pub mod clock;
+pub mod detect;
 pub mod framing;
 pub mod web;

@@ -62,6 +62,9 @@ pub struct Options {
     pub group_base: Option<u64>,
     /// The media tracks' history for FETCH; `None` keeps only each current group.
     pub dvr: Option<Dvr>,
+    /// The first two video tracks are the A and B variants of one rendition `T` (forensic
+    /// watermarking): published as `T.wm-a` and `T.wm-b`, listed in the catalogs as `T`.
+    pub watermark: bool,
 }
 
 impl Default for Options {
@@ -70,6 +73,7 @@ impl Default for Options {
             priorities: Priorities::default(),
             group_base: None,
             dvr: Some(Dvr::default()),
+            watermark: false,
         }
     }
 }
@@ -96,6 +100,8 @@ pub struct Broadcast {
     measured: bool,
     /// Group ID base (also the first catalog and init group).
     base: u64,
+    /// MoQ names of the media tracks, in input order.
+    names: Vec<String>,
 }
 
 impl std::fmt::Debug for Broadcast {
@@ -127,7 +133,11 @@ impl Broadcast {
             .filter(|d| !d.window.is_zero())
             .map(|d| History::new(d.window, d.max_bytes));
         let base = options.group_base.unwrap_or_else(|| unix_micros() / 1000);
-        let packager = Packager::new(tracks)?.with_group_base(base);
+        let mut packager = Packager::new(tracks)?.with_group_base(base);
+        let names = match options.watermark {
+            true => crate::watermark::variant_names(&mut packager)?,
+            false => packager.tracks().iter().map(|t| t.name.clone()).collect(),
+        };
         let path = namespace_path(&namespace);
         let writer = |name: &str, priority: u8| {
             let w = TrackWriter::new(namespace.clone(), Bytes::copy_from_slice(name.as_bytes()));
@@ -138,12 +148,13 @@ impl Broadcast {
         let media = packager
             .tracks()
             .iter()
-            .map(|t| {
+            .zip(&names)
+            .map(|(t, name)| {
                 let p = match t.info.kind {
                     TrackKind::Video => priorities.video,
                     TrackKind::Audio => priorities.audio,
                 };
-                let w = writer(&t.name, p);
+                let w = writer(name, p);
                 match &history {
                     Some(h) => w.with_history(h.clone()),
                     None => w,
@@ -162,6 +173,7 @@ impl Broadcast {
             first_ms: None,
             measured: false,
             base,
+            names,
         };
         b.init.new_group(base)?;
         b.init.write_object(b.packager.init_segment())?;
@@ -186,11 +198,7 @@ impl Broadcast {
 
     /// MoQ names of the media tracks, in input order.
     pub fn track_names(&self) -> Vec<String> {
-        self.packager
-            .tracks()
-            .iter()
-            .map(|t| t.name.clone())
-            .collect()
+        self.names.clone()
     }
 
     /// Package and publish one sample.
@@ -224,9 +232,9 @@ impl Broadcast {
 
     fn publish_catalogs(&self, group: u64) -> anyhow::Result<()> {
         let now_ms = unix_micros() / 1000;
-        let tracks = self.packager.tracks();
-        let msf = catalog::msf(&self.path, tracks, now_ms);
-        let cf = catalog::catalogformat01(&self.path, tracks);
+        let tracks = crate::watermark::catalog_tracks(&self.packager, &self.names);
+        let msf = catalog::msf(&self.path, &tracks, now_ms);
+        let cf = catalog::catalogformat01(&self.path, &tracks);
         for (w, json) in [(&self.msf, msf), (&self.cf, cf)] {
             w.new_group(group)?;
             w.write_object(Bytes::from(serde_json::to_vec(&json)?))?;

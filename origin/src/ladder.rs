@@ -93,7 +93,12 @@ pub fn command(renditions: &[Rendition]) -> Command {
 
 /// Start the ladder; ffmpeg is killed when the child is dropped.
 pub fn spawn(renditions: &[Rendition]) -> anyhow::Result<(Child, ChildStdout)> {
-    let mut child = command(renditions)
+    start(command(renditions))
+}
+
+/// Start an ffmpeg command that writes media to stdout; it is killed when the child is dropped.
+pub(crate) fn start(mut cmd: Command) -> anyhow::Result<(Child, ChildStdout)> {
+    let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

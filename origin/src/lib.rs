@@ -8,6 +8,8 @@
 //! - [`source`]: where samples come from: fragmented MP4 on a pipe (an ffmpeg process), an MP4
 //!   file or the embedded sample clip looped with continuous timestamps.
 //! - [`ladder`]: a live ffmpeg encoding ladder (three renditions, AAC and Opus).
+//! - [`watermark`]: forensic A/B variants of a rendition from one ffmpeg run (`T.wm-a`,
+//!   `T.wm-b`), chosen per group for each viewer by the last relay.
 //! - [`publish`]: a source driven into a broadcast, once or in a loop.
 //! - [`events`]: viewers' events (chat, reactions, bids) put in one order by a sans-IO
 //!   sequencer and republished as the broadcast's `events` track.
@@ -20,5 +22,6 @@ pub mod events;
 pub mod ladder;
 pub mod publish;
 pub mod source;
+pub mod watermark;
 
 pub use broadcast::{Broadcast, Dvr, Options, Priorities};

@@ -10,6 +10,7 @@ mod publish;
 mod relay;
 mod subscribe;
 mod token;
+mod watermark;
 
 use clap::{Parser, Subcommand};
 
@@ -47,6 +48,9 @@ enum Command {
     /// The private CA and certificates that make relays members of one cluster.
     #[command(subcommand)]
     Cluster(cluster::Command),
+    /// Forensic watermarking: recover a viewer's id from a capture, print viewers' ids.
+    #[command(subcommand)]
+    Watermark(watermark::Command),
 }
 
 /// Run the chosen subcommand.
@@ -76,5 +80,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(args) => demo::run(args).await,
         Command::Token(c) => token::run(c),
         Command::Cluster(c) => cluster::run(c),
+        Command::Watermark(c) => watermark::run(c),
     }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tern_origin::events::{self, Sequencing};
 use tern_origin::source::{Fmp4Reader, Input, SAMPLE_CLIP};
+use tern_origin::watermark::{Marked, Recording};
 use tern_origin::{Broadcast, Dvr, ladder, publish};
 
 use super::client::{ConnectArgs, namespace, shutdown_signal};
@@ -34,6 +35,42 @@ pub struct Args {
     /// Encode a live test pattern with ffmpeg: 360p, 240p and 144p, AAC and Opus.
     #[arg(long)]
     pub ladder: bool,
+    /// Encode a live test pattern as forensic A/B variants of one rendition (one ffmpeg run),
+    /// published as `video-<h>p.wm-a` and `.wm-b` and listed as `video-<h>p`; relays with the
+    /// watermark plugin serve each viewer one variant per group.
+    #[arg(long, conflicts_with_all = ["ladder", "input", "clip"])]
+    pub watermark: bool,
+    /// Height of the watermarked rendition.
+    #[arg(
+        long,
+        value_name = "PIXELS",
+        default_value_t = 360,
+        requires = "watermark"
+    )]
+    pub wm_height: u32,
+    /// Frames per second of the watermarked rendition.
+    #[arg(long, value_name = "FPS", default_value_t = 25, requires = "watermark")]
+    pub wm_fps: u32,
+    /// Frames per GOP (one group) of the watermarked rendition: the plugin's `group_ms` is
+    /// `1000 * gop / fps`.
+    #[arg(
+        long,
+        value_name = "FRAMES",
+        default_value_t = 25,
+        requires = "watermark"
+    )]
+    pub wm_gop: u32,
+    /// Luma offset of the mark, in 8-bit levels.
+    #[arg(
+        long,
+        value_name = "LEVELS",
+        default_value_t = 3,
+        requires = "watermark"
+    )]
+    pub wm_amplitude: u32,
+    /// Keep the variants as encoded in this file: the reference `tern watermark detect` needs.
+    #[arg(long, value_name = "FILE", requires = "watermark")]
+    pub record: Option<PathBuf>,
     /// Group IDs are this plus media time in milliseconds (default: the Unix time in
     /// milliseconds at start, so a restarted origin's groups are newer).
     #[arg(long, value_name = "ID")]
@@ -60,6 +97,7 @@ impl Args {
                 window: self.dvr,
                 max_bytes: self.dvr_max_mib.saturating_mul(1024 * 1024),
             }),
+            watermark: self.watermark,
             ..publish::Options::default()
         }
     }
@@ -100,6 +138,29 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         );
     };
     let work = async {
+        if args.watermark {
+            let marked = Marked {
+                height: args.wm_height,
+                fps: args.wm_fps,
+                gop: args.wm_gop,
+                amplitude: args.wm_amplitude,
+            };
+            let (_ffmpeg, stdout) = marked.spawn()?;
+            eprintln!(
+                "tern: watermark variants, groups of {} ms (the plugin's group_ms)",
+                marked.group_ms().unwrap_or(0)
+            );
+            return match &args.record {
+                Some(path) => {
+                    let reader = Fmp4Reader::new(Recording::create(stdout, path)?);
+                    publish::stream(&session, ns, reader, false, options, started).await
+                }
+                None => {
+                    let reader = Fmp4Reader::new(stdout);
+                    publish::stream(&session, ns, reader, false, options, started).await
+                }
+            };
+        }
         if args.ladder {
             let (_ffmpeg, stdout) = ladder::spawn(&ladder::LADDER)?;
             let reader = Fmp4Reader::new(stdout);

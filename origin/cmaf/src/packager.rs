@@ -35,6 +35,9 @@ pub struct PackagedTrack {
     frames: u64,
     first_dts: Option<u64>,
     end_dts: u64,
+    /// Written as this track ID, and left out of the init segment: the track is a variant of
+    /// the track with that ID (same init segment, see [`Packager::variant_of`]).
+    variant_of: Option<u32>,
 }
 
 impl PackagedTrack {
@@ -138,6 +141,7 @@ impl Packager {
                 frames: 0,
                 first_dts: None,
                 end_dts: 0,
+                variant_of: None,
             })
             .collect();
         let reference = tracks.iter().position(|t| t.info.kind == TrackKind::Video);
@@ -154,6 +158,21 @@ impl Packager {
     pub fn with_group_base(mut self, base: u64) -> Self {
         self.base = base;
         self
+    }
+
+    /// Make track `variant` (an index in [`Packager::tracks`]) a variant of track `of`: its
+    /// chunks name `of`'s track ID and the init segment leaves it out, so that a player given
+    /// either track's objects under one init segment plays them (forensic A/B variants made in
+    /// one encoder run: same codec configuration, timestamps and GOPs).
+    pub fn variant_of(&mut self, variant: usize, of: usize) -> Result<(), Error> {
+        let id = self.tracks.get(of).map(|t| t.info.id);
+        match (id, self.tracks.get_mut(variant)) {
+            (Some(id), Some(t)) if variant != of => {
+                t.variant_of = Some(id);
+                Ok(())
+            }
+            _ => Err(Error::UnknownTrack(variant as u32)),
+        }
     }
 
     /// The packaged tracks, in input order.
@@ -229,13 +248,28 @@ impl Packager {
             group,
             object,
             new_group: opens,
-            payload: mux::chunk(sample, track.sequence, unix_micros),
+            payload: match track.variant_of {
+                Some(id) => mux::chunk(
+                    &Sample {
+                        track: id,
+                        ..sample.clone()
+                    },
+                    track.sequence,
+                    unix_micros,
+                ),
+                None => mux::chunk(sample, track.sequence, unix_micros),
+            },
         }))
     }
 
     /// The init segment with every track (`0.mp4`), in input order.
     pub fn init_segment(&self) -> Bytes {
-        let all: Vec<&TrackInfo> = self.tracks.iter().map(|t| &t.info).collect();
+        let all: Vec<&TrackInfo> = self
+            .tracks
+            .iter()
+            .filter(|t| t.variant_of.is_none())
+            .map(|t| &t.info)
+            .collect();
         mux::init_segment(&all)
     }
 }

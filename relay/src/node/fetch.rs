@@ -61,8 +61,39 @@ pub async fn serve(
     m: Fetch,
     mut send: SendStream,
     _inbound: Inbound,
+    variants: Option<super::watermark::Variants>,
 ) -> anyhow::Result<()> {
     let joining = !matches!(m.fetch_type, FetchType::Standalone { .. });
+    // A marked FETCH (standalone, or joining a marked subscription) is answered from the
+    // cached variants only: forwarded upstream it would come back as one variant, unmarked.
+    let marking = match &m.fetch_type {
+        FetchType::Standalone {
+            track_namespace,
+            track_name: name,
+            ..
+        } => match variants {
+            Some(v) => {
+                let name = track_name(track_namespace, name);
+                let Some(marking) = super::watermark::cached_marking(hub, v, &name) else {
+                    let e = error(
+                        RequestErrorCode::DOES_NOT_EXIST,
+                        format!("{name} is watermarked and its variants are not cached here"),
+                    );
+                    write_message(&mut send, e).await?;
+                    send.finish()?;
+                    return Ok(());
+                };
+                Some(marking)
+            }
+            None => None,
+        },
+        FetchType::RelativeJoining {
+            joining_request_id, ..
+        }
+        | FetchType::AbsoluteJoining {
+            joining_request_id, ..
+        } => s.auth.markings.get(*joining_request_id),
+    };
     let original = m.fetch_type.clone();
     let resolved = match m.fetch_type {
         FetchType::Standalone {
@@ -91,7 +122,10 @@ pub async fn serve(
                     )
                     .1
             });
-            if !cached && let Some(up) = upstream {
+            if !cached
+                && marking.is_none()
+                && let Some(up) = upstream
+            {
                 let why = match &handle {
                     None => format!("{name} is not cached here"),
                     Some(h) => missing(&name, &h.lock(), start_location.group),
@@ -153,7 +187,10 @@ pub async fn serve(
                     .with_router(|r| r.upstream_for(&handle.name))
                     .filter(|id| *id != s.id)
                     .and_then(|id| hub.session(id));
-                if !cached && let Some(up) = upstream {
+                if !cached
+                    && marking.is_none()
+                    && let Some(up) = upstream
+                {
                     // Ask upstream for the same range as a standalone FETCH.
                     let fetch = FetchType::Standalone {
                         track_namespace: tern_moq::TrackNamespace::new(
@@ -212,6 +249,13 @@ pub async fn serve(
     data.write_chunk(head.freeze()).await?;
     let mut state = FetchObjectState::new(GroupOrder::Ascending);
     for (object, subgroup, priority) in objects {
+        let object = match &marking {
+            None => object,
+            Some(m) => match m.object(object.location.group, object).await {
+                Some(chosen) => chosen,
+                None => continue, // the group ends here for this viewer
+            },
+        };
         let header = FetchObject::Object(FetchObjectHeader {
             group_id: object.location.group,
             subgroup_id: Some(subgroup),

@@ -8,6 +8,7 @@
 //! - [`fetch`]: FETCH from the cache.
 //! - [`offer`]: PUBLISH to SUBSCRIBE_TRACKS subscribers.
 //! - [`plugin`]: edge plugin hooks (session open, subscribe and publish, token expiry).
+//! - [`watermark`]: forensic A/B variants chosen per group for each viewer at the last hop.
 //! - [`link`]: sessions to upstream relays and the namespaces learned over them.
 //! - [`hub`]: shared state (router, tracks, sessions).
 
@@ -24,6 +25,7 @@ pub mod serve;
 pub mod session;
 pub mod upstream;
 pub mod viewers;
+pub mod watermark;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -36,12 +36,26 @@ pub struct SessionAuth {
     url: Mutex<Option<Url>>,
     claims: OnceLock<Option<Claims>>,
     settled: Notify,
+    /// The peer named itself a relay (a hop list): it gets watermark variants unmarked.
+    relay: std::sync::atomic::AtomicBool,
+    /// Marked subscriptions of the session, for Joining FETCH.
+    pub markings: super::watermark::Markings,
 }
 
 impl SessionAuth {
     /// Remember the WebTransport URL (its query may carry `?jwt=`).
     pub fn set_url(&self, url: Option<Url>) {
         *self.url.lock().unwrap_or_else(|e| e.into_inner()) = url;
+    }
+
+    /// The peer is a tern relay below this one (it sent a hop list naming itself).
+    pub fn set_relay(&self) {
+        self.relay.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether the peer named itself a relay.
+    pub fn is_relay(&self) -> bool {
+        self.relay.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     fn settle(&self, claims: Option<Claims>) {
@@ -294,19 +308,21 @@ fn request_code(deny: &Deny) -> RequestErrorCode {
 pub struct Refused(pub Option<(RequestErrorCode, String)>);
 
 /// Ask the plugin about one request of a downstream session (every request on its own, even
-/// when the relay already holds the track upstream). A SUBSCRIBE may be pointed at a variant
-/// track. Sessions the relay opened itself (to its upstreams) and cluster members (relays that
-/// judged their own viewers) are not asked about.
+/// when the relay already holds the track upstream). A SUBSCRIBE or standalone FETCH may be
+/// pointed at another track; pointed at variant A of the track it names, it is to be served
+/// from the variant set with a watermark (see [`super::watermark`]), and the answer says for
+/// which viewer. Sessions the relay opened itself (to its upstreams) and cluster members
+/// (relays that judged their own viewers) are not asked about.
 pub async fn authorize(
     plugin: &PluginHost,
     s: &SessionShared,
     message: &mut Message,
-) -> Result<(), Refused> {
+) -> Result<Option<super::watermark::Variants>, Refused> {
     if s.proto(|p| p.role()) != tern_moq::session::Role::Server || s.is_member() {
-        return Ok(());
+        return Ok(None);
     }
     let Some((publish, namespace, track, parameters)) = phase_of(message) else {
-        return Ok(());
+        return Ok(None);
     };
     let phase = if publish { "publish" } else { "subscribe" };
     let claims = match request_claims(plugin, s, parameters).await {
@@ -316,6 +332,7 @@ pub async fn authorize(
             return Err(Refused(Some(refusal)));
         }
     };
+    let viewer = claims.subject.clone();
     let req = Request {
         claims,
         namespace: namespace.fields().iter().map(|f| f.to_vec()).collect(),
@@ -330,14 +347,23 @@ pub async fn authorize(
     match decision {
         Ok(RequestDecision::Allow) => {
             count(phase, "allow");
-            Ok(())
+            Ok(None)
         }
         Ok(RequestDecision::UseTrack(name)) => {
             count(phase, "allow");
-            if let Message::Subscribe(m) = message {
-                m.track_name = Bytes::from(name);
+            let marked = tern_watermark::split_variant(&name).is_some_and(|(base, variant)| {
+                variant == 0 && track.is_some_and(|t| t.as_ref() == base)
+            });
+            match message {
+                Message::Subscribe(m) => m.track_name = Bytes::from(name),
+                Message::Fetch(m) => {
+                    if let FetchType::Standalone { track_name, .. } = &mut m.fetch_type {
+                        *track_name = Bytes::from(name);
+                    }
+                }
+                _ => {}
             }
-            Ok(())
+            Ok(marked.then_some(super::watermark::Variants { viewer }))
         }
         Ok(RequestDecision::Deny(deny)) => {
             count(phase, "deny");

@@ -144,18 +144,31 @@ pub async fn run(hub: Arc<Hub>, s: Arc<SessionShared>, mut send: SendStream, mut
         let _ = send.finish();
         return;
     }
-    if let Some(plugin) = &hub.settings.plugin
-        && let Err(super::plugin::Refused(answer)) =
-            super::plugin::authorize(plugin, &s, &mut first).await
-    {
-        if let Some((code, reason)) = answer {
+    let original = super::watermark::requested_track(&first).cloned();
+    let variants = match &hub.settings.plugin {
+        Some(plugin) => match super::plugin::authorize(plugin, &s, &mut first).await {
+            Ok(variants) => variants,
+            Err(super::plugin::Refused(answer)) => {
+                if let Some((code, reason)) = answer {
+                    let _ = write_message(&mut send, error(code, &reason)).await;
+                    let _ = send.finish();
+                }
+                return;
+            }
+        },
+        None => None,
+    };
+    let variants = match super::watermark::verdict(&s, original.as_ref(), &first, variants) {
+        Ok(variants) => variants,
+        Err((code, reason)) => {
+            tracing::info!(session = s.id, reason, "request refused");
             let _ = write_message(&mut send, error(code, &reason)).await;
             let _ = send.finish();
+            return;
         }
-        return;
-    }
+    };
     let result = match first {
-        Message::Subscribe(m) => subscribe(&hub, &s, m, send, inbound).await,
+        Message::Subscribe(m) => subscribe(&hub, &s, m, send, inbound, variants).await,
         Message::PublishNamespace(m) => {
             let rid = m.request_id;
             let ns = m.track_namespace.fields().to_vec();
@@ -183,6 +196,7 @@ pub async fn run(hub: Arc<Hub>, s: Arc<SessionShared>, mut send: SendStream, mut
                 return;
             };
             if let Some(relay) = hops.last().cloned() {
+                s.auth.set_relay();
                 let sid = s.id;
                 if let Some(why) = hub.apply(|r, _| r.handle_peer_relay(sid, relay)) {
                     tracing::warn!(session = s.id, "{why}");
@@ -205,7 +219,7 @@ pub async fn run(hub: Arc<Hub>, s: Arc<SessionShared>, mut send: SendStream, mut
         }
         Message::Publish(m) => super::upstream::publish(&hub, &s, m, send, inbound).await,
         Message::TrackStatus(m) => track_status(&hub, &s, m, send).await,
-        Message::Fetch(m) => super::fetch::serve(&hub, &s, m, send, inbound).await,
+        Message::Fetch(m) => super::fetch::serve(&hub, &s, m, send, inbound, variants).await,
         Message::SubscribeTracks(m) => {
             let rid = m.request_id;
             let prefix = m.track_namespace_prefix.fields().to_vec();
@@ -357,6 +371,7 @@ async fn subscribe(
     m: Subscribe,
     mut send: SendStream,
     mut inbound: Inbound,
+    variants: Option<super::watermark::Variants>,
 ) -> anyhow::Result<()> {
     let rid = m.request_id;
     let name = track_name(&m.track_namespace, &m.track_name);
@@ -372,6 +387,26 @@ async fn subscribe(
         .map(Duration::from_millis);
     let descending = m.parameters.group_order() == Some(tern_moq::message::GroupOrder::Descending);
     tracing::debug!(session = s.id, request = rid, track = %name, ?filter, ?rendezvous, "SUBSCRIBE");
+    // A marked subscription holds the other variants too, as the relay's own subscriptions.
+    let mut marked = None;
+    if let (Some(v), Some(plugin)) = (variants, &hub.settings.plugin) {
+        match super::watermark::subscribe_companions(hub, s, rid, &name, filter, rendezvous).await {
+            Ok((others, companions)) => {
+                marked = Some((v.viewer, plugin.clone(), others, companions))
+            }
+            Err(reason) => {
+                tracing::debug!(
+                    session = s.id,
+                    request = rid,
+                    ?reason,
+                    "watermark variant refused"
+                );
+                write_message(&mut send, refusal(reason)).await?;
+                send.finish()?;
+                return Ok(());
+            }
+        }
+    }
     let (tx, mut rx) = mpsc::channel(64);
     hub.add_request(s.id, rid, tx);
     hub.apply(|r, now| r.handle_subscribe(s.id, rid, name.clone(), filter, rendezvous, now));
@@ -408,7 +443,13 @@ async fn subscribe(
                         // Known as a Joining FETCH target before the subscriber can see the OK.
                         s.add_subscription(rid, handle.clone(), largest);
                         write_message(&mut send, SubscribeOk { track_alias: alias, parameters: params, track_properties: Default::default() }).await?;
-                        serving = Some(super::serve::spawn(s.clone(), handle, fanout, alias));
+                        let marking = marked.as_ref().map(|(viewer, plugin, others, _)| {
+                            let variants = std::iter::once(handle.clone()).chain(others.iter().cloned()).collect();
+                            let marking = Arc::new(super::watermark::Marking::new(plugin.clone(), viewer.clone(), variants));
+                            s.auth.markings.insert(rid, marking.clone());
+                            marking
+                        });
+                        serving = Some(super::serve::spawn_marked(s.clone(), handle, fanout, alias, marking));
                     }
                     Some((Command::Refuse { reason, .. }, _)) => {
                         tracing::debug!(session = s.id, request = rid, ?reason, "SUBSCRIBE refused");
@@ -463,6 +504,8 @@ async fn subscribe(
         sv.stop();
     }
     s.remove_subscription(rid);
+    s.auth.markings.remove(rid);
+    drop(marked);
     hub.remove_request(s.id, rid);
     hub.apply(|r, now| r.handle_unsubscribe(s.id, rid, now));
     result

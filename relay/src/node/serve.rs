@@ -25,6 +25,10 @@ use crate::metrics as m;
 
 use super::hub::{NodeSettings, TrackHandle};
 use super::session::SessionShared;
+use super::watermark::Marking;
+
+/// Subgroup stream reset code INTERNAL_ERROR: the watermark could not be applied to the group.
+const RESET_INTERNAL_ERROR: u32 = 0x0;
 
 pub use crate::core::track::DATAGRAM_SUBGROUP;
 
@@ -110,11 +114,23 @@ pub fn spawn(
     fanout: Fanout,
     alias: u64,
 ) -> Serving {
+    spawn_marked(s, track, fanout, alias, None)
+}
+
+/// [`spawn`], with each object taken from the variant `marking` chooses for its group (the
+/// fan-out runs over variant A, whose locations every variant shares).
+pub fn spawn_marked(
+    s: Arc<SessionShared>,
+    track: Arc<TrackHandle>,
+    fanout: Fanout,
+    alias: u64,
+    marking: Option<Arc<Marking>>,
+) -> Serving {
     let (control, rx) = mpsc::channel(8);
     // Counted while the task lives, however it ends (an abort drops the guard too).
     let watching = super::viewers::Watching::new(&track.name.namespace, s.id);
     let task = tokio::spawn(async move {
-        let done = run(s, track, fanout, alias, rx).await;
+        let done = run(s, track, fanout, alias, rx, marking).await;
         drop(watching);
         done
     });
@@ -129,6 +145,7 @@ struct Writer {
     opened: u64,
     timeout: Duration,
     headers: BytesMut,
+    marking: Option<Arc<Marking>>,
 }
 
 async fn run(
@@ -137,6 +154,7 @@ async fn run(
     mut fanout: Fanout,
     alias: u64,
     mut control: mpsc::Receiver<Control>,
+    marking: Option<Arc<Marking>>,
 ) -> (PublishDoneCode, &'static str, u64) {
     let timeout = fanout_timeout(&fanout);
     let mut w = Writer {
@@ -146,6 +164,7 @@ async fn run(
         opened: 0,
         timeout,
         headers: BytesMut::with_capacity(4096),
+        marking,
     };
     let mut finishing: Option<oneshot::Sender<u64>> = None;
     let mut reported = FanoutStats::default();
@@ -249,6 +268,11 @@ impl Writer {
                 if subgroup == DATAGRAM_SUBGROUP {
                     return None;
                 }
+                if let Some(m) = &self.marking
+                    && m.choose(group).await.is_none()
+                {
+                    return None; // the group ends here for this viewer
+                }
                 let stream = tokio::time::timeout(self.timeout, self.s.session.open_uni()).await;
                 let Ok(Ok(mut stream)) = stream else {
                     return None; // no stream credit in time: this subgroup is skipped
@@ -281,6 +305,18 @@ impl Writer {
                 previous,
                 object,
             } => {
+                let object = match &self.marking {
+                    None => object,
+                    Some(m) => match m.object(group, object).await {
+                        Some(chosen) => chosen,
+                        None => {
+                            if let Some(mut s) = self.streams.remove(&(group, subgroup)) {
+                                let _ = s.reset(RESET_INTERNAL_ERROR);
+                            }
+                            return None;
+                        }
+                    },
+                };
                 if subgroup == DATAGRAM_SUBGROUP {
                     self.datagram(group, &object);
                     return None;

@@ -4,46 +4,9 @@
 //! Session open verifies the token (size first, then header, key, signature, `aud`, `iss`,
 //! `exp`/`nbf` with the configured leeway) and turns its `publish`/`subscribe` claims into the
 //! session's scopes; subscribe and publish check a namespace against them (see
-//! `tern_edge_sdk::Scope` for the mapping). Configuration: see `config.rs`.
+//! `tern_edge_sdk::Scope` for the mapping). Configuration: see `tern_edge_jwt::config`.
 
-pub mod config;
-pub mod verify;
-
-use tern_edge_sdk::ScopeError;
-
-/// The decision on one request of an admitted session, before it becomes WIT types.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Check {
-    Allow,
-    /// Deny code and reason.
-    Deny(u32, String),
-}
-
-/// Check a namespace against scopes, and the session's expiry against `now_ms`.
-pub fn check_request(
-    scopes: &[String],
-    namespace: &[Vec<u8>],
-    expires_at_ms: Option<u64>,
-    now_ms: u64,
-) -> Check {
-    if expires_at_ms.is_some_and(|at| at <= now_ms) {
-        return Check::Deny(3, "token expired".into());
-    }
-    match tern_edge_sdk::allowed(scopes, namespace) {
-        Ok(true) => Check::Allow,
-        Ok(false) => Check::Deny(
-            1,
-            format!(
-                "namespace {} is outside the token's scopes",
-                tern_edge_sdk::display_namespace(namespace)
-            ),
-        ),
-        Err(error @ ScopeError::EmptyField { .. }) | Err(error @ ScopeError::EmptyNamespace) => {
-            Check::Deny(4, error.to_string())
-        }
-        Err(error) => Check::Deny(1, error.to_string()),
-    }
-}
+pub use tern_edge_jwt::{Check, check_request, config, verify};
 
 #[cfg(target_arch = "wasm32")]
 #[allow(clippy::too_many_arguments)] // the generated export glue

@@ -1,0 +1,381 @@
+//! Forensic A/B watermarking at the last hop.
+//!
+//! The origin publishes two marked variants of a track `T` as `T.wm-a` and `T.wm-b` (see
+//! `tern_watermark`'s names). Between relays they are two ordinary tracks, cached and forwarded
+//! unmarked. When the edge plugin points a viewer's request for `T` at `T.wm-a`, the relay serves
+//! it from both: a [`Marking`] asks the plugin's object phase once per group which variant this
+//! viewer gets and hands out that variant's cached object (a `Bytes` clone, never a copy). The
+//! result is never cached nor forwarded as a track: it exists only on the viewer's streams.
+//!
+//! A group the plugin fails on (trap, timeout, full queue), or whose chosen variant the cache
+//! lacks, ends for that viewer alone and is counted in [`WATERMARK_FAILURES`].
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tern_edge_wasm::{ObjectDecision, ObjectRequest, PluginHost};
+use tern_moq::Message;
+use tern_moq::message::FetchType;
+use tern_moq::message::codes::RequestErrorCode;
+use tern_watermark::{split_variant, variant_track};
+
+use crate::core::types::{Object, ObjectStatus, TrackName};
+
+use super::hub::TrackHandle;
+use super::session::SessionShared;
+
+/// Counter, label `reason` (`plugin`, `variant_missing`): groups a viewer did not get because
+/// the watermark could not be applied.
+pub const WATERMARK_FAILURES: &str = "tern_watermark_group_failures_total";
+
+/// Variants of a set: A and B.
+pub const VARIANTS: u32 = 2;
+/// Groups whose choice a [`Marking`] remembers (the fan-out never goes back further).
+const REMEMBERED_GROUPS: usize = 16;
+/// How long an object of the chosen variant may trail the same object of variant A.
+const VARIANT_WAIT: Duration = Duration::from_millis(500);
+
+/// A request the plugin pointed at a variant set, for a viewer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Variants {
+    /// The viewer's subject, as the object phase sees it.
+    pub viewer: String,
+}
+
+/// The variant-set decision for one request: `Ok(None)` when the request is not marked,
+/// `Err` with the REQUEST_ERROR when it must be refused.
+pub type Verdict = Result<Option<Variants>, (RequestErrorCode, String)>;
+
+/// The track a SUBSCRIBE or standalone FETCH names.
+pub fn requested_track(message: &Message) -> Option<&Bytes> {
+    match message {
+        Message::Subscribe(m) => Some(&m.track_name),
+        Message::Fetch(m) => match &m.fetch_type {
+            FetchType::Standalone { track_name, .. } => Some(track_name),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Whether the session is another relay (a link to an upstream, a cluster member, or a relay
+/// below that named itself in a hop list): it gets variant tracks as they are, never a marked
+/// mix. With a cluster configured only members exchange hop lists, so only members qualify;
+/// without one a hop list is taken at its word (configure `[cluster]` on watermarking edges).
+pub fn is_relay(s: &SessionShared) -> bool {
+    s.proto(|p| p.role()) != tern_moq::session::Role::Server
+        || s.is_member()
+        || s.auth.is_relay()
+}
+
+/// Decide whether a request is served from a variant set. `original` is the track the peer
+/// asked for, `message` the request after the plugin (`variants`: the plugin pointed it at
+/// variant A of `original`).
+///
+/// - A viewer asking for a variant by name is refused: it would get one variant unmarked.
+/// - A relay asking for a marked track is refused: the mark is made at the last hop only, and a
+///   relay would cache one viewer's mix for all of its viewers. Relays take the variants.
+pub fn verdict(
+    s: &SessionShared,
+    original: Option<&Bytes>,
+    message: &Message,
+    variants: Option<Variants>,
+) -> Verdict {
+    let relay = is_relay(s);
+    let refuse = |why: String| Err((RequestErrorCode::UNAUTHORIZED, why));
+    match (variants, original) {
+        (Some(_), Some(name)) if relay => refuse(format!(
+            "{} is watermarked at the last hop; relays subscribe to its variants",
+            String::from_utf8_lossy(name)
+        )),
+        (Some(v), _) => Ok(Some(v)),
+        (None, _) => match requested_track(message) {
+            Some(name) if !relay && split_variant(name).is_some() => refuse(format!(
+                "{} is a watermark variant: viewers subscribe to the track itself",
+                String::from_utf8_lossy(name)
+            )),
+            _ => Ok(None),
+        },
+    }
+}
+
+/// The other variants' names of variant A's track `name`.
+pub fn other_variants(name: &TrackName) -> Vec<TrackName> {
+    let Some((base, _)) = split_variant(&name.name) else {
+        return Vec::new();
+    };
+    (1..VARIANTS)
+        .filter_map(|v| variant_track(base, v))
+        .map(|n| TrackName {
+            namespace: name.namespace.clone(),
+            name: Bytes::from(n),
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Choice {
+    Variant(u32),
+    Failed,
+}
+
+/// One viewer's request served from a variant set: the plugin's choice per group, and the
+/// chosen variant's objects.
+pub struct Marking {
+    plugin: Arc<PluginHost>,
+    viewer: String,
+    /// Variant `n`'s cached track at index `n` (A first).
+    variants: Vec<Arc<TrackHandle>>,
+    choices: Mutex<VecDeque<(u64, Choice)>>,
+}
+
+impl std::fmt::Debug for Marking {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Marking")
+            .field("viewer", &self.viewer)
+            .field("track", &self.variants.first().map(|v| v.name.to_string()))
+            .finish_non_exhaustive()
+    }
+}
+
+fn failed(reason: &'static str) {
+    metrics::counter!(WATERMARK_FAILURES, "reason" => reason).increment(1);
+}
+
+impl Marking {
+    /// Serve `viewer` from `variants` (A first), choosing with `plugin`.
+    pub fn new(plugin: Arc<PluginHost>, viewer: String, variants: Vec<Arc<TrackHandle>>) -> Self {
+        Self {
+            plugin,
+            viewer,
+            variants,
+            choices: Mutex::new(VecDeque::with_capacity(REMEMBERED_GROUPS)),
+        }
+    }
+
+    fn remembered(&self, group: u64) -> Option<Choice> {
+        let choices = self.choices.lock().unwrap_or_else(|e| e.into_inner());
+        choices.iter().find(|(g, _)| *g == group).map(|(_, c)| *c)
+    }
+
+    fn remember(&self, group: u64, choice: Choice) {
+        let mut choices = self.choices.lock().unwrap_or_else(|e| e.into_inner());
+        if choices.iter().any(|(g, _)| *g == group) {
+            return;
+        }
+        if choices.len() == REMEMBERED_GROUPS {
+            choices.pop_front();
+        }
+        choices.push_back((group, choice));
+    }
+
+    /// The variant of `group` for this viewer, asking the plugin the first time; `None` when the
+    /// group ends for this viewer (the plugin failed or named a variant the set lacks).
+    pub async fn choose(&self, group: u64) -> Option<u32> {
+        if let Some(choice) = self.remembered(group) {
+            return match choice {
+                Choice::Variant(v) => Some(v),
+                Choice::Failed => None,
+            };
+        }
+        let track = &self.variants[0].name;
+        let req = ObjectRequest {
+            viewer: self.viewer.clone(),
+            namespace: track.namespace.iter().map(|f| f.to_vec()).collect(),
+            track: track.name.to_vec(),
+            group,
+            object: 0,
+        };
+        let choice = match self.plugin.object(req).await {
+            Ok(ObjectDecision::Pass) => Choice::Variant(0),
+            Ok(ObjectDecision::UseVariant(v)) if (v as usize) < self.variants.len() => {
+                Choice::Variant(v)
+            }
+            Ok(ObjectDecision::UseVariant(v)) => {
+                tracing::warn!(
+                    viewer = self.viewer,
+                    group,
+                    variant = v,
+                    "plugin chose a variant the set lacks"
+                );
+                Choice::Failed
+            }
+            Err(error) => {
+                tracing::warn!(viewer = self.viewer, group, %error, "watermark choice failed: the group ends for this viewer");
+                Choice::Failed
+            }
+        };
+        let outcome = if choice == Choice::Failed {
+            failed("plugin");
+            "error"
+        } else {
+            "allow"
+        };
+        metrics::counter!(super::plugin::PLUGIN_DECISIONS, "phase" => "object", "outcome" => outcome)
+            .increment(1);
+        self.remember(group, choice);
+        match choice {
+            Choice::Variant(v) => Some(v),
+            Choice::Failed => None,
+        }
+    }
+
+    /// Give up on the rest of `group` for this viewer.
+    fn fail(&self, group: u64) {
+        let mut choices = self.choices.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(entry) = choices.iter_mut().find(|(g, _)| *g == group) {
+            entry.1 = Choice::Failed;
+        }
+        failed("variant_missing");
+    }
+
+    /// The object to send instead of variant A's `object` of `group`: the chosen variant's
+    /// object at the same location, waiting a little for it when it trails A. `None` when the
+    /// group ends for this viewer.
+    pub async fn object(&self, group: u64, object: Object) -> Option<Object> {
+        let variant = self.choose(group).await?;
+        // Status objects (end of group, end of track) carry no media: A's stand for every variant.
+        if variant == 0 || object.status != ObjectStatus::Normal {
+            return Some(object);
+        }
+        let handle = &self.variants[variant as usize];
+        let deadline = tokio::time::Instant::now() + VARIANT_WAIT;
+        loop {
+            let changed = handle.notify.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if let Some((o, _, _)) = handle.lock().object(object.location) {
+                return Some(o.clone());
+            }
+            let closed = handle.closed.load(std::sync::atomic::Ordering::SeqCst);
+            if closed || tokio::time::timeout_at(deadline, changed).await.is_err() {
+                self.fail(group);
+                return None;
+            }
+        }
+    }
+}
+
+/// Markings of a session's subscriptions, by Request ID, for Joining FETCH: a FETCH that joins a
+/// marked subscription makes the same choice per group.
+#[derive(Debug, Default)]
+pub struct Markings(Mutex<HashMap<u64, Arc<Marking>>>);
+
+impl Markings {
+    /// Remember the marking of subscription `request`.
+    pub fn insert(&self, request: u64, marking: Arc<Marking>) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(request, marking);
+    }
+
+    /// The marking of subscription `request`, if it is marked.
+    pub fn get(&self, request: u64) -> Option<Arc<Marking>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&request)
+            .cloned()
+    }
+
+    /// Forget subscription `request`.
+    pub fn remove(&self, request: u64) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&request);
+    }
+}
+
+/// Request ID of the companion subscription to variant `variant` of a viewer's request
+/// `request`: far above the IDs a peer uses, so it never collides with one of its own.
+fn companion_id(request: u64, variant: u32) -> u64 {
+    (1 << 61) | (u64::from(variant) << 56) | request
+}
+
+/// The relay's own subscriptions to the other variants of a marked request, for as long as it
+/// lives; dropping it unsubscribes them.
+pub struct Companions {
+    hub: Arc<super::hub::Hub>,
+    session: crate::core::router::SessionId,
+    requests: Vec<u64>,
+    /// Their request channels, kept open so the router's later commands have somewhere to go.
+    _rx: Vec<tokio::sync::mpsc::Receiver<super::hub::ToRequest>>,
+}
+
+impl Drop for Companions {
+    fn drop(&mut self) {
+        for &rid in &self.requests {
+            self.hub.remove_request(self.session, rid);
+            let sid = self.session;
+            self.hub.apply(|r, now| r.handle_unsubscribe(sid, rid, now));
+        }
+    }
+}
+
+/// Subscribe (through the router, as any subscriber would) to the other variants of variant
+/// A's `name` for the viewer's request `request`, and wait until each is accepted. Their
+/// objects land in the relay's cache, where [`Marking`] finds them.
+pub async fn subscribe_companions(
+    hub: &Arc<super::hub::Hub>,
+    s: &SessionShared,
+    request: u64,
+    name: &TrackName,
+    filter: crate::core::types::Filter,
+    rendezvous: Duration,
+) -> Result<(Vec<Arc<TrackHandle>>, Companions), crate::core::router::Refusal> {
+    use crate::core::router::{Command, Refusal};
+    let mut companions = Companions {
+        hub: hub.clone(),
+        session: s.id,
+        requests: Vec::new(),
+        _rx: Vec::new(),
+    };
+    let mut handles = Vec::new();
+    for (i, other) in other_variants(name).into_iter().enumerate() {
+        let rid = companion_id(request, i as u32 + 1);
+        let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+        hub.add_request(s.id, rid, tx);
+        companions.requests.push(rid);
+        let sid = s.id;
+        hub.apply(|r, now| r.handle_subscribe(sid, rid, other, filter, rendezvous, now));
+        let wait = rendezvous + Duration::from_secs(10);
+        let answer = tokio::time::timeout(wait, rx.recv()).await;
+        match answer {
+            Ok(Some(super::hub::ToRequest {
+                command: Command::SubscribeOk { .. },
+                accepted: Some((_, _, handle)),
+            })) => handles.push(handle),
+            Ok(Some(super::hub::ToRequest {
+                command: Command::Refuse { reason, .. },
+                ..
+            })) => return Err(reason),
+            Ok(_) => return Err(Refusal::DoesNotExist),
+            Err(_) => return Err(Refusal::Timeout),
+        }
+        companions._rx.push(rx);
+    }
+    Ok((handles, companions))
+}
+
+/// A marking of variant A's `name` from what this relay already caches (a standalone FETCH):
+/// `None` when a variant is not cached here.
+pub fn cached_marking(
+    hub: &super::hub::Hub,
+    variants: Variants,
+    name: &TrackName,
+) -> Option<Arc<Marking>> {
+    let plugin = hub.settings.plugin.clone()?;
+    let handle = |n: &TrackName| {
+        hub.with_router(|r| r.track_id(n))
+            .and_then(|id| hub.track(id))
+    };
+    let mut handles = vec![handle(name)?];
+    for other in other_variants(name) {
+        handles.push(handle(&other)?);
+    }
+    Some(Arc::new(Marking::new(plugin, variants.viewer, handles)))
+}
