@@ -65,9 +65,7 @@ pub fn requested_track(message: &Message) -> Option<&Bytes> {
 /// mix. With a cluster configured only members exchange hop lists, so only members qualify;
 /// without one a hop list is taken at its word (configure `[cluster]` on watermarking edges).
 pub fn is_relay(s: &SessionShared) -> bool {
-    s.proto(|p| p.role()) != tern_moq::session::Role::Server
-        || s.is_member()
-        || s.auth.is_relay()
+    s.proto(|p| p.role()) != tern_moq::session::Role::Server || s.is_member() || s.auth.is_relay()
 }
 
 /// Decide whether a request is served from a variant set. `original` is the track the peer
