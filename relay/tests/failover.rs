@@ -103,8 +103,20 @@ async fn goaway_naming_a_successor_moves_the_edge_to_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement (a few minutes), not a check"]
 async fn interruption_over_repeated_kills() {
+    interruption_with(Duration::from_secs(3)).await;
+}
+
+/// [`interruption_over_repeated_kills`] with `upstream.idle_timeout = "1s"`: detection is what
+/// the figure measures.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement (a few minutes), not a check"]
+async fn interruption_over_repeated_kills_one_second_idle_timeout() {
+    interruption_with(Duration::from_secs(1)).await;
+}
+
+async fn interruption_with(idle: Duration) {
     const KILLS: usize = 15;
-    let tree = Tree::start(3).await;
+    let tree = Tree::start_idle(3, &[0, 1], idle).await;
     let mut samples = Vec::new();
     for kill in 0..KILLS {
         tokio::time::sleep(Duration::from_millis(700)).await;
@@ -148,7 +160,8 @@ async fn interruption_over_repeated_kills() {
     samples.sort();
     let pct = |p: f64| samples[((samples.len() - 1) as f64 * p).round() as usize];
     println!(
-        "interruption over {KILLS} kills x 3 subscribers: p50 {:?}, p99 {:?}, max {:?}",
+        "upstream.idle_timeout {idle:?}: interruption over {KILLS} kills x 3 subscribers: \
+         p50 {:?}, p99 {:?}, max {:?}",
         pct(0.5),
         pct(0.99),
         samples.last().expect("samples")

@@ -202,6 +202,11 @@ async fn link(
                 tracing::warn!(upstream = %url, session = s.id, "namespace listing ended: {e:#}");
             }
         }
+        // Closed before or during the listing (a violation by either side, a timeout): retry
+        // now, not after the SETUP wait.
+        end = s.session.closed() => {
+            tracing::warn!(upstream = %url, session = s.id, "upstream session ended: {end}");
+        }
         uri = goaway.wait_for(Option::is_some) => {
             // The old session drains on its own (its driver task runs until it closes).
             return Ok(Some(uri.ok().and_then(|u| u.clone()).unwrap_or_default()));

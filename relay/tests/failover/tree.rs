@@ -206,9 +206,16 @@ impl Tree {
 
     /// [`Tree::start`] with only the roots `upstreams` configured at the edge.
     pub async fn start_with(subscribers: usize, upstreams: &[usize]) -> Tree {
+        let idle = default_settings().1.link_idle_timeout;
+        Self::start_idle(subscribers, upstreams, idle).await
+    }
+
+    /// [`Tree::start_with`] with the edge's `upstream.idle_timeout` set to `idle`.
+    pub async fn start_idle(subscribers: usize, upstreams: &[usize], idle: Duration) -> Tree {
         logs();
         let roots = [Root::start().await, Root::start().await];
         let (mut router, mut settings) = default_settings();
+        settings.link_idle_timeout = idle;
         router.linger = Duration::from_secs(2);
         settings.upstreams = upstreams.iter().map(|&i| roots[i].cut.url()).collect();
         settings.upstream_tls.disable_verify = true;
