@@ -124,7 +124,9 @@ pub fn srv_order(
 /// Resolves upstream URLs.
 pub struct Discovery {
     resolver: TokioResolver,
-    seed: u64,
+    /// State of the weighted draws; every lookup advances it, so each one draws afresh (RFC
+    /// 2782) and relays started apart draw differently.
+    seed: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Discovery {
@@ -156,7 +158,10 @@ impl Discovery {
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(1)
             | 1;
-        Ok(Self { resolver, seed })
+        Ok(Self {
+            resolver,
+            seed: std::sync::atomic::AtomicU64::new(seed),
+        })
     }
 
     /// Where `url` leads, best first.
@@ -243,7 +248,10 @@ impl Discovery {
                 });
             }
         }
-        let mut state = self.seed ^ (targets.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let mut state = self
+            .seed
+            .fetch_add(0x9e37_79b9_7f4a_7c15, std::sync::atomic::Ordering::Relaxed)
+            | 1;
         let ordered = srv_order(targets, |n| {
             // xorshift64*: the order only spreads load; it need not be unpredictable.
             state ^= state >> 12;
