@@ -193,9 +193,13 @@ async fn a_member_edge_announces_into_the_tree_and_an_outsider_edge_does_not() {
     // Only the member edge's announcement reaches the root.
     tree::wait_for(
         Duration::from_secs(5),
-        "the member edge's link is up",
+        "the outsider edge is refused",
         || root.hub.with_router(|r| r.untrusted_refusals()) >= 1,
     )
+    .await;
+    tree::wait_for(Duration::from_secs(5), "the member edge announces", || {
+        root.hub.with_router(|r| r.routes(&tree::name())) == 1
+    })
     .await;
     let writers = Arc::new(Mutex::new(writers));
     let (producer, _written) = produce(writers.clone());
