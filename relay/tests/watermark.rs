@@ -3,7 +3,8 @@
 //! `(group + viewer length) % 2` per group, but traps (viewer `trap`) or spins past its
 //! deadline (viewer `spin`) on odd groups. A failed choice ends that group for that viewer alone
 //! and is counted; a viewer never gets a variant by name; a marked FETCH, standalone or
-//! Joining, makes the same choice per group as the subscription.
+//! Joining, makes the same choice per group as the subscription; `[plugin] record` keeps the
+//! calls and their decisions.
 
 mod support;
 
@@ -269,4 +270,53 @@ async fn a_marked_fetch_makes_the_subscriptions_choice_per_group() {
     let got = fetched(&carl, id, n).await;
     assert_eq!(got, expected("carl", 0..GROUPS));
     assert_ne!(got, live);
+}
+
+#[tokio::test]
+async fn plugin_record_keeps_the_relays_calls_and_decisions() {
+    let dir = std::env::temp_dir().join(format!("tern-relay-record-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("calls.jsonl");
+    let config = tern_relay::config::PluginConfig {
+        file: Some(plugin("testbed")),
+        record: Some(path.clone()),
+        reload_interval: Duration::ZERO,
+        ..Default::default()
+    };
+    let host = tern_relay::run::plugin_host(&config)
+        .await
+        .unwrap()
+        .expect("a plugin host");
+    let (router, mut settings) = default_settings();
+    settings.plugin = Some(host);
+    let node = start_relay(router, settings);
+    let publisher = Publisher::start(&format!("{}/?jwt=as:origin", url(&node)), NS).await;
+    let alice = viewer(&node, "alice").await;
+    let (_a, _) = alice.subscribe_ok(NS, "marked", None).await;
+    publish_variants(&publisher, 0..1).await;
+    assert_eq!(
+        sorted(alice.objects(OBJECTS as usize, STEP).await),
+        expected("alice", 0..1)
+    );
+    let want = [
+        r#"{"phase":"session-open","token":"as:alice""#,
+        r#""track":"marked","now_ms":"#,
+        r#""decision":{"use-track":"marked.wm-a"}"#,
+        r#"{"phase":"object","viewer":"alice","namespace":["live","room"],"track":"marked.wm-a","group":0,"object":0,"decision":{"use-variant":1}}"#,
+    ];
+    let text = within(STEP, "the recording", async {
+        loop {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            if want.iter().all(|w| text.contains(w)) {
+                return text;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(
+        text.lines().all(|l| l.starts_with(r#"{"phase":""#)),
+        "{text}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
