@@ -22,11 +22,13 @@ pub struct HostConfig {
     pub queue: usize,
     /// How often the file is checked for a new version; `None` never reloads.
     pub reload_interval: Option<Duration>,
+    /// Record every call with its decision (see [`crate::record`]); `None` records nothing.
+    pub record: Option<crate::record::RecordTo>,
 }
 
 impl HostConfig {
     /// Defaults for `file`: 20 ms per call, 16 MiB of memory, 512 KiB of stack, two workers,
-    /// 256 queued calls, the file checked every second.
+    /// 256 queued calls, the file checked every second, nothing recorded.
     pub fn new(file: impl Into<PathBuf>) -> Self {
         Self {
             file: file.into(),
@@ -37,6 +39,7 @@ impl HostConfig {
             workers: 2,
             queue: 256,
             reload_interval: Some(Duration::from_secs(1)),
+            record: None,
         }
     }
 
@@ -71,6 +74,13 @@ impl HostConfig {
                 every >= Duration::from_millis(10),
                 "reload_interval",
                 "at least 10 ms",
+            )?;
+        }
+        if let Some(record) = &self.record {
+            check(
+                (1..=10_000_000).contains(&record.max_calls),
+                "record_max_calls",
+                "1 to 10000000",
             )?;
         }
         Ok(())

@@ -11,6 +11,7 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 
 use crate::engine::{self, Ticker};
+use crate::record::{Decision, Input, Recorder};
 use crate::worker::{self, Call, Job, Loaded, Reply, Shared};
 use crate::{
     HostConfig, LogEvent, ObjectDecision, ObjectRequest, PluginError, Request, RequestDecision,
@@ -27,6 +28,7 @@ pub struct PluginHost {
     stamp: Mutex<Option<(SystemTime, u64)>>,
     generation: AtomicU64,
     timeout: Duration,
+    recorder: Option<Recorder>,
     _ticker: Arc<Ticker>,
 }
 
@@ -68,6 +70,15 @@ impl PluginHost {
         // The ticker first: the probe's `configure` runs under the epoch deadline too.
         let ticker =
             Arc::new(Ticker::start(&engine).map_err(|error| load_error(&config.file, error))?);
+        let recorder = match &config.record {
+            Some(to) => Some(Recorder::create(to).map_err(|error| {
+                load_error(
+                    &config.file,
+                    format!("record {}: {error}", to.path.display()),
+                )
+            })?),
+            None => None,
+        };
         let (jobs, queue) = sync_channel(config.queue);
         let queue = Arc::new(Mutex::new(queue));
         let timeout = config.deadline * 3 + Duration::from_millis(100);
@@ -94,6 +105,7 @@ impl PluginHost {
             stamp: Mutex::new(file_stamp),
             generation: AtomicU64::new(1),
             timeout,
+            recorder,
             _ticker: ticker,
         })
     }
@@ -176,36 +188,72 @@ impl PluginHost {
         }
     }
 
+    /// Run `call`, take its decision out of the reply with `answer`, and record both when
+    /// recording (`input` is `Some` exactly then).
+    async fn decide<D>(
+        &self,
+        call: Call,
+        input: Option<Input>,
+        answer: fn(Reply) -> Option<D>,
+    ) -> Result<D, PluginError>
+    where
+        Decision: for<'a> From<&'a Result<D, PluginError>>,
+    {
+        let result = self.call(call).await.map(|reply| {
+            answer(reply)
+                .unwrap_or_else(|| unreachable!("each phase answers with its own decision"))
+        });
+        if let (Some(input), Some(recorder)) = (input, &self.recorder) {
+            recorder.record(input, (&result).into());
+        }
+        result
+    }
+
     /// Session open: admit (with claims) or refuse a session.
     pub async fn session_open(&self, req: SessionRequest) -> Result<SessionDecision, PluginError> {
-        match self.call(Call::SessionOpen(req)).await? {
-            Reply::Session(decision) => Ok(decision),
-            _ => unreachable!("session-open answers with a session decision"),
+        let input = self.recorder.as_ref().map(|_| Input::session(&req));
+        self.decide(Call::SessionOpen(req), input, |reply| match reply {
+            Reply::Session(decision) => Some(decision),
+            _ => None,
+        })
+        .await
+    }
+
+    fn request_decision(reply: Reply) -> Option<RequestDecision> {
+        match reply {
+            Reply::Request(decision) => Some(decision),
+            _ => None,
         }
     }
 
     /// Subscribe: may this session subscribe to the track (or to a variant of it)?
     pub async fn subscribe(&self, req: Request) -> Result<RequestDecision, PluginError> {
-        match self.call(Call::Subscribe(req)).await? {
-            Reply::Request(decision) => Ok(decision),
-            _ => unreachable!("subscribe answers with a request decision"),
-        }
+        let input = self
+            .recorder
+            .as_ref()
+            .map(|_| Input::Subscribe((&req).into()));
+        self.decide(Call::Subscribe(req), input, Self::request_decision)
+            .await
     }
 
     /// Publish: may this session publish the namespace (or the track)?
     pub async fn publish(&self, req: Request) -> Result<RequestDecision, PluginError> {
-        match self.call(Call::Publish(req)).await? {
-            Reply::Request(decision) => Ok(decision),
-            _ => unreachable!("publish answers with a request decision"),
-        }
+        let input = self
+            .recorder
+            .as_ref()
+            .map(|_| Input::Publish((&req).into()));
+        self.decide(Call::Publish(req), input, Self::request_decision)
+            .await
     }
 
     /// Object: which variant of this object goes to this viewer.
     pub async fn object(&self, req: ObjectRequest) -> Result<ObjectDecision, PluginError> {
-        match self.call(Call::Object(req)).await? {
-            Reply::Object(decision) => Ok(decision),
-            _ => unreachable!("object answers with an object decision"),
-        }
+        let input = self.recorder.as_ref().map(|_| Input::object(&req));
+        self.decide(Call::Object(req), input, |reply| match reply {
+            Reply::Object(decision) => Some(decision),
+            _ => None,
+        })
+        .await
     }
 
     /// Log: hand an event to the plugin without waiting. Returns false when the queue was full

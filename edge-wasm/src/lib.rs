@@ -14,6 +14,7 @@ mod engine;
 mod error;
 mod host;
 mod mint;
+pub mod record;
 pub mod testing;
 mod worker;
 

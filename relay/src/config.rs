@@ -135,6 +135,12 @@ pub struct PluginConfig {
     /// How often `file` is checked for a new version; `"0s"` never reloads.
     #[serde(with = "duration::human")]
     pub reload_interval: Duration,
+    /// Record the plugin's calls and decisions to this JSON-lines file, for
+    /// `tern plugin replay` (it holds the sessions' tokens: keep it as secret as they are).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record: Option<PathBuf>,
+    /// Calls recorded at most (1 to 10,000,000); later ones are not.
+    pub record_max_calls: u64,
 }
 
 impl Default for PluginConfig {
@@ -147,6 +153,8 @@ impl Default for PluginConfig {
             workers: 2,
             queue: 256,
             reload_interval: Duration::from_secs(1),
+            record: None,
+            record_max_calls: 100_000,
         }
     }
 }
@@ -591,7 +599,7 @@ settings! {
     upstream.idle_timeout,
     upstream.dns_servers,
     plugin.file, plugin.config_file, plugin.deadline, plugin.max_memory, plugin.workers,
-    plugin.queue, plugin.reload_interval,
+    plugin.queue, plugin.reload_interval, plugin.record, plugin.record_max_calls,
     drain.goaway_uri, drain.timeout,
     cluster.ca, cluster.cert, cluster.key, cluster.publish,
 }
@@ -910,6 +918,9 @@ impl Config {
         }
         if !(1..=65_536).contains(&plugin.queue) {
             return fail("plugin.queue", "must be 1 to 65536".into());
+        }
+        if !(1..=10_000_000).contains(&plugin.record_max_calls) {
+            return fail("plugin.record_max_calls", "must be 1 to 10000000".into());
         }
         for server in &self.upstream.dns_servers {
             if server.parse::<SocketAddr>().is_err() {

@@ -17,10 +17,24 @@ pub enum LoggingError {
     AlreadyInitialised(#[from] TryInitError),
 }
 
-/// Installs the global subscriber: `format` lines on stderr, filtered by `level` (an env-filter
-/// directive such as `info` or `info,tern_relay=debug`, i.e. `log.level`). Call once, early.
+/// Modules whose debug events quote tokens (the WebTransport CONNECT request, `?jwt=` and all):
+/// never logged below `info`, whatever `level` says.
+const QUOTES_TOKENS: &[&str] = &["web_transport_quinn::connect=info"];
+
+/// The filter of `level` (an env-filter directive such as `info` or `info,tern_relay=debug`,
+/// i.e. `log.level`), with the modules that quote tokens held at `info`.
+pub fn filter(level: &str) -> Result<EnvFilter, LoggingError> {
+    let mut filter = EnvFilter::try_new(level)?;
+    for directive in QUOTES_TOKENS {
+        filter = filter.add_directive(directive.parse()?);
+    }
+    Ok(filter)
+}
+
+/// Installs the global subscriber: `format` lines on stderr, filtered by [`filter`] of `level`.
+/// Call once, early.
 pub fn init(format: LogFormat, level: &str) -> Result<(), LoggingError> {
-    let filter = EnvFilter::try_new(level)?;
+    let filter = filter(level)?;
     let (text, json) = match format {
         LogFormat::Text => (
             Some(tracing_subscriber::fmt::layer().with_writer(std::io::stderr)),

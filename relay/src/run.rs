@@ -153,6 +153,13 @@ pub async fn plugin_host(
     host.workers = c.workers as usize;
     host.queue = c.queue as usize;
     host.reload_interval = (!c.reload_interval.is_zero()).then_some(c.reload_interval);
+    host.record = c
+        .record
+        .clone()
+        .map(|path| tern_edge_wasm::record::RecordTo {
+            path,
+            max_calls: c.record_max_calls,
+        });
     let host = tokio::task::spawn_blocking(move || tern_edge_wasm::PluginHost::start(host))
         .await
         .context("plugin loader panicked")?

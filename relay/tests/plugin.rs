@@ -368,3 +368,74 @@ async fn a_per_request_token_stands_for_that_request() {
         RequestErrorCode::EXPIRED_AUTH_TOKEN
     );
 }
+
+/// Log lines of the whole process (the relay logs from its own tasks), for checks of what they
+/// must not say.
+#[derive(Clone, Default)]
+struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
+    type Writer = Logs;
+
+    fn make_writer(&'a self) -> Logs {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn a_64_kib_jwt_on_a_webtransport_url_is_refused_by_size_and_never_logged() {
+    let logs = Logs::default();
+    // The relay's own filter, at its most verbose.
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(tern_relay::logging::filter("trace").unwrap())
+        .with_ansi(false)
+        .with_writer(logs.clone())
+        .finish();
+    tracing::subscriber::set_global_default(subscriber).expect("the test's own process");
+    let node = token_relay().await;
+    let marker = "NEVER-IN-LOGS";
+    let with_len = |len: usize| format!("{marker}{}", "x".repeat(len - marker.len()));
+    let web = |token: &str| format!("https://127.0.0.1:{}/live?jwt={token}", node.addr.port());
+
+    // 64 KiB: past the 16 KiB field section WebTransport's CONNECT allows, so no session can
+    // carry it (the client's encoder refuses it; the relay's decoder would too, unread).
+    let client = tern_quic::Client::new(tern_quic::ClientConfig {
+        disable_verify: true,
+        connect_timeout: STEP,
+        ..tern_quic::ClientConfig::default()
+    })
+    .unwrap();
+    let Err(error) = client.connect(&web(&with_len(64 << 10))).await else {
+        panic!("a 64 KiB URL connected");
+    };
+    assert!(
+        error.to_string().contains("field section too large"),
+        "{error}"
+    );
+    // 12 KiB fits a CONNECT: the relay hands it to the plugin, which refuses it on its size
+    // (2048 bytes here) before decoding anything.
+    let peer = Peer::connect(&web(&with_len(12 << 10))).await;
+    assert_eq!(
+        code_of(peer.closed(STEP).await),
+        Code::MALFORMED_AUTH_TOKEN.0 as u32
+    );
+    // A good token on the same kind of URL still works, and no log line quoted a token.
+    let peer = Peer::connect(&web(&token(&["live/b"], &[], HOUR))).await;
+    let _announced = peer.publish_namespace("live/b").await;
+    let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    assert!(text.contains("session refused by plugin"), "{text}");
+    let quoting: Vec<&str> = text.lines().filter(|l| l.contains(marker)).collect();
+    assert!(quoting.is_empty(), "log lines quote a token: {quoting:#?}");
+    assert!(!text.contains("xxxxxxxx"), "a log line quotes a token");
+}

@@ -6,6 +6,7 @@ mod cluster;
 mod demo;
 mod events;
 mod origin;
+mod plugin;
 mod publish;
 mod relay;
 mod subscribe;
@@ -48,6 +49,9 @@ enum Command {
     /// The private CA and certificates that make relays members of one cluster.
     #[command(subcommand)]
     Cluster(cluster::Command),
+    /// Edge plugins: replay recorded sessions against a plugin.
+    #[command(subcommand)]
+    Plugin(plugin::Command),
     /// Forensic watermarking: recover a viewer's id from a capture, print viewers' ids.
     #[command(subcommand)]
     Watermark(watermark::Command),
@@ -80,6 +84,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(args) => demo::run(args).await,
         Command::Token(c) => token::run(c),
         Command::Cluster(c) => cluster::run(c),
+        Command::Plugin(c) => plugin::run(c).await,
         Command::Watermark(c) => watermark::run(c),
     }
 }

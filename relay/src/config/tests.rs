@@ -185,6 +185,8 @@ fn every_key_settable_from_env() {
         ("plugin.workers", "3"),
         ("plugin.queue", "4"),
         ("plugin.reload_interval", "0s"),
+        ("plugin.record", "calls.jsonl"),
+        ("plugin.record_max_calls", "5"),
         ("drain.goaway_uri", "moqt://edge-next.example:4443"),
         ("drain.timeout", "25s"),
         ("upstream.idle_timeout", "1500ms"),
@@ -221,6 +223,11 @@ fn every_key_settable_from_env() {
     assert_eq!(config.plugin.file.as_deref(), Some(Path::new("token.wasm")));
     assert_eq!(config.plugin.deadline, Duration::from_millis(5));
     assert_eq!(config.plugin.reload_interval, Duration::ZERO);
+    assert_eq!(
+        config.plugin.record.as_deref(),
+        Some(Path::new("calls.jsonl"))
+    );
+    assert_eq!(config.plugin.record_max_calls, 5);
     assert_eq!(config.drain.goaway_uri, "moqt://edge-next.example:4443");
     assert_eq!(config.drain.timeout, Duration::from_secs(25));
     assert_eq!(config.upstream.idle_timeout, Duration::from_millis(1500));
@@ -238,6 +245,7 @@ fn keys_match_the_serialized_config() {
     config.relay.tls_key = Some("k.pem".into());
     config.plugin.file = Some("p.wasm".into());
     config.plugin.config_file = Some("p.json".into());
+    config.plugin.record = Some("calls.jsonl".into());
     config.cluster.ca = Some("ca.pem".into());
     config.cluster.cert = Some("n.pem".into());
     config.cluster.key = Some("n.key".into());
