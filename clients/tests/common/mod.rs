@@ -112,7 +112,11 @@ impl Relay {
     fn start_cmd_with_stderr(mut cmd: Command, extra: &[&str], stderr: Stdio) -> Self {
         cmd.args(["--admin-bind", "127.0.0.1:0"])
             .args(extra)
-            .env("TERN_LOG_LEVEL", "info")
+            // TERN_TEST_RELAY_LOG=debug shows the relay's debug lines when a test fails.
+            .env(
+                "TERN_LOG_LEVEL",
+                std::env::var("TERN_TEST_RELAY_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdout(Stdio::piped())
             .stderr(stderr);
         let mut guard = ChildGuard::spawn("tern relay", &mut cmd);
