@@ -61,6 +61,15 @@ impl Reorder {
         }
     }
 
+    /// The subscription starts at `group` (its filter's start, or what SUBSCRIBE_OK said was
+    /// the largest): older groups are not expected, and a newer one arriving first waits the
+    /// gap time for it (streams of one subscription can be accepted out of order).
+    pub fn expect_from(&mut self, group: u64) {
+        if self.floor.is_none() {
+            self.floor = Some(group);
+        }
+    }
+
     /// Groups given up before they ended (stalled or over budget).
     pub fn abandoned(&self) -> u64 {
         self.abandoned
@@ -224,6 +233,32 @@ mod tests {
         assert!(!r.handle_open(0, t));
         r.handle_object(obj(0, 2), t);
         assert_eq!(drain(&mut r, t), vec![]);
+    }
+
+    #[test]
+    fn the_first_group_waits_for_an_older_one_of_the_expected_start() {
+        // Streams of groups 5 and 6 accepted in the wrong order at the start of a subscription
+        // that starts at group 0 (no filter): nothing goes out within the gap time, then both
+        // in order.
+        let t = Instant::now();
+        let mut r = Reorder::new(1 << 20, Duration::from_secs(1), Duration::from_millis(50));
+        r.expect_from(0);
+        r.handle_open(6, t);
+        r.handle_object(obj(6, 0), t);
+        assert_eq!(drain(&mut r, t), vec![]);
+        let soon = t + Duration::from_millis(10);
+        r.handle_open(5, soon);
+        r.handle_object(obj(5, 0), soon);
+        r.handle_end(5, soon);
+        assert_eq!(drain(&mut r, soon), vec![]);
+        let after = soon + Duration::from_millis(50);
+        assert_eq!(drain(&mut r, after), vec![(5, 0), (6, 0)]);
+        // The expected group itself goes out at once.
+        let mut r = Reorder::new(1 << 20, Duration::from_secs(1), Duration::from_millis(50));
+        r.expect_from(7);
+        r.handle_open(7, t);
+        r.handle_object(obj(7, 0), t);
+        assert_eq!(drain(&mut r, t), vec![(7, 0)]);
     }
 
     #[test]

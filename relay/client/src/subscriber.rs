@@ -140,13 +140,26 @@ impl Session {
             let _ = cancelled.await;
             let _ = send.finish();
         });
+        let largest = ok.parameters.largest_object();
+        let mut reorder = Reorder::default();
+        let start = match (&filter, largest) {
+            (None, _) => Some(0),
+            (Some(SubscriptionFilter::AbsoluteStart(l)), _) => Some(l.group),
+            (Some(SubscriptionFilter::AbsoluteRange { start, .. }), _) => Some(start.group),
+            (Some(SubscriptionFilter::LargestObject), Some(l)) => Some(l.group),
+            (Some(SubscriptionFilter::NextGroupStart), Some(l)) => Some(l.group.saturating_add(1)),
+            _ => None,
+        };
+        if let Some(group) = start {
+            reorder.expect_from(group);
+        }
         Ok(Subscription {
             shared,
             request_id,
             alias,
-            largest: ok.parameters.largest_object(),
+            largest,
             rx,
-            reorder: Reorder::default(),
+            reorder,
             streams_seen: 0,
             done: None,
             finished: false,

@@ -92,6 +92,12 @@ pub async fn data_stream(
         return;
     };
     let group = header.group_id;
+    tracing::trace!(
+        session = s.id,
+        alias = header.track_alias,
+        group,
+        "subgroup stream in"
+    );
     let priority = header.publisher_priority.unwrap_or(128);
     let mut subgroup: Option<u64> = match header.subgroup_id {
         SubgroupId::Zero => Some(0),

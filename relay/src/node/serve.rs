@@ -273,6 +273,13 @@ impl Writer {
                 {
                     return None; // the group ends here for this viewer
                 }
+                tracing::trace!(
+                    session = self.s.id,
+                    alias = self.alias,
+                    group,
+                    subgroup,
+                    "subgroup stream out"
+                );
                 let stream = tokio::time::timeout(self.timeout, self.s.session.open_uni()).await;
                 let Ok(Ok(mut stream)) = stream else {
                     return None; // no stream credit in time: this subgroup is skipped
