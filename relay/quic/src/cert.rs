@@ -262,22 +262,15 @@ pub fn cluster_ca(name: &str, validity: Duration) -> Result<PemPair, CertError> 
 /// relay's server certificate and as its client certificate to upstreams), signed by a CA
 /// made with [`cluster_ca`], valid for `validity`.
 pub fn issue(ca: &PemPair, name: &str, validity: Duration) -> Result<PemPair, CertError> {
-    let parsed = x509_parser::pem::parse_x509_pem(ca.cert.as_bytes())
-        .map_err(|e| CertError::Pem {
-            path: "CA certificate".into(),
-            reason: e.to_string(),
-        })?
-        .1;
-    let x509 = parsed.parse_x509().map_err(|e| CertError::Pem {
+    let bad_ca = |reason: String| CertError::Pem {
         path: "CA certificate".into(),
-        reason: e.to_string(),
-    })?;
-    let cn = x509
-        .subject()
-        .iter_common_name()
-        .next()
-        .and_then(|c| c.as_str().ok())
-        .unwrap_or_default();
+        reason,
+    };
+    let parsed = x509_parser::pem::parse_x509_pem(ca.cert.as_bytes())
+        .map_err(|e| bad_ca(e.to_string()))?
+        .1;
+    let x509 = parsed.parse_x509().map_err(|e| bad_ca(e.to_string()))?;
+    let cn = common_name(&x509).unwrap_or_default();
     let Some(ca_name) = cn.strip_prefix("tern cluster CA ") else {
         return Err(CertError::Config(
             "not a CA made by `tern cluster ca` (sign with your own PKI instead)",
@@ -315,11 +308,15 @@ pub(crate) fn peer_name(der: &[u8]) -> Option<String> {
             }
         }
     }
+    common_name(&cert).map(str::to_owned)
+}
+
+/// The first common name of a certificate's subject.
+fn common_name<'a>(cert: &'a x509_parser::certificate::X509Certificate<'_>) -> Option<&'a str> {
     cert.subject()
         .iter_common_name()
         .next()
         .and_then(|c| c.as_str().ok())
-        .map(str::to_owned)
 }
 
 #[cfg(test)]

@@ -209,10 +209,6 @@ impl Hub {
         let (out, commands, live) = {
             let mut router = lock(&self.router);
             let out = f(&mut router, now);
-            metrics::counter!(m::FAILOVERS).absolute(router.failovers());
-            metrics::gauge!(m::TRACKS_HELD).set(router.lost_tracks() as f64);
-            metrics::counter!(m::PUBLISHERS_REFUSED).absolute(router.untrusted_refusals());
-            metrics::counter!(m::LOOPS).absolute(router.loops_detected());
             let commands: Vec<Command> = std::iter::from_fn(|| router.poll_command()).collect();
             let live: Vec<TrackId> = lock(&self.tracks)
                 .keys()
@@ -232,6 +228,16 @@ impl Hub {
             self.dispatch(cmd);
         }
         out
+    }
+
+    /// Publish the router's counters (failovers, held tracks, refusals, loops) as metrics; the
+    /// timer loop calls it with the cache sweep, off the request path.
+    pub fn report_router(&self) {
+        let router = lock(&self.router);
+        metrics::counter!(m::FAILOVERS).absolute(router.failovers());
+        metrics::gauge!(m::TRACKS_HELD).set(router.lost_tracks() as f64);
+        metrics::counter!(m::PUBLISHERS_REFUSED).absolute(router.untrusted_refusals());
+        metrics::counter!(m::LOOPS).absolute(router.loops_detected());
     }
 
     /// Read-only access to the router.

@@ -128,6 +128,7 @@ impl Node {
                 tokio::time::sleep(wait).await;
                 h.apply(|r, now| r.handle_timeout(now));
                 h.sweep(Instant::now());
+                h.report_router();
                 report_admission(&admission);
             }
         }));
