@@ -1,9 +1,9 @@
-//! The web pages that play MoQ in a browser: a small HTTP server for `clock.html` with its
-//! draft-18 subscriber `moq.js` (plain JavaScript, no build step), the media player
-//! `player.html` with its bundle `player.js` (built from `web/player/`, TypeScript), the
-//! relay's certificate fingerprint and the pages' configuration.
+//! The web pages that play MoQ in a browser: a small HTTP server for the clock page
+//! `clock.html` and the media player `player.html`, both run by the bundle `player.js` (built
+//! from `web/player/`, TypeScript), the relay's certificate fingerprint and the pages'
+//! configuration.
 //!
-//! Routes: `/` (the clock page), `/moq.js`, `/player.html` and `/player.js` (the player; it
+//! Routes: `/` (the clock page), `/player.html` and `/player.js` (the player; it
 //! plays the broadcast named by the configuration's namespace, or by `?namespace=a/b`),
 //! `/fingerprint` (the relay certificate's SHA-256 as hex, for WebTransport's
 //! `serverCertificateHashes`) and `/config.json`
@@ -21,8 +21,6 @@ use tokio::task::JoinHandle;
 
 /// The page (`/`).
 pub const CLOCK_HTML: &str = include_str!("../web/clock.html");
-/// The subscriber module (`/moq.js`).
-pub const MOQ_JS: &str = include_str!("../web/moq.js");
 /// The player page (`/player.html`).
 pub const PLAYER_HTML: &str = include_str!("../web/player.html");
 /// The player bundle (`/player.js`), built by `npm run build` in `web/player/`.
@@ -112,16 +110,12 @@ pub fn router(config: &PageConfig) -> Router {
             get(|| async { respond("text/html; charset=utf-8", CLOCK_HTML.to_owned()) }),
         )
         .route(
-            "/moq.js",
-            // Module scripts need a JavaScript MIME type.
-            get(|| async { respond("text/javascript; charset=utf-8", MOQ_JS.to_owned()) }),
-        )
-        .route(
             "/player.html",
             get(|| async { respond("text/html; charset=utf-8", PLAYER_HTML.to_owned()) }),
         )
         .route(
             "/player.js",
+            // Module scripts need a JavaScript MIME type.
             get(|| async { respond("text/javascript; charset=utf-8", PLAYER_JS.to_owned()) }),
         )
         .route(
@@ -165,8 +159,8 @@ mod tests {
 
     #[test]
     fn assets_are_embedded() {
-        assert!(CLOCK_HTML.contains("./moq.js"));
-        assert!(MOQ_JS.contains("moqt-18"));
+        assert!(CLOCK_HTML.contains("./player.js"));
+        assert!(CLOCK_HTML.contains(r#"data-page="clock""#));
         assert!(PLAYER_HTML.contains("./player.js"));
         assert!(PLAYER_JS.contains("moqt-18"));
     }

@@ -14,10 +14,11 @@
 mod common;
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::page::NodeRun;
 use common::{ChildGuard, Relay, peer};
 use tern::web;
 
@@ -25,10 +26,6 @@ use tern::web;
 const MIN_VALUES: usize = 3;
 /// How long the page may take to show them (the clock ticks once a second).
 const PAGE_TIMEOUT_MS: u64 = 30_000;
-
-fn chromium_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/chromium")
-}
 
 /// Seconds since midnight of a `YYYY-MM-DD HH:MM:SS` value, or of `…:SS` (seconds only, when
 /// the minute base was not available) as `None`.
@@ -41,15 +38,7 @@ fn seconds(value: &str) -> Option<u32> {
 
 #[test]
 fn e2e_chromium_webtransport_clock() {
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(
-        Path::new(&chromium).is_file(),
-        "{chromium} is missing: apt-get install -y chromium"
-    );
-    assert!(
-        chromium_dir().join("node_modules/playwright-core").is_dir(),
-        "playwright-core is missing: (cd clients/tests/chromium && npm ci)"
-    );
+    common::page::chromium();
 
     // 1. The relay on 127.0.0.1:0 with its self-signed ECDSA certificate.
     let relay = Relay::start(&[]);
@@ -96,43 +85,20 @@ fn e2e_chromium_webtransport_clock() {
     let screenshot = shots.join("clock.png");
     let _ = std::fs::remove_file(&screenshot);
     let started = Instant::now();
-    let mut node = Command::new("node");
-    node.current_dir(chromium_dir())
-        .arg("clock.mjs")
-        .arg(format!("http://{page_addr}/"))
-        .arg(&screenshot)
-        .arg(PAGE_TIMEOUT_MS.to_string())
-        .arg(MIN_VALUES.to_string())
-        .env("CHROMIUM", &chromium)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    let mut node = ChildGuard::spawn("node clock.mjs", &mut node);
-    let mut stdout = node.child.stdout.take().expect("node stdout");
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + Duration::from_millis(PAGE_TIMEOUT_MS + 60_000);
-    while node.child.try_wait().expect("wait node").is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "node clock.mjs did not finish in time"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let output = reader.join().expect("node output");
+    let run = NodeRun::start(
+        "clock.mjs",
+        &[
+            format!("http://{page_addr}/"),
+            screenshot.display().to_string(),
+            PAGE_TIMEOUT_MS.to_string(),
+            MIN_VALUES.to_string(),
+        ],
+    );
+    let result = run.report(Duration::from_millis(PAGE_TIMEOUT_MS + 60_000));
     let elapsed = started.elapsed();
     server.abort();
 
     // 5. The result the page reported.
-    let line = output
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .unwrap_or_else(|| panic!("clock.mjs printed no JSON:\n{output}"));
-    let result: serde_json::Value =
-        serde_json::from_str(line).unwrap_or_else(|e| panic!("bad JSON ({e}): {line}"));
     eprintln!("chromium result ({:.1} s): {result}", elapsed.as_secs_f64());
     assert_eq!(result["ok"], true, "page did not show the clock: {result}");
     assert_eq!(

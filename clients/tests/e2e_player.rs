@@ -18,11 +18,11 @@
 
 mod common;
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::page::NodeRun;
 use common::{ChildGuard, Lines, Relay, peer};
 use tern::web;
 
@@ -30,10 +30,6 @@ use tern::web;
 const PAGE_TIMEOUT_MS: u64 = 40_000;
 /// Seconds of media ffmpeg produces (more than the test needs; it is killed at the end).
 const MEDIA_SECONDS: u32 = 90;
-
-fn chromium_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/chromium")
-}
 
 /// What ffmpeg encodes: testsrc 320x240 at 30 fps with a keyframe every 30 frames and no
 /// B-frames, and a 440 Hz sine.
@@ -117,15 +113,7 @@ fn play(
     page_first: bool,
     options: serde_json::Value,
 ) -> serde_json::Value {
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(
-        Path::new(&chromium).is_file(),
-        "{chromium} is missing: apt-get install -y chromium"
-    );
-    assert!(
-        chromium_dir().join("node_modules/playwright-core").is_dir(),
-        "playwright-core is missing: (cd clients/tests/chromium && npm ci)"
-    );
+    common::page::chromium();
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join("e2e_player")
         .join(case);
@@ -159,24 +147,16 @@ fn play(
             ))
             .expect("serve the page");
 
-        let mut node = Command::new("node");
-        node.current_dir(chromium_dir())
-            .arg("player.mjs")
-            .arg(format!("http://{page_addr}/player.html"))
-            .arg(&screenshot)
-            .arg(PAGE_TIMEOUT_MS.to_string())
-            .arg(options.to_string())
-            .env("CHROMIUM", &chromium)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        let mut node = ChildGuard::spawn("node player.mjs", &mut node);
-        let mut stdout = node.child.stdout.take().expect("node stdout");
-        let reader = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = stdout.read_to_string(&mut s);
-            s
-        });
-        (node, reader, server)
+        let run = NodeRun::start(
+            "player.mjs",
+            &[
+                format!("http://{page_addr}/player.html"),
+                screenshot.display().to_string(),
+                PAGE_TIMEOUT_MS.to_string(),
+                options.to_string(),
+            ],
+        );
+        (run, server)
     };
     let mut page = None;
     if page_first {
@@ -231,28 +211,13 @@ fn play(
     }
 
     // 3. The page (after the publisher, unless `page_first`).
-    let (mut node, reader, server) = match page.take() {
+    let (run, server) = match page.take() {
         Some(opened) => opened,
         None => open_page(),
     };
-    let deadline = Instant::now() + Duration::from_millis(3 * PAGE_TIMEOUT_MS + 60_000);
-    while node.child.try_wait().expect("wait node").is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "node player.mjs did not finish in time"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let output = reader.join().expect("node output");
+    let result = run.report(Duration::from_millis(3 * PAGE_TIMEOUT_MS + 60_000));
     server.abort();
-    let line = output
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .unwrap_or_else(|| panic!("player.mjs printed no JSON:\n{output}"));
-    let result: serde_json::Value =
-        serde_json::from_str(line).unwrap_or_else(|e| panic!("bad JSON ({e}): {line}"));
-    std::fs::write(dir.join("result.json"), line).expect("write result.json");
+    std::fs::write(dir.join("result.json"), result.to_string()).expect("write result.json");
     eprintln!(
         "player result ({:.1} s, screenshot {}): {result:#}",
         started.elapsed().as_secs_f64(),

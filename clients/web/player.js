@@ -439,7 +439,7 @@ async function readSubgroupHeader(t, r) {
   if ((t & SG_DEFAULT_PRIORITY) === 0) await r.u8();
   return { trackAlias, group, subgroup, mode, hasProperties: (t & SG_PROPERTIES) !== 0 };
 }
-async function readSubgroupObjects(header, r, onObject) {
+async function readSubgroupObjects(header, r, onObject2) {
   let subgroup = header.subgroup;
   let prev = null;
   while (!await r.atEnd()) {
@@ -449,11 +449,11 @@ async function readSubgroupObjects(header, r, onObject) {
     prev = object;
     if (header.hasProperties) await r.bytes(await r.varint());
     const length = await r.varint();
-    let status = 0;
+    let status2 = 0;
     let payload = new Uint8Array(0);
-    if (length === 0) status = await r.varint();
+    if (length === 0) status2 = await r.varint();
     else payload = await objectPayload(r, length);
-    onObject({ group: header.group, subgroup, object, status, payload, fetched: false, receivedAt: performance.now() });
+    onObject2({ group: header.group, subgroup, object, status: status2, payload, fetched: false, receivedAt: performance.now() });
   }
 }
 var FF_SUBGROUP_MASK = 3;
@@ -464,7 +464,7 @@ var FF_PROPERTIES_PRESENT = 32;
 var FF_DATAGRAM = 64;
 var FF_END_OF_NON_EXISTENT_RANGE = 140;
 var FF_END_OF_UNKNOWN_RANGE = 268;
-async function readFetchObjects(r, onObject) {
+async function readFetchObjects(r, onObject2) {
   let prior = null;
   while (!await r.atEnd()) {
     const flags = await r.varint();
@@ -508,7 +508,7 @@ async function readFetchObjects(r, onObject) {
     const length = await r.varint();
     const payload = await objectPayload(r, length);
     prior = { group, object, subgroup };
-    onObject({ group, subgroup, object, status: 0, payload, fetched: true, receivedAt: performance.now() });
+    onObject2({ group, subgroup, object, status: 0, payload, fetched: true, receivedAt: performance.now() });
   }
 }
 var ERROR_NOT_SUPPORTED = 3;
@@ -1188,6 +1188,92 @@ var Chat = class {
     this.onChange();
   }
 };
+
+// src/clock.ts
+var MAX_VALUES = 100;
+var $ = (id) => {
+  const e = document.getElementById(id);
+  if (!e) throw new Error(`page element #${id} is missing`);
+  return e;
+};
+var status = { state: "loading", values: [], objects: 0, errors: [] };
+function setState(text) {
+  status.state = text;
+  $("state").textContent = text;
+  $("state").className = text === "subscribed" || text === "receiving" ? "ok" : "";
+}
+function showError(text) {
+  status.errors.push(text);
+  $("error").textContent = status.errors.join("\n");
+}
+function show(value) {
+  status.values.push(value);
+  if (status.values.length > MAX_VALUES) status.values.shift();
+  status.latest = value;
+  $("clock").textContent = value;
+}
+var bases = /* @__PURE__ */ new Map();
+var pending = /* @__PURE__ */ new Map();
+function onObject(o) {
+  if (o.status !== 0 || o.payload.length === 0) return;
+  status.objects += 1;
+  $("objects").textContent = String(status.objects);
+  $("location").textContent = `group ${o.group}, object ${o.object}${o.fetched ? " (fetched)" : ""}`;
+  if (status.state === "subscribed") setState("receiving");
+  const text = new TextDecoder().decode(o.payload);
+  if (o.object === 0) {
+    bases.set(o.group, text);
+    const sec = pending.get(o.group);
+    if (sec !== void 0) show(text + sec);
+    pending.delete(o.group);
+    return;
+  }
+  if (o.fetched) return;
+  const base = bases.get(o.group);
+  if (base !== void 0) show(base + text);
+  else {
+    pending.set(o.group, text);
+    show(`…:${text}`);
+  }
+}
+async function main() {
+  let config;
+  let fingerprint;
+  try {
+    config = await (await fetch("/config.json", { cache: "no-store" })).json();
+    fingerprint = (await (await fetch("/fingerprint", { cache: "no-store" })).text()).trim();
+  } catch (e) {
+    throw new Error(`cannot load the page configuration: ${errorText(e)}`);
+  }
+  const namespace = Array.isArray(config.namespace) ? config.namespace : String(config.namespace).split("/").filter((f) => f.length > 0);
+  $("relay").textContent = config.relay;
+  $("track").textContent = `${namespace.join("/")} / ${config.track}`;
+  if (typeof WebTransport === "undefined") throw new Error("this browser has no WebTransport");
+  setState("connecting");
+  const session = await MoqSession.connect(
+    config.relay,
+    fingerprint || null,
+    (text) => console.info(`moq: ${text}`),
+    (e) => showError(e.message)
+  );
+  setState("subscribing");
+  await session.subscribe(namespace, config.track, {
+    onObject,
+    joiningFetch: true,
+    filter: { kind: "largest" },
+    onEnd: (reason) => setState(reason)
+  });
+  setState("subscribed");
+  const closed = await session.closed;
+  setState(closed);
+}
+function runClock() {
+  window.ternClock = status;
+  main().catch((e) => {
+    setState("failed");
+    showError(errorText(e));
+  });
+}
 
 // src/abr.ts
 var DEFAULT_ABR = {
@@ -3290,7 +3376,7 @@ function sleep(ms) {
 }
 
 // src/main.ts
-var $ = (id) => {
+var $2 = (id) => {
   const e = document.getElementById(id);
   if (!e) throw new Error(`page element #${id} is missing`);
   return e;
@@ -3322,39 +3408,39 @@ async function loadConfig() {
     viewer: params.get("viewer") ?? `web-${Math.random().toString(16).slice(2, 8)}`
   };
 }
-async function main() {
-  const canvas = $("video");
-  const picker = $("rendition");
-  const unmute = $("unmute");
-  const pause = $("pause");
-  const back = $("back");
-  const live = $("live");
+async function main2() {
+  const canvas = $2("video");
+  const picker = $2("rendition");
+  const unmute = $2("unmute");
+  const pause = $2("pause");
+  const back = $2("back");
+  const live = $2("live");
   const config = await loadConfig();
-  $("relay").textContent = config.relay;
-  $("namespace").textContent = config.namespace.join("/");
+  $2("relay").textContent = config.relay;
+  $2("namespace").textContent = config.namespace.join("/");
   let player = null;
   let pickerFor = "";
   const render = () => {
     if (!player) return;
     const s = player.stats;
-    $("state").textContent = s.state;
-    $("catalog").textContent = s.catalogFormat ?? "-";
-    $("shown").textContent = s.rendition ? `${s.rendition}${s.width ? ` · ${s.width}x${s.height}` : ""}${s.videoCodec ? ` · ${s.videoCodec}` : ""}${s.switchingTo ? ` → switching to ${s.switchingTo}` : ""}` : "-";
-    $("frames").textContent = `${s.framesDrawn} drawn, ${s.framesDecoded} decoded, ${s.framesSkipped} skipped`;
+    $2("state").textContent = s.state;
+    $2("catalog").textContent = s.catalogFormat ?? "-";
+    $2("shown").textContent = s.rendition ? `${s.rendition}${s.width ? ` · ${s.width}x${s.height}` : ""}${s.videoCodec ? ` · ${s.videoCodec}` : ""}${s.switchingTo ? ` → switching to ${s.switchingTo}` : ""}` : "-";
+    $2("frames").textContent = `${s.framesDrawn} drawn, ${s.framesDecoded} decoded, ${s.framesSkipped} skipped`;
     const latest = s.latencyMs[s.latencyMs.length - 1];
-    $("latency").textContent = latest !== void 0 ? `${latest.toFixed(0)} ms (median ${median(s.latencyMs).toFixed(0)} ms of ${s.latencyMs.length}) · playing ${s.targetMs} ms behind the newest media (${s.targetAdaptive ? `adaptive, ${s.targetRaises} stalls` : "fixed"})` : s.framesDrawn > 0 ? "unknown (the objects carry no prft publish stamp)" : "-";
+    $2("latency").textContent = latest !== void 0 ? `${latest.toFixed(0)} ms (median ${median(s.latencyMs).toFixed(0)} ms of ${s.latencyMs.length}) · playing ${s.targetMs} ms behind the newest media (${s.targetAdaptive ? `adaptive, ${s.targetRaises} stalls` : "fixed"})` : s.framesDrawn > 0 ? "unknown (the objects carry no prft publish stamp)" : "-";
     const playing = s.framesDrawn > 0;
     pause.disabled = back.disabled = !playing;
     pause.textContent = s.playback === "paused" ? "play" : "pause";
     live.disabled = s.playback === "live";
-    $("playback").textContent = s.playback === "live" ? "live" : `${s.playback}${s.behindLiveMs !== null ? ` · ${(s.behindLiveMs / 1e3).toFixed(1)} s behind live` : ""}`;
+    $2("playback").textContent = s.playback === "live" ? "live" : `${s.playback}${s.behindLiveMs !== null ? ` · ${(s.behindLiveMs / 1e3).toFixed(1)} s behind live` : ""}`;
     const abr = s.abr;
     const decision = abr?.decisions[abr.decisions.length - 1];
-    $("abr").textContent = abr ? `${s.mode} · received ${(abr.throughputBps / 1e3).toFixed(0)} kbit/s · lag +${abr.lagExcessMs.toFixed(0)} ms` + (abr.probe ? ` · probe ${(abr.probe.spareBps / 1e3).toFixed(0)} kbit/s spare` : "") + (decision ? ` · last: → ${decision.to} (${decision.reason})` : "") : s.mode;
-    $("audio").textContent = s.audioTrack ? `${s.audioTrack}${s.audioCodec ? ` · ${s.audioCodec}` : ""} · ${s.audioState} · ${s.audioSamplesPlayed} samples played` : "none";
+    $2("abr").textContent = abr ? `${s.mode} · received ${(abr.throughputBps / 1e3).toFixed(0)} kbit/s · lag +${abr.lagExcessMs.toFixed(0)} ms` + (abr.probe ? ` · probe ${(abr.probe.spareBps / 1e3).toFixed(0)} kbit/s spare` : "") + (decision ? ` · last: → ${decision.to} (${decision.reason})` : "") : s.mode;
+    $2("audio").textContent = s.audioTrack ? `${s.audioTrack}${s.audioCodec ? ` · ${s.audioCodec}` : ""} · ${s.audioState} · ${s.audioSamplesPlayed} samples played` : "none";
     unmute.hidden = !(s.audioTrack && s.audioState === "suspended");
-    $("error").textContent = s.errors.join("\n");
-    $("log").textContent = s.log.slice(-40).join("\n");
+    $2("error").textContent = s.errors.join("\n");
+    $2("log").textContent = s.log.slice(-40).join("\n");
     const key = s.renditions.join("\n");
     if (key !== pickerFor && player.catalog) {
       pickerFor = key;
@@ -3385,14 +3471,14 @@ async function main() {
   };
   if (!validViewer(config.viewer)) throw new Error(`?viewer=${config.viewer}: use 1 to 32 of A-Z a-z 0-9 _ - .`);
   let chat = null;
-  const chatInput = $("chat-input");
-  const chatForm = $("chat-form");
+  const chatInput = $2("chat-input");
+  const chatForm = $2("chat-form");
   const renderChat = () => {
     if (!chat) return;
     const c = chat.stats;
-    $("chat-state").textContent = `${c.viewer} · ${c.state}${c.reason ? ` · ${c.reason}` : ""}`;
+    $2("chat-state").textContent = `${c.viewer} · ${c.state}${c.reason ? ` · ${c.reason}` : ""}`;
     chatForm.querySelector("button").disabled = c.state !== "ready";
-    const list = $("chat-events");
+    const list = $2("chat-events");
     list.replaceChildren(
       ...c.records.slice(-50).map((r) => {
         const li = document.createElement("li");
@@ -3416,7 +3502,7 @@ async function main() {
     if (!chat) return;
     chat.send(chatInput.value).then(
       () => chatInput.value = "",
-      (e) => $("chat-state").textContent = errorText(e)
+      (e) => $2("chat-state").textContent = errorText(e)
     );
   });
   player = new Player({ ...config, canvas, onChange: changed, onSession });
@@ -3441,13 +3527,17 @@ async function main() {
     const text = errorText(e);
     p.stats.state = e instanceof UnsupportedCodec ? "unsupported codec" : "failed";
     p.error(text);
-    if (e instanceof UnsupportedCodec) $("message").textContent = text;
+    if (e instanceof UnsupportedCodec) $2("message").textContent = text;
   }
   render();
 }
-main().catch((e) => {
-  const text = errorText(e);
-  console.error(text);
-  const el = document.getElementById("error");
-  if (el) el.textContent = text;
-});
+if (document.body.dataset.page === "clock") {
+  runClock();
+} else {
+  main2().catch((e) => {
+    const text = errorText(e);
+    console.error(text);
+    const el = document.getElementById("error");
+    if (el) el.textContent = text;
+  });
+}

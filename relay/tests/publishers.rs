@@ -175,3 +175,52 @@ async fn primary_and_backup_origins_switch_without_viewers_noticing() {
     assert_eq!(subscriptions(&relay), before, "nobody re-subscribed");
     assert!(relay.hub.with_router(|r| r.failovers()) >= 1);
 }
+
+/// Viewers of a publisher that ends its track and closes its session right after: the end
+/// reaches them as a clean PUBLISH_DONE at once, not after a hold for the linger window (the
+/// close must not cut short the relay's reading of the PUBLISH_DONE that came before it).
+async fn end_then_close(session: tern_client::Session, writer: TrackWriter, relay: &Node) {
+    let writers = Arc::new(Mutex::new(vec![writer.clone()]));
+    let (producer, _written) = produce(writers.clone());
+    let (_v, seen) = viewers(relay, 2).await;
+    wait_flowing(&seen, Duration::from_secs(5)).await;
+
+    producer.abort();
+    writer.finish();
+    // PUBLISH_DONE is on its way; the session closes while the relay still lets the track's
+    // last data land.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    session.close(0, "done");
+    let deadline = tokio::time::Instant::now() + LINGER / 2;
+    while seen.iter().any(|s| s.lock().expect("lock").ended.is_none()) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "viewers still wait {:?} after the publisher ended its track and left",
+            LINGER / 2
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for s in &seen {
+        let ended = s.lock().expect("lock").ended.clone();
+        assert_eq!(ended.as_deref(), Some("ended"), "a clean end");
+    }
+    assert_eq!(relay.hub.with_router(|r| r.lost_tracks()), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publisher_that_ends_its_published_track_and_closes_at_once_ends_it_for_viewers() {
+    let relay = relay();
+    let session = tree::connect(&url(&relay)).await;
+    let writer = TrackWriter::new(ns(), tree::TRACK)
+        .with_history(History::new(Duration::from_secs(30), 1 << 20));
+    session.publish(&writer).await.expect("PUBLISH accepted");
+    end_then_close(session, writer, &relay).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_origin_that_ends_its_track_and_closes_at_once_ends_it_for_viewers() {
+    let relay = relay();
+    let origin = Origin::start(&url(&relay)).await;
+    end_then_close(origin.session.clone(), origin.writer.clone(), &relay).await;
+    drop(origin);
+}

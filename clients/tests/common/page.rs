@@ -17,6 +17,73 @@ pub fn chromium_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/chromium")
 }
 
+/// Chromium's path (`$CHROMIUM`, else Debian's), after checking that it and playwright-core
+/// (which drives it) are installed.
+pub fn chromium() -> String {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&chromium).is_file(),
+        "{chromium} is missing: apt-get install -y chromium"
+    );
+    assert!(
+        chromium_dir().join("node_modules/playwright-core").is_dir(),
+        "playwright-core is missing: (cd clients/tests/chromium && npm ci)"
+    );
+    chromium
+}
+
+/// A script of `tests/chromium` run by node against Chromium, its stdout read to the end.
+pub struct NodeRun {
+    script: String,
+    node: ChildGuard,
+    stdout: std::thread::JoinHandle<String>,
+}
+
+impl NodeRun {
+    pub fn start(script: &str, args: &[String]) -> Self {
+        let chromium = chromium();
+        let mut cmd = Command::new("node");
+        cmd.current_dir(chromium_dir())
+            .arg(script)
+            .args(args)
+            .env("CHROMIUM", &chromium)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut node = ChildGuard::spawn(&format!("node {script}"), &mut cmd);
+        let mut out = node.child.stdout.take().expect("node stdout");
+        let stdout = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = std::io::Read::read_to_string(&mut out, &mut s);
+            s
+        });
+        Self {
+            script: script.to_owned(),
+            node,
+            stdout,
+        }
+    }
+
+    /// Wait (at most `timeout`) for the script to end; the JSON report it printed last.
+    pub fn report(mut self, timeout: Duration) -> Value {
+        let deadline = Instant::now() + timeout;
+        while self.node.child.try_wait().expect("wait node").is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "node {} did not finish within {timeout:?}",
+                self.script
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let output = self.stdout.join().expect("node output");
+        let line = output
+            .lines()
+            .rev()
+            .find(|l| l.starts_with('{'))
+            .unwrap_or_else(|| panic!("{} printed no JSON:\n{output}", self.script));
+        serde_json::from_str(line).unwrap_or_else(|e| panic!("bad JSON ({e}): {line}"))
+    }
+}
+
 /// `tern origin URL --clip` run by `cmd` (`tern`, or `ip netns exec NS tern`), once it has
 /// announced its tracks.
 pub fn start_origin(url: &str, namespace: &str, mut cmd: Command) -> ChildGuard {
@@ -120,15 +187,7 @@ impl Drop for Page {
 
 impl Page {
     pub fn open(url: &str, timeout: Duration) -> Self {
-        let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-        assert!(
-            Path::new(&chromium).is_file(),
-            "{chromium} is missing: apt-get install -y chromium"
-        );
-        assert!(
-            chromium_dir().join("node_modules/playwright-core").is_dir(),
-            "playwright-core is missing: (cd clients/tests/chromium && npm ci)"
-        );
+        let chromium = chromium();
         let mut cmd = Command::new("node");
         cmd.current_dir(chromium_dir())
             .arg("drive.mjs")

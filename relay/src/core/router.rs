@@ -9,7 +9,8 @@
 //! Object data never passes through here: tracks are addressed by [`TrackId`] and their cached
 //! groups live in [`super::track::Track`]s owned by the driver.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use super::hops::Hops;
@@ -286,6 +287,9 @@ pub struct Router {
     members: BTreeSet<SessionId>,
     /// Publishers refused for lack of trust so far.
     untrusted_refusals: u64,
+    /// When lingering tracks (idle or lost) are due, earliest first. An entry whose track has
+    /// moved on since is stale and dropped when reached, so the timer never walks all tracks.
+    deadlines: BinaryHeap<Reverse<(Instant, TrackId)>>,
 }
 
 impl Router {
@@ -302,18 +306,32 @@ impl Router {
         self.commands.pop_front()
     }
 
-    /// Earliest time [`Router::handle_timeout`] has work to do.
+    /// Earliest time [`Router::handle_timeout`] may have work to do (a stale linger deadline
+    /// makes it early, never late).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let linger = self
-            .tracks
-            .values()
-            .filter_map(|t| t.idle_since.map(|i| i + self.config.linger));
+        let linger = self.deadlines.peek().map(|Reverse((at, _))| *at);
         let rdv = self.rendezvous.iter().map(|r| r.deadline);
-        let lost = self
-            .tracks
-            .values()
-            .filter_map(|t| t.lost_since.map(|i| i + self.config.linger));
-        linger.chain(rdv).chain(lost).min()
+        linger.into_iter().chain(rdv).min()
+    }
+
+    /// `track` lingers from `since` (idle or lost): it is due one linger window later.
+    fn linger_from(&mut self, track: TrackId, since: Instant) {
+        self.deadlines
+            .push(Reverse((since + self.config.linger, track)));
+    }
+
+    /// Take the tracks whose linger deadline has come (whether still lingering or not).
+    fn take_due(&mut self, now: Instant) -> Vec<TrackId> {
+        let mut due = Vec::new();
+        while let Some(Reverse((at, track))) = self.deadlines.peek().copied()
+            && at <= now
+        {
+            self.deadlines.pop();
+            due.push(track);
+        }
+        due.sort_unstable();
+        due.dedup();
+        due
     }
 
     /// Upstream SUBSCRIBEs sent so far (one per track per upstream, whatever the fan-out).
@@ -609,8 +627,9 @@ impl Router {
             self.release(session);
             return;
         }
-        let mut found = false;
-        for entry in self.tracks.values_mut() {
+        // `Some(idle)`: the subscription was found; `idle`, the track it left now idle.
+        let mut found: Option<Option<TrackId>> = None;
+        for (&id, entry) in self.tracks.iter_mut() {
             let n = entry.subscribers.len() + entry.waiting.len();
             entry
                 .subscribers
@@ -619,15 +638,19 @@ impl Router {
                 .waiting
                 .retain(|&(s, r, _)| !(s == session && r == request));
             if entry.subscribers.len() + entry.waiting.len() != n {
-                found = true;
-                if entry.subscribers.is_empty() && entry.waiting.is_empty() {
+                let idle = entry.subscribers.is_empty() && entry.waiting.is_empty();
+                if idle {
                     entry.idle_since = Some(now);
                 }
+                found = Some(idle.then_some(id));
                 break;
             }
         }
-        if found {
+        if let Some(idle) = found {
             self.release(session);
+            if let Some(track) = idle {
+                self.linger_from(track, now);
+            }
         }
     }
 
@@ -657,6 +680,7 @@ impl Router {
                 if let Some(entry) = self.tracks.get_mut(&t) {
                     entry.idle_since = Some(now);
                 }
+                self.linger_from(t, now);
                 t
             }
         };
@@ -1008,6 +1032,7 @@ impl Router {
         self.going_away.remove(&session);
         let mut gone = Vec::new();
         let mut lost = Vec::new();
+        let mut idle_now = Vec::new();
         for (&id, entry) in self.tracks.iter_mut() {
             entry.subscribers.retain(|(s, _)| *s != session);
             entry.waiting.retain(|(s, _, _)| *s != session);
@@ -1023,9 +1048,13 @@ impl Router {
                 } else {
                     lost.push(id);
                 }
-            } else if idle {
-                entry.idle_since.get_or_insert(now);
+            } else if idle && entry.idle_since.is_none() {
+                entry.idle_since = Some(now);
+                idle_now.push(id);
             }
+        }
+        for id in idle_now {
+            self.linger_from(id, now);
         }
         for id in lost {
             self.fail_over(id, session, "upstream session closed", now);
@@ -1047,13 +1076,16 @@ impl Router {
             self.release(r.session);
             self.refuse(r.session, r.request, Refusal::Timeout);
         }
-        self.expire_lost(now);
+        let due = self.take_due(now);
+        self.expire_lost(&due, now);
         let linger = self.config.linger;
-        let idle: Vec<TrackId> = self
-            .tracks
-            .iter()
-            .filter(|(_, t)| t.idle_since.is_some_and(|i| now >= i + linger))
-            .map(|(&id, _)| id)
+        let idle: Vec<TrackId> = due
+            .into_iter()
+            .filter(|id| {
+                self.tracks
+                    .get(id)
+                    .is_some_and(|t| t.idle_since.is_some_and(|i| now >= i + linger))
+            })
             .collect();
         for id in idle {
             let Some(entry) = self.tracks.get(&id) else {

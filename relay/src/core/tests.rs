@@ -152,6 +152,75 @@ fn publisher_to_three_subscribers_virtual_clock() {
     );
 }
 
+/// A track left, watched again and left again lingers from its last leave: the deadline of its
+/// first leave passes without ending it. Each of many tracks ends at its own deadline.
+#[test]
+fn linger_counts_from_the_last_leave_of_each_track() {
+    let t0 = Instant::now();
+    let linger = RouterConfig::default().linger;
+    let mut router = Router::new(RouterConfig::default());
+    let names: Vec<TrackName> = (0..3)
+        .map(|i| TrackName::from_path("a/b", &format!("t{i}")))
+        .collect();
+    router.handle_publish_namespace(1, 0, names[0].namespace.clone(), Vec::new(), t0);
+    let mut tracks = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let request = 2 * i as u64;
+        router.handle_subscribe(
+            10,
+            request,
+            name.clone(),
+            Filter::LargestObject,
+            Duration::ZERO,
+            t0,
+        );
+        let track = router.track_id(name).expect("track");
+        router.handle_upstream_ok(track);
+        tracks.push(track);
+    }
+    let _ = std::iter::from_fn(|| router.poll_command()).count();
+    // Track 0 is left at t0 + 1 s, re-watched at + 2 s and left at + 3 s; the others are left
+    // at + 1 s and + 2 s.
+    let at = |s: u64| t0 + Duration::from_secs(s);
+    router.handle_unsubscribe(10, 0, at(1));
+    router.handle_unsubscribe(10, 2, at(1));
+    router.handle_subscribe(
+        11,
+        0,
+        names[0].clone(),
+        Filter::LargestObject,
+        Duration::ZERO,
+        at(2),
+    );
+    router.handle_unsubscribe(10, 4, at(2));
+    router.handle_unsubscribe(11, 0, at(3));
+    let _ = std::iter::from_fn(|| router.poll_command()).count();
+
+    let mut ended = Vec::new();
+    let mut now = at(1);
+    for _ in 0..20 {
+        let Some(next) = router.poll_timeout() else {
+            break;
+        };
+        assert!(next >= now, "deadlines never go back");
+        now = next;
+        router.handle_timeout(now);
+        while let Some(c) = router.poll_command() {
+            if let Command::UnsubscribeUpstream { track, .. } = c {
+                ended.push((track, now - t0));
+            }
+        }
+    }
+    assert_eq!(
+        ended,
+        vec![
+            (tracks[1], Duration::from_secs(1) + linger),
+            (tracks[2], Duration::from_secs(2) + linger),
+            (tracks[0], Duration::from_secs(3) + linger),
+        ]
+    );
+}
+
 #[test]
 fn fifty_subscribers_one_upstream_subscribe() {
     let t0 = Instant::now();

@@ -34,6 +34,10 @@ const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// before its close arrives; meanwhile its last objects and PUBLISH_DONEs still land.
 const LEAVE_GRACE: Duration = Duration::from_secs(2);
 
+/// How long a closed session's stream tasks have to read what arrived before the close
+/// (longer than the grace a PUBLISH_DONE gives the last data of its track).
+const DRAIN_TIMEOUT: Duration = Duration::from_millis(500);
+
 /// An established downstream subscription: its track and Joining Location.
 pub type Joined = (Arc<TrackHandle>, Option<crate::core::types::Location>);
 
@@ -468,6 +472,41 @@ pub async fn run_with(
 }
 
 async fn drive(hub: &Arc<Hub>, s: &Arc<SessionShared>) -> anyhow::Result<()> {
+    let mut tasks = JoinSet::new();
+    let result = serve(hub, s, &mut tasks).await;
+    drain(hub, s, &mut tasks).await;
+    result
+}
+
+/// After the session closed, let what the peer sent before its close land: streams already
+/// received are still accepted, and the stream tasks read what is buffered. A publisher that
+/// sends PUBLISH_DONE and closes at once has ended its track cleanly; cutting its request task
+/// short would look like a dropped publisher to the router. Ends when the tasks have, at the
+/// latest after [`DRAIN_TIMEOUT`].
+async fn drain(hub: &Arc<Hub>, s: &Arc<SessionShared>, tasks: &mut JoinSet<()>) {
+    let unused_setup = Arc::new(Mutex::new(None));
+    // Streams the transport already holds are ready at once; a closed session accepts no new
+    // ones (a WebTransport session may just never answer).
+    while let Ok(Ok(uni)) = tokio::time::timeout(Duration::ZERO, s.session.accept_uni()).await {
+        let inbound = Inbound::uni(s, uni);
+        let (hub, s2, tx) = (hub.clone(), s.clone(), unused_setup.clone());
+        tasks.spawn(async move { uni_stream(hub, s2, inbound, tx).await });
+    }
+    let all_done = async { while tasks.join_next().await.is_some() {} };
+    if tokio::time::timeout(DRAIN_TIMEOUT, all_done).await.is_err() {
+        tracing::debug!(
+            session = s.id,
+            left = tasks.len(),
+            "session drain timed out"
+        );
+    }
+}
+
+async fn serve(
+    hub: &Arc<Hub>,
+    s: &Arc<SessionShared>,
+    tasks: &mut JoinSet<()>,
+) -> anyhow::Result<()> {
     // A client sends its SETUP at once; a server answers the client's (so that it knows
     // whether the peer is tern before offering the hop-list extension).
     let server = s.proto(|p| p.role()) == Role::Server;
@@ -477,7 +516,8 @@ async fn drive(hub: &Arc<Hub>, s: &Arc<SessionShared>) -> anyhow::Result<()> {
 
     let (setup_tx, setup_rx) = oneshot::channel::<()>();
     let setup_tx = Arc::new(Mutex::new(Some(setup_tx)));
-    let mut tasks = JoinSet::new();
+    // Session-long timers (token expiry): dropped, so cancelled, when the session ends.
+    let mut timers = JoinSet::new();
     let setup_deadline = tokio::time::sleep(SETUP_TIMEOUT);
     tokio::pin!(setup_deadline);
     let mut setup_rx = Some(setup_rx);
@@ -511,7 +551,7 @@ async fn drive(hub: &Arc<Hub>, s: &Arc<SessionShared>) -> anyhow::Result<()> {
                 if server && !s.is_member() && let Some(plugin) = &hub.settings.plugin {
                     let setup = lock(&s.peer_setup_msg).clone().unwrap_or_default();
                     if let Some(at) = super::plugin::open_session(plugin, s, &setup).await? {
-                        tasks.spawn(super::plugin::expire(s.clone(), at));
+                        timers.spawn(super::plugin::expire(s.clone(), at));
                     }
                 }
                 if server {

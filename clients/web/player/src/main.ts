@@ -1,4 +1,4 @@
-// The player page (player.html): reads /config.json and /fingerprint from the server that
+// The player page (player.html; the clock page too, see clock.ts): reads /config.json and /fingerprint from the server that
 // served it, plays the broadcast, shows what happens and exposes it on `window.ternPlayer`.
 //
 // Query parameters override the configuration: `?namespace=live/demo&relay=https://host:port`;
@@ -7,6 +7,7 @@
 
 import { describe, videoRenditions } from './catalog';
 import { Chat, ChatStats, validViewer } from './chat';
+import { runClock } from './clock';
 import { Player, PlayerStats, UnsupportedCodec } from './player';
 import { MoqSession, errorText } from './session';
 
@@ -217,9 +218,14 @@ async function main(): Promise<void> {
   render();
 }
 
-main().catch((e) => {
-  const text = errorText(e);
-  console.error(text);
-  const el = document.getElementById('error');
-  if (el) el.textContent = text;
-});
+// One bundle serves both pages: `<body data-page="clock">` is the clock page.
+if (document.body.dataset.page === 'clock') {
+  runClock();
+} else {
+  main().catch((e) => {
+    const text = errorText(e);
+    console.error(text);
+    const el = document.getElementById('error');
+    if (el) el.textContent = text;
+  });
+}

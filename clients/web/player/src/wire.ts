@@ -1,10 +1,10 @@
 // MoQ Transport draft-18 wire format: varints, control message framing, the messages the
 // player sends and parsers for the data streams it receives.
 //
-// Same rules as clients/web/moq.js (the clock page's subscriber) and tern's codec crate
-// (relay/moq/src): draft-18 varints count leading 1 bits (1 to 9 bytes), control messages are
-// `Type (varint), Length (u16), Payload`, each side's control stream is a unidirectional stream
-// that starts with SETUP (0x2F00), and every request has its own bidirectional stream.
+// Same rules as tern's codec crate (relay/moq/src): draft-18 varints count leading 1 bits (1 to 9
+// bytes), control messages are `Type (varint), Length (u16), Payload`, each side's control stream
+// is a unidirectional stream that starts with SETUP (0x2F00), and every request has its own
+// bidirectional stream.
 
 export const ALPN = 'moqt-18';
 

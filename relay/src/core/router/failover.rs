@@ -269,6 +269,7 @@ impl Router {
         now: Instant,
     ) -> bool {
         let Some(next) = self.next_upstream(track, from) else {
+            let mut newly = false;
             if let Some(entry) = self.tracks.get_mut(&track) {
                 if entry.lost_since.is_none() {
                     tracing::warn!(
@@ -278,9 +279,13 @@ impl Router {
                         linger = ?self.config.linger,
                         "no other upstream offers the track: holding its subscribers"
                     );
+                    entry.lost_since = Some(now);
+                    newly = true;
                 }
-                entry.lost_since.get_or_insert(now);
                 entry.replacing = None;
+            }
+            if newly {
+                self.linger_from(track, now);
             }
             return false;
         };
@@ -326,13 +331,17 @@ impl Router {
     }
 
     /// Lost tracks whose publisher did not return within the linger window end.
-    pub(super) fn expire_lost(&mut self, now: Instant) {
+    /// `due`: the tracks whose linger deadline has come.
+    pub(super) fn expire_lost(&mut self, due: &[TrackId], now: Instant) {
         let linger = self.config.linger;
-        let expired: Vec<TrackId> = self
-            .tracks
+        let expired: Vec<TrackId> = due
             .iter()
-            .filter(|(_, t)| t.lost_since.is_some_and(|i| now >= i + linger))
-            .map(|(&id, _)| id)
+            .copied()
+            .filter(|id| {
+                self.tracks
+                    .get(id)
+                    .is_some_and(|t| t.lost_since.is_some_and(|i| now >= i + linger))
+            })
             .collect();
         for id in expired {
             let Some(entry) = self.remove_track(id) else {
