@@ -602,6 +602,13 @@ impl Router {
     /// The upstream ended the track (PUBLISH_DONE with `status`).
     pub fn handle_upstream_done(&mut self, track: TrackId, status: u64) {
         if let Some(entry) = self.remove_track(track) {
+            tracing::debug!(
+                track = %entry.name,
+                status,
+                subscribers = entry.subscribers.len(),
+                waiting = entry.waiting.len(),
+                "the upstream ended the track"
+            );
             self.end_track(entry, Refusal::Upstream(status), Ended::Upstream(status));
         }
     }

@@ -458,10 +458,12 @@ async fn subscribe(
                         return Ok(());
                     }
                     Some((Command::PublishDone { reason, .. }, _)) => {
+                        tracing::debug!(session = s.id, request = rid, ?reason, "track ended: finishing the subscription");
                         let count = match serving.take() {
                             Some(sv) => sv.finish().await,
                             None => 0,
                         };
+                        tracing::debug!(session = s.id, request = rid, streams = count, "PUBLISH_DONE to the subscriber");
                         let (code, text) = match reason {
                             Ended::Upstream(c) => (PublishDoneCode(c), "track ended upstream"),
                             Ended::PublisherGone => (PublishDoneCode::TRACK_ENDED, "publisher went away"),
@@ -477,6 +479,7 @@ async fn subscribe(
                 done = async { match serving.as_mut() { Some(sv) => sv.done().await, None => std::future::pending().await } } => {
                     // The fan-out ended by itself (TOO_FAR_BEHIND, range complete, track ended).
                     let (code, text, count) = done;
+                    tracing::debug!(session = s.id, request = rid, code = code.0, streams = count, "subscription ended: PUBLISH_DONE to the subscriber");
                     serving = None;
                     write_message(&mut send, PublishDone { status_code: code, stream_count: count, error_reason: ReasonPhrase::new(text.to_owned()) }).await?;
                     send.finish()?;

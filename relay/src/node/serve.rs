@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -34,6 +35,10 @@ pub use crate::core::track::DATAGRAM_SUBGROUP;
 
 /// Deliveries taken from the cache per lock.
 const BATCH: usize = 64;
+
+/// How long a writer has to deliver what is cached when its track ends, before it is stopped
+/// (each write has at most the delivery timeout, 2 s; PUBLISH_DONE must not wait forever).
+const FINISH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Build the fan-out reader for a filter, resolved against the track's cache now.
 pub fn fanout_for(
@@ -71,6 +76,8 @@ enum Control {
 pub struct Serving {
     control: mpsc::Sender<Control>,
     task: JoinHandle<(PublishDoneCode, &'static str, u64)>,
+    /// Streams opened so far (for PUBLISH_DONE when the writer has to be stopped).
+    opened: Arc<AtomicU64>,
 }
 
 impl Serving {
@@ -83,15 +90,29 @@ impl Serving {
     }
 
     /// Deliver what is cached, finish every stream, and return the number of streams opened.
-    pub async fn finish(self) -> u64 {
-        let (tx, rx) = oneshot::channel();
-        if self.control.send(Control::Finish(tx)).await.is_ok()
-            && let Ok(n) = rx.await
-        {
-            return n;
+    /// A writer that has not done so within [`FINISH_TIMEOUT`] is stopped.
+    pub async fn finish(mut self) -> u64 {
+        let finished = async {
+            let (tx, rx) = oneshot::channel();
+            if self.control.send(Control::Finish(tx)).await.is_ok()
+                && let Ok(n) = rx.await
+            {
+                return n;
+            }
+            // The writer ended on its own (track dropped) before reading the request.
+            (&mut self.task).await.map(|(_, _, n)| n).unwrap_or(0)
+        };
+        match tokio::time::timeout(FINISH_TIMEOUT, finished).await {
+            Ok(n) => n,
+            Err(_) => {
+                tracing::warn!(
+                    timeout = ?FINISH_TIMEOUT,
+                    "a subscription writer did not finish its streams in time: stopped"
+                );
+                self.task.abort();
+                self.opened.load(Ordering::Relaxed)
+            }
         }
-        // The writer ended on its own (track dropped) before reading the request.
-        self.task.await.map(|(_, _, n)| n).unwrap_or(0)
     }
 
     /// Wait until the writer ends by itself.
@@ -129,13 +150,19 @@ pub fn spawn_marked(
     let (control, rx) = mpsc::channel(8);
     // Counted while the task lives, however it ends (an abort drops the guard too).
     let watching = super::viewers::Watching::new(&track.name.namespace, s.id);
+    let opened = Arc::new(AtomicU64::new(0));
+    let counter = opened.clone();
     let task = tokio::spawn(async move {
-        let done = run(s, track, fanout, alias, rx, marking).await;
+        let done = run(s, track, fanout, alias, rx, marking, counter).await;
         drop(watching);
         done
     });
     metrics::gauge!(m::SUBSCRIPTIONS).increment(1.0);
-    Serving { control, task }
+    Serving {
+        control,
+        task,
+        opened,
+    }
 }
 
 struct Writer {
@@ -143,6 +170,8 @@ struct Writer {
     alias: u64,
     streams: HashMap<(u64, u64), SendStream>,
     opened: u64,
+    /// `opened`, for [`Serving::finish`] when it has to stop the writer.
+    opened_shared: Arc<AtomicU64>,
     timeout: Duration,
     headers: BytesMut,
     marking: Option<Arc<Marking>>,
@@ -155,6 +184,7 @@ async fn run(
     alias: u64,
     mut control: mpsc::Receiver<Control>,
     marking: Option<Arc<Marking>>,
+    opened_shared: Arc<AtomicU64>,
 ) -> (PublishDoneCode, &'static str, u64) {
     let timeout = fanout_timeout(&fanout);
     let mut w = Writer {
@@ -162,6 +192,7 @@ async fn run(
         alias,
         streams: HashMap::new(),
         opened: 0,
+        opened_shared,
         timeout,
         headers: BytesMut::with_capacity(4096),
         marking,
@@ -199,7 +230,10 @@ async fn run(
                         if let Some(f) = forward { fanout.set_forward(f); }
                         if let Some(p) = priority { fanout.set_subscriber_priority(p); }
                     }
-                    Some(Control::Finish(tx)) => finishing = Some(tx),
+                    Some(Control::Finish(tx)) => {
+                        tracing::trace!(session = w.s.id, alias = w.alias, "subscription writer finishing");
+                        finishing = Some(tx);
+                    }
                     None => break (PublishDoneCode::INTERNAL_ERROR, "cancelled", w.opened),
                 },
                 // Wake up now and then so lag is noticed even when the track goes quiet.
@@ -303,6 +337,7 @@ impl Writer {
                     .await
                 {
                     self.opened += 1;
+                    self.opened_shared.store(self.opened, Ordering::Relaxed);
                     self.streams.insert((group, subgroup), stream);
                 }
             }

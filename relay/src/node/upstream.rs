@@ -231,6 +231,7 @@ pub async fn publish(
                 msg = next_message(&mut inbound, s) => match msg {
                     Some(Message::PublishDone(d)) => {
                         let sid = s.id;
+                        tracing::debug!(session = sid, request = rid, %name, status = d.status_code.0, "PUBLISH_DONE from the publisher");
                         hub.apply(|r, _| r.handle_publish_done_received(sid, rid));
                         tokio::time::sleep(DONE_GRACE).await;
                         return Ok(Some(d.status_code.0));
