@@ -90,7 +90,7 @@ impl Serving {
     }
 
     /// Deliver what is cached, finish every stream, and return the number of streams opened.
-    /// A writer that has not done so within [`FINISH_TIMEOUT`] is stopped.
+    /// A writer that has not done so within 5 s (`FINISH_TIMEOUT`) is stopped.
     pub async fn finish(mut self) -> u64 {
         let finished = async {
             let (tx, rx) = oneshot::channel();
