@@ -473,7 +473,7 @@ pub async fn run_with(
 
 async fn drive(hub: &Arc<Hub>, s: &Arc<SessionShared>) -> anyhow::Result<()> {
     let mut tasks = JoinSet::new();
-    let result = serve(hub, s, &mut tasks).await;
+    let result = serve_streams(hub, s, &mut tasks).await;
     drain(hub, s, &mut tasks).await;
     result
 }
@@ -502,7 +502,8 @@ async fn drain(hub: &Arc<Hub>, s: &Arc<SessionShared>, tasks: &mut JoinSet<()>) 
     }
 }
 
-async fn serve(
+/// Accept and dispatch the peer's streams and datagrams until the session ends.
+async fn serve_streams(
     hub: &Arc<Hub>,
     s: &Arc<SessionShared>,
     tasks: &mut JoinSet<()>,
