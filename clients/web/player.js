@@ -1189,13 +1189,35 @@ var Chat = class {
   }
 };
 
-// src/clock.ts
-var MAX_VALUES = 100;
+// src/page.ts
 var $ = (id) => {
   const e = document.getElementById(id);
   if (!e) throw new Error(`page element #${id} is missing`);
   return e;
 };
+function namespaceFields(ns) {
+  return Array.isArray(ns) ? ns : String(ns).split("/").filter((f) => f.length > 0);
+}
+async function pageConfig() {
+  let config;
+  try {
+    config = await (await fetch("/config.json", { cache: "no-store" })).json();
+  } catch (e) {
+    throw new Error(`cannot load /config.json: ${errorText(e)}`);
+  }
+  let fingerprint = null;
+  const fp = await fetch("/fingerprint", { cache: "no-store" }).catch(() => null);
+  if (fp && fp.ok) fingerprint = (await fp.text()).trim() || null;
+  return {
+    relay: config.relay,
+    namespace: namespaceFields(config.namespace),
+    track: config.track ?? "",
+    fingerprint
+  };
+}
+
+// src/clock.ts
+var MAX_VALUES = 100;
 var status = { state: "loading", values: [], objects: 0, errors: [] };
 function setState(text) {
   status.state = text;
@@ -1237,22 +1259,15 @@ function onObject(o) {
   }
 }
 async function main() {
-  let config;
-  let fingerprint;
-  try {
-    config = await (await fetch("/config.json", { cache: "no-store" })).json();
-    fingerprint = (await (await fetch("/fingerprint", { cache: "no-store" })).text()).trim();
-  } catch (e) {
-    throw new Error(`cannot load the page configuration: ${errorText(e)}`);
-  }
-  const namespace = Array.isArray(config.namespace) ? config.namespace : String(config.namespace).split("/").filter((f) => f.length > 0);
+  const config = await pageConfig();
+  const namespace = config.namespace;
   $("relay").textContent = config.relay;
   $("track").textContent = `${namespace.join("/")} / ${config.track}`;
   if (typeof WebTransport === "undefined") throw new Error("this browser has no WebTransport");
   setState("connecting");
   const session = await MoqSession.connect(
     config.relay,
-    fingerprint || null,
+    config.fingerprint,
     (text) => console.info(`moq: ${text}`),
     (e) => showError(e.message)
   );
@@ -3376,32 +3391,19 @@ function sleep(ms) {
 }
 
 // src/main.ts
-var $2 = (id) => {
-  const e = document.getElementById(id);
-  if (!e) throw new Error(`page element #${id} is missing`);
-  return e;
-};
 function median(xs) {
   const s = xs.slice().sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
 }
 async function loadConfig() {
   const params = new URLSearchParams(location.search);
-  let config;
-  try {
-    config = await (await fetch("/config.json", { cache: "no-store" })).json();
-  } catch (e) {
-    throw new Error(`cannot load /config.json: ${errorText(e)}`);
-  }
-  let fingerprint = null;
-  const fp = await fetch("/fingerprint", { cache: "no-store" }).catch(() => null);
-  if (fp && fp.ok) fingerprint = (await fp.text()).trim() || null;
-  const ns = params.get("namespace") ?? config.namespace;
-  const namespace = Array.isArray(ns) ? ns : String(ns).split("/").filter((f) => f.length > 0);
+  const config = await pageConfig();
+  const ns = params.get("namespace");
+  const namespace = ns !== null ? namespaceFields(ns) : config.namespace;
   return {
     relay: params.get("relay") ?? config.relay,
     namespace,
-    fingerprint,
+    fingerprint: config.fingerprint,
     rendition: params.get("rendition"),
     audio: params.get("audio"),
     latencyMs: params.has("latency") ? Number(params.get("latency")) : null,
@@ -3409,38 +3411,38 @@ async function loadConfig() {
   };
 }
 async function main2() {
-  const canvas = $2("video");
-  const picker = $2("rendition");
-  const unmute = $2("unmute");
-  const pause = $2("pause");
-  const back = $2("back");
-  const live = $2("live");
+  const canvas = $("video");
+  const picker = $("rendition");
+  const unmute = $("unmute");
+  const pause = $("pause");
+  const back = $("back");
+  const live = $("live");
   const config = await loadConfig();
-  $2("relay").textContent = config.relay;
-  $2("namespace").textContent = config.namespace.join("/");
+  $("relay").textContent = config.relay;
+  $("namespace").textContent = config.namespace.join("/");
   let player = null;
   let pickerFor = "";
   const render = () => {
     if (!player) return;
     const s = player.stats;
-    $2("state").textContent = s.state;
-    $2("catalog").textContent = s.catalogFormat ?? "-";
-    $2("shown").textContent = s.rendition ? `${s.rendition}${s.width ? ` · ${s.width}x${s.height}` : ""}${s.videoCodec ? ` · ${s.videoCodec}` : ""}${s.switchingTo ? ` → switching to ${s.switchingTo}` : ""}` : "-";
-    $2("frames").textContent = `${s.framesDrawn} drawn, ${s.framesDecoded} decoded, ${s.framesSkipped} skipped`;
+    $("state").textContent = s.state;
+    $("catalog").textContent = s.catalogFormat ?? "-";
+    $("shown").textContent = s.rendition ? `${s.rendition}${s.width ? ` · ${s.width}x${s.height}` : ""}${s.videoCodec ? ` · ${s.videoCodec}` : ""}${s.switchingTo ? ` → switching to ${s.switchingTo}` : ""}` : "-";
+    $("frames").textContent = `${s.framesDrawn} drawn, ${s.framesDecoded} decoded, ${s.framesSkipped} skipped`;
     const latest = s.latencyMs[s.latencyMs.length - 1];
-    $2("latency").textContent = latest !== void 0 ? `${latest.toFixed(0)} ms (median ${median(s.latencyMs).toFixed(0)} ms of ${s.latencyMs.length}) · playing ${s.targetMs} ms behind the newest media (${s.targetAdaptive ? `adaptive, ${s.targetRaises} stalls` : "fixed"})` : s.framesDrawn > 0 ? "unknown (the objects carry no prft publish stamp)" : "-";
+    $("latency").textContent = latest !== void 0 ? `${latest.toFixed(0)} ms (median ${median(s.latencyMs).toFixed(0)} ms of ${s.latencyMs.length}) · playing ${s.targetMs} ms behind the newest media (${s.targetAdaptive ? `adaptive, ${s.targetRaises} stalls` : "fixed"})` : s.framesDrawn > 0 ? "unknown (the objects carry no prft publish stamp)" : "-";
     const playing = s.framesDrawn > 0;
     pause.disabled = back.disabled = !playing;
     pause.textContent = s.playback === "paused" ? "play" : "pause";
     live.disabled = s.playback === "live";
-    $2("playback").textContent = s.playback === "live" ? "live" : `${s.playback}${s.behindLiveMs !== null ? ` · ${(s.behindLiveMs / 1e3).toFixed(1)} s behind live` : ""}`;
+    $("playback").textContent = s.playback === "live" ? "live" : `${s.playback}${s.behindLiveMs !== null ? ` · ${(s.behindLiveMs / 1e3).toFixed(1)} s behind live` : ""}`;
     const abr = s.abr;
     const decision = abr?.decisions[abr.decisions.length - 1];
-    $2("abr").textContent = abr ? `${s.mode} · received ${(abr.throughputBps / 1e3).toFixed(0)} kbit/s · lag +${abr.lagExcessMs.toFixed(0)} ms` + (abr.probe ? ` · probe ${(abr.probe.spareBps / 1e3).toFixed(0)} kbit/s spare` : "") + (decision ? ` · last: → ${decision.to} (${decision.reason})` : "") : s.mode;
-    $2("audio").textContent = s.audioTrack ? `${s.audioTrack}${s.audioCodec ? ` · ${s.audioCodec}` : ""} · ${s.audioState} · ${s.audioSamplesPlayed} samples played` : "none";
+    $("abr").textContent = abr ? `${s.mode} · received ${(abr.throughputBps / 1e3).toFixed(0)} kbit/s · lag +${abr.lagExcessMs.toFixed(0)} ms` + (abr.probe ? ` · probe ${(abr.probe.spareBps / 1e3).toFixed(0)} kbit/s spare` : "") + (decision ? ` · last: → ${decision.to} (${decision.reason})` : "") : s.mode;
+    $("audio").textContent = s.audioTrack ? `${s.audioTrack}${s.audioCodec ? ` · ${s.audioCodec}` : ""} · ${s.audioState} · ${s.audioSamplesPlayed} samples played` : "none";
     unmute.hidden = !(s.audioTrack && s.audioState === "suspended");
-    $2("error").textContent = s.errors.join("\n");
-    $2("log").textContent = s.log.slice(-40).join("\n");
+    $("error").textContent = s.errors.join("\n");
+    $("log").textContent = s.log.slice(-40).join("\n");
     const key = s.renditions.join("\n");
     if (key !== pickerFor && player.catalog) {
       pickerFor = key;
@@ -3471,14 +3473,14 @@ async function main2() {
   };
   if (!validViewer(config.viewer)) throw new Error(`?viewer=${config.viewer}: use 1 to 32 of A-Z a-z 0-9 _ - .`);
   let chat = null;
-  const chatInput = $2("chat-input");
-  const chatForm = $2("chat-form");
+  const chatInput = $("chat-input");
+  const chatForm = $("chat-form");
   const renderChat = () => {
     if (!chat) return;
     const c = chat.stats;
-    $2("chat-state").textContent = `${c.viewer} · ${c.state}${c.reason ? ` · ${c.reason}` : ""}`;
+    $("chat-state").textContent = `${c.viewer} · ${c.state}${c.reason ? ` · ${c.reason}` : ""}`;
     chatForm.querySelector("button").disabled = c.state !== "ready";
-    const list = $2("chat-events");
+    const list = $("chat-events");
     list.replaceChildren(
       ...c.records.slice(-50).map((r) => {
         const li = document.createElement("li");
@@ -3502,7 +3504,7 @@ async function main2() {
     if (!chat) return;
     chat.send(chatInput.value).then(
       () => chatInput.value = "",
-      (e) => $2("chat-state").textContent = errorText(e)
+      (e) => $("chat-state").textContent = errorText(e)
     );
   });
   player = new Player({ ...config, canvas, onChange: changed, onSession });
@@ -3527,7 +3529,7 @@ async function main2() {
     const text = errorText(e);
     p.stats.state = e instanceof UnsupportedCodec ? "unsupported codec" : "failed";
     p.error(text);
-    if (e instanceof UnsupportedCodec) $2("message").textContent = text;
+    if (e instanceof UnsupportedCodec) $("message").textContent = text;
   }
   render();
 }

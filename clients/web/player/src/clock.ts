@@ -9,6 +9,7 @@
 // base of the current minute.
 
 import { MoqSession, errorText } from './session';
+import { $, pageConfig } from './page';
 import type { MoqObject } from './wire';
 
 interface ClockStatus {
@@ -27,12 +28,6 @@ declare global {
 
 /** Values kept in `window.ternClock.values`. */
 const MAX_VALUES = 100;
-
-const $ = (id: string): HTMLElement => {
-  const e = document.getElementById(id);
-  if (!e) throw new Error(`page element #${id} is missing`);
-  return e;
-};
 
 const status: ClockStatus = { state: 'loading', values: [], objects: 0, errors: [] };
 
@@ -83,26 +78,15 @@ function onObject(o: MoqObject): void {
 }
 
 async function main(): Promise<void> {
-  let config: { relay: string; namespace: string | string[]; track: string };
-  let fingerprint: string;
-  try {
-    config = await (await fetch('/config.json', { cache: 'no-store' })).json();
-    fingerprint = (await (await fetch('/fingerprint', { cache: 'no-store' })).text()).trim();
-  } catch (e) {
-    throw new Error(`cannot load the page configuration: ${errorText(e)}`);
-  }
-  const namespace = Array.isArray(config.namespace)
-    ? config.namespace
-    : String(config.namespace)
-        .split('/')
-        .filter((f) => f.length > 0);
+  const config = await pageConfig();
+  const namespace = config.namespace;
   $('relay').textContent = config.relay;
   $('track').textContent = `${namespace.join('/')} / ${config.track}`;
   if (typeof WebTransport === 'undefined') throw new Error('this browser has no WebTransport');
   setState('connecting');
   const session = await MoqSession.connect(
     config.relay,
-    fingerprint || null,
+    config.fingerprint,
     (text) => console.info(`moq: ${text}`),
     (e) => showError(e.message),
   );

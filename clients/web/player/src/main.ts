@@ -8,6 +8,7 @@
 import { describe, videoRenditions } from './catalog';
 import { Chat, ChatStats, validViewer } from './chat';
 import { runClock } from './clock';
+import { $, namespaceFields, pageConfig } from './page';
 import { Player, PlayerStats, UnsupportedCodec } from './player';
 import { MoqSession, errorText } from './session';
 
@@ -25,17 +26,6 @@ declare global {
   }
 }
 
-interface PageConfig {
-  relay: string;
-  namespace: string | string[];
-}
-
-const $ = (id: string): HTMLElement => {
-  const e = document.getElementById(id);
-  if (!e) throw new Error(`page element #${id} is missing`);
-  return e;
-};
-
 function median(xs: number[]): number {
   const s = xs.slice().sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
@@ -51,21 +41,13 @@ async function loadConfig(): Promise<{
   viewer: string;
 }> {
   const params = new URLSearchParams(location.search);
-  let config: PageConfig;
-  try {
-    config = await (await fetch('/config.json', { cache: 'no-store' })).json();
-  } catch (e) {
-    throw new Error(`cannot load /config.json: ${errorText(e)}`);
-  }
-  let fingerprint: string | null = null;
-  const fp = await fetch('/fingerprint', { cache: 'no-store' }).catch(() => null);
-  if (fp && fp.ok) fingerprint = (await fp.text()).trim() || null;
-  const ns = params.get('namespace') ?? config.namespace;
-  const namespace = Array.isArray(ns) ? ns : String(ns).split('/').filter((f) => f.length > 0);
+  const config = await pageConfig();
+  const ns = params.get('namespace');
+  const namespace = ns !== null ? namespaceFields(ns) : config.namespace;
   return {
     relay: params.get('relay') ?? config.relay,
     namespace,
-    fingerprint,
+    fingerprint: config.fingerprint,
     rendition: params.get('rendition'),
     audio: params.get('audio'),
     latencyMs: params.has('latency') ? Number(params.get('latency')) : null,
