@@ -314,6 +314,14 @@ impl Router {
         linger.into_iter().chain(rdv).min()
     }
 
+    /// `track` has no subscriber left since `now`: its upstream subscription lingers.
+    fn idle_from(&mut self, track: TrackId, now: Instant) {
+        if let Some(entry) = self.tracks.get_mut(&track) {
+            entry.idle_since = Some(now);
+            self.linger_from(track, now);
+        }
+    }
+
     /// `track` lingers from `since` (idle or lost): it is due one linger window later.
     fn linger_from(&mut self, track: TrackId, since: Instant) {
         self.deadlines
@@ -634,8 +642,8 @@ impl Router {
             self.release(session);
             return;
         }
-        // `Some(idle)`: the subscription was found; `idle`, the track it left now idle.
-        let mut found: Option<Option<TrackId>> = None;
+        // The track the subscription was on, and whether it left it idle.
+        let mut found: Option<(TrackId, bool)> = None;
         for (&id, entry) in self.tracks.iter_mut() {
             let n = entry.subscribers.len() + entry.waiting.len();
             entry
@@ -645,18 +653,14 @@ impl Router {
                 .waiting
                 .retain(|&(s, r, _)| !(s == session && r == request));
             if entry.subscribers.len() + entry.waiting.len() != n {
-                let idle = entry.subscribers.is_empty() && entry.waiting.is_empty();
-                if idle {
-                    entry.idle_since = Some(now);
-                }
-                found = Some(idle.then_some(id));
+                found = Some((id, entry.subscribers.is_empty() && entry.waiting.is_empty()));
                 break;
             }
         }
-        if let Some(idle) = found {
+        if let Some((track, idle)) = found {
             self.release(session);
-            if let Some(track) = idle {
-                self.linger_from(track, now);
+            if idle {
+                self.idle_from(track, now);
             }
         }
     }
@@ -684,10 +688,7 @@ impl Router {
             }
             None => {
                 let t = self.new_track(name.clone(), Upstream::Published(session, request));
-                if let Some(entry) = self.tracks.get_mut(&t) {
-                    entry.idle_since = Some(now);
-                }
-                self.linger_from(t, now);
+                self.idle_from(t, now);
                 t
             }
         };
@@ -1056,12 +1057,11 @@ impl Router {
                     lost.push(id);
                 }
             } else if idle && entry.idle_since.is_none() {
-                entry.idle_since = Some(now);
                 idle_now.push(id);
             }
         }
         for id in idle_now {
-            self.linger_from(id, now);
+            self.idle_from(id, now);
         }
         for id in lost {
             self.fail_over(id, session, "upstream session closed", now);

@@ -169,9 +169,9 @@ struct Writer {
     s: Arc<SessionShared>,
     alias: u64,
     streams: HashMap<(u64, u64), SendStream>,
-    opened: u64,
-    /// `opened`, for [`Serving::finish`] when it has to stop the writer.
-    opened_shared: Arc<AtomicU64>,
+    /// Streams opened so far, shared with [`Serving`] (for [`Serving::finish`] when it has to
+    /// stop the writer).
+    opened: Arc<AtomicU64>,
     timeout: Duration,
     headers: BytesMut,
     marking: Option<Arc<Marking>>,
@@ -184,15 +184,14 @@ async fn run(
     alias: u64,
     mut control: mpsc::Receiver<Control>,
     marking: Option<Arc<Marking>>,
-    opened_shared: Arc<AtomicU64>,
+    opened: Arc<AtomicU64>,
 ) -> (PublishDoneCode, &'static str, u64) {
     let timeout = fanout_timeout(&fanout);
     let mut w = Writer {
         s,
         alias,
         streams: HashMap::new(),
-        opened: 0,
-        opened_shared,
+        opened,
         timeout,
         headers: BytesMut::with_capacity(4096),
         marking,
@@ -215,13 +214,13 @@ async fn run(
             && finishing.is_none()
         {
             w.finish_all();
-            break (PublishDoneCode::TRACK_ENDED, "track ended", w.opened);
+            break (PublishDoneCode::TRACK_ENDED, "track ended", w.opened());
         }
         if batch.is_empty() {
             if let Some(tx) = finishing.take() {
                 w.finish_all();
-                let _ = tx.send(w.opened);
-                break (PublishDoneCode::TRACK_ENDED, "track ended", w.opened);
+                let _ = tx.send(w.opened());
+                break (PublishDoneCode::TRACK_ENDED, "track ended", w.opened());
             }
             tokio::select! {
                 _ = notified => {}
@@ -234,7 +233,7 @@ async fn run(
                         tracing::trace!(session = w.s.id, alias = w.alias, "subscription writer finishing");
                         finishing = Some(tx);
                     }
-                    None => break (PublishDoneCode::INTERNAL_ERROR, "cancelled", w.opened),
+                    None => break (PublishDoneCode::INTERNAL_ERROR, "cancelled", w.opened()),
                 },
                 // Wake up now and then so lag is noticed even when the track goes quiet.
                 _ = tokio::time::sleep(Duration::from_millis(500)) => {}
@@ -252,7 +251,7 @@ async fn run(
         if let Some(reason) = ended {
             w.finish_all();
             if let Some(tx) = finishing.take() {
-                let _ = tx.send(w.opened);
+                let _ = tx.send(w.opened());
             }
             break match reason {
                 DoneReason::TooFarBehind => {
@@ -260,15 +259,15 @@ async fn run(
                     (
                         PublishDoneCode::TOO_FAR_BEHIND,
                         "subscriber too far behind",
-                        w.opened,
+                        w.opened(),
                     )
                 }
                 DoneReason::RangeComplete => (
                     PublishDoneCode::SUBSCRIPTION_ENDED,
                     "range complete",
-                    w.opened,
+                    w.opened(),
                 ),
-                DoneReason::TrackEnded => (PublishDoneCode::TRACK_ENDED, "track ended", w.opened),
+                DoneReason::TrackEnded => (PublishDoneCode::TRACK_ENDED, "track ended", w.opened()),
             };
         }
     };
@@ -291,6 +290,10 @@ fn fanout_timeout(f: &Fanout) -> Duration {
 }
 
 impl Writer {
+    fn opened(&self) -> u64 {
+        self.opened.load(Ordering::Relaxed)
+    }
+
     async fn apply(&mut self, d: Delivery) -> Option<DoneReason> {
         match d {
             Delivery::Open {
@@ -336,8 +339,7 @@ impl Writer {
                     .write(&mut stream, encode_subgroup_header(&header))
                     .await
                 {
-                    self.opened += 1;
-                    self.opened_shared.store(self.opened, Ordering::Relaxed);
+                    self.opened.fetch_add(1, Ordering::Relaxed);
                     self.streams.insert((group, subgroup), stream);
                 }
             }
