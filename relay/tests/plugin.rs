@@ -393,16 +393,22 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
     }
 }
 
-#[tokio::test]
-async fn a_64_kib_jwt_on_a_webtransport_url_is_refused_by_size_and_never_logged() {
+/// Capture every log line of this test's process through the relay's own filter, at its most
+/// verbose (each test runs in a process of its own).
+fn trace_logs() -> Logs {
     let logs = Logs::default();
-    // The relay's own filter, at its most verbose.
     let subscriber = tracing_subscriber::fmt()
         .with_env_filter(tern_relay::logging::filter("trace").unwrap())
         .with_ansi(false)
         .with_writer(logs.clone())
         .finish();
     tracing::subscriber::set_global_default(subscriber).expect("the test's own process");
+    logs
+}
+
+#[tokio::test]
+async fn a_64_kib_jwt_on_a_webtransport_url_is_refused_by_size_and_never_logged() {
+    let logs = trace_logs();
     let node = token_relay().await;
     let marker = "NEVER-IN-LOGS";
     let with_len = |len: usize| format!("{marker}{}", "x".repeat(len - marker.len()));
@@ -438,4 +444,66 @@ async fn a_64_kib_jwt_on_a_webtransport_url_is_refused_by_size_and_never_logged(
     let quoting: Vec<&str> = text.lines().filter(|l| l.contains(marker)).collect();
     assert!(quoting.is_empty(), "log lines quote a token: {quoting:#?}");
     assert!(!text.contains("xxxxxxxx"), "a log line quotes a token");
+}
+
+#[tokio::test]
+async fn tokens_in_setup_and_in_requests_never_appear_in_logs_at_trace_level() {
+    let logs = trace_logs();
+    let node = token_relay().await;
+    let _publisher = Publisher::start(
+        &jwt_url(&node, &token(&["live/room"], &[], HOUR)),
+        "live/room",
+    )
+    .await;
+    // Tokens in every place a raw QUIC client can put them: SETUP's AUTHORIZATION TOKEN, the
+    // PATH's query, and a request's AUTHORIZATION TOKEN parameter. Each is valid, so every
+    // debug and trace line about an admitted session and request is written.
+    let in_setup = token(&[], &["live/room"], HOUR);
+    let in_path = token(&[], &["live/room"], HOUR);
+    let in_request = token(&[], &["live/room"], HOUR);
+    let mut setup = Setup::default();
+    setup.set_path(format!("/?jwt={in_path}"));
+    setup.push_authorization_token(&AuthToken::UseValue {
+        token_type: 0,
+        token_value: Bytes::copy_from_slice(in_setup.as_bytes()),
+    });
+    let viewer = Peer::connect_setup(
+        &url(&node),
+        tern_quic::TransportLimits::default(),
+        true,
+        setup,
+    )
+    .await;
+    let (_, _req, answer) = viewer
+        .subscribe_with("live/room", "video", with_token(&in_request))
+        .await;
+    answer.expect("admitted");
+    // A bad token, refused: the refusal is logged, the token is not.
+    let bad = format!("{}x", &in_request[..in_request.len() - 1]);
+    let (_, _req, answer) = viewer
+        .subscribe_with("live/room", "audio", with_token(&bad))
+        .await;
+    answer.expect_err("a bad signature is refused");
+
+    let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    assert!(
+        text.contains("peer SETUP"),
+        "trace logs were written: {text}"
+    );
+    for (place, secret) in [
+        ("SETUP", &in_setup),
+        ("PATH", &in_path),
+        ("request", &in_request),
+        ("refused request", &bad),
+    ] {
+        // A JWT's signature is its last part: no line may quote it, nor its payload.
+        let parts: Vec<&str> = secret.split('.').collect();
+        for part in &parts[1..] {
+            let quoting: Vec<&str> = text.lines().filter(|l| l.contains(part)).collect();
+            assert!(
+                quoting.is_empty(),
+                "log lines quote the {place} token: {quoting:#?}"
+            );
+        }
+    }
 }

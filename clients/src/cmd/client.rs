@@ -39,6 +39,14 @@ pub fn namespace(path: &str) -> TrackNamespace {
 impl ConnectArgs {
     /// Connect and exchange SETUP; errors are the user-facing sentences.
     pub async fn connect(&self) -> anyhow::Result<Session> {
+        let opts = self.options()?;
+        Session::connect(&self.url, &opts)
+            .await
+            .map_err(|e| anyhow::anyhow!(self.describe(&e)))
+    }
+
+    /// The client options these flags describe.
+    pub fn options(&self) -> anyhow::Result<ConnectOptions> {
         let mut cert_hashes = Vec::new();
         for h in &self.cert_hash {
             let fp = Fingerprint::from_hex(h).ok_or_else(|| {
@@ -57,9 +65,7 @@ impl ConnectArgs {
                 .map(|(cert, key)| tern_quic::Identity { cert, key }),
             ..ConnectOptions::default()
         };
-        Session::connect(&self.url, &opts)
-            .await
-            .map_err(|e| anyhow::anyhow!(self.describe(&e)))
+        Ok(opts)
     }
 
     /// A one-line explanation of a connection failure.

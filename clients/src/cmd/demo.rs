@@ -87,7 +87,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         TrackNamespace::from_path(DEMO_NAMESPACE),
         events::Config::default(),
         None,
-    );
+    )
+    .with_extra_sessions(root_url.clone(), opts.clone());
     let events = tokio::spawn(async move {
         if let Err(e) = sequencing.run().await {
             tracing::warn!("events are off: {e:#}");

@@ -107,6 +107,7 @@ impl Args {
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let session = args.connect.connect().await?;
     let ns = namespace(&args.namespace);
+    let opts = args.connect.options()?;
     // Served before the broadcast is announced, so the first SUBSCRIBE finds the track. The
     // media does not depend on it: a relay that refuses the listing only turns events off.
     let _events = args.events.then(|| {
@@ -115,7 +116,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             ns.clone(),
             events::Config::default(),
             args.group_base,
-        );
+        )
+        .with_extra_sessions(args.connect.url.clone(), opts);
         eprintln!(
             "tern: sequencing the events of {} (viewers publish on {}/{}/<id>)",
             args.namespace,

@@ -142,8 +142,8 @@ impl Sps {
             if chroma_format == 3 {
                 separate_planes = r.bit()?;
             }
-            depth_luma = r.ue()? + 8;
-            depth_chroma = r.ue()? + 8;
+            depth_luma = r.ue()?.saturating_add(8);
+            depth_chroma = r.ue()?.saturating_add(8);
             if depth_luma > 14 || depth_chroma > 14 {
                 return Err(SpsError::Bad(format!(
                     "bit depths {depth_luma}/{depth_chroma} over 14"

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use tern_client::{NamespaceEvent, Session, TrackWriter};
+use tern_client::{ConnectOptions, NamespaceEvent, Session, TrackWriter};
 use tern_moq::TrackNamespace;
 
 use super::sequencer::{Arrival, Config, Sequencer, Stats};
@@ -18,27 +18,39 @@ use super::{EVENTS_PRIORITY, EVENTS_TRACK, viewers_prefix};
 /// Events from every viewer's subscription, waiting for the sequencer. A full inbox slows the
 /// viewers' subscriptions down (QUIC flow control) instead of growing.
 const INBOX: usize = 256;
-/// Viewer tracks subscribed at once: a relay caps subscriptions per session (1000 by default).
-pub const MAX_VIEWER_SUBSCRIPTIONS: usize = 900;
-
+/// Viewer tracks one session subscribes to. A relay caps subscriptions per session (1000 by
+/// default), so the sequencer spreads its viewers over as many sessions as it needs (see
+/// [`Sequencing::with_extra_sessions`]); the broadcast's own session keeps room for its media.
+pub const VIEWERS_PER_SESSION: usize = 500;
 fn unix_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// One viewer's subscription task; aborted when the viewer's namespace is withdrawn.
-struct ViewerTask(JoinHandle<()>);
+/// One viewer's subscription task, on the session at `shard`; aborted when the viewer's
+/// namespace is withdrawn.
+struct ViewerTask {
+    task: JoinHandle<()>,
+    shard: usize,
+}
 
 impl Drop for ViewerTask {
     fn drop(&mut self) {
-        self.0.abort();
+        self.task.abort();
     }
+}
+
+/// A session the sequencer subscribes to viewers on, and how many it holds.
+struct Shard {
+    session: Session,
+    viewers: usize,
 }
 
 /// The events of one broadcast, sequenced on a relay session.
 pub struct Sequencing {
     session: Session,
+    extra: Option<(String, ConnectOptions)>,
     broadcast: TrackNamespace,
     writer: TrackWriter,
     sequencer: Sequencer,
@@ -68,10 +80,19 @@ impl Sequencing {
         session.serve_track(&writer);
         Self {
             session: session.clone(),
+            extra: None,
             broadcast,
             writer,
             sequencer: Sequencer::new(config, group_base.unwrap_or_else(unix_ms)),
         }
+    }
+
+    /// Subscribe to viewers beyond the first [`VIEWERS_PER_SESSION`] on more sessions to the
+    /// same relay (`url`, `opts`), opened as they are needed. Without it, viewers beyond that
+    /// are not listened to, with a warning.
+    pub fn with_extra_sessions(mut self, url: String, opts: ConnectOptions) -> Self {
+        self.extra = Some((url, opts));
+        self
     }
 
     /// The ordered track.
@@ -85,8 +106,8 @@ impl Sequencing {
     }
 
     /// List the viewers (SUBSCRIBE_NAMESPACE on `<broadcast>/viewers`) and sequence their
-    /// events until the relay ends the listing or the session fails. The track stays served
-    /// (empty) when the relay refuses the listing.
+    /// events until the relay ends the listing or the broadcast's session fails. The track
+    /// stays served (empty) when the relay refuses the listing.
     pub async fn run(mut self) -> anyhow::Result<()> {
         let prefix = viewers_prefix(&self.broadcast);
         let mut listing = self
@@ -95,8 +116,15 @@ impl Sequencing {
             .await
             .map_err(|e| anyhow::anyhow!("cannot list the viewers: {e}"))?;
         let (tx, mut rx) = mpsc::channel::<(String, Bytes)>(INBOX);
+        // A viewer's task ends (its track ended, or its session broke): told here.
+        let (ended_tx, mut ended_rx) = mpsc::unbounded_channel::<(TrackNamespace, usize)>();
+        let mut shards = vec![Shard {
+            session: self.session.clone(),
+            viewers: 0,
+        }];
         let mut viewers: HashMap<TrackNamespace, ViewerTask> = HashMap::new();
         let depth = prefix.len() + 1;
+        let mut warned = false;
         loop {
             tokio::select! {
                 event = listing.next() => match event? {
@@ -104,22 +132,97 @@ impl Sequencing {
                         if viewers.contains_key(&ns) {
                             continue;
                         }
-                        if viewers.len() >= MAX_VIEWER_SUBSCRIPTIONS {
-                            tracing::warn!(namespace = ?ns, "too many viewers publishing events: not subscribed");
+                        let Some(shard) = self.place(&mut shards, &mut warned).await else {
                             continue;
-                        }
-                        let task = tokio::spawn(viewer(self.session.clone(), ns.clone(), tx.clone()));
-                        viewers.insert(ns, ViewerTask(task));
+                        };
+                        shards[shard].viewers += 1;
+                        let session = shards[shard].session.clone();
+                        let (tx, ended) = (tx.clone(), ended_tx.clone());
+                        let ns2 = ns.clone();
+                        let task = tokio::spawn(async move {
+                            viewer(session, ns2.clone(), tx).await;
+                            let _ = ended.send((ns2, shard));
+                        });
+                        viewers.insert(ns, ViewerTask { task, shard });
                     }
                     Some(NamespaceEvent::Published(_)) => {}
                     Some(NamespaceEvent::Withdrawn(ns)) => {
-                        viewers.remove(&ns);
+                        if let Some(v) = viewers.remove(&ns) {
+                            shards[v.shard].viewers -= 1;
+                        }
                     }
                     None => anyhow::bail!("the relay ended the listing of viewers"),
                 },
                 Some((viewer, payload)) = rx.recv() => self.handle(&viewer, &payload)?,
+                Some((ns, shard)) = ended_rx.recv() => {
+                    // The viewer's track ended: its place is free (a viewer that publishes
+                    // again is announced again).
+                    if viewers.get(&ns).is_some_and(|v| v.shard == shard && v.task.is_finished()) {
+                        viewers.remove(&ns);
+                        shards[shard].viewers -= 1;
+                    }
+                }
             }
         }
+    }
+
+    /// The shard a new viewer goes to: the first live session with room, else a new session
+    /// when extra sessions are allowed (in the place of an ended one whose viewers are gone);
+    /// `None`, with one warning per episode, when there is no room.
+    async fn place(&self, shards: &mut Vec<Shard>, warned: &mut bool) -> Option<usize> {
+        let live = |s: &Shard| !s.session.is_closed();
+        if let Some(i) = shards
+            .iter()
+            .position(|s| live(s) && s.viewers < VIEWERS_PER_SESSION)
+        {
+            *warned = false;
+            return Some(i);
+        }
+        let vacant = shards.iter().position(|s| !live(s) && s.viewers == 0);
+        let held = shards.len() - usize::from(vacant.is_some());
+        let max_sessions = self
+            .sequencer
+            .config()
+            .max_viewers
+            .div_ceil(VIEWERS_PER_SESSION);
+        let why = match &self.extra {
+            Some(_) if held >= max_sessions => format!(
+                "{} viewers publish events, the most this origin listens to (max_viewers)",
+                held * VIEWERS_PER_SESSION
+            ),
+            Some((url, opts)) => match Session::connect(url, opts).await {
+                Ok(session) => {
+                    tracing::info!(
+                        sessions = held + 1,
+                        "more viewers publish events: another session to the relay"
+                    );
+                    let shard = Shard {
+                        session,
+                        viewers: 0,
+                    };
+                    *warned = false;
+                    return Some(match vacant {
+                        Some(i) => {
+                            shards[i] = shard;
+                            i
+                        }
+                        None => {
+                            shards.push(shard);
+                            shards.len() - 1
+                        }
+                    });
+                }
+                Err(e) => format!("cannot open another session for more viewers' events: {e}"),
+            },
+            None => format!(
+                "{VIEWERS_PER_SESSION} viewers publish events, the most one session listens to"
+            ),
+        };
+        if !*warned {
+            tracing::warn!("{why}: newer viewers' events are not sequenced");
+            *warned = true;
+        }
+        None
     }
 
     fn handle(&mut self, viewer: &str, payload: &[u8]) -> anyhow::Result<()> {

@@ -348,6 +348,11 @@ impl Session {
         self.shared.quic.close(code, reason);
     }
 
+    /// Whether the session has ended.
+    pub fn is_closed(&self) -> bool {
+        self.shared.quic.close_reason().is_some()
+    }
+
     /// Wait until the session ends and say why.
     pub async fn closed(&self) -> Error {
         Error::Session(self.shared.quic.closed().await)

@@ -66,7 +66,7 @@ impl Writer {
         }
     }
 
-    async fn open(&mut self, group: u64) -> Option<Open> {
+    async fn open(&mut self, group: u64, first: u64) -> Option<Open> {
         let opened = tokio::time::timeout(WRITE_TIMEOUT, self.shared.quic.open_uni()).await;
         let Ok(Ok(mut stream)) = opened else {
             tracing::debug!(group, "no stream credit in time: group skipped");
@@ -81,7 +81,8 @@ impl Writer {
             publisher_priority: Some(self.priority),
             has_properties: false,
             end_of_group: false,
-            first_object: false,
+            // A group's stream here carries its objects from the first one written.
+            first_object: first == 0,
         };
         if !write(&mut stream, encode_subgroup_header(&header)).await {
             let _ = stream.reset(StreamResetCode::DELIVERY_TIMEOUT.0 as u32);
@@ -104,7 +105,7 @@ impl Writer {
             self.finish_current();
         }
         if self.open.is_none() {
-            match self.open(group).await {
+            match self.open(group, object).await {
                 Some(o) => self.open = Some(o),
                 None => {
                     self.failed = Some(group);

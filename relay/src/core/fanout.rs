@@ -90,6 +90,10 @@ pub enum Delivery {
         publisher_priority: u8,
         /// QUIC stream priority (higher is sent first).
         send_order: i32,
+        /// The stream begins with the first object ever published in its subgroup, so its
+        /// header carries FIRST_OBJECT (draft-18: a relay forwarding such a subgroup MUST set
+        /// it). Known for a subgroup that begins with object 0; left unset otherwise.
+        first_object: bool,
     },
     /// Write an object on an open subgroup stream.
     Object {
@@ -291,6 +295,7 @@ impl Fanout {
                     subgroup,
                     publisher_priority: priority,
                     send_order: self.send_order(priority, ordinal),
+                    first_object: loc.object == 0,
                 });
                 None
             }

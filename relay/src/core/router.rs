@@ -43,6 +43,9 @@ pub enum Refusal {
     Upstream(u64),
     /// The namespace is reserved or malformed.
     Invalid,
+    /// A namespace of no fields: it would be a prefix of every namespace (a catch-all
+    /// publisher, the failover target of every track).
+    EmptyNamespace,
     /// The prefix overlaps another SUBSCRIBE_NAMESPACE / SUBSCRIBE_TRACKS of the session.
     PrefixOverlap,
     /// The announcement's hop list already contains this relay: a loop in the tree.
@@ -673,6 +676,10 @@ impl Router {
         name: TrackName,
         now: Instant,
     ) -> Option<TrackId> {
+        if name.namespace.is_empty() {
+            self.refuse(session, request, Refusal::EmptyNamespace);
+            return None;
+        }
         if !self.admit_publisher(session, request) {
             return None;
         }
@@ -738,6 +745,10 @@ impl Router {
         hops: Hops,
         now: Instant,
     ) {
+        if namespace.is_empty() {
+            self.refuse(session, request, Refusal::EmptyNamespace);
+            return;
+        }
         if namespace.first().is_some_and(|f| f.as_ref() == b".") {
             self.refuse(session, request, Refusal::Invalid);
             return;

@@ -147,12 +147,14 @@ impl Filter {
         Some(match self {
             Filter::LargestObject => Range {
                 start: largest.map_or(Location::new(0, 0), |l| {
-                    Location::new(l.group, l.object + 1)
+                    Location::new(l.group, l.object.saturating_add(1))
                 }),
                 end_group: None,
             },
             Filter::NextGroupStart => Range {
-                start: largest.map_or(Location::new(0, 0), |l| Location::new(l.group + 1, 0)),
+                start: largest.map_or(Location::new(0, 0), |l| {
+                    Location::new(l.group.saturating_add(1), 0)
+                }),
                 end_group: None,
             },
             Filter::AbsoluteStart(start) => Range {

@@ -40,9 +40,15 @@ pub async fn backfill(
                 fetch_type: FetchType::Standalone {
                     track_namespace: TrackNamespace::new(track.name.namespace.clone()),
                     track_name: track.name.name.clone(),
-                    start_location: tern_moq::Location::new(after.group, after.object + 1),
+                    start_location: tern_moq::Location::new(
+                        after.group,
+                        after.object.saturating_add(1),
+                    ),
                     // End Location is exclusive in its object.
-                    end_location: tern_moq::Location::new(upto.group, upto.object + 1),
+                    end_location: tern_moq::Location::new(
+                        upto.group,
+                        upto.object.saturating_add(1),
+                    ),
                 },
                 parameters: Parameters::new(),
             }
@@ -131,7 +137,7 @@ pub fn finish_when_passed(track: Arc<TrackHandle>, upto: Location) {
                 let mut t = track.lock();
                 if t.received_largest().is_some_and(|l| l.group > upto.group) {
                     let continued = t
-                        .object(Location::new(upto.group, upto.object + 1))
+                        .object(Location::new(upto.group, upto.object.saturating_add(1)))
                         .is_some();
                     if !continued && t.finish_group(upto.group) > 0 {
                         drop(t);

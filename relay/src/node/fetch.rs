@@ -198,7 +198,10 @@ pub async fn serve(
                         ),
                         track_name: handle.name.name.clone(),
                         start_location: tern_moq::Location::new(start.group, 0),
-                        end_location: tern_moq::Location::new(end.group, end.object + 1),
+                        end_location: tern_moq::Location::new(
+                            end.group,
+                            end.object.saturating_add(1),
+                        ),
                     };
                     let why = missing(&handle.name, &handle.lock(), start.group);
                     return forward(hub, s, up, m.request_id, fetch, send, Some(handle), why).await;
@@ -234,7 +237,7 @@ pub async fn serve(
     tracing::debug!(session = s.id, %name, ?start, ?end, objects = objects.len(), "FETCH from cache");
     let ok = FetchOk {
         end_of_track: false,
-        end_location: tern_moq::Location::new(last.group, last.object + 1),
+        end_location: tern_moq::Location::new(last.group, last.object.saturating_add(1)),
         parameters: Parameters::new(),
         track_properties: Default::default(),
     };

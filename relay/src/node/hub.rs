@@ -2,7 +2,7 @@
 //! control messages take), the tracks (each behind its own lock: the data path never takes a
 //! process-wide lock), and the registry of live sessions and requests.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
@@ -13,7 +13,7 @@ use crate::core::cache::{CacheBudget, sweep};
 use crate::core::fanout::{Fanout, LagPolicy};
 use crate::core::router::{Command, RequestId, Router, SessionId, TrackId};
 use crate::core::track::Track;
-use crate::core::types::{Location, TrackName};
+use crate::core::types::{Location, Namespace, TrackName};
 use crate::metrics as m;
 
 use super::session::SessionShared;
@@ -46,6 +46,36 @@ pub struct ToRequest {
     /// For SUBSCRIBE_OK: the track's Largest Object and the fan-out reader, resolved at the
     /// moment the router accepted (so no object that arrives later is missed).
     pub accepted: Option<(Option<Location>, Option<Fanout>, Arc<TrackHandle>)>,
+}
+
+/// What a SUBSCRIBE_NAMESPACE stream is to show its peer: the latest state of each namespace,
+/// not a queue of events. A listing of any length (a tree's whole set of broadcasts on a link's
+/// reconnect, a flood of announcements) costs one entry per namespace until the request task
+/// writes it, and is never a reason to close the session. A namespace announced and withdrawn
+/// before the task got to it costs nothing on the wire.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pending: Mutex<BTreeMap<Namespace, bool>>,
+    changed: Notify,
+}
+
+impl Listing {
+    /// Record that `namespace` is now announced (`true`) or withdrawn (`false`).
+    fn set(&self, namespace: Namespace, announced: bool) {
+        lock(&self.pending).insert(namespace, announced);
+        // A stored permit when the task is busy writing: no change is missed.
+        self.changed.notify_one();
+    }
+
+    /// Wait until something changed.
+    pub async fn changed(&self) {
+        self.changed.notified().await
+    }
+
+    /// Everything changed since the last call, in namespace order.
+    pub fn take(&self) -> BTreeMap<Namespace, bool> {
+        std::mem::take(&mut *lock(&self.pending))
+    }
 }
 
 /// Relay node settings used by the driver.
@@ -92,6 +122,7 @@ pub struct Hub {
     tracks: Mutex<HashMap<TrackId, Arc<TrackHandle>>>,
     sessions: Mutex<HashMap<SessionId, Arc<SessionShared>>>,
     requests: Mutex<HashMap<(SessionId, RequestId), mpsc::Sender<ToRequest>>>,
+    listings: Mutex<HashMap<(SessionId, RequestId), Arc<Listing>>>,
     next_session: AtomicU64,
     /// Settings.
     pub settings: NodeSettings,
@@ -115,6 +146,7 @@ impl Hub {
             tracks: Mutex::new(HashMap::new()),
             sessions: Mutex::new(HashMap::new()),
             requests: Mutex::new(HashMap::new()),
+            listings: Mutex::new(HashMap::new()),
             next_session: AtomicU64::new(1),
             settings,
         })
@@ -137,6 +169,7 @@ impl Hub {
             metrics::gauge!(m::SESSIONS).decrement(1.0);
         }
         lock(&self.requests).retain(|(s, _), _| *s != id);
+        lock(&self.listings).retain(|(s, _), _| *s != id);
         self.apply(|r, now| r.handle_session_closed(id, now));
     }
 
@@ -170,9 +203,16 @@ impl Hub {
         lock(&self.requests).insert((session, request), tx);
     }
 
-    /// Forget a request's channel.
+    /// Forget a request's channel (and its listing).
     pub fn remove_request(&self, session: SessionId, request: RequestId) {
         lock(&self.requests).remove(&(session, request));
+        lock(&self.listings).remove(&(session, request));
+    }
+
+    /// Register the listing a SUBSCRIBE_NAMESPACE request writes from; its NAMESPACE and
+    /// NAMESPACE_DONE go there instead of the request's channel.
+    pub fn add_listing(&self, session: SessionId, request: RequestId, listing: Arc<Listing>) {
+        lock(&self.listings).insert((session, request), listing);
     }
 
     /// Number of requests a session has registered.
@@ -286,6 +326,17 @@ impl Hub {
                     s.cancel_upstream(track);
                 }
             }
+            // A listing's changes, written by its request task at its own pace.
+            Command::Namespace {
+                session,
+                request,
+                namespace,
+            } => self.list(session, request, namespace, true),
+            Command::NamespaceDone {
+                session,
+                request,
+                namespace,
+            } => self.list(session, request, namespace, false),
             Command::SubscribeOk {
                 session, request, ..
             }
@@ -294,12 +345,6 @@ impl Hub {
             }
             | Command::Ok { session, request }
             | Command::PublishDone {
-                session, request, ..
-            }
-            | Command::Namespace {
-                session, request, ..
-            }
-            | Command::NamespaceDone {
                 session, request, ..
             } => {
                 let tx = lock(&self.requests).get(&(session, request)).cloned();
@@ -314,22 +359,26 @@ impl Hub {
                         }),
                     _ => None,
                 };
+                // A request gets a few answers in its life (OK or an error, PUBLISH_DONE): a
+                // full channel means its task is stuck. A closed one means it just ended.
                 if let Some(tx) = tx
-                    && tx
-                        .try_send(ToRequest {
-                            command: cmd,
-                            accepted,
-                        })
-                        .is_err()
+                    && let Err(mpsc::error::TrySendError::Full(_)) = tx.try_send(ToRequest {
+                        command: cmd,
+                        accepted,
+                    })
                 {
-                    // The request task is not keeping up with its own control messages: the
-                    // peer is not reading. Close that session alone.
                     if let Some(s) = lock(&self.sessions).get(&session).cloned() {
                         tracing::warn!(session, request, "request backlog full; closing session");
                         s.session.close(0x1, "control backlog exceeded");
                     }
                 }
             }
+        }
+    }
+
+    fn list(&self, session: SessionId, request: RequestId, namespace: Namespace, announced: bool) {
+        if let Some(l) = lock(&self.listings).get(&(session, request)) {
+            l.set(namespace, announced);
         }
     }
 

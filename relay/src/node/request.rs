@@ -2,6 +2,7 @@
 //! PUBLISH_NAMESPACE, SUBSCRIBE_NAMESPACE, TRACK_STATUS or FETCH. The first message names the
 //! request; responses and updates follow on the same stream.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,9 +18,9 @@ use tern_moq::{Message, ReasonPhrase, TrackNamespace};
 use tern_quic::{RecvStream, SendStream};
 
 use crate::core::router::{Command, Ended, Refusal};
-use crate::core::types::{Filter, Location, TrackName};
+use crate::core::types::{Filter, Location, Namespace, TrackName};
 
-use super::hub::{Hub, ToRequest};
+use super::hub::{Hub, Listing, ToRequest};
 use super::session::{Inbound, SessionShared, write_message};
 
 /// The next message on a request stream; `None` once the peer finished or reset it (or the
@@ -75,6 +76,10 @@ pub(super) fn refusal(reason: Refusal) -> RequestError {
             ..error(RequestErrorCode(code), "refused upstream")
         },
         Refusal::Invalid => error(RequestErrorCode::DOES_NOT_EXIST, "reserved namespace"),
+        Refusal::EmptyNamespace => error(
+            RequestErrorCode::NOT_SUPPORTED,
+            "a published namespace needs at least one field",
+        ),
         Refusal::PrefixOverlap => error(
             RequestErrorCode::PREFIX_OVERLAP,
             "prefix overlaps another subscription of this session",
@@ -181,6 +186,7 @@ pub async fn run(hub: Arc<Hub>, s: Arc<SessionShared>, mut send: SendStream, mut
                 &s,
                 rid,
                 0,
+                false,
                 send,
                 inbound,
                 move |r, now| r.handle_publish_namespace(sid, rid, ns, hops, now),
@@ -210,6 +216,7 @@ pub async fn run(hub: Arc<Hub>, s: Arc<SessionShared>, mut send: SendStream, mut
                 &s,
                 rid,
                 prefix_len,
+                true,
                 send,
                 inbound,
                 move |r, _| r.handle_subscribe_namespace(sid, rid, prefix),
@@ -229,6 +236,7 @@ pub async fn run(hub: Arc<Hub>, s: Arc<SessionShared>, mut send: SendStream, mut
                 &s,
                 rid,
                 0,
+                false,
                 send,
                 inbound,
                 move |r, _| r.handle_subscribe_tracks(sid, rid, prefix),
@@ -304,13 +312,23 @@ async fn lifetime(
     s: &Arc<SessionShared>,
     rid: u64,
     prefix_len: usize,
+    listing: bool,
     mut send: SendStream,
     mut inbound: Inbound,
     start: impl FnOnce(&mut crate::core::router::Router, std::time::Instant),
     end: impl FnOnce(&Arc<Hub>, u64),
 ) -> anyhow::Result<()> {
-    let (tx, mut rx) = mpsc::channel(64);
+    let (tx, mut rx) = mpsc::channel(8);
     hub.add_request(s.id, rid, tx);
+    // A SUBSCRIBE_NAMESPACE's NAMESPACE and NAMESPACE_DONE come through its listing, written
+    // once REQUEST_OK is out: a listing of any length is never queued.
+    let listing = listing.then(|| {
+        let l = Arc::new(Listing::default());
+        hub.add_listing(s.id, rid, l.clone());
+        l
+    });
+    let mut listed: HashSet<Namespace> = HashSet::new();
+    let mut acknowledged = false;
     hub.apply(start);
     let result: anyhow::Result<()> = async {
         loop {
@@ -319,6 +337,7 @@ async fn lifetime(
                     Some(Command::Ok { .. }) => {
                         let ok = RequestOk { parameters: Parameters::new(), track_properties: Default::default() };
                         write_message(&mut send, ok).await?;
+                        acknowledged = true;
                     }
                     Some(Command::Refuse { reason, .. }) => {
                         if matches!(reason, Refusal::Loop | Refusal::TooDeep | Refusal::Unauthorized) {
@@ -328,17 +347,19 @@ async fn lifetime(
                         send.finish()?;
                         return Ok(());
                     }
-                    Some(Command::Namespace { namespace, .. }) => {
-                        let suffix = suffix(&namespace, prefix_len);
-                        write_message(&mut send, NamespaceMsg { track_namespace_suffix: suffix }).await?;
-                    }
-                    Some(Command::NamespaceDone { namespace, .. }) => {
-                        let suffix = suffix(&namespace, prefix_len);
-                        write_message(&mut send, NamespaceDone { track_namespace_suffix: suffix }).await?;
-                    }
                     Some(_) => {}
                     None => return Ok(()),
                 },
+                () = async {
+                    match &listing {
+                        Some(l) => l.changed().await,
+                        None => std::future::pending().await,
+                    }
+                }, if acknowledged => {
+                    if let Some(l) = &listing {
+                        write_listing(&mut send, l, &mut listed, prefix_len).await?;
+                    }
+                }
                 msg = next_message(&mut inbound, s) => match msg {
                     None => return Ok(()),
                     Some(Message::RequestUpdate(_)) => {
@@ -357,6 +378,39 @@ async fn lifetime(
     hub.remove_request(s.id, rid);
     end(hub, s.id);
     result
+}
+
+/// Write what changed in `listing` since the last call: NAMESPACE for a namespace the peer
+/// has not been shown, NAMESPACE_DONE for one it has that is gone.
+async fn write_listing(
+    send: &mut SendStream,
+    listing: &Listing,
+    listed: &mut HashSet<Namespace>,
+    prefix_len: usize,
+) -> anyhow::Result<()> {
+    for (namespace, announced) in listing.take() {
+        if announced && !listed.contains(&namespace) {
+            let suffix = suffix(&namespace, prefix_len);
+            write_message(
+                send,
+                NamespaceMsg {
+                    track_namespace_suffix: suffix,
+                },
+            )
+            .await?;
+            listed.insert(namespace);
+        } else if !announced && listed.remove(&namespace) {
+            let suffix = suffix(&namespace, prefix_len);
+            write_message(
+                send,
+                NamespaceDone {
+                    track_namespace_suffix: suffix,
+                },
+            )
+            .await?;
+        }
+    }
+    Ok(())
 }
 
 /// NAMESPACE carries the part of the namespace after the subscriber's prefix.
@@ -432,7 +486,7 @@ async fn subscribe(
                             f
                         });
                         let mut params = Parameters::new();
-                        if let Some(l) = largest {
+                        if let Some(l) = largest.filter(|_| s.sends_largest_object()) {
                             params.set_largest_object(tern_moq::Location::new(l.group, l.object));
                         }
                         let Some(fanout) = fanout else {
@@ -534,7 +588,7 @@ async fn track_status(
     let reply: Message = match (cached, upstream) {
         (Some(largest), _) => {
             let mut params = Parameters::new();
-            if let Some(l) = largest {
+            if let Some(l) = largest.filter(|_| s.sends_largest_object()) {
                 params.set_largest_object(tern_moq::Location::new(l.group, l.object));
             }
             RequestOk {

@@ -301,6 +301,7 @@ impl Writer {
                 subgroup,
                 publisher_priority,
                 send_order,
+                first_object,
             } => {
                 if subgroup == DATAGRAM_SUBGROUP {
                     return None;
@@ -333,7 +334,7 @@ impl Writer {
                     publisher_priority: Some(publisher_priority),
                     has_properties: true,
                     end_of_group: false,
-                    first_object: false,
+                    first_object,
                 };
                 if self
                     .write(&mut stream, encode_subgroup_header(&header))

@@ -28,6 +28,9 @@ use super::hub::{Hub, TrackHandle};
 
 /// How long a session has to send its SETUP.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
+/// MOQT_IMPLEMENTATION of the clients that read LARGEST_OBJECT with a length before it
+/// (moq-dev's @moq/net up to 0.3.4; fixed upstream after it, moq-dev/moq#3561).
+const MISREADS_LARGEST_OBJECT: &[u8] = b"moq-lite-js";
 
 /// How long a peer that finished its control stream has to close the session itself. Draft-18
 /// makes that finish a protocol violation, but a leaving client often finishes its streams
@@ -163,6 +166,18 @@ impl SessionShared {
     /// Whether hop lists travel on this session (see [`crate::core::hops`]).
     pub fn hops_negotiated(&self) -> bool {
         self.hops.load(Ordering::SeqCst)
+    }
+
+    /// Whether LARGEST_OBJECT may go in this peer's SUBSCRIBE_OK, REQUEST_OK and PUBLISH.
+    /// Draft-18 makes it a bare Location (two varints) and requires it once objects exist;
+    /// moq-dev's browser client up to @moq/net 0.3.4 (MOQT_IMPLEMENTATION `moq-lite-js`) reads
+    /// a length before it and fails the whole subscription ("unexpected end of stream"). For
+    /// that peer alone the parameter is left out: it then joins at the next object it sees.
+    pub fn sends_largest_object(&self) -> bool {
+        !lock(&self.peer_setup_msg)
+            .as_ref()
+            .and_then(|p| p.moqt_implementation().cloned())
+            .is_some_and(|i| i.starts_with(MISREADS_LARGEST_OBJECT))
     }
 
     /// The peer's relay id, when it is a tern relay that said so in its SETUP.

@@ -149,8 +149,9 @@ impl SubscriptionFilter {
     }
 }
 
-/// The Token structure of AUTHORIZATION TOKEN (draft-18 §10.2.1).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// The Token structure of AUTHORIZATION TOKEN (draft-18 §10.2.1). Its `Debug` shows a Token
+/// Value by its length only.
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub enum AuthToken {
     /// 0x0 DELETE: retire `alias`.
     Delete {
@@ -178,6 +179,34 @@ pub enum AuthToken {
         /// Token Value.
         token_value: Bytes,
     },
+}
+
+impl std::fmt::Debug for AuthToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let value = |v: &Bytes| format!("<{} bytes>", v.len());
+        match self {
+            Self::Delete { alias } => f.debug_struct("Delete").field("alias", alias).finish(),
+            Self::Register {
+                alias,
+                token_type,
+                token_value,
+            } => f
+                .debug_struct("Register")
+                .field("alias", alias)
+                .field("token_type", token_type)
+                .field("token_value", &format_args!("{}", value(token_value)))
+                .finish(),
+            Self::UseAlias { alias } => f.debug_struct("UseAlias").field("alias", alias).finish(),
+            Self::UseValue {
+                token_type,
+                token_value,
+            } => f
+                .debug_struct("UseValue")
+                .field("token_type", token_type)
+                .field("token_value", &format_args!("{}", value(token_value)))
+                .finish(),
+        }
+    }
 }
 
 impl AuthToken {
@@ -274,13 +303,28 @@ pub enum ParameterValue {
     Namespace(TrackNamespace),
 }
 
-/// One Message Parameter with its absolute type.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// One Message Parameter with its absolute type. Its `Debug` shows an AUTHORIZATION TOKEN
+/// by its length only: logs never quote a credential.
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Parameter {
     /// Parameter Type.
     pub kind: u64,
     /// Value.
     pub value: ParameterValue,
+}
+
+impl std::fmt::Debug for Parameter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("Parameter");
+        d.field("kind", &self.kind);
+        match (&self.value, self.kind) {
+            (ParameterValue::Bytes(b), pt::AUTHORIZATION_TOKEN) => {
+                d.field("value", &format_args!("<{} bytes>", b.len()))
+            }
+            (value, _) => d.field("value", value),
+        };
+        d.finish()
+    }
 }
 
 /// How a parameter type is serialized.

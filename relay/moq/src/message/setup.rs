@@ -22,10 +22,48 @@ use setup_option as so;
 
 /// The SETUP message: Setup Options spanning the whole payload. Unknown
 /// options (including GREASE) are kept and ignored by the typed getters.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// Its `Debug` never shows a credential: AUTHORIZATION TOKEN values are replaced by their
+/// length, and PATH keeps only its path (a query such as `?jwt=…` is replaced by its length).
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Setup {
     /// Setup Options in wire order.
     pub options: KeyValuePairs,
+}
+
+impl std::fmt::Debug for Setup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut list = f.debug_list();
+        for kvp in self.options.iter() {
+            match (&kvp.value, kvp.kind) {
+                (KvpValue::Bytes(b), so::AUTHORIZATION_TOKEN) => {
+                    list.entry(&format_args!("AUTHORIZATION_TOKEN(<{} bytes>)", b.len()))
+                }
+                (KvpValue::Bytes(b), so::PATH) => {
+                    let text = String::from_utf8_lossy(b);
+                    match text.split_once('?') {
+                        Some((path, query)) => {
+                            list.entry(&format_args!("PATH({path:?} ?<{} bytes>)", query.len()))
+                        }
+                        None => list.entry(&format_args!("PATH({text:?})")),
+                    }
+                }
+                (KvpValue::Bytes(b), so::AUTHORITY) => {
+                    list.entry(&format_args!("AUTHORITY({:?})", String::from_utf8_lossy(b)))
+                }
+                (KvpValue::Bytes(b), so::MOQT_IMPLEMENTATION) => list.entry(&format_args!(
+                    "MOQT_IMPLEMENTATION({:?})",
+                    String::from_utf8_lossy(b)
+                )),
+                // Unknown options may carry anything: their length only.
+                (KvpValue::Bytes(b), kind) => {
+                    list.entry(&format_args!("{kind:#x}(<{} bytes>)", b.len()))
+                }
+                (KvpValue::Varint(v), kind) => list.entry(&format_args!("{kind:#x}({v})")),
+            };
+        }
+        list.finish()
+    }
 }
 
 impl Setup {
