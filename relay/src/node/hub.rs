@@ -366,11 +366,10 @@ impl Hub {
                         command: cmd,
                         accepted,
                     })
+                    && let Some(s) = lock(&self.sessions).get(&session).cloned()
                 {
-                    if let Some(s) = lock(&self.sessions).get(&session).cloned() {
-                        tracing::warn!(session, request, "request backlog full; closing session");
-                        s.session.close(0x1, "control backlog exceeded");
-                    }
+                    tracing::warn!(session, request, "request backlog full; closing session");
+                    s.session.close(0x1, "control backlog exceeded");
                 }
             }
         }
