@@ -29,7 +29,7 @@ use bytes::Bytes;
 use tern_moq::TrackNamespace;
 
 pub use record::{DEFAULT_KIND, Record, ViewerEvent, valid_kind, valid_viewer};
-pub use run::Sequencing;
+pub use run::{Sequencing, VIEWERS_PER_SESSION};
 pub use sequencer::{Arrival, Config, EventObject, Refusal, Sequencer, Stats};
 
 /// Name of the ordered track (in the broadcast's namespace) and of each viewer's track (in its
