@@ -78,6 +78,14 @@ impl Listing {
     }
 }
 
+/// Where the router's decisions for one request go: its task's channel, and for a
+/// SUBSCRIBE_NAMESPACE its listing.
+#[derive(Debug)]
+struct Inbox {
+    tx: mpsc::Sender<ToRequest>,
+    listing: Option<Arc<Listing>>,
+}
+
 /// Relay node settings used by the driver.
 #[derive(Debug, Clone)]
 pub struct NodeSettings {
@@ -121,8 +129,7 @@ pub struct Hub {
     router: Mutex<Router>,
     tracks: Mutex<HashMap<TrackId, Arc<TrackHandle>>>,
     sessions: Mutex<HashMap<SessionId, Arc<SessionShared>>>,
-    requests: Mutex<HashMap<(SessionId, RequestId), mpsc::Sender<ToRequest>>>,
-    listings: Mutex<HashMap<(SessionId, RequestId), Arc<Listing>>>,
+    requests: Mutex<HashMap<(SessionId, RequestId), Inbox>>,
     next_session: AtomicU64,
     /// Settings.
     pub settings: NodeSettings,
@@ -146,7 +153,6 @@ impl Hub {
             tracks: Mutex::new(HashMap::new()),
             sessions: Mutex::new(HashMap::new()),
             requests: Mutex::new(HashMap::new()),
-            listings: Mutex::new(HashMap::new()),
             next_session: AtomicU64::new(1),
             settings,
         })
@@ -169,7 +175,6 @@ impl Hub {
             metrics::gauge!(m::SESSIONS).decrement(1.0);
         }
         lock(&self.requests).retain(|(s, _), _| *s != id);
-        lock(&self.listings).retain(|(s, _), _| *s != id);
         self.apply(|r, now| r.handle_session_closed(id, now));
     }
 
@@ -200,19 +205,20 @@ impl Hub {
 
     /// Register the channel a request task listens on.
     pub fn add_request(&self, session: SessionId, request: RequestId, tx: mpsc::Sender<ToRequest>) {
-        lock(&self.requests).insert((session, request), tx);
+        lock(&self.requests).insert((session, request), Inbox { tx, listing: None });
     }
 
     /// Forget a request's channel (and its listing).
     pub fn remove_request(&self, session: SessionId, request: RequestId) {
         lock(&self.requests).remove(&(session, request));
-        lock(&self.listings).remove(&(session, request));
     }
 
-    /// Register the listing a SUBSCRIBE_NAMESPACE request writes from; its NAMESPACE and
-    /// NAMESPACE_DONE go there instead of the request's channel.
+    /// Register the listing a SUBSCRIBE_NAMESPACE request (added first) writes from; its
+    /// NAMESPACE and NAMESPACE_DONE go there instead of the request's channel.
     pub fn add_listing(&self, session: SessionId, request: RequestId, listing: Arc<Listing>) {
-        lock(&self.listings).insert((session, request), listing);
+        if let Some(inbox) = lock(&self.requests).get_mut(&(session, request)) {
+            inbox.listing = Some(listing);
+        }
     }
 
     /// Number of requests a session has registered.
@@ -347,7 +353,9 @@ impl Hub {
             | Command::PublishDone {
                 session, request, ..
             } => {
-                let tx = lock(&self.requests).get(&(session, request)).cloned();
+                let tx = lock(&self.requests)
+                    .get(&(session, request))
+                    .map(|inbox| inbox.tx.clone());
                 let accepted = match &cmd {
                     Command::SubscribeOk { track, filter, .. } => self
                         .with_router(|r| r.track_name(*track).cloned())
@@ -376,7 +384,10 @@ impl Hub {
     }
 
     fn list(&self, session: SessionId, request: RequestId, namespace: Namespace, announced: bool) {
-        if let Some(l) = lock(&self.listings).get(&(session, request)) {
+        if let Some(l) = lock(&self.requests)
+            .get(&(session, request))
+            .and_then(|inbox| inbox.listing.as_ref())
+        {
             l.set(namespace, announced);
         }
     }

@@ -389,25 +389,26 @@ async fn write_listing(
     prefix_len: usize,
 ) -> anyhow::Result<()> {
     for (namespace, announced) in listing.take() {
-        if announced && !listed.contains(&namespace) {
-            let suffix = suffix(&namespace, prefix_len);
-            write_message(
-                send,
-                NamespaceMsg {
-                    track_namespace_suffix: suffix,
-                },
-            )
-            .await?;
+        if announced == listed.contains(&namespace) {
+            continue; // the peer already sees it so
+        }
+        let track_namespace_suffix = suffix(&namespace, prefix_len);
+        let msg: Message = if announced {
+            NamespaceMsg {
+                track_namespace_suffix,
+            }
+            .into()
+        } else {
+            NamespaceDone {
+                track_namespace_suffix,
+            }
+            .into()
+        };
+        write_message(send, msg).await?;
+        if announced {
             listed.insert(namespace);
-        } else if !announced && listed.remove(&namespace) {
-            let suffix = suffix(&namespace, prefix_len);
-            write_message(
-                send,
-                NamespaceDone {
-                    track_namespace_suffix: suffix,
-                },
-            )
-            .await?;
+        } else {
+            listed.remove(&namespace);
         }
     }
     Ok(())

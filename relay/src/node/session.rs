@@ -176,7 +176,7 @@ impl SessionShared {
     pub fn sends_largest_object(&self) -> bool {
         !lock(&self.peer_setup_msg)
             .as_ref()
-            .and_then(|p| p.moqt_implementation().cloned())
+            .and_then(|p| p.moqt_implementation())
             .is_some_and(|i| i.starts_with(MISREADS_LARGEST_OBJECT))
     }
 
