@@ -22,6 +22,7 @@ const INBOX: usize = 256;
 /// default), so the sequencer spreads its viewers over as many sessions as it needs (see
 /// [`Sequencing::with_extra_sessions`]); the broadcast's own session keeps room for its media.
 pub const VIEWERS_PER_SESSION: usize = 500;
+
 fn unix_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -29,10 +30,11 @@ fn unix_ms() -> u64 {
 }
 
 /// One viewer's subscription task, on the session at `shard`; aborted when the viewer's
-/// namespace is withdrawn.
+/// namespace is withdrawn. `id` tells its end from that of an earlier task of the same viewer.
 struct ViewerTask {
     task: JoinHandle<()>,
     shard: usize,
+    id: u64,
 }
 
 impl Drop for ViewerTask {
@@ -117,7 +119,8 @@ impl Sequencing {
             .map_err(|e| anyhow::anyhow!("cannot list the viewers: {e}"))?;
         let (tx, mut rx) = mpsc::channel::<(String, Bytes)>(INBOX);
         // A viewer's task ends (its track ended, or its session broke): told here.
-        let (ended_tx, mut ended_rx) = mpsc::unbounded_channel::<(TrackNamespace, usize)>();
+        let (ended_tx, mut ended_rx) = mpsc::unbounded_channel::<(TrackNamespace, u64)>();
+        let mut next_id = 0u64;
         let mut shards = vec![Shard {
             session: self.session.clone(),
             viewers: 0,
@@ -138,12 +141,13 @@ impl Sequencing {
                         shards[shard].viewers += 1;
                         let session = shards[shard].session.clone();
                         let (tx, ended) = (tx.clone(), ended_tx.clone());
-                        let ns2 = ns.clone();
+                        let (id, ns2) = (next_id, ns.clone());
+                        next_id += 1;
                         let task = tokio::spawn(async move {
                             viewer(session, ns2.clone(), tx).await;
-                            let _ = ended.send((ns2, shard));
+                            let _ = ended.send((ns2, id));
                         });
-                        viewers.insert(ns, ViewerTask { task, shard });
+                        viewers.insert(ns, ViewerTask { task, shard, id });
                     }
                     Some(NamespaceEvent::Published(_)) => {}
                     Some(NamespaceEvent::Withdrawn(ns)) => {
@@ -154,12 +158,13 @@ impl Sequencing {
                     None => anyhow::bail!("the relay ended the listing of viewers"),
                 },
                 Some((viewer, payload)) = rx.recv() => self.handle(&viewer, &payload)?,
-                Some((ns, shard)) = ended_rx.recv() => {
+                Some((ns, id)) = ended_rx.recv() => {
                     // The viewer's track ended: its place is free (a viewer that publishes
-                    // again is announced again).
-                    if viewers.get(&ns).is_some_and(|v| v.shard == shard && v.task.is_finished()) {
-                        viewers.remove(&ns);
-                        shards[shard].viewers -= 1;
+                    // again is announced again). The end of a task already replaced is old.
+                    if viewers.get(&ns).is_some_and(|v| v.id == id)
+                        && let Some(v) = viewers.remove(&ns)
+                    {
+                        shards[v.shard].viewers -= 1;
                     }
                 }
             }
