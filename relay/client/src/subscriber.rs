@@ -143,16 +143,20 @@ impl Session {
         let largest = ok.parameters.largest_object();
         let mut reorder = Reorder::default();
         let start = match (&filter, largest) {
-            (None, _) => Some(0),
-            (Some(SubscriptionFilter::AbsoluteStart(l)), _) => Some(l.group),
-            (Some(SubscriptionFilter::AbsoluteRange { start, .. }), _) => Some(start.group),
-            (Some(SubscriptionFilter::LargestObject), Some(l)) => Some(l.group),
-            (Some(SubscriptionFilter::NextGroupStart), Some(l)) => Some(l.group.saturating_add(1)),
-            _ => None,
+            (None, _) => 0,
+            (Some(SubscriptionFilter::AbsoluteStart(l)), _) => l.group,
+            (Some(SubscriptionFilter::AbsoluteRange { start, .. }), _) => start.group,
+            (Some(SubscriptionFilter::LargestObject), Some(l)) => l.group,
+            (Some(SubscriptionFilter::NextGroupStart), Some(l)) => l.group.saturating_add(1),
+            // Nothing published yet: the subscription covers the track from its start, so the
+            // first groups may arrive in any order (the first is not dropped as late when the
+            // second's stream is accepted before it).
+            (
+                Some(SubscriptionFilter::LargestObject | SubscriptionFilter::NextGroupStart),
+                None,
+            ) => 0,
         };
-        if let Some(group) = start {
-            reorder.expect_from(group);
-        }
+        reorder.expect_from(start);
         Ok(Subscription {
             shared,
             request_id,
