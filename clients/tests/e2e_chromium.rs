@@ -36,6 +36,83 @@ fn seconds(value: &str) -> Option<u32> {
     Some(h * 3600 + m * 60 + s)
 }
 
+/// The strings of a page report's array (`values`).
+fn texts(array: &serde_json::Value) -> Vec<&str> {
+    array
+        .as_array()
+        .expect("an array")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect()
+}
+
+/// Start Cloudflare's clock publisher against `relay` and wait (bounded) for its first time.
+fn clock_publisher(relay: &Relay) -> ChildGuard {
+    let mut cmd = Command::new(peer("moq-clock-ietf"));
+    cmd.args([&relay.https_url(), "--publish", "--tls-disable-verify"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut clock = ChildGuard::spawn("moq-clock-ietf", &mut cmd);
+    let mut clock_out = clock.child.stdout.take().expect("clock stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // Drained to the end: the clock panics on a closed stdout.
+        let mut byte = [0u8; 1];
+        while let Ok(1) = clock_out.read(&mut byte) {
+            if byte[0] == b'\n' {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(20))
+        .expect("moq-clock-ietf published within 20 s");
+    clock
+}
+
+/// moq-dev's browser client, `@moq/net` 0.3.4, in headless Chromium: it negotiates `moqt-18`
+/// over WebTransport, subscribes to Cloudflare's clock through tern and receives its objects.
+/// It joins at the Largest Object and keeps only groups whose stream carries FIRST_OBJECT, so
+/// its first objects come with the clock's next group (one per minute): up to 90 s.
+#[test]
+fn e2e_chromium_moq_net_subscribes_over_draft_18() {
+    common::page::chromium();
+    let relay = Relay::start(&[]);
+    let clock = clock_publisher(&relay);
+    let run = NodeRun::start(
+        "moqnet.mjs",
+        &[
+            relay.https_url(),
+            relay.fingerprint.clone(),
+            "90000".to_owned(),
+            MIN_VALUES.to_string(),
+        ],
+    );
+    let result = run.report(Duration::from_secs(150));
+    eprintln!("@moq/net result: {result}");
+    assert_eq!(result["version"], "moq-transport-18", "{result}");
+    assert_eq!(
+        result["errors"].as_array().map(Vec::len),
+        Some(0),
+        "@moq/net failed: {result}"
+    );
+    let values = texts(&result["values"]);
+    assert!(values.len() >= MIN_VALUES, "objects: {result}");
+    // The clock's objects: the group's "YYYY-MM-DD HH:MM:" base, then two-digit seconds.
+    assert!(
+        values[0].ends_with(':'),
+        "a group from its first object: {values:?}"
+    );
+    for v in &values[1..] {
+        assert!(
+            v.len() == 2 && v.bytes().all(|b| b.is_ascii_digit()),
+            "not a clock value: {v:?}"
+        );
+    }
+    drop(clock);
+    drop(relay);
+}
+
 #[test]
 fn e2e_chromium_webtransport_clock() {
     common::page::chromium();
@@ -46,24 +123,7 @@ fn e2e_chromium_webtransport_clock() {
     // 2. The clock publisher: PUBLISH_NAMESPACE `clock`, track `now`, one group per minute,
     //    object 0 = "YYYY-MM-DD HH:MM:", then one object "SS" per second. Wait (bounded)
     //    until it printed its first time, i.e. it is connected and publishing.
-    let mut cmd = Command::new(peer("moq-clock-ietf"));
-    cmd.args([&relay.https_url(), "--publish", "--tls-disable-verify"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    let mut clock = ChildGuard::spawn("moq-clock-ietf", &mut cmd);
-    let mut clock_out = clock.child.stdout.take().expect("clock stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut byte = [0u8; 1];
-        while let Ok(1) = clock_out.read(&mut byte) {
-            if byte[0] == b'\n' && tx.send(()).is_err() {
-                break;
-            }
-        }
-    });
-    rx.recv_timeout(Duration::from_secs(20))
-        .expect("moq-clock-ietf published within 20 s");
+    let clock = clock_publisher(&relay);
 
     // 3. The page server (clients/src/web.rs) on 127.0.0.1:0.
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -106,12 +166,7 @@ fn e2e_chromium_webtransport_clock() {
         Some(0),
         "page errors: {result}"
     );
-    let values: Vec<&str> = result["values"]
-        .as_array()
-        .expect("values")
-        .iter()
-        .filter_map(|v| v.as_str())
-        .collect();
+    let values = texts(&result["values"]);
     assert!(
         values.len() >= MIN_VALUES,
         "only {} distinct values: {values:?}",

@@ -10,7 +10,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launch } from './browser.mjs';
 
 const [pageUrl, screenshot, timeoutArg, minArg] = process.argv.slice(2);
 if (!pageUrl || !screenshot) {
@@ -19,7 +19,6 @@ if (!pageUrl || !screenshot) {
 }
 const timeoutMs = Number(timeoutArg || 30000);
 const minValues = Number(minArg || 3);
-const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
 
 const userDataDir = mkdtempSync(join(tmpdir(), 'tern-chromium-'));
 const result = { ok: false, page: pageUrl, console: [] };
@@ -32,22 +31,7 @@ const hardStop = setTimeout(() => {
 }, timeoutMs + 30000);
 
 try {
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath,
-    headless: true,
-    timeout: 30000,
-    viewport: { width: 900, height: 520 },
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      // WebTransport needs QUIC: no --disable-quic here.
-    ],
-  });
+  context = await launch(userDataDir, { viewport: { width: 900, height: 520 } });
   const page = context.pages()[0] || (await context.newPage());
   page.on('console', (m) => result.console.push(`${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => result.console.push(`pageerror: ${e.message}`));

@@ -23,7 +23,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { chromium } from 'playwright-core';
+import { launch } from './browser.mjs';
 
 const [pageUrl, timeoutArg] = process.argv.slice(2);
 if (!pageUrl) {
@@ -31,7 +31,6 @@ if (!pageUrl) {
   process.exit(2);
 }
 const timeoutMs = Number(timeoutArg || 60000);
-const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
 const userDataDir = mkdtempSync(join(tmpdir(), 'tern-chromium-'));
 const consoleLines = [];
 const pageErrors = [];
@@ -121,21 +120,9 @@ async function command(c) {
 }
 
 try {
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath,
-    headless: true,
-    timeout: 30000,
+  context = await launch(userDataDir, {
     viewport: { width: 900, height: 760 },
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--autoplay-policy=no-user-gesture-required',
-    ],
+    extraArgs: ['--autoplay-policy=no-user-gesture-required'],
   });
   page = context.pages()[0] || (await context.newPage());
   page.on('console', (m) => {

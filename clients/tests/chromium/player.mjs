@@ -12,7 +12,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launch } from './browser.mjs';
 
 const [pageUrl, screenshot, timeoutArg, optionsArg] = process.argv.slice(2);
 if (!pageUrl || !screenshot) {
@@ -21,7 +21,6 @@ if (!pageUrl || !screenshot) {
 }
 const timeoutMs = Number(timeoutArg || 30000);
 const options = { minFrames: 30, audio: true, switchTo: null, ...JSON.parse(optionsArg || '{}') };
-const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
 
 const userDataDir = mkdtempSync(join(tmpdir(), 'tern-chromium-'));
 const result = { ok: false, page: pageUrl, console: [], checks: {} };
@@ -139,22 +138,9 @@ async function playChecks(page, deadline) {
 }
 
 try {
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath,
-    headless: true,
-    timeout: 30000,
+  context = await launch(userDataDir, {
     viewport: { width: 900, height: 760 },
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--autoplay-policy=no-user-gesture-required',
-      // WebTransport needs QUIC: no --disable-quic here.
-    ],
+    extraArgs: ['--autoplay-policy=no-user-gesture-required'],
   });
   const page = context.pages()[0] || (await context.newPage());
   page.on('console', (m) => {
