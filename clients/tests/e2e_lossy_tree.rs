@@ -43,7 +43,9 @@ fn relay_in(ns: &NetNs, congestion: &str, envs: &[(&str, String)]) -> Relay {
     let mut cmd = ns.command(&tern());
     cmd.args(["relay", "--bind", &format!("{}:0", ns.ns_ip)])
         .env("TERN_QUIC_CONGESTION", congestion)
-        .env("TERN_LOG_LEVEL", "warn");
+        .env("TERN_LOG_LEVEL", "warn")
+        // The publisher is on the host, another host to the relay's namespace.
+        .env("TERN_RELAY_OPEN_PUBLISHING", "true");
     for (k, v) in envs {
         cmd.env(k, v);
     }

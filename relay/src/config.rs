@@ -37,6 +37,8 @@ const MIB: u64 = 1024 * 1024;
 pub const MAX_CONTROL_MESSAGE_LIMIT: u32 = 65_535;
 /// Draft-18 allows at most 32 fields in a track namespace tuple.
 pub const MAX_NAMESPACE_FIELDS_LIMIT: u32 = 32;
+/// The longest `relay.name`: a hop list carries each relay id with an 8-bit length.
+pub const MAX_RELAY_NAME: usize = crate::core::hops::MAX_ID_LEN;
 /// The largest value a QUIC variable-length integer holds (2^62 - 1).
 pub const QUIC_VARINT_MAX: u64 = (1 << 62) - 1;
 
@@ -236,6 +238,11 @@ pub struct RelayConfig {
     /// This node's name in logs and metrics, and its id in the hop lists of the relay tree
     /// (unique per relay). The default `tern-relay` picks a random id at start instead.
     pub name: String,
+    /// Take anonymous publishers from anywhere. Off: a publisher that is neither a cluster
+    /// member nor admitted by a `[plugin]` (which checks each publish) may publish only from
+    /// this host (loopback, or the address it connected to). On: anyone who reaches the
+    /// listener may publish, and take over a broadcast that is not a member's.
+    pub open_publishing: bool,
 }
 
 impl Default for RelayConfig {
@@ -245,6 +252,7 @@ impl Default for RelayConfig {
             tls_cert: None,
             tls_key: None,
             name: "tern-relay".to_owned(),
+            open_publishing: false,
         }
     }
 }
@@ -584,7 +592,7 @@ macro_rules! settings {
 }
 
 settings! {
-    relay.bind, relay.tls_cert, relay.tls_key, relay.name,
+    relay.bind, relay.tls_cert, relay.tls_key, relay.name, relay.open_publishing,
     admin.bind, admin.enabled,
     log.format, log.level,
     limits.max_object_size, limits.max_control_message, limits.max_requests_per_session,
@@ -645,6 +653,7 @@ impl Config {
         };
         env::apply(&mut config, env, &mut origins)?;
         config.apply_flags(flags, &mut origins);
+        config.fit_unset_sizes(&origins);
         config.validate_with(&origins)?;
         Ok(config)
     }
@@ -659,6 +668,21 @@ impl Config {
     /// Fails only for a TLS path that is not UTF-8.
     pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
         toml::to_string(self)
+    }
+
+    /// Sizes left at their defaults shrink to fit the ones the operator set: a group no larger
+    /// than the cache (`cache.max_group_bytes` ≤ `cache.max_bytes`), an object no larger than
+    /// a group (`limits.max_object_size` ≤ `cache.max_group_bytes`). Sizes set on both sides
+    /// are checked by [`Config::validate`] instead.
+    fn fit_unset_sizes(&mut self, origins: &Origins) {
+        // A zero is left for validation to name.
+        if !origins.contains_key("cache.max_group_bytes") && self.cache.max_bytes > 0 {
+            self.cache.max_group_bytes = self.cache.max_group_bytes.min(self.cache.max_bytes);
+        }
+        if !origins.contains_key("limits.max_object_size") && self.cache.max_group_bytes > 0 {
+            self.limits.max_object_size =
+                self.limits.max_object_size.min(self.cache.max_group_bytes);
+        }
     }
 
     fn apply_flags(&mut self, flags: &Overrides, origins: &mut Origins) {
@@ -736,6 +760,34 @@ impl Config {
         }
         if self.relay.name.trim().is_empty() {
             return fail("relay.name", "must not be empty".into());
+        }
+        if self.relay.name.len() > MAX_RELAY_NAME {
+            return fail(
+                "relay.name",
+                format!(
+                    "{} bytes: at most {MAX_RELAY_NAME} (it is this relay's id in hop lists)",
+                    self.relay.name.len()
+                ),
+            );
+        }
+        if self.upstream.disable_verify && self.cluster.ca.is_some() {
+            return fail(
+                "upstream.disable_verify",
+                "true together with cluster.ca: upstream links of a cluster are verified \
+                 against the cluster CA; remove one of the two"
+                    .into(),
+            );
+        }
+        if self.relay.open_publishing
+            && self.cluster.ca.is_some()
+            && self.cluster.publish == ClusterPublish::Cluster
+        {
+            return fail(
+                "relay.open_publishing",
+                "true with cluster.publish = \"cluster\" (only members publish): set \
+                 cluster.publish = \"any\" to take other publishers too"
+                    .into(),
+            );
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             return fail("log.level", format!("not a tracing env-filter: {e}"));
@@ -819,6 +871,24 @@ impl Config {
             if value == 0 {
                 return fail(key, "must be greater than 0".into());
             }
+        }
+        if self.cache.max_group_bytes > self.cache.max_bytes {
+            return fail(
+                "cache.max_group_bytes",
+                format!(
+                    "{} exceeds cache.max_bytes ({}): one group could not fit in the cache",
+                    self.cache.max_group_bytes, self.cache.max_bytes
+                ),
+            );
+        }
+        if self.limits.max_object_size > self.cache.max_group_bytes {
+            return fail(
+                "limits.max_object_size",
+                format!(
+                    "{} exceeds cache.max_group_bytes ({}): such an object could never be cached",
+                    self.limits.max_object_size, self.cache.max_group_bytes
+                ),
+            );
         }
         if limits.max_control_message > MAX_CONTROL_MESSAGE_LIMIT {
             return fail(

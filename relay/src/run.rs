@@ -9,6 +9,10 @@ use crate::core::fanout::LagPolicy;
 use crate::core::router::{Publishers, RouterConfig};
 use crate::node::{Node, NodeSettings, UpstreamTls};
 
+/// What a data stream buffers beyond its largest object: the headers and the start of the next
+/// object that arrive in the same read.
+const STREAM_BUFFER_SLACK: usize = 256 * 1024;
+
 /// QUIC server settings from the config.
 pub fn server_config(c: &Config) -> ServerConfig {
     let cert = match (&c.relay.tls_cert, &c.relay.tls_key) {
@@ -55,6 +59,7 @@ pub fn node_settings(c: &Config) -> (RouterConfig, NodeSettings) {
             ClusterPublish::Cluster => Publishers::Cluster,
             ClusterPublish::Any => Publishers::Any,
         }),
+        open_publishing: c.relay.open_publishing,
         ..RouterConfig::default()
     };
     let settings = NodeSettings {
@@ -72,6 +77,10 @@ pub fn node_settings(c: &Config) -> (RouterConfig, NodeSettings) {
         limits: tern_moq::Limits {
             max_control_message: c.limits.max_control_message as usize,
             max_object_size: c.limits.max_object_size,
+            // A stream holds one whole object plus what may follow it in the same read.
+            max_stream_buffer: usize::try_from(c.limits.max_object_size)
+                .unwrap_or(usize::MAX)
+                .saturating_add(STREAM_BUFFER_SLACK),
             ..tern_moq::Limits::default()
         },
         max_requests_per_session: c.limits.max_requests_per_session as usize,
@@ -127,11 +136,35 @@ pub async fn start(c: &Config) -> anyhow::Result<(Node, Readiness)> {
     let (router, mut settings) = node_settings(c);
     settings.plugin = plugin_host(&c.plugin).await?;
     let node = Node::start(server_config(c), router, settings)?;
+    log_publishing_policy(c);
     let readiness = Readiness::new();
     if c.admin.enabled {
         Admin::new(readiness.clone())?.serve(c.admin.bind).await?;
     }
     Ok((node, readiness))
+}
+
+/// Who may publish here, said once at start; loudly when anyone may.
+fn log_publishing_policy(c: &Config) {
+    let members = c.cluster.ca.is_some();
+    if members && c.cluster.publish == ClusterPublish::Cluster {
+        tracing::info!("publishers: cluster members only (cluster.publish = \"cluster\")");
+    } else if c.plugin.file.is_some() {
+        tracing::info!("publishers: those the plugin admits, each publish checked (plugin.file)");
+    } else if c.relay.open_publishing {
+        tracing::warn!(
+            bind = %c.relay.bind,
+            "OPEN PUBLISHING: relay.open_publishing = true and no [plugin]: anyone who reaches \
+             this listener may publish, and take over any broadcast that is not a cluster \
+             member's"
+        );
+    } else {
+        tracing::info!(
+            "publishers: {}this host only; relay.open_publishing = true takes anonymous \
+             publishers from anywhere, a [plugin] admits them by token",
+            if members { "cluster members and " } else { "" }
+        );
+    }
 }
 
 /// The edge plugin host when `[plugin] file` is set, compiled off the runtime's threads, with

@@ -109,7 +109,8 @@ impl Relay {
         Self::start_cmd_with_stderr(cmd, extra, Stdio::inherit())
     }
 
-    fn start_cmd_with_stderr(mut cmd: Command, extra: &[&str], stderr: Stdio) -> Self {
+    /// [`Relay::start_cmd`] with the child's stderr going to `stderr`.
+    pub fn start_cmd_with_stderr(mut cmd: Command, extra: &[&str], stderr: Stdio) -> Self {
         cmd.args(["--admin-bind", "127.0.0.1:0"])
             .args(extra)
             // TERN_TEST_RELAY_LOG=debug shows the relay's debug lines when a test fails.

@@ -236,6 +236,18 @@ impl Session {
         self.inner.remote_address()
     }
 
+    /// The local address the peer's packets arrive at, where the platform reports it (Linux
+    /// does); `None` otherwise.
+    pub fn local_ip(&self) -> Option<std::net::IpAddr> {
+        (*self.inner).local_ip()
+    }
+
+    /// Whether the peer is on this host: a loopback address, or the very address it sent to.
+    pub fn peer_is_local(&self) -> bool {
+        let remote = self.remote_address().ip().to_canonical();
+        remote.is_loopback() || self.local_ip().is_some_and(|l| l.to_canonical() == remote)
+    }
+
     /// The current smoothed round-trip time.
     pub fn rtt(&self) -> Duration {
         self.inner.rtt()

@@ -148,6 +148,7 @@ fn every_key_settable_from_env() {
         ("relay.tls_cert", "c.pem"),
         ("relay.tls_key", "k.pem"),
         ("relay.name", "edge-7"),
+        ("relay.open_publishing", "true"),
         ("admin.bind", "127.0.0.1:2"),
         ("admin.enabled", "false"),
         ("log.format", "json"),
@@ -174,7 +175,7 @@ fn every_key_settable_from_env() {
         ("quic.max_concurrent_bidi_streams", "16"),
         ("quic.max_concurrent_uni_streams", "17"),
         ("upstream.cert_hashes", ""),
-        ("upstream.disable_verify", "true"),
+        ("upstream.disable_verify", "false"),
         ("upstream.max_depth", "3"),
         ("upstream.linger", "250ms"),
         ("upstream.dns_servers", "10.0.0.2:53, 10.0.0.3:5353"),
@@ -232,6 +233,7 @@ fn every_key_settable_from_env() {
     assert_eq!(config.drain.timeout, Duration::from_secs(25));
     assert_eq!(config.upstream.idle_timeout, Duration::from_millis(1500));
     assert_eq!(config.cluster.publish, super::ClusterPublish::Any);
+    assert!(config.relay.open_publishing);
     assert_eq!(
         config.cluster.key.as_deref(),
         Some(Path::new("/etc/tern/cluster/tls.key"))
@@ -784,4 +786,50 @@ fn drain_settings_are_checked() {
     );
     let err = error(Some("[drain]\ntimeout = '0s'\n"), &[]);
     assert!(err.contains("drain.timeout"), "{err}");
+}
+
+#[test]
+fn cross_checks_refuse_with_the_keys_named() {
+    let long = "n".repeat(MAX_RELAY_NAME + 1);
+    assert_starts(
+        &error(Some(&format!("[relay]\nname = \"{long}\"\n")), &[]),
+        "relay.toml: relay.name: 256 bytes: at most 255",
+    );
+    let cluster = "[cluster]\nca = \"/ca.pem\"\n";
+    let message = error(
+        Some(&format!("[upstream]\ndisable_verify = true\n{cluster}")),
+        &[],
+    );
+    assert_starts(&message, "relay.toml: upstream.disable_verify: ");
+    assert!(message.contains("cluster.ca"), "{message}");
+    let message = error(
+        Some(&format!("[relay]\nopen_publishing = true\n{cluster}")),
+        &[],
+    );
+    assert_starts(&message, "relay.toml: relay.open_publishing: ");
+    assert!(message.contains("cluster.publish"), "{message}");
+    let message = error(
+        Some("[cache]\nmax_bytes = 1048576\nmax_group_bytes = 2097152\n"),
+        &[],
+    );
+    assert_starts(&message, "relay.toml: cache.max_group_bytes: ");
+    assert!(message.contains("cache.max_bytes"), "{message}");
+    let message = error(
+        Some("[limits]\nmax_object_size = 67108864\n"),
+        &[("TERN_CACHE_MAX_GROUP_BYTES", "33554432")],
+    );
+    assert!(message.contains("limits.max_object_size: "), "{message}");
+    assert!(message.contains("cache.max_group_bytes"), "{message}");
+    // Open publishing beside a cluster that takes other publishers is consistent.
+    let ok = format!("[relay]\nopen_publishing = true\n{cluster}publish = \"any\"\n");
+    load(Some(&ok), &[], &Overrides::default()).expect("open publishing at an ingest edge");
+    // Sizes left at their defaults fit a small cache instead of refusing it.
+    let small = load(
+        Some("[cache]\nmax_bytes = 1048576\n"),
+        &[],
+        &Overrides::default(),
+    )
+    .expect("a small cache");
+    assert_eq!(small.cache.max_group_bytes, 1 << 20);
+    assert_eq!(small.limits.max_object_size, 1 << 20);
 }

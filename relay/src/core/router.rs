@@ -54,6 +54,9 @@ pub enum Refusal {
     TooDeep,
     /// The publisher is not a member of the cluster (see [`Publishers`]).
     Unauthorized,
+    /// An anonymous publisher from another host, and publishing is not open (see
+    /// [`RouterConfig::open_publishing`]).
+    NotOpen,
 }
 
 /// Why a downstream subscription ends.
@@ -190,6 +193,10 @@ pub struct RouterConfig {
     pub max_subscriptions_per_session: usize,
     /// Trust between relays (see [`Publishers`]): `None`, no cluster, every session trusted.
     pub cluster: Option<Publishers>,
+    /// Whether anonymous sessions (neither members, nor on this host, nor under a plugin that
+    /// authorises each publish: see [`Router::handle_vouched`]) may publish. `tern relay`
+    /// keeps it off unless `relay.open_publishing` is set.
+    pub open_publishing: bool,
 }
 
 impl Default for RouterConfig {
@@ -201,6 +208,7 @@ impl Default for RouterConfig {
             max_rendezvous: Duration::from_secs(30),
             max_subscriptions_per_session: 1000,
             cluster: None,
+            open_publishing: true,
         }
     }
 }
@@ -288,6 +296,9 @@ pub struct Router {
     failovers: u64,
     /// Sessions whose peer proved membership of the cluster.
     members: BTreeSet<SessionId>,
+    /// Non-members that may publish though publishing is not open (see
+    /// [`Router::handle_vouched`]).
+    vouched: BTreeSet<SessionId>,
     /// Publishers refused for lack of trust so far.
     untrusted_refusals: u64,
     /// When lingering tracks (idle or lost) are due, earliest first. An entry whose track has
@@ -1035,6 +1046,7 @@ impl Router {
     pub fn handle_session_closed(&mut self, session: SessionId, now: Instant) {
         self.per_session.remove(&session);
         self.members.remove(&session);
+        self.vouched.remove(&session);
         self.links.remove(&session);
         self.peer_relays.remove(&session);
         self.rendezvous.retain(|r| r.session != session);

@@ -96,6 +96,11 @@ pub(super) fn refusal(reason: Refusal) -> RequestError {
             RequestErrorCode::UNAUTHORIZED,
             "not a member of this relay's cluster",
         ),
+        Refusal::NotOpen => error(
+            RequestErrorCode::UNAUTHORIZED,
+            "this relay takes anonymous publishers from its own host only: \
+             set relay.open_publishing = true, or admit publishers with a [plugin]",
+        ),
     }
 }
 
@@ -340,7 +345,7 @@ async fn lifetime(
                         acknowledged = true;
                     }
                     Some(Command::Refuse { reason, .. }) => {
-                        if matches!(reason, Refusal::Loop | Refusal::TooDeep | Refusal::Unauthorized) {
+                        if matches!(reason, Refusal::Loop | Refusal::TooDeep | Refusal::Unauthorized | Refusal::NotOpen) {
                             tracing::warn!(session = s.id, reason = %refusal(reason).error_reason.to_string_lossy(), "announcement refused");
                         }
                         write_message(&mut send, refusal(reason)).await?;

@@ -475,6 +475,9 @@ pub async fn run_with(
         tracing::info!(session = id, member = name, "cluster member connected");
         shared.member.store(true, Ordering::SeqCst);
         hub.apply(|r, _| r.handle_member(id));
+    } else if server && (hub.settings.plugin.is_some() || shared.session.peer_is_local()) {
+        // A plugin authorises each of its publishes, or it runs on this host.
+        hub.apply(|r, _| r.handle_vouched(id));
     }
     opened(shared.clone());
     tracing::info!(session = id, peer = %shared.session.remote_address(), "session open");

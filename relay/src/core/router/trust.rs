@@ -11,6 +11,11 @@
 //!   broadcast of the tree.
 //!
 //! Without a cluster every session is trusted, as before.
+//!
+//! Publishing itself has three classes of publisher: members, *vouched* sessions (the driver
+//! says a plugin authorises each of their publishes, or that they come from this host), and
+//! anonymous ones, which publish only when
+//! [`RouterConfig::open_publishing`](super::RouterConfig::open_publishing) is set.
 
 use super::{Refusal, RequestId, Router, SessionId, TrackId};
 
@@ -30,6 +35,12 @@ impl Router {
         self.members.insert(session);
     }
 
+    /// `session` may publish even though publishing is not open: a plugin authorises each of
+    /// its publishes, or its peer is on this host.
+    pub fn handle_vouched(&mut self, session: SessionId) {
+        self.vouched.insert(session);
+    }
+
     /// Whether `session` is trusted: no cluster is configured, or it is a member or one of
     /// this relay's upstream links.
     pub fn is_trusted(&self, session: SessionId) -> bool {
@@ -45,15 +56,28 @@ impl Router {
 
     /// Whether `session` may publish here at all; refuses `request` when not.
     pub(super) fn admit_publisher(&mut self, session: SessionId, request: RequestId) -> bool {
-        if self.is_trusted(session) || self.config.cluster == Some(Publishers::Any) {
+        let member = self.members.contains(&session) || self.links.contains_key(&session);
+        if member {
+            return true;
+        }
+        if self.config.cluster == Some(Publishers::Cluster) {
+            self.untrusted_refusals += 1;
+            tracing::warn!(
+                session,
+                "refused a publisher that is not a member of the cluster"
+            );
+            self.refuse(session, request, Refusal::Unauthorized);
+            return false;
+        }
+        if self.config.open_publishing || self.vouched.contains(&session) {
             return true;
         }
         self.untrusted_refusals += 1;
         tracing::warn!(
             session,
-            "refused a publisher that is not a member of the cluster"
+            "refused an anonymous publisher from another host (relay.open_publishing is off)"
         );
-        self.refuse(session, request, Refusal::Unauthorized);
+        self.refuse(session, request, Refusal::NotOpen);
         false
     }
 
