@@ -320,8 +320,13 @@ pub struct LimitsConfig {
     pub max_subscriptions_per_session: u32,
     /// Fields in a track namespace tuple (at most 32).
     pub max_namespace_fields: u32,
-    /// Concurrent sessions from one IP address.
+    /// Concurrent sessions from one source: an IPv4 address, or an IPv6 /64.
     pub max_sessions_per_ip: u32,
+    /// New sessions a second from one source (an IPv4 address, or an IPv6 /64), in bursts of
+    /// as many; faster ones are refused.
+    pub new_sessions_per_ip: u32,
+    /// Concurrent sessions in all; more are refused.
+    pub max_sessions: u32,
     /// Once more handshakes than this are in flight, new clients must prove their address with a
     /// QUIC Retry. 0: always.
     pub retry_above_handshakes: u32,
@@ -336,6 +341,8 @@ impl Default for LimitsConfig {
             max_subscriptions_per_session: 1000,
             max_namespace_fields: 32,
             max_sessions_per_ip: 64,
+            new_sessions_per_ip: 20,
+            max_sessions: 10_000,
             retry_above_handshakes: 64,
         }
     }
@@ -597,7 +604,7 @@ settings! {
     log.format, log.level,
     limits.max_object_size, limits.max_control_message, limits.max_requests_per_session,
     limits.max_subscriptions_per_session, limits.max_namespace_fields, limits.max_sessions_per_ip,
-    limits.retry_above_handshakes,
+    limits.new_sessions_per_ip, limits.max_sessions, limits.retry_above_handshakes,
     cache.max_bytes, cache.max_duration, cache.max_group_bytes,
     subscriber.max_queued_bytes, subscriber.max_lag_groups, subscriber.too_far_behind_after,
     quic.congestion, quic.idle_timeout, quic.keep_alive, quic.stream_receive_window,
@@ -816,7 +823,7 @@ impl Config {
         }
 
         let limits = &self.limits;
-        let nonzero: [(&'static str, u64); 19] = [
+        let nonzero: [(&'static str, u64); 21] = [
             ("limits.max_object_size", limits.max_object_size),
             (
                 "limits.max_control_message",
@@ -838,6 +845,11 @@ impl Config {
                 "limits.max_sessions_per_ip",
                 limits.max_sessions_per_ip.into(),
             ),
+            (
+                "limits.new_sessions_per_ip",
+                limits.new_sessions_per_ip.into(),
+            ),
+            ("limits.max_sessions", limits.max_sessions.into()),
             ("upstream.max_depth", self.upstream.max_depth.into()),
             ("cache.max_bytes", self.cache.max_bytes),
             ("cache.max_duration", nanos(self.cache.max_duration)),

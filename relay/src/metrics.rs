@@ -61,8 +61,12 @@ pub const NAMESPACE: &str = "namespace";
 
 /// Values of the [`REASON`] label.
 pub mod refused {
-    /// `limits.max_sessions_per_ip` reached.
+    /// `limits.max_sessions_per_ip` reached (an IPv4 address or an IPv6 /64).
     pub const PER_IP: &str = "per_ip";
+    /// `limits.new_sessions_per_ip` exceeded.
+    pub const RATE: &str = "rate";
+    /// `limits.max_sessions` reached.
+    pub const CAPACITY: &str = "capacity";
     /// The node is draining (SIGTERM).
     pub const DRAINING: &str = "draining";
     /// Authentication or authorization failed.

@@ -9,6 +9,9 @@ use crate::core::fanout::LagPolicy;
 use crate::core::router::{Publishers, RouterConfig};
 use crate::node::{Node, NodeSettings, UpstreamTls};
 
+/// How long a publisher has to answer the relay's SUBSCRIBE.
+const UPSTREAM_ANSWER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// What a data stream buffers beyond its largest object: the headers and the start of the next
 /// object that arrive in the same read.
 const STREAM_BUFFER_SLACK: usize = 256 * 1024;
@@ -43,6 +46,8 @@ pub fn server_config(c: &Config) -> ServerConfig {
         },
         retry_threshold: c.limits.retry_above_handshakes as usize,
         max_sessions_per_ip: c.limits.max_sessions_per_ip as usize,
+        new_sessions_per_ip: c.limits.new_sessions_per_ip,
+        max_sessions: c.limits.max_sessions as usize,
         client_roots: c.cluster.ca.iter().cloned().collect(),
         ..ServerConfig::default()
     }
@@ -109,6 +114,7 @@ pub fn node_settings(c: &Config) -> (RouterConfig, NodeSettings) {
                 .map(|(cert, key)| tern_quic::Identity { cert, key }),
         },
         link_idle_timeout: c.upstream.idle_timeout,
+        upstream_answer_timeout: UPSTREAM_ANSWER_TIMEOUT,
         plugin: None,
     };
     (router, settings)

@@ -85,6 +85,8 @@ fn root(pki: &Pki) -> Node {
         },
         client_roots: vec![pki.ca.clone()],
         max_sessions_per_ip: 256,
+        // Every viewer of the test comes from 127.0.0.1.
+        new_sessions_per_ip: 100_000,
         retry_threshold: 1024,
         ..ServerConfig::default()
     };

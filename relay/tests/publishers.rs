@@ -28,6 +28,8 @@ fn relay() -> Node {
     let server = ServerConfig {
         bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         max_sessions_per_ip: 256,
+        // Every viewer of the test comes from 127.0.0.1.
+        new_sessions_per_ip: 100_000,
         retry_threshold: 1024,
         transport: TransportLimits {
             idle_timeout: Duration::from_secs(2),

@@ -124,6 +124,8 @@ fn relay_at(name: &str, port: u16, upstreams: &[u16]) -> Node {
     let server = tern_quic::ServerConfig {
         bind: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
         max_sessions_per_ip: 256,
+        // Every viewer of the test comes from 127.0.0.1.
+        new_sessions_per_ip: 100_000,
         retry_threshold: 1024,
         ..tern_quic::ServerConfig::default()
     };

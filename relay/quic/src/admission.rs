@@ -1,28 +1,91 @@
-//! Admission of incoming connections: stateless Retry under load and a per-IP session cap.
+//! Admission of incoming connections: stateless Retry under load, a new-session rate and a
+//! session cap per source (an IPv4 address, or an IPv6 /64: one subscriber's network, whose
+//! addresses are free to rotate), and a cap on all sessions.
 //!
-//! Every decision is made on the quinn `Incoming` before any handshake state is allocated,
-//! and each refusal leaves a log line.
+//! Every decision is made on the quinn `Incoming` before any handshake state is allocated.
+//! Each refusal is counted; its log lines are rate-limited.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
-/// Counts of handshakes in flight and of admitted sessions per IP address.
+use crate::LogBudget;
+
+/// Rate buckets kept at most; past this, buckets that are full again are forgotten, and if all
+/// are in use the rate limit starts over (the session caps still hold).
+const MAX_BUCKETS: usize = 65_536;
+
+/// Refusal log lines: at most 10 per 10 s per kind.
+static REFUSED_LOG: LogBudget = LogBudget::new(10, Duration::from_secs(10));
+
+/// The source sessions from `ip` are counted under: the IPv4 address (an IPv4-mapped IPv6
+/// address is that IPv4 address), or the IPv6 address's /64 prefix.
+pub fn session_source(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(Ipv6Addr::from(prefix))
+        }
+    }
+}
+
+/// The admission limits of a server (see [`ServerConfig`](crate::ServerConfig)).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// Concurrent sessions (handshakes included) per source.
+    pub(crate) per_source: usize,
+    /// Concurrent sessions (handshakes included) in all.
+    pub(crate) total: usize,
+    /// New sessions a second per source, in bursts of as many.
+    pub(crate) rate_per_source: u32,
+}
+
+/// Counts of handshakes in flight and of admitted sessions per source.
 #[derive(Debug)]
 pub(crate) struct Admission {
-    per_ip: Mutex<HashMap<IpAddr, usize>>,
+    state: Mutex<State>,
     handshakes: AtomicUsize,
-    max_per_ip: usize,
+    limits: Limits,
     retry_threshold: usize,
     pub(crate) stats: Arc<AdmissionStats>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    per_source: HashMap<IpAddr, usize>,
+    total: usize,
+    buckets: HashMap<IpAddr, Bucket>,
+}
+
+/// A token bucket: `tokens` at `at`.
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+/// Why a connection was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    Rate,
+    PerSource,
+    Total,
 }
 
 /// What admission refused so far, for metrics. Counters only grow.
 #[derive(Debug, Default)]
 pub struct AdmissionStats {
-    /// Connections refused because their address had `max_sessions_per_ip` sessions.
+    /// Connections refused because their source (an IPv4 address or an IPv6 /64) had
+    /// `max_sessions_per_ip` sessions.
     pub refused_per_ip: AtomicU64,
+    /// Connections refused because their source opened more than `new_sessions_per_ip` a
+    /// second.
+    pub refused_rate: AtomicU64,
+    /// Connections refused because the server held `max_sessions` sessions.
+    pub refused_capacity: AtomicU64,
     /// Sessions refused for offering no MoQ version this server speaks (ALPN or
     /// WT-Available-Protocols).
     pub refused_version: AtomicU64,
@@ -43,25 +106,25 @@ pub(crate) struct Admitted {
 }
 
 impl Admission {
-    pub(crate) fn new(max_per_ip: usize, retry_threshold: usize) -> Self {
+    pub(crate) fn new(limits: Limits, retry_threshold: usize) -> Self {
         Self {
-            per_ip: Mutex::new(HashMap::new()),
+            state: Mutex::default(),
             handshakes: AtomicUsize::new(0),
-            max_per_ip,
+            limits,
             retry_threshold,
             stats: Arc::default(),
         }
     }
 
-    fn counts(&self) -> MutexGuard<'_, HashMap<IpAddr, usize>> {
-        self.per_ip
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Sessions admitted and not yet released.
     pub(crate) fn admitted(&self) -> usize {
-        self.counts().values().sum()
+        self.state().total
     }
 
     /// Retry or refuse `incoming` (`None`), or admit it to the handshake.
@@ -81,34 +144,82 @@ impl Admission {
             return None;
         }
 
-        let ip = remote.ip().to_canonical();
-        {
-            let mut counts = self.counts();
-            let count = counts.entry(ip).or_insert(0);
-            if *count >= self.max_per_ip {
-                let admitted = *count;
-                drop(counts);
-                tracing::info!(%remote, admitted, max = self.max_per_ip,
-                    "refused connection: too many sessions from this address");
-                self.stats.refused_per_ip.fetch_add(1, Ordering::Relaxed);
-                incoming.refuse();
-                return None;
+        let source = session_source(remote.ip());
+        if let Err(refusal) = self.take_slot(source, Instant::now()) {
+            let (counter, why) = match refusal {
+                Refusal::Rate => (
+                    &self.stats.refused_rate,
+                    "new sessions too fast from this source",
+                ),
+                Refusal::PerSource => (
+                    &self.stats.refused_per_ip,
+                    "too many sessions from this source",
+                ),
+                Refusal::Total => (
+                    &self.stats.refused_capacity,
+                    "the server is at max_sessions",
+                ),
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+            if let Some(suppressed) = REFUSED_LOG.allow(Instant::now()) {
+                tracing::info!(%remote, %source, suppressed, "refused connection: {why}");
             }
-            *count += 1;
+            incoming.refuse();
+            return None;
         }
         self.handshakes.fetch_add(1, Ordering::Relaxed);
         Some(Admitted {
             incoming,
             slot: Arc::new(IpSlot {
                 admission: self.clone(),
-                ip,
+                ip: source,
             }),
             handshake: HandshakeSlot(self.clone()),
         })
     }
+
+    /// Count a new session from `source` at `now`, or say which limit refuses it.
+    fn take_slot(&self, source: IpAddr, now: Instant) -> Result<(), Refusal> {
+        let limits = self.limits;
+        let mut state = self.state();
+        if state.buckets.len() >= MAX_BUCKETS && !state.buckets.contains_key(&source) {
+            let rate = f64::from(limits.rate_per_source);
+            state.buckets.retain(|_, b| refill(*b, now, rate) < rate);
+            if state.buckets.len() >= MAX_BUCKETS {
+                state.buckets.clear();
+            }
+        }
+        let rate = f64::from(limits.rate_per_source);
+        let bucket = state.buckets.entry(source).or_insert(Bucket {
+            tokens: rate,
+            at: now,
+        });
+        bucket.tokens = refill(*bucket, now, rate);
+        bucket.at = now;
+        if bucket.tokens < 1.0 {
+            return Err(Refusal::Rate);
+        }
+        bucket.tokens -= 1.0;
+        if state.total >= limits.total {
+            return Err(Refusal::Total);
+        }
+        let count = state.per_source.entry(source).or_insert(0);
+        if *count >= limits.per_source {
+            return Err(Refusal::PerSource);
+        }
+        *count += 1;
+        state.total += 1;
+        Ok(())
+    }
 }
 
-/// One admitted session from `ip`; dropping it frees the slot.
+/// `bucket`'s tokens at `now`, refilled at `rate` a second up to `rate`.
+fn refill(bucket: Bucket, now: Instant, rate: f64) -> f64 {
+    let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
+    (bucket.tokens + elapsed * rate).min(rate)
+}
+
+/// One admitted session from source `ip`; dropping it frees the slot.
 #[derive(Debug)]
 pub(crate) struct IpSlot {
     admission: Arc<Admission>,
@@ -117,12 +228,13 @@ pub(crate) struct IpSlot {
 
 impl Drop for IpSlot {
     fn drop(&mut self) {
-        let mut counts = self.admission.counts();
-        if let Some(count) = counts.get_mut(&self.ip) {
+        let mut state = self.admission.state();
+        if let Some(count) = state.per_source.get_mut(&self.ip) {
             *count = count.saturating_sub(1);
             if *count == 0 {
-                counts.remove(&self.ip);
+                state.per_source.remove(&self.ip);
             }
+            state.total = state.total.saturating_sub(1);
         }
     }
 }

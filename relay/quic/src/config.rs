@@ -140,9 +140,16 @@ pub struct ServerConfig {
     /// Send a stateless Retry to unvalidated clients while at least this many handshakes are
     /// in flight. `0` retries every client. Default 64.
     pub retry_threshold: usize,
-    /// Concurrent sessions (handshakes included) allowed from one IP address; extra ones are
-    /// refused. Default 64.
+    /// Concurrent sessions (handshakes included) allowed from one source, an IPv4 address or
+    /// an IPv6 /64 (see [`session_source`](crate::session_source)); extra ones are refused.
+    /// Default 64.
     pub max_sessions_per_ip: usize,
+    /// New sessions a second allowed from one source, in bursts of as many; faster ones are
+    /// refused. Default 20.
+    pub new_sessions_per_ip: u32,
+    /// Concurrent sessions (handshakes included) in all; extra ones are refused. Default
+    /// 10,000.
+    pub max_sessions: usize,
     /// Time allowed for the QUIC handshake plus the WebTransport CONNECT. Default 10 s.
     pub handshake_timeout: Duration,
     /// Established sessions waiting for [`Server::accept`](crate::Server::accept); when full,
@@ -165,6 +172,8 @@ impl Default for ServerConfig {
             transport: TransportLimits::default(),
             retry_threshold: 64,
             max_sessions_per_ip: 64,
+            new_sessions_per_ip: 20,
+            max_sessions: 10_000,
             handshake_timeout: Duration::from_secs(10),
             accept_queue: 64,
             client_roots: Vec::new(),

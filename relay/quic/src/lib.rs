@@ -2,7 +2,8 @@
 //!
 //! - [`Server`] binds one UDP port and accepts MoQ sessions over raw QUIC (ALPN `moqt-18`)
 //!   and WebTransport (ALPN `h3`, `WT-Available-Protocols: "moqt-18"`), dispatching on the
-//!   negotiated ALPN. Admission: stateless Retry under load, a per-IP session cap, refusal of
+//!   negotiated ALPN. Admission: stateless Retry under load, a new-session rate and a session
+//!   cap per source (an IPv4 address or an IPv6 /64), a cap on all sessions, refusal of
 //!   clients offering no supported protocol.
 //! - [`Client`] / [`connect`] open sessions to `https://` and `moqt://` URLs.
 //! - [`Session`], [`SendStream`], [`RecvStream`]: one API over both transports; application
@@ -19,19 +20,21 @@ mod admission;
 pub mod cert;
 mod client;
 mod config;
+mod logbudget;
 mod server;
 mod session;
 mod store;
 mod stream;
 mod verify;
 
-pub use admission::AdmissionStats;
+pub use admission::{AdmissionStats, session_source};
 pub use cert::{CertError, Fingerprint, SelfSignedConfig};
 pub use client::{Client, ConnectError, connect};
 pub use config::{
     ALPN_H3, CertSource, ClientConfig, CongestionControl, Identity, MOQT_18, ServerConfig,
     TransportLimits,
 };
+pub use logbudget::LogBudget;
 pub use server::{IncomingSession, Server, ServerError};
 pub use session::{DatagramError, Session, SessionError, Transport};
 pub use store::{CertStore, CertTask};

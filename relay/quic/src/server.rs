@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use url::Url;
 use web_transport_quinn as wtq;
 
-use crate::admission::{Admission, AdmissionStats, Admitted};
+use crate::admission::{Admission, AdmissionStats, Admitted, Limits};
 use crate::cert::{CertError, Fingerprint};
 use crate::config::{ALPN_H3, ServerConfig};
 use crate::session::{Session, Transport};
@@ -148,7 +148,11 @@ impl Server {
             }
         })?;
         let admission = Arc::new(Admission::new(
-            config.max_sessions_per_ip,
+            Limits {
+                per_source: config.max_sessions_per_ip,
+                total: config.max_sessions,
+                rate_per_source: config.new_sessions_per_ip,
+            },
             config.retry_threshold,
         ));
         let (tx, accepted) = mpsc::channel(config.accept_queue);
@@ -215,6 +219,10 @@ impl Server {
     }
 }
 
+/// Failed-handshake log lines: at most 10 per 10 s.
+static HANDSHAKE_LOG: crate::LogBudget =
+    crate::LogBudget::new(10, std::time::Duration::from_secs(10));
+
 async fn accept_loop(
     endpoint: quinn::Endpoint,
     admission: Arc<Admission>,
@@ -243,7 +251,9 @@ async fn accept_loop(
                 Ok(Ok(accepted)) => accepted,
                 Ok(Err(reason)) => {
                     // Includes raw QUIC clients refused at TLS for offering no known ALPN.
-                    tracing::info!(%remote, %reason, "handshake failed");
+                    if let Some(suppressed) = HANDSHAKE_LOG.allow(std::time::Instant::now()) {
+                        tracing::info!(%remote, %reason, suppressed, "handshake failed");
+                    }
                     let counter = if reason.contains("protocol") {
                         &stats.refused_version
                     } else {
@@ -253,7 +263,9 @@ async fn accept_loop(
                     return;
                 }
                 Err(_) => {
-                    tracing::info!(%remote, timeout = ?config.handshake_timeout, "handshake timed out");
+                    if let Some(suppressed) = HANDSHAKE_LOG.allow(std::time::Instant::now()) {
+                        tracing::info!(%remote, timeout = ?config.handshake_timeout, suppressed, "handshake timed out");
+                    }
                     stats
                         .failed_handshakes
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);

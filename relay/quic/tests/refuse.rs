@@ -191,3 +191,200 @@ async fn retry_under_load_still_admits_clients() {
     );
     assert_eq!(tap.seen.initials_with_token.load(Ordering::SeqCst), 0);
 }
+
+/// A client endpoint bound to `ip` (any port).
+fn client_from(server: &tern_quic::Server, ip: &str) -> Client {
+    let mut config = client_config(server);
+    config.bind = std::net::SocketAddr::new(ip.parse().expect("ip"), 0);
+    Client::new(config).expect("client")
+}
+
+/// Sessions from each address in `from` to `target` (each must be admitted), then one more
+/// from `extra`: the sessions (to hold) and the extra one's error.
+async fn fill_then_refuse(
+    server: &mut tern_quic::Server,
+    target: &str,
+    from: &[&str],
+    extra: &str,
+) -> (
+    Vec<(
+        Client,
+        tern_quic::Session,
+        Option<tern_quic::IncomingSession>,
+    )>,
+    ConnectError,
+) {
+    let mut held = Vec::new();
+    for ip in from {
+        let client = client_from(server, ip);
+        let (session, incoming) = bounded("connect", async {
+            tokio::join!(client.connect(target), server.accept())
+        })
+        .await;
+        held.push((client, session.expect("within the cap"), incoming));
+    }
+    let extra = client_from(server, extra);
+    let err = bounded("one more", extra.connect(target))
+        .await
+        .expect_err("over the cap");
+    (held, err)
+}
+
+#[tokio::test]
+async fn a_source_opening_sessions_too_fast_is_refused_and_others_are_not() {
+    let mut server = server_with(|c| c.new_sessions_per_ip = 3);
+    let fast = client_from(&server, "127.0.0.1");
+    let target = url(&server, Transport::RawQuic, "/");
+    let (mut admitted, mut refused) = (0, 0);
+    for _ in 0..12 {
+        let attempt = bounded("connect", async {
+            tokio::select! {
+                r = fast.connect(&target) => r,
+                _ = async { loop { let _ = server.accept().await; } } => unreachable!(),
+            }
+        })
+        .await;
+        match attempt {
+            Ok(session) => {
+                admitted += 1;
+                session.close(0, "done");
+            }
+            Err(ConnectError::Refused { .. }) => refused += 1,
+            Err(e) => panic!("unexpected: {e:?}"),
+        }
+    }
+    // A burst of 3, then 3 a second: twelve attempts in well under three seconds.
+    assert!(admitted >= 3, "admitted {admitted}");
+    assert!(refused >= 3, "refused only {refused} of 12");
+    let stats = server.admission_stats();
+    assert_eq!(stats.refused_rate.load(Ordering::Relaxed), refused);
+    // Another source is not held back by the first one's rate.
+    let other = client_from(&server, "127.0.0.2");
+    let (session, incoming) = bounded("other source", async {
+        tokio::join!(other.connect(&target), server.accept())
+    })
+    .await;
+    session.expect("another source is admitted");
+    incoming.expect("accepted");
+}
+
+#[tokio::test]
+async fn past_max_sessions_every_source_is_refused() {
+    let mut server = server_with(|c| c.max_sessions = 2);
+    let target = url(&server, Transport::RawQuic, "/");
+    let (_held, err) = fill_then_refuse(
+        &mut server,
+        &target,
+        &["127.0.0.1", "127.0.0.2"],
+        "127.0.0.3",
+    )
+    .await;
+    assert!(matches!(err, ConnectError::Refused { .. }), "{err:?}");
+    let stats = server.admission_stats();
+    assert_eq!(stats.refused_capacity.load(Ordering::Relaxed), 1);
+    assert_eq!(stats.refused_per_ip.load(Ordering::Relaxed), 0);
+}
+
+#[test]
+fn sources_are_ipv4_addresses_and_ipv6_64s() {
+    use std::net::IpAddr;
+    let ip = |s: &str| -> IpAddr { s.parse().expect("ip") };
+    let source = tern_quic::session_source;
+    assert_eq!(source(ip("192.0.2.7")), ip("192.0.2.7"));
+    assert_eq!(source(ip("::ffff:192.0.2.7")), ip("192.0.2.7"));
+    assert_eq!(source(ip("2001:db8:1:2:aaaa::1")), ip("2001:db8:1:2::"));
+    assert_eq!(
+        source(ip("2001:db8:1:2:ffff:ffff:ffff:ffff")),
+        source(ip("2001:db8:1:2::9"))
+    );
+    assert_ne!(source(ip("2001:db8:1:3::1")), source(ip("2001:db8:1:2::1")));
+}
+
+/// Set in the copy of this test binary that runs inside its own network namespace.
+const IN_NETNS: &str = "TERN_QUIC_TEST_IN_NETNS";
+
+/// Sessions from addresses of one IPv6 /64 share that /64's cap; another /64 has its own. The
+/// test runs again in a network namespace of its own (`unshare --net`, needs root), whose
+/// loopback carries the addresses it needs.
+#[test]
+fn sessions_from_one_ipv6_64_share_its_cap() {
+    if std::env::var_os(IN_NETNS).is_none() {
+        let exe = std::env::current_exe().expect("test binary");
+        let out = std::process::Command::new("unshare")
+            .arg("--net")
+            .arg("--")
+            .arg(exe)
+            .args([
+                "--exact",
+                "sessions_from_one_ipv6_64_share_its_cap",
+                "--nocapture",
+            ])
+            .env(IN_NETNS, "1")
+            .output()
+            .expect("unshare (util-linux)");
+        let log = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "in its own network namespace:\n{log}");
+        assert!(log.contains("1 passed"), "the test ran there:\n{log}");
+        return;
+    }
+    let ip = |args: &[&str]| {
+        let status = std::process::Command::new("ip")
+            .args(args)
+            .status()
+            .expect("ip");
+        assert!(status.success(), "ip {args:?}");
+    };
+    ip(&["link", "set", "lo", "up"]);
+    for addr in [
+        "fd00:0:0:7::1",
+        "fd00:0:0:7::10",
+        "fd00:0:0:7::11",
+        "fd00:0:0:7::12",
+        "fd00:0:0:8::10",
+    ] {
+        ip(&[
+            "-6",
+            "addr",
+            "add",
+            &format!("{addr}/128"),
+            "dev",
+            "lo",
+            "nodad",
+        ]);
+    }
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let mut server = tern_quic::Server::bind(tern_quic::ServerConfig {
+            bind: "[fd00:0:0:7::1]:0".parse().expect("addr"),
+            max_sessions_per_ip: 2,
+            ..tern_quic::ServerConfig::default()
+        })
+        .expect("bind server");
+        let port = server.local_addr().expect("addr").port();
+        let target = format!("moqt://[fd00:0:0:7::1]:{port}/");
+        // A third address of the same /64.
+        let (_held, err) = fill_then_refuse(
+            &mut server,
+            &target,
+            &["fd00:0:0:7::10", "fd00:0:0:7::11"],
+            "fd00:0:0:7::12",
+        )
+        .await;
+        assert!(matches!(err, ConnectError::Refused { .. }), "{err:?}");
+        assert_eq!(
+            server
+                .admission_stats()
+                .refused_per_ip
+                .load(Ordering::Relaxed),
+            1
+        );
+        let neighbour = client_from(&server, "fd00:0:0:8::10");
+        let (session, incoming) = bounded("another /64", async {
+            tokio::join!(neighbour.connect(&target), server.accept())
+        })
+        .await;
+        session.expect("another /64 has its own cap");
+        incoming.expect("accepted");
+    });
+}

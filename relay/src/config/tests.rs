@@ -159,6 +159,8 @@ fn every_key_settable_from_env() {
         ("limits.max_subscriptions_per_session", "4"),
         ("limits.max_namespace_fields", "5"),
         ("limits.max_sessions_per_ip", "6"),
+        ("limits.new_sessions_per_ip", "7"),
+        ("limits.max_sessions", "8"),
         ("limits.retry_above_handshakes", "0"),
         ("cache.max_bytes", "8"),
         ("cache.max_duration", "9ms"),

@@ -105,6 +105,10 @@ pub struct NodeSettings {
     pub upstream_tls: UpstreamTls,
     /// Silence after which an upstream link counts as dead (`upstream.idle_timeout`).
     pub link_idle_timeout: std::time::Duration,
+    /// Longest wait for a publisher's answer to the relay's SUBSCRIBE (the stream opened, the
+    /// SUBSCRIBE written, SUBSCRIBE_OK or REQUEST_ERROR read). Past it the track moves to
+    /// another upstream, or its subscribers are refused with TIMEOUT.
+    pub upstream_answer_timeout: std::time::Duration,
     /// The edge plugin that admits sessions and requests; `None`: everything is admitted.
     pub plugin: Option<Arc<tern_edge_wasm::PluginHost>>,
 }

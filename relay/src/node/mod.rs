@@ -174,6 +174,8 @@ fn report_admission(stats: &tern_quic::AdmissionStats) {
     use std::sync::atomic::Ordering::Relaxed;
     for (reason, value) in [
         (refused::PER_IP, stats.refused_per_ip.load(Relaxed)),
+        (refused::RATE, stats.refused_rate.load(Relaxed)),
+        (refused::CAPACITY, stats.refused_capacity.load(Relaxed)),
         (refused::VERSION, stats.refused_version.load(Relaxed)),
         (refused::BAD_SETUP, stats.failed_handshakes.load(Relaxed)),
     ] {

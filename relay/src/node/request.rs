@@ -56,6 +56,10 @@ fn error(code: RequestErrorCode, reason: &str) -> RequestError {
     }
 }
 
+/// Log lines about refused announcements: at most 20 per 10 s.
+static REFUSAL_LOG: tern_quic::LogBudget =
+    tern_quic::LogBudget::new(20, std::time::Duration::from_secs(10));
+
 pub(super) fn refusal(reason: Refusal) -> RequestError {
     match reason {
         Refusal::DoesNotExist => error(
@@ -345,8 +349,10 @@ async fn lifetime(
                         acknowledged = true;
                     }
                     Some(Command::Refuse { reason, .. }) => {
-                        if matches!(reason, Refusal::Loop | Refusal::TooDeep | Refusal::Unauthorized | Refusal::NotOpen) {
-                            tracing::warn!(session = s.id, reason = %refusal(reason).error_reason.to_string_lossy(), "announcement refused");
+                        if matches!(reason, Refusal::Loop | Refusal::TooDeep | Refusal::Unauthorized | Refusal::NotOpen)
+                            && let Some(suppressed) = REFUSAL_LOG.allow(std::time::Instant::now())
+                        {
+                            tracing::warn!(session = s.id, reason = %refusal(reason).error_reason.to_string_lossy(), suppressed, "announcement refused");
                         }
                         write_message(&mut send, refusal(reason)).await?;
                         send.finish()?;

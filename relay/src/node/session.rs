@@ -30,6 +30,9 @@ use super::hub::{Hub, TrackHandle};
 const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// MOQT_IMPLEMENTATION of the clients that read LARGEST_OBJECT with a length before it
 /// (moq-dev's @moq/net up to 0.3.4; fixed upstream after it, moq-dev/moq#3561).
+/// Log lines about peers closed for a violation: at most 20 per 10 s.
+static VIOLATION_LOG: tern_quic::LogBudget = tern_quic::LogBudget::new(20, Duration::from_secs(10));
+
 const MISREADS_LARGEST_OBJECT: &[u8] = b"moq-lite-js";
 
 /// How long a peer that finished its control stream has to close the session itself. Draft-18
@@ -329,7 +332,15 @@ impl SessionShared {
 
     /// Close the session for a protocol error, with a log line naming the reason.
     pub fn violation(&self, code: Code, reason: &str) {
-        tracing::warn!(session = self.id, code = code.0, reason, "closing session");
+        if let Some(suppressed) = VIOLATION_LOG.allow(std::time::Instant::now()) {
+            tracing::warn!(
+                session = self.id,
+                code = code.0,
+                reason,
+                suppressed,
+                "closing session"
+            );
+        }
         metrics::counter!(m::PROTOCOL_VIOLATIONS).increment(1);
         self.session.close(code.0 as u32, reason);
     }

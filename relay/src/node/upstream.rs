@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use tern_moq::message::codes::SessionError as Code;
+use tern_moq::message::codes::{RequestErrorCode, SessionError as Code};
 use tern_moq::message::{Parameters, Publish, RequestOk, Subscribe, SubscriptionFilter};
 use tern_moq::{Message, TrackNamespace};
 use tern_quic::SendStream;
@@ -104,7 +104,6 @@ async fn subscribe(
     mut cancel: oneshot::Receiver<()>,
     alias: &mut Option<u64>,
 ) -> anyhow::Result<End> {
-    let (mut send, recv) = s.session.open_bi().await?;
     let mut params = Parameters::new();
     let wire = match filter {
         Filter::NextGroupStart => SubscriptionFilter::NextGroupStart,
@@ -118,17 +117,31 @@ async fn subscribe(
         },
     };
     params.set_subscription_filter(&wire);
-    let (_, stream) = s
-        .send_request(&mut send, |request_id| {
-            Subscribe {
-                request_id,
-                track_namespace: TrackNamespace::new(name.namespace.clone()),
-                track_name: name.name.clone(),
-                parameters: params,
-            }
-            .into()
-        })
-        .await?;
+    // A publisher that gives no stream credit, reads nothing or never answers holds the track
+    // (and every subscriber waiting on it) only until the deadline.
+    let deadline = tokio::time::Instant::now() + hub.settings.upstream_answer_timeout;
+    let open = async {
+        let (mut send, recv) = s.session.open_bi().await?;
+        let (_, stream) = s
+            .send_request(&mut send, |request_id| {
+                Subscribe {
+                    request_id,
+                    track_namespace: TrackNamespace::new(name.namespace.clone()),
+                    track_name: name.name.clone(),
+                    parameters: params,
+                }
+                .into()
+            })
+            .await?;
+        anyhow::Ok((send, recv, stream))
+    };
+    let (mut send, recv, stream) = tokio::select! {
+        _ = &mut cancel => return Ok(End::Quiet),
+        opened = tokio::time::timeout_at(deadline, open) => match opened {
+            Ok(opened) => opened?,
+            Err(_) => return Ok(unanswered(hub, s, track, name)),
+        },
+    };
     let mut inbound = Inbound::ours(stream, recv);
     loop {
         tokio::select! {
@@ -136,6 +149,11 @@ async fn subscribe(
                 inbound.stop(0x1);
                 let _ = send.finish();
                 return Ok(End::Quiet);
+            }
+            () = tokio::time::sleep_until(deadline), if alias.is_none() => {
+                inbound.stop(0x1);
+                let _ = send.finish();
+                return Ok(unanswered(hub, s, track, name));
             }
             msg = next_message(&mut inbound, s) => match msg {
                 Some(Message::SubscribeOk(ok)) if alias.is_none() => {
@@ -179,6 +197,16 @@ async fn subscribe(
             },
         }
     }
+}
+
+/// The publisher on `s` did not answer the SUBSCRIBE for `track` in time: as if it had
+/// refused with TIMEOUT (the track moves on, or its waiting subscribers are refused).
+fn unanswered(hub: &Arc<Hub>, s: &Arc<SessionShared>, track: TrackId, name: &TrackName) -> End {
+    let timeout = hub.settings.upstream_answer_timeout;
+    tracing::info!(session = s.id, %name, ?timeout, "upstream did not answer SUBSCRIBE in time");
+    let sid = s.id;
+    hub.apply(|r, now| r.handle_upstream_refused(track, sid, RequestErrorCode::TIMEOUT.0, now));
+    End::Quiet
 }
 
 /// A publisher pushes a track with PUBLISH.

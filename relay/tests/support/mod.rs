@@ -56,6 +56,8 @@ pub fn start_relay(router: RouterConfig, settings: NodeSettings) -> Node {
     let server = ServerConfig {
         bind: SocketAddr::from(([127, 0, 0, 1], 0)),
         max_sessions_per_ip: 256,
+        // Every viewer of the test comes from 127.0.0.1.
+        new_sessions_per_ip: 100_000,
         retry_threshold: 1024,
         ..ServerConfig::default()
     };

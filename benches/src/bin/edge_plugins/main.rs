@@ -112,6 +112,8 @@ impl Relay {
                     let server = tern_quic::ServerConfig {
                         bind: SocketAddr::from(([127, 0, 0, 1], 0)),
                         max_sessions_per_ip: 100_000,
+                        new_sessions_per_ip: 100_000,
+                        max_sessions: 100_000,
                         retry_threshold: 100_000,
                         accept_queue: 1024,
                         ..tern_quic::ServerConfig::default()

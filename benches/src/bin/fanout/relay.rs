@@ -126,6 +126,8 @@ pub fn start(
         // Every subscriber comes from 127.0.0.1: lift tern's per-IP session cap (the peers
         // have none).
         .env("TERN_LIMITS_MAX_SESSIONS_PER_IP", "100000")
+        .env("TERN_LIMITS_NEW_SESSIONS_PER_IP", "100000")
+        .env("TERN_LIMITS_MAX_SESSIONS", "100000")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
