@@ -4,50 +4,13 @@
 
 mod common;
 
-use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Lines, Relay, tern};
+use common::{Lines, Relay, admin_address, http_get, plain, sample, tern};
 use tern::client::{ConnectOptions, Session};
 
 const ATTEMPTS: u64 = 200;
-
-/// Text without its ANSI colour sequences.
-fn plain(line: &str) -> String {
-    let mut out = String::new();
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// GET `path` from `addr` (HTTP/1.0); the body.
-fn http_get(addr: &str, path: &str) -> String {
-    let mut stream = std::net::TcpStream::connect(addr).expect("admin port");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("timeout");
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").expect("request");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("response");
-    response
-}
-
-/// The value of `series` (name and labels, exactly) in a Prometheus text page.
-fn sample(page: &str, series: &str) -> Option<f64> {
-    page.lines()
-        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
-}
 
 #[test]
 fn a_flood_of_sessions_is_refused_counted_by_reason_and_logged_sparingly() {
@@ -57,22 +20,7 @@ fn a_flood_of_sessions_is_refused_counted_by_reason_and_logged_sparingly() {
         .env("TERN_LIMITS_NEW_SESSIONS_PER_IP", "100000");
     let mut relay = Relay::start_cmd_with_stderr(cmd, &[], Stdio::piped());
     let mut log = Lines::new(relay.guard.child.stderr.take().expect("stderr"));
-    let admin = log.wait_for(1, Duration::from_secs(10), |l| {
-        l.contains("admin HTTP listening")
-    });
-    let admin = admin
-        .first()
-        .map(|l| plain(l))
-        .and_then(|l| {
-            Some(
-                l.split("local=")
-                    .nth(1)?
-                    .split_whitespace()
-                    .next()?
-                    .to_owned(),
-            )
-        })
-        .unwrap_or_else(|| panic!("admin address in the log: {:?}", log.seen));
+    let admin = admin_address(&mut log);
 
     let url = relay.moqt_url();
     let rt = tokio::runtime::Runtime::new().expect("runtime");

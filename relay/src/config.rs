@@ -327,6 +327,11 @@ pub struct LimitsConfig {
     pub new_sessions_per_ip: u32,
     /// Concurrent sessions in all; more are refused.
     pub max_sessions: u32,
+    /// Bytes of partly received objects one session may hold (each object's declared length
+    /// is reserved at its header); an object that does not fit is refused, its stream stopped.
+    pub receive_per_session: u64,
+    /// Bytes of partly received objects all sessions together may hold.
+    pub receive_total: u64,
     /// Once more handshakes than this are in flight, new clients must prove their address with a
     /// QUIC Retry. 0: always.
     pub retry_above_handshakes: u32,
@@ -343,6 +348,8 @@ impl Default for LimitsConfig {
             max_sessions_per_ip: 64,
             new_sessions_per_ip: 20,
             max_sessions: 10_000,
+            receive_per_session: 32 * MIB,
+            receive_total: 256 * MIB,
             retry_above_handshakes: 64,
         }
     }
@@ -604,7 +611,8 @@ settings! {
     log.format, log.level,
     limits.max_object_size, limits.max_control_message, limits.max_requests_per_session,
     limits.max_subscriptions_per_session, limits.max_namespace_fields, limits.max_sessions_per_ip,
-    limits.new_sessions_per_ip, limits.max_sessions, limits.retry_above_handshakes,
+    limits.new_sessions_per_ip, limits.max_sessions, limits.receive_per_session,
+    limits.receive_total, limits.retry_above_handshakes,
     cache.max_bytes, cache.max_duration, cache.max_group_bytes,
     subscriber.max_queued_bytes, subscriber.max_lag_groups, subscriber.too_far_behind_after,
     quic.congestion, quic.idle_timeout, quic.keep_alive, quic.stream_receive_window,
@@ -679,8 +687,9 @@ impl Config {
 
     /// Sizes left at their defaults shrink to fit the ones the operator set: a group no larger
     /// than the cache (`cache.max_group_bytes` ≤ `cache.max_bytes`), an object no larger than
-    /// a group (`limits.max_object_size` ≤ `cache.max_group_bytes`). Sizes set on both sides
-    /// are checked by [`Config::validate`] instead.
+    /// a group (`limits.max_object_size` ≤ `cache.max_group_bytes`); a receive budget that
+    /// takes the largest object. Sizes set on both sides are checked by [`Config::validate`]
+    /// instead.
     fn fit_unset_sizes(&mut self, origins: &Origins) {
         // A zero is left for validation to name.
         if !origins.contains_key("cache.max_group_bytes") && self.cache.max_bytes > 0 {
@@ -689,6 +698,19 @@ impl Config {
         if !origins.contains_key("limits.max_object_size") && self.cache.max_group_bytes > 0 {
             self.limits.max_object_size =
                 self.limits.max_object_size.min(self.cache.max_group_bytes);
+        }
+        // The receive budget grows, where left at its default, to take the largest object.
+        if !origins.contains_key("limits.receive_per_session") {
+            self.limits.receive_per_session = self
+                .limits
+                .receive_per_session
+                .max(self.limits.max_object_size);
+        }
+        if !origins.contains_key("limits.receive_total") {
+            self.limits.receive_total = self
+                .limits
+                .receive_total
+                .max(self.limits.receive_per_session);
         }
     }
 
@@ -823,7 +845,7 @@ impl Config {
         }
 
         let limits = &self.limits;
-        let nonzero: [(&'static str, u64); 21] = [
+        let nonzero: [(&'static str, u64); 23] = [
             ("limits.max_object_size", limits.max_object_size),
             (
                 "limits.max_control_message",
@@ -850,6 +872,8 @@ impl Config {
                 limits.new_sessions_per_ip.into(),
             ),
             ("limits.max_sessions", limits.max_sessions.into()),
+            ("limits.receive_per_session", limits.receive_per_session),
+            ("limits.receive_total", limits.receive_total),
             ("upstream.max_depth", self.upstream.max_depth.into()),
             ("cache.max_bytes", self.cache.max_bytes),
             ("cache.max_duration", nanos(self.cache.max_duration)),
@@ -890,6 +914,25 @@ impl Config {
                 format!(
                     "{} exceeds cache.max_bytes ({}): one group could not fit in the cache",
                     self.cache.max_group_bytes, self.cache.max_bytes
+                ),
+            );
+        }
+        if self.limits.receive_per_session < self.limits.max_object_size {
+            return fail(
+                "limits.receive_per_session",
+                format!(
+                    "{} is less than limits.max_object_size ({}): such objects could never be \
+                     received",
+                    self.limits.receive_per_session, self.limits.max_object_size
+                ),
+            );
+        }
+        if self.limits.receive_total < self.limits.receive_per_session {
+            return fail(
+                "limits.receive_total",
+                format!(
+                    "{} is less than limits.receive_per_session ({})",
+                    self.limits.receive_total, self.limits.receive_per_session
                 ),
             );
         }

@@ -43,6 +43,9 @@ pub const SESSIONS_REFUSED: &str = "tern_sessions_refused_total";
 pub const RETRIES: &str = "tern_quic_retries_total";
 /// Counter: sessions closed with PROTOCOL_VIOLATION (malformed or oversized input).
 pub const PROTOCOL_VIOLATIONS: &str = "tern_protocol_violations_total";
+/// Counter: objects refused (their streams stopped) because the receive budget for partly
+/// received objects (`limits.receive_per_session`, `limits.receive_total`) was spent.
+pub const RECEIVE_BUDGET_REFUSALS: &str = "tern_receive_budget_refusals_total";
 /// Counter: upstream subscriptions moved to another upstream (failover, GOAWAY, takeover).
 pub const FAILOVERS: &str = "tern_failovers_total";
 /// Gauge: tracks without a live upstream whose subscribers are held for the linger window.
@@ -95,6 +98,7 @@ pub const ALL: &[&str] = &[
     TOO_FAR_BEHIND,
     SESSIONS_REFUSED,
     RETRIES,
+    RECEIVE_BUDGET_REFUSALS,
     PROTOCOL_VIOLATIONS,
     FAILOVERS,
     TRACKS_HELD,

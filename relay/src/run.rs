@@ -7,6 +7,7 @@ use crate::config::{ClusterPublish, Config, Congestion};
 use crate::core::cache::CacheBudget;
 use crate::core::fanout::LagPolicy;
 use crate::core::router::{Publishers, RouterConfig};
+use crate::node::budget::ReceiveLimits;
 use crate::node::{Node, NodeSettings, UpstreamTls};
 
 /// How long a publisher has to answer the relay's SUBSCRIBE.
@@ -87,6 +88,10 @@ pub fn node_settings(c: &Config) -> (RouterConfig, NodeSettings) {
                 .unwrap_or(usize::MAX)
                 .saturating_add(STREAM_BUFFER_SLACK),
             ..tern_moq::Limits::default()
+        },
+        receive: ReceiveLimits {
+            per_session: usize::try_from(c.limits.receive_per_session).unwrap_or(usize::MAX),
+            total: usize::try_from(c.limits.receive_total).unwrap_or(usize::MAX),
         },
         max_requests_per_session: c.limits.max_requests_per_session as usize,
         max_namespace_fields: c.limits.max_namespace_fields as usize,

@@ -122,6 +122,8 @@ pub struct DataStreamReader {
     limits: Limits,
     state: State,
     pending: Option<(Pending, usize)>,
+    /// Object headers read so far (numbers the partial objects).
+    headers: u64,
 }
 
 impl DataStreamReader {
@@ -133,6 +135,7 @@ impl DataStreamReader {
             limits,
             state: State::Type,
             pending: None,
+            headers: 0,
         }
     }
 
@@ -157,6 +160,12 @@ impl DataStreamReader {
     /// Bytes buffered and not yet returned.
     pub fn buffered(&self) -> usize {
         self.len
+    }
+
+    /// The object whose header was read and whose payload is still arriving: its number on
+    /// this stream (counting from 1) and its declared payload length. `None` between objects.
+    pub fn partial_object(&self) -> Option<(u64, usize)> {
+        self.pending.as_ref().map(|(_, n)| (self.headers, *n))
     }
 
     /// Set the group order used to decode fetch Group ID deltas.
@@ -340,6 +349,7 @@ impl DataStreamReader {
                 }
                 let n = payload_len(obj.payload_length)?;
                 self.pending = Some((Pending::Subgroup(obj), n));
+                self.headers += 1;
                 self.poll()
             }
             State::Fetch(state) => {
@@ -353,6 +363,7 @@ impl DataStreamReader {
                     _ => 0,
                 };
                 self.pending = Some((Pending::Fetch(obj), n));
+                self.headers += 1;
                 self.poll()
             }
             State::Control | State::Padding => Ok(None),

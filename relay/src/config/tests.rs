@@ -161,6 +161,8 @@ fn every_key_settable_from_env() {
         ("limits.max_sessions_per_ip", "6"),
         ("limits.new_sessions_per_ip", "7"),
         ("limits.max_sessions", "8"),
+        ("limits.receive_per_session", "9"),
+        ("limits.receive_total", "10"),
         ("limits.retry_above_handshakes", "0"),
         ("cache.max_bytes", "8"),
         ("cache.max_duration", "9ms"),

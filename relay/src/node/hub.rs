@@ -95,6 +95,8 @@ pub struct NodeSettings {
     pub lag: LagPolicy,
     /// Codec limits for peers.
     pub limits: tern_moq::Limits,
+    /// Bytes of partly received objects, per session and in all.
+    pub receive: super::budget::ReceiveLimits,
     /// Requests one session may have open at once.
     pub max_requests_per_session: usize,
     /// Fields a request's track namespace may have (the draft allows 32).
@@ -135,6 +137,8 @@ pub struct Hub {
     sessions: Mutex<HashMap<SessionId, Arc<SessionShared>>>,
     requests: Mutex<HashMap<(SessionId, RequestId), Inbox>>,
     next_session: AtomicU64,
+    /// Bytes of partly received objects, every session's.
+    pub receive: Arc<super::budget::ReceiveBudget>,
     /// Settings.
     pub settings: NodeSettings,
 }
@@ -158,6 +162,7 @@ impl Hub {
             sessions: Mutex::new(HashMap::new()),
             requests: Mutex::new(HashMap::new()),
             next_session: AtomicU64::new(1),
+            receive: Arc::new(super::budget::ReceiveBudget::new(settings.receive)),
             settings,
         })
     }

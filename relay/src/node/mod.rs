@@ -13,6 +13,7 @@
 //! - [`hub`]: shared state (router, tracks, sessions).
 
 pub mod backfill;
+pub mod budget;
 pub mod discovery;
 pub mod fetch;
 pub mod hub;

@@ -15,7 +15,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinSet;
 
 use tern_moq::Message;
-use tern_moq::message::codes::SessionError as Code;
+use tern_moq::message::codes::{SessionError as Code, StreamResetCode};
 use tern_moq::message::{GoAway, Setup};
 use tern_moq::session::{Event, Role, Session as Proto, StreamId, Transmit, Version};
 use tern_quic::{RecvStream, SendStream, Session};
@@ -30,6 +30,9 @@ use super::hub::{Hub, TrackHandle};
 const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// MOQT_IMPLEMENTATION of the clients that read LARGEST_OBJECT with a length before it
 /// (moq-dev's @moq/net up to 0.3.4; fixed upstream after it, moq-dev/moq#3561).
+/// Log lines about objects refused for the receive budget: at most 20 per 10 s.
+static BUDGET_LOG: tern_quic::LogBudget = tern_quic::LogBudget::new(20, Duration::from_secs(10));
+
 /// Log lines about peers closed for a violation: at most 20 per 10 s.
 static VIOLATION_LOG: tern_quic::LogBudget = tern_quic::LogBudget::new(20, Duration::from_secs(10));
 
@@ -95,6 +98,9 @@ pub struct SessionShared {
     /// The peer proved membership of this relay's cluster (mutual TLS): the edge plugin does
     /// not judge it, it judged its own viewers.
     member: AtomicBool,
+    /// The relay's receive budget, and this session's share of it.
+    receive_budget: Arc<super::budget::ReceiveBudget>,
+    receive: Arc<super::budget::SessionReserve>,
 }
 
 impl std::fmt::Debug for SessionShared {
@@ -116,6 +122,7 @@ impl SessionShared {
         session: Session,
         server: bool,
         limits: tern_moq::Limits,
+        receive_budget: Arc<super::budget::ReceiveBudget>,
     ) -> Arc<Self> {
         let role = if server { Role::Server } else { Role::Client };
         let version = Version::from_alpn(session.protocol()).unwrap_or(Version::Draft18);
@@ -142,6 +149,8 @@ impl SessionShared {
             peer_goaway: tokio::sync::watch::Sender::new(None),
             peer_leaving: Notify::new(),
             member: AtomicBool::new(false),
+            receive_budget,
+            receive: Arc::default(),
         })
     }
 
@@ -390,6 +399,8 @@ pub struct Inbound {
     recv: RecvStream,
     queue: std::collections::VecDeque<Event>,
     done: bool,
+    /// The receive budget held for the object still arriving (see [`super::budget`]).
+    reservation: Option<super::budget::Reservation>,
 }
 
 impl Inbound {
@@ -414,6 +425,7 @@ impl Inbound {
             recv,
             queue: Default::default(),
             done: false,
+            reservation: None,
         }
     }
 
@@ -428,7 +440,12 @@ impl Inbound {
                 return None;
             }
             let fed = match self.recv.read_chunk(64 * 1024).await {
-                Ok(Some(chunk)) => s.feed(self.id, chunk, false, None),
+                Ok(Some(chunk)) => s.feed(self.id, chunk, false, None).map(|mut events| {
+                    if !self.budget_partial_object(s) {
+                        events.extend(self.refuse_partial_object(s));
+                    }
+                    events
+                }),
                 Ok(None) => {
                     self.done = true;
                     s.feed(self.id, Bytes::new(), true, None)
@@ -447,6 +464,41 @@ impl Inbound {
                 None => self.done = true,
             }
         }
+    }
+
+    /// Hold the receive budget for the object still arriving, if any: `false` when neither the
+    /// session's share nor the process's budget can take it.
+    fn budget_partial_object(&mut self, s: &SessionShared) -> bool {
+        let partial = s.proto(|p| p.partial_object(self.id));
+        if let (Some(held), Some((object, _))) = (&self.reservation, partial)
+            && held.object == object
+        {
+            return true;
+        }
+        self.reservation = None;
+        let Some((object, bytes)) = partial else {
+            return true;
+        };
+        self.reservation = s.receive_budget.reserve(&s.receive, object, bytes);
+        self.reservation.is_some()
+    }
+
+    /// Refuse the object that did not fit the receive budget: stop the stream and drop what
+    /// it sent (its readers see the stream end as reset).
+    fn refuse_partial_object(&mut self, s: &SessionShared) -> Vec<Event> {
+        let code = StreamResetCode::EXCESSIVE_LOAD.0;
+        metrics::counter!(m::RECEIVE_BUDGET_REFUSALS).increment(1);
+        if let Some(suppressed) = BUDGET_LOG.allow(std::time::Instant::now()) {
+            tracing::warn!(
+                session = s.id,
+                used = s.receive_budget.used(),
+                suppressed,
+                "refused an object: the receive budget is spent (stream stopped)"
+            );
+        }
+        self.stop(code as u32);
+        s.feed(self.id, Bytes::new(), false, Some(code))
+            .unwrap_or_default()
     }
 
     /// Ask the peer to stop sending (STOP_SENDING).
@@ -478,7 +530,13 @@ pub async fn run_with(
     opened: impl FnOnce(Arc<SessionShared>),
 ) {
     let id = hub.next_session_id();
-    let shared = SessionShared::new(id, session, server, hub.settings.limits);
+    let shared = SessionShared::new(
+        id,
+        session,
+        server,
+        hub.settings.limits,
+        hub.receive.clone(),
+    );
     hub.add_session(shared.clone());
     // A client certificate only exists when the relay asks for one (a cluster CA is
     // configured) and TLS verified it: the peer is a member of the cluster.

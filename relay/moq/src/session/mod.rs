@@ -408,6 +408,17 @@ impl Session {
         streams::handle_data(self, stream, data, fin)
     }
 
+    /// The object still arriving on data stream `stream`, if any: its number on the stream and
+    /// its declared payload length (see [`DataStreamReader::partial_object`]).
+    ///
+    /// [`DataStreamReader::partial_object`]: crate::reader::DataStreamReader::partial_object
+    pub fn partial_object(&self, stream: StreamId) -> Option<(u64, usize)> {
+        match self.streams.get(&stream)? {
+            streams::StreamState::Uni(reader) => reader.partial_object(),
+            _ => None,
+        }
+    }
+
     /// The peer reset a stream (`RESET_STREAM`).
     pub fn handle_reset(&mut self, stream: StreamId, code: u64) -> Result<(), SessionError> {
         streams::handle_reset(self, stream, code)
