@@ -271,9 +271,25 @@ fn write_lines(mut file: std::io::BufWriter<std::fs::File>, lines: Receiver<Stri
 }
 
 impl Recorder {
-    /// Create (or truncate) the file and start the writer.
+    /// Create (or truncate) the file, readable by its owner only (it holds the sessions'
+    /// tokens), and start the writer. A file that was there keeps no wider mode.
     pub fn create(to: &RecordTo) -> std::io::Result<Self> {
-        let file = std::io::BufWriter::new(std::fs::File::create(&to.path)?);
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options.open(&to.path)?;
+        #[cfg(unix)]
+        file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+        Self::start(file, to)
+    }
+
+    fn start(file: std::fs::File, to: &RecordTo) -> std::io::Result<Self> {
+        tracing::warn!(
+            path = %to.path.display(),
+            "recording plugin calls, tokens included (mode 0600): keep the file secret"
+        );
+        let file = std::io::BufWriter::new(file);
         let (lines, rx) = sync_channel(QUEUE);
         std::thread::Builder::new()
             .name("tern-wasm-record".into())

@@ -124,3 +124,25 @@ async fn a_recording_replays_the_same_on_its_plugin_and_names_what_another_decid
     assert_eq!(error.line, 7);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[cfg(unix)]
+#[test]
+fn a_recording_holding_tokens_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = std::env::temp_dir().join(format!("tern-record-mode-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("calls.jsonl");
+    // Even over a world-readable file left from before.
+    std::fs::write(&path, "old\n").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let _host = host(
+        "testbed",
+        Some(RecordTo {
+            path: path.clone(),
+            max_calls: 1,
+        }),
+    );
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "recording mode {mode:o}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -81,7 +81,7 @@ pub struct Config {
 #[serde(default, deny_unknown_fields)]
 pub struct ClusterConfig {
     /// PEM certificate of the cluster CA. It also verifies upstreams' server certificates,
-    /// besides the system roots.
+    /// alone: the system's roots are not consulted (pinned `upstream.cert_hashes` still are).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ca: Option<PathBuf>,
     /// PEM certificate the CA issued to this relay, shown to its upstreams.

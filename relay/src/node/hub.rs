@@ -124,7 +124,8 @@ pub struct UpstreamTls {
     pub cert_hashes: Vec<tern_quic::Fingerprint>,
     /// DNS servers for upstream names (empty: the system's configuration).
     pub dns_servers: Vec<std::net::SocketAddr>,
-    /// Extra PEM roots for upstream certificates (the cluster CA).
+    /// PEM roots for upstream certificates (the cluster CA); when any is given, the system's
+    /// roots are not trusted.
     pub roots: Vec<std::path::PathBuf>,
     /// The cluster certificate shown to upstreams that ask for one.
     pub identity: Option<tern_quic::Identity>,

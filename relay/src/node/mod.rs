@@ -72,6 +72,10 @@ impl Node {
                     disable_verify: settings.upstream_tls.disable_verify,
                     cert_hashes: settings.upstream_tls.cert_hashes.clone(),
                     roots: settings.upstream_tls.roots.clone(),
+                    // In a cluster, an upstream is one of its relays: only a certificate the
+                    // cluster CA signed will do, never one any public CA issued for the name
+                    // (a DNS spoofer's, with SRV discovery).
+                    system_roots: settings.upstream_tls.roots.is_empty(),
                     identity: settings.upstream_tls.identity.clone(),
                     transport: link::transport(transport, settings.link_idle_timeout),
                     ..tern_quic::ClientConfig::default()
