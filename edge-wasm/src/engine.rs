@@ -14,7 +14,8 @@ pub(crate) const TICK: Duration = Duration::from_millis(1);
 /// Instances that may live at once: one per worker, plus one being built after a reload or a
 /// trap, plus headroom for the previous version still being dropped.
 fn slots(config: &HostConfig) -> u32 {
-    u32::try_from(config.workers * 2 + 2).unwrap_or(u32::MAX)
+    // `workers` threads for admission and as many for the object phase.
+    u32::try_from(config.workers * 2 * 2 + 2).unwrap_or(u32::MAX)
 }
 
 /// An engine with epoch interruption, a stack limit and a pooling allocator sized for the

@@ -14,8 +14,8 @@ use crate::engine::{self, Ticker};
 use crate::record::{Decision, Input, Recorder};
 use crate::worker::{self, Call, Job, Loaded, Reply, Shared};
 use crate::{
-    HostConfig, LogEvent, ObjectDecision, ObjectRequest, PluginError, Request, RequestDecision,
-    SessionDecision, SessionRequest,
+    Claims, HostConfig, LogEvent, ObjectDecision, ObjectRequest, PluginError, Request,
+    RequestDecision, SessionDecision, SessionRequest,
 };
 
 /// A loaded plugin, its worker threads and its epoch ticker. Made only when a plugin is
@@ -23,7 +23,11 @@ use crate::{
 pub struct PluginHost {
     engine: Engine,
     shared: Arc<Shared>,
+    /// Admission calls: session open, subscribe, publish, log.
     jobs: SyncSender<Job>,
+    /// Object calls, on workers of their own: watermarking never holds up admission.
+    objects: SyncSender<Job>,
+    tokens: TokenCache,
     /// File modification time and length of the loaded version.
     stamp: Mutex<Option<(SystemTime, u64)>>,
     generation: AtomicU64,
@@ -80,28 +84,35 @@ impl PluginHost {
             None => None,
         };
         let (jobs, queue) = sync_channel(config.queue);
-        let queue = Arc::new(Mutex::new(queue));
+        let (objects, object_queue) = sync_channel(config.queue);
         let timeout = config.deadline * 3 + Duration::from_millis(100);
         let shared = Arc::new(Shared {
             config,
             current: Mutex::new(Arc::new(loaded)),
+            abandoned: AtomicU64::new(0),
         });
         // A configuration the plugin refuses is reported now, not at the first session.
         worker::probe(&shared)?;
-        for index in 0..shared.config.workers {
-            let (worker_shared, queue, ticker) = (shared.clone(), queue.clone(), ticker.clone());
-            std::thread::Builder::new()
-                .name(format!("tern-wasm-{index}"))
-                .spawn(move || {
-                    worker::serve(worker_shared, queue);
-                    drop(ticker);
-                })
-                .map_err(|error| load_error(&shared.config.file, error))?;
+        for (name, queue) in [("tern-wasm", queue), ("tern-wasm-object", object_queue)] {
+            let queue = Arc::new(Mutex::new(queue));
+            for index in 0..shared.config.workers {
+                let (worker_shared, queue, ticker) =
+                    (shared.clone(), queue.clone(), ticker.clone());
+                std::thread::Builder::new()
+                    .name(format!("{name}-{index}"))
+                    .spawn(move || {
+                        worker::serve(worker_shared, queue);
+                        drop(ticker);
+                    })
+                    .map_err(|error| load_error(&shared.config.file, error))?;
+            }
         }
         Ok(Self {
             engine,
             shared,
             jobs,
+            objects,
+            tokens: TokenCache::default(),
             stamp: Mutex::new(file_stamp),
             generation: AtomicU64::new(1),
             timeout,
@@ -142,6 +153,7 @@ impl PluginHost {
             .unwrap_or_else(|p| p.into_inner()) = Arc::new(loaded);
         *self.stamp.lock().unwrap_or_else(|p| p.into_inner()) = now;
         self.generation.store(generation, Ordering::Relaxed);
+        self.tokens.clear();
         tracing::info!(file = %path.display(), generation, "plugin reloaded");
         Ok(true)
     }
@@ -166,12 +178,21 @@ impl PluginHost {
         }
     }
 
+    /// Calls dropped unrun so far because their caller had given up.
+    pub fn abandoned_calls(&self) -> u64 {
+        self.shared.abandoned.load(Ordering::Relaxed)
+    }
+
     fn submit(
         &self,
         call: Call,
         reply: Option<oneshot::Sender<Result<Reply, PluginError>>>,
     ) -> Result<(), PluginError> {
-        match self.jobs.try_send(Job { call, reply }) {
+        let queue = match call {
+            Call::Object(_) => &self.objects,
+            _ => &self.jobs,
+        };
+        match queue.try_send(Job { call, reply }) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => Err(PluginError::Busy),
             Err(TrySendError::Disconnected(_)) => Err(PluginError::Stopped),
@@ -209,14 +230,38 @@ impl PluginHost {
         result
     }
 
-    /// Session open: admit (with claims) or refuse a session.
+    /// Whether [`PluginHost::session_open`] would admit `token` (with `path`) from its cache
+    /// at `now_ms`, without a plugin call.
+    pub fn token_cached(&self, token: &[u8], path: &str, now_ms: u64) -> bool {
+        self.tokens
+            .get(&token_key(token, path), self.generation(), now_ms)
+            .is_some()
+    }
+
+    /// Session open: admit (with claims) or refuse a session. A token (with its path) this
+    /// version of the plugin admitted before is admitted again from the cache, with the same
+    /// claims, until its `exp` (at most five minutes); a refusal is never cached.
     pub async fn session_open(&self, req: SessionRequest) -> Result<SessionDecision, PluginError> {
+        let key = req
+            .token
+            .as_deref()
+            .map(|token| token_key(token, &req.path));
+        let generation = self.generation();
+        if let Some(claims) = key.and_then(|k| self.tokens.get(&k, generation, req.now_ms)) {
+            return Ok(SessionDecision::Allow(claims));
+        }
+        let now_ms = req.now_ms;
         let input = self.recorder.as_ref().map(|_| Input::session(&req));
-        self.decide(Call::SessionOpen(req), input, |reply| match reply {
-            Reply::Session(decision) => Some(decision),
-            _ => None,
-        })
-        .await
+        let decision = self
+            .decide(Call::SessionOpen(req), input, |reply| match reply {
+                Reply::Session(decision) => Some(decision),
+                _ => None,
+            })
+            .await;
+        if let (Some(key), Ok(SessionDecision::Allow(claims))) = (key, &decision) {
+            self.tokens.put(key, generation, claims, now_ms);
+        }
+        decision
     }
 
     fn request_decision(reply: Reply) -> Option<RequestDecision> {
@@ -260,5 +305,76 @@ impl PluginHost {
     /// and the event was dropped.
     pub fn log(&self, event: LogEvent) -> bool {
         self.submit(Call::Log(event), None).is_ok()
+    }
+}
+
+/// Tokens a plugin version admitted, so that a token seen again (a viewer's every request, a
+/// reconnect) is not verified again. Keyed by the SHA-256 of the token and the path; an entry
+/// holds for its plugin version only, until the token's `exp` and at most
+/// [`TOKEN_CACHE_TTL_MS`]; a reload empties the cache. Bounded: past
+/// [`TOKEN_CACHE_ENTRIES`], expired entries go, then all of them.
+#[derive(Debug, Default)]
+pub(crate) struct TokenCache {
+    entries: Mutex<std::collections::HashMap<[u8; 32], Cached>>,
+}
+
+#[derive(Debug)]
+struct Cached {
+    generation: u64,
+    claims: Claims,
+    until_ms: u64,
+}
+
+/// Entries a [`TokenCache`] holds at most.
+pub(crate) const TOKEN_CACHE_ENTRIES: usize = 10_000;
+/// Longest a [`TokenCache`] entry lives, whatever the token's `exp` (ms).
+pub(crate) const TOKEN_CACHE_TTL_MS: u64 = 5 * 60 * 1000;
+
+fn token_key(token: &[u8], path: &str) -> [u8; 32] {
+    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    ctx.update(&(token.len() as u64).to_be_bytes());
+    ctx.update(token);
+    ctx.update(path.as_bytes());
+    let mut key = [0; 32];
+    key.copy_from_slice(ctx.finish().as_ref());
+    key
+}
+
+impl TokenCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<[u8; 32], Cached>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn get(&self, key: &[u8; 32], generation: u64, now_ms: u64) -> Option<Claims> {
+        let entries = self.lock();
+        let hit = entries.get(key)?;
+        (hit.generation == generation && now_ms < hit.until_ms).then(|| hit.claims.clone())
+    }
+
+    fn put(&self, key: [u8; 32], generation: u64, claims: &Claims, now_ms: u64) {
+        let ttl = now_ms.saturating_add(TOKEN_CACHE_TTL_MS);
+        let until_ms = claims.expires_at_ms.map_or(ttl, |exp| exp.min(ttl));
+        if until_ms <= now_ms {
+            return;
+        }
+        let mut entries = self.lock();
+        if entries.len() >= TOKEN_CACHE_ENTRIES && !entries.contains_key(&key) {
+            entries.retain(|_, c| c.until_ms > now_ms && c.generation == generation);
+            if entries.len() >= TOKEN_CACHE_ENTRIES {
+                entries.clear();
+            }
+        }
+        entries.insert(
+            key,
+            Cached {
+                generation,
+                claims: claims.clone(),
+                until_ms,
+            },
+        );
+    }
+
+    fn clear(&self) {
+        self.lock().clear();
     }
 }

@@ -91,6 +91,8 @@ impl WasiView for State {
 pub(crate) struct Shared {
     pub config: HostConfig,
     pub current: Mutex<Arc<Loaded>>,
+    /// Calls dropped unrun because their caller had given up waiting.
+    pub abandoned: std::sync::atomic::AtomicU64,
 }
 
 struct Instance {
@@ -188,6 +190,14 @@ pub(crate) fn serve(shared: Arc<Shared>, jobs: Arc<Mutex<Receiver<Job>>>) {
                 Err(_) => return,
             }
         };
+        // A caller that gave up (its wait timed out, its session went away) needs no
+        // answer: running its call would only delay the calls still waited for.
+        if job.reply.as_ref().is_some_and(|reply| reply.is_closed()) {
+            shared
+                .abandoned
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            continue;
+        }
         let loaded = shared
             .current
             .lock()

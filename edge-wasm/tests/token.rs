@@ -256,3 +256,67 @@ async fn per_call_cost_of_the_phases() {
     );
     assert!(subscribe < Duration::from_millis(20));
 }
+
+#[tokio::test]
+async fn an_admitted_token_is_cached_until_its_exp_and_a_reload_flushes_it() {
+    let dir = std::env::temp_dir().join(format!("tern-token-cache-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let recording = dir.join("calls.jsonl");
+    let file = dir.join("token.wasm");
+    std::fs::copy(plugin("token"), &file).unwrap();
+    let mut config = HostConfig::new(&file);
+    config.reload_interval = None;
+    config.config = token_config(0);
+    config.record = Some(tern_edge_wasm::record::RecordTo {
+        path: recording.clone(),
+        max_calls: 100,
+    });
+    let host = tokio::task::spawn_blocking(move || PluginHost::start(config).unwrap())
+        .await
+        .unwrap();
+    let calls = || {
+        // The recorder writes on its own thread: give it a moment.
+        std::thread::sleep(Duration::from_millis(200));
+        std::fs::read_to_string(&recording)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    let token = es_token(|_| {});
+    let admitted = |d: SessionDecision| matches!(d, SessionDecision::Allow(_));
+    assert!(admitted(
+        host.session_open(open(Some(token.clone()))).await.unwrap()
+    ));
+    assert!(admitted(
+        host.session_open(open(Some(token.clone()))).await.unwrap()
+    ));
+    assert!(host.token_cached(&token, "/", now_ms()));
+    assert_eq!(
+        calls(),
+        1,
+        "the second open of the same token is answered from the cache"
+    );
+
+    // Past its exp the token is verified again (and refused), not admitted from the cache.
+    let late = SessionRequest {
+        now_ms: now_ms() + 61_000,
+        ..open(Some(token.clone()))
+    };
+    assert!(!admitted(host.session_open(late).await.unwrap()));
+    assert_eq!(calls(), 2);
+
+    // A new version of the plugin judges every token afresh.
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::copy(plugin("token"), &file).unwrap();
+    let f = std::fs::File::options().append(true).open(&file).unwrap();
+    f.set_modified(SystemTime::now() + Duration::from_secs(5))
+        .unwrap();
+    drop(f);
+    assert!(host.reload_if_changed().unwrap(), "the plugin file changed");
+    assert!(!host.token_cached(&token, "/", now_ms()));
+    assert!(admitted(
+        host.session_open(open(Some(token))).await.unwrap()
+    ));
+    assert_eq!(calls(), 3);
+    std::fs::remove_dir_all(&dir).ok();
+}

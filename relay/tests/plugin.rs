@@ -507,3 +507,83 @@ async fn tokens_in_setup_and_in_requests_never_appear_in_logs_at_trace_level() {
         }
     }
 }
+
+/// A SUBSCRIBE for a track nobody publishes, answered or not within [`STEP`]: `Some(code)` of
+/// its REQUEST_ERROR, `None` when the session was closed (refused) instead.
+async fn probe_subscribe(peer: &Peer, parameters: Parameters) -> Option<RequestErrorCode> {
+    let mut req = peer
+        .request(tern_moq::message::Subscribe {
+            request_id: peer.request_id(),
+            track_namespace: ns("live/nobody"),
+            track_name: Bytes::from_static(b"video"),
+            parameters,
+        })
+        .await;
+    match req.next_within(STEP).await {
+        Some(Message::RequestError(e)) => Some(e.error_code),
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_junk_tokens_from_a_few_sessions_gets_no_legitimate_session_refused() {
+    // One worker and a short queue: what a flood has to get through.
+    let mut host = HostConfig::new(plugin("token"));
+    host.config = token_config(0);
+    host.reload_interval = None;
+    host.workers = 1;
+    host.queue = 8;
+    let node = relay_with_host(start_host(host).await);
+
+    // An ES256 token with its signature broken: the plugin verifies it in full to refuse it.
+    let (private, _) = tern_edge_wasm::testing::es256_test_keys();
+    let signed = mint(&Mint {
+        alg: Alg::Es256,
+        key: private.as_bytes().to_vec(),
+        kid: Some("es".into()),
+        ..token_mint()
+    })
+    .unwrap();
+    let junk = format!("{}AAAAAAAA", &signed[..signed.len() - 8]);
+
+    // Three admitted sessions, each with 64 SUBSCRIBEs carrying the junk token in flight at
+    // any time, until the legitimate sessions are done.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut flood = tokio::task::JoinSet::new();
+    for _ in 0..3 {
+        let attacker = Arc::new(Peer::connect(&jwt_url(&node, &token(&[], &["live"], HOUR))).await);
+        for _ in 0..64 {
+            let (attacker, stop, junk) = (attacker.clone(), stop.clone(), junk.clone());
+            flood.spawn(async move {
+                let mut sent = 0u32;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) && sent < 1000 {
+                    let _ = probe_subscribe(&attacker, with_token(&junk)).await;
+                    sent += 1;
+                }
+            });
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // Twenty viewers, each with a token of its own (no cache helps them), connect meanwhile:
+    // every one is admitted and told the track does not exist.
+    let mut refused = Vec::new();
+    for i in 0..20 {
+        let own = mint(&Mint {
+            subject: format!("viewer-{i}"),
+            ..token_mint()
+        })
+        .unwrap();
+        let viewer = Peer::connect(&jwt_url(&node, &own)).await;
+        match probe_subscribe(&viewer, Parameters::new()).await {
+            Some(RequestErrorCode::DOES_NOT_EXIST) => {}
+            other => refused.push((i, other)),
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    while flood.join_next().await.is_some() {}
+    assert!(
+        refused.is_empty(),
+        "legitimate viewers refused during the flood: {refused:?}"
+    );
+}

@@ -27,6 +27,11 @@ const MAX_TOKEN_BYTES: usize = 64 << 10;
 /// How long a request waits for its session's admission.
 const ADMISSION_WAIT: Duration = Duration::from_secs(10);
 
+/// Per-request token checks (plugin calls) one session may start at once, and then per
+/// second; a token the plugin's cache admits costs none.
+const TOKEN_CHECK_BURST: f64 = 20.0;
+const TOKEN_CHECKS_PER_SECOND: f64 = 10.0;
+
 /// Counter, labels `phase` and `outcome` (`allow`, `deny`, `error`): plugin decisions.
 pub const PLUGIN_DECISIONS: &str = "tern_plugin_decisions_total";
 
@@ -40,6 +45,8 @@ pub struct SessionAuth {
     relay: std::sync::atomic::AtomicBool,
     /// Marked subscriptions of the session, for Joining FETCH.
     pub markings: super::watermark::Markings,
+    /// The session's budget of per-request token checks: tokens left, and when counted.
+    token_checks: Mutex<Option<(f64, std::time::Instant)>>,
 }
 
 impl SessionAuth {
@@ -51,6 +58,18 @@ impl SessionAuth {
     /// The peer is a tern relay below this one (it sent a hop list naming itself).
     pub fn set_relay(&self) {
         self.relay.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Take one per-request token check from the session's budget at `now`; `false` when it
+    /// is spent (a burst of [`TOKEN_CHECK_BURST`], refilled at [`TOKEN_CHECKS_PER_SECOND`]).
+    fn take_token_check(&self, now: std::time::Instant) -> bool {
+        let mut checks = self.token_checks.lock().unwrap_or_else(|e| e.into_inner());
+        let (tokens, at) = checks.unwrap_or((TOKEN_CHECK_BURST, now));
+        let elapsed = now.saturating_duration_since(at).as_secs_f64();
+        let tokens = (tokens + elapsed * TOKEN_CHECKS_PER_SECOND).min(TOKEN_CHECK_BURST);
+        let allowed = tokens >= 1.0;
+        *checks = Some((if allowed { tokens - 1.0 } else { tokens }, now));
+        allowed
     }
 
     /// Whether the peer named itself a relay.
@@ -280,11 +299,20 @@ async fn request_claims(
             "token too long".into(),
         ));
     }
+    let now = now_ms();
+    if !plugin.token_cached(&token, "/", now) && !s.auth.take_token_check(std::time::Instant::now())
+    {
+        count("request-token", "rate-limited");
+        return Err((
+            RequestErrorCode::EXCESSIVE_LOAD,
+            "too many token checks on this session: retry later".into(),
+        ));
+    }
     let req = tern_edge_wasm::SessionRequest {
         token: Some(token),
         path: "/".into(),
         peer: s.session.remote_address().to_string(),
-        now_ms: now_ms(),
+        now_ms: now,
     };
     match plugin.session_open(req).await {
         Ok(SessionDecision::Allow(claims)) => Ok(claims),
