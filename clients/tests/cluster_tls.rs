@@ -9,23 +9,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{Lines, Relay, TempDir, plain, tern};
-
-/// `tern cluster ca --name NAME` then `tern cluster cert --name` for each of `certs`, in `dir`.
-fn pki(dir: &Path, name: &str, certs: &[&str]) {
-    let run = |args: &[&str]| {
-        let out = Command::new(tern())
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("tern cluster");
-        assert!(out.status.success(), "{args:?}: {out:?}");
-    };
-    run(&["cluster", "ca", "--name", name]);
-    for cert in certs {
-        run(&["cluster", "cert", "--name", cert]);
-    }
-}
+use common::{Lines, Relay, TempDir, pki, plain, tern};
 
 /// An edge linked to an upstream serving `upstream_cert`: whether its link came up (`true`), or
 /// failed on TLS (`false`), within 20 s.

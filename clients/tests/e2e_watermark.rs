@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{ChildGuard, Relay, TempDir, tern};
+use common::{ChildGuard, Relay, TempDir, pki, tern};
 use tern::client::{ConnectOptions, Session};
 
 const NAMESPACE: &str = "live/wm";
@@ -134,17 +134,36 @@ async fn e2e_watermark_two_viewers_two_ids() {
         &dir.0,
         "edge.toml",
         &format!(
-            "[upstream]\ndisable_verify = true\n[plugin]\nfile = \"{}\"\nconfig_file = \"{}\"\n",
+            "[plugin]\nfile = \"{}\"\nconfig_file = \"{}\"\n",
             plugin.display(),
             config.display()
         ),
     );
-    let root = Relay::start(&[]);
+    // A throwaway cluster: the edge is a member of the root's cluster, so it takes the
+    // variants unmarked (a relay's privilege) and marks them for its own viewers.
+    pki(&dir.0, "e2e", &["127.0.0.1", "edge"]);
+    let pem = |name: &str| dir.0.join(name).display().to_string();
+    let mut root_cmd = Command::new(tern());
+    root_cmd
+        .args(["relay", "--bind", "127.0.0.1:0"])
+        .args([
+            "--tls-cert",
+            &pem("127.0.0.1.pem"),
+            "--tls-key",
+            &pem("127.0.0.1.key"),
+        ])
+        .env("TERN_CLUSTER_CA", pem("cluster-ca.pem"))
+        .env("TERN_CLUSTER_PUBLISH", "any");
+    let root = Relay::start_cmd(root_cmd, &[]);
     let mut edge_cmd = Command::new(tern());
     edge_cmd
         .args(["relay", "--bind", "127.0.0.1:0", "--config"])
         .arg(&edge_toml)
-        .env("TERN_UPSTREAMS", root.moqt_url());
+        .env("TERN_UPSTREAMS", root.moqt_url())
+        .env("TERN_CLUSTER_CA", pem("cluster-ca.pem"))
+        .env("TERN_CLUSTER_CERT", pem("edge.pem"))
+        .env("TERN_CLUSTER_KEY", pem("edge.key"))
+        .env("TERN_CLUSTER_PUBLISH", "any");
     let edge = Relay::start_cmd(edge_cmd, &[]);
 
     let reference = dir.0.join("reference.mp4");

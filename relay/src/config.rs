@@ -790,6 +790,12 @@ impl Config {
         if self.relay.name.trim().is_empty() {
             return fail("relay.name", "must not be empty".into());
         }
+        if self.relay.name.starts_with('!') {
+            return fail(
+                "relay.name",
+                "must not start with '!' (reserved in hop lists)".into(),
+            );
+        }
         if self.relay.name.len() > MAX_RELAY_NAME {
             return fail(
                 "relay.name",

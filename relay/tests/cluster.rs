@@ -214,3 +214,100 @@ async fn a_member_edge_announces_into_the_tree_and_an_outsider_edge_does_not() {
     assert!(members, "the root's viewers are fed by the member edge");
     producer.abort();
 }
+
+/// An ingest edge of the cluster: it takes publishers besides members (`"any"`), tells members
+/// by their certificate, and links to `root` as member `edge-ingest`.
+fn ingest_edge(pki: &Pki, root: &Node) -> Node {
+    let (mut router, mut settings) = default_settings();
+    router.cluster = Some(Publishers::Any);
+    settings.upstreams = vec![support::url(root)];
+    settings.upstream_tls = UpstreamTls {
+        roots: vec![pki.ca.clone()],
+        identity: Some(pki.identity("edge-ingest", false)),
+        ..UpstreamTls::default()
+    };
+    let id = pki.identity("127.0.0.1-ingest", false);
+    let server = ServerConfig {
+        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+        cert: CertSource::Pem {
+            cert: id.cert,
+            key: id.key,
+        },
+        client_roots: vec![pki.ca.clone()],
+        max_sessions_per_ip: 256,
+        new_sessions_per_ip: 100_000,
+        retry_threshold: 1024,
+        ..ServerConfig::default()
+    };
+    Node::start(server, router, settings).expect("ingest edge starts")
+}
+
+/// Write a group of `payload` objects to `writer` every 50 ms, group ids from `first`.
+fn keep_writing(
+    writer: TrackWriter,
+    first: u64,
+    payload: &'static [u8],
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        for g in first.. {
+            let _ = writer.new_group(g);
+            let _ = writer.write_object(bytes::Bytes::from_static(payload));
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outsider_at_an_ingest_edge_never_feeds_a_viewer_at_another_edge() {
+    let pki = Pki::new("outsider-route");
+    let root = root(&pki);
+    // The broadcast, published at the root by a member origin; nobody watches it yet.
+    let origin = connect(&support::url(&root), Some(pki.identity("origin-1", false)))
+        .await
+        .expect("a member connects");
+    let (writer, _announced) = serve(&origin).await.expect("a member announces");
+    let _origin_writes = keep_writing(writer, 1, b"origin");
+
+    // An outsider at an ingest edge announces the same namespace, with its own objects.
+    let ingest = ingest_edge(&pki, &root);
+    let outsider = connect(&support::url(&ingest), None)
+        .await
+        .expect("connect");
+    let (fake, _fake_announced) = serve(&outsider)
+        .await
+        .expect("an ingest edge takes an outsider's broadcast of its own");
+    let _outsider_writes = keep_writing(fake, 1 << 30, b"outsider");
+    tree::wait_for(Duration::from_secs(5), "both routes reach the root", || {
+        root.hub.with_router(|r| r.routes(&tree::name())) == 2
+    })
+    .await;
+
+    // A viewer at another edge starts watching: only the origin's objects ever come.
+    let other = edge(&pki, &root, Some(pki.identity("edge-2", false)));
+    let viewer = connect(&support::url(&other), None).await.expect("viewer");
+    let mut sub = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match viewer.subscribe(ns(), TRACK, None).await {
+                Ok(sub) => break sub,
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    })
+    .await
+    .expect("the viewer subscribes");
+    let mut origin_objects = 0;
+    while origin_objects < 10 {
+        let object = tokio::time::timeout(Duration::from_secs(5), sub.next())
+            .await
+            .expect("objects keep coming")
+            .expect("subscription alive")
+            .expect("not ended");
+        assert_eq!(
+            &object.payload[..],
+            b"origin",
+            "a viewer got an outsider's object (group {})",
+            object.group
+        );
+        origin_objects += 1;
+    }
+}

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use tern_moq::message::codes::RequestErrorCode;
 
+use tern_quic::TransportLimits;
+
 use support::{Peer, default_settings, start_relay, url, within};
 
 const DEADLINE: Duration = Duration::from_secs(1);
@@ -47,4 +49,49 @@ async fn subscribers_of_a_publisher_that_never_answers_are_refused_within_the_de
     )
     .await;
     assert!(answer.is_err(), "{answer:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn goaway_reaches_every_session_though_some_peers_never_read_it() {
+    let (router, settings) = default_settings();
+    let node = start_relay(router, settings);
+    let url = url(&node);
+    // Peers that read nothing the relay sends and grant 1 KiB of credit per stream: the
+    // relay's SETUP fits, its 8 KB GOAWAY never will.
+    let stingy = TransportLimits {
+        stream_receive_window: 1024,
+        ..TransportLimits::default()
+    };
+    let mut stalled = Vec::new();
+    for _ in 0..3 {
+        stalled.push(Peer::connect_with(&url, stingy.clone(), false).await);
+    }
+    let opts = tern_client::ConnectOptions {
+        disable_verify: true,
+        ..tern_client::ConnectOptions::default()
+    };
+    let mut viewers = Vec::new();
+    for _ in 0..20 {
+        viewers.push(
+            tern_client::Session::connect(&url, &opts)
+                .await
+                .expect("viewer"),
+        );
+    }
+    let next = format!("moqt://next.example:4443/{}", "x".repeat(8000));
+    let heard = async {
+        within(
+            Duration::from_secs(3),
+            "every well-behaved viewer hears GOAWAY",
+            async {
+                while viewers.iter().any(|v| !v.going_away()) {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            },
+        )
+        .await;
+        drop(viewers);
+    };
+    tokio::join!(node.shutdown(&next, Duration::from_secs(5)), heard);
+    drop(stalled);
 }

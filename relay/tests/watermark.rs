@@ -320,3 +320,113 @@ async fn plugin_record_keeps_the_relays_calls_and_decisions() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The track names the relay offers `viewer` with PUBLISH (SUBSCRIBE_TRACKS) within `quiet`
+/// of silence.
+async fn offered(viewer: &Peer, quiet: Duration) -> Vec<Bytes> {
+    let mut names = Vec::new();
+    while let Ok(Ok((_send, mut recv))) =
+        tokio::time::timeout(quiet, viewer.session.accept_bi()).await
+    {
+        let mut reader = tern_moq::ControlReader::new(tern_moq::Limits::default());
+        let message = within(STEP, "the offer's PUBLISH", async {
+            loop {
+                if let Ok(Some(m)) = reader.pop() {
+                    break m;
+                }
+                let chunk = recv.read_chunk(4096).await.expect("read").expect("open");
+                reader.push(&chunk).expect("decodes");
+            }
+        })
+        .await;
+        match message {
+            Message::Publish(p) => names.push(p.track_name),
+            other => panic!("expected PUBLISH, got {other:?}"),
+        }
+    }
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribe_tracks_never_offers_a_watermark_variant() {
+    let (router, settings) = default_settings();
+    let node = start_relay(router, settings);
+    let viewer = Peer::connect(&url(&node)).await;
+    let mut tracks = viewer
+        .request(tern_moq::message::SubscribeTracks {
+            request_id: viewer.request_id(),
+            track_namespace_prefix: ns(NS),
+            parameters: tern_moq::message::Parameters::new(),
+        })
+        .await;
+    match tracks.next_within(STEP).await {
+        Some(Message::RequestOk(_)) => {}
+        other => panic!("SUBSCRIBE_TRACKS: {other:?}"),
+    }
+    // An origin PUBLISHes a plain track and both variants of a marked one.
+    let origin = Peer::connect(&url(&node)).await;
+    let mut published = Vec::new();
+    for (alias, track) in [(1, "plain"), (2, "marked.wm-a"), (3, "marked.wm-b")] {
+        let mut req = origin
+            .request(tern_moq::message::Publish {
+                request_id: origin.request_id(),
+                track_namespace: ns(NS),
+                track_name: Bytes::from_static(track.as_bytes()),
+                track_alias: alias,
+                parameters: tern_moq::message::Parameters::new(),
+                track_properties: Default::default(),
+            })
+            .await;
+        match req.next_within(STEP).await {
+            Some(Message::RequestOk(_)) => published.push(req),
+            other => panic!("PUBLISH {track}: {other:?}"),
+        }
+    }
+    let names = offered(&viewer, Duration::from_millis(500)).await;
+    assert_eq!(names, [Bytes::from_static(b"plain")], "offered: {names:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_naming_itself_a_relay_gets_no_unmarked_variant() {
+    let node = testbed_relay().await;
+    let _publisher = Publisher::start(&format!("{}/?jwt=as:origin", url(&node)), NS).await;
+    // A tern peer (hop lists negotiated) that is no member of any cluster names itself a relay.
+    let mut setup = tern_moq::message::Setup::default();
+    setup.set_moqt_implementation("tern/not-really");
+    setup.set_path("/?jwt=as:mallory".to_owned());
+    let mallory = Peer::connect_setup(
+        &url(&node),
+        tern_quic::TransportLimits::default(),
+        true,
+        setup,
+    )
+    .await;
+    // Let the relay take the SETUP (and so the hop-list extension) before the request.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut parameters = tern_moq::message::Parameters::new();
+    parameters.set(
+        tern_relay::core::hops::TERN_HOPS,
+        tern_moq::message::ParameterValue::Bytes(tern_relay::core::hops::encode(&[
+            Bytes::from_static(b"mallory-relay"),
+        ])),
+    );
+    let mut listing = mallory
+        .request(tern_moq::message::SubscribeNamespace {
+            request_id: mallory.request_id(),
+            track_namespace_prefix: ns("live"),
+            parameters,
+        })
+        .await;
+    match listing.next_within(STEP).await {
+        Some(Message::RequestOk(_)) => {}
+        other => panic!("SUBSCRIBE_NAMESPACE: {other:?}"),
+    }
+    // Still a viewer: a variant by name is refused, as for anyone.
+    let (_req, answer) = mallory.subscribe(NS, "marked.wm-a", None).await;
+    assert_eq!(
+        answer
+            .expect_err("an unmarked variant handed to a self-declared relay")
+            .error_code,
+        RequestErrorCode::UNAUTHORIZED
+    );
+}

@@ -675,3 +675,19 @@ pub fn rss(pid: u32) -> u64 {
         .map(|kib| kib * 1024)
         .unwrap_or_else(|| panic!("no VmRSS for {pid}"))
 }
+
+/// `tern cluster ca --name NAME` then `tern cluster cert --name` for each of `certs`, in `dir`.
+pub fn pki(dir: &Path, name: &str, certs: &[&str]) {
+    let run = |args: &[&str]| {
+        let out = Command::new(tern())
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("tern cluster");
+        assert!(out.status.success(), "{args:?}: {out:?}");
+    };
+    run(&["cluster", "ca", "--name", name]);
+    for cert in certs {
+        run(&["cluster", "cert", "--name", cert]);
+    }
+}

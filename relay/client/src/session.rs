@@ -266,8 +266,18 @@ impl Session {
             setup.set_path(path);
             setup.set_authority(authority);
         }
-        let mut control = quic.open_uni().await?;
-        write_message(&mut control, setup).await?;
+        // A failure before the peer's SETUP is a setup failure, whatever layer reports it
+        // (a server that refuses the client certificate does so after the client's handshake).
+        let setup_failed = |e: &dyn std::fmt::Display| {
+            Error::Setup(
+                quic.close_reason()
+                    .map_or_else(|| e.to_string(), |r| r.to_string()),
+            )
+        };
+        let mut control = quic.open_uni().await.map_err(|e| setup_failed(&e))?;
+        write_message(&mut control, setup)
+            .await
+            .map_err(|e| setup_failed(&e))?;
         let (setup_tx, setup_rx) = oneshot::channel();
         let shared = Arc::new(Shared {
             quic,

@@ -19,6 +19,17 @@ pub const TERN_HOPS: u64 = 0x7E73;
 /// Longest relay id accepted.
 pub const MAX_ID_LEN: usize = 255;
 
+/// The first "hop" of an announcement that entered the tree from a publisher outside the
+/// cluster: the member relay that took it puts it there, every relay above keeps it, and each
+/// ranks the route below member routes (a relay id can never be this: `relay.name` may not
+/// start with `!`).
+pub const OUTSIDER: &[u8] = b"!outsider";
+
+/// Whether a hop list says its announcement entered the tree from outside the cluster.
+pub fn from_outsider(hops: &[Bytes]) -> bool {
+    hops.first().is_some_and(|h| h.as_ref() == OUTSIDER)
+}
+
 /// The `MOQT_IMPLEMENTATION` prefix that marks a tern peer.
 pub const TERN_IMPLEMENTATION_PREFIX: &[u8] = b"tern/";
 

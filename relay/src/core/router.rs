@@ -388,14 +388,22 @@ impl Router {
             .get(name)
             .and_then(|id| self.tracks.get(id))
             .map(|t| t.upstream.session())
-            .or_else(|| self.publisher_for(name, &[]))
+            .or_else(|| self.publisher_for(name, &[], false))
     }
 
     /// Which session publishes a namespace covering `name`, never one in `avoid` (the asking
     /// subscriber, upstreams that failed) nor one going away: a trusted one before an outsider
     /// (see [`Publishers`]), then the longest prefix; within it a publisher below this relay
     /// before a route learned from an upstream, then the newest.
-    fn publisher_for(&self, name: &TrackName, avoid: &[SessionId]) -> Option<SessionId> {
+    ///
+    /// A member route is a member's own announcement, not one that entered the tree from an
+    /// outsider below it (see [`super::hops::OUTSIDER`]); `members_only` skips the others.
+    fn publisher_for(
+        &self,
+        name: &TrackName,
+        avoid: &[SessionId],
+        members_only: bool,
+    ) -> Option<SessionId> {
         self.namespaces
             .iter()
             .filter(|(ns, _)| is_prefix(ns, &name.namespace))
@@ -403,13 +411,33 @@ impl Router {
                 pubs.iter()
                     .enumerate()
                     .filter(|(_, (s, _))| !avoid.contains(s) && !self.going_away.contains(s))
-                    .map(move |(i, (s, _))| {
-                        let trusted = self.is_trusted(*s);
-                        (trusted, ns.len(), !self.links.contains_key(s), i, *s)
+                    .map(move |(i, &(s, r))| {
+                        let member = self.member_route(s, r);
+                        (member, ns.len(), !self.links.contains_key(&s), i, s)
                     })
+                    .filter(|(member, ..)| *member || !members_only)
             })
             .max()
             .map(|(.., s)| s)
+    }
+
+    /// Whether the announcement `request` of `session` is a member route: the session is
+    /// trusted and the announcement did not enter the tree from an outsider.
+    fn member_route(&self, session: SessionId, request: RequestId) -> bool {
+        self.is_trusted(session)
+            && !self
+                .hops
+                .get(&(session, request))
+                .is_some_and(|h| super::hops::from_outsider(h))
+    }
+
+    /// Whether `session` feeds `name` over a member route.
+    fn member_route_for(&self, session: SessionId, name: &TrackName) -> bool {
+        self.namespaces
+            .iter()
+            .filter(|(ns, _)| is_prefix(ns, &name.namespace))
+            .flat_map(|(_, pubs)| pubs.iter())
+            .any(|&(s, r)| s == session && self.member_route(s, r))
     }
 
     /// Whether `session` is one of this relay's links to an upstream relay.
@@ -418,7 +446,11 @@ impl Router {
     }
 
     fn new_track(&mut self, name: TrackName, upstream: Upstream) -> TrackId {
-        let member_fed = self.is_trusted(upstream.session());
+        let member_fed = match upstream {
+            // PUBLISHed here: its session is the publisher itself.
+            Upstream::Published(s, _) => self.is_trusted(s),
+            _ => self.member_route_for(upstream.session(), &name),
+        };
         let id = self.next_track;
         self.next_track += 1;
         self.by_name.insert(name.clone(), id);
@@ -477,7 +509,7 @@ impl Router {
             self.attach(track, session, request, filter);
             return;
         }
-        if let Some(publisher) = self.publisher_for(&name, &[session]) {
+        if let Some(publisher) = self.publisher_for(&name, &[session], false) {
             *self.per_session.entry(session).or_default() += 1;
             let track = self.new_track(name.clone(), Upstream::Pending(publisher));
             self.upstream_subscribes += 1;
@@ -928,12 +960,22 @@ impl Router {
     /// withdraw it when the last one leaves. Routes learned from an upstream never go back
     /// up (split horizon).
     fn sync_upstream(&mut self, namespace: &Namespace) {
-        // The shortest path among the publishers below this relay, then this relay.
+        // The shortest member path among the publishers below this relay (an outsider's only
+        // when there is none), then this relay. A path that enters the tree here from an
+        // outsider says so in its first hop, for every relay above.
         let path: Option<Hops> = self.namespaces.get(namespace).and_then(|pubs| {
             pubs.iter()
                 .filter(|(s, _)| !self.links.contains_key(s))
-                .map(|key| self.hops.get(key).cloned().unwrap_or_default())
-                .min_by_key(|h| h.len())
+                .map(|&(s, r)| {
+                    let mut hops = self.hops.get(&(s, r)).cloned().unwrap_or_default();
+                    let member = self.member_route(s, r);
+                    if !member && !super::hops::from_outsider(&hops) {
+                        hops.insert(0, bytes::Bytes::from_static(super::hops::OUTSIDER));
+                    }
+                    (!member, hops.len(), hops)
+                })
+                .min_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)))
+                .map(|(.., hops)| hops)
         });
         for (&session, announced) in self.links.iter_mut() {
             let has = announced.contains(namespace);
@@ -1032,7 +1074,7 @@ impl Router {
         let waiting = std::mem::take(&mut self.rendezvous);
         for r in waiting {
             let known = self.by_name.contains_key(&r.name)
-                || self.publisher_for(&r.name, &[r.session]).is_some();
+                || self.publisher_for(&r.name, &[r.session], false).is_some();
             if known {
                 self.release(r.session);
                 self.handle_subscribe(r.session, r.request, r.name, r.filter, Duration::ZERO, now);

@@ -86,6 +86,9 @@ struct Inbox {
     listing: Option<Arc<Listing>>,
 }
 
+/// How long one session's GOAWAY may take to write.
+const GOAWAY_WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Relay node settings used by the driver.
 #[derive(Debug, Clone)]
 pub struct NodeSettings {
@@ -201,9 +204,22 @@ impl Hub {
     /// Send GOAWAY to every session.
     pub async fn goaway_all(&self, uri: &str, timeout: std::time::Duration) {
         let sessions: Vec<Arc<SessionShared>> = lock(&self.sessions).values().cloned().collect();
+        // Every session at once, each write bounded: a peer that grants no stream credit
+        // holds up its own GOAWAY only.
+        let each = GOAWAY_WRITE_TIMEOUT.min(timeout);
+        let mut writes = tokio::task::JoinSet::new();
         for s in sessions {
-            s.goaway(uri, timeout).await;
+            let uri = uri.to_owned();
+            writes.spawn(async move {
+                if tokio::time::timeout(each, s.goaway(&uri, timeout))
+                    .await
+                    .is_err()
+                {
+                    tracing::debug!(session = s.id, "GOAWAY not written in {each:?}");
+                }
+            });
         }
+        while writes.join_next().await.is_some() {}
     }
 
     /// Close every session (shutdown).

@@ -31,6 +31,11 @@ async fn offer(hub: &Arc<Hub>, s: &Arc<SessionShared>, track: TrackId) -> anyhow
     let Some(handle) = hub.track(track) else {
         return Ok(());
     };
+    // Watermark variants are handed out by SUBSCRIBE alone, marked for the viewer the plugin
+    // names; offering one would hand out an unmarked copy.
+    if tern_watermark::split_variant(&handle.name.name).is_some() {
+        return Ok(());
+    }
     let alias = s.next_alias();
     let largest = handle.lock().largest();
     let (mut send, recv) = s.session.open_bi().await?;

@@ -211,7 +211,11 @@ pub async fn run(hub: Arc<Hub>, s: Arc<SessionShared>, mut send: SendStream, mut
                 return;
             };
             if let Some(relay) = hops.last().cloned() {
-                s.auth.set_relay();
+                // Hop lists are taken from anyone (loop detection), but a relay's privilege
+                // (watermark variants unmarked: it marks for its own viewers) is a member's.
+                if s.is_member() {
+                    s.auth.set_relay();
+                }
                 let sid = s.id;
                 if let Some(why) = hub.apply(|r, _| r.handle_peer_relay(sid, relay)) {
                     tracing::warn!(session = s.id, "{why}");

@@ -302,7 +302,8 @@ impl Router {
         avoid.extend(entry.subscribers.iter().map(|(s, _)| *s));
         avoid.extend(entry.waiting.iter().map(|(s, _, _)| *s));
         avoid.extend(self.untrusted_for(track));
-        self.publisher_for(&entry.name, &avoid)
+        // A track a member fed moves only to another member route.
+        self.publisher_for(&entry.name, &avoid, entry.member_fed)
     }
 
     fn resubscribe(&mut self, track: TrackId, from: SessionId, to: SessionId, why: &str) {
