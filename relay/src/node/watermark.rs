@@ -60,10 +60,9 @@ pub fn requested_track(message: &Message) -> Option<&Bytes> {
     }
 }
 
-/// Whether the session is another relay (a link to an upstream, a cluster member, or a relay
-/// below that named itself in a hop list): it gets variant tracks as they are, never a marked
-/// mix. With a cluster configured only members exchange hop lists, so only members qualify;
-/// without one a hop list is taken at its word (configure `[cluster]` on watermarking edges).
+/// Whether the session is another relay (a link to an upstream, or a cluster member; a hop
+/// list naming its sender counts only from a member): it gets variant tracks as they are,
+/// never a marked mix.
 pub fn is_relay(s: &SessionShared) -> bool {
     s.proto(|p| p.role()) != tern_moq::session::Role::Server || s.is_member() || s.auth.is_relay()
 }
