@@ -12,6 +12,12 @@ use common::{ChildGuard, Lines, TempDir, ffprobe_streams, num, peer, tern};
 
 /// Start `tern demo` on free ports; returns it and the edge's `https://` URL and player URL.
 fn start_demo() -> (ChildGuard, String, String) {
+    let (demo, edge, player, _) = start_demo_printing();
+    (demo, edge, player)
+}
+
+/// [`start_demo`], also returning every line the demo printed.
+fn start_demo_printing() -> (ChildGuard, String, String, Vec<String>) {
     let mut cmd = Command::new(tern());
     cmd.args(["demo", "--port", "0", "--http-port", "0"])
         .stdout(Stdio::piped())
@@ -29,7 +35,76 @@ fn start_demo() -> (ChildGuard, String, String) {
     };
     let edge = find("https://");
     let player = find("http://");
-    (demo, edge, player)
+    (demo, edge, player, out.seen.clone())
+}
+
+/// The command the demo printed that runs `subcommand` (its words).
+fn printed_command(printed: &[String], subcommand: &str) -> Vec<String> {
+    printed
+        .iter()
+        .map(|l| l.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+        .find(|w| w.len() > 2 && w[1] == subcommand && w.iter().any(|x| x == "live/mine"))
+        .unwrap_or_else(|| panic!("no `{subcommand}` command printed: {printed:?}"))
+}
+
+#[test]
+fn e2e_demo_prints_how_to_publish_and_the_printed_commands_work() {
+    use std::io::Write;
+    let (_demo, _edge, _player, printed) = start_demo_printing();
+    let publish = printed_command(&printed, "publish");
+    let mut publisher = ChildGuard::spawn(
+        "tern publish",
+        Command::new(&publish[0])
+            .args(&publish[1..])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit()),
+    );
+    let mut input = publisher.child.stdin.take().expect("stdin");
+    writeln!(input, "first").expect("a line");
+    std::thread::sleep(Duration::from_secs(1));
+    let subscribe = printed_command(&printed, "subscribe");
+    let mut viewer = ChildGuard::spawn(
+        "tern subscribe",
+        Command::new(&subscribe[0])
+            .args(&subscribe[1..])
+            .args(["--max-objects", "2", "--connect-timeout", "5"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit()),
+    );
+    let mut seen = Lines::new(viewer.child.stdout.take().expect("stdout"));
+    for i in 0..20 {
+        std::thread::sleep(Duration::from_millis(250));
+        if writeln!(input, "line {i}").is_err() {
+            break;
+        }
+    }
+    let got = seen.wait_for(2, Duration::from_secs(10), |l| {
+        l == "first" || l.starts_with("line ")
+    });
+    assert_eq!(got.len(), 2, "the subscriber printed: {:?}", seen.seen);
+
+    // The demo's relays are a cluster: its root takes publishers that are members only.
+    let root = printed
+        .iter()
+        .find_map(|l| l.split("linked to the root relay at ").nth(1))
+        .map(|a| format!("moqt://{}", a.trim()))
+        .unwrap_or_else(|| panic!("no root address printed: {printed:?}"));
+    let mut outsider = Command::new(tern())
+        .args(["publish", &root, "--tls-disable-verify"])
+        .args(["--namespace", "live/outsider", "--track", "t"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tern publish");
+    drop(outsider.stdin.take());
+    let out = outsider.wait_with_output().expect("tern publish ends");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("cluster"),
+        "a non-member published at the demo's root: {err}"
+    );
 }
 
 fn subscribe(url: &str, track: &str, objects: u32) -> Vec<u8> {

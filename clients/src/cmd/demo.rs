@@ -1,7 +1,9 @@
 //! `tern demo`: a root relay with an origin (the embedded sample clip) and a clock publisher, an
-//! edge relay linked to it, and the web player on the edge, in one process.
+//! edge relay linked to it, and the web player on the edge, in one process. The two relays and
+//! the publishers form a throwaway cluster (a CA made at start, gone at exit).
 
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use tern::client::{ConnectOptions, Session};
@@ -10,7 +12,8 @@ use tern_moq::TrackNamespace;
 use tern_origin::events::{self, Sequencing};
 use tern_origin::publish;
 use tern_origin::source::{Input, SAMPLE_CLIP};
-use tern_relay::config::Config;
+use tern_quic::{Identity, cert};
+use tern_relay::config::{ClusterPublish, Config};
 
 use super::client::{init_logging, shutdown_signal};
 
@@ -47,20 +50,30 @@ pub const DEMO_NAMESPACE: &str = "live/demo";
 /// publisher on it, an edge relay that links to the root, and the web pages on the edge.
 pub async fn run(args: Args) -> anyhow::Result<()> {
     init_logging();
-    // The root: publishers connect here.
+    // A throwaway cluster: its relays, and the demo's publishers, are members.
+    let pki = DemoPki::make()?;
+    // The root: only members publish here (the demo's origin and clock).
     let mut root_config = Config::default();
     root_config.relay.bind = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    root_config.relay.tls_cert = Some(pki.root.cert.clone());
+    root_config.relay.tls_key = Some(pki.root.key.clone());
     root_config.admin.enabled = false;
+    root_config.cluster.ca = Some(pki.ca.clone());
+    root_config.cluster.publish = ClusterPublish::Cluster;
     let (root, _root_ready) = tern_relay::run::start(&root_config).await?;
     let root_url = format!("moqt://{}", root.addr);
 
-    // The edge: viewers connect here; it subscribes to the root once per track.
+    // The edge: viewers connect here; it subscribes to the root once per track, as a member
+    // whose certificate the cluster CA signed; publishers on this host may publish here too.
     let mut config = Config::default();
     let port = args.port.unwrap_or_else(|| free_udp(4443));
     config.relay.bind = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     config.admin.enabled = false;
     config.upstreams = vec![root_url.parse()?];
-    config.upstream.cert_hashes = vec![root.fingerprint.to_hex()];
+    config.cluster.ca = Some(pki.ca.clone());
+    config.cluster.cert = Some(pki.edge.cert.clone());
+    config.cluster.key = Some(pki.edge.key.clone());
+    config.cluster.publish = ClusterPublish::Any;
     let (node, _readiness) = tern_relay::run::start(&config).await?;
     let addr = node.addr;
     let fingerprint = node.fingerprint;
@@ -68,6 +81,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
     let opts = ConnectOptions {
         cert_hashes: vec![root.fingerprint],
+        identity: Some(pki.origin.clone()),
         ..ConnectOptions::default()
     };
     let session = Session::connect(&root_url, &opts)
@@ -150,6 +164,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         println!("watch in a browser: http://{page}/player.html?namespace={DEMO_NAMESPACE}");
         println!("the clock in a browser: http://{page}/");
     }
+    println!("publish from a terminal (each line you type is an object), and watch it:");
+    println!("  {tern} publish {https} --tls-disable-verify --namespace live/mine --track text");
+    println!("  {tern} subscribe {https} --tls-disable-verify --namespace live/mine --track text");
+    println!(
+        "  (or a fragmented MP4 as a live broadcast: {tern} origin {https} --tls-disable-verify \
+         --namespace live/mine --input FILE.mp4 --loop, then watch it in the player with \
+         ?namespace=live/mine)"
+    );
     println!("Ctrl-C stops everything.");
 
     shutdown_signal().await;
@@ -163,5 +185,50 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     node.shutdown("", Duration::from_millis(500)).await;
     root.shutdown("", Duration::from_millis(500)).await;
+    drop(pki);
     Ok(())
+}
+
+/// The demo's throwaway cluster, in a scratch directory removed on drop: its CA, the root's
+/// server certificate (for 127.0.0.1), the edge's and the publishers' member certificates.
+struct DemoPki {
+    dir: PathBuf,
+    ca: PathBuf,
+    root: Identity,
+    edge: Identity,
+    origin: Identity,
+}
+
+impl DemoPki {
+    fn make() -> anyhow::Result<Self> {
+        const DAY: Duration = Duration::from_secs(86_400);
+        let dir = std::env::temp_dir().join(format!("tern-demo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let ca = cert::cluster_ca("demo", DAY)?;
+        let write = |name: &str, text: &str| -> anyhow::Result<PathBuf> {
+            let path = dir.join(name);
+            std::fs::write(&path, text)?;
+            Ok(path)
+        };
+        let member = |name: &str| -> anyhow::Result<Identity> {
+            let pair = cert::issue(&ca, name, DAY)?;
+            Ok(Identity {
+                cert: write(&format!("{name}.pem"), &pair.cert)?,
+                key: write(&format!("{name}.key"), &pair.key)?,
+            })
+        };
+        Ok(Self {
+            ca: write("cluster-ca.pem", &ca.cert)?,
+            root: member("127.0.0.1")?,
+            edge: member("edge")?,
+            origin: member("origin")?,
+            dir,
+        })
+    }
+}
+
+impl Drop for DemoPki {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
