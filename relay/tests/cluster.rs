@@ -74,10 +74,16 @@ impl Drop for Pki {
 /// one: only members publish.
 fn root(pki: &Pki) -> Node {
     tree::logs();
-    let id = pki.identity("127.0.0.1", false);
     let (mut router, settings) = default_settings();
     router.cluster = Some(Publishers::Cluster);
-    let server = ServerConfig {
+    Node::start(member_server(pki, "127.0.0.1"), router, settings).expect("root starts")
+}
+
+/// The listener of a relay of the cluster: a certificate the CA issued to `name`, and clients
+/// asked for theirs (members are told by it).
+fn member_server(pki: &Pki, name: &str) -> ServerConfig {
+    let id = pki.identity(name, false);
+    ServerConfig {
         bind: SocketAddr::from(([127, 0, 0, 1], 0)),
         cert: CertSource::Pem {
             cert: id.cert,
@@ -89,8 +95,7 @@ fn root(pki: &Pki) -> Node {
         new_sessions_per_ip: 100_000,
         retry_threshold: 1024,
         ..ServerConfig::default()
-    };
-    Node::start(server, router, settings).expect("root starts")
+    }
 }
 
 /// An edge relay linked to `root`, trusting it through the cluster CA and showing `identity`.
@@ -226,19 +231,7 @@ fn ingest_edge(pki: &Pki, root: &Node) -> Node {
         identity: Some(pki.identity("edge-ingest", false)),
         ..UpstreamTls::default()
     };
-    let id = pki.identity("127.0.0.1-ingest", false);
-    let server = ServerConfig {
-        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-        cert: CertSource::Pem {
-            cert: id.cert,
-            key: id.key,
-        },
-        client_roots: vec![pki.ca.clone()],
-        max_sessions_per_ip: 256,
-        new_sessions_per_ip: 100_000,
-        retry_threshold: 1024,
-        ..ServerConfig::default()
-    };
+    let server = member_server(pki, "127.0.0.1-ingest");
     Node::start(server, router, settings).expect("ingest edge starts")
 }
 
