@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::LogBudget;
+use crate::{LogBudget, TokenBucket};
 
 /// Rate buckets kept at most; past this, buckets that are full again are forgotten, and if all
 /// are in use the rate limit starts over (the session caps still hold).
@@ -57,14 +57,7 @@ pub(crate) struct Admission {
 struct State {
     per_source: HashMap<IpAddr, usize>,
     total: usize,
-    buckets: HashMap<IpAddr, Bucket>,
-}
-
-/// A token bucket: `tokens` at `at`.
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
-    tokens: f64,
-    at: Instant,
+    buckets: HashMap<IpAddr, TokenBucket>,
 }
 
 /// Why a connection was refused.
@@ -182,24 +175,20 @@ impl Admission {
     fn take_slot(&self, source: IpAddr, now: Instant) -> Result<(), Refusal> {
         let limits = self.limits;
         let mut state = self.state();
+        let rate = f64::from(limits.rate_per_source);
         if state.buckets.len() >= MAX_BUCKETS && !state.buckets.contains_key(&source) {
-            let rate = f64::from(limits.rate_per_source);
-            state.buckets.retain(|_, b| refill(*b, now, rate) < rate);
+            state.buckets.retain(|_, b| !b.is_full(now));
             if state.buckets.len() >= MAX_BUCKETS {
                 state.buckets.clear();
             }
         }
-        let rate = f64::from(limits.rate_per_source);
-        let bucket = state.buckets.entry(source).or_insert(Bucket {
-            tokens: rate,
-            at: now,
-        });
-        bucket.tokens = refill(*bucket, now, rate);
-        bucket.at = now;
-        if bucket.tokens < 1.0 {
+        let bucket = state
+            .buckets
+            .entry(source)
+            .or_insert_with(|| TokenBucket::full(rate, rate, now));
+        if !bucket.take(now) {
             return Err(Refusal::Rate);
         }
-        bucket.tokens -= 1.0;
         if state.total >= limits.total {
             return Err(Refusal::Total);
         }
@@ -211,12 +200,6 @@ impl Admission {
         state.total += 1;
         Ok(())
     }
-}
-
-/// `bucket`'s tokens at `now`, refilled at `rate` a second up to `rate`.
-fn refill(bucket: Bucket, now: Instant, rate: f64) -> f64 {
-    let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
-    (bucket.tokens + elapsed * rate).min(rate)
 }
 
 /// One admitted session from source `ip`; dropping it frees the slot.

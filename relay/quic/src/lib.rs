@@ -17,6 +17,7 @@
 //! No MoQ message is parsed here: that is `tern-moq`'s job.
 
 mod admission;
+mod bucket;
 pub mod cert;
 mod client;
 mod config;
@@ -28,6 +29,7 @@ mod stream;
 mod verify;
 
 pub use admission::{AdmissionStats, session_source};
+pub use bucket::TokenBucket;
 pub use cert::{CertError, Fingerprint, SelfSignedConfig};
 pub use client::{Client, ConnectError, connect};
 pub use config::{

@@ -45,8 +45,8 @@ pub struct SessionAuth {
     relay: std::sync::atomic::AtomicBool,
     /// Marked subscriptions of the session, for Joining FETCH.
     pub markings: super::watermark::Markings,
-    /// The session's budget of per-request token checks: tokens left, and when counted.
-    token_checks: Mutex<Option<(f64, std::time::Instant)>>,
+    /// The session's budget of per-request token checks (full until first used).
+    token_checks: Mutex<Option<tern_quic::TokenBucket>>,
 }
 
 impl SessionAuth {
@@ -64,12 +64,11 @@ impl SessionAuth {
     /// is spent (a burst of [`TOKEN_CHECK_BURST`], refilled at [`TOKEN_CHECKS_PER_SECOND`]).
     fn take_token_check(&self, now: std::time::Instant) -> bool {
         let mut checks = self.token_checks.lock().unwrap_or_else(|e| e.into_inner());
-        let (tokens, at) = checks.unwrap_or((TOKEN_CHECK_BURST, now));
-        let elapsed = now.saturating_duration_since(at).as_secs_f64();
-        let tokens = (tokens + elapsed * TOKEN_CHECKS_PER_SECOND).min(TOKEN_CHECK_BURST);
-        let allowed = tokens >= 1.0;
-        *checks = Some((if allowed { tokens - 1.0 } else { tokens }, now));
-        allowed
+        checks
+            .get_or_insert_with(|| {
+                tern_quic::TokenBucket::full(TOKEN_CHECKS_PER_SECOND, TOKEN_CHECK_BURST, now)
+            })
+            .take(now)
     }
 
     /// Whether the peer named itself a relay.
