@@ -9,16 +9,16 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
+use common::raw::{RawPeer, answer};
 use common::{Relay, admin_address, http_get, rss, sample, tern};
 use tern_moq::data::{
     SubgroupHeader, SubgroupId, SubgroupObject, encode_subgroup_header,
     encode_subgroup_object_header,
 };
-use tern_moq::message::{Parameters, Publish, Setup};
-use tern_moq::{ControlReader, Limits, Message, TrackNamespace};
-use tern_quic::{Client, ClientConfig, SendStream};
+use tern_moq::message::{Parameters, Publish};
+use tern_moq::{Message, TrackNamespace};
 
 const MIB: u64 = 1 << 20;
 /// The relay's receive budget in this test: per session, and in all.
@@ -27,12 +27,6 @@ const TOTAL: u64 = 64 * MIB;
 /// Streams the attacker opens, each with one object of [`DECLARED`] bytes, one byte short.
 const STREAMS: u64 = 200;
 const DECLARED: u64 = MIB;
-
-async fn write(send: &mut SendStream, msg: impl Into<Message>) {
-    let mut buf = BytesMut::new();
-    msg.into().encode(&mut buf).expect("encodes");
-    send.write_chunk(buf.freeze()).await.expect("written");
-}
 
 /// A subgroup stream of `alias`'s group `group` with one object declaring [`DECLARED`] bytes
 /// and all but its last byte, never finished. Errors (the relay stopping it) are the point.
@@ -90,50 +84,26 @@ fn partly_sent_objects_are_refused_past_the_receive_budget_and_the_relay_stays_w
 
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let _attack = rt.block_on(async {
-        let client = Client::new(ClientConfig {
-            disable_verify: true,
-            system_roots: false,
-            ..ClientConfig::default()
-        })
-        .expect("client");
-        let session = client.connect(&relay.moqt_url()).await.expect("connected");
-        let mut control = session.open_uni().await.expect("control stream");
-        let mut setup = Setup::default();
-        setup.set_moqt_implementation("memory-attacker");
-        write(&mut control, setup).await;
-        let (mut send, mut recv) = session.open_bi().await.expect("request stream");
-        write(
-            &mut send,
-            Publish {
+        let peer = RawPeer::connect(&relay.moqt_url(), "memory-attacker").await;
+        let (send, mut recv) = peer
+            .request(Publish {
                 request_id: 0,
                 track_namespace: TrackNamespace::from_path("live/hog"),
                 track_name: Bytes::from_static(b"video"),
                 track_alias: 1,
                 parameters: Parameters::new(),
                 track_properties: Default::default(),
-            },
-        )
-        .await;
-        let mut reader = ControlReader::new(Limits::default());
-        let answer = tokio::time::timeout(Duration::from_secs(5), async {
-            loop {
-                if let Ok(Some(m)) = reader.pop() {
-                    break m;
-                }
-                let chunk = recv.read_chunk(4096).await.expect("read").expect("open");
-                reader.push(&chunk).expect("decodes");
-            }
-        })
-        .await
-        .expect("PUBLISH answered");
+            })
+            .await;
+        let answer = answer(&mut recv).await;
         assert!(matches!(answer, Message::RequestOk(_)), "{answer:?}");
         let baseline = rss(pid);
         for group in 0..STREAMS {
-            tokio::spawn(partial_object(session.clone(), 1, group));
+            tokio::spawn(partial_object(peer.session.clone(), 1, group));
         }
-        (client, session, control, send, recv, baseline)
+        (peer, send, recv, baseline)
     });
-    let baseline = _attack.5;
+    let baseline = _attack.3;
 
     // Wait until the relay has taken what it will: its refusals stop growing.
     let series = "tern_receive_budget_refusals_total";

@@ -153,10 +153,9 @@ async fn upkeep(handle: PrometheusHandle) {
 
 async fn render_metrics(State(admin): State<Admin>) -> impl IntoResponse {
     admin.metrics.run_upkeep();
-    (
-        [(header::CONTENT_TYPE, PROMETHEUS_TEXT)],
-        admin.metrics.render(),
-    )
+    let mut text = admin.metrics.render();
+    crate::node::viewers::render(&mut text);
+    ([(header::CONTENT_TYPE, PROMETHEUS_TEXT)], text)
 }
 
 async fn health(State(admin): State<Admin>) -> (StatusCode, &'static str) {

@@ -243,6 +243,34 @@ pub struct RelayConfig {
     /// this host (loopback, or the address it connected to). On: anyone who reaches the
     /// listener may publish, and take over a broadcast that is not a member's.
     pub open_publishing: bool,
+    /// When a new publisher of a live track takes it over from the one feeding it: `"class"`
+    /// (a publisher of the same trust class or a higher one: cluster member > authorised by
+    /// the plugin > anonymous), `"newest"` (any publisher admitted) or `"first"` (nobody: the
+    /// first keeps it until it ends). The same publisher (certificate name, plugin subject,
+    /// anonymous source address) always takes over its own track, and only members take over
+    /// a member's.
+    pub takeover: TakeOverPolicy,
+}
+
+/// `relay.takeover`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TakeOverPolicy {
+    /// The same class or a higher one takes over.
+    #[default]
+    Class,
+    /// Any publisher admitted takes over.
+    Newest,
+    /// The first publisher keeps the track.
+    First,
+}
+
+impl FromStr for TakeOverPolicy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        env::from_serde_str(s)
+    }
 }
 
 impl Default for RelayConfig {
@@ -253,6 +281,7 @@ impl Default for RelayConfig {
             tls_key: None,
             name: "tern-relay".to_owned(),
             open_publishing: false,
+            takeover: TakeOverPolicy::default(),
         }
     }
 }
@@ -367,6 +396,10 @@ pub struct CacheConfig {
     /// Bytes one group may hold (a publisher that never ends its group loses the oldest objects
     /// of it from the cache past this; live delivery goes on).
     pub max_group_bytes: u64,
+    /// Bytes of open groups (each track's newest, which no eviction frees) one publishing
+    /// session may hold; past it the session's new objects are refused. Cluster members are
+    /// held by `max_bytes` alone. Default: a quarter of `max_bytes`, at least one group.
+    pub max_live_per_session: u64,
 }
 
 impl Default for CacheConfig {
@@ -375,6 +408,7 @@ impl Default for CacheConfig {
             max_bytes: 256 * MIB,
             max_duration: Duration::from_secs(30),
             max_group_bytes: 32 * MIB,
+            max_live_per_session: 64 * MIB,
         }
     }
 }
@@ -606,14 +640,14 @@ macro_rules! settings {
 }
 
 settings! {
-    relay.bind, relay.tls_cert, relay.tls_key, relay.name, relay.open_publishing,
+    relay.bind, relay.tls_cert, relay.tls_key, relay.name, relay.open_publishing, relay.takeover,
     admin.bind, admin.enabled,
     log.format, log.level,
     limits.max_object_size, limits.max_control_message, limits.max_requests_per_session,
     limits.max_subscriptions_per_session, limits.max_namespace_fields, limits.max_sessions_per_ip,
     limits.new_sessions_per_ip, limits.max_sessions, limits.receive_per_session,
     limits.receive_total, limits.retry_above_handshakes,
-    cache.max_bytes, cache.max_duration, cache.max_group_bytes,
+    cache.max_bytes, cache.max_duration, cache.max_group_bytes, cache.max_live_per_session,
     subscriber.max_queued_bytes, subscriber.max_lag_groups, subscriber.too_far_behind_after,
     quic.congestion, quic.idle_timeout, quic.keep_alive, quic.stream_receive_window,
     quic.receive_window, quic.send_window, quic.max_concurrent_bidi_streams,
@@ -687,13 +721,20 @@ impl Config {
 
     /// Sizes left at their defaults shrink to fit the ones the operator set: a group no larger
     /// than the cache (`cache.max_group_bytes` ≤ `cache.max_bytes`), an object no larger than
-    /// a group (`limits.max_object_size` ≤ `cache.max_group_bytes`); a receive budget that
+    /// a group (`limits.max_object_size` ≤ `cache.max_group_bytes`), a session's share of open
+    /// groups a quarter of the cache and at least a group (`cache.max_live_per_session`); a
+    /// receive budget that
     /// takes the largest object. Sizes set on both sides are checked by [`Config::validate`]
     /// instead.
     fn fit_unset_sizes(&mut self, origins: &Origins) {
         // A zero is left for validation to name.
         if !origins.contains_key("cache.max_group_bytes") && self.cache.max_bytes > 0 {
             self.cache.max_group_bytes = self.cache.max_group_bytes.min(self.cache.max_bytes);
+        }
+        if !origins.contains_key("cache.max_live_per_session") {
+            self.cache.max_live_per_session = (self.cache.max_bytes / 4)
+                .max(self.cache.max_group_bytes)
+                .min(self.cache.max_bytes);
         }
         if !origins.contains_key("limits.max_object_size") && self.cache.max_group_bytes > 0 {
             self.limits.max_object_size =
@@ -851,7 +892,7 @@ impl Config {
         }
 
         let limits = &self.limits;
-        let nonzero: [(&'static str, u64); 23] = [
+        let nonzero: [(&'static str, u64); 24] = [
             ("limits.max_object_size", limits.max_object_size),
             (
                 "limits.max_control_message",
@@ -884,6 +925,10 @@ impl Config {
             ("cache.max_bytes", self.cache.max_bytes),
             ("cache.max_duration", nanos(self.cache.max_duration)),
             ("cache.max_group_bytes", self.cache.max_group_bytes),
+            (
+                "cache.max_live_per_session",
+                self.cache.max_live_per_session,
+            ),
             (
                 "subscriber.max_queued_bytes",
                 self.subscriber.max_queued_bytes,
@@ -920,6 +965,15 @@ impl Config {
                 format!(
                     "{} exceeds cache.max_bytes ({}): one group could not fit in the cache",
                     self.cache.max_group_bytes, self.cache.max_bytes
+                ),
+            );
+        }
+        if self.cache.max_live_per_session > self.cache.max_bytes {
+            return fail(
+                "cache.max_live_per_session",
+                format!(
+                    "{} exceeds cache.max_bytes ({}): a session's share is part of the cache",
+                    self.cache.max_live_per_session, self.cache.max_bytes
                 ),
             );
         }

@@ -15,8 +15,11 @@ pub const SUBSCRIPTIONS: &str = "tern_subscriptions";
 /// Gauge: live subscriptions this relay holds upstream (one per track, whatever the fan-out).
 pub const UPSTREAM_SUBSCRIPTIONS: &str = "tern_upstream_subscriptions";
 /// Gauge, label [`NAMESPACE`]: sessions subscribed to a track of a broadcast (see
-/// `node::viewers` for what counts and for the cap on labelled namespaces).
+/// `node::viewers` for what counts and for the cap on labelled namespaces). Rendered by
+/// `node::viewers::render` at each scrape, not through the recorder.
 pub const BROADCAST_VIEWERS: &str = "tern_broadcast_viewers";
+/// The `# HELP` text of [`BROADCAST_VIEWERS`].
+pub const BROADCAST_VIEWERS_HELP: &str = "Sessions subscribed to a broadcast, by namespace (the most-watched; the rest in namespace=\"_other\").";
 /// Counter: objects received from publishers and upstreams.
 pub const OBJECTS_IN: &str = "tern_objects_in_total";
 /// Counter: objects sent to subscribers.
@@ -46,6 +49,10 @@ pub const PROTOCOL_VIOLATIONS: &str = "tern_protocol_violations_total";
 /// Counter: objects refused (their streams stopped) because the receive budget for partly
 /// received objects (`limits.receive_per_session`, `limits.receive_total`) was spent.
 pub const RECEIVE_BUDGET_REFUSALS: &str = "tern_receive_budget_refusals_total";
+/// Counter: objects refused (their streams stopped, or datagrams dropped) because the open
+/// groups, which no sweep evicts, held the cache's budget (`cache.max_bytes`) or the
+/// publishing session's share of it (`cache.max_live_per_session`).
+pub const CACHE_BUDGET_REFUSALS: &str = "tern_cache_budget_refusals_total";
 /// Counter: upstream subscriptions moved to another upstream (failover, GOAWAY, takeover).
 pub const FAILOVERS: &str = "tern_failovers_total";
 /// Gauge: tracks without a live upstream whose subscribers are held for the linger window.
@@ -99,6 +106,7 @@ pub const ALL: &[&str] = &[
     SESSIONS_REFUSED,
     RETRIES,
     RECEIVE_BUDGET_REFUSALS,
+    CACHE_BUDGET_REFUSALS,
     PROTOCOL_VIOLATIONS,
     FAILOVERS,
     TRACKS_HELD,
@@ -114,11 +122,6 @@ pub fn describe() {
         UPSTREAM_SUBSCRIPTIONS,
         Unit::Count,
         "Live upstream subscriptions (one per track)."
-    );
-    describe_gauge!(
-        BROADCAST_VIEWERS,
-        Unit::Count,
-        "Sessions subscribed to a broadcast, by namespace (past the cap: namespace=\"_other\")."
     );
     describe_counter!(OBJECTS_IN, Unit::Count, "Objects received.");
     describe_counter!(OBJECTS_OUT, Unit::Count, "Objects sent to subscribers.");
@@ -152,6 +155,16 @@ pub fn describe() {
         "Sessions refused, by reason."
     );
     describe_counter!(RETRIES, Unit::Count, "Stateless QUIC Retry packets sent.");
+    describe_counter!(
+        RECEIVE_BUDGET_REFUSALS,
+        Unit::Count,
+        "Objects refused: the receive budget for partly received objects was spent."
+    );
+    describe_counter!(
+        CACHE_BUDGET_REFUSALS,
+        Unit::Count,
+        "Objects refused: open groups held the cache budget or the session's share of it."
+    );
     describe_counter!(
         PROTOCOL_VIOLATIONS,
         Unit::Count,

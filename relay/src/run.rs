@@ -6,7 +6,7 @@ use crate::admin::{Admin, Readiness};
 use crate::config::{ClusterPublish, Config, Congestion};
 use crate::core::cache::CacheBudget;
 use crate::core::fanout::LagPolicy;
-use crate::core::router::{Publishers, RouterConfig};
+use crate::core::router::{Publishers, RouterConfig, TakeOver};
 use crate::node::budget::ReceiveLimits;
 use crate::node::{Node, NodeSettings, UpstreamTls};
 
@@ -66,6 +66,11 @@ pub fn node_settings(c: &Config) -> (RouterConfig, NodeSettings) {
             ClusterPublish::Any => Publishers::Any,
         }),
         open_publishing: c.relay.open_publishing,
+        takeover: match c.relay.takeover {
+            crate::config::TakeOverPolicy::Class => TakeOver::Class,
+            crate::config::TakeOverPolicy::Newest => TakeOver::Newest,
+            crate::config::TakeOverPolicy::First => TakeOver::First,
+        },
         ..RouterConfig::default()
     };
     let settings = NodeSettings {
@@ -73,6 +78,7 @@ pub fn node_settings(c: &Config) -> (RouterConfig, NodeSettings) {
             max_bytes: c.cache.max_bytes as usize,
             max_age: c.cache.max_duration,
             max_group_bytes: c.cache.max_group_bytes as usize,
+            max_live_per_session: c.cache.max_live_per_session as usize,
         },
         lag: LagPolicy {
             max_lag_groups: c.subscriber.max_lag_groups,

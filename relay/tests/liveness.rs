@@ -1,6 +1,7 @@
 //! Liveness against a publisher that announces and then never answers: every subscriber of its
 //! track gets an answer within the relay's upstream answer deadline, not a wait that lasts as
-//! long as the publisher's session.
+//! long as the publisher's session. A track whose old publisher ended it is served again when
+//! a new publisher takes it over.
 
 mod support;
 
@@ -94,4 +95,56 @@ async fn goaway_reaches_every_session_though_some_peers_never_read_it() {
     };
     tokio::join!(node.shutdown(&next, Duration::from_secs(5)), heard);
     drop(stalled);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_publisher_takes_over_a_track_its_old_publisher_ended() {
+    use bytes::Bytes;
+    use tern_moq::data::ObjectStatus;
+
+    let (router, settings) = default_settings();
+    let relay = start_relay(router, settings);
+    let payloads = |g: u8| {
+        (0..4u8)
+            .map(|o| Bytes::from(vec![g ^ o; 100]))
+            .collect::<Vec<_>>()
+    };
+    let old = Peer::connect(&url(&relay)).await;
+    let _old_publish = old.publish_track("live/ending", "video", 1).await;
+    let viewer = Peer::connect(&url(&relay)).await;
+    let _sub = viewer.subscribe_ok("live/ending", "video", None).await;
+    old.write_group(1, 0, &payloads(0)).await;
+    viewer.objects(4, support::STEP).await;
+    // The old publisher ends the track (END_OF_TRACK at 1.0), and stays connected.
+    let mut end = old.subgroup(1, 1).await;
+    end.status(0, ObjectStatus::EndOfTrack)
+        .await
+        .expect("end of track written");
+    end.finish();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // A viewer joins the ended track, which the relay still holds (its publisher is there).
+    let later = Peer::connect(&url(&relay)).await;
+    let _later_sub = later
+        .subscribe_ok(
+            "live/ending",
+            "video",
+            Some(tern_moq::message::SubscriptionFilter::NextGroupStart),
+        )
+        .await;
+    // A new publisher of the track (a restarted encoder) takes it over and goes on.
+    let new = Peer::connect(&url(&relay)).await;
+    let _new_publish = new.publish_track("live/ending", "video", 1).await;
+    for g in 2..5u8 {
+        new.write_group(1, u64::from(g), &payloads(g)).await;
+    }
+    let got = later.objects(12, support::STEP).await;
+    // One stream per group: they may arrive in any order.
+    let mut groups: Vec<u64> = got.iter().map(|(l, _)| l.group).collect();
+    groups.sort_unstable();
+    assert_eq!(
+        groups,
+        [2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4],
+        "what a viewer of the taken-over track got"
+    );
 }

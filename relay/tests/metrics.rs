@@ -142,3 +142,76 @@ async fn viewers_are_counted_per_broadcast() {
     assert_eq!((a, b), (Some(1.0), 1.0), "{text}");
     assert!(text.contains("# HELP tern_broadcast_viewers"), "{text}");
 }
+
+/// Garbage namespaces cannot take the labels from a real broadcast: a peer publishing and
+/// watching 1,000 namespaces (one viewer each) before anyone else leaves a broadcast with more
+/// viewers its own series, and once it stops watching its namespaces leave `/metrics`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_namespaces_do_not_exhaust_the_viewer_labels() {
+    const JUNK: usize = tern_relay::node::viewers::MAX_LABELLED;
+    let (admin, _task, relay) = start(ServerConfig {
+        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+        new_sessions_per_ip: 100_000,
+        ..ServerConfig::default()
+    })
+    .await;
+    let url = url(&relay);
+    // Four publishers and four viewers of a quarter of the junk each (under the per-session
+    // request and stream limits).
+    let mut junk = Vec::new();
+    for quarter in 0..4 {
+        let publisher = Peer::connect(&url).await;
+        let viewer = Peer::connect(&url).await;
+        let mut held = Vec::new();
+        let range = (quarter * JUNK / 4)..((quarter + 1) * JUNK / 4);
+        for i in range.clone() {
+            let ns = format!("junk/{i}");
+            held.push(publisher.publish_track(&ns, "video", i as u64 + 1).await);
+        }
+        for i in range {
+            held.push(
+                viewer
+                    .subscribe_ok(&format!("junk/{i}"), "video", None)
+                    .await
+                    .0,
+            );
+        }
+        junk.push((publisher, viewer, held));
+    }
+    // A real broadcast, with two viewers.
+    let _real = Publisher::start(&url, "live/real").await;
+    let first = Peer::connect(&url).await;
+    let _v1 = first.subscribe_ok("live/real", "video", None).await;
+    let second = Peer::connect(&url).await;
+    let _v2 = second.subscribe_ok("live/real", "video", None).await;
+    const REAL: &str = "tern_broadcast_viewers{namespace=\"live/real\"}";
+    let text = scrape(admin).await;
+    assert_eq!(
+        metric(&text, REAL),
+        Some(2.0),
+        "the real broadcast has no series of its own"
+    );
+    let series = |text: &str| {
+        text.lines()
+            .filter(|l| l.starts_with("tern_broadcast_viewers{"))
+            .count()
+    };
+    assert!(series(&text) <= JUNK + 1, "{} series", series(&text));
+
+    // The junk viewers leave: their namespaces leave /metrics.
+    drop(junk);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = scrape(admin).await;
+        if series(&text) == 1 {
+            assert_eq!(metric(&text, REAL), Some(2.0), "{text}");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} series 10 s after the junk viewers left",
+            series(&text)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -501,7 +501,7 @@ impl Relay {
                 }
             }
             Appended::Duplicate => self.stats.duplicates += 1,
-            Appended::Stale | Appended::Malformed(_) => {}
+            Appended::Stale | Appended::Malformed(_) | Appended::OverBudget => {}
         }
         self.pump(track, t);
     }

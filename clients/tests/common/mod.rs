@@ -12,6 +12,7 @@ use std::time::Duration;
 
 pub mod delay_proxy;
 pub mod page;
+pub mod raw;
 
 /// A child process that is killed (and reaped) when dropped.
 pub struct ChildGuard {

@@ -133,6 +133,12 @@ impl FromEnv for super::ClusterPublish {
     }
 }
 
+impl FromEnv for super::TakeOverPolicy {
+    fn from_env(value: &str) -> Result<Self, String> {
+        value.trim().parse()
+    }
+}
+
 impl FromEnv for Congestion {
     fn from_env(value: &str) -> Result<Self, String> {
         value.trim().parse()

@@ -149,6 +149,7 @@ fn every_key_settable_from_env() {
         ("relay.tls_key", "k.pem"),
         ("relay.name", "edge-7"),
         ("relay.open_publishing", "true"),
+        ("relay.takeover", "first"),
         ("admin.bind", "127.0.0.1:2"),
         ("admin.enabled", "false"),
         ("log.format", "json"),
@@ -167,6 +168,7 @@ fn every_key_settable_from_env() {
         ("cache.max_bytes", "8"),
         ("cache.max_duration", "9ms"),
         ("cache.max_group_bytes", "7"),
+        ("cache.max_live_per_session", "8"),
         ("subscriber.max_queued_bytes", "10"),
         ("subscriber.max_lag_groups", "11"),
         ("subscriber.too_far_behind_after", "12m"),
@@ -238,6 +240,8 @@ fn every_key_settable_from_env() {
     assert_eq!(config.upstream.idle_timeout, Duration::from_millis(1500));
     assert_eq!(config.cluster.publish, super::ClusterPublish::Any);
     assert!(config.relay.open_publishing);
+    assert_eq!(config.relay.takeover, super::TakeOverPolicy::First);
+    assert_eq!(config.cache.max_live_per_session, 8);
     assert_eq!(
         config.cluster.key.as_deref(),
         Some(Path::new("/etc/tern/cluster/tls.key"))

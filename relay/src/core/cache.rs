@@ -5,7 +5,16 @@
 //! older than the configured duration go too. The newest group of every track is never evicted
 //! (see [`Track::evict_oldest`]), so a late joiner always finds the current GOP and a one-object
 //! init track is always there.
+//!
+//! Those newest groups are what no sweep can free, so they are held to a budget of their own at
+//! the moment they grow: a [`LiveBudget`] for the process (the cache's byte budget) and one per
+//! publishing session (its share), each track's newest group charged to both through its
+//! [`LiveCharge`]. An object that would take a budget past its limit is refused before it is
+//! cached, so a publisher that holds open groups on many tracks is stopped at its share instead
+//! of growing the cache without bound, and no other track's newest group is ever evicted.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use super::track::Track;
@@ -20,6 +29,9 @@ pub struct CacheBudget {
     /// Bytes one group may hold; past it the group's oldest objects are dropped (see
     /// [`Track::with_group_limit`]), so a group that never ends stays bounded.
     pub max_group_bytes: usize,
+    /// Bytes of newest groups one publishing session may hold (a cluster member is held by
+    /// `max_bytes` alone): see [`LiveBudget`].
+    pub max_live_per_session: usize,
 }
 
 impl Default for CacheBudget {
@@ -28,6 +40,7 @@ impl Default for CacheBudget {
             max_bytes: 256 << 20,
             max_age: Duration::from_secs(30),
             max_group_bytes: super::track::DEFAULT_MAX_GROUP_BYTES,
+            max_live_per_session: 64 << 20,
         }
     }
 }
@@ -68,4 +81,96 @@ pub fn sweep(tracks: &mut [&mut Track], budget: &CacheBudget, now: Instant) -> S
     }
     swept.held = held;
     swept
+}
+
+/// Bytes held by newest groups (which no sweep evicts) against a limit: the process's, or one
+/// publishing session's share of it.
+#[derive(Debug)]
+pub struct LiveBudget {
+    held: AtomicUsize,
+    limit: usize,
+}
+
+impl LiveBudget {
+    /// A budget of `limit` bytes, nothing held.
+    pub fn new(limit: usize) -> Self {
+        Self {
+            held: AtomicUsize::new(0),
+            limit,
+        }
+    }
+
+    /// Bytes held now.
+    pub fn held(&self) -> usize {
+        self.held.load(Ordering::Relaxed)
+    }
+
+    /// The budget's limit.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Whether `more` bytes still fit.
+    pub fn fits(&self, more: usize) -> bool {
+        self.held().saturating_add(more) <= self.limit
+    }
+
+    fn add(&self, n: usize) {
+        self.held.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn sub(&self, n: usize) {
+        // Never below zero, whatever the order of charges and releases.
+        let _ = self
+            .held
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |h| {
+                Some(h.saturating_sub(n))
+            });
+    }
+}
+
+/// What one track's newest group holds against live budgets; released when the track goes.
+#[derive(Debug, Default)]
+pub struct LiveCharge {
+    bytes: usize,
+    to: Vec<Arc<LiveBudget>>,
+}
+
+impl LiveCharge {
+    /// Bytes charged now.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Whether growing the charge to `bytes`, charged to `to`, fits every budget in `to`.
+    pub fn fits(&self, bytes: usize, to: &[Arc<LiveBudget>]) -> bool {
+        to.iter().all(|b| {
+            let already = if self.to.iter().any(|o| Arc::ptr_eq(o, b)) {
+                self.bytes
+            } else {
+                0
+            };
+            bytes <= already || b.fits(bytes - already)
+        })
+    }
+
+    /// Charge `bytes` to `to` from now on (releasing what was charged before, wherever).
+    pub fn set(&mut self, bytes: usize, to: &[Arc<LiveBudget>]) {
+        for b in &self.to {
+            b.sub(self.bytes);
+        }
+        for b in to {
+            b.add(bytes);
+        }
+        self.bytes = bytes;
+        if self.to.len() != to.len() || self.to.iter().zip(to).any(|(a, b)| !Arc::ptr_eq(a, b)) {
+            self.to = to.to_vec();
+        }
+    }
+}
+
+impl Drop for LiveCharge {
+    fn drop(&mut self) {
+        self.set(0, &[]);
+    }
 }

@@ -284,6 +284,14 @@ impl Fanout {
     fn on_object(&mut self, object: &Object, subgroup: u64, priority: u8, ordinal: u64) {
         let loc = object.location;
         if !self.forward || !self.range.contains(loc) {
+            // The end of the track ends every subscription still open on it, also one that is
+            // paused (forward 0) or whose range skips the end object itself.
+            if object.status == ObjectStatus::EndOfTrack && loc >= self.range.start {
+                self.finish_all();
+                self.pending
+                    .push_back(Delivery::Done(DoneReason::TrackEnded));
+                self.done = true;
+            }
             return;
         }
         let key = (loc.group, subgroup);

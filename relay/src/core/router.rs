@@ -19,7 +19,7 @@ use super::types::{Filter, Namespace, TrackName, is_prefix};
 mod failover;
 mod trust;
 
-pub use trust::Publishers;
+pub use trust::{Class, Publisher, Publishers, TakeOver};
 
 /// A session, named by the driver.
 pub type SessionId = u64;
@@ -57,6 +57,14 @@ pub enum Refusal {
     /// An anonymous publisher from another host, and publishing is not open (see
     /// [`RouterConfig::open_publishing`]).
     NotOpen,
+    /// Another publisher, of this class, publishes the track and the take-over policy keeps
+    /// it (see [`TakeOver`]).
+    Published {
+        /// The class of the publisher feeding the track.
+        class: Class,
+        /// The policy that refused.
+        policy: TakeOver,
+    },
 }
 
 /// Why a downstream subscription ends.
@@ -197,6 +205,8 @@ pub struct RouterConfig {
     /// authorises each publish: see [`Router::handle_vouched`]) may publish. `tern relay`
     /// keeps it off unless `relay.open_publishing` is set.
     pub open_publishing: bool,
+    /// When a new publisher of a live track takes it over (see [`TakeOver`]).
+    pub takeover: TakeOver,
 }
 
 impl Default for RouterConfig {
@@ -209,6 +219,7 @@ impl Default for RouterConfig {
             max_subscriptions_per_session: 1000,
             cluster: None,
             open_publishing: true,
+            takeover: TakeOver::default(),
         }
     }
 }
@@ -253,6 +264,9 @@ struct TrackEntry {
     done_from: Option<SessionId>,
     /// A cluster member has fed the track: from now on only members may (see [`Publishers`]).
     member_fed: bool,
+    /// Who PUBLISHed the track, while it is published (see [`TakeOver`]); `None` for a track
+    /// this relay subscribed to (its upstream session's publisher).
+    fed_by: Option<Publisher>,
 }
 
 #[derive(Debug)]
@@ -301,6 +315,8 @@ pub struct Router {
     vouched: BTreeSet<SessionId>,
     /// Publishers refused for lack of trust so far.
     untrusted_refusals: u64,
+    /// Who publishes on each session, where the driver said (see [`Router::handle_identity`]).
+    identities: HashMap<SessionId, Publisher>,
     /// When lingering tracks (idle or lost) are due, earliest first. An entry whose track has
     /// moved on since is stale and dropped when reached, so the timer never walks all tracks.
     deadlines: BinaryHeap<Reverse<(Instant, TrackId)>>,
@@ -467,6 +483,7 @@ impl Router {
                 tried: Vec::new(),
                 done_from: None,
                 member_fed,
+                fed_by: None,
             },
         );
         id
@@ -726,12 +743,16 @@ impl Router {
         if !self.admit_publisher(session, request) {
             return None;
         }
+        // A track still published (watched or not) is the take-over policy's to give.
+        if let Some(&t) = self.by_name.get(&name)
+            && self.tracks.get(&t).is_some_and(|e| e.done_from.is_none())
+            && !self.admit_takeover(t, session, request)
+        {
+            return None;
+        }
         self.end_stale(&name);
         let track = match self.by_name.get(&name) {
             Some(&t) => {
-                if !self.admit_takeover(t, session, request) {
-                    return None;
-                }
                 // A new publisher of the same track takes over: no ghost publisher.
                 self.take_over(t, session, request);
                 t
@@ -742,6 +763,7 @@ impl Router {
                 t
             }
         };
+        self.note_feeder(track, session);
         self.commands.push_back(Command::Ok { session, request });
         self.handle_upstream_ok(track);
         // Subscribers waiting for this track get it through their SUBSCRIBE, not a PUBLISH.
@@ -1089,6 +1111,7 @@ impl Router {
         self.per_session.remove(&session);
         self.members.remove(&session);
         self.vouched.remove(&session);
+        self.identities.remove(&session);
         self.links.remove(&session);
         self.peer_relays.remove(&session);
         self.rendezvous.retain(|r| r.session != session);

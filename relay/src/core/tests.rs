@@ -9,7 +9,7 @@ use super::cache::{CacheBudget, sweep};
 use super::fanout::{Delivery, DoneReason, Fanout, LagPolicy};
 use super::router::{Command, Refusal, Router, RouterConfig, TrackId};
 use super::track::{Appended, SubgroupEnd, Track};
-use super::types::{Filter, Location, Object, ObjectStatus, TrackName};
+use super::types::{Filter, Location, Object, ObjectStatus, Range, TrackName};
 
 /// Publisher priority of a video track (the lag policy may skip its groups; priority 0 it never
 /// skips).
@@ -910,4 +910,31 @@ fn group_order_follows_rank_not_id_bits() {
     );
     assert_eq!(t.group_ordinal(32_000), Some(0));
     assert_eq!(t.group_ordinal(33_000), Some(1));
+}
+
+/// The end of the track ends a paused subscription (forward 0) and one whose range starts past
+/// the end object's subgroup, not only those that would forward the end object itself.
+#[test]
+fn end_of_track_ends_a_paused_subscription() {
+    let now = Instant::now();
+    let mut t = Track::new();
+    let range = Range {
+        start: Location::new(0, 0),
+        end_group: None,
+    };
+    let mut paused = Fanout::new(range, t.head(), 128, LagPolicy::default());
+    paused.set_forward(false);
+    t.append(obj(0, 0, Bytes::from_static(b"x")), 0, 128, now);
+    let end = Object {
+        status: ObjectStatus::EndOfTrack,
+        payload: Bytes::new(),
+        ..obj(1, 0, Bytes::new())
+    };
+    t.append(end, 0, 128, now);
+    let got = drain(&mut paused, &t, now);
+    assert!(
+        got.iter()
+            .any(|d| matches!(d, Delivery::Done(DoneReason::TrackEnded))),
+        "a paused subscriber of an ended track got {got:?}"
+    );
 }

@@ -32,6 +32,14 @@ pub enum Appended {
     Stale,
     /// The track is malformed by this object (spec "Malformed Tracks"); it was not cached.
     Malformed(&'static str),
+    /// The object would have taken a live budget past its limit (see
+    /// [`Track::append_within`]); it was not cached.
+    OverBudget,
+}
+
+/// Bytes an object is charged in the cache: its payload, properties and bookkeeping.
+pub fn charge(object: &Object) -> usize {
+    OBJECT_OVERHEAD + object.payload.len() + object.properties.len()
 }
 
 /// How a subgroup stream ended.
@@ -158,6 +166,8 @@ pub struct Track {
     first: Option<Location>,
     /// Groups evicted so far (for metrics).
     evicted_groups: u64,
+    /// The newest group's bytes as charged to live budgets (see [`super::cache::LiveBudget`]).
+    live: super::cache::LiveCharge,
 }
 
 impl Default for Track {
@@ -188,7 +198,67 @@ impl Track {
             end: None,
             first: None,
             evicted_groups: 0,
+            live: super::cache::LiveCharge::default(),
         }
+    }
+
+    /// A new publisher took the track over: an end of track its predecessor put in the cache no
+    /// longer holds (the new publisher's objects after it are the track going on).
+    pub fn reopen(&mut self) {
+        self.end = None;
+    }
+
+    /// Bytes of the newest group (the one no sweep evicts) once an object of `charge` bytes
+    /// lands in `group`: what the live budgets would hold for this track. The per-group cap
+    /// trims a full group's oldest objects, so a group never holds more than that cap.
+    pub fn newest_bytes_with(&self, group: u64, charge: usize) -> usize {
+        let newest = self.groups.last_key_value();
+        match newest {
+            Some((&id, g)) if id == group => (g.bytes + charge).min(self.max_group_bytes),
+            Some((&id, g)) if id > group => g.bytes,
+            _ => charge.min(self.max_group_bytes),
+        }
+    }
+
+    /// Whether an object of `charge` bytes in `group` keeps the newest group within every
+    /// budget of `to`.
+    pub fn live_fits(
+        &self,
+        group: u64,
+        charge: usize,
+        to: &[std::sync::Arc<super::cache::LiveBudget>],
+    ) -> bool {
+        self.live.fits(self.newest_bytes_with(group, charge), to)
+    }
+
+    /// Charge the newest group's bytes, as they are now, to `to`.
+    pub fn charge_live(&mut self, to: &[std::sync::Arc<super::cache::LiveBudget>]) {
+        let bytes = self.groups.last_key_value().map_or(0, |(_, g)| g.bytes);
+        self.live.set(bytes, to);
+    }
+
+    /// [`Track::append`] within live budgets: an object that would grow the newest group past
+    /// what any budget of `live` has left is refused ([`Appended::OverBudget`]); otherwise the
+    /// newest group, as it is after the object, is charged to `live`.
+    pub fn append_within(
+        &mut self,
+        object: Object,
+        subgroup: u64,
+        priority: u8,
+        now: Instant,
+        live: &[std::sync::Arc<super::cache::LiveBudget>],
+    ) -> Appended {
+        if !self.live_fits(object.location.group, charge(&object), live) {
+            return Appended::OverBudget;
+        }
+        let appended = self.append(object, subgroup, priority, now);
+        self.charge_live(live);
+        appended
+    }
+
+    /// Bytes the newest group holds against live budgets.
+    pub fn live_bytes(&self) -> usize {
+        self.live.bytes()
     }
 
     /// Largest location received so far (the spec's "Largest Object").
@@ -356,7 +426,7 @@ impl Track {
             ObjectStatus::EndOfTrack => self.end = Some(loc),
             _ => {}
         }
-        let charge = OBJECT_OVERHEAD + object.payload.len() + object.properties.len();
+        let charge = charge(&object);
         group.bytes += charge;
         let over_cap = group.bytes > self.max_group_bytes;
         self.bytes += charge;
@@ -420,7 +490,7 @@ impl Track {
             && let Some(o) = sg.objects.pop_front()
         {
             sg.base += 1;
-            let charge = OBJECT_OVERHEAD + o.payload.len() + o.properties.len();
+            let charge = charge(&o);
             g.bytes -= charge;
             self.bytes -= charge;
             g.trimmed = g.trimmed.max(Some(o.location.object));
@@ -534,48 +604,98 @@ impl Track {
     }
 
     /// All cached objects in `[start, end]` (inclusive), in location order, with their subgroup
-    /// and priority. `complete` says whether the cache can vouch for the whole range: nothing in
-    /// it was evicted, every group before the end group is known to be complete, and the end
-    /// group is complete (`end.object == u64::MAX`: the whole group) or reached `end`.
+    /// and priority, and whether the cache can vouch for the whole range (see
+    /// [`Track::covers`]). A copy of the whole range: a server that writes it to a peer reads
+    /// it [`Track::page`] by page instead, so that a stalled peer pins no snapshot.
     pub fn range(&self, start: Location, end: Location) -> (Vec<(Object, u64, u8)>, bool) {
-        let mut out = Vec::new();
+        (
+            self.page(start, end, usize::MAX, usize::MAX),
+            self.covers(start, end),
+        )
+    }
+
+    /// Whether the cache can vouch for every object in `[start, end]`: nothing in it was
+    /// evicted, every group before the end group is known to be complete, and the end group is
+    /// complete (`end.object == u64::MAX`: the whole group) or reached `end`.
+    pub fn covers(&self, start: Location, end: Location) -> bool {
         if end < start {
-            return (out, true);
+            return true;
         }
         let oldest = self.groups.keys().next().copied();
         // The relay can only vouch from the first object it ever cached on, and not for what
         // it has since evicted.
-        let mut complete = self.first.is_some_and(|f| f <= start)
-            && !(self.evicted_groups > 0 && oldest.is_none_or(|g| start.group < g));
+        if self.first.is_none_or(|f| f > start)
+            || (self.evicted_groups > 0 && oldest.is_none_or(|g| start.group < g))
+        {
+            return false;
+        }
         for (&gid, g) in self.groups.range(start.group..=end.group) {
-            let mut objs: Vec<(Object, u64, u8)> = g
-                .subgroups
-                .iter()
-                .flat_map(|(sid, sg)| {
-                    sg.objects
-                        .iter()
-                        .map(move |o| (o.clone(), *sid, sg.priority))
-                })
-                .filter(|(o, _, _)| o.location >= start && o.location <= end)
-                .collect();
-            objs.sort_by_key(|(o, _, _)| o.location.object);
             let whole = gid < end.group || end.object == u64::MAX;
             if whole && g.end.is_none() {
-                complete = false;
+                return false;
             }
             // Objects trimmed from the front of the group under the per-group cap.
             if g.trimmed
                 .is_some_and(|t| gid > start.group || start.object <= t)
             {
-                complete = false;
+                return false;
             }
-            out.extend(objs);
         }
-        let reached = match end.object {
+        match end.object {
             u64::MAX => self.groups.get(&end.group).is_some_and(|g| g.end.is_some()),
             _ => self.largest.is_some_and(|l| l >= end),
-        };
-        (out, complete && reached)
+        }
+    }
+
+    /// The location of the last cached object in `[start, end]`.
+    pub fn last_in(&self, start: Location, end: Location) -> Option<Location> {
+        if end < start {
+            return None;
+        }
+        self.groups
+            .range(start.group..=end.group)
+            .rev()
+            .find_map(|(_, g)| {
+                g.subgroups
+                    .values()
+                    .flat_map(|sg| sg.objects.iter().map(|o| o.location))
+                    .filter(|l| *l >= start && *l <= end)
+                    .max()
+            })
+    }
+
+    /// The first cached objects in `[from, end]`, in location order, with their subgroup and
+    /// priority: at most `max_objects`, and no more once `max_bytes` of payload are taken (at
+    /// least one object). The next page starts after the last location returned.
+    pub fn page(
+        &self,
+        from: Location,
+        end: Location,
+        max_objects: usize,
+        max_bytes: usize,
+    ) -> Vec<(Object, u64, u8)> {
+        let mut out = Vec::new();
+        if end < from {
+            return out;
+        }
+        let mut bytes = 0usize;
+        for (_, g) in self.groups.range(from.group..=end.group) {
+            let mut objs: Vec<(&Object, u64, u8)> = g
+                .subgroups
+                .iter()
+                .flat_map(|(sid, sg)| sg.objects.iter().map(move |o| (o, *sid, sg.priority)))
+                .filter(|(o, _, _)| o.location >= from && o.location <= end)
+                .collect();
+            objs.sort_by_key(|(o, _, _)| o.location.object);
+            for (o, sid, priority) in objs {
+                if out.len() >= max_objects || (bytes >= max_bytes && !out.is_empty()) {
+                    return out;
+                }
+                bytes = bytes.saturating_add(o.payload.len());
+                out.push((o.clone(), sid, priority));
+            }
+        }
+        out
     }
 
     /// Whether a group is over: its last object is known and every subgroup stream ended.

@@ -30,33 +30,53 @@ pub async fn backfill(
     after: Location,
     upto: Location,
 ) -> anyhow::Result<usize> {
-    let (mut send, recv) = s.session.open_bi().await?;
+    // One deadline for all of it, the stream's opening and the request's writing included:
+    // a short stream credit on the link cannot hold the new subscription's data past it.
+    let deadline = tokio::time::Instant::now() + BACKFILL_WAIT;
     let mut data = None;
-    let (rid, stream) = s
-        .send_request(&mut send, |request_id| {
-            data = Some(s.expect_fetch(request_id));
-            Fetch {
-                request_id,
-                fetch_type: FetchType::Standalone {
-                    track_namespace: TrackNamespace::new(track.name.namespace.clone()),
-                    track_name: track.name.name.clone(),
-                    start_location: tern_moq::Location::new(
-                        after.group,
-                        after.object.saturating_add(1),
-                    ),
-                    // End Location is exclusive in its object.
-                    end_location: tern_moq::Location::new(
-                        upto.group,
-                        upto.object.saturating_add(1),
-                    ),
-                },
-                parameters: Parameters::new(),
+    let sent = async {
+        let (mut send, recv) = s.session.open_bi().await?;
+        let (_, stream) = s
+            .send_request(&mut send, |request_id| {
+                data = Some((request_id, s.expect_fetch(request_id)));
+                Fetch {
+                    request_id,
+                    fetch_type: FetchType::Standalone {
+                        track_namespace: TrackNamespace::new(track.name.namespace.clone()),
+                        track_name: track.name.name.clone(),
+                        start_location: tern_moq::Location::new(
+                            after.group,
+                            after.object.saturating_add(1),
+                        ),
+                        // End Location is exclusive in its object.
+                        end_location: tern_moq::Location::new(
+                            upto.group,
+                            upto.object.saturating_add(1),
+                        ),
+                    },
+                    parameters: Parameters::new(),
+                }
+                .into()
+            })
+            .await?;
+        anyhow::Ok((send, recv, stream))
+    };
+    let sent = match tokio::time::timeout_at(deadline, sent).await {
+        Ok(sent) => sent,
+        Err(_) => Err(anyhow::anyhow!(
+            "the upstream took no FETCH within {BACKFILL_WAIT:?}"
+        )),
+    };
+    let (mut send, recv, stream, rid, mut data) = match (sent, data) {
+        (Ok((send, recv, stream)), Some((rid, data))) => (send, recv, stream, rid, data),
+        (sent, data) => {
+            if let Some((rid, _)) = data {
+                s.forget_fetch(rid);
             }
-            .into()
-        })
-        .await?;
-    let Some(mut data) = data else {
-        anyhow::bail!("FETCH not sent");
+            return Err(sent
+                .err()
+                .unwrap_or_else(|| anyhow::anyhow!("FETCH not sent")));
+        }
     };
     let result = async {
         let mut inbound = Inbound::ours(stream, recv);
@@ -84,9 +104,13 @@ pub async fn backfill(
                         end_of_group: false,
                     };
                     let sg = o.subgroup_id.unwrap_or(DATAGRAM_SUBGROUP);
-                    if let Appended::New(_) =
-                        super::ingest::append(track, obj, sg, o.publisher_priority)
-                    {
+                    if let Appended::New(_) = super::ingest::append(
+                        track,
+                        obj,
+                        sg,
+                        o.publisher_priority,
+                        s.live_budgets(),
+                    ) {
                         added += 1;
                     }
                 }
@@ -97,7 +121,7 @@ pub async fn backfill(
         }
         Ok(added)
     };
-    let out = tokio::time::timeout(BACKFILL_WAIT, result).await;
+    let out = tokio::time::timeout_at(deadline, result).await;
     s.forget_fetch(rid);
     let _ = send.finish();
     let added = match out {

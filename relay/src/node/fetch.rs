@@ -20,7 +20,7 @@ use crate::core::types::{Location, TrackName};
 
 use super::hub::Hub;
 use super::request::track_name;
-use super::session::{Inbound, SessionShared, write_message};
+use super::session::{Inbound, SessionShared, bounded, write_message};
 
 fn error(code: RequestErrorCode, reason: String) -> RequestError {
     RequestError {
@@ -63,6 +63,18 @@ pub async fn serve(
     _inbound: Inbound,
     variants: Option<super::watermark::Variants>,
 ) -> anyhow::Result<()> {
+    let Some(_slot) = s.fetch_slot().await else {
+        let e = error(
+            RequestErrorCode::EXCESSIVE_LOAD,
+            format!(
+                "{} FETCHes of this session are still being written",
+                super::session::FETCHES_PER_SESSION
+            ),
+        );
+        write_message(&mut send, e).await?;
+        send.finish()?;
+        return Ok(());
+    };
     let joining = !matches!(m.fetch_type, FetchType::Standalone { .. });
     // A marked FETCH (standalone, or joining a marked subscription) is answered from the
     // cached variants only: forwarded upstream it would come back as one variant, unmarked.
@@ -115,12 +127,10 @@ pub async fn serve(
                     0 => Location::new(end_location.group, u64::MAX),
                     o => Location::new(end_location.group, o - 1),
                 };
-                h.lock()
-                    .range(
-                        Location::new(start_location.group, start_location.object),
-                        end,
-                    )
-                    .1
+                h.lock().covers(
+                    Location::new(start_location.group, start_location.object),
+                    end,
+                )
             });
             if !cached
                 && marking.is_none()
@@ -182,7 +192,7 @@ pub async fn serve(
                 (handle, Location::new(1, 0), Location::new(0, 0))
             } else {
                 let start = Location::new(start_group, 0);
-                let cached = handle.lock().range(start, end).1;
+                let cached = handle.lock().covers(start, end);
                 let upstream = hub
                     .with_router(|r| r.upstream_for(&handle.name))
                     .filter(|id| *id != s.id)
@@ -213,17 +223,19 @@ pub async fn serve(
     let (handle, start, end) = resolved;
     let name = handle.name.clone();
     let joining_empty = end < start;
-    let (objects, complete, largest) = {
+    // Only where the range ends is read now; its objects are read page by page as the peer
+    // takes them, so a peer that stalls pins one page, never a snapshot of the range.
+    let (last, complete, largest) = {
         let t = handle.lock();
-        let (objects, complete) = if joining_empty {
-            (Vec::new(), true)
+        let last = if joining_empty {
+            None
         } else {
-            t.range(start, end)
+            t.last_in(start, end)
         };
-        (objects, complete, t.largest())
+        (last, joining_empty || t.covers(start, end), t.largest())
     };
     if (!joining && end < start)
-        || ((!complete && largest.is_none_or(|l| l < end)) && objects.is_empty() && !joining_empty)
+        || ((!complete && largest.is_none_or(|l| l < end)) && last.is_none() && !joining_empty)
     {
         let e = error(
             RequestErrorCode::INVALID_RANGE,
@@ -233,47 +245,81 @@ pub async fn serve(
         send.finish()?;
         return Ok(());
     }
-    let last = objects.last().map(|(o, _, _)| o.location).unwrap_or(start);
-    tracing::debug!(session = s.id, %name, ?start, ?end, objects = objects.len(), "FETCH from cache");
+    tracing::debug!(session = s.id, %name, ?start, ?end, ?last, "FETCH from cache");
+    let last_sent = last.unwrap_or(start);
     let ok = FetchOk {
         end_of_track: false,
-        end_location: tern_moq::Location::new(last.group, last.object.saturating_add(1)),
+        end_location: tern_moq::Location::new(last_sent.group, last_sent.object.saturating_add(1)),
         parameters: Parameters::new(),
         track_properties: Default::default(),
     };
     write_message(&mut send, ok).await?;
     send.finish()?;
-    let mut data = s.session.open_uni().await?;
+    let mut data = bounded("open a fetch stream", s.session.open_uni()).await?;
     let mut head = BytesMut::new();
     FetchHeader {
         request_id: m.request_id,
     }
     .encode(&mut head);
-    data.write_chunk(head.freeze()).await?;
+    bounded("write a fetch stream", data.write_chunk(head.freeze())).await?;
     let mut state = FetchObjectState::new(GroupOrder::Ascending);
-    for (object, subgroup, priority) in objects {
-        let object = match &marking {
-            None => object,
-            Some(m) => match m.object(object.location.group, object).await {
-                Some(chosen) => chosen,
-                None => continue, // the group ends here for this viewer
-            },
+    let mut from = Some(start);
+    while let (Some(at), Some(last)) = (from, last) {
+        let page = handle.lock().page(at, last, PAGE_OBJECTS, PAGE_BYTES);
+        let Some((next, _, _)) = page.last() else {
+            break; // evicted meanwhile: the stream ends short
         };
-        let header = FetchObject::Object(FetchObjectHeader {
-            group_id: object.location.group,
-            subgroup_id: Some(subgroup),
-            object_id: object.location.object,
-            publisher_priority: priority,
-            properties: Properties::from_raw(object.properties.clone()).unwrap_or_default(),
-            payload_length: object.payload.len() as u64,
-        });
-        data.write_chunk(state.encode(&header)?).await?;
-        if !object.payload.is_empty() {
-            data.write_chunk(object.payload.clone()).await?;
+        from = after(next.location);
+        for (object, subgroup, priority) in page {
+            let object = match &marking {
+                None => object,
+                Some(m) => match m.object(object.location.group, object).await {
+                    Some(chosen) => chosen,
+                    None => continue, // the group ends here for this viewer
+                },
+            };
+            let header = FetchObject::Object(FetchObjectHeader {
+                group_id: object.location.group,
+                subgroup_id: Some(subgroup),
+                object_id: object.location.object,
+                publisher_priority: priority,
+                properties: Properties::from_raw(object.properties.clone()).unwrap_or_default(),
+                payload_length: object.payload.len() as u64,
+            });
+            bounded(
+                "write a fetch stream",
+                data.write_chunk(state.encode(&header)?),
+            )
+            .await?;
+            if !object.payload.is_empty() {
+                bounded("write a fetch stream", data.write_chunk(object.payload)).await?;
+            }
         }
     }
     data.finish()?;
     Ok(())
+}
+
+/// Objects a cache-served FETCH reads from the track at a time, and the payload bytes after
+/// which a page ends early: what one stalled FETCH can keep from being freed.
+const PAGE_OBJECTS: usize = 16;
+const PAGE_BYTES: usize = 64 << 10;
+
+/// The location right after `l` (`None`: nothing can follow it).
+fn after(l: Location) -> Option<Location> {
+    match l.object.checked_add(1) {
+        Some(object) => Some(Location::new(l.group, object)),
+        None => Some(Location::new(l.group.checked_add(1)?, 0)),
+    }
+}
+
+/// A FETCH we sent upstream, waiting for its data stream: forgotten when dropped.
+struct Registered<'a>(&'a SessionShared, u64);
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        self.0.forget_fetch(self.1);
+    }
 }
 
 /// A fetch data stream from upstream: its events go to the FETCH we forwarded, or it is
@@ -319,8 +365,18 @@ async fn forward(
     use tern_moq::Message;
     use tern_moq::session::Event;
 
-    let (mut usend, urecv) = up.session.open_bi().await?;
-    // Register for the data stream before the FETCH leaves: it may race the FETCH_OK.
+    let Some(_slot) = up.forward_slot().await else {
+        let e = error(
+            RequestErrorCode::EXCESSIVE_LOAD,
+            format!("{why}; this relay's upstream is busy with other FETCHes"),
+        );
+        write_message(&mut send, e).await?;
+        send.finish()?;
+        return Ok(());
+    };
+    let (mut usend, urecv) = bounded("open a request stream", up.session.open_bi()).await?;
+    // Register for the data stream before the FETCH leaves: it may race the FETCH_OK. The
+    // registration goes when this forwarding ends, however it ends.
     let mut data = None;
     let (rid, stream) = up
         .send_request(&mut usend, |rid| {
@@ -333,6 +389,7 @@ async fn forward(
             .into()
         })
         .await?;
+    let _registered = Registered(&up, rid);
     let Some(mut data) = data else {
         anyhow::bail!("FETCH not sent");
     };
@@ -349,7 +406,6 @@ async fn forward(
             send.finish()?;
         }
         Ok(Some(Message::RequestError(mut e))) => {
-            up.forget_fetch(rid);
             let theirs = e.error_reason.to_string_lossy();
             e.error_reason = phrase(format!("{why}; upstream refused: {theirs}"));
             write_message(&mut send, e).await?;
@@ -357,7 +413,6 @@ async fn forward(
             return Ok(());
         }
         other => {
-            up.forget_fetch(rid);
             tracing::debug!(session = s.id, ?other, "upstream FETCH failed");
             let e = error(
                 RequestErrorCode::TIMEOUT,
@@ -368,10 +423,10 @@ async fn forward(
             return Ok(());
         }
     }
-    let mut down = s.session.open_uni().await?;
+    let mut down = bounded("open a fetch stream", s.session.open_uni()).await?;
     let mut head = BytesMut::new();
     FetchHeader { request_id }.encode(&mut head);
-    down.write_chunk(head.freeze()).await?;
+    bounded("write a fetch stream", down.write_chunk(head.freeze())).await?;
     let mut state = FetchObjectState::new(GroupOrder::Ascending);
     loop {
         let event = tokio::time::timeout(Duration::from_secs(10), data.recv()).await?;
@@ -379,9 +434,13 @@ async fn forward(
             Some(Event::FetchObject {
                 object, payload, ..
             }) => {
-                down.write_chunk(state.encode(&object)?).await?;
+                bounded(
+                    "write a fetch stream",
+                    down.write_chunk(state.encode(&object)?),
+                )
+                .await?;
                 if !payload.is_empty() {
-                    down.write_chunk(payload.clone()).await?;
+                    bounded("write a fetch stream", down.write_chunk(payload.clone())).await?;
                 }
                 if let (Some(h), FetchObject::Object(o)) = (&handle, &object) {
                     let obj = crate::core::types::Object {

@@ -143,6 +143,8 @@ pub struct Hub {
     next_session: AtomicU64,
     /// Bytes of partly received objects, every session's.
     pub receive: Arc<super::budget::ReceiveBudget>,
+    /// Bytes of every track's newest group, against the cache's byte budget.
+    pub live: Arc<crate::core::cache::LiveBudget>,
     /// Settings.
     pub settings: NodeSettings,
 }
@@ -167,6 +169,9 @@ impl Hub {
             requests: Mutex::new(HashMap::new()),
             next_session: AtomicU64::new(1),
             receive: Arc::new(super::budget::ReceiveBudget::new(settings.receive)),
+            live: Arc::new(crate::core::cache::LiveBudget::new(
+                settings.cache.max_bytes,
+            )),
             settings,
         })
     }
@@ -245,14 +250,6 @@ impl Hub {
         if let Some(inbox) = lock(&self.requests).get_mut(&(session, request)) {
             inbox.listing = Some(listing);
         }
-    }
-
-    /// Number of requests a session has registered.
-    pub fn request_count(&self, session: SessionId) -> usize {
-        lock(&self.requests)
-            .keys()
-            .filter(|(s, _)| *s == session)
-            .count()
     }
 
     /// Track handle by ID.

@@ -6,9 +6,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use tern_moq::data::{DatagramPayload, ObjectDatagram, ObjectStatus as WireStatus, SubgroupId};
-use tern_moq::message::codes::SessionError as Code;
+use tern_moq::message::codes::{SessionError as Code, StreamResetCode};
 use tern_moq::session::Event;
 
+use crate::core::cache::LiveBudget;
 use crate::core::track::{Appended, SubgroupEnd};
 use crate::core::types::{Location, Object, ObjectStatus};
 use crate::metrics as m;
@@ -44,12 +45,22 @@ async fn wait_alias(s: &SessionShared, alias: u64) -> Option<Arc<TrackHandle>> {
     }
 }
 
-/// Append one object and wake the track's readers.
-pub(super) fn append(track: &TrackHandle, object: Object, subgroup: u64, priority: u8) -> Appended {
+/// Log lines about objects refused for the cache's live budget: at most 20 per 10 s.
+static LIVE_LOG: tern_quic::LogBudget = tern_quic::LogBudget::new(20, Duration::from_secs(10));
+
+/// Append one object, within the live budgets `live` (see [`crate::core::cache::LiveBudget`]),
+/// and wake the track's readers.
+pub(super) fn append(
+    track: &TrackHandle,
+    object: Object,
+    subgroup: u64,
+    priority: u8,
+    live: &[Arc<LiveBudget>],
+) -> Appended {
     let len = object.payload.len() as u64;
     let result = track
         .lock()
-        .append(object, subgroup, priority, Instant::now());
+        .append_within(object, subgroup, priority, Instant::now(), live);
     match &result {
         Appended::New(_) => {
             metrics::counter!(m::OBJECTS_IN).increment(1);
@@ -58,6 +69,17 @@ pub(super) fn append(track: &TrackHandle, object: Object, subgroup: u64, priorit
         }
         Appended::Malformed(why) => {
             tracing::warn!(track = %track.name, why, "malformed track: object dropped");
+        }
+        Appended::OverBudget => {
+            metrics::counter!(m::CACHE_BUDGET_REFUSALS).increment(1);
+            if let Some(suppressed) = LIVE_LOG.allow(Instant::now()) {
+                tracing::info!(
+                    track = %track.name,
+                    suppressed,
+                    "refused an object: open groups hold the cache's budget \
+                     (cache.max_bytes, cache.max_live_per_session)"
+                );
+            }
         }
         Appended::Duplicate | Appended::Stale => {}
     }
@@ -110,6 +132,13 @@ pub async fn data_stream(
                 object, payload, ..
             } => {
                 let sg = *subgroup.get_or_insert(object.object_id);
+                if object.object_status == WireStatus::EndOfTrack
+                    && hub.with_router(|r| r.upstream_for(&track.name)) != Some(s.id)
+                {
+                    // A publisher the track moved away from (taken over, failed over) does
+                    // not end it for the one that feeds it now.
+                    continue;
+                }
                 let obj = Object {
                     location: Location::new(group, object.object_id),
                     status: status(object.object_status),
@@ -117,10 +146,19 @@ pub async fn data_stream(
                     payload,
                     end_of_group: false,
                 };
-                if let Appended::Malformed(why) = append(&track, obj, sg, priority) {
-                    inbound.stop(0x12);
-                    tracing::warn!(session = s.id, why, "stopped a malformed subgroup stream");
-                    return;
+                match append(&track, obj, sg, priority, s.live_budgets()) {
+                    Appended::Malformed(why) => {
+                        inbound.stop(0x12);
+                        tracing::warn!(session = s.id, why, "stopped a malformed subgroup stream");
+                        return;
+                    }
+                    Appended::OverBudget => {
+                        // Pushed back: this stream's objects stop here; the publisher's next
+                        // group, once older ones can go, is taken again.
+                        inbound.stop(StreamResetCode::EXCESSIVE_LOAD.0 as u32);
+                        return;
+                    }
+                    _ => {}
                 }
             }
             Event::DataEnd { reset, .. } => {
@@ -177,5 +215,6 @@ pub fn datagram(s: &SessionShared, d: ObjectDatagram) {
         obj,
         DATAGRAM_SUBGROUP,
         d.publisher_priority.unwrap_or(128),
+        s.live_budgets(),
     );
 }

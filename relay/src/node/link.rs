@@ -228,7 +228,8 @@ async fn link(
 
 /// Ask for every namespace and route each one to this session until the listing ends.
 async fn namespaces(hub: &Arc<Hub>, s: &Arc<SessionShared>) -> anyhow::Result<()> {
-    let (mut send, recv) = s.session.open_bi().await?;
+    let (mut send, recv) =
+        super::session::bounded("open a request stream", s.session.open_bi()).await?;
     let (_, stream) = s
         .send_request(&mut send, |request_id| {
             SubscribeNamespace {
@@ -303,7 +304,8 @@ async fn announce(
     hops: &[bytes::Bytes],
     mut withdraw: tokio::sync::oneshot::Receiver<()>,
 ) -> anyhow::Result<()> {
-    let (mut send, recv) = s.session.open_bi().await?;
+    let (mut send, recv) =
+        super::session::bounded("open a request stream", s.session.open_bi()).await?;
     let (_, stream) = s
         .send_request(&mut send, |request_id| {
             PublishNamespace {

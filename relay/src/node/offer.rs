@@ -38,7 +38,8 @@ async fn offer(hub: &Arc<Hub>, s: &Arc<SessionShared>, track: TrackId) -> anyhow
     }
     let alias = s.next_alias();
     let largest = handle.lock().largest();
-    let (mut send, recv) = s.session.open_bi().await?;
+    let (mut send, recv) =
+        super::session::bounded("open a request stream", s.session.open_bi()).await?;
     let name = handle.name.clone();
     let (_, stream) = s
         .send_request(&mut send, |request_id| {

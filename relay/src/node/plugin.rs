@@ -47,6 +47,8 @@ pub struct SessionAuth {
     pub markings: super::watermark::Markings,
     /// The session's budget of per-request token checks (full until first used).
     token_checks: Mutex<Option<tern_quic::TokenBucket>>,
+    /// The subject the plugin last authorised a publish of, until the router is told.
+    publisher: Mutex<Option<String>>,
 }
 
 impl SessionAuth {
@@ -69,6 +71,14 @@ impl SessionAuth {
                 tern_quic::TokenBucket::full(TOKEN_CHECKS_PER_SECOND, TOKEN_CHECK_BURST, now)
             })
             .take(now)
+    }
+
+    /// The subject of the publish the plugin just authorised, if it was one (taken once).
+    pub fn take_publisher(&self) -> Option<String> {
+        self.publisher
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
     }
 
     /// Whether the peer named itself a relay.
@@ -374,6 +384,9 @@ pub async fn authorize(
     match decision {
         Ok(RequestDecision::Allow) => {
             count(phase, "allow");
+            if publish {
+                *s.auth.publisher.lock().unwrap_or_else(|e| e.into_inner()) = Some(viewer);
+            }
             Ok(None)
         }
         Ok(RequestDecision::UseTrack(name)) => {

@@ -17,7 +17,7 @@ use tern_moq::session::Event;
 use tern_moq::{Message, ReasonPhrase, TrackNamespace};
 use tern_quic::{RecvStream, SendStream};
 
-use crate::core::router::{Command, Ended, Refusal};
+use crate::core::router::{Class, Command, Ended, Publisher, Refusal, TakeOver};
 use crate::core::types::{Filter, Location, Namespace, TrackName};
 
 use super::hub::{Hub, Listing, ToRequest};
@@ -100,6 +100,22 @@ pub(super) fn refusal(reason: Refusal) -> RequestError {
             RequestErrorCode::UNAUTHORIZED,
             "not a member of this relay's cluster",
         ),
+        Refusal::Published { class, policy } => {
+            let who = match policy {
+                TakeOver::First => "only the same publisher takes it over",
+                _ => "a publisher of the same class or a higher one takes it over",
+            };
+            RequestError {
+                error_code: RequestErrorCode::UNAUTHORIZED,
+                retry_interval: 0,
+                error_reason: ReasonPhrase::new(format!(
+                    "another {class} publisher publishes this track and relay.takeover = \"{}\" \
+                     keeps it: {who} (the same identity always does)",
+                    policy.key_value()
+                )),
+                redirect: None,
+            }
+        }
         Refusal::NotOpen => error(
             RequestErrorCode::UNAUTHORIZED,
             "this relay takes anonymous publishers from its own host only: \
@@ -172,6 +188,15 @@ pub async fn run(hub: Arc<Hub>, s: Arc<SessionShared>, mut send: SendStream, mut
         },
         None => None,
     };
+    if let Some(subject) = s.auth.take_publisher() {
+        // Who publishes, for the take-over policy: the subject the plugin authorised.
+        let publisher = Publisher {
+            class: Class::Authorised,
+            identity: bytes::Bytes::from(subject),
+        };
+        let sid = s.id;
+        hub.apply(|r, _| r.handle_identity(sid, publisher));
+    }
     let variants = match super::watermark::verdict(&s, original.as_ref(), &first, variants) {
         Ok(variants) => variants,
         Err((code, reason)) => {
@@ -613,8 +638,16 @@ async fn track_status(
             }
             .into()
         }
-        (None, Some(up)) => {
-            let (mut usend, urecv) = up.session.open_bi().await?;
+        (None, Some(up)) => 'forward: {
+            let Some(_slot) = up.forward_slot().await else {
+                break 'forward error(
+                    RequestErrorCode::EXCESSIVE_LOAD,
+                    "this relay's upstream is busy with other requests",
+                )
+                .into();
+            };
+            let (mut usend, urecv) =
+                super::session::bounded("open a request stream", up.session.open_bi()).await?;
             let (_, stream) = up
                 .send_request(&mut usend, |request_id| {
                     tern_moq::message::TrackStatus {

@@ -6,7 +6,7 @@
 //! (see [`super::ingest`]) and datagrams.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -21,21 +21,41 @@ use tern_moq::session::{Event, Role, Session as Proto, StreamId, Transmit, Versi
 use tern_quic::{RecvStream, SendStream, Session};
 
 use crate::core::hops;
-use crate::core::router::{SessionId, TrackId};
+use crate::core::router::{Class, Publisher, SessionId, TrackId};
 use crate::metrics as m;
 
 use super::hub::{Hub, TrackHandle};
 
 /// How long a session has to send its SETUP.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
-/// MOQT_IMPLEMENTATION of the clients that read LARGEST_OBJECT with a length before it
-/// (moq-dev's @moq/net up to 0.3.4; fixed upstream after it, moq-dev/moq#3561).
 /// Log lines about objects refused for the receive budget: at most 20 per 10 s.
 static BUDGET_LOG: tern_quic::LogBudget = tern_quic::LogBudget::new(20, Duration::from_secs(10));
 
 /// Log lines about peers closed for a violation: at most 20 per 10 s.
 static VIOLATION_LOG: tern_quic::LogBudget = tern_quic::LogBudget::new(20, Duration::from_secs(10));
 
+/// How long the relay waits on a peer's credit (a stream to open, flow control to write into)
+/// before it counts that peer as stalled and gives up on the stream: whatever a peer withholds,
+/// no task of the relay, and nothing it holds, waits on it for longer.
+pub const PEER_STALL: Duration = Duration::from_secs(10);
+
+/// `op` (an `open_*` or a write that waits on the peer's credit), given up after
+/// [`PEER_STALL`]; `what` names it in the error.
+pub async fn bounded<T, E>(
+    what: &'static str,
+    op: impl std::future::Future<Output = Result<T, E>>,
+) -> anyhow::Result<T>
+where
+    E: Into<anyhow::Error>,
+{
+    match tokio::time::timeout(PEER_STALL, op).await {
+        Ok(r) => r.map_err(Into::into),
+        Err(_) => anyhow::bail!("the peer gave no credit to {what} for {PEER_STALL:?}"),
+    }
+}
+
+/// MOQT_IMPLEMENTATION of the clients that read LARGEST_OBJECT with a length before it
+/// (moq-dev's @moq/net up to 0.3.4; fixed upstream after it, moq-dev/moq#3561).
 const MISREADS_LARGEST_OBJECT: &[u8] = b"moq-lite-js";
 
 /// How long a peer that finished its control stream has to close the session itself. Draft-18
@@ -101,6 +121,37 @@ pub struct SessionShared {
     /// The relay's receive budget, and this session's share of it.
     receive_budget: Arc<super::budget::ReceiveBudget>,
     receive: Arc<super::budget::SessionReserve>,
+    /// The budgets this session's newest groups are charged to: the relay's, then the
+    /// session's own share (not applied to a cluster member).
+    live: [Arc<crate::core::cache::LiveBudget>; 2],
+    /// The peer's requests whose task still runs, of every kind (a FETCH until its data stream
+    /// is written, a TRACK_STATUS until answered): see [`SessionShared::request_slot`].
+    open_requests: AtomicUsize,
+    /// Downstream requests (FETCH, TRACK_STATUS) forwarded to this peer as our upstream: at
+    /// most [`FORWARDS_PER_UPSTREAM`] at once, so that viewers' FETCHes never use up the
+    /// stream credit the relay's own SUBSCRIBEs and backfills need.
+    forwards: tokio::sync::Semaphore,
+    /// The peer's FETCHes being served: at most [`FETCHES_PER_SESSION`] at once, so that what
+    /// stalled ones hold (each the object it is writing) stays bounded per session.
+    fetches_served: tokio::sync::Semaphore,
+}
+
+/// FETCHes of one peer served at once; more wait (up to [`PEER_STALL`]) for a place.
+pub const FETCHES_PER_SESSION: usize = 8;
+
+/// Downstream FETCHes and TRACK_STATUS requests forwarded to one upstream session at once.
+pub const FORWARDS_PER_UPSTREAM: usize = 16;
+/// How long a request waits for one of those places before it is refused (EXCESSIVE_LOAD).
+const FORWARD_WAIT: Duration = Duration::from_secs(2);
+
+/// One of the peer's requests, counted against the session's request limit until dropped.
+#[derive(Debug)]
+pub struct RequestSlot(Arc<SessionShared>);
+
+impl Drop for RequestSlot {
+    fn drop(&mut self) {
+        self.0.open_requests.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl std::fmt::Debug for SessionShared {
@@ -123,6 +174,8 @@ impl SessionShared {
         server: bool,
         limits: tern_moq::Limits,
         receive_budget: Arc<super::budget::ReceiveBudget>,
+        live: Arc<crate::core::cache::LiveBudget>,
+        live_share: usize,
     ) -> Arc<Self> {
         let role = if server { Role::Server } else { Role::Client };
         let version = Version::from_alpn(session.protocol()).unwrap_or(Version::Draft18);
@@ -151,7 +204,55 @@ impl SessionShared {
             member: AtomicBool::new(false),
             receive_budget,
             receive: Arc::default(),
+            live: [
+                live,
+                Arc::new(crate::core::cache::LiveBudget::new(live_share)),
+            ],
+            open_requests: AtomicUsize::new(0),
+            forwards: tokio::sync::Semaphore::new(FORWARDS_PER_UPSTREAM),
+            fetches_served: tokio::sync::Semaphore::new(FETCHES_PER_SESSION),
         })
+    }
+
+    /// A place to serve one more of the peer's FETCHes, held until its data stream ends;
+    /// `None` when all [`FETCHES_PER_SESSION`] stayed taken for [`PEER_STALL`].
+    pub async fn fetch_slot(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        tokio::time::timeout(PEER_STALL, self.fetches_served.acquire())
+            .await
+            .ok()?
+            .ok()
+    }
+
+    /// A place for one more downstream request forwarded to this upstream, held until the
+    /// forwarding ends; `None` when all [`FORWARDS_PER_UPSTREAM`] stayed taken for
+    /// [`FORWARD_WAIT`].
+    pub async fn forward_slot(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        tokio::time::timeout(FORWARD_WAIT, self.forwards.acquire())
+            .await
+            .ok()?
+            .ok()
+    }
+
+    /// The live budgets an object this peer publishes is charged to: a member's objects only
+    /// to the relay's, anyone else's to its own share too.
+    pub fn live_budgets(&self) -> &[Arc<crate::core::cache::LiveBudget>] {
+        if self.is_member() {
+            &self.live[..1]
+        } else {
+            &self.live[..]
+        }
+    }
+
+    /// A place for one more of the peer's requests, held by its task until it ends; `None`
+    /// when `max` are open (the request is refused with EXCESSIVE_LOAD). Every kind counts,
+    /// FETCH and TRACK_STATUS included, so no request escapes the limit.
+    pub fn request_slot(self: &Arc<Self>, max: usize) -> Option<RequestSlot> {
+        self.open_requests
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()?;
+        Some(RequestSlot(self.clone()))
     }
 
     /// Wait (at most `limit`) until the peer's SETUP arrived; false when it did not.
@@ -265,7 +366,7 @@ impl SessionShared {
         };
         for t in transmits {
             if let Transmit::Write { data, .. } = t {
-                send.write_chunk(data).await?;
+                bounded("write a request", send.write_chunk(data)).await?;
             }
         }
         Ok((id, stream))
@@ -512,8 +613,7 @@ impl Inbound {
 pub async fn write_message(send: &mut SendStream, msg: impl Into<Message>) -> anyhow::Result<()> {
     let mut buf = BytesMut::new();
     msg.into().encode(&mut buf)?;
-    send.write_chunk(buf.freeze()).await?;
-    Ok(())
+    bounded("write a control message", send.write_chunk(buf.freeze())).await
 }
 
 /// Drive one accepted session until it ends.
@@ -536,6 +636,8 @@ pub async fn run_with(
         server,
         hub.settings.limits,
         hub.receive.clone(),
+        hub.live.clone(),
+        hub.settings.cache.max_live_per_session,
     );
     hub.add_session(shared.clone());
     // A client certificate only exists when the relay asks for one (a cluster CA is
@@ -543,8 +645,28 @@ pub async fn run_with(
     if server && let Some(name) = shared.session.peer_name() {
         tracing::info!(session = id, member = name, "cluster member connected");
         shared.member.store(true, Ordering::SeqCst);
-        hub.apply(|r, _| r.handle_member(id));
-    } else if server && (hub.settings.plugin.is_some() || shared.session.peer_is_local()) {
+        let publisher = Publisher {
+            class: Class::Member,
+            identity: Bytes::from(name),
+        };
+        hub.apply(|r, _| {
+            r.handle_member(id);
+            r.handle_identity(id, publisher);
+        });
+    } else if server {
+        // Anonymous until a plugin authorises a publish: the same source (an IPv4 address,
+        // an IPv6 /64) is the same publisher, so a reconnecting encoder takes its track back.
+        let source = tern_quic::session_source(shared.session.remote_address().ip());
+        let publisher = Publisher {
+            class: Class::Anonymous,
+            identity: Bytes::from(source.to_string()),
+        };
+        hub.apply(|r, _| r.handle_identity(id, publisher));
+    }
+    if server
+        && !shared.is_member()
+        && (hub.settings.plugin.is_some() || shared.session.peer_is_local())
+    {
         // A plugin authorises each of its publishes, or it runs on this host.
         hub.apply(|r, _| r.handle_vouched(id));
     }
@@ -657,14 +779,17 @@ async fn serve_streams(
             }
             bi = s.session.accept_bi() => {
                 let (send, recv) = bi?;
-                if hub.request_count(s.id) >= hub.settings.max_requests_per_session {
+                let Some(slot) = s.request_slot(hub.settings.max_requests_per_session) else {
                     let mut send = send;
-                    super::request::refuse_excessive(&mut send, recv).await;
+                    tasks.spawn(async move { super::request::refuse_excessive(&mut send, recv).await });
                     continue;
-                }
+                };
                 let inbound = Inbound::bi(s, recv);
                 let (hub, s2) = (hub.clone(), s.clone());
-                tasks.spawn(async move { super::request::run(hub, s2, send, inbound).await });
+                tasks.spawn(async move {
+                    super::request::run(hub, s2, send, inbound).await;
+                    drop(slot);
+                });
             }
             dg = s.session.read_datagram() => {
                 let dg = dg?;
@@ -698,7 +823,7 @@ async fn send_setup(
     s: &Arc<SessionShared>,
     tern_relay: bool,
 ) -> anyhow::Result<()> {
-    let mut control = s.session.open_uni().await?;
+    let mut control = bounded("open the control stream", s.session.open_uni()).await?;
     let mut setup = Setup::default();
     setup.set_moqt_implementation(concat!("tern/", env!("CARGO_PKG_VERSION")));
     if tern_relay {
@@ -717,7 +842,7 @@ async fn send_setup(
     )?;
     for t in transmits {
         if let Transmit::Write { data, .. } = t {
-            control.write_chunk(data).await?;
+            bounded("write SETUP", control.write_chunk(data)).await?;
         }
     }
     *s.control.lock().await = Some(control);

@@ -233,6 +233,9 @@ pub async fn publish(
         return Ok(());
     };
     let handle = hub.track_or_insert(track, &name);
+    // A PUBLISH of a track the relay already has takes it over (a restarted encoder, a backup
+    // origin): whatever end its predecessor put in the cache does not end the track now.
+    handle.lock().reopen();
     if let Some(l) = m.parameters.largest_object() {
         handle
             .lock()

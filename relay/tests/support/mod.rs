@@ -249,6 +249,25 @@ impl Peer {
         }
     }
 
+    /// PUBLISH `namespace`/`track` on `alias`; panics unless the relay accepts it. The returned
+    /// request keeps the publication open.
+    pub async fn publish_track(&self, namespace: &str, track: &str, alias: u64) -> Request {
+        let mut req = self
+            .request(tern_moq::message::Publish {
+                request_id: self.request_id(),
+                track_namespace: ns(namespace),
+                track_name: Bytes::copy_from_slice(track.as_bytes()),
+                track_alias: alias,
+                parameters: Parameters::new(),
+                track_properties: Default::default(),
+            })
+            .await;
+        match req.next_within(STEP).await {
+            Some(Message::RequestOk(_)) => req,
+            other => panic!("PUBLISH {namespace}/{track}: {other:?}"),
+        }
+    }
+
     /// Send a SUBSCRIBE (filter `None`: no filter parameter) and wait for the first answer.
     pub async fn subscribe(
         &self,
@@ -604,6 +623,24 @@ impl SubgroupWriter {
         };
         let head = encode_subgroup_object_header(&self.header, self.previous, &fields)
             .expect("object header encodes");
+        self.previous = Some(id);
+        self.send.write_chunk(head).await
+    }
+
+    /// Write a status object (no payload): the end of the group or of the track.
+    pub async fn status(
+        &mut self,
+        id: u64,
+        status: tern_moq::data::ObjectStatus,
+    ) -> Result<(), StreamError> {
+        let fields = SubgroupObject {
+            object_id: id,
+            payload_length: 0,
+            object_status: status,
+            ..SubgroupObject::default()
+        };
+        let head = encode_subgroup_object_header(&self.header, self.previous, &fields)
+            .expect("status object header encodes");
         self.previous = Some(id);
         self.send.write_chunk(head).await
     }

@@ -318,6 +318,7 @@ impl Router {
         }
         entry.tried.push(from);
         entry.upstream = Upstream::Pending(to);
+        entry.fed_by = None;
         entry.lost_since = None;
         let name = entry.name.clone();
         self.failovers += 1;

@@ -143,3 +143,90 @@ fn new_subscriptions_prefer_members_over_a_more_specific_outsider() {
     let name = TrackName::from_path("live/match", "cam");
     assert_eq!(r.upstream_for(&name), Some(1));
 }
+
+fn who(
+    class: crate::core::router::Class,
+    identity: &'static str,
+) -> crate::core::router::Publisher {
+    crate::core::router::Publisher {
+        class,
+        identity: bytes::Bytes::from_static(identity.as_bytes()),
+    }
+}
+
+fn with_takeover(policy: crate::core::router::TakeOver) -> Router {
+    Router::new(RouterConfig {
+        linger: Duration::from_secs(2),
+        takeover: policy,
+        ..RouterConfig::default()
+    })
+}
+
+/// Under every policy the same publisher takes its own track back at once (a reconnecting
+/// encoder is never "already publishing"); between different publishers the policy decides:
+/// `class` lets an equal or higher class take over, `newest` anyone, `first` nobody.
+#[test]
+fn one_policy_decides_takeover_between_classes_and_the_same_identity_always_takes_over() {
+    use crate::core::router::{Class, TakeOver};
+    let t0 = Instant::now();
+    // (policy, feeding class, new class, taken over?)
+    let cases = [
+        (TakeOver::Class, Class::Anonymous, Class::Anonymous, true),
+        (TakeOver::Class, Class::Anonymous, Class::Authorised, true),
+        (TakeOver::Class, Class::Authorised, Class::Anonymous, false),
+        (TakeOver::Class, Class::Authorised, Class::Authorised, true),
+        (TakeOver::Class, Class::Member, Class::Authorised, false),
+        (TakeOver::Newest, Class::Authorised, Class::Anonymous, true),
+        (TakeOver::First, Class::Anonymous, Class::Anonymous, false),
+        (TakeOver::First, Class::Anonymous, Class::Member, false),
+    ];
+    for (policy, old, new, taken) in cases {
+        let mut r = with_takeover(policy);
+        r.handle_identity(1, who(old, "encoder-a"));
+        r.handle_identity(2, who(new, "encoder-b"));
+        assert!(r.handle_publish(1, 0, cam(), t0).is_some());
+        drain(&mut r);
+        let got = r.handle_publish(2, 0, cam(), t0).is_some();
+        let cmds = drain(&mut r);
+        assert_eq!(got, taken, "{policy:?}: {new:?} over {old:?}");
+        if !taken {
+            assert_eq!(
+                refused(&cmds, 2),
+                Some(Refusal::Published { class: old, policy }),
+                "{policy:?}: {new:?} over {old:?}"
+            );
+        }
+        // The track's publisher now, reconnecting on a new session, takes it back at once.
+        let owner = if taken {
+            who(new, "encoder-b")
+        } else {
+            who(old, "encoder-a")
+        };
+        r.handle_identity(3, owner.clone());
+        let back = r.handle_publish(3, 0, cam(), t0);
+        assert!(
+            back.is_some(),
+            "{policy:?}: {owner:?} was refused its own track: {:?}",
+            drain(&mut r)
+        );
+    }
+}
+
+/// A lost publisher's identity outlives its session: its reconnection within the linger
+/// window takes the track back under `first`, and a stranger is still refused.
+#[test]
+fn a_publisher_that_dropped_takes_its_track_back_under_first() {
+    use crate::core::router::{Class, TakeOver};
+    let t0 = Instant::now();
+    let mut r = with_takeover(TakeOver::First);
+    r.handle_identity(1, who(Class::Authorised, "cam-1"));
+    assert!(r.handle_publish(1, 0, cam(), t0).is_some());
+    // A viewer holds the track while its publisher is away.
+    r.handle_subscribe(9, 0, cam(), Filter::LargestObject, Duration::ZERO, t0);
+    r.handle_session_closed(1, t0);
+    drain(&mut r);
+    r.handle_identity(2, who(Class::Authorised, "someone-else"));
+    assert!(r.handle_publish(2, 0, cam(), t0).is_none());
+    r.handle_identity(3, who(Class::Authorised, "cam-1"));
+    assert!(r.handle_publish(3, 0, cam(), t0).is_some());
+}
