@@ -142,7 +142,7 @@ pub const FETCHES_PER_SESSION: usize = 8;
 /// Downstream FETCHes and TRACK_STATUS requests forwarded to one upstream session at once.
 pub const FORWARDS_PER_UPSTREAM: usize = 16;
 /// How long a request waits for one of those places before it is refused (EXCESSIVE_LOAD).
-const FORWARD_WAIT: Duration = Duration::from_secs(2);
+pub const FORWARD_WAIT: Duration = Duration::from_secs(2);
 
 /// One of the peer's requests, counted against the session's request limit until dropped.
 #[derive(Debug)]
