@@ -10,10 +10,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
+use tern_moq::Location;
 use tern_moq::message::{Parameters, SubscriptionFilter};
-use tern_moq::{Location, Message};
 
-use support::{Peer, STEP, default_settings, ns, start_relay, url, within};
+use support::{Peer, STEP, default_settings, start_relay, url, within};
 
 /// The largest value a QUIC varint carries.
 const MAX: u64 = (1 << 62) - 1;
@@ -43,23 +43,6 @@ impl Rng {
     }
 }
 
-async fn publish(peer: &Peer, alias: u64) -> support::Request {
-    let mut req = peer
-        .request(tern_moq::message::Publish {
-            request_id: peer.request_id(),
-            track_namespace: ns("live/extreme"),
-            track_name: Bytes::from_static(b"video"),
-            track_alias: alias,
-            parameters: Parameters::new(),
-            track_properties: Default::default(),
-        })
-        .await;
-    match req.next_within(STEP).await {
-        Some(Message::RequestOk(_)) => req,
-        other => panic!("PUBLISH: {other:?}"),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ids_near_the_varint_maximum_never_panic_the_relay() {
     let previous = std::panic::take_hook();
@@ -77,7 +60,7 @@ async fn ids_near_the_varint_maximum_never_panic_the_relay() {
     let (router, settings) = default_settings();
     let relay = start_relay(router, settings);
     let publisher = Peer::connect(&url(&relay)).await;
-    let _published = publish(&publisher, 1).await;
+    let _published = publisher.publish_track("live/extreme", "video", 1).await;
     let viewer = Peer::connect(&url(&relay)).await;
     let mut held = Vec::new();
     // The very last location first: a track whose Largest Object is (MAX, MAX).
