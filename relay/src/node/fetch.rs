@@ -31,6 +31,17 @@ fn error(code: RequestErrorCode, reason: String) -> RequestError {
     }
 }
 
+/// Answer a FETCH with REQUEST_ERROR `code` saying `reason`, and end its stream.
+async fn refuse(
+    send: &mut SendStream,
+    code: RequestErrorCode,
+    reason: String,
+) -> anyhow::Result<()> {
+    write_message(send, error(code, reason)).await?;
+    send.finish()?;
+    Ok(())
+}
+
 /// Why the cache cannot answer for a range from `start_group`: evicted, or never held.
 fn missing(name: &TrackName, track: &Track, start_group: u64) -> String {
     let oldest = track.group_ids().next();
@@ -64,16 +75,15 @@ pub async fn serve(
     variants: Option<super::watermark::Variants>,
 ) -> anyhow::Result<()> {
     let Some(_slot) = s.fetch_slot().await else {
-        let e = error(
+        return refuse(
+            &mut send,
             RequestErrorCode::EXCESSIVE_LOAD,
             format!(
                 "{} FETCHes of this session are still being written",
                 super::session::FETCHES_PER_SESSION
             ),
-        );
-        write_message(&mut send, e).await?;
-        send.finish()?;
-        return Ok(());
+        )
+        .await;
     };
     let joining = !matches!(m.fetch_type, FetchType::Standalone { .. });
     // A marked FETCH (standalone, or joining a marked subscription) is answered from the
@@ -87,13 +97,12 @@ pub async fn serve(
             Some(v) => {
                 let name = track_name(track_namespace, name);
                 let Some(marking) = super::watermark::cached_marking(hub, v, &name) else {
-                    let e = error(
+                    return refuse(
+                        &mut send,
                         RequestErrorCode::DOES_NOT_EXIST,
                         format!("{name} is watermarked and its variants are not cached here"),
-                    );
-                    write_message(&mut send, e).await?;
-                    send.finish()?;
-                    return Ok(());
+                    )
+                    .await;
                 };
                 Some(marking)
             }
@@ -143,13 +152,12 @@ pub async fn serve(
                 return forward(hub, s, up, m.request_id, original, send, handle, why).await;
             }
             let Some(handle) = handle else {
-                let e = error(
+                return refuse(
+                    &mut send,
                     RequestErrorCode::DOES_NOT_EXIST,
                     format!("{name} is not cached here"),
-                );
-                write_message(&mut send, e).await?;
-                send.finish()?;
-                return Ok(());
+                )
+                .await;
             };
             // End Location is exclusive in its object (0: the whole end group).
             let end = if end_location.object == 0 {
@@ -173,13 +181,12 @@ pub async fn serve(
         } => {
             let relative = m.fetch_type.code() == 0x2;
             let Some((handle, joining)) = s.subscription(id) else {
-                let e = error(
+                return refuse(
+                    &mut send,
                     RequestErrorCode::INVALID_JOINING_REQUEST_ID,
                     format!("request {id} is not an established subscription"),
-                );
-                write_message(&mut send, e).await?;
-                send.finish()?;
-                return Ok(());
+                )
+                .await;
             };
             // Up to and including the Joining Location; nothing when the track was empty.
             let end = joining.unwrap_or(Location::new(0, 0));
@@ -237,13 +244,12 @@ pub async fn serve(
     if (!joining && end < start)
         || ((!complete && largest.is_none_or(|l| l < end)) && last.is_none() && !joining_empty)
     {
-        let e = error(
+        return refuse(
+            &mut send,
             RequestErrorCode::INVALID_RANGE,
             format!("{name}: {start:?}..{end:?} is not in this relay's cache"),
-        );
-        write_message(&mut send, e).await?;
-        send.finish()?;
-        return Ok(());
+        )
+        .await;
     }
     tracing::debug!(session = s.id, %name, ?start, ?end, ?last, "FETCH from cache");
     let last_sent = last.unwrap_or(start);
@@ -366,13 +372,12 @@ async fn forward(
     use tern_moq::session::Event;
 
     let Some(_slot) = up.forward_slot().await else {
-        let e = error(
+        return refuse(
+            &mut send,
             RequestErrorCode::EXCESSIVE_LOAD,
             format!("{why}; this relay's upstream is busy with other FETCHes"),
-        );
-        write_message(&mut send, e).await?;
-        send.finish()?;
-        return Ok(());
+        )
+        .await;
     };
     let (mut usend, urecv) = bounded("open a request stream", up.session.open_bi()).await?;
     // Register for the data stream before the FETCH leaves: it may race the FETCH_OK. The
@@ -414,13 +419,12 @@ async fn forward(
         }
         other => {
             tracing::debug!(session = s.id, ?other, "upstream FETCH failed");
-            let e = error(
+            return refuse(
+                &mut send,
                 RequestErrorCode::TIMEOUT,
                 format!("{why}; upstream did not answer the FETCH"),
-            );
-            write_message(&mut send, e).await?;
-            send.finish()?;
-            return Ok(());
+            )
+            .await;
         }
     }
     let mut down = bounded("open a fetch stream", s.session.open_uni()).await?;
