@@ -53,6 +53,9 @@ pub const RECEIVE_BUDGET_REFUSALS: &str = "tern_receive_budget_refusals_total";
 /// groups, which no sweep evicts, held the cache's budget (`cache.max_bytes`) or the
 /// publishing session's share of it (`cache.max_live_per_session`).
 pub const CACHE_BUDGET_REFUSALS: &str = "tern_cache_budget_refusals_total";
+/// Counter: tracks whose publisher restarted the group numbering (their subscriptions were
+/// ended with PUBLISH_DONE so that viewers subscribe again in the new numbering).
+pub const TRACK_RESTARTS: &str = "tern_track_restarts_total";
 /// Counter: upstream subscriptions moved to another upstream (failover, GOAWAY, takeover).
 pub const FAILOVERS: &str = "tern_failovers_total";
 /// Gauge: tracks without a live upstream whose subscribers are held for the linger window.
@@ -108,6 +111,7 @@ pub const ALL: &[&str] = &[
     RECEIVE_BUDGET_REFUSALS,
     CACHE_BUDGET_REFUSALS,
     PROTOCOL_VIOLATIONS,
+    TRACK_RESTARTS,
     FAILOVERS,
     TRACKS_HELD,
     PUBLISHERS_REFUSED,
@@ -164,6 +168,11 @@ pub fn describe() {
         CACHE_BUDGET_REFUSALS,
         Unit::Count,
         "Objects refused: open groups held the cache budget or the session's share of it."
+    );
+    describe_counter!(
+        TRACK_RESTARTS,
+        Unit::Count,
+        "Tracks whose publisher restarted the group numbering (viewers told to subscribe again)."
     );
     describe_counter!(
         PROTOCOL_VIOLATIONS,

@@ -167,3 +167,86 @@ async fn interruption_with(idle: Duration) {
         samples.last().expect("samples")
     );
 }
+
+/// A broadcast fed into one root only (no backup feed): when that root dies silently, its
+/// publisher notices (its session idles out), moves to the other root and publishes there; the
+/// edge, which lost its route with the root, holds its viewers' track for the linger window
+/// and picks the broadcast up at the other root. The viewers' subscriptions never end. With
+/// every relay setting at its default: the publisher's detection time must fit in the linger
+/// window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publisher_whose_root_dies_moves_to_the_other_root_before_viewers_give_up() {
+    use std::sync::{Arc, Mutex};
+    use tern_client::{History, TrackWriter};
+
+    tree::logs();
+    let (router, settings) = support::default_settings();
+    let roots = [
+        support::start_relay(router.clone(), settings.clone()),
+        support::start_relay(router.clone(), settings.clone()),
+    ];
+    let cuts = [
+        tree::Cut::start(roots[0].addr).await,
+        tree::Cut::start(roots[1].addr).await,
+    ];
+    let (router, mut settings) = support::default_settings();
+    settings.upstreams = cuts.iter().map(tree::Cut::url).collect();
+    settings.upstream_tls.disable_verify = true;
+    let edge = support::start_relay(router, settings);
+
+    // One publisher, one history across its sessions (group IDs keep increasing), fed into
+    // root 0 and, whenever its session dies, into the other root.
+    let writer = TrackWriter::new(tree::ns(), tree::TRACK)
+        .with_history(History::new(Duration::from_secs(30), 16 << 20));
+    let (producer, _written) = tree::produce(Arc::new(Mutex::new(vec![writer.clone()])));
+    let urls: Vec<String> = cuts.iter().map(tree::Cut::url).collect();
+    let moves = Arc::new(Mutex::new(Vec::new()));
+    let publisher = {
+        let (writer, moves) = (writer.clone(), moves.clone());
+        tokio::spawn(async move {
+            for i in 0..4 {
+                let root = i % 2;
+                let session = tree::connect(&urls[root]).await;
+                session.serve_track(&writer);
+                let _announced = session
+                    .publish_namespace(tree::ns())
+                    .await
+                    .expect("PUBLISH_NAMESPACE");
+                moves.lock().expect("lock").push((root, Instant::now()));
+                let why = session.closed().await;
+                tracing::info!(root, %why, "publisher session ended");
+            }
+        })
+    };
+    tree::wait_for(
+        Duration::from_secs(10),
+        "the edge learns the broadcast from root 0",
+        || edge.hub.with_router(|r| r.routes(&name())) == 1,
+    )
+    .await;
+    let (_viewer, seen) = tree::watch(&support::url(&edge)).await;
+    let seen = [seen];
+    tree::wait_flowing(&seen, Duration::from_secs(10)).await;
+
+    let killed = Instant::now();
+    cuts[0].kill();
+    let waited = tree::wait_flowing(&seen, Duration::from_secs(20)).await;
+    let moved = moves.lock().expect("lock").get(1).map(|m| m.1 - killed);
+    eprintln!(
+        "root killed → publisher at the other root after {moved:?}, next object after {waited:?}"
+    );
+    // Past the linger window, the track still runs.
+    tokio::time::sleep(settings_linger() + Duration::from_secs(1)).await;
+    tree::wait_flowing(&seen, Duration::from_secs(5)).await;
+    producer.abort();
+    publisher.abort();
+    let s = seen[0].lock().expect("lock");
+    assert!(
+        s.objects.windows(2).all(|w| w[0].0 < w[1].0),
+        "locations only increase"
+    );
+}
+
+fn settings_linger() -> Duration {
+    support::default_settings().0.linger
+}

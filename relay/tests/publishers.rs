@@ -69,21 +69,36 @@ async fn viewers(relay: &Node, n: usize) -> (Vec<tern_client::Session>, Vec<Arc<
     (sessions, seen)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_publisher_that_drops_and_returns_within_the_linger_window_keeps_its_subscribers() {
-    let relay = relay();
-    let first = Origin::start(&url(&relay)).await;
+/// A publisher (`produce`'s clock-based group IDs) watched by two viewers, which then drops
+/// (its session closes) and stays away a third of the linger window. Returns its writers (now
+/// none), the producer, the viewers, what they see and the relay's subscriptions before.
+async fn watched_then_dropped(
+    relay: &Node,
+) -> (
+    Arc<Mutex<Vec<TrackWriter>>>,
+    tokio::task::JoinHandle<()>,
+    Vec<tern_client::Session>,
+    Vec<Arc<Mutex<Seen>>>,
+    Vec<(u64, u64)>,
+) {
+    let first = Origin::start(&url(relay)).await;
     let writers = Arc::new(Mutex::new(vec![first.writer.clone()]));
     let (producer, _written) = produce(writers.clone());
-    let (_v, seen) = viewers(&relay, 2).await;
+    let (v, seen) = viewers(relay, 2).await;
     wait_flowing(&seen, Duration::from_secs(5)).await;
-    let before = subscriptions(&relay);
-
-    // The publisher drops (its connection closes)...
+    let before = subscriptions(relay);
     writers.lock().expect("lock").clear();
     first.session.close(0, "restarting");
     drop(first);
     tokio::time::sleep(LINGER / 3).await;
+    (writers, producer, v, seen, before)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publisher_that_drops_and_returns_within_the_linger_window_keeps_its_subscribers() {
+    let relay = relay();
+    // The publisher drops (its connection closes)...
+    let (writers, producer, _v, seen, before) = watched_then_dropped(&relay).await;
     assert_eq!(
         relay.hub.with_router(|r| r.lost_tracks()),
         1,
@@ -102,6 +117,40 @@ async fn a_publisher_that_drops_and_returns_within_the_linger_window_keeps_its_s
     wait_flowing(&seen, Duration::from_secs(5)).await;
     producer.abort();
     assert_increasing(&seen);
+}
+
+/// A publisher that comes back within the linger window as a new process, its group numbering
+/// started again from 0 (a restarted encoder; an origin whose clock stepped back): the viewers
+/// of the old numbering are told at once (PUBLISH_DONE) instead of waiting in a range that
+/// will never come, and a viewer who subscribes again gets the new numbering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publisher_that_returns_with_its_group_numbering_restarted_is_served() {
+    let relay = relay();
+    // Group IDs from the clock, far above the new numbering.
+    let (_writers, producer, _v, seen, _) = watched_then_dropped(&relay).await;
+    let back = Origin::start(&url(&relay)).await;
+    let (restarted, _) = tree::produce_from(Arc::new(Mutex::new(vec![back.writer.clone()])), 0);
+    tree::wait_for(
+        LINGER / 2,
+        "the viewers of the old numbering are told it is gone",
+        || seen.iter().all(|s| s.lock().expect("lock").ended.is_some()),
+    )
+    .await;
+    for s in &seen {
+        let s = s.lock().expect("lock");
+        assert_eq!(s.ended.as_deref(), Some("ended"), "a clean PUBLISH_DONE");
+    }
+    let (_again, again) = watch(&url(&relay)).await;
+    let again = [again];
+    wait_flowing(&again, Duration::from_secs(5)).await;
+    let got = again[0].lock().expect("lock").locations();
+    assert!(
+        got.iter().all(|&(g, _)| g < 1_000),
+        "only the new numbering: {:?}",
+        &got[..got.len().min(5)]
+    );
+    producer.abort();
+    restarted.abort();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,7 +16,7 @@ use url::Url;
 use tern_moq::message::Setup;
 use tern_moq::message::codes::SessionError as Code;
 use tern_moq::{ControlReader, DataStreamReader, FullTrackName, Limits, Location, Message};
-use tern_quic::{ClientConfig, Fingerprint, RecvStream, SendStream, Transport};
+use tern_quic::{ClientConfig, Fingerprint, RecvStream, SendStream, Transport, TransportLimits};
 
 use super::Error;
 use super::subscriber::Inbound;
@@ -39,6 +39,11 @@ pub struct ConnectOptions {
     pub limits: Limits,
     /// Certificate shown to a server that asks for one (mutual TLS, e.g. a cluster's relay).
     pub identity: Option<tern_quic::Identity>,
+    /// Silence after which the session counts as dead (keep-alives go every third of it).
+    /// Default 3 s, as a relay's `upstream.idle_timeout`: a publisher whose relay was killed
+    /// silently moves to another well within the relays' linger window (5 s), so viewers
+    /// downstream keep their tracks.
+    pub idle_timeout: Duration,
 }
 
 impl Default for ConnectOptions {
@@ -51,6 +56,7 @@ impl Default for ConnectOptions {
             implementation: concat!("tern/", env!("CARGO_PKG_VERSION")).to_owned(),
             limits: Limits::default(),
             identity: None,
+            idle_timeout: Duration::from_secs(3),
         }
     }
 }
@@ -255,6 +261,11 @@ impl Session {
             cert_hashes: opts.cert_hashes.clone(),
             connect_timeout: opts.connect_timeout,
             identity: opts.identity.clone(),
+            transport: TransportLimits {
+                idle_timeout: opts.idle_timeout,
+                keep_alive: Some(opts.idle_timeout / 3),
+                ..TransportLimits::default()
+            },
             ..ClientConfig::default()
         };
         let quic = tern_quic::connect(url, &config).await?;

@@ -75,6 +75,9 @@ pub enum DoneReason {
     RangeComplete,
     /// The track ended (PUBLISH_DONE TRACK_ENDED).
     TrackEnded,
+    /// The publisher restarted the track's group numbering: the subscription's range is in a
+    /// numbering that is gone (PUBLISH_DONE TRACK_ENDED; subscribing again gets the new one).
+    Restarted,
 }
 
 /// One step for the session driver.
@@ -253,12 +256,17 @@ impl Fanout {
             if self.done {
                 return None;
             }
+            if self.cursor.epoch != track.restarts() {
+                self.end(DoneReason::Restarted);
+                continue;
+            }
             if self.is_lagging(track, now) {
                 self.skip(track, now);
                 continue;
             }
             match track.read(&mut self.cursor)? {
                 Read::Lagged => self.evicted(track, now),
+                Read::Restarted => self.end(DoneReason::Restarted),
                 Read::Object(object, subgroup, priority) => {
                     let group = object.location.group;
                     let ordinal = track.group_ordinal(group).unwrap_or(group);
@@ -279,6 +287,13 @@ impl Fanout {
                 }
             }
         }
+    }
+
+    /// End the subscription: its open streams finish, then [`Delivery::Done`].
+    fn end(&mut self, reason: DoneReason) {
+        self.finish_all();
+        self.pending.push_back(Delivery::Done(reason));
+        self.done = true;
     }
 
     fn on_object(&mut self, object: &Object, subgroup: u64, priority: u8, ordinal: u64) {

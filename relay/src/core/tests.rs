@@ -938,3 +938,72 @@ fn end_of_track_ends_a_paused_subscription() {
         "a paused subscriber of an ended track got {got:?}"
     );
 }
+
+/// A new feed whose numbering steps back below everything cached restarts the track: the old
+/// numbering's subscribers end (so they subscribe again), new readers get the new numbering.
+/// A backup feed a group behind, in a group still cached, is the same numbering.
+#[test]
+fn a_feed_that_restarts_its_numbering_restarts_the_track() {
+    let now = Instant::now();
+    let p = || Bytes::from_static(b"x");
+    let mut t = Track::new();
+    for g in 1000..1003 {
+        for o in 0..3 {
+            t.append(obj(g, o, p()), 0, VIDEO, now);
+        }
+    }
+    let range = Range {
+        start: Location::new(1002, 3),
+        end_group: None,
+    };
+    let mut viewer = Fanout::new(range, t.tail(), 128, LagPolicy::default());
+    assert!(drain(&mut viewer, &t, now).is_empty());
+
+    // A backup a group behind: same numbering.
+    assert!(!t.new_feed(Some(Location::new(1001, 2))));
+    assert_eq!(t.restarts(), 0);
+    // A feed without a Largest Object whose first object is in a cached group: same numbering.
+    assert!(!t.new_feed(None));
+    assert_eq!(
+        t.append(obj(1002, 3, p()), 0, VIDEO, now),
+        Appended::New(super::track::charge(&obj(1002, 3, p())))
+    );
+    assert_eq!(
+        objects(&drain(&mut viewer, &t, now)),
+        [Location::new(1002, 3)]
+    );
+
+    // A feed that says where it is, below the cache: restarted at once.
+    assert!(t.new_feed(Some(Location::new(0, 4))));
+    assert_eq!((t.restarts(), t.bytes(), t.largest()), (1, 0, None));
+    let got = drain(&mut viewer, &t, now);
+    assert!(
+        matches!(got.last(), Some(Delivery::Done(DoneReason::Restarted))),
+        "the old numbering's subscriber ends: {got:?}"
+    );
+    let mut again = Fanout::new(range_from(0), t.head(), 128, LagPolicy::default());
+    t.append(obj(0, 5, p()), 0, VIDEO, now);
+    assert_eq!(objects(&drain(&mut again, &t, now)), [Location::new(0, 5)]);
+
+    // A feed without a Largest Object: its first object decides.
+    t.append(obj(7, 0, p()), 0, VIDEO, now);
+    assert!(!t.new_feed(None));
+    t.append(obj(2, 0, p()), 0, VIDEO, now);
+    assert_eq!(
+        t.restarts(),
+        2,
+        "group 2 is below the cache (0 and 7 held, 2 never was)"
+    );
+    let got = drain(&mut again, &t, now);
+    assert!(matches!(
+        got.last(),
+        Some(Delivery::Done(DoneReason::Restarted))
+    ));
+}
+
+fn range_from(group: u64) -> Range {
+    Range {
+        start: Location::new(group, 0),
+        end_group: None,
+    }
+}

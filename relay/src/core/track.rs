@@ -79,6 +79,9 @@ pub enum Entry {
 pub struct Cursor {
     /// Sequence number of the next entry to read.
     pub next: u64,
+    /// The track's numbering this cursor reads ([`Track::restarts`] when it was made): a cursor
+    /// made before the publisher restarted its group numbering reads [`Read::Restarted`].
+    pub epoch: u64,
 }
 
 /// What a cursor read returned.
@@ -94,6 +97,9 @@ pub enum Read<'a> {
     SubgroupEnd(u64 /* group */, u64 /* subgroup */, SubgroupEnd),
     /// The cursor pointed at entries that were evicted; it has been moved to the oldest entry.
     Lagged,
+    /// The publisher restarted the track's group numbering after the cursor was made (see
+    /// [`Track::new_feed`]): what the cursor's reader asked for is in a numbering that is gone.
+    Restarted,
 }
 
 #[derive(Debug)]
@@ -168,6 +174,10 @@ pub struct Track {
     evicted_groups: u64,
     /// The newest group's bytes as charged to live budgets (see [`super::cache::LiveBudget`]).
     live: super::cache::LiveCharge,
+    /// Times the publisher restarted the group numbering (see [`Track::new_feed`]).
+    restarts: u64,
+    /// A new feed began without saying where it is: its first object tells.
+    feed_unchecked: bool,
 }
 
 impl Default for Track {
@@ -199,13 +209,61 @@ impl Track {
             first: None,
             evicted_groups: 0,
             live: super::cache::LiveCharge::default(),
+            restarts: 0,
+            feed_unchecked: false,
         }
     }
 
-    /// A new publisher took the track over: an end of track its predecessor put in the cache no
-    /// longer holds (the new publisher's objects after it are the track going on).
-    pub fn reopen(&mut self) {
+    /// A new feed of the track began: a publisher took it over or came back (PUBLISH), or a new
+    /// upstream subscription was answered (SUBSCRIBE_OK), saying its Largest Object `largest`
+    /// when it has one. An end of track its predecessor put in the cache no longer holds (the
+    /// new feed's objects after it are the track going on).
+    ///
+    /// A feed whose largest location is below what the cache received, in a group the cache
+    /// does not hold, is a publisher that restarted its group numbering (a restarted encoder
+    /// counting from 0, an origin whose clock stepped back): the track [restarts](Self::restart)
+    /// and `true` is returned. A backup publishing the same numbering, even a group behind,
+    /// lands in a cached group and is not a restart. Without `largest`, the feed's first object
+    /// decides in the same way (see [`Track::append`]).
+    pub fn new_feed(&mut self, largest: Option<Location>) -> bool {
         self.end = None;
+        self.feed_unchecked = false;
+        match largest {
+            Some(l) if self.steps_back(l.group) => {
+                self.restart();
+                true
+            }
+            Some(_) => false,
+            None => {
+                self.feed_unchecked = true;
+                false
+            }
+        }
+    }
+
+    /// Whether a new feed's object in `group` is in an earlier numbering than the cache's.
+    fn steps_back(&self, group: u64) -> bool {
+        self.received.is_some_and(|r| group < r.group) && !self.groups.contains_key(&group)
+    }
+
+    /// Forget everything cached of the track's old numbering: every group goes, and every
+    /// cursor made before reads [`Read::Restarted`] (its reader's subscription ends, to be made
+    /// again in the new numbering). Counted in [`Track::restarts`].
+    pub fn restart(&mut self) {
+        self.groups.clear();
+        self.log_base += self.log.len() as u64;
+        self.log.clear();
+        self.bytes = 0;
+        self.largest = None;
+        self.received = None;
+        self.first = None;
+        self.end = None;
+        self.restarts += 1;
+    }
+
+    /// Times the track's group numbering restarted (see [`Track::new_feed`]).
+    pub fn restarts(&self) -> u64 {
+        self.restarts
     }
 
     /// Bytes of the newest group (the one no sweep evicts) once an object of `charge` bytes
@@ -308,6 +366,7 @@ impl Track {
     pub fn tail(&self) -> Cursor {
         Cursor {
             next: self.log_base + self.log.len() as u64,
+            epoch: self.restarts,
         }
     }
 
@@ -315,6 +374,7 @@ impl Track {
     pub fn head(&self) -> Cursor {
         Cursor {
             next: self.log_base,
+            epoch: self.restarts,
         }
     }
 
@@ -323,6 +383,7 @@ impl Track {
         match self.groups.values().next_back() {
             Some(g) => Cursor {
                 next: g.first_seq.max(self.log_base),
+                epoch: self.restarts,
             },
             None => self.tail(),
         }
@@ -357,6 +418,9 @@ impl Track {
         now: Instant,
     ) -> Appended {
         let loc = object.location;
+        if std::mem::take(&mut self.feed_unchecked) && self.steps_back(loc.group) {
+            self.restart();
+        }
         if let Some(end) = self.end
             && loc > end
         {
@@ -559,6 +623,9 @@ impl Track {
 
     /// Read the entry under `cursor` and advance it.
     pub fn read(&self, cursor: &mut Cursor) -> Option<Read<'_>> {
+        if cursor.epoch != self.restarts {
+            return Some(Read::Restarted);
+        }
         if cursor.next < self.log_base {
             cursor.next = self.log_base;
             return Some(Read::Lagged);

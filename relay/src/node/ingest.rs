@@ -58,9 +58,17 @@ pub(super) fn append(
     live: &[Arc<LiveBudget>],
 ) -> Appended {
     let len = object.payload.len() as u64;
-    let result = track
-        .lock()
-        .append_within(object, subgroup, priority, Instant::now(), live);
+    let (result, restarted) = {
+        let mut t = track.lock();
+        let before = t.restarts();
+        let result = t.append_within(object, subgroup, priority, Instant::now(), live);
+        (result, t.restarts() != before)
+    };
+    if restarted {
+        metrics::counter!(m::TRACK_RESTARTS).increment(1);
+        tracing::info!(track = %track.name, "the publisher restarted the track's group numbering: its viewers are told to subscribe again");
+        track.notify.notify_waiters();
+    }
     match &result {
         Appended::New(_) => {
             metrics::counter!(m::OBJECTS_IN).increment(1);

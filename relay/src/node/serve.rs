@@ -268,6 +268,11 @@ async fn run(
                     w.opened(),
                 ),
                 DoneReason::TrackEnded => (PublishDoneCode::TRACK_ENDED, "track ended", w.opened()),
+                DoneReason::Restarted => (
+                    PublishDoneCode::TRACK_ENDED,
+                    "the publisher restarted the track's group numbering: subscribe again",
+                    w.opened(),
+                ),
             };
         }
     };

@@ -71,6 +71,21 @@ pub fn spawn_subscribe(
     });
 }
 
+/// A new feed of the track began (see [`crate::core::track::Track::new_feed`]): log and count a
+/// restarted group numbering. Returns whether it restarted.
+fn restart_check(handle: &TrackHandle, name: &TrackName, largest: Option<Location>) -> bool {
+    let mut track = handle.lock();
+    let before = track.received_largest();
+    let restarted = track.new_feed(largest);
+    if restarted {
+        metrics::counter!(crate::metrics::TRACK_RESTARTS).increment(1);
+        tracing::info!(%name, ?before, ?largest, "the publisher restarted the track's group numbering: its viewers are told to subscribe again");
+        drop(track);
+        handle.notify.notify_waiters();
+    }
+    restarted
+}
+
 /// Fill the gap between what `handle` cached and the new upstream's Largest Object `upto`.
 async fn resume_gap(
     s: &Arc<SessionShared>,
@@ -158,9 +173,10 @@ async fn subscribe(
             msg = next_message(&mut inbound, s) => match msg {
                 Some(Message::SubscribeOk(ok)) if alias.is_none() => {
                     let Some(handle) = hub.track(track) else { return Ok(End::Quiet) };
-                    if let Some(l) = ok.parameters.largest_object() {
-                        let l = Location::new(l.group, l.object);
-                        if resume {
+                    let largest = ok.parameters.largest_object().map(|l| Location::new(l.group, l.object));
+                    let restarted = restart_check(&handle, name, largest);
+                    if let Some(l) = largest {
+                        if resume && !restarted {
                             resume_gap(s, &handle, name, l).await;
                         }
                         handle.lock().note_upstream_largest(l);
@@ -234,12 +250,15 @@ pub async fn publish(
     };
     let handle = hub.track_or_insert(track, &name);
     // A PUBLISH of a track the relay already has takes it over (a restarted encoder, a backup
-    // origin): whatever end its predecessor put in the cache does not end the track now.
-    handle.lock().reopen();
-    if let Some(l) = m.parameters.largest_object() {
-        handle
-            .lock()
-            .note_upstream_largest(crate::core::types::Location::new(l.group, l.object));
+    // origin): whatever end its predecessor put in the cache does not end the track now, and a
+    // numbering that starts again ends the old one's subscriptions.
+    let largest = m
+        .parameters
+        .largest_object()
+        .map(|l| crate::core::types::Location::new(l.group, l.object));
+    restart_check(&handle, &name, largest);
+    if let Some(l) = largest {
+        handle.lock().note_upstream_largest(l);
     }
     if !s.add_alias(m.track_alias, handle) {
         hub.remove_request(s.id, rid);

@@ -181,6 +181,13 @@ pub struct Seen {
     pub ended: Option<String>,
 }
 
+impl Seen {
+    /// The locations got, in order.
+    pub fn locations(&self) -> Vec<(u64, u64)> {
+        self.objects.iter().map(|o| o.0).collect()
+    }
+}
+
 /// Both roots, the edge and `subscribers` viewers at it, with the track flowing.
 pub struct Tree {
     pub roots: [Root; 2],
@@ -330,11 +337,19 @@ pub type Written = Arc<Mutex<Vec<(u64, u64)>>>;
 /// caller may change), 30 a second, group IDs from the clock; returns the task and the list of
 /// locations written.
 pub fn produce(writers: Arc<Mutex<Vec<TrackWriter>>>) -> (tokio::task::JoinHandle<()>, Written) {
-    let written = Arc::new(Mutex::new(Vec::new()));
-    let w = written.clone();
     let base = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
+    produce_from(writers, base)
+}
+
+/// [`produce`] with group IDs from `base` on (a publisher that numbers its groups from 0).
+pub fn produce_from(
+    writers: Arc<Mutex<Vec<TrackWriter>>>,
+    base: u64,
+) -> (tokio::task::JoinHandle<()>, Written) {
+    let written = Arc::new(Mutex::new(Vec::new()));
+    let w = written.clone();
     let task = tokio::spawn(async move {
         let mut tick = tokio::time::interval(INTERVAL);
         for i in 0u64.. {
@@ -416,13 +431,7 @@ pub async fn wait_flowing(seen: &[Arc<Mutex<Seen>>], limit: Duration) -> Vec<Dur
 /// Every subscriber in `seen` got a contiguous run of `written`: no gap, no duplicate.
 pub fn assert_contiguous(written: &[(u64, u64)], seen: &[Arc<Mutex<Seen>>]) {
     for (i, s) in seen.iter().enumerate() {
-        let got: Vec<(u64, u64)> = s
-            .lock()
-            .expect("lock")
-            .objects
-            .iter()
-            .map(|o| o.0)
-            .collect();
+        let got = s.lock().expect("lock").locations();
         let first = got.first().expect("objects");
         let start = written
             .iter()
