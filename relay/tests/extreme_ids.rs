@@ -4,6 +4,8 @@
 //! offsets are drawn from the extremes (0, 1, 2^32, 2^62 - 3 .. 2^62 - 1) and from anywhere.
 //! Every panic in the process is counted; the relay must still answer afterwards.
 
+#[path = "support/splitmix.rs"]
+mod splitmix;
 mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,16 +23,12 @@ const ROUNDS: usize = 60;
 
 static PANICS: AtomicUsize = AtomicUsize::new(0);
 
-/// SplitMix64: a seeded, reproducible stream.
+/// A seeded, reproducible stream.
 struct Rng(u64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        splitmix::next(&mut self.0)
     }
 
     /// An ID: an extreme one three times in four, else anything up to [`MAX`].

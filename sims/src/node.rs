@@ -346,7 +346,10 @@ impl Relay {
                     if let (Some(l), Some(tr)) = (largest, self.tracks.get_mut(&request)) {
                         tr.note_upstream_largest(l);
                     }
-                    self.router.handle_upstream_ok(request);
+                    // SUBSCRIBE_OK comes from the uplink, where the router subscribed.
+                    if let Some(s) = self.uplink.as_ref().map(|up| up.session) {
+                        self.router.handle_upstream_ok(request, s);
+                    }
                 }
             }
             Msg::SubscribeError { request, code } => {
@@ -687,31 +690,16 @@ impl Relay {
 /// A total order on commands of one batch: by session, then request or track. The router emits
 /// some batches by walking hash maps; sorting (stably) makes the run independent of that.
 fn command_key(c: &Command) -> (SessionId, u64) {
+    if let Some(answered) = c.answers() {
+        return answered;
+    }
     match c {
-        Command::SubscribeOk {
-            session, request, ..
-        }
-        | Command::Refuse {
-            session, request, ..
-        }
-        | Command::Ok { session, request }
-        | Command::PublishDone {
-            session, request, ..
-        }
-        | Command::PublishDownstream {
-            session, request, ..
-        }
-        | Command::Namespace {
-            session, request, ..
-        }
-        | Command::NamespaceDone {
-            session, request, ..
-        } => (*session, *request),
         Command::SubscribeUpstream { session, track, .. }
         | Command::UnsubscribeUpstream { session, track } => (*session, *track),
         Command::AnnounceUpstream { session, .. } | Command::WithdrawUpstream { session, .. } => {
             (*session, 0)
         }
+        _ => (0, 0),
     }
 }
 

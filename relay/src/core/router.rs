@@ -186,6 +186,38 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// The downstream request this command answers or sends on, `(session, request)`: `None`
+    /// for the commands to upstreams.
+    pub fn answers(&self) -> Option<(SessionId, RequestId)> {
+        match self {
+            Command::SubscribeOk {
+                session, request, ..
+            }
+            | Command::Refuse {
+                session, request, ..
+            }
+            | Command::Ok { session, request }
+            | Command::PublishDone {
+                session, request, ..
+            }
+            | Command::PublishDownstream {
+                session, request, ..
+            }
+            | Command::Namespace {
+                session, request, ..
+            }
+            | Command::NamespaceDone {
+                session, request, ..
+            } => Some((*session, *request)),
+            Command::SubscribeUpstream { .. }
+            | Command::UnsubscribeUpstream { .. }
+            | Command::AnnounceUpstream { .. }
+            | Command::WithdrawUpstream { .. } => None,
+        }
+    }
+}
+
 /// Router settings.
 #[derive(Debug, Clone)]
 pub struct RouterConfig {
@@ -586,11 +618,18 @@ impl Router {
         });
     }
 
-    /// The upstream accepted our SUBSCRIBE.
-    pub fn handle_upstream_ok(&mut self, track: TrackId) {
+    /// The upstream at `session` accepted our SUBSCRIBE for `track`. An answer from an
+    /// upstream the track is no longer waiting on (one it moved away from, or one whose
+    /// subscription was cancelled) is no answer for the track: its subscribers wait for their
+    /// current upstream's.
+    pub fn handle_upstream_ok(&mut self, track: TrackId, session: SessionId) {
         let Some(entry) = self.tracks.get_mut(&track) else {
             return;
         };
+        if entry.upstream.session() != session {
+            tracing::debug!(track = %entry.name, session, "an answer from an upstream the track moved away from");
+            return;
+        }
         if let Upstream::Pending(s) = entry.upstream {
             entry.upstream = Upstream::Subscribed(s);
         }
@@ -684,9 +723,14 @@ impl Router {
         }
     }
 
+    /// Forget a track. An upstream it was moving away from, still feeding it, is cancelled.
     fn remove_track(&mut self, track: TrackId) -> Option<TrackEntry> {
         let entry = self.tracks.remove(&track)?;
         self.by_name.remove(&entry.name);
+        if let Some(session) = entry.replacing {
+            self.commands
+                .push_back(Command::UnsubscribeUpstream { session, track });
+        }
         Some(entry)
     }
 
@@ -765,7 +809,7 @@ impl Router {
         };
         self.note_feeder(track, session);
         self.commands.push_back(Command::Ok { session, request });
-        self.handle_upstream_ok(track);
+        self.handle_upstream_ok(track, session);
         // Subscribers waiting for this track get it through their SUBSCRIBE, not a PUBLISH.
         let waiting: Vec<SessionId> = self
             .rendezvous

@@ -78,7 +78,7 @@ fn publisher_to_three_subscribers_virtual_clock() {
         "waiting subscribers get nothing before upstream OK"
     );
     assert_eq!(router.upstream_subscribes(), 1);
-    router.handle_upstream_ok(track);
+    router.handle_upstream_ok(track, 1);
 
     let mut tracks: HashMap<TrackId, Track> = HashMap::new();
     let t = tracks.entry(track).or_default();
@@ -175,7 +175,7 @@ fn linger_counts_from_the_last_leave_of_each_track() {
             t0,
         );
         let track = router.track_id(name).expect("track");
-        router.handle_upstream_ok(track);
+        router.handle_upstream_ok(track, 1);
         tracks.push(track);
     }
     let _ = std::iter::from_fn(|| router.poll_command()).count();

@@ -366,16 +366,13 @@ impl Hub {
                 request,
                 namespace,
             } => self.list(session, request, namespace, false),
-            Command::SubscribeOk {
-                session, request, ..
-            }
-            | Command::Refuse {
-                session, request, ..
-            }
-            | Command::Ok { session, request }
-            | Command::PublishDone {
-                session, request, ..
-            } => {
+            Command::SubscribeOk { .. }
+            | Command::Refuse { .. }
+            | Command::Ok { .. }
+            | Command::PublishDone { .. } => {
+                let Some((session, request)) = cmd.answers() else {
+                    return;
+                };
                 let tx = lock(&self.requests)
                     .get(&(session, request))
                     .map(|inbox| inbox.tx.clone());

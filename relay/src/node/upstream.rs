@@ -183,7 +183,8 @@ async fn subscribe(
                     }
                     // Accept the waiting subscribers first (their readers start at the current
                     // end of the cache), then let data for the alias in.
-                    hub.apply(|r, _| r.handle_upstream_ok(track));
+                    let sid = s.id;
+                    hub.apply(|r, _| r.handle_upstream_ok(track, sid));
                     if !s.add_alias(ok.track_alias, handle) {
                         s.violation(Code::DUPLICATE_TRACK_ALIAS, "track alias already in use");
                         return Ok(End::Lost);

@@ -221,9 +221,9 @@ impl Router {
             self.commands
                 .push_back(Command::UnsubscribeUpstream { session: r, track });
         }
-        if let Upstream::Pending(s) | Upstream::Subscribed(s) = old
-            && s != session
-        {
+        // Our SUBSCRIBE is cancelled even at the publisher itself: its PUBLISH feeds the track
+        // now, and the subscription would run on untracked.
+        if let Upstream::Pending(s) | Upstream::Subscribed(s) = old {
             self.commands
                 .push_back(Command::UnsubscribeUpstream { session: s, track });
         }
@@ -269,20 +269,21 @@ impl Router {
         now: Instant,
     ) -> bool {
         let Some(next) = self.next_upstream(track, from) else {
+            // An upstream the track was moving away from stays until the track ends or finds
+            // a new one (it is cancelled then), never forgotten while it runs.
             let mut newly = false;
-            if let Some(entry) = self.tracks.get_mut(&track) {
-                if entry.lost_since.is_none() {
-                    tracing::warn!(
-                        track = %entry.name,
-                        from,
-                        why,
-                        linger = ?self.config.linger,
-                        "no other upstream offers the track: holding its subscribers"
-                    );
-                    entry.lost_since = Some(now);
-                    newly = true;
-                }
-                entry.replacing = None;
+            if let Some(entry) = self.tracks.get_mut(&track)
+                && entry.lost_since.is_none()
+            {
+                tracing::warn!(
+                    track = %entry.name,
+                    from,
+                    why,
+                    linger = ?self.config.linger,
+                    "no other upstream offers the track: holding its subscribers"
+                );
+                entry.lost_since = Some(now);
+                newly = true;
             }
             if newly {
                 self.linger_from(track, now);

@@ -47,7 +47,7 @@ fn subscribed_through_two_links(t0: Instant) -> (Router, u64) {
             _ => None,
         })
         .expect("one upstream SUBSCRIBE at the newest route");
-    r.handle_upstream_ok(track);
+    r.handle_upstream_ok(track, 2);
     drain(&mut r);
     (r, track)
 }
@@ -86,7 +86,7 @@ fn a_dead_upstream_moves_its_tracks_to_the_next_route_without_ending_subscribers
     assert!(!ends_a_subscription(&cmds), "{cmds:?}");
     assert_eq!(r.subscribers(track), &[(9, 0)], "same downstream request");
     assert_eq!(r.failovers(), 1);
-    r.handle_upstream_ok(track);
+    r.handle_upstream_ok(track, 1);
     assert!(drain(&mut r).is_empty());
 }
 
@@ -117,7 +117,7 @@ fn goaway_makes_the_new_subscription_before_breaking_the_old() {
             .any(|c| matches!(c, Command::UnsubscribeUpstream { .. })),
         "the old upstream keeps feeding until the new one answers"
     );
-    r.handle_upstream_ok(track);
+    r.handle_upstream_ok(track, 1);
     assert_eq!(
         drain(&mut r),
         vec![Command::UnsubscribeUpstream { session: 2, track }]
@@ -158,7 +158,7 @@ fn with_no_other_route_subscribers_wait_for_the_linger_window() {
         t0,
     );
     let track = r.track_id(&name).expect("track");
-    r.handle_upstream_ok(track);
+    r.handle_upstream_ok(track, 1);
     drain(&mut r);
     // The publisher drops; it comes back within the window on a new session.
     r.handle_session_closed(1, t0);
@@ -172,7 +172,7 @@ fn with_no_other_route_subscribers_wait_for_the_linger_window() {
     assert_eq!(resubscribed(&cmds), vec![3]);
     assert!(!ends_a_subscription(&cmds));
     assert_eq!(r.lost_tracks(), 0);
-    r.handle_upstream_ok(track);
+    r.handle_upstream_ok(track, 3);
     // It drops again and never returns: after the window the subscriber is told.
     r.handle_session_closed(3, back);
     drain(&mut r);
