@@ -587,3 +587,87 @@ async fn a_flood_of_junk_tokens_from_a_few_sessions_gets_no_legitimate_session_r
         "legitimate viewers refused during the flood: {refused:?}"
     );
 }
+
+/// The shipped edge's token configuration (`deploy/token.example.json`, as `deploy/edge.toml`
+/// loads it) on a relay whose take-over policy is `first`: viewers need no token for what
+/// `anonymous_subscribe` names and may publish nothing; a publisher is admitted on its token
+/// (an authorised publisher, its token's subject its identity), and when it reconnects it takes
+/// its track back at once, while another authorised publisher is refused with the key's name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shipped_edge_token_config_admits_token_publishers_and_anonymous_viewers() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/token.example.json");
+    let json = std::fs::read_to_string(example).expect("deploy/token.example.json");
+    let secret =
+        serde_json::from_str::<serde_json::Value>(&json).expect("JSON")["keys"][0]["secret"]
+            .as_str()
+            .expect("an HS256 secret")
+            .to_owned();
+    let mut host = HostConfig::new(plugin("token"));
+    host.config = json;
+    host.reload_interval = None;
+    let (mut router, mut settings) = default_settings();
+    router.takeover = tern_relay::core::router::TakeOver::First;
+    settings.plugin = Some(start_host(host).await);
+    let node = start_relay(router, settings);
+    let publisher_token = |subject: &str| {
+        mint(&Mint {
+            key: secret.as_bytes().to_vec(),
+            kid: Some("ingest-2026".into()),
+            subject: subject.into(),
+            audience: "tern-edge".into(),
+            issuer: "tern-ops".into(),
+            publish: vec!["live/room".into()],
+            subscribe: Vec::new(),
+            ..token_mint()
+        })
+        .unwrap()
+    };
+
+    // An anonymous viewer watches; it cannot publish, nor watch outside `live`.
+    let alice = Peer::connect(&jwt_url(&node, &publisher_token("alice"))).await;
+    let _published = alice.publish_track("live/room", "video", 1).await;
+    let viewer = Peer::connect(&url(&node)).await;
+    let _watching = viewer.subscribe_ok("live/room", "video", None).await;
+    for (namespace, what) in [("live/mine", "publish"), ("private/x", "subscribe")] {
+        let code = if what == "publish" {
+            let mut req = viewer
+                .request(PublishNamespace {
+                    request_id: viewer.request_id(),
+                    track_namespace: ns(namespace),
+                    parameters: Parameters::new(),
+                })
+                .await;
+            match req.next_within(STEP).await {
+                Some(Message::RequestError(e)) => e.error_code,
+                other => panic!("anonymous PUBLISH_NAMESPACE: {other:?}"),
+            }
+        } else {
+            let (_req, answer) = viewer.subscribe(namespace, "video", None).await;
+            answer.expect_err("subscribed out of scope").error_code
+        };
+        assert_eq!(code, RequestErrorCode::UNAUTHORIZED, "anonymous {what}");
+    }
+
+    // Another authorised publisher cannot take the track; alice, reconnecting, can.
+    let bob = Peer::connect(&jwt_url(&node, &publisher_token("bob"))).await;
+    let mut req = bob
+        .request(tern_moq::message::Publish {
+            request_id: bob.request_id(),
+            track_namespace: ns("live/room"),
+            track_name: Bytes::from_static(b"video"),
+            track_alias: 1,
+            parameters: Parameters::new(),
+            track_properties: Default::default(),
+        })
+        .await;
+    match req.next_within(STEP).await {
+        Some(Message::RequestError(e)) => {
+            assert_eq!(e.error_code, RequestErrorCode::UNAUTHORIZED);
+            let reason = e.error_reason.to_string_lossy();
+            assert!(reason.contains("relay.takeover"), "{reason}");
+        }
+        other => panic!("bob took alice's track: {other:?}"),
+    }
+    let again = Peer::connect(&jwt_url(&node, &publisher_token("alice"))).await;
+    let _back = again.publish_track("live/room", "video", 1).await;
+}

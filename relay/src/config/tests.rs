@@ -756,6 +756,10 @@ fn fleet_examples_load() {
         );
     }
     assert!(!edge.drain.goaway_uri.is_empty(), "edges send viewers on");
+    assert!(
+        edge.plugin.file.is_some() && edge.plugin.config_file.is_some(),
+        "the edge admits publishers through the token plugin (deploy/token.example.json)"
+    );
     // The Kubernetes ConfigMaps carry these files as they are.
     for tier in ["root", "mid", "edge"] {
         let toml = std::fs::read_to_string(dir.join(format!("{tier}.toml"))).expect("toml");

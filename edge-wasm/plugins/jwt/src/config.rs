@@ -20,6 +20,8 @@ struct Raw {
     leeway_s: u64,
     #[serde(default = "default_max")]
     max_token_bytes: usize,
+    #[serde(default)]
+    anonymous_subscribe: Vec<String>,
 }
 
 fn default_leeway() -> u64 {
@@ -55,6 +57,9 @@ pub struct Config {
     pub issuer: String,
     pub leeway_s: u64,
     pub max_token_bytes: usize,
+    /// Subscribe scopes of a session that shows no token (a public edge, whose viewers need
+    /// none); empty: every session needs a token. Such a session may publish nothing.
+    pub anonymous_subscribe: Vec<String>,
 }
 
 impl Config {
@@ -75,6 +80,18 @@ impl Config {
                 "token config: `max_token_bytes` must be 64 to {MAX_TOKEN_BYTES_LIMIT}"
             ));
         }
+        if raw.anonymous_subscribe.len() > crate::verify::MAX_SCOPES
+            || raw.anonymous_subscribe.iter().any(|s| {
+                s.len() > crate::verify::MAX_SCOPE_BYTES || tern_edge_sdk::Scope::parse(s).is_err()
+            })
+        {
+            return Err(format!(
+                "token config: `anonymous_subscribe` must be at most {} namespace prefixes \
+                 (fields joined by `/`, as \"live\" or \"live/sports\") of at most {} bytes",
+                crate::verify::MAX_SCOPES,
+                crate::verify::MAX_SCOPE_BYTES
+            ));
+        }
         let mut keys = Vec::with_capacity(raw.keys.len());
         for key in raw.keys {
             if keys.iter().any(|k: &Key| k.kid == key.kid) {
@@ -88,6 +105,7 @@ impl Config {
             issuer: raw.issuer,
             leeway_s: raw.leeway_s,
             max_token_bytes: raw.max_token_bytes,
+            anonymous_subscribe: raw.anonymous_subscribe,
         })
     }
 }

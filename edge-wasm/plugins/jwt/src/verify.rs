@@ -80,12 +80,28 @@ pub struct Grant {
     pub subject: String,
     pub publish: Vec<String>,
     pub subscribe: Vec<String>,
-    pub expires_at_ms: u64,
+    /// When the grant ends (Unix ms); `None` for an anonymous session, which has no token to
+    /// expire.
+    pub expires_at_ms: Option<u64>,
 }
 
-/// Verify `token` at `now_ms` (Unix milliseconds).
+/// Subject of a session admitted without a token (see `Config::anonymous_subscribe`).
+pub const ANONYMOUS: &str = "anonymous";
+
+/// Verify `token` at `now_ms` (Unix milliseconds). Without a token, the configuration's
+/// `anonymous_subscribe` scopes are granted when there are any.
 pub fn verify(config: &Config, token: Option<&[u8]>, now_ms: u64) -> Result<Grant, Refusal> {
-    let token = token.ok_or(Refusal::Missing)?;
+    let Some(token) = token else {
+        if config.anonymous_subscribe.is_empty() {
+            return Err(Refusal::Missing);
+        }
+        return Ok(Grant {
+            subject: ANONYMOUS.into(),
+            publish: Vec::new(),
+            subscribe: config.anonymous_subscribe.clone(),
+            expires_at_ms: None,
+        });
+    };
     if token.len() > config.max_token_bytes {
         return Err(Refusal::Oversized {
             len: token.len(),
@@ -146,9 +162,11 @@ pub fn verify(config: &Config, token: Option<&[u8]>, now_ms: u64) -> Result<Gran
         subject: claims.sub,
         publish: claims.publish,
         subscribe: claims.subscribe,
-        expires_at_ms: claims
-            .exp
-            .saturating_add(config.leeway_s)
-            .saturating_mul(1000),
+        expires_at_ms: Some(
+            claims
+                .exp
+                .saturating_add(config.leeway_s)
+                .saturating_mul(1000),
+        ),
     })
 }

@@ -49,7 +49,7 @@ mod bindings {
                     subject: grant.subject,
                     publish: grant.publish,
                     subscribe: grant.subscribe,
-                    expires_at_ms: Some(grant.expires_at_ms),
+                    expires_at_ms: grant.expires_at_ms,
                 }),
                 Err(refusal) => SessionDecision::Deny(Deny {
                     code: refusal.code(),

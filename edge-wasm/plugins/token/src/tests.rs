@@ -75,7 +75,7 @@ fn valid_tokens_of_both_algorithms_grant_their_scopes() {
         assert_eq!(grant.subject, "viewer-7");
         assert_eq!(grant.subscribe, ["live/room"]);
         assert_eq!(grant.publish, ["live/room/cam1"]);
-        assert_eq!(grant.expires_at_ms, (NOW_S + 62) * 1000);
+        assert_eq!(grant.expires_at_ms, Some((NOW_S + 62) * 1000));
     }
 }
 
@@ -239,4 +239,37 @@ fn bad_configurations_name_the_problem() {
     assert!(
         bad(json!({"keys": [], "audience": "a", "issuer": "i", "colour": 1})).contains("colour")
     );
+}
+
+/// A public edge: a session without a token may watch what `anonymous_subscribe` names and
+/// publish nothing; a session with a bad token is still refused (it is not let in as
+/// anonymous), and one with a good token gets its own scopes.
+#[test]
+fn anonymous_viewers_get_the_configured_subscribe_scopes_only() {
+    let mut c = config();
+    c.anonymous_subscribe = vec!["live".into()];
+    let grant = verify(&c, None, NOW_MS).expect("admitted without a token");
+    assert_eq!(grant.subject, crate::verify::ANONYMOUS);
+    assert!(grant.publish.is_empty());
+    assert_eq!(grant.subscribe, ["live"]);
+    assert_eq!(grant.expires_at_ms, None);
+    assert_eq!(
+        check_request(&grant.subscribe, &ns(&["live", "demo"]), None, NOW_MS),
+        Check::Allow
+    );
+    assert!(matches!(
+        check_request(&grant.publish, &ns(&["live", "demo"]), None, NOW_MS),
+        Check::Deny(1, _)
+    ));
+    assert_eq!(
+        verify(&c, Some(b"not.a.token"), NOW_MS).unwrap_err(),
+        Refusal::Malformed("header")
+    );
+    let bad = |scopes: Value| {
+        let json = json!({"keys": [{"kid": "k", "alg": "HS256", "secret": SECRET}],
+            "audience": "a", "issuer": "i", "anonymous_subscribe": scopes});
+        Config::parse(&json.to_string()).err().unwrap()
+    };
+    assert!(bad(json!(["live//x"])).contains("anonymous_subscribe"));
+    assert!(bad(json!(vec!["a"; 65])).contains("anonymous_subscribe"));
 }

@@ -41,7 +41,7 @@ impl Config {
                 subject: grant.subject,
                 publish: grant.publish,
                 subscribe: grant.subscribe,
-                expires_at_ms: Some(grant.expires_at_ms),
+                expires_at_ms: grant.expires_at_ms,
             });
         }
         let viewer = token.ok_or((1, "no viewer id (the session carries no token)".to_owned()))?;
