@@ -121,6 +121,14 @@ pub async fn data_stream(
         inbound.stop(0x1);
         return;
     };
+    // A new upstream's data waits, unread, for the gap before it to be backfilled.
+    if !s.alias_released(header.track_alias).await {
+        tracing::debug!(
+            session = s.id,
+            alias = header.track_alias,
+            "alias held past its deadline: reading on"
+        );
+    }
     let group = header.group_id;
     tracing::trace!(
         session = s.id,
@@ -204,6 +212,10 @@ pub async fn data_stream(
 
 /// A datagram from a publisher.
 pub fn datagram(s: &SessionShared, d: ObjectDatagram) {
+    // A datagram of an alias still held (its gap being backfilled) would land out of order.
+    if s.alias_held(d.track_alias) {
+        return;
+    }
     let Some(track) = s.alias(d.track_alias) else {
         return; // datagrams are unreliable: one for an unknown alias is dropped
     };

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
 use tern_moq::Message;
@@ -84,6 +84,8 @@ pub struct SessionShared {
     aliases: Mutex<HashMap<u64, Arc<TrackHandle>>>,
     /// Woken when an alias is registered (data can race ahead of the control message).
     pub alias_added: Notify,
+    /// Aliases registered before their data may land (see [`SessionShared::add_alias_held`]).
+    held: Mutex<HashMap<u64, watch::Receiver<bool>>>,
     /// Upstream subscriptions this session serves for us: track → cancel.
     upstream: Mutex<HashMap<TrackId, oneshot::Sender<()>>>,
     /// Namespaces we announced to the peer (an upstream relay): namespace → withdraw.
@@ -186,6 +188,7 @@ impl SessionShared {
             next_stream: AtomicU64::new(0),
             aliases: Mutex::new(HashMap::new()),
             alias_added: Notify::new(),
+            held: Mutex::new(HashMap::new()),
             upstream: Mutex::new(HashMap::new()),
             announced: Mutex::new(HashMap::new()),
             next_alias: AtomicU64::new(1),
@@ -402,9 +405,44 @@ impl SessionShared {
         fresh
     }
 
+    /// [`SessionShared::add_alias`], with the alias's data held until the returned
+    /// [`AliasHold`] is dropped: a new upstream's alias is known from its SUBSCRIBE_OK on, so its
+    /// data streams are not refused while the gap before them is backfilled, yet they land only
+    /// after it. What is held stays unread in the streams, bounded by QUIC flow control.
+    /// `None` when the alias is already in use.
+    pub fn add_alias_held(&self, alias: u64, track: Arc<TrackHandle>) -> Option<AliasHold> {
+        let (tx, rx) = watch::channel(false);
+        lock(&self.held).insert(alias, rx);
+        if !self.add_alias(alias, track) {
+            lock(&self.held).remove(&alias);
+            return None;
+        }
+        Some(AliasHold { _released: tx })
+    }
+
+    /// Wait until the alias's data may land (see [`SessionShared::add_alias_held`]), at most
+    /// [`PEER_STALL`]. Returns false if it is still held then.
+    pub async fn alias_released(&self, alias: u64) -> bool {
+        let Some(mut rx) = lock(&self.held).get(&alias).cloned() else {
+            return true;
+        };
+        // The hold's sender dropped: released.
+        tokio::time::timeout(PEER_STALL, rx.wait_for(|released| *released))
+            .await
+            .is_ok()
+    }
+
+    /// Whether the alias's data is held (see [`SessionShared::add_alias_held`]).
+    pub fn alias_held(&self, alias: u64) -> bool {
+        lock(&self.held)
+            .get(&alias)
+            .is_some_and(|rx| !*rx.borrow() && rx.has_changed().is_ok())
+    }
+
     /// Forget an alias.
     pub fn remove_alias(&self, alias: u64) {
         lock(&self.aliases).remove(&alias);
+        lock(&self.held).remove(&alias);
     }
 
     /// Track for an alias.
@@ -889,4 +927,11 @@ async fn uni_stream(
         Some(first) => super::ingest::data_stream(&hub, &s, inbound, first).await,
         None => {}
     }
+}
+
+/// Holds an alias's data back while it lives (see [`SessionShared::add_alias_held`]); dropping
+/// it lets the data land.
+#[derive(Debug)]
+pub struct AliasHold {
+    _released: watch::Sender<bool>,
 }

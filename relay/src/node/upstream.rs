@@ -175,21 +175,24 @@ async fn subscribe(
                     let Some(handle) = hub.track(track) else { return Ok(End::Quiet) };
                     let largest = ok.parameters.largest_object().map(|l| Location::new(l.group, l.object));
                     let restarted = restart_check(&handle, name, largest);
+                    // The alias first, its data held (unread, within QUIC flow control) until
+                    // the gap before it is backfilled and the waiting subscribers are accepted
+                    // (their readers start at the current end of the cache): however long the
+                    // backfill takes, no live object is refused for an unknown alias.
+                    let Some(hold) = s.add_alias_held(ok.track_alias, handle.clone()) else {
+                        s.violation(Code::DUPLICATE_TRACK_ALIAS, "track alias already in use");
+                        return Ok(End::Lost);
+                    };
+                    *alias = Some(ok.track_alias);
                     if let Some(l) = largest {
                         if resume && !restarted {
                             resume_gap(s, &handle, name, l).await;
                         }
                         handle.lock().note_upstream_largest(l);
                     }
-                    // Accept the waiting subscribers first (their readers start at the current
-                    // end of the cache), then let data for the alias in.
                     let sid = s.id;
                     hub.apply(|r, _| r.handle_upstream_ok(track, sid));
-                    if !s.add_alias(ok.track_alias, handle) {
-                        s.violation(Code::DUPLICATE_TRACK_ALIAS, "track alias already in use");
-                        return Ok(End::Lost);
-                    }
-                    *alias = Some(ok.track_alias);
+                    drop(hold);
                 }
                 Some(Message::RequestError(e)) if alias.is_none() => {
                     tracing::info!(%name, code = e.error_code.0, reason = %e.error_reason.to_string_lossy(), "upstream refused");

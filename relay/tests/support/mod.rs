@@ -551,7 +551,7 @@ pub struct Request {
 }
 
 impl Request {
-    fn new(send: SendStream, recv: RecvStream) -> Self {
+    pub fn new(send: SendStream, recv: RecvStream) -> Self {
         Self {
             send,
             recv,
