@@ -319,6 +319,9 @@ pub struct Router {
     by_name: HashMap<TrackName, TrackId>,
     /// PUBLISH_NAMESPACE: namespace → publishers, newest last.
     namespaces: BTreeMap<Namespace, Vec<(SessionId, RequestId)>>,
+    /// PUBLISH_NAMESPACE: (session, request) → the namespace it announced (`namespaces` the
+    /// other way round, so that a withdrawal never scans every namespace).
+    announcements: HashMap<(SessionId, RequestId), Namespace>,
     /// SUBSCRIBE_NAMESPACE: (session, request) → prefix.
     namespace_subscribers: BTreeMap<(SessionId, RequestId), Namespace>,
     /// SUBSCRIBE_TRACKS: (session, request) → prefix.
@@ -452,9 +455,7 @@ impl Router {
         avoid: &[SessionId],
         members_only: bool,
     ) -> Option<SessionId> {
-        self.namespaces
-            .iter()
-            .filter(|(ns, _)| is_prefix(ns, &name.namespace))
+        self.routes_to(&name.namespace)
             .flat_map(|(ns, pubs)| {
                 pubs.iter()
                     .enumerate()
@@ -479,11 +480,19 @@ impl Router {
                 .is_some_and(|h| super::hops::from_outsider(h))
     }
 
+    /// The announced namespaces that are prefixes of `namespace` (itself included), shortest
+    /// first, with their publishers: one lookup per field of `namespace`, whatever the number
+    /// of namespaces the relay holds.
+    fn routes_to<'a>(
+        &'a self,
+        namespace: &'a [bytes::Bytes],
+    ) -> impl Iterator<Item = (&'a Namespace, &'a Vec<(SessionId, RequestId)>)> + 'a {
+        (1..=namespace.len()).filter_map(|k| self.namespaces.get_key_value(&namespace[..k]))
+    }
+
     /// Whether `session` feeds `name` over a member route.
     fn member_route_for(&self, session: SessionId, name: &TrackName) -> bool {
-        self.namespaces
-            .iter()
-            .filter(|(ns, _)| is_prefix(ns, &name.namespace))
+        self.routes_to(&name.namespace)
             .flat_map(|(_, pubs)| pubs.iter())
             .any(|&(s, r)| s == session && self.member_route(s, r))
     }
@@ -858,6 +867,12 @@ impl Router {
             self.refuse(session, request, Refusal::EmptyNamespace);
             return;
         }
+        if self.announcements.contains_key(&(session, request)) {
+            // The driver refuses a reused Request ID; one that slipped through is not a second
+            // route under the same key.
+            self.refuse(session, request, Refusal::Invalid);
+            return;
+        }
         if namespace.first().is_some_and(|f| f.as_ref() == b".") {
             self.refuse(session, request, Refusal::Invalid);
             return;
@@ -886,6 +901,8 @@ impl Router {
             .entry(namespace.clone())
             .or_default()
             .push((session, request));
+        self.announcements
+            .insert((session, request), namespace.clone());
         self.commands.push_back(Command::Ok { session, request });
         self.namespace_changed(&namespace, before);
         self.match_rendezvous(now);
@@ -894,13 +911,7 @@ impl Router {
 
     /// The publisher withdrew a namespace (cancelled its PUBLISH_NAMESPACE request).
     pub fn handle_publish_namespace_done(&mut self, session: SessionId, request: RequestId) {
-        let touched: Vec<Namespace> = self
-            .namespaces
-            .iter()
-            .filter(|(_, pubs)| pubs.contains(&(session, request)))
-            .map(|(ns, _)| ns.clone())
-            .collect();
-        for ns in touched {
+        if let Some(ns) = self.announcements.remove(&(session, request)) {
             let before = self.watchers(&ns);
             if let Some(pubs) = self.namespaces.get_mut(&ns) {
                 pubs.retain(|&p| p != (session, request));

@@ -283,14 +283,16 @@ impl Peer {
         (req, answer)
     }
 
-    /// Send a SUBSCRIBE with `parameters` and wait for the first answer; also returns the
-    /// SUBSCRIBE's Request ID (for a Joining FETCH).
+    /// Send a SUBSCRIBE with `parameters` and wait for the first answer (up to [`STEP`] past
+    /// its RENDEZVOUS_TIMEOUT, if it has one); also returns the SUBSCRIBE's Request ID (for a
+    /// Joining FETCH).
     pub async fn subscribe_with(
         &self,
         namespace: &str,
         track: &str,
         parameters: Parameters,
     ) -> (u64, Request, Result<SubscribeOk, RequestError>) {
+        let wait = STEP + Duration::from_millis(parameters.rendezvous_timeout().unwrap_or(0));
         let id = self.request_id();
         let mut req = self
             .request(Subscribe {
@@ -300,7 +302,7 @@ impl Peer {
                 parameters,
             })
             .await;
-        let answer = match req.next().await {
+        let answer = match req.next_within(wait).await {
             Some(Message::SubscribeOk(ok)) => Ok(ok),
             Some(Message::RequestError(e)) => Err(e),
             other => panic!("SUBSCRIBE {namespace}/{track}: unexpected answer {other:?}"),
