@@ -15,4 +15,6 @@ pub use tern_client as client;
 pub mod clock;
 pub mod detect;
 pub mod framing;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod web;

@@ -23,11 +23,12 @@ fn corpus_and_prefixes_never_panic() {
 
 #[test]
 fn mutations_never_panic() {
+    let seeds = seeds();
     let how = corpus::Mutations {
         rng: 0x7e57_c0de_0188_0047,
-        per_seed: 300,
+        per_seed: corpus::per_seed(&seeds, 20_000, 300),
         max_range: 400,
         packet: Some(TS_PACKET),
     };
-    corpus::mutate(&seeds(), &how, fuzz::ts);
+    corpus::mutate(&seeds, &how, fuzz::ts);
 }

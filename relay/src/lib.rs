@@ -8,6 +8,8 @@
 pub mod admin;
 pub mod config;
 pub mod core;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod logging;
 pub mod metrics;
 pub mod node;

@@ -4,7 +4,9 @@
 
 use bytes::{Bytes, BytesMut};
 
+use crate::coding::encode_varint;
 use crate::data::{Datagram, DatagramPayload, decode_datagram, encode_datagram_header};
+use crate::message::{AuthToken, message_type};
 use crate::{ControlReader, DataStreamReader, Limits, Message};
 
 /// Feed `data` to a [`ControlReader`] in chunks; round-trip every message.
@@ -72,6 +74,39 @@ pub fn datagram(data: &[u8]) {
             again,
             Ok(Datagram::Object(d)),
             "re-encoded datagram differs"
+        );
+    }
+}
+
+/// Frame `data` as the payload of a SETUP message (its Setup Options, as a peer sends them
+/// first on its control stream), decode it, read every option through its accessor, format it
+/// for the log and round-trip it.
+pub fn setup(data: &[u8]) {
+    let Ok(len) = u16::try_from(data.len()) else {
+        return;
+    };
+    let limits = Limits::default();
+    let mut wire = BytesMut::new();
+    encode_varint(message_type::Setup, &mut wire);
+    wire.extend_from_slice(&len.to_be_bytes());
+    wire.extend_from_slice(data);
+    let Ok(Message::Setup(setup)) = Message::decode(&mut wire, &limits) else {
+        return;
+    };
+    let _ = (setup.path(), setup.authority(), setup.moqt_implementation());
+    let _ = setup.max_auth_token_cache_size();
+    for token in setup.authorization_tokens() {
+        let token = token.expect("SETUP decoding validated every token");
+        assert_eq!(AuthToken::decode(token.to_bytes()).as_ref(), Ok(&token));
+    }
+    let _ = format!("{setup:?}");
+    let msg = Message::Setup(setup);
+    let mut again = BytesMut::new();
+    if msg.encode(&mut again).is_ok() {
+        assert_eq!(
+            Message::decode(&mut again, &limits).as_ref(),
+            Ok(&msg),
+            "re-encoded SETUP differs"
         );
     }
 }

@@ -6,6 +6,7 @@ use std::fs;
 use std::path::PathBuf;
 
 use bytes::{Bytes, BytesMut};
+use tern_moq::coding::KvpValue;
 use tern_moq::data::{
     DatagramPayload, FetchHeader, FetchObject, FetchObjectHeader, FetchObjectState, ObjectDatagram,
     ObjectStatus, Properties, SubgroupHeader, SubgroupId, SubgroupObject, encode_datagram_header,
@@ -42,7 +43,11 @@ fn replay_corpus() {
     assert!(replay("control_message", tern_moq::fuzz::control_message) >= 3);
     assert!(replay("data_stream", tern_moq::fuzz::data_stream) >= 3);
     assert!(replay("datagram", tern_moq::fuzz::datagram) >= 3);
+    assert!(replay("setup", tern_moq::fuzz::setup) >= 3);
 }
+
+/// Mutated inputs per target, spread over its corpus files (at least 20 per file).
+const MUTATIONS_PER_TARGET: usize = 20_000;
 
 /// Seeded random mutations of the corpus, so stable CI exercises more than the seeds.
 #[test]
@@ -50,15 +55,18 @@ fn mutated_corpus_never_panics() {
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
     let mut rng = StdRng::seed_from_u64(0xf022);
-    let targets: [(&str, EntryPoint); 3] = [
+    let targets: [(&str, EntryPoint); 4] = [
         ("control_message", tern_moq::fuzz::control_message),
         ("data_stream", tern_moq::fuzz::data_stream),
         ("datagram", tern_moq::fuzz::datagram),
+        ("setup", tern_moq::fuzz::setup),
     ];
     for (target, f) in targets {
+        let files = fs::read_dir(corpus(target)).expect("corpus dir").count();
+        let per_file = (MUTATIONS_PER_TARGET / files.max(1)).max(20);
         for entry in fs::read_dir(corpus(target)).expect("corpus dir") {
             let seed = fs::read(entry.expect("entry").path()).expect("read");
-            for _ in 0..2000 {
+            for _ in 0..per_file {
                 let mut data = seed.clone();
                 for _ in 0..rng.random_range(1..4) {
                     if data.is_empty() {
@@ -193,6 +201,41 @@ fn regenerate_corpus() {
     let mut setup = BytesMut::new();
     msgs[0].1.encode(&mut setup).expect("enc");
     write("data_stream", "control", &setup);
+    // The `setup` target takes a SETUP payload: its Setup Options.
+    let options = |s: &Setup| {
+        let mut b = Vec::new();
+        s.options.encode_all(&mut b).expect("enc");
+        b
+    };
+    let mut s = Setup::default();
+    s.set_path("/live?jwt=abc.def");
+    s.set_authority("relay.example:4443");
+    s.set_moqt_implementation("tern/0.1.0");
+    s.set_max_auth_token_cache_size(4096);
+    write("setup", "all_options", &options(&s));
+    let mut s = Setup::default();
+    s.push_authorization_token(&AuthToken::Register {
+        alias: 7,
+        token_type: 1,
+        token_value: Bytes::from_static(b"secret"),
+    });
+    s.push_authorization_token(&AuthToken::UseAlias { alias: 7 });
+    s.push_authorization_token(&AuthToken::UseValue {
+        token_type: 0,
+        token_value: Bytes::from_static(b"v"),
+    });
+    s.push_authorization_token(&AuthToken::Delete { alias: 7 });
+    write("setup", "auth_tokens", &options(&s));
+    let mut s = Setup::default();
+    s.set_moqt_implementation("other/2");
+    // GREASE and tern's hop-list option: unknown options are kept and ignored.
+    s.options.push(0x24, KvpValue::Varint(0x3f));
+    s.options
+        .push(0x25, KvpValue::Bytes(Bytes::from_static(b"grease")));
+    s.options
+        .push(0x7E71, KvpValue::Bytes(Bytes::from_static(b"edge-a")));
+    s.options.push(0x3e, KvpValue::Varint(u64::from(u32::MAX)));
+    write("setup", "unknown_options", &options(&s));
     let d = |payload| ObjectDatagram {
         track_alias: 1,
         group_id: 2,

@@ -14,7 +14,7 @@ use std::time::Duration;
 use hickory_resolver::TokioResolver;
 use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
-use hickory_resolver::proto::rr::{RData, RecordType};
+use hickory_resolver::proto::rr::{RData, Record, RecordType};
 use tokio::time::Instant;
 
 /// An answer is used for at least this long, whatever its TTL.
@@ -186,7 +186,7 @@ impl Discovery {
         let now = Instant::now();
         let (targets, srv_ttl) = self.srv(&name).await;
         let mut candidates = Vec::new();
-        let mut ttl = srv_ttl.unwrap_or(MAX_TTL);
+        let mut ttls: Vec<Duration> = srv_ttl.into_iter().collect();
         let mut last_error = String::from("no SRV, A or AAAA records");
         let targets = if targets.is_empty() {
             vec![SrvTarget {
@@ -201,17 +201,8 @@ impl Discovery {
         for t in targets {
             match self.addresses(&t.target).await {
                 Ok((ips, ip_ttl)) => {
-                    ttl = ttl.min(ip_ttl);
-                    let mut u = parsed.clone();
-                    // Both are valid for a URL that already had a host and a port.
-                    let _ = u.set_host(Some(&t.target));
-                    let _ = u.set_port(Some(t.port));
-                    for ip in ips {
-                        candidates.push(Candidate {
-                            url: u.to_string(),
-                            addr: SocketAddr::new(ip, t.port),
-                        });
-                    }
+                    ttls.push(ip_ttl);
+                    candidates.extend(target_candidates(&parsed, &t, ips));
                 }
                 Err(e) => last_error = format!("{}: {e}", t.target),
             }
@@ -221,7 +212,7 @@ impl Discovery {
         }
         Ok(Resolved {
             candidates,
-            valid_until: Some(now + ttl.clamp(MIN_TTL, MAX_TTL)),
+            valid_until: Some(now + hold_time(ttls)),
         })
     }
 
@@ -234,20 +225,7 @@ impl Discovery {
         else {
             return (Vec::new(), None);
         };
-        let mut ttl = None::<Duration>;
-        let mut targets = Vec::new();
-        for r in lookup.answers().iter().take(MAX_TARGETS) {
-            if let RData::SRV(srv) = &r.data {
-                let t = Duration::from_secs(u64::from(r.ttl));
-                ttl = Some(ttl.map_or(t, |x| x.min(t)));
-                targets.push(SrvTarget {
-                    priority: srv.priority,
-                    weight: srv.weight,
-                    port: srv.port,
-                    target: srv.target.to_string().trim_end_matches('.').to_owned(),
-                });
-            }
-        }
+        let (targets, ttl) = srv_targets(lookup.answers());
         let mut state = self
             .seed
             .fetch_add(0x9e37_79b9_7f4a_7c15, std::sync::atomic::Ordering::Relaxed)
@@ -262,7 +240,7 @@ impl Discovery {
         (ordered, ttl)
     }
 
-    /// A/AAAA of `name` (IPv4 first) and the shortest TTL.
+    /// A/AAAA of `name` and the shortest TTL.
     async fn addresses(&self, name: &str) -> Result<(Vec<IpAddr>, Duration), String> {
         let lookup = self
             .resolver
@@ -272,13 +250,69 @@ impl Discovery {
         let ttl = lookup
             .valid_until()
             .saturating_duration_since(std::time::Instant::now());
-        let mut ips: Vec<IpAddr> = lookup.iter().collect();
-        ips.sort_by_key(|ip| ip.is_ipv6());
+        let ips: Vec<IpAddr> = lookup.iter().collect();
         if ips.is_empty() {
             return Err("no A or AAAA records".into());
         }
         Ok((ips, ttl))
     }
+}
+
+/// The SRV targets among `answers` (peer input: only the first `MAX_TARGETS` records are read,
+/// in the order DNS gave them) and their shortest TTL (`None` without an SRV record). A target
+/// of "." (RFC 2782: the service is decidedly not available there) and a name that is not a
+/// valid host for a URL are left out; their TTL still counts.
+pub fn srv_targets(answers: &[Record]) -> (Vec<SrvTarget>, Option<Duration>) {
+    let mut ttl = None::<Duration>;
+    let mut targets = Vec::new();
+    for r in answers.iter().take(MAX_TARGETS) {
+        if let RData::SRV(srv) = &r.data {
+            let t = Duration::from_secs(u64::from(r.ttl));
+            ttl = Some(ttl.map_or(t, |x| x.min(t)));
+            let target = srv.target.to_string().trim_end_matches('.').to_owned();
+            if target.is_empty() || url::Host::parse(&target).is_err() {
+                tracing::debug!(target = %srv.target, "SRV target left out: not a host name");
+                continue;
+            }
+            targets.push(SrvTarget {
+                priority: srv.priority,
+                weight: srv.weight,
+                port: srv.port,
+                target,
+            });
+        }
+    }
+    (targets, ttl)
+}
+
+/// The candidates that `target`'s addresses give, IPv4 first: `url` with the target's name (for
+/// TLS) and port, and each address.
+pub fn target_candidates(
+    url: &url::Url,
+    target: &SrvTarget,
+    mut ips: Vec<IpAddr>,
+) -> Vec<Candidate> {
+    ips.sort_by_key(|ip| ip.is_ipv6());
+    let mut u = url.clone();
+    // A URL that already had a host and a port takes any valid host name and port; a target
+    // that is not one gives no candidate (never the configured name at the target's address).
+    if u.set_host(Some(&target.target)).is_err() || u.set_port(Some(target.port)).is_err() {
+        return Vec::new();
+    }
+    ips.into_iter()
+        .map(|ip| Candidate {
+            url: u.to_string(),
+            addr: SocketAddr::new(ip, target.port),
+        })
+        .collect()
+}
+
+/// How long an answer holds: the shortest of its TTLs ([`MAX_TTL`] without one), bounded to
+/// [`MIN_TTL`]..=[`MAX_TTL`].
+pub fn hold_time(ttls: impl IntoIterator<Item = Duration>) -> Duration {
+    ttls.into_iter()
+        .fold(MAX_TTL, Duration::min)
+        .clamp(MIN_TTL, MAX_TTL)
 }
 
 /// The host of a URL as an address, if it is one: `moqt://` URLs keep their host as text (the
@@ -329,6 +363,45 @@ mod tests {
         assert!(!names_a_host("https://10.0.0.1:4443/x"));
         assert!(names_a_host("moqt://root.tree.test"));
         assert!(names_a_host("https://relay.example:443"));
+    }
+
+    #[test]
+    fn candidates_ipv4_first_and_ttl_bounded() {
+        let url = url::Url::parse("moqt://tier.example:4443").unwrap();
+        let ips = vec!["::1".parse().unwrap(), "192.0.2.1".parse().unwrap()];
+        let c = target_candidates(&url, &t(0, 0, "a.tier.example"), ips);
+        assert_eq!(c[0].addr, "192.0.2.1:4443".parse().unwrap());
+        assert_eq!(c[1].addr, "[::1]:4443".parse().unwrap());
+        assert_eq!(c[0].url, "moqt://a.tier.example:4443");
+        assert_eq!(hold_time([]), MAX_TTL);
+        assert_eq!(hold_time([Duration::ZERO, MAX_TTL]), MIN_TTL);
+        assert_eq!(
+            hold_time([Duration::from_secs(30)]),
+            Duration::from_secs(30)
+        );
+        assert_eq!(hold_time([Duration::from_secs(86_400)]), MAX_TTL);
+    }
+
+    #[test]
+    fn a_root_or_unusable_srv_target_gives_no_candidate() {
+        use hickory_resolver::proto::rr::rdata::SRV;
+        use hickory_resolver::proto::rr::{Name, Record};
+        use std::str::FromStr;
+        let srv = |target: &str| {
+            Record::from_rdata(
+                Name::from_str("_moqt._udp.tier.example.").unwrap(),
+                30,
+                RData::SRV(SRV::new(0, 0, 4443, Name::from_str(target).unwrap())),
+            )
+        };
+        // RFC 2782: "." says the service is not available; it is not a host named "".
+        let (targets, ttl) = srv_targets(&[srv("."), srv("a.tier.example.")]);
+        assert_eq!(targets.len(), 1);
+        assert_eq!(targets[0].target, "a.tier.example");
+        assert_eq!(ttl, Some(Duration::from_secs(30)));
+        let url = url::Url::parse("moqt://tier.example:4443").unwrap();
+        let ip = vec!["192.0.2.1".parse().unwrap()];
+        assert!(target_candidates(&url, &t(0, 0, ""), ip).is_empty());
     }
 
     #[test]
