@@ -1,6 +1,6 @@
 //! tern-sims: a deterministic simulator of a tern relay tree.
 //!
-//! The real sans-IO relay core (`tern_relay::core`: router, track cache, fan-out, cache budget)
+//! The real sans-IO relay core (`tern_relay_core`: router, track cache, fan-out, cache budget)
 //! runs in every simulated relay, driven in virtual time over a seeded simulated network. Same
 //! scenario and seed → byte-identical report. See README.md for what is real and what is
 //! modelled.

@@ -3,8 +3,8 @@
 //! Request IDs between relays are the downstream relay's [`TrackId`]: a downstream relay holds
 //! one upstream subscription per track, so the track names the request.
 
-use tern_relay::core::router::TrackId;
-use tern_relay::core::types::{Filter, Location, Namespace, Object, TrackName};
+use tern_relay_core::router::TrackId;
+use tern_relay_core::types::{Filter, Location, Namespace, Object, TrackName};
 
 /// Bytes charged for a control message (header, request ID, parameters, QUIC framing).
 pub const CONTROL_BYTES: usize = 64;

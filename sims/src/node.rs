@@ -21,11 +21,11 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use tern_relay::core::cache::{CacheBudget, sweep};
-use tern_relay::core::fanout::{Delivery, Fanout, LagPolicy};
-use tern_relay::core::router::{Command, RequestId, Router, RouterConfig, SessionId, TrackId};
-use tern_relay::core::track::{Appended, SubgroupEnd, Track};
-use tern_relay::core::types::{Filter, Location, Object, TrackName};
+use tern_relay_core::cache::{CacheBudget, sweep};
+use tern_relay_core::fanout::{Delivery, Fanout, LagPolicy};
+use tern_relay_core::router::{Command, RequestId, Router, RouterConfig, SessionId, TrackId};
+use tern_relay_core::track::{Appended, SubgroupEnd, Track};
+use tern_relay_core::types::{Filter, Location, Object, TrackName};
 
 use crate::msg::Msg;
 use crate::net::NodeId;
@@ -563,12 +563,10 @@ impl Relay {
         }
     }
 
-    /// Carry out the router's commands, in an order that does not depend on its hash maps.
+    /// Carry out the router's commands, in the router's order (which does not depend on
+    /// hashing: the run is the same for the same seed).
     fn drain(&mut self, t: Duration) {
-        let mut commands: Vec<Command> =
-            std::iter::from_fn(|| self.router.poll_command()).collect();
-        commands.sort_by_key(command_key);
-        for c in commands {
+        while let Some(c) = self.router.poll_command() {
             self.command(c, t);
         }
     }
@@ -687,27 +685,11 @@ impl Relay {
     }
 }
 
-/// A total order on commands of one batch: by session, then request or track. The router emits
-/// some batches by walking hash maps; sorting (stably) makes the run independent of that.
-fn command_key(c: &Command) -> (SessionId, u64) {
-    if let Some(answered) = c.answers() {
-        return answered;
-    }
-    match c {
-        Command::SubscribeUpstream { session, track, .. }
-        | Command::UnsubscribeUpstream { session, track } => (*session, *track),
-        Command::AnnounceUpstream { session, .. } | Command::WithdrawUpstream { session, .. } => {
-            (*session, 0)
-        }
-        _ => (0, 0),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use bytes::Bytes;
-    use tern_relay::core::types::ObjectStatus;
+    use tern_relay_core::types::ObjectStatus;
 
     fn object(group: u64, id: u64) -> Msg {
         Msg::Object {

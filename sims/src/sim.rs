@@ -7,8 +7,8 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tern_relay::core::router::{SessionId, TrackId};
-use tern_relay::core::types::{Location, Object, ObjectStatus, TrackName};
+use tern_relay_core::router::{SessionId, TrackId};
+use tern_relay_core::types::{Location, Object, ObjectStatus, TrackName};
 
 use crate::msg::Msg;
 use crate::net::{LastMile, LinkSpec, Network, NodeId};

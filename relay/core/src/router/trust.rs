@@ -234,14 +234,13 @@ impl Router {
         }
     }
 
-    /// Sessions `track` must not move to: outsiders, once a member has fed it.
+    /// Sessions `track` must not move to: outsiders among its routes, once a member has fed it.
     pub(super) fn untrusted_for(&self, track: TrackId) -> Vec<SessionId> {
-        if !self.tracks.get(&track).is_some_and(|t| t.member_fed) {
+        let Some(entry) = self.tracks.get(&track).filter(|t| t.member_fed) else {
             return Vec::new();
-        }
-        self.namespaces
-            .values()
-            .flat_map(|pubs| pubs.iter().map(|(s, _)| *s))
+        };
+        self.routes_to(&entry.name.namespace)
+            .flat_map(|(_, pubs)| pubs.iter().map(|(s, _)| *s))
             .filter(|s| !self.is_trusted(*s))
             .collect()
     }

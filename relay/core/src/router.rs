@@ -10,7 +10,7 @@
 //! groups live in [`super::track::Track`]s owned by the driver.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 use std::time::{Duration, Instant};
 
 use super::hops::Hops;
@@ -296,6 +296,9 @@ struct TrackEntry {
     done_from: Option<SessionId>,
     /// A cluster member has fed the track: from now on only members may (see [`Publishers`]).
     member_fed: bool,
+    /// Sessions entered in [`Router::feeds`] for this track (its upstream now and before, while
+    /// still related: moving away from, or ended with PUBLISH_DONE).
+    fed_from: Vec<SessionId>,
     /// Who PUBLISHed the track, while it is published (see [`TakeOver`]); `None` for a track
     /// this relay subscribed to (its upstream session's publisher).
     fed_by: Option<Publisher>,
@@ -311,32 +314,48 @@ struct Rendezvous {
 }
 
 /// The control plane of one relay node.
+///
+/// Every map is ordered (its iteration order reaches the commands, which must not depend on
+/// hashing), and every path looks up what it touches through an index, never by walking every
+/// track, namespace, request or rendezvous waiter: a relay holding 10,000 of each answers as
+/// fast as one holding 100 (`relay/tests/router_cost.rs`).
 #[derive(Debug, Default)]
 pub struct Router {
     config: RouterConfig,
     next_track: TrackId,
-    tracks: HashMap<TrackId, TrackEntry>,
-    by_name: HashMap<TrackName, TrackId>,
+    tracks: BTreeMap<TrackId, TrackEntry>,
+    /// Tracks by name: ordered, so that the tracks under a namespace are one range.
+    by_name: BTreeMap<TrackName, TrackId>,
+    /// Downstream subscriptions (established or waiting for their upstream) → their track.
+    subscriptions: BTreeMap<(SessionId, RequestId), TrackId>,
+    /// (session, track) for each session a track is fed from (see [`TrackEntry::fed_from`]):
+    /// a session's tracks are one range. Entries are checked against the track when used.
+    feeds: BTreeSet<(SessionId, TrackId)>,
     /// PUBLISH_NAMESPACE: namespace → publishers, newest last.
     namespaces: BTreeMap<Namespace, Vec<(SessionId, RequestId)>>,
     /// PUBLISH_NAMESPACE: (session, request) → the namespace it announced (`namespaces` the
     /// other way round, so that a withdrawal never scans every namespace).
-    announcements: HashMap<(SessionId, RequestId), Namespace>,
+    announcements: BTreeMap<(SessionId, RequestId), Namespace>,
     /// SUBSCRIBE_NAMESPACE: (session, request) → prefix.
     namespace_subscribers: BTreeMap<(SessionId, RequestId), Namespace>,
     /// SUBSCRIBE_TRACKS: (session, request) → prefix.
     track_subscribers: BTreeMap<(SessionId, RequestId), Namespace>,
-    rendezvous: Vec<Rendezvous>,
+    /// SUBSCRIBEs waiting for a publisher, by (session, request) ...
+    rendezvous: BTreeMap<(SessionId, RequestId), Rendezvous>,
+    /// ... by the track they wait for (the waiters under a namespace are one range) ...
+    rendezvous_by_name: BTreeSet<(TrackName, SessionId, RequestId)>,
+    /// ... and by deadline, earliest first (an entry already answered is dropped when reached).
+    rendezvous_deadlines: BinaryHeap<Reverse<(Instant, SessionId, RequestId)>>,
     /// Live downstream subscriptions per session (for the per-session cap).
-    per_session: HashMap<SessionId, usize>,
+    per_session: BTreeMap<SessionId, usize>,
     commands: VecDeque<Command>,
     upstream_subscribes: u64,
     /// Sessions to upstream relays, and the namespaces announced on each.
     links: BTreeMap<SessionId, BTreeSet<Namespace>>,
     /// Hop lists of PUBLISH_NAMESPACEs that came with one.
-    hops: HashMap<(SessionId, RequestId), Hops>,
+    hops: BTreeMap<(SessionId, RequestId), Hops>,
     /// The relay id behind a session, when the peer is a tern relay.
-    peer_relays: HashMap<SessionId, bytes::Bytes>,
+    peer_relays: BTreeMap<SessionId, bytes::Bytes>,
     /// Loops detected so far (refused announcements, relays both above and below this one).
     loops: u64,
     /// Sessions that sent GOAWAY: no new subscription goes to them.
@@ -351,7 +370,7 @@ pub struct Router {
     /// Publishers refused for lack of trust so far.
     untrusted_refusals: u64,
     /// Who publishes on each session, where the driver said (see [`Router::handle_identity`]).
-    identities: HashMap<SessionId, Publisher>,
+    identities: BTreeMap<SessionId, Publisher>,
     /// When lingering tracks (idle or lost) are due, earliest first. An entry whose track has
     /// moved on since is stale and dropped when reached, so the timer never walks all tracks.
     deadlines: BinaryHeap<Reverse<(Instant, TrackId)>>,
@@ -375,7 +394,10 @@ impl Router {
     /// makes it early, never late).
     pub fn poll_timeout(&self) -> Option<Instant> {
         let linger = self.deadlines.peek().map(|Reverse((at, _))| *at);
-        let rdv = self.rendezvous.iter().map(|r| r.deadline);
+        let rdv = self
+            .rendezvous_deadlines
+            .peek()
+            .map(|Reverse((at, ..))| *at);
         linger.into_iter().chain(rdv).min()
     }
 
@@ -524,10 +546,57 @@ impl Router {
                 tried: Vec::new(),
                 done_from: None,
                 member_fed,
+                fed_from: Vec::new(),
                 fed_by: None,
             },
         );
+        self.note_feed(id, upstream.session());
         id
+    }
+
+    /// `session` feeds `track` (or is still related as its upstream: see
+    /// [`TrackEntry::fed_from`]). Sessions no longer related leave the index here.
+    fn note_feed(&mut self, track: TrackId, session: SessionId) {
+        let Some(entry) = self.tracks.get_mut(&track) else {
+            return;
+        };
+        let (upstream, replacing, done) =
+            (entry.upstream.session(), entry.replacing, entry.done_from);
+        let feeds = &mut self.feeds;
+        entry.fed_from.retain(|&s| {
+            let related = s == session || s == upstream || replacing == Some(s) || done == Some(s);
+            if !related {
+                feeds.remove(&(s, track));
+            }
+            related
+        });
+        if !entry.fed_from.contains(&session) {
+            entry.fed_from.push(session);
+        }
+        feeds.insert((session, track));
+    }
+
+    /// The tracks `session` feeds or fed (a superset: check the entry).
+    fn fed_by_session(&self, session: SessionId) -> Vec<TrackId> {
+        self.feeds
+            .range((session, TrackId::MIN)..=(session, TrackId::MAX))
+            .map(|&(_, t)| t)
+            .collect()
+    }
+
+    /// The tracks whose namespace is `prefix` or under it, in name order.
+    fn tracks_under<'a>(
+        &'a self,
+        prefix: &'a Namespace,
+    ) -> impl Iterator<Item = (&'a TrackName, TrackId)> + 'a {
+        let start = TrackName {
+            namespace: prefix.clone(),
+            name: bytes::Bytes::new(),
+        };
+        self.by_name
+            .range(start..)
+            .take_while(move |(n, _)| is_prefix(prefix, &n.namespace))
+            .map(|(n, &t)| (n, t))
     }
 
     /// A downstream SUBSCRIBE. `rendezvous` is how long to wait for a publisher that is not
@@ -590,20 +659,34 @@ impl Router {
             self.refuse(session, request, Refusal::DoesNotExist);
             return;
         }
+        if self.rendezvous.contains_key(&(session, request)) {
+            // The driver refuses a reused Request ID; one that slipped through waits once.
+            self.refuse(session, request, Refusal::Invalid);
+            return;
+        }
         *self.per_session.entry(session).or_default() += 1;
-        self.rendezvous.push(Rendezvous {
-            session,
-            request,
-            name,
-            filter,
-            deadline: now + wait,
-        });
+        let deadline = now + wait;
+        self.rendezvous_deadlines
+            .push(Reverse((deadline, session, request)));
+        self.rendezvous_by_name
+            .insert((name.clone(), session, request));
+        self.rendezvous.insert(
+            (session, request),
+            Rendezvous {
+                session,
+                request,
+                name,
+                filter,
+                deadline,
+            },
+        );
     }
 
     fn attach(&mut self, track: TrackId, session: SessionId, request: RequestId, filter: Filter) {
         let Some(entry) = self.tracks.get_mut(&track) else {
             return;
         };
+        self.subscriptions.insert((session, request), track);
         entry.idle_since = None;
         match entry.upstream {
             Upstream::Pending(_) => entry.waiting.push((session, request, filter)),
@@ -687,10 +770,11 @@ impl Router {
 
     /// The track `session` pushes with PUBLISH request `request`.
     fn published_track(&self, session: SessionId, request: RequestId) -> Option<TrackId> {
-        self.tracks
-            .iter()
-            .find(|(_, t)| t.upstream == Upstream::Published(session, request))
-            .map(|(&id, _)| id)
+        self.fed_by_session(session).into_iter().find(|t| {
+            self.tracks
+                .get(t)
+                .is_some_and(|e| e.upstream == Upstream::Published(session, request))
+        })
     }
 
     /// Before a new PUBLISH of `name`: a track nobody watches, or whose publisher already
@@ -736,6 +820,15 @@ impl Router {
     fn remove_track(&mut self, track: TrackId) -> Option<TrackEntry> {
         let entry = self.tracks.remove(&track)?;
         self.by_name.remove(&entry.name);
+        for &s in &entry.fed_from {
+            self.feeds.remove(&(s, track));
+        }
+        let downstream = entry.subscribers.iter().copied();
+        for key in downstream.chain(entry.waiting.iter().map(|&(s, r, _)| (s, r))) {
+            if self.subscriptions.get(&key) == Some(&track) {
+                self.subscriptions.remove(&key);
+            }
+        }
         if let Some(session) = entry.replacing {
             self.commands
                 .push_back(Command::UnsubscribeUpstream { session, track });
@@ -751,16 +844,15 @@ impl Router {
 
     /// A downstream subscriber cancelled (STOP_SENDING on its request stream / UNSUBSCRIBE).
     pub fn handle_unsubscribe(&mut self, session: SessionId, request: RequestId, now: Instant) {
-        let before = self.rendezvous.len();
-        self.rendezvous
-            .retain(|r| !(r.session == session && r.request == request));
-        if self.rendezvous.len() != before {
+        if self.take_rendezvous((session, request)).is_some() {
             self.release(session);
             return;
         }
         // The track the subscription was on, and whether it left it idle.
         let mut found: Option<(TrackId, bool)> = None;
-        for (&id, entry) in self.tracks.iter_mut() {
+        if let Some(id) = self.subscriptions.remove(&(session, request))
+            && let Some(entry) = self.tracks.get_mut(&id)
+        {
             let n = entry.subscribers.len() + entry.waiting.len();
             entry
                 .subscribers
@@ -770,7 +862,6 @@ impl Router {
                 .retain(|&(s, r, _)| !(s == session && r == request));
             if entry.subscribers.len() + entry.waiting.len() != n {
                 found = Some((id, entry.subscribers.is_empty() && entry.waiting.is_empty()));
-                break;
             }
         }
         if let Some((track, idle)) = found {
@@ -821,12 +912,12 @@ impl Router {
         self.handle_upstream_ok(track, session);
         // Subscribers waiting for this track get it through their SUBSCRIBE, not a PUBLISH.
         let waiting: Vec<SessionId> = self
-            .rendezvous
-            .iter()
-            .filter(|r| r.name == name)
-            .map(|r| r.session)
+            .rendezvous_for(&name)
+            .into_iter()
+            .map(|(s, _)| s)
             .collect();
-        self.match_rendezvous(now);
+        let keys = self.rendezvous_for(&name);
+        self.match_rendezvous(keys, now);
         let offers: Vec<(SessionId, RequestId)> = self
             .track_subscribers
             .iter()
@@ -905,7 +996,8 @@ impl Router {
             .insert((session, request), namespace.clone());
         self.commands.push_back(Command::Ok { session, request });
         self.namespace_changed(&namespace, before);
-        self.match_rendezvous(now);
+        let keys = self.rendezvous_under(&namespace);
+        self.match_rendezvous(keys, now);
         self.recover(&namespace, now);
     }
 
@@ -931,7 +1023,15 @@ impl Router {
         if self.peer_relays.get(&session) == Some(&relay) {
             return None;
         }
-        let all: Vec<Namespace> = self.namespaces.keys().cloned().collect();
+        // Whose view can change: the session's own listings, and others' of what it publishes.
+        let mut all: BTreeSet<Namespace> = keys_of(&self.announcements, session)
+            .iter()
+            .filter_map(|k| self.announcements.get(k).cloned())
+            .collect();
+        for key in keys_of(&self.namespace_subscribers, session) {
+            let prefix = &self.namespace_subscribers[&key];
+            all.extend(self.namespaces_under(prefix).cloned());
+        }
         let before: Vec<_> = all.iter().map(|ns| self.watchers(ns)).collect();
         let is_link = self.links.contains_key(&session);
         let twin = self
@@ -1079,6 +1179,20 @@ impl Router {
         }
     }
 
+    /// The announced namespaces that are `prefix` or under it, in order.
+    fn namespaces_under<'a>(
+        &'a self,
+        prefix: &'a Namespace,
+    ) -> impl Iterator<Item = &'a Namespace> + 'a {
+        self.namespaces
+            .range::<[bytes::Bytes], _>((
+                std::ops::Bound::Included(prefix.as_slice()),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(move |(ns, _)| is_prefix(prefix, ns))
+            .map(|(ns, _)| ns)
+    }
+
     /// SUBSCRIBE_NAMESPACE: acknowledge, then list matching namespaces now and as they come.
     pub fn handle_subscribe_namespace(
         &mut self,
@@ -1091,14 +1205,17 @@ impl Router {
             return;
         }
         self.commands.push_back(Command::Ok { session, request });
-        for ns in self.namespaces.keys() {
-            if is_prefix(&prefix, ns) && self.visible(ns, session) {
-                self.commands.push_back(Command::Namespace {
-                    session,
-                    request,
-                    namespace: ns.clone(),
-                });
-            }
+        let listed: Vec<Namespace> = self
+            .namespaces_under(&prefix)
+            .filter(|ns| self.visible(ns, session))
+            .cloned()
+            .collect();
+        for namespace in listed {
+            self.commands.push_back(Command::Namespace {
+                session,
+                request,
+                namespace,
+            });
         }
         self.namespace_subscribers
             .insert((session, request), prefix);
@@ -1118,13 +1235,13 @@ impl Router {
         }
         self.commands.push_back(Command::Ok { session, request });
         let offers: Vec<TrackId> = self
-            .tracks
-            .iter()
-            .filter(|(_, t)| {
-                matches!(t.upstream, Upstream::Published(s, _) if s != session)
-                    && is_prefix(&prefix, &t.name.namespace)
+            .tracks_under(&prefix)
+            .map(|(_, id)| id)
+            .filter(|id| {
+                self.tracks.get(id).is_some_and(
+                    |t| matches!(t.upstream, Upstream::Published(s, _) if s != session),
+                )
             })
-            .map(|(&id, _)| id)
             .collect();
         for track in offers {
             self.commands.push_back(Command::PublishDownstream {
@@ -1147,18 +1264,49 @@ impl Router {
     }
 
     /// Serve waiting subscribers whose publisher has appeared.
-    fn match_rendezvous(&mut self, now: Instant) {
-        let waiting = std::mem::take(&mut self.rendezvous);
-        for r in waiting {
+    /// The waiters `keys` whose track is now known go on as SUBSCRIBEs; the others wait on.
+    fn match_rendezvous(&mut self, keys: Vec<(SessionId, RequestId)>, now: Instant) {
+        for key in keys {
+            let Some(r) = self.rendezvous.get(&key) else {
+                continue;
+            };
             let known = self.by_name.contains_key(&r.name)
                 || self.publisher_for(&r.name, &[r.session], false).is_some();
-            if known {
+            if known && let Some(r) = self.take_rendezvous(key) {
                 self.release(r.session);
                 self.handle_subscribe(r.session, r.request, r.name, r.filter, Duration::ZERO, now);
-            } else {
-                self.rendezvous.push(r);
             }
         }
+    }
+
+    /// The waiters for the track `name`.
+    fn rendezvous_for(&self, name: &TrackName) -> Vec<(SessionId, RequestId)> {
+        self.rendezvous_by_name
+            .range((name.clone(), SessionId::MIN, RequestId::MIN)..)
+            .take_while(|(n, ..)| n == name)
+            .map(|&(_, s, r)| (s, r))
+            .collect()
+    }
+
+    /// The waiters for tracks whose namespace is `prefix` or under it.
+    fn rendezvous_under(&self, prefix: &Namespace) -> Vec<(SessionId, RequestId)> {
+        let start = TrackName {
+            namespace: prefix.clone(),
+            name: bytes::Bytes::new(),
+        };
+        self.rendezvous_by_name
+            .range((start, SessionId::MIN, RequestId::MIN)..)
+            .take_while(|(n, ..)| is_prefix(prefix, &n.namespace))
+            .map(|&(_, s, r)| (s, r))
+            .collect()
+    }
+
+    /// Stop waiting for `key`'s publisher.
+    fn take_rendezvous(&mut self, key: (SessionId, RequestId)) -> Option<Rendezvous> {
+        let r = self.rendezvous.remove(&key)?;
+        self.rendezvous_by_name
+            .remove(&(r.name.clone(), key.0, key.1));
+        Some(r)
     }
 
     /// A session ended: drop everything it published or subscribed.
@@ -1169,22 +1317,31 @@ impl Router {
         self.identities.remove(&session);
         self.links.remove(&session);
         self.peer_relays.remove(&session);
-        self.rendezvous.retain(|r| r.session != session);
-        self.namespace_subscribers.retain(|(s, _), _| *s != session);
-        self.track_subscribers.retain(|(s, _), _| *s != session);
-        let requests: Vec<RequestId> = self
-            .namespaces
-            .values()
-            .flat_map(|p| p.iter().filter(|(s, _)| *s == session).map(|(_, r)| *r))
-            .collect();
-        for r in requests {
+        for key in keys_of(&self.rendezvous, session) {
+            self.take_rendezvous(key);
+        }
+        for key in keys_of(&self.namespace_subscribers, session) {
+            self.namespace_subscribers.remove(&key);
+        }
+        for key in keys_of(&self.track_subscribers, session) {
+            self.track_subscribers.remove(&key);
+        }
+        for (_, r) in keys_of(&self.announcements, session) {
             self.handle_publish_namespace_done(session, r);
         }
         self.going_away.remove(&session);
+        // The tracks the session subscribes to or feeds: no other track changes.
+        let mut related: BTreeSet<TrackId> = self.fed_by_session(session).into_iter().collect();
+        for key in keys_of(&self.subscriptions, session) {
+            related.extend(self.subscriptions.remove(&key));
+        }
         let mut gone = Vec::new();
         let mut lost = Vec::new();
         let mut idle_now = Vec::new();
-        for (&id, entry) in self.tracks.iter_mut() {
+        for id in related {
+            let Some(entry) = self.tracks.get_mut(&id) else {
+                continue;
+            };
             entry.subscribers.retain(|(s, _)| *s != session);
             entry.waiting.retain(|(s, _, _)| *s != session);
             if entry.replacing == Some(session) {
@@ -1214,17 +1371,35 @@ impl Router {
                 self.end_track(entry, Refusal::DoesNotExist, Ended::PublisherGone);
             }
         }
+        // The session leaves the feeds index, except where a track still waits on it (its
+        // PUBLISH_DONE's end, which the driver reports after the session's last data).
+        for t in self.fed_by_session(session) {
+            let still = self.tracks.get(&t).is_some_and(|e| {
+                e.upstream.session() == session
+                    || e.replacing == Some(session)
+                    || e.done_from == Some(session)
+            });
+            if !still {
+                self.feeds.remove(&(session, t));
+            }
+        }
     }
 
     /// Expire rendezvous waits and lingering upstream subscriptions.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let (expired, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.rendezvous)
-            .into_iter()
-            .partition(|r| r.deadline <= now);
-        self.rendezvous = keep;
-        for r in expired {
-            self.release(r.session);
-            self.refuse(r.session, r.request, Refusal::Timeout);
+        while let Some(Reverse((at, session, request))) = self.rendezvous_deadlines.peek().copied()
+            && at <= now
+        {
+            self.rendezvous_deadlines.pop();
+            if self
+                .rendezvous
+                .get(&(session, request))
+                .is_some_and(|r| r.deadline == at)
+            {
+                self.take_rendezvous((session, request));
+                self.release(session);
+                self.refuse(session, request, Refusal::Timeout);
+            }
         }
         let due = self.take_due(now);
         self.expire_lost(&due, now);
@@ -1254,6 +1429,16 @@ impl Router {
                 .push_back(Command::UnsubscribeUpstream { session, track: id });
         }
     }
+}
+
+/// The keys of `session` in a map keyed by (session, request).
+fn keys_of<V>(
+    map: &BTreeMap<(SessionId, RequestId), V>,
+    session: SessionId,
+) -> Vec<(SessionId, RequestId)> {
+    map.range((session, RequestId::MIN)..=(session, RequestId::MAX))
+        .map(|(&k, _)| k)
+        .collect()
 }
 
 /// Whether `prefix` shares a prefix with another subscription of `session` in `subs`.

@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::core::router::{Command, Ended, Router, RouterConfig};
-use crate::core::types::{Filter, TrackName};
+use crate::router::{Command, Ended, Router, RouterConfig};
+use crate::types::{Filter, TrackName};
 
 const LINGER: Duration = Duration::from_secs(2);
 
@@ -237,8 +237,8 @@ fn a_refused_move_tries_the_next_route() {
 
 #[test]
 fn a_backfilled_group_is_finished_once_and_only_its_open_subgroups() {
-    use crate::core::track::{Read, SubgroupEnd, Track};
-    use crate::core::types::{Location, Object, ObjectStatus};
+    use crate::track::{Read, SubgroupEnd, Track};
+    use crate::types::{Location, Object, ObjectStatus};
     let t0 = Instant::now();
     let mut t = Track::new();
     let obj = |g, o| Object {

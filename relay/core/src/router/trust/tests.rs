@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::core::router::{Command, Publishers, Refusal, Router, RouterConfig};
-use crate::core::types::{Filter, TrackName};
+use crate::router::{Command, Publishers, Refusal, Router, RouterConfig};
+use crate::types::{Filter, TrackName};
 
 fn router(publishers: Option<Publishers>) -> Router {
     Router::new(RouterConfig {
@@ -144,17 +144,14 @@ fn new_subscriptions_prefer_members_over_a_more_specific_outsider() {
     assert_eq!(r.upstream_for(&name), Some(1));
 }
 
-fn who(
-    class: crate::core::router::Class,
-    identity: &'static str,
-) -> crate::core::router::Publisher {
-    crate::core::router::Publisher {
+fn who(class: crate::router::Class, identity: &'static str) -> crate::router::Publisher {
+    crate::router::Publisher {
         class,
         identity: bytes::Bytes::from_static(identity.as_bytes()),
     }
 }
 
-fn with_takeover(policy: crate::core::router::TakeOver) -> Router {
+fn with_takeover(policy: crate::router::TakeOver) -> Router {
     Router::new(RouterConfig {
         linger: Duration::from_secs(2),
         takeover: policy,
@@ -167,7 +164,7 @@ fn with_takeover(policy: crate::core::router::TakeOver) -> Router {
 /// `class` lets an equal or higher class take over, `newest` anyone, `first` nobody.
 #[test]
 fn one_policy_decides_takeover_between_classes_and_the_same_identity_always_takes_over() {
-    use crate::core::router::{Class, TakeOver};
+    use crate::router::{Class, TakeOver};
     let t0 = Instant::now();
     // (policy, feeding class, new class, taken over?)
     let cases = [
@@ -216,7 +213,7 @@ fn one_policy_decides_takeover_between_classes_and_the_same_identity_always_take
 /// window takes the track back under `first`, and a stranger is still refused.
 #[test]
 fn a_publisher_that_dropped_takes_its_track_back_under_first() {
-    use crate::core::router::{Class, TakeOver};
+    use crate::router::{Class, TakeOver};
     let t0 = Instant::now();
     let mut r = with_takeover(TakeOver::First);
     r.handle_identity(1, who(Class::Authorised, "cam-1"));

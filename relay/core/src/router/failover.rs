@@ -12,7 +12,7 @@
 use std::time::Instant;
 
 use super::{Command, Ended, Refusal, RequestId, Router, SessionId, TrackId, Upstream};
-use crate::core::types::{Filter, Namespace, is_prefix};
+use crate::types::{Filter, Namespace};
 
 /// Upstreams remembered as failed per track (more are forgotten oldest first): bounds the
 /// state a flapping tree can make the router keep.
@@ -29,11 +29,9 @@ impl Router {
 
     /// Sessions a new subscription to `name` could go to (publishers of a namespace covering
     /// it, none going away).
-    pub fn routes(&self, name: &crate::core::types::TrackName) -> usize {
+    pub fn routes(&self, name: &crate::types::TrackName) -> usize {
         let mut sessions: Vec<SessionId> = self
-            .namespaces
-            .iter()
-            .filter(|(ns, _)| is_prefix(ns, &name.namespace))
+            .routes_to(&name.namespace)
             .flat_map(|(_, pubs)| pubs.iter().map(|(s, _)| *s))
             .filter(|s| !self.going_away.contains(s))
             .collect();
@@ -169,10 +167,13 @@ impl Router {
             return;
         }
         let fed: Vec<TrackId> = self
-            .tracks
-            .iter()
-            .filter(|(_, t)| matches!(t.upstream, Upstream::Subscribed(s) if s == session))
-            .map(|(&id, _)| id)
+            .fed_by_session(session)
+            .into_iter()
+            .filter(|id| {
+                self.tracks
+                    .get(id)
+                    .is_some_and(|t| matches!(t.upstream, Upstream::Subscribed(s) if s == session))
+            })
             .collect();
         for track in fed {
             self.move_from(track, session, "upstream sent GOAWAY", now);
@@ -183,14 +184,13 @@ impl Router {
     /// by a session going away move to it.
     pub(super) fn recover(&mut self, namespace: &Namespace, now: Instant) {
         let covered: Vec<(TrackId, SessionId, bool)> = self
-            .tracks
-            .iter()
-            .filter(|(_, t)| is_prefix(namespace, &t.name.namespace))
+            .tracks_under(namespace)
+            .filter_map(|(_, id)| self.tracks.get(&id).map(|t| (id, t)))
             .filter(|(_, t)| {
                 t.lost_since.is_some()
                     || (t.replacing.is_none() && self.going_away.contains(&t.upstream.session()))
             })
-            .map(|(&id, t)| (id, t.upstream.session(), t.lost_since.is_some()))
+            .map(|(id, t)| (id, t.upstream.session(), t.lost_since.is_some()))
             .collect();
         for (track, from, lost) in covered {
             if lost {
@@ -214,6 +214,10 @@ impl Router {
         };
         let old = entry.upstream;
         entry.upstream = Upstream::Published(session, request);
+        self.note_feed(track, session);
+        let Some(entry) = self.tracks.get_mut(&track) else {
+            return;
+        };
         entry.member_fed |= trusted;
         entry.lost_since = None;
         entry.tried.clear();
@@ -255,6 +259,7 @@ impl Router {
         if let Some(entry) = self.tracks.get_mut(&track) {
             entry.replacing = Some(from);
         }
+        self.note_feed(track, from);
         self.resubscribe(track, from, next, why);
         true
     }
@@ -319,6 +324,10 @@ impl Router {
         }
         entry.tried.push(from);
         entry.upstream = Upstream::Pending(to);
+        self.note_feed(track, to);
+        let Some(entry) = self.tracks.get_mut(&track) else {
+            return;
+        };
         entry.fed_by = None;
         entry.lost_since = None;
         let name = entry.name.clone();
