@@ -471,7 +471,7 @@ impl Relay {
     pub fn sweep(&mut self, t: Duration) {
         let now = self.at(t);
         let mut tracks: Vec<&mut Track> = self.tracks.values_mut().collect();
-        sweep(&mut tracks, &self.budget, now);
+        sweep(tracks.as_mut_slice(), &self.budget, now);
     }
 
     // ---- data plane -------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 //! The process-wide cache budget: bytes and age of cached groups across every track.
 //!
-//! Each track charges its objects to one shared [`CacheBudget`]. When the process goes over its
-//! byte budget, [`sweep`] evicts the oldest evictable groups across all tracks first; groups
-//! older than the configured duration go too. The newest group of every track is never evicted
+//! Every track's bytes count against one [`CacheBudget`]. When the process goes over its byte
+//! budget, [`sweep`] evicts the oldest evictable groups across all tracks first, visiting one
+//! track at a time (never every track locked at once); groups older than the configured
+//! duration go too. The newest group of every track is never evicted
 //! (see [`Track::evict_oldest`]), so a late joiner always finds the current GOP and a one-object
 //! init track is always there.
 //!
@@ -54,32 +55,78 @@ pub struct Swept {
     pub bytes: usize,
     /// Bytes still held after the sweep.
     pub held: usize,
+    /// Groups still held after the sweep.
+    pub groups_held: usize,
 }
 
-/// Evict expired groups, then the globally oldest groups until under the byte budget.
-pub fn sweep(tracks: &mut [&mut Track], budget: &CacheBudget, now: Instant) -> Swept {
-    let mut swept = Swept::default();
-    for t in tracks.iter_mut() {
-        let before = t.evicted_groups();
-        swept.bytes += t.evict_expired(now, budget.max_age);
-        swept.groups += t.evicted_groups() - before;
+/// The tracks a sweep goes over, one at a time: a driver whose tracks sit behind locks takes
+/// one lock per call, so a sweep never holds two tracks at once and never stalls the fan-out of
+/// every track while it works on one.
+pub trait Tracks {
+    /// How many tracks.
+    fn count(&self) -> usize;
+    /// Run `f` on track `i` (`None` when it is gone).
+    fn with<R>(&mut self, i: usize, f: impl FnOnce(&mut Track) -> R) -> Option<R>;
+}
+
+impl Tracks for [&mut Track] {
+    fn count(&self) -> usize {
+        self.len()
     }
-    let mut held: usize = tracks.iter().map(|t| t.bytes()).sum();
-    while held > budget.max_bytes {
-        let oldest = tracks
-            .iter()
-            .enumerate()
-            .filter_map(|(i, t)| t.oldest_evictable().map(|c| (c, i)))
-            .min();
-        let Some((_, i)) = oldest else {
+
+    fn with<R>(&mut self, i: usize, f: impl FnOnce(&mut Track) -> R) -> Option<R> {
+        self.get_mut(i).map(|t| f(t))
+    }
+}
+
+/// Evict expired groups, then the globally oldest groups until under the byte budget. Each
+/// track is visited alone: once to evict what expired and note its bytes and oldest evictable
+/// group, then, while over budget, the track with the oldest evictable group gives it up (a
+/// heap keeps them ordered, so the sweep costs O(tracks + evictions × log tracks)).
+pub fn sweep<T: Tracks + ?Sized>(tracks: &mut T, budget: &CacheBudget, now: Instant) -> Swept {
+    let mut swept = Swept::default();
+    let mut oldest = std::collections::BinaryHeap::new();
+    for i in 0..tracks.count() {
+        let seen = tracks.with(i, |t| {
+            let before = t.evicted_groups();
+            let released = t.evict_expired(now, budget.max_age);
+            (
+                released,
+                t.evicted_groups() - before,
+                t.bytes(),
+                t.group_count(),
+                t.oldest_evictable(),
+            )
+        });
+        let Some((released, evicted, bytes, groups, evictable)) = seen else {
+            continue;
+        };
+        swept.bytes += released;
+        swept.groups += evicted;
+        swept.held += bytes;
+        swept.groups_held += groups;
+        if let Some(created) = evictable {
+            oldest.push(std::cmp::Reverse((created, i)));
+        }
+    }
+    while swept.held > budget.max_bytes {
+        let Some(std::cmp::Reverse((_, i))) = oldest.pop() else {
             break; // only newest groups left: they stay
         };
-        let released = tracks[i].evict_oldest().unwrap_or(0);
-        swept.groups += 1;
-        swept.bytes += released;
-        held -= released;
+        let evicted = tracks.with(i, |t| (t.evict_oldest(), t.oldest_evictable()));
+        let Some((released, next)) = evicted else {
+            continue;
+        };
+        if let Some(released) = released {
+            swept.groups += 1;
+            swept.groups_held = swept.groups_held.saturating_sub(1);
+            swept.bytes += released;
+            swept.held = swept.held.saturating_sub(released);
+        }
+        if let Some(created) = next {
+            oldest.push(std::cmp::Reverse((created, i)));
+        }
     }
-    swept.held = held;
     swept
 }
 

@@ -346,10 +346,10 @@ impl Fanout {
         if let Some(end) = self.range.end_group
             && self.cursor.next >= track.tail().next
             && track.group_finished(end)
-            && track
-                .group_ids()
-                .filter(|g| (self.range.start.group..=end).contains(g))
-                .all(|g| track.group_finished(g))
+            && (self.range.start.group > end
+                || track
+                    .group_ids_in(self.range.start.group..=end)
+                    .all(|g| track.group_finished(g)))
             && !self.open.keys().any(|(g, _)| *g <= end)
         {
             self.pending
@@ -383,7 +383,8 @@ impl Fanout {
             .min(track.age_at(self.cursor, now).unwrap_or(Duration::ZERO));
         // Groups held after the reader's, not the difference of IDs: IDs may leap (an origin
         // that numbers groups by media time).
-        let too_much = track.groups_after(at) > self.policy.max_lag_groups
+        let limit = self.policy.max_lag_groups.saturating_add(1);
+        let too_much = track.groups_after(at, limit) > self.policy.max_lag_groups
             || (at < newest && track.pending_bytes(self.cursor) > self.policy.max_pending_bytes);
         if too_much && behind > self.policy.group_grace {
             return true;

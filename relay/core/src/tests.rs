@@ -604,7 +604,7 @@ fn cache_budget_evicts_oldest_but_never_the_newest_group() {
         max_age: Duration::from_secs(3600),
         ..CacheBudget::default()
     };
-    let swept = sweep(&mut [&mut video, &mut init], &budget, now);
+    let swept = sweep(&mut [&mut video, &mut init][..], &budget, now);
     assert!(swept.held <= 35_000, "{swept:?}");
     assert_eq!(init.group_count(), 1, "the init track's only group stays");
     assert_eq!(video.newest_group(), Some(9));
@@ -616,7 +616,7 @@ fn cache_budget_evicts_oldest_but_never_the_newest_group() {
         ..CacheBudget::default()
     };
     sweep(
-        &mut [&mut video, &mut init],
+        &mut [&mut video, &mut init][..],
         &budget,
         now + Duration::from_secs(100),
     );

@@ -7,7 +7,7 @@
 //! that grows past the per-group byte cap (a publisher that never closes its group) loses its
 //! oldest objects instead, so one track never holds more than that cap.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -116,17 +116,6 @@ impl Subgroup {
     fn get(&self, index: usize) -> Option<&Object> {
         self.objects.get(index.checked_sub(self.base)?)
     }
-
-    /// Whether an object with this ID is held (binary search: IDs ascend within a subgroup).
-    fn holds(&self, id: u64, datagrams: bool) -> bool {
-        if datagrams {
-            self.objects.iter().any(|o| o.location.object == id)
-        } else {
-            self.objects
-                .binary_search_by_key(&id, |o| o.location.object)
-                .is_ok()
-        }
-    }
 }
 
 #[derive(Debug)]
@@ -136,6 +125,9 @@ struct Group {
     /// Sequence number of the group's first log entry.
     first_seq: u64,
     subgroups: BTreeMap<u64, Subgroup>,
+    /// IDs of the objects held, across every subgroup: a duplicate is found in one lookup
+    /// however many objects and subgroups the group has.
+    ids: BTreeSet<u64>,
     /// Object ID of the last object of the group, once known.
     end: Option<u64>,
     /// Largest object ID trimmed from the front of this group under the per-group cap.
@@ -147,6 +139,10 @@ struct Group {
 /// Default for [`Track::with_group_limit`]: bytes one group may hold before its oldest objects
 /// are dropped.
 pub const DEFAULT_MAX_GROUP_BYTES: usize = 32 << 20;
+
+/// Subgroups one group may have (datagrams count as one): a publisher opening more is refused
+/// ([`Appended::Malformed`]). Layered video uses a few per group, one per frame at most.
+pub const MAX_SUBGROUPS_PER_GROUP: usize = 1024;
 
 /// The cached state of one track.
 #[derive(Debug)]
@@ -395,12 +391,25 @@ impl Track {
         self.groups.get(&group).map(|g| g.ordinal)
     }
 
-    /// Number of groups held with an ID above `group`.
-    pub fn groups_after(&self, group: u64) -> u64 {
+    /// Number of groups held with an ID above `group`, counted up to `limit` (a reader asks
+    /// whether it is more than so many behind; the count never walks further).
+    pub fn groups_after(&self, group: u64, limit: u64) -> u64 {
         match group.checked_add(1) {
-            Some(next) => self.groups.range(next..).count() as u64,
+            Some(next) => self
+                .groups
+                .range(next..)
+                .take(usize::try_from(limit).unwrap_or(usize::MAX))
+                .count() as u64,
             None => 0,
         }
+    }
+
+    /// Group IDs held within `range`, oldest first.
+    pub fn group_ids_in(
+        &self,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> impl Iterator<Item = u64> + '_ {
+        self.groups.range(range).map(|(&id, _)| id)
     }
 
     /// Group ID of the newest group held.
@@ -440,6 +449,7 @@ impl Track {
             bytes: 0,
             first_seq: seq,
             subgroups: BTreeMap::new(),
+            ids: BTreeSet::new(),
             end: None,
             trimmed: None,
             ordinal,
@@ -453,15 +463,16 @@ impl Track {
             return Appended::Malformed("object after the end of its group");
         }
         // Deduplicate by location across every subgroup of the group.
-        if group
-            .subgroups
-            .iter()
-            .any(|(id, sg)| sg.holds(loc.object, *id == DATAGRAM_SUBGROUP))
-        {
+        if group.ids.contains(&loc.object) {
             return Appended::Duplicate;
         }
         if group.trimmed.is_some_and(|t| loc.object <= t) {
             return Appended::Stale;
+        }
+        if !group.subgroups.contains_key(&subgroup)
+            && group.subgroups.len() >= MAX_SUBGROUPS_PER_GROUP
+        {
+            return Appended::Malformed("more subgroups in one group than the relay keeps");
         }
         let sg = group.subgroups.entry(subgroup).or_insert_with(|| Subgroup {
             priority,
@@ -496,6 +507,7 @@ impl Track {
         self.bytes += charge;
         let index = sg.base + sg.objects.len();
         sg.objects.push_back(object);
+        group.ids.insert(loc.object);
         self.log.push_back((
             Entry::Object {
                 group: loc.group,
@@ -554,6 +566,7 @@ impl Track {
             && let Some(o) = sg.objects.pop_front()
         {
             sg.base += 1;
+            g.ids.remove(&o.location.object);
             let charge = charge(&o);
             g.bytes -= charge;
             self.bytes -= charge;

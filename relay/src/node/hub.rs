@@ -415,13 +415,19 @@ impl Hub {
     /// Evict expired groups and enforce the byte budget across every track.
     pub fn sweep(&self, now: Instant) {
         let handles: Vec<Arc<TrackHandle>> = lock(&self.tracks).values().cloned().collect();
-        let mut guards: Vec<MutexGuard<'_, Track>> = handles.iter().map(|h| h.lock()).collect();
-        let mut refs: Vec<&mut Track> = guards.iter_mut().map(|g| &mut **g).collect();
-        let swept = sweep(&mut refs, &self.settings.cache, now);
-        let groups: usize = refs.iter().map(|t| t.group_count()).sum();
-        drop(guards);
+        // One track locked at a time, each only for its own part of the sweep.
+        struct Locked<'a>(&'a [Arc<TrackHandle>]);
+        impl crate::core::cache::Tracks for Locked<'_> {
+            fn count(&self) -> usize {
+                self.0.len()
+            }
+            fn with<R>(&mut self, i: usize, f: impl FnOnce(&mut Track) -> R) -> Option<R> {
+                self.0.get(i).map(|h| f(&mut h.lock()))
+            }
+        }
+        let swept = sweep(&mut Locked(&handles), &self.settings.cache, now);
         metrics::gauge!(m::CACHE_BYTES).set(swept.held as f64);
-        metrics::gauge!(m::CACHE_GROUPS).set(groups as f64);
+        metrics::gauge!(m::CACHE_GROUPS).set(swept.groups_held as f64);
         metrics::counter!(m::CACHE_EVICTIONS).increment(swept.groups);
         for h in &handles {
             h.notify.notify_waiters();
