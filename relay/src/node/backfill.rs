@@ -79,7 +79,7 @@ pub async fn backfill(
         }
     };
     let result = async {
-        let mut inbound = Inbound::ours(stream, recv);
+        let mut inbound = Inbound::ours(s, stream, recv);
         match next_message(&mut inbound, s).await {
             Some(Message::FetchOk(_)) => {}
             Some(Message::RequestError(e)) => anyhow::bail!(

@@ -398,7 +398,7 @@ async fn forward(
     let Some(mut data) = data else {
         anyhow::bail!("FETCH not sent");
     };
-    let mut inbound = Inbound::ours(stream, urecv);
+    let mut inbound = Inbound::ours(s, stream, urecv);
     let reply = tokio::time::timeout(
         Duration::from_secs(5),
         super::request::next_message(&mut inbound, &up),

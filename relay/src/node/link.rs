@@ -240,7 +240,7 @@ async fn namespaces(hub: &Arc<Hub>, s: &Arc<SessionShared>) -> anyhow::Result<()
             .into()
         })
         .await?;
-    let mut inbound = Inbound::ours(stream, recv);
+    let mut inbound = Inbound::ours(s, stream, recv);
     let mut learned: HashMap<Vec<bytes::Bytes>, u64> = HashMap::new();
     let mut next_id = LEARNED_BASE;
     let sid = s.id;
@@ -316,7 +316,7 @@ async fn announce(
             .into()
         })
         .await?;
-    let mut inbound = Inbound::ours(stream, recv);
+    let mut inbound = Inbound::ours(s, stream, recv);
     loop {
         tokio::select! {
             _ = &mut withdraw => {

@@ -58,7 +58,7 @@ async fn offer(hub: &Arc<Hub>, s: &Arc<SessionShared>, track: TrackId) -> anyhow
             .into()
         })
         .await?;
-    let mut inbound = Inbound::ours(stream, recv);
+    let mut inbound = Inbound::ours(s, stream, recv);
     let answer = tokio::time::timeout(ANSWER, next_message(&mut inbound, s)).await?;
     let (forward, priority) = match answer {
         Some(Message::RequestOk(ok)) => (

@@ -658,7 +658,7 @@ async fn track_status(
                     .into()
                 })
                 .await?;
-            let mut inbound = Inbound::ours(stream, urecv);
+            let mut inbound = Inbound::ours(s, stream, urecv);
             let answer =
                 tokio::time::timeout(Duration::from_secs(5), next_message(&mut inbound, &up)).await;
             let _ = usend.finish();

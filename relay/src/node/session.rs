@@ -150,6 +150,15 @@ pub const FORWARD_WAIT: Duration = Duration::from_secs(2);
 #[derive(Debug)]
 pub struct RequestSlot(Arc<SessionShared>);
 
+impl Drop for Inbound {
+    /// The stream's task is over: the protocol session lets go of the stream and its request.
+    fn drop(&mut self) {
+        if let Some(s) = self.session.upgrade() {
+            s.proto(|p| p.forget_stream(self.id));
+        }
+    }
+}
+
 impl Drop for RequestSlot {
     fn drop(&mut self) {
         self.0.open_requests.fetch_sub(1, Ordering::Relaxed);
@@ -535,6 +544,8 @@ impl SessionShared {
 pub struct Inbound {
     /// The driver's name for the stream.
     pub id: StreamId,
+    /// The session, told to forget the stream when this is dropped.
+    session: std::sync::Weak<SessionShared>,
     recv: RecvStream,
     queue: std::collections::VecDeque<Event>,
     done: bool,
@@ -544,23 +555,24 @@ pub struct Inbound {
 
 impl Inbound {
     /// A unidirectional stream the peer opened.
-    pub fn uni(s: &SessionShared, recv: RecvStream) -> Self {
+    pub fn uni(s: &Arc<SessionShared>, recv: RecvStream) -> Self {
         let id = s.new_stream_id();
         s.proto(|p| p.handle_uni_opened(id));
-        Self::ours(id, recv)
+        Self::ours(s, id, recv)
     }
 
     /// A bidirectional (request) stream the peer opened.
-    pub fn bi(s: &SessionShared, recv: RecvStream) -> Self {
+    pub fn bi(s: &Arc<SessionShared>, recv: RecvStream) -> Self {
         let id = s.new_stream_id();
         s.proto(|p| p.handle_bi_opened(id));
-        Self::ours(id, recv)
+        Self::ours(s, id, recv)
     }
 
     /// The receive side of a request stream we opened (named by [`SessionShared::send_request`]).
-    pub fn ours(id: StreamId, recv: RecvStream) -> Self {
+    pub fn ours(s: &Arc<SessionShared>, id: StreamId, recv: RecvStream) -> Self {
         Self {
             id,
+            session: Arc::downgrade(s),
             recv,
             queue: Default::default(),
             done: false,

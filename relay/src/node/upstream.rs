@@ -157,7 +157,7 @@ async fn subscribe(
             Err(_) => return Ok(unanswered(hub, s, track, name)),
         },
     };
-    let mut inbound = Inbound::ours(stream, recv);
+    let mut inbound = Inbound::ours(s, stream, recv);
     loop {
         tokio::select! {
             _ = &mut cancel => {

@@ -15,7 +15,7 @@ mod streams;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
 use bytes::{Bytes, BytesMut};
 
@@ -188,6 +188,62 @@ pub enum Transmit {
     },
 }
 
+/// Peer Request IDs out of order beyond which the oldest missing ones can no longer be used.
+const REQUEST_ID_WINDOW: usize = 4096;
+
+/// The peer's Request IDs seen, in bounded memory: every ID below `floor` counts as used, and
+/// the ones seen above it are kept until the gaps below them fill. Requests arrive on streams of
+/// their own, so IDs may come out of order; an ID left unused while [`REQUEST_ID_WINDOW`] later
+/// ones arrived is given up.
+#[derive(Debug)]
+struct PeerRequestIds {
+    floor: u64,
+    above: BTreeSet<u64>,
+    largest: Option<u64>,
+    first: u64,
+}
+
+impl PeerRequestIds {
+    fn new(first: u64) -> Self {
+        Self {
+            floor: first,
+            above: BTreeSet::new(),
+            largest: None,
+            first,
+        }
+    }
+
+    /// Record `id` (parity already checked); an error if it was used (or given up).
+    fn insert(&mut self, id: u64) -> Result<(), SessionError> {
+        if id < self.floor || !self.above.insert(id) {
+            return Err(SessionError::new(
+                Code::INVALID_REQUEST_ID,
+                format!("request ID {id} used twice"),
+            ));
+        }
+        self.largest = self.largest.max(Some(id));
+        if self.above.len() > REQUEST_ID_WINDOW
+            && let Some(oldest) = self.above.pop_first()
+        {
+            self.floor = oldest + 2;
+        }
+        while self.above.first() == Some(&self.floor) {
+            self.above.pop_first();
+            self.floor += 2;
+        }
+        Ok(())
+    }
+
+    /// The smallest ID above every one seen.
+    fn next(&self) -> u64 {
+        self.largest.map_or(self.first, |m| m + 2)
+    }
+
+    fn tracked(&self) -> usize {
+        self.above.len()
+    }
+}
+
 /// One MoQ session's protocol state.
 #[derive(Debug)]
 pub struct Session {
@@ -197,7 +253,7 @@ pub struct Session {
     streams: HashMap<StreamId, StreamState>,
     /// Request → its stream.
     requests: HashMap<RequestHandle, StreamId>,
-    peer_request_ids: HashSet<u64>,
+    peer_request_ids: PeerRequestIds,
     /// Parameter types outside draft-18 that an extension negotiated for this session allows.
     extension_parameters: HashSet<u64>,
     next_request_id: u64,
@@ -219,7 +275,10 @@ impl Session {
             limits,
             streams: HashMap::new(),
             requests: HashMap::new(),
-            peer_request_ids: HashSet::new(),
+            peer_request_ids: PeerRequestIds::new(match role {
+                Role::Client => 1,
+                Role::Server => 0,
+            }),
             extension_parameters: HashSet::new(),
             next_request_id: match role {
                 Role::Client => 0,
@@ -306,11 +365,38 @@ impl Session {
 
     /// The smallest peer Request ID not yet seen (for GOAWAY).
     pub fn next_peer_request_id(&self) -> u64 {
-        let first = match self.role {
-            Role::Client => 1,
-            Role::Server => 0,
-        };
-        self.peer_request_ids.iter().max().map_or(first, |m| m + 2)
+        self.peer_request_ids.next()
+    }
+
+    /// The driver is done with `stream` (the task that read or wrote it ended): the session
+    /// forgets it, the request it carried and that request's aliases. Without this a session
+    /// would hold every request it ever saw.
+    pub fn forget_stream(&mut self, stream: StreamId) {
+        if let Some(
+            streams::StreamState::Request {
+                request: Some(request),
+                ..
+            }
+            | streams::StreamState::Closed {
+                request: Some(request),
+            },
+        ) = self.streams.remove(&stream)
+        {
+            if self.requests.get(&request) == Some(&stream) {
+                self.requests.remove(&request);
+            }
+            self.aliases.retain(|_, r| *r != request);
+        }
+    }
+
+    /// What the session holds: streams, requests and peer Request IDs tracked out of order.
+    /// Each stays bounded by what is live (see [`Session::forget_stream`]).
+    pub fn held(&self) -> (usize, usize, usize) {
+        (
+            self.streams.len(),
+            self.requests.len(),
+            self.peer_request_ids.tracked(),
+        )
     }
 
     /// Allocate the Request ID for a request we are about to send.

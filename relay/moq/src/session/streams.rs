@@ -23,8 +23,9 @@ pub(super) enum StreamState {
         request: Option<RequestHandle>,
         reader: ControlReader,
     },
-    /// A stream whose incoming side is over.
-    Closed,
+    /// A stream whose incoming side is over; the request it carried, until the driver forgets
+    /// the stream ([`Session::forget_stream`]).
+    Closed { request: Option<RequestHandle> },
 }
 
 impl StreamState {
@@ -97,13 +98,7 @@ fn check_request_id(s: &mut Session, id: u64) -> Result<(), SessionError> {
             format!("request ID {id} has the wrong parity"),
         ));
     }
-    if !s.peer_request_ids.insert(id) {
-        return Err(SessionError::new(
-            Code::INVALID_REQUEST_ID,
-            format!("request ID {id} used twice"),
-        ));
-    }
-    Ok(())
+    s.peer_request_ids.insert(id)
 }
 
 fn check_parameters(s: &Session, m: &Message) -> Result<(), SessionError> {
@@ -134,8 +129,8 @@ pub(super) fn handle_data(
     let result = feed(s, stream, &mut state, data, fin);
     if !fin && result.is_ok() {
         s.streams.insert(stream, state);
-    } else if fin && matches!(state, StreamState::Request { .. }) {
-        s.streams.insert(stream, StreamState::Closed);
+    } else if fin && let StreamState::Request { request, .. } = state {
+        s.streams.insert(stream, StreamState::Closed { request });
     }
     result
 }
@@ -148,7 +143,7 @@ fn feed(
     fin: bool,
 ) -> Result<(), SessionError> {
     match state {
-        StreamState::OurControl | StreamState::Closed => Ok(()),
+        StreamState::OurControl | StreamState::Closed { .. } => Ok(()),
         StreamState::PeerControl(reader) => {
             reader
                 .push(&data)
@@ -312,7 +307,12 @@ pub(super) fn handle_reset(
                 request,
                 reset: Some(code),
             });
-            s.streams.insert(stream, StreamState::Closed);
+            s.streams.insert(
+                stream,
+                StreamState::Closed {
+                    request: Some(request),
+                },
+            );
             Ok(())
         }
         Some(StreamState::Uni(_)) => {

@@ -345,3 +345,58 @@ fn reset_request_stream_is_reported() {
         })
     );
 }
+
+/// A server session with the client's SETUP received and `n` of its requests opened, each
+/// SUBSCRIBE on its own stream with the client's FIN, and each stream forgotten by the driver
+/// when `forget`. Request IDs in `order`.
+fn churned(order: impl IntoIterator<Item = u64>, forget: bool) -> Session {
+    let mut p = Pair::new();
+    p.setup();
+    let mut server = p.server;
+    for (i, id) in order.into_iter().enumerate() {
+        let stream = StreamId(1000 + 4 * i as u64);
+        server.handle_bi_opened(stream);
+        let mut buf = BytesMut::new();
+        subscribe(id).encode(&mut buf).expect("encodes");
+        server
+            .handle_data(stream, buf.freeze(), true)
+            .expect("a new request ID");
+        while server.poll_event().is_some() {}
+        if forget {
+            server.forget_stream(stream);
+        }
+    }
+    server
+}
+
+#[test]
+fn a_session_holds_only_its_live_requests() {
+    let control = churned([], false).held().0;
+    // 20,000 requests in order, each forgotten when its task ends: nothing left behind.
+    let s = churned((0..20_000).map(|i| 2 * i), true);
+    assert_eq!(s.held(), (control, 0, 0));
+    assert_eq!(s.next_peer_request_id(), 40_000);
+    // Not forgotten, they stay (the driver's task still holds them).
+    let s = churned((0..100).map(|i| 2 * i), false);
+    assert_eq!(s.held(), (control + 100, 100, 0));
+}
+
+#[test]
+fn request_ids_out_of_order_are_accepted_once_in_bounded_memory() {
+    // Streams arrive in any order: 4 before 0 and 2 is fine, and only the gap is tracked.
+    let s = churned([4, 0, 2, 8], true);
+    assert_eq!(s.held().2, 1, "8 waits for 6");
+    assert_eq!(s.next_peer_request_id(), 10);
+    // An ID never used while 4,096 later ones arrived is given up; memory stays bounded.
+    let s = churned((1..=5_000).map(|i| 2 * i), true);
+    assert!(s.held().2 <= 4096, "{:?}", s.held());
+    let mut s = s;
+    let stream = StreamId(3);
+    s.handle_bi_opened(stream);
+    let mut buf = BytesMut::new();
+    subscribe(0).encode(&mut buf).expect("encodes");
+    let err = s
+        .handle_data(stream, buf.freeze(), true)
+        .expect_err("request ID 0, given up");
+    assert_eq!(err.code, Code::INVALID_REQUEST_ID);
+}
