@@ -2,7 +2,7 @@
 
 use mp4_atom::{Codec, Hvcc};
 
-use crate::track::TrackKind;
+use crate::kind::TrackKind;
 
 /// What a sample entry says about a track: its kind, codec string and the parameters catalogs
 /// list. `Err` carries the sample entry's four-character type when tern does not package it.

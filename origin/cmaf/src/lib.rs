@@ -19,6 +19,7 @@ pub mod codec;
 pub mod demux;
 mod error;
 pub mod fuzz;
+mod kind;
 pub mod mux;
 pub mod packager;
 mod time;

@@ -3,26 +3,8 @@
 use bytes::Bytes;
 
 use crate::codec::describe;
+pub use crate::kind::TrackKind;
 use crate::{Error, MediaTime};
-
-/// Audio or video.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TrackKind {
-    /// A video track.
-    Video,
-    /// An audio track.
-    Audio,
-}
-
-impl TrackKind {
-    /// `video` or `audio` (MSF's `role`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Video => "video",
-            Self::Audio => "audio",
-        }
-    }
-}
 
 /// One media track of an init segment.
 #[derive(Debug, Clone, PartialEq)]

@@ -10,6 +10,7 @@
 pub mod cache;
 pub mod fanout;
 pub mod hops;
+pub mod live;
 pub mod router;
 pub mod track;
 pub mod types;

@@ -168,8 +168,8 @@ pub struct Track {
     first: Option<Location>,
     /// Groups evicted so far (for metrics).
     evicted_groups: u64,
-    /// The newest group's bytes as charged to live budgets (see [`super::cache::LiveBudget`]).
-    live: super::cache::LiveCharge,
+    /// The newest group's bytes as charged to live budgets (see [`super::live::LiveBudget`]).
+    live: super::live::LiveCharge,
     /// Times the publisher restarted the group numbering (see [`Track::new_feed`]).
     restarts: u64,
     /// A new feed began without saying where it is: its first object tells.
@@ -204,7 +204,7 @@ impl Track {
             end: None,
             first: None,
             evicted_groups: 0,
-            live: super::cache::LiveCharge::default(),
+            live: super::live::LiveCharge::default(),
             restarts: 0,
             feed_unchecked: false,
         }
@@ -280,13 +280,13 @@ impl Track {
         &self,
         group: u64,
         charge: usize,
-        to: &[std::sync::Arc<super::cache::LiveBudget>],
+        to: &[std::sync::Arc<super::live::LiveBudget>],
     ) -> bool {
         self.live.fits(self.newest_bytes_with(group, charge), to)
     }
 
     /// Charge the newest group's bytes, as they are now, to `to`.
-    pub fn charge_live(&mut self, to: &[std::sync::Arc<super::cache::LiveBudget>]) {
+    pub fn charge_live(&mut self, to: &[std::sync::Arc<super::live::LiveBudget>]) {
         let bytes = self.groups.last_key_value().map_or(0, |(_, g)| g.bytes);
         self.live.set(bytes, to);
     }
@@ -300,7 +300,7 @@ impl Track {
         subgroup: u64,
         priority: u8,
         now: Instant,
-        live: &[std::sync::Arc<super::cache::LiveBudget>],
+        live: &[std::sync::Arc<super::live::LiveBudget>],
     ) -> Appended {
         if !self.live_fits(object.location.group, charge(&object), live) {
             return Appended::OverBudget;

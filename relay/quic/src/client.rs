@@ -11,70 +11,9 @@ use url::Url;
 use web_transport_quinn as wtq;
 
 use crate::config::{ALPN_H3, ClientConfig};
+pub use crate::error::ConnectError;
 use crate::session::Session;
 use crate::verify;
-
-/// Why a connection attempt failed.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum ConnectError {
-    /// The URL is not `https://host[:port]/…` or `moqt://host[:port]/…`.
-    #[error("invalid URL {url:?}: {reason}")]
-    InvalidUrl {
-        /// The URL as given.
-        url: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// The host name did not resolve.
-    #[error("cannot resolve {host}: {reason}")]
-    Resolve {
-        /// The host name.
-        host: String,
-        /// The resolver's message.
-        reason: String,
-    },
-    /// No QUIC handshake completed in time: nothing listens there, a firewall drops UDP, or
-    /// there is no route.
-    #[error("{addr} unreachable: no QUIC handshake after {after:?}")]
-    Unreachable {
-        /// The address tried.
-        addr: SocketAddr,
-        /// How long we waited.
-        after: Duration,
-    },
-    /// The server's certificate is not trusted (unknown issuer, expired, wrong name, hash not
-    /// pinned) or TLS failed otherwise.
-    #[error("TLS: {reason}")]
-    Tls {
-        /// rustls' or the peer's description.
-        reason: String,
-    },
-    /// The server supports none of the offered MoQ protocols (ALPN, or HTTP 406 / no
-    /// `WT-Protocol` on WebTransport).
-    #[error("protocol refused: {reason}")]
-    ProtocolRefused {
-        /// What was offered and what came back.
-        reason: String,
-    },
-    /// The server refused the session (connection limit, HTTP status other than 406).
-    #[error("refused by server: {reason}")]
-    Refused {
-        /// The close code or HTTP status.
-        reason: String,
-    },
-    /// The connection broke during setup.
-    #[error("connection lost during setup: {reason}")]
-    Lost {
-        /// quinn's or the HTTP/3 layer's description.
-        reason: String,
-    },
-    /// The local configuration is unusable (socket bind, root certificate files).
-    #[error("client configuration: {reason}")]
-    Config {
-        /// What is wrong.
-        reason: String,
-    },
-}
 
 /// A client endpoint (one UDP socket) that can open many sessions.
 #[derive(Debug)]

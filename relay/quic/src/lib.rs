@@ -21,6 +21,7 @@ mod bucket;
 pub mod cert;
 mod client;
 mod config;
+mod error;
 mod logbudget;
 mod server;
 mod session;

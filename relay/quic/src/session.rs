@@ -15,6 +15,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use web_transport_quinn as wtq;
 
+pub use crate::error::{DatagramError, SessionError};
 use crate::stream::{RecvStream, SendStream};
 
 /// How a session reached us.
@@ -32,90 +33,6 @@ impl fmt::Display for Transport {
             Self::RawQuic => "quic",
             Self::WebTransport => "webtransport",
         })
-    }
-}
-
-/// Why a session ended.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum SessionError {
-    /// The peer closed the session with an application code (a MoQ termination code).
-    #[error("closed by peer: code {code:#x}, reason {reason:?}")]
-    Closed {
-        /// The code given to the peer's `close`.
-        code: u32,
-        /// The reason phrase, lossily decoded as UTF-8.
-        reason: String,
-    },
-    /// We closed it with [`Session::close`].
-    #[error("closed locally")]
-    LocallyClosed,
-    /// No packet within the idle timeout.
-    #[error("idle timeout")]
-    TimedOut,
-    /// The connection failed at the QUIC or HTTP/3 level.
-    #[error("connection lost: {0}")]
-    Lost(String),
-}
-
-impl From<wtq::SessionError> for SessionError {
-    fn from(err: wtq::SessionError) -> Self {
-        match err {
-            wtq::SessionError::ConnectionError(e) => e.into(),
-            wtq::SessionError::WebTransportError(wtq::WebTransportError::Closed(code, reason)) => {
-                Self::Closed { code, reason }
-            }
-            wtq::SessionError::WebTransportError(e) => Self::Lost(e.to_string()),
-            wtq::SessionError::SendDatagramError(quinn::SendDatagramError::ConnectionLost(e)) => {
-                e.into()
-            }
-            wtq::SessionError::SendDatagramError(e) => Self::Lost(e.to_string()),
-        }
-    }
-}
-
-impl From<quinn::ConnectionError> for SessionError {
-    fn from(err: quinn::ConnectionError) -> Self {
-        use quinn::ConnectionError as E;
-        match err {
-            E::LocallyClosed => Self::LocallyClosed,
-            E::TimedOut => Self::TimedOut,
-            E::ApplicationClosed(close) => match u32::try_from(close.error_code.into_inner()) {
-                Ok(code) => Self::Closed {
-                    code,
-                    reason: String::from_utf8_lossy(&close.reason).into_owned(),
-                },
-                Err(_) => Self::Lost(format!("application close {}", close.error_code)),
-            },
-            e => Self::Lost(e.to_string()),
-        }
-    }
-}
-
-/// Why a datagram was not sent.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum DatagramError {
-    /// Larger than [`Session::max_datagram_size`].
-    #[error("datagram larger than the path allows")]
-    TooLarge,
-    /// The peer did not enable datagrams, or we disabled them.
-    #[error("datagrams not supported on this session")]
-    Unsupported,
-    /// The session is gone.
-    #[error(transparent)]
-    Session(#[from] SessionError),
-}
-
-impl From<wtq::SessionError> for DatagramError {
-    fn from(err: wtq::SessionError) -> Self {
-        match err {
-            wtq::SessionError::SendDatagramError(quinn::SendDatagramError::TooLarge) => {
-                Self::TooLarge
-            }
-            wtq::SessionError::SendDatagramError(
-                quinn::SendDatagramError::UnsupportedByPeer | quinn::SendDatagramError::Disabled,
-            ) => Self::Unsupported,
-            other => Self::Session(other.into()),
-        }
     }
 }
 

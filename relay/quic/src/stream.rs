@@ -6,7 +6,7 @@
 use bytes::Bytes;
 use web_transport_quinn as wtq;
 
-use crate::session::SessionError;
+use crate::error::SessionError;
 
 /// Why a stream operation failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

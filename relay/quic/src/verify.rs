@@ -13,8 +13,8 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
 use crate::cert::Fingerprint;
-use crate::client::ConnectError;
 use crate::config::ClientConfig;
+use crate::error::ConnectError;
 
 /// Build the rustls client config (TLS 1.3 only) for `config`, without ALPN.
 pub(crate) fn tls_config(config: &ClientConfig) -> Result<rustls::ClientConfig, ConnectError> {
