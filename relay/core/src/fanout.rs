@@ -23,13 +23,15 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
+use tern_moq::message::codes::StreamResetCode;
+
 use super::track::{Cursor, Read, SubgroupEnd, Track};
 use super::types::{Object, ObjectStatus, Range};
 
 /// Stream reset code DELIVERY_TIMEOUT (draft-18 "Stream Reset Error Codes").
-pub const RESET_DELIVERY_TIMEOUT: u64 = 0x2;
+pub const RESET_DELIVERY_TIMEOUT: u64 = StreamResetCode::DELIVERY_TIMEOUT.0;
 /// Stream reset code CANCELLED.
-pub const RESET_CANCELLED: u64 = 0x1;
+pub const RESET_CANCELLED: u64 = StreamResetCode::CANCELLED.0;
 
 /// Publisher priority of subgroups the lag policy never skips.
 pub const NEVER_SKIP_PRIORITY: u8 = 0;

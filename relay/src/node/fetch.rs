@@ -11,7 +11,7 @@ use bytes::BytesMut;
 use tern_moq::ReasonPhrase;
 use tern_moq::coding::MAX_REASON_PHRASE_LEN;
 use tern_moq::data::{FetchHeader, FetchObject, FetchObjectHeader, FetchObjectState, Properties};
-use tern_moq::message::codes::RequestErrorCode;
+use tern_moq::message::codes::{RequestErrorCode, StreamResetCode};
 use tern_moq::message::{Fetch, FetchOk, FetchType, GroupOrder, Parameters, RequestError};
 use tern_quic::SendStream;
 
@@ -342,12 +342,12 @@ pub async fn upstream_fetch_stream(
             request = header.request_id,
             "unexpected fetch stream stopped"
         );
-        inbound.stop(0x1);
+        inbound.stop(StreamResetCode::CANCELLED);
         return;
     };
     while let Some(event) = inbound.next(s).await {
         if sink.send(event).await.is_err() {
-            inbound.stop(0x1);
+            inbound.stop(StreamResetCode::CANCELLED);
             return;
         }
     }

@@ -16,7 +16,8 @@ use crate::core::track::Track;
 use crate::core::types::{Location, Namespace, TrackName};
 use crate::metrics as m;
 
-use super::session::SessionShared;
+use super::session::{SessionShared, wire_code};
+use tern_moq::message::codes::{RequestErrorCode, SessionError};
 
 /// A cached track shared by its ingest (writer) and fan-out readers.
 #[derive(Debug)]
@@ -324,7 +325,14 @@ impl Hub {
                 resume,
             } => {
                 let Some(s) = lock(&self.sessions).get(&session).cloned() else {
-                    self.apply(|r, now| r.handle_upstream_refused(track, session, 0x10, now));
+                    self.apply(|r, now| {
+                        r.handle_upstream_refused(
+                            track,
+                            session,
+                            RequestErrorCode::DOES_NOT_EXIST.0,
+                            now,
+                        )
+                    });
                     return;
                 };
                 self.track_or_insert(track, &name);
@@ -397,7 +405,10 @@ impl Hub {
                     && let Some(s) = lock(&self.sessions).get(&session).cloned()
                 {
                     tracing::warn!(session, request, "request backlog full; closing session");
-                    s.session.close(0x1, "control backlog exceeded");
+                    s.session.close(
+                        wire_code(SessionError::INTERNAL_ERROR),
+                        "control backlog exceeded",
+                    );
                 }
             }
         }

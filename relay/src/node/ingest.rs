@@ -118,7 +118,7 @@ pub async fn data_stream(
     };
     let Some(track) = wait_alias(s, header.track_alias).await else {
         // Not a track we asked for (or it already ended): stop reading it.
-        inbound.stop(0x1);
+        inbound.stop(StreamResetCode::CANCELLED);
         return;
     };
     // A new upstream's data waits, unread, for the gap before it to be backfilled.
@@ -164,14 +164,14 @@ pub async fn data_stream(
                 };
                 match append(&track, obj, sg, priority, s.live_budgets()) {
                     Appended::Malformed(why) => {
-                        inbound.stop(0x12);
+                        inbound.stop(StreamResetCode::MALFORMED_TRACK);
                         tracing::warn!(session = s.id, why, "stopped a malformed subgroup stream");
                         return;
                     }
                     Appended::OverBudget => {
                         // Pushed back: this stream's objects stop here; the publisher's next
                         // group, once older ones can go, is taken again.
-                        inbound.stop(StreamResetCode::EXCESSIVE_LOAD.0 as u32);
+                        inbound.stop(StreamResetCode::EXCESSIVE_LOAD);
                         return;
                     }
                     _ => {}

@@ -168,8 +168,10 @@ impl Node {
         for t in &self.tasks {
             t.abort();
         }
-        self.hub
-            .close_all(0x10, "relay shutting down (GOAWAY timeout)");
+        self.hub.close_all(
+            session::wire_code(tern_moq::message::codes::SessionError::GOAWAY_TIMEOUT),
+            "relay shutting down (GOAWAY timeout)",
+        );
     }
 }
 

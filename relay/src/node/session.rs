@@ -150,6 +150,11 @@ pub const FORWARD_WAIT: Duration = Duration::from_secs(2);
 #[derive(Debug)]
 pub struct RequestSlot(Arc<SessionShared>);
 
+/// A session termination code as a QUIC/WebTransport close code.
+pub fn wire_code(code: Code) -> u32 {
+    u32::try_from(code.0).unwrap_or(u32::MAX)
+}
+
 impl Drop for Inbound {
     /// The stream's task is over: the protocol session lets go of the stream and its request.
     fn drop(&mut self) {
@@ -647,14 +652,14 @@ impl Inbound {
                 "refused an object: the receive budget is spent (stream stopped)"
             );
         }
-        self.stop(code as u32);
+        self.stop(StreamResetCode::EXCESSIVE_LOAD);
         s.feed(self.id, Bytes::new(), false, Some(code))
             .unwrap_or_default()
     }
 
-    /// Ask the peer to stop sending (STOP_SENDING).
-    pub fn stop(&mut self, code: u32) {
-        let _ = self.recv.stop(code);
+    /// Ask the peer to stop sending (STOP_SENDING with `code`).
+    pub fn stop(&mut self, code: StreamResetCode) {
+        let _ = self.recv.stop(u32::try_from(code.0).unwrap_or(u32::MAX));
         self.done = true;
     }
 }

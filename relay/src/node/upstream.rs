@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use tern_moq::message::codes::{RequestErrorCode, SessionError as Code};
+use tern_moq::message::codes::{
+    PublishDoneCode, RequestErrorCode, SessionError as Code, StreamResetCode,
+};
 use tern_moq::message::{Parameters, Publish, RequestOk, Subscribe, SubscriptionFilter};
 use tern_moq::{Message, TrackNamespace};
 use tern_quic::SendStream;
@@ -161,12 +163,12 @@ async fn subscribe(
     loop {
         tokio::select! {
             _ = &mut cancel => {
-                inbound.stop(0x1);
+                inbound.stop(StreamResetCode::CANCELLED);
                 let _ = send.finish();
                 return Ok(End::Quiet);
             }
             () = tokio::time::sleep_until(deadline), if alias.is_none() => {
-                inbound.stop(0x1);
+                inbound.stop(StreamResetCode::CANCELLED);
                 let _ = send.finish();
                 return Ok(unanswered(hub, s, track, name));
             }
@@ -280,7 +282,7 @@ pub async fn publish(
                         write_message(&mut send, RequestOk { parameters: params, track_properties: Default::default() }).await?;
                     }
                     Some(_) => {}
-                    None => return Ok(Some(0x2)),
+                    None => return Ok(Some(PublishDoneCode::TRACK_ENDED.0)),
                 },
                 msg = next_message(&mut inbound, s) => match msg {
                     Some(Message::PublishDone(d)) => {
@@ -295,7 +297,7 @@ pub async fn publish(
                     }
                     Some(other) => {
                         s.violation(Code::PROTOCOL_VIOLATION, &format!("unexpected {} on a PUBLISH stream", other.name()));
-                        return Ok(Some(0x2));
+                        return Ok(Some(PublishDoneCode::TRACK_ENDED.0));
                     }
                     None => return Ok(None),
                 },
