@@ -5,6 +5,7 @@ use std::time::Duration;
 
 /// A plugin call that produced no decision.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PluginError {
     /// The plugin file could not be read or compiled.
     #[error("cannot load plugin {path}: {reason}")]

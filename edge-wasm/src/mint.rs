@@ -55,6 +55,7 @@ pub struct Mint {
 
 /// A token could not be made.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum MintError {
     /// The key does not fit the algorithm.
     #[error("signing key: {0}")]

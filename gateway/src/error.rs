@@ -3,6 +3,7 @@
 
 /// A media input error.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The bytes are not MPEG-TS packets (no 0x47 sync byte where one belongs).
     #[error("not MPEG-TS: expected the sync byte 0x47 at byte {offset}, found {found:#04x}")]

@@ -33,6 +33,7 @@ pub struct Packet<'a> {
 
 /// Why a packet could not be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PacketError {
     /// The first byte is not 0x47.
     Sync(u8),

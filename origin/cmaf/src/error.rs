@@ -3,6 +3,7 @@
 
 /// A media input error.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The input ended in the middle of a box.
     #[error("truncated input: the stream ended inside a '{0}' box")]

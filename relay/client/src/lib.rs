@@ -59,6 +59,7 @@ pub struct Object {
 
 /// Why a session or a request failed, with the blame where it is known.
 #[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The transport could not be established (unreachable, TLS, refused, bad URL).
     #[error(transparent)]

@@ -15,6 +15,7 @@ use rustls::sign::CertifiedKey;
 
 /// Errors while loading or generating a certificate.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CertError {
     /// A PEM file could not be read or holds no usable item.
     #[error("cannot read {path}: {reason}")]

@@ -9,6 +9,7 @@ use web_transport_quinn as wtq;
 
 /// Why a connection attempt failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConnectError {
     /// The URL is not `https://host[:port]/…` or `moqt://host[:port]/…`.
     #[error("invalid URL {url:?}: {reason}")]
@@ -71,6 +72,7 @@ pub enum ConnectError {
 
 /// Why a session ended.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SessionError {
     /// The peer closed the session with an application code (a MoQ termination code).
     #[error("closed by peer: code {code:#x}, reason {reason:?}")]
@@ -127,6 +129,7 @@ impl From<quinn::ConnectionError> for SessionError {
 
 /// Why a datagram was not sent.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DatagramError {
     /// Larger than [`Session::max_datagram_size`](crate::Session::max_datagram_size).
     #[error("datagram larger than the path allows")]

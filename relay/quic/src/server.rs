@@ -19,6 +19,7 @@ use crate::store::{self, CertStore, CertTask};
 
 /// Errors that stop a server from starting.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ServerError {
     /// The certificate could not be loaded or generated.
     #[error("certificate {source_name}: {error}")]

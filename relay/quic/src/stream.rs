@@ -10,6 +10,7 @@ use crate::error::SessionError;
 
 /// Why a stream operation failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum StreamError {
     /// The peer reset the stream with this code (read side).
     #[error("reset by peer: code {0:#x}")]

@@ -29,6 +29,7 @@ pub use streams::request_id;
 
 /// The MoQ Transport draft a session speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Version {
     /// draft-ietf-moq-transport-18, ALPN / WebTransport protocol `moqt-18`.
     Draft18,
@@ -93,6 +94,7 @@ impl SessionError {
 
 /// What happened, for the application.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event {
     /// The peer's SETUP.
     Setup(Setup),
