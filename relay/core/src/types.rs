@@ -65,21 +65,8 @@ pub fn is_prefix(prefix: &[Bytes], namespace: &[Bytes]) -> bool {
     prefix.len() <= namespace.len() && prefix.iter().zip(namespace).all(|(a, b)| a == b)
 }
 
-/// {Group, Object}: ordered by group then object.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct Location {
-    /// Group ID.
-    pub group: u64,
-    /// Object ID within the group.
-    pub object: u64,
-}
-
-impl Location {
-    /// Shorthand constructor.
-    pub const fn new(group: u64, object: u64) -> Self {
-        Self { group, object }
-    }
-}
+/// {Group, Object}, ordered by group then object: the codec's type, one for the whole relay.
+pub use tern_moq::Location;
 
 /// Object status (draft-18 "Object Status").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

@@ -45,7 +45,7 @@ async fn offer(hub: &Arc<Hub>, s: &Arc<SessionShared>, track: TrackId) -> anyhow
         .send_request(&mut send, |request_id| {
             let mut parameters = Parameters::new();
             if let Some(l) = largest.filter(|_| s.sends_largest_object()) {
-                parameters.set_largest_object(tern_moq::Location::new(l.group, l.object));
+                parameters.set_largest_object(l);
             }
             Publish {
                 request_id,

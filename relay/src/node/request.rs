@@ -137,9 +137,7 @@ pub fn filter(params: &Parameters) -> Filter {
     match params.subscription_filter() {
         Some(SubscriptionFilter::NextGroupStart) => Filter::NextGroupStart,
         Some(SubscriptionFilter::LargestObject) => Filter::LargestObject,
-        Some(SubscriptionFilter::AbsoluteStart(l)) => {
-            Filter::AbsoluteStart(Location::new(l.group, l.object))
-        }
+        Some(SubscriptionFilter::AbsoluteStart(l)) => Filter::AbsoluteStart(l),
         Some(SubscriptionFilter::AbsoluteRange {
             start,
             end_group_delta,
@@ -528,7 +526,7 @@ async fn subscribe(
                         });
                         let mut params = Parameters::new();
                         if let Some(l) = largest.filter(|_| s.sends_largest_object()) {
-                            params.set_largest_object(tern_moq::Location::new(l.group, l.object));
+                            params.set_largest_object(l);
                         }
                         let Some(fanout) = fanout else {
                             write_message(&mut send, error(RequestErrorCode::INVALID_RANGE, "filter end group overflows")).await?;
@@ -630,7 +628,7 @@ async fn track_status(
         (Some(largest), _) => {
             let mut params = Parameters::new();
             if let Some(l) = largest.filter(|_| s.sends_largest_object()) {
-                params.set_largest_object(tern_moq::Location::new(l.group, l.object));
+                params.set_largest_object(l);
             }
             RequestOk {
                 parameters: params,

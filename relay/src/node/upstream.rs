@@ -125,11 +125,9 @@ async fn subscribe(
     let wire = match filter {
         Filter::NextGroupStart => SubscriptionFilter::NextGroupStart,
         Filter::LargestObject => SubscriptionFilter::LargestObject,
-        Filter::AbsoluteStart(l) => {
-            SubscriptionFilter::AbsoluteStart(tern_moq::Location::new(l.group, l.object))
-        }
+        Filter::AbsoluteStart(l) => SubscriptionFilter::AbsoluteStart(l),
         Filter::AbsoluteRange(l, delta) => SubscriptionFilter::AbsoluteRange {
-            start: tern_moq::Location::new(l.group, l.object),
+            start: l,
             end_group_delta: delta,
         },
     };
@@ -175,7 +173,7 @@ async fn subscribe(
             msg = next_message(&mut inbound, s) => match msg {
                 Some(Message::SubscribeOk(ok)) if alias.is_none() => {
                     let Some(handle) = hub.track(track) else { return Ok(End::Quiet) };
-                    let largest = ok.parameters.largest_object().map(|l| Location::new(l.group, l.object));
+                    let largest = ok.parameters.largest_object();
                     let restarted = restart_check(&handle, name, largest);
                     // The alias first, its data held (unread, within QUIC flow control) until
                     // the gap before it is backfilled and the waiting subscribers are accepted
@@ -258,10 +256,7 @@ pub async fn publish(
     // A PUBLISH of a track the relay already has takes it over (a restarted encoder, a backup
     // origin): whatever end its predecessor put in the cache does not end the track now, and a
     // numbering that starts again ends the old one's subscriptions.
-    let largest = m
-        .parameters
-        .largest_object()
-        .map(|l| crate::core::types::Location::new(l.group, l.object));
+    let largest = m.parameters.largest_object();
     restart_check(&handle, &name, largest);
     if let Some(l) = largest {
         handle.lock().note_upstream_largest(l);
