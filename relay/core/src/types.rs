@@ -29,17 +29,8 @@ impl TrackName {
     }
 }
 
-/// Render bytes in the spec's safe form ("Representing Namespace and Track Names").
-pub fn safe_field(f: &mut fmt::Formatter<'_>, bytes: &[u8]) -> fmt::Result {
-    for &b in bytes {
-        if b.is_ascii_alphanumeric() || b == b'_' {
-            write!(f, "{}", b as char)?;
-        } else {
-            write!(f, ".{b:02x}")?;
-        }
-    }
-    Ok(())
-}
+/// Render bytes in the spec's safe form ("Representing Namespace and Track Names"): the codec's.
+pub use tern_moq::coding::write_safe as safe_field;
 
 impl fmt::Display for TrackName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -9,7 +9,7 @@ pub use error::{DecodeError, EncodeError};
 pub use kvp::{KeyValuePair, KeyValuePairs, KvpValue, MAX_KVP_VALUE_LEN};
 pub use names::{
     FullTrackName, Location, MAX_FULL_TRACK_NAME_LEN, MAX_NAMESPACE_FIELDS, MAX_REASON_PHRASE_LEN,
-    ReasonPhrase, TrackNamespace, decode_track_name, encode_track_name,
+    ReasonPhrase, TrackNamespace, decode_track_name, encode_track_name, write_safe,
 };
 pub use varint::{
     MAX_VARINT_LEN, decode_varint, encode_varint, peek_varint, varint_len, varint_len_from_first,

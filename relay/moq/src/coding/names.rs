@@ -112,8 +112,9 @@ impl TrackNamespace {
     }
 }
 
-/// Write bytes in the spec's safe form: `[a-zA-Z0-9_]` literal, others `.xx`.
-fn write_safe(f: &mut fmt::Formatter<'_>, bytes: &[u8]) -> fmt::Result {
+/// Write bytes in the spec's safe form ("Representing Namespace and Track Names"):
+/// `[a-zA-Z0-9_]` literal, others `.xx`.
+pub fn write_safe(f: &mut fmt::Formatter<'_>, bytes: &[u8]) -> fmt::Result {
     for &b in bytes {
         if b.is_ascii_alphanumeric() || b == b'_' {
             write!(f, "{}", b as char)?;
