@@ -7,8 +7,12 @@ use std::path::PathBuf;
 
 use tern_cmaf::fuzz::{self, corpus};
 
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/demux")
+}
+
 fn seeds() -> Vec<Vec<u8>> {
-    corpus::seeds(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/demux"))
+    corpus::seeds(&dir())
 }
 
 #[test]
@@ -28,4 +32,24 @@ fn mutations_never_panic() {
         packet: None,
     };
     corpus::mutate(&seeds, &how, fuzz::demux);
+}
+
+/// Two inputs the coverage-guided run found (`hang_sgpd_entry_count_*`): a moov whose `sgpd`
+/// counts billions of entries in a few bytes. mp4-atom decoded every one of them (52 s and
+/// 24 GB each); the demuxer now refuses the box, naming it, before it is decoded.
+#[test]
+fn a_sample_group_box_counting_more_entries_than_it_holds_is_refused_at_once() {
+    use tern_cmaf::Error;
+    use tern_cmaf::demux::{Demuxer, Limits};
+    for n in 0..2 {
+        let data = std::fs::read(dir().join(format!("hang_sgpd_entry_count_{n}"))).expect("seed");
+        let started = std::time::Instant::now();
+        let mut d = Demuxer::new(Limits::default());
+        let err = d.push(&data).expect_err("refused");
+        assert!(
+            matches!(&err, Error::Malformed { kind, .. } if kind == "sgpd"),
+            "{err:?}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
 }
