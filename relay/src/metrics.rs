@@ -50,7 +50,7 @@ pub const PROTOCOL_VIOLATIONS: &str = "tern_protocol_violations_total";
 /// received objects (`limits.receive_per_session`, `limits.receive_total`) was spent.
 pub const RECEIVE_BUDGET_REFUSALS: &str = "tern_receive_budget_refusals_total";
 /// Counter: objects refused (their streams stopped, or datagrams dropped) because the open
-/// groups, which no sweep evicts, held the cache's budget (`cache.max_bytes`) or the
+/// groups, which no eviction takes, held the cache's budget (`cache.max_bytes`) or the
 /// publishing session's share of it (`cache.max_live_per_session`).
 pub const CACHE_BUDGET_REFUSALS: &str = "tern_cache_budget_refusals_total";
 /// Counter: tracks whose publisher restarted the group numbering (their subscriptions were

@@ -93,14 +93,13 @@ fn cached_groups(relay: &tern_relay::node::Node, name: &TrackName) -> (Vec<u64>,
         .with_router(|r| r.track_id(name))
         .and_then(|id| relay.hub.track(id))
         .expect("the relay caches the track");
-    let t = handle.lock();
-    (t.group_ids().collect(), t.evicted_groups())
+    handle.read(|t| (t.group_ids().collect(), t.evicted_groups()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fetch_of_evicted_groups_refused_upstream_is_invalid_range() {
     let (router, mut settings) = default_settings();
-    // Room for about two groups of 2100 bytes: older groups are evicted by the sweep.
+    // Room for about two groups of 2100 bytes: the writer evicts older groups as it appends.
     settings.cache.max_bytes = 4500;
     let relay = start_relay(router, settings);
     let url = url(&relay);
@@ -115,7 +114,7 @@ async fn fetch_of_evicted_groups_refused_upstream_is_invalid_range() {
         first.objects(3, STEP).await;
     }
 
-    // Wait for the sweep (it runs at least twice a second) to evict the old groups.
+    // The old groups are evicted (the test waits for the last objects to land).
     let name = TrackName {
         namespace: ns("live/evict").fields().to_vec(),
         name: Bytes::from_static(b"v"),

@@ -21,7 +21,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use tern_relay_core::cache::{CacheBudget, sweep};
+use tern_relay_core::cache::{CacheBudget, CacheGauge};
 use tern_relay_core::fanout::{Delivery, Fanout, LagPolicy};
 use tern_relay_core::router::{Command, RequestId, Router, RouterConfig, SessionId, TrackId};
 use tern_relay_core::track::{Appended, SubgroupEnd, Track};
@@ -146,7 +146,8 @@ pub struct Relay {
     /// The link to the upstream tier (none at the origin).
     pub uplink: Option<Uplink>,
     outage_since: Option<Duration>,
-    budget: CacheBudget,
+    /// The node's cache: every track is charged to it at append, and its writer pays.
+    cache: std::sync::Arc<CacheGauge>,
     lag: LagPolicy,
     /// When the control plane is free again (control messages are handled one at a time).
     pub busy_until: Duration,
@@ -187,7 +188,7 @@ impl Relay {
             largest: BTreeMap::new(),
             uplink: None,
             outage_since: None,
-            budget: CacheBudget::default(),
+            cache: std::sync::Arc::new(CacheGauge::new(CacheBudget::default())),
             lag: LagPolicy::default(),
             busy_until: Duration::ZERO,
             timer: None,
@@ -275,7 +276,9 @@ impl Relay {
             .router
             .handle_publish(s, 1, name.clone(), now)
             .expect("the simulated tree has no cluster: every publisher is admitted");
-        self.tracks.entry(track).or_default();
+        self.tracks
+            .entry(track)
+            .or_insert_with(|| Track::charged_to(self.cache.clone()));
         self.drain(t);
         track
     }
@@ -467,11 +470,9 @@ impl Relay {
         self.drain(t);
     }
 
-    /// Evict cached groups over the age and byte budget (the relay's periodic sweep).
-    pub fn sweep(&mut self, t: Duration) {
-        let now = self.at(t);
-        let mut tracks: Vec<&mut Track> = self.tracks.values_mut().collect();
-        sweep(tracks.as_mut_slice(), &self.budget, now);
+    /// Bytes the node's cache holds (charged as tracks change).
+    pub fn cache_bytes(&self) -> usize {
+        self.cache.bytes()
     }
 
     // ---- data plane -------------------------------------------------------------------------
@@ -579,7 +580,10 @@ impl Relay {
                 track,
                 filter,
             } => {
-                let tr = self.tracks.entry(track).or_default();
+                let tr = self
+                    .tracks
+                    .entry(track)
+                    .or_insert_with(|| Track::charged_to(self.cache.clone()));
                 let largest = tr.largest();
                 let cursor = match filter {
                     Filter::LargestObject | Filter::NextGroupStart if largest.is_some() => {
@@ -638,7 +642,9 @@ impl Relay {
                 filter,
                 ..
             } => {
-                self.tracks.entry(track).or_default();
+                self.tracks
+                    .entry(track)
+                    .or_insert_with(|| Track::charged_to(self.cache.clone()));
                 self.upstream_tracks.insert(track, name.clone());
                 if let Some(up) = &self.uplink
                     && up.connected

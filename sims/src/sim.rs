@@ -42,7 +42,7 @@ enum Ev {
     Rejoin { viewer: usize },
     /// A relay's router timer.
     Timer { node: NodeId },
-    /// Once a second: cache sweeps and samples.
+    /// Once a second: samples.
     Tick,
 }
 
@@ -314,11 +314,6 @@ impl Sim {
                 }
             }
             Ev::Tick => {
-                for id in 0..self.relays.len() {
-                    if self.net.is_up(id, t) {
-                        self.relays[id].sweep(t);
-                    }
-                }
                 // Viewers of an edge cut off from its upstream are not watching, though
                 // subscribed: they wait for the failover.
                 let stalled: u64 = self

@@ -1,23 +1,28 @@
 //! The process-wide cache budget: bytes and age of cached groups across every track.
 //!
-//! Every track's bytes count against one [`CacheBudget`]. When the process goes over its byte
-//! budget, [`sweep`] evicts the oldest evictable groups across all tracks first, visiting one
-//! track at a time (never every track locked at once); groups older than the configured
-//! duration go too. The newest group of every track is never evicted
-//! (see [`Track::evict_oldest`]), so a late joiner always finds the current GOP and a one-object
-//! init track is always there.
+//! Every track's bytes count against one [`CacheBudget`], charged to the process's
+//! [`CacheGauge`] at the moment they are appended or evicted: nothing ever walks the tracks to
+//! add them up, and no sweep locks them. The writer pays: an append that takes the process over
+//! its byte budget makes its own track give up its oldest groups, and groups older than the
+//! configured duration go when their track is next written. The newest group of every track is
+//! never evicted (see [`Track::evict_oldest`](crate::track::Track::evict_oldest)), so a late joiner always finds the current GOP
+//! and a one-object init track is always there.
 //!
-//! Those newest groups are what no sweep can free, so they are held to a budget of their own at
+//! Those newest groups are what no eviction can free, so they are held to a budget of their own at
 //! the moment they grow: a [`LiveBudget`] for the process (the cache's byte budget) and one per
 //! publishing session (its share), each track's newest group charged to both through its
 //! [`LiveCharge`]. An object that would take a budget past its limit is refused before it is
 //! cached, so a publisher that holds open groups on many tracks is stopped at its share instead
 //! of growing the cache without bound, and no other track's newest group is ever evicted.
 
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
 
 pub use crate::live::{LiveBudget, LiveCharge};
-use crate::track::Track;
+
+/// Default for [`Track::with_group_limit`](crate::track::Track::with_group_limit): bytes one
+/// group may hold before its oldest objects are dropped.
+pub const DEFAULT_MAX_GROUP_BYTES: usize = 32 << 20;
 
 /// Limits for the cache of one relay process.
 #[derive(Debug, Clone, Copy)]
@@ -27,7 +32,7 @@ pub struct CacheBudget {
     /// Groups older than this are evicted (except each track's newest).
     pub max_age: Duration,
     /// Bytes one group may hold; past it the group's oldest objects are dropped (see
-    /// [`Track::with_group_limit`]), so a group that never ends stays bounded.
+    /// [`Track::with_group_limit`](crate::track::Track::with_group_limit)), so a group that never ends stays bounded.
     pub max_group_bytes: usize,
     /// Bytes of newest groups one publishing session may hold (a cluster member is held by
     /// `max_bytes` alone): see [`LiveBudget`].
@@ -39,92 +44,76 @@ impl Default for CacheBudget {
         Self {
             max_bytes: 256 << 20,
             max_age: Duration::from_secs(30),
-            max_group_bytes: super::track::DEFAULT_MAX_GROUP_BYTES,
+            max_group_bytes: DEFAULT_MAX_GROUP_BYTES,
             max_live_per_session: 64 << 20,
         }
     }
 }
 
-/// What a sweep did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Swept {
-    /// Groups evicted.
-    pub groups: u64,
-    /// Bytes released.
-    pub bytes: usize,
-    /// Bytes still held after the sweep.
-    pub held: usize,
-    /// Groups still held after the sweep.
-    pub groups_held: usize,
+/// The process's cache as it is: bytes and groups held across every track, and groups evicted
+/// so far, each changed by the track that changes it at that moment (see
+/// [`Track::charged_to`](crate::track::Track::charged_to)). Reading it costs three atomic loads, whatever the number of tracks.
+#[derive(Debug)]
+pub struct CacheGauge {
+    budget: CacheBudget,
+    bytes: AtomicUsize,
+    groups: AtomicUsize,
+    evictions: AtomicU64,
 }
 
-/// The tracks a sweep goes over, one at a time: a driver whose tracks sit behind locks takes
-/// one lock per call, so a sweep never holds two tracks at once and never stalls the fan-out of
-/// every track while it works on one.
-pub trait Tracks {
-    /// How many tracks.
-    fn count(&self) -> usize;
-    /// Run `f` on track `i` (`None` when it is gone).
-    fn with<R>(&mut self, i: usize, f: impl FnOnce(&mut Track) -> R) -> Option<R>;
-}
-
-impl Tracks for [&mut Track] {
-    fn count(&self) -> usize {
-        self.len()
-    }
-
-    fn with<R>(&mut self, i: usize, f: impl FnOnce(&mut Track) -> R) -> Option<R> {
-        self.get_mut(i).map(|t| f(t))
-    }
-}
-
-/// Evict expired groups, then the globally oldest groups until under the byte budget. Each
-/// track is visited alone: once to evict what expired and note its bytes and oldest evictable
-/// group, then, while over budget, the track with the oldest evictable group gives it up (a
-/// heap keeps them ordered, so the sweep costs O(tracks + evictions × log tracks)).
-pub fn sweep<T: Tracks + ?Sized>(tracks: &mut T, budget: &CacheBudget, now: Instant) -> Swept {
-    let mut swept = Swept::default();
-    let mut oldest = std::collections::BinaryHeap::new();
-    for i in 0..tracks.count() {
-        let seen = tracks.with(i, |t| {
-            let before = t.evicted_groups();
-            let released = t.evict_expired(now, budget.max_age);
-            (
-                released,
-                t.evicted_groups() - before,
-                t.bytes(),
-                t.group_count(),
-                t.oldest_evictable(),
-            )
-        });
-        let Some((released, evicted, bytes, groups, evictable)) = seen else {
-            continue;
-        };
-        swept.bytes += released;
-        swept.groups += evicted;
-        swept.held += bytes;
-        swept.groups_held += groups;
-        if let Some(created) = evictable {
-            oldest.push(std::cmp::Reverse((created, i)));
+impl CacheGauge {
+    /// A gauge for `budget`, nothing held.
+    pub fn new(budget: CacheBudget) -> Self {
+        Self {
+            budget,
+            bytes: AtomicUsize::new(0),
+            groups: AtomicUsize::new(0),
+            evictions: AtomicU64::new(0),
         }
     }
-    while swept.held > budget.max_bytes {
-        let Some(std::cmp::Reverse((_, i))) = oldest.pop() else {
-            break; // only newest groups left: they stay
-        };
-        let evicted = tracks.with(i, |t| (t.evict_oldest(), t.oldest_evictable()));
-        let Some((released, next)) = evicted else {
-            continue;
-        };
-        if let Some(released) = released {
-            swept.groups += 1;
-            swept.groups_held = swept.groups_held.saturating_sub(1);
-            swept.bytes += released;
-            swept.held = swept.held.saturating_sub(released);
-        }
-        if let Some(created) = next {
-            oldest.push(std::cmp::Reverse((created, i)));
-        }
+
+    /// The budget the gauge holds tracks to.
+    pub fn budget(&self) -> &CacheBudget {
+        &self.budget
     }
-    swept
+
+    /// Bytes held by every track charged to this gauge.
+    pub fn bytes(&self) -> usize {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// Groups held by every track charged to this gauge.
+    pub fn groups(&self) -> usize {
+        self.groups.load(Ordering::Relaxed)
+    }
+
+    /// Groups evicted so far (by age, by budget or by a track's per-group cap).
+    pub fn evictions(&self) -> u64 {
+        self.evictions.load(Ordering::Relaxed)
+    }
+
+    /// Whether the tracks hold more than the budget's bytes.
+    pub fn over(&self) -> bool {
+        self.bytes() > self.budget.max_bytes
+    }
+
+    pub(crate) fn add_bytes(&self, n: usize) {
+        self.bytes.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn sub_bytes(&self, n: usize) {
+        self.bytes.fetch_sub(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn add_groups(&self, n: usize) {
+        self.groups.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn sub_groups(&self, n: usize) {
+        self.groups.fetch_sub(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_eviction(&self) {
+        self.evictions.fetch_add(1, Ordering::Relaxed);
+    }
 }

@@ -1,10 +1,10 @@
-//! Live budgets: bytes held by each track's newest group, which no cache sweep may evict,
+//! Live budgets: bytes held by each track's newest group, which no cache eviction may take,
 //! against the process's limit and each publishing session's share (see [`crate::cache`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Bytes held by newest groups (which no sweep evicts) against a limit: the process's, or one
+/// Bytes held by newest groups (which no eviction takes) against a limit: the process's, or one
 /// publishing session's share of it.
 #[derive(Debug)]
 pub struct LiveBudget {

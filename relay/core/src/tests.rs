@@ -1,11 +1,12 @@
 //! In-memory tests of the relay core on a virtual clock: no runtime, no socket.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::cache::{CacheBudget, sweep};
+use super::cache::{CacheBudget, CacheGauge};
 use super::fanout::{Delivery, DoneReason, Fanout, LagPolicy};
 use super::router::{Command, Refusal, Router, RouterConfig, TrackId};
 use super::track::{Appended, SubgroupEnd, Track};
@@ -590,38 +591,54 @@ fn a_reader_with_too_many_bytes_queued_skips_ahead() {
 }
 
 #[test]
-fn cache_budget_evicts_oldest_but_never_the_newest_group() {
+fn the_writer_over_the_cache_budget_gives_up_its_own_oldest_groups_but_never_the_newest() {
     let mut now = Instant::now();
-    let mut video = Track::new();
-    let mut init = Track::new();
+    let gauge = Arc::new(CacheGauge::new(CacheBudget {
+        max_bytes: 35_000,
+        max_age: Duration::from_secs(3600),
+        ..CacheBudget::default()
+    }));
+    let mut video = Track::charged_to(gauge.clone());
+    let mut init = Track::charged_to(gauge.clone());
     init.append(obj(0, 0, Bytes::from(vec![0; 10_000])), 0, 0, now);
     for g in 0..10 {
         now += Duration::from_secs(1);
         video.append(obj(g, 0, Bytes::from(vec![0; 10_000])), 0, 0, now);
+        // Charged at append: the gauge is every track's bytes at every moment.
+        assert_eq!(gauge.bytes(), video.bytes() + init.bytes());
+        assert!(gauge.bytes() <= 35_000, "{} after group {g}", gauge.bytes());
     }
-    let budget = CacheBudget {
-        max_bytes: 35_000,
-        max_age: Duration::from_secs(3600),
-        ..CacheBudget::default()
-    };
-    let swept = sweep(&mut [&mut video, &mut init][..], &budget, now);
-    assert!(swept.held <= 35_000, "{swept:?}");
     assert_eq!(init.group_count(), 1, "the init track's only group stays");
     assert_eq!(video.newest_group(), Some(9));
     assert!(video.payload(Location::new(9, 0)).is_some());
-    // Age limit: everything but the newest group goes.
-    let budget = CacheBudget {
-        max_bytes: usize::MAX,
+    assert_eq!(gauge.groups(), video.group_count() + init.group_count());
+    assert_eq!(gauge.evictions(), video.evicted_groups());
+    // A dropped track gives back what it held.
+    drop(video);
+    assert_eq!(gauge.bytes(), init.bytes());
+    assert_eq!(gauge.groups(), 1);
+}
+
+#[test]
+fn groups_past_the_cache_age_go_when_their_track_is_next_written() {
+    let t0 = Instant::now();
+    let gauge = Arc::new(CacheGauge::new(CacheBudget {
         max_age: Duration::from_millis(1500),
         ..CacheBudget::default()
-    };
-    sweep(
-        &mut [&mut video, &mut init][..],
-        &budget,
-        now + Duration::from_secs(100),
+    }));
+    let mut video = Track::charged_to(gauge.clone());
+    for g in 0..5 {
+        video.append(obj(g, 0, Bytes::from_static(b"x")), 0, 0, t0);
+    }
+    assert_eq!(video.group_count(), 5, "nothing expired yet");
+    video.append(
+        obj(5, 0, Bytes::from_static(b"x")),
+        0,
+        0,
+        t0 + Duration::from_secs(100),
     );
-    assert_eq!(video.group_count(), 1);
-    assert_eq!(init.group_count(), 1);
+    assert_eq!(video.group_ids().collect::<Vec<_>>(), [5]);
+    assert_eq!(gauge.groups(), 1);
 }
 
 #[test]

@@ -136,9 +136,7 @@ struct Group {
     ordinal: u64,
 }
 
-/// Default for [`Track::with_group_limit`]: bytes one group may hold before its oldest objects
-/// are dropped.
-pub const DEFAULT_MAX_GROUP_BYTES: usize = 32 << 20;
+pub use super::cache::DEFAULT_MAX_GROUP_BYTES;
 
 /// Subgroups one group may have (datagrams count as one): a publisher opening more is refused
 /// ([`Appended::Malformed`]). Layered video uses a few per group, one per frame at most.
@@ -174,6 +172,9 @@ pub struct Track {
     restarts: u64,
     /// A new feed began without saying where it is: its first object tells.
     feed_unchecked: bool,
+    /// The process's cache gauge this track's bytes and groups are charged to, at the moment
+    /// they change (see [`super::cache::CacheGauge`]).
+    gauge: Option<std::sync::Arc<super::cache::CacheGauge>>,
 }
 
 impl Default for Track {
@@ -207,6 +208,31 @@ impl Track {
             live: super::live::LiveCharge::default(),
             restarts: 0,
             feed_unchecked: false,
+            gauge: None,
+        }
+    }
+
+    /// An empty track charged to `gauge`: its groups hold at most the gauge's
+    /// `max_group_bytes`, every byte and group is counted in the gauge as it is appended or
+    /// evicted, and the track's writer makes room when the process is over its budget (see
+    /// [`super::cache`]).
+    pub fn charged_to(gauge: std::sync::Arc<super::cache::CacheGauge>) -> Self {
+        let mut t = Self::with_group_limit(gauge.budget().max_group_bytes);
+        t.gauge = Some(gauge);
+        t
+    }
+
+    fn add_bytes(&mut self, n: usize) {
+        self.bytes += n;
+        if let Some(g) = &self.gauge {
+            g.add_bytes(n);
+        }
+    }
+
+    fn sub_bytes(&mut self, n: usize) {
+        self.bytes -= n;
+        if let Some(g) = &self.gauge {
+            g.sub_bytes(n);
         }
     }
 
@@ -246,10 +272,13 @@ impl Track {
     /// cursor made before reads [`Read::Restarted`] (its reader's subscription ends, to be made
     /// again in the new numbering). Counted in [`Track::restarts`].
     pub fn restart(&mut self) {
+        if let Some(g) = &self.gauge {
+            g.sub_groups(self.groups.len());
+        }
         self.groups.clear();
         self.log_base += self.log.len() as u64;
         self.log.clear();
-        self.bytes = 0;
+        self.sub_bytes(self.bytes);
         self.largest = None;
         self.received = None;
         self.first = None;
@@ -262,7 +291,7 @@ impl Track {
         self.restarts
     }
 
-    /// Bytes of the newest group (the one no sweep evicts) once an object of `charge` bytes
+    /// Bytes of the newest group (the one never evicted) once an object of `charge` bytes
     /// lands in `group`: what the live budgets would hold for this track. The per-group cap
     /// trims a full group's oldest objects, so a group never holds more than that cap.
     pub fn newest_bytes_with(&self, group: u64, charge: usize) -> usize {
@@ -456,6 +485,9 @@ impl Track {
         });
         if group.ordinal == ordinal {
             self.groups_created = ordinal + 1;
+            if let Some(g) = &self.gauge {
+                g.add_groups(1);
+            }
         }
         if let Some(end) = group.end
             && loc.object > end
@@ -504,10 +536,10 @@ impl Track {
         let charge = charge(&object);
         group.bytes += charge;
         let over_cap = group.bytes > self.max_group_bytes;
-        self.bytes += charge;
         let index = sg.base + sg.objects.len();
         sg.objects.push_back(object);
         group.ids.insert(loc.object);
+        self.add_bytes(charge);
         self.log.push_back((
             Entry::Object {
                 group: loc.group,
@@ -529,7 +561,20 @@ impl Track {
         if over_cap {
             self.enforce_group_cap(loc.group);
         }
+        self.make_room(now);
         Appended::New(charge)
+    }
+
+    /// The writer pays for its own growth: once an append took the process over its cache
+    /// budget, this track gives up its oldest groups (never its newest) until the process fits
+    /// again or only the newest is left; groups older than the budget's age go too. One
+    /// comparison when nothing is due: no other track is visited, none is locked.
+    fn make_room(&mut self, now: Instant) {
+        let Some(gauge) = self.gauge.clone() else {
+            return;
+        };
+        self.evict_expired(now, gauge.budget().max_age);
+        while gauge.over() && self.evict_oldest().is_some() {}
     }
 
     /// Bring group `id` back under the per-group cap: older groups go first (they are older than
@@ -569,8 +614,8 @@ impl Track {
             g.ids.remove(&o.location.object);
             let charge = charge(&o);
             g.bytes -= charge;
-            self.bytes -= charge;
             g.trimmed = g.trimmed.max(Some(o.location.object));
+            self.sub_bytes(charge);
         }
         true
     }
@@ -799,8 +844,12 @@ impl Track {
             return None;
         }
         let (_, g) = self.groups.pop_first()?;
-        self.bytes -= g.bytes;
+        self.sub_bytes(g.bytes);
         self.evicted_groups += 1;
+        if let Some(gauge) = &self.gauge {
+            gauge.sub_groups(1);
+            gauge.count_eviction();
+        }
         self.trim_log();
         Some(g.bytes)
     }
@@ -874,5 +923,15 @@ impl Track {
     /// Payload bytes of one object (helper for tests and metrics).
     pub fn payload(&self, loc: Location) -> Option<Bytes> {
         self.object(loc).map(|(o, _, _)| o.payload.clone())
+    }
+}
+
+impl Drop for Track {
+    /// A dropped track gives back what it held to the gauge.
+    fn drop(&mut self) {
+        if let Some(g) = &self.gauge {
+            g.sub_bytes(self.bytes);
+            g.sub_groups(self.groups.len());
+        }
     }
 }

@@ -1,10 +1,13 @@
 //! A track's cost per object does not grow with what a group already holds: a publisher
 //! sending one group of many datagrams, or many subgroups, is deduplicated by one lookup per
-//! object, and the number of subgroups a group may open is bounded. Through the public API.
+//! object, and the number of subgroups a group may open is bounded. The cache's budget is paid
+//! by the writer at append, with no walk over the other tracks. Through the public API.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use tern_relay_core::cache::{CacheBudget, CacheGauge};
 use tern_relay_core::track::{Appended, DATAGRAM_SUBGROUP, MAX_SUBGROUPS_PER_GROUP, Track};
 use tern_relay_core::types::{Location, Object, ObjectStatus};
 
@@ -83,60 +86,74 @@ fn a_group_opens_a_bounded_number_of_subgroups_and_duplicates_are_found_across_t
     ));
 }
 
-/// Tracks behind a counter of visits, as a driver's locks would be.
-struct Counted<'a> {
-    tracks: &'a mut [Track],
-    visits: usize,
-}
-
-impl tern_relay_core::cache::Tracks for Counted<'_> {
-    fn count(&self) -> usize {
-        self.tracks.len()
-    }
-
-    fn with<R>(&mut self, i: usize, f: impl FnOnce(&mut Track) -> R) -> Option<R> {
-        self.visits += 1;
-        self.tracks.get_mut(i).map(f)
-    }
-}
-
-#[test]
-fn a_sweep_visits_each_track_alone_and_evicts_the_oldest_groups_first() {
-    use tern_relay_core::cache::{CacheBudget, sweep};
-    let start = Instant::now();
-    // 2,000 tracks of two groups each, the groups of track i created at i ms and 10 s + i ms.
-    let mut tracks: Vec<Track> = (0..2_000u64)
-        .map(|i| {
-            let mut t = Track::new();
-            let at = start + Duration::from_millis(i);
-            t.append(object(0, 0), 0, 128, at);
-            t.append(object(1, 0), 0, 128, at + Duration::from_secs(10));
+/// Tracks of two groups each, charged to one gauge whose budget the last append overshoots.
+fn full_cache(tracks: u64) -> (Arc<CacheGauge>, Vec<Track>) {
+    let per_track = {
+        let mut t = Track::new();
+        t.append(object(0, 0), 0, 128, Instant::now());
+        t.append(object(1, 0), 0, 128, Instant::now());
+        t.bytes()
+    };
+    let gauge = Arc::new(CacheGauge::new(CacheBudget {
+        max_bytes: per_track * usize::try_from(tracks).expect("small"),
+        max_age: Duration::from_secs(3600),
+        ..CacheBudget::default()
+    }));
+    let now = Instant::now();
+    let held = (0..tracks)
+        .map(|_| {
+            let mut t = Track::charged_to(gauge.clone());
+            t.append(object(0, 0), 0, 128, now);
+            t.append(object(1, 0), 0, 128, now);
             t
         })
         .collect();
-    let per_group = tracks[0].bytes() / 2;
-    let budget = CacheBudget {
-        // Room for all but 10 groups.
-        max_bytes: per_group * (4_000 - 10),
-        max_age: Duration::from_secs(3600),
-        ..CacheBudget::default()
-    };
-    let mut set = Counted {
-        tracks: &mut tracks,
-        visits: 0,
-    };
-    let swept = sweep(&mut set, &budget, start + Duration::from_secs(20));
-    assert_eq!(swept.groups, 10);
-    assert!(swept.held <= budget.max_bytes);
-    // One visit per track, then one per eviction: never every track per eviction.
-    assert!(set.visits <= 2_000 + 10, "{} visits", set.visits);
-    // The ten oldest groups went: tracks 0..10 lost group 0, the others kept it.
-    for (i, t) in tracks.iter().enumerate() {
-        let kept = t.group_ids().collect::<Vec<_>>();
-        if i < 10 {
-            assert_eq!(kept, [1], "track {i}");
-        } else {
-            assert_eq!(kept, [0, 1], "track {i}");
-        }
+    (gauge, held)
+}
+
+#[test]
+fn a_writer_over_the_budget_pays_with_its_own_groups_and_visits_no_other_track() {
+    let (gauge, mut tracks) = full_cache(2_000);
+    assert!(!gauge.over());
+    assert_eq!(gauge.groups(), 4_000);
+    // Track 7 writes a third group: the process is over, so track 7 gives up its oldest.
+    tracks[7].append(object(2, 0), 0, 128, Instant::now());
+    assert!(!gauge.over(), "{} held", gauge.bytes());
+    assert_eq!(tracks[7].group_ids().collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(gauge.evictions(), 1);
+    for (i, t) in tracks.iter().enumerate().filter(|(i, _)| *i != 7) {
+        assert_eq!(t.group_ids().collect::<Vec<_>>(), [0, 1], "track {i}");
     }
+    assert_eq!(
+        gauge.bytes(),
+        tracks.iter().map(Track::bytes).sum::<usize>(),
+        "the gauge is the sum of what the tracks hold"
+    );
+}
+
+/// Median time of an append that goes over the budget and evicts, with `tracks` held.
+fn paying_append(tracks: u64) -> Duration {
+    let (_gauge, mut held) = full_cache(tracks);
+    let mut times: Vec<Duration> = (0..301u64)
+        .map(|i| {
+            let t = &mut held[usize::try_from(i % tracks).expect("small")];
+            let group = t.newest_group().expect("held") + 1;
+            let start = Instant::now();
+            t.append(object(group, 0), 0, 128, Instant::now());
+            start.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[times.len() / 2]
+}
+
+#[test]
+fn paying_for_an_append_costs_the_same_with_20_or_20000_tracks_cached() {
+    let small = (0..3).map(|_| paying_append(20)).min().expect("runs");
+    let large = (0..3).map(|_| paying_append(20_000)).min().expect("runs");
+    let ratio = large.as_secs_f64() / small.as_secs_f64().max(1e-9);
+    assert!(
+        ratio < 5.0,
+        "{small:?} per paying append with 20 tracks, {large:?} with 20,000 ({ratio:.1}x)"
+    );
 }

@@ -14,9 +14,9 @@ use tern_moq::{Message, TrackNamespace};
 use crate::core::track::{Appended, DATAGRAM_SUBGROUP};
 use crate::core::types::{Location, Object, ObjectStatus};
 
-use super::hub::TrackHandle;
 use super::request::next_message;
 use super::session::{Inbound, SessionShared};
+use tern_model::TrackProducer;
 
 /// Longest a backfill may take; under the time data waits for its track alias, so that the
 /// new subscription's first objects are still waiting when it is done.
@@ -26,7 +26,7 @@ pub const BACKFILL_WAIT: Duration = Duration::from_millis(1500);
 /// the cache. Returns how many new objects it added.
 pub async fn backfill(
     s: &Arc<SessionShared>,
-    track: &TrackHandle,
+    track: &TrackProducer,
     after: Location,
     upto: Location,
 ) -> anyhow::Result<usize> {
@@ -42,8 +42,8 @@ pub async fn backfill(
                 Fetch {
                     request_id,
                     fetch_type: FetchType::Standalone {
-                        track_namespace: TrackNamespace::new(track.name.namespace.clone()),
-                        track_name: track.name.name.clone(),
+                        track_namespace: TrackNamespace::new(track.name().namespace.clone()),
+                        track_name: track.name().name.clone(),
                         start_location: tern_moq::Location::new(
                             after.group,
                             after.object.saturating_add(1),
@@ -130,8 +130,7 @@ pub async fn backfill(
     };
     // Every group before the new subscription's own is now complete, the one the old upstream
     // left half-sent included: its subgroups end here (no upstream stream will end them).
-    {
-        let mut t = track.lock();
+    track.update(|t| {
         let done: Vec<u64> = t
             .group_ids()
             .filter(|g| (after.group..upto.group).contains(g))
@@ -139,8 +138,7 @@ pub async fn backfill(
         for group in done {
             t.finish_group(group);
         }
-    }
-    track.notify.notify_waiters();
+    });
     Ok(added)
 }
 
@@ -150,31 +148,22 @@ const PASS_WAIT: Duration = Duration::from_secs(10);
 /// The new subscription starts after `upto`: once it delivers a later group, the group of
 /// `upto` is complete unless the new upstream continued it (then its own stream ends it).
 /// Without this, a group the dead upstream left open at `upto` would never end downstream.
-pub fn finish_when_passed(track: Arc<TrackHandle>, upto: Location) {
+pub fn finish_when_passed(track: TrackProducer, upto: Location) {
     tokio::spawn(async move {
-        let deadline = tokio::time::Instant::now() + PASS_WAIT;
-        loop {
-            let changed = track.notify.notified();
-            tokio::pin!(changed);
-            changed.as_mut().enable();
-            {
-                let mut t = track.lock();
-                if t.received_largest().is_some_and(|l| l.group > upto.group) {
-                    let continued = t
-                        .object(Location::new(upto.group, upto.object.saturating_add(1)))
-                        .is_some();
-                    if !continued && t.finish_group(upto.group) > 0 {
-                        drop(t);
-                        track.notify.notify_waiters();
-                    }
-                    return;
-                }
-            }
-            if track.closed.load(std::sync::atomic::Ordering::SeqCst)
-                || tokio::time::timeout_at(deadline, changed).await.is_err()
-            {
-                return;
-            }
+        let reader = track.consumer();
+        let passed = reader.wait_for(|r| {
+            r.read(|t| {
+                t.received_largest()
+                    .is_some_and(|l| l.group > upto.group)
+                    .then(|| {
+                        t.object(Location::new(upto.group, upto.object.saturating_add(1)))
+                            .is_some()
+                    })
+            })
+        });
+        if let Ok(Some(false)) = tokio::time::timeout(PASS_WAIT, passed).await {
+            // Not continued by the new upstream: the group is complete.
+            track.update(|t| t.finish_group(upto.group));
         }
     });
 }

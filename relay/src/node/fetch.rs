@@ -136,10 +136,12 @@ pub async fn serve(
                     0 => Location::new(end_location.group, u64::MAX),
                     o => Location::new(end_location.group, o - 1),
                 };
-                h.lock().covers(
-                    Location::new(start_location.group, start_location.object),
-                    end,
-                )
+                h.read(|t| {
+                    t.covers(
+                        Location::new(start_location.group, start_location.object),
+                        end,
+                    )
+                })
             });
             if !cached
                 && marking.is_none()
@@ -147,7 +149,7 @@ pub async fn serve(
             {
                 let why = match &handle {
                     None => format!("{name} is not cached here"),
-                    Some(h) => missing(&name, &h.lock(), start_location.group),
+                    Some(h) => h.read(|t| missing(&name, t, start_location.group)),
                 };
                 return forward(hub, s, up, m.request_id, original, send, handle, why).await;
             }
@@ -199,9 +201,9 @@ pub async fn serve(
                 (handle, Location::new(1, 0), Location::new(0, 0))
             } else {
                 let start = Location::new(start_group, 0);
-                let cached = handle.lock().covers(start, end);
+                let cached = handle.read(|t| t.covers(start, end));
                 let upstream = hub
-                    .with_router(|r| r.upstream_for(&handle.name))
+                    .with_router(|r| r.upstream_for(handle.name()))
                     .filter(|id| *id != s.id)
                     .and_then(|id| hub.session(id));
                 if !cached
@@ -211,16 +213,16 @@ pub async fn serve(
                     // Ask upstream for the same range as a standalone FETCH.
                     let fetch = FetchType::Standalone {
                         track_namespace: tern_moq::TrackNamespace::new(
-                            handle.name.namespace.clone(),
+                            handle.name().namespace.clone(),
                         ),
-                        track_name: handle.name.name.clone(),
+                        track_name: handle.name().name.clone(),
                         start_location: tern_moq::Location::new(start.group, 0),
                         end_location: tern_moq::Location::new(
                             end.group,
                             end.object.saturating_add(1),
                         ),
                     };
-                    let why = missing(&handle.name, &handle.lock(), start.group);
+                    let why = handle.read(|t| missing(handle.name(), t, start.group));
                     return forward(hub, s, up, m.request_id, fetch, send, Some(handle), why).await;
                 }
                 (handle, start, end)
@@ -228,19 +230,18 @@ pub async fn serve(
         }
     };
     let (handle, start, end) = resolved;
-    let name = handle.name.clone();
+    let name = handle.name().clone();
     let joining_empty = end < start;
     // Only where the range ends is read now; its objects are read page by page as the peer
     // takes them, so a peer that stalls pins one page, never a snapshot of the range.
-    let (last, complete, largest) = {
-        let t = handle.lock();
+    let (last, complete, largest) = handle.read(|t| {
         let last = if joining_empty {
             None
         } else {
             t.last_in(start, end)
         };
         (last, joining_empty || t.covers(start, end), t.largest())
-    };
+    });
     if (!joining && end < start)
         || ((!complete && largest.is_none_or(|l| l < end)) && last.is_none() && !joining_empty)
     {
@@ -271,7 +272,7 @@ pub async fn serve(
     let mut state = FetchObjectState::new(GroupOrder::Ascending);
     let mut from = Some(start);
     while let (Some(at), Some(last)) = (from, last) {
-        let page = handle.lock().page(at, last, PAGE_OBJECTS, PAGE_BYTES);
+        let page = handle.read(|t| t.page(at, last, PAGE_OBJECTS, PAGE_BYTES));
         let Some((next, _, _)) = page.last() else {
             break; // evicted meanwhile: the stream ends short
         };
@@ -364,7 +365,7 @@ async fn forward(
     request_id: u64,
     fetch_type: FetchType,
     mut send: SendStream,
-    handle: Option<Arc<super::hub::TrackHandle>>,
+    handle: Option<tern_model::TrackProducer>,
     why: String,
 ) -> anyhow::Result<()> {
     use std::time::Duration;
@@ -457,9 +458,13 @@ async fn forward(
                     let sg = o
                         .subgroup_id
                         .unwrap_or(crate::core::track::DATAGRAM_SUBGROUP);
-                    let _ =
-                        h.lock()
-                            .append(obj, sg, o.publisher_priority, std::time::Instant::now());
+                    let _ = h.append(
+                        obj,
+                        sg,
+                        o.publisher_priority,
+                        std::time::Instant::now(),
+                        &[],
+                    );
                 }
             }
             Some(Event::DataEnd { reset: None, .. }) | None => {

@@ -9,35 +9,16 @@ use std::time::Instant;
 
 use tokio::sync::{Notify, mpsc};
 
-use crate::core::cache::{CacheBudget, sweep};
-use crate::core::fanout::{Fanout, LagPolicy};
+use crate::core::cache::{CacheBudget, CacheGauge};
+use crate::core::fanout::LagPolicy;
 use crate::core::router::{Command, RequestId, Router, SessionId, TrackId};
 use crate::core::track::Track;
 use crate::core::types::{Location, Namespace, TrackName};
 use crate::metrics as m;
+use tern_model::{Subscription, TrackProducer};
 
 use super::session::{SessionShared, wire_code};
 use tern_moq::message::codes::{RequestErrorCode, SessionError};
-
-/// A cached track shared by its ingest (writer) and fan-out readers.
-#[derive(Debug)]
-pub struct TrackHandle {
-    /// The track's name.
-    pub name: TrackName,
-    /// Cached groups; locked briefly per object.
-    pub track: Mutex<Track>,
-    /// Woken on every change.
-    pub notify: Notify,
-    /// Set when the relay dropped the track (its publisher is gone): readers finish.
-    pub closed: std::sync::atomic::AtomicBool,
-}
-
-impl TrackHandle {
-    /// Lock the cache (never poisoned in practice: a panic here is a bug).
-    pub fn lock(&self) -> MutexGuard<'_, Track> {
-        self.track.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
 
 /// What the router's decisions become for a request task.
 #[derive(Debug)]
@@ -46,7 +27,7 @@ pub struct ToRequest {
     pub command: Command,
     /// For SUBSCRIBE_OK: the track's Largest Object and the fan-out reader, resolved at the
     /// moment the router accepted (so no object that arrives later is missed).
-    pub accepted: Option<(Option<Location>, Option<Fanout>, Arc<TrackHandle>)>,
+    pub accepted: Option<(Option<Location>, Option<Subscription>, TrackProducer)>,
 }
 
 /// What a SUBSCRIBE_NAMESPACE stream is to show its peer: the latest state of each namespace,
@@ -138,7 +119,7 @@ pub struct UpstreamTls {
 /// Shared state of one relay process.
 pub struct Hub {
     router: Mutex<Router>,
-    tracks: Mutex<HashMap<TrackId, Arc<TrackHandle>>>,
+    tracks: Mutex<HashMap<TrackId, TrackProducer>>,
     sessions: Mutex<HashMap<SessionId, Arc<SessionShared>>>,
     requests: Mutex<HashMap<(SessionId, RequestId), Inbox>>,
     next_session: AtomicU64,
@@ -146,6 +127,8 @@ pub struct Hub {
     pub receive: Arc<super::budget::ReceiveBudget>,
     /// Bytes of every track's newest group, against the cache's byte budget.
     pub live: Arc<crate::core::cache::LiveBudget>,
+    /// Bytes and groups every track holds, charged as they are appended and evicted.
+    pub cache: Arc<CacheGauge>,
     /// Settings.
     pub settings: NodeSettings,
 }
@@ -173,6 +156,7 @@ impl Hub {
             live: Arc::new(crate::core::cache::LiveBudget::new(
                 settings.cache.max_bytes,
             )),
+            cache: Arc::new(CacheGauge::new(settings.cache)),
             settings,
         })
     }
@@ -253,22 +237,17 @@ impl Hub {
         }
     }
 
-    /// Track handle by ID.
-    pub fn track(&self, id: TrackId) -> Option<Arc<TrackHandle>> {
+    /// A cached track by ID.
+    pub fn track(&self, id: TrackId) -> Option<TrackProducer> {
         lock(&self.tracks).get(&id).cloned()
     }
 
-    /// Track handle by ID, created if missing.
-    pub fn track_or_insert(&self, id: TrackId, name: &TrackName) -> Arc<TrackHandle> {
+    /// A cached track by ID, created (empty, charged to the process's cache) if missing.
+    pub fn track_or_insert(&self, id: TrackId, name: &TrackName) -> TrackProducer {
         lock(&self.tracks)
             .entry(id)
             .or_insert_with(|| {
-                Arc::new(TrackHandle {
-                    name: name.clone(),
-                    track: Mutex::new(Track::with_group_limit(self.settings.cache.max_group_bytes)),
-                    notify: Notify::new(),
-                    closed: std::sync::atomic::AtomicBool::new(false),
-                })
+                TrackProducer::new(name.clone(), Track::charged_to(self.cache.clone()))
             })
             .clone()
     }
@@ -290,8 +269,7 @@ impl Hub {
         // Tracks the router forgot: drop their caches and wake their readers.
         for id in live {
             if let Some(t) = lock(&self.tracks).remove(&id) {
-                t.closed.store(true, std::sync::atomic::Ordering::SeqCst);
-                t.notify.notify_waiters();
+                t.close();
             }
         }
         for cmd in commands {
@@ -301,7 +279,7 @@ impl Hub {
     }
 
     /// Publish the router's counters (failovers, held tracks, refusals, loops) as metrics; the
-    /// timer loop calls it with the cache sweep, off the request path.
+    /// timer loop calls it, off the request path.
     pub fn report_router(&self) {
         let router = lock(&self.router);
         metrics::counter!(m::FAILOVERS).absolute(router.failovers());
@@ -389,9 +367,10 @@ impl Hub {
                         .with_router(|r| r.track_name(*track).cloned())
                         .map(|name| self.track_or_insert(*track, &name))
                         .map(|h| {
-                            let (largest, fanout) =
-                                super::serve::fanout_for(&self.settings, &h, *filter, 128, true);
-                            (largest, fanout, h)
+                            let (largest, reader) =
+                                h.consumer()
+                                    .subscribe(*filter, 128, self.settings.lag, true);
+                            (largest, reader, h)
                         }),
                     _ => None,
                 };
@@ -423,25 +402,10 @@ impl Hub {
         }
     }
 
-    /// Evict expired groups and enforce the byte budget across every track.
-    pub fn sweep(&self, now: Instant) {
-        let handles: Vec<Arc<TrackHandle>> = lock(&self.tracks).values().cloned().collect();
-        // One track locked at a time, each only for its own part of the sweep.
-        struct Locked<'a>(&'a [Arc<TrackHandle>]);
-        impl crate::core::cache::Tracks for Locked<'_> {
-            fn count(&self) -> usize {
-                self.0.len()
-            }
-            fn with<R>(&mut self, i: usize, f: impl FnOnce(&mut Track) -> R) -> Option<R> {
-                self.0.get(i).map(|h| f(&mut h.lock()))
-            }
-        }
-        let swept = sweep(&mut Locked(&handles), &self.settings.cache, now);
-        metrics::gauge!(m::CACHE_BYTES).set(swept.held as f64);
-        metrics::gauge!(m::CACHE_GROUPS).set(swept.groups_held as f64);
-        metrics::counter!(m::CACHE_EVICTIONS).increment(swept.groups);
-        for h in &handles {
-            h.notify.notify_waiters();
-        }
+    /// Publish the cache's gauges (charged by the tracks as they change: nothing is walked).
+    pub fn report_cache(&self) {
+        metrics::gauge!(m::CACHE_BYTES).set(self.cache.bytes() as f64);
+        metrics::gauge!(m::CACHE_GROUPS).set(self.cache.groups() as f64);
+        metrics::counter!(m::CACHE_EVICTIONS).absolute(self.cache.evictions());
     }
 }

@@ -14,10 +14,11 @@ use crate::core::track::{Appended, SubgroupEnd};
 use crate::core::types::{Location, Object, ObjectStatus};
 use crate::metrics as m;
 
-use super::hub::{Hub, TrackHandle};
+use super::hub::Hub;
 use super::serve::DATAGRAM_SUBGROUP;
 use super::session::Inbound;
 use super::session::SessionShared;
+use tern_model::TrackProducer;
 
 /// How long data may wait for the control message that names its track alias.
 const ALIAS_WAIT: Duration = Duration::from_secs(2);
@@ -30,7 +31,7 @@ fn status(s: WireStatus) -> ObjectStatus {
     }
 }
 
-async fn wait_alias(s: &SessionShared, alias: u64) -> Option<Arc<TrackHandle>> {
+async fn wait_alias(s: &SessionShared, alias: u64) -> Option<TrackProducer> {
     let deadline = tokio::time::Instant::now() + ALIAS_WAIT;
     loop {
         let added = s.alias_added.notified();
@@ -51,38 +52,31 @@ static LIVE_LOG: tern_quic::LogBudget = tern_quic::LogBudget::new(20, Duration::
 /// Append one object, within the live budgets `live` (see [`crate::core::cache::LiveBudget`]),
 /// and wake the track's readers.
 pub(super) fn append(
-    track: &TrackHandle,
+    track: &TrackProducer,
     object: Object,
     subgroup: u64,
     priority: u8,
     live: &[Arc<LiveBudget>],
 ) -> Appended {
     let len = object.payload.len() as u64;
-    let (result, restarted) = {
-        let mut t = track.lock();
-        let before = t.restarts();
-        let result = t.append_within(object, subgroup, priority, Instant::now(), live);
-        (result, t.restarts() != before)
-    };
+    let (result, restarted) = track.append(object, subgroup, priority, Instant::now(), live);
     if restarted {
         metrics::counter!(m::TRACK_RESTARTS).increment(1);
-        tracing::info!(track = %track.name, "the publisher restarted the track's group numbering: its viewers are told to subscribe again");
-        track.notify.notify_waiters();
+        tracing::info!(track = %track.name(), "the publisher restarted the track's group numbering: its viewers are told to subscribe again");
     }
     match &result {
         Appended::New(_) => {
             metrics::counter!(m::OBJECTS_IN).increment(1);
             metrics::counter!(m::BYTES_IN).increment(len);
-            track.notify.notify_waiters();
         }
         Appended::Malformed(why) => {
-            tracing::warn!(track = %track.name, why, "malformed track: object dropped");
+            tracing::warn!(track = %track.name(), why, "malformed track: object dropped");
         }
         Appended::OverBudget => {
             metrics::counter!(m::CACHE_BUDGET_REFUSALS).increment(1);
             if let Some(suppressed) = LIVE_LOG.allow(Instant::now()) {
                 tracing::info!(
-                    track = %track.name,
+                    track = %track.name(),
                     suppressed,
                     "refused an object: open groups hold the cache's budget \
                      (cache.max_bytes, cache.max_live_per_session)"
@@ -149,7 +143,7 @@ pub async fn data_stream(
             } => {
                 let sg = *subgroup.get_or_insert(object.object_id);
                 if object.object_status == WireStatus::EndOfTrack
-                    && hub.with_router(|r| r.upstream_for(&track.name)) != Some(s.id)
+                    && hub.with_router(|r| r.upstream_for(track.name())) != Some(s.id)
                 {
                     // A publisher the track moved away from (taken over, failed over) does
                     // not end it for the one that feeds it now.
@@ -181,7 +175,7 @@ pub async fn data_stream(
                 // The end of a subgroup from an upstream the track is moving (or has moved)
                 // away from is not the subgroup's end: that upstream may be draining or cut
                 // off, and the new one carries the subgroup on (and ends it itself).
-                let stale = hub.with_router(|r| r.upstream_for(&track.name)) != Some(s.id);
+                let stale = hub.with_router(|r| r.upstream_for(track.name())) != Some(s.id);
                 if let Some(sg) = subgroup
                     && !stale
                 {
@@ -189,13 +183,7 @@ pub async fn data_stream(
                         None => SubgroupEnd::Fin,
                         Some(code) => SubgroupEnd::Reset(code),
                     };
-                    track.lock().end_subgroup(
-                        group,
-                        sg,
-                        end,
-                        reset.is_none() && header.end_of_group,
-                    );
-                    track.notify.notify_waiters();
+                    track.end_subgroup(group, sg, end, reset.is_none() && header.end_of_group);
                 }
                 return;
             }

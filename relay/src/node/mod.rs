@@ -132,7 +132,7 @@ impl Node {
                     .min(Duration::from_millis(500));
                 tokio::time::sleep(wait).await;
                 h.apply(|r, now| r.handle_timeout(now));
-                h.sweep(Instant::now());
+                h.report_cache();
                 h.report_router();
                 report_admission(&admission);
             }

@@ -28,19 +28,19 @@ pub fn spawn(hub: Arc<Hub>, s: Arc<SessionShared>, track: TrackId) {
 }
 
 async fn offer(hub: &Arc<Hub>, s: &Arc<SessionShared>, track: TrackId) -> anyhow::Result<()> {
-    let Some(handle) = hub.track(track) else {
+    let Some(handle) = hub.track(track).map(|t| t.consumer()) else {
         return Ok(());
     };
     // Watermark variants are handed out by SUBSCRIBE alone, marked for the viewer the plugin
     // names; offering one would hand out an unmarked copy.
-    if tern_watermark::split_variant(&handle.name.name).is_some() {
+    if tern_watermark::split_variant(&handle.name().name).is_some() {
         return Ok(());
     }
     let alias = s.next_alias();
-    let largest = handle.lock().largest();
+    let largest = handle.largest();
     let (mut send, recv) =
         super::session::bounded("open a request stream", s.session.open_bi()).await?;
-    let name = handle.name.clone();
+    let name = handle.name().clone();
     let (_, stream) = s
         .send_request(&mut send, |request_id| {
             let mut parameters = Parameters::new();
@@ -75,15 +75,9 @@ async fn offer(hub: &Arc<Hub>, s: &Arc<SessionShared>, track: TrackId) -> anyhow
         }
         other => anyhow::bail!("PUBLISH answered with {other:?}"),
     };
-    let (_, fanout) = super::serve::fanout_for(
-        &hub.settings,
-        &handle,
-        Filter::LargestObject,
-        priority,
-        forward,
-    );
-    let Some(fanout) = fanout else { return Ok(()) };
-    let mut serving = super::serve::spawn(s.clone(), handle, fanout, alias);
+    let (_, reader) = handle.subscribe(Filter::LargestObject, priority, hub.settings.lag, forward);
+    let Some(reader) = reader else { return Ok(()) };
+    let mut serving = super::serve::spawn(s.clone(), reader, alias);
     tokio::select! {
         (code, text, count) = serving.done() => {
             let done = PublishDone { status_code: code, stream_count: count, error_reason: ReasonPhrase::new(text.to_owned()) };

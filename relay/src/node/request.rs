@@ -515,14 +515,15 @@ async fn subscribe(
                             return Ok(());
                         };
                         let alias = s.next_alias();
-                        let fanout = fanout.map(|mut f| {
+                        let fanout = fanout.map(|mut reader| {
+                            let f = reader.fanout_mut();
                             f.set_forward(forward);
                             f.set_subscriber_priority(priority);
                             if let Some(t) = delivery_timeout {
                                 f.set_delivery_timeout(t);
                             }
                             f.set_descending(descending);
-                            f
+                            reader
                         });
                         let mut params = Parameters::new();
                         if let Some(l) = largest.filter(|_| s.sends_largest_object()) {
@@ -537,12 +538,12 @@ async fn subscribe(
                         s.add_subscription(rid, handle.clone(), largest);
                         write_message(&mut send, SubscribeOk { track_alias: alias, parameters: params, track_properties: Default::default() }).await?;
                         let marking = marked.as_ref().map(|(viewer, plugin, others, _)| {
-                            let variants = std::iter::once(handle.clone()).chain(others.iter().cloned()).collect();
+                            let variants = std::iter::once(handle.consumer()).chain(others.iter().cloned()).collect();
                             let marking = Arc::new(super::watermark::Marking::new(plugin.clone(), viewer.clone(), variants));
                             s.auth.markings.insert(rid, marking.clone());
                             marking
                         });
-                        serving = Some(super::serve::spawn_marked(s.clone(), handle, fanout, alias, marking));
+                        serving = Some(super::serve::spawn_marked(s.clone(), fanout, alias, marking));
                     }
                     Some((Command::Refuse { reason, .. }, _)) => {
                         tracing::debug!(session = s.id, request = rid, ?reason, "SUBSCRIBE refused");
@@ -619,7 +620,7 @@ async fn track_status(
     let cached = hub
         .with_router(|r| r.track_id(&name))
         .and_then(|id| hub.track(id))
-        .map(|t| t.lock().largest());
+        .map(|t| t.consumer().largest());
     let upstream = hub
         .with_router(|r| r.upstream_for(&name))
         .filter(|id| *id != s.id)

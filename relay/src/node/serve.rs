@@ -21,10 +21,10 @@ use tern_moq::message::codes::PublishDoneCode;
 use tern_quic::SendStream;
 
 use crate::core::fanout::{Delivery, DoneReason, Fanout, FanoutStats};
-use crate::core::types::{Filter, Location, Object, ObjectStatus};
+use crate::core::types::{Object, ObjectStatus};
 use crate::metrics as m;
+use tern_model::{Next, Subscription};
 
-use super::hub::{NodeSettings, TrackHandle};
 use super::session::SessionShared;
 use super::watermark::Marking;
 
@@ -39,30 +39,6 @@ const BATCH: usize = 64;
 /// How long a writer has to deliver what is cached when its track ends, before it is stopped
 /// (each write has at most the delivery timeout, 2 s; PUBLISH_DONE must not wait forever).
 const FINISH_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Build the fan-out reader for a filter, resolved against the track's cache now.
-pub fn fanout_for(
-    settings: &NodeSettings,
-    handle: &TrackHandle,
-    filter: Filter,
-    priority: u8,
-    forward: bool,
-) -> (Option<Location>, Option<Fanout>) {
-    let track = handle.lock();
-    let largest = track.largest();
-    let Some(range) = filter.resolve(largest) else {
-        return (largest, None);
-    };
-    // Largest Object and Next Group Start only cover objects after the largest one: new log
-    // entries (plus late ones that still pass the range). Absolute filters reach into the cache.
-    let cursor = match filter {
-        Filter::LargestObject | Filter::NextGroupStart if largest.is_some() => track.tail(),
-        _ => track.head(),
-    };
-    let mut f = Fanout::new(range, cursor, priority, settings.lag);
-    f.set_forward(forward);
-    (largest, Some(f))
-}
 
 enum Control {
     Update {
@@ -128,32 +104,26 @@ impl Serving {
     }
 }
 
-/// Start writing `fanout` to the subscriber's session under `alias`.
-pub fn spawn(
-    s: Arc<SessionShared>,
-    track: Arc<TrackHandle>,
-    fanout: Fanout,
-    alias: u64,
-) -> Serving {
-    spawn_marked(s, track, fanout, alias, None)
+/// Start writing `reader` to the subscriber's session under `alias`.
+pub fn spawn(s: Arc<SessionShared>, reader: Subscription, alias: u64) -> Serving {
+    spawn_marked(s, reader, alias, None)
 }
 
 /// [`spawn`], with each object taken from the variant `marking` chooses for its group (the
 /// fan-out runs over variant A, whose locations every variant shares).
 pub fn spawn_marked(
     s: Arc<SessionShared>,
-    track: Arc<TrackHandle>,
-    fanout: Fanout,
+    reader: Subscription,
     alias: u64,
     marking: Option<Arc<Marking>>,
 ) -> Serving {
     let (control, rx) = mpsc::channel(8);
     // Counted while the task lives, however it ends (an abort drops the guard too).
-    let watching = super::viewers::Watching::new(&track.name.namespace, s.id);
+    let watching = super::viewers::Watching::new(&reader.track().name().namespace, s.id);
     let opened = Arc::new(AtomicU64::new(0));
     let counter = opened.clone();
     let task = tokio::spawn(async move {
-        let done = run(s, track, fanout, alias, rx, marking, counter).await;
+        let done = run(s, reader, alias, rx, marking, counter).await;
         drop(watching);
         done
     });
@@ -179,14 +149,13 @@ struct Writer {
 
 async fn run(
     s: Arc<SessionShared>,
-    track: Arc<TrackHandle>,
-    mut fanout: Fanout,
+    mut reader: Subscription,
     alias: u64,
     mut control: mpsc::Receiver<Control>,
     marking: Option<Arc<Marking>>,
     opened: Arc<AtomicU64>,
 ) -> (PublishDoneCode, &'static str, u64) {
-    let timeout = fanout_timeout(&fanout);
+    let timeout = fanout_timeout(reader.fanout());
     let mut w = Writer {
         s,
         alias,
@@ -198,51 +167,44 @@ async fn run(
     };
     let mut finishing: Option<oneshot::Sender<u64>> = None;
     let mut reported = FanoutStats::default();
+    let mut batch: Vec<Delivery> = Vec::with_capacity(BATCH);
     let result = loop {
-        let notified = track.notify.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
-        let batch: Vec<Delivery> = {
-            let t = track.lock();
-            let now = Instant::now();
-            std::iter::from_fn(|| fanout.poll(&t, now))
-                .take(BATCH)
-                .collect()
-        };
-        if batch.is_empty()
-            && track.closed.load(std::sync::atomic::Ordering::SeqCst)
-            && finishing.is_none()
-        {
-            w.finish_all();
-            break (PublishDoneCode::TRACK_ENDED, "track ended", w.opened());
-        }
-        if batch.is_empty() {
-            if let Some(tx) = finishing.take() {
+        batch.clear();
+        if finishing.is_some() {
+            // Deliver what is cached now, then end.
+            reader.poll(Instant::now(), BATCH, &mut batch);
+            if batch.is_empty() {
                 w.finish_all();
-                let _ = tx.send(w.opened());
+                if let Some(tx) = finishing.take() {
+                    let _ = tx.send(w.opened());
+                }
                 break (PublishDoneCode::TRACK_ENDED, "track ended", w.opened());
             }
+        } else {
             tokio::select! {
-                _ = notified => {}
-                c = control.recv() => match c {
-                    Some(Control::Update { forward, priority }) => {
-                        if let Some(f) = forward { fanout.set_forward(f); }
-                        if let Some(p) = priority { fanout.set_subscriber_priority(p); }
-                    }
-                    Some(Control::Finish(tx)) => {
-                        tracing::trace!(session = w.s.id, alias = w.alias, "subscription writer finishing");
-                        finishing = Some(tx);
-                    }
-                    None => break (PublishDoneCode::INTERNAL_ERROR, "cancelled", w.opened()),
+                next = reader.next(BATCH, &mut batch) => if next == Next::Closed {
+                    w.finish_all();
+                    break (PublishDoneCode::TRACK_ENDED, "track ended", w.opened());
                 },
-                // Wake up now and then so lag is noticed even when the track goes quiet.
-                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                c = control.recv() => {
+                    match c {
+                        Some(Control::Update { forward, priority }) => {
+                            if let Some(f) = forward { reader.fanout_mut().set_forward(f); }
+                            if let Some(p) = priority { reader.fanout_mut().set_subscriber_priority(p); }
+                        }
+                        Some(Control::Finish(tx)) => {
+                            tracing::trace!(session = w.s.id, alias = w.alias, "subscription writer finishing");
+                            finishing = Some(tx);
+                        }
+                        None => break (PublishDoneCode::INTERNAL_ERROR, "cancelled", w.opened()),
+                    }
+                    continue;
+                }
             }
-            continue;
         }
-        report(&fanout, &mut reported);
+        report(reader.fanout(), &mut reported);
         let mut ended = None;
-        for d in batch {
+        for d in batch.drain(..) {
             if let Some(reason) = w.apply(d).await {
                 ended = Some(reason);
                 break;
@@ -276,7 +238,7 @@ async fn run(
             };
         }
     };
-    report(&fanout, &mut reported);
+    report(reader.fanout(), &mut reported);
     metrics::gauge!(m::SUBSCRIPTIONS).decrement(1.0);
     result
 }

@@ -24,7 +24,8 @@ use crate::core::hops;
 use crate::core::router::{Class, Publisher, SessionId, TrackId};
 use crate::metrics as m;
 
-use super::hub::{Hub, TrackHandle};
+use super::hub::Hub;
+use tern_model::TrackProducer;
 
 /// How long a session has to send its SETUP.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -68,7 +69,7 @@ const LEAVE_GRACE: Duration = Duration::from_secs(2);
 const DRAIN_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// An established downstream subscription: its track and Joining Location.
-pub type Joined = (Arc<TrackHandle>, Option<crate::core::types::Location>);
+pub type Joined = (TrackProducer, Option<crate::core::types::Location>);
 
 /// Per-session state shared by its tasks.
 pub struct SessionShared {
@@ -81,7 +82,7 @@ pub struct SessionShared {
     /// Next driver-side stream name.
     next_stream: AtomicU64,
     /// Track aliases the peer publishes on (from PUBLISH or our SUBSCRIBE_OK), to tracks.
-    aliases: Mutex<HashMap<u64, Arc<TrackHandle>>>,
+    aliases: Mutex<HashMap<u64, TrackProducer>>,
     /// Woken when an alias is registered (data can race ahead of the control message).
     pub alias_added: Notify,
     /// Aliases registered before their data may land (see [`SessionShared::add_alias_held`]).
@@ -413,7 +414,7 @@ impl SessionShared {
     }
 
     /// Map an alias the peer will send on to a track.
-    pub fn add_alias(&self, alias: u64, track: Arc<TrackHandle>) -> bool {
+    pub fn add_alias(&self, alias: u64, track: TrackProducer) -> bool {
         let fresh = lock(&self.aliases).insert(alias, track).is_none();
         self.alias_added.notify_waiters();
         fresh
@@ -424,7 +425,7 @@ impl SessionShared {
     /// data streams are not refused while the gap before them is backfilled, yet they land only
     /// after it. What is held stays unread in the streams, bounded by QUIC flow control.
     /// `None` when the alias is already in use.
-    pub fn add_alias_held(&self, alias: u64, track: Arc<TrackHandle>) -> Option<AliasHold> {
+    pub fn add_alias_held(&self, alias: u64, track: TrackProducer) -> Option<AliasHold> {
         let (tx, rx) = watch::channel(false);
         lock(&self.held).insert(alias, rx);
         if !self.add_alias(alias, track) {
@@ -460,7 +461,7 @@ impl SessionShared {
     }
 
     /// Track for an alias.
-    pub fn alias(&self, alias: u64) -> Option<Arc<TrackHandle>> {
+    pub fn alias(&self, alias: u64) -> Option<TrackProducer> {
         lock(&self.aliases).get(&alias).cloned()
     }
 
@@ -528,7 +529,7 @@ impl SessionShared {
     pub fn add_subscription(
         &self,
         request: u64,
-        track: Arc<TrackHandle>,
+        track: TrackProducer,
         joining: Option<crate::core::types::Location>,
     ) {
         lock(&self.subscriptions).insert(request, (track, joining));

@@ -16,9 +16,10 @@ use tern_quic::SendStream;
 use crate::core::router::{Command, TrackId};
 use crate::core::types::{Filter, Location, TrackName};
 
-use super::hub::{Hub, TrackHandle};
+use super::hub::Hub;
 use super::request::{next_message, track_name};
 use super::session::{Inbound, SessionShared, write_message};
+use tern_model::TrackProducer;
 
 /// Time allowed after PUBLISH_DONE for the publisher's last data streams to land.
 const DONE_GRACE: Duration = Duration::from_millis(300);
@@ -75,15 +76,11 @@ pub fn spawn_subscribe(
 
 /// A new feed of the track began (see [`crate::core::track::Track::new_feed`]): log and count a
 /// restarted group numbering. Returns whether it restarted.
-fn restart_check(handle: &TrackHandle, name: &TrackName, largest: Option<Location>) -> bool {
-    let mut track = handle.lock();
-    let before = track.received_largest();
-    let restarted = track.new_feed(largest);
+fn restart_check(handle: &TrackProducer, name: &TrackName, largest: Option<Location>) -> bool {
+    let (before, restarted) = handle.update(|t| (t.received_largest(), t.new_feed(largest)));
     if restarted {
         metrics::counter!(crate::metrics::TRACK_RESTARTS).increment(1);
         tracing::info!(%name, ?before, ?largest, "the publisher restarted the track's group numbering: its viewers are told to subscribe again");
-        drop(track);
-        handle.notify.notify_waiters();
     }
     restarted
 }
@@ -91,11 +88,11 @@ fn restart_check(handle: &TrackHandle, name: &TrackName, largest: Option<Locatio
 /// Fill the gap between what `handle` cached and the new upstream's Largest Object `upto`.
 async fn resume_gap(
     s: &Arc<SessionShared>,
-    handle: &Arc<TrackHandle>,
+    handle: &TrackProducer,
     name: &TrackName,
     upto: Location,
 ) {
-    let Some(after) = handle.lock().received_largest() else {
+    let Some(after) = handle.consumer().read(|t| t.received_largest()) else {
         return; // nothing cached: nothing to continue from
     };
     if upto <= after {
@@ -188,7 +185,7 @@ async fn subscribe(
                         if resume && !restarted {
                             resume_gap(s, &handle, name, l).await;
                         }
-                        handle.lock().note_upstream_largest(l);
+                        handle.update(|t| t.note_upstream_largest(l));
                     }
                     let sid = s.id;
                     hub.apply(|r, _| r.handle_upstream_ok(track, sid));
@@ -259,7 +256,7 @@ pub async fn publish(
     let largest = m.parameters.largest_object();
     restart_check(&handle, &name, largest);
     if let Some(l) = largest {
-        handle.lock().note_upstream_largest(l);
+        handle.update(|t| t.note_upstream_largest(l));
     }
     if !s.add_alias(m.track_alias, handle) {
         hub.remove_request(s.id, rid);

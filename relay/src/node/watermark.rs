@@ -23,8 +23,8 @@ use tern_watermark::{split_variant, variant_track};
 
 use crate::core::types::{Object, ObjectStatus, TrackName};
 
-use super::hub::TrackHandle;
 use super::session::SessionShared;
+use tern_model::TrackConsumer;
 
 /// Counter, label `reason` (`plugin`, `variant_missing`): groups a viewer did not get because
 /// the watermark could not be applied.
@@ -124,7 +124,7 @@ pub struct Marking {
     plugin: Arc<PluginHost>,
     viewer: String,
     /// Variant `n`'s cached track at index `n` (A first).
-    variants: Vec<Arc<TrackHandle>>,
+    variants: Vec<TrackConsumer>,
     choices: Mutex<VecDeque<(u64, Choice)>>,
 }
 
@@ -132,7 +132,10 @@ impl std::fmt::Debug for Marking {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Marking")
             .field("viewer", &self.viewer)
-            .field("track", &self.variants.first().map(|v| v.name.to_string()))
+            .field(
+                "track",
+                &self.variants.first().map(|v| v.name().to_string()),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -143,7 +146,7 @@ fn failed(reason: &'static str) {
 
 impl Marking {
     /// Serve `viewer` from `variants` (A first), choosing with `plugin`.
-    pub fn new(plugin: Arc<PluginHost>, viewer: String, variants: Vec<Arc<TrackHandle>>) -> Self {
+    pub fn new(plugin: Arc<PluginHost>, viewer: String, variants: Vec<TrackConsumer>) -> Self {
         Self {
             plugin,
             viewer,
@@ -177,7 +180,7 @@ impl Marking {
                 Choice::Failed => None,
             };
         }
-        let track = &self.variants[0].name;
+        let track = self.variants[0].name();
         let req = ObjectRequest {
             viewer: self.viewer.clone(),
             namespace: track.namespace.iter().map(|f| f.to_vec()).collect(),
@@ -238,18 +241,13 @@ impl Marking {
             return Some(object);
         }
         let handle = &self.variants[variant as usize];
-        let deadline = tokio::time::Instant::now() + VARIANT_WAIT;
-        loop {
-            let changed = handle.notify.notified();
-            tokio::pin!(changed);
-            changed.as_mut().enable();
-            if let Some((o, _, _)) = handle.lock().object(object.location) {
-                return Some(o.clone());
-            }
-            let closed = handle.closed.load(std::sync::atomic::Ordering::SeqCst);
-            if closed || tokio::time::timeout_at(deadline, changed).await.is_err() {
+        let found =
+            handle.wait_for(|t| t.read(|t| t.object(object.location).map(|(o, _, _)| o.clone())));
+        match tokio::time::timeout(VARIANT_WAIT, found).await {
+            Ok(Some(o)) => Some(o),
+            _ => {
                 self.fail(group);
-                return None;
+                None
             }
         }
     }
@@ -323,7 +321,7 @@ pub async fn subscribe_companions(
     name: &TrackName,
     filter: crate::core::types::Filter,
     rendezvous: Duration,
-) -> Result<(Vec<Arc<TrackHandle>>, Companions), crate::core::router::Refusal> {
+) -> Result<(Vec<TrackConsumer>, Companions), crate::core::router::Refusal> {
     use crate::core::router::{Command, Refusal};
     let mut companions = Companions {
         hub: hub.clone(),
@@ -345,7 +343,7 @@ pub async fn subscribe_companions(
             Ok(Some(super::hub::ToRequest {
                 command: Command::SubscribeOk { .. },
                 accepted: Some((_, _, handle)),
-            })) => handles.push(handle),
+            })) => handles.push(handle.consumer()),
             Ok(Some(super::hub::ToRequest {
                 command: Command::Refuse { reason, .. },
                 ..
@@ -369,6 +367,7 @@ pub fn cached_marking(
     let handle = |n: &TrackName| {
         hub.with_router(|r| r.track_id(n))
             .and_then(|id| hub.track(id))
+            .map(|t| t.consumer())
     };
     let mut handles = vec![handle(name)?];
     for other in other_variants(name) {
