@@ -21,13 +21,13 @@ use tern_moq::{
 };
 use tern_quic::{RecvStream, SendStream};
 
-use super::history::{Entry, Plan};
 use super::publisher::request_error;
 use super::session::{Session, Shared, read_message, write_message};
 use super::sink::{WRITE_TIMEOUT, write};
 use super::subscriber::Subscription;
 use super::track::TrackShared;
 use super::{Error, Object};
+use tern_model::fetch::{Entry, Plan, descending, plan};
 
 /// How long a FETCH may wait for its data stream after FETCH_OK.
 const DATA_WAIT: Duration = Duration::from_secs(5);
@@ -72,14 +72,11 @@ pub(crate) async fn serve(shared: Arc<Shared>, m: FetchMsg, mut send: SendStream
         "FETCH answered from history"
     );
     let priority = track.priority.load(std::sync::atomic::Ordering::Relaxed);
-    send_entries(
-        &shared,
-        m.request_id,
-        priority,
-        order,
-        in_order(plan, order),
-    )
-    .await;
+    let entries = match order {
+        GroupOrder::Descending => descending(plan),
+        _ => plan.entries,
+    };
+    send_entries(&shared, m.request_id, priority, order, entries).await;
 }
 
 type Refused = (RequestErrorCode, String);
@@ -131,45 +128,18 @@ fn resolve(
         }
     };
     let name = FullTrackName::new(track.namespace.clone(), track.name.clone());
-    match track.fetch(start, end) {
-        Ok((plan, end_of_track)) => Ok((track, plan, end_of_track)),
+    // Whether the track ended is read first: an end seen then covers every object planned.
+    let ended = track.ended();
+    match track.producer.read(|t| plan(t, start, end)) {
+        Ok(p) => {
+            let end_of_track = ended && Some(p.last) == track.largest();
+            Ok((track, p, end_of_track))
+        }
         Err(refusal) => Err((
             RequestErrorCode::INVALID_RANGE,
             format!("{name}: {refusal}"),
         )),
     }
-}
-
-/// `plan`'s entries in the order the FETCH asked for: descending takes whole groups from the
-/// newest, and an unknown range at the start becomes the last entry, reaching down to the
-/// range's start.
-fn in_order(plan: Plan, order: GroupOrder) -> Vec<Entry> {
-    let mut entries = plan.entries;
-    if order != GroupOrder::Descending {
-        return entries;
-    }
-    let unknown = match entries.first() {
-        Some(Entry::Unknown(_)) => {
-            entries.remove(0);
-            Some(Entry::Unknown(plan.start))
-        }
-        _ => None,
-    };
-    let mut groups: Vec<Vec<Entry>> = Vec::new();
-    for e in entries {
-        let group = match &e {
-            Entry::Object { location, .. } | Entry::Unknown(location) => location.group,
-        };
-        match groups.last_mut() {
-            Some(g) if matches!(g.first(), Some(Entry::Object { location, .. }) if location.group == group) => {
-                g.push(e)
-            }
-            _ => groups.push(vec![e]),
-        }
-    }
-    let mut out: Vec<Entry> = groups.into_iter().rev().flatten().collect();
-    out.extend(unknown);
-    out
 }
 
 /// One fetch data stream: FETCH_HEADER, then `entries`.
@@ -199,15 +169,17 @@ async fn send_entries(
         let (fields, payload) = match entry {
             Entry::Object {
                 location,
+                subgroup,
                 priority,
+                properties,
                 payload,
             } => {
                 let fields = FetchObject::Object(FetchObjectHeader {
                     group_id: location.group,
-                    subgroup_id: Some(0),
+                    subgroup_id: Some(subgroup),
                     object_id: location.object,
                     publisher_priority: priority,
-                    properties: Properties::new(),
+                    properties: Properties::from_raw(properties).unwrap_or_default(),
                     payload_length: payload.len() as u64,
                 });
                 (fields, payload)
@@ -453,49 +425,5 @@ pub(crate) fn data_stream(
             tracing::debug!(request = header.request_id, "fetch stream for no FETCH");
             let _ = recv.stop(StreamResetCode::CANCELLED.0 as u32);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn obj(group: u64, object: u64) -> Entry {
-        Entry::Object {
-            location: Location::new(group, object),
-            priority: 1,
-            payload: Bytes::new(),
-        }
-    }
-
-    #[test]
-    fn descending_takes_groups_newest_first_with_objects_in_order() {
-        let plan = Plan {
-            start: Location::new(1, 0),
-            entries: vec![
-                Entry::Unknown(Location::new(3, 9)),
-                obj(5, 0),
-                obj(5, 1),
-                obj(7, 0),
-                obj(7, 1),
-            ],
-            last: Location::new(7, 1),
-        };
-        assert_eq!(
-            in_order(plan.clone(), GroupOrder::Ascending),
-            plan.entries,
-            "ascending is as planned"
-        );
-        assert_eq!(
-            in_order(plan, GroupOrder::Descending),
-            vec![
-                obj(7, 0),
-                obj(7, 1),
-                obj(5, 0),
-                obj(5, 1),
-                Entry::Unknown(Location::new(1, 0))
-            ],
-            "the unknown range reaches down to the start"
-        );
     }
 }

@@ -33,6 +33,7 @@ mod session;
 mod sink;
 mod subscriber;
 mod track;
+pub mod writer;
 
 pub use fetch::{Fetch, FetchEntry, JoiningStart};
 pub use history::History;

@@ -5,11 +5,12 @@ use std::sync::Arc;
 
 use tokio::sync::oneshot;
 
+use tern_moq::message::SubscriptionFilter;
 use tern_moq::message::codes::{RequestErrorCode, SessionError as Code};
 use tern_moq::message::{
     Parameters, Publish, PublishNamespace, RequestError, RequestOk, Subscribe, SubscribeOk,
 };
-use tern_moq::{ControlReader, FullTrackName, Message, ReasonPhrase, TrackNamespace};
+use tern_moq::{ControlReader, FullTrackName, Location, Message, ReasonPhrase, TrackNamespace};
 use tern_quic::{RecvStream, SendStream};
 
 use super::Error;
@@ -138,7 +139,15 @@ impl Session {
             }
             None => return Err(Error::Protocol("PUBLISH stream closed".into())),
         }
-        let attached = track.shared.attach(None);
+        // From the start of the current group (what the writer keeps of the past is for FETCH).
+        let start = track
+            .largest()
+            .map_or(Location::new(0, 0), |l| Location::new(l.group, 0));
+        let filter = SubscriptionFilter::AbsoluteStart(start);
+        let (_, attached) = track.shared.attach(Some(filter));
+        let Some(attached) = attached else {
+            return Err(Error::Invalid("the track has nothing to send"));
+        };
         tokio::spawn(sink::run(shared, alias, attached, send, recv, reader));
         Ok(())
     }
@@ -205,13 +214,23 @@ async fn subscribe(
         return;
     };
     let alias = shared.next_alias();
-    let attached = track.attach(m.parameters.subscription_filter());
+    let (largest, attached) = track.attach(m.parameters.subscription_filter());
+    let Some(attached) = attached else {
+        let e = request_error(
+            RequestErrorCode::INVALID_RANGE,
+            "the filter selects nothing",
+        );
+        if write_message(&mut send, e).await.is_ok() {
+            let _ = send.finish();
+        }
+        return;
+    };
     let mut parameters = Parameters::new();
-    if let Some(l) = attached.largest {
+    if let Some(l) = largest {
         parameters.set_largest_object(l);
     }
     // A Joining FETCH may follow SUBSCRIBE_OK at once: the Joining Location is known before.
-    let _served = shared.add_served(m.request_id, track.clone(), attached.largest);
+    let _served = shared.add_served(m.request_id, track.clone(), largest);
     let ok = SubscribeOk {
         track_alias: alias,
         parameters,

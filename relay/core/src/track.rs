@@ -164,6 +164,10 @@ pub struct Track {
     end: Option<Location>,
     /// Smallest location ever cached: before it the relay saw nothing of the track.
     first: Option<Location>,
+    /// Largest location of an object the cache held and dropped (evicted or trimmed). Groups
+    /// go oldest first and a group is trimmed only once it is the only one, so everything the
+    /// cache dropped is at or before it.
+    forgotten: Option<Location>,
     /// Groups evicted so far (for metrics).
     evicted_groups: u64,
     /// The newest group's bytes as charged to live budgets (see [`super::live::LiveBudget`]).
@@ -204,6 +208,7 @@ impl Track {
             bytes: 0,
             end: None,
             first: None,
+            forgotten: None,
             evicted_groups: 0,
             live: super::live::LiveCharge::default(),
             restarts: 0,
@@ -282,6 +287,7 @@ impl Track {
         self.largest = None;
         self.received = None;
         self.first = None;
+        self.forgotten = None;
         self.end = None;
         self.restarts += 1;
     }
@@ -380,6 +386,12 @@ impl Track {
     /// Group IDs currently held, oldest first.
     pub fn group_ids(&self) -> impl Iterator<Item = u64> + '_ {
         self.groups.keys().copied()
+    }
+
+    /// The largest location of an object the cache held and dropped: every object at or before
+    /// it that was ever cached is gone (see [`Track::evict_oldest`]).
+    pub fn forgotten(&self) -> Option<Location> {
+        self.forgotten
     }
 
     /// Whether the track has ended (END_OF_TRACK seen).
@@ -615,6 +627,7 @@ impl Track {
             let charge = charge(&o);
             g.bytes -= charge;
             g.trimmed = g.trimmed.max(Some(o.location.object));
+            self.forgotten = self.forgotten.max(Some(o.location));
             self.sub_bytes(charge);
         }
         true
@@ -843,7 +856,10 @@ impl Track {
         if self.groups.len() < 2 {
             return None;
         }
-        let (_, g) = self.groups.pop_first()?;
+        let (id, g) = self.groups.pop_first()?;
+        if let Some(&last) = g.ids.last() {
+            self.forgotten = self.forgotten.max(Some(Location::new(id, last)));
+        }
         self.sub_bytes(g.bytes);
         self.evicted_groups += 1;
         if let Some(gauge) = &self.gauge {

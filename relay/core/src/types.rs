@@ -118,7 +118,41 @@ pub enum Filter {
     AbsoluteRange(Location, u64),
 }
 
+impl From<tern_moq::message::SubscriptionFilter> for Filter {
+    fn from(f: tern_moq::message::SubscriptionFilter) -> Self {
+        use tern_moq::message::SubscriptionFilter as Wire;
+        match f {
+            Wire::NextGroupStart => Filter::NextGroupStart,
+            Wire::LargestObject => Filter::LargestObject,
+            Wire::AbsoluteStart(l) => Filter::AbsoluteStart(l),
+            Wire::AbsoluteRange {
+                start,
+                end_group_delta,
+            } => Filter::AbsoluteRange(start, end_group_delta),
+        }
+    }
+}
+
+impl From<Filter> for tern_moq::message::SubscriptionFilter {
+    fn from(f: Filter) -> Self {
+        match f {
+            Filter::NextGroupStart => Self::NextGroupStart,
+            Filter::LargestObject => Self::LargestObject,
+            Filter::AbsoluteStart(l) => Self::AbsoluteStart(l),
+            Filter::AbsoluteRange(start, end_group_delta) => Self::AbsoluteRange {
+                start,
+                end_group_delta,
+            },
+        }
+    }
+}
+
 impl Filter {
+    /// The filter of a SUBSCRIBE that may carry none (absent: unfiltered, from {0, 0}).
+    pub fn of(wire: Option<tern_moq::message::SubscriptionFilter>) -> Self {
+        wire.map_or(Filter::AbsoluteStart(Location::new(0, 0)), Filter::from)
+    }
+
     /// Resolve against the publisher's Largest Object. Returns `None` when the range end
     /// overflows (a protocol violation).
     pub fn resolve(self, largest: Option<Location>) -> Option<Range> {

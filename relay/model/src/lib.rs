@@ -10,6 +10,7 @@
 //! [`tern_relay_core::cache`]). Nothing here does I/O: the handles wake their readers, and the
 //! drivers (a relay session, a client's subscriber) move the bytes.
 
+pub mod fetch;
 pub mod track;
 
 pub use tern_relay_core::cache::{CacheBudget, CacheGauge, LiveBudget};

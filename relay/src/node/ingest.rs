@@ -15,9 +15,9 @@ use crate::core::types::{Location, Object, ObjectStatus};
 use crate::metrics as m;
 
 use super::hub::Hub;
-use super::serve::DATAGRAM_SUBGROUP;
 use super::session::Inbound;
 use super::session::SessionShared;
+use crate::core::track::DATAGRAM_SUBGROUP;
 use tern_model::TrackProducer;
 
 /// How long data may wait for the control message that names its track alias.

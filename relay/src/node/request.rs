@@ -11,14 +11,14 @@ use tokio::sync::mpsc;
 use tern_moq::message::codes::{PublishDoneCode, RequestErrorCode, SessionError as Code};
 use tern_moq::message::{
     Namespace as NamespaceMsg, NamespaceDone, Parameters, PublishDone, RequestError, RequestOk,
-    Subscribe, SubscribeOk, SubscriptionFilter,
+    Subscribe, SubscribeOk,
 };
 use tern_moq::session::Event;
 use tern_moq::{Message, ReasonPhrase, TrackNamespace};
 use tern_quic::{RecvStream, SendStream};
 
 use crate::core::router::{Class, Command, Ended, Publisher, Refusal, TakeOver};
-use crate::core::types::{Filter, Location, Namespace, TrackName};
+use crate::core::types::{Filter, Namespace, TrackName};
 
 use super::hub::{Hub, Listing, ToRequest};
 use super::session::{Inbound, SessionShared, write_message};
@@ -134,16 +134,7 @@ pub fn track_name(ns: &TrackNamespace, name: &bytes::Bytes) -> TrackName {
 
 /// The core's filter for a SUBSCRIBE's parameters (absent: unfiltered, i.e. from {0,0}).
 pub fn filter(params: &Parameters) -> Filter {
-    match params.subscription_filter() {
-        Some(SubscriptionFilter::NextGroupStart) => Filter::NextGroupStart,
-        Some(SubscriptionFilter::LargestObject) => Filter::LargestObject,
-        Some(SubscriptionFilter::AbsoluteStart(l)) => Filter::AbsoluteStart(l),
-        Some(SubscriptionFilter::AbsoluteRange {
-            start,
-            end_group_delta,
-        }) => Filter::AbsoluteRange(Location::new(start.group, start.object), end_group_delta),
-        None => Filter::AbsoluteStart(Location::new(0, 0)),
-    }
+    Filter::of(params.subscription_filter())
 }
 
 /// Serve one request stream.

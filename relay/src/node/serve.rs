@@ -1,37 +1,29 @@
-//! The writer of one downstream subscription: turns [`Fanout`] deliveries into subgroup streams
-//! and datagrams on the subscriber's session. Payloads are written as the shared `Bytes` the
-//! cache holds (no copy per subscriber); only the few header bytes are per stream.
+//! One downstream subscription's task: its fan-out reader ([`Fanout`] in a
+//! [`Subscription`]) written to the subscriber's session by the one subgroup writer every role
+//! shares ([`SubgroupWriter`]), REQUEST_UPDATE applied, the end of the track finished and
+//! counted. Payloads are written as the shared `Bytes` the cache holds (no copy per
+//! subscriber).
 //!
 //! Bounded everywhere: the fan-out cursor is the only queue, a write that cannot progress within
 //! the delivery timeout resets that stream, and quinn's own send window caps what it buffers.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use tern_moq::coding::encode_varint;
-use tern_moq::data::{SubgroupHeader, SubgroupId, encode_subgroup_header};
+use tern_client::writer::{SubgroupWriter, Variants, WriterStats};
 use tern_moq::message::Parameters;
 use tern_moq::message::codes::PublishDoneCode;
-use tern_quic::SendStream;
 
 use crate::core::fanout::{Delivery, DoneReason, Fanout, FanoutStats};
-use crate::core::types::{Object, ObjectStatus};
 use crate::metrics as m;
 use tern_model::{Next, Subscription};
 
 use super::session::SessionShared;
 use super::watermark::Marking;
-
-/// Subgroup stream reset code INTERNAL_ERROR: the watermark could not be applied to the group.
-const RESET_INTERNAL_ERROR: u32 = 0x0;
-
-pub use crate::core::track::DATAGRAM_SUBGROUP;
 
 /// Deliveries taken from the cache per lock.
 const BATCH: usize = 64;
@@ -135,18 +127,6 @@ pub fn spawn_marked(
     }
 }
 
-struct Writer {
-    s: Arc<SessionShared>,
-    alias: u64,
-    streams: HashMap<(u64, u64), SendStream>,
-    /// Streams opened so far, shared with [`Serving`] (for [`Serving::finish`] when it has to
-    /// stop the writer).
-    opened: Arc<AtomicU64>,
-    timeout: Duration,
-    headers: BytesMut,
-    marking: Option<Arc<Marking>>,
-}
-
 async fn run(
     s: Arc<SessionShared>,
     mut reader: Subscription,
@@ -156,15 +136,11 @@ async fn run(
     opened: Arc<AtomicU64>,
 ) -> (PublishDoneCode, &'static str, u64) {
     let timeout = fanout_timeout(reader.fanout());
-    let mut w = Writer {
-        s,
-        alias,
-        streams: HashMap::new(),
-        opened,
-        timeout,
-        headers: BytesMut::with_capacity(4096),
-        marking,
-    };
+    let session = s.id;
+    let variants = marking.map(|m| m as Arc<dyn Variants>);
+    let mut w = SubgroupWriter::new(s.session.clone(), alias, timeout).with_variants(variants);
+    let counted = opened;
+    let mut written = WriterStats::default();
     let mut finishing: Option<oneshot::Sender<u64>> = None;
     let mut reported = FanoutStats::default();
     let mut batch: Vec<Delivery> = Vec::with_capacity(BATCH);
@@ -193,7 +169,7 @@ async fn run(
                             if let Some(p) = priority { reader.fanout_mut().set_subscriber_priority(p); }
                         }
                         Some(Control::Finish(tx)) => {
-                            tracing::trace!(session = w.s.id, alias = w.alias, "subscription writer finishing");
+                            tracing::trace!(session, alias, "subscription writer finishing");
                             finishing = Some(tx);
                         }
                         None => break (PublishDoneCode::INTERNAL_ERROR, "cancelled", w.opened()),
@@ -210,6 +186,8 @@ async fn run(
                 break;
             }
         }
+        count(w.stats(), &mut written);
+        counted.store(w.opened(), Ordering::Relaxed);
         if let Some(reason) = ended {
             w.finish_all();
             if let Some(tx) = finishing.take() {
@@ -239,8 +217,17 @@ async fn run(
         }
     };
     report(reader.fanout(), &mut reported);
+    count(w.stats(), &mut written);
     metrics::gauge!(m::SUBSCRIPTIONS).decrement(1.0);
     result
+}
+
+/// Count what the writer sent since the last count.
+fn count(now: WriterStats, counted: &mut WriterStats) {
+    metrics::counter!(m::OBJECTS_OUT).increment(now.objects - counted.objects);
+    metrics::counter!(m::BYTES_OUT).increment(now.bytes - counted.bytes);
+    metrics::counter!(m::SUBGROUP_RESETS).increment(now.resets - counted.resets);
+    *counted = now;
 }
 
 /// Count the skips and lag resets the fan-out made since the last report, as they happen.
@@ -254,194 +241,4 @@ fn report(fanout: &Fanout, reported: &mut FanoutStats) {
 /// How long one write may wait for the subscriber: its delivery timeout, at most 2 s.
 fn fanout_timeout(f: &Fanout) -> Duration {
     f.policy().max_lag.min(Duration::from_secs(2))
-}
-
-impl Writer {
-    fn opened(&self) -> u64 {
-        self.opened.load(Ordering::Relaxed)
-    }
-
-    async fn apply(&mut self, d: Delivery) -> Option<DoneReason> {
-        match d {
-            Delivery::Open {
-                group,
-                subgroup,
-                publisher_priority,
-                send_order,
-                first_object,
-            } => {
-                if subgroup == DATAGRAM_SUBGROUP {
-                    return None;
-                }
-                if let Some(m) = &self.marking
-                    && m.choose(group).await.is_none()
-                {
-                    return None; // the group ends here for this viewer
-                }
-                tracing::trace!(
-                    session = self.s.id,
-                    alias = self.alias,
-                    group,
-                    subgroup,
-                    "subgroup stream out"
-                );
-                let stream = tokio::time::timeout(self.timeout, self.s.session.open_uni()).await;
-                let Ok(Ok(mut stream)) = stream else {
-                    return None; // no stream credit in time: this subgroup is skipped
-                };
-                let _ = stream.set_priority(send_order);
-                let header = SubgroupHeader {
-                    track_alias: self.alias,
-                    group_id: group,
-                    subgroup_id: if subgroup == 0 {
-                        SubgroupId::Zero
-                    } else {
-                        SubgroupId::Explicit(subgroup)
-                    },
-                    publisher_priority: Some(publisher_priority),
-                    has_properties: true,
-                    end_of_group: false,
-                    first_object,
-                };
-                if self
-                    .write(&mut stream, encode_subgroup_header(&header))
-                    .await
-                {
-                    self.opened.fetch_add(1, Ordering::Relaxed);
-                    self.streams.insert((group, subgroup), stream);
-                }
-            }
-            Delivery::Object {
-                group,
-                subgroup,
-                previous,
-                object,
-            } => {
-                let object = match &self.marking {
-                    None => object,
-                    Some(m) => match m.object(group, object).await {
-                        Some(chosen) => chosen,
-                        None => {
-                            if let Some(mut s) = self.streams.remove(&(group, subgroup)) {
-                                let _ = s.reset(RESET_INTERNAL_ERROR);
-                            }
-                            return None;
-                        }
-                    },
-                };
-                if subgroup == DATAGRAM_SUBGROUP {
-                    self.datagram(group, &object);
-                    return None;
-                }
-                let header = self.object_header(previous, &object);
-                let mut stream = self.streams.remove(&(group, subgroup))?;
-                let ok = self.write(&mut stream, header).await
-                    && (object.payload.is_empty()
-                        || self.write(&mut stream, object.payload.clone()).await);
-                if ok {
-                    metrics::counter!(m::OBJECTS_OUT).increment(1);
-                    metrics::counter!(m::BYTES_OUT).increment(object.payload.len() as u64);
-                    self.streams.insert((group, subgroup), stream);
-                } else {
-                    // The subscriber did not take the object within its delivery timeout.
-                    metrics::counter!(m::SUBGROUP_RESETS).increment(1);
-                    let _ = stream.reset(crate::core::fanout::RESET_DELIVERY_TIMEOUT as u32);
-                }
-            }
-            Delivery::Finish { group, subgroup } => {
-                if let Some(mut s) = self.streams.remove(&(group, subgroup)) {
-                    let _ = s.finish();
-                }
-            }
-            Delivery::Reset {
-                group,
-                subgroup,
-                code,
-            } => {
-                if let Some(mut s) = self.streams.remove(&(group, subgroup)) {
-                    let _ = s.reset(code as u32);
-                }
-            }
-            Delivery::Done(reason) => return Some(reason),
-        }
-        None
-    }
-
-    /// Write one chunk, giving up (and resetting) if the subscriber does not take it in time.
-    async fn write(&self, stream: &mut SendStream, chunk: Bytes) -> bool {
-        matches!(
-            tokio::time::timeout(self.timeout, stream.write_chunk(chunk)).await,
-            Ok(Ok(()))
-        )
-    }
-
-    /// Object header on a subgroup stream with the PROPERTIES bit set: ID delta, properties,
-    /// payload length, status when empty. Encoded into a shared arena (no allocation per object
-    /// in the steady state).
-    fn object_header(&mut self, previous: Option<u64>, object: &Object) -> Bytes {
-        let id = object.location.object;
-        let delta = match previous {
-            Some(p) => id.saturating_sub(p).saturating_sub(1),
-            None => id,
-        };
-        if self.headers.capacity() - self.headers.len() < 64 + object.properties.len() {
-            self.headers.reserve(4096 + object.properties.len());
-        }
-        encode_varint(delta, &mut self.headers);
-        encode_varint(object.properties.len() as u64, &mut self.headers);
-        self.headers.extend_from_slice(&object.properties);
-        encode_varint(object.payload.len() as u64, &mut self.headers);
-        if object.payload.is_empty() {
-            encode_varint(status_code(object.status), &mut self.headers);
-        }
-        self.headers.split().freeze()
-    }
-
-    fn datagram(&self, group: u64, object: &Object) {
-        use tern_moq::data::{DatagramPayload, ObjectDatagram, encode_datagram_header};
-        let Ok(properties) = tern_moq::data::Properties::from_raw(object.properties.clone()) else {
-            return;
-        };
-        let d = ObjectDatagram {
-            track_alias: self.alias,
-            group_id: group,
-            object_id: object.location.object,
-            publisher_priority: None,
-            properties,
-            end_of_group: object.end_of_group,
-            payload: match object.status {
-                ObjectStatus::Normal => DatagramPayload::Payload(object.payload.clone()),
-                ObjectStatus::EndOfTrack => {
-                    DatagramPayload::Status(tern_moq::data::ObjectStatus::EndOfTrack)
-                }
-                _ => DatagramPayload::Status(tern_moq::data::ObjectStatus::EndOfGroup),
-            },
-        };
-        let Ok(header) = encode_datagram_header(&d) else {
-            return;
-        };
-        let mut buf = BytesMut::with_capacity(header.len() + object.payload.len());
-        buf.extend_from_slice(&header);
-        if object.status == ObjectStatus::Normal {
-            buf.extend_from_slice(&object.payload);
-        }
-        let _ = self.s.session.send_datagram(buf.freeze());
-        metrics::counter!(m::OBJECTS_OUT).increment(1);
-    }
-
-    fn finish_all(&mut self) {
-        for (_, mut s) in self.streams.drain() {
-            let _ = s.finish();
-        }
-    }
-}
-
-/// Wire value of an object status.
-pub fn status_code(s: ObjectStatus) -> u64 {
-    match s {
-        ObjectStatus::Normal => 0,
-        ObjectStatus::DoesNotExist => 1,
-        ObjectStatus::EndOfGroup => 3,
-        ObjectStatus::EndOfTrack => 4,
-    }
 }

@@ -119,16 +119,7 @@ async fn subscribe(
     alias: &mut Option<u64>,
 ) -> anyhow::Result<End> {
     let mut params = Parameters::new();
-    let wire = match filter {
-        Filter::NextGroupStart => SubscriptionFilter::NextGroupStart,
-        Filter::LargestObject => SubscriptionFilter::LargestObject,
-        Filter::AbsoluteStart(l) => SubscriptionFilter::AbsoluteStart(l),
-        Filter::AbsoluteRange(l, delta) => SubscriptionFilter::AbsoluteRange {
-            start: l,
-            end_group_delta: delta,
-        },
-    };
-    params.set_subscription_filter(&wire);
+    params.set_subscription_filter(&SubscriptionFilter::from(filter));
     // A publisher that gives no stream credit, reads nothing or never answers holds the track
     // (and every subscriber waiting on it) only until the deadline.
     let deadline = tokio::time::Instant::now() + hub.settings.upstream_answer_timeout;

@@ -253,6 +253,20 @@ impl Marking {
     }
 }
 
+impl tern_client::writer::Variants for Marking {
+    fn choose(&self, group: u64) -> tern_client::writer::Choice<'_, Option<u32>> {
+        Box::pin(Marking::choose(self, group))
+    }
+
+    fn object(
+        &self,
+        group: u64,
+        object: Object,
+    ) -> tern_client::writer::Choice<'_, Option<Object>> {
+        Box::pin(Marking::object(self, group, object))
+    }
+}
+
 /// Markings of a session's subscriptions, by Request ID, for Joining FETCH: a FETCH that joins a
 /// marked subscription makes the same choice per group.
 #[derive(Debug, Default)]
