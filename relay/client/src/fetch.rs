@@ -9,10 +9,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use tokio::sync::oneshot;
 
-use tern_moq::data::{FetchHeader, FetchObject, FetchObjectHeader, FetchObjectState, Properties};
+use tern_moq::data::{FetchHeader, FetchObject};
 use tern_moq::message::codes::{RequestErrorCode, SessionError as Code, StreamResetCode};
 use tern_moq::message::{Fetch as FetchMsg, FetchOk, FetchType, GroupOrder, Parameters};
 use tern_moq::{
@@ -21,13 +21,14 @@ use tern_moq::{
 };
 use tern_quic::{RecvStream, SendStream};
 
+use super::fetch_writer::{FetchRange, write_fetch};
 use super::publisher::request_error;
 use super::session::{Session, Shared, read_message, write_message};
-use super::sink::{WRITE_TIMEOUT, write};
+use super::sink::WRITE_TIMEOUT;
 use super::subscriber::Subscription;
 use super::track::TrackShared;
 use super::{Error, Object};
-use tern_model::fetch::{Entry, Plan, descending, plan};
+use tern_model::fetch::{Entry, Plan, plan};
 
 /// How long a FETCH may wait for its data stream after FETCH_OK.
 const DATA_WAIT: Duration = Duration::from_secs(5);
@@ -72,11 +73,31 @@ pub(crate) async fn serve(shared: Arc<Shared>, m: FetchMsg, mut send: SendStream
         "FETCH answered from history"
     );
     let priority = track.priority.load(std::sync::atomic::Ordering::Relaxed);
-    let entries = match order {
-        GroupOrder::Descending => descending(plan),
-        _ => plan.entries,
+    let range = FetchRange {
+        start: plan.start,
+        last: plan.last,
+        descending: order == GroupOrder::Descending,
+        unknown: match plan.entries.first() {
+            Some(Entry::Unknown(u)) => Some(*u),
+            _ => None,
+        },
     };
-    send_entries(&shared, m.request_id, priority, order, entries).await;
+    let _active = shared.sink_started();
+    let consumer = track.producer.consumer();
+    let written = write_fetch(
+        &shared.quic,
+        m.request_id,
+        &consumer,
+        range,
+        priority,
+        WRITE_TIMEOUT,
+        None,
+        DRAIN_TIMEOUT,
+    )
+    .await;
+    if let Err(e) = written {
+        tracing::debug!(request = m.request_id, "fetch stream ended short: {e}");
+    }
 }
 
 type Refused = (RequestErrorCode, String);
@@ -140,66 +161,6 @@ fn resolve(
             format!("{name}: {refusal}"),
         )),
     }
-}
-
-/// One fetch data stream: FETCH_HEADER, then `entries`.
-async fn send_entries(
-    shared: &Arc<Shared>,
-    request_id: u64,
-    priority: u8,
-    order: GroupOrder,
-    entries: Vec<Entry>,
-) {
-    let _active = shared.sink_started();
-    let opened = tokio::time::timeout(WRITE_TIMEOUT, shared.quic.open_uni()).await;
-    let Ok(Ok(mut stream)) = opened else {
-        tracing::debug!(request_id, "no stream credit for a fetch stream");
-        return;
-    };
-    // Below every live subgroup stream (those use 0..=255): the past never delays the present.
-    let _ = stream.set_priority(-1 - i32::from(priority));
-    let mut head = BytesMut::new();
-    FetchHeader { request_id }.encode(&mut head);
-    if !write(&mut stream, head.freeze()).await {
-        let _ = stream.reset(StreamResetCode::DELIVERY_TIMEOUT.0 as u32);
-        return;
-    }
-    let mut state = FetchObjectState::new(order);
-    for entry in entries {
-        let (fields, payload) = match entry {
-            Entry::Object {
-                location,
-                subgroup,
-                priority,
-                properties,
-                payload,
-            } => {
-                let fields = FetchObject::Object(FetchObjectHeader {
-                    group_id: location.group,
-                    subgroup_id: Some(subgroup),
-                    object_id: location.object,
-                    publisher_priority: priority,
-                    properties: Properties::from_raw(properties).unwrap_or_default(),
-                    payload_length: payload.len() as u64,
-                });
-                (fields, payload)
-            }
-            Entry::Unknown(l) => (FetchObject::EndOfUnknownRange(l), Bytes::new()),
-        };
-        let Ok(head) = state.encode(&fields) else {
-            let _ = stream.reset(StreamResetCode::INTERNAL_ERROR.0 as u32);
-            return;
-        };
-        let ok = write(&mut stream, head).await
-            && (payload.is_empty() || write(&mut stream, payload).await);
-        if !ok {
-            tracing::debug!(request_id, "fetch stream not read: reset");
-            let _ = stream.reset(StreamResetCode::DELIVERY_TIMEOUT.0 as u32);
-            return;
-        }
-    }
-    let _ = stream.finish();
-    let _ = tokio::time::timeout(DRAIN_TIMEOUT, stream.stopped()).await;
 }
 
 /// Where a Joining FETCH starts.

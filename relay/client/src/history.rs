@@ -70,6 +70,11 @@ impl History {
     pub(crate) fn track(&self) -> Track {
         Track::charged_to(self.gauge.clone())
     }
+
+    /// The gauge every track of this history is charged to.
+    pub(crate) fn gauge(&self) -> Arc<CacheGauge> {
+        self.gauge.clone()
+    }
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@
 
 mod driver;
 mod fetch;
+pub mod fetch_writer;
 mod history;
 mod namespaces;
 mod publisher;

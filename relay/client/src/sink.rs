@@ -21,14 +21,6 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(3);
 /// Deliveries taken from the cache per lock.
 const BATCH: usize = 64;
 
-/// Write one chunk within [`WRITE_TIMEOUT`]; false when it could not.
-pub(crate) async fn write(stream: &mut SendStream, chunk: bytes::Bytes) -> bool {
-    matches!(
-        tokio::time::timeout(WRITE_TIMEOUT, stream.write_chunk(chunk)).await,
-        Ok(Ok(()))
-    )
-}
-
 enum Outcome {
     Done(PublishDoneCode, &'static str),
     Unsubscribed,

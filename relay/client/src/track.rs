@@ -141,17 +141,15 @@ impl TrackWriter {
         }
     }
 
-    /// Keep completed groups as `history` says (default: none, only the current group), so
-    /// that FETCH can be answered from them. Call it right after [`new`](Self::new), before
-    /// anything is written or served: it returns a new writer of the same track.
+    /// Keep completed groups as `history` says (default: the current group and the groups
+    /// of the last 5 s), so that FETCH can be answered from them. Returns the writer, for
+    /// chaining after [`new`](Self::new); what the track holds already is charged to
+    /// `history` from now on.
     pub fn with_history(self, history: History) -> Self {
-        let w = Self::with(
-            self.shared.namespace.clone(),
-            self.shared.name.clone(),
-            &history,
-        );
-        w.set_priority(self.shared.priority.load(Ordering::Relaxed));
-        w
+        self.shared
+            .producer
+            .update(|t| t.charge_to(history.gauge(), Instant::now()));
+        self
     }
 
     /// Set the publisher priority of this track's subgroups (0 is the most important;
@@ -294,6 +292,21 @@ mod tests {
         assert_eq!(drain(&mut next).await, ["G4", "4.0", "end"]);
         assert_eq!(drain(&mut last).await, ["G3", "3.2", "G4", "4.0", "end"]);
         assert!(t.new_group(5).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_history_set_after_the_track_is_served_applies_to_the_served_track() {
+        // The origin serves each track, then sets its DVR history.
+        let t = TrackWriter::new(TrackNamespace::from_path("a"), "t");
+        let served = t.shared.clone();
+        let (_, reader) = served.attach(None);
+        let t = t.with_history(History::new(std::time::Duration::from_secs(60), 1 << 20));
+        t.new_group(0).expect("group");
+        t.write_object(Bytes::from_static(b"x")).expect("obj");
+        assert_eq!(served.largest(), Some(Location::new(0, 0)));
+        t.finish();
+        let mut reader = reader.expect("reader");
+        assert_eq!(drain(&mut reader).await, ["G0", "0.0", "end"]);
     }
 
     #[test]

@@ -349,6 +349,8 @@ pub struct Router {
     /// Live downstream subscriptions per session (for the per-session cap).
     per_session: BTreeMap<SessionId, usize>,
     commands: VecDeque<Command>,
+    /// Tracks forgotten since the driver last asked (see [`Router::poll_forgotten`]).
+    forgotten: Vec<TrackId>,
     upstream_subscribes: u64,
     /// Sessions to upstream relays, and the namespaces announced on each.
     links: BTreeMap<SessionId, BTreeSet<Namespace>>,
@@ -388,6 +390,13 @@ impl Router {
     /// Next command for the driver.
     pub fn poll_command(&mut self) -> Option<Command> {
         self.commands.pop_front()
+    }
+
+    /// Next track the router forgot (its publisher and subscribers are gone, or it restarted
+    /// under a new ID): the driver drops its cache and ends its readers. Each forgotten track
+    /// is reported once, so the driver never has to compare its tracks with the router's.
+    pub fn poll_forgotten(&mut self) -> Option<TrackId> {
+        self.forgotten.pop()
     }
 
     /// Earliest time [`Router::handle_timeout`] may have work to do (a stale linger deadline
@@ -819,6 +828,7 @@ impl Router {
     /// Forget a track. An upstream it was moving away from, still feeding it, is cancelled.
     fn remove_track(&mut self, track: TrackId) -> Option<TrackEntry> {
         let entry = self.tracks.remove(&track)?;
+        self.forgotten.push(track);
         self.by_name.remove(&entry.name);
         for &s in &entry.fed_from {
             self.feeds.remove(&(s, track));

@@ -196,8 +196,14 @@ fn linger_counts_from_the_last_leave_of_each_track() {
     router.handle_unsubscribe(10, 4, at(2));
     router.handle_unsubscribe(11, 0, at(3));
     let _ = std::iter::from_fn(|| router.poll_command()).count();
+    assert_eq!(
+        router.poll_forgotten(),
+        None,
+        "lingering tracks are not forgotten"
+    );
 
     let mut ended = Vec::new();
+    let mut forgotten = Vec::new();
     let mut now = at(1);
     for _ in 0..20 {
         let Some(next) = router.poll_timeout() else {
@@ -211,7 +217,12 @@ fn linger_counts_from_the_last_leave_of_each_track() {
                 ended.push((track, now - t0));
             }
         }
+        forgotten.extend(std::iter::from_fn(|| router.poll_forgotten()));
     }
+    // The driver learns of each forgotten track once, without comparing its tracks with the
+    // router's.
+    assert_eq!(forgotten, [tracks[1], tracks[2], tracks[0]]);
+    assert_eq!(router.poll_forgotten(), None);
     assert_eq!(
         ended,
         vec![

@@ -227,6 +227,24 @@ impl Track {
         t
     }
 
+    /// Charge the track to `gauge` from now on: what it holds moves from its old gauge (if
+    /// any) to the new one, its groups are capped at the new budget's `max_group_bytes`, and
+    /// the new budget is paid at once.
+    pub fn charge_to(&mut self, gauge: std::sync::Arc<super::cache::CacheGauge>, now: Instant) {
+        if let Some(old) = &self.gauge {
+            old.sub_bytes(self.bytes);
+            old.sub_groups(self.groups.len());
+        }
+        gauge.add_bytes(self.bytes);
+        gauge.add_groups(self.groups.len());
+        self.max_group_bytes = gauge.budget().max_group_bytes.max(1);
+        self.gauge = Some(gauge);
+        if let Some(&newest) = self.groups.keys().next_back() {
+            self.enforce_group_cap(newest);
+        }
+        self.make_room(now);
+    }
+
     fn add_bytes(&mut self, n: usize) {
         self.bytes += n;
         if let Some(g) = &self.gauge {

@@ -5,12 +5,13 @@
 //! vouch for gets REQUEST_ERROR INVALID_RANGE naming what is missing.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::BytesMut;
 
 use tern_moq::ReasonPhrase;
 use tern_moq::coding::MAX_REASON_PHRASE_LEN;
-use tern_moq::data::{FetchHeader, FetchObject, FetchObjectHeader, FetchObjectState, Properties};
+use tern_moq::data::{FetchHeader, FetchObject, FetchObjectState};
 use tern_moq::message::codes::{RequestErrorCode, StreamResetCode};
 use tern_moq::message::{Fetch, FetchOk, FetchType, GroupOrder, Parameters, RequestError};
 use tern_quic::SendStream;
@@ -20,7 +21,8 @@ use crate::core::types::{Location, TrackName};
 
 use super::hub::Hub;
 use super::request::track_name;
-use super::session::{Inbound, SessionShared, bounded, write_message};
+use super::session::{Inbound, PEER_STALL, SessionShared, bounded, write_message};
+use tern_client::fetch_writer::{FetchRange, write_fetch};
 
 fn error(code: RequestErrorCode, reason: String) -> RequestError {
     RequestError {
@@ -262,62 +264,43 @@ pub async fn serve(
     };
     write_message(&mut send, ok).await?;
     send.finish()?;
-    let mut data = bounded("open a fetch stream", s.session.open_uni()).await?;
-    let mut head = BytesMut::new();
-    FetchHeader {
-        request_id: m.request_id,
-    }
-    .encode(&mut head);
-    bounded("write a fetch stream", data.write_chunk(head.freeze())).await?;
-    let mut state = FetchObjectState::new(GroupOrder::Ascending);
-    let mut from = Some(start);
-    while let (Some(at), Some(last)) = (from, last) {
-        let page = handle.read(|t| t.page(at, last, PAGE_OBJECTS, PAGE_BYTES));
-        let Some((next, _, _)) = page.last() else {
-            break; // evicted meanwhile: the stream ends short
-        };
-        from = after(next.location);
-        for (object, subgroup, priority) in page {
-            let object = match &marking {
-                None => object,
-                Some(m) => match m.object(object.location.group, object).await {
-                    Some(chosen) => chosen,
-                    None => continue, // the group ends here for this viewer
-                },
-            };
-            let header = FetchObject::Object(FetchObjectHeader {
-                group_id: object.location.group,
-                subgroup_id: Some(subgroup),
-                object_id: object.location.object,
-                publisher_priority: priority,
-                properties: Properties::from_raw(object.properties.clone()).unwrap_or_default(),
-                payload_length: object.payload.len() as u64,
-            });
-            bounded(
-                "write a fetch stream",
-                data.write_chunk(state.encode(&header)?),
-            )
-            .await?;
-            if !object.payload.is_empty() {
-                bounded("write a fetch stream", data.write_chunk(object.payload)).await?;
-            }
+    let Some(last) = last else {
+        // Nothing to send (an empty Joining FETCH): an empty fetch stream.
+        let mut data = bounded("open a fetch stream", s.session.open_uni()).await?;
+        let mut head = BytesMut::new();
+        FetchHeader {
+            request_id: m.request_id,
         }
-    }
-    data.finish()?;
+        .encode(&mut head);
+        bounded("write a fetch stream", data.write_chunk(head.freeze())).await?;
+        data.finish()?;
+        return Ok(());
+    };
+    let range = FetchRange {
+        start,
+        last,
+        descending: m.parameters.group_order() == Some(GroupOrder::Descending),
+        unknown: None,
+    };
+    let variants = marking
+        .as_deref()
+        .map(|m| m as &dyn tern_client::writer::Variants);
+    // The stream goes below every live one; among fetches, by its first object's priority.
+    let priority = handle
+        .read(|t| t.page(start, last, 1, 0).first().map(|(_, _, p)| *p))
+        .unwrap_or(128);
+    write_fetch(
+        &s.session,
+        m.request_id,
+        &handle.consumer(),
+        range,
+        priority,
+        PEER_STALL,
+        variants,
+        Duration::ZERO,
+    )
+    .await?;
     Ok(())
-}
-
-/// Objects a cache-served FETCH reads from the track at a time, and the payload bytes after
-/// which a page ends early: what one stalled FETCH can keep from being freed.
-const PAGE_OBJECTS: usize = 16;
-const PAGE_BYTES: usize = 64 << 10;
-
-/// The location right after `l` (`None`: nothing can follow it).
-fn after(l: Location) -> Option<Location> {
-    match l.object.checked_add(1) {
-        Some(object) => Some(Location::new(l.group, object)),
-        None => Some(Location::new(l.group.checked_add(1)?, 0)),
-    }
 }
 
 /// A FETCH we sent upstream, waiting for its data stream: forgotten when dropped.
@@ -368,7 +351,6 @@ async fn forward(
     handle: Option<tern_model::TrackProducer>,
     why: String,
 ) -> anyhow::Result<()> {
-    use std::time::Duration;
     use tern_moq::Message;
     use tern_moq::session::Event;
 

@@ -242,38 +242,40 @@ impl Hub {
         lock(&self.tracks).get(&id).cloned()
     }
 
-    /// A cached track by ID, created (empty, charged to the process's cache) if missing.
+    /// A cached track by ID, created (empty, charged to the process's cache) if missing. A
+    /// track the router has already forgotten is not cached: its producer comes back closed.
     pub fn track_or_insert(&self, id: TrackId, name: &TrackName) -> TrackProducer {
-        lock(&self.tracks)
-            .entry(id)
-            .or_insert_with(|| {
-                TrackProducer::new(name.clone(), Track::charged_to(self.cache.clone()))
-            })
-            .clone()
+        let new = || TrackProducer::new(name.clone(), Track::charged_to(self.cache.clone()));
+        // Under the router's lock: a track the router forgets is dropped from the cache after
+        // the router let go of it (see `apply`), so it cannot be inserted after its drop.
+        let router = lock(&self.router);
+        if router.track_name(id).is_none() {
+            let gone = new();
+            gone.close();
+            return gone;
+        }
+        lock(&self.tracks).entry(id).or_insert_with(new).clone()
     }
 
     /// Run `f` on the router, then carry out every command it produced.
     pub fn apply<R>(self: &Arc<Self>, f: impl FnOnce(&mut Router, Instant) -> R) -> R {
         let now = Instant::now();
-        let (out, commands, live) = {
+        let (out, commands, forgotten) = {
             let mut router = lock(&self.router);
             let out = f(&mut router, now);
             let commands: Vec<Command> = std::iter::from_fn(|| router.poll_command()).collect();
-            let live: Vec<TrackId> = lock(&self.tracks)
-                .keys()
-                .copied()
-                .filter(|id| router.track_name(*id).is_none())
-                .collect();
-            (out, commands, live)
+            let forgotten: Vec<TrackId> = std::iter::from_fn(|| router.poll_forgotten()).collect();
+            (out, commands, forgotten)
         };
-        // Tracks the router forgot: drop their caches and wake their readers.
-        for id in live {
+        for cmd in commands {
+            self.dispatch(cmd);
+        }
+        // Tracks the router forgot: drop their caches and end their readers. Reported once
+        // each by the router, so nothing here walks every track.
+        for id in forgotten {
             if let Some(t) = lock(&self.tracks).remove(&id) {
                 t.close();
             }
-        }
-        for cmd in commands {
-            self.dispatch(cmd);
         }
         out
     }
