@@ -7,7 +7,6 @@
 //! the window. The data stream is sent below every live subgroup stream.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::oneshot;
@@ -24,16 +23,10 @@ use tern_quic::{RecvStream, SendStream};
 use super::fetch_writer::{FetchRange, write_fetch};
 use super::publisher::request_error;
 use super::session::{Session, Shared, read_message, write_message};
-use super::sink::WRITE_TIMEOUT;
 use super::subscriber::Subscription;
 use super::track::TrackShared;
 use super::{Error, Object};
 use tern_model::fetch::{Entry, Plan, plan};
-
-/// How long a FETCH may wait for its data stream after FETCH_OK.
-const DATA_WAIT: Duration = Duration::from_secs(5);
-/// How long the end of a fetch stream waits for the subscriber to have read it.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A FETCH for one of our tracks, on the request stream `send`.
 pub(crate) async fn serve(shared: Arc<Shared>, m: FetchMsg, mut send: SendStream) {
@@ -90,9 +83,9 @@ pub(crate) async fn serve(shared: Arc<Shared>, m: FetchMsg, mut send: SendStream
         &consumer,
         range,
         priority,
-        WRITE_TIMEOUT,
+        shared.timeouts.write,
         None,
-        DRAIN_TIMEOUT,
+        shared.timeouts.drain,
     )
     .await;
     if let Err(e) = written {
@@ -318,17 +311,20 @@ impl Fetch {
         loop {
             match &mut self.data {
                 DataStream::Done => return Ok(None),
-                DataStream::Waiting(rx) => match tokio::time::timeout(DATA_WAIT, rx).await {
-                    Ok(Ok((reader, recv))) => {
-                        self.data = DataStream::Reading(Box::new(reader), recv)
+                DataStream::Waiting(rx) => {
+                    match tokio::time::timeout(self.shared.timeouts.fetch_data, rx).await {
+                        Ok(Ok((reader, recv))) => {
+                            self.data = DataStream::Reading(Box::new(reader), recv)
+                        }
+                        Ok(Err(_)) => return Err(Error::Protocol("fetch data stream lost".into())),
+                        Err(_) => {
+                            return Err(Error::Protocol(format!(
+                                "no fetch data stream within {:?}",
+                                self.shared.timeouts.fetch_data
+                            )));
+                        }
                     }
-                    Ok(Err(_)) => return Err(Error::Protocol("fetch data stream lost".into())),
-                    Err(_) => {
-                        return Err(Error::Protocol(format!(
-                            "no fetch data stream within {DATA_WAIT:?}"
-                        )));
-                    }
-                },
+                }
                 DataStream::Reading(reader, recv) => {
                     let bad = |e: tern_moq::DecodeError| {
                         self.shared

@@ -33,6 +33,7 @@ mod reorder;
 mod session;
 mod sink;
 mod subscriber;
+mod timeouts;
 mod track;
 pub mod writer;
 
@@ -43,6 +44,7 @@ pub use publisher::Announcement;
 pub use reorder::Reorder;
 pub use session::{ConnectOptions, Session};
 pub use subscriber::Subscription;
+pub use timeouts::Timeouts;
 pub use track::TrackWriter;
 
 use bytes::Bytes;

@@ -20,6 +20,7 @@ use tern_quic::{ClientConfig, Fingerprint, RecvStream, SendStream, Transport, Tr
 
 use super::Error;
 use super::subscriber::Inbound;
+use super::timeouts::Timeouts;
 use super::track::TrackShared;
 
 /// How a client connects.
@@ -31,8 +32,9 @@ pub struct ConnectOptions {
     pub cert_hashes: Vec<Fingerprint>,
     /// Time allowed for resolution, the QUIC handshake and the WebTransport CONNECT.
     pub connect_timeout: Duration,
-    /// Time allowed for the server's SETUP once connected.
-    pub setup_timeout: Duration,
+    /// Every wait on the server (its SETUP within `timeouts.setup`, a subscriber's writes,
+    /// the end of a track, ...).
+    pub timeouts: Timeouts,
     /// MOQT_IMPLEMENTATION sent in SETUP.
     pub implementation: String,
     /// Codec limits applied to the server's input.
@@ -52,7 +54,7 @@ impl Default for ConnectOptions {
             disable_verify: false,
             cert_hashes: Vec::new(),
             connect_timeout: Duration::from_secs(5),
-            setup_timeout: Duration::from_secs(5),
+            timeouts: Timeouts::default(),
             implementation: concat!("tern/", env!("CARGO_PKG_VERSION")).to_owned(),
             limits: Limits::default(),
             identity: None,
@@ -69,6 +71,7 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub(crate) struct Shared {
     pub quic: tern_quic::Session,
     pub limits: Limits,
+    pub timeouts: Timeouts,
     next_request_id: AtomicU64,
     next_alias: AtomicU64,
     /// Track Alias (from SUBSCRIBE_OK) → the subscription's inbox.
@@ -293,6 +296,7 @@ impl Session {
         let shared = Arc::new(Shared {
             quic,
             limits: opts.limits,
+            timeouts: opts.timeouts,
             next_request_id: AtomicU64::new(0),
             next_alias: AtomicU64::new(1),
             subscriptions: Mutex::new(HashMap::new()),
@@ -308,7 +312,7 @@ impl Session {
         });
         let driver = AbortOnDrop(tokio::spawn(super::driver::drive(shared.clone())));
         let peer_setup = tokio::select! {
-            r = tokio::time::timeout(opts.setup_timeout, setup_rx) => match r {
+            r = tokio::time::timeout(opts.timeouts.setup, setup_rx) => match r {
                 Ok(Ok(setup)) => setup,
                 Ok(Err(_)) => {
                     let why = shared.quic.close_reason().map(|e| e.to_string());
@@ -316,7 +320,7 @@ impl Session {
                 }
                 Err(_) => {
                     shared.quic.close(Code::PROTOCOL_VIOLATION.0 as u32, "no SETUP");
-                    return Err(Error::Setup(format!("none within {:?}", opts.setup_timeout)));
+                    return Err(Error::Setup(format!("none within {:?}", opts.timeouts.setup)));
                 }
             },
             e = shared.quic.closed() => return Err(Error::Session(e)),

@@ -3,8 +3,6 @@
 //! PUBLISH_DONE) or the subscriber leaves; REQUEST_UPDATE on the request stream is answered.
 
 use std::sync::Arc;
-use std::time::Duration;
-
 use tern_model::{DoneReason, Next, Subscription};
 use tern_moq::message::codes::{PublishDoneCode, SessionError as Code, StreamResetCode};
 use tern_moq::message::{Parameters, PublishDone, RequestOk};
@@ -14,10 +12,6 @@ use tern_quic::{RecvStream, SendStream};
 use super::session::{Shared, read_message, write_message};
 use super::writer::SubgroupWriter;
 
-/// Longest a single write (or stream open) may wait on flow control.
-pub const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
-/// Longest the end of a track waits for the subscriber to acknowledge its last streams.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(3);
 /// Deliveries taken from the cache per lock.
 const BATCH: usize = 64;
 
@@ -36,7 +30,7 @@ pub(crate) async fn run(
     mut reader_state: ControlReader,
 ) {
     let _active = shared.sink_started();
-    let mut w = SubgroupWriter::new(shared.quic.clone(), alias, WRITE_TIMEOUT);
+    let mut w = SubgroupWriter::new(shared.quic.clone(), alias, shared.timeouts.write);
     let mut batch = Vec::with_capacity(BATCH);
     let outcome = 'serve: loop {
         batch.clear();
@@ -98,10 +92,10 @@ pub(crate) async fn run(
             // Linger until the subscriber has what we sent, so that closing right after
             // the track ends loses nothing.
             let drain = async {
-                w.drain(DRAIN_TIMEOUT).await;
+                w.drain(shared.timeouts.drain).await;
                 let _ = send.stopped().await;
             };
-            let _ = tokio::time::timeout(DRAIN_TIMEOUT, drain).await;
+            let _ = tokio::time::timeout(shared.timeouts.drain, drain).await;
         }
     }
 }

@@ -2,7 +2,6 @@
 //! [`Subscription`], which yields them in group order until PUBLISH_DONE.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
@@ -22,10 +21,6 @@ use super::{Error, Object, Reorder};
 /// Objects (and stream events) queued for one subscription; a full queue slows its streams
 /// down through QUIC flow control instead of growing.
 const INBOX: usize = 1024;
-/// How long data may wait for the SUBSCRIBE_OK that names its Track Alias.
-const ALIAS_WAIT: Duration = Duration::from_secs(2);
-/// After PUBLISH_DONE, how long the last data streams get to arrive.
-const DONE_GRACE: Duration = Duration::from_secs(2);
 
 /// What the session's tasks tell a subscription.
 #[derive(Debug)]
@@ -201,7 +196,11 @@ impl Subscription {
             Inbound::Datagram(o) => return Some(o),
             Inbound::Done { result, streams } => {
                 tracing::debug!(?result, ?streams, seen = self.streams_seen, "PUBLISH_DONE");
-                self.done = Some((result, streams, Instant::now() + DONE_GRACE));
+                self.done = Some((
+                    result,
+                    streams,
+                    Instant::now() + self.shared.timeouts.done_grace,
+                ));
             }
         }
         None
@@ -265,7 +264,7 @@ impl Drop for Subscription {
 }
 
 async fn wait_alias(shared: &Shared, alias: u64) -> Option<mpsc::Sender<Inbound>> {
-    let deadline = Instant::now() + ALIAS_WAIT;
+    let deadline = Instant::now() + shared.timeouts.alias_wait;
     loop {
         let added = shared.alias_added.notified();
         tokio::pin!(added);

@@ -18,10 +18,6 @@ use super::request::next_message;
 use super::session::{Inbound, SessionShared};
 use tern_model::TrackProducer;
 
-/// Longest a backfill may take; under the time data waits for its track alias, so that the
-/// new subscription's first objects are still waiting when it is done.
-pub const BACKFILL_WAIT: Duration = Duration::from_millis(1500);
-
 /// Fetch the objects after `after` up to `upto` (inclusive) of `track` from upstream `s` into
 /// the cache. Returns how many new objects it added.
 pub async fn backfill(
@@ -32,7 +28,7 @@ pub async fn backfill(
 ) -> anyhow::Result<usize> {
     // One deadline for all of it, the stream's opening and the request's writing included:
     // a short stream credit on the link cannot hold the new subscription's data past it.
-    let deadline = tokio::time::Instant::now() + BACKFILL_WAIT;
+    let deadline = tokio::time::Instant::now() + s.timeouts.backfill;
     let mut data = None;
     let sent = async {
         let (mut send, recv) = s.session.open_bi().await?;
@@ -64,7 +60,8 @@ pub async fn backfill(
     let sent = match tokio::time::timeout_at(deadline, sent).await {
         Ok(sent) => sent,
         Err(_) => Err(anyhow::anyhow!(
-            "the upstream took no FETCH within {BACKFILL_WAIT:?}"
+            "the upstream took no FETCH within {:?}",
+            s.timeouts.backfill
         )),
     };
     let (mut send, recv, stream, rid, mut data) = match (sent, data) {
@@ -126,7 +123,7 @@ pub async fn backfill(
     let _ = send.finish();
     let added = match out {
         Ok(r) => r?,
-        Err(_) => anyhow::bail!("backfill took longer than {BACKFILL_WAIT:?}"),
+        Err(_) => anyhow::bail!("backfill took longer than {:?}", s.timeouts.backfill),
     };
     // Every group before the new subscription's own is now complete, the one the old upstream
     // left half-sent included: its subgroups end here (no upstream stream will end them).
@@ -142,13 +139,11 @@ pub async fn backfill(
     Ok(added)
 }
 
-/// Longest [`finish_when_passed`] watches a track.
-const PASS_WAIT: Duration = Duration::from_secs(10);
-
 /// The new subscription starts after `upto`: once it delivers a later group, the group of
 /// `upto` is complete unless the new upstream continued it (then its own stream ends it).
 /// Without this, a group the dead upstream left open at `upto` would never end downstream.
-pub fn finish_when_passed(track: TrackProducer, upto: Location) {
+/// It watches the track for at most `wait`.
+pub fn finish_when_passed(track: TrackProducer, upto: Location, wait: Duration) {
     tokio::spawn(async move {
         let reader = track.consumer();
         let passed = reader.wait_for(|r| {
@@ -161,7 +156,7 @@ pub fn finish_when_passed(track: TrackProducer, upto: Location) {
                     })
             })
         });
-        if let Ok(Some(false)) = tokio::time::timeout(PASS_WAIT, passed).await {
+        if let Ok(Some(false)) = tokio::time::timeout(wait, passed).await {
             // Not continued by the new upstream: the group is complete.
             track.update(|t| t.finish_group(upto.group));
         }

@@ -21,7 +21,7 @@ use crate::core::types::{Location, TrackName};
 
 use super::hub::Hub;
 use super::request::track_name;
-use super::session::{Inbound, PEER_STALL, SessionShared, bounded, write_message};
+use super::session::{Inbound, SessionShared, bounded, write_message};
 use tern_client::fetch_writer::{FetchRange, write_fetch};
 
 fn error(code: RequestErrorCode, reason: String) -> RequestError {
@@ -295,7 +295,7 @@ pub async fn serve(
         &handle.consumer(),
         range,
         priority,
-        PEER_STALL,
+        s.timeouts.peer_stall,
         variants,
         Duration::ZERO,
     )

@@ -96,6 +96,9 @@ pub struct NodeSettings {
     /// SUBSCRIBE written, SUBSCRIBE_OK or REQUEST_ERROR read). Past it the track moves to
     /// another upstream, or its subscribers are refused with TIMEOUT.
     pub upstream_answer_timeout: std::time::Duration,
+    /// Every wait on a peer (SETUP, stalls, writes, the end of a track, ...), the same
+    /// [`tern_client::Timeouts`] a client uses.
+    pub timeouts: tern_client::Timeouts,
     /// The edge plugin that admits sessions and requests; `None`: everything is admitted.
     pub plugin: Option<Arc<tern_edge_wasm::PluginHost>>,
 }

@@ -20,9 +20,6 @@ use super::session::SessionShared;
 use crate::core::track::DATAGRAM_SUBGROUP;
 use tern_model::TrackProducer;
 
-/// How long data may wait for the control message that names its track alias.
-const ALIAS_WAIT: Duration = Duration::from_secs(2);
-
 fn status(s: WireStatus) -> ObjectStatus {
     match s {
         WireStatus::Normal => ObjectStatus::Normal,
@@ -32,7 +29,7 @@ fn status(s: WireStatus) -> ObjectStatus {
 }
 
 async fn wait_alias(s: &SessionShared, alias: u64) -> Option<TrackProducer> {
-    let deadline = tokio::time::Instant::now() + ALIAS_WAIT;
+    let deadline = tokio::time::Instant::now() + s.timeouts.alias_wait;
     loop {
         let added = s.alias_added.notified();
         tokio::pin!(added);

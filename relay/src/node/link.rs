@@ -31,8 +31,6 @@ use super::session::{Inbound, SessionShared};
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 /// Longest wait between reconnections.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
-/// Time the upstream has to send its SETUP.
-const SETUP_WAIT: Duration = Duration::from_secs(10);
 /// Namespaces one upstream may make this relay route at once; more closes the link (the
 /// upstream is misbehaving or far larger than one relay should follow).
 const MAX_LEARNED: usize = 100_000;
@@ -184,8 +182,9 @@ async fn link(
     let mut goaway = s.peer_goaway.subscribe();
     let listing = async {
         anyhow::ensure!(
-            s.wait_peer_setup(SETUP_WAIT).await,
-            "no SETUP from the upstream within {SETUP_WAIT:?}"
+            s.wait_peer_setup(s.timeouts.setup).await,
+            "no SETUP from the upstream within {:?}",
+            s.timeouts.setup
         );
         let sid = s.id;
         hub.apply(|r, _| r.handle_link_up(sid));

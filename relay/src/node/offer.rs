@@ -2,7 +2,6 @@
 //! then the same fan-out writer a SUBSCRIBE gets once the subscriber answers PUBLISH_OK.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use tern_moq::message::codes::PublishDoneCode;
 use tern_moq::message::{Parameters, Publish, PublishDone};
@@ -14,9 +13,6 @@ use crate::core::types::Filter;
 use super::hub::Hub;
 use super::request::next_message;
 use super::session::{Inbound, SessionShared, write_message};
-
-/// How long a subscriber has to answer a PUBLISH.
-const ANSWER: Duration = Duration::from_secs(10);
 
 /// Offer `track` to session `s` with PUBLISH.
 pub fn spawn(hub: Arc<Hub>, s: Arc<SessionShared>, track: TrackId) {
@@ -59,7 +55,7 @@ async fn offer(hub: &Arc<Hub>, s: &Arc<SessionShared>, track: TrackId) -> anyhow
         })
         .await?;
     let mut inbound = Inbound::ours(s, stream, recv);
-    let answer = tokio::time::timeout(ANSWER, next_message(&mut inbound, s)).await?;
+    let answer = tokio::time::timeout(s.timeouts.peer_stall, next_message(&mut inbound, s)).await?;
     let (forward, priority) = match answer {
         Some(Message::RequestOk(ok)) => (
             ok.parameters.forward().unwrap_or(true),

@@ -24,8 +24,6 @@ use super::session::SessionShared;
 const TOKEN_TYPE_PLUGIN: u64 = 0;
 /// Longest token handed to a plugin; the plugin applies its own (smaller) maximum.
 const MAX_TOKEN_BYTES: usize = 64 << 10;
-/// How long a request waits for its session's admission.
-const ADMISSION_WAIT: Duration = Duration::from_secs(10);
 
 /// Per-request token checks (plugin calls) one session may start at once, and then per
 /// second; a token the plugin's cache admits costs none.
@@ -49,9 +47,19 @@ pub struct SessionAuth {
     token_checks: Mutex<Option<tern_quic::TokenBucket>>,
     /// The subject the plugin last authorised a publish of, until the router is told.
     publisher: Mutex<Option<String>>,
+    /// How long a request waits for the session's admission.
+    wait: Duration,
 }
 
 impl SessionAuth {
+    /// Nothing decided yet; a request waits at most `wait` for the session's admission.
+    pub fn new(wait: Duration) -> Self {
+        Self {
+            wait,
+            ..Self::default()
+        }
+    }
+
     /// Remember the WebTransport URL (its query may carry `?jwt=`).
     pub fn set_url(&self, url: Option<Url>) {
         *self.url.lock().unwrap_or_else(|e| e.into_inner()) = url;
@@ -93,7 +101,7 @@ impl SessionAuth {
 
     /// The session's claims once admitted; `None` when refused or not settled in time.
     async fn claims(&self) -> Option<Claims> {
-        let deadline = tokio::time::Instant::now() + ADMISSION_WAIT;
+        let deadline = tokio::time::Instant::now() + self.wait;
         loop {
             let settled = self.settled.notified();
             tokio::pin!(settled);

@@ -530,7 +530,7 @@ async fn subscribe(
                         write_message(&mut send, SubscribeOk { track_alias: alias, parameters: params, track_properties: Default::default() }).await?;
                         let marking = marked.as_ref().map(|(viewer, plugin, others, _)| {
                             let variants = std::iter::once(handle.consumer()).chain(others.iter().cloned()).collect();
-                            let marking = Arc::new(super::watermark::Marking::new(plugin.clone(), viewer.clone(), variants));
+                            let marking = Arc::new(super::watermark::Marking::new(plugin.clone(), viewer.clone(), variants, s.timeouts.variant_wait));
                             s.auth.markings.insert(rid, marking.clone());
                             marking
                         });

@@ -28,10 +28,6 @@ use super::watermark::Marking;
 /// Deliveries taken from the cache per lock.
 const BATCH: usize = 64;
 
-/// How long a writer has to deliver what is cached when its track ends, before it is stopped
-/// (each write has at most the delivery timeout, 2 s; PUBLISH_DONE must not wait forever).
-const FINISH_TIMEOUT: Duration = Duration::from_secs(5);
-
 enum Control {
     Update {
         forward: Option<bool>,
@@ -46,6 +42,8 @@ pub struct Serving {
     task: JoinHandle<(PublishDoneCode, &'static str, u64)>,
     /// Streams opened so far (for PUBLISH_DONE when the writer has to be stopped).
     opened: Arc<AtomicU64>,
+    /// How long [`Serving::finish`] lets the writer deliver what is cached.
+    finish_timeout: Duration,
 }
 
 impl Serving {
@@ -58,7 +56,7 @@ impl Serving {
     }
 
     /// Deliver what is cached, finish every stream, and return the number of streams opened.
-    /// A writer that has not done so within 5 s (`FINISH_TIMEOUT`) is stopped.
+    /// A writer that has not done so within the session's `timeouts.finish` is stopped.
     pub async fn finish(mut self) -> u64 {
         let finished = async {
             let (tx, rx) = oneshot::channel();
@@ -70,11 +68,11 @@ impl Serving {
             // The writer ended on its own (track dropped) before reading the request.
             (&mut self.task).await.map(|(_, _, n)| n).unwrap_or(0)
         };
-        match tokio::time::timeout(FINISH_TIMEOUT, finished).await {
+        match tokio::time::timeout(self.finish_timeout, finished).await {
             Ok(n) => n,
             Err(_) => {
                 tracing::warn!(
-                    timeout = ?FINISH_TIMEOUT,
+                    timeout = ?self.finish_timeout,
                     "a subscription writer did not finish its streams in time: stopped"
                 );
                 self.task.abort();
@@ -114,6 +112,7 @@ pub fn spawn_marked(
     let watching = super::viewers::Watching::new(&reader.track().name().namespace, s.id);
     let opened = Arc::new(AtomicU64::new(0));
     let counter = opened.clone();
+    let finish_timeout = s.timeouts.finish;
     let task = tokio::spawn(async move {
         let done = run(s, reader, alias, rx, marking, counter).await;
         drop(watching);
@@ -124,6 +123,7 @@ pub fn spawn_marked(
         control,
         task,
         opened,
+        finish_timeout,
     }
 }
 
@@ -135,7 +135,7 @@ async fn run(
     marking: Option<Arc<Marking>>,
     opened: Arc<AtomicU64>,
 ) -> (PublishDoneCode, &'static str, u64) {
-    let timeout = fanout_timeout(reader.fanout());
+    let timeout = reader.fanout().policy().max_lag.min(s.timeouts.write);
     let session = s.id;
     let variants = marking.map(|m| m as Arc<dyn Variants>);
     let mut w = SubgroupWriter::new(s.session.clone(), alias, timeout).with_variants(variants);
@@ -236,9 +236,4 @@ fn report(fanout: &Fanout, reported: &mut FanoutStats) {
     metrics::counter!(m::SUBSCRIBER_SKIPS).increment(now.skips - reported.skips);
     metrics::counter!(m::SUBGROUP_RESETS).increment(now.resets - reported.resets);
     *reported = now;
-}
-
-/// How long one write may wait for the subscriber: its delivery timeout, at most 2 s.
-fn fanout_timeout(f: &Fanout) -> Duration {
-    f.policy().max_lag.min(Duration::from_secs(2))
 }

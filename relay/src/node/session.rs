@@ -27,8 +27,6 @@ use crate::metrics as m;
 use super::hub::Hub;
 use tern_model::TrackProducer;
 
-/// How long a session has to send its SETUP.
-const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Log lines about objects refused for the receive budget: at most 20 per 10 s.
 static BUDGET_LOG: tern_quic::LogBudget = tern_quic::LogBudget::new(20, Duration::from_secs(10));
 
@@ -38,7 +36,7 @@ static VIOLATION_LOG: tern_quic::LogBudget = tern_quic::LogBudget::new(20, Durat
 /// How long the relay waits on a peer's credit (a stream to open, flow control to write into)
 /// before it counts that peer as stalled and gives up on the stream: whatever a peer withholds,
 /// no task of the relay, and nothing it holds, waits on it for longer.
-pub const PEER_STALL: Duration = Duration::from_secs(10);
+pub const PEER_STALL: Duration = tern_client::Timeouts::DEFAULT.peer_stall;
 
 /// `op` (an `open_*` or a write that waits on the peer's credit), given up after
 /// [`PEER_STALL`]; `what` names it in the error.
@@ -59,15 +57,6 @@ where
 /// (moq-dev's @moq/net up to 0.3.4; fixed upstream after it, moq-dev/moq#3561).
 const MISREADS_LARGEST_OBJECT: &[u8] = b"moq-lite-js";
 
-/// How long a peer that finished its control stream has to close the session itself. Draft-18
-/// makes that finish a protocol violation, but a leaving client often finishes its streams
-/// before its close arrives; meanwhile its last objects and PUBLISH_DONEs still land.
-const LEAVE_GRACE: Duration = Duration::from_secs(2);
-
-/// How long a closed session's stream tasks have to read what arrived before the close
-/// (longer than the grace a PUBLISH_DONE gives the last data of its track).
-const DRAIN_TIMEOUT: Duration = Duration::from_millis(500);
-
 /// An established downstream subscription: its track and Joining Location.
 pub type Joined = (TrackProducer, Option<crate::core::types::Location>);
 
@@ -75,6 +64,8 @@ pub type Joined = (TrackProducer, Option<crate::core::types::Location>);
 pub struct SessionShared {
     /// Relay-wide ID.
     pub id: SessionId,
+    /// Every wait on this peer (the node's [`NodeSettings::timeouts`](super::hub::NodeSettings)).
+    pub timeouts: tern_client::Timeouts,
     /// The transport session.
     pub session: Session,
     /// The sans-IO protocol state: every inbound byte passes through it.
@@ -144,8 +135,6 @@ pub const FETCHES_PER_SESSION: usize = 8;
 
 /// Downstream FETCHes and TRACK_STATUS requests forwarded to one upstream session at once.
 pub const FORWARDS_PER_UPSTREAM: usize = 16;
-/// How long a request waits for one of those places before it is refused (EXCESSIVE_LOAD).
-pub const FORWARD_WAIT: Duration = Duration::from_secs(2);
 
 /// One of the peer's requests, counted against the session's request limit until dropped.
 #[derive(Debug)]
@@ -184,20 +173,23 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl SessionShared {
-    /// State for a new session; `server` picks the Request ID parity.
+    /// State for a new session; `server` picks the Request ID parity. The codec's limits, the
+    /// session's share of the live budget and its timeouts come from `settings`.
     pub fn new(
         id: SessionId,
         session: Session,
         server: bool,
-        limits: tern_moq::Limits,
+        settings: &super::hub::NodeSettings,
         receive_budget: Arc<super::budget::ReceiveBudget>,
         live: Arc<crate::core::cache::LiveBudget>,
-        live_share: usize,
     ) -> Arc<Self> {
+        let (limits, live_share) = (settings.limits, settings.cache.max_live_per_session);
+        let timeouts = settings.timeouts;
         let role = if server { Role::Server } else { Role::Client };
         let version = Version::from_alpn(session.protocol()).unwrap_or(Version::Draft18);
         Arc::new(Self {
             id,
+            timeouts,
             session,
             proto: Mutex::new(Proto::new(version, role, limits)),
             next_stream: AtomicU64::new(0),
@@ -216,7 +208,7 @@ impl SessionShared {
             peer_relay: Mutex::new(None),
             peer_setup: AtomicBool::new(false),
             peer_setup_seen: Notify::new(),
-            auth: super::plugin::SessionAuth::default(),
+            auth: super::plugin::SessionAuth::new(timeouts.admission),
             peer_goaway: tokio::sync::watch::Sender::new(None),
             peer_leaving: Notify::new(),
             member: AtomicBool::new(false),
@@ -235,7 +227,7 @@ impl SessionShared {
     /// A place to serve one more of the peer's FETCHes, held until its data stream ends;
     /// `None` when all [`FETCHES_PER_SESSION`] stayed taken for [`PEER_STALL`].
     pub async fn fetch_slot(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
-        tokio::time::timeout(PEER_STALL, self.fetches_served.acquire())
+        tokio::time::timeout(self.timeouts.peer_stall, self.fetches_served.acquire())
             .await
             .ok()?
             .ok()
@@ -243,9 +235,9 @@ impl SessionShared {
 
     /// A place for one more downstream request forwarded to this upstream, held until the
     /// forwarding ends; `None` when all [`FORWARDS_PER_UPSTREAM`] stayed taken for
-    /// [`FORWARD_WAIT`].
+    /// the session's `timeouts.forward_wait`.
     pub async fn forward_slot(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
-        tokio::time::timeout(FORWARD_WAIT, self.forwards.acquire())
+        tokio::time::timeout(self.timeouts.forward_wait, self.forwards.acquire())
             .await
             .ok()?
             .ok()
@@ -343,7 +335,7 @@ impl SessionShared {
     ) -> Option<Vec<Event>> {
         let mut proto = lock(&self.proto);
         // The end of the peer's control stream is held back from the protocol state: the
-        // driver gives the peer [`LEAVE_GRACE`] to close the session before calling it a
+        // driver gives the peer its `timeouts.leave_grace` to close the session before calling it a
         // violation.
         let leaving = fin && reset.is_none() && proto.peer_control() == Some(stream);
         let result = match reset {
@@ -442,7 +434,7 @@ impl SessionShared {
             return true;
         };
         // The hold's sender dropped: released.
-        tokio::time::timeout(PEER_STALL, rx.wait_for(|released| *released))
+        tokio::time::timeout(self.timeouts.peer_stall, rx.wait_for(|released| *released))
             .await
             .is_ok()
     }
@@ -690,10 +682,9 @@ pub async fn run_with(
         id,
         session,
         server,
-        hub.settings.limits,
+        &hub.settings,
         hub.receive.clone(),
         hub.live.clone(),
-        hub.settings.cache.max_live_per_session,
     );
     hub.add_session(shared.clone());
     // A client certificate only exists when the relay asks for one (a cluster CA is
@@ -758,7 +749,10 @@ async fn drain(hub: &Arc<Hub>, s: &Arc<SessionShared>, tasks: &mut JoinSet<()>) 
         tasks.spawn(async move { uni_stream(hub, s2, inbound, tx).await });
     }
     let all_done = async { while tasks.join_next().await.is_some() {} };
-    if tokio::time::timeout(DRAIN_TIMEOUT, all_done).await.is_err() {
+    if tokio::time::timeout(s.timeouts.close_drain, all_done)
+        .await
+        .is_err()
+    {
         tracing::debug!(
             session = s.id,
             left = tasks.len(),
@@ -784,7 +778,7 @@ async fn serve_streams(
     let setup_tx = Arc::new(Mutex::new(Some(setup_tx)));
     // Session-long timers (token expiry): dropped, so cancelled, when the session ends.
     let mut timers = JoinSet::new();
-    let setup_deadline = tokio::time::sleep(SETUP_TIMEOUT);
+    let setup_deadline = tokio::time::sleep(s.timeouts.setup);
     tokio::pin!(setup_deadline);
     let mut setup_rx = Some(setup_rx);
     let leave_deadline = tokio::time::sleep(Duration::MAX);
@@ -794,8 +788,8 @@ async fn serve_streams(
         tokio::select! {
             _ = s.peer_leaving.notified(), if !leaving => {
                 leaving = true;
-                tracing::info!(session = s.id, grace = ?LEAVE_GRACE, "peer finished its control stream: waiting for it to close the session");
-                leave_deadline.as_mut().reset(tokio::time::Instant::now() + LEAVE_GRACE);
+                tracing::info!(session = s.id, grace = ?s.timeouts.leave_grace, "peer finished its control stream: waiting for it to close the session");
+                leave_deadline.as_mut().reset(tokio::time::Instant::now() + s.timeouts.leave_grace);
                 // For routing the session is over now (a new publisher of its tracks starts
                 // afresh); its last objects and PUBLISH_DONEs still land meanwhile.
                 let sid = s.id;
@@ -806,7 +800,10 @@ async fn serve_streams(
                 anyhow::bail!("control stream closed");
             }
             _ = &mut setup_deadline, if setup_rx.is_some() => {
-                s.violation(Code::PROTOCOL_VIOLATION, "no SETUP within 10 s");
+                s.violation(
+                    Code::PROTOCOL_VIOLATION,
+                    &format!("no SETUP within {:?}", s.timeouts.setup),
+                );
                 anyhow::bail!("no SETUP");
             }
             r = async { setup_rx.as_mut().expect("guarded").await }, if setup_rx.is_some() => {

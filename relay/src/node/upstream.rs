@@ -2,7 +2,6 @@
 //! PUBLISH received from one.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -20,9 +19,6 @@ use super::hub::Hub;
 use super::request::{next_message, track_name};
 use super::session::{Inbound, SessionShared, write_message};
 use tern_model::TrackProducer;
-
-/// Time allowed after PUBLISH_DONE for the publisher's last data streams to land.
-const DONE_GRACE: Duration = Duration::from_millis(300);
 
 /// How an upstream subscription ended.
 enum End {
@@ -101,7 +97,7 @@ async fn resume_gap(
     match super::backfill::backfill(s, handle, after, upto).await {
         Ok(n) => {
             tracing::info!(session = s.id, %name, ?after, ?upto, objects = n, "backfilled the gap from the new upstream");
-            super::backfill::finish_when_passed(handle.clone(), upto);
+            super::backfill::finish_when_passed(handle.clone(), upto, s.timeouts.group_pass);
         }
         Err(e) => tracing::warn!(session = s.id, %name, ?after, ?upto, "gap not backfilled: {e:#}"),
     }
@@ -193,7 +189,7 @@ async fn subscribe(
                         let sid = s.id;
                         hub.apply(|r, _| r.handle_upstream_done_received(track, sid));
                     }
-                    tokio::time::sleep(DONE_GRACE).await;
+                    tokio::time::sleep(s.timeouts.done_linger).await;
                     return Ok(End::Done(d.status_code.0));
                 }
                 Some(Message::RequestOk(_)) => {} // answer to a REQUEST_UPDATE
@@ -272,7 +268,7 @@ pub async fn publish(
                         let sid = s.id;
                         tracing::debug!(session = sid, request = rid, %name, status = d.status_code.0, "PUBLISH_DONE from the publisher");
                         hub.apply(|r, _| r.handle_publish_done_received(sid, rid));
-                        tokio::time::sleep(DONE_GRACE).await;
+                        tokio::time::sleep(s.timeouts.done_linger).await;
                         return Ok(Some(d.status_code.0));
                     }
                     Some(Message::RequestUpdate(_)) => {

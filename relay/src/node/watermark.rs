@@ -34,8 +34,6 @@ pub const WATERMARK_FAILURES: &str = "tern_watermark_group_failures_total";
 pub const VARIANTS: u32 = 2;
 /// Groups whose choice a [`Marking`] remembers (the fan-out never goes back further).
 const REMEMBERED_GROUPS: usize = 16;
-/// How long an object of the chosen variant may trail the same object of variant A.
-const VARIANT_WAIT: Duration = Duration::from_millis(500);
 
 /// A request the plugin pointed at a variant set, for a viewer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,6 +123,8 @@ pub struct Marking {
     viewer: String,
     /// Variant `n`'s cached track at index `n` (A first).
     variants: Vec<TrackConsumer>,
+    /// How long an object waits for its variant's copy.
+    wait: Duration,
     choices: Mutex<VecDeque<(u64, Choice)>>,
 }
 
@@ -146,11 +146,17 @@ fn failed(reason: &'static str) {
 
 impl Marking {
     /// Serve `viewer` from `variants` (A first), choosing with `plugin`.
-    pub fn new(plugin: Arc<PluginHost>, viewer: String, variants: Vec<TrackConsumer>) -> Self {
+    pub fn new(
+        plugin: Arc<PluginHost>,
+        viewer: String,
+        variants: Vec<TrackConsumer>,
+        wait: Duration,
+    ) -> Self {
         Self {
             plugin,
             viewer,
             variants,
+            wait,
             choices: Mutex::new(VecDeque::with_capacity(REMEMBERED_GROUPS)),
         }
     }
@@ -243,7 +249,7 @@ impl Marking {
         let handle = &self.variants[variant as usize];
         let found =
             handle.wait_for(|t| t.read(|t| t.object(object.location).map(|(o, _, _)| o.clone())));
-        match tokio::time::timeout(VARIANT_WAIT, found).await {
+        match tokio::time::timeout(self.wait, found).await {
             Ok(Some(o)) => Some(o),
             _ => {
                 self.fail(group);
@@ -387,5 +393,10 @@ pub fn cached_marking(
     for other in other_variants(name) {
         handles.push(handle(&other)?);
     }
-    Some(Arc::new(Marking::new(plugin, variants.viewer, handles)))
+    Some(Arc::new(Marking::new(
+        plugin,
+        variants.viewer,
+        handles,
+        hub.settings.timeouts.variant_wait,
+    )))
 }
