@@ -20,7 +20,7 @@ CRATES = [
     "relay/moq/src",
     "relay/core/src",
     "relay/quic/src",
-    "relay/client/src",
+    "relay/peer/src",
     "relay/src",
     "origin/cmaf/src",
     "origin/src",
@@ -37,7 +37,7 @@ ALLOWED = {
     ("relay/src", ("node::backfill", "node::fetch", "node::hub", "node::ingest", "node::link",
                    "node::offer", "node::plugin", "node::request", "node::serve",
                    "node::session", "node::upstream", "node::watermark")),
-    ("relay/client/src", ("driver", "fetch", "publisher", "session", "sink", "subscriber")),
+    ("relay/peer/src", ("driver", "fetch", "publisher", "session", "sink", "subscriber")),
 }
 
 

@@ -2,7 +2,7 @@
 //! command line is built from.
 //!
 //! - [`client`]: sessions, publishers ([`client::TrackWriter`]) and subscribers
-//!   ([`client::Subscription`]): the `tern-client` crate, re-exported.
+//!   ([`client::Subscription`]): the `tern-peer` crate, re-exported.
 //! - [`framing`]: how `tern publish` / `tern subscribe` cut stdin into objects and write them
 //!   back (sans-IO).
 //! - [`detect`]: which watermark variant each group of a capture shows, from decoded pixels.
@@ -11,7 +11,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub use tern_client as client;
+pub use tern_peer as client;
 pub mod clock;
 pub mod detect;
 pub mod framing;

@@ -16,9 +16,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tern_client::{ConnectOptions, Error, FetchEntry, Session};
 use tern_moq::message::codes::RequestErrorCode;
 use tern_moq::{Location, TrackNamespace};
+use tern_peer::{ConnectOptions, Error, FetchEntry, Session};
 
 use common::{ChildGuard, Lines, Relay, TempDir, tern};
 
@@ -134,7 +134,7 @@ fn e2e_dvr_fetch_through_the_relay_reaches_the_origin_window() {
     ])
     .args(["--input", input.to_str().expect("utf-8"), "--loop"])
     .args(["--group-base", "0", "--dvr", "6s"])
-    .env("TERN_LOG", "warn,tern_client=debug")
+    .env("TERN_LOG", "warn,tern_peer=debug")
     .stdout(Stdio::null())
     .stderr(Stdio::piped());
     let mut origin = ChildGuard::spawn("tern origin", &mut cmd);

@@ -14,12 +14,12 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{ChildGuard, Relay, TempDir, ffprobe_streams, num, peer, test_av_args};
-use tern_client::{ConnectOptions, Session};
 use tern_cmaf::{Sample, TrackInfo};
 use tern_gateway::ingest::{Event, TsIngest};
 use tern_moq::TrackNamespace;
 use tern_origin::source::Pacer;
 use tern_origin::{Broadcast, Options};
+use tern_peer::{ConnectOptions, Session};
 
 const FPS: u64 = 30;
 const SECONDS: u64 = 5;

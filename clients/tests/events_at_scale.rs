@@ -7,10 +7,10 @@ use std::collections::HashSet;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use tern_client::{ConnectOptions, Session, TrackWriter};
 use tern_moq::TrackNamespace;
 use tern_moq::message::SubscriptionFilter;
 use tern_origin::events::{self, EVENTS_PRIORITY, EVENTS_TRACK, Record, Sequencing, ViewerEvent};
+use tern_peer::{ConnectOptions, Session, TrackWriter};
 
 const VIEWERS: usize = 1000;
 const VIEWERS_PER_CLIENT: usize = 100;

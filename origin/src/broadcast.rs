@@ -3,11 +3,11 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use tern_client::{Announcement, History, Session, TrackWriter};
 use tern_cmaf::catalog::{self, CF_TRACK, INIT_TRACK, MSF_TRACK};
 use tern_cmaf::packager::Packager;
 use tern_cmaf::{Sample, TrackInfo, TrackKind};
 use tern_moq::TrackNamespace;
+use tern_peer::{Announcement, History, Session, TrackWriter};
 
 /// When the catalogs are published again with bitrates and frame rates measured from the media.
 const MEASURED_CATALOG_AFTER: Duration = Duration::from_secs(2);

@@ -1,9 +1,9 @@
 //! Driving a source into a broadcast: a stream of fragmented MP4 until it ends, or an input
 //! looped forever, paced at the speed of its timestamps when it is not live.
 
-use tern_client::Session;
 use tern_cmaf::demux::Event;
 use tern_moq::TrackNamespace;
+use tern_peer::Session;
 use tokio::io::AsyncRead;
 
 use crate::Broadcast;

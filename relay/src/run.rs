@@ -126,7 +126,7 @@ pub fn node_settings(c: &Config) -> (RouterConfig, NodeSettings) {
         },
         link_idle_timeout: c.upstream.idle_timeout,
         upstream_answer_timeout: UPSTREAM_ANSWER_TIMEOUT,
-        timeouts: tern_client::Timeouts::default(),
+        timeouts: tern_peer::Timeouts::default(),
         plugin: None,
     };
     (router, settings)

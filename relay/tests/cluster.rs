@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tern_client::{ConnectOptions, Error, History, Session, TrackWriter};
+use tern_peer::{ConnectOptions, Error, History, Session, TrackWriter};
 use tern_quic::cert::{PemPair, cluster_ca, issue};
 use tern_quic::{CertSource, Identity, ServerConfig};
 use tern_relay::core::router::Publishers;
@@ -120,7 +120,7 @@ async fn connect(url: &str, identity: Option<Identity>) -> Result<Session, Error
 }
 
 /// A publisher of the test track on `session` (PUBLISH_NAMESPACE, answering SUBSCRIBE).
-async fn serve(session: &Session) -> Result<(TrackWriter, tern_client::Announcement), Error> {
+async fn serve(session: &Session) -> Result<(TrackWriter, tern_peer::Announcement), Error> {
     let writer =
         TrackWriter::new(ns(), TRACK).with_history(History::new(Duration::from_secs(30), 1 << 22));
     session.serve_track(&writer);

@@ -177,7 +177,7 @@ async fn interruption_with(idle: Duration) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_publisher_whose_root_dies_moves_to_the_other_root_before_viewers_give_up() {
     use std::sync::{Arc, Mutex};
-    use tern_client::{History, TrackWriter};
+    use tern_peer::{History, TrackWriter};
 
     tree::logs();
     let (router, settings) = support::default_settings();

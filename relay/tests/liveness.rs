@@ -67,14 +67,14 @@ async fn goaway_reaches_every_session_though_some_peers_never_read_it() {
     for _ in 0..3 {
         stalled.push(Peer::connect_with(&url, stingy.clone(), false).await);
     }
-    let opts = tern_client::ConnectOptions {
+    let opts = tern_peer::ConnectOptions {
         disable_verify: true,
-        ..tern_client::ConnectOptions::default()
+        ..tern_peer::ConnectOptions::default()
     };
     let mut viewers = Vec::new();
     for _ in 0..20 {
         viewers.push(
-            tern_client::Session::connect(&url, &opts)
+            tern_peer::Session::connect(&url, &opts)
                 .await
                 .expect("viewer"),
         );

@@ -11,7 +11,7 @@ mod tree;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tern_client::{History, TrackWriter};
+use tern_peer::{History, TrackWriter};
 use tern_quic::{ServerConfig, TransportLimits};
 use tern_relay::node::Node;
 
@@ -58,7 +58,7 @@ fn assert_increasing(seen: &[Arc<Mutex<Seen>>]) {
     }
 }
 
-async fn viewers(relay: &Node, n: usize) -> (Vec<tern_client::Session>, Vec<Arc<Mutex<Seen>>>) {
+async fn viewers(relay: &Node, n: usize) -> (Vec<tern_peer::Session>, Vec<Arc<Mutex<Seen>>>) {
     let mut sessions = Vec::new();
     let mut seen = Vec::new();
     for _ in 0..n {
@@ -77,7 +77,7 @@ async fn watched_then_dropped(
 ) -> (
     Arc<Mutex<Vec<TrackWriter>>>,
     tokio::task::JoinHandle<()>,
-    Vec<tern_client::Session>,
+    Vec<tern_peer::Session>,
     Vec<Arc<Mutex<Seen>>>,
     Vec<(u64, u64)>,
 ) {
@@ -230,7 +230,7 @@ async fn primary_and_backup_origins_switch_without_viewers_noticing() {
 /// Viewers of a publisher that ends its track and closes its session right after: the end
 /// reaches them as a clean PUBLISH_DONE at once, not after a hold for the linger window (the
 /// close must not cut short the relay's reading of the PUBLISH_DONE that came before it).
-async fn end_then_close(session: tern_client::Session, writer: TrackWriter, relay: &Node) {
+async fn end_then_close(session: tern_peer::Session, writer: TrackWriter, relay: &Node) {
     let writers = Arc::new(Mutex::new(vec![writer.clone()]));
     let (producer, _written) = produce(writers.clone());
     let (_v, seen) = viewers(relay, 2).await;

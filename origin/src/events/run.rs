@@ -9,8 +9,8 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use tern_client::{ConnectOptions, NamespaceEvent, Session, TrackWriter};
 use tern_moq::TrackNamespace;
+use tern_peer::{ConnectOptions, NamespaceEvent, Session, TrackWriter};
 
 use super::sequencer::{Arrival, Config, Sequencer, Stats};
 use super::{EVENTS_PRIORITY, EVENTS_TRACK, viewers_prefix};

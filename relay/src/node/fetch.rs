@@ -22,7 +22,7 @@ use crate::core::types::{Location, TrackName};
 use super::hub::Hub;
 use super::request::track_name;
 use super::session::{Inbound, SessionShared, bounded, write_message};
-use tern_client::fetch_writer::{FetchRange, write_fetch};
+use tern_peer::fetch_writer::{FetchRange, write_fetch};
 
 fn error(code: RequestErrorCode, reason: String) -> RequestError {
     RequestError {
@@ -284,7 +284,7 @@ pub async fn serve(
     };
     let variants = marking
         .as_deref()
-        .map(|m| m as &dyn tern_client::writer::Variants);
+        .map(|m| m as &dyn tern_peer::writer::Variants);
     // The stream goes below every live one; among fetches, by its first object's priority.
     let priority = handle
         .read(|t| t.page(start, last, 1, 0).first().map(|(_, _, p)| *p))

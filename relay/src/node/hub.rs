@@ -97,8 +97,8 @@ pub struct NodeSettings {
     /// another upstream, or its subscribers are refused with TIMEOUT.
     pub upstream_answer_timeout: std::time::Duration,
     /// Every wait on a peer (SETUP, stalls, writes, the end of a track, ...), the same
-    /// [`tern_client::Timeouts`] a client uses.
-    pub timeouts: tern_client::Timeouts,
+    /// [`tern_peer::Timeouts`] a client uses.
+    pub timeouts: tern_peer::Timeouts,
     /// The edge plugin that admits sessions and requests; `None`: everything is admitted.
     pub plugin: Option<Arc<tern_edge_wasm::PluginHost>>,
 }

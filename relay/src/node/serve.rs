@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use tern_client::writer::{SubgroupWriter, Variants, WriterStats};
 use tern_moq::message::Parameters;
 use tern_moq::message::codes::PublishDoneCode;
+use tern_peer::writer::{SubgroupWriter, Variants, WriterStats};
 
 use crate::core::fanout::{Delivery, DoneReason, Fanout, FanoutStats};
 use crate::metrics as m;

@@ -36,7 +36,7 @@ static VIOLATION_LOG: tern_quic::LogBudget = tern_quic::LogBudget::new(20, Durat
 /// How long the relay waits on a peer's credit (a stream to open, flow control to write into)
 /// before it counts that peer as stalled and gives up on the stream: whatever a peer withholds,
 /// no task of the relay, and nothing it holds, waits on it for longer.
-pub const PEER_STALL: Duration = tern_client::Timeouts::DEFAULT.peer_stall;
+pub const PEER_STALL: Duration = tern_peer::Timeouts::DEFAULT.peer_stall;
 
 /// `op` (an `open_*` or a write that waits on the peer's credit), given up after
 /// [`PEER_STALL`]; `what` names it in the error.
@@ -65,7 +65,7 @@ pub struct SessionShared {
     /// Relay-wide ID.
     pub id: SessionId,
     /// Every wait on this peer (the node's [`NodeSettings::timeouts`](super::hub::NodeSettings)).
-    pub timeouts: tern_client::Timeouts,
+    pub timeouts: tern_peer::Timeouts,
     /// The transport session.
     pub session: Session,
     /// The sans-IO protocol state: every inbound byte passes through it.

@@ -259,16 +259,12 @@ impl Marking {
     }
 }
 
-impl tern_client::writer::Variants for Marking {
-    fn choose(&self, group: u64) -> tern_client::writer::Choice<'_, Option<u32>> {
+impl tern_peer::writer::Variants for Marking {
+    fn choose(&self, group: u64) -> tern_peer::writer::Choice<'_, Option<u32>> {
         Box::pin(Marking::choose(self, group))
     }
 
-    fn object(
-        &self,
-        group: u64,
-        object: Object,
-    ) -> tern_client::writer::Choice<'_, Option<Object>> {
+    fn object(&self, group: u64, object: Object) -> tern_peer::writer::Choice<'_, Option<Object>> {
         Box::pin(Marking::object(self, group, object))
     }
 }

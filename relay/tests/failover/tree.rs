@@ -10,9 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tern_client::{ConnectOptions, History, Session, TrackWriter};
 use tern_moq::TrackNamespace;
 use tern_moq::message::SubscriptionFilter;
+use tern_peer::{ConnectOptions, History, Session, TrackWriter};
 use tern_relay::core::types::TrackName;
 use tern_relay::node::Node;
 
@@ -110,7 +110,7 @@ pub fn payload(group: u64, object: u64) -> Bytes {
 pub struct Origin {
     pub session: Session,
     pub writer: TrackWriter,
-    _announcement: tern_client::Announcement,
+    _announcement: tern_peer::Announcement,
 }
 
 impl Origin {

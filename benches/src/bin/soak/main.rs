@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
-use tern_client::ConnectOptions;
+use tern_peer::ConnectOptions;
 use tern_sims::rng::Rng;
 use tokio::task::JoinSet;
 

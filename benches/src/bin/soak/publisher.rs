@@ -1,5 +1,5 @@
 //! The publishers: one per broadcast, writing one track (`video`) at a fixed object rate, one
-//! group per second, into the roots through `tern-client` (PUBLISH_NAMESPACE, SUBSCRIBEs and
+//! group per second, into the roots through `tern-peer` (PUBLISH_NAMESPACE, SUBSCRIBEs and
 //! FETCHes answered from a 20 s history), as `tern origin` does.
 //!
 //! One [`TrackWriter`] lives for the whole run, so group IDs keep increasing across
@@ -19,8 +19,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::{BufMut, Bytes, BytesMut};
-use tern_client::{ConnectOptions, History, Session, TrackWriter};
 use tern_moq::TrackNamespace;
+use tern_peer::{ConnectOptions, History, Session, TrackWriter};
 use tern_sims::rng::Rng;
 
 use crate::Counters;
@@ -247,7 +247,7 @@ async fn feed(
             let announcement = session
                 .publish_namespace(writer.namespace().clone())
                 .await?;
-            Ok::<_, tern_client::Error>((session, announcement))
+            Ok::<_, tern_peer::Error>((session, announcement))
         };
         let (session, mut announcement) =
             match tokio::time::timeout(Duration::from_secs(10), connect).await {

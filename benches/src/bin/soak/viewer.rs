@@ -11,9 +11,9 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use tern_client::{ConnectOptions, Session};
 use tern_moq::TrackNamespace;
 use tern_moq::message::SubscriptionFilter;
+use tern_peer::{ConnectOptions, Session};
 use tern_sims::rng::Rng;
 
 use crate::Counters;

@@ -1,13 +1,15 @@
-//! A MoQ Transport draft-18 client over `tern-quic` (sockets) and `tern-moq` (the codec).
+//! The MoQ peer every tern role shares, over `tern-quic` (sockets) and `tern-moq` (the codec):
+//! a draft-18 client, and the subgroup writer ([`writer`]), FETCH writer ([`fetch_writer`]) and
+//! [`Timeouts`] that the relay node uses too.
 //!
 //! - [`Session::connect`]: QUIC or WebTransport, the SETUP exchange, and background tasks that
 //!   accept the server's streams (its control stream, SUBSCRIBEs for our tracks, data streams
 //!   for our subscriptions, datagrams).
 //! - Publishing: [`TrackWriter`] holds a track's current group; [`Session::publish_namespace`]
 //!   and [`Session::serve_track`] let the relay SUBSCRIBE to it, [`Session::publish`] pushes it
-//!   with PUBLISH. Each subscriber gets one subgroup stream per group, written without copying
-//!   the payloads, through a bounded queue: a subscriber that cannot keep up loses the rest of
-//!   the group (its stream is reset), it is never buffered without bound.
+//!   with PUBLISH. Each subscriber is a fan-out reader of the track's cache and gets one subgroup
+//!   stream per group, written without copying the payloads: a subscriber that cannot keep up
+//!   skips to the newest group (whole groups dropped), it is never buffered without bound.
 //! - Subscribing: [`Session::subscribe`] returns a [`Subscription`] yielding [`Object`]s in
 //!   group order until PUBLISH_DONE, or a typed [`Error`].
 //! - Discovery: [`Session::subscribe_namespace`] returns a [`NamespaceSubscription`] yielding

@@ -1,4 +1,4 @@
-//! FETCH answered by a tern-client publisher from its track's history, checked on the wire: a
+//! FETCH answered by a tern-peer publisher from its track's history, checked on the wire: a
 //! bare draft-18 server (tern-quic + tern-moq only) connects the publisher, then sends it
 //! standalone and Joining FETCHes and reads FETCH_OK, REQUEST_ERROR and the fetch data streams.
 
@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tern_client::{ConnectOptions, History, Session, TrackWriter};
 use tern_moq::data::FetchObject;
 use tern_moq::message::codes::RequestErrorCode;
 use tern_moq::message::{
@@ -15,6 +14,7 @@ use tern_moq::message::{
 use tern_moq::{
     ControlReader, DataStreamEvent, DataStreamReader, Limits, Location, Message, TrackNamespace,
 };
+use tern_peer::{ConnectOptions, History, Session, TrackWriter};
 use tern_quic::{RecvStream, SendStream, Server, ServerConfig};
 
 const STEP: Duration = Duration::from_secs(5);

@@ -6,9 +6,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tern_client::{ConnectOptions, Error, NamespaceEvent, NamespaceSubscription, Session};
-use tern_client::{Subscription, TrackWriter};
 use tern_moq::TrackNamespace;
+use tern_peer::{ConnectOptions, Error, NamespaceEvent, NamespaceSubscription, Session};
+use tern_peer::{Subscription, TrackWriter};
 use tern_quic::ServerConfig;
 use tern_relay::node::Node;
 
