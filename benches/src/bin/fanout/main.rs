@@ -9,6 +9,7 @@
 //!
 //! Run by hand, as root (it sets 8 MiB UDP buffers):
 //! `cargo run --release -p tern-benches --bin fanout -- --relays tern,cloudflare --n 50,200`
+//! (`--relays tern,tern-baseline --tern-baseline OLD/tern` compares two builds of tern)
 
 mod client;
 mod relay;
@@ -43,6 +44,9 @@ struct Args {
     /// `tern` binary (build with --release first).
     #[arg(long, default_value = "target/release/tern")]
     tern: PathBuf,
+    /// Another `tern` binary, run as relay `tern-baseline` (the same bench before a change).
+    #[arg(long, default_value = "tern-baseline")]
+    tern_baseline: PathBuf,
     /// Directory with `moq-relay-ietf`.
     #[arg(long, default_value = "~/.cache/tern/peers/bin")]
     peers: String,
@@ -188,6 +192,7 @@ fn main() -> anyhow::Result<()> {
         .collect::<anyhow::Result<_>>()?;
     let bins = Bins {
         tern: args.tern.clone(),
+        tern_baseline: args.tern_baseline.clone(),
         cloudflare: expand(&args.peers).join("moq-relay-ietf"),
         moqdev: expand(&args.bench_peers).join("moq-relay"),
     };

@@ -12,6 +12,8 @@ use anyhow::{Context, bail};
 pub enum Kind {
     /// `tern relay`.
     Tern,
+    /// `tern relay` of another build (`--tern-baseline`): the same code path before a change.
+    TernBaseline,
     /// Cloudflare's `moq-relay-ietf`.
     Cloudflare,
     /// moq-dev's `moq-relay`.
@@ -23,9 +25,10 @@ impl Kind {
     pub fn parse(s: &str) -> anyhow::Result<Self> {
         Ok(match s {
             "tern" => Kind::Tern,
+            "tern-baseline" => Kind::TernBaseline,
             "cloudflare" | "moq-relay-ietf" => Kind::Cloudflare,
             "moqdev" | "moq-relay" => Kind::MoqDev,
-            other => bail!("unknown relay {other:?} (tern, cloudflare, moqdev)"),
+            other => bail!("unknown relay {other:?} (tern, tern-baseline, cloudflare, moqdev)"),
         })
     }
 
@@ -33,6 +36,7 @@ impl Kind {
     pub fn name(self) -> &'static str {
         match self {
             Kind::Tern => "tern",
+            Kind::TernBaseline => "tern-baseline",
             Kind::Cloudflare => "moq-relay-ietf",
             Kind::MoqDev => "moq-relay",
         }
@@ -44,6 +48,8 @@ impl Kind {
 pub struct Bins {
     /// `tern`.
     pub tern: PathBuf,
+    /// `tern` of the baseline build.
+    pub tern_baseline: PathBuf,
     /// `moq-relay-ietf`.
     pub cloudflare: PathBuf,
     /// `moq-relay`.
@@ -75,8 +81,12 @@ pub fn start(
 ) -> anyhow::Result<Running> {
     let addr = format!("127.0.0.1:{port}");
     let (bin, args): (&Path, Vec<String>) = match kind {
-        Kind::Tern => (
-            &bins.tern,
+        Kind::Tern | Kind::TernBaseline => (
+            if kind == Kind::Tern {
+                &bins.tern
+            } else {
+                &bins.tern_baseline
+            },
             vec![
                 "relay".into(),
                 "--bind".into(),
