@@ -501,6 +501,32 @@ impl Router {
             .map(|(.., s)| s)
     }
 
+    /// Whether a track of `namespace` has somewhere to come from: a publisher or an upstream
+    /// announced the namespace or a prefix of it, or a track of it is held. A lookup per field
+    /// of the namespace, whatever the number the relay holds.
+    pub fn is_reachable(&self, namespace: &Namespace) -> bool {
+        self.routes_to(namespace).next().is_some()
+            || self
+                .tracks_under(namespace)
+                .next()
+                .is_some_and(|(n, _)| &n.namespace == namespace)
+    }
+
+    /// Whether `track` waits for `session` to answer the relay's SUBSCRIBE (or to publish it).
+    pub fn is_pending_on(&self, track: TrackId, session: SessionId) -> bool {
+        self.tracks
+            .get(&track)
+            .is_some_and(|t| t.upstream == Upstream::Pending(session))
+    }
+
+    /// The names of the tracks of exactly `namespace` the relay holds, in order.
+    pub fn tracks_of(&self, namespace: &Namespace) -> Vec<bytes::Bytes> {
+        self.tracks_under(namespace)
+            .take_while(|(n, _)| &n.namespace == namespace)
+            .map(|(n, _)| n.name.clone())
+            .collect()
+    }
+
     /// Whether the announcement `request` of `session` is a member route: the session is
     /// trusted and the announcement did not enter the tree from an outsider.
     fn member_route(&self, session: SessionId, request: RequestId) -> bool {

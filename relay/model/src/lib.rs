@@ -11,9 +11,11 @@
 //! drivers (a relay session, a client's subscriber) move the bytes.
 
 pub mod fetch;
+pub mod local;
 pub mod track;
 
 pub use tern_relay_core::cache::{CacheBudget, CacheGauge, LiveBudget};
+pub use tern_relay_core::track::SubgroupEnd;
 pub use tern_relay_core::fanout::{Delivery, DoneReason, LagPolicy};
 pub use tern_relay_core::track::Appended;
 pub use tern_relay_core::types::{Filter, Location, Object, ObjectStatus, TrackName};

@@ -1,6 +1,6 @@
 //! One track's producer and consumer handles over a shared cache.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -25,7 +25,14 @@ struct Shared {
     closed: AtomicBool,
     /// Fan-out readers alive.
     readers: AtomicUsize,
+    /// The claim of the publisher that owns the track now (0: none; see
+    /// [`TrackProducer::claim`]).
+    owner: AtomicU64,
 }
+
+/// Claims handed out so far in this process (each one is new: a claim taken back is never
+/// handed out again).
+static CLAIMS: AtomicU64 = AtomicU64::new(1);
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Track> {
@@ -45,6 +52,8 @@ impl Shared {
 #[derive(Debug, Clone)]
 pub struct TrackProducer {
     shared: Arc<Shared>,
+    /// The claim this handle writes under; 0 for a handle that claims nothing.
+    claim: u64,
 }
 
 impl TrackProducer {
@@ -58,8 +67,29 @@ impl TrackProducer {
                 changed: Notify::new(),
                 closed: AtomicBool::new(false),
                 readers: AtomicUsize::new(0),
+                owner: AtomicU64::new(0),
             }),
+            claim: 0,
         }
+    }
+
+    /// A handle of the same track that owns it from now on: every handle claimed earlier
+    /// loses it ([`holds_claim`](Self::holds_claim) turns false). A publisher taking a track
+    /// over claims it, so that the one it replaced learns it lost the track instead of writing
+    /// on into the new publisher's groups.
+    pub fn claim(&self) -> TrackProducer {
+        let claim = CLAIMS.fetch_add(1, Ordering::Relaxed);
+        self.shared.owner.store(claim, Ordering::SeqCst);
+        TrackProducer {
+            shared: self.shared.clone(),
+            claim,
+        }
+    }
+
+    /// Whether this handle still owns the track: true for a handle that never claimed it,
+    /// false once another handle claimed it after this one did.
+    pub fn holds_claim(&self) -> bool {
+        self.claim == 0 || self.shared.owner.load(Ordering::SeqCst) == self.claim
     }
 
     /// The track's name.

@@ -132,6 +132,8 @@ pub struct Hub {
     pub live: Arc<crate::core::cache::LiveBudget>,
     /// Bytes and groups every track holds, charged as they are appended and evicted.
     pub cache: Arc<CacheGauge>,
+    /// Publishers and readers in this process (see [`super::local`]).
+    pub(super) local: super::local::LocalState,
     /// Settings.
     pub settings: NodeSettings,
 }
@@ -160,6 +162,7 @@ impl Hub {
                 settings.cache.max_bytes,
             )),
             cache: Arc::new(CacheGauge::new(settings.cache)),
+            local: super::local::LocalState::default(),
             settings,
         })
     }
@@ -308,6 +311,12 @@ impl Hub {
                 resume,
             } => {
                 let Some(s) = lock(&self.sessions).get(&session).cloned() else {
+                    if self.local.is_publication(session) {
+                        // A broadcast published in this process: the track comes when its
+                        // publisher makes it, or is refused after the answer timeout.
+                        super::local::await_track(self.clone(), session, track);
+                        return;
+                    }
                     self.apply(|r, now| {
                         r.handle_upstream_refused(
                             track,

@@ -10,6 +10,7 @@
 //! - [`plugin`]: edge plugin hooks (session open, subscribe and publish, token expiry).
 //! - [`watermark`]: forensic A/B variants chosen per group for each viewer at the last hop.
 //! - [`link`]: sessions to upstream relays and the namespaces learned over them.
+//! - [`local`]: the local API's publishers and readers in this process.
 //! - [`hub`]: shared state (router, tracks, sessions).
 
 pub mod backfill;
@@ -19,6 +20,7 @@ pub mod fetch;
 pub mod hub;
 pub mod ingest;
 pub mod link;
+pub mod local;
 pub mod offer;
 pub mod plugin;
 pub mod request;
@@ -46,6 +48,7 @@ pub struct Node {
     pub fingerprint: Fingerprint,
     /// Shared state.
     pub hub: Arc<Hub>,
+    local: tern_model::local::LocalApi,
     certs: Arc<tern_quic::CertStore>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     /// Set on shutdown: new sessions are refused while the endpoint (and every session on it)
@@ -101,6 +104,9 @@ impl Node {
                 tasks.push(link::spawn(hub.clone(), url, client.clone(), d));
             }
         }
+        // Calls not yet taken by the node: a front-end that outruns it waits.
+        let (local, calls) = tern_model::local::LocalApi::channel(256);
+        tasks.push(local::spawn(hub.clone(), calls));
         let admission = server.admission_stats();
         let h = hub.clone();
         let mut server = server;
@@ -141,10 +147,16 @@ impl Node {
             addr,
             fingerprint,
             hub,
+            local,
             certs,
             tasks,
             draining,
         })
+    }
+
+    /// The node's local API: publish broadcasts into it and read its tracks from this process.
+    pub fn local(&self) -> tern_model::local::LocalApi {
+        self.local.clone()
     }
 
     /// The certificate store's current fingerprint (changes when re-issued).

@@ -438,6 +438,95 @@ pub async fn authorize(
     }
 }
 
+/// What the plugin decided about a local publisher or reader (see [`tern_model::local`]): the
+/// claims of its token, and for a reader the track it is to read instead, if the plugin pointed
+/// it elsewhere.
+pub struct LocalDecision {
+    /// The subject its token names.
+    pub subject: String,
+    /// The track the subscribe phase pointed the reader at.
+    pub track: Option<Bytes>,
+}
+
+/// The session-open phase, then the publish or subscribe phase, for a local publisher or
+/// reader: the same phases in the same order as for a MoQ peer's request, with the token its
+/// front-end took from its own protocol. `track` is `None` for a broadcast as a whole.
+pub async fn judge_local(
+    plugin: &PluginHost,
+    credentials: &tern_model::local::Credentials,
+    publish: bool,
+    namespace: &crate::core::types::Namespace,
+    track: Option<&Bytes>,
+) -> Result<LocalDecision, tern_model::local::Refused> {
+    use tern_model::local::{Refused, RefusedKind};
+    let phase = if publish { "publish" } else { "subscribe" };
+    let denied = |deny: Deny| {
+        let kind = match deny.code {
+            deny_code::PROTOCOL_VIOLATION => RefusedKind::Invalid,
+            _ => RefusedKind::Unauthorized,
+        };
+        Refused::new(kind, deny.reason)
+    };
+    let failed = |error: tern_edge_wasm::PluginError| {
+        tracing::warn!(via = credentials.via, phase, %error, "plugin failed: refusing a local request");
+        Refused::new(RefusedKind::Unauthorized, "authorization unavailable")
+    };
+    let token = credentials.token.as_ref().map(|t| t.as_bytes().to_vec());
+    if token.as_ref().is_some_and(|t| t.len() > MAX_TOKEN_BYTES) {
+        count("session-open", "deny");
+        return Err(Refused::new(RefusedKind::Unauthorized, "token too long"));
+    }
+    let open = tern_edge_wasm::SessionRequest {
+        token,
+        path: format!("/{}", tern_model::local::path(namespace)),
+        peer: credentials.peer.to_string(),
+        now_ms: now_ms(),
+    };
+    let claims = match plugin.session_open(open).await.map_err(failed)? {
+        SessionDecision::Allow(claims) => {
+            count("session-open", "allow");
+            claims
+        }
+        SessionDecision::Deny(deny) => {
+            count("session-open", "deny");
+            return Err(denied(deny));
+        }
+    };
+    let subject = claims.subject.clone();
+    let req = Request {
+        claims,
+        namespace: namespace.iter().map(|f| f.to_vec()).collect(),
+        track: track.map(|t| t.to_vec()),
+        now_ms: now_ms(),
+    };
+    let decision = if publish {
+        plugin.publish(req).await
+    } else {
+        plugin.subscribe(req).await
+    };
+    match decision.map_err(failed)? {
+        RequestDecision::Allow => {
+            count(phase, "allow");
+            Ok(LocalDecision {
+                subject,
+                track: None,
+            })
+        }
+        RequestDecision::UseTrack(name) => {
+            count(phase, "allow");
+            Ok(LocalDecision {
+                subject,
+                track: (!publish).then(|| Bytes::from(name)),
+            })
+        }
+        RequestDecision::Deny(deny) => {
+            count(phase, "deny");
+            tracing::info!(via = credentials.via, phase, reason = deny.reason, "local request refused by plugin");
+            Err(denied(deny))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -237,6 +237,8 @@ pub async fn publish(
         return Ok(());
     };
     let handle = hub.track_or_insert(track, &name);
+    // A local publisher this one took the track over from writes no more.
+    drop(handle.claim());
     // A PUBLISH of a track the relay already has takes it over (a restarted encoder, a backup
     // origin): whatever end its predecessor put in the cache does not end the track now, and a
     // numbering that starts again ends the old one's subscriptions.

@@ -1,0 +1,41 @@
+//! The local API of a running node: code in the node's process (the RTMP, SRT and WHIP
+//! ingest, the LL-HLS and WHEP egress, `tern demo`'s broadcast) publishes broadcasts into the
+//! node and reads any track it can reach, with no network hop and no serialisation.
+//!
+//! The contract every front-end relies on:
+//!
+//! - **Who.** A publisher or reader brings [`Credentials`] (its peer's address and token); the
+//!   node judges them as it judges a MoQ session: the edge plugin's session-open, publish and
+//!   subscribe phases, in that order, when the node has a plugin; else an anonymous publisher
+//!   whose identity is its source address, admitted from this host only unless publishing is
+//!   open. The trust class that results (anonymous, authorised, member) and the node's one
+//!   take-over policy decide who keeps a track two publishers publish: the same identity always
+//!   takes its track back; a publisher that loses its track gets [`TrackLost`] on its next
+//!   append. A publisher that goes away without [`BroadcastProducer::finish`] leaves its
+//!   tracks lingering, with their viewers, for one that comes back.
+//! - **Budgets.** Objects are charged at append to the node's live budget and to the
+//!   publisher's share, as a MoQ publisher's are: [`Appended::OverBudget`](crate::Appended) is
+//!   the push-back (drop the rest of the group); refusals are [`Refused`] with a
+//!   [`RefusedKind`] each front-end maps to its own protocol.
+//! - **Reading.** [`LocalApi::broadcast`] answers "not found" at once for a name no publisher
+//!   and no upstream announced (no upstream subscription per unknown name);
+//!   [`LocalApi::catalog`] reads a broadcast's catalog; a [`Reading`] joins at the start of the
+//!   current group ([`Reading::joined`]) and fetches past groups from the cache
+//!   ([`Reading::fetch`]); it sees the end of the track (an object with status End of Track,
+//!   then [`Next::Closed`](crate::Next)) and incomplete groups (a subgroup reset, a group
+//!   skipped for lag) as a MoQ subscriber does.
+//!
+//! The node's side is [`Calls`]: one bounded channel of [`Call`]s and the [`Release`]s that
+//! dropped handles leave.
+
+mod api;
+mod node;
+mod publish;
+mod read;
+mod types;
+
+pub use api::{CATALOG_TRACK, LocalApi};
+pub use node::{Call, Calls, Input, ReadGrant, Release, TrackGrant};
+pub use publish::{BroadcastProducer, PublishedTrack, TrackLost};
+pub use read::Reading;
+pub use types::{BroadcastInfo, Credentials, ReadOptions, Refused, RefusedKind, Start, path};

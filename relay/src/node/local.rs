@@ -1,0 +1,407 @@
+//! The node's side of the local API ([`tern_model::local`]): publishers and readers in this
+//! process, judged and routed as MoQ peers are. Each local publication and each local reading
+//! is a session of its own to the router (a session ID with its publisher identity, requests,
+//! limits), with no stream behind it: the router's answers to it come back through the hub's
+//! request inboxes, and the data goes straight into and out of the tracks' caches.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use tern_model::local::{
+    BroadcastInfo, Call, Calls, Credentials, Input, ReadGrant, ReadOptions, Refused, RefusedKind,
+    Release, Start, TrackGrant,
+};
+use tern_moq::message::codes::PublishDoneCode;
+
+use crate::core::cache::LiveBudget;
+use crate::core::router::{Class, Command, Publisher, Refusal, RequestId, SessionId, TakeOver};
+use crate::core::types::{Filter, Namespace, TrackName};
+
+use super::hub::{Hub, ToRequest};
+
+/// A broadcast published through the local API.
+#[derive(Debug)]
+struct Publication {
+    namespace: Namespace,
+    /// Whether a plugin judged the publisher (its tracks go through the publish phase too).
+    authorised: bool,
+    credentials: Credentials,
+    /// The PUBLISH requests of its tracks.
+    tracks: Vec<RequestId>,
+    live: Vec<Arc<LiveBudget>>,
+}
+
+/// What the node keeps of its local publishers and readers.
+#[derive(Debug, Default)]
+pub struct LocalState {
+    publications: Mutex<HashMap<SessionId, Publication>>,
+}
+
+impl LocalState {
+    /// Whether `session` is a broadcast published through the local API.
+    pub fn is_publication(&self, session: SessionId) -> bool {
+        lock(&self.publications).contains_key(&session)
+    }
+}
+
+/// A subscriber asked for a track of the local publication `session` that its publisher has not
+/// made (yet): the track waits for it (see [`publish_track`]) as long as a MoQ publisher's
+/// answer may take, then its subscribers are refused as by a publisher without the track.
+pub fn await_track(hub: Arc<Hub>, session: SessionId, track: crate::core::router::TrackId) {
+    let wait = hub.settings.upstream_answer_timeout;
+    tokio::spawn(async move {
+        tokio::time::sleep(wait).await;
+        hub.apply(|r, now| {
+            if r.is_pending_on(track, session) {
+                r.handle_upstream_refused(
+                    track,
+                    session,
+                    tern_moq::message::codes::RequestErrorCode::DOES_NOT_EXIST.0,
+                    now,
+                );
+            }
+        });
+    });
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The request ID of a publication's PUBLISH_NAMESPACE and of a reading's SUBSCRIBE.
+const FIRST: RequestId = 0;
+
+/// Answer the local API's calls until every handle of it is gone.
+pub fn spawn(hub: Arc<Hub>, mut calls: Calls) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        while let Some(input) = calls.next().await {
+            match input {
+                Input::Call(call) => {
+                    // Calls wait on the plugin and on upstreams: each on its own, so that one
+                    // slow answer holds up nobody else's.
+                    tokio::spawn(answer(hub.clone(), call));
+                }
+                Input::Release(release) => self::release(&hub, release),
+                _ => {}
+            }
+        }
+    })
+}
+
+async fn answer(hub: Arc<Hub>, call: Call) {
+    match call {
+        Call::Publish {
+            namespace,
+            credentials,
+            reply,
+        } => {
+            let result = publish(&hub, namespace, credentials).await;
+            if let Err(Ok(id)) = reply.send(result) {
+                // The caller went away before the answer: nobody holds the publication.
+                release(
+                    &hub,
+                    Release::Publication {
+                        id,
+                        finished: true,
+                    },
+                );
+            }
+        }
+        Call::PublishTrack {
+            publication,
+            name,
+            reply,
+        } => {
+            let _ = reply.send(publish_track(&hub, publication, name).await);
+        }
+        Call::Subscribe {
+            track,
+            credentials,
+            options,
+            reply,
+        } => {
+            let result = subscribe(&hub, track, credentials, options).await;
+            if let Err(Ok(grant)) = reply.send(result) {
+                release(&hub, Release::Reading { id: grant.id });
+            }
+        }
+        Call::Broadcast {
+            namespace,
+            credentials,
+            reply,
+        } => {
+            let _ = reply.send(broadcast(&hub, namespace, credentials).await);
+        }
+        _ => {}
+    }
+}
+
+/// The refusal a local caller gets for the router's `reason`, in the words a MoQ peer gets.
+fn refused(reason: Refusal) -> Refused {
+    let kind = match reason {
+        Refusal::DoesNotExist | Refusal::Upstream(_) => RefusedKind::NotFound,
+        Refusal::Timeout => RefusedKind::Timeout,
+        Refusal::ExcessiveLoad => RefusedKind::Overloaded,
+        Refusal::Unauthorized | Refusal::NotOpen => RefusedKind::Unauthorized,
+        Refusal::Published { .. } => RefusedKind::Conflict,
+        _ => RefusedKind::Invalid,
+    };
+    let wire = super::request::refusal(reason);
+    Refused::new(kind, wire.error_reason.to_string_lossy())
+}
+
+/// The identity a publisher judged by `credentials` publishes under, and whether it may
+/// publish although publishing is not open (a plugin authorised it, or it is on this host).
+async fn publisher(
+    hub: &Hub,
+    credentials: &Credentials,
+    namespace: &Namespace,
+) -> Result<(Publisher, bool), Refused> {
+    if let Some(plugin) = &hub.settings.plugin {
+        let decision = super::plugin::judge_local(plugin, credentials, true, namespace, None).await?;
+        let publisher = Publisher {
+            class: Class::Authorised,
+            identity: Bytes::from(decision.subject),
+        };
+        return Ok((publisher, true));
+    }
+    let ip = credentials.peer.ip();
+    let publisher = Publisher {
+        class: Class::Anonymous,
+        identity: Bytes::from(tern_quic::session_source(ip).to_string()),
+    };
+    Ok((publisher, ip.is_loopback()))
+}
+
+/// Run `f` on the router as request `request` of `session`, and return the first answer the
+/// router gave that request, if it gave one at once.
+fn ask<R>(
+    hub: &Arc<Hub>,
+    session: SessionId,
+    request: RequestId,
+    f: impl FnOnce(&mut crate::core::router::Router, Instant) -> R,
+) -> (R, mpsc::Receiver<ToRequest>) {
+    let (tx, rx) = mpsc::channel(8);
+    hub.add_request(session, request, tx);
+    let out = hub.apply(f);
+    (out, rx)
+}
+
+async fn publish(
+    hub: &Arc<Hub>,
+    namespace: Namespace,
+    credentials: Credentials,
+) -> Result<u64, Refused> {
+    let (who, vouched) = publisher(hub, &credentials, &namespace).await?;
+    let authorised = who.class == Class::Authorised;
+    let sid = hub.next_session_id();
+    let live = vec![
+        hub.live.clone(),
+        Arc::new(LiveBudget::new(hub.settings.cache.max_live_per_session)),
+    ];
+    // Known before it is announced: the announcement may meet subscribers waiting for it at
+    // once, and their tracks wait for this publisher (see `await_track`).
+    lock(&hub.local.publications).insert(
+        sid,
+        Publication {
+            namespace: namespace.clone(),
+            authorised,
+            credentials: credentials.clone(),
+            tracks: Vec::new(),
+            live,
+        },
+    );
+    let ns = namespace.clone();
+    let (_, mut rx) = ask(hub, sid, FIRST, |r, now| {
+        r.handle_identity(sid, who);
+        if vouched {
+            r.handle_vouched(sid);
+        }
+        r.handle_publish_namespace(sid, FIRST, ns, Vec::new(), now)
+    });
+    hub.remove_request(sid, FIRST);
+    match rx.try_recv().map(|c| c.command) {
+        Ok(Command::Ok { .. }) => {}
+        answer => {
+            lock(&hub.local.publications).remove(&sid);
+            hub.apply(|r, now| r.handle_session_closed(sid, now));
+            return Err(match answer {
+                Ok(Command::Refuse { reason, .. }) => refused(reason),
+                _ => Refused::new(RefusedKind::Invalid, "the namespace was not accepted"),
+            });
+        }
+    }
+    tracing::info!(
+        session = sid,
+        via = credentials.via,
+        peer = %credentials.peer,
+        namespace = tern_model::local::path(&namespace),
+        "local publisher announced a broadcast"
+    );
+    Ok(sid)
+}
+
+async fn publish_track(
+    hub: &Arc<Hub>,
+    publication: SessionId,
+    name: Bytes,
+) -> Result<TrackGrant, Refused> {
+    let gone = || Refused::new(RefusedKind::Invalid, "the broadcast was finished");
+    let (namespace, authorised, credentials, live) = {
+        let pubs = lock(&hub.local.publications);
+        let p = pubs.get(&publication).ok_or_else(gone)?;
+        (
+            p.namespace.clone(),
+            p.authorised,
+            p.credentials.clone(),
+            p.live.clone(),
+        )
+    };
+    if authorised && let Some(plugin) = &hub.settings.plugin {
+        super::plugin::judge_local(plugin, &credentials, true, &namespace, Some(&name)).await?;
+    }
+    let request = {
+        let mut pubs = lock(&hub.local.publications);
+        let p = pubs.get_mut(&publication).ok_or_else(gone)?;
+        let request = FIRST + 1 + p.tracks.len() as RequestId;
+        p.tracks.push(request);
+        request
+    };
+    let track_name = TrackName {
+        namespace,
+        name,
+    };
+    let tn = track_name.clone();
+    let (track, mut rx) = ask(hub, publication, request, |r, now| {
+        r.handle_publish(publication, request, tn, now)
+    });
+    hub.remove_request(publication, request);
+    let Some(track) = track else {
+        return Err(match rx.try_recv().map(|c| c.command) {
+            Ok(Command::Refuse { reason, .. }) => refused(reason),
+            _ => refused(Refusal::Published {
+                class: Class::Anonymous,
+                policy: TakeOver::default(),
+            }),
+        });
+    };
+    let producer = hub.track_or_insert(track, &track_name);
+    // A publisher that comes back (or takes the track over) carries the track on: an end its
+    // predecessor put in the cache no longer holds.
+    producer.update(|t| t.new_feed(None));
+    Ok(TrackGrant {
+        producer: producer.claim(),
+        live,
+    })
+}
+
+async fn subscribe(
+    hub: &Arc<Hub>,
+    mut track: TrackName,
+    credentials: Credentials,
+    options: ReadOptions,
+) -> Result<ReadGrant, Refused> {
+    if let Some(plugin) = &hub.settings.plugin {
+        let decision = super::plugin::judge_local(
+            plugin,
+            &credentials,
+            false,
+            &track.namespace,
+            Some(&track.name),
+        )
+        .await?;
+        if let Some(other) = decision.track {
+            track.name = other;
+        }
+    }
+    let filter = match options.start {
+        Start::CurrentGroup => Filter::LargestObject,
+        _ => Filter::NextGroupStart,
+    };
+    let sid = hub.next_session_id();
+    let (_, mut rx) = ask(hub, sid, FIRST, |r, now| {
+        r.handle_subscribe(sid, FIRST, track, filter, options.rendezvous, now)
+    });
+    // The rendezvous, then the upstream's answer (each bounded by the router's timers).
+    let wait = options.rendezvous + hub.settings.upstream_answer_timeout + Duration::from_secs(1);
+    let answer = tokio::time::timeout(wait, rx.recv()).await;
+    hub.remove_request(sid, FIRST);
+    match answer {
+        Ok(Some(ToRequest {
+            command: Command::SubscribeOk { .. },
+            accepted: Some((largest, subscription, _)),
+        })) => Ok(ReadGrant {
+            id: sid,
+            largest,
+            subscription,
+        }),
+        other => {
+            hub.apply(|r, now| {
+                r.handle_unsubscribe(sid, FIRST, now);
+                r.handle_session_closed(sid, now);
+            });
+            Err(match other {
+                Ok(Some(ToRequest {
+                    command: Command::Refuse { reason, .. },
+                    ..
+                })) => refused(reason),
+                Err(_) => Refused::new(RefusedKind::Timeout, "no answer from the track's publisher"),
+                _ => Refused::new(RefusedKind::NotFound, "the track ended"),
+            })
+        }
+    }
+}
+
+async fn broadcast(
+    hub: &Arc<Hub>,
+    namespace: Namespace,
+    credentials: Credentials,
+) -> Result<BroadcastInfo, Refused> {
+    if let Some(plugin) = &hub.settings.plugin {
+        super::plugin::judge_local(plugin, &credentials, false, &namespace, None).await?;
+    }
+    let (reachable, tracks) =
+        hub.with_router(|r| (r.is_reachable(&namespace), r.tracks_of(&namespace)));
+    if !reachable {
+        return Err(Refused::new(
+            RefusedKind::NotFound,
+            "no publisher and no upstream announced this broadcast",
+        ));
+    }
+    Ok(BroadcastInfo { namespace, tracks })
+}
+
+/// A handle was dropped: end what it held on the node.
+fn release(hub: &Arc<Hub>, release: Release) {
+    match release {
+        Release::Publication { id, finished } => {
+            let Some(p) = lock(&hub.local.publications).remove(&id) else {
+                return;
+            };
+            tracing::info!(
+                session = id,
+                via = p.credentials.via,
+                finished,
+                "local publisher left"
+            );
+            hub.apply(|r, now| {
+                if finished {
+                    for &request in &p.tracks {
+                        r.handle_publish_done(id, request, PublishDoneCode::TRACK_ENDED.0);
+                    }
+                }
+                // Not finished: its tracks are lost, and linger for a publisher coming back.
+                r.handle_session_closed(id, now);
+            });
+        }
+        Release::Reading { id } => hub.apply(|r, now| {
+            r.handle_unsubscribe(id, FIRST, now);
+            r.handle_session_closed(id, now);
+        }),
+        _ => {}
+    }
+}
