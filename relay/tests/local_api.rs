@@ -21,7 +21,10 @@ use tern_relay::node::Node;
 
 use support::*;
 
-fn relay(upstreams: &[&Node], tune: impl FnOnce(&mut tern_relay::core::router::RouterConfig, &mut tern_relay::node::NodeSettings)) -> Node {
+fn relay(
+    upstreams: &[&Node],
+    tune: impl FnOnce(&mut tern_relay::core::router::RouterConfig, &mut tern_relay::node::NodeSettings),
+) -> Node {
     let (mut router, mut settings) = default_settings();
     settings.upstreams = upstreams.iter().map(|n| url(n)).collect();
     settings.upstream_tls.disable_verify = true;
@@ -120,14 +123,24 @@ async fn local_and_moq_publishers_and_readers_share_tracks_across_a_tree() {
     .expect("local reader admitted");
     let payloads: Vec<Bytes> = (0..4).map(|o| payload(7, 0, o, 900)).collect();
     for (o, p) in payloads.iter().enumerate() {
-        let appended = video.append(object(0, o as u64, p.clone()), 0, 128).unwrap();
+        let appended = video
+            .append(object(0, o as u64, p.clone()), 0, 128)
+            .unwrap();
         assert!(matches!(appended, Appended::New(_)), "{appended:?}");
     }
     let want: Vec<_> = (0..4)
         .map(|o| (Location::new(0, o), payloads[o as usize].clone()))
         .collect();
-    assert_eq!(moq_viewer.objects(4, STEP).await, want, "MoQ viewer at the root");
-    assert_eq!(read_objects(&mut local_reader, 4).await, want, "local reader on the edge");
+    assert_eq!(
+        moq_viewer.objects(4, STEP).await,
+        want,
+        "MoQ viewer at the root"
+    );
+    assert_eq!(
+        read_objects(&mut local_reader, 4).await,
+        want,
+        "local reader on the edge"
+    );
 
     // A MoQ publisher at the root; an in-process reader and a MoQ viewer on the edge.
     let moq_publisher = Publisher::start(&url(&root), "live/moq").await;
@@ -137,8 +150,12 @@ async fn local_and_moq_publishers_and_readers_share_tracks_across_a_tree() {
     };
     let api2 = api.clone();
     let reader = tokio::spawn(async move {
-        api2.subscribe(track("live/moq", "audio"), Credentials::in_process("test"), options)
-            .await
+        api2.subscribe(
+            track("live/moq", "audio"),
+            Credentials::in_process("test"),
+            options,
+        )
+        .await
     });
     let subscribed = moq_publisher.subscribed().await;
     assert_eq!(&subscribed.track[..], b"audio");
@@ -157,9 +174,15 @@ async fn local_and_moq_publishers_and_readers_share_tracks_across_a_tree() {
         .map(|o| (Location::new(0, o), group[o as usize].clone()))
         .collect();
     assert_eq!(read_objects(&mut moq_read, 3).await, want, "local reader");
-    assert_eq!(edge_viewer.objects(3, STEP).await, want, "MoQ viewer on the edge");
     assert_eq!(
-        moq_publisher.subscribes.load(std::sync::atomic::Ordering::SeqCst),
+        edge_viewer.objects(3, STEP).await,
+        want,
+        "MoQ viewer on the edge"
+    );
+    assert_eq!(
+        moq_publisher
+            .subscribes
+            .load(std::sync::atomic::Ordering::SeqCst),
         1,
         "one upstream subscription for the local reader and the MoQ viewer"
     );
@@ -174,14 +197,26 @@ async fn anonymous_publishers_from_other_hosts_are_refused_unless_publishing_is_
         .await
         .expect_err("an anonymous publisher from another host");
     assert_eq!(refused.kind, RefusedKind::Unauthorized);
-    assert!(refused.reason.contains("open_publishing"), "{}", refused.reason);
+    assert!(
+        refused.reason.contains("open_publishing"),
+        "{}",
+        refused.reason
+    );
     // The same publisher on this host is admitted.
-    publish(&closed.local(), "live/cam1", Credentials::in_process("test")).await;
+    publish(
+        &closed.local(),
+        "live/cam1",
+        Credentials::in_process("test"),
+    )
+    .await;
 
     let open = relay(&[], |r, _| r.open_publishing = true);
     publish(&open.local(), "live/cam1", from([192, 0, 2, 7])).await;
     let empty = open.local().publish(Vec::new(), from([192, 0, 2, 7])).await;
-    assert_eq!(empty.expect_err("an empty namespace").kind, RefusedKind::Invalid);
+    assert_eq!(
+        empty.expect_err("an empty namespace").kind,
+        RefusedKind::Invalid
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -198,16 +233,28 @@ async fn the_take_over_policy_decides_between_local_and_moq_publishers() {
         .append(object(0, 0, payload(1, 0, 0, 100)), 0, 128)
         .unwrap();
     let b = publish(&api, "live/t", from([10, 0, 0, 2])).await;
-    let refused = b.track("video").await.expect_err("the first publisher keeps it");
+    let refused = b
+        .track("video")
+        .await
+        .expect_err("the first publisher keeps it");
     assert_eq!(refused.kind, RefusedKind::Conflict);
-    assert!(refused.reason.contains("relay.takeover"), "{}", refused.reason);
+    assert!(
+        refused.reason.contains("relay.takeover"),
+        "{}",
+        refused.reason
+    );
     let again = publish(&api, "live/t", from([10, 0, 0, 1])).await;
     let again_video = again.track("video").await.expect("its own track back");
-    assert_eq!(a_video.append(object(0, 1, payload(1, 0, 1, 100)), 0, 128), Err(TrackLost));
+    assert_eq!(
+        a_video.append(object(0, 1, payload(1, 0, 1, 100)), 0, 128),
+        Err(TrackLost)
+    );
     assert!(a_video.is_lost());
-    assert!(again_video
-        .append(object(0, 1, payload(1, 0, 1, 100)), 0, 128)
-        .is_ok());
+    assert!(
+        again_video
+            .append(object(0, 1, payload(1, 0, 1, 100)), 0, 128)
+            .is_ok()
+    );
 
     // "class" (the default): a newer anonymous publisher takes over; a MoQ publisher of the
     // same class takes over a local one, which learns it on its next append.
@@ -236,7 +283,11 @@ async fn the_take_over_policy_decides_between_local_and_moq_publishers() {
     );
     moq.write_group(1, 1, &[payload(3, 1, 0, 100)]).await;
     let got = viewer.objects(1, STEP).await;
-    assert_eq!(got, vec![(Location::new(1, 0), payload(3, 1, 0, 100))], "the viewer goes on with the MoQ publisher");
+    assert_eq!(
+        got,
+        vec![(Location::new(1, 0), payload(3, 1, 0, 100))],
+        "the viewer goes on with the MoQ publisher"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -248,7 +299,9 @@ async fn a_local_publisher_that_goes_away_lingers_and_one_that_finishes_ends_its
     let first = publish(&api, "live/l", Credentials::in_process("test")).await;
     let video = first.track("video").await.unwrap();
     let (mut sub, _) = viewer.subscribe_ok("live/l", "video", None).await;
-    video.append(object(0, 0, payload(4, 0, 0, 200)), 0, 128).unwrap();
+    video
+        .append(object(0, 0, payload(4, 0, 0, 200)), 0, 128)
+        .unwrap();
     assert_eq!(viewer.objects(1, STEP).await.len(), 1);
 
     // Gone without finishing: the viewer's subscription is held, and the same publisher
@@ -261,7 +314,9 @@ async fn a_local_publisher_that_goes_away_lingers_and_one_that_finishes_ends_its
     );
     let back = publish(&api, "live/l", Credentials::in_process("test")).await;
     let video = back.track("video").await.expect("its track back");
-    video.append(object(1, 0, payload(4, 1, 0, 200)), 0, 128).unwrap();
+    video
+        .append(object(1, 0, payload(4, 1, 0, 200)), 0, 128)
+        .unwrap();
     assert_eq!(
         viewer.objects(1, STEP).await,
         vec![(Location::new(1, 0), payload(4, 1, 0, 200))]
@@ -269,7 +324,11 @@ async fn a_local_publisher_that_goes_away_lingers_and_one_that_finishes_ends_its
 
     // Finished: the track ends for its MoQ viewer and for a local reader.
     let mut reader = api
-        .subscribe(track("live/l", "video"), Credentials::in_process("test"), ReadOptions::default())
+        .subscribe(
+            track("live/l", "video"),
+            Credentials::in_process("test"),
+            ReadOptions::default(),
+        )
         .await
         .unwrap();
     video
@@ -299,7 +358,11 @@ async fn a_local_publisher_that_goes_away_lingers_and_one_that_finishes_ends_its
             _ => None,
         }));
     }
-    assert_eq!(statuses, vec![ObjectStatus::EndOfTrack], "the end of track, then closed");
+    assert_eq!(
+        statuses,
+        vec![ObjectStatus::EndOfTrack],
+        "the end of track, then closed"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -310,16 +373,28 @@ async fn a_local_publisher_is_pushed_back_past_its_live_budget() {
     let video = broadcast.track("video").await.unwrap();
     let mut outcomes = Vec::new();
     for o in 0..32 {
-        outcomes.push(video.append(object(0, o, payload(5, 0, o, 8 << 10)), 0, 128).unwrap());
+        outcomes.push(
+            video
+                .append(object(0, o, payload(5, 0, o, 8 << 10)), 0, 128)
+                .unwrap(),
+        );
     }
-    let cached = outcomes.iter().filter(|a| matches!(a, Appended::New(_))).count();
+    let cached = outcomes
+        .iter()
+        .filter(|a| matches!(a, Appended::New(_)))
+        .count();
     assert!(outcomes.contains(&Appended::OverBudget), "{outcomes:?}");
-    assert!((4..=8).contains(&cached), "64 KiB of an open group: {cached} objects of 8 KiB");
+    assert!(
+        (4..=8).contains(&cached),
+        "64 KiB of an open group: {cached} objects of 8 KiB"
+    );
     // Another publisher is not held to this one's share.
     let other = publish(&api, "live/small", Credentials::in_process("other")).await;
     let audio = other.track("audio").await.unwrap();
     assert!(matches!(
-        audio.append(object(0, 0, payload(6, 0, 0, 1000)), 0, 128).unwrap(),
+        audio
+            .append(object(0, 0, payload(6, 0, 0, 1000)), 0, 128)
+            .unwrap(),
         Appended::New(_)
     ));
 }
@@ -350,7 +425,11 @@ async fn an_unknown_broadcast_is_not_found_at_once_without_asking_upstream() {
             .expect_err("unknown");
         assert_eq!(refused.kind, RefusedKind::NotFound);
         let refused = api
-            .subscribe(track(&name, "video"), Credentials::in_process("test"), ReadOptions::default())
+            .subscribe(
+                track(&name, "video"),
+                Credentials::in_process("test"),
+                ReadOptions::default(),
+            )
             .await
             .expect_err("unknown");
         assert_eq!(refused.kind, RefusedKind::NotFound);
@@ -361,7 +440,12 @@ async fn an_unknown_broadcast_is_not_found_at_once_without_asking_upstream() {
         started.elapsed()
     );
     assert_eq!(edge.hub.with_router(|r| r.upstream_subscribes()), 0);
-    assert_eq!(publisher.subscribes.load(std::sync::atomic::Ordering::SeqCst), 0);
+    assert_eq!(
+        publisher
+            .subscribes
+            .load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -375,7 +459,9 @@ async fn a_reader_gets_the_catalog_joins_at_the_current_group_and_fetches_past_g
     catalog.append(object(0, 0, json.clone()), 0, 128).unwrap();
     for g in 0..3 {
         for o in 0..4 {
-            video.append(object(g, o, payload(8, g, o, 500)), 0, 128).unwrap();
+            video
+                .append(object(g, o, payload(8, g, o, 500)), 0, 128)
+                .unwrap();
         }
         if g < 2 {
             video.end_subgroup(g, 0, SubgroupEnd::Fin, true).unwrap();
@@ -385,7 +471,10 @@ async fn a_reader_gets_the_catalog_joins_at_the_current_group_and_fetches_past_g
         .broadcast(namespace("live/j"), Credentials::in_process("test"))
         .await
         .unwrap();
-    assert_eq!(info.tracks, vec![Bytes::from("catalog"), Bytes::from("video")]);
+    assert_eq!(
+        info.tracks,
+        vec![Bytes::from("catalog"), Bytes::from("video")]
+    );
     let got = api
         .catalog(namespace("live/j"), Credentials::in_process("test"), STEP)
         .await
@@ -393,13 +482,22 @@ async fn a_reader_gets_the_catalog_joins_at_the_current_group_and_fetches_past_g
     assert_eq!(got, json);
 
     let mut reader = api
-        .subscribe(track("live/j", "video"), Credentials::in_process("test"), ReadOptions::default())
+        .subscribe(
+            track("live/j", "video"),
+            Credentials::in_process("test"),
+            ReadOptions::default(),
+        )
         .await
         .unwrap();
     assert_eq!(reader.largest(), Some(Location::new(2, 3)));
     let joined: Vec<Location> = reader.joined().iter().map(|e| e.location()).collect();
-    assert_eq!(joined, (0..4).map(|o| Location::new(2, o)).collect::<Vec<_>>());
-    video.append(object(2, 4, payload(8, 2, 4, 500)), 0, 128).unwrap();
+    assert_eq!(
+        joined,
+        (0..4).map(|o| Location::new(2, o)).collect::<Vec<_>>()
+    );
+    video
+        .append(object(2, 4, payload(8, 2, 4, 500)), 0, 128)
+        .unwrap();
     assert_eq!(
         read_objects(&mut reader, 1).await,
         vec![(Location::new(2, 4), payload(8, 2, 4, 500))],
@@ -424,13 +522,22 @@ async fn a_reader_gets_the_catalog_joins_at_the_current_group_and_fetches_past_g
         .await
         .unwrap();
     assert!(next.joined().is_empty());
-    video.append(object(3, 0, payload(8, 3, 0, 500)), 0, 128).unwrap();
-    video.end_subgroup(3, 0, SubgroupEnd::Reset(0x5), false).unwrap();
+    video
+        .append(object(3, 0, payload(8, 3, 0, 500)), 0, 128)
+        .unwrap();
+    video
+        .end_subgroup(3, 0, SubgroupEnd::Reset(0x5), false)
+        .unwrap();
     let mut seen = Vec::new();
     let mut batch = Vec::new();
     while !seen.iter().any(|d| matches!(d, Delivery::Reset { .. })) {
         batch.clear();
-        within(STEP, "the reset reaches the reader", next.next(16, &mut batch)).await;
+        within(
+            STEP,
+            "the reset reaches the reader",
+            next.next(16, &mut batch),
+        )
+        .await;
         seen.extend(batch.drain(..));
     }
     let objects: Vec<Location> = seen
@@ -453,14 +560,23 @@ async fn a_reader_of_a_track_nobody_publishes_waits_for_its_rendezvous() {
     };
     let api2 = api.clone();
     let reader = tokio::spawn(async move {
-        api2.subscribe(track("live/late", "video"), Credentials::in_process("test"), options)
-            .await
+        api2.subscribe(
+            track("live/late", "video"),
+            Credentials::in_process("test"),
+            options,
+        )
+        .await
     });
     tokio::time::sleep(Duration::from_millis(200)).await;
     let broadcast = publish(&api, "live/late", Credentials::in_process("test")).await;
     let video = broadcast.track("video").await.unwrap();
-    let mut reading = within(STEP, "rendezvous", reader).await.unwrap().expect("met");
-    video.append(object(0, 0, payload(1, 0, 0, 10)), 0, 128).unwrap();
+    let mut reading = within(STEP, "rendezvous", reader)
+        .await
+        .unwrap()
+        .expect("met");
+    video
+        .append(object(0, 0, payload(1, 0, 0, 10)), 0, 128)
+        .unwrap();
     assert_eq!(read_objects(&mut reading, 1).await.len(), 1);
 
     let timed_out = api
@@ -475,4 +591,36 @@ async fn a_reader_of_a_track_nobody_publishes_waits_for_its_rendezvous() {
         .await
         .expect_err("nobody publishes it");
     assert_eq!(timed_out.kind, RefusedKind::Timeout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_of_a_track_a_local_broadcast_has_not_made_yet_waits_for_it() {
+    let node = relay(&[], |_, s| {
+        s.upstream_answer_timeout = Duration::from_millis(800)
+    });
+    let api = node.local();
+    let broadcast = publish(&api, "live/p", Credentials::in_process("test")).await;
+    let viewer = Peer::connect(&url(&node)).await;
+    let asked = tokio::spawn(async move {
+        let (request, answer) = viewer.subscribe("live/p", "video", None).await;
+        (viewer, request, answer)
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let video = broadcast.track("video").await.expect("made");
+    let (viewer, _request, answer) = within(STEP, "SUBSCRIBE answered", asked).await.unwrap();
+    answer.expect("the viewer gets the track once its publisher makes it");
+    video
+        .append(object(0, 0, payload(3, 0, 0, 50)), 0, 128)
+        .unwrap();
+    assert_eq!(viewer.objects(1, STEP).await.len(), 1);
+
+    // A track the publisher never makes is refused after the answer timeout.
+    let started = std::time::Instant::now();
+    let (_req, answer) = viewer.subscribe("live/p", "nothing", None).await;
+    answer.expect_err("never made");
+    assert!(
+        started.elapsed() >= Duration::from_millis(700),
+        "{:?}",
+        started.elapsed()
+    );
 }

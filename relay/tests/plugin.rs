@@ -671,3 +671,93 @@ async fn the_shipped_edge_token_config_admits_token_publishers_and_anonymous_vie
     let again = Peer::connect(&jwt_url(&node, &publisher_token("alice"))).await;
     let _back = again.publish_track("live/room", "video", 1).await;
 }
+
+/// Credentials of a front-end's peer (RTMP, SRT, WHIP) carrying `token`.
+fn local_peer(token: Option<String>) -> tern_model::local::Credentials {
+    tern_model::local::Credentials {
+        peer: std::net::SocketAddr::from(([192, 0, 2, 9], 1935)),
+        token,
+        via: "test",
+    }
+}
+
+#[tokio::test]
+async fn local_publishers_and_readers_go_through_the_plugin_phases() {
+    use tern_model::local::{ReadOptions, RefusedKind};
+    let node = token_relay().await;
+    let api = node.local();
+    let ns = |p: &str| -> Vec<Bytes> {
+        p.split('/')
+            .map(|f| Bytes::copy_from_slice(f.as_bytes()))
+            .collect()
+    };
+
+    // Session open: no token, no publishing (even though the peer's address would do without
+    // a plugin only on this host).
+    let refused = api
+        .publish(ns("live/room"), local_peer(None))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.kind, RefusedKind::Unauthorized, "{refused}");
+    // Publish phase: the token's scope decides.
+    let other = token(&["live/other"], &[], HOUR);
+    let refused = api
+        .publish(ns("live/room"), local_peer(Some(other)))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.kind, RefusedKind::Unauthorized, "{refused}");
+    let publisher_token = token(&["live/room"], &[], HOUR);
+    let credentials = local_peer(Some(publisher_token.clone()));
+    assert!(
+        !format!("{credentials:?}").contains(&publisher_token),
+        "a token never shows in logs"
+    );
+    let broadcast = api
+        .publish(ns("live/room"), credentials)
+        .await
+        .expect("a token scoped to the broadcast publishes it");
+    let video = broadcast.track("video").await.expect("and its tracks");
+    video
+        .append(
+            tern_model::Object {
+                location: Location::new(0, 0),
+                status: tern_model::ObjectStatus::Normal,
+                properties: Bytes::new(),
+                payload: Bytes::from_static(b"frame"),
+                end_of_group: false,
+            },
+            0,
+            128,
+        )
+        .unwrap();
+
+    // Subscribe phase for local readers, and a MoQ viewer of the same track as before.
+    let name = tern_model::TrackName::from_path("live/room", "video");
+    let refused = api
+        .subscribe(name.clone(), local_peer(None), ReadOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.kind, RefusedKind::Unauthorized, "{refused}");
+    let elsewhere = token(&[], &["live/other"], HOUR);
+    let refused = api
+        .subscribe(
+            name.clone(),
+            local_peer(Some(elsewhere)),
+            ReadOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.kind, RefusedKind::Unauthorized, "{refused}");
+    let viewer_token = token(&[], &["live/room"], HOUR);
+    let reading = api
+        .subscribe(
+            name,
+            local_peer(Some(viewer_token.clone())),
+            ReadOptions::default(),
+        )
+        .await
+        .expect("a viewer's token scoped to the broadcast reads it");
+    assert_eq!(reading.largest(), Some(Location::new(0, 0)));
+    let viewer = Peer::connect(&jwt_url(&node, &viewer_token)).await;
+    viewer.subscribe_ok("live/room", "video", None).await;
+}

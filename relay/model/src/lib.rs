@@ -15,8 +15,8 @@ pub mod local;
 pub mod track;
 
 pub use tern_relay_core::cache::{CacheBudget, CacheGauge, LiveBudget};
-pub use tern_relay_core::track::SubgroupEnd;
 pub use tern_relay_core::fanout::{Delivery, DoneReason, LagPolicy};
 pub use tern_relay_core::track::Appended;
+pub use tern_relay_core::track::SubgroupEnd;
 pub use tern_relay_core::types::{Filter, Location, Object, ObjectStatus, TrackName};
 pub use track::{Next, Subscription, TrackConsumer, TrackProducer};

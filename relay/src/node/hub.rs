@@ -132,8 +132,8 @@ pub struct Hub {
     pub live: Arc<crate::core::cache::LiveBudget>,
     /// Bytes and groups every track holds, charged as they are appended and evicted.
     pub cache: Arc<CacheGauge>,
-    /// Publishers and readers in this process (see [`super::local`]).
-    pub(super) local: super::local::LocalState,
+    /// The sessions that are broadcasts published in this process (the local API's).
+    local_publications: Mutex<std::collections::HashSet<SessionId>>,
     /// Settings.
     pub settings: NodeSettings,
 }
@@ -162,7 +162,7 @@ impl Hub {
                 settings.cache.max_bytes,
             )),
             cache: Arc::new(CacheGauge::new(settings.cache)),
-            local: super::local::LocalState::default(),
+            local_publications: Mutex::new(std::collections::HashSet::new()),
             settings,
         })
     }
@@ -263,6 +263,37 @@ impl Hub {
         lock(&self.tracks).entry(id).or_insert_with(new).clone()
     }
 
+    /// `session` is (or no longer is) a broadcast published through the local API.
+    pub fn mark_local(&self, session: SessionId, publication: bool) {
+        let mut local = lock(&self.local_publications);
+        if publication {
+            local.insert(session);
+        } else {
+            local.remove(&session);
+        }
+    }
+
+    /// A subscriber asked for a track of the local publication `session` that its publisher
+    /// has not made (yet): the track waits for it as long as a MoQ publisher's answer may take,
+    /// then its subscribers are refused as by a publisher without the track.
+    fn await_local_track(self: &Arc<Self>, session: SessionId, track: TrackId) {
+        let hub = self.clone();
+        let wait = self.settings.upstream_answer_timeout;
+        tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            hub.apply(|r, now| {
+                if r.is_pending_on(track, session) {
+                    r.handle_upstream_refused(
+                        track,
+                        session,
+                        RequestErrorCode::DOES_NOT_EXIST.0,
+                        now,
+                    );
+                }
+            });
+        });
+    }
+
     /// Run `f` on the router, then carry out every command it produced.
     pub fn apply<R>(self: &Arc<Self>, f: impl FnOnce(&mut Router, Instant) -> R) -> R {
         let now = Instant::now();
@@ -311,10 +342,10 @@ impl Hub {
                 resume,
             } => {
                 let Some(s) = lock(&self.sessions).get(&session).cloned() else {
-                    if self.local.is_publication(session) {
+                    if lock(&self.local_publications).contains(&session) {
                         // A broadcast published in this process: the track comes when its
                         // publisher makes it, or is refused after the answer timeout.
-                        super::local::await_track(self.clone(), session, track);
+                        self.await_local_track(session, track);
                         return;
                     }
                     self.apply(|r, now| {

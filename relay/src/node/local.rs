@@ -35,38 +35,10 @@ struct Publication {
     live: Vec<Arc<LiveBudget>>,
 }
 
-/// What the node keeps of its local publishers and readers.
+/// The local API's publications, owned by its driver; the hub knows only their session IDs
+/// (see [`Hub::mark_local`]).
 #[derive(Debug, Default)]
-pub struct LocalState {
-    publications: Mutex<HashMap<SessionId, Publication>>,
-}
-
-impl LocalState {
-    /// Whether `session` is a broadcast published through the local API.
-    pub fn is_publication(&self, session: SessionId) -> bool {
-        lock(&self.publications).contains_key(&session)
-    }
-}
-
-/// A subscriber asked for a track of the local publication `session` that its publisher has not
-/// made (yet): the track waits for it (see [`publish_track`]) as long as a MoQ publisher's
-/// answer may take, then its subscribers are refused as by a publisher without the track.
-pub fn await_track(hub: Arc<Hub>, session: SessionId, track: crate::core::router::TrackId) {
-    let wait = hub.settings.upstream_answer_timeout;
-    tokio::spawn(async move {
-        tokio::time::sleep(wait).await;
-        hub.apply(|r, now| {
-            if r.is_pending_on(track, session) {
-                r.handle_upstream_refused(
-                    track,
-                    session,
-                    tern_moq::message::codes::RequestErrorCode::DOES_NOT_EXIST.0,
-                    now,
-                );
-            }
-        });
-    });
-}
+struct Publications(Mutex<HashMap<SessionId, Publication>>);
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -78,37 +50,32 @@ const FIRST: RequestId = 0;
 /// Answer the local API's calls until every handle of it is gone.
 pub fn spawn(hub: Arc<Hub>, mut calls: Calls) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        let pubs = Arc::new(Publications::default());
         while let Some(input) = calls.next().await {
             match input {
                 Input::Call(call) => {
                     // Calls wait on the plugin and on upstreams: each on its own, so that one
                     // slow answer holds up nobody else's.
-                    tokio::spawn(answer(hub.clone(), call));
+                    tokio::spawn(answer(hub.clone(), pubs.clone(), call));
                 }
-                Input::Release(release) => self::release(&hub, release),
+                Input::Release(release) => self::release(&hub, &pubs, release),
                 _ => {}
             }
         }
     })
 }
 
-async fn answer(hub: Arc<Hub>, call: Call) {
+async fn answer(hub: Arc<Hub>, pubs: Arc<Publications>, call: Call) {
     match call {
         Call::Publish {
             namespace,
             credentials,
             reply,
         } => {
-            let result = publish(&hub, namespace, credentials).await;
+            let result = publish(&hub, &pubs, namespace, credentials).await;
             if let Err(Ok(id)) = reply.send(result) {
                 // The caller went away before the answer: nobody holds the publication.
-                release(
-                    &hub,
-                    Release::Publication {
-                        id,
-                        finished: true,
-                    },
-                );
+                release(&hub, &pubs, Release::Publication { id, finished: true });
             }
         }
         Call::PublishTrack {
@@ -116,7 +83,7 @@ async fn answer(hub: Arc<Hub>, call: Call) {
             name,
             reply,
         } => {
-            let _ = reply.send(publish_track(&hub, publication, name).await);
+            let _ = reply.send(publish_track(&hub, &pubs, publication, name).await);
         }
         Call::Subscribe {
             track,
@@ -126,7 +93,7 @@ async fn answer(hub: Arc<Hub>, call: Call) {
         } => {
             let result = subscribe(&hub, track, credentials, options).await;
             if let Err(Ok(grant)) = reply.send(result) {
-                release(&hub, Release::Reading { id: grant.id });
+                release(&hub, &pubs, Release::Reading { id: grant.id });
             }
         }
         Call::Broadcast {
@@ -162,7 +129,8 @@ async fn publisher(
     namespace: &Namespace,
 ) -> Result<(Publisher, bool), Refused> {
     if let Some(plugin) = &hub.settings.plugin {
-        let decision = super::plugin::judge_local(plugin, credentials, true, namespace, None).await?;
+        let decision =
+            super::plugin::judge_local(plugin, credentials, true, namespace, None).await?;
         let publisher = Publisher {
             class: Class::Authorised,
             identity: Bytes::from(decision.subject),
@@ -193,6 +161,7 @@ fn ask<R>(
 
 async fn publish(
     hub: &Arc<Hub>,
+    pubs: &Publications,
     namespace: Namespace,
     credentials: Credentials,
 ) -> Result<u64, Refused> {
@@ -205,7 +174,8 @@ async fn publish(
     ];
     // Known before it is announced: the announcement may meet subscribers waiting for it at
     // once, and their tracks wait for this publisher (see `await_track`).
-    lock(&hub.local.publications).insert(
+    hub.mark_local(sid, true);
+    lock(&pubs.0).insert(
         sid,
         Publication {
             namespace: namespace.clone(),
@@ -227,7 +197,8 @@ async fn publish(
     match rx.try_recv().map(|c| c.command) {
         Ok(Command::Ok { .. }) => {}
         answer => {
-            lock(&hub.local.publications).remove(&sid);
+            lock(&pubs.0).remove(&sid);
+            hub.mark_local(sid, false);
             hub.apply(|r, now| r.handle_session_closed(sid, now));
             return Err(match answer {
                 Ok(Command::Refuse { reason, .. }) => refused(reason),
@@ -247,13 +218,14 @@ async fn publish(
 
 async fn publish_track(
     hub: &Arc<Hub>,
+    pubs: &Publications,
     publication: SessionId,
     name: Bytes,
 ) -> Result<TrackGrant, Refused> {
     let gone = || Refused::new(RefusedKind::Invalid, "the broadcast was finished");
     let (namespace, authorised, credentials, live) = {
-        let pubs = lock(&hub.local.publications);
-        let p = pubs.get(&publication).ok_or_else(gone)?;
+        let all = lock(&pubs.0);
+        let p = all.get(&publication).ok_or_else(gone)?;
         (
             p.namespace.clone(),
             p.authorised,
@@ -265,16 +237,13 @@ async fn publish_track(
         super::plugin::judge_local(plugin, &credentials, true, &namespace, Some(&name)).await?;
     }
     let request = {
-        let mut pubs = lock(&hub.local.publications);
-        let p = pubs.get_mut(&publication).ok_or_else(gone)?;
+        let mut all = lock(&pubs.0);
+        let p = all.get_mut(&publication).ok_or_else(gone)?;
         let request = FIRST + 1 + p.tracks.len() as RequestId;
         p.tracks.push(request);
         request
     };
-    let track_name = TrackName {
-        namespace,
-        name,
-    };
+    let track_name = TrackName { namespace, name };
     let tn = track_name.clone();
     let (track, mut rx) = ask(hub, publication, request, |r, now| {
         r.handle_publish(publication, request, tn, now)
@@ -349,7 +318,9 @@ async fn subscribe(
                     command: Command::Refuse { reason, .. },
                     ..
                 })) => refused(reason),
-                Err(_) => Refused::new(RefusedKind::Timeout, "no answer from the track's publisher"),
+                Err(_) => {
+                    Refused::new(RefusedKind::Timeout, "no answer from the track's publisher")
+                }
                 _ => Refused::new(RefusedKind::NotFound, "the track ended"),
             })
         }
@@ -376,12 +347,13 @@ async fn broadcast(
 }
 
 /// A handle was dropped: end what it held on the node.
-fn release(hub: &Arc<Hub>, release: Release) {
+fn release(hub: &Arc<Hub>, pubs: &Publications, release: Release) {
     match release {
         Release::Publication { id, finished } => {
-            let Some(p) = lock(&hub.local.publications).remove(&id) else {
+            let Some(p) = lock(&pubs.0).remove(&id) else {
                 return;
             };
+            hub.mark_local(id, false);
             tracing::info!(
                 session = id,
                 via = p.credentials.via,

@@ -521,7 +521,12 @@ pub async fn judge_local(
         }
         RequestDecision::Deny(deny) => {
             count(phase, "deny");
-            tracing::info!(via = credentials.via, phase, reason = deny.reason, "local request refused by plugin");
+            tracing::info!(
+                via = credentials.via,
+                phase,
+                reason = deny.reason,
+                "local request refused by plugin"
+            );
             Err(denied(deny))
         }
     }

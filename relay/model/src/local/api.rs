@@ -152,7 +152,10 @@ impl LocalApi {
             loop {
                 batch.clear();
                 if reading.next(16, &mut batch).await == Next::Closed {
-                    return Err(Refused::new(RefusedKind::NotFound, "the catalog track ended"));
+                    return Err(Refused::new(
+                        RefusedKind::NotFound,
+                        "the catalog track ended",
+                    ));
                 }
                 for d in &batch {
                     if let Delivery::Object { object, .. } = d

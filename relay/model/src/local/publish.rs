@@ -137,9 +137,9 @@ impl PublishedTrack {
         if self.is_lost() {
             return Err(TrackLost);
         }
-        let (appended, _) = self
-            .producer
-            .append(object, subgroup, priority, Instant::now(), &self.live);
+        let (appended, _) =
+            self.producer
+                .append(object, subgroup, priority, Instant::now(), &self.live);
         Ok(appended)
     }
 
@@ -156,7 +156,8 @@ impl PublishedTrack {
         if self.is_lost() {
             return Err(TrackLost);
         }
-        self.producer.end_subgroup(group, subgroup, end, end_of_group);
+        self.producer
+            .end_subgroup(group, subgroup, end, end_of_group);
         Ok(())
     }
 
