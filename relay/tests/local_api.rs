@@ -538,7 +538,7 @@ async fn a_reader_gets_the_catalog_joins_at_the_current_group_and_fetches_past_g
             next.next(16, &mut batch),
         )
         .await;
-        seen.extend(batch.drain(..));
+        seen.append(&mut batch);
     }
     let objects: Vec<Location> = seen
         .iter()
