@@ -1,4 +1,5 @@
-//! A broadcast on a relay session: the media tracks, `0.mp4`, `catalog` and `.catalog`.
+//! A broadcast on a relay session, or in a relay node of this process: the media tracks,
+//! `0.mp4`, `catalog` and `.catalog`.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -6,6 +7,7 @@ use bytes::Bytes;
 use tern_cmaf::catalog::{self, CF_TRACK, INIT_TRACK, MSF_TRACK};
 use tern_cmaf::packager::Packager;
 use tern_cmaf::{Sample, TrackInfo, TrackKind};
+use tern_model::local::{BroadcastProducer, Credentials, LocalApi};
 use tern_moq::TrackNamespace;
 use tern_peer::{Announcement, History, Session, TrackWriter};
 
@@ -85,6 +87,57 @@ fn unix_micros() -> u64 {
         .map_or(0, |d| d.as_micros() as u64)
 }
 
+/// Where a broadcast is published.
+#[derive(Debug, Clone, Copy)]
+pub enum Target<'a> {
+    /// To a relay over a MoQ session: announced with PUBLISH_NAMESPACE, each track served to
+    /// the relay's SUBSCRIBE from this process's own cache (with its DVR history).
+    Session(&'a Session),
+    /// Into a relay node running in this process, through its local API: the node's cache
+    /// holds the objects and serves them (the node's budgets apply; no DVR history of its own).
+    Node(&'a LocalApi, &'a Credentials),
+}
+
+impl<'a> From<&'a Session> for Target<'a> {
+    fn from(session: &'a Session) -> Self {
+        Target::Session(session)
+    }
+}
+
+/// How a started broadcast is announced.
+enum Published {
+    Session(Announcement),
+    Node(BroadcastProducer),
+}
+
+/// A writer of track `name` at `target` (`node`: the broadcast published into the node).
+async fn writer(
+    target: Target<'_>,
+    node: Option<&BroadcastProducer>,
+    namespace: &TrackNamespace,
+    name: &str,
+    priority: u8,
+) -> anyhow::Result<TrackWriter> {
+    let w = match (target, node) {
+        (Target::Node(..), Some(b)) => {
+            let track = b
+                .track(Bytes::copy_from_slice(name.as_bytes()))
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot publish track {name}: {e}"))?;
+            TrackWriter::in_node(track)
+        }
+        (Target::Session(_), _) | (Target::Node(..), None) => {
+            let w = TrackWriter::new(namespace.clone(), Bytes::copy_from_slice(name.as_bytes()));
+            if let Target::Session(session) = target {
+                session.serve_track(&w);
+            }
+            w
+        }
+    };
+    w.set_priority(priority);
+    Ok(w)
+}
+
 /// A broadcast being published.
 pub struct Broadcast {
     namespace: TrackNamespace,
@@ -94,7 +147,7 @@ pub struct Broadcast {
     msf: TrackWriter,
     cf: TrackWriter,
     init: TrackWriter,
-    announcement: Option<Announcement>,
+    published: Option<Published>,
     /// Media time (ms) of the first sample, and whether the measured catalog went out.
     first_ms: Option<u64>,
     measured: bool,
@@ -114,19 +167,20 @@ impl std::fmt::Debug for Broadcast {
 }
 
 impl Broadcast {
-    /// Announce `namespace` on `session` (PUBLISH_NAMESPACE) with `tracks`, publish the init
-    /// track and both catalogs, and serve every track to the relay's SUBSCRIBEs.
+    /// Announce `namespace` at `target` (a MoQ session's PUBLISH_NAMESPACE, or a node's local
+    /// API) with `tracks`, publish the init track and both catalogs, and serve every track.
     ///
     /// Group IDs are `options.group_base` plus media time in milliseconds; `None` takes the
     /// Unix time in milliseconds now, so a restarted origin's groups are newer than its last
     /// run's. With `options.dvr` the media tracks keep their recent groups (one byte budget for
-    /// the broadcast) and answer FETCH from them.
+    /// the broadcast) and answer FETCH from them (on a session).
     pub async fn start(
-        session: &Session,
+        target: impl Into<Target<'_>>,
         namespace: TrackNamespace,
         tracks: Vec<TrackInfo>,
         options: &Options,
     ) -> anyhow::Result<Self> {
+        let target = target.into();
         let priorities = options.priorities;
         let history = options
             .dvr
@@ -139,37 +193,37 @@ impl Broadcast {
             false => packager.tracks().iter().map(|t| t.name.clone()).collect(),
         };
         let path = namespace_path(&namespace);
-        let writer = |name: &str, priority: u8| {
-            let w = TrackWriter::new(namespace.clone(), Bytes::copy_from_slice(name.as_bytes()));
-            w.set_priority(priority);
-            session.serve_track(&w);
-            w
+        // In a node the broadcast is announced first: its tracks are made in it.
+        let node = match target {
+            Target::Node(api, credentials) => Some(
+                api.publish(namespace.fields().to_vec(), credentials.clone())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot publish namespace {path}: {e}"))?,
+            ),
+            Target::Session(_) => None,
         };
-        let media = packager
-            .tracks()
-            .iter()
-            .zip(&names)
-            .map(|(t, name)| {
-                let p = match t.info.kind {
-                    TrackKind::Video => priorities.video,
-                    TrackKind::Audio => priorities.audio,
-                };
-                let w = writer(name, p);
-                match &history {
-                    Some(h) => w.with_history(h.clone()),
-                    None => w,
-                }
-            })
-            .collect();
+        let mut media = Vec::new();
+        for (t, name) in packager.tracks().iter().zip(&names) {
+            let p = match t.info.kind {
+                TrackKind::Video => priorities.video,
+                TrackKind::Audio => priorities.audio,
+            };
+            let w = writer(target, node.as_ref(), &namespace, name, p).await?;
+            media.push(match &history {
+                Some(h) => w.with_history(h.clone()),
+                None => w,
+            });
+        }
+        let meta = priorities.metadata;
         let mut b = Self {
-            msf: writer(MSF_TRACK, priorities.metadata),
-            cf: writer(CF_TRACK, priorities.metadata),
-            init: writer(INIT_TRACK, priorities.metadata),
+            msf: writer(target, node.as_ref(), &namespace, MSF_TRACK, meta).await?,
+            cf: writer(target, node.as_ref(), &namespace, CF_TRACK, meta).await?,
+            init: writer(target, node.as_ref(), &namespace, INIT_TRACK, meta).await?,
             namespace: namespace.clone(),
             path,
             packager,
             media,
-            announcement: None,
+            published: node.map(Published::Node),
             first_ms: None,
             measured: false,
             base,
@@ -178,11 +232,13 @@ impl Broadcast {
         b.init.new_group(base)?;
         b.init.write_object(b.packager.init_segment())?;
         b.publish_catalogs(base)?;
-        let announcement = session
-            .publish_namespace(namespace)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot publish namespace {}: {e}", b.path))?;
-        b.announcement = Some(announcement);
+        if let Target::Session(session) = target {
+            let announcement = session
+                .publish_namespace(namespace)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot publish namespace {}: {e}", b.path))?;
+            b.published = Some(Published::Session(announcement));
+        }
         Ok(b)
     }
 
@@ -225,8 +281,10 @@ impl Broadcast {
         for w in self.media.iter().chain([&self.msf, &self.cf, &self.init]) {
             w.finish();
         }
-        if let Some(a) = self.announcement.take() {
-            a.done();
+        match self.published.take() {
+            Some(Published::Session(a)) => a.done(),
+            Some(Published::Node(b)) => b.finish(),
+            None => {}
         }
     }
 

@@ -24,4 +24,4 @@ pub mod publish;
 pub mod source;
 pub mod watermark;
 
-pub use broadcast::{Broadcast, Dvr, Options, Priorities};
+pub use broadcast::{Broadcast, Dvr, Options, Priorities, Target};

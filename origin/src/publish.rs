@@ -3,18 +3,17 @@
 
 use tern_cmaf::demux::Event;
 use tern_moq::TrackNamespace;
-use tern_peer::Session;
 use tokio::io::AsyncRead;
 
 use crate::Broadcast;
 use crate::source::{FileLoop, Fmp4Reader, Input, Pacer};
 
-pub use crate::broadcast::Options;
+pub use crate::broadcast::{Options, Target};
 
 /// Publish `reader` under `namespace` until it ends: a live pipe as samples arrive, a file
 /// (`pace`) at the speed of its timestamps. `started` sees the broadcast once it is announced.
 pub async fn stream<R: AsyncRead + Unpin>(
-    session: &Session,
+    target: impl Into<Target<'_>>,
     namespace: TrackNamespace,
     mut reader: Fmp4Reader<R>,
     pace: bool,
@@ -22,7 +21,7 @@ pub async fn stream<R: AsyncRead + Unpin>(
     started: impl FnOnce(&Broadcast),
 ) -> anyhow::Result<()> {
     let tracks = reader.tracks().await?;
-    let mut b = Broadcast::start(session, namespace, tracks, &options).await?;
+    let mut b = Broadcast::start(target, namespace, tracks, &options).await?;
     started(&b);
     let mut pacer = Pacer::new();
     while let Some(event) = reader.next().await? {
@@ -40,14 +39,14 @@ pub async fn stream<R: AsyncRead + Unpin>(
 /// Publish `input` under `namespace` in a loop, timestamps continuing, at real time. Returns
 /// only on an error.
 pub async fn looped(
-    session: &Session,
+    target: impl Into<Target<'_>>,
     namespace: TrackNamespace,
     input: Input,
     options: Options,
     started: impl FnOnce(&Broadcast),
 ) -> anyhow::Result<()> {
     let mut source = FileLoop::from_input(input).await?;
-    let mut b = Broadcast::start(session, namespace, source.tracks().to_vec(), &options).await?;
+    let mut b = Broadcast::start(target, namespace, source.tracks().to_vec(), &options).await?;
     started(&b);
     let mut pacer = Pacer::new();
     loop {

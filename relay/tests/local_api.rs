@@ -48,6 +48,7 @@ fn from(ip: [u8; 4]) -> Credentials {
         peer: SocketAddr::from((ip, 40_000)),
         token: None,
         via: "test",
+        member: false,
     }
 }
 

@@ -678,6 +678,7 @@ fn local_peer(token: Option<String>) -> tern_model::local::Credentials {
         peer: std::net::SocketAddr::from(([192, 0, 2, 9], 1935)),
         token,
         via: "test",
+        member: false,
     }
 }
 

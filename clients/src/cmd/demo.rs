@@ -108,12 +108,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             tracing::warn!("events are off: {e:#}");
         }
     });
+    // The broadcast goes straight into the root's cache through the node's local API (no
+    // network hop), as a member: what a gateway inside a relay does with an RTMP publisher.
     let origin = {
-        let session = session.clone();
+        let api = root.local();
         tokio::spawn(async move {
             let input = Input::Embedded(SAMPLE_CLIP);
             let ns = TrackNamespace::from_path(DEMO_NAMESPACE);
-            let r = publish::looped(&session, ns, input, publish::Options::default(), |_| {}).await;
+            let credentials = tern_model::local::Credentials::member("demo");
+            let target = publish::Target::Node(&api, &credentials);
+            let r = publish::looped(target, ns, input, publish::Options::default(), |_| {}).await;
             if let Err(e) = r {
                 eprintln!("tern demo: origin stopped: {e:#}");
             }

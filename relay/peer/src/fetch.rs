@@ -76,7 +76,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, m: FetchMsg, mut send: SendStream
         },
     };
     let _active = shared.sink_started();
-    let consumer = track.producer.consumer();
+    let consumer = track.reader.clone();
     let written = write_fetch(
         &shared.quic,
         m.request_id,
@@ -144,7 +144,7 @@ fn resolve(
     let name = FullTrackName::new(track.namespace.clone(), track.name.clone());
     // Whether the track ended is read first: an end seen then covers every object planned.
     let ended = track.ended();
-    match track.producer.read(|t| plan(t, start, end)) {
+    match track.reader.read(|t| plan(t, start, end)) {
         Ok(p) => {
             let end_of_track = ended && Some(p.last) == track.largest();
             Ok((track, p, end_of_track))

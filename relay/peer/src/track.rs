@@ -7,14 +7,15 @@
 //! A subscriber that falls behind loses whole groups, counted, as the relay's lag policy says:
 //! nothing is buffered per subscriber beyond its cursor.
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
+use tern_model::local::PublishedTrack;
 use tern_model::{
-    Appended, Filter, LagPolicy, Location, Object, ObjectStatus, Subscription, TrackName,
-    TrackProducer,
+    Appended, Filter, LagPolicy, Location, Object, ObjectStatus, Subscription, TrackConsumer,
+    TrackName, TrackProducer,
 };
 use tern_moq::TrackNamespace;
 use tern_moq::message::SubscriptionFilter;
@@ -49,13 +50,27 @@ struct Position {
     next_object: u64,
 }
 
+/// Where a writer's objects go.
+#[derive(Debug)]
+enum Sink {
+    /// Its own cache, served to the relays it publishes to by this peer's sessions.
+    Own(TrackProducer),
+    /// A relay node's cache in this process, through the node's local API (see
+    /// [`TrackWriter::in_node`]): the node serves it.
+    Node(PublishedTrack),
+}
+
 #[derive(Debug)]
 pub(crate) struct TrackShared {
     pub namespace: TrackNamespace,
     pub name: Bytes,
     /// Publisher priority of the track's subgroups (lower is more important).
     pub priority: AtomicU8,
-    pub producer: TrackProducer,
+    /// A read view of the cache the objects go to.
+    pub reader: TrackConsumer,
+    sink: Sink,
+    /// Set by [`TrackShared::end`].
+    ended: AtomicBool,
     position: Mutex<Position>,
 }
 
@@ -66,12 +81,14 @@ impl TrackShared {
 
     /// The largest object written, if any.
     pub fn largest(&self) -> Option<Location> {
-        self.producer.read(|t| t.largest())
+        self.reader.largest()
     }
 
-    /// Whether the track has ended.
+    /// Whether the track has ended (or, in a node, is no longer this writer's).
     pub fn ended(&self) -> bool {
-        self.producer.is_closed()
+        self.ended.load(Ordering::SeqCst)
+            || self.reader.is_closed()
+            || matches!(&self.sink, Sink::Node(t) if t.is_lost())
     }
 
     /// A fan-out reader starting where `filter` says (absent: from {0, 0}, whatever is kept),
@@ -80,21 +97,42 @@ impl TrackShared {
         &self,
         filter: Option<SubscriptionFilter>,
     ) -> (Option<Location>, Option<Subscription>) {
-        self.producer
-            .consumer()
+        self.reader
             .subscribe(Filter::of(filter), 128, PUBLISHER_LAG, true)
+    }
+
+    fn append(&self, object: Object, priority: u8) -> Result<Appended, Error> {
+        match &self.sink {
+            Sink::Own(p) => Ok(p.append(object, SUBGROUP, priority, Instant::now(), &[]).0),
+            Sink::Node(t) => t
+                .append(object, SUBGROUP, priority)
+                .map_err(|_| Error::Invalid("the track is no longer this publisher's")),
+        }
+    }
+
+    fn end_group(&self, group: u64) {
+        match &self.sink {
+            Sink::Own(p) => p.end_subgroup(group, SUBGROUP, SubgroupEnd::Fin, true),
+            Sink::Node(t) => {
+                let _ = t.end_subgroup(group, SUBGROUP, SubgroupEnd::Fin, true);
+            }
+        }
     }
 
     fn end(&self) {
         let pos = self.position();
-        if self.producer.is_closed() {
+        if self.ended.swap(true, Ordering::SeqCst) || self.reader.is_closed() {
             return;
         }
         if let Some(g) = pos.group {
-            self.producer
-                .end_subgroup(g, SUBGROUP, SubgroupEnd::Fin, true);
+            self.end_group(g);
         }
-        self.producer.close();
+        match &self.sink {
+            Sink::Own(p) => p.close(),
+            // The node ends its track when the broadcast is finished (or lingers it when the
+            // publisher goes away): see `tern_model::local::BroadcastProducer`.
+            Sink::Node(_) => {}
+        }
     }
 }
 
@@ -128,11 +166,31 @@ impl TrackWriter {
             namespace: namespace.fields().to_vec(),
             name: name.clone(),
         };
+        let producer = TrackProducer::new(track_name, history.track());
+        Self::over(namespace, name, producer.consumer(), Sink::Own(producer))
+    }
+
+    /// A writer of a track published into a relay node in this process through the node's
+    /// local API ([`tern_model::local`]): objects go straight into the node's cache, charged
+    /// to its live budgets, and the node serves them (the writer is not given to a
+    /// [`Session`](crate::Session)). Writes fail once the track is no longer this publisher's
+    /// (another took it over). [`finish`](Self::finish) ends the last group; the track itself
+    /// ends with its broadcast.
+    pub fn in_node(track: PublishedTrack) -> Self {
+        let name = track.name();
+        let namespace = TrackNamespace::new(name.namespace.clone());
+        let name = name.name.clone();
+        Self::over(namespace, name, track.consumer(), Sink::Node(track))
+    }
+
+    fn over(namespace: TrackNamespace, name: Bytes, reader: TrackConsumer, sink: Sink) -> Self {
         let shared = Arc::new(TrackShared {
             namespace,
             name,
             priority: AtomicU8::new(DEFAULT_PRIORITY),
-            producer: TrackProducer::new(track_name, history.track()),
+            reader,
+            sink,
+            ended: AtomicBool::new(false),
             position: Mutex::new(Position::default()),
         });
         Self {
@@ -145,10 +203,13 @@ impl TrackWriter {
     /// of the last 5 s), so that FETCH can be answered from them. Returns the writer, for
     /// chaining after [`new`](Self::new); what the track holds already is charged to
     /// `history` from now on.
+    ///
+    /// A writer [in a node](Self::in_node) keeps what the node's cache keeps: `history` does
+    /// not apply.
     pub fn with_history(self, history: History) -> Self {
-        self.shared
-            .producer
-            .update(|t| t.charge_to(history.gauge(), Instant::now()));
+        if let Sink::Own(p) = &self.shared.sink {
+            p.update(|t| t.charge_to(history.gauge(), Instant::now()));
+        }
         self
     }
 
@@ -172,16 +233,14 @@ impl TrackWriter {
     /// Start group `group` (IDs must increase); the previous group is complete.
     pub fn new_group(&self, group: u64) -> Result<(), Error> {
         let mut pos = self.shared.position();
-        if self.shared.producer.is_closed() {
+        if self.shared.ended() {
             return Err(Error::Invalid("the track has ended"));
         }
         if pos.group.is_some_and(|g| group <= g) {
             return Err(Error::Invalid("group IDs must increase"));
         }
         if let Some(previous) = pos.group {
-            self.shared
-                .producer
-                .end_subgroup(previous, SUBGROUP, SubgroupEnd::Fin, true);
+            self.shared.end_group(previous);
         }
         pos.group = Some(group);
         pos.next_object = 0;
@@ -195,7 +254,7 @@ impl TrackWriter {
             self.new_group(0)?;
         }
         let mut pos = self.shared.position();
-        if self.shared.producer.is_closed() {
+        if self.shared.ended() {
             return Err(Error::Invalid("the track has ended"));
         }
         let location = Location::new(pos.group.unwrap_or(0), pos.next_object);
@@ -207,16 +266,15 @@ impl TrackWriter {
             end_of_group: false,
         };
         let priority = self.shared.priority.load(Ordering::Relaxed);
-        let (appended, _) =
-            self.shared
-                .producer
-                .append(object, SUBGROUP, priority, Instant::now(), &[]);
-        match appended {
+        match self.shared.append(object, priority)? {
             Appended::New(_) => {
                 pos.next_object += 1;
                 Ok(location)
             }
             Appended::Malformed(why) => Err(Error::Invalid(why)),
+            Appended::OverBudget => Err(Error::Invalid(
+                "the relay's live budget is full: the rest of this group is dropped",
+            )),
             _ => Err(Error::Invalid("the object was not kept")),
         }
     }
@@ -233,7 +291,7 @@ impl TrackWriter {
 
     /// Number of subscribers currently attached.
     pub fn subscribers(&self) -> usize {
-        self.shared.producer.consumer().readers()
+        self.shared.reader.readers()
     }
 
     /// End the track: every subscriber's streams are finished and it gets PUBLISH_DONE.
@@ -318,13 +376,10 @@ mod tests {
             t.write_object(Bytes::from_static(b"x")).expect("obj");
         }
         assert!(t.new_group(2).is_err(), "group IDs must increase");
-        let held = t
-            .shared
-            .producer
-            .read(|t| t.group_ids().collect::<Vec<_>>());
+        let held = t.shared.reader.read(|t| t.group_ids().collect::<Vec<_>>());
         assert_eq!(held, [0, 1, 2]);
         assert!(
-            t.shared.producer.read(|t| t.group_finished(1)),
+            t.shared.reader.read(|t| t.group_finished(1)),
             "a group ends when the next starts"
         );
     }

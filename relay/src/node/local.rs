@@ -128,6 +128,13 @@ async fn publisher(
     credentials: &Credentials,
     namespace: &Namespace,
 ) -> Result<(Publisher, bool), Refused> {
+    if credentials.member {
+        let publisher = Publisher {
+            class: Class::Member,
+            identity: Bytes::from(format!("in-process {}", credentials.via)),
+        };
+        return Ok((publisher, true));
+    }
     if let Some(plugin) = &hub.settings.plugin {
         let decision =
             super::plugin::judge_local(plugin, credentials, true, namespace, None).await?;
@@ -168,12 +175,16 @@ async fn publish(
     let (who, vouched) = publisher(hub, &credentials, &namespace).await?;
     let authorised = who.class == Class::Authorised;
     let sid = hub.next_session_id();
-    let live = vec![
-        hub.live.clone(),
-        Arc::new(LiveBudget::new(hub.settings.cache.max_live_per_session)),
-    ];
+    // A member's objects are charged to the relay's budget only, anyone else's to its own
+    // share too, as for a MoQ session.
+    let mut live = vec![hub.live.clone()];
+    if !credentials.member {
+        live.push(Arc::new(LiveBudget::new(
+            hub.settings.cache.max_live_per_session,
+        )));
+    }
     // Known before it is announced: the announcement may meet subscribers waiting for it at
-    // once, and their tracks wait for this publisher (see `await_track`).
+    // once, and their tracks wait for this publisher (see `Hub::mark_local`).
     hub.mark_local(sid, true);
     lock(&pubs.0).insert(
         sid,
@@ -186,7 +197,11 @@ async fn publish(
         },
     );
     let ns = namespace.clone();
+    let member = who.class == Class::Member;
     let (_, mut rx) = ask(hub, sid, FIRST, |r, now| {
+        if member {
+            r.handle_member(sid);
+        }
         r.handle_identity(sid, who);
         if vouched {
             r.handle_vouched(sid);

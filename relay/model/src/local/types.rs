@@ -21,6 +21,10 @@ pub struct Credentials {
     pub token: Option<String>,
     /// What it came in over (`"rtmp"`, `"srt"`, `"whip"`, `"hls"`, ...), for logs.
     pub via: &'static str,
+    /// Code of this process that the operator set up (a demo broadcast, a configured source),
+    /// not a remote peer behind a front-end: it publishes as a member of the cluster, whose
+    /// broadcasts only members take over. A front-end never sets it for its peers.
+    pub member: bool,
 }
 
 impl Credentials {
@@ -31,6 +35,16 @@ impl Credentials {
             peer: SocketAddr::from(([127, 0, 0, 1], 0)),
             token: None,
             via,
+            member: false,
+        }
+    }
+
+    /// Credentials of code in this process that publishes as a cluster member (see
+    /// [`member`](Self::member)).
+    pub fn member(via: &'static str) -> Self {
+        Self {
+            member: true,
+            ..Self::in_process(via)
         }
     }
 }
@@ -41,6 +55,7 @@ impl fmt::Debug for Credentials {
             .field("peer", &self.peer)
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .field("via", &self.via)
+            .field("member", &self.member)
             .finish()
     }
 }
