@@ -625,3 +625,28 @@ async fn a_viewer_of_a_track_a_local_broadcast_has_not_made_yet_waits_for_it() {
         started.elapsed()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broadcast_is_refused_tracks_past_the_request_limit_and_others_are_not() {
+    let node = relay(&[], |_, s| s.max_requests_per_session = 3);
+    let api = node.local();
+    let greedy = publish(&api, "live/many", Credentials::in_process("test")).await;
+    for i in 0..3 {
+        greedy
+            .track(format!("t{i}"))
+            .await
+            .expect("within the limit");
+    }
+    let refused = greedy.track("t3").await.expect_err("past the limit");
+    assert_eq!(refused.kind, RefusedKind::Overloaded);
+    assert!(
+        refused.reason.contains("limits.max_requests_per_session"),
+        "{}",
+        refused.reason
+    );
+    let other = publish(&api, "live/few", Credentials::in_process("test")).await;
+    other
+        .track("video")
+        .await
+        .expect("another broadcast is not held to it");
+}

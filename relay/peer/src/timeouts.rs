@@ -46,6 +46,9 @@ pub struct Timeouts {
     pub variant_wait: Duration,
     /// How long a FETCH waits for its data stream after FETCH_OK.
     pub fetch_data: Duration,
+    /// How long one session's GOAWAY may take to write at a relay's shutdown (a peer that
+    /// grants no stream credit holds up its own GOAWAY only).
+    pub goaway_write: Duration,
 }
 
 impl Default for Timeouts {
@@ -73,5 +76,6 @@ impl Timeouts {
         group_pass: Duration::from_secs(10),
         variant_wait: Duration::from_millis(500),
         fetch_data: Duration::from_secs(5),
+        goaway_write: Duration::from_secs(1),
     };
 }

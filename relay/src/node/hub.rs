@@ -68,9 +68,6 @@ struct Inbox {
     listing: Option<Arc<Listing>>,
 }
 
-/// How long one session's GOAWAY may take to write.
-const GOAWAY_WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
-
 /// Relay node settings used by the driver.
 #[derive(Debug, Clone)]
 pub struct NodeSettings {
@@ -202,7 +199,7 @@ impl Hub {
         let sessions: Vec<Arc<SessionShared>> = lock(&self.sessions).values().cloned().collect();
         // Every session at once, each write bounded: a peer that grants no stream credit
         // holds up its own GOAWAY only.
-        let each = GOAWAY_WRITE_TIMEOUT.min(timeout);
+        let each = self.settings.timeouts.goaway_write.min(timeout);
         let mut writes = tokio::task::JoinSet::new();
         for s in sessions {
             let uri = uri.to_owned();

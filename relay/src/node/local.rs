@@ -254,6 +254,16 @@ async fn publish_track(
     let request = {
         let mut all = lock(&pubs.0);
         let p = all.get_mut(&publication).ok_or_else(gone)?;
+        // As many tracks as a MoQ session may have requests open.
+        let max = hub.settings.max_requests_per_session;
+        if p.tracks.len() >= max {
+            return Err(Refused::new(
+                RefusedKind::Overloaded,
+                format!(
+                    "a broadcast publishes at most {max} tracks (limits.max_requests_per_session)"
+                ),
+            ));
+        }
         let request = FIRST + 1 + p.tracks.len() as RequestId;
         p.tracks.push(request);
         request
@@ -273,6 +283,15 @@ async fn publish_track(
             }),
         });
     };
+    if !lock(&pubs.0).contains_key(&publication) {
+        // The broadcast was dropped while this track was being granted (its caller gave up
+        // waiting): the track goes with it.
+        hub.apply(|r, now| {
+            r.handle_publish_done(publication, request, PublishDoneCode::TRACK_ENDED.0);
+            r.handle_session_closed(publication, now);
+        });
+        return Err(gone());
+    }
     let producer = hub.track_or_insert(track, &track_name);
     // A publisher that comes back (or takes the track over) carries the track on: an end its
     // predecessor put in the cache no longer holds.
