@@ -30,6 +30,19 @@ async fn start(
     (admin, task, relay)
 }
 
+/// [`start`] with the default server settings on a loopback port.
+async fn start_on_loopback() -> (
+    SocketAddr,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+    Node,
+) {
+    start(ServerConfig {
+        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+        ..ServerConfig::default()
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_are_counted_by_reason() {
     let (admin, _task, relay) = start(ServerConfig {
@@ -99,11 +112,7 @@ async fn refusals_are_counted_by_reason() {
 /// follows viewers as they come and go.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn viewers_are_counted_per_broadcast() {
-    let (admin, _task, relay) = start(ServerConfig {
-        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-        ..ServerConfig::default()
-    })
-    .await;
+    let (admin, _task, relay) = start_on_loopback().await;
     let url = url(&relay);
     let _a = Publisher::start(&url, "live/viewers-a").await;
     let _b = Publisher::start(&url, "live/viewers-b").await;
@@ -211,6 +220,53 @@ async fn garbage_namespaces_do_not_exhaust_the_viewer_labels() {
             tokio::time::Instant::now() < deadline,
             "{} series 10 s after the junk viewers left",
             series(&text)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_of_local_publishers_are_counted_as_a_moq_publishers_are() {
+    let (admin, _task, relay) = start_on_loopback().await;
+    let api = relay.local();
+    let before = scrape(admin).await;
+    let objects_before = metric(&before, "tern_objects_in_total").unwrap_or(0.0);
+    let bytes_before = metric(&before, "tern_bytes_in_total").unwrap_or(0.0);
+    let broadcast = api
+        .publish(
+            vec![bytes::Bytes::from("live"), bytes::Bytes::from("counted")],
+            tern_model::local::Credentials::in_process("test"),
+        )
+        .await
+        .expect("published");
+    let video = broadcast.track("video").await.expect("track");
+    for o in 0..10 {
+        video
+            .append(
+                tern_model::Object {
+                    location: tern_model::Location::new(0, o),
+                    status: tern_model::ObjectStatus::Normal,
+                    properties: bytes::Bytes::new(),
+                    payload: bytes::Bytes::from(vec![7u8; 1000]),
+                    end_of_group: false,
+                },
+                0,
+                128,
+            )
+            .unwrap();
+    }
+    // The node adds them at its next report (at least every 500 ms).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let text = scrape(admin).await;
+        let objects = metric(&text, "tern_objects_in_total").unwrap_or(0.0) - objects_before;
+        let bytes = metric(&text, "tern_bytes_in_total").unwrap_or(0.0) - bytes_before;
+        if objects >= 10.0 && bytes >= 10_000.0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "local objects not counted: {objects} objects, {bytes} bytes"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -131,6 +131,8 @@ pub struct Hub {
     pub cache: Arc<CacheGauge>,
     /// The sessions that are broadcasts published in this process (the local API's).
     local_publications: Mutex<std::collections::HashSet<SessionId>>,
+    /// What the local API's publishers appended, for the metrics.
+    pub local_appends: Arc<tern_model::local::AppendStats>,
     /// Settings.
     pub settings: NodeSettings,
 }
@@ -160,6 +162,7 @@ impl Hub {
             )),
             cache: Arc::new(CacheGauge::new(settings.cache)),
             local_publications: Mutex::new(std::collections::HashSet::new()),
+            local_appends: Arc::default(),
             settings,
         })
     }
@@ -441,6 +444,19 @@ impl Hub {
             .and_then(|inbox| inbox.listing.as_ref())
         {
             l.set(namespace, announced);
+        }
+    }
+
+    /// Add what local publishers appended since the last report to the counters a MoQ
+    /// publisher's objects go to.
+    pub fn report_local(&self) {
+        let (objects, bytes, refused) = self.local_appends.take();
+        if objects > 0 {
+            metrics::counter!(m::OBJECTS_IN).increment(objects);
+            metrics::counter!(m::BYTES_IN).increment(bytes);
+        }
+        if refused > 0 {
+            metrics::counter!(m::CACHE_BUDGET_REFUSALS).increment(refused);
         }
     }
 

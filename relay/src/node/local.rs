@@ -299,6 +299,7 @@ async fn publish_track(
     Ok(TrackGrant {
         producer: producer.claim(),
         live,
+        stats: hub.local_appends.clone(),
     })
 }
 

@@ -139,6 +139,7 @@ impl Node {
                 tokio::time::sleep(wait).await;
                 h.apply(|r, now| r.handle_timeout(now));
                 h.report_cache();
+                h.report_local();
                 h.report_router();
                 report_admission(&admission);
             }

@@ -36,6 +36,6 @@ mod types;
 
 pub use api::{CATALOG_TRACK, LocalApi};
 pub use node::{Call, Calls, Input, ReadGrant, Release, TrackGrant};
-pub use publish::{BroadcastProducer, PublishedTrack, TrackLost};
+pub use publish::{AppendStats, BroadcastProducer, PublishedTrack, TrackLost};
 pub use read::Reading;
 pub use types::{BroadcastInfo, Credentials, ReadOptions, Refused, RefusedKind, Start, path};

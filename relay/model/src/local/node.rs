@@ -9,6 +9,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use tern_relay_core::cache::LiveBudget;
 use tern_relay_core::types::{Location, Namespace, TrackName};
 
+use super::publish::AppendStats;
 use super::types::{BroadcastInfo, Credentials, ReadOptions, Refused};
 use crate::track::{Subscription, TrackProducer};
 
@@ -64,6 +65,8 @@ pub struct TrackGrant {
     pub producer: TrackProducer,
     /// The live budgets its objects are charged to.
     pub live: Vec<Arc<LiveBudget>>,
+    /// Where its appends are counted for the node's metrics.
+    pub stats: Arc<AppendStats>,
 }
 
 /// A subscription the node granted a local reader.

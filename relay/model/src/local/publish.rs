@@ -1,6 +1,7 @@
 //! A local publisher's handles: a broadcast it publishes into the node and the tracks in it.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -68,6 +69,7 @@ impl BroadcastProducer {
         Ok(PublishedTrack {
             producer: grant.producer,
             live: grant.live,
+            stats: grant.stats,
         })
     }
 
@@ -108,6 +110,27 @@ impl std::fmt::Display for TrackLost {
 
 impl std::error::Error for TrackLost {}
 
+/// What local publishers appended, for the node's metrics: counted as they append, taken by
+/// the node's report (so a scrape sees local objects as it sees a MoQ publisher's).
+#[derive(Debug, Default)]
+pub struct AppendStats {
+    objects: AtomicU64,
+    bytes: AtomicU64,
+    over_budget: AtomicU64,
+}
+
+impl AppendStats {
+    /// Objects cached, their payload bytes and objects pushed back for the live budget since
+    /// the last call.
+    pub fn take(&self) -> (u64, u64, u64) {
+        (
+            self.objects.swap(0, Ordering::Relaxed),
+            self.bytes.swap(0, Ordering::Relaxed),
+            self.over_budget.swap(0, Ordering::Relaxed),
+        )
+    }
+}
+
 /// One track of a [`BroadcastProducer`]: appends go straight into the node's cache (the same
 /// `Bytes` every reader of the track gets), charged to the node's live budgets as a MoQ
 /// publisher's objects are.
@@ -115,6 +138,7 @@ impl std::error::Error for TrackLost {}
 pub struct PublishedTrack {
     producer: TrackProducer,
     live: Vec<Arc<LiveBudget>>,
+    stats: Arc<AppendStats>,
 }
 
 impl PublishedTrack {
@@ -137,9 +161,20 @@ impl PublishedTrack {
         if self.is_lost() {
             return Err(TrackLost);
         }
+        let len = object.payload.len() as u64;
         let (appended, _) =
             self.producer
                 .append(object, subgroup, priority, Instant::now(), &self.live);
+        match appended {
+            Appended::New(_) => {
+                self.stats.objects.fetch_add(1, Ordering::Relaxed);
+                self.stats.bytes.fetch_add(len, Ordering::Relaxed);
+            }
+            Appended::OverBudget => {
+                self.stats.over_budget.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {}
+        }
         Ok(appended)
     }
 
