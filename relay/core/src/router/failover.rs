@@ -119,6 +119,11 @@ impl Router {
         if entry.upstream.session() != session {
             return;
         }
+        if matches!(entry.upstream, Upstream::Published(..)) {
+            // The same publisher PUBLISHed the track since our SUBSCRIBE left (it may refuse
+            // that SUBSCRIBE as a duplicate of its PUBLISH): its PUBLISH feeds the track now.
+            return;
+        }
         let moving = !entry.tried.is_empty();
         if moving
             && self.fail_over(

@@ -297,3 +297,43 @@ fn a_new_publish_of_an_unwatched_or_finished_track_starts_afresh() {
             .any(|c| matches!(c, Command::PublishDone { session: 9, .. }))
     );
 }
+
+/// A publisher that announced a namespace and then PUBLISHes a track the relay has just asked
+/// it for may refuse the relay's SUBSCRIBE as a duplicate (its PUBLISH is the subscription):
+/// that late refusal does not end the track its PUBLISH now feeds.
+#[test]
+fn a_refused_subscribe_after_the_same_publishers_publish_ends_nothing() {
+    let t0 = Instant::now();
+    let mut r = router();
+    r.handle_publish_namespace(1, 100, vec!["live".into()], Vec::new(), t0);
+    let name = TrackName::from_path("live", "cam");
+    r.handle_subscribe(
+        9,
+        0,
+        name.clone(),
+        Filter::LargestObject,
+        Duration::ZERO,
+        t0,
+    );
+    let track = drain(&mut r)
+        .into_iter()
+        .find_map(|c| match c {
+            Command::SubscribeUpstream {
+                session: 1, track, ..
+            } => Some(track),
+            _ => None,
+        })
+        .expect("SUBSCRIBE to the publisher");
+    assert_eq!(r.handle_publish(1, 102, name.clone(), t0), Some(track));
+    drain(&mut r);
+    r.handle_upstream_refused(track, 1, 0x19, t0);
+    let after = drain(&mut r);
+    assert!(
+        !after
+            .iter()
+            .any(|c| matches!(c, Command::PublishDone { .. } | Command::Refuse { .. })),
+        "{after:?}"
+    );
+    assert_eq!(r.track_id(&name), Some(track));
+    assert_eq!(r.subscribers(track), &[(9, 0)]);
+}
