@@ -8,7 +8,7 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{ChildGuard, Lines, TempDir, ffprobe_streams, num, peer, tern};
+use common::{ChildGuard, Lines, TempDir, catalog_track_names, ffprobe_streams, num, peer, tern};
 
 /// Start `tern demo` on free ports; returns it and the edge's `https://` URL and player URL.
 fn start_demo() -> (ChildGuard, String, String) {
@@ -161,14 +161,8 @@ fn e2e_demo_plays_the_clip_through_the_edge() {
     let catalog = subscribe(&edge, "catalog", 1);
     let recs = records(&catalog);
     let json: serde_json::Value = serde_json::from_slice(recs[0]).expect("catalog JSON");
-    let names: Vec<&str> = json["tracks"]
-        .as_array()
-        .expect("tracks")
-        .iter()
-        .filter_map(|t| t["name"].as_str())
-        .collect();
     assert_eq!(
-        names,
+        catalog_track_names(&json),
         [
             "video-360p",
             "video-240p",

@@ -13,8 +13,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
-    CfRelay, ChildGuard, Lines, Relay, TempDir, ffprobe_streams, num, peer, tern, test_av_args,
-    wait_exit,
+    CfRelay, ChildGuard, Lines, Relay, TempDir, catalog_track_names, ffprobe_streams, num, peer,
+    tern, test_av_args, wait_exit,
 };
 
 const FPS: u64 = 30;
@@ -155,8 +155,11 @@ fn e2e_origin_through_tern_relay_plays_in_moq_sub() {
     let catalog: serde_json::Value = serde_json::from_str(text.lines().next().unwrap_or(""))
         .unwrap_or_else(|e| panic!("MSF catalog is not JSON ({e}): {text}"));
     let tracks = catalog["tracks"].as_array().expect("tracks");
-    let names: Vec<&str> = tracks.iter().filter_map(|t| t["name"].as_str()).collect();
-    assert_eq!(names, ["video-240p", "audio-aac"], "{catalog}");
+    assert_eq!(
+        catalog_track_names(&catalog),
+        ["video-240p", "audio-aac"],
+        "{catalog}"
+    );
     assert_eq!(tracks[0]["packaging"], "cmaf");
     assert_eq!(tracks[0]["role"], "video");
     assert!(

@@ -2,6 +2,8 @@
 //! does, and what a gateway does with an RTMP publisher): no MoQ session carries it, and a MoQ
 //! viewer reads the broadcast (catalog, init segment, frames) from the node as from any origin.
 
+mod common;
+
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
@@ -11,6 +13,8 @@ use tern_origin::publish::{self, Target};
 use tern_origin::source::{Input, SAMPLE_CLIP};
 use tern_peer::{ConnectOptions, Session};
 use tern_relay::config::Config;
+
+use common::catalog_track_names;
 
 const STEP: Duration = Duration::from_secs(10);
 
@@ -61,12 +65,7 @@ async fn an_origin_in_the_relays_process_publishes_through_the_local_api() {
         .expect("no error")
         .expect("not ended");
     let json: serde_json::Value = serde_json::from_slice(&first.payload).expect("catalog JSON");
-    let names: Vec<&str> = json["tracks"]
-        .as_array()
-        .expect("tracks")
-        .iter()
-        .filter_map(|t| t["name"].as_str())
-        .collect();
+    let names = catalog_track_names(&json);
     assert!(names.contains(&"video-144p"), "{names:?}");
 
     let mut init = session

@@ -110,27 +110,30 @@ enum Published {
     Node(BroadcastProducer),
 }
 
-/// A writer of track `name` at `target` (`node`: the broadcast published into the node).
+/// Where a broadcast's tracks are made: served on a session, or in the broadcast published
+/// into a node.
+enum Tracks<'a> {
+    Session(&'a Session),
+    Node(BroadcastProducer),
+}
+
+/// A writer of track `name`.
 async fn writer(
-    target: Target<'_>,
-    node: Option<&BroadcastProducer>,
+    at: &Tracks<'_>,
     namespace: &TrackNamespace,
     name: &str,
     priority: u8,
 ) -> anyhow::Result<TrackWriter> {
-    let w = match (target, node) {
-        (Target::Node(..), Some(b)) => {
-            let track = b
-                .track(Bytes::copy_from_slice(name.as_bytes()))
+    let bytes = Bytes::copy_from_slice(name.as_bytes());
+    let w = match at {
+        Tracks::Node(b) => TrackWriter::in_node(
+            b.track(bytes)
                 .await
-                .map_err(|e| anyhow::anyhow!("cannot publish track {name}: {e}"))?;
-            TrackWriter::in_node(track)
-        }
-        (Target::Session(_), _) | (Target::Node(..), None) => {
-            let w = TrackWriter::new(namespace.clone(), Bytes::copy_from_slice(name.as_bytes()));
-            if let Target::Session(session) = target {
-                session.serve_track(&w);
-            }
+                .map_err(|e| anyhow::anyhow!("cannot publish track {name}: {e}"))?,
+        ),
+        Tracks::Session(session) => {
+            let w = TrackWriter::new(namespace.clone(), bytes);
+            session.serve_track(&w);
             w
         }
     };
@@ -194,13 +197,13 @@ impl Broadcast {
         };
         let path = namespace_path(&namespace);
         // In a node the broadcast is announced first: its tracks are made in it.
-        let node = match target {
-            Target::Node(api, credentials) => Some(
+        let at = match target {
+            Target::Node(api, credentials) => Tracks::Node(
                 api.publish(namespace.fields().to_vec(), credentials.clone())
                     .await
                     .map_err(|e| anyhow::anyhow!("cannot publish namespace {path}: {e}"))?,
             ),
-            Target::Session(_) => None,
+            Target::Session(session) => Tracks::Session(session),
         };
         let mut media = Vec::new();
         for (t, name) in packager.tracks().iter().zip(&names) {
@@ -208,7 +211,7 @@ impl Broadcast {
                 TrackKind::Video => priorities.video,
                 TrackKind::Audio => priorities.audio,
             };
-            let w = writer(target, node.as_ref(), &namespace, name, p).await?;
+            let w = writer(&at, &namespace, name, p).await?;
             media.push(match &history {
                 Some(h) => w.with_history(h.clone()),
                 None => w,
@@ -216,14 +219,14 @@ impl Broadcast {
         }
         let meta = priorities.metadata;
         let mut b = Self {
-            msf: writer(target, node.as_ref(), &namespace, MSF_TRACK, meta).await?,
-            cf: writer(target, node.as_ref(), &namespace, CF_TRACK, meta).await?,
-            init: writer(target, node.as_ref(), &namespace, INIT_TRACK, meta).await?,
+            msf: writer(&at, &namespace, MSF_TRACK, meta).await?,
+            cf: writer(&at, &namespace, CF_TRACK, meta).await?,
+            init: writer(&at, &namespace, INIT_TRACK, meta).await?,
             namespace: namespace.clone(),
             path,
             packager,
             media,
-            published: node.map(Published::Node),
+            published: None,
             first_ms: None,
             measured: false,
             base,
@@ -232,13 +235,15 @@ impl Broadcast {
         b.init.new_group(base)?;
         b.init.write_object(b.packager.init_segment())?;
         b.publish_catalogs(base)?;
-        if let Target::Session(session) = target {
-            let announcement = session
-                .publish_namespace(namespace)
-                .await
-                .map_err(|e| anyhow::anyhow!("cannot publish namespace {}: {e}", b.path))?;
-            b.published = Some(Published::Session(announcement));
-        }
+        b.published = Some(match at {
+            Tracks::Node(broadcast) => Published::Node(broadcast),
+            Tracks::Session(session) => Published::Session(
+                session
+                    .publish_namespace(namespace)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot publish namespace {}: {e}", b.path))?,
+            ),
+        });
         Ok(b)
     }
 
@@ -303,9 +308,5 @@ impl Broadcast {
 
 /// Namespace fields joined by `/` (lossy for non-UTF-8 fields).
 fn namespace_path(ns: &TrackNamespace) -> String {
-    ns.fields()
-        .iter()
-        .map(|f| String::from_utf8_lossy(f).into_owned())
-        .collect::<Vec<_>>()
-        .join("/")
+    tern_model::local::path(ns.fields())
 }

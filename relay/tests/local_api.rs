@@ -68,25 +68,69 @@ async fn publish(api: &LocalApi, path: &str, who: Credentials) -> BroadcastProdu
         .unwrap_or_else(|e| panic!("publishing {path} refused: {e}"))
 }
 
+/// Every delivery of `reading` until `done` holds for those so far, or until the track
+/// closed; each wait is bounded by [`STEP`] (`what` names it).
+async fn deliveries(
+    reading: &mut Reading,
+    what: &str,
+    done: impl Fn(&[Delivery]) -> bool,
+) -> Vec<Delivery> {
+    let mut seen = Vec::new();
+    let mut batch = Vec::new();
+    loop {
+        let next = within(STEP, what, reading.next(64, &mut batch)).await;
+        seen.append(&mut batch);
+        if done(&seen) || next == Next::Closed {
+            return seen;
+        }
+    }
+}
+
+/// The objects among `deliveries`.
+fn objects_in(deliveries: &[Delivery]) -> Vec<&Object> {
+    deliveries
+        .iter()
+        .filter_map(|d| match d {
+            Delivery::Object { object, .. } => Some(object),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The objects (location, payload) a reading delivers until `n` arrived.
 async fn read_objects(reading: &mut Reading, n: usize) -> Vec<(Location, Bytes)> {
-    let mut out = Vec::new();
-    let mut batch = Vec::new();
-    while out.len() < n {
-        batch.clear();
-        let next = within(STEP, "local reader's objects", reading.next(64, &mut batch)).await;
-        for d in &batch {
-            if let Delivery::Object { object, .. } = d {
-                out.push((object.location, object.payload.clone()));
-            }
-        }
-        assert!(
-            next != Next::Closed || out.len() >= n,
-            "the track closed after {} of {n} objects",
-            out.len()
-        );
-    }
+    let seen = deliveries(reading, "local reader's objects", |d| {
+        objects_in(d).len() >= n
+    })
+    .await;
+    let out: Vec<_> = objects_in(&seen)
+        .into_iter()
+        .map(|o| (o.location, o.payload.clone()))
+        .collect();
+    assert!(
+        out.len() >= n,
+        "the track closed after {} of {n} objects",
+        out.len()
+    );
     out
+}
+
+/// A local reader of `path`/`name` that waits up to 5 s for a publisher, subscribing on a task
+/// of its own.
+fn subscribe_waiting(
+    api: &LocalApi,
+    path: &'static str,
+    name: &'static str,
+) -> tokio::task::JoinHandle<Result<Reading, tern_model::local::Refused>> {
+    let api = api.clone();
+    let options = ReadOptions {
+        rendezvous: Duration::from_secs(5),
+        ..ReadOptions::default()
+    };
+    tokio::spawn(async move {
+        api.subscribe(track(path, name), Credentials::in_process("test"), options)
+            .await
+    })
 }
 
 /// Waits a MoQ SUBSCRIBE makes for a publisher not there yet.
@@ -145,19 +189,7 @@ async fn local_and_moq_publishers_and_readers_share_tracks_across_a_tree() {
 
     // A MoQ publisher at the root; an in-process reader and a MoQ viewer on the edge.
     let moq_publisher = Publisher::start(&url(&root), "live/moq").await;
-    let options = ReadOptions {
-        rendezvous: Duration::from_secs(5),
-        ..ReadOptions::default()
-    };
-    let api2 = api.clone();
-    let reader = tokio::spawn(async move {
-        api2.subscribe(
-            track("live/moq", "audio"),
-            Credentials::in_process("test"),
-            options,
-        )
-        .await
-    });
+    let reader = subscribe_waiting(&api, "live/moq", "audio");
     let subscribed = moq_publisher.subscribed().await;
     assert_eq!(&subscribed.track[..], b"audio");
     let mut moq_read = within(STEP, "local subscribe answered", reader)
@@ -347,18 +379,8 @@ async fn a_local_publisher_that_goes_away_lingers_and_one_that_finishes_ends_its
         Some(tern_moq::Message::PublishDone(_)) => {}
         other => panic!("expected PUBLISH_DONE, got {other:?}"),
     }
-    let mut batch = Vec::new();
-    let mut statuses = Vec::new();
-    loop {
-        batch.clear();
-        if within(STEP, "local reader ends", reader.next(16, &mut batch)).await == Next::Closed {
-            break;
-        }
-        statuses.extend(batch.iter().filter_map(|d| match d {
-            Delivery::Object { object, .. } => Some(object.status),
-            _ => None,
-        }));
-    }
+    let seen = deliveries(&mut reader, "local reader ends", |_| false).await;
+    let statuses: Vec<ObjectStatus> = objects_in(&seen).iter().map(|o| o.status).collect();
     assert_eq!(
         statuses,
         vec![ObjectStatus::EndOfTrack],
@@ -529,25 +551,15 @@ async fn a_reader_gets_the_catalog_joins_at_the_current_group_and_fetches_past_g
     video
         .end_subgroup(3, 0, SubgroupEnd::Reset(0x5), false)
         .unwrap();
-    let mut seen = Vec::new();
-    let mut batch = Vec::new();
-    while !seen.iter().any(|d| matches!(d, Delivery::Reset { .. })) {
-        batch.clear();
-        within(
-            STEP,
-            "the reset reaches the reader",
-            next.next(16, &mut batch),
-        )
-        .await;
-        seen.append(&mut batch);
-    }
-    let objects: Vec<Location> = seen
-        .iter()
-        .filter_map(|d| match d {
-            Delivery::Object { object, .. } => Some(object.location),
-            _ => None,
-        })
-        .collect();
+    let seen = deliveries(&mut next, "the reset reaches the reader", |d| {
+        d.iter().any(|d| matches!(d, Delivery::Reset { .. }))
+    })
+    .await;
+    assert!(
+        seen.iter().any(|d| matches!(d, Delivery::Reset { .. })),
+        "{seen:?}"
+    );
+    let objects: Vec<Location> = objects_in(&seen).iter().map(|o| o.location).collect();
     assert_eq!(objects, vec![Location::new(3, 0)]);
 }
 
@@ -555,19 +567,7 @@ async fn a_reader_gets_the_catalog_joins_at_the_current_group_and_fetches_past_g
 async fn a_reader_of_a_track_nobody_publishes_waits_for_its_rendezvous() {
     let node = relay(&[], |_, _| {});
     let api = node.local();
-    let options = ReadOptions {
-        rendezvous: Duration::from_secs(5),
-        ..ReadOptions::default()
-    };
-    let api2 = api.clone();
-    let reader = tokio::spawn(async move {
-        api2.subscribe(
-            track("live/late", "video"),
-            Credentials::in_process("test"),
-            options,
-        )
-        .await
-    });
+    let reader = subscribe_waiting(&api, "live/late", "video");
     tokio::time::sleep(Duration::from_millis(200)).await;
     let broadcast = publish(&api, "live/late", Credentials::in_process("test")).await;
     let video = broadcast.track("video").await.unwrap();

@@ -692,3 +692,13 @@ pub fn pki(dir: &Path, name: &str, certs: &[&str]) {
         run(&["cluster", "cert", "--name", cert]);
     }
 }
+
+/// The track names an MSF catalog lists, in order (panics when it has no `tracks` array).
+pub fn catalog_track_names(catalog: &serde_json::Value) -> Vec<&str> {
+    catalog["tracks"]
+        .as_array()
+        .expect("the catalog lists tracks")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect()
+}

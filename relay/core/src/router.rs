@@ -512,13 +512,6 @@ impl Router {
                 .is_some_and(|(n, _)| &n.namespace == namespace)
     }
 
-    /// Whether `track` waits for `session` to answer the relay's SUBSCRIBE (or to publish it).
-    pub fn is_pending_on(&self, track: TrackId, session: SessionId) -> bool {
-        self.tracks
-            .get(&track)
-            .is_some_and(|t| t.upstream == Upstream::Pending(session))
-    }
-
     /// The names of the tracks of exactly `namespace` the relay holds, in order.
     pub fn tracks_of(&self, namespace: &Namespace) -> Vec<bytes::Bytes> {
         self.tracks_under(namespace)

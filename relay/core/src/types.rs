@@ -29,6 +29,16 @@ impl TrackName {
     }
 }
 
+/// A namespace in the `live/cam1` form operators and front-ends name broadcasts by: its fields
+/// joined with `/`, bytes that are not UTF-8 replaced.
+pub fn namespace_path(namespace: &[Bytes]) -> String {
+    namespace
+        .iter()
+        .map(|f| String::from_utf8_lossy(f).into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// Render bytes in the spec's safe form ("Representing Namespace and Track Names"): the codec's.
 pub use tern_moq::coding::write_safe as safe_field;
 

@@ -281,15 +281,10 @@ impl Hub {
         let wait = self.settings.upstream_answer_timeout;
         tokio::spawn(async move {
             tokio::time::sleep(wait).await;
+            // A track its publisher made meanwhile is no longer waiting: the router ignores
+            // this refusal for it.
             hub.apply(|r, now| {
-                if r.is_pending_on(track, session) {
-                    r.handle_upstream_refused(
-                        track,
-                        session,
-                        RequestErrorCode::DOES_NOT_EXIST.0,
-                        now,
-                    );
-                }
+                r.handle_upstream_refused(track, session, RequestErrorCode::DOES_NOT_EXIST.0, now)
             });
         });
     }

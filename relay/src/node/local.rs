@@ -18,7 +18,7 @@ use tern_model::local::{
 use tern_moq::message::codes::PublishDoneCode;
 
 use crate::core::cache::LiveBudget;
-use crate::core::router::{Class, Command, Publisher, Refusal, RequestId, SessionId, TakeOver};
+use crate::core::router::{Class, Command, Publisher, Refusal, RequestId, SessionId};
 use crate::core::types::{Filter, Namespace, TrackName};
 
 use super::hub::{Hub, ToRequest};
@@ -166,6 +166,28 @@ fn ask<R>(
     (out, rx)
 }
 
+/// [`ask`] for a request the router answers at once (PUBLISH_NAMESPACE, PUBLISH): its answer,
+/// with the request forgotten again.
+fn ask_now<R>(
+    hub: &Arc<Hub>,
+    session: SessionId,
+    request: RequestId,
+    f: impl FnOnce(&mut crate::core::router::Router, Instant) -> R,
+) -> (R, Option<Command>) {
+    let (out, mut rx) = ask(hub, session, request, f);
+    hub.remove_request(session, request);
+    (out, rx.try_recv().ok().map(|c| c.command))
+}
+
+/// The refusal for a request the router did not accept: its own reason, or (when it gave
+/// none) that `what` was not accepted.
+fn not_accepted(answer: Option<Command>, what: &str) -> Refused {
+    match answer {
+        Some(Command::Refuse { reason, .. }) => refused(reason),
+        _ => Refused::new(RefusedKind::Invalid, format!("{what} was not accepted")),
+    }
+}
+
 async fn publish(
     hub: &Arc<Hub>,
     pubs: &Publications,
@@ -198,7 +220,7 @@ async fn publish(
     );
     let ns = namespace.clone();
     let member = who.class == Class::Member;
-    let (_, mut rx) = ask(hub, sid, FIRST, |r, now| {
+    let (_, answer) = ask_now(hub, sid, FIRST, |r, now| {
         if member {
             r.handle_member(sid);
         }
@@ -208,18 +230,11 @@ async fn publish(
         }
         r.handle_publish_namespace(sid, FIRST, ns, Vec::new(), now)
     });
-    hub.remove_request(sid, FIRST);
-    match rx.try_recv().map(|c| c.command) {
-        Ok(Command::Ok { .. }) => {}
-        answer => {
-            lock(&pubs.0).remove(&sid);
-            hub.mark_local(sid, false);
-            hub.apply(|r, now| r.handle_session_closed(sid, now));
-            return Err(match answer {
-                Ok(Command::Refuse { reason, .. }) => refused(reason),
-                _ => Refused::new(RefusedKind::Invalid, "the namespace was not accepted"),
-            });
-        }
+    if !matches!(answer, Some(Command::Ok { .. })) {
+        lock(&pubs.0).remove(&sid);
+        hub.mark_local(sid, false);
+        hub.apply(|r, now| r.handle_session_closed(sid, now));
+        return Err(not_accepted(answer, "the namespace"));
     }
     tracing::info!(
         session = sid,
@@ -270,18 +285,11 @@ async fn publish_track(
     };
     let track_name = TrackName { namespace, name };
     let tn = track_name.clone();
-    let (track, mut rx) = ask(hub, publication, request, |r, now| {
+    let (track, answer) = ask_now(hub, publication, request, |r, now| {
         r.handle_publish(publication, request, tn, now)
     });
-    hub.remove_request(publication, request);
     let Some(track) = track else {
-        return Err(match rx.try_recv().map(|c| c.command) {
-            Ok(Command::Refuse { reason, .. }) => refused(reason),
-            _ => refused(Refusal::Published {
-                class: Class::Anonymous,
-                policy: TakeOver::default(),
-            }),
-        });
+        return Err(not_accepted(answer, "the track"));
     };
     if !lock(&pubs.0).contains_key(&publication) {
         // The broadcast was dropped while this track was being granted (its caller gave up

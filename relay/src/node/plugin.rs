@@ -349,6 +349,19 @@ fn request_code(deny: &Deny) -> RequestErrorCode {
     }
 }
 
+/// The publish phase (`publish`) or the subscribe phase for `req`.
+async fn ask_phase(
+    plugin: &PluginHost,
+    publish: bool,
+    req: Request,
+) -> Result<RequestDecision, tern_edge_wasm::PluginError> {
+    if publish {
+        plugin.publish(req).await
+    } else {
+        plugin.subscribe(req).await
+    }
+}
+
 /// A refused request: the REQUEST_ERROR to send, or `None` when the session was closed.
 pub struct Refused(pub Option<(RequestErrorCode, String)>);
 
@@ -384,12 +397,7 @@ pub async fn authorize(
         track: track.map(|t| t.to_vec()),
         now_ms: now_ms(),
     };
-    let decision = if publish {
-        plugin.publish(req).await
-    } else {
-        plugin.subscribe(req).await
-    };
-    match decision {
+    match ask_phase(plugin, publish, req).await {
         Ok(RequestDecision::Allow) => {
             count(phase, "allow");
             if publish {
@@ -499,12 +507,7 @@ pub async fn judge_local(
         track: track.map(|t| t.to_vec()),
         now_ms: now_ms(),
     };
-    let decision = if publish {
-        plugin.publish(req).await
-    } else {
-        plugin.subscribe(req).await
-    };
-    match decision.map_err(failed)? {
+    match ask_phase(plugin, publish, req).await.map_err(failed)? {
         RequestDecision::Allow => {
             count(phase, "allow");
             Ok(LocalDecision {

@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 use std::sync::{Mutex, OnceLock};
 
 use crate::core::router::SessionId;
-use crate::core::types::Namespace;
+use crate::core::types::{Namespace, namespace_path as path};
 use crate::metrics as m;
 
 /// Namespaces with a series of their own, at most, per scrape.
@@ -85,14 +85,6 @@ fn registry() -> &'static Mutex<Registry> {
 
 fn lock() -> std::sync::MutexGuard<'static, Registry> {
     registry().lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn path(namespace: &Namespace) -> String {
-    namespace
-        .iter()
-        .map(|f| String::from_utf8_lossy(f).into_owned())
-        .collect::<Vec<_>>()
-        .join("/")
 }
 
 /// A label value in the Prometheus text format: backslash, quote and newline escaped.

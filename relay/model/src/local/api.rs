@@ -133,6 +133,8 @@ impl LocalApi {
             namespace,
             name: Bytes::from_static(CATALOG_TRACK.as_bytes()),
         };
+        // One deadline for the rendezvous and the first object.
+        let deadline = tokio::time::Instant::now() + wait;
         let options = ReadOptions {
             start: Start::CurrentGroup,
             rendezvous: wait,
@@ -146,9 +148,8 @@ impl LocalApi {
         {
             return Ok(payload);
         }
-        let timed_out = || Refused::new(RefusedKind::Timeout, "no catalog within the wait");
         let mut batch = Vec::new();
-        tokio::time::timeout(wait, async {
+        tokio::time::timeout_at(deadline, async {
             loop {
                 batch.clear();
                 if reading.next(16, &mut batch).await == Next::Closed {
@@ -167,6 +168,11 @@ impl LocalApi {
             }
         })
         .await
-        .unwrap_or_else(|_| Err(timed_out()))
+        .unwrap_or_else(|_| {
+            Err(Refused::new(
+                RefusedKind::Timeout,
+                "no catalog within the wait",
+            ))
+        })
     }
 }

@@ -38,4 +38,5 @@ pub use api::{CATALOG_TRACK, LocalApi};
 pub use node::{Call, Calls, Input, ReadGrant, Release, TrackGrant};
 pub use publish::{AppendStats, BroadcastProducer, PublishedTrack, TrackLost};
 pub use read::Reading;
-pub use types::{BroadcastInfo, Credentials, ReadOptions, Refused, RefusedKind, Start, path};
+pub use tern_relay_core::types::namespace_path as path;
+pub use types::{BroadcastInfo, Credentials, ReadOptions, Refused, RefusedKind, Start};

@@ -156,13 +156,3 @@ pub struct BroadcastInfo {
     /// lists them all).
     pub tracks: Vec<Bytes>,
 }
-
-/// A namespace in the `live/cam1` form front-ends name broadcasts by (its fields joined with
-/// `/`, bytes that are not UTF-8 replaced).
-pub fn path(namespace: &Namespace) -> String {
-    let fields: Vec<String> = namespace
-        .iter()
-        .map(|f| String::from_utf8_lossy(f).into_owned())
-        .collect();
-    fields.join("/")
-}

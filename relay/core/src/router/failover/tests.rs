@@ -52,6 +52,24 @@ fn subscribed_through_two_links(t0: Instant) -> (Router, u64) {
     (r, track)
 }
 
+/// Session 1 announces `live`; subscriber 9 asks for `live/cam`, which waits for session 1's
+/// answer to the relay's SUBSCRIBE.
+fn waiting_on_one(t0: Instant) -> (Router, TrackName, u64) {
+    let mut r = router();
+    r.handle_publish_namespace(1, 100, vec!["live".into()], Vec::new(), t0);
+    let name = TrackName::from_path("live", "cam");
+    r.handle_subscribe(
+        9,
+        0,
+        name.clone(),
+        Filter::LargestObject,
+        Duration::ZERO,
+        t0,
+    );
+    let track = r.track_id(&name).expect("track");
+    (r, name, track)
+}
+
 fn resubscribed(cmds: &[Command]) -> Vec<u64> {
     cmds.iter()
         .filter_map(|c| match c {
@@ -146,18 +164,7 @@ fn goaway_makes_the_new_subscription_before_breaking_the_old() {
 #[test]
 fn with_no_other_route_subscribers_wait_for_the_linger_window() {
     let t0 = Instant::now();
-    let mut r = router();
-    r.handle_publish_namespace(1, 100, vec!["live".into()], Vec::new(), t0);
-    let name = TrackName::from_path("live", "cam");
-    r.handle_subscribe(
-        9,
-        0,
-        name.clone(),
-        Filter::LargestObject,
-        Duration::ZERO,
-        t0,
-    );
-    let track = r.track_id(&name).expect("track");
+    let (mut r, _, track) = waiting_on_one(t0);
     r.handle_upstream_ok(track, 1);
     drain(&mut r);
     // The publisher drops; it comes back within the window on a new session.
@@ -304,26 +311,17 @@ fn a_new_publish_of_an_unwatched_or_finished_track_starts_afresh() {
 #[test]
 fn a_refused_subscribe_after_the_same_publishers_publish_ends_nothing() {
     let t0 = Instant::now();
-    let mut r = router();
-    r.handle_publish_namespace(1, 100, vec!["live".into()], Vec::new(), t0);
-    let name = TrackName::from_path("live", "cam");
-    r.handle_subscribe(
-        9,
-        0,
-        name.clone(),
-        Filter::LargestObject,
-        Duration::ZERO,
-        t0,
+    let (mut r, name, track) = waiting_on_one(t0);
+    assert!(
+        drain(&mut r).contains(&Command::SubscribeUpstream {
+            session: 1,
+            track,
+            name: name.clone(),
+            filter: Filter::LargestObject,
+            resume: false,
+        }),
+        "SUBSCRIBE to the publisher"
     );
-    let track = drain(&mut r)
-        .into_iter()
-        .find_map(|c| match c {
-            Command::SubscribeUpstream {
-                session: 1, track, ..
-            } => Some(track),
-            _ => None,
-        })
-        .expect("SUBSCRIBE to the publisher");
     assert_eq!(r.handle_publish(1, 102, name.clone(), t0), Some(track));
     drain(&mut r);
     r.handle_upstream_refused(track, 1, 0x19, t0);
