@@ -528,6 +528,7 @@ async fn a_reader_gets_the_catalog_joins_at_the_current_group_and_fetches_past_g
     );
     let past = reader
         .fetch(Location::new(0, 0), Location::new(1, 3))
+        .await
         .expect("past groups held");
     assert_eq!(past.entries.len(), 8);
 
@@ -649,4 +650,94 @@ async fn a_broadcast_is_refused_tracks_past_the_request_limit_and_others_are_not
         .track("video")
         .await
         .expect("another broadcast is not held to it");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_on_a_cold_edge_joins_at_the_current_groups_start_and_fetches_past_groups_upstream()
+ {
+    let root = relay(&[], |_, _| {});
+    let edge = relay(&[&root], |_, _| {});
+    let at_root = root.local();
+    let broadcast = publish(&at_root, "live/cold", Credentials::in_process("test")).await;
+    let video = broadcast.track("video").await.unwrap();
+    for g in 0..3 {
+        for o in 0..4 {
+            video
+                .append(object(g, o, payload(6, g, o, 700)), 0, 128)
+                .unwrap();
+        }
+        if g < 2 {
+            video.end_subgroup(g, 0, SubgroupEnd::Fin, true).unwrap();
+        }
+    }
+
+    // The edge holds nothing of the track: the start of the current group comes from the
+    // root, and what follows arrives live.
+    let api = edge.local();
+    let mut reader = within(
+        STEP,
+        "local subscribe on the edge",
+        api.subscribe(
+            track("live/cold", "video"),
+            Credentials::in_process("test"),
+            ReadOptions {
+                rendezvous: Duration::from_secs(5),
+                ..ReadOptions::default()
+            },
+        ),
+    )
+    .await
+    .expect("the edge reaches the root's broadcast");
+    assert_eq!(reader.largest(), Some(Location::new(2, 3)));
+    let joined: Vec<(Location, Bytes)> = reader
+        .joined()
+        .into_iter()
+        .filter_map(|e| match e {
+            tern_model::fetch::Entry::Object {
+                location, payload, ..
+            } => Some((location, payload)),
+            tern_model::fetch::Entry::Unknown(_) => None,
+        })
+        .collect();
+    assert_eq!(
+        joined,
+        (0..4)
+            .map(|o| (Location::new(2, o), payload(6, 2, o, 700)))
+            .collect::<Vec<_>>(),
+        "the current group from its first object"
+    );
+    video
+        .append(object(2, 4, payload(6, 2, 4, 700)), 0, 128)
+        .unwrap();
+    assert_eq!(
+        read_objects(&mut reader, 1).await,
+        vec![(Location::new(2, 4), payload(6, 2, 4, 700))],
+        "the live objects follow on from the joined ones"
+    );
+
+    // Past groups the edge never held come from the root.
+    let past = within(
+        STEP,
+        "fetch of past groups",
+        reader.fetch(Location::new(0, 0), Location::new(1, 3)),
+    )
+    .await
+    .expect("the root holds the past groups");
+    let got: Vec<Location> = past.entries.iter().map(|e| e.location()).collect();
+    let want: Vec<Location> = (0..2)
+        .flat_map(|g| (0..4).map(move |o| Location::new(g, o)))
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(past.last, Location::new(1, 3));
+
+    // A range nobody holds is refused with a reason.
+    let refused = within(
+        STEP,
+        "fetch past the largest",
+        reader.fetch(Location::new(9, 0), Location::new(9, 3)),
+    )
+    .await
+    .expect_err("nothing there");
+    assert_eq!(refused.kind, RefusedKind::NotFound);
+    assert!(!refused.reason.is_empty());
 }

@@ -6,13 +6,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tern_moq::data::FetchObject;
+use bytes::Bytes;
+use tern_moq::data::{FetchObject, FetchObjectHeader};
 use tern_moq::message::{Fetch, FetchType, Parameters};
 use tern_moq::session::Event;
 use tern_moq::{Message, TrackNamespace};
 
 use crate::core::track::{Appended, DATAGRAM_SUBGROUP};
-use crate::core::types::{Location, Object, ObjectStatus};
+use crate::core::types::{Location, Object, ObjectStatus, TrackName};
 
 use super::request::next_message;
 use super::session::{Inbound, SessionShared};
@@ -29,102 +30,29 @@ pub async fn backfill(
     // One deadline for all of it, the stream's opening and the request's writing included:
     // a short stream credit on the link cannot hold the new subscription's data past it.
     let deadline = tokio::time::Instant::now() + s.timeouts.backfill;
-    let mut data = None;
-    let sent = async {
-        let (mut send, recv) = s.session.open_bi().await?;
-        let (_, stream) = s
-            .send_request(&mut send, |request_id| {
-                data = Some((request_id, s.expect_fetch(request_id)));
-                Fetch {
-                    request_id,
-                    fetch_type: FetchType::Standalone {
-                        track_namespace: TrackNamespace::new(track.name().namespace.clone()),
-                        track_name: track.name().name.clone(),
-                        start_location: tern_moq::Location::new(
-                            after.group,
-                            after.object.saturating_add(1),
-                        ),
-                        // End Location is exclusive in its object.
-                        end_location: tern_moq::Location::new(
-                            upto.group,
-                            upto.object.saturating_add(1),
-                        ),
-                    },
-                    parameters: Parameters::new(),
-                }
-                .into()
-            })
-            .await?;
-        anyhow::Ok((send, recv, stream))
-    };
-    let sent = match tokio::time::timeout_at(deadline, sent).await {
-        Ok(sent) => sent,
-        Err(_) => Err(anyhow::anyhow!(
-            "the upstream took no FETCH within {:?}",
-            s.timeouts.backfill
-        )),
-    };
-    let (mut send, recv, stream, rid, mut data) = match (sent, data) {
-        (Ok((send, recv, stream)), Some((rid, data))) => (send, recv, stream, rid, data),
-        (sent, data) => {
-            if let Some((rid, _)) = data {
-                s.forget_fetch(rid);
-            }
-            return Err(sent
-                .err()
-                .unwrap_or_else(|| anyhow::anyhow!("FETCH not sent")));
+    let mut added = 0;
+    let start = Location::new(after.group, after.object.saturating_add(1));
+    fetch_upstream(s, track.name(), start, upto, deadline, |o, payload| {
+        let obj = Object {
+            location: Location::new(o.group_id, o.object_id),
+            status: ObjectStatus::Normal,
+            properties: o.properties.raw().clone(),
+            payload,
+            end_of_group: false,
+        };
+        let sg = o.subgroup_id.unwrap_or(DATAGRAM_SUBGROUP);
+        if let Appended::New(_) =
+            super::ingest::append(track, obj, sg, o.publisher_priority, s.live_budgets())
+        {
+            added += 1;
         }
-    };
-    let result = async {
-        let mut inbound = Inbound::ours(s, stream, recv);
-        match next_message(&mut inbound, s).await {
-            Some(Message::FetchOk(_)) => {}
-            Some(Message::RequestError(e)) => anyhow::bail!(
-                "upstream refused the FETCH: {}",
-                e.error_reason.to_string_lossy()
-            ),
-            other => anyhow::bail!("no FETCH_OK from the upstream: {other:?}"),
-        }
-        let mut added = 0;
-        while let Some(event) = data.recv().await {
-            match event {
-                Event::FetchObject {
-                    object: FetchObject::Object(o),
-                    payload,
-                    ..
-                } => {
-                    let obj = Object {
-                        location: Location::new(o.group_id, o.object_id),
-                        status: ObjectStatus::Normal,
-                        properties: o.properties.raw().clone(),
-                        payload,
-                        end_of_group: false,
-                    };
-                    let sg = o.subgroup_id.unwrap_or(DATAGRAM_SUBGROUP);
-                    if let Appended::New(_) = super::ingest::append(
-                        track,
-                        obj,
-                        sg,
-                        o.publisher_priority,
-                        s.live_budgets(),
-                    ) {
-                        added += 1;
-                    }
-                }
-                Event::FetchObject { .. } => {}
-                Event::DataEnd { .. } => break,
-                other => anyhow::bail!("unexpected {other:?} on a fetch stream"),
-            }
-        }
-        Ok(added)
-    };
-    let out = tokio::time::timeout_at(deadline, result).await;
-    s.forget_fetch(rid);
-    let _ = send.finish();
-    let added = match out {
-        Ok(r) => r?,
-        Err(_) => anyhow::bail!("backfill took longer than {:?}", s.timeouts.backfill),
-    };
+        true
+    })
+    .await
+    .map_err(|e| match e {
+        Fetched::Late => anyhow::anyhow!("backfill took longer than {:?}", s.timeouts.backfill),
+        e => anyhow::anyhow!("{e}"),
+    })?;
     // Every group before the new subscription's own is now complete, the one the old upstream
     // left half-sent included: its subgroups end here (no upstream stream will end them).
     track.update(|t| {
@@ -137,6 +65,111 @@ pub async fn backfill(
         }
     });
     Ok(added)
+}
+
+/// Why a FETCH sent upstream brought nothing (more).
+#[derive(Debug, thiserror::Error)]
+pub enum Fetched {
+    /// The upstream refused it; its reason.
+    #[error("upstream refused the FETCH: {0}")]
+    Refused(String),
+    /// The deadline passed.
+    #[error("the upstream did not answer the FETCH in time")]
+    Late,
+    /// The link failed or the upstream broke the protocol.
+    #[error("the FETCH failed on the upstream link: {0}")]
+    Link(String),
+}
+
+/// Send a standalone FETCH of `start..=end` of track `name` to upstream `s` and hand each object
+/// of its answer to `each` (in order) until it returns `false` or the answer ends, all before
+/// `deadline`.
+pub async fn fetch_upstream(
+    s: &Arc<SessionShared>,
+    name: &TrackName,
+    start: Location,
+    end: Location,
+    deadline: tokio::time::Instant,
+    mut each: impl FnMut(&FetchObjectHeader, Bytes) -> bool,
+) -> Result<(), Fetched> {
+    let link = |e: &dyn std::fmt::Display| Fetched::Link(e.to_string());
+    let mut data = None;
+    let sent = async {
+        let (mut send, recv) = s.session.open_bi().await.map_err(|e| link(&e))?;
+        let (_, stream) = s
+            .send_request(&mut send, |request_id| {
+                data = Some((request_id, s.expect_fetch(request_id)));
+                Fetch {
+                    request_id,
+                    fetch_type: FetchType::Standalone {
+                        track_namespace: TrackNamespace::new(name.namespace.clone()),
+                        track_name: name.name.clone(),
+                        start_location: tern_moq::Location::new(start.group, start.object),
+                        // End Location is exclusive in its object.
+                        end_location: tern_moq::Location::new(
+                            end.group,
+                            end.object.saturating_add(1),
+                        ),
+                    },
+                    parameters: Parameters::new(),
+                }
+                .into()
+            })
+            .await
+            .map_err(|e| link(&e))?;
+        Ok((send, recv, stream))
+    };
+    let sent = tokio::time::timeout_at(deadline, sent)
+        .await
+        .unwrap_or(Err(Fetched::Late));
+    let (mut send, recv, stream, rid, mut data) = match (sent, data) {
+        (Ok((send, recv, stream)), Some((rid, data))) => (send, recv, stream, rid, data),
+        (sent, data) => {
+            if let Some((rid, _)) = data {
+                s.forget_fetch(rid);
+            }
+            return Err(sent
+                .err()
+                .unwrap_or_else(|| Fetched::Link("FETCH not sent".into())));
+        }
+    };
+    let result = async {
+        let mut inbound = Inbound::ours(s, stream, recv);
+        match next_message(&mut inbound, s).await {
+            Some(Message::FetchOk(_)) => {}
+            Some(Message::RequestError(e)) => {
+                return Err(Fetched::Refused(e.error_reason.to_string_lossy()));
+            }
+            other => return Err(Fetched::Link(format!("no FETCH_OK: {other:?}"))),
+        }
+        while let Some(event) = data.recv().await {
+            match event {
+                Event::FetchObject {
+                    object: FetchObject::Object(o),
+                    payload,
+                    ..
+                } => {
+                    if !each(&o, payload) {
+                        break;
+                    }
+                }
+                Event::FetchObject { .. } => {}
+                Event::DataEnd { .. } => break,
+                other => {
+                    return Err(Fetched::Link(format!(
+                        "unexpected {other:?} on a fetch stream"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    };
+    let out = tokio::time::timeout_at(deadline, result)
+        .await
+        .unwrap_or(Err(Fetched::Late));
+    s.forget_fetch(rid);
+    let _ = send.finish();
+    out
 }
 
 /// The new subscription starts after `upto`: once it delivers a later group, the group of

@@ -102,7 +102,11 @@ impl LocalApi {
                 reply,
             })
             .await?;
-        Ok(Reading::new(grant, options.start, self.releases.clone()))
+        Ok(Reading::new(
+            grant,
+            self.releases.clone(),
+            self.calls.clone(),
+        ))
     }
 
     /// Whether the broadcast `namespace` is reachable from this node (published here or

@@ -20,8 +20,9 @@
 //! - **Reading.** [`LocalApi::broadcast`] answers "not found" at once for a name no publisher
 //!   and no upstream announced (no upstream subscription per unknown name);
 //!   [`LocalApi::catalog`] reads a broadcast's catalog; a [`Reading`] joins at the start of the
-//!   current group ([`Reading::joined`]) and fetches past groups from the cache
-//!   ([`Reading::fetch`]); it sees the end of the track (an object with status End of Track,
+//!   current group ([`Reading::joined`]) and fetches past groups ([`Reading::fetch`]), from the
+//!   node's cache or, where the cache does not hold them (a cold edge), from the track's
+//!   upstream as a MoQ subscriber's joining FETCH and FETCH are; it sees the end of the track (an object with status End of Track,
 //!   then [`Next::Closed`](crate::Next)) and incomplete groups (a subgroup reset, a group
 //!   skipped for lag) as a MoQ subscriber does.
 //!

@@ -11,6 +11,7 @@ use tern_relay_core::types::{Location, Namespace, TrackName};
 
 use super::publish::AppendStats;
 use super::types::{BroadcastInfo, Credentials, ReadOptions, Refused};
+use crate::fetch::{Entry, Plan};
 use crate::track::{Subscription, TrackProducer};
 
 /// One call to the node. The node answers on `reply`; a call whose caller went away is
@@ -47,6 +48,18 @@ pub enum Call {
         /// The answer.
         reply: oneshot::Sender<Result<ReadGrant, Refused>>,
     },
+    /// Past objects of a track a reading was granted: from the node's cache when it holds the
+    /// whole range, else from the track's upstream.
+    Fetch {
+        /// The track (as granted).
+        track: TrackName,
+        /// The first Location.
+        start: Location,
+        /// The last Location, inclusive.
+        end: Location,
+        /// The answer.
+        reply: oneshot::Sender<Result<Plan, Refused>>,
+    },
     /// Say whether a broadcast is reachable and which of its tracks the node holds.
     Broadcast {
         /// The broadcast.
@@ -74,8 +87,13 @@ pub struct TrackGrant {
 pub struct ReadGrant {
     /// The reading's ID on the node (what its release names).
     pub id: u64,
+    /// The track read (the name the plugin's subscribe phase chose, if it chose one).
+    pub track: TrackName,
     /// The track's Largest Object when the subscription began.
     pub largest: Option<Location>,
+    /// For [`Start::CurrentGroup`](super::Start): the current group up to `largest`, from its
+    /// first object (from the node's cache, or from the track's upstream on a cold node).
+    pub joined: Vec<Entry>,
     /// The fan-out reader; `None` when nothing after `largest` can come.
     pub subscription: Option<Subscription>,
 }

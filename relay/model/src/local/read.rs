@@ -2,12 +2,14 @@
 
 use std::sync::Arc;
 
-use tern_relay_core::fanout::Delivery;
-use tern_relay_core::types::Location;
+use tokio::sync::{mpsc, oneshot};
 
-use super::node::{ReadGrant, Release, Releases};
-use super::types::Start;
-use crate::fetch::{self, Entry, Plan};
+use tern_relay_core::fanout::Delivery;
+use tern_relay_core::types::{Location, TrackName};
+
+use super::node::{Call, ReadGrant, Release, Releases};
+use super::types::Refused;
+use crate::fetch::{Entry, Plan};
 use crate::track::{Next, Subscription, TrackConsumer};
 
 /// A subscription of a local reader (an HLS packager, a WHEP session), served from the node's
@@ -17,29 +19,35 @@ use crate::track::{Next, Subscription, TrackConsumer};
 #[derive(Debug)]
 pub struct Reading {
     id: u64,
+    name: TrackName,
     largest: Option<Location>,
     joined: Vec<Entry>,
     subscription: Option<Subscription>,
     releases: Arc<Releases>,
+    calls: mpsc::Sender<Call>,
 }
 
 impl Reading {
-    pub(crate) fn new(grant: ReadGrant, start: Start, releases: Arc<Releases>) -> Self {
-        let joined = match (start, grant.largest, &grant.subscription) {
-            (Start::CurrentGroup, Some(largest), Some(sub)) => sub
-                .track()
-                .read(|t| fetch::plan(t, Location::new(largest.group, 0), largest))
-                .map(|p| p.entries)
-                .unwrap_or_default(),
-            _ => Vec::new(),
-        };
+    pub(crate) fn new(
+        grant: ReadGrant,
+        releases: Arc<Releases>,
+        calls: mpsc::Sender<Call>,
+    ) -> Self {
         Self {
             id: grant.id,
+            name: grant.track,
             largest: grant.largest,
-            joined,
+            joined: grant.joined,
             subscription: grant.subscription,
             releases,
+            calls,
         }
+    }
+
+    /// The track read (the plugin's subscribe phase may have chosen another name than the one
+    /// asked for).
+    pub fn name(&self) -> &TrackName {
+        &self.name
     }
 
     /// The track's Largest Object when the reading began (`None`: nothing published yet).
@@ -47,9 +55,10 @@ impl Reading {
         self.largest
     }
 
-    /// For [`Start::CurrentGroup`]: the objects of the current group up to
-    /// [`largest`](Self::largest) that the node holds, in order (taken once). What
-    /// [`next`](Self::next) delivers follows on from the last of them.
+    /// For [`Start::CurrentGroup`](super::Start::CurrentGroup): the objects of the current
+    /// group from its first up to [`largest`](Self::largest), in order (taken once), from the
+    /// node's cache or, on a node that did not hold the group's start, from the track's
+    /// upstream. What [`next`](Self::next) delivers follows on from the last of them.
     pub fn joined(&mut self) -> Vec<Entry> {
         std::mem::take(&mut self.joined)
     }
@@ -74,12 +83,24 @@ impl Reading {
         self.subscription.as_ref()
     }
 
-    /// Past objects `start..=end` from the node's cache, as a FETCH of them gets them.
-    pub fn fetch(&self, start: Location, end: Location) -> Result<Plan, fetch::Refusal> {
-        match self.track() {
-            Some(t) => t.read(|t| fetch::plan(t, start, end)),
-            None => Err(fetch::Refusal::NothingPublished),
-        }
+    /// Past objects `start..=end` (inclusive), as a FETCH of them gets them: from the node's
+    /// cache when it holds the whole range, else from the track's upstream. A plan may end
+    /// before `end` ([`Plan::last`]) when the range holds more than the node hands out at once;
+    /// fetch the rest from there. A range nobody holds is refused
+    /// ([`RefusedKind::NotFound`](super::RefusedKind::NotFound)) with the window that is held.
+    pub async fn fetch(&self, start: Location, end: Location) -> Result<Plan, Refused> {
+        let (reply, answer) = oneshot::channel();
+        let call = Call::Fetch {
+            track: self.name.clone(),
+            start,
+            end,
+            reply,
+        };
+        self.calls
+            .send(call)
+            .await
+            .map_err(|_| Refused::unavailable())?;
+        answer.await.map_err(|_| Refused::unavailable())?
     }
 }
 

@@ -1,0 +1,66 @@
+//! A local request put to the router, as a MoQ request task's is, and the router's refusals
+//! in the local API's terms.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+
+use tern_model::local::{Refused, RefusedKind};
+
+use crate::core::router::{Command, Refusal, RequestId, SessionId};
+
+use crate::node::hub::{Hub, ToRequest};
+
+/// The request ID of a publication's PUBLISH_NAMESPACE and of a reading's SUBSCRIBE.
+pub(super) const FIRST: RequestId = 0;
+
+/// The refusal a local caller gets for the router's `reason`, in the words a MoQ peer gets.
+pub(super) fn refused(reason: Refusal) -> Refused {
+    let kind = match reason {
+        Refusal::DoesNotExist | Refusal::Upstream(_) => RefusedKind::NotFound,
+        Refusal::Timeout => RefusedKind::Timeout,
+        Refusal::ExcessiveLoad => RefusedKind::Overloaded,
+        Refusal::Unauthorized | Refusal::NotOpen => RefusedKind::Unauthorized,
+        Refusal::Published { .. } => RefusedKind::Conflict,
+        _ => RefusedKind::Invalid,
+    };
+    let wire = crate::node::request::refusal(reason);
+    Refused::new(kind, wire.error_reason.to_string_lossy())
+}
+
+/// Run `f` on the router as request `request` of `session`, and return the first answer the
+/// router gave that request, if it gave one at once.
+pub(super) fn ask<R>(
+    hub: &Arc<Hub>,
+    session: SessionId,
+    request: RequestId,
+    f: impl FnOnce(&mut crate::core::router::Router, Instant) -> R,
+) -> (R, mpsc::Receiver<ToRequest>) {
+    let (tx, rx) = mpsc::channel(8);
+    hub.add_request(session, request, tx);
+    let out = hub.apply(f);
+    (out, rx)
+}
+
+/// [`ask`] for a request the router answers at once (PUBLISH_NAMESPACE, PUBLISH): its answer,
+/// with the request forgotten again.
+pub(super) fn ask_now<R>(
+    hub: &Arc<Hub>,
+    session: SessionId,
+    request: RequestId,
+    f: impl FnOnce(&mut crate::core::router::Router, Instant) -> R,
+) -> (R, Option<Command>) {
+    let (out, mut rx) = ask(hub, session, request, f);
+    hub.remove_request(session, request);
+    (out, rx.try_recv().ok().map(|c| c.command))
+}
+
+/// The refusal for a request the router did not accept: its own reason, or (when it gave
+/// none) that `what` was not accepted.
+pub(super) fn not_accepted(answer: Option<Command>, what: &str) -> Refused {
+    match answer {
+        Some(Command::Refuse { reason, .. }) => refused(reason),
+        _ => Refused::new(RefusedKind::Invalid, format!("{what} was not accepted")),
+    }
+}

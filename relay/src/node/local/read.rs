@@ -1,0 +1,200 @@
+//! Local readers: a subscription to a track, its join at the start of the current group and
+//! its FETCHes of past groups (from the cache, or forwarded upstream as a standalone FETCH),
+//! and broadcast look-ups with a fast "not found".
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tern_model::fetch::{self, Entry, Plan};
+use tern_model::local::{
+    BroadcastInfo, Credentials, ReadGrant, ReadOptions, Refused, RefusedKind, Start,
+};
+
+use crate::core::router::{Command, SessionId};
+use crate::core::track::DATAGRAM_SUBGROUP;
+use crate::core::types::{Filter, Location, Namespace, TrackName};
+use crate::node::hub::{Hub, ToRequest};
+
+use super::ask::{FIRST, ask, refused};
+
+pub(super) async fn subscribe(
+    hub: &Arc<Hub>,
+    mut track: TrackName,
+    credentials: Credentials,
+    options: ReadOptions,
+) -> Result<ReadGrant, Refused> {
+    if let Some(plugin) = &hub.settings.plugin {
+        let decision = crate::node::plugin::judge_local(
+            plugin,
+            &credentials,
+            false,
+            &track.namespace,
+            Some(&track.name),
+        )
+        .await?;
+        if let Some(other) = decision.track {
+            track.name = other;
+        }
+    }
+    let filter = match options.start {
+        Start::CurrentGroup => Filter::LargestObject,
+        _ => Filter::NextGroupStart,
+    };
+    let sid = hub.next_session_id();
+    let (_, mut rx) = ask(hub, sid, FIRST, |r, now| {
+        r.handle_subscribe(sid, FIRST, track.clone(), filter, options.rendezvous, now)
+    });
+    // The rendezvous, then the upstream's answer (each bounded by the router's timers).
+    let wait = options.rendezvous + hub.settings.upstream_answer_timeout + Duration::from_secs(1);
+    let answer = tokio::time::timeout(wait, rx.recv()).await;
+    hub.remove_request(sid, FIRST);
+    match answer {
+        Ok(Some(ToRequest {
+            command: Command::SubscribeOk { .. },
+            accepted: Some((largest, subscription, _)),
+        })) => {
+            // Joining at the current group: its start, from the cache or from upstream.
+            let joined = match (options.start, largest) {
+                (Start::CurrentGroup, Some(l)) => fetch(hub, &track, Location::new(l.group, 0), l)
+                    .await
+                    .map(|p| p.entries)
+                    .unwrap_or_default(),
+                _ => Vec::new(),
+            };
+            Ok(ReadGrant {
+                id: sid,
+                track,
+                largest,
+                joined,
+                subscription,
+            })
+        }
+        other => {
+            hub.apply(|r, now| {
+                r.handle_unsubscribe(sid, FIRST, now);
+                r.handle_session_closed(sid, now);
+            });
+            Err(match other {
+                Ok(Some(ToRequest {
+                    command: Command::Refuse { reason, .. },
+                    ..
+                })) => refused(reason),
+                Err(_) => {
+                    Refused::new(RefusedKind::Timeout, "no answer from the track's publisher")
+                }
+                _ => Refused::new(RefusedKind::NotFound, "the track ended"),
+            })
+        }
+    }
+}
+
+/// Bytes of objects one local FETCH answered from upstream hands out at once: a range with
+/// more ends early ([`Plan::last`]) and its reader fetches the rest from there.
+pub(super) fn pull_bound(hub: &Hub) -> usize {
+    hub.settings.cache.max_group_bytes.saturating_mul(2)
+}
+
+/// Past objects `start..=end` of `name` for a local reader: from the cache when it holds the
+/// whole range, else from the track's upstream (a standalone FETCH, as a downstream FETCH is
+/// forwarded), else what the cache holds of it.
+pub(super) async fn fetch(
+    hub: &Arc<Hub>,
+    name: &TrackName,
+    start: Location,
+    end: Location,
+) -> Result<Plan, Refused> {
+    let not_found = |r: fetch::Refusal| Refused::new(RefusedKind::NotFound, format!("{name}: {r}"));
+    if end < start {
+        return Err(Refused::new(
+            RefusedKind::Invalid,
+            fetch::Refusal::Reversed.to_string(),
+        ));
+    }
+    let handle = hub
+        .with_router(|r| r.track_id(name))
+        .and_then(|id| hub.track(id));
+    let cached = handle
+        .as_ref()
+        .map(|h| h.read(|t| (t.covers(start, end), fetch::plan(t, start, end))));
+    if let Some((true, plan)) = cached {
+        return plan.map_err(not_found);
+    }
+    let upstream = hub
+        .with_router(|r| r.upstream_for(name))
+        .and_then(|id| hub.session(id));
+    let mut why = None;
+    if let Some(up) = upstream {
+        let deadline = tokio::time::Instant::now()
+            + hub.settings.upstream_answer_timeout
+            + hub.settings.timeouts.fetch_data;
+        let (bound, mut bytes) = (pull_bound(hub), 0);
+        let mut entries = Vec::new();
+        let pulled =
+            crate::node::backfill::fetch_upstream(&up, name, start, end, deadline, |o, p| {
+                bytes += p.len() + o.properties.raw().len();
+                entries.push(Entry::Object {
+                    location: Location::new(o.group_id, o.object_id),
+                    subgroup: o.subgroup_id.unwrap_or(DATAGRAM_SUBGROUP),
+                    priority: o.publisher_priority,
+                    properties: o.properties.raw().clone(),
+                    payload: p,
+                });
+                bytes < bound
+            })
+            .await;
+        match (pulled, entries.last()) {
+            (Ok(()), Some(last)) => {
+                let last = last.location();
+                return Ok(Plan {
+                    start,
+                    entries,
+                    last,
+                });
+            }
+            (Ok(()), None) => why = Some("the upstream holds none of it".to_string()),
+            (Err(e), _) => {
+                tracing::debug!(%name, ?start, ?end, error = %e, "local FETCH upstream failed");
+                why = Some(e.to_string());
+            }
+        }
+    }
+    match (cached, why) {
+        (Some((_, Ok(plan))), _) => Ok(plan),
+        (_, Some(why)) => Err(Refused::new(
+            RefusedKind::NotFound,
+            format!("{name}: the range is not held here, and {why}"),
+        )),
+        (Some((_, Err(r))), None) => Err(not_found(r)),
+        (None, None) => Err(Refused::new(
+            RefusedKind::NotFound,
+            format!("{name} is not held here and has no upstream"),
+        )),
+    }
+}
+
+pub(super) async fn broadcast(
+    hub: &Arc<Hub>,
+    namespace: Namespace,
+    credentials: Credentials,
+) -> Result<BroadcastInfo, Refused> {
+    if let Some(plugin) = &hub.settings.plugin {
+        crate::node::plugin::judge_local(plugin, &credentials, false, &namespace, None).await?;
+    }
+    let (reachable, tracks) =
+        hub.with_router(|r| (r.is_reachable(&namespace), r.tracks_of(&namespace)));
+    if !reachable {
+        return Err(Refused::new(
+            RefusedKind::NotFound,
+            "no publisher and no upstream announced this broadcast",
+        ));
+    }
+    Ok(BroadcastInfo { namespace, tracks })
+}
+
+/// A reading's handle was dropped: unsubscribe.
+pub(super) fn end(hub: &Arc<Hub>, id: SessionId) {
+    hub.apply(|r, now| {
+        r.handle_unsubscribe(id, FIRST, now);
+        r.handle_session_closed(id, now);
+    });
+}
