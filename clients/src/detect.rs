@@ -47,9 +47,35 @@ impl Frames {
     }
 }
 
+/// Why a capture could not be read or matched.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DetectError {
+    /// ffmpeg could not be run.
+    #[error("cannot run ffmpeg ({0}); install it (apt-get install ffmpeg)")]
+    Ffmpeg(#[source] std::io::Error),
+    /// A capture or reference file could not be decoded.
+    #[error("{path}: {reason}")]
+    Capture {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The capture and the reference do not line up.
+    #[error("{0}")]
+    Unmatched(String),
+}
+
 /// Decode video stream `stream` (0 first) of `path` with ffmpeg.
-pub fn decode(path: &Path, stream: usize) -> anyhow::Result<Frames> {
-    anyhow::ensure!(path.is_file(), "{} is not a file", path.display());
+pub fn decode(path: &Path, stream: usize) -> Result<Frames, DetectError> {
+    let capture = |reason: String| DetectError::Capture {
+        path: path.display().to_string(),
+        reason,
+    };
+    if !path.is_file() {
+        return Err(capture("not a file".into()));
+    }
     let mut child = Command::new("ffmpeg")
         .args(["-hide_banner", "-nostdin", "-loglevel", "info", "-i"])
         .arg(path)
@@ -69,9 +95,7 @@ pub fn decode(path: &Path, stream: usize) -> anyhow::Result<Frames> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| {
-            anyhow::anyhow!("cannot run ffmpeg ({e}); install it (apt-get install ffmpeg)")
-        })?;
+        .map_err(DetectError::Ffmpeg)?;
     let mut stderr = child.stderr.take().expect("piped");
     let log = std::thread::spawn(move || {
         let mut text = String::new();
@@ -79,8 +103,13 @@ pub fn decode(path: &Path, stream: usize) -> anyhow::Result<Frames> {
         text
     });
     let mut raw = Vec::new();
-    child.stdout.take().expect("piped").read_to_end(&mut raw)?;
-    let status = child.wait()?;
+    child
+        .stdout
+        .take()
+        .expect("piped")
+        .read_to_end(&mut raw)
+        .map_err(DetectError::Ffmpeg)?;
+    let status = child.wait().map_err(DetectError::Ffmpeg)?;
     let log = log.join().unwrap_or_default();
     if !status.success() {
         let last = log
@@ -88,10 +117,9 @@ pub fn decode(path: &Path, stream: usize) -> anyhow::Result<Frames> {
             .rev()
             .find(|l| !l.trim().is_empty())
             .unwrap_or("");
-        anyhow::bail!(
-            "ffmpeg could not decode video stream {stream} of {}: {last}",
-            path.display()
-        );
+        return Err(capture(format!(
+            "ffmpeg could not decode video stream {stream}: {last}"
+        )));
     }
     let pts: Vec<f64> = log
         .lines()
@@ -100,18 +128,16 @@ pub fn decode(path: &Path, stream: usize) -> anyhow::Result<Frames> {
         .filter_map(|rest| rest.split_whitespace().next()?.parse().ok())
         .collect();
     let size = WIDTH * HEIGHT;
-    anyhow::ensure!(
-        !raw.is_empty(),
-        "{} has no frames in video stream {stream}",
-        path.display()
-    );
-    anyhow::ensure!(
-        raw.len() % size == 0 && raw.len() / size == pts.len(),
-        "{}: ffmpeg gave {} bytes of frames and {} timestamps",
-        path.display(),
-        raw.len(),
-        pts.len()
-    );
+    if raw.is_empty() {
+        return Err(capture(format!("no frames in video stream {stream}")));
+    }
+    if raw.len() % size != 0 || raw.len() / size != pts.len() {
+        return Err(capture(format!(
+            "ffmpeg gave {} bytes of frames and {} timestamps",
+            raw.len(),
+            pts.len()
+        )));
+    }
     let pixels = raw
         .chunks_exact(size)
         .map(|f| f.iter().map(|p| f32::from(*p)).collect())
@@ -129,11 +155,12 @@ fn mean_abs_diff(a: &[f32], b: &[f32]) -> f64 {
 
 /// The offset (seconds) that maps capture times onto reference times, found by content: the
 /// one under which the capture's first frames differ least from the reference's.
-pub fn align(capture: &Frames, reference: &Frames) -> anyhow::Result<f64> {
+pub fn align(capture: &Frames, reference: &Frames) -> Result<f64, DetectError> {
+    let unmatched = |reason: String| DetectError::Unmatched(reason);
     let first = *capture
         .pts
         .first()
-        .ok_or_else(|| anyhow::anyhow!("the capture has no frames"))?;
+        .ok_or_else(|| unmatched("the capture has no frames".into()))?;
     let used = capture.pts.len().min(ALIGN_FRAMES);
     let mut best: Option<(f64, f64)> = None;
     for start in &reference.pts {
@@ -149,12 +176,13 @@ pub fn align(capture: &Frames, reference: &Frames) -> anyhow::Result<f64> {
             best = Some((cost, offset));
         }
     }
-    let (cost, offset) = best.ok_or_else(|| anyhow::anyhow!("the reference has no frames"))?;
-    anyhow::ensure!(
-        cost < 40.0,
-        "the capture does not match the reference anywhere (mean difference {cost:.1} levels): \
-         wrong reference file?"
-    );
+    let (cost, offset) = best.ok_or_else(|| unmatched("the reference has no frames".into()))?;
+    if cost >= 40.0 {
+        return Err(unmatched(format!(
+            "the capture does not match the reference anywhere (mean difference {cost:.1} \
+             levels): wrong reference file?"
+        )));
+    }
     Ok(offset)
 }
 

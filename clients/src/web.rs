@@ -11,7 +11,6 @@
 
 use std::net::SocketAddr;
 
-use anyhow::Context;
 use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::response::IntoResponse;
@@ -66,13 +65,24 @@ impl PageConfig {
     }
 }
 
+/// The page server could not listen on its address.
+#[derive(Debug, thiserror::Error)]
+#[error("web page: cannot listen on {addr}: {source}")]
+pub struct BindError {
+    /// The address asked for.
+    pub addr: SocketAddr,
+    /// Why.
+    #[source]
+    pub source: std::io::Error,
+}
+
 /// Serve the clock page for `relay_url` on `bind` (port 0 picks one). Returns the bound
 /// address and the server task (abort it to stop).
 pub async fn serve(
     bind: SocketAddr,
     relay_url: String,
     fingerprint_hex: String,
-) -> anyhow::Result<(SocketAddr, JoinHandle<()>)> {
+) -> Result<(SocketAddr, JoinHandle<()>), BindError> {
     serve_page(bind, PageConfig::clock(relay_url, fingerprint_hex)).await
 }
 
@@ -80,13 +90,10 @@ pub async fn serve(
 pub async fn serve_page(
     bind: SocketAddr,
     config: PageConfig,
-) -> anyhow::Result<(SocketAddr, JoinHandle<()>)> {
-    let listener = TcpListener::bind(bind)
-        .await
-        .with_context(|| format!("web page: cannot bind {bind}"))?;
-    let addr = listener
-        .local_addr()
-        .context("web page: no local address")?;
+) -> Result<(SocketAddr, JoinHandle<()>), BindError> {
+    let bound = |source| BindError { addr: bind, source };
+    let listener = TcpListener::bind(bind).await.map_err(bound)?;
+    let addr = listener.local_addr().map_err(bound)?;
     let app = router(&config);
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {

@@ -11,6 +11,8 @@ use tern_model::local::{BroadcastProducer, Credentials, LocalApi};
 use tern_moq::TrackNamespace;
 use tern_peer::{Announcement, History, Session, TrackWriter};
 
+use crate::Error;
+
 /// When the catalogs are published again with bitrates and frame rates measured from the media.
 const MEASURED_CATALOG_AFTER: Duration = Duration::from_secs(2);
 
@@ -123,13 +125,13 @@ async fn writer(
     namespace: &TrackNamespace,
     name: &str,
     priority: u8,
-) -> anyhow::Result<TrackWriter> {
+) -> crate::Result<TrackWriter> {
     let bytes = Bytes::copy_from_slice(name.as_bytes());
     let w = match at {
         Tracks::Node(b) => TrackWriter::in_node(
             b.track(bytes)
                 .await
-                .map_err(|e| anyhow::anyhow!("cannot publish track {name}: {e}"))?,
+                .map_err(|e| Error::publish(format!("track {name}"), e))?,
         ),
         Tracks::Session(session) => {
             let w = TrackWriter::new(namespace.clone(), bytes);
@@ -182,7 +184,7 @@ impl Broadcast {
         namespace: TrackNamespace,
         tracks: Vec<TrackInfo>,
         options: &Options,
-    ) -> anyhow::Result<Self> {
+    ) -> crate::Result<Self> {
         let target = target.into();
         let priorities = options.priorities;
         let history = options
@@ -190,7 +192,9 @@ impl Broadcast {
             .filter(|d| !d.window.is_zero())
             .map(|d| History::new(d.window, d.max_bytes));
         let base = options.group_base.unwrap_or_else(|| unix_micros() / 1000);
-        let mut packager = Packager::new(tracks)?.with_group_base(base);
+        let mut packager = Packager::new(tracks)
+            .map_err(|e| Error::media("the input's tracks", e))?
+            .with_group_base(base);
         let names = match options.watermark {
             true => crate::watermark::variant_names(&mut packager)?,
             false => packager.tracks().iter().map(|t| t.name.clone()).collect(),
@@ -201,7 +205,7 @@ impl Broadcast {
             Target::Node(api, credentials) => Tracks::Node(
                 api.publish(namespace.fields().to_vec(), credentials.clone())
                     .await
-                    .map_err(|e| anyhow::anyhow!("cannot publish namespace {path}: {e}"))?,
+                    .map_err(|e| Error::publish(format!("namespace {path}"), e))?,
             ),
             Target::Session(session) => Tracks::Session(session),
         };
@@ -232,8 +236,10 @@ impl Broadcast {
             base,
             names,
         };
-        b.init.new_group(base)?;
-        b.init.write_object(b.packager.init_segment())?;
+        b.init.new_group(base).map_err(track_error(&b.init))?;
+        b.init
+            .write_object(b.packager.init_segment())
+            .map_err(track_error(&b.init))?;
         b.publish_catalogs(base)?;
         b.published = Some(match at {
             Tracks::Node(broadcast) => Published::Node(broadcast),
@@ -241,7 +247,7 @@ impl Broadcast {
                 session
                     .publish_namespace(namespace)
                     .await
-                    .map_err(|e| anyhow::anyhow!("cannot publish namespace {}: {e}", b.path))?,
+                    .map_err(|e| Error::publish(format!("namespace {}", b.path), e))?,
             ),
         });
         Ok(b)
@@ -263,15 +269,20 @@ impl Broadcast {
     }
 
     /// Package and publish one sample.
-    pub fn push(&mut self, sample: &Sample) -> anyhow::Result<()> {
-        let Some(object) = self.packager.push(sample, unix_micros())? else {
+    pub fn push(&mut self, sample: &Sample) -> crate::Result<()> {
+        let pushed = self.packager.push(sample, unix_micros());
+        let Some(object) = pushed.map_err(|e| Error::media("a sample", e))? else {
             return Ok(());
         };
         let writer = &self.media[object.track];
         if object.new_group {
-            writer.new_group(object.group)?;
+            writer
+                .new_group(object.group)
+                .map_err(track_error(writer))?;
         }
-        writer.write_object(object.payload)?;
+        writer
+            .write_object(object.payload)
+            .map_err(track_error(writer))?;
         let ms = sample.decode_time().as_millis();
         let first = *self.first_ms.get_or_insert(ms);
         if !self.measured && ms.saturating_sub(first) >= MEASURED_CATALOG_AFTER.as_millis() as u64 {
@@ -293,16 +304,25 @@ impl Broadcast {
         }
     }
 
-    fn publish_catalogs(&self, group: u64) -> anyhow::Result<()> {
+    fn publish_catalogs(&self, group: u64) -> crate::Result<()> {
         let now_ms = unix_micros() / 1000;
         let tracks = crate::watermark::catalog_tracks(&self.packager, &self.names);
         let msf = catalog::msf(&self.path, &tracks, now_ms);
         let cf = catalog::catalogformat01(&self.path, &tracks);
         for (w, json) in [(&self.msf, msf), (&self.cf, cf)] {
-            w.new_group(group)?;
-            w.write_object(Bytes::from(serde_json::to_vec(&json)?))?;
+            w.new_group(group).map_err(track_error(w))?;
+            let json = serde_json::to_vec(&json).map_err(|e| Error::publish("a catalog", e))?;
+            w.write_object(Bytes::from(json)).map_err(track_error(w))?;
         }
         Ok(())
+    }
+}
+
+/// The error of a write to track `w`, naming it.
+fn track_error(w: &TrackWriter) -> impl FnOnce(tern_peer::Error) -> Error + '_ {
+    move |source| Error::Track {
+        track: String::from_utf8_lossy(w.name()).into_owned(),
+        source,
     }
 }
 

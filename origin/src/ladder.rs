@@ -92,24 +92,25 @@ pub fn command(renditions: &[Rendition]) -> Command {
 }
 
 /// Start the ladder; ffmpeg is killed when the child is dropped.
-pub fn spawn(renditions: &[Rendition]) -> anyhow::Result<(Child, ChildStdout)> {
+pub fn spawn(renditions: &[Rendition]) -> crate::Result<(Child, ChildStdout)> {
     start(command(renditions))
 }
 
 /// Start an ffmpeg command that writes media to stdout; it is killed when the child is dropped.
-pub(crate) fn start(mut cmd: Command) -> anyhow::Result<(Child, ChildStdout)> {
+pub(crate) fn start(mut cmd: Command) -> crate::Result<(Child, ChildStdout)> {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| {
-            anyhow::anyhow!("cannot start ffmpeg ({e}); install it (apt-get install ffmpeg)")
+        .map_err(|source| crate::Error::Program {
+            program: "ffmpeg",
+            source,
         })?;
-    let stdout = child
-        .stdout
-        .take()
-        .ok_or_else(|| anyhow::anyhow!("ffmpeg has no stdout"))?;
+    let stdout = child.stdout.take().ok_or_else(|| crate::Error::Program {
+        program: "ffmpeg",
+        source: std::io::Error::other("no stdout"),
+    })?;
     Ok((child, stdout))
 }

@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 mod broadcast;
+mod error;
 pub mod events;
 pub mod ladder;
 pub mod publish;
@@ -25,3 +26,4 @@ pub mod source;
 pub mod watermark;
 
 pub use broadcast::{Broadcast, Dvr, Options, Priorities, Target};
+pub use error::{Error, Result};

@@ -19,7 +19,7 @@ pub async fn stream<R: AsyncRead + Unpin>(
     pace: bool,
     options: Options,
     started: impl FnOnce(&Broadcast),
-) -> anyhow::Result<()> {
+) -> crate::Result<()> {
     let tracks = reader.tracks().await?;
     let mut b = Broadcast::start(target, namespace, tracks, &options).await?;
     started(&b);
@@ -44,7 +44,7 @@ pub async fn looped(
     input: Input,
     options: Options,
     started: impl FnOnce(&Broadcast),
-) -> anyhow::Result<()> {
+) -> crate::Result<()> {
     let mut source = FileLoop::from_input(input).await?;
     let mut b = Broadcast::start(target, namespace, source.tracks().to_vec(), &options).await?;
     started(&b);

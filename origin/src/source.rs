@@ -10,6 +10,11 @@ use tern_cmaf::{MediaTime, Sample, TrackInfo};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::time::Instant;
 
+use crate::Error;
+
+/// How errors name an input read through [`Fmp4Reader`] (a [`FileLoop`] names its file).
+const INPUT: &str = "the input";
+
 /// Bytes read from the input at a time.
 const READ_CHUNK: usize = 64 * 1024;
 
@@ -34,7 +39,7 @@ impl<R: AsyncRead + Unpin> Fmp4Reader<R> {
 
     /// The next event; `Ok(None)` at a clean end of input. Errors name what is wrong with the
     /// input (truncated, not fragmented, unsupported codec …).
-    pub async fn next(&mut self) -> anyhow::Result<Option<Event>> {
+    pub async fn next(&mut self) -> crate::Result<Option<Event>> {
         loop {
             if let Some(e) = self.demuxer.poll() {
                 return Ok(Some(e));
@@ -42,22 +47,26 @@ impl<R: AsyncRead + Unpin> Fmp4Reader<R> {
             if self.ended {
                 return Ok(None);
             }
-            let n = self.reader.read(&mut self.buf).await?;
+            let n = (self.reader.read(&mut self.buf).await).map_err(|e| Error::read(INPUT, e))?;
             if n == 0 {
                 self.ended = true;
-                self.demuxer.finish()?;
+                self.demuxer.finish().map_err(|e| Error::media(INPUT, e))?;
                 continue;
             }
-            self.demuxer.push(&self.buf[..n])?;
+            (self.demuxer.push(&self.buf[..n])).map_err(|e| Error::media(INPUT, e))?;
         }
     }
 
     /// Read until the init segment and return its tracks.
-    pub async fn tracks(&mut self) -> anyhow::Result<Vec<TrackInfo>> {
+    pub async fn tracks(&mut self) -> crate::Result<Vec<TrackInfo>> {
+        let missing = |reason| Error::Incomplete {
+            input: INPUT.to_owned(),
+            reason,
+        };
         match self.next().await? {
             Some(Event::Init(tracks)) => Ok(tracks),
-            Some(Event::Sample(_)) => anyhow::bail!("samples before the init segment"),
-            None => anyhow::bail!("the input ended before its init segment"),
+            Some(Event::Sample(_)) => Err(missing("samples came before the init segment")),
+            None => Err(missing("it ended before its init segment")),
         }
     }
 }
@@ -107,12 +116,12 @@ pub enum Input {
 type BoxRead = Box<dyn AsyncRead + Unpin + Send>;
 
 impl Input {
-    async fn open(&self) -> anyhow::Result<BoxRead> {
+    async fn open(&self) -> crate::Result<BoxRead> {
         Ok(match self {
             Self::File(path) => Box::new(
                 tokio::fs::File::open(path)
                     .await
-                    .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?,
+                    .map_err(|e| Error::read(path.display(), e))?,
             ),
             Self::Embedded(bytes) => Box::new(std::io::Cursor::new(*bytes)),
         })
@@ -143,17 +152,17 @@ pub struct FileLoop {
 
 impl FileLoop {
     /// Open a file and read its init segment.
-    pub async fn open(path: &Path) -> anyhow::Result<Self> {
+    pub async fn open(path: &Path) -> crate::Result<Self> {
         Self::from_input(Input::File(path.to_owned())).await
     }
 
     /// Open `input` and read its init segment.
-    pub async fn from_input(input: Input) -> anyhow::Result<Self> {
+    pub async fn from_input(input: Input) -> crate::Result<Self> {
         let mut reader = Fmp4Reader::new(input.open().await?);
         let tracks = reader
             .tracks()
             .await
-            .map_err(|e| anyhow::anyhow!("{}: {e}", input.describe()))?;
+            .map_err(|e| e.of_input(input.describe()))?;
         Ok(Self {
             input,
             reader,
@@ -177,7 +186,7 @@ impl FileLoop {
 
     /// The next sample, with timestamps continued across passes. Never ends unless the file
     /// holds no sample or becomes unreadable.
-    pub async fn next(&mut self) -> anyhow::Result<Sample> {
+    pub async fn next(&mut self) -> crate::Result<Sample> {
         let mut empty_passes = 0;
         loop {
             match self.reader.next().await {
@@ -194,16 +203,17 @@ impl FileLoop {
                 }
                 Ok(Some(Event::Init(_))) => continue,
                 Ok(None) => {}
-                Err(e) => return Err(anyhow::anyhow!("{}: {e}", self.input.describe())),
+                Err(e) => return Err(e.of_input(self.input.describe())),
             }
             // End of a pass: every track continues from the end of the longest one.
             if self.end.is_empty() {
                 empty_passes += 1;
-                anyhow::ensure!(
-                    empty_passes < 2,
-                    "{} holds no samples",
-                    self.input.describe()
-                );
+                if empty_passes >= 2 {
+                    return Err(Error::Incomplete {
+                        input: self.input.describe(),
+                        reason: "it holds no samples",
+                    });
+                }
             }
             self.rewind()?;
             self.reader = Fmp4Reader::new(self.input.open().await?);
@@ -211,7 +221,7 @@ impl FileLoop {
         }
     }
 
-    fn rewind(&mut self) -> anyhow::Result<()> {
+    fn rewind(&mut self) -> crate::Result<()> {
         let timescale = |id: u32| {
             self.tracks
                 .iter()
@@ -233,7 +243,10 @@ impl FileLoop {
             // Round up so that a track never starts before the previous pass ended.
             let exact = u128::from(longest.value) * u128::from(t.timescale);
             let ticks = exact.div_ceil(u128::from(longest.timescale));
-            let add = u64::try_from(ticks)?;
+            let add = u64::try_from(ticks).map_err(|_| Error::Incomplete {
+                input: self.input.describe(),
+                reason: "its timestamps overflow 64 bits when looped",
+            })?;
             *self.offset.entry(t.id).or_insert(0) += add;
         }
         self.end.clear();

@@ -102,13 +102,13 @@ impl Marked {
     }
 
     /// Start ffmpeg; it is killed when the child is dropped.
-    pub fn spawn(&self) -> anyhow::Result<(Child, ChildStdout)> {
-        anyhow::ensure!(
-            self.group_ms().is_some(),
-            "a GOP of {} frames at {} fps is not a whole number of milliseconds",
-            self.gop,
-            self.fps
-        );
+    pub fn spawn(&self) -> crate::Result<(Child, ChildStdout)> {
+        if self.group_ms().is_none() {
+            return Err(crate::Error::Options(format!(
+                "a GOP of {} frames at {} fps is not a whole number of milliseconds",
+                self.gop, self.fps
+            )));
+        }
         crate::ladder::start(self.command())
     }
 }
@@ -116,7 +116,7 @@ impl Marked {
 /// Make the first two video tracks of `packager` variants A and B of one rendition and return
 /// the MoQ names of every track: `T.wm-a`, `T.wm-b` (T: the first one's name), the others as
 /// they are.
-pub(crate) fn variant_names(packager: &mut Packager) -> anyhow::Result<Vec<String>> {
+pub(crate) fn variant_names(packager: &mut Packager) -> crate::Result<Vec<String>> {
     let video: Vec<usize> = packager
         .tracks()
         .iter()
@@ -126,24 +126,23 @@ pub(crate) fn variant_names(packager: &mut Packager) -> anyhow::Result<Vec<Strin
         .take(2)
         .collect();
     let [a, b] = video[..] else {
-        anyhow::bail!(
+        return Err(crate::Error::Options(format!(
             "watermarking needs two video tracks (variants A and B); the input has {}",
             video.len()
-        );
+        )));
     };
     let (ta, tb) = (&packager.tracks()[a].info, &packager.tracks()[b].info);
-    anyhow::ensure!(
-        (ta.codec.as_str(), ta.width, ta.height, ta.timescale)
-            == (tb.codec.as_str(), tb.width, tb.height, tb.timescale),
-        "variants A and B differ ({} {}x{} vs {} {}x{}): they must come from one encoder run",
-        ta.codec,
-        ta.width,
-        ta.height,
-        tb.codec,
-        tb.width,
-        tb.height
-    );
-    packager.variant_of(b, a)?;
+    if (ta.codec.as_str(), ta.width, ta.height, ta.timescale)
+        != (tb.codec.as_str(), tb.width, tb.height, tb.timescale)
+    {
+        return Err(crate::Error::Options(format!(
+            "variants A and B differ ({} {}x{} vs {} {}x{}): they must come from one encoder run",
+            ta.codec, ta.width, ta.height, tb.codec, tb.width, tb.height
+        )));
+    }
+    packager
+        .variant_of(b, a)
+        .map_err(|e| crate::Error::Options(format!("watermark variants: {e}")))?;
     let base = packager.tracks()[a].name.clone();
     let variant = |n: u32| {
         tern_watermark::variant_track(base.as_bytes(), n)
@@ -189,9 +188,9 @@ pub struct Recording<R> {
 
 impl<R> Recording<R> {
     /// Read `inner`, keeping a copy in a new file at `path`.
-    pub fn create(inner: R, path: &Path) -> anyhow::Result<Self> {
+    pub fn create(inner: R, path: &Path) -> crate::Result<Self> {
         let file = std::fs::File::create(path)
-            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
+            .map_err(|e| crate::Error::read(format!("cannot create {}", path.display()), e))?;
         Ok(Self { inner, file })
     }
 }

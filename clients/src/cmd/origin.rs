@@ -174,18 +174,25 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             }
             Some("-") => {
                 let stdin = Fmp4Reader::new(tokio::io::stdin());
-                publish::stream(&session, ns, stdin, false, options, started).await
+                publish::stream(&session, ns, stdin, false, options, started)
+                    .await
+                    .map_err(|e| e.of_input("stdin".to_owned()))
             }
             Some(path) if args.looped => {
                 let input = Input::File(PathBuf::from(path));
                 publish::looped(&session, ns, input, options, started).await
             }
             Some(path) => {
-                let file = tokio::fs::File::open(path)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("cannot open {path}: {e}"))?;
+                let file = tokio::fs::File::open(path).await.map_err(|source| {
+                    tern_origin::Error::Read {
+                        input: path.to_owned(),
+                        source,
+                    }
+                })?;
                 let reader = Fmp4Reader::new(file);
-                publish::stream(&session, ns, reader, true, options, started).await
+                publish::stream(&session, ns, reader, true, options, started)
+                    .await
+                    .map_err(|e| e.of_input(path.to_owned()))
             }
         }
     };

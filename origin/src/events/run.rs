@@ -110,13 +110,13 @@ impl Sequencing {
     /// List the viewers (SUBSCRIBE_NAMESPACE on `<broadcast>/viewers`) and sequence their
     /// events until the relay ends the listing or the broadcast's session fails. The track
     /// stays served (empty) when the relay refuses the listing.
-    pub async fn run(mut self) -> anyhow::Result<()> {
+    pub async fn run(mut self) -> crate::Result<()> {
         let prefix = viewers_prefix(&self.broadcast);
         let mut listing = self
             .session
             .subscribe_namespace(prefix.clone())
             .await
-            .map_err(|e| anyhow::anyhow!("cannot list the viewers: {e}"))?;
+            .map_err(|e| crate::Error::Relay(format!("cannot list the viewers: {e}")))?;
         let (tx, mut rx) = mpsc::channel::<(String, Bytes)>(INBOX);
         // A viewer's task ends (its track ended, or its session broke): told here.
         let (ended_tx, mut ended_rx) = mpsc::unbounded_channel::<(TrackNamespace, u64)>();
@@ -130,7 +130,7 @@ impl Sequencing {
         let mut warned = false;
         loop {
             tokio::select! {
-                event = listing.next() => match event? {
+                event = listing.next() => match event.map_err(|e| crate::Error::Relay(format!("the listing of viewers failed: {e}")))? {
                     Some(NamespaceEvent::Published(ns)) if ns.len() == depth => {
                         if viewers.contains_key(&ns) {
                             continue;
@@ -155,7 +155,7 @@ impl Sequencing {
                             shards[v.shard].viewers -= 1;
                         }
                     }
-                    None => anyhow::bail!("the relay ended the listing of viewers"),
+                    None => return Err(crate::Error::Relay("the relay ended the listing of viewers".into())),
                 },
                 Some((viewer, payload)) = rx.recv() => self.handle(&viewer, &payload)?,
                 Some((ns, id)) = ended_rx.recv() => {
@@ -230,7 +230,7 @@ impl Sequencing {
         None
     }
 
-    fn handle(&mut self, viewer: &str, payload: &[u8]) -> anyhow::Result<()> {
+    fn handle(&mut self, viewer: &str, payload: &[u8]) -> crate::Result<()> {
         let arrival = Arrival {
             viewer,
             payload,
@@ -248,9 +248,9 @@ impl Sequencing {
         }
         while let Some(o) = self.sequencer.poll_object() {
             if o.new_group {
-                self.writer.new_group(o.group)?;
+                self.writer.new_group(o.group).map_err(events_track)?;
             }
-            self.writer.write_object(o.payload)?;
+            self.writer.write_object(o.payload).map_err(events_track)?;
         }
         Ok(())
     }
@@ -285,5 +285,13 @@ async fn viewer(session: Session, ns: TrackNamespace, tx: mpsc::Sender<(String, 
                 return;
             }
         }
+    }
+}
+
+/// A write to the events track that failed.
+fn events_track(source: tern_peer::Error) -> crate::Error {
+    crate::Error::Track {
+        track: "events".into(),
+        source,
     }
 }
