@@ -32,6 +32,7 @@ mod history;
 mod namespaces;
 mod publisher;
 mod reorder;
+pub mod request;
 mod session;
 mod sink;
 mod subscriber;

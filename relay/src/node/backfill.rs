@@ -95,9 +95,9 @@ pub async fn fetch_upstream(
     let link = |e: &dyn std::fmt::Display| Fetched::Link(e.to_string());
     let mut data = None;
     let sent = async {
-        let (mut send, recv) = s.session.open_bi().await.map_err(|e| link(&e))?;
-        let (_, stream) = s
-            .send_request(&mut send, |request_id| {
+        let (send, recv) = s.session.open_bi().await.map_err(|e| link(&e))?;
+        let send = s
+            .send_request(send, |request_id| {
                 data = Some((request_id, s.expect_fetch(request_id)));
                 Fetch {
                     request_id,
@@ -117,13 +117,13 @@ pub async fn fetch_upstream(
             })
             .await
             .map_err(|e| link(&e))?;
-        Ok((send, recv, stream))
+        Ok((send, recv))
     };
     let sent = tokio::time::timeout_at(deadline, sent)
         .await
         .unwrap_or(Err(Fetched::Late));
-    let (mut send, recv, stream, rid, mut data) = match (sent, data) {
-        (Ok((send, recv, stream)), Some((rid, data))) => (send, recv, stream, rid, data),
+    let (mut send, recv, rid, mut data) = match (sent, data) {
+        (Ok((send, recv)), Some((rid, data))) => (send, recv, rid, data),
         (sent, data) => {
             if let Some((rid, _)) = data {
                 s.forget_fetch(rid);
@@ -134,7 +134,7 @@ pub async fn fetch_upstream(
         }
     };
     let result = async {
-        let mut inbound = Inbound::ours(s, stream, recv);
+        let mut inbound = Inbound::of(&send, recv);
         match next_message(&mut inbound, s).await {
             Some(Message::FetchOk(_)) => {}
             Some(Message::RequestError(e)) => {

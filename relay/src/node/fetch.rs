@@ -14,14 +14,14 @@ use tern_moq::coding::MAX_REASON_PHRASE_LEN;
 use tern_moq::data::{FetchHeader, FetchObject, FetchObjectState};
 use tern_moq::message::codes::{RequestErrorCode, StreamResetCode};
 use tern_moq::message::{Fetch, FetchOk, FetchType, GroupOrder, Parameters, RequestError};
-use tern_quic::SendStream;
+use tern_peer::request::RequestStream;
 
 use crate::core::track::Track;
 use crate::core::types::{Location, TrackName};
 
 use super::hub::Hub;
 use super::request::track_name;
-use super::session::{Inbound, SessionShared, bounded, write_message};
+use super::session::{Inbound, SessionShared, bounded};
 use tern_peer::fetch_writer::{FetchRange, write_fetch};
 
 fn error(code: RequestErrorCode, reason: String) -> RequestError {
@@ -35,11 +35,11 @@ fn error(code: RequestErrorCode, reason: String) -> RequestError {
 
 /// Answer a FETCH with REQUEST_ERROR `code` saying `reason`, and end its stream.
 async fn refuse(
-    send: &mut SendStream,
+    send: &mut RequestStream,
     code: RequestErrorCode,
     reason: String,
 ) -> anyhow::Result<()> {
-    write_message(send, error(code, reason)).await?;
+    send.send(error(code, reason)).await?;
     send.finish()?;
     Ok(())
 }
@@ -72,7 +72,7 @@ pub async fn serve(
     hub: &Arc<Hub>,
     s: &Arc<SessionShared>,
     m: Fetch,
-    mut send: SendStream,
+    mut send: RequestStream,
     _inbound: Inbound,
     variants: Option<super::watermark::Variants>,
 ) -> anyhow::Result<()> {
@@ -262,7 +262,7 @@ pub async fn serve(
         parameters: Parameters::new(),
         track_properties: Default::default(),
     };
-    write_message(&mut send, ok).await?;
+    send.send(ok).await?;
     send.finish()?;
     let Some(last) = last else {
         // Nothing to send (an empty Joining FETCH): an empty fetch stream.
@@ -347,7 +347,7 @@ async fn forward(
     up: Arc<SessionShared>,
     request_id: u64,
     fetch_type: FetchType,
-    mut send: SendStream,
+    mut send: RequestStream,
     handle: Option<tern_model::TrackProducer>,
     why: String,
 ) -> anyhow::Result<()> {
@@ -362,12 +362,12 @@ async fn forward(
         )
         .await;
     };
-    let (mut usend, urecv) = bounded("open a request stream", up.session.open_bi()).await?;
+    let (usend, urecv) = bounded("open a request stream", up.session.open_bi()).await?;
     // Register for the data stream before the FETCH leaves: it may race the FETCH_OK. The
     // registration goes when this forwarding ends, however it ends.
     let mut data = None;
-    let (rid, stream) = up
-        .send_request(&mut usend, |rid| {
+    let usend = up
+        .send_request(usend, |rid| {
             data = Some(up.expect_fetch(rid));
             Fetch {
                 request_id: rid,
@@ -377,11 +377,12 @@ async fn forward(
             .into()
         })
         .await?;
+    let rid = usend.request_id();
     let _registered = Registered(&up, rid);
     let Some(mut data) = data else {
         anyhow::bail!("FETCH not sent");
     };
-    let mut inbound = Inbound::ours(s, stream, urecv);
+    let mut inbound = Inbound::of(&usend, urecv);
     let reply = tokio::time::timeout(
         Duration::from_secs(5),
         super::request::next_message(&mut inbound, &up),
@@ -390,13 +391,13 @@ async fn forward(
     match reply {
         Ok(Some(Message::FetchOk(ok))) => {
             tracing::debug!(session = s.id, end = ?ok.end_location, "upstream FETCH_OK");
-            write_message(&mut send, ok).await?;
+            send.send(ok).await?;
             send.finish()?;
         }
         Ok(Some(Message::RequestError(mut e))) => {
             let theirs = e.error_reason.to_string_lossy();
             e.error_reason = phrase(format!("{why}; upstream refused: {theirs}"));
-            write_message(&mut send, e).await?;
+            send.send(e).await?;
             send.finish()?;
             return Ok(());
         }

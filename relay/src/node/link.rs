@@ -227,10 +227,10 @@ async fn link(
 
 /// Ask for every namespace and route each one to this session until the listing ends.
 async fn namespaces(hub: &Arc<Hub>, s: &Arc<SessionShared>) -> anyhow::Result<()> {
-    let (mut send, recv) =
+    let (send, recv) =
         super::session::bounded("open a request stream", s.session.open_bi()).await?;
-    let (_, stream) = s
-        .send_request(&mut send, |request_id| {
+    let send = s
+        .send_request(send, |request_id| {
             SubscribeNamespace {
                 request_id,
                 track_namespace_prefix: TrackNamespace::new(Vec::new()),
@@ -239,7 +239,7 @@ async fn namespaces(hub: &Arc<Hub>, s: &Arc<SessionShared>) -> anyhow::Result<()
             .into()
         })
         .await?;
-    let mut inbound = Inbound::ours(s, stream, recv);
+    let mut inbound = Inbound::of(&send, recv);
     let mut learned: HashMap<Vec<bytes::Bytes>, u64> = HashMap::new();
     let mut next_id = LEARNED_BASE;
     let sid = s.id;
@@ -303,10 +303,10 @@ async fn announce(
     hops: &[bytes::Bytes],
     mut withdraw: tokio::sync::oneshot::Receiver<()>,
 ) -> anyhow::Result<()> {
-    let (mut send, recv) =
+    let (send, recv) =
         super::session::bounded("open a request stream", s.session.open_bi()).await?;
-    let (_, stream) = s
-        .send_request(&mut send, |request_id| {
+    let mut send = s
+        .send_request(send, |request_id| {
             PublishNamespace {
                 request_id,
                 track_namespace: TrackNamespace::new(namespace.clone()),
@@ -315,7 +315,7 @@ async fn announce(
             .into()
         })
         .await?;
-    let mut inbound = Inbound::ours(s, stream, recv);
+    let mut inbound = Inbound::of(&send, recv);
     loop {
         tokio::select! {
             _ = &mut withdraw => {

@@ -12,7 +12,7 @@ use crate::core::types::Filter;
 
 use super::hub::Hub;
 use super::request::next_message;
-use super::session::{Inbound, SessionShared, write_message};
+use super::session::{Inbound, SessionShared};
 
 /// Offer `track` to session `s` with PUBLISH.
 pub fn spawn(hub: Arc<Hub>, s: Arc<SessionShared>, track: TrackId) {
@@ -34,11 +34,11 @@ async fn offer(hub: &Arc<Hub>, s: &Arc<SessionShared>, track: TrackId) -> anyhow
     }
     let alias = s.next_alias();
     let largest = handle.largest();
-    let (mut send, recv) =
+    let (send, recv) =
         super::session::bounded("open a request stream", s.session.open_bi()).await?;
     let name = handle.name().clone();
-    let (_, stream) = s
-        .send_request(&mut send, |request_id| {
+    let mut send = s
+        .send_request(send, |request_id| {
             let mut parameters = Parameters::new();
             if let Some(l) = largest.filter(|_| s.sends_largest_object()) {
                 parameters.set_largest_object(l);
@@ -54,7 +54,7 @@ async fn offer(hub: &Arc<Hub>, s: &Arc<SessionShared>, track: TrackId) -> anyhow
             .into()
         })
         .await?;
-    let mut inbound = Inbound::ours(s, stream, recv);
+    let mut inbound = Inbound::of(&send, recv);
     let answer = tokio::time::timeout(s.timeouts.peer_stall, next_message(&mut inbound, s)).await?;
     let (forward, priority) = match answer {
         Some(Message::RequestOk(ok)) => (
@@ -77,7 +77,7 @@ async fn offer(hub: &Arc<Hub>, s: &Arc<SessionShared>, track: TrackId) -> anyhow
     tokio::select! {
         (code, text, count) = serving.done() => {
             let done = PublishDone { status_code: code, stream_count: count, error_reason: ReasonPhrase::new(text.to_owned()) };
-            write_message(&mut send, done).await?;
+            send.send(done).await?;
             send.finish()?;
         }
         _ = async { while next_message(&mut inbound, s).await.is_some() {} } => {
@@ -88,7 +88,7 @@ async fn offer(hub: &Arc<Hub>, s: &Arc<SessionShared>, track: TrackId) -> anyhow
                 stream_count: 0,
                 error_reason: ReasonPhrase::new("cancelled by subscriber".to_owned()),
             };
-            let _ = write_message(&mut send, done).await;
+            let _ = send.send(done).await;
             let _ = send.finish();
         }
     }

@@ -13,15 +13,16 @@ use tern_moq::message::{
     Namespace as NamespaceMsg, NamespaceDone, Parameters, PublishDone, RequestError, RequestOk,
     Subscribe, SubscribeOk,
 };
-use tern_moq::session::Event;
+use tern_moq::session::{Event, RequestHandle};
 use tern_moq::{Message, ReasonPhrase, TrackNamespace};
-use tern_quic::{RecvStream, SendStream};
+use tern_peer::request::RequestStream;
+use tern_quic::SendStream;
 
 use crate::core::router::{Class, Command, Ended, Publisher, Refusal, TakeOver};
 use crate::core::types::{Filter, Namespace, TrackName};
 
 use super::hub::{Hub, Listing, ToRequest};
-use super::session::{Inbound, SessionShared, write_message};
+use super::session::{Inbound, SessionShared};
 
 /// The next message on a request stream; `None` once the peer finished or reset it (or the
 /// session broke: the protocol state already closed it with the reason).
@@ -38,13 +39,9 @@ pub async fn next_message(inbound: &mut Inbound, s: &SessionShared) -> Option<Me
 }
 
 /// Refuse a request before reading it: the session has too many open.
-pub async fn refuse_excessive(send: &mut SendStream, _recv: RecvStream) {
-    let _ = write_message(
-        send,
-        error(RequestErrorCode::EXCESSIVE_LOAD, "too many requests"),
-    )
-    .await;
-    let _ = send.finish();
+pub async fn refuse_excessive(s: &SessionShared, inbound: Inbound, send: SendStream) {
+    let refusal = error(RequestErrorCode::EXCESSIVE_LOAD, "too many requests");
+    s.refuse_unread(&inbound, send, refusal.into()).await;
 }
 
 fn error(code: RequestErrorCode, reason: &str) -> RequestError {
@@ -137,19 +134,33 @@ pub fn filter(params: &Parameters) -> Filter {
     Filter::of(params.subscription_filter())
 }
 
+/// The first message of a peer's request stream and the request it opens; `None` when the
+/// stream ended first (or the session broke).
+async fn first_request(
+    inbound: &mut Inbound,
+    s: &SessionShared,
+) -> Option<(RequestHandle, Message)> {
+    loop {
+        match inbound.next(s).await? {
+            Event::Request {
+                request, message, ..
+            } => return Some((request, message)),
+            Event::RequestClosed { .. } => return None,
+            _ => {}
+        }
+    }
+}
+
 /// Serve one request stream.
-pub async fn run(hub: Arc<Hub>, s: Arc<SessionShared>, mut send: SendStream, mut inbound: Inbound) {
-    let Some(mut first) = next_message(&mut inbound, &s).await else {
+pub async fn run(hub: Arc<Hub>, s: Arc<SessionShared>, send: SendStream, mut inbound: Inbound) {
+    let Some((request, mut first)) = first_request(&mut inbound, &s).await else {
         return;
     };
+    let mut send = s.request_stream(request, &inbound, send);
     tracing::debug!(session = s.id, message = first.name(), "request");
     if s.going_away.load(std::sync::atomic::Ordering::Relaxed) {
-        let _ = write_message(
-            &mut send,
-            error(RequestErrorCode::GOING_AWAY, "relay is going away"),
-        )
-        .await;
-        let _ = send.finish();
+        let refusal = error(RequestErrorCode::GOING_AWAY, "relay is going away");
+        let _ = send.send_last(refusal).await;
         return;
     }
     let max_fields = hub.settings.max_namespace_fields;
@@ -159,7 +170,9 @@ pub async fn run(hub: Arc<Hub>, s: Arc<SessionShared>, mut send: SendStream, mut
              (limits.max_namespace_fields)"
         );
         tracing::info!(session = s.id, message = first.name(), "{reason}");
-        let _ = write_message(&mut send, error(RequestErrorCode::NOT_SUPPORTED, &reason)).await;
+        let _ = send
+            .send(error(RequestErrorCode::NOT_SUPPORTED, &reason))
+            .await;
         let _ = send.finish();
         return;
     }
@@ -169,7 +182,7 @@ pub async fn run(hub: Arc<Hub>, s: Arc<SessionShared>, mut send: SendStream, mut
             Ok(variants) => variants,
             Err(super::plugin::Refused(answer)) => {
                 if let Some((code, reason)) = answer {
-                    let _ = write_message(&mut send, error(code, &reason)).await;
+                    let _ = send.send(error(code, &reason)).await;
                     let _ = send.finish();
                 }
                 return;
@@ -190,7 +203,7 @@ pub async fn run(hub: Arc<Hub>, s: Arc<SessionShared>, mut send: SendStream, mut
         Ok(variants) => variants,
         Err((code, reason)) => {
             tracing::info!(session = s.id, reason, "request refused");
-            let _ = write_message(&mut send, error(code, &reason)).await;
+            let _ = send.send(error(code, &reason)).await;
             let _ = send.finish();
             return;
         }
@@ -340,7 +353,7 @@ async fn lifetime(
     rid: u64,
     prefix_len: usize,
     listing: bool,
-    mut send: SendStream,
+    mut send: RequestStream,
     mut inbound: Inbound,
     start: impl FnOnce(&mut crate::core::router::Router, std::time::Instant),
     end: impl FnOnce(&Arc<Hub>, u64),
@@ -363,7 +376,7 @@ async fn lifetime(
                 cmd = rx.recv() => match cmd.map(|c: ToRequest| c.command) {
                     Some(Command::Ok { .. }) => {
                         let ok = RequestOk { parameters: Parameters::new(), track_properties: Default::default() };
-                        write_message(&mut send, ok).await?;
+                        send.send(ok).await?;
                         acknowledged = true;
                     }
                     Some(Command::Refuse { reason, .. }) => {
@@ -372,7 +385,7 @@ async fn lifetime(
                         {
                             tracing::warn!(session = s.id, reason = %refusal(reason).error_reason.to_string_lossy(), suppressed, "announcement refused");
                         }
-                        write_message(&mut send, refusal(reason)).await?;
+                        send.send(refusal(reason)).await?;
                         send.finish()?;
                         return Ok(());
                     }
@@ -393,7 +406,7 @@ async fn lifetime(
                     None => return Ok(()),
                     Some(Message::RequestUpdate(_)) => {
                         let ok = RequestOk { parameters: Parameters::new(), track_properties: Default::default() };
-                        write_message(&mut send, ok).await?;
+                        send.send(ok).await?;
                     }
                     Some(other) => {
                         s.violation(Code::PROTOCOL_VIOLATION, &format!("unexpected {} on a request stream", other.name()));
@@ -412,7 +425,7 @@ async fn lifetime(
 /// Write what changed in `listing` since the last call: NAMESPACE for a namespace the peer
 /// has not been shown, NAMESPACE_DONE for one it has that is gone.
 async fn write_listing(
-    send: &mut SendStream,
+    send: &mut RequestStream,
     listing: &Listing,
     listed: &mut HashSet<Namespace>,
     prefix_len: usize,
@@ -433,7 +446,7 @@ async fn write_listing(
             }
             .into()
         };
-        write_message(send, msg).await?;
+        send.send(msg).await?;
         if announced {
             listed.insert(namespace);
         } else {
@@ -453,7 +466,7 @@ async fn subscribe(
     hub: &Arc<Hub>,
     s: &Arc<SessionShared>,
     m: Subscribe,
-    mut send: SendStream,
+    mut send: RequestStream,
     mut inbound: Inbound,
     variants: Option<super::watermark::Variants>,
 ) -> anyhow::Result<()> {
@@ -485,7 +498,7 @@ async fn subscribe(
                     ?reason,
                     "watermark variant refused"
                 );
-                write_message(&mut send, refusal(reason)).await?;
+                send.send(refusal(reason)).await?;
                 send.finish()?;
                 return Ok(());
             }
@@ -501,7 +514,7 @@ async fn subscribe(
                 cmd = rx.recv() => match cmd.map(|c: ToRequest| (c.command, c.accepted)) {
                     Some((Command::SubscribeOk { .. }, accepted)) => {
                         let Some((largest, fanout, handle)) = accepted else {
-                            write_message(&mut send, refusal(Refusal::DoesNotExist)).await?;
+                            send.send(refusal(Refusal::DoesNotExist)).await?;
                             send.finish()?;
                             return Ok(());
                         };
@@ -521,13 +534,13 @@ async fn subscribe(
                             params.set_largest_object(l);
                         }
                         let Some(fanout) = fanout else {
-                            write_message(&mut send, error(RequestErrorCode::INVALID_RANGE, "filter end group overflows")).await?;
+                            send.send(error(RequestErrorCode::INVALID_RANGE, "filter end group overflows")).await?;
                             send.finish()?;
                             return Ok(());
                         };
                         // Known as a Joining FETCH target before the subscriber can see the OK.
                         s.add_subscription(rid, handle.clone(), largest);
-                        write_message(&mut send, SubscribeOk { track_alias: alias, parameters: params, track_properties: Default::default() }).await?;
+                        send.send(SubscribeOk { track_alias: alias, parameters: params, track_properties: Default::default() }).await?;
                         let marking = marked.as_ref().map(|(viewer, plugin, others, _)| {
                             let variants = std::iter::once(handle.consumer()).chain(others.iter().cloned()).collect();
                             let marking = Arc::new(super::watermark::Marking::new(plugin.clone(), viewer.clone(), variants, s.timeouts.variant_wait));
@@ -538,7 +551,7 @@ async fn subscribe(
                     }
                     Some((Command::Refuse { reason, .. }, _)) => {
                         tracing::debug!(session = s.id, request = rid, ?reason, "SUBSCRIBE refused");
-                        write_message(&mut send, refusal(reason)).await?;
+                        send.send(refusal(reason)).await?;
                         send.finish()?;
                         return Ok(());
                     }
@@ -554,7 +567,7 @@ async fn subscribe(
                             Ended::PublisherGone => (PublishDoneCode::TRACK_ENDED, "publisher went away"),
                             Ended::GoingAway => (PublishDoneCode::GOING_AWAY, "relay going away"),
                         };
-                        write_message(&mut send, PublishDone { status_code: code, stream_count: count, error_reason: ReasonPhrase::new(text.to_owned()) }).await?;
+                        send.send(PublishDone { status_code: code, stream_count: count, error_reason: ReasonPhrase::new(text.to_owned()) }).await?;
                         send.finish()?;
                         return Ok(());
                     }
@@ -566,7 +579,7 @@ async fn subscribe(
                     let (code, text, count) = done;
                     tracing::debug!(session = s.id, request = rid, code = code.0, streams = count, "subscription ended: PUBLISH_DONE to the subscriber");
                     serving = None;
-                    write_message(&mut send, PublishDone { status_code: code, stream_count: count, error_reason: ReasonPhrase::new(text.to_owned()) }).await?;
+                    send.send(PublishDone { status_code: code, stream_count: count, error_reason: ReasonPhrase::new(text.to_owned()) }).await?;
                     send.finish()?;
                     return Ok(());
                 }
@@ -577,7 +590,7 @@ async fn subscribe(
                             sv.update(&u.parameters);
                         }
                         let ok = RequestOk { parameters: Parameters::new(), track_properties: Default::default() };
-                        write_message(&mut send, ok).await?;
+                        send.send(ok).await?;
                     }
                     Some(other) => {
                         s.violation(Code::PROTOCOL_VIOLATION, &format!("unexpected {} on a SUBSCRIBE stream", other.name()));
@@ -605,7 +618,7 @@ async fn track_status(
     hub: &Arc<Hub>,
     s: &Arc<SessionShared>,
     m: tern_moq::message::TrackStatus,
-    mut send: SendStream,
+    mut send: RequestStream,
 ) -> anyhow::Result<()> {
     let name = track_name(&m.track_namespace, &m.track_name);
     let cached = hub
@@ -636,10 +649,10 @@ async fn track_status(
                 )
                 .into();
             };
-            let (mut usend, urecv) =
+            let (usend, urecv) =
                 super::session::bounded("open a request stream", up.session.open_bi()).await?;
-            let (_, stream) = up
-                .send_request(&mut usend, |request_id| {
+            let mut usend = up
+                .send_request(usend, |request_id| {
                     tern_moq::message::TrackStatus {
                         request_id,
                         parameters: Parameters::new(),
@@ -648,7 +661,7 @@ async fn track_status(
                     .into()
                 })
                 .await?;
-            let mut inbound = Inbound::ours(s, stream, urecv);
+            let mut inbound = Inbound::of(&usend, urecv);
             let answer =
                 tokio::time::timeout(Duration::from_secs(5), next_message(&mut inbound, &up)).await;
             let _ = usend.finish();
@@ -663,7 +676,7 @@ async fn track_status(
         }
         (None, None) => refusal(Refusal::DoesNotExist).into(),
     };
-    write_message(&mut send, reply).await?;
+    send.send(reply).await?;
     send.finish()?;
     Ok(())
 }

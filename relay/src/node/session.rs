@@ -10,14 +10,17 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
 use tern_moq::Message;
 use tern_moq::message::codes::{SessionError as Code, StreamResetCode};
 use tern_moq::message::{GoAway, Setup};
-use tern_moq::session::{Event, Role, Session as Proto, StreamId, Transmit, Version};
+use tern_moq::session::{
+    Event, RequestHandle, Role, Session as Proto, StreamId, Transmit, Version,
+};
+use tern_peer::request::{RequestStream, SharedProto, StreamName};
 use tern_quic::{RecvStream, SendStream, Session};
 
 use crate::core::hops;
@@ -68,8 +71,9 @@ pub struct SessionShared {
     pub timeouts: tern_peer::Timeouts,
     /// The transport session.
     pub session: Session,
-    /// The sans-IO protocol state: every inbound byte passes through it.
-    proto: Mutex<Proto>,
+    /// The sans-IO protocol state: every inbound byte passes through it, and every control
+    /// message leaves as its transmits (see [`tern_peer::request`]).
+    proto: SharedProto,
     /// Next driver-side stream name.
     next_stream: AtomicU64,
     /// Track aliases the peer publishes on (from PUBLISH or our SUBSCRIBE_OK), to tracks.
@@ -145,15 +149,6 @@ pub fn wire_code(code: Code) -> u32 {
     u32::try_from(code.0).unwrap_or(u32::MAX)
 }
 
-impl Drop for Inbound {
-    /// The stream's task is over: the protocol session lets go of the stream and its request.
-    fn drop(&mut self) {
-        if let Some(s) = self.session.upgrade() {
-            s.proto(|p| p.forget_stream(self.id));
-        }
-    }
-}
-
 impl Drop for RequestSlot {
     fn drop(&mut self) {
         self.0.open_requests.fetch_sub(1, Ordering::Relaxed);
@@ -191,7 +186,7 @@ impl SessionShared {
             id,
             timeouts,
             session,
-            proto: Mutex::new(Proto::new(version, role, limits)),
+            proto: Arc::new(Mutex::new(Proto::new(version, role, limits))),
             next_stream: AtomicU64::new(0),
             aliases: Mutex::new(HashMap::new()),
             alias_added: Notify::new(),
@@ -357,29 +352,63 @@ impl SessionShared {
         }
     }
 
-    /// Send a request of ours on a bidirectional stream we just opened; returns its Request ID
-    /// (chosen by the session) and the stream name to read its responses with.
+    /// Send a request of ours on `send`, a bidirectional stream we just opened: the protocol
+    /// session picks its Request ID (given to `make`), learns the request and writes it.
+    /// Read its responses with [`Inbound::of`] over the stream's other half.
     pub async fn send_request(
         &self,
-        send: &mut SendStream,
+        send: SendStream,
         make: impl FnOnce(u64) -> Message,
-    ) -> anyhow::Result<(u64, StreamId)> {
-        let stream = self.new_stream_id();
-        let (id, transmits) = {
-            let mut proto = lock(&self.proto);
-            let id = proto.next_request_id();
-            proto.send_request(stream, make(id))?;
-            (
-                id,
-                std::iter::from_fn(|| proto.poll_transmit()).collect::<Vec<_>>(),
-            )
+    ) -> Result<RequestStream, tern_peer::request::WriteError> {
+        let id = self.new_stream_id();
+        RequestStream::open(self.proto.clone(), id, send, self.timeouts.peer_stall, make).await
+    }
+
+    /// The stream of the peer's `request`, which arrived on `inbound`: its responses are
+    /// written on `send` through the protocol session.
+    pub fn request_stream(
+        &self,
+        request: RequestHandle,
+        inbound: &Inbound,
+        send: SendStream,
+    ) -> RequestStream {
+        RequestStream::new(
+            self.proto.clone(),
+            request,
+            inbound.name.clone(),
+            send,
+            self.timeouts.peer_stall,
+        )
+    }
+
+    /// Refuse the peer's request on `inbound` before reading it (`message`, then FIN), through
+    /// the protocol session.
+    pub async fn refuse_unread(&self, inbound: &Inbound, mut send: SendStream, message: Message) {
+        let transmits = self.proto(
+            |p| -> Result<Vec<Transmit>, tern_moq::session::SessionError> {
+                p.refuse_unread(inbound.id, message)?;
+                Ok(std::iter::from_fn(|| p.poll_transmit()).collect())
+            },
+        );
+        let Ok(transmits) = transmits else {
+            return;
         };
         for t in transmits {
-            if let Transmit::Write { data, .. } = t {
-                bounded("write a request", send.write_chunk(data)).await?;
+            match t {
+                Transmit::Write { data, .. } => {
+                    if bounded("write a refusal", send.write_chunk(data))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                Transmit::Finish { .. } => {
+                    let _ = send.finish();
+                }
+                Transmit::Reset { .. } => {}
             }
         }
-        Ok((id, stream))
     }
 
     /// Send GOAWAY on our control stream: the peer should move to `uri` (empty: this one)
@@ -393,10 +422,28 @@ impl SessionShared {
             timeout: timeout.as_millis() as u64,
             request_id: Some(self.proto(|p| p.next_peer_request_id())),
         };
-        if let Some(control) = self.control.lock().await.as_mut()
-            && let Err(e) = write_message(control, msg).await
-        {
-            tracing::debug!(session = self.id, "GOAWAY not sent: {e:#}");
+        let transmits = self.proto(
+            |p| -> Result<Vec<Transmit>, tern_moq::session::SessionError> {
+                p.send_goaway(msg)?;
+                Ok(std::iter::from_fn(|| p.poll_transmit()).collect())
+            },
+        );
+        let transmits = match transmits {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::debug!(session = self.id, "GOAWAY not sent: {e}");
+                return;
+            }
+        };
+        if let Some(control) = self.control.lock().await.as_mut() {
+            for t in transmits {
+                if let Transmit::Write { data, .. } = t
+                    && let Err(e) = bounded("write GOAWAY", control.write_chunk(data)).await
+                {
+                    tracing::debug!(session = self.id, "GOAWAY not sent: {e:#}");
+                    return;
+                }
+            }
         }
     }
 
@@ -542,8 +589,9 @@ impl SessionShared {
 pub struct Inbound {
     /// The driver's name for the stream.
     pub id: StreamId,
-    /// The session, told to forget the stream when this is dropped.
-    session: std::sync::Weak<SessionShared>,
+    /// The stream's name in the protocol session, shared with its request's writer: the
+    /// session forgets the stream when both are gone.
+    name: Arc<StreamName>,
     recv: RecvStream,
     queue: std::collections::VecDeque<Event>,
     done: bool,
@@ -566,11 +614,20 @@ impl Inbound {
         Self::ours(s, id, recv)
     }
 
-    /// The receive side of a request stream we opened (named by [`SessionShared::send_request`]).
-    pub fn ours(s: &Arc<SessionShared>, id: StreamId, recv: RecvStream) -> Self {
+    /// The receive side of a request stream we opened (see [`SessionShared::send_request`]).
+    pub fn of(request: &RequestStream, recv: RecvStream) -> Self {
+        Self::named(request.name().clone(), recv)
+    }
+
+    /// A stream the peer opened, named `id` now.
+    fn ours(s: &Arc<SessionShared>, id: StreamId, recv: RecvStream) -> Self {
+        Self::named(StreamName::new(&s.proto, id), recv)
+    }
+
+    fn named(name: Arc<StreamName>, recv: RecvStream) -> Self {
         Self {
-            id,
-            session: Arc::downgrade(s),
+            id: name.id(),
+            name,
             recv,
             queue: Default::default(),
             done: false,
@@ -655,13 +712,6 @@ impl Inbound {
         let _ = self.recv.stop(u32::try_from(code.0).unwrap_or(u32::MAX));
         self.done = true;
     }
-}
-
-/// Write one control message on a stream.
-pub async fn write_message(send: &mut SendStream, msg: impl Into<Message>) -> anyhow::Result<()> {
-    let mut buf = BytesMut::new();
-    msg.into().encode(&mut buf)?;
-    bounded("write a control message", send.write_chunk(buf.freeze())).await
 }
 
 /// Drive one accepted session until it ends.
@@ -832,12 +882,12 @@ async fn serve_streams(
             }
             bi = s.session.accept_bi() => {
                 let (send, recv) = bi?;
+                let inbound = Inbound::bi(s, recv);
                 let Some(slot) = s.request_slot(hub.settings.max_requests_per_session) else {
-                    let mut send = send;
-                    tasks.spawn(async move { super::request::refuse_excessive(&mut send, recv).await });
+                    let s2 = s.clone();
+                    tasks.spawn(async move { super::request::refuse_excessive(&s2, inbound, send).await });
                     continue;
                 };
-                let inbound = Inbound::bi(s, recv);
                 let (hub, s2) = (hub.clone(), s.clone());
                 tasks.spawn(async move {
                     super::request::run(hub, s2, send, inbound).await;

@@ -10,14 +10,14 @@ use tern_moq::message::codes::{
 };
 use tern_moq::message::{Parameters, Publish, RequestOk, Subscribe, SubscriptionFilter};
 use tern_moq::{Message, TrackNamespace};
-use tern_quic::SendStream;
+use tern_peer::request::RequestStream;
 
 use crate::core::router::{Command, TrackId};
 use crate::core::types::{Filter, Location, TrackName};
 
 use super::hub::Hub;
 use super::request::{next_message, track_name};
-use super::session::{Inbound, SessionShared, write_message};
+use super::session::{Inbound, SessionShared};
 use tern_model::TrackProducer;
 
 /// How an upstream subscription ended.
@@ -120,9 +120,9 @@ async fn subscribe(
     // (and every subscriber waiting on it) only until the deadline.
     let deadline = tokio::time::Instant::now() + hub.settings.upstream_answer_timeout;
     let open = async {
-        let (mut send, recv) = s.session.open_bi().await?;
-        let (_, stream) = s
-            .send_request(&mut send, |request_id| {
+        let (send, recv) = s.session.open_bi().await?;
+        let send = s
+            .send_request(send, |request_id| {
                 Subscribe {
                     request_id,
                     track_namespace: TrackNamespace::new(name.namespace.clone()),
@@ -132,16 +132,16 @@ async fn subscribe(
                 .into()
             })
             .await?;
-        anyhow::Ok((send, recv, stream))
+        anyhow::Ok((send, recv))
     };
-    let (mut send, recv, stream) = tokio::select! {
+    let (mut send, recv) = tokio::select! {
         _ = &mut cancel => return Ok(End::Quiet),
         opened = tokio::time::timeout_at(deadline, open) => match opened {
             Ok(opened) => opened?,
             Err(_) => return Ok(unanswered(hub, s, track, name)),
         },
     };
-    let mut inbound = Inbound::ours(s, stream, recv);
+    let mut inbound = Inbound::of(&send, recv);
     loop {
         tokio::select! {
             _ = &mut cancel => {
@@ -218,7 +218,7 @@ pub async fn publish(
     hub: &Arc<Hub>,
     s: &Arc<SessionShared>,
     m: Publish,
-    mut send: SendStream,
+    mut send: RequestStream,
     mut inbound: Inbound,
 ) -> anyhow::Result<()> {
     let rid = m.request_id;
@@ -232,7 +232,7 @@ pub async fn publish(
             Ok(Command::Refuse { reason, .. }) => reason,
             _ => crate::core::router::Refusal::Unauthorized,
         };
-        write_message(&mut send, super::request::refusal(reason)).await?;
+        send.send(super::request::refusal(reason)).await?;
         let _ = send.finish();
         return Ok(());
     };
@@ -260,7 +260,7 @@ pub async fn publish(
                     Some(Command::Ok { .. }) => {
                         let mut params = Parameters::new();
                         params.set_forward(true);
-                        write_message(&mut send, RequestOk { parameters: params, track_properties: Default::default() }).await?;
+                        send.send(RequestOk { parameters: params, track_properties: Default::default() }).await?;
                     }
                     Some(_) => {}
                     None => return Ok(Some(PublishDoneCode::TRACK_ENDED.0)),
@@ -274,7 +274,7 @@ pub async fn publish(
                         return Ok(Some(d.status_code.0));
                     }
                     Some(Message::RequestUpdate(_)) => {
-                        write_message(&mut send, RequestOk { parameters: Parameters::new(), track_properties: Default::default() }).await?;
+                        send.send(RequestOk { parameters: Parameters::new(), track_properties: Default::default() }).await?;
                     }
                     Some(other) => {
                         s.violation(Code::PROTOCOL_VIOLATION, &format!("unexpected {} on a PUBLISH stream", other.name()));

@@ -87,6 +87,12 @@ impl SessionError {
         }
     }
 
+    /// A fault of this end (a message that cannot be sent, a request that is over): close with
+    /// INTERNAL_ERROR.
+    pub fn internal(reason: impl Into<String>) -> Self {
+        Self::new(Code::INTERNAL_ERROR, reason)
+    }
+
     fn violation(reason: impl Into<String>) -> Self {
         Self::new(Code::PROTOCOL_VIOLATION, reason)
     }
@@ -432,6 +438,25 @@ impl Session {
             .get(&request)
             .ok_or_else(|| SessionError::new(Code::INTERNAL_ERROR, "unknown request"))?;
         self.write(stream, message)
+    }
+
+    /// Answer a request stream the peer opened without reading it (the session has too many
+    /// open): `message` (a REQUEST_ERROR) and FIN on it, and the stream is over. Only a peer's
+    /// request stream whose request is not known yet can be refused so.
+    pub fn refuse_unread(
+        &mut self,
+        stream: StreamId,
+        message: Message,
+    ) -> Result<(), SessionError> {
+        match self.streams.get(&stream) {
+            Some(StreamState::Request { request: None, .. }) => {}
+            _ => return Err(SessionError::internal("not an unread request stream")),
+        }
+        self.write(stream, message)?;
+        self.transmits.push_back(Transmit::Finish { stream });
+        self.streams
+            .insert(stream, StreamState::Closed { request: None });
+        Ok(())
     }
 
     /// Finish our side of a request stream.

@@ -235,6 +235,41 @@ fn request_stream_must_open_with_a_request() {
 }
 
 #[test]
+fn an_unread_request_stream_is_refused_once_and_only_an_unread_one() {
+    let mut s = Session::new(Version::Draft18, Role::Server, Limits::default());
+    s.handle_bi_opened(StreamId(4));
+    let refusal = Message::from(crate::message::RequestError {
+        error_code: crate::message::codes::RequestErrorCode::EXCESSIVE_LOAD,
+        retry_interval: 0,
+        error_reason: crate::ReasonPhrase::new("too many requests".to_owned()),
+        redirect: None,
+    });
+    s.refuse_unread(StreamId(4), refusal.clone())
+        .expect("an unread request stream");
+    let transmits: Vec<Transmit> = std::iter::from_fn(|| s.poll_transmit()).collect();
+    assert!(
+        matches!(
+            &transmits[..],
+            [
+                Transmit::Write {
+                    stream: StreamId(4),
+                    ..
+                },
+                Transmit::Finish {
+                    stream: StreamId(4)
+                }
+            ]
+        ),
+        "{transmits:?}"
+    );
+    let again = s.refuse_unread(StreamId(4), refusal.clone());
+    assert!(again.is_err(), "refused twice");
+    // A stream nobody opened, and a request stream already read, are not unread ones.
+    assert!(s.refuse_unread(StreamId(9), refusal).is_err());
+    assert_eq!(s.poll_transmit(), None);
+}
+
+#[test]
 fn control_stream_rules() {
     // Closing the control stream is a violation.
     let mut p = Pair::new();
