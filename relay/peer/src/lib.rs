@@ -29,6 +29,7 @@ mod driver;
 mod fetch;
 pub mod fetch_writer;
 mod history;
+pub mod inbound;
 mod namespaces;
 mod publisher;
 mod reorder;

@@ -20,7 +20,7 @@ use tern_quic::{SendStream, StreamError};
 /// The protocol session of one MoQ session, shared by the tasks that feed it and send on it.
 pub type SharedProto = Arc<Mutex<Session>>;
 
-fn lock(p: &Mutex<Session>) -> MutexGuard<'_, Session> {
+pub(crate) fn lock(p: &Mutex<Session>) -> MutexGuard<'_, Session> {
     p.lock().unwrap_or_else(|e| e.into_inner())
 }
 

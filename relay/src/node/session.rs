@@ -15,13 +15,13 @@ use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
 use tern_moq::Message;
-use tern_moq::message::codes::{SessionError as Code, StreamResetCode};
+use tern_moq::message::codes::SessionError as Code;
 use tern_moq::message::{GoAway, Setup};
 use tern_moq::session::{
     Event, RequestHandle, Role, Session as Proto, StreamId, Transmit, Version,
 };
-use tern_peer::request::{RequestStream, SharedProto, StreamName};
-use tern_quic::{RecvStream, SendStream, Session};
+use tern_peer::request::{RequestStream, SharedProto};
+use tern_quic::{SendStream, Session};
 
 use crate::core::hops;
 use crate::core::router::{Class, Publisher, SessionId, TrackId};
@@ -318,40 +318,6 @@ impl SessionShared {
         f(&mut lock(&self.proto))
     }
 
-    /// Feed what arrived on a stream (`reset` when the peer reset it) and take the events it
-    /// produced. Each caller drains under the lock, so the events are this stream's own. A
-    /// protocol violation closes the session and gives `None`.
-    pub fn feed(
-        &self,
-        stream: StreamId,
-        data: Bytes,
-        fin: bool,
-        reset: Option<u64>,
-    ) -> Option<Vec<Event>> {
-        let mut proto = lock(&self.proto);
-        // The end of the peer's control stream is held back from the protocol state: the
-        // driver gives the peer its `timeouts.leave_grace` to close the session before calling it a
-        // violation.
-        let leaving = fin && reset.is_none() && proto.peer_control() == Some(stream);
-        let result = match reset {
-            Some(code) => proto.handle_reset(stream, code),
-            None => proto.handle_data(stream, data, fin && !leaving),
-        };
-        if leaving {
-            self.peer_leaving.notify_one();
-        }
-        let events: Vec<Event> = std::iter::from_fn(|| proto.poll_event()).collect();
-        while proto.poll_transmit().is_some() {}
-        drop(proto);
-        match result {
-            Ok(()) => Some(events),
-            Err(e) => {
-                self.violation(e.code, &e.reason);
-                None
-            }
-        }
-    }
-
     /// Send a request of ours on `send`, a bidirectional stream we just opened: the protocol
     /// session picks its Request ID (given to `make`), learns the request and writes it.
     /// Read its responses with [`Inbound::of`] over the stream's other half.
@@ -375,7 +341,7 @@ impl SessionShared {
         RequestStream::new(
             self.proto.clone(),
             request,
-            inbound.name.clone(),
+            inbound.name().clone(),
             send,
             self.timeouts.peer_stall,
         )
@@ -585,132 +551,82 @@ impl SessionShared {
     }
 }
 
-/// The inbound side of one stream, fed through the session's protocol state.
-pub struct Inbound {
-    /// The driver's name for the stream.
-    pub id: StreamId,
-    /// The stream's name in the protocol session, shared with its request's writer: the
-    /// session forgets the stream when both are gone.
-    name: Arc<StreamName>,
-    recv: RecvStream,
-    queue: std::collections::VecDeque<Event>,
-    done: bool,
-    /// The receive budget held for the object still arriving (see [`super::budget`]).
-    reservation: Option<super::budget::Reservation>,
-}
+/// The inbound side of one stream, fed through the session's protocol state (see
+/// [`tern_peer::inbound`]); each holds the receive budget of the object arriving on it.
+pub type Inbound = tern_peer::inbound::Inbound<Option<super::budget::Reservation>>;
 
-impl Inbound {
-    /// A unidirectional stream the peer opened.
-    pub fn uni(s: &Arc<SessionShared>, recv: RecvStream) -> Self {
-        let id = s.new_stream_id();
-        s.proto(|p| p.handle_uni_opened(id));
-        Self::ours(s, id, recv)
+impl tern_peer::inbound::Feed for SessionShared {
+    type Hold = Option<super::budget::Reservation>;
+
+    fn proto(&self) -> &SharedProto {
+        &self.proto
     }
 
-    /// A bidirectional (request) stream the peer opened.
-    pub fn bi(s: &Arc<SessionShared>, recv: RecvStream) -> Self {
-        let id = s.new_stream_id();
-        s.proto(|p| p.handle_bi_opened(id));
-        Self::ours(s, id, recv)
+    fn new_stream_id(&self) -> StreamId {
+        SessionShared::new_stream_id(self)
     }
 
-    /// The receive side of a request stream we opened (see [`SessionShared::send_request`]).
-    pub fn of(request: &RequestStream, recv: RecvStream) -> Self {
-        Self::named(request.name().clone(), recv)
-    }
-
-    /// A stream the peer opened, named `id` now.
-    fn ours(s: &Arc<SessionShared>, id: StreamId, recv: RecvStream) -> Self {
-        Self::named(StreamName::new(&s.proto, id), recv)
-    }
-
-    fn named(name: Arc<StreamName>, recv: RecvStream) -> Self {
-        Self {
-            id: name.id(),
-            name,
-            recv,
-            queue: Default::default(),
-            done: false,
-            reservation: None,
+    /// Feed what arrived on a stream (`reset` when the peer reset it) and take the events it
+    /// produced. Each caller drains under the lock, so the events are this stream's own. A
+    /// protocol violation closes the session and gives `None`.
+    fn feed(
+        &self,
+        stream: StreamId,
+        data: Bytes,
+        fin: bool,
+        reset: Option<u64>,
+    ) -> Option<Vec<Event>> {
+        let mut proto = lock(&self.proto);
+        // The end of the peer's control stream is held back from the protocol state: the
+        // driver gives the peer its `timeouts.leave_grace` to close the session before calling it a
+        // violation.
+        let leaving = fin && reset.is_none() && proto.peer_control() == Some(stream);
+        let result = match reset {
+            Some(code) => proto.handle_reset(stream, code),
+            None => proto.handle_data(stream, data, fin && !leaving),
+        };
+        if leaving {
+            self.peer_leaving.notify_one();
         }
-    }
-
-    /// The next event of this stream; `None` once it is over (its end was reported as an
-    /// event) or the session broke.
-    pub async fn next(&mut self, s: &SessionShared) -> Option<Event> {
-        loop {
-            if let Some(e) = self.queue.pop_front() {
-                return Some(e);
-            }
-            if self.done {
-                return None;
-            }
-            let fed = match self.recv.read_chunk(64 * 1024).await {
-                Ok(Some(chunk)) => s.feed(self.id, chunk, false, None).map(|mut events| {
-                    if !self.budget_partial_object(s) {
-                        events.extend(self.refuse_partial_object(s));
-                    }
-                    events
-                }),
-                Ok(None) => {
-                    self.done = true;
-                    s.feed(self.id, Bytes::new(), true, None)
-                }
-                Err(tern_quic::StreamError::Reset(code)) => {
-                    self.done = true;
-                    s.feed(self.id, Bytes::new(), false, Some(u64::from(code)))
-                }
-                Err(_) => {
-                    self.done = true;
-                    None
-                }
-            };
-            match fed {
-                Some(events) => self.queue.extend(events),
-                None => self.done = true,
+        let events: Vec<Event> = std::iter::from_fn(|| proto.poll_event()).collect();
+        while proto.poll_transmit().is_some() {}
+        drop(proto);
+        match result {
+            Ok(()) => Some(events),
+            Err(e) => {
+                self.violation(e.code, &e.reason);
+                None
             }
         }
     }
 
-    /// Hold the receive budget for the object still arriving, if any: `false` when neither the
-    /// session's share nor the process's budget can take it.
-    fn budget_partial_object(&mut self, s: &SessionShared) -> bool {
-        let partial = s.proto(|p| p.partial_object(self.id));
-        if let (Some(held), Some((object, _))) = (&self.reservation, partial)
-            && held.object == object
+    /// Hold the receive budget for the object still arriving, if any: refused when neither
+    /// the session's share nor the process's budget can take it.
+    fn admit(&self, stream: StreamId, held: &mut Self::Hold) -> bool {
+        let partial = self.proto(|p| p.partial_object(stream));
+        if let (Some(h), Some((object, _))) = (held.as_ref(), partial)
+            && h.object == object
         {
             return true;
         }
-        self.reservation = None;
+        *held = None;
         let Some((object, bytes)) = partial else {
             return true;
         };
-        self.reservation = s.receive_budget.reserve(&s.receive, object, bytes);
-        self.reservation.is_some()
-    }
-
-    /// Refuse the object that did not fit the receive budget: stop the stream and drop what
-    /// it sent (its readers see the stream end as reset).
-    fn refuse_partial_object(&mut self, s: &SessionShared) -> Vec<Event> {
-        let code = StreamResetCode::EXCESSIVE_LOAD.0;
+        *held = self.receive_budget.reserve(&self.receive, object, bytes);
+        if held.is_some() {
+            return true;
+        }
         metrics::counter!(m::RECEIVE_BUDGET_REFUSALS).increment(1);
         if let Some(suppressed) = BUDGET_LOG.allow(std::time::Instant::now()) {
             tracing::warn!(
-                session = s.id,
-                used = s.receive_budget.used(),
+                session = self.id,
+                used = self.receive_budget.used(),
                 suppressed,
                 "refused an object: the receive budget is spent (stream stopped)"
             );
         }
-        self.stop(StreamResetCode::EXCESSIVE_LOAD);
-        s.feed(self.id, Bytes::new(), false, Some(code))
-            .unwrap_or_default()
-    }
-
-    /// Ask the peer to stop sending (STOP_SENDING with `code`).
-    pub fn stop(&mut self, code: StreamResetCode) {
-        let _ = self.recv.stop(u32::try_from(code.0).unwrap_or(u32::MAX));
-        self.done = true;
+        false
     }
 }
 

@@ -1,0 +1,176 @@
+//! The receiving half of one stream, read through the session's sans-IO protocol state: every
+//! byte a peer sends is fed to [`tern_moq::session::Session`], which checks it and names what
+//! it is (SETUP, a request, an object, the end of a stream) as [`Event`]s. The relay and the
+//! client read every stream this way.
+//!
+//! What a session does with its streams beyond the protocol (closing itself on a violation,
+//! holding a receive budget for the object arriving) is its [`Feed`].
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tern_moq::message::codes::StreamResetCode;
+use tern_moq::session::{Event, StreamId};
+use tern_quic::{RecvStream, StreamError};
+
+use crate::request::{RequestStream, SharedProto, StreamName};
+
+/// Bytes read from a stream at a time.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// What a stream's reader needs from its session.
+pub trait Feed {
+    /// What each stream's reader keeps for the session (the relay: the receive budget held
+    /// for the object still arriving).
+    type Hold: Default + Send;
+
+    /// The session's protocol state.
+    fn proto(&self) -> &SharedProto;
+
+    /// A new name for a stream.
+    fn new_stream_id(&self) -> StreamId;
+
+    /// Feed what arrived on `stream` (`reset`: the peer reset it) and take the events it
+    /// produced; `None` when it broke the protocol (the session is closed, with the reason).
+    fn feed(
+        &self,
+        stream: StreamId,
+        data: Bytes,
+        fin: bool,
+        reset: Option<u64>,
+    ) -> Option<Vec<Event>>;
+
+    /// After a chunk: whether the object still arriving on `stream` may be received (its
+    /// reader stops the stream with EXCESSIVE_LOAD when not). By default, always.
+    fn admit(&self, stream: StreamId, hold: &mut Self::Hold) -> bool {
+        let _ = (stream, hold);
+        true
+    }
+}
+
+impl<T: Feed> Feed for Arc<T> {
+    type Hold = T::Hold;
+
+    fn proto(&self) -> &SharedProto {
+        (**self).proto()
+    }
+
+    fn new_stream_id(&self) -> StreamId {
+        (**self).new_stream_id()
+    }
+
+    fn feed(
+        &self,
+        stream: StreamId,
+        data: Bytes,
+        fin: bool,
+        reset: Option<u64>,
+    ) -> Option<Vec<Event>> {
+        (**self).feed(stream, data, fin, reset)
+    }
+
+    fn admit(&self, stream: StreamId, hold: &mut Self::Hold) -> bool {
+        (**self).admit(stream, hold)
+    }
+}
+
+/// The inbound side of one stream.
+#[derive(Debug)]
+pub struct Inbound<H = ()> {
+    /// The stream's name in the protocol session.
+    pub id: StreamId,
+    /// Shared with its request's writer: the session forgets the stream when both are gone.
+    name: Arc<StreamName>,
+    recv: RecvStream,
+    queue: VecDeque<Event>,
+    done: bool,
+    hold: H,
+}
+
+impl<H: Default + Send> Inbound<H> {
+    /// A unidirectional stream the peer opened (its control stream or a data stream).
+    pub fn uni(f: &impl Feed<Hold = H>, recv: RecvStream) -> Self {
+        let id = f.new_stream_id();
+        crate::request::lock(f.proto()).handle_uni_opened(id);
+        Self::named(StreamName::new(f.proto(), id), recv)
+    }
+
+    /// A bidirectional (request) stream the peer opened.
+    pub fn bi(f: &impl Feed<Hold = H>, recv: RecvStream) -> Self {
+        let id = f.new_stream_id();
+        crate::request::lock(f.proto()).handle_bi_opened(id);
+        Self::named(StreamName::new(f.proto(), id), recv)
+    }
+
+    /// The receiving half of a request stream we opened.
+    pub fn of(request: &RequestStream, recv: RecvStream) -> Self {
+        Self::named(request.name().clone(), recv)
+    }
+
+    fn named(name: Arc<StreamName>, recv: RecvStream) -> Self {
+        Self {
+            id: name.id(),
+            name,
+            recv,
+            queue: VecDeque::new(),
+            done: false,
+            hold: H::default(),
+        }
+    }
+
+    /// The stream's name in the protocol session (what a request's writer shares).
+    pub fn name(&self) -> &Arc<StreamName> {
+        &self.name
+    }
+
+    /// The next event of this stream; `None` once it is over (its end was reported as an
+    /// event) or the session broke.
+    pub async fn next(&mut self, f: &impl Feed<Hold = H>) -> Option<Event> {
+        loop {
+            if let Some(e) = self.queue.pop_front() {
+                return Some(e);
+            }
+            if self.done {
+                return None;
+            }
+            let fed = match self.recv.read_chunk(READ_CHUNK).await {
+                Ok(Some(chunk)) => f.feed(self.id, chunk, false, None).map(|mut events| {
+                    if !f.admit(self.id, &mut self.hold) {
+                        // Refused: stop the stream and drop what it sent (its readers see
+                        // the stream end as reset).
+                        let code = StreamResetCode::EXCESSIVE_LOAD;
+                        self.stop(code);
+                        events.extend(
+                            f.feed(self.id, Bytes::new(), false, Some(code.0))
+                                .unwrap_or_default(),
+                        );
+                    }
+                    events
+                }),
+                Ok(None) => {
+                    self.done = true;
+                    f.feed(self.id, Bytes::new(), true, None)
+                }
+                Err(StreamError::Reset(code)) => {
+                    self.done = true;
+                    f.feed(self.id, Bytes::new(), false, Some(u64::from(code)))
+                }
+                Err(_) => {
+                    self.done = true;
+                    None
+                }
+            };
+            match fed {
+                Some(events) => self.queue.extend(events),
+                None => self.done = true,
+            }
+        }
+    }
+
+    /// Ask the peer to stop sending (STOP_SENDING with `code`); nothing more is read.
+    pub fn stop(&mut self, code: StreamResetCode) {
+        let _ = self.recv.stop(u32::try_from(code.0).unwrap_or(u32::MAX));
+        self.done = true;
+    }
+}
