@@ -14,33 +14,26 @@ use tokio::sync::oneshot;
 use tern_moq::data::{FetchHeader, FetchObject};
 use tern_moq::message::codes::{RequestErrorCode, SessionError as Code, StreamResetCode};
 use tern_moq::message::{Fetch as FetchMsg, FetchOk, FetchType, GroupOrder, Parameters};
-use tern_moq::{
-    ControlReader, DataStreamEvent, DataStreamReader, FullTrackName, Location, Message,
-    TrackNamespace,
-};
-use tern_quic::{RecvStream, SendStream};
+use tern_moq::session::Event;
+use tern_moq::{FullTrackName, Location, Message, TrackNamespace};
 
 use super::fetch_writer::{FetchRange, write_fetch};
 use super::publisher::request_error;
-use super::session::{Session, Shared, read_message, write_message};
+use super::request::RequestStream;
+use super::session::{Inbound, Session, Shared, read_message};
 use super::subscriber::Subscription;
 use super::track::TrackShared;
 use super::{Error, Object};
 use tern_model::fetch::{Entry, Plan, plan};
 
 /// A FETCH for one of our tracks, on the request stream `send`.
-pub(crate) async fn serve(shared: Arc<Shared>, m: FetchMsg, mut send: SendStream) {
+pub(crate) async fn serve(shared: Arc<Shared>, m: FetchMsg, mut send: RequestStream) {
     let order = m.parameters.group_order().unwrap_or(GroupOrder::Ascending);
     let (track, plan, end_of_track) = match resolve(&shared, &m.fetch_type) {
         Ok(answer) => answer,
         Err((code, why)) => {
             tracing::debug!(request = m.request_id, %why, "FETCH refused");
-            if write_message(&mut send, request_error(code, &why))
-                .await
-                .is_ok()
-            {
-                let _ = send.finish();
-            }
+            let _ = send.send_last(request_error(code, &why)).await;
             return;
         }
     };
@@ -55,10 +48,9 @@ pub(crate) async fn serve(shared: Arc<Shared>, m: FetchMsg, mut send: SendStream
         parameters: Parameters::new(),
         track_properties: Default::default(),
     };
-    if write_message(&mut send, ok).await.is_err() {
+    if send.send_last(ok).await.is_err() {
         return;
     }
-    let _ = send.finish();
     tracing::debug!(
         request = m.request_id,
         entries = plan.entries.len(),
@@ -176,8 +168,8 @@ pub enum FetchEntry {
 }
 
 enum DataStream {
-    Waiting(oneshot::Receiver<(DataStreamReader, RecvStream)>),
-    Reading(Box<DataStreamReader>, RecvStream),
+    Waiting(oneshot::Receiver<Inbound>),
+    Reading(Box<Inbound>),
     Done,
 }
 
@@ -203,8 +195,8 @@ impl std::fmt::Debug for Fetch {
 impl Drop for Fetch {
     fn drop(&mut self) {
         self.shared.forget_fetch(self.request_id);
-        if let DataStream::Reading(_, recv) = &mut self.data {
-            let _ = recv.stop(StreamResetCode::CANCELLED.0 as u32);
+        if let DataStream::Reading(inbound) = &mut self.data {
+            inbound.stop(StreamResetCode::CANCELLED);
         }
     }
 }
@@ -253,11 +245,26 @@ impl Session {
 }
 
 async fn request(shared: &Arc<Shared>, fetch_type: FetchType) -> Result<Fetch, Error> {
-    let (mut send, mut recv) = shared.quic.open_bi().await?;
-    let request_id = shared.next_request_id();
     // Registered before the FETCH leaves: the data stream may overtake FETCH_OK.
-    let (tx, rx) = oneshot::channel();
-    shared.expect_fetch(request_id, tx);
+    let mut data = None;
+    let opened = shared
+        .open_request(|request_id| {
+            let (tx, rx) = oneshot::channel();
+            shared.expect_fetch(request_id, tx);
+            data = Some(rx);
+            FetchMsg {
+                request_id,
+                fetch_type,
+                parameters: Parameters::new(),
+            }
+            .into()
+        })
+        .await;
+    let (mut send, mut inbound) = opened?;
+    let request_id = send.request_id();
+    let Some(rx) = data else {
+        return Err(Error::Invalid("FETCH not sent"));
+    };
     let mut fetch = Fetch {
         shared: shared.clone(),
         request_id,
@@ -265,14 +272,7 @@ async fn request(shared: &Arc<Shared>, fetch_type: FetchType) -> Result<Fetch, E
         end_of_track: false,
         data: DataStream::Waiting(rx),
     };
-    let msg = FetchMsg {
-        request_id,
-        fetch_type,
-        parameters: Parameters::new(),
-    };
-    write_message(&mut send, msg).await?;
-    let mut reader = ControlReader::new(shared.limits);
-    let ok = match read_message(shared, &mut recv, &mut reader).await? {
+    let ok = match read_message(shared, &mut inbound).await? {
         Some(Message::FetchOk(ok)) => ok,
         Some(Message::RequestError(e)) => return Err(Error::from_request_error(&e)),
         Some(other) => {
@@ -313,9 +313,7 @@ impl Fetch {
                 DataStream::Done => return Ok(None),
                 DataStream::Waiting(rx) => {
                     match tokio::time::timeout(self.shared.timeouts.fetch_data, rx).await {
-                        Ok(Ok((reader, recv))) => {
-                            self.data = DataStream::Reading(Box::new(reader), recv)
-                        }
+                        Ok(Ok(inbound)) => self.data = DataStream::Reading(Box::new(inbound)),
                         Ok(Err(_)) => return Err(Error::Protocol("fetch data stream lost".into())),
                         Err(_) => {
                             return Err(Error::Protocol(format!(
@@ -325,62 +323,56 @@ impl Fetch {
                         }
                     }
                 }
-                DataStream::Reading(reader, recv) => {
-                    let bad = |e: tern_moq::DecodeError| {
-                        self.shared
-                            .violation(e.wire_code(), &format!("fetch stream: {e}"));
-                        Error::Protocol(e.to_string())
-                    };
-                    match reader.poll().map_err(bad)? {
-                        Some(DataStreamEvent::FetchObject { object, payload }) => match object {
-                            FetchObject::Object(h) => {
-                                return Ok(Some(FetchEntry::Object(Object {
-                                    group: h.group_id,
-                                    object: h.object_id,
-                                    payload,
-                                })));
-                            }
-                            FetchObject::EndOfUnknownRange(l) => {
-                                return Ok(Some(FetchEntry::Unknown(l)));
-                            }
-                            // Gaps already say that objects do not exist.
-                            FetchObject::EndOfNonExistentRange(_) => {}
-                        },
-                        Some(other) => {
-                            let why = format!("unexpected {other:?} on a fetch stream");
-                            self.shared.violation(Code::PROTOCOL_VIOLATION, &why);
-                            return Err(Error::Protocol(why));
+                DataStream::Reading(inbound) => match inbound.next(&*self.shared).await {
+                    Some(Event::FetchObject {
+                        object, payload, ..
+                    }) => match object {
+                        FetchObject::Object(h) => {
+                            return Ok(Some(FetchEntry::Object(Object {
+                                group: h.group_id,
+                                object: h.object_id,
+                                payload,
+                            })));
                         }
-                        None => match recv.read_chunk(64 * 1024).await? {
-                            Some(chunk) => reader.push(chunk).map_err(bad)?,
-                            None => {
-                                reader.finish().map_err(bad)?;
-                                self.data = DataStream::Done;
-                            }
-                        },
+                        FetchObject::EndOfUnknownRange(l) => {
+                            return Ok(Some(FetchEntry::Unknown(l)));
+                        }
+                        // Gaps already say that objects do not exist.
+                        FetchObject::EndOfNonExistentRange(_) => {}
+                    },
+                    Some(Event::DataEnd { reset: None, .. }) => self.data = DataStream::Done,
+                    Some(Event::DataEnd {
+                        reset: Some(code), ..
+                    }) => {
+                        self.data = DataStream::Done;
+                        let code = u32::try_from(code).unwrap_or(u32::MAX);
+                        return Err(Error::Stream(tern_quic::StreamError::Reset(code)));
                     }
-                }
+                    Some(_) => {}
+                    None => {
+                        self.data = DataStream::Done;
+                        return Err(match self.shared.quic.close_reason() {
+                            Some(e) => Error::Session(e),
+                            None => Error::Protocol("fetch data stream failed".into()),
+                        });
+                    }
+                },
             }
         }
     }
 }
 
 /// A fetch data stream from the server: handed to the FETCH that waits for it, or stopped.
-pub(crate) fn data_stream(
-    shared: &Shared,
-    reader: DataStreamReader,
-    header: FetchHeader,
-    mut recv: RecvStream,
-) {
+pub(crate) fn data_stream(shared: &Shared, mut inbound: Inbound, header: FetchHeader) {
     match shared.take_fetch(header.request_id) {
         Some(tx) => {
-            if let Err((_, mut recv)) = tx.send((reader, recv)) {
-                let _ = recv.stop(StreamResetCode::CANCELLED.0 as u32);
+            if let Err(mut inbound) = tx.send(inbound) {
+                inbound.stop(StreamResetCode::CANCELLED);
             }
         }
         None => {
             tracing::debug!(request = header.request_id, "fetch stream for no FETCH");
-            let _ = recv.stop(StreamResetCode::CANCELLED.0 as u32);
+            inbound.stop(StreamResetCode::CANCELLED);
         }
     }
 }

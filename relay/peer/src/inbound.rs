@@ -8,11 +8,13 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use tern_moq::message::codes::StreamResetCode;
-use tern_moq::session::{Event, StreamId};
-use tern_quic::{RecvStream, StreamError};
+use tern_moq::session::RequestHandle;
+use tern_moq::session::{Event, Session, SessionError, StreamId};
+use tern_quic::{RecvStream, SendStream, StreamError};
 
 use crate::request::{RequestStream, SharedProto, StreamName};
 
@@ -47,6 +49,24 @@ pub trait Feed {
         let _ = (stream, hold);
         true
     }
+}
+
+/// Feed what arrived on `stream` to `proto` (`fin`: the peer finished it; `reset`: it reset it)
+/// and take the events it produced: what a [`Feed::feed`] does under its lock. Input never
+/// queues transmits; only the session's send calls do, and their callers drain them.
+pub fn feed_proto(
+    proto: &mut Session,
+    stream: StreamId,
+    data: Bytes,
+    fin: bool,
+    reset: Option<u64>,
+) -> Result<Vec<Event>, SessionError> {
+    let result = match reset {
+        Some(code) => proto.handle_reset(stream, code),
+        None => proto.handle_data(stream, data, fin),
+    };
+    let events = std::iter::from_fn(|| proto.poll_event()).collect();
+    result.map(|()| events)
 }
 
 impl<T: Feed> Feed for Arc<T> {
@@ -122,6 +142,19 @@ impl<H: Default + Send> Inbound<H> {
     /// The stream's name in the protocol session (what a request's writer shares).
     pub fn name(&self) -> &Arc<StreamName> {
         &self.name
+    }
+
+    /// The writer of the peer's `request`, which arrived on this stream: its answers go
+    /// through the protocol session of `f` onto `send` (the stream's other half), each write
+    /// given up after `stall` without credit.
+    pub fn answer(
+        &self,
+        f: &impl Feed<Hold = H>,
+        request: RequestHandle,
+        send: SendStream,
+        stall: Duration,
+    ) -> RequestStream {
+        RequestStream::new(f.proto().clone(), request, self.name.clone(), send, stall)
     }
 
     /// The next event of this stream; `None` once it is over (its end was reported as an

@@ -109,6 +109,10 @@ pub enum Error {
     /// A local misuse of the API (for example a group ID that does not increase).
     #[error("{0}")]
     Invalid(&'static str),
+    /// A message could not be sent on a request stream (the peer gave it no credit in time,
+    /// or the request was over).
+    #[error("cannot send: {0}")]
+    Write(String),
 }
 
 impl Error {

@@ -2,12 +2,13 @@
 //! and go (NAMESPACE / NAMESPACE_DONE on the request stream).
 
 use tern_moq::message::codes::SessionError as Code;
+use tern_moq::message::codes::StreamResetCode;
 use tern_moq::message::{Parameters, SubscribeNamespace};
-use tern_moq::{ControlReader, Message, TrackNamespace};
-use tern_quic::{RecvStream, SendStream};
+use tern_moq::{Message, TrackNamespace};
 
 use super::Error;
-use super::session::{Session, read_message, request_ok};
+use super::request::RequestStream;
+use super::session::{Inbound, Session, read_message, request_ok};
 
 /// A change in the namespaces under a prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,9 +24,8 @@ pub enum NamespaceEvent {
 pub struct NamespaceSubscription {
     session: Session,
     prefix: TrackNamespace,
-    send: SendStream,
-    recv: RecvStream,
-    reader: ControlReader,
+    send: RequestStream,
+    inbound: Inbound,
 }
 
 impl Session {
@@ -37,18 +37,21 @@ impl Session {
         prefix: TrackNamespace,
     ) -> Result<NamespaceSubscription, Error> {
         let shared = &self.shared;
-        let msg = SubscribeNamespace {
-            request_id: shared.next_request_id(),
-            track_namespace_prefix: prefix.clone(),
-            parameters: Parameters::new(),
+        let p = prefix.clone();
+        let make = |request_id| {
+            SubscribeNamespace {
+                request_id,
+                track_namespace_prefix: p,
+                parameters: Parameters::new(),
+            }
+            .into()
         };
-        let (send, recv, reader) = request_ok(shared, msg, "SUBSCRIBE_NAMESPACE").await?;
+        let (send, inbound) = request_ok(shared, make, "SUBSCRIBE_NAMESPACE").await?;
         Ok(NamespaceSubscription {
             session: self.clone(),
             prefix,
             send,
-            recv,
-            reader,
+            inbound,
         })
     }
 }
@@ -63,7 +66,7 @@ impl NamespaceSubscription {
     /// it may be raced in `select!` (a partly read message stays buffered).
     pub async fn next(&mut self) -> Result<Option<NamespaceEvent>, Error> {
         let shared = &self.session.shared;
-        let msg = read_message(shared, &mut self.recv, &mut self.reader).await?;
+        let msg = read_message(shared, &mut self.inbound).await?;
         Ok(Some(match msg {
             None => return Ok(None),
             Some(Message::Namespace(n)) => {
@@ -92,6 +95,6 @@ impl NamespaceSubscription {
 impl Drop for NamespaceSubscription {
     fn drop(&mut self) {
         let _ = self.send.finish();
-        let _ = self.recv.stop(0);
+        self.inbound.stop(StreamResetCode::CANCELLED);
     }
 }

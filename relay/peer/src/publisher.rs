@@ -10,11 +10,13 @@ use tern_moq::message::codes::{RequestErrorCode, SessionError as Code};
 use tern_moq::message::{
     Parameters, Publish, PublishNamespace, RequestError, RequestOk, Subscribe, SubscribeOk,
 };
-use tern_moq::{ControlReader, FullTrackName, Location, Message, ReasonPhrase, TrackNamespace};
-use tern_quic::{RecvStream, SendStream};
+use tern_moq::session::Event;
+use tern_moq::{FullTrackName, Location, Message, ReasonPhrase, TrackNamespace};
+use tern_quic::SendStream;
 
 use super::Error;
-use super::session::{Session, Shared, read_message, request_ok, write_message};
+use super::request::RequestStream;
+use super::session::{Inbound, Session, Shared, read_message, request_ok};
 use super::sink;
 use super::track::TrackWriter;
 
@@ -79,12 +81,16 @@ impl Session {
         namespace: TrackNamespace,
     ) -> Result<Announcement, Error> {
         let shared = &self.shared;
-        let msg = PublishNamespace {
-            request_id: shared.next_request_id(),
-            track_namespace: namespace.clone(),
-            parameters: Parameters::new(),
+        let ns = namespace.clone();
+        let make = |request_id| {
+            PublishNamespace {
+                request_id,
+                track_namespace: ns,
+                parameters: Parameters::new(),
+            }
+            .into()
         };
-        let (mut send, mut recv, mut reader) = request_ok(shared, msg, "PUBLISH_NAMESPACE").await?;
+        let (mut send, mut inbound) = request_ok(shared, make, "PUBLISH_NAMESPACE").await?;
         let (cancel_tx, mut cancel_rx) = oneshot::channel();
         let (ended_tx, ended_rx) = oneshot::channel();
         let shared = shared.clone();
@@ -94,7 +100,7 @@ impl Session {
                     let _ = send.finish();
                     return;
                 }
-                m = read_message(&shared, &mut recv, &mut reader) => match m {
+                m = read_message(&shared, &mut inbound) => match m {
                     Ok(Some(Message::RequestError(e))) => Error::from_request_error(&e),
                     Ok(Some(other)) => Error::Protocol(format!("{} on a PUBLISH_NAMESPACE stream", other.name())),
                     Ok(None) => Error::Protocol("PUBLISH_NAMESPACE stream closed by the server".into()),
@@ -117,19 +123,21 @@ impl Session {
     /// ends or the server stops it.
     pub async fn publish(&self, track: &TrackWriter) -> Result<(), Error> {
         let shared = self.shared.clone();
-        let (mut send, mut recv) = shared.quic.open_bi().await?;
         let alias = shared.next_alias();
-        let msg = Publish {
-            request_id: shared.next_request_id(),
-            track_namespace: track.namespace().clone(),
-            track_name: track.name().clone(),
-            track_alias: alias,
-            parameters: Parameters::new(),
-            track_properties: Default::default(),
-        };
-        write_message(&mut send, msg).await?;
-        let mut reader = ControlReader::new(shared.limits);
-        match read_message(&shared, &mut recv, &mut reader).await? {
+        let (send, mut inbound) = shared
+            .open_request(|request_id| {
+                Publish {
+                    request_id,
+                    track_namespace: track.namespace().clone(),
+                    track_name: track.name().clone(),
+                    track_alias: alias,
+                    parameters: Parameters::new(),
+                    track_properties: Default::default(),
+                }
+                .into()
+            })
+            .await?;
+        match read_message(&shared, &mut inbound).await? {
             Some(Message::RequestOk(_) | Message::PublishOk(_)) => {}
             Some(Message::RequestError(e)) => return Err(Error::from_request_error(&e)),
             Some(other) => {
@@ -148,21 +156,26 @@ impl Session {
         let Some(attached) = attached else {
             return Err(Error::Invalid("the track has nothing to send"));
         };
-        tokio::spawn(sink::run(shared, alias, attached, send, recv, reader));
+        tokio::spawn(sink::run(shared, alias, attached, send, inbound));
         Ok(())
     }
 }
 
 /// A request stream the server opened.
-pub(crate) async fn request(shared: Arc<Shared>, mut send: SendStream, mut recv: RecvStream) {
-    let mut reader = ControlReader::new(shared.limits);
-    let first = match read_message(&shared, &mut recv, &mut reader).await {
-        Ok(Some(m)) => m,
-        Ok(None) | Err(_) => return,
+pub(crate) async fn request(shared: Arc<Shared>, send: SendStream, mut inbound: Inbound) {
+    let (request, first) = loop {
+        match inbound.next(&shared).await {
+            Some(Event::Request {
+                request, message, ..
+            }) => break (request, message),
+            Some(_) => {}
+            None => return,
+        }
     };
+    let mut send = inbound.answer(&shared, request, send, shared.timeouts.peer_stall);
     let refuse = |code, why: &str| request_error(code, why);
     let answer = match first {
-        Message::Subscribe(m) => return subscribe(shared, m, send, recv, reader).await,
+        Message::Subscribe(m) => return subscribe(shared, m, send, inbound).await,
         Message::TrackStatus(m) => {
             let name = FullTrackName::new(m.track_namespace, m.track_name);
             match shared.track(&name) {
@@ -191,26 +204,16 @@ pub(crate) async fn request(shared: Arc<Shared>, mut send: SendStream, mut recv:
             return;
         }
     };
-    if write_message(&mut send, answer).await.is_ok() {
-        let _ = send.finish();
-    }
+    let _ = send.send_last(answer).await;
 }
 
 /// SUBSCRIBE for one of our tracks: SUBSCRIBE_OK with a fresh alias, then the sink runs.
-async fn subscribe(
-    shared: Arc<Shared>,
-    m: Subscribe,
-    mut send: SendStream,
-    recv: RecvStream,
-    reader: ControlReader,
-) {
+async fn subscribe(shared: Arc<Shared>, m: Subscribe, mut send: RequestStream, inbound: Inbound) {
     let name = FullTrackName::new(m.track_namespace, m.track_name);
     let Some(track) = shared.track(&name) else {
         tracing::debug!(track = %name, "SUBSCRIBE for an unknown track");
         let e = request_error(RequestErrorCode::DOES_NOT_EXIST, "no such track");
-        if write_message(&mut send, e).await.is_ok() {
-            let _ = send.finish();
-        }
+        let _ = send.send_last(e).await;
         return;
     };
     let alias = shared.next_alias();
@@ -220,9 +223,7 @@ async fn subscribe(
             RequestErrorCode::INVALID_RANGE,
             "the filter selects nothing",
         );
-        if write_message(&mut send, e).await.is_ok() {
-            let _ = send.finish();
-        }
+        let _ = send.send_last(e).await;
         return;
     };
     let mut parameters = Parameters::new();
@@ -236,9 +237,9 @@ async fn subscribe(
         parameters,
         track_properties: Default::default(),
     };
-    if write_message(&mut send, ok).await.is_err() {
+    if send.send(ok).await.is_err() {
         return;
     }
     tracing::debug!(track = %name, alias, "subscriber attached");
-    sink::run(shared, alias, attached, send, recv, reader).await;
+    sink::run(shared, alias, attached, send, inbound).await;
 }

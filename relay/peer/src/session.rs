@@ -9,17 +9,20 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::Bytes;
 use tokio::sync::{Notify, mpsc, oneshot};
 use url::Url;
 
 use tern_moq::message::Setup;
 use tern_moq::message::codes::SessionError as Code;
-use tern_moq::{ControlReader, DataStreamReader, FullTrackName, Limits, Location, Message};
-use tern_quic::{ClientConfig, Fingerprint, RecvStream, SendStream, Transport, TransportLimits};
+use tern_moq::session::{Event, Role, Session as Proto, StreamId, Transmit, Version};
+use tern_moq::{FullTrackName, Limits, Location, Message};
+use tern_quic::{ClientConfig, Fingerprint, SendStream, Transport, TransportLimits};
 
 use super::Error;
-use super::subscriber::Inbound;
+use super::inbound::Feed;
+use super::request::{RequestStream, SharedProto, WriteError};
+use super::subscriber::Arrival;
 use super::timeouts::Timeouts;
 use super::track::TrackShared;
 
@@ -70,12 +73,14 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// State shared by a session's tasks.
 pub(crate) struct Shared {
     pub quic: tern_quic::Session,
-    pub limits: Limits,
     pub timeouts: Timeouts,
-    next_request_id: AtomicU64,
+    /// The sans-IO protocol state: every byte from the server is fed through it, and every
+    /// control message leaves as its transmits.
+    proto: SharedProto,
+    next_stream: AtomicU64,
     next_alias: AtomicU64,
     /// Track Alias (from SUBSCRIBE_OK) → the subscription's inbox.
-    pub(super) subscriptions: Mutex<HashMap<u64, mpsc::Sender<Inbound>>>,
+    pub(super) subscriptions: Mutex<HashMap<u64, mpsc::Sender<Arrival>>>,
     /// Woken when an alias is registered (data can overtake SUBSCRIBE_OK's processing).
     pub alias_added: Notify,
     /// Tracks we answer SUBSCRIBEs for.
@@ -84,7 +89,7 @@ pub(crate) struct Shared {
     /// Object in our SUBSCRIBE_OK), for Joining FETCH.
     served: Mutex<HashMap<u64, Served>>,
     /// FETCHes we sent, waiting for their data stream.
-    fetches: Mutex<HashMap<u64, oneshot::Sender<(DataStreamReader, RecvStream)>>>,
+    fetches: Mutex<HashMap<u64, oneshot::Sender<Inbound>>>,
     /// Our control stream; it must stay open for the session's life.
     control: Mutex<Option<SendStream>>,
     pub(super) setup_tx: Mutex<Option<oneshot::Sender<Setup>>>,
@@ -128,15 +133,44 @@ impl Shared {
         SinkGuard(self.clone())
     }
 
-    pub fn next_request_id(&self) -> u64 {
-        self.next_request_id.fetch_add(2, Ordering::Relaxed)
+    /// Send a request of ours on a new bidirectional stream: the protocol session picks its
+    /// Request ID (given to `make`). Returns the request's stream and the reader of its
+    /// answers.
+    pub async fn open_request(
+        &self,
+        make: impl FnOnce(u64) -> Message,
+    ) -> Result<(RequestStream, Inbound), Error> {
+        let (send, recv) = self.quic.open_bi().await?;
+        let id = self.new_stream_id();
+        let request =
+            RequestStream::open(self.proto.clone(), id, send, self.timeouts.peer_stall, make)
+                .await?;
+        let inbound = Inbound::of(&request, recv);
+        Ok((request, inbound))
+    }
+
+    /// Feed a datagram through the protocol session; its object, if it carries one.
+    pub fn datagram(&self, datagram: Bytes) -> Option<tern_moq::data::ObjectDatagram> {
+        let (result, events) = {
+            let mut p = super::request::lock(&self.proto);
+            let r = p.handle_datagram(datagram);
+            (r, std::iter::from_fn(|| p.poll_event()).collect::<Vec<_>>())
+        };
+        if let Err(e) = result {
+            self.violation(e.code, &e.reason);
+            return None;
+        }
+        events.into_iter().find_map(|e| match e {
+            Event::Datagram(d) => Some(d),
+            _ => None,
+        })
     }
 
     pub fn next_alias(&self) -> u64 {
         self.next_alias.fetch_add(1, Ordering::Relaxed)
     }
 
-    pub fn add_subscription(&self, alias: u64, tx: mpsc::Sender<Inbound>) -> bool {
+    pub fn add_subscription(&self, alias: u64, tx: mpsc::Sender<Arrival>) -> bool {
         let fresh = lock(&self.subscriptions).insert(alias, tx).is_none();
         self.alias_added.notify_waiters();
         fresh
@@ -146,7 +180,7 @@ impl Shared {
         lock(&self.subscriptions).remove(&alias);
     }
 
-    pub fn subscription(&self, alias: u64) -> Option<mpsc::Sender<Inbound>> {
+    pub fn subscription(&self, alias: u64) -> Option<mpsc::Sender<Arrival>> {
         lock(&self.subscriptions).get(&alias).cloned()
     }
 
@@ -176,19 +210,12 @@ impl Shared {
     }
 
     /// Wait for the data stream of the FETCH `request_id` (sent next).
-    pub fn expect_fetch(
-        &self,
-        request_id: u64,
-        tx: oneshot::Sender<(DataStreamReader, RecvStream)>,
-    ) {
+    pub fn expect_fetch(&self, request_id: u64, tx: oneshot::Sender<Inbound>) {
         lock(&self.fetches).insert(request_id, tx);
     }
 
     /// The waiter for a FETCH's data stream.
-    pub fn take_fetch(
-        &self,
-        request_id: u64,
-    ) -> Option<oneshot::Sender<(DataStreamReader, RecvStream)>> {
+    pub fn take_fetch(&self, request_id: u64) -> Option<oneshot::Sender<Inbound>> {
         lock(&self.fetches).remove(&request_id)
     }
 
@@ -205,6 +232,43 @@ impl Shared {
             "closing the session: protocol violation"
         );
         self.quic.close(code.0 as u32, reason);
+    }
+}
+
+/// A stream from the server, read through the protocol session.
+pub(crate) type Inbound = super::inbound::Inbound<()>;
+
+impl Feed for Shared {
+    type Hold = ();
+
+    fn proto(&self) -> &SharedProto {
+        &self.proto
+    }
+
+    fn new_stream_id(&self) -> StreamId {
+        StreamId(self.next_stream.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Feed what arrived on a stream; a protocol violation closes the session (with the
+    /// reason) and gives `None`.
+    fn feed(
+        &self,
+        stream: StreamId,
+        data: Bytes,
+        fin: bool,
+        reset: Option<u64>,
+    ) -> Option<Vec<Event>> {
+        let fed = {
+            let mut p = super::request::lock(&self.proto);
+            super::inbound::feed_proto(&mut p, stream, data, fin, reset)
+        };
+        match fed {
+            Ok(events) => Some(events),
+            Err(e) => {
+                self.violation(e.code, &e.reason);
+                None
+            }
+        }
     }
 }
 
@@ -288,16 +352,31 @@ impl Session {
                     .map_or_else(|| e.to_string(), |r| r.to_string()),
             )
         };
+        let version = Version::from_alpn(quic.protocol()).unwrap_or(Version::Draft18);
+        let proto: SharedProto =
+            Arc::new(Mutex::new(Proto::new(version, Role::Client, opts.limits)));
         let mut control = quic.open_uni().await.map_err(|e| setup_failed(&e))?;
-        write_message(&mut control, setup)
-            .await
-            .map_err(|e| setup_failed(&e))?;
+        // Stream names: 0 is our control stream; the others are named as they open.
+        let transmits = {
+            let mut p = super::request::lock(&proto);
+            p.open_control(StreamId(0), setup)
+                .map_err(|e| setup_failed(&e))?;
+            std::iter::from_fn(|| p.poll_transmit()).collect::<Vec<_>>()
+        };
+        for t in transmits {
+            if let Transmit::Write { data, .. } = t {
+                control
+                    .write_chunk(data)
+                    .await
+                    .map_err(|e| setup_failed(&e))?;
+            }
+        }
         let (setup_tx, setup_rx) = oneshot::channel();
         let shared = Arc::new(Shared {
             quic,
-            limits: opts.limits,
             timeouts: opts.timeouts,
-            next_request_id: AtomicU64::new(0),
+            proto,
+            next_stream: AtomicU64::new(1),
             next_alias: AtomicU64::new(1),
             subscriptions: Mutex::new(HashMap::new()),
             alias_added: Notify::new(),
@@ -384,36 +463,21 @@ impl Session {
     }
 }
 
-/// Write one control message on a stream.
-pub(crate) async fn write_message(
-    send: &mut SendStream,
-    msg: impl Into<Message>,
-) -> Result<(), Error> {
-    let mut buf = BytesMut::new();
-    msg.into()
-        .encode(&mut buf)
-        .map_err(|_| Error::Invalid("message does not fit in a control frame"))?;
-    send.write_chunk(buf.freeze()).await?;
-    Ok(())
-}
+/// A request stream whose first answer was REQUEST_OK: its writer and the reader of what
+/// comes next on it.
+pub(crate) type Accepted = (RequestStream, Inbound);
 
-/// A request stream whose first answer was REQUEST_OK: its halves and the reader of what comes
-/// next on it.
-pub(crate) type Accepted = (SendStream, RecvStream, ControlReader);
-
-/// Open a request stream, send `msg` (named `what` in errors) and wait for REQUEST_OK; a
-/// REQUEST_ERROR becomes [`Error::Refused`] (or [`Error::NotFound`]), anything else closes the
-/// session as a protocol violation.
+/// Send the request `make` builds (named `what` in errors) on a new stream and wait for
+/// REQUEST_OK; a REQUEST_ERROR becomes [`Error::Refused`] (or [`Error::NotFound`]), anything
+/// else closes the session as a protocol violation.
 pub(crate) async fn request_ok(
     shared: &Arc<Shared>,
-    msg: impl Into<Message>,
+    make: impl FnOnce(u64) -> Message,
     what: &str,
 ) -> Result<Accepted, Error> {
-    let (mut send, mut recv) = shared.quic.open_bi().await?;
-    write_message(&mut send, msg).await?;
-    let mut reader = ControlReader::new(shared.limits);
-    match read_message(shared, &mut recv, &mut reader).await? {
-        Some(Message::RequestOk(_)) => Ok((send, recv, reader)),
+    let (send, mut inbound) = shared.open_request(make).await?;
+    match read_message(shared, &mut inbound).await? {
+        Some(Message::RequestOk(_)) => Ok((send, inbound)),
         Some(Message::RequestError(e)) => Err(Error::from_request_error(&e)),
         Some(other) => {
             let why = format!("{} in answer to {what}", other.name());
@@ -424,27 +488,40 @@ pub(crate) async fn request_ok(
     }
 }
 
-/// Read the next message from a request stream; `Ok(None)` at a clean FIN. Malformed input
-/// closes the session.
+/// The next message on a request stream; `Ok(None)` at a clean FIN. A reset is
+/// [`Error::Stream`]; malformed input closes the session ([`Error::Protocol`]). Cancel-safe.
 pub(crate) async fn read_message(
     shared: &Shared,
-    recv: &mut RecvStream,
-    reader: &mut ControlReader,
+    inbound: &mut Inbound,
 ) -> Result<Option<Message>, Error> {
-    let bad = |e: tern_moq::DecodeError| {
-        shared.violation(e.wire_code(), &format!("request stream: {e}"));
-        Error::Protocol(e.to_string())
-    };
     loop {
-        if let Some(msg) = reader.pop().map_err(bad)? {
-            return Ok(Some(msg));
-        }
-        match recv.read_chunk(16 * 1024).await? {
-            Some(chunk) => reader.push(&chunk).map_err(bad)?,
-            None => {
-                reader.finish().map_err(bad)?;
-                return Ok(None);
+        match inbound.next(shared).await {
+            Some(Event::Request { message, .. } | Event::Message { message, .. }) => {
+                return Ok(Some(message));
             }
+            Some(Event::RequestClosed { reset: None, .. }) => return Ok(None),
+            Some(Event::RequestClosed {
+                reset: Some(code), ..
+            }) => {
+                let code = u32::try_from(code).unwrap_or(u32::MAX);
+                return Err(Error::Stream(tern_quic::StreamError::Reset(code)));
+            }
+            Some(_) => {}
+            None => {
+                return Err(match shared.quic.close_reason() {
+                    Some(e) => Error::Session(e),
+                    None => Error::Protocol("request stream failed".into()),
+                });
+            }
+        }
+    }
+}
+
+impl From<WriteError> for Error {
+    fn from(e: WriteError) -> Self {
+        match e {
+            WriteError::Stream(e) => Error::Stream(e),
+            other => Error::Write(other.to_string()),
         }
     }
 }

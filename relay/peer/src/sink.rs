@@ -6,10 +6,10 @@ use std::sync::Arc;
 use tern_model::{DoneReason, Next, Subscription};
 use tern_moq::message::codes::{PublishDoneCode, SessionError as Code, StreamResetCode};
 use tern_moq::message::{Parameters, PublishDone, RequestOk};
-use tern_moq::{ControlReader, Message, ReasonPhrase};
-use tern_quic::{RecvStream, SendStream};
+use tern_moq::{Message, ReasonPhrase};
 
-use super::session::{Shared, read_message, write_message};
+use super::request::RequestStream;
+use super::session::{Inbound, Shared, read_message};
 use super::writer::SubgroupWriter;
 
 /// Deliveries taken from the cache per lock.
@@ -25,9 +25,8 @@ pub(crate) async fn run(
     shared: Arc<Shared>,
     alias: u64,
     mut reader: Subscription,
-    mut send: SendStream,
-    mut recv: RecvStream,
-    mut reader_state: ControlReader,
+    mut send: RequestStream,
+    mut inbound: Inbound,
 ) {
     let _active = shared.sink_started();
     let mut w = SubgroupWriter::new(shared.quic.clone(), alias, shared.timeouts.write);
@@ -56,10 +55,10 @@ pub(crate) async fn run(
                     }
                 }
             }
-            msg = read_message(&shared, &mut recv, &mut reader_state) => match msg {
+            msg = read_message(&shared, &mut inbound) => match msg {
                 Ok(Some(Message::RequestUpdate(_))) => {
                     let ok = RequestOk { parameters: Parameters::new(), track_properties: Default::default() };
-                    if write_message(&mut send, ok).await.is_err() {
+                    if send.send(ok).await.is_err() {
                         break Outcome::Unsubscribed;
                     }
                 }
@@ -86,9 +85,7 @@ pub(crate) async fn run(
                 stream_count: w.opened(),
                 error_reason: ReasonPhrase::new(why),
             };
-            if write_message(&mut send, done).await.is_ok() {
-                let _ = send.finish();
-            }
+            let _ = send.send_last(done).await;
             // Linger until the subscriber has what we sent, so that closing right after
             // the track ends loses nothing.
             let drain = async {

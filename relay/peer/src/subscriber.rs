@@ -7,15 +7,13 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use tern_moq::data::{Datagram, DatagramPayload, ObjectStatus, decode_datagram};
-use tern_moq::message::codes::{PublishDoneCode, SessionError as Code};
+use tern_moq::data::{DatagramPayload, ObjectStatus, SubgroupHeader};
+use tern_moq::message::codes::{PublishDoneCode, SessionError as Code, StreamResetCode};
 use tern_moq::message::{Parameters, Subscribe, SubscriptionFilter};
-use tern_moq::{
-    ControlReader, DataStreamEvent, DataStreamReader, Location, Message, TrackNamespace,
-};
-use tern_quic::RecvStream;
+use tern_moq::session::Event;
+use tern_moq::{Location, Message, TrackNamespace};
 
-use super::session::{Session, Shared, read_message, write_message};
+use super::session::{Inbound, Session, Shared, read_message};
 use super::{Error, Object, Reorder};
 
 /// Objects (and stream events) queued for one subscription; a full queue slows its streams
@@ -24,7 +22,7 @@ const INBOX: usize = 1024;
 
 /// What the session's tasks tell a subscription.
 #[derive(Debug)]
-pub(crate) enum Inbound {
+pub(crate) enum Arrival {
     Open {
         group: u64,
     },
@@ -46,7 +44,7 @@ pub struct Subscription {
     request_id: u64,
     alias: u64,
     largest: Option<Location>,
-    rx: mpsc::Receiver<Inbound>,
+    rx: mpsc::Receiver<Arrival>,
     reorder: Reorder,
     streams_seen: u64,
     done: Option<(Result<(), Error>, Option<u64>, Instant)>,
@@ -65,21 +63,24 @@ impl Session {
         filter: Option<SubscriptionFilter>,
     ) -> Result<Subscription, Error> {
         let shared = self.shared.clone();
-        let (mut send, mut recv) = shared.quic.open_bi().await?;
         let mut parameters = Parameters::new();
         if let Some(f) = &filter {
             parameters.set_subscription_filter(f);
         }
-        let request_id = shared.next_request_id();
-        let msg = Subscribe {
-            request_id,
-            track_namespace: namespace,
-            track_name: track.into(),
-            parameters,
-        };
-        write_message(&mut send, msg).await?;
-        let mut reader = ControlReader::new(shared.limits);
-        let ok = match read_message(&shared, &mut recv, &mut reader).await? {
+        let track_name = track.into();
+        let (mut send, mut inbound) = shared
+            .open_request(|request_id| {
+                Subscribe {
+                    request_id,
+                    track_namespace: namespace,
+                    track_name,
+                    parameters,
+                }
+                .into()
+            })
+            .await?;
+        let request_id = send.request_id();
+        let ok = match read_message(&shared, &mut inbound).await? {
             Some(Message::SubscribeOk(ok)) => ok,
             Some(Message::RequestError(e)) => return Err(Error::from_request_error(&e)),
             Some(other) => {
@@ -103,10 +104,10 @@ impl Session {
                 tokio::select! {
                     _ = &mut cancelled => {
                         let _ = send.finish();
-                        let _ = recv.stop(0);
+                        inbound.stop(StreamResetCode::CANCELLED);
                         return;
                     }
-                    m = read_message(&shared, &mut recv, &mut reader) => match m {
+                    m = read_message(&shared, &mut inbound) => match m {
                         Ok(Some(Message::PublishDone(d))) => {
                             let code = d.status_code;
                             let clean = code == PublishDoneCode::TRACK_ENDED
@@ -130,7 +131,7 @@ impl Session {
                     },
                 }
             };
-            let _ = tx.send(Inbound::Done { result, streams }).await;
+            let _ = tx.send(Arrival::Done { result, streams }).await;
             // Keep the stream open until the subscription is dropped.
             let _ = cancelled.await;
             let _ = send.finish();
@@ -183,18 +184,18 @@ impl Subscription {
         self.largest
     }
 
-    fn handle(&mut self, m: Inbound, now: std::time::Instant) -> Option<Object> {
+    fn handle(&mut self, m: Arrival, now: std::time::Instant) -> Option<Object> {
         match m {
-            Inbound::Open { group } => {
+            Arrival::Open { group } => {
                 self.streams_seen += 1;
                 if !self.reorder.handle_open(group, now) {
                     tracing::debug!(group, "stream for a group already passed: ignored");
                 }
             }
-            Inbound::Object(o) => self.reorder.handle_object(o, now),
-            Inbound::End { group } => self.reorder.handle_end(group, now),
-            Inbound::Datagram(o) => return Some(o),
-            Inbound::Done { result, streams } => {
+            Arrival::Object(o) => self.reorder.handle_object(o, now),
+            Arrival::End { group } => self.reorder.handle_end(group, now),
+            Arrival::Datagram(o) => return Some(o),
+            Arrival::Done { result, streams } => {
                 tracing::debug!(?result, ?streams, seen = self.streams_seen, "PUBLISH_DONE");
                 self.done = Some((
                     result,
@@ -263,7 +264,7 @@ impl Drop for Subscription {
     }
 }
 
-async fn wait_alias(shared: &Shared, alias: u64) -> Option<mpsc::Sender<Inbound>> {
+async fn wait_alias(shared: &Shared, alias: u64) -> Option<mpsc::Sender<Arrival>> {
     let deadline = Instant::now() + shared.timeouts.alias_wait;
     loop {
         let added = shared.alias_added.notified();
@@ -278,40 +279,22 @@ async fn wait_alias(shared: &Shared, alias: u64) -> Option<mpsc::Sender<Inbound>
     }
 }
 
-/// A unidirectional data stream from the server; `first` is its header event.
-pub(crate) async fn data_stream(
-    shared: &Shared,
-    mut reader: DataStreamReader,
-    first: DataStreamEvent,
-    mut recv: RecvStream,
-) {
-    let header = match first {
-        DataStreamEvent::SubgroupHeader(h) => h,
-        DataStreamEvent::Padding => {
-            while let Ok(Some(_)) = recv.read_chunk(64 * 1024).await {}
-            return;
-        }
-        DataStreamEvent::FetchHeader(h) => {
-            super::fetch::data_stream(shared, reader, h, recv);
-            return;
-        }
-        other => {
-            let why = format!("unexpected data stream start {other:?}");
-            shared.violation(Code::PROTOCOL_VIOLATION, &why);
-            return;
-        }
-    };
+/// A subgroup stream from the server (its header read): its objects go to the subscription
+/// of its Track Alias.
+pub(crate) async fn data_stream(shared: &Shared, mut inbound: Inbound, header: SubgroupHeader) {
     let Some(tx) = wait_alias(shared, header.track_alias).await else {
-        let _ = recv.stop(0); // not (or no longer) subscribed
+        inbound.stop(StreamResetCode::CANCELLED); // not (or no longer) subscribed
         return;
     };
     let group = header.group_id;
-    if tx.send(Inbound::Open { group }).await.is_err() {
+    if tx.send(Arrival::Open { group }).await.is_err() {
         return;
     }
-    loop {
-        match reader.poll() {
-            Ok(Some(DataStreamEvent::SubgroupObject { object, payload })) => {
+    while let Some(event) = inbound.next(shared).await {
+        match event {
+            Event::Object {
+                object, payload, ..
+            } => {
                 if object.object_status != ObjectStatus::Normal {
                     continue; // end-of-group / end-of-track markers carry no payload
                 }
@@ -320,49 +303,23 @@ pub(crate) async fn data_stream(
                     object: object.object_id,
                     payload,
                 };
-                if tx.send(Inbound::Object(o)).await.is_err() {
-                    let _ = recv.stop(0);
+                if tx.send(Arrival::Object(o)).await.is_err() {
+                    inbound.stop(StreamResetCode::CANCELLED);
                     return;
                 }
             }
-            Ok(Some(other)) => {
-                let why = format!("unexpected {other:?} on a subgroup stream");
-                shared.violation(Code::PROTOCOL_VIOLATION, &why);
-                break;
-            }
-            Ok(None) => match recv.read_chunk(64 * 1024).await {
-                Ok(Some(chunk)) => {
-                    if let Err(e) = reader.push(chunk) {
-                        shared.violation(e.wire_code(), &format!("subgroup stream: {e}"));
-                        break;
-                    }
-                }
-                Ok(None) => {
-                    if let Err(e) = reader.finish() {
-                        shared.violation(e.wire_code(), &format!("subgroup stream: {e}"));
-                    }
-                    break;
-                }
-                Err(_) => break, // reset: the group ends here
-            },
-            Err(e) => {
-                shared.violation(e.wire_code(), &format!("subgroup stream: {e}"));
-                break;
-            }
+            // FIN or reset: the group ends here.
+            Event::DataEnd { .. } => break,
+            _ => {}
         }
     }
-    let _ = tx.send(Inbound::End { group }).await;
+    let _ = tx.send(Arrival::End { group }).await;
 }
 
 /// A datagram from the server: an object outside any stream (unordered, may be lost).
 pub(crate) fn datagram(shared: &Shared, datagram: Bytes) {
-    let d = match decode_datagram(datagram, &shared.limits) {
-        Ok(Datagram::Object(d)) => d,
-        Ok(_) => return,
-        Err(e) => {
-            shared.violation(e.wire_code(), &format!("datagram: {e}"));
-            return;
-        }
+    let Some(d) = shared.datagram(datagram) else {
+        return;
     };
     let DatagramPayload::Payload(payload) = d.payload else {
         return;
@@ -373,6 +330,6 @@ pub(crate) fn datagram(shared: &Shared, datagram: Bytes) {
             object: d.object_id,
             payload,
         };
-        let _ = tx.try_send(Inbound::Datagram(o)); // unreliable by nature: dropped when full
+        let _ = tx.try_send(Arrival::Datagram(o)); // unreliable by nature: dropped when full
     }
 }

@@ -156,7 +156,7 @@ pub async fn run(hub: Arc<Hub>, s: Arc<SessionShared>, send: SendStream, mut inb
     let Some((request, mut first)) = first_request(&mut inbound, &s).await else {
         return;
     };
-    let mut send = s.request_stream(request, &inbound, send);
+    let mut send = inbound.answer(&s, request, send, s.timeouts.peer_stall);
     tracing::debug!(session = s.id, message = first.name(), "request");
     if s.going_away.load(std::sync::atomic::Ordering::Relaxed) {
         let refusal = error(RequestErrorCode::GOING_AWAY, "relay is going away");

@@ -17,9 +17,7 @@ use tokio::task::JoinSet;
 use tern_moq::Message;
 use tern_moq::message::codes::SessionError as Code;
 use tern_moq::message::{GoAway, Setup};
-use tern_moq::session::{
-    Event, RequestHandle, Role, Session as Proto, StreamId, Transmit, Version,
-};
+use tern_moq::session::{Event, Role, Session as Proto, StreamId, Transmit, Version};
 use tern_peer::request::{RequestStream, SharedProto};
 use tern_quic::{SendStream, Session};
 
@@ -330,23 +328,6 @@ impl SessionShared {
         RequestStream::open(self.proto.clone(), id, send, self.timeouts.peer_stall, make).await
     }
 
-    /// The stream of the peer's `request`, which arrived on `inbound`: its responses are
-    /// written on `send` through the protocol session.
-    pub fn request_stream(
-        &self,
-        request: RequestHandle,
-        inbound: &Inbound,
-        send: SendStream,
-    ) -> RequestStream {
-        RequestStream::new(
-            self.proto.clone(),
-            request,
-            inbound.name().clone(),
-            send,
-            self.timeouts.peer_stall,
-        )
-    }
-
     /// Refuse the peer's request on `inbound` before reading it (`message`, then FIN), through
     /// the protocol session.
     pub async fn refuse_unread(&self, inbound: &Inbound, mut send: SendStream, message: Message) {
@@ -581,18 +562,13 @@ impl tern_peer::inbound::Feed for SessionShared {
         // driver gives the peer its `timeouts.leave_grace` to close the session before calling it a
         // violation.
         let leaving = fin && reset.is_none() && proto.peer_control() == Some(stream);
-        let result = match reset {
-            Some(code) => proto.handle_reset(stream, code),
-            None => proto.handle_data(stream, data, fin && !leaving),
-        };
+        let fed = tern_peer::inbound::feed_proto(&mut proto, stream, data, fin && !leaving, reset);
+        drop(proto);
         if leaving {
             self.peer_leaving.notify_one();
         }
-        let events: Vec<Event> = std::iter::from_fn(|| proto.poll_event()).collect();
-        while proto.poll_transmit().is_some() {}
-        drop(proto);
-        match result {
-            Ok(()) => Some(events),
+        match fed {
+            Ok(events) => Some(events),
             Err(e) => {
                 self.violation(e.code, &e.reason);
                 None
