@@ -37,7 +37,6 @@ ALLOWED = {
     ("relay/src", ("node::backfill", "node::fetch", "node::hub", "node::ingest", "node::link",
                    "node::offer", "node::plugin", "node::request", "node::serve",
                    "node::session", "node::upstream", "node::watermark")),
-    ("relay/peer/src", ("driver", "fetch", "publisher", "session", "sink", "subscriber")),
 }
 
 

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use tern_moq::message::codes::SessionError as Code;
 use tern_moq::session::Event;
 
-use super::session::{Inbound, Shared, lock};
+use super::shared::{Inbound, Shared, lock};
 
 /// Accept everything the server opens until the session ends.
 pub(crate) async fn drive(shared: Arc<Shared>) {

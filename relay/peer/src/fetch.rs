@@ -18,9 +18,10 @@ use tern_moq::session::Event;
 use tern_moq::{FullTrackName, Location, Message, TrackNamespace};
 
 use super::fetch_writer::{FetchRange, write_fetch};
-use super::publisher::request_error;
 use super::request::RequestStream;
-use super::session::{Inbound, Session, Shared, read_message};
+use super::session::Session;
+use super::shared::request_error;
+use super::shared::{Inbound, Shared, read_message};
 use super::subscriber::Subscription;
 use super::track::TrackShared;
 use super::{Error, Object};

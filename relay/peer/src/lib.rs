@@ -18,6 +18,12 @@
 //!   and a byte budget) and answers FETCH from them; [`Session::fetch`] and
 //!   [`Session::joining_fetch`] ask for a range and return a [`Fetch`] yielding its entries.
 //!
+//! Every stream is read through the sans-IO protocol session ([`inbound`]) and every control
+//! message written through it ([`request`]), by the relay and the client alike. The client's
+//! files: `connect.rs` (the transport and SETUP), `driver.rs` (the server's streams),
+//! `shared.rs` (what the session's tasks share), `publisher.rs` and `sink.rs` (our tracks),
+//! `subscriber.rs`, `fetch.rs` and `namespaces.rs` (what we ask for).
+//!
 //! Protocol decisions that need no I/O live in sans-IO pieces ([`Reorder`], the track state
 //! behind [`TrackWriter`] and the groups its [`History`] keeps); the async code around them
 //! only moves bytes.
@@ -25,6 +31,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod connect;
 mod driver;
 mod fetch;
 pub mod fetch_writer;
@@ -35,6 +42,7 @@ mod publisher;
 mod reorder;
 pub mod request;
 mod session;
+mod shared;
 mod sink;
 mod subscriber;
 mod timeouts;

@@ -8,7 +8,8 @@ use tern_moq::{Message, TrackNamespace};
 
 use super::Error;
 use super::request::RequestStream;
-use super::session::{Inbound, Session, read_message, request_ok};
+use super::session::Session;
+use super::shared::{Inbound, read_message, request_ok};
 
 /// A change in the namespaces under a prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]

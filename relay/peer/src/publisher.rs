@@ -7,16 +7,15 @@ use tokio::sync::oneshot;
 
 use tern_moq::message::SubscriptionFilter;
 use tern_moq::message::codes::{RequestErrorCode, SessionError as Code};
-use tern_moq::message::{
-    Parameters, Publish, PublishNamespace, RequestError, RequestOk, Subscribe, SubscribeOk,
-};
+use tern_moq::message::{Parameters, Publish, PublishNamespace, RequestOk, Subscribe, SubscribeOk};
 use tern_moq::session::Event;
-use tern_moq::{FullTrackName, Location, Message, ReasonPhrase, TrackNamespace};
+use tern_moq::{FullTrackName, Location, Message, TrackNamespace};
 use tern_quic::SendStream;
 
 use super::Error;
 use super::request::RequestStream;
-use super::session::{Inbound, Session, Shared, read_message, request_ok};
+use super::session::Session;
+use super::shared::{Inbound, Shared, read_message, request_error, request_ok};
 use super::sink;
 use super::track::TrackWriter;
 
@@ -48,15 +47,6 @@ impl Announcement {
             Ok(e) => e,
             Err(_) => Error::Invalid("announcement withdrawn"),
         }
-    }
-}
-
-pub(crate) fn request_error(code: RequestErrorCode, reason: &str) -> RequestError {
-    RequestError {
-        error_code: code,
-        retry_interval: 0,
-        error_reason: ReasonPhrase::new(reason.to_owned()),
-        redirect: None,
     }
 }
 

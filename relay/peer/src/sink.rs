@@ -9,7 +9,7 @@ use tern_moq::message::{Parameters, PublishDone, RequestOk};
 use tern_moq::{Message, ReasonPhrase};
 
 use super::request::RequestStream;
-use super::session::{Inbound, Shared, read_message};
+use super::shared::{Inbound, Shared, read_message};
 use super::writer::SubgroupWriter;
 
 /// Deliveries taken from the cache per lock.

@@ -13,29 +13,13 @@ use tern_moq::message::{Parameters, Subscribe, SubscriptionFilter};
 use tern_moq::session::Event;
 use tern_moq::{Location, Message, TrackNamespace};
 
-use super::session::{Inbound, Session, Shared, read_message};
+use super::session::Session;
+use super::shared::{Arrival, Inbound, Shared, read_message};
 use super::{Error, Object, Reorder};
 
 /// Objects (and stream events) queued for one subscription; a full queue slows its streams
 /// down through QUIC flow control instead of growing.
 const INBOX: usize = 1024;
-
-/// What the session's tasks tell a subscription.
-#[derive(Debug)]
-pub(crate) enum Arrival {
-    Open {
-        group: u64,
-    },
-    Object(Object),
-    End {
-        group: u64,
-    },
-    Datagram(Object),
-    Done {
-        result: Result<(), Error>,
-        streams: Option<u64>,
-    },
-}
 
 /// An active subscription. Dropping it unsubscribes (the request stream is finished).
 #[derive(Debug)]
