@@ -32,6 +32,7 @@ pub enum Record {
 
 /// Why the input could not be framed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum FramingError {
     /// A record longer than the object size limit.
     #[error("record of {len} bytes exceeds the {max}-byte object limit")]

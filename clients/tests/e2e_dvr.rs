@@ -89,7 +89,7 @@ fn objects(entries: &[FetchEntry]) -> Vec<((u64, u64), Bytes)> {
         .iter()
         .filter_map(|e| match e {
             FetchEntry::Object(o) => Some(((o.group, o.object), o.payload.clone())),
-            FetchEntry::Unknown(_) => None,
+            _ => None,
         })
         .collect()
 }

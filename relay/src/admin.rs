@@ -27,6 +27,7 @@ const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// The admin server could not start.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum AdminError {
     /// The Prometheus recorder could not be installed (another global recorder is).
     #[error("cannot install the Prometheus recorder: {0}")]

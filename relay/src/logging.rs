@@ -8,6 +8,7 @@ use crate::config::LogFormat;
 
 /// Logging could not start.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LoggingError {
     /// `level` is not an env-filter directive.
     #[error("log.level: not a tracing env-filter: {0}")]

@@ -38,6 +38,7 @@ impl Params {
 
 /// A parameter out of range.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CodeError {
     /// The key is empty.
     EmptyKey,

@@ -45,6 +45,7 @@ impl Decoded {
 
 /// Why nothing could be decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DecodeError {
     /// Fewer positions carry evidence than an id has bits: no code can tell ids apart then.
     TooFewGroups {

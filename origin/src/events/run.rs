@@ -149,13 +149,14 @@ impl Sequencing {
                         });
                         viewers.insert(ns, ViewerTask { task, shard, id });
                     }
-                    Some(NamespaceEvent::Published(_)) => {}
                     Some(NamespaceEvent::Withdrawn(ns)) => {
                         if let Some(v) = viewers.remove(&ns) {
                             shards[v.shard].viewers -= 1;
                         }
                     }
                     None => return Err(crate::Error::Relay("the relay ended the listing of viewers".into())),
+                    // Deeper namespaces, and changes this origin does not act on.
+                    Some(_) => {}
                 },
                 Some((viewer, payload)) = rx.recv() => self.handle(&viewer, &payload)?,
                 Some((ns, id)) = ended_rx.recv() => {

@@ -49,6 +49,7 @@ impl Default for Config {
 
 /// Why an event was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Refusal {
     /// Larger than [`Config::max_event_bytes`].
     TooLarge,

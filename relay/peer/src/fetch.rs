@@ -151,6 +151,7 @@ fn resolve(
 
 /// Where a Joining FETCH starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum JoiningStart {
     /// This many groups before the subscription's Joining Location (0: its group only).
     Relative(u64),
@@ -160,6 +161,7 @@ pub enum JoiningStart {
 
 /// One entry of a FETCH answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FetchEntry {
     /// An object.
     Object(Object),

@@ -13,6 +13,7 @@ use super::shared::{Inbound, read_message, request_ok};
 
 /// A change in the namespaces under a prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum NamespaceEvent {
     /// A namespace is published (the full namespace: prefix and suffix).
     Published(TrackNamespace),

@@ -20,6 +20,7 @@ use crate::stream::{RecvStream, SendStream};
 
 /// How a session reached us.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Transport {
     /// QUIC with the MoQ ALPN (`moqt://` URLs).
     RawQuic,

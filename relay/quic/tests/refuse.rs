@@ -152,6 +152,7 @@ async fn retry_under_load_still_admits_clients() {
         let target = match transport {
             Transport::RawQuic => format!("moqt://127.0.0.1:{}/", tap.addr.port()),
             Transport::WebTransport => format!("https://localhost:{}/live", tap.addr.port()),
+            other => panic!("not tested here: {other}"),
         };
         let (client, incoming) = bounded("connect through the tap", async {
             tokio::join!(tern_quic::connect(&target, &config), server.accept())

@@ -29,6 +29,7 @@ async fn metadata_of_incoming_sessions() {
                 assert_eq!(incoming.path(), "/live/demo");
                 assert_eq!(incoming.query(), Some("jwt=abc"));
             }
+            other => panic!("not tested here: {other}"),
         }
     }
 }

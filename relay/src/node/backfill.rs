@@ -69,6 +69,7 @@ pub async fn backfill(
 
 /// Why a FETCH sent upstream brought nothing (more).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Fetched {
     /// The upstream refused it; its reason.
     #[error("upstream refused the FETCH: {0}")]

@@ -28,6 +28,7 @@ const DEFAULT_PORT: u16 = 443;
 
 /// Why an upstream name gave no address.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DiscoveryError {
     /// The URL cannot be used.
     #[error("upstream {url}: {reason}")]

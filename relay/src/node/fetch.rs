@@ -183,7 +183,7 @@ pub async fn serve(
             joining_request_id: id,
             joining_start,
         } => {
-            let relative = m.fetch_type.code() == 0x2;
+            let relative = matches!(m.fetch_type, FetchType::RelativeJoining { .. });
             let Some((handle, joining)) = s.subscription(id) else {
                 return refuse(
                     &mut send,

@@ -217,7 +217,8 @@ async fn link(
             }
         } => {
             tracing::info!(upstream = %url, session = s.id, "{why}: closing the link");
-            s.session.close(0, "moved by DNS");
+            s.session
+                .close(super::session::wire_code(Code::NO_ERROR), "moved by DNS");
         }
     }
     // The session carries the upstream SUBSCRIBEs too: it lives until it closes.

@@ -118,7 +118,10 @@ impl Node {
                 let Some(incoming) = incoming else { break };
                 if refuse.load(std::sync::atomic::Ordering::Acquire) {
                     metrics::counter!(crate::metrics::SESSIONS_REFUSED, crate::metrics::REASON => crate::metrics::refused::DRAINING).increment(1);
-                    incoming.session.close(0, "relay draining");
+                    incoming.session.close(
+                        session::wire_code(tern_moq::message::codes::SessionError::NO_ERROR),
+                        "relay draining",
+                    );
                     continue;
                 }
                 tracing::debug!(peer = %incoming.remote, transport = ?incoming.transport, path = incoming.path(), "accepted");

@@ -116,6 +116,7 @@ impl std::error::Error for Refused {}
 
 /// Where a local reader starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Start {
     /// At the start of the group being published now: the objects of the current group the
     /// node holds come first ([`Reading::joined`](super::Reading::joined)), then everything

@@ -54,6 +54,7 @@ pub fn url(server: &Server, transport: Transport, path_query: &str) -> String {
     match transport {
         Transport::RawQuic => format!("moqt://127.0.0.1:{port}{path_query}"),
         Transport::WebTransport => format!("https://localhost:{port}{path_query}"),
+        other => panic!("no URL for {other}"),
     }
 }
 
