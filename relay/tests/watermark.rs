@@ -430,3 +430,43 @@ async fn a_viewer_naming_itself_a_relay_gets_no_unmarked_variant() {
         RequestErrorCode::UNAUTHORIZED
     );
 }
+
+/// A local reader (a front-end's viewer: HLS, WHEP) is a last-hop viewer too: it never gets a
+/// variant by name, and a track the plugin marks for it is refused with a reason rather than
+/// handed out as one variant unmarked. No upstream subscription is made for either.
+#[tokio::test]
+async fn a_local_reader_never_gets_an_unmarked_variant() {
+    use tern_model::TrackName;
+    use tern_model::local::{Credentials, ReadOptions, RefusedKind};
+
+    let node = testbed_relay().await;
+    let publisher = Publisher::start(&format!("{}/?jwt=as:origin", url(&node)), NS).await;
+    let api = node.local();
+    let viewer = |name: &str| Credentials {
+        token: Some(format!("as:{name}")),
+        via: "hls",
+        ..Credentials::in_process("hls")
+    };
+    let options = ReadOptions {
+        rendezvous: Duration::from_millis(300),
+        ..ReadOptions::default()
+    };
+    for track in ["marked.wm-a", "marked.wm-b", "marked"] {
+        let refused = api
+            .subscribe(TrackName::from_path(NS, track), viewer("eve"), options)
+            .await
+            .expect_err(track);
+        assert!(
+            matches!(
+                refused.kind,
+                RefusedKind::Unauthorized | RefusedKind::Unsupported
+            ),
+            "{track}: {refused}"
+        );
+        assert!(
+            refused.reason.contains("marked") || refused.reason.contains("watermark"),
+            "{track}: {refused}"
+        );
+    }
+    assert_eq!(publisher.subscribes.load(Ordering::SeqCst), 0);
+}

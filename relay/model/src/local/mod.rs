@@ -26,6 +26,11 @@
 //!   then [`Next::Closed`](crate::Next)) and incomplete groups (a subgroup reset, a group
 //!   skipped for lag) as a MoQ subscriber does.
 //!
+//! - **Watermarks.** A reader is a last-hop viewer: a watermark variant asked for by name is
+//!   refused, and a track the plugin marks for the reader (per-viewer A/B) is refused with
+//!   [`RefusedKind::Unsupported`] rather than handed out as one unmarked variant; code of the
+//!   operator's ([`Credentials::member`]) reads variants by name, as a relay does.
+//!
 //! The node's side is [`Calls`]: one bounded channel of [`Call`]s and the [`Release`]s that
 //! dropped handles leave.
 

@@ -79,6 +79,9 @@ pub enum RefusedKind {
     Invalid,
     /// The node is shutting down or gone (HTTP 503).
     Unavailable,
+    /// The node cannot serve this to a local reader (HTTP 501): a track watermarked for each
+    /// viewer, which a front-end must read per viewer from its variants.
+    Unsupported,
 }
 
 /// A refusal from the node, with a reason meant for the user behind the front-end (never a

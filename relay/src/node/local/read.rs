@@ -14,6 +14,7 @@ use crate::core::router::{Command, SessionId};
 use crate::core::track::DATAGRAM_SUBGROUP;
 use crate::core::types::{Filter, Location, Namespace, TrackName};
 use crate::node::hub::{Hub, ToRequest};
+use tern_watermark::split_variant;
 
 use super::ask::{FIRST, ask, refused};
 
@@ -23,6 +24,14 @@ pub(super) async fn subscribe(
     credentials: Credentials,
     options: ReadOptions,
 ) -> Result<ReadGrant, Refused> {
+    // A local reader is a last-hop viewer (unless operator code of this process): as for a MoQ
+    // viewer, one watermark variant by name would be an unmarked copy.
+    if !credentials.member && split_variant(&track.name).is_some() {
+        return Err(Refused::new(
+            RefusedKind::Unauthorized,
+            format!("{track} is a watermark variant: viewers read the track itself"),
+        ));
+    }
     if let Some(plugin) = &hub.settings.plugin {
         let decision = crate::node::plugin::judge_local(
             plugin,
@@ -33,6 +42,20 @@ pub(super) async fn subscribe(
         )
         .await?;
         if let Some(other) = decision.track {
+            // Pointed at variant A of the track asked for: marked for this viewer, group by
+            // group, which a MoQ viewer's writer does at the last hop; a local reader would
+            // get variant A whole, unmarked.
+            let marked = split_variant(&other)
+                .is_some_and(|(base, variant)| variant == 0 && base == &track.name[..]);
+            if marked {
+                return Err(Refused::new(
+                    RefusedKind::Unsupported,
+                    format!(
+                        "{track} is watermarked for each viewer; a local reader cannot be served \
+                         its marked mix"
+                    ),
+                ));
+            }
             track.name = other;
         }
     }
