@@ -100,6 +100,7 @@ pub fn node_settings(c: &Config) -> (RouterConfig, NodeSettings) {
             total: usize::try_from(c.limits.receive_total).unwrap_or(usize::MAX),
         },
         max_requests_per_session: c.limits.max_requests_per_session as usize,
+        max_local_calls: crate::node::MAX_LOCAL_CALLS,
         max_namespace_fields: c.limits.max_namespace_fields as usize,
         upstreams: c.upstreams.iter().map(|u| u.to_string()).collect(),
         upstream_tls: UpstreamTls {

@@ -741,3 +741,54 @@ async fn a_reader_on_a_cold_edge_joins_at_the_current_groups_start_and_fetches_p
     assert_eq!(refused.kind, RefusedKind::NotFound);
     assert!(!refused.reason.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_in_flight_are_bounded_and_the_rest_wait_their_turn() {
+    let node = relay(&[], |_, s| s.max_local_calls = 2);
+    let api = node.local();
+    let _held = publish(&api, "live/here", Credentials::in_process("test")).await;
+    // Two readers of tracks nobody publishes hold both places for their rendezvous.
+    let waiting: Vec<_> = (0..2)
+        .map(|i| {
+            let api = api.clone();
+            tokio::spawn(async move {
+                let options = ReadOptions {
+                    rendezvous: Duration::from_millis(1_500),
+                    ..ReadOptions::default()
+                };
+                let name = format!("nobody{i}");
+                api.subscribe(
+                    track("live/none", &name),
+                    Credentials::in_process("test"),
+                    options,
+                )
+                .await
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // A third call waits for a place rather than adding a task of its own ...
+    let started = tokio::time::Instant::now();
+    let third = api.broadcast(namespace("live/here"), Credentials::in_process("test"));
+    tokio::pin!(third);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), &mut third)
+            .await
+            .is_err(),
+        "answered while both places were held"
+    );
+    // ... and is answered once one is free.
+    let info = within(STEP, "the third call", third)
+        .await
+        .expect("the broadcast is here");
+    assert_eq!(info.namespace, namespace("live/here"));
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+    for w in waiting {
+        let refused = w.await.unwrap().expect_err("nobody publishes");
+        assert_eq!(refused.kind, RefusedKind::Timeout);
+    }
+}

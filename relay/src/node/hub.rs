@@ -81,6 +81,9 @@ pub struct NodeSettings {
     pub receive: super::budget::ReceiveLimits,
     /// Requests one session may have open at once.
     pub max_requests_per_session: usize,
+    /// Calls of the local API answered at once (each may wait on the plugin or an upstream);
+    /// more wait in its bounded channel, and its callers with them.
+    pub max_local_calls: usize,
     /// Fields a request's track namespace may have (the draft allows 32).
     pub max_namespace_fields: usize,
     /// Upstream relays to link to (URLs), each kept connected.

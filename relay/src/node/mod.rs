@@ -21,6 +21,9 @@ pub mod hub;
 pub mod ingest;
 pub mod link;
 pub mod local;
+
+/// Calls of the local API a node answers at once by default ([`NodeSettings::max_local_calls`]).
+pub const MAX_LOCAL_CALLS: usize = 1024;
 pub mod offer;
 pub mod plugin;
 pub mod request;

@@ -15,6 +15,8 @@ mod read;
 
 use std::sync::Arc;
 
+use tokio::sync::Semaphore;
+
 use tern_model::local::{Call, Calls, Input, Release};
 
 use super::hub::Hub;
@@ -24,12 +26,21 @@ use publish::Publications;
 pub fn spawn(hub: Arc<Hub>, mut calls: Calls) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let pubs = Arc::new(Publications::default());
+        let in_flight = Arc::new(Semaphore::new(hub.settings.max_local_calls.max(1)));
         while let Some(input) = calls.next().await {
             match input {
                 Input::Call(call) => {
                     // Calls wait on the plugin and on upstreams: each on its own, so that one
-                    // slow answer holds up nobody else's.
-                    tokio::spawn(answer(hub.clone(), pubs.clone(), call));
+                    // slow answer holds up nobody else's; at most `max_local_calls` at once,
+                    // the others wait in the channel (and their callers with them).
+                    let Ok(permit) = in_flight.clone().acquire_owned().await else {
+                        break;
+                    };
+                    let (hub, pubs) = (hub.clone(), pubs.clone());
+                    tokio::spawn(async move {
+                        answer(hub, pubs, call).await;
+                        drop(permit);
+                    });
                 }
                 Input::Release(release) => self::release(&hub, &pubs, release),
                 _ => {}
