@@ -1,8 +1,19 @@
-//! Edge plugin hooks of a session: session open at SETUP, subscribe and publish per request,
-//! and the close at token expiry. The plugin runs on the host's worker threads; these hooks only
-//! await its decision (bounded by the host's timeout) and fail closed on any error.
+//! Edge plugin hooks: every call into the plugin is made from this file, in this order for one
+//! peer (a MoQ session, or a local publisher or reader of the node's local API):
 //!
-//! Without a plugin (`NodeSettings::plugin` is `None`) every hook admits at once.
+//! 1. **session open**: at SETUP ([`open_session`]), or when a local caller comes
+//!    ([`judge_local`]): the token, the path and the peer's address; it gives the claims.
+//! 2. **publish** or **subscribe**, once per request (SUBSCRIBE, FETCH, PUBLISH,
+//!    PUBLISH_NAMESPACE, ... ; a local publisher's broadcast and each of its tracks, a local
+//!    reader's track): [`authorize`] and [`judge_local`], both through `ask_phase`. It may point
+//!    a SUBSCRIBE at another track, or at variant A of it (watermarked for this viewer).
+//! 3. **object**, once per group of a watermarked subscription ([`object_phase`], called by
+//!    `watermark.rs`'s marking): which variant this viewer gets of that group.
+//! 4. **close** at the token's expiry ([`expire`]): the session is closed with the reason.
+//!
+//! The plugin runs on the host's worker threads; these hooks only await its decision (bounded by
+//! the host's timeout) and fail closed on any error. Without a plugin (`NodeSettings::plugin` is
+//! `None`) every hook admits at once.
 
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -533,6 +544,24 @@ pub async fn judge_local(
             Err(denied(deny))
         }
     }
+}
+
+/// Phase 3: which variant `viewer` gets of `group` of the watermarked track whose variant A is
+/// `track`.
+pub async fn object_phase(
+    plugin: &PluginHost,
+    viewer: &str,
+    track: &crate::core::types::TrackName,
+    group: u64,
+) -> Result<tern_edge_wasm::ObjectDecision, tern_edge_wasm::PluginError> {
+    let req = tern_edge_wasm::ObjectRequest {
+        viewer: viewer.to_owned(),
+        namespace: track.namespace.iter().map(|f| f.to_vec()).collect(),
+        track: track.name.to_vec(),
+        group,
+        object: 0,
+    };
+    plugin.object(req).await
 }
 
 #[cfg(test)]

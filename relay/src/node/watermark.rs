@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tern_edge_wasm::{ObjectDecision, ObjectRequest, PluginHost};
+use tern_edge_wasm::{ObjectDecision, PluginHost};
 use tern_moq::Message;
 use tern_moq::message::FetchType;
 use tern_moq::message::codes::RequestErrorCode;
@@ -187,14 +187,8 @@ impl Marking {
             };
         }
         let track = self.variants[0].name();
-        let req = ObjectRequest {
-            viewer: self.viewer.clone(),
-            namespace: track.namespace.iter().map(|f| f.to_vec()).collect(),
-            track: track.name.to_vec(),
-            group,
-            object: 0,
-        };
-        let choice = match self.plugin.object(req).await {
+        let decision = super::plugin::object_phase(&self.plugin, &self.viewer, track, group).await;
+        let choice = match decision {
             Ok(ObjectDecision::Pass) => Choice::Variant(0),
             Ok(ObjectDecision::UseVariant(v)) if (v as usize) < self.variants.len() => {
                 Choice::Variant(v)
