@@ -26,7 +26,7 @@ pub async fn backfill(
     track: &TrackProducer,
     after: Location,
     upto: Location,
-) -> anyhow::Result<usize> {
+) -> super::error::Result<usize> {
     // One deadline for all of it, the stream's opening and the request's writing included:
     // a short stream credit on the link cannot hold the new subscription's data past it.
     let deadline = tokio::time::Instant::now() + s.timeouts.backfill;
@@ -50,8 +50,11 @@ pub async fn backfill(
     })
     .await
     .map_err(|e| match e {
-        Fetched::Late => anyhow::anyhow!("backfill took longer than {:?}", s.timeouts.backfill),
-        e => anyhow::anyhow!("{e}"),
+        Fetched::Late => super::error::NodeError::Upstream(format!(
+            "backfill took longer than {:?}",
+            s.timeouts.backfill
+        )),
+        e => super::error::NodeError::Upstream(format!("{e}")),
     })?;
     // Every group before the new subscription's own is now complete, the one the old upstream
     // left half-sent included: its subgroups end here (no upstream stream will end them).

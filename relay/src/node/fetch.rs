@@ -38,7 +38,7 @@ async fn refuse(
     send: &mut RequestStream,
     code: RequestErrorCode,
     reason: String,
-) -> anyhow::Result<()> {
+) -> super::error::Result<()> {
     send.send(error(code, reason)).await?;
     send.finish()?;
     Ok(())
@@ -75,7 +75,7 @@ pub async fn serve(
     mut send: RequestStream,
     _inbound: Inbound,
     variants: Option<super::watermark::Variants>,
-) -> anyhow::Result<()> {
+) -> super::error::Result<()> {
     let Some(_slot) = s.fetch_slot().await else {
         return refuse(
             &mut send,
@@ -350,7 +350,7 @@ async fn forward(
     mut send: RequestStream,
     handle: Option<tern_model::TrackProducer>,
     why: String,
-) -> anyhow::Result<()> {
+) -> super::error::Result<()> {
     use tern_moq::Message;
     use tern_moq::session::Event;
 
@@ -380,7 +380,7 @@ async fn forward(
     let rid = usend.request_id();
     let _registered = Registered(&up, rid);
     let Some(mut data) = data else {
-        anyhow::bail!("FETCH not sent");
+        return Err(super::error::NodeError::Upstream("FETCH not sent".into()));
     };
     let mut inbound = Inbound::of(&usend, urecv);
     let reply = tokio::time::timeout(
@@ -460,7 +460,11 @@ async fn forward(
                 let _ = down.reset(code as u32);
                 return Ok(());
             }
-            Some(_) => anyhow::bail!("unexpected item on an upstream fetch stream"),
+            Some(_) => {
+                return Err(super::error::NodeError::Upstream(
+                    "unexpected item on an upstream fetch stream".into(),
+                ));
+            }
         }
     }
 }

@@ -102,7 +102,7 @@ async fn connect(
     client: &Client,
     discovery: Option<&Discovery>,
     url: &str,
-) -> anyhow::Result<(
+) -> super::error::Result<(
     tern_quic::Session,
     Option<(SocketAddr, tokio::time::Instant)>,
 )> {
@@ -110,7 +110,7 @@ async fn connect(
         let session = client
             .connect(url)
             .await
-            .map_err(|e| anyhow::anyhow!("cannot connect: {e}"))?;
+            .map_err(|e| super::error::NodeError::Upstream(format!("cannot connect: {e}")))?;
         return Ok((session, None));
     };
     let resolved = discovery.resolve(url).await?;
@@ -127,7 +127,10 @@ async fn connect(
             }
         }
     }
-    anyhow::bail!("no candidate answered: {}", failures.join("; "))
+    Err(super::error::NodeError::Upstream(format!(
+        "no candidate answered: {}",
+        failures.join("; ")
+    )))
 }
 
 /// Resolve `url` again each time the answer expires, until DNS stops listing `addr`.
@@ -169,7 +172,7 @@ async fn link(
     url: &str,
     client: &Client,
     discovery: Option<&Discovery>,
-) -> anyhow::Result<Option<String>> {
+) -> super::error::Result<Option<String>> {
     let (session, dns) = connect(client, discovery, url).await?;
     tracing::info!(upstream = %url, "upstream connected");
     let (opened_tx, opened_rx) = tokio::sync::oneshot::channel();
@@ -178,14 +181,15 @@ async fn link(
     }));
     let s = opened_rx
         .await
-        .map_err(|_| anyhow::anyhow!("session ended at once"))?;
+        .map_err(|_| super::error::NodeError::Upstream("session ended at once".into()))?;
     let mut goaway = s.peer_goaway.subscribe();
     let listing = async {
-        anyhow::ensure!(
-            s.wait_peer_setup(s.timeouts.setup).await,
-            "no SETUP from the upstream within {:?}",
-            s.timeouts.setup
-        );
+        if !s.wait_peer_setup(s.timeouts.setup).await {
+            return Err(super::error::NodeError::Upstream(format!(
+                "no SETUP from the upstream within {:?}",
+                s.timeouts.setup
+            )));
+        }
         let sid = s.id;
         hub.apply(|r, _| r.handle_link_up(sid));
         if let Some(relay) = s.peer_relay()
@@ -227,7 +231,7 @@ async fn link(
 }
 
 /// Ask for every namespace and route each one to this session until the listing ends.
-async fn namespaces(hub: &Arc<Hub>, s: &Arc<SessionShared>) -> anyhow::Result<()> {
+async fn namespaces(hub: &Arc<Hub>, s: &Arc<SessionShared>) -> super::error::Result<()> {
     let (send, recv) =
         super::session::bounded("open a request stream", s.session.open_bi()).await?;
     let send = s
@@ -247,10 +251,12 @@ async fn namespaces(hub: &Arc<Hub>, s: &Arc<SessionShared>) -> anyhow::Result<()
     while let Some(msg) = next_message(&mut inbound, s).await {
         match msg {
             Message::RequestOk(_) => {}
-            Message::RequestError(e) => anyhow::bail!(
-                "SUBSCRIBE_NAMESPACE refused: {}",
-                e.error_reason.to_string_lossy()
-            ),
+            Message::RequestError(e) => {
+                return Err(super::error::NodeError::Upstream(format!(
+                    "SUBSCRIBE_NAMESPACE refused: {}",
+                    e.error_reason.to_string_lossy()
+                )));
+            }
             Message::Namespace(n) => {
                 let ns = n.track_namespace_suffix.fields().to_vec();
                 if learned.contains_key(&ns) {
@@ -259,7 +265,7 @@ async fn namespaces(hub: &Arc<Hub>, s: &Arc<SessionShared>) -> anyhow::Result<()
                 if learned.len() >= MAX_LEARNED {
                     let why = format!("upstream announced more than {MAX_LEARNED} namespaces");
                     s.violation(Code::PROTOCOL_VIOLATION, &why);
-                    anyhow::bail!(why);
+                    return Err(super::error::NodeError::Upstream(why));
                 }
                 let rid = next_id;
                 next_id += 1;
@@ -279,7 +285,7 @@ async fn namespaces(hub: &Arc<Hub>, s: &Arc<SessionShared>) -> anyhow::Result<()
                     other.name()
                 );
                 s.violation(Code::PROTOCOL_VIOLATION, &why);
-                anyhow::bail!(why);
+                return Err(super::error::NodeError::Upstream(why));
             }
         }
     }
@@ -303,7 +309,7 @@ async fn announce(
     namespace: &Namespace,
     hops: &[bytes::Bytes],
     mut withdraw: tokio::sync::oneshot::Receiver<()>,
-) -> anyhow::Result<()> {
+) -> super::error::Result<()> {
     let (send, recv) =
         super::session::bounded("open a request stream", s.session.open_bi()).await?;
     let mut send = s
@@ -340,7 +346,7 @@ async fn announce(
                 Some(other) => {
                     let why = format!("unexpected {} on a PUBLISH_NAMESPACE stream", other.name());
                     s.violation(Code::PROTOCOL_VIOLATION, &why);
-                    anyhow::bail!(why);
+                    return Err(super::error::NodeError::Upstream(why));
                 }
                 None => return Ok(()),
             },

@@ -16,6 +16,9 @@
 pub mod backfill;
 pub mod budget;
 pub mod discovery;
+mod error;
+
+pub use error::{NodeError, StartError};
 pub mod fetch;
 pub mod hub;
 pub mod ingest;
@@ -65,7 +68,7 @@ impl Node {
         server: ServerConfig,
         router: RouterConfig,
         settings: NodeSettings,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self, StartError> {
         // Upstream links use the transport settings of the relay's own port (congestion
         // control, windows): the path to a parent is as lossy as any other.
         let transport = server.transport.clone();

@@ -23,7 +23,7 @@ pub fn spawn(hub: Arc<Hub>, s: Arc<SessionShared>, track: TrackId) {
     });
 }
 
-async fn offer(hub: &Arc<Hub>, s: &Arc<SessionShared>, track: TrackId) -> anyhow::Result<()> {
+async fn offer(hub: &Arc<Hub>, s: &Arc<SessionShared>, track: TrackId) -> super::error::Result<()> {
     let Some(handle) = hub.track(track).map(|t| t.consumer()) else {
         return Ok(());
     };
@@ -69,7 +69,11 @@ async fn offer(hub: &Arc<Hub>, s: &Arc<SessionShared>, track: TrackId) -> anyhow
             tracing::debug!(session = s.id, code = e.error_code.0, "PUBLISH declined");
             return Ok(());
         }
-        other => anyhow::bail!("PUBLISH answered with {other:?}"),
+        other => {
+            return Err(super::error::NodeError::Upstream(format!(
+                "PUBLISH answered with {other:?}"
+            )));
+        }
     };
     let (_, reader) = handle.subscribe(Filter::LargestObject, priority, hub.settings.lag, forward);
     let Some(reader) = reader else { return Ok(()) };

@@ -209,13 +209,13 @@ pub async fn open_session(
     plugin: &PluginHost,
     s: &SessionShared,
     setup: &Setup,
-) -> anyhow::Result<Option<u64>> {
+) -> super::error::Result<Option<u64>> {
     let url = s.auth.url.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let (token, path) = token_and_path(setup, url.as_ref());
     if token.as_ref().is_some_and(|t| t.len() > MAX_TOKEN_BYTES) {
         count("session-open", "deny");
         refuse_session(s, Code::MALFORMED_AUTH_TOKEN, "token too long");
-        anyhow::bail!("token too long");
+        return Err(super::error::NodeError::Peer("token too long".into()));
     }
     let req = tern_edge_wasm::SessionRequest {
         token,
@@ -238,13 +238,18 @@ pub async fn open_session(
         Ok(SessionDecision::Deny(deny)) => {
             count("session-open", "deny");
             refuse_session(s, session_code(&deny), &deny.reason);
-            anyhow::bail!("refused: {}", deny.reason)
+            Err(super::error::NodeError::Peer(format!(
+                "refused: {}",
+                deny.reason
+            )))
         }
         Err(error) => {
             count("session-open", "error");
             tracing::warn!(session = s.id, %error, "plugin failed at session open: refusing");
             refuse_session(s, Code::UNAUTHORIZED, "authorization unavailable");
-            anyhow::bail!("plugin failed: {error}")
+            Err(super::error::NodeError::Peer(format!(
+                "plugin failed: {error}"
+            )))
         }
     }
 }

@@ -357,7 +357,7 @@ async fn lifetime(
     mut inbound: Inbound,
     start: impl FnOnce(&mut crate::core::router::Router, std::time::Instant),
     end: impl FnOnce(&Arc<Hub>, u64),
-) -> anyhow::Result<()> {
+) -> super::error::Result<()> {
     let (tx, mut rx) = mpsc::channel(8);
     hub.add_request(s.id, rid, tx);
     // A SUBSCRIBE_NAMESPACE's NAMESPACE and NAMESPACE_DONE come through its listing, written
@@ -370,7 +370,7 @@ async fn lifetime(
     let mut listed: HashSet<Namespace> = HashSet::new();
     let mut acknowledged = false;
     hub.apply(start);
-    let result: anyhow::Result<()> = async {
+    let result: super::error::Result<()> = async {
         loop {
             tokio::select! {
                 cmd = rx.recv() => match cmd.map(|c: ToRequest| c.command) {
@@ -429,7 +429,7 @@ async fn write_listing(
     listing: &Listing,
     listed: &mut HashSet<Namespace>,
     prefix_len: usize,
-) -> anyhow::Result<()> {
+) -> super::error::Result<()> {
     for (namespace, announced) in listing.take() {
         if announced == listed.contains(&namespace) {
             continue; // the peer already sees it so
@@ -469,7 +469,7 @@ async fn subscribe(
     mut send: RequestStream,
     mut inbound: Inbound,
     variants: Option<super::watermark::Variants>,
-) -> anyhow::Result<()> {
+) -> super::error::Result<()> {
     let rid = m.request_id;
     let name = track_name(&m.track_namespace, &m.track_name);
     let filter = filter(&m.parameters);
@@ -508,7 +508,7 @@ async fn subscribe(
     hub.add_request(s.id, rid, tx);
     hub.apply(|r, now| r.handle_subscribe(s.id, rid, name.clone(), filter, rendezvous, now));
     let mut serving: Option<super::serve::Serving> = None;
-    let result: anyhow::Result<()> = async {
+    let result: super::error::Result<()> = async {
         loop {
             tokio::select! {
                 cmd = rx.recv() => match cmd.map(|c: ToRequest| (c.command, c.accepted)) {
@@ -619,7 +619,7 @@ async fn track_status(
     s: &Arc<SessionShared>,
     m: tern_moq::message::TrackStatus,
     mut send: RequestStream,
-) -> anyhow::Result<()> {
+) -> super::error::Result<()> {
     let name = track_name(&m.track_namespace, &m.track_name);
     let cached = hub
         .with_router(|r| r.track_id(&name))

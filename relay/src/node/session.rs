@@ -44,13 +44,16 @@ pub const PEER_STALL: Duration = tern_peer::Timeouts::DEFAULT.peer_stall;
 pub async fn bounded<T, E>(
     what: &'static str,
     op: impl std::future::Future<Output = Result<T, E>>,
-) -> anyhow::Result<T>
+) -> super::error::Result<T>
 where
-    E: Into<anyhow::Error>,
+    E: Into<super::error::NodeError>,
 {
     match tokio::time::timeout(PEER_STALL, op).await {
         Ok(r) => r.map_err(Into::into),
-        Err(_) => anyhow::bail!("the peer gave no credit to {what} for {PEER_STALL:?}"),
+        Err(_) => Err(super::error::NodeError::Stalled {
+            what,
+            after: PEER_STALL,
+        }),
     }
 }
 
@@ -669,7 +672,7 @@ pub async fn run_with(
     hub.remove_session(id);
 }
 
-async fn drive(hub: &Arc<Hub>, s: &Arc<SessionShared>) -> anyhow::Result<()> {
+async fn drive(hub: &Arc<Hub>, s: &Arc<SessionShared>) -> super::error::Result<()> {
     let mut tasks = JoinSet::new();
     let result = serve_streams(hub, s, &mut tasks).await;
     drain(hub, s, &mut tasks).await;
@@ -708,7 +711,7 @@ async fn serve_streams(
     hub: &Arc<Hub>,
     s: &Arc<SessionShared>,
     tasks: &mut JoinSet<()>,
-) -> anyhow::Result<()> {
+) -> super::error::Result<()> {
     // A client sends its SETUP at once; a server answers the client's (so that it knows
     // whether the peer is tern before offering the hop-list extension).
     let server = s.proto(|p| p.role()) == Role::Server;
@@ -739,19 +742,19 @@ async fn serve_streams(
             }
             _ = &mut leave_deadline, if leaving => {
                 s.violation(Code::PROTOCOL_VIOLATION, "control stream closed");
-                anyhow::bail!("control stream closed");
+                return Err(super::error::NodeError::Peer("control stream closed".into()));
             }
             _ = &mut setup_deadline, if setup_rx.is_some() => {
                 s.violation(
                     Code::PROTOCOL_VIOLATION,
                     &format!("no SETUP within {:?}", s.timeouts.setup),
                 );
-                anyhow::bail!("no SETUP");
+                return Err(super::error::NodeError::Peer("no SETUP".into()));
             }
             r = async { setup_rx.as_mut().expect("guarded").await }, if setup_rx.is_some() => {
                 setup_rx = None;
                 if r.is_err() {
-                    anyhow::bail!("control stream ended before SETUP");
+                    return Err(super::error::NodeError::Peer("control stream ended before SETUP".into()));
                 }
                 if server && !s.is_member() && let Some(plugin) = &hub.settings.plugin {
                     let setup = lock(&s.peer_setup_msg).clone().unwrap_or_default();
@@ -817,7 +820,7 @@ async fn send_setup(
     hub: &Arc<Hub>,
     s: &Arc<SessionShared>,
     tern_relay: bool,
-) -> anyhow::Result<()> {
+) -> super::error::Result<()> {
     let mut control = bounded("open the control stream", s.session.open_uni()).await?;
     let mut setup = Setup::default();
     setup.set_moqt_implementation(concat!("tern/", env!("CARGO_PKG_VERSION")));

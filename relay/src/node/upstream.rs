@@ -113,7 +113,7 @@ async fn subscribe(
     resume: bool,
     mut cancel: oneshot::Receiver<()>,
     alias: &mut Option<u64>,
-) -> anyhow::Result<End> {
+) -> super::error::Result<End> {
     let mut params = Parameters::new();
     params.set_subscription_filter(&SubscriptionFilter::from(filter));
     // A publisher that gives no stream credit, reads nothing or never answers holds the track
@@ -132,7 +132,7 @@ async fn subscribe(
                 .into()
             })
             .await?;
-        anyhow::Ok((send, recv))
+        Ok::<_, super::error::NodeError>((send, recv))
     };
     let (mut send, recv) = tokio::select! {
         _ = &mut cancel => return Ok(End::Quiet),
@@ -220,7 +220,7 @@ pub async fn publish(
     m: Publish,
     mut send: RequestStream,
     mut inbound: Inbound,
-) -> anyhow::Result<()> {
+) -> super::error::Result<()> {
     let rid = m.request_id;
     let name = track_name(&m.track_namespace, &m.track_name);
     let (tx, mut rx) = mpsc::channel(8);
@@ -253,7 +253,7 @@ pub async fn publish(
         return Ok(());
     }
     // `Some(status)`: PUBLISH_DONE; `None`: the publisher dropped without one.
-    let result: anyhow::Result<Option<u64>> = async {
+    let result: super::error::Result<Option<u64>> = async {
         loop {
             tokio::select! {
                 cmd = rx.recv() => match cmd.map(|c: super::hub::ToRequest| c.command) {

@@ -125,7 +125,7 @@ impl Relay {
                             drop(node);
                         }
                         Err(e) => {
-                            let _ = ready_tx.send(Err(e));
+                            let _ = ready_tx.send(Err(e.into()));
                         }
                     }
                 });
