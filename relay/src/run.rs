@@ -150,8 +150,31 @@ fn relay_id(name: &str) -> bytes::Bytes {
     bytes::Bytes::from(format!("tern-{:016x}", h.finish()))
 }
 
+/// Why a relay could not start from its configuration: each names the key to look at.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// `plugin.config_file` could not be read.
+    #[error("plugin.config_file: cannot read {path}: {cause}")]
+    PluginConfig {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        cause: std::io::Error,
+    },
+    /// `plugin.file` could not be loaded (not found, not a component, failed to start).
+    #[error("plugin.file: {0}")]
+    Plugin(String),
+    /// The node could not start (its port, the upstream client, the resolver).
+    #[error(transparent)]
+    Start(#[from] crate::node::StartError),
+    /// The admin port could not start.
+    #[error(transparent)]
+    Admin(#[from] crate::admin::AdminError),
+}
+
 /// Start a relay node (and its admin port when enabled).
-pub async fn start(c: &Config) -> anyhow::Result<(Node, Readiness)> {
+pub async fn start(c: &Config) -> Result<(Node, Readiness), RunError> {
     let (router, mut settings) = node_settings(c);
     settings.plugin = plugin_host(&c.plugin).await?;
     let node = Node::start(server_config(c), router, settings)?;
@@ -190,15 +213,16 @@ fn log_publishing_policy(c: &Config) {
 /// its file watched for new versions; `None` (no engine, no threads) otherwise.
 pub async fn plugin_host(
     c: &crate::config::PluginConfig,
-) -> anyhow::Result<Option<std::sync::Arc<tern_edge_wasm::PluginHost>>> {
-    use anyhow::Context as _;
+) -> Result<Option<std::sync::Arc<tern_edge_wasm::PluginHost>>, RunError> {
     let Some(file) = &c.file else {
         return Ok(None);
     };
     let mut host = tern_edge_wasm::HostConfig::new(file);
     if let Some(path) = &c.config_file {
-        host.config = std::fs::read_to_string(path)
-            .with_context(|| format!("plugin.config_file: cannot read {}", path.display()))?;
+        host.config = std::fs::read_to_string(path).map_err(|cause| RunError::PluginConfig {
+            path: path.clone(),
+            cause,
+        })?;
     }
     host.deadline = c.deadline;
     host.memory_bytes = usize::try_from(c.max_memory).unwrap_or(usize::MAX);
@@ -214,8 +238,8 @@ pub async fn plugin_host(
         });
     let host = tokio::task::spawn_blocking(move || tern_edge_wasm::PluginHost::start(host))
         .await
-        .context("plugin loader panicked")?
-        .context("plugin.file")?;
+        .map_err(|e| RunError::Plugin(format!("the plugin loader panicked: {e}")))?
+        .map_err(|e| RunError::Plugin(e.to_string()))?;
     let host = std::sync::Arc::new(host);
     tokio::spawn(host.clone().watch());
     tracing::info!(file = %file.display(), "edge plugin loaded");
@@ -224,7 +248,7 @@ pub async fn plugin_host(
 
 /// Run until SIGINT/SIGTERM, then drain: `/health` turns not-ready, every session gets GOAWAY
 /// naming `drain.goaway_uri`, and the process returns once they left or `drain.timeout` passed.
-pub async fn run(c: Config) -> anyhow::Result<()> {
+pub async fn run(c: Config) -> Result<(), RunError> {
     let (node, readiness) = start(&c).await?;
     println!(
         "tern relay listening on {} (raw QUIC moqt-18 and WebTransport)",

@@ -762,3 +762,27 @@ async fn local_publishers_and_readers_go_through_the_plugin_phases() {
     let viewer = Peer::connect(&jwt_url(&node, &viewer_token)).await;
     viewer.subscribe_ok("live/room", "video", None).await;
 }
+
+/// A plugin the relay cannot load stops its start with the config key to look at.
+#[tokio::test]
+async fn a_plugin_that_cannot_load_names_its_config_key() {
+    let mut config = tern_relay::config::PluginConfig {
+        file: Some(tern_edge_wasm::testing::plugin("testbed")),
+        config_file: Some("/nonexistent/tern-plugin.json".into()),
+        ..Default::default()
+    };
+    let e = tern_relay::run::plugin_host(&config)
+        .await
+        .expect_err("no config file");
+    let text = e.to_string();
+    assert!(
+        text.starts_with("plugin.config_file: cannot read /nonexistent/tern-plugin.json"),
+        "{text}"
+    );
+    config.config_file = None;
+    config.file = Some("/nonexistent/tern-plugin.wasm".into());
+    let e = tern_relay::run::plugin_host(&config)
+        .await
+        .expect_err("no plugin file");
+    assert!(e.to_string().starts_with("plugin.file: "), "{e}");
+}

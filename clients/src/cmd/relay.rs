@@ -39,5 +39,5 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     };
     let config = Config::load(args.config.as_deref(), process_env(), &flags)?;
     tern_relay::logging::init(config.log.format, &config.log.level)?;
-    tern_relay::run::run(config).await
+    Ok(tern_relay::run::run(config).await?)
 }
