@@ -10,7 +10,7 @@ use url::Url;
 
 use tern_moq::message::Setup;
 use tern_moq::message::codes::SessionError as Code;
-use tern_moq::session::{Role, Session as Proto, StreamId, Transmit, Version};
+use tern_moq::session::{Role, Session as Proto, StreamId, Version};
 use tern_quic::{ClientConfig, Transport, TransportLimits};
 
 use super::Error;
@@ -82,16 +82,17 @@ impl Session {
             let mut p = super::request::lock(&proto);
             p.open_control(StreamId(0), setup)
                 .map_err(|e| setup_failed(&e))?;
-            std::iter::from_fn(|| p.poll_transmit()).collect::<Vec<_>>()
+            super::request::drain(&mut p)
         };
-        for t in transmits {
-            if let Transmit::Write { data, .. } = t {
-                control
-                    .write_chunk(data)
-                    .await
-                    .map_err(|e| setup_failed(&e))?;
-            }
-        }
+        // The SETUP exchange as a whole is bounded by `timeouts.setup`; so is its write.
+        super::request::write_transmits(
+            &mut control,
+            transmits,
+            "write SETUP",
+            opts.timeouts.setup,
+        )
+        .await
+        .map_err(|e| setup_failed(&e))?;
         let (setup_tx, setup_rx) = oneshot::channel();
         let shared = Arc::new(Shared {
             quic,

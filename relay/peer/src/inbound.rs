@@ -33,6 +33,10 @@ pub trait Feed {
     /// A new name for a stream.
     fn new_stream_id(&self) -> StreamId;
 
+    /// Close the session because the peer broke the protocol (`error` names the code and what
+    /// the peer did).
+    fn violated(&self, error: SessionError);
+
     /// Feed what arrived on `stream` (`reset`: the peer reset it) and take the events it
     /// produced; `None` when it broke the protocol (the session is closed, with the reason).
     fn feed(
@@ -41,7 +45,16 @@ pub trait Feed {
         data: Bytes,
         fin: bool,
         reset: Option<u64>,
-    ) -> Option<Vec<Event>>;
+    ) -> Option<Vec<Event>> {
+        let fed = feed_proto(
+            &mut crate::request::lock(self.proto()),
+            stream,
+            data,
+            fin,
+            reset,
+        );
+        fed.map_err(|e| self.violated(e)).ok()
+    }
 
     /// After a chunk: whether the object still arriving on `stream` may be received (its
     /// reader stops the stream with EXCESSIVE_LOAD when not). By default, always.
@@ -52,7 +65,7 @@ pub trait Feed {
 }
 
 /// Feed what arrived on `stream` to `proto` (`fin`: the peer finished it; `reset`: it reset it)
-/// and take the events it produced: what a [`Feed::feed`] does under its lock. Input never
+/// and take the events it produced: what [`Feed::feed`] does under the session's lock. Input never
 /// queues transmits; only the session's send calls do, and their callers drain them.
 pub fn feed_proto(
     proto: &mut Session,
@@ -78,6 +91,10 @@ impl<T: Feed> Feed for Arc<T> {
 
     fn new_stream_id(&self) -> StreamId {
         (**self).new_stream_id()
+    }
+
+    fn violated(&self, error: SessionError) {
+        (**self).violated(error)
     }
 
     fn feed(

@@ -187,46 +187,58 @@ impl RequestStream {
         transmits: Vec<Transmit>,
         what: &'static str,
     ) -> Result<(), WriteError> {
-        for t in transmits {
-            match t {
-                Transmit::Write { data, .. } => {
-                    match tokio::time::timeout(self.stall, self.send.write_chunk(data)).await {
-                        Ok(r) => r?,
-                        Err(_) => {
-                            return Err(WriteError::Stalled {
-                                what,
-                                after: self.stall,
-                            });
-                        }
-                    }
-                }
-                other => self.apply_now(vec![other])?,
-            }
-        }
-        Ok(())
+        write_transmits(&mut self.send, transmits, what, self.stall).await
     }
 
     /// Transmits that need no wait (FIN, RESET_STREAM).
     fn apply_now(&mut self, transmits: Vec<Transmit>) -> Result<(), WriteError> {
-        for t in transmits {
-            match t {
-                Transmit::Finish { .. } => self.send.finish()?,
-                Transmit::Reset { code, .. } => {
-                    self.send.reset(u32::try_from(code).unwrap_or(u32::MAX))?;
-                }
-                Transmit::Write { .. } => {
-                    return Err(WriteError::Refused(SessionError::internal(
-                        "a write queued behind a FIN or reset",
-                    )));
+        transmits
+            .into_iter()
+            .try_for_each(|t| end_stream(&mut self.send, t))
+    }
+}
+
+/// Carry out on `send`, the one stream they name, the transmits the session queued for it, in
+/// order: each write given up after `stall` without the peer's credit (`what` names it), then
+/// FIN or RESET_STREAM.
+pub async fn write_transmits(
+    send: &mut SendStream,
+    transmits: Vec<Transmit>,
+    what: &'static str,
+    stall: Duration,
+) -> Result<(), WriteError> {
+    for t in transmits {
+        match t {
+            Transmit::Write { data, .. } => {
+                match tokio::time::timeout(stall, send.write_chunk(data)).await {
+                    Ok(r) => r?,
+                    Err(_) => return Err(WriteError::Stalled { what, after: stall }),
                 }
             }
+            other => end_stream(send, other)?,
         }
-        Ok(())
     }
+    Ok(())
+}
+
+/// A transmit that needs no wait: FIN or RESET_STREAM.
+fn end_stream(send: &mut SendStream, t: Transmit) -> Result<(), WriteError> {
+    match t {
+        Transmit::Finish { .. } => send.finish()?,
+        Transmit::Reset { code, .. } => {
+            send.reset(u32::try_from(code).unwrap_or(u32::MAX))?;
+        }
+        Transmit::Write { .. } => {
+            return Err(WriteError::Refused(SessionError::internal(
+                "a write queued behind a FIN or reset",
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Every transmit the session queued: the caller's own, since it queued them under the same
 /// lock.
-fn drain(p: &mut Session) -> Vec<Transmit> {
+pub fn drain(p: &mut Session) -> Vec<Transmit> {
     std::iter::from_fn(|| p.poll_transmit()).collect()
 }

@@ -221,26 +221,8 @@ impl Feed for Shared {
         StreamId(self.next_stream.fetch_add(1, Ordering::Relaxed))
     }
 
-    /// Feed what arrived on a stream; a protocol violation closes the session (with the
-    /// reason) and gives `None`.
-    fn feed(
-        &self,
-        stream: StreamId,
-        data: Bytes,
-        fin: bool,
-        reset: Option<u64>,
-    ) -> Option<Vec<Event>> {
-        let fed = {
-            let mut p = super::request::lock(&self.proto);
-            super::inbound::feed_proto(&mut p, stream, data, fin, reset)
-        };
-        match fed {
-            Ok(events) => Some(events),
-            Err(e) => {
-                self.violation(e.code, &e.reason);
-                None
-            }
-        }
+    fn violated(&self, error: tern_moq::session::SessionError) {
+        Shared::violation(self, error.code, &error.reason);
     }
 }
 

@@ -17,8 +17,8 @@ use tokio::task::JoinSet;
 use tern_moq::Message;
 use tern_moq::message::codes::SessionError as Code;
 use tern_moq::message::{GoAway, Setup};
-use tern_moq::session::{Event, Role, Session as Proto, StreamId, Transmit, Version};
-use tern_peer::request::{RequestStream, SharedProto};
+use tern_moq::session::{Event, Role, Session as Proto, StreamId, Version};
+use tern_peer::request::{self, RequestStream, SharedProto, write_transmits};
 use tern_quic::{SendStream, Session};
 
 use crate::core::hops;
@@ -334,30 +334,12 @@ impl SessionShared {
     /// Refuse the peer's request on `inbound` before reading it (`message`, then FIN), through
     /// the protocol session.
     pub async fn refuse_unread(&self, inbound: &Inbound, mut send: SendStream, message: Message) {
-        let transmits = self.proto(
-            |p| -> Result<Vec<Transmit>, tern_moq::session::SessionError> {
-                p.refuse_unread(inbound.id, message)?;
-                Ok(std::iter::from_fn(|| p.poll_transmit()).collect())
-            },
-        );
-        let Ok(transmits) = transmits else {
-            return;
-        };
-        for t in transmits {
-            match t {
-                Transmit::Write { data, .. } => {
-                    if bounded("write a refusal", send.write_chunk(data))
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-                Transmit::Finish { .. } => {
-                    let _ = send.finish();
-                }
-                Transmit::Reset { .. } => {}
-            }
+        let transmits = self.proto(|p| {
+            p.refuse_unread(inbound.id, message)
+                .map(|()| request::drain(p))
+        });
+        if let Ok(transmits) = transmits {
+            let _ = write_transmits(&mut send, transmits, "write a refusal", PEER_STALL).await;
         }
     }
 
@@ -372,12 +354,7 @@ impl SessionShared {
             timeout: timeout.as_millis() as u64,
             request_id: Some(self.proto(|p| p.next_peer_request_id())),
         };
-        let transmits = self.proto(
-            |p| -> Result<Vec<Transmit>, tern_moq::session::SessionError> {
-                p.send_goaway(msg)?;
-                Ok(std::iter::from_fn(|| p.poll_transmit()).collect())
-            },
-        );
+        let transmits = self.proto(|p| p.send_goaway(msg).map(|()| request::drain(p)));
         let transmits = match transmits {
             Ok(t) => t,
             Err(e) => {
@@ -385,15 +362,10 @@ impl SessionShared {
                 return;
             }
         };
-        if let Some(control) = self.control.lock().await.as_mut() {
-            for t in transmits {
-                if let Transmit::Write { data, .. } = t
-                    && let Err(e) = bounded("write GOAWAY", control.write_chunk(data)).await
-                {
-                    tracing::debug!(session = self.id, "GOAWAY not sent: {e:#}");
-                    return;
-                }
-            }
+        if let Some(control) = self.control.lock().await.as_mut()
+            && let Err(e) = write_transmits(control, transmits, "write GOAWAY", PEER_STALL).await
+        {
+            tracing::debug!(session = self.id, "GOAWAY not sent: {e}");
         }
     }
 
@@ -550,6 +522,10 @@ impl tern_peer::inbound::Feed for SessionShared {
         SessionShared::new_stream_id(self)
     }
 
+    fn violated(&self, error: tern_moq::session::SessionError) {
+        SessionShared::violation(self, error.code, &error.reason);
+    }
+
     /// Feed what arrived on a stream (`reset` when the peer reset it) and take the events it
     /// produced. Each caller drains under the lock, so the events are this stream's own. A
     /// protocol violation closes the session and gives `None`.
@@ -570,13 +546,8 @@ impl tern_peer::inbound::Feed for SessionShared {
         if leaving {
             self.peer_leaving.notify_one();
         }
-        match fed {
-            Ok(events) => Some(events),
-            Err(e) => {
-                self.violation(e.code, &e.reason);
-                None
-            }
-        }
+        fed.map_err(|e| tern_peer::inbound::Feed::violated(self, e))
+            .ok()
     }
 
     /// Hold the receive budget for the object still arriving, if any: refused when neither
@@ -832,17 +803,11 @@ async fn send_setup(
         s.negotiate_hops();
     }
     let control_id = s.new_stream_id();
-    let transmits = s.proto(
-        |p| -> Result<Vec<Transmit>, tern_moq::session::SessionError> {
-            p.open_control(control_id, setup)?;
-            Ok(std::iter::from_fn(|| p.poll_transmit()).collect())
-        },
-    )?;
-    for t in transmits {
-        if let Transmit::Write { data, .. } = t {
-            bounded("write SETUP", control.write_chunk(data)).await?;
-        }
-    }
+    let transmits = s.proto(|p| {
+        p.open_control(control_id, setup)
+            .map(|()| request::drain(p))
+    })?;
+    write_transmits(&mut control, transmits, "write SETUP", PEER_STALL).await?;
     *s.control.lock().await = Some(control);
     Ok(())
 }
