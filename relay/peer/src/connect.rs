@@ -1,8 +1,9 @@
-//! [`Session::connect`]: the transport, the SETUP exchange, and the tasks that accept the
-//! server's streams (`driver.rs`).
+//! [`Session::connect`] and [`Session::over`]: the transport, then the session's driver
+//! ([`crate::driver`]), which sends our SETUP and accepts the server's streams, until the
+//! server's SETUP came.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{Notify, oneshot};
@@ -10,13 +11,14 @@ use url::Url;
 
 use tern_moq::message::Setup;
 use tern_moq::message::codes::SessionError as Code;
-use tern_moq::session::{Role, Session as Proto, StreamId, Version};
+use tern_moq::session::{Role, Session as Proto, Version};
 use tern_quic::{ClientConfig, Transport, TransportLimits};
 
 use super::Error;
+use super::control::Control;
 use super::request::SharedProto;
 use super::session::{AbortOnDrop, ConnectOptions, Session};
-use super::shared::Shared;
+use super::shared::{Shared, lock};
 
 /// PATH (path and query) and AUTHORITY (host:port) of a `moqt://` URL, for SETUP.
 fn path_and_authority(url: &str) -> Option<(String, String)> {
@@ -58,78 +60,83 @@ impl Session {
         };
         let quic = tern_quic::connect(url, &config).await?;
         let mut setup = Setup::default();
-        setup.set_moqt_implementation(opts.implementation.clone());
         if quic.transport() == Transport::RawQuic
             && let Some((path, authority)) = path_and_authority(url)
         {
             setup.set_path(path);
             setup.set_authority(authority);
         }
-        // A failure before the peer's SETUP is a setup failure, whatever layer reports it
-        // (a server that refuses the client certificate does so after the client's handshake).
-        let setup_failed = |e: &dyn std::fmt::Display| {
-            Error::Setup(
-                quic.close_reason()
-                    .map_or_else(|| e.to_string(), |r| r.to_string()),
-            )
-        };
+        Self::establish(quic, setup, opts).await
+    }
+
+    /// A MoQ session over a transport session already established (raw QUIC, WebTransport, or
+    /// one side of an in-memory pair, [`tern_quic::Session::pair`]): send SETUP and wait for
+    /// the server's.
+    pub async fn over(quic: tern_quic::Session, opts: &ConnectOptions) -> Result<Self, Error> {
+        Self::establish(quic, Setup::default(), opts).await
+    }
+
+    async fn establish(
+        quic: tern_quic::Session,
+        mut setup: Setup,
+        opts: &ConnectOptions,
+    ) -> Result<Self, Error> {
+        setup.set_moqt_implementation(opts.implementation.clone());
         let version = Version::from_alpn(quic.protocol()).unwrap_or(Version::Draft18);
         let proto: SharedProto =
             Arc::new(Mutex::new(Proto::new(version, Role::Client, opts.limits)));
-        let mut control = quic.open_uni().await.map_err(|e| setup_failed(&e))?;
-        // Stream names: 0 is our control stream; the others are named as they open.
-        let transmits = {
-            let mut p = super::request::lock(&proto);
-            p.open_control(StreamId(0), setup)
-                .map_err(|e| setup_failed(&e))?;
-            super::request::drain(&mut p)
-        };
-        // The SETUP exchange as a whole is bounded by `timeouts.setup`; so is its write.
-        super::request::write_transmits(
-            &mut control,
-            transmits,
-            "write SETUP",
-            opts.timeouts.setup,
-        )
-        .await
-        .map_err(|e| setup_failed(&e))?;
-        let (setup_tx, setup_rx) = oneshot::channel();
         let shared = Arc::new(Shared {
             quic,
             timeouts: opts.timeouts,
             proto,
-            next_stream: AtomicU64::new(1),
+            next_stream: AtomicU64::new(0),
             next_alias: AtomicU64::new(1),
             subscriptions: Mutex::new(HashMap::new()),
             alias_added: Notify::new(),
             tracks: Mutex::new(HashMap::new()),
             served: Mutex::new(HashMap::new()),
             fetches: Mutex::new(HashMap::new()),
-            control: Mutex::new(Some(control)),
-            setup_tx: Mutex::new(Some(setup_tx)),
-            going_away: AtomicBool::new(false),
+            our_setup: Mutex::new(Some(setup)),
+            control: Control::default(),
             active_sinks: AtomicUsize::new(0),
             sinks_changed: Notify::new(),
         });
-        let driver = AbortOnDrop(tokio::spawn(super::driver::drive(shared.clone())));
+        let (ended_tx, ended_rx) = oneshot::channel();
+        let driven = shared.clone();
+        let driver = AbortOnDrop(tokio::spawn(async move {
+            let ended = crate::driver::drive(&driven).await;
+            // Wake every subscription: their request streams fail with the session's error.
+            lock(&driven.subscriptions).clear();
+            let _ = ended_tx.send(ended);
+        }));
+        // A failure before the server's SETUP is a setup failure, whatever layer reports it
+        // (a server that refuses the client certificate does so after the client's handshake).
+        // The driver bounds the exchange by `timeouts.setup`.
+        let setup_failed = |e: &dyn std::fmt::Display| {
+            Error::Setup(
+                shared
+                    .quic
+                    .close_reason()
+                    .map_or_else(|| e.to_string(), |r| r.to_string()),
+            )
+        };
         let peer_setup = tokio::select! {
-            r = tokio::time::timeout(opts.timeouts.setup, setup_rx) => match r {
-                Ok(Ok(setup)) => setup,
-                Ok(Err(_)) => {
-                    let why = shared.quic.close_reason().map(|e| e.to_string());
-                    return Err(Error::Setup(why.unwrap_or_else(|| "control stream failed".into())));
-                }
-                Err(_) => {
+            setup = shared.control.wait_peer_setup(opts.timeouts.setup) => match setup {
+                Some(setup) => setup,
+                None => {
                     shared.quic.close(Code::PROTOCOL_VIOLATION.0 as u32, "no SETUP");
                     return Err(Error::Setup(format!("none within {:?}", opts.timeouts.setup)));
                 }
             },
-            e = shared.quic.closed() => return Err(Error::Session(e)),
+            ended = ended_rx => return Err(match ended {
+                Ok(Err(e)) => setup_failed(&e),
+                _ => setup_failed(&"the session ended"),
+            }),
         };
         tracing::debug!(peer = ?peer_setup.moqt_implementation(), "session set up");
         Ok(Self {
             shared,
-            peer_setup: Arc::new(peer_setup),
+            peer_setup,
             _driver: Arc::new(driver),
         })
     }

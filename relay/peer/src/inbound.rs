@@ -16,6 +16,7 @@ use tern_moq::session::RequestHandle;
 use tern_moq::session::{Event, Session, SessionError, StreamId};
 use tern_quic::{RecvStream, SendStream, StreamError};
 
+use crate::control::Control;
 use crate::request::{RequestStream, SharedProto, StreamName};
 
 /// Bytes read from a stream at a time.
@@ -33,12 +34,19 @@ pub trait Feed {
     /// A new name for a stream.
     fn new_stream_id(&self) -> StreamId;
 
+    /// The session's control-stream state.
+    fn control(&self) -> &Control;
+
     /// Close the session because the peer broke the protocol (`error` names the code and what
     /// the peer did).
     fn violated(&self, error: SessionError);
 
     /// Feed what arrived on `stream` (`reset`: the peer reset it) and take the events it
     /// produced; `None` when it broke the protocol (the session is closed, with the reason).
+    ///
+    /// The end of the peer's control stream is held back from the protocol session: the
+    /// driver ([`crate::driver`]) gives the peer `timeouts.leave_grace` to close the session
+    /// before it counts as a violation.
     fn feed(
         &self,
         stream: StreamId,
@@ -46,13 +54,13 @@ pub trait Feed {
         fin: bool,
         reset: Option<u64>,
     ) -> Option<Vec<Event>> {
-        let fed = feed_proto(
-            &mut crate::request::lock(self.proto()),
-            stream,
-            data,
-            fin,
-            reset,
-        );
+        let mut proto = crate::request::lock(self.proto());
+        let leaving = fin && reset.is_none() && proto.peer_control() == Some(stream);
+        let fed = feed_proto(&mut proto, stream, data, fin && !leaving, reset);
+        drop(proto);
+        if leaving {
+            self.control().leaving.notify_one();
+        }
         fed.map_err(|e| self.violated(e)).ok()
     }
 
@@ -91,6 +99,10 @@ impl<T: Feed> Feed for Arc<T> {
 
     fn new_stream_id(&self) -> StreamId {
         (**self).new_stream_id()
+    }
+
+    fn control(&self) -> &Control {
+        (**self).control()
     }
 
     fn violated(&self, error: SessionError) {

@@ -19,8 +19,9 @@
 //!   [`Session::joining_fetch`] ask for a range and return a [`Fetch`] yielding its entries.
 //!
 //! Every stream is read through the sans-IO protocol session ([`inbound`]) and every control
-//! message written through it ([`request`]), by the relay and the client alike. The client's
-//! files: `connect.rs` (the transport and SETUP), `driver.rs` (the server's streams),
+//! message written through it ([`request`]), by the relay and the client alike, and every session
+//! of both is run by one [`driver`] over any transport. The client's files: `connect.rs` (the
+//! transport), `client.rs` (what the driver hands the client),
 //! `shared.rs` (what the session's tasks share), `publisher.rs` and `sink.rs` (our tracks),
 //! `subscriber.rs`, `fetch.rs` and `namespaces.rs` (what we ask for).
 //!
@@ -31,8 +32,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod client;
 mod connect;
-mod driver;
+mod control;
+pub mod driver;
 mod fetch;
 pub mod fetch_writer;
 mod history;
@@ -49,6 +52,7 @@ mod timeouts;
 mod track;
 pub mod writer;
 
+pub use control::Control;
 pub use fetch::{Fetch, FetchEntry, JoiningStart};
 pub use history::History;
 pub use namespaces::{NamespaceEvent, NamespaceSubscription};

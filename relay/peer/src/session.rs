@@ -14,7 +14,7 @@ use tern_moq::message::Setup;
 use tern_quic::{Fingerprint, Transport};
 
 use super::Error;
-use super::shared::{Shared, lock};
+use super::shared::Shared;
 use super::timeouts::Timeouts;
 
 /// How a client connects.
@@ -98,7 +98,7 @@ impl Session {
 
     /// True once the server sent GOAWAY.
     pub fn going_away(&self) -> bool {
-        self.shared.going_away.load(Ordering::Relaxed)
+        self.shared.control.peer_going_away()
     }
 
     /// Wait (at most `timeout`) until every subscriber writer has ended: after
@@ -120,7 +120,7 @@ impl Session {
 
     /// Close the session with `code` (0: NO_ERROR) and a reason.
     pub fn close(&self, code: u32, reason: &str) {
-        lock(&self.shared.control).take();
+        self.shared.control.finish();
         self.shared.quic.close(code, reason);
     }
 

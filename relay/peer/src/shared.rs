@@ -3,18 +3,17 @@
 //! it waits for; and the request helpers every task uses.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use bytes::Bytes;
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use tern_moq::message::codes::{RequestErrorCode, SessionError as Code};
 use tern_moq::message::{RequestError, Setup};
 use tern_moq::session::{Event, StreamId};
 use tern_moq::{FullTrackName, Location, Message, ReasonPhrase};
-use tern_quic::SendStream;
 
+use super::control::Control;
 use super::inbound::Feed;
 use super::request::{RequestStream, SharedProto, WriteError};
 use super::timeouts::Timeouts;
@@ -62,10 +61,10 @@ pub(crate) struct Shared {
     pub(crate) served: Mutex<HashMap<u64, Served>>,
     /// FETCHes we sent, waiting for their data stream.
     pub(crate) fetches: Mutex<HashMap<u64, oneshot::Sender<Inbound>>>,
-    /// Our control stream; it must stay open for the session's life.
-    pub(crate) control: Mutex<Option<SendStream>>,
-    pub(crate) setup_tx: Mutex<Option<oneshot::Sender<Setup>>>,
-    pub(crate) going_away: AtomicBool,
+    /// Our SETUP until the driver sends it.
+    pub(crate) our_setup: Mutex<Option<Setup>>,
+    /// Our control stream, the server's SETUP and GOAWAY.
+    pub(crate) control: Control,
     /// Subscriber writers still running, and a wake-up when one ends.
     pub(crate) active_sinks: AtomicUsize,
     pub(crate) sinks_changed: Notify,
@@ -119,23 +118,6 @@ impl Shared {
                 .await?;
         let inbound = Inbound::of(&request, recv);
         Ok((request, inbound))
-    }
-
-    /// Feed a datagram through the protocol session; its object, if it carries one.
-    pub fn datagram(&self, datagram: Bytes) -> Option<tern_moq::data::ObjectDatagram> {
-        let (result, events) = {
-            let mut p = super::request::lock(&self.proto);
-            let r = p.handle_datagram(datagram);
-            (r, std::iter::from_fn(|| p.poll_event()).collect::<Vec<_>>())
-        };
-        if let Err(e) = result {
-            self.violation(e.code, &e.reason);
-            return None;
-        }
-        events.into_iter().find_map(|e| match e {
-            Event::Datagram(d) => Some(d),
-            _ => None,
-        })
     }
 
     pub fn next_alias(&self) -> u64 {
@@ -219,6 +201,10 @@ impl Feed for Shared {
 
     fn new_stream_id(&self) -> StreamId {
         StreamId(self.next_stream.fetch_add(1, Ordering::Relaxed))
+    }
+
+    fn control(&self) -> &Control {
+        &self.control
     }
 
     fn violated(&self, error: tern_moq::session::SessionError) {

@@ -301,10 +301,7 @@ pub(crate) async fn data_stream(shared: &Shared, mut inbound: Inbound, header: S
 }
 
 /// A datagram from the server: an object outside any stream (unordered, may be lost).
-pub(crate) fn datagram(shared: &Shared, datagram: Bytes) {
-    let Some(d) = shared.datagram(datagram) else {
-        return;
-    };
+pub(crate) fn datagram(shared: &Shared, d: tern_moq::data::ObjectDatagram) {
     let DatagramPayload::Payload(payload) = d.payload else {
         return;
     };

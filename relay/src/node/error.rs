@@ -10,6 +10,10 @@ pub enum NodeError {
     /// The transport session ended.
     #[error(transparent)]
     Session(#[from] tern_quic::SessionError),
+    /// The session's driver ended it (the transport closed, our SETUP could not go out, the
+    /// peer broke the session's rules).
+    #[error(transparent)]
+    Driver(#[from] tern_peer::driver::DriveError),
     /// A stream failed (reset or stopped by the peer, or already closed).
     #[error(transparent)]
     Stream(#[from] tern_quic::StreamError),

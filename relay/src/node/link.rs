@@ -182,7 +182,7 @@ async fn link(
     let s = opened_rx
         .await
         .map_err(|_| super::error::NodeError::Upstream("session ended at once".into()))?;
-    let mut goaway = s.peer_goaway.subscribe();
+    let mut goaway = s.control.peer_goaway();
     let listing = async {
         if !s.wait_peer_setup(s.timeouts.setup).await {
             return Err(super::error::NodeError::Upstream(format!(

@@ -158,7 +158,7 @@ pub async fn run(hub: Arc<Hub>, s: Arc<SessionShared>, send: SendStream, mut inb
     };
     let mut send = inbound.answer(&s, request, send, s.timeouts.peer_stall);
     tracing::debug!(session = s.id, message = first.name(), "request");
-    if s.going_away.load(std::sync::atomic::Ordering::Relaxed) {
+    if s.control.going_away() {
         let refusal = error(RequestErrorCode::GOING_AWAY, "relay is going away");
         let _ = send.send_last(refusal).await;
         return;

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
-use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use tern_moq::Message;
 use tern_moq::message::codes::SessionError as Code;
@@ -89,31 +89,24 @@ pub struct SessionShared {
     announced: Mutex<HashMap<crate::core::types::Namespace, oneshot::Sender<()>>>,
     /// Our next Track Alias for tracks we send to the peer.
     next_alias: AtomicU64,
-    /// Set once a GOAWAY was sent.
-    pub going_away: AtomicBool,
-    /// Our control stream (SETUP was written on it; GOAWAY goes there too).
-    control: tokio::sync::Mutex<Option<SendStream>>,
+    /// Our control stream, the peer's SETUP and GOAWAY, and whether it is leaving (filled by
+    /// the session's driver, [`tern_peer::driver`]).
+    pub control: tern_peer::Control,
     /// Established downstream subscriptions: Request ID → track and Joining Location (the
     /// Largest Object sent in SUBSCRIBE_OK), for Joining FETCH.
     subscriptions: Mutex<HashMap<u64, Joined>>,
     /// FETCHes we sent this peer, waiting for their data stream: Request ID → its events.
     fetches: Mutex<HashMap<u64, mpsc::Sender<Event>>>,
-    /// The peer's SETUP, once it arrived.
-    peer_setup_msg: Mutex<Option<Setup>>,
     /// The hop-list extension was exchanged: the peer is a tern relay (or a tern client we
     /// told we are one) and hop lists may travel in both directions.
     hops: AtomicBool,
     /// The peer's relay id, from its SETUP (our upstreams).
     peer_relay: Mutex<Option<Bytes>>,
-    /// Set (and notified) when the peer's SETUP has arrived.
-    peer_setup: AtomicBool,
-    peer_setup_seen: Notify,
     /// The edge plugin's decision on this session (see [`super::plugin`]).
     pub auth: super::plugin::SessionAuth,
-    /// The peer's GOAWAY, once it came: the URI it names (empty: none).
-    pub peer_goaway: tokio::sync::watch::Sender<Option<String>>,
-    /// Notified when the peer finished its control stream (it is leaving).
-    peer_leaving: Notify,
+    /// The timer that ends the session when its token expires (see [`super::plugin`]),
+    /// stopped with the session.
+    expiry: Mutex<Option<tokio::task::AbortHandle>>,
     /// The peer proved membership of this relay's cluster (mutual TLS): the edge plugin does
     /// not judge it, it judged its own viewers.
     member: AtomicBool,
@@ -195,18 +188,13 @@ impl SessionShared {
             upstream: Mutex::new(HashMap::new()),
             announced: Mutex::new(HashMap::new()),
             next_alias: AtomicU64::new(1),
-            going_away: AtomicBool::new(false),
-            control: tokio::sync::Mutex::new(None),
+            control: tern_peer::Control::default(),
             subscriptions: Mutex::new(HashMap::new()),
             fetches: Mutex::new(HashMap::new()),
-            peer_setup_msg: Mutex::new(None),
             hops: AtomicBool::new(false),
             peer_relay: Mutex::new(None),
-            peer_setup: AtomicBool::new(false),
-            peer_setup_seen: Notify::new(),
             auth: super::plugin::SessionAuth::new(timeouts.admission),
-            peer_goaway: tokio::sync::watch::Sender::new(None),
-            peer_leaving: Notify::new(),
+            expiry: Mutex::new(None),
             member: AtomicBool::new(false),
             receive_budget,
             receive: Arc::default(),
@@ -263,18 +251,7 @@ impl SessionShared {
 
     /// Wait (at most `limit`) until the peer's SETUP arrived; false when it did not.
     pub async fn wait_peer_setup(&self, limit: Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + limit;
-        loop {
-            let seen = self.peer_setup_seen.notified();
-            tokio::pin!(seen);
-            seen.as_mut().enable();
-            if self.peer_setup.load(Ordering::SeqCst) {
-                return true;
-            }
-            if tokio::time::timeout_at(deadline, seen).await.is_err() {
-                return false;
-            }
-        }
+        self.control.wait_peer_setup(limit).await.is_some()
     }
 
     /// Whether the peer is a member of this relay's cluster (see [`crate::core::router`]).
@@ -293,7 +270,9 @@ impl SessionShared {
     /// a length before it and fails the whole subscription ("unexpected end of stream"). For
     /// that peer alone the parameter is left out: it then joins at the next object it sees.
     pub fn sends_largest_object(&self) -> bool {
-        !lock(&self.peer_setup_msg)
+        !self
+            .control
+            .peer_setup()
             .as_ref()
             .and_then(|p| p.moqt_implementation())
             .is_some_and(|i| i.starts_with(MISREADS_LARGEST_OBJECT))
@@ -346,25 +325,8 @@ impl SessionShared {
     /// Send GOAWAY on our control stream: the peer should move to `uri` (empty: this one)
     /// within `timeout`; requests from the included Request ID on are refused.
     pub async fn goaway(&self, uri: &str, timeout: Duration) {
-        if self.going_away.swap(true, Ordering::SeqCst) {
-            return;
-        }
-        let msg = GoAway {
-            new_session_uri: Bytes::copy_from_slice(uri.as_bytes()),
-            timeout: timeout.as_millis() as u64,
-            request_id: Some(self.proto(|p| p.next_peer_request_id())),
-        };
-        let transmits = self.proto(|p| p.send_goaway(msg).map(|()| request::drain(p)));
-        let transmits = match transmits {
-            Ok(t) => t,
-            Err(e) => {
-                tracing::debug!(session = self.id, "GOAWAY not sent: {e}");
-                return;
-            }
-        };
-        if let Some(control) = self.control.lock().await.as_mut()
-            && let Err(e) = write_transmits(control, transmits, "write GOAWAY", PEER_STALL).await
-        {
+        let stall = self.timeouts.peer_stall;
+        if let Err(e) = self.control.goaway(&self.proto, uri, timeout, stall).await {
             tracing::debug!(session = self.id, "GOAWAY not sent: {e}");
         }
     }
@@ -526,28 +488,8 @@ impl tern_peer::inbound::Feed for SessionShared {
         SessionShared::violation(self, error.code, &error.reason);
     }
 
-    /// Feed what arrived on a stream (`reset` when the peer reset it) and take the events it
-    /// produced. Each caller drains under the lock, so the events are this stream's own. A
-    /// protocol violation closes the session and gives `None`.
-    fn feed(
-        &self,
-        stream: StreamId,
-        data: Bytes,
-        fin: bool,
-        reset: Option<u64>,
-    ) -> Option<Vec<Event>> {
-        let mut proto = lock(&self.proto);
-        // The end of the peer's control stream is held back from the protocol state: the
-        // driver gives the peer its `timeouts.leave_grace` to close the session before calling it a
-        // violation.
-        let leaving = fin && reset.is_none() && proto.peer_control() == Some(stream);
-        let fed = tern_peer::inbound::feed_proto(&mut proto, stream, data, fin && !leaving, reset);
-        drop(proto);
-        if leaving {
-            self.peer_leaving.notify_one();
-        }
-        fed.map_err(|e| tern_peer::inbound::Feed::violated(self, e))
-            .ok()
+    fn control(&self) -> &tern_peer::Control {
+        &self.control
     }
 
     /// Hold the receive budget for the object still arriving, if any: refused when neither
@@ -635,7 +577,16 @@ pub async fn run_with(
     }
     opened(shared.clone());
     tracing::info!(session = id, peer = %shared.session.remote_address(), "session open");
-    let reason = drive(&hub, &shared).await;
+    let node = Arc::new(NodeSession {
+        hub: hub.clone(),
+        s: shared.clone(),
+    });
+    let reason = tern_peer::driver::drive(&node)
+        .instrument(tracing::info_span!("session", id))
+        .await;
+    if let Some(timer) = lock(&shared.expiry).take() {
+        timer.abort();
+    }
     match &reason {
         Ok(()) => tracing::info!(session = id, "session closed"),
         Err(e) => tracing::info!(session = id, "session ended: {e:#}"),
@@ -643,214 +594,137 @@ pub async fn run_with(
     hub.remove_session(id);
 }
 
-async fn drive(hub: &Arc<Hub>, s: &Arc<SessionShared>) -> super::error::Result<()> {
-    let mut tasks = JoinSet::new();
-    let result = serve_streams(hub, s, &mut tasks).await;
-    drain(hub, s, &mut tasks).await;
-    result
-}
-
-/// After the session closed, let what the peer sent before its close land: streams already
-/// received are still accepted, and the stream tasks read what is buffered. A publisher that
-/// sends PUBLISH_DONE and closes at once has ended its track cleanly; cutting its request task
-/// short would look like a dropped publisher to the router. Ends when the tasks have, at the
-/// latest after [`DRAIN_TIMEOUT`].
-async fn drain(hub: &Arc<Hub>, s: &Arc<SessionShared>, tasks: &mut JoinSet<()>) {
-    let unused_setup = Arc::new(Mutex::new(None));
-    // Streams the transport already holds are ready at once; a closed session accepts no new
-    // ones (a WebTransport session may just never answer).
-    while let Ok(Ok(uni)) = tokio::time::timeout(Duration::ZERO, s.session.accept_uni()).await {
-        let inbound = Inbound::uni(s, uni);
-        let (hub, s2, tx) = (hub.clone(), s.clone(), unused_setup.clone());
-        tasks.spawn(async move { uni_stream(hub, s2, inbound, tx).await });
-    }
-    let all_done = async { while tasks.join_next().await.is_some() {} };
-    if tokio::time::timeout(s.timeouts.close_drain, all_done)
-        .await
-        .is_err()
-    {
-        tracing::debug!(
-            session = s.id,
-            left = tasks.len(),
-            "session drain timed out"
-        );
-    }
-}
-
-/// Accept and dispatch the peer's streams and datagrams until the session ends.
-async fn serve_streams(
-    hub: &Arc<Hub>,
-    s: &Arc<SessionShared>,
-    tasks: &mut JoinSet<()>,
-) -> super::error::Result<()> {
-    // A client sends its SETUP at once; a server answers the client's (so that it knows
-    // whether the peer is tern before offering the hop-list extension).
-    let server = s.proto(|p| p.role()) == Role::Server;
-    if !server {
-        send_setup(hub, s, false).await?;
-    }
-
-    let (setup_tx, setup_rx) = oneshot::channel::<()>();
-    let setup_tx = Arc::new(Mutex::new(Some(setup_tx)));
-    // Session-long timers (token expiry): dropped, so cancelled, when the session ends.
-    let mut timers = JoinSet::new();
-    let setup_deadline = tokio::time::sleep(s.timeouts.setup);
-    tokio::pin!(setup_deadline);
-    let mut setup_rx = Some(setup_rx);
-    let leave_deadline = tokio::time::sleep(Duration::MAX);
-    tokio::pin!(leave_deadline);
-    let mut leaving = false;
-    loop {
-        tokio::select! {
-            _ = s.peer_leaving.notified(), if !leaving => {
-                leaving = true;
-                tracing::info!(session = s.id, grace = ?s.timeouts.leave_grace, "peer finished its control stream: waiting for it to close the session");
-                leave_deadline.as_mut().reset(tokio::time::Instant::now() + s.timeouts.leave_grace);
-                // For routing the session is over now (a new publisher of its tracks starts
-                // afresh); its last objects and PUBLISH_DONEs still land meanwhile.
-                let sid = s.id;
-                hub.apply(|r, now| r.handle_session_closed(sid, now));
-            }
-            _ = &mut leave_deadline, if leaving => {
-                s.violation(Code::PROTOCOL_VIOLATION, "control stream closed");
-                return Err(super::error::NodeError::Peer("control stream closed".into()));
-            }
-            _ = &mut setup_deadline, if setup_rx.is_some() => {
-                s.violation(
-                    Code::PROTOCOL_VIOLATION,
-                    &format!("no SETUP within {:?}", s.timeouts.setup),
-                );
-                return Err(super::error::NodeError::Peer("no SETUP".into()));
-            }
-            r = async { setup_rx.as_mut().expect("guarded").await }, if setup_rx.is_some() => {
-                setup_rx = None;
-                if r.is_err() {
-                    return Err(super::error::NodeError::Peer("control stream ended before SETUP".into()));
-                }
-                if server && !s.is_member() && let Some(plugin) = &hub.settings.plugin {
-                    let setup = lock(&s.peer_setup_msg).clone().unwrap_or_default();
-                    if let Some(at) = super::plugin::open_session(plugin, s, &setup).await? {
-                        timers.spawn(super::plugin::expire(s.clone(), at));
-                    }
-                }
-                if server {
-                    // Hop lists only with a tern peer, and within a cluster only with members.
-                    let tern = lock(&s.peer_setup_msg).as_ref().and_then(|p| p.moqt_implementation().cloned())
-                        .is_some_and(|i| i.starts_with(hops::TERN_IMPLEMENTATION_PREFIX))
-                        && hub.with_router(|r| r.is_trusted(s.id));
-                    send_setup(hub, s, tern).await?;
-                }
-            }
-            uni = s.session.accept_uni() => {
-                let inbound = Inbound::uni(s, uni?);
-                let (hub, s2, tx) = (hub.clone(), s.clone(), setup_tx.clone());
-                tasks.spawn(async move { uni_stream(hub, s2, inbound, tx).await });
-            }
-            bi = s.session.accept_bi() => {
-                let (send, recv) = bi?;
-                let inbound = Inbound::bi(s, recv);
-                let Some(slot) = s.request_slot(hub.settings.max_requests_per_session) else {
-                    let s2 = s.clone();
-                    tasks.spawn(async move { super::request::refuse_excessive(&s2, inbound, send).await });
-                    continue;
-                };
-                let (hub, s2) = (hub.clone(), s.clone());
-                tasks.spawn(async move {
-                    super::request::run(hub, s2, send, inbound).await;
-                    drop(slot);
-                });
-            }
-            dg = s.session.read_datagram() => {
-                let dg = dg?;
-                let (result, events) = s.proto(|p| {
-                    let r = p.handle_datagram(dg);
-                    (r, std::iter::from_fn(|| p.poll_event()).collect::<Vec<_>>())
-                });
-                match result {
-                    Ok(()) => {
-                        for e in events {
-                            if let Event::Datagram(d) = e {
-                                super::ingest::datagram(s, d);
-                            }
-                        }
-                    }
-                    Err(e) => s.violation(e.code, &e.reason),
-                }
-            }
-            Some(_) = tasks.join_next() => {}
-            err = s.session.closed() => {
-                return Err(err.into());
-            }
-        }
-    }
-}
-
-/// Write our SETUP on a new control stream; `tern_relay` adds the hop-list option (only for a
-/// peer whose SETUP showed it is tern).
-async fn send_setup(
-    hub: &Arc<Hub>,
-    s: &Arc<SessionShared>,
-    tern_relay: bool,
-) -> super::error::Result<()> {
-    let mut control = bounded("open the control stream", s.session.open_uni()).await?;
-    let mut setup = Setup::default();
-    setup.set_moqt_implementation(concat!("tern/", env!("CARGO_PKG_VERSION")));
-    if tern_relay {
-        let id = hub.with_router(|r| r.relay_id().clone());
-        setup
-            .options
-            .set(hops::TERN_RELAY, tern_moq::coding::KvpValue::Bytes(id));
-        s.negotiate_hops();
-    }
-    let control_id = s.new_stream_id();
-    let transmits = s.proto(|p| {
-        p.open_control(control_id, setup)
-            .map(|()| request::drain(p))
-    })?;
-    write_transmits(&mut control, transmits, "write SETUP", PEER_STALL).await?;
-    *s.control.lock().await = Some(control);
-    Ok(())
-}
-
-/// A unidirectional stream from the peer: its control stream or a data stream.
-async fn uni_stream(
+/// A relay session as the shared session driver ([`tern_peer::driver`]) sees it: the node's
+/// answer to each thing the peer sends.
+struct NodeSession {
     hub: Arc<Hub>,
     s: Arc<SessionShared>,
-    mut inbound: Inbound,
-    setup_tx: Arc<Mutex<Option<oneshot::Sender<()>>>>,
-) {
-    match inbound.next(&s).await {
-        Some(Event::Setup(setup)) => {
-            tracing::debug!(session = s.id, ?setup, "peer SETUP");
-            // Our upstream answered with the hop-list option: it is a tern relay.
-            if s.proto(|p| p.role()) == Role::Client
-                && let Some(tern_moq::coding::KvpValue::Bytes(id)) =
-                    setup.options.get(hops::TERN_RELAY)
-                && !id.is_empty()
-                && id.len() <= hops::MAX_ID_LEN
+}
+
+impl tern_peer::inbound::Feed for NodeSession {
+    type Hold = <SessionShared as tern_peer::inbound::Feed>::Hold;
+
+    fn proto(&self) -> &SharedProto {
+        &self.s.proto
+    }
+
+    fn new_stream_id(&self) -> StreamId {
+        self.s.new_stream_id()
+    }
+
+    fn control(&self) -> &tern_peer::Control {
+        &self.s.control
+    }
+
+    fn violated(&self, error: tern_moq::session::SessionError) {
+        self.s.violation(error.code, &error.reason);
+    }
+
+    fn admit(&self, stream: StreamId, held: &mut Self::Hold) -> bool {
+        tern_peer::inbound::Feed::admit(&*self.s, stream, held)
+    }
+}
+
+impl tern_peer::driver::Peer for NodeSession {
+    type Error = super::error::NodeError;
+
+    fn transport(&self) -> &Session {
+        &self.s.session
+    }
+
+    fn timeouts(&self) -> &tern_peer::Timeouts {
+        &self.s.timeouts
+    }
+
+    /// Our SETUP. A server answers the client's only after the edge plugin admitted the
+    /// session, and offers the hop-list option only to a tern peer it trusts (within a cluster
+    /// only to members), so that it knows whether the peer is tern first.
+    async fn setup(self: &Arc<Self>, peer: Option<Arc<Setup>>) -> super::error::Result<Setup> {
+        let (hub, s) = (&self.hub, &self.s);
+        let mut tern_relay = false;
+        if let Some(peer) = peer {
+            if !s.is_member()
+                && let Some(plugin) = &hub.settings.plugin
+                && let Some(at) = super::plugin::open_session(plugin, s, &peer).await?
             {
-                *lock(&s.peer_relay) = Some(id.clone());
-                s.negotiate_hops();
+                let timer = tokio::spawn(super::plugin::expire(s.clone(), at));
+                *lock(&s.expiry) = Some(timer.abort_handle());
             }
-            *lock(&s.peer_setup_msg) = Some(setup);
-            if let Some(tx) = lock(&setup_tx).take() {
-                let _ = tx.send(());
-            }
-            s.peer_setup.store(true, Ordering::SeqCst);
-            s.peer_setup_seen.notify_waiters();
-            // The control stream stays open for the session's life; GOAWAY may come.
-            while let Some(event) = inbound.next(&s).await {
-                if let Event::GoAway(g) = event {
-                    let uri = String::from_utf8_lossy(&g.new_session_uri).into_owned();
-                    tracing::info!(session = s.id, uri, "peer sent GOAWAY");
-                    let sid = s.id;
-                    hub.apply(|r, now| r.handle_goaway(sid, now));
-                    s.peer_goaway.send_replace(Some(uri));
+            tern_relay = peer
+                .moqt_implementation()
+                .is_some_and(|i| i.starts_with(hops::TERN_IMPLEMENTATION_PREFIX))
+                && hub.with_router(|r| r.is_trusted(s.id));
+        }
+        let mut setup = Setup::default();
+        setup.set_moqt_implementation(concat!("tern/", env!("CARGO_PKG_VERSION")));
+        if tern_relay {
+            let id = hub.with_router(|r| r.relay_id().clone());
+            setup
+                .options
+                .set(hops::TERN_RELAY, tern_moq::coding::KvpValue::Bytes(id));
+            s.negotiate_hops();
+        }
+        Ok(setup)
+    }
+
+    /// Our upstream answered with the hop-list option: it is a tern relay.
+    fn on_peer_setup(&self, setup: &Setup) {
+        let s = &self.s;
+        if s.proto(|p| p.role()) == Role::Client
+            && let Some(tern_moq::coding::KvpValue::Bytes(id)) = setup.options.get(hops::TERN_RELAY)
+            && !id.is_empty()
+            && id.len() <= hops::MAX_ID_LEN
+        {
+            *lock(&s.peer_relay) = Some(id.clone());
+            s.negotiate_hops();
+        }
+    }
+
+    fn on_goaway(&self, _goaway: &GoAway) {
+        let sid = self.s.id;
+        self.hub.apply(|r, now| r.handle_goaway(sid, now));
+    }
+
+    /// For routing the session is over now (a new publisher of its tracks starts afresh); its
+    /// last objects and PUBLISH_DONEs still land meanwhile.
+    fn on_leaving(&self) {
+        let sid = self.s.id;
+        self.hub.apply(|r, now| r.handle_session_closed(sid, now));
+    }
+
+    /// A request of the peer's, or its refusal when the session has its
+    /// `max_requests_per_session` open.
+    fn on_request(
+        self: &Arc<Self>,
+        send: SendStream,
+        inbound: Inbound,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        let slot = self
+            .s
+            .request_slot(self.hub.settings.max_requests_per_session);
+        let (hub, s) = (self.hub.clone(), self.s.clone());
+        async move {
+            match slot {
+                Some(slot) => {
+                    super::request::run(hub, s, send, inbound).await;
+                    drop(slot);
                 }
+                None => super::request::refuse_excessive(&s, inbound, send).await,
             }
         }
-        Some(first) => super::ingest::data_stream(&hub, &s, inbound, first).await,
-        None => {}
+    }
+
+    fn on_data_stream(
+        self: &Arc<Self>,
+        inbound: Inbound,
+        first: Event,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        let (hub, s) = (self.hub.clone(), self.s.clone());
+        async move { super::ingest::data_stream(&hub, &s, inbound, first).await }
+    }
+
+    fn on_datagram(&self, datagram: tern_moq::data::ObjectDatagram) {
+        super::ingest::datagram(&self.s, datagram);
     }
 }
 
