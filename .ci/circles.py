@@ -34,8 +34,8 @@ CRATES = [
 
 # Circles still to take apart (the node loop and the shared MoQ peer).
 ALLOWED = {
-    ("relay/src", ("node::backfill", "node::fetch", "node::hub", "node::ingest", "node::link",
-                   "node::offer", "node::plugin", "node::request", "node::serve",
+    ("relay/src", ("node::backfill", "node::fetch", "node::hub", "node::ingest",
+                   "node::plugin", "node::request", "node::serve",
                    "node::session", "node::upstream", "node::watermark")),
 }
 

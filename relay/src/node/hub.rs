@@ -17,8 +17,7 @@ use crate::core::types::{Location, Namespace, TrackName};
 use crate::metrics as m;
 use tern_model::{Subscription, TrackProducer};
 
-use super::session::{SessionShared, wire_code};
-use tern_moq::message::codes::{RequestErrorCode, SessionError};
+use super::session::SessionShared;
 
 /// What the router's decisions become for a request task.
 #[derive(Debug)]
@@ -43,7 +42,7 @@ pub struct Listing {
 
 impl Listing {
     /// Record that `namespace` is now announced (`true`) or withdrawn (`false`).
-    fn set(&self, namespace: Namespace, announced: bool) {
+    pub(super) fn set(&self, namespace: Namespace, announced: bool) {
         lock(&self.pending).insert(namespace, announced);
         // A stored permit when the task is busy writing: no change is missed.
         self.changed.notify_one();
@@ -124,7 +123,8 @@ pub struct Hub {
     router: Mutex<Router>,
     tracks: Mutex<HashMap<TrackId, TrackProducer>>,
     sessions: Mutex<HashMap<SessionId, Arc<SessionShared>>>,
-    requests: Mutex<HashMap<(SessionId, RequestId), Inbox>>,
+    /// Request tasks by session then request: a session's are one range.
+    requests: Mutex<BTreeMap<(SessionId, RequestId), Inbox>>,
     next_session: AtomicU64,
     /// Bytes of partly received objects, every session's.
     pub receive: Arc<super::budget::ReceiveBudget>,
@@ -138,6 +138,8 @@ pub struct Hub {
     pub local_appends: Arc<tern_model::local::AppendStats>,
     /// Settings.
     pub settings: NodeSettings,
+    /// Woken when the router took an input: the node loop carries out what it decided.
+    decided: Notify,
 }
 
 impl std::fmt::Debug for Hub {
@@ -157,7 +159,7 @@ impl Hub {
             router: Mutex::new(router),
             tracks: Mutex::new(HashMap::new()),
             sessions: Mutex::new(HashMap::new()),
-            requests: Mutex::new(HashMap::new()),
+            requests: Mutex::new(BTreeMap::new()),
             next_session: AtomicU64::new(1),
             receive: Arc::new(super::budget::ReceiveBudget::new(settings.receive)),
             live: Arc::new(crate::core::cache::LiveBudget::new(
@@ -167,6 +169,7 @@ impl Hub {
             local_publications: Mutex::new(std::collections::HashSet::new()),
             local_appends: Arc::default(),
             settings,
+            decided: Notify::new(),
         })
     }
 
@@ -186,7 +189,17 @@ impl Hub {
         if lock(&self.sessions).remove(&id).is_some() {
             metrics::gauge!(m::SESSIONS).decrement(1.0);
         }
-        lock(&self.requests).retain(|(s, _), _| *s != id);
+        // This session's requests only (one range): nothing walks every request.
+        {
+            let mut requests = lock(&self.requests);
+            let mine: Vec<_> = requests
+                .range((id, RequestId::MIN)..=(id, RequestId::MAX))
+                .map(|(k, _)| *k)
+                .collect();
+            for k in mine {
+                requests.remove(&k);
+            }
+        }
         self.apply(|r, now| r.handle_session_closed(id, now));
     }
 
@@ -276,43 +289,53 @@ impl Hub {
         }
     }
 
-    /// A subscriber asked for a track of the local publication `session` that its publisher
-    /// has not made (yet): the track waits for it as long as a MoQ publisher's answer may take,
-    /// then its subscribers are refused as by a publisher without the track.
-    fn await_local_track(self: &Arc<Self>, session: SessionId, track: TrackId) {
-        let hub = self.clone();
-        let wait = self.settings.upstream_answer_timeout;
-        tokio::spawn(async move {
-            tokio::time::sleep(wait).await;
-            // A track its publisher made meanwhile is no longer waiting: the router ignores
-            // this refusal for it.
-            hub.apply(|r, now| {
-                r.handle_upstream_refused(track, session, RequestErrorCode::DOES_NOT_EXIST.0, now)
-            });
-        });
+    /// Run `f` on the router (an input: a request, a session's end, an upstream's answer).
+    /// What it decides is carried out by the node loop ([`super::dispatch`]), in the router's
+    /// order, never by the task that called: no task re-enters the dispatcher.
+    pub fn apply<R>(&self, f: impl FnOnce(&mut Router, Instant) -> R) -> R {
+        let now = Instant::now();
+        let out = f(&mut lock(&self.router), now);
+        self.decided.notify_one();
+        out
     }
 
-    /// Run `f` on the router, then carry out every command it produced.
-    pub fn apply<R>(self: &Arc<Self>, f: impl FnOnce(&mut Router, Instant) -> R) -> R {
-        let now = Instant::now();
-        let (out, commands, forgotten) = {
-            let mut router = lock(&self.router);
-            let out = f(&mut router, now);
-            let commands: Vec<Command> = std::iter::from_fn(|| router.poll_command()).collect();
-            let forgotten: Vec<TrackId> = std::iter::from_fn(|| router.poll_forgotten()).collect();
-            (out, commands, forgotten)
-        };
-        for cmd in commands {
-            self.dispatch(cmd);
-        }
-        // Tracks the router forgot: drop their caches and end their readers. Reported once
-        // each by the router, so nothing here walks every track.
+    /// Wait until the router may have decided something (see [`Hub::apply`]).
+    pub(super) async fn decided(&self) {
+        self.decided.notified().await;
+    }
+
+    /// The router's next decisions, in its order, and the tracks it forgot since the last call
+    /// (reported once each: nothing here walks every track).
+    pub(super) fn decisions(&self) -> (Vec<Command>, Vec<TrackId>) {
+        let mut router = lock(&self.router);
+        let commands = std::iter::from_fn(|| router.poll_command()).collect();
+        let forgotten = std::iter::from_fn(|| router.poll_forgotten()).collect();
+        (commands, forgotten)
+    }
+
+    /// Drop the caches of tracks the router forgot and end their readers.
+    pub(super) fn forget_tracks(&self, forgotten: Vec<TrackId>) {
         for id in forgotten {
             if let Some(t) = lock(&self.tracks).remove(&id) {
                 t.close();
             }
         }
-        out
+    }
+
+    /// Whether `session` is a broadcast published through the local API.
+    pub(super) fn is_local_publication(&self, session: SessionId) -> bool {
+        lock(&self.local_publications).contains(&session)
+    }
+
+    /// The channel and listing of a request task, if it still runs.
+    pub(super) fn inbox(
+        &self,
+        session: SessionId,
+        request: RequestId,
+    ) -> Option<(mpsc::Sender<ToRequest>, Option<Arc<Listing>>)> {
+        lock(&self.requests)
+            .get(&(session, request))
+            .map(|i| (i.tx.clone(), i.listing.clone()))
     }
 
     /// Publish the router's counters (failovers, held tracks, refusals, loops) as metrics; the
@@ -328,121 +351,6 @@ impl Hub {
     /// Read-only access to the router.
     pub fn with_router<R>(&self, f: impl FnOnce(&Router) -> R) -> R {
         f(&lock(&self.router))
-    }
-
-    fn dispatch(self: &Arc<Self>, cmd: Command) {
-        match cmd {
-            Command::SubscribeUpstream {
-                session,
-                track,
-                name,
-                filter,
-                resume,
-            } => {
-                let Some(s) = lock(&self.sessions).get(&session).cloned() else {
-                    if lock(&self.local_publications).contains(&session) {
-                        // A broadcast published in this process: the track comes when its
-                        // publisher makes it, or is refused after the answer timeout.
-                        self.await_local_track(session, track);
-                        return;
-                    }
-                    self.apply(|r, now| {
-                        r.handle_upstream_refused(
-                            track,
-                            session,
-                            RequestErrorCode::DOES_NOT_EXIST.0,
-                            now,
-                        )
-                    });
-                    return;
-                };
-                self.track_or_insert(track, &name);
-                metrics::gauge!(m::UPSTREAM_SUBSCRIPTIONS).increment(1.0);
-                super::upstream::spawn_subscribe(self.clone(), s, track, name, filter, resume);
-            }
-            Command::PublishDownstream { session, track, .. } => {
-                if let Some(s) = lock(&self.sessions).get(&session).cloned() {
-                    super::offer::spawn(self.clone(), s, track);
-                }
-            }
-            Command::AnnounceUpstream {
-                session,
-                namespace,
-                hops,
-            } => {
-                if let Some(s) = lock(&self.sessions).get(&session).cloned() {
-                    super::link::spawn_announce(s, namespace, hops);
-                }
-            }
-            Command::WithdrawUpstream { session, namespace } => {
-                if let Some(s) = lock(&self.sessions).get(&session).cloned() {
-                    s.withdraw(&namespace);
-                }
-            }
-            Command::UnsubscribeUpstream { session, track } => {
-                if let Some(s) = lock(&self.sessions).get(&session).cloned() {
-                    s.cancel_upstream(track);
-                }
-            }
-            // A listing's changes, written by its request task at its own pace.
-            Command::Namespace {
-                session,
-                request,
-                namespace,
-            } => self.list(session, request, namespace, true),
-            Command::NamespaceDone {
-                session,
-                request,
-                namespace,
-            } => self.list(session, request, namespace, false),
-            Command::SubscribeOk { .. }
-            | Command::Refuse { .. }
-            | Command::Ok { .. }
-            | Command::PublishDone { .. } => {
-                let Some((session, request)) = cmd.answers() else {
-                    return;
-                };
-                let tx = lock(&self.requests)
-                    .get(&(session, request))
-                    .map(|inbox| inbox.tx.clone());
-                let accepted = match &cmd {
-                    Command::SubscribeOk { track, filter, .. } => self
-                        .with_router(|r| r.track_name(*track).cloned())
-                        .map(|name| self.track_or_insert(*track, &name))
-                        .map(|h| {
-                            let (largest, reader) =
-                                h.consumer()
-                                    .subscribe(*filter, 128, self.settings.lag, true);
-                            (largest, reader, h)
-                        }),
-                    _ => None,
-                };
-                // A request gets a few answers in its life (OK or an error, PUBLISH_DONE): a
-                // full channel means its task is stuck. A closed one means it just ended.
-                if let Some(tx) = tx
-                    && let Err(mpsc::error::TrySendError::Full(_)) = tx.try_send(ToRequest {
-                        command: cmd,
-                        accepted,
-                    })
-                    && let Some(s) = lock(&self.sessions).get(&session).cloned()
-                {
-                    tracing::warn!(session, request, "request backlog full; closing session");
-                    s.session.close(
-                        wire_code(SessionError::INTERNAL_ERROR),
-                        "control backlog exceeded",
-                    );
-                }
-            }
-        }
-    }
-
-    fn list(&self, session: SessionId, request: RequestId, namespace: Namespace, announced: bool) {
-        if let Some(l) = lock(&self.requests)
-            .get(&(session, request))
-            .and_then(|inbox| inbox.listing.as_ref())
-        {
-            l.set(namespace, announced);
-        }
     }
 
     /// Add what local publishers appended since the last report to the counters a MoQ

@@ -11,11 +11,13 @@
 //! - [`watermark`]: forensic A/B variants chosen per group for each viewer at the last hop.
 //! - [`link`]: sessions to upstream relays and the namespaces learned over them.
 //! - [`local`]: the local API's publishers and readers in this process.
+//! - [`dispatch`]: the node loop, which carries out the router's decisions in its order.
 //! - [`hub`]: shared state (router, tracks, sessions).
 
 pub mod backfill;
 pub mod budget;
 pub mod discovery;
+pub mod dispatch;
 mod error;
 
 pub use error::{NodeError, StartError};
@@ -137,22 +139,9 @@ impl Node {
                 }));
             }
         }));
-        let h = hub.clone();
-        tasks.push(tokio::spawn(async move {
-            loop {
-                let next = h.with_router(|r| r.poll_timeout());
-                let wait = next
-                    .map(|t| t.saturating_duration_since(Instant::now()))
-                    .unwrap_or(Duration::from_millis(500))
-                    .min(Duration::from_millis(500));
-                tokio::time::sleep(wait).await;
-                h.apply(|r, now| r.handle_timeout(now));
-                h.report_cache();
-                h.report_local();
-                h.report_router();
-                report_admission(&admission);
-            }
-        }));
+        tasks.push(tokio::spawn(dispatch::run(hub.clone(), move || {
+            report_admission(&admission)
+        })));
         Ok(Self {
             addr,
             fingerprint,
@@ -167,6 +156,21 @@ impl Node {
     /// The node's local API: publish broadcasts into it and read its tracks from this process.
     pub fn local(&self) -> tern_model::local::LocalApi {
         self.local.clone()
+    }
+
+    /// Serve a MoQ session that reached this process another way than the relay's port (one
+    /// side of an in-memory pair, [`tern_quic::Session::pair`]), exactly as a session the port
+    /// accepted: the same driver, limits, plugin and routing. A session offered while the node
+    /// drains is closed at once, as the port does.
+    pub fn serve(&self, session: tern_quic::Session) {
+        if self.draining.load(std::sync::atomic::Ordering::Acquire) {
+            session.close(
+                session::wire_code(tern_moq::message::codes::SessionError::NO_ERROR),
+                "relay draining",
+            );
+            return;
+        }
+        tokio::spawn(session::run(self.hub.clone(), session, true));
     }
 
     /// The certificate store's current fingerprint (changes when re-issued).

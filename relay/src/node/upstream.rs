@@ -226,10 +226,12 @@ pub async fn publish(
     let (tx, mut rx) = mpsc::channel(8);
     hub.add_request(s.id, rid, tx);
     let Some(track) = hub.apply(|r, now| r.handle_publish(s.id, rid, name.clone(), now)) else {
-        // Refused (the router said why in a command to this request).
+        // Refused: the router said why in a command to this request, which the node loop
+        // carries out next.
+        let answer = tokio::time::timeout(hub.settings.upstream_answer_timeout, rx.recv()).await;
         hub.remove_request(s.id, rid);
-        let reason = match rx.try_recv().map(|c| c.command) {
-            Ok(Command::Refuse { reason, .. }) => reason,
+        let reason = match answer.ok().flatten().map(|c| c.command) {
+            Some(Command::Refuse { reason, .. }) => reason,
             _ => crate::core::router::Refusal::Unauthorized,
         };
         send.send(super::request::refusal(reason)).await?;

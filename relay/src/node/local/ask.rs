@@ -43,17 +43,26 @@ pub(super) fn ask<R>(
     (out, rx)
 }
 
-/// [`ask`] for a request the router answers at once (PUBLISH_NAMESPACE, PUBLISH): its answer,
-/// with the request forgotten again.
-pub(super) fn ask_now<R>(
+/// [`ask`] for a request the router answers at once (PUBLISH_NAMESPACE, PUBLISH): its
+/// answer, which the node loop carries out next ([`crate::node::dispatch`]), with the request
+/// forgotten again. `wait` says, from what the router returned, whether the answer is needed;
+/// it is waited for at most the node's `upstream_answer_timeout`.
+pub(super) async fn ask_now<R>(
     hub: &Arc<Hub>,
     session: SessionId,
     request: RequestId,
     f: impl FnOnce(&mut crate::core::router::Router, Instant) -> R,
+    wait: impl FnOnce(&R) -> bool,
 ) -> (R, Option<Command>) {
     let (out, mut rx) = ask(hub, session, request, f);
+    let answer = if wait(&out) {
+        let limit = hub.settings.upstream_answer_timeout;
+        tokio::time::timeout(limit, rx.recv()).await.ok().flatten()
+    } else {
+        None
+    };
     hub.remove_request(session, request);
-    (out, rx.try_recv().ok().map(|c| c.command))
+    (out, answer.map(|c| c.command))
 }
 
 /// The refusal for a request the router did not accept: its own reason, or (when it gave

@@ -100,16 +100,23 @@ pub(super) async fn publish(
     );
     let ns = namespace.clone();
     let member = who.class == Class::Member;
-    let (_, answer) = ask_now(hub, sid, FIRST, |r, now| {
-        if member {
-            r.handle_member(sid);
-        }
-        r.handle_identity(sid, who);
-        if vouched {
-            r.handle_vouched(sid);
-        }
-        r.handle_publish_namespace(sid, FIRST, ns, Vec::new(), now)
-    });
+    let (_, answer) = ask_now(
+        hub,
+        sid,
+        FIRST,
+        |r, now| {
+            if member {
+                r.handle_member(sid);
+            }
+            r.handle_identity(sid, who);
+            if vouched {
+                r.handle_vouched(sid);
+            }
+            r.handle_publish_namespace(sid, FIRST, ns, Vec::new(), now)
+        },
+        |_| true,
+    )
+    .await;
     if !matches!(answer, Some(Command::Ok { .. })) {
         lock(&pubs.0).remove(&sid);
         hub.mark_local(sid, false);
@@ -166,9 +173,15 @@ pub(super) async fn publish_track(
     };
     let track_name = TrackName { namespace, name };
     let tn = track_name.clone();
-    let (track, answer) = ask_now(hub, publication, request, |r, now| {
-        r.handle_publish(publication, request, tn, now)
-    });
+    let (track, answer) = ask_now(
+        hub,
+        publication,
+        request,
+        |r, now| r.handle_publish(publication, request, tn, now),
+        // Only a refusal's reason is wanted.
+        Option::is_none,
+    )
+    .await;
     let Some(track) = track else {
         return Err(not_accepted(answer, "the track"));
     };
