@@ -4,7 +4,9 @@
 //! track, rendezvous, linger), a real [`Track`] cache per track swept under a real
 //! [`CacheBudget`], and a real [`Fanout`] reader per downstream relay subscription. This driver
 //! plays the part of the relay's async node driver: it turns messages from the network into
-//! `handle_*` calls, and the router's [`Command`]s and the readers' [`Delivery`]s into messages.
+//! `handle_*` calls, and the readers' [`Delivery`]s into messages. The router's [`Command`]s go
+//! through the same mapping to effects as in the relay's node loop
+//! ([`tern_relay_core::dispatch::effect`]), in the router's order.
 //!
 //! Two things are aggregated rather than per viewer, at edges only:
 //! - the data plane to viewers: one real [`Fanout`] per track reads the edge's cache on behalf of
@@ -22,6 +24,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use tern_relay_core::cache::{CacheBudget, CacheGauge};
+use tern_relay_core::dispatch::{Effect, Presence, effect};
 use tern_relay_core::fanout::{Delivery, Fanout, LagPolicy};
 use tern_relay_core::router::{Command, RequestId, Router, RouterConfig, SessionId, TrackId};
 use tern_relay_core::track::{Appended, SubgroupEnd, Track};
@@ -572,14 +575,24 @@ impl Relay {
         }
     }
 
+    /// One command, through the effect the relay's node loop gives it too
+    /// ([`tern_relay_core::dispatch::effect`]).
     fn command(&mut self, c: Command, t: Duration) {
-        match c {
-            Command::SubscribeOk {
+        let sessions = &self.sessions;
+        let presence = |s| match sessions.contains_key(&s) {
+            true => Presence::Connected,
+            false => Presence::Gone,
+        };
+        let Some(effect) = effect(c, presence) else {
+            return;
+        };
+        match effect {
+            Effect::Answer(Command::SubscribeOk {
                 session,
                 request,
                 track,
                 filter,
-            } => {
+            }) => {
                 let tr = self
                     .tracks
                     .entry(track)
@@ -615,12 +628,14 @@ impl Relay {
                     _ => {}
                 }
             }
-            Command::Refuse {
-                session, request, ..
-            }
-            | Command::PublishDone {
-                session, request, ..
-            } => {
+            Effect::Answer(
+                Command::Refuse {
+                    session, request, ..
+                }
+                | Command::PublishDone {
+                    session, request, ..
+                },
+            ) => {
                 self.readers.remove(&(session, request));
                 match self.sessions.get(&session) {
                     Some(Peer::Relay(node)) => {
@@ -636,7 +651,7 @@ impl Relay {
                     _ => {}
                 }
             }
-            Command::SubscribeUpstream {
+            Effect::SubscribeUpstream {
                 track,
                 name,
                 filter,
@@ -659,7 +674,13 @@ impl Relay {
                     ));
                 }
             }
-            Command::UnsubscribeUpstream { track, .. } => {
+            // The publisher is gone: the router hears it as DOES_NOT_EXIST (0x10).
+            Effect::UpstreamGone { session, track } => {
+                let now = self.at(t);
+                self.router
+                    .handle_upstream_refused(track, session, 0x10, now);
+            }
+            Effect::UnsubscribeUpstream { track, .. } => {
                 self.upstream_tracks.remove(&track);
                 self.tracks.remove(&track);
                 self.pool.remove(&track);
@@ -670,23 +691,26 @@ impl Relay {
                         .push(Out::Send(up.node, Msg::Unsubscribe { request: track }));
                 }
             }
-            Command::Namespace {
+            Effect::Listing {
                 session,
                 request,
                 namespace,
+                announced: true,
             } => {
                 if let Some(Peer::Relay(node)) = self.sessions.get(&session) {
                     self.out
                         .push(Out::Send(*node, Msg::Namespace { request, namespace }));
                 }
             }
-            // Acknowledgements, announcements upward and PUBLISH offers: no viewer or relay in
-            // these scenarios waits on them.
-            Command::Ok { .. }
-            | Command::NamespaceDone { .. }
-            | Command::AnnounceUpstream { .. }
-            | Command::WithdrawUpstream { .. }
-            | Command::PublishDownstream { .. } => {}
+            // Acknowledgements, withdrawals, announcements upward and PUBLISH offers: no viewer
+            // or relay in these scenarios waits on them. No broadcast is published in the
+            // simulator's process.
+            Effect::Answer(_)
+            | Effect::Listing { .. }
+            | Effect::Announce { .. }
+            | Effect::Withdraw { .. }
+            | Effect::Offer { .. }
+            | Effect::AwaitLocalTrack { .. } => {}
         }
     }
 }

@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 
 use tern_moq::message::codes::{RequestErrorCode, SessionError};
 
+use crate::core::dispatch::{self, Effect, Presence};
 use crate::core::router::{Command, RequestId, SessionId, TrackId};
 use crate::core::types::Namespace;
 use crate::metrics as m;
@@ -68,10 +69,22 @@ fn carry_out(hub: &Arc<Hub>) {
     }
 }
 
-/// One command's effect.
+/// One command's effect ([`crate::core::dispatch::effect`], the mapping the simulator uses too).
 fn effect(hub: &Arc<Hub>, cmd: Command) {
-    match cmd {
-        Command::SubscribeUpstream {
+    let presence = |session| {
+        if hub.session(session).is_some() {
+            Presence::Connected
+        } else if hub.is_local_publication(session) {
+            Presence::InProcess
+        } else {
+            Presence::Gone
+        }
+    };
+    let Some(effect) = dispatch::effect(cmd, presence) else {
+        return;
+    };
+    match effect {
+        Effect::SubscribeUpstream {
             session,
             track,
             name,
@@ -79,32 +92,20 @@ fn effect(hub: &Arc<Hub>, cmd: Command) {
             resume,
         } => {
             let Some(s) = hub.session(session) else {
-                if hub.is_local_publication(session) {
-                    // A broadcast published in this process: the track comes when its
-                    // publisher makes it, or is refused after the answer timeout.
-                    await_local_track(hub, session, track);
-                    return;
-                }
-                hub.apply(|r, now| {
-                    r.handle_upstream_refused(
-                        track,
-                        session,
-                        RequestErrorCode::DOES_NOT_EXIST.0,
-                        now,
-                    )
-                });
-                return;
+                return upstream_gone(hub, session, track);
             };
             hub.track_or_insert(track, &name);
             metrics::gauge!(m::UPSTREAM_SUBSCRIPTIONS).increment(1.0);
             super::upstream::spawn_subscribe(hub.clone(), s, track, name, filter, resume);
         }
-        Command::PublishDownstream { session, track, .. } => {
+        Effect::AwaitLocalTrack { session, track } => await_local_track(hub, session, track),
+        Effect::UpstreamGone { session, track } => upstream_gone(hub, session, track),
+        Effect::Offer { session, track } => {
             if let Some(s) = hub.session(session) {
                 super::offer::spawn(hub.clone(), s, track);
             }
         }
-        Command::AnnounceUpstream {
+        Effect::Announce {
             session,
             namespace,
             hops,
@@ -113,32 +114,32 @@ fn effect(hub: &Arc<Hub>, cmd: Command) {
                 super::link::spawn_announce(s, namespace, hops);
             }
         }
-        Command::WithdrawUpstream { session, namespace } => {
+        Effect::Withdraw { session, namespace } => {
             if let Some(s) = hub.session(session) {
                 s.withdraw(&namespace);
             }
         }
-        Command::UnsubscribeUpstream { session, track } => {
+        Effect::UnsubscribeUpstream { session, track } => {
             if let Some(s) = hub.session(session) {
                 s.cancel_upstream(track);
             }
         }
         // A listing's changes, written by its request task at its own pace.
-        Command::Namespace {
+        Effect::Listing {
             session,
             request,
             namespace,
-        } => list(hub, session, request, namespace, true),
-        Command::NamespaceDone {
-            session,
-            request,
-            namespace,
-        } => list(hub, session, request, namespace, false),
-        Command::SubscribeOk { .. }
-        | Command::Refuse { .. }
-        | Command::Ok { .. }
-        | Command::PublishDone { .. } => answer(hub, cmd),
+            announced,
+        } => list(hub, session, request, namespace, announced),
+        Effect::Answer(cmd) => answer(hub, cmd),
     }
+}
+
+/// The publisher of `track` is gone: the router hears it as a refusal with DOES_NOT_EXIST.
+fn upstream_gone(hub: &Hub, session: SessionId, track: TrackId) {
+    hub.apply(|r, now| {
+        r.handle_upstream_refused(track, session, RequestErrorCode::DOES_NOT_EXIST.0, now)
+    });
 }
 
 /// An answer to a request: to its task's channel. For SUBSCRIBE_OK, with the track's Largest
@@ -192,8 +193,6 @@ fn await_local_track(hub: &Arc<Hub>, session: SessionId, track: TrackId) {
         tokio::time::sleep(wait).await;
         // A track its publisher made meanwhile is no longer waiting: the router ignores this
         // refusal for it.
-        hub.apply(|r, now| {
-            r.handle_upstream_refused(track, session, RequestErrorCode::DOES_NOT_EXIST.0, now)
-        });
+        upstream_gone(&hub, session, track);
     });
 }
