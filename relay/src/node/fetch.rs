@@ -21,7 +21,7 @@ use crate::core::types::{Location, TrackName};
 
 use super::hub::Hub;
 use super::request::track_name;
-use super::session::{Inbound, SessionShared, bounded};
+use super::session::{Inbound, SessionShared};
 use tern_peer::fetch_writer::{FetchRange, write_fetch};
 
 fn error(code: RequestErrorCode, reason: String) -> RequestError {
@@ -266,13 +266,16 @@ pub async fn serve(
     send.finish()?;
     let Some(last) = last else {
         // Nothing to send (an empty Joining FETCH): an empty fetch stream.
-        let mut data = bounded("open a fetch stream", s.session.open_uni()).await?;
+        let mut data = s
+            .bounded("open a fetch stream", s.session.open_uni())
+            .await?;
         let mut head = BytesMut::new();
         FetchHeader {
             request_id: m.request_id,
         }
         .encode(&mut head);
-        bounded("write a fetch stream", data.write_chunk(head.freeze())).await?;
+        s.bounded("write a fetch stream", data.write_chunk(head.freeze()))
+            .await?;
         data.finish()?;
         return Ok(());
     };
@@ -362,7 +365,9 @@ async fn forward(
         )
         .await;
     };
-    let (usend, urecv) = bounded("open a request stream", up.session.open_bi()).await?;
+    let (usend, urecv) = up
+        .bounded("open a request stream", up.session.open_bi())
+        .await?;
     // Register for the data stream before the FETCH leaves: it may race the FETCH_OK. The
     // registration goes when this forwarding ends, however it ends.
     let mut data = None;
@@ -384,7 +389,7 @@ async fn forward(
     };
     let mut inbound = Inbound::of(&usend, urecv);
     let reply = tokio::time::timeout(
-        Duration::from_secs(5),
+        up.timeouts.peer_stall,
         super::request::next_message(&mut inbound, &up),
     )
     .await;
@@ -411,24 +416,28 @@ async fn forward(
             .await;
         }
     }
-    let mut down = bounded("open a fetch stream", s.session.open_uni()).await?;
+    let mut down = s
+        .bounded("open a fetch stream", s.session.open_uni())
+        .await?;
     let mut head = BytesMut::new();
     FetchHeader { request_id }.encode(&mut head);
-    bounded("write a fetch stream", down.write_chunk(head.freeze())).await?;
+    s.bounded("write a fetch stream", down.write_chunk(head.freeze()))
+        .await?;
     let mut state = FetchObjectState::new(GroupOrder::Ascending);
     loop {
-        let event = tokio::time::timeout(Duration::from_secs(10), data.recv()).await?;
+        let event = tokio::time::timeout(up.timeouts.peer_stall, data.recv()).await?;
         match event {
             Some(Event::FetchObject {
                 object, payload, ..
             }) => {
-                bounded(
+                s.bounded(
                     "write a fetch stream",
                     down.write_chunk(state.encode(&object)?),
                 )
                 .await?;
                 if !payload.is_empty() {
-                    bounded("write a fetch stream", down.write_chunk(payload.clone())).await?;
+                    s.bounded("write a fetch stream", down.write_chunk(payload.clone()))
+                        .await?;
                 }
                 if let (Some(h), FetchObject::Object(o)) = (&handle, &object) {
                     let obj = crate::core::types::Object {

@@ -232,8 +232,9 @@ async fn link(
 
 /// Ask for every namespace and route each one to this session until the listing ends.
 async fn namespaces(hub: &Arc<Hub>, s: &Arc<SessionShared>) -> super::error::Result<()> {
-    let (send, recv) =
-        super::session::bounded("open a request stream", s.session.open_bi()).await?;
+    let (send, recv) = s
+        .bounded("open a request stream", s.session.open_bi())
+        .await?;
     let send = s
         .send_request(send, |request_id| {
             SubscribeNamespace {
@@ -310,8 +311,9 @@ async fn announce(
     hops: &[bytes::Bytes],
     mut withdraw: tokio::sync::oneshot::Receiver<()>,
 ) -> super::error::Result<()> {
-    let (send, recv) =
-        super::session::bounded("open a request stream", s.session.open_bi()).await?;
+    let (send, recv) = s
+        .bounded("open a request stream", s.session.open_bi())
+        .await?;
     let mut send = s
         .send_request(send, |request_id| {
             PublishNamespace {

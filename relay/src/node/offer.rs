@@ -34,8 +34,9 @@ async fn offer(hub: &Arc<Hub>, s: &Arc<SessionShared>, track: TrackId) -> super:
     }
     let alias = s.next_alias();
     let largest = handle.largest();
-    let (send, recv) =
-        super::session::bounded("open a request stream", s.session.open_bi()).await?;
+    let (send, recv) = s
+        .bounded("open a request stream", s.session.open_bi())
+        .await?;
     let name = handle.name().clone();
     let mut send = s
         .send_request(send, |request_id| {

@@ -649,8 +649,9 @@ async fn track_status(
                 )
                 .into();
             };
-            let (usend, urecv) =
-                super::session::bounded("open a request stream", up.session.open_bi()).await?;
+            let (usend, urecv) = up
+                .bounded("open a request stream", up.session.open_bi())
+                .await?;
             let mut usend = up
                 .send_request(usend, |request_id| {
                     tern_moq::message::TrackStatus {
@@ -663,7 +664,7 @@ async fn track_status(
                 .await?;
             let mut inbound = Inbound::of(&usend, urecv);
             let answer =
-                tokio::time::timeout(Duration::from_secs(5), next_message(&mut inbound, &up)).await;
+                tokio::time::timeout(up.timeouts.peer_stall, next_message(&mut inbound, &up)).await;
             let _ = usend.finish();
             match answer {
                 Ok(Some(reply @ (Message::RequestOk(_) | Message::RequestError(_)))) => reply,

@@ -34,29 +34,6 @@ static BUDGET_LOG: tern_quic::LogBudget = tern_quic::LogBudget::new(20, Duration
 /// Log lines about peers closed for a violation: at most 20 per 10 s.
 static VIOLATION_LOG: tern_quic::LogBudget = tern_quic::LogBudget::new(20, Duration::from_secs(10));
 
-/// How long the relay waits on a peer's credit (a stream to open, flow control to write into)
-/// before it counts that peer as stalled and gives up on the stream: whatever a peer withholds,
-/// no task of the relay, and nothing it holds, waits on it for longer.
-pub const PEER_STALL: Duration = tern_peer::Timeouts::DEFAULT.peer_stall;
-
-/// `op` (an `open_*` or a write that waits on the peer's credit), given up after
-/// [`PEER_STALL`]; `what` names it in the error.
-pub async fn bounded<T, E>(
-    what: &'static str,
-    op: impl std::future::Future<Output = Result<T, E>>,
-) -> super::error::Result<T>
-where
-    E: Into<super::error::NodeError>,
-{
-    match tokio::time::timeout(PEER_STALL, op).await {
-        Ok(r) => r.map_err(Into::into),
-        Err(_) => Err(super::error::NodeError::Stalled {
-            what,
-            after: PEER_STALL,
-        }),
-    }
-}
-
 /// MOQT_IMPLEMENTATION of the clients that read LARGEST_OBJECT with a length before it
 /// (moq-dev's @moq/net up to 0.3.4; fixed upstream after it, moq-dev/moq#3561).
 const MISREADS_LARGEST_OBJECT: &[u8] = b"moq-lite-js";
@@ -128,7 +105,7 @@ pub struct SessionShared {
     fetches_served: tokio::sync::Semaphore,
 }
 
-/// FETCHes of one peer served at once; more wait (up to [`PEER_STALL`]) for a place.
+/// FETCHes of one peer served at once; more wait (up to the session's `timeouts.peer_stall`) for a place.
 pub const FETCHES_PER_SESSION: usize = 8;
 
 /// Downstream FETCHes and TRACK_STATUS requests forwarded to one upstream session at once.
@@ -208,8 +185,25 @@ impl SessionShared {
         })
     }
 
+    /// `op` (an `open_*` or a write that waits on the peer's credit), given up after the
+    /// session's `timeouts.peer_stall`; `what` names it in the error.
+    pub async fn bounded<T, E>(
+        &self,
+        what: &'static str,
+        op: impl std::future::Future<Output = Result<T, E>>,
+    ) -> super::error::Result<T>
+    where
+        E: Into<super::error::NodeError>,
+    {
+        let after = self.timeouts.peer_stall;
+        match tokio::time::timeout(after, op).await {
+            Ok(r) => r.map_err(Into::into),
+            Err(_) => Err(super::error::NodeError::Stalled { what, after }),
+        }
+    }
+
     /// A place to serve one more of the peer's FETCHes, held until its data stream ends;
-    /// `None` when all [`FETCHES_PER_SESSION`] stayed taken for [`PEER_STALL`].
+    /// `None` when all [`FETCHES_PER_SESSION`] stayed taken for the session's `timeouts.peer_stall`.
     pub async fn fetch_slot(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
         tokio::time::timeout(self.timeouts.peer_stall, self.fetches_served.acquire())
             .await
@@ -318,7 +312,8 @@ impl SessionShared {
                 .map(|()| request::drain(p))
         });
         if let Ok(transmits) = transmits {
-            let _ = write_transmits(&mut send, transmits, "write a refusal", PEER_STALL).await;
+            let stall = self.timeouts.peer_stall;
+            let _ = write_transmits(&mut send, transmits, "write a refusal", stall).await;
         }
     }
 
@@ -359,7 +354,7 @@ impl SessionShared {
     }
 
     /// Wait until the alias's data may land (see [`SessionShared::add_alias_held`]), at most
-    /// [`PEER_STALL`]. Returns false if it is still held then.
+    /// the session's `timeouts.peer_stall`. Returns false if it is still held then.
     pub async fn alias_released(&self, alias: u64) -> bool {
         let Some(mut rx) = lock(&self.held).get(&alias).cloned() else {
             return true;

@@ -347,7 +347,8 @@ pub async fn subscribe_companions(
         companions.requests.push(rid);
         let sid = s.id;
         hub.apply(|r, now| r.handle_subscribe(sid, rid, other, filter, rendezvous, now));
-        let wait = rendezvous + Duration::from_secs(10);
+        // The rendezvous, then as long as an upstream's answer may take.
+        let wait = rendezvous + hub.settings.upstream_answer_timeout;
         let answer = tokio::time::timeout(wait, rx.recv()).await;
         match answer {
             Ok(Some(super::hub::ToRequest {
