@@ -178,7 +178,7 @@ impl Broadcast {
     /// Group IDs are `options.group_base` plus media time in milliseconds; `None` takes the
     /// Unix time in milliseconds now, so a restarted origin's groups are newer than its last
     /// run's. With `options.dvr` the media tracks keep their recent groups (one byte budget for
-    /// the broadcast) and answer FETCH from them (on a session).
+    /// the broadcast) and FETCH is answered from them, on a session as in a node.
     pub async fn start(
         target: impl Into<Target<'_>>,
         namespace: TrackNamespace,

@@ -792,3 +792,72 @@ async fn calls_in_flight_are_bounded_and_the_rest_wait_their_turn() {
         assert_eq!(refused.kind, RefusedKind::Timeout);
     }
 }
+
+/// The entries of a FETCH of `track` in `path`, groups `from..=to`, as a MoQ viewer gets them;
+/// `Err` when it is refused.
+async fn fetched(
+    node: &Node,
+    path: &str,
+    track: &str,
+    from: u64,
+    to: u64,
+) -> Result<Vec<(u64, u64)>, tern_peer::Error> {
+    let opts = tern_peer::ConnectOptions {
+        disable_verify: true,
+        ..Default::default()
+    };
+    let viewer = tern_peer::Session::connect(&url(node), &opts)
+        .await
+        .expect("viewer connects");
+    // End Location (to, 0): the whole of group `to`.
+    let end = Location::new(to, 0);
+    let mut fetch = viewer
+        .fetch(ns(path), track.to_owned(), Location::new(from, 0), end)
+        .await?;
+    let mut got = Vec::new();
+    while let Some(entry) = within(STEP, "a fetched entry", fetch.next()).await? {
+        if let tern_peer::FetchEntry::Object(o) = entry {
+            got.push((o.group, o.object));
+        }
+    }
+    Ok(got)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_publishers_dvr_answers_fetch_past_the_node_caches_age() {
+    // The node keeps completed groups for 300 ms; the publisher's DVR keeps them for a minute.
+    let node = relay(&[], |_, s| s.cache.max_age = Duration::from_millis(300));
+    let api = node.local();
+    let broadcast = publish(&api, "live/dvr", Credentials::in_process("test")).await;
+    let dvr = tern_peer::History::new(Duration::from_secs(60), 1 << 20);
+    let kept = tern_peer::TrackWriter::in_node(broadcast.track("video").await.unwrap())
+        .with_history(dvr.clone());
+    let plain = tern_peer::TrackWriter::in_node(broadcast.track("audio").await.unwrap());
+    for g in 0..4 {
+        for w in [&kept, &plain] {
+            w.new_group(g).unwrap();
+            for o in 0..3 {
+                w.write_object(payload(9, g, o, 1_000)).unwrap();
+            }
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    // The next group's first object makes each track evict what its budget no longer keeps.
+    for w in [&kept, &plain] {
+        w.new_group(4).unwrap();
+        w.write_object(payload(9, 4, 0, 1_000)).unwrap();
+    }
+    assert!(dvr.used_bytes() >= 4 * 3 * 1_000, "{}", dvr.used_bytes());
+
+    let from_dvr = fetched(&node, "live/dvr", "video", 0, 1).await.unwrap();
+    let want: Vec<(u64, u64)> = (0..2).flat_map(|g| (0..3).map(move |o| (g, o))).collect();
+    assert_eq!(
+        from_dvr, want,
+        "the DVR's groups, past the node cache's age"
+    );
+    // Without a DVR the node's own budget applies: those groups are gone.
+    match fetched(&node, "live/dvr", "audio", 0, 1).await {
+        Ok(got) => assert!(got.is_empty(), "{got:?}"),
+        Err(e) => assert!(matches!(e, tern_peer::Error::Refused { .. }), "{e}"),
+    }
+}

@@ -204,11 +204,13 @@ impl TrackWriter {
     /// chaining after [`new`](Self::new); what the track holds already is charged to
     /// `history` from now on.
     ///
-    /// A writer [in a node](Self::in_node) keeps what the node's cache keeps: `history` does
-    /// not apply.
+    /// A writer [in a node](Self::in_node) keeps its track's completed groups in the node's
+    /// cache by `history` instead of the node cache's own budget (the publisher's DVR, outside
+    /// the node's cache budget), and the node answers FETCH from them.
     pub fn with_history(self, history: History) -> Self {
-        if let Sink::Own(p) = &self.shared.sink {
-            p.update(|t| t.charge_to(history.gauge(), Instant::now()));
+        match &self.shared.sink {
+            Sink::Own(p) => p.update(|t| t.charge_to(history.gauge(), Instant::now())),
+            Sink::Node(track) => track.keep(history.gauge()),
         }
         self
     }

@@ -205,4 +205,14 @@ impl PublishedTrack {
     pub fn consumer(&self) -> TrackConsumer {
         self.producer.consumer()
     }
+
+    /// Keep this track's completed groups by `retention`'s budget (its age and bytes: the
+    /// publisher's own DVR window) instead of the node cache's: the groups are charged to the
+    /// publisher, outside the node's cache budget, and the node answers FETCH from them as from
+    /// any cached group. The node's live budgets still hold the track's open groups. Clones of
+    /// one gauge share its bytes (one budget for a whole broadcast).
+    pub fn keep(&self, retention: Arc<crate::CacheGauge>) {
+        self.producer
+            .update(|t| t.charge_to(retention, Instant::now()));
+    }
 }
