@@ -1,6 +1,6 @@
 //! The errors of this crate's layers, in one place below the modules that return them: why a
 //! connection attempt failed ([`ConnectError`]), why a session ended ([`SessionError`]), why a
-//! datagram was not sent ([`DatagramError`]).
+//! datagram was not sent ([`DatagramError`]), why a stream operation failed ([`StreamError`]).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -152,6 +152,53 @@ impl From<wtq::SessionError> for DatagramError {
                 quinn::SendDatagramError::UnsupportedByPeer | quinn::SendDatagramError::Disabled,
             ) => Self::Unsupported,
             other => Self::Session(other.into()),
+        }
+    }
+}
+
+/// Why a stream operation failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StreamError {
+    /// The peer reset the stream with this code (read side).
+    #[error("reset by peer: code {0:#x}")]
+    Reset(u32),
+    /// The peer asked us to stop sending with this code (write side).
+    #[error("stopped by peer: code {0:#x}")]
+    Stopped(u32),
+    /// A reset or stop code outside the WebTransport application range.
+    #[error("peer used an invalid stream code {0}")]
+    InvalidCode(u64),
+    /// The stream was already finished, reset or stopped locally.
+    #[error("stream already closed")]
+    Closed,
+    /// [`RecvStream::read_to_end`](crate::RecvStream::read_to_end) met more bytes than its
+    /// limit.
+    #[error("stream longer than the limit")]
+    TooLong,
+    /// The whole session is gone.
+    #[error(transparent)]
+    Session(#[from] SessionError),
+}
+
+impl From<wtq::WriteError> for StreamError {
+    fn from(err: wtq::WriteError) -> Self {
+        match err {
+            wtq::WriteError::Stopped(code) => Self::Stopped(code),
+            wtq::WriteError::InvalidStopped(code) => Self::InvalidCode(code.into_inner()),
+            wtq::WriteError::SessionError(e) => Self::Session(e.into()),
+            wtq::WriteError::ClosedStream => Self::Closed,
+        }
+    }
+}
+
+impl From<wtq::ReadError> for StreamError {
+    fn from(err: wtq::ReadError) -> Self {
+        match err {
+            wtq::ReadError::Reset(code) => Self::Reset(code),
+            wtq::ReadError::InvalidReset(code) => Self::InvalidCode(code.into_inner()),
+            wtq::ReadError::SessionError(e) => Self::Session(e.into()),
+            wtq::ReadError::ClosedStream | wtq::ReadError::IllegalOrderedRead => Self::Closed,
         }
     }
 }

@@ -8,6 +8,9 @@
 //! - [`Client`] / [`connect`] open sessions to `https://` and `moqt://` URLs.
 //! - [`Session`], [`SendStream`], [`RecvStream`]: one API over both transports; application
 //!   codes given to `close`/`reset`/`stop` reach a tern peer unchanged on either.
+//! - [`Session::pair`] / [`Session::pair_with`] ([`MemLimits`]): two connected in-memory
+//!   sessions with quinn's stream, flow-control, close and datagram semantics, for in-process
+//!   peers and tests without a network.
 //! - Mutual TLS: [`ServerConfig::client_roots`] asks clients for a certificate, and
 //!   [`Session::peer_name`] names a peer whose certificate verified; [`cert::cluster_ca`] and
 //!   [`cert::issue`] make a private CA and the certificates it signs.
@@ -23,6 +26,7 @@ mod client;
 mod config;
 mod error;
 mod logbudget;
+mod mem;
 mod server;
 mod session;
 mod store;
@@ -38,6 +42,7 @@ pub use config::{
     TransportLimits,
 };
 pub use logbudget::LogBudget;
+pub use mem::MemLimits;
 pub use server::{IncomingSession, Server, ServerError};
 pub use session::{DatagramError, Session, SessionError, Transport};
 pub use store::{CertStore, CertTask};

@@ -1,10 +1,11 @@
-//! [`Session`]: one type for a raw QUIC connection and a WebTransport session.
+//! [`Session`]: one type for a raw QUIC connection, a WebTransport session and an in-memory
+//! session.
 //!
-//! Both shapes are carried by [`web_transport_quinn::Session`]: a raw connection through
-//! `Session::raw` (codes pass as they are), WebTransport with its HTTP/3 framing (codes are
-//! mapped into the HTTP/3 space and back). Either way a `u32` code given to
+//! Both network shapes are carried by [`web_transport_quinn::Session`]: a raw connection
+//! through `Session::raw` (codes pass as they are), WebTransport with its HTTP/3 framing
+//! (codes are mapped into the HTTP/3 space and back). Either way a `u32` code given to
 //! [`Session::close`], [`SendStream::reset`] or [`RecvStream::stop`] arrives unchanged
-//! at a tern peer.
+//! at a tern peer. In-memory sessions ([`Session::pair`], in `mem`) pass codes directly.
 
 use std::any::Any;
 use std::fmt;
@@ -16,6 +17,7 @@ use bytes::Bytes;
 use web_transport_quinn as wtq;
 
 pub use crate::error::{DatagramError, SessionError};
+use crate::mem::{MemLimits, MemSession};
 use crate::stream::{RecvStream, SendStream};
 
 /// How a session reached us.
@@ -26,6 +28,8 @@ pub enum Transport {
     RawQuic,
     /// WebTransport over HTTP/3 (`https://` URLs, browsers).
     WebTransport,
+    /// An in-memory pair in this process ([`Session::pair`]).
+    Memory,
 }
 
 impl fmt::Display for Transport {
@@ -33,19 +37,29 @@ impl fmt::Display for Transport {
         f.write_str(match self {
             Self::RawQuic => "quic",
             Self::WebTransport => "webtransport",
+            Self::Memory => "memory",
         })
     }
 }
 
-/// An established MoQ session over raw QUIC or WebTransport. Cheap to clone; every clone
-/// refers to the same connection.
+/// An established MoQ session over raw QUIC, WebTransport or memory. Cheap to clone; every
+/// clone refers to the same connection.
 #[derive(Clone)]
 pub struct Session {
-    inner: wtq::Session,
+    inner: Inner,
     transport: Transport,
     protocol: String,
     /// Released when the last clone drops: the server's per-IP admission slot.
     _slot: Option<Arc<dyn Any + Send + Sync>>,
+}
+
+/// What carries a session.
+// Boxing the QUIC session would cost an allocation on every clone of the common variant.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone)]
+enum Inner {
+    Quic(wtq::Session),
+    Mem(MemSession),
 }
 
 impl fmt::Debug for Session {
@@ -53,7 +67,7 @@ impl fmt::Debug for Session {
         f.debug_struct("Session")
             .field("transport", &self.transport)
             .field("protocol", &self.protocol)
-            .field("remote", &self.inner.remote_address())
+            .field("remote", &self.remote_address())
             .finish()
     }
 }
@@ -62,7 +76,7 @@ impl Session {
     /// Wrap a raw QUIC connection whose negotiated ALPN was `protocol`.
     pub(crate) fn raw(conn: quinn::Connection, protocol: String) -> Self {
         Self {
-            inner: wtq::Session::raw(conn),
+            inner: Inner::Quic(wtq::Session::raw(conn)),
             transport: Transport::RawQuic,
             protocol,
             _slot: None,
@@ -72,8 +86,34 @@ impl Session {
     /// Wrap an established WebTransport session that negotiated `protocol`.
     pub(crate) fn web_transport(inner: wtq::Session, protocol: String) -> Self {
         Self {
-            inner,
+            inner: Inner::Quic(inner),
             transport: Transport::WebTransport,
+            protocol,
+            _slot: None,
+        }
+    }
+
+    /// Two connected in-memory sessions that negotiated `protocol`: the client side first,
+    /// the server side second. See [`pair_with`](Self::pair_with) and [`MemLimits`].
+    pub fn pair(protocol: &str) -> (Session, Session) {
+        Self::pair_with(protocol, MemLimits::default())
+    }
+
+    /// Two connected in-memory sessions with the given limits: the client side first, the
+    /// server side second. Their [`transport`](Self::transport) is [`Transport::Memory`].
+    pub fn pair_with(protocol: &str, limits: MemLimits) -> (Session, Session) {
+        let (client, server) = MemSession::new_pair(limits);
+        (
+            Session::memory(client, protocol.to_owned()),
+            Session::memory(server, protocol.to_owned()),
+        )
+    }
+
+    /// Wrap one side of an in-memory pair that negotiated `protocol`.
+    fn memory(inner: MemSession, protocol: String) -> Self {
+        Self {
+            inner: Inner::Mem(inner),
+            transport: Transport::Memory,
             protocol,
             _slot: None,
         }
@@ -85,7 +125,7 @@ impl Session {
         self
     }
 
-    /// Raw QUIC or WebTransport.
+    /// Raw QUIC, WebTransport or memory.
     pub fn transport(&self) -> Transport {
         self.transport
     }
@@ -97,67 +137,114 @@ impl Session {
 
     /// Open a bidirectional stream (waits while the peer's stream limit is reached).
     pub async fn open_bi(&self) -> Result<(SendStream, RecvStream), SessionError> {
-        let (send, recv) = self.inner.open_bi().await?;
-        Ok((SendStream::new(send), RecvStream::new(recv)))
+        match &self.inner {
+            Inner::Quic(s) => {
+                let (send, recv) = s.open_bi().await?;
+                Ok((SendStream::new(send), RecvStream::new(recv)))
+            }
+            Inner::Mem(m) => {
+                let (send, recv) = m.open_bi().await?;
+                Ok((SendStream::mem(send), RecvStream::mem(recv)))
+            }
+        }
     }
 
     /// Open a unidirectional stream (waits while the peer's stream limit is reached).
     pub async fn open_uni(&self) -> Result<SendStream, SessionError> {
-        Ok(SendStream::new(self.inner.open_uni().await?))
+        match &self.inner {
+            Inner::Quic(s) => Ok(SendStream::new(s.open_uni().await?)),
+            Inner::Mem(m) => Ok(SendStream::mem(m.open_uni().await?)),
+        }
     }
 
     /// Wait for the peer's next bidirectional stream.
     pub async fn accept_bi(&self) -> Result<(SendStream, RecvStream), SessionError> {
-        let (send, recv) = self.inner.accept_bi().await?;
-        Ok((SendStream::new(send), RecvStream::new(recv)))
+        match &self.inner {
+            Inner::Quic(s) => {
+                let (send, recv) = s.accept_bi().await?;
+                Ok((SendStream::new(send), RecvStream::new(recv)))
+            }
+            Inner::Mem(m) => {
+                let (send, recv) = m.accept_bi().await?;
+                Ok((SendStream::mem(send), RecvStream::mem(recv)))
+            }
+        }
     }
 
     /// Wait for the peer's next unidirectional stream.
     pub async fn accept_uni(&self) -> Result<RecvStream, SessionError> {
-        Ok(RecvStream::new(self.inner.accept_uni().await?))
+        match &self.inner {
+            Inner::Quic(s) => Ok(RecvStream::new(s.accept_uni().await?)),
+            Inner::Mem(m) => Ok(RecvStream::mem(m.accept_uni().await?)),
+        }
     }
 
     /// Send an unreliable datagram of at most [`max_datagram_size`](Self::max_datagram_size)
     /// bytes. When the send buffer is full the oldest queued datagram is dropped.
     pub fn send_datagram(&self, payload: Bytes) -> Result<(), DatagramError> {
-        Ok(self.inner.send_datagram(payload)?)
+        match &self.inner {
+            Inner::Quic(s) => Ok(s.send_datagram(payload)?),
+            Inner::Mem(m) => m.send_datagram(payload),
+        }
     }
 
     /// Wait for the next datagram from the peer.
     pub async fn read_datagram(&self) -> Result<Bytes, SessionError> {
-        Ok(self.inner.read_datagram().await?)
+        match &self.inner {
+            Inner::Quic(s) => Ok(s.read_datagram().await?),
+            Inner::Mem(m) => m.read_datagram().await,
+        }
     }
 
     /// The largest payload [`send_datagram`](Self::send_datagram) accepts now; 0 when the peer
     /// does not accept datagrams. It follows the path MTU, so it can change.
     pub fn max_datagram_size(&self) -> usize {
-        self.inner.max_datagram_size()
+        match &self.inner {
+            Inner::Quic(s) => s.max_datagram_size(),
+            Inner::Mem(m) => m.max_datagram_size(),
+        }
     }
 
     /// Close the session with an application (MoQ) code and a reason the peer sees.
     pub fn close(&self, code: u32, reason: &str) {
-        self.inner.close(code, reason.as_bytes());
+        match &self.inner {
+            Inner::Quic(s) => s.close(code, reason.as_bytes()),
+            Inner::Mem(m) => m.close(code, reason),
+        }
     }
 
     /// Wait until the session is closed, for whatever reason.
     pub async fn closed(&self) -> SessionError {
-        self.inner.closed().await.into()
+        match &self.inner {
+            Inner::Quic(s) => s.closed().await.into(),
+            Inner::Mem(m) => m.closed().await,
+        }
     }
 
     /// Why the session closed, or `None` while it is open.
     pub fn close_reason(&self) -> Option<SessionError> {
-        self.inner.close_reason().map(Into::into)
+        match &self.inner {
+            Inner::Quic(s) => s.close_reason().map(Into::into),
+            Inner::Mem(m) => m.close_reason(),
+        }
     }
 
-    /// The peer's UDP address (it can change when the peer migrates).
+    /// The peer's UDP address (it can change when the peer migrates). In memory, a loopback
+    /// address with a made-up port.
     pub fn remote_address(&self) -> SocketAddr {
-        self.inner.remote_address()
+        match &self.inner {
+            Inner::Quic(s) => s.remote_address(),
+            Inner::Mem(m) => m.remote_address(),
+        }
     }
 
     /// The local address the peer's packets arrive at, where the platform reports it (Linux
     /// does); `None` otherwise.
     pub fn local_ip(&self) -> Option<std::net::IpAddr> {
-        (*self.inner).local_ip()
+        match &self.inner {
+            Inner::Quic(s) => (**s).local_ip(),
+            Inner::Mem(m) => m.local_ip(),
+        }
     }
 
     /// Whether the peer is on this host: a loopback address, or the very address it sent to.
@@ -166,21 +253,33 @@ impl Session {
         remote.is_loopback() || self.local_ip().is_some_and(|l| l.to_canonical() == remote)
     }
 
-    /// The current smoothed round-trip time.
+    /// The current smoothed round-trip time (zero in memory).
     pub fn rtt(&self) -> Duration {
-        self.inner.rtt()
+        match &self.inner {
+            Inner::Quic(s) => s.rtt(),
+            Inner::Mem(_) => Duration::ZERO,
+        }
     }
 
-    /// quinn's counters for this connection (packets, bytes, losses, congestion events).
+    /// quinn's counters for this connection (packets, bytes, losses, congestion events); all
+    /// zero in memory.
     pub fn stats(&self) -> quinn::ConnectionStats {
-        (*self.inner).stats()
+        match &self.inner {
+            Inner::Quic(s) => (**s).stats(),
+            Inner::Mem(_) => quinn::ConnectionStats::default(),
+        }
     }
 
     /// The name (first DNS name, else common name) in the certificate the peer presented and
     /// TLS verified: a client's under [`ServerConfig::client_roots`](crate::ServerConfig), the
-    /// server's for a client. `None` when the peer presented none.
+    /// server's for a client. `None` when the peer presented none. On the server side of an
+    /// in-memory pair, [`MemLimits::client_name`].
     pub fn peer_name(&self) -> Option<String> {
-        let identity = (*self.inner).peer_identity()?;
+        let s = match &self.inner {
+            Inner::Quic(s) => s,
+            Inner::Mem(m) => return m.peer_name(),
+        };
+        let identity = (**s).peer_identity()?;
         let chain = identity
             .downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>()
             .ok()?;
@@ -189,6 +288,9 @@ impl Session {
 
     /// A number that identifies this connection among the endpoint's live connections.
     pub fn stable_id(&self) -> usize {
-        self.inner.stable_id()
+        match &self.inner {
+            Inner::Quic(s) => s.stable_id(),
+            Inner::Mem(m) => m.stable_id(),
+        }
     }
 }
