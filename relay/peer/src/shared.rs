@@ -111,13 +111,8 @@ impl Shared {
         &self,
         make: impl FnOnce(u64) -> Message,
     ) -> Result<(RequestStream, Inbound), Error> {
-        let (send, recv) = self.quic.open_bi().await?;
-        let id = self.new_stream_id();
-        let request =
-            RequestStream::open(self.proto.clone(), id, send, self.timeouts.peer_stall, make)
-                .await?;
-        let inbound = Inbound::of(&request, recv);
-        Ok((request, inbound))
+        let stall = self.timeouts.peer_stall;
+        Ok(super::ask::ask(self, &self.quic, stall, make).await?)
     }
 
     pub fn next_alias(&self) -> u64 {

@@ -16,7 +16,7 @@ use crate::core::track::{Appended, DATAGRAM_SUBGROUP};
 use crate::core::types::{Location, Object, ObjectStatus, TrackName};
 
 use super::request::next_message;
-use super::session::{Inbound, SessionShared};
+use super::session::SessionShared;
 use tern_model::TrackProducer;
 
 /// Fetch the objects after `after` up to `upto` (inclusive) of `track` from upstream `s` into
@@ -99,9 +99,8 @@ pub async fn fetch_upstream(
     let link = |e: &dyn std::fmt::Display| Fetched::Link(e.to_string());
     let mut data = None;
     let sent = async {
-        let (send, recv) = s.session.open_bi().await.map_err(|e| link(&e))?;
-        let send = s
-            .send_request(send, |request_id| {
+        let sent = s
+            .request(|request_id| {
                 data = Some((request_id, s.expect_fetch(request_id)));
                 Fetch {
                     request_id,
@@ -121,13 +120,13 @@ pub async fn fetch_upstream(
             })
             .await
             .map_err(|e| link(&e))?;
-        Ok((send, recv))
+        Ok(sent)
     };
     let sent = tokio::time::timeout_at(deadline, sent)
         .await
         .unwrap_or(Err(Fetched::Late));
-    let (mut send, recv, rid, mut data) = match (sent, data) {
-        (Ok((send, recv)), Some((rid, data))) => (send, recv, rid, data),
+    let (mut send, mut inbound, rid, mut data) = match (sent, data) {
+        (Ok((send, inbound)), Some((rid, data))) => (send, inbound, rid, data),
         (sent, data) => {
             if let Some((rid, _)) = data {
                 s.forget_fetch(rid);
@@ -138,7 +137,6 @@ pub async fn fetch_upstream(
         }
     };
     let result = async {
-        let mut inbound = Inbound::of(&send, recv);
         match next_message(&mut inbound, s).await {
             Some(Message::FetchOk(_)) => {}
             Some(Message::RequestError(e)) => {

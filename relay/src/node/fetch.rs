@@ -365,14 +365,11 @@ async fn forward(
         )
         .await;
     };
-    let (usend, urecv) = up
-        .bounded("open a request stream", up.session.open_bi())
-        .await?;
     // Register for the data stream before the FETCH leaves: it may race the FETCH_OK. The
     // registration goes when this forwarding ends, however it ends.
     let mut data = None;
-    let usend = up
-        .send_request(usend, |rid| {
+    let (usend, mut inbound) = up
+        .request(|rid| {
             data = Some(up.expect_fetch(rid));
             Fetch {
                 request_id: rid,
@@ -387,7 +384,6 @@ async fn forward(
     let Some(mut data) = data else {
         return Err(super::error::NodeError::Upstream("FETCH not sent".into()));
     };
-    let mut inbound = Inbound::of(&usend, urecv);
     let reply = tokio::time::timeout(
         up.timeouts.peer_stall,
         super::request::next_message(&mut inbound, &up),

@@ -25,7 +25,7 @@ use crate::core::types::Namespace;
 
 use super::hub::Hub;
 use super::request::next_message;
-use super::session::{Inbound, SessionShared};
+use super::session::SessionShared;
 
 /// Wait before the first reconnection; doubled up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
@@ -232,11 +232,8 @@ async fn link(
 
 /// Ask for every namespace and route each one to this session until the listing ends.
 async fn namespaces(hub: &Arc<Hub>, s: &Arc<SessionShared>) -> super::error::Result<()> {
-    let (send, recv) = s
-        .bounded("open a request stream", s.session.open_bi())
-        .await?;
-    let send = s
-        .send_request(send, |request_id| {
+    let (_send, mut inbound) = s
+        .request(|request_id| {
             SubscribeNamespace {
                 request_id,
                 track_namespace_prefix: TrackNamespace::new(Vec::new()),
@@ -245,7 +242,6 @@ async fn namespaces(hub: &Arc<Hub>, s: &Arc<SessionShared>) -> super::error::Res
             .into()
         })
         .await?;
-    let mut inbound = Inbound::of(&send, recv);
     let mut learned: HashMap<Vec<bytes::Bytes>, u64> = HashMap::new();
     let mut next_id = LEARNED_BASE;
     let sid = s.id;
@@ -311,11 +307,8 @@ async fn announce(
     hops: &[bytes::Bytes],
     mut withdraw: tokio::sync::oneshot::Receiver<()>,
 ) -> super::error::Result<()> {
-    let (send, recv) = s
-        .bounded("open a request stream", s.session.open_bi())
-        .await?;
-    let mut send = s
-        .send_request(send, |request_id| {
+    let (mut send, mut inbound) = s
+        .request(|request_id| {
             PublishNamespace {
                 request_id,
                 track_namespace: TrackNamespace::new(namespace.clone()),
@@ -324,7 +317,6 @@ async fn announce(
             .into()
         })
         .await?;
-    let mut inbound = Inbound::of(&send, recv);
     loop {
         tokio::select! {
             _ = &mut withdraw => {

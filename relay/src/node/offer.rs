@@ -12,7 +12,7 @@ use crate::core::types::Filter;
 
 use super::hub::Hub;
 use super::request::next_message;
-use super::session::{Inbound, SessionShared};
+use super::session::SessionShared;
 
 /// Offer `track` to session `s` with PUBLISH.
 pub fn spawn(hub: Arc<Hub>, s: Arc<SessionShared>, track: TrackId) {
@@ -34,12 +34,9 @@ async fn offer(hub: &Arc<Hub>, s: &Arc<SessionShared>, track: TrackId) -> super:
     }
     let alias = s.next_alias();
     let largest = handle.largest();
-    let (send, recv) = s
-        .bounded("open a request stream", s.session.open_bi())
-        .await?;
     let name = handle.name().clone();
-    let mut send = s
-        .send_request(send, |request_id| {
+    let (mut send, mut inbound) = s
+        .request(|request_id| {
             let mut parameters = Parameters::new();
             if let Some(l) = largest.filter(|_| s.sends_largest_object()) {
                 parameters.set_largest_object(l);
@@ -55,7 +52,6 @@ async fn offer(hub: &Arc<Hub>, s: &Arc<SessionShared>, track: TrackId) -> super:
             .into()
         })
         .await?;
-    let mut inbound = Inbound::of(&send, recv);
     let answer = tokio::time::timeout(s.timeouts.peer_stall, next_message(&mut inbound, s)).await?;
     let (forward, priority) = match answer {
         Some(Message::RequestOk(ok)) => (

@@ -649,11 +649,8 @@ async fn track_status(
                 )
                 .into();
             };
-            let (usend, urecv) = up
-                .bounded("open a request stream", up.session.open_bi())
-                .await?;
-            let mut usend = up
-                .send_request(usend, |request_id| {
+            let (mut usend, mut inbound) = up
+                .request(|request_id| {
                     tern_moq::message::TrackStatus {
                         request_id,
                         parameters: Parameters::new(),
@@ -662,7 +659,6 @@ async fn track_status(
                     .into()
                 })
                 .await?;
-            let mut inbound = Inbound::of(&usend, urecv);
             let answer =
                 tokio::time::timeout(up.timeouts.peer_stall, next_message(&mut inbound, &up)).await;
             let _ = usend.finish();

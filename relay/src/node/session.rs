@@ -292,16 +292,14 @@ impl SessionShared {
         f(&mut lock(&self.proto))
     }
 
-    /// Send a request of ours on `send`, a bidirectional stream we just opened: the protocol
-    /// session picks its Request ID (given to `make`), learns the request and writes it.
-    /// Read its responses with [`Inbound::of`] over the stream's other half.
-    pub async fn send_request(
+    /// Send a request of ours ([`tern_peer::ask`]): the protocol session picks its Request ID
+    /// (given to `make`), learns the request and writes it. Returns the request's writer and
+    /// the reader of its answers.
+    pub async fn request(
         &self,
-        send: SendStream,
         make: impl FnOnce(u64) -> Message,
-    ) -> Result<RequestStream, tern_peer::request::WriteError> {
-        let id = self.new_stream_id();
-        RequestStream::open(self.proto.clone(), id, send, self.timeouts.peer_stall, make).await
+    ) -> Result<(RequestStream, Inbound), tern_peer::request::WriteError> {
+        tern_peer::ask::ask(self, &self.session, self.timeouts.peer_stall, make).await
     }
 
     /// Refuse the peer's request on `inbound` before reading it (`message`, then FIN), through

@@ -120,9 +120,8 @@ async fn subscribe(
     // (and every subscriber waiting on it) only until the deadline.
     let deadline = tokio::time::Instant::now() + hub.settings.upstream_answer_timeout;
     let open = async {
-        let (send, recv) = s.session.open_bi().await?;
-        let send = s
-            .send_request(send, |request_id| {
+        let sent = s
+            .request(|request_id| {
                 Subscribe {
                     request_id,
                     track_namespace: TrackNamespace::new(name.namespace.clone()),
@@ -132,16 +131,15 @@ async fn subscribe(
                 .into()
             })
             .await?;
-        Ok::<_, super::error::NodeError>((send, recv))
+        Ok::<_, super::error::NodeError>(sent)
     };
-    let (mut send, recv) = tokio::select! {
+    let (mut send, mut inbound) = tokio::select! {
         _ = &mut cancel => return Ok(End::Quiet),
         opened = tokio::time::timeout_at(deadline, open) => match opened {
             Ok(opened) => opened?,
             Err(_) => return Ok(unanswered(hub, s, track, name)),
         },
     };
-    let mut inbound = Inbound::of(&send, recv);
     loop {
         tokio::select! {
             _ = &mut cancel => {
