@@ -7,9 +7,9 @@ use std::sync::Arc;
 use tern_moq::data::ObjectDatagram;
 use tern_moq::message::Setup;
 use tern_moq::session::Event;
-use tern_quic::SendStream;
 
 use super::driver::{DriveError, Peer};
+use super::request::Reply;
 use super::shared::{Inbound, Shared, lock};
 use super::{Error, Timeouts};
 
@@ -41,10 +41,10 @@ impl Peer for Shared {
 
     fn on_request(
         self: &Arc<Self>,
-        send: SendStream,
+        reply: Reply,
         inbound: Inbound,
     ) -> impl Future<Output = ()> + Send + 'static {
-        super::publisher::request(self.clone(), send, inbound)
+        super::publisher::request(self.clone(), reply, inbound)
     }
 
     fn on_data_stream(

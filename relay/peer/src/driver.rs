@@ -20,11 +20,10 @@ use tern_moq::data::ObjectDatagram;
 use tern_moq::message::codes::SessionError as Code;
 use tern_moq::message::{GoAway, Setup};
 use tern_moq::session::{Event, Role, SessionError};
-use tern_quic::SendStream;
 
 use crate::Timeouts;
 use crate::inbound::{Feed, Inbound};
-use crate::request::{WriteError, drain, lock, write_transmits};
+use crate::request::{Reply, WriteError, drain, lock, write_transmits};
 
 /// Why a session's driver ended, with the blame.
 #[derive(Debug, thiserror::Error)]
@@ -83,10 +82,11 @@ pub trait Peer: Feed + Send + Sync + Sized + 'static {
     /// `timeouts.leave_grace` to close the session itself.
     fn on_leaving(&self) {}
 
-    /// A request stream the peer opened: the task that serves it (or refuses it).
+    /// A request the peer sent: the reader of its messages and where its answers go; the task
+    /// that serves it (or refuses it).
     fn on_request(
         self: &Arc<Self>,
-        send: SendStream,
+        reply: Reply,
         inbound: Inbound<Self::Hold>,
     ) -> impl Future<Output = ()> + Send + 'static;
 
@@ -159,7 +159,7 @@ async fn serve<P: Peer>(peer: &Arc<P>, tasks: &mut JoinSet<()>) -> Result<(), P:
             bi = quic.accept_bi() => {
                 let (send, recv) = bi.map_err(DriveError::from)?;
                 let inbound = Inbound::bi(peer, recv);
-                tasks.spawn(peer.on_request(send, inbound));
+                tasks.spawn(peer.on_request(Reply(send), inbound));
             }
             datagram = quic.read_datagram() => {
                 datagram_in(&**peer, datagram.map_err(DriveError::from)?);

@@ -14,10 +14,10 @@ use bytes::Bytes;
 use tern_moq::message::codes::StreamResetCode;
 use tern_moq::session::RequestHandle;
 use tern_moq::session::{Event, Session, SessionError, StreamId};
-use tern_quic::{RecvStream, SendStream, StreamError};
+use tern_quic::{RecvStream, StreamError};
 
 use crate::control::Control;
-use crate::request::{RequestStream, SharedProto, StreamName};
+use crate::request::{Reply, RequestStream, SharedProto, StreamName};
 
 /// Bytes read from a stream at a time.
 const READ_CHUNK: usize = 64 * 1024;
@@ -174,16 +174,22 @@ impl<H: Default + Send> Inbound<H> {
     }
 
     /// The writer of the peer's `request`, which arrived on this stream: its answers go
-    /// through the protocol session of `f` onto `send` (the stream's other half), each write
-    /// given up after `stall` without credit.
+    /// through the protocol session of `f` to `reply`, each write given up after `stall`
+    /// without credit.
     pub fn answer(
         &self,
         f: &impl Feed<Hold = H>,
         request: RequestHandle,
-        send: SendStream,
+        reply: Reply,
         stall: Duration,
     ) -> RequestStream {
-        RequestStream::new(f.proto().clone(), request, self.name.clone(), send, stall)
+        RequestStream::new(
+            f.proto().clone(),
+            request,
+            self.name.clone(),
+            reply.0,
+            stall,
+        )
     }
 
     /// The next event of this stream; `None` once it is over (its end was reported as an

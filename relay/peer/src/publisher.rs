@@ -10,10 +10,9 @@ use tern_moq::message::codes::{RequestErrorCode, SessionError as Code};
 use tern_moq::message::{Parameters, Publish, PublishNamespace, RequestOk, Subscribe, SubscribeOk};
 use tern_moq::session::Event;
 use tern_moq::{FullTrackName, Location, Message, TrackNamespace};
-use tern_quic::SendStream;
 
 use super::Error;
-use super::request::RequestStream;
+use super::request::{Reply, RequestStream};
 use super::session::Session;
 use super::shared::{Inbound, Shared, read_message, request_error, request_ok};
 use super::sink;
@@ -152,7 +151,7 @@ impl Session {
 }
 
 /// A request stream the server opened.
-pub(crate) async fn request(shared: Arc<Shared>, send: SendStream, mut inbound: Inbound) {
+pub(crate) async fn request(shared: Arc<Shared>, send: Reply, mut inbound: Inbound) {
     let (request, first) = loop {
         match inbound.next(&shared).await {
             Some(Event::Request {

@@ -76,6 +76,33 @@ impl Drop for StreamName {
     }
 }
 
+/// Where the answers to a request the peer sent go (draft-18: the other half of the request's
+/// bidirectional stream). The driver hands it over with the request's
+/// [`Inbound`](crate::inbound::Inbound); the task that serves the request turns it into the request's
+/// writer ([`Inbound::answer`](crate::inbound::Inbound::answer)) or refuses the request unread
+/// ([`Reply::refuse_unread`]).
+#[derive(Debug)]
+pub struct Reply(pub(crate) SendStream);
+
+impl Reply {
+    /// Refuse the peer's request on stream `stream` before reading it (`message`, then FIN),
+    /// through `proto`; the write is given up after `stall` without credit.
+    pub async fn refuse_unread(
+        mut self,
+        proto: &SharedProto,
+        stream: StreamId,
+        message: Message,
+        stall: Duration,
+    ) -> Result<(), WriteError> {
+        let transmits = {
+            let mut p = lock(proto);
+            p.refuse_unread(stream, message)?;
+            drain(&mut p)
+        };
+        write_transmits(&mut self.0, transmits, "write a refusal", stall).await
+    }
+}
+
 /// The sending half of one request's stream, written through the protocol session.
 #[derive(Debug)]
 pub struct RequestStream {

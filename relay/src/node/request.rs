@@ -15,8 +15,8 @@ use tern_moq::message::{
 };
 use tern_moq::session::{Event, RequestHandle};
 use tern_moq::{Message, ReasonPhrase, TrackNamespace};
+use tern_peer::request::Reply;
 use tern_peer::request::RequestStream;
-use tern_quic::SendStream;
 
 use crate::core::router::{Class, Command, Ended, Publisher, Refusal, TakeOver};
 use crate::core::types::{Filter, Namespace, TrackName};
@@ -39,7 +39,7 @@ pub async fn next_message(inbound: &mut Inbound, s: &SessionShared) -> Option<Me
 }
 
 /// Refuse a request before reading it: the session has too many open.
-pub async fn refuse_excessive(s: &SessionShared, inbound: Inbound, send: SendStream) {
+pub async fn refuse_excessive(s: &SessionShared, inbound: Inbound, send: Reply) {
     let refusal = error(RequestErrorCode::EXCESSIVE_LOAD, "too many requests");
     s.refuse_unread(&inbound, send, refusal.into()).await;
 }
@@ -152,7 +152,7 @@ async fn first_request(
 }
 
 /// Serve one request stream.
-pub async fn run(hub: Arc<Hub>, s: Arc<SessionShared>, send: SendStream, mut inbound: Inbound) {
+pub async fn run(hub: Arc<Hub>, s: Arc<SessionShared>, send: Reply, mut inbound: Inbound) {
     let Some((request, mut first)) = first_request(&mut inbound, &s).await else {
         return;
     };

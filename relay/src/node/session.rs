@@ -18,8 +18,8 @@ use tern_moq::Message;
 use tern_moq::message::codes::SessionError as Code;
 use tern_moq::message::{GoAway, Setup};
 use tern_moq::session::{Event, Role, Session as Proto, StreamId, Version};
-use tern_peer::request::{self, RequestStream, SharedProto, write_transmits};
-use tern_quic::{SendStream, Session};
+use tern_peer::request::{Reply, RequestStream, SharedProto};
+use tern_quic::Session;
 
 use crate::core::hops;
 use crate::core::router::{Class, Publisher, SessionId, TrackId};
@@ -304,15 +304,11 @@ impl SessionShared {
 
     /// Refuse the peer's request on `inbound` before reading it (`message`, then FIN), through
     /// the protocol session.
-    pub async fn refuse_unread(&self, inbound: &Inbound, mut send: SendStream, message: Message) {
-        let transmits = self.proto(|p| {
-            p.refuse_unread(inbound.id, message)
-                .map(|()| request::drain(p))
-        });
-        if let Ok(transmits) = transmits {
-            let stall = self.timeouts.peer_stall;
-            let _ = write_transmits(&mut send, transmits, "write a refusal", stall).await;
-        }
+    pub async fn refuse_unread(&self, inbound: &Inbound, reply: Reply, message: Message) {
+        let stall = self.timeouts.peer_stall;
+        let _ = reply
+            .refuse_unread(&self.proto, inbound.id, message, stall)
+            .await;
     }
 
     /// Send GOAWAY on our control stream: the peer should move to `uri` (empty: this one)
@@ -689,7 +685,7 @@ impl tern_peer::driver::Peer for NodeSession {
     /// `max_requests_per_session` open.
     fn on_request(
         self: &Arc<Self>,
-        send: SendStream,
+        reply: Reply,
         inbound: Inbound,
     ) -> impl Future<Output = ()> + Send + 'static {
         let slot = self
@@ -699,10 +695,10 @@ impl tern_peer::driver::Peer for NodeSession {
         async move {
             match slot {
                 Some(slot) => {
-                    super::request::run(hub, s, send, inbound).await;
+                    super::request::run(hub, s, reply, inbound).await;
                     drop(slot);
                 }
-                None => super::request::refuse_excessive(&s, inbound, send).await,
+                None => super::request::refuse_excessive(&s, inbound, reply).await,
             }
         }
     }
