@@ -15,8 +15,8 @@ use tern_moq::{Message, TrackNamespace};
 use crate::core::track::{Appended, DATAGRAM_SUBGROUP};
 use crate::core::types::{Location, Object, ObjectStatus, TrackName};
 
-use super::request::next_message;
 use super::session::SessionShared;
+use super::wire::next_message;
 use tern_model::TrackProducer;
 
 /// Fetch the objects after `after` up to `upto` (inclusive) of `track` from upstream `s` into

@@ -20,8 +20,8 @@ use crate::core::track::Track;
 use crate::core::types::{Location, TrackName};
 
 use super::hub::Hub;
-use super::request::track_name;
 use super::session::{Inbound, SessionShared};
+use super::wire::track_name;
 use tern_peer::fetch_writer::{FetchRange, write_fetch};
 
 fn error(code: RequestErrorCode, reason: String) -> RequestError {
@@ -386,7 +386,7 @@ async fn forward(
     };
     let reply = tokio::time::timeout(
         up.timeouts.peer_stall,
-        super::request::next_message(&mut inbound, &up),
+        super::wire::next_message(&mut inbound, &up),
     )
     .await;
     match reply {

@@ -24,8 +24,8 @@ use crate::core::hops::{self, Hops};
 use crate::core::types::Namespace;
 
 use super::hub::Hub;
-use super::request::next_message;
 use super::session::SessionShared;
+use super::wire::next_message;
 
 /// Wait before the first reconnection; doubled up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
@@ -176,7 +176,7 @@ async fn link(
     let (session, dns) = connect(client, discovery, url).await?;
     tracing::info!(upstream = %url, "upstream connected");
     let (opened_tx, opened_rx) = tokio::sync::oneshot::channel();
-    let driver = tokio::spawn(super::session::run_with(hub.clone(), session, false, |s| {
+    let driver = tokio::spawn(super::peer::run_with(hub.clone(), session, false, |s| {
         let _ = opened_tx.send(s);
     }));
     let s = opened_rx

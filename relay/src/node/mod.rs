@@ -1,6 +1,8 @@
 //! The relay node's async driver: a thin layer of tokio tasks around the sans-IO core.
 //!
-//! - [`session`]: one task per QUIC/WebTransport session (control stream, stream accept).
+//! - [`session`]: one session's state (protocol session, aliases, budgets, control streams).
+//! - [`peer`]: what the relay does with each thing a peer sends (the shared session driver's
+//!   `Peer`).
 //! - [`request`]: one task per request stream (SUBSCRIBE, PUBLISH_NAMESPACE, ...).
 //! - [`ingest`]: publisher data streams and datagrams into the track cache.
 //! - [`serve`]: one writer per downstream subscription, fed by the core's fan-out.
@@ -12,8 +14,10 @@
 //! - [`link`]: sessions to upstream relays and the namespaces learned over them.
 //! - [`local`]: the local API's publishers and readers in this process.
 //! - [`dispatch`]: the node loop, which carries out the router's decisions in its order.
+//! - [`wire`]: between the wire and the core (a request's next message, refusals, names).
 //! - [`hub`]: shared state (router, tracks, sessions).
 
+pub mod auth;
 pub mod backfill;
 pub mod budget;
 pub mod discovery;
@@ -30,13 +34,16 @@ pub mod local;
 /// Calls of the local API a node answers at once by default ([`NodeSettings::max_local_calls`]).
 pub const MAX_LOCAL_CALLS: usize = 1024;
 pub mod offer;
+pub mod peer;
 pub mod plugin;
 pub mod request;
 pub mod serve;
 pub mod session;
+pub mod settings;
 pub mod upstream;
 pub mod viewers;
 pub mod watermark;
+pub mod wire;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -45,7 +52,8 @@ use std::time::{Duration, Instant};
 use tern_quic::{Fingerprint, Server, ServerConfig};
 
 use crate::core::router::{Router, RouterConfig};
-pub use hub::{Hub, NodeSettings, UpstreamTls};
+pub use hub::Hub;
+pub use settings::{NodeSettings, UpstreamTls};
 
 /// A running relay: its address, certificate fingerprint and shared state.
 #[derive(Debug)]
@@ -134,7 +142,7 @@ impl Node {
                 }
                 tracing::debug!(peer = %incoming.remote, transport = ?incoming.transport, path = incoming.path(), "accepted");
                 let url = incoming.url;
-                tokio::spawn(session::run_with(h.clone(), incoming.session, true, move |s| {
+                tokio::spawn(peer::run_with(h.clone(), incoming.session, true, move |s| {
                     s.auth.set_url(url)
                 }));
             }
@@ -170,7 +178,7 @@ impl Node {
             );
             return;
         }
-        tokio::spawn(session::run(self.hub.clone(), session, true));
+        tokio::spawn(peer::run(self.hub.clone(), session, true));
     }
 
     /// The certificate store's current fingerprint (changes when re-issued).

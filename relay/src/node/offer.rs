@@ -11,8 +11,8 @@ use crate::core::router::TrackId;
 use crate::core::types::Filter;
 
 use super::hub::Hub;
-use super::request::next_message;
 use super::session::SessionShared;
+use super::wire::next_message;
 
 /// Offer `track` to session `s` with PUBLISH.
 pub fn spawn(hub: Arc<Hub>, s: Arc<SessionShared>, track: TrackId) {

@@ -12,20 +12,17 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
-use tracing::Instrument;
 
 use tern_moq::Message;
 use tern_moq::message::codes::SessionError as Code;
-use tern_moq::message::{GoAway, Setup};
 use tern_moq::session::{Event, Role, Session as Proto, StreamId, Version};
 use tern_peer::request::{Reply, RequestStream, SharedProto};
 use tern_quic::Session;
 
 use crate::core::hops;
-use crate::core::router::{Class, Publisher, SessionId, TrackId};
+use crate::core::router::{SessionId, TrackId};
 use crate::metrics as m;
 
-use super::hub::Hub;
 use tern_model::TrackProducer;
 
 /// Log lines about objects refused for the receive budget: at most 20 per 10 s.
@@ -45,7 +42,7 @@ pub type Joined = (TrackProducer, Option<crate::core::types::Location>);
 pub struct SessionShared {
     /// Relay-wide ID.
     pub id: SessionId,
-    /// Every wait on this peer (the node's [`NodeSettings::timeouts`](super::hub::NodeSettings)).
+    /// Every wait on this peer (the node's [`NodeSettings::timeouts`](super::settings::NodeSettings)).
     pub timeouts: tern_peer::Timeouts,
     /// The transport session.
     pub session: Session,
@@ -80,7 +77,7 @@ pub struct SessionShared {
     /// The peer's relay id, from its SETUP (our upstreams).
     peer_relay: Mutex<Option<Bytes>>,
     /// The edge plugin's decision on this session (see [`super::plugin`]).
-    pub auth: super::plugin::SessionAuth,
+    pub auth: super::auth::SessionAuth,
     /// The timer that ends the session when its token expires (see [`super::plugin`]),
     /// stopped with the session.
     expiry: Mutex<Option<tokio::task::AbortHandle>>,
@@ -145,7 +142,7 @@ impl SessionShared {
         id: SessionId,
         session: Session,
         server: bool,
-        settings: &super::hub::NodeSettings,
+        settings: &super::settings::NodeSettings,
         receive_budget: Arc<super::budget::ReceiveBudget>,
         live: Arc<crate::core::cache::LiveBudget>,
     ) -> Arc<Self> {
@@ -170,7 +167,7 @@ impl SessionShared {
             fetches: Mutex::new(HashMap::new()),
             hops: AtomicBool::new(false),
             peer_relay: Mutex::new(None),
-            auth: super::plugin::SessionAuth::new(timeouts.admission),
+            auth: super::auth::SessionAuth::new(timeouts.admission),
             expiry: Mutex::new(None),
             member: AtomicBool::new(false),
             receive_budget,
@@ -277,7 +274,38 @@ impl SessionShared {
         lock(&self.peer_relay).clone()
     }
 
-    fn negotiate_hops(&self) {
+    /// The peer proved membership of this relay's cluster (mutual TLS).
+    pub fn set_member(&self) {
+        self.member.store(true, Ordering::SeqCst);
+    }
+
+    /// The session's protocol state, shared with its streams' readers and writers.
+    pub fn shared_proto(&self) -> &SharedProto {
+        &self.proto
+    }
+
+    /// Our upstream is a tern relay with this id: hop lists travel on the session.
+    pub fn set_peer_relay(&self, id: Bytes) {
+        *lock(&self.peer_relay) = Some(id);
+        self.negotiate_hops();
+    }
+
+    /// The timer that ends the session when its token expires.
+    pub fn set_expiry(&self, timer: tokio::task::AbortHandle) {
+        if let Some(old) = lock(&self.expiry).replace(timer) {
+            old.abort();
+        }
+    }
+
+    /// Stop the token-expiry timer (the session ended).
+    pub fn stop_expiry(&self) {
+        if let Some(timer) = lock(&self.expiry).take() {
+            timer.abort();
+        }
+    }
+
+    /// Offer and accept hop lists on this session.
+    pub fn negotiate_hops(&self) {
         self.proto(|p| p.allow_parameter(hops::TERN_HOPS));
         self.hops.store(true, Ordering::SeqCst);
     }
@@ -508,212 +536,6 @@ impl tern_peer::inbound::Feed for SessionShared {
             );
         }
         false
-    }
-}
-
-/// Drive one accepted session until it ends.
-pub async fn run(hub: Arc<Hub>, session: Session, server: bool) {
-    run_with(hub, session, server, |_| {}).await;
-}
-
-/// Drive one session until it ends, handing its shared state to `opened` once registered (the
-/// relay's own sessions to its upstreams use it to send requests).
-pub async fn run_with(
-    hub: Arc<Hub>,
-    session: Session,
-    server: bool,
-    opened: impl FnOnce(Arc<SessionShared>),
-) {
-    let id = hub.next_session_id();
-    let shared = SessionShared::new(
-        id,
-        session,
-        server,
-        &hub.settings,
-        hub.receive.clone(),
-        hub.live.clone(),
-    );
-    hub.add_session(shared.clone());
-    // A client certificate only exists when the relay asks for one (a cluster CA is
-    // configured) and TLS verified it: the peer is a member of the cluster.
-    if server && let Some(name) = shared.session.peer_name() {
-        tracing::info!(session = id, member = name, "cluster member connected");
-        shared.member.store(true, Ordering::SeqCst);
-        let publisher = Publisher {
-            class: Class::Member,
-            identity: Bytes::from(name),
-        };
-        hub.apply(|r, _| {
-            r.handle_member(id);
-            r.handle_identity(id, publisher);
-        });
-    } else if server {
-        // Anonymous until a plugin authorises a publish: the same source (an IPv4 address,
-        // an IPv6 /64) is the same publisher, so a reconnecting encoder takes its track back.
-        let source = tern_quic::session_source(shared.session.remote_address().ip());
-        let publisher = Publisher {
-            class: Class::Anonymous,
-            identity: Bytes::from(source.to_string()),
-        };
-        hub.apply(|r, _| r.handle_identity(id, publisher));
-    }
-    if server
-        && !shared.is_member()
-        && (hub.settings.plugin.is_some() || shared.session.peer_is_local())
-    {
-        // A plugin authorises each of its publishes, or it runs on this host.
-        hub.apply(|r, _| r.handle_vouched(id));
-    }
-    opened(shared.clone());
-    tracing::info!(session = id, peer = %shared.session.remote_address(), "session open");
-    let node = Arc::new(NodeSession {
-        hub: hub.clone(),
-        s: shared.clone(),
-    });
-    let reason = tern_peer::driver::drive(&node)
-        .instrument(tracing::info_span!("session", id))
-        .await;
-    if let Some(timer) = lock(&shared.expiry).take() {
-        timer.abort();
-    }
-    match &reason {
-        Ok(()) => tracing::info!(session = id, "session closed"),
-        Err(e) => tracing::info!(session = id, "session ended: {e:#}"),
-    }
-    hub.remove_session(id);
-}
-
-/// A relay session as the shared session driver ([`tern_peer::driver`]) sees it: the node's
-/// answer to each thing the peer sends.
-struct NodeSession {
-    hub: Arc<Hub>,
-    s: Arc<SessionShared>,
-}
-
-impl tern_peer::inbound::Feed for NodeSession {
-    type Hold = <SessionShared as tern_peer::inbound::Feed>::Hold;
-
-    fn proto(&self) -> &SharedProto {
-        &self.s.proto
-    }
-
-    fn new_stream_id(&self) -> StreamId {
-        self.s.new_stream_id()
-    }
-
-    fn control(&self) -> &tern_peer::Control {
-        &self.s.control
-    }
-
-    fn violated(&self, error: tern_moq::session::SessionError) {
-        self.s.violation(error.code, &error.reason);
-    }
-
-    fn admit(&self, stream: StreamId, held: &mut Self::Hold) -> bool {
-        tern_peer::inbound::Feed::admit(&*self.s, stream, held)
-    }
-}
-
-impl tern_peer::driver::Peer for NodeSession {
-    type Error = super::error::NodeError;
-
-    fn transport(&self) -> &Session {
-        &self.s.session
-    }
-
-    fn timeouts(&self) -> &tern_peer::Timeouts {
-        &self.s.timeouts
-    }
-
-    /// Our SETUP. A server answers the client's only after the edge plugin admitted the
-    /// session, and offers the hop-list option only to a tern peer it trusts (within a cluster
-    /// only to members), so that it knows whether the peer is tern first.
-    async fn setup(self: &Arc<Self>, peer: Option<Arc<Setup>>) -> super::error::Result<Setup> {
-        let (hub, s) = (&self.hub, &self.s);
-        let mut tern_relay = false;
-        if let Some(peer) = peer {
-            if !s.is_member()
-                && let Some(plugin) = &hub.settings.plugin
-                && let Some(at) = super::plugin::open_session(plugin, s, &peer).await?
-            {
-                let timer = tokio::spawn(super::plugin::expire(s.clone(), at));
-                *lock(&s.expiry) = Some(timer.abort_handle());
-            }
-            tern_relay = peer
-                .moqt_implementation()
-                .is_some_and(|i| i.starts_with(hops::TERN_IMPLEMENTATION_PREFIX))
-                && hub.with_router(|r| r.is_trusted(s.id));
-        }
-        let mut setup = Setup::default();
-        setup.set_moqt_implementation(concat!("tern/", env!("CARGO_PKG_VERSION")));
-        if tern_relay {
-            let id = hub.with_router(|r| r.relay_id().clone());
-            setup
-                .options
-                .set(hops::TERN_RELAY, tern_moq::coding::KvpValue::Bytes(id));
-            s.negotiate_hops();
-        }
-        Ok(setup)
-    }
-
-    /// Our upstream answered with the hop-list option: it is a tern relay.
-    fn on_peer_setup(&self, setup: &Setup) {
-        let s = &self.s;
-        if s.proto(|p| p.role()) == Role::Client
-            && let Some(tern_moq::coding::KvpValue::Bytes(id)) = setup.options.get(hops::TERN_RELAY)
-            && !id.is_empty()
-            && id.len() <= hops::MAX_ID_LEN
-        {
-            *lock(&s.peer_relay) = Some(id.clone());
-            s.negotiate_hops();
-        }
-    }
-
-    fn on_goaway(&self, _goaway: &GoAway) {
-        let sid = self.s.id;
-        self.hub.apply(|r, now| r.handle_goaway(sid, now));
-    }
-
-    /// For routing the session is over now (a new publisher of its tracks starts afresh); its
-    /// last objects and PUBLISH_DONEs still land meanwhile.
-    fn on_leaving(&self) {
-        let sid = self.s.id;
-        self.hub.apply(|r, now| r.handle_session_closed(sid, now));
-    }
-
-    /// A request of the peer's, or its refusal when the session has its
-    /// `max_requests_per_session` open.
-    fn on_request(
-        self: &Arc<Self>,
-        reply: Reply,
-        inbound: Inbound,
-    ) -> impl Future<Output = ()> + Send + 'static {
-        let slot = self
-            .s
-            .request_slot(self.hub.settings.max_requests_per_session);
-        let (hub, s) = (self.hub.clone(), self.s.clone());
-        async move {
-            match slot {
-                Some(slot) => {
-                    super::request::run(hub, s, reply, inbound).await;
-                    drop(slot);
-                }
-                None => super::request::refuse_excessive(&s, inbound, reply).await,
-            }
-        }
-    }
-
-    fn on_data_stream(
-        self: &Arc<Self>,
-        inbound: Inbound,
-        first: Event,
-    ) -> impl Future<Output = ()> + Send + 'static {
-        let (hub, s) = (self.hub.clone(), self.s.clone());
-        async move { super::ingest::data_stream(&hub, &s, inbound, first).await }
-    }
-
-    fn on_datagram(&self, datagram: tern_moq::data::ObjectDatagram) {
-        super::ingest::datagram(&self.s, datagram);
     }
 }
 

@@ -16,8 +16,8 @@ use crate::core::router::{Command, TrackId};
 use crate::core::types::{Filter, Location, TrackName};
 
 use super::hub::Hub;
-use super::request::{next_message, track_name};
 use super::session::{Inbound, SessionShared};
+use super::wire::{next_message, track_name};
 use tern_model::TrackProducer;
 
 /// How an upstream subscription ended.
@@ -232,7 +232,7 @@ pub async fn publish(
             Some(Command::Refuse { reason, .. }) => reason,
             _ => crate::core::router::Refusal::Unauthorized,
         };
-        send.send(super::request::refusal(reason)).await?;
+        send.send(super::wire::refusal(reason)).await?;
         let _ = send.finish();
         return Ok(());
     };

@@ -25,7 +25,7 @@ pub(super) fn refused(reason: Refusal) -> Refused {
         Refusal::Published { .. } => RefusedKind::Conflict,
         _ => RefusedKind::Invalid,
     };
-    let wire = crate::node::request::refusal(reason);
+    let wire = crate::node::wire::refusal(reason);
     Refused::new(kind, wire.error_reason.to_string_lossy())
 }
 

@@ -1,4 +1,4 @@
-//! Edge plugin hooks: every call into the plugin is made from this file, in this order for one
+//! Edge plugin hooks: every call into the plugin is made from this module, in this order for one
 //! peer (a MoQ session, or a local publisher or reader of the node's local API):
 //!
 //! 1. **session open**: at SETUP ([`open_session`]), or when a local caller comes
@@ -7,19 +7,17 @@
 //!    PUBLISH_NAMESPACE, ... ; a local publisher's broadcast and each of its tracks, a local
 //!    reader's track): [`authorize`] and [`judge_local`], both through `ask_phase`. It may point
 //!    a SUBSCRIBE at another track, or at variant A of it (watermarked for this viewer).
-//! 3. **object**, once per group of a watermarked subscription ([`object_phase`], called by
-//!    `watermark.rs`'s marking): which variant this viewer gets of that group.
+//! 3. **object**, once per group of a watermarked subscription ([`object::object_phase`], called by
+//!    `watermark/marking.rs`): which variant this viewer gets of that group.
 //! 4. **close** at the token's expiry ([`expire`]): the session is closed with the reason.
 //!
 //! The plugin runs on the host's worker threads; these hooks only await its decision (bounded by
 //! the host's timeout) and fail closed on any error. Without a plugin (`NodeSettings::plugin` is
 //! `None`) every hook admits at once.
 
-use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use tokio::sync::Notify;
 use url::Url;
 
 use tern_edge_wasm::{
@@ -30,102 +28,14 @@ use tern_moq::message::codes::{RequestErrorCode, SessionError as Code};
 use tern_moq::message::{AuthToken, FetchType, Parameters, Setup};
 
 use super::session::SessionShared;
+use object::PLUGIN_DECISIONS;
+
+pub mod object;
 
 /// Token type 0 in AUTHORIZATION TOKEN: the relay hands the value to the plugin as is.
 const TOKEN_TYPE_PLUGIN: u64 = 0;
 /// Longest token handed to a plugin; the plugin applies its own (smaller) maximum.
 const MAX_TOKEN_BYTES: usize = 64 << 10;
-
-/// Per-request token checks (plugin calls) one session may start at once, and then per
-/// second; a token the plugin's cache admits costs none.
-const TOKEN_CHECK_BURST: f64 = 20.0;
-const TOKEN_CHECKS_PER_SECOND: f64 = 10.0;
-
-/// Counter, labels `phase` and `outcome` (`allow`, `deny`, `error`): plugin decisions.
-pub const PLUGIN_DECISIONS: &str = "tern_plugin_decisions_total";
-
-/// What the plugin decided about a session, once it has.
-#[derive(Debug, Default)]
-pub struct SessionAuth {
-    url: Mutex<Option<Url>>,
-    claims: OnceLock<Option<Claims>>,
-    settled: Notify,
-    /// The peer named itself a relay (a hop list): it gets watermark variants unmarked.
-    relay: std::sync::atomic::AtomicBool,
-    /// Marked subscriptions of the session, for Joining FETCH.
-    pub markings: super::watermark::Markings,
-    /// The session's budget of per-request token checks (full until first used).
-    token_checks: Mutex<Option<tern_quic::TokenBucket>>,
-    /// The subject the plugin last authorised a publish of, until the router is told.
-    publisher: Mutex<Option<String>>,
-    /// How long a request waits for the session's admission.
-    wait: Duration,
-}
-
-impl SessionAuth {
-    /// Nothing decided yet; a request waits at most `wait` for the session's admission.
-    pub fn new(wait: Duration) -> Self {
-        Self {
-            wait,
-            ..Self::default()
-        }
-    }
-
-    /// Remember the WebTransport URL (its query may carry `?jwt=`).
-    pub fn set_url(&self, url: Option<Url>) {
-        *self.url.lock().unwrap_or_else(|e| e.into_inner()) = url;
-    }
-
-    /// The peer is a tern relay below this one (it sent a hop list naming itself).
-    pub fn set_relay(&self) {
-        self.relay.store(true, std::sync::atomic::Ordering::SeqCst);
-    }
-
-    /// Take one per-request token check from the session's budget at `now`; `false` when it
-    /// is spent (a burst of [`TOKEN_CHECK_BURST`], refilled at [`TOKEN_CHECKS_PER_SECOND`]).
-    fn take_token_check(&self, now: std::time::Instant) -> bool {
-        let mut checks = self.token_checks.lock().unwrap_or_else(|e| e.into_inner());
-        checks
-            .get_or_insert_with(|| {
-                tern_quic::TokenBucket::full(TOKEN_CHECKS_PER_SECOND, TOKEN_CHECK_BURST, now)
-            })
-            .take(now)
-    }
-
-    /// The subject of the publish the plugin just authorised, if it was one (taken once).
-    pub fn take_publisher(&self) -> Option<String> {
-        self.publisher
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-    }
-
-    /// Whether the peer named itself a relay.
-    pub fn is_relay(&self) -> bool {
-        self.relay.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    fn settle(&self, claims: Option<Claims>) {
-        let _ = self.claims.set(claims);
-        self.settled.notify_waiters();
-    }
-
-    /// The session's claims once admitted; `None` when refused or not settled in time.
-    async fn claims(&self) -> Option<Claims> {
-        let deadline = tokio::time::Instant::now() + self.wait;
-        loop {
-            let settled = self.settled.notified();
-            tokio::pin!(settled);
-            settled.as_mut().enable();
-            if let Some(claims) = self.claims.get() {
-                return claims.clone();
-            }
-            if tokio::time::timeout_at(deadline, settled).await.is_err() {
-                return None;
-            }
-        }
-    }
-}
 
 fn now_ms() -> u64 {
     SystemTime::now()
@@ -549,24 +459,6 @@ pub async fn judge_local(
             Err(denied(deny))
         }
     }
-}
-
-/// Phase 3: which variant `viewer` gets of `group` of the watermarked track whose variant A is
-/// `track`.
-pub async fn object_phase(
-    plugin: &PluginHost,
-    viewer: &str,
-    track: &crate::core::types::TrackName,
-    group: u64,
-) -> Result<tern_edge_wasm::ObjectDecision, tern_edge_wasm::PluginError> {
-    let req = tern_edge_wasm::ObjectRequest {
-        viewer: viewer.to_owned(),
-        namespace: track.namespace.iter().map(|f| f.to_vec()).collect(),
-        track: track.name.to_vec(),
-        group,
-        object: 0,
-    };
-    plugin.object(req).await
 }
 
 #[cfg(test)]
