@@ -77,6 +77,19 @@ impl LiveCharge {
 
     /// Charge `bytes` to `to` from now on (releasing what was charged before, wherever).
     pub fn set(&mut self, bytes: usize, to: &[Arc<LiveBudget>]) {
+        let same =
+            self.to.len() == to.len() && self.to.iter().zip(to).all(|(a, b)| Arc::ptr_eq(a, b));
+        if same {
+            // The usual case, an append to the same track by the same publisher: only the
+            // change is charged, one atomic update per budget.
+            if bytes > self.bytes {
+                to.iter().for_each(|b| b.add(bytes - self.bytes));
+            } else if bytes < self.bytes {
+                to.iter().for_each(|b| b.sub(self.bytes - bytes));
+            }
+            self.bytes = bytes;
+            return;
+        }
         for b in &self.to {
             b.sub(self.bytes);
         }
@@ -84,9 +97,7 @@ impl LiveCharge {
             b.add(bytes);
         }
         self.bytes = bytes;
-        if self.to.len() != to.len() || self.to.iter().zip(to).any(|(a, b)| !Arc::ptr_eq(a, b)) {
-            self.to = to.to_vec();
-        }
+        self.to = to.to_vec();
     }
 }
 

@@ -7,7 +7,7 @@
 //! that grows past the per-group byte cap (a publisher that never closes its group) loses its
 //! oldest objects instead, so one track never holds more than that cap.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -118,6 +118,43 @@ impl Subgroup {
     }
 }
 
+/// The object IDs a group holds, sorted. Objects mostly arrive in increasing order, so the
+/// usual lookup is one comparison with the largest and the usual insert a push; anything else
+/// is a binary search.
+#[derive(Debug, Default)]
+struct ObjectIds(Vec<u64>);
+
+impl ObjectIds {
+    fn contains(&self, id: u64) -> bool {
+        match self.0.last() {
+            Some(&last) if id < last => self.0.binary_search(&id).is_ok(),
+            Some(&last) => id == last,
+            None => false,
+        }
+    }
+
+    fn insert(&mut self, id: u64) {
+        match self.0.last() {
+            Some(&last) if id <= last => {
+                if let Err(at) = self.0.binary_search(&id) {
+                    self.0.insert(at, id);
+                }
+            }
+            _ => self.0.push(id),
+        }
+    }
+
+    fn remove(&mut self, id: u64) {
+        if let Ok(at) = self.0.binary_search(&id) {
+            self.0.remove(at);
+        }
+    }
+
+    fn last(&self) -> Option<u64> {
+        self.0.last().copied()
+    }
+}
+
 #[derive(Debug)]
 struct Group {
     created: Instant,
@@ -127,7 +164,7 @@ struct Group {
     subgroups: BTreeMap<u64, Subgroup>,
     /// IDs of the objects held, across every subgroup: a duplicate is found in one lookup
     /// however many objects and subgroups the group has.
-    ids: BTreeSet<u64>,
+    ids: ObjectIds,
     /// Object ID of the last object of the group, once known.
     end: Option<u64>,
     /// Largest object ID trimmed from the front of this group under the per-group cap.
@@ -508,7 +545,7 @@ impl Track {
             bytes: 0,
             first_seq: seq,
             subgroups: BTreeMap::new(),
-            ids: BTreeSet::new(),
+            ids: ObjectIds::default(),
             end: None,
             trimmed: None,
             ordinal,
@@ -525,7 +562,7 @@ impl Track {
             return Appended::Malformed("object after the end of its group");
         }
         // Deduplicate by location across every subgroup of the group.
-        if group.ids.contains(&loc.object) {
+        if group.ids.contains(loc.object) {
             return Appended::Duplicate;
         }
         if group.trimmed.is_some_and(|t| loc.object <= t) {
@@ -641,7 +678,7 @@ impl Track {
             && let Some(o) = sg.objects.pop_front()
         {
             sg.base += 1;
-            g.ids.remove(&o.location.object);
+            g.ids.remove(o.location.object);
             let charge = charge(&o);
             g.bytes -= charge;
             g.trimmed = g.trimmed.max(Some(o.location.object));
@@ -875,7 +912,7 @@ impl Track {
             return None;
         }
         let (id, g) = self.groups.pop_first()?;
-        if let Some(&last) = g.ids.last() {
+        if let Some(last) = g.ids.last() {
             self.forgotten = self.forgotten.max(Some(Location::new(id, last)));
         }
         self.sub_bytes(g.bytes);
@@ -967,5 +1004,31 @@ impl Drop for Track {
             g.sub_bytes(self.bytes);
             g.sub_groups(self.groups.len());
         }
+    }
+}
+
+#[cfg(test)]
+mod object_ids {
+    use super::ObjectIds;
+
+    #[test]
+    fn ids_in_any_order_are_found_once_and_kept_sorted() {
+        let mut ids = ObjectIds::default();
+        for id in [4, 5, 9, 1, 7, 5, 0, 9] {
+            ids.insert(id);
+        }
+        assert_eq!(ids.0, vec![0, 1, 4, 5, 7, 9]);
+        for id in [0, 1, 4, 5, 7, 9] {
+            assert!(ids.contains(id), "{id}");
+        }
+        for id in [2, 3, 6, 8, 10] {
+            assert!(!ids.contains(id), "{id}");
+        }
+        ids.remove(0);
+        ids.remove(7);
+        ids.remove(3);
+        assert_eq!(ids.0, vec![1, 4, 5, 9]);
+        assert_eq!(ids.last(), Some(9));
+        assert!(!ObjectIds::default().contains(0));
     }
 }
