@@ -57,8 +57,9 @@ pub async fn run(hub: Arc<Hub>, report: impl Fn()) {
 /// Carry out every decision the router has made, including those its own effects led to.
 fn carry_out(hub: &Arc<Hub>) {
     loop {
-        let (commands, forgotten) = hub.decisions();
+        let (commands, forgotten, inputs) = hub.decisions();
         if commands.is_empty() && forgotten.is_empty() {
+            hub.carried_out(inputs);
             return;
         }
         for cmd in commands {

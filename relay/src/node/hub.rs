@@ -90,6 +90,11 @@ pub struct Hub {
     pub settings: NodeSettings,
     /// Woken when the router took an input: the node loop carries out what it decided.
     decided: Notify,
+    /// Inputs the router has taken so far (counted under its lock).
+    applied: AtomicU64,
+    /// The count of inputs whose decisions the node loop has carried out (see
+    /// [`Hub::settled`]).
+    carried: tokio::sync::watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -120,6 +125,8 @@ impl Hub {
             local_appends: Arc::default(),
             settings,
             decided: Notify::new(),
+            applied: AtomicU64::new(0),
+            carried: tokio::sync::watch::Sender::new(0),
         })
     }
 
@@ -244,9 +251,33 @@ impl Hub {
     /// order, never by the task that called: no task re-enters the dispatcher.
     pub fn apply<R>(&self, f: impl FnOnce(&mut Router, Instant) -> R) -> R {
         let now = Instant::now();
-        let out = f(&mut lock(&self.router), now);
+        let mut router = lock(&self.router);
+        let out = f(&mut router, now);
+        self.applied.fetch_add(1, Ordering::SeqCst);
+        drop(router);
         self.decided.notify_one();
         out
+    }
+
+    /// Wait until the node loop has carried out everything the router decided on the inputs
+    /// it took before this call (commands sent, forgotten tracks closed), or the node's
+    /// `upstream_answer_timeout` passed (a loop that stopped).
+    pub(super) async fn settled(&self) {
+        let target = self.applied.load(Ordering::SeqCst);
+        let mut carried = self.carried.subscribe();
+        let limit = self.settings.upstream_answer_timeout;
+        let _ = tokio::time::timeout(limit, carried.wait_for(|&c| c >= target)).await;
+    }
+
+    /// The node loop carried out the decisions on the first `inputs` inputs.
+    pub(super) fn carried_out(&self, inputs: u64) {
+        self.carried.send_if_modified(|c| {
+            let later = inputs > *c;
+            if later {
+                *c = inputs;
+            }
+            later
+        });
     }
 
     /// Wait until the router may have decided something (see [`Hub::apply`]).
@@ -256,11 +287,12 @@ impl Hub {
 
     /// The router's next decisions, in its order, and the tracks it forgot since the last call
     /// (reported once each: nothing here walks every track).
-    pub(super) fn decisions(&self) -> (Vec<Command>, Vec<TrackId>) {
+    /// With them, the count of inputs they answer (see [`Hub::carried_out`]).
+    pub(super) fn decisions(&self) -> (Vec<Command>, Vec<TrackId>, u64) {
         let mut router = lock(&self.router);
         let commands = std::iter::from_fn(|| router.poll_command()).collect();
         let forgotten = std::iter::from_fn(|| router.poll_forgotten()).collect();
-        (commands, forgotten)
+        (commands, forgotten, self.applied.load(Ordering::SeqCst))
     }
 
     /// Drop the caches of tracks the router forgot and end their readers.

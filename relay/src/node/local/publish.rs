@@ -194,6 +194,9 @@ pub(super) async fn publish_track(
         });
         return Err(gone());
     }
+    // A track the router ended for this one (its predecessor's, unwatched) is closed before
+    // this publisher starts: the one it replaced learns it at its next append.
+    hub.settled().await;
     let producer = hub.track_or_insert(track, &track_name);
     // A publisher that comes back (or takes the track over) carries the track on: an end its
     // predecessor put in the cache no longer holds.
