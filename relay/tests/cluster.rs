@@ -166,7 +166,7 @@ async fn members_publish_outsiders_cannot_announce_or_hijack() {
     }
     // The viewer keeps getting the origin's objects (watch() checks every payload).
     wait_flowing(std::slice::from_ref(&seen), Duration::from_secs(5)).await;
-    assert!(root.hub.with_router(|r| r.untrusted_refusals()) >= 2);
+    assert!(root.hub.read(move |r| r.untrusted_refusals()).await >= 2);
 
     // A certificate from another CA gets no session at all.
     let rogue = connect(&url, Some(pki.identity("origin-2", true))).await;
@@ -201,21 +201,24 @@ async fn a_member_edge_announces_into_the_tree_and_an_outsider_edge_does_not() {
     tree::wait_for(
         Duration::from_secs(5),
         "the outsider edge is refused",
-        || root.hub.with_router(|r| r.untrusted_refusals()) >= 1,
+        async || root.hub.read(move |r| r.untrusted_refusals()).await >= 1,
     )
     .await;
-    tree::wait_for(Duration::from_secs(5), "the member edge announces", || {
-        root.hub.with_router(|r| r.routes(&tree::name())) == 1
-    })
+    tree::wait_for(
+        Duration::from_secs(5),
+        "the member edge announces",
+        async || root.hub.read(move |r| r.routes(&tree::name())).await == 1,
+    )
     .await;
     let writers = Arc::new(Mutex::new(writers));
     let (producer, _written) = produce(writers.clone());
     let (_viewer, seen) = watch(&support::url(&root)).await;
     wait_flowing(std::slice::from_ref(&seen), Duration::from_secs(5)).await;
-    let upstream = root.hub.with_router(|r| r.upstream_for(&tree::name()));
+    let upstream = root.hub.read(move |r| r.upstream_for(&tree::name())).await;
     let members = root
         .hub
-        .with_router(|r| upstream.is_some_and(|s| r.is_trusted(s)));
+        .read(move |r| upstream.is_some_and(|s| r.is_trusted(s)))
+        .await;
     assert!(members, "the root's viewers are fed by the member edge");
     producer.abort();
 }
@@ -270,9 +273,11 @@ async fn an_outsider_at_an_ingest_edge_never_feeds_a_viewer_at_another_edge() {
         .await
         .expect("an ingest edge takes an outsider's broadcast of its own");
     let _outsider_writes = keep_writing(fake, 1 << 30, b"outsider");
-    tree::wait_for(Duration::from_secs(5), "both routes reach the root", || {
-        root.hub.with_router(|r| r.routes(&tree::name())) == 2
-    })
+    tree::wait_for(
+        Duration::from_secs(5),
+        "both routes reach the root",
+        async || root.hub.read(move |r| r.routes(&tree::name())).await == 2,
+    )
     .await;
 
     // A viewer at another edge starts watching: only the origin's objects ever come.

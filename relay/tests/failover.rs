@@ -13,11 +13,14 @@ use std::time::{Duration, Instant};
 use tree::{Tree, name};
 
 /// The edge's downstream subscriptions to the track: (session, request) each.
-fn subscriptions(tree: &Tree) -> Vec<(u64, u64)> {
-    tree.edge.hub.with_router(|r| {
-        let track = r.track_id(&name()).expect("the edge has the track");
-        r.subscribers(track).to_vec()
-    })
+async fn subscriptions(tree: &Tree) -> Vec<(u64, u64)> {
+    tree.edge
+        .hub
+        .read(move |r| {
+            let track = r.track_id(&name()).expect("the edge has the track");
+            r.subscribers(track).to_vec()
+        })
+        .await
 }
 
 /// Let the track run past a player's stall limit (2 s: a group left open would show), stop it,
@@ -27,29 +30,33 @@ async fn finish(tree: &Tree, before: &[(u64, u64)]) {
     tree.stop();
     tokio::time::sleep(Duration::from_millis(300)).await;
     tree.assert_contiguous();
-    assert_eq!(subscriptions(tree), before, "nobody re-subscribed");
+    assert_eq!(subscriptions(tree).await, before, "nobody re-subscribed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_upstream_is_replaced_without_gap_duplicate_or_resubscribe() {
     let tree = Tree::start(3).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let before = subscriptions(&tree);
+    let before = subscriptions(&tree).await;
     assert_eq!(before.len(), 3);
-    let used = tree.in_use();
+    let used = tree.in_use().await;
     tracing::info!(root = used, "cutting the root in use");
     tree.roots[used].cut.kill();
     let waited = tree.wait_flowing(Duration::from_secs(15)).await;
     eprintln!("kill → next object at each subscriber: {waited:?}");
-    assert_ne!(tree.in_use(), used, "the edge moved to the other root");
-    assert!(tree.edge.hub.with_router(|r| r.failovers()) >= 1);
+    assert_ne!(
+        tree.in_use().await,
+        used,
+        "the edge moved to the other root"
+    );
+    assert!(tree.edge.hub.read(move |r| r.failovers()).await >= 1);
     // Longer than a player waits on a stalled group (2 s): a group left open would show.
     tokio::time::sleep(Duration::from_secs(3)).await;
     tree.stop();
     tokio::time::sleep(Duration::from_millis(300)).await;
     tree.assert_contiguous();
     assert_eq!(
-        subscriptions(&tree),
+        subscriptions(&tree).await,
         before,
         "the same downstream subscriptions: nobody re-subscribed"
     );
@@ -59,8 +66,8 @@ async fn a_killed_upstream_is_replaced_without_gap_duplicate_or_resubscribe() {
 async fn goaway_from_an_upstream_moves_the_track_without_a_gap() {
     let mut tree = Tree::start(2).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let before = subscriptions(&tree);
-    let used = tree.in_use();
+    let before = subscriptions(&tree).await;
+    let used = tree.in_use().await;
     let node = tree.roots[used].node.take().expect("root running");
     let draining = tokio::spawn(node.shutdown("", Duration::from_secs(3)));
     let waited = tree.wait_flowing(Duration::from_secs(10)).await;
@@ -68,7 +75,7 @@ async fn goaway_from_an_upstream_moves_the_track_without_a_gap() {
     tree::wait_for(
         Duration::from_secs(5),
         "the edge moves to the other root",
-        || tree.in_use() != used,
+        async || tree.in_use().await != used,
     )
     .await;
     finish(&tree, &before).await;
@@ -80,8 +87,8 @@ async fn goaway_naming_a_successor_moves_the_edge_to_it() {
     // The edge knows only root 0; root 0 drains and names root 1 in its GOAWAY.
     let mut tree = Tree::start_with(2, &[0]).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let before = subscriptions(&tree);
-    assert_eq!(tree.in_use(), 0);
+    let before = subscriptions(&tree).await;
+    assert_eq!(tree.in_use().await, 0);
     let successor = tree.roots[1].cut.url();
     let node = tree.roots[0].node.take().expect("root running");
     let draining =
@@ -89,7 +96,7 @@ async fn goaway_naming_a_successor_moves_the_edge_to_it() {
     tree::wait_for(
         Duration::from_secs(5),
         "the edge links to the successor and moves the track there",
-        || tree.in_use() == 1,
+        async || tree.in_use().await == 1,
     )
     .await;
     tree.wait_flowing(Duration::from_secs(5)).await;
@@ -120,8 +127,8 @@ async fn interruption_with(idle: Duration) {
     let mut samples = Vec::new();
     for kill in 0..KILLS {
         tokio::time::sleep(Duration::from_millis(700)).await;
-        let used = tree.in_use();
-        let moved = tree.edge.hub.with_router(|r| r.failovers());
+        let used = tree.in_use().await;
+        let moved = tree.edge.hub.read(move |r| r.failovers()).await;
         let last = tree.seen[0]
             .lock()
             .expect("lock")
@@ -140,17 +147,17 @@ async fn interruption_with(idle: Duration) {
             .iter()
             .find(|o| o.1 > at)
             .map(|o| o.0);
-        let moves = tree.edge.hub.with_router(|r| r.failovers()) - moved;
+        let moves = tree.edge.hub.read(move |r| r.failovers()).await - moved;
         eprintln!(
             "kill {kill} of root {used}: {waited:?} (last {last:?}, next {next:?}, {moves} moves, now at root {})",
-            tree.in_use()
+            tree.in_use().await
         );
         samples.extend(waited);
         tree.roots[used].cut.revive();
         tree::wait_for(
             Duration::from_secs(30),
             "the edge relinks to the revived root",
-            || tree.edge.hub.with_router(|r| r.routes(&name())) == 2,
+            async || tree.edge.hub.read(move |r| r.routes(&name())).await == 2,
         )
         .await;
     }
@@ -221,7 +228,7 @@ async fn a_publisher_whose_root_dies_moves_to_the_other_root_before_viewers_give
     tree::wait_for(
         Duration::from_secs(10),
         "the edge learns the broadcast from root 0",
-        || edge.hub.with_router(|r| r.routes(&name())) == 1,
+        async || edge.hub.read(move |r| r.routes(&name())).await == 1,
     )
     .await;
     let (_viewer, seen) = tree::watch(&support::url(&edge)).await;

@@ -87,10 +87,14 @@ async fn standalone_fetch_is_forwarded_when_the_cache_cannot_answer() {
 }
 
 /// The cache of one track, as the relay holds it.
-fn cached_groups(relay: &tern_relay::node::Node, name: &TrackName) -> (Vec<u64>, u64) {
+async fn cached_groups(relay: &tern_relay::node::Node, name: &TrackName) -> (Vec<u64>, u64) {
     let handle = relay
         .hub
-        .with_router(|r| r.track_id(name))
+        .read({
+            let name = name.clone();
+            move |r| r.track_id(&name)
+        })
+        .await
         .and_then(|id| relay.hub.track(id))
         .expect("the relay caches the track");
     handle.read(|t| (t.group_ids().collect(), t.evicted_groups()))
@@ -121,7 +125,7 @@ async fn fetch_of_evicted_groups_refused_upstream_is_invalid_range() {
     };
     let deadline = tokio::time::Instant::now() + STEP;
     let (groups, evicted) = loop {
-        let (groups, evicted) = cached_groups(&relay, &name);
+        let (groups, evicted) = cached_groups(&relay, &name).await;
         if !groups.contains(&1) || tokio::time::Instant::now() > deadline {
             break (groups, evicted);
         }

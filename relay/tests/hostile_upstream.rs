@@ -71,9 +71,10 @@ async fn a_malformed_upstream_is_cut_off_alone() {
     wait_for(
         Duration::from_secs(5),
         "the edge learns the broadcast",
-        || {
+        async || {
             edge.hub
-                .with_router(|r| r.upstream_for(&tree::name()).is_some())
+                .read(move |r| r.upstream_for(&tree::name()).is_some())
+                .await
         },
     )
     .await;
@@ -86,7 +87,7 @@ async fn a_malformed_upstream_is_cut_off_alone() {
     wait_for(
         Duration::from_secs(10),
         "two sessions to the hostile upstream cut off",
-        || ends.lock().expect("lock").len() >= 2,
+        async || ends.lock().expect("lock").len() >= 2,
     )
     .await;
     for end in ends.lock().expect("lock").iter() {

@@ -16,11 +16,12 @@ use support::*;
 const LINGER: Duration = Duration::from_millis(1200);
 
 /// Downstream subscribers the relay has for `live/l` `video` (0 when it forgot the track).
-fn subscribers(relay: &Node) -> usize {
+async fn subscribers(relay: &Node) -> usize {
     let name = TrackName::from_path("live/l", "video");
     relay
         .hub
-        .with_router(|r| r.track_id(&name).map_or(0, |t| r.subscribers(t).len()))
+        .read(move |r| r.track_id(&name).map_or(0, |t| r.subscribers(t).len()))
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -54,7 +55,7 @@ async fn an_edge_keeps_its_upstream_subscription_for_the_linger_window_then_unsu
         .await;
     assert_eq!(first.objects(2, STEP).await.len(), 2);
     assert_eq!(
-        subscribers(&root),
+        subscribers(&root).await,
         1,
         "the edge's one subscription at the root"
     );
@@ -83,25 +84,25 @@ async fn an_edge_keeps_its_upstream_subscription_for_the_linger_window_then_unsu
         "the lingering subscription carries on"
     );
     assert_eq!(
-        edge.hub.with_router(|r| r.upstream_subscribes()),
+        edge.hub.read(move |r| r.upstream_subscribes()).await,
         1,
         "no new upstream SUBSCRIBE from the edge"
     );
     assert_eq!(publisher.subscribes.load(Ordering::SeqCst), 1);
-    assert_eq!(subscribers(&root), 1);
+    assert_eq!(subscribers(&root).await, 1);
 
     // Everyone leaves: the subscription stays for the window, and is gone after it.
     _again.close(Duration::from_millis(200)).await;
     let left = Instant::now();
     tokio::time::sleep(LINGER / 2).await;
     assert_eq!(
-        subscribers(&root),
+        subscribers(&root).await,
         1,
         "still subscribed at the root {:?} after the last viewer left",
         left.elapsed()
     );
     let deadline = Instant::now() + LINGER + STEP;
-    while subscribers(&root) > 0 {
+    while subscribers(&root).await > 0 {
         assert!(
             Instant::now() < deadline,
             "the edge still subscribes at the root {:?} after its last viewer left",
@@ -115,7 +116,7 @@ async fn an_edge_keeps_its_upstream_subscription_for_the_linger_window_then_unsu
         "UNSUBSCRIBEd after {gone:?}, before the {LINGER:?} linger window"
     );
     assert!(
-        edge.hub.with_router(|r| r.track_count()) == 0,
+        edge.hub.read(move |r| r.track_count()).await == 0,
         "the edge forgot the track"
     );
 }

@@ -462,7 +462,7 @@ async fn an_unknown_broadcast_is_not_found_at_once_without_asking_upstream() {
         "2000 lookups of unknown names took {:?}",
         started.elapsed()
     );
-    assert_eq!(edge.hub.with_router(|r| r.upstream_subscribes()), 0);
+    assert_eq!(edge.hub.read(move |r| r.upstream_subscribes()).await, 0);
     assert_eq!(
         publisher
             .subscribes

@@ -41,11 +41,14 @@ fn relay() -> Node {
     Node::start(server, router, settings).expect("relay starts")
 }
 
-fn subscriptions(relay: &Node) -> Vec<(u64, u64)> {
-    relay.hub.with_router(|r| {
-        let track = r.track_id(&name()).expect("the relay has the track");
-        r.subscribers(track).to_vec()
-    })
+async fn subscriptions(relay: &Node) -> Vec<(u64, u64)> {
+    relay
+        .hub
+        .read(move |r| {
+            let track = r.track_id(&name()).expect("the relay has the track");
+            r.subscribers(track).to_vec()
+        })
+        .await
 }
 
 /// Each viewer's locations only ever increase (no duplicate, no step back).
@@ -86,7 +89,7 @@ async fn watched_then_dropped(
     let (producer, _written) = produce(writers.clone());
     let (v, seen) = viewers(relay, 2).await;
     wait_flowing(&seen, Duration::from_secs(5)).await;
-    let before = subscriptions(relay);
+    let before = subscriptions(relay).await;
     writers.lock().expect("lock").clear();
     first.session.close(0, "restarting");
     drop(first);
@@ -100,18 +103,18 @@ async fn a_publisher_that_drops_and_returns_within_the_linger_window_keeps_its_s
     // The publisher drops (its connection closes)...
     let (writers, producer, _v, seen, before) = watched_then_dropped(&relay).await;
     assert_eq!(
-        relay.hub.with_router(|r| r.lost_tracks()),
+        relay.hub.read(move |r| r.lost_tracks()).await,
         1,
         "held, not ended"
     );
-    assert_eq!(subscriptions(&relay), before);
+    assert_eq!(subscriptions(&relay).await, before);
 
     // ...and comes back on a new session within the window.
     let back = Origin::start(&url(&relay)).await;
     writers.lock().expect("lock").push(back.writer.clone());
     wait_flowing(&seen, Duration::from_secs(5)).await;
-    assert_eq!(relay.hub.with_router(|r| r.lost_tracks()), 0);
-    assert_eq!(subscriptions(&relay), before, "nobody re-subscribed");
+    assert_eq!(relay.hub.read(move |r| r.lost_tracks()).await, 0);
+    assert_eq!(subscriptions(&relay).await, before, "nobody re-subscribed");
     // Past the window nothing ends either: the track is the returned publisher's.
     tokio::time::sleep(LINGER).await;
     wait_flowing(&seen, Duration::from_secs(5)).await;
@@ -133,7 +136,7 @@ async fn a_publisher_that_returns_with_its_group_numbering_restarted_is_served()
     tree::wait_for(
         LINGER / 2,
         "the viewers of the old numbering are told it is gone",
-        || seen.iter().all(|s| s.lock().expect("lock").ended.is_some()),
+        async || seen.iter().all(|s| s.lock().expect("lock").ended.is_some()),
     )
     .await;
     for s in &seen {
@@ -165,7 +168,7 @@ async fn a_new_publisher_of_the_same_track_takes_over_cleanly() {
     first.publish(&w1).await.expect("first PUBLISH accepted");
     let (_v, seen) = viewers(&relay, 2).await;
     wait_flowing(&seen, Duration::from_secs(5)).await;
-    let before = subscriptions(&relay);
+    let before = subscriptions(&relay).await;
 
     // A second publisher of the same track while the first is still there: accepted.
     let second = tree::connect(&url(&relay)).await;
@@ -182,9 +185,9 @@ async fn a_new_publisher_of_the_same_track_takes_over_cleanly() {
     first.close(0, "replaced");
     tokio::time::sleep(Duration::from_millis(300)).await;
     wait_flowing(&seen, Duration::from_secs(5)).await;
-    let second_session = tree::upstream_address(&relay);
-    assert_eq!(relay.hub.with_router(|r| r.lost_tracks()), 0);
-    assert_eq!(subscriptions(&relay), before, "nobody re-subscribed");
+    let second_session = tree::upstream_address(&relay).await;
+    assert_eq!(relay.hub.read(move |r| r.lost_tracks()).await, 0);
+    assert_eq!(subscriptions(&relay).await, before, "nobody re-subscribed");
     assert_ne!(second_session.port(), 0);
     tokio::time::sleep(Duration::from_millis(500)).await;
     producer.abort();
@@ -207,7 +210,7 @@ async fn primary_and_backup_origins_switch_without_viewers_noticing() {
     let (producer, written) = produce(writers.clone());
     let (_v, seen) = viewers(&relay, 3).await;
     wait_flowing(&seen, Duration::from_secs(5)).await;
-    let before = subscriptions(&relay);
+    let before = subscriptions(&relay).await;
 
     // The origin in use dies silently (its packets stop, as when its process is killed).
     let primary = origins
@@ -223,8 +226,8 @@ async fn primary_and_backup_origins_switch_without_viewers_noticing() {
     producer.abort();
     tokio::time::sleep(Duration::from_millis(300)).await;
     tree::assert_contiguous(&written.lock().expect("lock"), &seen);
-    assert_eq!(subscriptions(&relay), before, "nobody re-subscribed");
-    assert!(relay.hub.with_router(|r| r.failovers()) >= 1);
+    assert_eq!(subscriptions(&relay).await, before, "nobody re-subscribed");
+    assert!(relay.hub.read(move |r| r.failovers()).await >= 1);
 }
 
 /// Viewers of a publisher that ends its track and closes its session right after: the end
@@ -255,7 +258,7 @@ async fn end_then_close(session: tern_peer::Session, writer: TrackWriter, relay:
         let ended = s.lock().expect("lock").ended.clone();
         assert_eq!(ended.as_deref(), Some("ended"), "a clean end");
     }
-    assert_eq!(relay.hub.with_router(|r| r.lost_tracks()), 0);
+    assert_eq!(relay.hub.read(move |r| r.lost_tracks()).await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -184,7 +184,8 @@ async fn two_relays_that_are_each_others_upstream_detect_the_loop_and_do_not_amp
     for (name, relay) in [("A", &a), ("B", &b)] {
         let (loops, upstream) = relay
             .hub
-            .with_router(|r| (r.loops_detected(), r.upstream_subscribes()));
+            .read(move |r| (r.loops_detected(), r.upstream_subscribes()))
+            .await;
         assert!(loops >= 1, "relay {name} detected the loop");
         assert!(
             upstream <= 1,
@@ -192,9 +193,9 @@ async fn two_relays_that_are_each_others_upstream_detect_the_loop_and_do_not_amp
         );
     }
     // B's announcement of A's namespace back to A was refused, once: nothing keeps circling.
-    let loops_then = a.hub.with_router(|r| r.loops_detected());
+    let loops_then = a.hub.read(move |r| r.loops_detected()).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(a.hub.with_router(|r| r.loops_detected()), loops_then);
+    assert_eq!(a.hub.read(move |r| r.loops_detected()).await, loops_then);
 
     // The watcher at B saw the namespace once; when the publisher leaves, it goes everywhere
     // (no route left circling between the two relays).
@@ -233,7 +234,7 @@ async fn an_announcement_deeper_than_the_maximum_is_refused() {
         .subscribe_with("live/deep", "video", parameters)
         .await;
     assert!(answer.is_err(), "the root never learned the namespace");
-    assert!(root.hub.with_router(|r| r.loops_detected()) >= 1);
+    assert!(root.hub.read(move |r| r.loops_detected()).await >= 1);
     let at_mid = Peer::connect(&url(&mid)).await;
     let _ok = subscribe_waiting(&at_mid, "live/deep", "video", Duration::from_secs(2)).await;
 }

@@ -1,11 +1,13 @@
-//! The node loop: the one task that carries out what the router decides. Tasks only give the
-//! router its inputs ([`Hub::apply`]: a request, a session's end, an upstream's answer); this
-//! loop takes the router's commands in the router's order and turns each into its effect
+//! The node loop: the one task that owns the router and carries out what it decides, as
+//! quinn's endpoint driver owns its endpoint. Tasks only give the router its inputs on a
+//! bounded queue ([`Hub::on_loop`]: a request, a session's end, an upstream's answer) and wait
+//! for the answer; this loop runs them in order, takes the router's commands in the router's
+//! order and turns each into its effect
 //! (an upstream SUBSCRIBE, a PUBLISH offer, an announcement on a link, an answer for a request
 //! task, a listing's change), drops the tracks the router forgot, runs the router's timers and
 //! publishes its gauges. No task re-enters it, and what it starts never calls back into it.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
@@ -13,65 +15,113 @@ use tokio::sync::mpsc;
 use tern_moq::message::codes::{RequestErrorCode, SessionError};
 
 use crate::core::dispatch::{self, Effect, Presence};
-use crate::core::router::{Command, RequestId, SessionId, TrackId};
+use crate::core::router::{Command, RequestId, Router, SessionId, TrackId};
 use crate::core::types::Namespace;
 use crate::metrics as m;
 
-use super::hub::{Hub, ToRequest};
+use super::hub::{Hub, Inputs, Job, OnLoop, ToRequest};
 use super::session::wire_code;
 
 /// How often the loop publishes its gauges when nothing wakes it sooner.
 const REPORT_EVERY: Duration = Duration::from_millis(500);
 
-/// Run the node loop until the node stops; `report` publishes the port's counters with the
-/// node's gauges.
-pub async fn run(hub: Arc<Hub>, report: impl Fn()) {
+/// The most inputs the loop takes before it carries out what they decided.
+const BATCH: usize = 256;
+
+/// Run the node loop until the hub is dropped: it owns the router, takes its inputs in order
+/// ([`Hub::on_loop`], [`Hub::post`]), carries out its decisions and runs its timers. `report`
+/// publishes the port's counters with the node's gauges.
+pub async fn run(hub: Weak<Hub>, inputs: Inputs, report: impl Fn()) {
+    let Inputs {
+        mut router,
+        mut jobs,
+        mut endings,
+    } = inputs;
     let mut next_report = Instant::now() + REPORT_EVERY;
+    let mut batch: Vec<Job> = Vec::with_capacity(BATCH);
+    let mut ending: Option<Job> = None;
+    let mut settle = Vec::new();
     loop {
         let now = Instant::now();
-        let wake = hub
-            .with_router(|r| r.poll_timeout())
+        let wake = router
+            .poll_timeout()
             .map_or(next_report, |t| t.min(next_report));
         tokio::select! {
-            () = hub.decided() => {}
+            biased;
+            job = endings.recv() => ending = job,
+            n = jobs.recv_many(&mut batch, BATCH) => if n == 0 {
+                return; // the hub is gone
+            },
             () = tokio::time::sleep(wake.saturating_duration_since(now)) => {}
         }
+        let Some(hub) = hub.upgrade() else {
+            return;
+        };
         let now = Instant::now();
-        if hub
-            .with_router(|r| r.poll_timeout())
-            .is_some_and(|t| t <= now)
-        {
-            hub.apply(|r, now| r.handle_timeout(now));
+        let mut l = OnLoop {
+            hub: &hub,
+            router: &mut router,
+            settle: &mut settle,
+        };
+        // Ends given before an input run before it (a task's own are, as it waited for its
+        // inputs before).
+        let mut endings_first = |l: &mut OnLoop<'_>| {
+            for job in ending
+                .take()
+                .into_iter()
+                .chain(std::iter::from_fn(|| endings.try_recv().ok()))
+            {
+                job(l, now);
+            }
+        };
+        endings_first(&mut l);
+        for job in batch.drain(..) {
+            endings_first(&mut l);
+            job(&mut l, now);
         }
-        carry_out(&hub);
+        if l.router.poll_timeout().is_some_and(|t| t <= now) {
+            l.router.handle_timeout(now);
+        }
+        carry_out(&hub, &mut l);
+        for done in settle.drain(..) {
+            let _ = done.send(());
+        }
         if now >= next_report {
             next_report = now + REPORT_EVERY;
             hub.report_cache();
             hub.report_local();
-            hub.report_router();
+            report_router(&router);
             report();
         }
     }
 }
 
+/// Publish the router's counters (failovers, held tracks, refusals, loops) as metrics.
+fn report_router(router: &Router) {
+    metrics::counter!(m::FAILOVERS).absolute(router.failovers());
+    metrics::gauge!(m::TRACKS_HELD).set(router.lost_tracks() as f64);
+    metrics::counter!(m::PUBLISHERS_REFUSED).absolute(router.untrusted_refusals());
+    metrics::counter!(m::LOOPS).absolute(router.loops_detected());
+}
+
 /// Carry out every decision the router has made, including those its own effects led to.
-fn carry_out(hub: &Arc<Hub>) {
+fn carry_out(hub: &Arc<Hub>, l: &mut OnLoop<'_>) {
     loop {
-        let (commands, forgotten, inputs) = hub.decisions();
+        let commands: Vec<Command> = std::iter::from_fn(|| l.router.poll_command()).collect();
+        let forgotten: Vec<TrackId> = std::iter::from_fn(|| l.router.poll_forgotten()).collect();
         if commands.is_empty() && forgotten.is_empty() {
-            hub.carried_out(inputs);
             return;
         }
         for cmd in commands {
-            effect(hub, cmd);
+            effect(hub, l, cmd);
         }
         // Tracks the router forgot: drop their caches and end their readers.
-        hub.forget_tracks(forgotten);
+        l.forget_tracks(forgotten);
     }
 }
 
 /// One command's effect ([`crate::core::dispatch::effect`], the mapping the simulator uses too).
-fn effect(hub: &Arc<Hub>, cmd: Command) {
+fn effect(hub: &Arc<Hub>, l: &mut OnLoop<'_>, cmd: Command) {
     let presence = |session| {
         if hub.session(session).is_some() {
             Presence::Connected
@@ -93,14 +143,14 @@ fn effect(hub: &Arc<Hub>, cmd: Command) {
             resume,
         } => {
             let Some(s) = hub.session(session) else {
-                return upstream_gone(hub, session, track);
+                return upstream_gone(l, session, track);
             };
-            hub.track_or_insert(track, &name);
+            l.track_or_insert(track, &name);
             metrics::gauge!(m::UPSTREAM_SUBSCRIPTIONS).increment(1.0);
             super::upstream::spawn_subscribe(hub.clone(), s, track, name, filter, resume);
         }
         Effect::AwaitLocalTrack { session, track } => await_local_track(hub, session, track),
-        Effect::UpstreamGone { session, track } => upstream_gone(hub, session, track),
+        Effect::UpstreamGone { session, track } => upstream_gone(l, session, track),
         Effect::Offer { session, track } => {
             if let Some(s) = hub.session(session) {
                 super::offer::spawn(hub.clone(), s, track);
@@ -132,20 +182,20 @@ fn effect(hub: &Arc<Hub>, cmd: Command) {
             namespace,
             announced,
         } => list(hub, session, request, namespace, announced),
-        Effect::Answer(cmd) => answer(hub, cmd),
+        Effect::Answer(cmd) => answer(hub, l, cmd),
     }
 }
 
 /// The publisher of `track` is gone: the router hears it as a refusal with DOES_NOT_EXIST.
-fn upstream_gone(hub: &Hub, session: SessionId, track: TrackId) {
-    hub.apply(|r, now| {
-        r.handle_upstream_refused(track, session, RequestErrorCode::DOES_NOT_EXIST.0, now)
-    });
+fn upstream_gone(l: &mut OnLoop<'_>, session: SessionId, track: TrackId) {
+    let code = RequestErrorCode::DOES_NOT_EXIST.0;
+    l.router
+        .handle_upstream_refused(track, session, code, Instant::now());
 }
 
 /// An answer to a request: to its task's channel. For SUBSCRIBE_OK, with the track's Largest
 /// Object and the fan-out reader, resolved together (the reader starts where SUBSCRIBE_OK says).
-fn answer(hub: &Arc<Hub>, cmd: Command) {
+fn answer(hub: &Arc<Hub>, l: &mut OnLoop<'_>, cmd: Command) {
     let Some((session, request)) = cmd.answers() else {
         return;
     };
@@ -153,9 +203,11 @@ fn answer(hub: &Arc<Hub>, cmd: Command) {
         return;
     };
     let accepted = match &cmd {
-        Command::SubscribeOk { track, filter, .. } => hub
-            .with_router(|r| r.track_name(*track).cloned())
-            .map(|name| hub.track_or_insert(*track, &name))
+        Command::SubscribeOk { track, filter, .. } => l
+            .router
+            .track_name(*track)
+            .cloned()
+            .map(|name| l.track_or_insert(*track, &name))
             .map(|h| {
                 let (largest, reader) =
                     h.consumer().subscribe(*filter, 128, hub.settings.lag, true);
@@ -194,6 +246,6 @@ fn await_local_track(hub: &Arc<Hub>, session: SessionId, track: TrackId) {
         tokio::time::sleep(wait).await;
         // A track its publisher made meanwhile is no longer waiting: the router ignores this
         // refusal for it.
-        upstream_gone(&hub, session, track);
+        hub.post(move |l, _| upstream_gone(l, session, track));
     });
 }

@@ -98,7 +98,7 @@ pub async fn serve(
         } => match variants {
             Some(v) => {
                 let name = track_name(track_namespace, name);
-                let Some(marking) = super::watermark::cached_marking(hub, v, &name) else {
+                let Some(marking) = super::watermark::cached_marking(hub, v, &name).await else {
                     return refuse(
                         &mut send,
                         RequestErrorCode::DOES_NOT_EXIST,
@@ -126,11 +126,8 @@ pub async fn serve(
             end_location,
         } => {
             let name = track_name(&track_namespace, &name);
-            let handle = hub
-                .with_router(|r| r.track_id(&name))
-                .and_then(|id| hub.track(id));
-            let upstream = hub
-                .with_router(|r| r.upstream_for(&name))
+            let (handle, upstream) = hub.locate(&name).await;
+            let upstream = upstream
                 .filter(|id| *id != s.id)
                 .and_then(|id| hub.session(id));
             let cached = handle.as_ref().is_some_and(|h| {
@@ -204,8 +201,10 @@ pub async fn serve(
             } else {
                 let start = Location::new(start_group, 0);
                 let cached = handle.read(|t| t.covers(start, end));
+                let n = handle.name().clone();
                 let upstream = hub
-                    .with_router(|r| r.upstream_for(handle.name()))
+                    .read(move |r| r.upstream_for(&n))
+                    .await
                     .filter(|id| *id != s.id)
                     .and_then(|id| hub.session(id));
                 if !cached

@@ -1,13 +1,15 @@
-//! Shared state of a running relay node: the router (control plane, behind one lock that only
-//! control messages take), the tracks (each behind its own lock: the data path never takes a
-//! process-wide lock), and the registry of live sessions and requests.
+//! Shared state of a running relay node: the tracks (each behind its own lock: the data path
+//! never takes a process-wide lock), the registry of live sessions and requests (written on the
+//! node loop only, read by any task), and the queues of the router's inputs. The router itself
+//! belongs to the node loop ([`super::dispatch`]): tasks give it inputs and wait for answers.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use tokio::sync::{Notify, mpsc};
+use bytes::Bytes;
+use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::core::cache::CacheGauge;
 use crate::core::router::{Command, RequestId, Router, SessionId, TrackId};
@@ -68,9 +70,115 @@ struct Inbox {
 
 pub use super::settings::{NodeSettings, UpstreamTls};
 
+/// One input for the router, run on the node loop ([`super::dispatch`]).
+pub(super) type Job = Box<dyn FnOnce(&mut OnLoop<'_>, Instant) + Send>;
+
+/// How many inputs may wait for the node loop before the tasks that give them wait in turn.
+const INPUTS: usize = 1024;
+
+/// The node loop's side of the hub: the router itself and the queues of its inputs.
+pub struct Inputs {
+    pub(super) router: Router,
+    pub(super) jobs: mpsc::Receiver<Job>,
+    pub(super) endings: mpsc::UnboundedReceiver<Job>,
+}
+
+impl std::fmt::Debug for Inputs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inputs").finish_non_exhaustive()
+    }
+}
+
+/// What an input may touch, on the node loop only: the router and the registry's writing side
+/// (sessions, requests, tracks, local publications). Tasks only read the registry.
+pub struct OnLoop<'a> {
+    pub(super) hub: &'a Hub,
+    /// The node's router.
+    pub router: &'a mut Router,
+    /// Callers waiting until this round's decisions are carried out ([`Hub::settled`]).
+    pub(super) settle: &'a mut Vec<oneshot::Sender<()>>,
+}
+
+impl OnLoop<'_> {
+    /// Register a live session.
+    pub fn add_session(&mut self, s: Arc<SessionShared>) {
+        lock(&self.hub.sessions).insert(s.id, s);
+        metrics::gauge!(m::SESSIONS).increment(1.0);
+    }
+
+    /// A session ended: forget it, its requests (one range: nothing walks every request) and
+    /// everything it did.
+    pub fn remove_session(&mut self, id: SessionId, now: Instant) {
+        if lock(&self.hub.sessions).remove(&id).is_some() {
+            metrics::gauge!(m::SESSIONS).decrement(1.0);
+        }
+        {
+            let mut requests = lock(&self.hub.requests);
+            let mine: Vec<_> = requests
+                .range((id, RequestId::MIN)..=(id, RequestId::MAX))
+                .map(|(k, _)| *k)
+                .collect();
+            for k in mine {
+                requests.remove(&k);
+            }
+        }
+        self.router.handle_session_closed(id, now);
+    }
+
+    /// Register the channel a request task listens on and, for a SUBSCRIBE_NAMESPACE, the
+    /// listing it writes from (its NAMESPACE and NAMESPACE_DONE go there instead).
+    pub fn add_request(
+        &mut self,
+        session: SessionId,
+        request: RequestId,
+        tx: mpsc::Sender<ToRequest>,
+        listing: Option<Arc<Listing>>,
+    ) {
+        lock(&self.hub.requests).insert((session, request), Inbox { tx, listing });
+    }
+
+    /// Forget a request's channel (and its listing).
+    pub fn remove_request(&mut self, session: SessionId, request: RequestId) {
+        lock(&self.hub.requests).remove(&(session, request));
+    }
+
+    /// `session` is (or no longer is) a broadcast published through the local API.
+    pub fn mark_local(&mut self, session: SessionId, publication: bool) {
+        let mut local = lock(&self.hub.local_publications);
+        if publication {
+            local.insert(session);
+        } else {
+            local.remove(&session);
+        }
+    }
+
+    /// A cached track by ID, created (empty, charged to the process's cache) if missing. A
+    /// track the router has already forgotten is not cached: its producer comes back closed.
+    pub fn track_or_insert(&mut self, id: TrackId, name: &TrackName) -> TrackProducer {
+        let hub = self.hub;
+        let new = || TrackProducer::new(name.clone(), Track::charged_to(hub.cache.clone()));
+        // On the loop: a track the router forgets is dropped from the cache when its
+        // forgetting is carried out, and nothing inserts it afterwards.
+        if self.router.track_name(id).is_none() {
+            let gone = new();
+            gone.close();
+            return gone;
+        }
+        lock(&hub.tracks).entry(id).or_insert_with(new).clone()
+    }
+
+    /// Drop the caches of tracks the router forgot and end their readers.
+    pub(super) fn forget_tracks(&mut self, forgotten: Vec<TrackId>) {
+        for id in forgotten {
+            if let Some(t) = lock(&self.hub.tracks).remove(&id) {
+                t.close();
+            }
+        }
+    }
+}
+
 /// Shared state of one relay process.
 pub struct Hub {
-    router: Mutex<Router>,
     tracks: Mutex<HashMap<TrackId, TrackProducer>>,
     sessions: Mutex<HashMap<SessionId, Arc<SessionShared>>>,
     /// Request tasks by session then request: a session's are one range.
@@ -88,13 +196,16 @@ pub struct Hub {
     pub local_appends: Arc<tern_model::local::AppendStats>,
     /// Settings.
     pub settings: NodeSettings,
-    /// Woken when the router took an input: the node loop carries out what it decided.
-    decided: Notify,
-    /// Inputs the router has taken so far (counted under its lock).
-    applied: AtomicU64,
-    /// The count of inputs whose decisions the node loop has carried out (see
-    /// [`Hub::settled`]).
-    carried: tokio::sync::watch::Sender<u64>,
+    /// This relay's ID in hop lists (the router's configuration).
+    pub relay_id: Bytes,
+    /// The longest hop list the router accepts.
+    pub max_depth: usize,
+    /// The router's inputs, for the node loop (bounded: a task that outruns it waits).
+    jobs: mpsc::Sender<Job>,
+    /// Inputs from places that cannot wait (a handle dropped, a session's callback): a
+    /// session's or request's end, one per live session, request or publication, so bounded by
+    /// the limits on those.
+    endings: mpsc::UnboundedSender<Job>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -108,10 +219,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Hub {
-    /// A hub around `router`.
-    pub fn new(router: Router, settings: NodeSettings) -> Arc<Self> {
-        Arc::new(Self {
-            router: Mutex::new(router),
+    /// A hub around `router`, and the node loop's side of it ([`super::dispatch::run`] owns
+    /// the router from then on).
+    pub fn new(router: Router, settings: NodeSettings) -> (Arc<Self>, Inputs) {
+        let (jobs, jobs_rx) = mpsc::channel(INPUTS);
+        let (endings, endings_rx) = mpsc::unbounded_channel();
+        let hub = Arc::new(Self {
             tracks: Mutex::new(HashMap::new()),
             sessions: Mutex::new(HashMap::new()),
             requests: Mutex::new(BTreeMap::new()),
@@ -124,40 +237,22 @@ impl Hub {
             local_publications: Mutex::new(std::collections::HashSet::new()),
             local_appends: Arc::default(),
             settings,
-            decided: Notify::new(),
-            applied: AtomicU64::new(0),
-            carried: tokio::sync::watch::Sender::new(0),
-        })
+            relay_id: router.relay_id().clone(),
+            max_depth: router.max_depth(),
+            jobs,
+            endings,
+        });
+        let inputs = Inputs {
+            router,
+            jobs: jobs_rx,
+            endings: endings_rx,
+        };
+        (hub, inputs)
     }
 
     /// A new session ID.
     pub fn next_session_id(&self) -> SessionId {
         self.next_session.fetch_add(1, Ordering::Relaxed)
-    }
-
-    /// Register a live session.
-    pub fn add_session(&self, s: Arc<SessionShared>) {
-        lock(&self.sessions).insert(s.id, s);
-        metrics::gauge!(m::SESSIONS).increment(1.0);
-    }
-
-    /// A session ended: forget it and everything it did.
-    pub fn remove_session(self: &Arc<Self>, id: SessionId) {
-        if lock(&self.sessions).remove(&id).is_some() {
-            metrics::gauge!(m::SESSIONS).decrement(1.0);
-        }
-        // This session's requests only (one range): nothing walks every request.
-        {
-            let mut requests = lock(&self.requests);
-            let mine: Vec<_> = requests
-                .range((id, RequestId::MIN)..=(id, RequestId::MAX))
-                .map(|(k, _)| *k)
-                .collect();
-            for k in mine {
-                requests.remove(&k);
-            }
-        }
-        self.apply(|r, now| r.handle_session_closed(id, now));
     }
 
     /// A live session by ID.
@@ -198,110 +293,73 @@ impl Hub {
         }
     }
 
-    /// Register the channel a request task listens on.
-    pub fn add_request(&self, session: SessionId, request: RequestId, tx: mpsc::Sender<ToRequest>) {
-        lock(&self.requests).insert((session, request), Inbox { tx, listing: None });
-    }
-
-    /// Forget a request's channel (and its listing).
-    pub fn remove_request(&self, session: SessionId, request: RequestId) {
-        lock(&self.requests).remove(&(session, request));
-    }
-
-    /// Register the listing a SUBSCRIBE_NAMESPACE request (added first) writes from; its
-    /// NAMESPACE and NAMESPACE_DONE go there instead of the request's channel.
-    pub fn add_listing(&self, session: SessionId, request: RequestId, listing: Arc<Listing>) {
-        if let Some(inbox) = lock(&self.requests).get_mut(&(session, request)) {
-            inbox.listing = Some(listing);
-        }
-    }
-
     /// A cached track by ID.
     pub fn track(&self, id: TrackId) -> Option<TrackProducer> {
         lock(&self.tracks).get(&id).cloned()
     }
 
-    /// A cached track by ID, created (empty, charged to the process's cache) if missing. A
-    /// track the router has already forgotten is not cached: its producer comes back closed.
-    pub fn track_or_insert(&self, id: TrackId, name: &TrackName) -> TrackProducer {
-        let new = || TrackProducer::new(name.clone(), Track::charged_to(self.cache.clone()));
-        // Under the router's lock: a track the router forgets is dropped from the cache after
-        // the router let go of it (see `apply`), so it cannot be inserted after its drop.
-        let router = lock(&self.router);
-        if router.track_name(id).is_none() {
-            let gone = new();
-            gone.close();
-            return gone;
-        }
-        lock(&self.tracks).entry(id).or_insert_with(new).clone()
+    /// Where track `name` is: its cache here (when the router knows the track) and the session
+    /// of the upstream that feeds it, if any.
+    pub async fn locate(&self, name: &TrackName) -> (Option<TrackProducer>, Option<SessionId>) {
+        let n = name.clone();
+        let (id, upstream) = self
+            .read(move |r| (r.track_id(&n), r.upstream_for(&n)))
+            .await;
+        (id.and_then(|id| self.track(id)), upstream)
     }
 
-    /// `session` is (or no longer is) a broadcast published through the local API.
-    pub fn mark_local(&self, session: SessionId, publication: bool) {
-        let mut local = lock(&self.local_publications);
-        if publication {
-            local.insert(session);
-        } else {
-            local.remove(&session);
-        }
+    /// Run `f` on the node loop, with the router and the registry's writing side (an input: a
+    /// request with its channel, a session's end, an upstream's answer), and return what it
+    /// returns. What the router decides is carried out by the loop, in the router's order,
+    /// never by the task that called: no task re-enters the dispatcher. Inputs wait in a
+    /// bounded queue: a task that outruns the loop waits here.
+    pub async fn on_loop<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut OnLoop<'_>, Instant) -> R + Send + 'static,
+    ) -> R {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |l, now| {
+            let _ = tx.send(f(l, now));
+        });
+        // The loop runs as long as the hub does (it stops only when the hub is dropped).
+        self.jobs.send(job).await.expect("the node loop stopped");
+        rx.await.expect("the node loop stopped")
     }
 
-    /// Run `f` on the router (an input: a request, a session's end, an upstream's answer).
-    /// What it decides is carried out by the node loop ([`super::dispatch`]), in the router's
-    /// order, never by the task that called: no task re-enters the dispatcher.
-    pub fn apply<R>(&self, f: impl FnOnce(&mut Router, Instant) -> R) -> R {
-        let now = Instant::now();
-        let mut router = lock(&self.router);
-        let out = f(&mut router, now);
-        self.applied.fetch_add(1, Ordering::SeqCst);
-        drop(router);
-        self.decided.notify_one();
-        out
+    /// [`Hub::on_loop`] with the router only.
+    pub async fn apply<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Router, Instant) -> R + Send + 'static,
+    ) -> R {
+        self.on_loop(move |l, now| f(l.router, now)).await
+    }
+
+    /// Read the router, in order with the inputs before.
+    pub async fn read<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Router) -> R + Send + 'static,
+    ) -> R {
+        self.on_loop(move |l, _| f(l.router)).await
+    }
+
+    /// An input from a place that cannot wait (a handle's drop, a session's callback): an end,
+    /// run on the node loop before any input given after it.
+    pub fn post(&self, f: impl FnOnce(&mut OnLoop<'_>, Instant) + Send + 'static) {
+        // The loop gone means the node is: nothing is left to end.
+        let _ = self.endings.send(Box::new(f));
     }
 
     /// Wait until the node loop has carried out everything the router decided on the inputs
-    /// it took before this call (commands sent, forgotten tracks closed), or the node's
-    /// `upstream_answer_timeout` passed (a loop that stopped).
+    /// given before this call (commands sent, forgotten tracks closed).
     pub(super) async fn settled(&self) {
-        let target = self.applied.load(Ordering::SeqCst);
-        let mut carried = self.carried.subscribe();
-        let limit = self.settings.upstream_answer_timeout;
-        let _ = tokio::time::timeout(limit, carried.wait_for(|&c| c >= target)).await;
-    }
-
-    /// The node loop carried out the decisions on the first `inputs` inputs.
-    pub(super) fn carried_out(&self, inputs: u64) {
-        self.carried.send_if_modified(|c| {
-            let later = inputs > *c;
-            if later {
-                *c = inputs;
-            }
-            later
-        });
-    }
-
-    /// Wait until the router may have decided something (see [`Hub::apply`]).
-    pub(super) async fn decided(&self) {
-        self.decided.notified().await;
-    }
-
-    /// The router's next decisions, in its order, and the tracks it forgot since the last call
-    /// (reported once each: nothing here walks every track).
-    /// With them, the count of inputs they answer (see [`Hub::carried_out`]).
-    pub(super) fn decisions(&self) -> (Vec<Command>, Vec<TrackId>, u64) {
-        let mut router = lock(&self.router);
-        let commands = std::iter::from_fn(|| router.poll_command()).collect();
-        let forgotten = std::iter::from_fn(|| router.poll_forgotten()).collect();
-        (commands, forgotten, self.applied.load(Ordering::SeqCst))
-    }
-
-    /// Drop the caches of tracks the router forgot and end their readers.
-    pub(super) fn forget_tracks(&self, forgotten: Vec<TrackId>) {
-        for id in forgotten {
-            if let Some(t) = lock(&self.tracks).remove(&id) {
-                t.close();
-            }
-        }
+        let done = self
+            .on_loop(|l, _| {
+                let (tx, rx) = oneshot::channel();
+                l.settle.push(tx);
+                rx
+            })
+            .await;
+        let _ = done.await;
     }
 
     /// Whether `session` is a broadcast published through the local API.
@@ -318,21 +376,6 @@ impl Hub {
         lock(&self.requests)
             .get(&(session, request))
             .map(|i| (i.tx.clone(), i.listing.clone()))
-    }
-
-    /// Publish the router's counters (failovers, held tracks, refusals, loops) as metrics; the
-    /// timer loop calls it, off the request path.
-    pub fn report_router(&self) {
-        let router = lock(&self.router);
-        metrics::counter!(m::FAILOVERS).absolute(router.failovers());
-        metrics::gauge!(m::TRACKS_HELD).set(router.lost_tracks() as f64);
-        metrics::counter!(m::PUBLISHERS_REFUSED).absolute(router.untrusted_refusals());
-        metrics::counter!(m::LOOPS).absolute(router.loops_detected());
-    }
-
-    /// Read-only access to the router.
-    pub fn with_router<R>(&self, f: impl FnOnce(&Router) -> R) -> R {
-        f(&lock(&self.router))
     }
 
     /// Add what local publishers appended since the last report to the counters a MoQ

@@ -10,8 +10,9 @@ use tern_moq::message::codes::{SessionError as Code, StreamResetCode};
 use tern_moq::session::Event;
 
 use crate::core::cache::LiveBudget;
+use crate::core::router::SessionId;
 use crate::core::track::{Appended, SubgroupEnd};
-use crate::core::types::{Location, Object, ObjectStatus};
+use crate::core::types::{Location, Object, ObjectStatus, TrackName};
 use crate::metrics as m;
 
 use super::hub::Hub;
@@ -140,7 +141,7 @@ pub async fn data_stream(
             } => {
                 let sg = *subgroup.get_or_insert(object.object_id);
                 if object.object_status == WireStatus::EndOfTrack
-                    && hub.with_router(|r| r.upstream_for(track.name())) != Some(s.id)
+                    && !feeds(hub, track.name(), s.id).await
                 {
                     // A publisher the track moved away from (taken over, failed over) does
                     // not end it for the one that feeds it now.
@@ -172,7 +173,7 @@ pub async fn data_stream(
                 // The end of a subgroup from an upstream the track is moving (or has moved)
                 // away from is not the subgroup's end: that upstream may be draining or cut
                 // off, and the new one carries the subgroup on (and ends it itself).
-                let stale = hub.with_router(|r| r.upstream_for(track.name())) != Some(s.id);
+                let stale = !feeds(hub, track.name(), s.id).await;
                 if let Some(sg) = subgroup
                     && !stale
                 {
@@ -222,4 +223,10 @@ pub fn datagram(s: &SessionShared, d: ObjectDatagram) {
         d.publisher_priority.unwrap_or(128),
         s.live_budgets(),
     );
+}
+
+/// Whether session `session` is the one that feeds track `name` now (for the router).
+async fn feeds(hub: &Hub, name: &TrackName, session: SessionId) -> bool {
+    let name = name.clone();
+    hub.read(move |r| r.upstream_for(&name)).await == Some(session)
 }

@@ -191,10 +191,14 @@ async fn link(
             )));
         }
         let sid = s.id;
-        hub.apply(|r, _| r.handle_link_up(sid));
-        if let Some(relay) = s.peer_relay()
-            && let Some(why) = hub.apply(|r, _| r.handle_peer_relay(sid, relay))
-        {
+        let relay = s.peer_relay();
+        let refused = hub
+            .apply(move |r, _| {
+                r.handle_link_up(sid);
+                relay.and_then(|relay| r.handle_peer_relay(sid, relay))
+            })
+            .await;
+        if let Some(why) = refused {
             tracing::warn!(upstream = %url, session = sid, "{why}");
         }
         namespaces(hub, &s).await
@@ -237,7 +241,7 @@ async fn namespaces(hub: &Arc<Hub>, s: &Arc<SessionShared>) -> super::error::Res
             SubscribeNamespace {
                 request_id,
                 track_namespace_prefix: TrackNamespace::new(Vec::new()),
-                parameters: hop_parameters(s, &[hub.with_router(|r| r.relay_id().clone())]),
+                parameters: hop_parameters(s, std::slice::from_ref(&hub.relay_id)),
             }
             .into()
         })
@@ -268,12 +272,14 @@ async fn namespaces(hub: &Arc<Hub>, s: &Arc<SessionShared>) -> super::error::Res
                 next_id += 1;
                 learned.insert(ns.clone(), rid);
                 tracing::debug!(session = sid, namespace = ?ns, "namespace from upstream");
-                hub.apply(|r, now| r.handle_publish_namespace(sid, rid, ns, Vec::new(), now));
+                hub.apply(move |r, now| r.handle_publish_namespace(sid, rid, ns, Vec::new(), now))
+                    .await;
             }
             Message::NamespaceDone(n) => {
                 let ns = n.track_namespace_suffix.fields().to_vec();
                 if let Some(rid) = learned.remove(&ns) {
-                    hub.apply(|r, _| r.handle_publish_namespace_done(sid, rid));
+                    hub.apply(move |r, _| r.handle_publish_namespace_done(sid, rid))
+                        .await;
                 }
             }
             other => {

@@ -111,7 +111,7 @@ impl Node {
             .then(|| discovery::Discovery::new(&settings.upstream_tls.dns_servers))
             .transpose()?
             .map(Arc::new);
-        let hub = Hub::new(Router::new(router), settings);
+        let (hub, inputs) = Hub::new(Router::new(router), settings);
         let certs = server.certs().clone();
         let mut tasks = Vec::new();
         if let Some(client) = upstream_client {
@@ -147,9 +147,11 @@ impl Node {
                 }));
             }
         }));
-        tasks.push(tokio::spawn(dispatch::run(hub.clone(), move || {
+        // Not among the tasks shutdown aborts: the sessions' ends still go through it, and it
+        // stops by itself when the hub is dropped.
+        tokio::spawn(dispatch::run(Arc::downgrade(&hub), inputs, move || {
             report_admission(&admission)
-        })));
+        }));
         Ok(Self {
             addr,
             fingerprint,

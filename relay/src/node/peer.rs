@@ -43,37 +43,44 @@ pub async fn run_with(
         hub.receive.clone(),
         hub.live.clone(),
     );
-    hub.add_session(shared.clone());
     // A client certificate only exists when the relay asks for one (a cluster CA is
     // configured) and TLS verified it: the peer is a member of the cluster.
+    let mut member = false;
+    let mut publisher = None;
     if server && let Some(name) = shared.session.peer_name() {
         tracing::info!(session = id, member = name, "cluster member connected");
         shared.set_member();
-        let publisher = Publisher {
+        member = true;
+        publisher = Some(Publisher {
             class: Class::Member,
             identity: Bytes::from(name),
-        };
-        hub.apply(|r, _| {
-            r.handle_member(id);
-            r.handle_identity(id, publisher);
         });
     } else if server {
         // Anonymous until a plugin authorises a publish: the same source (an IPv4 address,
         // an IPv6 /64) is the same publisher, so a reconnecting encoder takes its track back.
         let source = tern_quic::session_source(shared.session.remote_address().ip());
-        let publisher = Publisher {
+        publisher = Some(Publisher {
             class: Class::Anonymous,
             identity: Bytes::from(source.to_string()),
-        };
-        hub.apply(|r, _| r.handle_identity(id, publisher));
+        });
     }
-    if server
-        && !shared.is_member()
-        && (hub.settings.plugin.is_some() || shared.session.peer_is_local())
-    {
-        // A plugin authorises each of its publishes, or it runs on this host.
-        hub.apply(|r, _| r.handle_vouched(id));
-    }
+    // A plugin authorises each of its publishes, or it runs on this host.
+    let vouched =
+        server && !member && (hub.settings.plugin.is_some() || shared.session.peer_is_local());
+    let registered = shared.clone();
+    hub.on_loop(move |l, _| {
+        l.add_session(registered);
+        if member {
+            l.router.handle_member(id);
+        }
+        if let Some(publisher) = publisher {
+            l.router.handle_identity(id, publisher);
+        }
+        if vouched {
+            l.router.handle_vouched(id);
+        }
+    })
+    .await;
     opened(shared.clone());
     tracing::info!(session = id, peer = %shared.session.remote_address(), "session open");
     let node = Arc::new(NodeSession {
@@ -88,7 +95,7 @@ pub async fn run_with(
         Ok(()) => tracing::info!(session = id, "session closed"),
         Err(e) => tracing::info!(session = id, "session ended: {e:#}"),
     }
-    hub.remove_session(id);
+    hub.on_loop(move |l, now| l.remove_session(id, now)).await;
 }
 
 /// A relay session as the shared session driver ([`tern_peer::driver`]) sees it: the node's
@@ -150,12 +157,15 @@ impl tern_peer::driver::Peer for NodeSession {
             tern_relay = peer
                 .moqt_implementation()
                 .is_some_and(|i| i.starts_with(hops::TERN_IMPLEMENTATION_PREFIX))
-                && hub.with_router(|r| r.is_trusted(s.id));
+                && {
+                    let sid = s.id;
+                    hub.read(move |r| r.is_trusted(sid)).await
+                };
         }
         let mut setup = Setup::default();
         setup.set_moqt_implementation(concat!("tern/", env!("CARGO_PKG_VERSION")));
         if tern_relay {
-            let id = hub.with_router(|r| r.relay_id().clone());
+            let id = hub.relay_id.clone();
             setup
                 .options
                 .set(hops::TERN_RELAY, tern_moq::coding::KvpValue::Bytes(id));
@@ -178,14 +188,16 @@ impl tern_peer::driver::Peer for NodeSession {
 
     fn on_goaway(&self, _goaway: &GoAway) {
         let sid = self.s.id;
-        self.hub.apply(|r, now| r.handle_goaway(sid, now));
+        self.hub
+            .post(move |l, now| l.router.handle_goaway(sid, now));
     }
 
     /// For routing the session is over now (a new publisher of its tracks starts afresh); its
     /// last objects and PUBLISH_DONEs still land meanwhile.
     fn on_leaving(&self) {
         let sid = self.s.id;
-        self.hub.apply(|r, now| r.handle_session_closed(sid, now));
+        self.hub
+            .post(move |l, now| l.router.handle_session_closed(sid, now));
     }
 
     /// A request of the peer's, or its refusal when the session has its

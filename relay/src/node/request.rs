@@ -18,7 +18,7 @@ use tern_moq::{Message, ReasonPhrase, TrackNamespace};
 use tern_peer::request::Reply;
 use tern_peer::request::RequestStream;
 
-use crate::core::router::{Class, Command, Ended, Publisher, Refusal};
+use crate::core::router::{Class, Command, Ended, Publisher, Refusal, Router};
 use crate::core::types::Namespace;
 
 use super::hub::{Hub, Listing, ToRequest};
@@ -98,7 +98,8 @@ pub async fn run(hub: Arc<Hub>, s: Arc<SessionShared>, send: Reply, mut inbound:
             identity: bytes::Bytes::from(subject),
         };
         let sid = s.id;
-        hub.apply(|r, _| r.handle_identity(sid, publisher));
+        hub.apply(move |r, _| r.handle_identity(sid, publisher))
+            .await;
     }
     let variants = match super::watermark::verdict(&s, original.as_ref(), &first, variants) {
         Ok(variants) => variants,
@@ -127,7 +128,7 @@ pub async fn run(hub: Arc<Hub>, s: Arc<SessionShared>, send: Reply, mut inbound:
                 send,
                 inbound,
                 move |r, now| r.handle_publish_namespace(sid, rid, ns, hops, now),
-                |hub, sid| hub.apply(|r, _| r.handle_publish_namespace_done(sid, rid)),
+                move |r| r.handle_publish_namespace_done(sid, rid),
             )
             .await
         }
@@ -145,7 +146,7 @@ pub async fn run(hub: Arc<Hub>, s: Arc<SessionShared>, send: Reply, mut inbound:
                     s.auth.set_relay();
                 }
                 let sid = s.id;
-                if let Some(why) = hub.apply(|r, _| r.handle_peer_relay(sid, relay)) {
+                if let Some(why) = hub.apply(move |r, _| r.handle_peer_relay(sid, relay)).await {
                     tracing::warn!(session = s.id, "{why}");
                 }
             }
@@ -161,7 +162,7 @@ pub async fn run(hub: Arc<Hub>, s: Arc<SessionShared>, send: Reply, mut inbound:
                 send,
                 inbound,
                 move |r, _| r.handle_subscribe_namespace(sid, rid, prefix),
-                |hub, sid| hub.apply(|r, _| r.handle_subscribe_namespace_done(sid, rid)),
+                move |r| r.handle_subscribe_namespace_done(sid, rid),
             )
             .await
         }
@@ -181,7 +182,7 @@ pub async fn run(hub: Arc<Hub>, s: Arc<SessionShared>, send: Reply, mut inbound:
                 send,
                 inbound,
                 move |r, _| r.handle_subscribe_tracks(sid, rid, prefix),
-                |hub, sid| hub.apply(|r, _| r.handle_subscribe_tracks_done(sid, rid)),
+                move |r| r.handle_subscribe_tracks_done(sid, rid),
             )
             .await
         }
@@ -210,7 +211,7 @@ fn hops_of(hub: &Hub, s: &SessionShared, params: &Parameters) -> Option<crate::c
         None => Some(Vec::new()),
         Some(ParameterValue::Bytes(b)) => {
             // One more than the limit so that the router can refuse it with the reason.
-            let max = hub.with_router(|r| r.max_depth()) + 1;
+            let max = hub.max_depth + 1;
             match hops::decode(b.clone(), max) {
                 Ok(h) => Some(h),
                 Err(why) => {
@@ -256,21 +257,21 @@ async fn lifetime(
     listing: bool,
     mut send: RequestStream,
     mut inbound: Inbound,
-    start: impl FnOnce(&mut crate::core::router::Router, std::time::Instant),
-    end: impl FnOnce(&Arc<Hub>, u64),
+    start: impl FnOnce(&mut Router, std::time::Instant) + Send + 'static,
+    end: impl FnOnce(&mut Router) + Send + 'static,
 ) -> super::error::Result<()> {
     let (tx, mut rx) = mpsc::channel(8);
-    hub.add_request(s.id, rid, tx);
     // A SUBSCRIBE_NAMESPACE's NAMESPACE and NAMESPACE_DONE come through its listing, written
     // once REQUEST_OK is out: a listing of any length is never queued.
-    let listing = listing.then(|| {
-        let l = Arc::new(Listing::default());
-        hub.add_listing(s.id, rid, l.clone());
-        l
-    });
+    let listing = listing.then(|| Arc::new(Listing::default()));
     let mut listed: HashSet<Namespace> = HashSet::new();
     let mut acknowledged = false;
-    hub.apply(start);
+    let (sid, inbox) = (s.id, listing.clone());
+    hub.on_loop(move |l, now| {
+        l.add_request(sid, rid, tx, inbox);
+        start(l.router, now);
+    })
+    .await;
     let result: super::error::Result<()> = async {
         loop {
             tokio::select! {
@@ -318,8 +319,11 @@ async fn lifetime(
         }
     }
     .await;
-    hub.remove_request(s.id, rid);
-    end(hub, s.id);
+    hub.on_loop(move |l, _| {
+        l.remove_request(sid, rid);
+        end(l.router);
+    })
+    .await;
     result
 }
 
@@ -406,8 +410,13 @@ async fn subscribe(
         }
     }
     let (tx, mut rx) = mpsc::channel(64);
-    hub.add_request(s.id, rid, tx);
-    hub.apply(|r, now| r.handle_subscribe(s.id, rid, name.clone(), filter, rendezvous, now));
+    let (sid, n) = (s.id, name.clone());
+    hub.on_loop(move |l, now| {
+        l.add_request(sid, rid, tx, None);
+        l.router
+            .handle_subscribe(sid, rid, n, filter, rendezvous, now);
+    })
+    .await;
     let mut serving: Option<super::serve::Serving> = None;
     let result: super::error::Result<()> = async {
         loop {
@@ -508,8 +517,11 @@ async fn subscribe(
     s.remove_subscription(rid);
     s.auth.markings.remove(rid);
     drop(marked);
-    hub.remove_request(s.id, rid);
-    hub.apply(|r, now| r.handle_unsubscribe(s.id, rid, now));
+    hub.on_loop(move |l, now| {
+        l.remove_request(sid, rid);
+        l.router.handle_unsubscribe(sid, rid, now);
+    })
+    .await;
     result
 }
 
@@ -522,12 +534,9 @@ async fn track_status(
     mut send: RequestStream,
 ) -> super::error::Result<()> {
     let name = track_name(&m.track_namespace, &m.track_name);
-    let cached = hub
-        .with_router(|r| r.track_id(&name))
-        .and_then(|id| hub.track(id))
-        .map(|t| t.consumer().largest());
-    let upstream = hub
-        .with_router(|r| r.upstream_for(&name))
+    let (handle, upstream) = hub.locate(&name).await;
+    let cached = handle.map(|t| t.consumer().largest());
+    let upstream = upstream
         .filter(|id| *id != s.id)
         .and_then(|id| hub.session(id));
     let reply: Message = match (cached, upstream) {

@@ -55,16 +55,19 @@ pub fn spawn_subscribe(
         let sid = s.id;
         match result {
             Ok(End::Done(status)) => {
-                hub.apply(|r, now| r.handle_upstream_ended(track, sid, Some(status), now));
+                hub.apply(move |r, now| r.handle_upstream_ended(track, sid, Some(status), now))
+                    .await;
             }
             Ok(End::Quiet) => {}
             Ok(End::Lost) => {
                 tracing::info!(session = sid, %name, "upstream subscription lost");
-                hub.apply(|r, now| r.handle_upstream_ended(track, sid, None, now));
+                hub.apply(move |r, now| r.handle_upstream_ended(track, sid, None, now))
+                    .await;
             }
             Err(e) => {
                 tracing::info!(session = sid, %name, "upstream subscription lost: {e:#}");
-                hub.apply(|r, now| r.handle_upstream_ended(track, sid, None, now));
+                hub.apply(move |r, now| r.handle_upstream_ended(track, sid, None, now))
+                    .await;
             }
         }
     });
@@ -137,7 +140,7 @@ async fn subscribe(
         _ = &mut cancel => return Ok(End::Quiet),
         opened = tokio::time::timeout_at(deadline, open) => match opened {
             Ok(opened) => opened?,
-            Err(_) => return Ok(unanswered(hub, s, track, name)),
+            Err(_) => return Ok(unanswered(hub, s, track, name).await),
         },
     };
     loop {
@@ -150,7 +153,7 @@ async fn subscribe(
             () = tokio::time::sleep_until(deadline), if alias.is_none() => {
                 inbound.stop(StreamResetCode::CANCELLED);
                 let _ = send.finish();
-                return Ok(unanswered(hub, s, track, name));
+                return Ok(unanswered(hub, s, track, name).await);
             }
             msg = next_message(&mut inbound, s) => match msg {
                 Some(Message::SubscribeOk(ok)) if alias.is_none() => {
@@ -173,19 +176,21 @@ async fn subscribe(
                         handle.update(|t| t.note_upstream_largest(l));
                     }
                     let sid = s.id;
-                    hub.apply(|r, _| r.handle_upstream_ok(track, sid));
+                    hub.apply(move |r, _| r.handle_upstream_ok(track, sid)).await;
                     drop(hold);
                 }
                 Some(Message::RequestError(e)) if alias.is_none() => {
                     tracing::info!(%name, code = e.error_code.0, reason = %e.error_reason.to_string_lossy(), "upstream refused");
                     let (sid, code) = (s.id, e.error_code.0);
-                    hub.apply(|r, now| r.handle_upstream_refused(track, sid, code, now));
+                    hub.apply(move |r, now| r.handle_upstream_refused(track, sid, code, now))
+                        .await;
                     return Ok(End::Quiet);
                 }
                 Some(Message::PublishDone(d)) => {
                     if d.status_code != tern_moq::message::codes::PublishDoneCode::GOING_AWAY {
                         let sid = s.id;
-                        hub.apply(|r, _| r.handle_upstream_done_received(track, sid));
+                        hub.apply(move |r, _| r.handle_upstream_done_received(track, sid))
+                            .await;
                     }
                     tokio::time::sleep(s.timeouts.done_linger).await;
                     return Ok(End::Done(d.status_code.0));
@@ -203,11 +208,18 @@ async fn subscribe(
 
 /// The publisher on `s` did not answer the SUBSCRIBE for `track` in time: as if it had
 /// refused with TIMEOUT (the track moves on, or its waiting subscribers are refused).
-fn unanswered(hub: &Arc<Hub>, s: &Arc<SessionShared>, track: TrackId, name: &TrackName) -> End {
+async fn unanswered(
+    hub: &Arc<Hub>,
+    s: &Arc<SessionShared>,
+    track: TrackId,
+    name: &TrackName,
+) -> End {
     let timeout = hub.settings.upstream_answer_timeout;
     tracing::info!(session = s.id, %name, ?timeout, "upstream did not answer SUBSCRIBE in time");
     let sid = s.id;
-    hub.apply(|r, now| r.handle_upstream_refused(track, sid, RequestErrorCode::TIMEOUT.0, now));
+    let code = RequestErrorCode::TIMEOUT.0;
+    hub.apply(move |r, now| r.handle_upstream_refused(track, sid, code, now))
+        .await;
     End::Quiet
 }
 
@@ -222,12 +234,19 @@ pub async fn publish(
     let rid = m.request_id;
     let name = track_name(&m.track_namespace, &m.track_name);
     let (tx, mut rx) = mpsc::channel(8);
-    hub.add_request(s.id, rid, tx);
-    let Some(track) = hub.apply(|r, now| r.handle_publish(s.id, rid, name.clone(), now)) else {
+    let (sid, n) = (s.id, name.clone());
+    let granted = hub
+        .on_loop(move |l, now| {
+            l.add_request(sid, rid, tx, None);
+            let track = l.router.handle_publish(sid, rid, n.clone(), now)?;
+            Some(l.track_or_insert(track, &n))
+        })
+        .await;
+    let Some(handle) = granted else {
         // Refused: the router said why in a command to this request, which the node loop
         // carries out next.
         let answer = tokio::time::timeout(hub.settings.upstream_answer_timeout, rx.recv()).await;
-        hub.remove_request(s.id, rid);
+        hub.on_loop(move |l, _| l.remove_request(sid, rid)).await;
         let reason = match answer.ok().flatten().map(|c| c.command) {
             Some(Command::Refuse { reason, .. }) => reason,
             _ => crate::core::router::Refusal::Unauthorized,
@@ -236,7 +255,6 @@ pub async fn publish(
         let _ = send.finish();
         return Ok(());
     };
-    let handle = hub.track_or_insert(track, &name);
     // A local publisher this one took the track over from writes no more.
     drop(handle.claim());
     // A PUBLISH of a track the relay already has takes it over (a restarted encoder, a backup
@@ -248,7 +266,7 @@ pub async fn publish(
         handle.update(|t| t.note_upstream_largest(l));
     }
     if !s.add_alias(m.track_alias, handle) {
-        hub.remove_request(s.id, rid);
+        hub.on_loop(move |l, _| l.remove_request(sid, rid)).await;
         s.violation(Code::DUPLICATE_TRACK_ALIAS, "PUBLISH reused a track alias");
         return Ok(());
     }
@@ -269,7 +287,7 @@ pub async fn publish(
                     Some(Message::PublishDone(d)) => {
                         let sid = s.id;
                         tracing::debug!(session = sid, request = rid, %name, status = d.status_code.0, "PUBLISH_DONE from the publisher");
-                        hub.apply(|r, _| r.handle_publish_done_received(sid, rid));
+                        hub.apply(move |r, _| r.handle_publish_done_received(sid, rid)).await;
                         tokio::time::sleep(s.timeouts.done_linger).await;
                         return Ok(Some(d.status_code.0));
                     }
@@ -286,16 +304,19 @@ pub async fn publish(
         }
     }
     .await;
-    hub.remove_request(s.id, rid);
     s.remove_alias(m.track_alias);
     let _ = send.finish();
-    let sid = s.id;
-    match result.unwrap_or(None) {
-        Some(status) => hub.apply(|r, _| r.handle_publish_done(sid, rid, status)),
-        None => {
-            tracing::info!(session = sid, %name, "publisher dropped without PUBLISH_DONE");
-            hub.apply(|r, now| r.handle_publish_lost(sid, rid, now));
-        }
+    let done = result.unwrap_or(None);
+    if done.is_none() {
+        tracing::info!(session = sid, %name, "publisher dropped without PUBLISH_DONE");
     }
+    hub.on_loop(move |l, now| {
+        l.remove_request(sid, rid);
+        match done {
+            Some(status) => l.router.handle_publish_done(sid, rid, status),
+            None => l.router.handle_publish_lost(sid, rid, now),
+        }
+    })
+    .await;
     Ok(())
 }

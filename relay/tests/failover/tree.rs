@@ -236,7 +236,7 @@ impl Tree {
         wait_for(
             Duration::from_secs(10),
             "the edge learns the track from its upstreams",
-            || edge.hub.with_router(|r| r.routes(&name())) == upstreams.len(),
+            async || edge.hub.read(move |r| r.routes(&name())).await == upstreams.len(),
         )
         .await;
         let mut seen = Vec::new();
@@ -259,8 +259,8 @@ impl Tree {
     }
 
     /// Which root the edge takes the track from now.
-    pub fn in_use(&self) -> usize {
-        let remote = upstream_address(&self.edge).port();
+    pub async fn in_use(&self) -> usize {
+        let remote = upstream_address(&self.edge).await.port();
         self.roots
             .iter()
             .position(|r| r.cut.addr.port() == remote)
@@ -317,10 +317,11 @@ impl Drop for Tree {
 }
 
 /// The address of the session `relay` takes the track from.
-pub fn upstream_address(relay: &Node) -> SocketAddr {
+pub async fn upstream_address(relay: &Node) -> SocketAddr {
     let session = relay
         .hub
-        .with_router(|r| r.upstream_for(&name()))
+        .read(move |r| r.upstream_for(&name()))
+        .await
         .expect("the relay has an upstream for the track");
     relay
         .hub
@@ -455,9 +456,9 @@ pub fn assert_contiguous(written: &[(u64, u64)], seen: &[Arc<Mutex<Seen>>]) {
 }
 
 /// Poll `done` every 20 ms until it holds; panic with `what` after `limit`.
-pub async fn wait_for(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
+pub async fn wait_for(limit: Duration, what: &str, mut done: impl AsyncFnMut() -> bool) {
     let deadline = Instant::now() + limit;
-    while !done() {
+    while !done().await {
         assert!(Instant::now() < deadline, "not within {limit:?}: {what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 
 use tern_model::local::{Refused, RefusedKind};
 
-use crate::core::router::{Command, Refusal, RequestId, SessionId};
+use crate::core::router::{Command, Refusal, RequestId, Router, SessionId};
 
 use crate::node::hub::{Hub, ToRequest};
 
@@ -29,17 +29,21 @@ pub(super) fn refused(reason: Refusal) -> Refused {
     Refused::new(kind, wire.error_reason.to_string_lossy())
 }
 
-/// Run `f` on the router as request `request` of `session`, and return the first answer the
-/// router gave that request, if it gave one at once.
-pub(super) fn ask<R>(
+/// Run `f` on the router as request `request` of `session`, its channel registered first, and
+/// return what `f` returned with the channel the router's answers come on.
+pub(super) async fn ask<R: Send + 'static>(
     hub: &Arc<Hub>,
     session: SessionId,
     request: RequestId,
-    f: impl FnOnce(&mut crate::core::router::Router, Instant) -> R,
+    f: impl FnOnce(&mut Router, Instant) -> R + Send + 'static,
 ) -> (R, mpsc::Receiver<ToRequest>) {
     let (tx, rx) = mpsc::channel(8);
-    hub.add_request(session, request, tx);
-    let out = hub.apply(f);
+    let out = hub
+        .on_loop(move |l, now| {
+            l.add_request(session, request, tx, None);
+            f(l.router, now)
+        })
+        .await;
     (out, rx)
 }
 
@@ -47,21 +51,22 @@ pub(super) fn ask<R>(
 /// answer, which the node loop carries out next ([`crate::node::dispatch`]), with the request
 /// forgotten again. `wait` says, from what the router returned, whether the answer is needed;
 /// it is waited for at most the node's `upstream_answer_timeout`.
-pub(super) async fn ask_now<R>(
+pub(super) async fn ask_now<R: Send + 'static>(
     hub: &Arc<Hub>,
     session: SessionId,
     request: RequestId,
-    f: impl FnOnce(&mut crate::core::router::Router, Instant) -> R,
+    f: impl FnOnce(&mut Router, Instant) -> R + Send + 'static,
     wait: impl FnOnce(&R) -> bool,
 ) -> (R, Option<Command>) {
-    let (out, mut rx) = ask(hub, session, request, f);
+    let (out, mut rx) = ask(hub, session, request, f).await;
     let answer = if wait(&out) {
         let limit = hub.settings.upstream_answer_timeout;
         tokio::time::timeout(limit, rx.recv()).await.ok().flatten()
     } else {
         None
     };
-    hub.remove_request(session, request);
+    hub.on_loop(move |l, _| l.remove_request(session, request))
+        .await;
     (out, answer.map(|c| c.command))
 }
 

@@ -29,7 +29,7 @@ pub(super) struct Publication {
 }
 
 /// The local API's publications, owned by its driver; the hub knows only their session IDs
-/// (see [`Hub::mark_local`]).
+/// (see [`OnLoop::mark_local`](crate::node::hub::OnLoop::mark_local)).
 #[derive(Debug, Default)]
 pub(super) struct Publications(Mutex<HashMap<SessionId, Publication>>);
 
@@ -86,8 +86,8 @@ pub(super) async fn publish(
         )));
     }
     // Known before it is announced: the announcement may meet subscribers waiting for it at
-    // once, and their tracks wait for this publisher (see `Hub::mark_local`).
-    hub.mark_local(sid, true);
+    // once, and their tracks wait for this publisher (see `OnLoop::mark_local`).
+    hub.on_loop(move |l, _| l.mark_local(sid, true)).await;
     lock(&pubs.0).insert(
         sid,
         Publication {
@@ -104,7 +104,7 @@ pub(super) async fn publish(
         hub,
         sid,
         FIRST,
-        |r, now| {
+        move |r, now| {
             if member {
                 r.handle_member(sid);
             }
@@ -119,8 +119,11 @@ pub(super) async fn publish(
     .await;
     if !matches!(answer, Some(Command::Ok { .. })) {
         lock(&pubs.0).remove(&sid);
-        hub.mark_local(sid, false);
-        hub.apply(|r, now| r.handle_session_closed(sid, now));
+        hub.on_loop(move |l, now| {
+            l.mark_local(sid, false);
+            l.router.handle_session_closed(sid, now);
+        })
+        .await;
         return Err(not_accepted(answer, "the namespace"));
     }
     tracing::info!(
@@ -177,7 +180,7 @@ pub(super) async fn publish_track(
         hub,
         publication,
         request,
-        |r, now| r.handle_publish(publication, request, tn, now),
+        move |r, now| r.handle_publish(publication, request, tn, now),
         // Only a refusal's reason is wanted.
         Option::is_none,
     )
@@ -188,16 +191,19 @@ pub(super) async fn publish_track(
     if !lock(&pubs.0).contains_key(&publication) {
         // The broadcast was dropped while this track was being granted (its caller gave up
         // waiting): the track goes with it.
-        hub.apply(|r, now| {
+        hub.apply(move |r, now| {
             r.handle_publish_done(publication, request, PublishDoneCode::TRACK_ENDED.0);
             r.handle_session_closed(publication, now);
-        });
+        })
+        .await;
         return Err(gone());
     }
     // A track the router ended for this one (its predecessor's, unwatched) is closed before
     // this publisher starts: the one it replaced learns it at its next append.
     hub.settled().await;
-    let producer = hub.track_or_insert(track, &track_name);
+    let producer = hub
+        .on_loop(move |l, _| l.track_or_insert(track, &track_name))
+        .await;
     // A publisher that comes back (or takes the track over) carries the track on: an end its
     // predecessor put in the cache no longer holds.
     producer.update(|t| t.new_feed(None));
@@ -214,19 +220,20 @@ pub(super) fn end(hub: &Arc<Hub>, pubs: &Publications, id: SessionId, finished: 
     let Some(p) = lock(&pubs.0).remove(&id) else {
         return;
     };
-    hub.mark_local(id, false);
     tracing::info!(
         session = id,
         via = p.credentials.via,
         finished,
         "local publisher left"
     );
-    hub.apply(|r, now| {
+    hub.post(move |l, now| {
+        l.mark_local(id, false);
         if finished {
             for &request in &p.tracks {
-                r.handle_publish_done(id, request, PublishDoneCode::TRACK_ENDED.0);
+                l.router
+                    .handle_publish_done(id, request, PublishDoneCode::TRACK_ENDED.0);
             }
         }
-        r.handle_session_closed(id, now);
+        l.router.handle_session_closed(id, now);
     });
 }

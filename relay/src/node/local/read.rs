@@ -64,13 +64,15 @@ pub(super) async fn subscribe(
         _ => Filter::NextGroupStart,
     };
     let sid = hub.next_session_id();
-    let (_, mut rx) = ask(hub, sid, FIRST, |r, now| {
-        r.handle_subscribe(sid, FIRST, track.clone(), filter, options.rendezvous, now)
-    });
+    let (t, rendezvous) = (track.clone(), options.rendezvous);
+    let (_, mut rx) = ask(hub, sid, FIRST, move |r, now| {
+        r.handle_subscribe(sid, FIRST, t, filter, rendezvous, now)
+    })
+    .await;
     // The rendezvous, then the upstream's answer (each bounded by the router's timers).
     let wait = options.rendezvous + hub.settings.upstream_answer_timeout + Duration::from_secs(1);
     let answer = tokio::time::timeout(wait, rx.recv()).await;
-    hub.remove_request(sid, FIRST);
+    hub.on_loop(move |l, _| l.remove_request(sid, FIRST)).await;
     match answer {
         Ok(Some(ToRequest {
             command: Command::SubscribeOk { .. },
@@ -93,10 +95,11 @@ pub(super) async fn subscribe(
             })
         }
         other => {
-            hub.apply(|r, now| {
+            hub.apply(move |r, now| {
                 r.handle_unsubscribe(sid, FIRST, now);
                 r.handle_session_closed(sid, now);
-            });
+            })
+            .await;
             Err(match other {
                 Ok(Some(ToRequest {
                     command: Command::Refuse { reason, .. },
@@ -133,18 +136,14 @@ pub(super) async fn fetch(
             fetch::Refusal::Reversed.to_string(),
         ));
     }
-    let handle = hub
-        .with_router(|r| r.track_id(name))
-        .and_then(|id| hub.track(id));
+    let (handle, upstream) = hub.locate(name).await;
     let cached = handle
         .as_ref()
         .map(|h| h.read(|t| (t.covers(start, end), fetch::plan(t, start, end))));
     if let Some((true, plan)) = cached {
         return plan.map_err(not_found);
     }
-    let upstream = hub
-        .with_router(|r| r.upstream_for(name))
-        .and_then(|id| hub.session(id));
+    let upstream = upstream.and_then(|id| hub.session(id));
     let mut why = None;
     if let Some(up) = upstream {
         let deadline = tokio::time::Instant::now()
@@ -203,8 +202,10 @@ pub(super) async fn broadcast(
     if let Some(plugin) = &hub.settings.plugin {
         crate::node::plugin::judge_local(plugin, &credentials, false, &namespace, None).await?;
     }
-    let (reachable, tracks) =
-        hub.with_router(|r| (r.is_reachable(&namespace), r.tracks_of(&namespace)));
+    let ns = namespace.clone();
+    let (reachable, tracks) = hub
+        .read(move |r| (r.is_reachable(&ns), r.tracks_of(&ns)))
+        .await;
     if !reachable {
         return Err(Refused::new(
             RefusedKind::NotFound,
@@ -216,8 +217,8 @@ pub(super) async fn broadcast(
 
 /// A reading's handle was dropped: unsubscribe.
 pub(super) fn end(hub: &Arc<Hub>, id: SessionId) {
-    hub.apply(|r, now| {
-        r.handle_unsubscribe(id, FIRST, now);
-        r.handle_session_closed(id, now);
+    hub.post(move |l, now| {
+        l.router.handle_unsubscribe(id, FIRST, now);
+        l.router.handle_session_closed(id, now);
     });
 }

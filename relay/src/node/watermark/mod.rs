@@ -113,11 +113,13 @@ pub struct Companions {
 
 impl Drop for Companions {
     fn drop(&mut self) {
-        for &rid in &self.requests {
-            self.hub.remove_request(self.session, rid);
-            let sid = self.session;
-            self.hub.apply(|r, now| r.handle_unsubscribe(sid, rid, now));
-        }
+        let (sid, requests) = (self.session, std::mem::take(&mut self.requests));
+        self.hub.post(move |l, now| {
+            for rid in requests {
+                l.remove_request(sid, rid);
+                l.router.handle_unsubscribe(sid, rid, now);
+            }
+        });
     }
 }
 
@@ -143,10 +145,14 @@ pub async fn subscribe_companions(
     for (i, other) in other_variants(name).into_iter().enumerate() {
         let rid = companion_id(request, i as u32 + 1);
         let (tx, mut rx) = tokio::sync::mpsc::channel(8);
-        hub.add_request(s.id, rid, tx);
         companions.requests.push(rid);
         let sid = s.id;
-        hub.apply(|r, now| r.handle_subscribe(sid, rid, other, filter, rendezvous, now));
+        hub.on_loop(move |l, now| {
+            l.add_request(sid, rid, tx, None);
+            l.router
+                .handle_subscribe(sid, rid, other, filter, rendezvous, now);
+        })
+        .await;
         // The rendezvous, then as long as an upstream's answer may take.
         let wait = rendezvous + hub.settings.upstream_answer_timeout;
         let answer = tokio::time::timeout(wait, rx.recv()).await;
@@ -169,21 +175,21 @@ pub async fn subscribe_companions(
 
 /// A marking of variant A's `name` from what this relay already caches (a standalone FETCH):
 /// `None` when a variant is not cached here.
-pub fn cached_marking(
+pub async fn cached_marking(
     hub: &super::hub::Hub,
     variants: Variants,
     name: &TrackName,
 ) -> Option<Arc<Marking>> {
     let plugin = hub.settings.plugin.clone()?;
-    let handle = |n: &TrackName| {
-        hub.with_router(|r| r.track_id(n))
-            .and_then(|id| hub.track(id))
-            .map(|t| t.consumer())
-    };
-    let mut handles = vec![handle(name)?];
-    for other in other_variants(name) {
-        handles.push(handle(&other)?);
-    }
+    let mut names = vec![name.clone()];
+    names.extend(other_variants(name));
+    let ids = hub
+        .read(move |r| names.iter().map(|n| r.track_id(n)).collect::<Vec<_>>())
+        .await;
+    let handles = ids
+        .into_iter()
+        .map(|id| id.and_then(|id| hub.track(id)).map(|t| t.consumer()))
+        .collect::<Option<Vec<_>>>()?;
     Some(Arc::new(Marking::new(
         plugin,
         variants.viewer,
