@@ -14,11 +14,14 @@
 //! - a viewer's first object: viewers whose SUBSCRIBE_OK went out wait in a list that the next
 //!   object delivered by that reader releases.
 //!
-//! Failover (the [`Uplink`]) is written here, modelled on what a downstream tern relay does when
-//! its upstream dies: the router keeps its link session and its tracks; the driver moves the
-//! link to the next upstream candidate that is up, and re-subscribes each track from the object
-//! after the largest one it holds (an Absolute Start filter: the new upstream backfills from its
-//! cache; duplicates are dropped by location in [`Track::append`]).
+//! Failover is the router's, as in the relay: the link to the upstream (the [`Uplink`]) is a
+//! router session; when it dies the router hears the session close and holds the tracks it fed
+//! (their subscribers stay); the driver connects to the next upstream candidate that is up, as a
+//! new session, and asks for its namespaces; their announcement makes the router move each held
+//! track there (its `SubscribeUpstream` with `resume`). As the relay's node fetches the gap from
+//! the new upstream before the live objects, the driver asks from the object after the largest
+//! one it holds (an Absolute Start filter: the new upstream backfills from its cache; duplicates
+//! are dropped by location in [`Track::append`]).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -65,17 +68,18 @@ enum Peer {
     Relay(NodeId),
     /// A viewer (index in the run's viewer table).
     Viewer(usize),
-    /// The logical link to the upstream tier.
-    Upstream,
+    /// A link to an upstream relay.
+    Upstream(NodeId),
     /// The media publisher (origin only).
     Publisher,
 }
 
-/// The link to the upstream tier, whose physical peer may change on failover.
+/// The link to the upstream tier, which moves to another candidate on failover.
 #[derive(Debug, Clone)]
 pub struct Uplink {
-    /// The router's session for the link (kept across failovers).
-    session: SessionId,
+    /// The router's session for the link now: a new one per connection (none while
+    /// connecting).
+    session: Option<SessionId>,
     /// The upstream relay currently used.
     pub node: NodeId,
     /// Upstream relays in the order they are tried.
@@ -199,10 +203,10 @@ impl Relay {
             stats: NodeStats::default(),
         };
         if let Some(&first) = uplink.first() {
-            let session = relay.new_session(Peer::Upstream);
+            let session = relay.new_session(Peer::Upstream(first));
             relay.router.handle_link_up(session);
             relay.uplink = Some(Uplink {
-                session,
+                session: Some(session),
                 node: first,
                 candidates: uplink,
                 connected: true,
@@ -331,8 +335,7 @@ impl Relay {
                     .handle_subscribe_namespace(s, request, Vec::new());
             }
             Msg::Namespace { request, namespace } => {
-                if let Some(up) = &self.uplink {
-                    let s = up.session;
+                if let Some(s) = self.link_session(from) {
                     self.router
                         .handle_publish_namespace(s, request, namespace, Vec::new(), now);
                 }
@@ -353,7 +356,7 @@ impl Relay {
                         tr.note_upstream_largest(l);
                     }
                     // SUBSCRIBE_OK comes from the uplink, where the router subscribed.
-                    if let Some(s) = self.uplink.as_ref().map(|up| up.session) {
+                    if let Some(s) = self.link_session(from) {
                         self.router.handle_upstream_ok(request, s);
                     }
                 }
@@ -409,15 +412,32 @@ impl Relay {
         self.by_node.get(&node).copied()
     }
 
-    /// The upstream relay died (noticed now; it failed at `since`): move the link to the next
-    /// candidate that is up. Returns the new upstream, if any; the link is usable once the
-    /// simulation calls [`Relay::uplink_connected`].
+    /// The session of the link to upstream `node`, if it is the one in use.
+    fn link_session(&self, node: NodeId) -> Option<SessionId> {
+        self.uplink
+            .as_ref()
+            .filter(|up| up.node == node)
+            .and_then(|up| up.session)
+    }
+
+    /// The upstream relay died (noticed at `t`; it failed at `since`): its session closes (the
+    /// router holds the tracks it fed) and the link moves to the next candidate that is up.
+    /// Returns the new upstream, if any; the link is usable once the simulation calls
+    /// [`Relay::uplink_connected`].
     pub fn uplink_lost(
         &mut self,
         since: Duration,
+        t: Duration,
         is_up: impl Fn(NodeId) -> bool,
     ) -> Option<NodeId> {
+        let old = self.uplink.as_mut()?.session.take();
+        if let Some(old) = old {
+            self.sessions.remove(&old);
+            self.router.handle_session_closed(old, self.at(t));
+            self.drain(t);
+        }
         let up = self.uplink.as_mut()?;
+        up.connected = false;
         let pos = up
             .candidates
             .iter()
@@ -428,42 +448,24 @@ impl Relay {
             .map(|i| up.candidates[(pos + i) % n])
             .find(|&c| is_up(c))?;
         up.node = next;
-        up.connected = false;
         up.failovers += 1;
         self.outage_since.get_or_insert(since);
         Some(next)
     }
 
-    /// The link to the new upstream is up: re-subscribe every track from the object after the
-    /// largest one held, so the new upstream backfills what the failure cut off.
+    /// The link to the new upstream is up: a new session, which asks for the upstream's
+    /// namespaces (their announcement moves the held tracks here, through the router).
     pub fn uplink_connected(&mut self, t: Duration) {
-        let Some(up) = self.uplink.as_mut() else {
+        let Some(node) = self.uplink.as_ref().map(|up| up.node) else {
             return;
         };
-        up.connected = true;
-        let node = up.node;
-        let tracks: Vec<(TrackId, TrackName)> = self
-            .upstream_tracks
-            .iter()
-            .map(|(&id, n)| (id, n.clone()))
-            .collect();
-        for (track, name) in tracks {
-            let filter = match self.largest.get(&track) {
-                Some(&(loc, true)) => Filter::AbsoluteStart(Location::new(loc.group + 1, 0)),
-                Some(&(loc, false)) => {
-                    Filter::AbsoluteStart(Location::new(loc.group, loc.object + 1))
-                }
-                None => Filter::LargestObject,
-            };
-            self.out.push(Out::Send(
-                node,
-                Msg::Subscribe {
-                    request: track,
-                    name,
-                    filter,
-                },
-            ));
+        let session = self.new_session(Peer::Upstream(node));
+        self.router.handle_link_up(session);
+        if let Some(up) = self.uplink.as_mut() {
+            up.session = Some(session);
+            up.connected = true;
         }
+        self.start();
         self.drain(t);
     }
 
@@ -652,20 +654,31 @@ impl Relay {
                 }
             }
             Effect::SubscribeUpstream {
+                session,
                 track,
                 name,
                 filter,
-                ..
+                resume,
             } => {
                 self.tracks
                     .entry(track)
                     .or_insert_with(|| Track::charged_to(self.cache.clone()));
                 self.upstream_tracks.insert(track, name.clone());
-                if let Some(up) = &self.uplink
-                    && up.connected
-                {
+                // A track moving here starts after the largest object held: the relay's node
+                // fetches that gap from the new upstream first; here the new upstream's cache
+                // answers the Absolute Start.
+                let filter = match (resume, self.largest.get(&track)) {
+                    (true, Some(&(loc, true))) => {
+                        Filter::AbsoluteStart(Location::new(loc.group + 1, 0))
+                    }
+                    (true, Some(&(loc, false))) => {
+                        Filter::AbsoluteStart(Location::new(loc.group, loc.object + 1))
+                    }
+                    _ => filter,
+                };
+                if let Some(&Peer::Upstream(node)) = self.sessions.get(&session) {
                     self.out.push(Out::Send(
-                        up.node,
+                        node,
                         Msg::Subscribe {
                             request: track,
                             name,
@@ -680,15 +693,15 @@ impl Relay {
                 self.router
                     .handle_upstream_refused(track, session, 0x10, now);
             }
-            Effect::UnsubscribeUpstream { track, .. } => {
+            Effect::UnsubscribeUpstream { session, track } => {
                 self.upstream_tracks.remove(&track);
                 self.tracks.remove(&track);
                 self.pool.remove(&track);
                 self.awaiting.remove(&track);
                 self.largest.remove(&track);
-                if let Some(up) = &self.uplink {
+                if let Some(&Peer::Upstream(node)) = self.sessions.get(&session) {
                     self.out
-                        .push(Out::Send(up.node, Msg::Unsubscribe { request: track }));
+                        .push(Out::Send(node, Msg::Unsubscribe { request: track }));
                 }
             }
             Effect::Listing {
@@ -789,10 +802,30 @@ mod tests {
         );
         assert_eq!(edge.subscriptions(), 1);
 
-        // Mid 1 dies at 60 ms; noticed later. Mid 2 is the next candidate that is up.
-        assert_eq!(edge.uplink_lost(ms(60), |n| n != 1), Some(2));
+        // Mid 1 dies at 60 ms and is noticed at 1,060 ms: the router holds the track and its
+        // viewer. Mid 2 is the next candidate that is up.
+        assert_eq!(edge.uplink_lost(ms(60), ms(1060), |n| n != 1), Some(2));
         assert!(edge.in_outage());
+        assert_eq!(edge.subscriptions(), 1, "the viewer is held, not ended");
+        let out = edge.take_out();
+        assert!(
+            !out.iter().any(|o| matches!(o, Out::ViewerEnded(_))),
+            "{out:?}"
+        );
+        // The new link asks for mid 2's namespaces; their announcement moves the track there.
         edge.uplink_connected(ms(1100));
+        assert!(matches!(
+            edge.take_out().as_slice(),
+            [Out::Send(2, Msg::SubscribeNamespace { .. })]
+        ));
+        edge.handle(
+            2,
+            Msg::Namespace {
+                request: 0,
+                namespace: name.namespace.clone(),
+            },
+            ms(1105),
+        );
         let out = edge.take_out();
         let [Out::Send(2, Msg::Subscribe { filter, .. })] = out.as_slice() else {
             panic!("re-SUBSCRIBE at mid 2 expected, got {out:?}");
@@ -812,8 +845,9 @@ mod tests {
         assert_eq!(edge.stats.gaps, 0);
         assert_eq!(edge.stats.recoveries, vec![ms(1130 - 60)]);
         assert!(!edge.in_outage());
-        // The viewer never re-subscribed: the router still holds its one subscription.
+        // The viewer never re-subscribed: the router still holds its one subscription, and the
+        // move was the router's (its second upstream SUBSCRIBE, a failover).
         assert_eq!(edge.subscriptions(), 1);
-        assert_eq!(edge.upstream_subscribes(), 1);
+        assert_eq!(edge.upstream_subscribes(), 2);
     }
 }

@@ -557,7 +557,9 @@ impl Sim {
             .is_some_and(|u| u.node == peer);
         if upstream {
             let net = &self.net;
-            if let Some(next) = self.relays[node].uplink_lost(since, |c| net.is_up(c, t)) {
+            let next = self.relays[node].uplink_lost(since, t, |c| net.is_up(c, t));
+            self.flush(node, t);
+            if let Some(next) = next {
                 // QUIC handshake and SETUP: two round trips to the new upstream.
                 let one_way = self
                     .net
