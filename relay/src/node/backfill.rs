@@ -8,15 +8,15 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tern_moq::data::{FetchObject, FetchObjectHeader};
-use tern_moq::message::{Fetch, FetchType, Parameters};
+use tern_moq::message::FetchType;
 use tern_moq::session::Event;
 use tern_moq::{Message, TrackNamespace};
 
 use crate::core::track::{Appended, DATAGRAM_SUBGROUP};
 use crate::core::types::{Location, Object, ObjectStatus, TrackName};
 
+use super::ask_fetch::AskedFetch;
 use super::session::SessionShared;
-use super::wire::next_message;
 use tern_model::TrackProducer;
 
 /// Fetch the objects after `after` up to `upto` (inclusive) of `track` from upstream `s` into
@@ -96,55 +96,28 @@ pub async fn fetch_upstream(
     deadline: tokio::time::Instant,
     mut each: impl FnMut(&FetchObjectHeader, Bytes) -> bool,
 ) -> Result<(), Fetched> {
-    let link = |e: &dyn std::fmt::Display| Fetched::Link(e.to_string());
-    let mut data = None;
-    let sent = async {
-        let sent = s
-            .request(|request_id| {
-                data = Some((request_id, s.expect_fetch(request_id)));
-                Fetch {
-                    request_id,
-                    fetch_type: FetchType::Standalone {
-                        track_namespace: TrackNamespace::new(name.namespace.clone()),
-                        track_name: name.name.clone(),
-                        start_location: tern_moq::Location::new(start.group, start.object),
-                        // End Location is exclusive in its object.
-                        end_location: tern_moq::Location::new(
-                            end.group,
-                            end.object.saturating_add(1),
-                        ),
-                    },
-                    parameters: Parameters::new(),
-                }
-                .into()
-            })
-            .await
-            .map_err(|e| link(&e))?;
-        Ok(sent)
+    let fetch_type = FetchType::Standalone {
+        track_namespace: TrackNamespace::new(name.namespace.clone()),
+        track_name: name.name.clone(),
+        start_location: tern_moq::Location::new(start.group, start.object),
+        // End Location is exclusive in its object.
+        end_location: tern_moq::Location::new(end.group, end.object.saturating_add(1)),
     };
-    let sent = tokio::time::timeout_at(deadline, sent)
-        .await
-        .unwrap_or(Err(Fetched::Late));
-    let (mut send, mut inbound, rid, mut data) = match (sent, data) {
-        (Ok((send, inbound)), Some((rid, data))) => (send, inbound, rid, data),
-        (sent, data) => {
-            if let Some((rid, _)) = data {
-                s.forget_fetch(rid);
-            }
-            return Err(sent
-                .err()
-                .unwrap_or_else(|| Fetched::Link("FETCH not sent".into())));
-        }
+    let sent = tokio::time::timeout_at(deadline, AskedFetch::send(s, fetch_type)).await;
+    let mut asked = match sent {
+        Ok(Ok(asked)) => asked,
+        Ok(Err(e)) => return Err(Fetched::Link(e.to_string())),
+        Err(_) => return Err(Fetched::Late),
     };
     let result = async {
-        match next_message(&mut inbound, s).await {
+        match asked.answer().await {
             Some(Message::FetchOk(_)) => {}
             Some(Message::RequestError(e)) => {
                 return Err(Fetched::Refused(e.error_reason.to_string_lossy()));
             }
             other => return Err(Fetched::Link(format!("no FETCH_OK: {other:?}"))),
         }
-        while let Some(event) = data.recv().await {
+        while let Some(event) = asked.data.recv().await {
             match event {
                 Event::FetchObject {
                     object: FetchObject::Object(o),
@@ -169,8 +142,7 @@ pub async fn fetch_upstream(
     let out = tokio::time::timeout_at(deadline, result)
         .await
         .unwrap_or(Err(Fetched::Late));
-    s.forget_fetch(rid);
-    let _ = send.finish();
+    let _ = asked.send.finish();
     out
 }
 

@@ -305,15 +305,6 @@ pub async fn serve(
     Ok(())
 }
 
-/// A FETCH we sent upstream, waiting for its data stream: forgotten when dropped.
-struct Registered<'a>(&'a SessionShared, u64);
-
-impl Drop for Registered<'_> {
-    fn drop(&mut self) {
-        self.0.forget_fetch(self.1);
-    }
-}
-
 /// A fetch data stream from upstream: its events go to the FETCH we forwarded, or it is
 /// stopped.
 pub async fn upstream_fetch_stream(
@@ -364,30 +355,8 @@ async fn forward(
         )
         .await;
     };
-    // Register for the data stream before the FETCH leaves: it may race the FETCH_OK. The
-    // registration goes when this forwarding ends, however it ends.
-    let mut data = None;
-    let (usend, mut inbound) = up
-        .request(|rid| {
-            data = Some(up.expect_fetch(rid));
-            Fetch {
-                request_id: rid,
-                fetch_type,
-                parameters: Parameters::new(),
-            }
-            .into()
-        })
-        .await?;
-    let rid = usend.request_id();
-    let _registered = Registered(&up, rid);
-    let Some(mut data) = data else {
-        return Err(super::error::NodeError::Upstream("FETCH not sent".into()));
-    };
-    let reply = tokio::time::timeout(
-        up.timeouts.peer_stall,
-        super::wire::next_message(&mut inbound, &up),
-    )
-    .await;
+    let mut asked = super::ask_fetch::AskedFetch::send(&up, fetch_type).await?;
+    let reply = tokio::time::timeout(up.timeouts.peer_stall, asked.answer()).await;
     match reply {
         Ok(Some(Message::FetchOk(ok))) => {
             tracing::debug!(session = s.id, end = ?ok.end_location, "upstream FETCH_OK");
@@ -420,7 +389,7 @@ async fn forward(
         .await?;
     let mut state = FetchObjectState::new(GroupOrder::Ascending);
     loop {
-        let event = tokio::time::timeout(up.timeouts.peer_stall, data.recv()).await?;
+        let event = tokio::time::timeout(up.timeouts.peer_stall, asked.data.recv()).await?;
         match event {
             Some(Event::FetchObject {
                 object, payload, ..

@@ -17,6 +17,7 @@
 //! - [`wire`]: between the wire and the core (a request's next message, refusals, names).
 //! - [`hub`]: shared state (router, tracks, sessions).
 
+mod ask_fetch;
 pub mod auth;
 pub mod backfill;
 pub mod budget;
