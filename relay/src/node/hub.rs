@@ -321,9 +321,17 @@ impl Hub {
         let job: Job = Box::new(move |l, now| {
             let _ = tx.send(f(l, now));
         });
-        // The loop runs as long as the hub does (it stops only when the hub is dropped).
-        self.jobs.send(job).await.expect("the node loop stopped");
-        rx.await.expect("the node loop stopped")
+        // The loop runs as long as the hub does, so it is gone only while the runtime shuts
+        // down (its task dropped before this one): the node is being torn down and this task
+        // has nothing left to do; it waits to be dropped in turn.
+        let answer = match self.jobs.send(job).await {
+            Ok(()) => rx.await.ok(),
+            Err(_) => None,
+        };
+        match answer {
+            Some(r) => r,
+            None => std::future::pending().await,
+        }
     }
 
     /// [`Hub::on_loop`] with the router only.
