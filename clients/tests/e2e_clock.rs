@@ -271,7 +271,7 @@ fn e2e_library_publish_then_subscribe() {
         let read = async {
             while got.len() < 6 {
                 match sub.next().await.expect("object") {
-                    Some(o) => got.push((o.group, o.object, o.payload)),
+                    Some(o) => got.push((o.location.group, o.location.object, o.payload)),
                     None => break,
                 }
             }

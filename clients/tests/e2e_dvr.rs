@@ -88,7 +88,9 @@ fn objects(entries: &[FetchEntry]) -> Vec<((u64, u64), Bytes)> {
     entries
         .iter()
         .filter_map(|e| match e {
-            FetchEntry::Object(o) => Some(((o.group, o.object), o.payload.clone())),
+            FetchEntry::Object(o) => {
+                Some(((o.location.group, o.location.object), o.payload.clone()))
+            }
             _ => None,
         })
         .collect()
@@ -172,7 +174,7 @@ fn e2e_dvr_fetch_through_the_relay_reaches_the_origin_window() {
         while let Ok(next) = tokio::time::timeout_at(deadline, sub.next()).await {
             match next.expect("live objects") {
                 Some(o) => {
-                    live.insert((o.group, o.object), o.payload);
+                    live.insert((o.location.group, o.location.object), o.payload);
                 }
                 None => panic!("the live track ended"),
             }

@@ -28,7 +28,7 @@ async fn collect(mut sub: tern::client::Subscription, start: Instant) -> Vec<(u6
     while let Ok(Ok(Some(o))) =
         tokio::time::timeout(WATCH.saturating_sub(start.elapsed()), sub.next()).await
     {
-        got.push((o.group, o.object, start.elapsed()));
+        got.push((o.location.group, o.location.object, start.elapsed()));
     }
     got
 }

@@ -66,8 +66,8 @@ async fn watch(url: String, viewer: &str) -> Capture {
     while let Ok(next) = tokio::time::timeout_at(deadline, video.next()).await {
         let o = next.expect("video track").expect("the track does not end");
         match groups.last_mut() {
-            Some((g, objects)) if *g == o.group => objects.push(o.payload),
-            _ => groups.push((o.group, vec![o.payload])),
+            Some((g, objects)) if *g == o.location.group => objects.push(o.payload),
+            _ => groups.push((o.location.group, vec![o.payload])),
         }
     }
     session.close(0, "done");

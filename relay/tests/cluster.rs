@@ -304,7 +304,7 @@ async fn an_outsider_at_an_ingest_edge_never_feeds_a_viewer_at_another_edge() {
             &object.payload[..],
             b"origin",
             "a viewer got an outsider's object (group {})",
-            object.group
+            object.location.group
         );
         origin_objects += 1;
     }

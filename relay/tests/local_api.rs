@@ -817,7 +817,7 @@ async fn fetched(
     let mut got = Vec::new();
     while let Some(entry) = within(STEP, "a fetched entry", fetch.next()).await? {
         if let tern_peer::FetchEntry::Object(o) = entry {
-            got.push((o.group, o.object));
+            got.push((o.location.group, o.location.object));
         }
     }
     Ok(got)

@@ -48,7 +48,7 @@ async fn objects(sub: &mut Subscription, n: usize) -> Vec<(u64, u64, Bytes)> {
             .await
             .expect("the subscription goes on")
             .expect("not ended");
-        got.push((o.group, o.object, o.payload));
+        got.push((o.location.group, o.location.object, o.payload));
     }
     got
 }

@@ -125,7 +125,8 @@ async fn subscribe(args: Args) -> anyhow::Result<()> {
         };
         match next {
             Ok(Some(o)) => {
-                if let Some(line) = decoder.object(o.group, o.object, &o.payload) {
+                if let Some(line) = decoder.object(o.location.group, o.location.object, &o.payload)
+                {
                     println!("{line}");
                 }
             }

@@ -260,8 +260,8 @@ async fn watch(args: WatchArgs) -> anyhow::Result<()> {
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!(
-                    group = o.group,
-                    object = o.object,
+                    group = o.location.group,
+                    object = o.location.object,
                     "not an event record: {e}"
                 );
                 continue;

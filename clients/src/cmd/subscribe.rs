@@ -59,7 +59,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         match next {
             Ok(Some(o)) => {
                 buf.clear();
-                encoder.encode(o.group, &o.payload, &mut buf);
+                encoder.encode(o.location.group, &o.payload, &mut buf);
                 out.write_all(&buf).await?;
                 out.flush().await?;
                 written += 1;

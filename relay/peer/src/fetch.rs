@@ -331,11 +331,10 @@ impl Fetch {
                         object, payload, ..
                     }) => match object {
                         FetchObject::Object(h) => {
-                            return Ok(Some(FetchEntry::Object(Object {
-                                group: h.group_id,
-                                object: h.object_id,
-                                payload,
-                            })));
+                            let location = tern_model::Location::new(h.group_id, h.object_id);
+                            let properties = h.properties.raw().clone();
+                            let object = crate::received(location, properties, payload);
+                            return Ok(Some(FetchEntry::Object(object)));
                         }
                         FetchObject::EndOfUnknownRange(l) => {
                             return Ok(Some(FetchEntry::Unknown(l)));

@@ -67,15 +67,24 @@ pub use track::TrackWriter;
 use bytes::Bytes;
 use tern_moq::message::codes::{PublishDoneCode, RequestErrorCode};
 
-/// One object as a subscriber sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Object {
-    /// Group ID.
-    pub group: u64,
-    /// Object ID within the group.
-    pub object: u64,
-    /// The payload (a slice of the received buffer, not a copy).
-    pub payload: Bytes,
+/// One object as a subscriber sees it: the model's object (its payload a slice of the
+/// received buffer, not a copy). End-of-group and end-of-track markers are not handed out as
+/// objects: what a subscriber gets is always [`ObjectStatus::Normal`](tern_model::ObjectStatus).
+pub use tern_model::Object;
+
+/// An object received at `location` with its properties and payload.
+pub(crate) fn received(
+    location: tern_model::Location,
+    properties: Bytes,
+    payload: Bytes,
+) -> Object {
+    Object {
+        location,
+        status: tern_model::ObjectStatus::Normal,
+        properties,
+        payload,
+        end_of_group: false,
+    }
 }
 
 /// Why a session or a request failed, with the blame where it is known.

@@ -105,10 +105,10 @@ impl Reorder {
         }
     }
 
-    /// An object arrived on a stream of `object.group`.
+    /// An object arrived on a stream of its group.
     pub fn handle_object(&mut self, object: Object, now: Instant) {
         let len = object.payload.len();
-        if let Some(g) = self.group(object.group, now) {
+        if let Some(g) = self.group(object.location.group, now) {
             g.objects.push_back(object);
             self.bytes += len;
         }
@@ -202,18 +202,18 @@ mod tests {
     use super::*;
 
     fn obj(group: u64, object: u64) -> Object {
-        Object {
-            group,
-            object,
-            payload: Bytes::from(format!("{group}.{object}")),
-        }
+        crate::received(
+            tern_model::Location::new(group, object),
+            Bytes::new(),
+            Bytes::from(format!("{group}.{object}")),
+        )
     }
 
     use bytes::Bytes;
 
     fn drain(r: &mut Reorder, now: Instant) -> Vec<(u64, u64)> {
         std::iter::from_fn(|| r.poll(now))
-            .map(|o| (o.group, o.object))
+            .map(|o| (o.location.group, o.location.object))
             .collect()
     }
 

@@ -282,11 +282,8 @@ pub(crate) async fn data_stream(shared: &Shared, mut inbound: Inbound, header: S
                 if object.object_status != ObjectStatus::Normal {
                     continue; // end-of-group / end-of-track markers carry no payload
                 }
-                let o = Object {
-                    group,
-                    object: object.object_id,
-                    payload,
-                };
+                let location = tern_model::Location::new(group, object.object_id);
+                let o = super::received(location, object.properties.raw().clone(), payload);
                 if tx.send(Arrival::Object(o)).await.is_err() {
                     inbound.stop(StreamResetCode::CANCELLED);
                     return;
@@ -306,11 +303,8 @@ pub(crate) fn datagram(shared: &Shared, d: tern_moq::data::ObjectDatagram) {
         return;
     };
     if let Some(tx) = shared.subscription(d.track_alias) {
-        let o = Object {
-            group: d.group_id,
-            object: d.object_id,
-            payload,
-        };
+        let location = tern_model::Location::new(d.group_id, d.object_id);
+        let o = super::received(location, d.properties.raw().clone(), payload);
         let _ = tx.try_send(Arrival::Datagram(o)); // unreliable by nature: dropped when full
     }
 }

@@ -387,8 +387,13 @@ pub async fn watch(relay_url: &str) -> (Session, Arc<Mutex<Seen>>) {
             let mut seen = s2.lock().expect("lock");
             match next {
                 Ok(Some(o)) => {
-                    assert_eq!(o.payload, payload(o.group, o.object), "object content");
-                    seen.objects.push(((o.group, o.object), Instant::now()));
+                    assert_eq!(
+                        o.payload,
+                        payload(o.location.group, o.location.object),
+                        "object content"
+                    );
+                    seen.objects
+                        .push(((o.location.group, o.location.object), Instant::now()));
                 }
                 Ok(None) => {
                     seen.ended = Some("ended".into());

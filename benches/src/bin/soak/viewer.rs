@@ -172,7 +172,7 @@ async fn watch(
         match tokio::time::timeout_at(until, sub.next()).await {
             Err(_) => break,
             Ok(Ok(Some(o))) => {
-                let loc = (o.group, o.object);
+                let loc = (o.location.group, o.location.object);
                 if parse_payload(&o.payload) != Some((broadcast, loc)) {
                     Counters::add(&counters.corrupt);
                 }
