@@ -26,3 +26,14 @@ pub fn ts(data: &[u8]) {
     let _ = ingest.finish();
     while ingest.poll().is_some() {}
 }
+
+/// Parse `data` as an SRT stream ID (lossily decoded, as the listener reads it). Never panics.
+pub fn srt_streamid(data: &[u8]) {
+    let raw = String::from_utf8_lossy(data);
+    if let Ok(id) = crate::srt::streamid::parse(&raw) {
+        // What a parsed ID yields is always a valid broadcast path.
+        let fields = id.namespace();
+        assert!(!fields.is_empty() && fields.iter().all(|f| !f.is_empty()));
+        assert!(fields.len() <= crate::srt::streamid::MAX_SEGMENTS);
+    }
+}

@@ -7,6 +7,8 @@
 //!   and AAC (ADTS frames to raw frames, AudioSpecificConfig).
 //! - [`ingest`], MPEG-TS in: the [`TrackInfo`](tern_cmaf::TrackInfo)s and
 //!   [`Sample`](tern_cmaf::Sample)s that `tern_origin::Broadcast` publishes.
+//! - [`srt`], what an SRT caller asks for: its stream ID in the three forms encoders send, and
+//!   the reject codes it is refused with.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -15,6 +17,7 @@ pub mod codec;
 mod error;
 pub mod fuzz;
 pub mod ingest;
+pub mod srt;
 pub mod ts;
 
 pub use error::Error;

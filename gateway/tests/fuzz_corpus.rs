@@ -1,6 +1,7 @@
 //! Replays `fuzz/corpus/ts/` through the MPEG-TS fuzz entry point on stable, with prefixes and
 //! seeded random mutations of each seed (flipped bits, overwritten header fields, lost packets,
-//! spliced ranges): malformed MPEG-TS from a publisher must never panic the gateway.
+//! spliced ranges): malformed MPEG-TS from a publisher must never panic the gateway. The same
+//! for `fuzz/corpus/srt_streamid/` through the SRT stream ID parser.
 
 use std::path::PathBuf;
 
@@ -11,7 +12,15 @@ use tern_gateway::fuzz;
 const TS_PACKET: usize = 188;
 
 fn seeds() -> Vec<Vec<u8>> {
-    corpus::seeds(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/ts"))
+    corpus_of("ts")
+}
+
+fn corpus_of(target: &str) -> Vec<Vec<u8>> {
+    corpus::seeds(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("fuzz/corpus")
+            .join(target),
+    )
 }
 
 #[test]
@@ -31,4 +40,18 @@ fn mutations_never_panic() {
         packet: Some(TS_PACKET),
     };
     corpus::mutate(&seeds, &how, fuzz::ts);
+}
+
+#[test]
+fn srt_streamids_never_panic() {
+    let seeds = corpus_of("srt_streamid");
+    assert!(seeds.len() >= 5, "the corpus has its seeds");
+    corpus::replay(&seeds, 1, fuzz::srt_streamid);
+    let how = corpus::Mutations {
+        rng: 0x5e7_5721_d000_0512,
+        per_seed: corpus::per_seed(&seeds, 20_000, 300),
+        max_range: 64,
+        packet: None,
+    };
+    corpus::mutate(&seeds, &how, fuzz::srt_streamid);
 }
