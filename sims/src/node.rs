@@ -84,8 +84,6 @@ pub struct Uplink {
     pub node: NodeId,
     /// Upstream relays in the order they are tried.
     pub candidates: Vec<NodeId>,
-    /// Whether the link is usable (false while reconnecting).
-    pub connected: bool,
     /// Failovers done.
     pub failovers: u64,
 }
@@ -209,7 +207,6 @@ impl Relay {
                 session: Some(session),
                 node: first,
                 candidates: uplink,
-                connected: true,
                 failovers: 0,
             });
         }
@@ -437,7 +434,6 @@ impl Relay {
             self.drain(t);
         }
         let up = self.uplink.as_mut()?;
-        up.connected = false;
         let pos = up
             .candidates
             .iter()
@@ -463,7 +459,6 @@ impl Relay {
         self.router.handle_link_up(session);
         if let Some(up) = self.uplink.as_mut() {
             up.session = Some(session);
-            up.connected = true;
         }
         self.start();
         self.drain(t);

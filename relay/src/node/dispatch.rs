@@ -82,7 +82,7 @@ pub async fn run(hub: Weak<Hub>, inputs: Inputs, report: impl Fn()) {
         if l.router.poll_timeout().is_some_and(|t| t <= now) {
             l.router.handle_timeout(now);
         }
-        carry_out(&hub, &mut l);
+        carry_out(&mut l, now);
         for done in settle.drain(..) {
             let _ = done.send(());
         }
@@ -105,7 +105,7 @@ fn report_router(router: &Router) {
 }
 
 /// Carry out every decision the router has made, including those its own effects led to.
-fn carry_out(hub: &Arc<Hub>, l: &mut OnLoop<'_>) {
+fn carry_out(l: &mut OnLoop<'_>, now: Instant) {
     loop {
         let commands: Vec<Command> = std::iter::from_fn(|| l.router.poll_command()).collect();
         let forgotten: Vec<TrackId> = std::iter::from_fn(|| l.router.poll_forgotten()).collect();
@@ -113,7 +113,7 @@ fn carry_out(hub: &Arc<Hub>, l: &mut OnLoop<'_>) {
             return;
         }
         for cmd in commands {
-            effect(hub, l, cmd);
+            effect(l, cmd, now);
         }
         // Tracks the router forgot: drop their caches and end their readers.
         l.forget_tracks(forgotten);
@@ -121,7 +121,8 @@ fn carry_out(hub: &Arc<Hub>, l: &mut OnLoop<'_>) {
 }
 
 /// One command's effect ([`crate::core::dispatch::effect`], the mapping the simulator uses too).
-fn effect(hub: &Arc<Hub>, l: &mut OnLoop<'_>, cmd: Command) {
+fn effect(l: &mut OnLoop<'_>, cmd: Command, now: Instant) {
+    let hub = l.hub;
     let presence = |session| {
         if hub.session(session).is_some() {
             Presence::Connected
@@ -143,14 +144,14 @@ fn effect(hub: &Arc<Hub>, l: &mut OnLoop<'_>, cmd: Command) {
             resume,
         } => {
             let Some(s) = hub.session(session) else {
-                return upstream_gone(l, session, track);
+                return upstream_gone(l, session, track, now);
             };
             l.track_or_insert(track, &name);
             metrics::gauge!(m::UPSTREAM_SUBSCRIPTIONS).increment(1.0);
             super::upstream::spawn_subscribe(hub.clone(), s, track, name, filter, resume);
         }
         Effect::AwaitLocalTrack { session, track } => await_local_track(hub, session, track),
-        Effect::UpstreamGone { session, track } => upstream_gone(l, session, track),
+        Effect::UpstreamGone { session, track } => upstream_gone(l, session, track, now),
         Effect::Offer { session, track } => {
             if let Some(s) = hub.session(session) {
                 super::offer::spawn(hub.clone(), s, track);
@@ -182,20 +183,20 @@ fn effect(hub: &Arc<Hub>, l: &mut OnLoop<'_>, cmd: Command) {
             namespace,
             announced,
         } => list(hub, session, request, namespace, announced),
-        Effect::Answer(cmd) => answer(hub, l, cmd),
+        Effect::Answer(cmd) => answer(l, cmd),
     }
 }
 
 /// The publisher of `track` is gone: the router hears it as a refusal with DOES_NOT_EXIST.
-fn upstream_gone(l: &mut OnLoop<'_>, session: SessionId, track: TrackId) {
+fn upstream_gone(l: &mut OnLoop<'_>, session: SessionId, track: TrackId, now: Instant) {
     let code = RequestErrorCode::DOES_NOT_EXIST.0;
-    l.router
-        .handle_upstream_refused(track, session, code, Instant::now());
+    l.router.handle_upstream_refused(track, session, code, now);
 }
 
 /// An answer to a request: to its task's channel. For SUBSCRIBE_OK, with the track's Largest
 /// Object and the fan-out reader, resolved together (the reader starts where SUBSCRIBE_OK says).
-fn answer(hub: &Arc<Hub>, l: &mut OnLoop<'_>, cmd: Command) {
+fn answer(l: &mut OnLoop<'_>, cmd: Command) {
+    let hub = l.hub;
     let Some((session, request)) = cmd.answers() else {
         return;
     };
@@ -246,6 +247,6 @@ fn await_local_track(hub: &Arc<Hub>, session: SessionId, track: TrackId) {
         tokio::time::sleep(wait).await;
         // A track its publisher made meanwhile is no longer waiting: the router ignores this
         // refusal for it.
-        hub.post(move |l, _| upstream_gone(l, session, track));
+        hub.post(move |l, now| upstream_gone(l, session, track, now));
     });
 }

@@ -92,7 +92,7 @@ impl std::fmt::Debug for Inputs {
 /// What an input may touch, on the node loop only: the router and the registry's writing side
 /// (sessions, requests, tracks, local publications). Tasks only read the registry.
 pub struct OnLoop<'a> {
-    pub(super) hub: &'a Hub,
+    pub(super) hub: &'a Arc<Hub>,
     /// The node's router.
     pub router: &'a mut Router,
     /// Callers waiting until this round's decisions are carried out ([`Hub::settled`]).

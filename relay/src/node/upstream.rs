@@ -53,22 +53,22 @@ pub fn spawn_subscribe(
         }
         metrics::gauge!(crate::metrics::UPSTREAM_SUBSCRIPTIONS).decrement(1.0);
         let sid = s.id;
-        match result {
-            Ok(End::Done(status)) => {
-                hub.apply(move |r, now| r.handle_upstream_ended(track, sid, Some(status), now))
-                    .await;
-            }
-            Ok(End::Quiet) => {}
+        // How it ended for the router: with PUBLISH_DONE's status, or lost (`None`).
+        let ended = match result {
+            Ok(End::Done(status)) => Some(Some(status)),
+            Ok(End::Quiet) => None,
             Ok(End::Lost) => {
                 tracing::info!(session = sid, %name, "upstream subscription lost");
-                hub.apply(move |r, now| r.handle_upstream_ended(track, sid, None, now))
-                    .await;
+                Some(None)
             }
             Err(e) => {
                 tracing::info!(session = sid, %name, "upstream subscription lost: {e:#}");
-                hub.apply(move |r, now| r.handle_upstream_ended(track, sid, None, now))
-                    .await;
+                Some(None)
             }
+        };
+        if let Some(status) = ended {
+            hub.apply(move |r, now| r.handle_upstream_ended(track, sid, status, now))
+                .await;
         }
     });
 }
