@@ -37,3 +37,84 @@ pub fn srt_streamid(data: &[u8]) {
         assert!(fields.len() <= crate::srt::streamid::MAX_SEGMENTS);
     }
 }
+
+/// Drive an SRT listener's handshake and, once a caller is accepted, its connection, with
+/// packets from `data`: records of a big-endian `u16` length and that many bytes, each parsed as
+/// an SRT packet (a record that does not parse is dropped, as the listener drops it). The first
+/// byte picks the listener's key: none, a passphrase with AES-128, or one with the caller's
+/// key length. Handshakes get the listener's real cookie (from an induction made first), so
+/// that conclusions reach the HSv5 negotiation, and packets after the connection opened get its
+/// socket ID, so that they reach the connection. Never panics.
+pub fn srt_packets(data: &[u8]) {
+    use std::net::SocketAddr;
+    use std::time::{Duration, Instant};
+
+    use srt_protocol::connection::{DuplexConnection, Input};
+    use srt_protocol::options::{KeySize, Passphrase};
+    use srt_protocol::packet::{ControlTypes, Packet, SocketId};
+    use srt_protocol::protocol::pending_connection::listen::Listen;
+    use srt_protocol::protocol::pending_connection::{AccessControlResponse, ConnectionResult};
+    use srt_protocol::settings::{ConnInitSettings, KeySettings};
+
+    let Some((&mode, mut rest)) = data.split_first() else {
+        return;
+    };
+    let key = match mode % 3 {
+        0 => None,
+        n => Some(KeySettings {
+            key_size: if n == 1 {
+                KeySize::AES128
+            } else {
+                KeySize::Unspecified
+            },
+            passphrase: Passphrase::from("a fuzzing passphrase"),
+        }),
+    };
+    let from = SocketAddr::from(([127, 0, 0, 1], 5000));
+    let mut now = Instant::now();
+    let mut listen = Listen::new(ConnInitSettings::default(), true);
+    let mut cookie = None;
+    let mut connection: Option<(DuplexConnection, SocketId)> = None;
+    while rest.len() >= 2 {
+        let len = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
+        let take = len.min(rest.len() - 2);
+        let record = &rest[2..2 + take];
+        rest = &rest[2 + take..];
+        now += Duration::from_millis(1);
+        let Ok(mut packet) = Packet::parse(&mut &record[..], false) else {
+            continue;
+        };
+        if let Some((c, id)) = connection.as_mut() {
+            match &mut packet {
+                Packet::Data(d) => d.dest_sockid = *id,
+                Packet::Control(c) => c.dest_sockid = *id,
+            }
+            let _ = c.handle_input(now, Input::Packet(Ok((packet, from))));
+            let _ = c.handle_input(now, Input::Timer);
+            continue;
+        }
+        if let (Packet::Control(control), Some(cookie)) = (&mut packet, cookie)
+            && let ControlTypes::Handshake(hs) = &mut control.control_type
+            && hs.syn_cookie != 0
+        {
+            hs.syn_cookie = cookie;
+        }
+        let result = match listen.handle_packet(now, Ok((packet, from))) {
+            ConnectionResult::RequestAccess(_) => listen
+                .handle_access_control_response(now, AccessControlResponse::Accepted(key.clone())),
+            r => r,
+        };
+        match result {
+            ConnectionResult::SendPacket((Packet::Control(c), _)) => {
+                if let ControlTypes::Handshake(hs) = c.control_type {
+                    cookie = Some(hs.syn_cookie);
+                }
+            }
+            ConnectionResult::Connected(_, c) => {
+                let id = c.settings.local_sockid;
+                connection = Some((DuplexConnection::new(c), id));
+            }
+            _ => {}
+        }
+    }
+}

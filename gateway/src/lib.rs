@@ -17,6 +17,7 @@ pub mod codec;
 mod error;
 pub mod fuzz;
 pub mod ingest;
+pub mod publish;
 pub mod srt;
 pub mod ts;
 

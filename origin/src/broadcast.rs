@@ -131,7 +131,7 @@ async fn writer(
         Tracks::Node(b) => TrackWriter::in_node(
             b.track(bytes)
                 .await
-                .map_err(|e| Error::publish(format!("track {name}"), e))?,
+                .map_err(|e| Error::refused(format!("track {name}"), e))?,
         ),
         Tracks::Session(session) => {
             let w = TrackWriter::new(namespace.clone(), bytes);
@@ -173,7 +173,8 @@ impl std::fmt::Debug for Broadcast {
 
 impl Broadcast {
     /// Announce `namespace` at `target` (a MoQ session's PUBLISH_NAMESPACE, or a node's local
-    /// API) with `tracks`, publish the init track and both catalogs, and serve every track.
+    /// API) with `tracks`, publish the init track and both catalogs, and serve every track:
+    /// [`Broadcast::announce`] and [`Announced::start`] in one step.
     ///
     /// Group IDs are `options.group_base` plus media time in milliseconds; `None` takes the
     /// Unix time in milliseconds now, so a restarted origin's groups are newer than its last
@@ -185,72 +186,43 @@ impl Broadcast {
         tracks: Vec<TrackInfo>,
         options: &Options,
     ) -> crate::Result<Self> {
-        let target = target.into();
-        let priorities = options.priorities;
-        let history = options
-            .dvr
-            .filter(|d| !d.window.is_zero())
-            .map(|d| History::new(d.window, d.max_bytes));
-        let base = options.group_base.unwrap_or_else(|| unix_micros() / 1000);
-        let mut packager = Packager::new(tracks)
-            .map_err(|e| Error::media("the input's tracks", e))?
-            .with_group_base(base);
-        let names = match options.watermark {
-            true => crate::watermark::variant_names(&mut packager)?,
-            false => packager.tracks().iter().map(|t| t.name.clone()).collect(),
-        };
+        // The tracks are checked before anything is announced.
+        Packager::new(tracks.clone()).map_err(|e| Error::media("the input's tracks", e))?;
+        Self::announce(target, namespace, options)
+            .await?
+            .start(tracks)
+            .await
+    }
+
+    /// The first half of [`Broadcast::start`], before the media tracks are known: in a node,
+    /// the broadcast is published and its catalog and init tracks are taken (so a refusal or a
+    /// conflict with another publisher comes now, while a gateway can still refuse its
+    /// publisher in its own protocol's terms); on a session, the catalog and init tracks are
+    /// made, and the namespace is announced by [`Announced::start`].
+    pub async fn announce<'a>(
+        target: impl Into<Target<'a>>,
+        namespace: TrackNamespace,
+        options: &Options,
+    ) -> crate::Result<Announced<'a>> {
         let path = namespace_path(&namespace);
-        // In a node the broadcast is announced first: its tracks are made in it.
-        let at = match target {
+        let at = match target.into() {
             Target::Node(api, credentials) => Tracks::Node(
                 api.publish(namespace.fields().to_vec(), credentials.clone())
                     .await
-                    .map_err(|e| Error::publish(format!("namespace {path}"), e))?,
+                    .map_err(|e| Error::refused(format!("namespace {path}"), e))?,
             ),
             Target::Session(session) => Tracks::Session(session),
         };
-        let mut media = Vec::new();
-        for (t, name) in packager.tracks().iter().zip(&names) {
-            let p = match t.info.kind {
-                TrackKind::Video => priorities.video,
-                TrackKind::Audio => priorities.audio,
-            };
-            let w = writer(&at, &namespace, name, p).await?;
-            media.push(match &history {
-                Some(h) => w.with_history(h.clone()),
-                None => w,
-            });
-        }
-        let meta = priorities.metadata;
-        let mut b = Self {
+        let meta = options.priorities.metadata;
+        Ok(Announced {
             msf: writer(&at, &namespace, MSF_TRACK, meta).await?,
             cf: writer(&at, &namespace, CF_TRACK, meta).await?,
             init: writer(&at, &namespace, INIT_TRACK, meta).await?,
-            namespace: namespace.clone(),
+            at,
+            namespace,
             path,
-            packager,
-            media,
-            published: None,
-            first_ms: None,
-            measured: false,
-            base,
-            names,
-        };
-        b.init.new_group(base).map_err(track_error(&b.init))?;
-        b.init
-            .write_object(b.packager.init_segment())
-            .map_err(track_error(&b.init))?;
-        b.publish_catalogs(base)?;
-        b.published = Some(match at {
-            Tracks::Node(broadcast) => Published::Node(broadcast),
-            Tracks::Session(session) => Published::Session(
-                session
-                    .publish_namespace(namespace)
-                    .await
-                    .map_err(|e| Error::publish(format!("namespace {}", b.path), e))?,
-            ),
-        });
-        Ok(b)
+            options: *options,
+        })
     }
 
     /// The namespace, fields joined by `/`.
@@ -315,6 +287,100 @@ impl Broadcast {
             w.write_object(Bytes::from(json)).map_err(track_error(w))?;
         }
         Ok(())
+    }
+}
+
+/// A broadcast announced, its media tracks not yet known ([`Broadcast::announce`]).
+pub struct Announced<'a> {
+    at: Tracks<'a>,
+    namespace: TrackNamespace,
+    path: String,
+    options: Options,
+    msf: TrackWriter,
+    cf: TrackWriter,
+    init: TrackWriter,
+}
+
+impl std::fmt::Debug for Announced<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Announced")
+            .field("namespace", &self.path)
+            .finish()
+    }
+}
+
+impl Announced<'_> {
+    /// The namespace, fields joined by `/`.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Publish `tracks`: their init segment, both catalogs and a writer per media track (see
+    /// [`Broadcast::start`] for the group IDs and the DVR history).
+    pub async fn start(self, tracks: Vec<TrackInfo>) -> crate::Result<Broadcast> {
+        let Announced {
+            at,
+            namespace,
+            path,
+            options,
+            msf,
+            cf,
+            init,
+        } = self;
+        let priorities = options.priorities;
+        let history = options
+            .dvr
+            .filter(|d| !d.window.is_zero())
+            .map(|d| History::new(d.window, d.max_bytes));
+        let base = options.group_base.unwrap_or_else(|| unix_micros() / 1000);
+        let mut packager = Packager::new(tracks)
+            .map_err(|e| Error::media("the input's tracks", e))?
+            .with_group_base(base);
+        let names = match options.watermark {
+            true => crate::watermark::variant_names(&mut packager)?,
+            false => packager.tracks().iter().map(|t| t.name.clone()).collect(),
+        };
+        let mut media = Vec::new();
+        for (t, name) in packager.tracks().iter().zip(&names) {
+            let p = match t.info.kind {
+                TrackKind::Video => priorities.video,
+                TrackKind::Audio => priorities.audio,
+            };
+            let w = writer(&at, &namespace, name, p).await?;
+            media.push(match &history {
+                Some(h) => w.with_history(h.clone()),
+                None => w,
+            });
+        }
+        let mut b = Broadcast {
+            msf,
+            cf,
+            init,
+            namespace: namespace.clone(),
+            path,
+            packager,
+            media,
+            published: None,
+            first_ms: None,
+            measured: false,
+            base,
+            names,
+        };
+        b.init.new_group(base).map_err(track_error(&b.init))?;
+        b.init
+            .write_object(b.packager.init_segment())
+            .map_err(track_error(&b.init))?;
+        b.publish_catalogs(base)?;
+        b.published = Some(match at {
+            Tracks::Node(broadcast) => Published::Node(broadcast),
+            Tracks::Session(session) => Published::Session(
+                session
+                    .publish_namespace(namespace)
+                    .await
+                    .map_err(|e| Error::publish(format!("namespace {}", b.path), e))?,
+            ),
+        });
+        Ok(b)
     }
 }
 

@@ -41,6 +41,15 @@ pub enum Error {
         /// The relay's or node's answer.
         reason: String,
     },
+    /// The relay node this process runs refused what the origin publishes; the refusal's kind
+    /// is what a gateway answers its own publisher with.
+    #[error("cannot publish {what}: {refused}")]
+    Refused {
+        /// The namespace or track.
+        what: String,
+        /// The node's answer.
+        refused: tern_model::local::Refused,
+    },
     /// A track could not take the next group or object.
     #[error("track {track}: {source}")]
     Track {
@@ -97,6 +106,14 @@ impl Error {
             *input = name;
         }
         self
+    }
+
+    /// A [`Error::Refused`] of `what`.
+    pub(crate) fn refused(what: impl fmt::Display, refused: tern_model::local::Refused) -> Self {
+        Self::Refused {
+            what: what.to_string(),
+            refused,
+        }
     }
 
     /// A [`Error::Publish`] of `what`.

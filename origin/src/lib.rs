@@ -25,5 +25,5 @@ pub mod publish;
 pub mod source;
 pub mod watermark;
 
-pub use broadcast::{Broadcast, Dvr, Options, Priorities, Target};
+pub use broadcast::{Announced, Broadcast, Dvr, Options, Priorities, Target};
 pub use error::{Error, Result};

@@ -71,6 +71,40 @@ pub struct Config {
     pub drain: DrainConfig,
     /// `[cluster]`: trust between the relays of one tree.
     pub cluster: ClusterConfig,
+    /// `[srt]`: the SRT ingest listener (publishers of MPEG-TS over SRT).
+    pub srt: SrtConfig,
+}
+
+/// `[srt]`: the SRT listener of the node. Callers publish MPEG-TS (H.264, AAC) with a stream
+/// ID naming the broadcast (`#!::r=live/cam1,m=publish`, `publish:live/cam1` or `live/cam1`);
+/// the node judges them as it judges any publisher (the edge plugin gets the stream ID's
+/// `tern_token`). The relay keeps these as data: the `tern` binary runs the listener.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SrtConfig {
+    /// UDP address of the listener; unset: no SRT listener.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bind: Option<SocketAddr>,
+    /// Receive latency (TSBPD) offered to callers; a caller asking for more gets more.
+    #[serde(with = "duration::human")]
+    pub latency: Duration,
+    /// Publishers at most at once.
+    pub max_publishers: u64,
+    /// A TOML file of passphrases by broadcast path (`"live/" = "passphrase"`, or
+    /// `"live/cam1" = { passphrase = "...", key_length = 32 }`); unset: no encryption.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub passphrases_file: Option<PathBuf>,
+}
+
+impl Default for SrtConfig {
+    fn default() -> Self {
+        Self {
+            bind: None,
+            latency: Duration::from_millis(120),
+            max_publishers: 1000,
+            passphrases_file: None,
+        }
+    }
 }
 
 /// `[cluster]`: trust between the relays of one tree, by mutual TLS with a private CA
@@ -504,6 +538,8 @@ pub struct Overrides {
     pub admin_bind: Option<SocketAddr>,
     /// `--log-format`: `log.format`.
     pub log_format: Option<LogFormat>,
+    /// `--srt`: `srt.bind`.
+    pub srt: Option<SocketAddr>,
 }
 
 /// Where a setting's value came from; errors name it.
@@ -659,6 +695,7 @@ settings! {
     plugin.queue, plugin.reload_interval, plugin.record, plugin.record_max_calls,
     drain.goaway_uri, drain.timeout,
     cluster.ca, cluster.cert, cluster.key, cluster.publish,
+    srt.bind, srt.latency, srt.max_publishers, srt.passphrases_file,
 }
 
 /// Which layer last set each key; keys absent here are defaults.
@@ -779,6 +816,10 @@ impl Config {
             self.log.format = format;
             set("log.format", "log-format");
         }
+        if let Some(bind) = flags.srt {
+            self.srt.bind = Some(bind);
+            set("srt.bind", "srt");
+        }
     }
 
     /// Checks the rules that types cannot: limits, zero sizes, settings that need each other.
@@ -830,6 +871,18 @@ impl Config {
         }
         if self.relay.name.trim().is_empty() {
             return fail("relay.name", "must not be empty".into());
+        }
+        if self.srt.max_publishers == 0 {
+            return fail(
+                "srt.max_publishers",
+                "must be at least 1 (leave srt.bind unset for no SRT listener)".into(),
+            );
+        }
+        if self.srt.latency > Duration::from_secs(60) {
+            return fail(
+                "srt.latency",
+                "over 60 s: SRT carries the latency in 16-bit milliseconds".into(),
+            );
         }
         if self.relay.name.starts_with('!') {
             return fail(

@@ -263,7 +263,8 @@ pub async fn run(c: Config) -> Result<(), RunError> {
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
     #[cfg(unix)]
     {
         let mut term =

@@ -74,7 +74,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     config.cluster.cert = Some(pki.edge.cert.clone());
     config.cluster.key = Some(pki.edge.key.clone());
     config.cluster.publish = ClusterPublish::Any;
+    // SRT publishers on this host publish into the edge (anonymous, from loopback).
+    config.srt.bind = Some(SocketAddr::from((Ipv4Addr::LOCALHOST, free_udp(9000))));
     let (node, _readiness) = tern_relay::run::start(&config).await?;
+    let ingest = super::ingest::start(&config, &node).await?;
     let addr = node.addr;
     let fingerprint = node.fingerprint;
     let https = format!("https://{addr}");
@@ -176,6 +179,20 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
          --namespace live/mine --input FILE.mp4 --loop, then watch it in the player with \
          ?namespace=live/mine)"
     );
+    if let Some(srt) = &ingest.srt {
+        let url = format!(
+            "srt://{}?streamid=#!::r=live/cam1,m=publish",
+            srt.local_addr()
+        );
+        println!("publish a camera or a file over SRT (H.264 and AAC in MPEG-TS) as live/cam1:");
+        println!(
+            "  ffmpeg -re -f lavfi -i testsrc=size=640x360:rate=30 -f lavfi -i sine -c:v libx264 \\\n                 -g 60 -tune zerolatency -c:a aac -f mpegts '{url}'"
+        );
+        println!("  srt-live-transmit file://con '{url}' < FILE.ts");
+        if let Some(page) = page {
+            println!("  and watch it: http://{page}/player.html?namespace=live/cam1");
+        }
+    }
     println!("Ctrl-C stops everything.");
 
     shutdown_signal().await;
@@ -187,6 +204,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     if let Some(t) = web_task {
         t.abort();
     }
+    drop(ingest);
     node.shutdown("", Duration::from_millis(500)).await;
     root.shutdown("", Duration::from_millis(500)).await;
     drop(pki);

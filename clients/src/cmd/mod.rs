@@ -5,6 +5,7 @@ mod clock;
 mod cluster;
 mod demo;
 mod events;
+mod ingest;
 mod origin;
 mod plugin;
 mod publish;

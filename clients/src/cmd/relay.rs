@@ -26,6 +26,9 @@ pub struct Args {
     /// Log format: text or json (log.format).
     #[arg(long)]
     log_format: Option<LogFormat>,
+    /// UDP address of the SRT ingest listener (srt.bind), e.g. 0.0.0.0:9000.
+    #[arg(long)]
+    srt: Option<SocketAddr>,
 }
 
 /// Run until SIGINT/SIGTERM.
@@ -36,8 +39,22 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         tls_key: args.tls_key,
         admin_bind: args.admin_bind,
         log_format: args.log_format,
+        srt: args.srt,
     };
     let config = Config::load(args.config.as_deref(), process_env(), &flags)?;
     tern_relay::logging::init(config.log.format, &config.log.level)?;
-    Ok(tern_relay::run::run(config).await?)
+    let (node, readiness) = tern_relay::run::start(&config).await?;
+    println!(
+        "tern relay listening on {} (raw QUIC moqt-18 and WebTransport)",
+        node.addr
+    );
+    println!("certificate sha-256: {}", node.fingerprint.to_hex());
+    let ingest = super::ingest::start(&config, &node).await?;
+    tern_relay::run::shutdown_signal().await;
+    drop(ingest);
+    readiness.drain();
+    let (uri, timeout) = (&config.drain.goaway_uri, config.drain.timeout);
+    tracing::info!(goaway_uri = %uri, "draining: GOAWAY sent, waiting up to {timeout:?}");
+    node.shutdown(uri, timeout).await;
+    Ok(())
 }

@@ -12,6 +12,7 @@
 //! Stream types that carry no audio or video (private sections, SCTE-35, ID3 metadata) are
 //! ignored; other codecs are an [`Error::UnsupportedStreamType`].
 
+pub mod timeline;
 mod trak;
 
 use std::collections::VecDeque;

@@ -1,7 +1,13 @@
-//! SRT in: what an SRT caller asks for (its stream ID) and the codes it is refused with. The
-//! listener that reads MPEG-TS from accepted callers into [`crate::ingest`] builds on these.
+//! SRT in: what an SRT caller asks for (its stream ID), whether it may publish ([`admit`]),
+//! the codes it is refused with, and the listener that reads MPEG-TS from accepted callers into
+//! the node ([`serve`]).
 
+pub mod admit;
+mod listener;
 pub mod streamid;
+
+pub use admit::{Config, PathKey};
+pub use listener::{SrtServer, serve};
 
 /// A reject code an SRT listener refuses a caller with: the predefined access-control codes
 /// of libsrt's `access_control.h` (1000 + an HTTP-like status), which srt-live-transmit and

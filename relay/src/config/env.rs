@@ -115,6 +115,16 @@ impl FromEnv for Option<PathBuf> {
     }
 }
 
+/// An empty value turns off a listener the file turned on.
+impl FromEnv for Option<SocketAddr> {
+    fn from_env(value: &str) -> Result<Self, String> {
+        if value.trim().is_empty() {
+            return Ok(None);
+        }
+        SocketAddr::from_env(value).map(Some)
+    }
+}
+
 impl FromEnv for Duration {
     fn from_env(value: &str) -> Result<Self, String> {
         super::parse_duration(value)

@@ -118,6 +118,7 @@ fn every_flag_overrides_env() {
         ("TERN_RELAY_TLS_KEY", "/env/key.pem"),
         ("TERN_ADMIN_BIND", "10.0.0.2:9000"),
         ("TERN_LOG_FORMAT", "json"),
+        ("TERN_SRT_BIND", "10.0.0.2:9000"),
     ];
     let flags = Overrides {
         bind: Some(addr("10.0.0.3:3000")),
@@ -125,6 +126,7 @@ fn every_flag_overrides_env() {
         tls_key: Some(PathBuf::from("/flag/key.pem")),
         admin_bind: Some(addr("10.0.0.3:9000")),
         log_format: Some(LogFormat::Text),
+        srt: Some(addr("10.0.0.3:9001")),
     };
     let config = load(None, &vars, &flags).expect("valid");
     assert_eq!(config.relay.bind, addr("10.0.0.3:3000"));
@@ -138,6 +140,7 @@ fn every_flag_overrides_env() {
     );
     assert_eq!(config.admin.bind, addr("10.0.0.3:9000"));
     assert_eq!(config.log.format, LogFormat::Text);
+    assert_eq!(config.srt.bind, Some(addr("10.0.0.3:9001")));
 }
 
 #[test]
@@ -201,6 +204,10 @@ fn every_key_settable_from_env() {
         ("cluster.cert", "/etc/tern/cluster/tls.crt"),
         ("cluster.key", "/etc/tern/cluster/tls.key"),
         ("cluster.publish", "any"),
+        ("srt.bind", "10.0.0.2:9000"),
+        ("srt.latency", "200ms"),
+        ("srt.max_publishers", "7"),
+        ("srt.passphrases_file", "srt.toml"),
     ]
     .into_iter()
     .map(|(key, value)| (env::var_name(key), value))
@@ -239,6 +246,9 @@ fn every_key_settable_from_env() {
     assert_eq!(config.drain.timeout, Duration::from_secs(25));
     assert_eq!(config.upstream.idle_timeout, Duration::from_millis(1500));
     assert_eq!(config.cluster.publish, super::ClusterPublish::Any);
+    assert_eq!(config.srt.bind, Some(addr("10.0.0.2:9000")));
+    assert_eq!(config.srt.latency, Duration::from_millis(200));
+    assert_eq!(config.srt.max_publishers, 7);
     assert!(config.relay.open_publishing);
     assert_eq!(config.relay.takeover, super::TakeOverPolicy::First);
     assert_eq!(config.cache.max_live_per_session, 8);
@@ -259,6 +269,8 @@ fn keys_match_the_serialized_config() {
     config.cluster.ca = Some("ca.pem".into());
     config.cluster.cert = Some("n.pem".into());
     config.cluster.key = Some("n.key".into());
+    config.srt.bind = Some("127.0.0.1:9000".parse().expect("address"));
+    config.srt.passphrases_file = Some("srt.toml".into());
     let table: toml::Table = toml::from_str(&config.to_toml().expect("serializes")).expect("toml");
     let mut serialized = BTreeSet::new();
     for (name, value) in &table {

@@ -363,9 +363,10 @@ impl DuplexConnection {
             // TODO: case UMSG_CGWARNING: // 100 - Delay Warning
             //            // One way packet delay is increasing, so decrease the sending rate
             //            ControlTypes::DelayWarning?
-            CongestionWarning => todo!(),
-            // TODO: case UMSG_PEERERROR: // 1000 - An error has happened to the peer side
-            PeerError(_) => todo!(),
+            // A remote peer's report is logged, never trusted to crash the connection.
+            CongestionWarning => self.info(now, "congestion warning ignored", &()),
+            // UMSG_PEERERROR: the peer had an error of its own; it closes if it must.
+            PeerError(code) => self.warn(now, "peer reported an error", &code),
             // TODO: case UMSG_EXT: // 0x7FFF - reserved and user defined messages
             Srt(s) => self.handle_srt_control_packet(now, s),
         }
@@ -387,7 +388,8 @@ impl DuplexConnection {
             KeyRefreshResponse(keying_material) => {
                 self.sender().handle_key_refresh_response(keying_material)
             }
-            _ => unimplemented!("{:?}", pack),
+            // Stream ID, congestion, filter and group belong in the handshake, not here.
+            _ => self.warn(now, "unexpected control packet", &pack),
         }
     }
 

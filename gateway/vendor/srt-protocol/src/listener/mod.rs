@@ -206,6 +206,7 @@ mod test {
             syn_cookie: crate::protocol::pending_connection::cookie::gen_cookie(&conn_addr()),
             peer_addr: IpAddr::from([127, 0, 0, 1]),
             info: HandshakeVsInfo::V5(HsV5Info {
+                unsupported: None,
                 key_size: KeySize::Unspecified,
                 ext_hs: Some(SrtControlPacket::HandshakeRequest(SrtHandshake {
                     version: SrtVersion::CURRENT,

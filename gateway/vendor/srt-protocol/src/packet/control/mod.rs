@@ -137,6 +137,11 @@ pub struct HsV5Info {
 
     /// The SID
     pub sid: Option<String>,
+
+    /// The first configuration extension of a request this implementation cannot honour (a
+    /// congestion controller other than `live`, a packet filter, a group): the responder
+    /// refuses it with libsrt's reason.
+    pub unsupported: Option<SrtControlPacket>,
 }
 
 /// HS-version dependenent data
@@ -590,6 +595,7 @@ impl ControlTypes {
                             let mut sid = None;
                             let mut ext_hs = None;
                             let mut ext_km = None;
+                            let mut unsupported = None;
 
                             while buf.remaining() > 4 {
                                 let pack_type = buf.get_u16();
@@ -632,7 +638,16 @@ impl ControlTypes {
                                             SrtControlPacket::StreamId(stream_id) => {
                                                 sid = Some(stream_id)
                                             }
-                                            _ => unimplemented!("Implement other kinds"),
+                                            SrtControlPacket::Congestion(c) if c == "live" => {}
+                                            other @ (SrtControlPacket::Congestion(_)
+                                            | SrtControlPacket::Filter(_)
+                                            | SrtControlPacket::Group { .. }) => {
+                                                unsupported.get_or_insert(other);
+                                            }
+                                            other => warn!(
+                                                "Handshake extension {} in the config area ignored",
+                                                other.type_id()
+                                            ),
                                         }
                                     }
                                 }
@@ -655,6 +670,7 @@ impl ControlTypes {
                                 ext_km,
                                 ext_group: None,
                                 sid,
+                                unsupported,
                             })
                         }
                     }
@@ -1413,6 +1429,7 @@ mod test {
                 syn_cookie: 0,
                 peer_addr: "127.0.0.1".parse().unwrap(),
                 info: HandshakeVsInfo::V5(HsV5Info {
+                    unsupported: None,
                     key_size: KeySize::Unspecified, // TODO: implement
                     ext_hs: Some(SrtControlPacket::HandshakeResponse(SrtHandshake {
                         version: SrtVersion::CURRENT,
@@ -1473,6 +1490,7 @@ mod test {
                 syn_cookie: 0,
                 peer_addr: [127, 0, 0, 1].into(),
                 info: HandshakeVsInfo::V5(HsV5Info {
+                    unsupported: None,
                     key_size: KeySize::AES128,
                     ext_km: None,
                     ext_hs: None,
@@ -1497,6 +1515,7 @@ mod test {
                 syn_cookie: 0,
                 peer_addr: [127, 0, 0, 1].into(),
                 info: HandshakeVsInfo::V5(HsV5Info {
+                    unsupported: None,
                     key_size: KeySize::Unspecified,
                     ext_km: None,
                     ext_hs: None,
@@ -1648,6 +1667,7 @@ mod test {
                     syn_cookie: -471_595_555,
                     peer_addr: "127.0.0.1".parse().unwrap(),
                     info: HandshakeVsInfo::V5(HsV5Info {
+                        unsupported: None,
                         key_size: KeySize::Unspecified,
                         ext_hs: Some(SrtControlPacket::HandshakeRequest(SrtHandshake {
                             version: SrtVersion::new(1, 3, 1),
@@ -1694,6 +1714,7 @@ mod test {
                     syn_cookie: 559_217_622,
                     peer_addr: "127.0.0.1".parse().unwrap(),
                     info: HandshakeVsInfo::V5(HsV5Info {
+                        unsupported: None,
                         key_size: KeySize::Unspecified,
                         ext_hs: Some(SrtControlPacket::HandshakeRequest(SrtHandshake {
                             version: SrtVersion::new(1, 4, 1),
@@ -1742,6 +1763,7 @@ mod test {
                     syn_cookie: 1_561_775_338,
                     peer_addr: "127.0.0.1".parse().unwrap(),
                     info: HandshakeVsInfo::V5(HsV5Info {
+                        unsupported: None,
                         key_size: KeySize::Unspecified,
                         ext_hs: Some(SrtControlPacket::HandshakeRequest(SrtHandshake {
                             version: SrtVersion::new(1, 3, 1),
@@ -1836,6 +1858,7 @@ mod test {
                 syn_cookie: 0xda7ee4e7u32 as i32,
                 peer_addr: [127, 0, 0, 1].into(),
                 info: HandshakeVsInfo::V5(HsV5Info {
+                    unsupported: None,
                     key_size: KeySize::AES256,
                     ext_hs: Some(SrtControlPacket::HandshakeRequest(SrtHandshake {
                         version: SrtVersion::new(1, 4, 2),

@@ -44,6 +44,21 @@ pub fn gen_hsv5_response(
     )
 }
 
+/// The key length a caller's key material wraps its keys with, if it is one SRT defines.
+fn caller_key_size(km: &KeyingMaterialMessage) -> Option<KeySize> {
+    let keys = km.key_flags.bits().count_ones() as usize;
+    let wrapped = km.wrapped_keys.len().checked_sub(8)?;
+    if keys == 0 || wrapped % keys != 0 {
+        return None;
+    }
+    match wrapped / keys {
+        16 => Some(KeySize::AES128),
+        24 => Some(KeySize::AES192),
+        32 => Some(KeySize::AES256),
+        _ => None,
+    }
+}
+
 pub fn gen_access_control_response(
     now: Instant,
     settings: &mut ConnInitSettings,
@@ -64,15 +79,35 @@ pub fn gen_access_control_response(
         None => return GenHsv5Result::NotHandled(ConnectError::ExpectedExtFlags),
     };
 
+    // A configuration extension this implementation cannot honour is refused with libsrt's
+    // own reason, never ignored: a file-mode congestion controller, a packet filter, a group.
+    if let Some(unsupported) = &incoming.unsupported {
+        let reason = match unsupported {
+            SrtControlPacket::Congestion(_) => CoreRejectReason::Congestion,
+            SrtControlPacket::Filter(_) => CoreRejectReason::Filter,
+            _ => CoreRejectReason::Group,
+        };
+        return GenHsv5Result::Reject(ConnectionReject::Rejecting(reason.into()));
+    }
+
     // crypto
     let cipher = match (&settings.key_settings, &incoming.ext_km) {
         // ok, both sides have crypto
         (Some(key_settings), Some(SrtControlPacket::KeyRefreshRequest(km))) => {
-            if key_settings.key_size != incoming.key_size {
-                unimplemented!("Key size mismatch");
+            // The caller chooses the key length (libsrt's responder adopts the initiator's
+            // PBKEYLEN) unless this side requires one; a mismatch is a bad secret, not a crash.
+            let mut key_settings = key_settings.clone();
+            match (key_settings.key_size, caller_key_size(km)) {
+                (KeySize::Unspecified, Some(caller)) => key_settings.key_size = caller,
+                (mine, Some(caller)) if mine == caller => {}
+                _ => {
+                    return GenHsv5Result::Reject(ConnectionReject::Rejecting(
+                        CoreRejectReason::BadSecret.into(),
+                    ))
+                }
             }
 
-            let cipher = match CipherSettings::new(key_settings, &settings.key_refresh, km) {
+            let cipher = match CipherSettings::new(&key_settings, &settings.key_refresh, km) {
                 Ok(cm) => cm,
                 Err(_) => {
                     return GenHsv5Result::Reject(ConnectionReject::Rejecting(
@@ -84,14 +119,19 @@ pub fn gen_access_control_response(
         }
         // ok, neither have crypto
         (None, None) => None,
-        // bad cases
-        (Some(_), Some(_)) => unimplemented!("Expected kmreq"),
-        (Some(_), None) => {
+        // bad cases: a key material response where the request belongs, a caller that sends
+        // no key to a listener that requires one, a caller that encrypts to a listener that
+        // has no passphrase for it (libsrt's enforced encryption refuses all three).
+        (Some(_), Some(_)) => {
+            return GenHsv5Result::Reject(ConnectionReject::Rejecting(
+                CoreRejectReason::BadSecret.into(),
+            ))
+        }
+        (Some(_), None) | (None, Some(_)) => {
             return GenHsv5Result::Reject(ConnectionReject::Rejecting(
                 CoreRejectReason::Unsecure.into(),
             ))
         }
-        (None, Some(_)) => unimplemented!("expected no secrets"),
     };
 
     let outgoing_ext_km = cipher
@@ -108,6 +148,7 @@ pub fn gen_access_control_response(
 
     GenHsv5Result::Accept(
         HandshakeVsInfo::V5(HsV5Info {
+            unsupported: None,
             key_size: cipher
                 .as_ref()
                 .map(|c| c.key_settings.key_size)
@@ -181,6 +222,7 @@ pub fn start_hsv5_initiation(
 
     (
         HandshakeVsInfo::V5(HsV5Info {
+            unsupported: None,
             key_size: self_crypto_size,
             ext_hs: Some(SrtControlPacket::HandshakeRequest(SrtHandshake {
                 version: SrtVersion::CURRENT,

@@ -371,6 +371,7 @@ mod test {
             syn_cookie: gen_cookie(&conn_addr()),
             peer_addr: IpAddr::from([127, 0, 0, 1]),
             info: HandshakeVsInfo::V5(HsV5Info {
+                unsupported: None,
                 key_size: KeySize::Unspecified,
                 ext_hs: Some(SrtControlPacket::HandshakeRequest(SrtHandshake {
                     version: SrtVersion::CURRENT,
@@ -415,6 +416,7 @@ mod test {
                 Connection {
                     handshake: Handshake::Listener(ControlTypes::Handshake(HandshakeControlInfo {
                         info: HandshakeVsInfo::V5(HsV5Info {
+                            unsupported: None,
                             ext_hs: Some(_),
                             ..
                         }),
@@ -586,6 +588,7 @@ mod test {
 
         let shake = HandshakeControlInfo {
             info: HandshakeVsInfo::V5(HsV5Info {
+                unsupported: None,
                 key_size: hs_key_size,
                 ext_hs: Some(SrtControlPacket::HandshakeRequest(SrtHandshake {
                     version: SrtVersion::CURRENT,

@@ -1,0 +1,51 @@
+//! The ingest listeners of a relay node in this process, started from its configuration: the
+//! gateways publish into the node through its local API (the relay crate never depends on
+//! them; this binary wires the two together).
+
+use anyhow::Context;
+use tern_gateway::publish::Resumes;
+use tern_gateway::srt::{self, SrtServer};
+use tern_relay::config::Config;
+use tern_relay::node::Node;
+
+/// The running ingest listeners; dropping it stops them.
+#[derive(Debug)]
+pub struct Ingest {
+    /// The SRT listener, if `srt.bind` is set.
+    pub srt: Option<SrtServer>,
+}
+
+/// Start the listeners `config` asks for, in front of `node`, printing where each listens.
+pub async fn start(config: &Config, node: &Node) -> anyhow::Result<Ingest> {
+    // One time line per broadcast, whichever protocol its publisher comes back over.
+    let resumes = Resumes::default();
+    let srt = match config.srt.bind {
+        None => None,
+        Some(bind) => {
+            let mut c = srt::Config::new(bind);
+            c.latency = config.srt.latency;
+            c.max_publishers = usize::try_from(config.srt.max_publishers).unwrap_or(usize::MAX);
+            if let Some(file) = &config.srt.passphrases_file {
+                let text = std::fs::read_to_string(file).with_context(|| {
+                    format!("srt.passphrases_file: cannot read {}", file.display())
+                })?;
+                c.keys = srt::admit::parse_keys(file, &text)
+                    .map_err(|e| anyhow::anyhow!("srt.passphrases_file: {e}"))?;
+            }
+            let keys = c.keys.len();
+            let server = srt::serve(c, node.local(), Default::default(), resumes.clone())
+                .await
+                .with_context(|| format!("srt.bind: cannot listen on {bind}"))?;
+            println!(
+                "SRT ingest listening on {} (streamid #!::r=live/NAME,m=publish; {})",
+                server.local_addr(),
+                match keys {
+                    0 => "no passphrases".to_owned(),
+                    n => format!("{n} passphrase rules"),
+                }
+            );
+            Some(server)
+        }
+    };
+    Ok(Ingest { srt })
+}
