@@ -19,7 +19,7 @@ fn start_demo() -> (ChildGuard, String, String) {
 /// [`start_demo`], also returning every line the demo printed.
 fn start_demo_printing() -> (ChildGuard, String, String, Vec<String>) {
     let mut cmd = Command::new(tern());
-    cmd.args(["demo", "--port", "0", "--http-port", "0"])
+    cmd.args(["demo", "--port", "0", "--http-port", "0", "--srt-port", "0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     let mut demo = ChildGuard::spawn("tern demo", &mut cmd);
@@ -50,7 +50,7 @@ fn printed_command(printed: &[String], subcommand: &str) -> Vec<String> {
 #[test]
 fn e2e_demo_prints_how_to_publish_and_the_printed_commands_work() {
     use std::io::Write;
-    let (_demo, _edge, _player, printed) = start_demo_printing();
+    let (_demo, edge, _player, printed) = start_demo_printing();
     let publish = printed_command(&printed, "publish");
     let mut publisher = ChildGuard::spawn(
         "tern publish",
@@ -105,6 +105,52 @@ fn e2e_demo_prints_how_to_publish_and_the_printed_commands_work() {
         !out.status.success() && err.contains("cluster"),
         "a non-member published at the demo's root: {err}"
     );
+
+    // The printed SRT URL takes an ffmpeg publisher: its broadcast's catalog reaches a viewer
+    // of the edge.
+    let srt = printed
+        .iter()
+        .find(|l| l.contains("srt-live-transmit"))
+        .and_then(|l| l.split('\'').nth(1))
+        .unwrap_or_else(|| panic!("no SRT URL printed: {printed:?}"))
+        .to_owned();
+    let mut ffmpeg = ChildGuard::spawn(
+        "ffmpeg",
+        Command::new("ffmpeg")
+            .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
+            .args([
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc=size=320x240:rate=30:duration=6",
+            ])
+            .args(["-f", "lavfi", "-i", "sine=duration=6"])
+            .args([
+                "-c:v",
+                "libx264",
+                "-g",
+                "30",
+                "-tune",
+                "zerolatency",
+                "-c:a",
+                "aac",
+            ])
+            .args(["-f", "mpegts", &srt]),
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let catalog = Command::new(tern())
+        .args(["subscribe", &edge, "--tls-disable-verify"])
+        .args(["--namespace", "live/cam1", "--track", "catalog"])
+        .args(["--max-objects", "1", "--connect-timeout", "5"])
+        .output()
+        .expect("tern subscribe");
+    let text = String::from_utf8_lossy(&catalog.stdout);
+    assert!(
+        text.contains("avc1") && text.contains("mp4a.40.2"),
+        "the SRT broadcast's catalog: {text} {}",
+        String::from_utf8_lossy(&catalog.stderr)
+    );
+    let _ = common::wait_exit(&mut ffmpeg, Duration::from_secs(10));
 }
 
 fn subscribe(url: &str, track: &str, objects: u32) -> Vec<u8> {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::{
     CfRelay, ChildGuard, Lines, Relay, TempDir, catalog_track_names, ffprobe_streams, num, peer,
-    tern, test_av_args, wait_exit,
+    stop_moq_sub, tern, test_av_args, wait_exit,
 };
 
 const FPS: u64 = 30;
@@ -78,19 +78,12 @@ fn play_with_moq_sub(url: &str, namespace: &str, out: &Path, origin: &mut ChildG
     .env("RUST_LOG", "info")
     .stdout(std::fs::File::create(out).expect("create out.mp4"))
     .stderr(Stdio::inherit());
-    let mut sub = ChildGuard::spawn("moq-sub", &mut cmd);
+    let sub = ChildGuard::spawn("moq-sub", &mut cmd);
     let status = wait_exit(origin, Duration::from_secs(SECONDS + 20)).expect("origin ends");
     assert!(status.success(), "tern origin failed: {status}");
     // Let the tail of the last group arrive, then stop moq-sub so it writes what it has.
     std::thread::sleep(Duration::from_millis(1500));
-    if let Ok(Some(status)) = sub.child.try_wait() {
-        eprintln!("moq-sub already exited: {status}");
-    } else {
-        assert!(
-            sub.interrupt(Duration::from_secs(10)).is_some(),
-            "moq-sub did not stop"
-        );
-    }
+    stop_moq_sub(sub);
 }
 
 /// What moq-sub wrote: H.264 320x240 and AAC 48 kHz, with at least `min_video` frames, each

@@ -9,11 +9,10 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{ChildGuard, Relay, TempDir, ffprobe_streams, num, peer, test_av_args};
+use common::{ChildGuard, Relay, TempDir, h264_aac_frames, make_test_ts, peer, stop_moq_sub};
 use tern_cmaf::{Sample, TrackInfo};
 use tern_gateway::ingest::{Event, TsIngest};
 use tern_moq::TrackNamespace;
@@ -23,18 +22,6 @@ use tern_peer::{ConnectOptions, Session};
 
 const FPS: u64 = 30;
 const SECONDS: u64 = 5;
-
-fn make_ts(dir: &Path) -> Vec<u8> {
-    let path = dir.join("input.ts");
-    let status = Command::new("ffmpeg")
-        .args(test_av_args("320x240", FPS, SECONDS, "veryfast"))
-        .args(["-f", "mpegts"])
-        .arg(&path)
-        .status()
-        .expect("run ffmpeg (apt-get install ffmpeg)");
-    assert!(status.success(), "ffmpeg failed: {status}");
-    std::fs::read(path).expect("read input.ts")
-}
 
 fn demux(ts: &[u8]) -> (Vec<TrackInfo>, Vec<Sample>) {
     let mut ingest = TsIngest::default();
@@ -62,7 +49,8 @@ fn demux(ts: &[u8]) -> (Vec<TrackInfo>, Vec<Sample>) {
 #[test]
 fn e2e_mpeg_ts_samples_published_through_tern_relay_play_in_moq_sub() {
     let dir = TempDir::new("ts-ingest");
-    let (tracks, samples) = demux(&make_ts(&dir.0));
+    let ts = std::fs::read(make_test_ts(&dir.0, SECONDS)).expect("read the input");
+    let (tracks, samples) = demux(&ts);
     assert_eq!(tracks.len(), 2);
     assert!(
         tracks[0].codec.starts_with("avc1.64"),
@@ -90,7 +78,7 @@ fn e2e_mpeg_ts_samples_published_through_tern_relay_play_in_moq_sub() {
         .enable_all()
         .build()
         .expect("runtime");
-    let (session, mut sub) = rt.block_on(async {
+    let (session, sub) = rt.block_on(async {
         let opts = ConnectOptions {
             disable_verify: true,
             ..ConnectOptions::default()
@@ -123,41 +111,19 @@ fn e2e_mpeg_ts_samples_published_through_tern_relay_play_in_moq_sub() {
         broadcast.finish();
         (session, sub)
     });
-    if let Ok(Some(status)) = sub.child.try_wait() {
-        eprintln!("moq-sub already exited: {status}");
-    } else {
-        assert!(
-            sub.interrupt(Duration::from_secs(10)).is_some(),
-            "moq-sub did not stop"
-        );
-    }
+    stop_moq_sub(sub);
     drop(session);
 
-    let streams = ffprobe_streams(&out);
-    let v = streams
-        .iter()
-        .find(|s| s["codec_type"] == "video")
-        .unwrap_or_else(|| panic!("no video stream: {streams:?}"));
-    assert_eq!(v["codec_name"], "h264");
-    assert_eq!((num(v, "width"), num(v, "height")), (320, 240));
     // moq-sub never flushes the bytes after the last newline-like byte it wrote: every frame
     // but possibly the last.
-    let frames = num(v, "nb_read_frames");
+    let (frames, audio_frames) = h264_aac_frames(&out, (320, 240));
     assert!(
         frames + 1 >= FPS * SECONDS && frames <= FPS * SECONDS,
         "{frames} video frames of {}",
         FPS * SECONDS
     );
-    let a = streams
-        .iter()
-        .find(|s| s["codec_type"] == "audio")
-        .unwrap_or_else(|| panic!("no audio stream: {streams:?}"));
-    assert_eq!(a["codec_name"], "aac");
-    assert_eq!(num(a, "sample_rate"), 48_000);
-    let audio_frames = num(a, "nb_read_frames");
     assert!(
         audio_frames * 1024 + 2 * 1024 >= SECONDS * 48_000,
         "{audio_frames} audio frames for {SECONDS} s"
     );
-    eprintln!("{frames} video frames, {audio_frames} audio frames");
 }

@@ -18,6 +18,7 @@ mod error;
 pub mod fuzz;
 pub mod ingest;
 pub mod publish;
+pub mod refusals;
 pub mod srt;
 pub mod ts;
 

@@ -203,8 +203,8 @@ fn unsupported_codecs_and_missing_tables_are_named() {
     assert!(err.to_string().contains("at byte 188"), "{err}");
 }
 
-#[test]
-fn a_lost_packet_is_reported_and_the_stream_goes_on() {
+/// A video stream of six frames at 30 fps (a keyframe, then 1 kB frames), from 1 s.
+fn six_frames() -> Mux {
     let mut m = Mux::default();
     m.psi(&[(0x1b, VIDEO_PID)]);
     let big = vec![0x41u8; 1000];
@@ -216,6 +216,12 @@ fn a_lost_packet_is_reported_and_the_stream_goes_on() {
         };
         m.pes(VIDEO_PID, 0xe0, 90_000 + n * 3000, &data);
     }
+    m
+}
+
+#[test]
+fn a_lost_packet_is_reported_and_the_stream_goes_on() {
+    let m = six_frames();
     // Drop the second packet of the third frame's PES.
     let packets: Vec<&[u8]> = m.out.chunks(188).collect();
     let third = packets
@@ -251,4 +257,39 @@ fn a_lost_packet_is_reported_and_the_stream_goes_on() {
         frames[1].1, 6000,
         "the frame before the gap lasts until the next one"
     );
+}
+
+#[test]
+fn bytes_lost_mid_packet_cost_the_packets_they_hit_once_the_stream_is_known() {
+    // An SRT message dropped too late, or a datagram lost: a stretch of bytes that does not end
+    // on a packet boundary. The demuxer finds the next packet and goes on.
+    let m = six_frames();
+    // Lose 300 bytes from inside the third frame, then feed in SRT-sized pieces.
+    let at = m.out.len() / 2 + 17;
+    let mut lossy = m.out[..at].to_vec();
+    lossy.extend_from_slice(&m.out[at + 300..]);
+    let mut ingest = TsIngest::default();
+    for piece in lossy.chunks(1316) {
+        ingest.push(piece).expect("loss mid-stream is not fatal");
+    }
+    ingest.finish().expect("finish");
+    let events: Vec<Event> = std::iter::from_fn(|| ingest.poll()).collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Loss { reason, .. } if reason.contains("passed over"))),
+        "the lost alignment is reported: {events:?}"
+    );
+    let frames = video_samples(&events);
+    assert!(
+        (4..=5).contains(&frames.len()),
+        "only the frames that lost bytes are dropped: {frames:?}"
+    );
+    assert_eq!(frames.last().map(|f| f.0), Some(90_000 + 5 * 3000));
+
+    // Before the stream showed itself to be MPEG-TS, a wrong byte is still an error.
+    let mut junk = m.out[..188].to_vec();
+    junk[0] = 0x46;
+    let err = run(&junk).0.unwrap_err();
+    assert!(err.to_string().contains("sync byte"), "{err}");
 }

@@ -26,6 +26,9 @@ pub struct Args {
     /// TCP port of the web page (0: any free port). Default: 8080 when free, else any.
     #[arg(long)]
     pub http_port: Option<u16>,
+    /// UDP port of the SRT ingest (0: any free port). Default: 9000 when free, else any.
+    #[arg(long)]
+    pub srt_port: Option<u16>,
 }
 
 /// `preferred` when it can be bound now, else 0 (the OS picks).
@@ -75,9 +78,17 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     config.cluster.key = Some(pki.edge.key.clone());
     config.cluster.publish = ClusterPublish::Any;
     // SRT publishers on this host publish into the edge (anonymous, from loopback).
-    config.srt.bind = Some(SocketAddr::from((Ipv4Addr::LOCALHOST, free_udp(9000))));
+    let srt_port = args.srt_port.unwrap_or_else(|| free_udp(9000));
+    config.srt.bind = Some(SocketAddr::from((Ipv4Addr::LOCALHOST, srt_port)));
     let (node, _readiness) = tern_relay::run::start(&config).await?;
-    let ingest = super::ingest::start(&config, &node).await?;
+    let ingest = match super::ingest::start(&config, &node).await {
+        // The default port was taken since it was found free: any port will do.
+        Err(_) if args.srt_port.is_none() => {
+            config.srt.bind = Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
+            super::ingest::start(&config, &node).await?
+        }
+        r => r?,
+    };
     let addr = node.addr;
     let fingerprint = node.fingerprint;
     let https = format!("https://{addr}");

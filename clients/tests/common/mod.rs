@@ -88,6 +88,8 @@ pub struct Relay {
     pub guard: ChildGuard,
     pub addr: std::net::SocketAddr,
     pub fingerprint: String,
+    /// The SRT listener's address, when started with `--srt` (or `[srt] bind`).
+    pub srt: Option<std::net::SocketAddr>,
 }
 
 impl Relay {
@@ -131,8 +133,10 @@ impl Relay {
         });
         let mut addr = None;
         let mut fingerprint = None;
+        let mut srt = None;
+        let wants_srt = extra.contains(&"--srt");
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while addr.is_none() || fingerprint.is_none() {
+        while addr.is_none() || fingerprint.is_none() || (wants_srt && srt.is_none()) {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             let line = rx.recv_timeout(left).expect("relay banner within 30 s");
             if let Some(rest) = line.strip_prefix("tern relay listening on ") {
@@ -141,11 +145,15 @@ impl Relay {
             if let Some(rest) = line.strip_prefix("certificate sha-256: ") {
                 fingerprint = Some(rest.trim().to_owned());
             }
+            if let Some(rest) = line.strip_prefix("SRT ingest listening on ") {
+                srt = rest.split_whitespace().next().and_then(|a| a.parse().ok());
+            }
         }
         Self {
             guard,
             addr: addr.expect("addr"),
             fingerprint: fingerprint.expect("fp"),
+            srt,
         }
     }
 
@@ -180,6 +188,15 @@ impl Lines {
         Self {
             rx,
             seen: Vec::new(),
+        }
+    }
+
+    /// Wait (at most `timeout`) for a line matching `pred` and return it; panics naming `what`
+    /// and every line seen when none came.
+    pub fn expect(&mut self, timeout: Duration, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        match self.wait_for(1, timeout, pred).into_iter().next() {
+            Some(line) => line,
+            None => panic!("{what}: no such line within {timeout:?} in {:?}", self.seen),
         }
     }
 
@@ -609,6 +626,53 @@ pub fn test_av_args(size: &str, fps: u64, seconds: u64, preset: &str) -> Vec<Str
         .map(String::from),
     );
     args
+}
+
+/// `seconds` of [`test_av_args`] at 320x240 and 30 fps (preset veryfast) as an MPEG-TS file in
+/// `dir`; its path.
+pub fn make_test_ts(dir: &Path, seconds: u64) -> PathBuf {
+    let path = dir.join(format!("input-{seconds}s.ts"));
+    let status = Command::new("ffmpeg")
+        .args(test_av_args("320x240", 30, seconds, "veryfast"))
+        .args(["-f", "mpegts"])
+        .arg(&path)
+        .status()
+        .expect("run ffmpeg (apt-get install ffmpeg)");
+    assert!(status.success(), "ffmpeg failed: {status}");
+    path
+}
+
+/// Stop a `moq-sub` writing an MP4 (SIGINT lets it flush), unless it already exited.
+pub fn stop_moq_sub(mut sub: ChildGuard) {
+    if let Ok(Some(status)) = sub.child.try_wait() {
+        eprintln!("moq-sub already exited: {status}");
+    } else {
+        assert!(
+            sub.interrupt(Duration::from_secs(10)).is_some(),
+            "moq-sub did not stop"
+        );
+    }
+}
+
+/// The frames of the MP4 at `out`, checked to hold H.264 of `size` and 48 kHz AAC: (video
+/// frames, audio frames).
+pub fn h264_aac_frames(out: &Path, size: (u64, u64)) -> (u64, u64) {
+    let streams = ffprobe_streams(out);
+    let v = streams
+        .iter()
+        .find(|s| s["codec_type"] == "video")
+        .unwrap_or_else(|| panic!("no video stream: {streams:?}"));
+    assert_eq!(v["codec_name"], "h264");
+    assert_eq!((num(v, "width"), num(v, "height")), size);
+    let a = streams
+        .iter()
+        .find(|s| s["codec_type"] == "audio")
+        .unwrap_or_else(|| panic!("no audio stream: {streams:?}"));
+    assert_eq!(a["codec_name"], "aac");
+    assert_eq!(num(a, "sample_rate"), 48_000);
+    let frames = (num(v, "nb_read_frames"), num(a, "nb_read_frames"));
+    eprintln!("{} video frames, {} audio frames", frames.0, frames.1);
+    frames
 }
 
 /// Text without its ANSI colour sequences.

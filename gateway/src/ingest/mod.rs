@@ -58,7 +58,8 @@ pub enum Event {
     Tracks(Vec<TrackInfo>),
     /// One coded frame.
     Sample(Sample),
-    /// Packets were lost on `pid`: the frame they belonged to was dropped.
+    /// Packets were lost on `pid` (the null PID 0x1fff when lost bytes broke the packet
+    /// alignment and the PID is not known): the frame they belonged to was dropped.
     Loss {
         /// The PID.
         pid: u16,
@@ -207,6 +208,10 @@ impl TsIngest {
                 ts::Event::Damaged { pid } => self.out.push_back(Event::Loss {
                     pid,
                     reason: "a packet marked damaged (transport_error_indicator)".into(),
+                }),
+                ts::Event::Resync { skipped } => self.out.push_back(Event::Loss {
+                    pid: ts::packet::NULL_PID,
+                    reason: format!("lost packet alignment: {skipped} bytes passed over"),
                 }),
             }
         }

@@ -27,6 +27,7 @@ use super::RejectCode;
 use super::admit::{Admitted, Config, admit};
 use crate::ingest::{Event, Limits, TsIngest};
 use crate::publish::{Feed, FeedError, Resumes};
+use crate::refusals::RefusalLog;
 
 /// A running SRT listener. Dropping it stops the listener and closes its publishers.
 #[derive(Debug)]
@@ -45,6 +46,14 @@ impl SrtServer {
 impl Drop for SrtServer {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+/// The tail of a refusal's log line: how many of the same address's were left out before it.
+fn more(left_out: u64) -> String {
+    match left_out {
+        0 => String::new(),
+        n => format!(" ({n} more refusals of this address since the last logged)"),
     }
 }
 
@@ -93,6 +102,7 @@ pub async fn serve(
         .await?;
     let config = Arc::new(config);
     let active = Arc::new(AtomicUsize::new(0));
+    let refusals = Arc::new(RefusalLog::default());
     let task = tokio::spawn(async move {
         let _listener = listener;
         let mut publishers = tokio::task::JoinSet::new();
@@ -104,21 +114,26 @@ pub async fn serve(
             let admitted = match admit(sid.as_deref(), &config) {
                 Ok(a) => a,
                 Err(r) => {
-                    tracing::warn!(%peer, code = r.code.code(), "srt: refused {peer} ({}): {}", r.code.name(), r.reason);
+                    if let Some(n) = refusals.log(peer.ip(), Instant::now()) {
+                        tracing::warn!(%peer, code = r.code.code(), "srt: refused {peer} ({}): {}{}", r.code.name(), r.reason, more(n));
+                    }
                     let _ = request.reject(reject_reason(r.code)).await;
                     continue;
                 }
             };
             if active.load(Ordering::Relaxed) >= config.max_publishers {
                 let code = RejectCode::Overload;
-                tracing::warn!(%peer, code = code.code(), "srt: refused {peer} ({}): {} publishers already, the most [srt] max_publishers allows", code.name(), config.max_publishers);
+                if let Some(n) = refusals.log(peer.ip(), Instant::now()) {
+                    tracing::warn!(%peer, code = code.code(), "srt: refused {peer} ({}): {} publishers already, the most [srt] max_publishers allows{}", code.name(), config.max_publishers, more(n));
+                }
                 let _ = request.reject(reject_reason(code)).await;
                 continue;
             }
             active.fetch_add(1, Ordering::Relaxed);
             let (api, resumes, active) = (api.clone(), resumes.clone(), active.clone());
+            let refusals = refusals.clone();
             publishers.spawn(async move {
-                publish(request, admitted, api, options, resumes).await;
+                publish(request, admitted, api, options, resumes, &refusals).await;
                 active.fetch_sub(1, Ordering::Relaxed);
             });
         }
@@ -134,6 +149,7 @@ async fn publish(
     api: LocalApi,
     options: Options,
     resumes: Resumes,
+    refusals: &RefusalLog,
 ) {
     let peer = request.remote();
     let path = admitted.stream_id.resource.clone();
@@ -152,7 +168,9 @@ async fn publish(
                 FeedError::Refused(r) => reject_code(r.kind),
                 _ => RejectCode::Internal,
             };
-            tracing::warn!(%peer, code = code.code(), "srt: refused {peer} publishing {path} ({}): {e}", code.name());
+            if let Some(n) = refusals.log(peer.ip(), Instant::now()) {
+                tracing::warn!(%peer, code = code.code(), "srt: refused {peer} publishing {path} ({}): {e}{}", code.name(), more(n));
+            }
             let _ = request.reject(reject_reason(code)).await;
             return;
         }
@@ -171,15 +189,18 @@ async fn publish(
         Ok(s) => s,
         Err(_) => {
             // The handshake failed after the node said yes: the crypto did not match.
-            tracing::warn!(
-                %peer,
-                "srt: refused {peer} publishing {path}: {}",
-                if encrypted {
-                    "wrong or missing passphrase, or a key length the path does not allow"
-                } else {
-                    "it encrypts, and this path has no passphrase"
-                }
-            );
+            if let Some(n) = refusals.log(peer.ip(), Instant::now()) {
+                tracing::warn!(
+                    %peer,
+                    "srt: refused {peer} publishing {path}: {}{}",
+                    if encrypted {
+                        "wrong or missing passphrase, or a key length the path does not allow"
+                    } else {
+                        "it encrypts, and this path has no passphrase"
+                    },
+                    more(n)
+                );
+            }
             return;
         }
     };

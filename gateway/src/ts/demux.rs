@@ -78,6 +78,12 @@ pub enum Event {
         /// The PID.
         pid: u16,
     },
+    /// Bytes lost in transit broke the packet alignment: `skipped` bytes were passed over to
+    /// the next packet (see [`Demuxer::push`]).
+    Resync {
+        /// Bytes passed over.
+        skipped: usize,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -117,38 +123,108 @@ impl Demuxer {
     }
 
     /// Feed bytes (any split). An error ends the input: it is not a stream tern can read.
+    ///
+    /// Once the input has shown itself to be MPEG-TS (its PAT was read), bytes lost in transit
+    /// (an SRT message dropped too late, a UDP datagram) cost only the packets they hit: the
+    /// demuxer finds the next sync byte that a second one follows a packet later and goes on
+    /// ([`Event::Resync`]; the continuity counters then drop the PES packets that lost bytes).
+    /// Before that, a byte other than the sync byte where a packet begins is an error: the
+    /// input is not MPEG-TS.
     pub fn push(&mut self, mut data: &[u8]) -> Result<(), Error> {
         if !self.partial.is_empty() {
             let need = PACKET_SIZE - self.partial.len();
             let take = need.min(data.len());
             self.partial.extend_from_slice(&data[..take]);
-            data = &data[take..];
             if self.partial.len() < PACKET_SIZE {
                 return Ok(());
             }
-            let mut packet = [0u8; PACKET_SIZE];
-            packet.copy_from_slice(&self.partial);
-            self.partial.clear();
-            self.on_packet(&packet)?;
+            // A lost stretch ends inside the packet begun last time if the next packet does not
+            // start right after it.
+            let next_ok = data.len() <= take || data[take] == SYNC_BYTE;
+            if next_ok || !self.resyncable() {
+                data = &data[take..];
+                let mut packet = [0u8; PACKET_SIZE];
+                packet.copy_from_slice(&self.partial);
+                self.partial.clear();
+                self.on_packet(&packet)?;
+            } else {
+                // Drop the partial packet and look for sync in what arrived.
+                let dropped = self.partial.len() - take;
+                self.partial.clear();
+                self.skip(dropped);
+            }
         }
-        let mut chunks = data.chunks_exact(PACKET_SIZE);
-        for chunk in &mut chunks {
-            let packet: &[u8; PACKET_SIZE] = chunk.try_into().expect("chunks_exact");
+        let mut pos = 0;
+        while data.len() - pos >= PACKET_SIZE {
+            if data[pos] != SYNC_BYTE {
+                let skipped = self.resync(&data[pos..])?;
+                pos += skipped;
+                continue;
+            }
+            let packet: &[u8; PACKET_SIZE] = data[pos..pos + PACKET_SIZE]
+                .try_into()
+                .expect("a packet's length");
             self.on_packet(packet)?;
+            pos += PACKET_SIZE;
         }
-        let rest = chunks.remainder();
+        let mut rest = &data[pos..];
         // A packet's first byte is known before the rest of it: refuse what is not TS at once.
-        if self.partial.is_empty()
-            && let Some(&found) = rest.first()
+        if let Some(&found) = rest.first()
             && found != SYNC_BYTE
         {
-            return Err(Error::LostSync {
-                offset: self.offset,
-                found,
-            });
+            if !self.resyncable() {
+                return Err(Error::LostSync {
+                    offset: self.offset,
+                    found,
+                });
+            }
+            let skip = rest
+                .iter()
+                .position(|&b| b == SYNC_BYTE)
+                .unwrap_or(rest.len());
+            self.skip(skip);
+            rest = &rest[skip..];
         }
         self.partial.extend_from_slice(rest);
         Ok(())
+    }
+
+    /// Whether lost sync is recovered from: the input was MPEG-TS.
+    fn resyncable(&self) -> bool {
+        self.pmt_pid.is_some()
+    }
+
+    /// `data` does not begin with a packet: skip to the first sync byte that a second one
+    /// follows a packet later (or that ends `data` too soon to tell). Returns the bytes skipped;
+    /// an error when the input never was MPEG-TS.
+    fn resync(&mut self, data: &[u8]) -> Result<usize, Error> {
+        if !self.resyncable() {
+            return Err(Error::LostSync {
+                offset: self.offset,
+                found: data[0],
+            });
+        }
+        let at = (1..data.len())
+            .find(|&i| {
+                data[i] == SYNC_BYTE
+                    && data
+                        .get(i + PACKET_SIZE)
+                        .is_none_or(|&next| next == SYNC_BYTE)
+            })
+            .unwrap_or(data.len());
+        self.skip(at);
+        Ok(at)
+    }
+
+    fn skip(&mut self, bytes: usize) {
+        if bytes == 0 {
+            return;
+        }
+        self.offset += bytes as u64;
+        match self.out.back_mut() {
+            Some(Event::Resync { skipped }) => *skipped += bytes,
+            _ => self.out.push_back(Event::Resync { skipped: bytes }),
+        }
     }
 
     /// The input ended: PES packets still open are complete now.

@@ -1,5 +1,5 @@
-// Vendored upstream code (see gateway/vendor/README.md): lints newer than it, and clippy, are quiet here.
-#![allow(dead_code, mismatched_lifetime_syntaxes, clippy::all)]
+// Vendored upstream code (see gateway/vendor/README.md): lints newer than it, clippy and rustdoc are quiet here.
+#![allow(dead_code, mismatched_lifetime_syntaxes, clippy::all, rustdoc::all)]
 #![forbid(unsafe_code)]
 #![recursion_limit = "256"]
 

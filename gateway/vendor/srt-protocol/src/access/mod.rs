@@ -201,24 +201,3 @@ impl Display for ParseAccessControlEntryError {
 }
 
 impl Error for ParseAccessControlEntryError {}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parse_ace() {
-        let ace_str = "#!::u=admin,r=bluesbrothers1_hi";
-        let ace = ace_str.parse::<AccessControlList>().unwrap();
-
-        assert_eq!(
-            ace,
-            AccessControlList(vec![
-                AccessControlEntry::new("u", "admin"),
-                AccessControlEntry::new("r", "bluesbrothers1_hi")
-            ])
-        );
-
-        assert_eq!(ace_str, format!("{ace}"))
-    }
-}

@@ -125,25 +125,3 @@ impl ConnectionStatus {
         }
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn open_close() {
-        let timeout = Duration::from_secs(10);
-        let mut status = ConnectionStatus::new(timeout);
-
-        assert!(status.is_open());
-        assert!(!status.is_closed());
-        assert!(!status.should_drain_send_buffer());
-
-        let now = Instant::now();
-        status.on_socket_closed(now);
-
-        assert!(status.is_open());
-        assert!(!status.is_closed());
-        assert!(!status.should_drain_send_buffer());
-    }
-}

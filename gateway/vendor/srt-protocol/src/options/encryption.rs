@@ -246,29 +246,3 @@ impl TryFrom<u16> for KeySize {
         }
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn formatting() {
-        assert_eq!(
-            format!("{:?}", Passphrase::from("1234567890")),
-            "Passphrase"
-        );
-    }
-
-    #[test]
-    fn try_from() {
-        use OptionsError::*;
-        assert_eq!(
-            Passphrase::try_from("123456789".to_string()),
-            Err(PassphraseLength(9))
-        );
-        assert_eq!(
-            Passphrase::try_from(String::from_utf8_lossy(&[b'X'; 80]).to_string()),
-            Err(PassphraseLength(80))
-        );
-    }
-}

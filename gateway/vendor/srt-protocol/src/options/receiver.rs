@@ -112,23 +112,3 @@ impl Validation for Receiver {
         }
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    use OptionsError::*;
-
-    #[test]
-    fn validation() {
-        let result = Receiver {
-            buffer_size: ByteCount(46591),
-            ..Default::default()
-        };
-
-        assert_eq!(
-            result.try_validate(),
-            Err(ReceiveBufferMin(ByteCount(46591)))
-        );
-    }
-}

@@ -144,23 +144,3 @@ impl Validation for Sender {
         }
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    use OptionsError::*;
-
-    #[test]
-    fn validation() {
-        let result = Sender {
-            flow_control_window_size: PacketCount(31),
-            ..Default::default()
-        };
-
-        assert_eq!(
-            result.try_validate(),
-            Err(FlowControlWindowMin(PacketCount(31)))
-        );
-    }
-}

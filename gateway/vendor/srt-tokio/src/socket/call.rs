@@ -79,36 +79,3 @@ pub async fn bind_with(
         }
     }
 }
-
-#[cfg(test)]
-mod test {
-    use std::{
-        io,
-        time::{Duration, Instant},
-    };
-
-    use crate::SrtSocket;
-    use assert_matches::assert_matches;
-
-    #[tokio::test]
-    async fn conntimeo() {
-        let _ = pretty_env_logger::try_init();
-
-        // default-3s
-        let start = Instant::now();
-        let ret = SrtSocket::builder().call("127.0.0.1:11111", None).await;
-        assert_matches!(ret, Err(e) if e.kind() == io::ErrorKind::TimedOut);
-        assert!(start.elapsed() > Duration::from_millis(3000));
-        assert!(start.elapsed() < Duration::from_millis(3500));
-
-        // try non-default: 5s
-        let start = Instant::now();
-        let ret = SrtSocket::builder()
-            .set(|o| o.connect.timeout = Duration::from_secs(5))
-            .call("127.0.0.1:11111", None)
-            .await;
-        assert_matches!(ret, Err(e) if e.kind() == io::ErrorKind::TimedOut);
-        assert!(start.elapsed() > Duration::from_millis(5000));
-        assert!(start.elapsed() < Duration::from_millis(5500));
-    }
-}

@@ -81,35 +81,3 @@ impl<'a> Iterator for MessageEncapsulationIterator<'a> {
         })
     }
 }
-
-#[cfg(test)]
-mod encapsulation {
-    use super::*;
-
-    fn new_encapsulation() -> Encapsulation {
-        Encapsulation {
-            remote_socket_id: SocketId(2),
-            max_packet_size: PacketSize(1024),
-            next_message_number: MsgNumber(1),
-            next_sequence_number: SeqNumber(0),
-        }
-    }
-
-    #[test]
-    fn empty_message() {
-        let data = Bytes::from_static(&[0u8; 0]);
-
-        let mut encapsulation = new_encapsulation();
-
-        assert_eq!(encapsulation.encapsulate(TimeStamp::MAX, data).count(), 1);
-    }
-
-    #[test]
-    fn large_message() {
-        let data = Bytes::from_static(&[0u8; 10240]);
-
-        let mut encapsulation = new_encapsulation();
-
-        assert_eq!(encapsulation.encapsulate(TimeStamp::MAX, data).count(), 10);
-    }
-}
