@@ -13,8 +13,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
-    CfRelay, ChildGuard, Lines, Relay, TempDir, catalog_track_names, ffprobe_streams, num, peer,
-    stop_moq_sub, tern, test_av_args, wait_exit,
+    CfRelay, ChildGuard, Lines, Relay, TempDir, TrackReader, catalog_track_names, ffprobe_streams,
+    num, peer, stop_moq_sub, tern, test_av_args, wait_exit,
 };
 
 const FPS: u64 = 30;
@@ -187,20 +187,6 @@ fn e2e_origin_through_cloudflare_relay_plays_in_moq_sub() {
 
 /// Payloads of `length` framing (u32 big-endian length + bytes; zero-length records mark a new
 /// group and are skipped).
-fn length_records(mut data: &[u8]) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    while data.len() >= 4 {
-        let n = u32::from_be_bytes([data[0], data[1], data[2], data[3]]) as usize;
-        data = &data[4..];
-        let n = n.min(data.len());
-        if n > 0 {
-            out.push(data[..n].to_vec());
-        }
-        data = &data[n..];
-    }
-    out
-}
-
 /// HEVC in, HEVC out. Cloudflare's moq-sub 0.5 plays only avc1 and mp4a tracks, so the
 /// broadcast is read back with `tern subscribe`: the init track and every object of the video
 /// track, concatenated, are a fragmented MP4 that ffprobe decodes as HEVC of the right size and
@@ -234,45 +220,17 @@ fn e2e_origin_publishes_hevc() {
     let relay = Relay::start(&[]);
     let url = relay.moqt_url();
     let ns = "e2e/hevc";
-    // Subscribers first (the origin holds the track open until it ends), then the origin.
-    let subscribe = |track: &str, max: Option<&str>| {
-        let mut cmd = Command::new(tern());
-        cmd.args(["subscribe", &url, "--tls-disable-verify", "--namespace", ns])
-            .args(["--track", track, "--framing", "length"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        if let Some(m) = max {
-            cmd.args(["--max-objects", m]);
-        }
-        cmd
-    };
     let (mut origin, _err) = start_origin(
         &relay.https_url(),
         ns,
         &["--input", input.to_str().expect("utf-8")],
     );
-    let init = subscribe("0.mp4", Some("1")).output().expect("init");
-    let mut video_cmd = subscribe("video-240p", None);
-    let mut video = ChildGuard::spawn("tern subscribe", &mut video_cmd);
-    let mut stdout = video.child.stdout.take().expect("stdout");
-    let reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut stdout, &mut buf);
-        buf
-    });
+    let reader = TrackReader::start(&url, ns, "video-240p");
     let status = wait_exit(&mut origin, Duration::from_secs(20)).expect("origin ends");
     assert!(status.success(), "tern origin: {status}");
     // The track ends with the input: the subscriber gets PUBLISH_DONE and exits.
-    let done = wait_exit(&mut video, Duration::from_secs(10)).expect("subscriber ends");
-    assert!(done.success(), "tern subscribe: {done}");
-    let output = reader.join().expect("reader");
-    let mut file = length_records(&init.stdout).concat();
-    assert_eq!(&file[4..8], b"ftyp", "the init track holds ftyp + moov");
-    for chunk in length_records(&output) {
-        file.extend_from_slice(&chunk);
-    }
     let path = dir.0.join("hevc-out.mp4");
-    std::fs::write(&path, &file).expect("write");
+    reader.finish(Duration::from_secs(10), &path);
     let streams = ffprobe_streams(&path);
     let v = &streams[0];
     assert_eq!(v["codec_name"], "hevc", "{streams:?}");

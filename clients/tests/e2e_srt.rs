@@ -1,7 +1,7 @@
 //! SRT publishers nobody here wrote, into `tern relay --srt`, played by a subscriber nobody
-//! here wrote: libsrt's `srt-live-transmit` and ffmpeg (`-f mpegts srt://`) publish H.264 and
-//! AAC in MPEG-TS, and Cloudflare's `moq-sub --catalog` writes the broadcast into an MP4 that
-//! ffprobe reads with the right codecs, size and frame count. Then the refusals libsrt callers
+//! here wrote: libsrt's `srt-live-transmit` and ffmpeg (`-f mpegts srt://`) publish H.264 (and
+//! ffmpeg H.265) with AAC in MPEG-TS, and Cloudflare's `moq-sub --catalog` writes the broadcast
+//! into an MP4 that ffprobe reads with the right codecs, size and frame count. Then the refusals libsrt callers
 //! get: playback asked for (`m=request`), a wrong, missing or unexpected passphrase, a key
 //! length the path does not allow; and AES-128 and AES-256 with the path's passphrase.
 //!
@@ -16,7 +16,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{
-    ChildGuard, Lines, Relay, TempDir, h264_aac_frames, make_test_ts, peer, stop_moq_sub,
+    ChildGuard, Lines, Relay, TempDir, TrackReader, ffprobe_streams, make_test_ts, num, peer,
+    stop_moq_sub, video_aac_frames,
 };
 
 const FPS: u64 = 30;
@@ -61,15 +62,15 @@ fn moq_sub(relay: &Relay, ns: &str, out: &Path) -> ChildGuard {
     ChildGuard::spawn("moq-sub", &mut cmd)
 }
 
-/// The MP4 moq-sub wrote holds H.264 320x240 with `frames` video frames when `exact` (all but
+/// The MP4 moq-sub wrote holds `codec` 320x240 with `frames` video frames when `exact` (all but
 /// the last two at most, see below), at least that many otherwise, and 48 kHz AAC.
 ///
 /// MPEG-TS does not say where a video PES packet ends (its length is zero) nor how long a
 /// frame lasts: the last frame of a stream is complete, and its duration known, only when the
 /// call ends. The broadcast then ends at once, and moq-sub stops writing at PUBLISH_DONE
 /// without waiting for the streams it counts: the last two frames may be cut.
-fn check_mp4(out: &Path, frames: u64, exact: bool) {
-    let (got, _) = h264_aac_frames(out, (320, 240));
+fn check_mp4(out: &Path, codec: &str, frames: u64, exact: bool) {
+    let (got, _) = video_aac_frames(out, codec, (320, 240));
     if exact {
         assert!(
             got + 2 >= frames && got <= frames,
@@ -129,7 +130,7 @@ fn e2e_srt_live_transmit_publishes_every_frame_and_moq_sub_plays_it() {
     );
     std::thread::sleep(Duration::from_millis(1000));
     stop_moq_sub(sub);
-    check_mp4(&out, FPS * SECONDS, true);
+    check_mp4(&out, "h264", FPS * SECONDS, true);
 }
 
 #[test]
@@ -165,7 +166,7 @@ fn e2e_ffmpeg_publishes_over_srt_with_the_access_control_stream_id() {
     stop_moq_sub(sub);
     // moq-sub joins once the broadcast exists, at the start of the group then being published:
     // at most its first two seconds are missed.
-    check_mp4(&out, FPS * (seconds - 2), false);
+    check_mp4(&out, "h264", FPS * (seconds - 2), false);
     // ffmpeg ended its call: the broadcast ended with it.
     log.expect(Duration::from_secs(5), "the broadcast's end", |l| {
         l.contains("finished publishing live/ffmpeg")
@@ -228,4 +229,51 @@ fn e2e_libsrt_callers_get_srts_refusals_and_encrypt_with_the_paths_passphrase() 
     assert!(got.contains("REJECT"), "{got}");
     let got = attempt(&srt_url(srt, "live/aes256", &format!("{pass}&pbkeylen=32")));
     assert!(got.contains("connected"), "{got}");
+}
+
+#[test]
+fn e2e_ffmpeg_publishes_hevc_over_srt() {
+    let dir = TempDir::new("srt-hevc");
+    let seconds = 6;
+    let mut relay = Relay::start_with_stderr(&["--srt", "127.0.0.1:0"], Stdio::piped());
+    let mut log = Lines::new(relay.guard.child.stderr.take().expect("stderr"));
+    let srt = relay.srt.expect("the SRT listener's address");
+    let source = format!("testsrc=size=320x240:rate={FPS}:duration={seconds}");
+    let tone = format!("sine=frequency=440:sample_rate=48000:duration={seconds}");
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
+        .args(["-f", "lavfi", "-i", &source, "-f", "lavfi", "-i", &tone])
+        .args([
+            "-c:v",
+            "libx265",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+        ])
+        .args([
+            "-x265-params",
+            "log-level=error:keyint=30:min-keyint=30:scenecut=0:bframes=0",
+        ])
+        .args(["-c:a", "aac", "-f", "mpegts"])
+        .arg(srt_url(srt, "#!::r=live/hevc,m=publish", ""));
+    let mut ffmpeg = ChildGuard::spawn("ffmpeg (libx265)", &mut cmd);
+    log.expect(Duration::from_secs(10), "ffmpeg publishing", |l| {
+        l.contains("publishes live/hevc")
+    });
+    // Cloudflare's moq-sub writes only avc1 and mp4a: the video track is read back with
+    // `tern subscribe` (init track and objects, a fragmented MP4) for ffprobe.
+    let reader = TrackReader::start(&relay.https_url(), "live/hevc", "video-240p");
+    let status = common::wait_exit(&mut ffmpeg, Duration::from_secs(seconds + 20));
+    assert!(status.is_some_and(|s| s.success()), "ffmpeg: {status:?}");
+    let out = dir.0.join("out.mp4");
+    reader.finish(Duration::from_secs(10), &out);
+    let streams = ffprobe_streams(&out);
+    let v = &streams[0];
+    assert_eq!(v["codec_name"], "hevc", "{streams:?}");
+    assert_eq!((num(v, "width"), num(v, "height")), (320, 240));
+    // It joined at the group being published when the broadcast appeared: at most the first
+    // two seconds are missed.
+    let frames = num(v, "nb_read_frames");
+    assert!(frames >= FPS * (seconds - 2), "{frames} HEVC frames");
 }

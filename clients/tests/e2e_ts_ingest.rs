@@ -12,7 +12,7 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{ChildGuard, Relay, TempDir, h264_aac_frames, make_test_ts, peer, stop_moq_sub};
+use common::{ChildGuard, Relay, TempDir, make_test_ts, peer, stop_moq_sub, video_aac_frames};
 use tern_cmaf::{Sample, TrackInfo};
 use tern_gateway::ingest::{Event, TsIngest};
 use tern_moq::TrackNamespace;
@@ -116,7 +116,7 @@ fn e2e_mpeg_ts_samples_published_through_tern_relay_play_in_moq_sub() {
 
     // moq-sub never flushes the bytes after the last newline-like byte it wrote: every frame
     // but possibly the last.
-    let (frames, audio_frames) = h264_aac_frames(&out, (320, 240));
+    let (frames, audio_frames) = video_aac_frames(&out, "h264", (320, 240));
     assert!(
         frames + 1 >= FPS * SECONDS && frames <= FPS * SECONDS,
         "{frames} video frames of {}",

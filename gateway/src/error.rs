@@ -55,7 +55,7 @@ pub enum Error {
     },
     /// A stream of the program carries a codec tern does not ingest.
     #[error(
-        "unsupported stream type {stream_type:#04x} ({name}) on PID {pid}: tern ingests H.264 (0x1b) and AAC in ADTS (0x0f)"
+        "unsupported stream type {stream_type:#04x} ({name}) on PID {pid}: tern ingests H.264 (0x1b), H.265 (0x24) and AAC in ADTS (0x0f)"
     )]
     UnsupportedStreamType {
         /// The PMT's stream_type.
@@ -87,12 +87,19 @@ pub enum Error {
         /// Samples held meanwhile.
         waited: usize,
     },
-    /// An H.264 sequence parameter set could not be read.
-    #[error("malformed H.264 SPS: {0}")]
-    BadSps(String),
-    /// H.264 data that is not what tern can package.
-    #[error("H.264 on PID {pid}: {reason}")]
-    BadH264 {
+    /// A sequence parameter set (H.264 or H.265) could not be read.
+    #[error("malformed {codec} SPS: {reason}")]
+    BadSps {
+        /// `H.264` or `H.265`.
+        codec: &'static str,
+        /// What was wrong.
+        reason: String,
+    },
+    /// Video that is not what tern can package.
+    #[error("{codec} on PID {pid}: {reason}")]
+    BadVideo {
+        /// `H.264` or `H.265`.
+        codec: &'static str,
         /// The stream's PID.
         pid: u16,
         /// What was wrong.

@@ -27,6 +27,16 @@ pub fn ts(data: &[u8]) {
     while ingest.poll().is_some() {}
 }
 
+/// Parse `data` as an H.265 sequence parameter set NAL unit and build its `hvcC`. Never
+/// panics; what it accepts has a size a sample entry can hold.
+pub fn hevc_sps(data: &[u8]) {
+    if let Ok(sps) = crate::codec::h265::Sps::parse(data) {
+        assert!(sps.width > 0 && sps.width <= 16_384 && sps.height > 0 && sps.height <= 16_384);
+        let hvcc = sps.hvcc(&[0x40, 0x01], data, &[0x44, 0x01]);
+        assert_eq!(hvcc.arrays.len(), 3);
+    }
+}
+
 /// Parse `data` as an SRT stream ID (lossily decoded, as the listener reads it). Never panics.
 pub fn srt_streamid(data: &[u8]) {
     let raw = String::from_utf8_lossy(data);

@@ -1,14 +1,17 @@
 //! Gateways between the protocols people already push and play and tern's origin.
 //!
-//! Built so far, all sans-IO (bytes in, events out; no sockets, no clock):
+//! The media stages are sans-IO (bytes in, events out; no sockets, no clock); the SRT
+//! listener and the publish stage are the thin drivers around them:
 //! - [`ts`], an MPEG-TS demuxer: 188-byte packets, PAT/PMT, PES reassembly, PTS/DTS at 90 kHz
 //!   unwrapped past their 33 bits, continuity errors reported, every buffer bounded.
-//! - [`codec`], H.264 (Annex-B access units to length-prefixed samples, SPS parsing, `avcC`)
-//!   and AAC (ADTS frames to raw frames, AudioSpecificConfig).
+//! - [`codec`], H.264 and H.265 (Annex-B access units to length-prefixed samples, SPS parsing,
+//!   `avcC`, `hvcC`) and AAC (ADTS frames to raw frames, AudioSpecificConfig).
 //! - [`ingest`], MPEG-TS in: the [`TrackInfo`](tern_cmaf::TrackInfo)s and
 //!   [`Sample`](tern_cmaf::Sample)s that `tern_origin::Broadcast` publishes.
-//! - [`srt`], what an SRT caller asks for: its stream ID in the three forms encoders send, and
-//!   the reject codes it is refused with.
+//! - [`srt`], the SRT listener of a relay node: stream IDs in the three forms encoders send,
+//!   admission, reject codes, and the driver that feeds accepted callers' MPEG-TS into the node.
+//! - [`publish`], the stage every ingest ends in: a publisher's tracks and samples into a
+//!   broadcast of the node, on a time line that survives reconnects.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -50,6 +50,20 @@ fn mutations_never_panic() {
 }
 
 #[test]
+fn hevc_sequence_parameter_sets_never_panic() {
+    let seeds = corpus_of("hevc_sps");
+    assert!(seeds.len() >= 2, "the corpus has its seeds");
+    corpus::replay(&seeds, 1, fuzz::hevc_sps);
+    let how = corpus::Mutations {
+        rng: 0x4e7c_5b50_0033_0265,
+        per_seed: corpus::per_seed(&seeds, 20_000, 5_000),
+        max_range: 16,
+        packet: None,
+    };
+    corpus::mutate(&seeds, &how, fuzz::hevc_sps);
+}
+
+#[test]
 fn srt_streamids_never_panic() {
     let seeds = corpus_of("srt_streamid");
     assert!(seeds.len() >= 5, "the corpus has its seeds");

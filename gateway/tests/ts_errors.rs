@@ -183,9 +183,9 @@ fn a_keyframe_without_sps_is_named() {
 #[test]
 fn unsupported_codecs_and_missing_tables_are_named() {
     let mut m = Mux::default();
-    m.psi(&[(0x24, VIDEO_PID), (0x0f, AUDIO_PID)]);
+    m.psi(&[(0x33, VIDEO_PID), (0x0f, AUDIO_PID)]);
     let err = run(&m.out).0.unwrap_err();
-    assert!(err.to_string().contains("0x24 (H.265) on PID 256"), "{err}");
+    assert!(err.to_string().contains("0x33 (H.266) on PID 256"), "{err}");
 
     // Only elementary stream packets: no PAT.
     let mut m = Mux::default();

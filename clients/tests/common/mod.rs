@@ -654,15 +654,15 @@ pub fn stop_moq_sub(mut sub: ChildGuard) {
     }
 }
 
-/// The frames of the MP4 at `out`, checked to hold H.264 of `size` and 48 kHz AAC: (video
-/// frames, audio frames).
-pub fn h264_aac_frames(out: &Path, size: (u64, u64)) -> (u64, u64) {
+/// The frames of the MP4 at `out`, checked to hold video in `codec` (ffprobe's name: `h264`,
+/// `hevc`) of `size` and 48 kHz AAC: (video frames, audio frames).
+pub fn video_aac_frames(out: &Path, codec: &str, size: (u64, u64)) -> (u64, u64) {
     let streams = ffprobe_streams(out);
     let v = streams
         .iter()
         .find(|s| s["codec_type"] == "video")
         .unwrap_or_else(|| panic!("no video stream: {streams:?}"));
-    assert_eq!(v["codec_name"], "h264");
+    assert_eq!(v["codec_name"], codec);
     assert_eq!((num(v, "width"), num(v, "height")), size);
     let a = streams
         .iter()
@@ -673,6 +673,74 @@ pub fn h264_aac_frames(out: &Path, size: (u64, u64)) -> (u64, u64) {
     let frames = (num(v, "nb_read_frames"), num(a, "nb_read_frames"));
     eprintln!("{} video frames, {} audio frames", frames.0, frames.1);
     frames
+}
+
+/// The records of `tern subscribe --framing length` output (4-byte big-endian lengths).
+pub fn length_records(mut data: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    while data.len() >= 4 {
+        let n = u32::from_be_bytes([data[0], data[1], data[2], data[3]]) as usize;
+        data = &data[4..];
+        let n = n.min(data.len());
+        if n > 0 {
+            out.push(data[..n].to_vec());
+        }
+        data = &data[n..];
+    }
+    out
+}
+
+/// A video track read back as a fragmented MP4 with `tern subscribe` (for codecs Cloudflare's
+/// moq-sub does not write, such as HEVC): [`TrackReader::start`] takes the init track and
+/// subscribes to `track`; [`TrackReader::finish`] waits for the track to end and writes the
+/// init segment and every object to `path`.
+pub struct TrackReader {
+    init: Vec<u8>,
+    video: ChildGuard,
+    reader: std::thread::JoinHandle<Vec<u8>>,
+}
+
+impl TrackReader {
+    /// Read `track` of broadcast `ns` at `url` (a relay with a self-signed certificate).
+    pub fn start(url: &str, ns: &str, track: &str) -> Self {
+        let subscribe = |track: &str| {
+            let mut cmd = Command::new(tern());
+            cmd.args(["subscribe", url, "--tls-disable-verify", "--namespace", ns])
+                .args(["--track", track, "--framing", "length"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit());
+            cmd
+        };
+        let init = subscribe("0.mp4")
+            .args(["--max-objects", "1"])
+            .output()
+            .expect("tern subscribe (init track)");
+        let mut video = ChildGuard::spawn("tern subscribe", &mut subscribe(track));
+        let mut stdout = video.child.stdout.take().expect("stdout");
+        let reader = std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut stdout, &mut buf);
+            buf
+        });
+        Self {
+            init: init.stdout,
+            video,
+            reader,
+        }
+    }
+
+    /// Wait (at most `timeout`) for the track to end, then write the fMP4 to `path`.
+    pub fn finish(mut self, timeout: Duration, path: &Path) {
+        let done = wait_exit(&mut self.video, timeout).expect("the subscriber ends with the track");
+        assert!(done.success(), "tern subscribe: {done}");
+        let output = self.reader.join().expect("reader");
+        let mut file = length_records(&self.init).concat();
+        assert_eq!(&file[4..8], b"ftyp", "the init track holds ftyp + moov");
+        for chunk in length_records(&output) {
+            file.extend_from_slice(&chunk);
+        }
+        std::fs::write(path, &file).expect("write the fMP4");
+    }
 }
 
 /// Text without its ANSI colour sequences.

@@ -53,16 +53,9 @@ pub fn split_annexb(data: &[u8]) -> Vec<&[u8]> {
 /// One access unit as an MP4 sample: the NAL units with 4-byte lengths. Parameter sets, access
 /// unit delimiters and filler are left out (the parameter sets live in `avcC`).
 pub fn to_avcc(nals: &[&[u8]]) -> Vec<u8> {
-    let len: usize = nals.iter().map(|n| n.len() + 4).sum();
-    let mut out = Vec::with_capacity(len);
-    for n in nals {
-        if matches!(nal_type(n), nal::SPS | nal::PPS | nal::AUD | nal::FILLER) {
-            continue;
-        }
-        out.extend_from_slice(&(n.len() as u32).to_be_bytes());
-        out.extend_from_slice(n);
-    }
-    out
+    super::length_prefixed(nals, |n| {
+        !matches!(nal_type(n), nal::SPS | nal::PPS | nal::AUD | nal::FILLER)
+    })
 }
 
 /// What a sequence parameter set says about the stream.
@@ -112,15 +105,21 @@ impl Sps {
     /// Read a sequence parameter set NAL unit (with its header byte).
     pub fn parse(nal: &[u8]) -> Result<Self, Error> {
         if nal_type(nal) != nal::SPS {
-            return Err(Error::BadSps(format!(
-                "NAL unit type {} is not an SPS (7)",
-                nal_type(nal)
-            )));
+            return Err(Error::BadSps {
+                codec: "H.264",
+                reason: format!("NAL unit type {} is not an SPS (7)", nal_type(nal)),
+            });
         }
         let data = rbsp(nal);
         Self::read(&mut BitReader::new(&data[1..])).map_err(|e| match e {
-            SpsError::Cut => Error::BadSps("the SPS ends inside a field".into()),
-            SpsError::Bad(reason) => Error::BadSps(reason),
+            SpsError::Cut => Error::BadSps {
+                codec: "H.264",
+                reason: "the SPS ends inside a field".into(),
+            },
+            SpsError::Bad(reason) => Error::BadSps {
+                codec: "H.264",
+                reason,
+            },
         })
     }
 

@@ -1,9 +1,9 @@
 //! MPEG-TS in, the tracks and samples of a broadcast out: what `tern_origin::Broadcast`
 //! publishes.
 //!
-//! The program's H.264 (stream type 0x1b) and AAC in ADTS (0x0f) streams become tracks 1, 2, …
-//! in PMT order. Samples are held until every track has its configuration (an H.264 keyframe
-//! with its SPS and PPS, an AAC frame), then [`Event::Tracks`] comes first and every sample
+//! The program's H.264 (stream type 0x1b), H.265 (0x24) and AAC in ADTS (0x0f) streams become
+//! tracks 1, 2, … in PMT order. Samples are held until every track has its configuration (a
+//! keyframe with its parameter sets, an AAC frame), then [`Event::Tracks`] comes first and every sample
 //! after it, in input order. Video is timed at 90 kHz (the PES clock), each sample's duration
 //! being the distance to the next decode time (one frame of delay); audio is timed at its
 //! sample rate, 1024 samples per frame, each PES's frames placed from its PTS and snapped to
@@ -22,13 +22,16 @@ use tern_cmaf::{Sample, TrackInfo};
 
 use crate::Error;
 use crate::codec::aac::{AdtsHeader, FRAME_SAMPLES, split_adts};
-use crate::codec::h264::{Sps, nal, nal_type, split_annexb, to_avcc};
+use crate::codec::h264::{self, Sps, split_annexb, to_avcc};
+use crate::codec::h265;
 use crate::ts::{self, Demuxer, Pes};
 
 pub use trak::VIDEO_TIMESCALE;
 
 /// H.264 in an MPEG-TS PMT.
 pub const STREAM_TYPE_H264: u8 = 0x1b;
+/// H.265 in an MPEG-TS PMT.
+pub const STREAM_TYPE_H265: u8 = 0x24;
 /// AAC with ADTS headers in an MPEG-TS PMT.
 pub const STREAM_TYPE_AAC: u8 = 0x0f;
 
@@ -68,9 +71,28 @@ pub enum Event {
     },
 }
 
+/// Which video codec a track carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum VideoCodec {
+    H264,
+    H265,
+}
+
+impl VideoCodec {
+    fn name(self) -> &'static str {
+        match self {
+            Self::H264 => "H.264",
+            Self::H265 => "H.265",
+        }
+    }
+}
+
 #[derive(Debug)]
 enum Codec {
-    H264 {
+    Video {
+        codec: VideoCodec,
+        /// H.265's video parameter set.
+        vps: Option<Vec<u8>>,
         sps: Option<Vec<u8>>,
         pps: Option<Vec<u8>>,
         /// The SPS the track was built from.
@@ -125,7 +147,6 @@ fn stream_type_name(t: u8) -> Option<&'static str> {
         0x11 => "AAC in LATM",
         0x1c => "MPEG-4 audio without ADTS",
         0x20 => "H.264 SVC/MVC sub-bitstream",
-        0x24 => "H.265",
         0x33 => "H.266",
         0x42 => "AVS video",
         0x81 => "AC-3",
@@ -163,7 +184,7 @@ impl TsIngest {
         for i in 0..self.tracks.len() {
             let t = &mut self.tracks[i];
             let last = t.last_duration;
-            if let Codec::H264 { held, .. } = &mut t.codec
+            if let Codec::Video { held, .. } = &mut t.codec
                 && let Some(mut s) = held.take()
             {
                 // One frame at 30 fps when the stream had a single frame.
@@ -175,7 +196,11 @@ impl TsIngest {
             return Err(match self.tracks.iter().find(|t| t.info.is_none()) {
                 Some(t) => Error::NoConfig {
                     what: match t.codec {
-                        Codec::H264 { .. } => "the input ended before an H.264 keyframe",
+                        Codec::Video {
+                            codec: VideoCodec::H264,
+                            ..
+                        } => "the input ended before an H.264 keyframe",
+                        Codec::Video { .. } => "the input ended before an H.265 keyframe",
                         Codec::Aac { .. } => "the input ended before an AAC frame",
                     },
                     pid: t.pid,
@@ -221,7 +246,13 @@ impl TsIngest {
     fn on_program(&mut self, streams: &[ts::Stream]) -> Result<(), Error> {
         for s in streams {
             let codec = match s.stream_type {
-                STREAM_TYPE_H264 => Codec::H264 {
+                STREAM_TYPE_H264 | STREAM_TYPE_H265 => Codec::Video {
+                    codec: if s.stream_type == STREAM_TYPE_H264 {
+                        VideoCodec::H264
+                    } else {
+                        VideoCodec::H265
+                    },
+                    vps: None,
                     sps: None,
                     pps: None,
                     used_sps: None,
@@ -264,7 +295,7 @@ impl TsIngest {
         };
         let pts = pes.pts.ok_or(Error::NoTimestamp { pid: pes.pid })?;
         let samples = match self.tracks[i].codec {
-            Codec::H264 { .. } => self.on_h264(i, pts, pes.dts.unwrap_or(pts), &pes.data)?,
+            Codec::Video { .. } => self.on_video(i, pts, pes.dts.unwrap_or(pts), &pes.data)?,
             Codec::Aac { .. } => self.on_aac(i, pts, &pes.data)?,
         };
         for s in samples {
@@ -273,10 +304,18 @@ impl TsIngest {
         Ok(())
     }
 
-    fn on_h264(&mut self, i: usize, pts: u64, dts: u64, data: &[u8]) -> Result<Vec<Sample>, Error> {
+    fn on_video(
+        &mut self,
+        i: usize,
+        pts: u64,
+        dts: u64,
+        data: &[u8],
+    ) -> Result<Vec<Sample>, Error> {
         let t = &mut self.tracks[i];
         let pid = t.pid;
-        let Codec::H264 {
+        let Codec::Video {
+            codec,
+            vps,
             sps,
             pps,
             used_sps,
@@ -284,22 +323,32 @@ impl TsIngest {
             skipped,
         } = &mut t.codec
         else {
-            unreachable!("an H.264 track");
+            unreachable!("a video track");
         };
+        let codec = *codec;
         let nals = split_annexb(data);
         let mut keyframe = false;
         for n in &nals {
-            match nal_type(n) {
-                nal::SPS => *sps = Some(n.to_vec()),
-                nal::PPS => *pps = Some(n.to_vec()),
-                nal::IDR => keyframe = true,
-                _ => {}
+            match codec {
+                VideoCodec::H264 => match h264::nal_type(n) {
+                    h264::nal::SPS => *sps = Some(n.to_vec()),
+                    h264::nal::PPS => *pps = Some(n.to_vec()),
+                    h264::nal::IDR => keyframe = true,
+                    _ => {}
+                },
+                VideoCodec::H265 => match h265::nal_type(n) {
+                    h265::nal::VPS => *vps = Some(n.to_vec()),
+                    h265::nal::SPS => *sps = Some(n.to_vec()),
+                    h265::nal::PPS => *pps = Some(n.to_vec()),
+                    _ => keyframe |= h265::is_irap(n),
+                },
             }
         }
         if let (Some(used), Some(now)) = (used_sps.as_ref(), sps.as_ref())
             && used != now
         {
-            return Err(Error::BadH264 {
+            return Err(Error::BadVideo {
+                codec: codec.name(),
                 pid,
                 reason: "the SPS changed mid-stream (a new size or profile needs a new broadcast)"
                     .into(),
@@ -316,11 +365,19 @@ impl TsIngest {
                 (None, _) => return Err(missing(pid, "SPS")),
                 (_, None) => return Err(missing(pid, "PPS")),
             };
-            let parsed = Sps::parse(s)?;
-            t.info = Some(trak::h264(t.id, &parsed, s, p));
+            t.info = Some(match codec {
+                VideoCodec::H264 => trak::h264(t.id, &Sps::parse(s)?, s, p),
+                VideoCodec::H265 => {
+                    let v = vps.as_ref().ok_or_else(|| missing(pid, "VPS"))?;
+                    trak::h265(t.id, &h265::Sps::parse(s)?, [v, s, p])
+                }
+            });
             *used_sps = Some(s.clone());
         }
-        let payload = to_avcc(&nals);
+        let payload = match codec {
+            VideoCodec::H264 => to_avcc(&nals),
+            VideoCodec::H265 => h265::to_hvcc_sample(&nals),
+        };
         if payload.is_empty() {
             return Ok(Vec::new());
         }
@@ -434,7 +491,11 @@ impl TsIngest {
                 .expect("a track without its configuration");
             return Err(Error::NoConfig {
                 what: match waiting.codec {
-                    Codec::H264 { .. } => "no H.264 keyframe with SPS and PPS",
+                    Codec::Video {
+                        codec: VideoCodec::H264,
+                        ..
+                    } => "no H.264 keyframe with SPS and PPS",
+                    Codec::Video { .. } => "no H.265 keyframe with VPS, SPS and PPS",
                     Codec::Aac { .. } => "no AAC frame",
                 },
                 pid: waiting.pid,

@@ -1,13 +1,14 @@
 //! `TrackInfo`s built from codec configuration, as the fMP4 demuxer reads them from a `moov`.
 
 use mp4_atom::{
-    Audio, Avc1, Dinf, Dref, Esds, Hdlr, Mdhd, Mdia, Minf, Mp4a, Smhd, Stbl, Stco, Stsd, Tkhd,
-    Trak, Trex, Url, Visual, Vmhd, esds,
+    Audio, Avc1, Dinf, Dref, Esds, Hdlr, Hvc1, Mdhd, Mdia, Minf, Mp4a, Smhd, Stbl, Stco, Stsd,
+    Tkhd, Trak, Trex, Url, Visual, Vmhd, esds,
 };
 use tern_cmaf::{TrackInfo, TrackKind};
 
 use crate::codec::aac::AdtsHeader;
 use crate::codec::h264::Sps;
+use crate::codec::h265;
 
 /// The timescale of video tracks: MPEG-TS's 90 kHz clock.
 pub const VIDEO_TIMESCALE: u32 = 90_000;
@@ -70,26 +71,23 @@ fn info(trak: Trak) -> TrackInfo {
     TrackInfo::from_trak(&trak, Some(&trex))
         .ok()
         .flatten()
-        .expect("an avc1 or mp4a track built here is always described")
+        .expect("an avc1, hvc1 or mp4a track built here is always described")
 }
 
-/// An H.264 track (`avc1`) at 90 kHz from its SPS and PPS.
-pub fn h264(id: u32, sps: &Sps, sps_nal: &[u8], pps_nal: &[u8]) -> TrackInfo {
-    let (width, height) = (sps.width as u16, sps.height as u16);
-    let entry = Avc1 {
-        visual: Visual {
-            data_reference_index: 1,
-            width,
-            height,
-            horizresolution: 72.into(),
-            vertresolution: 72.into(),
-            frame_count: 1,
-            compressor: "".into(),
-            depth: 24,
-        },
-        avcc: sps.avcc(sps_nal, pps_nal),
-        ..Default::default()
-    };
+fn visual(width: u16, height: u16) -> Visual {
+    Visual {
+        data_reference_index: 1,
+        width,
+        height,
+        horizresolution: 72.into(),
+        vertresolution: 72.into(),
+        frame_count: 1,
+        compressor: "".into(),
+        depth: 24,
+    }
+}
+
+fn video(id: u32, width: u16, height: u16, entry: mp4_atom::Codec) -> TrackInfo {
     let tkhd = Tkhd {
         width: width.into(),
         height: height.into(),
@@ -100,9 +98,33 @@ pub fn h264(id: u32, sps: &Sps, sps_nal: &[u8], pps_nal: &[u8]) -> TrackInfo {
         VIDEO_TIMESCALE,
         b"vide",
         "VideoHandler",
-        minf(entry.into(), true),
+        minf(entry, true),
         tkhd,
     ))
+}
+
+/// An H.264 track (`avc1`) at 90 kHz from its SPS and PPS.
+pub fn h264(id: u32, sps: &Sps, sps_nal: &[u8], pps_nal: &[u8]) -> TrackInfo {
+    let (width, height) = (sps.width as u16, sps.height as u16);
+    let entry = Avc1 {
+        visual: visual(width, height),
+        avcc: sps.avcc(sps_nal, pps_nal),
+        ..Default::default()
+    };
+    video(id, width, height, entry.into())
+}
+
+/// An H.265 track (`hvc1`: parameter sets in the sample entry only) at 90 kHz from its VPS,
+/// SPS and PPS.
+pub fn h265(id: u32, sps: &h265::Sps, nals: [&[u8]; 3]) -> TrackInfo {
+    let (width, height) = (sps.width as u16, sps.height as u16);
+    let [vps_nal, sps_nal, pps_nal] = nals;
+    let entry = Hvc1 {
+        visual: visual(width, height),
+        hvcc: sps.hvcc(vps_nal, sps_nal, pps_nal),
+        ..Default::default()
+    };
+    video(id, width, height, entry.into())
 }
 
 /// An AAC track (`mp4a`) at its sample rate from an ADTS header.
