@@ -20,6 +20,7 @@ fn start_demo() -> (ChildGuard, String, String) {
 fn start_demo_printing() -> (ChildGuard, String, String, Vec<String>) {
     let mut cmd = Command::new(tern());
     cmd.args(["demo", "--port", "0", "--http-port", "0", "--srt-port", "0"])
+        .args(["--rtmp-port", "0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     let mut demo = ChildGuard::spawn("tern demo", &mut cmd);
@@ -106,14 +107,26 @@ fn e2e_demo_prints_how_to_publish_and_the_printed_commands_work() {
         "a non-member published at the demo's root: {err}"
     );
 
-    // The printed SRT URL takes an ffmpeg publisher: its broadcast's catalog reaches a viewer
-    // of the edge.
+    // The printed SRT and RTMP URLs take ffmpeg publishers: their broadcasts' catalogs reach a
+    // viewer of the edge.
     let srt = printed
         .iter()
         .find(|l| l.contains("srt-live-transmit"))
         .and_then(|l| l.split('\'').nth(1))
         .unwrap_or_else(|| panic!("no SRT URL printed: {printed:?}"))
         .to_owned();
+    publish_and_read_catalog(&edge, "mpegts", &srt, "live/cam1");
+    let rtmp = printed
+        .iter()
+        .flat_map(|l| l.split_whitespace())
+        .find(|w| w.starts_with("rtmp://") && w.ends_with("/cam2"))
+        .unwrap_or_else(|| panic!("no RTMP URL printed: {printed:?}"))
+        .to_owned();
+    publish_and_read_catalog(&edge, "flv", &rtmp, "live/cam2");
+}
+
+/// ffmpeg publishes H.264 and AAC as `format` to `url`; the catalog of `ns` at `edge` lists both.
+fn publish_and_read_catalog(edge: &str, format: &str, url: &str, ns: &str) {
     let mut ffmpeg = ChildGuard::spawn(
         "ffmpeg",
         Command::new("ffmpeg")
@@ -135,19 +148,19 @@ fn e2e_demo_prints_how_to_publish_and_the_printed_commands_work() {
                 "-c:a",
                 "aac",
             ])
-            .args(["-f", "mpegts", &srt]),
+            .args(["-f", format, url]),
     );
     std::thread::sleep(Duration::from_secs(2));
     let catalog = Command::new(tern())
-        .args(["subscribe", &edge, "--tls-disable-verify"])
-        .args(["--namespace", "live/cam1", "--track", "catalog"])
+        .args(["subscribe", edge, "--tls-disable-verify"])
+        .args(["--namespace", ns, "--track", "catalog"])
         .args(["--max-objects", "1", "--connect-timeout", "5"])
         .output()
         .expect("tern subscribe");
     let text = String::from_utf8_lossy(&catalog.stdout);
     assert!(
         text.contains("avc1") && text.contains("mp4a.40.2"),
-        "the SRT broadcast's catalog: {text} {}",
+        "the catalog of {ns} published as {format}: {text} {}",
         String::from_utf8_lossy(&catalog.stderr)
     );
     let _ = common::wait_exit(&mut ffmpeg, Duration::from_secs(10));

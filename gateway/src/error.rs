@@ -95,6 +95,9 @@ pub enum Error {
         /// What was wrong.
         reason: String,
     },
+    /// An FLV audio or video tag (an RTMP publisher's media) that tern cannot read.
+    #[error("FLV {0}")]
+    Flv(String),
     /// Video that is not what tern can package.
     #[error("{codec} on PID {pid}: {reason}")]
     BadVideo {

@@ -10,6 +10,9 @@
 //!   [`Sample`](tern_cmaf::Sample)s that `tern_origin::Broadcast` publishes.
 //! - [`srt`], the SRT listener of a relay node: stream IDs in the three forms encoders send,
 //!   admission, reject codes, and the driver that feeds accepted callers' MPEG-TS into the node.
+//! - [`flv`], FLV tags (the media of RTMP) in: tracks and samples, as [`ingest`] makes them.
+//! - [`rtmp`], the RTMP listener of a relay node: the app and stream key as a broadcast, the
+//!   refusals in RTMP's terms, the driver around rml_rtmp's session.
 //! - [`publish`], the stage every ingest ends in: a publisher's tracks and samples into a
 //!   broadcast of the node, on a time line that survives reconnects.
 
@@ -18,10 +21,12 @@
 
 pub mod codec;
 mod error;
+pub mod flv;
 pub mod fuzz;
 pub mod ingest;
 pub mod publish;
 pub mod refusals;
+pub mod rtmp;
 pub mod srt;
 pub mod ts;
 

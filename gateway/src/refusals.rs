@@ -62,6 +62,14 @@ impl RefusalLog {
     }
 }
 
+/// The tail of a refusal's log line: how many of the same address's were left out before it.
+pub fn left_out(n: u64) -> String {
+    match n {
+        0 => String::new(),
+        n => format!(" ({n} more refusals of this address since the last logged)"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -73,6 +73,30 @@ pub struct Config {
     pub cluster: ClusterConfig,
     /// `[srt]`: the SRT ingest listener (publishers of MPEG-TS over SRT).
     pub srt: SrtConfig,
+    /// `[rtmp]`: the RTMP ingest listener (OBS, ffmpeg, encoders).
+    pub rtmp: RtmpConfig,
+}
+
+/// `[rtmp]`: the RTMP listener of the node. Publishers push `rtmp://HOST:PORT/APP/NAME`
+/// (broadcast `APP/NAME`; a `?jwt=TOKEN` on the name goes to the edge plugin). The relay keeps
+/// these as data: the `tern` binary runs the listener.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RtmpConfig {
+    /// TCP address of the listener; unset: no RTMP listener.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bind: Option<SocketAddr>,
+    /// Publishers at most at once.
+    pub max_publishers: u64,
+}
+
+impl Default for RtmpConfig {
+    fn default() -> Self {
+        Self {
+            bind: None,
+            max_publishers: 1000,
+        }
+    }
 }
 
 /// `[srt]`: the SRT listener of the node. Callers publish MPEG-TS (H.264, AAC) with a stream
@@ -540,6 +564,8 @@ pub struct Overrides {
     pub log_format: Option<LogFormat>,
     /// `--srt`: `srt.bind`.
     pub srt: Option<SocketAddr>,
+    /// `--rtmp`: `rtmp.bind`.
+    pub rtmp: Option<SocketAddr>,
 }
 
 /// Where a setting's value came from; errors name it.
@@ -696,6 +722,7 @@ settings! {
     drain.goaway_uri, drain.timeout,
     cluster.ca, cluster.cert, cluster.key, cluster.publish,
     srt.bind, srt.latency, srt.max_publishers, srt.passphrases_file,
+    rtmp.bind, rtmp.max_publishers,
 }
 
 /// Which layer last set each key; keys absent here are defaults.
@@ -820,6 +847,10 @@ impl Config {
             self.srt.bind = Some(bind);
             set("srt.bind", "srt");
         }
+        if let Some(bind) = flags.rtmp {
+            self.rtmp.bind = Some(bind);
+            set("rtmp.bind", "rtmp");
+        }
     }
 
     /// Checks the rules that types cannot: limits, zero sizes, settings that need each other.
@@ -871,6 +902,12 @@ impl Config {
         }
         if self.relay.name.trim().is_empty() {
             return fail("relay.name", "must not be empty".into());
+        }
+        if self.rtmp.max_publishers == 0 {
+            return fail(
+                "rtmp.max_publishers",
+                "must be at least 1 (leave rtmp.bind unset for no RTMP listener)".into(),
+            );
         }
         if self.srt.max_publishers == 0 {
             return fail(

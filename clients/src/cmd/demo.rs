@@ -29,6 +29,9 @@ pub struct Args {
     /// UDP port of the SRT ingest (0: any free port). Default: 9000 when free, else any.
     #[arg(long)]
     pub srt_port: Option<u16>,
+    /// TCP port of the RTMP ingest (0: any free port). Default: 1935 when free, else any.
+    #[arg(long)]
+    pub rtmp_port: Option<u16>,
 }
 
 /// `preferred` when it can be bound now, else 0 (the OS picks).
@@ -80,11 +83,18 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     // SRT publishers on this host publish into the edge (anonymous, from loopback).
     let srt_port = args.srt_port.unwrap_or_else(|| free_udp(9000));
     config.srt.bind = Some(SocketAddr::from((Ipv4Addr::LOCALHOST, srt_port)));
+    let rtmp_port = args.rtmp_port.unwrap_or_else(|| free_tcp(1935));
+    config.rtmp.bind = Some(SocketAddr::from((Ipv4Addr::LOCALHOST, rtmp_port)));
     let (node, _readiness) = tern_relay::run::start(&config).await?;
     let ingest = match super::ingest::start(&config, &node).await {
-        // The default port was taken since it was found free: any port will do.
-        Err(_) if args.srt_port.is_none() => {
-            config.srt.bind = Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
+        // A default port was taken since it was found free: any port will do.
+        Err(_) if args.srt_port.is_none() || args.rtmp_port.is_none() => {
+            if args.srt_port.is_none() {
+                config.srt.bind = Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
+            }
+            if args.rtmp_port.is_none() {
+                config.rtmp.bind = Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
+            }
             super::ingest::start(&config, &node).await?
         }
         r => r?,
@@ -202,6 +212,18 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         println!("  srt-live-transmit file://con '{url}' < FILE.ts");
         if let Some(page) = page {
             println!("  and watch it: http://{page}/player.html?namespace=live/cam1");
+        }
+    }
+    if let Some(rtmp) = &ingest.rtmp {
+        let url = format!("rtmp://{}/live", rtmp.local_addr());
+        println!("publish over RTMP as live/cam2 (H.264 and AAC):");
+        println!("  OBS: Settings > Stream > Service Custom, Server {url}, Stream Key cam2");
+        println!(
+            "  ffmpeg -re -f lavfi -i testsrc=size=640x360:rate=30 -f lavfi -i sine -c:v libx264 \\\n    \
+             -g 60 -tune zerolatency -c:a aac -f flv {url}/cam2"
+        );
+        if let Some(page) = page {
+            println!("  and watch it: http://{page}/player.html?namespace=live/cam2");
         }
     }
     println!("Ctrl-C stops everything.");

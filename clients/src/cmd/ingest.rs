@@ -4,6 +4,7 @@
 
 use anyhow::Context;
 use tern_gateway::publish::Resumes;
+use tern_gateway::rtmp::{self, RtmpServer};
 use tern_gateway::srt::{self, SrtServer};
 use tern_relay::config::Config;
 use tern_relay::node::Node;
@@ -13,6 +14,8 @@ use tern_relay::node::Node;
 pub struct Ingest {
     /// The SRT listener, if `srt.bind` is set.
     pub srt: Option<SrtServer>,
+    /// The RTMP listener, if `rtmp.bind` is set.
+    pub rtmp: Option<RtmpServer>,
 }
 
 /// Start the listeners `config` asks for, in front of `node`, printing where each listens.
@@ -47,5 +50,20 @@ pub async fn start(config: &Config, node: &Node) -> anyhow::Result<Ingest> {
             Some(server)
         }
     };
-    Ok(Ingest { srt })
+    let rtmp = match config.rtmp.bind {
+        None => None,
+        Some(bind) => {
+            let mut c = rtmp::Config::new(bind);
+            c.max_publishers = usize::try_from(config.rtmp.max_publishers).unwrap_or(usize::MAX);
+            let server = rtmp::serve(c, node.local(), Default::default(), resumes.clone())
+                .await
+                .with_context(|| format!("rtmp.bind: cannot listen on {bind}"))?;
+            println!(
+                "RTMP ingest listening on {} (rtmp://HOST:PORT/APP/NAME publishes APP/NAME)",
+                server.local_addr()
+            );
+            Some(server)
+        }
+    };
+    Ok(Ingest { srt, rtmp })
 }

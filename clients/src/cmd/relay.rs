@@ -29,6 +29,9 @@ pub struct Args {
     /// UDP address of the SRT ingest listener (srt.bind), e.g. 0.0.0.0:9000.
     #[arg(long)]
     srt: Option<SocketAddr>,
+    /// TCP address of the RTMP ingest listener (rtmp.bind), e.g. 0.0.0.0:1935.
+    #[arg(long)]
+    rtmp: Option<SocketAddr>,
 }
 
 /// Run until SIGINT/SIGTERM.
@@ -40,6 +43,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         admin_bind: args.admin_bind,
         log_format: args.log_format,
         srt: args.srt,
+        rtmp: args.rtmp,
     };
     let config = Config::load(args.config.as_deref(), process_env(), &flags)?;
     tern_relay::logging::init(config.log.format, &config.log.level)?;

@@ -90,6 +90,8 @@ pub struct Relay {
     pub fingerprint: String,
     /// The SRT listener's address, when started with `--srt` (or `[srt] bind`).
     pub srt: Option<std::net::SocketAddr>,
+    /// The RTMP listener's address, when started with `--rtmp`.
+    pub rtmp: Option<std::net::SocketAddr>,
 }
 
 impl Relay {
@@ -134,9 +136,15 @@ impl Relay {
         let mut addr = None;
         let mut fingerprint = None;
         let mut srt = None;
+        let mut rtmp = None;
         let wants_srt = extra.contains(&"--srt");
+        let wants_rtmp = extra.contains(&"--rtmp");
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while addr.is_none() || fingerprint.is_none() || (wants_srt && srt.is_none()) {
+        while addr.is_none()
+            || fingerprint.is_none()
+            || (wants_srt && srt.is_none())
+            || (wants_rtmp && rtmp.is_none())
+        {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             let line = rx.recv_timeout(left).expect("relay banner within 30 s");
             if let Some(rest) = line.strip_prefix("tern relay listening on ") {
@@ -148,12 +156,16 @@ impl Relay {
             if let Some(rest) = line.strip_prefix("SRT ingest listening on ") {
                 srt = rest.split_whitespace().next().and_then(|a| a.parse().ok());
             }
+            if let Some(rest) = line.strip_prefix("RTMP ingest listening on ") {
+                rtmp = rest.split_whitespace().next().and_then(|a| a.parse().ok());
+            }
         }
         Self {
             guard,
             addr: addr.expect("addr"),
             fingerprint: fingerprint.expect("fp"),
             srt,
+            rtmp,
         }
     }
 

@@ -13,7 +13,7 @@
 //! ignored; other codecs are an [`Error::UnsupportedStreamType`].
 
 pub mod timeline;
-mod trak;
+pub(crate) mod trak;
 
 use std::collections::VecDeque;
 

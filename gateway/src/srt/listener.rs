@@ -27,7 +27,7 @@ use super::RejectCode;
 use super::admit::{Admitted, Config, admit};
 use crate::ingest::{Event, Limits, TsIngest};
 use crate::publish::{Feed, FeedError, Resumes};
-use crate::refusals::RefusalLog;
+use crate::refusals::{RefusalLog, left_out as more};
 
 /// A running SRT listener. Dropping it stops the listener and closes its publishers.
 #[derive(Debug)]
@@ -46,14 +46,6 @@ impl SrtServer {
 impl Drop for SrtServer {
     fn drop(&mut self) {
         self.task.abort();
-    }
-}
-
-/// The tail of a refusal's log line: how many of the same address's were left out before it.
-fn more(left_out: u64) -> String {
-    match left_out {
-        0 => String::new(),
-        n => format!(" ({n} more refusals of this address since the last logged)"),
     }
 }
 

@@ -127,6 +127,7 @@ fn every_flag_overrides_env() {
         admin_bind: Some(addr("10.0.0.3:9000")),
         log_format: Some(LogFormat::Text),
         srt: Some(addr("10.0.0.3:9001")),
+        rtmp: Some(addr("10.0.0.3:1935")),
     };
     let config = load(None, &vars, &flags).expect("valid");
     assert_eq!(config.relay.bind, addr("10.0.0.3:3000"));
@@ -141,6 +142,7 @@ fn every_flag_overrides_env() {
     assert_eq!(config.admin.bind, addr("10.0.0.3:9000"));
     assert_eq!(config.log.format, LogFormat::Text);
     assert_eq!(config.srt.bind, Some(addr("10.0.0.3:9001")));
+    assert_eq!(config.rtmp.bind, Some(addr("10.0.0.3:1935")));
 }
 
 #[test]
@@ -208,6 +210,8 @@ fn every_key_settable_from_env() {
         ("srt.latency", "200ms"),
         ("srt.max_publishers", "7"),
         ("srt.passphrases_file", "srt.toml"),
+        ("rtmp.bind", "10.0.0.2:1935"),
+        ("rtmp.max_publishers", "9"),
     ]
     .into_iter()
     .map(|(key, value)| (env::var_name(key), value))
@@ -249,6 +253,8 @@ fn every_key_settable_from_env() {
     assert_eq!(config.srt.bind, Some(addr("10.0.0.2:9000")));
     assert_eq!(config.srt.latency, Duration::from_millis(200));
     assert_eq!(config.srt.max_publishers, 7);
+    assert_eq!(config.rtmp.bind, Some(addr("10.0.0.2:1935")));
+    assert_eq!(config.rtmp.max_publishers, 9);
     assert!(config.relay.open_publishing);
     assert_eq!(config.relay.takeover, super::TakeOverPolicy::First);
     assert_eq!(config.cache.max_live_per_session, 8);
@@ -271,6 +277,7 @@ fn keys_match_the_serialized_config() {
     config.cluster.key = Some("n.key".into());
     config.srt.bind = Some("127.0.0.1:9000".parse().expect("address"));
     config.srt.passphrases_file = Some("srt.toml".into());
+    config.rtmp.bind = Some("127.0.0.1:1935".parse().expect("address"));
     let table: toml::Table = toml::from_str(&config.to_toml().expect("serializes")).expect("toml");
     let mut serialized = BTreeSet::new();
     for (name, value) in &table {
