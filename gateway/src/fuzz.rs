@@ -128,3 +128,90 @@ pub fn srt_packets(data: &[u8]) {
         }
     }
 }
+
+/// FLV tags as an RTMP publisher sends them, from `data`: records of a kind byte (0 audio, 1
+/// video, 2 `onMetaData` saying audio and video), a big-endian `u32` timestamp, a `u16` length
+/// and that many bytes, through [`crate::flv::FlvIngest`]. Never panics; what it makes is
+/// always tracks first, then samples of those tracks.
+pub fn flv_tags(data: &[u8]) {
+    use crate::ingest::Event;
+    let mut flv = crate::flv::FlvIngest::new();
+    let mut rest = data;
+    let mut tracks: Option<Vec<u32>> = None;
+    while rest.len() >= 7 {
+        let kind = rest[0];
+        let ts = u32::from_be_bytes([rest[1], rest[2], rest[3], rest[4]]);
+        let len = usize::from(u16::from_be_bytes([rest[5], rest[6]])).min(rest.len() - 7);
+        let body = &rest[7..7 + len];
+        rest = &rest[7 + len..];
+        let r = match kind % 3 {
+            0 => flv.audio(ts, body),
+            1 => flv.video(ts, body),
+            _ => {
+                flv.metadata(true, true);
+                Ok(())
+            }
+        };
+        if r.is_err() {
+            return;
+        }
+        while let Some(e) = flv.poll() {
+            match e {
+                Event::Tracks(t) => {
+                    assert!(tracks.is_none(), "tracks once");
+                    tracks = Some(t.iter().map(|t| t.id).collect());
+                }
+                Event::Sample(s) => {
+                    let known = tracks.as_ref().expect("tracks before samples");
+                    assert!(known.contains(&s.track));
+                }
+                Event::Loss { .. } => {}
+            }
+        }
+    }
+    let _ = flv.finish();
+}
+
+/// An RTMP server session (after the handshake) fed `data` as a publisher's bytes, in pieces
+/// whose sizes come from the data: every connection and publish request accepted, the media
+/// through [`crate::flv::FlvIngest`]. Never panics.
+pub fn rtmp_session(data: &[u8]) {
+    use rml_rtmp::sessions::{
+        ServerSession, ServerSessionConfig, ServerSessionEvent, ServerSessionResult,
+    };
+    let Ok((mut session, _)) = ServerSession::new(ServerSessionConfig::new()) else {
+        return;
+    };
+    let mut flv = crate::flv::FlvIngest::new();
+    let step = data.first().map_or(1, |b| usize::from(*b) * 7 + 1);
+    for piece in data.chunks(step) {
+        let Ok(mut results) = session.handle_input(piece) else {
+            return;
+        };
+        while let Some(r) = results.pop() {
+            let ServerSessionResult::RaisedEvent(e) = r else {
+                continue;
+            };
+            match e {
+                ServerSessionEvent::ConnectionRequested { request_id, .. }
+                | ServerSessionEvent::PublishStreamRequested { request_id, .. } => {
+                    if let Ok(more) = session.accept_request(request_id) {
+                        results.extend(more);
+                    }
+                }
+                ServerSessionEvent::VideoDataReceived {
+                    data, timestamp, ..
+                } => {
+                    let _ = flv.video(timestamp.value, &data);
+                }
+                ServerSessionEvent::AudioDataReceived {
+                    data, timestamp, ..
+                } => {
+                    let _ = flv.audio(timestamp.value, &data);
+                }
+                _ => {}
+            }
+            while flv.poll().is_some() {}
+        }
+    }
+}

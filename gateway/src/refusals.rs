@@ -62,6 +62,25 @@ impl RefusalLog {
     }
 }
 
+/// One publisher's place among a listener's `max_publishers`: taken when it is admitted, given
+/// back when it is dropped, however its task ends (a panic included).
+#[derive(Debug)]
+pub struct Slot(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl Slot {
+    /// Take a place of `active`.
+    pub fn take(active: &std::sync::Arc<std::sync::atomic::AtomicUsize>) -> Self {
+        active.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Self(active.clone())
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// The tail of a refusal's log line: how many of the same address's were left out before it.
 pub fn left_out(n: u64) -> String {
     match n {
@@ -87,6 +106,19 @@ mod tests {
         assert_eq!(log.log(b, t + Duration::from_secs(1)), Some(0));
         assert_eq!(log.log(a, t + RefusalLog::EVERY), Some(50));
         assert_eq!(log.log(a, t + RefusalLog::EVERY * 3), Some(0));
+    }
+
+    #[test]
+    fn a_slot_is_given_back_however_its_holder_ends() {
+        let active = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let a = active.clone();
+        let panicked = std::thread::spawn(move || {
+            let _slot = Slot::take(&a);
+            panic!("a publisher's task panics");
+        })
+        .join();
+        assert!(panicked.is_err());
+        assert_eq!(active.load(std::sync::atomic::Ordering::Relaxed), 0);
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! spliced ranges): malformed MPEG-TS from a publisher must never panic the gateway. The same
 //! for `fuzz/corpus/srt_streamid/` through the SRT stream ID parser, and for the SRT listener's
 //! handshake and connection (`fuzz/corpus/srt_packets/`, seeds made here from srt-protocol's own
-//! packet types: `TERN_WRITE_SEEDS=1` rewrites the files for cargo-fuzz).
+//! packet types: `TERN_WRITE_SEEDS=1` rewrites the files for cargo-fuzz), for FLV tags
+//! (`fuzz/corpus/flv_tags/`, from an ffmpeg-made FLV file) and for an RTMP server session (seeds
+//! made here: rml_rtmp's client publishing those tags to a server session in memory).
 
 use std::path::PathBuf;
 
@@ -20,6 +22,30 @@ const TS_PACKET: usize = 188;
 
 fn seeds() -> Vec<Vec<u8>> {
     corpus_of("ts")
+}
+
+/// A number from the environment: `TERN_FUZZ_SEED` (another mutation seed) and
+/// `TERN_FUZZ_RUNS` (mutations per seed) make a deeper run by hand.
+fn from_env(name: &str) -> Option<u64> {
+    std::env::var(name).ok()?.parse().ok()
+}
+
+/// Mutations of `seeds` from generator `rng`, about `total` runs (at most `max` per seed),
+/// ranges of at most `max_range` bytes; `TERN_FUZZ_SEED` and `TERN_FUZZ_RUNS` override.
+fn mutations(
+    seeds: &[Vec<u8>],
+    rng: u64,
+    (total, max): (usize, usize),
+    max_range: usize,
+) -> corpus::Mutations {
+    corpus::Mutations {
+        rng: from_env("TERN_FUZZ_SEED").unwrap_or(rng),
+        per_seed: from_env("TERN_FUZZ_RUNS")
+            .map(|n| n as usize)
+            .unwrap_or_else(|| corpus::per_seed(seeds, total, max)),
+        max_range,
+        packet: None,
+    }
 }
 
 fn corpus_of(target: &str) -> Vec<Vec<u8>> {
@@ -54,12 +80,7 @@ fn hevc_sequence_parameter_sets_never_panic() {
     let seeds = corpus_of("hevc_sps");
     assert!(seeds.len() >= 2, "the corpus has its seeds");
     corpus::replay(&seeds, 1, fuzz::hevc_sps);
-    let how = corpus::Mutations {
-        rng: 0x4e7c_5b50_0033_0265,
-        per_seed: corpus::per_seed(&seeds, 20_000, 5_000),
-        max_range: 16,
-        packet: None,
-    };
+    let how = mutations(&seeds, 0x4e7c_5b50_0033_0265, (20_000, 5_000), 16);
     corpus::mutate(&seeds, &how, fuzz::hevc_sps);
 }
 
@@ -68,12 +89,7 @@ fn srt_streamids_never_panic() {
     let seeds = corpus_of("srt_streamid");
     assert!(seeds.len() >= 5, "the corpus has its seeds");
     corpus::replay(&seeds, 1, fuzz::srt_streamid);
-    let how = corpus::Mutations {
-        rng: 0x5e7_5721_d000_0512,
-        per_seed: corpus::per_seed(&seeds, 20_000, 300),
-        max_range: 64,
-        packet: None,
-    };
+    let how = mutations(&seeds, 0x5e7_5721_d000_0512, (20_000, 300), 64);
     corpus::mutate(&seeds, &how, fuzz::srt_streamid);
 }
 
@@ -158,18 +174,112 @@ fn srt_handshakes_and_connections_never_panic() {
     let mut seeds: Vec<Vec<u8>> = seeds.into_iter().map(|(_, s)| s).collect();
     seeds.extend(corpus_of("srt_packets"));
     corpus::replay(&seeds, 13, fuzz::srt_packets);
-    let how = corpus::Mutations {
-        rng: std::env::var("TERN_FUZZ_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0x5e7_0bad_9ac4_e750),
-        // TERN_FUZZ_RUNS=N mutates each seed N times (a deeper run by hand).
-        per_seed: std::env::var("TERN_FUZZ_RUNS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| corpus::per_seed(&seeds, 20_000, 400)),
-        max_range: 96,
-        packet: None,
-    };
+    let how = mutations(&seeds, 0x5e7_0bad_9ac4_e750, (20_000, 400), 96);
     corpus::mutate(&seeds, &how, fuzz::srt_packets);
+}
+
+#[test]
+fn flv_tags_never_panic() {
+    let seeds = corpus_of("flv_tags");
+    assert!(!seeds.is_empty(), "the corpus has its seeds");
+    corpus::replay(&seeds, 7, fuzz::flv_tags);
+    let how = mutations(&seeds, 0xf17_7a65_0000_0009, (20_000, 10_000), 64);
+    corpus::mutate(&seeds, &how, fuzz::flv_tags);
+}
+
+/// A publisher's bytes after the handshake: rml_rtmp's client connects to `live`, publishes
+/// `cam1` and sends the FLV `records` (as [`fuzz::flv_tags`] reads them), each message answered
+/// by a server session in memory.
+fn rtmp_publisher_bytes(records: &[u8]) -> Vec<u8> {
+    use rml_rtmp::sessions::{
+        ClientSession, ClientSessionConfig, ClientSessionResult, PublishRequestType, ServerSession,
+        ServerSessionConfig, ServerSessionEvent, ServerSessionResult,
+    };
+    use rml_rtmp::time::RtmpTimestamp;
+
+    let (mut client, _) = ClientSession::new(ClientSessionConfig::new()).expect("client");
+    let (mut server, initial) = ServerSession::new(ServerSessionConfig::new()).expect("server");
+    let mut wire = Vec::new();
+    let mut to_client: Vec<Vec<u8>> = initial
+        .into_iter()
+        .filter_map(|r| match r {
+            ServerSessionResult::OutboundResponse(p) => Some(p.bytes),
+            _ => None,
+        })
+        .collect();
+    let mut exchange =
+        |client: &mut ClientSession, first: Vec<u8>, to_client: &mut Vec<Vec<u8>>| {
+            let mut to_server = vec![first];
+            for _ in 0..20 {
+                for bytes in std::mem::take(&mut to_server) {
+                    wire.extend_from_slice(&bytes);
+                    for r in server.handle_input(&bytes).expect("server input") {
+                        match r {
+                            ServerSessionResult::OutboundResponse(p) => to_client.push(p.bytes),
+                            ServerSessionResult::RaisedEvent(
+                                ServerSessionEvent::ConnectionRequested { request_id, .. }
+                                | ServerSessionEvent::PublishStreamRequested { request_id, .. },
+                            ) => {
+                                for r in server.accept_request(request_id).expect("accept") {
+                                    if let ServerSessionResult::OutboundResponse(p) = r {
+                                        to_client.push(p.bytes);
+                                    }
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                for bytes in std::mem::take(to_client) {
+                    for r in client.handle_input(&bytes).expect("client input") {
+                        if let ClientSessionResult::OutboundResponse(p) = r {
+                            to_server.push(p.bytes);
+                        }
+                    }
+                }
+                if to_server.is_empty() {
+                    return;
+                }
+            }
+        };
+    let packet = |r: Result<ClientSessionResult, _>| match r.expect("client request") {
+        ClientSessionResult::OutboundResponse(p) => p.bytes,
+        other => panic!("not a packet: {other:?}"),
+    };
+    let connect = packet(client.request_connection("live".into()));
+    exchange(&mut client, connect, &mut to_client);
+    let publish = packet(client.request_publishing("cam1".into(), PublishRequestType::Live));
+    exchange(&mut client, publish, &mut to_client);
+    let mut rest = records;
+    while rest.len() >= 7 {
+        let kind = rest[0];
+        let ts = RtmpTimestamp::new(u32::from_be_bytes([rest[1], rest[2], rest[3], rest[4]]));
+        let len = usize::from(u16::from_be_bytes([rest[5], rest[6]])).min(rest.len() - 7);
+        let body = bytes::Bytes::copy_from_slice(&rest[7..7 + len]);
+        rest = &rest[7 + len..];
+        let sent = match kind {
+            0 => client.publish_audio_data(body, ts, false),
+            _ => client.publish_video_data(body, ts, false),
+        };
+        exchange(&mut client, packet(sent), &mut to_client);
+    }
+    wire
+}
+
+#[test]
+fn rtmp_sessions_never_panic() {
+    let records = corpus_of("flv_tags");
+    let seeds: Vec<Vec<u8>> = records.iter().map(|r| rtmp_publisher_bytes(r)).collect();
+    // The seed is a real publication: the session raises the publisher's video.
+    assert!(seeds[0].len() > 4000, "{} bytes", seeds[0].len());
+    if std::env::var_os("TERN_WRITE_SEEDS").is_some() {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/rtmp_session");
+        std::fs::create_dir_all(&dir).expect("corpus dir");
+        for (n, seed) in seeds.iter().enumerate() {
+            std::fs::write(dir.join(format!("publish-{n}")), seed).expect("write seed");
+        }
+    }
+    corpus::replay(&seeds, 11, fuzz::rtmp_session);
+    let how = mutations(&seeds, 0x47e5_5e55_1011_0935, (4_000, 4_000), 64);
+    corpus::mutate(&seeds, &how, fuzz::rtmp_session);
 }

@@ -23,7 +23,7 @@ use super::{Config, publish_request};
 use crate::flv::FlvIngest;
 use crate::ingest::Event;
 use crate::publish::{Feed, FeedError, Resumes};
-use crate::refusals::{RefusalLog, left_out};
+use crate::refusals::{RefusalLog, Slot, left_out};
 
 /// How long a client has for the handshake.
 const HANDSHAKE: Duration = Duration::from_secs(10);
@@ -79,19 +79,14 @@ pub async fn serve(
                 }
                 continue;
             }
-            active.fetch_add(1, Ordering::Relaxed);
-            let (api, resumes, active, refusals) = (
-                api.clone(),
-                resumes.clone(),
-                active.clone(),
-                refusals.clone(),
-            );
+            let slot = Slot::take(&active);
+            let (api, resumes, refusals) = (api.clone(), resumes.clone(), refusals.clone());
             connections.spawn(async move {
+                let _slot = slot;
                 let _ = stream.set_nodelay(true);
                 if let Err(e) = connection(stream, peer, &api, options, &resumes, &refusals).await {
                     tracing::info!(%peer, "rtmp: {peer} closed: {e}");
                 }
-                active.fetch_sub(1, Ordering::Relaxed);
             });
         }
     });

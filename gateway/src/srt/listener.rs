@@ -27,7 +27,7 @@ use super::RejectCode;
 use super::admit::{Admitted, Config, admit};
 use crate::ingest::{Event, Limits, TsIngest};
 use crate::publish::{Feed, FeedError, Resumes};
-use crate::refusals::{RefusalLog, left_out as more};
+use crate::refusals::{RefusalLog, Slot, left_out as more};
 
 /// A running SRT listener. Dropping it stops the listener and closes its publishers.
 #[derive(Debug)]
@@ -121,12 +121,12 @@ pub async fn serve(
                 let _ = request.reject(reject_reason(code)).await;
                 continue;
             }
-            active.fetch_add(1, Ordering::Relaxed);
-            let (api, resumes, active) = (api.clone(), resumes.clone(), active.clone());
+            let slot = Slot::take(&active);
+            let (api, resumes) = (api.clone(), resumes.clone());
             let refusals = refusals.clone();
             publishers.spawn(async move {
+                let _slot = slot;
                 publish(request, admitted, api, options, resumes, &refusals).await;
-                active.fetch_sub(1, Ordering::Relaxed);
             });
         }
     });

@@ -21,6 +21,12 @@ pub enum ChunkDeserializationError {
     InvalidMaxChunkSize { chunk_size: usize },
 
     /// An I/O error occurred while reading the input buffer
+    /// A chunk header set a message length shorter than the bytes already received for it
+    #[error(
+        "a chunk header set a message length of {length} bytes after {received} were received"
+    )]
+    MessageLengthBelowReceived { length: usize, received: usize },
+
     #[error("{0}")]
     Io(#[from] io::Error),
 }
