@@ -566,6 +566,85 @@ mod tests {
         assert!(asc_header(&[0x12]).is_err());
     }
 
+    /// x265's parameter sets for 320x240 Main (as in `codec::h265`'s tests).
+    const VPS: &[u8] = &[
+        0x40, 0x01, 0x0c, 0x01, 0xff, 0xff, 0x01, 0x60, 0x00, 0x00, 0x03, 0x00, 0x90, 0x00, 0x00,
+        0x03, 0x00, 0x00, 0x03, 0x00, 0x3c, 0x92, 0x80, 0x90,
+    ];
+    const SPS: &[u8] = &[
+        0x42, 0x01, 0x01, 0x01, 0x60, 0x00, 0x00, 0x03, 0x00, 0x90, 0x00, 0x00, 0x03, 0x00, 0x00,
+        0x03, 0x00, 0x3c, 0xa0, 0x0a, 0x08, 0x0f, 0x16, 0x59, 0x2a, 0x49, 0x32, 0xbc, 0x05, 0xa0,
+        0x20, 0x00, 0x00, 0x03, 0x00, 0x20, 0x00, 0x00, 0x03, 0x03, 0xc1,
+    ];
+    const PPS: &[u8] = &[0x44, 0x01, 0xc1, 0x72, 0xb4, 0x62, 0x40];
+
+    fn hvcc_record() -> Vec<u8> {
+        let mut r = vec![1, 0x01, 0x60, 0, 0, 0, 0x90, 0, 0, 0, 0, 0, 60];
+        r.extend([0xf0, 0x00, 0xfc, 0xfd, 0xf8, 0xf8, 0, 0, 0x0f, 3]);
+        for nal in [VPS, SPS, PPS] {
+            r.push(0x80 | ((nal[0] >> 1) & 0x3f));
+            r.extend([0, 1]);
+            r.extend((nal.len() as u16).to_be_bytes());
+            r.extend(nal);
+        }
+        r
+    }
+
+    /// An Enhanced RTMP video tag: [IsExHeader | FrameType | PacketType] FourCC body.
+    fn ex_tag(keyframe: bool, packet_type: u8, body: &[u8]) -> Vec<u8> {
+        let mut t = vec![0x80 | (if keyframe { 1 } else { 2 } << 4) | packet_type];
+        t.extend(b"hvc1");
+        t.extend(body);
+        t
+    }
+
+    #[test]
+    fn enhanced_rtmp_hevc_is_read_with_its_composition_times() {
+        let mut flv = FlvIngest::new();
+        flv.metadata(false, true);
+        flv.video(0, &ex_tag(true, 0, &hvcc_record())).unwrap();
+        // CodedFrames: a composition time of 33 ms, then an IDR slice with a 4-byte length.
+        let idr = [0x26, 0x01, 0xaf, 0x09];
+        let mut coded = vec![0, 0, 33, 0, 0, 0, 4];
+        coded.extend(idr);
+        flv.video(1000, &ex_tag(true, 1, &coded)).unwrap();
+        // CodedFramesX: no composition time.
+        let trail = [0x02, 0x01, 0xd0, 0x01];
+        let mut x = vec![0, 0, 0, 4];
+        x.extend(trail);
+        flv.video(1033, &ex_tag(false, 3, &x)).unwrap();
+        flv.finish().unwrap();
+        let events: Vec<Event> = std::iter::from_fn(|| flv.poll()).collect();
+        let Some(Event::Tracks(tracks)) = events.first() else {
+            panic!("tracks first: {events:?}");
+        };
+        assert_eq!(tracks.len(), 1);
+        assert_eq!(tracks[0].codec, "hvc1.1.6.L60.90");
+        assert_eq!((tracks[0].width, tracks[0].height), (320, 240));
+        let samples: Vec<&Sample> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Sample(s) => Some(s),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(samples.len(), 2);
+        assert!(samples[0].keyframe && !samples[1].keyframe);
+        assert_eq!((samples[0].dts, samples[0].cts_offset), (90_000, 33 * 90));
+        assert_eq!(samples[0].duration, 33 * 90);
+        assert_eq!(samples[1].cts_offset, 0);
+        assert_eq!(&samples[0].data[4..], &idr);
+    }
+
+    #[test]
+    fn an_enhanced_rtmp_codec_tern_does_not_ingest_is_named() {
+        let mut flv = FlvIngest::new();
+        let mut tag = vec![0x80 | (1 << 4)];
+        tag.extend(b"av01");
+        let err = flv.video(0, &tag).unwrap_err().to_string();
+        assert!(err.contains("av01"), "{err}");
+    }
+
     #[test]
     fn lengths_are_split_and_bounds_checked() {
         let nals = split_lengths(&[0, 0, 0, 2, 9, 9, 0, 0, 0, 1, 7], 4).unwrap();
