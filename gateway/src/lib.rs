@@ -24,6 +24,7 @@ mod error;
 pub mod flv;
 pub mod fuzz;
 pub mod ingest;
+pub mod listening;
 pub mod publish;
 pub mod refusals;
 pub mod rtmp;

@@ -17,6 +17,7 @@ use tern_model::local::{Credentials, LocalApi, Refused};
 use tern_moq::TrackNamespace;
 use tern_origin::{Announced, Broadcast, Options, Target};
 
+use crate::ingest::Event;
 use crate::ingest::timeline::{Resume, Timeline};
 
 /// How many broadcasts' resume points a gateway remembers (the oldest are forgotten first).
@@ -162,9 +163,22 @@ impl<'a> Feed<'a> {
         Ok(())
     }
 
-    /// How many jumps of the publisher's clock were cut out.
-    pub fn jumps(&self) -> u64 {
-        self.timeline.jumps()
+    /// Publish what an ingest made, in order (`next` is its `poll`): its tracks, then its
+    /// samples; losses it reports are logged at debug level.
+    pub async fn events(
+        &mut self,
+        mut next: impl FnMut() -> Option<Event>,
+    ) -> Result<(), FeedError> {
+        while let Some(event) = next() {
+            match event {
+                Event::Tracks(tracks) => self.tracks(tracks).await?,
+                Event::Sample(sample) => self.sample(sample, Instant::now())?,
+                Event::Loss { pid, reason } => {
+                    tracing::debug!("{}: loss on PID {pid}: {reason}", self.path);
+                }
+            }
+        }
+        Ok(())
     }
 
     fn remember(&self, now: Instant) {

@@ -72,6 +72,31 @@ pub fn rbsp(nal: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Why a parameter set could not be read: it ends inside a field, or a field is out of range.
+pub(super) enum SpsError {
+    Cut,
+    Bad(String),
+}
+
+impl From<OutOfBits> for SpsError {
+    fn from(_: OutOfBits) -> Self {
+        Self::Cut
+    }
+}
+
+impl SpsError {
+    /// The error of a `codec` (`H.264`, `H.265`) SPS.
+    pub(super) fn of(self, codec: &'static str) -> crate::Error {
+        crate::Error::BadSps {
+            codec,
+            reason: match self {
+                Self::Cut => "the SPS ends inside a field".into(),
+                Self::Bad(reason) => reason,
+            },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

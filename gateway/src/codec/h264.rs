@@ -1,6 +1,6 @@
 //! H.264: Annex-B access units to AVCC samples, the sequence parameter set, and `avcC`.
 
-use super::bits::{BitReader, OutOfBits, rbsp};
+use super::bits::{BitReader, OutOfBits, SpsError, rbsp};
 use crate::Error;
 
 /// NAL unit types tern looks at (ITU-T H.264 table 7-1).
@@ -111,16 +111,7 @@ impl Sps {
             });
         }
         let data = rbsp(nal);
-        Self::read(&mut BitReader::new(&data[1..])).map_err(|e| match e {
-            SpsError::Cut => Error::BadSps {
-                codec: "H.264",
-                reason: "the SPS ends inside a field".into(),
-            },
-            SpsError::Bad(reason) => Error::BadSps {
-                codec: "H.264",
-                reason,
-            },
-        })
+        Self::read(&mut BitReader::new(&data[1..])).map_err(|e| e.of("H.264"))
     }
 
     fn read(r: &mut BitReader<'_>) -> Result<Self, SpsError> {
@@ -249,17 +240,6 @@ impl Sps {
             picture_parameter_sets: vec![pps.to_vec()],
             ext,
         }
-    }
-}
-
-enum SpsError {
-    Cut,
-    Bad(String),
-}
-
-impl From<OutOfBits> for SpsError {
-    fn from(_: OutOfBits) -> Self {
-        Self::Cut
     }
 }
 

@@ -2,7 +2,7 @@
 //!
 //! Annex-B splitting is H.264's ([`super::h264::split_annexb`]): the start codes are the same.
 
-use super::bits::{BitReader, OutOfBits, rbsp};
+use super::bits::{BitReader, OutOfBits, SpsError, rbsp};
 use crate::Error;
 
 /// NAL unit types tern looks at (ITU-T H.265 table 7-1).
@@ -78,17 +78,6 @@ pub struct Sps {
     pub height: u32,
 }
 
-enum SpsError {
-    Cut,
-    Bad(String),
-}
-
-impl From<OutOfBits> for SpsError {
-    fn from(_: OutOfBits) -> Self {
-        Self::Cut
-    }
-}
-
 fn bytes<const N: usize>(r: &mut BitReader<'_>) -> Result<[u8; N], OutOfBits> {
     let mut out = [0u8; N];
     for b in &mut out {
@@ -108,21 +97,9 @@ impl Sps {
         }
         let data = rbsp(nal);
         if data.len() < 3 {
-            return Err(Error::BadSps {
-                codec: "H.265",
-                reason: "the SPS ends inside a field".into(),
-            });
+            return Err(SpsError::Cut.of("H.265"));
         }
-        Self::read(&mut BitReader::new(&data[2..])).map_err(|e| match e {
-            SpsError::Cut => Error::BadSps {
-                codec: "H.265",
-                reason: "the SPS ends inside a field".into(),
-            },
-            SpsError::Bad(reason) => Error::BadSps {
-                codec: "H.265",
-                reason,
-            },
-        })
+        Self::read(&mut BitReader::new(&data[2..])).map_err(|e| e.of("H.265"))
     }
 
     fn read(r: &mut BitReader<'_>) -> Result<Self, SpsError> {

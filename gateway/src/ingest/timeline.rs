@@ -45,7 +45,6 @@ struct Last {
     track: u32,
     dts: u64,
     duration: u32,
-    timescale: u32,
 }
 
 /// One publisher session's mapping of source decode times onto its broadcast's media time.
@@ -115,13 +114,11 @@ impl Timeline {
             Some(l) => {
                 l.dts = dts;
                 l.duration = sample.duration;
-                l.timescale = ts;
             }
             None => self.last.push(Last {
                 track: sample.track,
                 dts,
                 duration: sample.duration,
-                timescale: ts,
             }),
         }
         let end = to_us(dts.saturating_add(u64::from(sample.duration)), ts);
@@ -141,14 +138,6 @@ impl Timeline {
     /// Whether any sample was mapped.
     pub fn started(&self) -> bool {
         self.offset_us.is_some()
-    }
-
-    /// The media time of `track`'s last sample, if it had one (for tests and logs).
-    pub fn last_dts(&self, track: u32) -> Option<(u64, u32)> {
-        self.last
-            .iter()
-            .find(|l| l.track == track)
-            .map(|l| (l.dts, l.timescale))
     }
 }
 

@@ -17,11 +17,10 @@ use tern_model::local::{Credentials, LocalApi, RefusedKind};
 use tern_origin::Options;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinHandle;
 
 use super::{Config, publish_request};
 use crate::flv::FlvIngest;
-use crate::ingest::Event;
+use crate::listening::Listening;
 use crate::publish::{Feed, FeedError, Resumes};
 use crate::refusals::{RefusalLog, Slot, left_out};
 
@@ -30,25 +29,8 @@ const HANDSHAKE: Duration = Duration::from_secs(10);
 /// How long a connection may stay silent (no publish yet, or a publisher that stopped sending).
 const IDLE: Duration = Duration::from_secs(30);
 
-/// A running RTMP listener. Dropping it stops the listener and closes its publishers.
-#[derive(Debug)]
-pub struct RtmpServer {
-    local_addr: SocketAddr,
-    task: JoinHandle<()>,
-}
-
-impl RtmpServer {
-    /// The TCP address it listens on.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
-    }
-}
-
-impl Drop for RtmpServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
+/// A running RTMP listener (dropping it stops the listener and closes its publishers).
+pub type RtmpServer = Listening;
 
 /// Listen for RTMP publishers on `config.bind`, publishing into the node behind `api`.
 pub async fn serve(
@@ -90,7 +72,7 @@ pub async fn serve(
             });
         }
     });
-    Ok(RtmpServer { local_addr, task })
+    Ok(Listening::new(local_addr, task))
 }
 
 /// What a connection is doing.
@@ -119,13 +101,16 @@ async fn media(
     let Stage::Publishing(p) = stage else {
         return Ok(());
     };
+    let Publishing { path, feed, flv } = &mut **p;
     let fed = match video {
-        true => p.flv.video(timestamp, data),
-        false => p.flv.audio(timestamp, data),
+        true => flv.video(timestamp, data),
+        false => flv.audio(timestamp, data),
     };
-    drain_after(fed.map_err(FeedErrorOr::Media), &mut p.flv, &mut p.feed)
-        .await
-        .map_err(|e| format!("publishing {}: {e}", p.path))
+    let result = match fed {
+        Ok(()) => feed.events(|| flv.poll()).await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    result.map_err(|e| format!("publishing {path}: {e}"))
 }
 
 async fn write_results(
@@ -347,8 +332,9 @@ async fn connection(
             mut flv,
         } = *p;
         if clean {
-            let fed = flv.finish().map_err(FeedErrorOr::Media);
-            let _ = drain_after(fed, &mut flv, &mut feed).await;
+            if flv.finish().is_ok() {
+                let _ = feed.events(|| flv.poll()).await;
+            }
             tracing::info!(%peer, "rtmp: {peer} finished publishing {path}");
             feed.finish(Instant::now());
         } else {
@@ -356,31 +342,6 @@ async fn connection(
         }
     }
     let _ = stream.shutdown().await;
-    Ok(())
-}
-
-/// A media error of the publisher, or the broadcast's.
-#[derive(Debug, thiserror::Error)]
-enum FeedErrorOr {
-    #[error("{0}")]
-    Media(crate::Error),
-    #[error("{0}")]
-    Feed(#[from] FeedError),
-}
-
-async fn drain_after(
-    fed: Result<(), FeedErrorOr>,
-    flv: &mut FlvIngest,
-    feed: &mut Feed<'_>,
-) -> Result<(), FeedErrorOr> {
-    fed?;
-    while let Some(event) = flv.poll() {
-        match event {
-            Event::Tracks(tracks) => feed.tracks(tracks).await?,
-            Event::Sample(sample) => feed.sample(sample, Instant::now())?,
-            Event::Loss { .. } => {}
-        }
-    }
     Ok(())
 }
 

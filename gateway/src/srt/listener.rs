@@ -9,7 +9,6 @@
 //! alone.
 
 use std::io;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
@@ -21,33 +20,16 @@ use srt_protocol::settings::KeySettings;
 use srt_tokio::SrtListener;
 use tern_model::local::{Credentials, LocalApi, RefusedKind};
 use tern_origin::Options;
-use tokio::task::JoinHandle;
 
 use super::RejectCode;
 use super::admit::{Admitted, Config, admit};
-use crate::ingest::{Event, Limits, TsIngest};
+use crate::ingest::{Limits, TsIngest};
+use crate::listening::Listening;
 use crate::publish::{Feed, FeedError, Resumes};
 use crate::refusals::{RefusalLog, Slot, left_out as more};
 
-/// A running SRT listener. Dropping it stops the listener and closes its publishers.
-#[derive(Debug)]
-pub struct SrtServer {
-    local_addr: SocketAddr,
-    task: JoinHandle<()>,
-}
-
-impl SrtServer {
-    /// The UDP address it listens on.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
-    }
-}
-
-impl Drop for SrtServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
+/// A running SRT listener (dropping it stops the listener and closes its publishers).
+pub type SrtServer = Listening;
 
 /// What the node's refusal is in SRT's terms.
 fn reject_code(kind: RefusedKind) -> RejectCode {
@@ -130,7 +112,7 @@ pub async fn serve(
             });
         }
     });
-    Ok(SrtServer { local_addr, task })
+    Ok(Listening::new(local_addr, task))
 }
 
 /// One caller: asked of the node, accepted or refused, then its MPEG-TS into the broadcast
@@ -205,7 +187,7 @@ async fn publish(
                     tracing::warn!(%peer, "srt: closing {peer} publishing {path}: {e}");
                     break false;
                 }
-                if let Err(e) = drain(&mut ingest, &mut feed).await {
+                if let Err(e) = feed.events(|| ingest.poll()).await {
                     tracing::warn!(%peer, "srt: closing {peer} publishing {path}: {e}");
                     break false;
                 }
@@ -219,24 +201,11 @@ async fn publish(
     };
     if clean {
         if ingest.finish().is_ok() {
-            let _ = drain(&mut ingest, &mut feed).await;
+            let _ = feed.events(|| ingest.poll()).await;
         }
         tracing::info!(%peer, "srt: {peer} finished publishing {path}");
         feed.finish(Instant::now());
     } else {
         feed.lost(Instant::now());
     }
-}
-
-async fn drain(ingest: &mut TsIngest, feed: &mut Feed<'_>) -> Result<(), FeedError> {
-    while let Some(event) = ingest.poll() {
-        match event {
-            Event::Tracks(tracks) => feed.tracks(tracks).await?,
-            Event::Sample(sample) => feed.sample(sample, Instant::now())?,
-            Event::Loss { pid, reason } => {
-                tracing::debug!("srt: {}: loss on PID {pid}: {reason}", feed.path());
-            }
-        }
-    }
-    Ok(())
 }
