@@ -22,7 +22,7 @@ use tern_cmaf::{Sample, TrackInfo};
 
 use crate::Error;
 use crate::codec::aac::{AdtsHeader, FRAME_SAMPLES};
-use crate::codec::{h264, h265, length_prefixed};
+use crate::codec::{h264, h265};
 use crate::ingest::{Event, VIDEO_TIMESCALE, trak};
 
 /// Samples held at most while a track waits for its configuration.
@@ -424,12 +424,7 @@ impl FlvIngest {
         };
         let nals = split_lengths(body, v.length_size).map_err(|r| bad(name, r))?;
         let payload = match v.codec {
-            VideoCodec::H264 => length_prefixed(&nals, |n| {
-                !matches!(
-                    h264::nal_type(n),
-                    h264::nal::SPS | h264::nal::PPS | h264::nal::AUD | h264::nal::FILLER
-                )
-            }),
+            VideoCodec::H264 => h264::to_avcc(&nals),
             VideoCodec::H265 => h265::to_hvcc_sample(&nals),
         };
         if payload.is_empty() {
