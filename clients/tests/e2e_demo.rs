@@ -27,15 +27,18 @@ fn start_demo_printing() -> (ChildGuard, String, String, Vec<String>) {
     let mut out = Lines::new(demo.child.stdout.take().expect("stdout"));
     let lines = out.wait_for(1, Duration::from_secs(30), |l| l.starts_with("Ctrl-C"));
     assert!(!lines.is_empty(), "tern demo did not start: {:?}", out.seen);
-    let find = |prefix: &str| {
+    let find = |prefix: &str, within: &str| {
         out.seen
             .iter()
-            .find_map(|l| l.split_whitespace().find(|w| w.starts_with(prefix)))
+            .find_map(|l| {
+                l.split_whitespace()
+                    .find(|w| w.starts_with(prefix) && w.contains(within))
+            })
             .map(|w| w.trim_end_matches(',').to_owned())
             .unwrap_or_else(|| panic!("no {prefix} in {:?}", out.seen))
     };
-    let edge = find("https://");
-    let player = find("http://");
+    let edge = find("https://", "");
+    let player = find("http://", "/player.html?namespace=live/demo");
     (demo, edge, player, out.seen.clone())
 }
 
@@ -123,32 +126,39 @@ fn e2e_demo_prints_how_to_publish_and_the_printed_commands_work() {
         .unwrap_or_else(|| panic!("no RTMP URL printed: {printed:?}"))
         .to_owned();
     publish_and_read_catalog(&edge, "flv", &rtmp, "live/cam2");
+
+    // The printed WHIP page publishes Chromium's fake camera as live/cam3.
+    let page = printed
+        .iter()
+        .flat_map(|l| l.split_whitespace())
+        .find(|w| w.contains("/publish.html?path=live/cam3"))
+        .unwrap_or_else(|| panic!("no WHIP page printed: {printed:?}"))
+        .to_owned();
+    let browser = common::page::NodeRun::start(
+        "whip.mjs",
+        &[format!("{page}&autostart=1"), "4".into(), "delete".into()],
+    );
+    std::thread::sleep(Duration::from_secs(4));
+    let catalog = Command::new(tern())
+        .args(["subscribe", &edge, "--tls-disable-verify"])
+        .args(["--namespace", "live/cam3", "--track", "catalog"])
+        .args(["--max-objects", "1", "--connect-timeout", "5"])
+        .output()
+        .expect("tern subscribe");
+    let text = String::from_utf8_lossy(&catalog.stdout);
+    assert!(
+        text.contains("avc1") && text.contains("opus"),
+        "the catalog of live/cam3 published over WHIP: {text}"
+    );
+    let report = browser.report(Duration::from_secs(60));
+    assert_eq!(report["ok"], true, "{report}");
 }
 
 /// ffmpeg publishes H.264 and AAC as `format` to `url`; the catalog of `ns` at `edge` lists both.
 fn publish_and_read_catalog(edge: &str, format: &str, url: &str, ns: &str) {
     let mut ffmpeg = ChildGuard::spawn(
         "ffmpeg",
-        Command::new("ffmpeg")
-            .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
-            .args([
-                "-f",
-                "lavfi",
-                "-i",
-                "testsrc=size=320x240:rate=30:duration=6",
-            ])
-            .args(["-f", "lavfi", "-i", "sine=duration=6"])
-            .args([
-                "-c:v",
-                "libx264",
-                "-g",
-                "30",
-                "-tune",
-                "zerolatency",
-                "-c:a",
-                "aac",
-            ])
-            .args(["-f", format, url]),
+        common::ffmpeg_live("320x240", 6, true).args(["-f", format, url]),
     );
     std::thread::sleep(Duration::from_secs(2));
     let catalog = Command::new(tern())

@@ -3,7 +3,9 @@
 //! ffmpeg H.265) with AAC in MPEG-TS, and Cloudflare's `moq-sub --catalog` writes the broadcast
 //! into an MP4 that ffprobe reads with the right codecs, size and frame count. Then the refusals libsrt callers
 //! get: playback asked for (`m=request`), a wrong, missing or unexpected passphrase, a key
-//! length the path does not allow; and AES-128 and AES-256 with the path's passphrase.
+//! length the path does not allow; and AES-128 and AES-256 with the path's passphrase. A path
+//! with static stream keys refuses callers without one of its keys (`SRT_REJX_UNAUTHORIZED`)
+//! and takes the right one, before and after its keys file is replaced; no key is logged.
 //!
 //! Every wait is bounded; children are killed on drop; only 127.0.0.1 and port 0 are used.
 
@@ -183,15 +185,10 @@ fn e2e_libsrt_callers_get_srts_refusals_and_encrypt_with_the_paths_passphrase() 
          \"live/aes256\" = { passphrase = \"the path's passphrase\", key_length = 32 }\n",
     )
     .expect("write keys");
-    let config = dir.0.join("relay.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[srt]\npassphrases_file = {:?}\n",
-            keys.display().to_string()
-        ),
-    )
-    .expect("write config");
+    let config = dir.write(
+        "relay.toml",
+        &format!("[srt]\npassphrases_file = {keys:?}\n"),
+    );
     let relay = Relay::start(&["--srt", "127.0.0.1:0", "--config", config.to_str().unwrap()]);
     let srt = relay.srt.expect("the SRT listener's address");
     let pass = "&passphrase=the path's passphrase";
@@ -276,4 +273,64 @@ fn e2e_ffmpeg_publishes_hevc_over_srt() {
     // two seconds are missed.
     let frames = num(v, "nb_read_frames");
     assert!(frames >= FPS * (seconds - 2), "{frames} HEVC frames");
+}
+
+#[test]
+fn e2e_srt_stream_keys_refuse_admit_and_reload() {
+    let dir = TempDir::new("srt-keys");
+    let keys = dir.0.join("stream-keys.toml");
+    let install = |text: &str| {
+        let next = keys.with_extension("next");
+        std::fs::write(&next, text).expect("write keys");
+        std::fs::rename(&next, &keys).expect("install keys");
+    };
+    install("[[key]]\npath = \"live/\"\nkey = \"Qz7first-key-1\"\nname = \"encoder\"\n");
+    let config = dir.write("relay.toml", &format!("[ingest]\nkeys_file = {keys:?}\n"));
+    let mut relay = Relay::start_with_stderr(
+        &["--srt", "127.0.0.1:0", "--config", config.to_str().unwrap()],
+        Stdio::piped(),
+    );
+    let mut log = Lines::new(relay.guard.child.stderr.take().expect("stderr"));
+    let srt = relay.srt.expect("the SRT listener's address");
+    let with_key = |key: &str| format!("#!::r=live/cam1,m=publish,tern_key={key}");
+
+    // A wrong key, no key: refused with SRT_REJX_UNAUTHORIZED (1401), which libsrt's caller
+    // prints as an application-defined rejection: the relay's log names the code (once per
+    // address every 10 s). The right key connects.
+    let refused = |sid: &str| {
+        let got = attempt(&srt_url(srt, sid, ""));
+        assert!(got.contains("REJECT"), "{sid}: {got}");
+    };
+    refused(&with_key("Qz7guessed-key-1"));
+    log.expect(Duration::from_secs(5), "the refusal", |l| {
+        l.contains("SRT_REJX_UNAUTHORIZED") && l.contains("1401") && l.contains("not one of")
+    });
+    refused("#!::r=live/cam1,m=publish");
+    let got = attempt(&srt_url(srt, &with_key("Qz7first-key-1"), ""));
+    assert!(got.contains("connected"), "{got}");
+    log.expect(Duration::from_secs(5), "the keyed caller", |l| {
+        l.contains("publishes live/cam1 with stream key \"encoder\"")
+    });
+    // Another path is not keyed.
+    let got = attempt(&srt_url(srt, "#!::r=other/cam1,m=publish", ""));
+    assert!(got.contains("connected"), "{got}");
+
+    // A new file, read while the relay runs: the old key is refused, the new one connects.
+    install("[[key]]\npath = \"live/cam1\"\nkey = \"Qz7second-key-2\"\n");
+    log.expect(Duration::from_secs(10), "the reload", |l| {
+        l.contains("reloaded") && l.contains("1 stream keys")
+    });
+    refused(&with_key("Qz7first-key-1"));
+    let got = attempt(&srt_url(srt, &with_key("Qz7second-key-2"), ""));
+    assert!(got.contains("connected"), "{got}");
+
+    // No key reached the log.
+    let _ = log.wait_for(usize::MAX, Duration::from_millis(500), |_| true);
+    for key in ["Qz7first", "Qz7second", "Qz7guessed"] {
+        assert!(
+            !log.seen.iter().any(|l| l.contains(key)),
+            "{key} was logged: {:?}",
+            log.seen.iter().find(|l| l.contains(key))
+        );
+    }
 }

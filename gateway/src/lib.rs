@@ -13,6 +13,10 @@
 //! - [`flv`], FLV tags (the media of RTMP) in: tracks and samples, as [`ingest`] makes them.
 //! - [`rtmp`], the RTMP listener of a relay node: the app and stream key as a broadcast, the
 //!   refusals in RTMP's terms, the driver around rml_rtmp's session.
+//! - [`whip`], WHIP in: the HTTP side, one UDP port for every WebRTC publisher, and the
+//!   frames (H.264, VP8, Opus) as tracks and samples.
+//! - [`keys`], static stream keys by broadcast path (for encoders that carry no token), and
+//!   the driver that reloads their file when it changes.
 //! - [`publish`], the stage every ingest ends in: a publisher's tracks and samples into a
 //!   broadcast of the node, on a time line that survives reconnects.
 
@@ -24,11 +28,13 @@ mod error;
 pub mod flv;
 pub mod fuzz;
 pub mod ingest;
+pub mod keys;
 pub mod listening;
 pub mod publish;
 pub mod refusals;
 pub mod rtmp;
 pub mod srt;
 pub mod ts;
+pub mod whip;
 
 pub use error::Error;

@@ -4,8 +4,9 @@
 //! for `fuzz/corpus/srt_streamid/` through the SRT stream ID parser, and for the SRT listener's
 //! handshake and connection (`fuzz/corpus/srt_packets/`, seeds made here from srt-protocol's own
 //! packet types: `TERN_WRITE_SEEDS=1` rewrites the files for cargo-fuzz), for FLV tags
-//! (`fuzz/corpus/flv_tags/`, from an ffmpeg-made FLV file) and for an RTMP server session (seeds
-//! made here: rml_rtmp's client publishing those tags to a server session in memory).
+//! (`fuzz/corpus/flv_tags/`, from ffmpeg-made FLV files: H.264 and AAC, and FFmpeg 8.1's
+//! Enhanced RTMP HEVC or AV1 with Opus) and for an RTMP server session (seeds made here:
+//! rml_rtmp's client publishing those tags to a server session in memory).
 
 use std::path::PathBuf;
 

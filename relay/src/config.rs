@@ -71,10 +71,71 @@ pub struct Config {
     pub drain: DrainConfig,
     /// `[cluster]`: trust between the relays of one tree.
     pub cluster: ClusterConfig,
+    /// `[ingest]`: what the ingest listeners (SRT, RTMP) share: the stream keys.
+    pub ingest: IngestConfig,
     /// `[srt]`: the SRT ingest listener (publishers of MPEG-TS over SRT).
     pub srt: SrtConfig,
     /// `[rtmp]`: the RTMP ingest listener (OBS, ffmpeg, encoders).
     pub rtmp: RtmpConfig,
+    /// `[http]`: the node's one HTTP(S) listener (WHIP, the player pages).
+    pub http: HttpConfig,
+    /// `[whip]`: WebRTC publishers (WHIP on the HTTP listener, media on one UDP port).
+    pub whip: WhipConfig,
+}
+
+/// `[http]`: one TCP listener for everything HTTP the node serves: WHIP (`POST /whip/NAME`),
+/// the player and publish pages. Plain HTTP on a loopback address; elsewhere HTTPS with
+/// `relay.tls_cert` (or a self-signed certificate browsers refuse). The relay keeps these as
+/// data: the `tern` binary runs the listener.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Whether the node serves HTTP at all.
+    pub enabled: bool,
+    /// TCP address; unset: `relay.bind`'s address and port, over TCP.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bind: Option<SocketAddr>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            bind: None,
+        }
+    }
+}
+
+/// `[whip]`: WebRTC publishers. Every session's media arrives on one UDP port (ICE-lite);
+/// publishers are told the `advertise` addresses (a NAT's or a container host's) with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WhipConfig {
+    /// Whether `POST /whip/NAME` is served on the HTTP listener.
+    pub enabled: bool,
+    /// UDP address of the media port; unset: `relay.bind`'s address, any free port.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub udp: Option<SocketAddr>,
+    /// IP addresses publishers reach this host at (each with the media port); empty: the
+    /// bound address.
+    pub advertise: Vec<String>,
+    /// Ask the publisher for a keyframe when the last is this old: the groups' length.
+    #[serde(with = "duration::human")]
+    pub keyframe_interval: Duration,
+    /// Sessions at most at once.
+    pub max_sessions: u64,
+}
+
+impl Default for WhipConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            udp: None,
+            advertise: Vec::new(),
+            keyframe_interval: Duration::from_secs(2),
+            max_sessions: 1000,
+        }
+    }
 }
 
 /// `[rtmp]`: the RTMP listener of the node. Publishers push `rtmp://HOST:PORT/APP/NAME`
@@ -97,6 +158,20 @@ impl Default for RtmpConfig {
             max_publishers: 1000,
         }
     }
+}
+
+/// `[ingest]`: what the node's ingest listeners share. The relay keeps these as data: the
+/// `tern` binary reads the file and runs the listeners.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestConfig {
+    /// A TOML file of static stream keys by broadcast path (`[[key]]` tables with `path`,
+    /// `key` and an optional `name`), for encoders that cannot carry a token: a path a key
+    /// covers takes only publishers that give one of its keys (RTMP `?key=`, SRT `tern_key=`).
+    /// Reloaded when it changes (or on SIGHUP); a file that no longer parses keeps the keys in
+    /// force. Unset: no stream keys.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keys_file: Option<PathBuf>,
 }
 
 /// `[srt]`: the SRT listener of the node. Callers publish MPEG-TS (H.264, AAC) with a stream
@@ -566,6 +641,8 @@ pub struct Overrides {
     pub srt: Option<SocketAddr>,
     /// `--rtmp`: `rtmp.bind`.
     pub rtmp: Option<SocketAddr>,
+    /// `--http`: `http.bind`.
+    pub http: Option<SocketAddr>,
 }
 
 /// Where a setting's value came from; errors name it.
@@ -721,8 +798,11 @@ settings! {
     plugin.queue, plugin.reload_interval, plugin.record, plugin.record_max_calls,
     drain.goaway_uri, drain.timeout,
     cluster.ca, cluster.cert, cluster.key, cluster.publish,
+    ingest.keys_file,
     srt.bind, srt.latency, srt.max_publishers, srt.passphrases_file,
     rtmp.bind, rtmp.max_publishers,
+    http.enabled, http.bind,
+    whip.enabled, whip.udp, whip.advertise, whip.keyframe_interval, whip.max_sessions,
 }
 
 /// Which layer last set each key; keys absent here are defaults.
@@ -851,6 +931,10 @@ impl Config {
             self.rtmp.bind = Some(bind);
             set("rtmp.bind", "rtmp");
         }
+        if let Some(bind) = flags.http {
+            self.http.bind = Some(bind);
+            set("http.bind", "http");
+        }
     }
 
     /// Checks the rules that types cannot: limits, zero sizes, settings that need each other.
@@ -903,6 +987,17 @@ impl Config {
         if self.relay.name.trim().is_empty() {
             return fail("relay.name", "must not be empty".into());
         }
+        if self
+            .ingest
+            .keys_file
+            .as_ref()
+            .is_some_and(|p| p.as_os_str().is_empty())
+        {
+            return fail(
+                "ingest.keys_file",
+                "empty path (leave it out for no stream keys)".into(),
+            );
+        }
         if self.rtmp.max_publishers == 0 {
             return fail(
                 "rtmp.max_publishers",
@@ -913,6 +1008,29 @@ impl Config {
             return fail(
                 "srt.max_publishers",
                 "must be at least 1 (leave srt.bind unset for no SRT listener)".into(),
+            );
+        }
+        if self.whip.max_sessions == 0 {
+            return fail(
+                "whip.max_sessions",
+                "must be at least 1 (set whip.enabled = false for no WHIP)".into(),
+            );
+        }
+        if let Some(bad) = self
+            .whip
+            .advertise
+            .iter()
+            .find(|a| a.parse::<std::net::IpAddr>().is_err())
+        {
+            return fail(
+                "whip.advertise",
+                format!("{bad:?} is not an IP address (the media port is added to each)"),
+            );
+        }
+        if self.whip.keyframe_interval < Duration::from_millis(200) {
+            return fail(
+                "whip.keyframe_interval",
+                "under 200 ms: every frame would be a keyframe".into(),
             );
         }
         if self.srt.latency > Duration::from_secs(60) {

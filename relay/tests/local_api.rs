@@ -12,6 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tern_model::local::{
     BroadcastProducer, Credentials, LocalApi, ReadOptions, Reading, RefusedKind, Start, TrackLost,
+    Vouched,
 };
 use tern_model::{Appended, Delivery, Next, Object, ObjectStatus, SubgroupEnd, TrackName};
 use tern_moq::Location;
@@ -249,6 +250,40 @@ async fn anonymous_publishers_from_other_hosts_are_refused_unless_publishing_is_
     assert_eq!(
         empty.expect_err("an empty namespace").kind,
         RefusedKind::Invalid
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publisher_its_front_end_vouched_for_publishes_from_anywhere_under_that_identity() {
+    // Publishing is not open, and the first publisher keeps its tracks.
+    let node = relay(&[], |r, _| {
+        r.open_publishing = false;
+        r.takeover = TakeOver::First;
+    });
+    let key = |k: &str| node.local().vouched(Vouched(k.to_owned()));
+    let a = publish(&key("cam1 key"), "live/v", from([192, 0, 2, 7])).await;
+    let a_video = a
+        .track("video")
+        .await
+        .expect("a vouched publisher from another host");
+    a_video
+        .append(object(0, 0, payload(4, 0, 0, 100)), 0, 128)
+        .unwrap();
+    // Another identity is refused by the take-over policy...
+    let b = publish(&key("another key"), "live/v", from([192, 0, 2, 8])).await;
+    let refused = b.track("video").await.expect_err("the first keeps it");
+    assert_eq!(refused.kind, RefusedKind::Conflict);
+    // ... and the same one, coming back from elsewhere, takes its track back.
+    let again = publish(&key("cam1 key"), "live/v", from([198, 51, 100, 1])).await;
+    let again_video = again.track("video").await.expect("its own track back");
+    assert!(
+        again_video
+            .append(object(0, 1, payload(4, 0, 1, 100)), 0, 128)
+            .is_ok()
+    );
+    assert_eq!(
+        a_video.append(object(0, 2, payload(4, 0, 2, 100)), 0, 128),
+        Err(TrackLost)
     );
 }
 

@@ -700,6 +700,17 @@ async fn local_publishers_and_readers_go_through_the_plugin_phases() {
         .await
         .unwrap_err();
     assert_eq!(refused.kind, RefusedKind::Unauthorized, "{refused}");
+    // A publisher its front-end vouched for (a static stream key) is not the plugin's to judge:
+    // no token, no phases, its tracks granted.
+    let keyed = api
+        .vouched(tern_model::local::Vouched("stream key".into()))
+        .publish(ns("live/keyed"), local_peer(None))
+        .await
+        .expect("a vouched publisher without a token");
+    keyed
+        .track("video")
+        .await
+        .expect("its track, without the publish phase");
     // Publish phase: the token's scope decides.
     let other = token(&["live/other"], &[], HOUR);
     let refused = api

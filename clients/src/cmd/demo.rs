@@ -85,15 +85,22 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     config.srt.bind = Some(SocketAddr::from((Ipv4Addr::LOCALHOST, srt_port)));
     let rtmp_port = args.rtmp_port.unwrap_or_else(|| free_tcp(1935));
     config.rtmp.bind = Some(SocketAddr::from((Ipv4Addr::LOCALHOST, rtmp_port)));
+    let http_port = args.http_port.unwrap_or_else(|| free_tcp(8080));
+    config.http.bind = Some(SocketAddr::from((Ipv4Addr::LOCALHOST, http_port)));
     let (node, _readiness) = tern_relay::run::start(&config).await?;
     let ingest = match super::ingest::start(&config, &node).await {
         // A default port was taken since it was found free: any port will do.
-        Err(_) if args.srt_port.is_none() || args.rtmp_port.is_none() => {
+        Err(_)
+            if args.srt_port.is_none() || args.rtmp_port.is_none() || args.http_port.is_none() =>
+        {
             if args.srt_port.is_none() {
                 config.srt.bind = Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
             }
             if args.rtmp_port.is_none() {
                 config.rtmp.bind = Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
+            }
+            if args.http_port.is_none() {
+                config.http.bind = Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
             }
             super::ingest::start(&config, &node).await?
         }
@@ -148,21 +155,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         })
     };
 
-    let http_port = args.http_port.unwrap_or_else(|| free_tcp(8080));
-    let web = tern::web::serve(
-        SocketAddr::from((Ipv4Addr::LOCALHOST, http_port)),
-        https.clone(),
-        fingerprint.to_hex(),
-    )
-    .await;
-    let (page, web_task) = match web {
-        Ok((page, task)) => (Some(page), Some(task)),
-        Err(e) => {
-            eprintln!("tern demo: web page unavailable: {e:#}");
-            (None, None)
-        }
-    };
-
+    // The pages and WHIP are on the edge's HTTP listener.
+    let page = ingest.http.as_ref().map(|h| h.addr);
     println!(
         "tern demo: edge relay listening on {addr} (raw QUIC moqt-18 and WebTransport), \
          linked to the root relay at {}",
@@ -226,6 +220,23 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             println!("  and watch it: http://{page}/player.html?namespace=live/cam2");
         }
     }
+    if let Some((http, whip)) = ingest
+        .http
+        .as_ref()
+        .and_then(|h| Some((h, h.whip.as_ref()?)))
+    {
+        println!("publish your camera from a browser over WHIP (H.264 or VP8, Opus) as live/cam3:");
+        println!("  {}/publish.html?path=live/cam3", http.base());
+        println!(
+            "  (any WHIP client: POST {}/whip/live/cam3; media on udp {})",
+            http.base(),
+            whip.udp_addr()
+        );
+        println!(
+            "  and watch it: {}/player.html?namespace=live/cam3",
+            http.base()
+        );
+    }
     println!("Ctrl-C stops everything.");
 
     shutdown_signal().await;
@@ -234,9 +245,6 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     origin.abort();
     events.abort();
     session.close(0, "demo stopping");
-    if let Some(t) = web_task {
-        t.abort();
-    }
     drop(ingest);
     node.shutdown("", Duration::from_millis(500)).await;
     root.shutdown("", Duration::from_millis(500)).await;

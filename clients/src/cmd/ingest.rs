@@ -3,6 +3,7 @@
 //! them; this binary wires the two together).
 
 use anyhow::Context;
+use tern_gateway::keys::{self, KeysWatch, SharedKeys};
 use tern_gateway::publish::Resumes;
 use tern_gateway::rtmp::{self, RtmpServer};
 use tern_gateway::srt::{self, SrtServer};
@@ -16,18 +17,42 @@ pub struct Ingest {
     pub srt: Option<SrtServer>,
     /// The RTMP listener, if `rtmp.bind` is set.
     pub rtmp: Option<RtmpServer>,
+    /// What keeps the stream keys up to date with `ingest.keys_file`, if it is set (held
+    /// until the listeners stop).
+    _keys: Option<KeysWatch>,
+    /// The HTTP listener (WHIP, pages), unless `http.enabled` is off.
+    pub http: Option<super::http::Http>,
+}
+
+/// The stream keys of `ingest.keys_file` (none when unset), shared by the SRT and RTMP
+/// listeners, and the watch that reloads them when the file changes. A file that cannot be
+/// read or parsed at start stops the relay: the error names the file and line.
+fn stream_keys(config: &Config) -> anyhow::Result<(SharedKeys, Option<KeysWatch>)> {
+    let Some(file) = &config.ingest.keys_file else {
+        return Ok((SharedKeys::default(), None));
+    };
+    let (shared, watch) = keys::watch(file.clone(), keys::RELOAD_EVERY)
+        .map_err(|e| anyhow::anyhow!("ingest.keys_file: {e}"))?;
+    println!(
+        "stream keys: {} from {} (read again when it changes)",
+        shared.current().len(),
+        file.display()
+    );
+    Ok((shared, Some(watch)))
 }
 
 /// Start the listeners `config` asks for, in front of `node`, printing where each listens.
 pub async fn start(config: &Config, node: &Node) -> anyhow::Result<Ingest> {
     // One time line per broadcast, whichever protocol its publisher comes back over.
     let resumes = Resumes::default();
+    let (stream_keys, keys) = stream_keys(config)?;
     let srt = match config.srt.bind {
         None => None,
         Some(bind) => {
             let mut c = srt::Config::new(bind);
             c.latency = config.srt.latency;
             c.max_publishers = usize::try_from(config.srt.max_publishers).unwrap_or(usize::MAX);
+            c.stream_keys = stream_keys.clone();
             if let Some(file) = &config.srt.passphrases_file {
                 let text = std::fs::read_to_string(file).with_context(|| {
                     format!("srt.passphrases_file: cannot read {}", file.display())
@@ -55,6 +80,7 @@ pub async fn start(config: &Config, node: &Node) -> anyhow::Result<Ingest> {
         Some(bind) => {
             let mut c = rtmp::Config::new(bind);
             c.max_publishers = usize::try_from(config.rtmp.max_publishers).unwrap_or(usize::MAX);
+            c.stream_keys = stream_keys.clone();
             let server = rtmp::serve(c, node.local(), Default::default(), resumes.clone())
                 .await
                 .with_context(|| format!("rtmp.bind: cannot listen on {bind}"))?;
@@ -65,5 +91,11 @@ pub async fn start(config: &Config, node: &Node) -> anyhow::Result<Ingest> {
             Some(server)
         }
     };
-    Ok(Ingest { srt, rtmp })
+    let http = super::http::start(config, node, &resumes).await?;
+    Ok(Ingest {
+        srt,
+        rtmp,
+        _keys: keys,
+        http,
+    })
 }

@@ -5,12 +5,14 @@ mod clock;
 mod cluster;
 mod demo;
 mod events;
+mod http;
 mod ingest;
 mod origin;
 mod plugin;
 mod publish;
 mod relay;
 mod subscribe;
+mod tls;
 mod token;
 mod watermark;
 

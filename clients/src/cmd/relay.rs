@@ -32,6 +32,10 @@ pub struct Args {
     /// TCP address of the RTMP ingest listener (rtmp.bind), e.g. 0.0.0.0:1935.
     #[arg(long)]
     rtmp: Option<SocketAddr>,
+    /// TCP address of the HTTP listener: WHIP, the player and publish pages (http.bind).
+    /// Default: the QUIC port's number over TCP.
+    #[arg(long)]
+    http: Option<SocketAddr>,
 }
 
 /// Run until SIGINT/SIGTERM.
@@ -44,6 +48,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         log_format: args.log_format,
         srt: args.srt,
         rtmp: args.rtmp,
+        http: args.http,
     };
     let config = Config::load(args.config.as_deref(), process_env(), &flags)?;
     tern_relay::logging::init(config.log.format, &config.log.level)?;

@@ -55,24 +55,51 @@ impl Drop for ChildGuard {
     }
 }
 
+/// `$TERN_CACHE`, else `~/.cache/tern`: where the test command keeps the peers and venvs.
+fn tern_cache() -> PathBuf {
+    std::env::var_os("TERN_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .unwrap_or_default()
+                .join(".cache/tern")
+        })
+}
+
 /// Directory of the foreign peers installed by `.ci/install-peers.sh`. Panics (never skips)
 /// when a peer is missing: the test command installs them.
 pub fn peer(bin: &str) -> PathBuf {
     let dir = std::env::var_os("TERN_PEERS_BIN")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let home = std::env::var_os("HOME")
-                .map(PathBuf::from)
-                .unwrap_or_default();
-            std::env::var_os("TERN_CACHE")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| home.join(".cache/tern"))
-                .join("peers/bin")
-        });
+        .unwrap_or_else(|| tern_cache().join("peers/bin"));
     let path = dir.join(bin);
     assert!(
         path.is_file(),
         "peer {bin} is not installed at {}: run .ci/install-peers.sh (the test command does)",
+        path.display()
+    );
+    path
+}
+
+/// The Python of the PyAV venv (`av` 18.1.0, FFmpeg 8.1 in its wheel) that `.ci/run`
+/// installs: `TERN_PYAV_PYTHON`, else `$TERN_CACHE/venv-av/bin/python`. Panics (never skips)
+/// when it is missing: the test command installs it.
+pub fn pyav_python() -> PathBuf {
+    let path = std::env::var_os("TERN_PYAV_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| tern_cache().join("venv-av/bin/python"));
+    let ok = Command::new(&path)
+        .args([
+            "-c",
+            "import av; assert av.__version__ == '18.1.0', av.__version__",
+        ])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "PyAV 18.1.0 is not installed at {}: run .ci/run (its pyav stage installs it), or \
+         python3 -m venv ~/.cache/tern/venv-av && ~/.cache/tern/venv-av/bin/pip install av==18.1.0",
         path.display()
     );
     path
@@ -92,6 +119,10 @@ pub struct Relay {
     pub srt: Option<std::net::SocketAddr>,
     /// The RTMP listener's address, when started with `--rtmp`.
     pub rtmp: Option<std::net::SocketAddr>,
+    /// The HTTP listener's base URL (`http://127.0.0.1:PORT`), when it printed one.
+    pub http: Option<String>,
+    /// The WHIP media port, when it printed one.
+    pub whip_udp: Option<std::net::SocketAddr>,
 }
 
 impl Relay {
@@ -137,13 +168,17 @@ impl Relay {
         let mut fingerprint = None;
         let mut srt = None;
         let mut rtmp = None;
+        let mut http = None;
+        let mut whip_udp = None;
         let wants_srt = extra.contains(&"--srt");
         let wants_rtmp = extra.contains(&"--rtmp");
+        let wants_http = extra.contains(&"--http");
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         while addr.is_none()
             || fingerprint.is_none()
             || (wants_srt && srt.is_none())
             || (wants_rtmp && rtmp.is_none())
+            || (wants_http && (http.is_none() || whip_udp.is_none()))
         {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             let line = rx.recv_timeout(left).expect("relay banner within 30 s");
@@ -159,6 +194,12 @@ impl Relay {
             if let Some(rest) = line.strip_prefix("RTMP ingest listening on ") {
                 rtmp = rest.split_whitespace().next().and_then(|a| a.parse().ok());
             }
+            if let Some(rest) = line.strip_prefix("HTTP listening on ") {
+                http = rest.split_whitespace().next().map(str::to_owned);
+            }
+            if let Some(rest) = line.split("media on udp ").nth(1) {
+                whip_udp = rest.split_whitespace().next().and_then(|a| a.parse().ok());
+            }
         }
         Self {
             guard,
@@ -166,6 +207,8 @@ impl Relay {
             fingerprint: fingerprint.expect("fp"),
             srt,
             rtmp,
+            http,
+            whip_udp,
         }
     }
 
@@ -238,6 +281,13 @@ impl Lines {
 pub struct TempDir(pub PathBuf);
 
 impl TempDir {
+    /// Write `text` to the file `name` in it; its path.
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        path
+    }
+
     /// Create `tern-<name>-<pid>-<nanos>`.
     pub fn new(name: &str) -> Self {
         let nanos = std::time::SystemTime::now()
@@ -358,6 +408,34 @@ pub fn ffprobe_streams(path: &Path) -> Vec<serde_json::Value> {
         )
     });
     json["streams"].as_array().cloned().unwrap_or_default()
+}
+
+/// The first of ffprobe's `streams` of `codec_type` (`video`, `audio`); panics when there is
+/// none.
+pub fn stream_of<'a>(streams: &'a [serde_json::Value], codec_type: &str) -> &'a serde_json::Value {
+    streams
+        .iter()
+        .find(|s| s["codec_type"] == codec_type)
+        .unwrap_or_else(|| panic!("no {codec_type} stream: {streams:?}"))
+}
+
+/// ffmpeg publishing in real time `seconds` of a `size` test pattern at 30 fps in H.264 (a
+/// keyframe every 30 frames, zero latency) and, with `tone`, a tone in AAC: the output format
+/// and URL are the caller's to add.
+pub fn ffmpeg_live(size: &str, seconds: u64, tone: bool) -> Command {
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
+        .args(["-f", "lavfi", "-i"])
+        .arg(format!("testsrc=size={size}:rate=30:duration={seconds}"));
+    if tone {
+        cmd.args(["-f", "lavfi", "-i"])
+            .arg(format!("sine=duration={seconds}"));
+    }
+    cmd.args(["-c:v", "libx264", "-g", "30", "-tune", "zerolatency"]);
+    if tone {
+        cmd.args(["-c:a", "aac"]);
+    }
+    cmd
 }
 
 /// A numeric field of an ffprobe stream (ffprobe writes some as strings).
@@ -670,16 +748,10 @@ pub fn stop_moq_sub(mut sub: ChildGuard) {
 /// `hevc`) of `size` and 48 kHz AAC: (video frames, audio frames).
 pub fn video_aac_frames(out: &Path, codec: &str, size: (u64, u64)) -> (u64, u64) {
     let streams = ffprobe_streams(out);
-    let v = streams
-        .iter()
-        .find(|s| s["codec_type"] == "video")
-        .unwrap_or_else(|| panic!("no video stream: {streams:?}"));
+    let v = stream_of(&streams, "video");
     assert_eq!(v["codec_name"], codec);
     assert_eq!((num(v, "width"), num(v, "height")), size);
-    let a = streams
-        .iter()
-        .find(|s| s["codec_type"] == "audio")
-        .unwrap_or_else(|| panic!("no audio stream: {streams:?}"));
+    let a = stream_of(&streams, "audio");
     assert_eq!(a["codec_name"], "aac");
     assert_eq!(num(a, "sample_rate"), 48_000);
     let frames = (num(v, "nb_read_frames"), num(a, "nb_read_frames"));
@@ -753,6 +825,25 @@ impl TrackReader {
         }
         std::fs::write(path, &file).expect("write the fMP4");
     }
+}
+
+/// One entry (`pts`, `pts_time`, …) of each video frame of `path` in decode order, as ffprobe
+/// prints it; only the keyframes' with `keys_only`. Entries that do not parse are left out.
+pub fn video_frames<T: std::str::FromStr>(path: &Path, entry: &str, keys_only: bool) -> Vec<T> {
+    let mut cmd = Command::new("ffprobe");
+    cmd.args(["-v", "error", "-select_streams", "v"]);
+    if keys_only {
+        cmd.args(["-skip_frame", "nokey"]);
+    }
+    let out = cmd
+        .args(["-show_entries", &format!("frame={entry}"), "-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .expect("ffprobe");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().trim_end_matches(',').parse().ok())
+        .collect()
 }
 
 /// Text without its ANSI colour sequences.

@@ -41,8 +41,14 @@ pub struct NodeRun {
 
 impl NodeRun {
     pub fn start(script: &str, args: &[String]) -> Self {
+        Self::start_with(script, args, &[])
+    }
+
+    /// [`NodeRun::start`] with extra environment variables.
+    pub fn start_with(script: &str, args: &[String], env: &[(&str, &str)]) -> Self {
         let chromium = chromium();
         let mut cmd = Command::new("node");
+        cmd.envs(env.iter().copied());
         cmd.current_dir(chromium_dir())
             .arg(script)
             .args(args)

@@ -6,11 +6,15 @@
 //! - [`h265`]: the H.265 SPS parser (profile, tier, level, size after the conformance window)
 //!   and the `hvcC` record; Annex-B splitting is H.264's.
 //! - [`aac`]: ADTS frames to raw AAC frames and the AudioSpecificConfig.
+//! - [`av1`]: a temporal unit's OBUs, the sequence header's frame size, the `av1C` record.
+//! - [`opus`]: the `OpusHead` and a packet's duration from its TOC byte.
 
 pub mod aac;
+pub mod av1;
 mod bits;
 pub mod h264;
 pub mod h265;
+pub mod opus;
 
 pub use bits::BitReader;
 

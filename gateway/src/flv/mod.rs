@@ -3,12 +3,17 @@
 //!
 //! - Video: H.264 in the legacy tag (codec ID 7: an `AVCDecoderConfigurationRecord`, then
 //!   length-prefixed NAL units with a signed 24-bit composition time), and Enhanced RTMP's
-//!   extended header (FourCC `avc1` or `hvc1`: SequenceStart, CodedFrames with a composition
-//!   time, CodedFramesX without), whether or not the client negotiated `fourCcList`.
-//! - Audio: AAC (sound format 10: an AudioSpecificConfig, then raw frames).
+//!   extended video header (FourCC `avc1`, `hvc1` or `av01`: SequenceStart with the codec's
+//!   configuration record, CodedFrames with a composition time for `avc1` and `hvc1` and
+//!   without for `av01`, whose frames are OBUs; CodedFramesX without), whether or not the
+//!   client negotiated `fourCcList`. Keyframes are the ones the header's frame type says.
+//! - Audio: AAC (sound format 10: an AudioSpecificConfig, then raw frames), and Enhanced
+//!   RTMP's extended audio header (sound format 9, FourCC `Opus`: SequenceStart with the
+//!   `OpusHead`, CodedFrames of one Opus packet each; or `mp4a`, AAC as in the legacy tag).
+//!   Modifier extensions (`ModEx`) are read past; multitrack tags are refused.
 //! - Time: RTMP's 32-bit millisecond timestamps unwrapped past 2^32, video at 90 kHz (decode
-//!   time and composition offset, so B-frames keep their order), audio at its sample rate on a
-//!   1024-sample grid.
+//!   time and composition offset, so B-frames keep their order), AAC at its sample rate on a
+//!   1024-sample grid, Opus at 48 kHz, each packet as long as its TOC byte says.
 //!
 //! Events are [`crate::ingest::Event`]s, as MPEG-TS ingest makes them: the tracks once, when
 //! every expected track has its configuration (`onMetaData` says which are expected; without
@@ -22,8 +27,12 @@ use tern_cmaf::{Sample, TrackInfo};
 
 use crate::Error;
 use crate::codec::aac::{AdtsHeader, FRAME_SAMPLES};
-use crate::codec::{h264, h265};
+use crate::codec::opus::{self, OpusHead};
+use crate::codec::{av1, h264, h265};
 use crate::ingest::{Event, VIDEO_TIMESCALE, trak};
+
+#[cfg(test)]
+mod tests;
 
 /// Samples held at most while a track waits for its configuration.
 pub const MAX_PENDING: usize = 1000;
@@ -52,12 +61,24 @@ impl Clock {
 enum VideoCodec {
     H264,
     H265,
+    Av1,
+}
+
+impl VideoCodec {
+    fn name(self) -> &'static str {
+        match self {
+            Self::H264 => "H.264",
+            Self::H265 => "H.265",
+            Self::Av1 => "AV1",
+        }
+    }
 }
 
 #[derive(Debug)]
 struct Video {
     codec: VideoCodec,
-    /// The NAL length size of the publisher's samples (from its configuration record).
+    /// The NAL length size of the publisher's samples (from its configuration record; H.264
+    /// and H.265).
     length_size: usize,
     info: TrackInfo,
     /// The sample waiting for the next decode time to know its duration.
@@ -65,11 +86,80 @@ struct Video {
     last_duration: u32,
 }
 
+/// An audio track's configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AudioConfig {
+    Aac(AdtsHeader),
+    Opus(OpusHead),
+}
+
+impl AudioConfig {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Aac(_) => "AAC",
+            Self::Opus(_) => "Opus",
+        }
+    }
+
+    /// Whether `other` configures the same track (a publisher may repeat its configuration).
+    fn same(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Aac(a), Self::Aac(b)) => {
+                (a.object_type, a.frequency_index, a.channels)
+                    == (b.object_type, b.frequency_index, b.channels)
+            }
+            (Self::Opus(a), Self::Opus(b)) => (a.channels, a.pre_skip) == (b.channels, b.pre_skip),
+            _ => false,
+        }
+    }
+
+    fn rate(&self) -> u32 {
+        match self {
+            Self::Aac(h) => h.sample_rate(),
+            Self::Opus(_) => opus::RATE,
+        }
+    }
+}
+
+/// An audio codec an FLV tag names, before its configuration is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AudioCodec {
+    Aac,
+    Opus,
+}
+
 #[derive(Debug)]
 struct Audio {
-    config: AdtsHeader,
+    config: AudioConfig,
     info: TrackInfo,
     next: Option<u64>,
+}
+
+/// Enhanced RTMP's packet type that announces modifier extensions (audio and video alike).
+const MOD_EX: u8 = 7;
+
+/// Read past Enhanced RTMP's modifier extensions (`ModEx`: a size, that many bytes, then a
+/// byte whose low nibble is the next packet type): the packet type they lead to and what
+/// follows. tern uses none of them (a nanosecond timestamp offset is below its clocks).
+fn past_mod_ex(mut packet_type: u8, mut rest: &[u8]) -> Result<(u8, &[u8]), Error> {
+    let short = || Error::Flv("an Enhanced RTMP ModEx runs past the tag".into());
+    while packet_type == MOD_EX {
+        let (&n, r) = rest.split_first().ok_or_else(short)?;
+        let (size, r) = match usize::from(n) + 1 {
+            256 => {
+                let (n, r) = r.split_first_chunk::<2>().ok_or_else(short)?;
+                (usize::from(u16::from_be_bytes(*n)) + 1, r)
+            }
+            size => (size, r),
+        };
+        let (&next, r) = r
+            .get(size..)
+            .and_then(|r| r.split_first())
+            .ok_or_else(short)?;
+        packet_type = next & 0x0f;
+        rest = r;
+    }
+    Ok((packet_type, rest))
 }
 
 /// FLV tags in, [`Event`]s out.
@@ -211,6 +301,35 @@ fn asc_header(asc: &[u8]) -> Result<AdtsHeader, Error> {
     })
 }
 
+/// An `OpusHead` as the configuration of an Opus track: mono or stereo (channel mapping
+/// family 0), which is what the `Opus` sample entry tern writes describes.
+fn opus_head(data: &[u8]) -> Result<OpusHead, Error> {
+    let head = OpusHead::parse(data).map_err(|r| Error::Flv(format!("Opus: {r}")))?;
+    if head.mapping_family != 0 || head.channels > 2 {
+        return Err(Error::Flv(format!(
+            "Opus: {} channels with channel mapping family {}: tern takes mono or stereo Opus \
+             (family 0)",
+            head.channels, head.mapping_family
+        )));
+    }
+    Ok(head)
+}
+
+/// An AV1 track from an `AV1CodecConfigurationRecord`.
+fn av1_track(record: &[u8]) -> Result<TrackInfo, Error> {
+    let (av1c, seq) = av1::parse_av1c(record).map_err(|r| bad("AV1", r))?;
+    let (Ok(width), Ok(height)) = (u16::try_from(seq.width), u16::try_from(seq.height)) else {
+        return Err(bad(
+            "AV1",
+            format!(
+                "a {}x{} frame is larger than MP4 describes",
+                seq.width, seq.height
+            ),
+        ));
+    };
+    Ok(trak::av1(VIDEO_ID, width, height, av1c))
+}
+
 /// Video track ID 1, audio 2 (their order in the broadcast).
 const VIDEO_ID: u32 = 1;
 const AUDIO_ID: u32 = 2;
@@ -241,34 +360,49 @@ impl FlvIngest {
         };
         let ms = self.video_clock.unwrap(timestamp);
         if b0 & 0x80 != 0 {
-            // Enhanced RTMP: [IsExHeader | FrameType:3 | PacketType:4] FourCC ...
+            // Enhanced RTMP: [IsExHeader | FrameType:3 | PacketType:4] (ModEx) FourCC ...
             let frame_type = (b0 >> 4) & 7;
-            let packet_type = b0 & 0x0f;
+            let (packet_type, rest) = past_mod_ex(b0 & 0x0f, rest)?;
+            if frame_type == 5 && packet_type != 4 {
+                // A video command (seek start or end): one byte, no FourCC, no picture.
+                return Ok(());
+            }
+            if packet_type == 6 {
+                return Err(bad(
+                    "video",
+                    "Enhanced RTMP multitrack video: tern ingests one video track per RTMP \
+                     stream",
+                ));
+            }
             let (fourcc, body) = rest
                 .split_first_chunk::<4>()
                 .ok_or_else(|| bad("video", "an extended video header without its FourCC"))?;
             let codec = match fourcc {
                 b"avc1" => VideoCodec::H264,
                 b"hvc1" => VideoCodec::H265,
+                b"av01" => VideoCodec::Av1,
                 other => {
                     return Err(bad(
                         "video",
                         format!(
-                            "Enhanced RTMP codec {:?}: tern ingests avc1 and hvc1 over RTMP",
+                            "Enhanced RTMP codec {:?}: tern ingests avc1, hvc1 and av01 over RTMP",
                             String::from_utf8_lossy(other)
                         ),
                     ));
                 }
             };
+            let key = frame_type == 1;
             return match packet_type {
                 0 => self.sequence_start(codec, body),
+                // AV1's coded frames carry no composition time: its frames are in order.
+                1 if codec == VideoCodec::Av1 => self.frame(ms, 0, key, body),
                 1 => {
                     let (ct, frame) = body
                         .split_first_chunk::<3>()
                         .ok_or_else(|| bad("video", "coded frames without a composition time"))?;
-                    self.frame(ms, si24(*ct), frame_type == 1, frame)
+                    self.frame(ms, si24(*ct), key, frame)
                 }
-                3 => self.frame(ms, 0, frame_type == 1, body),
+                3 => self.frame(ms, 0, key, body),
                 // SequenceEnd, metadata (HDR), MPEG-2 TS sequence start: nothing to publish.
                 _ => Ok(()),
             };
@@ -283,8 +417,8 @@ impl FlvIngest {
             return Err(bad(
                 "video",
                 format!(
-                    "FLV video codec ID {codec_id}: tern ingests H.264 (7), and H.265 over \
-                     Enhanced RTMP"
+                    "FLV video codec ID {codec_id}: tern ingests H.264 (7), and H.265 or AV1 \
+                     over Enhanced RTMP"
                 ),
             ));
         }
@@ -303,33 +437,81 @@ impl FlvIngest {
         let Some((&b0, rest)) = data.split_first() else {
             return Ok(());
         };
-        let format = b0 >> 4;
-        if format != 10 {
-            return Err(Error::Flv(format!(
-                "sound format {format}: tern ingests AAC (10) over RTMP"
-            )));
-        }
-        let Some((&packet_type, body)) = rest.split_first() else {
-            return Ok(());
-        };
         let ms = self.audio_clock.unwrap(timestamp);
+        match b0 >> 4 {
+            10 => {
+                // [SoundFormat | rate | size | type] AACPacketType body
+                let Some((&packet_type, body)) = rest.split_first() else {
+                    return Ok(());
+                };
+                self.audio_packet(ms, AudioCodec::Aac, packet_type, body)
+            }
+            9 => {
+                // Enhanced RTMP: [SoundFormat 9 | AudioPacketType:4] (ModEx) FourCC body
+                let (packet_type, rest) = past_mod_ex(b0 & 0x0f, rest)?;
+                if packet_type == 5 {
+                    return Err(Error::Flv(
+                        "Enhanced RTMP multitrack audio: tern ingests one audio track per RTMP \
+                         stream"
+                            .into(),
+                    ));
+                }
+                let (fourcc, body) = rest.split_first_chunk::<4>().ok_or_else(|| {
+                    Error::Flv("an extended audio header without its FourCC".into())
+                })?;
+                let codec = match fourcc {
+                    b"Opus" => AudioCodec::Opus,
+                    b"mp4a" => AudioCodec::Aac,
+                    other => {
+                        return Err(Error::Flv(format!(
+                            "Enhanced RTMP audio codec {:?}: tern ingests Opus and mp4a (AAC) \
+                             over RTMP",
+                            String::from_utf8_lossy(other)
+                        )));
+                    }
+                };
+                match packet_type {
+                    0 | 1 => self.audio_packet(ms, codec, packet_type, body),
+                    // SequenceEnd, the multichannel configuration (a channel order tern keeps
+                    // as the codec's own): nothing to publish.
+                    _ => Ok(()),
+                }
+            }
+            format => Err(Error::Flv(format!(
+                "sound format {format}: tern ingests AAC (10), and Opus over Enhanced RTMP (9)"
+            ))),
+        }
+    }
+
+    /// An audio configuration (`packet_type` 0) or coded frame (1) of `codec`.
+    fn audio_packet(
+        &mut self,
+        ms: u64,
+        codec: AudioCodec,
+        packet_type: u8,
+        body: &[u8],
+    ) -> Result<(), Error> {
         if packet_type == 0 {
-            let config = asc_header(body)?;
+            let config = match codec {
+                AudioCodec::Aac => AudioConfig::Aac(asc_header(body)?),
+                AudioCodec::Opus => AudioConfig::Opus(opus_head(body)?),
+            };
             if let Some(a) = &self.audio
-                && (
-                    a.config.object_type,
-                    a.config.frequency_index,
-                    a.config.channels,
-                ) != (config.object_type, config.frequency_index, config.channels)
+                && !a.config.same(&config)
             {
-                return Err(Error::Flv(
-                    "AAC: the audio configuration changed mid-stream".into(),
-                ));
+                return Err(Error::Flv(format!(
+                    "{}: the audio configuration changed mid-stream",
+                    config.name()
+                )));
             }
             if self.audio.is_none() {
+                let info = match config {
+                    AudioConfig::Aac(h) => trak::aac(AUDIO_ID, &h),
+                    AudioConfig::Opus(h) => trak::opus(AUDIO_ID, h.channels, h.pre_skip),
+                };
                 self.audio = Some(Audio {
                     config,
-                    info: trak::aac(AUDIO_ID, &config),
+                    info,
                     next: None,
                 });
                 self.check_ready();
@@ -340,19 +522,36 @@ impl FlvIngest {
             // Frames before the configuration cannot be decoded.
             return Ok(());
         };
-        let rate = a.config.sample_rate();
-        let frame = u64::from(FRAME_SAMPLES);
+        if body.is_empty() {
+            return Ok(());
+        }
+        let duration = match a.config {
+            AudioConfig::Aac(_) if codec == AudioCodec::Aac => FRAME_SAMPLES,
+            AudioConfig::Opus(_) if codec == AudioCodec::Opus => opus::packet_samples(body)
+                .ok_or_else(|| {
+                    Error::Flv("Opus: a packet whose TOC byte says no valid duration".into())
+                })?,
+            config => {
+                return Err(Error::Flv(format!(
+                    "{}: the audio codec changed mid-stream",
+                    config.name()
+                )));
+            }
+        };
+        let rate = a.config.rate();
         let mut at = ms * u64::from(rate) / 1000;
+        // Snapped to the previous frame's end when within half a frame: no rounding jitter
+        // from the millisecond clock.
         if let Some(expected) = a.next
-            && at.abs_diff(expected) < frame / 2
+            && at.abs_diff(expected) < u64::from(duration / 2)
         {
             at = expected;
         }
-        a.next = Some(at + frame);
+        a.next = Some(at + u64::from(duration));
         let sample = Sample {
             track: AUDIO_ID,
             dts: at,
-            duration: FRAME_SAMPLES,
+            duration,
             cts_offset: 0,
             keyframe: true,
             timescale: rate,
@@ -384,15 +583,12 @@ impl FlvIngest {
                 let parsed = h265::Sps::parse(&sps)?;
                 (size, trak::h265(VIDEO_ID, &parsed, [&vps, &sps, &pps]))
             }
+            VideoCodec::Av1 => (0, av1_track(record)?),
         };
         match &self.video {
             Some(v) if v.info.codec != info.codec || v.info.width != info.width => {
                 return Err(bad(
-                    if codec == VideoCodec::H264 {
-                        "H.264"
-                    } else {
-                        "H.265"
-                    },
+                    codec.name(),
                     "the video configuration changed mid-stream (a new codec or size needs a new \
                      broadcast)",
                 ));
@@ -417,15 +613,16 @@ impl FlvIngest {
             // Frames before the configuration cannot be decoded.
             return Ok(());
         };
-        let name = if v.codec == VideoCodec::H264 {
-            "H.264"
-        } else {
-            "H.265"
-        };
-        let nals = split_lengths(body, v.length_size).map_err(|r| bad(name, r))?;
+        let name = v.codec.name();
         let payload = match v.codec {
-            VideoCodec::H264 => h264::to_avcc(&nals),
-            VideoCodec::H265 => h265::to_hvcc_sample(&nals),
+            VideoCodec::H264 | VideoCodec::H265 => {
+                let nals = split_lengths(body, v.length_size).map_err(|r| bad(name, r))?;
+                match v.codec {
+                    VideoCodec::H264 => h264::to_avcc(&nals),
+                    _ => h265::to_hvcc_sample(&nals),
+                }
+            }
+            VideoCodec::Av1 => av1::to_sample(&av1::split_obus(body).map_err(|r| bad(name, r))?),
         };
         if payload.is_empty() {
             return Ok(());
@@ -518,9 +715,9 @@ impl FlvIngest {
             return Err(Error::Flv(format!(
                 "{} after {} samples of the other track",
                 if self.video.is_none() {
-                    "no video sequence header (AVC or HEVC configuration)"
+                    "no video sequence header (AVC, HEVC or AV1 configuration)"
                 } else {
-                    "no AAC sequence header"
+                    "no audio sequence header (AAC or Opus configuration)"
                 },
                 self.pending.len()
             )));
@@ -533,118 +730,4 @@ impl FlvIngest {
 fn si24(b: [u8; 3]) -> i32 {
     let v = (i32::from(b[0]) << 16) | (i32::from(b[1]) << 8) | i32::from(b[2]);
     (v << 8) >> 8
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn composition_times_are_signed_and_clocks_unwrap() {
-        assert_eq!(si24([0xff, 0xff, 0xfe]), -2);
-        assert_eq!(si24([0x00, 0x00, 0x21]), 33);
-        let mut c = Clock::default();
-        assert_eq!(c.unwrap(u32::MAX - 10), u64::from(u32::MAX - 10));
-        assert_eq!(c.unwrap(5), (1u64 << 32) + 5);
-        assert_eq!(
-            c.unwrap(3),
-            (1u64 << 32) + 3,
-            "a small step back is not a wrap"
-        );
-    }
-
-    #[test]
-    fn an_aac_configuration_is_read_and_a_bad_one_named() {
-        let h = asc_header(&[0x12, 0x10]).unwrap();
-        assert_eq!((h.object_type, h.frequency_index, h.channels), (2, 4, 2));
-        assert!(asc_header(&[0xf8, 0x00]).is_err());
-        assert!(asc_header(&[0x12]).is_err());
-    }
-
-    /// x265's parameter sets for 320x240 Main (as in `codec::h265`'s tests).
-    const VPS: &[u8] = &[
-        0x40, 0x01, 0x0c, 0x01, 0xff, 0xff, 0x01, 0x60, 0x00, 0x00, 0x03, 0x00, 0x90, 0x00, 0x00,
-        0x03, 0x00, 0x00, 0x03, 0x00, 0x3c, 0x92, 0x80, 0x90,
-    ];
-    const SPS: &[u8] = &[
-        0x42, 0x01, 0x01, 0x01, 0x60, 0x00, 0x00, 0x03, 0x00, 0x90, 0x00, 0x00, 0x03, 0x00, 0x00,
-        0x03, 0x00, 0x3c, 0xa0, 0x0a, 0x08, 0x0f, 0x16, 0x59, 0x2a, 0x49, 0x32, 0xbc, 0x05, 0xa0,
-        0x20, 0x00, 0x00, 0x03, 0x00, 0x20, 0x00, 0x00, 0x03, 0x03, 0xc1,
-    ];
-    const PPS: &[u8] = &[0x44, 0x01, 0xc1, 0x72, 0xb4, 0x62, 0x40];
-
-    fn hvcc_record() -> Vec<u8> {
-        let mut r = vec![1, 0x01, 0x60, 0, 0, 0, 0x90, 0, 0, 0, 0, 0, 60];
-        r.extend([0xf0, 0x00, 0xfc, 0xfd, 0xf8, 0xf8, 0, 0, 0x0f, 3]);
-        for nal in [VPS, SPS, PPS] {
-            r.push(0x80 | ((nal[0] >> 1) & 0x3f));
-            r.extend([0, 1]);
-            r.extend((nal.len() as u16).to_be_bytes());
-            r.extend(nal);
-        }
-        r
-    }
-
-    /// An Enhanced RTMP video tag: [IsExHeader | FrameType | PacketType] FourCC body.
-    fn ex_tag(keyframe: bool, packet_type: u8, body: &[u8]) -> Vec<u8> {
-        let mut t = vec![0x80 | (if keyframe { 1 } else { 2 } << 4) | packet_type];
-        t.extend(b"hvc1");
-        t.extend(body);
-        t
-    }
-
-    #[test]
-    fn enhanced_rtmp_hevc_is_read_with_its_composition_times() {
-        let mut flv = FlvIngest::new();
-        flv.metadata(false, true);
-        flv.video(0, &ex_tag(true, 0, &hvcc_record())).unwrap();
-        // CodedFrames: a composition time of 33 ms, then an IDR slice with a 4-byte length.
-        let idr = [0x26, 0x01, 0xaf, 0x09];
-        let mut coded = vec![0, 0, 33, 0, 0, 0, 4];
-        coded.extend(idr);
-        flv.video(1000, &ex_tag(true, 1, &coded)).unwrap();
-        // CodedFramesX: no composition time.
-        let trail = [0x02, 0x01, 0xd0, 0x01];
-        let mut x = vec![0, 0, 0, 4];
-        x.extend(trail);
-        flv.video(1033, &ex_tag(false, 3, &x)).unwrap();
-        flv.finish().unwrap();
-        let events: Vec<Event> = std::iter::from_fn(|| flv.poll()).collect();
-        let Some(Event::Tracks(tracks)) = events.first() else {
-            panic!("tracks first: {events:?}");
-        };
-        assert_eq!(tracks.len(), 1);
-        assert_eq!(tracks[0].codec, "hvc1.1.6.L60.90");
-        assert_eq!((tracks[0].width, tracks[0].height), (320, 240));
-        let samples: Vec<&Sample> = events
-            .iter()
-            .filter_map(|e| match e {
-                Event::Sample(s) => Some(s),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(samples.len(), 2);
-        assert!(samples[0].keyframe && !samples[1].keyframe);
-        assert_eq!((samples[0].dts, samples[0].cts_offset), (90_000, 33 * 90));
-        assert_eq!(samples[0].duration, 33 * 90);
-        assert_eq!(samples[1].cts_offset, 0);
-        assert_eq!(&samples[0].data[4..], &idr);
-    }
-
-    #[test]
-    fn an_enhanced_rtmp_codec_tern_does_not_ingest_is_named() {
-        let mut flv = FlvIngest::new();
-        let mut tag = vec![0x80 | (1 << 4)];
-        tag.extend(b"av01");
-        let err = flv.video(0, &tag).unwrap_err().to_string();
-        assert!(err.contains("av01"), "{err}");
-    }
-
-    #[test]
-    fn lengths_are_split_and_bounds_checked() {
-        let nals = split_lengths(&[0, 0, 0, 2, 9, 9, 0, 0, 0, 1, 7], 4).unwrap();
-        assert_eq!(nals, [&[9, 9][..], &[7][..]]);
-        assert!(split_lengths(&[0, 0, 0, 9, 1], 4).is_err());
-        assert!(split_lengths(&[0, 0], 4).is_err());
-    }
 }

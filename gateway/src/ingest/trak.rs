@@ -1,8 +1,8 @@
 //! `TrackInfo`s built from codec configuration, as the fMP4 demuxer reads them from a `moov`.
 
 use mp4_atom::{
-    Audio, Avc1, Dinf, Dref, Esds, Hdlr, Hvc1, Mdhd, Mdia, Minf, Mp4a, Smhd, Stbl, Stco, Stsd,
-    Tkhd, Trak, Trex, Url, Visual, Vmhd, esds,
+    Audio, Av01, Av1c, Avc1, Dinf, Dops, Dref, Esds, Hdlr, Hvc1, Mdhd, Mdia, Minf, Mp4a, Opus,
+    Smhd, Stbl, Stco, Stsd, Tkhd, Trak, Trex, Url, Visual, Vmhd, Vp08, VpcC, esds,
 };
 use tern_cmaf::{TrackInfo, TrackKind};
 
@@ -71,7 +71,7 @@ fn info(trak: Trak) -> TrackInfo {
     TrackInfo::from_trak(&trak, Some(&trex))
         .ok()
         .flatten()
-        .expect("an avc1, hvc1 or mp4a track built here is always described")
+        .expect("a track built here is always described")
 }
 
 fn visual(width: u16, height: u16) -> Visual {
@@ -127,6 +127,87 @@ pub fn h265(id: u32, sps: &h265::Sps, nals: [&[u8]; 3]) -> TrackInfo {
     video(id, width, height, entry.into())
 }
 
+/// An AV1 track (`av01` with the publisher's `av1C`) at 90 kHz, `width` x `height` from its
+/// sequence header.
+pub fn av1(id: u32, width: u16, height: u16, av1c: Av1c) -> TrackInfo {
+    let entry = Av01 {
+        visual: visual(width, height),
+        av1c,
+        ..Default::default()
+    };
+    video(id, width, height, entry.into())
+}
+
+/// A VP8 track (`vp08`, with the `vpcC` the VP codec ISO-BMFF binding asks for: profile 0,
+/// 8 bits, 4:2:0) at 90 kHz, the RTP clock of video.
+pub fn vp8(id: u32, width: u16, height: u16) -> TrackInfo {
+    let entry = Vp08 {
+        visual: visual(width, height),
+        vpcc: VpcC {
+            profile: 0,
+            level: 10,
+            bit_depth: 8,
+            chroma_subsampling: 1,
+            video_full_range_flag: false,
+            color_primaries: 1,
+            transfer_characteristics: 1,
+            matrix_coefficients: 1,
+            codec_initialization_data: Vec::new(),
+        },
+        btrt: None,
+        colr: None,
+        pasp: None,
+        spatial: None,
+    };
+    video(id, width, height, entry.into())
+}
+
+/// The timescale of Opus tracks: Opus always runs at 48 kHz (RFC 7845).
+pub const OPUS_TIMESCALE: u32 = 48_000;
+
+/// An Opus track (`Opus` with its `dOps`, "Encapsulation of Opus in ISO-BMFF") at 48 kHz.
+/// `pre_skip` is in 48 kHz samples (312 for libopus at 48 kHz); channel mapping family 0
+/// (mono or stereo).
+pub fn opus(id: u32, channels: u8, pre_skip: u16) -> TrackInfo {
+    let entry = Opus {
+        audio: Audio {
+            data_reference_index: 1,
+            channel_count: u16::from(channels),
+            sample_size: 16,
+            sample_rate: 48_000u16.into(),
+        },
+        dops: Dops {
+            output_channel_count: channels,
+            pre_skip,
+            input_sample_rate: OPUS_TIMESCALE,
+            output_gain: 0,
+            channel_mapping: None,
+        },
+        btrt: None,
+    };
+    let mut t = audio(id, OPUS_TIMESCALE, entry.into());
+    t.sample_rate = OPUS_TIMESCALE;
+    t
+}
+
+fn audio(id: u32, rate: u32, entry: mp4_atom::Codec) -> TrackInfo {
+    let tkhd = Tkhd {
+        alternate_group: 1,
+        volume: 1.into(),
+        ..Default::default()
+    };
+    let t = info(trak(
+        id,
+        rate,
+        b"soun",
+        "SoundHandler",
+        minf(entry, false),
+        tkhd,
+    ));
+    debug_assert_eq!(t.kind, TrackKind::Audio);
+    t
+}
+
 /// An AAC track (`mp4a`) at its sample rate from an ADTS header.
 pub fn aac(id: u32, h: &AdtsHeader) -> TrackInfo {
     let rate = h.sample_rate();
@@ -157,20 +238,7 @@ pub fn aac(id: u32, h: &AdtsHeader) -> TrackInfo {
         btrt: None,
         taic: None,
     };
-    let tkhd = Tkhd {
-        alternate_group: 1,
-        volume: 1.into(),
-        ..Default::default()
-    };
-    let mut t = info(trak(
-        id,
-        rate,
-        b"soun",
-        "SoundHandler",
-        minf(entry.into(), false),
-        tkhd,
-    ));
-    debug_assert_eq!(t.kind, TrackKind::Audio);
+    let mut t = audio(id, rate, entry.into());
     t.sample_rate = rate;
     t
 }

@@ -18,8 +18,9 @@ use tern_origin::Options;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::{Config, publish_request};
+use super::{Config, KEY_HINT, publish_request};
 use crate::flv::FlvIngest;
+use crate::keys::SharedKeys;
 use crate::listening::Listening;
 use crate::publish::{Feed, FeedError, Resumes};
 use crate::refusals::{RefusalLog, Slot, left_out};
@@ -63,10 +64,17 @@ pub async fn serve(
             }
             let slot = Slot::take(&active);
             let (api, resumes, refusals) = (api.clone(), resumes.clone(), refusals.clone());
+            let keys = config.stream_keys.clone();
             connections.spawn(async move {
                 let _slot = slot;
                 let _ = stream.set_nodelay(true);
-                if let Err(e) = connection(stream, peer, &api, options, &resumes, &refusals).await {
+                let shared = Shared {
+                    api: &api,
+                    resumes: &resumes,
+                    refusals: &refusals,
+                    keys: &keys,
+                };
+                if let Err(e) = connection(stream, peer, shared, options).await {
                     tracing::info!(%peer, "rtmp: {peer} closed: {e}");
                 }
             });
@@ -132,14 +140,27 @@ fn other(e: impl std::fmt::Display) -> io::Error {
     io::Error::other(e.to_string())
 }
 
+/// What every connection of a listener shares.
+#[derive(Clone, Copy)]
+struct Shared<'a> {
+    api: &'a LocalApi,
+    resumes: &'a Resumes,
+    refusals: &'a RefusalLog,
+    keys: &'a SharedKeys,
+}
+
 async fn connection(
     mut stream: TcpStream,
     peer: SocketAddr,
-    api: &LocalApi,
+    shared: Shared<'_>,
     options: Options,
-    resumes: &Resumes,
-    refusals: &RefusalLog,
 ) -> io::Result<()> {
+    let Shared {
+        api,
+        resumes,
+        refusals,
+        keys,
+    } = shared;
     let mut buf = vec![0u8; 64 * 1024];
     // The handshake.
     let mut hs = Handshake::new(PeerType::Server);
@@ -180,8 +201,10 @@ async fn connection(
         via: "rtmp",
         member: false,
     };
-    // Credentials outlive the feed that borrows them: one per connection, set at publish.
+    // Credentials (and the API of a publisher its stream key admitted) outlive the feed that
+    // borrows them: one per connection, set at publish.
     let credentials = std::cell::OnceCell::new();
+    let vouched_api = std::cell::OnceCell::new();
     let mut stage = Stage::Idle;
     let mut input = leftover;
     let clean = 'conn: loop {
@@ -215,16 +238,36 @@ async fn connection(
                         write_results(&mut stream, &mut r, &mut events).await?;
                         continue;
                     }
-                    let outcome = match publish_request(&app_name, &stream_key) {
+                    let judged = publish_request(&app_name, &stream_key).map(|p| {
+                        let admitted = keys.current().judge(&p.path, p.key.as_deref());
+                        (p, admitted)
+                    });
+                    let outcome = match judged {
                         Err(reason) => Err(("NetStream.Publish.BadName", reason)),
-                        Ok(publish) => {
+                        Ok((publish, Err(refusal))) => Err((
+                            "NetStream.Publish.Unauthorized",
+                            format!(
+                                "{peer} publishing {}: {}",
+                                publish.path,
+                                refusal.reason(KEY_HINT)
+                            ),
+                        )),
+                        Ok((publish, Ok(admitted))) => {
                             let creds =
                                 credentials.get_or_init(|| credentials_of(publish.token.clone()));
+                            // A publisher its stream key admitted publishes under the key.
+                            let (api, with_key) = match &admitted {
+                                Some(a) => (
+                                    vouched_api.get_or_init(|| api.vouched(a.identity.clone())),
+                                    a.describe(),
+                                ),
+                                None => (api, String::new()),
+                            };
                             let now = Instant::now();
                             match Feed::announce(api, creds, &publish.path, options, resumes, now)
                                 .await
                             {
-                                Ok(feed) => Ok((publish.path, feed)),
+                                Ok(feed) => Ok((publish.path, feed, with_key)),
                                 Err(e) => Err((
                                     match &e {
                                         FeedError::Refused(r)
@@ -240,10 +283,10 @@ async fn connection(
                         }
                     };
                     match outcome {
-                        Ok((path, feed)) => {
+                        Ok((path, feed, with_key)) => {
                             let mut r = session.accept_request(request_id).map_err(other)?;
                             write_results(&mut stream, &mut r, &mut events).await?;
-                            tracing::info!(%peer, "rtmp: {peer} publishes {path}");
+                            tracing::info!(%peer, "rtmp: {peer} publishes {path}{with_key}");
                             stage = Stage::Publishing(Box::new(Publishing {
                                 path,
                                 feed,

@@ -1,10 +1,11 @@
-//! Whether an SRT caller may publish, decided from its stream ID and the listener's
-//! configuration before the node is asked (sans-IO).
+//! Whether an SRT caller may publish, decided from its stream ID, the listener's
+//! configuration and the stream keys in force before the node is asked (sans-IO).
 
 use std::time::Duration;
 
 use super::RejectCode;
-use super::streamid::{self, Mode, StreamId};
+use super::streamid::{self, Mode, STREAM_KEY, StreamId};
+use crate::keys::{self, SharedKeys, StreamKeys};
 
 /// A passphrase required of the callers publishing under `path`.
 #[derive(Clone, PartialEq, Eq)]
@@ -49,12 +50,6 @@ impl PathKey {
         }
         Ok(())
     }
-
-    fn matches(&self, resource: &str) -> bool {
-        self.path.is_empty()
-            || self.path == resource
-            || (self.path.ends_with('/') && resource.starts_with(&self.path))
-    }
 }
 
 /// The SRT listener's settings.
@@ -68,6 +63,8 @@ pub struct Config {
     pub keys: Vec<PathKey>,
     /// Publishers at most at once; the next is refused with `SRT_REJX_OVERLOAD`.
     pub max_publishers: usize,
+    /// The stream keys in force (`[ingest] keys_file`).
+    pub stream_keys: SharedKeys,
 }
 
 impl Config {
@@ -79,6 +76,7 @@ impl Config {
             latency: Duration::from_millis(120),
             keys: Vec::new(),
             max_publishers: 1000,
+            stream_keys: SharedKeys::default(),
         }
     }
 
@@ -86,7 +84,7 @@ impl Config {
     pub fn key_for(&self, resource: &str) -> Option<&PathKey> {
         self.keys
             .iter()
-            .filter(|k| k.matches(resource))
+            .filter(|k| crate::keys::covers(&k.path, resource))
             .max_by_key(|k| k.path.len())
     }
 }
@@ -160,10 +158,17 @@ pub struct Admitted {
     pub stream_id: StreamId,
     /// The passphrase its connection must be encrypted with.
     pub key: Option<PathKey>,
+    /// The stream key that admitted it, when its path is keyed.
+    pub stream_key: Option<keys::Admitted>,
 }
 
-/// Judge a caller by its stream ID (`None`: it sent none).
-pub fn admit(raw: Option<&str>, config: &Config) -> Result<Admitted, Refusal> {
+/// How a caller gives a stream key, for a refusal.
+fn key_hint() -> String {
+    format!("add {STREAM_KEY}=KEY to the stream ID (#!::r=PATH,m=publish,{STREAM_KEY}=KEY)")
+}
+
+/// Judge a caller by its stream ID (`None`: it sent none) and the stream keys in force.
+pub fn admit(raw: Option<&str>, config: &Config, keys: &StreamKeys) -> Result<Admitted, Refusal> {
     let raw = raw.unwrap_or("");
     let stream_id = streamid::parse(raw).map_err(|e| Refusal {
         code: e.reject_code(),
@@ -183,13 +188,28 @@ pub fn admit(raw: Option<&str>, config: &Config) -> Result<Admitted, Refusal> {
             ),
         });
     }
-    let key = config.key_for(&stream_id.resource).cloned();
-    Ok(Admitted { stream_id, key })
+    let path = &stream_id.resource;
+    let stream_key = keys
+        .judge(path, stream_id.key.as_deref())
+        .map_err(|r| Refusal {
+            code: RejectCode::Unauthorized,
+            reason: format!("{path}: {}", r.reason(&key_hint())),
+        })?;
+    let key = config.key_for(path).cloned();
+    Ok(Admitted {
+        stream_id,
+        key,
+        stream_key,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn none() -> StreamKeys {
+        StreamKeys::default()
+    }
 
     fn config() -> Config {
         let mut c = Config::new("127.0.0.1:0".parse().unwrap());
@@ -216,13 +236,13 @@ mod tests {
             "publish:live/cam1",
             "live/cam1",
         ] {
-            let a = admit(Some(raw), &c).unwrap();
+            let a = admit(Some(raw), &c, &none()).unwrap();
             assert_eq!(a.stream_id.resource, "live/cam1");
             assert_eq!(a.key.unwrap().passphrase, "every live path");
         }
-        let a = admit(Some("live/secret"), &c).unwrap();
+        let a = admit(Some("live/secret"), &c, &none()).unwrap();
         assert_eq!(a.key.unwrap().key_length, Some(32));
-        assert!(admit(Some("other/x"), &c).unwrap().key.is_none());
+        assert!(admit(Some("other/x"), &c, &none()).unwrap().key.is_none());
     }
 
     #[test]
@@ -233,14 +253,59 @@ mod tests {
             "#!::r=live/cam1,m=request",
             "read:live/cam1",
         ] {
-            let r = admit(Some(raw), &c).unwrap_err();
+            let r = admit(Some(raw), &c, &none()).unwrap_err();
             assert_eq!(r.code, RejectCode::BadMode, "{raw}");
             assert!(r.reason.contains("publishing"), "{}", r.reason);
         }
-        assert_eq!(admit(None, &c).unwrap_err().code, RejectCode::BadRequest);
-        let r = admit(Some("#!::r=live/a,m=publish,tern_token=SECRET,t=file"), &c).unwrap_err();
+        assert_eq!(
+            admit(None, &c, &none()).unwrap_err().code,
+            RejectCode::BadRequest
+        );
+        let r = admit(
+            Some("#!::r=live/a,m=publish,tern_token=SECRET,t=file"),
+            &c,
+            &none(),
+        )
+        .unwrap_err();
         assert_eq!(r.code, RejectCode::NotSupportedMedia);
         assert!(!r.reason.contains("SECRET"));
+    }
+
+    #[test]
+    fn a_keyed_path_takes_callers_with_one_of_its_keys_only() {
+        let c = config();
+        let keys = StreamKeys::parse(
+            std::path::Path::new("keys.toml"),
+            "[[key]]\npath = \"live/\"\nkey = \"the-live-key-1\"\nname = \"cam\"\n",
+        )
+        .unwrap();
+        let r = admit(Some("#!::r=live/cam1,m=publish"), &c, &keys).unwrap_err();
+        assert_eq!(r.code, RejectCode::Unauthorized);
+        assert!(r.reason.contains("tern_key=KEY"), "{}", r.reason);
+        let r = admit(
+            Some("#!::r=live/cam1,m=publish,tern_key=not-the-key-1"),
+            &c,
+            &keys,
+        );
+        let r = r.unwrap_err();
+        assert_eq!(r.code, RejectCode::Unauthorized);
+        assert!(!r.reason.contains("not-the-key-1"), "{}", r.reason);
+        let a = admit(
+            Some("#!::r=live/cam1,m=publish,tern_key=the-live-key-1"),
+            &c,
+            &keys,
+        );
+        let a = a.unwrap();
+        assert_eq!(a.stream_key.unwrap().name.as_deref(), Some("cam"));
+        // The passphrase rules still apply to a keyed path.
+        assert_eq!(a.key.unwrap().passphrase, "every live path");
+        // A path no rule covers is judged without a key.
+        assert!(
+            admit(Some("other/x"), &c, &keys)
+                .unwrap()
+                .stream_key
+                .is_none()
+        );
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! The SRT listener of a relay node: callers that publish MPEG-TS become broadcasts of the
 //! node, through its local API (a thin driver around [`admit`], [`TsIngest`] and [`Feed`]).
 //!
-//! Each caller is judged twice before its handshake is answered: by its stream ID and the
-//! listener's passphrase rules ([`admit`]), then by the node (the edge plugin's publish phase
-//! or the anonymous-publisher rules, the take-over policy). A refusal is an SRT reject code
-//! the caller prints (`SRT_REJX_UNAUTHORIZED`, `SRT_REJX_CONFLICT`, `SRT_REJX_BAD_MODE`, ...)
-//! and a log line naming the caller and the reason. One caller's bad input closes that caller
-//! alone.
+//! Each caller is judged twice before its handshake is answered: by its stream ID, the
+//! listener's passphrase rules and the stream keys in force ([`admit`]), then by the node (the
+//! edge plugin's publish phase or the anonymous-publisher rules, the take-over policy; a
+//! caller a stream key admitted publishes under the key's identity). A refusal is an SRT
+//! reject code the caller prints (`SRT_REJX_UNAUTHORIZED`, `SRT_REJX_CONFLICT`,
+//! `SRT_REJX_BAD_MODE`, ...) and a log line naming the caller and the reason. One caller's bad
+//! input closes that caller alone.
 
 use std::io;
 use std::sync::Arc;
@@ -85,7 +86,7 @@ pub async fn serve(
             while publishers.try_join_next().is_some() {}
             let peer = request.remote();
             let sid = request.stream_id().map(|s| s.as_str().to_owned());
-            let admitted = match admit(sid.as_deref(), &config) {
+            let admitted = match admit(sid.as_deref(), &config, &config.stream_keys.current()) {
                 Ok(a) => a,
                 Err(r) => {
                     if let Some(n) = refusals.log(peer.ip(), Instant::now()) {
@@ -127,6 +128,11 @@ async fn publish(
 ) {
     let peer = request.remote();
     let path = admitted.stream_id.resource.clone();
+    // A caller its stream key admitted publishes under the key's identity.
+    let (api, with_key) = match &admitted.stream_key {
+        Some(k) => (api.vouched(k.identity.clone()), k.describe()),
+        None => (api, String::new()),
+    };
     let credentials = Credentials {
         peer,
         token: admitted.stream_id.token.clone(),
@@ -178,7 +184,7 @@ async fn publish(
             return;
         }
     };
-    tracing::info!(%peer, latency_ms = socket.settings().recv_tsbpd_latency.as_millis() as u64, "srt: {peer} publishes {path}");
+    tracing::info!(%peer, latency_ms = socket.settings().recv_tsbpd_latency.as_millis() as u64, "srt: {peer} publishes {path}{with_key}");
     let mut ingest = TsIngest::new(Limits::default());
     let clean = loop {
         match socket.next().await {

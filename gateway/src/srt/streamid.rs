@@ -4,9 +4,11 @@
 //!   libsrt): `#!::r=live/cam1,m=publish`, comma-separated `key=value` pairs. `r` is the
 //!   resource (the broadcast's path), `m` the mode (`request` when absent, as the guidelines
 //!   say), `u` the user, `h` the host, `s` a session ID, `t` the type (`stream` only here).
-//!   Single-letter keys are reserved by the guidelines, so tern's credential rides in a custom
-//!   key with tern's prefix, [`TOKEN_KEY`] (`tern_token=…`). Unknown keys are ignored, as the
-//!   guidelines allow; a key given twice is refused (which one would the plugin judge?).
+//!   Single-letter keys are reserved by the guidelines, so tern's credentials ride in custom
+//!   keys with tern's prefix: [`TOKEN_KEY`] (`tern_token=…`, for the edge plugin) and
+//!   [`STREAM_KEY`] (`tern_key=…`, a static stream key, see [`crate::keys`]). Unknown keys are
+//!   ignored, as the guidelines allow; a key given twice is refused (which one would the
+//!   plugin judge?).
 //! - `publish:live/cam1` (and `read:live/cam1`, refused with BAD_MODE), the form MediaMTX
 //!   documents.
 //! - A plain path, `live/cam1`: a publish.
@@ -28,6 +30,9 @@ pub const MAX_LEN: usize = 512;
 /// The custom access-control key that carries a tern credential (for the edge plugin's
 /// publish phase).
 pub const TOKEN_KEY: &str = "tern_token";
+
+/// The custom access-control key that carries a static stream key ([`crate::keys`]).
+pub const STREAM_KEY: &str = "tern_key";
 
 /// The most path segments a broadcast's name may have (MoQ's namespace limit).
 pub const MAX_SEGMENTS: usize = 32;
@@ -58,6 +63,8 @@ pub struct StreamId {
     pub session: Option<String>,
     /// [`TOKEN_KEY`]: the credential, if given.
     pub token: Option<String>,
+    /// [`STREAM_KEY`]: the stream key, if given.
+    pub key: Option<String>,
 }
 
 impl fmt::Debug for StreamId {
@@ -69,6 +76,7 @@ impl fmt::Debug for StreamId {
             .field("host", &self.host)
             .field("session", &self.session.as_ref().map(|_| "<redacted>"))
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("key", &self.key.as_ref().map(|_| "<redacted>"))
             .finish()
     }
 }
@@ -149,6 +157,7 @@ pub fn parse(raw: &str) -> Result<StreamId, StreamIdError> {
         host: None,
         session: None,
         token: None,
+        key: None,
     })
 }
 
@@ -160,6 +169,7 @@ fn access_control(list: &str) -> Result<StreamId, StreamIdError> {
     let mut host = None;
     let mut session = None;
     let mut token = None;
+    let mut key_value = None;
     for (i, item) in list.split(',').enumerate() {
         if item.is_empty() {
             continue;
@@ -175,6 +185,7 @@ fn access_control(list: &str) -> Result<StreamId, StreamIdError> {
             "h" => &mut host,
             "s" => &mut session,
             TOKEN_KEY => &mut token,
+            STREAM_KEY => &mut key_value,
             // Reserved or another application's: ignored, as the guidelines allow.
             _ => continue,
         };
@@ -199,6 +210,7 @@ fn access_control(list: &str) -> Result<StreamId, StreamIdError> {
         host,
         session,
         token,
+        key: key_value,
     })
 }
 
@@ -235,6 +247,7 @@ mod tests {
             host: None,
             session: None,
             token: None,
+            key: None,
         }
     }
 
@@ -276,10 +289,12 @@ mod tests {
 
     #[test]
     fn the_token_never_shows_in_debug_output() {
-        let id = parse("#!::r=live/cam1,m=publish,tern_token=SECRET,s=SESSION").expect("valid");
+        let id = parse("#!::r=live/cam1,m=publish,tern_token=SECRET,s=SESSION,tern_key=KEY1")
+            .expect("valid");
+        assert_eq!(id.key.as_deref(), Some("KEY1"));
         let shown = format!("{id:?}");
         assert!(
-            !shown.contains("SECRET") && !shown.contains("SESSION"),
+            !shown.contains("SECRET") && !shown.contains("SESSION") && !shown.contains("KEY1"),
             "{shown}"
         );
         assert!(shown.contains("live/cam1"), "{shown}");

@@ -31,6 +31,9 @@ pub(crate) fn describe(entry: &Codec) -> Result<Described, String> {
         Codec::Avc3(c) => video(avc("avc3", &c.avcc), &c.visual, c.btrt.as_ref()),
         Codec::Hvc1(c) => video(hevc("hvc1", &c.hvcc), &c.visual, c.btrt.as_ref()),
         Codec::Hev1(c) => video(hevc("hev1", &c.hvcc), &c.visual, c.btrt.as_ref()),
+        Codec::Vp08(c) => video("vp8".to_owned(), &c.visual, c.btrt.as_ref()),
+        Codec::Vp09(c) => video(vp9(&c.vpcc), &c.visual, c.btrt.as_ref()),
+        Codec::Av01(c) => video(av1(&c.av1c), &c.visual, c.btrt.as_ref()),
         Codec::Mp4a(c) => {
             let dc = &c.esds.es_desc.dec_config;
             let aot = dc.dec_specific.as_ref().map_or(2, |d| d.profile);
@@ -66,6 +69,25 @@ fn avc(prefix: &str, c: &mp4_atom::Avcc) -> String {
     format!(
         "{prefix}.{:02X}{:02X}{:02X}",
         c.avc_profile_indication, c.profile_compatibility, c.avc_level_indication
+    )
+}
+
+/// `vp09.PP.LL.DD` (the VP codec ISO-BMFF binding, section "Codecs Parameter String").
+fn vp9(c: &mp4_atom::VpcC) -> String {
+    format!("vp09.{:02}.{:02}.{:02}", c.profile, c.level, c.bit_depth)
+}
+
+/// `av01.P.LLT.DD` (AV1 in ISO-BMFF, section "Codecs Parameter String").
+fn av1(c: &mp4_atom::Av1c) -> String {
+    let depth = match (c.high_bitdepth, c.twelve_bit) {
+        (true, true) => 12,
+        (true, false) => 10,
+        _ => 8,
+    };
+    let tier = if c.seq_tier_0 { 'H' } else { 'M' };
+    format!(
+        "av01.{}.{:02}{tier}.{depth:02}",
+        c.seq_profile, c.seq_level_idx_0
     )
 }
 
@@ -108,6 +130,32 @@ fn sample_entry_type(entry: &Codec) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn av1_and_vp9_strings() {
+        let c = mp4_atom::Av1c {
+            seq_profile: 0,
+            seq_level_idx_0: 8,
+            ..Default::default()
+        };
+        assert_eq!(av1(&c), "av01.0.08M.08");
+        let c = mp4_atom::Av1c {
+            seq_profile: 2,
+            seq_level_idx_0: 13,
+            seq_tier_0: true,
+            high_bitdepth: true,
+            twelve_bit: true,
+            ..Default::default()
+        };
+        assert_eq!(av1(&c), "av01.2.13H.12");
+        let c = mp4_atom::VpcC {
+            profile: 0,
+            level: 10,
+            bit_depth: 8,
+            ..Default::default()
+        };
+        assert_eq!(vp9(&c), "vp09.00.10.08");
+    }
 
     #[test]
     fn hevc_main_profile_string() {

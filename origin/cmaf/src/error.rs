@@ -36,7 +36,7 @@ pub enum Error {
     },
     /// A track uses a codec tern does not package.
     #[error(
-        "track {track}: unsupported codec '{codec}' (supported: avc1/avc3, hvc1/hev1, av01, vp09, mp4a, Opus)"
+        "track {track}: unsupported codec '{codec}' (supported: avc1/avc3, hvc1/hev1, av01, vp08, vp09, mp4a, Opus)"
     )]
     UnsupportedCodec {
         /// Track ID.

@@ -128,6 +128,7 @@ fn every_flag_overrides_env() {
         log_format: Some(LogFormat::Text),
         srt: Some(addr("10.0.0.3:9001")),
         rtmp: Some(addr("10.0.0.3:1935")),
+        http: Some(addr("10.0.0.3:8080")),
     };
     let config = load(None, &vars, &flags).expect("valid");
     assert_eq!(config.relay.bind, addr("10.0.0.3:3000"));
@@ -143,6 +144,7 @@ fn every_flag_overrides_env() {
     assert_eq!(config.log.format, LogFormat::Text);
     assert_eq!(config.srt.bind, Some(addr("10.0.0.3:9001")));
     assert_eq!(config.rtmp.bind, Some(addr("10.0.0.3:1935")));
+    assert_eq!(config.http.bind, Some(addr("10.0.0.3:8080")));
 }
 
 #[test]
@@ -206,12 +208,20 @@ fn every_key_settable_from_env() {
         ("cluster.cert", "/etc/tern/cluster/tls.crt"),
         ("cluster.key", "/etc/tern/cluster/tls.key"),
         ("cluster.publish", "any"),
+        ("ingest.keys_file", "keys.toml"),
         ("srt.bind", "10.0.0.2:9000"),
         ("srt.latency", "200ms"),
         ("srt.max_publishers", "7"),
         ("srt.passphrases_file", "srt.toml"),
         ("rtmp.bind", "10.0.0.2:1935"),
         ("rtmp.max_publishers", "9"),
+        ("http.enabled", "false"),
+        ("http.bind", "10.0.0.2:8443"),
+        ("whip.enabled", "false"),
+        ("whip.udp", "10.0.0.2:8189"),
+        ("whip.advertise", "203.0.113.7,2001:db8::7"),
+        ("whip.keyframe_interval", "1s"),
+        ("whip.max_sessions", "11"),
     ]
     .into_iter()
     .map(|(key, value)| (env::var_name(key), value))
@@ -250,11 +260,22 @@ fn every_key_settable_from_env() {
     assert_eq!(config.drain.timeout, Duration::from_secs(25));
     assert_eq!(config.upstream.idle_timeout, Duration::from_millis(1500));
     assert_eq!(config.cluster.publish, super::ClusterPublish::Any);
+    assert_eq!(
+        config.ingest.keys_file.as_deref(),
+        Some(Path::new("keys.toml"))
+    );
     assert_eq!(config.srt.bind, Some(addr("10.0.0.2:9000")));
     assert_eq!(config.srt.latency, Duration::from_millis(200));
     assert_eq!(config.srt.max_publishers, 7);
     assert_eq!(config.rtmp.bind, Some(addr("10.0.0.2:1935")));
     assert_eq!(config.rtmp.max_publishers, 9);
+    assert!(!config.http.enabled);
+    assert_eq!(config.http.bind, Some(addr("10.0.0.2:8443")));
+    assert!(!config.whip.enabled);
+    assert_eq!(config.whip.udp, Some(addr("10.0.0.2:8189")));
+    assert_eq!(config.whip.advertise, ["203.0.113.7", "2001:db8::7"]);
+    assert_eq!(config.whip.keyframe_interval, Duration::from_secs(1));
+    assert_eq!(config.whip.max_sessions, 11);
     assert!(config.relay.open_publishing);
     assert_eq!(config.relay.takeover, super::TakeOverPolicy::First);
     assert_eq!(config.cache.max_live_per_session, 8);
@@ -275,9 +296,12 @@ fn keys_match_the_serialized_config() {
     config.cluster.ca = Some("ca.pem".into());
     config.cluster.cert = Some("n.pem".into());
     config.cluster.key = Some("n.key".into());
+    config.ingest.keys_file = Some("keys.toml".into());
     config.srt.bind = Some("127.0.0.1:9000".parse().expect("address"));
     config.srt.passphrases_file = Some("srt.toml".into());
     config.rtmp.bind = Some("127.0.0.1:1935".parse().expect("address"));
+    config.http.bind = Some("127.0.0.1:8080".parse().expect("address"));
+    config.whip.udp = Some("127.0.0.1:8189".parse().expect("address"));
     let table: toml::Table = toml::from_str(&config.to_toml().expect("serializes")).expect("toml");
     let mut serialized = BTreeSet::new();
     for (name, value) in &table {

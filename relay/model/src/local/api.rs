@@ -13,7 +13,7 @@ use tern_relay_core::types::{Namespace, TrackName};
 use super::node::{Call, Calls, Releases};
 use super::publish::BroadcastProducer;
 use super::read::Reading;
-use super::types::{BroadcastInfo, Credentials, ReadOptions, Refused, RefusedKind, Start};
+use super::types::{BroadcastInfo, Credentials, ReadOptions, Refused, RefusedKind, Start, Vouched};
 use crate::fetch::Entry;
 use crate::track::Next;
 
@@ -28,6 +28,8 @@ pub const CATALOG_TRACK: &str = "catalog";
 pub struct LocalApi {
     calls: mpsc::Sender<Call>,
     releases: Arc<Releases>,
+    /// Set on a handle from [`LocalApi::vouched`].
+    vouched: Option<Vouched>,
 }
 
 impl LocalApi {
@@ -39,6 +41,7 @@ impl LocalApi {
             LocalApi {
                 calls: tx,
                 releases: releases.clone(),
+                vouched: None,
             },
             Calls {
                 rx,
@@ -60,21 +63,34 @@ impl LocalApi {
         answer.await.map_err(|_| Refused::unavailable())?
     }
 
+    /// This API for a publisher the front-end admitted itself, under `identity` (a static
+    /// stream key the RTMP or SRT listener matched): what the returned handle publishes is an
+    /// authorised publisher's, judged by no plugin and from any host (see [`Vouched`]).
+    pub fn vouched(&self, identity: Vouched) -> LocalApi {
+        LocalApi {
+            vouched: Some(identity),
+            ..self.clone()
+        }
+    }
+
     /// Publish the broadcast `namespace` into the node: announced to its viewers and up the
     /// tree as a MoQ publisher's PUBLISH_NAMESPACE is. The publisher is judged by its
     /// credentials: the plugin's session-open and publish phases when the node has a plugin,
     /// else the node's rules for anonymous publishers (this host only unless
-    /// `relay.open_publishing`).
+    /// `relay.open_publishing`); through a [`vouched`](Self::vouched) handle, by the identity
+    /// the front-end proved.
     pub async fn publish(
         &self,
         namespace: Namespace,
         credentials: Credentials,
     ) -> Result<BroadcastProducer, Refused> {
         let ns = namespace.clone();
+        let vouched = self.vouched.clone();
         let id = self
             .call(|reply| Call::Publish {
                 namespace: ns,
                 credentials,
+                vouched,
                 reply,
             })
             .await?;

@@ -8,7 +8,10 @@
 //!   node judges them as it judges a MoQ session: the edge plugin's session-open, publish and
 //!   subscribe phases, in that order, when the node has a plugin; else an anonymous publisher
 //!   whose identity is its source address, admitted from this host only unless publishing is
-//!   open. The trust class that results (anonymous, authorised, member) and the node's one
+//!   open. A front-end that admitted its publisher itself (a static stream key) publishes
+//!   through [`LocalApi::vouched`]: an authorised publisher under the identity it proved, from
+//!   any host, without the plugin. The trust class that results (anonymous, authorised,
+//!   member) and the node's one
 //!   take-over policy decide who keeps a track two publishers publish: the same identity always
 //!   takes its track back; a publisher that loses its track gets [`TrackLost`] on its next
 //!   append. A publisher that goes away without [`BroadcastProducer::finish`] leaves its
@@ -45,4 +48,4 @@ pub use node::{Call, Calls, Input, ReadGrant, Release, TrackGrant};
 pub use publish::{AppendStats, BroadcastProducer, PublishedTrack, TrackLost};
 pub use read::Reading;
 pub use tern_relay_core::types::namespace_path as path;
-pub use types::{BroadcastInfo, Credentials, ReadOptions, Refused, RefusedKind, Start};
+pub use types::{BroadcastInfo, Credentials, ReadOptions, Refused, RefusedKind, Start, Vouched};

@@ -10,7 +10,7 @@ use tern_relay_core::cache::LiveBudget;
 use tern_relay_core::types::{Location, Namespace, TrackName};
 
 use super::publish::AppendStats;
-use super::types::{BroadcastInfo, Credentials, ReadOptions, Refused};
+use super::types::{BroadcastInfo, Credentials, ReadOptions, Refused, Vouched};
 use crate::fetch::{Entry, Plan};
 use crate::track::{Subscription, TrackProducer};
 
@@ -25,6 +25,8 @@ pub enum Call {
         namespace: Namespace,
         /// Who publishes it.
         credentials: Credentials,
+        /// The identity the front-end proved for it, if it admitted it itself.
+        vouched: Option<Vouched>,
         /// The answer: the publication's ID on the node.
         reply: oneshot::Sender<Result<u64, Refused>>,
     },

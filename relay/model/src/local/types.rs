@@ -60,6 +60,20 @@ impl fmt::Debug for Credentials {
     }
 }
 
+/// A publisher a front-end admitted itself before asking the node (a static stream key the
+/// RTMP or SRT listener matched): the identity it proved. The node takes it as an authorised
+/// publisher's identity (the same identity always takes its broadcast back), from any host,
+/// without the plugin's phases. It may be a secret (a stream key without a name): `Debug`
+/// never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Vouched(pub String);
+
+impl fmt::Debug for Vouched {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Vouched(<redacted>)")
+    }
+}
+
 /// What kind of refusal a [`Refused`] is: what a front-end maps to its own protocol's answer
 /// (RTMP `NetStream.Publish.BadName` or `Unauthorized`, an SRT reject code, an HTTP status).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -54,9 +54,10 @@ async fn answer(hub: Arc<Hub>, pubs: Arc<Publications>, call: Call) {
         Call::Publish {
             namespace,
             credentials,
+            vouched,
             reply,
         } => {
-            let result = publish::publish(&hub, &pubs, namespace, credentials).await;
+            let result = publish::publish(&hub, &pubs, namespace, credentials, vouched).await;
             if let Err(Ok(id)) = reply.send(result) {
                 // The caller went away before the answer: nobody holds the publication.
                 release(&hub, &pubs, Release::Publication { id, finished: true });

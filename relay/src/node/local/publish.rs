@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
-use tern_model::local::{Credentials, Refused, RefusedKind, TrackGrant};
+use tern_model::local::{Credentials, Refused, RefusedKind, TrackGrant, Vouched};
 use tern_moq::message::codes::PublishDoneCode;
 
 use crate::core::cache::LiveBudget;
@@ -37,17 +37,27 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The identity a publisher judged by `credentials` publishes under, and whether it may
-/// publish although publishing is not open (a plugin authorised it, or it is on this host).
+/// The identity a publisher judged by `credentials` (or `vouched` for by its front-end)
+/// publishes under, and whether it may publish although publishing is not open (a plugin or
+/// its front-end authorised it, or it is on this host).
 pub(super) async fn publisher(
     hub: &Hub,
     credentials: &Credentials,
+    vouched: Option<&Vouched>,
     namespace: &Namespace,
 ) -> Result<(Publisher, bool), Refused> {
     if credentials.member {
         let publisher = Publisher {
             class: Class::Member,
             identity: Bytes::from(format!("in-process {}", credentials.via)),
+        };
+        return Ok((publisher, true));
+    }
+    if let Some(Vouched(identity)) = vouched {
+        // Apart from the plugin's subjects: a subject cannot pass for a stream key.
+        let publisher = Publisher {
+            class: Class::Authorised,
+            identity: Bytes::from(format!("vouched\0{identity}")),
         };
         return Ok((publisher, true));
     }
@@ -73,9 +83,11 @@ pub(super) async fn publish(
     pubs: &Publications,
     namespace: Namespace,
     credentials: Credentials,
+    front_end: Option<Vouched>,
 ) -> Result<u64, Refused> {
-    let (who, vouched) = publisher(hub, &credentials, &namespace).await?;
-    let authorised = who.class == Class::Authorised;
+    let (who, vouched) = publisher(hub, &credentials, front_end.as_ref(), &namespace).await?;
+    // Whether the plugin judges its tracks too (not when the front-end vouched for it).
+    let authorised = who.class == Class::Authorised && front_end.is_none();
     let sid = hub.next_session_id();
     // A member's objects are charged to the relay's budget only, anyone else's to its own
     // share too, as for a MoQ session.

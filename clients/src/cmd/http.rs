@@ -1,0 +1,129 @@
+//! The node's one HTTP listener (`[http]`): WHIP (`POST /whip/NAME`, when `[whip]` is on), the
+//! player and clock pages, and the WHIP publish page (`/publish.html`). Plain HTTP on a
+//! loopback address only; elsewhere HTTPS (see [`super::tls`]).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::http::{HeaderValue, header};
+use axum::routing::get;
+use tern::web::{self, PageConfig};
+use tern_gateway::publish::Resumes;
+use tern_gateway::whip::{self, WhipServer};
+use tern_relay::config::Config;
+use tern_relay::node::Node;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// The WHIP publish page (`/publish.html`).
+pub const PUBLISH_HTML: &str = include_str!("../../web/publish.html");
+
+/// The running HTTP listener; dropping it stops it and its WHIP sessions.
+#[derive(Debug)]
+pub struct Http {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// `http` or `https`.
+    pub scheme: &'static str,
+    /// The WHIP listener, when `[whip]` is on.
+    pub whip: Option<Arc<WhipServer>>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Http {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Http {
+    /// `scheme://addr`.
+    pub fn base(&self) -> String {
+        format!("{}://{}", self.scheme, self.addr)
+    }
+}
+
+/// Start the listener `config.http` asks for in front of `node`; `None` when it is off. A
+/// default address (unset `http.bind`) that is taken is a warning, not a failure.
+pub async fn start(
+    config: &Config,
+    node: &Node,
+    resumes: &Resumes,
+) -> anyhow::Result<Option<Http>> {
+    if !config.http.enabled {
+        return Ok(None);
+    }
+    let bind = config
+        .http
+        .bind
+        .unwrap_or_else(|| SocketAddr::new(config.relay.bind.ip(), node.addr.port()));
+    let listener = match TcpListener::bind(bind).await {
+        Ok(l) => l,
+        Err(e) if config.http.bind.is_none() => {
+            eprintln!(
+                "HTTP listener not started: {bind} (the QUIC port over TCP) is taken: {e}; set \
+                 [http] bind or --http"
+            );
+            return Ok(None);
+        }
+        Err(e) => return Err(e).with_context(|| format!("http.bind: cannot listen on {bind}")),
+    };
+    let addr = listener.local_addr()?;
+    let whip = match config.whip.enabled {
+        false => None,
+        true => {
+            let udp = config
+                .whip
+                .udp
+                .unwrap_or_else(|| SocketAddr::new(config.relay.bind.ip(), 0));
+            let mut c = whip::Config::new(udp);
+            c.advertise = config
+                .whip
+                .advertise
+                .iter()
+                .filter_map(|a| a.parse().ok())
+                .collect();
+            c.keyframe_interval = config.whip.keyframe_interval;
+            c.max_sessions = usize::try_from(config.whip.max_sessions).unwrap_or(usize::MAX);
+            let server = whip::serve(c, node.local(), Default::default(), resumes.clone())
+                .await
+                .with_context(|| format!("whip.udp: cannot bind {udp}"))?;
+            Some(Arc::new(server))
+        }
+    };
+    // The clock page plays the clock track; the player takes `?namespace=`.
+    let pages = PageConfig::clock(format!("https://{}", node.addr), node.fingerprint.to_hex());
+    let mut app = web::router(&pages).route(
+        "/publish.html",
+        get(|| async {
+            (
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/html; charset=utf-8"),
+                )],
+                PUBLISH_HTML,
+            )
+        }),
+    );
+    if let Some(w) = &whip {
+        app = app.merge(whip::http::router(w.clone()));
+    }
+    let scheme = super::tls::scheme(addr);
+    let task = super::tls::serve(listener, app, config).await?;
+    let http = Http {
+        addr,
+        scheme,
+        whip,
+        task,
+    };
+    println!("HTTP listening on {} (pages, WHIP)", http.base());
+    if let Some(w) = &http.whip {
+        println!(
+            "WHIP ingest: POST {}/whip/NAME, media on udp {}",
+            http.base(),
+            w.udp_addr()
+        );
+    }
+    Ok(Some(http))
+}

@@ -1,0 +1,111 @@
+//! How the HTTP listener serves: plain HTTP on a loopback address, HTTPS elsewhere (a browser
+//! publishes a camera only from a secure context, and tokens ride in its requests) with the
+//! relay's certificate (`relay.tls_cert`), or a self-signed one that browsers refuse, said at
+//! start.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::connect_info::ConnectInfo;
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use tern_quic::SelfSignedConfig;
+use tern_quic::cert::{load_pem, self_signed};
+use tern_relay::config::Config;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+
+/// How long a client has for the TLS handshake.
+const HANDSHAKE: Duration = Duration::from_secs(10);
+
+/// `http` on loopback, `https` elsewhere.
+pub fn scheme(addr: SocketAddr) -> &'static str {
+    if addr.ip().is_loopback() {
+        "http"
+    } else {
+        "https"
+    }
+}
+
+#[derive(Debug)]
+struct One(Arc<CertifiedKey>);
+
+impl ResolvesServerCert for One {
+    fn resolve(&self, _: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.0.clone())
+    }
+}
+
+/// Serve `app` on `listener` until the task is aborted.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    config: &Config,
+) -> anyhow::Result<JoinHandle<()>> {
+    let addr = listener.local_addr()?;
+    if scheme(addr) == "http" {
+        return Ok(tokio::spawn(async move {
+            if let Err(e) = axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            {
+                tracing::warn!("http: the listener stopped: {e}");
+            }
+        }));
+    }
+    let issued = match (&config.relay.tls_cert, &config.relay.tls_key) {
+        (Some(cert), Some(key)) => load_pem(cert, key)
+            .with_context(|| format!("http: relay.tls_cert {}", cert.display()))?,
+        _ => {
+            eprintln!(
+                "HTTPS on {addr} uses a self-signed certificate: browsers will refuse it (set \
+                 relay.tls_cert and relay.tls_key to a certificate they trust)"
+            );
+            self_signed(&SelfSignedConfig::default()).context("http: self-signed certificate")?
+        }
+    };
+    let mut tls = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(One(issued.certified.clone())));
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let acceptor = TlsAcceptor::from(Arc::new(tls));
+    Ok(tokio::spawn(async move {
+        loop {
+            let (tcp, peer) = match listener.accept().await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!("http: accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let (acceptor, app) = (acceptor.clone(), app.clone());
+            tokio::spawn(async move {
+                let stream = match tokio::time::timeout(HANDSHAKE, acceptor.accept(tcp)).await {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, "http: TLS handshake with {peer}: {e}");
+                        return;
+                    }
+                    Err(_) => return,
+                };
+                let app = app.layer(axum::Extension(ConnectInfo(peer)));
+                let service = TowerToHyperService::new(app);
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+                if let Err(e) = conn {
+                    tracing::debug!(%peer, "http: {peer}: {e}");
+                }
+            });
+        }
+    }))
+}

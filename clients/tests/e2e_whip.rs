@@ -1,0 +1,362 @@
+//! WHIP publishers nobody here wrote, into `tern relay` (its HTTP listener and one UDP media
+//! port): Debian's headless Chromium publishes its fake camera and microphone from the relay's
+//! own `/publish.html` page (the browser's WebRTC stack: ICE, DTLS, SRTP, its H.264 or VP8
+//! encoder and Opus), once with H.264 and once with VP8. The broadcast is read back with
+//! `tern subscribe` and decoded by ffprobe (codec, size, frame count), and its keyframes come
+//! at the relay's keyframe interval, which it asks the browser for (browsers send keyframes
+//! only when asked). DELETE on the session URL ends the broadcast: the subscriber sees the
+//! track end. Then RFC 9725's HTTP rules with a plain HTTP client: 415 without
+//! `application/sdp`, 400 for an offer that is not SDP, 405 for PATCH, 404 for an unknown
+//! session, OPTIONS with `Accept-Post`. And in a network namespace that drops the media
+//! port's UDP, Chromium publishes over the ICE-TCP candidate. FFmpeg 8.1's `whip` muxer
+//! (PyAV) publishes H.264 and Opus.
+//!
+//! Every wait is bounded; children are killed on drop; only 127.0.0.1 and port 0 are used.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::page::NodeRun;
+use common::{Lines, NetNs, Relay, TempDir, TrackReader, ffprobe_streams, num, tern};
+
+fn relay(extra: &[&str]) -> (Relay, Lines, String) {
+    let mut args = vec!["--http", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    let mut relay = Relay::start_with_stderr(&args, Stdio::piped());
+    let log = Lines::new(relay.guard.child.stderr.take().expect("stderr"));
+    let http = relay.http.clone().expect("the HTTP listener's URL");
+    (relay, log, http)
+}
+
+/// One HTTP/1.1 request; the status line and headers, and the body.
+fn request(
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (String, String) {
+    let addr = base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).expect("write");
+    s.write_all(body).expect("write");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+    (head.to_owned(), body.to_owned())
+}
+
+/// The video of the fMP4 at `path` (the stream with frames: the init segment lists every track
+/// of the broadcast), checked to be `codec` at `size`, and the Opus track beside it: its frame
+/// count.
+fn decoded(path: &std::path::Path, codec: &str, size: (u64, u64)) -> u64 {
+    let streams = ffprobe_streams(path);
+    let frames = |s: &serde_json::Value| {
+        s["nb_read_frames"]
+            .as_str()
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let v = streams
+        .iter()
+        .find(|s| s["codec_type"] == "video" && frames(s) > 0)
+        .unwrap_or_else(|| panic!("no decoded video: {streams:?}"));
+    assert_eq!(v["codec_name"], codec, "{streams:?}");
+    assert_eq!((num(v, "width"), num(v, "height")), size, "{streams:?}");
+    let a = streams.iter().find(|s| s["codec_type"] == "audio");
+    assert_eq!(
+        a.map(|a| &a["codec_name"]),
+        Some(&"opus".into()),
+        "{streams:?}"
+    );
+    frames(v)
+}
+
+/// Chromium publishes `codec` to `ns` for `seconds`, then DELETEs its session; the video track
+/// read meanwhile decodes as `expect` at 640x360 with a keyframe about every 2 s.
+fn chromium_publishes(codec: &str, expect: &str) {
+    let (relay, mut log, http) = relay(&[]);
+    let ns = format!("live/whip-{codec}");
+    let seconds = 8;
+    let page = format!("{http}/publish.html?path={ns}&codec={codec}&autostart=1");
+    let browser = NodeRun::start("whip.mjs", &[page, seconds.to_string(), "delete".into()]);
+    let line = log.expect(Duration::from_secs(30), "the browser publishing", |l| {
+        l.contains(&format!("publishes {ns}"))
+    });
+    // The session exists: PATCH is refused as RFC 9725 says for an endpoint without trickle ICE
+    // or ICE restarts.
+    let id = line
+        .split("(session ")
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .expect("the session ID in the log");
+    let patch = [("Content-Type", "application/trickle-ice-sdpfrag")];
+    let (head, _) = request(
+        &http,
+        "PATCH",
+        &format!("/whip-session/{id}"),
+        &patch,
+        b"a=x",
+    );
+    assert!(head.starts_with("HTTP/1.1 405"), "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("allow: delete"),
+        "{head}"
+    );
+    // The tracks are published once the first keyframe is in.
+    std::thread::sleep(Duration::from_millis(1500));
+    let reader = TrackReader::start(&relay.https_url(), &ns, "video-360p");
+    let report = browser.report(Duration::from_secs(seconds + 60));
+    assert_eq!(report["ok"], true, "{report}");
+    log.expect(
+        Duration::from_secs(10),
+        "DELETE ending the broadcast",
+        |l| l.contains(&format!("ended {ns} (DELETE)")),
+    );
+    let dir = TempDir::new("whip");
+    let out = dir.0.join("out.mp4");
+    reader.finish(Duration::from_secs(10), &out);
+    let frames = decoded(&out, expect, (640, 360));
+    // Chromium's fake camera runs at 30 fps; the reader joined a second or two in.
+    assert!(frames >= 20 * (seconds - 4), "{frames} frames");
+    let keys: Vec<f64> = common::video_frames(&out, "pts_time", true);
+    assert!(
+        keys.len() >= 2 && keys.len() <= (seconds as usize) + 1,
+        "keyframes at {keys:?}: the relay asks for one every 2 s, not more"
+    );
+    for pair in keys.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!((1.5..3.5).contains(&gap), "keyframes at {keys:?}");
+    }
+}
+
+#[test]
+fn chromium_publishes_h264_and_opus() {
+    chromium_publishes("h264", "h264");
+}
+
+#[test]
+fn chromium_publishes_vp8_and_opus() {
+    chromium_publishes("vp8", "vp8");
+}
+
+#[test]
+fn http_rules_of_rfc_9725() {
+    let (_relay, _log, http) = relay(&[]);
+    let (head, body) = request(
+        &http,
+        "POST",
+        "/whip/live/x",
+        &[("Content-Type", "text/plain")],
+        b"v=0",
+    );
+    assert!(head.starts_with("HTTP/1.1 415"), "{head}\n{body}");
+    assert!(body.contains("application/sdp"), "{body}");
+    let (head, body) = request(
+        &http,
+        "POST",
+        "/whip/live/x",
+        &[("Content-Type", "application/sdp")],
+        b"hello",
+    );
+    assert!(head.starts_with("HTTP/1.1 400"), "{head}\n{body}");
+    assert!(body.contains("bad offer"), "{body}");
+    let (head, _) = request(&http, "OPTIONS", "/whip/live/x", &[], b"");
+    assert!(head.starts_with("HTTP/1.1 204"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("accept-post: application/sdp"),
+        "{head}"
+    );
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("access-control-allow-origin: *"),
+        "{head}"
+    );
+    let (head, _) = request(
+        &http,
+        "PATCH",
+        "/whip-session/nope",
+        &[("Content-Type", "application/trickle-ice-sdpfrag")],
+        b"a=x",
+    );
+    assert!(head.starts_with("HTTP/1.1 404"), "{head}");
+    let (head, _) = request(&http, "DELETE", "/whip-session/nope", &[], b"");
+    assert!(head.starts_with("HTTP/1.1 404"), "{head}");
+    let (head, _) = request(&http, "GET", "/publish.html", &[], b"");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+}
+
+/// A network that drops the relay's UDP media: Chromium connects over the ICE-TCP candidate
+/// instead, and the broadcast plays. The relay runs in a network namespace this test creates,
+/// on its veth address (so HTTPS with its self-signed certificate, which the browser is told
+/// to accept); a rule there drops every UDP datagram from the media port.
+#[test]
+fn chromium_falls_back_to_ice_tcp_when_udp_is_blocked() {
+    let netns = NetNs::create().unwrap_or_else(|e| panic!("network namespace (needs root): {e}"));
+    let bind = format!("{}:0", netns.ns_ip);
+    let mut cmd = netns.command(&tern());
+    // The browser is on another host, as far as the relay can tell.
+    cmd.args(["relay", "--bind", &bind])
+        .env("TERN_RELAY_OPEN_PUBLISHING", "true");
+    let mut relay = Relay::start_cmd_with_stderr(cmd, &["--http", &bind], Stdio::piped());
+    let mut log = Lines::new(relay.guard.child.stderr.take().expect("stderr"));
+    let http = relay.http.clone().expect("the HTTP listener");
+    assert!(
+        http.starts_with("https://"),
+        "off loopback it is HTTPS: {http}"
+    );
+    let media = relay.whip_udp.expect("the media port");
+    // The table and chain, then the rule: nothing leaves the media port over UDP.
+    netns.lose_udp(0, &netns.host_ip, 9).expect("nft table");
+    common::run_checked(&[
+        "ip",
+        "netns",
+        "exec",
+        &netns.name,
+        "nft",
+        "add",
+        "rule",
+        "inet",
+        "tern_loss",
+        "out",
+        "udp",
+        "sport",
+        &media.port().to_string(),
+        "drop",
+    ])
+    .expect("nft rule");
+    let ns = "live/whip-tcp";
+    let seconds = 6;
+    let page = format!("{http}/publish.html?path={ns}&autostart=1");
+    let browser = NodeRun::start_with(
+        "whip.mjs",
+        &[page, seconds.to_string(), "delete".into()],
+        &[("TERN_WHIP_INSECURE", "1")],
+    );
+    log.expect(Duration::from_secs(30), "connected over ICE-TCP", |l| {
+        l.contains(&format!("{ns} connected over ICE-TCP"))
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    let reader = TrackReader::start(&relay.https_url(), ns, "video-360p");
+    let report = browser.report(Duration::from_secs(seconds + 60));
+    assert_eq!(report["ok"], true, "{report}");
+    let dir = TempDir::new("whip-tcp");
+    let out = dir.0.join("out.mp4");
+    reader.finish(Duration::from_secs(10), &out);
+    let frames = decoded(&out, "h264", (640, 360));
+    assert!(frames >= 20 * (seconds - 4), "{frames} frames over ICE-TCP");
+}
+
+/// FFmpeg 8.1's `whip` muxer (PyAV's wheel) publishes H.264 and Opus: its own ICE and DTLS
+/// (it offers `a=setup:passive`, so the relay is the DTLS client, and its GnuTLS build signs
+/// with a P-224 certificate), its own packetiser. Closing the muxer DELETEs the session.
+#[test]
+fn ffmpeg_whip_muxer_publishes() {
+    let (relay, mut log, http) = relay(&[]);
+    let ns = "live/whip-ffmpeg";
+    let seconds = 6u64;
+    let mut cmd = Command::new(common::pyav_python());
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/pyav/publish.py"
+    ))
+    .arg(format!("{http}/whip/{ns}"))
+    .args(["--format", "whip", "--video", "h264", "--audio", "opus"])
+    .args(["--seconds", &seconds.to_string(), "--size", "320x240"])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::inherit());
+    let mut ffmpeg = common::ChildGuard::spawn("PyAV whip publisher", &mut cmd);
+    log.expect(Duration::from_secs(20), "FFmpeg connected", |l| {
+        l.contains(&format!("{ns} connected over UDP"))
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let reader = TrackReader::start(&relay.https_url(), ns, "video-240p");
+    let status = common::wait_exit(&mut ffmpeg, Duration::from_secs(seconds + 30));
+    assert!(status.is_some_and(|s| s.success()), "PyAV: {status:?}");
+    log.expect(Duration::from_secs(10), "the muxer's DELETE", |l| {
+        l.contains(&format!("ended {ns} (DELETE)"))
+    });
+    let dir = TempDir::new("whip-ffmpeg");
+    let out = dir.0.join("out.mp4");
+    reader.finish(Duration::from_secs(10), &out);
+    let frames = decoded(&out, "h264", (320, 240));
+    assert!(frames >= 30 * (seconds - 3), "{frames} frames");
+}
+
+/// Chromium publishes VP8 simulcast (`rid`s h, m, l at full, half and quarter size): each
+/// layer that arrives while the broadcast's tracks are gathered becomes a rendition of one
+/// alternate group in the catalog, without transcoding, and each decodes at its own size.
+#[test]
+fn chromium_simulcast_becomes_renditions() {
+    let (relay, mut log, http) = relay(&[]);
+    let ns = "live/whip-simulcast";
+    let seconds = 8;
+    let page = format!("{http}/publish.html?path={ns}&codec=vp8&simulcast=1&autostart=1");
+    let browser = NodeRun::start("whip.mjs", &[page, seconds.to_string(), "delete".into()]);
+    log.expect(Duration::from_secs(30), "the browser connected", |l| {
+        l.contains(&format!("{ns} connected over UDP"))
+    });
+    // The tracks are gathered for up to 2 s after the first layer's keyframe.
+    std::thread::sleep(Duration::from_millis(3000));
+    let catalog = Command::new(tern())
+        .args([
+            "subscribe",
+            &relay.https_url(),
+            "--tls-disable-verify",
+            "--namespace",
+            ns,
+        ])
+        .args(["--track", "catalog", "--max-objects", "1"])
+        .output()
+        .expect("tern subscribe catalog");
+    let catalog: serde_json::Value =
+        serde_json::from_slice(&catalog.stdout).expect("the catalog is JSON");
+    let videos: Vec<&serde_json::Value> = catalog["tracks"]
+        .as_array()
+        .expect("tracks")
+        .iter()
+        .filter(|t| t["role"] == "video")
+        .collect();
+    assert!(videos.len() >= 2, "at least two layers: {catalog}");
+    assert!(
+        videos
+            .iter()
+            .all(|t| t["altGroup"] == videos[0]["altGroup"]),
+        "one alternate group: {catalog}"
+    );
+    let smallest = videos
+        .iter()
+        .min_by_key(|t| t["width"].as_u64())
+        .expect("a layer");
+    let (w, h) = (
+        smallest["width"].as_u64().unwrap(),
+        smallest["height"].as_u64().unwrap(),
+    );
+    assert!(
+        w < 640,
+        "a smaller layer than the camera's 640x360: {catalog}"
+    );
+    let name = smallest["name"].as_str().expect("name").to_owned();
+    let reader = TrackReader::start(&relay.https_url(), ns, &name);
+    let report = browser.report(Duration::from_secs(seconds + 60));
+    assert_eq!(report["ok"], true, "{report}");
+    let dir = TempDir::new("whip-simulcast");
+    let out = dir.0.join("out.mp4");
+    reader.finish(Duration::from_secs(10), &out);
+    let frames = decoded(&out, "vp8", (w, h));
+    assert!(frames >= 30, "{frames} frames of the {w}x{h} layer");
+}
