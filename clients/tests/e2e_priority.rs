@@ -79,17 +79,20 @@ fn e2e_priority_audio_flows_while_video_drops_groups() {
             disable_verify: true,
             ..ConnectOptions::default()
         };
-        let session = Session::connect(&url, &opts)
+        // Every step is bounded: a stall says which one.
+        let step = Duration::from_secs(20);
+        let session = tokio::time::timeout(step, Session::connect(&url, &opts))
             .await
+            .expect("the viewer connects through the capped link within 20 s")
             .expect("viewer connects");
         let ns = TrackNamespace::from_path("live/prio");
-        let a = session
-            .subscribe(ns.clone(), "audio-aac", None)
+        let a = tokio::time::timeout(step, session.subscribe(ns.clone(), "audio-aac", None))
             .await
+            .expect("SUBSCRIBE_OK for the audio within 20 s")
             .expect("audio subscription");
-        let v = session
-            .subscribe(ns, "video-360p", None)
+        let v = tokio::time::timeout(step, session.subscribe(ns, "video-360p", None))
             .await
+            .expect("SUBSCRIBE_OK for the video within 20 s")
             .expect("video subscription");
         let start = Instant::now();
         tokio::join!(collect(a, start), collect(v, start))

@@ -72,10 +72,20 @@ fn publish_and_play(relay: &Relay, log: &mut Lines, url: &str, ns: &str, video: 
         .stdout(std::fs::File::create(&out).expect("create out.mp4"))
         .stderr(Stdio::inherit());
     let sub = ChildGuard::spawn("moq-sub", &mut sub_cmd);
+    // The AAC also comes as Opus, transcoded by the relay for WebRTC viewers.
+    let opus = TrackReader::start(&relay.https_url(), ns, "audio-opus");
     let status = common::wait_exit(&mut ffmpeg, Duration::from_secs(seconds + 15));
     assert!(status.is_some_and(|s| s.success()), "ffmpeg: {status:?}");
     std::thread::sleep(Duration::from_millis(1500));
     stop_moq_sub(sub);
+    let opus_out = dir.0.join("opus.mp4");
+    opus.finish(Duration::from_secs(10), &opus_out);
+    let opus_frames = common::audio_frames(&opus_out, "opus");
+    // 50 Opus frames a second; the reader joined a second or two in.
+    assert!(
+        opus_frames >= 50 * (seconds - 3),
+        "{opus_frames} Opus frames transcoded from {seconds} s of AAC"
+    );
     let (frames, _) = video_aac_frames(&out, "h264", (320, 240));
     assert!(
         frames >= FPS * (seconds - 2),

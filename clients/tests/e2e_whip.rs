@@ -64,12 +64,7 @@ fn request(
 /// count.
 fn decoded(path: &std::path::Path, codec: &str, size: (u64, u64)) -> u64 {
     let streams = ffprobe_streams(path);
-    let frames = |s: &serde_json::Value| {
-        s["nb_read_frames"]
-            .as_str()
-            .and_then(|n| n.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
+    let frames = common::frames;
     let v = streams
         .iter()
         .find(|s| s["codec_type"] == "video" && frames(s) > 0)

@@ -17,6 +17,8 @@
 //!   frames (H.264, VP8, Opus) as tracks and samples.
 //! - [`keys`], static stream keys by broadcast path (for encoders that carry no token), and
 //!   the driver that reloads their file when it changes.
+//! - [`transcode`], an Opus track for every AAC one and an AAC track for every Opus one,
+//!   through supervised ffmpeg processes.
 //! - [`publish`], the stage every ingest ends in: a publisher's tracks and samples into a
 //!   broadcast of the node, on a time line that survives reconnects.
 
@@ -34,6 +36,7 @@ pub mod publish;
 pub mod refusals;
 pub mod rtmp;
 pub mod srt;
+pub mod transcode;
 pub mod ts;
 pub mod whip;
 

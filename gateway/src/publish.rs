@@ -19,6 +19,7 @@ use tern_origin::{Announced, Broadcast, Options, Target};
 
 use crate::ingest::Event;
 use crate::ingest::timeline::{Resume, Timeline};
+use crate::transcode::{self, Companion};
 
 /// How many broadcasts' resume points a gateway remembers (the oldest are forgotten first).
 pub const MAX_RESUMES: usize = 10_000;
@@ -85,6 +86,8 @@ pub struct Feed<'a> {
     timeline: Timeline,
     group_base: u64,
     resumes: Resumes,
+    /// The audio tracks transcoded from the publisher's ([`transcode`]).
+    companions: Vec<Companion>,
 }
 
 impl std::fmt::Debug for Feed<'_> {
@@ -126,6 +129,7 @@ impl<'a> Feed<'a> {
             timeline: Timeline::new(start_us),
             group_base,
             resumes: resumes.clone(),
+            companions: Vec::new(),
         })
     }
 
@@ -134,11 +138,15 @@ impl<'a> Feed<'a> {
         &self.path
     }
 
-    /// The publisher's tracks are known: publish them.
-    pub async fn tracks(&mut self, tracks: Vec<TrackInfo>) -> Result<(), FeedError> {
+    /// The publisher's tracks are known: publish them, with the audio tracks transcoded from
+    /// them ([`transcode`]).
+    pub async fn tracks(&mut self, mut tracks: Vec<TrackInfo>) -> Result<(), FeedError> {
         match std::mem::replace(&mut self.state, State::Gone) {
             State::Announced(a) => {
+                let companions = transcode::companions(&tracks);
+                tracks.extend(companions.iter().map(|c| c.info().clone()));
                 self.state = State::Live(a.start(tracks).await?);
+                self.companions = companions;
                 Ok(())
             }
             State::Live(b) => {
@@ -157,6 +165,14 @@ impl<'a> Feed<'a> {
         };
         self.timeline.map(&mut sample);
         b.push(&sample)?;
+        for c in &mut self.companions {
+            if c.source() == sample.track {
+                c.push(&sample, now);
+            }
+            for s in c.poll() {
+                b.push(&s)?;
+            }
+        }
         if sample.keyframe {
             self.remember(now);
         }

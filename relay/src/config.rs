@@ -162,7 +162,7 @@ impl Default for RtmpConfig {
 
 /// `[ingest]`: what the node's ingest listeners share. The relay keeps these as data: the
 /// `tern` binary reads the file and runs the listeners.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct IngestConfig {
     /// A TOML file of static stream keys by broadcast path (`[[key]]` tables with `path`,
@@ -172,6 +172,23 @@ pub struct IngestConfig {
     /// force. Unset: no stream keys.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub keys_file: Option<PathBuf>,
+    /// Give every AAC track an Opus companion and every Opus track an AAC one (WebRTC players
+    /// need Opus; HLS on TVs and older Safari need AAC), transcoded by `ffmpeg`.
+    pub transcode_audio: bool,
+    /// The ffmpeg the transcoders run (a name on PATH or a path); it needs the libopus and aac
+    /// encoders. When it cannot run, the relay says so at start and publishes without
+    /// companions.
+    pub ffmpeg: String,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            keys_file: None,
+            transcode_audio: true,
+            ffmpeg: "ffmpeg".to_owned(),
+        }
+    }
 }
 
 /// `[srt]`: the SRT listener of the node. Callers publish MPEG-TS (H.264, AAC) with a stream
@@ -798,7 +815,7 @@ settings! {
     plugin.queue, plugin.reload_interval, plugin.record, plugin.record_max_calls,
     drain.goaway_uri, drain.timeout,
     cluster.ca, cluster.cert, cluster.key, cluster.publish,
-    ingest.keys_file,
+    ingest.keys_file, ingest.transcode_audio, ingest.ffmpeg,
     srt.bind, srt.latency, srt.max_publishers, srt.passphrases_file,
     rtmp.bind, rtmp.max_publishers,
     http.enabled, http.bind,

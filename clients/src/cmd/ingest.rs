@@ -41,10 +41,38 @@ fn stream_keys(config: &Config) -> anyhow::Result<(SharedKeys, Option<KeysWatch>
     Ok((shared, Some(watch)))
 }
 
+/// Turn the audio companions on when `ingest.transcode_audio` asks and its ffmpeg runs (said at
+/// start either way).
+fn transcoding(config: &Config) {
+    if !config.ingest.transcode_audio {
+        tern_gateway::transcode::set_ffmpeg(None);
+        return;
+    }
+    let ffmpeg = std::path::PathBuf::from(&config.ingest.ffmpeg);
+    match tern_gateway::transcode::check_ffmpeg(&ffmpeg) {
+        Ok(()) => {
+            println!(
+                "audio transcoding: every AAC track gets an Opus one and every Opus track an AAC \
+                 one ({})",
+                ffmpeg.display()
+            );
+            tern_gateway::transcode::set_ffmpeg(Some(ffmpeg));
+        }
+        Err(e) => {
+            eprintln!(
+                "audio transcoding is off: {e} (ingest.ffmpeg; set ingest.transcode_audio = \
+                 false to silence this)"
+            );
+            tern_gateway::transcode::set_ffmpeg(None);
+        }
+    }
+}
+
 /// Start the listeners `config` asks for, in front of `node`, printing where each listens.
 pub async fn start(config: &Config, node: &Node) -> anyhow::Result<Ingest> {
     // One time line per broadcast, whichever protocol its publisher comes back over.
     let resumes = Resumes::default();
+    transcoding(config);
     let (stream_keys, keys) = stream_keys(config)?;
     let srt = match config.srt.bind {
         None => None,

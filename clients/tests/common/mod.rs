@@ -827,6 +827,26 @@ impl TrackReader {
     }
 }
 
+/// The frames ffprobe read from `stream` (0 when it read none).
+pub fn frames(stream: &serde_json::Value) -> u64 {
+    stream["nb_read_frames"]
+        .as_str()
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or(0)
+}
+
+/// The frames ffprobe decodes from the audio stream of `path` that has any (an init segment
+/// lists every track of its broadcast, a track's objects fill one), checked to be `codec`.
+pub fn audio_frames(path: &Path, codec: &str) -> u64 {
+    let streams = ffprobe_streams(path);
+    let a = streams
+        .iter()
+        .find(|s| s["codec_type"] == "audio" && frames(s) > 0)
+        .unwrap_or_else(|| panic!("no decoded audio in {}: {streams:?}", path.display()));
+    assert_eq!(a["codec_name"], codec, "{streams:?}");
+    frames(a)
+}
+
 /// One entry (`pts`, `pts_time`, …) of each video frame of `path` in decode order, as ffprobe
 /// prints it; only the keyframes' with `keys_only`. Entries that do not parse are left out.
 pub fn video_frames<T: std::str::FromStr>(path: &Path, entry: &str, keys_only: bool) -> Vec<T> {

@@ -77,6 +77,51 @@ impl AdtsHeader {
         })
     }
 
+    /// AAC-LC at `rate` Hz (one of [`SAMPLE_RATES`]; else 48 kHz) with `channels`.
+    pub fn lc(rate: u32, channels: u8) -> Self {
+        let frequency_index = SAMPLE_RATES.iter().position(|r| *r == rate).unwrap_or(3) as u8;
+        Self {
+            object_type: 2,
+            frequency_index,
+            channels,
+            header_len: 7,
+            frame_len: 0,
+        }
+    }
+
+    /// The header of a stream with this AudioSpecificConfig's fields (as an `esds` gives them);
+    /// `None` when ADTS cannot carry them (an object type past 4, a reserved rate, in-band
+    /// channels).
+    pub fn from_config(object_type: u8, frequency_index: u8, channels: u8) -> Option<Self> {
+        ((1..=4).contains(&object_type)
+            && usize::from(frequency_index) < SAMPLE_RATES.len()
+            && (1..=7).contains(&channels))
+        .then_some(Self {
+            object_type,
+            frequency_index,
+            channels,
+            header_len: 7,
+            frame_len: 0,
+        })
+    }
+
+    /// One raw AAC frame with a 7-byte ADTS header (no CRC) of this stream before it.
+    pub fn frame(&self, raw: &[u8]) -> Vec<u8> {
+        let len = raw.len() + 7;
+        let mut out = Vec::with_capacity(len);
+        out.extend_from_slice(&[
+            0xff,
+            0xf1,
+            (self.object_type - 1) << 6 | self.frequency_index << 2 | self.channels >> 2,
+            (self.channels & 3) << 6 | ((len >> 11) & 0x03) as u8,
+            ((len >> 3) & 0xff) as u8,
+            ((len & 0x07) as u8) << 5 | 0x1f,
+            0xfc,
+        ]);
+        out.extend_from_slice(raw);
+        out
+    }
+
     /// The sample rate in Hz.
     pub fn sample_rate(&self) -> u32 {
         SAMPLE_RATES[usize::from(self.frequency_index)]
@@ -123,6 +168,24 @@ pub fn split_adts(mut data: &[u8]) -> Result<Vec<(AdtsHeader, &[u8])>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_written_adts_frame_reads_back() {
+        let h = AdtsHeader::lc(44_100, 2);
+        let raw = vec![0x21u8; 300];
+        let framed = h.frame(&raw);
+        let parsed = split_adts(&framed).expect("adts");
+        assert_eq!(parsed.len(), 1);
+        assert_eq!(parsed[0].1, &raw[..]);
+        assert_eq!(parsed[0].0.sample_rate(), 44_100);
+        assert_eq!((parsed[0].0.object_type, parsed[0].0.channels), (2, 2));
+        assert_eq!(
+            AdtsHeader::from_config(5, 3, 2),
+            None,
+            "HE-AAC is not ADTS's"
+        );
+        assert!(AdtsHeader::from_config(2, 3, 2).is_some());
+    }
 
     fn adts(len: usize) -> Vec<u8> {
         // AAC-LC, 48 kHz (index 3), stereo, no CRC.

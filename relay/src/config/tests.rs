@@ -209,6 +209,8 @@ fn every_key_settable_from_env() {
         ("cluster.key", "/etc/tern/cluster/tls.key"),
         ("cluster.publish", "any"),
         ("ingest.keys_file", "keys.toml"),
+        ("ingest.transcode_audio", "false"),
+        ("ingest.ffmpeg", "/opt/ffmpeg/bin/ffmpeg"),
         ("srt.bind", "10.0.0.2:9000"),
         ("srt.latency", "200ms"),
         ("srt.max_publishers", "7"),
@@ -264,6 +266,8 @@ fn every_key_settable_from_env() {
         config.ingest.keys_file.as_deref(),
         Some(Path::new("keys.toml"))
     );
+    assert!(!config.ingest.transcode_audio);
+    assert_eq!(config.ingest.ffmpeg, "/opt/ffmpeg/bin/ffmpeg");
     assert_eq!(config.srt.bind, Some(addr("10.0.0.2:9000")));
     assert_eq!(config.srt.latency, Duration::from_millis(200));
     assert_eq!(config.srt.max_publishers, 7);
