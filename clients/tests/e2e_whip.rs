@@ -2,10 +2,11 @@
 //! port): Debian's headless Chromium publishes its fake camera and microphone from the relay's
 //! own `/publish.html` page (the browser's WebRTC stack: ICE, DTLS, SRTP, its H.264 or VP8
 //! encoder and Opus), once with H.264 and once with VP8. The broadcast is read back with
-//! `tern subscribe` and decoded by ffprobe (codec, size, frame count), and its keyframes come
-//! at the relay's keyframe interval, which it asks the browser for (browsers send keyframes
-//! only when asked). DELETE on the session URL ends the broadcast: the subscriber sees the
-//! track end. Then RFC 9725's HTTP rules with a plain HTTP client: 415 without
+//! `tern subscribe` and decoded by ffprobe (codec, size, frame count; the Opus also as the AAC
+//! the relay transcodes), the H.264 one also by Cloudflare's `moq-sub --catalog`, and its
+//! keyframes come at the relay's keyframe interval, which it asks the browser for (browsers
+//! send keyframes only when asked). DELETE on the session URL ends the broadcast: the
+//! subscriber sees the track end. Then RFC 9725's HTTP rules with a plain HTTP client: 415 without
 //! `application/sdp`, 400 for an offer that is not SDP, 405 for PATCH, 404 for an unknown
 //! session, OPTIONS with `Accept-Post`. And in a network namespace that drops the media
 //! port's UDP, Chromium publishes over the ICE-TCP candidate. FFmpeg 8.1's `whip` muxer
@@ -20,7 +21,10 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::page::NodeRun;
-use common::{Lines, NetNs, Relay, TempDir, TrackReader, ffprobe_streams, num, tern};
+use common::{
+    ChildGuard, Lines, NetNs, Relay, TempDir, TrackReader, ffprobe_streams, num, peer,
+    stop_moq_sub, tern,
+};
 
 fn relay(extra: &[&str]) -> (Relay, Lines, String) {
     let mut args = vec!["--http", "127.0.0.1:0"];
@@ -114,6 +118,24 @@ fn chromium_publishes(codec: &str, expect: &str) {
     // The tracks are published once the first keyframe is in.
     std::thread::sleep(Duration::from_millis(1500));
     let reader = TrackReader::start(&relay.https_url(), &ns, "video-360p");
+    // The Opus also comes as AAC, transcoded by the relay for HLS viewers.
+    let aac = TrackReader::start(&relay.https_url(), &ns, "audio-aac");
+    let dir = TempDir::new("whip");
+    // Cloudflare's moq-sub (H.264 and AAC only) plays the broadcast from its catalog.
+    let moq_sub_out = dir.0.join("moq-sub.mp4");
+    let moq_sub = (codec == "h264").then(|| {
+        let mut cmd = Command::new(peer("moq-sub"));
+        cmd.args([
+            "--name",
+            &ns,
+            &relay.https_url(),
+            "--catalog",
+            "--tls-disable-verify",
+        ])
+        .stdout(std::fs::File::create(&moq_sub_out).expect("create"))
+        .stderr(Stdio::null());
+        ChildGuard::spawn("moq-sub", &mut cmd)
+    });
     let report = browser.report(Duration::from_secs(seconds + 60));
     assert_eq!(report["ok"], true, "{report}");
     log.expect(
@@ -121,9 +143,36 @@ fn chromium_publishes(codec: &str, expect: &str) {
         "DELETE ending the broadcast",
         |l| l.contains(&format!("ended {ns} (DELETE)")),
     );
-    let dir = TempDir::new("whip");
+    if let Some(sub) = moq_sub {
+        stop_moq_sub(sub);
+        let streams = ffprobe_streams(&moq_sub_out);
+        let with = |kind: &str| {
+            streams
+                .iter()
+                .find(|s| s["codec_type"] == kind && common::frames(s) > 0)
+                .unwrap_or_else(|| panic!("moq-sub wrote no {kind}: {streams:?}"))
+        };
+        let (v, a) = (with("video"), with("audio"));
+        assert_eq!(
+            (v["codec_name"].as_str(), a["codec_name"].as_str()),
+            (Some("h264"), Some("aac"))
+        );
+        assert_eq!((num(v, "width"), num(v, "height")), (640, 360));
+        assert!(
+            common::frames(v) >= 20 * (seconds - 4),
+            "moq-sub: {streams:?}"
+        );
+    }
     let out = dir.0.join("out.mp4");
     reader.finish(Duration::from_secs(10), &out);
+    let aac_out = dir.0.join("aac.mp4");
+    aac.finish(Duration::from_secs(10), &aac_out);
+    let aac_frames = common::audio_frames(&aac_out, "aac");
+    // 46.9 AAC frames a second at 48 kHz.
+    assert!(
+        aac_frames >= 40 * (seconds - 4),
+        "{aac_frames} AAC frames transcoded from the browser's Opus"
+    );
     let frames = decoded(&out, expect, (640, 360));
     // Chromium's fake camera runs at 30 fps; the reader joined a second or two in.
     assert!(frames >= 20 * (seconds - 4), "{frames} frames");
@@ -354,4 +403,46 @@ fn chromium_simulcast_becomes_renditions() {
     reader.finish(Duration::from_secs(10), &out);
     let frames = decoded(&out, "vp8", (w, h));
     assert!(frames >= 30, "{frames} frames of the {w}x{h} layer");
+}
+
+/// A path with a static stream key (`[ingest] keys_file`) takes a WHIP publisher only with the
+/// key as its bearer token: the relay's page with a wrong token is refused (403, with the
+/// reason, never the key), with the right one it publishes.
+#[test]
+fn stream_keys_ride_as_the_bearer_token() {
+    let dir = TempDir::new("whip-keys");
+    let keys = dir.write(
+        "stream-keys.toml",
+        "[[key]]\npath = \"live/keyed\"\nkey = \"Wh1p-studio-key\"\nname = \"studio\"\n",
+    );
+    let config = dir.write("relay.toml", &format!("[ingest]\nkeys_file = {keys:?}\n"));
+    let (_relay, mut log, http) = relay(&["--config", config.to_str().expect("utf-8")]);
+    let page =
+        |token: &str| format!("{http}/publish.html?path=live/keyed&autostart=1&token={token}");
+    let wrong = NodeRun::start(
+        "whip.mjs",
+        &[page("not-the-key-1"), "2".into(), "delete".into()],
+    )
+    .report(Duration::from_secs(60));
+    assert_eq!(wrong["ok"], false, "{wrong}");
+    let reason = wrong["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("403") && reason.contains("stream key"),
+        "{wrong}"
+    );
+    let right = NodeRun::start(
+        "whip.mjs",
+        &[page("Wh1p-studio-key"), "3".into(), "delete".into()],
+    )
+    .report(Duration::from_secs(60));
+    assert_eq!(right["ok"], true, "{right}");
+    let published = log.expect(Duration::from_secs(10), "published with the key", |l| {
+        l.contains("publishing live/keyed with")
+    });
+    assert!(
+        !log.seen
+            .iter()
+            .any(|l| l.contains("Wh1p-studio-key") || l.contains("not-the-key-1")),
+        "a key reached the log: {published}"
+    );
 }

@@ -265,21 +265,35 @@ pub async fn run(c: Config) -> Result<(), RunError> {
 
 /// Resolves on SIGINT or SIGTERM.
 pub async fn shutdown_signal() {
+    shutdown_listener().await;
+}
+
+/// Listen for SIGINT and SIGTERM from now on; the future resolves on the first. A signal that
+/// arrives before any listener exists is lost (tokio's handler swallows it), so a binary
+/// registers this before it says it is ready, not after its slower start-up steps.
+pub fn shutdown_listener() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = tokio::signal::ctrl_c().await;
-                    return;
+        use tokio::signal::unix::{SignalKind, signal};
+        let term = signal(SignalKind::terminate()).ok();
+        let int = signal(SignalKind::interrupt()).ok();
+        async move {
+            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
                 }
             };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+            tokio::select! {
+                () = wait(term) => {}
+                () = wait(int) => {}
+            }
         }
     }
     #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

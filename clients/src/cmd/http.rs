@@ -50,6 +50,7 @@ pub async fn start(
     config: &Config,
     node: &Node,
     resumes: &Resumes,
+    stream_keys: &tern_gateway::keys::SharedKeys,
 ) -> anyhow::Result<Option<Http>> {
     if !config.http.enabled {
         return Ok(None);
@@ -86,6 +87,7 @@ pub async fn start(
                 .collect();
             c.keyframe_interval = config.whip.keyframe_interval;
             c.max_sessions = usize::try_from(config.whip.max_sessions).unwrap_or(usize::MAX);
+            c.stream_keys = stream_keys.clone();
             let server = whip::serve(c, node.local(), Default::default(), resumes.clone())
                 .await
                 .with_context(|| format!("whip.udp: cannot bind {udp}"))?;

@@ -72,7 +72,11 @@ fn transcoding(config: &Config) {
 pub async fn start(config: &Config, node: &Node) -> anyhow::Result<Ingest> {
     // One time line per broadcast, whichever protocol its publisher comes back over.
     let resumes = Resumes::default();
-    transcoding(config);
+    {
+        let config = config.clone();
+        // Runs ffmpeg once: off the async workers.
+        tokio::task::spawn_blocking(move || transcoding(&config)).await?;
+    }
     let (stream_keys, keys) = stream_keys(config)?;
     let srt = match config.srt.bind {
         None => None,
@@ -119,7 +123,7 @@ pub async fn start(config: &Config, node: &Node) -> anyhow::Result<Ingest> {
             Some(server)
         }
     };
-    let http = super::http::start(config, node, &resumes).await?;
+    let http = super::http::start(config, node, &resumes, &stream_keys).await?;
     Ok(Ingest {
         srt,
         rtmp,

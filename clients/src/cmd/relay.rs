@@ -53,13 +53,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let config = Config::load(args.config.as_deref(), process_env(), &flags)?;
     tern_relay::logging::init(config.log.format, &config.log.level)?;
     let (node, readiness) = tern_relay::run::start(&config).await?;
+    // Before the banner: a SIGTERM from whoever reads it must not be lost while the ingest
+    // listeners start.
+    let shutdown = tern_relay::run::shutdown_listener();
     println!(
         "tern relay listening on {} (raw QUIC moqt-18 and WebTransport)",
         node.addr
     );
     println!("certificate sha-256: {}", node.fingerprint.to_hex());
     let ingest = super::ingest::start(&config, &node).await?;
-    tern_relay::run::shutdown_signal().await;
+    shutdown.await;
     drop(ingest);
     readiness.drain();
     let (uri, timeout) = (&config.drain.goaway_uri, config.drain.timeout);

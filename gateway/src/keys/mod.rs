@@ -22,7 +22,8 @@
 //!   whatever `relay.takeover` says. Broadcasts no rule covers are judged as before (plugin,
 //!   anonymous rules); a key given for one is ignored.
 //! - RTMP carries the key in the stream name's query (`rtmp://HOST/live/cam1?key=KEY`; OBS:
-//!   stream key `cam1?key=KEY`), SRT in the stream ID (`#!::r=live/cam1,m=publish,tern_key=KEY`).
+//!   stream key `cam1?key=KEY`), SRT in the stream ID (`#!::r=live/cam1,m=publish,tern_key=KEY`),
+//!   WHIP as the bearer token (`Authorization: Bearer KEY`).
 //! - Keys never reach a log line or an error: refusals say which path wanted one, mistakes in
 //!   the file name the file and line.
 

@@ -45,6 +45,8 @@ pub struct Config {
     pub tcp: bool,
     /// Sessions at most; more are refused with 503.
     pub max_sessions: usize,
+    /// Static stream keys: on a keyed path the `Authorization: Bearer` token is the key.
+    pub stream_keys: crate::keys::SharedKeys,
     /// A session whose ICE and DTLS have not completed this long after its answer is closed.
     pub connect_timeout: Duration,
 }
@@ -59,6 +61,7 @@ impl Config {
             keyframe_interval: Duration::from_secs(2),
             tcp: true,
             max_sessions: 1000,
+            stream_keys: crate::keys::SharedKeys::default(),
             connect_timeout: Duration::from_secs(15),
         }
     }

@@ -10,7 +10,7 @@ use str0m::change::SdpOffer;
 use str0m::media::{KeyframeRequestKind, MediaKind, Mid, Rid};
 use str0m::net::{Protocol, Receive, TcpType};
 use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc, RtcConfig};
-use tern_model::local::Credentials;
+use tern_model::local::{Credentials, Refused, RefusedKind};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::WhipError;
@@ -18,6 +18,9 @@ use super::media::{Codec, Frame, Limits, Media};
 use super::shared::{Answer, Datagram, SESSION_QUEUE, Shared, random_token};
 use crate::publish::{Feed, FeedError};
 use crate::refusals::{Slot, left_out};
+
+/// How a WHIP publisher gives a stream key.
+const KEY_HINT: &str = "the key as the bearer token (Authorization: Bearer KEY)";
 
 /// How often the session looks at its keyframe schedule and its track gate.
 const TICK: Duration = Duration::from_millis(100);
@@ -60,8 +63,28 @@ pub(crate) async fn run(shared: Arc<Shared>, start: Start) {
         }
     };
     let now = Instant::now();
+    // On a path with stream keys the bearer token is the key: a match publishes under it.
+    let keys = shared.config.stream_keys.current();
+    let vouched;
+    let api = match keys.judge(&path, credentials.token.as_deref()) {
+        Ok(None) => &shared.api,
+        Ok(Some(admitted)) => {
+            tracing::info!(%peer, "whip: {peer} publishing {path}{}", admitted.describe());
+            vouched = shared.api.vouched(admitted.identity.clone());
+            &vouched
+        }
+        Err(refusal) => {
+            let reason = format!("{peer} publishing {path}: {}", refusal.reason(KEY_HINT));
+            if let Some(n) = shared.refusals.log(peer.ip(), now) {
+                tracing::warn!(%peer, "whip: refused {reason}{}", left_out(n));
+            }
+            let refused = Refused::new(RefusedKind::Unauthorized, reason);
+            let _ = reply.send(Err(WhipError::Refused(refused)));
+            return;
+        }
+    };
     let feed = Feed::announce(
-        &shared.api,
+        api,
         &credentials,
         &path,
         shared.options,
