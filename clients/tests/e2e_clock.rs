@@ -308,7 +308,14 @@ fn e2e_cloudflare_relay_upstream_of_a_tern_edge() {
     cmd.args(["relay", "--bind", "127.0.0.1:0"])
         .env("TERN_UPSTREAMS", root.moqt_url())
         .env("TERN_UPSTREAM_DISABLE_VERIFY", "true");
-    let edge = Relay::start_cmd(cmd, &[]);
+    let mut edge = Relay::start_cmd_with_stderr(cmd, &[], Stdio::piped());
+    // Subscribe once the edge is linked to the root: before that, the edge knows no clock.
+    let mut log = Lines::new(edge.guard.child.stderr.take().expect("stderr"));
+    log.expect(
+        Duration::from_secs(10),
+        "the edge linked to the root",
+        |l| l.contains("upstream connected"),
+    );
     let edge_url = edge.https_url();
     two_ticks(
         &peer("moq-clock-ietf"),

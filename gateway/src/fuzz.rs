@@ -215,3 +215,98 @@ pub fn rtmp_session(data: &[u8]) {
         }
     }
 }
+
+/// Answer `data` (lossily decoded) as a WHIP session answers an offer: str0m's SDP parser, the
+/// codec choice and its answer. Never panics; a malformed offer is an error (HTTP 400).
+pub fn whip_offer(data: &[u8]) {
+    use crate::whip::session;
+    let text = String::from_utf8_lossy(data);
+    let Ok(offer) = str0m::change::SdpOffer::from_sdp_string(&text) else {
+        return;
+    };
+    let prefer_vp8 = session::preferred_video(&text) == Some("vp8");
+    let ice = str0m::IceCreds {
+        ufrag: "fuzzufrag".into(),
+        pass: "fuzzpasswordfuzzpassword".into(),
+    };
+    let host = [std::net::SocketAddr::from(([127, 0, 0, 1], 5000))];
+    if let Ok((_, answer)) = session::answer(
+        offer,
+        prefer_vp8,
+        &host,
+        Some(5000),
+        &ice,
+        std::time::Instant::now(),
+    ) {
+        assert!(
+            answer.contains("a=ice-lite"),
+            "an ICE-lite answer: {answer}"
+        );
+    }
+}
+
+/// Frames from `data` through the WHIP media stage (`whip::media`): records of a track (0-2:
+/// H.264 video, Opus audio, VP8 video), flags (keyframe, contiguous), an RTP time step, a
+/// length and that many bytes. Never panics; what comes out is the tracks once, then samples
+/// whose decode times keep increasing per track.
+pub fn whip_frames(data: &[u8]) {
+    use crate::whip::media::{Codec, Frame, Limits, Media};
+    use std::collections::HashMap;
+    use std::time::{Duration, Instant};
+    let mut media = Media::new(Limits {
+        max_pending: 100,
+        ..Limits::default()
+    });
+    let tracks = [
+        (media.add_track(true), Codec::H264),
+        (media.add_track(false), Codec::Opus),
+        (media.add_track(true), Codec::Vp8),
+    ];
+    let start = Instant::now();
+    let mut rtp = [0u64; 3];
+    let mut at = start;
+    let mut rest = data;
+    let mut seen_tracks = false;
+    let mut last: HashMap<u32, u64> = HashMap::new();
+    while rest.len() >= 6 {
+        let which = usize::from(rest[0] % 3);
+        let flags = rest[1];
+        let step = u64::from(u16::from_be_bytes([rest[2], rest[3]]));
+        let len = usize::from(u16::from_be_bytes([rest[4], rest[5]])).min(rest.len() - 6);
+        let payload = &rest[6..6 + len];
+        rest = &rest[6 + len..];
+        rtp[which] = rtp[which].wrapping_add(step);
+        at += Duration::from_millis(step % 100);
+        let (Some(track), codec) = tracks[which] else {
+            continue;
+        };
+        let _ = media.push(Frame {
+            track,
+            codec,
+            rtp_time: rtp[which],
+            arrival: at,
+            keyframe: flags & 1 != 0,
+            contiguous: flags & 2 != 0,
+            channels: 2,
+            data: payload,
+        });
+        media.tick(at);
+        let _ = media.keyframes_due(at);
+        while let Some(event) = media.poll() {
+            match event {
+                crate::ingest::Event::Tracks(t) => {
+                    assert!(!seen_tracks, "the tracks come once");
+                    assert!(t.len() <= 3);
+                    seen_tracks = true;
+                }
+                crate::ingest::Event::Sample(s) => {
+                    assert!(seen_tracks, "a sample before the tracks");
+                    if let Some(prev) = last.insert(s.track, s.dts) {
+                        assert!(s.dts > prev, "decode times go forward");
+                    }
+                }
+                crate::ingest::Event::Loss { .. } => {}
+            }
+        }
+    }
+}

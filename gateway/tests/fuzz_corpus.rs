@@ -6,7 +6,9 @@
 //! packet types: `TERN_WRITE_SEEDS=1` rewrites the files for cargo-fuzz), for FLV tags
 //! (`fuzz/corpus/flv_tags/`, from ffmpeg-made FLV files: H.264 and AAC, and FFmpeg 8.1's
 //! Enhanced RTMP HEVC or AV1 with Opus) and for an RTMP server session (seeds made here:
-//! rml_rtmp's client publishing those tags to a server session in memory).
+//! rml_rtmp's client publishing those tags to a server session in memory), for WHIP offers
+//! (`fuzz/corpus/whip_offer/`: a browser's offer with simulcast, FFmpeg's passive one) and the
+//! WHIP media stage (`fuzz/corpus/whip_frames/`).
 
 use std::path::PathBuf;
 
@@ -83,6 +85,24 @@ fn hevc_sequence_parameter_sets_never_panic() {
     corpus::replay(&seeds, 1, fuzz::hevc_sps);
     let how = mutations(&seeds, 0x4e7c_5b50_0033_0265, (20_000, 5_000), 16);
     corpus::mutate(&seeds, &how, fuzz::hevc_sps);
+}
+
+#[test]
+fn whip_offers_never_panic() {
+    let seeds = corpus_of("whip_offer");
+    assert!(seeds.len() >= 2, "the corpus has its seeds");
+    corpus::replay(&seeds, 1, fuzz::whip_offer);
+    let how = mutations(&seeds, 0x3a1f_0000_9725_0001, (1_000, 500), 64);
+    corpus::mutate(&seeds, &how, fuzz::whip_offer);
+}
+
+#[test]
+fn whip_frames_never_panic() {
+    let seeds = corpus_of("whip_frames");
+    assert!(!seeds.is_empty(), "the corpus has its seeds");
+    corpus::replay(&seeds, 1, fuzz::whip_frames);
+    let how = mutations(&seeds, 0x3a1f_0000_9725_0002, (5_000, 5_000), 32);
+    corpus::mutate(&seeds, &how, fuzz::whip_frames);
 }
 
 #[test]

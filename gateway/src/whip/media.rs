@@ -35,6 +35,10 @@ use crate::ingest::trak;
 /// How long after the first configured track the broadcast waits for the others.
 pub const TRACKS_WAIT: Duration = Duration::from_secs(2);
 
+/// RTP ticks after a track's first frame past which a frame is refused: 2^40 ticks is over 4
+/// months at 90 kHz, so the time line's arithmetic never overflows.
+const MAX_AHEAD: u64 = 1 << 40;
+
 /// How soon a keyframe is asked for again while one is awaited.
 const RETRY_KEYFRAME: Duration = Duration::from_millis(500);
 
@@ -119,8 +123,8 @@ pub enum Dropped {
     /// The track was not configured when the broadcast's tracks were published.
     #[error("track {0} started after the broadcast's tracks were published")]
     Late(usize),
-    /// A frame older than the track's first.
-    #[error("track {0}: a frame from before the track's first")]
+    /// A frame older than the track's first, or implausibly far after it.
+    #[error("track {0}: a frame from before the track's first, or months after it")]
     Old(usize),
     /// No such track.
     #[error("no track {0}")]
@@ -240,9 +244,12 @@ impl Media {
             let since = f.arrival.saturating_duration_since(start).as_micros() as u64;
             (f.rtp_time, since * clock / 1_000_000)
         });
-        let Some(ahead) = f.rtp_time.checked_sub(rtp0) else {
-            return Err(Dropped::Old(f.track));
-        };
+        // Before the track's first frame, or further after it than any session lasts.
+        let ahead = f
+            .rtp_time
+            .checked_sub(rtp0)
+            .filter(|a| *a < MAX_AHEAD)
+            .ok_or(Dropped::Old(f.track))?;
         let mut dts = base + ahead;
         if let Some(last) = t.last_dts {
             // Two frames with one RTP time (an encoder's glitch): keep decode order strict.

@@ -17,7 +17,7 @@ pub mod http;
 pub mod media;
 mod route;
 mod server;
-mod session;
+pub(crate) mod session;
 mod shared;
 mod tcp;
 

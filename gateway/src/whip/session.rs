@@ -109,38 +109,12 @@ pub(crate) async fn run(shared: Arc<Shared>, start: Start) {
         ufrag: random_token(8),
         pass: random_token(24),
     };
-    let config = RtcConfig::new()
-        .set_ice_lite(true)
-        .set_local_ice_credentials(ice.clone())
-        .set_crypto_provider(super::dtls::provider())
-        .clear_codecs();
-    // The answer lists codecs in the order they were enabled, and the publisher sends the
-    // first: the publisher's own first choice comes first.
-    let config = if preferred_video(&offer_text) == Some("vp8") {
-        config.enable_vp8(true).enable_h264(true)
-    } else {
-        config.enable_h264(true).enable_vp8(true)
-    };
-    let mut rtc = config.enable_opus(true, false).build(now);
-    for addr in &shared.candidates {
-        if let Ok(c) = Candidate::host(*addr, "udp") {
-            rtc.add_local_candidate(c);
-        }
-        if let Some(port) = shared.tcp_addr.map(|a| a.port()) {
-            let tcp = Candidate::builder()
-                .tcp()
-                .host(SocketAddr::new(addr.ip(), port))
-                .tcptype(TcpType::Passive)
-                .build();
-            if let Ok(c) = tcp {
-                rtc.add_local_candidate(c);
-            }
-        }
-    }
-    let answer = match rtc.sdp_api().accept_offer(offer) {
-        Ok(a) => a.to_sdp_string(),
+    let tcp_port = shared.tcp_addr.map(|a| a.port());
+    let prefer_vp8 = preferred_video(&offer_text) == Some("vp8");
+    let (rtc, answer) = match answer(offer, prefer_vp8, &shared.candidates, tcp_port, &ice, now) {
+        Ok(r) => r,
         Err(e) => {
-            let _ = reply.send(Err(WhipError::BadOffer(e.to_string())));
+            let _ = reply.send(Err(e));
             return;
         }
     };
@@ -205,8 +179,52 @@ pub(crate) async fn run(shared: Arc<Shared>, start: Start) {
     }
 }
 
+/// An ICE-lite `Rtc` for `offer` with these host candidates (UDP, and passive TCP on
+/// `tcp_port`) and local credentials, and its SDP answer. Codecs: H.264 and VP8 (VP8 first when
+/// the publisher prefers it: the publisher sends the answer's first), Opus.
+pub(crate) fn answer(
+    offer: SdpOffer,
+    prefer_vp8: bool,
+    candidates: &[SocketAddr],
+    tcp_port: Option<u16>,
+    ice: &IceCreds,
+    now: Instant,
+) -> Result<(Rtc, String), WhipError> {
+    let config = RtcConfig::new()
+        .set_ice_lite(true)
+        .set_local_ice_credentials(ice.clone())
+        .set_crypto_provider(super::dtls::provider())
+        .clear_codecs();
+    let config = if prefer_vp8 {
+        config.enable_vp8(true).enable_h264(true)
+    } else {
+        config.enable_h264(true).enable_vp8(true)
+    };
+    let mut rtc = config.enable_opus(true, false).build(now);
+    for addr in candidates {
+        if let Ok(c) = Candidate::host(*addr, "udp") {
+            rtc.add_local_candidate(c);
+        }
+        if let Some(port) = tcp_port {
+            let tcp = Candidate::builder()
+                .tcp()
+                .host(SocketAddr::new(addr.ip(), port))
+                .tcptype(TcpType::Passive)
+                .build();
+            if let Ok(c) = tcp {
+                rtc.add_local_candidate(c);
+            }
+        }
+    }
+    let answer = rtc
+        .sdp_api()
+        .accept_offer(offer)
+        .map_err(|e| WhipError::BadOffer(e.to_string()))?;
+    Ok((rtc, answer.to_sdp_string()))
+}
+
 /// The encoding name of the first payload type of an offer's first video m-line, lower case.
-fn preferred_video(sdp: &str) -> Option<&'static str> {
+pub(crate) fn preferred_video(sdp: &str) -> Option<&'static str> {
     let mline = sdp.lines().find(|l| l.starts_with("m=video "))?;
     let pt = mline.split_whitespace().nth(3)?;
     let prefix = format!("a=rtpmap:{pt} ");
