@@ -14,7 +14,7 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -176,11 +176,6 @@ impl Companion {
         self.source
     }
 
-    /// How often its transcoder was started again after dying.
-    pub fn restarts(&self) -> u64 {
-        self.restarts
-    }
-
     /// Take one source sample (already on the broadcast's time line).
     pub fn push(&mut self, s: &Sample, now: Instant) {
         let start_us = s.dts * 1_000_000 / u64::from(s.timescale.max(1));
@@ -248,29 +243,24 @@ impl Companion {
             return Vec::new();
         };
         let anchor = self.anchor.unwrap_or(0);
+        let (rate, per_frame) = match self.direction {
+            Direction::AacToOpus => (48_000u64, 960u64),
+            Direction::OpusToAac => (u64::from(self.info.timescale), 1024u64),
+        };
         let mut out = Vec::new();
-        loop {
-            match p.output.try_recv() {
-                Ok(frame) => {
-                    let (rate, per_frame) = match self.direction {
-                        Direction::AacToOpus => (48_000u64, 960u64),
-                        Direction::OpusToAac => (u64::from(self.info.timescale), 1024u64),
-                    };
-                    let dts = anchor * rate / 1_000_000 + p.frames_out * per_frame;
-                    p.frames_out += 1;
-                    out.push(Sample {
-                        track: self.info.id,
-                        dts,
-                        duration: per_frame as u32,
-                        cts_offset: 0,
-                        keyframe: true,
-                        timescale: rate as u32,
-                        data: Bytes::from(frame),
-                    });
-                }
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => break,
-            }
+        // Empty for now, or the transcoder's end (seen at the next push): nothing more here.
+        while let Ok(frame) = p.output.try_recv() {
+            let dts = anchor * rate / 1_000_000 + p.frames_out * per_frame;
+            p.frames_out += 1;
+            out.push(Sample {
+                track: self.info.id,
+                dts,
+                duration: per_frame as u32,
+                cts_offset: 0,
+                keyframe: true,
+                timescale: rate as u32,
+                data: Bytes::from(frame),
+            });
         }
         out
     }
@@ -388,9 +378,8 @@ fn read_frames(stdout: &mut impl Read, direction: Direction, out: &SyncSender<Ve
             }
         };
         for f in frames {
-            if out.try_send(f).is_err() {
-                // Nobody reads (the feed ended) or it is far behind: drop.
-            }
+            // Nobody reads (the feed ended) or it is far behind: the frame is dropped.
+            let _ = out.try_send(f);
         }
     }
 }

@@ -198,11 +198,6 @@ impl Media {
         Some(index)
     }
 
-    /// Whether the broadcast's tracks are published.
-    pub fn published(&self) -> bool {
-        self.published
-    }
-
     /// Take one frame.
     pub fn push(&mut self, f: Frame<'_>) -> Result<(), Dropped> {
         let start = *self.start.get_or_insert(f.arrival);
@@ -302,8 +297,8 @@ impl Media {
         self.out.pop_front()
     }
 
-    /// The session ended: the samples held for their duration go out with the last duration
-    /// seen on their track.
+    /// The session ended: the samples held for their duration go out, each lasting a thirtieth
+    /// of a second (the next frame, which would have told, never comes).
     pub fn flush(&mut self) {
         let held: Vec<Sample> = self
             .tracks

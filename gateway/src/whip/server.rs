@@ -144,16 +144,6 @@ impl WhipServer {
         self.shared.local_addr
     }
 
-    /// The ICE-TCP listener's address, when there is one.
-    pub fn tcp_addr(&self) -> Option<SocketAddr> {
-        self.shared.tcp_addr
-    }
-
-    /// The sessions running.
-    pub fn sessions(&self) -> usize {
-        self.shared.active.load(Ordering::Relaxed)
-    }
-
     /// Answer `offer`, publishing `path` as `credentials`: the node's refusal, or the answer
     /// with the session started.
     pub async fn offer(

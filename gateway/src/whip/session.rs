@@ -145,8 +145,7 @@ pub(crate) async fn run(shared: Arc<Shared>, start: Start) {
         rtc,
         media: Media::new(limits),
         feed,
-        tracks: HashMap::new(),
-        by_index: Vec::new(),
+        streams: Vec::new(),
         tcp: HashMap::new(),
         end: None,
         connected: false,
@@ -250,9 +249,8 @@ struct Session<'a> {
     rtc: Rtc,
     media: Media,
     feed: Feed<'a>,
-    /// Each received stream's track index and codec.
-    tracks: HashMap<(Mid, Option<Rid>), usize>,
-    by_index: Vec<(Mid, Option<Rid>)>,
+    /// Each received stream (an m-line, or a simulcast layer of one), at its track's index.
+    streams: Vec<(Mid, Option<Rid>)>,
     /// The ICE-TCP connections, by the publisher's address.
     tcp: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
     end: Option<End>,
@@ -269,7 +267,7 @@ impl Session<'_> {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let timeout = match self.drain().await {
+            let timeout = match self.drain() {
                 Ok(t) => t,
                 Err(end) => return end,
             };
@@ -307,7 +305,7 @@ impl Session<'_> {
                     if self.connected {
                         for i in self.media.keyframes_due(now) {
                             self.ask_keyframe(i);
-                            if let Err(end) = self.drain().await {
+                            if let Err(end) = self.drain() {
                                 return end;
                             }
                         }
@@ -340,7 +338,7 @@ impl Session<'_> {
     }
 
     fn ask_keyframe(&mut self, index: usize) {
-        let Some((mid, rid)) = self.by_index.get(index).cloned() else {
+        let Some((mid, rid)) = self.streams.get(index).cloned() else {
             return;
         };
         let Some(mut writer) = self.rtc.writer(mid) else {
@@ -357,7 +355,7 @@ impl Session<'_> {
     }
 
     /// Poll the `Rtc` until it says when it next needs time: datagrams out, events handled.
-    async fn drain(&mut self) -> Result<Instant, End> {
+    fn drain(&mut self) -> Result<Instant, End> {
         loop {
             match self.rtc.poll_output() {
                 Ok(Output::Timeout(t)) => return Ok(t),
@@ -396,8 +394,8 @@ impl Session<'_> {
                 for rid in rids {
                     match self.media.add_track(video) {
                         Some(i) => {
-                            self.tracks.insert((m.mid, rid), i);
-                            self.by_index.push((m.mid, rid));
+                            debug_assert_eq!(i, self.streams.len());
+                            self.streams.push((m.mid, rid));
                         }
                         None => tracing::warn!(
                             path = self.feed.path(),
@@ -407,7 +405,7 @@ impl Session<'_> {
                 }
             }
             Event::MediaData(d) => {
-                let Some(&track) = self.tracks.get(&(d.mid, d.rid)) else {
+                let Some(track) = self.streams.iter().position(|k| *k == (d.mid, d.rid)) else {
                     return;
                 };
                 let spec = d.params.spec();

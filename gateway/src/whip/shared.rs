@@ -57,16 +57,6 @@ pub(crate) struct Shared {
     pub refusals: RefusalLog,
 }
 
-impl Drop for Shared {
-    fn drop(&mut self) {
-        if let Ok(s) = self.sessions.get_mut() {
-            for stop in s.values() {
-                stop.notify_one();
-            }
-        }
-    }
-}
-
 /// Random letters and digits (ICE credentials, session IDs).
 pub(crate) fn random_token(len: usize) -> String {
     use rand::Rng;
