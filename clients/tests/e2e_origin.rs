@@ -132,19 +132,8 @@ fn e2e_origin_through_tern_relay_plays_in_moq_sub() {
     let (mut origin, _err) = start_origin(&url, ns, &["--input", input.to_str().expect("utf-8")]);
 
     // The MSF catalog, read back with tern's own subscriber.
-    let msf = Command::new(tern())
-        .args(["subscribe", &relay.moqt_url(), "--tls-disable-verify"])
-        .args([
-            "--namespace",
-            ns,
-            "--track",
-            "catalog",
-            "--max-objects",
-            "1",
-        ])
-        .output()
-        .expect("tern subscribe");
-    let text = String::from_utf8_lossy(&msf.stdout);
+    let msf = common::latest_catalog(&relay.moqt_url(), ns);
+    let text = String::from_utf8_lossy(&msf);
     let catalog: serde_json::Value = serde_json::from_str(text.lines().next().unwrap_or(""))
         .unwrap_or_else(|e| panic!("MSF catalog is not JSON ({e}): {text}"));
     let tracks = catalog["tracks"].as_array().expect("tracks");

@@ -98,16 +98,6 @@ pub enum Error {
     /// An FLV audio or video tag (an RTMP publisher's media) that tern cannot read.
     #[error("FLV {0}")]
     Flv(String),
-    /// Video that is not what tern can package.
-    #[error("{codec} on PID {pid}: {reason}")]
-    BadVideo {
-        /// `H.264` or `H.265`.
-        codec: &'static str,
-        /// The stream's PID.
-        pid: u16,
-        /// What was wrong.
-        reason: String,
-    },
     /// An ADTS frame is malformed or unsupported.
     #[error("AAC (ADTS) on PID {pid}: {reason}")]
     BadAdts {

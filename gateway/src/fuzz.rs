@@ -158,8 +158,10 @@ pub fn flv_tags(data: &[u8]) {
         while let Some(e) = flv.poll() {
             match e {
                 Event::Tracks(t) => {
-                    assert!(tracks.is_none(), "tracks once");
-                    tracks = Some(t.iter().map(|t| t.id).collect());
+                    let ids: Vec<u32> = t.iter().map(|t| t.id).collect();
+                    let before = tracks.as_deref().unwrap_or_default();
+                    assert!(before.iter().all(|id| ids.contains(id)), "a track vanished");
+                    tracks = Some(ids);
                 }
                 Event::Sample(s) => {
                     let known = tracks.as_ref().expect("tracks before samples");
@@ -247,8 +249,9 @@ pub fn whip_offer(data: &[u8]) {
 
 /// Frames from `data` through the WHIP media stage (`whip::media`): records of a track (0-2:
 /// H.264 video, Opus audio, VP8 video), flags (keyframe, contiguous), an RTP time step, a
-/// length and that many bytes. Never panics; what comes out is the tracks once, then samples
-/// whose decode times keep increasing per track.
+/// length and that many bytes. Never panics; what comes out is the tracks, then samples of
+/// tracks told whose decode times keep increasing per track; the tracks told again (a late
+/// track, a new size) still hold every track told before.
 pub fn whip_frames(data: &[u8]) {
     use crate::whip::media::{Codec, Frame, Limits, Media};
     use std::collections::HashMap;
@@ -266,7 +269,7 @@ pub fn whip_frames(data: &[u8]) {
     let mut rtp = [0u64; 3];
     let mut at = start;
     let mut rest = data;
-    let mut seen_tracks = false;
+    let mut told: Vec<u32> = Vec::new();
     let mut last: HashMap<u32, u64> = HashMap::new();
     while rest.len() >= 6 {
         let which = usize::from(rest[0] % 3);
@@ -295,12 +298,13 @@ pub fn whip_frames(data: &[u8]) {
         while let Some(event) = media.poll() {
             match event {
                 crate::ingest::Event::Tracks(t) => {
-                    assert!(!seen_tracks, "the tracks come once");
                     assert!(t.len() <= 3);
-                    seen_tracks = true;
+                    let ids: Vec<u32> = t.iter().map(|t| t.id).collect();
+                    assert!(told.iter().all(|id| ids.contains(id)), "a track vanished");
+                    told = ids;
                 }
                 crate::ingest::Event::Sample(s) => {
-                    assert!(seen_tracks, "a sample before the tracks");
+                    assert!(told.contains(&s.track), "a sample of a track not told");
                     if let Some(prev) = last.insert(s.track, s.dts) {
                         assert!(s.dts > prev, "decode times go forward");
                     }

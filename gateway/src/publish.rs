@@ -86,6 +86,8 @@ pub struct Feed<'a> {
     timeline: Timeline,
     group_base: u64,
     resumes: Resumes,
+    /// The publisher's tracks, as last told.
+    sources: Vec<TrackInfo>,
     /// The audio tracks transcoded from the publisher's ([`transcode`]).
     companions: Vec<Companion>,
 }
@@ -129,6 +131,7 @@ impl<'a> Feed<'a> {
             timeline: Timeline::new(start_us),
             group_base,
             resumes: resumes.clone(),
+            sources: Vec::new(),
             companions: Vec::new(),
         })
     }
@@ -139,19 +142,44 @@ impl<'a> Feed<'a> {
     }
 
     /// The publisher's tracks are known: publish them, with the audio tracks transcoded from
-    /// them ([`transcode`]).
-    pub async fn tracks(&mut self, mut tracks: Vec<TrackInfo>) -> Result<(), FeedError> {
+    /// them ([`transcode`]). Told again with different tracks (a new codec or size mid-stream,
+    /// a simulcast layer that started late), the broadcast publishes a new init segment and
+    /// catalog ([`Broadcast::retrack`]); the same tracks again change nothing.
+    pub async fn tracks(&mut self, tracks: Vec<TrackInfo>) -> Result<(), FeedError> {
         match std::mem::replace(&mut self.state, State::Gone) {
             State::Announced(a) => {
                 let companions = transcode::companions(&tracks);
-                tracks.extend(companions.iter().map(|c| c.info().clone()));
-                self.state = State::Live(a.start(tracks).await?);
+                let mut all = tracks.clone();
+                all.extend(companions.iter().map(|c| c.info().clone()));
+                self.state = State::Live(a.start(all).await?);
+                self.sources = tracks;
                 self.companions = companions;
                 Ok(())
             }
-            State::Live(b) => {
-                // The same tracks again (an encoder repeating its configuration) change nothing.
+            State::Live(mut b) => {
+                if tracks == self.sources {
+                    self.state = State::Live(b);
+                    return Ok(());
+                }
+                // A companion stays while its source is unchanged and no source took its ID.
+                let sources = &self.sources;
+                self.companions.retain(|c| {
+                    let same = |t: &&TrackInfo| t.id == c.source();
+                    tracks.iter().find(same) == sources.iter().find(same)
+                        && tracks.iter().all(|t| t.id != c.info().id)
+                });
+                let more = transcode::more_companions(&tracks, &self.companions);
+                self.companions.extend(more);
+                let mut all = tracks.clone();
+                all.extend(self.companions.iter().map(|c| c.info().clone()));
+                let result = b.retrack(all).await;
                 self.state = State::Live(b);
+                result?;
+                tracing::info!(
+                    "{}: the publisher's tracks changed: a new init segment and catalog",
+                    self.path
+                );
+                self.sources = tracks;
                 Ok(())
             }
             State::Gone => Err(FeedError::NoTracks),

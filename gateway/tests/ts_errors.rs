@@ -293,3 +293,50 @@ fn bytes_lost_mid_packet_cost_the_packets_they_hit_once_the_stream_is_known() {
     let err = run(&junk).0.unwrap_err();
     assert!(err.to_string().contains("sync byte"), "{err}");
 }
+
+/// A 320x240 High profile SPS and its PPS (x264's).
+const SPS_240: &[u8] =
+    b"gd\x00\r\xac\xb2\x02\x83\xf6\x02 \x00\x00\x03\x00 \x00\x00\x07\x81\xe2\x85I";
+const PPS_240: &[u8] = b"h\xeb\xc3\xcb\"\xc0";
+
+/// An encoder that restarts at a new size on the same stream (a new SPS at a keyframe): the
+/// tracks are told again, after the old size's last frame and before the new size's first, and
+/// the stream goes on.
+#[test]
+fn a_new_sps_at_a_keyframe_retells_the_tracks() {
+    let mut m = Mux::default();
+    m.psi(&[(0x1b, VIDEO_PID)]);
+    m.pes(VIDEO_PID, 0xe0, 90_000, &au(&[SPS, PPS, &[0x65, 0x88]]));
+    m.pes(VIDEO_PID, 0xe0, 93_000, &au(&[&[0x41, 0x9a]]));
+    // The same SPS again at a keyframe changes nothing.
+    m.pes(VIDEO_PID, 0xe0, 96_000, &au(&[SPS, PPS, &[0x65, 0x88]]));
+    m.pes(
+        VIDEO_PID,
+        0xe0,
+        99_000,
+        &au(&[SPS_240, PPS_240, &[0x65, 0x88]]),
+    );
+    m.pes(VIDEO_PID, 0xe0, 102_000, &au(&[&[0x41, 0x9a]]));
+    let (result, events) = run(&m.out);
+    result.expect("a stream whose size changes is still a stream");
+    let seen: Vec<String> = events
+        .iter()
+        .map(|e| match e {
+            Event::Tracks(t) => format!("tracks {}x{}", t[0].width, t[0].height),
+            Event::Sample(s) => format!("sample {}", s.dts),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            "tracks 1280x720",
+            "sample 90000",
+            "sample 93000",
+            "sample 96000",
+            "tracks 320x240",
+            "sample 99000",
+            "sample 102000"
+        ]
+    );
+}

@@ -109,19 +109,19 @@ impl<'a> From<&'a Session> for Target<'a> {
 /// How a started broadcast is announced.
 enum Published {
     Session(Announcement),
-    Node(BroadcastProducer),
+    Node,
 }
 
 /// Where a broadcast's tracks are made: served on a session, or in the broadcast published
 /// into a node.
-enum Tracks<'a> {
-    Session(&'a Session),
+enum Tracks {
+    Session(Session),
     Node(BroadcastProducer),
 }
 
 /// A writer of track `name`.
 async fn writer(
-    at: &Tracks<'_>,
+    at: &Tracks,
     namespace: &TrackNamespace,
     name: &str,
     priority: u8,
@@ -152,12 +152,18 @@ pub struct Broadcast {
     msf: TrackWriter,
     cf: TrackWriter,
     init: TrackWriter,
+    at: Tracks,
+    priorities: Priorities,
+    history: Option<History>,
     published: Option<Published>,
     /// Media time (ms) of the first sample, and whether the measured catalog went out.
     first_ms: Option<u64>,
     measured: bool,
-    /// Group ID base (also the first catalog and init group).
+    /// Group ID base of the media tracks (the catalog and init groups are at least this).
     base: u64,
+    /// The last catalog group and the last init group.
+    catalog_group: Option<u64>,
+    init_group: Option<u64>,
     /// MoQ names of the media tracks, in input order.
     names: Vec<String>,
 }
@@ -178,8 +184,10 @@ impl Broadcast {
     ///
     /// Group IDs are `options.group_base` plus media time in milliseconds; `None` takes the
     /// Unix time in milliseconds now, so a restarted origin's groups are newer than its last
-    /// run's. With `options.dvr` the media tracks keep their recent groups (one byte budget for
-    /// the broadcast) and FETCH is answered from them, on a session as in a node.
+    /// run's. The catalogs' and the init track's groups count up from the later of the base and
+    /// the Unix time in milliseconds (a returning publisher's are newer than its last session's).
+    /// With `options.dvr` the media tracks keep their recent groups (one byte budget for the
+    /// broadcast) and FETCH is answered from them, on a session as in a node.
     pub async fn start(
         target: impl Into<Target<'_>>,
         namespace: TrackNamespace,
@@ -211,10 +219,11 @@ impl Broadcast {
                     .await
                     .map_err(|e| Error::refused(format!("namespace {path}"), e))?,
             ),
-            Target::Session(session) => Tracks::Session(session),
+            Target::Session(session) => Tracks::Session(session.clone()),
         };
         let meta = options.priorities.metadata;
         Ok(Announced {
+            _target: std::marker::PhantomData,
             msf: writer(&at, &namespace, MSF_TRACK, meta).await?,
             cf: writer(&at, &namespace, CF_TRACK, meta).await?,
             init: writer(&at, &namespace, INIT_TRACK, meta).await?,
@@ -259,9 +268,57 @@ impl Broadcast {
         let first = *self.first_ms.get_or_insert(ms);
         if !self.measured && ms.saturating_sub(first) >= MEASURED_CATALOG_AFTER.as_millis() as u64 {
             self.measured = true;
-            self.publish_catalogs(self.base + 1)?;
+            self.publish_catalogs()?;
         }
         Ok(())
+    }
+
+    /// The publisher's tracks changed mid-stream (a new codec or size, a simulcast layer that
+    /// started late): package `tracks` from now on (see [`Packager::retrack`]). A new init
+    /// segment and both catalogs go out when anything changed; a track that is new gets a
+    /// writer, a track that is gone ends (its viewers get PUBLISH_DONE). A track that stays
+    /// keeps its name and its viewers, who find its next group under the new init segment.
+    pub async fn retrack(&mut self, tracks: Vec<TrackInfo>) -> crate::Result<()> {
+        if self.names.len() != self.packager.tracks().len() {
+            return Err(Error::Options(
+                "a watermarked broadcast's tracks cannot change mid-stream".into(),
+            ));
+        }
+        let mut packager = self.packager.clone();
+        let changed = packager
+            .retrack(tracks)
+            .map_err(|e| Error::media("the input's new tracks", e))?;
+        if !changed {
+            return Ok(());
+        }
+        let mut media = Vec::with_capacity(packager.tracks().len());
+        let mut old: Vec<(String, TrackWriter)> =
+            self.names.drain(..).zip(self.media.drain(..)).collect();
+        for t in packager.tracks() {
+            let w = match old.iter().position(|(n, _)| *n == t.name) {
+                Some(i) => old.swap_remove(i).1,
+                None => {
+                    let p = match t.info.kind {
+                        TrackKind::Video => self.priorities.video,
+                        TrackKind::Audio => self.priorities.audio,
+                    };
+                    let w = writer(&self.at, &self.namespace, &t.name, p).await?;
+                    match &self.history {
+                        Some(h) => w.with_history(h.clone()),
+                        None => w,
+                    }
+                }
+            };
+            media.push(w);
+        }
+        for (_, w) in old {
+            w.finish();
+        }
+        self.names = packager.tracks().iter().map(|t| t.name.clone()).collect();
+        self.media = media;
+        self.packager = packager;
+        self.publish_init()?;
+        self.publish_catalogs()
     }
 
     /// End every track (subscribers get PUBLISH_DONE) and withdraw the namespace.
@@ -269,14 +326,30 @@ impl Broadcast {
         for w in self.media.iter().chain([&self.msf, &self.cf, &self.init]) {
             w.finish();
         }
-        match self.published.take() {
-            Some(Published::Session(a)) => a.done(),
-            Some(Published::Node(b)) => b.finish(),
-            None => {}
+        match (self.published.take(), self.at) {
+            (Some(Published::Session(a)), _) => a.done(),
+            (Some(Published::Node), Tracks::Node(b)) => b.finish(),
+            _ => {}
         }
     }
 
-    fn publish_catalogs(&self, group: u64) -> crate::Result<()> {
+    /// The init segment of every track, in a new group of the init track.
+    fn publish_init(&mut self) -> crate::Result<()> {
+        let group = next_group(self.init_group, self.base);
+        self.init
+            .new_group(group)
+            .map_err(track_error(&self.init))?;
+        self.init
+            .write_object(self.packager.init_segment())
+            .map_err(track_error(&self.init))?;
+        self.init_group = Some(group);
+        Ok(())
+    }
+
+    /// Both catalogs, in a new group of each.
+    fn publish_catalogs(&mut self) -> crate::Result<()> {
+        let group = next_group(self.catalog_group, self.base);
+        self.catalog_group = Some(group);
         let now_ms = unix_micros() / 1000;
         let tracks = crate::watermark::catalog_tracks(&self.packager, &self.names);
         let msf = catalog::msf(&self.path, &tracks, now_ms);
@@ -290,9 +363,19 @@ impl Broadcast {
     }
 }
 
+/// The next group of the catalog or init track: after `last`, at least `base` and at least
+/// the Unix time in milliseconds, so that a publisher that returns (a new [`Broadcast`] of the
+/// same base) numbers its catalogs and init segments above those of its previous session.
+fn next_group(last: Option<u64>, base: u64) -> u64 {
+    let floor = base.max(unix_micros() / 1000);
+    last.map_or(floor, |g| floor.max(g + 1))
+}
+
 /// A broadcast announced, its media tracks not yet known ([`Broadcast::announce`]).
 pub struct Announced<'a> {
-    at: Tracks<'a>,
+    at: Tracks,
+    /// The target's lifetime (a node's local API and credentials).
+    _target: std::marker::PhantomData<&'a ()>,
     namespace: TrackNamespace,
     path: String,
     options: Options,
@@ -320,6 +403,7 @@ impl Announced<'_> {
     pub async fn start(self, tracks: Vec<TrackInfo>) -> crate::Result<Broadcast> {
         let Announced {
             at,
+            _target,
             namespace,
             path,
             options,
@@ -356,6 +440,11 @@ impl Announced<'_> {
             msf,
             cf,
             init,
+            at,
+            priorities,
+            history,
+            catalog_group: None,
+            init_group: None,
             namespace: namespace.clone(),
             path,
             packager,
@@ -366,13 +455,10 @@ impl Announced<'_> {
             base,
             names,
         };
-        b.init.new_group(base).map_err(track_error(&b.init))?;
-        b.init
-            .write_object(b.packager.init_segment())
-            .map_err(track_error(&b.init))?;
-        b.publish_catalogs(base)?;
-        b.published = Some(match at {
-            Tracks::Node(broadcast) => Published::Node(broadcast),
+        b.publish_init()?;
+        b.publish_catalogs()?;
+        b.published = Some(match &b.at {
+            Tracks::Node(_) => Published::Node,
             Tracks::Session(session) => Published::Session(
                 session
                     .publish_namespace(namespace)

@@ -957,3 +957,14 @@ pub fn catalog_track_names(catalog: &serde_json::Value) -> Vec<&str> {
         .filter_map(|t| t["name"].as_str())
         .collect()
 }
+
+/// The newest object of broadcast `ns`'s catalog track at `url` (a relay with a self-signed
+/// certificate), read with tern's own subscriber: its bytes (empty when there is none).
+pub fn latest_catalog(url: &str, ns: &str) -> Vec<u8> {
+    Command::new(tern())
+        .args(["subscribe", url, "--tls-disable-verify", "--namespace", ns])
+        .args(["--track", "catalog", "--max-objects", "1"])
+        .output()
+        .expect("tern subscribe (catalog)")
+        .stdout
+}

@@ -496,13 +496,19 @@ impl FlvIngest {
                 AudioCodec::Aac => AudioConfig::Aac(asc_header(body)?),
                 AudioCodec::Opus => AudioConfig::Opus(opus_head(body)?),
             };
-            if let Some(a) = &self.audio
+            if let Some(a) = self.audio.as_mut()
                 && !a.config.same(&config)
             {
-                return Err(Error::Flv(format!(
-                    "{}: the audio configuration changed mid-stream",
-                    config.name()
-                )));
+                // A new configuration (codec, rate or channels): a new init segment before the
+                // frames that follow.
+                a.info = match config {
+                    AudioConfig::Aac(h) => trak::aac(AUDIO_ID, &h),
+                    AudioConfig::Opus(h) => trak::opus(AUDIO_ID, h.channels, h.pre_skip),
+                };
+                a.config = config;
+                a.next = None;
+                self.retell();
+                return Ok(());
             }
             if self.audio.is_none() {
                 let info = match config {
@@ -585,13 +591,20 @@ impl FlvIngest {
             }
             VideoCodec::Av1 => (0, av1_track(record)?),
         };
-        match &self.video {
-            Some(v) if v.info.codec != info.codec || v.info.width != info.width => {
-                return Err(bad(
-                    codec.name(),
-                    "the video configuration changed mid-stream (a new codec or size needs a new \
-                     broadcast)",
-                ));
+        match &mut self.video {
+            Some(v) if v.info != info => {
+                // A new codec or size (an encoder's new settings): the last frame of the old
+                // configuration goes out, then the tracks again, then the new configuration's
+                // frames.
+                if let Some(mut s) = v.held.take() {
+                    s.duration = v.last_duration.max(1);
+                    self.emit(s)?;
+                }
+                let v = self.video.as_mut().expect("matched above");
+                v.codec = codec;
+                v.length_size = length_size;
+                v.info = info;
+                self.retell();
             }
             Some(_) => {}
             None => {
@@ -699,6 +712,21 @@ impl FlvIngest {
                 .filter(|s| keep.contains(&s.track))
                 .map(Event::Sample),
         );
+    }
+
+    /// The tracks again, after a configuration changed (once they were told at all).
+    fn retell(&mut self) {
+        if !self.ready {
+            return;
+        }
+        let mut tracks = Vec::new();
+        if let Some(v) = &self.video {
+            tracks.push(v.info.clone());
+        }
+        if let Some(a) = &self.audio {
+            tracks.push(a.info.clone());
+        }
+        self.out.push_back(Event::Tracks(tracks));
     }
 
     fn emit(&mut self, sample: Sample) -> Result<(), Error> {

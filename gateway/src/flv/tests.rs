@@ -348,3 +348,39 @@ fn ffmpeg_8_1s_own_enhanced_rtmp_tags_are_read() {
         assert!(audio.windows(2).all(|w| w[1].dts == w[0].dts + 960));
     }
 }
+
+/// An encoder that changes its codec or size mid-stream sends a new sequence start: the last
+/// frame of the old configuration goes out, then the tracks again, then the new frames; the
+/// same sequence start again changes nothing.
+#[test]
+fn a_new_sequence_start_retells_the_tracks_between_the_frames() {
+    let mut flv = FlvIngest::new();
+    flv.metadata(false, true);
+    flv.video(0, &ex_tag(true, 0, &hvcc_record())).unwrap();
+    let idr = [0, 0, 0, 4, 0x26, 0x01, 0xaf, 0x09];
+    flv.video(0, &ex_tag(true, 3, &idr)).unwrap();
+    flv.video(33, &ex_tag(false, 3, &idr)).unwrap();
+    flv.video(50, &ex_tag(true, 0, &hvcc_record())).unwrap();
+    let av1c = crate::codec::av1::tests::SVT_AV1C;
+    flv.video(66, &video_tag(b"av01", true, 0, av1c)).unwrap();
+    let key = temporal_unit(true, &[0xaa]);
+    flv.video(66, &video_tag(b"av01", true, 1, &key)).unwrap();
+    flv.finish().unwrap();
+    let events: Vec<String> = std::iter::from_fn(|| flv.poll())
+        .map(|e| match e {
+            Event::Tracks(t) => format!("tracks {}", t[0].codec),
+            Event::Sample(s) => format!("sample {}", s.dts / 90),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "tracks hvc1.1.6.L60.90",
+            "sample 0",
+            "sample 33",
+            "tracks av01.0.00M.08",
+            "sample 66"
+        ]
+    );
+}

@@ -78,15 +78,6 @@ enum VideoCodec {
     H265,
 }
 
-impl VideoCodec {
-    fn name(self) -> &'static str {
-        match self {
-            Self::H264 => "H.264",
-            Self::H265 => "H.265",
-        }
-    }
-}
-
 #[derive(Debug)]
 enum Codec {
     Video {
@@ -126,8 +117,19 @@ pub struct TsIngest {
     limits: Limits,
     tracks: Vec<Track>,
     ready: bool,
+    /// A track's configuration changed mid-stream: the tracks are told again before this
+    /// PES's samples (audio, whose frames go out as they come) or after them (video, whose
+    /// newest frame is held, so that what goes out is of the old configuration).
+    retell: Option<Retell>,
     pending: VecDeque<Sample>,
     out: VecDeque<Event>,
+}
+
+/// When the tracks are told again, relative to a PES's samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retell {
+    Before,
+    After,
 }
 
 impl Default for TsIngest {
@@ -166,6 +168,7 @@ impl TsIngest {
             limits,
             tracks: Vec::new(),
             ready: false,
+            retell: None,
             pending: VecDeque::new(),
             out: VecDeque::new(),
         }
@@ -298,10 +301,25 @@ impl TsIngest {
             Codec::Video { .. } => self.on_video(i, pts, pes.dts.unwrap_or(pts), &pes.data)?,
             Codec::Aac { .. } => self.on_aac(i, pts, &pes.data)?,
         };
+        let retell = self.retell.take();
+        if retell == Some(Retell::Before) {
+            self.retell_tracks();
+        }
         for s in samples {
             self.emit(s)?;
         }
+        if retell == Some(Retell::After) {
+            self.retell_tracks();
+        }
         Ok(())
+    }
+
+    /// The tracks again, after a configuration changed (once they were told at all).
+    fn retell_tracks(&mut self) {
+        if self.ready {
+            let infos = self.tracks.iter().filter_map(|t| t.info.clone()).collect();
+            self.out.push_back(Event::Tracks(infos));
+        }
     }
 
     fn on_video(
@@ -344,17 +362,9 @@ impl TsIngest {
                 },
             }
         }
-        if let (Some(used), Some(now)) = (used_sps.as_ref(), sps.as_ref())
-            && used != now
-        {
-            return Err(Error::BadVideo {
-                codec: codec.name(),
-                pid,
-                reason: "the SPS changed mid-stream (a new size or profile needs a new broadcast)"
-                    .into(),
-            });
-        }
-        if t.info.is_none() {
+        // A new SPS takes effect at the keyframe that carries it: a new init segment.
+        let changed = keyframe && t.info.is_some() && used_sps.as_ref() != sps.as_ref();
+        if t.info.is_none() || changed {
             if !keyframe {
                 *skipped += 1;
                 return Ok(Vec::new());
@@ -411,6 +421,9 @@ impl TsIngest {
             t.last_duration = prev.duration;
             out.push(prev);
         }
+        if changed {
+            self.retell = Some(Retell::After);
+        }
         Ok(out)
     }
 
@@ -422,15 +435,26 @@ impl TsIngest {
         };
         let frames = split_adts(data).map_err(|reason| Error::BadAdts { pid, reason })?;
         let mut out = Vec::with_capacity(frames.len());
+        let mut retold = false;
         for (n, (h, raw)) in frames.into_iter().enumerate() {
             let c = *config.get_or_insert(h);
             if (c.object_type, c.frequency_index, c.channels)
                 != (h.object_type, h.frequency_index, h.channels)
             {
-                return Err(Error::BadAdts {
-                    pid,
-                    reason: "the audio configuration (profile, sample rate or channels) changed mid-stream".into(),
-                });
+                if n > 0 {
+                    return Err(Error::BadAdts {
+                        pid,
+                        reason: "the audio configuration (profile, sample rate or channels) \
+                                 changed inside one PES packet"
+                            .into(),
+                    });
+                }
+                // A new configuration at a PES boundary: a new init segment.
+                *config = Some(h);
+                t.info = Some(trak::aac(t.id, &h));
+                *next = None;
+                t.last_dts = None;
+                retold = true;
             }
             if t.info.is_none() {
                 t.info = Some(trak::aac(t.id, &h));
@@ -465,6 +489,9 @@ impl TsIngest {
                 timescale: rate,
                 data: Bytes::copy_from_slice(raw),
             });
+        }
+        if retold {
+            self.retell = Some(Retell::Before);
         }
         Ok(out)
     }

@@ -74,13 +74,24 @@ enum Direction {
 /// The companion tracks of `tracks` (ids after the largest), each with the source it follows;
 /// none when transcoding is off.
 pub fn companions(tracks: &[TrackInfo]) -> Vec<Companion> {
+    more_companions(tracks, &[])
+}
+
+/// The companions `tracks` need beyond those they have (`have`, whose sources are unchanged):
+/// after a publisher's tracks changed mid-stream. IDs come after every track's and companion's.
+pub fn more_companions(tracks: &[TrackInfo], have: &[Companion]) -> Vec<Companion> {
     if ffmpeg().is_none() {
         return Vec::new();
     }
     let has = |p: &str| tracks.iter().any(|t| t.codec.starts_with(p));
-    let mut next = tracks.iter().map(|t| t.id).max().unwrap_or(0) + 1;
+    let ids = tracks
+        .iter()
+        .map(|t| t.id)
+        .chain(have.iter().map(|c| c.info.id));
+    let mut next = ids.max().unwrap_or(0) + 1;
     let mut out = Vec::new();
-    for t in tracks.iter().filter(|t| t.kind == TrackKind::Audio) {
+    let audio = tracks.iter().filter(|t| t.kind == TrackKind::Audio);
+    for t in audio.filter(|t| have.iter().all(|c| c.source != t.id)) {
         let channels = t.channels.clamp(1, 2) as u8;
         let (direction, info) = if t.codec.starts_with("mp4a") && !has("opus") {
             // libopus's own pre-skip at 48 kHz.

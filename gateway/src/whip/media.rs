@@ -120,9 +120,6 @@ pub enum Dropped {
         /// What was missing or wrong.
         reason: String,
     },
-    /// The track was not configured when the broadcast's tracks were published.
-    #[error("track {0} started after the broadcast's tracks were published")]
-    Late(usize),
     /// A frame older than the track's first, or implausibly far after it.
     #[error("track {0}: a frame from before the track's first, or months after it")]
     Old(usize),
@@ -146,7 +143,6 @@ struct Track {
     last_key: Option<Instant>,
     asked: Option<Instant>,
     last_dts: Option<u64>,
-    late: bool,
 }
 
 /// One WHIP session's media.
@@ -193,7 +189,6 @@ impl Media {
             last_key: None,
             asked: None,
             last_dts: None,
-            late: false,
         });
         Some(index)
     }
@@ -204,9 +199,6 @@ impl Media {
         let Some(t) = self.tracks.get_mut(f.track) else {
             return Err(Dropped::NoTrack(f.track));
         };
-        if t.late {
-            return Err(Dropped::Late(f.track));
-        }
         t.seen = true;
         if f.codec.video() {
             if !f.contiguous && !f.keyframe {
@@ -219,20 +211,27 @@ impl Media {
                 return Err(Dropped::AwaitingKeyframe(f.track));
             }
         }
-        if t.info.is_none() {
-            let info = configure(t.id, &f).map_err(|reason| {
-                t.need_key = true;
-                Dropped::Unconfigured {
-                    track: f.track,
-                    reason,
+        // A track configures itself at its first keyframe, and again when a keyframe says
+        // something else (an encoder that adapts its resolution to the network).
+        let mut retracked = false;
+        if t.info.is_none() || (f.keyframe && f.codec.video()) {
+            match configure(t.id, &f) {
+                Ok(info) if t.info.as_ref() != Some(&info) => {
+                    retracked = t.info.is_some() || self.published;
+                    t.info = Some(info);
+                    self.first_ready.get_or_insert(f.arrival);
                 }
-            })?;
-            if self.published {
-                t.late = true;
-                return Err(Dropped::Late(f.track));
+                Ok(_) => {}
+                Err(reason) if t.info.is_none() => {
+                    t.need_key = true;
+                    return Err(Dropped::Unconfigured {
+                        track: f.track,
+                        reason,
+                    });
+                }
+                // A later keyframe without its parameter sets keeps the configuration.
+                Err(_) => {}
             }
-            t.info = Some(info);
-            self.first_ready.get_or_insert(f.arrival);
         }
         let clock = u64::from(f.codec.clock());
         let (rtp0, base) = *t.anchor.get_or_insert_with(|| {
@@ -267,6 +266,10 @@ impl Media {
         if let Some(mut prev) = t.held.replace(sample) {
             prev.duration = u32::try_from(dts - prev.dts).unwrap_or(u32::MAX).max(1);
             self.emit(prev);
+        }
+        if retracked && self.published {
+            // The frames of the old configuration are out; the held frame is the new one's.
+            self.out.push_back(Event::Tracks(self.infos()));
         }
         self.gate(f.arrival);
         Ok(())
@@ -322,6 +325,11 @@ impl Media {
         }
     }
 
+    /// The tracks configured so far (a track that starts later is told with the others then).
+    fn infos(&self) -> Vec<TrackInfo> {
+        self.tracks.iter().filter_map(|t| t.info.clone()).collect()
+    }
+
     fn gate(&mut self, now: Instant) {
         if self.published || self.tracks.is_empty() {
             return;
@@ -332,14 +340,7 @@ impl Media {
             return;
         }
         self.published = true;
-        let mut infos = Vec::new();
-        for t in &mut self.tracks {
-            match &t.info {
-                Some(info) => infos.push(info.clone()),
-                None => t.late = true,
-            }
-        }
-        self.out.push_back(Event::Tracks(infos));
+        self.out.push_back(Event::Tracks(self.infos()));
         for s in std::mem::take(&mut self.pending) {
             self.out.push_back(Event::Sample(s));
         }

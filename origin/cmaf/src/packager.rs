@@ -38,6 +38,10 @@ pub struct PackagedTrack {
     /// Written as this track ID, and left out of the init segment: the track is a variant of
     /// the track with that ID (same init segment, see [`Packager::variant_of`]).
     variant_of: Option<u32>,
+    /// The track's configuration changed ([`Packager::retrack`]): its next object opens a
+    /// group (for video, the next keyframe; frames before it are dropped), so that no group
+    /// mixes two configurations.
+    reopen: bool,
 }
 
 impl PackagedTrack {
@@ -98,6 +102,15 @@ pub struct Packager {
 fn names(tracks: &[TrackInfo]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for t in tracks {
+        let name = name(t, &out);
+        out.push(name);
+    }
+    out
+}
+
+/// The name of track `t` among the names `taken`.
+fn name(t: &TrackInfo, taken: &[String]) -> String {
+    {
         let base = match t.kind {
             TrackKind::Video => format!("video-{}p", t.height),
             TrackKind::Audio => {
@@ -111,13 +124,31 @@ fn names(tracks: &[TrackInfo]) -> Vec<String> {
         };
         let mut name = base.clone();
         let mut n = 2;
-        while out.contains(&name) {
+        while taken.contains(&name) {
             name = format!("{base}-{n}");
             n += 1;
         }
-        out.push(name);
+        name
     }
-    out
+}
+
+impl PackagedTrack {
+    fn new(info: TrackInfo, name: String) -> Self {
+        Self {
+            info,
+            name,
+            group: None,
+            next_object: 0,
+            sequence: 0,
+            dropped: 0,
+            bytes: 0,
+            frames: 0,
+            first_dts: None,
+            end_dts: 0,
+            variant_of: None,
+            reopen: false,
+        }
+    }
 }
 
 impl Packager {
@@ -130,19 +161,7 @@ impl Packager {
         let tracks: Vec<PackagedTrack> = tracks
             .into_iter()
             .zip(names)
-            .map(|(info, name)| PackagedTrack {
-                info,
-                name,
-                group: None,
-                next_object: 0,
-                sequence: 0,
-                dropped: 0,
-                bytes: 0,
-                frames: 0,
-                first_dts: None,
-                end_dts: 0,
-                variant_of: None,
-            })
+            .map(|(info, name)| PackagedTrack::new(info, name))
             .collect();
         let reference = tracks.iter().position(|t| t.info.kind == TrackKind::Video);
         Ok(Self {
@@ -175,6 +194,50 @@ impl Packager {
         }
     }
 
+    /// The input's tracks changed mid-stream (a publisher's new codec or size, a simulcast
+    /// layer that started late): package `tracks` from now on. A track whose ID was there keeps
+    /// its name, group numbering and objects; if its configuration changed, its next object
+    /// opens a group (for video, at the next keyframe), so that every group has one
+    /// configuration. New IDs get new names; tracks whose ID is gone are dropped. Group IDs
+    /// keep increasing. Returns whether anything changed (a new init segment is then due).
+    pub fn retrack(&mut self, tracks: Vec<TrackInfo>) -> Result<bool, Error> {
+        if tracks.is_empty() {
+            return Err(Error::NoTracks);
+        }
+        let mut old = std::mem::take(&mut self.tracks);
+        let before: Vec<(u32, TrackInfo)> =
+            old.iter().map(|t| (t.info.id, t.info.clone())).collect();
+        let mut next = Vec::with_capacity(tracks.len());
+        for info in tracks {
+            match old.iter().position(|t| t.info.id == info.id) {
+                Some(i) => {
+                    let mut t = old.swap_remove(i);
+                    if t.info != info {
+                        t.reopen = true;
+                        t.dropped = 0;
+                        t.bytes = 0;
+                        t.frames = 0;
+                        t.first_dts = None;
+                        t.end_dts = 0;
+                        t.info = info;
+                    }
+                    next.push(t);
+                }
+                None => next.push(PackagedTrack::new(info, String::new())),
+            }
+        }
+        let mut taken: Vec<String> = next.iter().map(|t| t.name.clone()).collect();
+        for t in next.iter_mut().filter(|t| t.name.is_empty()) {
+            t.name = name(&t.info, &taken);
+            taken.push(t.name.clone());
+        }
+        let after: Vec<(u32, TrackInfo)> =
+            next.iter().map(|t| (t.info.id, t.info.clone())).collect();
+        self.reference = next.iter().position(|t| t.info.kind == TrackKind::Video);
+        self.tracks = next;
+        Ok(before != after)
+    }
+
     /// The packaged tracks, in input order.
     pub fn tracks(&self) -> &[PackagedTrack] {
         &self.tracks
@@ -195,8 +258,10 @@ impl Packager {
         let ms = self.base.saturating_add(sample.decode_time().as_millis());
         let kind = self.tracks[index].info.kind;
         let current = self.tracks[index].group;
+        let reopen = self.tracks[index].reopen;
         let opens = match kind {
             TrackKind::Video => sample.keyframe,
+            TrackKind::Audio if reopen => true,
             TrackKind::Audio => match (current, self.reference, self.boundary) {
                 (None, _, _) => true,
                 (Some(g), Some(_), Some(b)) => b > g && ms >= b,
@@ -205,7 +270,7 @@ impl Packager {
             },
         };
         let track = &mut self.tracks[index];
-        if !opens && current.is_none() {
+        if !opens && (current.is_none() || reopen) {
             track.dropped += 1;
             if track.dropped > MAX_FRAMES_BEFORE_KEYFRAME {
                 return Err(Error::NoKeyframe {
@@ -228,6 +293,7 @@ impl Packager {
             };
             track.group = Some(id);
             track.next_object = 0;
+            track.reopen = false;
             if Some(index) == self.reference {
                 self.boundary = Some(id);
             }

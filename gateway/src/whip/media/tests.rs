@@ -185,10 +185,62 @@ fn a_track_that_never_starts_does_not_hold_the_broadcast() {
     assert_eq!(tracks.len(), 1);
     assert_eq!(tracks[0].codec, "vp8");
     assert_eq!((tracks[0].width, tracks[0].height), (640, 480));
+    // The late track joins the broadcast: the tracks are told again, with it.
+    let late = t0 + TRACKS_WAIT;
+    m.push(frame(a, Codec::Opus, 0, late, false, &[1])).unwrap();
+    m.push(frame(a, Codec::Opus, 960, late, false, &[2]))
+        .unwrap();
+    let events = drain(&mut m);
+    let Some(Event::Tracks(tracks)) = events.iter().find(|e| matches!(e, Event::Tracks(_))) else {
+        panic!("the tracks again: {events:?}");
+    };
+    let codecs: Vec<&str> = tracks.iter().map(|t| t.codec.as_str()).collect();
+    assert_eq!(codecs, ["vp8", "opus"]);
+    assert!(samples(&events).iter().any(|s| s.track == tracks[1].id));
+}
+
+/// An encoder that changes its resolution at a keyframe (as browsers do when the network
+/// tightens): the tracks are told again, after the old size's last frame and before the new
+/// size's first, and the same size again tells nothing.
+#[test]
+fn a_new_size_at_a_keyframe_retells_the_tracks() {
+    let t0 = Instant::now();
+    let mut m = Media::new(Limits::default());
+    let v = m.add_track(true).unwrap();
+    m.push(frame(v, Codec::Vp8, 0, t0, true, VP8_KEY)).unwrap();
+    m.push(frame(v, Codec::Vp8, 3000, t0, false, &[0x11, 0, 0]))
+        .unwrap();
+    m.tick(t0 + TRACKS_WAIT);
+    // The same size at the next keyframe.
+    m.push(frame(v, Codec::Vp8, 6000, t0, true, VP8_KEY))
+        .unwrap();
+    let before = drain(&mut m);
     assert_eq!(
-        m.push(frame(a, Codec::Opus, 0, t0 + TRACKS_WAIT, false, &[1])),
-        Err(Dropped::Late(a))
+        before
+            .iter()
+            .filter(|e| matches!(e, Event::Tracks(_)))
+            .count(),
+        1
     );
+    // 320x240.
+    let small = [
+        0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00, 0xff,
+    ];
+    m.push(frame(v, Codec::Vp8, 9000, t0, true, &small))
+        .unwrap();
+    m.push(frame(v, Codec::Vp8, 12000, t0, false, &[0x11, 0, 0]))
+        .unwrap();
+    let events = drain(&mut m);
+    let at = |p: &dyn Fn(&Event) -> bool| events.iter().position(p).expect("an event");
+    let tracks = at(&|e| matches!(e, Event::Tracks(_)));
+    let Event::Tracks(t) = &events[tracks] else {
+        unreachable!()
+    };
+    assert_eq!((t[0].width, t[0].height), (320, 240));
+    // The first frame arrived at the session's start: decode times are RTP times here.
+    let old_key = at(&|e| matches!(e, Event::Sample(s) if s.dts == 6000));
+    let new_key = at(&|e| matches!(e, Event::Sample(s) if s.dts == 9000));
+    assert!(old_key < tracks && tracks < new_key, "{events:?}");
 }
 
 #[test]
