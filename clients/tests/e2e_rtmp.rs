@@ -10,6 +10,8 @@
 //! one refused (`NetStream.Publish.Unauthorized`), a right one admitted and its identity kept
 //! for take-over, the keys file reloaded while the relay runs, no key in the logs.
 //!
+//! RTMPS carries the same over TLS (ffmpeg's `rtmps://`).
+//!
 //! Every wait is bounded; children are killed on drop; only 127.0.0.1 and port 0 are used.
 
 mod common;
@@ -144,6 +146,25 @@ fn e2e_ffmpeg_publishes_h264_without_b_frames_over_rtmp() {
             "{secret} was logged"
         );
     }
+}
+
+/// RTMPS (`--rtmps`): ffmpeg publishes over TLS (GnuTLS, not verifying, as OBS does not
+/// with a self-signed certificate: the relay says at start that verifying encoders refuse it).
+#[test]
+fn e2e_ffmpeg_publishes_over_rtmps() {
+    let mut relay = Relay::start_with_stderr(&["--rtmps", "127.0.0.1:0"], Stdio::piped());
+    let mut log = Lines::new(relay.guard.child.stderr.take().expect("stderr"));
+    let rtmps = relay.rtmps.expect("the RTMPS listener's address");
+    log.expect(Duration::from_secs(5), "the self-signed warning", |l| {
+        l.contains(&format!("RTMPS on {rtmps} uses a self-signed certificate"))
+    });
+    publish_and_play(
+        &relay,
+        &mut log,
+        &format!("rtmps://{rtmps}/live/secure"),
+        "live/secure",
+        &["-bf", "0"],
+    );
 }
 
 #[test]

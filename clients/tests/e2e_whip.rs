@@ -452,3 +452,52 @@ fn stream_keys_ride_as_the_bearer_token() {
         "a key reached the log: {published}"
     );
 }
+
+/// Ownership over WHIP: a publisher with a path's stream key holds its broadcast; another key
+/// of the path cannot take it over (`relay.takeover = "first"`: 409 with the reason), the
+/// same key can, at once (a browser that reloads its page before the old session times out),
+/// and the first publisher's session ends.
+#[test]
+fn the_same_key_takes_a_whip_broadcast_over_and_another_is_refused() {
+    let dir = TempDir::new("whip-takeover");
+    let keys = dir.write(
+        "stream-keys.toml",
+        "[[key]]\npath = \"live/owned\"\nkey = \"Wh1p-cam-key\"\nname = \"cam\"\n\
+         [[key]]\npath = \"live/owned\"\nkey = \"Wh1p-backup-key\"\nname = \"backup\"\n",
+    );
+    let config = dir.write(
+        "relay.toml",
+        &format!("[relay]\ntakeover = \"first\"\n[ingest]\nkeys_file = {keys:?}\n"),
+    );
+    let (_relay, mut log, http) = relay(&["--config", config.to_str().expect("utf-8")]);
+    let page =
+        |token: &str| format!("{http}/publish.html?path=live/owned&autostart=1&token={token}");
+    let first = NodeRun::start(
+        "whip.mjs",
+        &[page("Wh1p-cam-key"), "30".into(), "close".into()],
+    );
+    log.expect(Duration::from_secs(30), "the first publisher", |l| {
+        l.contains("live/owned connected over UDP")
+    });
+    let other = NodeRun::start(
+        "whip.mjs",
+        &[page("Wh1p-backup-key"), "2".into(), "delete".into()],
+    )
+    .report(Duration::from_secs(60));
+    assert_eq!(other["ok"], false, "{other}");
+    let reason = other["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("409") && reason.contains("relay.takeover"),
+        "{other}"
+    );
+    let again = NodeRun::start(
+        "whip.mjs",
+        &[page("Wh1p-cam-key"), "3".into(), "delete".into()],
+    )
+    .report(Duration::from_secs(60));
+    assert_eq!(again["ok"], true, "the same key takes over: {again}");
+    log.expect(Duration::from_secs(10), "the first session's end", |l| {
+        l.contains("closing 127.0.0.1") && l.contains("another publisher took it over")
+    });
+    drop(first);
+}

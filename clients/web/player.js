@@ -2517,6 +2517,8 @@ var Player = class {
   audioCtx = null;
   stopped = false;
   catalogSub = null;
+  /** The newest catalog version that arrived before the first was read (applied then). */
+  pendingCatalog = null;
   abr = new Abr();
   abrTimer = 0;
   probing = null;
@@ -2585,6 +2587,9 @@ var Player = class {
     this.options.onSession?.(this.moq);
     this.setState("catalog");
     this.catalog = await this.loadCatalog();
+    const pending2 = this.pendingCatalog;
+    this.pendingCatalog = null;
+    if (pending2) this.onCatalogUpdate(pending2);
     this.stats.timing.catalog = performance.now();
     const renditions = videoRenditions(this.catalog);
     this.stats.renditions = renditions.map((t) => t.name);
@@ -2998,7 +3003,11 @@ var Player = class {
   }
   /** A new MSF catalog version (a later group): the rendition list follows it. */
   onCatalogUpdate(o) {
-    if (!this.catalog || o.object !== 0 || o.payload.length === 0) return;
+    if (o.object !== 0 || o.payload.length === 0) return;
+    if (!this.catalog) {
+      if (!this.pendingCatalog || o.group > this.pendingCatalog.group) this.pendingCatalog = o;
+      return;
+    }
     try {
       this.catalog = parseMsf(o.payload, this.catalog);
       this.stats.renditions = videoRenditions(this.catalog).map((t) => t.name);

@@ -112,18 +112,6 @@ pub enum Error {
         /// The stream's PID.
         pid: u16,
     },
-    /// Decode time went backwards on a stream.
-    #[error("decode time went back on PID {pid}: {from} -> {to} (ticks of 1/{timescale} s)")]
-    TimeWentBack {
-        /// The stream's PID.
-        pid: u16,
-        /// The previous decode time.
-        from: u64,
-        /// The new one.
-        to: u64,
-        /// Their timescale.
-        timescale: u32,
-    },
     /// The input ended before it said what its streams are.
     #[error("the input ended before {0}")]
     Truncated(&'static str),

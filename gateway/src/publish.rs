@@ -19,6 +19,7 @@ use tern_origin::{Announced, Broadcast, Options, Target};
 
 use crate::ingest::Event;
 use crate::ingest::timeline::{Resume, Timeline};
+use crate::transcode::ladder::{self, Ladder};
 use crate::transcode::{self, Companion};
 
 /// How many broadcasts' resume points a gateway remembers (the oldest are forgotten first).
@@ -90,6 +91,10 @@ pub struct Feed<'a> {
     sources: Vec<TrackInfo>,
     /// The audio tracks transcoded from the publisher's ([`transcode`]).
     companions: Vec<Companion>,
+    /// The lower renditions of the publisher's video ([`ladder`]), and their tracks as last
+    /// published (kept while a new transcoder starts).
+    ladder: Option<Ladder>,
+    rungs: Vec<TrackInfo>,
 }
 
 impl std::fmt::Debug for Feed<'_> {
@@ -133,6 +138,8 @@ impl<'a> Feed<'a> {
             resumes: resumes.clone(),
             sources: Vec::new(),
             companions: Vec::new(),
+            ladder: None,
+            rungs: Vec::new(),
         })
     }
 
@@ -151,12 +158,14 @@ impl<'a> Feed<'a> {
                 let companions = transcode::companions(&tracks);
                 let mut all = tracks.clone();
                 all.extend(companions.iter().map(|c| c.info().clone()));
+                let next_id = all.iter().map(|t| t.id).max().unwrap_or(0) + 1;
+                self.ladder = ladder::ladder(&tracks, next_id);
                 self.state = State::Live(a.start(all).await?);
                 self.sources = tracks;
                 self.companions = companions;
                 Ok(())
             }
-            State::Live(mut b) => {
+            State::Live(b) => {
                 if tracks == self.sources {
                     self.state = State::Live(b);
                     return Ok(());
@@ -170,24 +179,50 @@ impl<'a> Feed<'a> {
                 });
                 let more = transcode::more_companions(&tracks, &self.companions);
                 self.companions.extend(more);
-                let mut all = tracks.clone();
-                all.extend(self.companions.iter().map(|c| c.info().clone()));
-                let result = b.retrack(all).await;
+                // A ladder whose source changed starts again (its renditions' tracks stay
+                // listed until the new transcoder says its own).
+                if let Some(l) = &self.ladder {
+                    let source = self.sources.iter().find(|t| t.id == l.source());
+                    if tracks.iter().find(|t| t.id == l.source()) != source {
+                        let base = l.ids().first().copied().unwrap_or(u32::MAX);
+                        self.ladder = None;
+                        if tracks
+                            .iter()
+                            .chain(self.companions.iter().map(|c| c.info()))
+                            .all(|t| t.id < base)
+                        {
+                            self.ladder = ladder::ladder(&tracks, base);
+                        }
+                    }
+                }
                 self.state = State::Live(b);
-                result?;
+                self.sources = tracks;
+                self.retrack().await?;
                 tracing::info!(
                     "{}: the publisher's tracks changed: a new init segment and catalog",
                     self.path
                 );
-                self.sources = tracks;
                 Ok(())
             }
             State::Gone => Err(FeedError::NoTracks),
         }
     }
 
-    /// Publish one sample (its decode time mapped onto the broadcast's time line).
-    pub fn sample(&mut self, mut sample: Sample, now: Instant) -> Result<(), FeedError> {
+    /// Publish every track: the publisher's, the audio companions' and the ladder's.
+    async fn retrack(&mut self) -> Result<(), FeedError> {
+        let State::Live(b) = &mut self.state else {
+            return Err(FeedError::NoTracks);
+        };
+        let mut all = self.sources.clone();
+        all.extend(self.companions.iter().map(|c| c.info().clone()));
+        all.extend(self.rungs.iter().cloned());
+        b.retrack(all).await?;
+        Ok(())
+    }
+
+    /// Publish one sample (its decode time mapped onto the broadcast's time line), and what
+    /// the transcoders made of it.
+    async fn sample(&mut self, mut sample: Sample, now: Instant) -> Result<(), FeedError> {
         let State::Live(b) = &mut self.state else {
             return Err(FeedError::NoTracks);
         };
@@ -199,6 +234,20 @@ impl<'a> Feed<'a> {
             }
             for s in c.poll() {
                 b.push(&s)?;
+            }
+        }
+        if let Some(l) = &mut self.ladder {
+            l.push(&sample, now);
+            let renditions = l.poll();
+            if let Some(tracks) = l.take_tracks() {
+                self.rungs = tracks;
+                self.retrack().await?;
+                tracing::info!("{}: the ladder's renditions are published", self.path);
+            }
+            if let State::Live(b) = &mut self.state {
+                for s in renditions {
+                    b.push(&s)?;
+                }
             }
         }
         if sample.keyframe {
@@ -216,7 +265,7 @@ impl<'a> Feed<'a> {
         while let Some(event) = next() {
             match event {
                 Event::Tracks(tracks) => self.tracks(tracks).await?,
-                Event::Sample(sample) => self.sample(sample, Instant::now())?,
+                Event::Sample(sample) => self.sample(sample, Instant::now()).await?,
                 Event::Loss { pid, reason } => {
                     tracing::debug!("{}: loss on PID {pid}: {reason}", self.path);
                 }

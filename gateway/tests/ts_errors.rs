@@ -340,3 +340,35 @@ fn a_new_sps_at_a_keyframe_retells_the_tracks() {
         ]
     );
 }
+
+/// An encoder that restarts its clock on the same stream (a hardware encoder's restart, a
+/// looped file): the stream goes on, decode times as the source gave them (the publish stage's
+/// time line cuts the jump out), every duration a plausible frame.
+#[test]
+fn a_clock_that_starts_again_is_not_an_error() {
+    let mut m = Mux::default();
+    m.psi(&[(0x1b, VIDEO_PID)]);
+    for (n, pts) in [900_000u64, 903_000, 906_000, 90_000, 93_000]
+        .into_iter()
+        .enumerate()
+    {
+        let data = if n == 0 || n == 3 {
+            au(&[SPS, PPS, &[0x65, 0x88]])
+        } else {
+            au(&[&[0x41, 0x9a]])
+        };
+        m.pes(VIDEO_PID, 0xe0, pts, &data);
+    }
+    let (result, events) = run(&m.out);
+    result.expect("a clock that starts again is still a stream");
+    assert_eq!(
+        video_samples(&events),
+        [
+            (900_000, 3000, true),
+            (903_000, 3000, false),
+            (906_000, 3000, false),
+            (90_000, 3000, true),
+            (93_000, 3000, false),
+        ]
+    );
+}

@@ -147,7 +147,12 @@ pub struct RtmpConfig {
     /// TCP address of the listener; unset: no RTMP listener.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bind: Option<SocketAddr>,
-    /// Publishers at most at once.
+    /// TCP address of the RTMPS listener (TLS with `relay.tls_cert`, or a self-signed
+    /// certificate that verifying encoders refuse, said at start), the conventional port being
+    /// 443; unset: no RTMPS listener.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_bind: Option<SocketAddr>,
+    /// Publishers at most at once (RTMP and RTMPS each).
     pub max_publishers: u64,
 }
 
@@ -155,6 +160,7 @@ impl Default for RtmpConfig {
     fn default() -> Self {
         Self {
             bind: None,
+            tls_bind: None,
             max_publishers: 1000,
         }
     }
@@ -176,9 +182,38 @@ pub struct IngestConfig {
     /// need Opus; HLS on TVs and older Safari need AAC), transcoded by `ffmpeg`.
     pub transcode_audio: bool,
     /// The ffmpeg the transcoders run (a name on PATH or a path); it needs the libopus and aac
-    /// encoders. When it cannot run, the relay says so at start and publishes without
-    /// companions.
+    /// encoders (and libx264 for a ladder). When it cannot run, the relay says so at start and
+    /// publishes without companions or ladder.
     pub ffmpeg: String,
+    /// Lower renditions made of every ingested broadcast's video, each `"<height>p@<bitrate>"`
+    /// (`["360p@800k", "180p@300k"]`; the bitrate in bits per second with `k` or `M`): H.264,
+    /// GOP-aligned with the source (a keyframe where the source has one, no B-frames) under the
+    /// same group numbering, one supervised ffmpeg per broadcast. A rung at or above the
+    /// source's height is left out. Empty: no ladder.
+    pub ladder: Vec<String>,
+}
+
+/// One rung of `[ingest] ladder`, `"<height>p@<bitrate>"`: (height in pixels, bits per second).
+pub fn ladder_rung(rung: &str) -> Result<(u16, u32), String> {
+    let bad = || format!("{rung:?} is not a rung like \"360p@800k\" (height, then the bitrate)");
+    let (height, bitrate) = rung.trim().split_once('@').ok_or_else(bad)?;
+    let height: u16 = height
+        .strip_suffix('p')
+        .and_then(|h| h.parse().ok())
+        .filter(|h| (16..=4320).contains(h) && h % 2 == 0)
+        .ok_or_else(|| {
+            format!("{rung:?}: the height is an even number of pixels, 16 to 4320, then 'p'")
+        })?;
+    let (number, scale) = match bitrate.as_bytes().last() {
+        Some(b'k' | b'K') => (&bitrate[..bitrate.len() - 1], 1e3),
+        Some(b'M' | b'm') => (&bitrate[..bitrate.len() - 1], 1e6),
+        _ => (bitrate, 1.0),
+    };
+    let bps = number.parse::<f64>().map_err(|_| bad())? * scale;
+    if !(50e3..=100e6).contains(&bps) {
+        return Err(format!("{rung:?}: the bitrate is 50k to 100M"));
+    }
+    Ok((height, bps as u32))
 }
 
 impl Default for IngestConfig {
@@ -187,6 +222,7 @@ impl Default for IngestConfig {
             keys_file: None,
             transcode_audio: true,
             ffmpeg: "ffmpeg".to_owned(),
+            ladder: Vec::new(),
         }
     }
 }
@@ -658,6 +694,8 @@ pub struct Overrides {
     pub srt: Option<SocketAddr>,
     /// `--rtmp`: `rtmp.bind`.
     pub rtmp: Option<SocketAddr>,
+    /// `--rtmps`: `rtmp.tls_bind`.
+    pub rtmps: Option<SocketAddr>,
     /// `--http`: `http.bind`.
     pub http: Option<SocketAddr>,
 }
@@ -815,9 +853,9 @@ settings! {
     plugin.queue, plugin.reload_interval, plugin.record, plugin.record_max_calls,
     drain.goaway_uri, drain.timeout,
     cluster.ca, cluster.cert, cluster.key, cluster.publish,
-    ingest.keys_file, ingest.transcode_audio, ingest.ffmpeg,
+    ingest.keys_file, ingest.transcode_audio, ingest.ffmpeg, ingest.ladder,
     srt.bind, srt.latency, srt.max_publishers, srt.passphrases_file,
-    rtmp.bind, rtmp.max_publishers,
+    rtmp.bind, rtmp.tls_bind, rtmp.max_publishers,
     http.enabled, http.bind,
     whip.enabled, whip.udp, whip.advertise, whip.keyframe_interval, whip.max_sessions,
 }
@@ -948,6 +986,10 @@ impl Config {
             self.rtmp.bind = Some(bind);
             set("rtmp.bind", "rtmp");
         }
+        if let Some(bind) = flags.rtmps {
+            self.rtmp.tls_bind = Some(bind);
+            set("rtmp.tls_bind", "rtmps");
+        }
         if let Some(bind) = flags.http {
             self.http.bind = Some(bind);
             set("http.bind", "http");
@@ -1043,6 +1085,9 @@ impl Config {
                 "whip.advertise",
                 format!("{bad:?} is not an IP address (the media port is added to each)"),
             );
+        }
+        if let Some(e) = self.ingest.ladder.iter().find_map(|r| ladder_rung(r).err()) {
+            return fail("ingest.ladder", e);
         }
         if self.whip.keyframe_interval < Duration::from_millis(200) {
             return fail(

@@ -17,6 +17,8 @@ pub struct Ingest {
     pub srt: Option<SrtServer>,
     /// The RTMP listener, if `rtmp.bind` is set.
     pub rtmp: Option<RtmpServer>,
+    /// The RTMPS listener, if `rtmp.tls_bind` is set (held until the listeners stop).
+    _rtmps: Option<RtmpServer>,
     /// What keeps the stream keys up to date with `ingest.keys_file`, if it is set (held
     /// until the listeners stop).
     _keys: Option<KeysWatch>,
@@ -41,31 +43,50 @@ fn stream_keys(config: &Config) -> anyhow::Result<(SharedKeys, Option<KeysWatch>
     Ok((shared, Some(watch)))
 }
 
-/// Turn the audio companions on when `ingest.transcode_audio` asks and its ffmpeg runs (said at
-/// start either way).
+/// Turn the audio companions (`ingest.transcode_audio`) and the ladder (`ingest.ladder`) on when
+/// asked and their ffmpeg runs (said at start either way).
 fn transcoding(config: &Config) {
-    if !config.ingest.transcode_audio {
-        tern_gateway::transcode::set_ffmpeg(None);
+    use tern_gateway::transcode::{self, ladder};
+    transcode::supervise::describe();
+    let ingest = &config.ingest;
+    if !ingest.transcode_audio && ingest.ladder.is_empty() {
+        transcode::set_ffmpeg(None);
         return;
     }
-    let ffmpeg = std::path::PathBuf::from(&config.ingest.ffmpeg);
-    match tern_gateway::transcode::check_ffmpeg(&ffmpeg) {
-        Ok(()) => {
-            println!(
-                "audio transcoding: every AAC track gets an Opus one and every Opus track an AAC \
-                 one ({})",
-                ffmpeg.display()
-            );
-            tern_gateway::transcode::set_ffmpeg(Some(ffmpeg));
-        }
-        Err(e) => {
-            eprintln!(
-                "audio transcoding is off: {e} (ingest.ffmpeg; set ingest.transcode_audio = \
-                 false to silence this)"
-            );
-            tern_gateway::transcode::set_ffmpeg(None);
-        }
+    let ffmpeg = std::path::PathBuf::from(&ingest.ffmpeg);
+    let checked = transcode::check_ffmpeg(&ffmpeg, !ingest.ladder.is_empty());
+    if let Err(e) = checked {
+        eprintln!(
+            "transcoding is off: {e} (ingest.ffmpeg; set ingest.transcode_audio = false and \
+             ingest.ladder = [] to silence this)"
+        );
+        transcode::set_ffmpeg(None);
+        return;
     }
+    transcode::set_audio(ingest.transcode_audio);
+    if ingest.transcode_audio {
+        println!(
+            "audio transcoding: every AAC track gets an Opus one and every Opus track an AAC one \
+             ({})",
+            ffmpeg.display()
+        );
+    }
+    // Validated with the configuration.
+    let rungs: Vec<ladder::Rung> = ingest
+        .ladder
+        .iter()
+        .filter_map(|r| tern_relay::config::ladder_rung(r).ok())
+        .map(|(height, bitrate)| ladder::Rung { height, bitrate })
+        .collect();
+    if !rungs.is_empty() {
+        println!(
+            "ladder: every ingested broadcast's video also at {} (H.264, one ffmpeg per \
+             broadcast)",
+            ingest.ladder.join(", ")
+        );
+    }
+    ladder::set_ladder(rungs);
+    transcode::set_ffmpeg(Some(ffmpeg));
 }
 
 /// Start the listeners `config` asks for, in front of `node`, printing where each listens.
@@ -107,26 +128,46 @@ pub async fn start(config: &Config, node: &Node) -> anyhow::Result<Ingest> {
             Some(server)
         }
     };
-    let rtmp = match config.rtmp.bind {
-        None => None,
-        Some(bind) => {
-            let mut c = rtmp::Config::new(bind);
-            c.max_publishers = usize::try_from(config.rtmp.max_publishers).unwrap_or(usize::MAX);
-            c.stream_keys = stream_keys.clone();
-            let server = rtmp::serve(c, node.local(), Default::default(), resumes.clone())
-                .await
-                .with_context(|| format!("rtmp.bind: cannot listen on {bind}"))?;
-            println!(
-                "RTMP ingest listening on {} (rtmp://HOST:PORT/APP/NAME publishes APP/NAME)",
-                server.local_addr()
-            );
-            Some(server)
+    let mut rtmp = None;
+    let mut rtmps = None;
+    let binds = [(config.rtmp.bind, false), (config.rtmp.tls_bind, true)];
+    for (bind, tls) in binds.into_iter().filter_map(|(b, t)| Some((b?, t))) {
+        let (key, scheme) = if tls {
+            ("rtmp.tls_bind", "rtmps")
+        } else {
+            ("rtmp.bind", "rtmp")
+        };
+        let mut c = rtmp::Config::new(bind);
+        c.max_publishers = usize::try_from(config.rtmp.max_publishers).unwrap_or(usize::MAX);
+        c.stream_keys = stream_keys.clone();
+        let mut self_signed = false;
+        if tls {
+            let (server_config, issued_here) = super::tls::server_config(config, ("RTMPS", key))?;
+            c.tls = Some(server_config);
+            self_signed = issued_here;
         }
-    };
+        let server = rtmp::serve(c, node.local(), Default::default(), resumes.clone())
+            .await
+            .with_context(|| format!("{key}: cannot listen on {bind}"))?;
+        if self_signed {
+            let refusers = "OBS and other verifying encoders";
+            super::tls::warn_self_signed("RTMPS", server.local_addr(), refusers);
+        }
+        println!(
+            "{} ingest listening on {} ({scheme}://HOST:PORT/APP/NAME publishes APP/NAME)",
+            scheme.to_uppercase(),
+            server.local_addr()
+        );
+        match tls {
+            true => rtmps = Some(server),
+            false => rtmp = Some(server),
+        }
+    }
     let http = super::http::start(config, node, &resumes, &stream_keys).await?;
     Ok(Ingest {
         srt,
         rtmp,
+        _rtmps: rtmps,
         _keys: keys,
         http,
     })

@@ -32,6 +32,10 @@ pub struct Args {
     /// TCP address of the RTMP ingest listener (rtmp.bind), e.g. 0.0.0.0:1935.
     #[arg(long)]
     rtmp: Option<SocketAddr>,
+    /// TCP address of the RTMPS ingest listener (rtmp.tls_bind), e.g. 0.0.0.0:443; TLS with
+    /// relay.tls_cert.
+    #[arg(long)]
+    rtmps: Option<SocketAddr>,
     /// TCP address of the HTTP listener: WHIP, the player and publish pages (http.bind).
     /// Default: the QUIC port's number over TCP.
     #[arg(long)]
@@ -48,6 +52,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         log_format: args.log_format,
         srt: args.srt,
         rtmp: args.rtmp,
+        rtmps: args.rtmps,
         http: args.http,
     };
     let config = Config::load(args.config.as_deref(), process_env(), &flags)?;

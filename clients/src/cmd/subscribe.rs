@@ -3,6 +3,7 @@
 use tokio::io::AsyncWriteExt;
 
 use tern::framing::{Encoder, Framing};
+use tern_moq::message::SubscriptionFilter;
 
 use super::client::{ConnectArgs, namespace, shutdown_signal};
 use super::publish::FRAMING_HELP;
@@ -22,9 +23,14 @@ pub struct Args {
     /// How objects are written to stdout.
     #[arg(long, value_enum, default_value_t = Framing::Lines)]
     pub framing: Framing,
-    /// Exit after writing this many objects (for example 1 to print a catalog).
+    /// Exit after writing this many objects (`--latest --max-objects 1` prints a broadcast's
+    /// current catalog).
     #[arg(long, value_name = "N")]
     pub max_objects: Option<u64>,
+    /// Start at the newest object (the current catalog, a track's live edge) instead of the
+    /// oldest group the relay holds.
+    #[arg(long)]
+    pub latest: bool,
 }
 
 /// Run until the publisher ends the track (or Ctrl-C).
@@ -34,7 +40,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .subscribe(
             namespace(&args.namespace),
             args.track.clone().into_bytes(),
-            None,
+            args.latest.then_some(SubscriptionFilter::LargestObject),
         )
         .await
         .map_err(|e| {

@@ -42,6 +42,43 @@ impl ResolvesServerCert for One {
     }
 }
 
+/// Said at start when a TLS listener `what` on `addr` has the relay's self-signed certificate:
+/// who will refuse it (`refusers`).
+pub fn warn_self_signed(what: &str, addr: SocketAddr, refusers: &str) {
+    eprintln!(
+        "{what} on {addr} uses a self-signed certificate: {refusers} will refuse it (set \
+         relay.tls_cert and relay.tls_key to a certificate they trust)"
+    );
+}
+
+/// The TLS configuration of a TCP listener (`what`: its protocol and the key its errors name):
+/// the relay's certificate (`relay.tls_cert`), or a self-signed one (then `true`: say so with
+/// [`warn_self_signed`]). ALPN `http/1.1` for HTTPS.
+pub fn server_config(
+    config: &Config,
+    (what, key): (&str, &str),
+) -> anyhow::Result<(Arc<rustls::ServerConfig>, bool)> {
+    let (issued, self_signed_cert) = match (&config.relay.tls_cert, &config.relay.tls_key) {
+        (Some(cert), Some(tls_key)) => (
+            load_pem(cert, tls_key)
+                .with_context(|| format!("{key}: relay.tls_cert {}", cert.display()))?,
+            false,
+        ),
+        _ => (
+            self_signed(&SelfSignedConfig::default())
+                .with_context(|| format!("{key}: self-signed certificate"))?,
+            true,
+        ),
+    };
+    let mut tls = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(One(issued.certified.clone())));
+    if what == "HTTPS" {
+        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    }
+    Ok((Arc::new(tls), self_signed_cert))
+}
+
 /// Serve `app` on `listener` until the task is aborted.
 pub async fn serve(
     listener: TcpListener,
@@ -61,22 +98,11 @@ pub async fn serve(
             }
         }));
     }
-    let issued = match (&config.relay.tls_cert, &config.relay.tls_key) {
-        (Some(cert), Some(key)) => load_pem(cert, key)
-            .with_context(|| format!("http: relay.tls_cert {}", cert.display()))?,
-        _ => {
-            eprintln!(
-                "HTTPS on {addr} uses a self-signed certificate: browsers will refuse it (set \
-                 relay.tls_cert and relay.tls_key to a certificate they trust)"
-            );
-            self_signed(&SelfSignedConfig::default()).context("http: self-signed certificate")?
-        }
-    };
-    let mut tls = rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_cert_resolver(Arc::new(One(issued.certified.clone())));
-    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let acceptor = TlsAcceptor::from(Arc::new(tls));
+    let (tls, self_signed_cert) = server_config(config, ("HTTPS", "http"))?;
+    if self_signed_cert {
+        warn_self_signed("HTTPS", addr, "browsers");
+    }
+    let acceptor = TlsAcceptor::from(tls);
     Ok(tokio::spawn(async move {
         loop {
             let (tcp, peer) = match listener.accept().await {

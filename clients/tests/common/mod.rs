@@ -117,6 +117,8 @@ pub struct Relay {
     pub fingerprint: String,
     /// The SRT listener's address, when started with `--srt` (or `[srt] bind`).
     pub srt: Option<std::net::SocketAddr>,
+    /// The RTMPS listener's address, when started with `--rtmps`.
+    pub rtmps: Option<std::net::SocketAddr>,
     /// The RTMP listener's address, when started with `--rtmp`.
     pub rtmp: Option<std::net::SocketAddr>,
     /// The HTTP listener's base URL (`http://127.0.0.1:PORT`), when it printed one.
@@ -168,16 +170,19 @@ impl Relay {
         let mut fingerprint = None;
         let mut srt = None;
         let mut rtmp = None;
+        let mut rtmps = None;
         let mut http = None;
         let mut whip_udp = None;
         let wants_srt = extra.contains(&"--srt");
         let wants_rtmp = extra.contains(&"--rtmp");
+        let wants_rtmps = extra.contains(&"--rtmps");
         let wants_http = extra.contains(&"--http");
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         while addr.is_none()
             || fingerprint.is_none()
             || (wants_srt && srt.is_none())
             || (wants_rtmp && rtmp.is_none())
+            || (wants_rtmps && rtmps.is_none())
             || (wants_http && (http.is_none() || whip_udp.is_none()))
         {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
@@ -194,6 +199,9 @@ impl Relay {
             if let Some(rest) = line.strip_prefix("RTMP ingest listening on ") {
                 rtmp = rest.split_whitespace().next().and_then(|a| a.parse().ok());
             }
+            if let Some(rest) = line.strip_prefix("RTMPS ingest listening on ") {
+                rtmps = rest.split_whitespace().next().and_then(|a| a.parse().ok());
+            }
             if let Some(rest) = line.strip_prefix("HTTP listening on ") {
                 http = rest.split_whitespace().next().map(str::to_owned);
             }
@@ -207,6 +215,7 @@ impl Relay {
             fingerprint: fingerprint.expect("fp"),
             srt,
             rtmp,
+            rtmps,
             http,
             whip_udp,
         }
@@ -963,7 +972,7 @@ pub fn catalog_track_names(catalog: &serde_json::Value) -> Vec<&str> {
 pub fn latest_catalog(url: &str, ns: &str) -> Vec<u8> {
     Command::new(tern())
         .args(["subscribe", url, "--tls-disable-verify", "--namespace", ns])
-        .args(["--track", "catalog", "--max-objects", "1"])
+        .args(["--track", "catalog", "--latest", "--max-objects", "1"])
         .output()
         .expect("tern subscribe (catalog)")
         .stdout

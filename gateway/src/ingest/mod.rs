@@ -106,7 +106,6 @@ struct Track {
     id: u32,
     codec: Codec,
     info: Option<TrackInfo>,
-    last_dts: Option<u64>,
     last_duration: u32,
 }
 
@@ -282,7 +281,6 @@ impl TsIngest {
                 id: self.tracks.len() as u32 + 1,
                 codec,
                 info: None,
-                last_dts: None,
                 last_duration: 0,
             });
         }
@@ -391,17 +389,8 @@ impl TsIngest {
         if payload.is_empty() {
             return Ok(Vec::new());
         }
-        if let Some(last) = t.last_dts
-            && dts < last
-        {
-            return Err(Error::TimeWentBack {
-                pid,
-                from: last,
-                to: dts,
-                timescale: VIDEO_TIMESCALE,
-            });
-        }
-        t.last_dts = Some(dts);
+        // A clock that goes back (an encoder's restart) is the publish stage's to cut out
+        // ([`crate::ingest::timeline`]); here it only ends the previous frame's duration.
         let sample = Sample {
             track: t.id,
             dts,
@@ -413,9 +402,10 @@ impl TsIngest {
         };
         let mut out = Vec::new();
         if let Some(mut prev) = held.replace(sample) {
-            prev.duration = match u32::try_from(dts - prev.dts) {
-                Ok(d) if d > 0 => d,
-                // Two frames at one decode time, or a jump of hours: keep the last duration.
+            prev.duration = match dts.checked_sub(prev.dts).map(u32::try_from) {
+                Some(Ok(d)) if d > 0 => d,
+                // Two frames at one decode time, a clock that went back, or a jump of hours:
+                // keep the last duration.
                 _ => t.last_duration.max(1),
             };
             t.last_duration = prev.duration;
@@ -453,7 +443,6 @@ impl TsIngest {
                 *config = Some(h);
                 t.info = Some(trak::aac(t.id, &h));
                 *next = None;
-                t.last_dts = None;
                 retold = true;
             }
             if t.info.is_none() {
@@ -467,17 +456,6 @@ impl TsIngest {
             {
                 at = expected;
             }
-            if let Some(last) = t.last_dts
-                && at < last
-            {
-                return Err(Error::TimeWentBack {
-                    pid,
-                    from: last,
-                    to: at,
-                    timescale: rate,
-                });
-            }
-            t.last_dts = Some(at);
             t.last_duration = FRAME_SAMPLES;
             *next = Some(at + frame);
             out.push(Sample {

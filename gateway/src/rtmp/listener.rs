@@ -15,8 +15,8 @@ use rml_rtmp::sessions::{
 };
 use tern_model::local::{Credentials, LocalApi, RefusedKind};
 use tern_origin::Options;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 
 use super::{Config, KEY_HINT, publish_request};
 use crate::flv::FlvIngest;
@@ -33,7 +33,8 @@ const IDLE: Duration = Duration::from_secs(30);
 /// A running RTMP listener (dropping it stops the listener and closes its publishers).
 pub type RtmpServer = Listening;
 
-/// Listen for RTMP publishers on `config.bind`, publishing into the node behind `api`.
+/// Listen for RTMP publishers on `config.bind` (RTMPS with `config.tls`: TLS first, then
+/// RTMP), publishing into the node behind `api`.
 pub async fn serve(
     config: Config,
     api: LocalApi,
@@ -65,6 +66,7 @@ pub async fn serve(
             let slot = Slot::take(&active);
             let (api, resumes, refusals) = (api.clone(), resumes.clone(), refusals.clone());
             let keys = config.stream_keys.clone();
+            let tls = config.tls.clone();
             connections.spawn(async move {
                 let _slot = slot;
                 let _ = stream.set_nodelay(true);
@@ -74,7 +76,18 @@ pub async fn serve(
                     refusals: &refusals,
                     keys: &keys,
                 };
-                if let Err(e) = connection(stream, peer, shared, options).await {
+                let closed = match tls {
+                    None => connection(stream, peer, shared, options).await,
+                    Some(tls) => {
+                        let accept = tokio_rustls::TlsAcceptor::from(tls).accept(stream);
+                        match tokio::time::timeout(HANDSHAKE, accept).await {
+                            Ok(Ok(stream)) => connection(stream, peer, shared, options).await,
+                            Ok(Err(e)) => Err(other(format!("TLS handshake: {e}"))),
+                            Err(_) => Err(other("no TLS handshake within 10 s")),
+                        }
+                    }
+                };
+                if let Err(e) = closed {
                     tracing::info!(%peer, "rtmp: {peer} closed: {e}");
                 }
             });
@@ -122,7 +135,7 @@ async fn media(
 }
 
 async fn write_results(
-    stream: &mut TcpStream,
+    stream: &mut (impl AsyncWrite + Unpin),
     results: &mut Vec<ServerSessionResult>,
     events: &mut Vec<ServerSessionEvent>,
 ) -> io::Result<()> {
@@ -150,7 +163,7 @@ struct Shared<'a> {
 }
 
 async fn connection(
-    mut stream: TcpStream,
+    mut stream: impl AsyncRead + AsyncWrite + Unpin,
     peer: SocketAddr,
     shared: Shared<'_>,
     options: Options,
@@ -391,7 +404,7 @@ async fn connection(
 /// Refuse `request_id` with `code` (an `onStatus` error with `reason`) and log it.
 async fn refuse(
     session: &mut ServerSession,
-    stream: &mut TcpStream,
+    stream: &mut (impl AsyncWrite + Unpin),
     refusals: &RefusalLog,
     (peer, request_id): (SocketAddr, u32),
     code: &str,

@@ -38,6 +38,8 @@ pub struct Config {
     pub max_publishers: usize,
     /// The stream keys in force (`[ingest] keys_file`).
     pub stream_keys: SharedKeys,
+    /// RTMPS: TLS with this configuration before RTMP (`None`: plain RTMP).
+    pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
 }
 
 impl Config {
@@ -47,6 +49,7 @@ impl Config {
             bind,
             max_publishers: 1000,
             stream_keys: SharedKeys::default(),
+            tls: None,
         }
     }
 }

@@ -8,31 +8,32 @@
 //!
 //! Off unless [`set_ffmpeg`] was called (the `tern` binary does, from `[ingest]`).
 
+pub mod ladder;
 pub mod ogg;
+pub mod supervise;
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use tern_cmaf::{Sample, TrackInfo, TrackKind};
 
 use crate::codec::aac::{AdtsHeader, split_adts};
 use crate::ingest::trak;
+use supervise::Supervisor;
 
 /// Frames queued towards a transcoder, and back, before the newest are dropped.
 const QUEUE: usize = 256;
 /// A source gap longer than this restarts the transcoder's count.
 const GAP_US: u64 = 200_000;
-/// The first wait before a transcoder that died is started again; it doubles up to
-/// [`MAX_BACKOFF`].
-const BACKOFF: Duration = Duration::from_millis(500);
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 static FFMPEG: OnceLock<Option<PathBuf>> = OnceLock::new();
+static AUDIO: AtomicBool = AtomicBool::new(true);
 
 /// Turn audio transcoding on with this ffmpeg (or off with `None`), once per process; later
 /// calls change nothing. Returns whether it is on.
@@ -44,15 +45,22 @@ fn ffmpeg() -> Option<&'static PathBuf> {
     FFMPEG.get().and_then(Option::as_ref)
 }
 
-/// Whether `ffmpeg` runs and has the encoders the companions need (libopus and aac).
-pub fn check_ffmpeg(ffmpeg: &std::path::Path) -> Result<(), String> {
+/// Whether audio tracks get companions (on unless turned off; needs [`set_ffmpeg`] too).
+pub fn set_audio(on: bool) {
+    AUDIO.store(on, Ordering::Relaxed);
+}
+
+/// Whether `ffmpeg` runs and has the encoders the companions need (libopus and aac), and
+/// libx264 for a `ladder`.
+pub fn check_ffmpeg(ffmpeg: &std::path::Path, ladder: bool) -> Result<(), String> {
     let out = Command::new(ffmpeg)
         .args(["-hide_banner", "-encoders"])
         .stdin(Stdio::null())
         .output()
         .map_err(|e| format!("cannot run {}: {e}", ffmpeg.display()))?;
     let list = String::from_utf8_lossy(&out.stdout);
-    for encoder in ["libopus", " aac "] {
+    let x264 = ladder.then_some("libx264");
+    for encoder in ["libopus", " aac "].into_iter().chain(x264) {
         if !list.contains(encoder) {
             return Err(format!(
                 "{} has no {} encoder",
@@ -80,7 +88,7 @@ pub fn companions(tracks: &[TrackInfo]) -> Vec<Companion> {
 /// The companions `tracks` need beyond those they have (`have`, whose sources are unchanged):
 /// after a publisher's tracks changed mid-stream. IDs come after every track's and companion's.
 pub fn more_companions(tracks: &[TrackInfo], have: &[Companion]) -> Vec<Companion> {
-    if ffmpeg().is_none() {
+    if ffmpeg().is_none() || !AUDIO.load(Ordering::Relaxed) {
         return Vec::new();
     }
     let has = |p: &str| tracks.iter().any(|t| t.codec.starts_with(p));
@@ -112,9 +120,7 @@ pub fn more_companions(tracks: &[TrackInfo], have: &[Companion]) -> Vec<Companio
             process: None,
             anchor: None,
             last_end_us: None,
-            backoff: BACKOFF,
-            retry_at: None,
-            restarts: 0,
+            supervisor: Supervisor::new("audio"),
         });
         next += 1;
     }
@@ -144,9 +150,7 @@ pub struct Companion {
     /// (Opus) or in the AAC output's rate.
     anchor: Option<u64>,
     last_end_us: Option<u64>,
-    backoff: Duration,
-    retry_at: Option<Instant>,
-    restarts: u64,
+    supervisor: Supervisor,
 }
 
 impl std::fmt::Debug for Companion {
@@ -154,7 +158,7 @@ impl std::fmt::Debug for Companion {
         f.debug_struct("Companion")
             .field("source", &self.source)
             .field("track", &self.info.id)
-            .field("restarts", &self.restarts)
+            .field("restarts", &self.supervisor.restarts())
             .finish()
     }
 }
@@ -201,29 +205,21 @@ impl Companion {
         if let Some(p) = &mut self.process
             && p.child.try_wait().ok().flatten().is_some()
         {
-            tracing::warn!(
-                track = self.info.id,
-                "audio transcoder exited; restarting it in {:?}",
-                self.backoff
-            );
             self.process = None;
-            self.restarts += 1;
-            self.retry_at = Some(now + self.backoff);
-            self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+            self.supervisor.exited(now, self.info.id, "audio");
         }
         if self.process.is_none() {
-            if self.retry_at.is_some_and(|t| now < t) {
+            if !self.supervisor.may_start(now) {
                 return;
             }
             match self.spawn() {
                 Ok(p) => {
                     self.process = Some(p);
                     self.anchor = Some(start_us);
+                    self.supervisor.started(now);
                 }
                 Err(e) => {
-                    tracing::warn!(track = self.info.id, "audio transcoder: {e}");
-                    self.retry_at = Some(now + self.backoff);
-                    self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+                    self.supervisor.failed(now, self.info.id, "audio", &e);
                     return;
                 }
             }
@@ -310,15 +306,8 @@ impl Companion {
                     .args(["-f", "adts", "-flush_packets", "1"]);
             }
         }
-        cmd.arg("pipe:1")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", ffmpeg.display()))?;
-        let mut stdin = child.stdin.take().ok_or("no stdin")?;
-        let mut stdout = child.stdout.take().ok_or("no stdout")?;
+        cmd.arg("pipe:1");
+        let (child, stdin, mut stdout) = spawn_piped(cmd, ffmpeg)?;
         let (input, input_rx) = sync_channel::<Vec<u8>>(QUEUE);
         let (output_tx, output) = sync_channel::<Vec<u8>>(QUEUE);
         let mut ogg = None;
@@ -328,20 +317,7 @@ impl Companion {
             let _ = input.try_send(head);
             ogg = Some((w, 0));
         }
-        std::thread::Builder::new()
-            .name("tern-transcode-in".into())
-            .spawn(move || {
-                for bytes in input_rx {
-                    if stdin
-                        .write_all(&bytes)
-                        .and_then(|()| stdin.flush())
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-            })
-            .map_err(|e| e.to_string())?;
+        feed("tern-transcode-in", stdin, input_rx)?;
         let direction = self.direction;
         std::thread::Builder::new()
             .name("tern-transcode-out".into())
@@ -355,6 +331,47 @@ impl Companion {
             frames_out: 0,
         })
     }
+}
+
+/// Start `cmd` (a transcoder, `ffmpeg` for errors) with its stdin and stdout piped and its
+/// stderr the relay's: the child and both pipes.
+fn spawn_piped(
+    mut cmd: Command,
+    ffmpeg: &std::path::Path,
+) -> Result<(Child, ChildStdin, ChildStdout), String> {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", ffmpeg.display()))?;
+    let stdin = child.stdin.take().ok_or("no stdin")?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    Ok((child, stdin, stdout))
+}
+
+/// Write what comes on `input` to a transcoder's `stdin`, from a thread named `name`, until
+/// either ends.
+fn feed<B: AsRef<[u8]> + Send + 'static>(
+    name: &str,
+    mut stdin: impl Write + Send + 'static,
+    input: Receiver<B>,
+) -> Result<(), String> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            for bytes in input {
+                if stdin
+                    .write_all(bytes.as_ref())
+                    .and_then(|()| stdin.flush())
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        })
+        .map(drop)
+        .map_err(|e| e.to_string())
 }
 
 /// Read the transcoder's output into frames until it ends.

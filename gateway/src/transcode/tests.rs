@@ -1,13 +1,15 @@
 //! The transcoders with the real ffmpeg (the test command installs it).
 
 use std::process::Command;
+use std::time::Duration;
 
 use super::*;
 use crate::ingest::trak;
 
 fn on() {
     assert!(set_ffmpeg(Some(PathBuf::from("ffmpeg"))), "transcoding on");
-    check_ffmpeg(std::path::Path::new("ffmpeg")).expect("ffmpeg with libopus and aac");
+    check_ffmpeg(std::path::Path::new("ffmpeg"), true)
+        .expect("ffmpeg with libopus, aac and libx264");
 }
 
 /// `seconds` of a 440 Hz tone from ffmpeg as `codec` in `format`.

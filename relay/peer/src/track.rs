@@ -74,6 +74,10 @@ pub(crate) struct TrackShared {
     position: Mutex<Position>,
 }
 
+/// Why a node's track refuses this writer's objects.
+const LOST: &str =
+    "the track is no longer this publisher's: another publisher took it over, or the node ended it";
+
 impl TrackShared {
     fn position(&self) -> MutexGuard<'_, Position> {
         self.position.lock().unwrap_or_else(|e| e.into_inner())
@@ -106,7 +110,16 @@ impl TrackShared {
             Sink::Own(p) => Ok(p.append(object, SUBGROUP, priority, Instant::now(), &[]).0),
             Sink::Node(t) => t
                 .append(object, SUBGROUP, priority)
-                .map_err(|_| Error::Invalid("the track is no longer this publisher's")),
+                .map_err(|_| Error::Invalid(LOST)),
+        }
+    }
+
+    /// Why a write to an ended track fails: in a node, a track another publisher took over
+    /// is said as such.
+    fn ended_error(&self) -> Error {
+        match &self.sink {
+            Sink::Node(t) if t.is_lost() => Error::Invalid(LOST),
+            _ => Error::Invalid("the track has ended"),
         }
     }
 
@@ -236,7 +249,7 @@ impl TrackWriter {
     pub fn new_group(&self, group: u64) -> Result<(), Error> {
         let mut pos = self.shared.position();
         if self.shared.ended() {
-            return Err(Error::Invalid("the track has ended"));
+            return Err(self.shared.ended_error());
         }
         if pos.group.is_some_and(|g| group <= g) {
             return Err(Error::Invalid("group IDs must increase"));
@@ -257,7 +270,7 @@ impl TrackWriter {
         }
         let mut pos = self.shared.position();
         if self.shared.ended() {
-            return Err(Error::Invalid("the track has ended"));
+            return Err(self.shared.ended_error());
         }
         let location = Location::new(pos.group.unwrap_or(0), pos.next_object);
         let object = Object {

@@ -128,6 +128,7 @@ fn every_flag_overrides_env() {
         log_format: Some(LogFormat::Text),
         srt: Some(addr("10.0.0.3:9001")),
         rtmp: Some(addr("10.0.0.3:1935")),
+        rtmps: Some(addr("10.0.0.3:443")),
         http: Some(addr("10.0.0.3:8080")),
     };
     let config = load(None, &vars, &flags).expect("valid");
@@ -144,6 +145,7 @@ fn every_flag_overrides_env() {
     assert_eq!(config.log.format, LogFormat::Text);
     assert_eq!(config.srt.bind, Some(addr("10.0.0.3:9001")));
     assert_eq!(config.rtmp.bind, Some(addr("10.0.0.3:1935")));
+    assert_eq!(config.rtmp.tls_bind, Some(addr("10.0.0.3:443")));
     assert_eq!(config.http.bind, Some(addr("10.0.0.3:8080")));
 }
 
@@ -211,11 +213,13 @@ fn every_key_settable_from_env() {
         ("ingest.keys_file", "keys.toml"),
         ("ingest.transcode_audio", "false"),
         ("ingest.ffmpeg", "/opt/ffmpeg/bin/ffmpeg"),
+        ("ingest.ladder", "360p@800k, 180p@0.3M"),
         ("srt.bind", "10.0.0.2:9000"),
         ("srt.latency", "200ms"),
         ("srt.max_publishers", "7"),
         ("srt.passphrases_file", "srt.toml"),
         ("rtmp.bind", "10.0.0.2:1935"),
+        ("rtmp.tls_bind", "10.0.0.2:443"),
         ("rtmp.max_publishers", "9"),
         ("http.enabled", "false"),
         ("http.bind", "10.0.0.2:8443"),
@@ -268,10 +272,12 @@ fn every_key_settable_from_env() {
     );
     assert!(!config.ingest.transcode_audio);
     assert_eq!(config.ingest.ffmpeg, "/opt/ffmpeg/bin/ffmpeg");
+    assert_eq!(config.ingest.ladder, ["360p@800k", "180p@0.3M"]);
     assert_eq!(config.srt.bind, Some(addr("10.0.0.2:9000")));
     assert_eq!(config.srt.latency, Duration::from_millis(200));
     assert_eq!(config.srt.max_publishers, 7);
     assert_eq!(config.rtmp.bind, Some(addr("10.0.0.2:1935")));
+    assert_eq!(config.rtmp.tls_bind, Some(addr("10.0.0.2:443")));
     assert_eq!(config.rtmp.max_publishers, 9);
     assert!(!config.http.enabled);
     assert_eq!(config.http.bind, Some(addr("10.0.0.2:8443")));
@@ -304,6 +310,7 @@ fn keys_match_the_serialized_config() {
     config.srt.bind = Some("127.0.0.1:9000".parse().expect("address"));
     config.srt.passphrases_file = Some("srt.toml".into());
     config.rtmp.bind = Some("127.0.0.1:1935".parse().expect("address"));
+    config.rtmp.tls_bind = Some("127.0.0.1:443".parse().expect("address"));
     config.http.bind = Some("127.0.0.1:8080".parse().expect("address"));
     config.whip.udp = Some("127.0.0.1:8189".parse().expect("address"));
     let table: toml::Table = toml::from_str(&config.to_toml().expect("serializes")).expect("toml");
@@ -891,4 +898,29 @@ fn cross_checks_refuse_with_the_keys_named() {
     .expect("a small cache");
     assert_eq!(small.cache.max_group_bytes, 1 << 20);
     assert_eq!(small.limits.max_object_size, 1 << 20);
+}
+
+#[test]
+fn ladder_rungs_are_read_and_a_bad_one_is_named() {
+    assert_eq!(super::ladder_rung("360p@800k"), Ok((360, 800_000)));
+    assert_eq!(super::ladder_rung(" 720p@2.5M"), Ok((720, 2_500_000)));
+    assert_eq!(super::ladder_rung("180p@300000"), Ok((180, 300_000)));
+    for bad in [
+        "360@800k",
+        "361p@800k",
+        "360p",
+        "360p@fast",
+        "360p@10k",
+        "0p@800k",
+    ] {
+        assert!(super::ladder_rung(bad).is_err(), "{bad}");
+    }
+    let err = error(
+        Some("[ingest]\nladder = [\"360p@800k\", \"240x@300k\"]\n"),
+        &[],
+    );
+    assert!(
+        err.contains("ingest.ladder") && err.contains("240x@300k") && err.contains(FILE),
+        "{err}"
+    );
 }

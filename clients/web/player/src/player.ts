@@ -762,6 +762,8 @@ export class Player {
   private audioCtx: AudioContext | null = null;
   private stopped = false;
   private catalogSub: Subscription | null = null;
+  /** The newest catalog version that arrived before the first was read (applied then). */
+  private pendingCatalog: MoqObject | null = null;
   private abr = new Abr();
   private abrTimer = 0;
   private probing: FetchRequest[] | null = null;
@@ -846,6 +848,11 @@ export class Player {
     this.options.onSession?.(this.moq);
     this.setState('catalog');
     this.catalog = await this.loadCatalog();
+    // Newer versions that came on the heels of the first (a relay sends every cached group at
+    // once) count before any track is chosen.
+    const pending = this.pendingCatalog;
+    this.pendingCatalog = null;
+    if (pending) this.onCatalogUpdate(pending);
     this.stats.timing.catalog = performance.now();
     const renditions = videoRenditions(this.catalog);
     this.stats.renditions = renditions.map((t) => t.name);
@@ -1302,7 +1309,11 @@ export class Player {
 
   /** A new MSF catalog version (a later group): the rendition list follows it. */
   private onCatalogUpdate(o: MoqObject): void {
-    if (!this.catalog || o.object !== 0 || o.payload.length === 0) return;
+    if (o.object !== 0 || o.payload.length === 0) return;
+    if (!this.catalog) {
+      if (!this.pendingCatalog || o.group > this.pendingCatalog.group) this.pendingCatalog = o;
+      return;
+    }
     try {
       this.catalog = parseMsf(o.payload, this.catalog);
       this.stats.renditions = videoRenditions(this.catalog).map((t) => t.name);
