@@ -1,5 +1,23 @@
 //! `tern`: the command line for relays, publishers and subscribers.
 
+/// Standard output (and error) that may go away (a pipe closed by `head`, a supervisor that
+/// stopped reading): a relay keeps running and its lines are lost, rather than a panic on the
+/// next line printed. Shadows the std macros for the whole crate.
+macro_rules! println {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// See [`println`].
+macro_rules! eprintln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod cmd;
 
 use clap::Parser;

@@ -138,3 +138,30 @@ fn cli_bad_arguments() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("--cert-hash"), "{}", stderr(&out));
 }
+
+/// A relay whose standard output goes away (its reader closed the pipe after the banner, as
+/// `tern relay | head -1` does) keeps running: the lines it prints later are lost, the relay
+/// is not.
+#[test]
+fn e2e_cli_relay_outlives_a_closed_stdout() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut cmd = Command::new(tern());
+    cmd.args(["relay", "--bind", "127.0.0.1:0", "--rtmp", "127.0.0.1:0"])
+        .args(["--admin-bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut relay = common::ChildGuard::spawn("tern relay", &mut cmd);
+    let stdout = relay.child.stdout.take().expect("stdout");
+    let mut first = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut first)
+        .expect("the banner");
+    assert!(first.starts_with("tern relay listening on"), "{first}");
+    // The reader is gone; the ingest listeners' lines come after the banner.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        relay.child.try_wait().expect("status").is_none(),
+        "the relay exited when its stdout closed"
+    );
+}

@@ -82,7 +82,12 @@ fn e2e_ladder_renditions_switch_seamlessly_and_survive_their_transcoder() {
     );
 
     let server = PageServer::start(relay.https_url(), relay.fingerprint.clone(), ns);
-    let mut page = Page::open(&server.url(""), Duration::from_secs(90));
+    // Manual mode from the start: the switches are the test's (auto mode, on a busy machine,
+    // may step down on its own first; ABR is e2e_player_origin's).
+    let mut page = Page::open(
+        &server.url("?rendition=video-360p"),
+        Duration::from_secs(90),
+    );
     page.keep = Some(dir.0.join("statuses.jsonl"));
     page.wait("60 frames drawn", Duration::from_secs(30), |s| {
         u64_of(s, "framesDrawn") >= 60

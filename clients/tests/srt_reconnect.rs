@@ -23,8 +23,8 @@ use bytes::Bytes;
 use common::{ChildGuard, Lines, TempDir, make_test_ts};
 use tern_gateway::publish::Resumes;
 use tern_gateway::srt;
-use tern_model::local::{Credentials, ReadOptions};
-use tern_model::{Delivery, Next, TrackName};
+use tern_model::local::Credentials;
+use tern_model::{Delivery, Next};
 use tern_relay::config::Config;
 
 /// A caller publishing `ts` (10 s of media) to `path` over `srt-live-transmit` at its own pace,
@@ -163,24 +163,7 @@ type Objects = Arc<Mutex<(Vec<(u64, u64, Bytes)>, bool)>>;
 
 /// Read `track` of `path` through `api` into the returned list, from a task.
 async fn read_track(api: &tern_model::local::LocalApi, path: &str, track: &str) -> Objects {
-    let mut reading = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            let name = TrackName::from_path(path, track);
-            let read = api
-                .subscribe(
-                    name,
-                    Credentials::in_process("test"),
-                    ReadOptions::default(),
-                )
-                .await;
-            match read {
-                Ok(r) => return r,
-                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("track {track} within 10 s"));
+    let mut reading = common::read_local(api, path, track, Duration::from_secs(10)).await;
     let seen: Objects = Arc::default();
     tokio::spawn({
         let seen = seen.clone();

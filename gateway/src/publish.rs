@@ -295,9 +295,13 @@ impl<'a> Feed<'a> {
         }
     }
 
-    /// The publisher went away without saying so: its tracks linger, with their viewers, for
-    /// the node's linger window, for a publisher that comes back.
+    /// The publisher went away without saying so: the groups it was in the middle of end as
+    /// incomplete, and its tracks linger, with their viewers, for the node's linger window, for
+    /// a publisher that comes back.
     pub fn lost(self, now: Instant) {
         self.remember(now);
+        if let State::Live(b) = self.state {
+            b.abandon();
+        }
     }
 }

@@ -273,6 +273,15 @@ impl Broadcast {
         Ok(())
     }
 
+    /// The publisher went away without ending the broadcast (a connection that reset): each
+    /// media track's group in progress ends as incomplete ([`TrackWriter::abandon`]); the
+    /// broadcast is left to linger in the node for a publisher that comes back.
+    pub fn abandon(self) {
+        for w in &self.media {
+            w.abandon();
+        }
+    }
+
     /// The publisher's tracks changed mid-stream (a new codec or size, a simulcast layer that
     /// started late): package `tracks` from now on (see [`Packager::retrack`]). A new init
     /// segment and both catalogs go out when anything changed; a track that is new gets a

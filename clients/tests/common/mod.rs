@@ -977,3 +977,26 @@ pub fn latest_catalog(url: &str, ns: &str) -> Vec<u8> {
         .expect("tern subscribe (catalog)")
         .stdout
 }
+
+/// Read `track` of broadcast `path` through a node's local API (`api`), as a test in the
+/// node's process does: asked again every 50 ms until the track exists (at most `wait`).
+pub async fn read_local(
+    api: &tern_model::local::LocalApi,
+    path: &str,
+    track: &str,
+    wait: Duration,
+) -> tern_model::local::Reading {
+    let credentials = tern_model::local::Credentials::in_process("test");
+    tokio::time::timeout(wait, async {
+        loop {
+            let name = tern_model::TrackName::from_path(path, track);
+            let options = tern_model::local::ReadOptions::default();
+            match api.subscribe(name, credentials.clone(), options).await {
+                Ok(r) => return r,
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("track {path}/{track} within {wait:?}"))
+}

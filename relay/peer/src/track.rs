@@ -19,6 +19,7 @@ use tern_model::{
 };
 use tern_moq::TrackNamespace;
 use tern_moq::message::SubscriptionFilter;
+use tern_moq::message::codes::StreamResetCode;
 use tern_relay_core::track::SubgroupEnd;
 
 use super::Error;
@@ -129,6 +130,27 @@ impl TrackShared {
             Sink::Node(t) => {
                 let _ = t.end_subgroup(group, SUBGROUP, SubgroupEnd::Fin, true);
             }
+        }
+    }
+
+    /// The publisher went away mid-group: the current group ends reset (incomplete, never
+    /// delivered as complete) and nothing more is written.
+    fn abandon(&self) {
+        let pos = self.position();
+        if self.ended.swap(true, Ordering::SeqCst) || self.reader.is_closed() {
+            return;
+        }
+        let reset = SubgroupEnd::Reset(StreamResetCode::SESSION_CLOSED.0);
+        if let Some(g) = pos.group {
+            match &self.sink {
+                Sink::Own(p) => p.end_subgroup(g, SUBGROUP, reset, false),
+                Sink::Node(t) => {
+                    let _ = t.end_subgroup(g, SUBGROUP, reset, false);
+                }
+            }
+        }
+        if let Sink::Own(p) = &self.sink {
+            p.close();
         }
     }
 
@@ -243,6 +265,14 @@ impl TrackWriter {
     /// The track name.
     pub fn name(&self) -> &Bytes {
         &self.shared.name
+    }
+
+    /// The publisher went away in the middle of a group (a connection that reset): that group
+    /// ends reset, as incomplete, so that no viewer or cache takes it for whole; the track
+    /// writes nothing more. In a node the track lingers for a publisher that comes back, whose
+    /// next group starts at its keyframe.
+    pub fn abandon(&self) {
+        self.shared.abandon();
     }
 
     /// Start group `group` (IDs must increase); the previous group is complete.
