@@ -253,10 +253,15 @@ fn a_lost_packet_is_reported_and_the_stream_goes_on() {
         5,
         "the broken frame alone is dropped: {frames:?}"
     );
+    // The frame before the broken one went out when the broken one's PES began (before the
+    // loss was known), with its own duration; the frame after keeps its own time: the broken
+    // frame's slot stays empty.
     assert_eq!(
-        frames[1].1, 6000,
-        "the frame before the gap lasts until the next one"
+        (frames[1].0, frames[1].1),
+        (93_000, 3000),
+        "the frame before the gap: {frames:?}"
     );
+    assert_eq!(frames[2].0, 99_000, "the frame after the gap: {frames:?}");
 }
 
 #[test]
@@ -371,4 +376,21 @@ fn a_clock_that_starts_again_is_not_an_error() {
             (93_000, 3000, false),
         ]
     );
+}
+
+/// A video frame goes out as soon as the next PES packet starts (its header says the next
+/// decode time, so the frame's duration): one frame sooner than waiting for the next frame
+/// to end.
+#[test]
+fn a_frame_goes_out_when_the_next_one_starts() {
+    let mut m = Mux::default();
+    m.psi(&[(0x1b, VIDEO_PID)]);
+    m.pes(VIDEO_PID, 0xe0, 90_000, &au(&[SPS, PPS, &[0x65, 0x88]]));
+    m.pes(VIDEO_PID, 0xe0, 93_000, &au(&[&[0x41, 0x9a]]));
+    // PAT, PMT, the first frame's packet, the second frame's first (and only) packet.
+    assert_eq!(m.out.len(), 4 * 188);
+    let mut ingest = TsIngest::default();
+    ingest.push(&m.out).expect("push");
+    let events: Vec<Event> = std::iter::from_fn(|| ingest.poll()).collect();
+    assert_eq!(video_samples(&events), [(90_000, 3000, true)]);
 }

@@ -296,7 +296,10 @@ impl TsIngest {
         };
         let pts = pes.pts.ok_or(Error::NoTimestamp { pid: pes.pid })?;
         let samples = match self.tracks[i].codec {
-            Codec::Video { .. } => self.on_video(i, pts, pes.dts.unwrap_or(pts), &pes.data)?,
+            Codec::Video { .. } => {
+                let dts = pes.dts.unwrap_or(pts);
+                self.on_video(i, (pts, dts, pes.next_dts), &pes.data)?
+            }
             Codec::Aac { .. } => self.on_aac(i, pts, &pes.data)?,
         };
         let retell = self.retell.take();
@@ -320,11 +323,13 @@ impl TsIngest {
         }
     }
 
+    /// One video PES: its frame, and the previous one if it was held. A frame whose next
+    /// decode time is known (`next`, from the next PES packet's header) goes out at once with
+    /// its duration; otherwise it is held until the next frame tells it.
     fn on_video(
         &mut self,
         i: usize,
-        pts: u64,
-        dts: u64,
+        (pts, dts, next): (u64, u64, Option<u64>),
         data: &[u8],
     ) -> Result<Vec<Sample>, Error> {
         let t = &mut self.tracks[i];
@@ -391,7 +396,7 @@ impl TsIngest {
         }
         // A clock that goes back (an encoder's restart) is the publish stage's to cut out
         // ([`crate::ingest::timeline`]); here it only ends the previous frame's duration.
-        let sample = Sample {
+        let mut sample = Sample {
             track: t.id,
             dts,
             duration: 0,
@@ -401,7 +406,7 @@ impl TsIngest {
             data: Bytes::from(payload),
         };
         let mut out = Vec::new();
-        if let Some(mut prev) = held.replace(sample) {
+        if let Some(mut prev) = held.take() {
             prev.duration = match dts.checked_sub(prev.dts).map(u32::try_from) {
                 Some(Ok(d)) if d > 0 => d,
                 // Two frames at one decode time, a clock that went back, or a jump of hours:
@@ -410,6 +415,20 @@ impl TsIngest {
             };
             t.last_duration = prev.duration;
             out.push(prev);
+        }
+        // Up to 10 s ahead: a plausible next frame, not a jump of the clock. A frame with a new
+        // configuration is held, so that the tracks are told again between the old and the new.
+        let known = next
+            .and_then(|n| n.checked_sub(dts))
+            .and_then(|d| u32::try_from(d).ok())
+            .filter(|d| *d > 0 && *d <= 10 * VIDEO_TIMESCALE);
+        match known {
+            Some(d) if !changed => {
+                sample.duration = d;
+                t.last_duration = d;
+                out.push(sample);
+            }
+            _ => *held = Some(sample),
         }
         if changed {
             self.retell = Some(Retell::After);

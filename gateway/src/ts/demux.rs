@@ -51,6 +51,11 @@ pub struct Pes {
     pub dts: Option<u64>,
     /// The first packet carried the random_access_indicator.
     pub random_access: bool,
+    /// The decode time (else the presentation time) of the stream's next PES packet, 90 kHz
+    /// unwrapped, when this one was ended by the next one's start and that start's header
+    /// came whole in its first packet: the frame's duration is known without waiting for the
+    /// next frame's end.
+    pub next_dts: Option<u64>,
     /// The elementary stream bytes (header removed).
     pub data: Bytes,
 }
@@ -246,7 +251,7 @@ impl Demuxer {
         }
         for s in self.streams.clone() {
             if let Some((data, ra)) = self.pids.get_mut(&s.pid).and_then(|p| p.pes.take()) {
-                self.emit_pes(s, data, ra)?;
+                self.emit_pes(s, data, ra, None)?;
             }
         }
         Ok(())
@@ -433,7 +438,11 @@ impl Demuxer {
         let state = self.pids.entry(pid).or_default();
         if packet.unit_start {
             if let Some((data, ra)) = state.pes.take() {
-                self.emit_pes(stream, data, ra)?;
+                // The next PES packet's header, when its first packet holds it whole.
+                let next = parse_header(packet.payload)
+                    .ok()
+                    .and_then(|h| h.dts.or(h.pts));
+                self.emit_pes(stream, data, ra, next)?;
             }
             let state = self.pids.entry(pid).or_default();
             state.pes = Some((
@@ -461,7 +470,7 @@ impl Demuxer {
             if declared > 0 && data.len() >= 6 + declared {
                 let (mut data, ra) = state.pes.take().expect("open PES");
                 data.truncate(6 + declared);
-                self.emit_pes(stream, data, ra)?;
+                self.emit_pes(stream, data, ra, None)?;
             }
         }
         Ok(())
@@ -472,6 +481,7 @@ impl Demuxer {
         stream: Stream,
         data: Vec<u8>,
         random_access: bool,
+        next: Option<u64>,
     ) -> Result<(), Error> {
         let header = parse_header(&data).map_err(|reason| Error::BadPes {
             pid: stream.pid,
@@ -479,6 +489,7 @@ impl Demuxer {
         })?;
         let dts = header.dts.map(|t| self.clock.extend(t));
         let pts = header.pts.map(|t| self.clock.extend(t));
+        let next_dts = next.map(|t| self.clock.extend(t));
         let data = Bytes::from(data).slice(header.header_len..);
         self.out.push_back(Event::Pes(Pes {
             pid: stream.pid,
@@ -486,6 +497,7 @@ impl Demuxer {
             pts,
             dts,
             random_access,
+            next_dts,
             data,
         }));
         Ok(())
