@@ -143,6 +143,27 @@ async fn writer(
     Ok(w)
 }
 
+/// A writer of media track `name` of `kind`: its kind's priority, and the DVR `history` when
+/// there is one.
+async fn media_writer(
+    at: &Tracks,
+    namespace: &TrackNamespace,
+    name: &str,
+    kind: TrackKind,
+    priorities: Priorities,
+    history: Option<&History>,
+) -> crate::Result<TrackWriter> {
+    let p = match kind {
+        TrackKind::Video => priorities.video,
+        TrackKind::Audio => priorities.audio,
+    };
+    let w = writer(at, namespace, name, p).await?;
+    Ok(match history {
+        Some(h) => w.with_history(h.clone()),
+        None => w,
+    })
+}
+
 /// A broadcast being published.
 pub struct Broadcast {
     namespace: TrackNamespace,
@@ -307,15 +328,15 @@ impl Broadcast {
             let w = match old.iter().position(|(n, _)| *n == t.name) {
                 Some(i) => old.swap_remove(i).1,
                 None => {
-                    let p = match t.info.kind {
-                        TrackKind::Video => self.priorities.video,
-                        TrackKind::Audio => self.priorities.audio,
-                    };
-                    let w = writer(&self.at, &self.namespace, &t.name, p).await?;
-                    match &self.history {
-                        Some(h) => w.with_history(h.clone()),
-                        None => w,
-                    }
+                    media_writer(
+                        &self.at,
+                        &self.namespace,
+                        &t.name,
+                        t.info.kind,
+                        self.priorities,
+                        self.history.as_ref(),
+                    )
+                    .await?
                 }
             };
             media.push(w);
@@ -435,15 +456,17 @@ impl Announced<'_> {
         };
         let mut media = Vec::new();
         for (t, name) in packager.tracks().iter().zip(&names) {
-            let p = match t.info.kind {
-                TrackKind::Video => priorities.video,
-                TrackKind::Audio => priorities.audio,
-            };
-            let w = writer(&at, &namespace, name, p).await?;
-            media.push(match &history {
-                Some(h) => w.with_history(h.clone()),
-                None => w,
-            });
+            media.push(
+                media_writer(
+                    &at,
+                    &namespace,
+                    name,
+                    t.info.kind,
+                    priorities,
+                    history.as_ref(),
+                )
+                .await?,
+            );
         }
         let mut b = Broadcast {
             msf,
