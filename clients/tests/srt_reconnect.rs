@@ -14,13 +14,12 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::{ChildGuard, Lines, TempDir, make_test_ts};
+use common::{ChildGuard, TempDir, make_test_ts};
 use tern_gateway::publish::Resumes;
 use tern_gateway::srt;
 use tern_model::local::Credentials;
@@ -28,35 +27,9 @@ use tern_model::{Delivery, Next};
 use tern_relay::config::Config;
 
 /// A caller publishing `ts` (10 s of media) to `path` over `srt-live-transmit` at its own pace,
-/// from a thread, until it is killed.
+/// until it is killed.
 fn publish(addr: std::net::SocketAddr, path: &str, ts: Arc<Vec<u8>>) -> ChildGuard {
-    let mut cmd = Command::new("srt-live-transmit");
-    cmd.args(["-a:no", "file://con"])
-        .arg(format!("srt://{addr}?streamid=publish:{path}"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let mut guard = ChildGuard::spawn("srt-live-transmit (apt-get install srt-tools)", &mut cmd);
-    let mut lines = Lines::new(guard.child.stderr.take().expect("stderr"));
-    lines.expect(
-        Duration::from_secs(10),
-        "srt-live-transmit connected",
-        |l| l.contains("connected"),
-    );
-    let mut stdin = guard.child.stdin.take().expect("stdin");
-    std::thread::spawn(move || {
-        let chunks: Vec<&[u8]> = ts.chunks(1316).collect();
-        let every = Duration::from_secs(10) / chunks.len() as u32;
-        let start = Instant::now();
-        for (i, c) in chunks.iter().enumerate() {
-            if stdin.write_all(c).is_err() {
-                return;
-            }
-            let due = start + every * (i as u32 + 1);
-            std::thread::sleep(due.saturating_duration_since(Instant::now()));
-        }
-    });
-    guard
+    common::srt_live_transmit(&format!("srt://{addr}?streamid=publish:{path}"), ts, 10)
 }
 
 /// A relay node of this process with an SRT listener: the node, the listener (kept alive) and

@@ -8,7 +8,10 @@
 //! Enhanced RTMP HEVC or AV1 with Opus) and for an RTMP server session (seeds made here:
 //! rml_rtmp's client publishing those tags to a server session in memory), for WHIP offers
 //! (`fuzz/corpus/whip_offer/`: a browser's offer with simulcast, FFmpeg's passive one) and the
-//! WHIP media stage (`fuzz/corpus/whip_frames/`).
+//! WHIP media stage (`fuzz/corpus/whip_frames/`). Before that stage, str0m's RTP depacketizers
+//! (H.264, VP8, Opus and the rest), its RTP header and RTCP parsers get what a WHIP publisher
+//! sends: their fuzz entry points (str0m's `_internal_test_exports`, a test-only feature) run on
+//! seeded random inputs here.
 
 use std::path::PathBuf;
 
@@ -303,4 +306,68 @@ fn rtmp_sessions_never_panic() {
     corpus::replay(&seeds, 11, fuzz::rtmp_session);
     let how = mutations(&seeds, 0x47e5_5e55_1011_0935, (4_000, 4_000), 64);
     corpus::mutate(&seeds, &how, fuzz::rtmp_session);
+}
+
+/// `n` inputs of `len` bytes from a seeded generator (xorshift), the first byte of each cycling
+/// through `firsts` (str0m's entry points take their choices, the codec first, from the input).
+fn random_inputs(seed: u64, n: usize, len: usize, firsts: &[u8]) -> Vec<Vec<u8>> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|i| {
+            let mut v: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    (x >> 24) as u8
+                })
+                .collect();
+            v[0] = firsts[i % firsts.len()];
+            v
+        })
+        .collect()
+}
+
+/// A named fuzz entry point.
+type Entry = (&'static str, fn(&[u8]));
+
+/// str0m's entry points, as the corpus helpers take them.
+mod str0m_entries {
+    use str0m::_internal_test_exports::fuzz;
+
+    pub fn depack(d: &[u8]) {
+        let _ = fuzz::depack(d);
+    }
+    pub fn depack_direct(d: &[u8]) {
+        let _ = fuzz::depack_direct(d);
+    }
+    pub fn rtp_packet(d: &[u8]) {
+        let _ = fuzz::rtp_packet(d);
+    }
+    pub fn rtcp(d: &[u8]) {
+        let _ = fuzz::rtcp(d);
+    }
+    pub fn stun(d: &[u8]) {
+        let _ = fuzz::stun(d);
+    }
+}
+
+#[test]
+fn rtp_depacketizers_and_parsers_never_panic() {
+    // Every codec str0m depacketizes (the first byte picks it), WHIP's three among them.
+    let firsts: Vec<u8> = (0..=12).collect();
+    let seeds = random_inputs(0x3a1f_0000_3550_0001, 52, 4096, &firsts);
+    let how = mutations(&seeds, 0x3a1f_0000_3550_0002, (4_000, 200), 256);
+    let entries: [Entry; 5] = [
+        ("depack", str0m_entries::depack),
+        ("depack_direct", str0m_entries::depack_direct),
+        ("rtp_packet", str0m_entries::rtp_packet),
+        ("rtcp", str0m_entries::rtcp),
+        ("stun", str0m_entries::stun),
+    ];
+    for (name, entry) in entries {
+        eprintln!("str0m's {name}");
+        corpus::replay(&seeds, 64, entry);
+        corpus::mutate(&seeds, &how, entry);
+    }
 }

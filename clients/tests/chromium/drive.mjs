@@ -5,7 +5,8 @@
 // env: CHROMIUM (default /usr/bin/chromium)
 //
 // stdout, one line each:
-//   STATUS {json}  every 200 ms: window.ternPlayer without its latency ring, its log cut to
+//   STATUS {json}  every 200 ms: window.ternPlayer without its latency and glass rings
+//                  (`glassCount`: how many glass samples), its log cut to
 //                  the last 12 lines (`logTail`), plus `latencyMedianMs` (median of the last 30
 //                  samples), `now` (Date.now()), `perfNow` (the page's performance.now()) and
 //                  `chat` (window.ternChat: the chat box's state and the events it shows)
@@ -69,7 +70,8 @@ async function status() {
   return page.evaluate(() => {
     const s = window.ternPlayer;
     if (!s) return null;
-    const { log, latencyMs, ...rest } = JSON.parse(JSON.stringify(s));
+    const { log, latencyMs, glassMs, ...rest } = JSON.parse(JSON.stringify(s));
+    rest.glassCount = glassMs ? glassMs.length : 0;
     const recent = latencyMs.slice(-30).sort((a, b) => a - b);
     rest.latencyMedianMs = recent.length ? recent[recent.length >> 1] : null;
     rest.now = Date.now();

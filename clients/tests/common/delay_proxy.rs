@@ -3,6 +3,8 @@
 //! was told, and the upstream's answers reach the downstream peer `delay` later. One downstream
 //! peer at a time (the last that sent). Each direction queues at most [`MAX_QUEUED`] datagrams
 //! (more are dropped, like a full router queue). The threads stop when the proxy is dropped.
+//! [`DelayProxy::start_filtered`] also drops the downstream peer's datagrams a filter refuses
+//! (a loss that no retransmission repairs, when the filter refuses every copy).
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -17,6 +19,9 @@ pub const MAX_QUEUED: usize = 8192;
 const POLL: Duration = Duration::from_millis(50);
 
 type Queued = (Instant, Vec<u8>);
+
+/// Whether a datagram from the downstream peer goes on (false: dropped).
+pub type Keep = Arc<dyn Fn(&[u8]) -> bool + Send + Sync>;
 
 pub struct DelayProxy {
     /// Where the downstream peer sends.
@@ -39,6 +44,17 @@ impl DelayProxy {
         upstream: SocketAddr,
         delay: Duration,
     ) -> std::io::Result<Self> {
+        Self::start_filtered(listen, upstream_bind, upstream, delay, Arc::new(|_| true))
+    }
+
+    /// [`DelayProxy::start`], dropping the downstream peer's datagrams that `keep` refuses.
+    pub fn start_filtered(
+        listen: SocketAddr,
+        upstream_bind: SocketAddr,
+        upstream: SocketAddr,
+        delay: Duration,
+        keep: Keep,
+    ) -> std::io::Result<Self> {
         let down = Arc::new(UdpSocket::bind(listen)?);
         let up = Arc::new(UdpSocket::bind(upstream_bind)?);
         down.set_read_timeout(Some(POLL))?;
@@ -56,7 +72,7 @@ impl DelayProxy {
             let (sock, stop, peer, n) =
                 (down.clone(), stop.clone(), peer.clone(), from_down.clone());
             threads.push(std::thread::spawn(move || {
-                receive(&sock, &stop, delay, &to_up, &n, |from| {
+                receive(&sock, &stop, delay, &to_up, &n, &*keep, |from| {
                     *peer.lock().unwrap_or_else(|e| e.into_inner()) = Some(from);
                 })
             }));
@@ -64,7 +80,7 @@ impl DelayProxy {
         {
             let (sock, stop, n) = (up.clone(), stop.clone(), from_up.clone());
             threads.push(std::thread::spawn(move || {
-                receive(&sock, &stop, delay, &to_down, &n, |_| {})
+                receive(&sock, &stop, delay, &to_down, &n, &|_| true, |_| {})
             }));
         }
         {
@@ -99,6 +115,7 @@ fn receive(
     delay: Duration,
     queue: &SyncSender<Queued>,
     bytes: &AtomicU64,
+    keep: &(dyn Fn(&[u8]) -> bool + Send + Sync),
     mut seen: impl FnMut(SocketAddr),
 ) {
     let mut buf = vec![0u8; 65536];
@@ -107,6 +124,9 @@ fn receive(
             Ok((n, from)) => {
                 seen(from);
                 bytes.fetch_add(n as u64, Ordering::Relaxed);
+                if !keep(&buf[..n]) {
+                    continue;
+                }
                 // A full queue drops the datagram.
                 let _ = queue.try_send((Instant::now() + delay, buf[..n].to_vec()));
             }

@@ -741,6 +741,40 @@ pub fn make_test_ts(dir: &Path, seconds: u64) -> PathBuf {
     path
 }
 
+/// `srt-live-transmit` publishing `ts` to `url` (an `srt://` caller URL), its stdin fed from a
+/// thread in 1316-byte chunks paced over `seconds`; when the input ends, its stdin closes and it
+/// says goodbye (SRT shutdown). Killed on drop.
+pub fn srt_live_transmit(url: &str, ts: std::sync::Arc<Vec<u8>>, seconds: u32) -> ChildGuard {
+    let mut cmd = Command::new("srt-live-transmit");
+    // Seven TS packets per SRT packet, as ffmpeg and OBS send (libsrt's default is 1456 bytes).
+    cmd.args(["-a:no", "-chunk:1316", "file://con"])
+        .arg(url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut guard = ChildGuard::spawn("srt-live-transmit (apt-get install srt-tools)", &mut cmd);
+    let mut lines = Lines::new(guard.child.stderr.take().expect("stderr"));
+    lines.expect(
+        Duration::from_secs(10),
+        "srt-live-transmit connected",
+        |l| l.contains("connected"),
+    );
+    let mut stdin = guard.child.stdin.take().expect("stdin");
+    std::thread::spawn(move || {
+        let chunks: Vec<&[u8]> = ts.chunks(1316).collect();
+        let every = Duration::from_secs(u64::from(seconds)) / chunks.len().max(1) as u32;
+        let start = std::time::Instant::now();
+        for (i, c) in chunks.iter().enumerate() {
+            if stdin.write_all(c).is_err() {
+                return;
+            }
+            let due = start + every * (i as u32 + 1);
+            std::thread::sleep(due.saturating_duration_since(std::time::Instant::now()));
+        }
+    });
+    guard
+}
+
 /// Stop a `moq-sub` writing an MP4 (SIGINT lets it flush), unless it already exited.
 pub fn stop_moq_sub(mut sub: ChildGuard) {
     if let Ok(Some(status)) = sub.child.try_wait() {

@@ -1,9 +1,11 @@
 //! The inputs: a test pattern and a tone encoded once by ffmpeg into an FLV file (what the RTMP
 //! publishers send) and remuxed into an MPEG-TS file (what the SRT publisher sends), then read
-//! back as FLV tags and as 1316-byte SRT payloads, each with the time it is due.
+//! back as FLV tags, as 1316-byte SRT payloads, each with the time it is due, and as the H.264
+//! access units in Annex-B that the WHIP publisher sends.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
@@ -181,6 +183,72 @@ pub fn flv_tags(path: &Path) -> anyhow::Result<Vec<Tag>> {
     Ok(tags)
 }
 
+/// The H.264 access units of FLV `tags` in Annex-B, in decode order, as a WebRTC encoder hands
+/// them to its packetiser: each frame's NAL units behind start codes, a keyframe with the SPS
+/// and PPS of the decoder configuration (the sequence header tag) in front. The same frames
+/// the RTMP publisher sends, one per 1/fps s.
+pub fn annexb_frames(tags: &[Tag]) -> anyhow::Result<Vec<Arc<[u8]>>> {
+    const START: [u8; 4] = [0, 0, 0, 1];
+    let config = tags
+        .iter()
+        .find(|t| t.kind == VIDEO && t.data.len() > 5 && t.data[0] & 0x0f == 7 && t.data[1] == 0)
+        .context("no H.264 sequence header tag")?;
+    let (length_size, parameter_sets) = avc_config(&config.data[5..])?;
+    let mut frames = Vec::new();
+    for tag in tags.iter().filter(|t| t.is_video_frame()) {
+        let mut out = Vec::with_capacity(tag.data.len() + 64);
+        if tag.data[0] >> 4 == 1 {
+            for set in &parameter_sets {
+                out.extend_from_slice(&START);
+                out.extend_from_slice(set);
+            }
+        }
+        let mut nals = tag.data.get(5..).unwrap_or_default();
+        while nals.len() >= length_size {
+            let len = nals[..length_size]
+                .iter()
+                .fold(0usize, |n, b| (n << 8) | usize::from(*b));
+            let nal = nals
+                .get(length_size..length_size + len)
+                .context("an FLV video tag with a truncated NAL unit")?;
+            out.extend_from_slice(&START);
+            out.extend_from_slice(nal);
+            nals = &nals[length_size + len..];
+        }
+        frames.push(Arc::from(out));
+    }
+    Ok(frames)
+}
+
+/// The NAL length size and the parameter sets (SPS, then PPS) of an
+/// AVCDecoderConfigurationRecord.
+fn avc_config(record: &[u8]) -> anyhow::Result<(usize, Vec<Vec<u8>>)> {
+    ensure!(
+        record.len() >= 7 && record[0] == 1,
+        "not an AVCDecoderConfigurationRecord"
+    );
+    let length_size = usize::from(record[4] & 3) + 1;
+    let mut sets = Vec::new();
+    let mut at = 5;
+    // SPS count (5 bits), then PPS count (a byte) after the SPSs.
+    for mask in [0x1f, 0xff] {
+        let count = record.get(at).context("a short decoder configuration")? & mask;
+        at += 1;
+        for _ in 0..count {
+            let len = record
+                .get(at..at + 2)
+                .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+                .context("a short decoder configuration")?;
+            let set = record
+                .get(at + 2..at + 2 + len)
+                .context("a short decoder configuration")?;
+            sets.push(set.to_vec());
+            at += 2 + len;
+        }
+    }
+    Ok((length_size, sets))
+}
+
 /// TS packets per SRT payload (1316 bytes, what libsrt's live mode carries).
 pub const PACKETS_PER_CHUNK: usize = 7;
 const PACKET: usize = 188;
@@ -336,4 +404,36 @@ fn video_pid(packets: &[&[u8]]) -> anyhow::Result<u16> {
         at += 5 + usize::from(u16::from_be_bytes([pmt[at + 3] & 0x0f, pmt[at + 4]]));
     }
     bail!("no H.264 stream in the PMT")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tag(data: &[u8]) -> Tag {
+        Tag {
+            kind: VIDEO,
+            ms: 0,
+            data: Bytes::copy_from_slice(data),
+        }
+    }
+
+    #[test]
+    fn flv_frames_as_annexb_with_parameter_sets_on_keyframes() {
+        // Sequence header: 4-byte lengths, one SPS (67 64), one PPS (68 ee).
+        let config = tag(&[
+            0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f, 0xff, 0xe1, 0, 2, 0x67, 0x64, 1, 0, 2, 0x68, 0xee,
+        ]);
+        let key = tag(&[0x17, 1, 0, 0, 0, 0, 0, 0, 2, 0x65, 0x88]);
+        let delta = tag(&[0x27, 1, 0, 0, 0, 0, 0, 0, 1, 0x41, 0, 0, 0, 1, 0x0c]);
+        let frames = annexb_frames(&[config, key, delta]).expect("frames");
+        assert_eq!(frames.len(), 2);
+        assert_eq!(
+            &frames[0][..],
+            &[
+                0, 0, 0, 1, 0x67, 0x64, 0, 0, 0, 1, 0x68, 0xee, 0, 0, 0, 1, 0x65, 0x88
+            ]
+        );
+        assert_eq!(&frames[1][..], &[0, 0, 0, 1, 0x41, 0, 0, 0, 1, 0x0c]);
+    }
 }

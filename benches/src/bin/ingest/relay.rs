@@ -1,5 +1,5 @@
-//! The relay under test: a `tern relay` child process with its MoQ, RTMP and SRT listeners on
-//! loopback ports it picks itself, its stdout banner read for their addresses and its log kept
+//! The relay under test: a `tern relay` child process with its MoQ, RTMP, SRT and HTTP (WHIP)
+//! listeners on loopback ports it picks itself, its stdout banner read for their addresses and its log kept
 //! in a file; and what `/proc` says about it and its descendants (the audio transcoders).
 
 use std::collections::HashMap;
@@ -21,6 +21,8 @@ pub struct Options {
     pub transcode_audio: bool,
     /// `srt.latency` in milliseconds; `None`: the default (120 ms).
     pub srt_latency_ms: Option<u64>,
+    /// `ingest.ladder`: the renditions made of every broadcast (`360p@800k`, ...).
+    pub ladder: Vec<String>,
 }
 
 /// Lines of the relay's log the bench looks at.
@@ -45,6 +47,8 @@ pub struct Relay {
     pub rtmp: SocketAddr,
     /// The SRT listener.
     pub srt: SocketAddr,
+    /// The HTTP listener (WHIP's `POST /whip/NAME`; its media port is in the SDP answer).
+    pub http: SocketAddr,
     /// What its log said.
     pub log: Arc<Log>,
 }
@@ -56,6 +60,7 @@ impl Relay {
         let mut cmd = Command::new(tern);
         cmd.args(["relay", "--bind", "127.0.0.1:0"])
             .args(["--rtmp", "127.0.0.1:0", "--srt", "127.0.0.1:0"])
+            .args(["--http", "127.0.0.1:0"])
             .args(["--admin-bind", "127.0.0.1:0"])
             .env("TERN_LOG_LEVEL", "info")
             .env(
@@ -67,6 +72,9 @@ impl Relay {
             .stderr(Stdio::piped());
         if let Some(ms) = options.srt_latency_ms {
             cmd.env("TERN_SRT_LATENCY", format!("{ms}ms"));
+        }
+        if !options.ladder.is_empty() {
+            cmd.env("TERN_INGEST_LADDER", options.ladder.join(","));
         }
         let mut child = cmd
             .spawn()
@@ -94,11 +102,12 @@ impl Relay {
             moq: SocketAddr::from(([0, 0, 0, 0], 0)),
             rtmp: SocketAddr::from(([0, 0, 0, 0], 0)),
             srt: SocketAddr::from(([0, 0, 0, 0], 0)),
+            http: SocketAddr::from(([0, 0, 0, 0], 0)),
             log,
         };
-        let (mut moq, mut rtmp, mut srt) = (None, None, None);
+        let (mut moq, mut rtmp, mut srt, mut http) = (None, None, None, None);
         let deadline = Instant::now() + Duration::from_secs(30);
-        while moq.is_none() || rtmp.is_none() || srt.is_none() {
+        while moq.is_none() || rtmp.is_none() || srt.is_none() || http.is_none() {
             let left = deadline.saturating_duration_since(Instant::now());
             let Ok(line) = rx.recv_timeout(left) else {
                 bail!(
@@ -114,11 +123,14 @@ impl Relay {
             moq = moq.or_else(|| addr("tern relay listening on "));
             rtmp = rtmp.or_else(|| addr("RTMP ingest listening on "));
             srt = srt.or_else(|| addr("SRT ingest listening on "));
+            // Plain HTTP: the listener is on loopback.
+            http = http.or_else(|| addr("HTTP listening on http://"));
         }
-        (relay.moq, relay.rtmp, relay.srt) = (
+        (relay.moq, relay.rtmp, relay.srt, relay.http) = (
             moq.context("MoQ address")?,
             rtmp.context("RTMP address")?,
             srt.context("SRT address")?,
+            http.context("HTTP address")?,
         );
         Ok(relay)
     }

@@ -1,5 +1,6 @@
 //! The three runs, each on a relay of its own: the latency a frame gains on its way through a
-//! gateway, the relay's CPU per ingested stream, and many RTMP publishers at once.
+//! gateway (RTMP, SRT, WHIP), the relay's CPU per ingested stream, and many RTMP publishers at
+//! once.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -12,7 +13,7 @@ use crate::media::{self, Chunk, Files, Tag};
 use crate::relay::{self, CpuSample, Options, Relay};
 use crate::rtmp::{self, Sent};
 use crate::stats::{self, Latencies};
-use crate::{srt, viewer};
+use crate::{srt, viewer, whip};
 
 /// An ingest protocol, as a run publishes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +25,8 @@ pub enum Proto {
         /// The SRT latency asked for by the caller and offered by the relay.
         latency_ms: Option<u64>,
     },
+    /// The bench's own WHIP client (str0m), video only.
+    Whip,
 }
 
 impl Proto {
@@ -35,6 +38,7 @@ impl Proto {
             Proto::Srt {
                 latency_ms: Some(ms),
             } => format!("SRT (latency {ms} ms)"),
+            Proto::Whip => "WHIP".into(),
         }
     }
 
@@ -43,6 +47,16 @@ impl Proto {
         match self {
             Proto::Rtmp => "rtmp".into(),
             Proto::Srt { latency_ms } => format!("srt-{}", latency_ms.unwrap_or(120)),
+            Proto::Whip => "whip".into(),
+        }
+    }
+
+    /// The protocol's name, as `--protocols` takes it: `rtmp`, `srt`, `whip`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Proto::Rtmp => "rtmp",
+            Proto::Srt { .. } => "srt",
+            Proto::Whip => "whip",
         }
     }
 
@@ -50,6 +64,7 @@ impl Proto {
         match self {
             Proto::Rtmp => "bench/rtmp",
             Proto::Srt { .. } => "bench/srt",
+            Proto::Whip => "bench/whip",
         }
     }
 }
@@ -66,6 +81,8 @@ pub struct Ctx {
     pub tags: Arc<Vec<Tag>>,
     /// The 720p input as SRT payloads.
     pub chunks: Arc<Vec<Chunk>>,
+    /// The 720p input's video as Annex-B access units (WHIP).
+    pub frames: Arc<Vec<Arc<[u8]>>>,
     /// The runtime of the viewer.
     pub rt: tokio::runtime::Runtime,
 }
@@ -82,11 +99,13 @@ impl Ctx {
         proto: Proto,
         limit: Duration,
     ) -> std::thread::JoinHandle<anyhow::Result<Vec<Sent>>> {
-        let (rtmp_addr, srt_addr, path) = (relay.rtmp, relay.srt, proto.path());
-        let (tags, chunks) = (self.tags.clone(), self.chunks.clone());
+        let (rtmp_addr, srt_addr, http_addr) = (relay.rtmp, relay.srt, relay.http);
+        let path = proto.path();
+        let (tags, chunks, frames) = (self.tags.clone(), self.chunks.clone(), self.frames.clone());
         std::thread::spawn(move || match proto {
             Proto::Rtmp => rtmp::publish(rtmp_addr, "bench", "rtmp", &media::MAIN, &tags, limit),
             Proto::Srt { latency_ms } => srt::publish(srt_addr, path, latency_ms, &chunks, limit),
+            Proto::Whip => whip::publish(http_addr, path, media::MAIN.fps, &frames, limit),
         })
     }
 }
@@ -116,8 +135,9 @@ pub fn latency(ctx: &Ctx, proto: Proto) -> anyhow::Result<LatencyRun> {
         transcode_audio: true,
         srt_latency_ms: match proto {
             Proto::Srt { latency_ms } => latency_ms,
-            Proto::Rtmp => None,
+            Proto::Rtmp | Proto::Whip => None,
         },
+        ladder: Vec::new(),
     };
     let name = format!("latency-{}", proto.label_short());
     let relay = ctx.relay(&name, &options)?;
@@ -172,13 +192,30 @@ pub fn cpu(ctx: &Ctx, proto: Proto, transcode_audio: bool) -> anyhow::Result<Cpu
     let options = Options {
         transcode_audio,
         srt_latency_ms: None,
+        ladder: Vec::new(),
     };
     let name = format!(
         "cpu-{}-transcode-{}",
         proto.label_short(),
         if transcode_audio { "on" } else { "off" }
     );
-    let relay = ctx.relay(&name, &options)?;
+    cpu_of(ctx, proto, &options, &name)
+}
+
+/// The relay's CPU (and its ladder's) over the window while one 720p RTMP stream comes in
+/// with `rungs` as `ingest.ladder` (audio transcoding off), nobody watching.
+pub fn ladder(ctx: &Ctx, rungs: &[&str]) -> anyhow::Result<CpuRun> {
+    let options = Options {
+        transcode_audio: false,
+        srt_latency_ms: None,
+        ladder: rungs.iter().map(|r| r.to_string()).collect(),
+    };
+    let name = format!("ladder-{}", rungs.len());
+    cpu_of(ctx, Proto::Rtmp, &options, &name)
+}
+
+fn cpu_of(ctx: &Ctx, proto: Proto, options: &Options, name: &str) -> anyhow::Result<CpuRun> {
+    let relay = ctx.relay(name, options)?;
     let warmup = Duration::from_secs(5);
     let limit = warmup + ctx.window + Duration::from_secs(3);
     let publisher = ctx.publish(&relay, proto, limit);
@@ -240,6 +277,7 @@ pub fn publishers(ctx: &Ctx, small: &Files, steps: &[usize]) -> anyhow::Result<V
     let options = Options {
         transcode_audio: false,
         srt_latency_ms: None,
+        ladder: Vec::new(),
     };
     let relay = ctx.relay("publishers", &options)?;
     let mut running: Vec<Ffmpeg> = Vec::new();

@@ -3,7 +3,8 @@
 //
 // Query parameters override the configuration: `?namespace=live/demo&relay=https://host:port`;
 // `?rendition=video-240p` starts on that video track (manual mode), `?audio=audio-opus` plays that
-// audio track, `?latency=300` fixes the playout delay target (ms; adaptive by default).
+// audio track, `?latency=300` fixes the playout delay target (ms; adaptive by default),
+// `?stamp=1` reads a source's wall-clock stamp from every picture (`stamp.ts`: glass-to-glass).
 
 import { describe, videoRenditions } from './catalog';
 import { Chat, ChatStats, validViewer } from './chat';
@@ -38,6 +39,7 @@ async function loadConfig(): Promise<{
   rendition: string | null;
   audio: string | null;
   latencyMs: number | null;
+  readStamps: boolean;
   viewer: string;
 }> {
   const params = new URLSearchParams(location.search);
@@ -51,6 +53,7 @@ async function loadConfig(): Promise<{
     rendition: params.get('rendition'),
     audio: params.get('audio'),
     latencyMs: params.has('latency') ? Number(params.get('latency')) : null,
+    readStamps: params.get('stamp') === '1',
     viewer: params.get('viewer') ?? `web-${Math.random().toString(16).slice(2, 8)}`,
   };
 }

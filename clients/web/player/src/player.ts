@@ -17,6 +17,7 @@ import {
   videoRenditions,
 } from './catalog';
 import { LiveEdge } from './live-edge';
+import { readStamp } from './stamp';
 import { InitSegment, TrackInit, parseChunk, parseInit } from './mp4';
 import { FetchRequest, MoqSession, RequestRefused, Subscription, errorText } from './session';
 import type { MoqObject, SubscribeFilter } from './wire';
@@ -52,6 +53,13 @@ export interface PlayerStats {
   latencyCount: number;
   /** Frames drawn without a publish stamp (latency unknown). */
   latencyUnknownFrames: number;
+  /**
+   * With `readStamps`: glass-to-glass samples (ms), wall clock at draw minus the stamp the
+   * source drew into the picture (`stamp.ts`), the last GLASS_SAMPLES of them.
+   */
+  glassMs: number[];
+  /** With `readStamps`: frames drawn whose picture carried no readable stamp. */
+  stampsUnread: number;
   /**
    * When things happened, performance.now() ms (null until they do): the session is up, the
    * catalog arrived, the first video SUBSCRIBE was sent, the first frame was drawn.
@@ -130,6 +138,8 @@ export interface PlayerOptions {
    * raised after a stall (see `live-edge.ts`).
    */
   latencyMs?: number | null;
+  /** Read the source's wall-clock stamp from every picture drawn (`stamp.ts`; `glassMs`). */
+  readStamps?: boolean;
   /** Called when something worth showing changed. */
   onChange?: () => void;
   /** Called once the session is up (the chat box uses it too). */
@@ -145,6 +155,8 @@ const US = 1_000_000;
 const MAX_EXTRA_BUFFER_US = 300_000;
 const MAX_EXTRA_BUFFER_ADAPTIVE_US = 150_000;
 const LATENCY_SAMPLES = 300;
+/** Glass-to-glass samples kept (`readStamps`): a minute at 30 fps. */
+const GLASS_SAMPLES = 1800;
 /** How often to look for the catalog again while the broadcast does not exist. */
 const CATALOG_RETRY_MS = 2000;
 /** An AudioContext clock that has not moved for this long is not followed. */
@@ -728,6 +740,8 @@ export class Player {
     latencyMs: [],
     latencyCount: 0,
     latencyUnknownFrames: 0,
+    glassMs: [],
+    stampsUnread: 0,
     timing: { connected: null, catalog: null, videoSubscribe: null, firstFrame: null },
     switches: 0,
     switchLog: [],
@@ -796,7 +810,7 @@ export class Player {
     this.edge = new LiveEdge(options.latencyMs ?? null);
     this.stats.targetMs = this.edge.targetUs / 1000;
     this.stats.targetAdaptive = this.edge.adaptive;
-    const ctx = options.canvas.getContext('2d');
+    const ctx = options.canvas.getContext('2d', { willReadFrequently: options.readStamps === true });
     if (!ctx) throw new Error('no 2D canvas context');
     this.ctx2d = ctx;
   }
@@ -1578,6 +1592,15 @@ export class Player {
       if (s.latencyMs.length > LATENCY_SAMPLES) s.latencyMs.shift();
     }
     frame.close();
+    if (this.options.readStamps) {
+      const stamp = readStamp(this.ctx2d, w, h);
+      if (stamp === null) {
+        s.stampsUnread += 1;
+      } else {
+        s.glassMs.push(performance.timeOrigin + drawnAt - stamp);
+        if (s.glassMs.length > GLASS_SAMPLES) s.glassMs.shift();
+      }
+    }
     if (pipeline === this.nextVideo) this.finishSwitch(prev, drawnAt, this.lastDraw.ts, skipped);
   }
 

@@ -9,6 +9,7 @@ import { GroupAssembler } from '../src/assembler';
 import { DEFAULT_LIVE_EDGE, LiveEdge } from '../src/live-edge';
 import { audioTracks, parseCatalogFormat01, parseMsf, videoRenditions } from '../src/catalog';
 import { ntpToUnixMs, parseChunk, parseInit } from '../src/mp4';
+import { CELLS_PER_ROW, STAMP_BITS, cellSize, readStamp } from '../src/stamp';
 import {
   MSG_SUBSCRIBE,
   MoqObject,
@@ -430,4 +431,44 @@ test('live edge: a join with room to spare settles within the first short window
   }
   assert.equal(e.lowerings, 1, 'lowered after the first window');
   assert.equal(moved, (250 - Math.max(c.keepMs, c.minMs)) * 1000);
+});
+
+/** A `width` x `height` RGBA picture carrying `ms` as `stamp.ts` lays it out (its check byte
+ * wrong if `corrupt`), grey around. */
+function stamped(ms: number, width: number, height: number, corrupt = false): CanvasRenderingContext2D {
+  const data = new Uint8ClampedArray(width * height * 4).fill(100);
+  const bytes: number[] = [];
+  for (let i = 5; i >= 0; i--) bytes.push(Math.floor(ms / 256 ** i) % 256);
+  bytes.push(bytes.reduce((a, b) => a ^ b, 0) ^ (corrupt ? 1 : 0));
+  const cell = cellSize(width);
+  for (let i = 0; i < STAMP_BITS; i++) {
+    const on = (bytes[i >> 3] & (0x80 >> (i & 7))) !== 0;
+    const x0 = (i % CELLS_PER_ROW) * cell;
+    const y0 = Math.floor(i / CELLS_PER_ROW) * cell;
+    for (let y = y0; y < y0 + cell; y++) {
+      for (let x = x0; x < x0 + cell; x++) {
+        // Values a codec leaves near black and white.
+        data.fill(on ? 230 : 20, (y * width + x) * 4, (y * width + x) * 4 + 3);
+      }
+    }
+  }
+  const ctx = {
+    getImageData: (x: number, y: number, w: number, h: number) => {
+      const out = new Uint8ClampedArray(w * h * 4);
+      for (let row = 0; row < h; row++) {
+        out.set(data.subarray(((y + row) * width + x) * 4, ((y + row) * width + x + w) * 4), row * w * 4);
+      }
+      return { data: out, width: w, height: h };
+    },
+  };
+  return ctx as unknown as CanvasRenderingContext2D;
+}
+
+test('source stamps: the wall clock drawn into a picture reads back; a bad check byte reads as none', () => {
+  const ms = 1_796_000_000_123;
+  assert.equal(readStamp(stamped(ms, 640, 360), 640, 360), ms);
+  assert.equal(readStamp(stamped(ms, 1280, 720), 1280, 720), ms);
+  assert.equal(readStamp(stamped(ms, 640, 360, true), 640, 360), null);
+  // Too small a picture for the cells.
+  assert.equal(readStamp(stamped(ms, 640, 360), 96, 54), null);
 });

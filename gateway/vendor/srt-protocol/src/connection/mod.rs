@@ -207,18 +207,22 @@ impl DuplexConnection {
     }
 
     pub fn next_data(&mut self, now: Instant) -> Option<(Instant, Bytes)> {
-        match self.receiver.arq.pop_next_message(now) {
-            Ok(Some(data)) => {
-                self.debug(now, "output", &data);
-                Some(data)
+        // A drop of too-late packets makes way for the message after them: try again (tern:
+        // upstream returned nothing, leaving that message until the next wake-up). Each drop
+        // removes at least one packet, so this ends.
+        loop {
+            match self.receiver.arq.pop_next_message(now) {
+                Ok(Some(data)) => {
+                    self.debug(now, "output", &data);
+                    return Some(data);
+                }
+                Err(error) => {
+                    self.warn(now, "output", &error);
+                    let dropped = error.too_late_packets.end - error.too_late_packets.start;
+                    self.stats.rx_dropped_data += dropped as u64;
+                }
+                Ok(None) => return None,
             }
-            Err(error) => {
-                self.warn(now, "output", &error);
-                let dropped = error.too_late_packets.end - error.too_late_packets.start;
-                self.stats.rx_dropped_data += dropped as u64;
-                None
-            }
-            _ => None,
         }
     }
 

@@ -356,11 +356,19 @@ impl ReceiveBuffer {
     }
 
     pub fn next_message_release_time(&self) -> Option<Instant> {
-        self.buffer
+        let front = self
+            .buffer
             .front()
-            .filter(|p| p.is_first())?
-            .data_packet()
-            .map(|d| self.remote_clock.instant_from(d.timestamp) + self.tsbpd_latency)
+            .filter(|p| p.is_first())
+            .and_then(|p| p.data_packet())
+            .map(|d| self.remote_clock.instant_from(d.timestamp) + self.tsbpd_latency);
+        if front.is_some() || !self.too_late_packet_drop {
+            return front;
+        }
+        // A gap at the front: wake when the message after it is due, to drop the gap (tern:
+        // upstream waited for some other timer or packet).
+        self.next_message_after_gap()
+            .map(|(_, t)| t + self.tsbpd_latency + self.tsbpd_tolerance)
     }
 
     fn append_next(&mut self, data: DataPacket) -> Result<DataPacketAction, DataPacketError> {
@@ -457,8 +465,12 @@ impl ReceiveBuffer {
             .calculate()
     }
 
-    /// Drops the packets that are deemed to be too late
-    /// i.e.: there is a packet after it that is ready to be released
+    /// Too-late packet drop (TLPKTDROP): once the first whole message after a gap is due to
+    /// play, the gap gives way. Dropped are only the packets before that message's first packet
+    /// that cannot be delivered: the missing ones, the pieces of messages whose first packet is
+    /// missing, and a message at the front that cannot complete. The due message itself is
+    /// delivered next (tern: upstream dropped every packet up to the last one past its play
+    /// time, received ones included, so that one lost packet cost the packets queued behind it).
     fn drop_too_late_packets(
         &mut self,
         now: Instant,
@@ -466,48 +478,34 @@ impl ReceiveBuffer {
         if !self.too_late_packet_drop {
             return Ok(None);
         }
-
-        let data_packets = self.buffer.iter().map(|packet| {
-            packet.data_packet().map(|data| {
-                (
-                    data.seq_number,
-                    self.remote_clock.instant_from(data.timestamp),
-                    data.message_loc,
-                )
-            })
-        });
-
-        let tsbpd_threshold = now - self.tsbpd_latency - self.tsbpd_tolerance;
-        let too_late_packets = data_packets.take_while(|packet| {
-            packet.map_or(true, |(_, packet_time, message_loc)| {
-                packet_time <= tsbpd_threshold || !message_loc.contains(PacketLocation::FIRST)
-            })
-        });
-
-        let dropped_packets = too_late_packets.fold(None, |last, packet| match (last, packet) {
-            (None, Some((seq_number, packet_time, _))) => Some((seq_number, packet_time)),
-            (Some((_, first_packet_time)), Some((seq_number, _, _))) => {
-                Some((seq_number, first_packet_time))
-            }
-            (last, _) => last,
-        });
-
-        let (last_seq_number, first_packet_time) = match dropped_packets {
-            Some(packets) => packets,
-            None => return Ok(None),
+        let Some((stop, stop_time)) = self.next_message_after_gap() else {
+            return Ok(None);
         };
-
+        let Some(threshold) = now.checked_sub(self.tsbpd_latency + self.tsbpd_tolerance) else {
+            return Ok(None);
+        };
+        if stop_time > threshold {
+            return Ok(None);
+        }
         let begin_packet = self.seqno0;
-        let end_packet = last_seq_number + 1;
-        let drop_count = end_packet.saturating_sub(begin_packet);
-
+        let end_packet = begin_packet + u32::try_from(stop).unwrap_or(u32::MAX);
         self.seqno0 = end_packet;
-        self.buffer.drain(0..drop_count);
+        self.buffer.drain(0..stop);
         self.recalculate_lrsn(0);
 
         Err(MessageError {
-            delay: TimeSpan::from_interval(first_packet_time + self.tsbpd_latency, now),
+            delay: TimeSpan::from_interval(stop_time + self.tsbpd_latency, now),
             too_late_packets: begin_packet..end_packet,
+        })
+    }
+
+    /// The index and sending time of the first received packet that starts a message, after
+    /// the front of the buffer.
+    fn next_message_after_gap(&self) -> Option<(usize, Instant)> {
+        self.buffer.iter().enumerate().skip(1).find_map(|(i, p)| {
+            p.data_packet()
+                .filter(|d| d.message_loc.contains(PacketLocation::FIRST))
+                .map(|d| (i, self.remote_clock.instant_from(d.timestamp)))
         })
     }
 
