@@ -21,6 +21,10 @@
 //!   through supervised ffmpeg processes.
 //! - [`publish`], the stage every ingest ends in: a publisher's tracks and samples into a
 //!   broadcast of the node, on a time line that survives reconnects.
+//! - [`hls`], LL-HLS egress: a rendition's media playlist window and its text (parts, preload
+//!   hints, delta updates, rendition reports), the blocking reload decision, the multivariant
+//!   playlist and the segmenter (sans-IO, every URI carrying the viewer's query); and the
+//!   driver: one feed per rendition and node, and the `GET /hls/...` routes.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -29,6 +33,7 @@ pub mod codec;
 mod error;
 pub mod flv;
 pub mod fuzz;
+pub mod hls;
 pub mod ingest;
 pub mod keys;
 pub mod listening;

@@ -81,6 +81,35 @@ pub struct Config {
     pub http: HttpConfig,
     /// `[whip]`: WebRTC publishers (WHIP on the HTTP listener, media on one UDP port).
     pub whip: WhipConfig,
+    /// `[hls]`: LL-HLS viewers (on the HTTP listener).
+    pub hls: HlsConfig,
+}
+
+/// `[hls]`: LL-HLS viewers: `GET /hls/NAME/index.m3u8` on the HTTP listener, served from the
+/// node's cache (one subscription per track however many viewers). The relay keeps these as
+/// data: the `tern` binary serves them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HlsConfig {
+    /// Whether `/hls/` is served on the HTTP listener.
+    pub enabled: bool,
+    /// `EXT-X-TARGETDURATION`, whole seconds (1 to 60): the longest segment; a longer group is
+    /// split. Constant for every playlist.
+    #[serde(with = "duration::human")]
+    pub target_duration: Duration,
+    /// `EXT-X-PART-INF:PART-TARGET`: 200 ms to the target duration.
+    #[serde(with = "duration::human")]
+    pub part_target: Duration,
+}
+
+impl Default for HlsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            target_duration: Duration::from_secs(4),
+            part_target: Duration::from_millis(333),
+        }
+    }
 }
 
 /// `[http]`: one TCP listener for everything HTTP the node serves: WHIP (`POST /whip/NAME`),
@@ -858,6 +887,7 @@ settings! {
     rtmp.bind, rtmp.tls_bind, rtmp.max_publishers,
     http.enabled, http.bind,
     whip.enabled, whip.udp, whip.advertise, whip.keyframe_interval, whip.max_sessions,
+    hls.enabled, hls.target_duration, hls.part_target,
 }
 
 /// Which layer last set each key; keys absent here are defaults.
@@ -1093,6 +1123,19 @@ impl Config {
             return fail(
                 "whip.keyframe_interval",
                 "under 200 ms: every frame would be a keyframe".into(),
+            );
+        }
+        let target = self.hls.target_duration;
+        if target.subsec_nanos() != 0 || !(1..=60).contains(&target.as_secs()) {
+            return fail(
+                "hls.target_duration",
+                "must be whole seconds, 1 s to 60 s".into(),
+            );
+        }
+        if self.hls.part_target < Duration::from_millis(200) || self.hls.part_target > target {
+            return fail(
+                "hls.part_target",
+                "must be at least 200 ms and at most hls.target_duration".into(),
             );
         }
         if self.srt.latency > Duration::from_secs(60) {

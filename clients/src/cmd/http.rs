@@ -1,6 +1,7 @@
-//! The node's one HTTP listener (`[http]`): WHIP (`POST /whip/NAME`, when `[whip]` is on), the
-//! player and clock pages, and the WHIP publish page (`/publish.html`). Plain HTTP on a
-//! loopback address only; elsewhere HTTPS (see [`super::tls`]).
+//! The node's one HTTP listener (`[http]`): WHIP (`POST /whip/NAME`, when `[whip]` is on),
+//! LL-HLS (`GET /hls/NAME/index.m3u8`, when `[hls]` is on), the player and clock pages, and
+//! the WHIP publish page (`/publish.html`). Plain HTTP on a loopback address only; elsewhere
+//! HTTPS (see [`super::tls`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use anyhow::Context;
 use axum::http::{HeaderValue, header};
 use axum::routing::get;
 use tern::web::{self, PageConfig};
+use tern_gateway::hls::{self, Hls, HlsConfig};
 use tern_gateway::publish::Resumes;
 use tern_gateway::whip::{self, WhipServer};
 use tern_relay::config::Config;
@@ -111,6 +113,9 @@ pub async fn start(
     if let Some(w) = &whip {
         app = app.merge(whip::http::router(w.clone()));
     }
+    if config.hls.enabled {
+        app = app.merge(hls::router(Hls::new(node.local(), hls_config(config))));
+    }
     let scheme = super::tls::scheme(addr);
     let task = super::tls::serve(listener, app, config).await?;
     let http = Http {
@@ -119,7 +124,10 @@ pub async fn start(
         whip,
         task,
     };
-    println!("HTTP listening on {} (pages, WHIP)", http.base());
+    println!("HTTP listening on {} (pages, WHIP, LL-HLS)", http.base());
+    if config.hls.enabled {
+        println!("LL-HLS: GET {}/hls/NAME/index.m3u8", http.base());
+    }
     if let Some(w) = &http.whip {
         println!(
             "WHIP ingest: POST {}/whip/NAME, media on udp {}",
@@ -128,4 +136,20 @@ pub async fn start(
         );
     }
     Ok(Some(http))
+}
+
+/// The LL-HLS egress's config from `[hls]` (validated by [`Config::load`]).
+fn hls_config(config: &Config) -> HlsConfig {
+    let defaults = HlsConfig::default();
+    let target_duration = u32::try_from(config.hls.target_duration.as_secs())
+        .unwrap_or(defaults.target_duration)
+        .max(1);
+    HlsConfig {
+        target_duration,
+        part_target_ms: u32::try_from(config.hls.part_target.as_millis())
+            .unwrap_or(defaults.part_target_ms),
+        // Twelve target durations: delta updates skip half of it.
+        window: target_duration.saturating_mul(12),
+        ..defaults
+    }
 }

@@ -37,7 +37,7 @@ pub fn prft(track: u32, unix_micros: u64, media_time: u64) -> [u8; 32] {
 
 /// Read back a `prft` box at the start of a chunk: (track, Unix microseconds, media time).
 pub fn read_prft(chunk: &[u8]) -> Option<(u32, u64, u64)> {
-    if chunk.len() < 28 || &chunk[4..8] != b"prft" {
+    if chunk.len() < 28 || &chunk[4..8] != b"prft" || (chunk[8] == 1 && chunk.len() < 32) {
         return None;
     }
     let u32_at =
@@ -144,5 +144,9 @@ mod tests {
     fn prft_reads_back() {
         let b = prft(3, 1_764_000_000_000_000, 90_000);
         assert_eq!(read_prft(&b), Some((3, 1_764_000_000_000_000, 90_000)));
+        // A truncated box is not read (version 1's media time needs all 32 bytes).
+        for cut in 0..b.len() {
+            assert_eq!(read_prft(&b[..cut]), None, "{cut}");
+        }
     }
 }

@@ -228,6 +228,9 @@ fn every_key_settable_from_env() {
         ("whip.advertise", "203.0.113.7,2001:db8::7"),
         ("whip.keyframe_interval", "1s"),
         ("whip.max_sessions", "11"),
+        ("hls.enabled", "false"),
+        ("hls.target_duration", "6s"),
+        ("hls.part_target", "500ms"),
     ]
     .into_iter()
     .map(|(key, value)| (env::var_name(key), value))
@@ -286,6 +289,9 @@ fn every_key_settable_from_env() {
     assert_eq!(config.whip.advertise, ["203.0.113.7", "2001:db8::7"]);
     assert_eq!(config.whip.keyframe_interval, Duration::from_secs(1));
     assert_eq!(config.whip.max_sessions, 11);
+    assert!(!config.hls.enabled);
+    assert_eq!(config.hls.target_duration, Duration::from_secs(6));
+    assert_eq!(config.hls.part_target, Duration::from_millis(500));
     assert!(config.relay.open_publishing);
     assert_eq!(config.relay.takeover, super::TakeOverPolicy::First);
     assert_eq!(config.cache.max_live_per_session, 8);
