@@ -7,6 +7,10 @@ use super::playlist::{MediaPlaylist, Segment};
 use super::reload::Skip;
 use super::text::{QuerySuffix, Uris, write_date_time, write_millis, write_seconds};
 
+/// The most segments of a playlist that list their parts (the trailing parts and preload hint
+/// counting as one).
+const PARTS_SEGMENTS: usize = 3;
+
 /// Another rendition of the same presentation, as `EXT-X-RENDITION-REPORT` reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RenditionReport {
@@ -123,14 +127,20 @@ impl MediaPlaylist {
         }
 
         // Parts are listed for the segments that start within three Target Durations of the
-        // end of the last part (§6.2.2), the segment in progress always.
+        // end of the last part (§6.2.2), the segment in progress always; and, as players and
+        // validators count it (hls-parser's strict mode), for the last three segments of the
+        // playlist at most, the trailing parts and preload hint counting as one: where segments
+        // are shorter than the target, the time rule alone keeps more than they accept.
         let timescale = u128::from(config.timescale);
         let complete: u128 = self.segments().map(|s| u128::from(s.duration)).sum();
         let end = complete + open.map_or(0, |open| u128::from(open.duration));
         let parts_from = end.saturating_sub(u128::from(config.target_duration) * 3 * timescale);
+        let trailing = usize::from(open.is_some() || self.preload_hint().is_some());
+        let count = self.segments().count();
+        let parts_from_index = count.saturating_sub(PARTS_SEGMENTS.saturating_sub(trailing));
         let mut start = 0u128;
         for (at, segment) in self.segments().enumerate() {
-            let listed = start >= parts_from;
+            let listed = start >= parts_from && at >= parts_from_index;
             start += u128::from(segment.duration);
             if at < skipped {
                 continue;

@@ -34,13 +34,16 @@ impl Case {
         if left.count() > 0 {
             assert!(total >= keep && total >= u128::from(config.target_duration) * 3 * timescale);
         }
-        // Parts for the segments starting within three Target Durations of the end, all of theirs.
+        // Parts for the segments starting within three Target Durations of the end, all of theirs,
+        // and only for the last three segments (the trailing parts or hint counting as one).
         let open = shadow.open_segment().filter(|s| !s.parts.is_empty());
         let end = shadow.segments.last().map_or(0, |s| s.at + s.duration());
         let from = end.saturating_sub(u128::from(config.target_duration) * 3 * timescale);
+        let trailing = usize::from(open.is_some() || playlist.preload_hint().is_some());
+        let from_index = window.len().saturating_sub(3 - trailing);
         let written = full.segments.iter().chain(open.map(|_| &full.trailing));
-        for (pushed, read) in window.iter().copied().chain(open).zip(written) {
-            let listed = if pushed.at >= from {
+        for (i, (pushed, read)) in window.iter().copied().chain(open).zip(written).enumerate() {
+            let listed = if pushed.at >= from && (i >= from_index || i >= window.len()) {
                 pushed.parts.as_slice()
             } else {
                 &[]
