@@ -30,23 +30,29 @@ fn get_ok(addr: &str, path: &str, within: Duration) -> String {
     }
 }
 
-#[test]
-fn the_relay_serves_ll_hls_of_an_rtmp_broadcast() {
+/// A relay with RTMP and HTTP listeners, and ffmpeg publishing `seconds` of a 320x240 test
+/// pattern to it as broadcast `path`: the relay, its HTTP base URL and the publisher.
+fn relay_with_rtmp_broadcast(path: &str, seconds: u64) -> (Relay, String, ChildGuard) {
     let relay = Relay::start_with_stderr(
         &["--rtmp", "127.0.0.1:0", "--http", "127.0.0.1:0"],
         Stdio::null(),
     );
     let rtmp = relay.rtmp.expect("rtmp address");
     let http = relay.http.clone().expect("http address");
+    let mut cmd = common::ffmpeg_live("320x240", seconds, false);
+    cmd.args(["-pix_fmt", "yuv420p", "-f", "flv"])
+        .arg(format!("rtmp://{rtmp}/{path}"))
+        .stderr(Stdio::null());
+    let ffmpeg = ChildGuard::spawn("ffmpeg", &mut cmd);
+    (relay, http, ffmpeg)
+}
+
+#[test]
+fn the_relay_serves_ll_hls_of_an_rtmp_broadcast() {
+    let (_relay, http, _ffmpeg) = relay_with_rtmp_broadcast("live/hls", 30);
     let addr = http
         .strip_prefix("http://")
         .expect("plain HTTP on loopback");
-
-    let mut cmd = common::ffmpeg_live("320x240", 30, false);
-    cmd.args(["-pix_fmt", "yuv420p", "-f", "flv"])
-        .arg(format!("rtmp://{rtmp}/live/hls"))
-        .stderr(Stdio::null());
-    let _ffmpeg = ChildGuard::spawn("ffmpeg", &mut cmd);
 
     let multivariant = get_ok(addr, "/hls/live/hls/index.m3u8", Duration::from_secs(20));
     let variant = multivariant
@@ -70,20 +76,10 @@ const PLAY_SECONDS: u64 = 20;
 
 #[test]
 fn hls_js_plays_an_rtmp_broadcast_in_low_latency_mode() {
-    let relay = Relay::start_with_stderr(
-        &["--rtmp", "127.0.0.1:0", "--http", "127.0.0.1:0"],
-        Stdio::null(),
-    );
-    let rtmp = relay.rtmp.expect("rtmp address");
-    let http = relay.http.clone().expect("http address");
+    let (_relay, http, _ffmpeg) = relay_with_rtmp_broadcast("live/hlsjs", 90);
     let addr = http
         .strip_prefix("http://")
         .expect("plain HTTP on loopback");
-    let mut cmd = common::ffmpeg_live("320x240", 90, false);
-    cmd.args(["-pix_fmt", "yuv420p", "-f", "flv"])
-        .arg(format!("rtmp://{rtmp}/live/hlsjs"))
-        .stderr(Stdio::null());
-    let _ffmpeg = ChildGuard::spawn("ffmpeg", &mut cmd);
     get_ok(addr, "/hls/live/hlsjs/index.m3u8", Duration::from_secs(20));
 
     let run = NodeRun::start(
