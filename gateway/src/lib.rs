@@ -25,6 +25,8 @@
 //!   hints, delta updates, rendition reports), the blocking reload decision, the multivariant
 //!   playlist and the segmenter (sans-IO, every URI carrying the viewer's query); and the
 //!   driver: one feed per rendition and node, and the `GET /hls/...` routes.
+//! - [`whep`], WHEP egress: each track packetised into RTP once per node, the viewers' WebRTC
+//!   sessions on WHIP's UDP port, renditions switched by the bandwidth estimate.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -43,6 +45,7 @@ pub mod rtmp;
 pub mod srt;
 pub mod transcode;
 pub mod ts;
+pub mod whep;
 pub mod whip;
 
 pub use error::Error;

@@ -83,6 +83,39 @@ pub struct Config {
     pub whip: WhipConfig,
     /// `[hls]`: LL-HLS viewers (on the HTTP listener).
     pub hls: HlsConfig,
+    /// `[whep]`: WebRTC viewers (WHEP on the HTTP listener, media on WHIP's UDP port).
+    pub whep: WhepConfig,
+}
+
+/// `[whep]`: WebRTC viewers: `POST /whep/NAME` on the HTTP listener, media on the `[whip]`
+/// UDP port (one port for every WebRTC session of the node). The relay keeps these as data:
+/// the `tern` binary serves them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WhepConfig {
+    /// Whether `POST /whep/NAME` is served on the HTTP listener.
+    pub enabled: bool,
+    /// Viewers at most at once.
+    pub max_sessions: u64,
+    /// STUN/TURN server URIs viewers are given (`Link: rel="ice-server"`), e.g.
+    /// `turn:turn.example.net:3478?transport=udp`.
+    pub ice_servers: Vec<String>,
+    /// The TURN username given with them (empty: none).
+    pub ice_username: String,
+    /// The TURN password given with them (empty: none).
+    pub ice_credential: String,
+}
+
+impl Default for WhepConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_sessions: 1000,
+            ice_servers: Vec::new(),
+            ice_username: String::new(),
+            ice_credential: String::new(),
+        }
+    }
 }
 
 /// `[hls]`: LL-HLS viewers: `GET /hls/NAME/index.m3u8` on the HTTP listener, served from the
@@ -888,6 +921,7 @@ settings! {
     http.enabled, http.bind,
     whip.enabled, whip.udp, whip.advertise, whip.keyframe_interval, whip.max_sessions,
     hls.enabled, hls.target_duration, hls.part_target,
+    whep.enabled, whep.max_sessions, whep.ice_servers, whep.ice_username, whep.ice_credential,
 }
 
 /// Which layer last set each key; keys absent here are defaults.
@@ -1118,6 +1152,23 @@ impl Config {
         }
         if let Some(e) = self.ingest.ladder.iter().find_map(|r| ladder_rung(r).err()) {
             return fail("ingest.ladder", e);
+        }
+        if self.whep.max_sessions == 0 {
+            return fail(
+                "whep.max_sessions",
+                "must be at least 1 (set whep.enabled = false for no WHEP)".into(),
+            );
+        }
+        if let Some(bad) = self.whep.ice_servers.iter().find(|u| {
+            !["stun:", "stuns:", "turn:", "turns:"]
+                .iter()
+                .any(|scheme| u.starts_with(scheme))
+                || u.contains(['<', '>', '"', ' '])
+        }) {
+            return fail(
+                "whep.ice_servers",
+                format!("{bad:?} is not a stun:, stuns:, turn: or turns: URI"),
+            );
         }
         if self.whip.keyframe_interval < Duration::from_millis(200) {
             return fail(

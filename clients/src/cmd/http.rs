@@ -1,5 +1,6 @@
 //! The node's one HTTP listener (`[http]`): WHIP (`POST /whip/NAME`, when `[whip]` is on),
-//! LL-HLS (`GET /hls/NAME/index.m3u8`, when `[hls]` is on), the player and clock pages, and
+//! LL-HLS (`GET /hls/NAME/index.m3u8`, when `[hls]` is on), WHEP (`POST /whep/NAME`, when
+//! `[whep]` is on), the player and clock pages, and
 //! the WHIP publish page (`/publish.html`). Plain HTTP on a loopback address only; elsewhere
 //! HTTPS (see [`super::tls`]).
 
@@ -12,6 +13,7 @@ use axum::routing::get;
 use tern::web::{self, PageConfig};
 use tern_gateway::hls::{self, Hls, HlsConfig};
 use tern_gateway::publish::Resumes;
+use tern_gateway::whep::{self, WhepServer};
 use tern_gateway::whip::{self, WhipServer};
 use tern_relay::config::Config;
 use tern_relay::node::Node;
@@ -28,8 +30,10 @@ pub struct Http {
     pub addr: SocketAddr,
     /// `http` or `https`.
     pub scheme: &'static str,
-    /// The WHIP listener, when `[whip]` is on.
+    /// The WebRTC listener (WHIP's UDP port), when `[whip]` or `[whep]` is on.
     pub whip: Option<Arc<WhipServer>>,
+    /// WHEP, when `[whep]` is on.
+    pub whep: Option<Arc<WhepServer>>,
     task: JoinHandle<()>,
 }
 
@@ -73,7 +77,7 @@ pub async fn start(
         Err(e) => return Err(e).with_context(|| format!("http.bind: cannot listen on {bind}")),
     };
     let addr = listener.local_addr()?;
-    let whip = match config.whip.enabled {
+    let whip = match config.whip.enabled || config.whep.enabled {
         false => None,
         true => {
             let udp = config
@@ -110,8 +114,15 @@ pub async fn start(
             )
         }),
     );
-    if let Some(w) = &whip {
+    if let Some(w) = whip.as_ref().filter(|_| config.whip.enabled) {
         app = app.merge(whip::http::router(w.clone()));
+    }
+    let whep = match (&whip, config.whep.enabled) {
+        (Some(w), true) => Some(Arc::new(WhepServer::new(w.clone(), whep_config(config)))),
+        _ => None,
+    };
+    if let Some(w) = &whep {
+        app = app.merge(whep::http::router(w.clone()));
     }
     if config.hls.enabled {
         app = app.merge(hls::router(Hls::new(node.local(), hls_config(config))));
@@ -122,20 +133,46 @@ pub async fn start(
         addr,
         scheme,
         whip,
+        whep,
         task,
     };
     println!("HTTP listening on {} (pages, WHIP, LL-HLS)", http.base());
     if config.hls.enabled {
         println!("LL-HLS: GET {}/hls/NAME/index.m3u8", http.base());
     }
-    if let Some(w) = &http.whip {
+    if let Some(w) = http.whip.as_ref().filter(|_| config.whip.enabled) {
         println!(
             "WHIP ingest: POST {}/whip/NAME, media on udp {}",
             http.base(),
             w.udp_addr()
         );
     }
+    if let (Some(w), Some(_)) = (&http.whip, &http.whep) {
+        println!(
+            "WHEP: POST {}/whep/NAME, media on udp {}",
+            http.base(),
+            w.udp_addr()
+        );
+    }
     Ok(Some(http))
+}
+
+/// WHEP's config from `[whep]` (validated by [`Config::load`]).
+fn whep_config(config: &Config) -> whep::Config {
+    let c = &config.whep;
+    whep::Config {
+        max_sessions: usize::try_from(c.max_sessions).unwrap_or(usize::MAX),
+        ice_servers: c
+            .ice_servers
+            .iter()
+            .map(|url| whep::IceServer {
+                url: url.clone(),
+                username: Some(c.ice_username.clone()).filter(|u| !u.is_empty()),
+                credential: Some(c.ice_credential.clone()).filter(|p| !p.is_empty()),
+            })
+            .collect(),
+        ..whep::Config::default()
+    }
 }
 
 /// The LL-HLS egress's config from `[hls]` (validated by [`Config::load`]).

@@ -39,7 +39,8 @@ pub fn router(whip: Arc<WhipServer>) -> Router {
         .with_state(whip)
 }
 
-fn cors(mut r: Response) -> Response {
+/// `r` with the CORS headers a page on another origin needs (WHIP's and WHEP's).
+pub(crate) fn cors(mut r: Response) -> Response {
     let h = r.headers_mut();
     h.insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
@@ -55,12 +56,13 @@ fn cors(mut r: Response) -> Response {
     );
     h.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("Location, ETag, Link"),
+        HeaderValue::from_static("Location, ETag, Link, Tern-Audio-Inactive, Tern-Video-Ladder"),
     );
     r
 }
 
-fn text(status: StatusCode, body: String) -> Response {
+/// A plain-text answer (a reason), with CORS.
+pub(crate) fn text(status: StatusCode, body: String) -> Response {
     cors(
         (
             status,
@@ -84,13 +86,70 @@ async fn options() -> Response {
 }
 
 /// The bearer token of `Authorization`, if any.
-fn bearer(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<String> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = v.split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")
         .then(|| token.trim().to_owned())
         .filter(|t| !t.is_empty())
+}
+
+/// The SDP offer and broadcast path of a `POST /{kind}/{path}` (`kind`: `whip`, `whep`), or
+/// the answer refusing it (415, 413, 400).
+pub(crate) fn read_offer<'a>(
+    kind: &str,
+    headers: &HeaderMap,
+    body: &'a [u8],
+    path: &'a str,
+) -> Result<(&'a str, &'a str), Box<Response>> {
+    let sdp_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(';').next().unwrap_or("").trim() == "application/sdp");
+    if !sdp_type {
+        return Err(Box::new(text(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!(
+                "a {} offer is Content-Type: application/sdp",
+                kind.to_uppercase()
+            ),
+        )));
+    }
+    if body.len() > MAX_OFFER {
+        return Err(Box::new(text(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("an offer is at most {MAX_OFFER} bytes"),
+        )));
+    }
+    let Ok(offer) = std::str::from_utf8(body) else {
+        return Err(Box::new(text(
+            StatusCode::BAD_REQUEST,
+            "the offer is not UTF-8".into(),
+        )));
+    };
+    let path = path.trim_matches('/');
+    if path.is_empty() {
+        return Err(Box::new(text(
+            StatusCode::BAD_REQUEST,
+            format!("POST /{kind}/NAME: the path names the broadcast"),
+        )));
+    }
+    Ok((offer, path))
+}
+
+/// `201 Created` with an SDP answer and the session's `Location` (no CORS yet).
+pub(crate) fn created(sdp: String, location: &str) -> Response {
+    let mut r = (
+        StatusCode::CREATED,
+        [(header::CONTENT_TYPE, "application/sdp")],
+        sdp,
+    )
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r
 }
 
 async fn publish(
@@ -100,32 +159,10 @@ async fn publish(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let sdp_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(';').next().unwrap_or("").trim() == "application/sdp");
-    if !sdp_type {
-        return text(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "a WHIP offer is Content-Type: application/sdp".into(),
-        );
-    }
-    if body.len() > MAX_OFFER {
-        return text(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("an offer is at most {MAX_OFFER} bytes"),
-        );
-    }
-    let Ok(offer) = std::str::from_utf8(&body) else {
-        return text(StatusCode::BAD_REQUEST, "the offer is not UTF-8".into());
+    let (offer, path) = match read_offer("whip", &headers, &body, &path) {
+        Ok(r) => r,
+        Err(refusal) => return *refusal,
     };
-    let path = path.trim_matches('/');
-    if path.is_empty() {
-        return text(
-            StatusCode::BAD_REQUEST,
-            "POST /whip/NAME: the path names the broadcast".into(),
-        );
-    }
     let credentials = Credentials {
         peer,
         token: bearer(&headers),
@@ -135,16 +172,7 @@ async fn publish(
     match whip.offer(path, credentials, offer).await {
         Ok(answer) => {
             let location = format!("{SESSION_PREFIX}{}", answer.id);
-            let mut r = (
-                StatusCode::CREATED,
-                [(header::CONTENT_TYPE, "application/sdp")],
-                answer.sdp,
-            )
-                .into_response();
-            if let Ok(v) = HeaderValue::from_str(&location) {
-                r.headers_mut().insert(header::LOCATION, v);
-            }
-            cors(r)
+            cors(created(answer.sdp, &location))
         }
         Err(e) => error(&e),
     }

@@ -12,13 +12,13 @@
 //!   RTCP), asking for keyframes, feeding [`media`].
 //! - [`media`]: sans-IO, WebRTC frames in (H.264, VP8, Opus), tracks and samples out.
 
-mod dtls;
+pub(crate) mod dtls;
 pub mod http;
 pub mod media;
-mod route;
+pub(crate) mod route;
 mod server;
 pub(crate) mod session;
-mod shared;
+pub(crate) mod shared;
 mod tcp;
 
 use std::net::{IpAddr, SocketAddr};

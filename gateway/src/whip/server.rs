@@ -139,6 +139,11 @@ async fn read(shared: Arc<Shared>) {
 }
 
 impl WhipServer {
+    /// What its sessions share (the WebRTC port, its routes): WHEP's viewers use it too.
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
     /// The UDP address media arrives on.
     pub fn udp_addr(&self) -> SocketAddr {
         self.shared.local_addr

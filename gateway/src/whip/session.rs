@@ -1,21 +1,19 @@
 //! One WHIP publisher: the thin driver around str0m's `Rtc` (ICE-lite, DTLS, SRTP, NACK and
 //! RTCP are its) and [`Media`], feeding the broadcast through a [`Feed`].
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use str0m::change::SdpOffer;
 use str0m::media::{KeyframeRequestKind, MediaKind, Mid, Rid};
-use str0m::net::{Protocol, Receive, TcpType};
-use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc, RtcConfig};
+use str0m::{Event, IceConnectionState, IceCreds, Input, Output, Rtc, RtcConfig};
 use tern_model::local::{Credentials, Refused, RefusedKind};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::WhipError;
 use super::media::{Codec, Frame, Limits, Media};
-use super::shared::{Answer, Datagram, SESSION_QUEUE, Shared, random_token};
+use super::shared::{Answer, Datagram, Link, SESSION_QUEUE, Shared, random_token};
 use crate::publish::{Feed, FeedError};
 use crate::refusals::{Slot, left_out};
 
@@ -146,10 +144,9 @@ pub(crate) async fn run(shared: Arc<Shared>, start: Start) {
         media: Media::new(limits),
         feed,
         streams: Vec::new(),
-        tcp: HashMap::new(),
+        link: Link::default(),
         end: None,
         connected: false,
-        last_tcp: false,
         shared: shared.clone(),
     };
     let end = s.drive(rx, &stop).await;
@@ -200,21 +197,7 @@ pub(crate) fn answer(
         config.enable_h264(true).enable_vp8(true)
     };
     let mut rtc = config.enable_opus(true, false).build(now);
-    for addr in candidates {
-        if let Ok(c) = Candidate::host(*addr, "udp") {
-            rtc.add_local_candidate(c);
-        }
-        if let Some(port) = tcp_port {
-            let tcp = Candidate::builder()
-                .tcp()
-                .host(SocketAddr::new(addr.ip(), port))
-                .tcptype(TcpType::Passive)
-                .build();
-            if let Ok(c) = tcp {
-                rtc.add_local_candidate(c);
-            }
-        }
-    }
+    super::shared::add_candidates(&mut rtc, candidates, tcp_port);
     let answer = rtc
         .sdp_api()
         .accept_offer(offer)
@@ -251,12 +234,10 @@ struct Session<'a> {
     feed: Feed<'a>,
     /// Each received stream (an m-line, or a simulcast layer of one), at its track's index.
     streams: Vec<(Mid, Option<Rid>)>,
-    /// The ICE-TCP connections, by the publisher's address.
-    tcp: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
+    /// Its side of the shared port.
+    link: Link,
     end: Option<End>,
     connected: bool,
-    /// Whether the last packet in came over ICE-TCP.
-    last_tcp: bool,
     shared: Arc<Shared>,
 }
 
@@ -313,23 +294,8 @@ impl Session<'_> {
                     continue;
                 }
             };
-            self.last_tcp = input.tcp.is_some();
-            let (proto, local) = match input.tcp {
-                Some(back) => {
-                    if self.tcp.len() < super::route::MAX_ADDRS
-                        || self.tcp.contains_key(&input.source)
-                    {
-                        self.tcp.insert(input.source, back);
-                    }
-                    let tcp = self.shared.tcp_addr.unwrap_or(self.shared.local_addr);
-                    (Protocol::Tcp, tcp)
-                }
-                None => (Protocol::Udp, self.shared.local_addr),
-            };
-            let receive = match Receive::new(proto, input.source, local, &input.data) {
-                Ok(r) => r,
-                // Not STUN, DTLS, RTP or RTCP: ignored, as a browser would.
-                Err(_) => continue,
+            let Some(receive) = self.link.receive(&self.shared, &input) else {
+                continue;
             };
             if let Err(e) = self.rtc.handle_input(Input::Receive(input.at, receive)) {
                 return End::Failed(format!("WebRTC: {e}"));
@@ -359,16 +325,7 @@ impl Session<'_> {
         loop {
             match self.rtc.poll_output() {
                 Ok(Output::Timeout(t)) => return Ok(t),
-                Ok(Output::Transmit(t)) => {
-                    // A full socket buffer or queue loses this packet, as the network might.
-                    if t.proto == Protocol::Tcp {
-                        if let Some(back) = self.tcp.get(&t.destination) {
-                            let _ = back.try_send(t.contents.to_vec());
-                        }
-                    } else {
-                        let _ = self.shared.socket.try_send_to(&t.contents, t.destination);
-                    }
-                }
+                Ok(Output::Transmit(t)) => self.link.transmit(&self.shared, &t),
                 Ok(Output::Event(e)) => self.event(e),
                 Err(e) => return Err(End::Failed(format!("WebRTC: {e}"))),
             }
@@ -379,7 +336,7 @@ impl Session<'_> {
         match e {
             Event::Connected => {
                 self.connected = true;
-                let over = if self.last_tcp { "ICE-TCP" } else { "UDP" };
+                let over = self.link.over();
                 tracing::info!("whip: {} connected over {over}", self.feed.path());
             }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {

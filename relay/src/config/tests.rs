@@ -231,6 +231,14 @@ fn every_key_settable_from_env() {
         ("hls.enabled", "false"),
         ("hls.target_duration", "6s"),
         ("hls.part_target", "500ms"),
+        ("whep.enabled", "false"),
+        ("whep.max_sessions", "12"),
+        (
+            "whep.ice_servers",
+            "stun:stun.example.net,turn:turn.example.net?transport=udp",
+        ),
+        ("whep.ice_username", "viewer"),
+        ("whep.ice_credential", "secret"),
     ]
     .into_iter()
     .map(|(key, value)| (env::var_name(key), value))
@@ -292,6 +300,17 @@ fn every_key_settable_from_env() {
     assert!(!config.hls.enabled);
     assert_eq!(config.hls.target_duration, Duration::from_secs(6));
     assert_eq!(config.hls.part_target, Duration::from_millis(500));
+    assert!(!config.whep.enabled);
+    assert_eq!(config.whep.max_sessions, 12);
+    assert_eq!(
+        config.whep.ice_servers,
+        [
+            "stun:stun.example.net",
+            "turn:turn.example.net?transport=udp"
+        ]
+    );
+    assert_eq!(config.whep.ice_username, "viewer");
+    assert_eq!(config.whep.ice_credential, "secret");
     assert!(config.relay.open_publishing);
     assert_eq!(config.relay.takeover, super::TakeOverPolicy::First);
     assert_eq!(config.cache.max_live_per_session, 8);
