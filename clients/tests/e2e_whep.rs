@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::page::NodeRun;
-use common::{ChildGuard, Relay, http_get};
+use common::{ChildGuard, Lines, NetNs, Relay, http_get};
 use serde_json::Value;
 
 /// How long a viewer watches.
@@ -222,4 +222,122 @@ fn b_frames_are_refused_with_the_reason_and_no_opus_is_said() {
         r["samples"]
     );
     assert_eq!(last(&r, "audio", "packetsReceived"), 0.0);
+}
+
+/// A narrow, lossy path from the relay to the viewer: the relay runs in a network namespace
+/// this test creates, whose link to the host is capped at 700 kbit/s and drops 2 % of the
+/// media port's datagrams. The source (640x360 at 1.5 Mbit/s) cannot fit; the ladder's 144p
+/// rendition can. The bandwidth estimate moves the viewer down to it, NACKed packets are sent
+/// again, and the video keeps playing.
+#[test]
+fn a_narrow_lossy_path_steps_down_the_ladder_and_recovers_losses() {
+    let netns = NetNs::create().unwrap_or_else(|e| panic!("network namespace (needs root): {e}"));
+    let bind = format!("{}:0", netns.ns_ip);
+    let mut cmd = netns.command(&common::tern());
+    cmd.args(["relay", "--bind", &bind])
+        .env("TERN_RELAY_OPEN_PUBLISHING", "true")
+        .env("TERN_INGEST_LADDER", "144p@150k");
+    let mut relay =
+        Relay::start_cmd_with_stderr(cmd, &["--http", &bind, "--rtmp", &bind], Stdio::piped());
+    let mut log = Lines::new(relay.guard.child.stderr.take().expect("stderr"));
+    let http = relay.http.clone().expect("the HTTP listener");
+    let media = relay.whip_udp.expect("the WebRTC port");
+    let path = "live/whep-narrow";
+    let mut ff = Command::new("ffmpeg");
+    ff.args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=640x360:rate=30:duration=120",
+        ])
+        .args(["-f", "lavfi", "-i", "sine=duration=120"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-g",
+            "30",
+            "-pix_fmt",
+            "yuv420p",
+            "-tune",
+            "zerolatency",
+        ])
+        .args(["-b:v", "1500k", "-maxrate", "1500k", "-bufsize", "1500k"])
+        .args(["-c:a", "aac", "-f", "flv"])
+        .arg(format!("rtmp://{}/{path}", relay.rtmp.expect("rtmp")))
+        .stderr(Stdio::null());
+    let _ffmpeg = ChildGuard::spawn("ffmpeg", &mut ff);
+    log.expect(Duration::from_secs(30), "the ladder's renditions", |l| {
+        l.contains(&format!("{path}: the ladder's renditions are published"))
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    netns.cap(700).expect("tc tbf");
+    netns.lose_udp(0, &netns.host_ip, 9).expect("nft table");
+    common::run_checked(&[
+        "ip",
+        "netns",
+        "exec",
+        &netns.name,
+        "nft",
+        "add",
+        "rule",
+        "inet",
+        "tern_loss",
+        "out",
+        "udp",
+        "sport",
+        &media.port().to_string(),
+        "numgen",
+        "random",
+        "mod",
+        "100",
+        "<",
+        "2",
+        "drop",
+    ])
+    .expect("nft rule");
+    let seconds = 24;
+    let run = NodeRun::start_with(
+        "whep.mjs",
+        &[
+            format!("{http}/whep/{path}"),
+            seconds.to_string(),
+            "pc".into(),
+        ],
+        &[("TERN_WHEP_INSECURE", "1")],
+    );
+    let r = run.report(Duration::from_secs(seconds + 60));
+    assert_eq!(r["answer"]["status"], 201, "{}", r["answer"]);
+    let ladder = r["answer"]["ladder"].as_str().unwrap_or("");
+    assert_eq!(ladder, "video-360p, video-144p", "{}", r["answer"]);
+    let samples = r["samples"].as_array().cloned().unwrap_or_default();
+    let heights: Vec<u64> = samples
+        .iter()
+        .filter_map(|s| s["video"]["height"].as_u64())
+        .collect();
+    eprintln!(
+        "whep narrow: heights {heights:?}, last {:?}",
+        samples.last()
+    );
+    assert!(heights.contains(&360), "started on the source: {heights:?}");
+    assert_eq!(
+        heights.last(),
+        Some(&144),
+        "moved down the ladder: {heights:?}"
+    );
+    let at = |t: u64, key: &str| {
+        samples
+            .iter()
+            .find(|s| s["t"].as_u64().unwrap_or(0) >= t)
+            .and_then(|s| s["video"][key].as_f64())
+            .unwrap_or(0.0)
+    };
+    let end = seconds * 1000;
+    let recent = at(end, "framesDecoded") - at(end - 6_000, "framesDecoded");
+    assert!(recent >= 60.0, "{recent} frames in the last 6 s");
+    assert!(
+        at(end, "retransmitted") > 0.0,
+        "lost packets were sent again: {:?}",
+        samples.last()
+    );
 }

@@ -5,12 +5,14 @@
 //   WHEP_URL: http://HOST:PORT/whep/live/x
 //   CLIENT:   pc        RTCPeerConnection + fetch, written here (the default)
 //             whip-whep npm whip-whep's WHEPClient (medooze)
-// env: CHROMIUM (default /usr/bin/chromium)
+// env: CHROMIUM (default /usr/bin/chromium); TERN_WHEP_INSECURE=1 accepts any certificate (a
+//      relay off loopback serves HTTPS with its self-signed one)
 //
 // stdout, one line: {json}
 //   answer:  {status, text (when refused), audioInactive, ladder, links, location}
 //   samples: every 500 ms, {t, state, video: {framesDecoded, framesDropped, keyFramesDecoded,
 //            freezeCount, totalFreezesDuration, width, height, nackCount, pliCount, packetsLost,
+//            retransmitted (RTX packets received),
 //            jitterBufferMs (mean jitter buffer delay)}, audio: {packetsReceived,
 //            totalSamplesReceived, concealedSamples}}
 //   deleted: the DELETE's status
@@ -42,7 +44,12 @@ const hardStop = setTimeout(() => {
   process.exit(1);
 }, (seconds + 60) * 1000);
 try {
-  context = await launch(userDataDir, { extraArgs: ['--autoplay-policy=no-user-gesture-required'] });
+  context = await launch(userDataDir, {
+    extraArgs: [
+      '--autoplay-policy=no-user-gesture-required',
+      ...(process.env.TERN_WHEP_INSECURE ? ['--ignore-certificate-errors'] : []),
+    ],
+  });
   const page = context.pages()[0] || (await context.newPage());
   page.on('pageerror', (e) => errors.push(e.message));
   // A page of the endpoint's own origin (made here), as a player on the CDN's site.
@@ -118,6 +125,7 @@ try {
               nackCount: x.nackCount || 0,
               pliCount: x.pliCount || 0,
               packetsLost: x.packetsLost || 0,
+              retransmitted: x.retransmittedPacketsReceived || 0,
               jitterBufferMs: x.jitterBufferEmittedCount
                 ? (1000 * x.jitterBufferDelay) / x.jitterBufferEmittedCount
                 : null,

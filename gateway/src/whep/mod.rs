@@ -314,6 +314,14 @@ impl WhepServer {
             tasks.spawn(async move {
                 let _slot = slot;
                 let end = viewer.drive(rx, &stop).await;
+                let (video_dropped, audio_dropped) = viewer.dropped();
+                if video_dropped + audio_dropped > 0 {
+                    tracing::info!(
+                        %peer,
+                        "whep: {peer} watching {path_owned}: {video_dropped} video and \
+                         {audio_dropped} audio frames dropped for a path that could not take them"
+                    );
+                }
                 if let Ok(mut routes) = shared.routes.lock() {
                     routes.remove(&ice.ufrag);
                 }

@@ -30,6 +30,12 @@ use crate::whip::shared::{Datagram, Link, Shared};
 const TICK: Duration = Duration::from_millis(250);
 /// Keyframe requests answered at most this often.
 const PLI_INTERVAL: Duration = Duration::from_millis(500);
+/// The most media one viewer's stream holds unsent (str0m's pacer queue, which the bandwidth
+/// estimate drains): past it, video waits for the next keyframe and audio frames are dropped,
+/// so a viewer on a slow path costs bounded memory and catches up instead of falling behind.
+pub(crate) const MAX_QUEUED_BYTES: usize = 512 * 1024;
+/// The oldest unsent packet a stream may hold, likewise.
+pub(crate) const MAX_QUEUED_AGE: Duration = Duration::from_millis(1500);
 
 /// How a viewer's session ended.
 #[derive(Debug)]
@@ -56,6 +62,8 @@ struct Out {
     rx: Option<broadcast::Receiver<Arc<Frame>>>,
     /// Frames are skipped until a keyframe (a viewer that fell behind, or before the first).
     need_keyframe: bool,
+    /// Frames dropped because the stream was backed up.
+    dropped: u64,
 }
 
 impl Out {
@@ -71,6 +79,7 @@ impl Out {
             last: None,
             rx: None,
             need_keyframe: video,
+            dropped: 0,
         }
     }
 
@@ -102,9 +111,30 @@ impl Out {
         self.last = Some(time);
     }
 
+    /// Whether the stream holds more unsent media than [`MAX_QUEUED_BYTES`] or
+    /// [`MAX_QUEUED_AGE`].
+    fn backed_up(&self, rtc: &mut Rtc, now: Instant) -> bool {
+        let mut api = rtc.direct_api();
+        let Some(q) = api
+            .stream_tx_by_mid(self.mid, None)
+            .and_then(|tx| tx.queue_info())
+        else {
+            return false;
+        };
+        q.byte_size() > MAX_QUEUED_BYTES
+            || q.first_unsent()
+                .is_some_and(|t| now.saturating_duration_since(t) > MAX_QUEUED_AGE)
+    }
+
     /// Write a live frame: at its own time, moved on past the last one written if it would
-    /// not be after it (a new rendition whose clock runs behind).
-    fn live(&mut self, rtc: &mut Rtc, frame: &Frame, wallclock: Instant) {
+    /// not be after it (a new rendition whose clock runs behind). A stream that is backed up
+    /// drops it instead (video then waits for a keyframe); `false` then.
+    fn live(&mut self, rtc: &mut Rtc, frame: &Frame, wallclock: Instant) -> bool {
+        if self.backed_up(rtc, Instant::now()) {
+            self.need_keyframe |= self.video;
+            self.dropped += 1;
+            return false;
+        }
         let mut time = frame.time as i64 + self.offset;
         if let Some(last) = self.last
             && time <= last
@@ -113,6 +143,7 @@ impl Out {
             time = last + 1;
         }
         self.write(rtc, frame, time, wallclock);
+        true
     }
 
     /// Write a group's frames so far at once: squeezed one tick apart, the newest at its own
@@ -415,7 +446,7 @@ impl Viewer {
                 out.need_keyframe = false;
                 let clock = v.ladder.get(v.current).map_or(90_000, |s| s.clock);
                 let at = wallclock(anchor, frame.time, clock);
-                out.live(&mut self.rtc, &frame, at);
+                let _ = out.live(&mut self.rtc, &frame, at);
             }
             Err(RecvError::Lagged(n)) => {
                 tracing::debug!(
@@ -451,7 +482,7 @@ impl Viewer {
                 out.need_keyframe = false;
                 let clock = v.ladder.get(rung).map_or(90_000, |s| s.clock);
                 let at = wallclock(anchor, frame.time, clock);
-                out.live(&mut self.rtc, &frame, at);
+                let _ = out.live(&mut self.rtc, &frame, at);
             }
             Ok(_) => {}
             Err(RecvError::Lagged(_)) => {}
@@ -468,7 +499,7 @@ impl Viewer {
             Ok(frame) => {
                 let clock = self.audio.as_ref().map_or(48_000, |s| s.clock);
                 let at = wallclock(anchor, frame.time, clock);
-                out.live(&mut self.rtc, &frame, at);
+                let _ = out.live(&mut self.rtc, &frame, at);
             }
             Err(RecvError::Lagged(_)) => {}
             Err(RecvError::Closed) => out.rx = None,
@@ -498,6 +529,16 @@ impl Viewer {
         if let Some(source) = v.ladder.get(want) {
             v.pending = Some((want, source.join().rx));
         }
+    }
+
+    /// Frames dropped because the viewer's path could not take them (video, audio).
+    pub fn dropped(&self) -> (u64, u64) {
+        let video = self
+            .video
+            .as_ref()
+            .and_then(|v| v.out.as_ref())
+            .map_or(0, |o| o.dropped);
+        (video, self.audio_out.as_ref().map_or(0, |o| o.dropped))
     }
 
     /// Why the session ends because the broadcast did, if it did.
