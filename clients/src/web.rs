@@ -8,6 +8,10 @@
 //! `/fingerprint` (the relay certificate's SHA-256 as hex, for WebTransport's
 //! `serverCertificateHashes`) and `/config.json`
 //! (`{"relay": URL, "namespace": "a/b", "track": NAME}`). The files are compiled in.
+//!
+//! The watch page, [`watch_router`]: `/watch/NAME` plays broadcast `NAME` the best way the
+//! browser can (MoQ over WebTransport, else WHEP, else LL-HLS; `web/player/src/watch.ts`), for a
+//! listener that also serves WHEP and LL-HLS; `/watch.assets/hls.min.js` is the hls.js it uses.
 
 use std::net::SocketAddr;
 
@@ -24,6 +28,17 @@ pub const CLOCK_HTML: &str = include_str!("../web/clock.html");
 pub const PLAYER_HTML: &str = include_str!("../web/player.html");
 /// The player bundle (`/player.js`), built by `npm run build` in `web/player/`.
 pub const PLAYER_JS: &str = include_str!("../web/player.js");
+
+/// The watch page (`/watch/NAME`), run by the player bundle.
+pub const WATCH_HTML: &str = include_str!("../web/watch.html");
+/// hls.js 1.7.4's `dist/hls.min.js` (`/watch.assets/hls.min.js`) behind a line naming its licence
+/// (the file itself has none; see `web/vendor/README.md`).
+pub const HLS_JS: &str = concat!(
+    "/*! hls.js 1.7.4 | (c) 2017 Dailymotion | Apache-2.0 | https://github.com/video-dev/hls.js */\n",
+    include_str!("../web/vendor/hls.min.js")
+);
+/// Where the watch page loads hls.js from.
+pub const HLS_JS_PATH: &str = "/watch.assets/hls.min.js";
 
 /// The namespace `moq-clock-ietf --publish` uses by default.
 pub const DEFAULT_NAMESPACE: &str = "clock";
@@ -135,6 +150,36 @@ pub fn router(config: &PageConfig) -> Router {
         )
 }
 
+/// The watch page's routes: `/watch/{*name}` (one page for every broadcast; it reads the name
+/// from its URL) and hls.js. The page also needs [`router`]'s `/player.js`, `/config.json` and
+/// `/fingerprint`, and the listener's `/whep/` and `/hls/`.
+pub fn watch_router() -> Router {
+    Router::new()
+        .route(
+            "/watch/{*name}",
+            get(|| async { respond("text/html; charset=utf-8", WATCH_HTML.to_owned()) }),
+        )
+        .route(
+            HLS_JS_PATH,
+            get(|| async {
+                (
+                    [
+                        (
+                            header::CONTENT_TYPE,
+                            HeaderValue::from_static("text/javascript; charset=utf-8"),
+                        ),
+                        // Fixed for the binary's lifetime.
+                        (
+                            header::CACHE_CONTROL,
+                            HeaderValue::from_static("public, max-age=3600"),
+                        ),
+                    ],
+                    HLS_JS,
+                )
+            }),
+        )
+}
+
 fn respond(content_type: &'static str, body: String) -> impl IntoResponse {
     (
         [
@@ -170,5 +215,12 @@ mod tests {
         assert!(CLOCK_HTML.contains(r#"data-page="clock""#));
         assert!(PLAYER_HTML.contains("./player.js"));
         assert!(PLAYER_JS.contains("moqt-18"));
+        // The watch page runs the bundle, which knows it and where hls.js is.
+        assert!(WATCH_HTML.contains(r#"data-page="watch""#));
+        assert!(WATCH_HTML.contains(r#"src="/player.js""#));
+        assert!(PLAYER_JS.contains(r#"dataset.page === "watch""#));
+        assert!(PLAYER_JS.contains(HLS_JS_PATH));
+        assert!(HLS_JS.starts_with("/*! hls.js 1.7.4 |"));
+        assert!(HLS_JS.contains(r#""1.7.4""#));
     }
 }

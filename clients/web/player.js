@@ -3439,6 +3439,427 @@ function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+// src/via.ts
+var VIAS = ["moq", "whep", "hls"];
+var VIA_NAMES = {
+  moq: "MoQ (WebTransport)",
+  whep: "WHEP (WebRTC)",
+  hls: "LL-HLS"
+};
+function isSafari(userAgent) {
+  if (!/\bSafari\//.test(userAgent)) return false;
+  return !/(Chrome|Chromium|Edg|EdgA)\/|\bAndroid\b/.test(userAgent);
+}
+function moqSkip(b) {
+  if (isSafari(b.userAgent)) return "Safari: WebKit's WebTransport has flow-control and stream-count bugs";
+  if (!b.webTransport) return "this browser has no WebTransport";
+  if (!b.webCodecs) return "this browser has no WebCodecs";
+  return null;
+}
+function plan(b, forced) {
+  if (forced) return forced.map((via) => ({ via, skip: null }));
+  return VIAS.map((via) => {
+    switch (via) {
+      case "moq":
+        return { via, skip: moqSkip(b) };
+      case "whep":
+        return { via, skip: b.webRtc ? null : "this browser has no WebRTC" };
+      case "hls":
+        return { via, skip: hlsPlayer(b) ? null : "this browser plays neither HLS nor Media Source Extensions" };
+    }
+  });
+}
+function hlsPlayer(b) {
+  if (b.nativeHls && (isSafari(b.userAgent) || !b.mediaSource)) return "native";
+  if (b.mediaSource) return "hls.js";
+  return b.nativeHls ? "native" : null;
+}
+function parseVia(value) {
+  if (value === null || value === "") return null;
+  const ways = [];
+  for (const part of value.toLowerCase().split(",")) {
+    const v = part.trim();
+    if (!VIAS.includes(v) || ways.includes(v)) {
+      throw new Error(`?via=${value}: use moq, whep or hls, or several of them in order (whep,hls)`);
+    }
+    ways.push(v);
+  }
+  return ways;
+}
+function watchedBroadcast(pathname) {
+  const prefix = "/watch/";
+  if (!pathname.startsWith(prefix)) return null;
+  let fields;
+  try {
+    fields = pathname.slice(prefix.length).split("/").filter((f) => f.length > 0).map((f) => decodeURIComponent(f));
+  } catch {
+    return null;
+  }
+  if (fields.length === 0) return null;
+  return { fields, urlPath: fields.map((f) => encodeURIComponent(f)).join("/") };
+}
+function moqUrl(relay, token) {
+  if (!token) return relay;
+  const u = new URL(relay);
+  u.searchParams.set("jwt", token);
+  return u.href;
+}
+function hlsUrl(urlPath, token) {
+  return `/hls/${urlPath}/index.m3u8${token ? `?token=${encodeURIComponent(token)}` : ""}`;
+}
+
+// src/whep.ts
+var WhepRefused = class extends Error {
+  constructor(status2, text) {
+    super(`WHEP answered ${status2}${text ? `: ${text}` : ""}`);
+    this.status = status2;
+    this.text = text;
+  }
+  status;
+  text;
+};
+var WhepClient = class {
+  constructor(options) {
+    this.options = options;
+    this.pc = new RTCPeerConnection();
+    this.pc.addTransceiver("video", { direction: "recvonly" });
+    this.pc.addTransceiver("audio", { direction: "recvonly" });
+    this.pc.ontrack = (e) => {
+      this.stream.addTrack(e.track);
+      const v = this.options.video;
+      if (v.srcObject !== this.stream) v.srcObject = this.stream;
+      v.play().catch(() => {
+      });
+    };
+  }
+  options;
+  pc;
+  /** The session's URL (from the answer's Location), once answered. */
+  resource = null;
+  stream = new MediaStream();
+  headers() {
+    return this.options.token ? { Authorization: `Bearer ${this.options.token}` } : {};
+  }
+  /** Offer, POST, answer. Throws `WhepRefused` when the endpoint says no. */
+  async start() {
+    const offer = await this.pc.createOffer();
+    await this.pc.setLocalDescription(offer);
+    let res;
+    try {
+      res = await fetch(this.options.url, {
+        method: "POST",
+        body: offer.sdp,
+        headers: { "Content-Type": "application/sdp", ...this.headers() }
+      });
+    } catch (e) {
+      throw new Error(`WHEP request failed: ${errorText(e)}`);
+    }
+    const text = await res.text();
+    if (res.status !== 201) throw new WhepRefused(res.status, text.trim());
+    const location2 = res.headers.get("location");
+    if (location2) this.resource = new URL(location2, new URL(this.options.url, document.baseURI)).href;
+    await this.pc.setRemoteDescription({ type: "answer", sdp: text });
+  }
+  /**
+   * Resolves once ICE and DTLS are up; rejects when they fail or `ms` pass first.
+   */
+  connected(ms) {
+    const pc = this.pc;
+    return new Promise((resolve, reject) => {
+      const timer = self.setTimeout(() => {
+        pc.removeEventListener("connectionstatechange", check);
+        reject(new Error(`WebRTC did not connect within ${ms / 1e3} s (${pc.connectionState})`));
+      }, ms);
+      const check = () => {
+        const s = pc.connectionState;
+        if (s !== "connected" && s !== "failed" && s !== "closed") return;
+        self.clearTimeout(timer);
+        pc.removeEventListener("connectionstatechange", check);
+        if (s === "connected") resolve();
+        else reject(new Error(`WebRTC connection ${s}`));
+      };
+      pc.addEventListener("connectionstatechange", check);
+      check();
+    });
+  }
+  /** End the session: DELETE it (kept alive through page unload) and close the connection. */
+  stop() {
+    if (this.resource) {
+      fetch(this.resource, { method: "DELETE", headers: this.headers(), keepalive: true }).catch(() => {
+      });
+      this.resource = null;
+    }
+    this.pc.close();
+  }
+};
+
+// src/watch.ts
+var FIRST_FRAME_MS = { moq: 1e4, whep: 1e4, hls: 15e3 };
+var WHEP_CONNECT_MS = 8e3;
+var TICK_MS = 250;
+var HLS_JS = "/watch.assets/hls.min.js";
+function failure() {
+  let fail = () => {
+  };
+  const failed = new Promise((resolve) => fail = resolve);
+  return { failed, fail };
+}
+function show2(target, what) {
+  target.canvas.hidden = what !== "canvas";
+  target.video.hidden = what !== "video";
+}
+function videoFrames(video) {
+  if (typeof video.getVideoPlaybackQuality === "function") return video.getVideoPlaybackQuality().totalVideoFrames;
+  return video.webkitDecodedFrameCount ?? 0;
+}
+function elementPlayback(video, failed, stop) {
+  return {
+    failed,
+    frames: () => videoFrames(video),
+    size: () => [video.videoWidth, video.videoHeight],
+    muted: () => video.muted,
+    unmute: () => {
+      video.muted = false;
+      video.play().catch(() => {
+      });
+    },
+    stop
+  };
+}
+function resetVideo(video) {
+  video.pause();
+  video.srcObject = null;
+  video.removeAttribute("src");
+  video.load();
+  video.muted = true;
+}
+function playMoq(target) {
+  show2(target, "canvas");
+  const { failed, fail } = failure();
+  let player = null;
+  let stopped = false;
+  void (async () => {
+    const config = await pageConfig();
+    if (stopped) return;
+    const p = new Player({
+      relay: moqUrl(config.relay, target.token),
+      fingerprint: config.fingerprint,
+      namespace: target.fields,
+      canvas: target.canvas,
+      onSession: (s) => void s.closed.then(fail)
+    });
+    player = p;
+    await p.start();
+  })().catch((e) => fail(errorText(e)));
+  return {
+    failed,
+    frames: () => player?.stats.framesDrawn ?? 0,
+    size: () => [player?.stats.width ?? 0, player?.stats.height ?? 0],
+    muted: () => player?.stats.audioState === "suspended",
+    unmute: () => player?.unmute(),
+    stop: () => {
+      stopped = true;
+      player?.stop();
+    }
+  };
+}
+function playWhep(target) {
+  show2(target, "video");
+  const { failed, fail } = failure();
+  const client = new WhepClient({ url: `/whep/${target.urlPath}`, token: target.token, video: target.video });
+  const onHide = () => client.stop();
+  window.addEventListener("pagehide", onHide);
+  client.start().then(() => client.connected(WHEP_CONNECT_MS)).then(() => {
+    client.pc.addEventListener("connectionstatechange", () => {
+      const s = client.pc.connectionState;
+      if (s === "failed" || s === "closed") fail(`WebRTC connection ${s}`);
+    });
+  }).catch((e) => fail(errorText(e)));
+  return elementPlayback(target.video, failed, () => {
+    window.removeEventListener("pagehide", onHide);
+    client.stop();
+    resetVideo(target.video);
+  });
+}
+function loadScript(src) {
+  return new Promise((resolve, reject) => {
+    const s = document.createElement("script");
+    s.src = src;
+    s.onload = () => resolve();
+    s.onerror = () => reject(new Error(`cannot load ${src}`));
+    document.head.append(s);
+  });
+}
+function playHls(target, status2) {
+  show2(target, "video");
+  const { failed, fail } = failure();
+  const video = target.video;
+  const src = hlsUrl(target.urlPath, target.token);
+  const which = hlsPlayer(target.features);
+  status2.hls = which;
+  let hls = null;
+  let stopped = false;
+  const onError = () => {
+    const e = video.error;
+    fail(`the browser's HLS player: ${e ? `${e.code} ${e.message}`.trim() : "error"}`);
+  };
+  if (which === "native") {
+    video.addEventListener("error", onError);
+    video.src = src;
+    video.play().catch(() => {
+    });
+  } else {
+    loadScript(HLS_JS).then(() => {
+      const Hls = window.Hls;
+      if (stopped) return;
+      if (!Hls) throw new Error(`${HLS_JS} did not define Hls`);
+      if (!Hls.isSupported()) throw new Error("hls.js cannot play in this browser");
+      const h = new Hls({ lowLatencyMode: true });
+      hls = h;
+      h.on(Hls.Events.ERROR, (_, d) => {
+        if (d.fatal) fail(`hls.js: ${d.type}: ${d.details}`);
+      });
+      h.loadSource(src);
+      h.attachMedia(video);
+      video.play().catch(() => {
+      });
+    }).catch((e) => fail(errorText(e)));
+  }
+  return elementPlayback(video, failed, () => {
+    stopped = true;
+    video.removeEventListener("error", onError);
+    hls?.destroy();
+    resetVideo(video);
+  });
+}
+function features(video) {
+  return {
+    userAgent: navigator.userAgent,
+    webTransport: typeof WebTransport !== "undefined",
+    webCodecs: typeof VideoDecoder !== "undefined",
+    webRtc: typeof RTCPeerConnection !== "undefined",
+    nativeHls: video.canPlayType("application/vnd.apple.mpegurl") !== "",
+    mediaSource: typeof MediaSource !== "undefined"
+  };
+}
+function stepsText(steps) {
+  return steps.map((s) => `${VIA_NAMES[s.via]} ${s.outcome}: ${s.reason}`).join("; ");
+}
+function viaName(status2) {
+  if (!status2.via) return "";
+  return status2.via === "hls" && status2.hls ? `${VIA_NAMES.hls} (${status2.hls})` : VIA_NAMES[status2.via];
+}
+async function runWatch() {
+  const canvas = $("picture");
+  const video = $("media");
+  const unmute = $("unmute");
+  const status2 = {
+    broadcast: "",
+    via: null,
+    hls: null,
+    state: "starting",
+    reason: "",
+    error: null,
+    steps: [],
+    frames: 0,
+    width: 0,
+    height: 0
+  };
+  window.ternWatch = status2;
+  const render = () => {
+    const name = viaName(status2);
+    const why = status2.reason ? `: ${status2.reason}` : "";
+    $("status").textContent = status2.state === "playing" ? `Playing over ${name}${why}` : status2.state === "connecting" ? `Trying ${name}${why}` : status2.state === "failed" ? `Cannot play${status2.steps.length ? `: ${stepsText(status2.steps)}` : ""}` : "Starting";
+    $("error").textContent = status2.error ?? "";
+  };
+  const failed = (text) => {
+    status2.state = "failed";
+    status2.error = text;
+    render();
+  };
+  const target = watchedBroadcast(location.pathname);
+  if (!target) return failed(`${location.pathname} names no broadcast: open /watch/NAME`);
+  status2.broadcast = target.fields.join("/");
+  $("broadcast").textContent = status2.broadcast;
+  document.title = `${status2.broadcast} · tern`;
+  const params = new URLSearchParams(location.search);
+  let forced;
+  try {
+    forced = parseVia(params.get("via"));
+  } catch (e) {
+    return failed(errorText(e));
+  }
+  const t = {
+    ...target,
+    token: params.get("token") || null,
+    features: features(video),
+    canvas,
+    video
+  };
+  window.addEventListener("pageshow", (e) => {
+    if (e.persisted) location.reload();
+  });
+  let current = null;
+  let visibleMs = 0;
+  const sample = () => {
+    if (!current) return;
+    status2.frames = current.frames();
+    [status2.width, status2.height] = current.size();
+    unmute.hidden = !(status2.state === "playing" && current.muted());
+  };
+  setInterval(() => {
+    if (!document.hidden) visibleMs += TICK_MS;
+    sample();
+  }, TICK_MS);
+  unmute.addEventListener("click", () => {
+    current?.unmute();
+    unmute.hidden = true;
+  });
+  for (const step of plan(t.features, forced)) {
+    if (step.skip) {
+      status2.steps.push({ via: step.via, outcome: "skipped", reason: step.skip });
+      continue;
+    }
+    status2.via = step.via;
+    status2.hls = null;
+    status2.frames = status2.width = status2.height = 0;
+    const why = [forced ? `asked for with ?via=${forced.join(",")}` : "", stepsText(status2.steps)].filter((w) => w);
+    status2.reason = why.length ? why.join("; ") : "the best way this browser has";
+    status2.state = "connecting";
+    const playback = step.via === "moq" ? playMoq(t) : step.via === "whep" ? playWhep(t) : playHls(t, status2);
+    current = playback;
+    render();
+    const deadline = visibleMs + FIRST_FRAME_MS[step.via];
+    let timer = 0;
+    let reason = await Promise.race([
+      playback.failed,
+      new Promise((resolve) => {
+        timer = window.setInterval(() => {
+          if (playback.frames() > 0) resolve(null);
+          else if (visibleMs >= deadline) resolve(`no picture within ${FIRST_FRAME_MS[step.via] / 1e3} s`);
+        }, 100);
+      })
+    ]);
+    window.clearInterval(timer);
+    if (reason === null) {
+      status2.state = "playing";
+      status2.error = null;
+      sample();
+      render();
+      reason = await playback.failed;
+    }
+    playback.stop();
+    current = null;
+    status2.steps.push({ via: step.via, outcome: "failed", reason });
+    status2.error = `${VIA_NAMES[step.via]}: ${reason}`;
+    render();
+  }
+  status2.via = null;
+  unmute.hidden = true;
+  show2(t, "video");
+  failed(status2.error ?? "no way to play in this browser");
+}
+
 // src/main.ts
 function median(xs) {
   const s = xs.slice().sort((a, b) => a - b);
@@ -3585,6 +4006,13 @@ async function main2() {
 }
 if (document.body.dataset.page === "clock") {
   runClock();
+} else if (document.body.dataset.page === "watch") {
+  runWatch().catch((e) => {
+    const text = errorText(e);
+    console.error(text);
+    const el = document.getElementById("error");
+    if (el) el.textContent = text;
+  });
 } else {
   main2().catch((e) => {
     const text = errorText(e);

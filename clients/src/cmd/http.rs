@@ -1,6 +1,6 @@
 //! The node's one HTTP listener (`[http]`): WHIP (`POST /whip/NAME`, when `[whip]` is on),
 //! LL-HLS (`GET /hls/NAME/index.m3u8`, when `[hls]` is on), WHEP (`POST /whep/NAME`, when
-//! `[whep]` is on), the player and clock pages, and
+//! `[whep]` is on), the player, watch (`/watch/NAME`) and clock pages, and
 //! the WHIP publish page (`/publish.html`). Plain HTTP on a loopback address only; elsewhere
 //! HTTPS (see [`super::tls`]).
 
@@ -102,7 +102,7 @@ pub async fn start(
     };
     // The clock page plays the clock track; the player takes `?namespace=`.
     let pages = PageConfig::clock(format!("https://{}", node.addr), node.fingerprint.to_hex());
-    let mut app = web::router(&pages).route(
+    let mut app = web::router(&pages).merge(web::watch_router()).route(
         "/publish.html",
         get(|| async {
             (
@@ -137,6 +137,7 @@ pub async fn start(
         task,
     };
     println!("HTTP listening on {} (pages, WHIP, LL-HLS)", http.base());
+    println!("Watch: {}/watch/NAME", http.base());
     if config.hls.enabled {
         println!("LL-HLS: GET {}/hls/NAME/index.m3u8", http.base());
     }

@@ -15,6 +15,10 @@
 //            retransmitted (RTX packets received),
 //            jitterBufferMs (mean jitter buffer delay)}, audio: {packetsReceived,
 //            totalSamplesReceived, concealedSamples}}
+//   glassMs: with TERN_WHEP_STAMP=1, per frame shown, the wall clock then minus the wall-clock
+//            stamp the glass bench's source drew into the picture (benches/src/bin/glass/stamp.rs;
+//            the same reader as the player's src/stamp.ts), ms
+//   stampsUnread: frames shown whose stamp could not be read
 //   deleted: the DELETE's status
 //   errors:  page errors and exceptions
 
@@ -60,8 +64,8 @@ try {
   await page.goto(blank, { timeout: 15000 });
   if (client === 'whip-whep') await page.addScriptTag({ content: whepJs });
   await page.evaluate(
-    async ({ src, client, token }) => {
-      const r = { answer: {}, samples: [], errors: [] };
+    async ({ src, client, token, stamp }) => {
+      const r = { answer: {}, samples: [], errors: [], glassMs: [], stampsUnread: 0 };
       window.whepReport = r;
       const video = document.createElement('video');
       video.muted = true;
@@ -78,6 +82,46 @@ try {
         video.srcObject = stream;
         video.play().catch(() => {});
       };
+      if (stamp) {
+        // The glass bench's barcode: 56 cells (48 bits of Unix ms, a check byte), 28 per row,
+        // each width/32 pixels, white for 1.
+        const canvas = document.createElement('canvas');
+        const ctx = canvas.getContext('2d', { willReadFrequently: true });
+        const read = () => {
+          const w = video.videoWidth;
+          const h = video.videoHeight;
+          const cell = Math.floor(w / 32);
+          if (cell < 4 || 2 * cell > h) return null;
+          canvas.width = 28 * cell;
+          canvas.height = 2 * cell;
+          ctx.drawImage(video, 0, 0, 28 * cell, 2 * cell, 0, 0, 28 * cell, 2 * cell);
+          const img = ctx.getImageData(0, 0, 28 * cell, 2 * cell);
+          const bytes = new Array(7).fill(0);
+          for (let i = 0; i < 56; i++) {
+            const cx = (i % 28) * cell + (cell >> 1);
+            const cy = Math.floor(i / 28) * cell + (cell >> 1);
+            let sum = 0;
+            for (let dy = -1; dy <= 1; dy++) {
+              for (let dx = -1; dx <= 1; dx++) {
+                const at = ((cy + dy) * img.width + (cx + dx)) * 4;
+                sum += img.data[at] + img.data[at + 1] + img.data[at + 2];
+              }
+            }
+            if (sum / 27 > 128) bytes[i >> 3] |= 0x80 >> (i & 7);
+          }
+          const check = bytes.slice(0, 6).reduce((a, b) => a ^ b, 0);
+          if (check !== bytes[6]) return null;
+          return bytes.slice(0, 6).reduce((a, b) => a * 256 + b, 0);
+        };
+        const onFrame = () => {
+          const now = Date.now();
+          const s = read();
+          if (s === null) r.stampsUnread += 1;
+          else if (r.glassMs.length < 100000) r.glassMs.push(now - s);
+          video.requestVideoFrameCallback(onFrame);
+        };
+        video.requestVideoFrameCallback(onFrame);
+      }
       if (client === 'whip-whep') {
         const whep = new window.WHEPClient();
         // Its answer's headers are not exposed: the status and location are read from the
@@ -141,7 +185,7 @@ try {
         r.samples.push(s);
       }, 500);
     },
-    { src: url, client, token },
+    { src: url, client, token, stamp: Boolean(process.env.TERN_WHEP_STAMP) },
   );
   const answered = await page.evaluate(() => window.whepReport.answer.status);
   if (answered === 201) await new Promise((r) => setTimeout(r, seconds * 1000));

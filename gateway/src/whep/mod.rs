@@ -38,6 +38,9 @@ use choose::{Plan, VideoCodec, bitrate, offered, plan};
 use session::{End, Video, Viewer};
 use source::{Sources, Status};
 
+/// What the bandwidth estimate leaves for audio, bits per second.
+const AUDIO_ALLOWANCE: u64 = 128_000;
+
 /// How WHEP runs.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -264,12 +267,22 @@ impl WhepServer {
             pass: random_token(24),
         };
         let now = Instant::now();
+        // The estimate starts where the first rung plays unthrottled (str0m paces at 1.1x the
+        // estimate; a start below the stream's rate would queue it until the estimate rose).
+        let rung = video
+            .as_ref()
+            .and_then(|v| v.bitrates.get(v.current).copied())
+            .unwrap_or(0);
+        let start = self
+            .config
+            .initial_bitrate
+            .max(rung.saturating_mul(3) / 2 + AUDIO_ALLOWANCE);
         let mut config = RtcConfig::new()
             .set_ice_lite(true)
             .set_local_ice_credentials(ice.clone())
             .set_crypto_provider(crate::whip::dtls::provider())
             .set_rtp_mode(true)
-            .enable_bwe(Some(Bitrate::bps(self.config.initial_bitrate)))
+            .enable_bwe(Some(Bitrate::bps(start)))
             .clear_codecs();
         config = match plan.codec {
             Some(VideoCodec::Vp8) => config.enable_vp8(true),
@@ -303,6 +316,7 @@ impl WhepServer {
             self.config.connect_timeout,
         );
         viewer.mids = mids;
+        viewer.initial_bitrate = start;
         let sessions = self.sessions.clone();
         let (path_owned, id_owned) = (path.to_owned(), id.clone());
         {

@@ -28,14 +28,29 @@ use crate::whip::shared::{Datagram, Link, Shared};
 
 /// How often the session looks at its bandwidth estimate and its connection.
 const TICK: Duration = Duration::from_millis(250);
+/// Video frames are held until the audio sent reaches their media time (less this slack), so
+/// both streams reach the player in step and it has no synchronising pause to make (the slack
+/// spares video the bursts the audio comes in: a transcoder writes several frames at once). The
+/// broadcast's Opus track, transcoded, comes later than its video.
+const SYNC_SLACK_US: i64 = 100_000;
+/// A video frame is held at most this long (audio that stalls does not stall video).
+const MAX_HOLD: Duration = Duration::from_secs(1);
+/// The most video frames held.
+const MAX_HELD: usize = 256;
+/// How long video waits for the first audio frame before starting alone.
+const AUDIO_WAIT: Duration = Duration::from_secs(1);
 /// Keyframe requests answered at most this often.
 const PLI_INTERVAL: Duration = Duration::from_millis(500);
 /// The most media one viewer's stream holds unsent (str0m's pacer queue, which the bandwidth
 /// estimate drains): past it, video waits for the next keyframe and audio frames are dropped,
 /// so a viewer on a slow path costs bounded memory and catches up instead of falling behind.
-pub(crate) const MAX_QUEUED_BYTES: usize = 512 * 1024;
+pub(crate) const MAX_QUEUED_BYTES: usize = 2 << 20;
 /// The oldest unsent packet a stream may hold, likewise.
-pub(crate) const MAX_QUEUED_AGE: Duration = Duration::from_millis(1500);
+pub(crate) const MAX_QUEUED_AGE: Duration = Duration::from_millis(1000);
+/// The join's burst is sent when the bandwidth estimate delivers it within this; a larger one
+/// (a long group at a high rate) would hold the viewer behind live while it drains, so the
+/// viewer starts at the next keyframe instead.
+const BURST_WITHIN: Duration = Duration::from_millis(500);
 
 /// How a viewer's session ended.
 #[derive(Debug)]
@@ -228,6 +243,14 @@ pub(crate) struct Viewer {
     estimate: Option<u64>,
     /// The video and audio sections sent on.
     pub mids: (Option<Mid>, Option<Mid>),
+    /// The bandwidth estimate it starts from, bits per second.
+    pub initial_bitrate: u64,
+    /// Video has not started yet; it starts with the first audio frame or at this time.
+    video_due: Option<Instant>,
+    /// The media time the audio sent has reached, microseconds.
+    audio_us: Option<i64>,
+    /// Video frames waiting for the audio to reach them, with when each was held.
+    held: std::collections::VecDeque<(Instant, Arc<Frame>)>,
 }
 
 impl Viewer {
@@ -255,6 +278,10 @@ impl Viewer {
             link: Link::default(),
             estimate: None,
             mids: (None, None),
+            initial_bitrate: 2_500_000,
+            video_due: None,
+            audio_us: None,
+            held: std::collections::VecDeque::new(),
         }
     }
 
@@ -306,6 +333,11 @@ impl Viewer {
                     if let Some(end) = self.over() {
                         return end;
                     }
+                    if self.video_due.is_some_and(|t| now >= t) {
+                        self.video_due = None;
+                        self.join_newest();
+                    }
+                    self.release(now);
                     self.adapt(now);
                 }
             }
@@ -380,7 +412,14 @@ impl Viewer {
             audio_mid,
             self.audio_out.as_ref().map(|o| o.pt),
         );
-        self.join_newest();
+        // Video starts with the first audio frame (or after AUDIO_WAIT without one), so that
+        // both streams' first packets carry the same moment and the player needs no
+        // synchronising pause.
+        if self.audio_out.is_none() {
+            self.join_newest();
+        } else {
+            self.video_due = Some(Instant::now() + AUDIO_WAIT);
+        }
         if let Some(v) = &self.video {
             let top = v.bitrates.first().copied().unwrap_or(2_000_000);
             let low = v.bitrates.last().copied().unwrap_or(300_000);
@@ -405,15 +444,86 @@ impl Viewer {
         let joined = source.join();
         out.rx = Some(joined.rx);
         let clock = source.clock;
-        if let (Some(first), Some(newest)) = (joined.group.first(), joined.group.last())
-            && first.keyframe
-        {
-            // The newest frame is the one shown first: its wall clock is now.
-            let at = wallclock(anchor, newest.time, clock);
-            out.burst(&mut self.rtc, &joined.group, at);
+        let bytes: usize = joined.group.iter().map(|f| f.bytes).sum();
+        let affordable = (self.estimate.unwrap_or(self.initial_bitrate) as f64 / 8.0
+            * BURST_WITHIN.as_secs_f64()) as usize;
+        self.held.clear();
+        if joined.group.first().is_some_and(|f| f.keyframe) && bytes <= affordable {
+            // What the audio sent has reached goes at once; the rest waits for it.
+            let now_part = match self.audio_us {
+                Some(a) => joined
+                    .group
+                    .iter()
+                    .take_while(|f| media_us(f.time, clock) <= a + SYNC_SLACK_US)
+                    .count(),
+                None => joined.group.len(),
+            };
+            let (burst, later) = joined.group.split_at(now_part);
+            if let Some(newest) = burst.last() {
+                // The newest frame sent is the one shown first: its wall clock is now.
+                let at = wallclock(anchor, newest.time, clock);
+                out.burst(&mut self.rtc, burst, at);
+            }
+            out.need_keyframe = false;
+            let now = Instant::now();
+            self.held.extend(later.iter().map(|f| (now, f.clone())));
         } else {
             out.need_keyframe = true;
         }
+    }
+
+    /// A live video frame: sent, or held until the audio reaches it.
+    fn video_frame(&mut self, frame: Arc<Frame>) {
+        let clock = self.video_clock();
+        let waits = match self.audio_us {
+            Some(a) if self.audio_out.is_some() => {
+                !self.held.is_empty() || media_us(frame.time, clock) > a + SYNC_SLACK_US
+            }
+            _ => false,
+        };
+        if waits {
+            self.held.push_back((Instant::now(), frame));
+            self.release(Instant::now());
+        } else {
+            self.send_video(&frame);
+        }
+    }
+
+    /// Send the held video frames the audio has reached, or held too long.
+    fn release(&mut self, now: Instant) {
+        let clock = self.video_clock();
+        while let Some((at, frame)) = self.held.front() {
+            let reached = self
+                .audio_us
+                .is_none_or(|a| media_us(frame.time, clock) <= a + SYNC_SLACK_US);
+            if !(reached || now.duration_since(*at) >= MAX_HOLD || self.held.len() > MAX_HELD) {
+                break;
+            }
+            let frame = frame.clone();
+            self.held.pop_front();
+            self.send_video(&frame);
+        }
+    }
+
+    fn video_clock(&self) -> u32 {
+        self.video
+            .as_ref()
+            .and_then(|v| v.ladder.get(v.current))
+            .map_or(90_000, |s| s.clock)
+    }
+
+    fn send_video(&mut self, frame: &Frame) {
+        let clock = self.video_clock();
+        let anchor = &mut self.anchor;
+        let Some(out) = self.video.as_mut().and_then(|v| v.out.as_mut()) else {
+            return;
+        };
+        if out.need_keyframe && !frame.keyframe {
+            return;
+        }
+        out.need_keyframe = false;
+        let at = wallclock(anchor, frame.time, clock);
+        let _ = out.live(&mut self.rtc, frame, at);
     }
 
     fn keyframe_request(&mut self) {
@@ -431,11 +541,8 @@ impl Viewer {
     }
 
     fn on_video(&mut self, r: Result<Arc<Frame>, RecvError>) {
-        let anchor = &mut self.anchor;
-        let Some(v) = &mut self.video else {
-            return;
-        };
-        let Some(out) = &mut v.out else {
+        let peer = self.peer;
+        let Some(out) = self.video.as_mut().and_then(|v| v.out.as_mut()) else {
             return;
         };
         match r {
@@ -444,23 +551,18 @@ impl Viewer {
                     return;
                 }
                 out.need_keyframe = false;
-                let clock = v.ladder.get(v.current).map_or(90_000, |s| s.clock);
-                let at = wallclock(anchor, frame.time, clock);
-                let _ = out.live(&mut self.rtc, &frame, at);
+                self.video_frame(frame);
             }
             Err(RecvError::Lagged(n)) => {
-                tracing::debug!(
-                    "whep: {} fell {n} frames behind; waiting for a keyframe",
-                    self.peer
-                );
+                tracing::debug!("whep: {peer} fell {n} frames behind; waiting for a keyframe");
                 out.need_keyframe = true;
+                self.held.clear();
             }
             Err(RecvError::Closed) => out.rx = None,
         }
     }
 
     fn on_pending(&mut self, r: Result<Arc<Frame>, RecvError>) {
-        let anchor = &mut self.anchor;
         let Some(v) = &mut self.video else {
             return;
         };
@@ -480,9 +582,11 @@ impl Viewer {
                 v.current = rung;
                 out.rx = Some(rx);
                 out.need_keyframe = false;
+                // Held frames of the old rung at or after the new keyframe are not sent.
                 let clock = v.ladder.get(rung).map_or(90_000, |s| s.clock);
-                let at = wallclock(anchor, frame.time, clock);
-                let _ = out.live(&mut self.rtc, &frame, at);
+                let from = media_us(frame.time, clock);
+                self.held.retain(|(_, f)| media_us(f.time, clock) < from);
+                self.video_frame(frame);
             }
             Ok(_) => {}
             Err(RecvError::Lagged(_)) => {}
@@ -491,18 +595,28 @@ impl Viewer {
     }
 
     fn on_audio(&mut self, r: Result<Arc<Frame>, RecvError>) {
-        let anchor = &mut self.anchor;
-        let Some(out) = &mut self.audio_out else {
-            return;
-        };
         match r {
             Ok(frame) => {
+                if self.video_due.take().is_some() {
+                    self.join_newest();
+                }
+                let Some(out) = &mut self.audio_out else {
+                    return;
+                };
+                let anchor = &mut self.anchor;
                 let clock = self.audio.as_ref().map_or(48_000, |s| s.clock);
                 let at = wallclock(anchor, frame.time, clock);
-                let _ = out.live(&mut self.rtc, &frame, at);
+                if out.live(&mut self.rtc, &frame, at) {
+                    self.audio_us = Some(media_us(frame.time + frame.duration, clock));
+                    self.release(Instant::now());
+                }
             }
             Err(RecvError::Lagged(_)) => {}
-            Err(RecvError::Closed) => out.rx = None,
+            Err(RecvError::Closed) => {
+                if let Some(out) = &mut self.audio_out {
+                    out.rx = None;
+                }
+            }
         }
     }
 
@@ -550,6 +664,11 @@ impl Viewer {
         let audio_over = self.audio.as_ref().is_none_or(|a| a.is_over());
         (video_over && audio_over).then(|| End::Over("the broadcast ended".into()))
     }
+}
+
+/// Media time `time` (in `clock` ticks) in microseconds.
+fn media_us(time: u64, clock: u32) -> i64 {
+    (i128::from(time) * 1_000_000 / i128::from(clock.max(1))) as i64
 }
 
 /// The wall clock of media time `time` (in `clock` ticks): the first call sets the anchor.

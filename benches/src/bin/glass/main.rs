@@ -10,7 +10,10 @@
 //! Chromium with `?stamp=1`: after drawing each frame it reads the barcode back from the canvas
 //! and takes its glass-to-glass sample, the wall clock then minus the stamp (one machine, one
 //! clock). Also reported: the player's own `prft` figure (the gateway's publish stamp to the
-//! draw), which splits the path at the gateway.
+//! draw), which splits the path at the gateway. With `--viewers whep` the viewer is Chromium's
+//! own WebRTC stack over the relay's WHEP instead (`clients/tests/chromium/whep.mjs` with
+//! `TERN_WHEP_STAMP=1`: the same barcode read from each frame the `<video>` shows, after the
+//! join's catch-up).
 //!
 //! Run by hand, never in CI; it needs ffmpeg (libx264, libsrt), node with
 //! `clients/tests/chromium`'s packages (`npm ci` there) and Chromium:
@@ -51,6 +54,9 @@ struct Args {
     /// Publish video only (no silent AAC track).
     #[arg(long)]
     no_audio: bool,
+    /// The viewers: player (tern's MoQ player over WebTransport), whep (Chromium's WebRTC).
+    #[arg(long, value_delimiter = ',', default_value = "player,whep")]
+    viewers: Vec<String>,
 }
 
 const PICTURE: Picture = Picture {
@@ -96,9 +102,12 @@ fn main() -> anyhow::Result<()> {
             .unwrap_or_else(|| "adaptive".into())
     );
     for proto in &args.protocols {
-        match run(&tern, &logs, proto, &args) {
-            Ok(r) => r.print(proto),
-            Err(e) => println!("  {proto}: failed: {e:#}"),
+        for viewer in &args.viewers {
+            let name = format!("{proto} -> {viewer}");
+            match run(&tern, &logs, proto, viewer, &args) {
+                Ok(r) => r.print(&name),
+                Err(e) => println!("  {name}: failed: {e:#}"),
+            }
         }
     }
     println!("\nlogs and per-frame figures: {}", logs.display());
@@ -118,6 +127,32 @@ struct Run {
 impl Run {
     fn print(&self, proto: &str) {
         let n = |k: &str| self.player[k].as_f64().unwrap_or(f64::NAN);
+        if self.prft.is_empty() {
+            let last = &self.player["samples"]
+                .as_array()
+                .and_then(|s| s.last())
+                .cloned();
+            let v = last
+                .as_ref()
+                .map(|s| s["video"].clone())
+                .unwrap_or_default();
+            println!(
+                "  {}: {} frames: glass-to-glass {}",
+                proto.to_uppercase(),
+                self.glass.len(),
+                summary(&self.glass)
+            );
+            println!(
+                "    whep: {} frames decoded, {} freezes ({:.2} s), jitter buffer {:.0} ms, {} \
+                 pictures without a readable stamp",
+                v["framesDecoded"],
+                v["freezeCount"],
+                v["totalFreezesDuration"].as_f64().unwrap_or(f64::NAN),
+                v["jitterBufferMs"].as_f64().unwrap_or(f64::NAN),
+                n("stampsUnread")
+            );
+            return;
+        }
         println!(
             "  {}: {} frames: glass-to-glass {}; gateway prft -> draw {}",
             proto.to_uppercase(),
@@ -141,9 +176,10 @@ fn run(
     tern: &std::path::Path,
     logs: &std::path::Path,
     proto: &str,
+    viewer: &str,
     args: &Args,
 ) -> anyhow::Result<Run> {
-    let relay = relay::Relay::start(tern, &logs.join(format!("relay-{proto}.log")))?;
+    let relay = relay::Relay::start(tern, &logs.join(format!("relay-{proto}-{viewer}.log")))?;
     let path = format!("bench/glass-{proto}");
     let (format, url) = match proto {
         "rtmp" => ("flv", format!("rtmp://{}/{path}", relay.rtmp)),
@@ -160,11 +196,24 @@ fn run(
     let source = Source::start(picture, format, &url)?;
     // The broadcast exists once the gateway has the first keyframe.
     std::thread::sleep(Duration::from_secs(2));
+    let total = Duration::from_secs(args.warmup + args.seconds);
+    match viewer {
+        "player" => {}
+        "whep" => {
+            return whep(
+                &relay.http,
+                &path,
+                total,
+                args,
+                &logs.join(format!("glass-{proto}-whep.csv")),
+            );
+        }
+        other => anyhow::bail!("unknown viewer {other} (player, whep)"),
+    }
     let mut query = format!("?namespace={path}&stamp=1");
     if let Some(ms) = args.latency {
         query.push_str(&format!("&latency={ms}"));
     }
-    let total = Duration::from_secs(args.warmup + args.seconds);
     let page = page::Page::open(
         &format!("{}/player.html{query}", relay.http),
         total + Duration::from_secs(60),
@@ -195,6 +244,51 @@ fn run(
         glass,
         prft: ring("latencyMs"),
         player,
+    })
+}
+
+/// Chromium watching `path` over WHEP for `total`: the glass-to-glass samples of the window.
+fn whep(
+    http: &str,
+    path: &str,
+    total: Duration,
+    args: &Args,
+    csv: &std::path::Path,
+) -> anyhow::Result<Run> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../clients/tests/chromium");
+    let out = std::process::Command::new("node")
+        .current_dir(&dir)
+        .arg("whep.mjs")
+        .arg(format!("{http}/whep/{path}"))
+        .arg(total.as_secs().to_string())
+        .arg("pc")
+        .env("TERN_WHEP_STAMP", "1")
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("run node with whep.mjs (npm ci in clients/tests/chromium)")?;
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .with_context(|| format!("whep.mjs said: {}", String::from_utf8_lossy(&out.stdout)))?;
+    anyhow::ensure!(
+        report["answer"]["status"] == 201,
+        "WHEP answer: {}",
+        report["answer"]
+    );
+    let mut glass: Vec<f64> = report["glassMs"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_f64).collect())
+        .unwrap_or_default();
+    let keep = (args.seconds * u64::from(PICTURE.fps)) as usize;
+    if glass.len() > keep {
+        glass.drain(..glass.len() - keep);
+    }
+    anyhow::ensure!(!glass.is_empty(), "no glass-to-glass sample: {report}");
+    let lines: String = glass.iter().map(|g| format!("{g:.1}\n")).collect();
+    std::fs::write(csv, format!("glass_ms\n{lines}"))
+        .with_context(|| format!("write {}", csv.display()))?;
+    Ok(Run {
+        glass,
+        prft: Vec::new(),
+        player: report,
     })
 }
 

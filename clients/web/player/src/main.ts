@@ -1,4 +1,4 @@
-// The player page (player.html; the clock page too, see clock.ts): reads /config.json and /fingerprint from the server that
+// The player page (player.html; the clock and watch pages too, see clock.ts and watch.ts): reads /config.json and /fingerprint from the server that
 // served it, plays the broadcast, shows what happens and exposes it on `window.ternPlayer`.
 //
 // Query parameters override the configuration: `?namespace=live/demo&relay=https://host:port`;
@@ -12,6 +12,7 @@ import { runClock } from './clock';
 import { $, namespaceFields, pageConfig } from './page';
 import { Player, PlayerStats, UnsupportedCodec } from './player';
 import { MoqSession, errorText } from './session';
+import { runWatch } from './watch';
 
 declare global {
   interface Window {
@@ -203,9 +204,17 @@ async function main(): Promise<void> {
   render();
 }
 
-// One bundle serves both pages: `<body data-page="clock">` is the clock page.
+// One bundle serves the pages: `<body data-page="clock">` is the clock page, `"watch"` the
+// watch page (watch.ts).
 if (document.body.dataset.page === 'clock') {
   runClock();
+} else if (document.body.dataset.page === 'watch') {
+  runWatch().catch((e) => {
+    const text = errorText(e);
+    console.error(text);
+    const el = document.getElementById('error');
+    if (el) el.textContent = text;
+  });
 } else {
   main().catch((e) => {
     const text = errorText(e);

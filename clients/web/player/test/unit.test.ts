@@ -10,6 +10,7 @@ import { DEFAULT_LIVE_EDGE, LiveEdge } from '../src/live-edge';
 import { audioTracks, parseCatalogFormat01, parseMsf, videoRenditions } from '../src/catalog';
 import { ntpToUnixMs, parseChunk, parseInit } from '../src/mp4';
 import { CELLS_PER_ROW, STAMP_BITS, cellSize, readStamp } from '../src/stamp';
+import { BrowserFeatures, hlsPlayer, hlsUrl, isSafari, moqUrl, parseVia, plan, watchedBroadcast } from '../src/via';
 import {
   MSG_SUBSCRIBE,
   MoqObject,
@@ -471,4 +472,93 @@ test('source stamps: the wall clock drawn into a picture reads back; a bad check
   assert.equal(readStamp(stamped(ms, 640, 360, true), 640, 360), null);
   // Too small a picture for the cells.
   assert.equal(readStamp(stamped(ms, 640, 360), 96, 54), null);
+});
+
+// Real user agents (2025 releases).
+const UA = {
+  macSafari:
+    'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.5 Safari/605.1.15',
+  iphoneSafari:
+    'Mozilla/5.0 (iPhone; CPU iPhone OS 18_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.5 Mobile/15E148 Safari/604.1',
+  iphoneChrome:
+    'Mozilla/5.0 (iPhone; CPU iPhone OS 18_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/138.0.7204.119 Mobile/15E148 Safari/604.1',
+  chrome:
+    'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/138.0.0.0 Safari/537.36',
+  headlessChrome:
+    'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36',
+  edge: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/138.0.0.0 Safari/537.36 Edg/138.0.3351.83',
+  androidWebView:
+    'Mozilla/5.0 (Linux; Android 14; Pixel 8 Build/AP2A.240805.005; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/138.0.7204.63 Mobile Safari/537.36',
+  firefox: 'Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0',
+};
+
+const chromium = (over: Partial<BrowserFeatures> = {}): BrowserFeatures => ({
+  userAgent: UA.chrome,
+  webTransport: true,
+  webCodecs: true,
+  webRtc: true,
+  nativeHls: true,
+  mediaSource: true,
+  ...over,
+});
+
+test('watch: Safari and every iOS browser are Safari; Chromium-based browsers and Firefox are not', () => {
+  for (const ua of [UA.macSafari, UA.iphoneSafari, UA.iphoneChrome]) assert.equal(isSafari(ua), true, ua);
+  for (const ua of [UA.chrome, UA.headlessChrome, UA.edge, UA.androidWebView, UA.firefox]) assert.equal(isSafari(ua), false, ua);
+});
+
+test('watch: MoQ first where WebTransport works, never in Safari; then WHEP, then LL-HLS', () => {
+  assert.deepEqual(plan(chromium(), null), [
+    { via: 'moq', skip: null },
+    { via: 'whep', skip: null },
+    { via: 'hls', skip: null },
+  ]);
+  // Safari with WebTransport on is still not sent there.
+  const safari = plan(chromium({ userAgent: UA.macSafari }), null);
+  assert.equal(safari[0].via, 'moq');
+  assert.match(safari[0].skip ?? '', /Safari/);
+  assert.deepEqual(safari.slice(1).map((s) => s.skip), [null, null]);
+  assert.match(plan(chromium({ webTransport: false }), null)[0].skip ?? '', /no WebTransport/);
+  assert.match(plan(chromium({ webCodecs: false }), null)[0].skip ?? '', /no WebCodecs/);
+  assert.match(plan(chromium({ webRtc: false }), null)[1].skip ?? '', /no WebRTC/);
+  assert.match(plan(chromium({ nativeHls: false, mediaSource: false }), null)[2].skip ?? '', /neither/);
+  // ?via= plays that way alone, whatever the browser says.
+  assert.deepEqual(plan(chromium({ userAgent: UA.macSafari }), ['moq']), [{ via: 'moq', skip: null }]);
+  assert.deepEqual(plan(chromium(), ['hls']), [{ via: 'hls', skip: null }]);
+  assert.deepEqual(plan(chromium({ webRtc: false }), ['whep', 'hls']), [
+    { via: 'whep', skip: null },
+    { via: 'hls', skip: null },
+  ]);
+});
+
+test("watch: LL-HLS with Safari's own player, hls.js elsewhere (Chromium says it plays HLS too)", () => {
+  assert.equal(hlsPlayer(chromium({ userAgent: UA.macSafari })), 'native');
+  assert.equal(hlsPlayer(chromium({ userAgent: UA.iphoneSafari, mediaSource: false })), 'native');
+  assert.equal(hlsPlayer(chromium()), 'hls.js');
+  assert.equal(hlsPlayer(chromium({ nativeHls: false })), 'hls.js');
+  assert.equal(hlsPlayer(chromium({ userAgent: UA.firefox, nativeHls: false })), 'hls.js');
+  assert.equal(hlsPlayer(chromium({ mediaSource: false })), 'native');
+  assert.equal(hlsPlayer(chromium({ nativeHls: false, mediaSource: false })), null);
+});
+
+test('watch: the page path names the broadcast; ?via= takes the three ways only', () => {
+  assert.deepEqual(watchedBroadcast('/watch/live/cam1'), { fields: ['live', 'cam1'], urlPath: 'live/cam1' });
+  assert.deepEqual(watchedBroadcast('/watch/live//cam%201/'), { fields: ['live', 'cam 1'], urlPath: 'live/cam%201' });
+  assert.equal(watchedBroadcast('/watch/'), null);
+  assert.equal(watchedBroadcast('/watch/%E0%A4%A'), null);
+  assert.equal(watchedBroadcast('/player.html'), null);
+  assert.equal(parseVia(null), null);
+  assert.deepEqual(parseVia('WHEP'), ['whep']);
+  assert.deepEqual(parseVia('whep, hls'), ['whep', 'hls']);
+  assert.throws(() => parseVia('rtmp'), /use moq, whep or hls/);
+  assert.throws(() => parseVia('hls,hls'), /use moq, whep or hls/);
+  assert.throws(() => parseVia('whep,'), /use moq, whep or hls/);
+});
+
+test('watch: a token rides as ?jwt= on the WebTransport URL and as ?token= on the playlist', () => {
+  assert.equal(moqUrl('https://127.0.0.1:4443', null), 'https://127.0.0.1:4443');
+  assert.equal(moqUrl('https://127.0.0.1:4443', 'a b&c'), 'https://127.0.0.1:4443/?jwt=a+b%26c');
+  assert.equal(moqUrl('https://relay.example/moq?x=1', 'T'), 'https://relay.example/moq?x=1&jwt=T');
+  assert.equal(hlsUrl('live/cam%201', null), '/hls/live/cam%201/index.m3u8');
+  assert.equal(hlsUrl('live/cam1', 'a b&c'), '/hls/live/cam1/index.m3u8?token=a%20b%26c');
 });
