@@ -348,3 +348,38 @@ fn a_narrow_lossy_path_steps_down_the_ladder_and_recovers_losses() {
         samples.last()
     );
 }
+
+/// A broadcast published over WHIP as VP8 (Chromium's fake camera) is watched over WHEP as VP8:
+/// no transcode, the publisher's frames packetised again.
+#[test]
+fn a_vp8_whip_broadcast_is_watched_as_vp8() {
+    let relay = Relay::start_with_stderr(&["--http", "127.0.0.1:0"], Stdio::null());
+    let http = relay.http.clone().expect("http");
+    let path = "live/whep-vp8";
+    let page = format!("{http}/publish.html?path={path}&codec=vp8&autostart=1");
+    let publisher = NodeRun::start("whip.mjs", &[page, "25".into(), "delete".into()]);
+    // The broadcast exists once its catalog does; its Opus is the browser's own.
+    let addr = http.strip_prefix("http://").expect("plain HTTP");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !http_get(addr, &format!("/hls/{path}/index.m3u8")).contains(" 200 ") {
+        assert!(Instant::now() < deadline, "no broadcast {path}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let r = watch(&http, path, "pc", 8);
+    drop(publisher);
+    assert_eq!(r["answer"]["status"], 201, "{}", r["answer"]);
+    let samples = r["samples"].as_array().cloned().unwrap_or_default();
+    let last = samples.last().cloned().unwrap_or_default();
+    assert_eq!(last["video"]["codec"], "video/VP8", "{last}");
+    assert!(
+        last["video"]["framesDecoded"].as_f64().unwrap_or(0.0) >= 60.0,
+        "{last}"
+    );
+    assert!(
+        last["audio"]["totalSamplesReceived"]
+            .as_f64()
+            .unwrap_or(0.0)
+            > 0.0,
+        "{last}"
+    );
+}

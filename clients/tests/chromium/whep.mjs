@@ -10,7 +10,7 @@
 //
 // stdout, one line: {json}
 //   answer:  {status, text (when refused), audioInactive, ladder, links, location}
-//   samples: every 500 ms, {t, state, video: {framesDecoded, framesDropped, keyFramesDecoded,
+//   samples: every 500 ms, {t, state, video: {codec (its mimeType), framesDecoded, framesDropped, keyFramesDecoded,
 //            freezeCount, totalFreezesDuration, width, height, nackCount, pliCount, packetsLost,
 //            retransmitted (RTX packets received),
 //            jitterBufferMs (mean jitter buffer delay)}, audio: {packetsReceived,
@@ -158,7 +158,9 @@ try {
         stats.forEach((x) => {
           if (x.type !== 'inbound-rtp') return;
           if (x.kind === 'video') {
+            const codec = x.codecId && stats.get(x.codecId);
             s.video = {
+              codec: codec ? codec.mimeType : null,
               framesDecoded: x.framesDecoded || 0,
               framesDropped: x.framesDropped || 0,
               keyFramesDecoded: x.keyFramesDecoded || 0,
