@@ -350,10 +350,13 @@ fn a_narrow_lossy_path_steps_down_the_ladder_and_recovers_losses() {
 }
 
 /// A broadcast published over WHIP as VP8 (Chromium's fake camera) is watched over WHEP as VP8:
-/// no transcode, the publisher's frames packetised again.
+/// no transcode, the publisher's frames packetised again. `/metrics` counts the offer, the
+/// tracks read and, once the viewer left, no viewer.
 #[test]
 fn a_vp8_whip_broadcast_is_watched_as_vp8() {
-    let relay = Relay::start_with_stderr(&["--http", "127.0.0.1:0"], Stdio::null());
+    let mut relay = Relay::start_with_stderr(&["--http", "127.0.0.1:0"], Stdio::piped());
+    let mut log = Lines::new(relay.guard.child.stderr.take().expect("stderr"));
+    let admin = common::admin_address(&mut log);
     let http = relay.http.clone().expect("http");
     let path = "live/whep-vp8";
     let page = format!("{http}/publish.html?path={path}&codec=vp8&autostart=1");
@@ -382,4 +385,20 @@ fn a_vp8_whip_broadcast_is_watched_as_vp8() {
             > 0.0,
         "{last}"
     );
+    let metric = |name: &str| {
+        let page = http_get(&admin, "/metrics");
+        common::sample(&page, name).unwrap_or_else(|| panic!("{name} in /metrics: {page}"))
+    };
+    assert_eq!(metric("tern_whep_offers_total{result=\"answered\"}"), 1.0);
+    // Video and audio.
+    assert_eq!(metric("tern_whep_sources"), 2.0);
+    // The DELETE ended the session.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while metric("tern_whep_viewers") != 0.0 {
+        assert!(
+            Instant::now() < deadline,
+            "a viewer still counted after DELETE"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

@@ -3518,6 +3518,25 @@ var WhepRefused = class extends Error {
   status;
   text;
 };
+function parseIceServers(link) {
+  if (!link) return [];
+  const out = [];
+  for (const part of link.split(/,\s*(?=<)/)) {
+    const m = /^\s*<([^>]*)>(.*)$/.exec(part);
+    if (!m) continue;
+    const params = {};
+    for (const p of m[2].split(";")) {
+      const kv = /^\s*([A-Za-z-]+)\s*=\s*"?([^"]*)"?\s*$/.exec(p);
+      if (kv) params[kv[1].toLowerCase()] = kv[2];
+    }
+    if (params.rel !== "ice-server") continue;
+    const server = { urls: m[1] };
+    if (params.username !== void 0) server.username = params.username;
+    if (params.credential !== void 0) server.credential = params.credential;
+    out.push(server);
+  }
+  return out;
+}
 var WhepClient = class {
   constructor(options) {
     this.options = options;
@@ -3558,6 +3577,8 @@ var WhepClient = class {
     if (res.status !== 201) throw new WhepRefused(res.status, text.trim());
     const location2 = res.headers.get("location");
     if (location2) this.resource = new URL(location2, new URL(this.options.url, document.baseURI)).href;
+    const iceServers = parseIceServers(res.headers.get("link"));
+    if (iceServers.length) this.pc.setConfiguration({ ...this.pc.getConfiguration(), iceServers });
     await this.pc.setRemoteDescription({ type: "answer", sdp: text });
   }
   /**

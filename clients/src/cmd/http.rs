@@ -123,6 +123,7 @@ pub async fn start(
     };
     if let Some(w) = &whep {
         app = app.merge(whep::http::router(w.clone()));
+        whep::metrics::describe();
     }
     if config.hls.enabled {
         app = app.merge(hls::router(Hls::new(node.local(), hls_config(config))));

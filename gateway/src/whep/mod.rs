@@ -14,6 +14,7 @@
 
 pub mod choose;
 pub mod http;
+pub mod metrics;
 pub mod packetize;
 mod session;
 pub mod source;
@@ -224,6 +225,18 @@ impl WhepServer {
         credentials: Credentials,
         offer: &str,
     ) -> Result<WhepAnswer, WhepError> {
+        let r = self.answer(path, credentials, offer).await;
+        metrics::offer(r.is_ok());
+        metrics::viewers(self.viewers());
+        r
+    }
+
+    async fn answer(
+        &self,
+        path: &str,
+        credentials: Credentials,
+        offer: &str,
+    ) -> Result<WhepAnswer, WhepError> {
         let max = self.config.max_sessions;
         if self.viewers() >= max {
             return Err(WhepError::Full(max));
@@ -318,6 +331,7 @@ impl WhepServer {
         viewer.mids = mids;
         viewer.initial_bitrate = start;
         let sessions = self.sessions.clone();
+        let active = self.active.clone();
         let (path_owned, id_owned) = (path.to_owned(), id.clone());
         {
             let mut tasks = self
@@ -326,8 +340,9 @@ impl WhepServer {
                 .map_err(|_| WhepError::Internal("a lock was poisoned".into()))?;
             while tasks.try_join_next().is_some() {}
             tasks.spawn(async move {
-                let _slot = slot;
                 let end = viewer.drive(rx, &stop).await;
+                drop(slot);
+                metrics::viewers(active.load(Ordering::Relaxed));
                 let (video_dropped, audio_dropped) = viewer.dropped();
                 if video_dropped + audio_dropped > 0 {
                     tracing::info!(

@@ -148,6 +148,7 @@ impl Out {
         if self.backed_up(rtc, Instant::now()) {
             self.need_keyframe |= self.video;
             self.dropped += 1;
+            super::metrics::dropped(self.video);
             return false;
         }
         let mut time = frame.time as i64 + self.offset;
@@ -580,6 +581,7 @@ impl Viewer {
                     v.bitrates.get(rung).copied().unwrap_or(0)
                 );
                 v.current = rung;
+                super::metrics::switched();
                 out.rx = Some(rx);
                 out.need_keyframe = false;
                 // Held frames of the old rung at or after the new keyframe are not sent.

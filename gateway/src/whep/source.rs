@@ -238,6 +238,7 @@ impl Sources {
         };
         let source = Arc::new(Source::new(track, clock));
         map.insert(key.clone(), source.clone());
+        super::metrics::sources(map.len());
         drop(map);
         let reader = Reader {
             api: api.clone(),
@@ -263,6 +264,7 @@ impl Sources {
                 && map.get(&key).is_some_and(|s| Arc::ptr_eq(s, &source))
             {
                 map.remove(&key);
+                super::metrics::sources(map.len());
             }
         });
         Some(source)

@@ -24,6 +24,30 @@ export interface WhepOptions {
   video: HTMLVideoElement;
 }
 
+/**
+ * The ICE servers of a response's `Link` header (`<turn:…>; rel="ice-server"; username="u";
+ * credential="p"`, as RFC 9725 §4.6 gives them), in order.
+ */
+export function parseIceServers(link: string | null): RTCIceServer[] {
+  if (!link) return [];
+  const out: RTCIceServer[] = [];
+  for (const part of link.split(/,\s*(?=<)/)) {
+    const m = /^\s*<([^>]*)>(.*)$/.exec(part);
+    if (!m) continue;
+    const params: Record<string, string> = {};
+    for (const p of m[2].split(';')) {
+      const kv = /^\s*([A-Za-z-]+)\s*=\s*"?([^"]*)"?\s*$/.exec(p);
+      if (kv) params[kv[1].toLowerCase()] = kv[2];
+    }
+    if (params.rel !== 'ice-server') continue;
+    const server: RTCIceServer = { urls: m[1] };
+    if (params.username !== undefined) server.username = params.username;
+    if (params.credential !== undefined) server.credential = params.credential;
+    out.push(server);
+  }
+  return out;
+}
+
 export class WhepClient {
   readonly pc: RTCPeerConnection;
   /** The session's URL (from the answer's Location), once answered. */
@@ -64,6 +88,9 @@ export class WhepClient {
     if (res.status !== 201) throw new WhepRefused(res.status, text.trim());
     const location = res.headers.get('location');
     if (location) this.resource = new URL(location, new URL(this.options.url, document.baseURI)).href;
+    // The operator's STUN/TURN servers, before the connectivity checks start.
+    const iceServers = parseIceServers(res.headers.get('link'));
+    if (iceServers.length) this.pc.setConfiguration({ ...this.pc.getConfiguration(), iceServers });
     await this.pc.setRemoteDescription({ type: 'answer', sdp: text });
   }
 

@@ -11,6 +11,7 @@ import { audioTracks, parseCatalogFormat01, parseMsf, videoRenditions } from '..
 import { ntpToUnixMs, parseChunk, parseInit } from '../src/mp4';
 import { CELLS_PER_ROW, STAMP_BITS, cellSize, readStamp } from '../src/stamp';
 import { BrowserFeatures, hlsPlayer, hlsUrl, isSafari, moqUrl, parseVia, plan, watchedBroadcast } from '../src/via';
+import { parseIceServers } from '../src/whep';
 import {
   MSG_SUBSCRIBE,
   MoqObject,
@@ -561,4 +562,17 @@ test('watch: a token rides as ?jwt= on the WebTransport URL and as ?token= on th
   assert.equal(moqUrl('https://relay.example/moq?x=1', 'T'), 'https://relay.example/moq?x=1&jwt=T');
   assert.equal(hlsUrl('live/cam%201', null), '/hls/live/cam%201/index.m3u8');
   assert.equal(hlsUrl('live/cam1', 'a b&c'), '/hls/live/cam1/index.m3u8?token=a%20b%26c');
+});
+
+test('WHEP: the ice-server Link headers become RTCIceServers, other links are ignored', () => {
+  const link =
+    '<turn:turn.example.net:3478?transport=udp>; rel="ice-server"; username="u"; credential="p"; ' +
+    'credential-type="password", <stun:stun.example.net>; rel="ice-server", ' +
+    '</whep-session/x/events>; rel="urn:ietf:params:whep:ext:core:server-sent-events"';
+  assert.deepEqual(parseIceServers(link), [
+    { urls: 'turn:turn.example.net:3478?transport=udp', username: 'u', credential: 'p' },
+    { urls: 'stun:stun.example.net' },
+  ]);
+  assert.deepEqual(parseIceServers(null), []);
+  assert.deepEqual(parseIceServers('garbage'), []);
 });
