@@ -4,6 +4,9 @@
 use crate::ingest::{Limits, TsIngest};
 use crate::ts;
 
+mod hls;
+pub use hls::{hls_catalog, hls_objects, hls_request};
+
 /// Demux `data` as MPEG-TS (split into pieces whose sizes come from the data itself) into
 /// tracks and samples. Never panics; errors end the run as they would end a publisher's
 /// session.

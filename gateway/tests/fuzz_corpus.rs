@@ -11,7 +11,10 @@
 //! WHIP media stage (`fuzz/corpus/whip_frames/`). Before that stage, str0m's RTP depacketizers
 //! (H.264, VP8, Opus and the rest), its RTP header and RTCP parsers get what a WHIP publisher
 //! sends: their fuzz entry points (str0m's `_internal_test_exports`, a test-only feature) run on
-//! seeded random inputs here.
+//! seeded random inputs here. LL-HLS: a publisher's objects through the segmenter
+//! (`fuzz/corpus/hls_objects/`, seeds made here from `tern_cmaf`'s muxer: `TERN_WRITE_SEEDS=1`
+//! rewrites them), a viewer's request target (`fuzz/corpus/hls_request/`) and a publisher's
+//! catalog read for HLS (`fuzz/corpus/hls_catalog/`).
 
 use std::path::PathBuf;
 
@@ -370,4 +373,161 @@ fn rtp_depacketizers_and_parsers_never_panic() {
         corpus::replay(&seeds, 64, entry);
         corpus::mutate(&seeds, &how, entry);
     }
+}
+
+/// Appends a record of [`fuzz::hls_objects`]: an operation, a big-endian `u16` length, the bytes.
+fn hls_record(out: &mut Vec<u8>, op: u8, bytes: &[u8]) {
+    out.push(op);
+    out.extend_from_slice(&(bytes.len() as u16).to_be_bytes());
+    out.extend_from_slice(bytes);
+}
+
+/// A track's frames as [`fuzz::hls_objects`] records: CMAF chunks as the packager writes them.
+struct HlsTrack {
+    records: Vec<u8>,
+    timescale: u32,
+    frame: u32,
+    next: u64,
+}
+
+impl HlsTrack {
+    /// A track of `frame`-tick frames at `timescale`, after set-up byte `setup`.
+    fn new(setup: u8, timescale: u32, frame: u32) -> Self {
+        Self {
+            records: vec![setup],
+            timescale,
+            frame,
+            next: 0,
+        }
+    }
+
+    fn chunk(&mut self, keyframe: bool) -> bytes::Bytes {
+        let n = self.next;
+        self.next += 1;
+        let sample = tern_cmaf::Sample {
+            track: 1,
+            dts: n * u64::from(self.frame),
+            duration: self.frame,
+            cts_offset: 0,
+            keyframe,
+            timescale: self.timescale,
+            data: bytes::Bytes::from(vec![n as u8; 4]),
+        };
+        tern_cmaf::mux::chunk(&sample, n as u32 + 1, 1_764_000_000_000_000 + n * 33_333)
+    }
+
+    /// A new group of `frames` frames (all sync samples when `all_sync`), finished if `finish`.
+    fn group(&mut self, frames: u64, all_sync: bool, finish: bool) -> &mut Self {
+        for object in 0..frames {
+            let chunk = self.chunk(all_sync || object == 0);
+            hls_record(&mut self.records, u8::from(object == 0), &chunk);
+        }
+        if finish {
+            hls_record(&mut self.records, 3, &[]);
+        }
+        self
+    }
+
+    fn op(&mut self, op: u8, bytes: &[u8]) -> &mut Self {
+        hls_record(&mut self.records, op, bytes);
+        self
+    }
+}
+
+/// Set-up bytes: Target Duration − 1 s in bits 0-1, the playlist's timescale in 2-3 and the
+/// track's in 4-5 (0: 90 kHz, 1: 48 kHz).
+fn hls_object_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    let video = |setup| HlsTrack::new(setup, 90_000, 3000);
+    vec![
+        (
+            "video",
+            video(1)
+                .group(30, false, true)
+                .group(30, false, true)
+                .group(30, false, true)
+                .records
+                .clone(),
+        ),
+        // 2 s groups, a 1 s Target Duration: each group is cut into two segments.
+        (
+            "long_groups",
+            video(0)
+                .group(60, false, true)
+                .group(60, false, true)
+                .records
+                .clone(),
+        ),
+        (
+            "audio",
+            HlsTrack::new(0x14, 48_000, 1024)
+                .group(47, true, true)
+                .group(47, true, true)
+                .group(47, true, true)
+                .records
+                .clone(),
+        ),
+        // A stall (400 ms), a reset, a new init section, a lost object, the end.
+        (
+            "stall_reset_init_end",
+            video(1)
+                .group(12, false, false)
+                .op((10 << 3) | 6, &[])
+                .op(4, &[])
+                .op(5, b"another init section")
+                .group(20, false, false)
+                .op((25 << 3) | 2, b"")
+                .group(5, false, true)
+                .op(7, &[])
+                .records
+                .clone(),
+        ),
+    ]
+}
+
+#[test]
+fn hls_objects_never_panic() {
+    // The seeds are real chunks: the HLS side reads their timing.
+    let mut track = HlsTrack::new(0, 90_000, 3000);
+    let timing = tern_gateway::hls::chunk::read_chunk(&track.chunk(true)).expect("a chunk");
+    assert_eq!((timing.duration, timing.sync), (3000, true));
+    assert!(timing.published.is_some());
+
+    let seeds = hls_object_seeds();
+    if std::env::var_os("TERN_WRITE_SEEDS").is_some() {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/hls_objects");
+        std::fs::create_dir_all(&dir).expect("corpus dir");
+        for (name, seed) in &seeds {
+            std::fs::write(dir.join(name), seed).expect("write seed");
+        }
+    }
+    let mut seeds: Vec<Vec<u8>> = seeds.into_iter().map(|(_, s)| s).collect();
+    seeds.extend(corpus_of("hls_objects"));
+    seeds.sort();
+    seeds.dedup();
+    corpus::replay(&seeds, 101, fuzz::hls_objects);
+    let how = mutations(&seeds, 0x4c5_0b1e_c750_0001, (1_000, 250), 256);
+    corpus::mutate(&seeds, &how, fuzz::hls_objects);
+}
+
+#[test]
+fn hls_requests_never_panic() {
+    let seeds = corpus_of("hls_request");
+    assert!(seeds.len() >= 5, "the corpus has its seeds");
+    corpus::replay(&seeds, 1, fuzz::hls_request);
+    let how = mutations(&seeds, 0x4c5_0b1e_c750_0002, (20_000, 3_000), 32);
+    corpus::mutate(&seeds, &how, fuzz::hls_request);
+}
+
+#[test]
+fn hls_catalogs_never_panic() {
+    let seeds = corpus_of("hls_catalog");
+    assert!(seeds.len() >= 3, "the corpus has its seeds");
+    // The seeds are catalogs the HLS side lists renditions of.
+    for seed in &seeds {
+        let list = tern_gateway::hls::catalog::renditions(seed).expect("a catalog");
+        assert!(!list.is_empty());
+    }
+    corpus::replay(&seeds, 7, fuzz::hls_catalog);
+    let how = mutations(&seeds, 0x4c5_0b1e_c750_0003, (10_000, 4_000), 64);
+    corpus::mutate(&seeds, &how, fuzz::hls_catalog);
 }

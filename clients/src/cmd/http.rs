@@ -127,6 +127,8 @@ pub async fn start(
     }
     if config.hls.enabled {
         app = app.merge(hls::router(Hls::new(node.local(), hls_config(config))));
+        // Help texts of the LL-HLS metrics, beside the node's in `/metrics`.
+        hls::describe();
     }
     let scheme = super::tls::scheme(addr);
     let task = super::tls::serve(listener, app, config).await?;

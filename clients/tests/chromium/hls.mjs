@@ -11,8 +11,10 @@
 //   switches:  the levels hls.js switched to, in order
 //   loaded:    {fragments, parts}: media hls.js loaded
 //   errors:    hls.js's errors ({type, details, fatal}) and page errors
-//   playlists: {fetched, rejected: [{url, error}]}: every playlist response, parsed by
-//              hls-parser with strictMode (the first 20 rejections)
+//   playlists: {fetched, rejected: [{url, error, text}], failed: [{url, status}], texts:
+//              [{url, text}]}: every playlist response in the order it came, each 200 answer
+//              parsed by hls-parser with strictMode (the first 20 rejections), the others
+//              listed as failed (the first 20)
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,7 +34,7 @@ const hlsJs = require.resolve('hls.js/dist/hls.min.js');
 HLS.setOptions({ strictMode: true, silent: true });
 
 const userDataDir = mkdtempSync(join(tmpdir(), 'tern-hls-'));
-const playlists = { fetched: 0, rejected: [] };
+const playlists = { fetched: 0, rejected: [], failed: [], texts: [] };
 const pending = [];
 const pageErrors = [];
 let context;
@@ -44,10 +46,18 @@ try {
   page.on('response', (r) => {
     const u = r.url();
     if (!new URL(u).pathname.endsWith('.m3u8')) return;
+    // Its place in the order the answers came, kept while its body is read.
+    const entry = { url: u, text: null };
+    playlists.texts.push(entry);
+    if (r.status() !== 200) {
+      if (playlists.failed.length < 20) playlists.failed.push({ url: u, status: r.status() });
+      return;
+    }
     pending.push(
       r.text().then(
         (text) => {
           playlists.fetched += 1;
+          entry.text = text;
           try {
             HLS.parse(text);
           } catch (e) {
@@ -113,6 +123,7 @@ if (context) await context.close().catch(() => {});
 rmSync(userDataDir, { recursive: true, force: true });
 const out = report || { samples: [], levels: [], switches: [], loaded: { fragments: 0, parts: 0 }, errors: [] };
 out.errors.push(...pageErrors.map((m) => ({ type: 'page', details: m, fatal: true })));
+playlists.texts = playlists.texts.filter((p) => p.text !== null);
 out.playlists = playlists;
-process.stdout.write(`${JSON.stringify(out)}\n`);
-process.exit(0);
+// Exit once the report is written: stdout is a pipe, written asynchronously.
+process.stdout.write(`${JSON.stringify(out)}\n`, () => process.exit(0));

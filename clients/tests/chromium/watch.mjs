@@ -106,5 +106,5 @@ try {
 clearTimeout(hardStop);
 if (context) await context.close().catch(() => {});
 rmSync(userDataDir, { recursive: true, force: true });
-process.stdout.write(`${JSON.stringify(out)}\n`);
-process.exit(0);
+// Exit once the whole report is written (a pipe takes 64 KiB at once).
+process.stdout.write(`${JSON.stringify(out)}\n`, () => process.exit(0));

@@ -143,7 +143,8 @@ fn what_the_catalog_reader_leaves_out() {
 #[test]
 fn a_viewers_query_is_its_directives_its_token_and_the_rest() {
     use super::reload::Skip;
-    use super::routes::{finish, viewer};
+    use super::request::viewer;
+    use super::routes::finish;
     use axum::response::IntoResponse;
     use std::time::Instant;
 

@@ -1,18 +1,27 @@
 //! One rendition's feed: the task that reads a track through the node's local API into its
 //! [`Segmenter`], shared by every HLS viewer of the rendition on this node (one subscription
 //! per track however many viewers), and stopped after an idle time without requests.
+//!
+//! The feed reads as the node's own code ([`Credentials::member`]): every viewer's request is
+//! judged on its own before it is served from the feed (see [`super::serve`]). A rendition
+//! watermarked for its viewers is read from both variants: variant A into the segmenter, which
+//! cuts the segments and parts every viewer is listed, variant B's objects beside it
+//! (`Variants`), so that a viewer's segment of a group is either variant's objects of it.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tern_model::fetch::Entry;
-use tern_model::local::{CATALOG_TRACK, Credentials, LocalApi, ReadOptions, Reading, Start};
+use tern_model::local::{
+    CATALOG_TRACK, Credentials, Fetcher, LocalApi, ReadOptions, Reading, Start,
+};
 use tern_model::{Delivery, Next, ObjectStatus, TrackName};
 use tokio::sync::watch;
 
 use super::catalog::renditions;
 use super::segmenter::Segmenter;
+use super::variants::Variants;
 
 /// Deliveries taken at once.
 const BATCH: usize = 64;
@@ -34,16 +43,78 @@ pub struct Feed {
     pub failed: Mutex<Option<String>>,
     /// An audio track (its files are `audio/mp4`).
     pub audio: bool,
+    /// The rendition (the catalog's track name, what the URIs name).
+    pub rendition: String,
+    /// The track read: the rendition's, another the node pointed its viewers at, or variant A
+    /// of a marked rendition.
+    pub track: String,
+    /// The other variants' objects, for a marked rendition.
+    pub(super) variants: Option<Mutex<Variants>>,
+    /// What fetches past objects of each variant read (0 is the track read), once read.
+    fetchers: Mutex<Vec<(u32, Fetcher)>>,
 }
 
 impl Feed {
-    pub(super) fn new(segmenter: Segmenter, audio: bool, now: Instant) -> Self {
+    /// A feed of `rendition` read from `track` into `segmenter` (with the other variants'
+    /// objects in `variants` when it is marked), asked for at `now`.
+    pub(super) fn new(
+        segmenter: Segmenter,
+        audio: bool,
+        rendition: String,
+        track: String,
+        variants: Option<Variants>,
+        now: Instant,
+    ) -> Self {
         Self {
             state: Mutex::new(segmenter),
             changed: watch::Sender::new(0),
             used: Mutex::new(now),
             failed: Mutex::new(None),
             audio,
+            rendition,
+            track,
+            variants: variants.map(Mutex::new),
+            fetchers: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// What fetches past objects of variant `variant` (0: the track read), once it is read.
+    pub fn fetcher(&self, variant: u32) -> Option<Fetcher> {
+        let fetchers = self.fetchers.lock().ok()?;
+        fetchers
+            .iter()
+            .find(|(v, _)| *v == variant)
+            .map(|(_, f)| f.clone())
+    }
+
+    fn add_fetcher(&self, variant: u32, fetcher: Fetcher) {
+        if let Ok(mut fetchers) = self.fetchers.lock() {
+            fetchers.push((variant, fetcher));
+        }
+    }
+
+    /// Whether its viewers get their own variant of each group.
+    pub fn marked(&self) -> bool {
+        self.variants.is_some()
+    }
+
+    /// Runs `f` on the other variants' objects, then wakes the waiters.
+    fn update_variants(&self, f: impl FnOnce(&mut Variants)) {
+        let Some(Ok(mut variants)) = self.variants.as_ref().map(Mutex::lock) else {
+            return;
+        };
+        f(&mut variants);
+        drop(variants);
+        self.changed.send_modify(|_| {});
+    }
+
+    /// Forgets the other variants' groups that variant A no longer keeps.
+    fn trim_variants(&self) {
+        let oldest = self.state.lock().ok().and_then(|s| s.oldest_group());
+        if let (Some(oldest), Some(Ok(mut variants))) =
+            (oldest, self.variants.as_ref().map(Mutex::lock))
+        {
+            variants.trim(oldest);
         }
     }
 
@@ -85,8 +156,12 @@ impl Feed {
 pub(super) struct Source {
     pub api: LocalApi,
     pub namespace: String,
+    /// The rendition (its catalog entry gives the init section).
+    pub rendition: String,
+    /// The track read into the segmenter.
     pub track: String,
-    pub credentials: Credentials,
+    /// The other variants read beside it (a marked rendition): their index and track.
+    pub variants: Vec<(u32, String)>,
     /// How long the node may take to find the track's publisher.
     pub wait: Duration,
     /// Stop after this long without a request.
@@ -101,12 +176,13 @@ pub(super) async fn run(feed: Arc<Feed>, source: Source, alive: impl Fn() -> boo
         rendezvous: wait,
         ..ReadOptions::default()
     };
+    let credentials = Credentials::member("hls");
     let name = TrackName::from_path(&source.namespace, &source.track);
-    let mut media = match api
-        .subscribe(name, source.credentials.clone(), options)
-        .await
-    {
-        Ok(reading) => Some(reading),
+    let mut media = match api.subscribe(name, credentials.clone(), options).await {
+        Ok(reading) => {
+            feed.add_fetcher(0, reading.fetcher());
+            Some(reading)
+        }
         Err(refused) => {
             // Requests in flight see why; the next ones start a feed again.
             feed.fail(format!("{}/{}: {refused}", source.namespace, source.track));
@@ -119,9 +195,35 @@ pub(super) async fn run(feed: Arc<Feed>, source: Source, alive: impl Fn() -> boo
     };
     let catalog_name = TrackName::from_path(&source.namespace, CATALOG_TRACK);
     let mut catalog = api
-        .subscribe(catalog_name, source.credentials.clone(), catalog_options)
+        .subscribe(catalog_name, credentials.clone(), catalog_options)
         .await
         .ok();
+    // A marked rendition's other variant (B), read as A is.
+    let mut companion = None;
+    if let Some((variant, track)) = source.variants.first() {
+        let name = TrackName::from_path(&source.namespace, track);
+        match api.subscribe(name, credentials.clone(), options).await {
+            Ok(mut reading) => {
+                feed.add_fetcher(*variant, reading.fetcher());
+                let joined = reading.joined();
+                feed.update_variants(|v| {
+                    for entry in joined {
+                        if let Entry::Object {
+                            location, payload, ..
+                        } = entry
+                        {
+                            v.handle_object(*variant, location.group, location.object, payload);
+                        }
+                    }
+                });
+                companion = Some((*variant, reading));
+            }
+            Err(refused) => {
+                feed.fail(format!("{}/{track}: {refused}", source.namespace));
+                return;
+            }
+        }
+    }
     if let Some(reading) = &mut media {
         let joined = reading.joined();
         let now = Instant::now();
@@ -136,7 +238,7 @@ pub(super) async fn run(feed: Arc<Feed>, source: Source, alive: impl Fn() -> boo
             }
         });
     }
-    let (mut batch, mut catalog_batch) = (Vec::new(), Vec::new());
+    let (mut batch, mut catalog_batch, mut variant_batch) = (Vec::new(), Vec::new(), Vec::new());
     // When the track ended: the ended playlist is served a while, then the feed stops (a
     // broadcast published again under the name gets a new one).
     let mut ended: Option<Instant> = None;
@@ -167,13 +269,29 @@ pub(super) async fn run(feed: Arc<Feed>, source: Source, alive: impl Fn() -> boo
                     media = None;
                     ended = Some(now);
                 }
+                feed.trim_variants();
+            }
+            next = next_of_companion(&mut companion, &mut variant_batch) => {
+                feed.update_variants(|v| {
+                    for delivery in variant_batch.drain(..) {
+                        if let (Some((variant, _)), Delivery::Object { group, object, .. }) =
+                            (&companion, delivery)
+                            && object.status == ObjectStatus::Normal
+                        {
+                            v.handle_object(*variant, group, object.location.object, object.payload);
+                        }
+                    }
+                });
+                if next == Next::Closed {
+                    companion = None;
+                }
             }
             next = next_of(&mut catalog, &mut catalog_batch) => {
                 for delivery in catalog_batch.drain(..) {
                     if let Delivery::Object { object, .. } = delivery
                         && object.location.object == 0
                     {
-                        init_from(&feed, &source.track, &object.payload);
+                        init_from(&feed, &source.rendition, &object.payload);
                     }
                 }
                 if next == Next::Closed {
@@ -191,6 +309,17 @@ pub(super) async fn run(feed: Arc<Feed>, source: Source, alive: impl Fn() -> boo
 async fn next_of(reading: &mut Option<Reading>, batch: &mut Vec<Delivery>) -> Next {
     match reading {
         Some(r) => r.next(BATCH, batch).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The next deliveries of the other variant's reading; never, without one.
+async fn next_of_companion(
+    reading: &mut Option<(u32, Reading)>,
+    batch: &mut Vec<Delivery>,
+) -> Next {
+    match reading {
+        Some((_, r)) => r.next(BATCH, batch).await,
         None => std::future::pending().await,
     }
 }

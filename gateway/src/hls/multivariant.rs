@@ -1,7 +1,11 @@
 //! The multivariant playlist (RFC 8216bis §4.4.6): one `EXT-X-STREAM-INF` per variant, the
-//! audio renditions as `EXT-X-MEDIA:TYPE=AUDIO` groups the variants name in `AUDIO=`, and
-//! `EXT-X-INDEPENDENT-SEGMENTS` (every segment starts with a keyframe). Every URI carries the
-//! viewer's [`QuerySuffix`].
+//! audio renditions as `EXT-X-MEDIA:TYPE=AUDIO` groups the variants name in `AUDIO=`. Every
+//! URI carries the viewer's [`QuerySuffix`].
+//!
+//! No `EXT-X-INDEPENDENT-SEGMENTS` here: in a multivariant playlist it would promise that every
+//! segment of every rendition, to come too, starts with a keyframe, and a group longer than the
+//! Target Duration is cut into segments that do not. Each media playlist states it while it
+//! holds for its window ([`MediaPlaylist::independent_segments`](super::MediaPlaylist::independent_segments)).
 
 use std::fmt::Write as _;
 
@@ -115,7 +119,7 @@ impl Multivariant {
     /// The playlist's text; every URI carries `query`.
     pub fn render(&self, query: &QuerySuffix) -> Result<String, MultivariantError> {
         self.check()?;
-        let mut out = String::from("#EXTM3U\n#EXT-X-INDEPENDENT-SEGMENTS\n");
+        let mut out = String::from("#EXTM3U\n");
         for rendition in &self.audio {
             let _ = write!(
                 out,

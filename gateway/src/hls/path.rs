@@ -198,3 +198,40 @@ pub fn media_from_multivariant(track: &str) -> String {
 pub fn media_from_media(track: &str) -> String {
     format!("../{track}/{MEDIA}")
 }
+
+/// The track name of variant `variant` (0 is A) of a marked rendition.
+pub fn variant_track(rendition: &str, variant: u32) -> Option<String> {
+    let name = tern_watermark::variant_track(rendition.as_bytes(), variant)?;
+    String::from_utf8(name).ok()
+}
+
+/// The URIs of a marked rendition's files for one viewer, relative to its media playlist: each
+/// segment and part whose variant is known (`variants`, by Media Sequence Number) under that
+/// variant's track (`../T.wm-b/seg-{msn}.m4s`), the others (a part hinted before its group is
+/// known) under the rendition's own, served as the viewer's variant.
+#[derive(Clone, Copy, Debug)]
+pub struct MarkedUris<'a> {
+    /// The rendition.
+    pub rendition: &'a str,
+    /// The viewer's variant of each segment it is known for.
+    pub variants: &'a std::collections::HashMap<u64, u32>,
+}
+
+impl MarkedUris<'_> {
+    fn dir(&self, msn: u64) -> Option<String> {
+        let variant = self.variants.get(&msn)?;
+        variant_track(self.rendition, *variant).map(|t| format!("../{t}/"))
+    }
+}
+
+impl Uris for MarkedUris<'_> {
+    fn segment(&self, msn: u64) -> String {
+        self.dir(msn).unwrap_or_default() + &RenditionUris.segment(msn)
+    }
+    fn part(&self, msn: u64, index: u32) -> String {
+        self.dir(msn).unwrap_or_default() + &RenditionUris.part(msn, index)
+    }
+    fn init(&self, init: u64) -> String {
+        RenditionUris.init(init)
+    }
+}

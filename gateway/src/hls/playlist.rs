@@ -201,7 +201,7 @@ impl MediaPlaylist {
     }
 
     /// The complete segments of the window, oldest first.
-    pub fn segments(&self) -> impl ExactSizeIterator<Item = &Segment> + '_ {
+    pub fn segments(&self) -> impl DoubleEndedIterator<Item = &Segment> + ExactSizeIterator + '_ {
         self.segments.iter()
     }
 

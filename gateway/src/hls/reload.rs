@@ -143,6 +143,9 @@ pub enum Refusal {
 /// - `_HLS_msn=M` is answered once segment M or a later one is complete; with `_HLS_part=N`,
 ///   once part N of segment M or a later part is listed.
 /// - Otherwise the request waits, for three Target Durations at most; then 503.
+/// - Without `_HLS_msn`, it is answered now once the playlist has a complete segment; until
+///   then it waits for one (three Target Durations at most, then it is answered as it is): a
+///   client that reads segments only has nothing to play in a playlist of parts.
 pub fn decide(
     request: &ReloadRequest,
     playlist: &MediaPlaylist,
@@ -152,10 +155,19 @@ pub fn decide(
     if playlist.is_ended() {
         return Answer::Now;
     }
+    let hold = Duration::from_secs(u64::from(playlist.config().target_duration) * 3);
     let Some(msn) = request.msn else {
-        return match request.part {
-            Some(_) => Answer::BadRequest(Refusal::PartWithoutMsn),
-            None => Answer::Now,
+        if request.part.is_some() {
+            return Answer::BadRequest(Refusal::PartWithoutMsn);
+        }
+        // A playlist without a complete Media Segment has nothing for a client that does not
+        // read parts (ffmpeg takes the rendition as empty and drops it): held until the first
+        // segment is complete, or for the hold, then answered as it is.
+        return match received.checked_add(hold) {
+            Some(deadline) if playlist.last_msn().is_none() && now < deadline => {
+                Answer::Wait { deadline }
+            }
+            _ => Answer::Now,
         };
     };
     let next = playlist.next_msn();
@@ -173,7 +185,6 @@ pub fn decide(
     if reached(playlist, msn, request.part) {
         return Answer::Now;
     }
-    let hold = Duration::from_secs(u64::from(playlist.config().target_duration) * 3);
     match received.checked_add(hold) {
         Some(deadline) if now < deadline => Answer::Wait { deadline },
         _ => Answer::Unavailable,

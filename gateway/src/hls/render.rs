@@ -68,13 +68,29 @@ impl MediaPlaylist {
         skipped
     }
 
+    /// Whether every segment of the window, complete or in progress, starts with an
+    /// independent part (a keyframe; any audio): then the text says so with
+    /// `EXT-X-INDEPENDENT-SEGMENTS` (§4.4.2.1). A segment cut from a group longer than the
+    /// Target Duration does not, nor does the playlist while such a segment is in its window.
+    /// False while the window is empty: nothing is stated about segments to come.
+    pub fn independent_segments(&self) -> bool {
+        let mut segments = self
+            .segments()
+            .chain(self.in_progress())
+            .filter(|segment| !segment.parts.is_empty())
+            .peekable();
+        segments.peek().is_some()
+            && segments.all(|segment| segment.parts.first().is_some_and(|part| part.independent))
+    }
+
     /// The playlist's text. Every URI comes from `uris` and carries `options.query`.
     ///
     /// `EXT-X-VERSION` is the least the tags need: 6 for `EXT-X-MAP`, 9 with `EXT-X-SKIP`, 10
     /// when `_HLS_skip=v2` asked to skip date ranges too. An `EXT-X-MAP` precedes the first
     /// segment written (after an `EXT-X-SKIP` too, so a delta update names the init section in
     /// effect) and every change of init section. `EXT-X-DISCONTINUITY-SEQUENCE` is written once
-    /// a discontinuity has left the window.
+    /// a discontinuity has left the window. `EXT-X-INDEPENDENT-SEGMENTS` is written while
+    /// [`independent_segments`](Self::independent_segments) holds.
     pub fn render(&self, uris: &dyn Uris, options: &RenderOptions<'_>) -> String {
         let config = self.config();
         let skipped = options.skip.map_or(0, |_| self.skippable());
@@ -104,6 +120,9 @@ impl MediaPlaylist {
             "#EXTM3U\n#EXT-X-VERSION:{version}\n#EXT-X-TARGETDURATION:{}\n",
             config.target_duration
         );
+        if self.independent_segments() {
+            out.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
+        }
         out.push_str("#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=");
         write_millis(out, u64::from(config.part_target_ms) * 3);
         out.push_str(",CAN-SKIP-UNTIL=");

@@ -7,11 +7,12 @@
 //! - A Partial Segment is consecutive objects (each one CMAF chunk, `moof` + `mdat`, of one
 //!   frame) until the next would take it past the Part Target Duration; it is cut as soon as
 //!   a frame like the last would (one frame earlier than waiting for that frame), at the end
-//!   of its group, or when the track stalls. Its bytes are its chunks' concatenation, and it is
+//!   of its group, or when the track stalls with at least 85% of a part. Its bytes are its chunks' concatenation, and it is
 //!   `INDEPENDENT=YES` when its first chunk starts with a sync sample (a video group's first
 //!   object, the keyframe; every audio frame).
 //! - `EXT-X-PROGRAM-DATE-TIME` is the segment's first chunk's `prft` stamp (the publisher's
-//!   wall clock); a new init section (a publisher that reconnected with other parameters) is an
+//!   wall clock), left out where it does not come after the last dated segment's; a new init
+//!   section (a publisher that reconnected with other parameters) is an
 //!   `EXT-X-DISCONTINUITY` and a new `EXT-X-MAP`. Init sections are numbered by a hash of their
 //!   bytes, so their URIs are stable and cacheable.
 //! - A group that ends incomplete (reset, lag, a gap in its objects) ends its segment with what
@@ -20,7 +21,9 @@
 //!   the broadcast's time line), so a segmenter started again later does not reuse the numbers
 //!   (and an HTTP cache's copies) of an earlier one.
 //!
-//! Bytes are kept for the segments of the window only, and at most `max_bytes` of them.
+//! Bytes are kept for the segments of the window only, and at most `max_bytes` of them. Which
+//! objects each complete segment holds is remembered longer ([`Segmenter::known_span`]): the
+//! driver fetches them from the node for a segment whose bytes are gone.
 
 use std::collections::VecDeque;
 use std::hash::{Hash, Hasher};
@@ -33,10 +36,13 @@ use super::config::MAX_FIRST_MSN;
 use super::playlist::{
     ConfigError, MediaPlaylist, Part, PlaylistConfig, SegmentStart, fits_target,
 };
-use super::store::Store;
+use super::store::{Span, Store};
 
 /// Init sections kept at most (the window's and the current one).
 const MAX_INITS: usize = 8;
+/// Segments remembered after they left the window (their objects, not their bytes): a
+/// request for one is answered by a FETCH of its objects.
+pub const HISTORY: usize = 512;
 
 /// An init section (`EXT-X-MAP`).
 #[derive(Clone, Debug)]
@@ -53,9 +59,13 @@ struct Pending {
     duration: u64,
     independent: bool,
     last: u64,
-    started: Option<Instant>,
+    /// When its last object came.
+    arrived: Option<Instant>,
     /// Its first chunk's publish stamp, Unix milliseconds.
     published: Option<i64>,
+    /// Its group and first object.
+    group: u64,
+    first: u64,
 }
 
 /// One track's segmenter. See the [module](self) documentation.
@@ -75,6 +85,9 @@ pub struct Segmenter {
     store: Store,
     version: u64,
     dropped: u64,
+    /// The objects of the complete segments of the window and of the last [`HISTORY`] that
+    /// left it, by Media Sequence Number (consecutive).
+    history: VecDeque<(u64, Span)>,
 }
 
 /// The id of an init section: a hash of its bytes.
@@ -100,6 +113,7 @@ impl Segmenter {
             store: Store::new(max_bytes),
             version: 0,
             dropped: 0,
+            history: VecDeque::new(),
         })
     }
 
@@ -211,12 +225,14 @@ impl Segmenter {
         }
         if self.pending.chunks.is_empty() {
             self.pending.independent = timing.sync;
-            self.pending.started = Some(now);
             self.pending.published = unix_millis(&timing);
+            self.pending.group = group;
+            self.pending.first = object;
         }
         self.pending.chunks.push(payload);
         self.pending.duration += duration;
         self.pending.last = duration;
+        self.pending.arrived = Some(now);
         if self.pending.duration + self.pending.last > part_target {
             self.flush_part();
         }
@@ -244,17 +260,19 @@ impl Segmenter {
     }
 
     /// When the part being built is cut if no object comes first: a Part Target Duration after
-    /// its first object came (the track stalled).
+    /// its last object came (the track stalled).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let started = self.pending.started?;
-        Some(started + Duration::from_millis(u64::from(self.playlist.config().part_target_ms)))
+        let arrived = self.pending.arrived?;
+        Some(arrived + Duration::from_millis(u64::from(self.playlist.config().part_target_ms)))
     }
 
-    /// The time is `now`: a stalled part is cut if the playlist takes it as it is (it is
-    /// independent, or long enough not to be a short part followed by another).
+    /// The time is `now`: a stalled part is cut if it is long enough to be followed by another
+    /// (85% of the Part Target Duration). A shorter one waits for more objects or the end of its
+    /// group, even if independent: strict validators (hls-parser) refuse any short part but a
+    /// segment's last, and objects that come late in a burst are not a stall.
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.poll_timeout().is_some_and(|at| now >= at)
-            && (self.pending.independent || self.pending.duration * 100 >= self.part_target() * 85)
+            && self.pending.duration * 100 >= self.part_target() * 85
         {
             self.flush_part();
         }
@@ -271,6 +289,48 @@ impl Segmenter {
             return None;
         }
         self.store.segment(msn)
+    }
+
+    /// The objects part `index` of segment `msn` holds, if listed and kept.
+    pub fn part_span(&self, msn: u64, index: u32) -> Option<Span> {
+        self.store.part_span(msn, index)
+    }
+
+    /// The objects of segment `msn` (its parts' so far), if kept.
+    pub fn segment_span(&self, msn: u64) -> Option<Span> {
+        self.store.segment_span(msn)
+    }
+
+    /// The objects of complete segment `msn`, if it is remembered: a segment of the window or
+    /// one of the last [`HISTORY`] that left it (their bytes may be gone: a FETCH of these
+    /// objects gets them again from the node).
+    pub fn known_span(&self, msn: u64) -> Option<Span> {
+        let first = self.history.front()?.0;
+        let (at, span) = *self
+            .history
+            .get(usize::try_from(msn.checked_sub(first)?).ok()?)?;
+        (at == msn).then_some(span)
+    }
+
+    /// Segment `msn` was completed: its objects are remembered.
+    fn closed(&mut self, msn: u64) {
+        let Some(span) = self.store.segment_span(msn) else {
+            return;
+        };
+        if self.history.back().is_some_and(|(last, _)| last + 1 != msn) {
+            // Numbers that do not follow on (never within one playlist): start again.
+            self.history.clear();
+        }
+        self.history.push_back((msn, span));
+        let keep = self.playlist.segments().len() + HISTORY;
+        while self.history.len() > keep {
+            self.history.pop_front();
+        }
+    }
+
+    /// The oldest group whose objects are kept.
+    pub fn oldest_group(&self) -> Option<u64> {
+        self.store.oldest_group()
     }
 
     /// The Part Target Duration in ticks.
@@ -297,7 +357,10 @@ impl Segmenter {
     /// Cuts the part being built and completes the segment in progress.
     fn end_segment(&mut self) {
         self.flush_part();
-        if self.playlist.in_progress().is_some() && self.playlist.close().is_ok() {
+        if self.playlist.in_progress().is_some()
+            && let Ok(msn) = self.playlist.close()
+        {
+            self.closed(msn);
             self.version += 1;
             self.trim();
         }
@@ -330,7 +393,8 @@ impl Segmenter {
                 program_date_time: pending.published,
                 init: s.start.init,
             });
-            if self.playlist.close().is_ok() {
+            if let Ok(msn) = self.playlist.close() {
+                self.closed(msn);
                 self.trim();
             }
             self.next_start = start;
@@ -340,7 +404,12 @@ impl Segmenter {
             self.dropped += pending.chunks.len() as u64;
             return;
         };
-        self.store.push(msn, index, &pending.chunks);
+        let span = Span {
+            group: pending.group,
+            first: pending.first,
+            count: pending.chunks.len() as u64,
+        };
+        self.store.push(msn, index, span, &pending.chunks);
         self.version += 1;
         self.trim();
     }
@@ -348,13 +417,31 @@ impl Segmenter {
     /// Opens the segment due, if any, and pushes `part`.
     fn push(&mut self, part: Part) -> Option<(u64, u32)> {
         if let Some(start) = self.next_start.take() {
-            if self.playlist.open(start).is_err() {
+            if self.playlist.open(self.dated(start)).is_err() {
                 return None;
             }
         } else if self.playlist.in_progress().is_none() {
             return None;
         }
         self.playlist.push_part(part).ok()
+    }
+
+    /// `start` without its date if that does not come after the last dated segment's (a
+    /// publisher's clock that went back): a playlist never says time went back, and a client
+    /// counts on from the durations where a segment has no date.
+    fn dated(&self, mut start: SegmentStart) -> SegmentStart {
+        let last = self
+            .playlist
+            .segments()
+            .chain(self.playlist.in_progress())
+            .rev()
+            .find_map(|s| s.start.program_date_time);
+        if let (Some(last), Some(at)) = (last, start.program_date_time)
+            && at <= last
+        {
+            start.program_date_time = None;
+        }
+        start
     }
 
     /// Drops the bytes of segments that left the window, and the oldest beyond `max_bytes`.

@@ -87,6 +87,7 @@ fn a_group_is_a_segment_of_parts_under_the_part_target() {
     assert!(segment.parts[0].independent);
     assert!(segment.parts[1..].iter().all(|p| !p.independent));
     assert_eq!(segment.duration, 30 * u64::from(FRAME));
+    assert!(playlist.independent_segments(), "a group fits a segment");
     let pdt = segment.start.program_date_time.expect("program date-time");
     assert!(pdt.abs_diff((T0 / 1000) as i64) <= 1, "{pdt}");
     // A part is its chunks; a segment its parts.
@@ -126,10 +127,27 @@ fn parts_are_listed_as_they_complete_and_the_hint_follows() {
         s.playlist().segment(1).is_none(),
         "opened by its first part"
     );
-    // The independent first part of the new group is cut when the track stalls.
+    // A stall is a Part Target Duration without an object, counted from the last.
+    let later = now + Duration::from_millis(200);
+    s.handle_object(100, 3, chunk(15, false), later);
+    assert_eq!(s.poll_timeout(), Some(later + Duration::from_millis(333)));
+    // A short part is not cut when the track stalls, independent or not: strict validators
+    // refuse a short part followed by another.
     s.handle_timeout(now + Duration::from_secs(1));
+    assert_eq!(s.playlist().last_part(), Some((0, 1)));
+    // The objects that come late make the part whole.
+    for object in 4..9 {
+        s.handle_object(
+            100,
+            object,
+            chunk(12 + object, false),
+            now + Duration::from_secs(2),
+        );
+    }
     assert_eq!(s.playlist().last_part(), Some((1, 0)));
-    assert!(s.playlist().part(1, 0).expect("part 1.0").independent);
+    let part = s.playlist().part(1, 0).expect("part 1.0");
+    assert!(part.independent);
+    assert_eq!(part.duration, 9 * u64::from(FRAME));
 }
 
 #[test]
@@ -145,11 +163,52 @@ fn a_group_longer_than_the_target_is_split_at_object_boundaries() {
     assert_eq!(segments[1].duration, 16 * u64::from(FRAME));
     assert!(segments[0].parts[0].independent);
     assert!(!segments[1].parts[0].independent, "no keyframe there");
+    assert!(
+        !playlist.independent_segments(),
+        "segment 1 needs segment 0's keyframe"
+    );
     for segment in &segments {
         for part in &segment.parts {
             assert!(part.duration * 1000 <= 333 * u64::from(TIMESCALE));
         }
     }
+}
+
+#[test]
+fn a_publisher_clock_that_goes_back_dates_no_segment() {
+    let now = Instant::now();
+    let mut s = segmenter(4);
+    group(&mut s, 0, 0, 30, true, now);
+    // The next group's stamps are 10 s earlier than the first's.
+    for object in 0..30u64 {
+        let n = 30 + object;
+        let sample = Sample {
+            track: 1,
+            dts: n * u64::from(FRAME),
+            duration: FRAME,
+            cts_offset: 0,
+            keyframe: object == 0,
+            timescale: TIMESCALE,
+            data: Bytes::from(vec![1; 100]),
+        };
+        let early = mux::chunk(&sample, n as u32 + 1, T0 - 10_000_000 + n * 33_333);
+        s.handle_object(100, object, early, now);
+    }
+    s.handle_finish(100);
+    group(&mut s, 200, 60, 30, true, now);
+    let dates: Vec<Option<i64>> = s
+        .playlist()
+        .segments()
+        .map(|segment| segment.start.program_date_time)
+        .collect();
+    let first = (T0 / 1000) as i64;
+    assert_eq!(dates.len(), 3);
+    assert!(
+        dates[0].is_some_and(|d| d.abs_diff(first) <= 1),
+        "{dates:?}"
+    );
+    assert_eq!(dates[1], None, "the clock went back");
+    assert!(dates[2].is_some_and(|d| d > first), "{dates:?}");
 }
 
 #[test]

@@ -1,16 +1,30 @@
 //! The bytes of a rendition's parts, by Media Sequence Number and Part Index: what the
 //! segmenter keeps for the segments of its window, at most a byte budget of them (the oldest
-//! leave first).
+//! leave first). Each part also keeps which objects of which group it holds ([`Span`]): the
+//! same objects of another variant of the track make that variant's part.
 
 use std::collections::VecDeque;
 
 use bytes::{Bytes, BytesMut};
 
-/// The bytes of one segment's parts.
+/// The objects a part or a segment holds: `count` consecutive objects of `group` from
+/// `first`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Span {
+    /// The group.
+    pub group: u64,
+    /// Its first object.
+    pub first: u64,
+    /// How many objects.
+    pub count: u64,
+}
+
+/// The bytes of one segment's parts, and their spans.
 #[derive(Debug)]
 struct Stored {
     msn: u64,
     parts: Vec<Bytes>,
+    spans: Vec<Span>,
 }
 
 /// The parts' bytes, oldest segment first.
@@ -31,13 +45,14 @@ impl Store {
         }
     }
 
-    /// Keeps part `index` of segment `msn`, its `chunks` concatenated. Parts come in order: one
-    /// that does not follow the last kept is not kept.
-    pub fn push(&mut self, msn: u64, index: u32, chunks: &[Bytes]) {
+    /// Keeps part `index` of segment `msn`, its `chunks` (the objects of `span`)
+    /// concatenated. Parts come in order: one that does not follow the last kept is not kept.
+    pub fn push(&mut self, msn: u64, index: u32, span: Span, chunks: &[Bytes]) {
         if self.segments.back().is_none_or(|s| s.msn != msn) {
             self.segments.push_back(Stored {
                 msn,
                 parts: Vec::new(),
+                spans: Vec::new(),
             });
         }
         let Some(stored) = self.segments.back_mut() else {
@@ -52,6 +67,32 @@ impl Store {
         }
         self.bytes += bytes.len();
         stored.parts.push(bytes.freeze());
+        stored.spans.push(span);
+    }
+
+    /// The objects of part `index` of segment `msn`, if kept.
+    pub fn part_span(&self, msn: u64, index: u32) -> Option<Span> {
+        let stored = self.stored(msn)?;
+        stored.spans.get(usize::try_from(index).ok()?).copied()
+    }
+
+    /// The objects of segment `msn`'s parts so far, if kept (a segment is consecutive objects
+    /// of one group).
+    pub fn segment_span(&self, msn: u64) -> Option<Span> {
+        let stored = self.stored(msn)?;
+        let first = stored.spans.first()?;
+        Some(Span {
+            count: stored.spans.iter().map(|s| s.count).sum(),
+            ..*first
+        })
+    }
+
+    /// The oldest group kept.
+    pub fn oldest_group(&self) -> Option<u64> {
+        self.segments
+            .iter()
+            .find_map(|s| s.spans.first())
+            .map(|s| s.group)
     }
 
     /// Part `index` of segment `msn`, if kept.

@@ -102,6 +102,8 @@ pub(super) struct Read {
     /// The parts after the last segment: the segment in progress.
     pub trailing: ReadSegment,
     pub hint: Option<String>,
+    /// `EXT-X-INDEPENDENT-SEGMENTS`.
+    pub independent_segments: bool,
     pub reports: Vec<Vec<(String, String)>>,
     pub uris: Vec<String>,
     pub ended: bool,
@@ -119,6 +121,7 @@ pub(super) fn read(text: &str) -> Read {
         match tag {
             "#EXT-X-VERSION" => read.version = value.parse().unwrap(),
             "#EXT-X-TARGETDURATION" => read.target = value.parse().unwrap(),
+            "#EXT-X-INDEPENDENT-SEGMENTS" => read.independent_segments = true,
             "#EXT-X-SERVER-CONTROL" => {
                 let list = list();
                 assert_eq!(attribute(&list, "CAN-BLOCK-RELOAD"), Some("YES"));

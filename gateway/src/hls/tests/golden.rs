@@ -72,6 +72,7 @@ fn a_live_window_lists_parts_for_the_last_three_target_durations() {
 #EXTM3U
 #EXT-X-VERSION:6
 #EXT-X-TARGETDURATION:2
+#EXT-X-INDEPENDENT-SEGMENTS
 #EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.500,CAN-SKIP-UNTIL=12.000
 #EXT-X-PART-INF:PART-TARGET=0.500
 #EXT-X-MEDIA-SEQUENCE:101
@@ -150,6 +151,7 @@ fn a_delta_update_skips_the_segments_beyond_the_skip_boundary() {
 #EXTM3U
 #EXT-X-VERSION:9
 #EXT-X-TARGETDURATION:1
+#EXT-X-INDEPENDENT-SEGMENTS
 #EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.500,CAN-SKIP-UNTIL=6.000
 #EXT-X-PART-INF:PART-TARGET=0.500
 #EXT-X-MEDIA-SEQUENCE:1
@@ -237,6 +239,71 @@ fn a_short_window_is_not_skipped_and_an_ended_one_has_no_hint() {
 }
 
 #[test]
+fn a_segment_cut_from_a_long_group_is_not_said_to_be_independent() {
+    // Target 1 s: a 1.5 s group is cut into segment 0 (its keyframe) and segment 1 (its last
+    // 0.5 s, no keyframe). Segment 1 depends on segment 0, so the playlist does not say every
+    // segment is independent until segment 1 has left the window.
+    let mut playlist = MediaPlaylist::new(config(1, 3, 0)).unwrap();
+    let names = Names { own_query: false };
+    let none = QuerySuffix::none();
+    let options = RenderOptions {
+        skip: None,
+        reports: &[],
+        query: &none,
+    };
+    let says = |playlist: &MediaPlaylist| {
+        playlist
+            .render(&names, &options)
+            .contains("\n#EXT-X-INDEPENDENT-SEGMENTS\n")
+    };
+    assert!(!says(&playlist), "an empty window states nothing");
+    let start = SegmentStart {
+        init: 1,
+        ..Default::default()
+    };
+    playlist
+        .push(start, &[quarter(true), quarter(false)])
+        .unwrap();
+    assert!(says(&playlist));
+    playlist.push(start, &[quarter(false)]).unwrap();
+    let text = playlist.render(&names, &options);
+    assert!(!text.contains("INDEPENDENT-SEGMENTS"), "{text}");
+    assert!(text.contains("URI=\"seg1.0.m4s\"\n"), "{text}");
+    // An open segment counts from its first part.
+    playlist.open(start).unwrap();
+    playlist.push_part(quarter(true)).unwrap();
+    assert!(!says(&playlist));
+    playlist.push_part(quarter(false)).unwrap();
+    playlist.close().unwrap();
+    for _ in 0..3 {
+        playlist
+            .push(start, &[quarter(true), quarter(false)])
+            .unwrap();
+    }
+    assert!(playlist.first_msn() > 1, "segment 1 left the window");
+    assert!(says(&playlist));
+    // The multivariant playlist never promises it for segments to come.
+    let presentation = Multivariant {
+        variants: vec![Variant {
+            uri: "v/index.m3u8".into(),
+            bandwidth: 1,
+            average_bandwidth: None,
+            codecs: "avc1.64001f".into(),
+            resolution: None,
+            frame_rate: None,
+            audio: None,
+        }],
+        audio: Vec::new(),
+    };
+    assert!(
+        !presentation
+            .render(&none)
+            .unwrap()
+            .contains("INDEPENDENT-SEGMENTS")
+    );
+}
+
+#[test]
 fn the_multivariant_playlist_names_its_audio_group() {
     let audio = AudioRendition {
         group_id: "audio".into(),
@@ -281,7 +348,6 @@ fn the_multivariant_playlist_names_its_audio_group() {
     };
     let expected = "\
 #EXTM3U
-#EXT-X-INDEPENDENT-SEGMENTS
 #EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",LANGUAGE=\"en\",NAME=\"English\",DEFAULT=YES,AUTOSELECT=YES,CHANNELS=\"2\",URI=\"audio/aac/index.m3u8?token=abc\"
 #EXT-X-STREAM-INF:BANDWIDTH=2500000,AVERAGE-BANDWIDTH=2000000,CODECS=\"avc1.64001f,mp4a.40.2\",RESOLUTION=1280x720,FRAME-RATE=29.970,AUDIO=\"audio\"
 video/720p/index.m3u8?token=abc

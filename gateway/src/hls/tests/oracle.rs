@@ -60,6 +60,21 @@ impl Case {
             assert_eq!(read.discontinuity, pushed.start.discontinuity);
         }
         assert_eq!(open.is_none(), full.trailing.parts.is_empty());
+        // Independent segments, said only while every segment of the window starts with an
+        // independent part.
+        let independent = window
+            .iter()
+            .copied()
+            .chain(open)
+            .map(|s| s.parts.first().is_some_and(|p| p.independent))
+            .collect::<Vec<_>>();
+        let all = !independent.is_empty() && independent.iter().all(|&i| i);
+        assert_eq!(full.independent_segments, all);
+        self.saw(if all {
+            "independent segments"
+        } else {
+            "dependent segments"
+        });
         if full.discontinuity_sequence > 0 {
             self.saw("discontinuity sequence");
         }
@@ -117,6 +132,7 @@ impl Case {
         } else {
             assert_eq!(delta.version, full.version);
         }
+        assert_eq!(delta.independent_segments, full.independent_segments);
         assert_eq!(
             (delta.media_sequence, delta.discontinuity_sequence),
             (full.media_sequence, full.discontinuity_sequence)
@@ -196,14 +212,18 @@ impl Case {
         if shadow.ended {
             return Answer::Now;
         }
+        let deadline = self.t0 + Duration::from_secs(u64::from(self.config.target_duration) * 3);
+        let last = shadow.last_complete();
         let Some(msn) = msn else {
             return if part.is_some() {
                 Answer::BadRequest(Refusal::PartWithoutMsn)
+            } else if last.is_none() && now < deadline {
+                // Nothing a segment-only client can play yet: held for the first segment.
+                Answer::Wait { deadline }
             } else {
                 Answer::Now
             };
         };
-        let last = shadow.last_complete();
         let next = shadow.next();
         if msn > next + 1 {
             return Answer::BadRequest(Refusal::MsnTooFar {
@@ -239,7 +259,6 @@ impl Case {
                 }
             }
         };
-        let deadline = self.t0 + Duration::from_secs(u64::from(self.config.target_duration) * 3);
         if reached {
             Answer::Now
         } else if now < deadline {

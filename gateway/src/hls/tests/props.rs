@@ -214,7 +214,9 @@ pub(super) struct Case {
 pub(super) type Tally = BTreeMap<&'static str, usize>;
 
 /// The outcomes the random windows must reach, or they test less than they claim.
-const OUTCOMES: [&str; 16] = [
+const OUTCOMES: [&str; 18] = [
+    "independent segments",
+    "dependent segments",
     "skipped",
     "not skipped",
     "parts dropped",

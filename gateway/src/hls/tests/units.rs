@@ -70,6 +70,35 @@ fn blocking_reloads_are_decided_as_the_spec_says() {
 }
 
 #[test]
+fn a_playlist_of_parts_only_is_held_for_its_first_segment() {
+    // Segment 100 in progress with two parts, none complete: a request without `_HLS_msn`
+    // waits for segment 100 (a client reading segments only has nothing to play), then, past
+    // the hold, gets the playlist as it is. A blocking reload for a part is answered as ever.
+    let mut playlist = MediaPlaylist::new(config(2, 6, 100)).unwrap();
+    playlist.open(SegmentStart::default()).unwrap();
+    playlist.push_part(quarter(true)).unwrap();
+    playlist.push_part(quarter(false)).unwrap();
+    let t0 = Instant::now();
+    let hold = Duration::from_secs(6);
+    let ask = |query: &str, playlist: &MediaPlaylist, now: Instant| {
+        decide(&ReloadRequest::parse(query).unwrap(), playlist, t0, now)
+    };
+    let wait = Answer::Wait {
+        deadline: t0 + hold,
+    };
+    assert_eq!(ask("", &playlist, t0), wait);
+    assert_eq!(ask("_HLS_skip=YES", &playlist, t0 + hold / 2), wait);
+    assert_eq!(ask("", &playlist, t0 + hold), Answer::Now);
+    assert_eq!(ask("_HLS_msn=100&_HLS_part=1", &playlist, t0), Answer::Now);
+    playlist.push_part(quarter(false)).unwrap();
+    playlist.close().unwrap();
+    assert_eq!(ask("", &playlist, t0), Answer::Now);
+    let mut ended = MediaPlaylist::new(config(2, 6, 100)).unwrap();
+    ended.end();
+    assert_eq!(ask("", &ended, t0), Answer::Now);
+}
+
+#[test]
 fn directives_are_read_and_mistakes_name_the_parameter() {
     let request = ReloadRequest::parse("?token=x&_HLS_msn=12&_HLS_part=0&_HLS_skip=v2").unwrap();
     assert_eq!(

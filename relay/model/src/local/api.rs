@@ -13,7 +13,9 @@ use tern_relay_core::types::{Namespace, TrackName};
 use super::node::{Call, Calls, Releases};
 use super::publish::BroadcastProducer;
 use super::read::Reading;
-use super::types::{BroadcastInfo, Credentials, ReadOptions, Refused, RefusedKind, Start, Vouched};
+use super::types::{
+    Authorized, BroadcastInfo, Credentials, ReadOptions, Refused, RefusedKind, Start, Vouched,
+};
 use crate::fetch::Entry;
 use crate::track::Next;
 
@@ -123,6 +125,45 @@ impl LocalApi {
             self.releases.clone(),
             self.calls.clone(),
         ))
+    }
+
+    /// Judge `credentials` as a reader of `track` of the broadcast `namespace` (of the
+    /// broadcast as a whole when `track` is `None`), as [`subscribe`](Self::subscribe) and
+    /// [`broadcast`](Self::broadcast) judge it (the plugin's session-open and subscribe phases),
+    /// without reading anything: for a front-end that serves many viewers from one reading and
+    /// checks each of them. Without a plugin everyone is admitted.
+    pub async fn authorize(
+        &self,
+        namespace: Namespace,
+        track: Option<Bytes>,
+        credentials: Credentials,
+    ) -> Result<Authorized, Refused> {
+        self.call(|reply| Call::Authorize {
+            namespace,
+            track,
+            credentials,
+            reply,
+        })
+        .await
+    }
+
+    /// Which variant of `group` the viewer `viewer` (an [`Authorized::subject`]) gets of a track
+    /// marked for it, whose variant A is `track`: the plugin's object phase, asked as for a MoQ
+    /// viewer of the track (0 is variant A). Refused when the plugin fails or names a variant
+    /// the set lacks (that group cannot be served to this viewer), and without a plugin.
+    pub async fn variant(
+        &self,
+        viewer: String,
+        track: TrackName,
+        group: u64,
+    ) -> Result<u32, Refused> {
+        self.call(|reply| Call::Variant {
+            viewer,
+            track,
+            group,
+            reply,
+        })
+        .await
     }
 
     /// Whether the broadcast `namespace` is reachable from this node (published here or

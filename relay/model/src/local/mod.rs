@@ -33,6 +33,12 @@
 //!   refused, and a track the plugin marks for the reader (per-viewer A/B) is refused with
 //!   [`RefusedKind::Unsupported`] rather than handed out as one unmarked variant; code of the
 //!   operator's ([`Credentials::member`]) reads variants by name, as a relay does.
+//! - **Front-ends that judge their own viewers.** A front-end serving many viewers from one
+//!   reading (LL-HLS) asks [`LocalApi::authorize`] about each viewer: the plugin's session-open
+//!   and subscribe phases, nothing read. It reads the tracks as operator code: a member's
+//!   readings are not judged by the plugin, as a cluster member's requests are not. For a track
+//!   marked for a viewer it reads every variant and picks the viewer's one per group with
+//!   [`LocalApi::variant`] (the plugin's object phase, as for a MoQ viewer).
 //!
 //! The node's side is [`Calls`]: one bounded channel of [`Call`]s and the [`Release`]s that
 //! dropped handles leave.
@@ -46,6 +52,8 @@ mod types;
 pub use api::{CATALOG_TRACK, LocalApi};
 pub use node::{Call, Calls, Input, ReadGrant, Release, TrackGrant};
 pub use publish::{AppendStats, BroadcastProducer, PublishedTrack, TrackLost};
-pub use read::Reading;
+pub use read::{Fetcher, Reading};
 pub use tern_relay_core::types::namespace_path as path;
-pub use types::{BroadcastInfo, Credentials, ReadOptions, Refused, RefusedKind, Start, Vouched};
+pub use types::{
+    Authorized, BroadcastInfo, Credentials, ReadOptions, Refused, RefusedKind, Start, Vouched,
+};

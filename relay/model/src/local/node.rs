@@ -10,7 +10,7 @@ use tern_relay_core::cache::LiveBudget;
 use tern_relay_core::types::{Location, Namespace, TrackName};
 
 use super::publish::AppendStats;
-use super::types::{BroadcastInfo, Credentials, ReadOptions, Refused, Vouched};
+use super::types::{Authorized, BroadcastInfo, Credentials, ReadOptions, Refused, Vouched};
 use crate::fetch::{Entry, Plan};
 use crate::track::{Subscription, TrackProducer};
 
@@ -61,6 +61,29 @@ pub enum Call {
         end: Location,
         /// The answer.
         reply: oneshot::Sender<Result<Plan, Refused>>,
+    },
+    /// Judge a reader as a read of `track` (or of the broadcast, `None`) would be judged,
+    /// without reading anything.
+    Authorize {
+        /// The broadcast.
+        namespace: Namespace,
+        /// The track, if one.
+        track: Option<Bytes>,
+        /// Who would read it.
+        credentials: Credentials,
+        /// The answer.
+        reply: oneshot::Sender<Result<Authorized, Refused>>,
+    },
+    /// Which variant of `group` of a marked track `viewer` gets (the plugin's object phase).
+    Variant {
+        /// The viewer's subject.
+        viewer: String,
+        /// Variant A of the marked track.
+        track: TrackName,
+        /// The group.
+        group: u64,
+        /// The answer: the variant's index (0 is A).
+        reply: oneshot::Sender<Result<u32, Refused>>,
     },
     /// Say whether a broadcast is reachable and which of its tracks the node holds.
     Broadcast {

@@ -89,6 +89,35 @@ impl Reading {
     /// fetch the rest from there. A range nobody holds is refused
     /// ([`RefusedKind::NotFound`](super::RefusedKind::NotFound)) with the window that is held.
     pub async fn fetch(&self, start: Location, end: Location) -> Result<Plan, Refused> {
+        self.fetcher().fetch(start, end).await
+    }
+
+    /// A handle that fetches past objects of the track read ([`Fetcher::fetch`]), for other
+    /// tasks while this reading is read in its own.
+    pub fn fetcher(&self) -> Fetcher {
+        Fetcher {
+            name: self.name.clone(),
+            calls: self.calls.clone(),
+        }
+    }
+}
+
+/// Fetches past objects of a track a [`Reading`] was granted, from any task (cheap to clone):
+/// what [`Reading::fetch`] does, without holding the reading.
+#[derive(Debug, Clone)]
+pub struct Fetcher {
+    name: TrackName,
+    calls: mpsc::Sender<Call>,
+}
+
+impl Fetcher {
+    /// The track.
+    pub fn name(&self) -> &TrackName {
+        &self.name
+    }
+
+    /// Past objects `start..=end`: see [`Reading::fetch`].
+    pub async fn fetch(&self, start: Location, end: Location) -> Result<Plan, Refused> {
         let (reply, answer) = oneshot::channel();
         let call = Call::Fetch {
             track: self.name.clone(),

@@ -21,9 +21,11 @@ pub struct Credentials {
     pub token: Option<String>,
     /// What it came in over (`"rtmp"`, `"srt"`, `"whip"`, `"hls"`, ...), for logs.
     pub via: &'static str,
-    /// Code of this process that the operator set up (a demo broadcast, a configured source),
-    /// not a remote peer behind a front-end: it publishes as a member of the cluster, whose
-    /// broadcasts only members take over. A front-end never sets it for its peers.
+    /// Code of this process that the operator set up (a demo broadcast, a configured source,
+    /// a front-end's own reading shared by viewers it judged itself), not a remote peer behind
+    /// a front-end: it publishes as a member of the cluster, whose broadcasts only members take
+    /// over, and its readings are not judged by the plugin (as a cluster member's requests are
+    /// not). A front-end never sets it for its peers.
     pub member: bool,
 }
 
@@ -163,6 +165,25 @@ impl Default for ReadOptions {
             priority: 128,
         }
     }
+}
+
+/// What the node decided about a reader's credentials (see
+/// [`LocalApi::authorize`](super::LocalApi::authorize)): who the reader is and what it is to
+/// read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authorized {
+    /// The subject the edge plugin's session-open phase named (`None` without a plugin): the
+    /// viewer's identity for watermarking.
+    pub subject: Option<String>,
+    /// The track to read: the one asked for, another the plugin's subscribe phase pointed the
+    /// reader at, or, when [`marked`](Self::marked), variant A of the track asked for. `None`
+    /// for a broadcast as a whole.
+    pub track: Option<Bytes>,
+    /// The track is watermarked for this viewer: its groups are to be served from its
+    /// variants, each chosen by [`LocalApi::variant`](super::LocalApi::variant).
+    pub marked: bool,
+    /// When the reader's token expires (Unix milliseconds), if it does.
+    pub expires_at_ms: Option<u64>,
 }
 
 /// What the node knows of a broadcast: that it is reachable and the tracks it holds now.

@@ -6,7 +6,8 @@
 //!
 //! - `publish.rs`: who a local publisher is, its broadcast and its tracks.
 //! - `read.rs`: a local reader's subscription, its join at the current group and its FETCHes
-//!   (from the cache, or forwarded upstream), and broadcast look-ups.
+//!   (from the cache, or forwarded upstream), broadcast look-ups, and a front-end's viewers
+//!   judged (and their watermark variants chosen) without a reading.
 //! - `ask.rs`: a local request put to the router, and its refusals in the local API's terms.
 
 mod ask;
@@ -88,6 +89,22 @@ async fn answer(hub: Arc<Hub>, pubs: Arc<Publications>, call: Call) {
             reply,
         } => {
             let _ = reply.send(read::fetch(&hub, &track, start, end).await);
+        }
+        Call::Authorize {
+            namespace,
+            track,
+            credentials,
+            reply,
+        } => {
+            let _ = reply.send(read::authorize(&hub, namespace, track, credentials).await);
+        }
+        Call::Variant {
+            viewer,
+            track,
+            group,
+            reply,
+        } => {
+            let _ = reply.send(read::variant(&hub, viewer, track, group).await);
         }
         Call::Broadcast {
             namespace,

@@ -1,13 +1,16 @@
 //! Local readers: a subscription to a track, its join at the start of the current group and
 //! its FETCHes of past groups (from the cache, or forwarded upstream as a standalone FETCH),
-//! and broadcast look-ups with a fast "not found".
+//! broadcast look-ups with a fast "not found", and readers judged without reading (a viewer
+//! of a front-end, and its watermark variant per group).
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
+use tern_edge_wasm::ObjectDecision;
 use tern_model::fetch::{self, Entry, Plan};
 use tern_model::local::{
-    BroadcastInfo, Credentials, ReadGrant, ReadOptions, Refused, RefusedKind, Start,
+    Authorized, BroadcastInfo, Credentials, ReadGrant, ReadOptions, Refused, RefusedKind, Start,
 };
 
 use crate::core::router::{Command, SessionId};
@@ -32,7 +35,9 @@ pub(super) async fn subscribe(
             format!("{track} is a watermark variant: viewers read the track itself"),
         ));
     }
-    if let Some(plugin) = &hub.settings.plugin {
+    // Operator code is not judged by the plugin, as a cluster member's requests are not (a
+    // front-end that reads for many viewers judges each of them with `authorize`).
+    if let Some(plugin) = hub.settings.plugin.as_ref().filter(|_| !credentials.member) {
         let decision = crate::node::plugin::judge_local(
             plugin,
             &credentials,
@@ -194,12 +199,94 @@ pub(super) async fn fetch(
     }
 }
 
+/// A reader judged as [`subscribe`] judges it, nothing read: who it is and what it would read.
+pub(super) async fn authorize(
+    hub: &Arc<Hub>,
+    namespace: Namespace,
+    track: Option<Bytes>,
+    credentials: Credentials,
+) -> Result<Authorized, Refused> {
+    if let Some(name) = &track
+        && !credentials.member
+        && split_variant(name).is_some()
+    {
+        return Err(Refused::new(
+            RefusedKind::Unauthorized,
+            format!(
+                "{} is a watermark variant: viewers read the track itself",
+                String::from_utf8_lossy(name)
+            ),
+        ));
+    }
+    let Some(plugin) = hub.settings.plugin.as_ref().filter(|_| !credentials.member) else {
+        return Ok(Authorized {
+            subject: None,
+            track,
+            marked: false,
+            expires_at_ms: None,
+        });
+    };
+    let decision =
+        crate::node::plugin::judge_local(plugin, &credentials, false, &namespace, track.as_ref())
+            .await?;
+    // Pointed at variant A of the track asked for: marked for this viewer, group by group.
+    let marked = match (&decision.track, &track) {
+        (Some(other), Some(asked)) => {
+            split_variant(other).is_some_and(|(base, variant)| variant == 0 && base == &asked[..])
+        }
+        _ => false,
+    };
+    Ok(Authorized {
+        subject: Some(decision.subject),
+        track: decision.track.or(track),
+        marked,
+        expires_at_ms: decision.expires_at_ms,
+    })
+}
+
+/// Which variant of `group` of the marked track whose variant A is `track` `viewer` gets: the
+/// plugin's object phase, as a MoQ viewer's marking asks it (and counted the same way).
+pub(super) async fn variant(
+    hub: &Arc<Hub>,
+    viewer: String,
+    track: TrackName,
+    group: u64,
+) -> Result<u32, Refused> {
+    use crate::node::plugin::object::{PLUGIN_DECISIONS, object_phase};
+    use crate::node::watermark::{VARIANTS, WATERMARK_FAILURES};
+    let Some(plugin) = &hub.settings.plugin else {
+        return Err(Refused::new(
+            RefusedKind::Unsupported,
+            "no plugin marks tracks on this node",
+        ));
+    };
+    let failed = |why: String| {
+        metrics::counter!(PLUGIN_DECISIONS, "phase" => "object", "outcome" => "error").increment(1);
+        metrics::counter!(WATERMARK_FAILURES, "reason" => "plugin").increment(1);
+        tracing::warn!(viewer, group, %track, "watermark choice failed: {why}");
+        Err(Refused::new(
+            RefusedKind::Unavailable,
+            format!("no watermark variant for group {group}: {why}"),
+        ))
+    };
+    let variant = match object_phase(plugin, &viewer, &track, group).await {
+        Ok(ObjectDecision::Pass) => 0,
+        Ok(ObjectDecision::UseVariant(v)) if v < VARIANTS => v,
+        Ok(ObjectDecision::UseVariant(v)) => {
+            return failed(format!("the plugin chose variant {v}, which the set lacks"));
+        }
+        Err(error) => return failed(error.to_string()),
+    };
+    metrics::counter!(PLUGIN_DECISIONS, "phase" => "object", "outcome" => "allow").increment(1);
+    Ok(variant)
+}
+
 pub(super) async fn broadcast(
     hub: &Arc<Hub>,
     namespace: Namespace,
     credentials: Credentials,
 ) -> Result<BroadcastInfo, Refused> {
-    if let Some(plugin) = &hub.settings.plugin {
+    if let Some(plugin) = hub.settings.plugin.as_ref().filter(|_| !credentials.member) {
         crate::node::plugin::judge_local(plugin, &credentials, false, &namespace, None).await?;
     }
     let ns = namespace.clone();

@@ -380,6 +380,8 @@ pub struct LocalDecision {
     pub subject: String,
     /// The track the subscribe phase pointed the reader at.
     pub track: Option<Bytes>,
+    /// When its token expires (Unix ms), if it does.
+    pub expires_at_ms: Option<u64>,
 }
 
 /// The session-open phase, then the publish or subscribe phase, for a local publisher or
@@ -426,7 +428,7 @@ pub async fn judge_local(
             return Err(denied(deny));
         }
     };
-    let subject = claims.subject.clone();
+    let (subject, expires_at_ms) = (claims.subject.clone(), claims.expires_at_ms);
     let req = Request {
         claims,
         namespace: namespace.iter().map(|f| f.to_vec()).collect(),
@@ -439,6 +441,7 @@ pub async fn judge_local(
             Ok(LocalDecision {
                 subject,
                 track: None,
+                expires_at_ms,
             })
         }
         RequestDecision::UseTrack(name) => {
@@ -446,6 +449,7 @@ pub async fn judge_local(
             Ok(LocalDecision {
                 subject,
                 track: (!publish).then(|| Bytes::from(name)),
+                expires_at_ms,
             })
         }
         RequestDecision::Deny(deny) => {
