@@ -23,6 +23,18 @@ const WATCH_SECONDS: u64 = 12;
 /// URL and the publisher. Returns once the broadcast exists, and with the audio transcode on,
 /// 3 s later: the Opus companion joins the catalog when its ffmpeg has started.
 fn broadcast(path: &str, env: &[(&str, &str)], x264: &[&str]) -> (Relay, String, ChildGuard) {
+    broadcast_as(path, env, x264, "", "")
+}
+
+/// [`broadcast`], the publisher's RTMP stream name followed by `query` (a token), the
+/// broadcast's LL-HLS playlist (which tells it exists) asked for with `hls_query`.
+fn broadcast_as(
+    path: &str,
+    env: &[(&str, &str)],
+    x264: &[&str],
+    query: &str,
+    hls_query: &str,
+) -> (Relay, String, ChildGuard) {
     let mut cmd = Command::new(common::tern());
     cmd.args(["relay", "--bind", "127.0.0.1:0"]);
     for (k, v) in env {
@@ -47,7 +59,7 @@ fn broadcast(path: &str, env: &[(&str, &str)], x264: &[&str]) -> (Relay, String,
         .args(["-c:v", "libx264", "-g", "30", "-pix_fmt", "yuv420p"])
         .args(x264)
         .args(["-c:a", "aac", "-f", "flv"])
-        .arg(format!("rtmp://{rtmp}/{path}"))
+        .arg(format!("rtmp://{rtmp}/{path}{query}"))
         .stderr(Stdio::null());
     let ffmpeg = ChildGuard::spawn("ffmpeg", &mut ff);
     // The multivariant playlist is the catalog read over HTTP: it exists once the broadcast
@@ -55,7 +67,7 @@ fn broadcast(path: &str, env: &[(&str, &str)], x264: &[&str]) -> (Relay, String,
     let addr = http.strip_prefix("http://").expect("plain HTTP").to_owned();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let a = http_get(&addr, &format!("/hls/{path}/index.m3u8"));
+        let a = http_get(&addr, &format!("/hls/{path}/index.m3u8{hls_query}"));
         if a.contains(" 200 ") {
             break;
         }
@@ -400,5 +412,94 @@ fn a_vp8_whip_broadcast_is_watched_as_vp8() {
             "a viewer still counted after DELETE"
         );
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A token signed with the token plugin's test key (`es`, ES256) for `subject`, allowed to
+/// publish and subscribe under `publish` and `subscribe`.
+fn mint(subject: &str, publish: &str, subscribe: &str) -> String {
+    let key = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../edge-wasm/plugins/token/testdata/es256-private.pem");
+    let out = Command::new(common::tern())
+        .args(["token", "mint", "--alg", "ES256", "--kid", "es"])
+        .args([
+            "--subject",
+            subject,
+            "--audience",
+            "tern-relay",
+            "--issuer",
+            "ops",
+        ])
+        .args(["--publish", publish, "--subscribe", subscribe, "--key"])
+        .arg(key)
+        .output()
+        .expect("tern token mint");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("UTF-8")
+        .trim()
+        .to_owned()
+}
+
+/// With the token plugin, a WHEP viewer's `Authorization: Bearer` token is judged as a MoQ
+/// subscriber's: one allowed to subscribe to the broadcast watches it; one for another
+/// namespace, and none at all, are refused (403) with the reason, while the first watches.
+#[test]
+fn the_viewers_bearer_token_is_judged_by_the_plugin() {
+    let dir = common::TempDir::new("whep-token");
+    let config = dir.0.join("token.json");
+    std::fs::write(&config, tern_edge_wasm::testing::token_config(0)).expect("config");
+    let path = "live/secure";
+    let publisher = mint("encoder", path, path);
+    let (_relay, http, _ffmpeg) = {
+        let plugin = tern_edge_wasm::testing::plugin("token");
+        let plugin = plugin.to_str().expect("UTF-8 path").to_owned();
+        let config = config.to_str().expect("UTF-8 path").to_owned();
+        broadcast_as(
+            path,
+            &[
+                ("TERN_PLUGIN_FILE", plugin.as_str()),
+                ("TERN_PLUGIN_CONFIG_FILE", config.as_str()),
+            ],
+            &["-tune", "zerolatency"],
+            &format!("?jwt={publisher}"),
+            &format!("?token={publisher}"),
+        )
+    };
+    let watch_with = |token: &str, seconds: u64| {
+        let run = NodeRun::start(
+            "whep.mjs",
+            &[
+                format!("{http}/whep/{path}"),
+                seconds.to_string(),
+                "pc".into(),
+                token.to_owned(),
+            ],
+        );
+        run.report(Duration::from_secs(seconds + 60))
+    };
+    let viewer = mint("viewer-1", "none", path);
+    let r = watch_with(&viewer, 5);
+    assert_eq!(r["answer"]["status"], 201, "{}", r["answer"]);
+    assert!(
+        last(&r, "video", "framesDecoded") > 30.0,
+        "{}",
+        r["samples"]
+    );
+    let elsewhere = mint("viewer-2", "none", "live/other");
+    for (token, who) in [(elsewhere.as_str(), "another namespace's"), ("", "no")] {
+        let r = watch_with(token, 1);
+        assert_eq!(r["answer"]["status"], 403, "{who} token: {}", r["answer"]);
+        assert!(
+            r["answer"]["text"]
+                .as_str()
+                .is_some_and(|t| !t.trim().is_empty()),
+            "a reason: {}",
+            r["answer"]
+        );
     }
 }

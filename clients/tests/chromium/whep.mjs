@@ -206,5 +206,5 @@ rmSync(userDataDir, { recursive: true, force: true });
 clearTimeout(hardStop);
 const out = report || { answer: {}, samples: [] };
 out.errors = errors;
-process.stdout.write(`${JSON.stringify(out)}\n`);
-process.exit(0);
+// Exit once the whole report is written (a pipe takes 64 KiB at once).
+process.stdout.write(`${JSON.stringify(out)}\n`, () => process.exit(0));

@@ -248,7 +248,7 @@ impl WhepServer {
         let plan = self.plan(path, &credentials, offer).await?;
         let (video, ladder_names) = self.video(path, &credentials, &plan).await?;
         let audio = match &plan.audio {
-            Some(r) => {
+            Some(r) if self.admit(path, &r.name, &credentials).await.is_ok() => {
                 let source = self
                     .sources
                     .get(
@@ -256,7 +256,7 @@ impl WhepServer {
                         path,
                         &r.name,
                         r.init.clone(),
-                        &credentials,
+                        &Credentials::member("whep"),
                     )
                     .ok_or(WhepError::Full(source::MAX_SOURCES))?;
                 match source.status(self.config.wait).await {
@@ -267,7 +267,7 @@ impl WhepServer {
                     _ => Some(source),
                 }
             }
-            None => None,
+            _ => None,
         };
         let audio_inactive = match (&audio, &plan.no_audio) {
             (Some(_), _) => None,
@@ -393,7 +393,11 @@ impl WhepServer {
     ) -> Result<Plan, WhepError> {
         let api = self.shared_api();
         let ns = TrackName::from_path(path, "").namespace;
-        // An unknown name is refused at once (no upstream asked, no wait).
+        // The viewer, judged as a MoQ subscriber of the broadcast is (the plugin's
+        // session-open and subscribe phases); then an unknown name is refused at once.
+        api.authorize(ns.clone(), None, credentials.clone())
+            .await
+            .map_err(WhepError::Refused)?;
         api.broadcast(ns.clone(), credentials.clone())
             .await
             .map_err(WhepError::Refused)?;
@@ -410,6 +414,27 @@ impl WhepServer {
         plan(&list, &offered(offer)).map_err(|e| WhepError::Unplayable(format!("{path}: {e}")))
     }
 
+    /// Whether the viewer may watch track `name` of `path` as it is: the node's judgement of a
+    /// MoQ subscriber of the track (the plugin's subscribe phase). A track watermarked for
+    /// the viewer (its groups to be served from the variant chosen per viewer) is not, here:
+    /// WHEP does not serve the variants yet, and variant A alone would be every viewer's.
+    async fn admit(&self, path: &str, name: &str, credentials: &Credentials) -> Result<(), String> {
+        let ns = TrackName::from_path(path, "").namespace;
+        let track = bytes::Bytes::copy_from_slice(name.as_bytes());
+        match self
+            .shared_api()
+            .authorize(ns, Some(track.clone()), credentials.clone())
+            .await
+        {
+            Ok(a) if a.marked => Err("watermarked per viewer, which WHEP does not serve".into()),
+            Ok(a) if a.track.as_ref().is_some_and(|t| *t != track) => {
+                Err("the node points this viewer at another track".into())
+            }
+            Ok(_) => Ok(()),
+            Err(refused) => Err(refused.to_string()),
+        }
+    }
+
     /// The video ladder's running sources, without the renditions that have B-frames (WebRTC
     /// has no reordering); refused with the reason when no rendition is left.
     async fn video(
@@ -424,12 +449,17 @@ impl WhepServer {
         let mut sources = Vec::new();
         let mut left_out = Vec::new();
         for r in &plan.ladder {
+            if let Err(why) = self.admit(path, &r.name, credentials).await {
+                left_out.push(format!("{}: {why}", r.name));
+                continue;
+            }
+            // Read once for every viewer, each judged on its own (above).
             let Some(s) = self.sources.get(
                 self.shared_api(),
                 path,
                 &r.name,
                 r.init.clone(),
-                credentials,
+                &Credentials::member("whep"),
             ) else {
                 return Err(WhepError::Full(source::MAX_SOURCES));
             };
