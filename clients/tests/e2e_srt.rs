@@ -64,18 +64,25 @@ fn moq_sub(relay: &Relay, ns: &str, out: &Path) -> ChildGuard {
     ChildGuard::spawn("moq-sub", &mut cmd)
 }
 
-/// The MP4 moq-sub wrote holds `codec` 320x240 with `frames` video frames when `exact` (all but
-/// the last two at most, see below), at least that many otherwise, and 48 kHz AAC.
+/// The MP4 moq-sub wrote holds `codec` 320x240 with `frames` video frames when `exact` (none
+/// more, and none fewer but for the tail moq-sub cuts, see below), at least that many
+/// otherwise, and 48 kHz AAC.
 ///
 /// MPEG-TS does not say where a video PES packet ends (its length is zero) nor how long a
 /// frame lasts: the last frame of a stream is complete, and its duration known, only when the
 /// call ends. The broadcast then ends at once, and moq-sub stops writing at PUBLISH_DONE
-/// without waiting for the streams it counts: the last two frames may be cut.
+/// without waiting for the streams it counts: the frames still in flight then are cut. Two on
+/// an idle machine; a loaded CI machine once gave 111 of 120 (its log: moq-sub's tracks closed
+/// at PUBLISH_DONE), so up to [`TAIL`] are allowed.
+/// (The ingest's own completeness is measured by tern's reader, which waits for every stream:
+/// `ingest_faults.rs`.)
 fn check_mp4(out: &Path, codec: &str, frames: u64, exact: bool) {
+    /// Frames moq-sub may cut at the end.
+    const TAIL: u64 = 12;
     let (got, _) = video_aac_frames(out, codec, (320, 240));
     if exact {
         assert!(
-            got + 2 >= frames && got <= frames,
+            got + TAIL >= frames && got <= frames,
             "{got} video frames of {frames}"
         );
     } else {

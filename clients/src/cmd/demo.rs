@@ -184,6 +184,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     );
     if let Some(page) = page {
         println!("watch in a browser: http://{page}/player.html?namespace={DEMO_NAMESPACE}");
+        println!(
+            "  (any browser, the best way it has: MoQ over WebTransport, WebRTC or LL-HLS: \
+             http://{page}/watch/{DEMO_NAMESPACE})"
+        );
+        println!(
+            "  (LL-HLS for hls.js, Safari, VLC, ffplay: http://{page}/hls/{DEMO_NAMESPACE}/index.m3u8; \
+             WHEP: POST http://{page}/whep/{DEMO_NAMESPACE})"
+        );
         println!("the clock in a browser: http://{page}/");
     }
     println!("publish from a terminal (each line you type is an object), and watch it:");
