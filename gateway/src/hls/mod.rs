@@ -51,7 +51,7 @@ mod watermark;
 #[cfg(test)]
 mod driver_tests;
 #[cfg(test)]
-mod node_tests;
+pub(crate) mod node_tests;
 #[cfg(test)]
 mod segmenter_tests;
 #[cfg(test)]

@@ -14,6 +14,7 @@
 
 pub mod choose;
 pub mod http;
+mod marked;
 pub mod metrics;
 pub mod packetize;
 mod session;
@@ -31,16 +32,27 @@ use tern_model::TrackName;
 use tern_model::local::{Credentials, Refused, RefusedKind};
 use tokio::sync::{Notify, mpsc};
 
-use crate::hls::catalog::renditions;
+use crate::hls::catalog::{Rendition, renditions};
 use crate::refusals::Slot;
 use crate::whip::WhipServer;
 use crate::whip::shared::{SESSION_QUEUE, random_token};
 use choose::{Plan, VideoCodec, bitrate, offered, plan};
 use session::{End, Video, Viewer};
-use source::{Sources, Status};
+use source::{Source, Sources, Status};
 
 /// What the bandwidth estimate leaves for audio, bits per second.
 const AUDIO_ALLOWANCE: u64 = 128_000;
+
+/// How a rendition left out for its B-frames is said.
+const B_FRAMES: &str = "has B-frames";
+
+/// Why a rendition is not read for a viewer.
+enum Unread {
+    /// The viewer may not watch it, or it cannot be read, and why.
+    LeftOut(String),
+    /// The node reads [`source::MAX_SOURCES`] tracks already.
+    Full,
+}
 
 /// How WHEP runs.
 #[derive(Debug, Clone)]
@@ -248,26 +260,21 @@ impl WhepServer {
         let plan = self.plan(path, &credentials, offer).await?;
         let (video, ladder_names) = self.video(path, &credentials, &plan).await?;
         let audio = match &plan.audio {
-            Some(r) if self.admit(path, &r.name, &credentials).await.is_ok() => {
-                let source = self
-                    .sources
-                    .get(
-                        self.shared_api(),
-                        path,
-                        &r.name,
-                        r.init.clone(),
-                        &Credentials::member("whep"),
-                    )
-                    .ok_or(WhepError::Full(source::MAX_SOURCES))?;
-                match source.status(self.config.wait).await {
+            Some(r) => match self.source_for(path, r, &credentials).await {
+                Ok(source) => match source.status(self.config.wait).await {
                     Status::Over(why) => {
                         tracing::debug!("whep: {path}: no audio: {why}");
                         None
                     }
                     _ => Some(source),
+                },
+                Err(Unread::Full) => return Err(WhepError::Full(source::MAX_SOURCES)),
+                Err(Unread::LeftOut(why)) => {
+                    tracing::debug!("whep: {path}: no audio: {why}");
+                    None
                 }
-            }
-            _ => None,
+            },
+            None => None,
         };
         let audio_inactive = match (&audio, &plan.no_audio) {
             (Some(_), _) => None,
@@ -414,25 +421,55 @@ impl WhepServer {
         plan(&list, &offered(offer)).map_err(|e| WhepError::Unplayable(format!("{path}: {e}")))
     }
 
-    /// Whether the viewer may watch track `name` of `path` as it is: the node's judgement of a
-    /// MoQ subscriber of the track (the plugin's subscribe phase). A track watermarked for
-    /// the viewer (its groups to be served from the variant chosen per viewer) is not, here:
-    /// WHEP does not serve the variants yet, and variant A alone would be every viewer's.
-    async fn admit(&self, path: &str, name: &str, credentials: &Credentials) -> Result<(), String> {
+    /// The source of rendition `r` of `path` for this viewer, judged as the node judges a MoQ
+    /// subscriber of the track (the plugin's subscribe phase): the node's one reading of it,
+    /// or, for a rendition watermarked for the viewer, the viewer's own source taking each
+    /// group from its variant ([`marked`]), the variants read once for every viewer.
+    async fn source_for(
+        &self,
+        path: &str,
+        r: &Rendition,
+        credentials: &Credentials,
+    ) -> Result<Arc<Source>, Unread> {
         let ns = TrackName::from_path(path, "").namespace;
-        let track = bytes::Bytes::copy_from_slice(name.as_bytes());
-        match self
+        let track = bytes::Bytes::copy_from_slice(r.name.as_bytes());
+        let admitted = self
             .shared_api()
             .authorize(ns, Some(track.clone()), credentials.clone())
             .await
-        {
-            Ok(a) if a.marked => Err("watermarked per viewer, which WHEP does not serve".into()),
-            Ok(a) if a.track.as_ref().is_some_and(|t| *t != track) => {
-                Err("the node points this viewer at another track".into())
+            .map_err(|refused| Unread::LeftOut(refused.to_string()))?;
+        // Read once for every viewer, each judged on its own (above).
+        let read = |name: &str| {
+            self.sources
+                .get(
+                    self.shared_api(),
+                    path,
+                    name,
+                    r.init.clone(),
+                    &Credentials::member("whep"),
+                )
+                .ok_or(Unread::Full)
+        };
+        if !admitted.marked {
+            if admitted.track.as_ref().is_some_and(|t| *t != track) {
+                return Err(Unread::LeftOut(
+                    "the node points this viewer at another track".into(),
+                ));
             }
-            Ok(_) => Ok(()),
-            Err(refused) => Err(refused.to_string()),
+            return read(&r.name);
         }
+        let mut variants = Vec::new();
+        for v in 0..marked::VARIANTS {
+            let name = crate::hls::path::variant_track(&r.name, v)
+                .ok_or_else(|| Unread::LeftOut("its variants cannot be named".into()))?;
+            variants.push(read(&name)?);
+        }
+        let viewer = marked::Viewer {
+            api: self.shared_api().clone(),
+            subject: admitted.subject.unwrap_or_default(),
+            track: TrackName::from_path(path, &variants[0].track),
+        };
+        Ok(marked::source(viewer, variants, self.config.wait).await)
     }
 
     /// The video ladder's running sources, without the renditions that have B-frames (WebRTC
@@ -449,38 +486,34 @@ impl WhepServer {
         let mut sources = Vec::new();
         let mut left_out = Vec::new();
         for r in &plan.ladder {
-            if let Err(why) = self.admit(path, &r.name, credentials).await {
-                left_out.push(format!("{}: {why}", r.name));
-                continue;
+            match self.source_for(path, r, credentials).await {
+                Ok(s) => sources.push((r, s)),
+                Err(Unread::LeftOut(why)) => left_out.push(format!("{}: {why}", r.name)),
+                Err(Unread::Full) => return Err(WhepError::Full(source::MAX_SOURCES)),
             }
-            // Read once for every viewer, each judged on its own (above).
-            let Some(s) = self.sources.get(
-                self.shared_api(),
-                path,
-                &r.name,
-                r.init.clone(),
-                &Credentials::member("whep"),
-            ) else {
-                return Err(WhepError::Full(source::MAX_SOURCES));
-            };
-            sources.push((r, s));
         }
         let mut ladder = Vec::new();
         for (r, s) in sources {
             match s.status(self.config.wait).await {
                 Status::Running { reorders: false } => ladder.push((r, s)),
                 Status::Running { reorders: true } => {
-                    left_out.push(format!("{} has B-frames", r.name));
+                    left_out.push(format!("{} {B_FRAMES}", r.name));
                 }
                 Status::Starting => left_out.push(format!("{} sent no frame yet", r.name)),
                 Status::Over(why) => left_out.push(format!("{}: {why}", r.name)),
             }
         }
         if ladder.is_empty() {
+            let b_frames = left_out.iter().any(|why| why.ends_with(B_FRAMES));
+            let advice = match b_frames {
+                true => {
+                    "; WebRTC carries no B-frames: publish without them (x264: -bf 0 or -tune \
+                     zerolatency) or add a ladder ([ingest] ladder), whose renditions have none"
+                }
+                false => "",
+            };
             return Err(WhepError::Unplayable(format!(
-                "{path}: no video rendition can go over WebRTC ({}); WebRTC carries no \
-                 B-frames: publish without them (x264: -bf 0 or -tune zerolatency) or add a \
-                 ladder ([ingest] ladder), whose renditions have none",
+                "{path}: no video rendition can go over WebRTC ({}){advice}",
                 left_out.join("; ")
             )));
         }
@@ -515,6 +548,9 @@ pub fn inactive_audio(answer: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod node_tests;
 
 #[cfg(test)]
 mod tests {

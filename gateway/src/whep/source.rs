@@ -103,7 +103,7 @@ pub struct Joined {
 }
 
 impl Source {
-    fn new(track: &str, clock: u32) -> Self {
+    pub(super) fn new(track: &str, clock: u32) -> Self {
         Self {
             clock,
             track: track.to_owned(),
@@ -147,8 +147,7 @@ impl Source {
         matches!(*self.status.borrow(), Status::Over(_))
     }
 
-    fn push(&self, frame: Frame) {
-        let frame = Arc::new(frame);
+    pub(super) fn push(&self, frame: Arc<Frame>) {
         let Ok(mut group) = self.group.lock() else {
             return;
         };
@@ -165,7 +164,7 @@ impl Source {
         let _ = self.frames.send(frame);
     }
 
-    fn set(&self, status: Status) {
+    pub(super) fn set(&self, status: Status) {
         self.status.send_if_modified(|s| {
             if *s == status || matches!(s, Status::Over(_)) {
                 return false;
@@ -476,7 +475,7 @@ impl Reader {
                 bytes: payloads.iter().map(|p| p.len()).sum(),
                 payloads,
             };
-            self.source.push(frame);
+            self.source.push(Arc::new(frame));
         }
     }
 }

@@ -7,7 +7,6 @@
 use std::collections::{BTreeMap, HashMap};
 
 use tern_peer::{ConnectOptions, Session};
-use tern_watermark::{Code, Params};
 
 use super::*;
 
@@ -97,17 +96,7 @@ async fn each_hls_viewer_gets_its_own_variant_of_every_segment_as_a_moq_viewer_d
             heights: &[],
         },
     );
-    let code = Code::new(Params {
-        key: KEY.into(),
-        id_bits: 16,
-        length: 64,
-        group_ms: GROUP_MS,
-    })
-    .expect("code");
-    let rule = |viewer: &str, group: u64| match code.variant(code.viewer_id(viewer), group) {
-        0 => 'A',
-        _ => 'B',
-    };
+    let rule = watermark_rule(KEY, GROUP_MS);
 
     // Both viewers' playlists first (the feeds of both variants start), then a MoQ viewer
     // with alice's id takes a few groups, which the HLS window then holds.

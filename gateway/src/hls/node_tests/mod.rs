@@ -7,7 +7,7 @@
 
 mod auth;
 mod dvr;
-pub(super) mod http;
+pub(crate) mod http;
 mod marked;
 mod metrics;
 mod reports;
@@ -26,21 +26,21 @@ use tern_relay::config::Config;
 use tern_relay::node::Node;
 use tokio::task::JoinHandle;
 
-pub(super) use http::Answer;
+pub(crate) use http::Answer;
 
 use super::{Hls, HlsConfig, router};
 use crate::ingest::trak;
 
 /// Every wait of these tests.
-pub(super) const STEP: Duration = Duration::from_secs(10);
+pub(crate) const STEP: Duration = Duration::from_secs(10);
 /// Frames per second of the synthetic video, at 90 kHz.
-pub(super) const FPS: u64 = 30;
+pub(crate) const FPS: u64 = 30;
 const FRAME_TICKS: u64 = 90_000 / FPS;
 /// Group IDs start here (then media time in milliseconds).
-pub(super) const GROUP_BASE: u64 = 1_000_000;
+pub(crate) const GROUP_BASE: u64 = 1_000_000;
 
 /// A node, its LL-HLS egress on an HTTP listener, and the origin publishing into it.
-pub(super) struct Setup {
+pub(crate) struct Setup {
     pub node: Node,
     pub hls: Hls,
     pub http: SocketAddr,
@@ -58,13 +58,13 @@ impl Drop for Setup {
 }
 
 /// A plugin for the node: the crate's name (`token`, `watermark`) and its configuration.
-pub(super) struct Plugin {
+pub(crate) struct Plugin {
     pub name: &'static str,
     pub config: String,
 }
 
 /// A node (with `plugin`) serving LL-HLS with `config` (a 1 s target duration unless told).
-pub(super) async fn start(plugin: Option<Plugin>, config: HlsConfig) -> Setup {
+pub(crate) async fn start(plugin: Option<Plugin>, config: HlsConfig) -> Setup {
     // The process's metrics recorder, before anything is counted (as the node's admin port
     // installs it at start): the counts of every test of the process add up in it.
     tern_relay::admin::prometheus().expect("a metrics recorder");
@@ -91,7 +91,7 @@ pub(super) async fn start(plugin: Option<Plugin>, config: HlsConfig) -> Setup {
 }
 
 /// `hls`'s routes on an HTTP listener of 127.0.0.1: its address and task.
-pub(super) async fn serve(hls: &Hls) -> (SocketAddr, JoinHandle<()>) {
+pub(crate) async fn serve(hls: &Hls) -> (SocketAddr, JoinHandle<()>) {
     let app = router(hls.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -108,7 +108,7 @@ pub(super) async fn serve(hls: &Hls) -> (SocketAddr, JoinHandle<()>) {
 }
 
 /// The HLS config of these tests: 1 s segments at most, a window of 3 s.
-pub(super) fn config() -> HlsConfig {
+pub(crate) fn config() -> HlsConfig {
     HlsConfig {
         target_duration: 1,
         window: 3,
@@ -125,7 +125,7 @@ fn temp_file(name: &str) -> PathBuf {
 
 /// What the origin publishes.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Stream {
+pub(crate) struct Stream {
     /// Two variants (A and B) of the video, watermarked.
     pub watermark: bool,
     /// Frames per group.
@@ -135,18 +135,34 @@ pub(super) struct Stream {
 }
 
 /// The payload of frame `n` of variant `letter` (`A`, `B`; `V` unmarked).
-pub(super) fn frame_data(letter: char, n: u64) -> Bytes {
+pub(crate) fn frame_data(letter: char, n: u64) -> Bytes {
     Bytes::from(format!("{letter}{n:08}").repeat(8))
 }
 
+/// The variant letter (`A`, `B`) the watermark plugin configured with `key` and `group_ms`
+/// picks for `viewer` (its token) and a group.
+pub(crate) fn watermark_rule(key: &str, group_ms: u64) -> impl Fn(&str, u64) -> char {
+    let code = tern_watermark::Code::new(tern_watermark::Params {
+        key: key.into(),
+        id_bits: 16,
+        length: 64,
+        group_ms,
+    })
+    .expect("code");
+    move |viewer, group| match code.variant(code.viewer_id(viewer), group) {
+        0 => 'A',
+        _ => 'B',
+    }
+}
+
 /// The group of frame `n` (a GOP's first frame).
-pub(super) fn group_of_frame(n: u64) -> u64 {
+pub(crate) fn group_of_frame(n: u64) -> u64 {
     GROUP_BASE + n * FRAME_TICKS * 1000 / 90_000
 }
 
 /// The frames a segment or part holds, by the marks in their payloads: (variant letter,
 /// frame), in order.
-pub(super) fn frames_in(bytes: &[u8]) -> Vec<(char, u64)> {
+pub(crate) fn frames_in(bytes: &[u8]) -> Vec<(char, u64)> {
     let mut out = Vec::new();
     let mut at = 0;
     while at + 9 <= bytes.len() {
@@ -256,12 +272,12 @@ async fn origin(api: LocalApi, ns: TrackNamespace, stream: Stream) {
 }
 
 /// `GET path` over HTTP/1.1.
-pub(super) async fn get(addr: SocketAddr, path: &str) -> Answer {
+pub(crate) async fn get(addr: SocketAddr, path: &str) -> Answer {
     http::get(addr, path, STEP).await
 }
 
 /// The complete segments' URIs of a media playlist, in order.
-pub(super) fn segment_uris(playlist: &str) -> Vec<String> {
+pub(crate) fn segment_uris(playlist: &str) -> Vec<String> {
     playlist
         .lines()
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
@@ -270,7 +286,7 @@ pub(super) fn segment_uris(playlist: &str) -> Vec<String> {
 }
 
 /// The `URI` attributes of the lines starting with `tag`, in order.
-pub(super) fn tag_uris(playlist: &str, tag: &str) -> Vec<String> {
+pub(crate) fn tag_uris(playlist: &str, tag: &str) -> Vec<String> {
     playlist
         .lines()
         .filter(|l| l.starts_with(tag))
@@ -284,7 +300,7 @@ pub(super) fn tag_uris(playlist: &str, tag: &str) -> Vec<String> {
 
 /// The first variant's media playlist path of the multivariant playlist at `index` (a path
 /// with its query).
-pub(super) fn first_variant(index: &str, multivariant: &str) -> String {
+pub(crate) fn first_variant(index: &str, multivariant: &str) -> String {
     let uri = multivariant
         .lines()
         .skip_while(|l| !l.starts_with("#EXT-X-STREAM-INF:"))
@@ -294,7 +310,7 @@ pub(super) fn first_variant(index: &str, multivariant: &str) -> String {
 }
 
 /// `uri` relative to `base` (a path, with or without a query).
-pub(super) fn resolve(base: &str, uri: &str) -> String {
+pub(crate) fn resolve(base: &str, uri: &str) -> String {
     let base = base.split('?').next().unwrap_or(base);
     let mut dir: Vec<&str> = base.split('/').collect();
     dir.pop();
@@ -320,7 +336,7 @@ pub(super) fn resolve(base: &str, uri: &str) -> String {
 
 /// Log lines of this process's LL-HLS egress (`tern_gateway::hls` at info), captured once
 /// for every test of the crate.
-pub(super) fn logs() -> Logs {
+pub(crate) fn logs() -> Logs {
     static LOGS: OnceLock<Logs> = OnceLock::new();
     LOGS.get_or_init(|| {
         let logs = Logs::default();
@@ -337,7 +353,7 @@ pub(super) fn logs() -> Logs {
 
 /// Captured log lines.
 #[derive(Clone, Default)]
-pub(super) struct Logs(Arc<Mutex<Vec<u8>>>);
+pub(crate) struct Logs(Arc<Mutex<Vec<u8>>>);
 
 impl Logs {
     /// The lines captured so far that contain every one of `words`.
