@@ -158,7 +158,7 @@ fn e2e_demo_prints_how_to_publish_and_the_printed_commands_work() {
 fn publish_and_read_catalog(edge: &str, format: &str, url: &str, ns: &str) {
     let mut ffmpeg = ChildGuard::spawn(
         "ffmpeg",
-        common::ffmpeg_live("320x240", 6, true).args(["-f", format, url]),
+        common::ffmpeg_live("320x240", 6, true, common::ZERO_LATENCY).args(["-f", format, url]),
     );
     std::thread::sleep(Duration::from_secs(2));
     let catalog = Command::new(tern())

@@ -36,20 +36,10 @@ fn get_ok(addr: &str, path: &str, within: Duration) -> String {
 
 /// A relay with RTMP and HTTP listeners, and ffmpeg publishing `seconds` of a 320x240 test
 /// pattern (H.264, 30 fps, a keyframe a second) to it as broadcast `path`, with a tone in AAC
-/// if `tone`: the relay, its HTTP base URL and the publisher.
+/// if `tone`: the relay, its HTTP base URL and the publisher, once the broadcast is listed.
 fn relay_with_rtmp_broadcast(path: &str, seconds: u64, tone: bool) -> (Relay, String, ChildGuard) {
-    let relay = Relay::start_with_stderr(
-        &["--rtmp", "127.0.0.1:0", "--http", "127.0.0.1:0"],
-        Stdio::null(),
-    );
-    let rtmp = relay.rtmp.expect("rtmp address");
-    let http = relay.http.clone().expect("http address");
-    let mut cmd = common::ffmpeg_live("320x240", seconds, tone);
-    cmd.args(["-pix_fmt", "yuv420p", "-f", "flv"])
-        .arg(format!("rtmp://{rtmp}/{path}"))
-        .stderr(Stdio::null());
-    let ffmpeg = ChildGuard::spawn("ffmpeg", &mut cmd);
-    (relay, http, ffmpeg)
+    let publish = common::ffmpeg_live("320x240", seconds, tone, common::ZERO_LATENCY);
+    common::rtmp_broadcast(path, publish, &[], None, Stdio::null())
 }
 
 #[test]
@@ -113,7 +103,6 @@ fn the_relay_serves_ll_hls_over_http2_in_clear_text() {
     let addr = http
         .strip_prefix("http://")
         .expect("plain HTTP on loopback");
-    get_ok(addr, "/hls/live/h2/index.m3u8", Duration::from_secs(20));
     let base = format!("{http}/hls/live/h2");
     let dir = format!("{base}/.t/video-240p");
     let over_h2 = |(status, body): &(String, String)| {
@@ -232,10 +221,6 @@ fn seconds(stream: &serde_json::Value) -> f64 {
 #[test]
 fn ffmpeg_reads_the_stream_as_plain_hls() {
     let (_relay, http, _ffmpeg) = relay_with_rtmp_broadcast("live/plain", 40, true);
-    let addr = http
-        .strip_prefix("http://")
-        .expect("plain HTTP on loopback");
-    get_ok(addr, "/hls/live/plain/index.m3u8", Duration::from_secs(20));
     let url = format!("{http}/hls/live/plain/index.m3u8");
 
     // At once, while the renditions may not have a complete segment yet: a client that reads
@@ -419,7 +404,6 @@ fn hls_js_plays_an_rtmp_broadcast_in_low_latency_mode() {
     let addr = http
         .strip_prefix("http://")
         .expect("plain HTTP on loopback");
-    get_ok(addr, "/hls/live/hlsjs/index.m3u8", Duration::from_secs(20));
 
     let run = NodeRun::start(
         "hls.mjs",

@@ -40,7 +40,7 @@ fn e2e_ladder_renditions_switch_seamlessly_and_survive_their_transcoder() {
     let ns = "live/ladder";
     let url = format!("rtmp://{}/{ns}", relay.rtmp.expect("the RTMP listener"));
     let seconds = 60;
-    let mut publish = common::ffmpeg_live("640x360", seconds, true);
+    let mut publish = common::ffmpeg_live("640x360", seconds, true, common::ZERO_LATENCY);
     publish
         .args(["-pix_fmt", "yuv420p", "-bf", "0", "-f", "flv"])
         .arg(&url);

@@ -376,7 +376,7 @@ fn e2e_ffmpeg_8_1_publishes_av1_and_opus_over_enhanced_rtmp() {
 
 /// ffmpeg publishing `seconds` of H.264 to `url` in real time, its stderr piped.
 fn ffmpeg_publish(url: &str, seconds: u64) -> ChildGuard {
-    let mut cmd = common::ffmpeg_live("160x120", seconds, false);
+    let mut cmd = common::ffmpeg_live("160x120", seconds, false, common::ZERO_LATENCY);
     cmd.args(["-f", "flv", url]).stderr(Stdio::piped());
     ChildGuard::spawn("ffmpeg", &mut cmd)
 }

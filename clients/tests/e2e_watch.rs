@@ -13,11 +13,11 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Duration;
 
 use common::page::NodeRun;
-use common::{ChildGuard, Lines, Relay, http_get};
+use common::{ChildGuard, Lines, Relay};
 use serde_json::{Value, json};
 
 /// How long the page is watched.
@@ -39,36 +39,10 @@ struct Broadcast {
 /// `x264` options) with a tone in AAC as `path`; returns once the broadcast exists.
 fn broadcast(path: &str, x264: &[&str]) -> Broadcast {
     common::page::chromium();
-    let mut relay = Relay::start_with_stderr(
-        &["--rtmp", "127.0.0.1:0", "--http", "127.0.0.1:0"],
-        Stdio::piped(),
-    );
+    let publish = common::ffmpeg_live("320x240", 90, true, x264);
+    let (mut relay, http, ffmpeg) =
+        common::rtmp_broadcast(path, publish, &[], None, Stdio::piped());
     let log = Lines::new(relay.guard.child.stderr.take().expect("relay stderr"));
-    let rtmp = relay.rtmp.expect("rtmp address");
-    let http = relay.http.clone().expect("http address");
-    let mut ff = Command::new("ffmpeg");
-    ff.args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
-        .args([
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=320x240:rate=30:duration=90",
-        ])
-        .args(["-f", "lavfi", "-i", "sine=duration=90"])
-        .args(["-c:v", "libx264", "-g", "30", "-pix_fmt", "yuv420p"])
-        .args(x264)
-        .args(["-c:a", "aac", "-f", "flv"])
-        .arg(format!("rtmp://{rtmp}/{path}"))
-        .stderr(Stdio::null());
-    let ffmpeg = ChildGuard::spawn("ffmpeg", &mut ff);
-    // The multivariant playlist is the catalog read over HTTP: it exists once the broadcast
-    // does.
-    let addr = http.strip_prefix("http://").expect("plain HTTP").to_owned();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !http_get(&addr, &format!("/hls/{path}/index.m3u8")).contains(" 200 ") {
-        assert!(Instant::now() < deadline, "no broadcast {path}");
-        std::thread::sleep(Duration::from_millis(300));
-    }
     Broadcast {
         path: path.to_owned(),
         http,
@@ -178,7 +152,7 @@ fn requests<'a>(r: &'a Value, method: &str, path: &str) -> Vec<&'a Value> {
 
 #[test]
 fn e2e_watch_page_plays_over_moq_when_webtransport_works() {
-    let b = broadcast("live/x", &["-tune", "zerolatency"]);
+    let b = broadcast("live/x", common::ZERO_LATENCY);
     let r = b.watch("", json!({}));
     assert_played(&r, "moq");
     // Nothing was passed over; the player got the relay and its certificate hash.
@@ -193,7 +167,7 @@ fn e2e_watch_page_plays_over_moq_when_webtransport_works() {
 
 #[test]
 fn e2e_watch_page_plays_over_whep_when_asked_and_ends_the_session_on_leaving() {
-    let mut b = broadcast("live/x", &["-tune", "zerolatency"]);
+    let mut b = broadcast("live/x", common::ZERO_LATENCY);
     let r = b.watch("?via=whep&token=viewer-b", json!({}));
     assert_played(&r, "whep");
     assert_eq!(r["watch"]["reason"], "asked for with ?via=whep");
@@ -210,7 +184,7 @@ fn e2e_watch_page_plays_over_whep_when_asked_and_ends_the_session_on_leaving() {
 
 #[test]
 fn e2e_watch_page_plays_over_ll_hls_with_the_relays_own_hls_js() {
-    let b = broadcast("live/x", &["-tune", "zerolatency"]);
+    let b = broadcast("live/x", common::ZERO_LATENCY);
     let r = b.watch("?via=hls&token=viewer-c", json!({}));
     assert_played(&r, "hls");
     assert_eq!(r["watch"]["hls"], "hls.js", "{r}");
@@ -224,7 +198,7 @@ fn e2e_watch_page_plays_over_ll_hls_with_the_relays_own_hls_js() {
 
 #[test]
 fn e2e_watch_page_never_takes_safari_to_webtransport() {
-    let b = broadcast("live/x", &["-tune", "zerolatency"]);
+    let b = broadcast("live/x", common::ZERO_LATENCY);
     let r = b.watch("", json!({ "userAgent": SAFARI }));
     assert_eq!(r["userAgent"], SAFARI);
     // Chromium has WebTransport, but a browser saying it is Safari is not sent there: the

@@ -264,25 +264,8 @@ fn chromium_falls_back_to_ice_tcp_when_udp_is_blocked() {
         "off loopback it is HTTPS: {http}"
     );
     let media = relay.whip_udp.expect("the media port");
-    // The table and chain, then the rule: nothing leaves the media port over UDP.
-    netns.lose_udp(0, &netns.host_ip, 9).expect("nft table");
-    common::run_checked(&[
-        "ip",
-        "netns",
-        "exec",
-        &netns.name,
-        "nft",
-        "add",
-        "rule",
-        "inet",
-        "tern_loss",
-        "out",
-        "udp",
-        "sport",
-        &media.port().to_string(),
-        "drop",
-    ])
-    .expect("nft rule");
+    // Nothing leaves the media port over UDP.
+    netns.drop_udp_from(media.port(), 100).expect("nft rule");
     let ns = "live/whip-tcp";
     let seconds = 6;
     let page = format!("{http}/publish.html?path={ns}&autostart=1");

@@ -81,7 +81,7 @@ async fn node() -> tern_relay::node::Node {
 
 /// ffmpeg publishing a 30 fps test pattern with a keyframe every 2 s to `url`, paced.
 fn publish(url: &str) -> ChildGuard {
-    let mut cmd = common::ffmpeg_live("320x240", 30, false);
+    let mut cmd = common::ffmpeg_live("320x240", 30, false, common::ZERO_LATENCY);
     cmd.args([
         "-g",
         "60",

@@ -16,16 +16,18 @@
 //            jitterBufferMs (mean jitter buffer delay)}, audio: {packetsReceived,
 //            totalSamplesReceived, concealedSamples}}
 //   glassMs: with TERN_WHEP_STAMP=1, per frame shown, the wall clock then minus the wall-clock
-//            stamp the glass bench's source drew into the picture (benches/src/bin/glass/stamp.rs;
-//            the same reader as the player's src/stamp.ts), ms
+//            stamp the glass bench's source drew into the picture (benches/src/bin/glass/stamp.rs),
+//            read with the player's own reader (clients/web/player/src/stamp.ts), ms
 //   stampsUnread: frames shown whose stamp could not be read
 //   deleted: the DELETE's status
 //   errors:  page errors and exceptions
 
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
+import { build } from 'esbuild';
 import { launch } from './browser.mjs';
 
 const [url, secondsArg, client = 'pc', token = ''] = process.argv.slice(2);
@@ -38,6 +40,15 @@ const require = createRequire(import.meta.url);
 const whepJs = readFileSync(require.resolve('whip-whep/whep.js'), 'utf8')
   .replace('export class WHEPClient', 'class WHEPClient')
   .concat('\nwindow.WHEPClient = WHEPClient;\n');
+const stamp = Boolean(process.env.TERN_WHEP_STAMP);
+// The player's stamp reader, bundled for the page as `window.ternStamp`.
+const here = dirname(fileURLToPath(import.meta.url));
+const stampJs = stamp
+  ? (await build({
+      entryPoints: [join(here, '../../web/player/src/stamp.ts')], bundle: true, format: 'iife',
+      globalName: 'ternStamp', target: 'chrome110', write: false, logLevel: 'warning',
+    })).outputFiles[0].text
+  : null;
 
 const userDataDir = mkdtempSync(join(tmpdir(), 'tern-whep-'));
 const errors = [];
@@ -63,6 +74,7 @@ try {
   );
   await page.goto(blank, { timeout: 15000 });
   if (client === 'whip-whep') await page.addScriptTag({ content: whepJs });
+  if (stampJs) await page.addScriptTag({ content: stampJs });
   await page.evaluate(
     async ({ src, client, token, stamp }) => {
       const r = { answer: {}, samples: [], errors: [], glassMs: [], stampsUnread: 0 };
@@ -83,35 +95,19 @@ try {
         video.play().catch(() => {});
       };
       if (stamp) {
-        // The glass bench's barcode: 56 cells (48 bits of Unix ms, a check byte), 28 per row,
-        // each width/32 pixels, white for 1.
+        // The glass bench's barcode, in the picture's top-left corner: that corner is copied to
+        // a canvas at the picture's scale and read there.
+        const { CELLS_PER_ROW, cellSize, readStamp } = window.ternStamp;
         const canvas = document.createElement('canvas');
         const ctx = canvas.getContext('2d', { willReadFrequently: true });
         const read = () => {
           const w = video.videoWidth;
           const h = video.videoHeight;
-          const cell = Math.floor(w / 32);
-          if (cell < 4 || 2 * cell > h) return null;
-          canvas.width = 28 * cell;
+          const cell = cellSize(w);
+          canvas.width = CELLS_PER_ROW * cell;
           canvas.height = 2 * cell;
-          ctx.drawImage(video, 0, 0, 28 * cell, 2 * cell, 0, 0, 28 * cell, 2 * cell);
-          const img = ctx.getImageData(0, 0, 28 * cell, 2 * cell);
-          const bytes = new Array(7).fill(0);
-          for (let i = 0; i < 56; i++) {
-            const cx = (i % 28) * cell + (cell >> 1);
-            const cy = Math.floor(i / 28) * cell + (cell >> 1);
-            let sum = 0;
-            for (let dy = -1; dy <= 1; dy++) {
-              for (let dx = -1; dx <= 1; dx++) {
-                const at = ((cy + dy) * img.width + (cx + dx)) * 4;
-                sum += img.data[at] + img.data[at + 1] + img.data[at + 2];
-              }
-            }
-            if (sum / 27 > 128) bytes[i >> 3] |= 0x80 >> (i & 7);
-          }
-          const check = bytes.slice(0, 6).reduce((a, b) => a ^ b, 0);
-          if (check !== bytes[6]) return null;
-          return bytes.slice(0, 6).reduce((a, b) => a * 256 + b, 0);
+          ctx.drawImage(video, 0, 0, canvas.width, canvas.height, 0, 0, canvas.width, canvas.height);
+          return readStamp(ctx, w, h);
         };
         const onFrame = () => {
           const now = Date.now();
@@ -187,7 +183,7 @@ try {
         r.samples.push(s);
       }, 500);
     },
-    { src: url, client, token, stamp: Boolean(process.env.TERN_WHEP_STAMP) },
+    { src: url, client, token, stamp },
   );
   const answered = await page.evaluate(() => window.whepReport.answer.status);
   if (answered === 201) await new Promise((r) => setTimeout(r, seconds * 1000));

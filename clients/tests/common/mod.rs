@@ -428,10 +428,13 @@ pub fn stream_of<'a>(streams: &'a [serde_json::Value], codec_type: &str) -> &'a 
         .unwrap_or_else(|| panic!("no {codec_type} stream: {streams:?}"))
 }
 
+/// libx264 options for [`ffmpeg_live`]: no B-frames, no lookahead.
+pub const ZERO_LATENCY: &[&str] = &["-tune", "zerolatency"];
+
 /// ffmpeg publishing in real time `seconds` of a `size` test pattern at 30 fps in H.264 (a
-/// keyframe every 30 frames, zero latency) and, with `tone`, a tone in AAC: the output format
-/// and URL are the caller's to add.
-pub fn ffmpeg_live(size: &str, seconds: u64, tone: bool) -> Command {
+/// keyframe every 30 frames, then libx264's `x264` options: [`ZERO_LATENCY`], or `-bf 3` for
+/// B-frames) and, with `tone`, a tone in AAC: the output format and URL are the caller's to add.
+pub fn ffmpeg_live(size: &str, seconds: u64, tone: bool, x264: &[&str]) -> Command {
     let mut cmd = Command::new("ffmpeg");
     cmd.args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
         .args(["-f", "lavfi", "-i"])
@@ -440,11 +443,64 @@ pub fn ffmpeg_live(size: &str, seconds: u64, tone: bool) -> Command {
         cmd.args(["-f", "lavfi", "-i"])
             .arg(format!("sine=duration={seconds}"));
     }
-    cmd.args(["-c:v", "libx264", "-g", "30", "-tune", "zerolatency"]);
+    cmd.args(["-c:v", "libx264", "-g", "30"]).args(x264);
     if tone {
         cmd.args(["-c:a", "aac"]);
     }
     cmd
+}
+
+/// A relay with RTMP and HTTP listeners (`env` set for it, its stderr to `stderr`) and
+/// `publish`, an [`ffmpeg_live`] command, sending it broadcast `path` in FLV over RTMP (with
+/// `token`, if any, as the stream name's `?jwt=`): the relay, its HTTP base URL and ffmpeg,
+/// once the broadcast is listed ([`wait_listed`], with the token as `?token=`).
+pub fn rtmp_broadcast(
+    path: &str,
+    mut publish: Command,
+    env: &[(&str, &str)],
+    token: Option<&str>,
+    stderr: Stdio,
+) -> (Relay, String, ChildGuard) {
+    let mut cmd = Command::new(tern());
+    cmd.args(["relay", "--bind", "127.0.0.1:0"])
+        .envs(env.iter().copied());
+    let relay = Relay::start_cmd_with_stderr(
+        cmd,
+        &["--rtmp", "127.0.0.1:0", "--http", "127.0.0.1:0"],
+        stderr,
+    );
+    let rtmp = relay.rtmp.expect("rtmp address");
+    let http = relay.http.clone().expect("http address");
+    let (jwt, query) = match token {
+        Some(t) => (format!("?jwt={t}"), format!("?token={t}")),
+        None => (String::new(), String::new()),
+    };
+    publish
+        .args(["-pix_fmt", "yuv420p", "-f", "flv"])
+        .arg(format!("rtmp://{rtmp}/{path}{jwt}"))
+        .stderr(Stdio::null());
+    let ffmpeg = ChildGuard::spawn("ffmpeg", &mut publish);
+    wait_listed(&http, path, &query);
+    (relay, http, ffmpeg)
+}
+
+/// Wait (at most 30 s) until broadcast `path` is listed at `http` (a relay's `http://` base
+/// URL): its LL-HLS multivariant playlist, the catalog read over HTTP, asked for with `query`,
+/// answers 200.
+pub fn wait_listed(http: &str, path: &str, query: &str) {
+    let addr = http.strip_prefix("http://").expect("plain HTTP");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let answer = http_get(addr, &format!("/hls/{path}/index.m3u8{query}"));
+        if answer.contains(" 200 ") {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no broadcast {path}: {answer}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
 }
 
 /// A numeric field of an ffprobe stream (ffprobe writes some as strings).
@@ -579,23 +635,9 @@ impl NetNs {
     /// Drop `percent` % of the UDP datagrams the namespace sends to `daddr`:`dport`, at random
     /// (nftables `numgen random`).
     pub fn lose_udp(&self, percent: u32, daddr: &str, dport: u16) -> Result<(), String> {
-        let ns = self.name.as_str();
-        let nft = |args: &[&str]| {
-            let mut all = vec!["ip", "netns", "exec", ns, "nft"];
-            all.extend_from_slice(args);
-            run_checked(&all)
-        };
-        nft(&["add", "table", "inet", "tern_loss"])?;
-        nft(&[
-            "add",
-            "chain",
-            "inet",
-            "tern_loss",
-            "out",
-            "{ type filter hook output priority 0; }",
-        ])?;
+        self.loss_chain()?;
         let (dport, percent) = (dport.to_string(), percent.to_string());
-        nft(&[
+        self.nft(&[
             "add",
             "rule",
             "inet",
@@ -616,6 +658,48 @@ impl NetNs {
             "counter",
             "drop",
         ])
+    }
+
+    /// Drop `percent` % of the UDP datagrams the namespace sends from its port `sport`, at
+    /// random; all of them at 100.
+    pub fn drop_udp_from(&self, sport: u16, percent: u32) -> Result<(), String> {
+        self.loss_chain()?;
+        let (sport, below) = (sport.to_string(), percent.to_string());
+        let mut rule = vec![
+            "add",
+            "rule",
+            "inet",
+            "tern_loss",
+            "out",
+            "udp",
+            "sport",
+            &sport,
+        ];
+        if percent < 100 {
+            rule.extend_from_slice(&["numgen", "random", "mod", "100", "<", &below]);
+        }
+        rule.push("drop");
+        self.nft(&rule)
+    }
+
+    /// The table and output chain the loss rules go in (adding them again changes nothing).
+    fn loss_chain(&self) -> Result<(), String> {
+        self.nft(&["add", "table", "inet", "tern_loss"])?;
+        self.nft(&[
+            "add",
+            "chain",
+            "inet",
+            "tern_loss",
+            "out",
+            "{ type filter hook output priority 0; }",
+        ])
+    }
+
+    /// `nft args` run inside the namespace.
+    fn nft(&self, args: &[&str]) -> Result<(), String> {
+        let mut all = vec!["ip", "netns", "exec", &self.name, "nft"];
+        all.extend_from_slice(args);
+        run_checked(&all)
     }
 
     /// What the [`NetNs::lose_udp`] rule dropped so far: (packets, bytes). A packet is what the
