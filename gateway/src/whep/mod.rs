@@ -17,6 +17,7 @@ pub mod http;
 mod marked;
 pub mod metrics;
 pub mod packetize;
+mod retime;
 mod session;
 pub mod source;
 

@@ -4,8 +4,8 @@
 //! number, timestamp) and SRTP differ.
 //!
 //! The join policy: a viewer starts at the current group's keyframe, and that group's frames
-//! so far go out at once with their timestamps squeezed together one tick apart, ending at the
-//! newest frame's own place; live frames follow at their own pace. The browser shows the
+//! so far go out at once, each timed at its expected arrival, the newest at its own place
+//! ([`retime`]); live frames follow at their own pace. The browser shows the
 //! newest picture at once and plays at the live edge from there. A keyframe request (PLI,
 //! FIR) does the same from the newest group. The bandwidth estimate moves the viewer between
 //! the ladder's renditions at their keyframes ([`Rungs`]).
@@ -23,6 +23,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{Notify, broadcast, mpsc};
 
 use super::choose::{Rungs, VideoCodec};
+use super::retime;
 use super::source::{Frame, Source};
 use crate::whip::shared::{Datagram, Link, Shared};
 
@@ -146,6 +147,12 @@ impl Out {
     /// drops it instead (video then waits for a keyframe); `false` then.
     fn live(&mut self, rtc: &mut Rtc, frame: &Frame, wallclock: Instant) -> bool {
         if self.backed_up(rtc, Instant::now()) {
+            if !self.need_keyframe {
+                tracing::debug!(
+                    "whep: {} stream backed up; frames dropped until a keyframe",
+                    if self.video { "video" } else { "audio" }
+                );
+            }
             self.need_keyframe |= self.video;
             self.dropped += 1;
             super::metrics::dropped(self.video);
@@ -162,28 +169,22 @@ impl Out {
         true
     }
 
-    /// Write a group's frames so far at once: squeezed one tick apart, the newest at its own
-    /// place after the last written.
-    fn burst(&mut self, rtc: &mut Rtc, group: &[Arc<Frame>], at: Instant) {
+    /// Write a group's frames so far at once, each timed at its arrival at `rate` bits per
+    /// second, the newest at its own place after the last written ([`retime::burst`]), whose
+    /// wall clock is `at`, on a `clock` Hz RTP clock.
+    fn burst(&mut self, rtc: &mut Rtc, group: &[Arc<Frame>], at: Instant, clock: u32, rate: u64) {
         let Some(newest) = group.last() else {
             return;
         };
-        let n = group.len() as i64;
-        let mut end = newest.time as i64 + self.offset;
-        // The squeezed frames need n - 1 ticks after the last written.
-        if let Some(last) = self.last
-            && end - (n - 1) <= last
-        {
-            end = last + n;
+        let bytes: Vec<usize> = group.iter().map(|f| f.bytes).collect();
+        let end = newest.time as i64 + self.offset;
+        let times = retime::burst(&bytes, end, self.last, clock, rate);
+        if let Some(t) = times.last() {
+            self.offset = t.rtp - newest.time as i64;
         }
-        self.offset = end - newest.time as i64;
-        for (k, frame) in group.iter().enumerate() {
-            let back = n - 1 - k as i64;
-            let time = end - back;
-            let wall = at
-                .checked_sub(Duration::from_micros(back as u64 * 11))
-                .unwrap_or(at);
-            self.write(rtc, frame, time, wall);
+        for (frame, t) in group.iter().zip(times) {
+            let wall = at.checked_sub(t.before).unwrap_or(at);
+            self.write(rtc, frame, t.rtp, wall);
         }
         self.need_keyframe = false;
     }
@@ -201,6 +202,8 @@ pub(crate) struct Video {
     pending: Option<(usize, broadcast::Receiver<Arc<Frame>>)>,
     out: Option<Out>,
     last_pli: Option<Instant>,
+    /// The stream leaves unpaced (see `Viewer::adapt`).
+    unpaced: bool,
 }
 
 impl Video {
@@ -219,6 +222,7 @@ impl Video {
             pending: None,
             out: None,
             last_pli: None,
+            unpaced: false,
         }
     }
 }
@@ -381,7 +385,11 @@ impl Viewer {
             Event::EgressBitrateEstimate(
                 BweKind::Twcc { estimate, .. } | BweKind::Remb { estimate, .. },
             ) => {
-                self.estimate = Some(estimate.as_u64());
+                let estimate = estimate.as_u64();
+                if self.estimate.is_none_or(|e| estimate.abs_diff(e) > e / 10) {
+                    tracing::debug!("whep: {}: bandwidth estimate {estimate} bit/s", self.peer);
+                }
+                self.estimate = Some(estimate);
             }
             _ => {}
         }
@@ -463,7 +471,9 @@ impl Viewer {
             if let Some(newest) = burst.last() {
                 // The newest frame sent is the one shown first: its wall clock is now.
                 let at = wallclock(anchor, newest.time, clock);
-                out.burst(&mut self.rtc, burst, at);
+                // str0m sends at 1.1x the estimate.
+                let rate = self.estimate.unwrap_or(self.initial_bitrate) * 11 / 10;
+                out.burst(&mut self.rtc, burst, at, clock, rate);
             }
             out.need_keyframe = false;
             let now = Instant::now();
@@ -630,6 +640,28 @@ impl Viewer {
         let Some(v) = &mut self.video else {
             return;
         };
+        // The lowest rung goes at its own rate whatever the estimate, as an SFU forwards a
+        // layer: str0m paces at 1.1x the estimate, and one under the rung's rate (a false alarm
+        // of a loaded receiver at the start, or a path too narrow for any rung) would queue the
+        // stream until frames are dropped, a freeze of a whole GOP. Unpaced, the stream leaves
+        // as it comes until the estimate has room for it again.
+        let lowest = v.current + 1 >= v.bitrates.len() && v.pending.is_none();
+        let rate = v.bitrates.get(v.current).copied().unwrap_or(0);
+        let unpaced = lowest && estimate < rate.saturating_mul(11) / 10;
+        if let Some(out) = &v.out
+            && unpaced != v.unpaced
+        {
+            let mut api = self.rtc.direct_api();
+            if let Some(tx) = api.stream_tx_by_mid(out.mid, None) {
+                tx.set_unpaced(unpaced);
+                v.unpaced = unpaced;
+                tracing::debug!(
+                    "whep: {}: estimate {estimate} bit/s, lowest rung {rate}: video {}",
+                    self.peer,
+                    if unpaced { "unpaced" } else { "paced" }
+                );
+            }
+        }
         if v.ladder.len() < 2 || v.out.is_none() {
             return;
         }

@@ -273,6 +273,9 @@ fn whep(
         "WHEP answer: {}",
         report["answer"]
     );
+    // The whole report (getStats every 500 ms, every frame's figure) beside the CSV.
+    let json = csv.with_extension("json");
+    std::fs::write(&json, &out.stdout).with_context(|| format!("write {}", json.display()))?;
     let mut glass: Vec<f64> = report["glassMs"]
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_f64).collect())

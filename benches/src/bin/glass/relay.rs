@@ -37,7 +37,11 @@ impl Relay {
             ])
             .args(["--rtmp", "127.0.0.1:0", "--srt", "127.0.0.1:0"])
             .args(["--http", "127.0.0.1:0"])
-            .env("TERN_LOG_LEVEL", "info")
+            // The relay's log filter: info unless the bench's own environment says otherwise.
+            .env(
+                "TERN_LOG_LEVEL",
+                std::env::var("TERN_LOG_LEVEL").unwrap_or_else(|_| "info".into()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(file)
