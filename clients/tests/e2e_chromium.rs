@@ -46,6 +46,20 @@ fn texts(array: &serde_json::Value) -> Vec<&str> {
         .collect()
 }
 
+/// The values `@moq/net` received, once it negotiated draft-18 without an error and got at least
+/// [`MIN_VALUES`] of them.
+fn moq_net_values(result: &serde_json::Value) -> Vec<&str> {
+    assert_eq!(result["version"], "moq-transport-18", "{result}");
+    assert_eq!(
+        result["errors"].as_array().map(Vec::len),
+        Some(0),
+        "@moq/net failed: {result}"
+    );
+    let values = texts(&result["values"]);
+    assert!(values.len() >= MIN_VALUES, "objects: {result}");
+    values
+}
+
 /// Start Cloudflare's clock publisher against `relay` and wait (bounded) for its first time.
 fn clock_publisher(relay: &Relay) -> ChildGuard {
     let mut cmd = Command::new(peer("moq-clock-ietf"));
@@ -90,14 +104,7 @@ fn e2e_chromium_moq_net_subscribes_over_draft_18() {
     );
     let result = run.report(Duration::from_secs(150));
     eprintln!("@moq/net result: {result}");
-    assert_eq!(result["version"], "moq-transport-18", "{result}");
-    assert_eq!(
-        result["errors"].as_array().map(Vec::len),
-        Some(0),
-        "@moq/net failed: {result}"
-    );
-    let values = texts(&result["values"]);
-    assert!(values.len() >= MIN_VALUES, "objects: {result}");
+    let values = moq_net_values(&result);
     // The clock's objects: the group's "YYYY-MM-DD HH:MM:" base, then two-digit seconds.
     assert!(
         values[0].ends_with(':'),
@@ -111,6 +118,77 @@ fn e2e_chromium_moq_net_subscribes_over_draft_18() {
     }
     drop(clock);
     drop(relay);
+}
+
+/// `@moq/net` 0.3.4 with WebTransport taken away from its page, as it runs on Safari: it reaches
+/// the relay over a WebSocket on the HTTP listener (QMux, `qmux-01.moqt-18`) and receives a
+/// track `tern publish` sends over raw QUIC, one group per line.
+#[test]
+fn e2e_chromium_moq_net_subscribes_over_websocket() {
+    common::page::chromium();
+    let relay = Relay::start(&["--http", "127.0.0.1:0"]);
+    let ws = relay.ws_url();
+    let mut cmd = Command::new(common::tern());
+    cmd.args([
+        "publish",
+        &relay.moqt_url(),
+        "--cert-hash",
+        &relay.fingerprint,
+    ])
+    .args([
+        "--namespace",
+        "ws/feed",
+        "--track",
+        "now",
+        "--framing",
+        "lines",
+    ])
+    .args(["--group-size", "1"])
+    .stdin(Stdio::piped())
+    .stdout(Stdio::null())
+    .stderr(Stdio::inherit());
+    let mut publisher = ChildGuard::spawn("tern publish", &mut cmd);
+    let mut stdin = publisher.child.stdin.take().expect("stdin");
+    let feeding = std::thread::spawn(move || {
+        use std::io::Write;
+        // A line a tenth of a second for at most a minute; stops when the publisher is gone.
+        for n in 0..600 {
+            if writeln!(stdin, "tick {n}")
+                .and_then(|()| stdin.flush())
+                .is_err()
+            {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    let run = NodeRun::start(
+        "moqnet.mjs",
+        &[
+            relay.https_url(),
+            relay.fingerprint.clone(),
+            "30000".to_owned(),
+            MIN_VALUES.to_string(),
+            format!("{ws}/"),
+            "ws/feed".to_owned(),
+            "now".to_owned(),
+        ],
+    );
+    let result = run.report(Duration::from_secs(90));
+    eprintln!("@moq/net over WebSocket: {result}");
+    drop(publisher);
+    let _ = feeding.join();
+    assert_eq!(result["transport"], "websocket", "{result}");
+    let values = moq_net_values(&result);
+    // Consecutive ticks, as published.
+    let n = |v: &str| {
+        v.trim()
+            .strip_prefix("tick ")
+            .and_then(|n| n.parse::<u32>().ok())
+    };
+    let ticks: Vec<u32> = values.iter().filter_map(|v| n(v)).collect();
+    assert_eq!(ticks.len(), values.len(), "{values:?}");
+    assert!(ticks.windows(2).all(|w| w[1] == w[0] + 1), "{values:?}");
 }
 
 #[test]

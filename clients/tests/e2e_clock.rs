@@ -1,6 +1,6 @@
 //! Interop of `tern clock` with Cloudflare's `moq-clock-ietf` 0.6.25, through `tern relay` and
 //! through Cloudflare's `moq-relay-ietf`; and `tern publish` → `tern relay` → `tern subscribe`
-//! round trips over raw QUIC and WebTransport.
+//! round trips over raw QUIC, WebTransport and QMux over WebSocket.
 
 mod common;
 
@@ -226,6 +226,42 @@ fn e2e_publish_subscribe_round_trip_webtransport() {
     let url = relay.https_url();
     round_trip(&url, &url, &relay.fingerprint, "lines");
     round_trip(&url, &url, &relay.fingerprint, "length");
+}
+
+#[test]
+fn e2e_publish_subscribe_round_trip_websocket() {
+    // QMux over a WebSocket on the relay's HTTP listener (plain HTTP on loopback): a subscriber
+    // over WebSocket reads a publisher over raw QUIC, and the other way round.
+    let relay = Relay::start(&["--http", "127.0.0.1:0"]);
+    let ws = relay.ws_url();
+    let moqt = relay.moqt_url();
+    round_trip(&moqt, &ws, &relay.fingerprint, "lines");
+    round_trip(&ws, &moqt, &relay.fingerprint, "length");
+}
+
+#[test]
+fn a_websocket_offering_no_moq_draft_in_common_is_refused_with_the_reason() {
+    let relay = Relay::start(&["--http", "127.0.0.1:0"]);
+    let http = relay.http.as_deref().expect("the HTTP listener");
+    let addr = http.strip_prefix("http://").expect("plain HTTP");
+    let mut tcp = std::net::TcpStream::connect(addr).expect("connect");
+    tcp.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        tcp,
+        "GET /live HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Protocol: qmux-00.moqt-14\r\nContent-Length: 0\r\n\r\n"
+    )
+    .expect("write");
+    let mut answer = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut tcp, &mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(
+        answer.contains("offered qmux-00.moqt-14") && answer.contains("qmux-01.moqt-18"),
+        "{answer}"
+    );
 }
 
 /// The library's PUBLISH flow (no PUBLISH_NAMESPACE) through `tern relay`, read back with the

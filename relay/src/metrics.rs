@@ -10,6 +10,15 @@ use ::metrics::{Unit, describe_counter, describe_gauge};
 
 /// Gauge: open MoQ sessions (downstream and upstream).
 pub const SESSIONS: &str = "tern_sessions";
+
+/// The labels of a session's gauge: its MoQ draft (`moqt-18`) and transport (`quic`,
+/// `webtransport`, `websocket`, `memory`).
+pub fn labels(session: &tern_quic::Session) -> Vec<metrics::Label> {
+    vec![
+        metrics::Label::new("draft", session.protocol().to_owned()),
+        metrics::Label::new("transport", session.transport().to_string()),
+    ]
+}
 /// Gauge: live downstream subscriptions.
 pub const SUBSCRIPTIONS: &str = "tern_subscriptions";
 /// Gauge: live subscriptions this relay holds upstream (one per track, whatever the fan-out).
@@ -120,7 +129,11 @@ pub const ALL: &[&str] = &[
 
 /// Registers units and help texts with the installed recorder (`# HELP` lines in Prometheus).
 pub fn describe() {
-    describe_gauge!(SESSIONS, Unit::Count, "Open MoQ sessions.");
+    describe_gauge!(
+        SESSIONS,
+        Unit::Count,
+        "Open MoQ sessions, by draft and transport."
+    );
     describe_gauge!(SUBSCRIPTIONS, Unit::Count, "Live downstream subscriptions.");
     describe_gauge!(
         UPSTREAM_SUBSCRIPTIONS,

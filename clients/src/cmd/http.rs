@@ -1,7 +1,8 @@
 //! The node's one HTTP listener (`[http]`): WHIP (`POST /whip/NAME`, when `[whip]` is on),
 //! LL-HLS (`GET /hls/NAME/index.m3u8`, when `[hls]` is on), WHEP (`POST /whep/NAME`, when
 //! `[whep]` is on), the player, watch (`/watch/NAME`) and clock pages, and
-//! the WHIP publish page (`/publish.html`). Plain HTTP on a loopback address only; elsewhere
+//! the WHIP publish page (`/publish.html`), and MoQ sessions over WebSocket (QMux, a
+//! `qmux-01.moqt-18` upgrade on any path: [`super::websocket`]). Plain HTTP on a loopback address only; elsewhere
 //! HTTPS (see [`super::tls`]).
 
 use std::net::SocketAddr;
@@ -130,6 +131,11 @@ pub async fn start(
         // Help texts of the LL-HLS metrics, beside the node's in `/metrics`.
         hls::describe();
     }
+    // MoQ over WebSocket (QMux) on any path, for browsers without working WebTransport.
+    let app = app.layer(axum::middleware::from_fn_with_state(
+        node.acceptor(),
+        super::websocket::upgrade,
+    ));
     let scheme = super::tls::scheme(addr);
     let task = super::tls::serve(listener, app, config).await?;
     let http = Http {
@@ -141,6 +147,10 @@ pub async fn start(
     };
     println!("HTTP listening on {} (pages, WHIP, LL-HLS)", http.base());
     println!("Watch: {}/watch/NAME", http.base());
+    println!(
+        "MoQ over WebSocket: {}/ (subprotocol qmux-01.moqt-18)",
+        http.base().replacen("http", "ws", 1)
+    );
     if config.hls.enabled {
         println!("LL-HLS: GET {}/hls/NAME/index.m3u8", http.base());
     }

@@ -15,6 +15,7 @@ mod subscribe;
 mod tls;
 mod token;
 mod watermark;
+mod websocket;
 
 use clap::{Parser, Subcommand};
 

@@ -135,7 +135,7 @@ fn serve_tls(listener: TcpListener, app: Router, acceptor: TlsAcceptor) -> JoinH
                 let service = TowerToHyperService::new(app);
                 // HTTP/1.1 or HTTP/2, as the client's first bytes say (ALPN chose before).
                 let conn = auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), service)
+                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
                     .await;
                 if let Err(e) = conn {
                     tracing::debug!(%peer, "http: {peer}: {e}");

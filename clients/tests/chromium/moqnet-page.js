@@ -1,5 +1,5 @@
-// Subscribe to clock/now with @moq/net 0.3.4 over WebTransport (moqt-18) and record objects
-// in window.ternMoqNet for the playwright driver.
+// Subscribe to a track with @moq/net 0.3.4 over WebTransport (moqt-18), or with `websocket`
+// set over a WebSocket (QMux) only, and record objects in window.ternMoqNet for the driver.
 import * as Moq from "@moq/net";
 
 const state = (window.ternMoqNet = { state: "starting", version: null, values: [], objects: 0, errors: [] });
@@ -10,12 +10,19 @@ async function main() {
   const fingerprint = q.get("fingerprint"); // hex SHA-256 of the relay's certificate
   const namespace = q.get("namespace") ?? "clock";
   const track = q.get("track") ?? "now";
+  const websocket = q.get("websocket");     // ws://127.0.0.1:PORT/: WebSocket only
 
+  if (websocket) {
+    // As on Safari, where @moq/net does not use WebTransport: it races nothing.
+    delete window.WebTransport;
+  }
   const conn = await Moq.Connection.connect(new URL(relay), {
     webtransport: { serverCertificateHashes: [{ algorithm: "sha-256", value: fingerprint.replaceAll(":", "") }] },
-    websocket: { enabled: false }, // WebTransport only: no ws:// fallback race
+    // WebTransport only unless asked: no ws:// fallback race.
+    websocket: websocket ? { url: new URL(websocket), delay: 0 } : { enabled: false },
     signal: AbortSignal.timeout(10_000),
   });
+  state.transport = websocket ? "websocket" : "webtransport";
   state.version = conn.version;             // the negotiated protocol (moqt-18 against tern)
   state.state = "connected";
 

@@ -1,7 +1,10 @@
-// Subscribe to clock/now on a relay with @moq/net 0.3.4 (moq-dev's browser client) in
-// headless Chromium over WebTransport (moqt-18), and print one JSON line with what it got.
+// Subscribe to a track on a relay with @moq/net 0.3.4 (moq-dev's browser client) in
+// headless Chromium over WebTransport (moqt-18), or over a WebSocket (QMux) with WebTransport
+// taken away from the page, as @moq/net does on Safari; print one JSON line with what it got.
 //
 // usage: node moqnet.mjs RELAY_URL FINGERPRINT_HEX [TIMEOUT_MS=90000] [MIN_OBJECTS=3]
+//        [WEBSOCKET_URL] [NAMESPACE=clock] [TRACK=now]
+//   WEBSOCKET_URL: ws://HOST:PORT/ — connect over WebSocket only (no WebTransport)
 // env: CHROMIUM (default /usr/bin/chromium)
 // The page and its esbuild bundle are served from 127.0.0.1 (a secure context, as
 // WebTransport needs). Every wait is bounded.
@@ -13,7 +16,8 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { launch } from './browser.mjs';
 
-const [relay, fingerprint, timeoutArg, minArg] = process.argv.slice(2);
+const [relay, fingerprint, timeoutArg, minArg, websocket = '', namespace = 'clock', track = 'now'] =
+  process.argv.slice(2);
 if (!relay || !fingerprint) {
   console.error('usage: node moqnet.mjs RELAY_URL FINGERPRINT_HEX [TIMEOUT_MS] [MIN_OBJECTS]');
   process.exit(2);
@@ -34,7 +38,7 @@ const server = createServer((req, res) => {
 }).listen(0, '127.0.0.1');
 await new Promise((r) => server.once('listening', r));
 const pageUrl = `http://127.0.0.1:${server.address().port}/?` +
-  new URLSearchParams({ relay, fingerprint, namespace: 'clock', track: 'now' });
+  new URLSearchParams({ relay, fingerprint, namespace, track, websocket });
 
 const userDataDir = mkdtempSync(join(tmpdir(), 'tern-moqnet-'));
 const result = { ok: false, page: pageUrl, console: [] };
@@ -59,6 +63,7 @@ try {
   }
   const s = await page.evaluate(() => window.ternMoqNet || null);
   Object.assign(result, { state: s?.state ?? null, version: s?.version ?? null,
+    transport: s?.transport ?? null,
     values: s?.values ?? [], objects: s?.objects ?? 0, errors: s?.errors ?? [] });
   result.ok = result.objects >= minObjects && result.errors.length === 0;
   if (!result.ok && !result.reason) result.reason = result.errors.join('; ') || 'too few objects';

@@ -230,6 +230,15 @@ impl Relay {
     pub fn https_url(&self) -> String {
         format!("https://{}", self.addr)
     }
+
+    /// `ws://127.0.0.1:PORT` (QMux over a WebSocket on the HTTP listener, started with
+    /// `--http`).
+    pub fn ws_url(&self) -> String {
+        self.http
+            .as_deref()
+            .expect("the HTTP listener (--http)")
+            .replacen("http://", "ws://", 1)
+    }
 }
 
 /// Lines a child writes to one of its pipes, read on a thread (so waits can be bounded).

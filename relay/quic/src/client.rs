@@ -65,9 +65,13 @@ impl Client {
     }
 
     /// Open a session to `url`: `https://` is WebTransport offering the configured protocols
-    /// in `WT-Available-Protocols`; `moqt://` is raw QUIC with them as ALPN. The whole attempt
-    /// is bounded by [`ClientConfig::connect_timeout`].
+    /// in `WT-Available-Protocols`; `moqt://` is raw QUIC with them as ALPN; `ws://` is QMux
+    /// over a WebSocket (subprotocol `qmux-01.moqt-18`). The whole attempt is bounded by
+    /// [`ClientConfig::connect_timeout`].
     pub async fn connect(&self, url: &str) -> Result<Session, ConnectError> {
+        if let Some(parsed) = Url::parse(url).ok().filter(|u| u.scheme() == "ws") {
+            return crate::websocket::connect(&parsed, self.config.connect_timeout).await;
+        }
         let (parsed, web_transport, host) = parse_url(url)?;
         let port = parsed.port().unwrap_or(443);
         let started = Instant::now();
@@ -214,7 +218,7 @@ fn parse_url(url: &str) -> Result<(Url, bool, String), ConnectError> {
         "moqt" => false,
         _ => {
             return Err(invalid(
-                "scheme must be https (WebTransport) or moqt (raw QUIC)",
+                "scheme must be https (WebTransport), moqt (raw QUIC) or ws (QMux over WebSocket)",
             ));
         }
     };

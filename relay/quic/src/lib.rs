@@ -6,7 +6,9 @@
 //!   cap per source (an IPv4 address or an IPv6 /64), a cap on all sessions, refusal of
 //!   clients offering no supported protocol.
 //! - [`Client`] / [`connect`] open sessions to `https://` and `moqt://` URLs.
-//! - [`Session`], [`SendStream`], [`RecvStream`]: one API over both transports; application
+//! - [`websocket`]: MoQ sessions over QMux on a WebSocket (an HTTP listener's upgrade,
+//!   `ws://` URLs), for browsers without working WebTransport.
+//! - [`Session`], [`SendStream`], [`RecvStream`]: one API over every transport; application
 //!   codes given to `close`/`reset`/`stop` reach a tern peer unchanged on either.
 //! - [`Session::pair`] / [`Session::pair_with`] ([`MemLimits`]): two connected in-memory
 //!   sessions with quinn's stream, flow-control, close and datagram semantics, for in-process
@@ -27,11 +29,13 @@ mod config;
 mod error;
 mod logbudget;
 mod mem;
+mod qmux_stream;
 mod server;
 mod session;
 mod store;
 mod stream;
 mod verify;
+pub mod websocket;
 
 pub use admission::{AdmissionStats, session_source};
 pub use bucket::TokenBucket;
@@ -48,5 +52,7 @@ pub use session::{DatagramError, Session, SessionError, Transport};
 pub use store::{CertStore, CertTask};
 pub use stream::{RecvStream, SendStream, StreamError};
 
+/// Re-exported: QMux sessions over WebSocket ([`Session::web_socket`]).
+pub use qmux;
 /// Re-exported so callers can name quinn's statistics and config types.
 pub use quinn;

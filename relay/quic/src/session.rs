@@ -30,6 +30,8 @@ pub enum Transport {
     WebTransport,
     /// An in-memory pair in this process ([`Session::pair`]).
     Memory,
+    /// QMux over a WebSocket (browsers without working WebTransport, `ws://` URLs).
+    WebSocket,
 }
 
 impl fmt::Display for Transport {
@@ -38,6 +40,7 @@ impl fmt::Display for Transport {
             Self::RawQuic => "quic",
             Self::WebTransport => "webtransport",
             Self::Memory => "memory",
+            Self::WebSocket => "websocket",
         })
     }
 }
@@ -60,6 +63,7 @@ pub struct Session {
 enum Inner {
     Quic(wtq::Session),
     Mem(MemSession),
+    Qmux(crate::qmux_stream::QmuxSession),
 }
 
 impl fmt::Debug for Session {
@@ -119,6 +123,16 @@ impl Session {
         }
     }
 
+    /// Wrap a QMux session over a WebSocket from `remote` that negotiated `protocol`.
+    pub fn web_socket(inner: qmux::Session, protocol: &str, remote: SocketAddr) -> Self {
+        Self {
+            inner: Inner::Qmux(crate::qmux_stream::QmuxSession::new(inner, remote)),
+            transport: Transport::WebSocket,
+            protocol: protocol.to_owned(),
+            _slot: None,
+        }
+    }
+
     /// Keep `slot` alive as long as any clone of this session.
     pub(crate) fn hold(mut self, slot: Arc<dyn Any + Send + Sync>) -> Self {
         self._slot = Some(slot);
@@ -146,6 +160,10 @@ impl Session {
                 let (send, recv) = m.open_bi().await?;
                 Ok((SendStream::mem(send), RecvStream::mem(recv)))
             }
+            Inner::Qmux(q) => {
+                let (send, recv) = q.open_bi().await?;
+                Ok((SendStream::qmux(send), RecvStream::qmux(recv)))
+            }
         }
     }
 
@@ -154,6 +172,7 @@ impl Session {
         match &self.inner {
             Inner::Quic(s) => Ok(SendStream::new(s.open_uni().await?)),
             Inner::Mem(m) => Ok(SendStream::mem(m.open_uni().await?)),
+            Inner::Qmux(q) => Ok(SendStream::qmux(q.open_uni().await?)),
         }
     }
 
@@ -168,6 +187,10 @@ impl Session {
                 let (send, recv) = m.accept_bi().await?;
                 Ok((SendStream::mem(send), RecvStream::mem(recv)))
             }
+            Inner::Qmux(q) => {
+                let (send, recv) = q.accept_bi().await?;
+                Ok((SendStream::qmux(send), RecvStream::qmux(recv)))
+            }
         }
     }
 
@@ -176,6 +199,7 @@ impl Session {
         match &self.inner {
             Inner::Quic(s) => Ok(RecvStream::new(s.accept_uni().await?)),
             Inner::Mem(m) => Ok(RecvStream::mem(m.accept_uni().await?)),
+            Inner::Qmux(q) => Ok(RecvStream::qmux(q.accept_uni().await?)),
         }
     }
 
@@ -185,6 +209,7 @@ impl Session {
         match &self.inner {
             Inner::Quic(s) => Ok(s.send_datagram(payload)?),
             Inner::Mem(m) => m.send_datagram(payload),
+            Inner::Qmux(_) => Err(DatagramError::Unsupported),
         }
     }
 
@@ -193,6 +218,7 @@ impl Session {
         match &self.inner {
             Inner::Quic(s) => Ok(s.read_datagram().await?),
             Inner::Mem(m) => m.read_datagram().await,
+            Inner::Qmux(q) => Err(q.closed().await),
         }
     }
 
@@ -202,6 +228,7 @@ impl Session {
         match &self.inner {
             Inner::Quic(s) => s.max_datagram_size(),
             Inner::Mem(m) => m.max_datagram_size(),
+            Inner::Qmux(_) => 0,
         }
     }
 
@@ -210,6 +237,7 @@ impl Session {
         match &self.inner {
             Inner::Quic(s) => s.close(code, reason.as_bytes()),
             Inner::Mem(m) => m.close(code, reason),
+            Inner::Qmux(q) => q.close(code, reason),
         }
     }
 
@@ -218,6 +246,7 @@ impl Session {
         match &self.inner {
             Inner::Quic(s) => s.closed().await.into(),
             Inner::Mem(m) => m.closed().await,
+            Inner::Qmux(q) => q.closed().await,
         }
     }
 
@@ -226,6 +255,7 @@ impl Session {
         match &self.inner {
             Inner::Quic(s) => s.close_reason().map(Into::into),
             Inner::Mem(m) => m.close_reason(),
+            Inner::Qmux(q) => q.close_reason(),
         }
     }
 
@@ -235,6 +265,7 @@ impl Session {
         match &self.inner {
             Inner::Quic(s) => s.remote_address(),
             Inner::Mem(m) => m.remote_address(),
+            Inner::Qmux(q) => q.remote,
         }
     }
 
@@ -244,6 +275,7 @@ impl Session {
         match &self.inner {
             Inner::Quic(s) => (**s).local_ip(),
             Inner::Mem(m) => m.local_ip(),
+            Inner::Qmux(_) => None,
         }
     }
 
@@ -258,6 +290,7 @@ impl Session {
         match &self.inner {
             Inner::Quic(s) => s.rtt(),
             Inner::Mem(_) => Duration::ZERO,
+            Inner::Qmux(q) => q.rtt(),
         }
     }
 
@@ -266,7 +299,7 @@ impl Session {
     pub fn stats(&self) -> quinn::ConnectionStats {
         match &self.inner {
             Inner::Quic(s) => (**s).stats(),
-            Inner::Mem(_) => quinn::ConnectionStats::default(),
+            Inner::Mem(_) | Inner::Qmux(_) => quinn::ConnectionStats::default(),
         }
     }
 
@@ -278,6 +311,7 @@ impl Session {
         let s = match &self.inner {
             Inner::Quic(s) => s,
             Inner::Mem(m) => return m.peer_name(),
+            Inner::Qmux(_) => return None,
         };
         let identity = (**s).peer_identity()?;
         let chain = identity
@@ -291,6 +325,7 @@ impl Session {
         match &self.inner {
             Inner::Quic(s) => s.stable_id(),
             Inner::Mem(m) => m.stable_id(),
+            Inner::Qmux(q) => q.id,
         }
     }
 }

@@ -10,6 +10,7 @@ use web_transport_quinn as wtq;
 use crate::error::SessionError;
 pub use crate::error::StreamError;
 use crate::mem::{MemRecv, MemSend};
+use crate::qmux_stream::{QmuxRecv, QmuxSend};
 
 /// The sending half of a stream. Dropping it finishes the stream gracefully; call
 /// [`reset`](Self::reset) to abandon it instead.
@@ -23,6 +24,7 @@ pub struct SendStream {
 enum SendInner {
     Quic(wtq::SendStream),
     Mem(MemSend),
+    Qmux(QmuxSend),
 }
 
 impl SendStream {
@@ -38,11 +40,18 @@ impl SendStream {
         }
     }
 
+    pub(crate) fn qmux(inner: QmuxSend) -> Self {
+        Self {
+            inner: SendInner::Qmux(inner),
+        }
+    }
+
     /// Queue `chunk` for sending without copying it; waits while flow control is exhausted.
     pub async fn write_chunk(&mut self, chunk: Bytes) -> Result<(), StreamError> {
         match &mut self.inner {
             SendInner::Quic(s) => Ok(s.write_chunk(chunk).await?),
             SendInner::Mem(m) => m.write_chunk(chunk).await,
+            SendInner::Qmux(q) => q.write_chunk(chunk).await,
         }
     }
 
@@ -51,6 +60,7 @@ impl SendStream {
         match &mut self.inner {
             SendInner::Quic(s) => Ok(s.write_all_chunks(chunks).await?),
             SendInner::Mem(m) => m.write_all_chunks(chunks).await,
+            SendInner::Qmux(q) => q.write_all_chunks(chunks).await,
         }
     }
 
@@ -59,6 +69,7 @@ impl SendStream {
         match &mut self.inner {
             SendInner::Quic(s) => Ok(s.write_all(buf).await?),
             SendInner::Mem(m) => m.write_all(buf).await,
+            SendInner::Qmux(q) => q.write_all(buf).await,
         }
     }
 
@@ -68,6 +79,7 @@ impl SendStream {
         match &self.inner {
             SendInner::Quic(s) => s.set_priority(priority).map_err(|_| StreamError::Closed),
             SendInner::Mem(_) => Ok(()),
+            SendInner::Qmux(q) => q.set_priority(priority),
         }
     }
 
@@ -76,6 +88,7 @@ impl SendStream {
         match &mut self.inner {
             SendInner::Quic(s) => s.reset(code).map_err(|_| StreamError::Closed),
             SendInner::Mem(m) => m.reset(code),
+            SendInner::Qmux(q) => q.reset(code),
         }
     }
 
@@ -84,6 +97,7 @@ impl SendStream {
         match &mut self.inner {
             SendInner::Quic(s) => s.finish().map_err(|_| StreamError::Closed),
             SendInner::Mem(m) => m.finish(),
+            SendInner::Qmux(q) => q.finish(),
         }
     }
 
@@ -92,6 +106,7 @@ impl SendStream {
         match &self.inner {
             SendInner::Quic(s) => Ok(s.stopped().await?),
             SendInner::Mem(m) => m.stopped().await,
+            SendInner::Qmux(q) => q.stopped().await,
         }
     }
 
@@ -100,6 +115,7 @@ impl SendStream {
         match &self.inner {
             SendInner::Quic(s) => s.quic_id().into(),
             SendInner::Mem(m) => m.id(),
+            SendInner::Qmux(q) => q.id(),
         }
     }
 }
@@ -115,6 +131,7 @@ pub struct RecvStream {
 enum RecvInner {
     Quic(wtq::RecvStream),
     Mem(MemRecv),
+    Qmux(QmuxRecv),
 }
 
 impl RecvStream {
@@ -130,11 +147,18 @@ impl RecvStream {
         }
     }
 
+    pub(crate) fn qmux(inner: QmuxRecv) -> Self {
+        Self {
+            inner: RecvInner::Qmux(inner),
+        }
+    }
+
     /// The next in-order chunk of at most `max` bytes, or `None` at the end of the stream.
     pub async fn read_chunk(&mut self, max: usize) -> Result<Option<Bytes>, StreamError> {
         match &mut self.inner {
             RecvInner::Quic(s) => Ok(s.read_chunk(max, true).await?.map(|chunk| chunk.bytes)),
             RecvInner::Mem(m) => m.read_chunk(max).await,
+            RecvInner::Qmux(q) => q.read_chunk(max).await,
         }
     }
 
@@ -143,6 +167,7 @@ impl RecvStream {
         match &mut self.inner {
             RecvInner::Quic(s) => Ok(s.read(buf).await?),
             RecvInner::Mem(m) => m.read(buf).await,
+            RecvInner::Qmux(q) => q.read(buf).await,
         }
     }
 
@@ -154,6 +179,7 @@ impl RecvStream {
                 wtq::ReadToEndError::ReadError(e) => e.into(),
             }),
             RecvInner::Mem(m) => m.read_to_end(limit).await,
+            RecvInner::Qmux(q) => q.read_to_end(limit).await,
         }
     }
 
@@ -162,6 +188,7 @@ impl RecvStream {
         match &mut self.inner {
             RecvInner::Quic(s) => s.stop(code).map_err(|_| StreamError::Closed),
             RecvInner::Mem(m) => m.stop(code),
+            RecvInner::Qmux(q) => q.stop(code),
         }
     }
 
@@ -170,6 +197,7 @@ impl RecvStream {
         match &self.inner {
             RecvInner::Quic(s) => s.quic_id().into(),
             RecvInner::Mem(m) => m.id(),
+            RecvInner::Qmux(q) => q.id(),
         }
     }
 }

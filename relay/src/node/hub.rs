@@ -102,15 +102,15 @@ pub struct OnLoop<'a> {
 impl OnLoop<'_> {
     /// Register a live session.
     pub fn add_session(&mut self, s: Arc<SessionShared>) {
+        metrics::gauge!(m::SESSIONS, m::labels(&s.session)).increment(1.0);
         lock(&self.hub.sessions).insert(s.id, s);
-        metrics::gauge!(m::SESSIONS).increment(1.0);
     }
 
     /// A session ended: forget it, its requests (one range: nothing walks every request) and
     /// everything it did.
     pub fn remove_session(&mut self, id: SessionId, now: Instant) {
-        if lock(&self.hub.sessions).remove(&id).is_some() {
-            metrics::gauge!(m::SESSIONS).decrement(1.0);
+        if let Some(s) = lock(&self.hub.sessions).remove(&id) {
+            metrics::gauge!(m::SESSIONS, m::labels(&s.session)).decrement(1.0);
         }
         {
             let mut requests = lock(&self.hub.requests);

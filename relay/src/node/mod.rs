@@ -56,6 +56,38 @@ use crate::core::router::{Router, RouterConfig};
 pub use hub::Hub;
 pub use settings::{NodeSettings, UpstreamTls};
 
+/// Serves MoQ sessions that reached this process another way than the relay's port, exactly
+/// as the port's: the same driver, limits, plugin and routing ([`Node::acceptor`]).
+#[derive(Clone)]
+pub struct Acceptor {
+    hub: Arc<Hub>,
+    draining: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl std::fmt::Debug for Acceptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Acceptor").finish_non_exhaustive()
+    }
+}
+
+impl Acceptor {
+    /// Serve `session`, whose request named `url` if any (a WebSocket upgrade's or a
+    /// WebTransport CONNECT's: its path and query carry the broadcast and any `?jwt=`). A
+    /// session offered while the node drains is closed at once, as the port does.
+    pub fn serve(&self, session: tern_quic::Session, url: Option<url::Url>) {
+        if self.draining.load(std::sync::atomic::Ordering::Acquire) {
+            session.close(
+                session::wire_code(tern_moq::message::codes::SessionError::NO_ERROR),
+                "relay draining",
+            );
+            return;
+        }
+        tokio::spawn(peer::run_with(self.hub.clone(), session, true, move |s| {
+            s.auth.set_url(url)
+        }));
+    }
+}
+
 /// A running relay: its address, certificate fingerprint and shared state.
 #[derive(Debug)]
 pub struct Node {
@@ -174,14 +206,16 @@ impl Node {
     /// accepted: the same driver, limits, plugin and routing. A session offered while the node
     /// drains is closed at once, as the port does.
     pub fn serve(&self, session: tern_quic::Session) {
-        if self.draining.load(std::sync::atomic::Ordering::Acquire) {
-            session.close(
-                session::wire_code(tern_moq::message::codes::SessionError::NO_ERROR),
-                "relay draining",
-            );
-            return;
+        self.acceptor().serve(session, None);
+    }
+
+    /// A handle that serves sessions reaching this process another way than the relay's port
+    /// (a WebSocket on the HTTP listener), from any task.
+    pub fn acceptor(&self) -> Acceptor {
+        Acceptor {
+            hub: self.hub.clone(),
+            draining: self.draining.clone(),
         }
-        tokio::spawn(peer::run(self.hub.clone(), session, true));
     }
 
     /// The certificate store's current fingerprint (changes when re-issued).
