@@ -46,10 +46,10 @@ fn texts(array: &serde_json::Value) -> Vec<&str> {
         .collect()
 }
 
-/// The values `@moq/net` received, once it negotiated draft-18 without an error and got at least
-/// [`MIN_VALUES`] of them.
-fn moq_net_values(result: &serde_json::Value) -> Vec<&str> {
-    assert_eq!(result["version"], "moq-transport-18", "{result}");
+/// The values `@moq/net` received, once it negotiated `version` (`moq-transport-18`) without an
+/// error and got at least [`MIN_VALUES`] of them.
+fn moq_net_values<'a>(result: &'a serde_json::Value, version: &str) -> Vec<&'a str> {
+    assert_eq!(result["version"], version, "{result}");
     assert_eq!(
         result["errors"].as_array().map(Vec::len),
         Some(0),
@@ -84,14 +84,18 @@ fn clock_publisher(relay: &Relay) -> ChildGuard {
     clock
 }
 
-/// moq-dev's browser client, `@moq/net` 0.3.4, in headless Chromium: it negotiates `moqt-18`
-/// over WebTransport, subscribes to Cloudflare's clock through tern and receives its objects.
-/// It joins at the Largest Object and keeps only groups whose stream carries FIRST_OBJECT, so
-/// its first objects come with the clock's next group (one per minute): up to 90 s.
+/// moq-dev's browser client, `@moq/net` 0.3.4, in headless Chromium: on a relay restricted to
+/// draft-18 (`relay.drafts`) it negotiates `moqt-18` over WebTransport, subscribes to
+/// Cloudflare's clock through tern and receives its objects. It joins at the Largest Object and
+/// keeps only groups whose stream carries FIRST_OBJECT, so its first objects come with the
+/// clock's next group (one per minute): up to 90 s.
 #[test]
 fn e2e_chromium_moq_net_subscribes_over_draft_18() {
     common::page::chromium();
-    let relay = Relay::start(&[]);
+    let mut cmd = Command::new(common::tern());
+    cmd.args(["relay", "--bind", "127.0.0.1:0"])
+        .env("TERN_RELAY_DRAFTS", "18");
+    let relay = Relay::start_cmd(cmd, &[]);
     let clock = clock_publisher(&relay);
     let run = NodeRun::start(
         "moqnet.mjs",
@@ -104,7 +108,7 @@ fn e2e_chromium_moq_net_subscribes_over_draft_18() {
     );
     let result = run.report(Duration::from_secs(150));
     eprintln!("@moq/net result: {result}");
-    let values = moq_net_values(&result);
+    let values = moq_net_values(&result, "moq-transport-18");
     // The clock's objects: the group's "YYYY-MM-DD HH:MM:" base, then two-digit seconds.
     assert!(
         values[0].ends_with(':'),
@@ -121,19 +125,37 @@ fn e2e_chromium_moq_net_subscribes_over_draft_18() {
 }
 
 /// `@moq/net` 0.3.4 with WebTransport taken away from its page, as it runs on Safari: it reaches
-/// the relay over a WebSocket on the HTTP listener (QMux, `qmux-01.moqt-18`) and receives a
-/// track `tern publish` sends over raw QUIC, one group per line.
+/// the relay over a WebSocket on the HTTP listener (QMux, `qmux-01.moqt-20`: the newest draft
+/// both speak) and receives a track `tern publish` sends over raw QUIC on draft-18, one group
+/// per line.
 #[test]
 fn e2e_chromium_moq_net_subscribes_over_websocket() {
+    moq_net_reads_a_tern_feed(true);
+}
+
+/// `@moq/net` 0.3.4 over WebTransport on a relay speaking every draft: it negotiates `moqt-20`
+/// (the newest it offers) and receives a track `tern publish` sends on draft-18.
+#[test]
+fn e2e_chromium_moq_net_subscribes_over_draft_20() {
+    moq_net_reads_a_tern_feed(false);
+}
+
+fn moq_net_reads_a_tern_feed(websocket: bool) {
     common::page::chromium();
     let relay = Relay::start(&["--http", "127.0.0.1:0"]);
-    let ws = relay.ws_url();
+    let ws = if websocket {
+        format!("{}/", relay.ws_url())
+    } else {
+        String::new()
+    };
     let mut cmd = Command::new(common::tern());
     cmd.args([
         "publish",
         &relay.moqt_url(),
         "--cert-hash",
         &relay.fingerprint,
+        "--draft",
+        "18",
     ])
     .args([
         "--namespace",
@@ -169,17 +191,22 @@ fn e2e_chromium_moq_net_subscribes_over_websocket() {
             relay.fingerprint.clone(),
             "30000".to_owned(),
             MIN_VALUES.to_string(),
-            format!("{ws}/"),
+            ws,
             "ws/feed".to_owned(),
             "now".to_owned(),
         ],
     );
     let result = run.report(Duration::from_secs(90));
-    eprintln!("@moq/net over WebSocket: {result}");
+    eprintln!("@moq/net (websocket: {websocket}): {result}");
     drop(publisher);
     let _ = feeding.join();
-    assert_eq!(result["transport"], "websocket", "{result}");
-    let values = moq_net_values(&result);
+    let transport = if websocket {
+        "websocket"
+    } else {
+        "webtransport"
+    };
+    assert_eq!(result["transport"], transport, "{result}");
+    let values = moq_net_values(&result, "moq-transport-20");
     // Consecutive ticks, as published.
     let n = |v: &str| {
         v.trim()

@@ -264,6 +264,78 @@ fn a_websocket_offering_no_moq_draft_in_common_is_refused_with_the_reason() {
     );
 }
 
+/// A WebSocket upgrade to `http` (`http://host:port`) offering `qmux-01.moqt-18`; the answer.
+fn websocket_upgrade(http: &str) -> String {
+    let addr = http.strip_prefix("http://").expect("plain HTTP");
+    let mut tcp = std::net::TcpStream::connect(addr).expect("connect");
+    tcp.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        tcp,
+        "GET /live HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Protocol: qmux-01.moqt-18\r\nContent-Length: 0\r\n\r\n"
+    )
+    .expect("write");
+    let mut answer = [0u8; 4096];
+    let n = std::io::Read::read(&mut tcp, &mut answer).unwrap_or(0);
+    String::from_utf8_lossy(&answer[..n]).into_owned()
+}
+
+/// WebSocket sessions count under the QUIC listener's caps, together with QUIC's: with one
+/// session per source allowed, a WebSocket session keeps a QUIC one out and the other way
+/// round, and a refused upgrade is answered 503 with the reason.
+#[test]
+fn websocket_and_quic_sessions_share_the_per_source_cap() {
+    use tern::client::{ConnectOptions, Session};
+    let mut cmd = Command::new(tern());
+    cmd.args(["relay", "--bind", "127.0.0.1:0"])
+        .env("TERN_LIMITS_MAX_SESSIONS_PER_IP", "1")
+        .env("TERN_LIMITS_NEW_SESSIONS_PER_IP", "1000");
+    let relay = Relay::start_cmd(cmd, &["--http", "127.0.0.1:0"]);
+    let http = relay.http.clone().expect("the HTTP listener");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let opts = ConnectOptions {
+            disable_verify: true,
+            ..ConnectOptions::default()
+        };
+        let held = Session::connect(&relay.ws_url(), &opts)
+            .await
+            .expect("the one session, over WebSocket");
+        assert!(
+            Session::connect(&relay.moqt_url(), &opts).await.is_err(),
+            "a QUIC session past the cap"
+        );
+        let answer = tokio::task::spawn_blocking(move || websocket_upgrade(&http))
+            .await
+            .expect("upgrade");
+        assert!(
+            answer.starts_with("HTTP/1.1 503") && answer.contains("too many sessions"),
+            "{answer}"
+        );
+        drop(held);
+        // Its place is given back when the WebSocket session ends.
+        let mut tries = 0;
+        let quic = loop {
+            match Session::connect(&relay.moqt_url(), &opts).await {
+                Ok(s) => break s,
+                Err(e) if tries < 50 => {
+                    tries += 1;
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("the freed place: {e}"),
+            }
+        };
+        assert!(
+            Session::connect(&relay.ws_url(), &opts).await.is_err(),
+            "a WebSocket session past the cap"
+        );
+        drop(quic);
+    });
+}
+
 /// The library's PUBLISH flow (no PUBLISH_NAMESPACE) through `tern relay`, read back with the
 /// library's subscriber until PUBLISH_DONE.
 #[test]

@@ -22,6 +22,8 @@ async fn goaway_after(url: &str, on_setup: impl FnOnce()) -> (GoAway, Box<dyn st
     let config = ClientConfig {
         disable_verify: true,
         system_roots: false,
+        // This test reads draft-18's GOAWAY (with its Request ID) by hand.
+        protocols: vec![tern_quic::MOQT_18.to_owned()],
         ..ClientConfig::default()
     };
     let session = tern_quic::connect(url, &config).await.expect("connect");
@@ -50,7 +52,7 @@ async fn goaway_after(url: &str, on_setup: impl FnOnce()) -> (GoAway, Box<dyn st
         {
             control_reader = Some(
                 std::mem::replace(&mut reader, DataStreamReader::new(Limits::default()))
-                    .into_control_reader()
+                    .into_control_reader(tern_moq::Version::Draft18)
                     .expect("control reader"),
             );
         }

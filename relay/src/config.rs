@@ -498,6 +498,10 @@ pub struct RelayConfig {
     /// anonymous source address) always takes over its own track, and only members take over
     /// a member's.
     pub takeover: TakeOverPolicy,
+    /// The MoQ Transport drafts spoken, on every transport (ALPN `moqt-N`, WebTransport
+    /// protocol, WebSocket `qmux-01.moqt-N`), and offered to upstreams: a peer gets the newest
+    /// both speak. Default `[22, 20, 18]`.
+    pub drafts: Vec<u32>,
 }
 
 /// `relay.takeover`.
@@ -530,6 +534,7 @@ impl Default for RelayConfig {
             name: "tern-relay".to_owned(),
             open_publishing: false,
             takeover: TakeOverPolicy::default(),
+            drafts: tern_moq::Version::ALL.iter().map(|v| v.number()).collect(),
         }
     }
 }
@@ -897,6 +902,7 @@ macro_rules! settings {
 
 settings! {
     relay.bind, relay.tls_cert, relay.tls_key, relay.name, relay.open_publishing, relay.takeover,
+    relay.drafts,
     admin.bind, admin.enabled,
     log.format, log.level,
     limits.max_object_size, limits.max_control_message, limits.max_requests_per_session,
@@ -1076,6 +1082,33 @@ impl Config {
             })
         };
 
+        let spoken = || {
+            let all: Vec<String> = tern_moq::Version::ALL
+                .iter()
+                .map(|v| v.number().to_string())
+                .collect();
+            all.join(", ")
+        };
+        if self.relay.drafts.is_empty() {
+            return fail(
+                "relay.drafts",
+                format!("empty: name one or more of {}", spoken()),
+            );
+        }
+        if let Some(n) = self
+            .relay
+            .drafts
+            .iter()
+            .find(|n| tern_moq::Version::from_number(**n).is_none())
+        {
+            return fail(
+                "relay.drafts",
+                format!(
+                    "draft {n} is not spoken here: name one or more of {}",
+                    spoken()
+                ),
+            );
+        }
         match (&self.relay.tls_cert, &self.relay.tls_key) {
             (Some(_), None) => {
                 return fail("relay.tls_cert", "set without relay.tls_key".into());

@@ -17,6 +17,17 @@ const UPSTREAM_ANSWER_TIMEOUT: std::time::Duration = std::time::Duration::from_s
 /// object that arrive in the same read.
 const STREAM_BUFFER_SLACK: usize = 256 * 1024;
 
+/// The MoQ protocol tokens of `drafts` (validated), newest first.
+pub fn protocols(drafts: &[u32]) -> Vec<String> {
+    let mut versions: Vec<tern_moq::Version> = drafts
+        .iter()
+        .filter_map(|n| tern_moq::Version::from_number(*n))
+        .collect();
+    versions.sort_unstable_by(|a, b| b.cmp(a));
+    versions.dedup();
+    versions.iter().map(|v| v.alpn().to_owned()).collect()
+}
+
 /// QUIC server settings from the config.
 pub fn server_config(c: &Config) -> ServerConfig {
     let cert = match (&c.relay.tls_cert, &c.relay.tls_key) {
@@ -50,6 +61,7 @@ pub fn server_config(c: &Config) -> ServerConfig {
         new_sessions_per_ip: c.limits.new_sessions_per_ip,
         max_sessions: c.limits.max_sessions as usize,
         client_roots: c.cluster.ca.iter().cloned().collect(),
+        protocols: protocols(&c.relay.drafts),
         ..ServerConfig::default()
     }
 }
@@ -251,8 +263,9 @@ pub async fn plugin_host(
 pub async fn run(c: Config) -> Result<(), RunError> {
     let (node, readiness) = start(&c).await?;
     println!(
-        "tern relay listening on {} (raw QUIC moqt-18 and WebTransport)",
-        node.addr
+        "tern relay listening on {} (raw QUIC and WebTransport: {})",
+        node.addr,
+        node.protocols().join(", ")
     );
     println!("certificate sha-256: {}", node.fingerprint.to_hex());
     shutdown_signal().await;
@@ -295,5 +308,17 @@ pub fn shutdown_listener() -> impl std::future::Future<Output = ()> {
     #[cfg(not(unix))]
     async {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_draft_is_offered_newest_first_as_the_transport_names_them() {
+        assert_eq!(
+            super::protocols(&[18, 22, 20, 18]),
+            tern_quic::MOQT_PROTOCOLS
+        );
+        assert_eq!(super::protocols(&[18]), ["moqt-18"]);
     }
 }

@@ -29,6 +29,10 @@ pub struct ConnectArgs {
     /// Private key of --client-cert.
     #[arg(long, value_name = "PEM", requires = "client_cert")]
     pub client_key: Option<std::path::PathBuf>,
+    /// Speak only this MoQ Transport draft (18, 20 or 22). Default: offer all, newest first;
+    /// the relay picks the newest it speaks.
+    #[arg(long, value_name = "N")]
+    pub draft: Option<u32>,
 }
 
 /// Split `a/b` into the namespace tuple `("a", "b")`.
@@ -54,7 +58,21 @@ impl ConnectArgs {
             })?;
             cert_hashes.push(fp);
         }
+        let protocols = match self.draft {
+            None => ConnectOptions::default().protocols,
+            Some(n) => match tern_moq::Version::from_number(n) {
+                Some(v) => vec![v.alpn().to_owned()],
+                None => {
+                    let spoken: Vec<String> = tern_moq::Version::ALL
+                        .iter()
+                        .map(|v| v.number().to_string())
+                        .collect();
+                    anyhow::bail!("--draft {n}: tern speaks drafts {}", spoken.join(", "));
+                }
+            },
+        };
         let opts = ConnectOptions {
+            protocols,
             disable_verify: self.tls_disable_verify,
             cert_hashes,
             connect_timeout: Duration::from_secs(self.connect_timeout.max(1)),

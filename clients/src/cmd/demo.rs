@@ -158,8 +158,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     // The pages and WHIP are on the edge's HTTP listener.
     let page = ingest.http.as_ref().map(|h| h.addr);
     println!(
-        "tern demo: edge relay listening on {addr} (raw QUIC moqt-18 and WebTransport), \
+        "tern demo: edge relay listening on {addr} (raw QUIC and WebTransport: {}), \
          linked to the root relay at {}",
+        node.protocols().join(", "),
         root.addr
     );
     println!("certificate sha-256: {}", fingerprint.to_hex());

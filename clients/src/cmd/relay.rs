@@ -62,8 +62,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     // listeners start.
     let shutdown = tern_relay::run::shutdown_listener();
     println!(
-        "tern relay listening on {} (raw QUIC moqt-18 and WebTransport)",
-        node.addr
+        "tern relay listening on {} (raw QUIC and WebTransport: {})",
+        node.addr,
+        node.protocols().join(", ")
     );
     println!("certificate sha-256: {}", node.fingerprint.to_hex());
     let ingest = super::ingest::start(&config, &node).await?;

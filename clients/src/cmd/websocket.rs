@@ -1,5 +1,5 @@
 //! MoQ over WebSocket on the node's HTTP listener: a request to any path that asks to upgrade
-//! to a WebSocket with a QMux subprotocol naming a MoQ draft (`qmux-01.moqt-18`) becomes a MoQ
+//! to a WebSocket with a QMux subprotocol naming a MoQ draft (`qmux-01.moqt-22`, `-20`, `-18`) becomes a MoQ
 //! session of the node, with the same limits, plugin and routing as one over QUIC; its path and
 //! query carry the broadcast and any `?jwt=`, as a WebTransport URL's do. Browsers whose
 //! WebTransport does not work (Safari, older Firefox) reach the relay this way. Every other
@@ -62,13 +62,20 @@ pub async fn upgrade(
         // Not a MoQ WebSocket: the routes decide.
         return next.run(req).await;
     }
-    let Some(subprotocol) = choose_subprotocol(offered.iter().map(String::as_str)) else {
+    let Some(subprotocol) =
+        choose_subprotocol(offered.iter().map(String::as_str), node.protocols())
+    else {
+        let speaks: Vec<&str> = SUBPROTOCOLS
+            .iter()
+            .copied()
+            .filter(|s| choose_subprotocol([*s], node.protocols()).is_some())
+            .collect();
         return refuse(
             StatusCode::BAD_REQUEST,
             format!(
                 "{peer}: no WebSocket subprotocol in common: offered {}; this relay speaks {}",
                 offered.join(", "),
-                SUBPROTOCOLS.join(", ")
+                speaks.join(", ")
             ),
         );
     };
@@ -83,6 +90,11 @@ pub async fn upgrade(
             StatusCode::BAD_REQUEST,
             format!("{peer}: a WebSocket upgrade without Sec-WebSocket-Key"),
         );
+    };
+    // The QUIC listener's caps, counted together with its sessions.
+    let slot = match node.admit(peer) {
+        Ok(slot) => slot,
+        Err(why) => return refuse(StatusCode::SERVICE_UNAVAILABLE, format!("{peer}: {why}")),
     };
     let accept_key = tern_quic::qmux::ws::tungstenite::handshake::derive_accept_key(key.as_bytes());
     // The session's URL, as a WebTransport CONNECT names it: its path and query matter.
@@ -102,7 +114,7 @@ pub async fn upgrade(
     tokio::spawn(async move {
         match on_upgrade.await {
             Ok(upgraded) => {
-                let session = accept(TokioIo::new(upgraded), subprotocol, peer).await;
+                let session = accept(TokioIo::new(upgraded), subprotocol, peer, Some(slot)).await;
                 tracing::debug!(%peer, path, "websocket: MoQ session over {subprotocol}");
                 node.serve(session, url);
             }

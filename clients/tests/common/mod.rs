@@ -149,13 +149,16 @@ impl Relay {
 
     /// [`Relay::start_cmd`] with the child's stderr going to `stderr`.
     pub fn start_cmd_with_stderr(mut cmd: Command, extra: &[&str], stderr: Stdio) -> Self {
-        cmd.args(["--admin-bind", "127.0.0.1:0"])
-            .args(extra)
-            // TERN_TEST_RELAY_LOG=debug shows the relay's debug lines when a test fails.
-            .env(
+        // TERN_TEST_RELAY_LOG=debug shows the relay's debug lines when a test fails; a test
+        // that reads a debug line sets TERN_LOG_LEVEL on `cmd` itself.
+        if !cmd.get_envs().any(|(k, _)| k == "TERN_LOG_LEVEL") {
+            cmd.env(
                 "TERN_LOG_LEVEL",
                 std::env::var("TERN_TEST_RELAY_LOG").unwrap_or_else(|_| "info".into()),
-            )
+            );
+        }
+        cmd.args(["--admin-bind", "127.0.0.1:0"])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(stderr);
         let mut guard = ChildGuard::spawn("tern relay", &mut cmd);

@@ -35,6 +35,8 @@ impl RawPeer {
             disable_verify: true,
             system_roots: false,
             transport,
+            // This peer writes and reads draft-18's wire by hand.
+            protocols: vec![tern_quic::MOQT_18.to_owned()],
             ..ClientConfig::default()
         })
         .expect("client");

@@ -670,7 +670,14 @@ impl Router {
             self.upstream_subscribes += 1;
             let upstream_filter = match filter {
                 Filter::AbsoluteStart(_) | Filter::AbsoluteRange(..) => filter,
-                Filter::LargestObject | Filter::NextGroupStart => Filter::LargestObject,
+                // Every draft can say the whole end group; this relay's subscriber gets the
+                // objects up to its end object (draft-18 upstreams have no end object).
+                Filter::AbsoluteRangeToObject(start, delta, _) => {
+                    Filter::AbsoluteRange(start, delta)
+                }
+                Filter::LargestObject | Filter::NextGroupStart | Filter::RelativeStart(_) => {
+                    Filter::LargestObject
+                }
             };
             self.commands.push_back(Command::SubscribeUpstream {
                 session: publisher,

@@ -391,6 +391,28 @@ fn filters_deliver_what_draft18_covers() {
             Filter::AbsoluteRange(Location::new(2, 1), 0),
             vec![(2, 1), (2, 2), (2, 3)],
         ),
+        // Draft-20 on: a relative start (1: the current group) and an end object.
+        (
+            Filter::RelativeStart(1),
+            vec![(2, 0), (2, 1), (2, 2), (2, 3)],
+        ),
+        (
+            Filter::RelativeStart(2),
+            vec![
+                (1, 0),
+                (1, 1),
+                (1, 2),
+                (1, 3),
+                (2, 0),
+                (2, 1),
+                (2, 2),
+                (2, 3),
+            ],
+        ),
+        (
+            Filter::AbsoluteRangeToObject(Location::new(0, 3), 1, 1),
+            vec![(0, 3), (1, 0), (1, 1)],
+        ),
     ];
     for (filter, want) in cases {
         let range = filter.resolve(t.largest()).expect("range");
@@ -949,6 +971,7 @@ fn end_of_track_ends_a_paused_subscription() {
     let range = Range {
         start: Location::new(0, 0),
         end_group: None,
+        end_object: None,
     };
     let mut paused = Fanout::new(range, t.head(), 128, LagPolicy::default());
     paused.set_forward(false);
@@ -983,6 +1006,7 @@ fn a_feed_that_restarts_its_numbering_restarts_the_track() {
     let range = Range {
         start: Location::new(1002, 3),
         end_group: None,
+        end_object: None,
     };
     let mut viewer = Fanout::new(range, t.tail(), 128, LagPolicy::default());
     assert!(drain(&mut viewer, &t, now).is_empty());
@@ -1033,5 +1057,6 @@ fn range_from(group: u64) -> Range {
     Range {
         start: Location::new(group, 0),
         end_group: None,
+        end_object: None,
     }
 }

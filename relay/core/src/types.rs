@@ -106,12 +106,17 @@ pub struct Range {
     pub start: Location,
     /// Last group that passes (inclusive), if bounded.
     pub end_group: Option<u64>,
+    /// Last object of the end group that passes (inclusive); `None`: the whole group.
+    pub end_object: Option<u64>,
 }
 
 impl Range {
     /// Whether an object at `loc` passes.
     pub fn contains(&self, loc: Location) -> bool {
-        loc >= self.start && self.end_group.is_none_or(|g| loc.group <= g)
+        loc >= self.start
+            && self.end_group.is_none_or(|g| {
+                loc.group < g || (loc.group == g && self.end_object.is_none_or(|o| loc.object <= o))
+            })
     }
 }
 
@@ -126,6 +131,11 @@ pub enum Filter {
     AbsoluteStart(Location),
     /// 0x4: from an explicit location to the end of `start.group + end_group_delta`.
     AbsoluteRange(Location, u64),
+    /// Draft-20 on: from the start of the group `groups` before the next one, open ended.
+    RelativeStart(u64),
+    /// Draft-20 on: from an explicit location to object `end_object` (inclusive) of group
+    /// `start.group + end_group_delta`.
+    AbsoluteRangeToObject(Location, u64, u64),
 }
 
 impl From<tern_moq::message::SubscriptionFilter> for Filter {
@@ -139,6 +149,12 @@ impl From<tern_moq::message::SubscriptionFilter> for Filter {
                 start,
                 end_group_delta,
             } => Filter::AbsoluteRange(start, end_group_delta),
+            Wire::RelativeStart { groups } => Filter::RelativeStart(groups),
+            Wire::AbsoluteRangeToObject {
+                start,
+                end_group_delta,
+                end_object,
+            } => Filter::AbsoluteRangeToObject(start, end_group_delta, end_object),
         }
     }
 }
@@ -153,6 +169,14 @@ impl From<Filter> for tern_moq::message::SubscriptionFilter {
                 start,
                 end_group_delta,
             },
+            Filter::RelativeStart(groups) => Self::RelativeStart { groups },
+            Filter::AbsoluteRangeToObject(start, end_group_delta, end_object) => {
+                Self::AbsoluteRangeToObject {
+                    start,
+                    end_group_delta,
+                    end_object,
+                }
+            }
         }
     }
 }
@@ -172,20 +196,37 @@ impl Filter {
                     Location::new(l.group, l.object.saturating_add(1))
                 }),
                 end_group: None,
+                end_object: None,
             },
             Filter::NextGroupStart => Range {
                 start: largest.map_or(Location::new(0, 0), |l| {
                     Location::new(l.group.saturating_add(1), 0)
                 }),
                 end_group: None,
+                end_object: None,
             },
             Filter::AbsoluteStart(start) => Range {
                 start,
                 end_group: None,
+                end_object: None,
             },
             Filter::AbsoluteRange(start, delta) => Range {
                 start,
                 end_group: Some(start.group.checked_add(delta)?),
+                end_object: None,
+            },
+            Filter::RelativeStart(groups) => Range {
+                start: Location::new(
+                    largest.map_or(0, |l| l.group.saturating_add(1).saturating_sub(groups)),
+                    0,
+                ),
+                end_group: None,
+                end_object: None,
+            },
+            Filter::AbsoluteRangeToObject(start, delta, end_object) => Range {
+                start,
+                end_group: Some(start.group.checked_add(delta)?),
+                end_object: Some(end_object),
             },
         })
     }

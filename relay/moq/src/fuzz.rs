@@ -7,13 +7,20 @@ use bytes::{Bytes, BytesMut};
 use crate::coding::encode_varint;
 use crate::data::{Datagram, DatagramPayload, decode_datagram, encode_datagram_header};
 use crate::message::{AuthToken, message_type};
-use crate::{ControlReader, DataStreamReader, Limits, Message};
+use crate::{ControlReader, DataStreamReader, Limits, Message, Version};
 
-/// Feed `data` to a [`ControlReader`] in chunks; round-trip every message.
+/// Feed `data` to a [`ControlReader`] of every draft in chunks; round-trip every message in
+/// that draft's shape.
 pub fn control_message(data: &[u8]) {
+    for version in Version::ALL {
+        control_message_as(data, version);
+    }
+}
+
+fn control_message_as(data: &[u8], version: Version) {
     let limits = Limits::default();
     let step = data.first().map_or(1, |b| usize::from(*b % 16) + 1);
-    let mut reader = ControlReader::new(limits);
+    let mut reader = ControlReader::with_version(limits, version);
     for chunk in data.chunks(step) {
         if reader.push(chunk).is_err() {
             return;
@@ -22,9 +29,13 @@ pub fn control_message(data: &[u8]) {
             match reader.pop() {
                 Ok(Some(msg)) => {
                     let mut wire = BytesMut::new();
-                    if msg.encode(&mut wire).is_ok() {
-                        let again = Message::decode(&mut wire, &limits);
-                        assert_eq!(again.as_ref(), Ok(&msg), "re-encoded message differs");
+                    if msg.encode_as(version, &mut wire).is_ok() {
+                        let again = Message::decode_as(&mut wire, version, &limits);
+                        assert_eq!(
+                            again.as_ref(),
+                            Ok(&msg),
+                            "re-encoded {version} message differs"
+                        );
                     }
                 }
                 Ok(None) => break,

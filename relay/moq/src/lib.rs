@@ -1,4 +1,5 @@
-//! tern-moq: a sans-IO codec for MoQ Transport draft-ietf-moq-transport-18.
+//! tern-moq: a sans-IO codec for MoQ Transport draft-ietf-moq-transport-18, -20 and -22
+//! (draft-18's messages in memory, each draft's shape on the wire: see [`version`]).
 //!
 //! Bytes in, messages and objects out: no sockets, no tasks, no clock.
 //! - [`coding`]: varints, Key-Value-Pairs, Track Namespace, Location, Reason Phrase, errors.
@@ -16,10 +17,12 @@ pub mod fuzz;
 pub mod message;
 pub mod reader;
 pub mod session;
+pub mod version;
 
 pub use coding::{DecodeError, EncodeError, FullTrackName, Location, ReasonPhrase, TrackNamespace};
 pub use message::Message;
 pub use reader::{ControlReader, DataStreamEvent, DataStreamReader};
+pub use version::Version;
 
 /// Limits applied to peer input. Everything a peer declares is checked
 /// against these before it is buffered.

@@ -5,26 +5,33 @@ use std::collections::VecDeque;
 
 use bytes::{Buf, Bytes, BytesMut};
 
-use crate::Limits;
 use crate::coding::{DecodeError, decode_varint, peek_varint};
 use crate::data::{
     FetchHeader, FetchObject, FetchObjectState, StreamType, SubgroupHeader, SubgroupObject,
 };
 use crate::message::{GroupOrder, Message};
+use crate::{Limits, Version};
 
 /// Reads control messages from a control or request stream.
 #[derive(Debug)]
 pub struct ControlReader {
     buf: BytesMut,
     limits: Limits,
+    version: Version,
 }
 
 impl ControlReader {
-    /// An empty reader.
+    /// An empty reader of draft-18 messages.
     pub fn new(limits: Limits) -> Self {
+        Self::with_version(limits, Version::Draft18)
+    }
+
+    /// An empty reader of `version`'s messages.
+    pub fn with_version(limits: Limits, version: Version) -> Self {
         Self {
             buf: BytesMut::new(),
             limits,
+            version,
         }
     }
 
@@ -44,7 +51,7 @@ impl ControlReader {
 
     /// The next complete message, `None` when more bytes are needed.
     pub fn pop(&mut self) -> Result<Option<Message>, DecodeError> {
-        match Message::decode(&mut self.buf, &self.limits) {
+        match Message::decode_as(&mut self.buf, self.version, &self.limits) {
             Ok(m) => Ok(Some(m)),
             Err(DecodeError::Short) => Ok(None),
             Err(e) => Err(e),
@@ -176,8 +183,8 @@ impl DataStreamReader {
     }
 
     /// Hand a control stream's bytes (starting with SETUP) to a [`ControlReader`].
-    pub fn into_control_reader(self) -> Result<ControlReader, DecodeError> {
-        let mut reader = ControlReader::new(self.limits);
+    pub fn into_control_reader(self, version: Version) -> Result<ControlReader, DecodeError> {
+        let mut reader = ControlReader::with_version(self.limits, version);
         for c in &self.chunks {
             reader.push(c)?;
         }

@@ -100,10 +100,12 @@ fn kvps(rng: &mut StdRng, max: usize) -> KeyValuePairs {
         } else {
             varint(rng)
         };
-        let value = if kind.is_multiple_of(2) {
-            KvpValue::Varint(varint(rng))
-        } else {
-            KvpValue::Bytes(bytes(rng, 0, 30))
+        let value = match kind {
+            // As Track Properties, draft-18 §12.5 and §12.6 bound these (tern refuses others).
+            0x22 => KvpValue::Varint(rng.random_range(1..=2)),
+            0x30 => KvpValue::Varint(rng.random_range(0..=1)),
+            k if k.is_multiple_of(2) => KvpValue::Varint(varint(rng)),
+            _ => KvpValue::Bytes(bytes(rng, 0, 30)),
         };
         k.push(kind, value);
     }
@@ -226,6 +228,11 @@ fn cf_params(p: &Parameters) -> cf::coding::KeyValuePairs {
                     cf::coding::KeyValuePair::new_bytes(p.kind, b)
                 }
                 ParameterValue::Bytes(b) => cf::coding::KeyValuePair::new_bytes(p.kind, b.to_vec()),
+                ParameterValue::Filter(f) => {
+                    let mut b = Vec::new();
+                    f.encode(&mut b).expect("a draft-18 filter");
+                    cf::coding::KeyValuePair::new_bytes(p.kind, b)
+                }
                 ParameterValue::Namespace(_) => {
                     unreachable!("excluded: not known to moq-transport")
                 }

@@ -241,6 +241,8 @@ fn control_stream_detected() {
     let mut r = DataStreamReader::new(Limits::default());
     r.push(wire.freeze()).expect("fits");
     assert_eq!(r.poll().expect("ok"), Some(DataStreamEvent::Control));
-    let mut c = r.into_control_reader().expect("fits");
+    let mut c = r
+        .into_control_reader(tern_moq::Version::Draft18)
+        .expect("fits");
     assert_eq!(c.pop().expect("ok"), Some(Message::Setup(Setup::default())));
 }

@@ -56,6 +56,7 @@ impl Session {
                 keep_alive: Some(opts.idle_timeout / 3),
                 ..TransportLimits::default()
             },
+            protocols: opts.protocols.clone(),
             ..ClientConfig::default()
         };
         let quic = tern_quic::connect(url, &config).await?;

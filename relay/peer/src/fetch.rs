@@ -13,7 +13,9 @@ use tokio::sync::oneshot;
 
 use tern_moq::data::{FetchHeader, FetchObject};
 use tern_moq::message::codes::{RequestErrorCode, SessionError as Code, StreamResetCode};
-use tern_moq::message::{Fetch as FetchMsg, FetchOk, FetchType, GroupOrder, Parameters};
+use tern_moq::message::{
+    Fetch as FetchMsg, FetchOk, FetchType, GroupOrder, Parameters, SubscriptionFilter,
+};
 use tern_moq::session::Event;
 use tern_moq::{FullTrackName, Location, Message, TrackNamespace};
 
@@ -110,6 +112,22 @@ fn resolve(
                 o => Location::new(end_location.group, o - 1),
             };
             (track, *start_location, end)
+        }
+        FetchType::Ranged {
+            track_namespace,
+            track_name,
+            filter,
+        } => {
+            let name = FullTrackName::new(track_namespace.clone(), track_name.clone());
+            let Some(track) = shared.track(&name) else {
+                return Err((RequestErrorCode::DOES_NOT_EXIST, "no such track".into()));
+            };
+            let Some((start, end)) = SubscriptionFilter::fetch_range(*filter, track.largest())
+            else {
+                let why = "nothing is published on the track yet";
+                return Err((RequestErrorCode::INVALID_RANGE, why.into()));
+            };
+            (track, start, end)
         }
         FetchType::RelativeJoining {
             joining_request_id: id,
@@ -225,13 +243,54 @@ impl Session {
         request(&self.shared, fetch_type).await
     }
 
+    /// FETCH of `track` by a Location Filter (draft-20 on): `None` asks for the track from
+    /// `{0, 0}` to its Largest Object; a relative start (`RelativeStart { groups: 1 }`: the
+    /// current group), the Next Object or an open absolute start run to the Largest Object
+    /// at the publisher. Draft-18 has absolute ranges only: there any other filter is
+    /// [`Error::Invalid`].
+    pub async fn fetch_filtered(
+        &self,
+        namespace: TrackNamespace,
+        track: impl Into<Bytes>,
+        filter: Option<SubscriptionFilter>,
+    ) -> Result<Fetch, Error> {
+        use crate::inbound::Feed as _;
+        let fetch_type = FetchType::from_filter(namespace, track.into(), filter);
+        let version = crate::request::lock(self.shared.proto()).version();
+        if matches!(fetch_type, FetchType::Ranged { .. }) && !version.has_location_fields() {
+            return Err(Error::Invalid(
+                "draft-18 FETCHes absolute ranges only: this filter needs draft-20 or later",
+            ));
+        }
+        request(&self.shared, fetch_type).await
+    }
+
     /// Joining FETCH: the objects before `subscription`'s first, from `start` up to its
-    /// Joining Location (the Largest Object in SUBSCRIBE_OK).
+    /// Joining Location (the Largest Object in SUBSCRIBE_OK). Draft-20 and later have no
+    /// joining FETCH: there it is the standalone FETCH of the same range.
     pub async fn joining_fetch(
         &self,
         subscription: &Subscription,
         start: JoiningStart,
     ) -> Result<Fetch, Error> {
+        use crate::inbound::Feed as _;
+        let version = crate::request::lock(self.shared.proto()).version();
+        if version.has_location_fields() {
+            let Some(joining) = subscription.largest() else {
+                return Err(Error::Invalid(
+                    "nothing was published when the subscription began",
+                ));
+            };
+            let start_group = match start {
+                JoiningStart::Relative(n) => joining.group.saturating_sub(n),
+                JoiningStart::Absolute(g) => g,
+            };
+            let (namespace, track) = subscription.track();
+            let end = Location::new(joining.group, joining.object.saturating_add(1));
+            return self
+                .fetch(namespace, track, Location::new(start_group, 0), end)
+                .await;
+        }
         let joining_request_id = subscription.request_id();
         let fetch_type = match start {
             JoiningStart::Relative(n) => FetchType::RelativeJoining {

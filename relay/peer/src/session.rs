@@ -40,6 +40,9 @@ pub struct ConnectOptions {
     /// silently moves to another well within the relays' linger window (5 s), so viewers
     /// downstream keep their tracks.
     pub idle_timeout: Duration,
+    /// MoQ protocols offered (`moqt-22`, ...), most preferred first. Default: every draft
+    /// spoken, newest first.
+    pub protocols: Vec<String>,
 }
 
 impl Default for ConnectOptions {
@@ -53,6 +56,10 @@ impl Default for ConnectOptions {
             limits: Limits::default(),
             identity: None,
             idle_timeout: Duration::from_secs(3),
+            protocols: tern_moq::Version::ALL
+                .iter()
+                .map(|v| v.alpn().to_owned())
+                .collect(),
         }
     }
 }

@@ -27,6 +27,7 @@ pub struct Subscription {
     shared: Arc<Shared>,
     request_id: u64,
     alias: u64,
+    track: (TrackNamespace, Bytes),
     largest: Option<Location>,
     rx: mpsc::Receiver<Arrival>,
     reorder: Reorder,
@@ -52,6 +53,7 @@ impl Session {
             parameters.set_subscription_filter(f);
         }
         let track_name = track.into();
+        let track = (namespace.clone(), track_name.clone());
         let (mut send, mut inbound) = shared
             .open_request(|request_id| {
                 Subscribe {
@@ -104,6 +106,9 @@ impl Session {
                             break (result, Some(d.stream_count));
                         }
                         Ok(Some(Message::RequestOk(_))) => {}
+                        Ok(Some(Message::PublishStateNotify(n))) => {
+                            tracing::debug!(parameters = ?n.parameters, "PUBLISH_STATE_NOTIFY");
+                        }
                         Ok(Some(Message::RequestError(e))) => break (Err(Error::from_request_error(&e)), None),
                         Ok(Some(other)) => {
                             let why = format!("unexpected {} on a SUBSCRIBE stream", other.name());
@@ -125,14 +130,27 @@ impl Session {
         let start = match (&filter, largest) {
             (None, _) => 0,
             (Some(SubscriptionFilter::AbsoluteStart(l)), _) => l.group,
-            (Some(SubscriptionFilter::AbsoluteRange { start, .. }), _) => start.group,
+            (
+                Some(
+                    SubscriptionFilter::AbsoluteRange { start, .. }
+                    | SubscriptionFilter::AbsoluteRangeToObject { start, .. },
+                ),
+                _,
+            ) => start.group,
+            (Some(SubscriptionFilter::RelativeStart { groups }), Some(l)) => {
+                l.group.saturating_add(1).saturating_sub(*groups)
+            }
             (Some(SubscriptionFilter::LargestObject), Some(l)) => l.group,
             (Some(SubscriptionFilter::NextGroupStart), Some(l)) => l.group.saturating_add(1),
             // Nothing published yet: the subscription covers the track from its start, so the
             // first groups may arrive in any order (the first is not dropped as late when the
             // second's stream is accepted before it).
             (
-                Some(SubscriptionFilter::LargestObject | SubscriptionFilter::NextGroupStart),
+                Some(
+                    SubscriptionFilter::LargestObject
+                    | SubscriptionFilter::NextGroupStart
+                    | SubscriptionFilter::RelativeStart { .. },
+                ),
                 None,
             ) => 0,
         };
@@ -141,6 +159,7 @@ impl Session {
             shared,
             request_id,
             alias,
+            track,
             largest,
             rx,
             reorder,
@@ -166,6 +185,11 @@ impl Subscription {
     /// The Largest Object announced in SUBSCRIBE_OK.
     pub fn largest(&self) -> Option<Location> {
         self.largest
+    }
+
+    /// The namespace and name of the track.
+    pub fn track(&self) -> (TrackNamespace, Bytes) {
+        self.track.clone()
     }
 
     fn handle(&mut self, m: Arrival, now: std::time::Instant) -> Option<Object> {

@@ -71,7 +71,9 @@ struct FetchStream {
 impl Peer {
     /// Bind, let the publisher connect, exchange SETUP.
     async fn connect_publisher() -> (Peer, Session) {
+        // This test's server writes and reads draft-18's wire by hand.
         let mut server = Server::bind(ServerConfig {
+            protocols: vec![tern_quic::MOQT_18.to_owned()],
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             ..ServerConfig::default()
         })

@@ -137,6 +137,26 @@ impl Admission {
             return None;
         }
 
+        let source = match self.admit_source(remote) {
+            Ok(source) => source,
+            Err(_) => {
+                incoming.refuse();
+                return None;
+            }
+        };
+        self.handshakes.fetch_add(1, Ordering::Relaxed);
+        Some(Admitted {
+            incoming,
+            slot: Arc::new(IpSlot {
+                admission: self.clone(),
+                ip: source,
+            }),
+            handshake: HandshakeSlot(self.clone()),
+        })
+    }
+
+    /// Count a session from `remote` under its source, or count and log the refusal.
+    fn admit_source(&self, remote: std::net::SocketAddr) -> Result<IpAddr, &'static str> {
         let source = session_source(remote.ip());
         if let Err(refusal) = self.take_slot(source, Instant::now()) {
             let (counter, why) = match refusal {
@@ -157,18 +177,22 @@ impl Admission {
             if let Some(suppressed) = REFUSED_LOG.allow(Instant::now()) {
                 tracing::info!(%remote, %source, suppressed, "refused connection: {why}");
             }
-            incoming.refuse();
-            return None;
+            return Err(why);
         }
-        self.handshakes.fetch_add(1, Ordering::Relaxed);
-        Some(Admitted {
-            incoming,
-            slot: Arc::new(IpSlot {
-                admission: self.clone(),
-                ip: source,
-            }),
-            handshake: HandshakeSlot(self.clone()),
-        })
+        Ok(source)
+    }
+
+    /// Admit a session that arrived another way (a WebSocket on the HTTP listener) under the
+    /// same caps as QUIC's: its slot, or why it is refused.
+    pub(crate) fn admit_stream(
+        self: &Arc<Self>,
+        remote: std::net::SocketAddr,
+    ) -> Result<SessionSlot, &'static str> {
+        let ip = self.admit_source(remote)?;
+        Ok(SessionSlot(Arc::new(IpSlot {
+            admission: self.clone(),
+            ip,
+        })))
     }
 
     /// Count a new session from `source` at `now`, or say which limit refuses it.
@@ -199,6 +223,24 @@ impl Admission {
         *count += 1;
         state.total += 1;
         Ok(())
+    }
+}
+
+/// An admitted session's place under the caps, held by the session
+/// ([`Session`](crate::Session)) until its last clone drops.
+#[derive(Debug, Clone)]
+pub struct SessionSlot(pub(crate) Arc<IpSlot>);
+
+/// The server's admission, for sessions that arrive over another listener (WebSocket): the
+/// same per-source rate, per-source cap and total cap as QUIC's, counted together.
+#[derive(Debug, Clone)]
+pub struct StreamAdmission(pub(crate) Arc<Admission>);
+
+impl StreamAdmission {
+    /// A slot for a session from `remote`, or the reason it is refused (counted in
+    /// [`AdmissionStats`] and logged, rate-limited, as QUIC's refusals are).
+    pub fn admit(&self, remote: std::net::SocketAddr) -> Result<SessionSlot, &'static str> {
+        self.0.admit_stream(remote)
     }
 }
 

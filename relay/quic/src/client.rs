@@ -70,7 +70,12 @@ impl Client {
     /// [`ClientConfig::connect_timeout`].
     pub async fn connect(&self, url: &str) -> Result<Session, ConnectError> {
         if let Some(parsed) = Url::parse(url).ok().filter(|u| u.scheme() == "ws") {
-            return crate::websocket::connect(&parsed, self.config.connect_timeout).await;
+            return crate::websocket::connect(
+                &parsed,
+                self.config.connect_timeout,
+                &self.config.protocols,
+            )
+            .await;
         }
         let (parsed, web_transport, host) = parse_url(url)?;
         let port = parsed.port().unwrap_or(443);

@@ -15,6 +15,9 @@ use crate::cert::SelfSignedConfig;
 /// WebTransport `WT-Available-Protocols` / `WT-Protocol` headers.
 pub const MOQT_18: &str = "moqt-18";
 
+/// Every MoQ Transport protocol identifier spoken, newest draft (the most preferred) first.
+pub const MOQT_PROTOCOLS: &[&str] = &["moqt-22", "moqt-20", MOQT_18];
+
 /// The HTTP/3 ALPN that carries WebTransport.
 pub const ALPN_H3: &str = web_transport_quinn::ALPN;
 
@@ -168,7 +171,7 @@ impl Default for ServerConfig {
         Self {
             bind: SocketAddr::from(([0u16; 8], 443)),
             cert: CertSource::SelfSigned(SelfSignedConfig::default()),
-            protocols: vec![MOQT_18.to_string()],
+            protocols: MOQT_PROTOCOLS.iter().map(|p| p.to_string()).collect(),
             transport: TransportLimits::default(),
             retry_threshold: 64,
             max_sessions_per_ip: 64,
@@ -196,7 +199,7 @@ pub struct ClientConfig {
     pub roots: Vec<PathBuf>,
     /// Load the operating system's trusted roots. Default `true`.
     pub system_roots: bool,
-    /// MoQ protocols offered, most preferred first. Default `["moqt-18"]`.
+    /// MoQ protocols offered, most preferred first. Default [`MOQT_PROTOCOLS`].
     pub protocols: Vec<String>,
     /// Time allowed for name resolution, the QUIC handshake and the WebTransport CONNECT.
     /// Default 10 s.
@@ -224,7 +227,7 @@ impl Default for ClientConfig {
             cert_hashes: Vec::new(),
             roots: Vec::new(),
             system_roots: true,
-            protocols: vec![MOQT_18.to_string()],
+            protocols: MOQT_PROTOCOLS.iter().map(|p| p.to_string()).collect(),
             connect_timeout: Duration::from_secs(10),
             transport: TransportLimits::default(),
             identity: None,

@@ -37,13 +37,13 @@ mod stream;
 mod verify;
 pub mod websocket;
 
-pub use admission::{AdmissionStats, session_source};
+pub use admission::{AdmissionStats, SessionSlot, StreamAdmission, session_source};
 pub use bucket::TokenBucket;
 pub use cert::{CertError, Fingerprint, SelfSignedConfig};
 pub use client::{Client, ConnectError, connect};
 pub use config::{
-    ALPN_H3, CertSource, ClientConfig, CongestionControl, Identity, MOQT_18, ServerConfig,
-    TransportLimits,
+    ALPN_H3, CertSource, ClientConfig, CongestionControl, Identity, MOQT_18, MOQT_PROTOCOLS,
+    ServerConfig, TransportLimits,
 };
 pub use logbudget::LogBudget;
 pub use mem::MemLimits;

@@ -204,6 +204,11 @@ impl Server {
         self.admission.admitted()
     }
 
+    /// This server's admission for sessions arriving over another listener (WebSocket).
+    pub fn stream_admission(&self) -> crate::admission::StreamAdmission {
+        crate::admission::StreamAdmission(self.admission.clone())
+    }
+
     /// Refusals and Retries so far (shared; read it while the server runs).
     pub fn admission_stats(&self) -> Arc<AdmissionStats> {
         self.admission.stats.clone()
@@ -253,7 +258,8 @@ async fn accept_loop(
                 Ok(Err(reason)) => {
                     // Includes raw QUIC clients refused at TLS for offering no known ALPN.
                     if let Some(suppressed) = HANDSHAKE_LOG.allow(std::time::Instant::now()) {
-                        tracing::info!(%remote, %reason, suppressed, "handshake failed");
+                        let speaks = config.protocols.join(", ");
+                        tracing::info!(%remote, %reason, speaks, suppressed, "handshake failed");
                     }
                     let counter = if reason.contains("protocol") {
                         &stats.refused_version
@@ -323,8 +329,8 @@ async fn handshake_one(
         .find(|p| request.protocols.contains(p))
         .cloned()
     else {
-        tracing::warn!(%remote, offered = ?request.protocols, path = url.path(),
-            "refused webtransport session: no supported protocol offered (406)");
+        tracing::warn!(%remote, offered = ?request.protocols, speaks = ?config.protocols,
+            path = url.path(), "refused webtransport session: no supported protocol offered (406)");
         request
             .reject(wtq::http::StatusCode::NOT_ACCEPTABLE)
             .await

@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 /// The WebSocket subprotocols a MoQ session is accepted on, most preferred first: QMux draft-01
-/// carrying draft-18 (the working group ties moq-transport-18 to qmux-01).
-pub const SUBPROTOCOLS: &[&str] = &["qmux-01.moqt-18"];
+/// carrying drafts 22, 20 and 18 (the working group ties moq-transport 18 and later to qmux-01).
+pub const SUBPROTOCOLS: &[&str] = &["qmux-01.moqt-22", "qmux-01.moqt-20", "qmux-01.moqt-18"];
 
 /// The MoQ protocol a WebSocket subprotocol carries (`qmux-01.moqt-18` → `moqt-18`).
 pub fn moq_protocol(subprotocol: &str) -> Option<&str> {
@@ -19,10 +19,16 @@ pub fn moq_protocol(subprotocol: &str) -> Option<&str> {
 }
 
 /// The subprotocol to answer a WebSocket upgrade offering `offered` (its
-/// `Sec-WebSocket-Protocol` values) with: the first of [`SUBPROTOCOLS`] offered.
-pub fn choose_subprotocol<'a>(offered: impl IntoIterator<Item = &'a str>) -> Option<&'static str> {
+/// `Sec-WebSocket-Protocol` values) with: the first of [`SUBPROTOCOLS`] offered whose MoQ
+/// protocol is one of `protocols` (the listener's).
+pub fn choose_subprotocol<'a>(
+    offered: impl IntoIterator<Item = &'a str>,
+    protocols: &[String],
+) -> Option<&'static str> {
     let offered: Vec<&str> = offered.into_iter().map(str::trim).collect();
-    SUBPROTOCOLS.iter().copied().find(|s| offered.contains(s))
+    SUBPROTOCOLS.iter().copied().find(|s| {
+        offered.contains(s) && moq_protocol(s).is_some_and(|p| protocols.iter().any(|q| q == p))
+    })
 }
 
 /// The most bytes one WebSocket message (one QMux record) may hold.
@@ -53,12 +59,21 @@ fn session_config() -> qmux::Config {
 }
 
 /// The server side of an upgraded WebSocket (`io`, after the 101 answer naming `subprotocol`)
-/// from `remote`: a MoQ session over QMux.
-pub async fn accept<T>(io: T, subprotocol: &str, remote: SocketAddr) -> crate::Session
+/// from `remote`, holding its admission `slot` while it lives: a MoQ session over QMux.
+pub async fn accept<T>(
+    io: T,
+    subprotocol: &str,
+    remote: SocketAddr,
+    slot: Option<crate::SessionSlot>,
+) -> crate::Session
 where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    over(io, subprotocol, remote, true).await
+    let session = over(io, subprotocol, remote, true).await;
+    match slot {
+        Some(slot) => session.hold(slot.0),
+        None => session,
+    }
 }
 
 /// The client side of a WebSocket (`io`) whose upgrade was answered with `subprotocol`: a MoQ
@@ -97,6 +112,7 @@ where
 pub(crate) async fn connect(
     url: &url::Url,
     budget: Duration,
+    protocols: &[String],
 ) -> Result<crate::Session, crate::ConnectError> {
     use crate::ConnectError;
     let host = url.host_str().unwrap_or_default().to_owned();
@@ -116,8 +132,11 @@ pub(crate) async fn connect(
             host: host.clone(),
             reason: "no address".into(),
         })?;
-    let client = qmux::ws::Client::new()
-        .with_protocol(crate::MOQT_18, &[qmux::Version::QMux01])
+    let mut client = qmux::ws::Client::new();
+    for p in protocols {
+        client = client.with_protocol(p, &[qmux::Version::QMux01]);
+    }
+    let client = client
         .require_protocol()
         .with_config(ws_config())
         .with_keep_alive(qmux::ws::KeepAlive::default())
@@ -140,7 +159,12 @@ pub(crate) async fn connect(
         }
         Ok(Ok(s)) => s,
     };
-    Ok(crate::Session::web_socket(session, crate::MOQT_18, remote))
+    let protocol = web_transport_trait::Session::protocol(&session)
+        .and_then(|p| protocols.iter().find(|q| p.ends_with(q.as_str())))
+        .or(protocols.first())
+        .map_or(crate::MOQT_18, String::as_str)
+        .to_owned();
+    Ok(crate::Session::web_socket(session, &protocol, remote))
 }
 
 #[cfg(test)]
@@ -152,10 +176,22 @@ mod tests {
         assert_eq!(moq_protocol("qmux-01.moqt-18"), Some("moqt-18"));
         assert_eq!(moq_protocol("qmux-00.moqt-18"), None);
         assert_eq!(moq_protocol("moqt-18"), None);
+        let all: Vec<String> = crate::MOQT_PROTOCOLS
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
         assert_eq!(
-            choose_subprotocol(["qmux-00.moqt-14", " qmux-01.moqt-18"]),
+            choose_subprotocol(["qmux-00.moqt-14", " qmux-01.moqt-18"], &all),
             Some("qmux-01.moqt-18")
         );
-        assert_eq!(choose_subprotocol(["qmux-01", "webtransport"]), None);
+        assert_eq!(
+            choose_subprotocol(["qmux-01.moqt-18", "qmux-01.moqt-22"], &all),
+            Some("qmux-01.moqt-22")
+        );
+        assert_eq!(
+            choose_subprotocol(["qmux-01.moqt-22"], &["moqt-18".to_string()]),
+            None
+        );
+        assert_eq!(choose_subprotocol(["qmux-01", "webtransport"], &all), None);
     }
 }

@@ -14,10 +14,11 @@ async fn metadata_of_incoming_sessions() {
     for transport in BOTH {
         let (client, incoming) = pair(&mut server, transport).await;
         assert_eq!(incoming.transport, transport);
-        assert_eq!(incoming.protocol, "moqt-18");
-        assert_eq!(client.protocol(), "moqt-18");
+        // Both ends speak every draft by default: the newest is chosen.
+        assert_eq!(incoming.protocol, "moqt-22");
+        assert_eq!(client.protocol(), "moqt-22");
         assert_eq!(client.transport(), transport);
-        assert_eq!(incoming.session.protocol(), "moqt-18");
+        assert_eq!(incoming.session.protocol(), "moqt-22");
         assert_eq!(incoming.remote, incoming.session.remote_address());
         assert!(incoming.remote.ip().is_loopback());
         match transport {

@@ -22,7 +22,7 @@ async fn pair() -> (Session, Session) {
     let addr: SocketAddr = "127.0.0.1:9".parse().expect("address");
     let (client, server) = tokio::join!(
         connect_io(a, "qmux-01.moqt-18", addr),
-        accept(b, "qmux-01.moqt-18", addr)
+        accept(b, "qmux-01.moqt-18", addr, None)
     );
     (client, server)
 }

@@ -167,6 +167,21 @@ impl FromEnv for Vec<String> {
     }
 }
 
+/// Comma-separated integers (`relay.drafts`).
+impl FromEnv for Vec<u32> {
+    fn from_env(value: &str) -> Result<Self, String> {
+        value
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(|item| {
+                item.parse()
+                    .map_err(|_| format!("'{item}' is not a draft number such as 18"))
+            })
+            .collect()
+    }
+}
+
 /// Comma-separated; empty means no upstreams.
 impl FromEnv for Vec<Url> {
     fn from_env(value: &str) -> Result<Self, String> {

@@ -159,6 +159,7 @@ fn every_key_settable_from_env() {
         ("relay.name", "edge-7"),
         ("relay.open_publishing", "true"),
         ("relay.takeover", "first"),
+        ("relay.drafts", "18, 20"),
         ("admin.bind", "127.0.0.1:2"),
         ("admin.enabled", "false"),
         ("log.format", "json"),
@@ -946,6 +947,28 @@ fn ladder_rungs_are_read_and_a_bad_one_is_named() {
     );
     assert!(
         err.contains("ingest.ladder") && err.contains("240x@300k") && err.contains(FILE),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_draft_not_spoken_names_the_key_and_the_drafts_spoken() {
+    let err = error(Some("[relay]\ndrafts = [18, 14]\n"), &[]);
+    assert!(
+        err.contains("relay.drafts")
+            && err.contains("draft 14")
+            && err.contains("22, 20, 18")
+            && err.contains(FILE),
+        "{err}"
+    );
+    let err = error(Some("[relay]\ndrafts = []\n"), &[]);
+    assert!(
+        err.contains("relay.drafts") && err.contains("empty"),
+        "{err}"
+    );
+    let err = error(None, &[("TERN_RELAY_DRAFTS", "18,x")]);
+    assert!(
+        err.contains("TERN_RELAY_DRAFTS") && err.contains("'x'"),
         "{err}"
     );
 }

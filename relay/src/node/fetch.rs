@@ -13,7 +13,9 @@ use tern_moq::ReasonPhrase;
 use tern_moq::coding::MAX_REASON_PHRASE_LEN;
 use tern_moq::data::{FetchHeader, FetchObject, FetchObjectState};
 use tern_moq::message::codes::{RequestErrorCode, StreamResetCode};
-use tern_moq::message::{Fetch, FetchOk, FetchType, GroupOrder, Parameters, RequestError};
+use tern_moq::message::{
+    Fetch, FetchOk, FetchType, GroupOrder, Parameters, RequestError, SubscriptionFilter,
+};
 use tern_peer::request::RequestStream;
 
 use crate::core::track::Track;
@@ -67,6 +69,50 @@ fn phrase(mut text: String) -> ReasonPhrase {
     ReasonPhrase::new(text)
 }
 
+/// A draft-20 FETCH whose range depends on the track's Largest Object, as the standalone
+/// FETCH it names here: resolved against this relay's cache; an absolute start of a track not
+/// cached here runs to the end of what upstream has.
+async fn standalone(hub: &Arc<Hub>, fetch: &FetchType) -> Result<FetchType, String> {
+    let FetchType::Ranged {
+        track_namespace,
+        track_name: name,
+        filter,
+    } = fetch
+    else {
+        return Ok(fetch.clone());
+    };
+    let full = track_name(track_namespace, name);
+    let largest = match hub.locate(&full).await.0 {
+        Some(h) => h
+            .read(|t| t.largest())
+            .map(|l| tern_moq::Location::new(l.group, l.object)),
+        None => None,
+    };
+    let (start, end) = match SubscriptionFilter::fetch_range(*filter, largest) {
+        Some((start, end)) if start <= end => (start, end),
+        Some((start, end)) => {
+            return Err(format!(
+                "{full}: the range starts at {start:?}, after the Largest Object {end:?}"
+            ));
+        }
+        None => match filter.map_or(Some(tern_moq::Location::new(0, 0)), |f| f.absolute_start()) {
+            Some(start) => (start, tern_moq::Location::new(u64::MAX, u64::MAX)),
+            None => {
+                return Err(format!(
+                    "{full} has no Largest Object here to start a relative FETCH from"
+                ));
+            }
+        },
+    };
+    Ok(FetchType::Standalone {
+        track_namespace: track_namespace.clone(),
+        track_name: name.clone(),
+        start_location: start,
+        // One past the last object; past the last possible object, the whole group.
+        end_location: tern_moq::Location::new(end.group, end.object.checked_add(1).unwrap_or(0)),
+    })
+}
+
 /// Serve a FETCH request stream.
 pub async fn serve(
     hub: &Arc<Hub>,
@@ -87,6 +133,13 @@ pub async fn serve(
         )
         .await;
     };
+    let mut m = m;
+    if let FetchType::Ranged { .. } = &m.fetch_type {
+        match standalone(hub, &m.fetch_type).await {
+            Ok(fetch_type) => m.fetch_type = fetch_type,
+            Err(why) => return refuse(&mut send, RequestErrorCode::INVALID_RANGE, why).await,
+        }
+    }
     let joining = !matches!(m.fetch_type, FetchType::Standalone { .. });
     // A marked FETCH (standalone, or joining a marked subscription) is answered from the
     // cached variants only: forwarded upstream it would come back as one variant, unmarked.
@@ -116,6 +169,7 @@ pub async fn serve(
         | FetchType::AbsoluteJoining {
             joining_request_id, ..
         } => s.auth.markings.get(*joining_request_id),
+        FetchType::Ranged { .. } => None,
     };
     let original = m.fetch_type.clone();
     let resolved = match m.fetch_type {
@@ -228,6 +282,10 @@ pub async fn serve(
                 }
                 (handle, start, end)
             }
+        }
+        FetchType::Ranged { .. } => {
+            let why = "a draft-20 FETCH left unresolved".to_string();
+            return refuse(&mut send, RequestErrorCode::INTERNAL_ERROR, why).await;
         }
     };
     let (handle, start, end) = resolved;

@@ -27,6 +27,7 @@ mod error;
 
 pub use error::{NodeError, StartError};
 pub mod fetch;
+pub mod fill;
 pub mod hub;
 pub mod ingest;
 pub mod link;
@@ -62,6 +63,8 @@ pub use settings::{NodeSettings, UpstreamTls};
 pub struct Acceptor {
     hub: Arc<Hub>,
     draining: Arc<std::sync::atomic::AtomicBool>,
+    protocols: Arc<[String]>,
+    admission: tern_quic::StreamAdmission,
 }
 
 impl std::fmt::Debug for Acceptor {
@@ -71,6 +74,20 @@ impl std::fmt::Debug for Acceptor {
 }
 
 impl Acceptor {
+    /// The MoQ protocols the node speaks (`moqt-22`, ...), most preferred first.
+    pub fn protocols(&self) -> &[String] {
+        &self.protocols
+    }
+
+    /// A place for a session from `remote` under the QUIC listener's caps (rate and sessions
+    /// per source, sessions in all), counted with QUIC's; or why it is refused.
+    pub fn admit(
+        &self,
+        remote: std::net::SocketAddr,
+    ) -> Result<tern_quic::SessionSlot, &'static str> {
+        self.admission.admit(remote)
+    }
+
     /// Serve `session`, whose request named `url` if any (a WebSocket upgrade's or a
     /// WebTransport CONNECT's: its path and query carry the broadcast and any `?jwt=`). A
     /// session offered while the node drains is closed at once, as the port does.
@@ -103,6 +120,8 @@ pub struct Node {
     /// Set on shutdown: new sessions are refused while the endpoint (and every session on it)
     /// stays up for the drain.
     draining: Arc<std::sync::atomic::AtomicBool>,
+    protocols: Arc<[String]>,
+    stream_admission: tern_quic::StreamAdmission,
 }
 
 impl Node {
@@ -115,9 +134,11 @@ impl Node {
         // Upstream links use the transport settings of the relay's own port (congestion
         // control, windows): the path to a parent is as lossy as any other.
         let transport = server.transport.clone();
+        let protocols: Arc<[String]> = server.protocols.clone().into();
         let server = Server::bind(server)?;
         let addr = server.local_addr()?;
         let fingerprint = server.fingerprint();
+        let stream_admission = server.stream_admission();
         let upstream_client = (!settings.upstreams.is_empty())
             .then(|| {
                 tern_quic::Client::new(tern_quic::ClientConfig {
@@ -130,6 +151,8 @@ impl Node {
                     system_roots: settings.upstream_tls.roots.is_empty(),
                     identity: settings.upstream_tls.identity.clone(),
                     transport: link::transport(transport, settings.link_idle_timeout),
+                    // The link speaks the newest draft both ends speak.
+                    protocols: protocols.to_vec(),
                     ..tern_quic::ClientConfig::default()
                 })
             })
@@ -193,7 +216,14 @@ impl Node {
             certs,
             tasks,
             draining,
+            protocols,
+            stream_admission,
         })
+    }
+
+    /// The MoQ protocols the node speaks (`moqt-22`, ...), most preferred first.
+    pub fn protocols(&self) -> &[String] {
+        &self.protocols
     }
 
     /// The node's local API: publish broadcasts into it and read its tracks from this process.
@@ -215,6 +245,8 @@ impl Node {
         Acceptor {
             hub: self.hub.clone(),
             draining: self.draining.clone(),
+            protocols: self.protocols.clone(),
+            admission: self.stream_admission.clone(),
         }
     }
 

@@ -236,12 +236,7 @@ fn namespace_fields(m: &Message) -> Option<usize> {
         Message::SubscribeNamespace(m) => &m.track_namespace_prefix,
         Message::SubscribeTracks(m) => &m.track_namespace_prefix,
         Message::TrackStatus(m) => &m.track_namespace,
-        Message::Fetch(m) => match &m.fetch_type {
-            tern_moq::message::FetchType::Standalone {
-                track_namespace, ..
-            } => track_namespace,
-            _ => return None,
-        },
+        Message::Fetch(m) => m.fetch_type.track()?.0,
         _ => return None,
     };
     Some(ns.fields().len())
@@ -451,6 +446,12 @@ async fn subscribe(
                         // Known as a Joining FETCH target before the subscriber can see the OK.
                         s.add_subscription(rid, handle.clone(), largest);
                         send.send(SubscribeOk { track_alias: alias, parameters: params, track_properties: Default::default() }).await?;
+                        // Draft-20 on: the objects before the subscription's start, if asked.
+                        match super::fill::range(s.proto(|p| p.version()), &m.parameters, largest) {
+                            Ok(Some(range)) => super::fill::spawn(s, rid, &handle, range),
+                            Ok(None) => {}
+                            Err(why) => tracing::info!(session = s.id, request = rid, "no FILL: {why}"),
+                        }
                         let marking = marked.as_ref().map(|(viewer, plugin, others, _)| {
                             let variants = std::iter::once(handle.consumer()).chain(others.iter().cloned()).collect();
                             let marking = Arc::new(super::watermark::Marking::new(plugin.clone(), viewer.clone(), variants, s.timeouts.variant_wait));

@@ -196,6 +196,9 @@ async fn subscribe(
                     return Ok(End::Done(d.status_code.0));
                 }
                 Some(Message::RequestOk(_)) => {} // answer to a REQUEST_UPDATE
+                Some(Message::PublishStateNotify(n)) => {
+                    tracing::debug!(%name, parameters = ?n.parameters, "PUBLISH_STATE_NOTIFY from upstream");
+                }
                 Some(other) => {
                     s.violation(Code::PROTOCOL_VIOLATION, &format!("unexpected {} on a SUBSCRIBE stream", other.name()));
                     return Ok(End::Lost);
@@ -293,6 +296,9 @@ pub async fn publish(
                     }
                     Some(Message::RequestUpdate(_)) => {
                         send.send(RequestOk { parameters: Parameters::new(), track_properties: Default::default() }).await?;
+                    }
+                    Some(Message::PublishStateNotify(n)) => {
+                        tracing::debug!(session = s.id, request = rid, %name, parameters = ?n.parameters, "PUBLISH_STATE_NOTIFY from the publisher");
                     }
                     Some(other) => {
                         s.violation(Code::PROTOCOL_VIOLATION, &format!("unexpected {} on a PUBLISH stream", other.name()));

@@ -23,7 +23,7 @@ use tern_moq::message::{
     Setup, Subscribe, SubscribeOk, SubscriptionFilter,
 };
 use tern_moq::{ControlReader, DataStreamEvent, DataStreamReader, Limits, Location, Message};
-use tern_moq::{ReasonPhrase, TrackNamespace};
+use tern_moq::{ReasonPhrase, TrackNamespace, Version};
 use tern_quic::{
     Client, ClientConfig, RecvStream, SendStream, ServerConfig, Session, SessionError,
 };
@@ -141,6 +141,8 @@ pub struct Peer {
     pub data: Mutex<mpsc::UnboundedReceiver<DataEvent>>,
     /// Streams the peer holds without reading (when created with `read_data = false`).
     pub held: Arc<std::sync::Mutex<Vec<RecvStream>>>,
+    /// The draft its messages are written and read in.
+    pub version: Version,
 }
 
 impl Peer {
@@ -171,12 +173,25 @@ impl Peer {
         read_data: bool,
         setup: Setup,
     ) -> Peer {
+        Self::connect_setup_as(url, transport, read_data, setup, Version::Draft18).await
+    }
+
+    /// Like [`Peer::connect_setup`], speaking `version` (offered alone).
+    pub async fn connect_setup_as(
+        url: &str,
+        transport: TransportLimits,
+        read_data: bool,
+        setup: Setup,
+        version: Version,
+    ) -> Peer {
         let config = ClientConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             disable_verify: true,
             system_roots: false,
             connect_timeout: STEP,
             transport,
+            // This peer writes and reads its draft's wire by hand.
+            protocols: vec![version.alpn().to_owned()],
             ..ClientConfig::default()
         };
         let client = Client::new(config).expect("client endpoint");
@@ -186,7 +201,9 @@ impl Peer {
         let mut control = within(STEP, "open control stream", session.open_uni())
             .await
             .expect("control stream");
-        write(&mut control, setup).await.expect("SETUP written");
+        write_as(&mut control, setup, version)
+            .await
+            .expect("SETUP written");
 
         let (tx, rx) = mpsc::unbounded_channel();
         let held = Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -207,6 +224,7 @@ impl Peer {
             next_request: AtomicU64::new(0),
             data: Mutex::new(rx),
             held,
+            version,
         }
     }
 
@@ -220,8 +238,10 @@ impl Peer {
         let (mut send, recv) = within(STEP, "open request stream", self.session.open_bi())
             .await
             .expect("request stream");
-        write(&mut send, msg).await.expect("request written");
-        Request::new(send, recv)
+        write_as(&mut send, msg, self.version)
+            .await
+            .expect("request written");
+        Request::with_version(send, recv, self.version)
     }
 
     /// Open a bidirectional stream and write raw bytes on it (malformed input), then FIN.
@@ -467,10 +487,19 @@ impl Peer {
     }
 }
 
-/// Write one control message.
+/// Write one draft-18 control message.
 pub async fn write(send: &mut SendStream, msg: impl Into<Message>) -> Result<(), StreamError> {
+    write_as(send, msg, Version::Draft18).await
+}
+
+/// Write one control message in `version`'s shape.
+pub async fn write_as(
+    send: &mut SendStream,
+    msg: impl Into<Message>,
+    version: Version,
+) -> Result<(), StreamError> {
     let mut buf = BytesMut::new();
-    msg.into().encode(&mut buf).expect("encodes");
+    msg.into().encode_as(version, &mut buf).expect("encodes");
     send.write_chunk(buf.freeze()).await
 }
 
@@ -554,10 +583,15 @@ pub struct Request {
 
 impl Request {
     pub fn new(send: SendStream, recv: RecvStream) -> Self {
+        Self::with_version(send, recv, Version::Draft18)
+    }
+
+    /// A request stream whose messages are `version`'s.
+    pub fn with_version(send: SendStream, recv: RecvStream, version: Version) -> Self {
         Self {
             send,
             recv,
-            reader: ControlReader::new(Limits::default()),
+            reader: ControlReader::with_version(Limits::default(), version),
         }
     }
 

@@ -46,7 +46,7 @@ pub async fn connect(url: &str) -> anyhow::Result<Session> {
             },
         }
     }
-    let mut control_reader = reader.into_control_reader()?;
+    let mut control_reader = reader.into_control_reader(tern_moq::Version::Draft18)?;
     loop {
         if let Some(m) = control_reader.pop()? {
             if !matches!(m, Message::Setup(_)) {

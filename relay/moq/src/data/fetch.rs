@@ -17,6 +17,8 @@ const DATAGRAM: u64 = 0x40;
 pub const FETCH_END_OF_NON_EXISTENT_RANGE: u64 = 0x8C;
 /// Serialization Flags value: End of Unknown Range.
 pub const FETCH_END_OF_UNKNOWN_RANGE: u64 = 0x10C;
+/// Serialization Flags value: End of Timed-Out Range (draft-20 on; read as an unknown range).
+pub const FETCH_END_OF_TIMED_OUT_RANGE: u64 = 0x20C;
 
 /// FETCH_HEADER: the stream answers the FETCH with this Request ID.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -132,7 +134,9 @@ impl FetchObjectState {
             FETCH_END_OF_NON_EXISTENT_RANGE => {
                 FetchObject::EndOfNonExistentRange(Location::decode(buf)?)
             }
-            FETCH_END_OF_UNKNOWN_RANGE => FetchObject::EndOfUnknownRange(Location::decode(buf)?),
+            FETCH_END_OF_UNKNOWN_RANGE | FETCH_END_OF_TIMED_OUT_RANGE => {
+                FetchObject::EndOfUnknownRange(Location::decode(buf)?)
+            }
             0x80.. => {
                 return Err(DecodeError::InvalidValue {
                     field: "Serialization Flags",

@@ -3,7 +3,7 @@
 use bytes::{Buf, BufMut, Bytes};
 
 use crate::coding::{
-    DecodeError, EncodeError, KeyValuePairs, decode_varint, encode_varint, read_bytes,
+    DecodeError, EncodeError, KeyValuePairs, KvpValue, decode_varint, encode_varint, read_bytes,
 };
 
 /// Property type code points.
@@ -79,10 +79,15 @@ impl Properties {
         self.raw.is_empty()
     }
 
-    /// Read properties filling the rest of `buf` (Track Properties).
+    /// Read properties filling the rest of `buf` (a control message's Track Properties),
+    /// refusing the values draft-18 §12.5 and §12.6 make a PROTOCOL_VIOLATION: a
+    /// DEFAULT_PUBLISHER_GROUP_ORDER other than 1 or 2, a DYNAMIC_GROUPS above 1, here or
+    /// inside Immutable Properties (§12.7: "processors MUST search both").
     pub(crate) fn decode_rest(buf: &mut impl Buf) -> Result<Self, DecodeError> {
         let len = buf.remaining() as u64;
-        Self::from_raw(read_bytes(buf, len)?)
+        let properties = Self::from_raw(read_bytes(buf, len)?)?;
+        check_track_property_values(&properties.pairs)?;
+        Ok(properties)
     }
 
     /// Read `Properties Length` and the properties, refusing more than `max` bytes.
@@ -99,6 +104,47 @@ impl Properties {
         encode_varint(self.raw.len() as u64, buf);
         buf.put_slice(&self.raw);
     }
+}
+
+/// The Track Property range checks of [`Properties::decode_rest`]. Immutable Properties
+/// whose value is not a Key-Value-Pair list are carried, not refused (§12.7: a relay MAY
+/// decode them); nested blocks are walked without recursion.
+fn check_track_property_values(pairs: &KeyValuePairs) -> Result<(), DecodeError> {
+    let mut blocks = Vec::new();
+    check_track_values_in(pairs, &mut blocks)?;
+    while let Some(mut block) = blocks.pop() {
+        if let Ok(inner) = KeyValuePairs::decode_all(&mut block) {
+            check_track_values_in(&inner, &mut blocks)?;
+        }
+    }
+    Ok(())
+}
+
+/// Check one list; queue its Immutable Properties blocks.
+fn check_track_values_in(
+    pairs: &KeyValuePairs,
+    blocks: &mut Vec<Bytes>,
+) -> Result<(), DecodeError> {
+    use property_type as pt;
+    for p in pairs.iter() {
+        match (&p.value, p.kind) {
+            (KvpValue::Varint(v), pt::DEFAULT_PUBLISHER_GROUP_ORDER) if !(1..=2).contains(v) => {
+                return Err(DecodeError::InvalidValue {
+                    field: "DEFAULT_PUBLISHER_GROUP_ORDER",
+                    value: *v,
+                });
+            }
+            (KvpValue::Varint(v), pt::DYNAMIC_GROUPS) if *v > 1 => {
+                return Err(DecodeError::InvalidValue {
+                    field: "DYNAMIC_GROUPS",
+                    value: *v,
+                });
+            }
+            (KvpValue::Bytes(b), pt::IMMUTABLE_PROPERTIES) => blocks.push(b.clone()),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Object Status (draft-18 §11.2.1.1).

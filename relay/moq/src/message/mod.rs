@@ -1,7 +1,9 @@
-//! Control messages (draft-18 §10): `Type (vi64), Length (16), Payload`.
+//! Control messages (draft-18 §10): `Type (vi64), Length (16), Payload`; draft-20 and
+//! draft-22 shapes through [`Message::decode_as`] and [`Message::encode_as`].
 
 pub mod codes;
 mod fetch;
+mod filter;
 mod namespace;
 mod params;
 mod publish;
@@ -15,9 +17,9 @@ pub use namespace::{
 };
 pub use params::{
     AuthToken, GroupOrder, Parameter, ParameterValue, Parameters, SubscriptionFilter,
-    is_known_parameter, parameter_type,
+    is_known_parameter, is_known_parameter_in, parameter_type,
 };
-pub use publish::{Publish, PublishBlocked, PublishDone, PublishOk};
+pub use publish::{Publish, PublishBlocked, PublishDone, PublishOk, PublishStateNotify};
 pub use request::{GoAway, MAX_URI_LEN, Redirect, RequestError, RequestOk};
 pub use setup::{Setup, setup_option};
 pub use subscribe::{RequestUpdate, Subscribe, SubscribeOk, TrackStatus};
@@ -26,8 +28,8 @@ use std::io::IoSlice;
 
 use bytes::{Buf, BufMut, BytesMut};
 
-use crate::Limits;
 use crate::coding::{DecodeError, EncodeError, MAX_VARINT_LEN, decode_varint, encode_varint};
+use crate::{Limits, Version};
 
 macro_rules! messages {
     ($($(#[$doc:meta])* $name:ident = $id:expr,)*) => {
@@ -61,19 +63,25 @@ macro_rules! messages {
 
             /// True for a type draft-18 defines.
             pub fn is_known_type(kind: u64) -> bool {
-                matches!(kind, $($id)|*)
+                Self::is_known_type_in(kind, Version::Draft18)
             }
 
-            fn decode_payload(kind: u64, buf: &mut impl Buf) -> Result<Message, DecodeError> {
+            /// True for a type `version` defines.
+            pub fn is_known_type_in(kind: u64, version: Version) -> bool {
+                matches!(kind, $($id)|*)
+                    && (kind != message_type::PublishStateNotify || version.has_location_fields())
+            }
+
+            fn decode_payload(kind: u64, buf: &mut impl Buf, v: Version) -> Result<Message, DecodeError> {
                 match kind {
-                    $($id => Ok(Message::$name($name::decode_payload(buf)?)),)*
+                    $($id => Ok(Message::$name($name::decode_payload(buf, v)?)),)*
                     other => Err(DecodeError::UnknownMessageType(other)),
                 }
             }
 
-            fn encode_payload(&self, buf: &mut impl BufMut) -> Result<(), EncodeError> {
+            fn encode_payload(&self, buf: &mut impl BufMut, v: Version) -> Result<(), EncodeError> {
                 match self {
-                    $(Message::$name(m) => m.encode_payload(buf),)*
+                    $(Message::$name(m) => m.encode_payload(buf, v),)*
                 }
             }
         }
@@ -125,6 +133,8 @@ messages! {
     RequestOk = 0x7,
     /// REQUEST_ERROR (0x5).
     RequestError = 0x5,
+    /// PUBLISH_STATE_NOTIFY (0x22, draft-20 on).
+    PublishStateNotify = 0x22,
 }
 
 /// Copy up to `out.len()` leading bytes of `buf` without consuming them.
@@ -166,8 +176,17 @@ impl Message {
     /// `buf` must expose its bytes through `chunk`/`chunks_vectored`, as
     /// `Bytes`, `BytesMut`, `&[u8]` and `Chain` do.
     pub fn decode(buf: &mut impl Buf, limits: &Limits) -> Result<Message, DecodeError> {
+        Self::decode_as(buf, Version::Draft18, limits)
+    }
+
+    /// [`Message::decode`] in the shape `version` gives the message on the wire.
+    pub fn decode_as(
+        buf: &mut impl Buf,
+        version: Version,
+        limits: &Limits,
+    ) -> Result<Message, DecodeError> {
         let (kind, len, header_len) = peek_header(buf)?;
-        if !Message::is_known_type(kind) {
+        if !Message::is_known_type_in(kind, version) {
             return Err(DecodeError::UnknownMessageType(kind));
         }
         if len > limits.max_control_message {
@@ -182,7 +201,7 @@ impl Message {
         buf.advance(header_len);
         let mut payload = buf.copy_to_bytes(len);
         let mismatch = DecodeError::LengthMismatch { declared: len };
-        let msg = Message::decode_payload(kind, &mut payload).map_err(|e| match e {
+        let msg = Message::decode_payload(kind, &mut payload, version).map_err(|e| match e {
             DecodeError::Short => mismatch.clone(),
             other => other,
         })?;
@@ -192,14 +211,24 @@ impl Message {
         Ok(msg)
     }
 
-    /// Append the framed message (type, u16 length, payload) to `buf`.
+    /// Append the framed draft-18 message (type, u16 length, payload) to `buf`.
     /// On error `buf` is left as it was.
     pub fn encode(&self, buf: &mut BytesMut) -> Result<(), EncodeError> {
+        self.encode_as(Version::Draft18, buf)
+    }
+
+    /// [`Message::encode`] in the shape `version` gives the message on the wire.
+    pub fn encode_as(&self, version: Version, buf: &mut BytesMut) -> Result<(), EncodeError> {
+        if !Message::is_known_type_in(self.message_type(), version) {
+            return Err(EncodeError::Invalid(
+                "the session's draft has no such message",
+            ));
+        }
         let start = buf.len();
         encode_varint(self.message_type(), buf);
         let len_at = buf.len();
         buf.put_u16(0);
-        if let Err(e) = self.encode_payload(buf) {
+        if let Err(e) = self.encode_payload(buf, version) {
             buf.truncate(start);
             return Err(e);
         }

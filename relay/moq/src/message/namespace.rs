@@ -1,5 +1,6 @@
 //! PUBLISH_NAMESPACE, NAMESPACE, NAMESPACE_DONE, SUBSCRIBE_NAMESPACE and SUBSCRIBE_TRACKS.
 
+use crate::Version;
 use bytes::{Buf, BufMut};
 
 use super::Parameters;
@@ -41,18 +42,25 @@ pub struct SubscribeTracks {
 macro_rules! id_namespace_params {
     ($t:ident, $ns:ident) => {
         impl $t {
-            pub(crate) fn decode_payload(buf: &mut impl Buf) -> Result<Self, DecodeError> {
+            pub(crate) fn decode_payload(
+                buf: &mut impl Buf,
+                v: Version,
+            ) -> Result<Self, DecodeError> {
                 Ok(Self {
                     request_id: decode_varint(buf)?,
                     $ns: TrackNamespace::decode(buf)?,
-                    parameters: Parameters::decode(buf)?,
+                    parameters: Parameters::decode_in(buf, v)?,
                 })
             }
 
-            pub(crate) fn encode_payload(&self, buf: &mut impl BufMut) -> Result<(), EncodeError> {
+            pub(crate) fn encode_payload(
+                &self,
+                buf: &mut impl BufMut,
+                v: Version,
+            ) -> Result<(), EncodeError> {
                 encode_varint(self.request_id, buf);
                 self.$ns.encode(buf)?;
-                self.parameters.encode(buf)
+                self.parameters.encode_in(buf, v)
             }
         }
     };
@@ -78,13 +86,20 @@ pub struct NamespaceDone {
 macro_rules! suffix_only {
     ($t:ident) => {
         impl $t {
-            pub(crate) fn decode_payload(buf: &mut impl Buf) -> Result<Self, DecodeError> {
+            pub(crate) fn decode_payload(
+                buf: &mut impl Buf,
+                _: Version,
+            ) -> Result<Self, DecodeError> {
                 Ok(Self {
                     track_namespace_suffix: TrackNamespace::decode(buf)?,
                 })
             }
 
-            pub(crate) fn encode_payload(&self, buf: &mut impl BufMut) -> Result<(), EncodeError> {
+            pub(crate) fn encode_payload(
+                &self,
+                buf: &mut impl BufMut,
+                _: Version,
+            ) -> Result<(), EncodeError> {
                 self.track_namespace_suffix.encode(buf)
             }
         }

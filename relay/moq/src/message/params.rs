@@ -10,6 +10,8 @@
 
 use bytes::{Buf, BufMut, Bytes};
 
+pub use super::filter::SubscriptionFilter;
+use crate::Version;
 use crate::coding::{
     DecodeError, EncodeError, Location, MAX_KVP_VALUE_LEN, TrackNamespace, decode_varint,
     encode_varint, read_bytes, read_u8,
@@ -35,14 +37,19 @@ pub mod parameter_type {
     pub const FORWARD: u64 = 0x10;
     /// SUBSCRIBER_PRIORITY (uint8).
     pub const SUBSCRIBER_PRIORITY: u64 = 0x20;
-    /// SUBSCRIPTION_FILTER (length-prefixed Subscription Filter).
+    /// SUBSCRIPTION_FILTER; LOCATION_FILTER from draft-19 (a Location Filter, see
+    /// [`super::SubscriptionFilter`]).
     pub const SUBSCRIPTION_FILTER: u64 = 0x21;
+    /// FILL_PARAMETERS (draft-20 on: length-prefixed nested Parameters).
+    pub const FILL_PARAMETERS: u64 = 0x23;
     /// GROUP_ORDER (uint8, 1 or 2).
     pub const GROUP_ORDER: u64 = 0x22;
     /// NEW_GROUP_REQUEST (varint).
     pub const NEW_GROUP_REQUEST: u64 = 0x32;
     /// TRACK_NAMESPACE_PREFIX (Track Namespace).
     pub const TRACK_NAMESPACE_PREFIX: u64 = 0x34;
+    /// INCLUDE_PROPERTIES (draft-20 on: uint8, 0 or 1).
+    pub const INCLUDE_PROPERTIES: u64 = 0x35;
 }
 use parameter_type as pt;
 
@@ -63,88 +70,6 @@ impl GroupOrder {
             1 => Some(Self::Ascending),
             2 => Some(Self::Descending),
             _ => None,
-        }
-    }
-}
-
-/// A Subscription Filter (draft-18 §7.1.2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SubscriptionFilter {
-    /// 0x1: from `{Largest.Group + 1, 0}`.
-    NextGroupStart,
-    /// 0x2: from `{Largest.Group, Largest.Object + 1}`.
-    LargestObject,
-    /// 0x3: from an explicit Start Location, open ended.
-    AbsoluteStart(Location),
-    /// 0x4: from Start Location to `start.group + end_group_delta`.
-    AbsoluteRange {
-        /// Start Location.
-        start: Location,
-        /// End Group Delta (0: the rest of the start group).
-        end_group_delta: u64,
-    },
-}
-
-impl SubscriptionFilter {
-    /// Filter Type code.
-    pub fn filter_type(&self) -> u64 {
-        match self {
-            Self::NextGroupStart => 0x1,
-            Self::LargestObject => 0x2,
-            Self::AbsoluteStart(_) => 0x3,
-            Self::AbsoluteRange { .. } => 0x4,
-        }
-    }
-
-    /// Parse a filter that fills `value` exactly.
-    pub fn decode(mut value: &[u8]) -> Result<Self, DecodeError> {
-        let bad = |what| DecodeError::KeyValueFormatting {
-            key: pt::SUBSCRIPTION_FILTER,
-            what,
-        };
-        let buf = &mut value;
-        let short = |_| bad("truncated subscription filter");
-        let filter = match decode_varint(buf).map_err(short)? {
-            0x1 => Self::NextGroupStart,
-            0x2 => Self::LargestObject,
-            0x3 => Self::AbsoluteStart(Location::decode(buf).map_err(short)?),
-            0x4 => {
-                let start = Location::decode(buf).map_err(short)?;
-                let end_group_delta = decode_varint(buf).map_err(short)?;
-                if start.group.checked_add(end_group_delta).is_none() {
-                    return Err(DecodeError::IdOverflow("End Group"));
-                }
-                Self::AbsoluteRange {
-                    start,
-                    end_group_delta,
-                }
-            }
-            v => {
-                return Err(DecodeError::InvalidValue {
-                    field: "Filter Type",
-                    value: v,
-                });
-            }
-        };
-        if !value.is_empty() {
-            return Err(bad("trailing bytes after subscription filter"));
-        }
-        Ok(filter)
-    }
-
-    /// Serialize the filter (without the parameter's length prefix).
-    pub fn encode(&self, buf: &mut impl BufMut) {
-        encode_varint(self.filter_type(), buf);
-        match self {
-            Self::NextGroupStart | Self::LargestObject => {}
-            Self::AbsoluteStart(start) => start.encode(buf),
-            Self::AbsoluteRange {
-                start,
-                end_group_delta,
-            } => {
-                start.encode(buf);
-                encode_varint(*end_group_delta, buf);
-            }
         }
     }
 }
@@ -301,6 +226,8 @@ pub enum ParameterValue {
     Bytes(Bytes),
     /// A Track Namespace.
     Namespace(TrackNamespace),
+    /// A Location Filter, framed as the session's draft frames it.
+    Filter(SubscriptionFilter),
 }
 
 /// One Message Parameter with its absolute type. Its `Debug` shows an AUTHORIZATION TOKEN
@@ -335,14 +262,21 @@ enum Encoding {
     Location,
     Bytes,
     Namespace,
+    Filter,
 }
 
-fn encoding_of(kind: u64) -> Encoding {
+fn encoding_of(kind: u64, version: Version) -> Encoding {
     match kind {
         pt::FORWARD | pt::SUBSCRIBER_PRIORITY | pt::GROUP_ORDER => Encoding::Uint8,
+        pt::INCLUDE_PROPERTIES if version.has_location_fields() => Encoding::Uint8,
         pt::LARGEST_OBJECT => Encoding::Location,
         pt::TRACK_NAMESPACE_PREFIX => Encoding::Namespace,
-        pt::AUTHORIZATION_TOKEN | pt::SUBSCRIPTION_FILTER => Encoding::Bytes,
+        pt::SUBSCRIPTION_FILTER => Encoding::Filter,
+        pt::AUTHORIZATION_TOKEN => Encoding::Bytes,
+        // Draft-20's Range Filters, SUBGROUP_FILTER (0x25) to TRACK_PROPERTY_FILTER (0x29),
+        // are length-prefixed, the even 0x26 and 0x28 too. Not implemented: framed right,
+        // kept, and reported unknown (the parity rule below is for types no draft defines).
+        0x25..=0x29 if version.has_location_fields() => Encoding::Bytes,
         k if k.is_multiple_of(2) => Encoding::Varint,
         _ => Encoding::Bytes,
     }
@@ -350,6 +284,11 @@ fn encoding_of(kind: u64) -> Encoding {
 
 /// True for the parameter types draft-18 defines.
 pub fn is_known_parameter(kind: u64) -> bool {
+    is_known_parameter_in(kind, Version::Draft18)
+}
+
+/// True for the parameter types `version` defines and this crate reads.
+pub fn is_known_parameter_in(kind: u64, version: Version) -> bool {
     matches!(
         kind,
         pt::OBJECT_DELIVERY_TIMEOUT
@@ -365,7 +304,8 @@ pub fn is_known_parameter(kind: u64) -> bool {
             | pt::GROUP_ORDER
             | pt::NEW_GROUP_REQUEST
             | pt::TRACK_NAMESPACE_PREFIX
-    )
+    ) || (version.has_location_fields()
+        && matches!(kind, pt::INCLUDE_PROPERTIES | pt::FILL_PARAMETERS))
 }
 
 /// Message Parameters in wire (ascending type) order, unknown ones included.
@@ -395,7 +335,14 @@ impl Parameters {
 
     /// Parameters whose type draft-18 does not define.
     pub fn unknown(&self) -> impl Iterator<Item = &Parameter> {
-        self.0.iter().filter(|p| !is_known_parameter(p.kind))
+        self.unknown_in(Version::Draft18)
+    }
+
+    /// The parameters whose type `version` does not define.
+    pub fn unknown_in(&self, version: Version) -> impl Iterator<Item = &Parameter> {
+        self.0
+            .iter()
+            .filter(move |p| !is_known_parameter_in(p.kind, version))
     }
 
     /// True when a type other than AUTHORIZATION_TOKEN appears twice.
@@ -540,18 +487,22 @@ impl Parameters {
     pub fn set_group_order(&mut self, order: GroupOrder) {
         self.set(pt::GROUP_ORDER, ParameterValue::Uint8(order as u8));
     }
-    /// SUBSCRIPTION_FILTER.
+    /// SUBSCRIPTION_FILTER (LOCATION_FILTER).
     pub fn subscription_filter(&self) -> Option<SubscriptionFilter> {
         match self.get(pt::SUBSCRIPTION_FILTER)? {
-            ParameterValue::Bytes(b) => SubscriptionFilter::decode(b).ok(),
+            ParameterValue::Filter(f) => Some(*f),
             _ => None,
         }
     }
-    /// Set SUBSCRIPTION_FILTER.
+    /// Set SUBSCRIPTION_FILTER (LOCATION_FILTER).
     pub fn set_subscription_filter(&mut self, filter: &SubscriptionFilter) {
-        let mut v = Vec::new();
-        filter.encode(&mut v);
-        self.set(pt::SUBSCRIPTION_FILTER, ParameterValue::Bytes(v.into()));
+        self.set(pt::SUBSCRIPTION_FILTER, ParameterValue::Filter(*filter));
+    }
+    /// Take SUBSCRIPTION_FILTER (LOCATION_FILTER) out.
+    pub fn take_subscription_filter(&mut self) -> Option<SubscriptionFilter> {
+        let filter = self.subscription_filter();
+        self.0.retain(|p| p.kind != pt::SUBSCRIPTION_FILTER);
+        filter
     }
     /// TRACK_NAMESPACE_PREFIX.
     pub fn track_namespace_prefix(&self) -> Option<&TrackNamespace> {
@@ -568,8 +519,13 @@ impl Parameters {
         );
     }
 
-    /// Read `Number of Parameters` and the parameters, validating known values.
+    /// Read draft-18 `Number of Parameters` and the parameters, validating known values.
     pub fn decode(buf: &mut impl Buf) -> Result<Self, DecodeError> {
+        Self::decode_in(buf, Version::Draft18)
+    }
+
+    /// Read `Number of Parameters` and the parameters as `version` frames them.
+    pub fn decode_in(buf: &mut impl Buf, version: Version) -> Result<Self, DecodeError> {
         let count = decode_varint(buf)?;
         let mut out = Vec::new();
         let mut prev = 0u64;
@@ -579,21 +535,21 @@ impl Parameters {
                 .checked_add(delta)
                 .ok_or(DecodeError::TypeDeltaOverflow)?;
             prev = kind;
-            let value = match encoding_of(kind) {
+            let value = match encoding_of(kind, version) {
                 Encoding::Varint => ParameterValue::Varint(decode_varint(buf)?),
                 Encoding::Uint8 => {
                     let v = read_u8(buf)?;
                     let valid = match kind {
-                        pt::FORWARD => v <= 1,
+                        pt::FORWARD | pt::INCLUDE_PROPERTIES => v <= 1,
                         pt::GROUP_ORDER => v == 1 || v == 2,
                         _ => true,
                     };
                     if !valid {
                         return Err(DecodeError::InvalidValue {
-                            field: if kind == pt::FORWARD {
-                                "FORWARD"
-                            } else {
-                                "GROUP_ORDER"
+                            field: match kind {
+                                pt::FORWARD => "FORWARD",
+                                pt::INCLUDE_PROPERTIES => "INCLUDE_PROPERTIES",
+                                _ => "GROUP_ORDER",
                             },
                             value: u64::from(v),
                         });
@@ -602,20 +558,29 @@ impl Parameters {
                 }
                 Encoding::Location => ParameterValue::Location(Location::decode(buf)?),
                 Encoding::Namespace => ParameterValue::Namespace(TrackNamespace::decode(buf)?),
+                Encoding::Filter if version.typed_location_filter() => {
+                    ParameterValue::Filter(SubscriptionFilter::decode_typed(buf)?)
+                }
+                Encoding::Filter => {
+                    let len = decode_varint(buf)?;
+                    if len > MAX_KVP_VALUE_LEN as u64 {
+                        return Err(DecodeError::ValueTooLong(len));
+                    }
+                    let b = read_bytes(buf, len)?;
+                    ParameterValue::Filter(if version.has_location_fields() {
+                        SubscriptionFilter::decode_fields(&b)?
+                    } else {
+                        SubscriptionFilter::decode(&b)?
+                    })
+                }
                 Encoding::Bytes => {
                     let len = decode_varint(buf)?;
                     if len > MAX_KVP_VALUE_LEN as u64 {
                         return Err(DecodeError::ValueTooLong(len));
                     }
                     let b = read_bytes(buf, len)?;
-                    match kind {
-                        pt::SUBSCRIPTION_FILTER => {
-                            SubscriptionFilter::decode(&b)?;
-                        }
-                        pt::AUTHORIZATION_TOKEN => {
-                            AuthToken::decode(b.clone())?;
-                        }
-                        _ => {}
+                    if kind == pt::AUTHORIZATION_TOKEN {
+                        AuthToken::decode(b.clone())?;
                     }
                     ParameterValue::Bytes(b)
                 }
@@ -625,8 +590,13 @@ impl Parameters {
         Ok(Self(out))
     }
 
-    /// Write `Number of Parameters` and the parameters.
+    /// Write draft-18 `Number of Parameters` and the parameters.
     pub fn encode(&self, buf: &mut impl BufMut) -> Result<(), EncodeError> {
+        self.encode_in(buf, Version::Draft18)
+    }
+
+    /// Write `Number of Parameters` and the parameters as `version` frames them.
+    pub fn encode_in(&self, buf: &mut impl BufMut, version: Version) -> Result<(), EncodeError> {
         encode_varint(self.0.len() as u64, buf);
         let mut prev = 0u64;
         for p in &self.0 {
@@ -635,13 +605,24 @@ impl Parameters {
                 .checked_sub(prev)
                 .ok_or(EncodeError::Invalid("parameters out of order"))?;
             prev = p.kind;
-            let want = encoding_of(p.kind);
+            let want = encoding_of(p.kind, version);
             encode_varint(delta, buf);
             match (&p.value, want) {
                 (ParameterValue::Varint(v), Encoding::Varint) => encode_varint(*v, buf),
                 (ParameterValue::Uint8(v), Encoding::Uint8) => buf.put_u8(*v),
                 (ParameterValue::Location(l), Encoding::Location) => l.encode(buf),
                 (ParameterValue::Namespace(ns), Encoding::Namespace) => ns.encode(buf)?,
+                (ParameterValue::Filter(f), Encoding::Filter)
+                    if version.typed_location_filter() =>
+                {
+                    f.encode_typed(buf)
+                }
+                (ParameterValue::Filter(f), Encoding::Filter) => {
+                    let mut v = Vec::new();
+                    f.encode_as(version, &mut v)?;
+                    encode_varint(v.len() as u64, buf);
+                    buf.put_slice(&v);
+                }
                 (ParameterValue::Bytes(b), Encoding::Bytes) => {
                     if b.len() > MAX_KVP_VALUE_LEN {
                         return Err(EncodeError::Invalid("parameter longer than 65535 bytes"));

@@ -1,5 +1,6 @@
 //! PUBLISH, PUBLISH_OK, PUBLISH_DONE and PUBLISH_BLOCKED.
 
+use crate::Version;
 use bytes::{Buf, BufMut, Bytes};
 
 use super::Parameters;
@@ -28,12 +29,12 @@ pub struct Publish {
 }
 
 impl Publish {
-    pub(crate) fn decode_payload(buf: &mut impl Buf) -> Result<Self, DecodeError> {
+    pub(crate) fn decode_payload(buf: &mut impl Buf, v: Version) -> Result<Self, DecodeError> {
         let request_id = decode_varint(buf)?;
         let track_namespace = TrackNamespace::decode(buf)?;
         let track_name = decode_track_name(buf, &track_namespace)?;
         let track_alias = decode_varint(buf)?;
-        let parameters = Parameters::decode(buf)?;
+        let parameters = Parameters::decode_in(buf, v)?;
         let track_properties = Properties::decode_rest(buf)?;
         Ok(Self {
             request_id,
@@ -45,12 +46,16 @@ impl Publish {
         })
     }
 
-    pub(crate) fn encode_payload(&self, buf: &mut impl BufMut) -> Result<(), EncodeError> {
+    pub(crate) fn encode_payload(
+        &self,
+        buf: &mut impl BufMut,
+        v: Version,
+    ) -> Result<(), EncodeError> {
         encode_varint(self.request_id, buf);
         self.track_namespace.encode(buf)?;
         encode_track_name(&self.track_name, &self.track_namespace, buf)?;
         encode_varint(self.track_alias, buf);
-        self.parameters.encode(buf)?;
+        self.parameters.encode_in(buf, v)?;
         buf.put_slice(self.track_properties.raw());
         Ok(())
     }
@@ -67,8 +72,8 @@ pub struct PublishOk {
 }
 
 impl PublishOk {
-    pub(crate) fn decode_payload(buf: &mut impl Buf) -> Result<Self, DecodeError> {
-        let parameters = Parameters::decode(buf)?;
+    pub(crate) fn decode_payload(buf: &mut impl Buf, v: Version) -> Result<Self, DecodeError> {
+        let parameters = Parameters::decode_in(buf, v)?;
         let track_properties = Properties::decode_rest(buf)?;
         Ok(Self {
             parameters,
@@ -76,8 +81,12 @@ impl PublishOk {
         })
     }
 
-    pub(crate) fn encode_payload(&self, buf: &mut impl BufMut) -> Result<(), EncodeError> {
-        self.parameters.encode(buf)?;
+    pub(crate) fn encode_payload(
+        &self,
+        buf: &mut impl BufMut,
+        v: Version,
+    ) -> Result<(), EncodeError> {
+        self.parameters.encode_in(buf, v)?;
         buf.put_slice(self.track_properties.raw());
         Ok(())
     }
@@ -95,7 +104,7 @@ pub struct PublishDone {
 }
 
 impl PublishDone {
-    pub(crate) fn decode_payload(buf: &mut impl Buf) -> Result<Self, DecodeError> {
+    pub(crate) fn decode_payload(buf: &mut impl Buf, _: Version) -> Result<Self, DecodeError> {
         Ok(Self {
             status_code: PublishDoneCode(decode_varint(buf)?),
             stream_count: decode_varint(buf)?,
@@ -103,7 +112,11 @@ impl PublishDone {
         })
     }
 
-    pub(crate) fn encode_payload(&self, buf: &mut impl BufMut) -> Result<(), EncodeError> {
+    pub(crate) fn encode_payload(
+        &self,
+        buf: &mut impl BufMut,
+        _: Version,
+    ) -> Result<(), EncodeError> {
         encode_varint(self.status_code.0, buf);
         encode_varint(self.stream_count, buf);
         self.error_reason.encode(buf)
@@ -120,7 +133,7 @@ pub struct PublishBlocked {
 }
 
 impl PublishBlocked {
-    pub(crate) fn decode_payload(buf: &mut impl Buf) -> Result<Self, DecodeError> {
+    pub(crate) fn decode_payload(buf: &mut impl Buf, _: Version) -> Result<Self, DecodeError> {
         let track_namespace_suffix = TrackNamespace::decode(buf)?;
         let track_name = decode_track_name(buf, &track_namespace_suffix)?;
         Ok(Self {
@@ -129,8 +142,36 @@ impl PublishBlocked {
         })
     }
 
-    pub(crate) fn encode_payload(&self, buf: &mut impl BufMut) -> Result<(), EncodeError> {
+    pub(crate) fn encode_payload(
+        &self,
+        buf: &mut impl BufMut,
+        _: Version,
+    ) -> Result<(), EncodeError> {
         self.track_namespace_suffix.encode(buf)?;
         encode_track_name(&self.track_name, &self.track_namespace_suffix, buf)
+    }
+}
+
+/// PUBLISH_STATE_NOTIFY (0x22, draft-20 on): the publisher's unilateral report, on a
+/// subscription's stream, that the subscription's state changed (the parameters that did).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PublishStateNotify {
+    /// The parameters whose values changed.
+    pub parameters: Parameters,
+}
+
+impl PublishStateNotify {
+    pub(crate) fn decode_payload(buf: &mut impl Buf, v: Version) -> Result<Self, DecodeError> {
+        Ok(Self {
+            parameters: Parameters::decode_in(buf, v)?,
+        })
+    }
+
+    pub(crate) fn encode_payload(
+        &self,
+        buf: &mut impl BufMut,
+        v: Version,
+    ) -> Result<(), EncodeError> {
+        self.parameters.encode_in(buf, v)
     }
 }

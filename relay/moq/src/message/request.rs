@@ -1,5 +1,6 @@
 //! REQUEST_OK, REQUEST_ERROR (with Redirect) and GOAWAY.
 
+use crate::Version;
 use bytes::{Buf, BufMut, Bytes};
 
 use super::Parameters;
@@ -41,8 +42,8 @@ pub struct RequestOk {
 }
 
 impl RequestOk {
-    pub(crate) fn decode_payload(buf: &mut impl Buf) -> Result<Self, DecodeError> {
-        let parameters = Parameters::decode(buf)?;
+    pub(crate) fn decode_payload(buf: &mut impl Buf, v: Version) -> Result<Self, DecodeError> {
+        let parameters = Parameters::decode_in(buf, v)?;
         let track_properties = Properties::decode_rest(buf)?;
         Ok(Self {
             parameters,
@@ -50,8 +51,12 @@ impl RequestOk {
         })
     }
 
-    pub(crate) fn encode_payload(&self, buf: &mut impl BufMut) -> Result<(), EncodeError> {
-        self.parameters.encode(buf)?;
+    pub(crate) fn encode_payload(
+        &self,
+        buf: &mut impl BufMut,
+        v: Version,
+    ) -> Result<(), EncodeError> {
+        self.parameters.encode_in(buf, v)?;
         buf.put_slice(self.track_properties.raw());
         Ok(())
     }
@@ -82,7 +87,7 @@ pub struct RequestError {
 }
 
 impl RequestError {
-    pub(crate) fn decode_payload(buf: &mut impl Buf) -> Result<Self, DecodeError> {
+    pub(crate) fn decode_payload(buf: &mut impl Buf, _: Version) -> Result<Self, DecodeError> {
         let error_code = RequestErrorCode(decode_varint(buf)?);
         let retry_interval = decode_varint(buf)?;
         let error_reason = ReasonPhrase::decode(buf)?;
@@ -106,7 +111,11 @@ impl RequestError {
         })
     }
 
-    pub(crate) fn encode_payload(&self, buf: &mut impl BufMut) -> Result<(), EncodeError> {
+    pub(crate) fn encode_payload(
+        &self,
+        buf: &mut impl BufMut,
+        _: Version,
+    ) -> Result<(), EncodeError> {
         encode_varint(self.error_code.0, buf);
         encode_varint(self.retry_interval, buf);
         self.error_reason.encode(buf)?;
@@ -134,15 +143,15 @@ pub struct GoAway {
     pub new_session_uri: Bytes,
     /// Timeout in ms before the sender closes.
     pub timeout: u64,
-    /// Request ID; present only on the control stream.
+    /// Request ID; present only on the control stream, and only up to draft-18.
     pub request_id: Option<u64>,
 }
 
 impl GoAway {
-    pub(crate) fn decode_payload(buf: &mut impl Buf) -> Result<Self, DecodeError> {
+    pub(crate) fn decode_payload(buf: &mut impl Buf, v: Version) -> Result<Self, DecodeError> {
         let new_session_uri = decode_uri(buf)?;
         let timeout = decode_varint(buf)?;
-        let request_id = if buf.has_remaining() {
+        let request_id = if buf.has_remaining() && !v.goaway_without_request_id() {
             Some(decode_varint(buf)?)
         } else {
             None
@@ -154,10 +163,16 @@ impl GoAway {
         })
     }
 
-    pub(crate) fn encode_payload(&self, buf: &mut impl BufMut) -> Result<(), EncodeError> {
+    pub(crate) fn encode_payload(
+        &self,
+        buf: &mut impl BufMut,
+        v: Version,
+    ) -> Result<(), EncodeError> {
         encode_uri(&self.new_session_uri, buf)?;
         encode_varint(self.timeout, buf);
-        if let Some(id) = self.request_id {
+        if let Some(id) = self.request_id
+            && !v.goaway_without_request_id()
+        {
             encode_varint(id, buf);
         }
         Ok(())

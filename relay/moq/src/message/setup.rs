@@ -1,5 +1,6 @@
 //! SETUP (type 0x2F00) and its Setup Options (draft-18 §10.3).
 
+use crate::Version;
 use bytes::{Buf, BufMut, Bytes};
 
 use super::params::AuthToken;
@@ -127,7 +128,7 @@ impl Setup {
             .push(so::AUTHORIZATION_TOKEN, KvpValue::Bytes(token.to_bytes()));
     }
 
-    pub(crate) fn decode_payload(buf: &mut impl Buf) -> Result<Self, DecodeError> {
+    pub(crate) fn decode_payload(buf: &mut impl Buf, _: Version) -> Result<Self, DecodeError> {
         let options = KeyValuePairs::decode_all(buf)?;
         for v in options.get_all(so::AUTHORIZATION_TOKEN) {
             if let KvpValue::Bytes(b) = v {
@@ -137,7 +138,11 @@ impl Setup {
         Ok(Self { options })
     }
 
-    pub(crate) fn encode_payload(&self, buf: &mut impl BufMut) -> Result<(), EncodeError> {
+    pub(crate) fn encode_payload(
+        &self,
+        buf: &mut impl BufMut,
+        _: Version,
+    ) -> Result<(), EncodeError> {
         self.options.encode_all(buf)
     }
 }

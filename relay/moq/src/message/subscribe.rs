@@ -1,5 +1,6 @@
 //! SUBSCRIBE, SUBSCRIBE_OK, TRACK_STATUS and REQUEST_UPDATE.
 
+use crate::Version;
 use bytes::{Buf, BufMut, Bytes};
 
 use super::Parameters;
@@ -23,11 +24,11 @@ pub struct Subscribe {
 }
 
 impl Subscribe {
-    pub(crate) fn decode_payload(buf: &mut impl Buf) -> Result<Self, DecodeError> {
+    pub(crate) fn decode_payload(buf: &mut impl Buf, v: Version) -> Result<Self, DecodeError> {
         let request_id = decode_varint(buf)?;
         let track_namespace = TrackNamespace::decode(buf)?;
         let track_name = decode_track_name(buf, &track_namespace)?;
-        let parameters = Parameters::decode(buf)?;
+        let parameters = Parameters::decode_in(buf, v)?;
         Ok(Self {
             request_id,
             track_namespace,
@@ -36,11 +37,15 @@ impl Subscribe {
         })
     }
 
-    pub(crate) fn encode_payload(&self, buf: &mut impl BufMut) -> Result<(), EncodeError> {
+    pub(crate) fn encode_payload(
+        &self,
+        buf: &mut impl BufMut,
+        v: Version,
+    ) -> Result<(), EncodeError> {
         encode_varint(self.request_id, buf);
         self.track_namespace.encode(buf)?;
         encode_track_name(&self.track_name, &self.track_namespace, buf)?;
-        self.parameters.encode(buf)
+        self.parameters.encode_in(buf, v)
     }
 }
 
@@ -58,8 +63,8 @@ pub struct TrackStatus {
 }
 
 impl TrackStatus {
-    pub(crate) fn decode_payload(buf: &mut impl Buf) -> Result<Self, DecodeError> {
-        let s = Subscribe::decode_payload(buf)?;
+    pub(crate) fn decode_payload(buf: &mut impl Buf, v: Version) -> Result<Self, DecodeError> {
+        let s = Subscribe::decode_payload(buf, v)?;
         Ok(Self {
             request_id: s.request_id,
             track_namespace: s.track_namespace,
@@ -68,11 +73,15 @@ impl TrackStatus {
         })
     }
 
-    pub(crate) fn encode_payload(&self, buf: &mut impl BufMut) -> Result<(), EncodeError> {
+    pub(crate) fn encode_payload(
+        &self,
+        buf: &mut impl BufMut,
+        v: Version,
+    ) -> Result<(), EncodeError> {
         encode_varint(self.request_id, buf);
         self.track_namespace.encode(buf)?;
         encode_track_name(&self.track_name, &self.track_namespace, buf)?;
-        self.parameters.encode(buf)
+        self.parameters.encode_in(buf, v)
     }
 }
 
@@ -88,9 +97,9 @@ pub struct SubscribeOk {
 }
 
 impl SubscribeOk {
-    pub(crate) fn decode_payload(buf: &mut impl Buf) -> Result<Self, DecodeError> {
+    pub(crate) fn decode_payload(buf: &mut impl Buf, v: Version) -> Result<Self, DecodeError> {
         let track_alias = decode_varint(buf)?;
-        let parameters = Parameters::decode(buf)?;
+        let parameters = Parameters::decode_in(buf, v)?;
         let track_properties = Properties::decode_rest(buf)?;
         Ok(Self {
             track_alias,
@@ -99,9 +108,13 @@ impl SubscribeOk {
         })
     }
 
-    pub(crate) fn encode_payload(&self, buf: &mut impl BufMut) -> Result<(), EncodeError> {
+    pub(crate) fn encode_payload(
+        &self,
+        buf: &mut impl BufMut,
+        v: Version,
+    ) -> Result<(), EncodeError> {
         encode_varint(self.track_alias, buf);
-        self.parameters.encode(buf)?;
+        self.parameters.encode_in(buf, v)?;
         buf.put_slice(self.track_properties.raw());
         Ok(())
     }
@@ -117,15 +130,19 @@ pub struct RequestUpdate {
 }
 
 impl RequestUpdate {
-    pub(crate) fn decode_payload(buf: &mut impl Buf) -> Result<Self, DecodeError> {
+    pub(crate) fn decode_payload(buf: &mut impl Buf, v: Version) -> Result<Self, DecodeError> {
         Ok(Self {
             request_id: decode_varint(buf)?,
-            parameters: Parameters::decode(buf)?,
+            parameters: Parameters::decode_in(buf, v)?,
         })
     }
 
-    pub(crate) fn encode_payload(&self, buf: &mut impl BufMut) -> Result<(), EncodeError> {
+    pub(crate) fn encode_payload(
+        &self,
+        buf: &mut impl BufMut,
+        v: Version,
+    ) -> Result<(), EncodeError> {
         encode_varint(self.request_id, buf);
-        self.parameters.encode(buf)
+        self.parameters.encode_in(buf, v)
     }
 }

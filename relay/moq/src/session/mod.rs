@@ -27,30 +27,7 @@ use crate::message::{GoAway, Message, Setup};
 use streams::StreamState;
 pub use streams::request_id;
 
-/// The MoQ Transport draft a session speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Version {
-    /// draft-ietf-moq-transport-18, ALPN / WebTransport protocol `moqt-18`.
-    Draft18,
-}
-
-impl Version {
-    /// The ALPN (raw QUIC) and `WT-Protocol` (WebTransport) token.
-    pub fn alpn(self) -> &'static str {
-        match self {
-            Version::Draft18 => "moqt-18",
-        }
-    }
-
-    /// The version a negotiated protocol token names.
-    pub fn from_alpn(alpn: &str) -> Option<Self> {
-        match alpn {
-            "moqt-18" => Some(Version::Draft18),
-            _ => None,
-        }
-    }
-}
+pub use crate::version::Version;
 
 /// Which end of the transport this session is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -336,7 +313,7 @@ impl Session {
         let mut buf = BytesMut::new();
         message
             .into()
-            .encode(&mut buf)
+            .encode_as(self.version, &mut buf)
             .map_err(|e| SessionError::new(Code::INTERNAL_ERROR, format!("cannot encode: {e}")))?;
         self.transmits.push_back(Transmit::Write {
             stream,
@@ -424,8 +401,10 @@ impl Session {
         let id = request_id(&message)
             .ok_or_else(|| SessionError::new(Code::INTERNAL_ERROR, "not a request message"))?;
         let request = RequestHandle(id);
-        self.streams
-            .insert(stream, StreamState::request(request, self.limits));
+        self.streams.insert(
+            stream,
+            StreamState::request(request, self.limits, self.version),
+        );
         self.requests.insert(request, stream);
         self.write(stream, message)?;
         Ok(request)
@@ -508,7 +487,7 @@ impl Session {
     /// The peer opened a bidirectional stream (a request stream).
     pub fn handle_bi_opened(&mut self, stream: StreamId) {
         self.streams
-            .insert(stream, StreamState::peer_request(self.limits));
+            .insert(stream, StreamState::peer_request(self.limits, self.version));
     }
 
     /// Bytes arrived on a stream; `fin` when the peer finished it.

@@ -4,7 +4,7 @@ use bytes::Bytes;
 
 use crate::message::{Message, Parameters};
 use crate::reader::{ControlReader, DataStreamEvent, DataStreamReader};
-use crate::{DecodeError, Limits};
+use crate::{DecodeError, Limits, Version};
 
 use super::{Event, RequestHandle, Role, Session, SessionError, StreamId};
 use crate::message::codes::SessionError as Code;
@@ -33,17 +33,17 @@ impl StreamState {
         StreamState::Uni(Box::new(DataStreamReader::new(limits)))
     }
 
-    pub(super) fn peer_request(limits: Limits) -> Self {
+    pub(super) fn peer_request(limits: Limits, version: Version) -> Self {
         StreamState::Request {
             request: None,
-            reader: ControlReader::new(limits),
+            reader: ControlReader::with_version(limits, version),
         }
     }
 
-    pub(super) fn request(request: RequestHandle, limits: Limits) -> Self {
+    pub(super) fn request(request: RequestHandle, limits: Limits, version: Version) -> Self {
         StreamState::Request {
             request: Some(request),
-            reader: ControlReader::new(limits),
+            reader: ControlReader::with_version(limits, version),
         }
     }
 }
@@ -78,6 +78,7 @@ fn parameters(m: &Message) -> Option<&Parameters> {
         Message::FetchOk(m) => &m.parameters,
         Message::RequestUpdate(m) => &m.parameters,
         Message::RequestOk(m) => &m.parameters,
+        Message::PublishStateNotify(m) => &m.parameters,
         _ => return None,
     })
 }
@@ -104,7 +105,7 @@ fn check_request_id(s: &mut Session, id: u64) -> Result<(), SessionError> {
 fn check_parameters(s: &Session, m: &Message) -> Result<(), SessionError> {
     if let Some(p) = parameters(m)
         && let Some(unknown) = p
-            .unknown()
+            .unknown_in(s.version)
             .find(|p| !s.extension_parameters.contains(&p.kind))
     {
         return Err(SessionError::violation(format!(
@@ -166,7 +167,7 @@ fn feed(
                         let old =
                             std::mem::replace(reader, Box::new(DataStreamReader::new(s.limits)));
                         let mut control = old
-                            .into_control_reader()
+                            .into_control_reader(s.version)
                             .map_err(|e| decode(e, "control stream"))?;
                         control_messages(s, &mut control)?;
                         if fin {

@@ -25,7 +25,7 @@ use tern_edge_wasm::{
 };
 use tern_moq::Message;
 use tern_moq::message::codes::{RequestErrorCode, SessionError as Code};
-use tern_moq::message::{AuthToken, FetchType, Parameters, Setup};
+use tern_moq::message::{AuthToken, Parameters, Setup};
 
 use super::session::SessionShared;
 use object::PLUGIN_DECISIONS;
@@ -204,15 +204,11 @@ fn phase_of(message: &Message) -> Option<Phase<'_>> {
         Message::SubscribeTracks(m) => {
             Some((false, &m.track_namespace_prefix, None, &m.parameters))
         }
-        Message::Fetch(m) => match &m.fetch_type {
-            FetchType::Standalone {
-                track_namespace,
-                track_name,
-                ..
-            } => Some((false, track_namespace, Some(track_name), &m.parameters)),
-            // A joining FETCH rides on a subscription that was authorised.
-            _ => None,
-        },
+        // A joining FETCH rides on a subscription that was authorised.
+        Message::Fetch(m) => m
+            .fetch_type
+            .track()
+            .map(|(ns, name)| (false, ns, Some(name), &m.parameters)),
         Message::PublishNamespace(m) => Some((true, &m.track_namespace, None, &m.parameters)),
         Message::Publish(m) => Some((true, &m.track_namespace, Some(&m.track_name), &m.parameters)),
         _ => None,
@@ -339,7 +335,7 @@ pub async fn authorize(
             match message {
                 Message::Subscribe(m) => m.track_name = Bytes::from(name),
                 Message::Fetch(m) => {
-                    if let FetchType::Standalone { track_name, .. } = &mut m.fetch_type {
+                    if let Some(track_name) = m.fetch_type.track_name_mut() {
                         *track_name = Bytes::from(name);
                     }
                 }

@@ -15,7 +15,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tern_moq::Message;
-use tern_moq::message::FetchType;
 use tern_moq::message::codes::RequestErrorCode;
 use tern_watermark::{split_variant, variant_track};
 
@@ -35,10 +34,7 @@ pub type Verdict = Result<Option<Variants>, (RequestErrorCode, String)>;
 pub fn requested_track(message: &Message) -> Option<&Bytes> {
     match message {
         Message::Subscribe(m) => Some(&m.track_name),
-        Message::Fetch(m) => match &m.fetch_type {
-            FetchType::Standalone { track_name, .. } => Some(track_name),
-            _ => None,
-        },
+        Message::Fetch(m) => m.fetch_type.track().map(|(_, name)| name),
         _ => None,
     }
 }
