@@ -7,11 +7,14 @@
 //! plays the broadcast named by the configuration's namespace, or by `?namespace=a/b`),
 //! `/fingerprint` (the relay certificate's SHA-256 as hex, for WebTransport's
 //! `serverCertificateHashes`) and `/config.json`
-//! (`{"relay": URL, "namespace": "a/b", "track": NAME}`). The files are compiled in.
+//! (`{"relay": URL, "namespace": "a/b", "track": NAME, "websocket": BOOL}`; `websocket`: this
+//! server takes MoQ over WebSocket too, so the player races WebTransport against a WebSocket to
+//! the page's own origin). The files are compiled in.
 //!
 //! The watch page, [`watch_router`]: `/watch/NAME` plays broadcast `NAME` the best way the
-//! browser can (MoQ over WebTransport, else WHEP, else LL-HLS; `web/player/src/watch.ts`), for a
-//! listener that also serves WHEP and LL-HLS; `/watch.assets/hls.min.js` is the hls.js it uses.
+//! browser can (MoQ over WebTransport or a WebSocket to the page's origin, else WHEP, else
+//! LL-HLS; `web/player/src/watch.ts`), for a listener that also serves MoQ over WebSocket, WHEP
+//! and LL-HLS; `/watch.assets/hls.min.js` is the hls.js it uses.
 
 use std::net::SocketAddr;
 
@@ -56,6 +59,9 @@ pub struct PageConfig {
     pub namespace: String,
     /// Track name.
     pub track: String,
+    /// The server serving the page takes MoQ over WebSocket too (the relay's HTTP listener): the
+    /// player races WebTransport against a WebSocket to the page's own origin.
+    pub websocket: bool,
 }
 
 impl PageConfig {
@@ -66,6 +72,7 @@ impl PageConfig {
             fingerprint_hex,
             namespace: DEFAULT_NAMESPACE.to_owned(),
             track: DEFAULT_TRACK.to_owned(),
+            websocket: false,
         }
     }
 
@@ -75,6 +82,7 @@ impl PageConfig {
             "relay": self.relay_url,
             "namespace": self.namespace,
             "track": self.track,
+            "websocket": self.websocket,
         })
         .to_string()
     }
@@ -202,11 +210,13 @@ mod tests {
             fingerprint_hex: "ab".into(),
             namespace: "live/\"x\"".into(),
             track: "now".into(),
+            websocket: true,
         };
         let v: serde_json::Value = serde_json::from_str(&c.config_json()).expect("json");
         assert_eq!(v["relay"], "https://127.0.0.1:4443");
         assert_eq!(v["namespace"], "live/\"x\"");
         assert_eq!(v["track"], "now");
+        assert_eq!(v["websocket"], true);
     }
 
     #[test]
@@ -215,6 +225,8 @@ mod tests {
         assert!(CLOCK_HTML.contains(r#"data-page="clock""#));
         assert!(PLAYER_HTML.contains("./player.js"));
         assert!(PLAYER_JS.contains("moqt-18"));
+        // MoQ over a WebSocket: @moq/qmux is bundled.
+        assert!(PLAYER_JS.contains("qmux-01"));
         // The watch page runs the bundle, which knows it and where hls.js is.
         assert!(WATCH_HTML.contains(r#"data-page="watch""#));
         assert!(WATCH_HTML.contains(r#"src="/player.js""#));

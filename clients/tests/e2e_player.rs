@@ -11,7 +11,9 @@
 //! The second test publishes two video renditions and switches between them both ways. The
 //! third publishes what a tern origin will (origin/README.md) from a small publisher in this
 //! test: an MSF `catalog` with each track's own init segment in `initData`, and objects that
-//! start with a `prft` publish stamp, so the page measures latency.
+//! start with a `prft` publish stamp, so the page measures latency; it plays over WebTransport
+//! (the page has no WebSocket URL), and, forced with `?transport=websocket`, over MoQ over a
+//! WebSocket (QMux) to the relay's HTTP listener.
 //!
 //! Needs `/usr/bin/chromium`, ffmpeg, Node.js and `npm ci` in `clients/tests/chromium/`.
 //! Every child is killed on drop; only 127.0.0.1 and port 0 are used; every wait is bounded.
@@ -120,8 +122,14 @@ fn play(
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create the test's directory");
 
-    // 1. The relay on 127.0.0.1:0.
-    let relay = Relay::start(&[]);
+    // 1. The relay on 127.0.0.1:0; with `"transport": "websocket"` in the options, with its HTTP
+    // listener too, and the page plays over a WebSocket to it (`?transport=websocket`).
+    let websocket = options["transport"] == "websocket";
+    let relay = if websocket {
+        Relay::start(&["--http", "127.0.0.1:0"])
+    } else {
+        Relay::start(&[])
+    };
     let name = format!("e2e/{case}");
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -143,15 +151,24 @@ fn play(
                     fingerprint_hex: relay.fingerprint.clone(),
                     namespace: name.clone(),
                     track: String::new(),
+                    websocket: false,
                 },
             ))
             .expect("serve the page");
 
         // `"rendition"` in the options opens the page on that rendition, in manual mode.
-        let query = options["rendition"]
+        let mut params: Vec<String> = options["rendition"]
             .as_str()
-            .map(|r| format!("?rendition={r}"))
-            .unwrap_or_default();
+            .map(|r| format!("rendition={r}"))
+            .into_iter()
+            .collect();
+        if websocket {
+            params.push(format!("transport=websocket&websocket={}/", relay.ws_url()));
+        }
+        let query = match params.is_empty() {
+            true => String::new(),
+            false => format!("?{}", params.join("&")),
+        };
         let run = NodeRun::start(
             "player.mjs",
             &[
@@ -369,6 +386,8 @@ fn e2e_player_msf_catalog_and_latency() {
     );
     check_playing(&result, Publisher::Msf);
     let player = &result["player"];
+    // No WebSocket URL (the page server is not the relay's HTTP listener): WebTransport.
+    assert_eq!(player["transport"], "webtransport", "{player}");
     assert_eq!(
         player["renditions"],
         serde_json::json!(["video"]),
@@ -397,6 +416,41 @@ fn e2e_player_msf_catalog_and_latency() {
             .is_some_and(|t| t.contains(" ms (median ")),
         "{result}"
     );
+}
+
+/// `?transport=websocket&websocket=ws://…/`: the page plays over MoQ over a WebSocket (QMux) to
+/// the relay's HTTP listener, never trying WebTransport.
+#[test]
+fn e2e_player_plays_over_websocket() {
+    let result = play(
+        "websocket",
+        Media::H264Aac,
+        Publisher::Msf,
+        false,
+        serde_json::json!({ "minFrames": 30, "audio": true, "transport": "websocket" }),
+    );
+    check_playing(&result, Publisher::Msf);
+    let player = &result["player"];
+    assert_eq!(player["transport"], "websocket", "{player}");
+    let logged = |text: &str| {
+        result["log"].as_array().is_some_and(|l| {
+            l.iter()
+                .any(|x| x.as_str().is_some_and(|x| x.contains(text)))
+        })
+    };
+    assert!(
+        logged("transport: WebSocket only (asked for with ?transport=websocket)"),
+        "{result}"
+    );
+    assert!(
+        logged("transport: connected over WebSocket to ws://"),
+        "{result}"
+    );
+    assert_eq!(
+        (player["width"].as_u64(), player["height"].as_u64()),
+        (Some(320), Some(240))
+    );
+    assert_eq!(player["latencyUnknownFrames"], 0, "{player}");
 }
 
 #[test]

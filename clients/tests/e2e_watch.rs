@@ -3,7 +3,8 @@
 //! keyframe a second, AAC): asked nothing, the page plays it over MoQ (WebTransport); with
 //! `?via=whep` over WHEP, and leaving the page ends the WHEP session; with `?via=hls` over
 //! LL-HLS with hls.js, which the relay serves itself (nothing is fetched from anywhere else);
-//! told it is Safari, it never sets up MoQ and plays over WHEP. A broadcast WebRTC cannot carry
+//! told it is Safari, it plays MoQ over a WebSocket to the page's own origin (QMux), never over
+//! WebTransport; with `?transport=websocket`, any browser does. A broadcast WebRTC cannot carry
 //! (B-frames) falls from WHEP to LL-HLS with the relay's reason on the page. A token in the
 //! page's query reaches WHEP as a bearer token and every LL-HLS request as `?token=`.
 //!
@@ -75,10 +76,15 @@ impl Broadcast {
     }
 }
 
-/// The page played over `via`: it was playing by the middle of the run and to its end, showed
-/// 320x240 frames at no less than half the source's 30 fps while playing, still advancing in
-/// the last seconds, and says so on its status line; no page errors.
+/// The page played over `via` (MoQ over WebTransport): it was playing by the middle of the run
+/// and to its end, showed 320x240 frames at no less than half the source's 30 fps while
+/// playing, still advancing in the last seconds, and says so on its status line; no page errors.
 fn assert_played(r: &Value, via: &str) {
+    assert_played_over(r, via, "webtransport");
+}
+
+/// [`assert_played`], MoQ running over `transport` (webtransport or websocket).
+fn assert_played_over(r: &Value, via: &str, transport: &str) {
     assert!(
         r["errors"].as_array().is_some_and(Vec::is_empty),
         "{}",
@@ -124,11 +130,15 @@ fn assert_played(r: &Value, via: &str) {
         (Some(320), Some(240)),
         "{r}"
     );
-    let name = match via {
-        "moq" => "MoQ (WebTransport)",
-        "whep" => "WHEP (WebRTC)",
+    let name = match (via, transport) {
+        ("moq", "websocket") => "MoQ (WebSocket)",
+        ("moq", _) => "MoQ (WebTransport)",
+        ("whep", _) => "WHEP (WebRTC)",
         _ => "LL-HLS (hls.js)",
     };
+    if via == "moq" {
+        assert_eq!(w["transport"], transport, "{r}");
+    }
     let status = r["status"].as_str().unwrap_or_default();
     assert!(
         status.starts_with(&format!("Playing over {name}")),
@@ -201,22 +211,20 @@ fn e2e_watch_page_never_takes_safari_to_webtransport() {
     let b = broadcast("live/x", common::ZERO_LATENCY);
     let r = b.watch("", json!({ "userAgent": SAFARI }));
     assert_eq!(r["userAgent"], SAFARI);
-    // Chromium has WebTransport, but a browser saying it is Safari is not sent there: the
-    // player is never set up (it would read /config.json first), WHEP plays.
-    let steps = r["watch"]["steps"].as_array().cloned().unwrap_or_default();
-    assert_eq!(steps.len(), 1, "{r}");
-    assert_eq!(
-        (&steps[0]["via"], &steps[0]["outcome"]),
-        (&json!("moq"), &json!("skipped"))
-    );
-    assert!(
-        steps[0]["reason"]
-            .as_str()
-            .is_some_and(|s| s.contains("Safari")),
-        "{r}"
-    );
-    assert!(requests(&r, "GET", "/config.json").is_empty(), "{r}");
-    assert_played(&r, "whep");
+    // Chromium has WebTransport, but a browser saying it is Safari is not sent there: MoQ plays
+    // over a WebSocket to the page's own origin, the relay's HTTP listener; nothing is passed
+    // over.
+    assert_eq!(r["watch"]["steps"], json!([]), "{r}");
+    assert_played_over(&r, "moq", "websocket");
+    assert!(requests(&r, "POST", "/whep/live/x").is_empty(), "{r}");
+}
+
+#[test]
+fn e2e_watch_page_plays_moq_over_websocket_when_asked() {
+    let b = broadcast("live/x", common::ZERO_LATENCY);
+    let r = b.watch("?transport=websocket", json!({}));
+    assert_played_over(&r, "moq", "websocket");
+    assert_eq!(r["watch"]["steps"], json!([]), "{r}");
 }
 
 #[test]

@@ -645,6 +645,3032 @@ var Publisher = class {
   }
 };
 
+// node_modules/@moq/web-socket-stream/index.js
+var CONNECTING = 0;
+var OPEN = 1;
+var DEFAULT_HIGH_WATER_MARK = 64 * 1024;
+function validCloseCode(code) {
+  return code !== void 0 && (code === 1e3 || code >= 3e3 && code <= 4999);
+}
+function drain(ws, highWaterMark) {
+  if (ws.bufferedAmount <= highWaterMark())
+    return void 0;
+  return (async () => {
+    while (ws.bufferedAmount > highWaterMark()) {
+      if (ws.readyState > OPEN)
+        throw new Error("WebSocket is closing");
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  })();
+}
+var WebSocketStream = class _WebSocketStream {
+  url;
+  opened;
+  closed;
+  #ws;
+  #highWaterMark;
+  /** Dial `url`, or wrap a socket you already have (see {@link WebSocketStream.adopt}). */
+  constructor(source, options = {}) {
+    let ws;
+    if (typeof source === "string") {
+      const Ctor = options.webSocket ?? globalThis.WebSocket;
+      if (!Ctor) {
+        throw new Error("No WebSocket implementation found; pass options.webSocket");
+      }
+      ws = new Ctor(source, options.protocols);
+      this.url = source;
+    } else {
+      ws = source;
+      this.url = source.url ?? "";
+    }
+    ws.binaryType = "arraybuffer";
+    this.#ws = ws;
+    this.#highWaterMark = Math.max(1, Math.floor(options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK));
+    const opened = Promise.withResolvers();
+    const closed = Promise.withResolvers();
+    this.opened = opened.promise;
+    this.closed = closed.promise;
+    this.opened.catch(() => {
+    });
+    let controller;
+    const readable = new ReadableStream({
+      start: (c) => {
+        controller = c;
+      },
+      cancel: () => ws.close()
+    });
+    const writable = new WritableStream({
+      write: (chunk) => {
+        ws.send(chunk);
+        return drain(ws, () => this.#highWaterMark);
+      },
+      // A WebSocket has no half-close, so closing/aborting the writable closes
+      // the whole socket. Without this, `writer.close()` would leave it open.
+      close: () => ws.close(),
+      abort: () => ws.close()
+    });
+    ws.onopen = () => {
+      opened.resolve({ readable, writable, extensions: ws.extensions, protocol: ws.protocol });
+    };
+    ws.onmessage = (event) => {
+      const data = event.data;
+      if (typeof data === "string") {
+        controller?.enqueue(data);
+      } else if (data instanceof ArrayBuffer) {
+        controller?.enqueue(new Uint8Array(data));
+      } else if (ArrayBuffer.isView(data)) {
+        const view2 = data;
+        controller?.enqueue(new Uint8Array(view2.buffer, view2.byteOffset, view2.byteLength));
+      }
+    };
+    ws.onerror = () => {
+      const err = new Error("WebSocket connection error");
+      opened.reject(err);
+      try {
+        controller?.error(err);
+      } catch {
+      }
+    };
+    ws.onclose = (event) => {
+      opened.reject(new Error("WebSocket closed before opening"));
+      try {
+        controller?.close();
+      } catch {
+      }
+      closed.resolve({ closeCode: event.code ?? 1006, reason: event.reason ?? "" });
+    };
+    if (ws.readyState !== CONNECTING) {
+      if (ws.readyState === OPEN) {
+        opened.resolve({ readable, writable, extensions: ws.extensions, protocol: ws.protocol });
+      } else {
+        opened.reject(new Error("WebSocket is already closed"));
+        try {
+          controller?.close();
+        } catch {
+        }
+        closed.resolve({ closeCode: 1006, reason: "" });
+      }
+    }
+    const { signal } = options;
+    if (signal) {
+      if (signal.aborted)
+        ws.close();
+      else
+        signal.addEventListener("abort", () => ws.close(), { once: true });
+    }
+  }
+  /** Wrap a socket that already exists — typically one a server accepted from an
+   *  HTTP upgrade (`Deno.upgradeWebSocket`, `ws`, ...), where there is no URL to
+   *  dial and the handshake (including subprotocol selection) is already done.
+   *
+   *  Ownership transfers: this overwrites the socket's `onopen`/`onmessage`/
+   *  `onerror`/`onclose` handlers, so adopt it before anything else reads from
+   *  it — messages delivered before adoption are dropped by the platform, not
+   *  buffered. A socket that is already open resolves {@link opened} without
+   *  waiting for an `onopen` that has already fired (or was never going to).
+   *
+   *  `options.protocols` and `options.webSocket` are ignored; the socket exists. */
+  static adopt(ws, options = {}) {
+    return new _WebSocketStream(ws, options);
+  }
+  close(closeInfo = {}) {
+    if (validCloseCode(closeInfo.closeCode)) {
+      this.#ws.close(closeInfo.closeCode, closeInfo.reason);
+    } else {
+      this.#ws.close();
+    }
+  }
+  /** The current write-backpressure high-water mark, in bytes. */
+  get highWaterMark() {
+    return this.#highWaterMark;
+  }
+  /** Resize the write-backpressure high-water mark at runtime (bytes).
+   *
+   * Set this to roughly the bandwidth-delay product (RTT × estimated
+   * throughput): large enough to keep the socket busy, small enough that
+   * queued bytes can still be reprioritized rather than committed to the OS
+   * send buffer. Takes effect immediately, including for an in-progress drain.
+   * Clamped to a minimum of 1 byte. */
+  setHighWaterMark(bytes) {
+    this.#highWaterMark = Math.max(1, Math.floor(bytes));
+  }
+};
+function openWebSocketStream(url, options = {}) {
+  const href = typeof url === "string" ? url : url.toString();
+  const Native = globalThis.WebSocketStream;
+  if (Native && Native !== WebSocketStream && !options.webSocket) {
+    const native = new Native(href, { protocols: options.protocols, signal: options.signal });
+    return {
+      url: native.url,
+      opened: native.opened.then((event) => ({
+        ...event,
+        readable: event.readable.pipeThrough(new TransformStream({
+          transform(chunk, controller) {
+            controller.enqueue(chunk instanceof ArrayBuffer ? new Uint8Array(chunk) : chunk);
+          }
+        }))
+      })),
+      closed: native.closed,
+      close: (closeInfo) => native.close(closeInfo)
+    };
+  }
+  return new WebSocketStream(href, options);
+}
+
+// node_modules/@moq/qmux/credit.js
+function replenishWindow(consumed, currentMax, window2) {
+  if (window2 === 0n)
+    return null;
+  if (currentMax - consumed <= window2 / 2n)
+    return consumed + window2;
+  return null;
+}
+var Credit = class {
+  #used;
+  #max;
+  #released = 0n;
+  #closed = false;
+  #closeReason;
+  #waiters = [];
+  constructor(max) {
+    this.#used = 0n;
+    this.#max = max;
+  }
+  /** Try to claim up to `limit` units. Returns amount claimed (0n if none available). */
+  tryClaim(limit) {
+    if (limit === 0n)
+      return 0n;
+    const available = this.#max - this.#used;
+    if (available <= 0n)
+      return 0n;
+    const claimed = limit < available ? limit : available;
+    this.#used += claimed;
+    return claimed;
+  }
+  /** Claim up to `limit` units, waiting until credit is available.
+   *  Rejects if the credit has been closed. Returns 0n for zero-limit requests. */
+  async claim(limit) {
+    if (limit === 0n)
+      return 0n;
+    while (true) {
+      if (this.#closed)
+        throw this.#closeReason ?? new Error("closed");
+      const claimed = this.tryClaim(limit);
+      if (claimed > 0n)
+        return claimed;
+      await new Promise((resolve, reject) => {
+        this.#waiters.push({ resolve, reject });
+      });
+    }
+  }
+  /** Return previously claimed credit (for rollback). */
+  release(amount) {
+    this.#used = this.#used > amount ? this.#used - amount : 0n;
+    this.#wake();
+  }
+  /** Increase the max. Returns false if new_max < current max. */
+  increaseMax(newMax) {
+    if (newMax < this.#max)
+      return false;
+    if (newMax === this.#max)
+      return true;
+    this.#max = newMax;
+    this.#wake();
+    return true;
+  }
+  /** Close the credit, rejecting all pending and future `claim()` calls.
+   *  `reason` (if provided) becomes the rejection error; the first reason wins. */
+  close(reason) {
+    this.#closed = true;
+    this.#closeReason ??= reason ?? new Error("closed");
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const { reject } of waiters)
+      reject(this.#closeReason);
+  }
+  /** Set used to max(used, value). Returns false if value > max (flow control violation). */
+  receiveUpTo(value) {
+    if (value > this.#max)
+      return false;
+    if (value > this.#used)
+      this.#used = value;
+    return true;
+  }
+  /** Report that `len` units have been consumed.
+   *  Returns the new max if a window update should be sent, or null otherwise. */
+  consume(len) {
+    this.#released += len;
+    if (this.#used + 2n * this.#released > this.#max) {
+      const newMax = this.#max + this.#released;
+      this.#max = newMax;
+      this.#released = 0n;
+      this.#wake();
+      return newMax;
+    }
+    return null;
+  }
+  /** Get current available credit (max - used). */
+  get available() {
+    const avail = this.#max - this.#used;
+    return avail > 0n ? avail : 0n;
+  }
+  /** Get the current max value. */
+  get max() {
+    return this.#max;
+  }
+  /** Get the current used value. */
+  get used() {
+    return this.#used;
+  }
+  #wake() {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const { resolve } of waiters)
+      resolve();
+  }
+};
+
+// node_modules/@moq/qmux/error.js
+var SessionError = class extends Error {
+  source = "session";
+  streamErrorCode = null;
+  constructor(message2, options) {
+    super(message2, options);
+    this.name = "WebTransportError";
+  }
+};
+var StreamError = class extends Error {
+  source = "stream";
+  streamErrorCode;
+  constructor(code, message2 = "stream reset") {
+    super(`${message2}: ${code}`);
+    this.name = "WebTransportError";
+    this.streamErrorCode = code;
+  }
+};
+function resetCode(reason) {
+  if (typeof reason !== "object" || reason === null)
+    return 0;
+  const { streamErrorCode } = reason;
+  if (typeof streamErrorCode !== "number")
+    return 0;
+  return streamErrorCode >>> 0;
+}
+function streamCode(code) {
+  return Number(BigInt.asUintN(32, code));
+}
+
+// node_modules/@moq/qmux/varint.js
+var VarInt = class _VarInt {
+  static MAX = (1n << 62n) - 1n;
+  static MAX_SIZE = 8;
+  value;
+  constructor(value) {
+    if (value < 0n || value > _VarInt.MAX) {
+      throw new Error(`VarInt value out of range: ${value}`);
+    }
+    this.value = value;
+  }
+  static from(value) {
+    return new _VarInt(BigInt(value));
+  }
+  size() {
+    const x = this.value;
+    if (x < 2n ** 6n)
+      return 1;
+    if (x < 2n ** 14n)
+      return 2;
+    if (x < 2n ** 30n)
+      return 4;
+    if (x < 2n ** 62n)
+      return 8;
+    throw new Error("VarInt value too large");
+  }
+  // Append to the provided buffer
+  encode(dst) {
+    const x = this.value;
+    const size = this.size();
+    if (dst.byteOffset + dst.byteLength + size > dst.buffer.byteLength) {
+      throw new Error("destination buffer too small");
+    }
+    const view2 = new DataView(dst.buffer, dst.byteOffset + dst.byteLength, size);
+    if (size === 1) {
+      view2.setUint8(0, Number(x));
+    } else if (size === 2) {
+      view2.setUint16(0, 1 << 14 | Number(x), false);
+    } else if (size === 4) {
+      view2.setUint32(0, 2 << 30 | Number(x), false);
+    } else if (size === 8) {
+      view2.setBigUint64(0, 3n << 62n | x, false);
+    } else {
+      throw new Error("VarInt value too large");
+    }
+    return new Uint8Array(dst.buffer, dst.byteOffset, dst.byteLength + size);
+  }
+  static decode(buffer) {
+    if (buffer.byteLength < 1) {
+      throw new Error("Unexpected end of buffer");
+    }
+    const view2 = new DataView(buffer.buffer, buffer.byteOffset);
+    const firstByte = view2.getUint8(0);
+    const tag = firstByte >> 6;
+    let value;
+    let bytesRead;
+    switch (tag) {
+      case 0:
+        value = BigInt(firstByte & 63);
+        bytesRead = 1;
+        break;
+      case 1:
+        if (2 > buffer.length) {
+          throw new Error("Unexpected end of buffer");
+        }
+        value = BigInt(view2.getUint16(0, false) & 16383);
+        bytesRead = 2;
+        break;
+      case 2:
+        if (4 > buffer.length) {
+          throw new Error("Unexpected end of buffer");
+        }
+        value = BigInt(view2.getUint32(0, false) & 1073741823);
+        bytesRead = 4;
+        break;
+      case 3:
+        if (8 > buffer.length) {
+          throw new Error("Unexpected end of buffer");
+        }
+        value = view2.getBigUint64(0, false) & 0x3fffffffffffffffn;
+        bytesRead = 8;
+        break;
+      default:
+        throw new Error("Invalid VarInt tag");
+    }
+    const remaining = new Uint8Array(buffer.buffer, buffer.byteOffset + bytesRead, buffer.byteLength - bytesRead);
+    return [new _VarInt(value), remaining];
+  }
+};
+
+// node_modules/@moq/qmux/stream.js
+var Dir = {
+  Bi: 0,
+  Uni: 1
+};
+var Id = class _Id {
+  value;
+  constructor(value) {
+    this.value = value;
+  }
+  static create(id, dir, isServer) {
+    let streamId = id << 2n;
+    if (dir === Dir.Uni) {
+      streamId |= 0x02n;
+    }
+    if (isServer) {
+      streamId |= 0x01n;
+    }
+    return new _Id(VarInt.from(streamId));
+  }
+  get dir() {
+    return (this.value.value & 0x02n) !== 0n ? Dir.Uni : Dir.Bi;
+  }
+  get serverInitiated() {
+    return (this.value.value & 0x01n) !== 0n;
+  }
+  /** Returns the 0-based sequence index of this stream. */
+  get index() {
+    return this.value.value >> 2n;
+  }
+  canRecv(isServer) {
+    if (this.dir === Dir.Uni) {
+      return this.serverInitiated !== isServer;
+    }
+    return true;
+  }
+  canSend(isServer) {
+    if (this.dir === Dir.Uni) {
+      return this.serverInitiated === isServer;
+    }
+    return true;
+  }
+};
+
+// node_modules/@moq/qmux/frame.js
+var MAX_FRAME_SIZE = 16384;
+var MAX_FRAME_PAYLOAD = MAX_FRAME_SIZE - 32;
+var VARINT_MAX = [63n, 16383n, 1073741823n, 4611686018427387903n];
+function maxLengthPrefixedPayload(available) {
+  let best = 0n;
+  for (const max of VARINT_MAX) {
+    const width = BigInt(VarInt.from(max).size());
+    if (available < width)
+      break;
+    const candidate = available - width < max ? available - width : max;
+    if (VarInt.from(candidate).size() === Number(width) && candidate > best)
+      best = candidate;
+  }
+  return best;
+}
+function maxStreamPayload(version, budget, id, offset) {
+  const header = BigInt(1 + id.value.size());
+  if (version === "webtransport") {
+    return budget > header ? budget - header : 0n;
+  }
+  const fixed = header + BigInt(VarInt.from(offset).size());
+  return maxLengthPrefixedPayload(budget > fixed ? budget - fixed : 0n);
+}
+var DEFAULT_MAX_RECORD_SIZE = 16382n;
+var DEFAULT_TRANSPORT_PARAMS = {
+  maxIdleTimeout: 0n,
+  initialMaxData: 0n,
+  initialMaxStreamDataBidiLocal: 0n,
+  initialMaxStreamDataBidiRemote: 0n,
+  initialMaxStreamDataUni: 0n,
+  initialMaxStreamsBidi: 0n,
+  initialMaxStreamsUni: 0n,
+  maxDatagramFrameSize: 0n,
+  maxRecordSize: DEFAULT_MAX_RECORD_SIZE,
+  resetStreamAt: false
+};
+function encode(frame, version = "webtransport") {
+  if (version === "webtransport") {
+    return encodeWebTransport(frame);
+  }
+  return encodeQMux(frame);
+}
+function isQmux(version) {
+  return version === "qmux-00" || version === "qmux-01" || version === "qmux-02";
+}
+function usesRecords(version) {
+  return version === "qmux-01" || version === "qmux-02";
+}
+var QX_PING_REQUEST = 0x348c67529ef8c7bdn;
+var QX_PING_RESPONSE = 0x348c67529ef8c7ben;
+var RESET_STREAM_AT = 0x24n;
+var MAX_RECORD_SIZE_ID = 0x0571c59429cd0845n;
+var APPLICATION_PROTOCOLS_ID = 0x3d4f9c2a8b1e6075n;
+var RESET_STREAM_AT_PARAM_ID = 0x1dn;
+var RECOGNIZED_PARAM_IDS = /* @__PURE__ */ new Set([
+  0x01n,
+  0x04n,
+  0x05n,
+  0x06n,
+  0x07n,
+  0x08n,
+  0x09n,
+  0x20n,
+  MAX_RECORD_SIZE_ID,
+  APPLICATION_PROTOCOLS_ID,
+  RESET_STREAM_AT_PARAM_ID
+]);
+function encodeWebTransport(frame) {
+  switch (frame.type) {
+    case "stream": {
+      let buffer = new Uint8Array(new ArrayBuffer(1 + 8 + frame.data.length), 0, 1);
+      buffer[0] = frame.fin ? 9 : 8;
+      buffer = frame.id.value.encode(buffer);
+      buffer = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength + frame.data.length);
+      buffer.set(frame.data, buffer.byteLength - frame.data.length);
+      return buffer;
+    }
+    case "reset_stream": {
+      let buffer = new Uint8Array(new ArrayBuffer(1 + 8 + 8), 0, 1);
+      buffer[0] = 4;
+      buffer = frame.id.value.encode(buffer);
+      buffer = frame.code.encode(buffer);
+      return buffer;
+    }
+    case "stop_sending": {
+      let buffer = new Uint8Array(new ArrayBuffer(1 + 8 + 8), 0, 1);
+      buffer[0] = 5;
+      buffer = frame.id.value.encode(buffer);
+      buffer = frame.code.encode(buffer);
+      return buffer;
+    }
+    // The legacy WebTransport format keeps the reason as the rest of the buffer
+    // (no Frame Type / length fields); only the type byte differs.
+    case "connection_close":
+    case "application_close": {
+      const body = new TextEncoder().encode(frame.reason);
+      let buffer = new Uint8Array(new ArrayBuffer(1 + 8 + body.length), 0, 1);
+      buffer[0] = frame.type === "application_close" ? 29 : 28;
+      buffer = frame.code.encode(buffer);
+      buffer = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength + body.length);
+      buffer.set(body, buffer.byteLength - body.length);
+      return buffer;
+    }
+    default:
+      throw new Error("flow control frames are not supported in WebTransport version");
+  }
+}
+function encodeQMux(frame) {
+  switch (frame.type) {
+    case "stream": {
+      const frameType = VarInt.from(14 | (frame.fin ? 1 : 0));
+      const offsetVi = VarInt.from(frame.offset ?? 0n);
+      const lengthVi = VarInt.from(frame.data.length);
+      const maxSize = 8 + 8 + 8 + 8 + frame.data.length;
+      let buffer = new Uint8Array(new ArrayBuffer(maxSize), 0, 0);
+      buffer = frameType.encode(buffer);
+      buffer = frame.id.value.encode(buffer);
+      buffer = offsetVi.encode(buffer);
+      buffer = lengthVi.encode(buffer);
+      buffer = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength + frame.data.length);
+      buffer.set(frame.data, buffer.byteLength - frame.data.length);
+      return buffer;
+    }
+    case "reset_stream": {
+      const frameType = VarInt.from(4);
+      const finalSize = VarInt.from(frame.finalSize);
+      let buffer = new Uint8Array(new ArrayBuffer(8 + 8 + 8 + 8), 0, 0);
+      buffer = frameType.encode(buffer);
+      buffer = frame.id.value.encode(buffer);
+      buffer = frame.code.encode(buffer);
+      buffer = finalSize.encode(buffer);
+      return buffer;
+    }
+    case "stop_sending": {
+      const frameType = VarInt.from(5);
+      let buffer = new Uint8Array(new ArrayBuffer(8 + 8 + 8), 0, 0);
+      buffer = frameType.encode(buffer);
+      buffer = frame.id.value.encode(buffer);
+      buffer = frame.code.encode(buffer);
+      return buffer;
+    }
+    case "connection_close": {
+      const frameType = VarInt.from(28);
+      const causingFrameType = VarInt.from(0);
+      const body = new TextEncoder().encode(frame.reason);
+      const reasonLength = VarInt.from(body.length);
+      let buffer = new Uint8Array(new ArrayBuffer(8 + 8 + 8 + 8 + body.length), 0, 0);
+      buffer = frameType.encode(buffer);
+      buffer = frame.code.encode(buffer);
+      buffer = causingFrameType.encode(buffer);
+      buffer = reasonLength.encode(buffer);
+      buffer = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength + body.length);
+      buffer.set(body, buffer.byteLength - body.length);
+      return buffer;
+    }
+    case "application_close": {
+      const frameType = VarInt.from(29);
+      const body = new TextEncoder().encode(frame.reason);
+      const reasonLength = VarInt.from(body.length);
+      let buffer = new Uint8Array(new ArrayBuffer(8 + 8 + 8 + body.length), 0, 0);
+      buffer = frameType.encode(buffer);
+      buffer = frame.code.encode(buffer);
+      buffer = reasonLength.encode(buffer);
+      buffer = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength + body.length);
+      buffer.set(body, buffer.byteLength - body.length);
+      return buffer;
+    }
+    case "max_data": {
+      let buffer = new Uint8Array(new ArrayBuffer(16), 0, 0);
+      buffer = VarInt.from(16).encode(buffer);
+      buffer = VarInt.from(frame.max).encode(buffer);
+      return buffer;
+    }
+    case "max_stream_data": {
+      let buffer = new Uint8Array(new ArrayBuffer(24), 0, 0);
+      buffer = VarInt.from(17).encode(buffer);
+      buffer = frame.id.value.encode(buffer);
+      buffer = VarInt.from(frame.max).encode(buffer);
+      return buffer;
+    }
+    case "max_streams_bidi": {
+      let buffer = new Uint8Array(new ArrayBuffer(16), 0, 0);
+      buffer = VarInt.from(18).encode(buffer);
+      buffer = VarInt.from(frame.max).encode(buffer);
+      return buffer;
+    }
+    case "max_streams_uni": {
+      let buffer = new Uint8Array(new ArrayBuffer(16), 0, 0);
+      buffer = VarInt.from(19).encode(buffer);
+      buffer = VarInt.from(frame.max).encode(buffer);
+      return buffer;
+    }
+    case "data_blocked": {
+      let buffer = new Uint8Array(new ArrayBuffer(16), 0, 0);
+      buffer = VarInt.from(20).encode(buffer);
+      buffer = VarInt.from(frame.limit).encode(buffer);
+      return buffer;
+    }
+    case "stream_data_blocked": {
+      let buffer = new Uint8Array(new ArrayBuffer(24), 0, 0);
+      buffer = VarInt.from(21).encode(buffer);
+      buffer = frame.id.value.encode(buffer);
+      buffer = VarInt.from(frame.limit).encode(buffer);
+      return buffer;
+    }
+    case "streams_blocked_bidi": {
+      let buffer = new Uint8Array(new ArrayBuffer(16), 0, 0);
+      buffer = VarInt.from(22).encode(buffer);
+      buffer = VarInt.from(frame.limit).encode(buffer);
+      return buffer;
+    }
+    case "streams_blocked_uni": {
+      let buffer = new Uint8Array(new ArrayBuffer(16), 0, 0);
+      buffer = VarInt.from(23).encode(buffer);
+      buffer = VarInt.from(frame.limit).encode(buffer);
+      return buffer;
+    }
+    case "transport_parameters": {
+      const payload = encodeTransportParams(frame.params);
+      let buffer = new Uint8Array(new ArrayBuffer(8 + 8 + payload.byteLength), 0, 0);
+      buffer = VarInt.from(0x3f5153300d0a0d0an).encode(buffer);
+      buffer = VarInt.from(payload.byteLength).encode(buffer);
+      buffer = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength + payload.byteLength);
+      buffer.set(payload, buffer.byteLength - payload.byteLength);
+      return buffer;
+    }
+    case "ping_request": {
+      let buffer = new Uint8Array(new ArrayBuffer(16), 0, 0);
+      buffer = VarInt.from(QX_PING_REQUEST).encode(buffer);
+      buffer = VarInt.from(frame.sequence).encode(buffer);
+      return buffer;
+    }
+    case "ping_response": {
+      let buffer = new Uint8Array(new ArrayBuffer(16), 0, 0);
+      buffer = VarInt.from(QX_PING_RESPONSE).encode(buffer);
+      buffer = VarInt.from(frame.sequence).encode(buffer);
+      return buffer;
+    }
+    case "datagram": {
+      const lengthVi = VarInt.from(frame.data.length);
+      let buffer = new Uint8Array(new ArrayBuffer(8 + 8 + frame.data.length), 0, 0);
+      buffer = VarInt.from(49).encode(buffer);
+      buffer = lengthVi.encode(buffer);
+      buffer = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength + frame.data.length);
+      buffer.set(frame.data, buffer.byteLength - frame.data.length);
+      return buffer;
+    }
+  }
+}
+function encodeTransportParams(params) {
+  let buffer = new Uint8Array(new ArrayBuffer(256), 0, 0);
+  function writeParam(buf, id, value) {
+    if (value === 0n)
+      return buf;
+    const valVi = VarInt.from(value);
+    buf = VarInt.from(id).encode(buf);
+    buf = VarInt.from(valVi.size()).encode(buf);
+    buf = valVi.encode(buf);
+    return buf;
+  }
+  buffer = writeParam(buffer, 1, params.maxIdleTimeout);
+  buffer = writeParam(buffer, 4, params.initialMaxData);
+  buffer = writeParam(buffer, 5, params.initialMaxStreamDataBidiLocal);
+  buffer = writeParam(buffer, 6, params.initialMaxStreamDataBidiRemote);
+  buffer = writeParam(buffer, 7, params.initialMaxStreamDataUni);
+  buffer = writeParam(buffer, 8, params.initialMaxStreamsBidi);
+  buffer = writeParam(buffer, 9, params.initialMaxStreamsUni);
+  buffer = writeParam(buffer, 32, params.maxDatagramFrameSize);
+  buffer = writeParam(buffer, MAX_RECORD_SIZE_ID, params.maxRecordSize);
+  if (params.resetStreamAt) {
+    buffer = VarInt.from(RESET_STREAM_AT_PARAM_ID).encode(buffer);
+    buffer = VarInt.from(0).encode(buffer);
+  }
+  return buffer;
+}
+function decodeTransportParams(buffer) {
+  const params = { ...DEFAULT_TRANSPORT_PARAMS };
+  const seen = /* @__PURE__ */ new Set();
+  let v;
+  while (buffer.byteLength > 0) {
+    [v, buffer] = VarInt.decode(buffer);
+    const id = v.value;
+    [v, buffer] = VarInt.decode(buffer);
+    const len = Number(v.value);
+    if (buffer.byteLength < len) {
+      throw new Error("transport parameter truncated");
+    }
+    const paramData = buffer.slice(0, len);
+    buffer = buffer.slice(len);
+    if (RECOGNIZED_PARAM_IDS.has(id)) {
+      if (seen.has(id)) {
+        throw new Error(`duplicate transport parameter 0x${id.toString(16)}`);
+      }
+      seen.add(id);
+    }
+    if (id === APPLICATION_PROTOCOLS_ID) {
+      throw new Error("unexpected application_protocols parameter over WebSocket");
+    }
+    if (id === RESET_STREAM_AT_PARAM_ID) {
+      if (paramData.byteLength !== 0) {
+        throw new Error("reset_stream_at transport parameter must be empty");
+      }
+      params.resetStreamAt = true;
+      continue;
+    }
+    if (id === 0x00n || id === 0x02n || id === 0x03n || id >= 0x0an && id <= 0x10n) {
+      throw new Error(`forbidden QUIC v1 transport parameter 0x${id.toString(16)}`);
+    }
+    if (!RECOGNIZED_PARAM_IDS.has(id)) {
+      continue;
+    }
+    const [paramValueVarInt, remaining] = VarInt.decode(paramData);
+    if (remaining.byteLength !== 0) {
+      throw new Error(`transport parameter 0x${id.toString(16)} has trailing bytes`);
+    }
+    const paramValue = paramValueVarInt.value;
+    switch (id) {
+      case 0x01n:
+        params.maxIdleTimeout = paramValue;
+        break;
+      case 0x04n:
+        params.initialMaxData = paramValue;
+        break;
+      case 0x05n:
+        params.initialMaxStreamDataBidiLocal = paramValue;
+        break;
+      case 0x06n:
+        params.initialMaxStreamDataBidiRemote = paramValue;
+        break;
+      case 0x07n:
+        params.initialMaxStreamDataUni = paramValue;
+        break;
+      case 0x08n:
+        params.initialMaxStreamsBidi = paramValue;
+        break;
+      case 0x09n:
+        params.initialMaxStreamsUni = paramValue;
+        break;
+      case 0x20n:
+        params.maxDatagramFrameSize = paramValue;
+        break;
+      case MAX_RECORD_SIZE_ID:
+        params.maxRecordSize = paramValue;
+        break;
+      default:
+        throw new Error(`unhandled recognized transport parameter 0x${id.toString(16)}`);
+    }
+  }
+  return params;
+}
+function decode(buffer, version = "webtransport") {
+  if (buffer.length === 0) {
+    throw new Error("Invalid frame: empty buffer");
+  }
+  if (version === "webtransport") {
+    return decodeWebTransport(buffer);
+  }
+  return decodeQMux(buffer);
+}
+function take(buffer, len) {
+  if (buffer.byteLength < len) {
+    throw new Error(`frame truncated: need ${len} bytes, have ${buffer.byteLength}`);
+  }
+  return [buffer.slice(0, len), buffer.slice(len)];
+}
+function decodeRecord(buffer) {
+  const frames = [];
+  while (buffer.byteLength > 0) {
+    const result = decodeQMuxOne(buffer);
+    if (result === null)
+      break;
+    const [frame, remaining] = result;
+    if (frame !== null) {
+      frames.push(frame);
+    }
+    buffer = remaining;
+  }
+  return frames;
+}
+function decodeWebTransport(buffer) {
+  const frameType = buffer[0];
+  buffer = buffer.slice(1);
+  let v;
+  if (frameType === 4) {
+    [v, buffer] = VarInt.decode(buffer);
+    const id = new Id(v);
+    [v, buffer] = VarInt.decode(buffer);
+    const code = v;
+    return { type: "reset_stream", id, code, finalSize: 0n };
+  }
+  if (frameType === 5) {
+    [v, buffer] = VarInt.decode(buffer);
+    const id = new Id(v);
+    [v, buffer] = VarInt.decode(buffer);
+    const code = v;
+    return { type: "stop_sending", id, code };
+  }
+  if (frameType === 29 || frameType === 28) {
+    [v, buffer] = VarInt.decode(buffer);
+    const code = v;
+    const reason = new TextDecoder().decode(buffer);
+    return frameType === 29 ? { type: "application_close", code, reason } : { type: "connection_close", code, reason };
+  }
+  if (frameType === 8 || frameType === 9) {
+    [v, buffer] = VarInt.decode(buffer);
+    const id = new Id(v);
+    return {
+      type: "stream",
+      id,
+      data: buffer,
+      fin: frameType === 9
+    };
+  }
+  throw new Error(`Invalid frame type: ${frameType}`);
+}
+function decodeQMux(buffer) {
+  let v;
+  [v, buffer] = VarInt.decode(buffer);
+  const frameType = v.value;
+  if (frameType === 0x00n) {
+    return null;
+  }
+  if (frameType >= 0x08n && frameType <= 0x0fn) {
+    const hasOff = (frameType & 0x04n) !== 0n;
+    const hasLen = (frameType & 0x02n) !== 0n;
+    const hasFin = (frameType & 0x01n) !== 0n;
+    [v, buffer] = VarInt.decode(buffer);
+    const id = new Id(v);
+    let offset = 0n;
+    if (hasOff) {
+      [v, buffer] = VarInt.decode(buffer);
+      offset = v.value;
+    }
+    let data;
+    if (hasLen) {
+      [v, buffer] = VarInt.decode(buffer);
+      const len = Number(v.value);
+      [data, buffer] = take(buffer, len);
+    } else {
+      data = buffer;
+    }
+    return { type: "stream", id, offset, data, fin: hasFin };
+  }
+  if (frameType === 0x04n) {
+    [v, buffer] = VarInt.decode(buffer);
+    const id = new Id(v);
+    [v, buffer] = VarInt.decode(buffer);
+    const code = v;
+    [v, buffer] = VarInt.decode(buffer);
+    const finalSize = v.value;
+    return { type: "reset_stream", id, code, finalSize };
+  }
+  if (frameType === RESET_STREAM_AT) {
+    [v, buffer] = VarInt.decode(buffer);
+    const id = new Id(v);
+    [v, buffer] = VarInt.decode(buffer);
+    const code = v;
+    [v, buffer] = VarInt.decode(buffer);
+    const finalSize = v.value;
+    [v, buffer] = VarInt.decode(buffer);
+    const reliableSize = v.value;
+    if (reliableSize > finalSize) {
+      throw new Error("RESET_STREAM_AT reliable_size exceeds final_size");
+    }
+    return { type: "reset_stream", id, code, finalSize, reliableSize };
+  }
+  if (frameType === 0x05n) {
+    [v, buffer] = VarInt.decode(buffer);
+    const id = new Id(v);
+    [v, buffer] = VarInt.decode(buffer);
+    const code = v;
+    return { type: "stop_sending", id, code };
+  }
+  if (frameType === 0x1cn || frameType === 0x1dn) {
+    [v, buffer] = VarInt.decode(buffer);
+    const code = v;
+    if (frameType === 0x1cn) {
+      [v, buffer] = VarInt.decode(buffer);
+    }
+    [v, buffer] = VarInt.decode(buffer);
+    const reasonLen = Number(v.value);
+    let reasonBytes;
+    [reasonBytes, buffer] = take(buffer, reasonLen);
+    const reason = new TextDecoder().decode(reasonBytes);
+    return frameType === 0x1dn ? { type: "application_close", code, reason } : { type: "connection_close", code, reason };
+  }
+  if (frameType === 0x10n) {
+    [v, buffer] = VarInt.decode(buffer);
+    return { type: "max_data", max: v.value };
+  }
+  if (frameType === 0x11n) {
+    [v, buffer] = VarInt.decode(buffer);
+    const id = new Id(v);
+    [v, buffer] = VarInt.decode(buffer);
+    return { type: "max_stream_data", id, max: v.value };
+  }
+  if (frameType === 0x12n) {
+    [v, buffer] = VarInt.decode(buffer);
+    return { type: "max_streams_bidi", max: v.value };
+  }
+  if (frameType === 0x13n) {
+    [v, buffer] = VarInt.decode(buffer);
+    return { type: "max_streams_uni", max: v.value };
+  }
+  if (frameType === 0x14n) {
+    [v, buffer] = VarInt.decode(buffer);
+    return { type: "data_blocked", limit: v.value };
+  }
+  if (frameType === 0x15n) {
+    [v, buffer] = VarInt.decode(buffer);
+    const id = new Id(v);
+    [v, buffer] = VarInt.decode(buffer);
+    return { type: "stream_data_blocked", id, limit: v.value };
+  }
+  if (frameType === 0x16n) {
+    [v, buffer] = VarInt.decode(buffer);
+    return { type: "streams_blocked_bidi", limit: v.value };
+  }
+  if (frameType === 0x17n) {
+    [v, buffer] = VarInt.decode(buffer);
+    return { type: "streams_blocked_uni", limit: v.value };
+  }
+  if (frameType === 0x3f5153300d0a0d0an) {
+    [v, buffer] = VarInt.decode(buffer);
+    const len = Number(v.value);
+    let payload;
+    [payload, buffer] = take(buffer, len);
+    const params = decodeTransportParams(payload);
+    return { type: "transport_parameters", params };
+  }
+  if (frameType === QX_PING_REQUEST) {
+    [v, buffer] = VarInt.decode(buffer);
+    return { type: "ping_request", sequence: v.value };
+  }
+  if (frameType === QX_PING_RESPONSE) {
+    [v, buffer] = VarInt.decode(buffer);
+    return { type: "ping_response", sequence: v.value };
+  }
+  if (frameType === 0x30n) {
+    return { type: "datagram", data: buffer, lengthPrefixed: false };
+  }
+  if (frameType === 0x31n) {
+    [v, buffer] = VarInt.decode(buffer);
+    const len = Number(v.value);
+    let data;
+    [data, buffer] = take(buffer, len);
+    return { type: "datagram", data, lengthPrefixed: true };
+  }
+  throw new Error(`Invalid QMux frame type: 0x${frameType.toString(16)}`);
+}
+function decodeQMuxOne(buffer) {
+  if (buffer.byteLength === 0)
+    return null;
+  let v;
+  [v, buffer] = VarInt.decode(buffer);
+  const frameType = v.value;
+  if (frameType === 0x00n) {
+    return [null, buffer];
+  }
+  if (frameType >= 0x08n && frameType <= 0x0fn) {
+    const hasOff = (frameType & 0x04n) !== 0n;
+    const hasLen = (frameType & 0x02n) !== 0n;
+    const hasFin = (frameType & 0x01n) !== 0n;
+    [v, buffer] = VarInt.decode(buffer);
+    const id = new Id(v);
+    let offset = 0n;
+    if (hasOff) {
+      [v, buffer] = VarInt.decode(buffer);
+      offset = v.value;
+    }
+    let data;
+    if (hasLen) {
+      [v, buffer] = VarInt.decode(buffer);
+      const len = Number(v.value);
+      [data, buffer] = take(buffer, len);
+    } else {
+      data = buffer;
+      buffer = buffer.slice(buffer.byteLength);
+    }
+    return [{ type: "stream", id, offset, data, fin: hasFin }, buffer];
+  }
+  if (frameType === 0x04n) {
+    [v, buffer] = VarInt.decode(buffer);
+    const id = new Id(v);
+    [v, buffer] = VarInt.decode(buffer);
+    const code = v;
+    [v, buffer] = VarInt.decode(buffer);
+    const finalSize = v.value;
+    return [{ type: "reset_stream", id, code, finalSize }, buffer];
+  }
+  if (frameType === RESET_STREAM_AT) {
+    [v, buffer] = VarInt.decode(buffer);
+    const id = new Id(v);
+    [v, buffer] = VarInt.decode(buffer);
+    const code = v;
+    [v, buffer] = VarInt.decode(buffer);
+    const finalSize = v.value;
+    [v, buffer] = VarInt.decode(buffer);
+    const reliableSize = v.value;
+    if (reliableSize > finalSize) {
+      throw new Error("RESET_STREAM_AT reliable_size exceeds final_size");
+    }
+    return [{ type: "reset_stream", id, code, finalSize, reliableSize }, buffer];
+  }
+  if (frameType === 0x05n) {
+    [v, buffer] = VarInt.decode(buffer);
+    const id = new Id(v);
+    [v, buffer] = VarInt.decode(buffer);
+    const code = v;
+    return [{ type: "stop_sending", id, code }, buffer];
+  }
+  if (frameType === 0x1cn || frameType === 0x1dn) {
+    [v, buffer] = VarInt.decode(buffer);
+    const code = v;
+    if (frameType === 0x1cn) {
+      [v, buffer] = VarInt.decode(buffer);
+    }
+    [v, buffer] = VarInt.decode(buffer);
+    const reasonLen = Number(v.value);
+    let reasonBytes;
+    [reasonBytes, buffer] = take(buffer, reasonLen);
+    const reason = new TextDecoder().decode(reasonBytes);
+    const close = frameType === 0x1dn ? { type: "application_close", code, reason } : { type: "connection_close", code, reason };
+    return [close, buffer];
+  }
+  if (frameType === 0x10n) {
+    [v, buffer] = VarInt.decode(buffer);
+    return [{ type: "max_data", max: v.value }, buffer];
+  }
+  if (frameType === 0x11n) {
+    [v, buffer] = VarInt.decode(buffer);
+    const id = new Id(v);
+    [v, buffer] = VarInt.decode(buffer);
+    return [{ type: "max_stream_data", id, max: v.value }, buffer];
+  }
+  if (frameType === 0x12n) {
+    [v, buffer] = VarInt.decode(buffer);
+    return [{ type: "max_streams_bidi", max: v.value }, buffer];
+  }
+  if (frameType === 0x13n) {
+    [v, buffer] = VarInt.decode(buffer);
+    return [{ type: "max_streams_uni", max: v.value }, buffer];
+  }
+  if (frameType === 0x14n) {
+    [v, buffer] = VarInt.decode(buffer);
+    return [{ type: "data_blocked", limit: v.value }, buffer];
+  }
+  if (frameType === 0x15n) {
+    [v, buffer] = VarInt.decode(buffer);
+    const id = new Id(v);
+    [v, buffer] = VarInt.decode(buffer);
+    return [{ type: "stream_data_blocked", id, limit: v.value }, buffer];
+  }
+  if (frameType === 0x16n) {
+    [v, buffer] = VarInt.decode(buffer);
+    return [{ type: "streams_blocked_bidi", limit: v.value }, buffer];
+  }
+  if (frameType === 0x17n) {
+    [v, buffer] = VarInt.decode(buffer);
+    return [{ type: "streams_blocked_uni", limit: v.value }, buffer];
+  }
+  if (frameType === 0x3f5153300d0a0d0an) {
+    [v, buffer] = VarInt.decode(buffer);
+    const len = Number(v.value);
+    let payload;
+    [payload, buffer] = take(buffer, len);
+    const params = decodeTransportParams(payload);
+    return [{ type: "transport_parameters", params }, buffer];
+  }
+  if (frameType === QX_PING_REQUEST) {
+    [v, buffer] = VarInt.decode(buffer);
+    return [{ type: "ping_request", sequence: v.value }, buffer];
+  }
+  if (frameType === QX_PING_RESPONSE) {
+    [v, buffer] = VarInt.decode(buffer);
+    return [{ type: "ping_response", sequence: v.value }, buffer];
+  }
+  if (frameType === 0x30n) {
+    const data = buffer;
+    return [{ type: "datagram", data, lengthPrefixed: false }, buffer.slice(buffer.byteLength)];
+  }
+  if (frameType === 0x31n) {
+    [v, buffer] = VarInt.decode(buffer);
+    const len = Number(v.value);
+    let data;
+    [data, buffer] = take(buffer, len);
+    return [{ type: "datagram", data, lengthPrefixed: true }, buffer];
+  }
+  throw new Error(`Invalid QMux frame type: 0x${frameType.toString(16)}`);
+}
+
+// node_modules/@moq/qmux/recv.js
+var RecvStream = class {
+  #queue = [];
+  #fin = false;
+  #error;
+  #wake;
+  #terminal = false;
+  #onTerminal;
+  /** The application-facing readable. */
+  readable;
+  /**
+   * @param onConsume Invoked with each chunk's byte length as it is delivered
+   *   to the reader. Drives MAX_STREAM_DATA.
+   * @param onCancel Invoked with the number of discarded buffered bytes, and the reason the
+   *   application passed to `cancel()`, when the application cancels the readable
+   *   (→ STOP_SENDING, whose code comes from that reason).
+   * @param onTerminal Invoked once when FIN, RESET_STREAM, or local cancellation
+   *   makes the receive side terminal.
+   */
+  constructor(onConsume, onCancel, onTerminal = () => {
+  }) {
+    this.#onTerminal = onTerminal;
+    this.readable = new ReadableStream({
+      pull: async (controller) => {
+        while (this.#queue.length === 0) {
+          if (this.#error) {
+            controller.error(this.#error);
+            return;
+          }
+          if (this.#fin) {
+            controller.close();
+            return;
+          }
+          await new Promise((resolve) => {
+            this.#wake = resolve;
+          });
+        }
+        const chunk = this.#queue.shift();
+        controller.enqueue(chunk);
+        onConsume(chunk.byteLength);
+      },
+      cancel: (reason) => {
+        this.#error ??= new Error("stream cancelled");
+        onCancel(this.#discard(), reason);
+        this.#notifyTerminal();
+        this.#signal();
+      }
+    }, { highWaterMark: 0 });
+  }
+  /** Buffer a received chunk for delivery. Ignored after FIN/error. */
+  push(chunk) {
+    if (this.#fin || this.#error)
+      return false;
+    this.#queue.push(chunk);
+    this.#signal();
+    return true;
+  }
+  /** Mark end-of-stream; the readable closes once buffered data drains. */
+  finish() {
+    this.#fin = true;
+    this.#notifyTerminal();
+    this.#signal();
+  }
+  /** Abort the readable because the peer reset its sending side. */
+  reset(err) {
+    const discarded = this.error(err);
+    this.#notifyTerminal();
+    return discarded;
+  }
+  /** Abort the readable, discarding undelivered buffered data. */
+  error(err) {
+    if (this.#error)
+      return 0;
+    this.#error = err;
+    const discarded = this.#discard();
+    this.#signal();
+    return discarded;
+  }
+  #discard() {
+    let bytes = 0;
+    for (const chunk of this.#queue)
+      bytes += chunk.byteLength;
+    this.#queue = [];
+    return bytes;
+  }
+  #notifyTerminal() {
+    if (this.#terminal)
+      return;
+    this.#terminal = true;
+    this.#onTerminal();
+  }
+  #signal() {
+    const wake = this.#wake;
+    if (wake) {
+      this.#wake = void 0;
+      wake();
+    }
+  }
+};
+
+// node_modules/@moq/qmux/scheduler.js
+var WritableStreamSink = class {
+  #writer;
+  constructor(writable) {
+    this.#writer = writable.getWriter();
+  }
+  ready() {
+    return this.#writer.ready;
+  }
+  write(bytes) {
+    return this.#writer.write(bytes);
+  }
+  wantsMore() {
+    const desired = this.#writer.desiredSize;
+    return desired !== null && desired > 0;
+  }
+};
+var DEFAULT_SEND_ORDER = 0;
+var DATAGRAM_QUEUE_LIMIT = 1024;
+var SendScheduler = class {
+  #sink;
+  #onActivity;
+  #controlHighWater;
+  #closed;
+  // Control frames preempt all stream data, FIFO among themselves.
+  #control = [];
+  #controlBytes = 0;
+  // Datagrams: serviced after control, ahead of stream data. Bounded and lossy
+  // (unlike #control) since unreliable datagrams are meant to be droppable —
+  // shed on transport backpressure or a full lane.
+  #datagrams = [];
+  // Per-stream send priority and the single pending frame per ready stream.
+  // Invariant: a stream has at most one Waiter at a time, because its writer
+  // task awaits each enqueue before producing the next frame. This keeps
+  // per-stream byte order (offsets) sequential.
+  #sendOrders = /* @__PURE__ */ new Map();
+  #ready = /* @__PURE__ */ new Map();
+  #seq = 0;
+  // Resolver for the loop when it's parked with no work.
+  #wake;
+  constructor(sink, options) {
+    this.#sink = sink;
+    this.#onActivity = options?.onActivity ?? (() => {
+    });
+    this.#controlHighWater = options?.controlHighWater ?? 256 * 1024;
+    void this.#run();
+  }
+  /** Queue a pre-encoded control frame. Preempts all stream data. */
+  enqueueControl(bytes) {
+    if (this.#closed)
+      throw this.#closed;
+    this.#control.push(bytes);
+    this.#controlBytes += bytes.byteLength;
+    if (this.#controlBytes > this.#controlHighWater) {
+      console.warn(`qmux: control backlog ${this.#controlBytes} bytes exceeds high-water`);
+    }
+    this.#signal();
+  }
+  /** Queue a datagram frame — best-effort, serviced after control but ahead of
+   *  stream data. Dropped (rather than queued) when:
+   *   - the scheduler is closed;
+   *   - the transport is backpressured — the socket is already queuing stream/
+   *     control data, so a datagram behind it would arrive stale; or
+   *   - the datagram lane is full, bounding a synchronous burst that outruns the
+   *     writer loop even while the transport has room.
+   *  An unreliable datagram is meant to be droppable, so this sheds rather than
+   *  applying backpressure to the caller. */
+  enqueueDatagram(bytes) {
+    if (this.#closed)
+      return;
+    if (!this.#sink.wantsMore())
+      return;
+    if (this.#datagrams.length >= DATAGRAM_QUEUE_LIMIT)
+      return;
+    this.#datagrams.push(bytes);
+    this.#signal();
+  }
+  /** Set (or update) a stream's send priority. Takes effect immediately,
+   *  including for the stream's already-queued frame (priority is read at
+   *  selection time), so promoting a stream lets it jump a lower-priority
+   *  backlog without reordering its own bytes. */
+  setSendOrder(streamId, order) {
+    this.#sendOrders.set(streamId, order);
+  }
+  /** Queue a stream-data frame. Resolves once the bytes hit the socket;
+   *  rejects if the session closes or the stream is dropped first. */
+  enqueueStream(streamId, bytes) {
+    if (this.#closed)
+      return Promise.reject(this.#closed);
+    if (this.#ready.has(streamId)) {
+      return Promise.reject(new Error(`stream ${streamId} already has a queued frame`));
+    }
+    return new Promise((resolve, reject) => {
+      this.#ready.set(streamId, { seq: this.#seq++, bytes, resolve, reject });
+      this.#signal();
+    });
+  }
+  /** Drop a stream's pending data (reset / abort). Rejects its in-flight frame. */
+  dropStream(streamId, err) {
+    this.#sendOrders.delete(streamId);
+    const waiter = this.#ready.get(streamId);
+    if (waiter) {
+      this.#ready.delete(streamId);
+      waiter.reject(err);
+    }
+  }
+  /** Forget a stream that finished cleanly (its FIN is already queued/sent).
+   *  Frees the per-stream priority entry so it doesn't accumulate. */
+  forget(streamId) {
+    this.#sendOrders.delete(streamId);
+  }
+  /** Close the scheduler: reject all pending stream frames, but let the loop
+   *  flush any already-queued control frames (e.g. CONNECTION_CLOSE). */
+  close(err) {
+    if (this.#closed)
+      return;
+    this.#closed = err;
+    for (const waiter of this.#ready.values())
+      waiter.reject(err);
+    this.#ready.clear();
+    this.#sendOrders.clear();
+    this.#datagrams.length = 0;
+    this.#signal();
+  }
+  #signal() {
+    const wake = this.#wake;
+    if (wake) {
+      this.#wake = void 0;
+      wake();
+    }
+  }
+  /** Pick the next stream to service: highest sendOrder, oldest seq to break
+   *  ties (round-robin, since a stream re-arms with a fresh seq each frame). */
+  #pickStream() {
+    let bestId;
+    let bestOrder = Number.NEGATIVE_INFINITY;
+    let bestSeq = Number.POSITIVE_INFINITY;
+    for (const [id, waiter] of this.#ready) {
+      const order = this.#sendOrders.get(id) ?? DEFAULT_SEND_ORDER;
+      if (order > bestOrder || order === bestOrder && waiter.seq < bestSeq) {
+        bestOrder = order;
+        bestSeq = waiter.seq;
+        bestId = id;
+      }
+    }
+    return bestId;
+  }
+  // biome-ignore lint/correctness/noUnusedPrivateClassMembers: invoked from the constructor; Biome's analysis misses the call into this infinite writer loop.
+  async #run() {
+    try {
+      while (true) {
+        if (this.#control.length === 0 && this.#datagrams.length === 0 && this.#ready.size === 0) {
+          if (this.#closed)
+            return;
+          await new Promise((resolve) => {
+            this.#wake = resolve;
+          });
+          continue;
+        }
+        await this.#sink.ready();
+        if (this.#control.length > 0) {
+          const bytes = this.#control.shift();
+          this.#controlBytes -= bytes.byteLength;
+          await this.#sink.write(bytes);
+          this.#onActivity();
+          continue;
+        }
+        if (this.#datagrams.length > 0) {
+          const bytes = this.#datagrams.shift();
+          await this.#sink.write(bytes);
+          this.#onActivity();
+          continue;
+        }
+        if (this.#closed)
+          return;
+        if (this.#ready.size === 0)
+          continue;
+        const id = this.#pickStream();
+        const waiter = this.#ready.get(id);
+        this.#ready.delete(id);
+        try {
+          await this.#sink.write(waiter.bytes);
+        } catch (err) {
+          waiter.reject(err instanceof Error ? err : new Error(String(err)));
+          throw err;
+        }
+        this.#onActivity();
+        waiter.resolve();
+      }
+    } catch (err) {
+      this.#fail(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+  #fail(err) {
+    this.#closed ??= err;
+    for (const waiter of this.#ready.values())
+      waiter.reject(err);
+    this.#ready.clear();
+    this.#control.length = 0;
+    this.#controlBytes = 0;
+    this.#datagrams.length = 0;
+  }
+};
+
+// node_modules/@moq/qmux/session.js
+var DEFAULT_CONFIG = {
+  maxStreamsBidi: 100n,
+  maxStreamsUni: 100n,
+  maxData: 1048576n,
+  maxStreamDataBidiLocal: 262144n,
+  maxStreamDataBidiRemote: 262144n,
+  maxStreamDataUni: 262144n,
+  maxIdleTimeout: 30000n,
+  maxRecordSize: DEFAULT_MAX_RECORD_SIZE,
+  // Fill a full record by default; the record layer bounds the size.
+  maxDatagramFrameSize: DEFAULT_MAX_RECORD_SIZE
+};
+function configToTransportParams(config) {
+  return {
+    maxIdleTimeout: config.maxIdleTimeout,
+    initialMaxData: config.maxData,
+    initialMaxStreamDataBidiLocal: config.maxStreamDataBidiLocal,
+    initialMaxStreamDataBidiRemote: config.maxStreamDataBidiRemote,
+    initialMaxStreamDataUni: config.maxStreamDataUni,
+    initialMaxStreamsBidi: config.maxStreamsBidi,
+    initialMaxStreamsUni: config.maxStreamsUni,
+    // Clamp to maxRecordSize so we never advertise a datagram larger than our
+    // record layer accepts.
+    maxDatagramFrameSize: config.maxDatagramFrameSize < config.maxRecordSize ? config.maxDatagramFrameSize : config.maxRecordSize,
+    maxRecordSize: config.maxRecordSize,
+    // Version-gated in #startSession (only advertised on qmux-02).
+    resetStreamAt: false
+  };
+}
+var Datagrams = class {
+  send;
+  incomingHighWaterMark = 1024;
+  incomingMaxAge = null;
+  outgoingHighWaterMark = 1024;
+  outgoingMaxAge = null;
+  readable;
+  writable;
+  #incoming;
+  // Resolved from the peer's transport parameters once the handshake completes;
+  // 0 until then (and forever if the peer doesn't accept datagrams).
+  #maxDatagramSize = 0;
+  /** @param send Enqueue a datagram payload onto the wire (best-effort). */
+  constructor(send) {
+    this.send = send;
+    this.readable = new ReadableStream({
+      start: (controller) => {
+        this.#incoming = controller;
+      }
+    }, { highWaterMark: this.incomingHighWaterMark });
+    this.writable = new WritableStream({
+      write: (chunk) => {
+        if (this.#maxDatagramSize > 0 && chunk.byteLength <= this.#maxDatagramSize) {
+          this.send(chunk);
+        }
+      }
+    });
+  }
+  get maxDatagramSize() {
+    return this.#maxDatagramSize;
+  }
+  /** Resolve the send-payload limit from the negotiated parameters. */
+  setMaxDatagramSize(size) {
+    this.#maxDatagramSize = size;
+  }
+  /** Deliver an inbound datagram to the reader, dropping it if the queue is full. */
+  push(data) {
+    if (this.#incoming.desiredSize === null || this.#incoming.desiredSize <= 0) {
+      return;
+    }
+    this.#incoming.enqueue(data);
+  }
+  /** Close the inbound readable when the session ends. */
+  close(err) {
+    try {
+      if (err)
+        this.#incoming.error(err);
+      else
+        this.#incoming.close();
+    } catch {
+    }
+  }
+};
+var IncomingStreamQueue = class {
+  readable;
+  #controller;
+  #pending = [];
+  #pullResolve;
+  #cancelled = false;
+  #closed = false;
+  constructor() {
+    this.readable = new ReadableStream({
+      start: (controller) => {
+        this.#controller = controller;
+      },
+      pull: () => {
+        if (this.#deliver())
+          return;
+        return new Promise((resolve) => {
+          this.#pullResolve = resolve;
+        });
+      },
+      cancel: () => {
+        this.#cancelled = true;
+        this.#dropPending(new Error("incoming stream acceptor cancelled"));
+        this.#resolvePull();
+      }
+    }, { highWaterMark: 0 });
+  }
+  push(value, onAccept, onDrop) {
+    if (this.#cancelled || this.#closed)
+      return false;
+    this.#pending.push({ value, onAccept, onDrop });
+    if (this.#pullResolve) {
+      this.#deliver();
+      this.#resolvePull();
+    }
+    return true;
+  }
+  close(err) {
+    if (this.#closed || this.#cancelled)
+      return;
+    this.#closed = true;
+    this.#dropPending(err ?? new Error("session closed"));
+    try {
+      if (err)
+        this.#controller.error(err);
+      else
+        this.#controller.close();
+    } catch {
+    }
+    this.#resolvePull();
+  }
+  #deliver() {
+    const item = this.#pending.shift();
+    if (!item)
+      return false;
+    try {
+      this.#controller.enqueue(item.value);
+      item.onAccept();
+    } catch {
+      item.onDrop(new Error("incoming stream acceptor cancelled"));
+    }
+    return true;
+  }
+  #dropPending(err) {
+    const pending2 = this.#pending;
+    this.#pending = [];
+    for (const item of pending2)
+      item.onDrop(err);
+  }
+  #resolvePull() {
+    const resolve = this.#pullResolve;
+    this.#pullResolve = void 0;
+    resolve?.();
+  }
+};
+var DEFAULT_SEND_BUFFER_SIZE = 64 * 1024;
+function toWebSocketStream(socket, highWaterMark) {
+  return "opened" in socket ? socket : WebSocketStream.adopt(socket, { highWaterMark });
+}
+function versionPrefix(version) {
+  switch (version) {
+    case "qmux-02":
+      return "qmux-02.";
+    case "qmux-01":
+      return "qmux-01.";
+    case "qmux-00":
+      return "qmux-00.";
+  }
+}
+var QMUX_VERSIONS = ["qmux-02", "qmux-01", "qmux-00"];
+function toWebSocketUrl(url) {
+  const u = typeof url === "string" ? new URL(url) : url;
+  let scheme;
+  switch (u.protocol) {
+    case "https:":
+    case "wss:":
+      scheme = "wss:";
+      break;
+    case "http:":
+    case "ws:":
+      scheme = "ws:";
+      break;
+    default:
+      throw new Error(`Unsupported protocol: ${u.protocol}`);
+  }
+  return `${scheme}//${u.host}${u.pathname}${u.search}`;
+}
+var BARE_ALPNS = ["qmux-02", "qmux-01", "qmux-00", "webtransport"];
+function resolveSubprotocols(protocols, versions, requireProtocol) {
+  const out = [];
+  for (const entry of protocols) {
+    const known = QMUX_VERSIONS.find((v) => entry.startsWith(versionPrefix(v)));
+    if (known !== void 0) {
+      out.push(entry);
+      continue;
+    }
+    if (!(entry in versions)) {
+      throw new Error(`Sec-WebSocket-Protocol entry ${JSON.stringify(entry)} has no qmux prefix and no versions mapping`);
+    }
+    const value = versions[entry];
+    const expanded = value === null ? QMUX_VERSIONS : Array.isArray(value) ? value : [value];
+    for (const v of expanded) {
+      out.push(`${versionPrefix(v)}${entry}`);
+    }
+  }
+  if (!requireProtocol) {
+    out.push(...BARE_ALPNS);
+  }
+  return out;
+}
+function detectVersion(negotiated) {
+  for (const v of QMUX_VERSIONS) {
+    if (negotiated === v || negotiated.startsWith(versionPrefix(v))) {
+      return v;
+    }
+  }
+  return "webtransport";
+}
+function parseProtocol(raw, version) {
+  if (raw === "" || version === "webtransport")
+    return "";
+  if (raw === version)
+    return "";
+  const prefix = versionPrefix(version);
+  return raw.startsWith(prefix) ? raw.slice(prefix.length) : "";
+}
+var RecvOpen = class {
+  #createdMax;
+  #holes = /* @__PURE__ */ new Set();
+  isClosed(index) {
+    return this.#createdMax !== void 0 && index <= this.#createdMax && !this.#holes.has(index);
+  }
+  record(index) {
+    if (this.#createdMax !== void 0 && index <= this.#createdMax) {
+      this.#holes.delete(index);
+      return;
+    }
+    for (let hole = (this.#createdMax ?? -1n) + 1n; hole < index; hole++) {
+      this.#holes.add(hole);
+    }
+    this.#createdMax = index;
+  }
+};
+var Session = class _Session {
+  // The transport: a native `WebSocketStream` when the platform has one (real
+  // backpressure), otherwise the `@moq/web-socket-stream` ponyfill over a plain
+  // `WebSocket` (bufferedAmount-based backpressure). Either way, one API.
+  #wss;
+  #scheduler;
+  #sendBufferSize;
+  // The stream-id role: false dials (client), true accepts (server). Set by
+  // [[Session.accept]]; every id we mint and every id we allow the peer to mint
+  // keys off it.
+  #isServer = false;
+  // [[AcceptOptions.protocol]]: stands in for `socket.protocol` when the host
+  // doesn't expose the negotiated subprotocol.
+  #protocolOverride;
+  #closed;
+  #closeReason;
+  #sendStreams = /* @__PURE__ */ new Map();
+  #recvStreams = /* @__PURE__ */ new Map();
+  #nextUniStreamId = 0n;
+  #nextBiStreamId = 0n;
+  // Default to the legacy wire format until the WebSocket opens and the
+  // negotiated subprotocol tells us otherwise. #handleOpen overrides this
+  // with the actual version derived from `ws.protocol`.
+  #version = "webtransport";
+  /** The negotiated application-level subprotocol, or empty string if none.
+   *
+   * The prefix is stripped; this returns only the application protocol name.
+   */
+  #protocol = "";
+  get protocol() {
+    return this.#protocol;
+  }
+  ready;
+  #readyResolve;
+  #readyReject;
+  closed;
+  #closedResolve;
+  #closedReject;
+  incomingBidirectionalStreams;
+  #incomingBidirectionalQueue;
+  incomingUnidirectionalStreams;
+  #incomingUnidirectionalQueue;
+  datagrams = new Datagrams((data) => this.#sendDatagram(data));
+  // Flow control state
+  #config;
+  #ourParams;
+  #peerParams = { ...DEFAULT_TRANSPORT_PARAMS };
+  #paramsReceived = false;
+  // Send credits start at the legacy wire format's "unlimited" values to
+  // match the default #version. #handleOpen replaces them with QMux-shaped
+  // zero-credits (waiting for TRANSPORT_PARAMETERS) when the negotiated
+  // version turns out to be a QMux draft.
+  #connCredit = new Credit(BigInt(Number.MAX_SAFE_INTEGER));
+  // Connection-level recv flow control
+  #recvDataOffset = 0n;
+  #recvDataMax = 0n;
+  #recvDataConsumed = 0n;
+  // Per-stream flow control
+  #streamFlow = /* @__PURE__ */ new Map();
+  #recvOpenBi = new RecvOpen();
+  #recvOpenUni = new RecvOpen();
+  // Stream count tracking via Credit (for sending — peer's limits).
+  // Initialized to "unlimited" matching the default webtransport version;
+  // #handleOpen replaces them when a QMux draft is negotiated.
+  #bidiStreamCredit = new Credit(BigInt(Number.MAX_SAFE_INTEGER));
+  #uniStreamCredit = new Credit(BigInt(Number.MAX_SAFE_INTEGER));
+  // Stream count tracking via Credit (for receiving — our limits)
+  #recvBiCredit;
+  #recvUniCredit;
+  // QMux01 idle-timeout tracking (engaged once we've received the peer's params).
+  #lastRecvAt = Date.now();
+  #lastSendAt = Date.now();
+  // Deadline bookkeeping for #idleActivityAt: the newest receive observed, the
+  // send last allowed to restart the deadline, and whether a send may restart it.
+  #recvSeen = 0;
+  #sendResetAt = 0;
+  #sendCredit = true;
+  #nextPingSeq = 0;
+  // Highest sequence seen in a received QX_PING request (draft-02 requires them
+  // to strictly increase). Undefined until the first request arrives.
+  #lastPingRecv;
+  #idleTimer;
+  /** Open a QMux session as the **client**, dialing `url`.
+   *
+   * The polyfill constructs the underlying `WebSocket` itself. Pass the
+   * application-level ALPNs in `options.protocols` plus a `versions`
+   * map saying which QMux wire-format version each bare ALPN rides on. The
+   * wire form `{qmux-VV}.{alpn}` is built automatically; entries already in
+   * pair form (e.g. `"qmux-00.moq-transport-17"`) pass through unchanged.
+   *
+   * Once the handshake completes, the QMux wire-format version is derived
+   * from the negotiated `Sec-WebSocket-Protocol`. `.protocol` exposes the
+   * application protocol with the QMux prefix stripped.
+   *
+   * Pass an already-connected `WebSocket` (or `WebSocketStream`) instead of a
+   * URL to run the client role over a socket you opened yourself — the
+   * subprotocol was chosen when you created it, so `options.protocols` and
+   * `options.versions` are ignored. See [[Session.accept]] for the server role.
+   */
+  constructor(source, options) {
+    if (options?.requireUnreliable) {
+      throw new Error("not allowed to use WebSocket; requireUnreliable is true");
+    }
+    if (options?.serverCertificateHashes) {
+      console.warn("serverCertificateHashes is not supported; trying anyway");
+    }
+    const dial = typeof source === "string" || source instanceof URL;
+    const subprotocols = dial ? resolveSubprotocols(options?.protocols ?? [], options?.versions ?? {}, options?.requireProtocol ?? false) : [];
+    this.#config = { ...DEFAULT_CONFIG, ...options?.config };
+    this.#ourParams = configToTransportParams(this.#config);
+    this.#sendBufferSize = options?.sendBufferSize ?? DEFAULT_SEND_BUFFER_SIZE;
+    this.#recvBiCredit = new Credit(this.#config.maxStreamsBidi);
+    this.#recvUniCredit = new Credit(this.#config.maxStreamsUni);
+    const ready = Promise.withResolvers();
+    this.ready = ready.promise;
+    this.#readyResolve = ready.resolve;
+    this.#readyReject = ready.reject;
+    this.ready.catch(() => {
+    });
+    const closed = Promise.withResolvers();
+    this.closed = closed.promise;
+    this.#closedResolve = closed.resolve;
+    this.#closedReject = closed.reject;
+    this.closed.catch(() => {
+    });
+    this.#incomingBidirectionalQueue = new IncomingStreamQueue();
+    this.incomingBidirectionalStreams = this.#incomingBidirectionalQueue.readable;
+    this.#incomingUnidirectionalQueue = new IncomingStreamQueue();
+    this.incomingUnidirectionalStreams = this.#incomingUnidirectionalQueue.readable;
+    this.#attach(dial ? (
+      // Open the transport via `WebSocketStream` — native when present (real
+      // backpressure), else the ponyfill over a plain `WebSocket`. One code
+      // path for both, so the path exercised in tests is the one Chromium
+      // runs natively.
+      openWebSocketStream(toWebSocketUrl(source), {
+        protocols: subprotocols,
+        highWaterMark: this.#sendBufferSize
+      })
+    ) : toWebSocketStream(source, this.#sendBufferSize));
+  }
+  /** Open a QMux session as the **server**, over a socket you have already
+   *  accepted from an HTTP upgrade.
+   *
+   * The host performs the WebSocket handshake (`Deno.upgradeWebSocket`, `ws`,
+   * ...), so by the time you get here the subprotocol is already negotiated:
+   * the wire-format version and `.protocol` are read off the socket rather than
+   * advertised. Use [[selectSubprotocol]] to pick that value during the upgrade.
+   *
+   * The returned session is a `WebTransport`, identical to a client session
+   * apart from the stream-id role — so it accepts peer-initiated streams and
+   * opens server-initiated ones.
+   *
+   * @example
+   * ```ts
+   * const { socket, response } = Deno.upgradeWebSocket(req, { protocol });
+   * const session = Session.accept(socket, { config });
+   * await session.ready;
+   * ```
+   */
+  static accept(socket, options) {
+    const session = new _Session(socket, options);
+    session.#isServer = true;
+    session.#protocolOverride = options?.protocol;
+    return session;
+  }
+  /** Drive the session off an opened transport, whichever way we got it. */
+  #attach(wss) {
+    this.#wss = wss;
+    wss.opened.then((conn) => {
+      if (this.#closed)
+        return;
+      this.#startSession(this.#protocolOverride ?? conn.protocol, new WritableStreamSink(conn.writable));
+      void this.#readLoop(conn.readable.getReader());
+    }, (err) => {
+      this.#closeReason ??= err instanceof Error ? err : new Error("WebSocketStream failed to open");
+      this.#abort(1006, "WebSocketStream error");
+    });
+    wss.closed.then((info) => {
+      this.#closeReason ??= new Error(`Connection closed: ${info.closeCode ?? 0} ${info.reason ?? ""}`);
+      this.#abort(info.closeCode ?? 1006, info.reason ?? "");
+    }, (err) => {
+      this.#closeReason ??= err instanceof Error ? err : new Error("WebSocketStream closed");
+      this.#abort(1006, "WebSocketStream error");
+    });
+  }
+  async #readLoop(reader) {
+    try {
+      while (true) {
+        const { value, done } = await reader.read();
+        if (done)
+          break;
+        if (typeof value === "string") {
+          this.#sendConnectionClose(1003, "text frames are not valid for QMux");
+          this.#abort(1003, "text frames are not valid for QMux");
+          return;
+        }
+        this.#onData(value instanceof ArrayBuffer ? new Uint8Array(value) : value);
+      }
+    } catch (err) {
+      this.#closeReason ??= err instanceof Error ? err : new Error("WebSocketStream read error");
+      this.#abort(1006, "WebSocketStream read error");
+    }
+  }
+  /** Derive the wire-format version, start the send scheduler, and (for QMux
+   *  drafts) exchange transport parameters. Shared by both transports. */
+  #startSession(rawProtocol, sink) {
+    const version = detectVersion(rawProtocol);
+    this.#version = version;
+    this.#protocol = parseProtocol(rawProtocol, version);
+    this.#ourParams = {
+      ...this.#ourParams,
+      maxDatagramFrameSize: usesRecords(version) ? this.#ourParams.maxDatagramFrameSize : 0n,
+      resetStreamAt: version === "qmux-02"
+    };
+    this.#scheduler = new SendScheduler(sink, {
+      onActivity: () => {
+        this.#lastSendAt = Date.now();
+      }
+    });
+    if (isQmux(version)) {
+      this.#connCredit.close();
+      this.#bidiStreamCredit.close();
+      this.#uniStreamCredit.close();
+      this.#connCredit = new Credit(0n);
+      this.#bidiStreamCredit = new Credit(0n);
+      this.#uniStreamCredit = new Credit(0n);
+      this.#recvDataMax = this.#ourParams.initialMaxData;
+      this.#sendTransportParameters();
+    }
+    this.#readyResolve();
+  }
+  #onData(data) {
+    this.#lastRecvAt = Date.now();
+    try {
+      if (usesRecords(this.#version)) {
+        if (BigInt(data.byteLength) > this.#ourParams.maxRecordSize) {
+          throw new Error(`record exceeds our max_record_size (${data.byteLength} > ${this.#ourParams.maxRecordSize})`);
+        }
+        const frames = decodeRecord(data);
+        for (const frame of frames) {
+          this.#recvFrame(frame);
+        }
+      } else {
+        if (this.#version === "qmux-00" && data.byteLength > MAX_FRAME_SIZE) {
+          throw new Error(`frame exceeds max_frame_size (${data.byteLength} > ${MAX_FRAME_SIZE})`);
+        }
+        const frame = decode(data, this.#version);
+        if (frame !== null) {
+          this.#recvFrame(frame);
+        }
+      }
+    } catch (error) {
+      console.error("Protocol violation:", error);
+      this.#sendConnectionClose(1002, "Protocol violation");
+      this.#abort(1002, "Protocol violation", error);
+    }
+  }
+  #recvFrame(frame) {
+    if (this.#version === "qmux-02") {
+      const isParams = frame.type === "transport_parameters";
+      if (isParams === this.#paramsReceived) {
+        throw new Error("QX_TRANSPORT_PARAMETERS must be the first frame");
+      }
+    }
+    if (frame.type === "stream") {
+      this.#handleStreamFrame(frame);
+    } else if (frame.type === "reset_stream") {
+      this.#handleResetStream(frame);
+    } else if (frame.type === "stop_sending") {
+      this.#handleStopSending(frame);
+    } else if (frame.type === "application_close" || frame.type === "connection_close") {
+      this.#closeReason ??= new Error(`Connection closed: ${frame.code.value} ${frame.reason}`);
+      if (frame.type === "application_close") {
+        this.#close(Number(frame.code.value), frame.reason);
+      } else {
+        this.#abort(Number(frame.code.value), frame.reason);
+      }
+      this.#transportClose();
+    } else if (frame.type === "transport_parameters") {
+      this.#handleTransportParameters(frame.params);
+    } else if (frame.type === "max_data") {
+      this.#connCredit.increaseMax(frame.max);
+    } else if (frame.type === "max_stream_data") {
+      const flow = this.#streamFlow.get(frame.id.value.value);
+      if (flow)
+        flow.sendCredit.increaseMax(frame.max);
+    } else if (frame.type === "max_streams_bidi") {
+      this.#bidiStreamCredit.increaseMax(frame.max);
+    } else if (frame.type === "max_streams_uni") {
+      this.#uniStreamCredit.increaseMax(frame.max);
+    } else if (frame.type === "datagram") {
+      if (this.#ourParams.maxDatagramFrameSize === 0n) {
+        throw new Error("received a DATAGRAM but did not advertise datagram support");
+      }
+      const len = frame.data.byteLength;
+      const header = frame.lengthPrefixed === false ? 1 : 1 + VarInt.from(len).size();
+      const frameSize = BigInt(header + len);
+      if (frameSize > this.#ourParams.maxDatagramFrameSize) {
+        throw new Error("received a DATAGRAM larger than our advertised max_datagram_frame_size");
+      }
+      this.datagrams.push(frame.data);
+    } else if (frame.type === "ping_request") {
+      if (this.#version === "qmux-02") {
+        if (this.#lastPingRecv !== void 0 && frame.sequence <= this.#lastPingRecv) {
+          throw new Error("QX_PING request sequence must strictly increase");
+        }
+        this.#lastPingRecv = frame.sequence;
+      }
+      this.#sendPriorityFrame({ type: "ping_response", sequence: frame.sequence });
+    } else if (frame.type === "ping_response") {
+      if (this.#version === "qmux-02" && frame.sequence >= BigInt(this.#nextPingSeq)) {
+        throw new Error("QX_PING response echoed a sequence we never sent");
+      }
+    } else if (frame.type === "data_blocked" || frame.type === "stream_data_blocked" || frame.type === "streams_blocked_bidi" || frame.type === "streams_blocked_uni") {
+    }
+  }
+  #handleTransportParameters(params) {
+    if (this.#paramsReceived)
+      return;
+    if (usesRecords(this.#version) && params.maxRecordSize < DEFAULT_MAX_RECORD_SIZE) {
+      throw new Error("max_record_size below the default minimum");
+    }
+    this.#paramsReceived = true;
+    this.#peerParams = params;
+    this.#connCredit.increaseMax(params.initialMaxData);
+    this.#bidiStreamCredit.increaseMax(params.initialMaxStreamsBidi);
+    this.#uniStreamCredit.increaseMax(params.initialMaxStreamsUni);
+    if (usesRecords(this.#version) && params.maxDatagramFrameSize > 0n) {
+      const cap = params.maxRecordSize < params.maxDatagramFrameSize ? params.maxRecordSize : params.maxDatagramFrameSize;
+      const overhead = BigInt(1 + VarInt.from(cap).size());
+      const payload = cap > overhead ? cap - overhead : 0n;
+      this.datagrams.setMaxDatagramSize(Number(payload));
+    }
+    for (const [streamIdVal, flow] of this.#streamFlow) {
+      const id = new Id(VarInt.from(streamIdVal));
+      const sendLimit = id.dir === Dir.Bi ? params.initialMaxStreamDataBidiRemote : params.initialMaxStreamDataUni;
+      flow.sendCredit.increaseMax(sendLimit);
+    }
+    this.#startIdleTimerIfEnabled();
+  }
+  /** Effective idle timeout in ms, or 0 if disabled.
+   *
+   * Per RFC 9000 §10.1, the effective value is `min(our, peer)` of the non-zero advertised values
+   * (or the single non-zero one). If both are zero, idle timeouts are disabled.
+   */
+  #effectiveIdleTimeoutMs() {
+    if (!usesRecords(this.#version))
+      return 0n;
+    const a = this.#ourParams.maxIdleTimeout;
+    const b = this.#peerParams.maxIdleTimeout;
+    if (a === 0n && b === 0n)
+      return 0n;
+    if (a === 0n)
+      return b;
+    if (b === 0n)
+      return a;
+    return a < b ? a : b;
+  }
+  #startIdleTimerIfEnabled() {
+    const timeoutMs = this.#effectiveIdleTimeoutMs();
+    if (timeoutMs === 0n)
+      return;
+    const tickMs = Math.max(50, Number(timeoutMs) / 6);
+    this.#idleTimer = setInterval(() => this.#idleTick(Number(timeoutMs)), tickMs);
+  }
+  /**
+   * Newest activity that counts toward the idle deadline.
+   *
+   * A received frame always restarts the timer: it is the only direct proof the
+   * peer is still there. A send restarts it too, but at most once per receive
+   * (RFC 9000 §10.1). That proviso is what keeps the deadline reachable: our own
+   * keep-alive pings advance `#lastSendAt`, so counting every send would let them
+   * restart the very deadline they exist to test, and a peer that goes silent
+   * while its socket still accepts our writes would never be reclaimed.
+   *
+   * Crediting the first send after each receive is what still lets a mostly
+   * one-way sender stay open — its peer answers the keep-alive, and each answer
+   * re-arms the credit.
+   */
+  #idleActivityAt() {
+    if (this.#lastRecvAt > this.#recvSeen) {
+      this.#recvSeen = this.#lastRecvAt;
+      this.#sendCredit = true;
+    }
+    if (this.#sendCredit && this.#lastSendAt > this.#sendResetAt) {
+      this.#sendResetAt = this.#lastSendAt;
+      this.#sendCredit = false;
+    }
+    return Math.max(this.#recvSeen, this.#sendResetAt);
+  }
+  #idleTick(timeoutMs) {
+    if (this.#closed) {
+      if (this.#idleTimer)
+        clearInterval(this.#idleTimer);
+      return;
+    }
+    const now = Date.now();
+    if (now - this.#idleActivityAt() > timeoutMs) {
+      this.#closeReason ??= new Error("idle timeout");
+      this.#abort(0, "idle timeout");
+      this.#transportClose();
+      return;
+    }
+    if (now - this.#lastSendAt > timeoutMs / 3) {
+      const seq = this.#nextPingSeq;
+      this.#nextPingSeq += 1;
+      try {
+        this.#sendPriorityFrame({ type: "ping_request", sequence: BigInt(seq) });
+      } catch (e) {
+        console.warn("qmux: keep-alive ping failed", e);
+      }
+    }
+  }
+  async #claimSendCredit(streamId, desired) {
+    const flow = this.#streamFlow.get(streamId);
+    if (!flow)
+      return desired;
+    while (true) {
+      const streamClaimed = flow.sendCredit.tryClaim(desired);
+      if (streamClaimed === 0n) {
+        if (this.#closed)
+          throw this.#closed;
+        const claimed = await flow.sendCredit.claim(desired);
+        flow.sendCredit.release(claimed);
+        continue;
+      }
+      const connClaimed = this.#connCredit.tryClaim(streamClaimed);
+      if (connClaimed === 0n) {
+        flow.sendCredit.release(streamClaimed);
+        if (this.#closed)
+          throw this.#closed;
+        const claimed = await this.#connCredit.claim(1n);
+        this.#connCredit.release(claimed);
+        continue;
+      }
+      if (connClaimed < streamClaimed) {
+        flow.sendCredit.release(streamClaimed - connClaimed);
+      }
+      return connClaimed;
+    }
+  }
+  #accountRecv(streamId, bytes) {
+    if (!isQmux(this.#version) || bytes === 0)
+      return true;
+    const bytesN = BigInt(bytes);
+    if (this.#recvDataOffset + bytesN > this.#recvDataMax) {
+      return false;
+    }
+    this.#recvDataOffset += bytesN;
+    const flow = this.#streamFlow.get(streamId);
+    if (flow) {
+      if (flow.recvOffset + bytesN > flow.recvMax) {
+        return false;
+      }
+      flow.recvOffset += bytesN;
+    }
+    return true;
+  }
+  /** Connection-level credit. Accounted when bytes are delivered to the
+   *  application or deliberately discarded, never merely on receipt. This keeps
+   *  completed-but-unread streams inside the aggregate receive-memory window.
+   *  `recvDataConsumed` is cumulative. */
+  #accountConnConsumed(bytes) {
+    if (!isQmux(this.#version) || bytes === 0 || bytes === 0n)
+      return;
+    this.#recvDataConsumed += BigInt(bytes);
+    this.#maybeSendMaxData();
+  }
+  /** Stream-level credit. Accounted on *delivery* to the application (driven by
+   *  RecvStream.onConsume), so MAX_STREAM_DATA tracks the read rate and the peer
+   *  can't buffer more than one window ahead of a slow reader. `recvConsumed`
+   *  is cumulative. */
+  #accountStreamConsumed(streamId, bytes) {
+    if (!isQmux(this.#version) || bytes === 0)
+      return;
+    const flow = this.#streamFlow.get(streamId);
+    if (flow) {
+      flow.recvConsumed += BigInt(bytes);
+      this.#maybeSendMaxStreamData(streamId, flow);
+    }
+  }
+  #maybeSendMaxData() {
+    const newMax = replenishWindow(this.#recvDataConsumed, this.#recvDataMax, this.#ourParams.initialMaxData);
+    if (newMax !== null) {
+      this.#recvDataMax = newMax;
+      this.#sendPriorityFrame({ type: "max_data", max: newMax });
+    }
+  }
+  #maybeSendMaxStreamData(streamId, flow) {
+    const id = new Id(VarInt.from(streamId));
+    let initialWindow;
+    if (id.dir === Dir.Bi) {
+      initialWindow = id.serverInitiated === this.#isServer ? this.#ourParams.initialMaxStreamDataBidiLocal : this.#ourParams.initialMaxStreamDataBidiRemote;
+    } else {
+      initialWindow = this.#ourParams.initialMaxStreamDataUni;
+    }
+    const newMax = replenishWindow(flow.recvConsumed, flow.recvMax, initialWindow);
+    if (newMax !== null) {
+      flow.recvMax = newMax;
+      this.#sendPriorityFrame({ type: "max_stream_data", id, max: newMax });
+    }
+  }
+  /** Replenish stream count credit for a peer-initiated stream and send MAX_STREAMS if needed. */
+  #replenishStreamCredit(dir) {
+    if (!isQmux(this.#version))
+      return;
+    const credit = dir === Dir.Bi ? this.#recvBiCredit : this.#recvUniCredit;
+    const newMax = credit.consume(1n);
+    if (newMax !== null) {
+      if (dir === Dir.Bi) {
+        this.#sendPriorityFrame({ type: "max_streams_bidi", max: newMax });
+      } else {
+        this.#sendPriorityFrame({ type: "max_streams_uni", max: newMax });
+      }
+    }
+  }
+  #recvOpen(dir) {
+    return dir === Dir.Bi ? this.#recvOpenBi : this.#recvOpenUni;
+  }
+  /** Account the previously-unseen tail declared by RESET_STREAM.
+   *
+   * Drafts through -02 were emitted by implementations that used an incorrect
+   * zero final size, so tolerate a value below the bytes already received. The
+   * stricter FINAL_SIZE_ERROR check starts with draft-03; meanwhile the larger
+   * of the two values still prevents a reset from undoing flow-control usage. */
+  #accountReset(frame) {
+    if (!isQmux(this.#version))
+      return 0n;
+    const streamId = frame.id.value.value;
+    const flow = this.#streamFlow.get(streamId);
+    const received = flow?.recvOffset ?? 0n;
+    const finalSize = frame.finalSize > received ? frame.finalSize : received;
+    const gap = finalSize - received;
+    const recvMax = flow?.recvMax ?? (frame.id.dir === Dir.Bi ? this.#ourParams.initialMaxStreamDataBidiRemote : this.#ourParams.initialMaxStreamDataUni);
+    if (finalSize > recvMax || this.#recvDataOffset + gap > this.#recvDataMax) {
+      return null;
+    }
+    this.#recvDataOffset += gap;
+    if (flow)
+      flow.recvOffset = finalSize;
+    return gap;
+  }
+  /** Delete stream flow state only when both send and recv sides are gone. */
+  #maybeDeleteStreamFlow(streamId) {
+    if (!this.#sendStreams.has(streamId) && !this.#recvStreams.has(streamId)) {
+      const flow = this.#streamFlow.get(streamId);
+      if (flow) {
+        flow.sendCredit.close();
+        this.#streamFlow.delete(streamId);
+      }
+    }
+  }
+  #handleStreamFrame(frame) {
+    if (this.#closed)
+      return;
+    const streamId = frame.id.value.value;
+    if (!frame.id.canRecv(this.#isServer)) {
+      throw new Error("Invalid stream ID direction");
+    }
+    let recv = this.#recvStreams.get(streamId);
+    if (isQmux(this.#version) && frame.id.serverInitiated !== this.#isServer && !recv && this.#recvOpen(frame.id.dir).isClosed(frame.id.index)) {
+      return;
+    }
+    if (!recv) {
+      if (frame.id.serverInitiated === this.#isServer) {
+        return;
+      }
+      if (!frame.id.canRecv(this.#isServer)) {
+        throw new Error("received write-only stream");
+      }
+      if (isQmux(this.#version)) {
+        const credit = frame.id.dir === Dir.Bi ? this.#recvBiCredit : this.#recvUniCredit;
+        if (!credit.receiveUpTo(frame.id.index + 1n)) {
+          this.#sendConnectionClose(1002, "stream limit exceeded");
+          this.#abort(1002, "stream limit exceeded");
+          return;
+        }
+        this.#recvOpen(frame.id.dir).record(frame.id.index);
+      }
+      if (isQmux(this.#version)) {
+        const recvMax = frame.id.dir === Dir.Bi ? this.#ourParams.initialMaxStreamDataBidiRemote : this.#ourParams.initialMaxStreamDataUni;
+        const sendMax = frame.id.dir === Dir.Bi ? this.#peerParams.initialMaxStreamDataBidiLocal : 0n;
+        this.#streamFlow.set(streamId, {
+          sendCredit: new Credit(sendMax),
+          sendOffset: 0n,
+          recvMax,
+          recvOffset: 0n,
+          recvConsumed: 0n
+        });
+      }
+      if (!this.#accountRecv(streamId, frame.data.byteLength)) {
+        this.#sendConnectionClose(1002, "flow control error");
+        this.#abort(1002, "flow control error");
+        return;
+      }
+      let accepted = false;
+      let terminal = false;
+      let streamCreditReplenished = false;
+      const maybeReplenishStreamCredit = () => {
+        if (!accepted || !terminal || streamCreditReplenished)
+          return;
+        streamCreditReplenished = true;
+        this.#replenishStreamCredit(frame.id.dir);
+      };
+      const onAccept = () => {
+        accepted = true;
+        maybeReplenishStreamCredit();
+      };
+      const onTerminal = () => {
+        terminal = true;
+        maybeReplenishStreamCredit();
+      };
+      const recvStream = new RecvStream((bytes) => {
+        this.#accountStreamConsumed(streamId, bytes);
+        this.#accountConnConsumed(bytes);
+      }, (discarded, reason) => {
+        this.#accountConnConsumed(discarded);
+        this.#sendPriorityFrame({
+          type: "stop_sending",
+          id: frame.id,
+          code: VarInt.from(resetCode(reason))
+        });
+        this.#recvStreams.delete(streamId);
+        this.#maybeDeleteStreamFlow(streamId);
+      }, onTerminal);
+      this.#recvStreams.set(streamId, recvStream);
+      recv = recvStream;
+      const reader = recvStream.readable;
+      const onDrop = (err) => {
+        this.#accountConnConsumed(recvStream.error(err));
+      };
+      if (frame.id.dir === Dir.Bi) {
+        const writer = new WritableStream({
+          start: (controller) => {
+            this.#sendStreams.set(streamId, controller);
+          },
+          write: async (chunk) => {
+            await this.#sendStreamData(frame.id, chunk);
+          },
+          abort: (e) => {
+            this.#scheduler?.dropStream(streamId, e instanceof Error ? e : new Error("stream aborted"));
+            this.#sendPriorityFrame({
+              type: "reset_stream",
+              id: frame.id,
+              code: VarInt.from(resetCode(e)),
+              finalSize: this.#sendFinalSize(streamId)
+            });
+            this.#sendStreams.delete(streamId);
+            this.#maybeDeleteStreamFlow(streamId);
+          },
+          close: async () => {
+            await this.#sendStreamFin(frame.id);
+            this.#sendStreams.delete(streamId);
+            this.#scheduler?.forget(streamId);
+            this.#maybeDeleteStreamFlow(streamId);
+          }
+        });
+        this.#attachSendOrder(writer, streamId, DEFAULT_SEND_ORDER);
+        if (!this.#incomingBidirectionalQueue.push({ readable: reader, writable: writer }, onAccept, onDrop)) {
+          onDrop(new Error("incoming stream acceptor cancelled"));
+        }
+      } else {
+        if (!this.#incomingUnidirectionalQueue.push(reader, onAccept, onDrop)) {
+          onDrop(new Error("incoming stream acceptor cancelled"));
+        }
+      }
+    } else {
+      if (!this.#accountRecv(streamId, frame.data.byteLength)) {
+        this.#sendConnectionClose(1002, "flow control error");
+        this.#abort(1002, "flow control error");
+        return;
+      }
+    }
+    if (frame.data.byteLength > 0) {
+      if (!recv.push(frame.data))
+        this.#accountConnConsumed(frame.data.byteLength);
+    }
+    if (frame.fin) {
+      recv.finish();
+      this.#recvStreams.delete(streamId);
+      this.#maybeDeleteStreamFlow(streamId);
+    }
+  }
+  #handleResetStream(frame) {
+    if (frame.reliableSize !== void 0 && !this.#ourParams.resetStreamAt) {
+      throw new Error("RESET_STREAM_AT received without advertising reset_stream_at");
+    }
+    if (!frame.id.canRecv(this.#isServer)) {
+      throw new Error("Invalid stream ID direction");
+    }
+    const streamId = frame.id.value.value;
+    const recv = this.#recvStreams.get(streamId);
+    const peerInitiated = frame.id.serverInitiated !== this.#isServer;
+    if (!recv) {
+      if (isQmux(this.#version) && peerInitiated && this.#recvOpen(frame.id.dir).isClosed(frame.id.index)) {
+        return;
+      }
+      if (!peerInitiated)
+        return;
+      if (isQmux(this.#version)) {
+        const credit = frame.id.dir === Dir.Bi ? this.#recvBiCredit : this.#recvUniCredit;
+        if (!credit.receiveUpTo(frame.id.index + 1n)) {
+          this.#sendConnectionClose(1002, "stream limit exceeded");
+          this.#abort(1002, "stream limit exceeded");
+          return;
+        }
+      }
+    }
+    const resetGap = this.#accountReset(frame);
+    if (resetGap === null) {
+      this.#sendConnectionClose(1002, "flow control error");
+      this.#abort(1002, "flow control error");
+      return;
+    }
+    if (!recv) {
+      this.#accountConnConsumed(resetGap);
+      if (isQmux(this.#version))
+        this.#recvOpen(frame.id.dir).record(frame.id.index);
+      this.#replenishStreamCredit(frame.id.dir);
+      return;
+    }
+    const discarded = recv.reset(new StreamError(streamCode(frame.code.value), "RESET_STREAM"));
+    this.#accountConnConsumed(resetGap + BigInt(discarded));
+    this.#recvStreams.delete(streamId);
+    this.#maybeDeleteStreamFlow(streamId);
+  }
+  #handleStopSending(frame) {
+    const streamId = frame.id.value.value;
+    const stream = this.#sendStreams.get(streamId);
+    if (!stream)
+      return;
+    const stopped = new StreamError(streamCode(frame.code.value), "STOP_SENDING");
+    stream.error(stopped);
+    this.#sendStreams.delete(streamId);
+    this.#scheduler?.dropStream(streamId, stopped);
+    this.#sendPriorityFrame({
+      type: "reset_stream",
+      id: frame.id,
+      code: frame.code,
+      finalSize: this.#sendFinalSize(streamId)
+    });
+    this.#maybeDeleteStreamFlow(streamId);
+  }
+  #sendFinalSize(streamId) {
+    return this.#streamFlow.get(streamId)?.sendOffset ?? 0n;
+  }
+  #sendTransportParameters() {
+    this.#sendPriorityFrame({ type: "transport_parameters", params: this.#ourParams });
+  }
+  /** The largest STREAM frame the peer accepts, in bytes.
+   *
+   * Record-framed drafts negotiate it: a frame rides in one record, so the
+   * peer's `max_record_size` is the limit (the draft-01 default until its
+   * TRANSPORT_PARAMETERS arrive, so we never send something it would reject).
+   * draft-00 and the legacy binding have no record layer and negotiate nothing,
+   * so draft-00's whole-frame `max_frame_size` stands in. */
+  #sendFrameBudget() {
+    if (!usesRecords(this.#version))
+      return BigInt(MAX_FRAME_SIZE);
+    return this.#paramsReceived ? this.#peerParams.maxRecordSize : DEFAULT_MAX_RECORD_SIZE;
+  }
+  /** The largest payload we may send in one STREAM frame at `offset`.
+   *
+   * This respects the peer's frame budget and the send-only compatibility
+   * ceiling for released receivers. A `bigint`: the peer's `max_record_size` is
+   * a varint, so it can exceed what `number` holds exactly. Callers clamp it to
+   * the bytes they actually have before converting. */
+  #maxStreamPayload(id, offset) {
+    const peerMax = maxStreamPayload(this.#version, this.#sendFrameBudget(), id, offset);
+    const compatibilityMax = BigInt(MAX_FRAME_PAYLOAD);
+    const max = peerMax < compatibilityMax ? peerMax : compatibilityMax;
+    if (max === 0n)
+      throw new Error("peer frame limit leaves no room for stream data");
+    return max;
+  }
+  /** Validate an encoded record against the peer's max_record_size (QMux01+). */
+  #validateRecordSize(bytes) {
+    if (usesRecords(this.#version)) {
+      const limit = this.#paramsReceived ? this.#peerParams.maxRecordSize : DEFAULT_MAX_RECORD_SIZE;
+      if (BigInt(bytes.byteLength) > limit) {
+        throw new Error(`record exceeds peer max_record_size (${bytes.byteLength} > ${limit})`);
+      }
+    }
+  }
+  /** Encode and enqueue a stream-data/fin frame, resolving once it hits the wire. */
+  async #enqueueStreamFrame(streamId, frame) {
+    const scheduler = this.#scheduler;
+    if (!scheduler)
+      throw this.#closed ?? new Error("session not open");
+    const bytes = encode(frame, this.#version);
+    this.#validateRecordSize(bytes);
+    await scheduler.enqueueStream(streamId, bytes);
+  }
+  async #sendStreamDataWithFlowControl(id, streamId, data) {
+    const flow = this.#streamFlow.get(streamId);
+    if (!flow)
+      throw new Error(`missing flow state for stream ${streamId}`);
+    for (let offset = 0; offset < data.byteLength; ) {
+      const remaining = BigInt(data.byteLength - offset);
+      const payloadMax = this.#maxStreamPayload(id, flow.sendOffset);
+      const chunkMax = Number(payloadMax < remaining ? payloadMax : remaining);
+      const allowed = await this.#claimSendCredit(streamId, BigInt(chunkMax));
+      const sendable = Number(allowed);
+      const chunk = data.subarray(offset, offset + sendable);
+      const sendOffset = flow.sendOffset;
+      try {
+        await this.#enqueueStreamFrame(streamId, {
+          type: "stream",
+          id,
+          offset: sendOffset,
+          data: chunk,
+          fin: false
+        });
+      } catch (e) {
+        if (sendable > 0) {
+          const flow2 = this.#streamFlow.get(streamId);
+          if (flow2)
+            flow2.sendCredit.release(BigInt(sendable));
+          this.#connCredit.release(BigInt(sendable));
+        }
+        throw e;
+      }
+      flow.sendOffset += BigInt(sendable);
+      offset += sendable;
+    }
+  }
+  async #sendStreamData(id, data) {
+    const streamId = id.value.value;
+    if (isQmux(this.#version)) {
+      await this.#sendStreamDataWithFlowControl(id, streamId, data);
+    } else {
+      const chunkMax = Number(this.#maxStreamPayload(id, 0n));
+      for (let offset = 0; offset < data.byteLength; offset += chunkMax) {
+        const end = Math.min(offset + chunkMax, data.byteLength);
+        const chunk = data.subarray(offset, end);
+        await this.#enqueueStreamFrame(streamId, { type: "stream", id, data: chunk, fin: false });
+      }
+    }
+  }
+  /** Send the FIN. Routed through the stream's own queue so it stays ordered
+   *  after that stream's data (not via the control lane, which would jump ahead). */
+  async #sendStreamFin(id) {
+    const streamId = id.value.value;
+    const offset = isQmux(this.#version) ? this.#streamFlow.get(streamId)?.sendOffset : void 0;
+    if (isQmux(this.#version) && offset === void 0) {
+      throw new Error(`missing flow state for stream ${streamId}`);
+    }
+    await this.#enqueueStreamFrame(streamId, { type: "stream", id, offset, data: new Uint8Array(), fin: true });
+  }
+  /** Enqueue a DATAGRAM frame on the scheduler's bounded, lossy datagram lane —
+   *  dropped under transport backpressure or once closed, rather than piling up
+   *  on the (lossless, unbounded) control lane. Size/support checks happen in
+   *  {@link Datagrams} before we get here. */
+  #sendDatagram(data) {
+    if (this.#closed)
+      return;
+    const bytes = encode({ type: "datagram", data }, this.#version);
+    this.#validateRecordSize(bytes);
+    this.#scheduler?.enqueueDatagram(bytes);
+  }
+  #sendPriorityFrame(frame) {
+    if (this.#closed)
+      return;
+    const bytes = encode(frame, this.#version);
+    this.#validateRecordSize(bytes);
+    this.#scheduler?.enqueueControl(bytes);
+  }
+  /** Register a stream's initial send priority and expose a mutable `sendOrder`
+   *  accessor on its writable (matching the W3C `WebTransportSendStream` API).
+   *  Updating it re-prioritizes the stream's queued data immediately. */
+  #attachSendOrder(writable, streamId, initial) {
+    this.#scheduler?.setSendOrder(streamId, initial);
+    let order = initial;
+    Object.defineProperty(writable, "sendOrder", {
+      configurable: true,
+      enumerable: true,
+      get: () => order,
+      set: (value) => {
+        order = value;
+        this.#scheduler?.setSendOrder(streamId, value);
+      }
+    });
+  }
+  async createBidirectionalStream(options) {
+    await this.ready;
+    if (this.#closed) {
+      throw this.#closed;
+    }
+    const sendOrder = options?.sendOrder ?? DEFAULT_SEND_ORDER;
+    await this.#bidiStreamCredit.claim(1n);
+    const streamId = Id.create(this.#nextBiStreamId++, Dir.Bi, this.#isServer);
+    const streamIdVal = streamId.value.value;
+    if (isQmux(this.#version)) {
+      this.#streamFlow.set(streamIdVal, {
+        sendCredit: new Credit(this.#peerParams.initialMaxStreamDataBidiRemote),
+        sendOffset: 0n,
+        recvMax: this.#ourParams.initialMaxStreamDataBidiLocal,
+        recvOffset: 0n,
+        recvConsumed: 0n
+      });
+    }
+    const writer = new WritableStream({
+      start: (controller) => {
+        this.#sendStreams.set(streamIdVal, controller);
+      },
+      write: async (chunk) => {
+        await this.#sendStreamData(streamId, chunk);
+      },
+      abort: (e) => {
+        this.#scheduler?.dropStream(streamIdVal, e instanceof Error ? e : new Error("stream aborted"));
+        this.#sendPriorityFrame({
+          type: "reset_stream",
+          id: streamId,
+          code: VarInt.from(resetCode(e)),
+          finalSize: this.#sendFinalSize(streamIdVal)
+        });
+        this.#sendStreams.delete(streamIdVal);
+        this.#maybeDeleteStreamFlow(streamIdVal);
+      },
+      close: async () => {
+        await this.#sendStreamFin(streamId);
+        this.#sendStreams.delete(streamIdVal);
+        this.#scheduler?.forget(streamIdVal);
+        this.#maybeDeleteStreamFlow(streamIdVal);
+      }
+    });
+    this.#attachSendOrder(writer, streamIdVal, sendOrder);
+    const recvStream = new RecvStream((bytes) => {
+      this.#accountStreamConsumed(streamIdVal, bytes);
+      this.#accountConnConsumed(bytes);
+    }, (discarded, reason) => {
+      this.#accountConnConsumed(discarded);
+      this.#sendPriorityFrame({
+        type: "stop_sending",
+        id: streamId,
+        code: VarInt.from(resetCode(reason))
+      });
+      this.#recvStreams.delete(streamIdVal);
+      this.#maybeDeleteStreamFlow(streamIdVal);
+    });
+    this.#recvStreams.set(streamIdVal, recvStream);
+    return { readable: recvStream.readable, writable: writer };
+  }
+  async createUnidirectionalStream(options) {
+    await this.ready;
+    if (this.#closed) {
+      throw this.#closed;
+    }
+    const sendOrder = options?.sendOrder ?? DEFAULT_SEND_ORDER;
+    await this.#uniStreamCredit.claim(1n);
+    const streamId = Id.create(this.#nextUniStreamId++, Dir.Uni, this.#isServer);
+    const streamIdVal = streamId.value.value;
+    if (isQmux(this.#version)) {
+      this.#streamFlow.set(streamIdVal, {
+        sendCredit: new Credit(this.#peerParams.initialMaxStreamDataUni),
+        sendOffset: 0n,
+        recvMax: 0n,
+        recvOffset: 0n,
+        recvConsumed: 0n
+      });
+    }
+    const session = this;
+    const writer = new WritableStream({
+      start: (controller) => {
+        session.#sendStreams.set(streamIdVal, controller);
+      },
+      async write(chunk) {
+        await session.#sendStreamData(streamId, chunk);
+      },
+      abort(e) {
+        session.#scheduler?.dropStream(streamIdVal, e instanceof Error ? e : new Error("stream aborted"));
+        session.#sendPriorityFrame({
+          type: "reset_stream",
+          id: streamId,
+          code: VarInt.from(resetCode(e)),
+          finalSize: session.#sendFinalSize(streamIdVal)
+        });
+        session.#sendStreams.delete(streamIdVal);
+        session.#maybeDeleteStreamFlow(streamIdVal);
+      },
+      async close() {
+        await session.#sendStreamFin(streamId);
+        session.#sendStreams.delete(streamIdVal);
+        session.#scheduler?.forget(streamIdVal);
+        session.#maybeDeleteStreamFlow(streamIdVal);
+      }
+    });
+    this.#attachSendOrder(writer, streamIdVal, sendOrder);
+    return writer;
+  }
+  /** Shared teardown for both terminal transitions: tears down streams,
+   *  credits, and the scheduler. The caller has already marked the session
+   *  closed and settled `ready`/`closed` — the only thing that differs between
+   *  a clean shutdown and a dropped session is which way `closed` settled, and
+   *  {@link #close} vs {@link #abort} own that choice. */
+  #teardown() {
+    if (this.#idleTimer) {
+      clearInterval(this.#idleTimer);
+      this.#idleTimer = void 0;
+    }
+    this.#incomingBidirectionalQueue.close(this.#closeReason);
+    this.#incomingUnidirectionalQueue.close(this.#closeReason);
+    this.datagrams.close(this.#closeReason);
+    for (const c of this.#sendStreams.values()) {
+      try {
+        c.error(this.#closed);
+      } catch {
+      }
+    }
+    const closeErr = this.#closed ?? this.#closeReason ?? new Error("Connection closed");
+    for (const recv of this.#recvStreams.values()) {
+      try {
+        recv.error(closeErr);
+      } catch {
+      }
+    }
+    this.#sendStreams.clear();
+    this.#recvStreams.clear();
+    for (const flow of this.#streamFlow.values()) {
+      flow.sendCredit.close(closeErr);
+    }
+    this.#streamFlow.clear();
+    this.#connCredit.close(closeErr);
+    this.#bidiStreamCredit.close(closeErr);
+    this.#uniStreamCredit.close(closeErr);
+    this.#recvBiCredit.close(closeErr);
+    this.#recvUniCredit.close(closeErr);
+    this.#scheduler?.close(closeErr);
+  }
+  /** Graceful terminal transition: `closed` **fulfills** with the close code
+   *  and reason. Per the WebTransport contract this is the only clean outcome —
+   *  reached by a local {@link close} (which first puts an APPLICATION_CLOSE on
+   *  the wire) or by receiving a peer's APPLICATION_CLOSE (0x1d). A peer's
+   *  CONNECTION_CLOSE (0x1c) routes to {@link #abort} instead. Idempotent. */
+  #close(code, reason) {
+    if (this.#closed)
+      return;
+    this.#closed = this.#closeReason ?? new Error(`Connection closed: ${code} ${reason}`);
+    this.#readyReject(this.#closed);
+    this.#closedResolve({ closeCode: code, reason });
+    this.#teardown();
+  }
+  /** Abnormal terminal transition: `closed` **rejects** with a
+   *  `WebTransportError`. Reached on everything that is not a clean shutdown —
+   *  socket failure, read error, idle timeout, a protocol violation we detected
+   *  locally, or a peer's CONNECTION_CLOSE (0x1c). Close codes cannot carry this
+   *  distinction, since they are
+   *  application-defined (an app closing with 1006 must not look like a dropped
+   *  socket). `cause`, when given, is preserved as the close reason so the
+   *  original failure survives on `closed`. Idempotent. */
+  #abort(code, reason, cause) {
+    if (this.#closed)
+      return;
+    if (cause !== void 0) {
+      this.#closeReason ??= cause instanceof Error ? cause : new Error(String(cause));
+    }
+    this.#closed = this.#closeReason ?? new Error(`Connection closed: ${code} ${reason}`);
+    this.#readyReject(this.#closed);
+    this.#closedReject(new SessionError(this.#closed.message, { cause: this.#closed }));
+    this.#teardown();
+  }
+  /** Tear down the underlying transport. The meaningful close code/reason
+   *  already travels in the CONNECTION_CLOSE frame, so the WebSocket-level
+   *  close is bare (avoids the WebSocket close-code validity constraints). */
+  #transportClose() {
+    try {
+      this.#wss?.close();
+    } catch {
+    }
+  }
+  /** APPLICATION_CLOSE (0x1d): a graceful, app-initiated close the peer surfaces
+   *  by *fulfilling* its `closed`. Pairs with the {@link #close} transition. */
+  #sendApplicationClose(code, reason) {
+    this.#sendPriorityFrame({ type: "application_close", code: VarInt.from(code), reason });
+    setTimeout(() => {
+      this.#transportClose();
+    }, 100);
+  }
+  /** CONNECTION_CLOSE (0x1c): a protocol violation or transport error we detected,
+   *  which the peer surfaces by *rejecting* its `closed`. Pairs with the
+   *  {@link #abort} transition. */
+  #sendConnectionClose(code, reason) {
+    this.#sendPriorityFrame({ type: "connection_close", code: VarInt.from(code), reason });
+    setTimeout(() => {
+      this.#transportClose();
+    }, 100);
+  }
+  close(info) {
+    if (this.#closed)
+      return;
+    const code = info?.closeCode ?? 0;
+    const reason = info?.reason ?? "";
+    this.#sendApplicationClose(code, reason);
+    this.#close(code, reason);
+  }
+  /** Resize the send-buffer high-water mark (bytes) used for write
+   *  backpressure. A QMux extension beyond the standard `WebTransport` API:
+   *  set this to roughly the bandwidth-delay product (RTT × estimated
+   *  throughput) to keep the pipe full while leaving as much queued data as
+   *  possible reprioritizable by the send scheduler.
+   *
+   *  No-op when a native `WebSocketStream` is in use (it sizes its own send
+   *  buffer); effective with the `@moq/web-socket-stream` ponyfill fallback. */
+  setSendBufferSize(bytes) {
+    this.#sendBufferSize = Math.max(1, Math.floor(bytes));
+    this.#wss?.setHighWaterMark?.(this.#sendBufferSize);
+  }
+  get congestionControl() {
+    return "default";
+  }
+};
+
+// node_modules/@moq/qmux/index.js
+var qmux_default = Session;
+
+// src/via.ts
+var VIAS = ["moq", "whep", "hls"];
+var VIA_NAMES = {
+  moq: "MoQ",
+  whep: "WHEP (WebRTC)",
+  hls: "LL-HLS"
+};
+function isSafari(userAgent) {
+  if (!/\bSafari\//.test(userAgent)) return false;
+  return !/(Chrome|Chromium|Edg|EdgA)\/|\bAndroid\b/.test(userAgent);
+}
+function moqSkip(b) {
+  if (!b.webCodecs) return "this browser has no WebCodecs";
+  return null;
+}
+function plan(b, forced) {
+  if (forced) return forced.map((via) => ({ via, skip: null }));
+  return VIAS.map((via) => {
+    switch (via) {
+      case "moq":
+        return { via, skip: moqSkip(b) };
+      case "whep":
+        return { via, skip: b.webRtc ? null : "this browser has no WebRTC" };
+      case "hls":
+        return { via, skip: hlsPlayer(b) ? null : "this browser plays neither HLS nor Media Source Extensions" };
+    }
+  });
+}
+function hlsPlayer(b) {
+  if (b.nativeHls && (isSafari(b.userAgent) || !b.mediaSource)) return "native";
+  if (b.mediaSource) return "hls.js";
+  return b.nativeHls ? "native" : null;
+}
+function parseVia(value) {
+  if (value === null || value === "") return null;
+  const ways = [];
+  for (const part of value.toLowerCase().split(",")) {
+    const v = part.trim();
+    if (!VIAS.includes(v) || ways.includes(v)) {
+      throw new Error(`?via=${value}: use moq, whep or hls, or several of them in order (whep,hls)`);
+    }
+    ways.push(v);
+  }
+  return ways;
+}
+function watchedBroadcast(pathname) {
+  const prefix = "/watch/";
+  if (!pathname.startsWith(prefix)) return null;
+  let fields;
+  try {
+    fields = pathname.slice(prefix.length).split("/").filter((f) => f.length > 0).map((f) => decodeURIComponent(f));
+  } catch {
+    return null;
+  }
+  if (fields.length === 0) return null;
+  return { fields, urlPath: fields.map((f) => encodeURIComponent(f)).join("/") };
+}
+function moqUrl(relay, token) {
+  if (!token) return relay;
+  const u = new URL(relay);
+  u.searchParams.set("jwt", token);
+  return u.href;
+}
+function hlsUrl(urlPath, token) {
+  return `/hls/${urlPath}/index.m3u8${token ? `?token=${encodeURIComponent(token)}` : ""}`;
+}
+
+// src/transport.ts
+var TRANSPORT_NAMES = {
+  webtransport: "WebTransport",
+  websocket: "WebSocket"
+};
+var WEBSOCKET_HEAD_START_MS = 500;
+function parseTransportMode(value) {
+  if (value === null || value === "") return "race";
+  const v = value.trim().toLowerCase();
+  if (v === "race" || v === "webtransport" || v === "websocket") return v;
+  throw new Error(`?transport=${value}: use webtransport, websocket or race`);
+}
+function wsUrl(u, what) {
+  if (u.protocol === "http:") u.protocol = "ws:";
+  else if (u.protocol === "https:") u.protocol = "wss:";
+  else if (u.protocol !== "ws:" && u.protocol !== "wss:") throw new Error(`${what}: not a ws(s) or http(s) URL`);
+  return u.href;
+}
+function websocketUrl(relay, explicit, pageOrigin) {
+  if (explicit) {
+    let u;
+    try {
+      u = new URL(explicit);
+    } catch {
+      throw new Error(`?websocket=${explicit}: not a URL`);
+    }
+    return wsUrl(u, `?websocket=${explicit}`);
+  }
+  if (!pageOrigin) return null;
+  const page = new URL(pageOrigin);
+  const wt = new URL(relay);
+  page.pathname = wt.pathname;
+  page.search = wt.search;
+  page.hash = "";
+  return wsUrl(page, pageOrigin);
+}
+function winnerKey(relay) {
+  const u = new URL(relay);
+  return `tern.transport ${u.origin}${u.pathname}`;
+}
+function rememberedWinner(store, relay) {
+  try {
+    const v = store?.getItem(winnerKey(relay)) ?? null;
+    return v === "webtransport" || v === "websocket" ? v : null;
+  } catch {
+    return null;
+  }
+}
+function rememberWinner(store, relay, winner) {
+  try {
+    store?.setItem(winnerKey(relay), winner);
+  } catch {
+  }
+}
+function transportPlan(s) {
+  const ws = s.websocket !== null;
+  switch (s.mode) {
+    case "webtransport":
+      if (!s.webTransport) throw new Error("?transport=webtransport: this browser has no WebTransport");
+      return { webtransport: true, websocketDelayMs: null, why: "asked for with ?transport=webtransport" };
+    case "websocket":
+      if (!ws) throw new Error("?transport=websocket: no WebSocket URL (give one with ?websocket=ws://host:port/)");
+      return { webtransport: false, websocketDelayMs: 0, why: "asked for with ?transport=websocket" };
+    case "race":
+      break;
+  }
+  if (!s.webTransport) {
+    if (!ws) throw new Error("this browser has no WebTransport, and there is no WebSocket URL to play over instead");
+    return { webtransport: false, websocketDelayMs: 0, why: "this browser has no WebTransport" };
+  }
+  if (!ws) return { webtransport: true, websocketDelayMs: null, why: "no WebSocket URL" };
+  if (isSafari(s.userAgent)) {
+    return { webtransport: false, websocketDelayMs: 0, why: "Safari: WebKit's WebTransport has flow-control and stream-count bugs" };
+  }
+  if (s.remembered === "websocket") {
+    return { webtransport: true, websocketDelayMs: 0, why: "WebSocket won the last race to this relay" };
+  }
+  return {
+    webtransport: true,
+    websocketDelayMs: WEBSOCKET_HEAD_START_MS,
+    why: `WebTransport first, WebSocket after ${WEBSOCKET_HEAD_START_MS} ms`
+  };
+}
+function closeQuietly(t) {
+  try {
+    t.close();
+  } catch {
+  }
+}
+function message(e) {
+  return e instanceof Error ? e.message : String(e);
+}
+function raceTransports(attempts) {
+  let won = false;
+  let decide = () => {
+  };
+  const decided = new Promise((resolve) => decide = resolve);
+  let webTransportFailed = () => {
+  };
+  const webTransportGone = new Promise((resolve) => webTransportFailed = resolve);
+  const run = async (a) => {
+    if (a.delayMs > 0) {
+      let timer;
+      const waited = new Promise((resolve) => timer = setTimeout(resolve, a.delayMs));
+      await Promise.race([waited, decided, webTransportGone]);
+      clearTimeout(timer);
+    }
+    if (won) return null;
+    try {
+      const t = a.open();
+      t.closed.catch(() => {
+      });
+      const ready = await Promise.race([t.ready.then(() => true), decided.then(() => false)]);
+      if (!ready) {
+        closeQuietly(t);
+        return null;
+      }
+      return t;
+    } catch (e) {
+      if (a.kind === "webtransport") webTransportFailed();
+      throw new Error(`${TRANSPORT_NAMES[a.kind]} to ${a.target} failed: ${message(e)}`);
+    }
+  };
+  return new Promise((resolve, reject) => {
+    if (attempts.length === 0) {
+      reject(new Error("no way to the relay"));
+      return;
+    }
+    let left = attempts.length;
+    const failures = attempts.map(() => "");
+    const settled = () => {
+      left -= 1;
+      if (left === 0 && !won) reject(new Error(failures.filter((f) => f).join("; ")));
+    };
+    attempts.forEach((a, i) => {
+      run(a).then(
+        (transport) => {
+          if (transport && won) closeQuietly(transport);
+          else if (transport) {
+            won = true;
+            decide();
+            resolve({ transport, kind: a.kind });
+          }
+          settled();
+        },
+        (e) => {
+          failures[i] = message(e);
+          settled();
+        }
+      );
+    });
+  });
+}
+
 // src/session.ts
 var ANSWER_TIMEOUT_MS = 1e4;
 var RequestRefused = class extends Error {
@@ -761,9 +3787,56 @@ function errorText(e) {
   if (e instanceof Error) return e.message;
   return String(e);
 }
+function localStore() {
+  try {
+    return typeof localStorage === "undefined" ? null : localStorage;
+  } catch {
+    return null;
+  }
+}
+function shown(url) {
+  const u = new URL(url);
+  return `${u.origin}${u.pathname}`;
+}
+async function openTransport(url, options, o, log) {
+  const websocket = o.websocket ?? null;
+  const store = o.store !== void 0 ? o.store : localStore();
+  const plan2 = transportPlan({
+    mode: o.mode ?? "race",
+    webTransport: typeof WebTransport !== "undefined",
+    userAgent: typeof navigator === "undefined" ? "" : navigator.userAgent,
+    websocket,
+    remembered: websocket === null ? null : rememberedWinner(store, url)
+  });
+  const raced = plan2.webtransport && plan2.websocketDelayMs !== null;
+  if (raced) log(`transport: racing WebTransport and WebSocket (${plan2.why})`);
+  else if (websocket !== null) log(`transport: ${plan2.webtransport ? "WebTransport" : "WebSocket"} only (${plan2.why})`);
+  const attempts = [];
+  if (plan2.webtransport) {
+    attempts.push({ kind: "webtransport", target: url, delayMs: 0, open: () => new WebTransport(url, options) });
+  }
+  if (websocket !== null && plan2.websocketDelayMs !== null) {
+    attempts.push({
+      kind: "websocket",
+      target: websocket,
+      delayMs: plan2.websocketDelayMs,
+      open: () => new qmux_default(websocket, {
+        protocols: [ALPN],
+        versions: { [ALPN]: "qmux-01" },
+        requireProtocol: true
+      })
+    });
+  }
+  const opened = await raceTransports(attempts);
+  const target = opened.kind === "websocket" && websocket !== null ? websocket : url;
+  log(`transport: connected over ${TRANSPORT_NAMES[opened.kind]} to ${shown(target)}${raced ? " (won the race)" : ""}`);
+  if (raced) rememberWinner(store, url, opened.kind);
+  return opened;
+}
 var MoqSession = class _MoqSession {
-  constructor(transport, incoming, serverControl, log, onProtocolError) {
+  constructor(transport, transportKind, incoming, serverControl, log, onProtocolError) {
     this.transport = transport;
+    this.transportKind = transportKind;
     this.incoming = incoming;
     this.serverControl = serverControl;
     this.log = log;
@@ -780,6 +3853,7 @@ var MoqSession = class _MoqSession {
     });
   }
   transport;
+  transportKind;
   incoming;
   serverControl;
   log;
@@ -797,8 +3871,12 @@ var MoqSession = class _MoqSession {
   goingAway = false;
   /** The tracks this side publishes. */
   publisher;
-  /** Connect to `url` (https://host:port) pinning `fingerprintHex` when given, and do SETUP. */
-  static async connect(url, fingerprintHex, log, onProtocolError) {
+  /**
+   * Connect to `url` (https://host:port) pinning `fingerprintHex` when given, and do SETUP. With
+   * `transport.websocket` (a ws(s) URL), over WebTransport or that WebSocket as
+   * `transport.mode` says (`openTransport`; default: WebTransport only).
+   */
+  static async connect(url, fingerprintHex, log, onProtocolError, transport_ = {}) {
     const options = { protocols: [ALPN] };
     if (fingerprintHex) {
       const hex = fingerprintHex.replace(/[^0-9a-fA-F]/g, "");
@@ -807,13 +3885,7 @@ var MoqSession = class _MoqSession {
       for (let i = 0; i < 32; i++) value[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
       options.serverCertificateHashes = [{ algorithm: "sha-256", value }];
     }
-    let transport;
-    try {
-      transport = new WebTransport(url, options);
-      await transport.ready;
-    } catch (e) {
-      throw new Error(`WebTransport to ${url} failed: ${errorText(e)}`);
-    }
+    const { transport, kind } = await openTransport(url, options, transport_, log);
     const chosen = transport.protocol;
     if (chosen !== void 0 && chosen !== "" && chosen !== ALPN) {
       transport.close();
@@ -833,7 +3905,7 @@ var MoqSession = class _MoqSession {
         `expected SETUP from the relay, got ${setup ? `type 0x${setup.type.toString(16)}` : "end of stream"}`
       );
     }
-    return new _MoqSession(transport, incoming, serverControl, log, onProtocolError);
+    return new _MoqSession(transport, kind, incoming, serverControl, log, onProtocolError);
   }
   /** A Request ID for a message on an existing request stream (REQUEST_UPDATE). */
   nextId() {
@@ -1212,7 +4284,8 @@ async function pageConfig() {
     relay: config.relay,
     namespace: namespaceFields(config.namespace),
     track: config.track ?? "",
-    fingerprint
+    fingerprint,
+    websocket: config.websocket === true
   };
 }
 
@@ -2493,6 +5566,7 @@ var Player = class {
   options;
   stats = {
     state: "idle",
+    transport: null,
     catalogFormat: null,
     renditions: [],
     rendition: null,
@@ -2599,15 +5673,16 @@ var Player = class {
     this.changed();
   }
   async start() {
-    if (typeof WebTransport === "undefined") throw new Error("this browser has no WebTransport");
     if (typeof VideoDecoder === "undefined") throw new Error("this browser has no WebCodecs VideoDecoder");
     this.setState("connecting");
     this.moq = await MoqSession.connect(
       this.options.relay,
       this.options.fingerprint,
       (t) => this.note(t),
-      (e) => this.error(`protocol: ${e.message}`)
+      (e) => this.error(`protocol: ${e.message}`),
+      { websocket: this.options.websocket ?? null, mode: this.options.transport ?? "race" }
     );
+    this.stats.transport = this.moq.transportKind;
     this.moq.closed.then((reason) => {
       if (!this.stopped) {
         this.setState(reason);
@@ -3439,75 +6514,6 @@ function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-// src/via.ts
-var VIAS = ["moq", "whep", "hls"];
-var VIA_NAMES = {
-  moq: "MoQ (WebTransport)",
-  whep: "WHEP (WebRTC)",
-  hls: "LL-HLS"
-};
-function isSafari(userAgent) {
-  if (!/\bSafari\//.test(userAgent)) return false;
-  return !/(Chrome|Chromium|Edg|EdgA)\/|\bAndroid\b/.test(userAgent);
-}
-function moqSkip(b) {
-  if (isSafari(b.userAgent)) return "Safari: WebKit's WebTransport has flow-control and stream-count bugs";
-  if (!b.webTransport) return "this browser has no WebTransport";
-  if (!b.webCodecs) return "this browser has no WebCodecs";
-  return null;
-}
-function plan(b, forced) {
-  if (forced) return forced.map((via) => ({ via, skip: null }));
-  return VIAS.map((via) => {
-    switch (via) {
-      case "moq":
-        return { via, skip: moqSkip(b) };
-      case "whep":
-        return { via, skip: b.webRtc ? null : "this browser has no WebRTC" };
-      case "hls":
-        return { via, skip: hlsPlayer(b) ? null : "this browser plays neither HLS nor Media Source Extensions" };
-    }
-  });
-}
-function hlsPlayer(b) {
-  if (b.nativeHls && (isSafari(b.userAgent) || !b.mediaSource)) return "native";
-  if (b.mediaSource) return "hls.js";
-  return b.nativeHls ? "native" : null;
-}
-function parseVia(value) {
-  if (value === null || value === "") return null;
-  const ways = [];
-  for (const part of value.toLowerCase().split(",")) {
-    const v = part.trim();
-    if (!VIAS.includes(v) || ways.includes(v)) {
-      throw new Error(`?via=${value}: use moq, whep or hls, or several of them in order (whep,hls)`);
-    }
-    ways.push(v);
-  }
-  return ways;
-}
-function watchedBroadcast(pathname) {
-  const prefix = "/watch/";
-  if (!pathname.startsWith(prefix)) return null;
-  let fields;
-  try {
-    fields = pathname.slice(prefix.length).split("/").filter((f) => f.length > 0).map((f) => decodeURIComponent(f));
-  } catch {
-    return null;
-  }
-  if (fields.length === 0) return null;
-  return { fields, urlPath: fields.map((f) => encodeURIComponent(f)).join("/") };
-}
-function moqUrl(relay, token) {
-  if (!token) return relay;
-  const u = new URL(relay);
-  u.searchParams.set("jwt", token);
-  return u.href;
-}
-function hlsUrl(urlPath, token) {
-  return `/hls/${urlPath}/index.m3u8${token ? `?token=${encodeURIComponent(token)}` : ""}`;
-}
-
 // src/whep.ts
 var WhepRefused = class extends Error {
   constructor(status2, text) {
@@ -3662,8 +6668,11 @@ function playMoq(target) {
   void (async () => {
     const config = await pageConfig();
     if (stopped) return;
+    const websocket = websocketUrl(config.relay, target.websocket, location.origin);
     const p = new Player({
       relay: moqUrl(config.relay, target.token),
+      websocket: websocket && moqUrl(websocket, target.token),
+      transport: target.transport,
       fingerprint: config.fingerprint,
       namespace: target.fields,
       canvas: target.canvas,
@@ -3677,6 +6686,7 @@ function playMoq(target) {
     frames: () => player?.stats.framesDrawn ?? 0,
     size: () => [player?.stats.width ?? 0, player?.stats.height ?? 0],
     muted: () => player?.stats.audioState === "suspended",
+    transport: () => player?.stats.transport ?? null,
     unmute: () => player?.unmute(),
     stop: () => {
       stopped = true;
@@ -3756,7 +6766,6 @@ function playHls(target, status2) {
 function features(video) {
   return {
     userAgent: navigator.userAgent,
-    webTransport: typeof WebTransport !== "undefined",
     webCodecs: typeof VideoDecoder !== "undefined",
     webRtc: typeof RTCPeerConnection !== "undefined",
     nativeHls: video.canPlayType("application/vnd.apple.mpegurl") !== "",
@@ -3768,7 +6777,9 @@ function stepsText(steps) {
 }
 function viaName(status2) {
   if (!status2.via) return "";
-  return status2.via === "hls" && status2.hls ? `${VIA_NAMES.hls} (${status2.hls})` : VIA_NAMES[status2.via];
+  if (status2.via === "hls" && status2.hls) return `${VIA_NAMES.hls} (${status2.hls})`;
+  if (status2.via === "moq" && status2.transport) return `${VIA_NAMES.moq} (${TRANSPORT_NAMES[status2.transport]})`;
+  return VIA_NAMES[status2.via];
 }
 async function runWatch() {
   const canvas = $("picture");
@@ -3778,6 +6789,7 @@ async function runWatch() {
     broadcast: "",
     via: null,
     hls: null,
+    transport: null,
     state: "starting",
     reason: "",
     error: null,
@@ -3805,14 +6817,18 @@ async function runWatch() {
   document.title = `${status2.broadcast} · tern`;
   const params = new URLSearchParams(location.search);
   let forced;
+  let transport;
   try {
     forced = parseVia(params.get("via"));
+    transport = parseTransportMode(params.get("transport"));
   } catch (e) {
     return failed(errorText(e));
   }
   const t = {
     ...target,
     token: params.get("token") || null,
+    websocket: params.get("websocket") || null,
+    transport,
     features: features(video),
     canvas,
     video
@@ -3826,6 +6842,7 @@ async function runWatch() {
     if (!current) return;
     status2.frames = current.frames();
     [status2.width, status2.height] = current.size();
+    status2.transport = current.transport?.() ?? null;
     unmute.hidden = !(status2.state === "playing" && current.muted());
   };
   setInterval(() => {
@@ -3843,6 +6860,7 @@ async function runWatch() {
     }
     status2.via = step.via;
     status2.hls = null;
+    status2.transport = null;
     status2.frames = status2.width = status2.height = 0;
     const why = [forced ? `asked for with ?via=${forced.join(",")}` : "", stepsText(status2.steps)].filter((w) => w);
     status2.reason = why.length ? why.join("; ") : "the best way this browser has";
@@ -3891,10 +6909,14 @@ async function loadConfig() {
   const config = await pageConfig();
   const ns = params.get("namespace");
   const namespace = ns !== null ? namespaceFields(ns) : config.namespace;
+  const relay = params.get("relay") ?? config.relay;
+  const sameOrigin = config.websocket && !params.has("relay");
   return {
-    relay: params.get("relay") ?? config.relay,
+    relay,
     namespace,
     fingerprint: config.fingerprint,
+    websocket: websocketUrl(relay, params.get("websocket"), sameOrigin ? location.origin : null),
+    transport: parseTransportMode(params.get("transport")),
     rendition: params.get("rendition"),
     audio: params.get("audio"),
     latencyMs: params.has("latency") ? Number(params.get("latency")) : null,
@@ -3918,6 +6940,7 @@ async function main2() {
     if (!player) return;
     const s = player.stats;
     $("state").textContent = s.state;
+    $("relay").textContent = s.transport ? `${s.transport === "websocket" ? config.websocket : config.relay} · ${TRANSPORT_NAMES[s.transport]}` : config.relay;
     $("catalog").textContent = s.catalogFormat ?? "-";
     $("shown").textContent = s.rendition ? `${s.rendition}${s.width ? ` · ${s.width}x${s.height}` : ""}${s.videoCodec ? ` · ${s.videoCodec}` : ""}${s.switchingTo ? ` → switching to ${s.switchingTo}` : ""}` : "-";
     $("frames").textContent = `${s.framesDrawn} drawn, ${s.framesDecoded} decoded, ${s.framesSkipped} skipped`;

@@ -2,7 +2,7 @@
 //! LL-HLS (`GET /hls/NAME/index.m3u8`, when `[hls]` is on), WHEP (`POST /whep/NAME`, when
 //! `[whep]` is on), the player, watch (`/watch/NAME`) and clock pages, and
 //! the WHIP publish page (`/publish.html`), and MoQ sessions over WebSocket (QMux, a
-//! `qmux-01.moqt-18` upgrade on any path: [`super::websocket`]). Plain HTTP on a loopback address only; elsewhere
+//! `qmux-01.moqt-N` upgrade on any path: [`super::websocket`]). Plain HTTP on a loopback address only; elsewhere
 //! HTTPS (see [`super::tls`]).
 
 use std::net::SocketAddr;
@@ -101,8 +101,12 @@ pub async fn start(
             Some(Arc::new(server))
         }
     };
-    // The clock page plays the clock track; the player takes `?namespace=`.
-    let pages = PageConfig::clock(format!("https://{}", node.addr), node.fingerprint.to_hex());
+    // The clock page plays the clock track; the player takes `?namespace=`. This listener takes
+    // MoQ over WebSocket too: the player races it against WebTransport.
+    let pages = PageConfig {
+        websocket: true,
+        ..PageConfig::clock(format!("https://{}", node.addr), node.fingerprint.to_hex())
+    };
     let mut app = web::router(&pages).merge(web::watch_router()).route(
         "/publish.html",
         get(|| async {
@@ -147,9 +151,14 @@ pub async fn start(
     };
     println!("HTTP listening on {} (pages, WHIP, LL-HLS)", http.base());
     println!("Watch: {}/watch/NAME", http.base());
+    let subprotocols: Vec<String> = tern_relay::run::protocols(&config.relay.drafts)
+        .iter()
+        .map(|p| format!("qmux-01.{p}"))
+        .collect();
     println!(
-        "MoQ over WebSocket: {}/ (subprotocol qmux-01.moqt-18)",
-        http.base().replacen("http", "ws", 1)
+        "MoQ over WebSocket: {}/ (subprotocols {})",
+        http.base().replacen("http", "ws", 1),
+        subprotocols.join(", ")
     );
     if config.hls.enabled {
         println!("LL-HLS: GET {}/hls/NAME/index.m3u8", http.base());

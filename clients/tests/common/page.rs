@@ -150,6 +150,7 @@ impl PageServer {
                     fingerprint_hex: fingerprint,
                     namespace: namespace.to_owned(),
                     track: String::new(),
+                    websocket: false,
                 },
             ))
             .expect("serve the page");

@@ -5,6 +5,10 @@
 // `?rendition=video-240p` starts on that video track (manual mode), `?audio=audio-opus` plays that
 // audio track, `?latency=300` fixes the playout delay target (ms; adaptive by default),
 // `?stamp=1` reads a source's wall-clock stamp from every picture (`stamp.ts`: glass-to-glass).
+// The way to the relay (transport.ts): WebTransport raced against MoQ over a WebSocket when there
+// is a WebSocket URL: `?websocket=ws://host:port/`, else the page's own origin when the server
+// that served it is the relay's HTTP listener (its /config.json says `"websocket": true`) and
+// no `?relay=` names another relay; `?transport=webtransport|websocket` uses that one only.
 
 import { describe, videoRenditions } from './catalog';
 import { Chat, ChatStats, validViewer } from './chat';
@@ -12,6 +16,7 @@ import { runClock } from './clock';
 import { $, namespaceFields, pageConfig } from './page';
 import { Player, PlayerStats, UnsupportedCodec } from './player';
 import { MoqSession, errorText } from './session';
+import { TRANSPORT_NAMES, TransportMode, parseTransportMode, websocketUrl } from './transport';
 import { runWatch } from './watch';
 
 declare global {
@@ -37,6 +42,8 @@ async function loadConfig(): Promise<{
   relay: string;
   namespace: string[];
   fingerprint: string | null;
+  websocket: string | null;
+  transport: TransportMode;
   rendition: string | null;
   audio: string | null;
   latencyMs: number | null;
@@ -47,10 +54,14 @@ async function loadConfig(): Promise<{
   const config = await pageConfig();
   const ns = params.get('namespace');
   const namespace = ns !== null ? namespaceFields(ns) : config.namespace;
+  const relay = params.get('relay') ?? config.relay;
+  const sameOrigin = config.websocket && !params.has('relay');
   return {
-    relay: params.get('relay') ?? config.relay,
+    relay,
     namespace,
     fingerprint: config.fingerprint,
+    websocket: websocketUrl(relay, params.get('websocket'), sameOrigin ? location.origin : null),
+    transport: parseTransportMode(params.get('transport')),
     rendition: params.get('rendition'),
     audio: params.get('audio'),
     latencyMs: params.has('latency') ? Number(params.get('latency')) : null,
@@ -76,6 +87,9 @@ async function main(): Promise<void> {
     if (!player) return;
     const s = player.stats;
     $('state').textContent = s.state;
+    $('relay').textContent = s.transport
+      ? `${s.transport === 'websocket' ? config.websocket : config.relay} · ${TRANSPORT_NAMES[s.transport]}`
+      : config.relay;
     $('catalog').textContent = s.catalogFormat ?? '-';
     $('shown').textContent = s.rendition
       ? `${s.rendition}${s.width ? ` · ${s.width}x${s.height}` : ''}${s.videoCodec ? ` · ${s.videoCodec}` : ''}${

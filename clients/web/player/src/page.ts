@@ -18,6 +18,12 @@ export interface PageConfig {
   track: string;
   /** The relay certificate's SHA-256 (hex) to pin, null when the server has none. */
   fingerprint: string | null;
+  /**
+   * The server that served the page takes MoQ over WebSocket too (the relay's HTTP listener:
+   * `"websocket": true` in /config.json): the player may play over its origin
+   * (`transport.ts`'s `websocketUrl`).
+   */
+  websocket: boolean;
 }
 
 /** A namespace given as `a/b` or as its fields. */
@@ -27,7 +33,7 @@ export function namespaceFields(ns: string | string[]): string[] {
 
 /** Load /config.json and /fingerprint from the server that served the page. */
 export async function pageConfig(): Promise<PageConfig> {
-  let config: { relay: string; namespace: string | string[]; track?: string };
+  let config: { relay: string; namespace: string | string[]; track?: string; websocket?: boolean };
   try {
     config = await (await fetch('/config.json', { cache: 'no-store' })).json();
   } catch (e) {
@@ -41,5 +47,6 @@ export async function pageConfig(): Promise<PageConfig> {
     namespace: namespaceFields(config.namespace),
     track: config.track ?? '',
     fingerprint,
+    websocket: config.websocket === true,
   };
 }

@@ -20,11 +20,14 @@ import { LiveEdge } from './live-edge';
 import { readStamp } from './stamp';
 import { InitSegment, TrackInit, parseChunk, parseInit } from './mp4';
 import { FetchRequest, MoqSession, RequestRefused, Subscription, errorText } from './session';
+import { Transport, TransportMode } from './transport';
 import type { MoqObject, SubscribeFilter } from './wire';
 
 /** What the page and tests can read (`window.ternPlayer`). */
 export interface PlayerStats {
   state: string;
+  /** Which way the session runs (null until it is up): WebTransport, or MoQ over a WebSocket. */
+  transport: Transport | null;
   catalogFormat: string | null;
   /** Names of the catalog's video tracks, largest first. */
   renditions: string[];
@@ -127,6 +130,10 @@ export interface SwitchEvent {
 export interface PlayerOptions {
   relay: string;
   fingerprint: string | null;
+  /** A WebSocket URL to play over too (`transport.ts`'s `websocketUrl`); null or absent: none. */
+  websocket?: string | null;
+  /** Race WebTransport and the WebSocket (the default), or use one of them only. */
+  transport?: TransportMode;
   namespace: string[];
   canvas: HTMLCanvasElement;
   /** Start on this video track (manual mode) rather than in auto mode. */
@@ -721,6 +728,7 @@ export class UnsupportedCodec extends Error {}
 export class Player {
   readonly stats: PlayerStats = {
     state: 'idle',
+    transport: null,
     catalogFormat: null,
     renditions: [],
     rendition: null,
@@ -843,7 +851,7 @@ export class Player {
   }
 
   async start(): Promise<void> {
-    if (typeof WebTransport === 'undefined') throw new Error('this browser has no WebTransport');
+    // No WebTransport is fine with a WebSocket URL: MoqSession.connect says when there is no way.
     if (typeof VideoDecoder === 'undefined') throw new Error('this browser has no WebCodecs VideoDecoder');
     this.setState('connecting');
     this.moq = await MoqSession.connect(
@@ -851,7 +859,9 @@ export class Player {
       this.options.fingerprint,
       (t) => this.note(t),
       (e) => this.error(`protocol: ${e.message}`),
+      { websocket: this.options.websocket ?? null, mode: this.options.transport ?? 'race' },
     );
+    this.stats.transport = this.moq.transportKind;
     this.moq.closed.then((reason) => {
       if (!this.stopped) {
         this.setState(reason);

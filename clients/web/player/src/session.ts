@@ -1,9 +1,24 @@
-// One draft-18 MoQ session over WebTransport: SETUP, then any number of subscriptions (each on
+// One draft-18 MoQ session over WebTransport, or over a WebSocket with QMux framing (@moq/qmux's
+// session is a WebTransport object; which one, and the race between them: `openTransport` and
+// transport.ts): SETUP, then any number of subscriptions (each on
 // its own request stream, optionally with a Joining FETCH), objects routed to them by Track
 // Alias (subgroup streams) or Request ID (fetch streams). As a publisher (a viewer's events) it
 // announces namespaces and answers the SUBSCRIBEs the relay forwards (see `publisher.ts`).
 
+import Session from '@moq/qmux';
+
 import { Publisher } from './publisher';
+import {
+  Attempt,
+  TRANSPORT_NAMES,
+  Transport,
+  TransportMode,
+  WinnerStore,
+  raceTransports,
+  rememberWinner,
+  rememberedWinner,
+  transportPlan,
+} from './transport';
 import {
   ALPN,
   MSG_FETCH_OK,
@@ -193,6 +208,81 @@ export function errorText(e: unknown): string {
   return String(e);
 }
 
+/** Which way to connect (see transport.ts). */
+export interface ConnectOptions {
+  /** The WebSocket URL (ws:// or wss://) to play MoQ over QMux; null or absent: none. */
+  websocket?: string | null;
+  /** Race the two (the default), or one only. */
+  mode?: TransportMode;
+  /** Where races' winners are remembered (default: localStorage, when the page may use it). */
+  store?: WinnerStore | null;
+}
+
+function localStore(): WinnerStore | null {
+  try {
+    return typeof localStorage === 'undefined' ? null : localStorage;
+  } catch {
+    // A page that may not use storage (SecurityError).
+    return null;
+  }
+}
+
+/** `url` without its query (which may carry a viewer's token), for the log. */
+function shown(url: string): string {
+  const u = new URL(url);
+  return `${u.origin}${u.pathname}`;
+}
+
+/**
+ * An open transport to the relay, WebTransport (`url`, with `options`) or MoQ over a WebSocket
+ * (QMux draft-01, subprotocol `qmux-01.moqt-18`), chosen as `transportPlan` says: when both are
+ * tried, the first ready wins, the other is closed (or never started), and the winner is
+ * remembered for this relay. One failing leaves the other to win; both failing is an error
+ * naming both failures.
+ */
+async function openTransport(
+  url: string,
+  options: WebTransportOptions,
+  o: ConnectOptions,
+  log: (text: string) => void,
+): Promise<{ transport: WebTransport; kind: Transport }> {
+  const websocket = o.websocket ?? null;
+  const store = o.store !== undefined ? o.store : localStore();
+  const plan = transportPlan({
+    mode: o.mode ?? 'race',
+    webTransport: typeof WebTransport !== 'undefined',
+    userAgent: typeof navigator === 'undefined' ? '' : navigator.userAgent,
+    websocket,
+    remembered: websocket === null ? null : rememberedWinner(store, url),
+  });
+  const raced = plan.webtransport && plan.websocketDelayMs !== null;
+  if (raced) log(`transport: racing WebTransport and WebSocket (${plan.why})`);
+  else if (websocket !== null) log(`transport: ${plan.webtransport ? 'WebTransport' : 'WebSocket'} only (${plan.why})`);
+
+  const attempts: Attempt<WebTransport>[] = [];
+  if (plan.webtransport) {
+    attempts.push({ kind: 'webtransport', target: url, delayMs: 0, open: () => new WebTransport(url, options) });
+  }
+  if (websocket !== null && plan.websocketDelayMs !== null) {
+    attempts.push({
+      kind: 'websocket',
+      target: websocket,
+      delayMs: plan.websocketDelayMs,
+      open: () =>
+        new Session(websocket, {
+          protocols: [ALPN],
+          versions: { [ALPN]: 'qmux-01' },
+          requireProtocol: true,
+        }),
+    });
+  }
+  const opened = await raceTransports(attempts);
+  const target = opened.kind === 'websocket' && websocket !== null ? websocket : url;
+  log(`transport: connected over ${TRANSPORT_NAMES[opened.kind]} to ${shown(target)}${raced ? ' (won the race)' : ''}`);
+  if (raced) rememberWinner(store, url, opened.kind);
+  return opened;
+}
+
 export class MoqSession {
   private nextRequestId = 0;
   private byAlias = new Map<number, Subscription>();
@@ -210,6 +300,8 @@ export class MoqSession {
 
   private constructor(
     private transport: WebTransport,
+    /** Which way the session runs: WebTransport, or MoQ over a WebSocket (QMux). */
+    readonly transportKind: Transport,
     private incoming: ReadableStreamDefaultReader<ReadableStream<Uint8Array>>,
     private serverControl: StreamReader,
     readonly log: (text: string) => void,
@@ -225,12 +317,17 @@ export class MoqSession {
     this.requestLoop().catch(() => {});
   }
 
-  /** Connect to `url` (https://host:port) pinning `fingerprintHex` when given, and do SETUP. */
+  /**
+   * Connect to `url` (https://host:port) pinning `fingerprintHex` when given, and do SETUP. With
+   * `transport.websocket` (a ws(s) URL), over WebTransport or that WebSocket as
+   * `transport.mode` says (`openTransport`; default: WebTransport only).
+   */
   static async connect(
     url: string,
     fingerprintHex: string | null,
     log: (text: string) => void,
     onProtocolError: (e: Error) => void,
+    transport_: ConnectOptions = {},
   ): Promise<MoqSession> {
     const options: WebTransportOptions & { protocols?: string[] } = { protocols: [ALPN] };
     if (fingerprintHex) {
@@ -240,13 +337,7 @@ export class MoqSession {
       for (let i = 0; i < 32; i++) value[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
       options.serverCertificateHashes = [{ algorithm: 'sha-256', value }];
     }
-    let transport: WebTransport;
-    try {
-      transport = new WebTransport(url, options);
-      await transport.ready;
-    } catch (e) {
-      throw new Error(`WebTransport to ${url} failed: ${errorText(e)}`);
-    }
+    const { transport, kind } = await openTransport(url, options, transport_, log);
     const chosen = (transport as WebTransport & { protocol?: string }).protocol;
     if (chosen !== undefined && chosen !== '' && chosen !== ALPN) {
       transport.close();
@@ -268,7 +359,7 @@ export class MoqSession {
         `expected SETUP from the relay, got ${setup ? `type 0x${setup.type.toString(16)}` : 'end of stream'}`,
       );
     }
-    return new MoqSession(transport, incoming, serverControl, log, onProtocolError);
+    return new MoqSession(transport, kind, incoming, serverControl, log, onProtocolError);
   }
 
   /** A Request ID for a message on an existing request stream (REQUEST_UPDATE). */

@@ -1,8 +1,9 @@
 // Which way the watch page (watch.ts) plays a broadcast in this browser, decided from what the
-// browser has: MoQ over WebTransport, else WHEP (WebRTC), else LL-HLS. Pure functions, so the
-// choice is tested without a browser.
+// browser has: MoQ (over WebTransport, or over a WebSocket where there is no WebTransport and in
+// Safari: transport.ts), else WHEP (WebRTC), else LL-HLS. Pure functions, so the choice is
+// tested without a browser.
 
-/** A way to play: MoQ over WebTransport, WHEP (WebRTC), LL-HLS. */
+/** A way to play: MoQ (over WebTransport or a WebSocket), WHEP (WebRTC), LL-HLS. */
 export type Via = 'moq' | 'whep' | 'hls';
 
 /** Every way, best first. */
@@ -10,7 +11,7 @@ export const VIAS: readonly Via[] = ['moq', 'whep', 'hls'];
 
 /** How each way is named to people. */
 export const VIA_NAMES: Record<Via, string> = {
-  moq: 'MoQ (WebTransport)',
+  moq: 'MoQ',
   whep: 'WHEP (WebRTC)',
   hls: 'LL-HLS',
 };
@@ -18,7 +19,6 @@ export const VIA_NAMES: Record<Via, string> = {
 /** What the browser offers, as far as the choice goes. */
 export interface BrowserFeatures {
   userAgent: string;
-  webTransport: boolean;
   /** WebCodecs' VideoDecoder (the MoQ player decodes with it). */
   webCodecs: boolean;
   webRtc: boolean;
@@ -44,10 +44,11 @@ export function isSafari(userAgent: string): boolean {
   return !/(Chrome|Chromium|Edg|EdgA)\/|\bAndroid\b/.test(userAgent);
 }
 
-/** Why MoQ is not tried in this browser, or null. */
+/**
+ * Why MoQ is not tried in this browser, or null. (Without WebTransport, and in Safari, it plays
+ * over a WebSocket to the relay's HTTP listener, which serves this page: transport.ts.)
+ */
 function moqSkip(b: BrowserFeatures): string | null {
-  if (isSafari(b.userAgent)) return "Safari: WebKit's WebTransport has flow-control and stream-count bugs";
-  if (!b.webTransport) return 'this browser has no WebTransport';
   if (!b.webCodecs) return 'this browser has no WebCodecs';
   return null;
 }

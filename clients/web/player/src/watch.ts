@@ -1,19 +1,23 @@
 // The watch page (watch.html, `<body data-page="watch">`, served at /watch/NAME for any
-// broadcast NAME): plays NAME the best way this browser can (see via.ts): MoQ over
-// WebTransport with the player (the relay and certificate hash from /config.json and
-// /fingerprint, as the player page), else WHEP (whep.ts), else LL-HLS (the browser's own
+// broadcast NAME): plays NAME the best way this browser can (see via.ts): MoQ with the player
+// (the relay and certificate hash from /config.json and /fingerprint, as the player page), over
+// WebTransport raced against a WebSocket to this page's own origin (the relay's HTTP listener
+// takes MoQ over WebSocket on any path), and over the WebSocket alone in Safari and browsers
+// without WebTransport (transport.ts), else WHEP (whep.ts), else LL-HLS (the browser's own
 // player in Safari, else hls.js, which the relay serves at /watch.assets/hls.min.js). A way that
 // fails (no session, a refusal, no picture in time, a fatal error later) hands over to the next;
 // every way skipped or failed is recorded, in order, with why.
 //
 // Query: `?via=moq|whep|hls` plays that way only (`?via=whep,hls`: those, in that order);
-// `?token=T` is passed on: to MoQ as `?jwt=T` on
-// the WebTransport URL, to WHEP as `Authorization: Bearer T`, to LL-HLS as `?token=T` on the
-// playlist URL. The status is on `window.ternWatch` for tests and scripts.
+// `?transport=webtransport|websocket` plays MoQ over that one only, `?websocket=URL` over that
+// WebSocket rather than this origin's; `?token=T` is passed on: to MoQ as `?jwt=T` on
+// the WebTransport and WebSocket URLs, to WHEP as `Authorization: Bearer T`, to LL-HLS as
+// `?token=T` on the playlist URL. The status is on `window.ternWatch` for tests and scripts.
 
 import { $, pageConfig } from './page';
 import { Player } from './player';
 import { errorText } from './session';
+import { TRANSPORT_NAMES, Transport, TransportMode, parseTransportMode, websocketUrl } from './transport';
 import { BrowserFeatures, VIA_NAMES, Via, hlsPlayer, hlsUrl, moqUrl, parseVia, plan, watchedBroadcast } from './via';
 import { WhepClient } from './whep';
 
@@ -41,6 +45,8 @@ export interface WatchStatus {
   via: Via | null;
   /** With `via` = hls: whose player. */
   hls: 'native' | 'hls.js' | null;
+  /** With `via` = moq: which way the session runs, once it is up. */
+  transport: Transport | null;
   state: 'starting' | 'connecting' | 'playing' | 'failed';
   /** Why this way (what was passed over before it, or the query). */
   reason: string;
@@ -88,6 +94,8 @@ interface Playback {
   size(): [number, number];
   /** The sound waits for a click. */
   muted(): boolean;
+  /** MoQ: which way the session runs, once it is up. */
+  transport?(): Transport | null;
   unmute(): void;
   stop(): void;
 }
@@ -97,6 +105,10 @@ interface Target {
   fields: string[];
   urlPath: string;
   token: string | null;
+  /** MoQ: `?websocket=`, null for this page's origin. */
+  websocket: string | null;
+  /** MoQ: `?transport=`. */
+  transport: TransportMode;
   features: BrowserFeatures;
   canvas: HTMLCanvasElement;
   video: HTMLVideoElement;
@@ -151,8 +163,12 @@ function playMoq(target: Target): Playback {
   void (async () => {
     const config = await pageConfig();
     if (stopped) return;
+    // This page is served by the relay's HTTP listener, which takes MoQ over WebSocket too.
+    const websocket = websocketUrl(config.relay, target.websocket, location.origin);
     const p = new Player({
       relay: moqUrl(config.relay, target.token),
+      websocket: websocket && moqUrl(websocket, target.token),
+      transport: target.transport,
       fingerprint: config.fingerprint,
       namespace: target.fields,
       canvas: target.canvas,
@@ -166,6 +182,7 @@ function playMoq(target: Target): Playback {
     frames: () => player?.stats.framesDrawn ?? 0,
     size: () => [player?.stats.width ?? 0, player?.stats.height ?? 0],
     muted: () => player?.stats.audioState === 'suspended',
+    transport: () => player?.stats.transport ?? null,
     unmute: () => player?.unmute(),
     stop: () => {
       stopped = true;
@@ -254,7 +271,6 @@ function playHls(target: Target, status: WatchStatus): Playback {
 function features(video: HTMLVideoElement): BrowserFeatures {
   return {
     userAgent: navigator.userAgent,
-    webTransport: typeof WebTransport !== 'undefined',
     webCodecs: typeof VideoDecoder !== 'undefined',
     webRtc: typeof RTCPeerConnection !== 'undefined',
     nativeHls: video.canPlayType('application/vnd.apple.mpegurl') !== '',
@@ -267,10 +283,12 @@ function stepsText(steps: WatchStep[]): string {
   return steps.map((s) => `${VIA_NAMES[s.via]} ${s.outcome}: ${s.reason}`).join('; ');
 }
 
-/** The way's name, with whose HLS player. */
+/** The way's name, with whose HLS player or which way MoQ runs. */
 function viaName(status: WatchStatus): string {
   if (!status.via) return '';
-  return status.via === 'hls' && status.hls ? `${VIA_NAMES.hls} (${status.hls})` : VIA_NAMES[status.via];
+  if (status.via === 'hls' && status.hls) return `${VIA_NAMES.hls} (${status.hls})`;
+  if (status.via === 'moq' && status.transport) return `${VIA_NAMES.moq} (${TRANSPORT_NAMES[status.transport]})`;
+  return VIA_NAMES[status.via];
 }
 
 export async function runWatch(): Promise<void> {
@@ -281,6 +299,7 @@ export async function runWatch(): Promise<void> {
     broadcast: '',
     via: null,
     hls: null,
+    transport: null,
     state: 'starting',
     reason: '',
     error: null,
@@ -316,14 +335,18 @@ export async function runWatch(): Promise<void> {
   document.title = `${status.broadcast} · tern`;
   const params = new URLSearchParams(location.search);
   let forced: Via[] | null;
+  let transport: TransportMode;
   try {
     forced = parseVia(params.get('via'));
+    transport = parseTransportMode(params.get('transport'));
   } catch (e) {
     return failed(errorText(e));
   }
   const t: Target = {
     ...target,
     token: params.get('token') || null,
+    websocket: params.get('websocket') || null,
+    transport,
     features: features(video),
     canvas,
     video,
@@ -339,6 +362,7 @@ export async function runWatch(): Promise<void> {
     if (!current) return;
     status.frames = current.frames();
     [status.width, status.height] = current.size();
+    status.transport = current.transport?.() ?? null;
     unmute.hidden = !(status.state === 'playing' && current.muted());
   };
   setInterval(() => {
@@ -357,6 +381,7 @@ export async function runWatch(): Promise<void> {
     }
     status.via = step.via;
     status.hls = null;
+    status.transport = null;
     status.frames = status.width = status.height = 0;
     const why = [forced ? `asked for with ?via=${forced.join(',')}` : '', stepsText(status.steps)].filter((w) => w);
     status.reason = why.length ? why.join('; ') : 'the best way this browser has';

@@ -10,6 +10,19 @@ import { DEFAULT_LIVE_EDGE, LiveEdge } from '../src/live-edge';
 import { audioTracks, parseCatalogFormat01, parseMsf, videoRenditions } from '../src/catalog';
 import { ntpToUnixMs, parseChunk, parseInit } from '../src/mp4';
 import { CELLS_PER_ROW, STAMP_BITS, cellSize, readStamp } from '../src/stamp';
+import {
+  WEBSOCKET_HEAD_START_MS,
+  TransportSituation,
+  Raced,
+  WinnerStore,
+  parseTransportMode,
+  raceTransports,
+  rememberWinner,
+  rememberedWinner,
+  transportPlan,
+  websocketUrl,
+  winnerKey,
+} from '../src/transport';
 import { BrowserFeatures, hlsPlayer, hlsUrl, isSafari, moqUrl, parseVia, plan, watchedBroadcast } from '../src/via';
 import { parseIceServers } from '../src/whep';
 import {
@@ -495,7 +508,6 @@ const UA = {
 
 const chromium = (over: Partial<BrowserFeatures> = {}): BrowserFeatures => ({
   userAgent: UA.chrome,
-  webTransport: true,
   webCodecs: true,
   webRtc: true,
   nativeHls: true,
@@ -508,18 +520,14 @@ test('watch: Safari and every iOS browser are Safari; Chromium-based browsers an
   for (const ua of [UA.chrome, UA.headlessChrome, UA.edge, UA.androidWebView, UA.firefox]) assert.equal(isSafari(ua), false, ua);
 });
 
-test('watch: MoQ first where WebTransport works, never in Safari; then WHEP, then LL-HLS', () => {
+test('watch: MoQ first (Safari too: over a WebSocket), then WHEP, then LL-HLS', () => {
   assert.deepEqual(plan(chromium(), null), [
     { via: 'moq', skip: null },
     { via: 'whep', skip: null },
     { via: 'hls', skip: null },
   ]);
-  // Safari with WebTransport on is still not sent there.
-  const safari = plan(chromium({ userAgent: UA.macSafari }), null);
-  assert.equal(safari[0].via, 'moq');
-  assert.match(safari[0].skip ?? '', /Safari/);
-  assert.deepEqual(safari.slice(1).map((s) => s.skip), [null, null]);
-  assert.match(plan(chromium({ webTransport: false }), null)[0].skip ?? '', /no WebTransport/);
+  // Safari plays MoQ too: transport.ts sends it over the WebSocket, never WebTransport.
+  assert.deepEqual(plan(chromium({ userAgent: UA.macSafari }), null), plan(chromium(), null));
   assert.match(plan(chromium({ webCodecs: false }), null)[0].skip ?? '', /no WebCodecs/);
   assert.match(plan(chromium({ webRtc: false }), null)[1].skip ?? '', /no WebRTC/);
   assert.match(plan(chromium({ nativeHls: false, mediaSource: false }), null)[2].skip ?? '', /neither/);
@@ -575,4 +583,183 @@ test('WHEP: the ice-server Link headers become RTCIceServers, other links are ig
   ]);
   assert.deepEqual(parseIceServers(null), []);
   assert.deepEqual(parseIceServers('garbage'), []);
+});
+
+test('transport: ?transport= takes webtransport, websocket or race (the default)', () => {
+  assert.equal(parseTransportMode(null), 'race');
+  assert.equal(parseTransportMode(''), 'race');
+  assert.equal(parseTransportMode('race'), 'race');
+  assert.equal(parseTransportMode('WebSocket'), 'websocket');
+  assert.equal(parseTransportMode('webtransport'), 'webtransport');
+  assert.throws(() => parseTransportMode('quic'), /use webtransport, websocket or race/);
+});
+
+test("transport: the WebSocket URL is ?websocket=, else the relay listener's own origin with the WebTransport URL's path and query", () => {
+  // Explicit: as given, http(s) read as ws(s).
+  assert.equal(websocketUrl('https://127.0.0.1:4443', 'ws://127.0.0.1:8080/', null), 'ws://127.0.0.1:8080/');
+  assert.equal(websocketUrl('https://127.0.0.1:4443', 'https://relay.example/moq?x=1', 'http://page'), 'wss://relay.example/moq?x=1');
+  assert.throws(() => websocketUrl('https://127.0.0.1:4443', '/moq', null), /not a URL/);
+  assert.throws(() => websocketUrl('https://127.0.0.1:4443', 'ftp://relay.example/', null), /not a ws\(s\) or http\(s\) URL/);
+  // Derived: the page's origin (the relay's HTTP listener), the WebTransport URL's path and query.
+  assert.equal(websocketUrl('https://127.0.0.1:4443', null, 'http://127.0.0.1:8080'), 'ws://127.0.0.1:8080/');
+  assert.equal(
+    websocketUrl('https://relay.example:4443/moq?jwt=T', null, 'https://relay.example'),
+    'wss://relay.example/moq?jwt=T',
+  );
+  // A page not served by the relay's listener, and no ?websocket=: none.
+  assert.equal(websocketUrl('https://127.0.0.1:4443', null, null), null);
+  assert.equal(websocketUrl('https://127.0.0.1:4443', '', null), null);
+});
+
+const situation = (over: Partial<TransportSituation> = {}): TransportSituation => ({
+  mode: 'race',
+  webTransport: true,
+  userAgent: UA.chrome,
+  websocket: 'ws://127.0.0.1:8080/',
+  remembered: null,
+  ...over,
+});
+
+test('transport: WebTransport gets a head start; WebSocket at once when it won last time, in Safari, without WebTransport', () => {
+  const p = transportPlan(situation());
+  assert.deepEqual([p.webtransport, p.websocketDelayMs], [true, WEBSOCKET_HEAD_START_MS]);
+  assert.equal(WEBSOCKET_HEAD_START_MS, 500);
+  // Remembered: WebSocket won the last race to this relay: both start at once.
+  const won = transportPlan(situation({ remembered: 'websocket' }));
+  assert.deepEqual([won.webtransport, won.websocketDelayMs], [true, 0]);
+  const wtWon = transportPlan(situation({ remembered: 'webtransport' }));
+  assert.deepEqual([wtWon.webtransport, wtWon.websocketDelayMs], [true, WEBSOCKET_HEAD_START_MS]);
+  // Safari (and every iOS browser) and a browser without WebTransport: the WebSocket alone.
+  for (const s of [situation({ userAgent: UA.macSafari }), situation({ userAgent: UA.iphoneChrome }), situation({ webTransport: false })]) {
+    const q = transportPlan(s);
+    assert.deepEqual([q.webtransport, q.websocketDelayMs], [false, 0], s.userAgent);
+  }
+  assert.match(transportPlan(situation({ userAgent: UA.macSafari })).why, /Safari/);
+  // No WebSocket URL: WebTransport alone (Safari too: there is nothing else), or no way at all.
+  for (const ua of [UA.chrome, UA.macSafari]) {
+    const q = transportPlan(situation({ websocket: null, userAgent: ua }));
+    assert.deepEqual([q.webtransport, q.websocketDelayMs], [true, null]);
+  }
+  assert.throws(() => transportPlan(situation({ websocket: null, webTransport: false })), /no WebTransport/);
+  // Forced.
+  const ws = transportPlan(situation({ mode: 'websocket' }));
+  assert.deepEqual([ws.webtransport, ws.websocketDelayMs], [false, 0]);
+  const wt = transportPlan(situation({ mode: 'webtransport', userAgent: UA.macSafari, remembered: 'websocket' }));
+  assert.deepEqual([wt.webtransport, wt.websocketDelayMs], [true, null]);
+  assert.throws(() => transportPlan(situation({ mode: 'websocket', websocket: null })), /no WebSocket URL/);
+  assert.throws(() => transportPlan(situation({ mode: 'webtransport', webTransport: false })), /no WebTransport/);
+});
+
+test("transport: a race's winner is remembered per relay URL, its query left out", () => {
+  const map = new Map<string, string>();
+  const store: WinnerStore = {
+    getItem: (k) => map.get(k) ?? null,
+    setItem: (k, v) => void map.set(k, v),
+  };
+  const relay = 'https://relay.example:4443/moq?jwt=T1';
+  assert.equal(rememberedWinner(store, relay), null);
+  rememberWinner(store, relay, 'websocket');
+  assert.equal(winnerKey(relay), 'tern.transport https://relay.example:4443/moq');
+  assert.deepEqual([...map.values()], ['websocket']);
+  // Another token, same relay: remembered; another relay: not.
+  assert.equal(rememberedWinner(store, 'https://relay.example:4443/moq?jwt=T2'), 'websocket');
+  assert.equal(rememberedWinner(store, 'https://relay.example:4444/moq'), null);
+  rememberWinner(store, relay, 'webtransport');
+  assert.equal(rememberedWinner(store, relay), 'webtransport');
+  // Junk stored, no storage, storage that throws: nothing remembered, nothing thrown.
+  map.set(winnerKey(relay), 'carrier-pigeon');
+  assert.equal(rememberedWinner(store, relay), null);
+  assert.equal(rememberedWinner(null, relay), null);
+  const broken: WinnerStore = {
+    getItem: () => {
+      throw new Error('SecurityError');
+    },
+    setItem: () => {
+      throw new Error('QuotaExceededError');
+    },
+  };
+  assert.equal(rememberedWinner(broken, relay), null);
+  rememberWinner(broken, relay, 'websocket');
+});
+
+/** A transport for the race tests: ready (or failed) when the test says, or after `readyMs`. */
+class FakeTransport implements Raced {
+  readonly ready: Promise<void>;
+  readonly closed: Promise<void>;
+  closedByRace = false;
+  succeed: () => void = () => {};
+  fail: (e: Error) => void = () => {};
+  constructor(readonly name: string, readyMs: number | null, failMs: number | null = null) {
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.succeed = resolve;
+      this.fail = reject;
+    });
+    this.closed = this.ready.then(() => new Promise<void>(() => {}));
+    if (readyMs !== null) setTimeout(() => this.succeed(), readyMs);
+    if (failMs !== null) setTimeout(() => this.fail(new Error(`${name} refused`)), failMs);
+  }
+  close(): void {
+    this.closedByRace = true;
+  }
+}
+
+/** Attempts of a race: WebTransport at once, the WebSocket after `delayMs`; which were opened. */
+function race(wt: () => FakeTransport, ws: () => FakeTransport, delayMs: number) {
+  const opened: FakeTransport[] = [];
+  const open = (make: () => FakeTransport) => () => {
+    const t = make();
+    opened.push(t);
+    return t;
+  };
+  const result = raceTransports([
+    { kind: 'webtransport', target: 'https://relay', delayMs: 0, open: open(wt) },
+    { kind: 'websocket', target: 'ws://relay/', delayMs, open: open(ws) },
+  ]);
+  return { result, opened };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test('transport race: WebTransport ready within its head start wins; the WebSocket never opens', async () => {
+  const { result, opened } = race(() => new FakeTransport('wt', 5), () => new FakeTransport('ws', 0), 100);
+  const won = await result;
+  assert.equal(won.kind, 'webtransport');
+  await sleep(150);
+  assert.deepEqual(opened.map((t) => t.name), ['wt']);
+  assert.equal(won.transport.closedByRace, false);
+});
+
+test('transport race: a slow WebTransport loses to the WebSocket and is closed', async () => {
+  const { result, opened } = race(() => new FakeTransport('wt', 300), () => new FakeTransport('ws', 5), 20);
+  const won = await result;
+  assert.equal(won.kind, 'websocket');
+  assert.equal(won.transport.name, 'ws');
+  assert.deepEqual(opened.map((t) => t.name), ['wt', 'ws']);
+  await sleep(10);
+  assert.equal(opened[0].closedByRace, true, 'the loser is closed');
+  assert.equal(won.transport.closedByRace, false);
+});
+
+test('transport race: a failed WebTransport ends the head start; the WebSocket wins', async () => {
+  const started = Date.now();
+  const { result } = race(() => new FakeTransport('wt', null, 5), () => new FakeTransport('ws', 5), 10_000);
+  const won = await result;
+  assert.equal(won.kind, 'websocket');
+  assert.ok(Date.now() - started < 5_000, 'did not wait out the head start');
+});
+
+test('transport race: a failed WebSocket leaves WebTransport to win; both failing names both', async () => {
+  const one = race(() => new FakeTransport('wt', 50), () => new FakeTransport('ws', null, 1), 0);
+  assert.equal((await one.result).kind, 'webtransport');
+  const both = race(
+    () => new FakeTransport('wt', null, 30),
+    () => {
+      throw new Error('no WebSocket here');
+    },
+    0,
+  );
+  await assert.rejects(both.result, (e: Error) => {
+    assert.equal(e.message, 'WebTransport to https://relay failed: wt refused; WebSocket to ws://relay/ failed: no WebSocket here');
+    return true;
+  });
 });
