@@ -250,3 +250,92 @@ async fn joining_fetch_delivers_the_current_groups_earlier_objects() {
         "served from the cache"
     );
 }
+
+/// Draft-22's join: a Next Object SUBSCRIBE with FILL_PARAMETERS (a relative start of 1, the
+/// current group) gets the current group's earlier objects on a fill fetch stream named by the
+/// SUBSCRIBE's Request ID, served from the cache, and PUBLISH_DONE's Stream Count counts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draft_22_fill_delivers_the_current_groups_earlier_objects() {
+    use tern_moq::Version;
+    use tern_moq::message::{ParameterValue, parameter_type};
+    let (router, settings) = default_settings();
+    let relay = start_relay(router, settings);
+    let url = url(&relay);
+    let publisher = Publisher::start(&url, "live/fill").await;
+    let first = Peer::connect(&url).await;
+    let filter = Some(SubscriptionFilter::AbsoluteStart(loc(0, 0)));
+    let (_first_sub, _) = first.subscribe_ok("live/fill", "v", filter).await;
+    let alias = publisher.subscribed().await.alias;
+    let g0: Vec<Bytes> = (0..3).map(|o| payload(8, 0, o, 600)).collect();
+    publisher.peer.write_group(alias, 0, &g0).await;
+    first.objects(3, STEP).await;
+    let mut g1 = publisher.peer.subgroup(alias, 1).await;
+    for o in 0..3 {
+        g1.object(o, payload(8, 1, o, 600)).await.expect("object");
+    }
+    first.objects(3, STEP).await;
+
+    let late = Peer::connect_setup_as(
+        &url,
+        tern_quic::TransportLimits::default(),
+        true,
+        tern_moq::message::Setup::default(),
+        Version::Draft22,
+    )
+    .await;
+    let mut fill = Parameters::new();
+    fill.set_subscription_filter(&SubscriptionFilter::RelativeStart { groups: 1 });
+    let mut block = Vec::new();
+    fill.encode_in(&mut block, Version::Draft22)
+        .expect("encodes");
+    let mut params = Parameters::new();
+    params.set_subscription_filter(&SubscriptionFilter::LargestObject);
+    params.set(
+        parameter_type::FILL_PARAMETERS,
+        ParameterValue::Bytes(block.into()),
+    );
+    let (sub_id, mut late_sub, ok) = late.subscribe_with("live/fill", "v", params).await;
+    assert_eq!(
+        ok.expect("SUBSCRIBE accepted").parameters.largest_object(),
+        Some(loc(1, 2))
+    );
+    g1.object(3, payload(8, 1, 3, 600)).await.expect("object");
+    g1.finish();
+    let got = events(&late, Duration::from_millis(500)).await;
+    let fetched: Vec<Location> = got
+        .iter()
+        .filter_map(|e| match e {
+            DataEvent::Fetched {
+                request,
+                location,
+                payload: p,
+            } => {
+                assert_eq!(*request, sub_id, "the fill names the SUBSCRIBE");
+                assert_eq!(*p, payload(8, location.group, location.object, 600));
+                Some(*location)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(fetched, vec![loc(1, 0), loc(1, 1), loc(1, 2)], "{got:?}");
+    let live: Vec<Location> = got
+        .iter()
+        .filter_map(|e| match e {
+            DataEvent::Object { group, object, .. } => Some(loc(*group, *object)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        live,
+        vec![loc(1, 3)],
+        "the subscription goes on from {{1,3}}"
+    );
+
+    // The publisher leaves; after the linger window the track ends: one subgroup stream and
+    // the fill stream.
+    publisher.peer.session.close(0, "done");
+    match late_sub.next_within(Duration::from_secs(15)).await {
+        Some(Message::PublishDone(done)) => assert_eq!(done.stream_count, 2, "{done:?}"),
+        other => panic!("expected PUBLISH_DONE, got {other:?}"),
+    }
+}

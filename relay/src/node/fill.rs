@@ -41,13 +41,14 @@ pub fn range(
 }
 
 /// Write the fill of `range` from `track` on a fetch stream named `request_id`, in the
-/// background; what the cache no longer holds is skipped (logged).
+/// background; what the cache no longer holds is skipped (logged). Whether a stream is sent
+/// (it counts in PUBLISH_DONE's Stream Count).
 pub fn spawn(
     s: &Arc<SessionShared>,
     request_id: u64,
     track: &tern_model::TrackProducer,
     (start, end): (Location, Location),
-) {
+) -> bool {
     let Some(last) = track.read(|t| t.last_in(start, end)) else {
         tracing::debug!(
             session = s.id,
@@ -56,7 +57,7 @@ pub fn spawn(
             ?end,
             "FILL: nothing cached"
         );
-        return;
+        return false;
     };
     let first = track
         .read(|t| t.page(start, last, 1, 0).first().map(|(_, _, p)| *p))
@@ -89,6 +90,7 @@ pub fn spawn(
             );
         }
     });
+    true
 }
 
 #[cfg(test)]

@@ -413,6 +413,8 @@ async fn subscribe(
     })
     .await;
     let mut serving: Option<super::serve::Serving> = None;
+    // Draft-20 on, PUBLISH_DONE's Stream Count includes the fill fetch stream.
+    let mut fill_streams = 0u64;
     let result: super::error::Result<()> = async {
         loop {
             tokio::select! {
@@ -448,7 +450,11 @@ async fn subscribe(
                         send.send(SubscribeOk { track_alias: alias, parameters: params, track_properties: Default::default() }).await?;
                         // Draft-20 on: the objects before the subscription's start, if asked.
                         match super::fill::range(s.proto(|p| p.version()), &m.parameters, largest) {
-                            Ok(Some(range)) => super::fill::spawn(s, rid, &handle, range),
+                            Ok(Some(range)) => {
+                                if super::fill::spawn(s, rid, &handle, range) {
+                                    fill_streams = 1;
+                                }
+                            }
                             Ok(None) => {}
                             Err(why) => tracing::info!(session = s.id, request = rid, "no FILL: {why}"),
                         }
@@ -478,7 +484,7 @@ async fn subscribe(
                             Ended::PublisherGone => (PublishDoneCode::TRACK_ENDED, "publisher went away"),
                             Ended::GoingAway => (PublishDoneCode::GOING_AWAY, "relay going away"),
                         };
-                        send.send(PublishDone { status_code: code, stream_count: count, error_reason: ReasonPhrase::new(text.to_owned()) }).await?;
+                        send.send(PublishDone { status_code: code, stream_count: count + fill_streams, error_reason: ReasonPhrase::new(text.to_owned()) }).await?;
                         send.finish()?;
                         return Ok(());
                     }
@@ -490,7 +496,7 @@ async fn subscribe(
                     let (code, text, count) = done;
                     tracing::debug!(session = s.id, request = rid, code = code.0, streams = count, "subscription ended: PUBLISH_DONE to the subscriber");
                     serving = None;
-                    send.send(PublishDone { status_code: code, stream_count: count, error_reason: ReasonPhrase::new(text.to_owned()) }).await?;
+                    send.send(PublishDone { status_code: code, stream_count: count + fill_streams, error_reason: ReasonPhrase::new(text.to_owned()) }).await?;
                     send.finish()?;
                     return Ok(());
                 }
