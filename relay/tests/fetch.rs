@@ -168,21 +168,7 @@ async fn joining_fetch_delivers_the_current_groups_earlier_objects() {
     let (router, settings) = default_settings();
     let relay = start_relay(router, settings);
     let url = url(&relay);
-    let publisher = Publisher::start(&url, "live/join").await;
-    let first = Peer::connect(&url).await;
-    let filter = Some(SubscriptionFilter::AbsoluteStart(loc(0, 0)));
-    let (_first_sub, _) = first.subscribe_ok("live/join", "v", filter).await;
-    let alias = publisher.subscribed().await.alias;
-
-    // Group 0 complete, then group 1 in progress: objects 0..=2 written, stream still open.
-    let g0: Vec<Bytes> = (0..3).map(|o| payload(7, 0, o, 600)).collect();
-    publisher.peer.write_group(alias, 0, &g0).await;
-    first.objects(3, STEP).await;
-    let mut g1 = publisher.peer.subgroup(alias, 1).await;
-    for o in 0..3 {
-        g1.object(o, payload(7, 1, o, 600)).await.expect("object");
-    }
-    first.objects(3, STEP).await;
+    let (publisher, _first, mut g1) = group_in_progress(&url, "live/join", 7).await;
 
     // A late viewer subscribes from the Largest Object ({1,2}), then asks for the current
     // group up to it with a Relative Joining FETCH (Joining Start 0: this group only).
@@ -261,19 +247,7 @@ async fn a_draft_22_fill_delivers_the_current_groups_earlier_objects() {
     let (router, settings) = default_settings();
     let relay = start_relay(router, settings);
     let url = url(&relay);
-    let publisher = Publisher::start(&url, "live/fill").await;
-    let first = Peer::connect(&url).await;
-    let filter = Some(SubscriptionFilter::AbsoluteStart(loc(0, 0)));
-    let (_first_sub, _) = first.subscribe_ok("live/fill", "v", filter).await;
-    let alias = publisher.subscribed().await.alias;
-    let g0: Vec<Bytes> = (0..3).map(|o| payload(8, 0, o, 600)).collect();
-    publisher.peer.write_group(alias, 0, &g0).await;
-    first.objects(3, STEP).await;
-    let mut g1 = publisher.peer.subgroup(alias, 1).await;
-    for o in 0..3 {
-        g1.object(o, payload(8, 1, o, 600)).await.expect("object");
-    }
-    first.objects(3, STEP).await;
+    let (publisher, _first, mut g1) = group_in_progress(&url, "live/fill", 8).await;
 
     let late = Peer::connect_setup_as(
         &url,
@@ -338,4 +312,30 @@ async fn a_draft_22_fill_delivers_the_current_groups_earlier_objects() {
         Some(Message::PublishDone(done)) => assert_eq!(done.stream_count, 2, "{done:?}"),
         other => panic!("expected PUBLISH_DONE, got {other:?}"),
     }
+}
+
+/// A publisher of `namespace`/v through the relay at `url` and a first viewer from {0,0}: group
+/// 0 complete, then group 1 in progress (objects 0..=2 written, its stream still open). The
+/// payloads are `payload(seed, group, object, 600)`.
+async fn group_in_progress(
+    url: &str,
+    namespace: &str,
+    seed: u8,
+) -> (Publisher, Peer, SubgroupWriter) {
+    let publisher = Publisher::start(url, namespace).await;
+    let first = Peer::connect(url).await;
+    let filter = Some(SubscriptionFilter::AbsoluteStart(loc(0, 0)));
+    let (_first_sub, _) = first.subscribe_ok(namespace, "v", filter).await;
+    let alias = publisher.subscribed().await.alias;
+    let g0: Vec<Bytes> = (0..3).map(|o| payload(seed, 0, o, 600)).collect();
+    publisher.peer.write_group(alias, 0, &g0).await;
+    first.objects(3, STEP).await;
+    let mut g1 = publisher.peer.subgroup(alias, 1).await;
+    for o in 0..3 {
+        g1.object(o, payload(seed, 1, o, 600))
+            .await
+            .expect("object");
+    }
+    first.objects(3, STEP).await;
+    (publisher, first, g1)
 }
