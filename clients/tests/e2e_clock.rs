@@ -243,20 +243,7 @@ fn e2e_publish_subscribe_round_trip_websocket() {
 fn a_websocket_offering_no_moq_draft_in_common_is_refused_with_the_reason() {
     let relay = Relay::start(&["--http", "127.0.0.1:0"]);
     let http = relay.http.as_deref().expect("the HTTP listener");
-    let addr = http.strip_prefix("http://").expect("plain HTTP");
-    let mut tcp = std::net::TcpStream::connect(addr).expect("connect");
-    tcp.set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    write!(
-        tcp,
-        "GET /live HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
-         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-         Sec-WebSocket-Protocol: qmux-00.moqt-14\r\nContent-Length: 0\r\n\r\n"
-    )
-    .expect("write");
-    let mut answer = Vec::new();
-    let _ = std::io::Read::read_to_end(&mut tcp, &mut answer);
-    let answer = String::from_utf8_lossy(&answer);
+    let answer = websocket_upgrade(http, "qmux-00.moqt-14");
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
     assert!(
         answer.contains("offered qmux-00.moqt-14") && answer.contains("qmux-01.moqt-18"),
@@ -264,8 +251,9 @@ fn a_websocket_offering_no_moq_draft_in_common_is_refused_with_the_reason() {
     );
 }
 
-/// A WebSocket upgrade to `http` (`http://host:port`) offering `qmux-01.moqt-18`; the answer.
-fn websocket_upgrade(http: &str) -> String {
+/// A WebSocket upgrade to `http` (`http://host:port`) offering `subprotocol`; the answer of a
+/// refusal (which closes the connection).
+fn websocket_upgrade(http: &str, subprotocol: &str) -> String {
     let addr = http.strip_prefix("http://").expect("plain HTTP");
     let mut tcp = std::net::TcpStream::connect(addr).expect("connect");
     tcp.set_read_timeout(Some(Duration::from_secs(10)))
@@ -274,12 +262,12 @@ fn websocket_upgrade(http: &str) -> String {
         tcp,
         "GET /live HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
          Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-         Sec-WebSocket-Protocol: qmux-01.moqt-18\r\nContent-Length: 0\r\n\r\n"
+         Sec-WebSocket-Protocol: {subprotocol}\r\nContent-Length: 0\r\n\r\n"
     )
     .expect("write");
-    let mut answer = [0u8; 4096];
-    let n = std::io::Read::read(&mut tcp, &mut answer).unwrap_or(0);
-    String::from_utf8_lossy(&answer[..n]).into_owned()
+    let mut answer = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut tcp, &mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
 }
 
 /// WebSocket sessions count under the QUIC listener's caps, together with QUIC's: with one
@@ -307,9 +295,10 @@ fn websocket_and_quic_sessions_share_the_per_source_cap() {
             Session::connect(&relay.moqt_url(), &opts).await.is_err(),
             "a QUIC session past the cap"
         );
-        let answer = tokio::task::spawn_blocking(move || websocket_upgrade(&http))
-            .await
-            .expect("upgrade");
+        let answer =
+            tokio::task::spawn_blocking(move || websocket_upgrade(&http, "qmux-01.moqt-18"))
+                .await
+                .expect("upgrade");
         assert!(
             answer.starts_with("HTTP/1.1 503") && answer.contains("too many sessions"),
             "{answer}"
