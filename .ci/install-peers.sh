@@ -1,7 +1,17 @@
 #!/usr/bin/env bash
-# Installs the foreign MoQ peers used by the interop tests (Cloudflare's moq-rs binaries, draft-18,
-# and moq-dev's `moq` CLI, drafts 14-22) into $TERN_CACHE/peers/bin, sharing one cargo target dir
-# so the common crates build once.
+# Installs the foreign MoQ peers used by the interop tests, sharing one cargo target dir
+# ($TERN_CACHE/peer-target) so the common crates build once:
+# - $TERN_CACHE/peers/bin: Cloudflare's moq-rs binaries for draft-18 (moq-clock-ietf 0.6.25,
+#   moq-pub 0.10.0, moq-sub 0.5.0, moq-test-client, moq-relay-ietf) and moq-dev's `moq` CLI
+#   (drafts 14-22);
+# - $TERN_CACHE/peers-16/bin: the same three Cloudflare clients at their previous minors, the last
+#   ones for draft-16 (moq-clock-ietf 0.6.24, moq-pub 0.9.7, moq-sub 0.4.18, on moq-transport
+#   0.16.5 and moq-native-ietf 0.10.0). A `moqt://` URL is raw QUIC with ALPN `moqt-16` only; an
+#   `https://` URL is WebTransport (ALPN `h3`) offering `moqt-16` in WT-Available-Protocols; no
+#   `moq-00`, and CLIENT_SETUP carries no version list. They keep their binary names, so they get
+#   a root (and cargo install metadata) of their own rather than renamed copies: nothing clashes
+#   and the stamps work as is. Building them adds ~1.5 min once the draft-18 peers are built
+#   (~4 min alone, in an empty target dir) on 2 cores.
 # Idempotent: a binary already present at the pinned version (and lockfile) is kept.
 set -euo pipefail
 cache="${TERN_CACHE:-$HOME/.cache/tern}"
@@ -26,6 +36,17 @@ install moq-pub 0.10.0 moq-pub
 install moq-sub 0.5.0 moq-sub
 install moq-test-client 0.2.0 moq-test-client
 install moq-relay-ietf 0.8.0 moq-relay-ietf --features auth-cat,metrics-prometheus
+
+# Draft-16 clients: `install` with its own root (`root` is dynamically scoped, so `install` sees
+# this local). Their published lockfiles resolve as they are, so plain `--locked` installs.
+install_in() { # root crate version binary [extra cargo args]
+  local root=$1; shift
+  mkdir -p "$root"
+  install "$@"
+}
+install_in "$cache/peers-16" moq-clock-ietf 0.6.24 moq-clock-ietf
+install_in "$cache/peers-16" moq-pub 0.9.7 moq-pub
+install_in "$cache/peers-16" moq-sub 0.4.18 moq-sub
 
 # moq-dev's `moq` CLI. `cargo install --locked moq-cli@0.14.10` fails: its published lockfile names
 # webpki-roots 1.0.11, which the registry lacks. So it is built from the published .crate (checked
@@ -69,4 +90,4 @@ install_locked() { # crate version sha256 binary [extra cargo args]
 
 install_locked moq-cli 0.14.10 b68cecb9090290260ee936640eaeca220b980281331bb9155fe459613b40c0d8 moq \
   --no-default-features --features noq
-echo "peers in $root/bin"
+echo "peers in $root/bin, draft-16 clients in $cache/peers-16/bin"

@@ -1,5 +1,6 @@
-//! Interop of `tern clock` with Cloudflare's `moq-clock-ietf` 0.6.25, through `tern relay` and
-//! through Cloudflare's `moq-relay-ietf`; and `tern publish` → `tern relay` → `tern subscribe`
+//! Interop of `tern clock` with Cloudflare's `moq-clock-ietf` 0.6.25 (draft 18) and 0.6.24
+//! (draft 16, bridged to tern's newest draft), through `tern relay` and through Cloudflare's
+//! `moq-relay-ietf`; and `tern publish` → `tern relay` → `tern subscribe`
 //! round trips over raw QUIC, WebTransport and QMux over WebSocket.
 
 mod common;
@@ -8,7 +9,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{CfRelay, ChildGuard, Lines, Relay, peer, tern, wait_exit};
+use common::{CfRelay, ChildGuard, Lines, Relay, peer, peer16, tern, wait_exit};
 
 /// `YYYY-MM-DD HH:MM:SS`, as both clocks print.
 fn is_tick(line: &str) -> bool {
@@ -65,6 +66,33 @@ fn e2e_moq_clock_publisher_tern_relay_tern_subscriber() {
         &relay.fingerprint,
     ];
     two_ticks(&tern(), &args);
+}
+
+/// Cloudflare's draft-16 clock publisher over raw QUIC (`moqt-16`: every request on one
+/// control stream) reaches a draft-22 tern subscriber and a draft-16 moq-clock-ietf
+/// subscriber over WebTransport.
+#[test]
+fn e2e_draft_16_moq_clock_publisher_reaches_draft_22_and_draft_16_subscribers() {
+    let relay = Relay::start(&[]);
+    let moqt = relay.moqt_url();
+    let _publisher = clock_publisher(
+        &peer16("moq-clock-ietf"),
+        &[&moqt, "--publish", "--tls-disable-verify"],
+    );
+    let args = [
+        "clock",
+        "subscribe",
+        &moqt,
+        "--draft",
+        "22",
+        "--cert-hash",
+        &relay.fingerprint,
+    ];
+    two_ticks(&tern(), &args);
+    two_ticks(
+        &peer16("moq-clock-ietf"),
+        &[&relay.https_url(), "--tls-disable-verify"],
+    );
 }
 
 #[test]

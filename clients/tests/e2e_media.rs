@@ -27,7 +27,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{ChildGuard, Relay, peer};
+use common::{ChildGuard, Relay, peer, peer16};
 
 const FPS: usize = 30;
 /// GOP length in frames: one MoQ group per GOP.
@@ -293,7 +293,12 @@ fn out_dir(case: &str) -> PathBuf {
 }
 
 fn run_case(mode: PubMode, join: Join) {
-    let case = format!("{mode:?}-{join:?}").to_lowercase();
+    run_case_with(mode, join, &peer("moq-pub"), &peer("moq-sub"), "");
+}
+
+/// [`run_case`] with these moq-pub and moq-sub binaries (`tag` names the case's files).
+fn run_case_with(mode: PubMode, join: Join, moq_pub: &Path, moq_sub: &Path, tag: &str) {
+    let case = format!("{mode:?}-{join:?}{tag}").to_lowercase();
     let dir = out_dir(&case);
     let name = format!("e2e/{case}");
     let relay = Relay::start(&[]);
@@ -302,7 +307,7 @@ fn run_case(mode: PubMode, join: Join) {
 
     // 1. moq-pub connects and sends PUBLISH_NAMESPACE at once; it reads media from stdin,
     //    which this test feeds (a copy of ffmpeg's output is kept as the reference).
-    let mut pub_cmd = Command::new(peer("moq-pub"));
+    let mut pub_cmd = Command::new(moq_pub);
     pub_cmd
         .args(["--name", &name, &url, "--tls-disable-verify"])
         .args(if mode == PubMode::Publish {
@@ -322,7 +327,7 @@ fn run_case(mode: PubMode, join: Join) {
 
     let out_path = dir.join("out.mp4");
     let start_subscriber = || {
-        let mut cmd = Command::new(peer("moq-sub"));
+        let mut cmd = Command::new(moq_sub);
         cmd.args(["--name", &name, &url, "--catalog", "--tls-disable-verify"])
             .env("RUST_LOG", "info")
             .stdout(std::fs::File::create(&out_path).expect("create out.mp4"))
@@ -558,4 +563,31 @@ fn e2e_media_publish_mode_subscriber_first() {
 #[test]
 fn e2e_media_publish_mode_subscriber_late() {
     run_case(PubMode::Publish, Join::Late);
+}
+
+/// Cloudflare's draft-16 moq-pub (0.9.7, `moqt-16` over WebTransport) reaches its draft-18
+/// moq-sub (0.5.0) through the relay: every object of the late subscriber's groups intact.
+#[test]
+fn e2e_media_draft_16_publisher_draft_18_subscriber() {
+    let (moq_pub, moq_sub) = (peer16("moq-pub"), peer("moq-sub"));
+    run_case_with(
+        PubMode::Namespace,
+        Join::Late,
+        &moq_pub,
+        &moq_sub,
+        "-16-to-18",
+    );
+}
+
+/// Cloudflare's draft-18 moq-pub reaches its draft-16 moq-sub (0.4.18) through the relay.
+#[test]
+fn e2e_media_draft_18_publisher_draft_16_subscriber() {
+    let (moq_pub, moq_sub) = (peer("moq-pub"), peer16("moq-sub"));
+    run_case_with(
+        PubMode::Namespace,
+        Join::Late,
+        &moq_pub,
+        &moq_sub,
+        "-18-to-16",
+    );
 }

@@ -1,8 +1,9 @@
 //! moq-dev's `moq` CLI (moq-cli 0.14.10, installed by `.ci/install-peers.sh`) against
 //! `tern relay` over raw QUIC: a CMAF broadcast (H.264 + AAC) imported on draft 22 is exported
 //! again on drafts 18 and 22 and read with tern's own subscriber on draft 20, and `/metrics`
-//! counts the sessions by draft; a draft-14 client (ALPN `moq-00`) is refused at the TLS
-//! handshake.
+//! counts the sessions by draft; one imported on draft 14 (ALPN `moq-00`, the version chosen
+//! in SETUP, every request on one control stream) is exported on drafts 14 and 16; a relay
+//! whose `relay.drafts` leaves 14 out refuses a draft-14 client at the TLS handshake.
 //!
 //! moq-cli publishes its own catalog (`catalog.json`, hang's format: renditions named `0.m4s`,
 //! `1.m4s`, …, each with its CMAF init segment in base64) and one track per media track, one
@@ -27,9 +28,17 @@ const BROADCAST: &str = "live/moq-cli";
 /// A `tern relay` whose log is read (the admin address, refusals): the relay, its log and
 /// its admin address.
 fn relay() -> (Relay, Lines, String) {
+    relay_speaking(None)
+}
+
+/// [`relay`] speaking only `drafts` (`relay.drafts`), when given.
+fn relay_speaking(drafts: Option<&str>) -> (Relay, Lines, String) {
     let mut cmd = Command::new(tern());
     cmd.args(["relay", "--bind", "127.0.0.1:0"])
         .env("TERN_LOG_LEVEL", "info,tern_relay::node::fill=debug");
+    if let Some(drafts) = drafts {
+        cmd.env("TERN_RELAY_DRAFTS", drafts);
+    }
     let mut relay = Relay::start_cmd_with_stderr(cmd, &[], Stdio::piped());
     let mut log = Lines::new(relay.guard.child.stderr.take().expect("stderr"));
     let admin = admin_address(&mut log);
@@ -135,6 +144,32 @@ fn sessions(page: &str) -> Vec<(String, f64)> {
         .collect()
 }
 
+/// Wait (at most 5 s) until `/metrics` at `admin` counts `want` raw QUIC sessions per draft
+/// (`moqt-N`), and assert it.
+fn expect_sessions(admin: &str, want: &[(&str, f64)]) {
+    let series = |draft: &str| format!("tern_sessions{{draft=\"{draft}\",transport=\"quic\"}}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let page = loop {
+        let page = http_get(admin, "/metrics");
+        if want
+            .iter()
+            .all(|(d, n)| sample(&page, &series(d)) == Some(*n))
+            || Instant::now() > deadline
+        {
+            break page;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    for (draft, n) in want {
+        assert_eq!(
+            sample(&page, &series(draft)),
+            Some(*n),
+            "{draft} sessions: {:?}",
+            sessions(&page)
+        );
+    }
+}
+
 /// `moq export` on `draft` of the broadcast into `path`: the child and its log, once it is
 /// connected.
 fn export(relay: &Relay, draft: u32, path: &Path) -> (ChildGuard, Lines) {
@@ -162,6 +197,11 @@ fn connected(log: &mut Lines, draft: u32) {
 /// ffmpeg's CMAF (H.264 + AAC, a fragment per keyframe, one a second) piped into
 /// `moq import` on draft 22: ffmpeg, the importer and its log, once it is connected.
 fn import(relay: &Relay) -> (ChildGuard, ChildGuard, Lines) {
+    import_on(relay, 22)
+}
+
+/// [`import`] on `draft`.
+fn import_on(relay: &Relay, draft: u32) -> (ChildGuard, ChildGuard, Lines) {
     let mut encode = ffmpeg_live("320x240", SECONDS, true, ZERO_LATENCY);
     encode
         .args(["-pix_fmt", "yuv420p", "-f", "mp4"])
@@ -174,14 +214,14 @@ fn import(relay: &Relay) -> (ChildGuard, ChildGuard, Lines) {
         .stderr(Stdio::inherit());
     let mut ffmpeg = ChildGuard::spawn("ffmpeg", &mut encode);
     let fmp4 = ffmpeg.child.stdout.take().expect("ffmpeg stdout");
-    let mut cmd = moq(relay, 22);
+    let mut cmd = moq(relay, draft);
     cmd.args(["import", "--broadcast", BROADCAST, "fmp4"])
         .stdin(Stdio::from(fmp4))
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
-    let mut importer = ChildGuard::spawn("moq import", &mut cmd);
+    let mut importer = ChildGuard::spawn(&format!("moq import (draft {draft})"), &mut cmd);
     let mut log = Lines::new(importer.child.stderr.take().expect("stderr"));
-    connected(&mut log, 22);
+    connected(&mut log, draft);
     (ffmpeg, importer, log)
 }
 
@@ -254,32 +294,14 @@ fn moq_cli_publishes_on_draft_22_and_every_draft_watches() {
 
     // While the publisher is on: a session per client, by draft (the publisher and one
     // viewer on 22).
-    let want = [("moqt-18", 1.0), ("moqt-20", 1.0), ("moqt-22", 2.0)];
-    let series = |draft: &str| format!("tern_sessions{{draft=\"{draft}\",transport=\"quic\"}}");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let page = loop {
-        let page = http_get(&admin, "/metrics");
-        if want
-            .iter()
-            .all(|(d, n)| sample(&page, &series(d)) == Some(*n))
-            || Instant::now() > deadline
-        {
-            break page;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    expect_sessions(
+        &admin,
+        &[("moqt-18", 1.0), ("moqt-20", 1.0), ("moqt-22", 2.0)],
+    );
     assert!(
         importer.child.try_wait().expect("moq import").is_none(),
         "the publisher is still on"
     );
-    for (draft, n) in want {
-        assert_eq!(
-            sample(&page, &series(draft)),
-            Some(n),
-            "{draft} sessions: {:?}",
-            sessions(&page)
-        );
-    }
 
     // The publisher ends with its input; so do the viewers.
     let status = wait_exit(&mut importer, Duration::from_secs(SECONDS + 15))
@@ -364,9 +386,38 @@ fn moq_cli_joins_live_on_draft_22_as_on_draft_18() {
     );
 }
 
+/// moq-cli on the drafts with one control stream: it publishes on draft 14 (`moq-00`, the
+/// version in CLIENT_SETUP) and viewers on drafts 14 and 16 export the broadcast whole, and
+/// `/metrics` counts each session under its draft.
 #[test]
-fn moq_cli_on_draft_14_is_refused_at_the_tls_handshake() {
-    let (relay, mut log, admin) = relay();
+fn moq_cli_publishes_on_draft_14_and_drafts_14_and_16_watch() {
+    let (relay, _log, admin) = relay();
+    let dir = TempDir::new("moq-cli-14");
+    let viewers: Vec<_> = [14, 16]
+        .into_iter()
+        .map(|draft| {
+            let path = dir.0.join(format!("draft-{draft}.mp4"));
+            let (guard, log) = export(&relay, draft, &path);
+            (draft, guard, log, path)
+        })
+        .collect();
+    let (_ffmpeg, mut importer, import_log) = import_on(&relay, 14);
+    expect_sessions(&admin, &[("moqt-14", 2.0), ("moqt-16", 1.0)]);
+    let status = wait_exit(&mut importer, Duration::from_secs(SECONDS + 15))
+        .expect("moq import ends with ffmpeg's output");
+    assert!(
+        status.success(),
+        "moq import on draft 14: {status}\n{:?}",
+        import_log.seen
+    );
+    for (draft, guard, log, path) in viewers {
+        check_export(draft, guard, &log, &path, Duration::from_secs(10));
+    }
+}
+
+#[test]
+fn moq_cli_on_draft_14_is_refused_by_a_relay_that_leaves_it_out() {
+    let (relay, mut log, admin) = relay_speaking(Some("22,20,18"));
     let mut export = moq(&relay, 14);
     export
         .args(["export", "--broadcast", BROADCAST, "fmp4"])

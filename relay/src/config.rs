@@ -498,9 +498,9 @@ pub struct RelayConfig {
     /// anonymous source address) always takes over its own track, and only members take over
     /// a member's.
     pub takeover: TakeOverPolicy,
-    /// The MoQ Transport drafts spoken, on every transport (ALPN `moqt-N`, WebTransport
-    /// protocol, WebSocket `qmux-01.moqt-N`), and offered to upstreams: a peer gets the newest
-    /// both speak. Default `[22, 20, 18]`.
+    /// The MoQ Transport drafts spoken, on every transport (ALPN `moqt-N`, `moq-00` for
+    /// draft-14; WebTransport protocol; WebSocket `qmux-01.moqt-N` for 18 on), and offered to
+    /// upstreams: a peer gets the newest both speak. Default `[22, 20, 18, 16, 14]`.
     pub drafts: Vec<u32>,
 }
 

@@ -11,11 +11,15 @@ use ::metrics::{Unit, describe_counter, describe_gauge};
 /// Gauge: open MoQ sessions (downstream and upstream).
 pub const SESSIONS: &str = "tern_sessions";
 
-/// The labels of a session's gauge: its MoQ draft (`moqt-18`) and transport (`quic`,
-/// `webtransport`, `websocket`, `memory`).
+/// The labels of a session's gauge: its MoQ draft (`moqt-18`; draft-14, negotiated as
+/// `moq-00`, is `moqt-14`) and transport (`quic`, `webtransport`, `websocket`, `memory`).
 pub fn labels(session: &tern_quic::Session) -> Vec<metrics::Label> {
+    let draft = match tern_moq::Version::from_alpn(session.protocol()) {
+        Some(v) => format!("moqt-{}", v.number()),
+        None => session.protocol().to_owned(),
+    };
     vec![
-        metrics::Label::new("draft", session.protocol().to_owned()),
+        metrics::Label::new("draft", draft),
         metrics::Label::new("transport", session.transport().to_string()),
     ]
 }

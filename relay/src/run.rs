@@ -316,7 +316,7 @@ mod tests {
     #[test]
     fn every_draft_is_offered_newest_first_as_the_transport_names_them() {
         assert_eq!(
-            super::protocols(&[18, 22, 20, 18]),
+            super::protocols(&[18, 14, 22, 16, 20, 18]),
             tern_quic::MOQT_PROTOCOLS
         );
         assert_eq!(super::protocols(&[18]), ["moqt-18"]);

@@ -84,7 +84,7 @@ async fn refusals_are_counted_by_reason() {
     // shows, the slot is free again.
     let _first = Peer::connect(&url).await;
     assert!(
-        client(&["moq-00"]).connect(&url).await.is_err(),
+        client(&["moqt-15"]).connect(&url).await.is_err(),
         "no common version"
     );
     let text = wait_for(VERSION, 1.0).await;

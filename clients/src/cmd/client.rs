@@ -29,8 +29,8 @@ pub struct ConnectArgs {
     /// Private key of --client-cert.
     #[arg(long, value_name = "PEM", requires = "client_cert")]
     pub client_key: Option<std::path::PathBuf>,
-    /// Speak only this MoQ Transport draft (18, 20 or 22). Default: offer all, newest first;
-    /// the relay picks the newest it speaks.
+    /// Speak only this MoQ Transport draft (14, 16, 18, 20 or 22). Default: offer all, newest
+    /// first; the relay picks the newest it speaks.
     #[arg(long, value_name = "N")]
     pub draft: Option<u32>,
 }

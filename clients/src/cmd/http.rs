@@ -154,6 +154,7 @@ pub async fn start(
     let subprotocols: Vec<String> = tern_relay::run::protocols(&config.relay.drafts)
         .iter()
         .map(|p| format!("qmux-01.{p}"))
+        .filter(|s| tern_quic::websocket::moq_protocol(s).is_some())
         .collect();
     println!(
         "MoQ over WebSocket: {}/ (subprotocols {})",

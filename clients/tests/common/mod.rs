@@ -73,6 +73,21 @@ pub fn peer(bin: &str) -> PathBuf {
     let dir = std::env::var_os("TERN_PEERS_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| tern_cache().join("peers/bin"));
+    peer_in(dir, bin)
+}
+
+/// The draft-16 release of Cloudflare's client `bin` (`moq-clock-ietf` 0.6.24, `moq-pub`
+/// 0.9.7, `moq-sub` 0.4.18), installed by `.ci/install-peers.sh` beside the draft-18 ones
+/// (`$TERN_PEERS16_BIN`, default `peers-16/bin` in the cache).
+#[allow(dead_code)]
+pub fn peer16(bin: &str) -> PathBuf {
+    let dir = std::env::var_os("TERN_PEERS16_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| tern_cache().join("peers-16/bin"));
+    peer_in(dir, bin)
+}
+
+fn peer_in(dir: PathBuf, bin: &str) -> PathBuf {
     let path = dir.join(bin);
     assert!(
         path.is_file(),

@@ -12,6 +12,7 @@
 
 pub mod coding;
 pub mod data;
+pub mod draft16;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod message;

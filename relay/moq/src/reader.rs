@@ -5,9 +5,10 @@ use std::collections::VecDeque;
 
 use bytes::{Buf, Bytes, BytesMut};
 
-use crate::coding::{DecodeError, decode_varint, peek_varint};
+use crate::coding::{DecodeError, decode_quic_varint, decode_varint, peek_varint};
 use crate::data::{
-    FetchHeader, FetchObject, FetchObjectState, StreamType, SubgroupHeader, SubgroupObject,
+    Decoded, FetchHeader, FetchObject, FetchObjectState, StreamType, SubgroupHeader, SubgroupId,
+    SubgroupObject,
 };
 use crate::message::{GroupOrder, Message};
 use crate::{Limits, Version};
@@ -127,6 +128,7 @@ pub struct DataStreamReader {
     chunks: VecDeque<Bytes>,
     len: usize,
     limits: Limits,
+    version: Version,
     state: State,
     pending: Option<(Pending, usize)>,
     /// Object headers read so far (numbers the partial objects).
@@ -134,12 +136,21 @@ pub struct DataStreamReader {
 }
 
 impl DataStreamReader {
-    /// A reader for a new stream.
+    /// A reader for a new stream of draft-18 (whose data plane drafts 20 and 22 share).
     pub fn new(limits: Limits) -> Self {
+        Self::with_version(limits, Version::Draft18)
+    }
+
+    /// A reader for a new stream of `version`. On drafts 14 and 16 a unidirectional stream is
+    /// a subgroup or fetch stream only (their control stream is bidirectional), and the
+    /// objects the model has no form for (draft-14's Object Does Not Exist, and its fetch
+    /// objects with a status) are left out.
+    pub fn with_version(limits: Limits, version: Version) -> Self {
         Self {
             chunks: VecDeque::new(),
             len: 0,
             limits,
+            version,
             state: State::Type,
             pending: None,
             headers: 0,
@@ -193,11 +204,24 @@ impl DataStreamReader {
 
     /// The stream ended (FIN): a partial header or object is a violation.
     pub fn finish(&self) -> Result<(), DecodeError> {
-        if self.pending.is_some() || (self.len > 0 && !matches!(self.state, State::Control)) {
+        if self.pending.is_some()
+            || (self.len > 0 && !matches!(self.state, State::Control) && !self.header_only())
+        {
             Err(DecodeError::TruncatedStream)
         } else {
             Ok(())
         }
+    }
+
+    /// A whole draft-14 SUBGROUP_HEADER and nothing else is buffered (one waiting for its first
+    /// object, see `subgroup_header`).
+    fn header_only(&self) -> bool {
+        if self.version != Version::Draft14 || !matches!(self.state, State::Type) {
+            return false;
+        }
+        let bytes: Vec<u8> = self.chunks.iter().flat_map(|c| c.iter().copied()).collect();
+        let mut rest = &bytes[..];
+        SubgroupHeader::decode_as(&mut rest, self.version).is_ok() && rest.is_empty()
     }
 
     fn consume(&mut self, mut n: usize) {
@@ -295,87 +319,129 @@ impl DataStreamReader {
 
     /// The next item, `None` when more bytes are needed.
     pub fn poll(&mut self) -> Result<Option<DataStreamEvent>, DecodeError> {
-        if let Some((pending, n)) = self.pending.take() {
-            let Some(payload) = self.take_payload(n) else {
-                self.pending = Some((pending, n));
-                return Ok(None);
-            };
-            return Ok(Some(match pending {
-                Pending::Subgroup(object) => DataStreamEvent::SubgroupObject { object, payload },
-                Pending::Fetch(object) => DataStreamEvent::FetchObject { object, payload },
-            }));
-        }
-        let limits = self.limits;
-        match &mut self.state {
-            State::Type => {
-                let Some(t) = self.parse(|b| peek_varint(b).map(|(v, _)| v))? else {
+        loop {
+            if let Some((pending, n)) = self.pending.take() {
+                let Some(payload) = self.take_payload(n) else {
+                    self.pending = Some((pending, n));
                     return Ok(None);
                 };
-                match StreamType::from_wire(t)? {
-                    StreamType::Setup => {
-                        self.state = State::Control;
-                        Ok(Some(DataStreamEvent::Control))
+                return Ok(Some(match pending {
+                    Pending::Subgroup(object) => {
+                        DataStreamEvent::SubgroupObject { object, payload }
                     }
-                    StreamType::Padding => {
-                        self.state = State::Padding;
-                        self.chunks.clear();
-                        self.len = 0;
-                        Ok(Some(DataStreamEvent::Padding))
+                    Pending::Fetch(object) => DataStreamEvent::FetchObject { object, payload },
+                }));
+            }
+            let (limits, version) = (self.limits, self.version);
+            match &mut self.state {
+                State::Type => return self.stream_header(),
+                State::Subgroup {
+                    header,
+                    prev_object_id,
+                } => {
+                    let (header, prev) = (*header, *prev_object_id);
+                    let Some(obj) = self
+                        .parse(|b| SubgroupObject::decode_as(b, &header, prev, &limits, version))?
+                    else {
+                        return Ok(None);
+                    };
+                    let (object_id, pending) = match obj {
+                        Decoded::Model(o) => (o.object_id, Some(o)),
+                        Decoded::Omitted { location, .. } => (location.object, None),
+                    };
+                    if let State::Subgroup { prev_object_id, .. } = &mut self.state {
+                        *prev_object_id = Some(object_id);
                     }
-                    StreamType::Fetch => {
-                        let Some(h) = self.parse(|b| FetchHeader::decode(b))? else {
-                            return Ok(None);
-                        };
-                        self.state = State::Fetch(FetchObjectState::new(GroupOrder::Ascending));
-                        Ok(Some(DataStreamEvent::FetchHeader(h)))
-                    }
-                    StreamType::Subgroup(_) => {
-                        let Some(h) = self.parse(|b| SubgroupHeader::decode(b))? else {
-                            return Ok(None);
-                        };
-                        self.state = State::Subgroup {
-                            header: h,
-                            prev_object_id: None,
-                        };
-                        Ok(Some(DataStreamEvent::SubgroupHeader(h)))
+                    if let Some(obj) = pending {
+                        let n = payload_len(obj.payload_length)?;
+                        self.pending = Some((Pending::Subgroup(obj), n));
+                        self.headers += 1;
                     }
                 }
-            }
-            State::Subgroup {
-                header,
-                prev_object_id,
-            } => {
-                let (has_props, prev) = (header.has_properties, *prev_object_id);
-                let Some(obj) =
-                    self.parse(|b| SubgroupObject::decode(b, has_props, prev, &limits))?
-                else {
-                    return Ok(None);
-                };
-                if let State::Subgroup { prev_object_id, .. } = &mut self.state {
-                    *prev_object_id = Some(obj.object_id);
+                State::Fetch(state) => {
+                    let mut st = state.clone();
+                    let Some(obj) = self.parse(|b| st.decode_as(b, &limits, version))? else {
+                        return Ok(None);
+                    };
+                    self.state = State::Fetch(st);
+                    if let Decoded::Model(obj) = obj {
+                        let n = match &obj {
+                            FetchObject::Object(o) => payload_len(o.payload_length)?,
+                            _ => 0,
+                        };
+                        self.pending = Some((Pending::Fetch(obj), n));
+                        self.headers += 1;
+                    }
                 }
-                let n = payload_len(obj.payload_length)?;
-                self.pending = Some((Pending::Subgroup(obj), n));
-                self.headers += 1;
-                self.poll()
+                State::Control | State::Padding => return Ok(None),
             }
-            State::Fetch(state) => {
-                let mut st = state.clone();
-                let Some(obj) = self.parse(|b| st.decode(b, &limits))? else {
-                    return Ok(None);
-                };
-                self.state = State::Fetch(st);
-                let n = match &obj {
-                    FetchObject::Object(o) => payload_len(o.payload_length)?,
-                    _ => 0,
-                };
-                self.pending = Some((Pending::Fetch(obj), n));
-                self.headers += 1;
-                self.poll()
-            }
-            State::Control | State::Padding => Ok(None),
         }
     }
+
+    /// The stream type and header.
+    fn stream_header(&mut self) -> Result<Option<DataStreamEvent>, DecodeError> {
+        let version = self.version;
+        let peek = |b: &mut &[u8]| {
+            if version.has_request_streams() {
+                peek_varint(b).map(|(v, _)| v)
+            } else {
+                decode_quic_varint(&mut &b[..])
+            }
+        };
+        let Some(t) = self.parse(peek)? else {
+            return Ok(None);
+        };
+        match StreamType::from_wire_as(t, version)? {
+            StreamType::Setup => {
+                self.state = State::Control;
+                Ok(Some(DataStreamEvent::Control))
+            }
+            StreamType::Padding => {
+                self.state = State::Padding;
+                self.chunks.clear();
+                self.len = 0;
+                Ok(Some(DataStreamEvent::Padding))
+            }
+            StreamType::Fetch => {
+                let Some(h) = self.parse(|b| FetchHeader::decode_as(b, version))? else {
+                    return Ok(None);
+                };
+                self.state = State::Fetch(FetchObjectState::new(GroupOrder::Ascending));
+                Ok(Some(DataStreamEvent::FetchHeader(h)))
+            }
+            StreamType::Subgroup(_) => {
+                let limits = self.limits;
+                let Some(h) = self.parse(|b| subgroup_header(b, version, &limits))? else {
+                    return Ok(None);
+                };
+                self.state = State::Subgroup {
+                    header: h,
+                    prev_object_id: None,
+                };
+                Ok(Some(DataStreamEvent::SubgroupHeader(h)))
+            }
+        }
+    }
+}
+
+/// A SUBGROUP_HEADER. On draft-14 a Subgroup ID that is the first object's Object ID is named
+/// when that object does not exist (it is left out, so the first object read is another): the
+/// header waits for the first object's fields.
+fn subgroup_header(
+    b: &mut &[u8],
+    version: Version,
+    limits: &Limits,
+) -> Result<SubgroupHeader, DecodeError> {
+    let mut h = SubgroupHeader::decode_as(b, version)?;
+    if version == Version::Draft14 && h.subgroup_id == SubgroupId::FirstObject {
+        let mut first = *b;
+        if let Decoded::Omitted { location, .. } =
+            SubgroupObject::decode_as(&mut first, &h, None, limits, version)?
+        {
+            h.subgroup_id = SubgroupId::Explicit(location.object);
+        }
+    }
+    Ok(h)
 }
 
 fn payload_len(n: u64) -> Result<usize, DecodeError> {
@@ -388,4 +454,13 @@ fn payload_len(n: u64) -> Result<usize, DecodeError> {
 /// Read just the stream type of a unidirectional stream from its first bytes.
 pub fn peek_stream_type(first: &[u8]) -> Result<StreamType, DecodeError> {
     StreamType::from_wire(decode_varint(&mut &first[..])?)
+}
+
+/// Read just the stream type of a unidirectional stream of `version` from its first bytes.
+pub fn peek_stream_type_as(first: &[u8], version: Version) -> Result<StreamType, DecodeError> {
+    if version.has_request_streams() {
+        peek_stream_type(first)
+    } else {
+        StreamType::from_wire_as(decode_quic_varint(&mut &first[..])?, version)
+    }
 }

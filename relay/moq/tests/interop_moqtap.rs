@@ -1291,7 +1291,7 @@ fn every_location_filter_moqtap_can_write() {
     let mut rng = StdRng::seed_from_u64(0x21);
     let tns = TrackNamespace::from_path("live/x");
     let ns = their_ns(&tns);
-    for v in Version::ALL {
+    for v in Version::ALL.into_iter().filter(|v| v.has_request_streams()) {
         for _ in 0..CASES * 4 {
             let (value, filter, canonical) = their_random_filter(&mut rng, v);
             let canonical_value = canonical.clone().unwrap_or_else(|| value.clone());
@@ -1414,7 +1414,7 @@ fn publish_ok_is_unknown_to_moqtap() {
     // tern keeps PUBLISH_OK (0x1E, REQUEST_OK's layout); moqtap has no 0x1E in any of the
     // three drafts (its draft-18 notes: "PUBLISH_OK collapsed into REQUEST_OK (0x07)").
     let m = Message::PublishOk(PublishOk::default());
-    for v in Version::ALL {
+    for v in Version::ALL.into_iter().filter(|v| v.has_request_streams()) {
         assert!(matches!(
             Theirs::decode(v, &ours(&m, v)),
             Err(CodecError::UnknownMessageType(0x1E))
@@ -1496,7 +1496,7 @@ fn out_of_range_track_properties_are_refused_by_both() {
         (0x0B, KvpValue::Bytes(nested(0x22, 7).into())),
         (0x0B, KvpValue::Bytes(nested(0x30, u64::MAX).into())),
     ];
-    for v in Version::ALL {
+    for v in Version::ALL.into_iter().filter(|v| v.has_request_streams()) {
         for (kind, value) in &cases {
             let mut pairs = KeyValuePairs::new();
             pairs.push(*kind, value.clone());

@@ -4,7 +4,7 @@
 //! (it is leaving). The session's driver ([`crate::driver`]) fills it; request tasks read it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -13,6 +13,7 @@ use tokio::sync::{Notify, watch};
 use tern_moq::message::{GoAway, Setup};
 use tern_quic::SendStream;
 
+use crate::mux::Mux;
 use crate::request::{SharedProto, WriteError, drain, lock, write_transmits};
 
 /// A session's control-stream state (see the module documentation).
@@ -28,6 +29,8 @@ pub struct Control {
     sent_goaway: AtomicBool,
     /// The peer's GOAWAY, once it came: the URI it names (empty: none).
     peer_goaway: watch::Sender<Option<String>>,
+    /// Drafts 14 and 16: the bidirectional control stream every request shares.
+    mux: OnceLock<Arc<Mux>>,
 }
 
 impl Default for Control {
@@ -38,6 +41,7 @@ impl Default for Control {
             leaving: Notify::new(),
             sent_goaway: AtomicBool::new(false),
             peer_goaway: watch::Sender::new(None),
+            mux: OnceLock::new(),
         }
     }
 }
@@ -51,6 +55,18 @@ impl Control {
     /// Let go of our control stream (finishing it: the peer sees us leave).
     pub fn finish(&self) {
         self.stream.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(mux) = self.mux.get() {
+            mux.finish();
+        }
+    }
+
+    /// Drafts 14 and 16: the control stream every request shares, once it is open.
+    pub fn mux(&self) -> Option<Arc<Mux>> {
+        self.mux.get().cloned()
+    }
+
+    pub(crate) fn set_mux(&self, mux: Arc<Mux>) {
+        let _ = self.mux.set(mux);
     }
 
     /// The peer's SETUP, if it came.
@@ -123,7 +139,11 @@ impl Control {
                 request_id: Some(p.next_peer_request_id()),
             };
             p.send_goaway(msg)?;
-            drain(&mut p)
+            let transmits = drain(&mut p);
+            if let Some(mux) = self.mux.get() {
+                return Ok(mux.enqueue(transmits)?);
+            }
+            transmits
         };
         // Taken out for the write (GOAWAY goes once) and put back: the stream stays open.
         let Some(mut stream) = self.stream.lock().unwrap_or_else(|e| e.into_inner()).take() else {

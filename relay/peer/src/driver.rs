@@ -23,7 +23,12 @@ use tern_moq::session::{Event, Role, SessionError};
 
 use crate::Timeouts;
 use crate::inbound::{Feed, Inbound};
-use crate::request::{Reply, WriteError, drain, lock, write_transmits};
+use crate::mux::Mux;
+use crate::request::{Out, Reply, WriteError, drain, lock, write_transmits};
+
+/// A request of the peer's that arrived on the control stream (drafts 14 and 16), for the
+/// driver to run.
+type NewRequest<H> = (Reply, Inbound<H>);
 
 /// Why a session's driver ended, with the blame.
 #[derive(Debug, thiserror::Error)]
@@ -104,20 +109,41 @@ pub trait Peer: Feed + Send + Sync + Sized + 'static {
 /// Drive `peer`'s session until its transport closes, then let the stream tasks read what
 /// arrived before the close (at most `timeouts.close_drain`).
 pub async fn drive<P: Peer>(peer: &Arc<P>) -> Result<(), P::Error> {
+    let _writer = StopMuxOnDrop(peer.clone());
     let mut tasks = JoinSet::new();
     let result = serve(peer, &mut tasks).await;
     after_close(peer, &mut tasks).await;
     result
 }
 
+/// Drafts 14 and 16: when the driver ends (or is dropped), the control stream's writer lets go
+/// of the stream, which would hold the connection open.
+struct StopMuxOnDrop<P: Peer>(Arc<P>);
+
+impl<P: Peer> Drop for StopMuxOnDrop<P> {
+    fn drop(&mut self) {
+        if let Some(mux) = self.0.control().mux() {
+            mux.shut_down();
+        }
+    }
+}
+
 /// Accept the peer's streams and datagrams until the session ends.
 async fn serve<P: Peer>(peer: &Arc<P>, tasks: &mut JoinSet<()>) -> Result<(), P::Error> {
     let quic = peer.transport().clone();
     let timeouts = *peer.timeouts();
-    let server = lock(peer.proto()).role() == Role::Server;
+    let (server, shared_control) = {
+        let p = lock(peer.proto());
+        (p.role() == Role::Server, !p.version().has_request_streams())
+    };
+    let (spawn, mut new_requests) = tokio::sync::mpsc::channel::<NewRequest<P::Hold>>(64);
     if !server {
         let ours = peer.setup(None).await?;
-        send_setup(&**peer, ours).await?;
+        if shared_control {
+            open_shared_control(peer, ours, &spawn, tasks).await?;
+        } else {
+            send_setup(&**peer, ours).await?;
+        }
     }
     let mut peer_setup = peer.control().watch_peer_setup();
     let mut awaiting_setup = true;
@@ -149,7 +175,11 @@ async fn serve<P: Peer>(peer: &Arc<P>, tasks: &mut JoinSet<()>) -> Result<(), P:
                 awaiting_setup = false;
                 if server {
                     let ours = peer.setup(Some(setup)).await?;
-                    send_setup(&**peer, ours).await?;
+                    if shared_control {
+                        answer_on_shared_control(&**peer, ours)?;
+                    } else {
+                        send_setup(&**peer, ours).await?;
+                    }
                 }
             }
             uni = quic.accept_uni() => {
@@ -158,8 +188,22 @@ async fn serve<P: Peer>(peer: &Arc<P>, tasks: &mut JoinSet<()>) -> Result<(), P:
             }
             bi = quic.accept_bi() => {
                 let (send, recv) = bi.map_err(DriveError::from)?;
-                let inbound = Inbound::bi(peer, recv);
-                tasks.spawn(peer.on_request(Reply(send), inbound));
+                if shared_control && server && peer.control().mux().is_none() {
+                    // Drafts 14 and 16: the client's first bidirectional stream is the control
+                    // stream.
+                    let id = peer.new_stream_id();
+                    lock(peer.proto()).handle_bi_opened(id);
+                    let mux = Mux::start(send, timeouts.peer_stall);
+                    peer.control().set_mux(mux.clone());
+                    let inbound = Inbound::control(peer, id, recv);
+                    tasks.spawn(shared_control_stream(peer.clone(), inbound, mux, spawn.clone()));
+                } else {
+                    let inbound = Inbound::bi(peer, recv);
+                    tasks.spawn(peer.on_request(Reply(Out::Stream(send)), inbound));
+                }
+            }
+            Some((reply, inbound)) = new_requests.recv() => {
+                tasks.spawn(peer.on_request(reply, inbound));
             }
             datagram = quic.read_datagram() => {
                 datagram_in(&**peer, datagram.map_err(DriveError::from)?);
@@ -194,6 +238,95 @@ async fn send_setup<P: Peer>(peer: &P, setup: Setup) -> Result<(), DriveError> {
     write_transmits(&mut control, transmits, "write SETUP", stall).await?;
     peer.control().set_stream(control);
     Ok(())
+}
+
+/// Drafts 14 and 16, a client: open the control stream and send CLIENT_SETUP on it.
+async fn open_shared_control<P: Peer>(
+    peer: &Arc<P>,
+    setup: Setup,
+    spawn: &tokio::sync::mpsc::Sender<NewRequest<P::Hold>>,
+    tasks: &mut JoinSet<()>,
+) -> Result<(), DriveError> {
+    let stall = peer.timeouts().peer_stall;
+    let (send, recv) = tokio::time::timeout(stall, peer.transport().open_bi())
+        .await
+        .map_err(|_| DriveError::Stalled(stall))??;
+    let id = peer.new_stream_id();
+    let mux = Mux::start(send, stall);
+    {
+        let mut p = lock(peer.proto());
+        p.open_control(id, setup)?;
+        mux.enqueue(drain(&mut p)).map_err(WriteError::from)?;
+    }
+    peer.control().set_mux(mux.clone());
+    let inbound = Inbound::control(peer, id, recv);
+    tasks.spawn(shared_control_stream(
+        peer.clone(),
+        inbound,
+        mux,
+        spawn.clone(),
+    ));
+    Ok(())
+}
+
+/// Drafts 14 and 16, a server: SERVER_SETUP on the control stream the client opened.
+fn answer_on_shared_control<P: Peer>(peer: &P, setup: Setup) -> Result<(), DriveError> {
+    let mux = peer
+        .control()
+        .mux()
+        .ok_or_else(|| SessionError::internal("no control stream"))?;
+    let mut p = lock(peer.proto());
+    let id = p
+        .peer_control()
+        .ok_or_else(|| SessionError::internal("no control stream"))?;
+    p.open_control(id, setup)?;
+    mux.enqueue(drain(&mut p)).map_err(WriteError::from)?;
+    Ok(())
+}
+
+/// Drafts 14 and 16: read the control stream; the peer's SETUP and GOAWAY are the driver's,
+/// each new request of the peer's goes to the driver to run, and every other message to the
+/// reader of the request it names.
+async fn shared_control_stream<P: Peer>(
+    peer: Arc<P>,
+    mut inbound: Inbound<P::Hold>,
+    mux: Arc<Mux>,
+    spawn: tokio::sync::mpsc::Sender<NewRequest<P::Hold>>,
+) {
+    while let Some(event) = inbound.next(&peer).await {
+        match event {
+            Event::Setup(setup) => {
+                tracing::debug!(?setup, "peer SETUP");
+                peer.on_peer_setup(&setup);
+                peer.control().set_peer_setup(setup);
+            }
+            Event::GoAway(g) if peer.control().set_peer_goaway(&g) => {
+                tracing::info!(
+                    uri = %String::from_utf8_lossy(&g.new_session_uri),
+                    "peer sent GOAWAY"
+                );
+                peer.on_goaway(&g);
+            }
+            first @ Event::Request { request, .. } => {
+                let route = mux.register(request);
+                let inbound = Inbound::muxed(&peer, request, Some(first), route, mux.clone());
+                let reply = Reply(Out::Control(mux.clone()));
+                if spawn.send((reply, inbound)).await.is_err() {
+                    return;
+                }
+            }
+            event @ (Event::Message { request, .. } | Event::RequestClosed { request, .. }) => {
+                if let Err(why) = mux.route(request, event) {
+                    peer.violated(SessionError {
+                        code: Code::PROTOCOL_VIOLATION,
+                        reason: why,
+                    });
+                    return;
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// A unidirectional stream from the peer: its control stream or a data stream.

@@ -72,8 +72,13 @@ pub(crate) async fn serve(shared: Arc<Shared>, m: FetchMsg, mut send: RequestStr
     };
     let _active = shared.sink_started();
     let consumer = track.reader.clone();
+    let version = {
+        use crate::inbound::Feed as _;
+        crate::request::lock(shared.proto()).version()
+    };
     let written = write_fetch(
         &shared.quic,
+        version,
         m.request_id,
         &consumer,
         range,

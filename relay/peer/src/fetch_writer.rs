@@ -9,6 +9,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 
 use tern_model::{Location, TrackConsumer};
+use tern_moq::Version;
 use tern_moq::data::{FetchHeader, FetchObject, FetchObjectHeader, FetchObjectState, Properties};
 use tern_moq::message::GroupOrder;
 use tern_moq::message::codes::StreamResetCode;
@@ -47,13 +48,15 @@ pub enum FetchWriteError {
     Encode(String),
 }
 
-/// Send `range` of `track` as the fetch data stream of request `request_id`: each stream
-/// opening and write waits at most `timeout`; with `variants`, each object comes from the
-/// viewer's variant (an object whose variant is missing is left out). After the FIN, waits up
-/// to `drain` for the peer to have read it all.
+/// Send `range` of `track` as the fetch data stream of request `request_id`, in the shape
+/// `version` gives it: each stream opening and write waits at most `timeout`; with `variants`,
+/// each object comes from the viewer's variant (an object whose variant is missing is left
+/// out). After the FIN, waits up to `drain` for the peer to have read it all. Draft-14 has no
+/// End of Unknown Range: there, what the cache dropped is simply not sent.
 #[allow(clippy::too_many_arguments)]
 pub async fn write_fetch(
     session: &Session,
+    version: Version,
     request_id: u64,
     track: &TrackConsumer,
     range: FetchRange,
@@ -71,6 +74,7 @@ pub async fn write_fetch(
     let mut out = Out {
         stream,
         timeout,
+        version,
         state: FetchObjectState::new(if range.descending {
             GroupOrder::Descending
         } else {
@@ -78,7 +82,10 @@ pub async fn write_fetch(
         }),
     };
     let mut head = BytesMut::new();
-    FetchHeader { request_id }.encode(&mut head);
+    if let Err(e) = (FetchHeader { request_id }).encode_as(&mut head, version) {
+        let _ = out.stream.reset(StreamResetCode::INTERNAL_ERROR.0 as u32);
+        return Err(FetchWriteError::Encode(e.to_string()));
+    }
     out.write(head.freeze()).await?;
     if range.descending {
         let groups: Vec<u64> = track.read(|t| {
@@ -111,6 +118,7 @@ pub async fn write_fetch(
 struct Out {
     stream: SendStream,
     timeout: Duration,
+    version: Version,
     state: FetchObjectState,
 }
 
@@ -132,11 +140,16 @@ impl Out {
         entry: &FetchObject,
         payload: Option<bytes::Bytes>,
     ) -> Result<(), FetchWriteError> {
-        let head = self.state.encode(entry).map_err(|e| {
+        if self.version == Version::Draft14 && matches!(entry, FetchObject::EndOfUnknownRange(_)) {
+            return Ok(());
+        }
+        let head = self.state.encode_as(entry, self.version).map_err(|e| {
             let _ = self.stream.reset(StreamResetCode::INTERNAL_ERROR.0 as u32);
             FetchWriteError::Encode(e.to_string())
         })?;
-        self.write(head).await?;
+        if !head.is_empty() {
+            self.write(head).await?;
+        }
         match payload {
             Some(p) if !p.is_empty() => self.write(p).await,
             _ => Ok(()),

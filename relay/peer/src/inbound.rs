@@ -17,6 +17,7 @@ use tern_moq::session::{Event, Session, SessionError, StreamId};
 use tern_quic::{RecvStream, StreamError};
 
 use crate::control::Control;
+use crate::mux::{Mux, Route};
 use crate::request::{Reply, RequestStream, SharedProto, StreamName};
 
 /// Bytes read from a stream at a time.
@@ -131,10 +132,26 @@ pub struct Inbound<H = ()> {
     pub id: StreamId,
     /// Shared with its request's writer: the session forgets the stream when both are gone.
     name: Arc<StreamName>,
-    recv: RecvStream,
+    source: Source,
     queue: VecDeque<Event>,
     done: bool,
     hold: H,
+}
+
+/// Where a stream's events come from.
+#[derive(Debug)]
+enum Source {
+    /// A transport stream, read and fed to the protocol session.
+    Stream(RecvStream),
+    /// A request on the control stream of drafts 14 and 16: the driver reads that stream and
+    /// routes this request's events here.
+    Control {
+        events: tokio::sync::mpsc::Receiver<Event>,
+        _route: Route,
+        request: RequestHandle,
+        mux: Arc<Mux>,
+        proto: SharedProto,
+    },
 }
 
 impl<H: Default + Send> Inbound<H> {
@@ -157,11 +174,43 @@ impl<H: Default + Send> Inbound<H> {
         Self::named(request.name().clone(), recv)
     }
 
+    /// The bidirectional control stream of drafts 14 and 16 (the session already knows it:
+    /// [`tern_moq::session::Session::open_control`] or `handle_bi_opened`), named `id`.
+    pub fn control(f: &impl Feed<Hold = H>, id: StreamId, recv: RecvStream) -> Self {
+        Self::named(StreamName::new(f.proto(), id), recv)
+    }
+
+    /// The reader of `request` on the control stream of drafts 14 and 16: `first` (the
+    /// peer's request) and then what the driver routes to `events`.
+    pub(crate) fn muxed(
+        f: &impl Feed<Hold = H>,
+        request: RequestHandle,
+        first: Option<Event>,
+        (events, route): (tokio::sync::mpsc::Receiver<Event>, Route),
+        mux: Arc<Mux>,
+    ) -> Self {
+        let name = StreamName::new(f.proto(), tern_moq::session::mux_stream(request.0));
+        Self {
+            id: name.id(),
+            name,
+            source: Source::Control {
+                events,
+                _route: route,
+                request,
+                mux,
+                proto: f.proto().clone(),
+            },
+            queue: first.into_iter().collect(),
+            done: false,
+            hold: H::default(),
+        }
+    }
+
     fn named(name: Arc<StreamName>, recv: RecvStream) -> Self {
         Self {
             id: name.id(),
             name,
-            recv,
+            source: Source::Stream(recv),
             queue: VecDeque::new(),
             done: false,
             hold: H::default(),
@@ -202,7 +251,17 @@ impl<H: Default + Send> Inbound<H> {
             if self.done {
                 return None;
             }
-            let fed = match self.recv.read_chunk(READ_CHUNK).await {
+            let recv = match &mut self.source {
+                Source::Stream(recv) => recv,
+                Source::Control { events, .. } => {
+                    let event = events.recv().await;
+                    if event.is_none() || matches!(event, Some(Event::RequestClosed { .. })) {
+                        self.done = true;
+                    }
+                    return event;
+                }
+            };
+            let fed = match recv.read_chunk(READ_CHUNK).await {
                 Ok(Some(chunk)) => f.feed(self.id, chunk, false, None).map(|mut events| {
                     if !f.admit(self.id, &mut self.hold) {
                         // Refused: stop the stream and drop what it sent (its readers see
@@ -238,7 +297,23 @@ impl<H: Default + Send> Inbound<H> {
 
     /// Ask the peer to stop sending (STOP_SENDING with `code`); nothing more is read.
     pub fn stop(&mut self, code: StreamResetCode) {
-        let _ = self.recv.stop(u32::try_from(code.0).unwrap_or(u32::MAX));
+        match &mut self.source {
+            Source::Stream(recv) => {
+                let _ = recv.stop(u32::try_from(code.0).unwrap_or(u32::MAX));
+            }
+            Source::Control {
+                request,
+                mux,
+                proto,
+                ..
+            } => {
+                let mut p = crate::request::lock(proto);
+                if p.stop_reading(*request, code.0).is_ok() {
+                    let transmits = crate::request::drain(&mut p);
+                    let _ = mux.enqueue(transmits);
+                }
+            }
+        }
         self.done = true;
     }
 }

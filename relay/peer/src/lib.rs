@@ -41,6 +41,7 @@ mod fetch;
 pub mod fetch_writer;
 mod history;
 pub mod inbound;
+pub mod mux;
 mod namespaces;
 mod publisher;
 mod reorder;

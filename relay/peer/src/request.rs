@@ -11,10 +11,12 @@
 //! other half, which share one [`StreamName`].
 
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use crate::mux::Mux;
 use std::time::Duration;
 
 use tern_moq::Message;
-use tern_moq::session::{RequestHandle, Session, SessionError, StreamId, Transmit};
+use tern_moq::session::{RequestHandle, Session, SessionError, StreamId, Transmit, request_id};
 use tern_quic::{SendStream, StreamError};
 
 /// The protocol session of one MoQ session, shared by the tasks that feed it and send on it.
@@ -35,6 +37,9 @@ pub enum WriteError {
     /// The stream failed (the peer stopped it, or the session is gone).
     #[error("request stream: {0}")]
     Stream(#[from] StreamError),
+    /// Drafts 14 and 16: the control stream cannot take the message.
+    #[error(transparent)]
+    Control(#[from] crate::mux::Blocked),
     /// The peer gave the stream no credit for this long.
     #[error("the peer gave no credit to {what} for {after:?}")]
     Stalled {
@@ -82,7 +87,48 @@ impl Drop for StreamName {
 /// writer ([`Inbound::answer`](crate::inbound::Inbound::answer)) or refuses the request unread
 /// ([`Reply::refuse_unread`]).
 #[derive(Debug)]
-pub struct Reply(pub(crate) SendStream);
+pub struct Reply(pub(crate) Out);
+
+/// Where a request's messages go: a stream of its own (draft-18 on) or the control stream
+/// (drafts 14 and 16).
+#[derive(Debug)]
+pub(crate) enum Out {
+    Stream(SendStream),
+    Control(Arc<Mux>),
+}
+
+impl Out {
+    /// Run `f` on the protocol session and send what it queued: on the control stream in order,
+    /// under the session's lock; on a stream of its own, returned to be written.
+    fn emit(
+        &self,
+        proto: &SharedProto,
+        f: impl FnOnce(&mut Session) -> Result<(), SessionError>,
+    ) -> Result<Vec<Transmit>, WriteError> {
+        let mut p = lock(proto);
+        f(&mut p)?;
+        let transmits = drain(&mut p);
+        match self {
+            Out::Stream(_) => Ok(transmits),
+            Out::Control(mux) => {
+                mux.enqueue(transmits)?;
+                Ok(Vec::new())
+            }
+        }
+    }
+
+    async fn write(
+        &mut self,
+        transmits: Vec<Transmit>,
+        what: &'static str,
+        stall: Duration,
+    ) -> Result<(), WriteError> {
+        match self {
+            Out::Stream(send) => write_transmits(send, transmits, what, stall).await,
+            Out::Control(_) => Ok(()),
+        }
+    }
+}
 
 impl Reply {
     /// Refuse the peer's request on stream `stream` before reading it (`message`, then FIN),
@@ -94,12 +140,8 @@ impl Reply {
         message: Message,
         stall: Duration,
     ) -> Result<(), WriteError> {
-        let transmits = {
-            let mut p = lock(proto);
-            p.refuse_unread(stream, message)?;
-            drain(&mut p)
-        };
-        write_transmits(&mut self.0, transmits, "write a refusal", stall).await
+        let transmits = self.0.emit(proto, |p| p.refuse_unread(stream, message))?;
+        self.0.write(transmits, "write a refusal", stall).await
     }
 }
 
@@ -109,18 +151,18 @@ pub struct RequestStream {
     proto: SharedProto,
     request: RequestHandle,
     name: Arc<StreamName>,
-    send: SendStream,
+    send: Out,
     stall: Duration,
 }
 
 impl RequestStream {
     /// The stream of `request` (named `name` in `proto`), written on `send`; a write the peer
     /// gives no credit to for `stall` fails.
-    pub fn new(
+    pub(crate) fn new(
         proto: SharedProto,
         request: RequestHandle,
         name: Arc<StreamName>,
-        send: SendStream,
+        send: Out,
         stall: Duration,
     ) -> Self {
         Self {
@@ -141,16 +183,63 @@ impl RequestStream {
         stall: Duration,
         make: impl FnOnce(u64) -> Message,
     ) -> Result<Self, WriteError> {
+        let message = {
+            let mut p = lock(&proto);
+            make(p.next_request_id())
+        };
+        Self::open_with(proto, id, send, stall, message).await
+    }
+
+    /// [`RequestStream::open`] for a request whose Request ID is already taken.
+    pub(crate) async fn open_with(
+        proto: SharedProto,
+        id: StreamId,
+        send: SendStream,
+        stall: Duration,
+        message: Message,
+    ) -> Result<Self, WriteError> {
         let name = StreamName::new(&proto, id);
         let (request, transmits) = {
             let mut p = lock(&proto);
-            let rid = p.next_request_id();
-            let request = p.send_request(id, make(rid))?;
+            let request = p.send_request(id, message)?;
             (request, drain(&mut p))
         };
-        let mut stream = Self::new(proto, request, name, send, stall);
+        let mut stream = Self::new(proto, request, name, Out::Stream(send), stall);
         stream.write(transmits, "write a request").await?;
         Ok(stream)
+    }
+
+    /// Send our request on the control stream of drafts 14 and 16 (`id`: its Request ID,
+    /// taken under the same lock as `message` was built). Returns the request's writer and
+    /// what the driver routes its answers to.
+    pub(crate) fn open_on_control(
+        proto: SharedProto,
+        p: &mut Session,
+        mux: &Arc<Mux>,
+        message: Message,
+        stall: Duration,
+    ) -> Result<
+        (
+            Self,
+            (
+                tokio::sync::mpsc::Receiver<tern_moq::session::Event>,
+                crate::mux::Route,
+            ),
+        ),
+        WriteError,
+    > {
+        let rid = request_id(&message).ok_or_else(|| SessionError::internal("not a request"))?;
+        let id = tern_moq::session::mux_stream(rid);
+        let route = mux.register(RequestHandle(rid));
+        let sent = p.send_request(id, message);
+        // Sent or not, what it queued (REQUESTS_BLOCKED when the peer's grant is used up) goes.
+        mux.enqueue(drain(p))?;
+        let request = sent?;
+        let name = StreamName::new(&proto, id);
+        Ok((
+            Self::new(proto, request, name, Out::Control(mux.clone()), stall),
+            route,
+        ))
     }
 
     /// The request.
@@ -170,12 +259,30 @@ impl RequestStream {
 
     /// Send `message` on the request.
     pub async fn send(&mut self, message: impl Into<Message>) -> Result<(), WriteError> {
-        let transmits = {
-            let mut p = lock(&self.proto);
-            p.send(self.request, message.into())?;
-            drain(&mut p)
-        };
+        let request = self.request;
+        let message = message.into();
+        let ends = matches!(message, Message::PublishDone(_) | Message::RequestError(_));
+        let transmits = self.send.emit(&self.proto, |p| p.send(request, message))?;
+        if ends {
+            self.close_reader();
+        }
         self.write(transmits, "write a control message").await
+    }
+
+    /// On the control stream of drafts 14 and 16, the request's reader sees its end once this
+    /// end is done with the request (draft-18: the peer's FIN answers ours): nothing more of
+    /// it is read.
+    fn close_reader(&self) {
+        if let Out::Control(mux) = &self.send {
+            let request = self.request;
+            let _ = mux.route(
+                request,
+                tern_moq::session::Event::RequestClosed {
+                    request,
+                    reset: None,
+                },
+            );
+        }
     }
 
     /// Send `message` and end our side of the request.
@@ -186,27 +293,34 @@ impl RequestStream {
 
     /// End our side of the request (FIN); what was sent is still delivered.
     pub fn finish(&mut self) -> Result<(), WriteError> {
-        let transmits = {
-            let mut p = lock(&self.proto);
-            p.finish(self.request);
-            drain(&mut p)
-        };
+        let request = self.request;
+        let transmits = self.send.emit(&self.proto, |p| {
+            p.finish(request);
+            Ok(())
+        })?;
+        self.close_reader();
         self.apply_now(transmits)
     }
 
     /// Abandon our side of the request with `code` (RESET_STREAM).
     pub fn reset(&mut self, code: u64) -> Result<(), WriteError> {
-        let transmits = {
-            let mut p = lock(&self.proto);
-            p.cancel(self.request, code);
-            drain(&mut p)
-        };
+        let request = self.request;
+        let transmits = self.send.emit(&self.proto, |p| {
+            p.cancel(request, code);
+            Ok(())
+        })?;
+        self.close_reader();
         self.apply_now(transmits)
     }
 
-    /// Wait until the peer stops the stream (`Some(code)`) or has read all of it (`None`).
+    /// Wait until the peer stops the stream (`Some(code)`) or has read all of it (`None`). On
+    /// the control stream of drafts 14 and 16 it never does: the request's reader sees the
+    /// peer's cancel.
     pub async fn stopped(&self) -> Result<Option<u32>, tern_quic::SessionError> {
-        self.send.stopped().await
+        match &self.send {
+            Out::Stream(send) => send.stopped().await,
+            Out::Control(_) => std::future::pending().await,
+        }
     }
 
     async fn write(
@@ -214,14 +328,15 @@ impl RequestStream {
         transmits: Vec<Transmit>,
         what: &'static str,
     ) -> Result<(), WriteError> {
-        write_transmits(&mut self.send, transmits, what, self.stall).await
+        self.send.write(transmits, what, self.stall).await
     }
 
     /// Transmits that need no wait (FIN, RESET_STREAM).
     fn apply_now(&mut self, transmits: Vec<Transmit>) -> Result<(), WriteError> {
-        transmits
-            .into_iter()
-            .try_for_each(|t| end_stream(&mut self.send, t))
+        match &mut self.send {
+            Out::Stream(send) => transmits.into_iter().try_for_each(|t| end_stream(send, t)),
+            Out::Control(_) => Ok(()),
+        }
     }
 }
 

@@ -29,7 +29,12 @@ pub(crate) async fn run(
     mut inbound: Inbound,
 ) {
     let _active = shared.sink_started();
-    let mut w = SubgroupWriter::new(shared.quic.clone(), alias, shared.timeouts.write);
+    let version = {
+        use crate::inbound::Feed as _;
+        crate::request::lock(shared.proto()).version()
+    };
+    let mut w = SubgroupWriter::new(shared.quic.clone(), alias, shared.timeouts.write)
+        .with_version(version);
     let mut batch = Vec::with_capacity(BATCH);
     let outcome = 'serve: loop {
         batch.clear();

@@ -16,8 +16,9 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 
 use tern_model::{Delivery, DoneReason, Object, ObjectStatus};
+use tern_moq::Version;
 use tern_moq::coding::encode_varint;
-use tern_moq::data::{SubgroupHeader, SubgroupId, encode_subgroup_header};
+use tern_moq::data::{SubgroupHeader, SubgroupId, encode_subgroup_header_as};
 use tern_moq::message::codes::StreamResetCode;
 use tern_quic::{SendStream, Session};
 use tern_relay_core::track::DATAGRAM_SUBGROUP;
@@ -60,6 +61,10 @@ pub struct SubgroupWriter {
     headers: BytesMut,
     variants: Option<Arc<dyn Variants>>,
     stats: WriterStats,
+    version: Version,
+    /// The Publisher Priority of the datagram "subgroup" last opened (draft-14 datagrams
+    /// carry one; 128 is the drafts' default).
+    datagram_priority: u8,
 }
 
 impl std::fmt::Debug for SubgroupWriter {
@@ -86,7 +91,16 @@ impl SubgroupWriter {
             headers: BytesMut::with_capacity(4096),
             variants: None,
             stats: WriterStats::default(),
+            version: Version::Draft18,
+            datagram_priority: 128,
         }
+    }
+
+    /// Write in the shape `version` gives subgroup streams and datagrams (draft-18's unless
+    /// set: drafts 18 to 22 share it).
+    pub fn with_version(mut self, version: Version) -> Self {
+        self.version = version;
+        self
     }
 
     /// Take each group's objects from the variant `variants` chooses.
@@ -116,6 +130,7 @@ impl SubgroupWriter {
                 first_object,
             } => {
                 if subgroup == DATAGRAM_SUBGROUP {
+                    self.datagram_priority = publisher_priority;
                     return None;
                 }
                 if let Some(v) = &self.variants
@@ -124,12 +139,6 @@ impl SubgroupWriter {
                     return None; // the group ends here for this viewer
                 }
                 tracing::trace!(alias = self.alias, group, subgroup, "subgroup stream out");
-                let stream = tokio::time::timeout(self.timeout, self.session.open_uni()).await;
-                let Ok(Ok(mut stream)) = stream else {
-                    tracing::debug!(group, "no stream credit in time: subgroup skipped");
-                    return None;
-                };
-                let _ = stream.set_priority(send_order);
                 let header = SubgroupHeader {
                     track_alias: self.alias,
                     group_id: group,
@@ -143,10 +152,20 @@ impl SubgroupWriter {
                     end_of_group: false,
                     first_object,
                 };
-                if self
-                    .write(&mut stream, encode_subgroup_header(&header))
-                    .await
-                {
+                let header = match encode_subgroup_header_as(&header, self.version) {
+                    Ok(h) => h,
+                    Err(e) => {
+                        tracing::debug!(group, "subgroup skipped: {e}");
+                        return None;
+                    }
+                };
+                let stream = tokio::time::timeout(self.timeout, self.session.open_uni()).await;
+                let Ok(Ok(mut stream)) = stream else {
+                    tracing::debug!(group, "no stream credit in time: subgroup skipped");
+                    return None;
+                };
+                let _ = stream.set_priority(send_order);
+                if self.write(&mut stream, header).await {
                     self.opened.fetch_add(1, Ordering::Relaxed);
                     self.streams.insert((group, subgroup), stream);
                 } else {
@@ -175,8 +194,22 @@ impl SubgroupWriter {
                     self.datagram(group, &object);
                     return None;
                 }
-                let header = self.object_header(previous, &object);
                 let mut stream = self.streams.remove(&(group, subgroup))?;
+                let header = if self.version.has_request_streams() {
+                    self.object_header(previous, &object)
+                } else {
+                    match object_header_draft16(previous, &object, self.version) {
+                        Ok(h) => h,
+                        Err(e) => {
+                            tracing::debug!(
+                                group,
+                                "object not sendable, subgroup stream reset: {e}"
+                            );
+                            let _ = stream.reset(StreamResetCode::INTERNAL_ERROR.0 as u32);
+                            return None;
+                        }
+                    }
+                };
                 let ok = self.write(&mut stream, header).await
                     && (object.payload.is_empty()
                         || self.write(&mut stream, object.payload.clone()).await);
@@ -275,7 +308,7 @@ impl SubgroupWriter {
     }
 
     fn datagram(&mut self, group: u64, object: &Object) {
-        use tern_moq::data::{DatagramPayload, ObjectDatagram, encode_datagram_header};
+        use tern_moq::data::{DatagramPayload, ObjectDatagram, encode_datagram_header_as};
         let Ok(properties) = tern_moq::data::Properties::from_raw(object.properties.clone()) else {
             return;
         };
@@ -283,7 +316,10 @@ impl SubgroupWriter {
             track_alias: self.alias,
             group_id: group,
             object_id: object.location.object,
-            publisher_priority: None,
+            // Draft-14 datagrams always carry a Publisher Priority; later drafts inherit the
+            // subscription's.
+            publisher_priority: (self.version == Version::Draft14)
+                .then_some(self.datagram_priority),
             properties,
             end_of_group: object.end_of_group,
             payload: match object.status {
@@ -294,7 +330,7 @@ impl SubgroupWriter {
                 _ => DatagramPayload::Status(tern_moq::data::ObjectStatus::EndOfGroup),
             },
         };
-        let Ok(header) = encode_datagram_header(&d) else {
+        let Ok(header) = encode_datagram_header_as(&d, self.version) else {
             return;
         };
         let mut buf = BytesMut::with_capacity(header.len() + object.payload.len());
@@ -308,6 +344,33 @@ impl SubgroupWriter {
     }
 }
 
+/// Object header on a draft-14 or draft-16 subgroup stream (EXTENSIONS bit set): the
+/// properties re-encoded as that draft's Extension Headers. Such a stream has no form for
+/// Object Does Not Exist (draft-16 has no such status; draft-14's never reaches the cache).
+fn object_header_draft16(
+    previous: Option<u64>,
+    object: &Object,
+    version: Version,
+) -> Result<Bytes, String> {
+    use tern_moq::data::{ObjectStatus as Wire, Properties, SubgroupObject, draft16};
+    let object_status = match object.status {
+        ObjectStatus::Normal => Wire::Normal,
+        ObjectStatus::EndOfGroup => Wire::EndOfGroup,
+        ObjectStatus::EndOfTrack => Wire::EndOfTrack,
+        ObjectStatus::DoesNotExist => return Err("Object Does Not Exist".into()),
+    };
+    let fields = SubgroupObject {
+        object_id: object.location.object,
+        properties: Properties::from_raw(object.properties.clone()).map_err(|e| e.to_string())?,
+        payload_length: object.payload.len() as u64,
+        object_status,
+    };
+    let mut out = Vec::with_capacity(16 + object.properties.len());
+    draft16::encode_subgroup_object(true, previous, &fields, version, &mut out)
+        .map_err(|e| e.to_string())?;
+    Ok(out.into())
+}
+
 /// Wire value of an object status.
 pub fn status_code(s: ObjectStatus) -> u64 {
     match s {
@@ -315,5 +378,56 @@ pub fn status_code(s: ObjectStatus) -> u64 {
         ObjectStatus::DoesNotExist => 1,
         ObjectStatus::EndOfGroup => 3,
         ObjectStatus::EndOfTrack => 4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tern_model::Location;
+    use tern_moq::Limits;
+    use tern_moq::data::{Decoded, SubgroupObject};
+
+    #[test]
+    fn draft14_and_16_object_headers_decode_back() {
+        let mut props = Vec::new();
+        tern_moq::coding::encode_varint(0x3C, &mut props);
+        tern_moq::coding::encode_varint(300, &mut props);
+        let object = Object {
+            location: Location::new(4, 9),
+            status: ObjectStatus::Normal,
+            properties: props.into(),
+            payload: Bytes::from_static(b"abc"),
+            end_of_group: false,
+        };
+        for version in [Version::Draft14, Version::Draft16] {
+            let head = object_header_draft16(Some(7), &object, version).expect("encodes");
+            let header = SubgroupHeader {
+                track_alias: 1,
+                group_id: 4,
+                subgroup_id: SubgroupId::Zero,
+                publisher_priority: Some(0),
+                has_properties: true,
+                end_of_group: false,
+                first_object: false,
+            };
+            let Ok(Decoded::Model(got)) = SubgroupObject::decode_as(
+                &mut &head[..],
+                &header,
+                Some(7),
+                &Limits::default(),
+                version,
+            ) else {
+                panic!("{version}: decodes")
+            };
+            assert_eq!((got.object_id, got.payload_length), (9, 3));
+            assert_eq!(&got.properties.raw()[..], &object.properties[..]);
+        }
+        let gone = Object {
+            status: ObjectStatus::DoesNotExist,
+            payload: Bytes::new(),
+            ..object
+        };
+        assert!(object_header_draft16(None, &gone, Version::Draft14).is_err());
     }
 }

@@ -16,7 +16,8 @@ use crate::cert::SelfSignedConfig;
 pub const MOQT_18: &str = "moqt-18";
 
 /// Every MoQ Transport protocol identifier spoken, newest draft (the most preferred) first.
-pub const MOQT_PROTOCOLS: &[&str] = &["moqt-22", "moqt-20", MOQT_18];
+/// Draft-14 is `moq-00` (all drafts before 15 shared it and chose the version in SETUP).
+pub const MOQT_PROTOCOLS: &[&str] = &["moqt-22", "moqt-20", MOQT_18, "moqt-16", "moq-00"];
 
 /// The HTTP/3 ALPN that carries WebTransport.
 pub const ALPN_H3: &str = web_transport_quinn::ALPN;

@@ -953,11 +953,11 @@ fn ladder_rungs_are_read_and_a_bad_one_is_named() {
 
 #[test]
 fn a_draft_not_spoken_names_the_key_and_the_drafts_spoken() {
-    let err = error(Some("[relay]\ndrafts = [18, 14]\n"), &[]);
+    let err = error(Some("[relay]\ndrafts = [18, 15]\n"), &[]);
     assert!(
         err.contains("relay.drafts")
-            && err.contains("draft 14")
-            && err.contains("22, 20, 18")
+            && err.contains("draft 15")
+            && err.contains("22, 20, 18, 16, 14")
             && err.contains(FILE),
         "{err}"
     );

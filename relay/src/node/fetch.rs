@@ -330,7 +330,7 @@ pub async fn serve(
         FetchHeader {
             request_id: m.request_id,
         }
-        .encode(&mut head);
+        .encode_as(&mut head, s.proto(|p| p.version()))?;
         s.bounded("write a fetch stream", data.write_chunk(head.freeze()))
             .await?;
         data.finish()?;
@@ -351,6 +351,7 @@ pub async fn serve(
         .unwrap_or(128);
     write_fetch(
         &s.session,
+        s.proto(|p| p.version()),
         m.request_id,
         &handle.consumer(),
         range,
@@ -441,8 +442,9 @@ async fn forward(
     let mut down = s
         .bounded("open a fetch stream", s.session.open_uni())
         .await?;
+    let version = s.proto(|p| p.version());
     let mut head = BytesMut::new();
-    FetchHeader { request_id }.encode(&mut head);
+    FetchHeader { request_id }.encode_as(&mut head, version)?;
     s.bounded("write a fetch stream", down.write_chunk(head.freeze()))
         .await?;
     let mut state = FetchObjectState::new(GroupOrder::Ascending);
@@ -452,11 +454,19 @@ async fn forward(
             Some(Event::FetchObject {
                 object, payload, ..
             }) => {
-                s.bounded(
-                    "write a fetch stream",
-                    down.write_chunk(state.encode(&object)?),
-                )
-                .await?;
+                // Draft-14 has no End of Unknown Range (nor of Non-Existent Range, sent as
+                // nothing): what upstream did not know is not sent.
+                let unsendable = version == tern_moq::Version::Draft14
+                    && matches!(object, FetchObject::EndOfUnknownRange(_));
+                let head = if unsendable {
+                    bytes::Bytes::new()
+                } else {
+                    state.encode_as(&object, version)?
+                };
+                if !head.is_empty() {
+                    s.bounded("write a fetch stream", down.write_chunk(head))
+                        .await?;
+                }
                 if !payload.is_empty() {
                     s.bounded("write a fetch stream", down.write_chunk(payload.clone()))
                         .await?;

@@ -73,6 +73,7 @@ pub fn spawn(
         tracing::debug!(session = s.id, request = request_id, ?range.start, ?range.last, "FILL from cache");
         let written = write_fetch(
             &s.session,
+            s.proto(|p| p.version()),
             request_id,
             &consumer,
             range,

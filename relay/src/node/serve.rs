@@ -138,7 +138,9 @@ async fn run(
     let timeout = reader.fanout().policy().max_lag.min(s.timeouts.write);
     let session = s.id;
     let variants = marking.map(|m| m as Arc<dyn Variants>);
-    let mut w = SubgroupWriter::new(s.session.clone(), alias, timeout).with_variants(variants);
+    let mut w = SubgroupWriter::new(s.session.clone(), alias, timeout)
+        .with_variants(variants)
+        .with_version(s.proto(|p| p.version()));
     let counted = opened;
     let mut written = WriterStats::default();
     let mut finishing: Option<oneshot::Sender<u64>> = None;

@@ -143,4 +143,7 @@ pub enum EncodeError {
     /// A field violates a draft-18 limit or is inconsistent with another.
     #[error("cannot encode {0}")]
     Invalid(&'static str),
+    /// A value above 2^62 - 1 in a field drafts 14 to 16 encode as an RFC 9000 varint.
+    #[error("{0} does not fit an RFC 9000 varint")]
+    VarintTooLarge(u64),
 }

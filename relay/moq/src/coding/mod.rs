@@ -3,6 +3,7 @@
 mod error;
 mod kvp;
 mod names;
+mod quic_varint;
 mod varint;
 
 pub use error::{DecodeError, EncodeError};
@@ -11,6 +12,7 @@ pub use names::{
     FullTrackName, Location, MAX_FULL_TRACK_NAME_LEN, MAX_NAMESPACE_FIELDS, MAX_REASON_PHRASE_LEN,
     ReasonPhrase, TrackNamespace, decode_track_name, encode_track_name, write_safe,
 };
+pub use quic_varint::{MAX_QUIC_VARINT, decode_quic_varint, encode_quic_varint, quic_varint_len};
 pub use varint::{
     MAX_VARINT_LEN, decode_varint, encode_varint, peek_varint, varint_len, varint_len_from_first,
 };

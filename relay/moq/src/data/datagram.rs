@@ -3,9 +3,9 @@
 
 use bytes::{Buf, Bytes};
 
-use super::{ObjectStatus, Properties};
-use crate::Limits;
+use super::{ObjectStatus, Properties, draft16};
 use crate::coding::{DecodeError, EncodeError, decode_varint, encode_varint, read_u8};
+use crate::{Limits, Location, Version};
 
 const PROPERTIES: u64 = 0x01;
 const END_OF_GROUP: u64 = 0x02;
@@ -73,6 +73,99 @@ pub enum Datagram {
     Object(ObjectDatagram),
     /// A padding datagram (to be discarded).
     Padding,
+    /// Draft-14's OBJECT_DATAGRAM with Object Status Object Does Not Exist (0x1), which the
+    /// model has no form for (from draft-16 on, absence says it): to be discarded.
+    ObjectDoesNotExist {
+        /// Track Alias.
+        track_alias: u64,
+        /// Group ID and Object ID.
+        location: Location,
+    },
+}
+
+/// A datagram that ends early is truncated.
+pub(super) fn truncated(e: DecodeError) -> DecodeError {
+    match e {
+        DecodeError::Short => DecodeError::TruncatedStream,
+        other => other,
+    }
+}
+
+/// What an OBJECT_DATAGRAM of type `t` carries before its properties (the same on every
+/// draft): Track Alias, Group ID, Object ID and Publisher Priority, the varints read by
+/// `varint`.
+pub(super) struct DatagramHead {
+    track_alias: u64,
+    group_id: u64,
+    object_id: u64,
+    publisher_priority: Option<u8>,
+}
+
+impl DatagramHead {
+    pub(super) fn decode(
+        t: u64,
+        buf: &mut Bytes,
+        varint: fn(&mut Bytes) -> Result<u64, DecodeError>,
+    ) -> Result<Self, DecodeError> {
+        let track_alias = varint(buf).map_err(truncated)?;
+        let group_id = varint(buf).map_err(truncated)?;
+        let object_id = if t & ZERO_OBJECT_ID != 0 {
+            0
+        } else {
+            varint(buf).map_err(truncated)?
+        };
+        let publisher_priority = if t & DEFAULT_PRIORITY != 0 {
+            None
+        } else {
+            Some(read_u8(buf).map_err(truncated)?)
+        };
+        Ok(Self {
+            track_alias,
+            group_id,
+            object_id,
+            publisher_priority,
+        })
+    }
+
+    /// Its Track Alias and Location.
+    pub(super) fn track_location(&self) -> (u64, Location) {
+        (
+            self.track_alias,
+            Location::new(self.group_id, self.object_id),
+        )
+    }
+
+    /// The object datagram of type `t` with these fields, `properties` and `payload`.
+    pub(super) fn object(
+        self,
+        t: u64,
+        properties: Properties,
+        payload: DatagramPayload,
+    ) -> Datagram {
+        Datagram::Object(ObjectDatagram {
+            track_alias: self.track_alias,
+            group_id: self.group_id,
+            object_id: self.object_id,
+            publisher_priority: self.publisher_priority,
+            properties,
+            end_of_group: t & END_OF_GROUP != 0,
+            payload,
+        })
+    }
+}
+
+/// The rest of a datagram as its payload, refused over `limits.max_object_size`.
+pub(super) fn take_payload(
+    buf: &mut Bytes,
+    limits: &Limits,
+) -> Result<DatagramPayload, DecodeError> {
+    if buf.remaining() as u64 > limits.max_object_size {
+        return Err(DecodeError::ObjectTooLarge {
+            len: buf.remaining() as u64,
+            max: limits.max_object_size,
+        });
+    }
+    Ok(DatagramPayload::Payload(std::mem::take(buf)))
 }
 
 fn valid_type(t: u64) -> bool {
@@ -81,10 +174,6 @@ fn valid_type(t: u64) -> bool {
 
 /// Decode one whole datagram; the payload is a zero-copy slice of `datagram`.
 pub fn decode_datagram(mut datagram: Bytes, limits: &Limits) -> Result<Datagram, DecodeError> {
-    let truncated = |e| match e {
-        DecodeError::Short => DecodeError::TruncatedStream,
-        other => other,
-    };
     let buf = &mut datagram;
     let t = decode_varint(buf).map_err(truncated)?;
     if t == PADDING_DATAGRAM {
@@ -97,18 +186,7 @@ pub fn decode_datagram(mut datagram: Bytes, limits: &Limits) -> Result<Datagram,
     if !valid_type(t) {
         return Err(DecodeError::InvalidDatagramType(t));
     }
-    let track_alias = decode_varint(buf).map_err(truncated)?;
-    let group_id = decode_varint(buf).map_err(truncated)?;
-    let object_id = if t & ZERO_OBJECT_ID != 0 {
-        0
-    } else {
-        decode_varint(buf).map_err(truncated)?
-    };
-    let publisher_priority = if t & DEFAULT_PRIORITY != 0 {
-        None
-    } else {
-        Some(read_u8(buf).map_err(truncated)?)
-    };
+    let head = DatagramHead::decode(t, buf, decode_varint)?;
     let properties = if t & PROPERTIES != 0 {
         let p = Properties::decode_prefixed(buf, limits.max_properties).map_err(truncated)?;
         if p.is_empty() {
@@ -131,23 +209,35 @@ pub fn decode_datagram(mut datagram: Bytes, limits: &Limits) -> Result<Datagram,
         }
         DatagramPayload::Status(status)
     } else {
-        if buf.remaining() as u64 > limits.max_object_size {
-            return Err(DecodeError::ObjectTooLarge {
-                len: buf.remaining() as u64,
-                max: limits.max_object_size,
-            });
-        }
-        DatagramPayload::Payload(std::mem::take(buf))
+        take_payload(buf, limits)?
     };
-    Ok(Datagram::Object(ObjectDatagram {
-        track_alias,
-        group_id,
-        object_id,
-        publisher_priority,
-        properties,
-        end_of_group: t & END_OF_GROUP != 0,
-        payload,
-    }))
+    Ok(head.object(t, properties, payload))
+}
+
+/// Decode one whole datagram of `version`.
+pub fn decode_datagram_as(
+    datagram: Bytes,
+    version: Version,
+    limits: &Limits,
+) -> Result<Datagram, DecodeError> {
+    if version.has_request_streams() {
+        decode_datagram(datagram, limits)
+    } else {
+        draft16::decode_datagram(datagram, version, limits)
+    }
+}
+
+/// [`encode_datagram_header`] in the shape `version` gives it (a draft-14 datagram needs a
+/// Publisher Priority).
+pub fn encode_datagram_header_as(
+    d: &ObjectDatagram,
+    version: Version,
+) -> Result<Bytes, EncodeError> {
+    if version.has_request_streams() {
+        encode_datagram_header(d)
+    } else {
+        draft16::encode_datagram_header(d, version)
+    }
 }
 
 /// Serialize the datagram header (and the status, if any). For a payload

@@ -2,10 +2,10 @@
 
 use bytes::{Buf, BufMut, Bytes};
 
-use super::{FETCH_HEADER, Properties};
-use crate::Limits;
+use super::{Decoded, FETCH_HEADER, Properties, draft16};
 use crate::coding::{DecodeError, EncodeError, Location, decode_varint, encode_varint, read_u8};
 use crate::message::GroupOrder;
+use crate::{Limits, Version};
 
 const SUBGROUP_MASK: u64 = 0x03;
 const OBJECT_ID_PRESENT: u64 = 0x04;
@@ -43,6 +43,25 @@ impl FetchHeader {
     pub fn encode(&self, buf: &mut impl BufMut) {
         encode_varint(FETCH_HEADER, buf);
         encode_varint(self.request_id, buf);
+    }
+
+    /// Read a header of `version` including its type.
+    pub fn decode_as(buf: &mut impl Buf, version: Version) -> Result<Self, DecodeError> {
+        if version.has_request_streams() {
+            Self::decode(buf)
+        } else {
+            draft16::decode_fetch_header(buf)
+        }
+    }
+
+    /// Write the header of `version` including its type (nothing on error).
+    pub fn encode_as(&self, buf: &mut impl BufMut, version: Version) -> Result<(), EncodeError> {
+        if version.has_request_streams() {
+            self.encode(buf);
+            Ok(())
+        } else {
+            draft16::encode_fetch_header(self, buf)
+        }
     }
 }
 
@@ -85,9 +104,11 @@ pub enum FetchObject {
 #[derive(Debug, Clone, Default)]
 pub struct FetchObjectState {
     order: GroupOrder,
-    prior: Option<Location>,
-    prior_subgroup: Option<u64>,
-    prior_priority: Option<u8>,
+    pub(super) prior: Option<Location>,
+    pub(super) prior_subgroup: Option<u64>,
+    pub(super) prior_priority: Option<u8>,
+    /// The prior entry was an End of Range (draft-16's encoder then names the Subgroup ID).
+    pub(super) after_range: bool,
 }
 
 impl FetchObjectState {
@@ -109,15 +130,17 @@ impl FetchObjectState {
         self.order = order;
     }
 
-    fn commit(&mut self, entry: &FetchObject) {
+    pub(super) fn commit(&mut self, entry: &FetchObject) {
         match entry {
             FetchObject::Object(o) => {
                 self.prior = Some(o.location());
                 self.prior_subgroup = o.subgroup_id;
                 self.prior_priority = Some(o.publisher_priority);
+                self.after_range = false;
             }
             FetchObject::EndOfNonExistentRange(l) | FetchObject::EndOfUnknownRange(l) => {
                 self.prior = Some(*l);
+                self.after_range = true;
             }
         }
     }
@@ -147,6 +170,35 @@ impl FetchObjectState {
         };
         self.commit(&entry);
         Ok(entry)
+    }
+
+    /// Read one entry of `version` (see [`FetchObjectState::decode`]); on a draft-14 stream an
+    /// object with a status other than Normal is [`Decoded::Omitted`].
+    pub fn decode_as(
+        &mut self,
+        buf: &mut impl Buf,
+        limits: &Limits,
+        version: Version,
+    ) -> Result<Decoded<FetchObject>, DecodeError> {
+        if version.has_request_streams() {
+            self.decode(buf, limits).map(Decoded::Model)
+        } else {
+            draft16::decode_fetch_object(self, buf, limits, version)
+        }
+    }
+
+    /// Serialize one entry (not the payload) in the shape `version` gives it (see
+    /// [`draft16::encode_fetch_object`] for drafts 14 and 16).
+    pub fn encode_as(
+        &mut self,
+        entry: &FetchObject,
+        version: Version,
+    ) -> Result<Bytes, EncodeError> {
+        if version.has_request_streams() {
+            self.encode(entry)
+        } else {
+            draft16::encode_fetch_object(self, entry, version)
+        }
     }
 
     fn decode_object(

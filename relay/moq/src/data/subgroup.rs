@@ -2,9 +2,9 @@
 
 use bytes::{Buf, BufMut, Bytes};
 
-use super::{ObjectStatus, Properties};
-use crate::Limits;
+use super::{Decoded, ObjectStatus, Properties, draft16};
 use crate::coding::{DecodeError, EncodeError, decode_varint, encode_varint, read_u8};
+use crate::{Limits, Version};
 
 const PROPERTIES: u64 = 0x01;
 const SUBGROUP_ID_MODE: u64 = 0x06;
@@ -92,12 +92,22 @@ impl SubgroupHeader {
 
     /// Read the fields after a type `t` already read.
     pub fn decode_after_type(t: u64, buf: &mut impl Buf) -> Result<Self, DecodeError> {
-        let track_alias = decode_varint(buf)?;
-        let group_id = decode_varint(buf)?;
+        Self::decode_fields(t, buf, decode_varint)
+    }
+
+    /// Read the fields after a type `t` already read, the varints by `varint` (the type's bits
+    /// mean the same on every draft).
+    pub(super) fn decode_fields<B: Buf>(
+        t: u64,
+        buf: &mut B,
+        varint: fn(&mut B) -> Result<u64, DecodeError>,
+    ) -> Result<Self, DecodeError> {
+        let track_alias = varint(buf)?;
+        let group_id = varint(buf)?;
         let subgroup_id = match (t & SUBGROUP_ID_MODE) >> 1 {
             0 => SubgroupId::Zero,
             1 => SubgroupId::FirstObject,
-            2 => SubgroupId::Explicit(decode_varint(buf)?),
+            2 => SubgroupId::Explicit(varint(buf)?),
             _ => return Err(DecodeError::UnknownStreamType(t)),
         };
         let publisher_priority = if t & DEFAULT_PRIORITY == 0 {
@@ -114,6 +124,15 @@ impl SubgroupHeader {
             end_of_group: t & END_OF_GROUP != 0,
             first_object: t & FIRST_OBJECT != 0,
         })
+    }
+
+    /// Read a header of `version` including its type.
+    pub fn decode_as(buf: &mut impl Buf, version: Version) -> Result<Self, DecodeError> {
+        if version.has_request_streams() {
+            Self::decode(buf)
+        } else {
+            draft16::decode_subgroup_header(buf, version)
+        }
     }
 
     /// Write the header including its type.
@@ -135,6 +154,20 @@ pub fn encode_subgroup_header(header: &SubgroupHeader) -> Bytes {
     let mut v = Vec::with_capacity(32);
     header.encode(&mut v);
     v.into()
+}
+
+/// Serialize a SUBGROUP_HEADER of `version`: draft-18's bytes from draft-18 on; drafts 14 and
+/// 16 drop FIRST_OBJECT, and draft-14 refuses a header without a Publisher Priority.
+pub fn encode_subgroup_header_as(
+    header: &SubgroupHeader,
+    version: Version,
+) -> Result<Bytes, EncodeError> {
+    if version.has_request_streams() {
+        return Ok(encode_subgroup_header(header));
+    }
+    let mut v = Vec::with_capacity(32);
+    draft16::encode_subgroup_header(header, version, &mut v)?;
+    Ok(v.into())
 }
 
 /// The fields of one object on a subgroup stream (payload excluded).
@@ -195,6 +228,46 @@ impl SubgroupObject {
             object_status,
         })
     }
+}
+
+impl SubgroupObject {
+    /// Read the object fields of a `version` stream opened by `header`, given the previous
+    /// Object ID on the stream (see [`SubgroupObject::decode`]); draft-14's Object Does Not
+    /// Exist is [`Decoded::Omitted`].
+    pub fn decode_as(
+        buf: &mut impl Buf,
+        header: &SubgroupHeader,
+        prev_object_id: Option<u64>,
+        limits: &Limits,
+        version: Version,
+    ) -> Result<Decoded<Self>, DecodeError> {
+        if version.has_request_streams() {
+            Self::decode(buf, header.has_properties, prev_object_id, limits).map(Decoded::Model)
+        } else {
+            draft16::decode_subgroup_object(buf, header, prev_object_id, limits, version)
+        }
+    }
+}
+
+/// [`encode_subgroup_object_header`] in the shape `version` gives it.
+pub fn encode_subgroup_object_header_as(
+    header: &SubgroupHeader,
+    prev_object_id: Option<u64>,
+    object: &SubgroupObject,
+    version: Version,
+) -> Result<Bytes, EncodeError> {
+    if version.has_request_streams() {
+        return encode_subgroup_object_header(header, prev_object_id, object);
+    }
+    let mut v = Vec::with_capacity(16 + object.properties.raw().len());
+    draft16::encode_subgroup_object(
+        header.has_properties,
+        prev_object_id,
+        object,
+        version,
+        &mut v,
+    )?;
+    Ok(v.into())
 }
 
 /// Serialize the object fields (not the payload, which the caller writes

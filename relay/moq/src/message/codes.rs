@@ -68,6 +68,8 @@ code_type!(
         DUPLICATE_TRACK_ALIAS = 0x5,
         /// A key-value pair has a formatting error.
         KEY_VALUE_FORMATTING_ERROR = 0x6,
+        /// A Request ID at or above the MAX_REQUEST_ID granted (drafts 14 and 16).
+        TOO_MANY_REQUESTS = 0x7,
         /// PATH used wrongly or not supported.
         INVALID_PATH = 0x8,
         /// PATH does not conform to RFC 3986.

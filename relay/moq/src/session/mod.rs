@@ -11,9 +11,13 @@
 //! after; request streams opened only with a request message; Request ID parity and uniqueness;
 //! unknown message parameters; Track Alias uniqueness; every codec limit.
 
+mod mux;
+mod state;
 mod streams;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_mux;
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
@@ -24,7 +28,8 @@ use crate::data::{FetchHeader, FetchObject, ObjectDatagram, SubgroupHeader, Subg
 use crate::message::codes::SessionError as Code;
 use crate::message::{GoAway, Message, Setup};
 
-use streams::StreamState;
+pub use mux::{REQUEST_WINDOW, mux_stream};
+use state::StreamState;
 pub use streams::request_id;
 
 pub use crate::version::Version;
@@ -247,6 +252,8 @@ pub struct Session {
     setup_received: bool,
     goaway_received: bool,
     aliases: HashMap<u64, RequestHandle>,
+    /// Drafts 14 and 16: the control stream's requests and request flow control.
+    mux: Option<mux::Mux>,
     events: VecDeque<Event>,
     transmits: VecDeque<Transmit>,
 }
@@ -274,6 +281,7 @@ impl Session {
             setup_received: false,
             goaway_received: false,
             aliases: HashMap::new(),
+            mux: (!version.has_request_streams()).then(|| mux::Mux::new(role)),
             events: VecDeque::new(),
             transmits: VecDeque::new(),
         }
@@ -322,8 +330,13 @@ impl Session {
         Ok(())
     }
 
-    /// Our control stream (a unidirectional stream the driver opened): SETUP goes out on it.
+    /// Our control stream: SETUP goes out on it. On draft-18 on, a unidirectional stream the
+    /// driver opened; on drafts 14 and 16 the bidirectional control stream (a client opened it,
+    /// a server accepted it).
     pub fn open_control(&mut self, stream: StreamId, setup: Setup) -> Result<(), SessionError> {
+        if self.mux.is_some() {
+            return mux::open_control(self, stream, setup);
+        }
         self.our_control = Some(stream);
         self.streams.insert(stream, StreamState::OurControl);
         self.write(stream, setup)
@@ -342,6 +355,9 @@ impl Session {
 
     /// Send GOAWAY on our control stream.
     pub fn send_goaway(&mut self, goaway: GoAway) -> Result<(), SessionError> {
+        if self.mux.is_some() {
+            return mux::send_goaway(self, goaway);
+        }
         let stream = self
             .our_control
             .ok_or_else(|| SessionError::new(Code::INTERNAL_ERROR, "no control stream"))?;
@@ -357,12 +373,15 @@ impl Session {
     /// forgets it, the request it carried and that request's aliases. Without this a session
     /// would hold every request it ever saw.
     pub fn forget_stream(&mut self, stream: StreamId) {
+        if self.mux.is_some() {
+            return mux::forget(self, stream);
+        }
         if let Some(
-            streams::StreamState::Request {
+            StreamState::Request {
                 request: Some(request),
                 ..
             }
-            | streams::StreamState::Closed {
+            | StreamState::Closed {
                 request: Some(request),
             },
         ) = self.streams.remove(&stream)
@@ -379,7 +398,7 @@ impl Session {
     pub fn held(&self) -> (usize, usize, usize) {
         (
             self.streams.len(),
-            self.requests.len(),
+            self.requests.len() + self.mux.as_ref().map_or(0, mux::Mux::held),
             self.peer_request_ids.tracked(),
         )
     }
@@ -398,6 +417,9 @@ impl Session {
         stream: StreamId,
         message: Message,
     ) -> Result<RequestHandle, SessionError> {
+        if self.mux.is_some() {
+            return mux::send_request(self, stream, message);
+        }
         let id = request_id(&message)
             .ok_or_else(|| SessionError::new(Code::INTERNAL_ERROR, "not a request message"))?;
         let request = RequestHandle(id);
@@ -416,7 +438,26 @@ impl Session {
             .requests
             .get(&request)
             .ok_or_else(|| SessionError::new(Code::INTERNAL_ERROR, "unknown request"))?;
+        if self.mux.is_some() {
+            return mux::send(self, request, stream, message);
+        }
         self.write(stream, message)
+    }
+
+    /// Whether our request `message` goes on the control stream (drafts 14 and 16, except
+    /// draft-16's SUBSCRIBE_NAMESPACE) rather than on a bidirectional stream of its own. Its
+    /// stream name is then [`mux_stream`] of its Request ID.
+    pub fn on_control_stream(&self, message: &Message) -> bool {
+        self.mux.is_some() && mux::on_control(self.version, message)
+    }
+
+    /// We stop reading the peer's `request` (draft-18: STOP_SENDING on its stream, which the
+    /// driver sends). On drafts 14 and 16 a PUBLISH of the peer's is ended with UNSUBSCRIBE.
+    pub fn stop_reading(&mut self, request: RequestHandle, code: u64) -> Result<(), SessionError> {
+        if self.mux.is_some() {
+            return mux::stop_reading(self, request, code);
+        }
+        Ok(())
     }
 
     /// Answer a request stream the peer opened without reading it (the session has too many
@@ -427,6 +468,21 @@ impl Session {
         stream: StreamId,
         message: Message,
     ) -> Result<(), SessionError> {
+        if self.mux.is_some() {
+            return match self.streams.get(&stream) {
+                Some(StreamState::Closed {
+                    request: Some(request),
+                }) => {
+                    let request = *request;
+                    mux::send(self, request, stream, message)
+                }
+                _ => {
+                    self.transmits
+                        .push_back(Transmit::Reset { stream, code: 0 });
+                    Ok(())
+                }
+            };
+        }
         match self.streams.get(&stream) {
             Some(StreamState::Request { request: None, .. }) => {}
             _ => return Err(SessionError::internal("not an unread request stream")),
@@ -440,6 +496,13 @@ impl Session {
 
     /// Finish our side of a request stream.
     pub fn finish(&mut self, request: RequestHandle) {
+        if self.mux.is_some() {
+            // Only an encoding fault of ours fails here; the request is over either way.
+            if let Some(&stream) = self.requests.get(&request) {
+                let _ = mux::close(self, request, stream, None);
+            }
+            return;
+        }
         if let Some(&stream) = self.requests.get(&request) {
             self.transmits.push_back(Transmit::Finish { stream });
         }
@@ -447,6 +510,13 @@ impl Session {
 
     /// Reset our side of a request stream (cancel it).
     pub fn cancel(&mut self, request: RequestHandle, code: u64) {
+        if self.mux.is_some() {
+            // Only an encoding fault of ours fails here; the request is over either way.
+            if let Some(&stream) = self.requests.get(&request) {
+                let _ = mux::close(self, request, stream, Some(code));
+            }
+            return;
+        }
         if let Some(stream) = self.requests.remove(&request) {
             self.streams.remove(&stream);
             self.transmits.push_back(Transmit::Reset { stream, code });
@@ -481,11 +551,15 @@ impl Session {
 
     /// The peer opened a unidirectional stream (control or data: its first bytes tell).
     pub fn handle_uni_opened(&mut self, stream: StreamId) {
-        self.streams.insert(stream, StreamState::uni(self.limits));
+        self.streams
+            .insert(stream, StreamState::uni(self.limits, self.version));
     }
 
     /// The peer opened a bidirectional stream (a request stream).
     pub fn handle_bi_opened(&mut self, stream: StreamId) {
+        if self.mux.is_some() {
+            return mux::bi_opened(self, stream);
+        }
         self.streams
             .insert(stream, StreamState::peer_request(self.limits, self.version));
     }
@@ -506,7 +580,7 @@ impl Session {
     /// [`DataStreamReader::partial_object`]: crate::reader::DataStreamReader::partial_object
     pub fn partial_object(&self, stream: StreamId) -> Option<(u64, usize)> {
         match self.streams.get(&stream)? {
-            streams::StreamState::Uni(reader) => reader.partial_object(),
+            StreamState::Uni(reader) => reader.partial_object(),
             _ => None,
         }
     }
@@ -518,7 +592,7 @@ impl Session {
 
     /// A datagram arrived.
     pub fn handle_datagram(&mut self, datagram: Bytes) -> Result<(), SessionError> {
-        match crate::data::decode_datagram(datagram, &self.limits) {
+        match crate::data::decode_datagram_as(datagram, self.version, &self.limits) {
             Ok(crate::data::Datagram::Object(d)) => {
                 self.events.push_back(Event::Datagram(d));
                 Ok(())

@@ -2,51 +2,13 @@
 
 use bytes::Bytes;
 
+use crate::DecodeError;
 use crate::message::{Message, Parameters};
 use crate::reader::{ControlReader, DataStreamEvent, DataStreamReader};
-use crate::{DecodeError, Limits, Version};
 
+use super::state::StreamState;
 use super::{Event, RequestHandle, Role, Session, SessionError, StreamId};
 use crate::message::codes::SessionError as Code;
-
-/// What a stream is.
-#[derive(Debug)]
-pub(super) enum StreamState {
-    /// Our control stream (write only).
-    OurControl,
-    /// A peer unidirectional stream whose type is not known yet, or a data stream.
-    Uni(Box<DataStreamReader>),
-    /// The peer's control stream.
-    PeerControl(ControlReader),
-    /// A request stream: the peer's (request `None` until its first message) or ours.
-    Request {
-        request: Option<RequestHandle>,
-        reader: ControlReader,
-    },
-    /// A stream whose incoming side is over; the request it carried, until the driver forgets
-    /// the stream ([`Session::forget_stream`]).
-    Closed { request: Option<RequestHandle> },
-}
-
-impl StreamState {
-    pub(super) fn uni(limits: Limits) -> Self {
-        StreamState::Uni(Box::new(DataStreamReader::new(limits)))
-    }
-
-    pub(super) fn peer_request(limits: Limits, version: Version) -> Self {
-        StreamState::Request {
-            request: None,
-            reader: ControlReader::with_version(limits, version),
-        }
-    }
-
-    pub(super) fn request(request: RequestHandle, limits: Limits, version: Version) -> Self {
-        StreamState::Request {
-            request: Some(request),
-            reader: ControlReader::with_version(limits, version),
-        }
-    }
-}
 
 /// The Request ID a request message carries (REQUEST_UPDATE included: it consumes one).
 pub fn request_id(m: &Message) -> Option<u64> {
@@ -130,7 +92,9 @@ pub(super) fn handle_data(
     let result = feed(s, stream, &mut state, data, fin);
     if !fin && result.is_ok() {
         s.streams.insert(stream, state);
-    } else if fin && let StreamState::Request { request, .. } = state {
+    } else if fin
+        && let StreamState::Request { request, .. } | StreamState::Request16 { request, .. } = state
+    {
         s.streams.insert(stream, StreamState::Closed { request });
     }
     result
@@ -145,6 +109,10 @@ fn feed(
 ) -> Result<(), SessionError> {
     match state {
         StreamState::OurControl | StreamState::Closed { .. } => Ok(()),
+        StreamState::MuxControl(reader) => super::mux::control_data(s, reader, &data, fin),
+        StreamState::Request16 { request, reader } => {
+            super::mux::request_stream_data(s, stream, request, reader, &data, fin)
+        }
         StreamState::PeerControl(reader) => {
             reader
                 .push(&data)
@@ -299,11 +267,19 @@ pub(super) fn handle_reset(
     code: u64,
 ) -> Result<(), SessionError> {
     match s.streams.remove(&stream) {
-        Some(StreamState::PeerControl(_)) => Err(SessionError::violation("control stream reset")),
-        Some(StreamState::Request {
-            request: Some(request),
-            ..
-        }) => {
+        Some(StreamState::PeerControl(_) | StreamState::MuxControl(_)) => {
+            Err(SessionError::violation("control stream reset"))
+        }
+        Some(
+            StreamState::Request {
+                request: Some(request),
+                ..
+            }
+            | StreamState::Request16 {
+                request: Some(request),
+                ..
+            },
+        ) => {
             s.events.push_back(Event::RequestClosed {
                 request,
                 reset: Some(code),
