@@ -52,7 +52,6 @@
 use std::collections::BTreeMap;
 
 use bytes::{Bytes, BytesMut};
-use moqtap_codec::auth_token::{AuthorizationToken, TokenAliasType};
 use moqtap_codec::error::CodecError;
 use moqtap_codec::kvp::{KeyValuePair as TKvp, KvpValue as TKv};
 use moqtap_codec::range_filter::{FilterRange, RangeFilter};
@@ -66,25 +65,24 @@ use tern_moq::coding::{KeyValuePairs, KvpValue};
 use tern_moq::data::Properties;
 use tern_moq::message::codes::{PublishDoneCode, RequestErrorCode};
 use tern_moq::message::*;
-use tern_moq::{Limits, Location, ReasonPhrase, TrackNamespace, Version};
+use tern_moq::{Limits, Location, TrackNamespace, Version};
+
+mod common;
+
+use common::{bytes, location, reason, their_ns, token, track_name};
 
 /// Messages of each type per draft.
 const CASES: usize = 1000;
+
+/// Draft-18's varints, 1 to 9 bytes (the 7-byte form included).
+const BITS: i32 = 64;
 
 use parameter_type as pt;
 
 // ---------- random values ----------
 
 fn varint(rng: &mut StdRng) -> u64 {
-    match rng.random_range(0..6) {
-        0 => rng.random_range(0..64),
-        1 => rng.random_range(0..20_000),
-        // Every encoded length, 1 to 9 bytes, including the 7-byte form.
-        2 => rng.random::<u64>() >> rng.random_range(0..64),
-        3 => u64::MAX - rng.random_range(0..3),
-        4 => 1u64 << rng.random_range(0..64),
-        _ => rng.random(),
-    }
+    common::varint(rng, BITS)
 }
 
 /// An End Group Delta that keeps `group + delta` within 2^64 - 1.
@@ -94,22 +92,6 @@ fn delta(rng: &mut StdRng, group: u64) -> u64 {
         0 => 0,
         1 => rng.random_range(0..=room.min(1000)),
         _ => rng.random_range(0..=room),
-    }
-}
-
-fn bytes(rng: &mut StdRng, min: usize, max: usize) -> Bytes {
-    let n = rng.random_range(min..=max);
-    (0..n)
-        .map(|_| rng.random::<u8>())
-        .collect::<Vec<_>>()
-        .into()
-}
-
-fn location(rng: &mut StdRng) -> Location {
-    if rng.random_bool(0.1) {
-        Location::new(0, 0)
-    } else {
-        Location::new(varint(rng), varint(rng))
     }
 }
 
@@ -124,47 +106,16 @@ fn namespace(rng: &mut StdRng) -> TrackNamespace {
     TrackNamespace::new((0..n).map(|_| bytes(rng, 1, per.max(1))).collect())
 }
 
-/// A Track Name; sometimes filling the 4096-byte Full Track Name exactly.
-fn track_name(rng: &mut StdRng, ns: &TrackNamespace) -> Bytes {
-    let room = 4096 - ns.byte_len();
-    if rng.random_bool(0.05) {
-        bytes(rng, room, room)
-    } else {
-        bytes(rng, 0, room.min(40))
-    }
-}
-
-fn reason(rng: &mut StdRng) -> ReasonPhrase {
-    let max = if rng.random_bool(0.1) { 1024 } else { 40 };
-    ReasonPhrase::new(bytes(rng, 0, max))
-}
-
-fn token(rng: &mut StdRng) -> AuthToken {
-    match rng.random_range(0..4) {
-        0 => AuthToken::Delete { alias: varint(rng) },
-        1 => AuthToken::Register {
-            alias: varint(rng),
-            token_type: varint(rng),
-            token_value: bytes(rng, 0, 40),
-        },
-        2 => AuthToken::UseAlias { alias: varint(rng) },
-        _ => AuthToken::UseValue {
-            token_type: varint(rng),
-            token_value: bytes(rng, 0, 40),
-        },
-    }
-}
-
 /// Every shape `v` can express (draft-18 has no relative start and no End Object).
 fn filter(rng: &mut StdRng, v: Version) -> SubscriptionFilter {
     let shapes = if v.has_location_fields() { 7 } else { 5 };
     match rng.random_range(0..shapes) {
         0 => SubscriptionFilter::NextGroupStart,
         1 => SubscriptionFilter::LargestObject,
-        2 => SubscriptionFilter::AbsoluteStart(location(rng)),
+        2 => SubscriptionFilter::AbsoluteStart(location(rng, BITS)),
         3 => SubscriptionFilter::AbsoluteStart(Location::new(0, 0)),
         4 => {
-            let start = location(rng);
+            let start = location(rng, BITS);
             SubscriptionFilter::AbsoluteRange {
                 start,
                 end_group_delta: delta(rng, start.group),
@@ -174,7 +125,7 @@ fn filter(rng: &mut StdRng, v: Version) -> SubscriptionFilter {
             groups: varint(rng).max(1),
         },
         _ => {
-            let start = location(rng);
+            let start = location(rng, BITS);
             SubscriptionFilter::AbsoluteRangeToObject {
                 start,
                 end_group_delta: delta(rng, start.group),
@@ -280,10 +231,10 @@ fn parameters(rng: &mut StdRng, scope: Scope, v: Version) -> Parameters {
         match kind {
             pt::AUTHORIZATION_TOKEN => {
                 for _ in 0..rng.random_range(1..=3) {
-                    p.push_authorization_token(&token(rng));
+                    p.push_authorization_token(&token(rng, BITS));
                 }
             }
-            pt::LARGEST_OBJECT => p.set_largest_object(location(rng)),
+            pt::LARGEST_OBJECT => p.set_largest_object(location(rng, BITS)),
             pt::FORWARD => p.set_forward(rng.random()),
             pt::SUBSCRIBER_PRIORITY => p.set_subscriber_priority(rng.random()),
             pt::GROUP_ORDER => p.set_group_order(if rng.random() {
@@ -342,20 +293,9 @@ fn fill_parameters(rng: &mut StdRng, v: Version) -> Bytes {
 
 fn setup(rng: &mut StdRng, v: Version) -> Message {
     let mut s = Setup::default();
-    if rng.random() {
-        s.set_path(bytes(rng, 0, 100));
-    }
-    if rng.random() {
-        s.set_authority(bytes(rng, 0, 100));
-    }
-    if rng.random() {
-        s.set_moqt_implementation(bytes(rng, 0, 30));
-    }
-    if rng.random() {
-        s.set_max_auth_token_cache_size(varint(rng));
-    }
+    common::setup_fields(rng, BITS, &mut s);
     for _ in 0..rng.random_range(0..3) {
-        s.push_authorization_token(&token(rng));
+        s.push_authorization_token(&token(rng, BITS));
     }
     if v.has_location_fields() {
         // Two even Setup Options draft-20 adds (moqtap's KNOWN_SETUP_OPTIONS 0x06, 0x08).
@@ -365,17 +305,7 @@ fn setup(rng: &mut StdRng, v: Version) -> Message {
             }
         }
     }
-    // Unknown and GREASE options, each type once: moqtap's encoder refuses any repeat but
-    // AUTHORIZATION TOKEN ("Senders MUST NOT repeat the same Option Type").
-    for _ in 0..rng.random_range(0..3) {
-        let k = 0x9D + 0x7f * rng.random_range(0..1000u64);
-        let value = if k.is_multiple_of(2) {
-            KvpValue::Varint(varint(rng))
-        } else {
-            KvpValue::Bytes(bytes(rng, 0, 20))
-        };
-        s.options.set(k, value);
-    }
+    common::unknown_setup_options(rng, BITS, &mut s);
     Message::Setup(s)
 }
 
@@ -426,7 +356,7 @@ fn request_error(rng: &mut StdRng) -> Message {
 /// Location, End Object 0 meaning the whole End Group (moqtap checks this); draft-20/22 carry
 /// the range in a filter whose end cannot precede its start group.
 fn fetch_range(rng: &mut StdRng, v: Version) -> (Location, Location) {
-    let start = location(rng);
+    let start = location(rng, BITS);
     let end_group = start.group + delta(rng, start.group);
     let end_object = if end_group == start.group && !v.has_location_fields() {
         if start.object == u64::MAX || rng.random_bool(0.3) {
@@ -457,20 +387,7 @@ fn fetch(rng: &mut StdRng, v: Version) -> Message {
                 end_location,
             }
         }
-        (false, k) => {
-            let (joining_request_id, joining_start) = (varint(rng), varint(rng));
-            if k == 2 {
-                FetchType::RelativeJoining {
-                    joining_request_id,
-                    joining_start,
-                }
-            } else {
-                FetchType::AbsoluteJoining {
-                    joining_request_id,
-                    joining_start,
-                }
-            }
-        }
+        (false, k) => common::joining(rng, BITS, k),
         // A FETCH whose range depends on the Largest Object: no filter (unfiltered), a
         // relative start, the Next Object, or an open-ended absolute start.
         (true, _) => FetchType::Ranged {
@@ -483,7 +400,7 @@ fn fetch(rng: &mut StdRng, v: Version) -> Message {
                     groups: varint(rng).max(1),
                 }),
                 3 => Some(SubscriptionFilter::LargestObject),
-                _ => Some(SubscriptionFilter::AbsoluteStart(location(rng))),
+                _ => Some(SubscriptionFilter::AbsoluteStart(location(rng, BITS))),
             },
         },
     };
@@ -569,7 +486,7 @@ fn messages(rng: &mut StdRng, v: Version) -> Vec<Message> {
             end_location: if rng.random_bool(0.2) {
                 Location::new(varint(rng), 0)
             } else {
-                location(rng)
+                location(rng, BITS)
             },
             parameters: Parameters::new(),
             track_properties: properties(rng),
@@ -597,10 +514,6 @@ fn put(out: &mut Vec<u8>, x: u64) {
     vi(x).encode_moqt::<Moqt18>(out);
 }
 
-fn their_ns(ns: &TrackNamespace) -> TNs {
-    TNs(ns.fields().iter().map(|f| f.to_vec()).collect())
-}
-
 fn their_kvps(k: &KeyValuePairs) -> Vec<TKvp> {
     k.iter()
         .map(|p| TKvp {
@@ -619,40 +532,8 @@ fn their_props(p: &Properties) -> Vec<TKvp> {
 
 /// The Token (draft-18 Section 10.2.2) as moqtap writes it.
 fn their_token(raw: &Bytes) -> Vec<u8> {
-    let t = AuthToken::decode(raw.clone()).expect("generated token");
-    let (alias_type, alias, token_type, value) = match t {
-        AuthToken::Delete { alias } => (TokenAliasType::Delete, Some(alias), None, Bytes::new()),
-        AuthToken::Register {
-            alias,
-            token_type,
-            token_value,
-        } => (
-            TokenAliasType::Register,
-            Some(alias),
-            Some(token_type),
-            token_value,
-        ),
-        AuthToken::UseAlias { alias } => {
-            (TokenAliasType::UseAlias, Some(alias), None, Bytes::new())
-        }
-        AuthToken::UseValue {
-            token_type,
-            token_value,
-        } => (
-            TokenAliasType::UseValue,
-            None,
-            Some(token_type),
-            token_value,
-        ),
-    };
     let mut out = Vec::new();
-    AuthorizationToken {
-        alias_type,
-        alias,
-        token_type,
-        value: value.to_vec(),
-    }
-    .encode_moqt::<Moqt18>(&mut out);
+    common::their_token_fields(raw).encode_moqt::<Moqt18>(&mut out);
     out
 }
 

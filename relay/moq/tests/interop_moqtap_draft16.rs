@@ -42,7 +42,6 @@
 use std::collections::BTreeMap;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use moqtap_codec::auth_token::{AuthorizationToken, TokenAliasType};
 use moqtap_codec::error::CodecError;
 use moqtap_codec::kvp::{KeyValuePair as TKvp, KvpValue as TKv};
 use moqtap_codec::subscription_filter::{FilterEnd, SubscriptionFilter as TFilter};
@@ -61,8 +60,15 @@ use tern_moq::message::codes::{PublishDoneCode, RequestErrorCode};
 use tern_moq::message::*;
 use tern_moq::{Limits, Location, ReasonPhrase, TrackNamespace, Version};
 
+mod common;
+
+use common::{bytes, location, reason, their_ns, token, track_name};
+
 /// Messages of each type per draft.
 const CASES: usize = 1000;
+
+/// RFC 9000 varints.
+const BITS: i32 = 62;
 
 const MAX: u64 = (1 << 62) - 1;
 
@@ -72,30 +78,7 @@ use parameter_type as pt;
 
 /// A value of an RFC 9000 varint: every encoded length.
 fn varint(rng: &mut StdRng) -> u64 {
-    match rng.random_range(0..6) {
-        0 => rng.random_range(0..64),
-        1 => rng.random_range(0..20_000),
-        2 => (rng.random::<u64>() & MAX) >> rng.random_range(0..62),
-        3 => MAX - rng.random_range(0..3),
-        4 => 1u64 << rng.random_range(0..62),
-        _ => rng.random::<u64>() & MAX,
-    }
-}
-
-fn bytes(rng: &mut StdRng, min: usize, max: usize) -> Bytes {
-    let n = rng.random_range(min..=max);
-    (0..n)
-        .map(|_| rng.random::<u8>())
-        .collect::<Vec<_>>()
-        .into()
-}
-
-fn location(rng: &mut StdRng) -> Location {
-    if rng.random_bool(0.1) {
-        Location::new(0, 0)
-    } else {
-        Location::new(varint(rng), varint(rng))
-    }
+    common::varint(rng, BITS)
 }
 
 /// `min` to 32 fields, at most 750 bytes; draft-14 fields may be empty, draft-16's may not.
@@ -110,46 +93,15 @@ fn namespace(rng: &mut StdRng, v: Version, min: usize) -> TrackNamespace {
     TrackNamespace::new((0..n).map(|_| bytes(rng, shortest, per)).collect())
 }
 
-/// A Track Name; sometimes filling the 4096-byte Full Track Name exactly.
-fn track_name(rng: &mut StdRng, ns: &TrackNamespace) -> Bytes {
-    let room = 4096 - ns.byte_len();
-    if rng.random_bool(0.05) {
-        bytes(rng, room, room)
-    } else {
-        bytes(rng, 0, room.min(40))
-    }
-}
-
-fn reason(rng: &mut StdRng) -> ReasonPhrase {
-    let max = if rng.random_bool(0.1) { 1024 } else { 40 };
-    ReasonPhrase::new(bytes(rng, 0, max))
-}
-
-fn token(rng: &mut StdRng) -> AuthToken {
-    match rng.random_range(0..4) {
-        0 => AuthToken::Delete { alias: varint(rng) },
-        1 => AuthToken::Register {
-            alias: varint(rng),
-            token_type: varint(rng),
-            token_value: bytes(rng, 0, 40),
-        },
-        2 => AuthToken::UseAlias { alias: varint(rng) },
-        _ => AuthToken::UseValue {
-            token_type: varint(rng),
-            token_value: bytes(rng, 0, 40),
-        },
-    }
-}
-
 /// The filters drafts 14 and 16 can say, an End Group at most 2^62 - 1 (`room` below it).
 fn filter(rng: &mut StdRng, room: u64) -> SubscriptionFilter {
     match rng.random_range(0..5) {
         0 => SubscriptionFilter::NextGroupStart,
         1 => SubscriptionFilter::LargestObject,
-        2 => SubscriptionFilter::AbsoluteStart(location(rng)),
+        2 => SubscriptionFilter::AbsoluteStart(location(rng, BITS)),
         3 => SubscriptionFilter::AbsoluteStart(Location::new(0, 0)),
         _ => {
-            let mut start = location(rng);
+            let mut start = location(rng, BITS);
             start.group = start.group.min(MAX - room);
             let end_group_delta = match rng.random_range(0..3) {
                 0 => 0,
@@ -171,7 +123,7 @@ fn order(rng: &mut StdRng) -> u8 {
 fn tokens(rng: &mut StdRng, p: &mut Parameters) {
     if rng.random_bool(0.4) {
         for _ in 0..rng.random_range(1..=3) {
-            p.push_authorization_token(&token(rng));
+            p.push_authorization_token(&token(rng, BITS));
         }
     }
 }
@@ -189,7 +141,7 @@ fn params16(rng: &mut StdRng) -> Parameters {
         p.set_expires(varint(rng));
     }
     if maybe(rng) {
-        p.set_largest_object(location(rng));
+        p.set_largest_object(location(rng, BITS));
     }
     if maybe(rng) {
         p.set_forward(rng.random());
@@ -249,35 +201,14 @@ fn extensions(rng: &mut StdRng) -> Properties {
 
 fn setup(rng: &mut StdRng) -> Setup {
     let mut s = Setup::default();
-    if rng.random() {
-        s.set_path(bytes(rng, 0, 100));
-    }
-    if rng.random() {
-        s.set_authority(bytes(rng, 0, 100));
-    }
-    if rng.random() {
-        s.set_moqt_implementation(bytes(rng, 0, 30));
-    }
-    if rng.random() {
-        s.set_max_auth_token_cache_size(varint(rng));
-    }
+    common::setup_fields(rng, BITS, &mut s);
     if rng.random() {
         s.options.set(0x02, KvpValue::Varint(varint(rng))); // MAX_REQUEST_ID
     }
     for _ in 0..rng.random_range(0..3) {
-        s.push_authorization_token(&token(rng));
+        s.push_authorization_token(&token(rng, BITS));
     }
-    // Unknown (GREASE) parameters, each type once: moqtap's encoder refuses any repeat but
-    // AUTHORIZATION TOKEN's.
-    for _ in 0..rng.random_range(0..3) {
-        let k = 0x9D + 0x7f * rng.random_range(0..1000u64);
-        let value = if k.is_multiple_of(2) {
-            KvpValue::Varint(varint(rng))
-        } else {
-            KvpValue::Bytes(bytes(rng, 0, 20))
-        };
-        s.options.set(k, value);
-    }
+    common::unknown_setup_options(rng, BITS, &mut s);
     s
 }
 
@@ -300,7 +231,7 @@ fn fetch_type(rng: &mut StdRng, v: Version) -> FetchType {
     let track_name = track_name(rng, &track_namespace);
     match rng.random_range(0..4) {
         0 | 1 => {
-            let start = location(rng);
+            let start = location(rng, BITS);
             let end_group = start.group + rng.random_range(0..=(MAX - start.group).min(1 << 40));
             let end_object = if end_group == start.group && start.object < MAX && rng.random() {
                 rng.random_range(start.object + 1..=MAX)
@@ -316,20 +247,7 @@ fn fetch_type(rng: &mut StdRng, v: Version) -> FetchType {
                 end_location: Location::new(end_group, end_object),
             }
         }
-        k => {
-            let (joining_request_id, joining_start) = (varint(rng), varint(rng));
-            if k == 2 {
-                FetchType::RelativeJoining {
-                    joining_request_id,
-                    joining_start,
-                }
-            } else {
-                FetchType::AbsoluteJoining {
-                    joining_request_id,
-                    joining_start,
-                }
-            }
-        }
+        k => common::joining(rng, BITS, k),
     }
 }
 
@@ -495,7 +413,7 @@ fn messages16(rng: &mut StdRng) -> Vec<ControlMessage> {
             Some(RequestKind::Fetch),
             FetchOk {
                 end_of_track: rng.random(),
-                end_location: location(rng),
+                end_location: location(rng, BITS),
                 parameters: params16(rng),
                 track_properties: extensions(rng),
             },
@@ -574,7 +492,7 @@ fn track_ok14(rng: &mut StdRng) -> (Parameters, Properties) {
     p.set_expires(varint(rng));
     p.set(pt::GROUP_ORDER, ParameterValue::Uint8(order(rng)));
     if rng.random() {
-        p.set_largest_object(location(rng));
+        p.set_largest_object(location(rng, BITS));
     }
     let mut k = KeyValuePairs::new();
     for kind in [0x02, 0x04] {
@@ -611,7 +529,7 @@ fn messages14(rng: &mut StdRng) -> Vec<ControlMessage> {
         p.set_subscription_filter(&match filter(rng, 1) {
             f @ (SubscriptionFilter::AbsoluteStart(_)
             | SubscriptionFilter::AbsoluteRange { .. }) => f,
-            _ => SubscriptionFilter::AbsoluteStart(location(rng)),
+            _ => SubscriptionFilter::AbsoluteStart(location(rng, BITS)),
         });
         p.set_subscriber_priority(rng.random());
         p.set_forward(rng.random());
@@ -624,7 +542,7 @@ fn messages14(rng: &mut StdRng) -> Vec<ControlMessage> {
     let publish = {
         let mut p = Parameters::new();
         if rng.random() {
-            p.set_largest_object(location(rng));
+            p.set_largest_object(location(rng, BITS));
         }
         p.set_forward(rng.random());
         tokens(rng, &mut p);
@@ -734,7 +652,7 @@ fn messages14(rng: &mut StdRng) -> Vec<ControlMessage> {
             Some(RequestKind::Fetch),
             FetchOk {
                 end_of_track: rng.random(),
-                end_location: location(rng),
+                end_location: location(rng, BITS),
                 parameters: {
                     let mut p = Parameters::new();
                     p.set(pt::GROUP_ORDER, ParameterValue::Uint8(order(rng)));
@@ -800,10 +718,6 @@ fn vi(x: u64) -> VarInt {
     VarInt::from_u64(x).expect("at most 2^62 - 1")
 }
 
-fn their_ns(ns: &TrackNamespace) -> TNs {
-    TNs(ns.fields().iter().map(|f| f.to_vec()).collect())
-}
-
 fn their_loc(l: Location) -> TLoc {
     TLoc {
         group: vi(l.group),
@@ -813,41 +727,10 @@ fn their_loc(l: Location) -> TLoc {
 
 /// The Token (draft-14 §9.2.1.1, draft-16 §9.2.2.1) as moqtap writes it, RFC 9000 varints.
 fn their_token(raw: &Bytes) -> Vec<u8> {
-    let t = AuthToken::decode(raw.clone()).expect("generated token");
-    let (alias_type, alias, token_type, value) = match t {
-        AuthToken::Delete { alias } => (TokenAliasType::Delete, Some(alias), None, Bytes::new()),
-        AuthToken::Register {
-            alias,
-            token_type,
-            token_value,
-        } => (
-            TokenAliasType::Register,
-            Some(alias),
-            Some(token_type),
-            token_value,
-        ),
-        AuthToken::UseAlias { alias } => {
-            (TokenAliasType::UseAlias, Some(alias), None, Bytes::new())
-        }
-        AuthToken::UseValue {
-            token_type,
-            token_value,
-        } => (
-            TokenAliasType::UseValue,
-            None,
-            Some(token_type),
-            token_value,
-        ),
-    };
     let mut out = Vec::new();
-    AuthorizationToken {
-        alias_type,
-        alias,
-        token_type,
-        value: value.to_vec(),
-    }
-    .encode(&mut out)
-    .expect("moqtap encodes the token");
+    common::their_token_fields(raw)
+        .encode(&mut out)
+        .expect("moqtap encodes the token");
     out
 }
 

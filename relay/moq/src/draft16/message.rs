@@ -1,45 +1,20 @@
 //! The control messages of drafts 14 and 16: `Type (i), Length (16), Payload` with RFC 9000
 //! varints.
 
-use std::io::IoSlice;
-
 use bytes::{Buf, BufMut, Bytes};
 
 use super::{ControlMessage, d14, d14_write, d16};
 use crate::coding::{decode_quic_varint, encode_quic_varint};
+use crate::message::peek_type_length;
 use crate::{DecodeError, EncodeError, Limits, Version};
 
 /// Longest `Type (i), Length (16)` header.
 const MAX_HEADER: usize = 8 + 2;
 
-/// Copy up to `out.len()` leading bytes of `buf` without consuming them.
-fn peek_prefix(buf: &impl Buf, out: &mut [u8]) -> usize {
-    let mut slices = [IoSlice::new(&[]); 8];
-    let n = buf.chunks_vectored(&mut slices);
-    let mut filled = 0;
-    for s in &slices[..n] {
-        let take = s.len().min(out.len() - filled);
-        out[filled..filled + take].copy_from_slice(&s[..take]);
-        filled += take;
-        if filled == out.len() {
-            break;
-        }
-    }
-    filled
-}
-
 /// The `Type, Length` header at the front of `buf`, not consumed: (type, payload length,
 /// header length).
 fn peek_header(buf: &impl Buf) -> Result<(u64, usize, usize), DecodeError> {
-    let mut head = [0u8; MAX_HEADER];
-    let n = peek_prefix(buf, &mut head);
-    let mut h = &head[..n];
-    let kind = decode_quic_varint(&mut h)?;
-    if h.len() < 2 {
-        return Err(DecodeError::Short);
-    }
-    let len = usize::from(u16::from_be_bytes([h[0], h[1]]));
-    Ok((kind, len, n - h.len() + 2))
+    peek_type_length(buf, |h| decode_quic_varint(h))
 }
 
 /// Decode one framed control message of `version` (14 or 16) from the front of `buf`;

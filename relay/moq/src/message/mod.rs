@@ -156,10 +156,18 @@ fn peek_prefix(buf: &impl Buf, out: &mut [u8]) -> usize {
 /// Parse the `Type, Length` header at the front of `buf` without consuming.
 /// Returns (type, payload length, header length).
 pub fn peek_header(buf: &impl Buf) -> Result<(u64, usize, usize), DecodeError> {
+    peek_type_length(buf, |h| decode_varint(h))
+}
+
+/// [`peek_header`] with the Type read by `varint` (RFC 9000 varints on drafts 14 and 16).
+pub(crate) fn peek_type_length(
+    buf: &impl Buf,
+    varint: fn(&mut &[u8]) -> Result<u64, DecodeError>,
+) -> Result<(u64, usize, usize), DecodeError> {
     let mut head = [0u8; MAX_VARINT_LEN + 2];
     let n = peek_prefix(buf, &mut head);
     let mut h = &head[..n];
-    let kind = decode_varint(&mut h)?;
+    let kind = varint(&mut h)?;
     if h.len() < 2 {
         return Err(DecodeError::Short);
     }
