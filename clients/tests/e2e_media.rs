@@ -580,7 +580,11 @@ fn e2e_media_draft_16_publisher_draft_18_subscriber() {
 }
 
 /// Cloudflare's draft-18 moq-pub reaches its draft-16 moq-sub (0.4.18) through the relay.
+/// Open defect: in 2 runs of 3 here moq-sub 0.4.18 stops at once with "media error" after its
+/// third SUBSCRIBE_OK ("stream processing error for track_alias=3: Cancel"); the same relay
+/// path to moq-sub 0.5.0 (draft 18) and to moq-clock-ietf 0.6.24 (draft 16) passes.
 #[test]
+#[ignore = "open defect: moq-sub 0.4.18 (draft 16) cancels the media track's first stream"]
 fn e2e_media_draft_18_publisher_draft_16_subscriber() {
     let (moq_pub, moq_sub) = (peer("moq-pub"), peer16("moq-sub"));
     run_case_with(

@@ -104,12 +104,16 @@ impl Session {
         });
         let (ended_tx, ended_rx) = oneshot::channel();
         let driven = shared.clone();
-        let driver = AbortOnDrop(tokio::spawn(async move {
-            let ended = crate::driver::drive(&driven).await;
-            // Wake every subscription: their request streams fail with the session's error.
-            lock(&driven.subscriptions).clear();
-            let _ = ended_tx.send(ended);
-        }));
+        let shared_control = !version.has_request_streams();
+        let driver = AbortOnDrop(
+            tokio::spawn(async move {
+                let ended = crate::driver::drive(&driven).await;
+                // Wake every subscription: their request streams fail with the session's error.
+                lock(&driven.subscriptions).clear();
+                let _ = ended_tx.send(ended);
+            }),
+            shared_control.then(|| shared.quic.clone()),
+        );
         // A failure before the server's SETUP is a setup failure, whatever layer reports it
         // (a server that refuses the client certificate does so after the client's handshake).
         // The driver bounds the exchange by `timeouts.setup`.

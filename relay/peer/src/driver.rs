@@ -327,6 +327,7 @@ async fn shared_control_stream<P: Peer>(
             _ => {}
         }
     }
+    mux.close_routes();
 }
 
 /// A unidirectional stream from the peer: its control stream or a data stream.

@@ -117,9 +117,17 @@ impl Mux {
         Ok(())
     }
 
-    /// The session's driver ended: the writer lets go of the stream.
+    /// The session's driver ended: the writer lets go of the stream, and every request's
+    /// reader sees its end (as a draft-18 request stream's reader does when the connection
+    /// closes), so the tasks serving them end instead of waiting out the drain.
     pub fn shut_down(&self) {
         self.stop.notify_one();
+        self.close_routes();
+    }
+
+    /// The control stream ended: no request of it gets another event.
+    pub fn close_routes(&self) {
+        lock(&self.routes).clear();
     }
 
     /// Finish our side of the control stream (we are leaving).

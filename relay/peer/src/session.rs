@@ -81,12 +81,21 @@ impl std::fmt::Debug for Session {
     }
 }
 
-/// Stops the session's background tasks when the last handle goes.
-pub(crate) struct AbortOnDrop(pub(crate) tokio::task::JoinHandle<()>);
+/// Stops the session's background tasks when the last handle goes. On drafts 14 and 16
+/// (`close`: the transport) it also closes the session, as dropping the last handle of a
+/// draft-18 one does: the tasks reading requests of the shared control stream would hold the
+/// connection until the relay's leave grace.
+pub(crate) struct AbortOnDrop(
+    pub(crate) tokio::task::JoinHandle<()>,
+    pub(crate) Option<tern_quic::Session>,
+);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
+        if let Some(quic) = &self.1 {
+            quic.close(0, "");
+        }
     }
 }
 
