@@ -59,6 +59,16 @@ impl ControlReader {
         }
     }
 
+    /// The next complete control message of drafts 14 and 16 ([`crate::draft16`]; the
+    /// reader's version is one of them), `None` when more bytes are needed.
+    pub fn pop_draft16(&mut self) -> Result<Option<crate::draft16::ControlMessage>, DecodeError> {
+        match crate::draft16::decode(&mut self.buf, self.version, &self.limits) {
+            Ok(m) => Ok(Some(m)),
+            Err(DecodeError::Short) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Bytes received but not yet returned as messages.
     pub fn buffered(&self) -> usize {
         self.buf.len()

@@ -295,18 +295,7 @@ async fn shared_control_stream<P: Peer>(
 ) {
     while let Some(event) = inbound.next(&peer).await {
         match event {
-            Event::Setup(setup) => {
-                tracing::debug!(?setup, "peer SETUP");
-                peer.on_peer_setup(&setup);
-                peer.control().set_peer_setup(setup);
-            }
-            Event::GoAway(g) if peer.control().set_peer_goaway(&g) => {
-                tracing::info!(
-                    uri = %String::from_utf8_lossy(&g.new_session_uri),
-                    "peer sent GOAWAY"
-                );
-                peer.on_goaway(&g);
-            }
+            control @ (Event::Setup(_) | Event::GoAway(_)) => on_control_event(&*peer, control),
             first @ Event::Request { request, .. } => {
                 let route = mux.register(request);
                 let inbound = Inbound::muxed(&peer, request, Some(first), route, mux.clone());
@@ -330,25 +319,35 @@ async fn shared_control_stream<P: Peer>(
     mux.close_routes();
 }
 
-/// A unidirectional stream from the peer: its control stream or a data stream.
-async fn uni_stream<P: Peer>(peer: Arc<P>, mut inbound: Inbound<P::Hold>) {
-    match inbound.next(&peer).await {
-        Some(Event::Setup(setup)) => {
+/// The peer's SETUP or GOAWAY from its control stream (of either shape); only its first
+/// GOAWAY is handed on.
+fn on_control_event<P: Peer>(peer: &P, event: Event) {
+    match event {
+        Event::Setup(setup) => {
             tracing::debug!(?setup, "peer SETUP");
             peer.on_peer_setup(&setup);
             peer.control().set_peer_setup(setup);
+        }
+        Event::GoAway(g) if peer.control().set_peer_goaway(&g) => {
+            tracing::info!(
+                uri = %String::from_utf8_lossy(&g.new_session_uri),
+                timeout_ms = g.timeout,
+                "peer sent GOAWAY"
+            );
+            peer.on_goaway(&g);
+        }
+        _ => {}
+    }
+}
+
+/// A unidirectional stream from the peer: its control stream or a data stream.
+async fn uni_stream<P: Peer>(peer: Arc<P>, mut inbound: Inbound<P::Hold>) {
+    match inbound.next(&peer).await {
+        Some(setup @ Event::Setup(_)) => {
+            on_control_event(&*peer, setup);
             // The control stream stays open for the session's life; GOAWAY may come.
             while let Some(event) = inbound.next(&peer).await {
-                if let Event::GoAway(g) = event
-                    && peer.control().set_peer_goaway(&g)
-                {
-                    tracing::info!(
-                        uri = %String::from_utf8_lossy(&g.new_session_uri),
-                        timeout_ms = g.timeout,
-                        "peer sent GOAWAY"
-                    );
-                    peer.on_goaway(&g);
-                }
+                on_control_event(&*peer, event);
             }
         }
         Some(first) => peer.on_data_stream(inbound, first).await,

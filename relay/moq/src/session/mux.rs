@@ -26,8 +26,9 @@ use crate::message::codes::{PublishDoneCode, RequestErrorCode, SessionError as C
 use crate::message::{Message, PublishDone, Setup};
 use crate::{DecodeError, ReasonPhrase, Version};
 
-use super::state::{Reader16, StreamState};
+use super::state::StreamState;
 use super::{Event, RequestHandle, Role, Session, SessionError, StreamId, Transmit};
+use crate::ControlReader;
 
 /// Stream names at and above this are requests on the control stream, not transport streams.
 const MUX_STREAM: u64 = 1 << 63;
@@ -79,6 +80,25 @@ pub(super) struct Mux {
     peer_granted: u64,
     /// The grant at which we last sent REQUESTS_BLOCKED.
     blocked_at: Option<u64>,
+}
+
+impl MuxRequest {
+    /// A request of `kind`, ours or the peer's, opened by `message`.
+    fn new(kind: RequestKind, ours: bool, message: &Message) -> Self {
+        let namespace = match message {
+            Message::PublishNamespace(m) => Some(m.track_namespace.clone()),
+            Message::SubscribeNamespace(m) => Some(m.track_namespace_prefix.clone()),
+            _ => None,
+        };
+        Self {
+            kind,
+            ours,
+            ended: false,
+            answered: false,
+            announce: false,
+            namespace,
+        }
+    }
 }
 
 impl Mux {
@@ -165,7 +185,7 @@ pub(super) fn open_control(
     if role == Role::Client {
         s.streams.insert(
             stream,
-            StreamState::MuxControl(Reader16::new(s.limits, version)),
+            StreamState::MuxControl(ControlReader::with_version(s.limits, version)),
         );
     }
     let draft14 = (version == Version::Draft14).then_some(Version::DRAFT14_SETUP_VERSION);
@@ -185,7 +205,7 @@ pub(super) fn open_control(
 /// The peer opened a bidirectional stream: the control stream if it is the first (a server's
 /// view), else a draft-16 SUBSCRIBE_NAMESPACE stream.
 pub(super) fn bi_opened(s: &mut Session, stream: StreamId) {
-    let reader = Reader16::new(s.limits, s.version);
+    let reader = ControlReader::with_version(s.limits, s.version);
     if s.role == Role::Server && mux(s).control.is_none() {
         mux(s).control = Some(stream);
         s.peer_control = Some(stream);
@@ -233,22 +253,9 @@ pub(super) fn send_request(
         )));
     }
     let request = RequestHandle(id);
-    let namespace = match &message {
-        Message::PublishNamespace(m) => Some(m.track_namespace.clone()),
-        Message::SubscribeNamespace(m) => Some(m.track_namespace_prefix.clone()),
-        _ => None,
-    };
-    mux(s).requests.insert(
-        request,
-        MuxRequest {
-            kind,
-            ours: true,
-            ended: false,
-            answered: false,
-            announce: false,
-            namespace,
-        },
-    );
+    mux(s)
+        .requests
+        .insert(request, MuxRequest::new(kind, true, &message));
     s.requests.insert(request, stream);
     if on_control(s.version, &message) {
         s.streams.insert(
@@ -263,7 +270,7 @@ pub(super) fn send_request(
             stream,
             StreamState::Request16 {
                 request: Some(request),
-                reader: Reader16::new(s.limits, s.version),
+                reader: ControlReader::with_version(s.limits, s.version),
             },
         );
         write(s, stream, &ControlMessage::Request(message))?;
@@ -363,9 +370,7 @@ fn announce14(
             let Some(handle) = found else {
                 return Ok(());
             };
-            mux(s).requests.remove(&handle);
-            s.requests.remove(&handle);
-            s.streams.remove(&mux_stream(handle.0));
+            drop_announcement(s, handle);
             write_control(
                 s,
                 &ControlMessage::PublishNamespaceDone(NamespaceTarget::Namespace(namespace)),
@@ -373,6 +378,13 @@ fn announce14(
         }
         _ => Ok(()),
     }
+}
+
+/// Forget a draft-14 announcement of ours (no task holds its name).
+fn drop_announcement(s: &mut Session, request: RequestHandle) {
+    mux(s).requests.remove(&request);
+    s.requests.remove(&request);
+    s.streams.remove(&mux_stream(request.0));
 }
 
 /// The message that ends `request` from our side, if it is not over: our SUBSCRIBE's
@@ -499,12 +511,15 @@ pub(super) fn forget(s: &mut Session, stream: StreamId) {
 /// Bytes on the control stream.
 pub(super) fn control_data(
     s: &mut Session,
-    reader: &mut Reader16,
+    reader: &mut ControlReader,
     data: &[u8],
     fin: bool,
 ) -> Result<(), SessionError> {
     reader.push(data).map_err(|e| decode(e, "control stream"))?;
-    while let Some(m) = reader.pop().map_err(|e| decode(e, "control stream"))? {
+    while let Some(m) = reader
+        .pop_draft16()
+        .map_err(|e| decode(e, "control stream"))?
+    {
         control_message(s, m)?;
     }
     if fin {
@@ -649,24 +664,10 @@ fn peer_request(
         );
         mux_stream(id)
     });
-    let namespace = match &message {
-        Message::PublishNamespace(m) => Some(m.track_namespace.clone()),
-        Message::SubscribeNamespace(m) => Some(m.track_namespace_prefix.clone()),
-        _ => None,
-    };
     let mx = mux(s);
     mx.peer_open += 1;
-    mx.requests.insert(
-        request,
-        MuxRequest {
-            kind,
-            ours: false,
-            ended: false,
-            answered: false,
-            announce: false,
-            namespace,
-        },
-    );
+    mx.requests
+        .insert(request, MuxRequest::new(kind, false, &message));
     s.requests.insert(request, stream);
     s.events.push_back(Event::Request {
         request,
@@ -707,9 +708,7 @@ fn reply(s: &mut Session, request: RequestHandle, message: Message) -> Result<()
     if r.announce {
         // The answer to a draft-14 announcement of ours: only an error ends it.
         if ends_request(&message) {
-            mux(s).requests.remove(&request);
-            s.requests.remove(&request);
-            s.streams.remove(&mux_stream(request.0));
+            drop_announcement(s, request);
         }
         return Ok(());
     }
@@ -768,12 +767,15 @@ pub(super) fn request_stream_data(
     s: &mut Session,
     stream: StreamId,
     request: &mut Option<RequestHandle>,
-    reader: &mut Reader16,
+    reader: &mut ControlReader,
     data: &[u8],
     fin: bool,
 ) -> Result<(), SessionError> {
     reader.push(data).map_err(|e| decode(e, "request stream"))?;
-    while let Some(m) = reader.pop().map_err(|e| decode(e, "request stream"))? {
+    while let Some(m) = reader
+        .pop_draft16()
+        .map_err(|e| decode(e, "request stream"))?
+    {
         match (m, *request) {
             (ControlMessage::Request(message), None)
                 if s.version == Version::Draft16 && !on_control(s.version, &message) =>
